@@ -1,0 +1,114 @@
+/*
+ * object.h -- a key's versioned object: a set of siblings (pure).
+ *
+ * Each sibling is one version: a value or a tombstone, written by one actor.
+ * Causality uses dotted version vectors (as Riak 2.0 does), because plain
+ * per-coordinator vector clocks either lose a write or fake a conflict when
+ * two clients write through the same coordinator with the same context:
+ *
+ *   - the *dot* (actor, counter) names the write event uniquely;
+ *   - the *context* (a vclock) is what the writer had seen when it wrote.
+ *
+ * Sibling s is obsolete when another sibling t's context covers s's dot
+ * (t.ctx[s.actor] >= s.counter): t was written knowing s.  Two siblings with
+ * the same dot are the same event and are kept once.  Everything else is
+ * concurrent and is kept (conflict-policy siblings).  A sibling's readable
+ * clock is ctx ∪ dot; the context handed to clients (DYNAMO.GET) is the
+ * merge of every sibling's ctx ∪ dot, so a write with it supersedes them all.
+ *
+ * An object is ONE allocation: header, then siblings laid out back to back,
+ * each with its encoded context and its value.  The layout is position
+ * independent, so object_bytes() is also the wire and disk encoding, and
+ * object_from_bytes() validates untrusted input before anything is kept.
+ *
+ * Objects are immutable once built: every change makes a new object.
+ *
+ * Thread-safety: immutable objects may be read from any thread.
+ */
+#ifndef DYN_OBJECT_H
+#define DYN_OBJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cluster/vclock.h"
+
+struct object; /* opaque */
+
+/* A view of one sibling; pointers are into the object and live as long as it. */
+struct sibling {
+    uint64_t actor;     /* dot: the writer (coordinator) actor */
+    uint64_t counter;   /* dot: the writer's counter for this event */
+    uint64_t ts_ms;     /* coordinator's wall clock at write time */
+    int64_t expire_ms;  /* absolute expiry time in ms, 0 = none */
+    int tombstone;      /* 1 = a delete marker; value is empty */
+    const uint8_t *value;
+    uint32_t vlen;
+    const uint8_t *ctx; /* encoded vclock: the causal context */
+    uint32_t ctxlen;
+};
+
+/* What a coordinator wants to write. */
+struct object_write {
+    const void *value;
+    size_t vlen;
+    int tombstone;
+    int64_t expire_ms;          /* 0 = none */
+    const struct vclock *ctx;   /* what the writer has seen; may be NULL (empty) */
+    uint64_t actor;             /* the coordinator's actor id */
+    uint64_t now_ms;
+    uint32_t max_ctx_entries;   /* vclock-max-entries: prune ctx above this */
+};
+
+struct object_limits {
+    uint32_t max_siblings;      /* reject objects with more */
+    uint32_t max_ctx_entries;   /* reject contexts with more */
+    uint64_t max_value_len;     /* proto-max-bulk-len */
+};
+
+/* Builds the object that results from a coordinator write on top of the
+ * locally stored object `cur` (may be NULL): the new sibling's dot is
+ * (actor, 1 + max counter of actor in w->ctx and in every sibling of cur),
+ * its context is w->ctx, pruned to max_ctx_entries (*pruned += dropped).
+ * The new sibling is reconciled with cur: siblings it covers are dropped,
+ * the rest are kept.  Returns the new object; cur is not modified. */
+struct object *object_write(const struct object *cur,
+                            const struct object_write *w, uint32_t *pruned);
+
+/* Reconciles two versions of the same key (replica merge, read repair,
+ * anti-entropy): keeps every sibling of a and b that no other sibling
+ * covers, each event once.  Deterministic: the same inputs in either order
+ * give the same bytes.  *changed_a is set when the result differs from a. */
+struct object *object_merge(const struct object *a, const struct object *b,
+                            int *changed_a);
+
+/* conflict-policy lww: the object reduced to its winner. */
+struct object *object_lww(const struct object *o);
+
+void object_free(struct object *o);
+struct object *object_dup(const struct object *o);
+
+uint32_t object_nsiblings(const struct object *o);
+void object_sibling(const struct object *o, uint32_t i, struct sibling *out);
+/* Index of the winning sibling: highest (ts_ms, actor, counter). */
+uint32_t object_winner(const struct object *o);
+/* Merge of every sibling's ctx ∪ dot: the context for clients. */
+void object_clock(const struct object *o, struct vclock *out);
+/* A sibling's readable clock: ctx ∪ dot. */
+void object_sibling_clock(const struct object *o, uint32_t i,
+                          struct vclock *out);
+/* 1 when every sibling is a tombstone. */
+int object_is_deleted(const struct object *o);
+
+/* Encoding: the bytes of the object itself. */
+const uint8_t *object_bytes(const struct object *o);
+size_t object_size(const struct object *o);
+/* Validates (layout, lengths, limits, each context decodes) and copies.
+ * Returns 0 or DYN_EINVAL / DYN_ELIMIT. */
+int object_from_bytes(const uint8_t *p, size_t len,
+                      const struct object_limits *lim, struct object **out);
+
+/* A 64-bit digest of the object's content (for Merkle leaves); equal
+ * objects have equal digests regardless of how they were built. */
+uint64_t object_digest(const struct object *o);
+
+#endif

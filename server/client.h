@@ -1,0 +1,88 @@
+/*
+ * client.h -- one client connection and its buffers.
+ *
+ * A client owns its query buffer (requests parsed in place by resp.c) and its
+ * output buffer (replies appended by reply.c).  Command handlers write their
+ * reply with reply_*(&c->obuf, ...) using c->resp as the protocol version.
+ *
+ * Pipelining: requests are executed in order; a handler that cannot answer
+ * at once (the cluster coordinator, later) sets CLIENT_BLOCKED and the rest of
+ * the pipeline waits in the query buffer until client_unblock().
+ *
+ * Lifetime: a client is freed only from the event loop, never inside a
+ * handler: handlers set CLIENT_CLOSE_AFTER_REPLY or CLIENT_CLOSE_ASAP.
+ */
+#ifndef DYN_CLIENT_H
+#define DYN_CLIENT_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "server/buf.h"
+#include "server/resp.h"
+
+struct node;
+struct event;
+struct command;
+
+/* One argument of a request: points into the query buffer (or, for commands
+ * queued by MULTI, into the client's own copy). Not NUL-terminated. */
+struct dyn_arg {
+    const char *p;
+    size_t len;
+};
+
+enum client_flags {
+    CLIENT_CLOSE_AFTER_REPLY = 1 << 0, /* flush obuf, then close */
+    CLIENT_CLOSE_ASAP = 1 << 1,        /* close without flushing */
+    CLIENT_MULTI = 1 << 2,             /* inside MULTI: queue commands */
+    CLIENT_DIRTY_EXEC = 1 << 3,        /* a queued command was rejected */
+    CLIENT_BLOCKED = 1 << 4,           /* waiting for an async reply */
+    CLIENT_IN_EXEC = 1 << 5,           /* running EXEC's queued commands */
+};
+
+struct queued_cmd {
+    const struct command *cmd;
+    int argc;
+    struct dyn_arg *argv; /* each p owned (dyn_malloc'd copy) */
+};
+
+struct client {
+    struct node *node;
+    uint64_t id;
+    int fd;
+    struct event *ev_read;
+    struct event *ev_write;
+    char addr[64];          /* "ip:port" of the peer */
+    char laddr[64];         /* "ip:port" of our side */
+    struct dbuf qbuf;
+    struct resp_parser parser;
+    struct dbuf obuf;
+    size_t obuf_sent;       /* bytes of obuf already written */
+    int resp;               /* 2 or 3 (HELLO) */
+    int authenticated;
+    int db;                 /* always 0 */
+    unsigned flags;         /* enum client_flags */
+    char *name;             /* CLIENT SETNAME, NULL if none */
+    char *lib_name;         /* CLIENT SETINFO LIB-NAME */
+    char *lib_ver;          /* CLIENT SETINFO LIB-VER */
+    uint64_t ctime_ms;      /* connected at */
+    uint64_t last_ms;       /* last interaction */
+    const char *last_cmd;   /* name of the last command run */
+    int multi_count;
+    int multi_cap;
+    struct queued_cmd *multi; /* commands queued by MULTI */
+    struct client *prev, *next;
+};
+
+/* Marks the client to be closed once its output is flushed. */
+void client_close_after_reply(struct client *c);
+/* Resumes a client that was CLIENT_BLOCKED: flushes, then parses the rest of
+ * its pipeline from the event loop (never inside the caller). */
+void client_unblock(struct client *c);
+/* Bytes pending in the output buffer. */
+size_t client_obuf_pending(const struct client *c);
+/* Appends "id=.. addr=.. ..." (CLIENT LIST / CLIENT INFO line, no newline). */
+void client_describe(const struct client *c, struct dbuf *out,
+                     uint64_t now_ms);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * db.h -- the keyspace as command handlers see it.
+ *
+ * Handlers do not touch the store or build objects themselves; they ask db
+ * for the *visible* state of a key (the winning sibling, with tombstones and
+ * expired versions hidden, expiring lazily on access) and for versioned
+ * writes.  In this single-node build db works on the local store; the
+ * cluster coordinator takes its place behind the same calls, which is why
+ * writes are described (struct db_write) rather than performed piecemeal.
+ *
+ * Every write makes a new version through object_write(): a plain SET's
+ * context is the merged clock of everything stored locally, so it supersedes
+ * what this node knows of; DYNAMO.PUT passes the client's context.
+ */
+#ifndef DYN_DB_H
+#define DYN_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cluster/object.h"
+
+struct node;
+
+/* The visible value of a key. */
+struct db_value {
+    const uint8_t *value;   /* borrowed: valid until the next write to key */
+    uint32_t vlen;
+    int64_t expire_ms;      /* 0 = none */
+    uint32_t nsiblings;
+};
+
+/* Returns 1 and fills v if the key is visible, 0 if it is absent, deleted or
+ * expired (an expired key is removed here: lazy expiry). */
+int db_lookup(struct node *n, const void *key, size_t klen,
+              struct db_value *v);
+
+/* The stored object (all siblings, tombstones included), after lazy expiry;
+ * NULL if none. */
+const struct object *db_object(struct node *n, const void *key, size_t klen);
+
+struct db_write {
+    const void *value;
+    size_t vlen;
+    int tombstone;
+    int64_t expire_ms;          /* 0 = none */
+    const struct vclock *ctx;   /* NULL: supersede every local version */
+};
+/* Writes a new version.  Returns 0, or DYN_ELIMIT when the result would
+ * exceed max-siblings (nothing is changed then). */
+int db_write(struct node *n, const void *key, size_t klen,
+             const struct db_write *w);
+
+/* Number of visible keys (DBSIZE). */
+size_t db_size(struct node *n);
+/* FLUSHALL / FLUSHDB. */
+void db_flush(struct node *n);
+
+/* Active expiry and tombstone reaping, a slice per call (from the cron):
+ * samples keys with an expiry, removes the expired ones, repeats while more
+ * than 25% of a sample was expired and the time budget allows. */
+void db_active_expire(struct node *n, uint64_t budget_us);
+void db_reap_tombstones(struct node *n, uint64_t budget_us);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * node.h -- the node context: all state of one dynamod process.
+ *
+ * There is no global `server`: every subsystem is reached from the node that
+ * is passed in (handlers reach it as c->node).  The event loop owns the node
+ * and everything in it; a helper thread, where there is one, talks to the
+ * loop only through a queue and a wake-up.
+ */
+#ifndef DYN_NODE_H
+#define DYN_NODE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <signal.h>
+#include "server/config.h"
+#include "server/buf.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct store;
+struct client;
+struct command_registry;
+
+/* Latency histogram: log2 buckets of microseconds (bucket i holds values in
+ * [2^(i-1), 2^i) us), enough for p50/p99 estimates. */
+#define LAT_BUCKETS 40
+struct latency_hist {
+    uint64_t count;
+    uint64_t sum_us;
+    uint64_t buckets[LAT_BUCKETS];
+};
+void latency_add(struct latency_hist *h, uint64_t us);
+/* The q-quantile (0 < q < 1) in microseconds (upper bound of its bucket,
+ * interpolated within it). */
+double latency_quantile(const struct latency_hist *h, double q);
+
+struct command_stat {
+    uint64_t calls;
+    uint64_t usec;
+    uint64_t rejected_calls;
+    uint64_t failed_calls;
+    struct latency_hist lat;
+};
+
+#define SIBLING_HIST_BUCKETS 6 /* 1, 2, 3, 4, 5-8, 9+ */
+
+struct node_stats {
+    uint64_t total_connections_received;
+    uint64_t rejected_connections;
+    uint64_t total_commands_processed;
+    uint64_t total_net_input_bytes;
+    uint64_t total_net_output_bytes;
+    uint64_t keyspace_hits;
+    uint64_t keyspace_misses;
+    uint64_t expired_keys;
+    uint64_t expired_stale_perc;
+    uint64_t tombstones_reaped;
+    uint64_t total_error_replies;
+    uint64_t unexpected_error_replies;
+    uint64_t client_output_limit_disconnections;
+    uint64_t client_query_buffer_limit_disconnections;
+    uint64_t vclock_prunes;
+    uint64_t siblings_created;     /* writes that left >1 sibling */
+    uint64_t sibling_hist[SIBLING_HIST_BUCKETS]; /* per read: sibling count */
+    uint64_t quorum_failures;
+    struct command_stat *cmd;      /* command_stat_slots() entries */
+};
+
+struct node {
+    struct config cfg;
+    char *config_file;          /* absolute path, or NULL */
+    char *executable;
+    struct event_base *base;
+    struct store *store;
+    struct command_registry *commands;
+
+    /* identity */
+    uint32_t incarnation;
+    uint64_t actor;             /* actor_make(node_name, incarnation) */
+    char run_id[41];
+
+    /* clients */
+    struct client *clients;     /* doubly-linked list */
+    size_t nclients;
+    uint64_t next_client_id;
+    size_t listen_count;
+    int listen_fds[16];
+    struct event *listen_ev[16];
+
+    /* timers and signals */
+    struct event *cron_ev;
+    struct event *sigterm_ev;
+    struct event *sigint_ev;
+    uint64_t cronloops;
+    uint64_t start_ms;
+    uint64_t stat_reset_ms;
+    int shutdown_asap;
+    int exit_code;
+
+    /* random source for pure modules (xorshift state) */
+    uint64_t rng;
+
+    struct node_stats stats;
+};
+
+uint64_t node_random(struct node *n);
+/* Stops the loop after the current iteration; exit code for main(). */
+void node_request_shutdown(struct node *n, int exit_code);
+/* Recomputes node->actor from node_name and incarnation. */
+void node_update_actor(struct node *n);
+
+#endif

@@ -1,0 +1,252 @@
+/*
+ * util.c -- allocation that aborts on OOM, strict number parsing, glob
+ * matching and the key hash.  See util.h for the contracts.
+ *
+ * Allocation goes through the process allocator, which is jemalloc in
+ * release builds (linked, not preloaded) and libc malloc under ASan.
+ */
+#include "server/util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <xxhash.h>
+
+static void oom(size_t n) __attribute__((noreturn));
+static void oom(size_t n)
+{
+    fprintf(stderr, "dynamod: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *dyn_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *dyn_calloc(size_t nmemb, size_t size)
+{
+    void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+    if (!p)
+        oom(nmemb * size);
+    return p;
+}
+
+void *dyn_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *dyn_strdup(const char *s)
+{
+    return dyn_memdup(s, strlen(s) + 1);
+}
+
+void *dyn_memdup(const void *p, size_t n)
+{
+    void *q = dyn_malloc(n);
+    if (n)
+        memcpy(q, p, n);
+    return q;
+}
+
+void dyn_free(void *p)
+{
+    free(p);
+}
+
+void dyn_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "dynamod: assertion failed: %s (%s:%d)\n", expr, file,
+            line);
+    abort();
+}
+
+int dyn_str2ull(const char *s, size_t len, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    if (len == 0 || len > 20)
+        return DYN_EINVAL;
+    if (len == 1 && s[0] == '0') {
+        *out = 0;
+        return 0;
+    }
+    if (s[0] < '1' || s[0] > '9')
+        return DYN_EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return DYN_EINVAL;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10)
+            return DYN_EINVAL;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int dyn_str2ll(const char *s, size_t len, long long *out)
+{
+    unsigned long long v;
+    int neg = 0;
+    if (len == 0)
+        return DYN_EINVAL;
+    if (s[0] == '-') {
+        neg = 1;
+        s++;
+        len--;
+        if (len == 1 && s[0] == '0')
+            return DYN_EINVAL; /* "-0" is not canonical */
+    }
+    if (dyn_str2ull(s, len, &v) != 0)
+        return DYN_EINVAL;
+    if (neg) {
+        if (v > (unsigned long long)LLONG_MAX + 1)
+            return DYN_EINVAL;
+        *out = (long long)(0 - v);
+    } else {
+        if (v > (unsigned long long)LLONG_MAX)
+            return DYN_EINVAL;
+        *out = (long long)v;
+    }
+    return 0;
+}
+
+int dyn_ll2str(char *dst, long long v)
+{
+    return snprintf(dst, 21, "%lld", v);
+}
+
+int dyn_arg_is(const char *p, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    return n == len && strncasecmp(p, lit, n) == 0;
+}
+
+static int lower(int c, int nocase)
+{
+    return nocase && c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* Glob matching with an explicit depth guard against pathological '*'
+ * patterns: each '*' tries every suffix, so nesting is bounded. */
+static int glob_rec(const char *p, size_t pl, const char *s, size_t sl,
+                    int nocase, int depth)
+{
+    if (depth > 1000)
+        return 0;
+    while (pl && sl) {
+        switch (p[0]) {
+        case '*':
+            while (pl > 1 && p[1] == '*') {
+                p++;
+                pl--;
+            }
+            if (pl == 1)
+                return 1;
+            for (size_t i = 0; i <= sl; i++)
+                if (glob_rec(p + 1, pl - 1, s + i, sl - i, nocase, depth + 1))
+                    return 1;
+            return 0;
+        case '?':
+            break;
+        case '[': {
+            int neg, match = 0;
+            p++;
+            pl--;
+            neg = pl && p[0] == '^';
+            if (neg) {
+                p++;
+                pl--;
+            }
+            while (pl && p[0] != ']') {
+                if (p[0] == '\\' && pl >= 2) {
+                    p++;
+                    pl--;
+                    if (lower(p[0], nocase) == lower(s[0], nocase))
+                        match = 1;
+                } else if (pl >= 3 && p[1] == '-') {
+                    int a = lower(p[0], nocase), b = lower(p[2], nocase);
+                    int c = lower(s[0], nocase);
+                    if (a > b) {
+                        int t = a;
+                        a = b;
+                        b = t;
+                    }
+                    if (c >= a && c <= b)
+                        match = 1;
+                    p += 2;
+                    pl -= 2;
+                } else if (lower(p[0], nocase) == lower(s[0], nocase)) {
+                    match = 1;
+                }
+                p++;
+                pl--;
+            }
+            if (pl == 0) { /* unterminated: treat end as ']' */
+                p--;
+                pl++;
+            }
+            if (neg)
+                match = !match;
+            if (!match)
+                return 0;
+            break;
+        }
+        case '\\':
+            if (pl >= 2) {
+                p++;
+                pl--;
+            }
+            /* fall through */
+        default:
+            if (lower(p[0], nocase) != lower(s[0], nocase))
+                return 0;
+            break;
+        }
+        p++;
+        pl--;
+        s++;
+        sl--;
+    }
+    while (pl && p[0] == '*') {
+        p++;
+        pl--;
+    }
+    return pl == 0 && sl == 0;
+}
+
+int dyn_glob_match(const char *pat, size_t plen, const char *s, size_t slen,
+                   int nocase)
+{
+    return glob_rec(pat, plen, s, slen, nocase, 0);
+}
+
+uint64_t dyn_hash64(const void *p, size_t n)
+{
+    return XXH3_64bits(p, n);
+}
+
+uint64_t dyn_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t dyn_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}

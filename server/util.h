@@ -1,0 +1,71 @@
+/*
+ * util.h -- allocation, assertions, error codes and small string helpers
+ * shared by every module, pure or not.
+ *
+ * Allocation never returns NULL: on out-of-memory the process logs to stderr
+ * and aborts, as Redis does, so callers never test for it.  dyn_free(NULL) is
+ * a no-op.  dyn_assert() stays on in release builds and is for invariants
+ * only; bad input from a client or a peer is an error reply, never an assert.
+ *
+ * Thread-safety: everything here is reentrant.
+ */
+#ifndef DYN_UTIL_H
+#define DYN_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Functions return 0 or a negative dyn_err; results go to out-parameters. */
+enum dyn_err {
+    DYN_OK = 0,
+    DYN_EINVAL = -1,    /* malformed argument or encoding */
+    DYN_ENOTFOUND = -2, /* no such key / entry */
+    DYN_EPROTO = -3,    /* protocol violation */
+    DYN_ELIMIT = -4,    /* a configured limit would be exceeded */
+    DYN_EIO = -5,       /* I/O error (disk, socket) */
+    DYN_EAGAIN = -6,    /* not now: try again later */
+    DYN_EEXIST = -7,    /* already exists */
+    DYN_ERANGE = -8,    /* value out of range */
+};
+
+void *dyn_malloc(size_t n);
+void *dyn_calloc(size_t nmemb, size_t size);
+void *dyn_realloc(void *p, size_t n);
+char *dyn_strdup(const char *s);
+void *dyn_memdup(const void *p, size_t n);
+void dyn_free(void *p);
+
+void dyn_assert_fail(const char *expr, const char *file, int line)
+    __attribute__((noreturn));
+#define dyn_assert(e) \
+    ((e) ? (void)0 : dyn_assert_fail(#e, __FILE__, __LINE__))
+
+#define DYN_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define DYN_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define DYN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Strict integer parsing with Redis's rules (string2ll): no spaces, no '+',
+ * no leading zeros, must fit.  Returns 0 on success, DYN_EINVAL otherwise. */
+int dyn_str2ll(const char *s, size_t len, long long *out);
+/* Like dyn_str2ll but for unsigned 64-bit. */
+int dyn_str2ull(const char *s, size_t len, unsigned long long *out);
+/* Writes the decimal form of v, NUL-terminated; returns its length. dst must
+ * hold at least 21 bytes. */
+int dyn_ll2str(char *dst, long long v);
+
+/* Case-insensitive compare of a (ptr,len) argument with a C string. */
+int dyn_arg_is(const char *p, size_t len, const char *lit);
+
+/* Redis-style glob match (stringmatchlen): '*', '?', '[...]', '\\'. */
+int dyn_glob_match(const char *pat, size_t plen, const char *s, size_t slen,
+                   int nocase);
+
+/* 64-bit key hash: XXH3_64bits.  The ring position of a key. */
+uint64_t dyn_hash64(const void *p, size_t n);
+
+/* Wall clock in ms and a monotonic clock in us.  Only the I/O shell calls
+ * these; pure modules are handed the time. */
+uint64_t dyn_wall_ms(void);
+uint64_t dyn_mono_us(void);
+
+#endif
