@@ -1,0 +1,541 @@
+/*
+ * seglog.c -- append-only, checksummed segment files.  See seglog.h for the
+ * record layout and the recovery rules; this file adds how they are kept:
+ *
+ *   - the active segment is open O_APPEND; `size` is its length on disk and
+ *     pending records sit in `wbuf` until seglog_flush();
+ *   - a write that fails part-way is undone with ftruncate(size), so a
+ *     partial record never sits in the middle of a file;
+ *   - `failed` latches the first fsync or write error for good.
+ *
+ * Segments are scanned with mmap: they are bounded by segment_max_bytes
+ * and read once, front to back.
+ */
+#include "server/seglog.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include "server/util.h"
+
+struct seglog {
+    char *dir;
+    char *prefix;
+    uint64_t segment_max_bytes;
+    uint32_t max_key;
+    uint64_t max_value;
+    uint32_t active;        /* active segment number */
+    int fd;                 /* active segment, O_APPEND */
+    uint64_t size;          /* bytes of the active segment on disk */
+    struct dbuf wbuf;       /* appended, not yet written */
+    int unsynced;           /* written since the last fdatasync */
+    int failed;
+    int err;
+    int read_fd;            /* cached fd for seglog_read */
+    uint32_t read_seg;
+};
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int seglog_parse(const uint8_t *buf, size_t len, uint32_t max_key,
+                 uint64_t max_value, struct seglog_rec *rec)
+{
+    if (len < 1)
+        return 0;
+    if (buf[0] != SEGLOG_MAGIC)
+        return -1;
+    if (len < SEGLOG_HEADER)
+        return 0;
+    uint32_t klen = get_u32(buf + 2), vlen = get_u32(buf + 6);
+    if (klen > max_key || vlen > max_value)
+        return -1;
+    uint64_t total = (uint64_t)SEGLOG_HEADER + klen + vlen + SEGLOG_TRAILER;
+    if (len < total)
+        return 0;
+    uint64_t want = get_u64(buf + total - SEGLOG_TRAILER);
+    if (XXH3_64bits(buf, total - SEGLOG_TRAILER) != want)
+        return -1;
+    rec->type = buf[1];
+    rec->key = buf + SEGLOG_HEADER;
+    rec->klen = klen;
+    rec->value = buf + SEGLOG_HEADER + klen;
+    rec->vlen = vlen;
+    rec->size = (uint32_t)total;
+    return 1;
+}
+
+void seglog_encode(struct dbuf *out, uint8_t type, const void *key,
+                   uint32_t klen, const void *value, uint32_t vlen)
+{
+    size_t start = out->len;
+    size_t total = SEGLOG_HEADER + (size_t)klen + vlen + SEGLOG_TRAILER;
+    dbuf_reserve(out, total);
+    uint8_t *p = (uint8_t *)out->p + start;
+    p[0] = SEGLOG_MAGIC;
+    p[1] = type;
+    put_u32(p + 2, klen);
+    put_u32(p + 6, vlen);
+    if (klen)
+        memcpy(p + SEGLOG_HEADER, key, klen);
+    if (vlen)
+        memcpy(p + SEGLOG_HEADER + klen, value, vlen);
+    put_u64(p + total - SEGLOG_TRAILER,
+            XXH3_64bits(p, total - SEGLOG_TRAILER));
+    out->len += total;
+}
+
+void seglog_segment_path(const struct seglog *l, uint32_t seg,
+                         struct dbuf *out)
+{
+    dbuf_reset(out);
+    dbuf_printf(out, "%s/%s.%08u.seg", l->dir, l->prefix, seg);
+    dbuf_appendc(out, 0);
+    out->len--;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Segment numbers present in the directory, sorted. */
+static int list_segments(const struct seglog *l, uint32_t **out, size_t *n)
+{
+    DIR *d = opendir(l->dir);
+    if (!d)
+        return DYN_EIO;
+    size_t cap = 16, cnt = 0;
+    uint32_t *v = dyn_malloc(cap * sizeof(uint32_t));
+    size_t plen = strlen(l->prefix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *nm = e->d_name;
+        size_t len = strlen(nm);
+        if (len != plen + 1 + 8 + 4 || strncmp(nm, l->prefix, plen) != 0 ||
+            nm[plen] != '.' || strcmp(nm + plen + 9, ".seg") != 0)
+            continue;
+        unsigned long long num = 0;
+        int ok = 1;
+        for (int i = 0; i < 8; i++) {
+            char c = nm[plen + 1 + i];
+            if (c < '0' || c > '9')
+                ok = 0;
+            num = num * 10 + (unsigned)(c - '0');
+        }
+        if (!ok)
+            continue;
+        if (cnt == cap)
+            v = dyn_realloc(v, (cap *= 2) * sizeof(uint32_t));
+        v[cnt++] = (uint32_t)num;
+    }
+    closedir(d);
+    qsort(v, cnt, sizeof(uint32_t), cmp_u32);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+/* Scans one segment; returns the length of its valid prefix in *keep when
+ * it is the last segment (the caller truncates there). */
+static int scan_segment(struct seglog *l, uint32_t seg, int last,
+                        seglog_replay_fn fn, void *ctx,
+                        struct seglog_recovery *rec, uint64_t *keep)
+{
+    struct dbuf path;
+    dbuf_init(&path);
+    seglog_segment_path(l, seg, &path);
+    int fd = open(path.p, O_RDONLY | O_CLOEXEC);
+    dbuf_free(&path);
+    if (fd < 0) {
+        l->err = errno;
+        return DYN_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        l->err = errno;
+        close(fd);
+        return DYN_EIO;
+    }
+    size_t len = (size_t)st.st_size;
+    const uint8_t *map = NULL;
+    if (len > 0) {
+        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            l->err = errno;
+            close(fd);
+            return DYN_EIO;
+        }
+    }
+    close(fd);
+    rec->segments++;
+    size_t off = 0, valid_end = 0;
+    int rc = 0;
+    while (off < len) {
+        struct seglog_rec r;
+        int p = seglog_parse(map + off, len - off, l->max_key, l->max_value,
+                             &r);
+        if (p == 1) {
+            r.pos.seg = seg;
+            r.pos.off = off;
+            rec->records++;
+            rec->bytes += r.size;
+            off += r.size;
+            valid_end = off;
+            if (fn && (rc = fn(ctx, &r)) != 0)
+                break;
+            continue;
+        }
+        if (p == -1)
+            rec->corrupt_records++;
+        /* Incomplete or corrupt: look for the next intact record. */
+        size_t next = off + 1;
+        for (; next < len; next++) {
+            if (map[next] != SEGLOG_MAGIC)
+                continue;
+            struct seglog_rec t;
+            if (seglog_parse(map + next, len - next, l->max_key, l->max_value,
+                             &t) == 1)
+                break;
+        }
+        if (next >= len) {
+            if (p == 0 && !last)
+                rec->corrupt_records++; /* a hole inside a sealed segment */
+            break;
+        }
+        if (p == 0)
+            rec->corrupt_records++; /* an impossible length mid-file */
+        off = next;
+    }
+    if (map)
+        munmap((void *)map, len);
+    *keep = valid_end;
+    if (last && valid_end < len)
+        rec->truncated_bytes += len - valid_end;
+    return rc;
+}
+
+static int open_active(struct seglog *l, uint32_t seg)
+{
+    struct dbuf path;
+    dbuf_init(&path);
+    seglog_segment_path(l, seg, &path);
+    int fd = open(path.p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dbuf_free(&path);
+    if (fd < 0) {
+        l->err = errno;
+        return DYN_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        l->err = errno;
+        close(fd);
+        return DYN_EIO;
+    }
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = fd;
+    l->active = seg;
+    l->size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int seglog_open(const struct seglog_opts *o, uint32_t first_seg,
+                seglog_replay_fn fn, void *ctx, struct seglog **out,
+                struct seglog_recovery *rec)
+{
+    struct seglog *l = dyn_calloc(1, sizeof(*l));
+    struct seglog_recovery dummy;
+    if (!rec)
+        rec = &dummy;
+    memset(rec, 0, sizeof(*rec));
+    l->dir = dyn_strdup(o->dir);
+    l->prefix = dyn_strdup(o->prefix);
+    l->segment_max_bytes = o->segment_max_bytes ? o->segment_max_bytes
+                                                : 64 * 1024 * 1024;
+    l->max_key = o->max_key ? o->max_key : 512u * 1024 * 1024;
+    l->max_value = o->max_value ? o->max_value : 512ull * 1024 * 1024;
+    l->fd = -1;
+    l->read_fd = -1;
+    dbuf_init(&l->wbuf);
+    if (mkdir(l->dir, 0755) != 0 && errno != EEXIST) {
+        l->err = errno;
+        seglog_close(l);
+        return DYN_EIO;
+    }
+    uint32_t *segs;
+    size_t n;
+    int rc = list_segments(l, &segs, &n);
+    if (rc) {
+        l->err = errno;
+        seglog_close(l);
+        return rc;
+    }
+    uint64_t keep = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (segs[i] < first_seg)
+            continue;
+        rc = scan_segment(l, segs[i], i == n - 1, fn, ctx, rec, &keep);
+        if (rc)
+            break;
+    }
+    uint32_t active = n ? segs[n - 1] : 1;
+    dyn_free(segs);
+    if (rc) {
+        seglog_close(l);
+        return rc;
+    }
+    rc = open_active(l, active);
+    if (rc == 0 && n && keep < l->size) {
+        /* cut the torn or corrupt tail so appends follow whole records */
+        if (ftruncate(l->fd, (off_t)keep) != 0 || fdatasync(l->fd) != 0) {
+            l->err = errno;
+            rc = DYN_EIO;
+        } else {
+            l->size = keep;
+        }
+    }
+    if (rc) {
+        seglog_close(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+void seglog_close(struct seglog *l)
+{
+    if (!l)
+        return;
+    if (l->fd >= 0) {
+        if (!l->failed)
+            seglog_flush(l);
+        close(l->fd);
+    }
+    if (l->read_fd >= 0)
+        close(l->read_fd);
+    dbuf_free(&l->wbuf);
+    dyn_free(l->dir);
+    dyn_free(l->prefix);
+    dyn_free(l);
+}
+
+int seglog_roll(struct seglog *l)
+{
+    if (l->failed)
+        return DYN_EIO;
+    int rc = seglog_sync(l);
+    if (rc)
+        return rc;
+    return open_active(l, l->active + 1);
+}
+
+int seglog_append(struct seglog *l, uint8_t type, const void *key,
+                  uint32_t klen, const void *value, uint32_t vlen,
+                  struct seglog_pos *pos)
+{
+    if (l->failed)
+        return DYN_EIO;
+    if (klen > l->max_key || vlen > l->max_value)
+        return DYN_ELIMIT;
+    uint64_t total = (uint64_t)SEGLOG_HEADER + klen + vlen + SEGLOG_TRAILER;
+    uint64_t at = l->size + l->wbuf.len;
+    if (at > 0 && at + total > l->segment_max_bytes) {
+        int rc = seglog_roll(l);
+        if (rc)
+            return rc;
+        at = 0;
+    }
+    seglog_encode(&l->wbuf, type, key, klen, value, vlen);
+    if (pos) {
+        pos->seg = l->active;
+        pos->off = at;
+    }
+    return 0;
+}
+
+int seglog_flush(struct seglog *l)
+{
+    if (l->failed)
+        return DYN_EIO;
+    size_t done = 0;
+    while (done < l->wbuf.len) {
+        ssize_t w = write(l->fd, l->wbuf.p + done, l->wbuf.len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            l->err = w < 0 ? errno : EIO;
+            /* undo the partial record; drop what was pending */
+            if (ftruncate(l->fd, (off_t)l->size) != 0) {
+                l->failed = 1;
+            }
+            dbuf_reset(&l->wbuf);
+            return DYN_EIO;
+        }
+        done += (size_t)w;
+    }
+    l->size += l->wbuf.len;
+    if (l->wbuf.len)
+        l->unsynced = 1;
+    dbuf_reset(&l->wbuf);
+    dbuf_shrink(&l->wbuf, 1 << 20);
+    return 0;
+}
+
+int seglog_sync(struct seglog *l)
+{
+    int rc = seglog_flush(l);
+    if (rc)
+        return rc;
+    if (!l->unsynced)
+        return 0;
+    if (fdatasync(l->fd) != 0) {
+        l->err = errno;
+        l->failed = 1;
+        return DYN_EIO;
+    }
+    l->unsynced = 0;
+    return 0;
+}
+
+size_t seglog_pending(const struct seglog *l)
+{
+    return l->wbuf.len;
+}
+
+int seglog_unsynced(const struct seglog *l)
+{
+    return l->unsynced || l->wbuf.len > 0;
+}
+
+int seglog_read(struct seglog *l, struct seglog_pos pos, struct dbuf *buf,
+                struct seglog_rec *rec)
+{
+    /* A record still in the write buffer is read from there. */
+    if (pos.seg == l->active && pos.off >= l->size) {
+        uint64_t o = pos.off - l->size;
+        if (o >= l->wbuf.len)
+            return DYN_EINVAL;
+        dbuf_reset(buf);
+        dbuf_append(buf, l->wbuf.p + o, l->wbuf.len - o);
+    } else {
+        if (l->read_fd < 0 || l->read_seg != pos.seg) {
+            if (l->read_fd >= 0)
+                close(l->read_fd);
+            struct dbuf path;
+            dbuf_init(&path);
+            seglog_segment_path(l, pos.seg, &path);
+            l->read_fd = open(path.p, O_RDONLY | O_CLOEXEC);
+            dbuf_free(&path);
+            if (l->read_fd < 0) {
+                l->err = errno;
+                return DYN_EIO;
+            }
+            l->read_seg = pos.seg;
+        }
+        dbuf_reset(buf);
+        dbuf_reserve(buf, 4096);
+        ssize_t r = pread(l->read_fd, buf->p, 4096, (off_t)pos.off);
+        if (r < 0) {
+            l->err = errno;
+            return DYN_EIO;
+        }
+        buf->len = (size_t)r;
+        if (buf->len >= SEGLOG_HEADER) {
+            const uint8_t *h = (const uint8_t *)buf->p;
+            uint64_t total = (uint64_t)SEGLOG_HEADER + get_u32(h + 2) +
+                             get_u32(h + 6) + SEGLOG_TRAILER;
+            if (total > buf->len && total <= (uint64_t)SEGLOG_HEADER +
+                                                  l->max_key + l->max_value +
+                                                  SEGLOG_TRAILER) {
+                dbuf_reserve(buf, total - buf->len);
+                r = pread(l->read_fd, buf->p + buf->len, total - buf->len,
+                          (off_t)(pos.off + buf->len));
+                if (r < 0) {
+                    l->err = errno;
+                    return DYN_EIO;
+                }
+                buf->len += (size_t)r;
+            }
+        }
+    }
+    if (seglog_parse((const uint8_t *)buf->p, buf->len, l->max_key,
+                     l->max_value, rec) != 1)
+        return DYN_EINVAL;
+    rec->pos = pos;
+    return 0;
+}
+
+uint32_t seglog_active(const struct seglog *l)
+{
+    return l->active;
+}
+
+int seglog_remove_segment(struct seglog *l, uint32_t seg)
+{
+    if (seg == l->active)
+        return DYN_EINVAL;
+    if (l->read_fd >= 0 && l->read_seg == seg) {
+        close(l->read_fd);
+        l->read_fd = -1;
+    }
+    struct dbuf path;
+    dbuf_init(&path);
+    seglog_segment_path(l, seg, &path);
+    int rc = unlink(path.p) == 0 ? 0 : DYN_EIO;
+    if (rc)
+        l->err = errno;
+    dbuf_free(&path);
+    return rc;
+}
+
+uint64_t seglog_segment_size(const struct seglog *l, uint32_t seg)
+{
+    if (seg == l->active)
+        return l->size + l->wbuf.len;
+    struct dbuf path;
+    struct stat st;
+    dbuf_init(&path);
+    seglog_segment_path(l, seg, &path);
+    int ok = stat(path.p, &st) == 0;
+    dbuf_free(&path);
+    return ok ? (uint64_t)st.st_size : 0;
+}
+
+int seglog_failed(const struct seglog *l)
+{
+    return l->failed;
+}
+
+int seglog_errno(const struct seglog *l)
+{
+    return l->err;
+}

@@ -1,0 +1,125 @@
+/*
+ * seglog.h -- append-only segment files with a checksum on every record.
+ *
+ * The durable layer under the Bitcask-style store and the hint store: a
+ * directory holds PREFIX.NNNNNNNN.seg files; only the highest-numbered one
+ * is appended to, and a new one is started once it passes segment_max_bytes.
+ * seglog knows records, not keys: what a record means (a put, a tombstone,
+ * a hint) is the caller's `type` byte.
+ *
+ * Record layout (little endian):
+ *
+ *     magic u8 (0xD7) | type u8 | klen u32 | vlen u32 | key | value | xxh3 u64
+ *
+ * The checksum covers everything before it.  On open, every segment is
+ * scanned in order and each valid record is handed to the replay callback:
+ *   - a record cut short by the end of the LAST segment is a torn tail: the
+ *     file is truncated to the end of the last whole record;
+ *   - a record whose checksum or header is wrong is corrupt: it is counted,
+ *     never replayed, and the scan resynchronises on the next valid record;
+ *     when nothing valid follows in the last segment, the tail is cut.
+ * So recovery yields exactly the whole, intact records.
+ *
+ * Durability: appends go to a user-space buffer; seglog_flush() writes it
+ * and seglog_sync() fdatasyncs.  A failed write is rolled back with
+ * ftruncate so the file never holds a partial record in its middle.  A failed
+ * fsync is sticky: every later append and sync fails (DYN_EIO), because a
+ * later successful fsync does not prove the earlier data reached the disk.
+ *
+ * Thread-safety: one owner.  Errors: 0 or a negative dyn_err; errno is kept
+ * in seglog_errno() for the log line.
+ */
+#ifndef DYN_SEGLOG_H
+#define DYN_SEGLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "server/buf.h"
+
+#define SEGLOG_HEADER 10
+#define SEGLOG_TRAILER 8
+#define SEGLOG_MAGIC 0xD7
+
+struct seglog;
+
+struct seglog_opts {
+    const char *dir;
+    const char *prefix;         /* file name prefix, e.g. "data" or "hints" */
+    uint64_t segment_max_bytes; /* roll over past this */
+    uint32_t max_key;           /* records with longer keys are corrupt */
+    uint64_t max_value;         /* ... or longer values */
+};
+
+struct seglog_pos {
+    uint32_t seg;   /* segment number */
+    uint64_t off;   /* offset of the record's first byte */
+};
+
+struct seglog_rec {
+    uint8_t type;
+    const uint8_t *key;
+    uint32_t klen;
+    const uint8_t *value;
+    uint32_t vlen;
+    struct seglog_pos pos;
+    uint32_t size;  /* whole record, header and checksum included */
+};
+
+struct seglog_recovery {
+    uint64_t records;           /* replayed */
+    uint64_t bytes;             /* bytes of valid records */
+    uint64_t corrupt_records;   /* skipped: bad checksum or header */
+    uint64_t truncated_bytes;   /* torn tail cut off */
+    uint32_t segments;
+};
+
+/* Return non-zero to abort the open (the value is returned by open). */
+typedef int (*seglog_replay_fn)(void *ctx, const struct seglog_rec *r);
+
+/* Opens (creating dir's files as needed) and replays every segment, or only
+ * segments >= first_seg.  fn may be NULL. */
+int seglog_open(const struct seglog_opts *o, uint32_t first_seg,
+                seglog_replay_fn fn, void *ctx, struct seglog **out,
+                struct seglog_recovery *rec);
+void seglog_close(struct seglog *l);
+
+/* Appends a record to the write buffer; *pos gets where it will live. */
+int seglog_append(struct seglog *l, uint8_t type, const void *key,
+                  uint32_t klen, const void *value, uint32_t vlen,
+                  struct seglog_pos *pos);
+/* Writes the buffer to the active segment. */
+int seglog_flush(struct seglog *l);
+/* Flush, then fdatasync the active segment. */
+int seglog_sync(struct seglog *l);
+/* Bytes appended but not yet written / not yet synced. */
+size_t seglog_pending(const struct seglog *l);
+int seglog_unsynced(const struct seglog *l);
+
+/* Reads and verifies the record at pos into buf (rec points into buf).
+ * Returns 0, DYN_EINVAL (corrupt) or DYN_EIO. */
+int seglog_read(struct seglog *l, struct seglog_pos pos, struct dbuf *buf,
+                struct seglog_rec *rec);
+
+/* Starts a new active segment now (compaction seals the old one). */
+int seglog_roll(struct seglog *l);
+uint32_t seglog_active(const struct seglog *l);
+/* Removes a sealed segment file (after compaction moved its live records). */
+int seglog_remove_segment(struct seglog *l, uint32_t seg);
+/* Size in bytes of a segment, 0 if absent. */
+uint64_t seglog_segment_size(const struct seglog *l, uint32_t seg);
+/* The path of a segment file into out. */
+void seglog_segment_path(const struct seglog *l, uint32_t seg,
+                         struct dbuf *out);
+
+int seglog_failed(const struct seglog *l);  /* sticky fsync/write failure */
+int seglog_errno(const struct seglog *l);
+
+/* Parses one record at buf[0..len): 1 = valid (rec filled), 0 = incomplete
+ * (needs more bytes), -1 = corrupt.  Exposed for tests and hint files. */
+int seglog_parse(const uint8_t *buf, size_t len, uint32_t max_key,
+                 uint64_t max_value, struct seglog_rec *rec);
+/* Encodes one record into out. */
+void seglog_encode(struct dbuf *out, uint8_t type, const void *key,
+                   uint32_t klen, const void *value, uint32_t vlen);
+
+#endif
