@@ -1,0 +1,120 @@
+/*
+ * config.h -- the node's configuration, described by a table.
+ *
+ * Every option has one row (config.c): name, type, offset into struct config,
+ * default, min, max, and whether CONFIG SET may change it at run time.  The
+ * same table drives the config file parser, the command line (--name value),
+ * CONFIG GET (glob patterns) and CONFIG SET, so they cannot disagree.
+ *
+ * File syntax is Redis's: one "name value..." per line, '#' comments,
+ * double/single quoted values with escapes.  Sizes accept k/kb/m/mb/g/gb
+ * (1k = 1000, 1kb = 1024, as Redis).  Booleans are yes/no.
+ *
+ * Errors: config_load_* return 0 or a negative dyn_err and write a message
+ * that names the file and line (or the command-line option) into err.
+ * Cross-field checks (config_validate) run after all sources are parsed:
+ * W <= N and R <= N are required; R + W <= N only warns.
+ *
+ * Thread-safety: the event loop owns the config.
+ */
+#ifndef DYN_CONFIG_H
+#define DYN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "server/buf.h"
+
+enum conflict_policy { CONFLICT_SIBLINGS = 0, CONFLICT_LWW = 1 };
+enum appendfsync_mode { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC = 1, FSYNC_NO = 2 };
+
+struct config {
+    /* network */
+    char *bind;                 /* "127.0.0.1", space-separated list allowed */
+    int port;                   /* 7001 */
+    int protected_mode;         /* yes */
+    int tcp_backlog;            /* 511 */
+    int maxclients;             /* 10000 */
+    int timeout;                /* idle client timeout, s; 0 = never */
+    int tcp_keepalive;          /* s, 300 */
+    char *requirepass;          /* NULL / "" = none */
+    long long proto_max_bulk_len;          /* 512mb */
+    long long client_query_buffer_limit;   /* 1gb */
+    long long client_output_buffer_limit;  /* hard limit, bytes: 256mb */
+    /* process */
+    char *node_name;            /* default "node-<port>" */
+    char *dir;                  /* data directory, "." */
+    char *logfile;              /* "" = stderr */
+    int loglevel;               /* enum dlog_level, notice */
+    char *pidfile;              /* "" = none */
+    int hz;                     /* background task frequency, 10 */
+    int daemonize;              /* no (not supported: must be no) */
+    /* keyspace */
+    int databases;              /* 1: only SELECT 0 */
+    int ring_partitions;        /* 256, power of two */
+    int vclock_max_entries;     /* 10 */
+    int max_siblings;           /* 100: beyond it writes get an error */
+    int conflict_policy;        /* enum conflict_policy */
+    int tombstone_grace_s;      /* 60 */
+    int active_expire;          /* yes */
+    /* quorum (used from the cluster issue on; N=R=W=1 act alone) */
+    int n;                      /* 3 */
+    int r;                      /* 2 */
+    int w;                      /* 2 */
+    /* storage */
+    int appendfsync;            /* enum appendfsync_mode, everysec */
+    /* observability */
+    int trace_max;              /* DYNAMO.TRACE ring size, 128 */
+};
+
+void config_init_defaults(struct config *c);
+void config_free(struct config *c);
+
+/* Parses a config file.  Returns 0 or <0 with err = "file:line: message". */
+int config_load_file(struct config *c, const char *path, struct dbuf *err);
+/* Parses argv from index `start`: "--name value [value...]" pairs, as
+ * redis-server does.  Returns 0 or <0 with err set. */
+int config_load_argv(struct config *c, int argc, char **argv, int start,
+                     struct dbuf *err);
+/* Parses a whole config text (used by the two above and by tests). `origin`
+ * names it in errors. */
+int config_load_string(struct config *c, const char *text, const char *origin,
+                       struct dbuf *err);
+/* Cross-field checks.  Returns 0 or <0 with err; warnings go to warn
+ * (appended, one per line, each ending in '\n'; warn may be NULL). */
+int config_validate(const struct config *c, struct dbuf *err,
+                    struct dbuf *warn);
+/* Fills what defaults from other options: node-name "" -> "node-<port>".
+ * Call once after all sources are loaded, before config_validate. */
+void config_finalize(struct config *c);
+
+/* CONFIG GET: calls fn(name, value) for every option matching the glob
+ * (case-insensitive), in table order.  A pattern without glob characters
+ * that names an option reports it under the pattern's own spelling, as
+ * Redis does ("CONFIG GET PORT" -> "PORT").  Values render as Redis renders
+ * them: sizes as plain byte counts, booleans yes/no, enums by name. */
+typedef void (*config_get_fn)(void *ctx, const char *name, const char *value);
+void config_get(const struct config *c, const char *pattern, size_t plen,
+                config_get_fn fn, void *ctx);
+/* CONFIG SET of one option at run time.  Returns 0, or <0 with err set to
+ * Redis's wording: "Unknown option or number of arguments for CONFIG SET -
+ * 'x'" (DYN_ENOTFOUND), "CONFIG SET failed (possibly related to argument
+ * 'x') - ..." (DYN_EINVAL).  The text has NO leading "ERR ": the handler
+ * adds it.  config_set only stores the value; applying a change (e.g.
+ * loglevel -> dlog_set_level) is the caller's job.  Multi-word options
+ * (bind, client-output-buffer-limit) take one space-separated value.
+ * Errors in every config_* function reset err and leave it NUL-terminated.
+ */
+int config_set(struct config *c, const char *name, const char *value,
+               struct dbuf *err);
+/* Redis 7's multi-pair CONFIG SET n1 v1 n2 v2 ...: all-or-nothing.  nv has
+ * 2*npairs strings.  Names are all checked first (unknown, immutable,
+ * duplicate), then values, then the cross-field rules (w <= n, r <= n) on
+ * the result; on any error every option is restored. */
+int config_set_many(struct config *c, int npairs, char **nv,
+                    struct dbuf *err);
+/* 1 if CONFIG SET may change the option. */
+int config_is_runtime(const char *name);
+/* 1 if name is a known option (case-insensitive). */
+int config_known(const char *name);
+
+#endif
