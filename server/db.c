@@ -1,1 +1,234 @@
-/* placeholder: being written */
+/*
+ * db.c -- the keyspace as command handlers see it: visibility, lazy and
+ * active expiry, versioned writes and tombstone reaping over the local
+ * store.
+ *
+ * Visibility.  A key is visible when its winning sibling (object_winner:
+ * highest ts_ms, actor, counter) is a value, not a tombstone, and is not
+ * expired (expire_ms == 0 or expire_ms > now).  When the winner is an
+ * expired value the whole object is removed from the store on the spot
+ * (lazy expiry, counted in stats.expired_keys); every replica computes the
+ * same absolute expire_ms, so they all drop it.  A tombstone winner leaves
+ * the object stored (it must outlive its grace period so that replicas
+ * learn of the delete) but hides the key.
+ *
+ * Writes.  db_write() builds the next version with object_write() on top of
+ * the stored object.  With no client context (SET, DEL, ...) the context is
+ * the merged clock of the stored object, so the write supersedes every
+ * local version.  If the stored object had expired, it is dropped first but
+ * its clock still seeds the context, so the writer's counter keeps growing
+ * and the new dot can never collide with an older event held elsewhere.
+ * conflict-policy lww reduces the result to its winner.  A result above
+ * max-siblings is refused with DYN_ELIMIT and nothing changes.
+ *
+ * Background work (from the cron): db_active_expire() is Redis's adaptive
+ * cycle -- sample 20 keys that carry an expiry, delete the expired ones,
+ * repeat while more than a quarter of a sample was expired and the time
+ * budget lasts.  db_reap_tombstones() does the same over all-tombstone
+ * objects, removing those whose newest tombstone is older than
+ * tombstone-grace-s.
+ *
+ * Stats: db counts expired_keys, expired_stale_perc, tombstones_reaped,
+ * vclock_prunes and siblings_created.  keyspace_hits/misses and the sibling
+ * histogram are the handlers' to count (they know which command reads).
+ *
+ * Thread-safety: none; the event loop owns the node.
+ * Errors: db_write returns 0 or DYN_ELIMIT.
+ */
+#include <string.h>
+#include "server/db.h"
+#include "server/node.h"
+#include "server/store.h"
+#include "server/util.h"
+
+#define EXPIRE_SAMPLE 20
+
+/* The winner is a value whose expiry has passed. */
+static int db_winner_expired(const struct object *o, uint64_t now_ms)
+{
+    struct sibling w;
+    object_sibling(o, object_winner(o), &w);
+    return !w.tombstone && w.expire_ms != 0 && (uint64_t)w.expire_ms <= now_ms;
+}
+
+static void db_expire_key(struct node *n, const void *key, size_t klen)
+{
+    if (store_remove(n->store, key, klen) == 0)
+        n->stats.expired_keys++;
+}
+
+const struct object *db_object(struct node *n, const void *key, size_t klen)
+{
+    const struct object *o = store_get(n->store, key, klen);
+    if (o && db_winner_expired(o, dyn_wall_ms())) {
+        db_expire_key(n, key, klen);
+        return NULL;
+    }
+    return o;
+}
+
+int db_lookup(struct node *n, const void *key, size_t klen,
+              struct db_value *v)
+{
+    const struct object *o = db_object(n, key, klen);
+    if (!o)
+        return 0;
+    struct sibling w;
+    object_sibling(o, object_winner(o), &w);
+    if (w.tombstone)
+        return 0;
+    v->value = w.value;
+    v->vlen = w.vlen;
+    v->expire_ms = w.expire_ms;
+    v->nsiblings = object_nsiblings(o);
+    return 1;
+}
+
+int db_write(struct node *n, const void *key, size_t klen,
+             const struct db_write *w)
+{
+    uint64_t now = dyn_wall_ms();
+    const struct object *cur = store_get(n->store, key, klen);
+    struct vclock local;
+    vclock_init(&local);
+
+    /* With no client context the write supersedes everything local,
+     * expired versions included (see the essay). */
+    if (cur && !w->ctx)
+        object_clock(cur, &local);
+    if (cur && db_winner_expired(cur, now)) {
+        db_expire_key(n, key, klen);
+        cur = NULL;
+    }
+
+    struct object_write ow = {
+        .value = w->value,
+        .vlen = w->vlen,
+        .tombstone = w->tombstone,
+        .expire_ms = w->expire_ms,
+        .ctx = w->ctx ? w->ctx : &local,
+        .actor = n->actor,
+        .now_ms = now,
+        .max_ctx_entries = (uint32_t)n->cfg.vclock_max_entries,
+    };
+    uint32_t pruned = 0;
+    struct object *o = object_write(cur, &ow, &pruned);
+    vclock_free(&local);
+    n->stats.vclock_prunes += pruned;
+
+    if (n->cfg.conflict_policy == CONFLICT_LWW) {
+        struct object *l = object_lww(o);
+        object_free(o);
+        o = l;
+    }
+    uint32_t nsib = object_nsiblings(o);
+    if (n->cfg.max_siblings > 0 && nsib > (uint32_t)n->cfg.max_siblings) {
+        object_free(o);
+        return DYN_ELIMIT;
+    }
+    if (nsib > 1)
+        n->stats.siblings_created++;
+    store_put_take(n->store, key, klen, o);
+    return 0;
+}
+
+size_t db_size(struct node *n)
+{
+    return store_count_live(n->store);
+}
+
+void db_flush(struct node *n)
+{
+    store_clear(n->store);
+}
+
+void db_active_expire(struct node *n, uint64_t budget_us)
+{
+    uint64_t start = dyn_mono_us();
+    char *keys[EXPIRE_SAMPLE];
+    size_t klens[EXPIRE_SAMPLE];
+
+    for (;;) {
+        if (store_count_expiring(n->store) == 0)
+            return;
+        uint64_t now = dyn_wall_ms();
+        size_t got = store_sample_expiring(n->store, EXPIRE_SAMPLE,
+                                           node_random(n), keys, klens);
+        size_t expired = 0;
+        for (size_t i = 0; i < got; i++) {
+            const struct object *o = store_get(n->store, keys[i], klens[i]);
+            if (o && db_winner_expired(o, now)) {
+                db_expire_key(n, keys[i], klens[i]);
+                expired++;
+            }
+            dyn_free(keys[i]);
+        }
+        if (got == 0)
+            return;
+        /* A slow moving average of the share of stale keys, as INFO's
+         * expired_stale_perc. */
+        uint64_t perc = expired * 100 / got;
+        n->stats.expired_stale_perc =
+            (n->stats.expired_stale_perc * 95 + perc * 5) / 100;
+        if (expired * 4 <= got)
+            return;
+        if (dyn_mono_us() - start >= budget_us)
+            return;
+    }
+}
+
+/*
+ * Whether an all-tombstone object may be forgotten.  Single node: once the
+ * newest tombstone is older than tombstone-grace-s, since this node holds
+ * the only replica.
+ *
+ * CLUSTER HOOK: with replication, a tombstone may be reaped only when, in
+ * addition, anti-entropy has confirmed that all N replicas of the key's
+ * partition hold it (or a newer version); otherwise a replica that missed
+ * the delete would resurrect the value.  Add that condition here.
+ */
+static int db_tombstone_reapable(struct node *n, const struct object *o,
+                                 uint64_t now_ms)
+{
+    if (!object_is_deleted(o))
+        return 0;
+    uint64_t newest = 0;
+    uint32_t ns = object_nsiblings(o);
+    for (uint32_t i = 0; i < ns; i++) {
+        struct sibling s;
+        object_sibling(o, i, &s);
+        newest = DYN_MAX(newest, s.ts_ms);
+    }
+    uint64_t grace_ms = (uint64_t)(n->cfg.tombstone_grace_s > 0
+                                       ? n->cfg.tombstone_grace_s : 0) * 1000;
+    return newest + grace_ms <= now_ms;
+}
+
+void db_reap_tombstones(struct node *n, uint64_t budget_us)
+{
+    uint64_t start = dyn_mono_us();
+    char *keys[EXPIRE_SAMPLE];
+    size_t klens[EXPIRE_SAMPLE];
+
+    for (;;) {
+        if (store_count(n->store) == store_count_live(n->store))
+            return;
+        uint64_t now = dyn_wall_ms();
+        size_t got = store_sample_deleted(n->store, EXPIRE_SAMPLE,
+                                          node_random(n), keys, klens);
+        size_t reaped = 0;
+        for (size_t i = 0; i < got; i++) {
+            const struct object *o = store_get(n->store, keys[i], klens[i]);
+            if (o && db_tombstone_reapable(n, o, now) &&
+                store_remove(n->store, keys[i], klens[i]) == 0) {
+                n->stats.tombstones_reaped++;
+                reaped++;
+            }
+            dyn_free(keys[i]);
+        }
+        if (got == 0 || reaped * 4 <= got)
+            return;
+        if (dyn_mono_us() - start >= budget_us)
+            return;
+    }
+}

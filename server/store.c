@@ -1,1 +1,633 @@
-/* placeholder: being written */
+/*
+ * store.c -- the in-memory key/object store, one hash table per ring
+ * partition.
+ *
+ * Why it looks like this: bytes per key are what INFO's used_memory shows and
+ * what a user compares with Redis, so the layout is chosen for memory first
+ * and speed second (while keeping every operation O(1) expected).
+ *
+ * Memory layout
+ * -------------
+ *   partition p:  slots[size]   (size = 0 or a power of two >= 8)
+ *                   |
+ *                   v  uintptr_t: entry pointer | (low 16 bits of hash) << 48
+ *                 struct entry  { obj*, klen, xidx, key bytes inline }
+ *
+ * - One allocation per key: a 16-byte header (object pointer, 32-bit key
+ *   length, 32-bit index word) followed by the key, so a 16-byte key fits
+ *   jemalloc's 32-byte size class exactly.  There is no next pointer: the
+ *   table is open addressing with linear probing and backward-shift
+ *   deletion (no deletion markers), kept between 3/8 and 3/4 full.
+ * - A slot holds the entry pointer with the low 16 bits of the key's hash
+ *   in the pointer's unused top 16 bits (x86-64 and AArch64 user addresses
+ *   fit in 48 bits; checked at insert).  Probes compare the tag before
+ *   touching the entry, and for tables of at most 2^16 slots the tag *is*
+ *   the home bucket, so resizing, deletion and SCAN need no rehash and no
+ *   dereference.  Larger tables (a partition above ~49k keys) re-hash the
+ *   key when they need its home; on 32-bit builds the tag is absent.
+ * - partition = top log2(Q) bits of dyn_hash64(key); home bucket = low bits,
+ *   so the two are independent.
+ *
+ * Indexes for sampling: the store keeps two arrays of entry pointers, one
+ * of entries whose object is all tombstones ("deleted") and one of live
+ * entries with any sibling expiring ("expiring").  An entry's xidx word has
+ * bit 31 = deleted, bit 30 = has an expiry, bits 0..29 = its position in
+ * the array it belongs to (deleted if bit 31, else expiring if bit 30, else
+ * none), so removal is O(1) (swap with the last).  Sampling picks random
+ * positions, never scanning.  Cost: 8 bytes per key that has a TTL or is a
+ * tombstone, nothing for the rest.
+ *
+ * SCAN cursor
+ * -----------
+ *   cursor = (bucket_cursor << pbits) | partition,   pbits = log2(Q)
+ * Partitions are scanned in order 0..Q-1; within one, bucket_cursor walks
+ * home buckets in reverse-binary order, as Redis's dictScan does, so a
+ * bucket visited before a resize maps onto buckets already visited after it
+ * and nothing present for the whole scan is missed (entries may repeat after
+ * a shrink).  Visiting home bucket b means walking the probe run from slot b
+ * to the next empty slot and reporting the entries whose home is b: with
+ * linear probing an entry always lies in the run that starts at its home.
+ * Cursor 0 starts the scan and is returned when the last partition is done;
+ * moving to partition p > 0 yields cursor p (bucket_cursor 0), never 0.
+ *
+ * Invariants: no two entries have the same key; each partition's count is
+ * the number of non-empty slots and count < size * 3/4; no empty slot lies
+ * between an entry's home and its slot; ndeleted == length of the deleted
+ * array; store count == sum of partition counts.
+ *
+ * Stalls: a resize of a partition touches only that partition (Q = 256 and
+ * 1M keys: ~4k entries, well under a millisecond).  With very few
+ * partitions and millions of keys a resize would be proportionally longer;
+ * there is no incremental rehash.
+ *
+ * Thread-safety: none; the event loop owns the store.
+ * Errors: store_remove returns DYN_ENOTFOUND; allocation aborts on OOM.
+ */
+#include <string.h>
+#include "server/store.h"
+#include "server/util.h"
+
+struct entry {
+    struct object *obj;
+    uint32_t klen;
+    uint32_t xidx;          /* XF_* flags | array position */
+    unsigned char key[];
+};
+
+#define XF_DELETED  0x80000000u
+#define XF_EXPIRY   0x40000000u
+#define XF_POS_MASK 0x3fffffffu
+
+#define MIN_SLOTS 8u
+#define TAG_BITS  16
+#define TAG_MASK  ((1u << TAG_BITS) - 1)
+
+#if UINTPTR_MAX > 0xffffffffu
+#define TAG_SHIFT 48
+#define PTR_MASK  ((((uintptr_t)1) << TAG_SHIFT) - 1)
+#define HAVE_TAGS 1
+#else
+#define PTR_MASK  (~(uintptr_t)0)
+#define HAVE_TAGS 0
+#endif
+
+struct part {
+    uintptr_t *slots;   /* NULL when size == 0 */
+    uint32_t size;      /* 0 or a power of two */
+    uint32_t count;
+};
+
+/* A growable array of entry pointers (deleted / expiring index). */
+struct eindex {
+    struct entry **e;
+    size_t n;
+    size_t cap;
+};
+
+struct store {
+    struct part *parts;
+    uint32_t nparts;
+    unsigned pbits;
+    size_t count;
+    size_t nexpiry;         /* entries with any expiry (deleted or not) */
+    size_t entry_bytes;     /* sum of entry allocations, size-class rounded */
+    size_t slot_bytes;      /* sum of slot arrays */
+    struct eindex deleted;
+    struct eindex expiring;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* jemalloc's small size classes, approximately: 8, 16, then steps of 16 up
+ * to 128, then four classes per doubling. */
+static size_t store_size_class(size_t n)
+{
+    if (n <= 8)
+        return 8;
+    if (n <= 128)
+        return (n + 15) & ~(size_t)15;
+    size_t pow = 128;
+    while (pow * 2 < n)
+        pow *= 2;
+    size_t step = pow / 4;
+    return (n + step - 1) / step * step;
+}
+
+static inline struct entry *slot_entry(uintptr_t s)
+{
+    return (struct entry *)(s & PTR_MASK);
+}
+
+static inline uint32_t slot_tag(uintptr_t s)
+{
+#if HAVE_TAGS
+    return (uint32_t)(s >> TAG_SHIFT);
+#else
+    (void)s;
+    return 0;
+#endif
+}
+
+static inline uintptr_t slot_make(struct entry *e, uint64_t hash)
+{
+#if HAVE_TAGS
+    dyn_assert(((uintptr_t)e & ~PTR_MASK) == 0);
+    return (uintptr_t)e | ((uintptr_t)(hash & TAG_MASK) << TAG_SHIFT);
+#else
+    (void)hash;
+    return (uintptr_t)e;
+#endif
+}
+
+static inline int tag_matches(uintptr_t s, uint64_t hash)
+{
+#if HAVE_TAGS
+    return slot_tag(s) == (uint32_t)(hash & TAG_MASK);
+#else
+    (void)s;
+    (void)hash;
+    return 1;
+#endif
+}
+
+/* The home bucket of the entry in slot s, in a table of `size` slots. */
+static inline uint32_t slot_home(uintptr_t s, uint32_t size)
+{
+#if HAVE_TAGS
+    if (size <= (1u << TAG_BITS))
+        return slot_tag(s) & (size - 1);
+#endif
+    struct entry *e = slot_entry(s);
+    return (uint32_t)(dyn_hash64(e->key, e->klen) & (size - 1));
+}
+
+static int object_has_expiry(const struct object *o)
+{
+    uint32_t n = object_nsiblings(o);
+    for (uint32_t i = 0; i < n; i++) {
+        struct sibling sib;
+        object_sibling(o, i, &sib);
+        if (sib.expire_ms != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void eindex_add(struct eindex *x, struct entry *e, uint32_t flags)
+{
+    if (x->n == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 16;
+        x->e = dyn_realloc(x->e, x->cap * sizeof(*x->e));
+    }
+    dyn_assert(x->n <= XF_POS_MASK);
+    e->xidx = flags | (uint32_t)x->n;
+    x->e[x->n++] = e;
+}
+
+static void eindex_del(struct eindex *x, struct entry *e)
+{
+    size_t pos = e->xidx & XF_POS_MASK;
+    dyn_assert(pos < x->n && x->e[pos] == e);
+    struct entry *last = x->e[--x->n];
+    if (last != e) {
+        x->e[pos] = last;
+        last->xidx = (last->xidx & ~XF_POS_MASK) | (uint32_t)pos;
+    }
+    /* Give memory back when the index has shrunk a lot. */
+    if (x->cap > 64 && x->n < x->cap / 4) {
+        x->cap /= 2;
+        x->e = dyn_realloc(x->e, x->cap * sizeof(*x->e));
+    }
+}
+
+/* Removes e from whichever index holds it and from the counters. */
+static void store_unindex(struct store *s, struct entry *e)
+{
+    if (e->xidx & XF_DELETED)
+        eindex_del(&s->deleted, e);
+    else if (e->xidx & XF_EXPIRY)
+        eindex_del(&s->expiring, e);
+    if (e->xidx & XF_EXPIRY)
+        s->nexpiry--;
+    e->xidx = 0;
+}
+
+/* Files e (whose obj is set) in the right index. */
+static void store_index(struct store *s, struct entry *e)
+{
+    int del = object_is_deleted(e->obj);
+    uint32_t exp = object_has_expiry(e->obj) ? XF_EXPIRY : 0;
+    e->xidx = 0;
+    if (exp)
+        s->nexpiry++;
+    if (del)
+        eindex_add(&s->deleted, e, XF_DELETED | exp);
+    else if (exp)
+        eindex_add(&s->expiring, e, exp);
+    else
+        e->xidx = 0;
+}
+
+static void part_resize(struct store *s, struct part *p, uint32_t nsize)
+{
+    uintptr_t *old = p->slots;
+    uint32_t osize = p->size;
+
+    dyn_assert(nsize == 0 || p->count < nsize);
+    p->slots = nsize ? dyn_calloc(nsize, sizeof(uintptr_t)) : NULL;
+    p->size = nsize;
+    for (uint32_t i = 0; i < osize; i++) {
+        uintptr_t v = old[i];
+        if (!v)
+            continue;
+        uint32_t j = slot_home(v, nsize);
+        while (p->slots[j])
+            j = (j + 1) & (nsize - 1);
+        p->slots[j] = v;
+    }
+    dyn_free(old);
+    s->slot_bytes -= (size_t)osize * sizeof(uintptr_t);
+    s->slot_bytes += (size_t)nsize * sizeof(uintptr_t);
+}
+
+/* Finds key; returns its slot index or -1. */
+static int64_t part_find(const struct part *p, uint64_t hash,
+                         const void *key, size_t klen)
+{
+    if (p->size == 0)
+        return -1;
+    uint32_t mask = p->size - 1;
+    for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
+        uintptr_t v = p->slots[i];
+        if (!v)
+            return -1;
+        if (!tag_matches(v, hash))
+            continue;
+        const struct entry *e = slot_entry(v);
+        if (e->klen == klen && memcmp(e->key, key, klen) == 0)
+            return i;
+    }
+}
+
+/* Empties slot i and shifts the rest of its run back (no markers). */
+static void part_delete_slot(struct part *p, uint32_t i)
+{
+    uint32_t mask = p->size - 1;
+    uint32_t j = i;
+    p->slots[i] = 0;
+    for (;;) {
+        j = (j + 1) & mask;
+        uintptr_t v = p->slots[j];
+        if (!v)
+            break;
+        uint32_t k = slot_home(v, p->size);
+        /* The entry at j may move to the hole at i unless its home lies
+         * cyclically in (i, j]. */
+        int stays = (i <= j) ? (k > i && k <= j) : (k > i || k <= j);
+        if (!stays) {
+            p->slots[i] = v;
+            p->slots[j] = 0;
+            i = j;
+        }
+    }
+    p->count--;
+}
+
+static struct part *store_part(const struct store *s, uint64_t hash)
+{
+    return &s->parts[store_partition_of_hash(s, hash)];
+}
+
+static void entry_free(struct store *s, struct entry *e)
+{
+    s->entry_bytes -= store_size_class(sizeof(*e) + e->klen);
+    object_free(e->obj);
+    dyn_free(e);
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+struct store *store_new(uint32_t partitions)
+{
+    dyn_assert(partitions > 0 && (partitions & (partitions - 1)) == 0);
+    struct store *s = dyn_calloc(1, sizeof(*s));
+    s->nparts = partitions;
+    while ((1u << s->pbits) < partitions)
+        s->pbits++;
+    s->parts = dyn_calloc(partitions, sizeof(*s->parts));
+    return s;
+}
+
+void store_free(struct store *s)
+{
+    if (!s)
+        return;
+    store_clear(s);
+    dyn_free(s->parts);
+    dyn_free(s->deleted.e);
+    dyn_free(s->expiring.e);
+    dyn_free(s);
+}
+
+uint32_t store_partitions(const struct store *s)
+{
+    return s->nparts;
+}
+
+uint32_t store_partition_of_hash(const struct store *s, uint64_t hash)
+{
+    return s->pbits ? (uint32_t)(hash >> (64 - s->pbits)) : 0;
+}
+
+uint32_t store_partition_of(const struct store *s, const void *key,
+                            size_t klen)
+{
+    return store_partition_of_hash(s, dyn_hash64(key, klen));
+}
+
+const struct object *store_get(struct store *s, const void *key, size_t klen)
+{
+    uint64_t h = dyn_hash64(key, klen);
+    struct part *p = store_part(s, h);
+    int64_t i = part_find(p, h, key, klen);
+    return i < 0 ? NULL : slot_entry(p->slots[i])->obj;
+}
+
+void store_put_take(struct store *s, const void *key, size_t klen,
+                    struct object *obj)
+{
+    dyn_assert(obj != NULL);
+    dyn_assert(klen <= UINT32_MAX);
+    uint64_t h = dyn_hash64(key, klen);
+    struct part *p = store_part(s, h);
+    int64_t i = part_find(p, h, key, klen);
+
+    if (i >= 0) {
+        struct entry *e = slot_entry(p->slots[i]);
+        dyn_assert(e->obj != obj);
+        store_unindex(s, e);
+        object_free(e->obj);
+        e->obj = obj;
+        store_index(s, e);
+        return;
+    }
+
+    /* Grow before the table passes 3/4 full. */
+    if ((uint64_t)(p->count + 1) * 4 > (uint64_t)p->size * 3)
+        part_resize(s, p, p->size ? p->size * 2 : MIN_SLOTS);
+
+    size_t esz = sizeof(struct entry) + klen;
+    struct entry *e = dyn_malloc(esz);
+    e->obj = obj;
+    e->klen = (uint32_t)klen;
+    e->xidx = 0;
+    if (klen)
+        memcpy(e->key, key, klen);
+    s->entry_bytes += store_size_class(esz);
+
+    uint32_t mask = p->size - 1;
+    uint32_t j = (uint32_t)h & mask;
+    while (p->slots[j])
+        j = (j + 1) & mask;
+    p->slots[j] = slot_make(e, h);
+    p->count++;
+    s->count++;
+    store_index(s, e);
+}
+
+int store_remove(struct store *s, const void *key, size_t klen)
+{
+    uint64_t h = dyn_hash64(key, klen);
+    struct part *p = store_part(s, h);
+    int64_t i = part_find(p, h, key, klen);
+    if (i < 0)
+        return DYN_ENOTFOUND;
+    struct entry *e = slot_entry(p->slots[i]);
+    store_unindex(s, e);
+    part_delete_slot(p, (uint32_t)i);
+    s->count--;
+    entry_free(s, e);
+
+    /* Shrink below 1/8 full to half load; free an empty table. */
+    if (p->count == 0) {
+        part_resize(s, p, 0);
+    } else if (p->size > MIN_SLOTS && p->count < p->size / 8) {
+        uint32_t nsize = MIN_SLOTS;
+        while (nsize < p->count * 2)
+            nsize *= 2;
+        part_resize(s, p, nsize);
+    }
+    return 0;
+}
+
+void store_clear(struct store *s)
+{
+    for (uint32_t pi = 0; pi < s->nparts; pi++) {
+        struct part *p = &s->parts[pi];
+        for (uint32_t i = 0; i < p->size; i++)
+            if (p->slots[i])
+                entry_free(s, slot_entry(p->slots[i]));
+        dyn_free(p->slots);
+        p->slots = NULL;
+        p->size = 0;
+        p->count = 0;
+    }
+    s->count = 0;
+    s->nexpiry = 0;
+    s->slot_bytes = 0;
+    dyn_assert(s->entry_bytes == 0);
+    dyn_free(s->deleted.e);
+    dyn_free(s->expiring.e);
+    memset(&s->deleted, 0, sizeof(s->deleted));
+    memset(&s->expiring, 0, sizeof(s->expiring));
+}
+
+size_t store_count(const struct store *s)
+{
+    return s->count;
+}
+
+size_t store_count_live(const struct store *s)
+{
+    return s->count - s->deleted.n;
+}
+
+size_t store_count_expiring(const struct store *s)
+{
+    return s->nexpiry;
+}
+
+size_t store_partition_count(const struct store *s, uint32_t partition)
+{
+    dyn_assert(partition < s->nparts);
+    return s->parts[partition].count;
+}
+
+void store_iter_partition(struct store *s, uint32_t partition,
+                          store_iter_fn fn, void *ctx)
+{
+    dyn_assert(partition < s->nparts);
+    struct part *p = &s->parts[partition];
+    for (uint32_t i = 0; i < p->size; i++) {
+        uintptr_t v = p->slots[i];
+        if (!v)
+            continue;
+        struct entry *e = slot_entry(v);
+        if (fn(ctx, e->key, e->klen, e->obj))
+            return;
+    }
+}
+
+static uint64_t rev64(uint64_t v)
+{
+    v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
+    v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
+    v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
+    v = ((v >> 8) & 0x00FF00FF00FF00FFULL) | ((v & 0x00FF00FF00FF00FFULL) << 8);
+    v = ((v >> 16) & 0x0000FFFF0000FFFFULL) | ((v & 0x0000FFFF0000FFFFULL) << 16);
+    return (v >> 32) | (v << 32);
+}
+
+/* Reports every entry whose home is bucket b (a whole bucket even if the
+ * callback asks to stop, so that the cursor stays exact); returns how many
+ * were reported and sets *stop if the callback asked to stop. */
+static size_t part_visit_home(struct part *p, uint32_t b, store_iter_fn fn,
+                              void *ctx, int *stop)
+{
+    uint32_t mask = p->size - 1;
+    size_t n = 0;
+    for (uint32_t i = b; p->slots[i]; i = (i + 1) & mask) {
+        uintptr_t v = p->slots[i];
+        if (slot_home(v, p->size) != b)
+            continue;
+        struct entry *e = slot_entry(v);
+        n++;
+        if (fn(ctx, e->key, e->klen, e->obj))
+            *stop = 1;
+    }
+    return n;
+}
+
+uint64_t store_scan(struct store *s, uint64_t cursor, size_t count,
+                    store_iter_fn fn, void *ctx)
+{
+    uint64_t pmask = s->nparts - 1;
+    uint32_t pi = (uint32_t)(cursor & pmask);
+    uint64_t v = cursor >> s->pbits;
+    size_t seen = 0;
+    int stop = 0;
+
+    if (count == 0)
+        count = 1;
+    /* Bound empty-bucket steps as Redis does, so one call stays short. */
+    size_t steps = 0, max_steps = count * 10;
+    while (seen < count && steps < max_steps && !stop) {
+        struct part *p = &s->parts[pi];
+        if (p->size) {
+            uint64_t m = p->size - 1;
+            seen += part_visit_home(p, (uint32_t)(v & m), fn, ctx, &stop);
+            steps++;
+            /* reverse-binary increment of v over mask m */
+            v |= ~m;
+            v = rev64(v);
+            v++;
+            v = rev64(v);
+        } else {
+            v = 0;
+            steps++;
+        }
+        if (v == 0) {
+            /* This partition is done: next one, or the end. */
+            if (pi + 1 >= s->nparts)
+                return 0;
+            pi++;
+        }
+    }
+    return (v << s->pbits) | pi;
+}
+
+/* splitmix64: spreads the caller's random word into several indexes. */
+static uint64_t store_mix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static size_t eindex_sample(const struct eindex *x, size_t max, uint64_t rnd,
+                            char **out_keys, size_t *out_klens)
+{
+    size_t n = 0;
+    if (max == 0 || x->n == 0)
+        return 0;
+    if (x->n <= max) {
+        for (size_t i = 0; i < x->n; i++) {
+            const struct entry *e = x->e[i];
+            out_keys[n] = dyn_malloc(e->klen + 1);
+            memcpy(out_keys[n], e->key, e->klen);
+            out_keys[n][e->klen] = '\0';
+            out_klens[n++] = e->klen;
+        }
+        return n;
+    }
+    /* Distinct random positions, checked against the (small) set already
+     * taken; a few retries at most, so the result may be short. */
+    size_t pos[64];
+    size_t want = DYN_MIN(max, DYN_ARRAY_LEN(pos));
+    size_t tries = want * 4;
+    while (n < want && tries--) {
+        size_t p = (size_t)(store_mix(&rnd) % x->n);
+        int dup = 0;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = pos[k] == p;
+        if (dup)
+            continue;
+        const struct entry *e = x->e[p];
+        pos[n] = p;
+        out_keys[n] = dyn_malloc(e->klen + 1);
+        memcpy(out_keys[n], e->key, e->klen);
+        out_keys[n][e->klen] = '\0';
+        out_klens[n++] = e->klen;
+    }
+    return n;
+}
+
+size_t store_sample_expiring(struct store *s, size_t max, uint64_t rnd,
+                             char **out_keys, size_t *out_klens)
+{
+    return eindex_sample(&s->expiring, max, rnd, out_keys, out_klens);
+}
+
+size_t store_sample_deleted(struct store *s, size_t max, uint64_t rnd,
+                            char **out_keys, size_t *out_klens)
+{
+    return eindex_sample(&s->deleted, max, rnd, out_keys, out_klens);
+}
+
+size_t store_overhead_bytes(const struct store *s)
+{
+    return sizeof(*s) + (size_t)s->nparts * sizeof(struct part) +
+           s->slot_bytes + s->entry_bytes +
+           (s->deleted.cap + s->expiring.cap) * sizeof(struct entry *);
+}

@@ -1,1 +1,593 @@
-int main(void){return 77;}
+/*
+ * test_store.c -- the per-partition store: lookups, counts, partition
+ * iteration, SCAN across resizes, sampling indexes, binary keys, stress.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "server/store.h"
+#include "server/util.h"
+
+#define ACTOR 0x1234500000001ULL
+
+static struct object *make_obj(const char *val, int tombstone,
+                               int64_t expire_ms)
+{
+    struct object_write w = {
+        .value = val,
+        .vlen = val ? strlen(val) : 0,
+        .tombstone = tombstone,
+        .expire_ms = expire_ms,
+        .ctx = NULL,
+        .actor = ACTOR,
+        .now_ms = 1000,
+        .max_ctx_entries = 10,
+    };
+    uint32_t pruned = 0;
+    return object_write(NULL, &w, &pruned);
+}
+
+static struct object *val_obj(const char *val)
+{
+    return make_obj(val, 0, 0);
+}
+
+/* The winning value of a stored object, as a C string in buf. */
+static const char *obj_value(const struct object *o, char *buf, size_t cap)
+{
+    struct sibling s;
+    object_sibling(o, object_winner(o), &s);
+    size_t n = s.vlen < cap - 1 ? s.vlen : cap - 1;
+    memcpy(buf, s.value, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void put_str(struct store *s, const char *k, const char *v)
+{
+    store_put_take(s, k, strlen(k), val_obj(v));
+}
+
+static const struct object *get_str(struct store *s, const char *k)
+{
+    return store_get(s, k, strlen(k));
+}
+
+/* ---- basic operations ---------------------------------------------------- */
+
+START_TEST(put_get_replace_remove)
+{
+    struct store *s = store_new(16);
+    char buf[64];
+
+    ck_assert_ptr_null(get_str(s, "a"));
+    put_str(s, "a", "one");
+    put_str(s, "b", "two");
+    ck_assert_uint_eq(store_count(s), 2);
+    ck_assert_str_eq(obj_value(get_str(s, "a"), buf, sizeof(buf)), "one");
+    ck_assert_str_eq(obj_value(get_str(s, "b"), buf, sizeof(buf)), "two");
+
+    put_str(s, "a", "uno");
+    ck_assert_uint_eq(store_count(s), 2);
+    ck_assert_str_eq(obj_value(get_str(s, "a"), buf, sizeof(buf)), "uno");
+
+    ck_assert_int_eq(store_remove(s, "a", 1), 0);
+    ck_assert_ptr_null(get_str(s, "a"));
+    ck_assert_int_eq(store_remove(s, "a", 1), DYN_ENOTFOUND);
+    ck_assert_uint_eq(store_count(s), 1);
+    ck_assert_str_eq(obj_value(get_str(s, "b"), buf, sizeof(buf)), "two");
+    store_free(s);
+    store_free(NULL);
+}
+END_TEST
+
+START_TEST(counts_live_deleted_expiring)
+{
+    struct store *s = store_new(8);
+
+    put_str(s, "v", "x");
+    store_put_take(s, "t", 1, make_obj(NULL, 1, 0));
+    store_put_take(s, "e", 1, make_obj("y", 0, 5000));
+    ck_assert_uint_eq(store_count(s), 3);
+    ck_assert_uint_eq(store_count_live(s), 2);
+    ck_assert_uint_eq(store_count_expiring(s), 1);
+
+    /* A value becomes a tombstone and back, an expiry goes away. */
+    store_put_take(s, "v", 1, make_obj(NULL, 1, 0));
+    ck_assert_uint_eq(store_count_live(s), 1);
+    store_put_take(s, "t", 1, val_obj("back"));
+    ck_assert_uint_eq(store_count_live(s), 2);
+    store_put_take(s, "e", 1, val_obj("persisted"));
+    ck_assert_uint_eq(store_count_expiring(s), 0);
+    store_put_take(s, "e", 1, make_obj("y", 0, 9000));
+    ck_assert_uint_eq(store_count_expiring(s), 1);
+
+    ck_assert_int_eq(store_remove(s, "e", 1), 0);
+    ck_assert_int_eq(store_remove(s, "v", 1), 0);
+    ck_assert_uint_eq(store_count(s), 1);
+    ck_assert_uint_eq(store_count_live(s), 1);
+    ck_assert_uint_eq(store_count_expiring(s), 0);
+    store_free(s);
+}
+END_TEST
+
+START_TEST(binary_keys_with_nul_bytes)
+{
+    struct store *s = store_new(4);
+    char buf[64];
+    const char k1[] = {'a', 0, 'b'}, k2[] = {'a', 0, 'c'}, k3[] = {'a'};
+
+    store_put_take(s, k1, 3, val_obj("1"));
+    store_put_take(s, k2, 3, val_obj("2"));
+    store_put_take(s, k3, 1, val_obj("3"));
+    store_put_take(s, "", 0, val_obj("empty"));
+    ck_assert_uint_eq(store_count(s), 4);
+    ck_assert_str_eq(obj_value(store_get(s, k1, 3), buf, sizeof(buf)), "1");
+    ck_assert_str_eq(obj_value(store_get(s, k2, 3), buf, sizeof(buf)), "2");
+    ck_assert_str_eq(obj_value(store_get(s, k3, 1), buf, sizeof(buf)), "3");
+    ck_assert_str_eq(obj_value(store_get(s, "", 0), buf, sizeof(buf)),
+                     "empty");
+    ck_assert_ptr_null(store_get(s, k1, 2)); /* "a\0" is another key */
+    ck_assert_int_eq(store_remove(s, k1, 3), 0);
+    ck_assert_ptr_null(store_get(s, k1, 3));
+    ck_assert_ptr_nonnull(store_get(s, k2, 3));
+    store_free(s);
+}
+END_TEST
+
+START_TEST(clear_drops_everything)
+{
+    struct store *s = store_new(32);
+    char k[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof(k), "key:%d", i);
+        store_put_take(s, k, strlen(k), make_obj("v", i % 3 == 0, i % 5 ? 0 : 777));
+    }
+    ck_assert_uint_eq(store_count(s), 1000);
+    store_clear(s);
+    ck_assert_uint_eq(store_count(s), 0);
+    ck_assert_uint_eq(store_count_live(s), 0);
+    ck_assert_uint_eq(store_count_expiring(s), 0);
+    for (uint32_t p = 0; p < 32; p++)
+        ck_assert_uint_eq(store_partition_count(s, p), 0);
+    ck_assert_ptr_null(get_str(s, "key:1"));
+    char *keys[4];
+    size_t kl[4];
+    ck_assert_uint_eq(store_sample_expiring(s, 4, 1, keys, kl), 0);
+    ck_assert_uint_eq(store_sample_deleted(s, 4, 1, keys, kl), 0);
+    /* Usable afterwards. */
+    put_str(s, "again", "yes");
+    ck_assert_uint_eq(store_count(s), 1);
+    store_free(s);
+}
+END_TEST
+
+/* ---- partitions --------------------------------------------------------- */
+
+struct part_ctx {
+    struct store *s;
+    uint32_t partition;
+    size_t seen;
+    size_t wrong;
+    unsigned char *hit; /* per key index */
+};
+
+static int key_index(const void *key, size_t klen)
+{
+    char buf[32];
+    if (klen >= sizeof(buf) || klen < 3)
+        return -1;
+    memcpy(buf, key, klen);
+    buf[klen] = '\0';
+    return atoi(buf + 2);
+}
+
+static int part_cb(void *ctx, const void *key, size_t klen,
+                   const struct object *obj)
+{
+    struct part_ctx *c = ctx;
+    (void)obj;
+    c->seen++;
+    if (store_partition_of(c->s, key, klen) != c->partition)
+        c->wrong++;
+    int i = key_index(key, klen);
+    if (i >= 0)
+        c->hit[i]++;
+    return 0;
+}
+
+START_TEST(partition_of_is_top_bits_of_hash)
+{
+    struct store *s = store_new(256);
+    ck_assert_uint_eq(store_partitions(s), 256);
+    ck_assert_uint_eq(store_partition_of_hash(s, 0xAB00000000000000ULL), 0xAB);
+    ck_assert_uint_eq(store_partition_of_hash(s, 0xFFFFFFFFFFFFFFFFULL), 255);
+    ck_assert_uint_eq(store_partition_of(s, "foo", 3),
+                      dyn_hash64("foo", 3) >> 56);
+    store_free(s);
+    s = store_new(1);
+    ck_assert_uint_eq(store_partition_of_hash(s, ~0ULL), 0);
+    store_free(s);
+}
+END_TEST
+
+START_TEST(partition_iteration_returns_exactly_its_keys)
+{
+    enum { N = 3000, Q = 16 };
+    struct store *s = store_new(Q);
+    unsigned char *hit = calloc(N, 1);
+    char k[32];
+    size_t expect[Q] = {0};
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof(k), "k:%d", i);
+        put_str(s, k, "v");
+        expect[store_partition_of(s, k, strlen(k))]++;
+    }
+    size_t total = 0;
+    for (uint32_t p = 0; p < Q; p++) {
+        struct part_ctx c = {.s = s, .partition = p, .hit = hit};
+        store_iter_partition(s, p, part_cb, &c);
+        ck_assert_uint_eq(c.wrong, 0);
+        ck_assert_uint_eq(c.seen, expect[p]);
+        ck_assert_uint_eq(store_partition_count(s, p), expect[p]);
+        total += c.seen;
+    }
+    ck_assert_uint_eq(total, N);
+    for (int i = 0; i < N; i++)
+        ck_assert_uint_eq(hit[i], 1);
+    free(hit);
+    store_free(s);
+}
+END_TEST
+
+static int stop_after_one(void *ctx, const void *key, size_t klen,
+                          const struct object *obj)
+{
+    (void)key;
+    (void)klen;
+    (void)obj;
+    (*(int *)ctx)++;
+    return 1;
+}
+
+START_TEST(partition_iteration_stops_when_asked)
+{
+    struct store *s = store_new(1);
+    char k[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof(k), "k:%d", i);
+        put_str(s, k, "v");
+    }
+    int calls = 0;
+    store_iter_partition(s, 0, stop_after_one, &calls);
+    ck_assert_int_eq(calls, 1);
+    store_free(s);
+}
+END_TEST
+
+/* ---- scan --------------------------------------------------------------- */
+
+struct scan_ctx {
+    unsigned *hit;
+    size_t cap;
+    size_t calls;
+};
+
+static int scan_cb(void *ctx, const void *key, size_t klen,
+                   const struct object *obj)
+{
+    struct scan_ctx *c = ctx;
+    (void)obj;
+    int i = key_index(key, klen);
+    if (i >= 0 && (size_t)i < c->cap)
+        c->hit[i]++;
+    c->calls++;
+    return 0;
+}
+
+/* Scans the whole store, calling between(s, step) between calls. */
+static void scan_all(struct store *s, struct scan_ctx *c, size_t count,
+                     void (*between)(struct store *, int), size_t max_calls)
+{
+    uint64_t cur = 0;
+    size_t calls = 0;
+    int step = 0;
+    do {
+        cur = store_scan(s, cur, count, scan_cb, c);
+        if (between)
+            between(s, step++);
+        ck_assert_uint_lt(++calls, max_calls);
+    } while (cur != 0);
+}
+
+START_TEST(scan_static_returns_every_key)
+{
+    enum { N = 5000 };
+    uint32_t qs[] = {1, 4, 256};
+    for (size_t qi = 0; qi < DYN_ARRAY_LEN(qs); qi++) {
+        struct store *s = store_new(qs[qi]);
+        char k[32];
+        for (int i = 0; i < N; i++) {
+            snprintf(k, sizeof(k), "k:%d", i);
+            put_str(s, k, "v");
+        }
+        struct scan_ctx c = {.hit = calloc(N, sizeof(unsigned)), .cap = N};
+        scan_all(s, &c, 10, NULL, 100000);
+        for (int i = 0; i < N; i++)
+            ck_assert_uint_eq(c.hit[i], 1); /* no resize: exactly once */
+        free(c.hit);
+        store_free(s);
+    }
+}
+END_TEST
+
+START_TEST(scan_empty_store_ends_at_once)
+{
+    struct store *s = store_new(8);
+    struct scan_ctx c = {.hit = NULL, .cap = 0};
+    uint64_t cur = 0;
+    int calls = 0;
+    do {
+        cur = store_scan(s, cur, 10, scan_cb, &c);
+        ck_assert_int_lt(++calls, 100);
+    } while (cur);
+    ck_assert_uint_eq(c.calls, 0);
+    store_free(s);
+}
+END_TEST
+
+enum { GROW_BASE = 1000, GROW_STEP = 30, GROW_MAX = 60000 };
+
+static void grow_between(struct store *s, int step)
+{
+    char k[32];
+    /* New keys on every call: partitions double several times while the
+     * cursor is part-way through them. */
+    for (int i = 0; i < GROW_STEP; i++) {
+        int id = GROW_BASE + step * GROW_STEP + i;
+        if (id >= GROW_MAX)
+            return;
+        snprintf(k, sizeof(k), "k:%d", id);
+        put_str(s, k, "v");
+    }
+}
+
+START_TEST(scan_while_table_grows)
+{
+    uint32_t qs[] = {1, 4};
+    for (size_t qi = 0; qi < DYN_ARRAY_LEN(qs); qi++) {
+        struct store *s = store_new(qs[qi]);
+        char k[32];
+        for (int i = 0; i < GROW_BASE; i++) {
+            snprintf(k, sizeof(k), "k:%d", i);
+            put_str(s, k, "v");
+        }
+        struct scan_ctx c = {.hit = calloc(GROW_MAX, sizeof(unsigned)),
+                             .cap = GROW_MAX};
+        scan_all(s, &c, 10, grow_between, 1000000);
+        for (int i = 0; i < GROW_BASE; i++)
+            ck_assert_msg(c.hit[i] >= 1, "key %d missed (Q=%u)", i, qs[qi]);
+        free(c.hit);
+        store_free(s);
+    }
+}
+END_TEST
+
+enum { SHRINK_N = 20000 };
+
+static void shrink_between(struct store *s, int step)
+{
+    char k[32];
+    /* Removes 500 keys per call that are not multiples of 10. */
+    for (int i = 0; i < 500; i++) {
+        int id = step * 500 + i;
+        if (id >= SHRINK_N)
+            return;
+        if (id % 10 == 0)
+            continue;
+        snprintf(k, sizeof(k), "k:%d", id);
+        ck_assert_int_eq(store_remove(s, k, strlen(k)), 0);
+    }
+}
+
+START_TEST(scan_while_table_shrinks)
+{
+    uint32_t qs[] = {1, 4};
+    for (size_t qi = 0; qi < DYN_ARRAY_LEN(qs); qi++) {
+        struct store *s = store_new(qs[qi]);
+        char k[32];
+        for (int i = 0; i < SHRINK_N; i++) {
+            snprintf(k, sizeof(k), "k:%d", i);
+            put_str(s, k, "v");
+        }
+        struct scan_ctx c = {.hit = calloc(SHRINK_N, sizeof(unsigned)),
+                             .cap = SHRINK_N};
+        scan_all(s, &c, 20, shrink_between, 1000000);
+        ck_assert_uint_eq(store_count(s), SHRINK_N / 10);
+        for (int i = 0; i < SHRINK_N; i += 10)
+            ck_assert_msg(c.hit[i] >= 1, "key %d missed (Q=%u)", i, qs[qi]);
+        free(c.hit);
+        store_free(s);
+    }
+}
+END_TEST
+
+/* ---- sampling ----------------------------------------------------------- */
+
+static int is_ttl_key(const char *k, size_t klen)
+{
+    return klen > 4 && memcmp(k, "ttl:", 4) == 0;
+}
+
+START_TEST(sample_expiring_finds_only_expiring_keys)
+{
+    struct store *s = store_new(256);
+    char k[32];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(k, sizeof(k), "k:%d", i);
+        put_str(s, k, "v");
+    }
+    for (int i = 0; i < 10; i++) {
+        snprintf(k, sizeof(k), "ttl:%d", i);
+        store_put_take(s, k, strlen(k), make_obj("v", 0, 100000 + i));
+    }
+    ck_assert_uint_eq(store_count_expiring(s), 10);
+
+    char *keys[20];
+    size_t kl[20];
+    /* Fewer expiring keys than asked for: all of them, once each. */
+    size_t n = store_sample_expiring(s, 20, 42, keys, kl);
+    ck_assert_uint_eq(n, 10);
+    unsigned seen[10] = {0};
+    for (size_t i = 0; i < n; i++) {
+        ck_assert(is_ttl_key(keys[i], kl[i]));
+        seen[atoi(keys[i] + 4)]++;
+        dyn_free(keys[i]);
+    }
+    for (int i = 0; i < 10; i++)
+        ck_assert_uint_eq(seen[i], 1);
+
+    /* A smaller sample: distinct expiring keys, and different seeds reach
+     * every key eventually. */
+    unsigned reached[10] = {0};
+    for (uint64_t seed = 1; seed < 200; seed++) {
+        memset(seen, 0, sizeof(seen));
+        n = store_sample_expiring(s, 3, seed * 7919, keys, kl);
+        ck_assert_uint_ge(n, 1);
+        ck_assert_uint_le(n, 3);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert(is_ttl_key(keys[i], kl[i]));
+            int id = atoi(keys[i] + 4);
+            ck_assert_uint_eq(seen[id]++, 0);
+            reached[id] = 1;
+            dyn_free(keys[i]);
+        }
+    }
+    for (int i = 0; i < 10; i++)
+        ck_assert_uint_eq(reached[i], 1);
+
+    /* Removing and persisting keys takes them out of the index. */
+    for (int i = 0; i < 5; i++) {
+        snprintf(k, sizeof(k), "ttl:%d", i);
+        ck_assert_int_eq(store_remove(s, k, strlen(k)), 0);
+    }
+    snprintf(k, sizeof(k), "ttl:%d", 5);
+    put_str(s, k, "no ttl");
+    ck_assert_uint_eq(store_count_expiring(s), 4);
+    n = store_sample_expiring(s, 20, 9, keys, kl);
+    ck_assert_uint_eq(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_ge(atoi(keys[i] + 4), 6);
+        dyn_free(keys[i]);
+    }
+    store_free(s);
+}
+END_TEST
+
+START_TEST(sample_deleted_finds_only_tombstones)
+{
+    struct store *s = store_new(64);
+    char k[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(k, sizeof(k), "k:%d", i);
+        store_put_take(s, k, strlen(k), make_obj("v", i % 1000 == 0, 0));
+    }
+    ck_assert_uint_eq(store_count_live(s), 4995);
+    char *keys[8];
+    size_t kl[8];
+    size_t n = store_sample_deleted(s, 8, 5, keys, kl);
+    ck_assert_uint_eq(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert(object_is_deleted(store_get(s, keys[i], kl[i])));
+        ck_assert_int_eq(atoi(keys[i] + 2) % 1000, 0);
+        dyn_free(keys[i]);
+    }
+    n = store_sample_deleted(s, 2, 5, keys, kl);
+    ck_assert_uint_eq(n, 2);
+    ck_assert(kl[0] != kl[1] || memcmp(keys[0], keys[1], kl[0]) != 0);
+    dyn_free(keys[0]);
+    dyn_free(keys[1]);
+    store_free(s);
+}
+END_TEST
+
+/* ---- stress ------------------------------------------------------------- */
+
+START_TEST(stress_200k_keys)
+{
+    enum { N = 200000 };
+    uint32_t qs[] = {1, 256}; /* 1: one table beyond 2^16 slots */
+    for (size_t qi = 0; qi < DYN_ARRAY_LEN(qs); qi++) {
+        struct store *s = store_new(qs[qi]);
+        char k[32], buf[32];
+        for (int i = 0; i < N; i++) {
+            snprintf(k, sizeof(k), "k:%d", i);
+            snprintf(buf, sizeof(buf), "%d", i * 3);
+            store_put_take(s, k, strlen(k), make_obj(buf, 0, i % 4 ? 0 : 1));
+        }
+        ck_assert_uint_eq(store_count(s), N);
+        ck_assert_uint_eq(store_count_expiring(s), N / 4);
+        size_t ovh = store_overhead_bytes(s);
+        ck_assert_uint_gt(ovh, (size_t)N * 24);
+        ck_assert_uint_lt(ovh, (size_t)N * 64);
+
+        for (int i = 0; i < N; i++) {
+            snprintf(k, sizeof(k), "k:%d", i);
+            const struct object *o = store_get(s, k, strlen(k));
+            ck_assert_ptr_nonnull(o);
+            ck_assert_int_eq(atoi(obj_value(o, buf, sizeof(buf))), i * 3);
+        }
+        for (int i = 0; i < N; i += 2) {
+            snprintf(k, sizeof(k), "k:%d", i);
+            ck_assert_int_eq(store_remove(s, k, strlen(k)), 0);
+        }
+        ck_assert_uint_eq(store_count(s), N / 2);
+        ck_assert_uint_eq(store_count_expiring(s), 0); /* i%4==0 were even */
+        for (int i = 0; i < N; i++) {
+            snprintf(k, sizeof(k), "k:%d", i);
+            ck_assert((store_get(s, k, strlen(k)) != NULL) == (i % 2 == 1));
+        }
+        for (int i = 1; i < N; i += 2) {
+            snprintf(k, sizeof(k), "k:%d", i);
+            ck_assert_int_eq(store_remove(s, k, strlen(k)), 0);
+        }
+        ck_assert_uint_eq(store_count(s), 0);
+        /* Empty tables are given back. */
+        ck_assert_uint_lt(store_overhead_bytes(s), 4096 + 256 * 16);
+        store_free(s);
+    }
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *su = suite_create("store");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, put_get_replace_remove);
+    tcase_add_test(tc, counts_live_deleted_expiring);
+    tcase_add_test(tc, binary_keys_with_nul_bytes);
+    tcase_add_test(tc, clear_drops_everything);
+    tcase_add_test(tc, partition_of_is_top_bits_of_hash);
+    tcase_add_test(tc, partition_iteration_returns_exactly_its_keys);
+    tcase_add_test(tc, partition_iteration_stops_when_asked);
+    tcase_add_test(tc, scan_static_returns_every_key);
+    tcase_add_test(tc, scan_empty_store_ends_at_once);
+    tcase_add_test(tc, scan_while_table_grows);
+    tcase_add_test(tc, scan_while_table_shrinks);
+    tcase_add_test(tc, sample_expiring_finds_only_expiring_keys);
+    tcase_add_test(tc, sample_deleted_finds_only_tombstones);
+    tcase_add_test(tc, stress_200k_keys);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(store_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

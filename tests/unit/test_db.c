@@ -1,0 +1,369 @@
+/*
+ * test_db.c -- the keyspace as handlers see it: visibility, lazy and active
+ * expiry, versioned writes (siblings, max-siblings, lww, pruning) and
+ * tombstone reaping.  Runs db.c on a bare struct node (no event loop).
+ */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+#include "server/db.h"
+#include "server/node.h"
+#include "server/store.h"
+#include "server/util.h"
+
+/* node.c (the I/O shell) is not linked here: the test supplies the random
+ * source db.c draws from. */
+uint64_t node_random(struct node *n)
+{
+    uint64_t x = n->rng ? n->rng : 0x9E3779B97F4A7C15ULL;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    n->rng = x;
+    return x;
+}
+
+#define ACTOR_A 0xA000000000000001ULL
+#define ACTOR_B 0xB000000000000001ULL
+
+static void node_setup(struct node *n)
+{
+    memset(n, 0, sizeof(*n));
+    n->cfg.ring_partitions = 16;
+    n->cfg.vclock_max_entries = 10;
+    n->cfg.max_siblings = 100;
+    n->cfg.conflict_policy = CONFLICT_SIBLINGS;
+    n->cfg.tombstone_grace_s = 60;
+    n->cfg.active_expire = 1;
+    n->store = store_new(16);
+    n->actor = ACTOR_A;
+    n->rng = 12345;
+}
+
+static void node_teardown(struct node *n)
+{
+    store_free(n->store);
+}
+
+static int set_val(struct node *n, const char *k, const char *v,
+                   int64_t expire_ms)
+{
+    struct db_write w = {.value = v, .vlen = strlen(v),
+                         .expire_ms = expire_ms};
+    return db_write(n, k, strlen(k), &w);
+}
+
+static int del_key(struct node *n, const char *k)
+{
+    struct db_write w = {.tombstone = 1};
+    return db_write(n, k, strlen(k), &w);
+}
+
+/* A write with an explicit (possibly empty) client context. */
+static int put_ctx(struct node *n, const char *k, const char *v,
+                   const struct vclock *ctx)
+{
+    struct db_write w = {.value = v, .vlen = strlen(v), .ctx = ctx};
+    return db_write(n, k, strlen(k), &w);
+}
+
+static int visible(struct node *n, const char *k, const char *expect)
+{
+    struct db_value v;
+    if (!db_lookup(n, k, strlen(k), &v))
+        return 0;
+    return v.vlen == strlen(expect) && memcmp(v.value, expect, v.vlen) == 0;
+}
+
+START_TEST(set_get_overwrite)
+{
+    struct node n;
+    node_setup(&n);
+    struct db_value v;
+    ck_assert_int_eq(db_lookup(&n, "k", 1, &v), 0);
+    ck_assert_int_eq(set_val(&n, "k", "one", 0), 0);
+    ck_assert(visible(&n, "k", "one"));
+    ck_assert_int_eq(set_val(&n, "k", "two", 0), 0);
+    ck_assert(visible(&n, "k", "two"));
+    ck_assert_int_eq(db_lookup(&n, "k", 1, &v), 1);
+    ck_assert_uint_eq(v.nsiblings, 1); /* a plain SET supersedes */
+    ck_assert_int_eq(v.expire_ms, 0);
+    ck_assert_uint_eq(db_size(&n), 1);
+    ck_assert_uint_eq(n.stats.siblings_created, 0);
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(delete_hides_but_keeps_tombstone)
+{
+    struct node n;
+    node_setup(&n);
+    set_val(&n, "a", "1", 0);
+    set_val(&n, "b", "2", 0);
+    ck_assert_int_eq(del_key(&n, "a"), 0);
+    struct db_value v;
+    ck_assert_int_eq(db_lookup(&n, "a", 1, &v), 0);
+    ck_assert_uint_eq(db_size(&n), 1);
+    const struct object *o = db_object(&n, "a", 1);
+    ck_assert_ptr_nonnull(o);
+    ck_assert(object_is_deleted(o));
+    ck_assert_uint_eq(object_nsiblings(o), 1);
+    /* Writing again resurrects it. */
+    set_val(&n, "a", "again", 0);
+    ck_assert(visible(&n, "a", "again"));
+    ck_assert_uint_eq(db_size(&n), 2);
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(lazy_expiry_removes_on_access)
+{
+    struct node n;
+    node_setup(&n);
+    int64_t now = (int64_t)dyn_wall_ms();
+    set_val(&n, "gone", "x", now - 1);
+    set_val(&n, "later", "y", now + 3600 * 1000);
+    ck_assert_uint_eq(store_count(n.store), 2);
+    struct db_value v;
+    ck_assert_int_eq(db_lookup(&n, "gone", 4, &v), 0);
+    ck_assert_uint_eq(n.stats.expired_keys, 1);
+    ck_assert_uint_eq(store_count(n.store), 1); /* physically removed */
+    ck_assert_ptr_null(db_object(&n, "gone", 4));
+    ck_assert_int_eq(db_lookup(&n, "later", 5, &v), 1);
+    ck_assert_int_eq(v.expire_ms, now + 3600 * 1000);
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(write_over_expired_key_continues_the_counter)
+{
+    struct node n;
+    node_setup(&n);
+    int64_t now = (int64_t)dyn_wall_ms();
+    set_val(&n, "k", "a", 0);
+    set_val(&n, "k", "b", now - 1); /* counter 2, already expired */
+    ck_assert_int_eq(set_val(&n, "k", "c", 0), 0);
+    ck_assert_uint_eq(n.stats.expired_keys, 1);
+    const struct object *o = db_object(&n, "k", 1);
+    ck_assert_uint_eq(object_nsiblings(o), 1);
+    struct sibling s;
+    object_sibling(o, 0, &s);
+    ck_assert_uint_eq(s.actor, ACTOR_A);
+    ck_assert_uint_eq(s.counter, 3);
+    ck_assert_int_eq(s.expire_ms, 0);
+    ck_assert(visible(&n, "k", "c"));
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(active_expire_removes_expired_keys)
+{
+    struct node n;
+    node_setup(&n);
+    int64_t now = (int64_t)dyn_wall_ms();
+    char k[32];
+    for (int i = 0; i < 500; i++) {
+        snprintf(k, sizeof(k), "dead:%d", i);
+        set_val(&n, k, "v", now - 10);
+        snprintf(k, sizeof(k), "alive:%d", i);
+        set_val(&n, k, "v", i % 2 ? now + 3600 * 1000 : 0);
+    }
+    ck_assert_uint_eq(store_count(n.store), 1000);
+    ck_assert_uint_eq(store_count_expiring(n.store), 750);
+    /* Generous budget: every slice keeps finding > 25% expired until
+     * only the 250 live TTL keys are left in the index. */
+    for (int round = 0; round < 5000 && store_count(n.store) > 500; round++)
+        db_active_expire(&n, 1000000);
+    ck_assert_uint_eq(store_count(n.store), 500);
+    ck_assert_uint_eq(n.stats.expired_keys, 500);
+    ck_assert_uint_eq(store_count_expiring(n.store), 250);
+    for (int i = 0; i < 500; i++) {
+        snprintf(k, sizeof(k), "alive:%d", i);
+        ck_assert(visible(&n, k, "v"));
+    }
+    /* Nothing expired: a slice removes nothing. */
+    db_active_expire(&n, 1000000);
+    ck_assert_uint_eq(n.stats.expired_keys, 500);
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(concurrent_writes_make_siblings)
+{
+    struct node n;
+    node_setup(&n);
+    struct vclock empty;
+    vclock_init(&empty);
+    /* Two writers that both saw nothing: concurrent, both kept. */
+    ck_assert_int_eq(put_ctx(&n, "k", "x", &empty), 0);
+    n.actor = ACTOR_B;
+    ck_assert_int_eq(put_ctx(&n, "k", "y", &empty), 0);
+    struct db_value v;
+    ck_assert_int_eq(db_lookup(&n, "k", 1, &v), 1);
+    ck_assert_uint_eq(v.nsiblings, 2);
+    ck_assert_uint_eq(n.stats.siblings_created, 1);
+
+    /* A write with the merged context resolves them. */
+    struct vclock ctx;
+    vclock_init(&ctx);
+    object_clock(db_object(&n, "k", 1), &ctx);
+    ck_assert_int_eq(put_ctx(&n, "k", "resolved", &ctx), 0);
+    ck_assert_int_eq(db_lookup(&n, "k", 1, &v), 1);
+    ck_assert_uint_eq(v.nsiblings, 1);
+    ck_assert(visible(&n, "k", "resolved"));
+    vclock_free(&ctx);
+    vclock_free(&empty);
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(plain_set_supersedes_siblings)
+{
+    struct node n;
+    node_setup(&n);
+    struct vclock empty;
+    vclock_init(&empty);
+    put_ctx(&n, "k", "x", &empty);
+    n.actor = ACTOR_B;
+    put_ctx(&n, "k", "y", &empty);
+    ck_assert_uint_eq(object_nsiblings(db_object(&n, "k", 1)), 2);
+    set_val(&n, "k", "z", 0);
+    ck_assert_uint_eq(object_nsiblings(db_object(&n, "k", 1)), 1);
+    ck_assert(visible(&n, "k", "z"));
+    vclock_free(&empty);
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(max_siblings_refuses_and_changes_nothing)
+{
+    struct node n;
+    node_setup(&n);
+    n.cfg.max_siblings = 2;
+    struct vclock empty;
+    vclock_init(&empty);
+    ck_assert_int_eq(put_ctx(&n, "k", "1", &empty), 0);
+    ck_assert_int_eq(put_ctx(&n, "k", "2", &empty), 0);
+    const struct object *before = db_object(&n, "k", 1);
+    ck_assert_uint_eq(object_nsiblings(before), 2);
+    uint64_t digest = object_digest(before);
+    ck_assert_int_eq(put_ctx(&n, "k", "3", &empty), DYN_ELIMIT);
+    const struct object *after = db_object(&n, "k", 1);
+    ck_assert_uint_eq(object_nsiblings(after), 2);
+    ck_assert_uint_eq(object_digest(after), digest);
+    vclock_free(&empty);
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(lww_keeps_only_the_winner)
+{
+    struct node n;
+    node_setup(&n);
+    n.cfg.conflict_policy = CONFLICT_LWW;
+    struct vclock empty;
+    vclock_init(&empty);
+    put_ctx(&n, "k", "x", &empty);
+    n.actor = ACTOR_B;
+    put_ctx(&n, "k", "y", &empty);
+    struct db_value v;
+    ck_assert_int_eq(db_lookup(&n, "k", 1, &v), 1);
+    ck_assert_uint_eq(v.nsiblings, 1);
+    ck_assert_uint_eq(n.stats.siblings_created, 0);
+    vclock_free(&empty);
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(context_pruning_is_counted)
+{
+    struct node n;
+    node_setup(&n);
+    n.cfg.vclock_max_entries = 2;
+    struct vclock ctx;
+    vclock_init(&ctx);
+    for (uint64_t a = 1; a <= 5; a++)
+        vclock_set(&ctx, a << 40, 1, 1000 + a);
+    ck_assert_int_eq(put_ctx(&n, "k", "v", &ctx), 0);
+    ck_assert_uint_gt(n.stats.vclock_prunes, 0);
+    vclock_free(&ctx);
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(tombstones_reaped_after_grace)
+{
+    struct node n;
+    node_setup(&n);
+    char k[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(k, sizeof(k), "k:%d", i);
+        set_val(&n, k, "v", 0);
+        if (i % 2)
+            del_key(&n, k);
+    }
+    ck_assert_uint_eq(store_count(n.store), 100);
+    ck_assert_uint_eq(db_size(&n), 50);
+
+    /* Within the grace period nothing goes. */
+    db_reap_tombstones(&n, 1000000);
+    ck_assert_uint_eq(store_count(n.store), 100);
+    ck_assert_uint_eq(n.stats.tombstones_reaped, 0);
+
+    n.cfg.tombstone_grace_s = 0;
+    for (int round = 0; round < 100 && store_count(n.store) > 50; round++)
+        db_reap_tombstones(&n, 1000000);
+    ck_assert_uint_eq(store_count(n.store), 50);
+    ck_assert_uint_eq(n.stats.tombstones_reaped, 50);
+    ck_assert_uint_eq(db_size(&n), 50);
+    for (int i = 0; i < 100; i += 2) {
+        snprintf(k, sizeof(k), "k:%d", i);
+        ck_assert(visible(&n, k, "v"));
+    }
+    node_teardown(&n);
+}
+END_TEST
+
+START_TEST(flush_empties_the_keyspace)
+{
+    struct node n;
+    node_setup(&n);
+    set_val(&n, "a", "1", 0);
+    set_val(&n, "b", "2", 0);
+    del_key(&n, "b");
+    db_flush(&n);
+    ck_assert_uint_eq(db_size(&n), 0);
+    ck_assert_uint_eq(store_count(n.store), 0);
+    ck_assert_ptr_null(db_object(&n, "b", 1));
+    node_teardown(&n);
+}
+END_TEST
+
+static Suite *db_suite(void)
+{
+    Suite *su = suite_create("db");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, set_get_overwrite);
+    tcase_add_test(tc, delete_hides_but_keeps_tombstone);
+    tcase_add_test(tc, lazy_expiry_removes_on_access);
+    tcase_add_test(tc, write_over_expired_key_continues_the_counter);
+    tcase_add_test(tc, active_expire_removes_expired_keys);
+    tcase_add_test(tc, concurrent_writes_make_siblings);
+    tcase_add_test(tc, plain_set_supersedes_siblings);
+    tcase_add_test(tc, max_siblings_refuses_and_changes_nothing);
+    tcase_add_test(tc, lww_keeps_only_the_winner);
+    tcase_add_test(tc, context_pruning_is_counted);
+    tcase_add_test(tc, tombstones_reaped_after_grace);
+    tcase_add_test(tc, flush_empties_the_keyspace);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(db_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
