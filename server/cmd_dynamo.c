@@ -1,1 +1,468 @@
-/* placeholder: being written */
+/*
+ * cmd_dynamo.c -- the Dynamo-specific commands, named like Redis module
+ * commands (dotted):
+ *
+ *   DYNAMO.GET key [R n]              -> [context, [value, ...]]
+ *   DYNAMO.PUT key context value [W n] -> +OK
+ *   DYNAMO.DEL key context [W n]      -> :1 if the context covered a live
+ *                                        value, else :0
+ *   DYNAMO.VCLOCK key                 -> one map per sibling (clock, dot, ...)
+ *   DYNAMO.LOCAL key                  -> this node's stored copy, with values
+ *   DYNAMO.CONFIG GET|SET n|r|w [v]   -> the quorum settings
+ *
+ * This is Dynamo's get/put interface (SOSP 2007, section 4.1): a read
+ * returns every concurrent version plus an opaque *context* (the merged
+ * clock of all siblings, tombstones and expired ones included, encoded by
+ * vclock_context_encode), and a write that hands that context back
+ * supersedes everything the reader saw -- that is how a client resolves
+ * siblings.  An empty context is a blind write: it supersedes nothing and
+ * becomes a sibling of every stored version.
+ *
+ * Values are listed in a deterministic order: the winner (object_winner,
+ * the version plain GET returns) first if it is a live value, then the
+ * others by dot (actor, counter).  Tombstones and expired versions are not
+ * values and are left out, but their dots stay in the context.
+ *
+ * R and W are validated (1..N) but, on a single node, every operation
+ * already involves the only replica; the coordinator uses them in a cluster.
+ *
+ * DYNAMO.LOCAL reads the store directly (not through db, which in a cluster
+ * is the quorum path and also expires lazily): it shows exactly what this
+ * node holds, which is what the cluster tests compare across replicas.
+ *
+ * Thread-safety: handlers run on the event loop that owns the node.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/command.h"
+#include "server/client.h"
+#include "server/db.h"
+#include "server/log.h"
+#include "server/node.h"
+#include "server/reply.h"
+#include "server/store.h"
+#include "server/util.h"
+#include "cluster/object.h"
+#include "cluster/vclock.h"
+
+/* ------------------------------------------------------------------ helpers */
+
+/* Parses trailing "<opt> n" pairs (opt is "r" or "w") from argv[start].
+ * Returns 0 with *out set (or left alone when absent), or -1 after
+ * replying. */
+static int dynamo_parse_quorum(struct client *c, int argc,
+                               const struct dyn_arg *argv, int start,
+                               const char *opt, const char *label, int *out)
+{
+    int nrep = c->node->cfg.n;
+
+    for (int j = start; j < argc; j += 2) {
+        long long v;
+        if (!dyn_arg_is(argv[j].p, argv[j].len, opt) || j + 1 >= argc) {
+            reply_error(&c->obuf, ERR_SYNTAX);
+            return -1;
+        }
+        if (dyn_str2ll(argv[j + 1].p, argv[j + 1].len, &v) != 0) {
+            reply_error(&c->obuf, ERR_NOT_INTEGER);
+            return -1;
+        }
+        if (v < 1 || v > nrep) {
+            reply_errorf(&c->obuf, "ERR %s must be between 1 and N (%d)",
+                         label, nrep);
+            return -1;
+        }
+        *out = (int)v;
+    }
+    return 0;
+}
+
+static void dynamo_reply_write_error(struct client *c, int rc)
+{
+    if (rc == DYN_ELIMIT)
+        reply_errorf(&c->obuf,
+                     "ERR too many siblings for key (max-siblings %d): "
+                     "resolve them with DYNAMO.GET and DYNAMO.PUT",
+                     c->node->cfg.max_siblings);
+    else
+        reply_error(&c->obuf, "ERR write failed");
+}
+
+/* Decodes a client context; "" is the empty clock (a blind write). */
+static int dynamo_parse_context(struct client *c, const struct dyn_arg *a,
+                                struct vclock *ctx)
+{
+    if (a->len == 0)
+        return 0;
+    if (vclock_context_decode(ctx, a->p, a->len,
+                              (uint32_t)c->node->cfg.vclock_max_entries) == 0)
+        return 0;
+    reply_error(&c->obuf, "ERR invalid context");
+    return -1;
+}
+
+static int dynamo_sibling_live(const struct sibling *s, int64_t now_ms)
+{
+    return !s->tombstone && (s->expire_ms == 0 || s->expire_ms > now_ms);
+}
+
+static uint32_t dynamo_hist_bucket(uint32_t nsiblings)
+{
+    if (nsiblings <= 4)
+        return nsiblings - 1;
+    return nsiblings <= 8 ? 4 : 5;
+}
+
+/* vclock_format's naming callback: this node by name, others in hex. */
+static const char *dynamo_actor_name(void *ctx, uint64_t actor)
+{
+    const struct node *n = ctx;
+    return actor == n->actor ? n->cfg.node_name : NULL;
+}
+
+static void dynamo_format_dot(const struct node *n, const struct sibling *s,
+                              struct dbuf *out)
+{
+    if (s->actor == n->actor)
+        dbuf_printf(out, "%s:%" PRIu64, n->cfg.node_name, s->counter);
+    else
+        dbuf_printf(out, "%016" PRIx64 ":%" PRIu64, s->actor, s->counter);
+}
+
+/* --------------------------------------------------------------- GET / PUT */
+
+/* Orders live sibling indexes: the winner first, then by dot. */
+static int dynamo_before(const struct object *o, uint32_t winner, uint32_t a,
+                         uint32_t b)
+{
+    struct sibling sa, sb;
+    if (a == winner || b == winner)
+        return a == winner;
+    object_sibling(o, a, &sa);
+    object_sibling(o, b, &sb);
+    if (sa.actor != sb.actor)
+        return sa.actor < sb.actor;
+    return sa.counter < sb.counter;
+}
+
+static void dynamo_get(struct client *c, int argc, const struct dyn_arg *argv)
+{
+    struct node *n = c->node;
+    const struct object *o;
+    struct vclock clk;
+    struct dbuf ctx;
+    uint32_t *idx = NULL, nlive = 0;
+    int r = n->cfg.r;
+    int64_t now = (int64_t)dyn_wall_ms();
+
+    if (dynamo_parse_quorum(c, argc, argv, 2, "r", "R", &r) != 0)
+        return;
+    vclock_init(&clk);
+    dbuf_init(&ctx);
+    o = db_object(n, argv[1].p, argv[1].len);
+    if (o) {
+        uint32_t ns = object_nsiblings(o), winner = object_winner(o);
+        object_clock(o, &clk);
+        idx = dyn_malloc(ns * sizeof(*idx));
+        for (uint32_t i = 0; i < ns; i++) {
+            struct sibling s;
+            object_sibling(o, i, &s);
+            if (!dynamo_sibling_live(&s, now))
+                continue;
+            /* insertion sort: sibling counts are small */
+            uint32_t k = nlive++;
+            while (k > 0 && dynamo_before(o, winner, i, idx[k - 1])) {
+                idx[k] = idx[k - 1];
+                k--;
+            }
+            idx[k] = i;
+        }
+    }
+    vclock_context_encode(&clk, &ctx);
+
+    if (nlive) {
+        n->stats.keyspace_hits++;
+        n->stats.sibling_hist[dynamo_hist_bucket(nlive)]++;
+    } else {
+        n->stats.keyspace_misses++;
+    }
+    reply_array(&c->obuf, 2);
+    reply_bulk(&c->obuf, ctx.p, ctx.len);
+    reply_array(&c->obuf, nlive);
+    for (uint32_t k = 0; k < nlive; k++) {
+        struct sibling s;
+        object_sibling(o, idx[k], &s);
+        reply_bulk(&c->obuf, s.value, s.vlen);
+    }
+    dyn_free(idx);
+    dbuf_free(&ctx);
+    vclock_free(&clk);
+}
+
+/* The common part of PUT and DEL: a write with the client's context. */
+static int dynamo_write_ctx(struct client *c, const struct dyn_arg *key,
+                            const struct vclock *ctx, const void *val,
+                            size_t vlen, int tombstone)
+{
+    struct db_write w = {
+        .value = val, .vlen = vlen, .tombstone = tombstone,
+        .expire_ms = 0, .ctx = ctx,
+    };
+    int rc = db_write(c->node, key->p, key->len, &w);
+    if (rc != 0)
+        dynamo_reply_write_error(c, rc);
+    return rc;
+}
+
+static void dynamo_put(struct client *c, int argc, const struct dyn_arg *argv)
+{
+    struct vclock ctx;
+    int w = c->node->cfg.w;
+
+    if (dynamo_parse_quorum(c, argc, argv, 4, "w", "W", &w) != 0)
+        return;
+    vclock_init(&ctx);
+    if (dynamo_parse_context(c, &argv[2], &ctx) == 0 &&
+        dynamo_write_ctx(c, &argv[1], &ctx, argv[3].p, argv[3].len, 0) == 0)
+        reply_ok(&c->obuf);
+    vclock_free(&ctx);
+}
+
+static void dynamo_del(struct client *c, int argc, const struct dyn_arg *argv)
+{
+    struct vclock ctx;
+    const struct object *o;
+    int w = c->node->cfg.w, had = 0;
+    int64_t now = (int64_t)dyn_wall_ms();
+
+    if (dynamo_parse_quorum(c, argc, argv, 3, "w", "W", &w) != 0)
+        return;
+    vclock_init(&ctx);
+    if (dynamo_parse_context(c, &argv[2], &ctx) != 0)
+        goto out;
+    o = db_object(c->node, argv[1].p, argv[1].len);
+    if (o) {
+        for (uint32_t i = 0; i < object_nsiblings(o) && !had; i++) {
+            struct sibling s;
+            object_sibling(o, i, &s);
+            had = dynamo_sibling_live(&s, now) &&
+                  vclock_get(&ctx, s.actor) >= s.counter;
+        }
+    }
+    if (dynamo_write_ctx(c, &argv[1], &ctx, "", 0, 1) == 0)
+        reply_int(&c->obuf, had);
+out:
+    vclock_free(&ctx);
+}
+
+/* ------------------------------------------------------- VCLOCK / LOCAL */
+
+static void dynamo_field_int(struct client *c, const char *name, long long v)
+{
+    reply_bulk_cstr(&c->obuf, name);
+    reply_int(&c->obuf, v);
+}
+
+static void dynamo_reply_siblings(struct client *c, const struct object *o,
+                                  int with_values)
+{
+    struct node *n = c->node;
+    uint32_t ns = o ? object_nsiblings(o) : 0;
+    uint32_t winner = o ? object_winner(o) : 0;
+    struct vclock clk;
+    struct dbuf tmp;
+
+    vclock_init(&clk);
+    dbuf_init(&tmp);
+    reply_array(&c->obuf, ns);
+    for (uint32_t i = 0; i < ns; i++) {
+        struct sibling s;
+        object_sibling(o, i, &s);
+        reply_map(&c->obuf, c->resp, with_values ? 8 : 7);
+
+        object_sibling_clock(o, i, &clk);
+        dbuf_reset(&tmp);
+        vclock_format(&clk, &tmp, dynamo_actor_name, n);
+        reply_bulk_cstr(&c->obuf, "clock");
+        reply_bulk(&c->obuf, tmp.p, tmp.len);
+
+        dbuf_reset(&tmp);
+        dynamo_format_dot(n, &s, &tmp);
+        reply_bulk_cstr(&c->obuf, "dot");
+        reply_bulk(&c->obuf, tmp.p, tmp.len);
+
+        dynamo_field_int(c, "ts", (long long)s.ts_ms);
+        dynamo_field_int(c, "size", s.vlen);
+        dynamo_field_int(c, "tombstone", s.tombstone ? 1 : 0);
+        dynamo_field_int(c, "expire", s.expire_ms);
+        dynamo_field_int(c, "winner", i == winner);
+        if (with_values) {
+            reply_bulk_cstr(&c->obuf, "value");
+            if (s.tombstone)
+                reply_null(&c->obuf, c->resp);
+            else
+                reply_bulk(&c->obuf, s.value, s.vlen);
+        }
+    }
+    dbuf_free(&tmp);
+    vclock_free(&clk);
+}
+
+static void dynamo_vclock(struct client *c, int argc,
+                          const struct dyn_arg *argv)
+{
+    dynamo_reply_siblings(c, db_object(c->node, argv[1].p, argv[1].len), 0);
+}
+
+static void dynamo_local(struct client *c, int argc,
+                         const struct dyn_arg *argv)
+{
+    dynamo_reply_siblings(c, store_get(c->node->store, argv[1].p,
+                                       argv[1].len), 1);
+}
+
+/* ------------------------------------------------------------------ CONFIG */
+
+/* Which quorum field a name selects, or NULL. */
+static int *dynamo_config_field(struct config *cfg, const struct dyn_arg *a)
+{
+    if (dyn_arg_is(a->p, a->len, "n"))
+        return &cfg->n;
+    if (dyn_arg_is(a->p, a->len, "r"))
+        return &cfg->r;
+    if (dyn_arg_is(a->p, a->len, "w"))
+        return &cfg->w;
+    return NULL;
+}
+
+static void dynamo_config_unknown(struct client *c, const struct dyn_arg *a)
+{
+    reply_errorf(&c->obuf,
+                 "ERR unknown DYNAMO.CONFIG parameter '%.*s' (expected n, r "
+                 "or w)", (int)DYN_MIN(a->len, 128), a->p);
+}
+
+static void dynamo_config_get(struct client *c, int argc,
+                              const struct dyn_arg *argv)
+{
+    int *f = dynamo_config_field(&c->node->cfg, &argv[2]);
+    if (!f)
+        dynamo_config_unknown(c, &argv[2]);
+    else
+        reply_int(&c->obuf, *f);
+}
+
+/* N >= 1 and 1 <= R, W <= N are required; R + W <= N is allowed (the
+ * operator may want fast, sloppy reads) but logged, since then a read
+ * quorum need not overlap the last write quorum. */
+static void dynamo_config_set(struct client *c, int argc,
+                              const struct dyn_arg *argv)
+{
+    struct config *cfg = &c->node->cfg;
+    int *f = dynamo_config_field(cfg, &argv[2]);
+    int n, r, w;
+    long long v;
+
+    if (!f) {
+        dynamo_config_unknown(c, &argv[2]);
+        return;
+    }
+    if (dyn_str2ll(argv[3].p, argv[3].len, &v) != 0 || v < INT32_MIN ||
+        v > INT32_MAX) {
+        reply_error(&c->obuf, ERR_NOT_INTEGER);
+        return;
+    }
+    n = f == &cfg->n ? (int)v : cfg->n;
+    r = f == &cfg->r ? (int)v : cfg->r;
+    w = f == &cfg->w ? (int)v : cfg->w;
+    if (f == &cfg->n && (n < 1 || n < r || n < w)) {
+        reply_errorf(&c->obuf,
+                     "ERR N must be at least 1 and not below R (%d) or W (%d)",
+                     r, w);
+        return;
+    }
+    if (f == &cfg->r && (r < 1 || r > n)) {
+        reply_errorf(&c->obuf, "ERR R must be between 1 and N (%d)", n);
+        return;
+    }
+    if (f == &cfg->w && (w < 1 || w > n)) {
+        reply_errorf(&c->obuf, "ERR W must be between 1 and N (%d)", n);
+        return;
+    }
+    *f = (int)v;
+    if (r + w <= n)
+        dlog(DLOG_WARNING,
+             "DYNAMO.CONFIG: R (%d) + W (%d) <= N (%d): a read quorum may "
+             "miss the latest write", r, w, n);
+    reply_ok(&c->obuf);
+}
+
+static void dynamo_config_help(struct client *c, int argc,
+                               const struct dyn_arg *argv)
+{
+    static const char *const lines[] = {
+        "DYNAMO.CONFIG <subcommand> [<arg> [value] ...]. Subcommands are:",
+        "GET <n|r|w>",
+        "    Return the replication factor N, or the read or write quorum.",
+        "SET <n|r|w> <value>",
+        "    Change it (1 <= R, W <= N). R + W <= N is allowed, with a "
+        "warning.",
+        "HELP",
+        "    Print this help.",
+    };
+    reply_array(&c->obuf, (long long)DYN_ARRAY_LEN(lines));
+    for (size_t i = 0; i < DYN_ARRAY_LEN(lines); i++)
+        reply_status(&c->obuf, lines[i]);
+}
+
+/* ------------------------------------------------------------------ table */
+
+static const struct command dynamo_config_subcommands[] = {
+    { "dynamo.config|get", dynamo_config_get, 3,
+      CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_DYNAMO, 0, 0, 0,
+      "@admin @slow @dangerous", "dynamo", "1.0.0",
+      "Returns N, R or W.", "O(1)", NULL },
+    { "dynamo.config|set", dynamo_config_set, 4,
+      CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_DYNAMO, 0, 0, 0,
+      "@admin @slow @dangerous", "dynamo", "1.0.0",
+      "Changes N, R or W at run time.", "O(1)", NULL },
+    { "dynamo.config|help", dynamo_config_help, 2,
+      CMD_LOADING | CMD_STALE | CMD_DYNAMO, 0, 0, 0,
+      "@slow", "dynamo", "1.0.0",
+      "Lists the DYNAMO.CONFIG subcommands.", "O(1)", NULL },
+    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+#define DYN_RD (CMD_READONLY | CMD_FAST | CMD_DYNAMO | CMD_DATA)
+#define DYN_WR (CMD_WRITE | CMD_DENYOOM | CMD_FAST | CMD_DYNAMO | CMD_DATA)
+
+const struct command cmd_dynamo_table[] = {
+    { "dynamo.get", dynamo_get, -2, DYN_RD, 1, 1, 1,
+      "@read @fast", "dynamo", "1.0.0",
+      "Returns every concurrent value of a key and the causal context to "
+      "write back with.", "O(S) where S is the number of siblings.", NULL },
+    { "dynamo.put", dynamo_put, -4, DYN_WR, 1, 1, 1,
+      "@write @fast", "dynamo", "1.0.0",
+      "Writes a value that supersedes the versions named by a context.",
+      "O(S) where S is the number of siblings.", NULL },
+    { "dynamo.del", dynamo_del, -3,
+      CMD_WRITE | CMD_FAST | CMD_DYNAMO | CMD_DATA, 1, 1, 1,
+      "@write @fast", "dynamo", "1.0.0",
+      "Writes a tombstone that supersedes the versions named by a context.",
+      "O(S) where S is the number of siblings.", NULL },
+    { "dynamo.vclock", dynamo_vclock, 2, DYN_RD, 1, 1, 1,
+      "@read @fast", "dynamo", "1.0.0",
+      "Shows each sibling's vector clock, dot, timestamp and size.",
+      "O(S) where S is the number of siblings.", NULL },
+    { "dynamo.local", dynamo_local, 2,
+      CMD_READONLY | CMD_FAST | CMD_DYNAMO, 1, 1, 1,
+      "@read @fast", "dynamo", "1.0.0",
+      "Shows this node's own stored copy of a key, values included, "
+      "without a quorum.", "O(S) where S is the number of siblings.", NULL },
+    { "dynamo.config", dynamo_config_help, -2, CMD_DYNAMO, 0, 0, 0,
+      "@slow", "dynamo", "1.0.0",
+      "Reads or changes the replication settings N, R and W.",
+      "Depends on subcommand.", dynamo_config_subcommands },
+    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL },
+};
