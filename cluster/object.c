@@ -1,1 +1,560 @@
-/* placeholder: being written */
+/*
+ * object.c -- a key's versioned object: siblings under dotted version
+ * vectors, in one allocation whose bytes are also the wire/disk encoding.
+ *
+ * Layout.  struct object is a 4-byte length followed by the encoding; the
+ * length is the only thing in memory that is not part of object_bytes():
+ *
+ *   u32 size (host order, in memory only)
+ *   -- object_bytes() starts here ---------------------------------------
+ *   u8  format            OBJECT_FORMAT (1)
+ *   varint nsiblings      >= 1
+ *   nsiblings x sibling, strictly ascending by dot (actor, counter):
+ *     u8  flags           bit0 tombstone, bit1 has expire; others zero
+ *     u64 actor           little-endian
+ *     varint counter      >= 1
+ *     varint ts_ms
+ *     varint expire_ms    only when flags has bit1; never 0
+ *     ctx                 the vclock encoding (self-delimiting, vclock.h)
+ *     varint vlen         0 for a tombstone
+ *     value               vlen bytes
+ *
+ * Varints are LEB128 in their shortest form and every field is explicit,
+ * so there are no padding bytes and one object has exactly one encoding:
+ * equal objects have equal bytes, and object_digest() hashes the bytes.
+ * A first SET of a 100-byte value (empty context, no expiry) costs
+ * 4 + 1 + 1 + (1 + 8 + 1 + 6 + 1 + 1 + 100) = 124 bytes: jemalloc's
+ * 128-byte class.  Siblings are found by walking; there are few of them.
+ *
+ * Invariants of every object (object_from_bytes() checks them all on
+ * untrusted input, the builders keep them):
+ *   - at least one sibling, sorted by dot, no dot twice;
+ *   - a sibling's context never covers its own dot (ctx[actor] < counter);
+ *   - no sibling covers another (t.ctx[s.actor] >= s.counter), i.e. the
+ *     object is already reconciled, so merging it with itself is a no-op.
+ *
+ * Reconciliation keeps every sibling of the union that no other sibling of
+ * the union covers; one dot kept once (if two replicas disagree about the
+ * content of a dot, which a correct cluster never does, the smaller
+ * encoding wins so the choice does not depend on argument order).  In a
+ * correct history "covers" is part of happened-before and cannot cycle.
+ * Corrupt peers could send siblings that cover each other in a cycle; if
+ * that would leave nothing, the lww winner of the union is kept instead so
+ * an object never becomes empty.
+ *
+ * Pure: the time arrives in object_write.now_ms.  Objects are immutable,
+ * so any thread may read them.  Errors: object_from_bytes() returns
+ * DYN_EINVAL (malformed) or DYN_ELIMIT (a limit is exceeded); the rest
+ * cannot fail on valid objects (allocation aborts on OOM).
+ */
+#include "cluster/object.h"
+
+#include <string.h>
+
+#include "server/util.h"
+
+#define OBJECT_FORMAT 1
+#define SIB_TOMBSTONE 0x01
+#define SIB_EXPIRE 0x02
+/* flags + actor + counter + ts + ctx count + vlen */
+#define SIB_MIN_LEN (1 + 8 + 1 + 1 + 1 + 1)
+
+struct object {
+    uint32_t size; /* bytes in b[] */
+    uint8_t b[];
+};
+
+/* One sibling while building: its encoded record and, when decoded, its
+ * context. */
+struct sib_rec {
+    struct sibling v;
+    const uint8_t *p; /* the record's bytes */
+    size_t len;
+    struct vclock ctx;
+};
+
+/* ---- parsing ------------------------------------------------------------ */
+
+/*
+ * Parses the sibling record at p[off..len).  With ctx non-NULL the context
+ * is fully decoded and checked (max_ctx entries); otherwise it is skipped.
+ * Returns 0 and *end, or DYN_EINVAL / DYN_ELIMIT.  Never reads outside p.
+ */
+static int sib_parse(const uint8_t *p, size_t len, size_t off,
+                     uint32_t max_ctx, uint64_t max_vlen,
+                     struct sibling *out, struct vclock *ctx, size_t *end)
+{
+    uint64_t v;
+    size_t k;
+
+    if (len - off < SIB_MIN_LEN)
+        return DYN_EINVAL;
+    uint8_t flags = p[off++];
+    if (flags & ~(SIB_TOMBSTONE | SIB_EXPIRE))
+        return DYN_EINVAL;
+    out->actor = 0;
+    for (int i = 7; i >= 0; i--)
+        out->actor = (out->actor << 8) | p[off + (size_t)i];
+    off += 8;
+    if (!(k = vclock_varint_get(p + off, len - off, &out->counter)) ||
+        out->counter == 0)
+        return DYN_EINVAL;
+    off += k;
+    if (!(k = vclock_varint_get(p + off, len - off, &out->ts_ms)))
+        return DYN_EINVAL;
+    off += k;
+    out->expire_ms = 0;
+    if (flags & SIB_EXPIRE) {
+        if (!(k = vclock_varint_get(p + off, len - off, &v)) || v == 0)
+            return DYN_EINVAL;
+        out->expire_ms = (int64_t)v;
+        off += k;
+    }
+    out->tombstone = (flags & SIB_TOMBSTONE) != 0;
+    out->ctx = p + off;
+    if (ctx) {
+        int rc = vclock_decode(ctx, p + off, len - off, max_ctx, &k);
+        if (rc)
+            return rc;
+        if (vclock_get(ctx, out->actor) >= out->counter)
+            return DYN_EINVAL; /* a write cannot have seen itself */
+    } else if (!(k = vclock_encoded_len(p + off, len - off))) {
+        return DYN_EINVAL;
+    }
+    out->ctxlen = (uint32_t)k;
+    off += k;
+    if (!(k = vclock_varint_get(p + off, len - off, &v)))
+        return DYN_EINVAL;
+    off += k;
+    if (v > len - off)
+        return DYN_EINVAL;
+    if (v > max_vlen || v > UINT32_MAX)
+        return DYN_ELIMIT;
+    if (out->tombstone && v != 0)
+        return DYN_EINVAL;
+    out->value = p + off;
+    out->vlen = (uint32_t)v;
+    *end = off + (size_t)v;
+    return 0;
+}
+
+/* Offset of the first sibling and the sibling count of a valid object. */
+static size_t obj_first(const struct object *o, uint32_t *n)
+{
+    uint64_t v;
+    size_t k = vclock_varint_get(o->b + 1, o->size - 1, &v);
+    dyn_assert(k != 0);
+    *n = (uint32_t)v;
+    return 1 + k;
+}
+
+/* The sibling at off of a valid object; returns the next offset. */
+static size_t obj_next(const struct object *o, size_t off, struct sibling *s)
+{
+    size_t end;
+    int rc = sib_parse(o->b, o->size, off, UINT32_MAX, UINT64_MAX, s, NULL,
+                       &end);
+    dyn_assert(rc == 0);
+    return end;
+}
+
+/* All siblings of a valid object, contexts decoded; *n gets the count.
+ * Free with recs_free. */
+static struct sib_rec *obj_recs(const struct object *o, uint32_t *n)
+{
+    size_t off = obj_first(o, n);
+    struct sib_rec *r = dyn_calloc(*n, sizeof(*r));
+    for (uint32_t i = 0; i < *n; i++) {
+        size_t end;
+        vclock_init(&r[i].ctx);
+        int rc = sib_parse(o->b, o->size, off, UINT32_MAX, UINT64_MAX,
+                           &r[i].v, &r[i].ctx, &end);
+        dyn_assert(rc == 0);
+        r[i].p = o->b + off;
+        r[i].len = end - off;
+        off = end;
+    }
+    return r;
+}
+
+static void recs_free(struct sib_rec *r, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        vclock_free(&r[i].ctx);
+    dyn_free(r);
+}
+
+/* ---- building ----------------------------------------------------------- */
+
+static int dot_cmp(const struct sibling *a, const struct sibling *b)
+{
+    if (a->actor != b->actor)
+        return a->actor < b->actor ? -1 : 1;
+    if (a->counter != b->counter)
+        return a->counter < b->counter ? -1 : 1;
+    return 0;
+}
+
+/* The lww order: 1 when a beats b (higher ts_ms, then actor, counter). */
+static int sib_beats(const struct sibling *a, const struct sibling *b)
+{
+    if (a->ts_ms != b->ts_ms)
+        return a->ts_ms > b->ts_ms;
+    if (a->actor != b->actor)
+        return a->actor > b->actor;
+    return a->counter > b->counter;
+}
+
+/* An object from records already in dot order. */
+static struct object *obj_build(struct sib_rec *const *recs, uint32_t n)
+{
+    size_t total = 1 + vclock_varint_size(n);
+    for (uint32_t i = 0; i < n; i++)
+        total += recs[i]->len;
+    dyn_assert(n >= 1 && total <= UINT32_MAX);
+    struct object *o = dyn_malloc(sizeof(*o) + total);
+    o->size = (uint32_t)total;
+    size_t off = 0;
+    o->b[off++] = OBJECT_FORMAT;
+    off += vclock_varint_put(o->b + off, n);
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(o->b + off, recs[i]->p, recs[i]->len);
+        off += recs[i]->len;
+    }
+    return o;
+}
+
+/* Encodes one new sibling record into out. */
+static void sib_encode(struct dbuf *out, uint64_t actor, uint64_t counter,
+                       uint64_t ts_ms, int64_t expire_ms, int tombstone,
+                       const struct vclock *ctx, const void *value,
+                       size_t vlen)
+{
+    uint8_t tmp[10];
+    uint8_t flags = (tombstone ? SIB_TOMBSTONE : 0) |
+                    (expire_ms ? SIB_EXPIRE : 0);
+    dbuf_appendc(out, (char)flags);
+    for (int i = 0; i < 8; i++)
+        dbuf_appendc(out, (char)(uint8_t)(actor >> (8 * i)));
+    dbuf_append(out, tmp, vclock_varint_put(tmp, counter));
+    dbuf_append(out, tmp, vclock_varint_put(tmp, ts_ms));
+    if (expire_ms)
+        dbuf_append(out, tmp, vclock_varint_put(tmp, (uint64_t)expire_ms));
+    vclock_encode_buf(ctx, out);
+    if (tombstone)
+        vlen = 0;
+    dbuf_append(out, tmp, vclock_varint_put(tmp, vlen));
+    if (vlen)
+        dbuf_append(out, value, vlen);
+}
+
+struct object *object_write(const struct object *cur,
+                            const struct object_write *w, uint32_t *pruned)
+{
+    uint32_t n = 0;
+    struct sib_rec *r = cur ? obj_recs(cur, &n) : NULL;
+
+    uint64_t max = w->ctx ? vclock_get(w->ctx, w->actor) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        max = DYN_MAX(max, vclock_get(&r[i].ctx, w->actor));
+        if (r[i].v.actor == w->actor)
+            max = DYN_MAX(max, r[i].v.counter);
+    }
+
+    struct sib_rec nw;
+    memset(&nw, 0, sizeof(nw));
+    vclock_init(&nw.ctx);
+    if (w->ctx)
+        vclock_copy(&nw.ctx, w->ctx);
+    if (w->max_ctx_entries) {
+        uint32_t d = vclock_prune(&nw.ctx, w->max_ctx_entries);
+        if (pruned)
+            *pruned += d;
+    }
+    nw.v.actor = w->actor;
+    nw.v.counter = max + 1;
+    struct dbuf enc;
+    dbuf_init(&enc);
+    sib_encode(&enc, w->actor, max + 1, w->now_ms, w->expire_ms,
+               w->tombstone, &nw.ctx, w->value, w->vlen);
+    nw.p = (const uint8_t *)enc.p;
+    nw.len = enc.len;
+
+    /* Keep what the new context has not seen; its dot is above every
+     * local dot of this actor, so nothing local covers it. */
+    struct sib_rec **keep = dyn_malloc((n + 1) * sizeof(*keep));
+    uint32_t k = 0;
+    int placed = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (vclock_get(&nw.ctx, r[i].v.actor) >= r[i].v.counter)
+            continue;
+        if (!placed && dot_cmp(&nw.v, &r[i].v) < 0) {
+            keep[k++] = &nw;
+            placed = 1;
+        }
+        keep[k++] = &r[i];
+    }
+    if (!placed)
+        keep[k++] = &nw;
+    struct object *o = obj_build(keep, k);
+
+    dyn_free(keep);
+    dbuf_free(&enc);
+    vclock_free(&nw.ctx);
+    recs_free(r, n);
+    return o;
+}
+
+/* Total order on two records with the same dot, for a deterministic pick. */
+static int rec_bytes_cmp(const struct sib_rec *a, const struct sib_rec *b)
+{
+    size_t m = DYN_MIN(a->len, b->len);
+    int c = memcmp(a->p, b->p, m);
+    if (c)
+        return c;
+    return a->len < b->len ? -1 : (a->len > b->len);
+}
+
+struct object *object_merge(const struct object *a, const struct object *b,
+                            int *changed_a)
+{
+    if (a->size == b->size && memcmp(a->b, b->b, a->size) == 0) {
+        if (changed_a)
+            *changed_a = 0;
+        return object_dup(a);
+    }
+    uint32_t na, nb;
+    struct sib_rec *ra = obj_recs(a, &na), *rb = obj_recs(b, &nb);
+    struct sib_rec **u = dyn_malloc((size_t)(na + nb) * sizeof(*u));
+    uint32_t n = 0, i = 0, j = 0;
+    while (i < na || j < nb) {
+        int c = i >= na ? 1 : j >= nb ? -1 : dot_cmp(&ra[i].v, &rb[j].v);
+        if (c < 0) {
+            u[n++] = &ra[i++];
+        } else if (c > 0) {
+            u[n++] = &rb[j++];
+        } else {
+            u[n++] = rec_bytes_cmp(&ra[i], &rb[j]) <= 0 ? &ra[i] : &rb[j];
+            i++;
+            j++;
+        }
+    }
+
+    struct sib_rec **keep = dyn_malloc((size_t)n * sizeof(*keep));
+    uint32_t k = 0;
+    for (i = 0; i < n; i++) {
+        int covered = 0;
+        for (j = 0; j < n && !covered; j++)
+            covered = j != i &&
+                      vclock_get(&u[j]->ctx, u[i]->v.actor) >= u[i]->v.counter;
+        if (!covered)
+            keep[k++] = u[i];
+    }
+    if (k == 0) { /* only a cycle of corrupt siblings can get here */
+        uint32_t w = 0;
+        for (i = 1; i < n; i++)
+            if (sib_beats(&u[i]->v, &u[w]->v))
+                w = i;
+        keep[k++] = u[w];
+    }
+    struct object *o = obj_build(keep, k);
+    if (changed_a)
+        *changed_a = o->size != a->size || memcmp(o->b, a->b, a->size) != 0;
+
+    dyn_free(keep);
+    dyn_free(u);
+    recs_free(ra, na);
+    recs_free(rb, nb);
+    return o;
+}
+
+struct object *object_lww(const struct object *o)
+{
+    uint32_t w = object_winner(o), n;
+    size_t off = obj_first(o, &n);
+    if (n == 1)
+        return object_dup(o);
+    struct sib_rec r;
+    memset(&r, 0, sizeof(r));
+    for (uint32_t i = 0; i < w; i++)
+        off = obj_next(o, off, &r.v);
+    r.p = o->b + off;
+    r.len = obj_next(o, off, &r.v) - off;
+    struct sib_rec *one = &r;
+    return obj_build(&one, 1);
+}
+
+void object_free(struct object *o)
+{
+    dyn_free(o);
+}
+
+struct object *object_dup(const struct object *o)
+{
+    return dyn_memdup(o, sizeof(*o) + o->size);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+uint32_t object_nsiblings(const struct object *o)
+{
+    uint32_t n;
+    obj_first(o, &n);
+    return n;
+}
+
+void object_sibling(const struct object *o, uint32_t i, struct sibling *out)
+{
+    uint32_t n;
+    size_t off = obj_first(o, &n);
+    dyn_assert(i < n);
+    for (uint32_t k = 0; k < i; k++)
+        off = obj_next(o, off, out);
+    obj_next(o, off, out);
+}
+
+uint32_t object_winner(const struct object *o)
+{
+    uint32_t n, w = 0;
+    struct sibling best, s;
+    size_t off = obj_first(o, &n);
+    off = obj_next(o, off, &best);
+    for (uint32_t i = 1; i < n; i++) {
+        off = obj_next(o, off, &s);
+        if (sib_beats(&s, &best)) {
+            best = s;
+            w = i;
+        }
+    }
+    return w;
+}
+
+/* out = out ∪ (ctx of s) ∪ dot of s. */
+static void clock_add_sibling(struct vclock *out, const struct sibling *s,
+                              struct vclock *tmp)
+{
+    int rc = vclock_decode(tmp, s->ctx, s->ctxlen, UINT32_MAX, NULL);
+    dyn_assert(rc == 0);
+    vclock_merge(out, tmp);
+    vclock_clear(tmp);
+    vclock_set(tmp, s->actor, s->counter, s->ts_ms);
+    vclock_merge(out, tmp);
+}
+
+void object_clock(const struct object *o, struct vclock *out)
+{
+    uint32_t n;
+    struct sibling s;
+    struct vclock tmp;
+    vclock_init(&tmp);
+    vclock_clear(out);
+    size_t off = obj_first(o, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        off = obj_next(o, off, &s);
+        clock_add_sibling(out, &s, &tmp);
+    }
+    vclock_free(&tmp);
+}
+
+void object_sibling_clock(const struct object *o, uint32_t i,
+                          struct vclock *out)
+{
+    struct sibling s;
+    struct vclock tmp;
+    object_sibling(o, i, &s);
+    vclock_init(&tmp);
+    vclock_clear(out);
+    clock_add_sibling(out, &s, &tmp);
+    vclock_free(&tmp);
+}
+
+int object_is_deleted(const struct object *o)
+{
+    uint32_t n;
+    struct sibling s;
+    size_t off = obj_first(o, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        off = obj_next(o, off, &s);
+        if (!s.tombstone)
+            return 0;
+    }
+    return 1;
+}
+
+const uint8_t *object_bytes(const struct object *o)
+{
+    return o->b;
+}
+
+size_t object_size(const struct object *o)
+{
+    return o->size;
+}
+
+int object_equal(const struct object *a, const struct object *b)
+{
+    return a->size == b->size && memcmp(a->b, b->b, a->size) == 0;
+}
+
+int object_from_bytes(const uint8_t *p, size_t len,
+                      const struct object_limits *lim, struct object **out)
+{
+    uint32_t max_sib = lim && lim->max_siblings ? lim->max_siblings
+                                                : UINT32_MAX;
+    uint32_t max_ctx = lim && lim->max_ctx_entries ? lim->max_ctx_entries
+                                                   : UINT32_MAX;
+    uint64_t max_vlen = lim && lim->max_value_len ? lim->max_value_len
+                                                  : UINT64_MAX;
+    uint64_t n;
+    size_t k, off;
+    int rc = DYN_EINVAL;
+
+    *out = NULL;
+    if (len < 2 || p[0] != OBJECT_FORMAT)
+        return DYN_EINVAL;
+    if (len > UINT32_MAX)
+        return DYN_ELIMIT;
+    if (!(k = vclock_varint_get(p + 1, len - 1, &n)) || n == 0)
+        return DYN_EINVAL;
+    if (n > max_sib)
+        return DYN_ELIMIT;
+    off = 1 + k;
+    if (n > (len - off) / SIB_MIN_LEN)
+        return DYN_EINVAL;
+
+    struct sib_rec *r = dyn_calloc((size_t)n, sizeof(*r));
+    uint32_t parsed = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t end;
+        vclock_init(&r[i].ctx);
+        parsed = i + 1;
+        rc = sib_parse(p, len, off, max_ctx, max_vlen, &r[i].v, &r[i].ctx,
+                       &end);
+        if (rc)
+            goto out;
+        rc = DYN_EINVAL;
+        if (i > 0 && dot_cmp(&r[i - 1].v, &r[i].v) >= 0)
+            goto out; /* not canonical order, or a dot twice */
+        off = end;
+    }
+    if (off != len)
+        goto out;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < n; j++)
+            if (i != j && vclock_get(&r[j].ctx, r[i].v.actor) >=
+                              r[i].v.counter)
+                goto out; /* not reconciled */
+    struct object *o = dyn_malloc(sizeof(*o) + len);
+    o->size = (uint32_t)len;
+    memcpy(o->b, p, len);
+    *out = o;
+    rc = 0;
+out:
+    recs_free(r, parsed);
+    return rc;
+}
+
+uint64_t object_digest(const struct object *o)
+{
+    return dyn_hash64(o->b, o->size);
+}

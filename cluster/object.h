@@ -56,9 +56,11 @@ struct object_write {
     const struct vclock *ctx;   /* what the writer has seen; may be NULL (empty) */
     uint64_t actor;             /* the coordinator's actor id */
     uint64_t now_ms;
-    uint32_t max_ctx_entries;   /* vclock-max-entries: prune ctx above this */
+    uint32_t max_ctx_entries;   /* vclock-max-entries: prune ctx above this
+                                 * (0 = never prune) */
 };
 
+/* A limit of 0 means none. */
 struct object_limits {
     uint32_t max_siblings;      /* reject objects with more */
     uint32_t max_ctx_entries;   /* reject contexts with more */
@@ -87,7 +89,7 @@ struct object *object_lww(const struct object *o);
 void object_free(struct object *o);
 struct object *object_dup(const struct object *o);
 
-uint32_t object_nsiblings(const struct object *o);
+uint32_t object_nsiblings(const struct object *o);   /* always >= 1 */
 void object_sibling(const struct object *o, uint32_t i, struct sibling *out);
 /* Index of the winning sibling: highest (ts_ms, actor, counter). */
 uint32_t object_winner(const struct object *o);
@@ -106,6 +108,10 @@ size_t object_size(const struct object *o);
  * Returns 0 or DYN_EINVAL / DYN_ELIMIT. */
 int object_from_bytes(const uint8_t *p, size_t len,
                       const struct object_limits *lim, struct object **out);
+
+/* 1 when a and b have the same bytes (the same content: the encoding is
+ * canonical). */
+int object_equal(const struct object *a, const struct object *b);
 
 /* A 64-bit digest of the object's content (for Merkle leaves); equal
  * objects have equal digests regardless of how they were built. */

@@ -80,8 +80,20 @@ void vclock_encode_buf(const struct vclock *c, struct dbuf *out);
 int vclock_decode(struct vclock *c, const uint8_t *in, size_t len,
                   uint32_t max_entries, size_t *consumed);
 
+/* Unsigned LEB128 varints, shared with the object encoding.  get accepts
+ * only the shortest form and returns the bytes used, or 0 when the input
+ * is truncated, overlong or overflows 64 bits. */
+size_t vclock_varint_size(uint64_t v);
+size_t vclock_varint_put(uint8_t *out, uint64_t v);
+size_t vclock_varint_get(const uint8_t *in, size_t len, uint64_t *v);
+/* Length of the encoded clock at in, found by walking it without decoding
+ * (no order checks: for trusted bytes); 0 when it does not fit in len. */
+size_t vclock_encoded_len(const uint8_t *in, size_t len);
+
 /* The opaque client context: base64url (no padding) of the encoding, so it
- * survives copy and paste in redis-cli.  decode returns 0 or DYN_EINVAL. */
+ * survives copy and paste in redis-cli.  decode returns 0 or DYN_EINVAL;
+ * it accepts the empty string as the empty clock (a new key's writer has
+ * no context) and rejects any text that is not the canonical encoding. */
 void vclock_context_encode(const struct vclock *c, struct dbuf *out);
 int vclock_context_decode(struct vclock *c, const char *s, size_t len,
                           uint32_t max_entries);
