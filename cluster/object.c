@@ -261,6 +261,9 @@ struct object *object_write(const struct object *cur,
             max = DYN_MAX(max, r[i].v.counter);
     }
 
+    if (w->min_counter > max + 1)
+        max = w->min_counter - 1;
+
     struct sib_rec nw;
     memset(&nw, 0, sizeof(nw));
     vclock_init(&nw.ctx);

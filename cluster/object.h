@@ -58,6 +58,9 @@ struct object_write {
     uint64_t now_ms;
     uint32_t max_ctx_entries;   /* vclock-max-entries: prune ctx above this
                                  * (0 = never prune) */
+    uint64_t min_counter;       /* the dot's counter is at least this: the
+                                 * node's own high-water mark, so a key whose
+                                 * history was reaped never reuses a dot */
 };
 
 /* A limit of 0 means none. */
@@ -69,7 +72,8 @@ struct object_limits {
 
 /* Builds the object that results from a coordinator write on top of the
  * locally stored object `cur` (may be NULL): the new sibling's dot is
- * (actor, 1 + max counter of actor in w->ctx and in every sibling of cur),
+ * (actor, max(w->min_counter, 1 + max counter of actor in w->ctx and in
+ * every sibling of cur)),
  * its context is w->ctx, pruned to max_ctx_entries (*pruned += dropped).
  * The new sibling is reconciled with cur: siblings it covers are dropped,
  * the rest are kept.  Returns the new object; cur is not modified. */

@@ -110,9 +110,17 @@ int db_write(struct node *n, const void *key, size_t klen,
         .actor = n->actor,
         .now_ms = now,
         .max_ctx_entries = (uint32_t)n->cfg.vclock_max_entries,
+        .min_counter = n->dot_counter + 1,
     };
     uint32_t pruned = 0;
     struct object *o = object_write(cur, &ow, &pruned);
+    /* remember the dot just used: counters keep rising across keys */
+    for (uint32_t i = 0, ns = object_nsiblings(o); i < ns; i++) {
+        struct sibling s;
+        object_sibling(o, i, &s);
+        if (s.actor == n->actor && s.counter > n->dot_counter)
+            n->dot_counter = s.counter;
+    }
     vclock_free(&local);
     n->stats.vclock_prunes += pruned;
 

@@ -64,6 +64,7 @@ struct node_stats {
     uint64_t siblings_created;     /* writes that left >1 sibling */
     uint64_t sibling_hist[SIBLING_HIST_BUCKETS]; /* per read: sibling count */
     uint64_t quorum_failures;
+    uint64_t used_memory_peak;     /* INFO memory: highest used_memory seen */
     struct command_stat *cmd;      /* command_stat_slots() entries */
 };
 
@@ -78,6 +79,8 @@ struct node {
     /* identity */
     uint32_t incarnation;
     uint64_t actor;             /* actor_make(node_name, incarnation) */
+    uint64_t dot_counter;       /* highest dot counter this actor has used,
+                                 * across all keys (object_write floor) */
     char run_id[41];
 
     /* clients */

@@ -484,6 +484,27 @@ START_TEST(write_counter_is_above_everything_local)
 }
 END_TEST
 
+/* The node's high-water mark wins over what the key remembers: a key whose
+ * history was reaped must not get a dot that an old copy may still hold. */
+START_TEST(write_counter_respects_the_node_floor)
+{
+    uint64_t a = actor_make("n1", 1);
+    struct object_write w = {.value = "v", .vlen = 1, .actor = a,
+                             .now_ms = NOW, .min_counter = 500};
+    struct object *o = object_write(NULL, &w, NULL);
+    struct sibling s;
+    object_sibling(o, 0, &s);
+    ck_assert_uint_eq(s.counter, 500);
+    /* a floor below what the key already has changes nothing */
+    w.min_counter = 3;
+    struct object *p = object_write(o, &w, NULL);
+    object_sibling(p, object_nsiblings(p) - 1, &s);
+    ck_assert_uint_eq(s.counter, 501);
+    object_free(o);
+    object_free(p);
+}
+END_TEST
+
 START_TEST(write_prunes_a_long_context)
 {
     uint64_t a = actor_make("n1", 1);
@@ -1024,6 +1045,7 @@ static Suite *object_suite(void)
     tcase_add_test(tc, tombstones_delete_and_can_conflict);
     tcase_add_test(tc, expire_is_kept);
     tcase_add_test(tc, write_counter_is_above_everything_local);
+    tcase_add_test(tc, write_counter_respects_the_node_floor);
     tcase_add_test(tc, write_prunes_a_long_context);
     tcase_add_test(tc, lww_keeps_the_latest);
     tcase_add_test(tc, same_dot_different_content_is_kept_once);

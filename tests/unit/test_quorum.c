@@ -17,7 +17,9 @@ static struct object *version(const char *v, const struct object *base,
     vclock_init(&ctx);
     if (base)
         object_clock(base, &ctx);
-    struct object_write w = {v, strlen(v), 0, 0, &ctx, actor, now, 10};
+    struct object_write w = {.value = v, .vlen = strlen(v), .ctx = &ctx,
+                             .actor = actor, .now_ms = now,
+                             .max_ctx_entries = 10};
     uint32_t pruned = 0;
     struct object *o = object_write(base, &w, &pruned);
     vclock_free(&ctx);
