@@ -65,6 +65,8 @@ struct resp_parser {
     size_t argcap;
     struct resp_span *args;
     const char *err;
+    size_t scan;            /* bytes of the current line already searched */
+    char errbuf[48];        /* formatted error ("expected '$', got 'x'") */
 };
 
 void resp_init(struct resp_parser *p);

@@ -138,10 +138,17 @@ static int lower(int c, int nocase)
     return nocase && c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-/* Glob matching with an explicit depth guard against pathological '*'
- * patterns: each '*' tries every suffix, so nesting is bounded. */
+/* Glob matching with Redis 7.0's semantics (stringmatchlen), including its
+ * corner cases: an empty string matches only the empty pattern ("*" does
+ * not match ""), and trailing '*'s are skipped only once the string has been
+ * used up inside the loop.
+ *
+ * Time: a '*' tries each suffix, but once a try has run out of string
+ * without matching (*exhausted), a longer skip cannot match either, so every
+ * enclosing '*' gives up.  That keeps "*a*a*a*...b" polynomial.  The depth
+ * guard bounds the recursion. */
 static int glob_rec(const char *p, size_t pl, const char *s, size_t sl,
-                    int nocase, int depth)
+                    int nocase, int *exhausted, int depth)
 {
     if (depth > 1000)
         return 0;
@@ -154,9 +161,16 @@ static int glob_rec(const char *p, size_t pl, const char *s, size_t sl,
             }
             if (pl == 1)
                 return 1;
-            for (size_t i = 0; i <= sl; i++)
-                if (glob_rec(p + 1, pl - 1, s + i, sl - i, nocase, depth + 1))
+            while (sl) {
+                if (glob_rec(p + 1, pl - 1, s, sl, nocase, exhausted,
+                             depth + 1))
                     return 1;
+                if (*exhausted)
+                    return 0;
+                s++;
+                sl--;
+            }
+            *exhausted = 1;
             return 0;
         case '?':
             break;
@@ -170,19 +184,24 @@ static int glob_rec(const char *p, size_t pl, const char *s, size_t sl,
                 pl--;
             }
             while (pl && p[0] != ']') {
+                /* As Redis 7.0: an escaped char in a class compares case
+                 * sensitively, and a range is ordered before it is folded
+                 * ("[Z-a]" matches nothing when nocase). */
                 if (p[0] == '\\' && pl >= 2) {
                     p++;
                     pl--;
-                    if (lower(p[0], nocase) == lower(s[0], nocase))
+                    if (p[0] == s[0])
                         match = 1;
                 } else if (pl >= 3 && p[1] == '-') {
-                    int a = lower(p[0], nocase), b = lower(p[2], nocase);
-                    int c = lower(s[0], nocase);
+                    int a = p[0], b = p[2];
                     if (a > b) {
                         int t = a;
                         a = b;
                         b = t;
                     }
+                    a = lower(a, nocase);
+                    b = lower(b, nocase);
+                    int c = lower(s[0], nocase);
                     if (c >= a && c <= b)
                         match = 1;
                     p += 2;
@@ -218,10 +237,13 @@ static int glob_rec(const char *p, size_t pl, const char *s, size_t sl,
         pl--;
         s++;
         sl--;
-    }
-    while (pl && p[0] == '*') {
-        p++;
-        pl--;
+        if (sl == 0) {
+            while (pl && p[0] == '*') {
+                p++;
+                pl--;
+            }
+            break;
+        }
     }
     return pl == 0 && sl == 0;
 }
@@ -229,7 +251,8 @@ static int glob_rec(const char *p, size_t pl, const char *s, size_t sl,
 int dyn_glob_match(const char *pat, size_t plen, const char *s, size_t slen,
                    int nocase)
 {
-    return glob_rec(pat, plen, s, slen, nocase, 0);
+    int exhausted = 0;
+    return glob_rec(pat, plen, s, slen, nocase, &exhausted, 0);
 }
 
 uint64_t dyn_hash64(const void *p, size_t n)
