@@ -1,0 +1,1535 @@
+/*
+ * peer.c -- the cluster peer bus (peer.h).
+ *
+ * Why this file exists: nodes talk to each other all the time (replica
+ * writes, reads, forwarded client commands, later gossip and handoff), and
+ * every one of those exchanges wants the same things: a persistent,
+ * authenticated connection per peer, many requests in flight on it, replies
+ * matched to requests, a failure reported exactly once, and a reconnect
+ * when the link breaks.  The bus provides them, and nothing else: it knows
+ * no command but its own handshake.
+ *
+ * The life of a request, from the coordinator on node A to a handler on
+ * node B and back (twemproxy-style):
+ *
+ *   node A (dialer)                              node B (acceptor)
+ *   ───────────────                              ─────────────────
+ *   peer_request(B, argv, cb)
+ *     │ link not UP ─────> defer queue ──> cb(DYN_EIO) next loop turn
+ *     │ fault drop_out ──> silent list ──> cb(DYN_EAGAIN) after dead_link_ms
+ *     │ fault delay_ms ──> delay queue ──> (sent when its time comes)
+ *     v
+ *   encode "*n $cmd $id args.." ──> hiredis obuf        (pending FIFO += req,
+ *     │                                                   dead-link timer)
+ *     │  ... more requests this loop turn append ...
+ *     v
+ *   write event: ONE write(2) of the whole obuf ───────> read event
+ *                                                        │ resp_parse (limits)
+ *                                                        v
+ *                                           not authenticated? -NOAUTH, close
+ *                                           call = {id}, appended to the
+ *                                           connection's reply queue
+ *                                                        │
+ *                                                        v
+ *                                           handler(ctx, call, argv)
+ *                                             answers now, or later with
+ *                                             peer_call_done(call)
+ *                                                        │
+ *                       finished calls at the queue head move to obuf, in
+ *                       order; one write(2) per read callback (or per loop
+ *                       turn for late answers)
+ *                                                        │
+ *   hiredis reader (size-limited) <──────────────────────┘
+ *     │ replies match requests by order (pending FIFO head)
+ *     v
+ *   redisReply ──> struct peer_value ──> cb(ctx, 0 | DYN_EPROTO, value)
+ *
+ *   link lost (EOF, error, dead-link timer, oversized reply): hiredis calls
+ *   every pending callback with NULL -> cb(DYN_EIO); on_link(down); redial
+ *   after 100 ms, doubling to 5 s, reset once a link authenticates.
+ *
+ * The handshake (mutual challenge-response, auth.c does the HMACs):
+ *
+ *   dialer                                     acceptor
+ *   PEER.HELLO <dialer-name> <dialer-nonce> ──>
+ *                   <── [acceptor-name, acceptor-nonce,
+ *                        mac(secret, dialer-nonce ‖ acceptor-name)]
+ *   checks the name is the peer it meant to dial and the MAC
+ *   PEER.AUTH <mac(secret, acceptor-nonce ‖ dialer-name)> ──>
+ *                   <── +OK   (or an error, and the acceptor closes)
+ *
+ * With cluster-insecure both sides still exchange HELLO (names), but send
+ * empty MACs, check none, and skip PEER.AUTH.
+ *
+ * Invariants:
+ *  - Until an incoming connection has passed PEER.AUTH, nothing on it
+ *    reaches a handler: any other command is answered "-NOAUTH peer not
+ *    authenticated" and the connection is closed.  Before authentication the
+ *    parser also applies the small unauthenticated limits (10 arguments,
+ *    16 KiB bulks).
+ *  - Requests go out only on an authenticated link, so the pending FIFO
+ *    holds exactly the requests hiredis has callbacks for, in the same
+ *    order.
+ *  - Replies leave an incoming connection in request order, whatever order
+ *    handlers finish in.
+ *  - Every size that comes from the network is bounded by max_message
+ *    before it is allocated: the incoming parser (max_bulk and the buffered
+ *    bytes), and on outgoing links a wrapper around hiredis's reader object
+ *    functions (bytes of the reply being built) plus a check of the bytes
+ *    hiredis holds buffered before each read.
+ *  - A reply callback runs exactly once, from the event loop, never inside
+ *    peer_request (peer_bus_free is the documented exception).
+ *
+ * Deferred destruction: a link is never freed from inside one of its own
+ * hiredis callbacks by us; closing it activates ev_kill, and the link is
+ * freed from there, at the top of the loop.  A removed peer is freed only
+ * once its link is gone.
+ *
+ * Coupling with hiredis 0.14: redisLibeventAttach creates one read and one
+ * write event; we re-point both at our own callbacks (the adapter's struct
+ * is public in <hiredis/adapters/libevent.h>) so that writes can be counted
+ * and buffered reply bytes checked before hiredis reads more.  hiredis
+ * still does the reading and writing.
+ *
+ * Fault injection (for DYNAMO.FAULT): drop_out swallows requests to a
+ * peer; drop_in makes the acceptor answer requests from a peer with the
+ * marker error "-PEERDROP", which the dialer swallows.  Either way the
+ * request looks like silence to the coordinator, and its callback gets
+ * DYN_EAGAIN after dead_link_ms, while the link stays up.  delay_ms holds
+ * requests to a peer that long before sending them (in order).
+ *
+ * Thread-safety: none; one event loop owns the bus.
+ * Errors: functions return 0 or a negative enum dyn_err; problems on the
+ * wire become error replies, closed connections or callbacks with an error.
+ */
+#include "cluster/peer.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "cluster/auth.h"
+#include "server/reply.h"
+#include "server/resp.h"
+#include "server/util.h"
+
+#define PEER_DEFAULT_MAX_MESSAGE (64u * 1024 * 1024)
+#define PEER_DEFAULT_CONNECT_MS 2000
+#define PEER_DEFAULT_DEAD_MS 5000
+#define PEER_BACKOFF_MIN_MS 100
+#define PEER_BACKOFF_MAX_MS 5000
+#define PEER_READ_CHUNK 16384
+#define PEER_DROP_MARKER "PEERDROP"
+
+/* ---- types ------------------------------------------------------------ */
+
+/* One outgoing request, from peer_request until its callback. */
+struct preq {
+    struct preq *next;
+    peer_reply_fn *cb;
+    void *ctx;
+    uint64_t id;
+    uint64_t t_ms;      /* sent at / deadline (silent) / release (delayed) */
+    int err;            /* deferred queue: the error to deliver */
+    int peer_id;
+    char *wire;         /* delayed requests: their encoding */
+    size_t wire_len;
+};
+
+struct preq_list {
+    struct preq *head, *tail;
+};
+
+enum link_state {
+    LINK_IDLE = 0,      /* no connection (waiting to redial) */
+    LINK_CONNECTING,
+    LINK_HELLO,         /* PEER.HELLO sent */
+    LINK_AUTH,          /* PEER.AUTH sent */
+    LINK_UP,
+    LINK_CLOSING,       /* being torn down */
+};
+
+struct peer {
+    struct peer_bus *bus;
+    int id;
+    int removed;
+    int linked;         /* on_link(up) reported, down not yet */
+    char name[PEER_NAME_MAX];
+    char *host;
+    int port;
+    redisAsyncContext *ac;
+    enum link_state state;
+    char nonce[AUTH_NONCE_HEX + 1];
+    struct preq_list pending;   /* sent, awaiting replies, in order */
+    struct preq_list delayed;   /* fault delay_ms */
+    struct event *ev_retry;
+    struct event *ev_connect_to;
+    struct event *ev_dead;
+    struct event *ev_delay;
+    struct event *ev_kill;
+    uint64_t backoff_ms;
+    uint64_t attempts;
+    size_t reply_bytes;         /* of the reply hiredis is building */
+    struct peer_fault fault;
+    redisReplyObjectFunctions fn;       /* our wrappers */
+    redisReplyObjectFunctions *orig_fn; /* hiredis's defaults */
+};
+
+enum conn_state {
+    CONN_HELLO = 0,     /* expects PEER.HELLO */
+    CONN_AUTH,          /* expects PEER.AUTH */
+    CONN_READY,
+};
+
+struct peer_conn {
+    struct peer_bus *bus;
+    int fd;
+    struct event *ev_read;
+    struct event *ev_write;
+    struct dbuf qbuf;
+    struct resp_parser parser;
+    struct dbuf obuf;
+    size_t obuf_sent;
+    struct peer_call *head, *tail;  /* calls in request order */
+    enum conn_state state;
+    int closing;        /* stop reading; close once the queue is flushed */
+    int in_read;        /* inside the read callback: flush at its end */
+    int peer_id;
+    char name[PEER_NAME_MAX];
+    char nonce[AUTH_NONCE_HEX + 1];
+    struct peer_conn *prev, *next;
+};
+
+struct peer_call {
+    struct peer_conn *conn; /* NULL once orphaned */
+    struct peer_call *next;
+    struct dbuf out;
+    int done;
+    int peer_id;
+    uint64_t id;
+    char peer_name[PEER_NAME_MAX];
+};
+
+struct peer_bus {
+    struct event_base *base;
+    char self[PEER_NAME_MAX];
+    char *secret;
+    size_t secret_len;
+    int insecure;
+    size_t max_message;
+    uint64_t connect_timeout_ms;
+    uint64_t dead_link_ms;
+    struct peer_handlers h;
+    void *ctx;
+    struct evconnlistener *listener;
+    struct peer **peers;
+    int npeers;         /* slots in use or freed (ids < npeers) */
+    int peers_cap;
+    struct peer_conn *conns;
+    struct preq_list deferred;
+    struct event *ev_defer;
+    struct preq_list silent;
+    struct event *ev_silent;
+    uint64_t next_id;
+    struct dbuf scratch;        /* request encoding */
+    struct dyn_arg *argv;       /* incoming argv scratch */
+    size_t argv_cap;
+    int freeing;
+    struct peer_bus_stats st;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static uint64_t bus_now_ms(void)
+{
+    return dyn_mono_us() / 1000;
+}
+
+static void ms_to_tv(uint64_t ms, struct timeval *tv)
+{
+    tv->tv_sec = (time_t)(ms / 1000);
+    tv->tv_usec = (suseconds_t)((ms % 1000) * 1000);
+}
+
+static void timer_arm(struct event *ev, uint64_t ms)
+{
+    struct timeval tv;
+    ms_to_tv(ms, &tv);
+    event_add(ev, &tv);
+}
+
+static void list_push(struct preq_list *l, struct preq *q)
+{
+    q->next = NULL;
+    if (l->tail)
+        l->tail->next = q;
+    else
+        l->head = q;
+    l->tail = q;
+}
+
+static struct preq *list_pop(struct preq_list *l)
+{
+    struct preq *q = l->head;
+    if (q) {
+        l->head = q->next;
+        if (!l->head)
+            l->tail = NULL;
+        q->next = NULL;
+    }
+    return q;
+}
+
+static void preq_free(struct preq *q)
+{
+    dyn_free(q->wire);
+    dyn_free(q);
+}
+
+static int valid_name(const char *s, size_t n)
+{
+    if (n == 0 || n >= PEER_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static struct peer *bus_peer(const struct peer_bus *bus, int id)
+{
+    if (id < 0 || id >= bus->npeers)
+        return NULL;
+    struct peer *p = bus->peers[id];
+    return p && !p->removed ? p : NULL;
+}
+
+/* ---- deferred and silent completions ---------------------------------- */
+
+/* Queues q to have its callback run with err at the next loop turn. */
+static void defer_fail(struct peer_bus *bus, struct preq *q, int err)
+{
+    q->err = err;
+    list_push(&bus->deferred, q);
+    event_active(bus->ev_defer, 0, 0);
+}
+
+static void on_defer(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer_bus *bus = arg;
+    struct preq_list l = bus->deferred;
+    struct preq *q;
+    bus->deferred.head = bus->deferred.tail = NULL;
+    while ((q = list_pop(&l)) != NULL) {
+        q->cb(q->ctx, q->err, NULL);
+        preq_free(q);
+    }
+}
+
+/* A dropped request: silence, then DYN_EAGAIN after dead_link_ms. */
+static void silent_add(struct peer_bus *bus, struct preq *q)
+{
+    dyn_free(q->wire);
+    q->wire = NULL;
+    q->t_ms = bus_now_ms() + bus->dead_link_ms;
+    list_push(&bus->silent, q);
+    if (!event_pending(bus->ev_silent, EV_TIMEOUT, NULL))
+        timer_arm(bus->ev_silent, bus->dead_link_ms);
+}
+
+static void on_silent(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer_bus *bus = arg;
+    uint64_t now = bus_now_ms();
+    while (bus->silent.head && bus->silent.head->t_ms <= now) {
+        struct preq *q = list_pop(&bus->silent);
+        q->cb(q->ctx, DYN_EAGAIN, NULL);
+        preq_free(q);
+    }
+    if (bus->silent.head)
+        timer_arm(bus->ev_silent, bus->silent.head->t_ms - now);
+}
+
+/* ---- replies: redisReply -> peer_value -------------------------------- */
+
+/* The value borrows the reply's strings; only elem arrays are allocated. */
+static void value_borrow(struct peer_value *v, const redisReply *r)
+{
+    memset(v, 0, sizeof(*v));
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        v->type = r->type == REDIS_REPLY_STRING   ? PEER_V_STRING
+                  : r->type == REDIS_REPLY_STATUS ? PEER_V_STATUS
+                                                  : PEER_V_ERROR;
+        v->str = r->str;
+        v->len = r->len;
+        break;
+    case REDIS_REPLY_INTEGER:
+        v->type = PEER_V_INT;
+        v->integer = r->integer;
+        break;
+    case REDIS_REPLY_ARRAY:
+        v->type = PEER_V_ARRAY;
+        v->n = r->elements;
+        if (v->n) {
+            v->elem = dyn_calloc(v->n, sizeof(*v->elem));
+            for (size_t i = 0; i < v->n; i++)
+                value_borrow(&v->elem[i], r->element[i]);
+        }
+        break;
+    default:
+        v->type = PEER_V_NIL;
+        break;
+    }
+}
+
+static void value_unborrow(struct peer_value *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        value_unborrow(&v->elem[i]);
+    dyn_free(v->elem);
+}
+
+static void value_copy(struct peer_value *dst, const struct peer_value *src)
+{
+    *dst = *src;
+    if (src->str) {
+        dst->str = dyn_malloc(src->len + 1);
+        memcpy(dst->str, src->str, src->len);
+        dst->str[src->len] = 0;
+    }
+    if (src->n) {
+        dst->elem = dyn_calloc(src->n, sizeof(*dst->elem));
+        for (size_t i = 0; i < src->n; i++)
+            value_copy(&dst->elem[i], &src->elem[i]);
+    }
+}
+
+static void value_release(struct peer_value *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        value_release(&v->elem[i]);
+    dyn_free(v->elem);
+    dyn_free(v->str);
+}
+
+struct peer_value *peer_value_dup(const struct peer_value *v)
+{
+    struct peer_value *d = dyn_malloc(sizeof(*d));
+    value_copy(d, v);
+    return d;
+}
+
+void peer_value_free(struct peer_value *v)
+{
+    if (!v)
+        return;
+    value_release(v);
+    dyn_free(v);
+}
+
+/* ---- the hiredis reader, bounded -------------------------------------- */
+
+/* Counts the bytes of the reply being built; refuses (NULL makes hiredis
+ * fail the link) once they pass max_message. */
+static int reader_account(const redisReadTask *t, size_t n)
+{
+    struct peer *p = t->privdata;
+    if (!t->parent)
+        p->reply_bytes = 0;
+    p->reply_bytes += n;
+    if (p->reply_bytes > p->bus->max_message) {
+        p->bus->st.oversized++;
+        return 0;
+    }
+    return 1;
+}
+
+static void *reader_string(const redisReadTask *t, char *s, size_t len)
+{
+    struct peer *p = t->privdata;
+    if (!reader_account(t, len + 16))
+        return NULL;
+    return p->orig_fn->createString(t, s, len);
+}
+
+static void *reader_array(const redisReadTask *t, int n)
+{
+    struct peer *p = t->privdata;
+    if (!reader_account(t, (size_t)(n > 0 ? n : 0) * 8 + 16))
+        return NULL;
+    return p->orig_fn->createArray(t, n);
+}
+
+static void *reader_integer(const redisReadTask *t, long long v)
+{
+    struct peer *p = t->privdata;
+    if (!reader_account(t, 16))
+        return NULL;
+    return p->orig_fn->createInteger(t, v);
+}
+
+static void *reader_nil(const redisReadTask *t)
+{
+    struct peer *p = t->privdata;
+    if (!reader_account(t, 16))
+        return NULL;
+    return p->orig_fn->createNil(t);
+}
+
+/* ---- outgoing links --------------------------------------------------- */
+
+static void link_connect(struct peer *p);
+static void peer_destroy(struct peer *p);
+
+/* Closes the link from the top of the loop (never from inside hiredis). */
+static void link_close(struct peer *p)
+{
+    if (p->state != LINK_IDLE)
+        p->state = LINK_CLOSING;
+    event_active(p->ev_kill, 0, 0);
+}
+
+static void link_schedule_retry(struct peer *p)
+{
+    if (p->bus->freeing || p->removed)
+        return;
+    timer_arm(p->ev_retry, p->backoff_ms);
+    p->backoff_ms = DYN_MIN(p->backoff_ms * 2, PEER_BACKOFF_MAX_MS);
+}
+
+/* The connection is gone (or going: hiredis frees it after we return). */
+static void link_lost(struct peer *p)
+{
+    struct peer_bus *bus = p->bus;
+    struct preq *q;
+    p->ac = NULL;
+    p->state = LINK_IDLE;
+    event_del(p->ev_connect_to);
+    event_del(p->ev_dead);
+    /* hiredis has failed every pending callback; anything left is ours */
+    while ((q = list_pop(&p->pending)) != NULL) {
+        if (bus->freeing) {
+            q->cb(q->ctx, DYN_EIO, NULL);
+            preq_free(q);
+        } else {
+            defer_fail(bus, q, DYN_EIO);
+        }
+    }
+    if (bus->freeing)
+        return;
+    if (p->linked) {
+        p->linked = 0;
+        if (bus->h.on_link)
+            bus->h.on_link(bus->ctx, p->id, 0);
+    }
+    link_schedule_retry(p);
+}
+
+static void link_kill_now(struct peer *p)
+{
+    redisAsyncContext *ac = p->ac;
+    if (ac) {
+        p->state = LINK_CLOSING;
+        redisAsyncFree(ac);  /* pending callbacks get NULL; may disconnect */
+        if (p->ac == ac)     /* never connected: no disconnect callback */
+            link_lost(p);
+    }
+}
+
+static void on_kill(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer *p = arg;
+    link_kill_now(p);
+    if (p->removed)
+        peer_destroy(p);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer *p = arg;
+    if (!p->ac && !p->removed)
+        link_connect(p);
+}
+
+static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer *p = arg;
+    if (p->state != LINK_UP)
+        link_kill_now(p);
+}
+
+static void on_dead(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer *p = arg;
+    struct peer_bus *bus = p->bus;
+    uint64_t now = bus_now_ms();
+    struct preq *q = p->pending.head;
+    if (!q || !p->ac)
+        return;
+    if (now - q->t_ms >= bus->dead_link_ms) {
+        bus->st.dead_links++;
+        link_kill_now(p);
+        return;
+    }
+    timer_arm(p->ev_dead, q->t_ms + bus->dead_link_ms - now);
+}
+
+/* Read event of a link: check what hiredis holds before it reads more. */
+static void link_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer *p = arg;
+    redisAsyncContext *ac = p->ac;
+    redisReader *r = ac->c.reader;
+    if (r->len - r->pos > p->bus->max_message) {
+        p->bus->st.oversized++;
+        link_kill_now(p);
+        return;
+    }
+    redisAsyncHandleRead(ac);
+}
+
+/* Write event of a link: hiredis writes its whole buffer in one write(2). */
+static void link_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer *p = arg;
+    redisAsyncContext *ac = p->ac;
+    if ((ac->c.flags & REDIS_CONNECTED) && ac->c.obuf && sdslen(ac->c.obuf))
+        p->bus->st.link_writes++;
+    redisAsyncHandleWrite(ac);
+}
+
+static void link_up(struct peer *p)
+{
+    struct peer_bus *bus = p->bus;
+    p->state = LINK_UP;
+    p->backoff_ms = PEER_BACKOFF_MIN_MS;
+    event_del(p->ev_connect_to);
+    p->linked = 1;
+    if (bus->h.on_link)
+        bus->h.on_link(bus->ctx, p->id, 1);
+}
+
+static void link_auth_failed(struct peer *p)
+{
+    p->bus->st.auth_failures++;
+    link_close(p);
+}
+
+static void on_auth_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct peer *p = privdata;
+    const redisReply *r = reply;
+    if (!r || p->state != LINK_AUTH)
+        return;
+    if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0)
+        link_up(p);
+    else
+        link_auth_failed(p);
+}
+
+static int is_str(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING;
+}
+
+static void on_hello_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct peer *p = privdata;
+    struct peer_bus *bus = p->bus;
+    const redisReply *r = reply;
+    if (!r || p->state != LINK_HELLO)
+        return;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        !is_str(r->element[0]) || !is_str(r->element[1]) ||
+        !is_str(r->element[2])) {
+        link_auth_failed(p);
+        return;
+    }
+    const redisReply *name = r->element[0], *nonce = r->element[1],
+                     *mac = r->element[2];
+    /* the node we meant to dial, not whoever listens at that address */
+    if (name->len != strlen(p->name) ||
+        memcmp(name->str, p->name, name->len) != 0) {
+        link_auth_failed(p);
+        return;
+    }
+    if (bus->insecure) {
+        link_up(p);
+        return;
+    }
+    char answer[AUTH_MAC_HEX + 1];
+    if (!auth_verify(bus->secret, bus->secret_len, p->nonce, AUTH_NONCE_HEX,
+                     p->name, strlen(p->name), mac->str, mac->len) ||
+        nonce->len != AUTH_NONCE_HEX ||
+        auth_mac(bus->secret, bus->secret_len, nonce->str, nonce->len,
+                 bus->self, strlen(bus->self), answer) != 0) {
+        link_auth_failed(p);
+        return;
+    }
+    const char *argv[2] = {"PEER.AUTH", answer};
+    size_t lens[2] = {9, AUTH_MAC_HEX};
+    if (redisAsyncCommandArgv(ac, on_auth_reply, p, 2, argv, lens) !=
+        REDIS_OK) {
+        link_close(p);
+        return;
+    }
+    p->state = LINK_AUTH;
+}
+
+static void on_connected(const redisAsyncContext *cac, int status)
+{
+    struct peer *p = cac->data;
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after we return */
+        link_lost(p);
+        return;
+    }
+    if (p->state != LINK_CONNECTING)
+        return;
+    if (auth_nonce(p->nonce) != 0) {
+        link_close(p);
+        return;
+    }
+    const char *argv[3] = {"PEER.HELLO", p->bus->self, p->nonce};
+    size_t lens[3] = {10, strlen(p->bus->self), AUTH_NONCE_HEX};
+    if (redisAsyncCommandArgv(ac, on_hello_reply, p, 3, argv, lens) !=
+        REDIS_OK) {
+        link_close(p);
+        return;
+    }
+    p->state = LINK_HELLO;
+}
+
+static void on_disconnected(const redisAsyncContext *ac, int status)
+{
+    struct peer *p = ac->data;
+    if (p->ac == ac)
+        link_lost(p);
+}
+
+/* Points one of the adapter's events at our callback. */
+static void link_wrap_event(struct peer *p, struct event *ev, short what,
+                            event_callback_fn fn)
+{
+    event_del(ev);
+    event_assign(ev, p->bus->base, p->ac->c.fd, what, fn, p);
+    event_add(ev, NULL);
+}
+
+static void link_connect(struct peer *p)
+{
+    struct peer_bus *bus = p->bus;
+    bus->st.connects++;
+    if (p->attempts++ > 0)
+        bus->st.reconnects++;
+    redisAsyncContext *ac = redisAsyncConnect(p->host, p->port);
+    if (!ac)
+        dyn_assert(!"out of memory");
+    if (ac->err) {
+        redisAsyncFree(ac);
+        link_schedule_retry(p);
+        return;
+    }
+    ac->data = p;
+    p->ac = ac;
+    p->state = LINK_CONNECTING;
+    p->orig_fn = ac->c.reader->fn;
+    p->fn = *p->orig_fn;
+    p->fn.createString = reader_string;
+    p->fn.createArray = reader_array;
+    p->fn.createInteger = reader_integer;
+    p->fn.createNil = reader_nil;
+    ac->c.reader->fn = &p->fn;
+    ac->c.reader->privdata = p;
+    redisLibeventAttach(ac, bus->base);
+    redisLibeventEvents *e = ac->ev.data;
+    link_wrap_event(p, e->rev, EV_READ, link_on_read);
+    link_wrap_event(p, e->wev, EV_WRITE, link_on_write);
+    redisAsyncSetConnectCallback(ac, on_connected);
+    redisAsyncSetDisconnectCallback(ac, on_disconnected);
+    timer_arm(p->ev_connect_to, bus->connect_timeout_ms);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static void on_request_reply(redisAsyncContext *ac, void *reply,
+                             void *privdata)
+{
+    struct preq *q = privdata;
+    struct peer *p = ac->data;
+    struct peer_bus *bus = p->bus;
+    const redisReply *r = reply;
+    dyn_assert(p->pending.head == q);
+    list_pop(&p->pending);
+    if (!r) {
+        /* the link is being torn down: requests made from here on fail */
+        if (p->state != LINK_IDLE)
+            p->state = LINK_CLOSING;
+        q->cb(q->ctx, DYN_EIO, NULL);
+        preq_free(q);
+        return;
+    }
+    bus->st.replies_received++;
+    if (bus->h.on_reply)
+        bus->h.on_reply(bus->ctx, p->id, bus_now_ms());
+    if (r->type == REDIS_REPLY_ERROR &&
+        strncmp(r->str, PEER_DROP_MARKER, strlen(PEER_DROP_MARKER)) == 0) {
+        silent_add(bus, q);
+        return;
+    }
+    struct peer_value v;
+    value_borrow(&v, r);
+    q->cb(q->ctx, v.type == PEER_V_ERROR ? DYN_EPROTO : 0, &v);
+    value_unborrow(&v);
+    preq_free(q);
+}
+
+/* Puts an encoded request on the link (or fails it, deferred). */
+static void link_send(struct peer *p, struct preq *q, const char *wire,
+                      size_t len)
+{
+    struct peer_bus *bus = p->bus;
+    if (p->state != LINK_UP || !p->ac ||
+        redisAsyncFormattedCommand(p->ac, on_request_reply, q, wire, len) !=
+            REDIS_OK) {
+        defer_fail(bus, q, DYN_EIO);
+        return;
+    }
+    uint64_t now = bus_now_ms();
+    q->t_ms = now;
+    list_push(&p->pending, q);
+    bus->st.requests_sent++;
+    bus->st.bytes_sent += len;
+    if (!event_pending(p->ev_dead, EV_TIMEOUT, NULL))
+        timer_arm(p->ev_dead, bus->dead_link_ms);
+    if (bus->h.on_sent)
+        bus->h.on_sent(bus->ctx, p->id, now);
+}
+
+static void on_delay(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer *p = arg;
+    uint64_t now = bus_now_ms();
+    while (p->delayed.head && p->delayed.head->t_ms <= now) {
+        struct preq *q = list_pop(&p->delayed);
+        char *wire = q->wire;
+        q->wire = NULL;
+        if (p->fault.drop_out) {
+            dyn_free(wire);
+            p->bus->st.dropped++;
+            silent_add(p->bus, q);
+            continue;
+        }
+        link_send(p, q, wire, q->wire_len);
+        dyn_free(wire);
+    }
+    if (p->delayed.head)
+        timer_arm(p->ev_delay, p->delayed.head->t_ms - now);
+}
+
+static void encode_arg(struct dbuf *b, const void *s, size_t n)
+{
+    dbuf_printf(b, "$%zu\r\n", n);
+    dbuf_append(b, s, n);
+    dbuf_append(b, "\r\n", 2);
+}
+
+int peer_request(struct peer_bus *bus, int peer_id, int argc,
+                 const struct dyn_arg *argv, peer_reply_fn *cb, void *ctx,
+                 uint64_t *id_out)
+{
+    struct peer *p = bus_peer(bus, peer_id);
+    if (!p || argc < 1 || !cb)
+        return DYN_EINVAL;
+    if (bus->freeing)
+        return DYN_EIO;
+    size_t total = 64;
+    for (int i = 0; i < argc; i++)
+        total += argv[i].len + 24;
+    if (total > bus->max_message)
+        return DYN_ELIMIT;
+
+    struct preq *q = dyn_calloc(1, sizeof(*q));
+    q->cb = cb;
+    q->ctx = ctx;
+    q->peer_id = peer_id;
+    q->id = ++bus->next_id;
+    if (id_out)
+        *id_out = q->id;
+
+    if (p->fault.drop_out) {
+        bus->st.dropped++;
+        silent_add(bus, q);
+        return 0;
+    }
+    if (p->state != LINK_UP) {
+        defer_fail(bus, q, DYN_EIO);
+        return 0;
+    }
+    struct dbuf *b = &bus->scratch;
+    char idbuf[24];
+    int idlen = snprintf(idbuf, sizeof(idbuf), "%llu",
+                         (unsigned long long)q->id);
+    dbuf_reset(b);
+    dbuf_printf(b, "*%d\r\n", argc + 1);
+    encode_arg(b, argv[0].p, argv[0].len);
+    encode_arg(b, idbuf, (size_t)idlen);
+    for (int i = 1; i < argc; i++)
+        encode_arg(b, argv[i].p, argv[i].len);
+
+    if (p->fault.delay_ms) {
+        q->wire = dyn_memdup(b->p, b->len);
+        q->wire_len = b->len;
+        q->t_ms = bus_now_ms() + p->fault.delay_ms;
+        list_push(&p->delayed, q);
+        if (!event_pending(p->ev_delay, EV_TIMEOUT, NULL))
+            timer_arm(p->ev_delay, p->fault.delay_ms);
+        return 0;
+    }
+    link_send(p, q, b->p, b->len);
+    return 0;
+}
+
+/* ---- peers ------------------------------------------------------------ */
+
+int peer_add(struct peer_bus *bus, const char *name, const char *host,
+             int port)
+{
+    if (!name || !host || !valid_name(name, strlen(name)) || port <= 0 ||
+        port > 65535 || !*host)
+        return DYN_EINVAL;
+    if (peer_find(bus, name) >= 0)
+        return DYN_EEXIST;
+    int id = -1;
+    for (int i = 0; i < bus->npeers; i++)
+        if (!bus->peers[i]) {
+            id = i;
+            break;
+        }
+    if (id < 0) {
+        if (bus->npeers == bus->peers_cap) {
+            bus->peers_cap = bus->peers_cap ? bus->peers_cap * 2 : 8;
+            bus->peers = dyn_realloc(bus->peers, sizeof(*bus->peers) *
+                                                     (size_t)bus->peers_cap);
+        }
+        id = bus->npeers++;
+    }
+    struct peer *p = dyn_calloc(1, sizeof(*p));
+    p->bus = bus;
+    p->id = id;
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    p->host = dyn_strdup(host);
+    p->port = port;
+    p->backoff_ms = PEER_BACKOFF_MIN_MS;
+    p->ev_retry = evtimer_new(bus->base, on_retry, p);
+    p->ev_connect_to = evtimer_new(bus->base, on_connect_timeout, p);
+    p->ev_dead = evtimer_new(bus->base, on_dead, p);
+    p->ev_delay = evtimer_new(bus->base, on_delay, p);
+    p->ev_kill = event_new(bus->base, -1, 0, on_kill, p);
+    bus->peers[id] = p;
+    for (struct peer_conn *c = bus->conns; c; c = c->next)
+        if (c->state == CONN_READY && strcmp(c->name, p->name) == 0)
+            c->peer_id = id;
+    /* dial from the loop, like every later redial */
+    timer_arm(p->ev_retry, 0);
+    return id;
+}
+
+/* Frees a peer whose link is gone. */
+static void peer_destroy(struct peer *p)
+{
+    struct peer_bus *bus = p->bus;
+    struct preq *q;
+    dyn_assert(!p->ac);
+    while ((q = list_pop(&p->delayed)) != NULL) {
+        if (bus->freeing) {
+            q->cb(q->ctx, DYN_EIO, NULL);
+            preq_free(q);
+        } else {
+            defer_fail(bus, q, DYN_EIO);
+        }
+    }
+    event_free(p->ev_retry);
+    event_free(p->ev_connect_to);
+    event_free(p->ev_dead);
+    event_free(p->ev_delay);
+    event_free(p->ev_kill);
+    for (struct peer_conn *c = bus->conns; c; c = c->next)
+        if (c->peer_id == p->id)
+            c->peer_id = -1;
+    bus->peers[p->id] = NULL;
+    dyn_free(p->host);
+    dyn_free(p);
+}
+
+int peer_remove(struct peer_bus *bus, int peer_id)
+{
+    struct peer *p = bus_peer(bus, peer_id);
+    if (!p)
+        return DYN_EINVAL;
+    p->removed = 1;
+    p->linked = 0;  /* the caller knows: no on_link(down) for it */
+    for (struct peer_conn *c = bus->conns; c; c = c->next)
+        if (c->peer_id == peer_id)
+            c->peer_id = -1;
+    event_del(p->ev_retry);
+    link_close(p);
+    return 0;
+}
+
+int peer_is_connected(const struct peer_bus *bus, int peer_id)
+{
+    const struct peer *p = bus_peer(bus, peer_id);
+    return p && p->state == LINK_UP;
+}
+
+int peer_find(const struct peer_bus *bus, const char *name)
+{
+    for (int i = 0; i < bus->npeers; i++) {
+        const struct peer *p = bus->peers[i];
+        if (p && !p->removed && strcmp(p->name, name) == 0)
+            return i;
+    }
+    return DYN_ENOTFOUND;
+}
+
+int peer_set_fault(struct peer_bus *bus, int peer_id,
+                   const struct peer_fault *f)
+{
+    struct peer *p = bus_peer(bus, peer_id);
+    if (!p || !f)
+        return DYN_EINVAL;
+    p->fault = *f;
+    return 0;
+}
+
+/* ---- incoming connections --------------------------------------------- */
+
+static void conn_write(struct peer_conn *c);
+
+static void conn_free(struct peer_conn *c)
+{
+    struct peer_bus *bus = c->bus;
+    struct peer_call *call = c->head, *next;
+    for (; call; call = next) {
+        next = call->next;
+        if (call->done) {
+            dbuf_free(&call->out);
+            dyn_free(call);
+        } else {
+            call->conn = NULL;  /* its handler frees it in peer_call_done */
+            call->next = NULL;
+        }
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        bus->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    event_free(c->ev_read);
+    event_free(c->ev_write);
+    close(c->fd);
+    dbuf_free(&c->qbuf);
+    dbuf_free(&c->obuf);
+    resp_free(&c->parser);
+    dyn_free(c);
+}
+
+static struct peer_call *call_new(struct peer_conn *c, uint64_t id)
+{
+    struct peer_call *call = dyn_calloc(1, sizeof(*call));
+    call->conn = c;
+    call->id = id;
+    call->peer_id = c->peer_id;
+    memcpy(call->peer_name, c->name, sizeof(call->peer_name));
+    if (c->tail)
+        c->tail->next = call;
+    else
+        c->head = call;
+    c->tail = call;
+    return call;
+}
+
+/* Queues an immediate error reply and marks the connection to close. */
+static void conn_fail(struct peer_conn *c, const char *msg)
+{
+    struct peer_call *call = call_new(c, 0);
+    reply_error(&call->out, msg);
+    call->done = 1;
+    c->closing = 1;
+    event_del(c->ev_read);
+}
+
+/* Our id for an authenticated caller, -1 when it is not in our table (the
+ * table is kept current by peer_add / peer_destroy). */
+static int conn_peer_id(const struct peer_bus *bus, const char *name)
+{
+    int id = peer_find(bus, name);
+    return id >= 0 ? id : -1;
+}
+
+static void conn_hello(struct peer_conn *c, int argc,
+                       const struct dyn_arg *argv)
+{
+    struct peer_bus *bus = c->bus;
+    if (argc != 3 || !valid_name(argv[1].p, argv[1].len) ||
+        argv[2].len != AUTH_NONCE_HEX) {
+        bus->st.auth_failures++;
+        conn_fail(c, "ERR malformed PEER.HELLO");
+        return;
+    }
+    memcpy(c->name, argv[1].p, argv[1].len);
+    c->name[argv[1].len] = 0;
+    char mac[AUTH_MAC_HEX + 1] = "";
+    if (!bus->insecure &&
+        (auth_nonce(c->nonce) != 0 ||
+         auth_mac(bus->secret, bus->secret_len, argv[2].p, argv[2].len,
+                  bus->self, strlen(bus->self), mac) != 0)) {
+        conn_fail(c, "ERR peer authentication unavailable");
+        return;
+    }
+    struct peer_call *call = call_new(c, 0);
+    reply_array(&call->out, 3);
+    reply_bulk_cstr(&call->out, bus->self);
+    reply_bulk_cstr(&call->out, bus->insecure ? "" : c->nonce);
+    reply_bulk_cstr(&call->out, mac);
+    call->done = 1;
+    if (bus->insecure) {
+        c->state = CONN_READY;
+        c->peer_id = conn_peer_id(bus, c->name);
+    } else {
+        c->state = CONN_AUTH;
+    }
+}
+
+static void conn_auth(struct peer_conn *c, int argc,
+                      const struct dyn_arg *argv)
+{
+    struct peer_bus *bus = c->bus;
+    if (argc != 2 ||
+        !auth_verify(bus->secret, bus->secret_len, c->nonce, AUTH_NONCE_HEX,
+                     c->name, strlen(c->name), argv[1].p, argv[1].len)) {
+        bus->st.auth_failures++;
+        conn_fail(c, "ERR peer authentication failed");
+        return;
+    }
+    c->state = CONN_READY;
+    c->peer_id = conn_peer_id(bus, c->name);
+    struct peer_call *call = call_new(c, 0);
+    reply_ok(&call->out);
+    call->done = 1;
+}
+
+static void conn_dispatch(struct peer_conn *c)
+{
+    struct peer_bus *bus = c->bus;
+    size_t argc = c->parser.argc;
+    if (bus->argv_cap < argc) {
+        bus->argv_cap = DYN_MAX(argc, bus->argv_cap * 2);
+        bus->argv = dyn_realloc(bus->argv, sizeof(*bus->argv) * bus->argv_cap);
+    }
+    struct dyn_arg *argv = bus->argv;
+    for (size_t i = 0; i < argc; i++) {
+        argv[i].p = c->qbuf.p + c->parser.args[i].off;
+        argv[i].len = c->parser.args[i].len;
+    }
+    int is_hello = dyn_arg_is(argv[0].p, argv[0].len, "PEER.HELLO");
+    int is_auth = dyn_arg_is(argv[0].p, argv[0].len, "PEER.AUTH");
+
+    if (c->state == CONN_HELLO && is_hello) {
+        conn_hello(c, (int)argc, argv);
+        return;
+    }
+    if (c->state == CONN_AUTH && is_auth) {
+        conn_auth(c, (int)argc, argv);
+        return;
+    }
+    if (c->state != CONN_READY) {
+        conn_fail(c, "NOAUTH peer not authenticated");
+        return;
+    }
+    if (is_hello || is_auth) {
+        struct peer_call *call = call_new(c, 0);
+        reply_error(&call->out, "ERR peer already authenticated");
+        call->done = 1;
+        return;
+    }
+    unsigned long long id;
+    if (argc < 2 || dyn_str2ull(argv[1].p, argv[1].len, &id) != 0) {
+        struct peer_call *call = call_new(c, 0);
+        reply_error(&call->out, "ERR peer request without an id");
+        call->done = 1;
+        return;
+    }
+    struct peer_call *call = call_new(c, id);
+    struct peer *from = bus_peer(bus, c->peer_id);
+    if (from && from->fault.drop_in) {
+        bus->st.dropped++;
+        reply_error(&call->out, PEER_DROP_MARKER " dropped by fault injection");
+        call->done = 1;
+        return;
+    }
+    /* the handler sees argv without the id */
+    argv[1] = argv[0];
+    argv++;
+    argc--;
+    bus->st.requests_received++;
+    for (size_t i = 0; i < bus->h.ncommands; i++) {
+        const struct peer_command *cmd = &bus->h.commands[i];
+        if (dyn_arg_is(argv[0].p, argv[0].len, cmd->name)) {
+            cmd->fn(bus->ctx, call, (int)argc, argv);
+            return;
+        }
+    }
+    if (bus->h.on_message) {
+        bus->h.on_message(bus->ctx, call, (int)argc, argv);
+        return;
+    }
+    reply_errorf(&call->out, "ERR unknown peer command '%.*s'",
+                 (int)DYN_MIN(argv[0].len, 64), argv[0].p);
+    peer_call_done(call);
+}
+
+/* Moves the finished calls at the head of the queue to obuf, in order. */
+static void conn_collect(struct peer_conn *c)
+{
+    while (c->head && c->head->done) {
+        struct peer_call *call = c->head;
+        c->head = call->next;
+        if (!c->head)
+            c->tail = NULL;
+        if (c->obuf.len == 0) {
+            struct dbuf t = c->obuf;
+            c->obuf = call->out;
+            call->out = t;
+            c->obuf_sent = 0;
+        } else {
+            dbuf_append(&c->obuf, call->out.p, call->out.len);
+        }
+        c->bus->st.replies_sent++;
+        dbuf_free(&call->out);
+        dyn_free(call);
+    }
+}
+
+/* One write(2) of everything that can go; closes when asked to. */
+static void conn_write(struct peer_conn *c)
+{
+    conn_collect(c);
+    if (c->obuf.len > c->obuf_sent) {
+        ssize_t n = write(c->fd, c->obuf.p + c->obuf_sent,
+                          c->obuf.len - c->obuf_sent);
+        c->bus->st.conn_writes++;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+            errno != EINTR) {
+            conn_free(c);
+            return;
+        }
+        if (n > 0) {
+            c->obuf_sent += (size_t)n;
+            c->bus->st.bytes_sent += (uint64_t)n;
+        }
+        if (c->obuf_sent == c->obuf.len) {
+            dbuf_reset(&c->obuf);
+            c->obuf_sent = 0;
+        } else {
+            event_add(c->ev_write, NULL);
+            return;
+        }
+    }
+    if (c->closing && !c->head)
+        conn_free(c);
+}
+
+static void conn_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    conn_write(arg);
+}
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer_conn *c = arg;
+    struct peer_bus *bus = c->bus;
+    dbuf_reserve(&c->qbuf, PEER_READ_CHUNK);
+    ssize_t n = read(fd, c->qbuf.p + c->qbuf.len, c->qbuf.cap - c->qbuf.len);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                   errno != EINTR)) {
+        conn_free(c);
+        return;
+    }
+    if (n < 0)
+        return;
+    c->qbuf.len += (size_t)n;
+    bus->st.bytes_received += (uint64_t)n;
+
+    struct resp_limits lim = {
+        .max_bulk = (long long)bus->max_message,
+        .max_inline = DYN_MIN(bus->max_message, 64 * 1024),
+        .unauthenticated = c->state != CONN_READY,
+        .unauth_max_args = 10,
+        .unauth_max_bulk = 16384,
+    };
+    c->in_read = 1;
+    while (!c->closing) {
+        lim.unauthenticated = c->state != CONN_READY;
+        int r = resp_parse(&c->parser, c->qbuf.p, c->qbuf.len, &lim);
+        if (r == RESP_COMMAND) {
+            conn_dispatch(c);
+            resp_next(&c->parser);
+            continue;
+        }
+        if (r == RESP_ERROR) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "ERR %s", resp_error(&c->parser));
+            if (strstr(msg, "bulk length") || strstr(msg, "too big"))
+                bus->st.oversized++;
+            conn_fail(c, msg);
+            break;
+        }
+        if (c->qbuf.len - resp_consumed(&c->parser) > bus->max_message) {
+            bus->st.oversized++;
+            conn_fail(c, "ERR peer message too large");
+        }
+        break;
+    }
+    c->in_read = 0;
+    size_t used = resp_consumed(&c->parser);
+    if (used) {
+        dbuf_consume(&c->qbuf, used);
+        resp_shift(&c->parser, used);
+    }
+    conn_write(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+                      struct sockaddr *sa, int salen, void *arg)
+{
+    struct peer_bus *bus = arg;
+    struct peer_conn *c = dyn_calloc(1, sizeof(*c));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    evutil_make_socket_nonblocking(fd);
+    c->bus = bus;
+    c->fd = fd;
+    c->peer_id = -1;
+    dbuf_init(&c->qbuf);
+    dbuf_init(&c->obuf);
+    resp_init(&c->parser);
+    c->ev_read = event_new(bus->base, fd, EV_READ | EV_PERSIST, conn_on_read,
+                           c);
+    c->ev_write = event_new(bus->base, fd, EV_WRITE, conn_on_write, c);
+    c->next = bus->conns;
+    if (bus->conns)
+        bus->conns->prev = c;
+    bus->conns = c;
+    event_add(c->ev_read, NULL);
+}
+
+/* ---- calls ------------------------------------------------------------ */
+
+struct dbuf *peer_call_buf(struct peer_call *call)
+{
+    return &call->out;
+}
+
+void peer_call_done(struct peer_call *call)
+{
+    struct peer_conn *c = call->conn;
+    dyn_assert(!call->done);
+    call->done = 1;
+    if (!c) {
+        dbuf_free(&call->out);
+        dyn_free(call);
+        return;
+    }
+    /* inside the read callback the flush comes at its end; otherwise one
+     * write at the next loop turn carries every answer finished by then */
+    if (!c->in_read && c->head == call)
+        event_add(c->ev_write, NULL);
+}
+
+void peer_call_reply_ok(struct peer_call *call)
+{
+    reply_ok(&call->out);
+    peer_call_done(call);
+}
+
+void peer_call_reply_error(struct peer_call *call, const char *msg)
+{
+    reply_error(&call->out, msg);
+    peer_call_done(call);
+}
+
+void peer_call_reply_int(struct peer_call *call, long long v)
+{
+    reply_int(&call->out, v);
+    peer_call_done(call);
+}
+
+void peer_call_reply_bulk(struct peer_call *call, const void *p, size_t n)
+{
+    reply_bulk(&call->out, p, n);
+    peer_call_done(call);
+}
+
+void peer_call_reply_null(struct peer_call *call)
+{
+    reply_null(&call->out, 2);
+    peer_call_done(call);
+}
+
+const char *peer_call_peer_name(const struct peer_call *call)
+{
+    return call->peer_name;
+}
+
+int peer_call_peer_id(const struct peer_call *call)
+{
+    return call->peer_id;
+}
+
+uint64_t peer_call_id(const struct peer_call *call)
+{
+    return call->id;
+}
+
+int peer_call_alive(const struct peer_call *call)
+{
+    return call->conn != NULL;
+}
+
+/* ---- the bus ---------------------------------------------------------- */
+
+static int bus_listen(struct peer_bus *bus, const char *host, int port)
+{
+    struct addrinfo hints, *res = NULL;
+    char portstr[16];
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if (getaddrinfo(host, portstr, &hints, &res) != 0 || !res)
+        return DYN_EIO;
+    bus->listener = evconnlistener_new_bind(
+        bus->base, on_accept, bus,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
+        res->ai_addr, (int)res->ai_addrlen);
+    freeaddrinfo(res);
+    return bus->listener ? 0 : DYN_EIO;
+}
+
+int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
+                 const struct peer_handlers *h, void *ctx,
+                 struct peer_bus **out)
+{
+    if (!base || !opts || !opts->self_name ||
+        !valid_name(opts->self_name, strlen(opts->self_name)))
+        return DYN_EINVAL;
+    /* a bus without a secret is refused unless explicitly insecure */
+    if (!opts->insecure && (!opts->secret || opts->secret_len == 0))
+        return DYN_EINVAL;
+    if (opts->port < 0 || opts->port > 65535)
+        return DYN_EINVAL;
+    struct peer_bus *bus = dyn_calloc(1, sizeof(*bus));
+    bus->base = base;
+    snprintf(bus->self, sizeof(bus->self), "%s", opts->self_name);
+    if (opts->secret && opts->secret_len) {
+        bus->secret = dyn_memdup(opts->secret, opts->secret_len);
+        bus->secret_len = opts->secret_len;
+    }
+    bus->insecure = opts->insecure;
+    bus->max_message =
+        opts->max_message ? opts->max_message : PEER_DEFAULT_MAX_MESSAGE;
+    bus->connect_timeout_ms = opts->connect_timeout_ms
+                                  ? opts->connect_timeout_ms
+                                  : PEER_DEFAULT_CONNECT_MS;
+    bus->dead_link_ms =
+        opts->dead_link_ms ? opts->dead_link_ms : PEER_DEFAULT_DEAD_MS;
+    if (h)
+        bus->h = *h;
+    bus->ctx = ctx;
+    dbuf_init(&bus->scratch);
+    bus->ev_defer = event_new(base, -1, 0, on_defer, bus);
+    bus->ev_silent = evtimer_new(base, on_silent, bus);
+    if (opts->bind_host && bus_listen(bus, opts->bind_host, opts->port)) {
+        peer_bus_free(bus);
+        return DYN_EIO;
+    }
+    *out = bus;
+    return 0;
+}
+
+int peer_bus_port(const struct peer_bus *bus)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (!bus->listener ||
+        getsockname(evconnlistener_get_fd(bus->listener),
+                    (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+void peer_bus_get_stats(const struct peer_bus *bus, struct peer_bus_stats *out)
+{
+    *out = bus->st;
+}
+
+void peer_bus_free(struct peer_bus *bus)
+{
+    if (!bus)
+        return;
+    bus->freeing = 1;
+    if (bus->listener)
+        evconnlistener_free(bus->listener);
+    while (bus->conns)
+        conn_free(bus->conns);
+    for (int i = 0; i < bus->npeers; i++) {
+        struct peer *p = bus->peers[i];
+        if (!p)
+            continue;
+        link_kill_now(p);
+        peer_destroy(p);
+    }
+    struct preq *q;
+    while ((q = list_pop(&bus->silent)) != NULL) {
+        q->cb(q->ctx, DYN_EIO, NULL);
+        preq_free(q);
+    }
+    while ((q = list_pop(&bus->deferred)) != NULL) {
+        q->cb(q->ctx, q->err, NULL);
+        preq_free(q);
+    }
+    event_free(bus->ev_defer);
+    event_free(bus->ev_silent);
+    dyn_free(bus->peers);
+    dyn_free(bus->argv);
+    dbuf_free(&bus->scratch);
+    if (bus->secret) {
+        memset(bus->secret, 0, bus->secret_len);
+        dyn_free(bus->secret);
+    }
+    dyn_free(bus);
+}

@@ -1,0 +1,1024 @@
+/*
+ * test_peer.c -- the peer bus over real loopback sockets.
+ *
+ * Two or three buses live in one process on one event_base, which the tests
+ * drive with event_base_loop(EVLOOP_ONCE) until a condition holds or a
+ * deadline passes (a 5 ms ticker keeps the loop from blocking forever; no
+ * test sleeps).  Raw sockets play a peer that does not know the secret.
+ * Ports 7850-7899.
+ */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+
+#include <event2/event.h>
+
+#include "cluster/auth.h"
+#include "cluster/peer.h"
+#include "server/reply.h"
+#include "server/util.h"
+
+#define SECRET "0123456789abcdef-cluster-secret"
+
+/* ---- fixture ---------------------------------------------------------- */
+
+struct node_ctx {
+    const char *name;
+    struct peer_bus *bus;
+    int handled;                /* handler invocations */
+    struct peer_call *held[64]; /* HOLD calls, answered by the test */
+    int nheld;
+    int links_up, links_down;
+    int sent, replies;
+    char last_caller[PEER_NAME_MAX];
+    int last_caller_id;
+};
+
+static void h_echo(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct node_ctx *n = ctx;
+    n->handled++;
+    snprintf(n->last_caller, sizeof(n->last_caller), "%s",
+             peer_call_peer_name(call));
+    n->last_caller_id = peer_call_peer_id(call);
+    if (argc < 2) {
+        peer_call_reply_error(call, "ERR wrong number of arguments");
+        return;
+    }
+    peer_call_reply_bulk(call, argv[1].p, argv[1].len);
+}
+
+static void h_who(void *ctx, struct peer_call *call, int argc,
+                  const struct dyn_arg *argv)
+{
+    struct node_ctx *n = ctx;
+    char buf[160];
+    n->handled++;
+    snprintf(buf, sizeof(buf), "%s<-%s", n->name, peer_call_peer_name(call));
+    peer_call_reply_bulk(call, buf, strlen(buf));
+}
+
+static void h_id(void *ctx, struct peer_call *call, int argc,
+                 const struct dyn_arg *argv)
+{
+    struct node_ctx *n = ctx;
+    n->handled++;
+    peer_call_reply_int(call, (long long)peer_call_id(call));
+}
+
+/* HOLD tag: answered later by the test with "held:<tag>" */
+static void h_hold(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct node_ctx *n = ctx;
+    n->handled++;
+    ck_assert_int_lt(n->nheld, 64);
+    n->held[n->nheld++] = call;
+}
+
+static void answer_held(struct node_ctx *n, int i, const char *text)
+{
+    peer_call_reply_bulk(n->held[i], text, strlen(text));
+    n->held[i] = NULL;
+}
+
+/* BIG n: a bulk of n bytes */
+static void h_big(void *ctx, struct peer_call *call, int argc,
+                  const struct dyn_arg *argv)
+{
+    struct node_ctx *n = ctx;
+    long long len = 0;
+    n->handled++;
+    dyn_str2ll(argv[1].p, argv[1].len, &len);
+    char *p = dyn_malloc((size_t)len);
+    memset(p, 'x', (size_t)len);
+    peer_call_reply_bulk(call, p, (size_t)len);
+    dyn_free(p);
+}
+
+/* PAIR: a nested reply [int, [bulk, nil]] */
+static void h_pair(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct node_ctx *n = ctx;
+    n->handled++;
+    struct dbuf *b = peer_call_buf(call);
+    reply_array(b, 2);
+    reply_int(b, 42);
+    reply_array(b, 2);
+    reply_bulk(b, "in", 2);
+    reply_null(b, 2);
+    peer_call_done(call);
+}
+
+static const struct peer_command commands[] = {
+    {"ECHO", h_echo}, {"WHO", h_who}, {"ID", h_id},
+    {"HOLD", h_hold}, {"BIG", h_big}, {"PAIR", h_pair},
+};
+
+static void on_sent(void *ctx, int peer_id, uint64_t now_ms)
+{
+    ((struct node_ctx *)ctx)->sent++;
+}
+
+static void on_reply(void *ctx, int peer_id, uint64_t now_ms)
+{
+    ((struct node_ctx *)ctx)->replies++;
+}
+
+static void on_link(void *ctx, int peer_id, int up)
+{
+    struct node_ctx *n = ctx;
+    if (up)
+        n->links_up++;
+    else
+        n->links_down++;
+}
+
+static const struct peer_handlers handlers = {
+    .commands = commands,
+    .ncommands = sizeof(commands) / sizeof(commands[0]),
+    .on_message = NULL,
+    .on_sent = on_sent,
+    .on_reply = on_reply,
+    .on_link = on_link,
+};
+
+struct bus_cfg {
+    const char *secret;
+    int insecure;
+    size_t max_message;
+    uint64_t dead_link_ms;
+};
+
+static struct peer_bus *mkbus(struct event_base *base, struct node_ctx *n,
+                              const char *name, int port,
+                              const struct bus_cfg *cfg)
+{
+    struct peer_bus_opts o = {
+        .self_name = name,
+        .bind_host = "127.0.0.1",
+        .port = port,
+        .secret = cfg && cfg->secret ? cfg->secret : SECRET,
+        .secret_len = strlen(cfg && cfg->secret ? cfg->secret : SECRET),
+        .insecure = cfg ? cfg->insecure : 0,
+        .max_message = cfg ? cfg->max_message : 0,
+        .connect_timeout_ms = 1000,
+        .dead_link_ms = cfg && cfg->dead_link_ms ? cfg->dead_link_ms : 3000,
+    };
+    struct peer_bus *bus = NULL;
+    memset(n, 0, sizeof(*n));
+    n->name = name;
+    ck_assert_int_eq(peer_bus_new(base, &o, &handlers, n, &bus), 0);
+    ck_assert_ptr_nonnull(bus);
+    n->bus = bus;
+    return bus;
+}
+
+static uint64_t now_ms(void)
+{
+    return dyn_mono_us() / 1000;
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+struct world {
+    struct event_base *base;
+    struct event *ticker;
+};
+
+static void world_init(struct world *w)
+{
+    struct timeval tv = {0, 5000};
+    w->base = event_base_new();
+    ck_assert_ptr_nonnull(w->base);
+    w->ticker = event_new(w->base, -1, EV_PERSIST, tick, NULL);
+    event_add(w->ticker, &tv);
+}
+
+static void world_free(struct world *w)
+{
+    event_free(w->ticker);
+    event_base_free(w->base);
+}
+
+/* Steps the loop until cond holds or ms pass; evaluates to cond. */
+#define RUN_UNTIL(w, cond, ms)                                               \
+    ({                                                                       \
+        uint64_t dl_ = now_ms() + (ms);                                      \
+        while (!(cond) && now_ms() < dl_)                                    \
+            event_base_loop((w)->base, EVLOOP_ONCE);                         \
+        (cond);                                                              \
+    })
+
+/* Steps the loop for ms whatever happens. */
+static void run_for(struct world *w, uint64_t ms)
+{
+    uint64_t dl = now_ms() + ms;
+    while (now_ms() < dl)
+        event_base_loop(w->base, EVLOOP_ONCE);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+struct req {
+    int calls;
+    int err;
+    int type;
+    long long integer;
+    char str[256];
+    size_t len;
+    size_t n;
+    int order;
+    int *seq;
+    uint64_t id;
+};
+
+static void on_done(void *ctx, int err, const struct peer_value *v)
+{
+    struct req *r = ctx;
+    r->calls++;
+    r->err = err;
+    r->order = r->seq ? (*r->seq)++ : 0;
+    if (v) {
+        r->type = v->type;
+        r->integer = v->integer;
+        r->n = v->n;
+        r->len = v->len;
+        if (v->str)
+            snprintf(r->str, sizeof(r->str), "%.*s", (int)v->len, v->str);
+    }
+}
+
+static int send1(struct peer_bus *bus, int peer, struct req *r,
+                 const char *cmd, const char *arg)
+{
+    struct dyn_arg argv[2] = {{cmd, strlen(cmd)}, {arg, arg ? strlen(arg) : 0}};
+    memset(r, 0, sizeof(*r));
+    return peer_request(bus, peer, arg ? 2 : 1, argv, on_done, r, &r->id);
+}
+
+/* Adds each bus to the other and waits for both links. */
+static void connect_pair(struct world *w, struct node_ctx *a, int aport,
+                         struct node_ctx *b, int bport, int *ab, int *ba)
+{
+    *ab = peer_add(a->bus, b->name, "127.0.0.1", bport);
+    *ba = peer_add(b->bus, a->name, "127.0.0.1", aport);
+    ck_assert_int_ge(*ab, 0);
+    ck_assert_int_ge(*ba, 0);
+    ck_assert(RUN_UNTIL(w, peer_is_connected(a->bus, *ab) &&
+                               peer_is_connected(b->bus, *ba), 3000));
+}
+
+static struct peer_bus_stats stats(struct peer_bus *bus)
+{
+    struct peer_bus_stats s;
+    peer_bus_get_stats(bus, &s);
+    return s;
+}
+
+/* ---- raw sockets ------------------------------------------------------ */
+
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static void raw_send(int fd, const char *s, size_t n)
+{
+    ck_assert_int_eq(write(fd, s, n), (ssize_t)n);
+}
+
+/* Reads what is there; returns 0 at EOF (or reset), 1 otherwise. */
+static int raw_pump(int fd, struct dbuf *in)
+{
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n > 0) {
+        dbuf_append(in, buf, (size_t)n);
+        return 1;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        return 0;
+    return 1;
+}
+
+static int has(const struct dbuf *in, const char *needle)
+{
+    return in->len && memmem(in->p, in->len, needle, strlen(needle)) != NULL;
+}
+
+static int count_crlf(const struct dbuf *in)
+{
+    int k = 0;
+    for (size_t i = 0; i + 1 < in->len; i++)
+        if (in->p[i] == '\r' && in->p[i + 1] == '\n')
+            k++;
+    return k;
+}
+
+static void raw_hello(struct dbuf *b, const char *name, const char *nonce)
+{
+    dbuf_printf(b, "*3\r\n$10\r\nPEER.HELLO\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
+                strlen(name), name, strlen(nonce), nonce);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+START_TEST(request_reply_between_two_buses)
+{
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba;
+    world_init(&w);
+    mkbus(w.base, &a, "a", 7850, NULL);
+    mkbus(w.base, &b, "b", 7851, NULL);
+    ck_assert_int_eq(peer_bus_port(b.bus), 7851);
+    connect_pair(&w, &a, 7850, &b, 7851, &ab, &ba);
+    ck_assert_int_eq(a.links_up, 1);
+    ck_assert_int_eq(b.links_up, 1);
+
+    struct req r1, r2, r3, r4;
+    ck_assert_int_eq(send1(a.bus, ab, &r1, "ECHO", "hello"), 0);
+    /* never inside peer_request */
+    ck_assert_int_eq(r1.calls, 0);
+    ck_assert_int_eq(send1(b.bus, ba, &r2, "WHO", NULL), 0);
+    ck_assert_int_eq(send1(a.bus, ab, &r3, "NOSUCH", "x"), 0);
+    ck_assert_int_eq(send1(a.bus, ab, &r4, "PAIR", NULL), 0);
+    ck_assert(RUN_UNTIL(&w, r1.calls && r2.calls && r3.calls && r4.calls,
+                        2000));
+    ck_assert_int_eq(r1.err, 0);
+    ck_assert_int_eq(r1.type, PEER_V_STRING);
+    ck_assert_str_eq(r1.str, "hello");
+    ck_assert_int_eq(r2.err, 0);
+    ck_assert_str_eq(r2.str, "a<-b");
+    ck_assert_int_eq(r3.err, DYN_EPROTO);
+    ck_assert_int_eq(r3.type, PEER_V_ERROR);
+    ck_assert_str_eq(r3.str, "ERR unknown peer command 'NOSUCH'");
+    ck_assert_int_eq(r4.err, 0);
+    ck_assert_int_eq(r4.type, PEER_V_ARRAY);
+    ck_assert_uint_eq(r4.n, 2);
+    /* the caller's authenticated name and its id in the acceptor's table */
+    ck_assert_str_eq(b.last_caller, "a");
+    ck_assert_int_eq(b.last_caller_id, ba);
+    /* failure-detector hooks */
+    ck_assert_int_eq(a.sent, 3);
+    ck_assert_int_eq(a.replies, 3);
+    ck_assert_int_eq(b.sent, 1);
+    /* a second run gets no second callback */
+    run_for(&w, 50);
+    ck_assert_int_eq(r1.calls + r2.calls + r3.calls + r4.calls, 4);
+    ck_assert_int_eq(peer_add(a.bus, "b", "127.0.0.1", 7851), DYN_EEXIST);
+    ck_assert_int_eq(peer_find(a.bus, "b"), ab);
+    ck_assert_int_eq(peer_request(a.bus, 99, 1,
+                                  &(struct dyn_arg){"X", 1}, on_done, &r1,
+                                  NULL), DYN_EINVAL);
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+struct keep {
+    struct peer_value **out;
+    int calls;
+};
+
+static void keep_cb(void *ctx, int err, const struct peer_value *v)
+{
+    struct keep *kk = ctx;
+    kk->calls++;
+    ck_assert_int_eq(err, 0);
+    *kk->out = peer_value_dup(v);
+}
+
+START_TEST(nested_reply_is_converted)
+{
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba;
+    world_init(&w);
+    mkbus(w.base, &a, "a", 7852, NULL);
+    mkbus(w.base, &b, "b", 7853, NULL);
+    connect_pair(&w, &a, 7852, &b, 7853, &ab, &ba);
+    struct peer_value *kept = NULL;
+    /* keep a deep copy past the callback */
+    struct keep k = {&kept, 0};
+    struct dyn_arg argv[1] = {{"PAIR", 4}};
+    ck_assert_int_eq(peer_request(a.bus, ab, 1, argv, keep_cb, &k, NULL), 0);
+    ck_assert(RUN_UNTIL(&w, k.calls == 1, 2000));
+    ck_assert_int_eq(kept->type, PEER_V_ARRAY);
+    ck_assert_uint_eq(kept->n, 2);
+    ck_assert_int_eq(kept->elem[0].type, PEER_V_INT);
+    ck_assert_int_eq(kept->elem[0].integer, 42);
+    ck_assert_int_eq(kept->elem[1].type, PEER_V_ARRAY);
+    ck_assert_int_eq(kept->elem[1].elem[0].type, PEER_V_STRING);
+    ck_assert_str_eq(kept->elem[1].elem[0].str, "in");
+    ck_assert_int_eq(kept->elem[1].elem[1].type, PEER_V_NIL);
+    peer_value_free(kept);
+    peer_value_free(NULL);
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(no_secret_refused_unless_insecure)
+{
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba;
+    world_init(&w);
+    struct peer_bus *bus = NULL;
+    struct peer_bus_opts o = {.self_name = "a", .bind_host = "127.0.0.1",
+                              .port = 7854};
+    ck_assert_int_eq(peer_bus_new(w.base, &o, &handlers, &a, &bus),
+                     DYN_EINVAL);
+    ck_assert_ptr_null(bus);
+    o.secret = "";
+    ck_assert_int_eq(peer_bus_new(w.base, &o, &handlers, &a, &bus),
+                     DYN_EINVAL);
+    /* cluster-insecure yes: names are still exchanged */
+    struct bus_cfg insecure = {.insecure = 1};
+    mkbus(w.base, &a, "a", 7854, &insecure);
+    mkbus(w.base, &b, "b", 7855, &insecure);
+    connect_pair(&w, &a, 7854, &b, 7855, &ab, &ba);
+    struct req r;
+    ck_assert_int_eq(send1(a.bus, ab, &r, "WHO", NULL), 0);
+    ck_assert(RUN_UNTIL(&w, r.calls, 2000));
+    ck_assert_str_eq(r.str, "b<-a");
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(pipelined_10k_answered_in_order)
+{
+    enum { N = 10000 };
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba, seq = 0;
+    world_init(&w);
+    mkbus(w.base, &a, "a", 7856, NULL);
+    mkbus(w.base, &b, "b", 7857, NULL);
+    connect_pair(&w, &a, 7856, &b, 7857, &ab, &ba);
+    struct req *r = dyn_calloc(N, sizeof(*r));
+    int done = 0;
+    for (int i = 0; i < N; i++) {
+        struct dyn_arg argv[1] = {{"ID", 2}};
+        r[i].seq = &seq;
+        ck_assert_int_eq(
+            peer_request(a.bus, ab, 1, argv, on_done, &r[i], &r[i].id), 0);
+    }
+    ck_assert(RUN_UNTIL(&w, seq == N, 10000));
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(r[i].calls, 1);
+        ck_assert_int_eq(r[i].err, 0);
+        ck_assert_int_eq(r[i].order, i);
+        ck_assert_int_eq(r[i].type, PEER_V_INT);
+        ck_assert_uint_eq((uint64_t)r[i].integer, r[i].id);
+        if (i)
+            ck_assert_uint_gt(r[i].id, r[i - 1].id);
+        done++;
+    }
+    ck_assert_int_eq(done, N);
+    ck_assert_int_eq(b.handled, N);
+    struct peer_bus_stats sa = stats(a.bus), sb = stats(b.bus);
+    ck_assert_uint_eq(sa.requests_sent, N);
+    ck_assert_uint_eq(sa.replies_received, N);
+    ck_assert_uint_eq(sb.requests_received, N);
+    fprintf(stderr, "10k pipelined: link writes %llu, acceptor writes %llu\n",
+            (unsigned long long)sa.link_writes,
+            (unsigned long long)sb.conn_writes);
+    dyn_free(r);
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(late_answers_keep_request_order)
+{
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba, seq = 0;
+    world_init(&w);
+    mkbus(w.base, &a, "a", 7858, NULL);
+    mkbus(w.base, &b, "b", 7859, NULL);
+    connect_pair(&w, &a, 7858, &b, 7859, &ab, &ba);
+    struct req r[4];
+    ck_assert_int_eq(send1(a.bus, ab, &r[0], "HOLD", "1"), 0);
+    ck_assert_int_eq(send1(a.bus, ab, &r[1], "ECHO", "two"), 0);
+    ck_assert_int_eq(send1(a.bus, ab, &r[2], "HOLD", "3"), 0);
+    ck_assert_int_eq(send1(a.bus, ab, &r[3], "ECHO", "four"), 0);
+    for (int i = 0; i < 4; i++)
+        r[i].seq = &seq;
+    ck_assert(RUN_UNTIL(&w, b.handled == 4, 2000));
+    ck_assert_int_eq(b.nheld, 2);
+    run_for(&w, 30);
+    ck_assert_int_eq(seq, 0); /* "two" is ready but waits behind 1 */
+    answer_held(&b, 1, "held:3");   /* the later one finishes first */
+    run_for(&w, 30);
+    ck_assert_int_eq(seq, 0);
+    answer_held(&b, 0, "held:1");
+    ck_assert(RUN_UNTIL(&w, seq == 4, 2000));
+    ck_assert_str_eq(r[0].str, "held:1");
+    ck_assert_str_eq(r[1].str, "two");
+    ck_assert_str_eq(r[2].str, "held:3");
+    ck_assert_str_eq(r[3].str, "four");
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(r[i].order, i);
+        ck_assert_int_eq(r[i].calls, 1);
+    }
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(wrong_secret_reaches_no_handler)
+{
+    struct world w;
+    struct node_ctx a, b;
+    world_init(&w);
+    struct bus_cfg other = {.secret = "not-the-cluster-secret"};
+    mkbus(w.base, &a, "a", 7860, &other);
+    mkbus(w.base, &b, "b", 7861, NULL);
+    int ab = peer_add(a.bus, "b", "127.0.0.1", 7861);
+    int ba = peer_add(b.bus, "a", "127.0.0.1", 7860);
+    /* each side refuses the other: the dialer checks the acceptor's MAC */
+    ck_assert(RUN_UNTIL(&w, stats(a.bus).auth_failures >= 2 &&
+                                stats(b.bus).auth_failures >= 2, 3000));
+    ck_assert(!peer_is_connected(a.bus, ab));
+    ck_assert(!peer_is_connected(b.bus, ba));
+    struct req r;
+    ck_assert_int_eq(send1(a.bus, ab, &r, "ECHO", "x"), 0);
+    ck_assert_int_eq(r.calls, 0);
+    ck_assert(RUN_UNTIL(&w, r.calls, 1000));
+    ck_assert_int_eq(r.err, DYN_EIO);
+    run_for(&w, 50);
+    ck_assert_int_eq(r.calls, 1);
+    ck_assert_int_eq(a.handled + b.handled, 0);
+    ck_assert_int_eq(a.links_up + b.links_up, 0);
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(unauthenticated_socket_gets_noauth)
+{
+    struct world w;
+    struct node_ctx b;
+    world_init(&w);
+    mkbus(w.base, &b, "b", 7862, NULL);
+    struct dbuf out, in;
+    dbuf_init(&out);
+    dbuf_init(&in);
+
+    /* 1: HELLO, then a well-formed internal command without PEER.AUTH */
+    int fd = raw_connect(7862);
+    char nonce[AUTH_NONCE_HEX + 1];
+    ck_assert_int_eq(auth_nonce(nonce), 0);
+    raw_hello(&out, "a", nonce);
+    dbuf_appends(&out, "*3\r\n$4\r\nECHO\r\n$1\r\n7\r\n$5\r\nhello\r\n");
+    raw_send(fd, out.p, out.len);
+    int open = 1;
+    ck_assert(RUN_UNTIL(&w, !(open = raw_pump(fd, &in)), 2000));
+    ck_assert(has(&in, "-NOAUTH peer not authenticated\r\n"));
+    ck_assert(has(&in, "*3\r\n$1\r\nb\r\n$64\r\n")); /* the challenge */
+    ck_assert(!has(&in, "hello"));
+    close(fd);
+
+    /* 2: an internal command straight away */
+    dbuf_reset(&out);
+    dbuf_reset(&in);
+    fd = raw_connect(7862);
+    dbuf_appends(&out, "*3\r\n$4\r\nECHO\r\n$1\r\n7\r\n$5\r\nhello\r\n");
+    raw_send(fd, out.p, out.len);
+    ck_assert(RUN_UNTIL(&w, !(open = raw_pump(fd, &in)), 2000));
+    ck_assert_int_eq((int)in.len, 32);
+    ck_assert(has(&in, "-NOAUTH peer not authenticated\r\n"));
+    close(fd);
+
+    /* 3: HELLO, then a wrong PEER.AUTH: refused, counted, closed */
+    dbuf_reset(&out);
+    dbuf_reset(&in);
+    fd = raw_connect(7862);
+    raw_hello(&out, "a", nonce);
+    raw_send(fd, out.p, out.len);
+    ck_assert(RUN_UNTIL(&w, (raw_pump(fd, &in), count_crlf(&in) >= 7),
+                        2000));
+    dbuf_reset(&out);
+    dbuf_printf(&out, "*2\r\n$9\r\nPEER.AUTH\r\n$64\r\n%064d\r\n", 0);
+    dbuf_appends(&out, "*3\r\n$4\r\nECHO\r\n$1\r\n8\r\n$5\r\nhello\r\n");
+    raw_send(fd, out.p, out.len);
+    ck_assert(RUN_UNTIL(&w, !(open = raw_pump(fd, &in)), 2000));
+    ck_assert(has(&in, "-ERR peer authentication failed\r\n"));
+    ck_assert(!has(&in, "hello"));
+    ck_assert_uint_eq(stats(b.bus).auth_failures, 1);
+    close(fd);
+
+    /* 4: the same with the right MAC works (the test knows the secret) */
+    dbuf_reset(&out);
+    dbuf_reset(&in);
+    fd = raw_connect(7862);
+    raw_hello(&out, "a", nonce);
+    raw_send(fd, out.p, out.len);
+    ck_assert(RUN_UNTIL(&w, (raw_pump(fd, &in), count_crlf(&in) >= 7),
+                        2000));
+    const char *np = memmem(in.p, in.len, "$64\r\n", 5);
+    ck_assert_ptr_nonnull(np);
+    char mac[AUTH_MAC_HEX + 1], want[AUTH_MAC_HEX + 1];
+    ck_assert_int_eq(auth_mac(SECRET, strlen(SECRET), nonce, 64, "b", 1,
+                              want), 0);
+    ck_assert(has(&in, want)); /* the acceptor proved itself */
+    ck_assert_int_eq(auth_mac(SECRET, strlen(SECRET), np + 5, 64, "a", 1,
+                              mac), 0);
+    dbuf_reset(&out);
+    dbuf_reset(&in);
+    dbuf_printf(&out, "*2\r\n$9\r\nPEER.AUTH\r\n$64\r\n%s\r\n", mac);
+    dbuf_appends(&out, "*3\r\n$4\r\nECHO\r\n$1\r\n9\r\n$5\r\nhello\r\n");
+    raw_send(fd, out.p, out.len);
+    ck_assert(RUN_UNTIL(&w, (raw_pump(fd, &in), has(&in, "hello\r\n")),
+                        2000));
+    ck_assert(has(&in, "+OK\r\n$5\r\nhello\r\n"));
+    ck_assert_int_eq(b.handled, 1);
+    close(fd);
+
+    dbuf_free(&out);
+    dbuf_free(&in);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(handshake_limits_and_hello_needs_a_nonce)
+{
+    struct world w;
+    struct node_ctx b;
+    world_init(&w);
+    mkbus(w.base, &b, "b", 7863, NULL);
+    struct dbuf in;
+    dbuf_init(&in);
+    /* more than 10 arguments before authentication: protocol error */
+    int fd = raw_connect(7863);
+    const char *many = "*11\r\n";
+    raw_send(fd, many, strlen(many));
+    int open = 1;
+    ck_assert(RUN_UNTIL(&w, !(open = raw_pump(fd, &in)), 2000));
+    ck_assert(has(&in, "-ERR Protocol error: unauthenticated multibulk"));
+    close(fd);
+    /* a HELLO with a short nonce */
+    dbuf_reset(&in);
+    fd = raw_connect(7863);
+    const char *bad = "*3\r\n$10\r\nPEER.HELLO\r\n$1\r\na\r\n$2\r\nab\r\n";
+    raw_send(fd, bad, strlen(bad));
+    ck_assert(RUN_UNTIL(&w, !(open = raw_pump(fd, &in)), 2000));
+    ck_assert(has(&in, "-ERR malformed PEER.HELLO"));
+    close(fd);
+    ck_assert_int_eq(b.handled, 0);
+    dbuf_free(&in);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(oversized_messages_rejected)
+{
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba;
+    world_init(&w);
+    struct bus_cfg big = {.max_message = 1 << 20};
+    struct bus_cfg small = {.max_message = 4096};
+    mkbus(w.base, &a, "a", 7864, &big);
+    mkbus(w.base, &b, "b", 7865, &small);
+    connect_pair(&w, &a, 7864, &b, 7865, &ab, &ba);
+    char *blob = dyn_malloc(20001);
+    memset(blob, 'y', 20000);
+    blob[20000] = 0;
+
+    /* our own limit: refused at once, no callback */
+    struct req r;
+    ck_assert_int_eq(send1(b.bus, ba, &r, "ECHO", blob), DYN_ELIMIT);
+    run_for(&w, 20);
+    ck_assert_int_eq(r.calls, 0);
+
+    /* the acceptor's limit: the bulk is refused before it is buffered */
+    ck_assert_int_eq(send1(a.bus, ab, &r, "ECHO", blob), 0);
+    ck_assert(RUN_UNTIL(&w, r.calls, 2000));
+    ck_assert(r.err == DYN_EPROTO || r.err == DYN_EIO);
+    ck_assert_int_eq(b.handled, 0);
+    ck_assert_uint_ge(stats(b.bus).oversized, 1);
+    /* the link comes back */
+    ck_assert(RUN_UNTIL(&w, peer_is_connected(a.bus, ab), 3000));
+
+    /* a reply larger than the dialer's limit kills the link: DYN_EIO */
+    struct req r2;
+    ck_assert_int_eq(send1(b.bus, ba, &r2, "BIG", "10000"), 0);
+    ck_assert(RUN_UNTIL(&w, r2.calls, 2000));
+    ck_assert_int_eq(r2.err, DYN_EIO);
+    ck_assert_int_eq(a.handled, 1);
+    ck_assert_uint_ge(stats(b.bus).oversized, 2);
+    ck_assert(RUN_UNTIL(&w, peer_is_connected(b.bus, ba), 3000));
+    struct req r3;
+    ck_assert_int_eq(send1(b.bus, ba, &r3, "BIG", "100"), 0);
+    ck_assert(RUN_UNTIL(&w, r3.calls, 2000));
+    ck_assert_int_eq(r3.err, 0);
+    ck_assert_uint_eq(r3.len, 100);
+    dyn_free(blob);
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(lost_peer_fails_pending_once_then_reconnects)
+{
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba;
+    world_init(&w);
+    mkbus(w.base, &a, "a", 7866, NULL);
+    mkbus(w.base, &b, "b", 7867, NULL);
+    connect_pair(&w, &a, 7866, &b, 7867, &ab, &ba);
+    struct req r[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(send1(a.bus, ab, &r[i], "HOLD", "x"), 0);
+    ck_assert(RUN_UNTIL(&w, b.nheld == 3, 2000));
+    struct peer_call *orphans[3] = {b.held[0], b.held[1], b.held[2]};
+    peer_bus_free(b.bus);   /* node b goes away */
+    for (int i = 0; i < 3; i++) {
+        ck_assert(!peer_call_alive(orphans[i]));
+        peer_call_reply_ok(orphans[i]); /* frees the orphan */
+    }
+    ck_assert(RUN_UNTIL(&w, r[0].calls && r[1].calls && r[2].calls, 2000));
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(r[i].err, DYN_EIO);
+    ck_assert_int_eq(a.links_down, 1);
+    ck_assert(!peer_is_connected(a.bus, ab));
+    /* a request now fails too, from the loop */
+    struct req r4;
+    ck_assert_int_eq(send1(a.bus, ab, &r4, "ECHO", "x"), 0);
+    ck_assert_int_eq(r4.calls, 0);
+    ck_assert(RUN_UNTIL(&w, r4.calls, 1000));
+    ck_assert_int_eq(r4.err, DYN_EIO);
+    run_for(&w, 300);   /* a few refused redials */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(r[i].calls, 1);
+    ck_assert_int_eq(r4.calls, 1);
+
+    /* b comes back on the same port: a redials and requests work */
+    mkbus(w.base, &b, "b", 7867, NULL);
+    ck_assert(RUN_UNTIL(&w, peer_is_connected(a.bus, ab), 6000));
+    ck_assert_int_eq(a.links_up, 2);
+    ck_assert_uint_ge(stats(a.bus).reconnects, 1);
+    struct req r5;
+    ck_assert_int_eq(send1(a.bus, ab, &r5, "ECHO", "back"), 0);
+    ck_assert(RUN_UNTIL(&w, r5.calls, 2000));
+    ck_assert_int_eq(r5.err, 0);
+    ck_assert_str_eq(r5.str, "back");
+    ck_assert_int_eq(b.last_caller_id, -1); /* b has no peer table yet */
+    int ba2 = peer_add(b.bus, "a", "127.0.0.1", 7866);
+    ck_assert_int_eq(send1(a.bus, ab, &r5, "ECHO", "again"), 0);
+    ck_assert(RUN_UNTIL(&w, r5.calls, 2000));
+    ck_assert_str_eq(b.last_caller, "a");
+    ck_assert_int_eq(b.last_caller_id, ba2);
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(requests_of_one_turn_leave_in_one_write)
+{
+    enum { N = 1000 };
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba, seq = 0;
+    world_init(&w);
+    mkbus(w.base, &a, "a", 7868, NULL);
+    mkbus(w.base, &b, "b", 7869, NULL);
+    connect_pair(&w, &a, 7868, &b, 7869, &ab, &ba);
+    struct req *r = dyn_calloc(N, sizeof(*r));
+    struct peer_bus_stats a0 = stats(a.bus), b0 = stats(b.bus);
+    for (int i = 0; i < N; i++) {
+        struct dyn_arg argv[2] = {{"ECHO", 4}, {"payload", 7}};
+        r[i].seq = &seq;
+        ck_assert_int_eq(peer_request(a.bus, ab, 2, argv, on_done, &r[i],
+                                      NULL), 0);
+    }
+    ck_assert(RUN_UNTIL(&w, seq == N, 5000));
+    struct peer_bus_stats a1 = stats(a.bus), b1 = stats(b.bus);
+    uint64_t lw = a1.link_writes - a0.link_writes;
+    uint64_t cw = b1.conn_writes - b0.conn_writes;
+    fprintf(stderr, "batching: %d requests, %llu link writes, %llu reply "
+            "writes\n", N, (unsigned long long)lw, (unsigned long long)cw);
+    ck_assert_uint_eq(a1.requests_sent - a0.requests_sent, N);
+    ck_assert_uint_ge(lw, 1);
+    ck_assert_uint_le(lw, 2);
+    ck_assert_uint_le(cw, 20);  /* one per read callback */
+    for (int i = 0; i < N; i++)
+        ck_assert_str_eq(r[i].str, "payload");
+    dyn_free(r);
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(three_buses_full_mesh)
+{
+    struct world w;
+    struct node_ctx n[3];
+    const char *names[3] = {"n1", "n2", "n3"};
+    int ports[3] = {7870, 7871, 7872};
+    int id[3][3];
+    world_init(&w);
+    for (int i = 0; i < 3; i++)
+        mkbus(w.base, &n[i], names[i], ports[i], NULL);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (i != j)
+                id[i][j] = peer_add(n[i].bus, names[j], "127.0.0.1",
+                                    ports[j]);
+    ck_assert(RUN_UNTIL(&w, n[0].links_up == 2 && n[1].links_up == 2 &&
+                                n[2].links_up == 2, 3000));
+    struct req r[3][3];
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (i != j)
+                ck_assert_int_eq(send1(n[i].bus, id[i][j], &r[i][j], "WHO",
+                                       NULL), 0);
+    int all = 0;
+    ck_assert(RUN_UNTIL(&w, ({
+                            all = 1;
+                            for (int i = 0; i < 3; i++)
+                                for (int j = 0; j < 3; j++)
+                                    if (i != j && !r[i][j].calls)
+                                        all = 0;
+                            all;
+                        }), 3000));
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (i != j) {
+                char want[32];
+                snprintf(want, sizeof(want), "%s<-%s", names[j], names[i]);
+                ck_assert_str_eq(r[i][j].str, want);
+            }
+    /* removing a peer closes its link; requests to it are refused */
+    ck_assert_int_eq(peer_remove(n[0].bus, id[0][1]), 0);
+    ck_assert(!peer_is_connected(n[0].bus, id[0][1]));
+    struct req x;
+    ck_assert_int_eq(send1(n[0].bus, id[0][1], &x, "WHO", NULL), DYN_EINVAL);
+    ck_assert_int_eq(peer_find(n[0].bus, "n2"), DYN_ENOTFOUND);
+    run_for(&w, 50);
+    ck_assert_int_eq(n[0].links_down, 0); /* no on_link for a removal */
+    ck_assert_int_eq(send1(n[0].bus, id[0][2], &x, "WHO", NULL), 0);
+    ck_assert(RUN_UNTIL(&w, x.calls, 2000));
+    ck_assert_str_eq(x.str, "n3<-n1");
+    for (int i = 0; i < 3; i++)
+        peer_bus_free(n[i].bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(dropped_requests_look_like_silence)
+{
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba;
+    world_init(&w);
+    struct bus_cfg dl = {.dead_link_ms = 200};
+    mkbus(w.base, &a, "a", 7873, &dl);
+    mkbus(w.base, &b, "b", 7874, &dl);
+    connect_pair(&w, &a, 7873, &b, 7874, &ab, &ba);
+
+    /* drop_out on a: never sent */
+    struct peer_fault f = {.drop_out = 1};
+    ck_assert_int_eq(peer_set_fault(a.bus, ab, &f), 0);
+    struct req r;
+    uint64_t t0 = now_ms();
+    ck_assert_int_eq(send1(a.bus, ab, &r, "ECHO", "x"), 0);
+    ck_assert(RUN_UNTIL(&w, r.calls, 2000));
+    ck_assert_int_eq(r.err, DYN_EAGAIN);
+    ck_assert_uint_ge(now_ms() - t0, 190);
+    ck_assert_int_eq(b.handled, 0);
+
+    /* drop_in on b for a: not handled, silence at a, the link stays up */
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(peer_set_fault(a.bus, ab, &f), 0);
+    f.drop_in = 1;
+    ck_assert_int_eq(peer_set_fault(b.bus, ba, &f), 0);
+    ck_assert_int_eq(send1(a.bus, ab, &r, "ECHO", "x"), 0);
+    ck_assert(RUN_UNTIL(&w, r.calls, 2000));
+    ck_assert_int_eq(r.err, DYN_EAGAIN);
+    ck_assert_int_eq(b.handled, 0);
+    ck_assert(peer_is_connected(a.bus, ab));
+    ck_assert_int_eq(a.links_down, 0);
+
+    /* delay: answered, but not before delay_ms */
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(peer_set_fault(b.bus, ba, &f), 0);
+    f.delay_ms = 80;
+    ck_assert_int_eq(peer_set_fault(a.bus, ab, &f), 0);
+    struct req d1, d2;
+    int seq = 0;
+    t0 = now_ms();
+    ck_assert_int_eq(send1(a.bus, ab, &d1, "ECHO", "d1"), 0);
+    ck_assert_int_eq(send1(a.bus, ab, &d2, "ECHO", "d2"), 0);
+    d1.seq = d2.seq = &seq;
+    ck_assert(RUN_UNTIL(&w, d1.calls && d2.calls, 2000));
+    ck_assert_uint_ge(now_ms() - t0, 75);
+    ck_assert_str_eq(d1.str, "d1");
+    ck_assert_str_eq(d2.str, "d2");
+    ck_assert_int_lt(d1.order, d2.order);
+    ck_assert_uint_eq(stats(a.bus).dropped, 1);
+    ck_assert_uint_eq(stats(b.bus).dropped, 1);
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(overdue_reply_kills_the_link)
+{
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba;
+    world_init(&w);
+    struct bus_cfg dl = {.dead_link_ms = 150};
+    mkbus(w.base, &a, "a", 7875, &dl);
+    mkbus(w.base, &b, "b", 7876, &dl);
+    connect_pair(&w, &a, 7875, &b, 7876, &ab, &ba);
+    struct req r;
+    ck_assert_int_eq(send1(a.bus, ab, &r, "HOLD", "x"), 0);
+    ck_assert(RUN_UNTIL(&w, r.calls, 2000));
+    ck_assert_int_eq(r.err, DYN_EIO);
+    ck_assert_uint_eq(stats(a.bus).dead_links, 1);
+    ck_assert_int_eq(a.links_down, 1);
+    /* the held call on b is now an orphan; answering it is harmless */
+    ck_assert(RUN_UNTIL(&w, !peer_call_alive(b.held[0]), 2000));
+    answer_held(&b, 0, "late");
+    ck_assert(RUN_UNTIL(&w, peer_is_connected(a.bus, ab), 3000));
+    ck_assert_int_eq(send1(a.bus, ab, &r, "ECHO", "ok"), 0);
+    ck_assert(RUN_UNTIL(&w, r.calls, 2000));
+    ck_assert_str_eq(r.str, "ok");
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+static Suite *peer_suite(void)
+{
+    Suite *s = suite_create("peer");
+    TCase *tc = tcase_create("bus");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, request_reply_between_two_buses);
+    tcase_add_test(tc, nested_reply_is_converted);
+    tcase_add_test(tc, no_secret_refused_unless_insecure);
+    tcase_add_test(tc, pipelined_10k_answered_in_order);
+    tcase_add_test(tc, late_answers_keep_request_order);
+    tcase_add_test(tc, wrong_secret_reaches_no_handler);
+    tcase_add_test(tc, unauthenticated_socket_gets_noauth);
+    tcase_add_test(tc, handshake_limits_and_hello_needs_a_nonce);
+    tcase_add_test(tc, oversized_messages_rejected);
+    tcase_add_test(tc, lost_peer_fails_pending_once_then_reconnects);
+    tcase_add_test(tc, requests_of_one_turn_leave_in_one_write);
+    tcase_add_test(tc, three_buses_full_mesh);
+    tcase_add_test(tc, dropped_requests_look_like_silence);
+    tcase_add_test(tc, overdue_reply_kills_the_link);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(peer_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
