@@ -81,6 +81,22 @@ void client_close_after_reply(struct client *c);
 void client_unblock(struct client *c);
 /* Bytes pending in the output buffer. */
 size_t client_obuf_pending(const struct client *c);
+/* Closes c from the event loop soon (CLIENT KILL of another client); safe to
+ * call from a handler.  The client is freed in its own callback. */
+void client_close_async(struct client *c);
+/* Closes and frees c now.  Only from the event loop, never inside a handler
+ * running for c. */
+void client_free(struct client *c);
+
+/* The listening side (net.c, used by main.c).  net_listen binds every
+ * address in cfg.bind at cfg.port; returns 0 or DYN_EIO (logged). */
+int net_listen(struct node *n);
+void net_close_listeners(struct node *n);
+/* Frees every client (shutdown). */
+void net_free_all_clients(struct node *n);
+/* Periodic work: idle timeout, shrinking idle buffers. */
+void net_cron(struct node *n, uint64_t now_ms);
+
 /* Appends "id=.. addr=.. ..." (CLIENT LIST / CLIENT INFO line, no newline). */
 void client_describe(const struct client *c, struct dbuf *out,
                      uint64_t now_ms);

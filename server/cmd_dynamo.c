@@ -86,7 +86,7 @@ static void dynamo_reply_write_error(struct client *c, int rc)
                      "resolve them with DYNAMO.GET and DYNAMO.PUT",
                      c->node->cfg.max_siblings);
     else
-        reply_error(&c->obuf, "ERR write failed");
+        reply_error(&c->obuf, db_error_text(c->node, rc));
 }
 
 /* Decodes a client context; "" is the empty clock (a blind write). */

@@ -52,7 +52,7 @@ static void keys_reply_write_error(struct client *c, int rc)
                      "resolve them with DYNAMO.GET and DYNAMO.PUT",
                      c->node->cfg.max_siblings);
     else
-        reply_error(&c->obuf, "ERR write failed");
+        reply_error(&c->obuf, db_error_text(c->node, rc));
 }
 
 /* Writes a version of key (a value, or a tombstone when val is NULL).
@@ -335,8 +335,11 @@ static void keys_flush(struct client *c, int argc, const struct dyn_arg *argv)
         reply_error(&c->obuf, ERR_SYNTAX);
         return;
     }
-    db_flush(c->node);
-    reply_ok(&c->obuf);
+    int rc = db_flush(c->node);
+    if (rc != 0)
+        reply_error(&c->obuf, db_error_text(c->node, rc));
+    else
+        reply_ok(&c->obuf);
 }
 
 /* ----------------------------------------------------------------- expiry */

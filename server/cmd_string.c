@@ -61,7 +61,7 @@ static void string_reply_write_error(struct client *c, int rc)
                      "resolve them with DYNAMO.GET and DYNAMO.PUT",
                      c->node->cfg.max_siblings);
     else
-        reply_error(&c->obuf, "ERR write failed");
+        reply_error(&c->obuf, db_error_text(c->node, rc));
 }
 
 /* Writes a plain value version of key.  Returns 0, or -1 after replying the

@@ -63,6 +63,7 @@ extern const struct command cmd_string_table[];  /* cmd_string.c */
 extern const struct command cmd_keys_table[];    /* cmd_keys.c */
 extern const struct command cmd_multi_table[];   /* cmd_multi.c */
 extern const struct command cmd_dynamo_table[];  /* cmd_dynamo.c */
+extern const struct command cmd_cluster_table[]; /* cmd_cluster.c */
 
 struct command_registry;
 struct command_registry *command_registry_new(void);
@@ -85,6 +86,10 @@ void command_dispatch(struct client *c, int argc, const struct dyn_arg *argv);
 /* Runs a command that already passed the checks (EXEC), with stats. */
 void command_call(struct client *c, const struct command *cmd, int argc,
                   const struct dyn_arg *argv);
+
+/* Frees the commands MULTI queued and leaves the MULTI state (clears
+ * CLIENT_MULTI and CLIENT_DIRTY_EXEC).  Used by EXEC, DISCARD, client close. */
+void command_multi_reset(struct client *c);
 
 /* Replies with Redis's arity error for cmd. */
 void command_reply_arity(struct client *c, const char *name);

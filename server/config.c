@@ -37,14 +37,18 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "server/log.h"
 #include "server/util.h"
 
-enum opt_type { T_BOOL, T_INT, T_LL, T_MEM, T_STR, T_ENUM };
+/* T_RATIO: a decimal between min/1000 and max/1000, kept in an int as
+ * thousandths (compact-ratio 0.5 is stored as 500). */
+enum opt_type { T_BOOL, T_INT, T_LL, T_MEM, T_STR, T_ENUM, T_RATIO };
 
 #define F_RUNTIME  0x01 /* CONFIG SET may change it */
 #define F_MULTI    0x02 /* several words, stored joined by one space (bind) */
@@ -53,6 +57,7 @@ enum opt_type { T_BOOL, T_INT, T_LL, T_MEM, T_STR, T_ENUM };
 #define F_CLAMP    0x10 /* values outside [clo, chi] are clamped (Redis hz) */
 #define F_NONEMPTY 0x20 /* a string that must not be empty */
 #define F_NODENAME 0x40 /* restricted character set */
+#define F_APPEND   0x80 /* each occurrence adds a line (cluster-node) */
 
 struct opt_enum {
     const char *name;
@@ -83,6 +88,9 @@ static const struct opt_enum policy_enum[] = {
 static const struct opt_enum fsync_enum[] = {
     {"everysec", FSYNC_EVERYSEC}, {"always", FSYNC_ALWAYS},
     {"no", FSYNC_NO},             {NULL, 0},
+};
+static const struct opt_enum storage_enum[] = {
+    {"memory", STORAGE_MEMORY}, {"disk", STORAGE_DISK}, {NULL, 0},
 };
 
 #define OFF(f) offsetof(struct config, f)
@@ -141,7 +149,19 @@ static const struct opt options[] = {
     INT("r", r, 2, 1, 64, F_RUNTIME),
     INT("w", w, 2, 1, 64, F_RUNTIME),
     /* storage */
+    ENUM("storage", storage, STORAGE_DISK, storage_enum, 0),
     ENUM("appendfsync", appendfsync, FSYNC_EVERYSEC, fsync_enum, F_RUNTIME),
+    MEM("segment-max-bytes", segment_max_bytes, 64 * MB, 4096, GB, 0),
+    {"compact-ratio", T_RATIO, OFF(compact_ratio_pm), 500, NULL, 0, 1000,
+     F_RUNTIME, NULL, 0, 0},
+    BOOL("value-cache", value_cache, 0, 0),
+    /* cluster */
+    STR("cluster-node", cluster_nodes, "", F_MULTI | F_APPEND),
+    INT("cluster-port", cluster_port, 0, 0, 65535, 0),
+    STR("cluster-secret", cluster_secret, "", 0),
+    BOOL("cluster-insecure", cluster_insecure, 0, 0),
+    INT("request-timeout-ms", request_timeout_ms, 1000, 10, 600000,
+        F_RUNTIME),
     /* observability */
     INT("trace-max", trace_max, 128, 0, 1000000, 0),
 };
@@ -256,7 +276,11 @@ static void reason(struct dbuf *out, const struct opt *o, enum perr pe,
                         o->min, o->max);
         break;
     case PE_RANGE:
-        if (redis)
+        if (o->type == T_RATIO)
+            dbuf_printf(out, "%s be a number between %g and %g",
+                        redis ? "argument must" : "must",
+                        (double)o->min / 1000, (double)o->max / 1000);
+        else if (redis)
             dbuf_printf(out, "argument must be between %lld and %lld "
                         "inclusive", o->min, o->max);
         else if (o->type == T_MEM)
@@ -458,6 +482,18 @@ static enum perr opt_parse(const struct opt *o, int argc, char **argv,
         out->num = n;
         return PE_NONE;
     }
+    case T_RATIO: {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (end == v || *end != '\0' || errno == ERANGE || !(d == d))
+            return PE_RANGE;
+        n = llround(d * 1000);
+        if (n < o->min || n > o->max)
+            return PE_RANGE;
+        out->num = n;
+        return PE_NONE;
+    }
     case T_ENUM:
         for (const struct opt_enum *e = o->enums; e->name; e++) {
             if (strcasecmp(v, e->name) == 0) {
@@ -487,6 +523,20 @@ static enum perr opt_parse(const struct opt *o, int argc, char **argv,
 /* Stores a parsed value; takes ownership of v->str. */
 static void opt_store(struct config *c, const struct opt *o, struct pval *v)
 {
+    if (o->type == T_STR && (o->flags & F_APPEND) && *str_slot(c, o) &&
+        **str_slot(c, o) && v->str[0]) {
+        char **slot = str_slot(c, o);
+        size_t a = strlen(*slot), b = strlen(v->str);
+        char *j = dyn_malloc(a + b + 2);
+        memcpy(j, *slot, a);
+        j[a] = '\n';
+        memcpy(j + a + 1, v->str, b + 1);
+        dyn_free(*slot);
+        dyn_free(v->str);
+        v->str = NULL;
+        *slot = j;
+        return;
+    }
     if (o->type == T_STR) {
         char **slot = str_slot(c, o);
         dyn_free(*slot);
@@ -509,6 +559,9 @@ static const char *opt_render(const struct config *c, const struct opt *o,
     case T_LL:
     case T_MEM:
         dyn_ll2str(buf, num_get(c, o));
+        return buf;
+    case T_RATIO:
+        snprintf(buf, 32, "%g", (double)num_get(c, o) / 1000);
         return buf;
     case T_ENUM:
         v = num_get(c, o);
@@ -920,6 +973,13 @@ int config_validate(const struct config *c, struct dbuf *err,
     if (rp < 16 || rp > 65536 || (rp & (rp - 1)) != 0) {
         dbuf_printf(&msg, "%sring-partitions (%d) must be a power of two "
                     "between 16 and 65536", bad ? "; " : "", rp);
+        bad++;
+    }
+    if (c->cluster_nodes && c->cluster_nodes[0] && c->cluster_port == 0 &&
+        c->port + 10000 > 65535) {
+        dbuf_printf(&msg, "%sthe peer bus port (port + 10000 = %d) is out "
+                    "of range: set cluster-port", bad ? "; " : "",
+                    c->port + 10000);
         bad++;
     }
     if (c->daemonize) {

@@ -26,6 +26,7 @@
 
 enum conflict_policy { CONFLICT_SIBLINGS = 0, CONFLICT_LWW = 1 };
 enum appendfsync_mode { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC = 1, FSYNC_NO = 2 };
+enum storage_mode { STORAGE_MEMORY = 0, STORAGE_DISK = 1 };
 
 struct config {
     /* network */
@@ -61,7 +62,18 @@ struct config {
     int r;                      /* 2 */
     int w;                      /* 2 */
     /* storage */
+    int storage;                /* enum storage_mode, disk */
     int appendfsync;            /* enum appendfsync_mode, everysec */
+    long long segment_max_bytes; /* 64mb: a data segment rolls over past it */
+    int compact_ratio_pm;       /* compact-ratio in thousandths (0.5 = 500) */
+    int value_cache;            /* no: values stay on disk (Bitcask) */
+    /* cluster */
+    char *cluster_nodes;        /* "NAME HOST:PORT[@PEERPORT]" lines joined
+                                 * by '\n'; empty = a node alone */
+    int cluster_port;           /* peer bus; 0 = port + 10000 */
+    char *cluster_secret;       /* HMAC key of the peer bus */
+    int cluster_insecure;       /* run the bus without a secret */
+    int request_timeout_ms;     /* quorum deadline, 1000 */
     /* observability */
     int trace_max;              /* DYNAMO.TRACE ring size, 128 */
 };

@@ -32,11 +32,21 @@
  * vclock_prunes and siblings_created.  keyspace_hits/misses and the sibling
  * histogram are the handlers' to count (they know which command reads).
  *
+ * Durability: when the node has an engine (server/engine.h), every change
+ * goes through it -- writes with engine_put_take, physical removals
+ * (expiry, reaping) with engine_remove, FLUSHALL with engine_flush_all --
+ * so that it is logged before the store changes.  Objects returned by the
+ * store may then be loaded from disk into a scratch object: a pointer from
+ * db_lookup/db_object is valid until the next db call but one (see
+ * store.h); handlers copy what they keep across writes.
+ *
  * Thread-safety: none; the event loop owns the node.
- * Errors: db_write returns 0 or DYN_ELIMIT.
+ * Errors: db_write returns 0, DYN_ELIMIT, or the engine's DYN_EAGAIN (disk
+ * full) / DYN_EIO (the engine has failed); db_error_text() words them.
  */
 #include <string.h>
 #include "server/db.h"
+#include "server/engine.h"
 #include "server/node.h"
 #include "server/store.h"
 #include "server/util.h"
@@ -51,9 +61,19 @@ static int db_winner_expired(const struct object *o, uint64_t now_ms)
     return !w.tombstone && w.expire_ms != 0 && (uint64_t)w.expire_ms <= now_ms;
 }
 
+/* Physical removal, through the engine when there is one.  A removal the
+ * engine cannot log (disk full) is not done: the key stays, still expired,
+ * and is tried again later. */
+static int db_remove(struct node *n, const void *key, size_t klen)
+{
+    if (n->engine)
+        return engine_remove(n->engine, key, klen);
+    return store_remove(n->store, key, klen);
+}
+
 static void db_expire_key(struct node *n, const void *key, size_t klen)
 {
-    if (store_remove(n->store, key, klen) == 0)
+    if (db_remove(n, key, klen) == 0)
         n->stats.expired_keys++;
 }
 
@@ -136,7 +156,25 @@ int db_write(struct node *n, const void *key, size_t klen,
     }
     if (nsib > 1)
         n->stats.siblings_created++;
+    if (n->engine) {
+        engine_set_appendfsync(n->engine, n->cfg.appendfsync);
+        int rc = engine_put_take(n->engine, key, klen, o);
+        /* DYN_ELIMIT means max-siblings to handlers */
+        return rc == DYN_ELIMIT ? DYN_ERANGE : rc;
+    }
     store_put_take(n->store, key, klen, o);
+    return 0;
+}
+
+int db_store_take(struct node *n, const void *key, size_t klen,
+                  struct object *obj)
+{
+    if (n->engine) {
+        engine_set_appendfsync(n->engine, n->cfg.appendfsync);
+        int rc = engine_put_take(n->engine, key, klen, obj);
+        return rc == DYN_ELIMIT ? DYN_ERANGE : rc;
+    }
+    store_put_take(n->store, key, klen, obj);
     return 0;
 }
 
@@ -145,9 +183,21 @@ size_t db_size(struct node *n)
     return store_count_live(n->store);
 }
 
-void db_flush(struct node *n)
+int db_flush(struct node *n)
 {
+    if (n->engine)
+        return engine_flush_all(n->engine);
     store_clear(n->store);
+    return 0;
+}
+
+const char *db_error_text(struct node *n, int rc)
+{
+    if (n->engine && (rc == DYN_EIO || rc == DYN_EAGAIN))
+        return engine_error_text(n->engine, rc);
+    if (n->engine && rc == DYN_ERANGE)
+        return engine_error_text(n->engine, DYN_ELIMIT);
+    return "ERR write failed";
 }
 
 void db_active_expire(struct node *n, uint64_t budget_us)
@@ -228,7 +278,7 @@ void db_reap_tombstones(struct node *n, uint64_t budget_us)
         for (size_t i = 0; i < got; i++) {
             const struct object *o = store_get(n->store, keys[i], klens[i]);
             if (o && db_tombstone_reapable(n, o, now) &&
-                store_remove(n->store, keys[i], klens[i]) == 0) {
+                db_remove(n, keys[i], klens[i]) == 0) {
                 n->stats.tombstones_reaped++;
                 reaped++;
             }

@@ -50,10 +50,24 @@ struct db_write {
 int db_write(struct node *n, const void *key, size_t klen,
              const struct db_write *w);
 
+/* Stores obj (taken) as key's whole object, replacing what is there: for
+ * replica merges, read repair, handoff -- anything that writes an object
+ * it built itself.  Goes through the engine, so it is logged (and with
+ * appendfsync always, fsynced) before it returns.  Code outside db.c must
+ * use this rather than store_put_take, which a disk store refuses.
+ * 0, or the engine's DYN_EAGAIN / DYN_EIO / DYN_ERANGE (nothing stored;
+ * db_error_text words it). */
+int db_store_take(struct node *n, const void *key, size_t klen,
+                  struct object *obj);
+
 /* Number of visible keys (DBSIZE). */
 size_t db_size(struct node *n);
-/* FLUSHALL / FLUSHDB. */
-void db_flush(struct node *n);
+/* FLUSHALL / FLUSHDB.  0, or the engine's error (nothing was flushed). */
+int db_flush(struct node *n);
+/* The reply text (no leading '-') for an error from db_write/db_flush
+ * other than DYN_ELIMIT's max-siblings case: the engine's "MISCONF ..." /
+ * "ERR disk full ..." wording, else "ERR write failed". */
+const char *db_error_text(struct node *n, int rc);
 
 /* Active expiry and tombstone reaping, a slice per call (from the cron):
  * samples keys with an expiry, removes the expired ones, repeats while more

@@ -21,6 +21,7 @@ struct evconnlistener;
 struct store;
 struct client;
 struct command_registry;
+struct cluster;
 
 /* Latency histogram: log2 buckets of microseconds (bucket i holds values in
  * [2^(i-1), 2^i) us), enough for p50/p99 estimates. */
@@ -74,6 +75,7 @@ struct node {
     char *executable;
     struct event_base *base;
     struct store *store;
+    struct engine *engine;      /* durable engine over store (NULL: none) */
     struct command_registry *commands;
 
     /* identity */
@@ -93,6 +95,7 @@ struct node {
 
     /* timers and signals */
     struct event *cron_ev;
+    struct event *engine_ev;    /* the storage helper thread's wake-up */
     struct event *sigterm_ev;
     struct event *sigint_ev;
     uint64_t cronloops;
@@ -101,10 +104,20 @@ struct node {
     int shutdown_asap;
     int exit_code;
 
+    /* Monotonic clock (us) at the end of the last command, or 0 when not
+     * inside a batch of requests: lets command_call time each command with
+     * one clock read.  net.c sets it before a batch and zeroes it after;
+     * command_call reads the clock itself when it is 0. */
+    uint64_t clock_us;
+
     /* random source for pure modules (xorshift state) */
     uint64_t rng;
 
     struct node_stats stats;
+
+    /* the Dynamo layer (cluster/coordinator.c); NULL for a node alone */
+    struct cluster *cluster;
+    struct event *cluster_ev;   /* cluster_tick timer */
 };
 
 uint64_t node_random(struct node *n);

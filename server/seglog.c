@@ -7,6 +7,11 @@
  *   - a write that fails part-way is undone with ftruncate(size), so a
  *     partial record never sits in the middle of a file;
  *   - `failed` latches the first fsync or write error for good.
+ *   - seglog_reserve() preallocates the active segment ahead of the
+ *     appends (fallocate with KEEP_SIZE, so the file's size and recovery
+ *     are unaffected): a full disk is then reported when a record is
+ *     appended, before the caller has acted on it, rather than later when
+ *     the buffer is written.  The unused tail is given back at roll/close.
  *
  * Segments are scanned with mmap: they are bounded by segment_max_bytes
  * and read once, front to back.
@@ -40,7 +45,14 @@ struct seglog {
     int err;
     int read_fd;            /* cached fd for seglog_read */
     uint32_t read_seg;
+    uint64_t reserved;      /* active segment: preallocated up to here */
+    int no_reserve;         /* the file system cannot preallocate */
 };
+
+/* Preallocation step (capped by segment_max_bytes): fallocate can wait
+ * for the file system's journal for milliseconds while an fsync runs, so
+ * it is done rarely; the unused tail is given back at roll and close. */
+#define SEGLOG_RESERVE_CHUNK (4 * 1024 * 1024)
 
 static uint32_t get_u32(const uint8_t *p)
 {
@@ -243,6 +255,15 @@ static int scan_segment(struct seglog *l, uint32_t seg, int last,
     return rc;
 }
 
+/* Gives back the preallocated space past the end of the active segment
+ * (truncating to the current size frees blocks beyond EOF). */
+static void seglog_release(struct seglog *l)
+{
+    if (l->fd >= 0 && l->reserved > l->size && l->wbuf.len == 0 &&
+        ftruncate(l->fd, (off_t)l->size) == 0)
+        l->reserved = l->size;
+}
+
 static int open_active(struct seglog *l, uint32_t seg)
 {
     struct dbuf path;
@@ -260,11 +281,14 @@ static int open_active(struct seglog *l, uint32_t seg)
         close(fd);
         return DYN_EIO;
     }
-    if (l->fd >= 0)
+    if (l->fd >= 0) {
+        seglog_release(l);
         close(l->fd);
+    }
     l->fd = fd;
     l->active = seg;
     l->size = (uint64_t)st.st_size;
+    l->reserved = l->size;
     return 0;
 }
 
@@ -308,13 +332,15 @@ int seglog_open(const struct seglog_opts *o, uint32_t first_seg,
             break;
     }
     uint32_t active = n ? segs[n - 1] : 1;
+    /* the tail is known (and may be cut) only if the last one was scanned */
+    int scanned_last = n && segs[n - 1] >= first_seg;
     dyn_free(segs);
     if (rc) {
         seglog_close(l);
         return rc;
     }
     rc = open_active(l, active);
-    if (rc == 0 && n && keep < l->size) {
+    if (rc == 0 && scanned_last && keep < l->size) {
         /* cut the torn or corrupt tail so appends follow whole records */
         if (ftruncate(l->fd, (off_t)keep) != 0 || fdatasync(l->fd) != 0) {
             l->err = errno;
@@ -336,8 +362,8 @@ void seglog_close(struct seglog *l)
     if (!l)
         return;
     if (l->fd >= 0) {
-        if (!l->failed)
-            seglog_flush(l);
+        if (!l->failed && seglog_flush(l) == 0)
+            seglog_release(l);
         close(l->fd);
     }
     if (l->read_fd >= 0)
@@ -356,6 +382,19 @@ int seglog_roll(struct seglog *l)
     if (rc)
         return rc;
     return open_active(l, l->active + 1);
+}
+
+int seglog_roll_nosync(struct seglog *l)
+{
+    if (l->failed)
+        return DYN_EIO;
+    int rc = seglog_flush(l);
+    if (rc)
+        return rc;
+    rc = open_active(l, l->active + 1);
+    if (rc == 0)
+        l->unsynced = 0; /* the new segment has nothing to sync */
+    return rc;
 }
 
 int seglog_append(struct seglog *l, uint8_t type, const void *key,
@@ -397,6 +436,7 @@ int seglog_flush(struct seglog *l)
             if (ftruncate(l->fd, (off_t)l->size) != 0) {
                 l->failed = 1;
             }
+            l->reserved = l->size;
             dbuf_reset(&l->wbuf);
             return DYN_EIO;
         }
@@ -528,6 +568,54 @@ uint64_t seglog_segment_size(const struct seglog *l, uint32_t seg)
     int ok = stat(path.p, &st) == 0;
     dbuf_free(&path);
     return ok ? (uint64_t)st.st_size : 0;
+}
+
+int seglog_reserve(struct seglog *l, uint64_t bytes)
+{
+    if (l->failed)
+        return DYN_EIO;
+    uint64_t at = l->size + l->wbuf.len;
+    if (at > 0 && at + bytes > l->segment_max_bytes) {
+        int rc = seglog_roll(l);
+        if (rc)
+            return rc;
+        at = l->size + l->wbuf.len;
+    }
+    if (l->no_reserve || at + bytes <= l->reserved)
+        return 0;
+    uint64_t want = DYN_MAX(at + bytes, l->reserved + SEGLOG_RESERVE_CHUNK);
+    want = DYN_MIN(want, DYN_MAX(at + bytes, l->segment_max_bytes));
+    int r = fallocate(l->fd, FALLOC_FL_KEEP_SIZE, (off_t)l->reserved,
+                      (off_t)(want - l->reserved));
+    if (r != 0 && (errno == ENOSPC || errno == EDQUOT) &&
+        want > at + bytes) {
+        /* not a whole chunk: try for just this record */
+        want = at + bytes;
+        r = fallocate(l->fd, FALLOC_FL_KEEP_SIZE, (off_t)l->reserved,
+                      (off_t)(want - l->reserved));
+    }
+    if (r == 0) {
+        l->reserved = want;
+        return 0;
+    }
+    l->err = errno;
+    if (errno == ENOSPC || errno == EDQUOT)
+        return DYN_EAGAIN;
+    if (errno == EOPNOTSUPP || errno == ENOSYS) {
+        l->no_reserve = 1;
+        return 0;
+    }
+    return DYN_EIO;
+}
+
+int seglog_can_reserve(const struct seglog *l)
+{
+    return !l->no_reserve;
+}
+
+int seglog_active_fd(const struct seglog *l)
+{
+    return l->fd;
 }
 
 int seglog_failed(const struct seglog *l)

@@ -102,6 +102,10 @@ int seglog_read(struct seglog *l, struct seglog_pos pos, struct dbuf *buf,
 
 /* Starts a new active segment now (compaction seals the old one). */
 int seglog_roll(struct seglog *l);
+/* The same without the fdatasync of the old segment: the caller has
+ * dup()ed its descriptor (seglog_active_fd) and syncs it elsewhere (a
+ * helper thread), so the loop does not stall on it. */
+int seglog_roll_nosync(struct seglog *l);
 uint32_t seglog_active(const struct seglog *l);
 /* Removes a sealed segment file (after compaction moved its live records). */
 int seglog_remove_segment(struct seglog *l, uint32_t seg);
@@ -110,6 +114,18 @@ uint64_t seglog_segment_size(const struct seglog *l, uint32_t seg);
 /* The path of a segment file into out. */
 void seglog_segment_path(const struct seglog *l, uint32_t seg,
                          struct dbuf *out);
+
+/* Preallocates room (fallocate, FALLOC_FL_KEEP_SIZE, in chunks) so that the
+ * next `bytes` appended cannot fail for lack of space when they are written
+ * later; rolls over first when they would not fit the active segment.
+ * Returns 0, DYN_EAGAIN when the file system is full (ENOSPC/EDQUOT, errno
+ * in seglog_errno), or DYN_EIO.  Where the file system cannot preallocate
+ * it returns 0 and guarantees nothing (seglog_can_reserve() says so). */
+int seglog_reserve(struct seglog *l, uint64_t bytes);
+int seglog_can_reserve(const struct seglog *l);
+/* The active segment's descriptor, for a helper thread to dup() and
+ * fdatasync (the seglog keeps ownership). */
+int seglog_active_fd(const struct seglog *l);
 
 int seglog_failed(const struct seglog *l);  /* sticky fsync/write failure */
 int seglog_errno(const struct seglog *l);

@@ -55,6 +55,19 @@
  * between an entry's home and its slot; ndeleted == length of the deleted
  * array; store count == sum of partition counts.
  *
+ * Disk-resident values (store_set_kind, for server/engine.c)
+ * --------------------------------------------------------
+ *   STORE_DISK:        struct entry { loc, klen, xidx, key }       16 + key
+ *   STORE_DISK_CACHE:  u64 loc | struct entry { obj*, klen, ... }  24 + key
+ * A STORE_DISK entry keeps the record's location in the word that holds
+ * the object pointer in memory mode, so the keydir costs exactly what the
+ * in-memory index costs, without the object.  The cached kind puts the
+ * location in 8 bytes just before the entry (the slot still points at the
+ * entry), so every other function is unchanged.  Objects of STORE_DISK are
+ * loaded on demand into one of two scratch objects (see store.h).  The
+ * deleted/expiry index flags cannot be computed from an object that is not
+ * there, so the disk calls take them as STORE_F_* bits.
+ *
  * Stalls: a resize of a partition touches only that partition (Q = 256 and
  * 1M keys: ~4k entries, well under a millisecond).  With very few
  * partitions and millions of keys a resize would be proportionally longer;
@@ -68,7 +81,10 @@
 #include "server/util.h"
 
 struct entry {
-    struct object *obj;
+    union {
+        struct object *obj; /* STORE_MEMORY, STORE_DISK_CACHE (or NULL) */
+        uint64_t loc;       /* STORE_DISK */
+    } u;
     uint32_t klen;
     uint32_t xidx;          /* XF_* flags | array position */
     unsigned char key[];
@@ -114,6 +130,13 @@ struct store {
     size_t slot_bytes;      /* sum of slot arrays */
     struct eindex deleted;
     struct eindex expiring;
+    enum store_kind kind;
+    size_t pre;             /* bytes allocated before struct entry */
+    store_load_fn load;
+    void *load_ctx;
+    struct object *scratch[2];
+    unsigned scratch_i;
+    size_t cached_bytes;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -232,11 +255,17 @@ static void store_unindex(struct store *s, struct entry *e)
     e->xidx = 0;
 }
 
-/* Files e (whose obj is set) in the right index. */
-static void store_index(struct store *s, struct entry *e)
+unsigned store_object_flags(const struct object *o)
 {
-    int del = object_is_deleted(e->obj);
-    uint32_t exp = object_has_expiry(e->obj) ? XF_EXPIRY : 0;
+    return (object_is_deleted(o) ? STORE_F_DELETED : 0) |
+           (object_has_expiry(o) ? STORE_F_EXPIRY : 0);
+}
+
+/* Files e in the right index, given its STORE_F_* flags. */
+static void store_index(struct store *s, struct entry *e, unsigned flags)
+{
+    int del = (flags & STORE_F_DELETED) != 0;
+    uint32_t exp = (flags & STORE_F_EXPIRY) ? XF_EXPIRY : 0;
     e->xidx = 0;
     if (exp)
         s->nexpiry++;
@@ -318,14 +347,72 @@ static struct part *store_part(const struct store *s, uint64_t hash)
     return &s->parts[store_partition_of_hash(s, hash)];
 }
 
+static inline uint64_t *entry_locp(struct entry *e)
+{
+    return (uint64_t *)(void *)((char *)e - sizeof(uint64_t));
+}
+
+static void entry_drop_cached(struct store *s, struct entry *e)
+{
+    if (s->kind == STORE_DISK_CACHE && e->u.obj) {
+        s->cached_bytes -= object_size(e->u.obj);
+        object_free(e->u.obj);
+        e->u.obj = NULL;
+    }
+}
+
 static void entry_free(struct store *s, struct entry *e)
 {
-    s->entry_bytes -= store_size_class(sizeof(*e) + e->klen);
-    object_free(e->obj);
-    dyn_free(e);
+    s->entry_bytes -= store_size_class(s->pre + sizeof(*e) + e->klen);
+    if (s->kind == STORE_MEMORY)
+        object_free(e->u.obj);
+    else
+        entry_drop_cached(s, e);
+    dyn_free((char *)e - s->pre);
+}
+
+/* The entry's object: in memory, cached, or loaded into a scratch object.
+ * NULL when a disk-resident record cannot be read. */
+static const struct object *entry_object(struct store *s, struct entry *e)
+{
+    if (s->kind == STORE_MEMORY)
+        return e->u.obj;
+    if (s->kind == STORE_DISK_CACHE) {
+        if (!e->u.obj) {
+            e->u.obj = s->load(s->load_ctx, *entry_locp(e), e->key, e->klen);
+            if (e->u.obj)
+                s->cached_bytes += object_size(e->u.obj);
+        }
+        return e->u.obj;
+    }
+    struct object *o = s->load(s->load_ctx, e->u.loc, e->key, e->klen);
+    if (!o)
+        return NULL;
+    s->scratch_i ^= 1;
+    object_free(s->scratch[s->scratch_i]);
+    s->scratch[s->scratch_i] = o;
+    return o;
+}
+
+/* A new entry (not yet in a table). */
+static struct entry *entry_new(struct store *s, const void *key, size_t klen)
+{
+    size_t esz = s->pre + sizeof(struct entry) + klen;
+    char *mem = dyn_malloc(esz);
+    struct entry *e = (struct entry *)(void *)(mem + s->pre);
+    e->u.obj = NULL;
+    e->klen = (uint32_t)klen;
+    e->xidx = 0;
+    if (klen)
+        memcpy(e->key, key, klen);
+    s->entry_bytes += store_size_class(esz);
+    return e;
 }
 
 /* ---- public ------------------------------------------------------------- */
+
+static struct entry *store_insert(struct store *s, struct part *p, uint64_t h,
+                                  const void *key, size_t klen);
 
 struct store *store_new(uint32_t partitions)
 {
@@ -343,6 +430,8 @@ void store_free(struct store *s)
     if (!s)
         return;
     store_clear(s);
+    object_free(s->scratch[0]);
+    object_free(s->scratch[1]);
     dyn_free(s->parts);
     dyn_free(s->deleted.e);
     dyn_free(s->expiring.e);
@@ -370,41 +459,43 @@ const struct object *store_get(struct store *s, const void *key, size_t klen)
     uint64_t h = dyn_hash64(key, klen);
     struct part *p = store_part(s, h);
     int64_t i = part_find(p, h, key, klen);
-    return i < 0 ? NULL : slot_entry(p->slots[i])->obj;
+    return i < 0 ? NULL : entry_object(s, slot_entry(p->slots[i]));
 }
 
 void store_put_take(struct store *s, const void *key, size_t klen,
                     struct object *obj)
 {
     dyn_assert(obj != NULL);
+    dyn_assert(s->kind == STORE_MEMORY);
     dyn_assert(klen <= UINT32_MAX);
     uint64_t h = dyn_hash64(key, klen);
     struct part *p = store_part(s, h);
     int64_t i = part_find(p, h, key, klen);
+    unsigned flags = store_object_flags(obj);
 
     if (i >= 0) {
         struct entry *e = slot_entry(p->slots[i]);
-        dyn_assert(e->obj != obj);
+        dyn_assert(e->u.obj != obj);
         store_unindex(s, e);
-        object_free(e->obj);
-        e->obj = obj;
-        store_index(s, e);
+        object_free(e->u.obj);
+        e->u.obj = obj;
+        store_index(s, e, flags);
         return;
     }
+    struct entry *e = store_insert(s, p, h, key, klen);
+    e->u.obj = obj;
+    store_index(s, e, flags);
+}
 
+/* Adds a new entry for key (known absent) to partition p. */
+static struct entry *store_insert(struct store *s, struct part *p, uint64_t h,
+                                  const void *key, size_t klen)
+{
     /* Grow before the table passes 3/4 full. */
     if ((uint64_t)(p->count + 1) * 4 > (uint64_t)p->size * 3)
         part_resize(s, p, p->size ? p->size * 2 : MIN_SLOTS);
 
-    size_t esz = sizeof(struct entry) + klen;
-    struct entry *e = dyn_malloc(esz);
-    e->obj = obj;
-    e->klen = (uint32_t)klen;
-    e->xidx = 0;
-    if (klen)
-        memcpy(e->key, key, klen);
-    s->entry_bytes += store_size_class(esz);
-
+    struct entry *e = entry_new(s, key, klen);
     uint32_t mask = p->size - 1;
     uint32_t j = (uint32_t)h & mask;
     while (p->slots[j])
@@ -412,10 +503,129 @@ void store_put_take(struct store *s, const void *key, size_t klen,
     p->slots[j] = slot_make(e, h);
     p->count++;
     s->count++;
-    store_index(s, e);
+    return e;
+}
+
+void store_set_kind(struct store *s, enum store_kind kind, store_load_fn fn,
+                    void *ctx)
+{
+    dyn_assert(s->count == 0);
+    dyn_assert(kind == STORE_MEMORY || fn != NULL);
+    s->kind = kind;
+    s->pre = kind == STORE_DISK_CACHE ? sizeof(uint64_t) : 0;
+    s->load = fn;
+    s->load_ctx = ctx;
+}
+
+enum store_kind store_get_kind(const struct store *s)
+{
+    return s->kind;
+}
+
+static uint64_t entry_loc(const struct store *s, struct entry *e)
+{
+    if (s->kind == STORE_DISK)
+        return e->u.loc;
+    if (s->kind == STORE_DISK_CACHE)
+        return *entry_locp(e);
+    return 0;
+}
+
+static void entry_set_loc(struct store *s, struct entry *e, uint64_t loc)
+{
+    if (s->kind == STORE_DISK)
+        e->u.loc = loc;
+    else
+        *entry_locp(e) = loc;
+}
+
+static unsigned entry_flags(const struct entry *e)
+{
+    return ((e->xidx & XF_DELETED) ? STORE_F_DELETED : 0) |
+           ((e->xidx & XF_EXPIRY) ? STORE_F_EXPIRY : 0);
+}
+
+int store_put_loc(struct store *s, const void *key, size_t klen,
+                  uint64_t loc, unsigned flags, struct object *obj,
+                  uint64_t *old_loc)
+{
+    dyn_assert(s->kind != STORE_MEMORY);
+    dyn_assert(klen <= UINT32_MAX);
+    if (s->kind == STORE_DISK)
+        dyn_assert(obj == NULL);
+    uint64_t h = dyn_hash64(key, klen);
+    struct part *p = store_part(s, h);
+    int64_t i = part_find(p, h, key, klen);
+    int replaced = 0;
+    struct entry *e;
+
+    if (i >= 0) {
+        e = slot_entry(p->slots[i]);
+        store_unindex(s, e);
+        entry_drop_cached(s, e);
+        if (old_loc)
+            *old_loc = entry_loc(s, e);
+        replaced = 1;
+    } else {
+        e = store_insert(s, p, h, key, klen);
+    }
+    entry_set_loc(s, e, loc);
+    if (s->kind == STORE_DISK_CACHE && obj) {
+        e->u.obj = obj;
+        s->cached_bytes += object_size(obj);
+    }
+    store_index(s, e, flags);
+    return replaced;
+}
+
+int store_get_loc(struct store *s, const void *key, size_t klen,
+                  uint64_t *loc, unsigned *flags)
+{
+    uint64_t h = dyn_hash64(key, klen);
+    struct part *p = store_part(s, h);
+    int64_t i = part_find(p, h, key, klen);
+    if (i < 0)
+        return 0;
+    struct entry *e = slot_entry(p->slots[i]);
+    if (loc)
+        *loc = entry_loc(s, e);
+    if (flags)
+        *flags = entry_flags(e);
+    return 1;
+}
+
+int store_move_loc(struct store *s, const void *key, size_t klen,
+                   uint64_t expect, uint64_t loc)
+{
+    dyn_assert(s->kind != STORE_MEMORY);
+    uint64_t h = dyn_hash64(key, klen);
+    struct part *p = store_part(s, h);
+    int64_t i = part_find(p, h, key, klen);
+    if (i < 0)
+        return 0;
+    struct entry *e = slot_entry(p->slots[i]);
+    if (entry_loc(s, e) != expect)
+        return 0;
+    entry_set_loc(s, e, loc);
+    return 1;
+}
+
+size_t store_cached_bytes(const struct store *s)
+{
+    size_t n = s->cached_bytes;
+    for (int i = 0; i < 2; i++)
+        if (s->scratch[i])
+            n += object_size(s->scratch[i]);
+    return n;
 }
 
 int store_remove(struct store *s, const void *key, size_t klen)
+{
+    return store_remove_loc(s, key, klen, NULL);
+}
+
+int store_remove_loc(struct store *s, const void *key, size_t klen,
+                     uint64_t *old_loc)
 {
     uint64_t h = dyn_hash64(key, klen);
     struct part *p = store_part(s, h);
@@ -423,6 +633,8 @@ int store_remove(struct store *s, const void *key, size_t klen)
     if (i < 0)
         return DYN_ENOTFOUND;
     struct entry *e = slot_entry(p->slots[i]);
+    if (old_loc)
+        *old_loc = entry_loc(s, e);
     store_unindex(s, e);
     part_delete_slot(p, (uint32_t)i);
     s->count--;
@@ -493,7 +705,8 @@ void store_iter_partition(struct store *s, uint32_t partition,
         if (!v)
             continue;
         struct entry *e = slot_entry(v);
-        if (fn(ctx, e->key, e->klen, e->obj))
+        const struct object *o = entry_object(s, e);
+        if (o && fn(ctx, e->key, e->klen, o))
             return;
     }
 }
@@ -511,8 +724,8 @@ static uint64_t rev64(uint64_t v)
 /* Reports every entry whose home is bucket b (a whole bucket even if the
  * callback asks to stop, so that the cursor stays exact); returns how many
  * were reported and sets *stop if the callback asked to stop. */
-static size_t part_visit_home(struct part *p, uint32_t b, store_iter_fn fn,
-                              void *ctx, int *stop)
+static size_t part_visit_home(struct store *s, struct part *p, uint32_t b,
+                              store_iter_fn fn, void *ctx, int *stop)
 {
     uint32_t mask = p->size - 1;
     size_t n = 0;
@@ -521,8 +734,9 @@ static size_t part_visit_home(struct part *p, uint32_t b, store_iter_fn fn,
         if (slot_home(v, p->size) != b)
             continue;
         struct entry *e = slot_entry(v);
+        const struct object *o = entry_object(s, e);
         n++;
-        if (fn(ctx, e->key, e->klen, e->obj))
+        if (o && fn(ctx, e->key, e->klen, o))
             *stop = 1;
     }
     return n;
@@ -545,7 +759,8 @@ uint64_t store_scan(struct store *s, uint64_t cursor, size_t count,
         struct part *p = &s->parts[pi];
         if (p->size) {
             uint64_t m = p->size - 1;
-            seen += part_visit_home(p, (uint32_t)(v & m), fn, ctx, &stop);
+            seen += part_visit_home(s, p, (uint32_t)(v & m), fn, ctx,
+                                    &stop);
             steps++;
             /* reverse-binary increment of v over mask m */
             v |= ~m;

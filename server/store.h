@@ -81,4 +81,59 @@ size_t store_sample_deleted(struct store *s, size_t max, uint64_t rnd,
  * without the objects' own bytes). */
 size_t store_overhead_bytes(const struct store *s);
 
+/* ---- disk-resident values (the durable engine's key directory) ----------
+ *
+ * A store is of one kind for its whole life, set while it is empty:
+ *   STORE_MEMORY      an entry holds its object (the default);
+ *   STORE_DISK        an entry holds only a 64-bit location of its record
+ *                     (Bitcask's keydir); store_get loads the object through
+ *                     the load function into a scratch object owned by the
+ *                     store;
+ *   STORE_DISK_CACHE  an entry holds the location and, once loaded or
+ *                     written, the object too.
+ * The location word is the engine's; the store only keeps it.
+ *
+ * In the disk kinds a pointer returned by store_get (or passed to an
+ * iteration callback) is valid until the second-next store call: the store
+ * keeps two scratch objects, so a lookup survives one more lookup (db_write
+ * looks the key up once).  Callers that hold a value across writes copy it.
+ *
+ * The load function returns a new object (the store takes it) or NULL when
+ * the record cannot be read or is corrupt; the entry then reads as absent
+ * (a corrupt record is never served). */
+enum store_kind { STORE_MEMORY = 0, STORE_DISK = 1, STORE_DISK_CACHE = 2 };
+
+/* What the sampling indexes need to know of an object without loading it. */
+#define STORE_F_DELETED 1u  /* every sibling is a tombstone */
+#define STORE_F_EXPIRY  2u  /* some sibling has an expiry */
+unsigned store_object_flags(const struct object *o);
+
+typedef struct object *(*store_load_fn)(void *ctx, uint64_t loc,
+                                        const void *key, size_t klen);
+/* Only on an empty store. */
+void store_set_kind(struct store *s, enum store_kind kind, store_load_fn fn,
+                    void *ctx);
+enum store_kind store_get_kind(const struct store *s);
+
+/* Disk kinds: inserts or replaces key with a location.  obj: STORE_DISK
+ * ignores it (must be NULL); STORE_DISK_CACHE takes it (NULL = not cached).
+ * flags are STORE_F_*.  Returns 1 and sets *old_loc when an entry was
+ * replaced, else 0. */
+int store_put_loc(struct store *s, const void *key, size_t klen,
+                  uint64_t loc, unsigned flags, struct object *obj,
+                  uint64_t *old_loc);
+/* 1 and the location and flags of key, or 0 if absent. */
+int store_get_loc(struct store *s, const void *key, size_t klen,
+                  uint64_t *loc, unsigned *flags);
+/* Compaction moved a record: updates key's location to loc only if it is
+ * still `expect`.  Returns 1 if it was updated. */
+int store_move_loc(struct store *s, const void *key, size_t klen,
+                   uint64_t expect, uint64_t loc);
+/* Like store_remove, and reports the removed entry's location (disk kinds;
+ * 0 for STORE_MEMORY). */
+int store_remove_loc(struct store *s, const void *key, size_t klen,
+                     uint64_t *old_loc);
+/* Bytes of cached objects (STORE_DISK_CACHE) / scratch objects. */
+size_t store_cached_bytes(const struct store *s);
+
 #endif

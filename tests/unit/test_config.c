@@ -499,6 +499,10 @@ START_TEST(get_renders_like_redis)
     ck_assert_str_eq(getv("client-query-buffer-limit"), "1073741824");
     ck_assert_str_eq(getv("conflict-policy"), "siblings");
     ck_assert_str_eq(getv("appendfsync"), "everysec");
+    ck_assert_str_eq(getv("storage"), "disk");
+    ck_assert_str_eq(getv("segment-max-bytes"), "67108864");
+    ck_assert_str_eq(getv("compact-ratio"), "0.5");
+    ck_assert_str_eq(getv("value-cache"), "no");
     ck_assert_str_eq(getv("loglevel"), "notice");
     ck_assert_str_eq(getv("requirepass"), "");
     ck_assert_str_eq(getv("daemonize"), "no");
@@ -508,7 +512,7 @@ END_TEST
 START_TEST(get_with_globs)
 {
     struct got g = get("*");
-    ck_assert_int_eq(g.n, 30); /* every option in struct config */
+    ck_assert_int_eq(g.n, 39); /* every option in struct config */
     g = get("p*");
     ck_assert_int_eq(g.n, 4);
     ck_assert_str_eq(g.names[0], "port");
@@ -567,6 +571,12 @@ START_TEST(set_runtime_options)
     ck_assert_int_eq(cfg.active_expire, 0);
     ck_assert_int_eq(set("appendfsync", "always"), 0);
     ck_assert_int_eq(cfg.appendfsync, FSYNC_ALWAYS);
+    ck_assert_int_eq(set("compact-ratio", "0.25"), 0);
+    ck_assert_int_eq(cfg.compact_ratio_pm, 250);
+    ck_assert_str_eq(getv("compact-ratio"), "0.25");
+    ck_assert_int_lt(set("compact-ratio", "1.5"), 0);
+    ck_assert_int_lt(set("compact-ratio", "half"), 0);
+    ck_assert_int_eq(cfg.compact_ratio_pm, 250);
 }
 END_TEST
 

@@ -1,0 +1,56 @@
+/*
+ * coordinator.h -- the Dynamo layer of a node: members, ring, peer bus and
+ * the quorum coordinator that every data command goes through.
+ *
+ * With no cluster-node lines the node is alone and none of this runs:
+ * commands act on the local store as they always did.  With a member list,
+ * any node accepts any command; see coordinator.c for a request's life.
+ *
+ * Thread-safety: the event loop owns it.
+ */
+#ifndef DYN_COORDINATOR_H
+#define DYN_COORDINATOR_H
+
+#include <stdint.h>
+#include "server/buf.h"
+#include "server/client.h"
+
+struct node;
+struct command;
+struct cluster;
+struct ring;
+struct membership;
+
+/* Reads cfg.cluster_nodes and starts the peer bus.  Returns 0 (also when
+ * there is no cluster: n->cluster stays NULL) or <0 with err set. */
+int cluster_init(struct node *n, struct dbuf *err);
+void cluster_free(struct node *n);
+
+/* Takes over a command when the node is in a cluster and the command
+ * touches the keyspace.  Returns 1 if it did (the client may now be
+ * CLIENT_BLOCKED until the answer is ready), 0 to run it locally. */
+int cluster_dispatch(struct client *c, const struct command *cmd, int argc,
+                     const struct dyn_arg *argv);
+/* EXEC in a cluster: runs the queued commands one after another through
+ * the coordinator, and answers with the array of their replies.  Takes
+ * ownership of queue when it returns 1; returns 0 (queue untouched) for a
+ * node alone. */
+int cluster_exec(struct client *c, struct queued_cmd *queue, int count);
+
+/* Timers: quorum deadlines, pings, failure detection.  Called often
+ * (every few ms) from the event loop. */
+void cluster_tick(struct node *n, uint64_t now_ms);
+
+/* For DYNAMO.RING / PREFLIST / MEMBERS: the ring and member table, NULL
+ * for a node alone.  member_reachable: up and linked (self: always). */
+const struct ring *cluster_ring(const struct node *n);
+const struct membership *cluster_membership(const struct node *n);
+int cluster_member_reachable(const struct node *n, int member);
+
+/* INFO dynamo lines (appended, "name:value\r\n"). */
+void cluster_info(struct node *n, struct dbuf *out);
+
+/* A client is going away: detach the operations waiting to answer it. */
+void cluster_client_gone(struct client *c);
+
+#endif

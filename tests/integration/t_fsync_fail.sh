@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# t_fsync_fail.sh -- a failed fsync makes the node fail-stop for writes.
+#
+# dynamod runs with `storage disk`, `appendfsync always` under the
+# LD_PRELOAD shim fsync_shim.c (built here with $CC), which makes fsync,
+# fdatasync and syncfs return EIO while the file $SHIM_FAIL_FILE exists.
+#   - before the trigger: writes succeed;
+#   - after `touch` of the trigger: the next write gets an error reply that
+#     says what went wrong (fsync / I/O / disk), and so does every later write
+#     (SET and DEL), even after the trigger is removed and a second has passed
+#     -- a later successful fsync must not be taken as covering the failed
+#     write;
+#   - reads keep working and return the acknowledged data;
+#   - the server log has a line naming the fsync failure;
+#   - restarted without the shim, the node has every acknowledged key and
+#     accepts writes again.
+# Skips (77) without a C compiler.
+. "${TOP_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+. "$TOP_SRCDIR/tests/integration/storage_lib.sh"
+need_cmd redis-cli
+is_dynamod || skip "dynamod-only test (redis-server exits on a failed fsync)"
+CC=${CC:-cc}
+command -v "$CC" >/dev/null 2>&1 || skip "no C compiler ($CC) to build the LD_PRELOAD shim"
+SHIM=$WORK/fsync_shim.so
+"$CC" -shared -fPIC -o "$SHIM" "$TOP_SRCDIR/tests/integration/fsync_shim.c" -ldl \
+    >"$WORK/cc.out" 2>&1 || { cat "$WORK/cc.out"; harness_error "cannot build fsync_shim.so"; }
+
+TRIG=$WORK/fail-fsync
+DATA=$WORK/data
+OPTS=(--storage disk --appendfsync always)
+N=20
+LD_PRELOAD=$SHIM SHIM_FAIL_FILE=$TRIG start_dynamod_dir "$DATA" "${OPTS[@]}"
+P=$SRV_PORT
+wait_loaded "$P" 30 || { fail "node never reported loading:0"; finish; }
+STDOUT_LOG=$WORK/data.stdout.log
+
+good=0
+for ((i = 1; i <= N; i++)); do
+    [ "$(resp1 "$P" SET "k$i" "value-$i")" = "+OK" ] && good=$((good + 1))
+done
+assert_eq "$N" "$good" "$N writes succeed before the disk fails"
+
+touch "$TRIG"
+r1=$(resp1 "$P" SET bad1 x)
+assert_match '^-' "$r1" "the first write after the fsync failure gets an error reply"
+if printf '%s' "$r1" | grep -qiE 'fsync|I/O|EIO|disk|persist|MISCONF'; then
+    ok "the error names the cause: $r1"
+else
+    fail "the error does not name fsync / I/O / disk: [$r1]"
+fi
+if grep -q 'fsync_shim:' "$STDOUT_LOG" 2>/dev/null; then
+    ok "the shim failed a real fsync ($(grep -m1 'fsync_shim:' "$STDOUT_LOG"))"
+else
+    fail "the shim never saw an fsync/fdatasync/syncfs call after the trigger (does the engine sync another way?)"
+fi
+
+r2=$(resp1 "$P" SET bad2 x)
+assert_match '^-' "$r2" "a second write also fails ($r2)"
+r3=$(resp1 "$P" DEL k1)
+assert_match '^-' "$r3" "DEL fails too ($r3)"
+
+rm -f "$TRIG"
+# A deliberate pause, not a readiness wait: give any once-a-second timer
+# (everysec flush, retry) the chance to run a now-successful fsync.
+sleep 1.2
+r4=$(resp1 "$P" SET bad3 x)
+assert_match '^-' "$r4" "writes still fail after fsync works again: fail-stop is sticky ($r4)"
+r5=$(resp1 "$P" SET bad4 x)
+assert_match '^-' "$r5" "and keep failing ($r5)"
+
+good=0
+for ((i = 1; i <= N; i++)); do
+    [ "$(cli "$P" GET "k$i")" = "value-$i" ] && good=$((good + 1))
+done
+assert_eq "$N" "$good" "reads still work: all $N acknowledged keys readable"
+assert_eq PONG "$(cli "$P" PING)" "the node still answers PING"
+echo "# GET bad1 (a write that got an error) -> [$(cli "$P" GET bad1)]"
+echo "# INFO persistence: $(cli "$P" INFO persistence | tr -d '\r' | grep -iE 'status|fail|err|fsync' | tr '\n' ' ')"
+
+line=$(grep -iE 'fsync|fdatasync' "$SRV_LOG" 2>/dev/null | grep -iE 'EIO|I/O|input/output|fail|error' | head -n 1)
+if [ -n "$line" ]; then
+    ok "the log has a clear line: $line"
+else
+    fail "no log line about the failed fsync in $SRV_LOG"
+fi
+
+# Restart without the shim: the acknowledged data is there, writes work.
+stop_server "$SRV_PID" 10
+[ "$EXIT_RC" = timeout ] && fail "the failed node did not exit within 10 s of SIGTERM"
+start_dynamod_dir "$DATA" "${OPTS[@]}"
+P=$SRV_PORT
+wait_loaded "$P" 30 || { fail "restarted node never reported loading:0"; finish; }
+good=0
+for ((i = 1; i <= N; i++)); do
+    [ "$(cli "$P" GET "k$i")" = "value-$i" ] && good=$((good + 1))
+done
+assert_eq "$N" "$good" "after a restart without the shim all $N acknowledged keys are there"
+assert_eq "+OK" "$(resp1 "$P" SET after yes)" "after the restart writes work again"
+assert_eq yes "$(cli "$P" GET after)" "and are readable"
+finish
