@@ -134,6 +134,7 @@ struct op {
     uint64_t deadline;
     struct op *dl_prev, *dl_next;
     int on_dl;
+    struct op *all_prev, *all_next;     /* every live op */
 };
 
 struct cluster {
@@ -144,6 +145,8 @@ struct cluster {
     struct peer_bus *bus;
     uint64_t next_op;
     struct op *dl_head, *dl_tail;
+    struct op *all;                     /* every live op */
+    int closing;                        /* cluster_free is running */
     uint64_t last_ping_ms;
     uint64_t ping_interval_ms;
     /* stats */
@@ -275,6 +278,12 @@ static void dl_del(struct op *op)
 static void op_free(struct op *op)
 {
     dl_del(op);
+    if (op->all_prev)
+        op->all_prev->all_next = op->all_next;
+    else
+        op->cl->all = op->all_next;
+    if (op->all_next)
+        op->all_next->all_prev = op->all_prev;
     if (op->q_live)
         quorum_free(&op->q);
     for (uint32_t i = 0; i < op->nchild; i++)
@@ -1111,6 +1120,10 @@ static struct op *op_new(struct cluster *cl, enum op_kind kind)
     op->id = ++cl->next_op;
     op->kind = kind;
     dbuf_init(&op->reply);
+    op->all_next = cl->all;
+    if (cl->all)
+        cl->all->all_prev = op;
+    cl->all = op;
     return op;
 }
 
@@ -1214,6 +1227,10 @@ static void peer_answer(void *ctx, int err, const struct peer_value *v)
         return; /* repair, notify, ping: nothing waits */
     /* op->refs still counts this answer, so nothing below can free op */
     int decided = 0;
+    if (cl->closing) {
+        op->refs--;
+        return; /* shutting down: cluster_free frees every op */
+    }
     switch (purpose) {
     case P_READ: {
         struct object *obj = NULL;
@@ -1698,12 +1715,16 @@ void cluster_free(struct node *n)
     if (!cl)
         return;
     /* clients are gone by now; the bus fails what is outstanding */
-    for (struct op *op = cl->dl_head; op; op = op->dl_next)
+    for (struct op *op = cl->all; op; op = op->all_next) {
         op->client = NULL;
+        op->call = NULL;
+    }
+    /* fails what is outstanding: callbacks run and drop their refs */
+    cl->closing = 1;
     peer_bus_free(cl->bus);
-    while (cl->dl_head) {
-        struct op *op = cl->dl_head;
-        dl_del(op);
+    cl->bus = NULL;
+    while (cl->all) {
+        struct op *op = cl->all;
         op->finished = 1;
         op->refs = 0;
         op_free(op);
@@ -1798,7 +1819,7 @@ void cluster_client_gone(struct client *c)
     struct cluster *cl = CL(c->node);
     if (!cl)
         return;
-    for (struct op *op = cl->dl_head; op; op = op->dl_next)
+    for (struct op *op = cl->all; op; op = op->all_next)
         if (op->client == c)
             op->client = NULL;
 }
