@@ -1,0 +1,1812 @@
+/*
+ * engine.c -- the Bitcask-style durable engine.  engine.h describes the
+ * files, the records, the guarantees and the failure rules; this file adds
+ * how they are kept.
+ *
+ * The life of a write (storage disk):
+ *
+ *   engine_put_take(key, obj)
+ *     seglog_reserve   room for the record, preallocated (full disk ->
+ *                      DYN_EAGAIN, nothing changed)
+ *     seglog_append    into the write buffer; pos = (segment, offset)
+ *     hint_add         the hint entry for the segment being written
+ *     store_put_loc    keydir -> location; the old location's bytes die
+ *     engine_commit    (unless the caller batches) write(2), fdatasync
+ *                      when appendfsync is always
+ *
+ * Location word kept in the store (64 bits):
+ *     segment (22 bits) | offset (30 bits) | size code (12 bits)
+ * The size code is exact below 2 KiB and rounds up by under 1/32 above; it
+ * is only used for live-byte accounting, where it is added and subtracted
+ * identically.  So a segment number above 2^22 - 1 cannot be addressed:
+ * writes are then refused (at 64 MiB segments, after 256 TiB written).
+ *
+ * Per segment the engine keeps {total bytes, live bytes, hint pending}
+ * in a small array sorted by segment number (a node has tens of segments).
+ *
+ * The helper thread runs jobs in order: SYNC (fdatasync a dup of the
+ * active segment; everysec), HINT (fdatasync a finished .hint.tmp, rename
+ * it, fsync the directory), COMPACT (fdatasync a dup of the active
+ * segment, then unlink the compacted segment and its hint).  Results come
+ * back on the done queue, with a byte on the wake-up pipe.
+ *
+ * Thread-safety: everything but the two queues belongs to the loop.
+ */
+#include "server/engine.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "server/config.h"
+#include "server/log.h"
+#include "server/seglog.h"
+#include "server/store.h"
+#include "server/util.h"
+
+#define HINT_PUT 0x11
+#define HINT_DEL 0x12
+#define HINT_FLUSH 0x13
+#define HINT_END 0x1f
+#define HINT_PUT_VLEN 9
+#define HINT_END_VLEN 16
+#define HINT_SPILL (1024 * 1024)
+
+#define LOC_SEG_BITS 22
+#define LOC_OFF_BITS 30
+#define LOC_SZ_BITS 12
+#define LOC_SEG_MAX ((1u << LOC_SEG_BITS) - 1)
+
+#define ENGINE_MAX_KEY (512u * 1024 * 1024)
+#define ENGINE_READ_CHUNK (64 * 1024)
+#define ENGINE_MAX_VALUE (0xffffffffu - 64)
+
+/* ---- helper thread jobs -------------------------------------------------- */
+
+enum job_kind { JOB_SYNC, JOB_HINT, JOB_COMPACT };
+
+struct job {
+    struct job *next;
+    enum job_kind kind;
+    int fd;             /* owned by the job; closed by the thread */
+    uint64_t seq;       /* JOB_SYNC: records appended when it was queued */
+    int periodic;       /* JOB_SYNC: everysec's (else a sealed segment's) */
+    uint32_t seg;
+    uint64_t bytes;     /* JOB_COMPACT: the segment's size */
+    char *path_a;       /* HINT: tmp; COMPACT: segment */
+    char *path_b;       /* HINT: final; COMPACT: hint */
+    char *dir;
+    int rc;             /* 0 or -1 */
+    int err;
+};
+
+struct jobq {
+    struct job *head, *tail;
+};
+
+/* ---- engine state ---------------------------------------------------------- */
+
+struct segstat {
+    uint32_t seg;
+    uint64_t total;
+    uint64_t live;
+    int hint_pending;   /* a HINT job is in flight */
+};
+
+/* The hint being collected for the segment being written. */
+struct hintw {
+    uint32_t seg;       /* 0 = none */
+    struct dbuf buf;    /* entries not yet written to the tmp file */
+    int fd;             /* the .hint.tmp file, -1 until the first spill */
+    uint64_t entries;
+    int broken;         /* a write failed: no hint for this segment */
+};
+
+struct compaction {
+    int on;
+    uint32_t seg;
+    int fd;
+    uint64_t off;
+    uint64_t size;
+    int oldest;
+    struct dbuf buf;
+    uint64_t buf_off;
+};
+
+struct engine {
+    int storage;
+    int value_cache;
+    char *dir;
+    int fsync_mode;
+    int group_commit;
+    int ratio_pm;
+    uint64_t segmax;
+    struct store *store;
+    struct seglog *log;
+    struct object_limits lim;
+
+    uint64_t appended;      /* records appended, ever */
+    uint64_t synced;        /* ... known to be fsynced (everysec) */
+    int sync_inflight;
+    uint64_t last_sync_ms;
+
+    int failed;
+    int fail_errno;
+    const char *fail_what;
+    int nospace_errno;
+    char errtext[256];
+
+    struct segstat *segs;
+    size_t nsegs, capsegs;
+    struct hintw hw;
+    struct compaction cmp;
+    struct dbuf rbuf;
+    uint32_t flush_seg;     /* loading: the segment of the newest FLUSH */
+    uint32_t load_active;   /* loading: the segment that will be active */
+
+    /* helper thread */
+    pthread_t thr;
+    int thr_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct jobq todo, done;
+    int stop;
+    int wake[2];
+
+    struct engine_stats st;
+};
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+/* Size code: exact below 2048, else 6-bit mantissa << exponent, rounded
+ * up.  decode(encode(n)) >= n, and is what accounting adds and subtracts. */
+static uint32_t size_encode(uint64_t n)
+{
+    if (n < 2048)
+        return (uint32_t)n;
+    unsigned ex = 5;
+    while (((n + (1ull << ex) - 1) >> ex) >= 64)
+        ex++;
+    uint64_t m = (n + (1ull << ex) - 1) >> ex;
+    return 2048u + (uint32_t)(ex - 5) * 64u + (uint32_t)m;
+}
+
+static uint64_t size_decode(uint32_t c)
+{
+    if (c < 2048)
+        return c;
+    c -= 2048;
+    return (uint64_t)(c % 64) << (c / 64 + 5);
+}
+
+static uint64_t loc_make(uint32_t seg, uint64_t off, uint64_t size)
+{
+    dyn_assert(seg <= LOC_SEG_MAX && off < (1ull << LOC_OFF_BITS));
+    return (uint64_t)seg << (LOC_OFF_BITS + LOC_SZ_BITS) |
+           off << LOC_SZ_BITS | size_encode(size);
+}
+
+static uint32_t loc_seg(uint64_t l)
+{
+    return (uint32_t)(l >> (LOC_OFF_BITS + LOC_SZ_BITS));
+}
+
+static uint64_t loc_off(uint64_t l)
+{
+    return (l >> LOC_SZ_BITS) & ((1ull << LOC_OFF_BITS) - 1);
+}
+
+static uint64_t loc_acct(uint64_t l)
+{
+    return size_decode((uint32_t)(l & ((1u << LOC_SZ_BITS) - 1)));
+}
+
+static void engine_path(const struct engine *e, uint32_t seg,
+                        const char *suffix, struct dbuf *out)
+{
+    dbuf_reset(out);
+    dbuf_printf(out, "%s/data.%08u%s", e->dir, seg, suffix);
+    dbuf_appendc(out, 0);
+    out->len--;
+}
+
+static char *engine_path_dup(const struct engine *e, uint32_t seg,
+                             const char *suffix)
+{
+    struct dbuf b;
+    dbuf_init(&b);
+    engine_path(e, seg, suffix, &b);
+    return b.p; /* NUL-terminated, owned by the caller */
+}
+
+static void fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void engine_fail(struct engine *e, int err, const char *what)
+{
+    if (e->failed)
+        return;
+    e->failed = 1;
+    e->fail_errno = err ? err : EIO;
+    e->fail_what = what;
+    dlog(DLOG_WARNING,
+         "MISCONF: %s of the data files in %s failed: %s. Writes that were "
+         "not yet durable may be lost; this node refuses all writes until "
+         "it is restarted.",
+         what, e->dir, strerror(e->fail_errno));
+}
+
+/* ---- segment table ---------------------------------------------------------- */
+
+static struct segstat *seg_find(struct engine *e, uint32_t seg)
+{
+    size_t lo = 0, hi = e->nsegs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (e->segs[mid].seg < seg)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < e->nsegs && e->segs[lo].seg == seg ? &e->segs[lo] : NULL;
+}
+
+static struct segstat *seg_get(struct engine *e, uint32_t seg)
+{
+    struct segstat *s = seg_find(e, seg);
+    if (s)
+        return s;
+    if (e->nsegs == e->capsegs) {
+        e->capsegs = e->capsegs ? e->capsegs * 2 : 16;
+        e->segs = dyn_realloc(e->segs, e->capsegs * sizeof(*e->segs));
+    }
+    size_t i = e->nsegs;
+    while (i > 0 && e->segs[i - 1].seg > seg) {
+        e->segs[i] = e->segs[i - 1];
+        i--;
+    }
+    memset(&e->segs[i], 0, sizeof(e->segs[i]));
+    e->segs[i].seg = seg;
+    e->nsegs++;
+    return &e->segs[i];
+}
+
+static void seg_drop(struct engine *e, uint32_t seg)
+{
+    struct segstat *s = seg_find(e, seg);
+    if (!s)
+        return;
+    size_t i = (size_t)(s - e->segs);
+    memmove(&e->segs[i], &e->segs[i + 1],
+            (e->nsegs - i - 1) * sizeof(*e->segs));
+    e->nsegs--;
+}
+
+static void seg_live_add(struct engine *e, uint64_t loc)
+{
+    seg_get(e, loc_seg(loc))->live += loc_acct(loc);
+}
+
+static void seg_live_sub(struct engine *e, uint64_t loc)
+{
+    struct segstat *s = seg_find(e, loc_seg(loc));
+    if (s)
+        s->live -= DYN_MIN(s->live, loc_acct(loc));
+}
+
+/* ---- helper thread ------------------------------------------------------------ */
+
+static void job_free(struct job *j)
+{
+    dyn_free(j->path_a);
+    dyn_free(j->path_b);
+    dyn_free(j->dir);
+    dyn_free(j);
+}
+
+static void job_run(struct job *j)
+{
+    j->rc = 0;
+    if (fdatasync(j->fd) != 0) {
+        j->rc = -1;
+        j->err = errno;
+    }
+    close(j->fd);
+    j->fd = -1;
+    switch (j->kind) {
+    case JOB_SYNC:
+        break;
+    case JOB_HINT:
+        if (j->rc == 0 && rename(j->path_a, j->path_b) != 0) {
+            j->rc = -1;
+            j->err = errno;
+        }
+        if (j->rc != 0)
+            unlink(j->path_a);
+        fsync_dir(j->dir);
+        break;
+    case JOB_COMPACT:
+        if (j->rc == 0) {
+            unlink(j->path_a);
+            unlink(j->path_b);
+            fsync_dir(j->dir);
+        }
+        break;
+    }
+}
+
+static void *engine_thread(void *arg)
+{
+    struct engine *e = arg;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        struct job *j = e->todo.head;
+        if (!j) {
+            if (e->stop)
+                break;
+            pthread_cond_wait(&e->cv, &e->mu);
+            continue;
+        }
+        e->todo.head = j->next;
+        if (!e->todo.head)
+            e->todo.tail = NULL;
+        pthread_mutex_unlock(&e->mu);
+
+        job_run(j);
+
+        pthread_mutex_lock(&e->mu);
+        j->next = NULL;
+        if (e->done.tail)
+            e->done.tail->next = j;
+        else
+            e->done.head = j;
+        e->done.tail = j;
+        pthread_mutex_unlock(&e->mu);
+        char b = 1;
+        ssize_t w = write(e->wake[1], &b, 1); /* full pipe: already awake */
+        (void)w;
+        pthread_mutex_lock(&e->mu);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+/* Queues a job (takes it).  Without a thread (it failed to start) the job
+ * runs inline, so nothing is ever skipped. */
+static void job_submit(struct engine *e, struct job *j)
+{
+    j->next = NULL;
+    e->st.jobs_pending++;
+    if (!e->thr_started) {
+        job_run(j);
+        pthread_mutex_lock(&e->mu);
+        if (e->done.tail)
+            e->done.tail->next = j;
+        else
+            e->done.head = j;
+        e->done.tail = j;
+        pthread_mutex_unlock(&e->mu);
+        return;
+    }
+    pthread_mutex_lock(&e->mu);
+    if (e->todo.tail)
+        e->todo.tail->next = j;
+    else
+        e->todo.head = j;
+    e->todo.tail = j;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static struct job *job_new(struct engine *e, enum job_kind kind, int fd)
+{
+    struct job *j = dyn_calloc(1, sizeof(*j));
+    j->kind = kind;
+    j->fd = fd;
+    j->dir = dyn_strdup(e->dir);
+    return j;
+}
+
+static void job_done(struct engine *e, struct job *j)
+{
+    e->st.jobs_pending--;
+    switch (j->kind) {
+    case JOB_SYNC:
+        if (j->periodic)
+            e->sync_inflight = 0;
+        if (j->rc != 0)
+            engine_fail(e, j->err, "fsync");
+        else {
+            e->st.fsyncs++;
+            if (j->seq > e->synced)
+                e->synced = j->seq;
+        }
+        break;
+    case JOB_HINT: {
+        struct segstat *s = seg_find(e, j->seg);
+        if (s)
+            s->hint_pending = 0;
+        if (j->rc != 0)
+            dlog(DLOG_WARNING, "Writing hint file %s failed: %s (the segment "
+                 "will be scanned at the next start)", j->path_b,
+                 strerror(j->err));
+        break;
+    }
+    case JOB_COMPACT:
+        if (j->rc != 0) {
+            engine_fail(e, j->err, "fsync");
+        } else {
+            e->st.compactions++;
+            e->st.compact_bytes_reclaimed += j->bytes;
+            dlog(DLOG_VERBOSE, "Compacted segment %u (%llu bytes)", j->seg,
+                 (unsigned long long)j->bytes);
+        }
+        break;
+    }
+    job_free(j);
+}
+
+void engine_poll(struct engine *e)
+{
+    if (!e || e->storage != STORAGE_DISK)
+        return;
+    char b[64];
+    while (read(e->wake[0], b, sizeof(b)) > 0)
+        ;
+    pthread_mutex_lock(&e->mu);
+    struct job *j = e->done.head;
+    e->done.head = e->done.tail = NULL;
+    pthread_mutex_unlock(&e->mu);
+    while (j) {
+        struct job *next = j->next;
+        job_done(e, j);
+        j = next;
+    }
+}
+
+/* ---- hint files --------------------------------------------------------------- */
+
+static void hint_reset(struct hintw *h)
+{
+    h->seg = 0;
+    dbuf_reset(&h->buf);
+    dbuf_shrink(&h->buf, HINT_SPILL * 2);
+    h->fd = -1;
+    h->entries = 0;
+    h->broken = 0;
+}
+
+static void hint_abandon(struct engine *e)
+{
+    struct hintw *h = &e->hw;
+    if (h->fd >= 0) {
+        close(h->fd);
+        struct dbuf p;
+        dbuf_init(&p);
+        engine_path(e, h->seg, ".hint.tmp", &p);
+        unlink(p.p);
+        dbuf_free(&p);
+    }
+    hint_reset(h);
+}
+
+static void hint_spill(struct engine *e)
+{
+    struct hintw *h = &e->hw;
+    if (h->broken || h->buf.len == 0)
+        return;
+    if (h->fd < 0) {
+        struct dbuf p;
+        dbuf_init(&p);
+        engine_path(e, h->seg, ".hint.tmp", &p);
+        h->fd = open(p.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        dbuf_free(&p);
+        if (h->fd < 0) {
+            h->broken = 1;
+            dbuf_reset(&h->buf);
+            return;
+        }
+    }
+    if (write_all(h->fd, h->buf.p, h->buf.len) != 0) {
+        uint32_t seg = h->seg;
+        hint_abandon(e);
+        h->seg = seg;
+        h->broken = 1;
+        return;
+    }
+    dbuf_reset(&h->buf);
+}
+
+static void hint_add(struct engine *e, uint8_t type, const void *key,
+                     uint32_t klen, uint64_t off, uint32_t size,
+                     unsigned flags)
+{
+    struct hintw *h = &e->hw;
+    if (h->broken)
+        return;
+    uint8_t v[HINT_PUT_VLEN];
+    uint32_t vlen = 0;
+    if (type == HINT_PUT) {
+        put_u32(v, (uint32_t)off);
+        put_u32(v + 4, size);
+        v[8] = (uint8_t)flags;
+        vlen = HINT_PUT_VLEN;
+    }
+    seglog_encode(&h->buf, type, key, klen, v, vlen);
+    h->entries++;
+    if (h->buf.len >= HINT_SPILL)
+        hint_spill(e);
+}
+
+/* Finishes the hint of h->seg, whose data file is seg_bytes long: the END
+ * entry, then fsync + rename, on the helper thread (async) or here. */
+static void hint_seal(struct engine *e, uint64_t seg_bytes, int async)
+{
+    struct hintw *h = &e->hw;
+    if (h->seg == 0)
+        return;
+    if (h->broken) {
+        hint_reset(h);
+        return;
+    }
+    uint8_t v[HINT_END_VLEN];
+    put_u64(v, h->entries);
+    put_u64(v + 8, seg_bytes);
+    seglog_encode(&h->buf, HINT_END, NULL, 0, v, HINT_END_VLEN);
+    hint_spill(e);
+    if (h->broken || h->fd < 0) {
+        hint_reset(h);
+        return;
+    }
+    struct job *j = job_new(e, JOB_HINT, h->fd);
+    j->seg = h->seg;
+    j->path_a = engine_path_dup(e, h->seg, ".hint.tmp");
+    j->path_b = engine_path_dup(e, h->seg, ".hint");
+    h->fd = -1;
+    if (async) {
+        struct segstat *s = seg_find(e, h->seg);
+        if (s)
+            s->hint_pending = 1;
+        job_submit(e, j);
+    } else {
+        job_run(j);
+        if (j->rc != 0)
+            dlog(DLOG_WARNING, "Writing hint file %s failed: %s", j->path_b,
+                 strerror(j->err));
+        job_free(j);
+    }
+    hint_reset(h);
+}
+
+/* The active segment changed (a roll): seal the old one's hint, start the
+ * new one's. */
+static void engine_note_active(struct engine *e)
+{
+    uint32_t act = seglog_active(e->log);
+    if (e->hw.seg == act)
+        return;
+    if (e->hw.seg) {
+        struct segstat *old = seg_find(e, e->hw.seg);
+        uint64_t sz = seglog_segment_size(e->log, e->hw.seg);
+        if (old)
+            old->total = sz;
+        hint_seal(e, sz, 1);
+    }
+    hint_reset(&e->hw);
+    e->hw.seg = act;
+    seg_get(e, act);
+}
+
+/* ---- appending ------------------------------------------------------------------ */
+
+/* Seals the active segment and starts the next.  With appendfsync always
+ * the old segment is fsynced here (a batch being committed may span the
+ * roll, and its commit syncs only the new segment); otherwise its
+ * fdatasync goes to the helper thread, ahead of its hint job, so the loop
+ * never waits for a whole segment to reach the disk. */
+static int engine_roll(struct engine *e)
+{
+    if (seglog_pending(e->log) > 0 && seglog_flush(e->log) != 0) {
+        engine_fail(e, seglog_errno(e->log), "write");
+        return DYN_EIO;
+    }
+    int fd = -1;
+    if (e->fsync_mode == FSYNC_ALWAYS || (fd = dup(seglog_active_fd(e->log))) < 0) {
+        if (seglog_sync(e->log) != 0) {
+            engine_fail(e, seglog_errno(e->log), "fsync");
+            return DYN_EIO;
+        }
+    }
+    if (seglog_roll_nosync(e->log) != 0) {
+        /* the new file could not be created: nothing is lost */
+        if (fd >= 0)
+            close(fd);
+        e->nospace_errno = seglog_errno(e->log);
+        if (e->nospace_errno == ENOSPC || e->nospace_errno == EDQUOT) {
+            e->st.disk_full_errors++;
+            e->st.disk_full = 1;
+            return DYN_EAGAIN;
+        }
+        return DYN_EIO;
+    }
+    if (fd >= 0)
+        job_submit(e, job_new(e, JOB_SYNC, fd));
+    return 0;
+}
+
+/* Appends one record and its hint entry; for a PUT, counts it live.  On
+ * error nothing was appended. */
+static int engine_append(struct engine *e, uint8_t type, const void *key,
+                         uint32_t klen, const void *val, uint32_t vlen,
+                         unsigned flags, uint64_t *loc)
+{
+    if (e->failed)
+        return DYN_EIO;
+    if ((uint64_t)vlen > ENGINE_MAX_VALUE || klen > ENGINE_MAX_KEY)
+        return DYN_ELIMIT;
+    uint64_t total = (uint64_t)SEGLOG_HEADER + klen + vlen + SEGLOG_TRAILER;
+    uint64_t at = seglog_segment_size(e->log, seglog_active(e->log));
+    int rc = 0;
+    if (at > 0 && at + total > e->segmax) {
+        rc = engine_roll(e);
+        engine_note_active(e);
+        if (rc != 0)
+            return rc;
+    }
+    rc = seglog_reserve(e->log, total);
+    engine_note_active(e);
+    if (rc == DYN_EAGAIN) {
+        e->nospace_errno = seglog_errno(e->log);
+        e->st.disk_full_errors++;
+        e->st.disk_full = 1;
+        return DYN_EAGAIN;
+    }
+    if (rc != 0) {
+        if (seglog_failed(e->log))
+            engine_fail(e, seglog_errno(e->log), "fsync");
+        else
+            e->nospace_errno = seglog_errno(e->log);
+        return DYN_EIO;
+    }
+    if (seglog_active(e->log) > LOC_SEG_MAX)
+        return DYN_ELIMIT;
+    struct seglog_pos pos;
+    rc = seglog_append(e->log, type, key, klen, val, vlen, &pos);
+    engine_note_active(e);
+    if (rc != 0) {
+        if (seglog_failed(e->log))
+            engine_fail(e, seglog_errno(e->log), "fsync");
+        return rc == DYN_ELIMIT ? DYN_ELIMIT : DYN_EIO;
+    }
+    if (!seglog_can_reserve(e->log)) {
+        /* No preallocation here: write now, so that a full disk refuses
+         * this record before anything points at it. */
+        rc = seglog_flush(e->log);
+        if (rc != 0) {
+            int err = seglog_errno(e->log);
+            if (seglog_failed(e->log)) {
+                engine_fail(e, err, "write");
+                return DYN_EIO;
+            }
+            e->nospace_errno = err;
+            if (err == ENOSPC || err == EDQUOT) {
+                e->st.disk_full_errors++;
+                e->st.disk_full = 1;
+                return DYN_EAGAIN;
+            }
+            return DYN_EIO;
+        }
+    }
+    e->st.disk_full = 0;
+    uint32_t size = (uint32_t)total;
+    struct segstat *s = seg_get(e, pos.seg);
+    s->total = DYN_MAX(s->total, pos.off + size);
+    uint64_t l = loc_make(pos.seg, pos.off, size);
+    if (type == ENGINE_REC_PUT)
+        seg_live_add(e, l);
+    hint_add(e, type == ENGINE_REC_PUT ? HINT_PUT
+                : type == ENGINE_REC_DEL ? HINT_DEL : HINT_FLUSH,
+             key, klen, pos.off, size, flags);
+    e->appended++;
+    if (loc)
+        *loc = l;
+    return 0;
+}
+
+int engine_commit(struct engine *e)
+{
+    if (!e || e->storage != STORAGE_DISK)
+        return 0;
+    if (e->failed)
+        return DYN_EIO;
+    if (seglog_pending(e->log) > 0 && seglog_flush(e->log) != 0) {
+        /* The records were accepted (the store points at them) and are
+         * now gone: this node can no longer vouch for its writes. */
+        engine_fail(e, seglog_errno(e->log), "write");
+        return DYN_EIO;
+    }
+    if (e->fsync_mode == FSYNC_ALWAYS && seglog_unsynced(e->log)) {
+        uint64_t t0 = dyn_mono_us();
+        if (seglog_sync(e->log) != 0) {
+            engine_fail(e, seglog_errno(e->log), "fsync");
+            return DYN_EIO;
+        }
+        uint64_t dt = dyn_mono_us() - t0;
+        e->st.fsyncs++;
+        e->st.fsync_worst_us = DYN_MAX(e->st.fsync_worst_us, dt);
+        e->synced = e->appended;
+    }
+    return 0;
+}
+
+int engine_put_take(struct engine *e, const void *key, size_t klen,
+                    struct object *obj)
+{
+    if (e->storage != STORAGE_DISK) {
+        store_put_take(e->store, key, klen, obj);
+        return 0;
+    }
+    if (klen > ENGINE_MAX_KEY) {
+        object_free(obj);
+        return DYN_ELIMIT;
+    }
+    unsigned flags = store_object_flags(obj);
+    uint64_t loc, old;
+    size_t osz = object_size(obj);
+    if (osz > ENGINE_MAX_VALUE) {
+        object_free(obj);
+        return DYN_ELIMIT;
+    }
+    int rc = engine_append(e, ENGINE_REC_PUT, key, (uint32_t)klen,
+                           object_bytes(obj), (uint32_t)osz, flags, &loc);
+    if (rc != 0) {
+        object_free(obj);
+        return rc;
+    }
+    if (store_put_loc(e->store, key, klen, loc, flags,
+                      e->value_cache ? obj : NULL, &old))
+        seg_live_sub(e, old);
+    if (!e->value_cache)
+        object_free(obj);
+    if (!e->group_commit)
+        return engine_commit(e);
+    return 0;
+}
+
+int engine_remove(struct engine *e, const void *key, size_t klen)
+{
+    if (e->storage != STORAGE_DISK)
+        return store_remove(e->store, key, klen);
+    if (!store_get_loc(e->store, key, klen, NULL, NULL))
+        return DYN_ENOTFOUND;
+    int rc = engine_append(e, ENGINE_REC_DEL, key, (uint32_t)klen, NULL, 0,
+                           0, NULL);
+    if (rc != 0)
+        return rc;
+    uint64_t old;
+    if (store_remove_loc(e->store, key, klen, &old) == 0)
+        seg_live_sub(e, old);
+    return 0;
+}
+
+static void compaction_stop(struct engine *e)
+{
+    struct compaction *c = &e->cmp;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->on = 0;
+    dbuf_reset(&c->buf);
+    dbuf_shrink(&c->buf, ENGINE_SLICE_BYTES * 2);
+    e->st.compacting = 0;
+}
+
+/* Unlinks every segment older than the active one, oldest first. */
+static void engine_drop_sealed(struct engine *e)
+{
+    uint32_t act = seglog_active(e->log);
+    struct dbuf p;
+    dbuf_init(&p);
+    while (e->nsegs > 0 && e->segs[0].seg < act) {
+        uint32_t seg = e->segs[0].seg;
+        seglog_remove_segment(e->log, seg);
+        engine_path(e, seg, ".hint", &p);
+        unlink(p.p);
+        seg_drop(e, seg);
+    }
+    dbuf_free(&p);
+    fsync_dir(e->dir);
+}
+
+static int engine_flush_once(struct engine *e);
+
+int engine_flush_all(struct engine *e)
+{
+    if (e->storage != STORAGE_DISK) {
+        store_clear(e->store);
+        return 0;
+    }
+    if (e->failed)
+        return DYN_EIO;
+    compaction_stop(e);
+    int rc = engine_commit(e);
+    if (rc)
+        return rc;
+    rc = engine_flush_once(e);
+    if (rc == DYN_EAGAIN) {
+        /* A full disk: make room from the sealed segments (all flushed
+         * anyway), then try again.  A crash between the two leaves only
+         * the active segment's keys: a partial flush. */
+        dlog(DLOG_WARNING, "FLUSHALL on a full disk: removing the sealed "
+             "segments first");
+        engine_drop_sealed(e);
+        rc = engine_flush_once(e);
+    }
+    return rc;
+}
+
+static int engine_flush_once(struct engine *e)
+{
+    int rc;
+    /* The FLUSH record opens a fresh segment, so every older one can go. */
+    if (seglog_segment_size(e->log, seglog_active(e->log)) > 0) {
+        rc = seglog_roll(e->log);
+        if (rc) {
+            if (seglog_failed(e->log)) {
+                engine_fail(e, seglog_errno(e->log), "fsync");
+                return DYN_EIO;
+            }
+            e->nospace_errno = seglog_errno(e->log);
+            return e->nospace_errno == ENOSPC ? DYN_EAGAIN : DYN_EIO;
+        }
+        engine_note_active(e);
+    }
+    rc = engine_append(e, ENGINE_REC_FLUSH, NULL, 0, NULL, 0, 0, NULL);
+    if (rc)
+        return rc;
+    if (seglog_sync(e->log) != 0) {
+        engine_fail(e, seglog_errno(e->log), "fsync");
+        return DYN_EIO;
+    }
+    e->st.fsyncs++;
+    store_clear(e->store);
+    engine_drop_sealed(e);
+    for (size_t i = 0; i < e->nsegs; i++)
+        e->segs[i].live = 0;
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------------- */
+
+static struct object *engine_load(void *ctx, uint64_t loc, const void *key,
+                                  size_t klen)
+{
+    struct engine *e = ctx;
+    struct seglog_pos pos = { .seg = loc_seg(loc), .off = loc_off(loc) };
+    struct seglog_rec r;
+    struct object *o = NULL;
+    int rc = seglog_read(e->log, pos, &e->rbuf, &r);
+    if (rc != 0 || r.type != ENGINE_REC_PUT || r.klen != klen ||
+        memcmp(r.key, key, klen) != 0 ||
+        object_from_bytes(r.value, r.vlen, &e->lim, &o) != 0) {
+        e->st.read_errors++;
+        dlog(DLOG_WARNING, "Record of a key at segment %u offset %llu failed "
+             "verification (%s); the key reads as absent", pos.seg,
+             (unsigned long long)pos.off,
+             rc == DYN_EIO ? strerror(seglog_errno(e->log)) : "corrupt");
+        return NULL;
+    }
+    dbuf_shrink(&e->rbuf, 64 * 1024);
+    return o;
+}
+
+/* ---- compaction ------------------------------------------------------------------ */
+
+static int compaction_pick(struct engine *e)
+{
+    uint32_t act = seglog_active(e->log);
+    struct segstat *best = NULL;
+    double best_ratio = -1;
+    for (size_t i = 0; i < e->nsegs; i++) {
+        struct segstat *s = &e->segs[i];
+        if (s->seg == act || s->hint_pending)
+            continue;
+        uint64_t live = DYN_MIN(s->live, s->total);
+        uint64_t dead = s->total - live;
+        if (s->total > 0 && dead * 1000 <= (uint64_t)e->ratio_pm * s->total)
+            continue;
+        double ratio = s->total ? (double)dead / (double)s->total : 1.0;
+        if (ratio > best_ratio) {
+            best = s;
+            best_ratio = ratio;
+        }
+    }
+    if (!best)
+        return 0;
+    struct compaction *c = &e->cmp;
+    struct dbuf p;
+    dbuf_init(&p);
+    seglog_segment_path(e->log, best->seg, &p);
+    c->fd = open(p.p, O_RDONLY | O_CLOEXEC);
+    dbuf_free(&p);
+    if (c->fd < 0) {
+        dlog(DLOG_WARNING, "Compaction: cannot open segment %u: %s",
+             best->seg, strerror(errno));
+        seg_drop(e, best->seg); /* it is gone: nothing to keep */
+        return 0;
+    }
+    c->on = 1;
+    c->seg = best->seg;
+    c->off = 0;
+    c->size = best->total;
+    c->oldest = best == &e->segs[0];
+    c->buf_off = 0;
+    dbuf_reset(&c->buf);
+    (void)posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    (void)posix_fadvise(c->fd, 0, 4 * ENGINE_READ_CHUNK, POSIX_FADV_WILLNEED);
+    e->st.compacting = 1;
+    return 1;
+}
+
+/* Makes buf hold file bytes [off, off + want) (or to the end), reading
+ * ENGINE_READ_CHUNK at a time and asking the kernel to read ahead, so a
+ * slice rarely waits for the disk. */
+static int compaction_fill(struct compaction *c, uint64_t want)
+{
+    want = DYN_MIN(DYN_MAX(want, (uint64_t)ENGINE_READ_CHUNK),
+                   c->size - c->off);
+    (void)posix_fadvise(c->fd, (off_t)(c->off + want),
+                        (off_t)(4 * ENGINE_READ_CHUNK), POSIX_FADV_WILLNEED);
+    dbuf_reset(&c->buf);
+    dbuf_reserve(&c->buf, want);
+    size_t got = 0;
+    while (got < want) {
+        ssize_t r = pread(c->fd, c->buf.p + got, want - got,
+                          (off_t)(c->off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    c->buf.len = got;
+    c->buf_off = c->off;
+    return got > 0 ? 0 : -1;
+}
+
+/* Handles one valid record of the segment being compacted.  0 or an
+ * append error (the compaction then stops). */
+static int compaction_record(struct engine *e, const struct seglog_rec *r)
+{
+    struct compaction *c = &e->cmp;
+    uint64_t cur, nloc;
+    unsigned flags;
+    int rc;
+    switch (r->type) {
+    case ENGINE_REC_PUT:
+        if (!store_get_loc(e->store, r->key, r->klen, &cur, &flags) ||
+            loc_seg(cur) != c->seg || loc_off(cur) != c->off)
+            return 0;
+        rc = engine_append(e, ENGINE_REC_PUT, r->key, r->klen, r->value,
+                           r->vlen, flags, &nloc);
+        if (rc)
+            return rc;
+        store_move_loc(e->store, r->key, r->klen, cur, nloc);
+        seg_live_sub(e, cur);
+        e->st.compact_records_moved++;
+        return 0;
+    case ENGINE_REC_DEL:
+        /* Still needed only while an older segment may hold a PUT. */
+        if (c->oldest || store_get_loc(e->store, r->key, r->klen, NULL, NULL))
+            return 0;
+        return engine_append(e, ENGINE_REC_DEL, r->key, r->klen, NULL, 0, 0,
+                             NULL);
+    default:
+        return 0; /* FLUSH: everything older is already gone */
+    }
+}
+
+static void compaction_finish(struct engine *e)
+{
+    struct compaction *c = &e->cmp;
+    uint32_t seg = c->seg;
+    uint64_t bytes = c->size;
+    compaction_stop(e);
+    if (seglog_pending(e->log) > 0 && seglog_flush(e->log) != 0) {
+        engine_fail(e, seglog_errno(e->log), "write");
+        return;
+    }
+    int fd = dup(seglog_active_fd(e->log));
+    if (fd < 0) {
+        dlog(DLOG_WARNING, "Compaction: dup: %s", strerror(errno));
+        return;
+    }
+    seg_drop(e, seg);
+    struct job *j = job_new(e, JOB_COMPACT, fd);
+    j->seg = seg;
+    j->bytes = bytes;
+    j->path_a = engine_path_dup(e, seg, ".seg");
+    j->path_b = engine_path_dup(e, seg, ".hint");
+    job_submit(e, j);
+}
+
+/* One slice; returns 1 while the segment is not done. */
+static int compaction_slice(struct engine *e, uint64_t budget_us)
+{
+    struct compaction *c = &e->cmp;
+    uint64_t start = dyn_mono_us();
+    uint64_t consumed = 0;
+    unsigned n = 0;
+    int ioerr = 0;
+    while (c->off < c->size && consumed < ENGINE_SLICE_BYTES) {
+        if (e->failed) {
+            compaction_stop(e);
+            return 0;
+        }
+        if (c->off < c->buf_off || c->off >= c->buf_off + c->buf.len) {
+            if (compaction_fill(c, 0) != 0) {
+                ioerr = 1;
+                break;
+            }
+        }
+        const uint8_t *p = (const uint8_t *)c->buf.p + (c->off - c->buf_off);
+        size_t avail = (size_t)(c->buf_off + c->buf.len - c->off);
+        struct seglog_rec r;
+        int pr = seglog_parse(p, avail, ENGINE_MAX_KEY, ENGINE_MAX_VALUE, &r);
+        if (pr == 0 && c->off + avail < c->size) {
+            /* the record runs past the buffer: read it whole (fill()
+             * clamps to the file), unless its length is impossible */
+            uint64_t want = ENGINE_READ_CHUNK;
+            int possible = 1;
+            if (avail >= SEGLOG_HEADER) {
+                want = (uint64_t)SEGLOG_HEADER + get_u32(p + 2) +
+                       get_u32(p + 6) + SEGLOG_TRAILER;
+                possible = c->off + want <= c->size;
+            }
+            if (possible) {
+                if (compaction_fill(c, want) != 0) {
+                    ioerr = 1;
+                    break;
+                }
+                continue;
+            }
+        }
+        if (pr != 1) {
+            c->off++; /* corrupt: look for the next record */
+            consumed++;
+            continue;
+        }
+        if (compaction_record(e, &r) != 0) {
+            dlog(DLOG_NOTICE, "Compaction of segment %u paused: %s", c->seg,
+                 engine_error_text(e, e->failed ? DYN_EIO : DYN_EAGAIN));
+            compaction_stop(e);
+            return 0;
+        }
+        c->off += r.size;
+        consumed += r.size;
+        if ((++n & 31) == 0 && dyn_mono_us() - start >= budget_us)
+            break;
+    }
+    if (ioerr) {
+        /* Keep the segment (and stop picking it): its records may still be
+         * needed, and reading them failed. */
+        dlog(DLOG_WARNING, "Compaction: reading segment %u failed: %s",
+             c->seg, strerror(errno ? errno : EIO));
+        struct segstat *s = seg_find(e, c->seg);
+        if (s)
+            s->live = s->total;
+        compaction_stop(e);
+    } else if (c->off >= c->size) {
+        compaction_finish(e);
+    }
+    uint64_t dt = dyn_mono_us() - start;
+    e->st.compact_worst_slice_us = DYN_MAX(e->st.compact_worst_slice_us, dt);
+    return c->on;
+}
+
+int engine_cron(struct engine *e, uint64_t now_ms, uint64_t budget_us)
+{
+    if (!e || e->storage != STORAGE_DISK)
+        return 0;
+    engine_poll(e);
+    if (e->failed)
+        return 0;
+    /* Removals (expiry, reaping) are not committed by themselves. */
+    if (seglog_pending(e->log) > 0 && seglog_flush(e->log) != 0) {
+        engine_fail(e, seglog_errno(e->log), "write");
+        return 0;
+    }
+    if (e->fsync_mode == FSYNC_EVERYSEC && !e->sync_inflight &&
+        e->appended > e->synced && now_ms >= e->last_sync_ms + 1000) {
+        int fd = dup(seglog_active_fd(e->log));
+        if (fd >= 0) {
+            struct job *j = job_new(e, JOB_SYNC, fd);
+            j->seq = e->appended;
+            j->periodic = 1;
+            e->sync_inflight = 1;
+            e->last_sync_ms = now_ms;
+            job_submit(e, j);
+        }
+    }
+    if (!e->cmp.on && !compaction_pick(e))
+        return 0;
+    return compaction_slice(e, budget_us ? budget_us : 1000);
+}
+
+/* ---- node.meta ---------------------------------------------------------------- */
+
+static int meta_bump(const char *dir, uint32_t *inc, struct dbuf *err)
+{
+    struct dbuf path, tmp;
+    dbuf_init(&path);
+    dbuf_init(&tmp);
+    dbuf_printf(&path, "%s/node.meta", dir);
+    dbuf_appendc(&path, 0);
+    dbuf_printf(&tmp, "%s/node.meta.tmp", dir);
+    dbuf_appendc(&tmp, 0);
+    uint32_t next = 0;
+    FILE *f = fopen(path.p, "r");
+    unsigned long v;
+    if (f && fscanf(f, "incarnation %lu", &v) == 1) {
+        next = (uint32_t)((v + 1) & 0xffffffu);
+    } else {
+        uint8_t r[3] = { 0, 0, 0 };
+        if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+            uint64_t t = dyn_mono_us() ^ dyn_wall_ms() ^ (uint64_t)getpid();
+            memcpy(r, &t, sizeof(r));
+        }
+        next = (uint32_t)r[0] << 16 | (uint32_t)r[1] << 8 | r[2];
+    }
+    if (f)
+        fclose(f);
+    if (next == 0)
+        next = 1;
+    char line[64];
+    int len = snprintf(line, sizeof(line), "incarnation %u\n", next);
+    int rc = 0;
+    int fd = open(tmp.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int ok = fd >= 0 && write_all(fd, line, (size_t)len) == 0 &&
+             fsync(fd) == 0;
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = 0;
+        saved = errno;
+    }
+    if (ok && rename(tmp.p, path.p) != 0) {
+        ok = 0;
+        saved = errno;
+    }
+    if (!ok) {
+        dbuf_reset(err);
+        dbuf_printf(err, "cannot write %s: %s", path.p, strerror(saved));
+        rc = DYN_EIO;
+    } else {
+        fsync_dir(dir);
+    }
+    dbuf_free(&path);
+    dbuf_free(&tmp);
+    *inc = next;
+    return rc;
+}
+
+/* ---- loading ---------------------------------------------------------------------- */
+
+static void apply_put(struct engine *e, const void *key, uint32_t klen,
+                      uint64_t loc, unsigned flags)
+{
+    uint64_t old;
+    if (store_put_loc(e->store, key, klen, loc, flags, NULL, &old))
+        seg_live_sub(e, old);
+    seg_live_add(e, loc);
+}
+
+static void apply_del(struct engine *e, const void *key, uint32_t klen)
+{
+    uint64_t old;
+    if (store_remove_loc(e->store, key, klen, &old) == 0)
+        seg_live_sub(e, old);
+}
+
+static void apply_flush(struct engine *e, uint32_t seg)
+{
+    store_clear(e->store);
+    for (size_t i = 0; i < e->nsegs; i++)
+        e->segs[i].live = 0;
+    e->flush_seg = DYN_MAX(e->flush_seg, seg);
+}
+
+/* Reads seg's hint file whole and checks it (see engine.h).  On success
+ * buf holds the file and *entries_len the bytes before the END entry. */
+static int hint_validate(struct engine *e, uint32_t seg, uint64_t seg_bytes,
+                         struct dbuf *buf, size_t *entries_len, int *exists)
+{
+    struct dbuf p;
+    dbuf_init(&p);
+    engine_path(e, seg, ".hint", &p);
+    int fd = open(p.p, O_RDONLY | O_CLOEXEC);
+    dbuf_free(&p);
+    *exists = fd >= 0;
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return -1;
+    }
+    dbuf_reset(buf);
+    dbuf_reserve(buf, (size_t)st.st_size + 1);
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf->p + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf->len = got;
+    const uint8_t *b = (const uint8_t *)buf->p;
+    size_t off = 0;
+    uint64_t n = 0;
+    while (off < got) {
+        struct seglog_rec r;
+        if (seglog_parse(b + off, got - off, ENGINE_MAX_KEY, 64, &r) != 1)
+            return -1;
+        if (r.type == HINT_END) {
+            if (off + r.size != got || r.vlen != HINT_END_VLEN ||
+                get_u64(r.value) != n || get_u64(r.value + 8) != seg_bytes)
+                return -1;
+            *entries_len = off;
+            return 0;
+        }
+        if ((r.type == HINT_PUT && r.vlen != HINT_PUT_VLEN) ||
+            (r.type != HINT_PUT && r.type != HINT_DEL &&
+             r.type != HINT_FLUSH))
+            return -1;
+        if (r.type == HINT_PUT &&
+            (uint64_t)get_u32(r.value) + get_u32(r.value + 4) > seg_bytes)
+            return -1;
+        n++;
+        off += r.size;
+    }
+    return -1; /* no END: truncated */
+}
+
+static void hint_apply(struct engine *e, uint32_t seg, const uint8_t *b,
+                       size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        struct seglog_rec r;
+        int ok = seglog_parse(b + off, len - off, ENGINE_MAX_KEY, 64, &r);
+        dyn_assert(ok == 1);
+        if (r.type == HINT_PUT)
+            apply_put(e, r.key, r.klen,
+                      loc_make(seg, get_u32(r.value), get_u32(r.value + 4)),
+                      r.value[8]);
+        else if (r.type == HINT_DEL)
+            apply_del(e, r.key, r.klen);
+        else
+            apply_flush(e, seg);
+        e->st.hint_entries++;
+        off += r.size;
+    }
+}
+
+static uint64_t file_size(const struct engine *e, uint32_t seg,
+                          const char *suffix);
+
+/* Replay of a scanned data record (seglog_open's callback). */
+static int engine_replay(void *ctx, const struct seglog_rec *r)
+{
+    struct engine *e = ctx;
+    if (e->hw.seg != r->pos.seg) {
+        /* A scanned segment is done: write its hint now (not the last
+         * one, which stays active and keeps collecting). */
+        if (e->hw.seg)
+            hint_seal(e, file_size(e, e->hw.seg, ".seg"), 0);
+        hint_reset(&e->hw);
+        e->hw.seg = r->pos.seg;
+    }
+    struct segstat *s = seg_get(e, r->pos.seg);
+    s->total = DYN_MAX(s->total, r->pos.off + r->size);
+    e->st.records_scanned++;
+    switch (r->type) {
+    case ENGINE_REC_PUT: {
+        struct object *o;
+        if (object_from_bytes(r->value, r->vlen, &e->lim, &o) != 0) {
+            e->st.corrupt_records++;
+            return 0;
+        }
+        unsigned flags = store_object_flags(o);
+        object_free(o);
+        apply_put(e, r->key, r->klen, loc_make(r->pos.seg, r->pos.off,
+                                               r->size), flags);
+        hint_add(e, HINT_PUT, r->key, r->klen, r->pos.off, r->size, flags);
+        break;
+    }
+    case ENGINE_REC_DEL:
+        apply_del(e, r->key, r->klen);
+        hint_add(e, HINT_DEL, r->key, r->klen, 0, 0, 0);
+        break;
+    case ENGINE_REC_FLUSH:
+        apply_flush(e, r->pos.seg);
+        hint_add(e, HINT_FLUSH, NULL, 0, 0, 0, 0);
+        break;
+    default:
+        e->st.corrupt_records++;
+        break;
+    }
+    return 0;
+}
+
+struct seglist {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 1 and *seg when name is data.NNNNNNNN<suffix>. */
+static int parse_name(const char *nm, const char *suffix, uint32_t *seg)
+{
+    size_t len = strlen(nm), sl = strlen(suffix);
+    if (len != 5 + 8 + sl || strncmp(nm, "data.", 5) != 0 ||
+        strcmp(nm + 13, suffix) != 0)
+        return 0;
+    uint32_t v = 0;
+    for (int i = 5; i < 13; i++) {
+        if (nm[i] < '0' || nm[i] > '9')
+            return 0;
+        v = v * 10 + (uint32_t)(nm[i] - '0');
+    }
+    *seg = v;
+    return 1;
+}
+
+/* Lists the data segments; removes stale .hint.tmp files and hints whose
+ * segment is gone. */
+static int list_dir(struct engine *e, struct seglist *out)
+{
+    DIR *d = opendir(e->dir);
+    if (!d)
+        return -1;
+    struct seglist hints = { 0 };
+    struct dirent *de;
+    struct dbuf p;
+    dbuf_init(&p);
+    while ((de = readdir(d)) != NULL) {
+        uint32_t seg;
+        struct seglist *l = NULL;
+        if (parse_name(de->d_name, ".seg", &seg))
+            l = out;
+        else if (parse_name(de->d_name, ".hint", &seg))
+            l = &hints;
+        else if (parse_name(de->d_name, ".hint.tmp", &seg)) {
+            engine_path(e, seg, ".hint.tmp", &p);
+            unlink(p.p);
+        }
+        if (!l)
+            continue;
+        if (l->n == l->cap) {
+            l->cap = l->cap ? l->cap * 2 : 16;
+            l->v = dyn_realloc(l->v, l->cap * sizeof(uint32_t));
+        }
+        l->v[l->n++] = seg;
+    }
+    closedir(d);
+    if (out->n)
+        qsort(out->v, out->n, sizeof(uint32_t), cmp_u32);
+    for (size_t i = 0; i < hints.n; i++) {
+        if (out->n && bsearch(&hints.v[i], out->v, out->n, sizeof(uint32_t),
+                              cmp_u32))
+            continue;
+        engine_path(e, hints.v[i], ".hint", &p);
+        unlink(p.p);
+    }
+    dyn_free(hints.v);
+    dbuf_free(&p);
+    return 0;
+}
+
+static uint64_t file_size(const struct engine *e, uint32_t seg,
+                          const char *suffix)
+{
+    struct dbuf p;
+    struct stat st;
+    dbuf_init(&p);
+    engine_path(e, seg, suffix, &p);
+    int ok = stat(p.p, &st) == 0;
+    dbuf_free(&p);
+    return ok ? (uint64_t)st.st_size : 0;
+}
+
+static int engine_load_all(struct engine *e, uint64_t segment_max,
+                           struct dbuf *err)
+{
+    struct seglist segs = { 0 };
+    if (list_dir(e, &segs) != 0) {
+        dbuf_reset(err);
+        dbuf_printf(err, "cannot read directory %s: %s", e->dir,
+                    strerror(errno));
+        return DYN_EIO;
+    }
+    uint32_t last = segs.n ? segs.v[segs.n - 1] : 0;
+    uint32_t first_scan = last + 1;
+    struct dbuf hb;
+    dbuf_init(&hb);
+    for (size_t i = 0; i < segs.n; i++) {
+        uint32_t seg = segs.v[i];
+        uint64_t size = file_size(e, seg, ".seg");
+        size_t elen = 0;
+        int exists = 0;
+        if (hint_validate(e, seg, size, &hb, &elen, &exists) != 0) {
+            if (exists) {
+                e->st.hint_files_rejected++;
+                dlog(DLOG_WARNING, "Hint file of segment %u is truncated or "
+                     "corrupt: scanning the segment instead", seg);
+            }
+            first_scan = seg;
+            break;
+        }
+        seg_get(e, seg)->total = size;
+        hint_apply(e, seg, (const uint8_t *)hb.p, elen);
+        e->st.hint_files_used++;
+        if (seg == last) {
+            /* The active segment continues: its hint entries so far carry
+             * over to the hint being collected, and the file goes (it will
+             * not match the segment once anything is appended). */
+            hint_reset(&e->hw);
+            e->hw.seg = seg;
+            dbuf_append(&e->hw.buf, hb.p, elen);
+            const uint8_t *b = (const uint8_t *)hb.p;
+            for (size_t off = 0; off < elen;) {
+                struct seglog_rec r;
+                seglog_parse(b + off, elen - off, ENGINE_MAX_KEY, 64, &r);
+                e->hw.entries++;
+                off += r.size;
+            }
+            struct dbuf p;
+            dbuf_init(&p);
+            engine_path(e, seg, ".hint", &p);
+            unlink(p.p);
+            dbuf_free(&p);
+        }
+    }
+    dbuf_free(&hb);
+    for (size_t i = 0; i < segs.n; i++)
+        seg_get(e, segs.v[i]);
+    dyn_free(segs.v);
+
+    struct seglog_opts so = {
+        .dir = e->dir,
+        .prefix = "data",
+        .segment_max_bytes = segment_max,
+        .max_key = ENGINE_MAX_KEY,
+        .max_value = ENGINE_MAX_VALUE,
+    };
+    struct seglog_recovery rec;
+    int rc = seglog_open(&so, first_scan, engine_replay, e, &e->log, &rec);
+    if (rc != 0) {
+        dbuf_reset(err);
+        dbuf_printf(err, "cannot open the data files in %s: %s", e->dir,
+                    strerror(errno ? errno : EIO));
+        return rc;
+    }
+    e->st.corrupt_records += rec.corrupt_records;
+    e->st.truncated_bytes += rec.truncated_bytes;
+    uint32_t act = seglog_active(e->log);
+    if (e->hw.seg && e->hw.seg != act) {
+        hint_seal(e, seglog_segment_size(e->log, e->hw.seg), 0);
+        hint_reset(&e->hw);
+    }
+    e->hw.seg = act;
+    seg_get(e, act)->total = seglog_segment_size(e->log, act);
+    /* Sizes after the torn tail was cut. */
+    for (size_t i = 0; i < e->nsegs; i++)
+        e->segs[i].total = seglog_segment_size(e->log, e->segs[i].seg);
+    /* Segments older than the newest FLUSH are garbage. */
+    if (e->flush_seg) {
+        struct dbuf p;
+        dbuf_init(&p);
+        while (e->nsegs > 0 && e->segs[0].seg < e->flush_seg &&
+               e->segs[0].seg != act) {
+            uint32_t seg = e->segs[0].seg;
+            seglog_remove_segment(e->log, seg);
+            engine_path(e, seg, ".hint", &p);
+            unlink(p.p);
+            seg_drop(e, seg);
+        }
+        dbuf_free(&p);
+    }
+    return 0;
+}
+
+/* ---- open / close -------------------------------------------------------------- */
+
+int engine_open(const struct engine_opts *o, struct store *s,
+                struct engine **out, struct dbuf *err)
+{
+    struct engine *e = dyn_calloc(1, sizeof(*e));
+    e->storage = o->storage;
+    e->store = s;
+    e->st.storage = o->storage;
+    e->wake[0] = e->wake[1] = -1;
+    e->cmp.fd = -1;
+    e->hw.fd = -1;
+    dbuf_init(&e->hw.buf);
+    dbuf_init(&e->cmp.buf);
+    dbuf_init(&e->rbuf);
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    if (o->storage != STORAGE_DISK) {
+        *out = e;
+        return 0;
+    }
+    e->value_cache = o->value_cache;
+    e->st.value_cache = o->value_cache;
+    e->dir = dyn_strdup(o->dir && o->dir[0] ? o->dir : ".");
+    e->fsync_mode = o->appendfsync;
+    e->ratio_pm = o->compact_ratio_pm;
+    e->last_sync_ms = dyn_wall_ms();
+    if (mkdir(e->dir, 0755) != 0 && errno != EEXIST) {
+        dbuf_reset(err);
+        dbuf_printf(err, "cannot create directory %s: %s", e->dir,
+                    strerror(errno));
+        engine_close(e);
+        return DYN_EIO;
+    }
+    int rc = meta_bump(e->dir, &e->st.incarnation, err);
+    if (rc) {
+        engine_close(e);
+        return rc;
+    }
+    store_set_kind(s, o->value_cache ? STORE_DISK_CACHE : STORE_DISK,
+                   engine_load, e);
+    uint64_t max = o->segment_max_bytes ? o->segment_max_bytes
+                                        : 64ull * 1024 * 1024;
+    if (max > (1ull << LOC_OFF_BITS))
+        max = 1ull << LOC_OFF_BITS;
+    e->segmax = max;
+    uint64_t t0 = dyn_mono_us();
+    e->st.loading = 1;
+    rc = engine_load_all(e, max, err);
+    e->st.loading = 0;
+    if (rc) {
+        engine_close(e);
+        return rc;
+    }
+    e->st.load_time_ms = (dyn_mono_us() - t0) / 1000;
+    e->st.keys_loaded = store_count(s);
+
+    if (pipe2(e->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        dbuf_reset(err);
+        dbuf_printf(err, "pipe: %s", strerror(errno));
+        engine_close(e);
+        return DYN_EIO;
+    }
+    if (pthread_create(&e->thr, NULL, engine_thread, e) == 0)
+        e->thr_started = 1;
+    else
+        dlog(DLOG_WARNING, "Cannot start the storage helper thread: fsyncs "
+             "will run on the event loop");
+    *out = e;
+    return 0;
+}
+
+void engine_close(struct engine *e)
+{
+    if (!e)
+        return;
+    if (e->storage == STORAGE_DISK) {
+        compaction_stop(e);
+        if (e->log) {
+            if (!e->failed && seglog_sync(e->log) == 0) {
+                uint32_t act = seglog_active(e->log);
+                if (e->hw.seg == act)
+                    hint_seal(e, seglog_segment_size(e->log, act), 0);
+            } else if (!e->failed) {
+                engine_fail(e, seglog_errno(e->log), "fsync");
+            }
+        }
+        hint_abandon(e);
+        if (e->thr_started) {
+            pthread_mutex_lock(&e->mu);
+            e->stop = 1;
+            pthread_cond_signal(&e->cv);
+            pthread_mutex_unlock(&e->mu);
+            pthread_join(e->thr, NULL);
+            e->thr_started = 0;
+        }
+        if (e->wake[0] >= 0)
+            engine_poll(e);
+        /* jobs finished without a thread are on the done list too */
+        struct job *j = e->done.head;
+        while (j) {
+            struct job *next = j->next;
+            job_free(j);
+            j = next;
+        }
+        seglog_close(e->log);
+        if (e->wake[0] >= 0)
+            close(e->wake[0]);
+        if (e->wake[1] >= 0)
+            close(e->wake[1]);
+    }
+    pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->cv);
+    dbuf_free(&e->hw.buf);
+    dbuf_free(&e->cmp.buf);
+    dbuf_free(&e->rbuf);
+    dyn_free(e->segs);
+    dyn_free(e->dir);
+    dyn_free(e);
+}
+
+/* ---- settings and reporting -------------------------------------------------- */
+
+void engine_set_group_commit(struct engine *e, int on)
+{
+    e->group_commit = on;
+}
+
+void engine_set_appendfsync(struct engine *e, int mode)
+{
+    e->fsync_mode = mode;
+}
+
+void engine_set_compact_ratio(struct engine *e, int ratio_pm)
+{
+    e->ratio_pm = ratio_pm;
+}
+
+int engine_wakeup_fd(const struct engine *e)
+{
+    return e && e->storage == STORAGE_DISK ? e->wake[0] : -1;
+}
+
+int engine_writable(const struct engine *e)
+{
+    return e && e->failed ? DYN_EIO : 0;
+}
+
+const char *engine_error_text(struct engine *e, int rc)
+{
+    if (e->failed) {
+        snprintf(e->errtext, sizeof(e->errtext),
+                 "MISCONF %s failed in the data directory: %s; this node "
+                 "refuses writes until it is restarted",
+                 e->fail_what ? e->fail_what : "fsync",
+                 strerror(e->fail_errno));
+    } else if (rc == DYN_EAGAIN) {
+        snprintf(e->errtext, sizeof(e->errtext),
+                 "ERR disk full: %s; write refused (reads still work)",
+                 strerror(e->nospace_errno ? e->nospace_errno : ENOSPC));
+    } else if (rc == DYN_ELIMIT) {
+        snprintf(e->errtext, sizeof(e->errtext),
+                 "ERR write refused: the record is too large for the data "
+                 "files");
+    } else {
+        snprintf(e->errtext, sizeof(e->errtext),
+                 "ERR write to the data directory failed: %s; write refused",
+                 strerror(e->nospace_errno ? e->nospace_errno : EIO));
+    }
+    return e->errtext;
+}
+
+void engine_get_stats(const struct engine *e, struct engine_stats *out)
+{
+    *out = e->st;
+    out->failed = e->failed;
+    out->fail_errno = e->fail_errno;
+    if (e->storage != STORAGE_DISK)
+        return;
+    out->segments = (uint32_t)e->nsegs;
+    out->disk_bytes = 0;
+    out->live_bytes = 0;
+    for (size_t i = 0; i < e->nsegs; i++) {
+        out->disk_bytes += e->segs[i].total;
+        out->live_bytes += DYN_MIN(e->segs[i].live, e->segs[i].total);
+    }
+}
+
+void engine_info(const struct engine *e, struct dbuf *b)
+{
+    struct engine_stats s;
+    engine_get_stats(e, &s);
+    unsigned long long u;
+    dbuf_printf(b, "storage:%s\r\n",
+                s.storage == STORAGE_DISK ? "disk" : "memory");
+    dbuf_printf(b, "value_cache:%s\r\n", s.value_cache ? "yes" : "no");
+#define ENGINE_LINE(name, v) \
+    (u = (unsigned long long)(v), dbuf_printf(b, name ":%llu\r\n", u))
+    ENGINE_LINE("loading_time_ms", s.load_time_ms);
+    ENGINE_LINE("loading_keys", s.keys_loaded);
+    ENGINE_LINE("loading_records_scanned", s.records_scanned);
+    ENGINE_LINE("loading_hint_entries", s.hint_entries);
+    ENGINE_LINE("loading_hint_files_used", s.hint_files_used);
+    ENGINE_LINE("loading_hint_files_rejected", s.hint_files_rejected);
+    ENGINE_LINE("loading_corrupt_records", s.corrupt_records);
+    ENGINE_LINE("loading_truncated_bytes", s.truncated_bytes);
+    ENGINE_LINE("disk_segments", s.segments);
+    ENGINE_LINE("disk_bytes", s.disk_bytes);
+    ENGINE_LINE("disk_live_bytes", s.live_bytes);
+    ENGINE_LINE("compactions", s.compactions);
+    ENGINE_LINE("compaction_in_progress", s.compacting);
+    ENGINE_LINE("compaction_records_moved", s.compact_records_moved);
+    ENGINE_LINE("compaction_bytes_reclaimed", s.compact_bytes_reclaimed);
+    ENGINE_LINE("compaction_worst_slice_us", s.compact_worst_slice_us);
+    ENGINE_LINE("fsyncs", s.fsyncs);
+    ENGINE_LINE("fsync_worst_us", s.fsync_worst_us);
+    dbuf_printf(b, "storage_write_status:%s\r\n",
+                s.failed ? "failed" : s.disk_full ? "disk_full" : "ok");
+    dbuf_printf(b, "storage_failure:%s\r\n",
+                s.failed ? strerror(s.fail_errno) : "none");
+    ENGINE_LINE("disk_full_errors", s.disk_full_errors);
+    ENGINE_LINE("read_errors", s.read_errors);
+    ENGINE_LINE("incarnation", s.incarnation);
+#undef ENGINE_LINE
+}
+
+uint32_t engine_incarnation(const struct engine *e)
+{
+    return e->st.incarnation;
+}

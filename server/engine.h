@@ -1,0 +1,221 @@
+/*
+ * engine.h -- the durable storage engine: a log-structured store in the
+ * manner of Bitcask, under the node's store.
+ *
+ * The store (server/store.h) is the key directory: one open-addressing
+ * table per ring partition.  With `storage disk` every entry holds the
+ * location of its newest record (segment, offset, size) instead of the
+ * object (`value-cache no`, Bitcask), or both (`value-cache yes`).  Every
+ * change goes through the engine, which appends a record to the active
+ * segment of a server/seglog.h log (prefix "data") before it changes the
+ * store.  `storage memory` keeps today's in-memory behaviour: the engine
+ * then only forwards to the store and writes no files at all.
+ *
+ * Files in `dir`
+ * --------------
+ *   data.NNNNNNNN.seg        append-only segments (seglog); the highest
+ *                            number is the active one, the rest are sealed
+ *   data.NNNNNNNN.hint       a sealed segment's key directory (see below)
+ *   data.NNNNNNNN.hint.tmp   a hint being written (removed at startup)
+ *   node.meta                the node's incarnation, replaced atomically
+ *
+ * Data records (seglog record, its `type` byte):
+ *   ENGINE_REC_PUT   1   key, value = the object's bytes (cluster/object.h)
+ *   ENGINE_REC_DEL   2   key, empty value: a physical removal (expiry,
+ *                        tombstone reaping).  A DEL (a client delete) is
+ *                        a PUT of a tombstone object, not this.
+ *   ENGINE_REC_FLUSH 3   no key: everything before it is gone (FLUSHALL).
+ * Every record carries seglog's XXH3 checksum.
+ *
+ * Hint files use the same record framing (so each entry is checksummed),
+ * one entry per data record of the segment, in order:
+ *   HINT_PUT   0x11  key, value = off u32 | size u32 | flags u8
+ *   HINT_DEL   0x12  key
+ *   HINT_FLUSH 0x13
+ *   HINT_END   0x1f  value = entries u64 | segment bytes u64
+ * A hint is used only when every entry parses, the END entry is last and
+ * its counts match the entries and the data file's size; anything else
+ * (truncated, a bad checksum, trailing junk, a data file of another size)
+ * falls back to scanning the segment.  Hints are written for a sealed
+ * segment when it is sealed (the entries are collected as records are
+ * appended, spilled to the .tmp file a megabyte at a time), fsynced and
+ * renamed into place by the helper thread; at a clean shutdown the active
+ * segment's hint is written too, so a clean restart reads hints only.
+ *
+ * Restart: hints of the oldest segments up to the first one without a
+ * valid hint, then a seglog scan of the rest: a torn tail is cut off, a
+ * corrupt record is skipped, counted and never served (seglog.h).  A
+ * record whose object does not decode is counted as corrupt too.  A read
+ * re-verifies the checksum, so a record damaged on disk after loading is
+ * not served either (the key reads as absent, engine_stats.read_errors).
+ *
+ * Durability (appendfsync):
+ *   always    engine_commit() writes and fdatasyncs before it returns; the
+ *             caller commits before any reply leaves, so a node that
+ *             acknowledges a write (as coordinator or replica) has fsynced
+ *             it.  Without group commit (the default) every write commits
+ *             at once; with engine_set_group_commit(1) the caller commits
+ *             once per batch of requests, before writing the replies.
+ *   everysec  records are written (write(2)) at every commit, and
+ *             fdatasynced once a second by the helper thread: a process
+ *             crash loses nothing written, a power loss at most ~1 s.
+ *   no        written at every commit, fsynced when the kernel decides.
+ * Sealing a segment fsyncs it first, on the loop (once per
+ * segment-max-bytes of writes).
+ *
+ * Failures:
+ *   - A failed fsync (or a failed write of records already accepted)
+ *     makes the engine refuse every later write, forever, until restart:
+ *     the records it could not persist may be lost, and a later fsync that
+ *     succeeds proves nothing about them.  Logged once.
+ *     Reply text: engine_error_text(); it starts with "MISCONF".
+ *   - A full disk: space for each record is preallocated (seglog_reserve)
+ *     before the record is accepted, so a write that does not fit fails
+ *     cleanly with DYN_EAGAIN ("ERR disk full ...") and changes nothing;
+ *     reads keep working and writes work again once space is free.
+ *
+ * Compaction runs in slices from engine_cron(): a sealed segment whose
+ * dead bytes / size passes compact-ratio is read front to back; each PUT
+ * record the key directory still points at is appended again to the active
+ * segment and the directory moved to the copy.  DEL records are carried
+ * forward only while older segments exist and the key is still absent (so
+ * an older PUT cannot come back); FLUSH records are dropped (older segments
+ * are removed when the FLUSH is written).  When the segment is done, the
+ * helper thread fdatasyncs the active segment and only then unlinks the old
+ * segment and its hint.  A slice stops after ENGINE_SLICE_BYTES of input or
+ * its time budget; the longest slice is reported (compact_worst_slice_us).
+ * Accounting: a segment's live bytes are the sizes of the records the
+ * directory points at (sizes above 2 KiB are rounded up by < 2%, the same
+ * way on add and remove); DEL and FLUSH records count as dead.
+ *
+ * Helper thread: one, for fdatasync of dup()ed segment descriptors and
+ * for writing hint files.  It talks to the loop only through two job
+ * queues (mutex-protected lists of jobs whose ownership moves with them)
+ * and a pipe whose read end (engine_wakeup_fd) the loop watches and then
+ * calls engine_poll(); engine_cron() polls as well.
+ *
+ * Incarnation: every open of a disk engine reads node.meta, adds one and
+ * writes it back (write, fsync, rename, fsync dir) before any write is
+ * accepted.  So each life of the node is a new actor, and the numbers of
+ * one data directory only grow: no actor ever reuses a dot counter.  A new
+ * (or emptied) dir starts from a random 24-bit number, as a memory-only
+ * node does every time, so a node that lost its data does not come back
+ * as an actor whose dots other replicas still hold.
+ *
+ * Thread-safety: the event loop owns the engine; only the job queues are
+ * shared with the helper thread.
+ * Errors: 0 or a negative dyn_err: DYN_EAGAIN = disk full (retry later),
+ * DYN_EIO = the engine has failed (fsync/write) and refuses writes.
+ */
+#ifndef DYN_ENGINE_H
+#define DYN_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cluster/object.h"
+#include "server/buf.h"
+
+struct engine;
+struct store;
+
+#define ENGINE_REC_PUT 1
+#define ENGINE_REC_DEL 2
+#define ENGINE_REC_FLUSH 3
+
+/* Compaction input per slice (bytes), besides the time budget. */
+#define ENGINE_SLICE_BYTES (256 * 1024)
+
+struct engine_opts {
+    int storage;                /* enum storage_mode (server/config.h) */
+    const char *dir;
+    int appendfsync;            /* enum appendfsync_mode */
+    uint64_t segment_max_bytes; /* 0 = 64 MiB */
+    int compact_ratio_pm;       /* thousandths */
+    int value_cache;
+    uint64_t max_value;         /* longer records are corrupt; 0 = 512 MiB */
+};
+
+struct engine_stats {
+    int storage;                /* enum storage_mode */
+    int value_cache;
+    /* loading (the last open) */
+    int loading;
+    uint64_t load_time_ms;
+    uint64_t keys_loaded;
+    uint64_t records_scanned;   /* data records replayed by scanning */
+    uint64_t hint_entries;      /* entries replayed from hint files */
+    uint64_t corrupt_records;   /* skipped while loading */
+    uint64_t truncated_bytes;   /* torn tail cut off */
+    uint32_t hint_files_used;
+    uint32_t hint_files_rejected;
+    /* disk */
+    uint32_t segments;
+    uint64_t disk_bytes;
+    uint64_t live_bytes;
+    /* compaction */
+    uint64_t compactions;           /* segments compacted and removed */
+    uint64_t compact_records_moved;
+    uint64_t compact_bytes_reclaimed;
+    uint64_t compact_worst_slice_us;
+    int compacting;                 /* a segment is being compacted */
+    /* durability */
+    uint64_t fsyncs;
+    uint64_t fsync_worst_us;        /* loop-side (always) fsyncs only */
+    int failed;                     /* refusing writes */
+    int fail_errno;
+    uint64_t disk_full_errors;      /* writes refused for lack of space */
+    int disk_full;                  /* the last write found the disk full */
+    uint64_t read_errors;           /* records that failed verification */
+    uint32_t jobs_pending;          /* helper-thread jobs not yet reported */
+    uint32_t incarnation;
+};
+
+/* Opens the engine over an EMPTY store (whose kind it sets) and loads it
+ * from dir.  On error, err holds a message.  Memory storage writes nothing
+ * and never fails. */
+int engine_open(const struct engine_opts *o, struct store *s,
+                struct engine **out, struct dbuf *err);
+/* Flushes, fsyncs, writes the active segment's hint and stops the helper
+ * thread.  NULL is a no-op. */
+void engine_close(struct engine *e);
+
+/* Writes a new version of key; takes obj.  0, DYN_EAGAIN (disk full:
+ * nothing changed), DYN_EIO (failed: nothing changed, or, when the commit
+ * of this very write failed, the store holds it but it is not durable). */
+int engine_put_take(struct engine *e, const void *key, size_t klen,
+                    struct object *obj);
+/* Physical removal (expiry, reaping).  0, DYN_ENOTFOUND, or an error
+ * (nothing changed).  Never fsyncs by itself. */
+int engine_remove(struct engine *e, const void *key, size_t klen);
+/* Drops every key (FLUSHALL).  0 or an error (nothing changed). */
+int engine_flush_all(struct engine *e);
+
+/* Makes everything accepted so far durable as appendfsync says (see the
+ * essay).  Cheap when nothing is pending. */
+int engine_commit(struct engine *e);
+/* 1: the caller calls engine_commit once per batch before replying. */
+void engine_set_group_commit(struct engine *e, int on);
+void engine_set_appendfsync(struct engine *e, int mode);
+void engine_set_compact_ratio(struct engine *e, int ratio_pm);
+
+/* Background work: once-a-second fsync (everysec), compaction slices
+ * (at most budget_us, and ENGINE_SLICE_BYTES), results of the helper
+ * thread.  Returns 1 when compaction work remains. */
+int engine_cron(struct engine *e, uint64_t now_ms, uint64_t budget_us);
+/* The read end of the helper thread's wake-up pipe (-1 in memory mode);
+ * when it is readable, call engine_poll. */
+int engine_wakeup_fd(const struct engine *e);
+void engine_poll(struct engine *e);
+
+/* 0 when writes are accepted, else the error a write would get now
+ * (DYN_EIO when failed). */
+int engine_writable(const struct engine *e);
+/* The reply text for an error from this engine (no leading '-'). */
+const char *engine_error_text(struct engine *e, int rc);
+
+void engine_get_stats(const struct engine *e, struct engine_stats *out);
+/* INFO persistence lines ("name:value\r\n") for the stats above. */
+void engine_info(const struct engine *e, struct dbuf *out);
+uint32_t engine_incarnation(const struct engine *e);
+
+#endif
