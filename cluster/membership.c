@@ -1,7 +1,9 @@
 /*
  * membership.c -- member table and local failure detector; the state
  * machine is drawn in membership.h.  Invariants: names are unique; exactly
- * one entry has self set once the node has added itself; self is always UP.
+ * one entry has self set once the node has added itself; self is UP, or
+ * LEFT once it has left; the detectors never move a member out of a
+ * tombstone (LEFT, REMOVED) nor judge self.
  */
 #include "cluster/membership.h"
 
@@ -58,6 +60,7 @@ int membership_add(struct membership *mb, const char *name, const char *host,
     m->status = MEMBER_UP;
     m->incarnation = incarnation;
     m->last_reply_ms = now_ms;
+    m->last_heard_ms = now_ms;
     m->status_since_ms = now_ms;
     if (self)
         mb->self = mb->n;
@@ -113,8 +116,75 @@ int membership_on_reply(struct membership *mb, uint32_t i, uint64_t now_ms,
         return 0;
     struct member *m = &mb->m[i];
     m->last_reply_ms = now_ms;
+    m->last_heard_ms = now_ms;
     m->oldest_wait_ms = 0;
+    if (MEMBER_IS_TOMBSTONE(m->status))
+        return 0;
     return set_status(mb, i, MEMBER_UP, now_ms, ev);
+}
+
+/* What the request detector says about m at now_ms. */
+static enum member_status request_verdict(const struct membership *mb,
+                                          const struct member *m,
+                                          uint64_t now_ms)
+{
+    if (m->oldest_wait_ms == 0 || now_ms < m->oldest_wait_ms)
+        return MEMBER_UP;
+    uint64_t waited = now_ms - m->oldest_wait_ms;
+    if (waited >= mb->down_ms)
+        return MEMBER_DOWN;
+    if (waited >= mb->suspect_ms)
+        return MEMBER_SUSPECT;
+    return MEMBER_UP;
+}
+
+/* What the heartbeat detector says (UP when it is off). */
+static enum member_status heartbeat_verdict(const struct membership *mb,
+                                            const struct member *m,
+                                            uint64_t now_ms)
+{
+    if (mb->hb_down_ms == 0 || now_ms < m->last_heard_ms)
+        return MEMBER_UP;
+    uint64_t age = now_ms - m->last_heard_ms;
+    if (age >= mb->hb_down_ms)
+        return MEMBER_DOWN;
+    if (mb->hb_suspect_ms && age >= mb->hb_suspect_ms)
+        return MEMBER_SUSPECT;
+    return MEMBER_UP;
+}
+
+void membership_set_heartbeat_timeouts(struct membership *mb,
+                                       uint64_t suspect_ms, uint64_t down_ms)
+{
+    mb->hb_suspect_ms = suspect_ms;
+    mb->hb_down_ms = down_ms > suspect_ms ? down_ms : suspect_ms;
+}
+
+int membership_heard(struct membership *mb, uint32_t i, uint64_t now_ms,
+                     struct member_event *ev)
+{
+    if (i >= mb->n)
+        return 0;
+    struct member *m = &mb->m[i];
+    if (now_ms > m->last_heard_ms)
+        m->last_heard_ms = now_ms;
+    if (m->self || MEMBER_IS_TOMBSTONE(m->status))
+        return 0;
+    enum member_status to = request_verdict(mb, m, now_ms);
+    if (to >= m->status)
+        return 0;   /* evidence only lowers a verdict */
+    return set_status(mb, i, to, now_ms, ev);
+}
+
+int membership_set_tombstone(struct membership *mb, uint32_t i,
+                             enum member_status s, uint64_t now_ms,
+                             struct member_event *ev)
+{
+    if (i >= mb->n || !MEMBER_IS_TOMBSTONE(s) ||
+        (mb->m[i].self && s != MEMBER_LEFT))
+        return DYN_EINVAL;
+    mb->m[i].oldest_wait_ms = 0;
+    return set_status(mb, i, s, now_ms, ev);
 }
 
 uint32_t membership_tick(struct membership *mb, uint64_t now_ms,
@@ -123,14 +193,16 @@ uint32_t membership_tick(struct membership *mb, uint64_t now_ms,
     uint32_t k = 0;
     for (uint32_t i = 0; i < mb->n; i++) {
         struct member *m = &mb->m[i];
-        if (m->self || m->oldest_wait_ms == 0 || now_ms < m->oldest_wait_ms)
+        if (m->self || MEMBER_IS_TOMBSTONE(m->status))
             continue;
-        uint64_t waited = now_ms - m->oldest_wait_ms;
-        enum member_status to = m->status;
-        if (waited >= mb->down_ms)
-            to = MEMBER_DOWN;
-        else if (waited >= mb->suspect_ms && m->status == MEMBER_UP)
-            to = MEMBER_SUSPECT;
+        /* the worse of the two verdicts; tick only escalates, evidence
+         * (a reply, a heartbeat) is what lowers a status */
+        enum member_status to = request_verdict(mb, m, now_ms);
+        enum member_status hb = heartbeat_verdict(mb, m, now_ms);
+        if (hb > to)
+            to = hb;
+        if (to <= m->status)
+            continue;
         struct member_event e;
         if (set_status(mb, i, to, now_ms, &e) && k < max && ev)
             ev[k++] = e;
@@ -140,7 +212,8 @@ uint32_t membership_tick(struct membership *mb, uint64_t now_ms,
 
 int membership_is_up(const struct membership *mb, uint32_t i)
 {
-    return i < mb->n && mb->m[i].status != MEMBER_DOWN;
+    return i < mb->n && (mb->m[i].status == MEMBER_UP ||
+                         mb->m[i].status == MEMBER_SUSPECT);
 }
 
 const char *member_status_name(enum member_status s)
@@ -152,6 +225,10 @@ const char *member_status_name(enum member_status s)
         return "suspect";
     case MEMBER_DOWN:
         return "down";
+    case MEMBER_LEFT:
+        return "left";
+    case MEMBER_REMOVED:
+        return "removed";
     }
     return "unknown";
 }

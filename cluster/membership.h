@@ -14,8 +14,20 @@
  * idle peer (nothing asked) is never suspected; the I/O shell pings every
  * peer at ping_interval_ms, which keeps a request outstanding when the peer
  * is silent, and keeps probing DOWN peers so that recovery is noticed.
- * Gossip (the failures issue) adds heartbeats on top through
- * membership_merge_heartbeat.
+ * Gossip (cluster/gossip.c) adds a second, indirect detector on top:
+ * membership_heard() records evidence that a member is alive (its gossiped
+ * heartbeat went up, or it answered us), and once heartbeat timeouts are
+ * set with membership_set_heartbeat_timeouts(), a member not heard of for
+ * hb_suspect_ms / hb_down_ms turns SUSPECT / DOWN even when nothing is
+ * asked of it.  Each detector only escalates in membership_tick; recovery
+ * comes from evidence: a reply clears both, a heartbeat clears the gossip
+ * one (a peer whose requests still time out stays as the requests say).
+ *
+ * LEFT (DYNAMO.LEAVE) and REMOVED (DYNAMO.FORGET) are tombstones, not
+ * judgements: neither detector moves a member out of them, and only gossip
+ * with a higher incarnation (the node came back as a new life) does.  They
+ * stay in the table so that gossip does not resurrect the member from
+ * stale entries; membership_remove is for tables that do not gossip.
  *
  * The functions take now_ms and return what changed; they never do I/O.
  * Thread-safety: none; the event loop owns the table.
@@ -33,7 +45,11 @@ enum member_status {
     MEMBER_UP = 0,
     MEMBER_SUSPECT = 1,
     MEMBER_DOWN = 2,
+    MEMBER_LEFT = 3,        /* left on its own (DYNAMO.LEAVE): tombstone */
+    MEMBER_REMOVED = 4,     /* forgotten (DYNAMO.FORGET): tombstone */
 };
+#define MEMBER_STATUS_MAX MEMBER_REMOVED
+#define MEMBER_IS_TOMBSTONE(s) ((s) == MEMBER_LEFT || (s) == MEMBER_REMOVED)
 
 struct member {
     char name[MEMBER_NAME_MAX];
@@ -48,6 +64,7 @@ struct member {
     uint64_t oldest_wait_ms;    /* oldest unanswered request, 0 if none */
     uint64_t status_since_ms;
     uint64_t down_transitions;
+    uint64_t last_heard_ms;     /* last evidence of life: reply or heartbeat */
 };
 
 struct membership {
@@ -58,6 +75,8 @@ struct membership {
     uint64_t suspect_ms;    /* unanswered this long: SUSPECT */
     uint64_t down_ms;       /* unanswered this long: DOWN */
     uint64_t down_transitions;
+    uint64_t hb_suspect_ms; /* not heard of this long: SUSPECT (0: off) */
+    uint64_t hb_down_ms;    /* not heard of this long: DOWN (0: off) */
 };
 
 /* A status change, for the event log. */
@@ -90,7 +109,25 @@ int membership_on_reply(struct membership *mb, uint32_t i, uint64_t now_ms,
 uint32_t membership_tick(struct membership *mb, uint64_t now_ms,
                          struct member_event *ev, uint32_t max);
 
+/* Up or suspect: takes traffic.  DOWN and the tombstones do not. */
 int membership_is_up(const struct membership *mb, uint32_t i);
+
+/* Turns on the heartbeat detector (both 0: off, the default).  down_ms is
+ * raised to suspect_ms if below it. */
+void membership_set_heartbeat_timeouts(struct membership *mb,
+                                       uint64_t suspect_ms, uint64_t down_ms);
+/* Evidence that member i is alive at now_ms (its heartbeat advanced).
+ * Clears the heartbeat verdict; the status becomes what the request
+ * detector alone says.  Returns 1 and fills ev on a change. */
+int membership_heard(struct membership *mb, uint32_t i, uint64_t now_ms,
+                     struct member_event *ev);
+/* Sets a tombstone (MEMBER_LEFT or MEMBER_REMOVED) on member i; self may
+ * be marked LEFT.  Returns 1 and fills ev on a change, DYN_EINVAL for a
+ * status that is not a tombstone or an index out of range. */
+int membership_set_tombstone(struct membership *mb, uint32_t i,
+                             enum member_status s, uint64_t now_ms,
+                             struct member_event *ev);
+
 const char *member_status_name(enum member_status s);
 
 #endif
