@@ -9,8 +9,8 @@
  *                 │                                        (first reachable of top N)
  *                 │ X is a replica: X coordinates
  *                 v
- *   1. READ   (skipped by blind writes: SET without NX/XX/GET/KEEPTTL,
- *              SETEX, PSETEX, MSET's parts, DYNAMO.PUT/DEL)
+ *   1. READ   (skipped only by DYNAMO.PUT / DYNAMO.DEL, whose context
+ *              comes from the client; see is_blind for why SET reads)
  *             local copy + R.GET to the other replicas; wait for R answers;
  *             merge them into the local store (the coordinator repairs
  *             itself first)
@@ -31,14 +31,36 @@
  * for each partition, its first reachable replica, so each key counts once;
  * FLUSHALL goes to every node.  EXEC runs its queue one command at a time.
  *
+ * Pipelining: a client's single-key commands on different keys run
+ * concurrently.  Each client with ops in flight has a pipe: its ops in
+ * request order; a finished op's reply waits there until every earlier
+ * one is out, so replies leave in request order.  After starting an op,
+ * cluster_dispatch peeks at the next request already in the query buffer:
+ * the client keeps going only if that request is a well-formed single-key
+ * data command whose key no unexecuted op of the pipe holds (so a command
+ * sees the effects of the earlier ones on its key, and none of the later
+ * ones); anything else (another command, a partial or inline request, a
+ * full pipe) blocks the client until the pipe is empty.  Nothing but the
+ * coordinator can thus append to obuf while ops are in flight.
+ *
  * An op lives until its reply is out and every peer callback it started has
  * run (the bus runs each exactly once), so late answers are still counted
  * and repaired.  Undecided ops sit on a FIFO ordered by deadline (every op
  * gets the same request-timeout-ms), which cluster_tick expires.
  *
+ * Batching: the quorum reads and writes of one loop turn that go to the
+ * same replica leave as one R.MGET / R.MPUT, sent by an event activated
+ * for the end of the turn (the bus then writes it with everything else
+ * for that peer); the replica answers the whole batch in one reply, and
+ * each op gets its item as if it had asked alone.  Repairs, forwards and
+ * gathers are not batched.
+ *
  * Replica side (peer commands, only on authenticated links):
  *   R.GET key          -> object bytes or nil
+ *   R.MGET key...      -> array: object bytes or nil per key
  *   R.PUT key bytes    -> merge into the local store, +OK
+ *   R.MPUT (key bytes)... -> :count when all are stored, else an array
+ *                         of +OK / -ERR per pair
  *   R.KEYS pat p...    -> visible keys of those partitions matching pat
  *   R.COUNT p...       -> number of visible keys in those partitions
  *   R.RANDOM p...      -> one visible key of those partitions, or nil
@@ -54,6 +76,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <event2/event.h>
 #include "cluster/membership.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
@@ -100,7 +123,6 @@ struct op {
     struct op *parent;          /* FROM_PARENT */
     uint32_t slot;              /* index among the parent's children */
     int resp;
-    int in_dispatch;            /* still inside the call that started it */
     int finished;               /* reply delivered */
     int refs;                   /* peer callbacks outstanding */
 
@@ -135,6 +157,19 @@ struct op {
     struct op *dl_prev, *dl_next;
     int on_dl;
     struct op *all_prev, *all_next;     /* every live op */
+    struct pipe *pipe;          /* FROM_CLIENT: the client's pipe */
+    struct op *pipe_next;
+};
+
+/* A client's ops in flight, in request order. */
+#define PIPE_BUCKETS 256
+#define PIPE_MAX 128
+struct pipe {
+    struct client *c;
+    struct pipe *hnext;
+    struct op *head, *tail;
+    uint32_t n;
+    int blocked;                /* we set CLIENT_BLOCKED */
 };
 
 struct cluster {
@@ -147,6 +182,13 @@ struct cluster {
     struct op *dl_head, *dl_tail;
     struct op *all;                     /* every live op */
     int closing;                        /* cluster_free is running */
+    struct pipe *pipes[PIPE_BUCKETS];   /* by client */
+    struct client *dispatching;         /* inside cluster_dispatch/exec */
+    struct resp_parser peek;            /* the next request, peeked */
+    struct batch *batches;              /* [member * B_KINDS + kind] */
+    uint32_t nbatches;
+    struct event *ev_flush;             /* sends the batches; NULL: none */
+    int flush_armed;
     uint64_t last_ping_ms;
     uint64_t ping_interval_ms;
     /* stats */
@@ -159,6 +201,29 @@ struct cluster {
     uint64_t noquorum_writes;
     uint64_t replica_puts;
     uint64_t replica_gets;
+};
+
+/* Quorum reads / writes for one replica, gathered during a loop turn. */
+enum { B_GET, B_PUT, B_KINDS };
+#define BATCH_MAX_BYTES (256 * 1024)   /* send early past this */
+#define BATCH_MAX_OBJ (64 * 1024)      /* bigger objects go alone */
+struct bentry {
+    struct op *op;              /* holds a ref until the answer */
+    size_t koff, klen, ooff, olen;  /* in data */
+};
+struct batch {
+    struct bentry *e;
+    uint32_t n, cap;
+    struct dbuf data;           /* copies of keys and objects */
+};
+
+/* A batch in flight. */
+struct mreq {
+    struct cluster *cl;
+    uint16_t member;
+    uint8_t purpose;
+    uint32_t n;
+    struct op *op[];
 };
 
 /* One outstanding peer request. */
@@ -184,8 +249,18 @@ static struct cluster *CL(const struct node *n)
     return n->cluster;
 }
 
-static uint64_t now_ms(void)
+/* The node's clock: the simulation (tests/sim) drives it through
+ * node->clock_ms.  Otherwise libevent's time of this loop turn: it is read
+ * several times per request, and a clock_gettime each time showed in
+ * profiles; being a loop turn behind only moves deadlines by as much. */
+static uint64_t now_ms(const struct cluster *cl)
 {
+    const struct node *n = cl->node;
+    struct timeval tv;
+    if (n->clock_ms)
+        return n->clock_ms(n);
+    if (n->base && event_base_gettimeofday_cached(n->base, &tv) == 0)
+        return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
     return dyn_wall_ms();
 }
 
@@ -248,7 +323,7 @@ static void args_copy(struct op *op, int argc, const struct dyn_arg *argv)
 static void dl_add(struct op *op)
 {
     struct cluster *cl = op->cl;
-    op->deadline = now_ms() + (uint64_t)cl->node->cfg.request_timeout_ms;
+    op->deadline = now_ms(cl) + (uint64_t)cl->node->cfg.request_timeout_ms;
     op->dl_prev = cl->dl_tail;
     op->dl_next = NULL;
     if (cl->dl_tail)
@@ -290,7 +365,6 @@ static void op_free(struct op *op)
         dbuf_free(&op->child[i]);
     dyn_free(op->child);
     dyn_free(op->argv);
-    dyn_free(op->key);
     dyn_free(op->pattern);
     for (int i = 0; i < op->queue_len; i++) {
         for (int j = 0; j < op->queue[i].argc; j++)
@@ -305,7 +379,7 @@ static void op_free(struct op *op)
 /* Frees the op once its reply is out and no callback can reach it. */
 static void op_maybe_free(struct op *op)
 {
-    if (op->finished && op->refs == 0)
+    if (op->finished && op->refs == 0 && !op->pipe)
         op_free(op);
 }
 
@@ -325,6 +399,8 @@ static void reply_err(struct op *op, const char *fmt, ...)
 /* Sends argv to member m; the callback gets a preq.  Returns 0 or <0
  * (nothing was sent and no callback will run). */
 static void peer_answer(void *ctx, int err, const struct peer_value *v);
+static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
+                      uint8_t purpose, int err, const struct peer_value *v);
 
 static int send_to(struct cluster *cl, struct op *op, uint16_t m,
                    uint8_t purpose, int argc, const struct dyn_arg *argv)
@@ -345,6 +421,127 @@ static int send_to(struct cluster *cl, struct op *op, uint16_t m,
     return 0;
 }
 
+/* ---- batches to replicas ------------------------------------------------ */
+
+static struct batch *batch_of(struct cluster *cl, uint16_t m, int kind)
+{
+    uint32_t i = (uint32_t)m * B_KINDS + (uint32_t)kind;
+    if (i >= cl->nbatches) {
+        uint32_t n = (uint32_t)(m + 8) * B_KINDS;
+        cl->batches = dyn_realloc(cl->batches, sizeof(struct batch) * n);
+        memset(cl->batches + cl->nbatches, 0,
+               sizeof(struct batch) * (n - cl->nbatches));
+        for (uint32_t j = cl->nbatches; j < n; j++)
+            dbuf_init(&cl->batches[j].data);
+        cl->nbatches = n;
+    }
+    return &cl->batches[i];
+}
+
+static void batch_answer(void *ctx, int err, const struct peer_value *v)
+{
+    struct mreq *mr = ctx;
+    int whole = err == 0 && v && v->type == PEER_V_ARRAY && v->n == mr->n;
+    int all_ok = err == 0 && v && v->type == PEER_V_INT &&
+                 v->integer == (long long)mr->n;
+    char okstr[] = "OK";
+    struct peer_value ok = {.type = PEER_V_STATUS, .str = okstr, .len = 2};
+    for (uint32_t i = 0; i < mr->n; i++) {
+        const struct peer_value *iv = NULL;
+        int ierr = err ? err : DYN_EPROTO;
+        if (whole) {
+            iv = &v->elem[i];
+            ierr = iv->type == PEER_V_ERROR ? DYN_EPROTO : 0;
+        } else if (all_ok) {
+            iv = &ok;
+            ierr = 0;
+        } else if (err == 0 && v && v->type == PEER_V_ERROR) {
+            iv = v;
+        }
+        op_answer(mr->cl, mr->op[i], mr->member, mr->purpose, ierr, iv);
+    }
+    dyn_free(mr);
+}
+
+/* Sends member m's batch of one kind as one request. */
+static void batch_send(struct cluster *cl, uint16_t m, int kind)
+{
+    struct batch *b = batch_of(cl, m, kind);
+    if (!b->n)
+        return;
+    int per = kind == B_PUT ? 2 : 1;
+    struct mreq *mr = dyn_malloc(sizeof(*mr) + sizeof(struct op *) * b->n);
+    mr->cl = cl;
+    mr->member = m;
+    mr->purpose = kind == B_PUT ? P_WRITE : P_READ;
+    mr->n = b->n;
+    size_t argc = 1 + (size_t)b->n * (size_t)per;
+    struct dyn_arg *av = dyn_malloc(sizeof(*av) * argc);
+    av[0].p = kind == B_PUT ? "R.MPUT" : "R.MGET";
+    av[0].len = 6;
+    for (uint32_t i = 0; i < b->n; i++) {
+        const struct bentry *e = &b->e[i];
+        mr->op[i] = e->op;
+        av[1 + i * per].p = b->data.p + e->koff;
+        av[1 + i * per].len = e->klen;
+        if (per == 2) {
+            av[2 + i * 2].p = b->data.p + e->ooff;
+            av[2 + i * 2].len = e->olen;
+        }
+    }
+    int rc = peer_request(cl->bus, cl->peer_of[m], (int)argc, av,
+                          batch_answer, mr, NULL);
+    dyn_free(av);
+    b->n = 0;
+    dbuf_reset(&b->data);
+    if (rc != 0)
+        batch_answer(mr, DYN_EIO, NULL);
+}
+
+static void batch_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct cluster *cl = arg;
+    (void)fd;
+    (void)what;
+    cl->flush_armed = 0;
+    for (uint32_t i = 0; i < cl->nbatches; i++)
+        if (cl->batches[i].n)
+            batch_send(cl, (uint16_t)(i / B_KINDS), (int)(i % B_KINDS));
+}
+
+/* A quorum read (R.GET key) or write (R.PUT key bytes) to a replica:
+ * batched for the end of the loop turn when the node runs an event loop,
+ * else sent at once.  Returns 0 (the answer comes later) or <0. */
+static int send_rep(struct cluster *cl, struct op *op, uint16_t m,
+                    uint8_t purpose, int argc, const struct dyn_arg *argv)
+{
+    if (!cl->ev_flush || (argc == 3 && argv[2].len > BATCH_MAX_OBJ))
+        return send_to(cl, op, m, purpose, argc, argv);
+    int kind = purpose == P_WRITE ? B_PUT : B_GET;
+    struct batch *b = batch_of(cl, m, kind);
+    if (b->data.len > BATCH_MAX_BYTES)
+        batch_send(cl, m, kind);
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->e = dyn_realloc(b->e, sizeof(*b->e) * b->cap);
+    }
+    struct bentry *e = &b->e[b->n++];
+    e->op = op;
+    e->koff = b->data.len;
+    e->klen = argv[1].len;
+    dbuf_append(&b->data, argv[1].p, argv[1].len);
+    e->ooff = b->data.len;
+    e->olen = argc == 3 ? argv[2].len : 0;
+    if (argc == 3)
+        dbuf_append(&b->data, argv[2].p, argv[2].len);
+    op->refs++;
+    if (!cl->flush_armed) {
+        cl->flush_armed = 1;
+        event_active(cl->ev_flush, EV_TIMEOUT, 1);
+    }
+    return 0;
+}
+
 /* ---- local execution ---------------------------------------------------- */
 
 /* Runs a command's ordinary handler on the local store, capturing its
@@ -359,40 +556,48 @@ static void exec_local(struct cluster *cl, const struct command *cmd, int resp,
     sc.fd = -1;
     sc.resp = resp;
     sc.authenticated = 1;
-    snprintf(sc.addr, sizeof(sc.addr), "cluster");
-    dbuf_init(&sc.obuf);
+    memcpy(sc.addr, "cluster", sizeof("cluster"));
+    sc.obuf = *out; /* the handler appends to out directly */
     cmd->proc(&sc, argc, argv);
-    dbuf_append(out, sc.obuf.p, sc.obuf.len);
-    dbuf_free(&sc.obuf);
+    *out = sc.obuf;
     dyn_free(sc.name);
     dyn_free(sc.lib_name);
     dyn_free(sc.lib_ver);
 }
 
-static struct object *local_copy(struct cluster *cl, const char *key,
-                                 size_t klen)
+/* Byte-identical versions (the common case: replicas in sync) need no
+ * merge. */
+static int same_object(const struct object *a, const struct object *b)
 {
-    const struct object *o = db_object(cl->node, key, klen);
-    return o ? object_dup(o) : NULL;
+    return object_size(a) == object_size(b) &&
+           memcmp(object_bytes(a), object_bytes(b), object_size(a)) == 0;
 }
 
-/* Merges a remote version into the local store.  Returns 1 if the local
- * copy changed. */
+/* Merges a remote version into the local store, through db_store_take so
+ * that a disk node logs it.  own is NULL or remote itself, which is then
+ * consumed.  Returns 1 if the local copy changed, 0 if not, or <0 when the
+ * store refused the write. */
 static int merge_local(struct cluster *cl, const char *key, size_t klen,
-                       const struct object *remote)
+                       const struct object *remote, struct object *own)
 {
     const struct object *cur = store_get(cl->node->store, key, klen);
+    struct object *m;
     if (!cur) {
-        store_put_take(cl->node->store, key, klen, object_dup(remote));
-        return 1;
+        m = own ? own : object_dup(remote);
+    } else if (same_object(cur, remote)) {
+        object_free(own);
+        return 0;
+    } else {
+        int changed = 0;
+        m = object_merge(cur, remote, &changed);
+        object_free(own);
+        if (!changed) {
+            object_free(m);
+            return 0;
+        }
     }
-    int changed = 0;
-    struct object *m = object_merge(cur, remote, &changed);
-    if (changed)
-        store_put_take(cl->node->store, key, klen, m);
-    else
-        object_free(m);
-    return changed;
+    int rc = db_store_take(cl->node, key, klen, m);
+    return rc < 0 ? rc : 1;
 }
 
 static int parse_object(struct cluster *cl, const char *p, size_t len,
@@ -413,25 +618,16 @@ static int cmd_is(const struct command *cmd, const char *name)
     return strcmp(cmd->name, name) == 0;
 }
 
-/* A write that supersedes the local state without reading it first. */
+/* A write that supersedes the local state without reading it first: only
+ * the DYNAMO.* writes, whose context the client supplies.  Plain SET reads
+ * R replicas first, so that with R + W > N its version descends from the
+ * latest acknowledged write instead of becoming a sibling of it: GET's
+ * winner rule (highest timestamp, then actor) cannot order two writes made
+ * in the same millisecond, so a blind SET could lose to the older one. */
 static int is_blind(const struct op *op)
 {
     const struct command *c = op->cmd;
-    if (cmd_is(c, "setex") || cmd_is(c, "psetex") || cmd_is(c, "dynamo.put") ||
-        cmd_is(c, "dynamo.del"))
-        return 1;
-    if (cmd_is(c, "set")) {
-        for (int i = 3; i < op->argc; i++) {
-            const struct dyn_arg *a = &op->argv[i];
-            if (dyn_arg_is(a->p, a->len, "nx") ||
-                dyn_arg_is(a->p, a->len, "xx") ||
-                dyn_arg_is(a->p, a->len, "get") ||
-                dyn_arg_is(a->p, a->len, "keepttl"))
-                return 0;
-        }
-        return 1;
-    }
-    return 0;
+    return cmd_is(c, "dynamo.put") || cmd_is(c, "dynamo.del");
 }
 
 /* R or W given on DYNAMO.GET / DYNAMO.PUT: the last two arguments. */
@@ -459,12 +655,14 @@ static void key_start_read(struct op *op)
     quorum_init(&op->q, op->rep, op->nrep, op->r);
     op->q_live = 1;
     int decided = 0;
-    quorum_reply(&op->q, self, 1, local_copy(cl, op->key, op->klen), &decided);
+    /* Our own answer carries no object: the exec step reads the local
+     * store itself, and repair never targets us. */
+    quorum_reply(&op->q, self, 1, NULL, &decided);
     struct dyn_arg av[2] = {{"R.GET", 5}, {op->key, op->klen}};
     for (uint32_t i = 0; i < op->nrep && op->q.state == QUORUM_PENDING; i++) {
         if (op->rep[i] == self)
             continue;
-        if (send_to(cl, op, op->rep[i], P_READ, 2, av) != 0)
+        if (send_rep(cl, op, op->rep[i], P_READ, 2, av) != 0)
             quorum_reply(&op->q, op->rep[i], 0, NULL, &decided);
     }
     /* R answers may already be in (R = 1, or peers failed fast). */
@@ -488,7 +686,7 @@ static void merge_answers(struct op *op)
     for (uint32_t i = 0; i < op->q.n; i++)
         if (op->q.answer[i] == QA_OK && op->q.obj[i] &&
             op->q.node[i] != (uint16_t)self_member(op->cl))
-            merge_local(op->cl, op->key, op->klen, op->q.obj[i]);
+            merge_local(op->cl, op->key, op->klen, op->q.obj[i], NULL);
 }
 
 static void key_repair(struct op *op)
@@ -497,20 +695,31 @@ static void key_repair(struct op *op)
     const struct object *mine = store_get(cl->node->store, op->key, op->klen);
     if (!mine)
         return;
-    struct object *merged = object_dup(mine);
+    /* mine is borrowed: nothing below changes the store */
     uint16_t stale[QUORUM_MAX];
-    uint32_t k = quorum_stale(&op->q, merged, stale, QUORUM_MAX);
+    uint32_t k = 0;
+    const struct quorum *q = &op->q;
+    for (uint32_t i = 0; i < q->n; i++) {
+        if (q->answer[i] != QA_OK || q->node[i] == (uint16_t)self_member(cl))
+            continue;
+        if (q->obj[i]) {
+            if (same_object(q->obj[i], mine))
+                continue;
+            int changed = 0;
+            struct object *t = object_merge(q->obj[i], mine, &changed);
+            object_free(t);
+            if (!changed)
+                continue;
+        }
+        stale[k++] = q->node[i];
+    }
     struct dyn_arg av[3] = {{"R.PUT", 5},
                             {op->key, op->klen},
-                            {(const char *)object_bytes(merged),
-                             object_size(merged)}};
-    for (uint32_t i = 0; i < k; i++) {
-        if (stale[i] == (uint16_t)self_member(cl))
-            continue;
+                            {(const char *)object_bytes(mine),
+                             object_size(mine)}};
+    for (uint32_t i = 0; i < k; i++)
         if (send_to(cl, NULL, stale[i], P_REPAIR, 3, av) == 0)
             cl->read_repairs++;
-    }
-    object_free(merged);
 }
 
 static void key_exec_and_write(struct op *op)
@@ -519,14 +728,16 @@ static void key_exec_and_write(struct op *op)
     uint16_t self = (uint16_t)self_member(cl);
     if (op->q_live)
         merge_answers(op);
+    /* A blind write always makes a new version (an error reply aside), so
+     * only the others compare digests to see whether the store changed. */
     const struct object *before =
-        store_get(cl->node->store, op->key, op->klen);
+        op->blind ? NULL : store_get(cl->node->store, op->key, op->klen);
     uint64_t d0 = before ? object_digest(before) : 0;
     int had = before != NULL;
     dbuf_reset(&op->reply);
     exec_local(cl, op->cmd, op->resp, op->argc, op->argv, &op->reply);
     const struct object *after = store_get(cl->node->store, op->key, op->klen);
-    int changed = after && (!had || object_digest(after) != d0);
+    int changed = after && (op->blind || !had || object_digest(after) != d0);
     if (!changed || (op->reply.len && op->reply.p[0] == '-')) {
         /* a read, or a write that decided not to write */
         if (op->q_live && op->phase == PH_READ)
@@ -538,7 +749,9 @@ static void key_exec_and_write(struct op *op)
     /* replicate the new version */
     if (op->q_live && op->phase == PH_READ)
         key_repair(op);
-    struct object *obj = object_dup(after);
+    /* after is borrowed: sending copies it, and nothing changes the store
+     * until the last send_to */
+    const struct object *obj = after;
     if (op->q_live)
         quorum_free(&op->q);
     op->phase = PH_WRITE;
@@ -553,10 +766,9 @@ static void key_exec_and_write(struct op *op)
     for (uint32_t i = 0; i < op->nrep; i++) {
         if (op->rep[i] == self)
             continue;
-        if (send_to(cl, op, op->rep[i], P_WRITE, 3, av) != 0)
+        if (send_rep(cl, op, op->rep[i], P_WRITE, 3, av) != 0)
             quorum_reply(&op->q, op->rep[i], 0, NULL, &decided);
     }
-    object_free(obj);
     if (op->q.state == QUORUM_MET) {
         op_finish(op);
     } else if (op->q.state == QUORUM_FAILED) {
@@ -609,7 +821,7 @@ static void key_start(struct op *op)
 {
     struct cluster *cl = op->cl;
     const struct dyn_arg *k = &op->argv[op->cmd->first_key];
-    op->key = dyn_memdup(k->p, k->len);
+    op->key = (char *)k->p; /* in the args copy: not freed separately */
     op->klen = k->len;
     uint32_t part = ring_partition_of(&cl->ring, op->key, op->klen);
     op->nrep = replicas_of(cl, part, op->rep);
@@ -679,6 +891,13 @@ static void fanout_start(struct op *op)
         op->combine = COMBINE_OK;
     } else {
         op->combine = COMBINE_SUM;
+    }
+    if ((op->argc - 1) % step != 0) {
+        /* MSET k v k: Redis's arity error, and nothing is written */
+        reply_err(op, "ERR wrong number of arguments for '%s' command",
+                  cmd->name);
+        op_finish(op);
+        return;
     }
     const struct command *sc = lookup(cl, sub);
     op->nchild = (uint32_t)((op->argc - 1) / step);
@@ -919,7 +1138,7 @@ static void gather_start(struct op *op, const char *verb, const char *pattern,
         if (m == (uint32_t)self_member(cl)) {
             /* answer locally, in the same shape a peer would */
             struct scan_ctx s = {0};
-            s.now = (int64_t)now_ms();
+            s.now = (int64_t)now_ms(cl);
             s.pat = pattern ? pattern : "*";
             s.plen = strlen(s.pat);
             s.all = s.plen == 1 && s.pat[0] == '*';
@@ -1047,6 +1266,11 @@ static void keyless_start(struct op *op)
     int flush = cmd_is(cmd, "flushall") || cmd_is(cmd, "flushdb");
     if (!flush)
         exec_local(cl, cmd, op->resp, op->argc, op->argv, &probe);
+    else if (op->argc > 2 ||
+             (op->argc == 2 &&
+              !dyn_arg_is(op->argv[1].p, op->argv[1].len, "async") &&
+              !dyn_arg_is(op->argv[1].p, op->argv[1].len, "sync")))
+        reply_error(&probe, "ERR syntax error"); /* and flush nothing */
     if (probe.len && probe.p[0] == '-') {
         dbuf_append(&op->reply, probe.p, probe.len);
         dbuf_free(&probe);
@@ -1111,6 +1335,170 @@ static void keyless_start(struct op *op)
     }
 }
 
+/* ---- client pipes -------------------------------------------------------- */
+
+static struct pipe **pipe_slot(struct cluster *cl, const struct client *c)
+{
+    uintptr_t h = (uintptr_t)c;
+    h ^= h >> 9;
+    struct pipe **pp = &cl->pipes[h % PIPE_BUCKETS];
+    while (*pp && (*pp)->c != c)
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static struct pipe *pipe_get(struct cluster *cl, struct client *c)
+{
+    struct pipe **pp = pipe_slot(cl, c);
+    if (!*pp) {
+        struct pipe *p = dyn_calloc(1, sizeof(*p));
+        p->c = c;
+        *pp = p;
+    }
+    return *pp;
+}
+
+/* Unlinks an empty pipe (or one whose ops were detached) and frees it. */
+static void pipe_del(struct cluster *cl, struct pipe *p)
+{
+    struct pipe **pp = pipe_slot(cl, p->c);
+    if (*pp == p)
+        *pp = p->hnext;
+    dyn_free(p);
+}
+
+static void pipe_push(struct pipe *p, struct op *op)
+{
+    op->pipe = p;
+    op->pipe_next = NULL;
+    if (p->tail)
+        p->tail->pipe_next = op;
+    else
+        p->head = op;
+    p->tail = op;
+    p->n++;
+}
+
+/* Moves the finished replies at the head of the pipe to the client's
+ * output, in order, and wakes the client's writer (once per loop turn:
+ * event_active merges). */
+static void pipe_drain(struct cluster *cl, struct pipe *p)
+{
+    struct client *c = p->c;
+    int wrote = 0;
+    while (p->head && p->head->finished) {
+        struct op *h = p->head;
+        p->head = h->pipe_next;
+        if (!p->head)
+            p->tail = NULL;
+        p->n--;
+        h->pipe = NULL;
+        dbuf_append(&c->obuf, h->reply.p, h->reply.len);
+        wrote = 1;
+        op_maybe_free(h);
+    }
+    if (cl->dispatching == c)
+        return; /* cluster_dispatch settles the client */
+    if (p->n == 0) {
+        int blocked = p->blocked;
+        pipe_del(cl, p);
+        if (blocked)
+            client_unblock(c);
+        else if (wrote && c->ev_write)
+            event_active(c->ev_write, EV_WRITE, 1);
+    } else if (wrote && c->ev_write) {
+        event_active(c->ev_write, EV_WRITE, 1);
+    }
+}
+
+/* Is the request after the one being dispatched (already in the query
+ * buffer) a single-key data command that may start before the pipe is
+ * empty?  See the essay. */
+static int pipe_next_ok(struct cluster *cl, struct client *c, struct pipe *p,
+                        int argc, const struct dyn_arg *argv)
+{
+    if (p->n >= PIPE_MAX ||
+        (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_CLOSE_AFTER_REPLY |
+                     CLIENT_CLOSE_ASAP)))
+        return 0;
+    /* only from the net loop: argv points into the query buffer */
+    const struct resp_parser *cp = &c->parser;
+    if (argc < 1 || cp->argc != (size_t)argc ||
+        argv[0].p != c->qbuf.p + cp->args[0].off ||
+        c->qbuf.p[resp_consumed(cp)] != '*')
+        return 0;
+    size_t end = cp->args[argc - 1].off + cp->args[argc - 1].len + 2;
+    if (end >= c->qbuf.len || c->qbuf.p[end] != '*')
+        return 0;
+    struct node *n = cl->node;
+    struct resp_limits lim = {
+        .max_bulk = n->cfg.proto_max_bulk_len,
+        .max_inline = 64 * 1024,
+    };
+    int ok = 0;
+    struct resp_parser *pk = &cl->peek;
+    if (resp_parse(pk, c->qbuf.p + end, c->qbuf.len - end, &lim) !=
+        RESP_COMMAND)
+        goto out;
+    const char *base = c->qbuf.p + end;
+    const struct command *cmd =
+        command_lookup(n->commands, base + pk->args[0].off, pk->args[0].len);
+    int na = (int)pk->argc;
+    if (!cmd || cmd->subcommands || !(cmd->flags & CMD_DATA) ||
+        cmd->first_key <= 0 || na <= cmd->first_key)
+        goto out;
+    if ((cmd->arity > 0 && na != cmd->arity) ||
+        (cmd->arity < 0 && na < -cmd->arity))
+        goto out;
+    int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    if (na > cmd->first_key + step && cmd->last_key < 0)
+        goto out; /* a fan-out */
+    if (cmd_is(cmd, "rename") || cmd_is(cmd, "renamenx") ||
+        cmd_is(cmd, "copy") || cmd_is(cmd, "msetnx"))
+        goto out;
+    if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH) &&
+        n->cfg.requirepass && n->cfg.requirepass[0])
+        goto out;
+    const char *key = base + pk->args[cmd->first_key].off;
+    size_t klen = pk->args[cmd->first_key].len;
+    for (struct op *op = p->head; op; op = op->pipe_next) {
+        if (op->finished)
+            continue;
+        if (op->kind != OP_KEY || !op->key)
+            goto out; /* multi-key, keyless, EXEC: a barrier */
+        if (op->phase == PH_WRITE)
+            continue; /* executed here already */
+        if (op->klen == klen && memcmp(op->key, key, klen) == 0)
+            goto out;
+    }
+    ok = 1;
+out:
+    resp_next(pk);
+    resp_shift(pk, resp_consumed(pk));
+    return ok;
+}
+
+/* After starting op for c: the client goes on with its pipeline, or
+ * blocks until the pipe is empty. */
+static void pipe_settle(struct cluster *cl, struct client *c, struct op *op,
+                        int argc, const struct dyn_arg *argv)
+{
+    struct pipe *p = op->pipe;
+    cl->dispatching = NULL;
+    op->refs--;
+    op_maybe_free(op);
+    if (!p)
+        return;
+    if (p->n == 0) {
+        pipe_del(cl, p);
+        return;
+    }
+    if (pipe_next_ok(cl, c, p, argc, argv))
+        return;
+    p->blocked = 1;
+    c->flags |= CLIENT_BLOCKED;
+}
+
 /* ---- op life ------------------------------------------------------------ */
 
 static struct op *op_new(struct cluster *cl, enum op_kind kind)
@@ -1160,13 +1548,9 @@ static void op_finish(struct op *op)
     dl_del(op);
     switch (op->origin) {
     case FROM_CLIENT:
-        if (op->client) {
-            struct client *c = op->client;
-            dbuf_append(&c->obuf, op->reply.p, op->reply.len);
-            if (!op->in_dispatch)
-                client_unblock(c);
-            else
-                c->flags &= ~(unsigned)CLIENT_BLOCKED;
+        if (op->pipe) {
+            pipe_drain(op->cl, op->pipe); /* may free op */
+            return;
         }
         break;
     case FROM_PEER:
@@ -1225,6 +1609,14 @@ static void peer_answer(void *ctx, int err, const struct peer_value *v)
     dyn_free(pr);
     if (!op)
         return; /* repair, notify, ping: nothing waits */
+    op_answer(cl, op, m, purpose, err, v);
+}
+
+/* One answer for op from member m: a reply of its own, or its item of a
+ * batch's reply.  op->refs counts it until the end. */
+static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
+                      uint8_t purpose, int err, const struct peer_value *v)
+{
     /* op->refs still counts this answer, so nothing below can free op */
     int decided = 0;
     if (cl->closing) {
@@ -1246,7 +1638,9 @@ static void peer_answer(void *ctx, int err, const struct peer_value *v)
                 store_get(cl->node->store, op->key, op->klen);
             if (ok && mine) {
                 int changed = 1;
-                if (obj) {
+                if (obj && same_object(obj, mine)) {
+                    changed = 0;
+                } else if (obj) {
                     struct object *t = object_merge(obj, mine, &changed);
                     object_free(t);
                 }
@@ -1306,11 +1700,18 @@ static void peer_answer(void *ctx, int err, const struct peer_value *v)
             dbuf_reset(&op->reply);
             dbuf_append(&op->reply, v->str, v->len);
             op_finish(op);
-        } else if (err == DYN_EIO) {
-            key_forward(op); /* the next reachable replica */
+        } else if (err == DYN_EIO &&
+                   ((op->cmd->flags & CMD_READONLY) || is_blind(op))) {
+            /* the next reachable replica: only for a command that means
+             * the same run twice, since the lost coordinator may have run
+             * it (INCR would count twice: tests/sim) */
+            key_forward(op);
         } else {
             reply_err(op, "NOQUORUM the coordinator did not answer (%s)",
-                      v && v->type == PEER_V_ERROR ? v->str : "timeout");
+                      v && v->type == PEER_V_ERROR ? v->str
+                      : err == DYN_EIO ? "link lost: the command may have "
+                                         "been applied"
+                                       : "timeout");
             op_finish(op);
         }
         break;
@@ -1367,9 +1768,74 @@ static void h_put(void *ctx, struct peer_call *call, int argc,
         return;
     }
     cl->replica_puts++;
-    merge_local(cl, argv[1].p, argv[1].len, o);
-    object_free(o);
-    peer_call_reply_ok(call);
+    /* an ack promises the version is stored: a refused write is an error */
+    if (merge_local(cl, argv[1].p, argv[1].len, o, o) < 0)
+        peer_call_reply_error(call, "ERR R.PUT: the replica could not store "
+                                    "the object");
+    else
+        peer_call_reply_ok(call);
+}
+
+static void h_mget(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct cluster *cl = call_cluster(ctx);
+    if (argc < 2) {
+        peer_call_reply_error(call, "ERR R.MGET key...");
+        return;
+    }
+    struct dbuf *out = peer_call_buf(call);
+    reply_array(out, argc - 1);
+    for (int i = 1; i < argc; i++) {
+        cl->replica_gets++;
+        const struct object *o = db_object(cl->node, argv[i].p, argv[i].len);
+        if (o)
+            reply_bulk(out, object_bytes(o), object_size(o));
+        else
+            reply_null(out, 2);
+    }
+    peer_call_done(call);
+}
+
+static void h_mput(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct cluster *cl = call_cluster(ctx);
+    if (argc < 3 || argc % 2 == 0) {
+        peer_call_reply_error(call, "ERR R.MPUT key object [key object ...]");
+        return;
+    }
+    int n = (argc - 1) / 2, bad = 0;
+    char *res = dyn_malloc((size_t)n);
+    for (int i = 0; i < n; i++) {
+        const struct dyn_arg *k = &argv[1 + 2 * i], *b = &argv[2 + 2 * i];
+        struct object *o = NULL;
+        res[i] = 0;
+        if (parse_object(cl, b->p, b->len, &o) != 0)
+            res[i] = 1;
+        else if (merge_local(cl, k->p, k->len, o, o) < 0)
+            res[i] = 2;
+        else
+            cl->replica_puts++;
+        bad += res[i] != 0;
+    }
+    struct dbuf *out = peer_call_buf(call);
+    if (!bad) {
+        reply_int(out, n);
+    } else {
+        reply_array(out, n);
+        for (int i = 0; i < n; i++) {
+            if (res[i] == 0)
+                reply_ok(out);
+            else if (res[i] == 1)
+                reply_error(out, "ERR R.MPUT: invalid object");
+            else
+                reply_error(out, "ERR R.MPUT: the replica could not store "
+                                 "the object");
+        }
+    }
+    dyn_free(res);
+    peer_call_done(call);
 }
 
 static int parse_parts(struct cluster *cl, int from, int argc,
@@ -1405,7 +1871,7 @@ static void h_scan(void *ctx, struct peer_call *call, int argc,
     }
     struct scan_ctx s = {0};
     char *pat = NULL;
-    s.now = (int64_t)now_ms();
+    s.now = (int64_t)now_ms(cl);
     if (is_keys) {
         pat = dyn_memdup(argv[1].p, argv[1].len + 1);
         pat[argv[1].len] = 0;
@@ -1513,6 +1979,7 @@ static const struct peer_command peer_cmds[] = {
     {"R.GET", h_get},     {"R.PUT", h_put},       {"R.KEYS", h_scan},
     {"R.COUNT", h_scan},  {"R.RANDOM", h_scan},   {"R.FLUSH", h_flush},
     {"R.CONFIG", h_config}, {"R.PING", h_ping},   {"FWD", h_fwd},
+    {"R.MPUT", h_mput},   {"R.MGET", h_mget},
 };
 
 static int member_of_peer(const struct cluster *cl, int peer_id)
@@ -1529,7 +1996,7 @@ static void on_sent(void *ctx, int peer_id, uint64_t t)
     int m = member_of_peer(cl, peer_id);
     (void)t; /* the bus's clock is monotonic; membership runs on ours */
     if (m >= 0)
-        membership_on_request(&cl->mb, (uint32_t)m, now_ms());
+        membership_on_request(&cl->mb, (uint32_t)m, now_ms(cl));
 }
 
 static void log_event(struct cluster *cl, const struct member_event *ev)
@@ -1544,7 +2011,7 @@ static void on_reply(void *ctx, int peer_id, uint64_t t)
     int m = member_of_peer(cl, peer_id);
     struct member_event ev;
     (void)t;
-    if (m >= 0 && membership_on_reply(&cl->mb, (uint32_t)m, now_ms(), &ev))
+    if (m >= 0 && membership_on_reply(&cl->mb, (uint32_t)m, now_ms(cl), &ev))
         log_event(cl, &ev);
 }
 
@@ -1604,6 +2071,7 @@ int cluster_init(struct node *n, struct dbuf *err)
         return 0;
     struct cluster *cl = dyn_calloc(1, sizeof(*cl));
     cl->node = n;
+    resp_init(&cl->peek);
     membership_init(&cl->mb, (uint64_t)n->cfg.request_timeout_ms,
                     (uint64_t)n->cfg.request_timeout_ms * 3);
     cl->ping_interval_ms = (uint64_t)n->cfg.request_timeout_ms / 2;
@@ -1614,7 +2082,7 @@ int cluster_init(struct node *n, struct dbuf *err)
     size_t nn = 0;
     int self_pport = 0;
     const char *p = list;
-    uint64_t t = now_ms();
+    uint64_t t = now_ms(cl);
     while (*p) {
         const char *e = strchr(p, '\n');
         size_t len = e ? (size_t)(e - p) : strlen(p);
@@ -1683,6 +2151,8 @@ int cluster_init(struct node *n, struct dbuf *err)
                     self_pport);
         goto fail;
     }
+    if (n->base)
+        cl->ev_flush = event_new(n->base, -1, 0, batch_flush_cb, cl);
     cl->peer_of = dyn_malloc(sizeof(int) * cl->mb.n);
     for (uint32_t i = 0; i < cl->mb.n; i++) {
         cl->peer_of[i] = -1;
@@ -1718,7 +2188,25 @@ void cluster_free(struct node *n)
     for (struct op *op = cl->all; op; op = op->all_next) {
         op->client = NULL;
         op->call = NULL;
+        op->pipe = NULL;
     }
+    for (size_t i = 0; i < PIPE_BUCKETS; i++)
+        while (cl->pipes[i]) {
+            struct pipe *p = cl->pipes[i];
+            cl->pipes[i] = p->hnext;
+            dyn_free(p);
+        }
+    resp_free(&cl->peek);
+    if (cl->ev_flush)
+        event_free(cl->ev_flush);
+    cl->ev_flush = NULL;
+    for (uint32_t i = 0; i < cl->nbatches; i++) {
+        dyn_free(cl->batches[i].e);
+        dbuf_free(&cl->batches[i].data);
+    }
+    dyn_free(cl->batches);
+    cl->batches = NULL;
+    cl->nbatches = 0;
     /* fails what is outstanding: callbacks run and drop their refs */
     cl->closing = 1;
     peer_bus_free(cl->bus);
@@ -1776,15 +2264,14 @@ int cluster_dispatch(struct client *c, const struct command *cmd, int argc,
     op->client = c;
     op->resp = c->resp;
     op->cmd = cmd;
-    op->in_dispatch = 1;
     args_copy(op, argc, argv);
-    c->flags |= CLIENT_BLOCKED;
+    pipe_push(pipe_get(cl, c), op);
+    /* A reply finished now goes to obuf at once when it is the pipe's
+     * head; pipe_settle decides whether the pipeline goes on. */
+    cl->dispatching = c;
+    op->refs++;
     op_run(op);
-    /* Finished already (its reply is in obuf, BLOCKED cleared, possibly
-     * freed), or still waiting: then later completions go through
-     * client_unblock. */
-    if (c->flags & CLIENT_BLOCKED)
-        op->in_dispatch = 0;
+    pipe_settle(cl, c, op, argc, argv);
     return 1;
 }
 
@@ -1799,18 +2286,14 @@ int cluster_exec(struct client *c, struct queued_cmd *queue, int count)
     op->origin = FROM_CLIENT;
     op->client = c;
     op->resp = c->resp;
-    op->in_dispatch = 1;
     op->combine = COMBINE_ARRAY;
     op->nchild = (uint32_t)count;
     op->child = dyn_calloc(op->nchild ? op->nchild : 1, sizeof(struct dbuf));
-    c->flags |= CLIENT_BLOCKED;
+    pipe_push(pipe_get(cl, c), op);
+    cl->dispatching = c;
     op->refs++;
     seq_next(op);
-    op->refs--;
-    if (!op->finished)
-        op->in_dispatch = 0;
-    else
-        op_maybe_free(op);
+    pipe_settle(cl, c, op, 0, NULL); /* EXEC is a barrier: blocks */
     return 1;
 }
 
@@ -1819,6 +2302,19 @@ void cluster_client_gone(struct client *c)
     struct cluster *cl = CL(c->node);
     if (!cl)
         return;
+    struct pipe **pp = pipe_slot(cl, c);
+    struct pipe *p = *pp;
+    if (p) {
+        *pp = p->hnext;
+        struct op *op = p->head, *next;
+        for (; op; op = next) {
+            next = op->pipe_next;
+            op->pipe = NULL;
+            op->client = NULL;
+            op_maybe_free(op);
+        }
+        dyn_free(p);
+    }
     for (struct op *op = cl->all; op; op = op->all_next)
         if (op->client == c)
             op->client = NULL;

@@ -96,6 +96,7 @@ struct node {
     /* timers and signals */
     struct event *cron_ev;
     struct event *engine_ev;    /* the storage helper thread's wake-up */
+    struct event *engine_slice_ev; /* compaction slices while work remains */
     struct event *sigterm_ev;
     struct event *sigint_ev;
     uint64_t cronloops;
@@ -109,6 +110,10 @@ struct node {
      * one clock read.  net.c sets it before a batch and zeroes it after;
      * command_call reads the clock itself when it is 0. */
     uint64_t clock_us;
+
+    /* The coordinator's wall clock in ms; NULL: dyn_wall_ms().  The
+     * simulation test (tests/sim) sets it to drive time. */
+    uint64_t (*clock_ms)(const struct node *n);
 
     /* random source for pure modules (xorshift state) */
     uint64_t rng;

@@ -1,0 +1,983 @@
+/*
+ * test_sim_cluster.c -- the quorum coordinator in a deterministic cluster.
+ *
+ * Every node is a real node (config, store, command table, coordinator)
+ * and every client a real struct client going through command_dispatch;
+ * only the network is simulated (sim_bus.c), and with it time.  Nothing
+ * moves unless the test steps it: each step delivers one message chosen by
+ * the seeded network, and now and then moves the clock a few ms and runs
+ * cluster_tick on every node.  A seed is an interleaving: each scenario
+ * runs over many seeds, and a failure names its seed, which replays it.
+ *
+ * The scenarios read as the properties they check:
+ *   - a write acknowledged by W replicas is read back through any node;
+ *   - with one replica gone, W=2 / R=2 still work and W=3 times out;
+ *   - a stale replica is repaired by a read;
+ *   - concurrent DYNAMO.PUTs make siblings, a write with their context
+ *     resolves them;
+ *   - with R+W>N a read sees every write acknowledged before it began
+ *     (for writes that read first: blind SETs through different
+ *     coordinators are concurrent versions, ordered by their timestamps);
+ *   - a node outside a key's preference list forwards to a replica, and a
+ *     forwarded INCR is not run twice when its coordinator is lost;
+ *   - under random failures and silences every command answers within
+ *     two deadlines, and once healed, R=3 reads make the replicas agree.
+ *
+ * SIM_TRACE=1 prints every delivery; CK_FORK=no with a failing seed's
+ * loop bounds narrowed replays one interleaving under a debugger.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cluster/coordinator.h"
+#include "cluster/object.h"
+#include "cluster/peer.h"
+#include "cluster/ring.h"
+#include "server/command.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/node.h"
+#include "server/store.h"
+#include "server/util.h"
+#include "tests/sim/sim_bus.h"
+
+#define SEEDS 200
+#define TIMEOUT_MS 1000
+
+/* ---- the fixture -------------------------------------------------------- */
+
+struct sim;
+
+struct sim_node {
+    struct node n;      /* first: the clock callback gets &n */
+    struct sim *s;
+};
+
+struct sim {
+    struct sim_net *net;
+    uint64_t seed;
+    int nn;
+    struct sim_node *node[SIM_MAX_NODES];
+    uint64_t events;    /* logical time: steps and commands */
+    uint64_t next_client;
+    int frozen;         /* steps move no time */
+};
+
+static uint64_t sim_clock(const struct node *n)
+{
+    const struct sim_node *sn = (const struct sim_node *)n;
+    return sim_net_now(sn->s->net);
+}
+
+#define SIM_ASSERT(s, cond, ...)                                              \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            char why_[512];                                                   \
+            snprintf(why_, sizeof(why_), __VA_ARGS__);                        \
+            ck_abort_msg("seed %llu: %s (%s)", (unsigned long long)(s)->seed, \
+                         why_, #cond);                                        \
+        }                                                                     \
+    } while (0)
+
+static struct sim *sim_new(int nn, int nval, int r, int w, uint64_t seed)
+{
+    struct sim *s = dyn_calloc(1, sizeof(*s));
+    s->seed = seed;
+    s->nn = nn;
+    s->net = sim_net_new(seed, 1700000000000ULL);
+    struct dbuf members;
+    dbuf_init(&members);
+    for (int i = 0; i < nn; i++)
+        dbuf_printf(&members, "cluster-node n%d 127.0.0.1:%d\n", i + 1,
+                    7001 + i);
+    dbuf_appendc(&members, 0);
+    for (int i = 0; i < nn; i++) {
+        struct sim_node *sn = dyn_calloc(1, sizeof(*sn));
+        struct node *n = &sn->n;
+        sn->s = s;
+        s->node[i] = sn;
+        config_init_defaults(&n->cfg);
+        struct dbuf text, err;
+        dbuf_init(&text);
+        dbuf_init(&err);
+        dbuf_printf(&text,
+                    "node-name n%d\nport %d\nstorage memory\n"
+                    "cluster-insecure yes\nring-partitions 64\n"
+                    "n %d\nr %d\nw %d\nrequest-timeout-ms %d\n%s",
+                    i + 1, 7001 + i, nval, r, w, TIMEOUT_MS, members.p);
+        dbuf_appendc(&text, 0);
+        if (config_load_string(&n->cfg, text.p, "sim", &err) != 0) {
+            dbuf_appendc(&err, 0);
+            ck_abort_msg("config: %s", err.p);
+        }
+        config_finalize(&n->cfg);
+        dbuf_free(&text);
+        n->clock_ms = sim_clock;
+        n->start_ms = n->stat_reset_ms = sim_net_now(s->net);
+        n->next_client_id = 1;
+        n->rng = seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i + 1;
+        n->incarnation = (uint32_t)i + 1;
+        node_update_actor(n);
+        n->store = store_new((uint32_t)n->cfg.ring_partitions);
+        n->commands = command_registry_new();
+        n->stats.cmd = dyn_calloc(command_stat_slots(n->commands) + 1,
+                                  sizeof(*n->stats.cmd));
+        sim_net_add(s->net, n->cfg.node_name, n);
+        if (cluster_init(n, &err) != 0) {
+            dbuf_appendc(&err, 0);
+            ck_abort_msg("cluster_init: %s", err.p);
+        }
+        ck_assert_ptr_nonnull(n->cluster);
+        dbuf_free(&err);
+    }
+    dbuf_free(&members);
+    return s;
+}
+
+static void sim_free(struct sim *s)
+{
+    for (int i = 0; i < s->nn; i++)
+        cluster_free(&s->node[i]->n);
+    for (int i = 0; i < s->nn; i++) {
+        struct node *n = &s->node[i]->n;
+        store_free(n->store);
+        command_registry_free(n->commands);
+        dyn_free(n->stats.cmd);
+        config_free(&n->cfg);
+        dyn_free(s->node[i]);
+    }
+    sim_net_free(s->net);
+    dyn_free(s);
+}
+
+static struct node *sim_node(struct sim *s, int i)
+{
+    return &s->node[i]->n;
+}
+
+/* Moves the clock to t and lets every node's timers run. */
+static void sim_advance_to(struct sim *s, uint64_t t)
+{
+    sim_net_set_now(s->net, t);
+    for (int i = 0; i < s->nn; i++)
+        cluster_tick(sim_node(s, i), sim_net_now(s->net));
+}
+
+static void sim_advance(struct sim *s, uint64_t ms)
+{
+    sim_advance_to(s, sim_net_now(s->net) + ms);
+}
+
+/* One event: sometimes a few ms pass, then one message moves.  Returns 0
+ * when no message could. */
+static int sim_step(struct sim *s)
+{
+    s->events++;
+    if (!s->frozen && sim_net_random(s->net) % 8 == 0)
+        sim_advance(s, 1 + sim_net_random(s->net) % 3);
+    return sim_net_step(s->net);
+}
+
+/* Delivers everything that may go without waiting for a timeout. */
+static void sim_drain(struct sim *s)
+{
+    for (int i = 0; i < 1000000 && sim_step(s); i++)
+        ;
+}
+
+/* Until nothing is in flight: drains, and lets time run to the next
+ * failure that waits for its timeout. */
+static void sim_settle(struct sim *s)
+{
+    for (int round = 0; round < 1000; round++) {
+        sim_drain(s);
+        uint64_t due = sim_net_next_due(s->net);
+        if (sim_net_pending(s->net) == 0 || due == UINT64_MAX)
+            return;
+        sim_advance_to(s, due);
+    }
+    SIM_ASSERT(s, 0, "the network never settled");
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+static struct client *sim_sendv(struct sim *s, int node, int argc,
+                                const struct dyn_arg *argv)
+{
+    struct client *c = dyn_calloc(1, sizeof(*c));
+    c->node = sim_node(s, node);
+    c->id = ++s->next_client;
+    c->fd = -1;
+    c->resp = 2;
+    c->authenticated = 1;
+    c->ctime_ms = c->last_ms = sim_net_now(s->net);
+    snprintf(c->addr, sizeof(c->addr), "sim:%llu", (unsigned long long)c->id);
+    dbuf_init(&c->qbuf);
+    dbuf_init(&c->obuf);
+    s->events++;
+    command_dispatch(c, argc, argv);
+    return c;
+}
+
+/* A command line split on spaces (the tests' values have none). */
+static struct client *sim_send(struct sim *s, int node, const char *line)
+{
+    struct dyn_arg av[16];
+    int ac = 0;
+    const char *p = line;
+    while (*p && ac < 16) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if (e > p) {
+            av[ac].p = p;
+            av[ac++].len = (size_t)(e - p);
+        }
+        p = e;
+    }
+    return sim_sendv(s, node, ac, av);
+}
+
+static int sim_done(const struct client *c)
+{
+    return !(c->flags & CLIENT_BLOCKED);
+}
+
+static void sim_client_free(struct client *c)
+{
+    if (!c)
+        return;
+    client_free(c);
+    dyn_free(c);
+}
+
+/* Steps until c has its answer, letting time pass when nothing moves. */
+static void sim_wait(struct sim *s, struct client *c)
+{
+    uint64_t start = sim_net_now(s->net);
+    while (!sim_done(c)) {
+        if (!sim_step(s))
+            sim_advance(s, 10);
+        SIM_ASSERT(s, sim_net_now(s->net) - start < 60000,
+                   "client %llu never answered",
+                   (unsigned long long)c->id);
+    }
+}
+
+/* The command's answer, run to completion. */
+static struct client *sim_cmd(struct sim *s, int node, const char *line)
+{
+    struct client *c = sim_send(s, node, line);
+    sim_wait(s, c);
+    return c;
+}
+
+static int reply_is(const struct client *c, const char *want)
+{
+    return c->obuf.len == strlen(want) && memcmp(c->obuf.p, want, c->obuf.len) == 0;
+}
+
+static int reply_is_bulk(const struct client *c, const char *v)
+{
+    char want[256];
+    snprintf(want, sizeof(want), "$%zu\r\n%s\r\n", strlen(v), v);
+    return reply_is(c, want);
+}
+
+static int reply_starts(const struct client *c, const char *prefix)
+{
+    size_t l = strlen(prefix);
+    return c->obuf.len >= l && memcmp(c->obuf.p, prefix, l) == 0;
+}
+
+/* The reply as a C string, for messages. */
+static const char *reply_text(struct client *c)
+{
+    dbuf_appendc(&c->obuf, 0);
+    c->obuf.len--;
+    return c->obuf.p ? c->obuf.p : "(nothing)";
+}
+
+static void sim_expect(struct sim *s, int node, const char *line,
+                       const char *want)
+{
+    struct client *c = sim_cmd(s, node, line);
+    SIM_ASSERT(s, reply_is(c, want), "%s via n%d: got %s", line, node + 1,
+               reply_text(c));
+    sim_client_free(c);
+}
+
+/* ---- what a node holds -------------------------------------------------- */
+
+static const struct object *sim_local(struct sim *s, int node, const char *key)
+{
+    return store_get(sim_node(s, node)->store, key, strlen(key));
+}
+
+/* Does node hold value v among the siblings of key? */
+static int sim_holds(struct sim *s, int node, const char *key, const char *v)
+{
+    const struct object *o = sim_local(s, node, key);
+    for (uint32_t i = 0; o && i < object_nsiblings(o); i++) {
+        struct sibling sb;
+        object_sibling(o, i, &sb);
+        if (!sb.tombstone && sb.vlen == strlen(v) &&
+            memcmp(sb.value, v, sb.vlen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static uint32_t sim_siblings(struct sim *s, int node, const char *key)
+{
+    const struct object *o = sim_local(s, node, key);
+    return o ? object_nsiblings(o) : 0;
+}
+
+/* The value of key's winning sibling on node, or "" */
+static void sim_winner(struct sim *s, int node, const char *key, char *out,
+                       size_t cap)
+{
+    const struct object *o = sim_local(s, node, key);
+    out[0] = 0;
+    if (!o)
+        return;
+    struct sibling sb;
+    object_sibling(o, object_winner(o), &sb);
+    snprintf(out, cap, "%.*s", (int)sb.vlen, (const char *)sb.value);
+}
+
+/* A counter from INFO's dynamo lines of node. */
+static long long sim_info(struct sim *s, int node, const char *name)
+{
+    struct dbuf b;
+    dbuf_init(&b);
+    cluster_info(sim_node(s, node), &b);
+    dbuf_appendc(&b, 0);
+    long long v = -1;
+    char pat[64];
+    snprintf(pat, sizeof(pat), "%s:", name);
+    const char *p = strstr(b.p, pat);
+    if (p)
+        v = strtoll(p + strlen(pat), NULL, 10);
+    dbuf_free(&b);
+    return v;
+}
+
+/* The nodes of key's preference list (top N), as node indices, in order. */
+static int sim_preflist(struct sim *s, const char *key, int *out)
+{
+    const struct ring *r = cluster_ring(sim_node(s, 0));
+    uint16_t ri[16];
+    uint32_t k = ring_preflist(r, ring_partition_of(r, key, strlen(key)), ri,
+                               (uint32_t)sim_node(s, 0)->cfg.n);
+    for (uint32_t i = 0; i < k; i++)
+        out[i] = atoi(r->names[ri[i]] + 1) - 1; /* "nK" */
+    return (int)k;
+}
+
+/* DYNAMO.GET's reply: the context and the values. */
+struct dget {
+    char ctx[512];
+    size_t ctxlen;
+    int nvalues;
+    char values[8][64];
+};
+
+static void sim_dynamo_get(struct sim *s, struct client *c, struct dget *d)
+{
+    struct peer_value v;
+    memset(d, 0, sizeof(*d));
+    long used = sim_resp_parse(c->obuf.p, c->obuf.len, &v);
+    SIM_ASSERT(s, used > 0 && v.type == PEER_V_ARRAY && v.n == 2 &&
+                      v.elem[0].type == PEER_V_STRING &&
+                      v.elem[1].type == PEER_V_ARRAY,
+               "DYNAMO.GET reply: %s", reply_text(c));
+    SIM_ASSERT(s, v.elem[0].len <= sizeof(d->ctx), "context too long");
+    memcpy(d->ctx, v.elem[0].str, v.elem[0].len);
+    d->ctxlen = v.elem[0].len;
+    for (size_t i = 0; i < v.elem[1].n && i < 8; i++)
+        snprintf(d->values[d->nvalues++], 64, "%s", v.elem[1].elem[i].str);
+    sim_value_clear(&v);
+}
+
+/* DYNAMO.PUT key <ctx> value [extra...] */
+static struct client *sim_dynamo_put(struct sim *s, int node, const char *key,
+                                     const struct dget *ctx, const char *value)
+{
+    struct dyn_arg av[4] = {
+        {"DYNAMO.PUT", 10},
+        {key, strlen(key)},
+        {ctx ? ctx->ctx : "", ctx ? ctx->ctxlen : 0},
+        {value, strlen(value)},
+    };
+    return sim_sendv(s, node, 4, av);
+}
+
+/* ---- 1. an acknowledged write is read back through any node ------------- */
+
+START_TEST(acknowledged_write_is_read_back_through_every_node)
+{
+    for (uint64_t seed = 0; seed < SEEDS; seed++) {
+        struct sim *s = sim_new(3, 3, 2, 2, seed);
+        char val[32];
+        snprintf(val, sizeof(val), "v%llu", (unsigned long long)seed);
+        char line[64];
+        snprintf(line, sizeof(line), "SET k %s", val);
+        /* the write is acknowledged: W=2 replicas hold it ... */
+        struct client *w = sim_cmd(s, 0, line);
+        SIM_ASSERT(s, reply_is(w, "+OK\r\n"), "SET: %s", reply_text(w));
+        int holding = 0;
+        for (int i = 0; i < 3; i++)
+            holding += sim_holds(s, i, "k", val);
+        SIM_ASSERT(s, holding >= 2, "acked with %d replicas", holding);
+        /* ... so R=2 reads through the other nodes see it, however the
+         * rest of the write interleaves with them */
+        struct client *r2 = sim_send(s, 1, "GET k");
+        struct client *r3 = sim_send(s, 2, "GET k");
+        sim_wait(s, r2);
+        sim_wait(s, r3);
+        SIM_ASSERT(s, reply_is_bulk(r2, val), "GET via n2: %s", reply_text(r2));
+        SIM_ASSERT(s, reply_is_bulk(r3, val), "GET via n3: %s", reply_text(r3));
+        /* and once everything is delivered every replica holds it, once */
+        sim_settle(s);
+        for (int i = 0; i < 3; i++) {
+            char got[64];
+            sim_winner(s, i, "k", got, sizeof(got));
+            SIM_ASSERT(s, strcmp(got, val) == 0 && sim_siblings(s, i, "k") == 1,
+                       "n%d holds '%s' (%u siblings)", i + 1, got,
+                       sim_siblings(s, i, "k"));
+        }
+        sim_client_free(w);
+        sim_client_free(r2);
+        sim_client_free(r3);
+        sim_free(s);
+    }
+}
+END_TEST
+
+/* ---- 2. one replica gone ------------------------------------------------ */
+
+static void one_replica_gone(enum sim_link how)
+{
+    for (uint64_t seed = 0; seed < SEEDS; seed++) {
+        struct sim *s = sim_new(3, 3, 2, 2, seed);
+        sim_expect(s, 0, "SET k before", "+OK\r\n");
+        sim_settle(s);
+        sim_net_isolate(s->net, 2, how);
+        /* W=2 and R=2 still work, and reads return the latest write */
+        sim_expect(s, 0, "SET k after", "+OK\r\n");
+        sim_expect(s, 1, "GET k", "$5\r\nafter\r\n");
+        sim_expect(s, 0, "SET k again", "+OK\r\n");
+        sim_expect(s, 1, "GET k", "$5\r\nagain\r\n");
+        /* W=3 cannot be met */
+        uint64_t t0 = sim_net_now(s->net);
+        struct dyn_arg put[6] = {{"DYNAMO.PUT", 10}, {"k", 1}, {"", 0},
+                                 {"w3", 2}, {"W", 1}, {"3", 1}};
+        struct client *c = sim_sendv(s, 1, 6, put);
+        if (how == SIM_LINK_SILENT) {
+            /* silence: nothing answers until the deadline passes */
+            s->frozen = 1;
+            sim_drain(s);
+            SIM_ASSERT(s, !sim_done(c), "answered before the deadline: %s",
+                       reply_text(c));
+            sim_advance_to(s, t0 + TIMEOUT_MS - 1);
+            sim_drain(s);
+            SIM_ASSERT(s, !sim_done(c), "answered 1 ms before the deadline: "
+                       "%s", reply_text(c));
+            sim_advance_to(s, t0 + TIMEOUT_MS);
+            s->frozen = 0;
+            SIM_ASSERT(s, sim_done(c), "no answer at the deadline");
+        }
+        sim_wait(s, c);
+        /* a refused link fails as soon as W is out of reach, maybe before
+         * n1's ack is in; silence only at the deadline, with it */
+        SIM_ASSERT(s, reply_starts(c, how == SIM_LINK_SILENT
+                                          ? "-NOQUORUM 2 of 3 required "
+                                            "replicas acknowledged"
+                                          : "-NOQUORUM "),
+                   "W=3 got %s", reply_text(c));
+        SIM_ASSERT(s, strstr(reply_text(c), "of 3 required replicas "
+                                            "acknowledged; the write may "
+                                            "have reached some replicas"),
+                   "W=3 got %s", reply_text(c));
+        SIM_ASSERT(s, sim_net_now(s->net) - t0 <= TIMEOUT_MS + 50,
+                   "W=3 answered after %llu ms",
+                   (unsigned long long)(sim_net_now(s->net) - t0));
+        /* the write is not rolled back where it landed */
+        SIM_ASSERT(s, sim_holds(s, 1, "k", "w3"), "n2 lost the W=3 write");
+        sim_client_free(c);
+        /* R=3 cannot be met either */
+        c = sim_cmd(s, 0, "DYNAMO.GET k R 3");
+        SIM_ASSERT(s, reply_starts(c, "-NOQUORUM ") &&
+                          strstr(reply_text(c), "of 3 required replicas "
+                                                "answered"),
+                   "R=3 got %s", reply_text(c));
+        sim_client_free(c);
+        sim_net_isolate(s->net, 2, SIM_LINK_UP);
+        sim_settle(s);
+        sim_free(s);
+    }
+}
+
+START_TEST(replica_down_w2_r2_work_and_w3_fails_fast)
+{
+    one_replica_gone(SIM_LINK_DOWN);
+}
+END_TEST
+
+START_TEST(replica_silent_w2_r2_work_and_w3_fails_at_the_deadline)
+{
+    one_replica_gone(SIM_LINK_SILENT);
+}
+END_TEST
+
+/* ---- 3. read repair ----------------------------------------------------- */
+
+static void read_repair(const char *get)
+{
+    for (uint64_t seed = 0; seed < SEEDS; seed++) {
+        struct sim *s = sim_new(3, 3, 2, 2, seed);
+        sim_expect(s, 0, "SET k old", "+OK\r\n");
+        sim_settle(s);
+        /* n3 misses two writes */
+        sim_net_isolate(s->net, 2, SIM_LINK_DOWN);
+        sim_expect(s, 0, "SET k mid", "+OK\r\n");
+        sim_expect(s, 1, "SET k new", "+OK\r\n");
+        sim_settle(s);
+        SIM_ASSERT(s, sim_holds(s, 2, "k", "old") &&
+                          !sim_holds(s, 2, "k", "new"),
+                   "n3 was not stale");
+        /* it comes back; one read through n1 repairs it */
+        sim_net_isolate(s->net, 2, SIM_LINK_UP);
+        struct client *c = sim_cmd(s, 0, get);
+        SIM_ASSERT(s, reply_starts(c, "*2\r\n") || reply_is_bulk(c, "new"),
+                   "%s: %s", get, reply_text(c));
+        sim_settle(s);
+        const struct object *merged = sim_local(s, 0, "k");
+        const struct object *o3 = sim_local(s, 2, "k");
+        SIM_ASSERT(s, merged && o3 && object_equal(merged, o3),
+                   "n3 was not repaired by %s", get);
+        SIM_ASSERT(s, sim_holds(s, 2, "k", "new") &&
+                          sim_siblings(s, 2, "k") == 1,
+                   "n3 holds the wrong version");
+        SIM_ASSERT(s, sim_info(s, 0, "read_repairs") >= 1, "no repair counted");
+        sim_client_free(c);
+        sim_free(s);
+    }
+}
+
+START_TEST(read_with_r3_repairs_a_stale_replica)
+{
+    read_repair("DYNAMO.GET k R 3");
+}
+END_TEST
+
+START_TEST(read_with_r2_repairs_a_stale_replica_even_when_it_answers_late)
+{
+    read_repair("GET k");
+}
+END_TEST
+
+/* ---- 4. siblings -------------------------------------------------------- */
+
+START_TEST(concurrent_puts_make_siblings_and_their_context_resolves_them)
+{
+    for (uint64_t seed = 0; seed < SEEDS; seed++) {
+        struct sim *s = sim_new(3, 3, 2, 2, seed);
+        struct dget d;
+        struct client *c = sim_dynamo_put(s, 0, "k", NULL, "base");
+        sim_wait(s, c);
+        SIM_ASSERT(s, reply_is(c, "+OK\r\n"), "PUT: %s", reply_text(c));
+        sim_client_free(c);
+        c = sim_cmd(s, 2, "DYNAMO.GET k");
+        sim_dynamo_get(s, c, &d);
+        sim_client_free(c);
+        SIM_ASSERT(s, d.nvalues == 1 && strcmp(d.values[0], "base") == 0,
+                   "GET after PUT");
+        /* two writers with the same context, through two coordinators */
+        struct client *a = sim_dynamo_put(s, 0, "k", &d, "A");
+        struct client *b = sim_dynamo_put(s, 1, "k", &d, "B");
+        sim_wait(s, a);
+        sim_wait(s, b);
+        SIM_ASSERT(s, reply_is(a, "+OK\r\n") && reply_is(b, "+OK\r\n"),
+                   "concurrent PUTs: %s / %s", reply_text(a), reply_text(b));
+        sim_client_free(a);
+        sim_client_free(b);
+        sim_settle(s);
+        for (int i = 0; i < 3; i++)
+            SIM_ASSERT(s, sim_siblings(s, i, "k") == 2 &&
+                              sim_holds(s, i, "k", "A") &&
+                              sim_holds(s, i, "k", "B"),
+                       "n%d has %u siblings", i + 1, sim_siblings(s, i, "k"));
+        /* a reader sees both, and writing back with their context merges */
+        c = sim_cmd(s, 2, "DYNAMO.GET k");
+        sim_dynamo_get(s, c, &d);
+        sim_client_free(c);
+        SIM_ASSERT(s, d.nvalues == 2, "GET shows %d values", d.nvalues);
+        c = sim_dynamo_put(s, 2, "k", &d, "AB");
+        sim_wait(s, c);
+        SIM_ASSERT(s, reply_is(c, "+OK\r\n"), "resolving PUT: %s",
+                   reply_text(c));
+        sim_client_free(c);
+        sim_settle(s);
+        for (int i = 0; i < 3; i++)
+            SIM_ASSERT(s, sim_siblings(s, i, "k") == 1 &&
+                              sim_holds(s, i, "k", "AB"),
+                       "n%d has %u siblings after the resolving PUT", i + 1,
+                       sim_siblings(s, i, "k"));
+        sim_free(s);
+    }
+}
+END_TEST
+
+/* ---- 5. reads see every write acknowledged before they began ------------ */
+
+#define WL_KEYS 2
+#define WL_OPS 40
+#define WL_INFLIGHT 6
+
+struct wl_op {
+    struct client *c;
+    int is_write;
+    int key;
+    int seq;            /* writes: the value written is "s<seq>" */
+    uint64_t start, ack;
+    int acked;
+};
+
+/* The write whose value a read returned, or -1 for nil. */
+static int wl_seq_of(struct sim *s, struct client *c)
+{
+    if (reply_is(c, "$-1\r\n"))
+        return -1;
+    struct peer_value v;
+    long used = sim_resp_parse(c->obuf.p, c->obuf.len, &v);
+    SIM_ASSERT(s, used > 0 && v.type == PEER_V_STRING && v.len > 1 &&
+                      v.str[0] == 's',
+               "read got %s", reply_text(c));
+    int seq = atoi(v.str + 1);
+    sim_value_clear(&v);
+    return seq;
+}
+
+/* A read that returned write x (or nil: x < 0) is stale if some write y
+ * of its key was acknowledged before the read began, and x was over
+ * before y began: real time orders y after x, so x cannot be the latest. */
+static void wl_check_read(struct sim *s, struct wl_op *ops, int nops,
+                          const struct wl_op *rd, int x)
+{
+    const struct wl_op *wx = NULL;
+    for (int i = 0; i < nops; i++)
+        if (ops[i].is_write && ops[i].seq == x)
+            wx = &ops[i];
+    SIM_ASSERT(s, x < 0 || (wx && wx->key == rd->key),
+               "read of k%d returned s%d, never written there", rd->key, x);
+    for (int i = 0; i < nops; i++) {
+        const struct wl_op *y = &ops[i];
+        if (!y->is_write || y->key != rd->key || !y->acked ||
+            y->ack >= rd->start || y == wx)
+            continue;
+        SIM_ASSERT(s, wx && !(wx->acked && wx->ack < y->start),
+                   "read of k%d started at %llu returned %s%d, but s%d was "
+                   "acknowledged at %llu",
+                   rd->key, (unsigned long long)rd->start, x < 0 ? "nil " : "s",
+                   x, y->seq, (unsigned long long)y->ack);
+    }
+}
+
+static void workload(struct sim *s, const char *write_fmt)
+{
+    struct wl_op ops[WL_OPS];
+    int nops = 0, inflight = 0, seq = 0;
+    memset(ops, 0, sizeof(ops));
+    for (int guard = 0; guard < 200000; guard++) {
+        if (nops == WL_OPS && inflight == 0)
+            break;
+        uint64_t r = sim_net_random(s->net);
+        if (nops < WL_OPS && inflight < WL_INFLIGHT && r % 3 == 0) {
+            struct wl_op *op = &ops[nops++];
+            op->is_write = (r >> 8) % 2;
+            op->key = (int)((r >> 16) % WL_KEYS);
+            int node = (int)((r >> 24) % (uint64_t)s->nn);
+            char line[64];
+            op->start = s->events;
+            if (op->is_write) {
+                op->seq = ++seq;
+                snprintf(line, sizeof(line), write_fmt, op->key, op->seq);
+            } else {
+                snprintf(line, sizeof(line), "GET k%d", op->key);
+            }
+            op->c = sim_send(s, node, line);
+            inflight++;
+        } else if (!sim_step(s)) {
+            sim_advance(s, 5);
+        }
+        for (int i = 0; i < nops; i++) {
+            struct wl_op *op = &ops[i];
+            if (!op->c || !sim_done(op->c))
+                continue;
+            op->ack = s->events;
+            inflight--;
+            if (op->is_write) {
+                SIM_ASSERT(s, op->c->obuf.len && op->c->obuf.p[0] != '-',
+                           "write failed: %s", reply_text(op->c));
+                op->acked = 1;
+            } else {
+                wl_check_read(s, ops, nops, op, wl_seq_of(s, op->c));
+            }
+            sim_client_free(op->c);
+            op->c = NULL;
+        }
+    }
+    SIM_ASSERT(s, inflight == 0 && nops == WL_OPS, "workload did not finish");
+    sim_settle(s);
+}
+
+START_TEST(reads_see_every_write_acknowledged_before_they_began)
+{
+    /* a plain SET reads R replicas first, so with R + W > N it supersedes
+     * every write acknowledged before it (seed 50 lost a write when SET
+     * was blind); SET ... GET takes the same path */
+    for (uint64_t seed = 0; seed < SEEDS; seed++) {
+        struct sim *s = sim_new(3, 3, 2, 2, seed);
+        workload(s, "SET k%d s%d");
+        sim_free(s);
+        s = sim_new(3, 3, 2, 2, seed);
+        workload(s, "SET k%d s%d GET");
+        sim_free(s);
+    }
+}
+END_TEST
+
+/* ---- 6. forwarding ------------------------------------------------------ */
+
+START_TEST(a_node_outside_the_preference_list_forwards_to_a_replica)
+{
+    for (uint64_t seed = 0; seed < SEEDS; seed++) {
+        struct sim *s = sim_new(5, 3, 2, 2, seed);
+        char key[32];
+        int pl[8], outside = -1;
+        /* a key, and a node that is not among its N replicas */
+        for (int k = 0; outside < 0; k++) {
+            snprintf(key, sizeof(key), "key%d", k + (int)seed);
+            int np = sim_preflist(s, key, pl);
+            ck_assert_int_eq(np, 3);
+            for (int i = 0; i < 5 && outside < 0; i++)
+                if (i != pl[0] && i != pl[1] && i != pl[2])
+                    outside = i;
+        }
+        char line[96];
+        snprintf(line, sizeof(line), "SET %s fwd", key);
+        sim_expect(s, outside, line, "+OK\r\n");
+        snprintf(line, sizeof(line), "GET %s", key);
+        sim_expect(s, outside, line, "$3\r\nfwd\r\n");
+        SIM_ASSERT(s, sim_info(s, outside, "forwarded") == 2,
+                   "forwarded %lld", sim_info(s, outside, "forwarded"));
+        sim_settle(s);
+        SIM_ASSERT(s, sim_local(s, outside, key) == NULL,
+                   "the forwarding node stored the key");
+        for (int i = 0; i < 3; i++)
+            SIM_ASSERT(s, sim_holds(s, pl[i], key, "fwd"),
+                       "replica n%d lacks it", pl[i] + 1);
+        /* the first replica gone: the next one coordinates */
+        sim_net_isolate(s->net, pl[0], SIM_LINK_DOWN);
+        snprintf(line, sizeof(line), "SET %s fwd2", key);
+        sim_expect(s, outside, line, "+OK\r\n");
+        snprintf(line, sizeof(line), "GET %s", key);
+        sim_expect(s, outside, line, "$4\r\nfwd2\r\n");
+        sim_net_isolate(s->net, pl[0], SIM_LINK_UP);
+        sim_settle(s);
+        sim_free(s);
+    }
+}
+END_TEST
+
+/* A forwarded INCR whose coordinator drops off mid-way is retried on the
+ * next replica: it must not count twice. */
+START_TEST(a_forwarded_incr_is_applied_at_most_once_when_its_coordinator_fails)
+{
+    for (uint64_t seed = 0; seed < SEEDS; seed++) {
+        struct sim *s = sim_new(5, 3, 2, 2, seed);
+        char key[32], line[64];
+        int pl[8], outside = -1;
+        for (int k = 0; outside < 0; k++) {
+            snprintf(key, sizeof(key), "ctr%d", k + (int)seed);
+            sim_preflist(s, key, pl);
+            for (int i = 0; i < 5 && outside < 0; i++)
+                if (i != pl[0] && i != pl[1] && i != pl[2])
+                    outside = i;
+        }
+        snprintf(line, sizeof(line), "INCR %s", key);
+        struct client *c = sim_send(s, outside, line);
+        /* the first replica fails after a random number of steps */
+        int steps = (int)(sim_net_random(s->net) % 12);
+        for (int i = 0; i < steps && !sim_done(c); i++)
+            sim_step(s);
+        sim_net_isolate(s->net, pl[0], SIM_LINK_DOWN);
+        sim_wait(s, c);
+        int acked = reply_is(c, ":1\r\n");
+        char got[128];
+        snprintf(got, sizeof(got), "%s", reply_text(c));
+        SIM_ASSERT(s, acked || reply_starts(c, "-NOQUORUM "),
+                   "INCR got %s", got);
+        sim_client_free(c);
+        sim_settle(s);
+        sim_net_isolate(s->net, pl[0], SIM_LINK_UP);
+        sim_settle(s);
+        snprintf(line, sizeof(line), "GET %s", key);
+        c = sim_cmd(s, pl[1], line);
+        SIM_ASSERT(s, reply_is_bulk(c, "1") || (!acked && reply_is(c, "$-1\r\n")),
+                   "after one INCR (answered %s) the counter reads %s",
+                   got, reply_text(c));
+        sim_client_free(c);
+        sim_free(s);
+    }
+}
+END_TEST
+
+/* ---- 7. chaos: every command answers, and the replicas converge -------- */
+
+#define CHAOS_OPS 60
+#define CHAOS_INFLIGHT 8
+
+struct chaos_op {
+    struct client *c;
+    uint64_t start_ms;
+};
+
+START_TEST(under_random_faults_every_command_answers_and_reads_converge)
+{
+    static const char *const cmds[] = {
+        "SET k%d v%d",   "GET k%d",         "INCR n%d",
+        "DEL k%d",       "MGET k%d k1 k2",  "MSET k%d m%d k3 m",
+        "DYNAMO.GET k%d", "SET k%d v%d GET", "EXISTS k%d n1",
+    };
+    for (uint64_t seed = 0; seed < SEEDS / 4; seed++) {
+        struct sim *s = sim_new(5, 3, 2, 2, seed);
+        struct chaos_op ops[CHAOS_OPS];
+        int nops = 0, inflight = 0;
+        memset(ops, 0, sizeof(ops));
+        for (int guard = 0; guard < 200000; guard++) {
+            if (nops == CHAOS_OPS && inflight == 0)
+                break;
+            uint64_t r = sim_net_random(s->net);
+            if (r % 97 == 0) {
+                /* a node fails, goes silent, or comes back */
+                int who = (int)((r >> 8) % 5);
+                sim_net_isolate(s->net, who, (enum sim_link)((r >> 16) % 3));
+            } else if (nops < CHAOS_OPS && inflight < CHAOS_INFLIGHT &&
+                       r % 3 == 0) {
+                char line[64];
+                int k = (int)((r >> 24) % 4);
+                snprintf(line, sizeof(line),
+                         cmds[(r >> 8) % DYN_ARRAY_LEN(cmds)], k, nops);
+                ops[nops].start_ms = sim_net_now(s->net);
+                ops[nops].c = sim_send(s, (int)((r >> 16) % 5), line);
+                nops++;
+                inflight++;
+            } else if (!sim_step(s)) {
+                sim_advance(s, 10);
+            }
+            for (int i = 0; i < nops; i++) {
+                struct chaos_op *op = &ops[i];
+                if (!op->c)
+                    continue;
+                uint64_t age = sim_net_now(s->net) - op->start_ms;
+                if (!sim_done(op->c)) {
+                    /* a forward waits for its coordinator, which waits for
+                     * its quorum: two deadlines at most */
+                    SIM_ASSERT(s, age <= 2 * TIMEOUT_MS + 100,
+                               "command %d unanswered after %llu ms", i,
+                               (unsigned long long)age);
+                    continue;
+                }
+                struct peer_value v;
+                long used = sim_resp_parse(op->c->obuf.p, op->c->obuf.len, &v);
+                SIM_ASSERT(s, used > 0 && (size_t)used == op->c->obuf.len,
+                           "command %d: malformed reply %s", i,
+                           reply_text(op->c));
+                sim_value_clear(&v);
+                sim_client_free(op->c);
+                op->c = NULL;
+                inflight--;
+            }
+        }
+        SIM_ASSERT(s, inflight == 0 && nops == CHAOS_OPS, "did not finish");
+        /* heal; an R=3 read of each key through each node repairs the
+         * replicas, after which every node answers the same */
+        for (int i = 0; i < 5; i++)
+            sim_net_isolate(s->net, i, SIM_LINK_UP);
+        sim_settle(s);
+        const char *keys[] = {"k0", "k1", "k2", "k3", "n0", "n1", "n2", "n3"};
+        for (size_t k = 0; k < DYN_ARRAY_LEN(keys); k++) {
+            char line[64], first[256] = "";
+            snprintf(line, sizeof(line), "DYNAMO.GET %s R 3", keys[k]);
+            for (int i = 0; i < 5; i++) {
+                struct client *c = sim_cmd(s, i, line);
+                SIM_ASSERT(s, reply_starts(c, "*2\r\n"), "%s via n%d: %s",
+                           line, i + 1, reply_text(c));
+                sim_settle(s);
+                sim_client_free(c);
+            }
+            int pl[8];
+            sim_preflist(s, keys[k], pl);
+            for (int i = 0; i < 3; i++) {
+                const struct object *a = sim_local(s, pl[0], keys[k]);
+                const struct object *b = sim_local(s, pl[i], keys[k]);
+                SIM_ASSERT(s, (!a && !b) || (a && b && object_equal(a, b)),
+                           "replicas n%d and n%d of %s differ after repair",
+                           pl[0] + 1, pl[i] + 1, keys[k]);
+            }
+            for (int i = 0; i < 5; i++) {
+                snprintf(line, sizeof(line), "GET %s", keys[k]);
+                struct client *c = sim_cmd(s, i, line);
+                if (i == 0)
+                    snprintf(first, sizeof(first), "%s", reply_text(c));
+                SIM_ASSERT(s, strcmp(first, reply_text(c)) == 0,
+                           "GET %s: n1 says %s, n%d says %s", keys[k], first,
+                           i + 1, reply_text(c));
+                sim_client_free(c);
+            }
+        }
+        sim_settle(s);
+        sim_free(s);
+    }
+}
+END_TEST
+
+static Suite *sim_cluster_suite(void)
+{
+    Suite *s = suite_create("sim_cluster");
+    TCase *tc = tcase_create("sim_cluster");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, acknowledged_write_is_read_back_through_every_node);
+    tcase_add_test(tc, replica_down_w2_r2_work_and_w3_fails_fast);
+    tcase_add_test(tc, replica_silent_w2_r2_work_and_w3_fails_at_the_deadline);
+    tcase_add_test(tc, read_with_r3_repairs_a_stale_replica);
+    tcase_add_test(tc,
+                   read_with_r2_repairs_a_stale_replica_even_when_it_answers_late);
+    tcase_add_test(tc,
+                   concurrent_puts_make_siblings_and_their_context_resolves_them);
+    tcase_add_test(tc, reads_see_every_write_acknowledged_before_they_began);
+    tcase_add_test(tc, a_node_outside_the_preference_list_forwards_to_a_replica);
+    tcase_add_test(
+        tc, a_forwarded_incr_is_applied_at_most_once_when_its_coordinator_fails);
+    tcase_add_test(
+        tc, under_random_faults_every_command_answers_and_reads_converge);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    dlog_set_level(DLOG_WARNING);
+    SRunner *sr = srunner_create(sim_cluster_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
