@@ -189,6 +189,8 @@ struct cluster {
     uint32_t nbatches;
     struct event *ev_flush;             /* sends the batches; NULL: none */
     int flush_armed;
+    struct dyn_arg *bargv;              /* a batch's argv, kept */
+    size_t bargv_cap;
     uint64_t last_ping_ms;
     uint64_t ping_interval_ms;
     /* stats */
@@ -476,7 +478,12 @@ static void batch_send(struct cluster *cl, uint16_t m, int kind)
     mr->purpose = kind == B_PUT ? P_WRITE : P_READ;
     mr->n = b->n;
     size_t argc = 1 + (size_t)b->n * (size_t)per;
-    struct dyn_arg *av = dyn_malloc(sizeof(*av) * argc);
+    if (cl->bargv_cap < argc) {
+        cl->bargv_cap = DYN_MAX(argc, cl->bargv_cap * 2);
+        dyn_free(cl->bargv);
+        cl->bargv = dyn_malloc(sizeof(*cl->bargv) * cl->bargv_cap);
+    }
+    struct dyn_arg *av = cl->bargv;
     av[0].p = kind == B_PUT ? "R.MPUT" : "R.MGET";
     av[0].len = 6;
     for (uint32_t i = 0; i < b->n; i++) {
@@ -491,7 +498,6 @@ static void batch_send(struct cluster *cl, uint16_t m, int kind)
     }
     int rc = peer_request(cl->bus, cl->peer_of[m], (int)argc, av,
                           batch_answer, mr, NULL);
-    dyn_free(av);
     b->n = 0;
     dbuf_reset(&b->data);
     if (rc != 0)
@@ -746,9 +752,8 @@ static void key_exec_and_write(struct op *op)
         op_finish(op);
         return;
     }
-    /* replicate the new version */
-    if (op->q_live && op->phase == PH_READ)
-        key_repair(op);
+    /* replicate the new version: it goes to every replica below, which
+     * also repairs the stale ones (no separate read repair) */
     /* after is borrowed: sending copies it, and nothing changes the store
      * until the last send_to */
     const struct object *obj = after;
@@ -1431,15 +1436,21 @@ static int pipe_next_ok(struct cluster *cl, struct client *c, struct pipe *p,
     if (end >= c->qbuf.len || c->qbuf.p[end] != '*')
         return 0;
     struct node *n = cl->node;
+    if (!c->authenticated && n->cfg.requirepass && n->cfg.requirepass[0])
+        return 0; /* the net loop parses it, with the unauthenticated limits */
     struct resp_limits lim = {
         .max_bulk = n->cfg.proto_max_bulk_len,
         .max_inline = 64 * 1024,
     };
     int ok = 0;
     struct resp_parser *pk = &cl->peek;
-    if (resp_parse(pk, c->qbuf.p + end, c->qbuf.len - end, &lim) !=
-        RESP_COMMAND)
-        goto out;
+    int st = resp_parse(pk, c->qbuf.p + end, c->qbuf.len - end, &lim);
+    if (st != RESP_COMMAND || pk->argc > 64) {
+        /* not kept: a large or partial request may have grown the parser */
+        resp_free(pk);
+        resp_init(pk);
+        return 0;
+    }
     const char *base = c->qbuf.p + end;
     const struct command *cmd =
         command_lookup(n->commands, base + pk->args[0].off, pk->args[0].len);
@@ -1455,9 +1466,6 @@ static int pipe_next_ok(struct cluster *cl, struct client *c, struct pipe *p,
         goto out; /* a fan-out */
     if (cmd_is(cmd, "rename") || cmd_is(cmd, "renamenx") ||
         cmd_is(cmd, "copy") || cmd_is(cmd, "msetnx"))
-        goto out;
-    if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH) &&
-        n->cfg.requirepass && n->cfg.requirepass[0])
         goto out;
     const char *key = base + pk->args[cmd->first_key].off;
     size_t klen = pk->args[cmd->first_key].len;
@@ -1483,7 +1491,7 @@ out:
 static void pipe_settle(struct cluster *cl, struct client *c, struct op *op,
                         int argc, const struct dyn_arg *argv)
 {
-    struct pipe *p = op->pipe;
+    struct pipe *p = *pipe_slot(cl, c); /* op may have left it already */
     cl->dispatching = NULL;
     op->refs--;
     op_maybe_free(op);
@@ -1634,8 +1642,10 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
             /* late: the read is over (op->q may be the write quorum by
              * now); repair this replica if it lacks what we hold */
             cl->late_answers++;
+            /* a write already sent its new version to every replica */
             const struct object *mine =
-                store_get(cl->node->store, op->key, op->klen);
+                op->is_write ? NULL
+                             : store_get(cl->node->store, op->key, op->klen);
             if (ok && mine) {
                 int changed = 1;
                 if (obj && same_object(obj, mine)) {
@@ -2206,6 +2216,8 @@ void cluster_free(struct node *n)
     }
     dyn_free(cl->batches);
     cl->batches = NULL;
+    dyn_free(cl->bargv);
+    cl->bargv = NULL;
     cl->nbatches = 0;
     /* fails what is outstanding: callbacks run and drop their refs */
     cl->closing = 1;

@@ -138,24 +138,135 @@ static int sib_parse(const uint8_t *p, size_t len, size_t off,
     return 0;
 }
 
-/* Offset of the first sibling and the sibling count of a valid object. */
-static size_t obj_first(const struct object *o, uint32_t *n)
+/* ---- trusted reading ------------------------------------------------------
+ *
+ * Every struct object in memory was built here or validated by
+ * object_from_bytes(), so reading one again needs no bounds or form checks:
+ * these readers are the hot path of every GET and SET (sib_parse is only for
+ * untrusted bytes and for decoding contexts). */
+
+/* 8 bytes, little-endian (a sibling's actor) / big-endian (a context's). */
+static inline uint64_t t_le64(const uint8_t *p)
 {
     uint64_t v;
-    size_t k = vclock_varint_get(o->b + 1, o->size - 1, &v);
-    dyn_assert(k != 0);
+    memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline uint64_t t_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* A varint of a valid object. */
+static inline size_t tv_get(const uint8_t *p, uint64_t *v)
+{
+    uint64_t r = p[0];
+    if (r < 0x80) {
+        *v = r;
+        return 1;
+    }
+    r &= 0x7f;
+    size_t i = 1;
+    for (;; i++) {
+        uint8_t b = p[i];
+        r |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80))
+            break;
+    }
+    *v = r;
+    return i + 1;
+}
+
+/* A varint's length, without its value. */
+static inline size_t tv_skip(const uint8_t *p)
+{
+    size_t i = 0;
+    while (p[i] & 0x80)
+        i++;
+    return i + 1;
+}
+
+/* Length of a valid encoded context (vclock.h's encoding). */
+static inline size_t tctx_len(const uint8_t *p)
+{
+    uint64_t count;
+    size_t off = tv_get(p, &count);
+    for (uint64_t i = 0; i < count; i++) {
+        off += 8;
+        off += tv_skip(p + off);
+        off += tv_skip(p + off);
+    }
+    return off;
+}
+
+/* actor's counter in a valid encoded context (big-endian actors in
+ * ascending order), 0 if absent. */
+static uint64_t tctx_get(const uint8_t *p, uint64_t actor)
+{
+    uint64_t count, c;
+    size_t off = tv_get(p, &count);
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t a = t_be64(p + off);
+        off += 8;
+        if (a > actor)
+            return 0;
+        off += tv_get(p + off, &c);
+        if (a == actor)
+            return c;
+        off += tv_skip(p + off);
+    }
+    return 0;
+}
+
+/* The sibling record at off of a valid object; returns its end. */
+static inline size_t sib_read(const uint8_t *p, size_t off,
+                              struct sibling *out)
+{
+    uint64_t v;
+    uint8_t flags = p[off++];
+    out->actor = t_le64(p + off);
+    off += 8;
+    off += tv_get(p + off, &out->counter);
+    off += tv_get(p + off, &out->ts_ms);
+    out->expire_ms = 0;
+    if (flags & SIB_EXPIRE) {
+        off += tv_get(p + off, &v);
+        out->expire_ms = (int64_t)v;
+    }
+    out->tombstone = (flags & SIB_TOMBSTONE) != 0;
+    out->ctx = p + off;
+    size_t k = tctx_len(p + off);
+    out->ctxlen = (uint32_t)k;
+    off += k;
+    off += tv_get(p + off, &v);
+    out->value = p + off;
+    out->vlen = (uint32_t)v;
+    return off + (size_t)v;
+}
+
+/* Offset of the first sibling and the sibling count of a valid object. */
+static inline size_t obj_first(const struct object *o, uint32_t *n)
+{
+    uint64_t v;
+    size_t k = tv_get(o->b + 1, &v);
     *n = (uint32_t)v;
     return 1 + k;
 }
 
 /* The sibling at off of a valid object; returns the next offset. */
-static size_t obj_next(const struct object *o, size_t off, struct sibling *s)
+static inline size_t obj_next(const struct object *o, size_t off,
+                              struct sibling *s)
 {
-    size_t end;
-    int rc = sib_parse(o->b, o->size, off, UINT32_MAX, UINT64_MAX, s, NULL,
-                       &end);
-    dyn_assert(rc == 0);
-    return end;
+    return sib_read(o->b, off, s);
 }
 
 /* All siblings of a valid object, contexts decoded; *n gets the count.
@@ -224,87 +335,189 @@ static struct object *obj_build(struct sib_rec *const *recs, uint32_t n)
     return o;
 }
 
-/* Encodes one new sibling record into out. */
-static void sib_encode(struct dbuf *out, uint64_t actor, uint64_t counter,
-                       uint64_t ts_ms, int64_t expire_ms, int tombstone,
-                       const struct vclock *ctx, const void *value,
-                       size_t vlen)
+/* Varint writing, inline (the same LEB128 as vclock_varint_put). */
+static inline size_t tv_size(uint64_t v)
 {
-    uint8_t tmp[10];
-    uint8_t flags = (tombstone ? SIB_TOMBSTONE : 0) |
-                    (expire_ms ? SIB_EXPIRE : 0);
-    dbuf_appendc(out, (char)flags);
-    for (int i = 0; i < 8; i++)
-        dbuf_appendc(out, (char)(uint8_t)(actor >> (8 * i)));
-    dbuf_append(out, tmp, vclock_varint_put(tmp, counter));
-    dbuf_append(out, tmp, vclock_varint_put(tmp, ts_ms));
-    if (expire_ms)
-        dbuf_append(out, tmp, vclock_varint_put(tmp, (uint64_t)expire_ms));
-    vclock_encode_buf(ctx, out);
-    if (tombstone)
-        vlen = 0;
-    dbuf_append(out, tmp, vclock_varint_put(tmp, vlen));
-    if (vlen)
-        dbuf_append(out, value, vlen);
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
 }
 
+static inline size_t tv_put(uint8_t *out, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+/* vclock_encoded_size / vclock_encode, inline: varint count, then per
+ * entry the actor (8 bytes big-endian), counter and ts_ms as varints
+ * (vclock.h's encoding). */
+static inline size_t tctx_size(const struct vclock *c)
+{
+    size_t n = tv_size(c->n);
+    for (uint32_t i = 0; i < c->n; i++)
+        n += 8 + tv_size(c->e[i].counter) + tv_size(c->e[i].ts_ms);
+    return n;
+}
+
+static inline size_t tctx_put(uint8_t *out, const struct vclock *c)
+{
+    size_t n = tv_put(out, c->n);
+    for (uint32_t i = 0; i < c->n; i++) {
+        uint64_t a = c->e[i].actor;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        a = __builtin_bswap64(a);
+#endif
+        memcpy(out + n, &a, sizeof(a));
+        n += 8;
+        n += tv_put(out + n, c->e[i].counter);
+        n += tv_put(out + n, c->e[i].ts_ms);
+    }
+    return n;
+}
+
+/* Size of the record sib_write() makes. */
+static size_t sib_size(uint64_t counter, uint64_t ts_ms, int64_t expire_ms,
+                       const struct vclock *ctx, size_t vlen)
+{
+    return 1 + 8 + tv_size(counter) + tv_size(ts_ms) +
+           (expire_ms ? tv_size((uint64_t)expire_ms) : 0) + tctx_size(ctx) +
+           tv_size(vlen) + vlen;
+}
+
+/* Encodes one new sibling record at out (vlen 0 for a tombstone); returns
+ * its size, which is sib_size()'s. */
+static size_t sib_write(uint8_t *out, uint64_t actor, uint64_t counter,
+                        uint64_t ts_ms, int64_t expire_ms, int tombstone,
+                        const struct vclock *ctx, const void *value,
+                        size_t vlen)
+{
+    size_t off = 0;
+    out[off++] = (uint8_t)((tombstone ? SIB_TOMBSTONE : 0) |
+                           (expire_ms ? SIB_EXPIRE : 0));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    actor = __builtin_bswap64(actor);
+#endif
+    memcpy(out + off, &actor, sizeof(actor));
+    off += 8;
+    off += tv_put(out + off, counter);
+    off += tv_put(out + off, ts_ms);
+    if (expire_ms)
+        off += tv_put(out + off, (uint64_t)expire_ms);
+    off += tctx_put(out + off, ctx);
+    off += tv_put(out + off, vlen);
+    if (vlen)
+        memcpy(out + off, value, vlen);
+    return off + vlen;
+}
+
+/* A sibling of a valid object and where its record lies. */
+struct sib_span {
+    struct sibling v;
+    const uint8_t *p;
+    size_t len;
+};
+
+#define OBJ_STACK_SIBS 8
+
+/*
+ * The hot path of every SET: the current siblings are read in place (no
+ * context is decoded: the few counters needed are looked up in the encoded
+ * contexts), and the result is laid out directly in its one allocation, so
+ * the value is copied exactly once.
+ */
 struct object *object_write(const struct object *cur,
                             const struct object_write *w, uint32_t *pruned)
 {
+    struct sib_span stack[OBJ_STACK_SIBS], *r = stack;
     uint32_t n = 0;
-    struct sib_rec *r = cur ? obj_recs(cur, &n) : NULL;
+    if (cur) {
+        size_t off = obj_first(cur, &n);
+        if (n > OBJ_STACK_SIBS)
+            r = dyn_malloc((size_t)n * sizeof(*r));
+        for (uint32_t i = 0; i < n; i++) {
+            size_t end = sib_read(cur->b, off, &r[i].v);
+            r[i].p = cur->b + off;
+            r[i].len = end - off;
+            off = end;
+        }
+    }
 
     uint64_t max = w->ctx ? vclock_get(w->ctx, w->actor) : 0;
     for (uint32_t i = 0; i < n; i++) {
-        max = DYN_MAX(max, vclock_get(&r[i].ctx, w->actor));
+        max = DYN_MAX(max, tctx_get(r[i].v.ctx, w->actor));
         if (r[i].v.actor == w->actor)
             max = DYN_MAX(max, r[i].v.counter);
     }
-
     if (w->min_counter > max + 1)
         max = w->min_counter - 1;
+    struct sibling nv;
+    memset(&nv, 0, sizeof(nv));
+    nv.actor = w->actor;
+    nv.counter = max + 1;
 
-    struct sib_rec nw;
-    memset(&nw, 0, sizeof(nw));
-    vclock_init(&nw.ctx);
-    if (w->ctx)
-        vclock_copy(&nw.ctx, w->ctx);
-    if (w->max_ctx_entries) {
-        uint32_t d = vclock_prune(&nw.ctx, w->max_ctx_entries);
+    /* The new context: w->ctx as is, or a pruned copy. */
+    struct vclock empty, copy;
+    vclock_init(&empty);
+    vclock_init(&copy);
+    const struct vclock *ctx = w->ctx ? w->ctx : &empty;
+    if (w->max_ctx_entries && ctx->n > w->max_ctx_entries) {
+        vclock_copy(&copy, ctx);
+        uint32_t d = vclock_prune(&copy, w->max_ctx_entries);
         if (pruned)
             *pruned += d;
+        ctx = &copy;
     }
-    nw.v.actor = w->actor;
-    nw.v.counter = max + 1;
-    struct dbuf enc;
-    dbuf_init(&enc);
-    sib_encode(&enc, w->actor, max + 1, w->now_ms, w->expire_ms,
-               w->tombstone, &nw.ctx, w->value, w->vlen);
-    nw.p = (const uint8_t *)enc.p;
-    nw.len = enc.len;
 
     /* Keep what the new context has not seen; its dot is above every
      * local dot of this actor, so nothing local covers it. */
-    struct sib_rec **keep = dyn_malloc((n + 1) * sizeof(*keep));
-    uint32_t k = 0;
-    int placed = 0;
+    uint32_t k = 1;
+    size_t vlen = w->tombstone ? 0 : w->vlen;
+    size_t nlen = sib_size(nv.counter, w->now_ms, w->expire_ms, ctx, vlen);
+    size_t total = nlen;
     for (uint32_t i = 0; i < n; i++) {
-        if (vclock_get(&nw.ctx, r[i].v.actor) >= r[i].v.counter)
+        if (vclock_get(ctx, r[i].v.actor) >= r[i].v.counter) {
+            r[i].p = NULL; /* covered: dropped */
             continue;
-        if (!placed && dot_cmp(&nw.v, &r[i].v) < 0) {
-            keep[k++] = &nw;
+        }
+        k++;
+        total += r[i].len;
+    }
+    total += 1 + tv_size(k);
+    dyn_assert(total <= UINT32_MAX);
+    struct object *o = dyn_malloc(sizeof(*o) + total);
+    o->size = (uint32_t)total;
+    size_t off = 0;
+    o->b[off++] = OBJECT_FORMAT;
+    off += tv_put(o->b + off, k);
+    int placed = 0;
+    for (uint32_t i = 0; i <= n; i++) {
+        if (!placed && (i == n || (r[i].p && dot_cmp(&nv, &r[i].v) < 0))) {
+            size_t wr = sib_write(o->b + off, w->actor, nv.counter, w->now_ms,
+                                  w->expire_ms, w->tombstone, ctx, w->value,
+                                  vlen);
+            dyn_assert(wr == nlen);
+            off += wr;
             placed = 1;
         }
-        keep[k++] = &r[i];
+        if (i < n && r[i].p) {
+            memcpy(o->b + off, r[i].p, r[i].len);
+            off += r[i].len;
+        }
     }
-    if (!placed)
-        keep[k++] = &nw;
-    struct object *o = obj_build(keep, k);
+    dyn_assert(off == total);
 
-    dyn_free(keep);
-    dbuf_free(&enc);
-    vclock_free(&nw.ctx);
-    recs_free(r, n);
+    vclock_free(&copy);
+    if (r != stack)
+        dyn_free(r);
     return o;
 }
 
@@ -416,20 +629,46 @@ void object_sibling(const struct object *o, uint32_t i, struct sibling *out)
     obj_next(o, off, out);
 }
 
-uint32_t object_winner(const struct object *o)
+uint32_t object_winner_get(const struct object *o, struct sibling *out)
 {
     uint32_t n, w = 0;
-    struct sibling best, s;
+    struct sibling s;
     size_t off = obj_first(o, &n);
-    off = obj_next(o, off, &best);
+    off = obj_next(o, off, out);
     for (uint32_t i = 1; i < n; i++) {
         off = obj_next(o, off, &s);
-        if (sib_beats(&s, &best)) {
-            best = s;
+        if (sib_beats(&s, out)) {
+            *out = s;
             w = i;
         }
     }
     return w;
+}
+
+uint32_t object_winner(const struct object *o)
+{
+    struct sibling best;
+    return object_winner_get(o, &best);
+}
+
+uint64_t object_actor_counter(const struct object *o, uint64_t actor)
+{
+    uint32_t n;
+    uint64_t max = 0;
+    struct sibling s;
+    size_t off = obj_first(o, &n);
+    if (n == 1) { /* the common case: only the dot is needed */
+        if (t_le64(o->b + off + 1) != actor)
+            return 0;
+        tv_get(o->b + off + 9, &max);
+        return max;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        off = obj_next(o, off, &s);
+        if (s.actor == actor && s.counter > max)
+            max = s.counter;
+    }
+    return max;
 }
 
 /* out = out ∪ (ctx of s) ∪ dot of s. */
@@ -449,9 +688,18 @@ void object_clock(const struct object *o, struct vclock *out)
     uint32_t n;
     struct sibling s;
     struct vclock tmp;
+    size_t off = obj_first(o, &n);
+    if (n == 1) {
+        /* ctx ∪ dot: the context never covers its own dot, so the dot's
+         * entry replaces the actor's (counter and ts, as merge does). */
+        obj_next(o, off, &s);
+        int rc = vclock_decode(out, s.ctx, s.ctxlen, UINT32_MAX, NULL);
+        dyn_assert(rc == 0);
+        vclock_set(out, s.actor, s.counter, s.ts_ms);
+        return;
+    }
     vclock_init(&tmp);
     vclock_clear(out);
-    size_t off = obj_first(o, &n);
     for (uint32_t i = 0; i < n; i++) {
         off = obj_next(o, off, &s);
         clock_add_sibling(out, &s, &tmp);
@@ -471,11 +719,28 @@ void object_sibling_clock(const struct object *o, uint32_t i,
     vclock_free(&tmp);
 }
 
+int object_any_expiry(const struct object *o)
+{
+    uint32_t n;
+    struct sibling s;
+    size_t off = obj_first(o, &n);
+    if (n == 1)
+        return (o->b[off] & SIB_EXPIRE) != 0;
+    for (uint32_t i = 0; i < n; i++) {
+        off = obj_next(o, off, &s);
+        if (s.expire_ms != 0)
+            return 1;
+    }
+    return 0;
+}
+
 int object_is_deleted(const struct object *o)
 {
     uint32_t n;
     struct sibling s;
     size_t off = obj_first(o, &n);
+    if (n == 1)
+        return (o->b[off] & SIB_TOMBSTONE) != 0;
     for (uint32_t i = 0; i < n; i++) {
         off = obj_next(o, off, &s);
         if (!s.tombstone)

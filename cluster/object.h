@@ -97,6 +97,10 @@ uint32_t object_nsiblings(const struct object *o);   /* always >= 1 */
 void object_sibling(const struct object *o, uint32_t i, struct sibling *out);
 /* Index of the winning sibling: highest (ts_ms, actor, counter). */
 uint32_t object_winner(const struct object *o);
+/* The same index, and the winning sibling in *out, in one pass. */
+uint32_t object_winner_get(const struct object *o, struct sibling *out);
+/* The highest dot counter of actor's siblings, 0 if it has none. */
+uint64_t object_actor_counter(const struct object *o, uint64_t actor);
 /* Merge of every sibling's ctx ∪ dot: the context for clients. */
 void object_clock(const struct object *o, struct vclock *out);
 /* A sibling's readable clock: ctx ∪ dot. */
@@ -104,6 +108,8 @@ void object_sibling_clock(const struct object *o, uint32_t i,
                           struct vclock *out);
 /* 1 when every sibling is a tombstone. */
 int object_is_deleted(const struct object *o);
+/* 1 when any sibling has an expiry (expire_ms != 0). */
+int object_any_expiry(const struct object *o);
 
 /* Encoding: the bytes of the object itself. */
 const uint8_t *object_bytes(const struct object *o);

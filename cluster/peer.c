@@ -23,7 +23,10 @@
  *     │                                                   dead-link timer)
  *     │  ... more requests this loop turn append ...
  *     v
- *   write event: ONE write(2) of the whole obuf ───────> read event
+ *   end of the loop turn (ev_flush, activated by the first request of the
+ *   turn, runs after the callbacks queued so far; the write event covers
+ *   what a full socket leaves):
+ *   ONE write(2) of the whole obuf ──────────────────> read event
  *                                                        │ resp_parse (limits)
  *                                                        v
  *                                           not authenticated? -NOAUTH, close
@@ -242,10 +245,15 @@ struct peer_bus {
     struct event *ev_defer;
     struct preq_list silent;
     struct event *ev_silent;
+    struct event *ev_flush;     /* writes every link's output, once a turn */
+    int flush_armed;
     uint64_t next_id;
     struct dbuf scratch;        /* request encoding */
     struct dyn_arg *argv;       /* incoming argv scratch */
     size_t argv_cap;
+    struct peer_value *elems;   /* a top-level reply array's items */
+    size_t elems_cap;
+    int elems_busy;
     int freeing;
     struct peer_bus_stats st;
 };
@@ -794,10 +802,53 @@ static void on_request_reply(redisAsyncContext *ac, void *reply,
         return;
     }
     struct peer_value v;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements && !bus->elems_busy) {
+        /* A batch's answer has one item per request: its array comes from
+         * a buffer kept across replies rather than a large calloc (and
+         * free, with jemalloc's madvise) per reply. */
+        if (bus->elems_cap < r->elements) {
+            bus->elems_cap = DYN_MAX(r->elements, bus->elems_cap * 2);
+            dyn_free(bus->elems);
+            bus->elems = dyn_malloc(sizeof(*bus->elems) * bus->elems_cap);
+        }
+        memset(&v, 0, sizeof(v));
+        v.type = PEER_V_ARRAY;
+        v.n = r->elements;
+        v.elem = bus->elems;
+        for (size_t i = 0; i < v.n; i++)
+            value_borrow(&v.elem[i], r->element[i]);
+        bus->elems_busy = 1;
+        q->cb(q->ctx, 0, &v);
+        bus->elems_busy = 0;
+        for (size_t i = 0; i < v.n; i++)
+            value_unborrow(&v.elem[i]);
+        preq_free(q);
+        return;
+    }
     value_borrow(&v, r);
     q->cb(q->ctx, v.type == PEER_V_ERROR ? DYN_EPROTO : 0, &v);
     value_unborrow(&v);
     preq_free(q);
+}
+
+/* End of the loop turn: every link writes what was queued on it in this
+ * turn, now rather than after one more epoll round (which would also add
+ * and remove its write event each turn). */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer_bus *bus = arg;
+    (void)fd;
+    (void)what;
+    bus->flush_armed = 0;
+    for (int i = 0; i < bus->npeers; i++) {
+        struct peer *p = bus->peers[i];
+        if (p && p->state == LINK_UP && p->ac &&
+            (p->ac->c.flags & REDIS_CONNECTED) && p->ac->c.obuf &&
+            sdslen(p->ac->c.obuf)) {
+            bus->st.link_writes++;
+            redisAsyncHandleWrite(p->ac);
+        }
+    }
 }
 
 /* Puts an encoded request on the link (or fails it, deferred). */
@@ -814,6 +865,10 @@ static void link_send(struct peer *p, struct preq *q, const char *wire,
     uint64_t now = bus_now_ms();
     q->t_ms = now;
     list_push(&p->pending, q);
+    if (!bus->flush_armed) {
+        bus->flush_armed = 1;
+        event_active(bus->ev_flush, EV_TIMEOUT, 1);
+    }
     bus->st.requests_sent++;
     bus->st.bytes_sent += len;
     if (!event_pending(p->ev_dead, EV_TIMEOUT, NULL))
@@ -843,9 +898,30 @@ static void on_delay(evutil_socket_t fd, short what, void *arg)
         timer_arm(p->ev_delay, p->delayed.head->t_ms - now);
 }
 
+/* Decimal digits of v into the end of a buffer; returns the first. */
+static char *fmt_u64(char *end, uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+/* "<c><n>\r\n" without printf: this runs several times per request. */
+static void encode_len(struct dbuf *b, char c, uint64_t n)
+{
+    char tmp[32];
+    tmp[30] = '\r';
+    tmp[31] = '\n';
+    char *p = fmt_u64(tmp + 30, n);
+    *--p = c;
+    dbuf_append(b, p, (size_t)(tmp + 32 - p));
+}
+
 static void encode_arg(struct dbuf *b, const void *s, size_t n)
 {
-    dbuf_printf(b, "$%zu\r\n", n);
+    encode_len(b, '$', n);
     dbuf_append(b, s, n);
     dbuf_append(b, "\r\n", 2);
 }
@@ -883,13 +959,13 @@ int peer_request(struct peer_bus *bus, int peer_id, int argc,
         return 0;
     }
     struct dbuf *b = &bus->scratch;
-    char idbuf[24];
-    int idlen = snprintf(idbuf, sizeof(idbuf), "%llu",
-                         (unsigned long long)q->id);
+    char idtmp[24];
+    char *idbuf = fmt_u64(idtmp + sizeof(idtmp), q->id);
+    size_t idlen = (size_t)(idtmp + sizeof(idtmp) - idbuf);
     dbuf_reset(b);
-    dbuf_printf(b, "*%d\r\n", argc + 1);
+    encode_len(b, '*', (uint64_t)argc + 1);
     encode_arg(b, argv[0].p, argv[0].len);
-    encode_arg(b, idbuf, (size_t)idlen);
+    encode_arg(b, idbuf, idlen);
     for (int i = 1; i < argc; i++)
         encode_arg(b, argv[i].p, argv[i].len);
 
@@ -1469,6 +1545,7 @@ int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
     dbuf_init(&bus->scratch);
     bus->ev_defer = event_new(base, -1, 0, on_defer, bus);
     bus->ev_silent = evtimer_new(base, on_silent, bus);
+    bus->ev_flush = event_new(base, -1, 0, on_flush, bus);
     if (opts->bind_host && bus_listen(bus, opts->bind_host, opts->port)) {
         peer_bus_free(bus);
         return DYN_EIO;
@@ -1524,8 +1601,10 @@ void peer_bus_free(struct peer_bus *bus)
     }
     event_free(bus->ev_defer);
     event_free(bus->ev_silent);
+    event_free(bus->ev_flush);
     dyn_free(bus->peers);
     dyn_free(bus->argv);
+    dyn_free(bus->elems);
     dbuf_free(&bus->scratch);
     if (bus->secret) {
         memset(bus->secret, 0, bus->secret_len);

@@ -307,8 +307,12 @@ static void string_set_generic(struct client *c, const struct dyn_arg *key,
             reply_bulk(&c->obuf, v.value, v.vlen);
         else
             reply_null(&c->obuf, c->resp);
-    } else {
+    } else if (o->flags & (SETF_NX | SETF_XX | SETF_KEEPTTL)) {
         found = db_lookup(n, key->p, key->len, &v);
+    } else {
+        /* A plain SET needs nothing of the old value: db_write finds (and
+         * lazily expires) it itself. */
+        found = 0;
     }
 
     if (((o->flags & SETF_NX) && found) || ((o->flags & SETF_XX) && !found)) {

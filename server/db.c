@@ -57,7 +57,7 @@
 static int db_winner_expired(const struct object *o, uint64_t now_ms)
 {
     struct sibling w;
-    object_sibling(o, object_winner(o), &w);
+    object_winner_get(o, &w);
     return !w.tombstone && w.expire_ms != 0 && (uint64_t)w.expire_ms <= now_ms;
 }
 
@@ -94,7 +94,7 @@ int db_lookup(struct node *n, const void *key, size_t klen,
     if (!o)
         return 0;
     struct sibling w;
-    object_sibling(o, object_winner(o), &w);
+    object_winner_get(o, &w);
     if (w.tombstone)
         return 0;
     v->value = w.value;
@@ -135,11 +135,14 @@ int db_write(struct node *n, const void *key, size_t klen,
     uint32_t pruned = 0;
     struct object *o = object_write(cur, &ow, &pruned);
     /* remember the dot just used: counters keep rising across keys */
-    for (uint32_t i = 0, ns = object_nsiblings(o); i < ns; i++) {
-        struct sibling s;
-        object_sibling(o, i, &s);
-        if (s.actor == n->actor && s.counter > n->dot_counter)
-            n->dot_counter = s.counter;
+    uint64_t used = object_actor_counter(o, n->actor);
+    if (used > n->dot_counter)
+        n->dot_counter = used;
+    /* the counter must be reserved in node.meta before a record holds it */
+    if (n->engine && engine_reserve_counters(n->engine, n->dot_counter)) {
+        vclock_free(&local);
+        object_free(o);
+        return DYN_EIO;
     }
     vclock_free(&local);
     n->stats.vclock_prunes += pruned;

@@ -122,6 +122,8 @@ struct compaction {
 struct engine {
     int storage;
     int value_cache;
+    uint64_t counter_base;      /* node.meta: dot counters start above */
+    uint64_t counter_reserved;  /* ...and stay below until reserved */
     char *dir;
     int fsync_mode;
     int group_commit;
@@ -960,13 +962,26 @@ static int compaction_pick(struct engine *e)
     uint32_t act = seglog_active(e->log);
     struct segstat *best = NULL;
     double best_ratio = -1;
+    /* Besides each segment's own ratio, a global one: while the data files
+     * hold more than (1 + ratio/2) x the live bytes, segments down to a
+     * quarter of the ratio are compacted too, so space stays bounded near
+     * 1.25x live (ratio 0.5) rather than the per-segment worst case of
+     * 1 / (1 - ratio). */
+    uint64_t all = 0, all_live = 0;
+    for (size_t i = 0; i < e->nsegs; i++) {
+        all += e->segs[i].total;
+        all_live += DYN_MIN(e->segs[i].live, e->segs[i].total);
+    }
+    uint64_t pm = (uint64_t)e->ratio_pm;
+    if (all * 1000 > all_live * (1000 + pm / 2))
+        pm /= 4;
     for (size_t i = 0; i < e->nsegs; i++) {
         struct segstat *s = &e->segs[i];
         if (s->seg == act || s->hint_pending)
             continue;
         uint64_t live = DYN_MIN(s->live, s->total);
         uint64_t dead = s->total - live;
-        if (s->total > 0 && dead * 1000 <= (uint64_t)e->ratio_pm * s->total)
+        if (s->total > 0 && dead * 1000 <= pm * s->total)
             continue;
         double ratio = s->total ? (double)dead / (double)s->total : 1.0;
         if (ratio > best_ratio) {
@@ -1117,8 +1132,8 @@ static int compaction_slice(struct engine *e, uint64_t budget_us)
                 possible = c->off + want <= c->size;
             }
             if (possible) {
-                if (compaction_fill(c, want) != 0) {
-                    ioerr = 1;
+                if (compaction_fill(c, want) != 0 || c->buf.len <= avail) {
+                    ioerr = 1; /* the file is shorter than it was */
                     break;
                 }
                 continue;
@@ -1188,7 +1203,21 @@ int engine_cron(struct engine *e, uint64_t now_ms, uint64_t budget_us)
 
 /* ---- node.meta ---------------------------------------------------------------- */
 
-static int meta_bump(const char *dir, uint32_t *inc, struct dbuf *err)
+/* node.meta holds the node's identity across restarts:
+ *
+ *     incarnation I
+ *     counters R
+ *
+ * I stays the same while the data survives (a restart with its segments is
+ * the same actor, so clocks do not grow an entry per restart); a node whose
+ * data is gone gets I + 1 (a random one the first time), as DESIGN.md asks.
+ * R is the end of the block of dot counters reserved so far: the node hands
+ * out counters below R only, and moves R up (writing this file, fsynced)
+ * before it crosses it, so a crash can never reuse a counter. */
+#define META_COUNTER_BLOCK 1000000ull
+
+static int meta_write(const char *dir, uint32_t inc, uint64_t reserved,
+                      struct dbuf *err)
 {
     struct dbuf path, tmp;
     dbuf_init(&path);
@@ -1197,25 +1226,9 @@ static int meta_bump(const char *dir, uint32_t *inc, struct dbuf *err)
     dbuf_appendc(&path, 0);
     dbuf_printf(&tmp, "%s/node.meta.tmp", dir);
     dbuf_appendc(&tmp, 0);
-    uint32_t next = 0;
-    FILE *f = fopen(path.p, "r");
-    unsigned long v;
-    if (f && fscanf(f, "incarnation %lu", &v) == 1) {
-        next = (uint32_t)((v + 1) & 0xffffffu);
-    } else {
-        uint8_t r[3] = { 0, 0, 0 };
-        if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-            uint64_t t = dyn_mono_us() ^ dyn_wall_ms() ^ (uint64_t)getpid();
-            memcpy(r, &t, sizeof(r));
-        }
-        next = (uint32_t)r[0] << 16 | (uint32_t)r[1] << 8 | r[2];
-    }
-    if (f)
-        fclose(f);
-    if (next == 0)
-        next = 1;
-    char line[64];
-    int len = snprintf(line, sizeof(line), "incarnation %u\n", next);
+    char line[96];
+    int len = snprintf(line, sizeof(line), "incarnation %u\ncounters %llu\n",
+                       inc, (unsigned long long)reserved);
     int rc = 0;
     int fd = open(tmp.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int ok = fd >= 0 && write_all(fd, line, (size_t)len) == 0 &&
@@ -1238,7 +1251,88 @@ static int meta_bump(const char *dir, uint32_t *inc, struct dbuf *err)
     }
     dbuf_free(&path);
     dbuf_free(&tmp);
-    *inc = next;
+    return rc;
+}
+
+/* 1 when dir holds at least one data segment. */
+static int meta_has_data(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    int found = 0;
+    while (!found && (de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        found = l > 9 && strncmp(de->d_name, "data.", 5) == 0 &&
+                strcmp(de->d_name + l - 4, ".seg") == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+static int meta_open(struct engine *e, struct dbuf *err)
+{
+    struct dbuf path;
+    dbuf_init(&path);
+    dbuf_printf(&path, "%s/node.meta", e->dir);
+    dbuf_appendc(&path, 0);
+    FILE *f = fopen(path.p, "r");
+    dbuf_free(&path);
+    unsigned long inc = 0;
+    unsigned long long reserved = 0;
+    int have = 0;
+    if (f) {
+        have = fscanf(f, "incarnation %lu", &inc) == 1;
+        if (have && fscanf(f, " counters %llu", &reserved) != 1)
+            reserved = 0;
+        fclose(f);
+    }
+    uint32_t next;
+    if (have && meta_has_data(e->dir)) {
+        next = (uint32_t)(inc & 0xffffffu); /* same data, same actor */
+    } else if (have) {
+        next = (uint32_t)((inc + 1) & 0xffffffu);
+    } else {
+        uint8_t r[3] = {0, 0, 0};
+        if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+            uint64_t t = dyn_mono_us() ^ dyn_wall_ms() ^ (uint64_t)getpid();
+            memcpy(r, &t, sizeof(r));
+        }
+        next = (uint32_t)r[0] << 16 | (uint32_t)r[1] << 8 | r[2];
+    }
+    if (next == 0)
+        next = 1;
+    /* counters in use may reach the old reservation: start above it */
+    e->counter_base = reserved;
+    e->counter_reserved = reserved + META_COUNTER_BLOCK;
+    e->st.incarnation = next;
+    return meta_write(e->dir, next, e->counter_reserved, err);
+}
+
+uint64_t engine_counter_base(const struct engine *e)
+{
+    return e && e->storage == STORAGE_DISK ? e->counter_base : 0;
+}
+
+uint64_t engine_counter_reserved(const struct engine *e)
+{
+    return e && e->storage == STORAGE_DISK ? e->counter_reserved : UINT64_MAX;
+}
+
+int engine_reserve_counters(struct engine *e, uint64_t used)
+{
+    if (!e || e->storage != STORAGE_DISK || used < e->counter_reserved)
+        return 0;
+    struct dbuf err;
+    dbuf_init(&err);
+    uint64_t want = used + META_COUNTER_BLOCK;
+    int rc = meta_write(e->dir, e->st.incarnation, want, &err);
+    if (rc == 0)
+        e->counter_reserved = want;
+    else
+        dlog(DLOG_WARNING, "%.*s", (int)err.len, err.p);
+    dbuf_free(&err);
     return rc;
 }
 
@@ -1614,7 +1708,7 @@ int engine_open(const struct engine_opts *o, struct store *s,
         engine_close(e);
         return DYN_EIO;
     }
-    int rc = meta_bump(e->dir, &e->st.incarnation, err);
+    int rc = meta_open(e, err);
     if (rc) {
         engine_close(e);
         return rc;

@@ -60,8 +60,9 @@
  *             fdatasynced once a second by the helper thread: a process
  *             crash loses nothing written, a power loss at most ~1 s.
  *   no        written at every commit, fsynced when the kernel decides.
- * Sealing a segment fsyncs it first, on the loop (once per
- * segment-max-bytes of writes).
+ * Sealing a segment: with always its fdatasync runs on the loop (a batch
+ * may span the roll); otherwise the helper thread syncs the sealed segment
+ * (ahead of its hint) and the loop goes on at once.
  *
  * Failures:
  *   - A failed fsync (or a failed write of records already accepted)
@@ -74,8 +75,11 @@
  *     cleanly with DYN_EAGAIN ("ERR disk full ...") and changes nothing;
  *     reads keep working and writes work again once space is free.
  *
- * Compaction runs in slices from engine_cron(): a sealed segment whose
- * dead bytes / size passes compact-ratio is read front to back; each PUT
+ * Compaction runs in slices from engine_cron() (main.c calls it from the
+ * cron, and every 2 ms while it returns 1): a sealed segment whose
+ * dead bytes / size passes compact-ratio -- or a quarter of it while all
+ * the data files together exceed (1 + compact-ratio / 2) x the live bytes
+ * -- is read front to back; each PUT
  * record the key directory still points at is appended again to the active
  * segment and the directory moved to the copy.  DEL records are carried
  * forward only while older segments exist and the key is still absent (so
@@ -83,7 +87,11 @@
  * are removed when the FLUSH is written).  When the segment is done, the
  * helper thread fdatasyncs the active segment and only then unlinks the old
  * segment and its hint.  A slice stops after ENGINE_SLICE_BYTES of input or
- * its time budget; the longest slice is reported (compact_worst_slice_us).
+ * its time budget (checked every 32 records); the longest slice is
+ * reported (compact_worst_slice_us).  The CPU work of a slice is bounded;
+ * its wall time is not quite: a read, a preallocation or a file creation
+ * can wait for the file system (seen: tens of ms on ext4 while the helper
+ * thread fsyncs).
  * Accounting: a segment's live bytes are the sizes of the records the
  * directory points at (sizes above 2 KiB are rounded up by < 2%, the same
  * way on add and remove); DEL and FLUSH records count as dead.
@@ -217,5 +225,12 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out);
 /* INFO persistence lines ("name:value\r\n") for the stats above. */
 void engine_info(const struct engine *e, struct dbuf *out);
 uint32_t engine_incarnation(const struct engine *e);
+/* Dot counters (node.dot_counter): the node starts above counter_base and
+ * must not use a counter >= counter_reserved before engine_reserve_counters
+ * has moved the reservation past it (node.meta, fsynced).  A memory store
+ * starts at 0 with no limit. */
+uint64_t engine_counter_base(const struct engine *e);
+uint64_t engine_counter_reserved(const struct engine *e);
+int engine_reserve_counters(struct engine *e, uint64_t used);
 
 #endif

@@ -583,7 +583,10 @@ int seglog_reserve(struct seglog *l, uint64_t bytes)
     }
     if (l->no_reserve || at + bytes <= l->reserved)
         return 0;
-    uint64_t want = DYN_MAX(at + bytes, l->reserved + SEGLOG_RESERVE_CHUNK);
+    /* a sixteenth of a segment, within [64 KiB, SEGLOG_RESERVE_CHUNK] */
+    uint64_t chunk = DYN_MIN(DYN_MAX(l->segment_max_bytes / 16, 64 * 1024),
+                             SEGLOG_RESERVE_CHUNK);
+    uint64_t want = DYN_MAX(at + bytes, l->reserved + chunk);
     want = DYN_MIN(want, DYN_MAX(at + bytes, l->segment_max_bytes));
     int r = fallocate(l->fd, FALLOC_FL_KEEP_SIZE, (off_t)l->reserved,
                       (off_t)(want - l->reserved));

@@ -236,16 +236,39 @@ START_TEST(put_get_delete_survive_reopen)
 }
 END_TEST
 
-START_TEST(incarnation_grows_with_every_open)
+/* The same data is the same actor; data that is gone makes a new
+ * incarnation; dot counters never restart below what was reserved. */
+START_TEST(identity_survives_with_the_data_and_counters_never_repeat)
 {
     struct db d;
     db_init(&d, 1 << 20, 0);
     uint32_t a = engine_incarnation(d.e);
-    db_close(&d);
-    db_open(&d);
-    uint32_t b = engine_incarnation(d.e);
+    uint64_t r0 = engine_counter_reserved(d.e);
     ck_assert_uint_ne(a, 0);
-    ck_assert_uint_eq(b, (a + 1) & 0xffffff ? (a + 1) & 0xffffff : 1);
+    ck_assert_uint_gt(r0, engine_counter_base(d.e));
+    fill(&d, 10, 1);
+    /* below the reservation nothing is written; past it, it moves up */
+    ck_assert_int_eq(engine_reserve_counters(d.e, r0 - 1), 0);
+    ck_assert_uint_eq(engine_counter_reserved(d.e), r0);
+    ck_assert_int_eq(engine_reserve_counters(d.e, r0 + 5), 0);
+    uint64_t r1 = engine_counter_reserved(d.e);
+    ck_assert_uint_gt(r1, r0 + 5);
+    db_close(&d);
+
+    db_open(&d);
+    ck_assert_uint_eq(engine_incarnation(d.e), a); /* same data */
+    ck_assert_uint_ge(engine_counter_base(d.e), r1);
+    uint64_t r2 = engine_counter_reserved(d.e);
+    db_close(&d);
+
+    /* lose the data, keep node.meta: a new incarnation, counters still up */
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -f '%s'/data.*", d.dir);
+    ck_assert_int_eq(system(cmd), 0);
+    db_open(&d);
+    ck_assert_uint_eq(engine_incarnation(d.e),
+                      (a + 1) & 0xffffff ? (a + 1) & 0xffffff : 1);
+    ck_assert_uint_ge(engine_counter_base(d.e), r2);
     db_fini(&d);
 }
 END_TEST
@@ -407,6 +430,39 @@ START_TEST(compaction_keeps_live_keys_and_gives_space_back)
         snprintf(v, sizeof(v), "value-%d-10-%060d", i, i);
         expect(&d, k, i == 42 ? NULL : v);
     }
+    db_fini(&d);
+}
+END_TEST
+
+/* Records of every size cross the compaction's read chunks at every
+ * remainder, segments are larger than a chunk: nothing live is skipped. */
+START_TEST(compaction_reads_records_across_chunk_boundaries)
+{
+    struct db d;
+    db_init(&d, 150 * 1024, 0);
+    enum { NK = 3000 };
+    static char want[NK][128];
+    uint64_t rng = 42;
+    for (int r = 0; r < 24; r++) {
+        for (int i = 0; i < NK; i++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            int len = 1 + (int)((rng >> 33) % 60);
+            char k[32];
+            snprintf(k, sizeof(k), "key:%05d", i);
+            int n = snprintf(want[i], sizeof(want[i]), "r%d-%d-", r, i);
+            memset(want[i] + n, 'a' + (char)(r % 26), (size_t)len);
+            want[i][n + len] = '\0';
+            put(&d, k, want[i]);
+        }
+        settle(&d);
+        for (int i = 0; i < NK; i++) {
+            char k[32];
+            snprintf(k, sizeof(k), "key:%05d", i);
+            expect(&d, k, want[i]);
+        }
+    }
+    ck_assert_uint_gt(stats(&d).compactions, 30);
+    ck_assert_uint_eq(stats(&d).read_errors, 0);
     db_fini(&d);
 }
 END_TEST
@@ -595,12 +651,13 @@ int main(void)
     TCase *tc = tcase_create("engine");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, put_get_delete_survive_reopen);
-    tcase_add_test(tc, incarnation_grows_with_every_open);
+    tcase_add_test(tc, identity_survives_with_the_data_and_counters_never_repeat);
     tcase_add_test(tc, hints_are_used_on_reopen_and_give_the_same_keydir);
     tcase_add_test(tc, truncated_hint_falls_back_to_scanning);
     tcase_add_test(tc, hint_with_bad_checksum_falls_back_to_scanning);
     tcase_add_test(tc, trailing_junk_in_the_data_is_cut);
     tcase_add_test(tc, compaction_keeps_live_keys_and_gives_space_back);
+    tcase_add_test(tc, compaction_reads_records_across_chunk_boundaries);
     tcase_add_test(tc, values_on_disk_are_the_newest_after_many_overwrites);
     tcase_add_test(tc, value_cache_returns_the_same);
     tcase_add_test(tc, flush_all_survives_reopen_and_removes_old_segments);

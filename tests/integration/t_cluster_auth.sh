@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# t_cluster_auth.sh -- the peer bus changes nothing for a peer without the
+# secret.
+#
+# On a 3-node cluster with a generated secret: raw sockets to the nodes'
+# peer ports send well-formed internal commands (R.PUT, R.FLUSH, R.CONFIG,
+# FWD), with and without request ids, before any handshake, after a bare
+# PEER.HELLO, and after a PEER.AUTH with a wrong MAC.  Then a dynamod with
+# the WRONG secret, claiming to be member n3, tries to join.  Afterwards no
+# data changed (the key is intact on all replicas, DBSIZE is the same, W is
+# the same, every member is still up) and INFO counts the auth failures.
+# Last, a node with cluster-node lines but neither a secret nor
+# cluster-insecure refuses to start: exit 1 and a clear message.
+. "$(dirname "$0")/cluster_lib.sh"
+
+cluster_start 3
+key="auth:$RANDOM"
+assert_eq OK "$(ncli 1 SET "$key" precious)" "SET $key precious"
+ncli 2 MSET auth:a 1 auth:b 2 auth:c 3 >/dev/null
+dbsize=$(ncli 1 DBSIZE)
+assert_eq 4 "$dbsize" "DBSIZE is 4 before the attacks"
+obj=$(ncli 1 DYNAMO.LOCAL "$key" | head -2 | tail -1)
+sigs_before=""
+for j in 1 2 3; do sigs_before+="$(local_sig "$j" "$key")|"; done
+fails_before=0
+for j in 1 2 3; do fails_before=$((fails_before + $(info_field "$j" peer_auth_failures))); done
+
+# -- raw sockets to the peer ports
+"$PYTHON" - "$((CL_BASE + 10000))" "$((CL_BASE + 10001))" "$key" <<'PY'
+import os, socket, sys, time
+
+ports = [int(sys.argv[1]), int(sys.argv[2])]
+key = sys.argv[3].encode()
+
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+def nonce():
+    return os.urandom(32).hex()
+
+# a plausible object body: the bytes of nothing real, but well framed
+blob = b"\x01" + os.urandom(40)
+attacks = {
+    "R.PUT without an id": [resp("R.PUT", key, blob)],
+    "R.PUT with an id": [resp("R.PUT", 1, key, blob)],
+    "R.FLUSH": [resp("R.FLUSH")],
+    "R.FLUSH with an id": [resp("R.FLUSH", 7)],
+    "R.CONFIG w 1": [resp("R.CONFIG", 2, "w", 1)],
+    "FWD SET": [resp("FWD", 3, "2", "SET", key, "evil")],
+    "FWD DEL": [resp("FWD", 3, "2", "DEL", key)],
+    "inline R.FLUSH": [b"R.FLUSH 1\r\n"],
+    "HELLO, then R.FLUSH": [resp("PEER.HELLO", "x", nonce()), resp("R.FLUSH", 1)],
+    "HELLO as n2, then R.PUT": [resp("PEER.HELLO", "n2", nonce()),
+                                resp("R.PUT", 1, key, blob)],
+    "HELLO, wrong AUTH, R.FLUSH": [resp("PEER.HELLO", "n2", nonce()),
+                                   resp("PEER.AUTH", "0" * 64),
+                                   resp("R.FLUSH", 1)],
+    "HELLO, AUTH with the wrong length, R.CONFIG": [
+        resp("PEER.HELLO", "n3", nonce()), resp("PEER.AUTH", "ab"),
+        resp("R.CONFIG", 1, "w", 1)],
+    "one write: HELLO+AUTH+FLUSH": [resp("PEER.HELLO", "n2", nonce()) +
+                                    resp("PEER.AUTH", "f" * 64) +
+                                    resp("R.FLUSH", 1) + resp("R.PUT", 2, key, blob)],
+}
+bad = 0
+for port in ports:
+    for name, msgs in attacks.items():
+        s = socket.create_connection(("127.0.0.1", port), timeout=3)
+        got = b""
+        closed = False
+        for m in msgs:
+            try:
+                s.sendall(m)
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.05)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except OSError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            got += chunk
+        s.close()
+        ok = closed and b"+OK" not in got and (b"-NOAUTH" in got or b"-ERR" in got)
+        print("# port %d, %s: %s%s" % (port, name, got[:60].replace(b"\r\n", b" ").decode("latin-1"),
+                                      " (closed)" if closed else " (still open)"))
+        if not ok:
+            bad += 1
+            print("#   ^ expected an error and a closed connection")
+sys.exit(1 if bad else 0)
+PY
+assert_eq 0 "$?" "every unauthenticated internal command got an error and a closed connection"
+
+# -- a node with the wrong secret, claiming to be n3, dials n1 and n2
+ip=$(free_port)
+ipp=$(free_port)
+"$DYNAMOD" --port "$ip" --bind 127.0.0.1 --storage memory --dir "$WORK" \
+    --logfile "$WORK/intruder.log" --node-name n3 \
+    --cluster-node "n1 127.0.0.1:$(nport 1)" --cluster-node "n2 127.0.0.1:$(nport 2)" \
+    --cluster-node "n3 127.0.0.1:$ip@$ipp" \
+    --cluster-secret "not-the-secret-$RANDOM$RANDOM" >>"$WORK/intruder.stdout.log" 2>&1 &
+IPID=$!
+track_pid "$IPID"
+_wait_up "$IPID" "$ip" || { fail "the intruder did not start"; finish; }
+intruder_failed() { [ "$(cli "$ip" INFO dynamo | tr -d '\r' | sed -n 's/^peer_auth_failures://p')" -ge 2 ] 2>/dev/null; }
+if wait_for 10 intruder_failed; then
+    ok "the wrong-secret node counts auth failures against n1 and n2 ($(cli "$ip" INFO dynamo | tr -d '\r' | sed -n 's/^peer_auth_failures://p'))"
+else
+    fail "the wrong-secret node shows no auth failures"
+fi
+intruder_alone() { [ "$(cli "$ip" INFO dynamo | tr -d '\r' | sed -n 's/^cluster_members_up://p')" = 1 ]; }
+if wait_for 10 intruder_alone; then ok "the wrong-secret node soon sees no member up but itself"
+else fail "the wrong-secret node sees $(cli "$ip" INFO dynamo | tr -d '\r' | sed -n 's/^cluster_members_up://p') members up"; fi
+got=$(timeout 10 redis-cli -h 127.0.0.1 -p "$ip" SET "$key" evil 2>&1)
+assert_match '^NOQUORUM' "$got" "a SET through the wrong-secret node does not reach the cluster"
+stop_server "$IPID" 10
+
+# -- nothing changed
+sleep 0.3
+bad=0
+for j in 1 2 3; do
+    [ "$(ncli "$j" GET "$key")" = precious ] || { bad=$((bad + 1)); echo "# n$j GET: $(ncli "$j" GET "$key")"; }
+    [ "$(ncli "$j" DBSIZE)" = "$dbsize" ] || { bad=$((bad + 1)); echo "# n$j DBSIZE: $(ncli "$j" DBSIZE)"; }
+    [ "$(ncli "$j" DYNAMO.CONFIG GET w)" = 2 ] || { bad=$((bad + 1)); echo "# n$j w changed"; }
+    [ "$(info_field "$j" cluster_members_up)" = 3 ] || { bad=$((bad + 1)); echo "# n$j members up: $(info_field "$j" cluster_members_up)"; }
+done
+assert_eq 0 "$bad" "every node: GET is 'precious', DBSIZE $dbsize, w 2, 3 members up"
+sigs_after=""
+for j in 1 2 3; do sigs_after+="$(local_sig "$j" "$key")|"; done
+assert_eq "$sigs_before" "$sigs_after" "the key's stored copy on all 3 replicas is unchanged (DYNAMO.LOCAL)"
+assert_eq "$obj" "$(ncli 1 DYNAMO.LOCAL "$key" | head -2 | tail -1)" "n1's clock of the key is unchanged"
+fails_after=0
+for j in 1 2 3; do fails_after=$((fails_after + $(info_field "$j" peer_auth_failures))); done
+# counted: each malformed HELLO and each wrong PEER.AUTH (3 per port above);
+# a command refused with NOAUTH before any handshake is not counted
+if [ "$fails_after" -ge $((fails_before + 6)) ]; then
+    ok "INFO peer_auth_failures on the cluster grew ($fails_before -> $fails_after)"
+else
+    fail "INFO peer_auth_failures: $fails_before -> $fails_after, want at least +6 (the wrong PEER.AUTHs)"
+fi
+assert_eq OK "$(ncli 3 SET "$key" still-works)" "the cluster still takes writes"
+
+# -- no secret and no cluster-insecure: the node refuses to start
+np=$(free_port)
+"$DYNAMOD" --port "$np" --bind 127.0.0.1 --storage memory --dir "$WORK" \
+    --node-name a --cluster-node "a 127.0.0.1:$np" --cluster-node "b 127.0.0.1:$((np + 1))" \
+    >"$WORK/nosecret.out" 2>&1 &
+NPID=$!
+track_pid "$NPID"
+wait_exit "$NPID" 10
+assert_eq 1 "$EXIT_RC" "a node with cluster-node lines but no cluster-secret exits 1"
+assert_contains "cluster-secret is not set" "$(cat "$WORK/nosecret.out")" "and says why (cluster-secret is not set)"
+np=$(free_port)
+"$DYNAMOD" --port "$np" --bind 127.0.0.1 --storage memory --dir "$WORK" \
+    --node-name a --cluster-node "a 127.0.0.1:$np" --cluster-node "b 127.0.0.1:$((np + 1))" \
+    --cluster-insecure yes --logfile "$WORK/insecure.log" >>"$WORK/insecure.stdout.log" 2>&1 &
+NPID=$!
+track_pid "$NPID"
+if _wait_up "$NPID" "$np"; then ok "with cluster-insecure yes the same node starts"
+else fail "cluster-insecure yes: the node did not start"; fi
+stop_server "$NPID" 10
+finish
