@@ -42,6 +42,13 @@
  * that would leave nothing, the lww winner of the union is kept instead so
  * an object never becomes empty.
  *
+ * Speed: every GET and SET reads an object, so the readers trust it (it
+ * was built here or validated by object_from_bytes) and parse without
+ * bounds checks, with single-sibling shortcuts; object_write reads the
+ * current siblings in place (contexts stay encoded; the few counters it
+ * needs are looked up in the encoding) and writes the result straight
+ * into its one allocation, copying the value once.
+ *
  * Pure: the time arrives in object_write.now_ms.  Objects are immutable,
  * so any thread may read them.  Errors: object_from_bytes() returns
  * DYN_EINVAL (malformed) or DYN_ELIMIT (a limit is exceeded); the rest

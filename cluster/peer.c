@@ -1441,35 +1441,7 @@ void peer_call_done(struct peer_call *call)
         event_add(c->ev_write, NULL);
 }
 
-void peer_call_reply_ok(struct peer_call *call)
-{
-    reply_ok(&call->out);
-    peer_call_done(call);
-}
-
-void peer_call_reply_error(struct peer_call *call, const char *msg)
-{
-    reply_error(&call->out, msg);
-    peer_call_done(call);
-}
-
-void peer_call_reply_int(struct peer_call *call, long long v)
-{
-    reply_int(&call->out, v);
-    peer_call_done(call);
-}
-
-void peer_call_reply_bulk(struct peer_call *call, const void *p, size_t n)
-{
-    reply_bulk(&call->out, p, n);
-    peer_call_done(call);
-}
-
-void peer_call_reply_null(struct peer_call *call)
-{
-    reply_null(&call->out, 2);
-    peer_call_done(call);
-}
+/* peer_call_reply_* are in cluster/peer_reply.c */
 
 const char *peer_call_peer_name(const struct peer_call *call)
 {
