@@ -1061,11 +1061,7 @@ struct scan_ctx {
 
 static int visible(const struct object *o, int64_t now)
 {
-    struct sibling s;
-    object_sibling(o, object_winner(o), &s);
-    if (s.tombstone)
-        return 0;
-    return s.expire_ms == 0 || s.expire_ms > now;
+    return db_visible(o, (uint64_t)now, NULL);
 }
 
 static int scan_keys_cb(void *ctx, const void *key, size_t klen,

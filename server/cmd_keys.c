@@ -87,10 +87,7 @@ static int keys_lookup_read(struct client *c, const struct dyn_arg *key,
  * winning sibling is a value that has not expired at now_ms. */
 static int keys_visible(const struct object *o, int64_t now_ms)
 {
-    struct sibling s;
-
-    object_sibling(o, object_winner(o), &s);
-    return !s.tombstone && (s.expire_ms == 0 || s.expire_ms > now_ms);
+    return db_visible(o, (uint64_t)now_ms, NULL);
 }
 
 /* --------------------------------------------------------- delete / exists */

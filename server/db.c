@@ -53,12 +53,58 @@
 
 #define EXPIRE_SAMPLE 20
 
-/* The winner is a value whose expiry has passed. */
-static int db_winner_expired(const struct object *o, uint64_t now_ms)
+static int sib_expired(const struct sibling *s, uint64_t now_ms)
 {
-    struct sibling w;
-    object_winner_get(o, &w);
-    return !w.tombstone && w.expire_ms != 0 && (uint64_t)w.expire_ms <= now_ms;
+    return !s->tombstone && s->expire_ms != 0 &&
+           (uint64_t)s->expire_ms <= now_ms;
+}
+
+/* Every sibling is a value whose expiry has passed: the key is gone
+ * everywhere (every replica computes the same), so it may be removed.  A
+ * tombstone keeps the object until it is reaped. */
+static int db_all_expired(const struct object *o, uint64_t now_ms)
+{
+    struct sibling s;
+    uint32_t n = object_nsiblings(o);
+    if (n == 1) {
+        object_winner_get(o, &s);
+        return sib_expired(&s, now_ms);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        object_sibling(o, i, &s);
+        if (!sib_expired(&s, now_ms))
+            return 0;
+    }
+    return 1;
+}
+
+int db_visible(const struct object *o, uint64_t now_ms, struct sibling *out)
+{
+    struct sibling best, s;
+    int have = 0;
+    uint32_t n = object_nsiblings(o);
+    if (n == 1) {
+        object_winner_get(o, &best);
+        have = !sib_expired(&best, now_ms);
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            object_sibling(o, i, &s);
+            if (sib_expired(&s, now_ms))
+                continue; /* an expired version is gone, its peers stay */
+            if (!have || s.ts_ms > best.ts_ms ||
+                (s.ts_ms == best.ts_ms &&
+                 (s.actor > best.actor ||
+                  (s.actor == best.actor && s.counter > best.counter)))) {
+                best = s;
+                have = 1;
+            }
+        }
+    }
+    if (!have || best.tombstone)
+        return 0;
+    if (out)
+        *out = best;
+    return 1;
 }
 
 /* Physical removal, through the engine when there is one.  A removal the
@@ -80,7 +126,7 @@ static void db_expire_key(struct node *n, const void *key, size_t klen)
 const struct object *db_object(struct node *n, const void *key, size_t klen)
 {
     const struct object *o = store_get(n->store, key, klen);
-    if (o && db_winner_expired(o, dyn_wall_ms())) {
+    if (o && db_all_expired(o, dyn_wall_ms())) {
         db_expire_key(n, key, klen);
         return NULL;
     }
@@ -94,8 +140,7 @@ int db_lookup(struct node *n, const void *key, size_t klen,
     if (!o)
         return 0;
     struct sibling w;
-    object_winner_get(o, &w);
-    if (w.tombstone)
+    if (!db_visible(o, dyn_wall_ms(), &w))
         return 0;
     v->value = w.value;
     v->vlen = w.vlen;
@@ -116,7 +161,7 @@ int db_write(struct node *n, const void *key, size_t klen,
      * expired versions included (see the essay). */
     if (cur && !w->ctx)
         object_clock(cur, &local);
-    if (cur && db_winner_expired(cur, now)) {
+    if (cur && db_all_expired(cur, now)) {
         db_expire_key(n, key, klen);
         cur = NULL;
     }
@@ -218,7 +263,7 @@ void db_active_expire(struct node *n, uint64_t budget_us)
         size_t expired = 0;
         for (size_t i = 0; i < got; i++) {
             const struct object *o = store_get(n->store, keys[i], klens[i]);
-            if (o && db_winner_expired(o, now)) {
+            if (o && db_all_expired(o, now)) {
                 db_expire_key(n, keys[i], klens[i]);
                 expired++;
             }

@@ -34,6 +34,12 @@ struct db_value {
 int db_lookup(struct node *n, const void *key, size_t klen,
               struct db_value *v);
 
+/* Visibility: the versions that are values whose expiry has passed are
+ * gone; among the rest, the highest (ts, actor, counter) wins, and the key
+ * is visible when that winner is a value (filled into *out, may be NULL).
+ * So an expired version never takes a concurrent live sibling with it. */
+int db_visible(const struct object *o, uint64_t now_ms, struct sibling *out);
+
 /* The stored object (all siblings, tombstones included), after lazy expiry;
  * NULL if none. */
 const struct object *db_object(struct node *n, const void *key, size_t klen);

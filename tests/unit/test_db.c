@@ -217,6 +217,49 @@ START_TEST(concurrent_writes_make_siblings)
 }
 END_TEST
 
+/* A version that expires takes only itself away: a concurrent sibling
+ * without a TTL stays visible; when every version has expired the key goes. */
+START_TEST(an_expired_sibling_does_not_take_a_live_one_with_it)
+{
+    struct node n;
+    node_setup(&n);
+    struct vclock empty;
+    vclock_init(&empty);
+    int64_t soon = (int64_t)dyn_wall_ms() + 150;
+    ck_assert_int_eq(put_ctx(&n, "k", "stays", &empty), 0);
+    n.actor = ACTOR_B;
+    /* the later (winning) sibling carries a short TTL */
+    struct db_write w = {.value = "goes", .vlen = 4, .ctx = &empty,
+                         .expire_ms = soon};
+    ck_assert_int_eq(db_write(&n, "k", 1, &w), 0);
+    ck_assert(visible(&n, "k", "goes"));
+    while ((int64_t)dyn_wall_ms() <= soon + 5)
+        ;
+    ck_assert(visible(&n, "k", "stays"));
+    ck_assert_ptr_nonnull(db_object(&n, "k", 1));
+
+    /* both expired: the key is gone and removed */
+    n.actor = ACTOR_A;
+    int64_t later = (int64_t)dyn_wall_ms() + 100;
+    struct vclock ctx;
+    vclock_init(&ctx);
+    w.value = "a";
+    w.vlen = 1;
+    w.expire_ms = later;
+    w.ctx = &empty;
+    ck_assert_int_eq(db_write(&n, "j", 1, &w), 0);
+    n.actor = ACTOR_B;
+    ck_assert_int_eq(db_write(&n, "j", 1, &w), 0);
+    while ((int64_t)dyn_wall_ms() <= later + 5)
+        ;
+    ck_assert(!visible(&n, "j", "a"));
+    ck_assert_ptr_null(db_object(&n, "j", 1));
+    vclock_free(&ctx);
+    vclock_free(&empty);
+    node_teardown(&n);
+}
+END_TEST
+
 START_TEST(plain_set_supersedes_siblings)
 {
     struct node n;
@@ -349,6 +392,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, write_over_expired_key_continues_the_counter);
     tcase_add_test(tc, active_expire_removes_expired_keys);
     tcase_add_test(tc, concurrent_writes_make_siblings);
+    tcase_add_test(tc, an_expired_sibling_does_not_take_a_live_one_with_it);
     tcase_add_test(tc, plain_set_supersedes_siblings);
     tcase_add_test(tc, max_siblings_refuses_and_changes_nothing);
     tcase_add_test(tc, lww_keeps_only_the_winner);
