@@ -2244,6 +2244,17 @@ int cluster_dispatch(struct client *c, const struct command *cmd, int argc,
     if (!cl || (c->flags & CLIENT_IN_EXEC))
         return 0;
     if (cmd_is(cmd, "dynamo.config|set")) {
+        /* N cannot exceed the members: there would be no N replicas */
+        long long nv;
+        if (argc == 4 && dyn_arg_is(argv[2].p, argv[2].len, "n") &&
+            dyn_str2ll(argv[3].p, argv[3].len, &nv) == 0 &&
+            nv > (long long)cl->mb.n) {
+            reply_errorf(&c->obuf,
+                         "ERR n (%lld) cannot exceed the %u members of the "
+                         "cluster",
+                         nv, cl->mb.n);
+            return 1;
+        }
         /* apply here, then tell every peer */
         size_t before = c->obuf.len;
         cmd->proc(c, argc, argv);
