@@ -233,8 +233,19 @@ else
 fi
 tmps=$(find "$DATA" -name '*.tmp' | wc -l)
 assert_eq 0 "$tmps" "no temporary files left behind"
-segs=$(find "$DATA" -name '*.seg' | wc -l)
-known=$(info_field "$P" persistence disk_segments)
+# Compaction may still be creating and removing segments: compare once it
+# is idle (polled, bounded), so a file in flight is not taken for an orphan.
+t0=$SECONDS
+while :; do
+    busy=$(info_field "$P" persistence compaction_in_progress)
+    segs=$(find "$DATA" -name '*.seg' | wc -l)
+    known=$(info_field "$P" persistence disk_segments)
+    if [ "${busy:-0}" = 0 ] && [ "$known" = "$segs" ]; then
+        break
+    fi
+    [ $((SECONDS - t0)) -ge "$DEADLINE" ] && break
+    sleep 0.2
+done
 if [ -n "$known" ]; then
     assert_eq "$known" "$segs" "every segment file on disk is one the engine counts (no orphans)"
 fi
