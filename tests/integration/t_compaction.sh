@@ -216,11 +216,14 @@ fi
 # as many segment files as the engine knows of.
 fill --tag f --repeat 10 >"$WORK/fill.out" 2>&1 ||
     { cat "$WORK/fill.out"; fail "final overwrite rounds failed"; finish; }
-# Known issue (issue 5 stays open for it): after the kill -9 rounds the
-# engine's own live figure (INFO disk_live_bytes) equals its disk use, yet
-# it is ~1.5x the phase-1 baseline per record, and the cause is not found
-# yet.  Until it is, this check runs only with COMPACT_FINAL_SPACE=1; the
-# rest of phase 2 (nothing acknowledged is lost, no leaked files) always runs.
+# Known issue (issue 5 stays open for it): after kill -9 during compaction
+# the engine's live figure (INFO disk_live_bytes) comes out at ~377 bytes a
+# record where the records are ~271 (measured by hand with the same load and
+# no kill during compaction), so superseded records seem to be counted as
+# live after the restart and their segments are never compacted (disk stays
+# ~1.6x the live data).  Until that is fixed, this check runs only with
+# COMPACT_FINAL_SPACE=1; the rest of phase 2 (nothing acknowledged is lost,
+# no leaked files) always runs.
 if [ "${COMPACT_FINAL_SPACE:-0}" = 1 ]; then
     wait_within_limit "after the kills and 10 more overwrites"
 else
