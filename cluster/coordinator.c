@@ -653,6 +653,27 @@ static uint32_t override_of(const struct op *op, const char *which,
 
 static void key_exec_and_write(struct op *op);
 
+/* The read or write quorum was missed: the -NOQUORUM reply, counted.  A
+ * write that missed W is not rolled back, and the error says so. */
+static void quorum_failed(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    cl->node->stats.quorum_failures++;
+    if (op->phase == PH_WRITE) {
+        cl->noquorum_writes++;
+        reply_err(op,
+                  "NOQUORUM %u of %u required replicas acknowledged; the "
+                  "write may have reached some replicas and is not rolled "
+                  "back",
+                  op->q.ok, op->w);
+    } else {
+        cl->noquorum_reads++;
+        reply_err(op, "NOQUORUM %u of %u required replicas answered",
+                  op->q.ok, op->r);
+    }
+}
+
+
 static void key_start_read(struct op *op)
 {
     struct cluster *cl = op->cl;
@@ -676,10 +697,7 @@ static void key_start_read(struct op *op)
         /* still ask the rest, for read repair, but don't wait */
         key_exec_and_write(op);
     } else if (op->q.state == QUORUM_FAILED) {
-        cl->noquorum_reads++;
-        cl->node->stats.quorum_failures++;
-        reply_err(op, "NOQUORUM %u of %u required replicas answered",
-                  op->q.ok, op->r);
+        quorum_failed(op);
         op_finish(op);
     } else {
         dl_add(op);
@@ -777,13 +795,7 @@ static void key_exec_and_write(struct op *op)
     if (op->q.state == QUORUM_MET) {
         op_finish(op);
     } else if (op->q.state == QUORUM_FAILED) {
-        cl->noquorum_writes++;
-        cl->node->stats.quorum_failures++;
-        reply_err(op,
-                  "NOQUORUM %u of %u required replicas acknowledged; the "
-                  "write may have reached some replicas and is not rolled "
-                  "back",
-                  op->q.ok, op->w);
+        quorum_failed(op);
         op_finish(op);
     } else {
         dl_del(op);
@@ -1097,6 +1109,43 @@ static int scan_random_cb(void *ctx, const void *key, size_t klen,
     return 0;
 }
 
+/* The answer to R.KEYS (pattern) / R.COUNT / R.RANDOM over a list of this
+ * node's partitions, as RESP into out: the replica handler sends it, and a
+ * coordinator that owns some of the partitions itself uses it directly. */
+static void scan_answer(struct cluster *cl, const char *verb, const char *pat,
+                        size_t plen, const uint32_t *parts, size_t np,
+                        struct dbuf *out)
+{
+    int is_keys = strcmp(verb, "R.KEYS") == 0;
+    int is_rand = strcmp(verb, "R.RANDOM") == 0;
+    struct scan_ctx s = {0};
+    s.now = (int64_t)now_ms(cl);
+    s.pat = pat ? pat : "*";
+    s.plen = pat ? plen : 1;
+    s.all = s.plen == 1 && s.pat[0] == '*';
+    s.rnd = node_random(cl->node);
+    struct dbuf body;
+    dbuf_init(&body);
+    if (is_keys)
+        s.out = &body;
+    for (size_t i = 0; i < np; i++)
+        store_iter_partition(cl->node->store, parts[i],
+                             is_rand ? scan_random_cb : scan_keys_cb, &s);
+    if (is_keys) {
+        reply_array(out, (long long)s.nkeys);
+        dbuf_append(out, body.p, body.len);
+    } else if (is_rand) {
+        if (s.pick)
+            reply_bulk(out, s.pick, s.picklen);
+        else
+            reply_null(out, 2);
+    } else {
+        reply_int(out, s.count);
+    }
+    dbuf_free(&body);
+    dyn_free(s.pick);
+}
+
 static void gather_start(struct op *op, const char *verb, const char *pattern,
                          uint32_t from, uint32_t to)
 {
@@ -1121,7 +1170,6 @@ static void gather_start(struct op *op, const char *verb, const char *pattern,
             continue;
         }
         int ac = 0;
-        int extra = pattern ? 2 : 1;
         struct dyn_arg *av = dyn_malloc(sizeof(*av) * (nparts[m] + 2));
         char *nums = dyn_malloc((size_t)nparts[m] * 12);
         av[ac].p = verb;
@@ -1135,38 +1183,10 @@ static void gather_start(struct op *op, const char *verb, const char *pattern,
             av[ac].p = nums + i * 12;
             av[ac++].len = (size_t)l;
         }
-        (void)extra;
         if (m == (uint32_t)self_member(cl)) {
             /* answer locally, in the same shape a peer would */
-            struct scan_ctx s = {0};
-            s.now = (int64_t)now_ms(cl);
-            s.pat = pattern ? pattern : "*";
-            s.plen = strlen(s.pat);
-            s.all = s.plen == 1 && s.pat[0] == '*';
-            s.rnd = node_random(cl->node);
-            struct dbuf body;
-            dbuf_init(&body);
-            int is_keys = strcmp(verb, "R.KEYS") == 0;
-            int is_rand = strcmp(verb, "R.RANDOM") == 0;
-            if (is_keys)
-                s.out = &body;
-            for (uint32_t i = 0; i < nparts[m]; i++)
-                store_iter_partition(cl->node->store, parts[m][i],
-                                     is_rand ? scan_random_cb : scan_keys_cb,
-                                     &s);
-            if (is_keys) {
-                reply_array(&op->child[m], (long long)s.nkeys);
-                dbuf_append(&op->child[m], body.p, body.len);
-            } else if (is_rand) {
-                if (s.pick)
-                    reply_bulk(&op->child[m], s.pick, s.picklen);
-                else
-                    reply_null(&op->child[m], 2);
-            } else {
-                reply_int(&op->child[m], s.count);
-            }
-            dyn_free(s.pick);
-            dbuf_free(&body);
+            scan_answer(cl, verb, pattern, pattern ? strlen(pattern) : 0,
+                        parts[m], nparts[m], &op->child[m]);
             op->ndone++;
         } else if (send_to(cl, op, (uint16_t)m, P_GATHER, ac, av) != 0) {
             reply_error(&op->child[m], "NOQUORUM a replica became unreachable");
@@ -1668,10 +1688,7 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
             dl_del(op);
             key_exec_and_write(op);
         } else if (decided) {
-            cl->noquorum_reads++;
-            cl->node->stats.quorum_failures++;
-            reply_err(op, "NOQUORUM %u of %u required replicas answered",
-                      op->q.ok, op->r);
+            quorum_failed(op);
             op_finish(op);
         }
         break;
@@ -1688,13 +1705,7 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
         if (decided && op->q.state == QUORUM_MET) {
             op_finish(op);
         } else if (decided) {
-            cl->noquorum_writes++;
-            cl->node->stats.quorum_failures++;
-            reply_err(op,
-                      "NOQUORUM %u of %u required replicas acknowledged; the "
-                      "write may have reached some replicas and is not "
-                      "rolled back",
-                      op->q.ok, op->w);
+            quorum_failed(op);
             op_finish(op);
         }
         break;
@@ -1875,41 +1886,15 @@ static void h_scan(void *ctx, struct peer_call *call, int argc,
         peer_call_reply_error(call, "ERR bad partition");
         return;
     }
-    struct scan_ctx s = {0};
     char *pat = NULL;
-    s.now = (int64_t)now_ms(cl);
     if (is_keys) {
         pat = dyn_memdup(argv[1].p, argv[1].len + 1);
         pat[argv[1].len] = 0;
-        s.pat = pat;
-        s.plen = argv[1].len;
-        s.all = s.plen == 1 && s.pat[0] == '*';
-    } else {
-        s.all = 1;
     }
-    s.rnd = node_random(cl->node);
-    struct dbuf body;
-    dbuf_init(&body);
-    if (is_keys)
-        s.out = &body;
-    for (int i = 0; i < np; i++)
-        store_iter_partition(cl->node->store, parts[i],
-                             is_rand ? scan_random_cb : scan_keys_cb, &s);
-    struct dbuf *out = peer_call_buf(call);
-    if (is_keys) {
-        reply_array(out, (long long)s.nkeys);
-        dbuf_append(out, body.p, body.len);
-    } else if (is_rand) {
-        if (s.pick)
-            reply_bulk(out, s.pick, s.picklen);
-        else
-            reply_null(out, 2);
-    } else {
-        reply_int(out, s.count);
-    }
+    scan_answer(cl, is_keys ? "R.KEYS" : is_rand ? "R.RANDOM" : "R.COUNT",
+                pat, is_keys ? argv[1].len : 0, parts, (size_t)np,
+                peer_call_buf(call));
     peer_call_done(call);
-    dbuf_free(&body);
-    dyn_free(s.pick);
     dyn_free(pat);
     dyn_free(parts);
 }
@@ -2353,19 +2338,7 @@ void cluster_tick(struct node *n, uint64_t t)
         int decided = 0;
         if ((op->phase == PH_READ || op->phase == PH_WRITE) && op->q_live) {
             quorum_timeout(&op->q, &decided);
-            if (op->phase == PH_READ) {
-                cl->noquorum_reads++;
-                reply_err(op, "NOQUORUM %u of %u required replicas answered",
-                          op->q.ok, op->r);
-            } else {
-                cl->noquorum_writes++;
-                reply_err(op,
-                          "NOQUORUM %u of %u required replicas "
-                          "acknowledged; the write may have reached some "
-                          "replicas and is not rolled back",
-                          op->q.ok, op->w);
-            }
-            n->stats.quorum_failures++;
+            quorum_failed(op);
         } else if (op->phase == PH_GATHER) {
             reply_err(op, "NOQUORUM not every node answered in time");
         } else {
