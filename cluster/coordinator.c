@@ -571,14 +571,6 @@ static void exec_local(struct cluster *cl, const struct command *cmd, int resp,
     dyn_free(sc.lib_ver);
 }
 
-/* Byte-identical versions (the common case: replicas in sync) need no
- * merge. */
-static int same_object(const struct object *a, const struct object *b)
-{
-    return object_size(a) == object_size(b) &&
-           memcmp(object_bytes(a), object_bytes(b), object_size(a)) == 0;
-}
-
 /* Merges a remote version into the local store, through db_store_take so
  * that a disk node logs it.  own is NULL or remote itself, which is then
  * consumed.  Returns 1 if the local copy changed, 0 if not, or <0 when the
@@ -590,7 +582,8 @@ static int merge_local(struct cluster *cl, const char *key, size_t klen,
     struct object *m;
     if (!cur) {
         m = own ? own : object_dup(remote);
-    } else if (same_object(cur, remote)) {
+    } else if (object_equal(cur, remote)) {
+        /* the common case, replicas in sync: no merge to build */
         object_free(own);
         return 0;
     } else {
@@ -713,37 +706,31 @@ static void merge_answers(struct op *op)
             merge_local(op->cl, op->key, op->klen, op->q.obj[i], NULL);
 }
 
+static void send_repair(struct cluster *cl, uint16_t m, const char *key,
+                        size_t klen, const struct object *mine)
+{
+    struct dyn_arg av[3] = {{"R.PUT", 5},
+                            {key, klen},
+                            {(const char *)object_bytes(mine),
+                             object_size(mine)}};
+    if (send_to(cl, NULL, m, P_REPAIR, 3, av) == 0)
+        cl->read_repairs++;
+}
+
+/* Read repair: every replica whose answer lacks part of what the
+ * coordinator now holds gets it.  mine is borrowed: nothing below changes
+ * the store. */
 static void key_repair(struct op *op)
 {
     struct cluster *cl = op->cl;
     const struct object *mine = store_get(cl->node->store, op->key, op->klen);
     if (!mine)
         return;
-    /* mine is borrowed: nothing below changes the store */
     uint16_t stale[QUORUM_MAX];
-    uint32_t k = 0;
-    const struct quorum *q = &op->q;
-    for (uint32_t i = 0; i < q->n; i++) {
-        if (q->answer[i] != QA_OK || q->node[i] == (uint16_t)self_member(cl))
-            continue;
-        if (q->obj[i]) {
-            if (same_object(q->obj[i], mine))
-                continue;
-            int changed = 0;
-            struct object *t = object_merge(q->obj[i], mine, &changed);
-            object_free(t);
-            if (!changed)
-                continue;
-        }
-        stale[k++] = q->node[i];
-    }
-    struct dyn_arg av[3] = {{"R.PUT", 5},
-                            {op->key, op->klen},
-                            {(const char *)object_bytes(mine),
-                             object_size(mine)}};
+    uint32_t k = quorum_stale(&op->q, mine, stale, QUORUM_MAX);
     for (uint32_t i = 0; i < k; i++)
-        if (send_to(cl, NULL, stale[i], P_REPAIR, 3, av) == 0)
-            cl->read_repairs++;
+        if (stale[i] != (uint16_t)self_member(cl))
+            send_repair(cl, stale[i], op->key, op->klen, mine);
 }
 
 static void key_exec_and_write(struct op *op)
@@ -1662,24 +1649,8 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
             const struct object *mine =
                 op->is_write ? NULL
                              : store_get(cl->node->store, op->key, op->klen);
-            if (ok && mine) {
-                int changed = 1;
-                if (obj && same_object(obj, mine)) {
-                    changed = 0;
-                } else if (obj) {
-                    struct object *t = object_merge(obj, mine, &changed);
-                    object_free(t);
-                }
-                if (changed) {
-                    struct dyn_arg av[3] = {
-                        {"R.PUT", 5},
-                        {op->key, op->klen},
-                        {(const char *)object_bytes(mine),
-                         object_size(mine)}};
-                    if (send_to(cl, NULL, m, P_REPAIR, 3, av) == 0)
-                        cl->read_repairs++;
-                }
-            }
+            if (ok && mine && quorum_behind(obj, mine))
+                send_repair(cl, m, op->key, op->klen, mine);
             object_free(obj);
             break;
         }

@@ -95,24 +95,27 @@ struct object *quorum_merged(const struct quorum *q)
     return m;
 }
 
+int quorum_behind(const struct object *answer, const struct object *merged)
+{
+    if (!answer)
+        return 1;
+    if (object_equal(answer, merged))
+        return 0; /* the common case: no merge to build */
+    int changed = 0;
+    struct object *t = object_merge(answer, merged, &changed);
+    object_free(t);
+    return changed;
+}
+
 uint32_t quorum_stale(const struct quorum *q, const struct object *merged,
                       uint16_t *out, uint32_t max)
 {
     uint32_t k = 0;
     if (!merged)
         return 0;
-    for (uint32_t i = 0; i < q->n; i++) {
-        if (q->answer[i] != QA_OK)
-            continue;
-        int stale = 1;
-        if (q->obj[i]) {
-            int changed = 0;
-            struct object *t = object_merge(q->obj[i], merged, &changed);
-            object_free(t);
-            stale = changed;
-        }
-        if (stale && k < max)
+    for (uint32_t i = 0; i < q->n; i++)
+        if (q->answer[i] == QA_OK && quorum_behind(q->obj[i], merged) &&
+            k < max)
             out[k++] = q->node[i];
-    }
     return k;
 }

@@ -71,6 +71,8 @@ enum quorum_state quorum_timeout(struct quorum *q, int *decided);
 struct object *quorum_merged(const struct quorum *q);
 /* Replicas that answered ok with an object that lacks part of merged (or
  * with none).  Fills out, returns how many. */
+/* 1 when a replica's answer (NULL: it had nothing) lacks part of merged. */
+int quorum_behind(const struct object *answer, const struct object *merged);
 uint32_t quorum_stale(const struct quorum *q, const struct object *merged,
                       uint16_t *out, uint32_t max);
 
