@@ -162,6 +162,17 @@ static const struct opt options[] = {
     BOOL("cluster-insecure", cluster_insecure, 0, 0),
     INT("request-timeout-ms", request_timeout_ms, 1000, 10, 600000,
         F_RUNTIME),
+    STR("seed", seeds, "", F_MULTI | F_APPEND),
+    INT("gossip-interval-ms", gossip_interval_ms, 1000, 10, 600000,
+        F_RUNTIME),
+    INT("suspect-timeout-ms", suspect_timeout_ms, 1000, 10, 3600000,
+        F_RUNTIME),
+    INT("down-timeout-ms", down_timeout_ms, 3000, 10, 3600000, F_RUNTIME),
+    MEM("hint-max-bytes", hint_max_bytes, 256 * MB, 0, LLONG_MAX, F_RUNTIME),
+    /* anti-entropy */
+    INT("merkle-leaves", merkle_leaves, 1024, 16, 1048576, F_POW2),
+    INT("anti-entropy-interval-ms", anti_entropy_interval_ms, 10000, 0,
+        86400000, F_RUNTIME),
     /* observability */
     INT("trace-max", trace_max, 128, 0, 1000000, 0),
 };

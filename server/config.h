@@ -74,6 +74,14 @@ struct config {
     char *cluster_secret;       /* HMAC key of the peer bus */
     int cluster_insecure;       /* run the bus without a secret */
     int request_timeout_ms;     /* quorum deadline, 1000 */
+    char *seeds;                /* "HOST:PORT" lines joined by '\n' */
+    int gossip_interval_ms;     /* 1000 */
+    int suspect_timeout_ms;     /* unanswered this long: suspect, 1000 */
+    int down_timeout_ms;        /* unanswered this long: down, 3000 */
+    long long hint_max_bytes;   /* hint store budget, 256mb */
+    /* anti-entropy */
+    int merkle_leaves;          /* leaves per partition tree, 1024 */
+    int anti_entropy_interval_ms; /* one partition exchange per, 10000; 0 off */
     /* observability */
     int trace_max;              /* DYNAMO.TRACE ring size, 128 */
 };
