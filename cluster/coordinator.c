@@ -77,6 +77,7 @@
 #include <string.h>
 #include <strings.h>
 #include <event2/event.h>
+#include "cluster/antientropy.h"
 #include "cluster/membership.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
@@ -193,6 +194,8 @@ struct cluster {
     size_t bargv_cap;
     uint64_t last_ping_ms;
     uint64_t ping_interval_ms;
+    struct antientropy *ae;
+    struct peer_command *pcmds;         /* ours + anti-entropy's */
     /* stats */
     uint64_t coordinated;
     uint64_t forwarded;
@@ -1986,14 +1989,25 @@ static void on_link(void *ctx, int peer_id, int up)
              up ? "up" : "down");
 }
 
-static const struct peer_handlers handlers = {
-    .commands = peer_cmds,
-    .ncommands = sizeof(peer_cmds) / sizeof(peer_cmds[0]),
-    .on_message = NULL,
-    .on_sent = on_sent,
-    .on_reply = on_reply,
-    .on_link = on_link,
-};
+/* Our peer commands followed by anti-entropy's. */
+static struct peer_handlers handlers_of(struct cluster *cl)
+{
+    size_t nae = 0, nown = sizeof(peer_cmds) / sizeof(peer_cmds[0]);
+    const struct peer_command *ae = antientropy_peer_commands(&nae);
+    cl->pcmds = dyn_malloc(sizeof(*cl->pcmds) * (nown + nae + 1));
+    memcpy(cl->pcmds, peer_cmds, sizeof(peer_cmds));
+    if (nae)
+        memcpy(cl->pcmds + nown, ae, sizeof(*ae) * nae);
+    struct peer_handlers h = {
+        .commands = cl->pcmds,
+        .ncommands = nown + nae,
+        .on_message = NULL,
+        .on_sent = on_sent,
+        .on_reply = on_reply,
+        .on_link = on_link,
+    };
+    return h;
+}
 
 /* ---- public ------------------------------------------------------------- */
 
@@ -2108,6 +2122,7 @@ int cluster_init(struct node *n, struct dbuf *err)
         .connect_timeout_ms = (uint64_t)n->cfg.request_timeout_ms * 2,
         .dead_link_ms = (uint64_t)n->cfg.request_timeout_ms * 5,
     };
+    struct peer_handlers handlers = handlers_of(cl);
     if (peer_bus_new(n->base, &o, &handlers, cl, &cl->bus) != 0) {
         dbuf_printf(err, "cannot start the peer bus on %s:%d", bind_host,
                     self_pport);
@@ -2126,6 +2141,7 @@ int cluster_init(struct node *n, struct dbuf *err)
     dyn_free(names);
     dyn_free(pports);
     n->cluster = cl;
+    cl->ae = antientropy_new(n);
     dlog(DLOG_NOTICE,
          "cluster: %u members, ring of %u partitions, N=%d R=%d W=%d, peer "
          "bus on %s:%d",
@@ -2137,6 +2153,7 @@ fail:
     dyn_free(pports);
     ring_free(&cl->ring);
     membership_free(&cl->mb);
+    dyn_free(cl->pcmds);
     dyn_free(cl);
     return DYN_EINVAL;
 }
@@ -2171,6 +2188,8 @@ void cluster_free(struct node *n)
     dyn_free(cl->bargv);
     cl->bargv = NULL;
     cl->nbatches = 0;
+    antientropy_free(cl->ae);
+    cl->ae = NULL;
     /* fails what is outstanding: callbacks run and drop their refs */
     cl->closing = 1;
     peer_bus_free(cl->bus);
@@ -2184,6 +2203,7 @@ void cluster_free(struct node *n)
     ring_free(&cl->ring);
     membership_free(&cl->mb);
     dyn_free(cl->peer_of);
+    dyn_free(cl->pcmds);
     dyn_free(cl);
     n->cluster = NULL;
 }
@@ -2329,6 +2349,7 @@ void cluster_tick(struct node *n, uint64_t t)
     uint32_t k = membership_tick(&cl->mb, t, ev, 16);
     for (uint32_t i = 0; i < k; i++)
         log_event(cl, &ev[i]);
+    antientropy_tick(cl->ae, t);
     /* a peer we cannot reach at all is down, not just silent */
     for (uint32_t m = 0; m < cl->mb.n; m++)
         if (m != cl->mb.self && !peer_is_connected(cl->bus, cl->peer_of[m]))
@@ -2394,4 +2415,52 @@ void cluster_info(struct node *n, struct dbuf *out)
                 (unsigned long long)ps.requests_sent,
                 (unsigned long long)ps.link_writes,
                 (unsigned long long)ps.auth_failures);
+    antientropy_info(cl->ae, out);
+}
+
+int cluster_self(const struct node *n)
+{
+    return n->cluster ? self_member(n->cluster) : -1;
+}
+
+uint32_t cluster_replicas(struct node *n, uint32_t part, uint16_t *out,
+                          uint32_t max)
+{
+    uint16_t rep[QUORUM_MAX];
+    if (!n->cluster)
+        return 0;
+    uint32_t k = replicas_of(n->cluster, part, rep);
+    k = DYN_MIN(k, max);
+    memcpy(out, rep, sizeof(uint16_t) * k);
+    return k;
+}
+
+int cluster_request(struct node *n, int member, int argc,
+                    const struct dyn_arg *argv, peer_reply_fn *fn, void *ctx)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl || member < 0 || (uint32_t)member >= cl->mb.n ||
+        member == self_member(cl) || !member_reachable(cl, member))
+        return DYN_EINVAL;
+    return peer_request(cl->bus, cl->peer_of[member], argc, argv, fn, ctx,
+                        NULL);
+}
+
+uint64_t cluster_now_ms(const struct node *n)
+{
+    return n->cluster ? now_ms(n->cluster) : dyn_wall_ms();
+}
+
+int cluster_merge_bytes(struct node *n, const void *key, size_t klen,
+                        const void *bytes, size_t len)
+{
+    struct object *o = NULL;
+    if (!n->cluster || parse_object(n->cluster, bytes, len, &o) != 0)
+        return DYN_EINVAL;
+    return merge_local(n->cluster, key, klen, o, o);
+}
+
+struct node *cluster_node_of(void *peer_ctx)
+{
+    return ((struct cluster *)peer_ctx)->node;
 }

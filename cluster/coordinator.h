@@ -53,4 +53,27 @@ void cluster_info(struct node *n, struct dbuf *out);
 /* A client is going away: detach the operations waiting to answer it. */
 void cluster_client_gone(struct client *c);
 
+/* ---- for the other Dynamo-layer modules (cluster/antientropy.c) ---------
+ * Members are indices into cluster_membership(n)->m. */
+#include "cluster/peer.h"
+int cluster_self(const struct node *n);
+/* Top-N replicas of partition part under the current ring, in preference
+ * order (at most max); the count. */
+uint32_t cluster_replicas(struct node *n, uint32_t part, uint16_t *out,
+                          uint32_t max);
+/* Sends argv to member m over the peer bus.  0: fn runs exactly once,
+ * later, from the event loop; <0: nothing was sent (self, unreachable or
+ * unknown member) and fn never runs. */
+int cluster_request(struct node *n, int member, int argc,
+                    const struct dyn_arg *argv, peer_reply_fn *fn, void *ctx);
+uint64_t cluster_now_ms(const struct node *n);
+/* Parses object bytes from a peer (with the node's limits) and merges them
+ * into the local store by their clocks.  1: the local copy changed, 0: it
+ * already had everything, DYN_EINVAL: bad bytes, other <0: the store
+ * refused the write. */
+int cluster_merge_bytes(struct node *n, const void *key, size_t klen,
+                        const void *bytes, size_t len);
+/* The node behind the ctx that peer command handlers receive. */
+struct node *cluster_node_of(void *peer_ctx);
+
 #endif
