@@ -78,6 +78,7 @@
 #include <strings.h>
 #include <event2/event.h>
 #include "cluster/antientropy.h"
+#include "cluster/cluster_int.h"
 #include "cluster/membership.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
@@ -134,13 +135,20 @@ struct op {
     /* OP_KEY */
     char *key;
     size_t klen;
-    uint16_t rep[QUORUM_MAX];   /* top N members, preference order */
+    uint16_t rep[QUORUM_MAX];   /* targets: reachable top-N members, and
+                                 * stand-ins for the others (sloppy) */
+    uint16_t standin[QUORUM_MAX]; /* per target: owner it stands in for,
+                                   * NO_MEMBER when it is an owner */
     uint32_t nrep;
+    uint16_t down[QUORUM_MAX];  /* owners with no stand-in of their own */
+    uint32_t ndown;             /* their hints go to the first stand-in
+                                 * (or stay here) */
     uint32_t r, w;
     int blind;
     struct quorum q;
     int q_live;
     uint32_t fwd_next;          /* next forward candidate */
+    uint32_t part;
     int is_write;
 
     /* children / gather */
@@ -163,7 +171,6 @@ struct op {
 };
 
 /* A client's ops in flight, in request order. */
-#define PIPE_BUCKETS 256
 #define PIPE_MAX 128
 struct pipe {
     struct client *c;
@@ -173,40 +180,6 @@ struct pipe {
     int blocked;                /* we set CLIENT_BLOCKED */
 };
 
-struct cluster {
-    struct node *node;
-    struct membership mb;
-    int *peer_of;               /* member index -> peer id, -1 for self */
-    struct ring ring;
-    struct peer_bus *bus;
-    uint64_t next_op;
-    struct op *dl_head, *dl_tail;
-    struct op *all;                     /* every live op */
-    int closing;                        /* cluster_free is running */
-    struct pipe *pipes[PIPE_BUCKETS];   /* by client */
-    struct client *dispatching;         /* inside cluster_dispatch/exec */
-    struct resp_parser peek;            /* the next request, peeked */
-    struct batch *batches;              /* [member * B_KINDS + kind] */
-    uint32_t nbatches;
-    struct event *ev_flush;             /* sends the batches; NULL: none */
-    int flush_armed;
-    struct dyn_arg *bargv;              /* a batch's argv, kept */
-    size_t bargv_cap;
-    uint64_t last_ping_ms;
-    uint64_t ping_interval_ms;
-    struct antientropy *ae;
-    struct peer_command *pcmds;         /* ours + anti-entropy's */
-    /* stats */
-    uint64_t coordinated;
-    uint64_t forwarded;
-    uint64_t forwards_received;
-    uint64_t read_repairs;
-    uint64_t late_answers;
-    uint64_t noquorum_reads;
-    uint64_t noquorum_writes;
-    uint64_t replica_puts;
-    uint64_t replica_gets;
-};
 
 /* Quorum reads / writes for one replica, gathered during a loop turn. */
 enum { B_GET, B_PUT, B_KINDS };
@@ -290,6 +263,8 @@ static int member_reachable(const struct cluster *cl, int m)
            peer_is_connected(cl->bus, cl->peer_of[m]);
 }
 
+#define NO_MEMBER 0xffff
+
 /* Top-N replicas of the partition, as member indices. */
 static uint32_t replicas_of(struct cluster *cl, uint32_t part, uint16_t *out)
 {
@@ -305,6 +280,50 @@ static uint32_t replicas_of(struct cluster *cl, uint32_t part, uint16_t *out)
             out[m++] = (uint16_t)mi;
     }
     return m;
+}
+
+/* The sloppy quorum's targets for op's key: the reachable top-N replicas,
+ * and for each unreachable one the next reachable node of the extended
+ * preference list, which stands in for it (its write carries a hint).
+ * Owners left without a stand-in (fewer nodes reachable than N) are
+ * listed in op->down; their hints go to the first stand-in, or to the
+ * coordinator. */
+static void targets_of(struct cluster *cl, struct op *op, uint32_t part)
+{
+    uint16_t ri[RING_MAX_NODES];
+    uint32_t nval = DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX);
+    uint32_t k = ring_preflist(&cl->ring, part, ri, RING_MAX_NODES);
+    uint32_t top = DYN_MIN(nval, k);
+    uint16_t down[QUORUM_MAX];
+    uint32_t ndown = 0;
+    op->nrep = 0;
+    op->ndown = 0;
+    for (uint32_t i = 0; i < top; i++) {
+        int m = member_of_ring(cl, ri[i]);
+        if (m < 0)
+            continue;
+        if (member_reachable(cl, m)) {
+            op->rep[op->nrep] = (uint16_t)m;
+            op->standin[op->nrep++] = NO_MEMBER;
+        } else {
+            down[ndown++] = (uint16_t)m;
+        }
+    }
+    uint32_t f = top;
+    for (uint32_t d = 0; d < ndown; d++) {
+        int m = -1;
+        while (f < k && m < 0) {
+            int c = member_of_ring(cl, ri[f++]);
+            if (c >= 0 && member_reachable(cl, c))
+                m = c;
+        }
+        if (m < 0) {
+            op->down[op->ndown++] = down[d];
+            continue;
+        }
+        op->rep[op->nrep] = (uint16_t)m;
+        op->standin[op->nrep++] = down[d];
+    }
 }
 
 static void args_copy(struct op *op, int argc, const struct dyn_arg *argv)
@@ -670,13 +689,30 @@ static void quorum_failed(struct op *op)
 }
 
 
+/* The quorum of op's phase over its targets, plus the owners nobody
+ * could stand in for, which count as failed answers at once: a quorum the
+ * reachable nodes cannot give fails fast, with true figures. */
+static void op_quorum_init(struct op *op, uint32_t need)
+{
+    uint16_t nodes[QUORUM_MAX * 2];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < op->nrep; i++)
+        nodes[n++] = op->rep[i];
+    for (uint32_t i = 0; i < op->ndown && n < QUORUM_MAX; i++)
+        nodes[n++] = op->down[i];
+    quorum_init(&op->q, nodes, n, DYN_MIN(need, n));
+    op->q_live = 1;
+    int decided = 0;
+    for (uint32_t i = 0; i < op->ndown; i++)
+        quorum_reply(&op->q, op->down[i], 0, NULL, &decided);
+}
+
 static void key_start_read(struct op *op)
 {
     struct cluster *cl = op->cl;
     uint16_t self = (uint16_t)self_member(cl);
     op->phase = PH_READ;
-    quorum_init(&op->q, op->rep, op->nrep, op->r);
-    op->q_live = 1;
+    op_quorum_init(op, op->r);
     int decided = 0;
     /* Our own answer carries no object: the exec step reads the local
      * store itself, and repair never targets us. */
@@ -709,14 +745,40 @@ static void merge_answers(struct op *op)
             merge_local(op->cl, op->key, op->klen, op->q.obj[i], NULL);
 }
 
-static void send_repair(struct cluster *cl, uint16_t m, const char *key,
-                        size_t klen, const struct object *mine)
+/* The owner target m stands in for, or NO_MEMBER. */
+static uint16_t standin_of(const struct op *op, uint16_t m)
 {
-    struct dyn_arg av[3] = {{"R.PUT", 5},
+    for (uint32_t i = 0; i < op->nrep; i++)
+        if (op->rep[i] == m)
+            return op->standin[i];
+    return NO_MEMBER;
+}
+
+/* The object to a replica (R.PUT) or to a stand-in, with its hint
+ * (R.HPUT).  op NULL: fire and forget. */
+static int send_object(struct cluster *cl, struct op *op, uint16_t m,
+                       uint16_t owner, uint8_t purpose, const char *key,
+                       size_t klen, const struct object *o)
+{
+    struct dyn_arg av[4] = {{"R.PUT", 5},
                             {key, klen},
-                            {(const char *)object_bytes(mine),
-                             object_size(mine)}};
-    if (send_to(cl, NULL, m, P_REPAIR, 3, av) == 0)
+                            {(const char *)object_bytes(o), object_size(o)},
+                            {NULL, 0}};
+    if (owner == NO_MEMBER)
+        return op && purpose == P_WRITE ? send_rep(cl, op, m, P_WRITE, 3, av)
+                                        : send_to(cl, op, m, purpose, 3, av);
+    av[0].p = "R.HPUT";
+    av[0].len = 6;
+    av[3].p = cl->mb.m[owner].name;
+    av[3].len = strlen(av[3].p);
+    return send_to(cl, op, m, purpose, 4, av);
+}
+
+static void send_repair(struct cluster *cl, uint16_t m, uint16_t owner,
+                        const char *key, size_t klen,
+                        const struct object *mine)
+{
+    if (send_object(cl, NULL, m, owner, P_REPAIR, key, klen, mine) == 0)
         cl->read_repairs++;
 }
 
@@ -733,7 +795,8 @@ static void key_repair(struct op *op)
     uint32_t k = quorum_stale(&op->q, mine, stale, QUORUM_MAX);
     for (uint32_t i = 0; i < k; i++)
         if (stale[i] != (uint16_t)self_member(cl))
-            send_repair(cl, stale[i], op->key, op->klen, mine);
+            send_repair(cl, stale[i], standin_of(op, stale[i]), op->key,
+                        op->klen, mine);
 }
 
 static void key_exec_and_write(struct op *op)
@@ -769,19 +832,33 @@ static void key_exec_and_write(struct op *op)
         quorum_free(&op->q);
     op->phase = PH_WRITE;
     op->is_write = 1;
-    quorum_init(&op->q, op->rep, op->nrep, op->w);
-    op->q_live = 1;
+    op_quorum_init(op, op->w);
     int decided = 0;
     quorum_reply(&op->q, self, 1, NULL, &decided);
-    struct dyn_arg av[3] = {{"R.PUT", 5},
-                            {op->key, op->klen},
-                            {(const char *)object_bytes(obj), object_size(obj)}};
+    int sloppy = op->ndown > 0;
     for (uint32_t i = 0; i < op->nrep; i++) {
-        if (op->rep[i] == self)
+        sloppy |= op->standin[i] != NO_MEMBER;
+        if (op->rep[i] == self) {
+            /* we stand in for an owner ourselves */
+            if (op->standin[i] != NO_MEMBER)
+                handoff_hint(cl, op->standin[i], op->key, op->klen);
             continue;
-        if (send_rep(cl, op, op->rep[i], P_WRITE, 3, av) != 0)
+        }
+        if (send_object(cl, op, op->rep[i], op->standin[i], P_WRITE, op->key,
+                        op->klen, obj) != 0)
             quorum_reply(&op->q, op->rep[i], 0, NULL, &decided);
     }
+    /* owners nobody could stand in for: the hints stay here */
+    for (uint32_t i = 0; i < op->ndown; i++)
+        handoff_hint(cl, op->down[i], op->key, op->klen);
+    cl->sloppy_writes += sloppy;
+    /* a partition on the move: the node that gains it gets the write too */
+    uint16_t extra[QUORUM_MAX];
+    uint32_t ne = rebalance_extra_targets(cl, op->part, extra, QUORUM_MAX);
+    for (uint32_t i = 0; i < ne; i++)
+        if (extra[i] != self && member_reachable(cl, extra[i]))
+            send_object(cl, NULL, extra[i], NO_MEMBER, P_REPAIR, op->key,
+                        op->klen, obj);
     if (op->q.state == QUORUM_MET) {
         op_finish(op);
     } else if (op->q.state == QUORUM_FAILED) {
@@ -831,15 +908,26 @@ static void key_start(struct op *op)
     op->key = (char *)k->p; /* in the args copy: not freed separately */
     op->klen = k->len;
     uint32_t part = ring_partition_of(&cl->ring, op->key, op->klen);
-    op->nrep = replicas_of(cl, part, op->rep);
+    op->part = part;
+    targets_of(cl, op, part);
     int self = self_member(cl), mine = 0;
     for (uint32_t i = 0; i < op->nrep; i++)
         if (op->rep[i] == (uint16_t)self)
             mine = 1;
+    if (!mine && op->origin == FROM_PEER && op->nrep < QUORUM_MAX &&
+        cl->ring.nnodes) {
+        /* the forwarder saw us among the targets and we do not: views
+         * differ while failures are being detected.  Take part anyway
+         * rather than bounce it. */
+        op->rep[op->nrep] = (uint16_t)self;
+        op->standin[op->nrep++] = op->ndown ? op->down[--op->ndown]
+                                            : NO_MEMBER;
+        mine = 1;
+    }
     if (!mine) {
-        if (op->origin == FROM_PEER) {
-            reply_err(op, "ERR forwarded to a node outside the key's "
-                          "preference list");
+        if (!cl->ring.nnodes) {
+            reply_err(op, "CLUSTERDOWN this node has not joined a ring "
+                          "yet (its seeds have not answered)");
             op_finish(op);
             return;
         }
@@ -849,8 +937,10 @@ static void key_start(struct op *op)
     cl->coordinated++;
     uint32_t r = override_of(op, "r", (uint32_t)cl->node->cfg.r);
     uint32_t w = override_of(op, "w", (uint32_t)cl->node->cfg.w);
-    op->r = DYN_MIN(r, op->nrep);
-    op->w = DYN_MIN(w, op->nrep);
+    /* R and W count against N, not against the targets reachable now: a
+     * W the reachable nodes cannot give fails fast */
+    op->r = DYN_MIN(r, op->nrep + op->ndown);
+    op->w = DYN_MIN(w, op->nrep + op->ndown);
     if (op->r < 1)
         op->r = 1;
     if (op->w < 1)
@@ -1653,7 +1743,8 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
                 op->is_write ? NULL
                              : store_get(cl->node->store, op->key, op->klen);
             if (ok && mine && quorum_behind(obj, mine))
-                send_repair(cl, m, op->key, op->klen, mine);
+                send_repair(cl, m, standin_of(op, m), op->key, op->klen,
+                            mine);
             object_free(obj);
             break;
         }
@@ -1669,6 +1760,13 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
     }
     case P_WRITE: {
         int ok = err == 0 && v && v->type == PEER_V_STATUS;
+        if (!ok && !cl->closing) {
+            /* the write missed this target: keep a hint for its owner, so
+             * that it still reaches all N (handoff.c) */
+            uint16_t owner = standin_of(op, m);
+            handoff_hint(cl, owner == NO_MEMBER ? m : owner, op->key,
+                         op->klen);
+        }
         if (op->phase != PH_WRITE || op->q.state != QUORUM_PENDING) {
             if (op->phase == PH_WRITE)
                 quorum_reply(&op->q, m, ok, NULL, &decided);
@@ -1941,10 +2039,12 @@ static void h_fwd(void *ctx, struct peer_call *call, int argc,
 }
 
 static const struct peer_command peer_cmds[] = {
-    {"R.GET", h_get},     {"R.PUT", h_put},       {"R.KEYS", h_scan},
-    {"R.COUNT", h_scan},  {"R.RANDOM", h_scan},   {"R.FLUSH", h_flush},
-    {"R.CONFIG", h_config}, {"R.PING", h_ping},   {"FWD", h_fwd},
-    {"R.MPUT", h_mput},   {"R.MGET", h_mget},
+    {"R.GET", h_get, 0},       {"R.PUT", h_put, 0},
+    {"R.KEYS", h_scan, 0},     {"R.COUNT", h_scan, 0},
+    {"R.RANDOM", h_scan, 0},   {"R.FLUSH", h_flush, 0},
+    {"R.CONFIG", h_config, 0}, {"R.PING", h_ping, 0},
+    {"FWD", h_fwd, 0},         {"R.MPUT", h_mput, 0},
+    {"R.MGET", h_mget, 0},
 };
 
 static int member_of_peer(const struct cluster *cl, int peer_id)
@@ -1964,7 +2064,7 @@ static void on_sent(void *ctx, int peer_id, uint64_t t)
         membership_on_request(&cl->mb, (uint32_t)m, now_ms(cl));
 }
 
-static void log_event(struct cluster *cl, const struct member_event *ev)
+void cl_log_event(struct cluster *cl, const struct member_event *ev)
 {
     dlog(DLOG_NOTICE, "member %s: %s -> %s", cl->mb.m[ev->member].name,
          member_status_name(ev->from), member_status_name(ev->to));
@@ -1977,7 +2077,7 @@ static void on_reply(void *ctx, int peer_id, uint64_t t)
     struct member_event ev;
     (void)t;
     if (m >= 0 && membership_on_reply(&cl->mb, (uint32_t)m, now_ms(cl), &ev))
-        log_event(cl, &ev);
+        cl_log_event(cl, &ev);
 }
 
 static void on_link(void *ctx, int peer_id, int up)
@@ -1989,24 +2089,75 @@ static void on_link(void *ctx, int peer_id, int up)
              up ? "up" : "down");
 }
 
-/* Our peer commands followed by anti-entropy's. */
+/* Our peer commands followed by those of the other files of the layer. */
 static struct peer_handlers handlers_of(struct cluster *cl)
 {
-    size_t nae = 0, nown = sizeof(peer_cmds) / sizeof(peer_cmds[0]);
+    size_t nae = 0;
     const struct peer_command *ae = antientropy_peer_commands(&nae);
-    cl->pcmds = dyn_malloc(sizeof(*cl->pcmds) * (nown + nae + 1));
-    memcpy(cl->pcmds, peer_cmds, sizeof(peer_cmds));
-    if (nae)
-        memcpy(cl->pcmds + nown, ae, sizeof(*ae) * nae);
+    const struct {
+        const struct peer_command *c;
+        size_t n;
+    } parts[] = {
+        {peer_cmds, sizeof(peer_cmds) / sizeof(peer_cmds[0])},
+        {members_peer_cmds, members_npeer_cmds},
+        {handoff_peer_cmds, handoff_npeer_cmds},
+        {rebalance_peer_cmds, rebalance_npeer_cmds},
+        {ae, nae},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < DYN_ARRAY_LEN(parts); i++)
+        total += parts[i].n;
+    cl->pcmds = dyn_malloc(sizeof(*cl->pcmds) * (total + 1));
+    total = 0;
+    for (size_t i = 0; i < DYN_ARRAY_LEN(parts); i++) {
+        if (parts[i].n)
+            memcpy(cl->pcmds + total, parts[i].c,
+                   sizeof(*parts[i].c) * parts[i].n);
+        total += parts[i].n;
+    }
     struct peer_handlers h = {
         .commands = cl->pcmds,
-        .ncommands = nown + nae,
+        .ncommands = total,
         .on_message = NULL,
         .on_sent = on_sent,
         .on_reply = on_reply,
         .on_link = on_link,
     };
     return h;
+}
+
+/* ---- for the other files of the Dynamo layer (cluster_int.h) ---------- */
+
+uint64_t cl_now(const struct cluster *cl)
+{
+    return now_ms(cl);
+}
+
+int cl_reachable(const struct cluster *cl, int m)
+{
+    return member_reachable(cl, m);
+}
+
+int cl_send(struct cluster *cl, uint16_t m, int argc,
+            const struct dyn_arg *argv, peer_reply_fn *fn, void *ctx)
+{
+    if (m >= cl->mb.n || m == cl->mb.self || cl->peer_of[m] < 0)
+        return DYN_EINVAL;
+    if (!fn)
+        return send_to(cl, NULL, m, P_NOTIFY, argc, argv);
+    return peer_request(cl->bus, cl->peer_of[m], argc, argv, fn, ctx, NULL);
+}
+
+int cl_merge_local(struct cluster *cl, const char *key, size_t klen,
+                   const struct object *remote, struct object *own)
+{
+    return merge_local(cl, key, klen, remote, own);
+}
+
+int cl_parse_object(struct cluster *cl, const char *p, size_t len,
+                    struct object **out)
+{
+    return parse_object(cl, p, len, out);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -2041,18 +2192,16 @@ static int parse_member(const char *line, char *name, char *host, int *port,
 
 int cluster_init(struct node *n, struct dbuf *err)
 {
-    const char *list = n->cfg.cluster_nodes;
+    const char *list = n->cfg.cluster_nodes ? n->cfg.cluster_nodes : "";
     n->cluster = NULL;
-    if (!list || !list[0])
+    if (!list[0] && !(n->cfg.seeds && n->cfg.seeds[0]))
         return 0;
     struct cluster *cl = dyn_calloc(1, sizeof(*cl));
     cl->node = n;
     resp_init(&cl->peek);
-    membership_init(&cl->mb, (uint64_t)n->cfg.request_timeout_ms,
-                    (uint64_t)n->cfg.request_timeout_ms * 3);
-    cl->ping_interval_ms = (uint64_t)n->cfg.request_timeout_ms / 2;
-    if (cl->ping_interval_ms < 50)
-        cl->ping_interval_ms = 50;
+    membership_init(&cl->mb, (uint64_t)n->cfg.suspect_timeout_ms,
+                    DYN_MAX((uint64_t)n->cfg.down_timeout_ms,
+                            (uint64_t)n->cfg.suspect_timeout_ms));
     const char **names = dyn_calloc(256, sizeof(char *));
     int *pports = dyn_calloc(256, sizeof(int));
     size_t nn = 0;
@@ -2090,10 +2239,27 @@ int cluster_init(struct node *n, struct dbuf *err)
             names[nn++] = cl->mb.m[rc].name;
         }
     }
-    if (cl->mb.self == UINT32_MAX) {
+    if (cl->mb.self == UINT32_MAX && nn) {
         dbuf_printf(err, "node-name '%s' is not among the cluster-node lines",
                     n->cfg.node_name);
         goto fail;
+    }
+    if (cl->mb.self == UINT32_MAX) {
+        /* seeds only: we know ourselves, and learn the rest by gossip */
+        char host[64];
+        snprintf(host, sizeof(host), "%s", n->cfg.bind);
+        char *sp = strchr(host, ' ');
+        if (sp)
+            *sp = 0;
+        self_pport = n->cfg.cluster_port ? n->cfg.cluster_port
+                                         : n->cfg.port + 10000;
+        if (membership_add(&cl->mb, n->cfg.node_name, host,
+                           (uint16_t)n->cfg.port, (uint16_t)self_pport, 1, 1,
+                           t) < 0) {
+            dbuf_printf(err, "node-name '%s' or bind '%s' is not usable as a "
+                             "member", n->cfg.node_name, host);
+            goto fail;
+        }
     }
     const char *secret = n->cfg.cluster_secret ? n->cfg.cluster_secret : "";
     if (!secret[0] && !n->cfg.cluster_insecure) {
@@ -2101,8 +2267,14 @@ int cluster_init(struct node *n, struct dbuf *err)
                          "start without one (or set cluster-insecure yes)");
         goto fail;
     }
-    if (ring_build(&cl->ring, (uint32_t)n->cfg.ring_partitions, names, nn,
-                   (uint32_t)n->cfg.n) != 0) {
+    if (!nn) {
+        /* no ring until a seed's gossip brings one (epoch 0 loses) */
+        if (ring_init(&cl->ring, (uint32_t)n->cfg.ring_partitions) != 0) {
+            dbuf_printf(err, "cannot build the ring");
+            goto fail;
+        }
+    } else if (ring_build(&cl->ring, (uint32_t)n->cfg.ring_partitions, names,
+                          nn, (uint32_t)n->cfg.n) != 0) {
         dbuf_printf(err, "cannot build the ring");
         goto fail;
     }
@@ -2130,14 +2302,11 @@ int cluster_init(struct node *n, struct dbuf *err)
     }
     if (n->base)
         cl->ev_flush = event_new(n->base, -1, 0, batch_flush_cb, cl);
-    cl->peer_of = dyn_malloc(sizeof(int) * cl->mb.n);
-    for (uint32_t i = 0; i < cl->mb.n; i++) {
-        cl->peer_of[i] = -1;
-        if (i == cl->mb.self)
-            continue;
-        cl->peer_of[i] = peer_add(cl->bus, cl->mb.m[i].name, cl->mb.m[i].host,
-                                  cl->mb.m[i].peer_port);
-    }
+    if (members_init(cl, err) != 0 || handoff_init(cl, err) != 0 ||
+        rebalance_init(cl) != 0)
+        goto fail_bus;
+    for (uint32_t i = 0; i < cl->mb.n; i++)
+        members_added(cl, i);
     dyn_free(names);
     dyn_free(pports);
     n->cluster = cl;
@@ -2148,6 +2317,14 @@ int cluster_init(struct node *n, struct dbuf *err)
          cl->mb.n, cl->ring.q, n->cfg.n, n->cfg.r, n->cfg.w, bind_host,
          self_pport);
     return 0;
+fail_bus:
+    rebalance_free(cl);
+    handoff_free(cl);
+    members_free(cl);
+    if (cl->ev_flush)
+        event_free(cl->ev_flush);
+    peer_bus_free(cl->bus);
+    dyn_free(cl->peer_of);
 fail:
     dyn_free(names);
     dyn_free(pports);
@@ -2200,6 +2377,9 @@ void cluster_free(struct node *n)
         op->refs = 0;
         op_free(op);
     }
+    rebalance_free(cl);
+    handoff_free(cl);
+    members_free(cl);
     ring_free(&cl->ring);
     membership_free(&cl->mb);
     dyn_free(cl->peer_of);
@@ -2244,6 +2424,12 @@ int cluster_dispatch(struct client *c, const struct command *cmd, int argc,
     }
     if (!(cmd->flags & CMD_DATA))
         return 0;
+    if (cl->killed) {
+        reply_error(&c->obuf, "KILLED this node simulates a crash "
+                              "(DYNAMO.KILL): data commands are refused "
+                              "until DYNAMO.REVIVE");
+        return 1;
+    }
     if (cmd_is(cmd, "rename") || cmd_is(cmd, "renamenx") ||
         cmd_is(cmd, "copy") || cmd_is(cmd, "msetnx")) {
         reply_errorf(&c->obuf,
@@ -2337,23 +2523,12 @@ void cluster_tick(struct node *n, uint64_t t)
         }
         op_finish(op);
     }
-    /* failure detector: keep a request outstanding to every peer */
-    if (t - cl->last_ping_ms >= cl->ping_interval_ms) {
-        cl->last_ping_ms = t;
-        struct dyn_arg av[1] = {{"R.PING", 6}};
-        for (uint32_t m = 0; m < cl->mb.n; m++)
-            if (m != cl->mb.self && peer_is_connected(cl->bus, cl->peer_of[m]))
-                send_to(cl, NULL, (uint16_t)m, P_PING, 1, av);
+    members_tick(cl, t);
+    if (!cl->killed) {
+        handoff_tick(cl, t);
+        rebalance_tick(cl, t);
+        antientropy_tick(cl->ae, t);
     }
-    struct member_event ev[16];
-    uint32_t k = membership_tick(&cl->mb, t, ev, 16);
-    for (uint32_t i = 0; i < k; i++)
-        log_event(cl, &ev[i]);
-    antientropy_tick(cl->ae, t);
-    /* a peer we cannot reach at all is down, not just silent */
-    for (uint32_t m = 0; m < cl->mb.n; m++)
-        if (m != cl->mb.self && !peer_is_connected(cl->bus, cl->peer_of[m]))
-            membership_on_request(&cl->mb, m, t);
 }
 
 const struct ring *cluster_ring(const struct node *n)
@@ -2415,6 +2590,10 @@ void cluster_info(struct node *n, struct dbuf *out)
                 (unsigned long long)ps.requests_sent,
                 (unsigned long long)ps.link_writes,
                 (unsigned long long)ps.auth_failures);
+    dbuf_printf(out, "gossip_rounds:%llu\r\nkilled:%d\r\n",
+                (unsigned long long)cl->gossip_rounds, cl->killed);
+    handoff_info(cl, out);
+    rebalance_info(cl, out);
     antientropy_info(cl->ae, out);
 }
 

@@ -73,6 +73,33 @@ uint64_t cluster_now_ms(const struct node *n);
  * refused the write. */
 int cluster_merge_bytes(struct node *n, const void *key, size_t klen,
                         const void *bytes, size_t len);
+/* ---- simulated failures (members.c) ----
+ * name NULL: this node.  Errors are written to err as a Redis error text. */
+int cluster_kill(struct node *n, const char *name, size_t len,
+                 uint64_t seconds, struct dbuf *err);
+int cluster_revive(struct node *n, const char *name, size_t len,
+                   struct dbuf *err);
+int cluster_is_killed(const struct node *n);
+/* DYNAMO.FAULT argv: writes the whole reply to out. */
+int cluster_fault(struct node *n, int argc, const struct dyn_arg *argv,
+                  struct dbuf *out);
+
+/* ---- explicit membership changes (rebalance.c) ----
+ * Errors are written to err as Redis error text. */
+/* DYNAMO.JOIN host:port: gossip with that address; a node that finds a
+ * ring it is not in then joins it. */
+int cluster_join(struct node *n, const char *hostport, size_t len,
+                 struct dbuf *err);
+int cluster_leave(struct node *n, struct dbuf *err);   /* err may be NULL */
+int cluster_forget(struct node *n, const char *name, size_t len,
+                   struct dbuf *err);
+/* Writes the whole DYNAMO.RING PLAN reply to out. */
+int cluster_ring_plan(struct node *n, int join, const char *name, size_t len,
+                      struct dbuf *out, int resp);
+
+/* DYNAMO.HINTS reply: [owner, count, bytes] per owner (handoff.c). */
+void cluster_hints_reply(struct node *n, struct dbuf *out);
+
 /* The node behind the ctx that peer command handlers receive. */
 struct node *cluster_node_of(void *peer_ctx);
 

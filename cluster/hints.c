@@ -256,6 +256,14 @@ static struct hentry *hints_entry_find(const struct hints *hs,
     return NULL;
 }
 
+int hints_has_key(const struct hints *hs, const void *key, uint32_t klen)
+{
+    for (size_t i = 0; i < hs->nowners; i++)
+        if (hints_entry_find(hs, hs->owners[i], key, klen))
+            return 1;
+    return 0;
+}
+
 static void hints_tab_grow(struct hints *hs)
 {
     size_t n = hs->tab_size ? hs->tab_size * 2 : 64;

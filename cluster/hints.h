@@ -165,6 +165,8 @@ int hints_delivered(struct hints *hs, const char *owner, const void *key,
 int hints_drop_owner(struct hints *hs, const char *owner, uint64_t *n);
 
 int hints_flush(struct hints *hs);  /* write buffered records */
+/* 1 if some owner has a hint pending for key (O(owners)). */
+int hints_has_key(const struct hints *hs, const void *key, uint32_t klen);
 int hints_sync(struct hints *hs);   /* and fdatasync */
 int hints_unsynced(const struct hints *hs);
 int hints_failed(const struct hints *hs);

@@ -132,7 +132,7 @@
 #define PEER_DEFAULT_CONNECT_MS 2000
 #define PEER_DEFAULT_DEAD_MS 5000
 #define PEER_BACKOFF_MIN_MS 100
-#define PEER_BACKOFF_MAX_MS 5000
+#define PEER_BACKOFF_MAX_MS 1000
 #define PEER_READ_CHUNK 16384
 #define PEER_DROP_MARKER "PEERDROP"
 
@@ -255,6 +255,7 @@ struct peer_bus {
     size_t elems_cap;
     int elems_busy;
     int freeing;
+    int killed;                 /* DYNAMO.KILL: behave as crashed */
     struct peer_bus_stats st;
 };
 
@@ -670,9 +671,15 @@ static void on_hello_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     const redisReply *name = r->element[0], *nonce = r->element[1],
                      *mac = r->element[2];
-    /* the node we meant to dial, not whoever listens at that address */
-    if (name->len != strlen(p->name) ||
-        memcmp(name->str, p->name, name->len) != 0) {
+    /* the node we meant to dial, not whoever listens at that address; a
+     * seed ("?..." name) is whoever answers there, proven by the MAC */
+    int seed = p->name[0] == '?';
+    if (!seed && (name->len != strlen(p->name) ||
+                  memcmp(name->str, p->name, name->len) != 0)) {
+        link_auth_failed(p);
+        return;
+    }
+    if (seed && !valid_name(name->str, name->len)) {
         link_auth_failed(p);
         return;
     }
@@ -682,7 +689,7 @@ static void on_hello_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     char answer[AUTH_MAC_HEX + 1];
     if (!auth_verify(bus->secret, bus->secret_len, p->nonce, AUTH_NONCE_HEX,
-                     p->name, strlen(p->name), mac->str, mac->len) ||
+                     name->str, name->len, mac->str, mac->len) ||
         nonce->len != AUTH_NONCE_HEX ||
         auth_mac(bus->secret, bus->secret_len, nonce->str, nonce->len,
                  bus->self, strlen(bus->self), answer) != 0) {
@@ -877,6 +884,23 @@ static void link_send(struct peer *p, struct preq *q, const char *wire,
         bus->h.on_sent(bus->ctx, p->id, now);
 }
 
+/* Commands that pass faults and a killed bus (DYNAMO.REVIVE, FAULT CLEAR):
+ * flagged PEER_CMD_UNFILTERED in the command table. */
+static int unfiltered(const struct peer_bus *bus, const char *name,
+                      size_t len)
+{
+    for (size_t i = 0; i < bus->h.ncommands; i++)
+        if ((bus->h.commands[i].flags & PEER_CMD_UNFILTERED) &&
+            dyn_arg_is(name, len, bus->h.commands[i].name))
+            return 1;
+    return 0;
+}
+
+void peer_bus_set_killed(struct peer_bus *bus, int killed)
+{
+    bus->killed = killed;
+}
+
 static void on_delay(evutil_socket_t fd, short what, void *arg)
 {
     struct peer *p = arg;
@@ -949,7 +973,8 @@ int peer_request(struct peer_bus *bus, int peer_id, int argc,
     if (id_out)
         *id_out = q->id;
 
-    if (p->fault.drop_out) {
+    if ((p->fault.drop_out || bus->killed) &&
+        !unfiltered(bus, argv[0].p, argv[0].len)) {
         bus->st.dropped++;
         silent_add(bus, q);
         return 0;
@@ -1161,6 +1186,18 @@ static int conn_peer_id(const struct peer_bus *bus, const char *name)
     return id >= 0 ? id : -1;
 }
 
+/* The peer just dialed us: if our link to it is waiting to redial, it is
+ * back, so dial now instead of at the end of the backoff. */
+static void redial_now(struct peer_bus *bus, int peer_id)
+{
+    struct peer *p = bus_peer(bus, peer_id);
+    if (p && !p->removed && p->state == LINK_IDLE &&
+        evtimer_pending(p->ev_retry, NULL)) {
+        p->backoff_ms = PEER_BACKOFF_MIN_MS;
+        timer_arm(p->ev_retry, 0);
+    }
+}
+
 static void conn_hello(struct peer_conn *c, int argc,
                        const struct dyn_arg *argv)
 {
@@ -1190,6 +1227,7 @@ static void conn_hello(struct peer_conn *c, int argc,
     if (bus->insecure) {
         c->state = CONN_READY;
         c->peer_id = conn_peer_id(bus, c->name);
+        redial_now(bus, c->peer_id);
     } else {
         c->state = CONN_AUTH;
     }
@@ -1208,6 +1246,7 @@ static void conn_auth(struct peer_conn *c, int argc,
     }
     c->state = CONN_READY;
     c->peer_id = conn_peer_id(bus, c->name);
+    redial_now(bus, c->peer_id);
     struct peer_call *call = call_new(c, 0);
     reply_ok(&call->out);
     call->done = 1;
@@ -1255,8 +1294,11 @@ static void conn_dispatch(struct peer_conn *c)
         return;
     }
     struct peer_call *call = call_new(c, id);
+    if (c->peer_id < 0)
+        c->peer_id = conn_peer_id(bus, c->name); /* added since it came */
     struct peer *from = bus_peer(bus, c->peer_id);
-    if (from && from->fault.drop_in) {
+    if ((bus->killed || (from && from->fault.drop_in)) &&
+        !unfiltered(bus, argv[0].p, argv[0].len)) {
         bus->st.dropped++;
         reply_error(&call->out, PEER_DROP_MARKER " dropped by fault injection");
         call->done = 1;
@@ -1363,6 +1405,8 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
         .unauth_max_bulk = 16384,
     };
     c->in_read = 1;
+    if (bus->h.batch_begin)
+        bus->h.batch_begin(bus->ctx);
     while (!c->closing) {
         lim.unauthenticated = c->state != CONN_READY;
         int r = resp_parse(&c->parser, c->qbuf.p, c->qbuf.len, &lim);
@@ -1390,6 +1434,10 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     if (used) {
         dbuf_consume(&c->qbuf, used);
         resp_shift(&c->parser, used);
+    }
+    if (bus->h.batch_end && bus->h.batch_end(bus->ctx) != 0) {
+        conn_free(c);
+        return;
     }
     conn_write(c);
 }

@@ -78,9 +78,11 @@ typedef void peer_reply_fn(void *ctx, int err, const struct peer_value *reply);
 typedef void peer_handler_fn(void *ctx, struct peer_call *call, int argc,
                              const struct dyn_arg *argv);
 
+#define PEER_CMD_UNFILTERED 1u   /* passes faults and a killed bus */
 struct peer_command {
     const char *name;       /* matched case-insensitively */
     peer_handler_fn *fn;
+    unsigned flags;         /* PEER_CMD_* */
 };
 
 struct peer_handlers {
@@ -94,6 +96,13 @@ struct peer_handlers {
     void (*on_sent)(void *ctx, int peer_id, uint64_t now_ms);
     void (*on_reply)(void *ctx, int peer_id, uint64_t now_ms);
     void (*on_link)(void *ctx, int peer_id, int up);
+    /* Group commit (storage): batch_begin runs before the handlers of one
+     * read callback of an incoming connection, batch_end after them and
+     * before their replies are written.  A non-zero batch_end closes the
+     * connection instead (the writes those replies acknowledge could not
+     * be made durable: no ack may leave).  Both may be NULL. */
+    void (*batch_begin)(void *ctx);
+    int (*batch_end)(void *ctx);
 };
 
 struct peer_bus_stats {
@@ -145,6 +154,10 @@ int peer_is_connected(const struct peer_bus *bus, int peer_id);
 int peer_find(const struct peer_bus *bus, const char *name);
 int peer_set_fault(struct peer_bus *bus, int peer_id,
                    const struct peer_fault *f);
+/* DYNAMO.KILL: every request out is swallowed and every request in is
+ * answered with the drop marker (silence to the sender), as if the node had
+ * crashed, except PEER_CMD_UNFILTERED commands.  Links stay up. */
+void peer_bus_set_killed(struct peer_bus *bus, int killed);
 
 /* Sends argv (argv[0] is the command name) to the peer.  The bus inserts a
  * request id as the second wire argument; *id_out (may be NULL) receives it.

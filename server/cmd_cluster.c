@@ -47,6 +47,19 @@ static void dynamo_ring(struct client *c, int argc, const struct dyn_arg *argv)
         reply_error(&c->obuf, NOT_IN_CLUSTER);
         return;
     }
+    if (argc > 1) {
+        /* DYNAMO.RING PLAN JOIN|LEAVE node */
+        if (argc != 4 || !dyn_arg_is(argv[1].p, argv[1].len, "plan") ||
+            (!dyn_arg_is(argv[2].p, argv[2].len, "join") &&
+             !dyn_arg_is(argv[2].p, argv[2].len, "leave"))) {
+            reply_error(&c->obuf, "ERR syntax: DYNAMO.RING [PLAN JOIN|LEAVE "
+                                  "node]");
+            return;
+        }
+        cluster_ring_plan(c->node, dyn_arg_is(argv[2].p, argv[2].len, "join"),
+                          argv[3].p, argv[3].len, &c->obuf, c->resp);
+        return;
+    }
     uint32_t nval = (uint32_t)c->node->cfg.n;
     if (nval > r->nnodes)
         nval = r->nnodes;
@@ -127,7 +140,7 @@ static void dynamo_members(struct client *c, int argc,
         const struct member *m = &mb->m[i];
         char addr[96];
         snprintf(addr, sizeof(addr), "%s:%u", m->host, (unsigned)m->port);
-        reply_map(&c->obuf, c->resp, 5);
+        reply_map(&c->obuf, c->resp, 8);
         reply_bulk_cstr(&c->obuf, "name");
         reply_bulk_cstr(&c->obuf, m->name);
         reply_bulk_cstr(&c->obuf, "addr");
@@ -142,11 +155,135 @@ static void dynamo_members(struct client *c, int argc,
                                                       : 0));
         reply_bulk_cstr(&c->obuf, "incarnation");
         reply_int(&c->obuf, m->incarnation);
+        reply_bulk_cstr(&c->obuf, "heartbeat");
+        reply_int(&c->obuf, (long long)m->heartbeat);
+        reply_bulk_cstr(&c->obuf, "heartbeat_ms_ago");
+        reply_int(&c->obuf, m->self || !m->last_heard_ms
+                                ? (m->self ? 0 : -1)
+                                : (long long)(now > m->last_heard_ms
+                                                  ? now - m->last_heard_ms
+                                                  : 0));
+        reply_bulk_cstr(&c->obuf, "down_transitions");
+        reply_int(&c->obuf, (long long)m->down_transitions);
     }
 }
 
+/* Replies +OK, or the error text the cluster function wrote. */
+static void reply_result(struct client *c, int rc, struct dbuf *err)
+{
+    if (rc == 0)
+        reply_ok(&c->obuf);
+    else
+        reply_error(&c->obuf, err->len ? err->p : "ERR failed");
+    dbuf_free(err);
+}
+
+static int in_cluster(struct client *c)
+{
+    if (cluster_membership(c->node))
+        return 1;
+    reply_error(&c->obuf, NOT_IN_CLUSTER);
+    return 0;
+}
+
+/* DYNAMO.KILL [node] [seconds] */
+static void dynamo_kill(struct client *c, int argc, const struct dyn_arg *argv)
+{
+    if (!in_cluster(c))
+        return;
+    const struct membership *mb = cluster_membership(c->node);
+    const char *name = NULL;
+    size_t nlen = 0;
+    unsigned long long secs = 0;
+    int bad = argc > 3;
+    if (argc >= 2) {
+        char tmp[MEMBER_NAME_MAX];
+        int known = 0;
+        if (argv[1].len < sizeof(tmp)) {
+            memcpy(tmp, argv[1].p, argv[1].len);
+            tmp[argv[1].len] = 0;
+            known = membership_find(mb, tmp) >= 0;
+        }
+        if (known || argc == 3) {
+            name = argv[1].p;
+            nlen = argv[1].len;
+        } else if (dyn_str2ull(argv[1].p, argv[1].len, &secs) != 0) {
+            name = argv[1].p; /* unknown member: cluster_kill says so */
+            nlen = argv[1].len;
+        }
+    }
+    if (argc == 3 && dyn_str2ull(argv[2].p, argv[2].len, &secs) != 0)
+        bad = 1;
+    if (bad) {
+        reply_error(&c->obuf, "ERR syntax: DYNAMO.KILL [node] [seconds]");
+        return;
+    }
+    struct dbuf err;
+    dbuf_init(&err);
+    reply_result(c, cluster_kill(c->node, name, nlen, secs, &err), &err);
+}
+
+/* DYNAMO.REVIVE [node] */
+static void dynamo_revive(struct client *c, int argc,
+                          const struct dyn_arg *argv)
+{
+    if (!in_cluster(c))
+        return;
+    struct dbuf err;
+    dbuf_init(&err);
+    reply_result(c, cluster_revive(c->node, argc > 1 ? argv[1].p : NULL,
+                                   argc > 1 ? argv[1].len : 0, &err),
+                 &err);
+}
+
+static void dynamo_fault(struct client *c, int argc,
+                         const struct dyn_arg *argv)
+{
+    if (!in_cluster(c))
+        return;
+    cluster_fault(c->node, argc, argv, &c->obuf);
+}
+
+static void dynamo_hints(struct client *c, int argc,
+                         const struct dyn_arg *argv)
+{
+    if (!in_cluster(c))
+        return;
+    cluster_hints_reply(c->node, &c->obuf);
+}
+
+static void dynamo_join(struct client *c, int argc, const struct dyn_arg *argv)
+{
+    if (!in_cluster(c))
+        return;
+    struct dbuf err;
+    dbuf_init(&err);
+    reply_result(c, cluster_join(c->node, argv[1].p, argv[1].len, &err), &err);
+}
+
+static void dynamo_leave(struct client *c, int argc,
+                         const struct dyn_arg *argv)
+{
+    if (!in_cluster(c))
+        return;
+    struct dbuf err;
+    dbuf_init(&err);
+    reply_result(c, cluster_leave(c->node, &err), &err);
+}
+
+static void dynamo_forget(struct client *c, int argc,
+                          const struct dyn_arg *argv)
+{
+    if (!in_cluster(c))
+        return;
+    struct dbuf err;
+    dbuf_init(&err);
+    reply_result(c, cluster_forget(c->node, argv[1].p, argv[1].len, &err),
+                 &err);
+}
+
 const struct command cmd_cluster_table[] = {
-    {"dynamo.ring", dynamo_ring, 1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
+    {"dynamo.ring", dynamo_ring, -1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
      "@read @slow", "dynamo", "1.0.0",
      "Shows this node's ring: epoch, partitions per node, each partition's "
      "replicas.",
@@ -159,5 +296,36 @@ const struct command cmd_cluster_table[] = {
     {"dynamo.members", dynamo_members, 1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
      "@read @slow", "dynamo", "1.0.0",
      "Shows this node's view of every member.", "O(S)", NULL},
+    {"dynamo.kill", dynamo_kill, -1, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
+     "@admin @dangerous", "dynamo", "1.0.0",
+     "Makes this node (or the named one) behave as crashed: peer traffic "
+     "is dropped and data commands refused, until DYNAMO.REVIVE or the "
+     "seconds run out.",
+     "O(1)", NULL},
+    {"dynamo.revive", dynamo_revive, -1, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
+     "@admin", "dynamo", "1.0.0", "Ends DYNAMO.KILL on this or the named node.",
+     "O(1)", NULL},
+    {"dynamo.fault", dynamo_fault, -2, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
+     "@admin @dangerous", "dynamo", "1.0.0",
+     "Drops or delays peer traffic between two members, one way or both: "
+     "from to DROP [BOTH] | from to DELAY ms [BOTH] | CLEAR [ALL] | LIST.",
+     "O(S)", NULL},
+    {"dynamo.hints", dynamo_hints, 1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
+     "@read @slow", "dynamo", "1.0.0",
+     "Lists the hints this node holds: owner, count, bytes.", "O(owners)",
+     NULL},
+    {"dynamo.join", dynamo_join, 2, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
+     "@admin", "dynamo", "1.0.0",
+     "Gossips with host:port; a node outside the ring then joins it and "
+     "its partitions are streamed to it.",
+     "O(1)", NULL},
+    {"dynamo.leave", dynamo_leave, 1, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
+     "@admin @dangerous", "dynamo", "1.0.0",
+     "Hands off this node's partitions, then leaves the cluster.", "O(Q)",
+     NULL},
+    {"dynamo.forget", dynamo_forget, 2, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
+     "@admin @dangerous", "dynamo", "1.0.0",
+     "Removes a dead node for good; its partitions are re-replicated.",
+     "O(Q)", NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -117,6 +117,11 @@ static int db_remove(struct node *n, const void *key, size_t klen)
     return store_remove(n->store, key, klen);
 }
 
+int db_drop(struct node *n, const void *key, size_t klen)
+{
+    return db_remove(n, key, klen);
+}
+
 static void db_expire_key(struct node *n, const void *key, size_t klen)
 {
     if (db_remove(n, key, klen) == 0)
@@ -293,10 +298,16 @@ void db_active_expire(struct node *n, uint64_t budget_us)
  * partition hold it (or a newer version); otherwise a replica that missed
  * the delete would resurrect the value.  Add that condition here.
  */
-static int db_tombstone_reapable(struct node *n, const struct object *o,
+static int db_tombstone_reapable(struct node *n, const void *key,
+                                 size_t klen, const struct object *o,
                                  uint64_t now_ms)
 {
     if (!object_is_deleted(o))
+        return 0;
+    /* in a cluster: only once anti-entropy saw every replica hold it */
+    if (n->cluster &&
+        !store_tombstones_confirmed(n->store,
+                                    store_partition_of(n->store, key, klen)))
         return 0;
     uint64_t newest = 0;
     uint32_t ns = object_nsiblings(o);
@@ -325,7 +336,7 @@ void db_reap_tombstones(struct node *n, uint64_t budget_us)
         size_t reaped = 0;
         for (size_t i = 0; i < got; i++) {
             const struct object *o = store_get(n->store, keys[i], klens[i]);
-            if (o && db_tombstone_reapable(n, o, now) &&
+            if (o && db_tombstone_reapable(n, keys[i], klens[i], o, now) &&
                 db_remove(n, keys[i], klens[i]) == 0) {
                 n->stats.tombstones_reaped++;
                 reaped++;

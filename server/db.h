@@ -68,6 +68,10 @@ int db_store_take(struct node *n, const void *key, size_t klen,
 
 /* Number of visible keys (DBSIZE). */
 size_t db_size(struct node *n);
+/* Physical removal of the local copy, no tombstone (a copy this node no
+ * longer replicates: a stand-in's after hint delivery, a partition handed
+ * off).  0, DYN_ENOTFOUND, or the engine's error (the key stays). */
+int db_drop(struct node *n, const void *key, size_t klen);
 /* FLUSHALL / FLUSHDB.  0, or the engine's error (nothing was flushed). */
 int db_flush(struct node *n);
 /* The reply text (no leading '-') for an error from db_write/db_flush

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/cluster_lib.sh"
 
 V=2
-cluster_start 5
+cluster_start 5 --hint-max-bytes 0   # read repair alone: no hinted handoff
 mapfile -t KEYS < <("$PYTHON" "$TOP_SRCDIR/tests/integration/cluster_check.py" \
     keys_on "$CL_BASE" "$V" 20 "rp:$RANDOM:")
 rc=$?

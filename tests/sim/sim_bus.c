@@ -91,6 +91,7 @@ struct peer_bus {
     uint64_t dead_link_ms;
     size_t max_message;
     int freeing;
+    int killed;                 /* peer_bus_set_killed */
     uint64_t next_id;
     struct sim_peer peers[SIM_MAX_NODES * 2];
     /* incoming connection queues, by requester node */
@@ -786,6 +787,13 @@ int peer_find(const struct peer_bus *bus, const char *name)
     return DYN_ENOTFOUND;
 }
 
+/* The simulation has its own crash faults; a killed bus only stops what
+ * it sends (PEER_CMD_UNFILTERED is not modelled). */
+void peer_bus_set_killed(struct peer_bus *bus, int killed)
+{
+    bus->killed = killed;
+}
+
 int peer_set_fault(struct peer_bus *bus, int peer_id,
                    const struct peer_fault *f)
 {
@@ -823,7 +831,7 @@ int peer_request(struct peer_bus *bus, int peer_id, int argc,
     m->sent_ms = net->now;
     if (id_out)
         *id_out = m->id;
-    if (p->fault.drop_out) {
+    if (p->fault.drop_out || bus->killed) {
         bus->st.dropped++;
         net->dropped++;
         msg_fail(net, m, DYN_EAGAIN, net->now + bus->dead_link_ms);

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "cluster/coordinator.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
@@ -62,6 +63,7 @@ struct sim {
     uint64_t events;    /* logical time: steps and commands */
     uint64_t next_client;
     int frozen;         /* steps move no time */
+    char dir[64];       /* the nodes' dirs (hint stores) live here */
 };
 
 static uint64_t sim_clock(const struct node *n)
@@ -80,12 +82,20 @@ static uint64_t sim_clock(const struct node *n)
         }                                                                     \
     } while (0)
 
+/* hint-max-bytes of the nodes sim_new makes.  The read-repair tests need a
+ * replica that stays stale, which hinted handoff would mend first, so the
+ * simulation runs without hints (tests/integration/t_cluster_failover.sh
+ * covers them with real processes). */
+static const char *const sim_hint_budget = "0";
+
 static struct sim *sim_new(int nn, int nval, int r, int w, uint64_t seed)
 {
     struct sim *s = dyn_calloc(1, sizeof(*s));
     s->seed = seed;
     s->nn = nn;
     s->net = sim_net_new(seed, 1700000000000ULL);
+    snprintf(s->dir, sizeof(s->dir), "/tmp/dynsimXXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(s->dir));
     struct dbuf members;
     dbuf_init(&members);
     for (int i = 0; i < nn; i++)
@@ -101,11 +111,16 @@ static struct sim *sim_new(int nn, int nval, int r, int w, uint64_t seed)
         struct dbuf text, err;
         dbuf_init(&text);
         dbuf_init(&err);
+        char ndir[96];
+        snprintf(ndir, sizeof(ndir), "%s/n%d", s->dir, i + 1);
+        ck_assert_int_eq(mkdir(ndir, 0700), 0);
         dbuf_printf(&text,
                     "node-name n%d\nport %d\nstorage memory\n"
                     "cluster-insecure yes\nring-partitions 64\n"
-                    "n %d\nr %d\nw %d\nrequest-timeout-ms %d\n%s",
-                    i + 1, 7001 + i, nval, r, w, TIMEOUT_MS, members.p);
+                    "n %d\nr %d\nw %d\nrequest-timeout-ms %d\n"
+                    "dir %s\nhint-max-bytes %s\n%s",
+                    i + 1, 7001 + i, nval, r, w, TIMEOUT_MS, ndir,
+                    sim_hint_budget, members.p);
         dbuf_appendc(&text, 0);
         if (config_load_string(&n->cfg, text.p, "sim", &err) != 0) {
             dbuf_appendc(&err, 0);
@@ -148,6 +163,10 @@ static void sim_free(struct sim *s)
         dyn_free(s->node[i]);
     }
     sim_net_free(s->net);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", s->dir);
     dyn_free(s);
 }
 

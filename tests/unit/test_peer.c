@@ -120,8 +120,8 @@ static void h_pair(void *ctx, struct peer_call *call, int argc,
 }
 
 static const struct peer_command commands[] = {
-    {"ECHO", h_echo}, {"WHO", h_who}, {"ID", h_id},
-    {"HOLD", h_hold}, {"BIG", h_big}, {"PAIR", h_pair},
+    {"ECHO", h_echo, 0}, {"WHO", h_who, 0}, {"ID", h_id, 0},
+    {"HOLD", h_hold, 0}, {"BIG", h_big, 0}, {"PAIR", h_pair, 0},
 };
 
 static void on_sent(void *ctx, int peer_id, uint64_t now_ms)

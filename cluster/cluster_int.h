@@ -1,0 +1,151 @@
+/*
+ * cluster_int.h -- the coordinator's state, shared by the files of the
+ * Dynamo layer that make up one node's cluster logic:
+ *
+ *   coordinator.c  the request path: quorums, forwarding, fan-out, replica
+ *                  side commands
+ *   members.c      gossip rounds, seeds, failure-detector pings, new
+ *                  members, DYNAMO.KILL / REVIVE / FAULT
+ *   handoff.c      sloppy-quorum hints: the hint store, hinted writes,
+ *                  delivery to owners that answer again
+ *   rebalance.c    DYNAMO.JOIN / LEAVE / FORGET: pending rings, partition
+ *                  streaming, dropping what a node no longer replicates
+ *
+ * Nothing outside cluster/ includes this header; the public face is
+ * coordinator.h.  Thread-safety: none; the event loop owns everything.
+ */
+#ifndef DYN_CLUSTER_INT_H
+#define DYN_CLUSTER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cluster/membership.h"
+#include "cluster/object.h"
+#include "cluster/peer.h"
+#include "cluster/quorum.h"
+#include "cluster/ring.h"
+#include "server/buf.h"
+#include "server/resp.h"
+
+struct event;
+struct node;
+struct op;
+struct pipe;
+struct batch;
+struct hints;
+struct rebalance;
+struct antientropy;
+
+#define PIPE_BUCKETS 256
+
+struct cluster {
+    struct node *node;
+    struct membership mb;
+    int *peer_of;               /* member index -> peer id, -1 for self */
+    struct ring ring;
+    struct peer_bus *bus;
+    uint64_t next_op;
+    struct op *dl_head, *dl_tail;
+    struct op *all;                     /* every live op */
+    int closing;                        /* cluster_free is running */
+    struct pipe *pipes[PIPE_BUCKETS];   /* by client */
+    struct client *dispatching;         /* inside cluster_dispatch/exec */
+    struct resp_parser peek;            /* the next request, peeked */
+    struct batch *batches;              /* [member * B_KINDS + kind] */
+    uint32_t nbatches;
+    struct event *ev_flush;             /* sends the batches; NULL: none */
+    int flush_armed;
+    struct dyn_arg *bargv;              /* a batch's argv, kept */
+    size_t bargv_cap;
+    uint64_t last_ping_ms;
+    uint64_t ping_interval_ms;
+    struct antientropy *ae;
+    /* members.c: gossip, failure detection, simulated failures */
+    uint64_t last_gossip_ms;
+    uint64_t rnd;                       /* xorshift state */
+    int *seed_peer;                     /* peer ids of the seed links */
+    uint32_t nseeds;
+    uint32_t peer_cap;                  /* capacity of peer_of, fault */
+    struct peer_fault *fault;           /* per member: DYNAMO.FAULT */
+    int killed;                         /* DYNAMO.KILL in effect */
+    uint64_t killed_until;              /* 0: until DYNAMO.REVIVE */
+    uint64_t gossip_rounds;
+    /* handoff.c: hinted handoff */
+    struct hints *hints;
+    uint64_t last_hint_sync_ms;
+    uint64_t last_deliver_ms;
+    uint8_t *delivering;                /* per member: a batch in flight */
+    uint32_t delivering_cap;
+    uint64_t sloppy_writes;
+    uint64_t sloppy_reads;
+    uint64_t hints_delivered;
+    uint64_t hints_redundant_dropped;   /* stand-in copies removed */
+    /* rebalance.c: explicit membership changes */
+    struct rebalance *rb;
+    struct peer_command *pcmds;         /* ours + anti-entropy's */
+    /* stats */
+    uint64_t coordinated;
+    uint64_t forwarded;
+    uint64_t forwards_received;
+    uint64_t read_repairs;
+    uint64_t late_answers;
+    uint64_t noquorum_reads;
+    uint64_t noquorum_writes;
+    uint64_t replica_puts;
+    uint64_t replica_gets;
+};
+
+/* ---- coordinator.c ---- */
+uint64_t cl_now(const struct cluster *cl);
+int cl_reachable(const struct cluster *cl, int m);
+/* Fire-and-forget or with a callback: 0 (fn runs once later, if given) or
+ * <0 (nothing sent). */
+int cl_send(struct cluster *cl, uint16_t m, int argc,
+            const struct dyn_arg *argv, peer_reply_fn *fn, void *ctx);
+int cl_merge_local(struct cluster *cl, const char *key, size_t klen,
+                   const struct object *remote, struct object *own);
+int cl_parse_object(struct cluster *cl, const char *p, size_t len,
+                    struct object **out);
+void cl_log_event(struct cluster *cl, const struct member_event *ev);
+
+/* ---- members.c ---- */
+int members_init(struct cluster *cl, struct dbuf *err);
+void members_free(struct cluster *cl);
+void members_tick(struct cluster *cl, uint64_t t);
+/* DYNAMO.JOIN host:port: a seed added at run time. */
+int members_add_seed(struct cluster *cl, const char *hostport, size_t len,
+                     struct dbuf *err);
+/* A member was added to the table (gossip or join): give it a peer link. */
+void members_added(struct cluster *cl, uint32_t m);
+extern const struct peer_command members_peer_cmds[];
+extern const size_t members_npeer_cmds;
+
+/* ---- handoff.c ---- */
+int handoff_init(struct cluster *cl, struct dbuf *err);
+void handoff_free(struct cluster *cl);
+void handoff_tick(struct cluster *cl, uint64_t t);
+/* Keeps a hint for owner m: the local object of key (after a write that m
+ * missed or that this node took for it). */
+void handoff_hint(struct cluster *cl, uint16_t owner, const char *key,
+                  size_t klen);
+void handoff_info(struct cluster *cl, struct dbuf *out);
+/* DYNAMO.FORGET: the owner's hints are dropped. */
+void handoff_forget(struct cluster *cl, const char *owner);
+extern const struct peer_command handoff_peer_cmds[];
+extern const size_t handoff_npeer_cmds;
+
+/* ---- rebalance.c ---- */
+int rebalance_init(struct cluster *cl);
+void rebalance_free(struct cluster *cl);
+void rebalance_tick(struct cluster *cl, uint64_t t);
+/* The ring was replaced (gossip or R.RING): old is the previous one. */
+void rebalance_ring_changed(struct cluster *cl, const struct ring *old);
+/* Members that gain partition part under a pending ring (not in the
+ * current top N): writes go to them too.  Returns the count. */
+uint32_t rebalance_extra_targets(struct cluster *cl, uint32_t part,
+                                 uint16_t *out, uint32_t max);
+void rebalance_info(struct cluster *cl, struct dbuf *out);
+extern const struct peer_command rebalance_peer_cmds[];
+extern const size_t rebalance_npeer_cmds;
+
+#endif

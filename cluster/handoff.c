@@ -1,0 +1,376 @@
+/*
+ * handoff.c -- hinted handoff: the stand-in side of a sloppy quorum.
+ *
+ * When a write cannot reach one of the key's top-N replicas (the owner),
+ * some other node keeps a hint for it in the durable hint store
+ * (cluster/hints.c: <dir>/hints, checksummed segments, replayed at start):
+ *
+ *   1. a stand-in: the coordinator chose a healthy node further down the
+ *      preference list in place of a down owner and sent it
+ *      R.HPUT key object owner...; the stand-in merges the object into
+ *      its own store (so sloppy reads find it) and keeps a hint per owner;
+ *   2. the coordinator itself stands in for an owner (it is the stand-in);
+ *   3. an owner's write ack failed or timed out: the coordinator keeps the
+ *      hint, so a write that reached W nodes still reaches all N.
+ *
+ * The hint's payload is this node's whole local object for the key after
+ * the write, which carries every sibling an older hint for the same key
+ * had (the store keeps one hint per owner and key, the newest).
+ *
+ * Delivery (handoff_tick, every 50 ms): for each owner with pending hints
+ * that is UP and connected, and has no batch in flight, up to 256 hints go
+ * out as one R.MPUT (the owner merges them by their clocks, the same
+ * command as quorum writes).  Each acknowledged hint is deleted from the
+ * store.  If this node is not itself a replica of the key (it was only a
+ * stand-in) and its copy is still exactly the delivered object, the copy is
+ * dropped too, so that once hints are delivered every key lives on exactly
+ * its N replicas.  A newer write to the stand-in meanwhile has made a
+ * newer hint, which keeps the copy until it is delivered in turn.
+ *
+ * Durability: a hint is written to the kernel (hints_flush) before the
+ * write it belongs to is acknowledged, so it survives kill -9; with
+ * appendfsync always it is fsynced first, with everysec once a second.
+ * A hint over hint-max-bytes is dropped and counted; anti-entropy repairs
+ * what it would have carried.
+ *
+ * Thread-safety: none; the event loop owns the store.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "cluster/cluster_int.h"
+#include "cluster/coordinator.h"
+#include "cluster/hints.h"
+#include "server/config.h"
+#include "server/db.h"
+#include "server/log.h"
+#include "server/node.h"
+#include "server/reply.h"
+#include "server/store.h"
+#include "server/util.h"
+
+#define DELIVER_BATCH 256
+#define DELIVER_EVERY_MS 50
+
+int handoff_init(struct cluster *cl, struct dbuf *err)
+{
+    struct node *n = cl->node;
+    struct hints_opts o = {
+        .dir = n->cfg.dir,
+        .max_bytes = (uint64_t)n->cfg.hint_max_bytes,
+        .segment_max_bytes = 0,
+    };
+    struct hints_recovery rec;
+    memset(&rec, 0, sizeof(rec));
+    int rc = hints_open(&o, &cl->hints, &rec);
+    if (rc != 0) {
+        dbuf_printf(err, "cannot open the hint store in %s/hints (error "
+                         "%d: is the directory writable?)", n->cfg.dir, rc);
+        return rc;
+    }
+    if (rec.pending)
+        dlog(DLOG_NOTICE, "hint store: %llu hints pending (%llu bytes) "
+                          "after replay",
+             (unsigned long long)rec.pending,
+             (unsigned long long)rec.pending_bytes);
+    return 0;
+}
+
+void handoff_free(struct cluster *cl)
+{
+    if (!cl->hints)
+        return;
+    if (cl->node->cfg.appendfsync != FSYNC_NO)
+        hints_sync(cl->hints);
+    hints_close(cl->hints);
+    cl->hints = NULL;
+    dyn_free(cl->delivering);
+    cl->delivering = NULL;
+}
+
+/* The write a hint belongs to is acknowledged only after this. */
+static void make_durable(struct cluster *cl)
+{
+    if (cl->node->cfg.appendfsync == FSYNC_ALWAYS)
+        hints_sync(cl->hints);
+    else
+        hints_flush(cl->hints);
+}
+
+static int add_hint(struct cluster *cl, const char *owner, const char *key,
+                    size_t klen)
+{
+    const struct object *o = store_get(cl->node->store, key, klen);
+    if (!o)
+        return DYN_ENOTFOUND;
+    int rc = hints_add(cl->hints, owner, key, (uint32_t)klen, object_bytes(o),
+                       (uint32_t)object_size(o));
+    if (rc == DYN_ELIMIT)
+        dlog(DLOG_VERBOSE, "hint for %s dropped: hint-max-bytes reached",
+             owner);
+    return rc;
+}
+
+void handoff_hint(struct cluster *cl, uint16_t owner, const char *key,
+                  size_t klen)
+{
+    if (!cl->hints || owner >= cl->mb.n || owner == cl->mb.self)
+        return;
+    if (add_hint(cl, cl->mb.m[owner].name, key, klen) == 0)
+        make_durable(cl);
+}
+
+/* R.HPUT key object owner...: a write taken for down owners.  Merged into
+ * the local store, then one hint per owner; the ack means both are
+ * durable as the fsync policy says. */
+static void h_hput(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    struct object *o = NULL;
+    if (argc < 4 || cl_parse_object(cl, argv[2].p, argv[2].len, &o) != 0) {
+        peer_call_reply_error(call, "ERR R.HPUT key object owner...");
+        return;
+    }
+    if (cl_merge_local(cl, argv[1].p, argv[1].len, o, o) < 0) {
+        peer_call_reply_error(call, "ERR the stand-in could not store the "
+                                    "write");
+        return;
+    }
+    for (int i = 3; i < argc; i++) {
+        char owner[MEMBER_NAME_MAX];
+        if (argv[i].len >= sizeof(owner))
+            continue;
+        memcpy(owner, argv[i].p, argv[i].len);
+        owner[argv[i].len] = 0;
+        if (strcmp(owner, cl->mb.m[cl->mb.self].name) == 0)
+            continue; /* we own it after all: the merge was the write */
+        add_hint(cl, owner, argv[1].p, argv[1].len);
+    }
+    make_durable(cl);
+    peer_call_reply_ok(call);
+}
+
+const struct peer_command handoff_peer_cmds[] = {
+    {"R.HPUT", h_hput, 0},
+};
+const size_t handoff_npeer_cmds =
+    sizeof(handoff_peer_cmds) / sizeof(handoff_peer_cmds[0]);
+
+/* ---- delivery ----------------------------------------------------------- */
+
+struct delivery {
+    struct cluster *cl;
+    uint16_t member;
+    struct hints_batch b;
+};
+
+/* Is this node one of the key's replicas (or about to become one)? */
+static int replicates(struct cluster *cl, const void *key, size_t klen)
+{
+    uint32_t part = ring_partition_of(&cl->ring, key, klen);
+    uint16_t rep[64];
+    uint32_t k = cluster_replicas(cl->node, part, rep, 64);
+    for (uint32_t i = 0; i < k; i++)
+        if (rep[i] == cl->mb.self)
+            return 1;
+    k = rebalance_extra_targets(cl, part, rep, 64);
+    for (uint32_t i = 0; i < k; i++)
+        if (rep[i] == cl->mb.self)
+            return 1;
+    return 0;
+}
+
+static void delivered_one(struct cluster *cl, const char *owner,
+                          const struct hint *h)
+{
+    if (hints_delivered(cl->hints, owner, h->key, h->klen, h->id) != 0)
+        return;
+    cl->hints_delivered++;
+    if (replicates(cl, h->key, h->klen))
+        return;
+    const struct object *o = store_get(cl->node->store, h->key, h->klen);
+    if (!o || object_size(o) != h->olen ||
+        memcmp(object_bytes(o), h->obj, h->olen) != 0)
+        return; /* changed since: a newer hint covers it */
+    if (hints_has_key(cl->hints, h->key, h->klen))
+        return; /* still owed to another owner */
+    if (db_drop(cl->node, h->key, h->klen) == 0)
+        cl->hints_redundant_dropped++;
+}
+
+static void deliver_answer(void *ctx, int err, const struct peer_value *v)
+{
+    struct delivery *d = ctx;
+    struct cluster *cl = d->cl;
+    const char *owner = d->member < cl->mb.n ? cl->mb.m[d->member].name : NULL;
+    int all_ok = err == 0 && v && v->type == PEER_V_INT &&
+                 v->integer == (long long)d->b.n;
+    int per = err == 0 && v && v->type == PEER_V_ARRAY && v->n == d->b.n;
+    if (owner && cl->hints && (all_ok || per)) {
+        for (size_t i = 0; i < d->b.n; i++)
+            if (all_ok || v->elem[i].type == PEER_V_STATUS)
+                delivered_one(cl, owner, &d->b.v[i]);
+        make_durable(cl);
+    }
+    if (d->member < cl->delivering_cap)
+        cl->delivering[d->member] = 0;
+    hints_batch_free(&d->b);
+    dyn_free(d);
+}
+
+struct owner_walk {
+    struct cluster *cl;
+    uint64_t t;
+    char **names;
+    uint32_t n;
+};
+
+static void collect_owner(void *ctx, const char *owner, uint64_t count,
+                          uint64_t bytes)
+{
+    struct owner_walk *w = ctx;
+    (void)count;
+    (void)bytes;
+    w->names = dyn_realloc(w->names, sizeof(char *) * (w->n + 1));
+    w->names[w->n++] = dyn_strdup(owner);
+}
+
+static void deliver_owner(struct cluster *cl, const char *owner)
+{
+    int m = membership_find(&cl->mb, owner);
+    if (m < 0 || m == (int)cl->mb.self)
+        return;
+    if (cl->mb.m[m].status == MEMBER_REMOVED)
+        return; /* dropped by DYNAMO.FORGET (handoff_forget) */
+    if (cl->mb.m[m].status != MEMBER_UP || !cl_reachable(cl, m))
+        return;
+    if ((uint32_t)m >= cl->delivering_cap) {
+        uint32_t cap = (uint32_t)m + 16;
+        cl->delivering = dyn_realloc(cl->delivering, cap);
+        memset(cl->delivering + cl->delivering_cap, 0,
+               cap - cl->delivering_cap);
+        cl->delivering_cap = cap;
+    }
+    if (cl->delivering[m])
+        return;
+    struct delivery *d = dyn_calloc(1, sizeof(*d));
+    d->cl = cl;
+    d->member = (uint16_t)m;
+    hints_batch_init(&d->b);
+    if (hints_next(cl->hints, owner, 0, DELIVER_BATCH, &d->b) != 0 ||
+        d->b.n == 0) {
+        hints_batch_free(&d->b);
+        dyn_free(d);
+        return;
+    }
+    size_t argc = 1 + d->b.n * 2;
+    struct dyn_arg *av = dyn_malloc(sizeof(*av) * argc);
+    av[0].p = "R.MPUT";
+    av[0].len = 6;
+    for (size_t i = 0; i < d->b.n; i++) {
+        av[1 + 2 * i].p = (const char *)d->b.v[i].key;
+        av[1 + 2 * i].len = d->b.v[i].klen;
+        av[2 + 2 * i].p = (const char *)d->b.v[i].obj;
+        av[2 + 2 * i].len = d->b.v[i].olen;
+    }
+    if (cl_send(cl, (uint16_t)m, (int)argc, av, deliver_answer, d) == 0) {
+        cl->delivering[m] = 1;
+    } else {
+        hints_batch_free(&d->b);
+        dyn_free(d);
+    }
+    dyn_free(av);
+}
+
+void handoff_tick(struct cluster *cl, uint64_t t)
+{
+    if (!cl->hints)
+        return;
+    hints_set_budget(cl->hints, (uint64_t)cl->node->cfg.hint_max_bytes);
+    if (cl->node->cfg.appendfsync == FSYNC_EVERYSEC &&
+        t - cl->last_hint_sync_ms >= 1000) {
+        cl->last_hint_sync_ms = t;
+        hints_sync(cl->hints);
+    }
+    if (t - cl->last_deliver_ms < DELIVER_EVERY_MS)
+        return;
+    cl->last_deliver_ms = t;
+    /* names first: delivery may change the owner list */
+    struct owner_walk w = {cl, t, NULL, 0};
+    hints_owners(cl->hints, collect_owner, &w);
+    for (uint32_t i = 0; i < w.n; i++) {
+        deliver_owner(cl, w.names[i]);
+        dyn_free(w.names[i]);
+    }
+    dyn_free(w.names);
+}
+
+void handoff_forget(struct cluster *cl, const char *owner)
+{
+    uint64_t k = 0;
+    if (cl->hints && hints_drop_owner(cl->hints, owner, &k) == 0 && k)
+        dlog(DLOG_NOTICE, "dropped %llu hints for forgotten member %s",
+             (unsigned long long)k, owner);
+}
+
+void handoff_info(struct cluster *cl, struct dbuf *out)
+{
+    struct hints_stats st;
+    memset(&st, 0, sizeof(st));
+    if (cl->hints)
+        hints_stats(cl->hints, &st);
+    dbuf_printf(out,
+                "sloppy_writes:%llu\r\n"
+                "sloppy_reads:%llu\r\n"
+                "hints_stored:%llu\r\n"
+                "hints_delivered:%llu\r\n"
+                "hints_dropped:%llu\r\n"
+                "hints_pending:%llu\r\n"
+                "hints_pending_bytes:%llu\r\n"
+                "hints_owners:%u\r\n"
+                "hint_max_bytes:%llu\r\n"
+                "standin_copies_dropped:%llu\r\n",
+                (unsigned long long)cl->sloppy_writes,
+                (unsigned long long)cl->sloppy_reads,
+                (unsigned long long)st.stored,
+                (unsigned long long)cl->hints_delivered,
+                (unsigned long long)st.dropped,
+                (unsigned long long)st.pending,
+                (unsigned long long)st.pending_bytes, st.owners,
+                (unsigned long long)st.max_bytes,
+                (unsigned long long)cl->hints_redundant_dropped);
+}
+
+/* DYNAMO.HINTS: [owner, count, bytes] per owner with pending hints. */
+struct list_ctx {
+    struct dbuf *out;
+    uint32_t n;
+    int count_only;
+};
+
+static void list_owner(void *ctx, const char *owner, uint64_t count,
+                       uint64_t bytes)
+{
+    struct list_ctx *l = ctx;
+    l->n++;
+    if (l->count_only)
+        return;
+    reply_array(l->out, 3);
+    reply_bulk_cstr(l->out, owner);
+    reply_int(l->out, (long long)count);
+    reply_int(l->out, (long long)bytes);
+}
+
+void cluster_hints_reply(struct node *n, struct dbuf *out)
+{
+    struct cluster *cl = n->cluster;
+    struct list_ctx l = {out, 0, 1};
+    if (!cl || !cl->hints) {
+        reply_array(out, 0);
+        return;
+    }
+    hints_owners(cl->hints, list_owner, &l);
+    reply_array(out, l.n);
+    l.count_only = 0;
+    hints_owners(cl->hints, list_owner, &l);
+}

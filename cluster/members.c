@@ -1,0 +1,637 @@
+/*
+ * members.c -- the I/O side of membership: gossip rounds, seeds, the
+ * failure detector's pings, members learned at run time, and the
+ * simulated failures DYNAMO.KILL / DYNAMO.REVIVE / DYNAMO.FAULT.
+ *
+ * The decisions live in pure modules (membership.c: the failure detector;
+ * gossip.c: the merge rules and the wire format); this file sends and
+ * receives.  Every cluster tick (5 ms):
+ *
+ *   - every ping interval (request-timeout-ms / 2), R.PING to every
+ *     connected peer, so that a silent peer always has a request
+ *     outstanding and turns SUSPECT after suspect-timeout-ms and DOWN after
+ *     down-timeout-ms; DOWN peers are pinged too (probing notices
+ *     recovery); a peer whose link is down counts as not answering;
+ *   - every gossip-interval-ms, our heartbeat + 1 and one push-pull GOSSIP
+ *     exchange with a random live peer, or with a seed while we know no
+ *     live peer.  The reply is merged like the request, so both ends leave
+ *     with the union.  A member learned this way gets a peer link at once;
+ *     a new ring (higher epoch) goes to rebalance.c.
+ *
+ * Seeds are HOST:PORT lines.  The peer bus dials them under a "?seed-i"
+ * name, which accepts whoever answers there if it proves the cluster
+ * secret; the seed's real name arrives in its gossip reply.
+ *
+ * DYNAMO.KILL puts the peer bus in its killed state (every request in or
+ * out is silently lost, links stay up) and the coordinator refuses data
+ * commands; the node keeps its data and its admin commands.  REVIVE (or the
+ * timer) undoes it.  R.REVIVE and R.FAULT pass through a killed bus and
+ * through faults (PEER_CMD_UNFILTERED), so a relayed REVIVE or CLEAR always
+ * arrives.
+ *
+ * A fault from A to B is applied on one of the two: on A as drop_out (A's
+ * requests to B are never sent), or on B as drop_in (A's requests are
+ * answered with the bus's drop marker, which A takes as silence).  Both
+ * directions is both flags on one node.  A delay is always applied on the
+ * sending side.  A node named in neither end relays the fault to A (and,
+ * for a delay both ways, to B).
+ *
+ * Thread-safety: none; the event loop owns everything.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cluster/cluster_int.h"
+#include "cluster/coordinator.h"
+#include "cluster/gossip.h"
+#include "server/log.h"
+#include "server/node.h"
+#include "server/reply.h"
+#include "server/util.h"
+
+static uint64_t rnd_next(struct cluster *cl)
+{
+    uint64_t x = cl->rnd;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    cl->rnd = x;
+    return x;
+}
+
+static void grow(struct cluster *cl, uint32_t need)
+{
+    if (need <= cl->peer_cap)
+        return;
+    uint32_t cap = DYN_MAX(need, cl->peer_cap * 2);
+    cl->peer_of = dyn_realloc(cl->peer_of, sizeof(int) * cap);
+    cl->fault = dyn_realloc(cl->fault, sizeof(*cl->fault) * cap);
+    for (uint32_t i = cl->peer_cap; i < cap; i++) {
+        cl->peer_of[i] = -1;
+        memset(&cl->fault[i], 0, sizeof(cl->fault[i]));
+    }
+    cl->peer_cap = cap;
+}
+
+void members_added(struct cluster *cl, uint32_t m)
+{
+    grow(cl, m + 1);
+    if (m == cl->mb.self || cl->peer_of[m] >= 0)
+        return;
+    const struct member *me = &cl->mb.m[m];
+    int id = peer_add(cl->bus, me->name, me->host, me->peer_port);
+    if (id == DYN_EEXIST) {
+        int old = peer_find(cl->bus, me->name);
+        if (old >= 0)
+            peer_remove(cl->bus, old);
+        id = peer_add(cl->bus, me->name, me->host, me->peer_port);
+    }
+    cl->peer_of[m] = id >= 0 ? id : -1;
+    if (id >= 0)
+        peer_set_fault(cl->bus, id, &cl->fault[m]);
+    dlog(DLOG_NOTICE, "member %s (%s:%u) added", me->name, me->host,
+         (unsigned)me->port);
+}
+
+/* "HOST:PORT[@PEERPORT]" */
+static int parse_seed(const char *s, char *host, size_t hostsz, int *pport)
+{
+    char hp[160];
+    snprintf(hp, sizeof(hp), "%s", s);
+    char *at = strchr(hp, '@');
+    *pport = 0;
+    if (at) {
+        *at = 0;
+        long long v;
+        if (dyn_str2ll(at + 1, strlen(at + 1), &v) != 0 || v <= 0 ||
+            v > 65535)
+            return -1;
+        *pport = (int)v;
+    }
+    char *colon = strrchr(hp, ':');
+    if (!colon || colon == hp)
+        return -1;
+    *colon = 0;
+    long long port;
+    if (dyn_str2ll(colon + 1, strlen(colon + 1), &port) != 0 || port <= 0 ||
+        port > 65535)
+        return -1;
+    if (!*pport)
+        *pport = (int)port + 10000;
+    if (*pport > 65535 || strlen(hp) >= hostsz)
+        return -1;
+    snprintf(host, hostsz, "%s", hp);
+    return 0;
+}
+
+static int seed_add(struct cluster *cl, const char *line, struct dbuf *err)
+{
+    char host[MEMBER_HOST_MAX], name[PEER_NAME_MAX];
+    int pport;
+    if (parse_seed(line, host, sizeof(host), &pport) != 0) {
+        dbuf_printf(err, "seed '%s': expected HOST:PORT[@PEERPORT]", line);
+        return DYN_EINVAL;
+    }
+    snprintf(name, sizeof(name), "?seed-%u", cl->nseeds);
+    int id = peer_add(cl->bus, name, host, pport);
+    if (id < 0) {
+        dbuf_printf(err, "seed '%s': cannot add it", line);
+        return DYN_EINVAL;
+    }
+    cl->seed_peer = dyn_realloc(cl->seed_peer, sizeof(int) * (cl->nseeds + 1));
+    cl->seed_peer[cl->nseeds++] = id;
+    return 0;
+}
+
+int members_add_seed(struct cluster *cl, const char *hostport, size_t len,
+                     struct dbuf *err)
+{
+    char line[160];
+    if (len >= sizeof(line)) {
+        dbuf_printf(err, "ERR expected host:port");
+        return DYN_EINVAL;
+    }
+    memcpy(line, hostport, len);
+    line[len] = 0;
+    struct dbuf e;
+    dbuf_init(&e);
+    int rc = seed_add(cl, line, &e);
+    if (rc != 0)
+        dbuf_printf(err, "ERR %.*s", (int)e.len, e.p);
+    dbuf_free(&e);
+    /* gossip with it at once rather than at the next round */
+    cl->last_gossip_ms = 0;
+    return rc;
+}
+
+int members_init(struct cluster *cl, struct dbuf *err)
+{
+    struct node *n = cl->node;
+    cl->rnd = dyn_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+    grow(cl, DYN_MAX(cl->mb.n, 8));
+    uint64_t hb = (uint64_t)n->cfg.down_timeout_ms +
+                  5 * (uint64_t)n->cfg.gossip_interval_ms;
+    membership_set_heartbeat_timeouts(&cl->mb, hb, hb * 2);
+    const char *p = n->cfg.seeds ? n->cfg.seeds : "";
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char line[160];
+        snprintf(line, sizeof(line), "%.*s", (int)DYN_MIN(len, 159), p);
+        p += len + (e ? 1 : 0);
+        if (line[0] && seed_add(cl, line, err) != 0)
+            return DYN_EINVAL;
+    }
+    return 0;
+}
+
+void members_free(struct cluster *cl)
+{
+    dyn_free(cl->seed_peer);
+    cl->seed_peer = NULL;
+    dyn_free(cl->fault);
+    cl->fault = NULL;
+}
+
+/* ---- gossip ------------------------------------------------------------- */
+
+static void apply_events(struct cluster *cl, struct gossip_events *ev)
+{
+    for (uint32_t i = 0; i < ev->n; i++) {
+        const struct gossip_event *e = &ev->ev[i];
+        switch (e->type) {
+        case GOSSIP_EV_JOINED:
+            members_added(cl, e->member);
+            break;
+        case GOSSIP_EV_RESTARTED: {
+            /* a new life: the address may have changed */
+            grow(cl, e->member + 1);
+            if (cl->peer_of[e->member] >= 0) {
+                peer_remove(cl->bus, cl->peer_of[e->member]);
+                cl->peer_of[e->member] = -1;
+            }
+            members_added(cl, e->member);
+            dlog(DLOG_NOTICE, "member %s restarted (incarnation %u)",
+                 cl->mb.m[e->member].name, cl->mb.m[e->member].incarnation);
+            break;
+        }
+        case GOSSIP_EV_STATUS: {
+            struct member_event me = {e->member, e->from, e->to};
+            cl_log_event(cl, &me);
+            break;
+        }
+        case GOSSIP_EV_SELF_REFUTED:
+            dlog(DLOG_NOTICE, "gossip: raised our incarnation to %u",
+                 cl->mb.m[cl->mb.self].incarnation);
+            break;
+        case GOSSIP_EV_SELF_REMOVED:
+            dlog(DLOG_WARNING, "gossip: the cluster holds this node as "
+                               "left or forgotten");
+            break;
+        case GOSSIP_EV_RING:
+            break;
+        }
+    }
+    if (ev->has_old_ring) {
+        dlog(DLOG_NOTICE, "gossip: ring epoch %llu -> %llu",
+             (unsigned long long)ev->old_ring.epoch,
+             (unsigned long long)cl->ring.epoch);
+        rebalance_ring_changed(cl, &ev->old_ring);
+    }
+}
+
+/* Decodes and merges a GOSSIP payload. */
+static int merge_bytes(struct cluster *cl, const char *p, size_t len)
+{
+    struct gossip_msg msg;
+    struct gossip_events ev;
+    gossip_events_init(&ev);
+    int rc = gossip_decode((const uint8_t *)p, len, &msg);
+    if (rc == 0) {
+        rc = gossip_merge(&cl->mb, &cl->ring, &msg, cl_now(cl), &ev);
+        apply_events(cl, &ev);
+    }
+    gossip_msg_free(&msg);
+    gossip_events_free(&ev);
+    return rc;
+}
+
+static void gossip_reply(void *ctx, int err, const struct peer_value *v)
+{
+    struct cluster *cl = ctx;
+    if (err == 0 && v && v->type == PEER_V_STRING) {
+        int rc = merge_bytes(cl, v->str, v->len);
+        if (rc == DYN_EPROTO)
+            dlog(DLOG_WARNING, "gossip: a peer belongs to another cluster "
+                               "(its ring has another partition count)");
+    }
+}
+
+static void h_gossip(void *ctx, struct peer_call *call, int argc,
+                     const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    if (argc != 2) {
+        peer_call_reply_error(call, "ERR GOSSIP bytes");
+        return;
+    }
+    int rc = merge_bytes(cl, argv[1].p, argv[1].len);
+    if (rc == DYN_EINVAL || rc == DYN_EPROTO) {
+        peer_call_reply_error(call, rc == DYN_EPROTO
+                                        ? "ERR another cluster (ring size)"
+                                        : "ERR malformed gossip");
+        return;
+    }
+    struct dbuf out;
+    dbuf_init(&out);
+    gossip_encode(&cl->mb, &cl->ring, &out);
+    peer_call_reply_bulk(call, out.p, out.len);
+    dbuf_free(&out);
+}
+
+static void gossip_round(struct cluster *cl)
+{
+    gossip_beat(&cl->mb);
+    cl->gossip_rounds++;
+    uint32_t m;
+    int peer = -1;
+    if (gossip_pick_peer(&cl->mb, rnd_next(cl), &m) == 0 &&
+        m < cl->peer_cap && cl->peer_of[m] >= 0 &&
+        peer_is_connected(cl->bus, cl->peer_of[m]))
+        peer = cl->peer_of[m];
+    if (peer < 0 && cl->nseeds) {
+        /* nobody live, or the pick is not connected yet: a seed */
+        uint32_t start = (uint32_t)(rnd_next(cl) % cl->nseeds);
+        for (uint32_t i = 0; i < cl->nseeds && peer < 0; i++) {
+            int id = cl->seed_peer[(start + i) % cl->nseeds];
+            if (peer_is_connected(cl->bus, id))
+                peer = id;
+        }
+    }
+    if (peer < 0)
+        return;
+    struct dbuf out;
+    dbuf_init(&out);
+    if (gossip_encode(&cl->mb, &cl->ring, &out) == 0) {
+        struct dyn_arg av[2] = {{"GOSSIP", 6}, {out.p, out.len}};
+        peer_request(cl->bus, peer, 2, av, gossip_reply, cl, NULL);
+    }
+    dbuf_free(&out);
+}
+
+/* ---- simulated failures ------------------------------------------------- */
+
+static void set_killed(struct cluster *cl, int on, uint64_t until)
+{
+    if (cl->killed != on)
+        dlog(DLOG_WARNING, on ? "DYNAMO.KILL: this node now behaves as "
+                                "crashed (peer traffic dropped, data "
+                                "commands refused)"
+                              : "DYNAMO.REVIVE: this node is back");
+    cl->killed = on;
+    cl->killed_until = on ? until : 0;
+    peer_bus_set_killed(cl->bus, on);
+}
+
+static int member_named(struct cluster *cl, const char *name, size_t len)
+{
+    char tmp[MEMBER_NAME_MAX];
+    if (len >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, name, len);
+    tmp[len] = 0;
+    return membership_find(&cl->mb, tmp);
+}
+
+static void apply_fault(struct cluster *cl, int m, int drop_out, int drop_in,
+                        uint64_t delay)
+{
+    grow(cl, (uint32_t)m + 1);
+    struct peer_fault *f = &cl->fault[m];
+    f->drop_out |= drop_out;
+    f->drop_in |= drop_in;
+    if (delay)
+        f->delay_ms = delay;
+    if (cl->peer_of[m] >= 0)
+        peer_set_fault(cl->bus, cl->peer_of[m], f);
+}
+
+static void clear_faults(struct cluster *cl)
+{
+    for (uint32_t m = 0; m < cl->peer_cap; m++) {
+        memset(&cl->fault[m], 0, sizeof(cl->fault[m]));
+        if (cl->peer_of[m] >= 0)
+            peer_set_fault(cl->bus, cl->peer_of[m], &cl->fault[m]);
+    }
+}
+
+/* The fault rule of the essay, from this node's point of view.  kind 0:
+ * drop, 1: delay.  Returns 0, or DYN_ENOTFOUND (unknown member). */
+static int fault_apply(struct cluster *cl, const char *from, size_t flen,
+                       const char *to, size_t tlen, int kind, uint64_t ms,
+                       int both)
+{
+    int a = member_named(cl, from, flen), b = member_named(cl, to, tlen);
+    int self = (int)cl->mb.self;
+    if (a < 0 || b < 0)
+        return DYN_ENOTFOUND;
+    if (a == b)
+        return DYN_EINVAL;
+    char msbuf[24];
+    snprintf(msbuf, sizeof(msbuf), "%llu", (unsigned long long)ms);
+    struct dyn_arg av[6] = {{"R.FAULT", 7},
+                            {from, flen},
+                            {to, tlen},
+                            {kind ? "DELAY" : "DROP", kind ? 5u : 4u},
+                            {msbuf, strlen(msbuf)},
+                            {"BOTH", 4}};
+    if (kind == 0) {
+        if (a == self)
+            apply_fault(cl, b, 1, both, 0);
+        else if (b == self)
+            apply_fault(cl, a, both, 1, 0);
+        else
+            cl_send(cl, (uint16_t)a, both ? 6 : 5, av, NULL, NULL);
+        return 0;
+    }
+    /* delays are applied by the sender */
+    if (a == self)
+        apply_fault(cl, b, 0, 0, ms);
+    else
+        cl_send(cl, (uint16_t)a, 5, av, NULL, NULL);
+    if (both) {
+        if (b == self)
+            apply_fault(cl, a, 0, 0, ms);
+        else {
+            struct dyn_arg rv[5] = {av[0], av[2], av[1], av[3], av[4]};
+            cl_send(cl, (uint16_t)b, 5, rv, NULL, NULL);
+        }
+    }
+    return 0;
+}
+
+static void h_fault(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    if (argc == 2 && dyn_arg_is(argv[1].p, argv[1].len, "CLEAR")) {
+        clear_faults(cl);
+        peer_call_reply_ok(call);
+        return;
+    }
+    unsigned long long ms;
+    if ((argc != 5 && argc != 6) ||
+        dyn_str2ull(argv[4].p, argv[4].len, &ms) != 0) {
+        peer_call_reply_error(call, "ERR R.FAULT from to DROP|DELAY ms [BOTH]");
+        return;
+    }
+    int kind = dyn_arg_is(argv[3].p, argv[3].len, "DELAY");
+    int rc = fault_apply(cl, argv[1].p, argv[1].len, argv[2].p, argv[2].len,
+                         kind, ms, argc == 6);
+    if (rc == 0)
+        peer_call_reply_ok(call);
+    else
+        peer_call_reply_error(call, "ERR unknown member");
+}
+
+static void h_kill(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    unsigned long long s = 0;
+    if (argc == 2 && dyn_str2ull(argv[1].p, argv[1].len, &s) != 0) {
+        peer_call_reply_error(call, "ERR R.KILL [seconds]");
+        return;
+    }
+    /* reply first: the bus drops our replies' requests, not replies */
+    peer_call_reply_ok(call);
+    set_killed(cl, 1, s ? cl_now(cl) + s * 1000 : 0);
+}
+
+static void h_revive(void *ctx, struct peer_call *call, int argc,
+                     const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    (void)argc;
+    (void)argv;
+    set_killed(cl, 0, 0);
+    peer_call_reply_ok(call);
+}
+
+const struct peer_command members_peer_cmds[] = {
+    {"GOSSIP", h_gossip, 0},
+    {"R.KILL", h_kill, 0},
+    {"R.REVIVE", h_revive, PEER_CMD_UNFILTERED},
+    {"R.FAULT", h_fault, PEER_CMD_UNFILTERED},
+};
+const size_t members_npeer_cmds =
+    sizeof(members_peer_cmds) / sizeof(members_peer_cmds[0]);
+
+/* ---- the tick ----------------------------------------------------------- */
+
+void members_tick(struct cluster *cl, uint64_t t)
+{
+    struct node *n = cl->node;
+    if (cl->killed && cl->killed_until && t >= cl->killed_until)
+        set_killed(cl, 0, 0);
+    /* thresholds can change at run time (CONFIG SET) */
+    cl->mb.suspect_ms = (uint64_t)n->cfg.suspect_timeout_ms;
+    cl->mb.down_ms = DYN_MAX((uint64_t)n->cfg.down_timeout_ms,
+                             cl->mb.suspect_ms);
+    cl->ping_interval_ms = DYN_MAX(cl->mb.suspect_ms / 3, 20);
+    if (cl->killed)
+        return; /* a crashed node does nothing */
+    /* failure detector: keep a request outstanding to every peer */
+    if (t - cl->last_ping_ms >= cl->ping_interval_ms) {
+        cl->last_ping_ms = t;
+        struct dyn_arg av[1] = {{"R.PING", 6}};
+        for (uint32_t m = 0; m < cl->mb.n; m++)
+            if (m != cl->mb.self && cl->peer_of[m] >= 0 &&
+                !MEMBER_IS_TOMBSTONE(cl->mb.m[m].status) &&
+                peer_is_connected(cl->bus, cl->peer_of[m]))
+                cl_send(cl, (uint16_t)m, 1, av, NULL, NULL);
+    }
+    struct member_event ev[16];
+    uint32_t k = membership_tick(&cl->mb, t, ev, 16);
+    for (uint32_t i = 0; i < k; i++)
+        cl_log_event(cl, &ev[i]);
+    /* a peer we cannot reach at all is down, not just silent */
+    for (uint32_t m = 0; m < cl->mb.n; m++)
+        if (m != cl->mb.self && cl->peer_of[m] >= 0 &&
+            !peer_is_connected(cl->bus, cl->peer_of[m]))
+            membership_on_request(&cl->mb, m, t);
+    if (t - cl->last_gossip_ms >= (uint64_t)n->cfg.gossip_interval_ms) {
+        cl->last_gossip_ms = t;
+        gossip_round(cl);
+    }
+}
+
+/* ---- the public commands ------------------------------------------------ */
+
+int cluster_kill(struct node *n, const char *name, size_t len,
+                 uint64_t seconds, struct dbuf *err)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl)
+        return DYN_EINVAL;
+    int m = name ? member_named(cl, name, len) : (int)cl->mb.self;
+    if (m < 0) {
+        dbuf_printf(err, "ERR unknown member '%.*s'", (int)len, name);
+        return DYN_ENOTFOUND;
+    }
+    if (m == (int)cl->mb.self) {
+        set_killed(cl, 1, seconds ? cl_now(cl) + seconds * 1000 : 0);
+        return 0;
+    }
+    char sb[24];
+    snprintf(sb, sizeof(sb), "%llu", (unsigned long long)seconds);
+    struct dyn_arg av[2] = {{"R.KILL", 6}, {sb, strlen(sb)}};
+    if (cl_send(cl, (uint16_t)m, 2, av, NULL, NULL) != 0) {
+        dbuf_printf(err, "ERR member '%.*s' is not reachable", (int)len,
+                    name);
+        return DYN_EIO;
+    }
+    return 0;
+}
+
+int cluster_revive(struct node *n, const char *name, size_t len,
+                   struct dbuf *err)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl)
+        return DYN_EINVAL;
+    int m = name ? member_named(cl, name, len) : (int)cl->mb.self;
+    if (m < 0) {
+        dbuf_printf(err, "ERR unknown member '%.*s'", (int)len, name);
+        return DYN_ENOTFOUND;
+    }
+    if (m == (int)cl->mb.self) {
+        set_killed(cl, 0, 0);
+        return 0;
+    }
+    struct dyn_arg av[1] = {{"R.REVIVE", 8}};
+    if (cl_send(cl, (uint16_t)m, 1, av, NULL, NULL) != 0) {
+        dbuf_printf(err, "ERR member '%.*s' is not connected", (int)len, name);
+        return DYN_EIO;
+    }
+    return 0;
+}
+
+int cluster_is_killed(const struct node *n)
+{
+    return n->cluster && n->cluster->killed;
+}
+
+int cluster_fault(struct node *n, int argc, const struct dyn_arg *argv,
+                  struct dbuf *out)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl)
+        return DYN_EINVAL;
+    if (argc >= 2 && dyn_arg_is(argv[1].p, argv[1].len, "CLEAR")) {
+        if (argc > 3 || (argc == 3 && !dyn_arg_is(argv[2].p, argv[2].len,
+                                                   "ALL"))) {
+            reply_error(out, "ERR syntax: DYNAMO.FAULT CLEAR [ALL]");
+            return DYN_EINVAL;
+        }
+        clear_faults(cl);
+        if (argc == 3) {
+            struct dyn_arg av[2] = {{"R.FAULT", 7}, {"CLEAR", 5}};
+            for (uint32_t m = 0; m < cl->mb.n; m++)
+                if (m != cl->mb.self)
+                    cl_send(cl, (uint16_t)m, 2, av, NULL, NULL);
+        }
+        reply_ok(out);
+        return 0;
+    }
+    if (argc == 2 && dyn_arg_is(argv[1].p, argv[1].len, "LIST")) {
+        uint32_t k = 0;
+        for (uint32_t m = 0; m < cl->mb.n && m < cl->peer_cap; m++)
+            k += cl->fault[m].drop_out || cl->fault[m].drop_in ||
+                 cl->fault[m].delay_ms;
+        reply_array(out, k);
+        for (uint32_t m = 0; m < cl->mb.n && m < cl->peer_cap; m++) {
+            const struct peer_fault *f = &cl->fault[m];
+            if (!f->drop_out && !f->drop_in && !f->delay_ms)
+                continue;
+            reply_array(out, 4);
+            reply_bulk_cstr(out, cl->mb.m[m].name);
+            reply_bulk_cstr(out, f->drop_out ? "drop-to" : "-");
+            reply_bulk_cstr(out, f->drop_in ? "drop-from" : "-");
+            reply_int(out, (long long)f->delay_ms);
+        }
+        return 0;
+    }
+    /* from to DROP [BOTH] | from to DELAY ms [BOTH] */
+    int kind = -1, both = 0;
+    unsigned long long ms = 0;
+    if (argc >= 4 && dyn_arg_is(argv[3].p, argv[3].len, "DROP")) {
+        kind = 0;
+        both = argc == 5 && dyn_arg_is(argv[4].p, argv[4].len, "BOTH");
+        if (argc != 4 && !both)
+            kind = -1;
+    } else if (argc >= 5 && dyn_arg_is(argv[3].p, argv[3].len, "DELAY")) {
+        kind = 1;
+        both = argc == 6 && dyn_arg_is(argv[5].p, argv[5].len, "BOTH");
+        if ((argc != 5 && !both) ||
+            dyn_str2ull(argv[4].p, argv[4].len, &ms) != 0 || ms == 0 ||
+            ms > 600000)
+            kind = -1;
+    }
+    if (kind < 0) {
+        reply_error(out, "ERR syntax: DYNAMO.FAULT from to DROP [BOTH] | "
+                         "DYNAMO.FAULT from to DELAY ms [BOTH] | "
+                         "DYNAMO.FAULT CLEAR [ALL] | DYNAMO.FAULT LIST");
+        return DYN_EINVAL;
+    }
+    int rc = fault_apply(cl, argv[1].p, argv[1].len, argv[2].p, argv[2].len,
+                         kind, ms, both);
+    if (rc == DYN_ENOTFOUND)
+        reply_error(out, "ERR unknown member");
+    else if (rc == DYN_EINVAL)
+        reply_error(out, "ERR from and to are the same member");
+    else
+        reply_ok(out);
+    return rc;
+}

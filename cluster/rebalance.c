@@ -1,0 +1,914 @@
+/*
+ * rebalance.c -- explicit membership changes (paper 4.8-4.9): a node
+ * joins, leaves, or is forgotten, and the partitions it gains or loses are
+ * streamed before ownership switches.
+ *
+ * One node drives each change: the joiner itself (DYNAMO.JOIN, or a node
+ * started with seed lines that finds a ring it is not in), the leaver
+ * (DYNAMO.LEAVE), or the node that was told to DYNAMO.FORGET a dead one.
+ * The driver computes the target ring with the claim function (ring.c:
+ * epoch + 1) and runs three phases, re-sending R.MOVE to every live
+ * member every 200 ms until each phase is over:
+ *
+ *   1. announce  R.MOVE driver 0 ring: each member keeps the target as its
+ *                pending ring and answers "ready" once it knows every node
+ *                of the target as a member.  From then on its coordinators
+ *                send every write of a partition on the move to the nodes
+ *                that gain it, too (rebalance_extra_targets): a write made
+ *                during the stream reaches the new owner.
+ *   2. stream    once every live member is ready: R.MOVE driver 1 ring.
+ *                Each member pulls every partition it gains (it is in the
+ *                target's top N and not in the current one) from all the
+ *                reachable current replicas (R.PULL part: every object of
+ *                the partition in one reply), merges them by their clocks,
+ *                and answers "done" when its last partition is in.
+ *   3. switch    once every live member is done: the driver installs the
+ *                target as its ring and sends it to everyone (R.RING; gossip
+ *                carries it too).  Ownership switches for all partitions at
+ *                once, and only after every stream is complete.
+ *
+ * A node that no longer replicates a partition under the new ring drops
+ * its copies after a grace period (so a coordinator still on the old ring
+ * for a moment reads complete data), and a leaver marks itself LEFT.  A
+ * member that is down during the change misses it: it learns the ring by
+ * gossip when it returns, and anti-entropy repairs its data.
+ *
+ * Why every write also goes to the gainer, and why streaming waits for
+ * every member's "ready": a write that reached only the old replicas after
+ * the gainer had pulled the partition would be lost to the new owner.
+ * With every coordinator already sending to the gainer before the first
+ * pull, each write is either in the pull or sent directly, or both
+ * (merging is idempotent).
+ *
+ * Thread-safety: none; the event loop owns everything.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "cluster/cluster_int.h"
+#include "cluster/coordinator.h"
+#include "cluster/gossip.h"
+#include "cluster/hints.h"
+#include "server/db.h"
+#include "server/log.h"
+#include "server/node.h"
+#include "server/reply.h"
+#include "server/store.h"
+#include "server/util.h"
+
+#define POLL_MS 200
+#define PULLS_IN_FLIGHT 4
+#define RETRY_MS 300
+
+enum drive { DRIVE_NONE, DRIVE_JOIN, DRIVE_LEAVE, DRIVE_FORGET };
+
+struct pull {
+    uint32_t part;
+    uint8_t state;          /* 0 waiting, 1 in flight, 2 done */
+    uint32_t waiting;       /* answers outstanding */
+    int failed;
+    uint64_t retry_at;
+};
+
+struct rebalance {
+    /* the change this node drives */
+    enum drive drive;
+    struct ring target;
+    uint8_t *reply;         /* per member: 0 none, 1 ready, 2 done */
+    uint32_t reply_cap;
+    int go;
+    uint64_t last_poll_ms;
+    uint64_t drive_started_ms;
+    char forget[MEMBER_NAME_MAX];
+    /* the pending ring this node knows of (any driver's) */
+    int has_pending;
+    struct ring pending;
+    char driver[MEMBER_NAME_MAX];
+    int go_received;
+    struct pull *pulls;
+    uint32_t npulls;
+    uint32_t pulls_done;
+    uint64_t pull_started_ms;
+    uint64_t pull_bytes;
+    /* partitions to drop after a ring change */
+    uint8_t *drop;
+    uint64_t drop_at;
+    uint32_t drop_next;
+    /* stats */
+    uint64_t keys_in, bytes_in, keys_dropped;
+    uint64_t last_stream_ms, last_stream_bytes;
+    uint64_t changes_driven;
+};
+
+static const char *rebalance_move(struct cluster *cl, const char *driver,
+                                  int go, const struct ring *target);
+static void rebalance_install(struct cluster *cl, const struct ring *r);
+static void pull_finished(struct cluster *cl, uint32_t idx);
+
+static int in_top(struct cluster *cl, const struct ring *r, uint32_t part,
+                  uint32_t self_ring_idx_unused, const char *name)
+{
+    uint16_t ri[QUORUM_MAX];
+    uint32_t nval = DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX);
+    uint32_t k = ring_preflist(r, part, ri, nval);
+    (void)self_ring_idx_unused;
+    for (uint32_t i = 0; i < k; i++)
+        if (strcmp(r->names[ri[i]], name) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *self_name(const struct cluster *cl)
+{
+    return cl->mb.m[cl->mb.self].name;
+}
+
+int rebalance_init(struct cluster *cl)
+{
+    struct rebalance *rb = dyn_calloc(1, sizeof(*rb));
+    ring_init(&rb->target, cl->ring.q ? cl->ring.q : 16);
+    ring_init(&rb->pending, cl->ring.q ? cl->ring.q : 16);
+    rb->drop = dyn_calloc(cl->ring.q ? cl->ring.q : 1, 1);
+    cl->rb = rb;
+    return 0;
+}
+
+void rebalance_free(struct cluster *cl)
+{
+    struct rebalance *rb = cl->rb;
+    if (!rb)
+        return;
+    ring_free(&rb->target);
+    ring_free(&rb->pending);
+    dyn_free(rb->reply);
+    dyn_free(rb->pulls);
+    dyn_free(rb->drop);
+    dyn_free(rb);
+    cl->rb = NULL;
+}
+
+uint32_t rebalance_extra_targets(struct cluster *cl, uint32_t part,
+                                 uint16_t *out, uint32_t max)
+{
+    struct rebalance *rb = cl->rb;
+    if (!rb || !rb->has_pending || part >= rb->pending.q)
+        return 0;
+    uint16_t ri[QUORUM_MAX];
+    uint32_t nval = DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX);
+    uint32_t k = ring_preflist(&rb->pending, part, ri, nval), n = 0;
+    for (uint32_t i = 0; i < k && n < max; i++) {
+        const char *name = rb->pending.names[ri[i]];
+        if (in_top(cl, &cl->ring, part, 0, name))
+            continue;
+        int m = membership_find(&cl->mb, name);
+        if (m >= 0)
+            out[n++] = (uint16_t)m;
+    }
+    return n;
+}
+
+/* ---- the pending ring and the pulls (every member) --------------------- */
+
+static void pending_clear(struct rebalance *rb)
+{
+    rb->has_pending = 0;
+    rb->go_received = 0;
+    dyn_free(rb->pulls);
+    rb->pulls = NULL;
+    rb->npulls = rb->pulls_done = 0;
+}
+
+static void pending_set(struct cluster *cl, const struct ring *target,
+                        const char *driver)
+{
+    struct rebalance *rb = cl->rb;
+    pending_clear(rb);
+    ring_free(&rb->pending);
+    ring_copy(&rb->pending, target);
+    rb->has_pending = 1;
+    snprintf(rb->driver, sizeof(rb->driver), "%s", driver);
+    const char *me = self_name(cl);
+    rb->pulls = dyn_calloc(target->q, sizeof(*rb->pulls));
+    for (uint32_t p = 0; p < target->q; p++)
+        if (in_top(cl, target, p, 0, me) && !in_top(cl, &cl->ring, p, 0, me))
+            rb->pulls[rb->npulls++].part = p;
+    dlog(DLOG_NOTICE, "rebalance: pending ring epoch %llu from %s; this node "
+                      "gains %u partitions",
+         (unsigned long long)target->epoch, driver, rb->npulls);
+}
+
+/* Every answer for pull idx is in. */
+static void pull_finished(struct cluster *cl, uint32_t idx)
+{
+    struct rebalance *rb = cl->rb;
+    struct pull *pl = &rb->pulls[idx];
+    if (pl->failed) {
+        pl->state = 0;
+        pl->failed = 0;
+        pl->retry_at = cl_now(cl) + RETRY_MS;
+        return;
+    }
+    pl->state = 2;
+    if (++rb->pulls_done == rb->npulls) {
+        rb->last_stream_ms = cl_now(cl) - rb->pull_started_ms;
+        rb->last_stream_bytes = rb->pull_bytes;
+        dlog(DLOG_NOTICE, "rebalance: streamed %u partitions, %llu bytes in "
+                          "%llu ms",
+             rb->npulls, (unsigned long long)rb->pull_bytes,
+             (unsigned long long)rb->last_stream_ms);
+    }
+}
+
+struct pull_ctx {
+    struct cluster *cl;
+    uint64_t epoch;
+    uint32_t idx;
+};
+
+static void pull_answer(void *ctx, int err, const struct peer_value *v)
+{
+    struct pull_ctx *pc = ctx;
+    struct cluster *cl = pc->cl;
+    struct rebalance *rb = cl->rb;
+    if (!rb || !rb->has_pending || rb->pending.epoch != pc->epoch ||
+        pc->idx >= rb->npulls) {
+        dyn_free(pc);
+        return; /* superseded */
+    }
+    struct pull *pl = &rb->pulls[pc->idx];
+    if (err == 0 && v && v->type == PEER_V_ARRAY && v->n % 2 == 0) {
+        for (size_t i = 0; i + 1 < v->n; i += 2) {
+            const struct peer_value *k = &v->elem[i], *o = &v->elem[i + 1];
+            if (k->type != PEER_V_STRING || o->type != PEER_V_STRING)
+                continue;
+            struct object *obj = NULL;
+            if (cl_parse_object(cl, o->str, o->len, &obj) != 0)
+                continue;
+            if (cl_merge_local(cl, k->str, k->len, obj, obj) < 0)
+                pl->failed = 1;
+            rb->keys_in++;
+            rb->bytes_in += k->len + o->len;
+            rb->pull_bytes += k->len + o->len;
+        }
+    } else {
+        pl->failed = 1;
+    }
+    if (--pl->waiting == 0)
+        pull_finished(cl, pc->idx);
+    dyn_free(pc);
+}
+
+static void pull_start(struct cluster *cl, uint32_t idx)
+{
+    struct rebalance *rb = cl->rb;
+    struct pull *pl = &rb->pulls[idx];
+    uint16_t ri[QUORUM_MAX];
+    uint32_t nval = DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX);
+    uint32_t k = ring_preflist(&cl->ring, pl->part, ri, nval);
+    char pb[16];
+    snprintf(pb, sizeof(pb), "%u", pl->part);
+    struct dyn_arg av[2] = {{"R.PULL", 6}, {pb, strlen(pb)}};
+    pl->waiting = 0;
+    pl->state = 1;
+    pl->failed = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        int m = membership_find(&cl->mb, cl->ring.names[ri[i]]);
+        if (m < 0 || m == (int)cl->mb.self || !cl_reachable(cl, m))
+            continue;
+        struct pull_ctx *pc = dyn_malloc(sizeof(*pc));
+        pc->cl = cl;
+        pc->epoch = rb->pending.epoch;
+        pc->idx = idx;
+        if (cl_send(cl, (uint16_t)m, 2, av, pull_answer, pc) == 0)
+            pl->waiting++;
+        else
+            dyn_free(pc);
+    }
+    if (pl->waiting == 0)
+        pull_finished(cl, idx); /* no source reachable: anti-entropy's */
+}
+
+static void pulls_tick(struct cluster *cl, uint64_t t)
+{
+    struct rebalance *rb = cl->rb;
+    if (!rb->has_pending || !rb->go_received)
+        return;
+    uint32_t inflight = 0;
+    for (uint32_t i = 0; i < rb->npulls; i++)
+        inflight += rb->pulls[i].state == 1;
+    for (uint32_t i = 0; i < rb->npulls && inflight < PULLS_IN_FLIGHT; i++) {
+        struct pull *pl = &rb->pulls[i];
+        if (pl->state != 0 || pl->retry_at > t)
+            continue;
+        pull_start(cl, i);
+        inflight += rb->pulls[i].state == 1;
+    }
+}
+
+/* R.PULL part: every object of the partition, as key, bytes pairs. */
+struct pull_out {
+    struct dbuf *b;
+    uint64_t n;
+};
+
+static int pull_cb(void *ctx, const void *key, size_t klen,
+                   const struct object *o)
+{
+    struct pull_out *po = ctx;
+    reply_bulk(po->b, key, klen);
+    reply_bulk(po->b, object_bytes(o), object_size(o));
+    po->n++;
+    return 0;
+}
+
+static void h_pull(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    unsigned long long p;
+    if (argc != 2 || dyn_str2ull(argv[1].p, argv[1].len, &p) != 0 ||
+        p >= store_partitions(cl->node->store)) {
+        peer_call_reply_error(call, "ERR R.PULL partition");
+        return;
+    }
+    struct dbuf body;
+    dbuf_init(&body);
+    struct pull_out po = {&body, 0};
+    store_iter_partition(cl->node->store, (uint32_t)p, pull_cb, &po);
+    struct dbuf *out = peer_call_buf(call);
+    reply_array(out, (long long)(po.n * 2));
+    dbuf_append(out, body.p, body.len);
+    dbuf_free(&body);
+    peer_call_done(call);
+}
+
+/* ---- switching rings ---------------------------------------------------- */
+
+void rebalance_ring_changed(struct cluster *cl, const struct ring *old)
+{
+    struct rebalance *rb = cl->rb;
+    if (rb->has_pending && rb->pending.epoch <= cl->ring.epoch)
+        pending_clear(rb);
+    if (rb->drive != DRIVE_NONE && rb->target.epoch <= cl->ring.epoch &&
+        ring_node_index(&cl->ring, self_name(cl)) >= 0 &&
+        rb->drive == DRIVE_JOIN)
+        rb->drive = DRIVE_NONE; /* someone else's switch included us */
+    /* what this node stops replicating is dropped after a grace period */
+    const char *me = self_name(cl);
+    uint32_t lost = 0;
+    if (old->q == cl->ring.q && old->nnodes) {
+        for (uint32_t p = 0; p < cl->ring.q; p++)
+            if (in_top(cl, old, p, 0, me) && !in_top(cl, &cl->ring, p, 0, me)) {
+                rb->drop[p] = 1;
+                lost++;
+            }
+    }
+    if (lost) {
+        rb->drop_at = cl_now(cl) + 3000 +
+                      2 * (uint64_t)cl->node->cfg.gossip_interval_ms;
+        rb->drop_next = 0;
+        dlog(DLOG_NOTICE, "rebalance: ring epoch %llu: this node no longer "
+                          "replicates %u partitions (dropped after a grace "
+                          "period)",
+             (unsigned long long)cl->ring.epoch, lost);
+    }
+    /* a member of the new ring we have not heard of: learn it by gossip */
+}
+
+/* Takes r as the ring if it is newer. */
+static void rebalance_install(struct cluster *cl, const struct ring *r)
+{
+    if (r->q != cl->ring.q || r->epoch <= cl->ring.epoch)
+        return;
+    struct ring old;
+    ring_copy(&old, &cl->ring);
+    ring_free(&cl->ring);
+    ring_copy(&cl->ring, r);
+    dlog(DLOG_NOTICE, "rebalance: ring epoch %llu -> %llu",
+         (unsigned long long)old.epoch, (unsigned long long)r->epoch);
+    rebalance_ring_changed(cl, &old);
+    ring_free(&old);
+}
+
+/* Drops, a partition per tick, what this node no longer replicates. */
+struct drop_ctx {
+    char **keys;
+    size_t *lens;
+    size_t n, cap;
+};
+
+static int drop_cb(void *ctx, const void *key, size_t klen,
+                   const struct object *o)
+{
+    struct drop_ctx *d = ctx;
+    (void)o;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 64;
+        d->keys = dyn_realloc(d->keys, sizeof(char *) * d->cap);
+        d->lens = dyn_realloc(d->lens, sizeof(size_t) * d->cap);
+    }
+    d->keys[d->n] = dyn_memdup(key, klen);
+    d->lens[d->n++] = klen;
+    return 0;
+}
+
+static void drops_tick(struct cluster *cl, uint64_t t)
+{
+    struct rebalance *rb = cl->rb;
+    if (!rb->drop_at || t < rb->drop_at)
+        return;
+    const char *me = self_name(cl);
+    while (rb->drop_next < cl->ring.q && !rb->drop[rb->drop_next])
+        rb->drop_next++;
+    if (rb->drop_next >= cl->ring.q) {
+        rb->drop_at = 0;
+        return;
+    }
+    uint32_t p = rb->drop_next++;
+    rb->drop[p] = 0;
+    /* replicating it again (another change since), or gaining it: keep */
+    if (in_top(cl, &cl->ring, p, 0, me) ||
+        (rb->has_pending && in_top(cl, &rb->pending, p, 0, me)))
+        return;
+    struct drop_ctx d = {NULL, NULL, 0, 0};
+    store_iter_partition(cl->node->store, p, drop_cb, &d);
+    for (size_t i = 0; i < d.n; i++) {
+        /* a stand-in copy still owed to a down owner stays until then */
+        if (!cl->hints || !hints_has_key(cl->hints, d.keys[i],
+                                         (uint32_t)d.lens[i]))
+            if (db_drop(cl->node, d.keys[i], d.lens[i]) == 0)
+                rb->keys_dropped++;
+        dyn_free(d.keys[i]);
+    }
+    dyn_free(d.keys);
+    dyn_free(d.lens);
+}
+
+/* A member's side of R.MOVE: returns "ready", "done", "wait" or
+ * "-ERR ..." */
+static const char *rebalance_move(struct cluster *cl, const char *driver,
+                                  int go, const struct ring *target)
+{
+    struct rebalance *rb = cl->rb;
+    if (target->q != cl->ring.q)
+        return "-ERR another cluster (ring size)";
+    if (target->epoch <= cl->ring.epoch)
+        return "done"; /* switched already */
+    if (rb->has_pending && rb->pending.epoch == target->epoch &&
+        strcmp(rb->driver, driver) != 0)
+        return "-BUSY another membership change is in progress";
+    if (!rb->has_pending || rb->pending.epoch != target->epoch)
+        pending_set(cl, target, driver);
+    /* writes can go to every node of the target only if we know them */
+    for (uint32_t i = 0; i < target->nnodes; i++)
+        if (membership_find(&cl->mb, target->names[i]) < 0)
+            return "wait";
+    if (go && !rb->go_received) {
+        rb->go_received = 1;
+        rb->pull_started_ms = cl_now(cl);
+        rb->pull_bytes = 0;
+    }
+    if (rb->go_received && rb->pulls_done == rb->npulls)
+        return "done";
+    return "ready";
+}
+
+/* R.MOVE driver go ring -> "ready" | "done" | "wait" | error */
+static void h_move(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    struct ring target;
+    if (argc != 4 || argv[1].len >= MEMBER_NAME_MAX ||
+        ring_decode(&target, (const uint8_t *)argv[3].p, argv[3].len) != 0) {
+        peer_call_reply_error(call, "ERR R.MOVE driver go ring");
+        return;
+    }
+    char driver[MEMBER_NAME_MAX];
+    memcpy(driver, argv[1].p, argv[1].len);
+    driver[argv[1].len] = 0;
+    const char *answer = rebalance_move(cl, driver, argv[2].len == 1 &&
+                                                        argv[2].p[0] == '1',
+                                        &target);
+    ring_free(&target);
+    if (answer[0] == '-')
+        peer_call_reply_error(call, answer + 1);
+    else
+        peer_call_reply_bulk(call, answer, strlen(answer));
+}
+
+/* R.RING ring: the driver switched; take it if newer. */
+static void h_ring(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    struct ring r;
+    if (argc != 2 ||
+        ring_decode(&r, (const uint8_t *)argv[1].p, argv[1].len) != 0) {
+        peer_call_reply_error(call, "ERR R.RING ring");
+        return;
+    }
+    rebalance_install(cl, &r);
+    ring_free(&r);
+    peer_call_reply_ok(call);
+}
+
+const struct peer_command rebalance_peer_cmds[] = {
+    {"R.MOVE", h_move, 0},
+    {"R.PULL", h_pull, 0},
+    {"R.RING", h_ring, 0},
+};
+const size_t rebalance_npeer_cmds =
+    sizeof(rebalance_peer_cmds) / sizeof(rebalance_peer_cmds[0]);
+
+/* ---- driving a change ---------------------------------------------------- */
+
+struct move_ctx {
+    struct cluster *cl;
+    uint64_t epoch;
+    uint16_t member;
+};
+
+static void note_reply(struct rebalance *rb, uint32_t m, const char *str,
+                       size_t len)
+{
+    if (m >= rb->reply_cap)
+        return;
+    if (len == 5 && memcmp(str, "ready", 5) == 0)
+        rb->reply[m] = 1;
+    else if (len == 4 && memcmp(str, "done", 4) == 0)
+        rb->reply[m] = rb->go ? 2 : 1;
+    else
+        rb->reply[m] = 0;
+}
+
+static void move_answer(void *ctx, int err, const struct peer_value *v)
+{
+    struct move_ctx *mc = ctx;
+    struct rebalance *rb = mc->cl->rb;
+    if (rb && rb->drive != DRIVE_NONE && rb->target.epoch == mc->epoch) {
+        if (err == 0 && v && v->type == PEER_V_STRING)
+            note_reply(rb, mc->member, v->str, v->len);
+        else if (mc->member < rb->reply_cap)
+            rb->reply[mc->member] = 0;
+    }
+    dyn_free(mc);
+}
+
+static int live_member(struct cluster *cl, uint32_t m)
+{
+    if (m == cl->mb.self)
+        return 1;
+    return !MEMBER_IS_TOMBSTONE(cl->mb.m[m].status) &&
+           cl->mb.m[m].status != MEMBER_DOWN && cl_reachable(cl, (int)m);
+}
+
+static int start_change(struct cluster *cl, enum drive kind,
+                        const struct ring *target)
+{
+    struct rebalance *rb = cl->rb;
+    ring_free(&rb->target);
+    ring_copy(&rb->target, target);
+    rb->drive = kind;
+    rb->go = 0;
+    rb->last_poll_ms = 0;
+    rb->drive_started_ms = cl_now(cl);
+    if (rb->reply_cap < cl->mb.n + 64) {
+        rb->reply_cap = cl->mb.n + 64;
+        rb->reply = dyn_realloc(rb->reply, rb->reply_cap);
+    }
+    memset(rb->reply, 0, rb->reply_cap);
+    dlog(DLOG_NOTICE, "rebalance: driving %s to ring epoch %llu",
+         kind == DRIVE_JOIN ? "a join" : kind == DRIVE_LEAVE ? "a leave"
+                                                           : "a forget",
+         (unsigned long long)target->epoch);
+    return 0;
+}
+
+static void finish_change(struct cluster *cl)
+{
+    struct rebalance *rb = cl->rb;
+    enum drive kind = rb->drive;
+    struct ring target;
+    ring_copy(&target, &rb->target);
+    rb->drive = DRIVE_NONE;
+    rb->changes_driven++;
+    rebalance_install(cl, &target);
+    struct dbuf enc;
+    dbuf_init(&enc);
+    ring_encode(&target, &enc);
+    struct dyn_arg av[2] = {{"R.RING", 6}, {enc.p, enc.len}};
+    for (uint32_t m = 0; m < cl->mb.n; m++)
+        if (m != cl->mb.self && !MEMBER_IS_TOMBSTONE(cl->mb.m[m].status))
+            cl_send(cl, (uint16_t)m, 2, av, NULL, NULL);
+    dbuf_free(&enc);
+    ring_free(&target);
+    if (kind == DRIVE_LEAVE) {
+        gossip_leave(&cl->mb, cl_now(cl));
+        dlog(DLOG_NOTICE, "rebalance: this node has left the cluster");
+    }
+    dlog(DLOG_NOTICE, "rebalance: the change took %llu ms",
+         (unsigned long long)(cl_now(cl) - rb->drive_started_ms));
+}
+
+static void drive_tick(struct cluster *cl, uint64_t t)
+{
+    struct rebalance *rb = cl->rb;
+    if (rb->drive == DRIVE_NONE)
+        return;
+    if (cl->ring.epoch >= rb->target.epoch) {
+        /* someone else's change got there first: start over from it */
+        enum drive kind = rb->drive;
+        rb->drive = DRIVE_NONE;
+        dlog(DLOG_NOTICE, "rebalance: ring moved to epoch %llu meanwhile",
+             (unsigned long long)cl->ring.epoch);
+        if (kind == DRIVE_LEAVE)
+            cluster_leave(cl->node, NULL);
+        return;
+    }
+    if (t - rb->last_poll_ms < POLL_MS)
+        return;
+    rb->last_poll_ms = t;
+    if (rb->reply_cap < cl->mb.n) {
+        uint32_t old = rb->reply_cap;
+        rb->reply_cap = cl->mb.n + 64;
+        rb->reply = dyn_realloc(rb->reply, rb->reply_cap);
+        memset(rb->reply + old, 0, rb->reply_cap - old);
+    }
+    /* decide on what the last poll brought */
+    int all_ready = 1, all_done = 1;
+    for (uint32_t m = 0; m < cl->mb.n; m++) {
+        if (!live_member(cl, m))
+            continue;
+        all_ready &= rb->reply[m] >= 1;
+        all_done &= rb->reply[m] == 2;
+    }
+    if (rb->go && all_done) {
+        finish_change(cl);
+        return;
+    }
+    if (!rb->go && all_ready) {
+        rb->go = 1;
+        memset(rb->reply, 0, rb->reply_cap);
+        dlog(DLOG_NOTICE, "rebalance: every member knows the pending ring; "
+                          "streaming starts");
+    }
+    struct dbuf enc;
+    dbuf_init(&enc);
+    ring_encode(&rb->target, &enc);
+    const char *me = self_name(cl);
+    const char *local = rebalance_move(cl, me, rb->go, &rb->target);
+    note_reply(rb, cl->mb.self, local, strlen(local));
+    struct dyn_arg av[4] = {{"R.MOVE", 6},
+                            {me, strlen(me)},
+                            {rb->go ? "1" : "0", 1},
+                            {enc.p, enc.len}};
+    for (uint32_t m = 0; m < cl->mb.n; m++) {
+        if (m == cl->mb.self || !live_member(cl, m))
+            continue;
+        struct move_ctx *mc = dyn_malloc(sizeof(*mc));
+        mc->cl = cl;
+        mc->epoch = rb->target.epoch;
+        mc->member = (uint16_t)m;
+        if (cl_send(cl, (uint16_t)m, 4, av, move_answer, mc) != 0)
+            dyn_free(mc);
+    }
+    dbuf_free(&enc);
+}
+
+/* A node that has a ring but is not in it, and was not made to leave,
+ * joins: started with seed lines, or after DYNAMO.JOIN. */
+static void auto_join(struct cluster *cl, uint64_t t)
+{
+    struct rebalance *rb = cl->rb;
+    if (rb->drive != DRIVE_NONE || !cl->ring.nnodes || rb->has_pending ||
+        ring_node_index(&cl->ring, self_name(cl)) >= 0 ||
+        MEMBER_IS_TOMBSTONE(cl->mb.m[cl->mb.self].status))
+        return;
+    /* wait until gossip has told us of every node of the ring */
+    int reachable = 0;
+    for (uint32_t i = 0; i < cl->ring.nnodes; i++) {
+        int m = membership_find(&cl->mb, cl->ring.names[i]);
+        if (m < 0)
+            return;
+        reachable += cl_reachable(cl, m);
+    }
+    (void)t;
+    if (!reachable)
+        return;
+    struct ring target;
+    ring_copy(&target, &cl->ring);
+    if (ring_add(&target, self_name(cl), (uint32_t)cl->node->cfg.n) == 0)
+        start_change(cl, DRIVE_JOIN, &target);
+    ring_free(&target);
+}
+
+void rebalance_tick(struct cluster *cl, uint64_t t)
+{
+    auto_join(cl, t);
+    drive_tick(cl, t);
+    pulls_tick(cl, t);
+    drops_tick(cl, t);
+}
+
+/* ---- the public commands ------------------------------------------------ */
+
+int cluster_join(struct node *n, const char *hostport, size_t len,
+                 struct dbuf *err)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl) {
+        dbuf_printf(err, "ERR this node is not in a cluster");
+        return DYN_EINVAL;
+    }
+    return members_add_seed(cl, hostport, len, err);
+}
+
+int cluster_leave(struct node *n, struct dbuf *err)
+{
+    struct cluster *cl = n->cluster;
+    struct rebalance *rb = cl ? cl->rb : NULL;
+    if (!cl) {
+        if (err)
+            dbuf_printf(err, "ERR this node is not in a cluster");
+        return DYN_EINVAL;
+    }
+    if (rb->drive != DRIVE_NONE || rb->has_pending) {
+        if (err)
+            dbuf_printf(err, "BUSY a membership change is in progress; try "
+                             "again when it is done");
+        return DYN_EAGAIN;
+    }
+    if (ring_node_index(&cl->ring, self_name(cl)) < 0) {
+        if (err)
+            dbuf_printf(err, "ERR this node owns no partitions (not in the "
+                             "ring)");
+        return DYN_EINVAL;
+    }
+    if (cl->ring.nnodes <= (uint32_t)n->cfg.n) {
+        if (err)
+            dbuf_printf(err, "ERR only %u nodes in the ring: with n=%d a "
+                             "leave would leave fewer than N replicas",
+                        cl->ring.nnodes, n->cfg.n);
+        return DYN_EINVAL;
+    }
+    struct ring target;
+    ring_copy(&target, &cl->ring);
+    ring_remove(&target, self_name(cl), (uint32_t)n->cfg.n);
+    start_change(cl, DRIVE_LEAVE, &target);
+    ring_free(&target);
+    return 0;
+}
+
+int cluster_forget(struct node *n, const char *name, size_t len,
+                   struct dbuf *err)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl) {
+        dbuf_printf(err, "ERR this node is not in a cluster");
+        return DYN_EINVAL;
+    }
+    struct rebalance *rb = cl->rb;
+    char nm[MEMBER_NAME_MAX];
+    if (len >= sizeof(nm)) {
+        dbuf_printf(err, "ERR unknown member");
+        return DYN_ENOTFOUND;
+    }
+    memcpy(nm, name, len);
+    nm[len] = 0;
+    int m = membership_find(&cl->mb, nm);
+    if (m < 0) {
+        dbuf_printf(err, "ERR unknown member '%s'", nm);
+        return DYN_ENOTFOUND;
+    }
+    if (m == (int)cl->mb.self) {
+        dbuf_printf(err, "ERR a node cannot forget itself (use DYNAMO.LEAVE)");
+        return DYN_EINVAL;
+    }
+    if (cl_reachable(cl, m) && cl->mb.m[m].status == MEMBER_UP) {
+        dbuf_printf(err, "ERR %s is up: forget only a dead node (or make it "
+                         "DYNAMO.LEAVE)", nm);
+        return DYN_EINVAL;
+    }
+    if (rb->drive != DRIVE_NONE || rb->has_pending) {
+        dbuf_printf(err, "BUSY a membership change is in progress; try "
+                         "again when it is done");
+        return DYN_EAGAIN;
+    }
+    gossip_forget(&cl->mb, nm, cl_now(cl));
+    handoff_forget(cl, nm);
+    if (ring_node_index(&cl->ring, nm) < 0)
+        return 0;
+    struct ring target;
+    ring_copy(&target, &cl->ring);
+    ring_remove(&target, nm, (uint32_t)n->cfg.n);
+    snprintf(rb->forget, sizeof(rb->forget), "%s", nm);
+    start_change(cl, DRIVE_FORGET, &target);
+    ring_free(&target);
+    return 0;
+}
+
+/* DYNAMO.RING PLAN JOIN|LEAVE node */
+int cluster_ring_plan(struct node *n, int join, const char *name, size_t len,
+                      struct dbuf *out, int resp)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl || !cl->ring.nnodes) {
+        reply_error(out, "ERR this node has no ring");
+        return DYN_EINVAL;
+    }
+    char nm[MEMBER_NAME_MAX];
+    if (len == 0 || len >= sizeof(nm)) {
+        reply_error(out, "ERR invalid node name");
+        return DYN_EINVAL;
+    }
+    memcpy(nm, name, len);
+    nm[len] = 0;
+    struct ring target;
+    ring_copy(&target, &cl->ring);
+    int rc = join ? ring_add(&target, nm, (uint32_t)n->cfg.n)
+                  : ring_remove(&target, nm, (uint32_t)n->cfg.n);
+    if (rc != 0) {
+        ring_free(&target);
+        reply_errorf(out, "ERR %s", join ? "that node is already in the ring"
+                                         : "that node is not in the ring");
+        return rc;
+    }
+    /* per partition: the replicas that change */
+    uint32_t nval = DYN_MIN((uint32_t)n->cfg.n, QUORUM_MAX);
+    struct dbuf moves;
+    dbuf_init(&moves);
+    uint32_t changed = 0, transfers = 0;
+    for (uint32_t p = 0; p < target.q; p++) {
+        uint16_t a[QUORUM_MAX], b[QUORUM_MAX];
+        uint32_t ka = ring_preflist(&cl->ring, p, a, nval);
+        uint32_t kb = ring_preflist(&target, p, b, nval);
+        const char *gain[QUORUM_MAX], *loss[QUORUM_MAX];
+        uint32_t ng = 0, nl = 0;
+        for (uint32_t i = 0; i < kb; i++)
+            if (!in_top(cl, &cl->ring, p, 0, target.names[b[i]]))
+                gain[ng++] = target.names[b[i]];
+        for (uint32_t i = 0; i < ka; i++)
+            if (!in_top(cl, &target, p, 0, cl->ring.names[a[i]]))
+                loss[nl++] = cl->ring.names[a[i]];
+        if (!ng && !nl)
+            continue;
+        changed++;
+        transfers += ng;
+        reply_array(&moves, 3);
+        reply_int(&moves, p);
+        reply_array(&moves, nl);
+        for (uint32_t i = 0; i < nl; i++)
+            reply_bulk_cstr(&moves, loss[i]);
+        reply_array(&moves, ng);
+        for (uint32_t i = 0; i < ng; i++)
+            reply_bulk_cstr(&moves, gain[i]);
+    }
+    reply_map(out, resp, 6);
+    reply_bulk_cstr(out, "epoch");
+    reply_int(out, (long long)cl->ring.epoch);
+    reply_bulk_cstr(out, "target_epoch");
+    reply_int(out, (long long)target.epoch);
+    reply_bulk_cstr(out, "partitions_changing");
+    reply_int(out, changed);
+    reply_bulk_cstr(out, "transfers");
+    reply_int(out, transfers);
+    reply_bulk_cstr(out, "share_moving");
+    char sh[32];
+    snprintf(sh, sizeof(sh), "%.4f", (double)changed / (double)target.q);
+    reply_bulk_cstr(out, sh);
+    reply_bulk_cstr(out, "moves");
+    reply_array(out, changed);
+    dbuf_append(out, moves.p, moves.len);
+    dbuf_free(&moves);
+    ring_free(&target);
+    return 0;
+}
+
+void rebalance_info(struct cluster *cl, struct dbuf *out)
+{
+    struct rebalance *rb = cl->rb;
+    dbuf_printf(out,
+                "rebalance_driving:%s\r\n"
+                "rebalance_pending_epoch:%llu\r\n"
+                "rebalance_partitions_gaining:%u\r\n"
+                "rebalance_partitions_streamed:%u\r\n"
+                "rebalance_keys_in:%llu\r\n"
+                "rebalance_bytes_in:%llu\r\n"
+                "rebalance_last_stream_ms:%llu\r\n"
+                "rebalance_last_stream_bytes:%llu\r\n"
+                "rebalance_keys_dropped:%llu\r\n"
+                "rebalance_changes_driven:%llu\r\n",
+                rb->drive == DRIVE_NONE    ? "none"
+                : rb->drive == DRIVE_JOIN  ? "join"
+                : rb->drive == DRIVE_LEAVE ? "leave"
+                                           : "forget",
+                (unsigned long long)(rb->has_pending ? rb->pending.epoch : 0),
+                rb->has_pending ? rb->npulls : 0,
+                rb->has_pending ? rb->pulls_done : 0,
+                (unsigned long long)rb->keys_in,
+                (unsigned long long)rb->bytes_in,
+                (unsigned long long)rb->last_stream_ms,
+                (unsigned long long)rb->last_stream_bytes,
+                (unsigned long long)rb->keys_dropped,
+                (unsigned long long)rb->changes_driven);
+}
