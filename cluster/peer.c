@@ -801,13 +801,14 @@ static void on_request_reply(redisAsyncContext *ac, void *reply,
         return;
     }
     bus->st.replies_received++;
-    if (bus->h.on_reply)
-        bus->h.on_reply(bus->ctx, p->id, bus_now_ms());
     if (r->type == REDIS_REPLY_ERROR &&
         strncmp(r->str, PEER_DROP_MARKER, strlen(PEER_DROP_MARKER)) == 0) {
+        /* a dropped request is silence, for the failure detector too */
         silent_add(bus, q);
         return;
     }
+    if (bus->h.on_reply)
+        bus->h.on_reply(bus->ctx, p->id, bus_now_ms());
     struct peer_value v;
     if (r->type == REDIS_REPLY_ARRAY && r->elements && !bus->elems_busy) {
         /* A batch's answer has one item per request: its array comes from
