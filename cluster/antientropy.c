@@ -1,40 +1,1350 @@
 /*
- * antientropy.c -- placeholder: anti-entropy is not implemented yet.
+ * antientropy.c -- Merkle-tree anti-entropy: replicas of a partition
+ * compare trees and swap only the objects that differ, so they converge
+ * without client reads (Dynamo, SOSP 2007, section 4.7).
+ *
+ * A round (one partition, this node as initiator) and its life:
+ *
+ *   tick: interval due, or a DYNAMO.AE queued ─> pick partition p that this
+ *   node replicates (round robin) ─> for each other replica P of p, in turn:
+ *
+ *     AE.ROOT p ───────────> [leaves, root, gen, keys]   equal root: next P
+ *     AE.TREE p d+1 i..  ──> child hashes, level by level; keep only the
+ *                            children whose hash differs from ours
+ *     AE.KEYS p leaf..   ──> [key, digest, reapable]* of the differing
+ *                            leaves; compared with our own list:
+ *                              differs on both sides  -> pull, then push
+ *                              only P has it          -> pull
+ *                              only we have it        -> push
+ *     AE.GET p key..     ──> objects, merged here by their clocks
+ *     AE.PUT p key obj.. ──> P merges ours (after our pull, so both sides
+ *                            end with the same merged object)
+ *
+ *   when every P's root equalled ours and ours did not change during the
+ *   round: confirm p's tombstones here and at every P (AE.CONFIRM p gen).
+ *
+ * Safe deletes.  A tombstone may be reaped only when every replica holds
+ * it (db.c asks store_tombstones_confirmed).  A round in which all roots
+ * equal this node's root, unchanged from the round's start, proves that
+ * every replica held exactly this node's content as of that moment; each
+ * side records the store generation it reported, and tombstones stored
+ * after it need a later round.  A tombstone that is past its grace period
+ * and confirmed is "reapable": the exchange neither pushes nor pulls it to
+ * a side that lacks the key (that side has reaped it already), so reaping
+ * never ping-pongs.
+ *
+ * Throttling: one round at a time per node (the peers may serve several);
+ * a token bucket of anti-entropy-max-bps bytes per second (requests and
+ * replies both count) holds the next request back when it runs dry.
+ * Batches are bounded (leaves, keys and bytes per request) so that a
+ * freshly wiped replica is refilled in many small steps.
+ *
+ * Lifetime: every request carries a struct ae_req that the instance lists;
+ * antientropy_free detaches them (req->ae = NULL) because the bus fails
+ * outstanding requests only after the coordinator freed us.  Completion
+ * callbacks (DYNAMO.AE / DYNAMO.MERKLE) run from the tick, never inside the
+ * call that asked.
+ *
+ * Thread-safety: none; the event loop owns it.
+ * Errors: peers that fail or time out are skipped (counted); bad peer
+ * input is an error reply, never an assert.
  */
-#include "cluster/antientropy.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cluster/antientropy.h"
+#include "cluster/coordinator.h"
+#include "cluster/membership.h"
+#include "cluster/merkle.h"
+#include "cluster/object.h"
+#include "server/log.h"
+#include "server/node.h"
+#include "server/reply.h"
+#include "server/store.h"
 #include "server/util.h"
+
+#define AE_MAX_REPLICAS 16
+#define AE_TREE_BATCH   2048            /* node hashes per AE.TREE */
+#define AE_LEAF_BATCH   256             /* leaves per AE.KEYS */
+#define AE_KEY_BATCH    512             /* keys per AE.GET / AE.PUT */
+#define AE_BATCH_BYTES  (512 * 1024)    /* object bytes per AE.PUT */
+#define AE_MAX_QUEUED   64
+
+enum ae_phase { PH_ROOT, PH_TREE, PH_KEYS, PH_GET, PH_PUT, PH_NEXT_PEER };
+
+struct ae_key {
+    char *k;
+    size_t len;
+};
+
+struct ae_keys {
+    struct ae_key *v;
+    size_t n, cap;
+};
+
+struct ae_waiter {
+    antientropy_done_fn *fn;
+    void *ctx;
+};
+
+struct ae_round {
+    int active;
+    uint32_t part;
+    int sweep;                  /* ALL: go on to the next partition */
+    uint32_t sweep_left;
+    uint16_t peers[AE_MAX_REPLICAS];
+    uint64_t peer_gen[AE_MAX_REPLICAS];
+    uint32_t npeers, pi;
+    enum ae_phase phase;
+    int waiting;                /* a request is out */
+    uint64_t root_start, gen_start;
+    int all_equal;
+    unsigned level;             /* nodes[] are at this level */
+    uint32_t *nodes, *next;
+    size_t nnodes, nnext, node_pos;
+    size_t leaf_pos;            /* into nodes[] once level == depth */
+    struct ae_keys pull, push;
+    size_t pull_pos, push_pos;
+    /* results */
+    struct antientropy_result res;
+    uint64_t started_ms;
+    struct ae_waiter w;         /* fn NULL: periodic */
+};
+
+struct ae_view_state {
+    struct antientropy_view v;
+    antientropy_view_fn *fn;
+    void *ctx;
+    int pending;
+    uint64_t *leaves[AE_MAX_REPLICAS];  /* per replica, NULL if none */
+    struct ae_view_state *next;
+};
+
+struct ae_req {
+    struct antientropy *ae;     /* NULL: detached (instance freed) */
+    struct ae_req *prev, *next;
+    struct ae_view_state *view; /* a DYNAMO.MERKLE query, or NULL */
+    int vi;                     /* replica index in the view */
+    size_t sent;                /* request bytes */
+};
+
+struct ae_queued {
+    int64_t part;
+    struct ae_waiter w;
+};
 
 struct antientropy {
     struct node *node;
+    uint32_t nparts;
+    uint32_t cursor;            /* round robin over partitions */
+    uint64_t next_ms;
+    uint64_t last_tick_ms;
+    double tokens;              /* bytes */
+    struct ae_round r;
+    struct ae_queued queue[AE_MAX_QUEUED];
+    size_t nqueued;
+    struct ae_req *reqs;        /* outstanding */
+    struct ae_view_state *views;
+    /* INFO */
+    uint64_t exchanges, peer_exchanges, keys_repaired, bytes_sent,
+        bytes_received, peers_failed, confirmed, rounds_equal,
+        last_round_ms, reapable_skipped;
 };
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int ae_arg_u64(const struct dyn_arg *a, uint64_t *out)
+{
+    char buf[24];
+    if (a->len == 0 || a->len >= sizeof(buf))
+        return -1;
+    memcpy(buf, a->p, a->len);
+    buf[a->len] = '\0';
+    for (size_t i = 0; i < a->len; i++)
+        if (buf[i] < '0' || buf[i] > '9')
+            return -1;
+    char *end;
+    *out = strtoull(buf, &end, 10);
+    return *end ? -1 : 0;
+}
+
+static void keys_add(struct ae_keys *ks, const void *k, size_t len)
+{
+    if (ks->n == ks->cap) {
+        ks->cap = ks->cap ? ks->cap * 2 : 64;
+        ks->v = dyn_realloc(ks->v, ks->cap * sizeof(*ks->v));
+    }
+    ks->v[ks->n].k = dyn_malloc(len ? len : 1);
+    memcpy(ks->v[ks->n].k, k, len);
+    ks->v[ks->n].len = len;
+    ks->n++;
+}
+
+static void keys_reset(struct ae_keys *ks)
+{
+    for (size_t i = 0; i < ks->n; i++)
+        dyn_free(ks->v[i].k);
+    ks->n = 0;
+}
+
+static void keys_free(struct ae_keys *ks)
+{
+    keys_reset(ks);
+    dyn_free(ks->v);
+    memset(ks, 0, sizeof(*ks));
+}
+
+static size_t value_bytes(const struct peer_value *v)
+{
+    if (!v)
+        return 0;
+    size_t n = 16 + v->len;
+    if (v->type == PEER_V_ARRAY)
+        for (size_t i = 0; i < v->n; i++)
+            n += value_bytes(&v->elem[i]);
+    return n;
+}
+
+static struct ae_req *req_new(struct antientropy *ae)
+{
+    struct ae_req *q = dyn_calloc(1, sizeof(*q));
+    q->ae = ae;
+    q->next = ae->reqs;
+    if (ae->reqs)
+        ae->reqs->prev = q;
+    ae->reqs = q;
+    return q;
+}
+
+static void req_free(struct ae_req *q)
+{
+    if (q->ae) {
+        if (q->prev)
+            q->prev->next = q->next;
+        else
+            q->ae->reqs = q->next;
+        if (q->next)
+            q->next->prev = q->prev;
+    }
+    dyn_free(q);
+}
+
+/* Sends argv to member m; 0 or <0 (fn will not run, q freed). */
+static int ae_send(struct antientropy *ae, int m, int argc,
+                   const struct dyn_arg *argv, peer_reply_fn *fn,
+                   struct ae_req *q)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < argc; i++)
+        bytes += argv[i].len + 16;
+    q->sent = bytes;
+    int rc = cluster_request(ae->node, m, argc, argv, fn, q);
+    if (rc < 0) {
+        req_free(q);
+        return rc;
+    }
+    ae->bytes_sent += bytes;
+    ae->r.res.bytes += q->view ? 0 : bytes;
+    ae->tokens -= (double)bytes;
+    return 0;
+}
+
+/* The argv builder: a dbuf of argument bytes plus their lengths. */
+struct ae_argv {
+    struct dbuf data;
+    size_t *off, *len;
+    int n, cap;
+};
+
+static void argv_init(struct ae_argv *a)
+{
+    memset(a, 0, sizeof(*a));
+    dbuf_init(&a->data);
+}
+
+static void argv_add(struct ae_argv *a, const void *p, size_t len)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 16;
+        a->off = dyn_realloc(a->off, (size_t)a->cap * sizeof(size_t));
+        a->len = dyn_realloc(a->len, (size_t)a->cap * sizeof(size_t));
+    }
+    a->off[a->n] = a->data.len;
+    a->len[a->n] = len;
+    dbuf_append(&a->data, p, len);
+    a->n++;
+}
+
+static void argv_addf(struct ae_argv *a, unsigned long long v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof(b), "%llu", v);
+    argv_add(a, b, (size_t)n);
+}
+
+/* The dyn_arg array (caller frees); valid while a is unchanged. */
+static struct dyn_arg *argv_build(struct ae_argv *a)
+{
+    struct dyn_arg *v = dyn_malloc(sizeof(*v) * (size_t)(a->n ? a->n : 1));
+    for (int i = 0; i < a->n; i++) {
+        v[i].p = a->data.p + a->off[i];
+        v[i].len = a->len[i];
+    }
+    return v;
+}
+
+static void argv_free(struct ae_argv *a)
+{
+    dbuf_free(&a->data);
+    dyn_free(a->off);
+    dyn_free(a->len);
+}
+
+static int ae_send_argv(struct antientropy *ae, int m, struct ae_argv *a,
+                        peer_reply_fn *fn, struct ae_req *q)
+{
+    struct dyn_arg *v = argv_build(a);
+    int rc = ae_send(ae, m, a->n, v, fn, q);
+    dyn_free(v);
+    argv_free(a);
+    return rc;
+}
+
+/* Whether an all-tombstone object may be left out of the exchange: past
+ * its grace period and confirmed on every replica (so it is being reaped,
+ * and a side without it has reaped it). */
+static int ae_reapable(struct node *n, uint32_t part, const struct object *o,
+                       uint64_t now_ms)
+{
+    if (!o || !object_is_deleted(o) ||
+        !store_tombstones_confirmed(n->store, part))
+        return 0;
+    uint64_t newest = 0;
+    uint32_t ns = object_nsiblings(o);
+    for (uint32_t i = 0; i < ns; i++) {
+        struct sibling s;
+        object_sibling(o, i, &s);
+        newest = DYN_MAX(newest, s.ts_ms);
+    }
+    uint64_t grace = (uint64_t)DYN_MAX(n->cfg.tombstone_grace_s, 0) * 1000;
+    return newest + grace <= now_ms;
+}
+
+/* ---- the initiator's round ---------------------------------------------- */
+
+static void round_step(struct antientropy *ae);
+
+static struct merkle *ae_tree(struct antientropy *ae, uint32_t part)
+{
+    return store_merkle(ae->node->store, part);
+}
+
+static void round_next_peer(struct antientropy *ae)
+{
+    struct ae_round *r = &ae->r;
+    r->pi++;
+    r->phase = PH_ROOT;
+    r->nnodes = r->nnext = r->node_pos = r->leaf_pos = 0;
+    keys_reset(&r->pull);
+    keys_reset(&r->push);
+    r->pull_pos = r->push_pos = 0;
+}
+
+static void round_peer_failed(struct antientropy *ae)
+{
+    ae->peers_failed++;
+    ae->r.res.peers_failed++;
+    ae->r.all_equal = 0;
+    round_next_peer(ae);
+}
+
+/* Starts a round of partition part. */
+static void round_begin(struct antientropy *ae, uint32_t part)
+{
+    struct node *n = ae->node;
+    struct ae_round *r = &ae->r;
+    uint16_t reps[AE_MAX_REPLICAS];
+    uint32_t k = cluster_replicas(n, part, reps, AE_MAX_REPLICAS);
+    int self = cluster_self(n);
+    r->part = part;
+    r->npeers = 0;
+    for (uint32_t i = 0; i < k; i++)
+        if (reps[i] != self)
+            r->peers[r->npeers++] = reps[i];
+    r->pi = 0;
+    r->phase = PH_ROOT;
+    r->waiting = 0;
+    struct merkle *t = ae_tree(ae, part);
+    r->root_start = merkle_root(t);
+    r->gen_start = store_generation(n->store);
+    r->all_equal = 1;
+    r->nnodes = r->nnext = r->node_pos = r->leaf_pos = 0;
+    r->res.partitions++;
+}
+
+static int ae_replicates(struct antientropy *ae, uint32_t part)
+{
+    uint16_t reps[AE_MAX_REPLICAS];
+    uint32_t k = cluster_replicas(ae->node, part, reps, AE_MAX_REPLICAS);
+    int self = cluster_self(ae->node);
+    for (uint32_t i = 0; i < k; i++)
+        if (reps[i] == self)
+            return 1;
+    return 0;
+}
+
+/* The next partition this node replicates after the cursor, or -1. */
+static int64_t ae_pick(struct antientropy *ae)
+{
+    for (uint32_t i = 0; i < ae->nparts; i++) {
+        uint32_t p = (ae->cursor + i) % ae->nparts;
+        if (ae_replicates(ae, p)) {
+            ae->cursor = (p + 1) % ae->nparts;
+            return p;
+        }
+    }
+    return -1;
+}
+
+static void round_start(struct antientropy *ae, int64_t part,
+                        struct ae_waiter w, uint64_t now_ms)
+{
+    struct ae_round *r = &ae->r;
+    memset(&r->res, 0, sizeof(r->res));
+    r->w = w;
+    r->started_ms = now_ms;
+    r->sweep = part == ANTIENTROPY_ALL;
+    r->sweep_left = r->sweep ? ae->nparts : 0;
+    r->active = 1;
+    if (part < 0) {
+        if (r->sweep)
+            ae->cursor = 0;
+        part = ae_pick(ae);
+        if (part < 0) {     /* nothing replicated here: done at once */
+            r->npeers = 0;
+            r->pi = 0;
+            r->part = 0;
+            r->all_equal = 0;
+            r->sweep = 0;
+            return;
+        }
+    }
+    round_begin(ae, (uint32_t)part);
+}
+
+static void ae_on_confirm(void *ctx, int err, const struct peer_value *reply)
+{
+    struct ae_req *q = ctx;
+    if (q->ae)
+        q->ae->bytes_received += value_bytes(reply);
+    req_free(q);
+}
+
+/* The current partition is done: confirm, then the next one (sweep) or
+ * the end of the round. */
+static void round_partition_done(struct antientropy *ae)
+{
+    struct ae_round *r = &ae->r;
+    struct node *n = ae->node;
+    ae->exchanges++;
+    if (r->npeers > 0 && r->all_equal &&
+        merkle_root(ae_tree(ae, r->part)) == r->root_start) {
+        ae->rounds_equal++;
+        store_confirm_tombstones(n->store, r->part, r->gen_start);
+        for (uint32_t i = 0; i < r->npeers; i++) {
+            struct ae_argv a;
+            argv_init(&a);
+            argv_add(&a, "AE.CONFIRM", 10);
+            argv_addf(&a, r->part);
+            argv_addf(&a, r->peer_gen[i]);
+            struct ae_req *q = req_new(ae);
+            q->vi = -1;     /* fire and forget */
+            (void)ae_send_argv(ae, r->peers[i], &a, ae_on_confirm, q);
+        }
+        ae->confirmed++;
+    }
+    if (r->sweep) {
+        while (--r->sweep_left > 0 && ae->cursor != 0) {
+            uint32_t p = ae->cursor;
+            ae->cursor = (p + 1) % ae->nparts;
+            if (ae_replicates(ae, p)) {
+                round_begin(ae, p);
+                return;
+            }
+        }
+    }
+    r->active = 0;
+    r->res.ms = cluster_now_ms(n) - r->started_ms;
+    ae->last_round_ms = r->res.ms;
+    keys_reset(&r->pull);
+    keys_reset(&r->push);
+    if (r->w.fn) {
+        struct ae_waiter w = r->w;
+        r->w.fn = NULL;
+        w.fn(w.ctx, &r->res);
+    }
+}
+
+/* A reply for the round.  Returns the live instance, or NULL when the
+ * reply is to be dropped. */
+static struct antientropy *round_reply(struct ae_req *q,
+                                       const struct peer_value *reply)
+{
+    struct antientropy *ae = q->ae;
+    req_free(q);
+    if (!ae)
+        return NULL;
+    size_t b = value_bytes(reply);
+    ae->bytes_received += b;
+    ae->r.res.bytes += b;
+    ae->tokens -= (double)b;
+    ae->r.waiting = 0;
+    return ae;
+}
+
+static int reply_is_array(int err, const struct peer_value *v)
+{
+    return err == 0 && v && v->type == PEER_V_ARRAY;
+}
+
+static uint64_t value_u64(const struct peer_value *v)
+{
+    if (v->type == PEER_V_INT)
+        return (uint64_t)v->integer;
+    if (v->type == PEER_V_STRING)
+        return strtoull(v->str, NULL, 10);
+    return 0;
+}
+
+static void on_root(void *ctx, int err, const struct peer_value *v)
+{
+    struct antientropy *ae = round_reply(ctx, v);
+    if (!ae)
+        return;
+    struct ae_round *r = &ae->r;
+    if (!reply_is_array(err, v) || v->n < 4) {
+        round_peer_failed(ae);
+        round_step(ae);
+        return;
+    }
+    struct merkle *t = ae_tree(ae, r->part);
+    uint64_t leaves = value_u64(&v->elem[0]);
+    uint64_t root = value_u64(&v->elem[1]);
+    r->peer_gen[r->pi] = value_u64(&v->elem[2]);
+    ae->peer_exchanges++;
+    r->res.peer_exchanges++;
+    if (leaves != merkle_leaves(t)) {
+        dlog(DLOG_WARNING, "anti-entropy: a peer has %llu merkle leaves, we "
+             "have %u: partition %u not compared",
+             (unsigned long long)leaves, merkle_leaves(t), r->part);
+        round_peer_failed(ae);
+    } else {
+        if (root != r->root_start)
+            r->all_equal = 0;
+        if (root == merkle_root(t)) {
+            round_next_peer(ae);
+        } else {
+            r->phase = PH_TREE;
+            r->level = 0;
+            r->nodes = dyn_realloc(r->nodes, sizeof(uint32_t));
+            r->nodes[0] = 0;
+            r->nnodes = 1;
+            r->node_pos = 0;
+            r->nnext = 0;
+        }
+    }
+    round_step(ae);
+}
+
+static void on_tree(void *ctx, int err, const struct peer_value *v)
+{
+    struct ae_req *q = ctx;
+    size_t asked = q->vi > 0 ? (size_t)q->vi : 0;
+    struct antientropy *ae = round_reply(q, v);
+    if (!ae)
+        return;
+    struct ae_round *r = &ae->r;
+    if (!reply_is_array(err, v) || v->n != 2 * asked) {
+        round_peer_failed(ae);
+        round_step(ae);
+        return;
+    }
+    struct merkle *t = ae_tree(ae, r->part);
+    /* the children of nodes[node_pos - asked .. node_pos) */
+    size_t base = r->node_pos - asked;
+    for (size_t i = 0; i < asked; i++) {
+        for (uint32_t c = 0; c < 2; c++) {
+            uint32_t idx = 2 * r->nodes[base + i] + c;
+            if (value_u64(&v->elem[2 * i + c]) !=
+                merkle_node(t, r->level + 1, idx))
+                r->next[r->nnext++] = idx;
+        }
+    }
+    if (r->node_pos == r->nnodes) {
+        uint32_t *tmp = r->nodes;
+        r->nodes = r->next;
+        r->next = tmp;
+        r->nnodes = r->nnext;
+        r->nnext = 0;
+        r->node_pos = 0;
+        r->level++;
+        if (r->nnodes == 0)     /* it changed meanwhile: equal now */
+            round_next_peer(ae);
+        else if (r->level == merkle_depth(t)) {
+            r->phase = PH_KEYS;
+            r->leaf_pos = 0;
+        }
+    }
+    round_step(ae);
+}
+
+/* Our (key, digest, reapable) entries of a set of leaves. */
+struct ae_local {
+    struct ae_keys keys;
+    uint64_t *digest;
+    unsigned char *flags;
+    size_t cap;
+};
+
+static int local_add(void *ctx, const void *key, size_t klen,
+                     uint64_t digest, unsigned flags)
+{
+    struct ae_local *l = ctx;
+    keys_add(&l->keys, key, klen);
+    if (l->keys.n > l->cap) {
+        l->cap = l->keys.cap;
+        l->digest = dyn_realloc(l->digest, l->cap * sizeof(uint64_t));
+        l->flags = dyn_realloc(l->flags, l->cap);
+    }
+    l->digest[l->keys.n - 1] = digest;
+    l->flags[l->keys.n - 1] = (unsigned char)flags;
+    return 0;
+}
+
+static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    int c = memcmp(a, b, DYN_MIN(alen, blen));
+    if (c)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+struct ae_sortent {
+    const char *k;
+    size_t len;
+    uint64_t digest;
+    int reapable;
+};
+
+static int sortent_cmp(const void *x, const void *y)
+{
+    const struct ae_sortent *a = x, *b = y;
+    return key_cmp(a->k, a->len, b->k, b->len);
+}
+
+static void on_keys(void *ctx, int err, const struct peer_value *v)
+{
+    struct ae_req *q = ctx;
+    size_t from = (size_t)q->vi;
+    struct antientropy *ae = round_reply(q, v);
+    if (!ae)
+        return;
+    struct ae_round *r = &ae->r;
+    struct node *n = ae->node;
+    if (!reply_is_array(err, v) || v->n % 3 != 0) {
+        round_peer_failed(ae);
+        round_step(ae);
+        return;
+    }
+    struct merkle *t = ae_tree(ae, r->part);
+    uint32_t L = merkle_leaves(t);
+    uint64_t *mask = dyn_calloc((L + 63) / 64, sizeof(uint64_t));
+    for (size_t i = from; i < r->leaf_pos; i++)
+        mask[r->nodes[i] / 64] |= 1ull << (r->nodes[i] % 64);
+    struct ae_local loc;
+    memset(&loc, 0, sizeof(loc));
+    store_iter_leaves(n->store, r->part, mask, local_add, &loc);
+    dyn_free(mask);
+
+    uint64_t now = cluster_now_ms(n);
+    size_t nl = loc.keys.n, nr = v->n / 3;
+    struct ae_sortent *ls = dyn_malloc(sizeof(*ls) * (nl ? nl : 1));
+    struct ae_sortent *rs = dyn_malloc(sizeof(*rs) * (nr ? nr : 1));
+    for (size_t i = 0; i < nl; i++) {
+        ls[i].k = loc.keys.v[i].k;
+        ls[i].len = loc.keys.v[i].len;
+        ls[i].digest = loc.digest[i];
+        ls[i].reapable = 0;
+        if (loc.flags[i] & STORE_F_DELETED)
+            ls[i].reapable = ae_reapable(
+                n, r->part, store_get(n->store, ls[i].k, ls[i].len), now);
+    }
+    size_t nrv = 0;
+    for (size_t i = 0; i < nr; i++) {
+        const struct peer_value *e = &v->elem[3 * i];
+        if (e[0].type != PEER_V_STRING)
+            continue;
+        rs[nrv].k = e[0].str;
+        rs[nrv].len = e[0].len;
+        rs[nrv].digest = value_u64(&e[1]);
+        rs[nrv].reapable = value_u64(&e[2]) != 0;
+        nrv++;
+    }
+    qsort(ls, nl, sizeof(*ls), sortent_cmp);
+    qsort(rs, nrv, sizeof(*rs), sortent_cmp);
+    size_t i = 0, j = 0;
+    while (i < nl || j < nrv) {
+        int c = i == nl ? 1 : j == nrv ? -1
+                : key_cmp(ls[i].k, ls[i].len, rs[j].k, rs[j].len);
+        if (c == 0) {
+            if (ls[i].digest != rs[j].digest) {
+                keys_add(&r->pull, rs[j].k, rs[j].len);
+                keys_add(&r->push, ls[i].k, ls[i].len);
+            }
+            i++;
+            j++;
+        } else if (c < 0) {         /* only here */
+            if (ls[i].reapable)
+                ae->reapable_skipped++;
+            else
+                keys_add(&r->push, ls[i].k, ls[i].len);
+            i++;
+        } else {                    /* only there */
+            if (rs[j].reapable)
+                ae->reapable_skipped++;
+            else
+                keys_add(&r->pull, rs[j].k, rs[j].len);
+            j++;
+        }
+    }
+    dyn_free(ls);
+    dyn_free(rs);
+    keys_free(&loc.keys);
+    dyn_free(loc.digest);
+    dyn_free(loc.flags);
+    r->phase = PH_GET;
+    r->pull_pos = r->push_pos = 0;
+    round_step(ae);
+}
+
+static void on_get(void *ctx, int err, const struct peer_value *v)
+{
+    struct ae_req *q = ctx;
+    size_t asked = (size_t)q->vi;
+    struct antientropy *ae = round_reply(q, v);
+    if (!ae)
+        return;
+    struct ae_round *r = &ae->r;
+    if (!reply_is_array(err, v) || v->n != asked) {
+        round_peer_failed(ae);
+        round_step(ae);
+        return;
+    }
+    size_t base = r->pull_pos - asked;
+    for (size_t i = 0; i < asked; i++) {
+        const struct peer_value *e = &v->elem[i];
+        if (e->type != PEER_V_STRING)
+            continue;               /* gone there meanwhile */
+        const struct ae_key *k = &r->pull.v[base + i];
+        int rc = cluster_merge_bytes(ae->node, k->k, k->len, e->str, e->len);
+        if (rc == 1) {
+            ae->keys_repaired++;
+            r->res.keys_repaired++;
+        }
+    }
+    round_step(ae);
+}
+
+static void on_put(void *ctx, int err, const struct peer_value *v)
+{
+    struct antientropy *ae = round_reply(ctx, v);
+    if (!ae)
+        return;
+    struct ae_round *r = &ae->r;
+    if (err != 0 || !v || v->type != PEER_V_INT) {
+        round_peer_failed(ae);
+        round_step(ae);
+        return;
+    }
+    ae->keys_repaired += (uint64_t)DYN_MAX(v->integer, 0);
+    r->res.keys_repaired += (uint64_t)DYN_MAX(v->integer, 0);
+    round_step(ae);
+}
+
+/* Sends the round's next request, or finishes; from the tick or a reply. */
+static void round_step(struct antientropy *ae)
+{
+    struct ae_round *r = &ae->r;
+    struct node *n = ae->node;
+    while (r->active && !r->waiting) {
+        if (r->pi >= r->npeers) {
+            round_partition_done(ae);
+            continue;
+        }
+        if (n->cfg.anti_entropy_max_bps > 0 && ae->tokens <= 0)
+            return;     /* the tick refills and calls again */
+        int m = r->peers[r->pi];
+        struct ae_argv a;
+        argv_init(&a);
+        struct ae_req *q = req_new(ae);
+        peer_reply_fn *fn = NULL;
+        struct merkle *t = ae_tree(ae, r->part);
+
+        switch (r->phase) {
+        case PH_ROOT:
+            argv_add(&a, "AE.ROOT", 7);
+            argv_addf(&a, r->part);
+            fn = on_root;
+            break;
+        case PH_TREE: {
+            size_t k = DYN_MIN(r->nnodes - r->node_pos, AE_TREE_BATCH / 2);
+            argv_add(&a, "AE.TREE", 7);
+            argv_addf(&a, r->part);
+            argv_addf(&a, r->level + 1);
+            for (size_t i = 0; i < k; i++) {
+                argv_addf(&a, 2ull * r->nodes[r->node_pos + i]);
+                argv_addf(&a, 2ull * r->nodes[r->node_pos + i] + 1);
+            }
+            if (r->nnext == 0)
+                r->next = dyn_realloc(r->next, sizeof(uint32_t) *
+                                                   (2 * r->nnodes + 1));
+            r->node_pos += k;
+            q->vi = (int)k;
+            fn = on_tree;
+            break;
+        }
+        case PH_KEYS: {
+            if (r->leaf_pos >= r->nnodes) {
+                round_next_peer(ae);
+                req_free(q);
+                argv_free(&a);
+                continue;
+            }
+            size_t k = DYN_MIN(r->nnodes - r->leaf_pos, AE_LEAF_BATCH);
+            argv_add(&a, "AE.KEYS", 7);
+            argv_addf(&a, r->part);
+            q->vi = (int)r->leaf_pos;
+            for (size_t i = 0; i < k; i++)
+                argv_addf(&a, r->nodes[r->leaf_pos + i]);
+            r->leaf_pos += k;
+            fn = on_keys;
+            break;
+        }
+        case PH_GET: {
+            if (r->pull_pos >= r->pull.n) {
+                r->phase = PH_PUT;
+                req_free(q);
+                argv_free(&a);
+                continue;
+            }
+            size_t k = DYN_MIN(r->pull.n - r->pull_pos, AE_KEY_BATCH);
+            argv_add(&a, "AE.GET", 6);
+            argv_addf(&a, r->part);
+            for (size_t i = 0; i < k; i++)
+                argv_add(&a, r->pull.v[r->pull_pos + i].k,
+                         r->pull.v[r->pull_pos + i].len);
+            r->pull_pos += k;
+            q->vi = (int)k;
+            fn = on_get;
+            break;
+        }
+        case PH_PUT: {
+            argv_add(&a, "AE.PUT", 6);
+            argv_addf(&a, r->part);
+            size_t bytes = 0;
+            while (r->push_pos < r->push.n && a.n < 2 + 2 * AE_KEY_BATCH &&
+                   bytes < AE_BATCH_BYTES) {
+                const struct ae_key *k = &r->push.v[r->push_pos++];
+                const struct object *o = store_get(n->store, k->k, k->len);
+                if (!o)
+                    continue;   /* gone meanwhile */
+                argv_add(&a, k->k, k->len);
+                argv_add(&a, object_bytes(o), object_size(o));
+                bytes += k->len + object_size(o);
+            }
+            if (a.n == 2) {     /* nothing (left) to push */
+                req_free(q);
+                argv_free(&a);
+                keys_reset(&r->pull);
+                keys_reset(&r->push);
+                r->pull_pos = r->push_pos = 0;
+                r->phase = PH_KEYS;     /* next batch of leaves */
+                continue;
+            }
+            fn = on_put;
+            break;
+        }
+        default:
+            dyn_assert(0);
+        }
+        (void)t;
+        r->waiting = 1;
+        if (ae_send_argv(ae, m, &a, fn, q) != 0) {
+            r->waiting = 0;
+            round_peer_failed(ae);
+        }
+    }
+}
+
+/* ---- DYNAMO.MERKLE views ------------------------------------------------- */
+
+static void view_on_reply(void *ctx, int err, const struct peer_value *v)
+{
+    struct ae_req *q = ctx;
+    struct ae_view_state *vs = q->view;
+    int vi = q->vi;
+    struct antientropy *ae = q->ae;
+    req_free(q);
+    if (!ae)
+        return;     /* the instance freed the view already */
+    ae->bytes_received += value_bytes(v);
+    vs->pending--;
+    if (!reply_is_array(err, v) || v->n < 4 + (size_t)vs->v.leaves)
+        return;
+    if (value_u64(&v->elem[0]) != vs->v.leaves)
+        return;
+    vs->v.rep[vi].ok = 1;
+    vs->v.rep[vi].root = value_u64(&v->elem[1]);
+    vs->v.rep[vi].keys = (long long)value_u64(&v->elem[3]);
+    vs->leaves[vi] = dyn_malloc(sizeof(uint64_t) * vs->v.leaves);
+    for (uint32_t i = 0; i < vs->v.leaves; i++)
+        vs->leaves[vi][i] = value_u64(&v->elem[4 + i]);
+}
+
+int antientropy_view(struct antientropy *ae, uint32_t part,
+                     antientropy_view_fn *fn, void *ctx)
+{
+    struct node *n = ae->node;
+    if (part >= ae->nparts)
+        return DYN_EINVAL;
+    struct ae_view_state *vs = dyn_calloc(1, sizeof(*vs));
+    vs->fn = fn;
+    vs->ctx = ctx;
+    vs->v.partition = part;
+    struct merkle *t = ae_tree(ae, part);
+    vs->v.leaves = merkle_leaves(t);
+    uint16_t reps[AE_MAX_REPLICAS];
+    uint32_t k = cluster_replicas(n, part, reps, AE_MAX_REPLICAS);
+    const struct membership *mb = cluster_membership(n);
+    int self = cluster_self(n);
+    vs->v.nreplicas = k;
+    for (uint32_t i = 0; i < k; i++) {
+        snprintf(vs->v.rep[i].name, sizeof(vs->v.rep[i].name), "%s",
+                 mb->m[reps[i]].name);
+        if (reps[i] == self) {
+            vs->v.rep[i].ok = 1;
+            vs->v.rep[i].root = merkle_root(t);
+            vs->v.rep[i].keys = (long long)store_partition_count(n->store,
+                                                                 part);
+            vs->leaves[i] = dyn_malloc(sizeof(uint64_t) * vs->v.leaves);
+            unsigned d = merkle_depth(t);
+            for (uint32_t l = 0; l < vs->v.leaves; l++)
+                vs->leaves[i][l] = merkle_node(t, d, l);
+            continue;
+        }
+        struct ae_argv a;
+        argv_init(&a);
+        argv_add(&a, "AE.ROOT", 7);
+        argv_addf(&a, part);
+        argv_add(&a, "LEAVES", 6);
+        struct ae_req *q = req_new(ae);
+        q->view = vs;
+        q->vi = (int)i;
+        if (ae_send_argv(ae, reps[i], &a, view_on_reply, q) == 0)
+            vs->pending++;
+    }
+    vs->next = ae->views;
+    ae->views = vs;
+    return 0;
+}
+
+static void view_finish(struct ae_view_state *vs, int aborted)
+{
+    struct antientropy_view *v = &vs->v;
+    v->aborted = aborted;
+    /* differing leaves: against the first replica that answered */
+    int base = -1;
+    for (uint32_t i = 0; i < v->nreplicas && base < 0; i++)
+        if (vs->leaves[i])
+            base = (int)i;
+    v->diff = dyn_malloc(sizeof(uint32_t) * (v->leaves ? v->leaves : 1));
+    v->ndiff = 0;
+    for (uint32_t l = 0; base >= 0 && l < v->leaves; l++) {
+        int differs = 0;
+        for (uint32_t i = 0; i < v->nreplicas; i++)
+            if (vs->leaves[i] && vs->leaves[i][l] != vs->leaves[base][l])
+                differs = 1;
+        if (differs)
+            v->diff[v->ndiff++] = l;
+    }
+    vs->fn(vs->ctx, v);
+    dyn_free(v->diff);
+    for (uint32_t i = 0; i < AE_MAX_REPLICAS; i++)
+        dyn_free(vs->leaves[i]);
+    dyn_free(vs);
+}
+
+static void views_poll(struct antientropy *ae)
+{
+    struct ae_view_state **pp = &ae->views;
+    while (*pp) {
+        struct ae_view_state *vs = *pp;
+        if (vs->pending > 0) {
+            pp = &vs->next;
+            continue;
+        }
+        *pp = vs->next;
+        view_finish(vs, 0);
+    }
+}
+
+/* ---- public ------------------------------------------------------------- */
 
 struct antientropy *antientropy_new(struct node *n)
 {
     struct antientropy *ae = dyn_calloc(1, sizeof(*ae));
     ae->node = n;
+    ae->nparts = store_partitions(n->store);
+    uint32_t leaves = (uint32_t)n->cfg.merkle_leaves;
+    if (leaves == 0 || (leaves & (leaves - 1)) != 0)
+        leaves = 1024;
+    store_merkle_enable(n->store, leaves);
+    store_set_agent(n->store, ae);
+    ae->cursor = (uint32_t)(node_random(n) % ae->nparts);
     return ae;
 }
 
 void antientropy_free(struct antientropy *ae)
 {
+    if (!ae)
+        return;
+    for (struct ae_req *q = ae->reqs; q; q = q->next)
+        q->ae = NULL;
+    ae->reqs = NULL;
+    while (ae->views) {
+        struct ae_view_state *vs = ae->views;
+        ae->views = vs->next;
+        view_finish(vs, 1);
+    }
+    struct ae_round *r = &ae->r;
+    if (r->active && r->w.fn) {
+        r->res.aborted = 1;
+        r->w.fn(r->w.ctx, &r->res);
+    }
+    for (size_t i = 0; i < ae->nqueued; i++) {
+        struct antientropy_result res;
+        memset(&res, 0, sizeof(res));
+        res.aborted = 1;
+        ae->queue[i].w.fn(ae->queue[i].w.ctx, &res);
+    }
+    keys_free(&r->pull);
+    keys_free(&r->push);
+    dyn_free(r->nodes);
+    dyn_free(r->next);
+    if (store_agent(ae->node->store) == ae)
+        store_set_agent(ae->node->store, NULL);
     dyn_free(ae);
+}
+
+struct antientropy *antientropy_of(struct node *n)
+{
+    return n->cluster && n->store ? store_agent(n->store) : NULL;
+}
+
+int antientropy_start(struct antientropy *ae, int64_t part,
+                      antientropy_done_fn *fn, void *ctx)
+{
+    if (part >= (int64_t)ae->nparts || part < ANTIENTROPY_ALL)
+        return DYN_EINVAL;
+    if (ae->nqueued == AE_MAX_QUEUED)
+        return DYN_ELIMIT;
+    ae->queue[ae->nqueued].part = part;
+    ae->queue[ae->nqueued].w.fn = fn;
+    ae->queue[ae->nqueued].w.ctx = ctx;
+    ae->nqueued++;
+    return 0;
 }
 
 void antientropy_tick(struct antientropy *ae, uint64_t now_ms)
 {
-    (void)ae;
-    (void)now_ms;
+    struct node *n = ae->node;
+    long long bps = n->cfg.anti_entropy_max_bps;
+    if (ae->last_tick_ms && now_ms > ae->last_tick_ms && bps > 0) {
+        ae->tokens += (double)bps * (double)(now_ms - ae->last_tick_ms) /
+                      1000.0;
+        if (ae->tokens > (double)bps)
+            ae->tokens = (double)bps;
+    } else if (!ae->last_tick_ms) {
+        ae->tokens = (double)DYN_MAX(bps, 0);
+    }
+    ae->last_tick_ms = now_ms;
+    views_poll(ae);
+
+    if (ae->r.active) {
+        round_step(ae);
+        return;
+    }
+    if (ae->nqueued > 0) {
+        struct ae_queued qd = ae->queue[0];
+        memmove(ae->queue, ae->queue + 1,
+                (ae->nqueued - 1) * sizeof(ae->queue[0]));
+        ae->nqueued--;
+        round_start(ae, qd.part, qd.w, now_ms);
+        round_step(ae);
+        return;
+    }
+    int iv = n->cfg.anti_entropy_interval_ms;
+    if (iv <= 0)
+        return;
+    if (ae->next_ms == 0)   /* first interval after start: jittered */
+        ae->next_ms = now_ms + node_random(n) % (uint64_t)iv;
+    if (now_ms < ae->next_ms)
+        return;
+    ae->next_ms = now_ms + (uint64_t)iv;
+    struct ae_waiter w = { NULL, NULL };
+    round_start(ae, ANTIENTROPY_NEXT, w, now_ms);
+    round_step(ae);
 }
 
 void antientropy_info(struct antientropy *ae, struct dbuf *out)
 {
-    (void)ae;
-    (void)out;
+    dbuf_printf(out,
+                "ae_exchanges:%llu\r\n"
+                "ae_peer_exchanges:%llu\r\n"
+                "ae_keys_repaired:%llu\r\n"
+                "ae_bytes_sent:%llu\r\n"
+                "ae_bytes_received:%llu\r\n"
+                "ae_peers_failed:%llu\r\n"
+                "ae_partitions_confirmed:%llu\r\n"
+                "ae_reapable_skipped:%llu\r\n"
+                "ae_last_round_ms:%llu\r\n"
+                "ae_running:%d\r\n"
+                "ae_merkle_bytes:%zu\r\n",
+                (unsigned long long)ae->exchanges,
+                (unsigned long long)ae->peer_exchanges,
+                (unsigned long long)ae->keys_repaired,
+                (unsigned long long)ae->bytes_sent,
+                (unsigned long long)ae->bytes_received,
+                (unsigned long long)ae->peers_failed,
+                (unsigned long long)ae->confirmed,
+                (unsigned long long)ae->reapable_skipped,
+                (unsigned long long)ae->last_round_ms, ae->r.active,
+                store_merkle_bytes(ae->node->store));
 }
+
+/* ---- the peer side ------------------------------------------------------- */
+
+/* Parses the partition argument; replies with an error and returns -1. */
+static int peer_part(struct node *n, struct peer_call *call,
+                     const struct dyn_arg *a, uint32_t *part)
+{
+    uint64_t p;
+    if (ae_arg_u64(a, &p) != 0 || p >= store_partitions(n->store)) {
+        peer_call_reply_error(call, "ERR bad partition");
+        return -1;
+    }
+    if (!store_merkle_leaves(n->store)) {
+        peer_call_reply_error(call, "ERR anti-entropy is not running");
+        return -1;
+    }
+    *part = (uint32_t)p;
+    return 0;
+}
+
+/* AE.ROOT part [LEAVES] -> [leaves, root, gen, keys, leaf hashes...] */
+static void pc_root(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    struct node *n = cluster_node_of(ctx);
+    uint32_t part;
+    if (argc < 2) {
+        peer_call_reply_error(call, "ERR arity");
+        return;
+    }
+    if (peer_part(n, call, &argv[1], &part))
+        return;
+    struct merkle *t = store_merkle(n->store, part);
+    int with_leaves = argc > 2 && dyn_arg_is(argv[2].p, argv[2].len,
+                                             "leaves");
+    struct dbuf *b = peer_call_buf(call);
+    uint32_t L = merkle_leaves(t);
+    reply_array(b, 4 + (with_leaves ? L : 0));
+    reply_int(b, L);
+    reply_int(b, (long long)merkle_root(t));
+    reply_int(b, (long long)store_generation(n->store));
+    reply_int(b, (long long)store_partition_count(n->store, part));
+    if (with_leaves) {
+        unsigned d = merkle_depth(t);
+        for (uint32_t l = 0; l < L; l++)
+            reply_int(b, (long long)merkle_node(t, d, l));
+    }
+    peer_call_done(call);
+}
+
+/* AE.TREE part level idx... -> [hash...] */
+static void pc_tree(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    struct node *n = cluster_node_of(ctx);
+    uint32_t part;
+    uint64_t level;
+    if (argc < 3) {
+        peer_call_reply_error(call, "ERR arity");
+        return;
+    }
+    if (peer_part(n, call, &argv[1], &part))
+        return;
+    struct merkle *t = store_merkle(n->store, part);
+    if (ae_arg_u64(&argv[2], &level) != 0 || level > merkle_depth(t)) {
+        peer_call_reply_error(call, "ERR bad level");
+        return;
+    }
+    for (int i = 3; i < argc; i++) {
+        uint64_t idx;
+        if (ae_arg_u64(&argv[i], &idx) != 0 || idx >= (1ull << level)) {
+            peer_call_reply_error(call, "ERR bad node index");
+            return;
+        }
+    }
+    struct dbuf *b = peer_call_buf(call);
+    reply_array(b, argc - 3);
+    for (int i = 3; i < argc; i++) {
+        uint64_t idx;
+        ae_arg_u64(&argv[i], &idx);
+        reply_int(b, (long long)merkle_node(t, (unsigned)level,
+                                            (uint32_t)idx));
+    }
+    peer_call_done(call);
+}
+
+/* AE.KEYS part leaf... -> [key, digest, reapable]* */
+static void pc_keys(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    struct node *n = cluster_node_of(ctx);
+    uint32_t part;
+    if (argc < 2) {
+        peer_call_reply_error(call, "ERR arity");
+        return;
+    }
+    if (peer_part(n, call, &argv[1], &part))
+        return;
+    struct merkle *t = store_merkle(n->store, part);
+    uint32_t L = merkle_leaves(t);
+    uint64_t *mask = dyn_calloc((L + 63) / 64, sizeof(uint64_t));
+    for (int i = 2; i < argc; i++) {
+        uint64_t leaf;
+        if (ae_arg_u64(&argv[i], &leaf) != 0 || leaf >= L) {
+            dyn_free(mask);
+            peer_call_reply_error(call, "ERR bad leaf");
+            return;
+        }
+        mask[leaf / 64] |= 1ull << (leaf % 64);
+    }
+    struct ae_local loc;
+    memset(&loc, 0, sizeof(loc));
+    store_iter_leaves(n->store, part, mask, local_add, &loc);
+    dyn_free(mask);
+    uint64_t now = cluster_now_ms(n);
+    struct dbuf *b = peer_call_buf(call);
+    reply_array(b, (long long)(3 * loc.keys.n));
+    for (size_t i = 0; i < loc.keys.n; i++) {
+        const struct ae_key *k = &loc.keys.v[i];
+        int reapable = 0;
+        if (loc.flags[i] & STORE_F_DELETED)
+            reapable = ae_reapable(n, part, store_get(n->store, k->k, k->len),
+                                   now);
+        reply_bulk(b, k->k, k->len);
+        reply_int(b, (long long)loc.digest[i]);
+        reply_int(b, reapable);
+    }
+    keys_free(&loc.keys);
+    dyn_free(loc.digest);
+    dyn_free(loc.flags);
+    peer_call_done(call);
+}
+
+/* AE.GET part key... -> [object bytes or nil]* */
+static void pc_get(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct node *n = cluster_node_of(ctx);
+    uint32_t part;
+    if (argc < 2) {
+        peer_call_reply_error(call, "ERR arity");
+        return;
+    }
+    if (peer_part(n, call, &argv[1], &part))
+        return;
+    struct dbuf *b = peer_call_buf(call);
+    reply_array(b, argc - 2);
+    for (int i = 2; i < argc; i++) {
+        const struct object *o = store_get(n->store, argv[i].p, argv[i].len);
+        if (o)
+            reply_bulk(b, object_bytes(o), object_size(o));
+        else
+            reply_null(b, 2);
+    }
+    peer_call_done(call);
+}
+
+/* AE.PUT part key obj ... -> :changed */
+static void pc_put(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct node *n = cluster_node_of(ctx);
+    uint32_t part;
+    if (argc < 2 || argc % 2 != 0) {
+        peer_call_reply_error(call, "ERR arity");
+        return;
+    }
+    if (peer_part(n, call, &argv[1], &part))
+        return;
+    long long changed = 0;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (store_partition_of(n->store, argv[i].p, argv[i].len) != part)
+            continue;
+        int rc = cluster_merge_bytes(n, argv[i].p, argv[i].len,
+                                     argv[i + 1].p, argv[i + 1].len);
+        if (rc == 1)
+            changed++;
+    }
+    peer_call_reply_int(call, changed);
+}
+
+/* AE.CONFIRM part gen -> +OK: every replica held our content as of gen. */
+static void pc_confirm(void *ctx, struct peer_call *call, int argc,
+                       const struct dyn_arg *argv)
+{
+    struct node *n = cluster_node_of(ctx);
+    uint32_t part;
+    uint64_t gen;
+    if (argc != 3) {
+        peer_call_reply_error(call, "ERR arity");
+        return;
+    }
+    if (peer_part(n, call, &argv[1], &part))
+        return;
+    if (ae_arg_u64(&argv[2], &gen) != 0) {
+        peer_call_reply_error(call, "ERR bad generation");
+        return;
+    }
+    store_confirm_tombstones(n->store, part, gen);
+    peer_call_reply_ok(call);
+}
+
+static const struct peer_command ae_peer_cmds[] = {
+    { "AE.ROOT", pc_root, 0 },
+    { "AE.TREE", pc_tree, 0 },
+    { "AE.KEYS", pc_keys, 0 },
+    { "AE.GET", pc_get, 0 },
+    { "AE.PUT", pc_put, 0 },
+    { "AE.CONFIRM", pc_confirm, 0 },
+};
 
 const struct peer_command *antientropy_peer_commands(size_t *n)
 {
-    *n = 0;
-    return NULL;
+    *n = DYN_ARRAY_LEN(ae_peer_cmds);
+    return ae_peer_cmds;
 }

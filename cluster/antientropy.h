@@ -27,4 +27,49 @@ void antientropy_info(struct antientropy *ae, struct dbuf *out);
  * (cluster_node_of(ctx) gives the node). */
 const struct peer_command *antientropy_peer_commands(size_t *n);
 
+/* ---- for the commands (server/cmd_merkle.c) ----------------------------- */
+
+/* The node's instance, NULL for a node alone. */
+struct antientropy *antientropy_of(struct node *n);
+
+#define ANTIENTROPY_NEXT (-1)   /* the next partition in turn */
+#define ANTIENTROPY_ALL  (-2)   /* every partition this node replicates */
+
+struct antientropy_result {
+    int aborted;                /* the node is shutting down */
+    uint32_t partitions;        /* partitions exchanged */
+    uint32_t peer_exchanges;    /* (partition, peer) pairs compared */
+    uint32_t peers_failed;      /* peers that did not answer */
+    uint64_t keys_repaired;
+    uint64_t bytes;             /* sent + received */
+    uint64_t ms;                /* wall time */
+};
+typedef void antientropy_done_fn(void *ctx,
+                                 const struct antientropy_result *r);
+/* Queues an exchange of `part` (or NEXT / ALL) ahead of the periodic ones;
+ * fn runs exactly once from the event loop when it is done.  0, or
+ * DYN_EINVAL (bad partition) / DYN_ELIMIT (too many queued). */
+int antientropy_start(struct antientropy *ae, int64_t part,
+                      antientropy_done_fn *fn, void *ctx);
+
+/* DYNAMO.MERKLE: every replica's root and leaves for one partition. */
+struct antientropy_view {
+    int aborted;
+    uint32_t partition;
+    uint32_t leaves;
+    uint32_t nreplicas;
+    struct {
+        char name[PEER_NAME_MAX];
+        int ok;                 /* answered */
+        uint64_t root;
+        long long keys;
+    } rep[16];
+    uint32_t *diff;             /* leaves where some replica differs */
+    uint32_t ndiff;
+};
+typedef void antientropy_view_fn(void *ctx, const struct antientropy_view *v);
+/* 0 and fn runs exactly once later; DYN_EINVAL: bad partition. */
+int antientropy_view(struct antientropy *ae, uint32_t part,
+                     antientropy_view_fn *fn, void *ctx);
+
 #endif

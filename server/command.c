@@ -122,7 +122,7 @@ struct command_registry *command_registry_new(void)
     const struct command *tables[] = {cmd_conn_table,   cmd_server_table,
                                       cmd_string_table, cmd_keys_table,
                                       cmd_multi_table,  cmd_dynamo_table,
-                                      cmd_cluster_table};
+                                      cmd_cluster_table, cmd_merkle_table};
     size_t total = 0, subs = 0;
     for (size_t t = 0; t < DYN_ARRAY_LEN(tables); t++)
         for (const struct command *c = tables[t]; c->name; c++) {

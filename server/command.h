@@ -64,6 +64,7 @@ extern const struct command cmd_keys_table[];    /* cmd_keys.c */
 extern const struct command cmd_multi_table[];   /* cmd_multi.c */
 extern const struct command cmd_dynamo_table[];  /* cmd_dynamo.c */
 extern const struct command cmd_cluster_table[]; /* cmd_cluster.c */
+extern const struct command cmd_merkle_table[];  /* cmd_merkle.c */
 
 struct command_registry;
 struct command_registry *command_registry_new(void);

@@ -68,6 +68,26 @@
  * deleted/expiry index flags cannot be computed from an object that is not
  * there, so the disk calls take them as STORE_F_* bits.
  *
+ * Merkle trees and digests (anti-entropy)
+ * ---------------------------------------
+ *   STORE_DISK:        u64 digest | struct entry { loc, ... }      24 + key
+ *   STORE_DISK_CACHE:  u64 digest | u64 loc | struct entry { ... }  32 + key
+ * A partition's tree (cluster/merkle.c) covers (key hash, object digest)
+ * of its entries.  In memory the object is at hand, so its digest is
+ * computed when needed and costs no bytes per key; a disk entry keeps its
+ * digest in 8 bytes before the entry, because the object being replaced
+ * or removed is not in memory (0 = not known yet: the record is loaded
+ * the first time a tree needs it).  Trees exist only for partitions that
+ * were asked for one; from then on every insert, replace and remove XORs
+ * the old contribution out and the new one in, so each tree equals a
+ * rebuild from the partition's entries at every moment.
+ *
+ * The per-partition extras (tree, tombstone generations) live in an array
+ * allocated on first use, so a store without cluster or tombstones pays
+ * nothing.  s->gen counts changes; tomb_gen is the generation at which a
+ * partition last stored an all-tombstone object, confirmed_gen the latest
+ * generation anti-entropy confirmed (see store.h).
+ *
  * Stalls: a resize of a partition touches only that partition (Q = 256 and
  * 1M keys: ~4k entries, well under a millisecond).  With very few
  * partitions and millions of keys a resize would be proportionally longer;
@@ -79,6 +99,7 @@
 #include <string.h>
 #include "server/store.h"
 #include "server/util.h"
+#include "cluster/merkle.h"
 
 struct entry {
     union {
@@ -120,8 +141,19 @@ struct eindex {
     size_t cap;
 };
 
+/* Per-partition extras, allocated on first use (see the essay). */
+struct part_ae {
+    struct merkle *tree;    /* NULL until asked for */
+    uint64_t tomb_gen;      /* s->gen when a tombstone was last stored */
+    uint64_t confirmed_gen; /* store_confirm_tombstones */
+};
+
 struct store {
     struct part *parts;
+    struct part_ae *pae;    /* nparts entries, or NULL */
+    uint32_t leaves;        /* merkle-leaves; 0: trees off */
+    uint64_t gen;
+    void *agent;
     uint32_t nparts;
     unsigned pbits;
     size_t count;
@@ -409,6 +441,63 @@ static struct entry *entry_new(struct store *s, const void *key, size_t klen)
     return e;
 }
 
+/* ---- Merkle hooks ------------------------------------------------------- */
+
+static uint64_t entry_loc(const struct store *s, struct entry *e);
+
+/* 0 means "not known" in a disk entry, so a real digest of 0 is stored
+ * (and hashed into trees, on every kind) as 1. */
+static inline uint64_t digest_norm(uint64_t d)
+{
+    return d ? d : 1;
+}
+
+static inline uint64_t *entry_digestp(const struct store *s, struct entry *e)
+{
+    return (uint64_t *)(void *)((char *)e - s->pre);
+}
+
+/* The digest of e's object, computed (and for disk kinds remembered) on
+ * demand.  An unreadable record gets a fixed digest, so that its tree
+ * contribution stays the same until it is replaced. */
+static uint64_t entry_digest(struct store *s, struct entry *e)
+{
+    if (s->kind == STORE_MEMORY)
+        return digest_norm(object_digest(e->u.obj));
+    uint64_t *d = entry_digestp(s, e);
+    if (*d)
+        return *d;
+    if (s->kind == STORE_DISK_CACHE && e->u.obj) {
+        *d = digest_norm(object_digest(e->u.obj));
+    } else {
+        struct object *o = s->load(s->load_ctx, entry_loc(s, e), e->key,
+                                   e->klen);
+        *d = o ? digest_norm(object_digest(o)) : 2;
+        object_free(o);
+    }
+    return *d;
+}
+
+static struct part_ae *store_pae(struct store *s)
+{
+    if (!s->pae)
+        s->pae = dyn_calloc(s->nparts, sizeof(*s->pae));
+    return s->pae;
+}
+
+static inline struct merkle *part_tree(const struct store *s, uint32_t pi)
+{
+    return s->pae ? s->pae[pi].tree : NULL;
+}
+
+/* Bookkeeping after an entry of partition pi was stored with flags. */
+static void store_changed(struct store *s, uint32_t pi, unsigned flags)
+{
+    s->gen++;
+    if (flags & STORE_F_DELETED)
+        store_pae(s)[pi].tomb_gen = s->gen;
+}
+
 /* ---- public ------------------------------------------------------------- */
 
 static struct entry *store_insert(struct store *s, struct part *p, uint64_t h,
@@ -430,6 +519,10 @@ void store_free(struct store *s)
     if (!s)
         return;
     store_clear(s);
+    if (s->pae)
+        for (uint32_t i = 0; i < s->nparts; i++)
+            merkle_free(s->pae[i].tree);
+    dyn_free(s->pae);
     object_free(s->scratch[0]);
     object_free(s->scratch[1]);
     dyn_free(s->parts);
@@ -472,19 +565,25 @@ void store_put_take(struct store *s, const void *key, size_t klen,
     struct part *p = store_part(s, h);
     int64_t i = part_find(p, h, key, klen);
     unsigned flags = store_object_flags(obj);
+    uint32_t pi = store_partition_of_hash(s, h);
+    struct merkle *t = part_tree(s, pi);
+    struct entry *e;
 
     if (i >= 0) {
-        struct entry *e = slot_entry(p->slots[i]);
+        e = slot_entry(p->slots[i]);
         dyn_assert(e->u.obj != obj);
+        if (t)
+            merkle_toggle(t, h, entry_digest(s, e));
         store_unindex(s, e);
         object_free(e->u.obj);
-        e->u.obj = obj;
-        store_index(s, e, flags);
-        return;
+    } else {
+        e = store_insert(s, p, h, key, klen);
     }
-    struct entry *e = store_insert(s, p, h, key, klen);
     e->u.obj = obj;
     store_index(s, e, flags);
+    if (t)
+        merkle_toggle(t, h, entry_digest(s, e));
+    store_changed(s, pi, flags);
 }
 
 /* Adds a new entry for key (known absent) to partition p. */
@@ -512,7 +611,9 @@ void store_set_kind(struct store *s, enum store_kind kind, store_load_fn fn,
     dyn_assert(s->count == 0);
     dyn_assert(kind == STORE_MEMORY || fn != NULL);
     s->kind = kind;
-    s->pre = kind == STORE_DISK_CACHE ? sizeof(uint64_t) : 0;
+    s->pre = kind == STORE_DISK_CACHE ? 2 * sizeof(uint64_t)
+           : kind == STORE_DISK      ? sizeof(uint64_t)
+                                     : 0;
     s->load = fn;
     s->load_ctx = ctx;
 }
@@ -546,8 +647,8 @@ static unsigned entry_flags(const struct entry *e)
 }
 
 int store_put_loc(struct store *s, const void *key, size_t klen,
-                  uint64_t loc, unsigned flags, struct object *obj,
-                  uint64_t *old_loc)
+                  uint64_t loc, unsigned flags, uint64_t digest,
+                  struct object *obj, uint64_t *old_loc)
 {
     dyn_assert(s->kind != STORE_MEMORY);
     dyn_assert(klen <= UINT32_MAX);
@@ -558,9 +659,13 @@ int store_put_loc(struct store *s, const void *key, size_t klen,
     int64_t i = part_find(p, h, key, klen);
     int replaced = 0;
     struct entry *e;
+    uint32_t pi = store_partition_of_hash(s, h);
+    struct merkle *t = part_tree(s, pi);
 
     if (i >= 0) {
         e = slot_entry(p->slots[i]);
+        if (t)
+            merkle_toggle(t, h, entry_digest(s, e));
         store_unindex(s, e);
         entry_drop_cached(s, e);
         if (old_loc)
@@ -570,11 +675,15 @@ int store_put_loc(struct store *s, const void *key, size_t klen,
         e = store_insert(s, p, h, key, klen);
     }
     entry_set_loc(s, e, loc);
+    *entry_digestp(s, e) = digest ? digest_norm(digest) : 0;
     if (s->kind == STORE_DISK_CACHE && obj) {
         e->u.obj = obj;
         s->cached_bytes += object_size(obj);
     }
     store_index(s, e, flags);
+    if (t)
+        merkle_toggle(t, h, entry_digest(s, e));
+    store_changed(s, pi, flags);
     return replaced;
 }
 
@@ -635,6 +744,11 @@ int store_remove_loc(struct store *s, const void *key, size_t klen,
     struct entry *e = slot_entry(p->slots[i]);
     if (old_loc)
         *old_loc = entry_loc(s, e);
+    uint32_t pi = store_partition_of_hash(s, h);
+    struct merkle *t = part_tree(s, pi);
+    if (t)
+        merkle_toggle(t, h, entry_digest(s, e));
+    store_changed(s, pi, 0);
     store_unindex(s, e);
     part_delete_slot(p, (uint32_t)i);
     s->count--;
@@ -663,7 +777,10 @@ void store_clear(struct store *s)
         p->slots = NULL;
         p->size = 0;
         p->count = 0;
+        if (part_tree(s, pi))
+            merkle_clear(part_tree(s, pi));
     }
+    s->gen++;
     s->count = 0;
     s->nexpiry = 0;
     s->slot_bytes = 0;
@@ -845,4 +962,109 @@ size_t store_overhead_bytes(const struct store *s)
     return sizeof(*s) + (size_t)s->nparts * sizeof(struct part) +
            s->slot_bytes + s->entry_bytes +
            (s->deleted.cap + s->expiring.cap) * sizeof(struct entry *);
+}
+
+/* ---- Merkle trees, digests, tombstone confirmation ------------------------ */
+
+void store_merkle_enable(struct store *s, uint32_t leaves)
+{
+    dyn_assert(leaves >= 1 && (leaves & (leaves - 1)) == 0);
+    if (s->leaves == leaves)
+        return;
+    if (s->pae)
+        for (uint32_t i = 0; i < s->nparts; i++) {
+            merkle_free(s->pae[i].tree);
+            s->pae[i].tree = NULL;
+        }
+    s->leaves = leaves;
+}
+
+uint32_t store_merkle_leaves(const struct store *s)
+{
+    return s->leaves;
+}
+
+struct merkle *store_merkle(struct store *s, uint32_t partition)
+{
+    dyn_assert(partition < s->nparts);
+    if (!s->leaves)
+        return NULL;
+    struct part_ae *a = &store_pae(s)[partition];
+    if (a->tree)
+        return a->tree;
+    a->tree = merkle_new(s->leaves);
+    struct part *p = &s->parts[partition];
+    for (uint32_t i = 0; i < p->size; i++) {
+        uintptr_t v = p->slots[i];
+        if (!v)
+            continue;
+        struct entry *e = slot_entry(v);
+        merkle_toggle(a->tree, dyn_hash64(e->key, e->klen),
+                      entry_digest(s, e));
+    }
+    return a->tree;
+}
+
+size_t store_merkle_bytes(const struct store *s)
+{
+    if (!s->pae)
+        return 0;
+    size_t n = (size_t)s->nparts * sizeof(*s->pae);
+    for (uint32_t i = 0; i < s->nparts; i++)
+        if (s->pae[i].tree)
+            n += merkle_bytes(s->pae[i].tree);
+    return n;
+}
+
+void store_iter_leaves(struct store *s, uint32_t partition,
+                       const uint64_t *leafmask, store_digest_fn fn,
+                       void *ctx)
+{
+    dyn_assert(partition < s->nparts);
+    struct merkle *t = part_tree(s, partition);
+    dyn_assert(t != NULL);
+    struct part *p = &s->parts[partition];
+    for (uint32_t i = 0; i < p->size; i++) {
+        uintptr_t v = p->slots[i];
+        if (!v)
+            continue;
+        struct entry *e = slot_entry(v);
+        uint32_t leaf = merkle_leaf_of(t, dyn_hash64(e->key, e->klen));
+        if (!(leafmask[leaf / 64] & (1ull << (leaf % 64))))
+            continue;
+        if (fn(ctx, e->key, e->klen, entry_digest(s, e), entry_flags(e)))
+            return;
+    }
+}
+
+uint64_t store_generation(const struct store *s)
+{
+    return s->gen;
+}
+
+void store_confirm_tombstones(struct store *s, uint32_t partition,
+                              uint64_t gen)
+{
+    dyn_assert(partition < s->nparts);
+    struct part_ae *a = &store_pae(s)[partition];
+    a->confirmed_gen = DYN_MAX(a->confirmed_gen, gen);
+}
+
+int store_tombstones_confirmed(const struct store *s, uint32_t partition)
+{
+    dyn_assert(partition < s->nparts);
+    if (!s->pae)
+        return 1;   /* no tombstone was ever stored */
+    const struct part_ae *a = &s->pae[partition];
+    return a->tomb_gen <= a->confirmed_gen;
+}
+
+void store_set_agent(struct store *s, void *agent)
+{
+    s->agent = agent;
+}
+
+void *store_agent(const struct store *s)
+{
+    return s->agent;
 }

@@ -117,11 +117,13 @@ enum store_kind store_get_kind(const struct store *s);
 
 /* Disk kinds: inserts or replaces key with a location.  obj: STORE_DISK
  * ignores it (must be NULL); STORE_DISK_CACHE takes it (NULL = not cached).
- * flags are STORE_F_*.  Returns 1 and sets *old_loc when an entry was
- * replaced, else 0. */
+ * flags are STORE_F_*.  digest: object_digest() of the record's object, or
+ * 0 when the caller does not know it (the store then loads the object when
+ * a Merkle tree first needs it).  Returns 1 and sets *old_loc when an
+ * entry was replaced, else 0. */
 int store_put_loc(struct store *s, const void *key, size_t klen,
-                  uint64_t loc, unsigned flags, struct object *obj,
-                  uint64_t *old_loc);
+                  uint64_t loc, unsigned flags, uint64_t digest,
+                  struct object *obj, uint64_t *old_loc);
 /* 1 and the location and flags of key, or 0 if absent. */
 int store_get_loc(struct store *s, const void *key, size_t klen,
                   uint64_t *loc, unsigned *flags);
@@ -135,5 +137,51 @@ int store_remove_loc(struct store *s, const void *key, size_t klen,
                      uint64_t *old_loc);
 /* Bytes of cached objects (STORE_DISK_CACHE) / scratch objects. */
 size_t store_cached_bytes(const struct store *s);
+
+/* ---- Merkle trees (cluster/merkle.h), for anti-entropy ------------------
+ *
+ * Once enabled, each partition that is asked for its tree gets one, built
+ * from its entries (loading disk records whose digest is unknown), and
+ * from then on every insert, replace and remove updates it in O(1).  Trees
+ * of partitions never asked for cost nothing, so a node pays only for the
+ * partitions it exchanges.  store_clear drops every tree. */
+struct merkle;
+/* leaves: merkle-leaves (a power of two); idempotent for the same count,
+ * a different count drops the trees built so far. */
+void store_merkle_enable(struct store *s, uint32_t leaves);
+uint32_t store_merkle_leaves(const struct store *s); /* 0: not enabled */
+/* The partition's tree, built on first use; NULL when not enabled.  The
+ * tree stays owned by the store and changes with it. */
+struct merkle *store_merkle(struct store *s, uint32_t partition);
+/* Bytes of all trees. */
+size_t store_merkle_bytes(const struct store *s);
+
+/* Every entry of one partition whose Merkle leaf is set in leafmask (a
+ * bitmap of merkle-leaves bits), with its digest and STORE_F_* flags,
+ * without loading objects that are not needed.  Enables nothing: the tree
+ * of the partition must exist (store_merkle).  Return non-zero to stop. */
+typedef int (*store_digest_fn)(void *ctx, const void *key, size_t klen,
+                               uint64_t digest, unsigned flags);
+void store_iter_leaves(struct store *s, uint32_t partition,
+                       const uint64_t *leafmask, store_digest_fn fn,
+                       void *ctx);
+
+/* ---- tombstone confirmation (safe deletes) --------------------------------
+ * The store counts its changes (a generation) and remembers, per
+ * partition, the generation at which an all-tombstone object was last
+ * stored.  Anti-entropy calls store_confirm_tombstones(p, g) when every
+ * replica of p was seen to hold exactly this node's content as of
+ * generation g; the partition's tombstones are then confirmed as long as
+ * none was stored after g. */
+uint64_t store_generation(const struct store *s);
+void store_confirm_tombstones(struct store *s, uint32_t partition,
+                              uint64_t gen);
+int store_tombstones_confirmed(const struct store *s, uint32_t partition);
+
+/* An opaque pointer the anti-entropy instance working over this store
+ * hangs here, so that commands reach it through the node without a
+ * global (cluster/antientropy.c). */
+void store_set_agent(struct store *s, void *agent);
+void *store_agent(const struct store *s);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "server/store.h"
 #include "server/util.h"
+#include "cluster/merkle.h"
 
 #define ACTOR 0x1234500000001ULL
 
@@ -560,6 +561,152 @@ START_TEST(stress_200k_keys)
 }
 END_TEST
 
+
+/* ---- Merkle trees (anti-entropy) ------------------------------------------ */
+
+/* The partition's tree rebuilt from scratch from its entries. */
+struct rebuild_ctx {
+    struct merkle *t;
+};
+
+static int rebuild_add(void *ctx, const void *key, size_t klen,
+                       const struct object *o)
+{
+    struct rebuild_ctx *r = ctx;
+    merkle_toggle(r->t, dyn_hash64(key, klen), object_digest(o) ? object_digest(o) : 1);
+    return 0;
+}
+
+static void expect_trees_match_rebuild(struct store *s)
+{
+    for (uint32_t p = 0; p < store_partitions(s); p++) {
+        struct rebuild_ctx r = { merkle_new(store_merkle_leaves(s)) };
+        store_iter_partition(s, p, rebuild_add, &r);
+        ck_assert_uint_eq(merkle_root(store_merkle(s, p)), merkle_root(r.t));
+        merkle_free(r.t);
+    }
+}
+
+START_TEST(merkle_trees_follow_every_change_in_memory)
+{
+    struct store *s = store_new(8);
+    char k[32], v[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(k, sizeof(k), "m%d", i);
+        put_str(s, k, "first");
+    }
+    store_merkle_enable(s, 64);
+    expect_trees_match_rebuild(s);      /* built from the store */
+    for (int i = 0; i < 3000; i += 3) {
+        snprintf(k, sizeof(k), "m%d", i);
+        snprintf(v, sizeof(v), "second%d", i);
+        put_str(s, k, v);                           /* replace */
+        snprintf(k, sizeof(k), "m%d", i + 1);
+        ck_assert_int_eq(store_remove(s, k, strlen(k)), 0);   /* remove */
+        snprintf(k, sizeof(k), "new%d", i);
+        put_str(s, k, "x");                         /* insert */
+    }
+    expect_trees_match_rebuild(s);
+    uint64_t before = merkle_root(store_merkle(s, 0));
+    store_clear(s);
+    expect_trees_match_rebuild(s);
+    ck_assert_uint_ne(before, merkle_root(store_merkle(s, 0)));
+    ck_assert_uint_gt(store_merkle_bytes(s), 0);
+    store_free(s);
+}
+END_TEST
+
+/* A fake disk for the disk kinds: loc = index into an array of objects. */
+struct fake_disk {
+    struct object *rec[4096];
+    uint64_t n;
+    int loads;
+};
+
+static struct object *fake_load(void *ctx, uint64_t loc, const void *key,
+                                size_t klen)
+{
+    struct fake_disk *d = ctx;
+    d->loads++;
+    return loc < d->n ? object_dup(d->rec[loc]) : NULL;
+}
+
+static void disk_put(struct store *s, struct fake_disk *d, const char *k,
+                     const char *v, int tombstone, int give_digest)
+{
+    struct object *o = make_obj(v, tombstone, 0);
+    uint64_t loc = d->n++;
+    d->rec[loc] = o;
+    uint64_t old;
+    store_put_loc(s, k, strlen(k), loc, store_object_flags(o),
+                  give_digest ? object_digest(o) : 0,
+                  store_get_kind(s) == STORE_DISK_CACHE ? object_dup(o) : NULL,
+                  &old);
+}
+
+START_TEST(merkle_trees_follow_disk_entries)
+{
+    enum store_kind kinds[] = { STORE_DISK, STORE_DISK_CACHE };
+    for (int ki = 0; ki < 2; ki++) {
+        struct fake_disk *d = calloc(1, sizeof(*d));
+        struct store *s = store_new(4);
+        store_set_kind(s, kinds[ki], fake_load, d);
+        char k[32];
+        /* loaded at startup: digests unknown */
+        for (int i = 0; i < 500; i++) {
+            snprintf(k, sizeof(k), "d%d", i);
+            disk_put(s, d, k, "v1", 0, 0);
+        }
+        store_merkle_enable(s, 32);
+        d->loads = 0;
+        for (uint32_t p = 0; p < 4; p++)
+            (void)store_merkle(s, p);
+        /* the build loaded the records it had no digest (nor cache) for */
+        if (kinds[ki] == STORE_DISK)
+            ck_assert_int_eq(d->loads, 500);
+        expect_trees_match_rebuild(s);
+        /* writes with a digest replace, remove and insert without loads */
+        for (int i = 0; i < 500; i += 2) {
+            snprintf(k, sizeof(k), "d%d", i);
+            int before = d->loads;
+            disk_put(s, d, k, "v2", i % 4 == 0, 1);
+            ck_assert_int_eq(d->loads, before);
+            snprintf(k, sizeof(k), "d%d", i + 1);
+            ck_assert_int_eq(store_remove(s, k, strlen(k)), 0);
+            ck_assert_int_eq(d->loads, before);
+        }
+        expect_trees_match_rebuild(s);
+        store_free(s);
+        for (uint64_t i = 0; i < d->n; i++)
+            object_free(d->rec[i]);
+        free(d);
+    }
+}
+END_TEST
+
+START_TEST(tombstones_need_confirmation_after_they_are_stored)
+{
+    struct store *s = store_new(4);
+    put_str(s, "live", "v");
+    for (uint32_t p = 0; p < 4; p++)
+        ck_assert(store_tombstones_confirmed(s, p));
+    store_put_take(s, "dead", 4, make_obj(NULL, 1, 0));
+    uint32_t p = store_partition_of(s, "dead", 4);
+    ck_assert(!store_tombstones_confirmed(s, p));
+    uint64_t g = store_generation(s);
+    store_confirm_tombstones(s, p, g - 1);          /* too old */
+    ck_assert(!store_tombstones_confirmed(s, p));
+    store_confirm_tombstones(s, p, g);
+    ck_assert(store_tombstones_confirmed(s, p));
+    store_confirm_tombstones(s, p, g - 1);          /* never goes back */
+    ck_assert(store_tombstones_confirmed(s, p));
+    put_str(s, "live2", "v");                       /* a value: still fine */
+    store_put_take(s, "dead", 4, make_obj(NULL, 1, 0));  /* a new one */
+    ck_assert(!store_tombstones_confirmed(s, p));
+    store_free(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *su = suite_create("store");
@@ -579,6 +726,9 @@ static Suite *store_suite(void)
     tcase_add_test(tc, sample_expiring_finds_only_expiring_keys);
     tcase_add_test(tc, sample_deleted_finds_only_tombstones);
     tcase_add_test(tc, stress_200k_keys);
+    tcase_add_test(tc, merkle_trees_follow_every_change_in_memory);
+    tcase_add_test(tc, merkle_trees_follow_disk_entries);
+    tcase_add_test(tc, tombstones_need_confirmation_after_they_are_stored);
     suite_add_tcase(su, tc);
     return su;
 }
