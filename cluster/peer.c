@@ -976,8 +976,12 @@ int peer_request(struct peer_bus *bus, int peer_id, int argc,
 
     if ((p->fault.drop_out || bus->killed) &&
         !unfiltered(bus, argv[0].p, argv[0].len)) {
+        /* to the caller it left and was never answered: the failure
+         * detector must see it as sent */
         bus->st.dropped++;
         silent_add(bus, q);
+        if (bus->h.on_sent)
+            bus->h.on_sent(bus->ctx, peer_id, bus_now_ms());
         return 0;
     }
     if (p->state != LINK_UP) {

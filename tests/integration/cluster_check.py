@@ -17,6 +17,22 @@ one '#' line per problem, and exits 0 (all good), 1 (a check failed) or
                             prints COUNT keys PREFIX0, PREFIX1, ... whose
                             replicas include node NODE (1-based)
   pipeline PORT             pipelined SET/GET/INCR/MGET and MULTI/EXEC
+  write BASE NODES PREFIX COUNT
+                            SET PREFIXi = v:PREFIXi for i < COUNT, through
+                            the 1-based nodes in the comma list NODES in
+                            turn; every write must answer OK
+  placement BASE N PREFIX COUNT [DOWN]
+                            every key PREFIXi is held (DYNAMO.LOCAL) with
+                            its value by each of its DYNAMO.PREFLIST
+                            replicas and by no other node; nodes in the
+                            comma list DOWN are not asked (and must not be
+                            replicas)
+  owed BASE NODE PREFIX COUNT
+                            prints how many keys PREFIXi have 1-based node
+                            NODE among their replicas
+  siblings BASE NODE KEY VALUES
+                            DYNAMO.GET KEY through NODE shows exactly the
+                            comma-separated VALUES as siblings
 """
 import random
 import sys
@@ -187,8 +203,82 @@ def keys_on(base, node, count, prefix):
     return 1
 
 
+def node_list(arg):
+    return [int(x) for x in arg.split(",") if x]
+
+
+def write(base, nodes, prefix, count):
+    cs = {i: redis.Redis(host="127.0.0.1", port=base + i - 1,
+                         socket_timeout=10) for i in nodes}
+    bad = 0
+    for k in range(count):
+        key = "%s%d" % (prefix, k)
+        via = nodes[k % len(nodes)]
+        try:
+            ok = cs[via].set(key, "v:" + key)
+        except redis.RedisError as e:
+            ok = "%s" % e
+        if ok is not True:
+            if bad < 10:
+                print("# SET %s through n%d: %s" % (key, via, ok))
+            bad += 1
+    return bad
+
+
+def placement(base, n, prefix, count, down):
+    live = [i for i in range(n) if i + 1 not in down]
+    cs = {i: redis.Redis(host="127.0.0.1", port=base + i, socket_timeout=10)
+          for i in live}
+    r0 = cs[live[0]]
+    bad = 0
+    for k in range(count):
+        key = "%s%d" % (prefix, k)
+        reps = preflist(r0, key)
+        want = [b"v:" + key.encode()]
+        holders = [i for i in live if local_values(cs[i], key)]
+        problem = None
+        if any(i + 1 in down for i in reps):
+            problem = "a replica is down"
+        elif sorted(holders) != sorted(reps):
+            problem = "held by %s, replicas %s" % (
+                [h + 1 for h in holders], [r + 1 for r in reps])
+        else:
+            for i in reps:
+                vals = local_values(cs[i], key)
+                if vals != want:
+                    problem = "n%d holds %s" % (i + 1, vals)
+                    break
+        if problem:
+            if bad < 10:
+                print("# %s: %s" % (key, problem))
+            bad += 1
+    return bad
+
+
+def owed(base, node, prefix, count):
+    r = redis.Redis(host="127.0.0.1", port=base, socket_timeout=10)
+    return sum(1 for k in range(count)
+               if node - 1 in preflist(r, "%s%d" % (prefix, k)))
+
+
+def siblings(base, node, key, values):
+    r = redis.Redis(host="127.0.0.1", port=base + node - 1, socket_timeout=10)
+    reply = r.execute_command("DYNAMO.GET", key)
+    # [context, [value...]]
+    got = sorted(v.decode() for v in reply[1]) if reply else []
+    want = sorted(values.split(","))
+    if got != want:
+        print("# DYNAMO.GET %s: siblings %s, want %s" % (key, got, want))
+        return 1
+    return 0
+
+
 def main():
     cmd = sys.argv[1]
+    if cmd == "owed":
+        print(owed(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4],
+                   int(sys.argv[5])))
+        return 0
     if cmd == "keys_on":
         return keys_on(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
                        sys.argv[5])
@@ -198,6 +288,16 @@ def main():
         bad = rw(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "pipeline":
         bad = pipeline(int(sys.argv[2]))
+    elif cmd == "write":
+        bad = write(int(sys.argv[2]), node_list(sys.argv[3]), sys.argv[4],
+                    int(sys.argv[5]))
+    elif cmd == "placement":
+        bad = placement(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4],
+                        int(sys.argv[5]),
+                        node_list(sys.argv[6]) if len(sys.argv) > 6 else [])
+    elif cmd == "siblings":
+        bad = siblings(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4],
+                       sys.argv[5])
     else:
         print("# unknown subcommand " + cmd)
         return 99
