@@ -138,7 +138,11 @@ extern const size_t handoff_npeer_cmds;
 int rebalance_init(struct cluster *cl);
 void rebalance_free(struct cluster *cl);
 void rebalance_tick(struct cluster *cl, uint64_t t);
-/* The ring was replaced (gossip or R.RING): old is the previous one. */
+/* The ring as last saved in <dir>/ring, if it is newer than cl->ring (a
+ * restart keeps the ring a join or leave made).  Call before init. */
+void rebalance_load_ring(struct cluster *cl);
+/* The ring was replaced (gossip or R.RING): old is the previous one.
+ * Saves the new ring. */
 void rebalance_ring_changed(struct cluster *cl, const struct ring *old);
 /* Members that gain partition part under a pending ring (not in the
  * current top N): writes go to them too.  Returns the count. */

@@ -2194,7 +2194,10 @@ int cluster_init(struct node *n, struct dbuf *err)
 {
     const char *list = n->cfg.cluster_nodes ? n->cfg.cluster_nodes : "";
     n->cluster = NULL;
-    if (!list[0] && !(n->cfg.seeds && n->cfg.seeds[0]))
+    /* a cluster node: static members, seeds, or a secret (a node waiting
+     * for DYNAMO.JOIN) */
+    if (!list[0] && !(n->cfg.seeds && n->cfg.seeds[0]) &&
+        !(n->cfg.cluster_secret && n->cfg.cluster_secret[0]))
         return 0;
     struct cluster *cl = dyn_calloc(1, sizeof(*cl));
     cl->node = n;
@@ -2278,6 +2281,7 @@ int cluster_init(struct node *n, struct dbuf *err)
         dbuf_printf(err, "cannot build the ring");
         goto fail;
     }
+    rebalance_load_ring(cl);
     char bind_host[64];
     snprintf(bind_host, sizeof(bind_host), "%s", n->cfg.bind);
     char *sp = strchr(bind_host, ' ');

@@ -42,8 +42,10 @@
  *
  * Thread-safety: none; the event loop owns everything.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "cluster/cluster_int.h"
 #include "cluster/coordinator.h"
 #include "cluster/gossip.h"
@@ -343,9 +345,70 @@ static void h_pull(void *ctx, struct peer_call *call, int argc,
 
 /* ---- switching rings ---------------------------------------------------- */
 
+/* <dir>/ring: the ring's wire encoding, replaced atomically. */
+static void ring_path(struct cluster *cl, char *out, size_t n, int tmp)
+{
+    snprintf(out, n, "%s/ring%s", cl->node->cfg.dir, tmp ? ".tmp" : "");
+}
+
+static void save_ring(struct cluster *cl)
+{
+    char path[1024], tmp[1024];
+    ring_path(cl, path, sizeof(path), 0);
+    ring_path(cl, tmp, sizeof(tmp), 1);
+    struct dbuf enc;
+    dbuf_init(&enc);
+    ring_encode(&cl->ring, &enc);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(enc.p, 1, enc.len, f) == enc.len;
+    if (f && fflush(f) != 0)
+        ok = 0;
+    if (f && fsync(fileno(f)) != 0)
+        ok = 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (ok && rename(tmp, path) != 0)
+        ok = 0;
+    if (!ok)
+        dlog(DLOG_WARNING, "cannot save the ring to %s: %s", path,
+             strerror(errno));
+    dbuf_free(&enc);
+}
+
+void rebalance_load_ring(struct cluster *cl)
+{
+    char path[1024];
+    ring_path(cl, path, sizeof(path), 0);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    struct dbuf b;
+    dbuf_init(&b);
+    char chunk[4096];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0 &&
+           b.len < ((size_t)64 << 20))
+        dbuf_append(&b, chunk, k);
+    fclose(f);
+    struct ring r;
+    if (ring_decode(&r, (const uint8_t *)b.p, b.len) == 0) {
+        if (r.q == cl->ring.q && r.epoch > cl->ring.epoch) {
+            dlog(DLOG_NOTICE, "ring epoch %llu loaded from %s",
+                 (unsigned long long)r.epoch, path);
+            ring_free(&cl->ring);
+            ring_copy(&cl->ring, &r);
+        }
+        ring_free(&r);
+    } else {
+        dlog(DLOG_WARNING, "%s is not a valid ring: ignored", path);
+    }
+    dbuf_free(&b);
+}
+
 void rebalance_ring_changed(struct cluster *cl, const struct ring *old)
 {
     struct rebalance *rb = cl->rb;
+    save_ring(cl);
     if (rb->has_pending && rb->pending.epoch <= cl->ring.epoch)
         pending_clear(rb);
     if (rb->drive != DRIVE_NONE && rb->target.epoch <= cl->ring.epoch &&
