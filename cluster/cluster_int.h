@@ -80,6 +80,10 @@ struct cluster {
     uint64_t sloppy_reads;
     uint64_t hints_delivered;
     uint64_t hints_redundant_dropped;   /* stand-in copies removed */
+    uint64_t last_sweep_ms;
+    uint32_t sweep_next;                /* next partition to look at */
+    int sweeping;                       /* a sweep batch in flight */
+    uint64_t orphans_handed_off;        /* copies sent to owners, dropped */
     /* rebalance.c: explicit membership changes */
     struct rebalance *rb;
     struct peer_command *pcmds;         /* ours + anti-entropy's */

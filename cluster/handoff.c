@@ -27,6 +27,13 @@
  * its N replicas.  A newer write to the stand-in meanwhile has made a
  * newer hint, which keeps the copy until it is delivered in turn.
  *
+ * Orphans: a copy this node holds for a partition it does not replicate,
+ * with no hint pending (the hint was dropped over the budget, or the ring
+ * moved on), would stay forever.  Once a second, one such partition is
+ * swept: up to 256 of its keys go to each of its N replicas (R.MPUT), and
+ * once every replica has acknowledged them the copies that did not change
+ * meanwhile are dropped.  A replica that is not reachable postpones it.
+ *
  * Durability: a hint is written to the kernel (hints_flush) before the
  * write it belongs to is acknowledged, so it survives kill -9; with
  * appendfsync always it is fsynced first, with everysec once a second.
@@ -282,6 +289,159 @@ static void deliver_owner(struct cluster *cl, const char *owner)
     dyn_free(av);
 }
 
+/* ---- orphans -------------------------------------------------------------- */
+
+#define SWEEP_EVERY_MS 1000
+#define SWEEP_BATCH 256
+
+struct sweep {
+    struct cluster *cl;
+    uint32_t waiting;
+    int failed;
+    uint32_t n;
+    char **keys;
+    size_t *klens;
+    struct dbuf objs;           /* the objects sent, back to back */
+    size_t *ooff, *olen;
+};
+
+struct sweep_collect {
+    struct cluster *cl;
+    struct sweep *sw;
+};
+
+static int sweep_cb(void *ctx, const void *key, size_t klen,
+                    const struct object *o)
+{
+    struct sweep_collect *sc = ctx;
+    struct sweep *sw = sc->sw;
+    if (sw->n >= SWEEP_BATCH)
+        return 1;
+    if (hints_has_key(sc->cl->hints, key, (uint32_t)klen))
+        return 0; /* its hint will carry it */
+    sw->keys[sw->n] = dyn_memdup(key, klen);
+    sw->klens[sw->n] = klen;
+    sw->ooff[sw->n] = sw->objs.len;
+    sw->olen[sw->n] = object_size(o);
+    dbuf_append(&sw->objs, object_bytes(o), object_size(o));
+    sw->n++;
+    return 0;
+}
+
+static void sweep_free(struct sweep *sw)
+{
+    for (uint32_t i = 0; i < sw->n; i++)
+        dyn_free(sw->keys[i]);
+    dyn_free(sw->keys);
+    dyn_free(sw->klens);
+    dyn_free(sw->ooff);
+    dyn_free(sw->olen);
+    dbuf_free(&sw->objs);
+    dyn_free(sw);
+}
+
+static void sweep_one_done(struct sweep *sw)
+{
+    struct cluster *cl = sw->cl;
+    if (--sw->waiting)
+        return;
+    if (!sw->failed) {
+        for (uint32_t i = 0; i < sw->n; i++) {
+            if (replicates(cl, sw->keys[i], sw->klens[i]))
+                continue;
+            const struct object *o =
+                store_get(cl->node->store, sw->keys[i], sw->klens[i]);
+            if (!o || object_size(o) != sw->olen[i] ||
+                memcmp(object_bytes(o), sw->objs.p + sw->ooff[i],
+                       sw->olen[i]) != 0)
+                continue; /* changed meanwhile: the next sweep */
+            if (hints_has_key(cl->hints, sw->keys[i],
+                              (uint32_t)sw->klens[i]))
+                continue;
+            if (db_drop(cl->node, sw->keys[i], sw->klens[i]) == 0)
+                cl->orphans_handed_off++;
+        }
+    }
+    cl->sweeping = 0;
+    cl->last_sweep_ms = 0; /* the next partition right away */
+    sweep_free(sw);
+}
+
+static void sweep_answer(void *ctx, int err, const struct peer_value *v)
+{
+    struct sweep *sw = ctx;
+    if (!(err == 0 && v && v->type == PEER_V_INT &&
+          v->integer == (long long)sw->n))
+        sw->failed = 1;
+    sweep_one_done(sw);
+}
+
+static void sweep_tick(struct cluster *cl, uint64_t t)
+{
+    if (cl->sweeping || t - cl->last_sweep_ms < SWEEP_EVERY_MS ||
+        !cl->ring.nnodes)
+        return;
+    struct store *st = cl->node->store;
+    uint32_t q = store_partitions(st);
+    uint16_t rep[64];
+    for (uint32_t k = 0; k < q; k++) {
+        uint32_t p = (cl->sweep_next + k) % q;
+        if (!store_partition_count(st, p))
+            continue;
+        uint32_t nr = cluster_replicas(cl->node, p, rep, 64);
+        int mine = 0, reachable = 1;
+        for (uint32_t i = 0; i < nr; i++) {
+            mine |= rep[i] == cl->mb.self;
+            if (rep[i] != cl->mb.self &&
+                (cl->mb.m[rep[i]].status != MEMBER_UP ||
+                 !cl_reachable(cl, rep[i])))
+                reachable = 0;
+        }
+        uint16_t ex[64];
+        for (uint32_t i = 0, ne = rebalance_extra_targets(cl, p, ex, 64);
+             i < ne; i++)
+            mine |= ex[i] == cl->mb.self;
+        if (mine || !nr || !reachable)
+            continue;
+        struct sweep *sw = dyn_calloc(1, sizeof(*sw));
+        sw->cl = cl;
+        sw->keys = dyn_malloc(sizeof(char *) * SWEEP_BATCH);
+        sw->klens = dyn_malloc(sizeof(size_t) * SWEEP_BATCH);
+        sw->ooff = dyn_malloc(sizeof(size_t) * SWEEP_BATCH);
+        sw->olen = dyn_malloc(sizeof(size_t) * SWEEP_BATCH);
+        dbuf_init(&sw->objs);
+        struct sweep_collect sc = {cl, sw};
+        store_iter_partition(st, p, sweep_cb, &sc);
+        if (!sw->n) {
+            sweep_free(sw);
+            continue;
+        }
+        size_t argc = 1 + (size_t)sw->n * 2;
+        struct dyn_arg *av = dyn_malloc(sizeof(*av) * argc);
+        av[0].p = "R.MPUT";
+        av[0].len = 6;
+        for (uint32_t i = 0; i < sw->n; i++) {
+            av[1 + 2 * i].p = sw->keys[i];
+            av[1 + 2 * i].len = sw->klens[i];
+            av[2 + 2 * i].p = sw->objs.p + sw->ooff[i];
+            av[2 + 2 * i].len = sw->olen[i];
+        }
+        sw->waiting = 1; /* held while sending */
+        for (uint32_t i = 0; i < nr; i++)
+            if (cl_send(cl, rep[i], (int)argc, av, sweep_answer, sw) == 0)
+                sw->waiting++;
+            else
+                sw->failed = 1;
+        dyn_free(av);
+        cl->sweeping = 1;
+        cl->sweep_next = p + 1;
+        sweep_one_done(sw); /* drops the hold */
+        return;
+    }
+    cl->sweep_next = 0;
+    cl->last_sweep_ms = t; /* nothing to hand off: look again in a while */
+}
+
 void handoff_tick(struct cluster *cl, uint64_t t)
 {
     if (!cl->hints)
@@ -292,6 +452,7 @@ void handoff_tick(struct cluster *cl, uint64_t t)
         cl->last_hint_sync_ms = t;
         hints_sync(cl->hints);
     }
+    sweep_tick(cl, t);
     if (t - cl->last_deliver_ms < DELIVER_EVERY_MS)
         return;
     cl->last_deliver_ms = t;
@@ -329,7 +490,8 @@ void handoff_info(struct cluster *cl, struct dbuf *out)
                 "hints_pending_bytes:%llu\r\n"
                 "hints_owners:%u\r\n"
                 "hint_max_bytes:%llu\r\n"
-                "standin_copies_dropped:%llu\r\n",
+                "standin_copies_dropped:%llu\r\n"
+                "orphans_handed_off:%llu\r\n",
                 (unsigned long long)cl->sloppy_writes,
                 (unsigned long long)cl->sloppy_reads,
                 (unsigned long long)st.stored,
@@ -338,7 +500,8 @@ void handoff_info(struct cluster *cl, struct dbuf *out)
                 (unsigned long long)st.pending,
                 (unsigned long long)st.pending_bytes, st.owners,
                 (unsigned long long)st.max_bytes,
-                (unsigned long long)cl->hints_redundant_dropped);
+                (unsigned long long)cl->hints_redundant_dropped,
+                (unsigned long long)cl->orphans_handed_off);
 }
 
 /* DYNAMO.HINTS: [owner, count, bytes] per owner with pending hints. */
