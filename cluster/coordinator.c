@@ -86,6 +86,7 @@
 #include "cluster/ring.h"
 #include "server/command.h"
 #include "server/db.h"
+#include "server/engine.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "server/reply.h"
@@ -2089,6 +2090,21 @@ static void on_link(void *ctx, int peer_id, int up)
              up ? "up" : "down");
 }
 
+/* Group commit on the peer bus: the replica writes of one read from a
+ * peer are committed once, before their acknowledgements leave. */
+static void peer_batch_begin(void *ctx)
+{
+    struct cluster *cl = ctx;
+    if (cl->node->engine)
+        engine_batch_begin(cl->node->engine);
+}
+
+static int peer_batch_end(void *ctx)
+{
+    struct cluster *cl = ctx;
+    return cl->node->engine ? engine_batch_end(cl->node->engine) : 0;
+}
+
 /* Our peer commands followed by those of the other files of the layer. */
 static struct peer_handlers handlers_of(struct cluster *cl)
 {
@@ -2122,6 +2138,8 @@ static struct peer_handlers handlers_of(struct cluster *cl)
         .on_sent = on_sent,
         .on_reply = on_reply,
         .on_link = on_link,
+        .batch_begin = peer_batch_begin,
+        .batch_end = peer_batch_end,
     };
     return h;
 }

@@ -18,10 +18,11 @@
  *                during the stream reaches the new owner.
  *   2. stream    once every live member is ready: R.MOVE driver 1 ring.
  *                Each member pulls every partition it gains (it is in the
- *                target's top N and not in the current one) from all the
- *                reachable current replicas (R.PULL part: every object of
- *                the partition in one reply), merges them by their clocks,
- *                and answers "done" when its last partition is in.
+ *                target's top N and not in the current one) from N - W + 1
+ *                reachable current replicas (any acknowledged write is on
+ *                one of them; R.PULL part: every object of the partition in
+ *                one reply), merges them by their clocks, and answers
+ *                "done" when its last partition is in.
  *   3. switch    once every live member is done: the driver installs the
  *                target as its ring and sends it to everyone (R.RING; gossip
  *                carries it too).  Ownership switches for all partitions at
@@ -74,6 +75,8 @@ struct pull {
 struct rebalance {
     /* the change this node drives */
     enum drive drive;
+    enum drive want;        /* a leave or forget to start again when the
+                             * change that got in its way is done */
     struct ring target;
     uint8_t *reply;         /* per member: 0 none, 1 ready, 2 done */
     uint32_t reply_cap;
@@ -272,7 +275,11 @@ static void pull_start(struct cluster *cl, uint32_t idx)
     pl->waiting = 0;
     pl->state = 1;
     pl->failed = 0;
-    for (uint32_t i = 0; i < k; i++) {
+    /* every write acknowledged by W of the N old replicas is on at least
+     * one of any N - W + 1 of them: that many sources are enough */
+    int w = cl->node->cfg.w;
+    uint32_t need = nval > (uint32_t)w ? nval - (uint32_t)w + 1 : 1;
+    for (uint32_t i = 0; i < k && pl->waiting < need; i++) {
         int m = membership_find(&cl->mb, cl->ring.names[ri[i]]);
         if (m < 0 || m == (int)cl->mb.self || !cl_reachable(cl, m))
             continue;
@@ -517,8 +524,15 @@ static const char *rebalance_move(struct cluster *cl, const char *driver,
     if (target->epoch <= cl->ring.epoch)
         return "done"; /* switched already */
     if (rb->has_pending && rb->pending.epoch == target->epoch &&
-        strcmp(rb->driver, driver) != 0)
-        return "-BUSY another membership change is in progress";
+        strcmp(rb->driver, driver) != 0) {
+        /* two changes from the same ring (two nodes joining at once): the
+         * driver whose name sorts first wins, unless streaming for the
+         * other has begun here; the loser gives up (drive_tick) and starts
+         * over from the ring the winner makes */
+        if (rb->go_received || strcmp(driver, rb->driver) > 0)
+            return "-BUSY another membership change is in progress";
+        pending_set(cl, target, driver);
+    }
     if (!rb->has_pending || rb->pending.epoch != target->epoch)
         pending_set(cl, target, driver);
     /* writes can go to every node of the target only if we know them */
@@ -684,8 +698,8 @@ static void drive_tick(struct cluster *cl, uint64_t t)
         rb->drive = DRIVE_NONE;
         dlog(DLOG_NOTICE, "rebalance: ring moved to epoch %llu meanwhile",
              (unsigned long long)cl->ring.epoch);
-        if (kind == DRIVE_LEAVE)
-            cluster_leave(cl->node, NULL);
+        if (kind != DRIVE_JOIN)
+            rb->want = kind;
         return;
     }
     if (t - rb->last_poll_ms < POLL_MS)
@@ -720,6 +734,16 @@ static void drive_tick(struct cluster *cl, uint64_t t)
     ring_encode(&rb->target, &enc);
     const char *me = self_name(cl);
     const char *local = rebalance_move(cl, me, rb->go, &rb->target);
+    if (local[0] == '-') {
+        /* this node now holds another driver's pending ring: give way */
+        dlog(DLOG_NOTICE, "rebalance: %s's change goes first; ours waits "
+                          "for its ring", rb->driver);
+        dbuf_free(&enc);
+        if (rb->drive != DRIVE_JOIN)
+            rb->want = rb->drive; /* auto_join redoes a join */
+        rb->drive = DRIVE_NONE;
+        return;
+    }
     note_reply(rb, cl->mb.self, local, strlen(local));
     struct dyn_arg av[4] = {{"R.MOVE", 6},
                             {me, strlen(me)},
@@ -765,8 +789,31 @@ static void auto_join(struct cluster *cl, uint64_t t)
     ring_free(&target);
 }
 
+/* A leave or forget that had to give way starts again from the new ring. */
+static void retry_wanted(struct cluster *cl)
+{
+    struct rebalance *rb = cl->rb;
+    if (rb->want == DRIVE_NONE || rb->drive != DRIVE_NONE || rb->has_pending)
+        return;
+    enum drive w = rb->want;
+    rb->want = DRIVE_NONE;
+    struct dbuf err;
+    dbuf_init(&err);
+    int rc = w == DRIVE_LEAVE
+                 ? cluster_leave(cl->node, &err)
+                 : cluster_forget(cl->node, rb->forget, strlen(rb->forget),
+                                  &err);
+    if (rc == DYN_EAGAIN)
+        rb->want = w;
+    else if (rc != 0)
+        dlog(DLOG_WARNING, "rebalance: the %s cannot start again: %.*s",
+             w == DRIVE_LEAVE ? "leave" : "forget", (int)err.len, err.p);
+    dbuf_free(&err);
+}
+
 void rebalance_tick(struct cluster *cl, uint64_t t)
 {
+    retry_wanted(cl);
     auto_join(cl, t);
     drive_tick(cl, t);
     pulls_tick(cl, t);

@@ -23,6 +23,7 @@
 struct node;
 struct event;
 struct command;
+struct client_ack;
 
 /* One argument of a request: points into the query buffer (or, for commands
  * queued by MULTI, into the client's own copy). Not NUL-terminated. */
@@ -72,6 +73,10 @@ struct client {
     int multi_cap;
     struct queued_cmd *multi; /* commands queued by MULTI */
     struct client *prev, *next;
+    /* net.c's group commit: replies in obuf that acknowledge writes the
+     * engine has not committed yet (see net.c). */
+    struct client_ack *acks;
+    uint32_t nacks, acks_cap;
 };
 
 /* Marks the client to be closed once its output is flushed. */

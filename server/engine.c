@@ -27,8 +27,16 @@
  * The helper thread runs jobs in order: SYNC (fdatasync a dup of the
  * active segment; everysec), HINT (fdatasync a finished .hint.tmp, rename
  * it, fsync the directory), COMPACT (fdatasync a dup of the active
- * segment, then unlink the compacted segment and its hint).  Results come
- * back on the done queue, with a byte on the wake-up pipe.
+ * segment, then unlink the compacted segment and its hint), READ (pread
+ * the next bytes of the segment being compacted into the job's buffer;
+ * a result for a compaction that stopped or moved on -- another `gen` --
+ * is dropped).  Results come back on the done queue, with a byte on the
+ * wake-up pipe.
+ *
+ * Undo: every engine_put_take notes (key, previous location) until the
+ * next successful commit; a commit that fails puts those keys back
+ * (newest first) before it returns, so a write whose reply is an error
+ * is not served from memory.
  *
  * Thread-safety: everything but the two queues belongs to the loop.
  */
@@ -69,7 +77,7 @@
 
 /* ---- helper thread jobs -------------------------------------------------- */
 
-enum job_kind { JOB_SYNC, JOB_HINT, JOB_COMPACT };
+enum job_kind { JOB_SYNC, JOB_HINT, JOB_COMPACT, JOB_READ };
 
 struct job {
     struct job *next;
@@ -84,6 +92,9 @@ struct job {
     char *dir;
     int rc;             /* 0 or -1 */
     int err;
+    /* JOB_READ: bytes [off, off + len) of the segment being compacted */
+    uint64_t off, len, gen;
+    struct dbuf data;
 };
 
 struct jobq {
@@ -117,6 +128,13 @@ struct compaction {
     int oldest;
     struct dbuf buf;
     uint64_t buf_off;
+    /* reads run on the helper thread (JOB_READ): a slice never waits for
+     * the disk, it ends and the next one finds the bytes */
+    uint64_t gen;           /* bumped at every pick and stop */
+    int rd_inflight;
+    int rd_failed;
+    int rd_err;
+    uint64_t req_off, req_len;  /* the last read asked for */
 };
 
 struct engine {
@@ -134,6 +152,13 @@ struct engine {
     struct object_limits lim;
 
     uint64_t appended;      /* records appended, ever */
+    uint64_t committed;     /* ... covered by a successful engine_commit */
+    uint64_t batch_seq0;    /* engine_batch_begin: appended then */
+    /* Writes put into the store since the last successful commit, to be
+     * undone if the commit fails: entries of klen u32 | had_old u8 |
+     * old loc u64 | key, in order. */
+    struct dbuf undo;
+    int batch_open;
     uint64_t synced;        /* ... known to be fsynced (everysec) */
     int sync_inflight;
     uint64_t last_sync_ms;
@@ -353,14 +378,46 @@ static void seg_live_sub(struct engine *e, uint64_t loc)
 
 static void job_free(struct job *j)
 {
+    dbuf_free(&j->data);
     dyn_free(j->path_a);
     dyn_free(j->path_b);
     dyn_free(j->dir);
     dyn_free(j);
 }
 
+static void job_read(struct job *j)
+{
+    dbuf_reserve(&j->data, (size_t)j->len);
+    size_t got = 0;
+    j->rc = 0;
+    while (got < j->len) {
+        ssize_t r = pread(j->fd, j->data.p + got, (size_t)j->len - got,
+                          (off_t)(j->off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            j->rc = -1;
+            j->err = errno;
+        }
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    j->data.len = got;
+    if (got == 0 && j->rc == 0) {
+        j->rc = -1;
+        j->err = EIO; /* the file is shorter than it was */
+    }
+    close(j->fd);
+    j->fd = -1;
+}
+
 static void job_run(struct job *j)
 {
+    if (j->kind == JOB_READ) {
+        job_read(j);
+        return;
+    }
     j->rc = 0;
     if (fdatasync(j->fd) != 0) {
         j->rc = -1;
@@ -386,6 +443,8 @@ static void job_run(struct job *j)
             unlink(j->path_b);
             fsync_dir(j->dir);
         }
+        break;
+    case JOB_READ:
         break;
     }
 }
@@ -485,6 +544,22 @@ static void job_done(struct engine *e, struct job *j)
             dlog(DLOG_WARNING, "Writing hint file %s failed: %s (the segment "
                  "will be scanned at the next start)", j->path_b,
                  strerror(j->err));
+        break;
+    }
+    case JOB_READ: {
+        struct compaction *c = &e->cmp;
+        if (!c->on || !c->rd_inflight || j->gen != c->gen)
+            break; /* stale: the compaction stopped or moved on */
+        c->rd_inflight = 0;
+        if (j->rc != 0) {
+            c->rd_failed = 1;
+            c->rd_err = j->err;
+            break;
+        }
+        struct dbuf t = c->buf;
+        c->buf = j->data;
+        j->data = t;
+        c->buf_off = j->off;
         break;
     }
     case JOB_COMPACT:
@@ -768,22 +843,88 @@ static int engine_append(struct engine *e, uint8_t type, const void *key,
     return 0;
 }
 
+#define UNDO_HDR 13
+
+static void undo_note(struct engine *e, const void *key, uint32_t klen,
+                      int had_old, uint64_t old)
+{
+    uint8_t h[UNDO_HDR];
+    put_u32(h, klen);
+    h[4] = (uint8_t)(had_old != 0);
+    put_u64(h + 5, had_old ? old : 0);
+    dbuf_append(&e->undo, h, UNDO_HDR);
+    dbuf_append(&e->undo, key, klen);
+}
+
+static void undo_clear(struct engine *e)
+{
+    dbuf_reset(&e->undo);
+    dbuf_shrink(&e->undo, 64 * 1024);
+}
+
+static struct object *engine_load(void *ctx, uint64_t loc, const void *key,
+                                  size_t klen);
+
+/* The commit of the writes in e->undo failed: put every key back to the
+ * version it had before them (newest first, so a key written twice ends at
+ * its committed version), so that a write that got an error reply is not
+ * served from memory either.  A version that cannot be read back leaves
+ * the key absent. */
+static void undo_apply(struct engine *e)
+{
+    size_t n = 0, cap = 0;
+    size_t *offs = NULL;
+    for (size_t off = 0; off + UNDO_HDR <= e->undo.len;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            offs = dyn_realloc(offs, cap * sizeof(*offs));
+        }
+        offs[n++] = off;
+        off += UNDO_HDR + get_u32((const uint8_t *)e->undo.p + off);
+    }
+    for (size_t i = n; i-- > 0;) {
+        const uint8_t *h = (const uint8_t *)e->undo.p + offs[i];
+        uint32_t klen = get_u32(h);
+        uint64_t old = get_u64(h + 5), cur;
+        const uint8_t *key = h + UNDO_HDR;
+        struct object *o = h[4] ? engine_load(e, old, key, klen) : NULL;
+        if (o) {
+            unsigned flags = store_object_flags(o);
+            store_put_loc(e->store, key, klen, old, flags, object_digest(o),
+                          e->value_cache ? o : NULL, &cur);
+            if (!e->value_cache)
+                object_free(o);
+        } else {
+            store_remove_loc(e->store, key, klen, &cur);
+        }
+    }
+    if (n)
+        dlog(DLOG_WARNING, "%zu write(s) that could not be made durable were "
+             "taken back from memory", n);
+    dyn_free(offs);
+    undo_clear(e);
+}
+
 int engine_commit(struct engine *e)
 {
     if (!e || e->storage != STORAGE_DISK)
         return 0;
-    if (e->failed)
+    if (e->failed) {
+        undo_apply(e);
         return DYN_EIO;
+    }
     if (seglog_pending(e->log) > 0 && seglog_flush(e->log) != 0) {
         /* The records were accepted (the store points at them) and are
          * now gone: this node can no longer vouch for its writes. */
         engine_fail(e, seglog_errno(e->log), "write");
+        undo_apply(e);
         return DYN_EIO;
     }
     if (e->fsync_mode == FSYNC_ALWAYS && seglog_unsynced(e->log)) {
         uint64_t t0 = dyn_mono_us();
         if (seglog_sync(e->log) != 0) {
             engine_fail(e, seglog_errno(e->log), "fsync");
+            undo_apply(e);
             return DYN_EIO;
         }
         uint64_t dt = dyn_mono_us() - t0;
@@ -791,6 +932,9 @@ int engine_commit(struct engine *e)
         e->st.fsync_worst_us = DYN_MAX(e->st.fsync_worst_us, dt);
         e->synced = e->appended;
     }
+    e->committed = e->appended;
+    if (e->undo.len)
+        undo_clear(e);
     return 0;
 }
 
@@ -818,9 +962,12 @@ int engine_put_take(struct engine *e, const void *key, size_t klen,
         object_free(obj);
         return rc;
     }
-    if (store_put_loc(e->store, key, klen, loc, flags,
-                      e->value_cache ? obj : NULL, &old))
+    int had = store_put_loc(e->store, key, klen, loc, flags,
+                            object_digest(obj), e->value_cache ? obj : NULL,
+                            &old);
+    if (had)
         seg_live_sub(e, old);
+    undo_note(e, key, (uint32_t)klen, had, old);
     if (!e->value_cache)
         object_free(obj);
     if (!e->group_commit)
@@ -851,6 +998,9 @@ static void compaction_stop(struct engine *e)
         close(c->fd);
     c->fd = -1;
     c->on = 0;
+    c->gen++;
+    c->rd_inflight = 0;
+    c->rd_failed = 0;
     dbuf_reset(&c->buf);
     dbuf_shrink(&c->buf, ENGINE_SLICE_BYTES * 2);
     e->st.compacting = 0;
@@ -940,7 +1090,7 @@ static struct object *engine_load(void *ctx, uint64_t loc, const void *key,
     struct seglog_pos pos = { .seg = loc_seg(loc), .off = loc_off(loc) };
     struct seglog_rec r;
     struct object *o = NULL;
-    int rc = seglog_read(e->log, pos, &e->rbuf, &r);
+    int rc = seglog_read_sized(e->log, pos, loc_acct(loc), &e->rbuf, &r);
     if (rc != 0 || r.type != ENGINE_REC_PUT || r.klen != klen ||
         memcmp(r.key, key, klen) != 0 ||
         object_from_bytes(r.value, r.vlen, &e->lim, &o) != 0) {
@@ -1004,6 +1154,10 @@ static int compaction_pick(struct engine *e)
         return 0;
     }
     c->on = 1;
+    c->gen++;
+    c->rd_inflight = 0;
+    c->rd_failed = 0;
+    c->req_off = c->req_len = 0;
     c->seg = best->seg;
     c->off = 0;
     c->size = best->total;
@@ -1016,30 +1170,37 @@ static int compaction_pick(struct engine *e)
     return 1;
 }
 
-/* Makes buf hold file bytes [off, off + want) (or to the end), reading
- * ENGINE_READ_CHUNK at a time and asking the kernel to read ahead, so a
- * slice rarely waits for the disk. */
-static int compaction_fill(struct compaction *c, uint64_t want)
+/* Asks the helper thread for file bytes [off, off + want) (at least a
+ * slice's worth, clamped to the file): they arrive in buf, by engine_poll,
+ * for a later slice.  Returns 0 (asked, or already asked), or -1 when a
+ * read failed. */
+static int compaction_request(struct engine *e, uint64_t want)
 {
-    want = DYN_MIN(DYN_MAX(want, (uint64_t)ENGINE_READ_CHUNK),
+    struct compaction *c = &e->cmp;
+    if (c->rd_failed) {
+        errno = c->rd_err;
+        return -1;
+    }
+    if (c->rd_inflight)
+        return 0;
+    want = DYN_MIN(DYN_MAX(want, (uint64_t)ENGINE_SLICE_BYTES),
                    c->size - c->off);
+    int fd = dup(c->fd);
+    if (fd < 0)
+        return -1;
+    struct job *j = job_new(e, JOB_READ, fd);
+    dbuf_init(&j->data);
+    j->seg = c->seg;
+    j->off = c->off;
+    j->len = want;
+    j->gen = c->gen;
+    c->req_off = c->off;
+    c->req_len = want;
+    c->rd_inflight = 1;
     (void)posix_fadvise(c->fd, (off_t)(c->off + want),
                         (off_t)(4 * ENGINE_READ_CHUNK), POSIX_FADV_WILLNEED);
-    dbuf_reset(&c->buf);
-    dbuf_reserve(&c->buf, want);
-    size_t got = 0;
-    while (got < want) {
-        ssize_t r = pread(c->fd, c->buf.p + got, want - got,
-                          (off_t)(c->off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    c->buf.len = got;
-    c->buf_off = c->off;
-    return got > 0 ? 0 : -1;
+    job_submit(e, j);
+    return 0;
 }
 
 /* Handles one valid record of the segment being compacted.  0 or an
@@ -1090,6 +1251,7 @@ static void compaction_finish(struct engine *e)
         return;
     }
     seg_drop(e, seg);
+    seglog_unmap(e->log, seg);
     struct job *j = job_new(e, JOB_COMPACT, fd);
     j->seg = seg;
     j->bytes = bytes;
@@ -1112,10 +1274,9 @@ static int compaction_slice(struct engine *e, uint64_t budget_us)
             return 0;
         }
         if (c->off < c->buf_off || c->off >= c->buf_off + c->buf.len) {
-            if (compaction_fill(c, 0) != 0) {
+            if (compaction_request(e, 0) != 0)
                 ioerr = 1;
-                break;
-            }
+            break; /* the bytes come from the helper thread */
         }
         const uint8_t *p = (const uint8_t *)c->buf.p + (c->off - c->buf_off);
         size_t avail = (size_t)(c->buf_off + c->buf.len - c->off);
@@ -1132,11 +1293,14 @@ static int compaction_slice(struct engine *e, uint64_t budget_us)
                 possible = c->off + want <= c->size;
             }
             if (possible) {
-                if (compaction_fill(c, want) != 0 || c->buf.len <= avail) {
+                if (c->buf_off == c->off && c->req_off == c->off &&
+                    c->buf.len < c->req_len) {
                     ioerr = 1; /* the file is shorter than it was */
                     break;
                 }
-                continue;
+                if (compaction_request(e, want) != 0)
+                    ioerr = 1;
+                break; /* the whole record comes from the helper thread */
             }
         }
         if (pr != 1) {
@@ -1342,7 +1506,7 @@ static void apply_put(struct engine *e, const void *key, uint32_t klen,
                       uint64_t loc, unsigned flags)
 {
     uint64_t old;
-    if (store_put_loc(e->store, key, klen, loc, flags, NULL, &old))
+    if (store_put_loc(e->store, key, klen, loc, flags, 0, NULL, &old))
         seg_live_sub(e, old);
     seg_live_add(e, loc);
 }
@@ -1689,6 +1853,7 @@ int engine_open(const struct engine_opts *o, struct store *s,
     dbuf_init(&e->hw.buf);
     dbuf_init(&e->cmp.buf);
     dbuf_init(&e->rbuf);
+    dbuf_init(&e->undo);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     if (o->storage != STORAGE_DISK) {
@@ -1790,6 +1955,7 @@ void engine_close(struct engine *e)
     dbuf_free(&e->hw.buf);
     dbuf_free(&e->cmp.buf);
     dbuf_free(&e->rbuf);
+    dbuf_free(&e->undo);
     dyn_free(e->segs);
     dyn_free(e->dir);
     dyn_free(e);
@@ -1800,6 +1966,37 @@ void engine_close(struct engine *e)
 void engine_set_group_commit(struct engine *e, int on)
 {
     e->group_commit = on;
+}
+
+uint64_t engine_seq(const struct engine *e)
+{
+    return e && e->storage == STORAGE_DISK ? e->appended : 0;
+}
+
+uint64_t engine_committed_seq(const struct engine *e)
+{
+    return e && e->storage == STORAGE_DISK ? e->committed : 0;
+}
+
+void engine_batch_begin(struct engine *e)
+{
+    if (!e || e->storage != STORAGE_DISK || e->batch_open)
+        return;
+    e->batch_open = 1;
+    e->batch_seq0 = e->appended;
+    e->group_commit = 1;
+}
+
+int engine_batch_end(struct engine *e)
+{
+    if (!e || e->storage != STORAGE_DISK || !e->batch_open)
+        return 0;
+    e->batch_open = 0;
+    e->group_commit = 0;
+    if (e->appended == e->batch_seq0)
+        return 0;           /* nothing of this batch to vouch for */
+    int rc = engine_commit(e);
+    return rc != 0 && e->committed < e->appended ? DYN_EIO : 0;
 }
 
 void engine_set_appendfsync(struct engine *e, int mode)

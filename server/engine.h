@@ -56,6 +56,12 @@
  *             it.  Without group commit (the default) every write commits
  *             at once; with engine_set_group_commit(1) the caller commits
  *             once per batch of requests, before writing the replies.
+ *             server/net.c turns it on while it dispatches a client batch
+ *             and commits before any client output leaves (one commit per
+ *             loop turn); the peer bus does the same per read callback
+ *             through engine_batch_begin/end (struct peer_handlers).
+ *             Outside those brackets (timers, link callbacks, read repair)
+ *             every write still commits at once.
  *   everysec  records are written (write(2)) at every commit, and
  *             fdatasynced once a second by the helper thread: a process
  *             crash loses nothing written, a power loss at most ~1 s.
@@ -66,7 +72,11 @@
  *
  * Failures:
  *   - A failed fsync (or a failed write of records already accepted)
- *     makes the engine refuse every later write, forever, until restart:
+ *     takes the writes that commit covered back out of the store (each key
+ *     returns to the version it had before them, read back from its older
+ *     record, so a write that got an error reply is not served from
+ *     memory; after a restart it may still be found, if its bytes reached
+ *     the file) and makes the engine refuse every later write, forever, until restart:
  *     the records it could not persist may be lost, and a later fsync that
  *     succeeds proves nothing about them.  Logged once.
  *     Reply text: engine_error_text(); it starts with "MISCONF".
@@ -88,10 +98,13 @@
  * helper thread fdatasyncs the active segment and only then unlinks the old
  * segment and its hint.  A slice stops after ENGINE_SLICE_BYTES of input or
  * its time budget (checked every 32 records); the longest slice is
- * reported (compact_worst_slice_us).  The CPU work of a slice is bounded;
- * its wall time is not quite: a read, a preallocation or a file creation
- * can wait for the file system (seen: tens of ms on ext4 while the helper
- * thread fsyncs).
+ * reported (compact_worst_slice_us).  The input is read by the helper
+ * thread (a slice that needs bytes not yet read asks for them and ends;
+ * the next slice finds them), so a slice never waits for a disk read.
+ * The CPU work of a slice is bounded; its wall time is not quite: a
+ * preallocation, a file creation or a write can still wait for the file
+ * system's journal (seen: tens of ms on ext4 under another process's
+ * fsyncs; docs/BENCHMARKS.md).
  * Accounting: a segment's live bytes are the sizes of the records the
  * directory points at (sizes above 2 KiB are rounded up by < 2%, the same
  * way on add and remove); DEL and FLUSH records count as dead.
@@ -188,8 +201,8 @@ int engine_open(const struct engine_opts *o, struct store *s,
 void engine_close(struct engine *e);
 
 /* Writes a new version of key; takes obj.  0, DYN_EAGAIN (disk full:
- * nothing changed), DYN_EIO (failed: nothing changed, or, when the commit
- * of this very write failed, the store holds it but it is not durable). */
+ * nothing changed), DYN_EIO (failed: nothing changed -- when the commit of
+ * this very write failed, it was taken back from the store too). */
 int engine_put_take(struct engine *e, const void *key, size_t klen,
                     struct object *obj);
 /* Physical removal (expiry, reaping).  0, DYN_ENOTFOUND, or an error
@@ -203,6 +216,20 @@ int engine_flush_all(struct engine *e);
 int engine_commit(struct engine *e);
 /* 1: the caller calls engine_commit once per batch before replying. */
 void engine_set_group_commit(struct engine *e, int on);
+/* Group commit bookkeeping.  engine_seq counts the records accepted so far
+ * (0 in memory mode); engine_committed_seq how many of them the last
+ * successful engine_commit covered.  A reply that acknowledges a write
+ * accepted when engine_seq was S may leave once engine_commit succeeded
+ * with engine_committed_seq >= S; if the commit failed, it must not. */
+uint64_t engine_seq(const struct engine *e);
+uint64_t engine_committed_seq(const struct engine *e);
+/* A batch of requests whose replies are written together (the peer bus):
+ * begin turns group commit on; end turns it off and commits what the batch
+ * appended.  end returns DYN_EIO when the batch appended records that could
+ * not be made durable (its acknowledgements must not be sent), else 0.
+ * Nested begins are ignored. */
+void engine_batch_begin(struct engine *e);
+int engine_batch_end(struct engine *e);
 void engine_set_appendfsync(struct engine *e, int mode);
 void engine_set_compact_ratio(struct engine *e, int ratio_pm);
 

@@ -27,6 +27,22 @@
  * of each read callback instead woke the benchmark once per client and cost
  * about a third of the throughput.
  *
+ * Group commit (storage disk).  While a batch is parsed and dispatched the
+ * engine does not commit each write (engine_set_group_commit); a command
+ * that made the engine accept records (engine_seq moved) leaves an "ack"
+ * entry: where its reply lies in obuf and the engine_seq after it.  Before
+ * any of a client's output leaves (client_flush), engine_commit runs --
+ * write(2) of the buffered records, and fdatasync under appendfsync
+ * always -- so the first client flushed in a loop turn pays for the whole
+ * turn and the others find nothing pending.  An entry whose seq the commit
+ * covered (engine_committed_seq) is dropped; if the commit failed, each
+ * uncovered reply is replaced in obuf by the fail-stop error
+ * (engine_error_text, "MISCONF ..."), one error per reply so a pipelining
+ * client stays in step.  A blocked command (the cluster answers later)
+ * keeps an open entry whose end is fixed when the client is resumed.
+ * The peer bus brackets its batches with engine_batch_begin/end (wired by
+ * the coordinator through struct peer_handlers).
+ *
  * Invariants:
  *  - qbuf[0 .. resp_consumed) is never kept across callbacks: it is dropped
  *    (and the parser shifted) at the end of every batch.
@@ -56,6 +72,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 #include "server/command.h"
+#include "server/engine.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "server/reply.h"
@@ -78,6 +95,13 @@
 #define CLIENT_RESUME (1u << 25)    /* unblocked: parse the rest of qbuf */
 
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A reply in obuf that acknowledges writes not yet committed. */
+struct client_ack {
+    size_t start, end;  /* obuf offsets; end NET_ACK_OPEN while blocked */
+    uint64_t seq;       /* engine_seq once the command had run */
+};
+#define NET_ACK_OPEN SIZE_MAX
 
 static const char msg_maxclients[] = "-ERR max number of clients reached\r\n";
 static const char msg_denied[] =
@@ -213,6 +237,7 @@ void client_free(struct client *c)
     dbuf_free(&c->qbuf);
     dbuf_free(&c->obuf);
     resp_free(&c->parser);
+    dyn_free(c->acks);
     dyn_free(c->name);
     dyn_free(c->lib_name);
     dyn_free(c->lib_ver);
@@ -276,11 +301,88 @@ static int client_obuf_over_limit(struct client *c)
     return 1;
 }
 
+/* ---- group commit ---------------------------------------------------------- */
+
+static void client_ack_add(struct client *c, size_t start, size_t end,
+                           uint64_t seq)
+{
+    if (c->nacks == c->acks_cap) {
+        c->acks_cap = c->acks_cap ? c->acks_cap * 2 : 16;
+        c->acks = dyn_realloc(c->acks, c->acks_cap * sizeof(*c->acks));
+    }
+    c->acks[c->nacks++] = (struct client_ack){ start, end, seq };
+}
+
+/* obuf lost its first k bytes (sent): open entries move down. */
+static void client_acks_shift(struct client *c, size_t k)
+{
+    for (uint32_t i = 0; i < c->nacks; i++)
+        c->acks[i].start -= DYN_MIN(c->acks[i].start, k);
+}
+
+/* Before c's output leaves: commits what its replies acknowledge, and
+ * replaces every reply whose writes could not be made durable with the
+ * fail-stop error.  Entries still open (blocked) stay. */
+static void client_commit_acks(struct client *c)
+{
+    struct node *n = c->node;
+    if (c->nacks == 0)
+        return;
+    (void)engine_commit(n->engine); /* failure shows in committed_seq */
+    uint64_t done = engine_committed_seq(n->engine);
+    uint32_t keep = 0;
+    int bad = 0;
+    for (uint32_t i = 0; i < c->nacks; i++) {
+        struct client_ack *a = &c->acks[i];
+        if (a->seq <= done)
+            continue;
+        if (a->end != NET_ACK_OPEN && a->end > a->start)
+            bad = 1;
+        else if (a->end != NET_ACK_OPEN)
+            continue; /* no reply (the client went away): nothing to undo */
+        c->acks[keep++] = *a;
+    }
+    c->nacks = keep;
+    if (!bad)
+        return;
+    const char *msg = engine_error_text(n->engine, DYN_EIO);
+    struct dbuf out;
+    dbuf_init(&out);
+    dbuf_reserve(&out, c->obuf.len - c->obuf_sent + 256);
+    size_t pos = c->obuf_sent;
+    keep = 0;
+    for (uint32_t i = 0; i < c->nacks; i++) {
+        struct client_ack *a = &c->acks[i];
+        dyn_assert(a->start >= pos);
+        dbuf_append(&out, c->obuf.p + pos, a->start - pos);
+        pos = a->start;
+        if (a->end == NET_ACK_OPEN) {
+            a->start = out.len;
+            c->acks[keep++] = *a;
+            continue;
+        }
+        dbuf_appends(&out, "-");
+        dbuf_appends(&out, msg);
+        dbuf_appends(&out, "\r\n");
+        n->stats.total_error_replies++;
+        pos = a->end;
+    }
+    dbuf_append(&out, c->obuf.p + pos, c->obuf.len - pos);
+    dbuf_free(&c->obuf);
+    c->obuf = out;
+    c->obuf_sent = 0;
+    c->nacks = keep;
+    dlog(DLOG_WARNING, "Client id=%llu addr=%s: replies to writes that could "
+         "not be made durable were replaced by the MISCONF error",
+         (unsigned long long)c->id, c->addr);
+}
+
 /* Writes as much of obuf as the socket takes.  Returns 0, or -1 when the
  * client was freed. */
 static int client_flush(struct client *c)
 {
     struct node *n = c->node;
+    client_commit_acks(c);
     size_t pending = c->obuf.len - c->obuf_sent;
     if (pending > 0) {
         ssize_t w = write(c->fd, c->obuf.p + c->obuf_sent, pending);
@@ -300,6 +402,8 @@ static int client_flush(struct client *c)
             c->last_ms = net_now_ms(n);
     }
     if (pending == 0) {
+        if (c->nacks)
+            client_acks_shift(c, c->obuf.len);
         c->obuf.len = 0;
         c->obuf_sent = 0;
         if (c->flags & CLIENT_WRITE_EV) {
@@ -318,6 +422,8 @@ static int client_flush(struct client *c)
     }
     /* keep the buffer from creeping when the peer reads slowly */
     if (c->obuf_sent > 65536 && c->obuf_sent > c->obuf.len / 2) {
+        if (c->nacks)
+            client_acks_shift(c, c->obuf_sent);
         dbuf_consume(&c->obuf, c->obuf_sent);
         c->obuf_sent = 0;
     }
@@ -354,6 +460,9 @@ static void client_process_input(struct client *c)
     lim.unauth_max_bulk = 16384;
     struct dyn_arg stack_argv[NET_STACK_ARGS];
     n->clock_us = dyn_mono_us();
+    struct engine *eng = n->engine;
+    if (eng)
+        engine_set_group_commit(eng, 1);
 
     while (!(c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY |
                          CLIENT_CLOSE_ASAP))) {
@@ -373,7 +482,13 @@ static void client_process_input(struct client *c)
             argv[i].len = c->parser.args[i].len;
         }
         int was_auth = c->authenticated;
+        uint64_t seq0 = engine_seq(eng);
+        size_t out0 = c->obuf.len;
         command_dispatch(c, (int)argc, argv);
+        uint64_t seq1 = engine_seq(eng);
+        if (seq1 != seq0)
+            client_ack_add(c, out0, (c->flags & CLIENT_BLOCKED)
+                                        ? NET_ACK_OPEN : c->obuf.len, seq1);
         if (argv != stack_argv)
             dyn_free(argv);
         resp_next(&c->parser);
@@ -383,6 +498,8 @@ static void client_process_input(struct client *c)
             break;
     }
     n->clock_us = 0;
+    if (eng)
+        engine_set_group_commit(eng, 0);
     size_t done = resp_consumed(&c->parser);
     if (done > 0) {
         if (done >= c->qbuf.len)
@@ -464,6 +581,10 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (c->flags & CLIENT_RESUME) {
         c->flags &= ~CLIENT_RESUME;
+        /* the blocked command's reply is what obuf gained meanwhile */
+        for (uint32_t i = 0; i < c->nacks; i++)
+            if (c->acks[i].end == NET_ACK_OPEN)
+                c->acks[i].end = c->obuf.len;
         if (!(c->flags & CLIENT_BLOCKED) && c->qbuf.len > 0)
             client_process_input(c);
         if (c->flags & CLIENT_CLOSE_ASAP) {

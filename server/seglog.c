@@ -15,6 +15,18 @@
  *
  * Segments are scanned with mmap: they are bounded by segment_max_bytes
  * and read once, front to back.
+ *
+ * Random reads (seglog_read) go through a small cache of read-only
+ * mappings (SEGLOG_MAPS segments, least recently used out): a read is then
+ * a bounds check, a parse and the checksum, with no system call -- a SET
+ * on a Bitcask store reads the old version for its clock, so this is on
+ * the write path too.  The active segment is mapped segment_max_bytes
+ * long (past its end of file, which is allowed; only bytes below `size`,
+ * known written, are touched); a sealed one its file size.  Every access
+ * is bounded by the bytes known to be in the file, so a damaged length
+ * never reaches past the end of file.  The price: an I/O error of the
+ * disk under a mapped page is a SIGBUS rather than an EIO.  Where mmap
+ * fails the read falls back to pread.
  */
 #include "server/seglog.h"
 
@@ -30,6 +42,18 @@
 #include <xxhash.h>
 #include "server/util.h"
 
+#define SEGLOG_MAPS 8
+
+struct seglog_map {
+    uint32_t seg;
+    int fd;             /* -1: slot unused */
+    const uint8_t *p;   /* NULL: mmap failed, pread fd instead */
+    size_t maplen;
+    uint64_t valid;     /* bytes known to be in the file (sealed) */
+    int was_active;     /* mapped while active: valid not known yet */
+    uint64_t used;      /* LRU clock */
+};
+
 struct seglog {
     char *dir;
     char *prefix;
@@ -43,8 +67,10 @@ struct seglog {
     int unsynced;           /* written since the last fdatasync */
     int failed;
     int err;
-    int read_fd;            /* cached fd for seglog_read */
+    int read_fd;            /* pread fallback: a map slot's fd (not owned) */
     uint32_t read_seg;
+    struct seglog_map maps[SEGLOG_MAPS];
+    uint64_t map_clock;
     uint64_t reserved;      /* active segment: preallocated up to here */
     int no_reserve;         /* the file system cannot preallocate */
 };
@@ -309,6 +335,8 @@ int seglog_open(const struct seglog_opts *o, uint32_t first_seg,
     l->max_value = o->max_value ? o->max_value : 512ull * 1024 * 1024;
     l->fd = -1;
     l->read_fd = -1;
+    for (int i = 0; i < SEGLOG_MAPS; i++)
+        l->maps[i].fd = -1;
     dbuf_init(&l->wbuf);
     if (mkdir(l->dir, 0755) != 0 && errno != EEXIST) {
         l->err = errno;
@@ -357,6 +385,8 @@ int seglog_open(const struct seglog_opts *o, uint32_t first_seg,
     return 0;
 }
 
+static void map_drop(struct seglog_map *m);
+
 void seglog_close(struct seglog *l)
 {
     if (!l)
@@ -366,8 +396,8 @@ void seglog_close(struct seglog *l)
             seglog_release(l);
         close(l->fd);
     }
-    if (l->read_fd >= 0)
-        close(l->read_fd);
+    for (int i = 0; i < SEGLOG_MAPS; i++)
+        map_drop(&l->maps[i]);
     dbuf_free(&l->wbuf);
     dyn_free(l->dir);
     dyn_free(l->prefix);
@@ -476,8 +506,94 @@ int seglog_unsynced(const struct seglog *l)
     return l->unsynced || l->wbuf.len > 0;
 }
 
+static void map_drop(struct seglog_map *m)
+{
+    if (m->fd < 0)
+        return;
+    if (m->p)
+        munmap((void *)m->p, m->maplen);
+    close(m->fd);
+    m->fd = -1;
+    m->p = NULL;
+}
+
+static void maps_drop_seg(struct seglog *l, uint32_t seg)
+{
+    for (int i = 0; i < SEGLOG_MAPS; i++)
+        if (l->maps[i].fd >= 0 && l->maps[i].seg == seg)
+            map_drop(&l->maps[i]);
+}
+
+/* The map slot of seg (opened and mapped if needed), or NULL with l->err. */
+static struct seglog_map *map_get(struct seglog *l, uint32_t seg)
+{
+    struct seglog_map *victim = &l->maps[0];
+    for (int i = 0; i < SEGLOG_MAPS; i++) {
+        struct seglog_map *m = &l->maps[i];
+        if (m->fd >= 0 && m->seg == seg) {
+            m->used = ++l->map_clock;
+            return m;
+        }
+        if (m->fd < 0 || (victim->fd >= 0 && m->used < victim->used))
+            victim = m;
+    }
+    map_drop(victim);
+    struct dbuf path;
+    dbuf_init(&path);
+    seglog_segment_path(l, seg, &path);
+    int fd = open(path.p, O_RDONLY | O_CLOEXEC);
+    dbuf_free(&path);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        l->err = errno;
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    struct seglog_map *m = victim;
+    m->fd = fd;
+    m->seg = seg;
+    m->used = ++l->map_clock;
+    m->valid = (uint64_t)st.st_size;
+    m->was_active = seg == l->active;
+    m->maplen = (size_t)(m->was_active
+                             ? DYN_MAX(l->segment_max_bytes,
+                                       (uint64_t)st.st_size)
+                             : (uint64_t)st.st_size);
+    m->p = NULL;
+    if (m->maplen > 0) {
+        void *p = mmap(NULL, m->maplen, PROT_READ, MAP_SHARED, fd, 0);
+        if (p != MAP_FAILED) {
+            m->p = p;
+            (void)madvise(p, m->maplen, MADV_RANDOM);
+        }
+    }
+    return m;
+}
+
+/* Bytes of seg known to be in its file. */
+static uint64_t map_valid(struct seglog *l, struct seglog_map *m)
+{
+    if (m->seg == l->active)
+        return l->size;
+    if (m->was_active) {
+        struct stat st;
+        if (fstat(m->fd, &st) == 0)
+            m->valid = (uint64_t)st.st_size;
+        m->was_active = 0;
+    }
+    return m->valid;
+}
+
 int seglog_read(struct seglog *l, struct seglog_pos pos, struct dbuf *buf,
                 struct seglog_rec *rec)
+{
+    return seglog_read_sized(l, pos, 0, buf, rec);
+}
+
+int seglog_read_sized(struct seglog *l, struct seglog_pos pos,
+                      uint64_t size_hint, struct dbuf *buf,
+                      struct seglog_rec *rec)
 {
     /* A record still in the write buffer is read from there. */
     if (pos.seg == l->active && pos.off >= l->size) {
@@ -487,23 +603,36 @@ int seglog_read(struct seglog *l, struct seglog_pos pos, struct dbuf *buf,
         dbuf_reset(buf);
         dbuf_append(buf, l->wbuf.p + o, l->wbuf.len - o);
     } else {
-        if (l->read_fd < 0 || l->read_seg != pos.seg) {
-            if (l->read_fd >= 0)
-                close(l->read_fd);
-            struct dbuf path;
-            dbuf_init(&path);
-            seglog_segment_path(l, pos.seg, &path);
-            l->read_fd = open(path.p, O_RDONLY | O_CLOEXEC);
-            dbuf_free(&path);
-            if (l->read_fd < 0) {
-                l->err = errno;
-                return DYN_EIO;
-            }
-            l->read_seg = pos.seg;
+        struct seglog_map *m = map_get(l, pos.seg);
+        if (!m)
+            return DYN_EIO;
+        uint64_t valid = map_valid(l, m);
+        if (m->p && pos.off < valid && valid <= m->maplen) {
+            /* parse in place, within the bytes known written; the record
+             * is copied out since the caller keeps it in buf */
+            struct seglog_rec r;
+            const uint8_t *at = m->p + pos.off;
+            if (seglog_parse(at, (size_t)(valid - pos.off), l->max_key,
+                             l->max_value, &r) != 1)
+                return DYN_EINVAL;
+            dbuf_reset(buf);
+            dbuf_append(buf, at, r.size);
+            const uint8_t *b = (const uint8_t *)buf->p;
+            *rec = r;
+            rec->key = b + (r.key - at);
+            rec->value = b + (r.value - at);
+            rec->pos = pos;
+            return 0;
         }
+        l->read_fd = m->fd;
+        l->read_seg = pos.seg;
+        /* One pread of the record's size when the caller knows it (the
+         * usual case: the key directory does), else a page and the rest. */
+        size_t first = size_hint >= SEGLOG_HEADER + SEGLOG_TRAILER &&
+                               size_hint <= 65536 ? (size_t)size_hint : 4096;
         dbuf_reset(buf);
-        dbuf_reserve(buf, 4096);
-        ssize_t r = pread(l->read_fd, buf->p, 4096, (off_t)pos.off);
+        dbuf_reserve(buf, first);
+        ssize_t r = pread(l->read_fd, buf->p, first, (off_t)pos.off);
         if (r < 0) {
             l->err = errno;
             return DYN_EIO;
@@ -539,14 +668,18 @@ uint32_t seglog_active(const struct seglog *l)
     return l->active;
 }
 
+void seglog_unmap(struct seglog *l, uint32_t seg)
+{
+    maps_drop_seg(l, seg);
+    l->read_fd = -1;
+}
+
 int seglog_remove_segment(struct seglog *l, uint32_t seg)
 {
     if (seg == l->active)
         return DYN_EINVAL;
-    if (l->read_fd >= 0 && l->read_seg == seg) {
-        close(l->read_fd);
-        l->read_fd = -1;
-    }
+    maps_drop_seg(l, seg);
+    l->read_fd = -1;
     struct dbuf path;
     dbuf_init(&path);
     seglog_segment_path(l, seg, &path);
@@ -583,8 +716,11 @@ int seglog_reserve(struct seglog *l, uint64_t bytes)
     }
     if (l->no_reserve || at + bytes <= l->reserved)
         return 0;
-    /* a sixteenth of a segment, within [64 KiB, SEGLOG_RESERVE_CHUNK] */
-    uint64_t chunk = DYN_MIN(DYN_MAX(l->segment_max_bytes / 16, 64 * 1024),
+    /* a sixteenth of a segment, within [1 MiB, SEGLOG_RESERVE_CHUNK] (and
+     * the segment): each fallocate may wait for the journal, so small
+     * segments are preallocated whole rather than 64 KiB at a time */
+    uint64_t chunk = DYN_MIN(DYN_MAX(l->segment_max_bytes / 16,
+                                     1024 * 1024),
                              SEGLOG_RESERVE_CHUNK);
     uint64_t want = DYN_MAX(at + bytes, l->reserved + chunk);
     want = DYN_MIN(want, DYN_MAX(at + bytes, l->segment_max_bytes));

@@ -99,6 +99,11 @@ int seglog_unsynced(const struct seglog *l);
  * Returns 0, DYN_EINVAL (corrupt) or DYN_EIO. */
 int seglog_read(struct seglog *l, struct seglog_pos pos, struct dbuf *buf,
                 struct seglog_rec *rec);
+/* The same, reading size_hint bytes at first (the record's size, or an
+ * upper bound of it; 0 = unknown): one pread instead of a 4 KiB one. */
+int seglog_read_sized(struct seglog *l, struct seglog_pos pos,
+                      uint64_t size_hint, struct dbuf *buf,
+                      struct seglog_rec *rec);
 
 /* Starts a new active segment now (compaction seals the old one). */
 int seglog_roll(struct seglog *l);
@@ -107,6 +112,9 @@ int seglog_roll(struct seglog *l);
  * helper thread), so the loop does not stall on it. */
 int seglog_roll_nosync(struct seglog *l);
 uint32_t seglog_active(const struct seglog *l);
+/* Forgets seg's read mapping and descriptor (its file is about to be
+ * removed elsewhere, and must not stay allocated through them). */
+void seglog_unmap(struct seglog *l, uint32_t seg);
 /* Removes a sealed segment file (after compaction moved its live records). */
 int seglog_remove_segment(struct seglog *l, uint32_t seg);
 /* Size in bytes of a segment, 0 if absent. */

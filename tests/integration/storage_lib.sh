@@ -34,7 +34,7 @@ _redis_args() {
     while [ $# -gt 0 ]; do
         case $1 in
             --appendfsync) fs=$2; shift ;;
-            --storage|--segment-max-bytes|--compact-ratio|--value-cache) shift ;;
+            --storage|--segment-max-bytes|--compact-ratio|--value-cache|--node-name) shift ;;
             *) out+=("$1") ;;
         esac
         shift
@@ -135,4 +135,30 @@ resp1() {
     IFS= read -r -t 10 line <&8
     exec 8<&- 8>&-
     printf '%s' "${line%$'\r'}"
+}
+
+# resp_pipeline PORT "CMD ARG.." "CMD ARG.." ...: sends every command in ONE
+# write on a fresh connection (words split on spaces, ASCII) and prints the
+# first line of each reply, one a line, raw.  For replies of one line only
+# (status, error, integer): a pipeline whose replies must stay in step.
+resp_pipeline() {
+    local port=$1 cmd w line i req= part
+    shift
+    { exec 8<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || { echo CONNECT-FAILED; return 1; }
+    for cmd in "$@"; do
+        read -r -a w <<<"$cmd"
+        printf -v part '*%d\r\n' ${#w[@]}
+        req+=$part
+        for i in "${w[@]}"; do
+            printf -v part '$%d\r\n%s\r\n' ${#i} "$i"
+            req+=$part
+        done
+    done
+    printf '%s' "$req" >&8
+    for cmd in "$@"; do
+        line=
+        IFS= read -r -t 10 line <&8
+        printf '%s\n' "${line%$'\r'}"
+    done
+    exec 8<&- 8>&-
 }

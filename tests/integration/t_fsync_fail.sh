@@ -43,9 +43,21 @@ for ((i = 1; i <= N; i++)); do
 done
 assert_eq "$N" "$good" "$N writes succeed before the disk fails"
 
+assert_eq "+OK" "$(resp1 "$P" SET ow before)" "one more key, to be overwritten after the failure"
 touch "$TRIG"
-r1=$(resp1 "$P" SET bad1 x)
+# The first writes after the failure come as one pipeline, so they are one
+# group commit: each write's reply must be the error (none may say +OK),
+# and the PING between them still gets its own reply, in order.
+# The overwrite of `ow` must be taken back from memory too.  (After a
+# restart it may come back: it reached the file, only its fsync failed, and
+# the error reply said the write's fate is unknown -- so `ow` is not
+# checked after the restart.)
+mapfile -t rp < <(resp_pipeline "$P" "SET bad1 x" "PING" "SET bad1b y" "SET ow after")
+r1=${rp[0]:-}
 assert_match '^-' "$r1" "the first write after the fsync failure gets an error reply"
+assert_eq "+PONG" "${rp[1]:-}" "the PING pipelined between the failed writes gets its own reply"
+assert_match '^-' "${rp[2]:-}" "the second write of the same group commit gets an error reply too (${rp[2]:-})"
+assert_match '^-' "${rp[3]:-}" "so does an overwrite of an acknowledged key (${rp[3]:-})"
 if printf '%s' "$r1" | grep -qiE 'fsync|I/O|EIO|disk|persist|MISCONF'; then
     ok "the error names the cause: $r1"
 else
@@ -77,7 +89,10 @@ for ((i = 1; i <= N; i++)); do
 done
 assert_eq "$N" "$good" "reads still work: all $N acknowledged keys readable"
 assert_eq PONG "$(cli "$P" PING)" "the node still answers PING"
-echo "# GET bad1 (a write that got an error) -> [$(cli "$P" GET bad1)]"
+# A write that got the error must not be served from memory either.
+assert_eq "" "$(cli "$P" GET bad1)" "GET of a write that got the error finds nothing (bad1)"
+assert_eq "" "$(cli "$P" GET bad1b)" "GET of a write that got the error finds nothing (bad1b)"
+assert_eq "before" "$(cli "$P" GET ow)" "an overwrite that got the error is taken back: GET gives the acknowledged value"
 echo "# INFO persistence: $(cli "$P" INFO persistence | tr -d '\r' | grep -iE 'status|fail|err|fsync' | tr '\n' ' ')"
 
 line=$(grep -iE 'fsync|fdatasync' "$SRV_LOG" 2>/dev/null | grep -iE 'EIO|I/O|input/output|fail|error' | head -n 1)
