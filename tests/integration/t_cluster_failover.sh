@@ -141,4 +141,15 @@ if wait_for 10 placement_ok "fd:" 300; then
 else
     fail "after DYNAMO.AE ALL: $(head -5 "$WORK/placement.out" | tr '\n' ' ')"
 fi
+
+# -- 5. DYNAMO.KILL with a duration ends by itself
+assert_eq OK "$(ncli "$V" DYNAMO.KILL 1)" "DYNAMO.KILL 1 (one second)"
+assert_match '^KILLED' "$(ncli "$V" SET x y)" "refused while killed"
+alive_again() { [ "$(ncli "$V" SET x y)" = OK ]; }
+if wait_for 5 alive_again; then ok "the node takes data commands again once the second is over"
+else fail "still killed 5 s after DYNAMO.KILL 1"; fi
+assert_match 'ERR syntax' "$(ncli 1 DYNAMO.KILL n2 x)" "DYNAMO.KILL with a bad duration is a syntax error"
+assert_match 'ERR unknown member' "$(ncli 1 DYNAMO.KILL nobody)" "DYNAMO.KILL of an unknown member is an error"
+assert_match 'ERR syntax' "$(ncli 1 DYNAMO.FAULT n1 n2 SPLIT)" "DYNAMO.FAULT with a bad kind is a syntax error"
+assert_match 'ERR unknown member' "$(ncli 1 DYNAMO.FAULT n1 nobody DROP)" "DYNAMO.FAULT with an unknown member is an error"
 finish

@@ -21,6 +21,8 @@
 # Anti-entropy is off (anti-entropy-interval-ms 0), so that every copy in
 # the final checks was put there by the move itself (streams, and writes
 # sent to the gainers during it), not repaired afterwards.
+# Then n5 is killed for good and DYNAMO.FORGET n5 re-replicates its
+# partitions on n1..n4: exactly 3 copies of every key again.
 . "$(dirname "$0")/cluster_lib.sh"
 
 NKEYS=10000
@@ -307,5 +309,33 @@ if out=$(jt verify "$CL_BASE" 1,2,3,4,5 "$NKEYS" "$TAG" "$WORK/written.join" "$W
     echo "$out"; ok "after the leave: each of $TOTAL keys is on exactly its 3 replicas and reads back"
 else
     echo "$out"; fail "after the leave: keys misplaced or wrong"
+fi
+
+# ---- forget -------------------------------------------------------------
+# kill -9 n5 for good; DYNAMO.FORGET through n1 gives its partitions to the
+# other four, which re-replicate them from the surviving replicas
+ctool kill 5 >/dev/null
+assert_match 'ERR' "$(ncli 1 DYNAMO.FORGET n1)" "a node cannot forget itself"
+assert_match 'ERR unknown' "$(ncli 1 DYNAMO.FORGET nobody)" "DYNAMO.FORGET of an unknown member is an error"
+n5_down() { [ "$(ncli 1 DYNAMO.MEMBERS | awk 'prev == "name" { on = ($0 == "n5") } on && prev == "status" { print; exit } { prev = $0 }')" = down ]; }
+wait_for 10 n5_down || fail "n1 does not see the killed n5 down"
+assert_eq OK "$(ncli 1 DYNAMO.FORGET n5)" "DYNAMO.FORGET n5 on n1"
+n5_gone() {
+    local i
+    for i in 1 2 3 4; do
+        ncli "$i" DYNAMO.RING | awk '$0 == "table" { exit } $0 == "n5" { f = 1 } END { exit f }' || return 1
+    done
+}
+if wait_for 20 n5_gone; then ok "n5 is out of every node's ring"
+else fail "n5 is still in some ring 20 s after DYNAMO.FORGET"; fi
+if wait_for 20 copies_are 1,2,3,4 $((3 * TOTAL)); then
+    ok "after the forget, the local counts of n1..n4 sum to exactly 3 x $TOTAL keys"
+else
+    fail "after the forget the local counts sum to $(sum_words "$(jt counts "$CL_BASE" 1,2,3,4)"), want $((3 * TOTAL))"
+fi
+if out=$(jt verify "$CL_BASE" 1,2,3,4 "$NKEYS" "$TAG" "$WORK/written.join" "$WORK/written.leave"); then
+    echo "$out"; ok "after the forget: each of $TOTAL keys is on exactly its 3 replicas and reads back"
+else
+    echo "$out"; fail "after the forget: keys misplaced or wrong"
 fi
 finish
