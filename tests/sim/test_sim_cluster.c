@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include "cluster/coordinator.h"
 #include "cluster/object.h"
@@ -150,6 +151,15 @@ static struct sim *sim_new(int nn, int nval, int r, int w, uint64_t seed)
     return s;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int type,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
 static void sim_free(struct sim *s)
 {
     for (int i = 0; i < s->nn; i++)
@@ -163,9 +173,7 @@ static void sim_free(struct sim *s)
         dyn_free(s->node[i]);
     }
     sim_net_free(s->net);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
-    if (system(cmd) != 0)
+    if (nftw(s->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
         fprintf(stderr, "could not remove %s\n", s->dir);
     dyn_free(s);
 }
