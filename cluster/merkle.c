@@ -93,7 +93,7 @@ size_t merkle_bytes(const struct merkle *t)
 
 uint32_t merkle_leaf_of(const struct merkle *t, uint64_t key_hash)
 {
-    return (uint32_t)(key_hash >> 16) & (t->leaves - 1);
+    return (uint32_t)key_hash & (t->leaves - 1);
 }
 
 uint64_t merkle_contrib(uint64_t key_hash, uint64_t digest)

@@ -3,9 +3,11 @@
  *
  * The tree has a fixed number of leaves L (merkle-leaves, a power of two).
  * A key belongs to leaf merkle_leaf_of(hash) where hash = dyn_hash64(key);
- * the leaf uses hash bits 16.. upwards, which are neither the partition
- * bits (the top ones) nor the store's home-bucket bits (the low ones), so
- * a partition's keys spread evenly over its leaves.
+ * the leaf is the low log2(L) bits of the hash.  They are not the
+ * partition bits (the top ones), so a partition's keys spread evenly over
+ * its leaves; and they are the bits the store keeps as a tag in each slot
+ * (server/store.c), so listing one leaf's keys scans the slots' tags
+ * without touching or rehashing a key (anti-entropy's AE.KEYS).
  *
  * A leaf's hash is the XOR of merkle_contrib(hash, digest) over its keys,
  * digest = object_digest() of the key's object.  XOR makes an update O(1)

@@ -77,7 +77,10 @@
  * computed when needed and costs no bytes per key; a disk entry keeps its
  * digest in 8 bytes before the entry, because the object being replaced
  * or removed is not in memory (0 = not known yet: the record is loaded
- * the first time a tree needs it).  Trees exist only for partitions that
+ * the first time a tree needs it).  A key's leaf is the low bits of its
+ * hash (merkle.h), which the slot's tag holds, so store_iter_leaves finds
+ * a leaf's keys by scanning tags, touching only the entries it reports
+ * (with more than 2^16 leaves it rehashes each key).  Trees exist only for partitions that
  * were asked for one; from then on every insert, replace and remove XORs
  * the old contribution out and the new one in, so each tree equals a
  * rebuild from the partition's entries at every moment.
@@ -1029,7 +1032,13 @@ void store_iter_leaves(struct store *s, uint32_t partition,
         if (!v)
             continue;
         struct entry *e = slot_entry(v);
-        uint32_t leaf = merkle_leaf_of(t, dyn_hash64(e->key, e->klen));
+        uint32_t leaf;
+#if HAVE_TAGS
+        if (s->leaves <= (1u << TAG_BITS))
+            leaf = slot_tag(v) & (s->leaves - 1);   /* = merkle_leaf_of */
+        else
+#endif
+            leaf = merkle_leaf_of(t, dyn_hash64(e->key, e->klen));
         if (!(leafmask[leaf / 64] & (1ull << (leaf % 64))))
             continue;
         if (fn(ctx, e->key, e->klen, entry_digest(s, e), entry_flags(e)))

@@ -184,13 +184,15 @@ START_TEST(diff_reports_total_beyond_max_and_single_leaf_tree)
 }
 END_TEST
 
-START_TEST(leaf_uses_bits_below_the_partition_bits)
+START_TEST(leaf_uses_the_low_bits_of_the_hash)
 {
     struct merkle *t = merkle_new(1024);
-    /* the top 8 bits (256 partitions) do not choose the leaf */
+    /* the top 8 bits (256 partitions) do not choose the leaf; the low 10
+     * bits do (the store's slot tags hold them) */
     ck_assert_uint_eq(merkle_leaf_of(t, 0xff00000000000000ULL), 0);
-    ck_assert_uint_eq(merkle_leaf_of(t, 0x00000000000fffffULL), 15);
-    ck_assert_uint_eq(merkle_leaf_of(t, 0x0000000003ff0000ULL), 1023);
+    ck_assert_uint_eq(merkle_leaf_of(t, 0x00000000000ffc0fULL), 15);
+    ck_assert_uint_eq(merkle_leaf_of(t, 0x00000000000003ffULL), 1023);
+    ck_assert_uint_eq(merkle_leaf_of(t, 0x0000000003ff0000ULL), 0);
     ck_assert_uint_ge(merkle_bytes(t), 2 * 1024 * 8);
     merkle_free(t);
     merkle_free(NULL);
@@ -206,7 +208,7 @@ static Suite *merkle_suite(void)
     tcase_add_test(tc, order_of_inserts_does_not_matter);
     tcase_add_test(tc, diff_finds_exactly_the_differing_keys);
     tcase_add_test(tc, diff_reports_total_beyond_max_and_single_leaf_tree);
-    tcase_add_test(tc, leaf_uses_bits_below_the_partition_bits);
+    tcase_add_test(tc, leaf_uses_the_low_bits_of_the_hash);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -616,6 +616,73 @@ START_TEST(merkle_trees_follow_every_change_in_memory)
 }
 END_TEST
 
+/* store_iter_leaves reports exactly the partition's entries whose leaf is
+ * in the mask, each once, with its digest: the tag scan (up to 2^16
+ * leaves) and the rehashing path (more leaves) alike. */
+struct leaf_ctx {
+    struct merkle *t;
+    const uint64_t *mask;
+    size_t n;           /* iter_leaves: reported / iter_partition: wanted */
+    int bad;
+};
+
+static int in_mask(const uint64_t *mask, uint32_t leaf)
+{
+    return (mask[leaf / 64] >> (leaf % 64)) & 1;
+}
+
+static int leaf_got(void *ctx, const void *key, size_t klen, uint64_t digest,
+                    unsigned flags)
+{
+    struct leaf_ctx *c = ctx;
+    (void)flags;
+    if (!in_mask(c->mask, merkle_leaf_of(c->t, dyn_hash64(key, klen))) ||
+        digest == 0)
+        c->bad++;
+    c->n++;
+    return 0;
+}
+
+static int leaf_want(void *ctx, const void *key, size_t klen,
+                     const struct object *o)
+{
+    struct leaf_ctx *c = ctx;
+    (void)o;
+    if (in_mask(c->mask, merkle_leaf_of(c->t, dyn_hash64(key, klen))))
+        c->n++;
+    return 0;
+}
+
+START_TEST(iter_leaves_lists_exactly_the_keys_of_the_leaves_asked)
+{
+    static const uint32_t leaf_counts[] = { 64, 1024, 1u << 17 };
+    for (size_t lc = 0; lc < DYN_ARRAY_LEN(leaf_counts); lc++) {
+        uint32_t L = leaf_counts[lc];
+        struct store *s = store_new(2);
+        char k[32];
+        for (int i = 0; i < 20000; i++) {     /* ~10k keys per partition */
+            snprintf(k, sizeof(k), "leafkey:%d", i);
+            put_str(s, k, "v");
+        }
+        store_merkle_enable(s, L);
+        uint64_t *mask = calloc((L + 63) / 64, sizeof(uint64_t));
+        for (uint32_t l = 0; l < L; l += 3)
+            mask[l / 64] |= 1ull << (l % 64);
+        for (uint32_t p = 0; p < 2; p++) {
+            struct merkle *t = store_merkle(s, p);
+            struct leaf_ctx got = { t, mask, 0, 0 }, want = { t, mask, 0, 0 };
+            store_iter_leaves(s, p, mask, leaf_got, &got);
+            store_iter_partition(s, p, leaf_want, &want);
+            ck_assert_int_eq(got.bad, 0);
+            ck_assert_uint_gt(want.n, 0);
+            ck_assert_uint_eq(got.n, want.n);
+        }
+        free(mask);
+        store_free(s);
+    }
+}
+END_TEST
+
 /* A fake disk for the disk kinds: loc = index into an array of objects. */
 struct fake_disk {
     struct object *rec[4096];
@@ -728,6 +795,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, stress_200k_keys);
     tcase_add_test(tc, merkle_trees_follow_every_change_in_memory);
     tcase_add_test(tc, merkle_trees_follow_disk_entries);
+    tcase_add_test(tc, iter_leaves_lists_exactly_the_keys_of_the_leaves_asked);
     tcase_add_test(tc, tombstones_need_confirmation_after_they_are_stored);
     suite_add_tcase(su, tc);
     return su;
