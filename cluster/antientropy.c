@@ -74,6 +74,7 @@
 #include "cluster/merkle.h"
 #include "cluster/object.h"
 #include "server/log.h"
+#include "server/db.h"
 #include "server/node.h"
 #include "server/reply.h"
 #include "server/store.h"
@@ -335,18 +336,7 @@ static int ae_send_argv(struct antientropy *ae, int m, struct ae_argv *a,
 static int ae_reapable(struct node *n, uint32_t part, const struct object *o,
                        uint64_t now_ms)
 {
-    if (!o || !object_is_deleted(o) ||
-        !store_tombstones_confirmed(n->store, part))
-        return 0;
-    uint64_t newest = 0;
-    uint32_t ns = object_nsiblings(o);
-    for (uint32_t i = 0; i < ns; i++) {
-        struct sibling s;
-        object_sibling(o, i, &s);
-        newest = DYN_MAX(newest, s.ts_ms);
-    }
-    uint64_t grace = (uint64_t)DYN_MAX(n->cfg.tombstone_grace_s, 0) * 1000;
-    return newest + grace <= now_ms;
+    return db_tombstone_reapable(n, part, o, now_ms);
 }
 
 /* ---- the initiator's round ---------------------------------------------- */

@@ -509,10 +509,10 @@ void members_tick(struct cluster *cl, uint64_t t)
 
 /* ---- the public commands ------------------------------------------------ */
 
-int cluster_kill(struct node *n, const char *name, size_t len,
-                 uint64_t seconds, struct dbuf *err)
+/* The member a KILL / REVIVE names (NULL: this node), or <0 with err. */
+static int target_member(struct cluster *cl, const char *name, size_t len,
+                         struct dbuf *err)
 {
-    struct cluster *cl = n->cluster;
     if (!cl)
         return DYN_EINVAL;
     int m = name ? member_named(cl, name, len) : (int)cl->mb.self;
@@ -520,6 +520,16 @@ int cluster_kill(struct node *n, const char *name, size_t len,
         dbuf_printf(err, "ERR unknown member '%.*s'", (int)len, name);
         return DYN_ENOTFOUND;
     }
+    return m;
+}
+
+int cluster_kill(struct node *n, const char *name, size_t len,
+                 uint64_t seconds, struct dbuf *err)
+{
+    struct cluster *cl = n->cluster;
+    int m = target_member(cl, name, len, err);
+    if (m < 0)
+        return m;
     if (m == (int)cl->mb.self) {
         set_killed(cl, 1, seconds ? cl_now(cl) + seconds * 1000 : 0);
         return 0;
@@ -539,13 +549,9 @@ int cluster_revive(struct node *n, const char *name, size_t len,
                    struct dbuf *err)
 {
     struct cluster *cl = n->cluster;
-    if (!cl)
-        return DYN_EINVAL;
-    int m = name ? member_named(cl, name, len) : (int)cl->mb.self;
-    if (m < 0) {
-        dbuf_printf(err, "ERR unknown member '%.*s'", (int)len, name);
-        return DYN_ENOTFOUND;
-    }
+    int m = target_member(cl, name, len, err);
+    if (m < 0)
+        return m;
     if (m == (int)cl->mb.self) {
         set_killed(cl, 0, 0);
         return 0;

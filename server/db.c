@@ -298,16 +298,13 @@ void db_active_expire(struct node *n, uint64_t budget_us)
  * partition hold it (or a newer version); otherwise a replica that missed
  * the delete would resurrect the value.  Add that condition here.
  */
-static int db_tombstone_reapable(struct node *n, const void *key,
-                                 size_t klen, const struct object *o,
-                                 uint64_t now_ms)
+int db_tombstone_reapable(struct node *n, uint32_t part,
+                          const struct object *o, uint64_t now_ms)
 {
-    if (!object_is_deleted(o))
+    if (!o || !object_is_deleted(o))
         return 0;
     /* in a cluster: only once anti-entropy saw every replica hold it */
-    if (n->cluster &&
-        !store_tombstones_confirmed(n->store,
-                                    store_partition_of(n->store, key, klen)))
+    if (n->cluster && !store_tombstones_confirmed(n->store, part))
         return 0;
     uint64_t newest = 0;
     uint32_t ns = object_nsiblings(o);
@@ -336,7 +333,9 @@ void db_reap_tombstones(struct node *n, uint64_t budget_us)
         size_t reaped = 0;
         for (size_t i = 0; i < got; i++) {
             const struct object *o = store_get(n->store, keys[i], klens[i]);
-            if (o && db_tombstone_reapable(n, keys[i], klens[i], o, now) &&
+            if (db_tombstone_reapable(
+                    n, store_partition_of(n->store, keys[i], klens[i]), o,
+                    now) &&
                 db_remove(n, keys[i], klens[i]) == 0) {
                 n->stats.tombstones_reaped++;
                 reaped++;

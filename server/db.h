@@ -84,5 +84,10 @@ const char *db_error_text(struct node *n, int rc);
  * than 25% of a sample was expired and the time budget allows. */
 void db_active_expire(struct node *n, uint64_t budget_us);
 void db_reap_tombstones(struct node *n, uint64_t budget_us);
+/* An all-tombstone object of partition part may be reaped: past
+ * tombstone-grace-s and, in a cluster, confirmed on every replica by
+ * anti-entropy.  o NULL: 0. */
+int db_tombstone_reapable(struct node *n, uint32_t part,
+                          const struct object *o, uint64_t now_ms);
 
 #endif
