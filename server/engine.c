@@ -30,8 +30,20 @@
  * segment, then unlink the compacted segment and its hint), READ (pread
  * the next bytes of the segment being compacted into the job's buffer;
  * a result for a compaction that stopped or moved on -- another `gen` --
- * is dropped).  Results come back on the done queue, with a byte on the
- * wake-up pipe.
+ * is dropped), HINT_WRITE (append a spilled megabyte of hint entries to
+ * the .hint.tmp file, created by the first), PREPARE (create segment
+ * active + 1, preallocate it, fsync the directory: the descriptor goes to
+ * seglog_adopt_next, so a roll is a swap), RESERVE (fallocate the active
+ * segment ahead of the appends).  A sealed segment's SYNC also gives back
+ * its unused preallocation.  So a roll on the loop does no file creation,
+ * fallocate or ftruncate, unless the thread was late.  Results come back
+ * on the done queue, with a byte on the wake-up pipe.
+ *
+ * Loop stalls: the public entry points are timed (call_begin/call_end,
+ * outermost only, appendfsync always's fdatasync left out) and the worst
+ * goes to INFO storage_loop_worst_us.  Building with -DENGINE_NO_AHEAD
+ * turns off the work ahead (PREPARE, RESERVE, and the trim goes back on
+ * the loop), to measure what it saves.
  *
  * Undo: every engine_put_take notes (key, previous location) until the
  * next successful commit; a commit that fails puts those keys back
@@ -77,7 +89,10 @@
 
 /* ---- helper thread jobs -------------------------------------------------- */
 
-enum job_kind { JOB_SYNC, JOB_HINT, JOB_COMPACT, JOB_READ };
+enum job_kind {
+    JOB_SYNC, JOB_HINT, JOB_COMPACT, JOB_READ,
+    JOB_HINT_WRITE, JOB_PREPARE, JOB_RESERVE
+};
 
 struct job {
     struct job *next;
@@ -85,14 +100,17 @@ struct job {
     int fd;             /* owned by the job; closed by the thread */
     uint64_t seq;       /* JOB_SYNC: records appended when it was queued */
     int periodic;       /* JOB_SYNC: everysec's (else a sealed segment's) */
+    int trim;           /* JOB_SYNC: ftruncate to `bytes` first */
     uint32_t seg;
-    uint64_t bytes;     /* JOB_COMPACT: the segment's size */
-    char *path_a;       /* HINT: tmp; COMPACT: segment */
+    uint64_t bytes;     /* JOB_COMPACT: the segment's size; SYNC: trim */
+    char *path_a;       /* HINT(_WRITE): tmp; COMPACT, PREPARE: segment */
     char *path_b;       /* HINT: final; COMPACT: hint */
     char *dir;
     int rc;             /* 0 or -1 */
     int err;
-    /* JOB_READ: bytes [off, off + len) of the segment being compacted */
+    /* JOB_READ: bytes [off, off + len) of the segment being compacted;
+     * HINT(_WRITE): data goes at off of the tmp file; PREPARE, RESERVE:
+     * preallocate len bytes from off */
     uint64_t off, len, gen;
     struct dbuf data;
 };
@@ -113,8 +131,8 @@ struct segstat {
 /* The hint being collected for the segment being written. */
 struct hintw {
     uint32_t seg;       /* 0 = none */
-    struct dbuf buf;    /* entries not yet written to the tmp file */
-    int fd;             /* the .hint.tmp file, -1 until the first spill */
+    struct dbuf buf;    /* entries not yet handed to the helper thread */
+    uint64_t written;   /* bytes handed over (JOB_HINT_WRITE) so far */
     uint64_t entries;
     int broken;         /* a write failed: no hint for this segment */
 };
@@ -185,6 +203,14 @@ struct engine {
     struct jobq todo, done;
     int stop;
     int wake[2];
+    /* work done ahead on the helper thread (engine_ahead) */
+    int prep_inflight;      /* JOB_PREPARE queued */
+    uint32_t prep_seg;      /* the last segment asked to be created */
+    int resv_inflight;      /* JOB_RESERVE queued */
+    /* loop-stall measurement of the engine's entry points */
+    int depth;
+    uint64_t call_t0;
+    uint64_t call_fsync_us; /* appendfsync always fdatasyncs in the call */
 
     struct engine_stats st;
 };
@@ -378,6 +404,8 @@ static void seg_live_sub(struct engine *e, uint64_t loc)
 
 static void job_free(struct job *j)
 {
+    if (j->fd >= 0)
+        close(j->fd); /* a created segment nobody took */
     dbuf_free(&j->data);
     dyn_free(j->path_a);
     dyn_free(j->path_b);
@@ -412,40 +440,117 @@ static void job_read(struct job *j)
     j->fd = -1;
 }
 
-static void job_run(struct job *j)
+static void job_error(struct job *j)
 {
-    if (j->kind == JOB_READ) {
-        job_read(j);
+    if (j->rc == 0) {
+        j->rc = -1;
+        j->err = errno ? errno : EIO;
+    }
+}
+
+/* Appends j->data to the hint's tmp file at j->off (created when off is
+ * 0); the file must be exactly off bytes long, so a lost earlier write
+ * fails every later one.  Leaves the file open in j->fd on success. */
+static void job_hint_write(struct job *j)
+{
+    int flags = O_WRONLY | O_CLOEXEC | (j->off == 0 ? O_CREAT | O_TRUNC : 0);
+    j->fd = open(j->path_a, flags, 0644);
+    struct stat st;
+    if (j->fd < 0 || fstat(j->fd, &st) != 0) {
+        job_error(j);
         return;
     }
-    j->rc = 0;
-    if (fdatasync(j->fd) != 0) {
-        j->rc = -1;
-        j->err = errno;
+    if ((uint64_t)st.st_size != j->off) {
+        errno = EIO;
+        job_error(j);
+        return;
     }
-    close(j->fd);
-    j->fd = -1;
+    if (j->data.len && write_all(j->fd, j->data.p, j->data.len) != 0)
+        job_error(j);
+}
+
+/* Creates the next segment file (empty) and preallocates it; the open
+ * descriptor goes back to the loop (seglog_adopt_next). */
+static void job_prepare(struct job *j)
+{
+    j->fd = open(j->path_a, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st;
+    if (j->fd < 0 || fstat(j->fd, &st) != 0) {
+        job_error(j);
+        return;
+    }
+    if (st.st_size != 0) {
+        errno = EEXIST; /* the loop got there first and uses it */
+        job_error(j);
+        return;
+    }
+    if (j->len && fallocate(j->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)j->len))
+        j->len = 0; /* no room (or no support): the loop will see */
+    fsync_dir(j->dir);
+}
+
+static void job_run(struct job *j)
+{
+    j->rc = 0;
     switch (j->kind) {
-    case JOB_SYNC:
+    case JOB_READ:
+        job_read(j);
+        return;
+    case JOB_PREPARE:
+        job_prepare(j);
+        if (j->rc != 0 && j->fd >= 0) {
+            close(j->fd);
+            j->fd = -1;
+        }
+        return;
+    case JOB_RESERVE:
+        if (fallocate(j->fd, FALLOC_FL_KEEP_SIZE, (off_t)j->off,
+                      (off_t)j->len) != 0)
+            job_error(j);
+        break;
+    case JOB_HINT_WRITE:
+        job_hint_write(j);
+        if (j->rc != 0)
+            unlink(j->path_a);
         break;
     case JOB_HINT:
-        if (j->rc == 0 && rename(j->path_a, j->path_b) != 0) {
-            j->rc = -1;
-            j->err = errno;
-        }
+        job_hint_write(j);
+        if (j->rc == 0 && fdatasync(j->fd) != 0)
+            job_error(j);
+        if (j->fd >= 0)
+            close(j->fd);
+        j->fd = -1;
+        if (j->rc == 0 && rename(j->path_a, j->path_b) != 0)
+            job_error(j);
         if (j->rc != 0)
             unlink(j->path_a);
         fsync_dir(j->dir);
         break;
+    case JOB_SYNC:
+        /* a sealed segment gives back its unused preallocation first */
+        if (j->trim)
+            (void)ftruncate(j->fd, (off_t)j->bytes);
+        if (fdatasync(j->fd) != 0)
+            job_error(j);
+        break;
     case JOB_COMPACT:
+        if (fdatasync(j->fd) != 0)
+            job_error(j);
+        close(j->fd);
+        j->fd = -1;
         if (j->rc == 0) {
             unlink(j->path_a);
             unlink(j->path_b);
             fsync_dir(j->dir);
         }
         break;
-    case JOB_READ:
-        break;
+    }
+    if (j->fd >= 0)
+        close(j->fd);
+    j->fd = -1;
+    if (j->kind == JOB_HINT || j->kind == JOB_HINT_WRITE) {
+        dbuf_free(&j->data); /* written: do not hold it until the poll */
+        dbuf_init(&j->data);
     }
 }
 
@@ -518,6 +623,7 @@ static struct job *job_new(struct engine *e, enum job_kind kind, int fd)
     j->kind = kind;
     j->fd = fd;
     j->dir = dyn_strdup(e->dir);
+    dbuf_init(&j->data);
     return j;
 }
 
@@ -535,6 +641,39 @@ static void job_done(struct engine *e, struct job *j)
             if (j->seq > e->synced)
                 e->synced = j->seq;
         }
+        break;
+    case JOB_HINT_WRITE:
+        if (j->rc != 0) {
+            if (e->hw.seg == j->seg)
+                e->hw.broken = 1; /* no hint for this segment: scanned */
+            dlog(DLOG_WARNING, "Writing hint file %s failed: %s (the "
+                 "segment will be scanned at the next start)", j->path_a,
+                 strerror(j->err));
+        }
+        break;
+    case JOB_PREPARE:
+        e->prep_inflight = 0;
+        if (j->rc == 0 && j->fd >= 0) {
+            /* not wanted any more (a roll got there first): just close,
+             * the file may be in use */
+            struct stat st;
+            if (e->failed || !e->log ||
+                seglog_adopt_next(e->log, j->seg, j->fd, j->len) != 0) {
+                /* a stale request re-created a segment that is gone
+                 * (FLUSHALL removed it meanwhile): remove the empty file */
+                if (e->log && j->seg < seglog_active(e->log) &&
+                    !seg_find(e, j->seg) && fstat(j->fd, &st) == 0 &&
+                    st.st_size == 0)
+                    (void)unlink(j->path_a);
+                close(j->fd);
+            }
+            j->fd = -1;
+        }
+        break;
+    case JOB_RESERVE:
+        e->resv_inflight = 0;
+        if (j->rc == 0 && !e->failed)
+            seglog_reserved_ahead(e->log, j->seg, j->off + j->len);
         break;
     case JOB_HINT: {
         struct segstat *s = seg_find(e, j->seg);
@@ -576,7 +715,7 @@ static void job_done(struct engine *e, struct job *j)
     job_free(j);
 }
 
-void engine_poll(struct engine *e)
+static void poll_impl(struct engine *e)
 {
     if (!e || e->storage != STORAGE_DISK)
         return;
@@ -601,16 +740,17 @@ static void hint_reset(struct hintw *h)
     h->seg = 0;
     dbuf_reset(&h->buf);
     dbuf_shrink(&h->buf, HINT_SPILL * 2);
-    h->fd = -1;
+    h->written = 0;
     h->entries = 0;
     h->broken = 0;
 }
 
+/* Drops the hint being collected and its tmp file.  Only when no hint job
+ * of it can be queued (the helper thread is stopped). */
 static void hint_abandon(struct engine *e)
 {
     struct hintw *h = &e->hw;
-    if (h->fd >= 0) {
-        close(h->fd);
+    if (h->seg && h->written > 0) {
         struct dbuf p;
         dbuf_init(&p);
         engine_path(e, h->seg, ".hint.tmp", &p);
@@ -620,31 +760,23 @@ static void hint_abandon(struct engine *e)
     hint_reset(h);
 }
 
+/* Hands the entries collected so far to the helper thread, which appends
+ * them to the tmp file (creating it first), so the loop never waits for a
+ * file creation or a write of the hint. */
 static void hint_spill(struct engine *e)
 {
     struct hintw *h = &e->hw;
     if (h->broken || h->buf.len == 0)
         return;
-    if (h->fd < 0) {
-        struct dbuf p;
-        dbuf_init(&p);
-        engine_path(e, h->seg, ".hint.tmp", &p);
-        h->fd = open(p.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        dbuf_free(&p);
-        if (h->fd < 0) {
-            h->broken = 1;
-            dbuf_reset(&h->buf);
-            return;
-        }
-    }
-    if (write_all(h->fd, h->buf.p, h->buf.len) != 0) {
-        uint32_t seg = h->seg;
-        hint_abandon(e);
-        h->seg = seg;
-        h->broken = 1;
-        return;
-    }
-    dbuf_reset(&h->buf);
+    struct job *j = job_new(e, JOB_HINT_WRITE, -1);
+    j->seg = h->seg;
+    j->off = h->written;
+    j->path_a = engine_path_dup(e, h->seg, ".hint.tmp");
+    struct dbuf t = j->data;
+    j->data = h->buf;
+    h->buf = t;
+    h->written += j->data.len;
+    job_submit(e, j);
 }
 
 static void hint_add(struct engine *e, uint8_t type, const void *key,
@@ -669,8 +801,9 @@ static void hint_add(struct engine *e, uint8_t type, const void *key,
 }
 
 /* Finishes the hint of h->seg, whose data file is seg_bytes long: the END
- * entry, then fsync + rename, on the helper thread (async) or here. */
-static void hint_seal(struct engine *e, uint64_t seg_bytes, int async)
+ * entry is appended, then the helper thread writes what is left, fsyncs
+ * and renames (without a thread, job_submit runs it here). */
+static void hint_seal(struct engine *e, uint64_t seg_bytes)
 {
     struct hintw *h = &e->hw;
     if (h->seg == 0)
@@ -683,28 +816,18 @@ static void hint_seal(struct engine *e, uint64_t seg_bytes, int async)
     put_u64(v, h->entries);
     put_u64(v + 8, seg_bytes);
     seglog_encode(&h->buf, HINT_END, NULL, 0, v, HINT_END_VLEN);
-    hint_spill(e);
-    if (h->broken || h->fd < 0) {
-        hint_reset(h);
-        return;
-    }
-    struct job *j = job_new(e, JOB_HINT, h->fd);
+    struct job *j = job_new(e, JOB_HINT, -1);
     j->seg = h->seg;
+    j->off = h->written;
     j->path_a = engine_path_dup(e, h->seg, ".hint.tmp");
     j->path_b = engine_path_dup(e, h->seg, ".hint");
-    h->fd = -1;
-    if (async) {
-        struct segstat *s = seg_find(e, h->seg);
-        if (s)
-            s->hint_pending = 1;
-        job_submit(e, j);
-    } else {
-        job_run(j);
-        if (j->rc != 0)
-            dlog(DLOG_WARNING, "Writing hint file %s failed: %s", j->path_b,
-                 strerror(j->err));
-        job_free(j);
-    }
+    struct dbuf t = j->data;
+    j->data = h->buf;
+    h->buf = t;
+    struct segstat *s = seg_find(e, h->seg);
+    if (s)
+        s->hint_pending = 1;
+    job_submit(e, j);
     hint_reset(h);
 }
 
@@ -720,7 +843,7 @@ static void engine_note_active(struct engine *e)
         uint64_t sz = seglog_segment_size(e->log, e->hw.seg);
         if (old)
             old->total = sz;
-        hint_seal(e, sz, 1);
+        hint_seal(e, sz);
     }
     hint_reset(&e->hw);
     e->hw.seg = act;
@@ -740,18 +863,26 @@ static int engine_roll(struct engine *e)
         engine_fail(e, seglog_errno(e->log), "write");
         return DYN_EIO;
     }
-    int fd = -1;
-    if (e->fsync_mode == FSYNC_ALWAYS || (fd = dup(seglog_active_fd(e->log))) < 0) {
+    if (e->fsync_mode == FSYNC_ALWAYS || !e->thr_started) {
+        uint64_t t0 = dyn_mono_us();
         if (seglog_sync(e->log) != 0) {
             engine_fail(e, seglog_errno(e->log), "fsync");
             return DYN_EIO;
         }
+        e->call_fsync_us += dyn_mono_us() - t0;
     }
-    if (seglog_roll_nosync(e->log) != 0) {
+    /* The next segment was (usually) created and preallocated ahead by the
+     * helper thread, so this is a swap of descriptors; the sealed one goes
+     * to the helper thread, which gives back its unused tail and
+     * fdatasyncs it (ahead of its hint job). */
+    struct seglog_sealed old;
+    if (seglog_roll_handoff(e->log, &old) != 0) {
         /* the new file could not be created: nothing is lost */
-        if (fd >= 0)
-            close(fd);
         e->nospace_errno = seglog_errno(e->log);
+        if (seglog_failed(e->log)) {
+            engine_fail(e, e->nospace_errno, "write");
+            return DYN_EIO;
+        }
         if (e->nospace_errno == ENOSPC || e->nospace_errno == EDQUOT) {
             e->st.disk_full_errors++;
             e->st.disk_full = 1;
@@ -759,9 +890,56 @@ static int engine_roll(struct engine *e)
         }
         return DYN_EIO;
     }
-    if (fd >= 0)
-        job_submit(e, job_new(e, JOB_SYNC, fd));
+    e->st.segment_rolls++;
+#ifdef ENGINE_NO_AHEAD
+    if (old.fd >= 0 && old.trim && ftruncate(old.fd, (off_t)old.size) == 0)
+        old.trim = 0;
+#endif
+    if (old.fd >= 0) {
+        struct job *j = job_new(e, JOB_SYNC, old.fd);
+        j->seg = old.seg;
+        j->trim = old.trim;
+        j->bytes = old.size;
+        job_submit(e, j);
+    }
     return 0;
+}
+
+/* Asks the helper thread for the file system work that would otherwise
+ * wait on the loop: creating and preallocating the next segment before
+ * the roll needs it, and preallocating the active one a step ahead of the
+ * appends.  Each is best effort; the loop does it itself when it is not
+ * ready in time. */
+static void engine_ahead(struct engine *e)
+{
+#ifdef ENGINE_NO_AHEAD
+    return; /* measurement build: the loop does it all at the roll */
+#endif
+    if (e->failed || !e->thr_started || !e->log)
+        return;
+    uint32_t next = seglog_active(e->log) + 1;
+    if (!e->prep_inflight && e->prep_seg != next && next <= LOC_SEG_MAX &&
+        !seglog_has_next(e->log)) {
+        struct job *j = job_new(e, JOB_PREPARE, -1);
+        j->seg = next;
+        j->len = seglog_reserve_chunk(e->log) / 4;
+        j->path_a = engine_path_dup(e, next, ".seg");
+        e->prep_inflight = 1;
+        e->prep_seg = next;
+        job_submit(e, j);
+    }
+    uint64_t from, len;
+    if (!e->resv_inflight && seglog_reserve_wanted(e->log, &from, &len)) {
+        int fd = dup(seglog_active_fd(e->log));
+        if (fd < 0)
+            return;
+        struct job *j = job_new(e, JOB_RESERVE, fd);
+        j->seg = seglog_active(e->log);
+        j->off = from;
+        j->len = len;
+        e->resv_inflight = 1;
+        job_submit(e, j);
+    }
 }
 
 /* Appends one record and its hint entry; for a PUT, counts it live.  On
@@ -840,6 +1018,7 @@ static int engine_append(struct engine *e, uint8_t type, const void *key,
     e->appended++;
     if (loc)
         *loc = l;
+    engine_ahead(e);
     return 0;
 }
 
@@ -905,7 +1084,7 @@ static void undo_apply(struct engine *e)
     undo_clear(e);
 }
 
-int engine_commit(struct engine *e)
+static int commit_impl(struct engine *e)
 {
     if (!e || e->storage != STORAGE_DISK)
         return 0;
@@ -928,6 +1107,7 @@ int engine_commit(struct engine *e)
             return DYN_EIO;
         }
         uint64_t dt = dyn_mono_us() - t0;
+        e->call_fsync_us += dt;
         e->st.fsyncs++;
         e->st.fsync_worst_us = DYN_MAX(e->st.fsync_worst_us, dt);
         e->synced = e->appended;
@@ -938,8 +1118,8 @@ int engine_commit(struct engine *e)
     return 0;
 }
 
-int engine_put_take(struct engine *e, const void *key, size_t klen,
-                    struct object *obj)
+static int put_take_impl(struct engine *e, const void *key, size_t klen,
+                         struct object *obj)
 {
     if (e->storage != STORAGE_DISK) {
         store_put_take(e->store, key, klen, obj);
@@ -975,7 +1155,7 @@ int engine_put_take(struct engine *e, const void *key, size_t klen,
     return 0;
 }
 
-int engine_remove(struct engine *e, const void *key, size_t klen)
+static int remove_impl(struct engine *e, const void *key, size_t klen)
 {
     if (e->storage != STORAGE_DISK)
         return store_remove(e->store, key, klen);
@@ -1336,7 +1516,7 @@ static int compaction_slice(struct engine *e, uint64_t budget_us)
     return c->on;
 }
 
-int engine_cron(struct engine *e, uint64_t now_ms, uint64_t budget_us)
+static int cron_impl(struct engine *e, uint64_t now_ms, uint64_t budget_us)
 {
     if (!e || e->storage != STORAGE_DISK)
         return 0;
@@ -1360,6 +1540,7 @@ int engine_cron(struct engine *e, uint64_t now_ms, uint64_t budget_us)
             job_submit(e, j);
         }
     }
+    engine_ahead(e);
     if (!e->cmp.on && !compaction_pick(e))
         return 0;
     return compaction_slice(e, budget_us ? budget_us : 1000);
@@ -1616,7 +1797,7 @@ static int engine_replay(void *ctx, const struct seglog_rec *r)
         /* A scanned segment is done: write its hint now (not the last
          * one, which stays active and keeps collecting). */
         if (e->hw.seg)
-            hint_seal(e, file_size(e, e->hw.seg, ".seg"), 0);
+            hint_seal(e, file_size(e, e->hw.seg, ".seg"));
         hint_reset(&e->hw);
         e->hw.seg = r->pos.seg;
     }
@@ -1747,6 +1928,23 @@ static int engine_load_all(struct engine *e, uint64_t segment_max,
                     strerror(errno));
         return DYN_EIO;
     }
+    /* Empty segments at the end hold no record: the next segment created
+     * ahead of a roll (engine_ahead), left by a crash.  Removed, so that
+     * the last one with records is the active one again (its torn tail is
+     * cut, its hint entries carry over). */
+    while (segs.n > 1 && file_size(e, segs.v[segs.n - 1], ".seg") == 0) {
+        struct dbuf p;
+        dbuf_init(&p);
+        engine_path(e, segs.v[segs.n - 1], ".seg", &p);
+        int gone = unlink(p.p) == 0;
+        engine_path(e, segs.v[segs.n - 1], ".hint", &p);
+        if (gone)
+            unlink(p.p);
+        dbuf_free(&p);
+        if (!gone)
+            break;
+        segs.n--;
+    }
     uint32_t last = segs.n ? segs.v[segs.n - 1] : 0;
     uint32_t first_scan = last + 1;
     struct dbuf hb;
@@ -1813,7 +2011,7 @@ static int engine_load_all(struct engine *e, uint64_t segment_max,
     e->st.truncated_bytes += rec.truncated_bytes;
     uint32_t act = seglog_active(e->log);
     if (e->hw.seg && e->hw.seg != act) {
-        hint_seal(e, seglog_segment_size(e->log, e->hw.seg), 0);
+        hint_seal(e, seglog_segment_size(e->log, e->hw.seg));
         hint_reset(&e->hw);
     }
     e->hw.seg = act;
@@ -1849,7 +2047,6 @@ int engine_open(const struct engine_opts *o, struct store *s,
     e->st.storage = o->storage;
     e->wake[0] = e->wake[1] = -1;
     e->cmp.fd = -1;
-    e->hw.fd = -1;
     dbuf_init(&e->hw.buf);
     dbuf_init(&e->cmp.buf);
     dbuf_init(&e->rbuf);
@@ -1921,12 +2118,13 @@ void engine_close(struct engine *e)
             if (!e->failed && seglog_sync(e->log) == 0) {
                 uint32_t act = seglog_active(e->log);
                 if (e->hw.seg == act)
-                    hint_seal(e, seglog_segment_size(e->log, act), 0);
+                    hint_seal(e, seglog_segment_size(e->log, act));
             } else if (!e->failed) {
                 engine_fail(e, seglog_errno(e->log), "fsync");
             }
         }
-        hint_abandon(e);
+        /* the thread runs every queued job (hint writes included) before
+         * it stops */
         if (e->thr_started) {
             pthread_mutex_lock(&e->mu);
             e->stop = 1;
@@ -1937,6 +2135,7 @@ void engine_close(struct engine *e)
         }
         if (e->wake[0] >= 0)
             engine_poll(e);
+        hint_abandon(e);
         /* jobs finished without a thread are on the done list too */
         struct job *j = e->done.head;
         while (j) {
@@ -1959,6 +2158,83 @@ void engine_close(struct engine *e)
     dyn_free(e->segs);
     dyn_free(e->dir);
     dyn_free(e);
+}
+
+/* ---- loop-stall measurement ------------------------------------------------ */
+
+/* Every entry point the event loop calls while serving (writes, commits,
+ * cron, polls) is timed, outermost call only; the fdatasync that
+ * appendfsync always asks of a commit (or of a roll) is not counted, since
+ * it is the durability the client waits for (fsync_worst_us has it).
+ * The worst is INFO storage_loop_worst_us, with the call's name. */
+static void call_begin(struct engine *e)
+{
+    if (e->depth++ == 0) {
+        e->call_t0 = dyn_mono_us();
+        e->call_fsync_us = 0;
+    }
+}
+
+static void call_end(struct engine *e, const char *what)
+{
+    if (--e->depth != 0)
+        return;
+    uint64_t dt = dyn_mono_us() - e->call_t0;
+    dt -= DYN_MIN(dt, e->call_fsync_us);
+    if (dt > e->st.loop_worst_us) {
+        e->st.loop_worst_us = dt;
+        e->st.loop_worst_call = what;
+    }
+}
+
+int engine_put_take(struct engine *e, const void *key, size_t klen,
+                    struct object *obj)
+{
+    if (e->storage != STORAGE_DISK)
+        return put_take_impl(e, key, klen, obj);
+    call_begin(e);
+    int rc = put_take_impl(e, key, klen, obj);
+    call_end(e, "write");
+    return rc;
+}
+
+int engine_remove(struct engine *e, const void *key, size_t klen)
+{
+    if (e->storage != STORAGE_DISK)
+        return remove_impl(e, key, klen);
+    call_begin(e);
+    int rc = remove_impl(e, key, klen);
+    call_end(e, "remove");
+    return rc;
+}
+
+int engine_commit(struct engine *e)
+{
+    if (!e || e->storage != STORAGE_DISK)
+        return 0;
+    call_begin(e);
+    int rc = commit_impl(e);
+    call_end(e, "commit");
+    return rc;
+}
+
+int engine_cron(struct engine *e, uint64_t now_ms, uint64_t budget_us)
+{
+    if (!e || e->storage != STORAGE_DISK)
+        return 0;
+    call_begin(e);
+    int rc = cron_impl(e, now_ms, budget_us);
+    call_end(e, e->cmp.on || rc ? "compaction" : "cron");
+    return rc;
+}
+
+void engine_poll(struct engine *e)
+{
+    if (!e || e->storage != STORAGE_DISK)
+        return;
+    call_begin(e);
+    poll_impl(e);
+    call_end(e, "poll");
 }
 
 /* ---- settings and reporting -------------------------------------------------- */
@@ -2050,7 +2326,8 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
     out->fail_errno = e->fail_errno;
     if (e->storage != STORAGE_DISK)
         return;
-    out->segments = (uint32_t)e->nsegs;
+    /* files: the segments known, and the next one created ahead */
+    out->segments = (uint32_t)e->nsegs + (e->log && seglog_has_next(e->log));
     out->disk_bytes = 0;
     out->live_bytes = 0;
     for (size_t i = 0; i < e->nsegs; i++) {
@@ -2087,6 +2364,10 @@ void engine_info(const struct engine *e, struct dbuf *b)
     ENGINE_LINE("compaction_worst_slice_us", s.compact_worst_slice_us);
     ENGINE_LINE("fsyncs", s.fsyncs);
     ENGINE_LINE("fsync_worst_us", s.fsync_worst_us);
+    ENGINE_LINE("storage_loop_worst_us", s.loop_worst_us);
+    dbuf_printf(b, "storage_loop_worst_call:%s\r\n",
+                s.loop_worst_call ? s.loop_worst_call : "none");
+    ENGINE_LINE("segment_rolls", s.segment_rolls);
     dbuf_printf(b, "storage_write_status:%s\r\n",
                 s.failed ? "failed" : s.disk_full ? "disk_full" : "ok");
     dbuf_printf(b, "storage_failure:%s\r\n",

@@ -101,16 +101,22 @@
  * reported (compact_worst_slice_us).  The input is read by the helper
  * thread (a slice that needs bytes not yet read asks for them and ends;
  * the next slice finds them), so a slice never waits for a disk read.
- * The CPU work of a slice is bounded; its wall time is not quite: a
- * preallocation, a file creation or a write can still wait for the file
- * system's journal (seen: tens of ms on ext4 under another process's
- * fsyncs; docs/BENCHMARKS.md).
+ * The CPU work of a slice is bounded.  The file system work that waits for
+ * the journal is kept off the loop too (the helper thread creates and
+ * preallocates the next segment ahead of the roll, preallocates the active
+ * one ahead of the appends, gives back a sealed segment's unused tail and
+ * writes the hint files), so what remains on the loop is write(2) of the
+ * log to the page cache, and the fallback when the thread is late.  The
+ * longest engine call on the loop is reported (storage_loop_worst_us and
+ * the call's name; docs/BENCHMARKS.md has the figures).
  * Accounting: a segment's live bytes are the sizes of the records the
  * directory points at (sizes above 2 KiB are rounded up by < 2%, the same
  * way on add and remove); DEL and FLUSH records count as dead.
  *
- * Helper thread: one, for fdatasync of dup()ed segment descriptors and
- * for writing hint files.  It talks to the loop only through two job
+ * Helper thread: one, for fdatasync of dup()ed segment descriptors, for
+ * writing hint files, for creating and preallocating segments ahead.  An
+ * empty segment after the last one holds no record (created ahead, then a
+ * crash): it is removed at open.  It talks to the loop only through two job
  * queues (mutex-protected lists of jobs whose ownership moves with them)
  * and a pipe whose read end (engine_wakeup_fd) the loop watches and then
  * calls engine_poll(); engine_cron() polls as well.
@@ -182,6 +188,12 @@ struct engine_stats {
     /* durability */
     uint64_t fsyncs;
     uint64_t fsync_worst_us;        /* loop-side (always) fsyncs only */
+    /* the longest an engine call on the event loop took (write, remove,
+     * commit, cron with its compaction slice, poll), less the fdatasync
+     * that appendfsync always asks of it; FLUSHALL is not counted */
+    uint64_t loop_worst_us;
+    const char *loop_worst_call;    /* which: "write", "commit", ... */
+    uint64_t segment_rolls;         /* active segments sealed */
     int failed;                     /* refusing writes */
     int fail_errno;
     uint64_t disk_full_errors;      /* writes refused for lack of space */

@@ -12,6 +12,15 @@
  *     are unaffected): a full disk is then reported when a record is
  *     appended, before the caller has acted on it, rather than later when
  *     the buffer is written.  The unused tail is given back at roll/close.
+ *   - the file system work of a roll can be done elsewhere (the engine's
+ *     helper thread), because it waits for the file system's journal:
+ *     the caller creates and preallocates the next segment ahead of time
+ *     (seglog_adopt_next), so the roll itself is a swap of descriptors,
+ *     and takes the sealed segment's descriptor (seglog_roll_handoff) to
+ *     give back its unused tail and fdatasync it.  An empty segment after
+ *     the last non-empty one (created ahead, then a crash) holds no record
+ *     and is removed at open, so the tail of the one before it is still
+ *     the torn tail that gets cut.
  *
  * Segments are scanned with mmap: they are bounded by segment_max_bytes
  * and read once, front to back.
@@ -73,6 +82,11 @@ struct seglog {
     uint64_t map_clock;
     uint64_t reserved;      /* active segment: preallocated up to here */
     int no_reserve;         /* the file system cannot preallocate */
+    /* the next segment, created (and preallocated) ahead of the roll by
+     * the caller, elsewhere (seglog_adopt_next); -1 = none */
+    int next_fd;
+    uint32_t next_seg;
+    uint64_t next_reserved;
 };
 
 /* Preallocation step (capped by segment_max_bytes): fallocate can wait
@@ -290,16 +304,48 @@ static void seglog_release(struct seglog *l)
         l->reserved = l->size;
 }
 
-static int open_active(struct seglog *l, uint32_t seg)
+/* Forgets the segment created ahead; with `remove`, its file goes too
+ * (only while it is still empty: it was never written). */
+static void next_drop(struct seglog *l, int remove)
 {
-    struct dbuf path;
-    dbuf_init(&path);
-    seglog_segment_path(l, seg, &path);
-    int fd = open(path.p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    dbuf_free(&path);
-    if (fd < 0) {
-        l->err = errno;
-        return DYN_EIO;
+    if (l->next_fd < 0)
+        return;
+    struct stat st;
+    if (remove && l->next_seg > l->active && fstat(l->next_fd, &st) == 0 &&
+        st.st_size == 0) {
+        struct dbuf path;
+        dbuf_init(&path);
+        seglog_segment_path(l, l->next_seg, &path);
+        (void)unlink(path.p);
+        dbuf_free(&path);
+    }
+    close(l->next_fd);
+    l->next_fd = -1;
+}
+
+/* Makes seg the active segment: the one created ahead if it is seg, else
+ * opened (created) here.  The old active segment is closed after giving
+ * back its unused tail, or handed to *old when old is not NULL. */
+static int open_active(struct seglog *l, uint32_t seg,
+                       struct seglog_sealed *old)
+{
+    int fd;
+    uint64_t reserved = 0;
+    if (l->next_fd >= 0 && l->next_seg == seg) {
+        fd = l->next_fd;
+        reserved = l->next_reserved;
+        l->next_fd = -1;
+    } else {
+        next_drop(l, 0);
+        struct dbuf path;
+        dbuf_init(&path);
+        seglog_segment_path(l, seg, &path);
+        fd = open(path.p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        dbuf_free(&path);
+        if (fd < 0) {
+            l->err = errno;
+            return DYN_EIO;
+        }
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -308,13 +354,20 @@ static int open_active(struct seglog *l, uint32_t seg)
         return DYN_EIO;
     }
     if (l->fd >= 0) {
-        seglog_release(l);
-        close(l->fd);
+        if (old) {
+            old->fd = l->fd;
+            old->seg = l->active;
+            old->size = l->size;
+            old->trim = l->reserved > l->size;
+        } else {
+            seglog_release(l);
+            close(l->fd);
+        }
     }
     l->fd = fd;
     l->active = seg;
     l->size = (uint64_t)st.st_size;
-    l->reserved = l->size;
+    l->reserved = DYN_MAX(l->size, reserved);
     return 0;
 }
 
@@ -334,6 +387,7 @@ int seglog_open(const struct seglog_opts *o, uint32_t first_seg,
     l->max_key = o->max_key ? o->max_key : 512u * 1024 * 1024;
     l->max_value = o->max_value ? o->max_value : 512ull * 1024 * 1024;
     l->fd = -1;
+    l->next_fd = -1;
     l->read_fd = -1;
     for (int i = 0; i < SEGLOG_MAPS; i++)
         l->maps[i].fd = -1;
@@ -351,6 +405,21 @@ int seglog_open(const struct seglog_opts *o, uint32_t first_seg,
         seglog_close(l);
         return rc;
     }
+    /* Empty segments at the end (created ahead of a roll that never came,
+     * or by a roll just before a crash) hold nothing: remove them, so the
+     * last segment with records stays the active one and its torn tail is
+     * cut rather than counted as corrupt. */
+    while (n > 1 && segs[n - 1] >= first_seg &&
+           seglog_segment_size(l, segs[n - 1]) == 0) {
+        struct dbuf path;
+        dbuf_init(&path);
+        seglog_segment_path(l, segs[n - 1], &path);
+        int gone = unlink(path.p) == 0;
+        dbuf_free(&path);
+        if (!gone)
+            break;
+        n--;
+    }
     uint64_t keep = 0;
     for (size_t i = 0; i < n; i++) {
         if (segs[i] < first_seg)
@@ -367,7 +436,7 @@ int seglog_open(const struct seglog_opts *o, uint32_t first_seg,
         seglog_close(l);
         return rc;
     }
-    rc = open_active(l, active);
+    rc = open_active(l, active, NULL);
     if (rc == 0 && scanned_last && keep < l->size) {
         /* cut the torn or corrupt tail so appends follow whole records */
         if (ftruncate(l->fd, (off_t)keep) != 0 || fdatasync(l->fd) != 0) {
@@ -396,6 +465,7 @@ void seglog_close(struct seglog *l)
             seglog_release(l);
         close(l->fd);
     }
+    next_drop(l, 1);
     for (int i = 0; i < SEGLOG_MAPS; i++)
         map_drop(&l->maps[i]);
     dbuf_free(&l->wbuf);
@@ -411,7 +481,7 @@ int seglog_roll(struct seglog *l)
     int rc = seglog_sync(l);
     if (rc)
         return rc;
-    return open_active(l, l->active + 1);
+    return open_active(l, l->active + 1, NULL);
 }
 
 int seglog_roll_nosync(struct seglog *l)
@@ -421,10 +491,78 @@ int seglog_roll_nosync(struct seglog *l)
     int rc = seglog_flush(l);
     if (rc)
         return rc;
-    rc = open_active(l, l->active + 1);
+    rc = open_active(l, l->active + 1, NULL);
     if (rc == 0)
         l->unsynced = 0; /* the new segment has nothing to sync */
     return rc;
+}
+
+int seglog_roll_handoff(struct seglog *l, struct seglog_sealed *old)
+{
+    old->fd = -1;
+    old->seg = 0;
+    old->size = 0;
+    old->trim = 0;
+    if (l->failed)
+        return DYN_EIO;
+    int rc = seglog_flush(l);
+    if (rc)
+        return rc;
+    rc = open_active(l, l->active + 1, old);
+    if (rc == 0)
+        l->unsynced = 0; /* the new segment has nothing to sync */
+    return rc;
+}
+
+int seglog_adopt_next(struct seglog *l, uint32_t seg, int fd,
+                      uint64_t reserved)
+{
+    struct stat st;
+    if (l->failed || l->next_fd >= 0 || seg != l->active + 1 ||
+        fstat(fd, &st) != 0 || st.st_size != 0)
+        return DYN_EINVAL;
+    l->next_fd = fd;
+    l->next_seg = seg;
+    l->next_reserved = l->no_reserve ? 0 : reserved;
+    return 0;
+}
+
+int seglog_has_next(const struct seglog *l)
+{
+    return l->next_fd >= 0 && l->next_seg == l->active + 1;
+}
+
+uint64_t seglog_reserve_chunk(const struct seglog *l)
+{
+    /* a sixteenth of a segment, within [1 MiB, SEGLOG_RESERVE_CHUNK] (and
+     * the segment): each fallocate may wait for the journal, so small
+     * segments are preallocated whole rather than 64 KiB at a time */
+    return DYN_MIN(DYN_MIN(DYN_MAX(l->segment_max_bytes / 16, 1024 * 1024),
+                           SEGLOG_RESERVE_CHUNK),
+                   l->segment_max_bytes);
+}
+
+int seglog_reserve_wanted(const struct seglog *l, uint64_t *from,
+                          uint64_t *len)
+{
+    if (l->failed || l->no_reserve || l->fd < 0)
+        return 0;
+    /* a quarter to a half step ahead: enough to cover the appends while
+     * the request waits, without holding much unused space */
+    uint64_t chunk = seglog_reserve_chunk(l);
+    uint64_t at = l->size + l->wbuf.len;
+    uint64_t target = DYN_MIN(at + chunk / 2, l->segment_max_bytes);
+    if (l->reserved >= at + chunk / 4 || l->reserved >= target)
+        return 0;
+    *from = l->reserved;
+    *len = target - l->reserved;
+    return 1;
+}
+
+void seglog_reserved_ahead(struct seglog *l, uint32_t seg, uint64_t upto)
+{
+    if (seg == l->active && !l->failed && upto > l->reserved)
+        l->reserved = upto;
 }
 
 int seglog_append(struct seglog *l, uint8_t type, const void *key,
@@ -716,13 +854,10 @@ int seglog_reserve(struct seglog *l, uint64_t bytes)
     }
     if (l->no_reserve || at + bytes <= l->reserved)
         return 0;
-    /* a sixteenth of a segment, within [1 MiB, SEGLOG_RESERVE_CHUNK] (and
-     * the segment): each fallocate may wait for the journal, so small
-     * segments are preallocated whole rather than 64 KiB at a time */
-    uint64_t chunk = DYN_MIN(DYN_MAX(l->segment_max_bytes / 16,
-                                     1024 * 1024),
-                             SEGLOG_RESERVE_CHUNK);
-    uint64_t want = DYN_MAX(at + bytes, l->reserved + chunk);
+    uint64_t chunk = seglog_reserve_chunk(l);
+    /* half a step: the rest is preallocated ahead elsewhere
+     * (seglog_reserve_wanted), and unused space stays small */
+    uint64_t want = DYN_MAX(at + bytes, DYN_MAX(l->reserved, at) + chunk / 2);
     want = DYN_MIN(want, DYN_MAX(at + bytes, l->segment_max_bytes));
     int r = fallocate(l->fd, FALLOC_FL_KEEP_SIZE, (off_t)l->reserved,
                       (off_t)(want - l->reserved));
@@ -732,6 +867,14 @@ int seglog_reserve(struct seglog *l, uint64_t bytes)
         want = at + bytes;
         r = fallocate(l->fd, FALLOC_FL_KEEP_SIZE, (off_t)l->reserved,
                       (off_t)(want - l->reserved));
+    }
+    if (r != 0 && (errno == ENOSPC || errno == EDQUOT) && l->next_fd >= 0) {
+        /* the segment created ahead holds space: give it back, retry */
+        next_drop(l, 1);
+        r = fallocate(l->fd, FALLOC_FL_KEEP_SIZE, (off_t)l->reserved,
+                      (off_t)(at + bytes - l->reserved));
+        if (r == 0)
+            want = at + bytes;
     }
     if (r == 0) {
         l->reserved = want;

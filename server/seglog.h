@@ -112,6 +112,41 @@ int seglog_roll(struct seglog *l);
  * helper thread), so the loop does not stall on it. */
 int seglog_roll_nosync(struct seglog *l);
 uint32_t seglog_active(const struct seglog *l);
+
+/* Rolls without the file system work on the caller's thread.
+ *
+ * The next segment can be created ahead, elsewhere: open
+ * seglog_segment_path(active + 1) O_WRONLY|O_CREAT|O_APPEND, preallocate
+ * `reserved` bytes (fallocate KEEP_SIZE), then seglog_adopt_next() hands
+ * the descriptor over (0; DYN_EINVAL when seg is no longer active + 1 or
+ * the file is not empty: the caller closes fd and must not remove the
+ * file).  A roll then only swaps descriptors.  seglog_close removes an
+ * unused one; seglog_open removes empty trailing segments.
+ *
+ * seglog_roll_handoff() is seglog_roll_nosync() that hands the sealed
+ * segment's descriptor to the caller (old->fd, -1 if none), who must close
+ * it, fdatasync it as appendfsync needs, and, when old->trim, give back
+ * the preallocated tail (ftruncate(old->fd, old->size)). */
+struct seglog_sealed {
+    int fd;
+    uint32_t seg;
+    uint64_t size;
+    int trim;
+};
+int seglog_adopt_next(struct seglog *l, uint32_t seg, int fd,
+                      uint64_t reserved);
+int seglog_has_next(const struct seglog *l);
+int seglog_roll_handoff(struct seglog *l, struct seglog_sealed *old);
+/* The preallocation step (bytes). */
+uint64_t seglog_reserve_chunk(const struct seglog *l);
+/* 1 when the active segment's preallocation is less than a quarter step
+ * ahead of the appends: [*from, *from + *len) (up to half a step ahead)
+ * should be preallocated (elsewhere, on
+ * a dup of seglog_active_fd), and seglog_reserved_ahead(seg, from + len)
+ * told once it was. */
+int seglog_reserve_wanted(const struct seglog *l, uint64_t *from,
+                          uint64_t *len);
+void seglog_reserved_ahead(struct seglog *l, uint32_t seg, uint64_t upto);
 /* Forgets seg's read mapping and descriptor (its file is about to be
  * removed elsewhere, and must not stay allocated through them). */
 void seglog_unmap(struct seglog *l, uint32_t seg);

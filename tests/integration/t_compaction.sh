@@ -88,7 +88,7 @@ compacting() {
 }
 compaction_info() {
     redis-cli -h 127.0.0.1 -p "$1" INFO persistence 2>/dev/null | tr -d '\r' |
-        grep -iE 'compact|stall|dead|segment|^disk_|read_errors|corrupt' | tr '\n' ' '
+        grep -iE 'compact|stall|loop_worst|dead|segment|^disk_|read_errors|corrupt' | tr '\n' ' '
 }
 fill() { "$PYTHON" "$LOAD" fill --port "$P" --keys "$K" --vsize $VS "$@"; }
 check() { "$PYTHON" "$LOAD" check --port "$P" --keys "$K" --vsize $VS "$@"; }

@@ -302,6 +302,81 @@ START_TEST(limits_reject_oversized_records)
 }
 END_TEST
 
+/* A roll onto a segment created ahead (elsewhere) swaps descriptors: the
+ * records go to that file, the sealed one comes back to the caller; an
+ * empty segment left after the last one (a crash before the roll) is
+ * removed at open, and the torn tail before it is still cut. */
+START_TEST(roll_onto_segment_created_ahead)
+{
+    char *dir = make_dir();
+    struct seglog *l;
+    struct seglog_opts o = opts(dir, 1 << 20);
+    ck_assert_int_eq(seglog_open(&o, 0, NULL, NULL, &l, NULL), 0);
+    uint32_t first = seglog_active(l);
+    struct seglog_pos pos;
+    ck_assert_int_eq(seglog_append(l, 1, "a", 1, "xx", 2, &pos), 0);
+    ck_assert_int_eq(seglog_flush(l), 0);
+
+    /* not the next segment, or not empty: refused */
+    char path[256];
+    seg_path(dir, first + 2, path, sizeof(path));
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(seglog_adopt_next(l, first + 2, fd, 0), DYN_EINVAL);
+    close(fd);
+    unlink(path);
+
+    seg_path(dir, first + 1, path, sizeof(path));
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(seglog_adopt_next(l, first + 1, fd, 4096), 0);
+    ck_assert(seglog_has_next(l));
+    struct seglog_sealed old;
+    ck_assert_int_eq(seglog_roll_handoff(l, &old), 0);
+    ck_assert_int_eq(seglog_active(l), first + 1);
+    ck_assert_int_eq(seglog_active_fd(l), fd); /* the adopted file */
+    ck_assert_int_eq(old.seg, first);
+    ck_assert_uint_eq(old.size, SEGLOG_HEADER + 1 + 2 + SEGLOG_TRAILER);
+    ck_assert_int_ge(old.fd, 0);
+    ck_assert_int_ne(old.fd, fd);
+    close(old.fd);
+    ck_assert(!seglog_has_next(l));
+    ck_assert_int_eq(seglog_append(l, 1, "b", 1, "yyy", 3, &pos), 0);
+    ck_assert_int_eq(pos.seg, first + 1);
+    ck_assert_int_eq(seglog_sync(l), 0);
+
+    /* one more created ahead and never used: close removes it */
+    char next[256];
+    seg_path(dir, first + 2, next, sizeof(next));
+    fd = open(next, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ck_assert_int_eq(seglog_adopt_next(l, first + 2, fd, 0), 0);
+    seglog_close(l);
+    ck_assert_int_ne(access(next, F_OK), 0);
+
+    /* a crash: the active segment's last record torn, an empty next */
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(truncate(path, st.st_size - 3), 0);
+    fd = open(next, O_WRONLY | O_CREAT, 0644);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    struct got g = {0};
+    struct seglog_recovery rec;
+    ck_assert_int_eq(seglog_open(&o, 0, collect, &g, &l, &rec), 0);
+    ck_assert_int_ne(access(next, F_OK), 0);
+    ck_assert_int_eq(seglog_active(l), first + 1);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.keys[0], "a");
+    ck_assert_uint_eq(rec.corrupt_records, 0);
+    ck_assert_uint_eq(rec.truncated_bytes,
+                      SEGLOG_HEADER + 1 + 3 + SEGLOG_TRAILER - 3);
+    ck_assert_uint_eq(seglog_segment_size(l, first + 1), 0);
+    seglog_close(l);
+    rm_dir(dir);
+    dyn_free(dir);
+}
+END_TEST
+
 static Suite *seglog_suite(void)
 {
     Suite *s = suite_create("seglog");
@@ -313,6 +388,7 @@ static Suite *seglog_suite(void)
     tcase_add_test(tc, trailing_junk_is_cut);
     tcase_add_test(tc, segments_roll_and_records_read_back);
     tcase_add_test(tc, limits_reject_oversized_records);
+    tcase_add_test(tc, roll_onto_segment_created_ahead);
     suite_add_tcase(s, tc);
     return s;
 }
