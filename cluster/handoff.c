@@ -247,8 +247,12 @@ static void deliver_owner(struct cluster *cl, const char *owner)
     int m = membership_find(&cl->mb, owner);
     if (m < 0 || m == (int)cl->mb.self)
         return;
-    if (cl->mb.m[m].status == MEMBER_REMOVED)
-        return; /* dropped by DYNAMO.FORGET (handoff_forget) */
+    if (cl->mb.m[m].status == MEMBER_REMOVED) {
+        /* forgotten (here, or elsewhere and learned by gossip): its
+         * hints will never be delivered */
+        handoff_forget(cl, owner);
+        return;
+    }
     if (cl->mb.m[m].status != MEMBER_UP || !cl_reachable(cl, m))
         return;
     if ((uint32_t)m >= cl->delivering_cap) {
