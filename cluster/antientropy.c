@@ -156,6 +156,7 @@ struct antientropy {
     struct node *node;
     uint32_t nparts;
     uint32_t cursor;            /* round robin over partitions */
+    uint32_t warm;              /* next partition whose tree is built */
     uint64_t next_ms;
     uint64_t last_tick_ms;
     double tokens;              /* bytes */
@@ -1119,6 +1120,19 @@ void antientropy_tick(struct antientropy *ae, uint64_t now_ms)
     int iv = n->cfg.anti_entropy_interval_ms;
     if (iv <= 0)
         return;
+    /* after a start, the trees of the partitions this node replicates are
+     * rebuilt from the store, one partition a tick, ahead of the first
+     * exchanges */
+    if (ae->warm < ae->nparts) {
+        uint32_t p = ae->warm++;
+        uint16_t rep[64];
+        uint32_t k = cluster_replicas(n, p, rep, 64);
+        for (uint32_t i = 0; i < k; i++)
+            if (rep[i] == (uint16_t)cluster_self(n)) {
+                store_merkle(n->store, p);
+                break;
+            }
+    }
     if (ae->next_ms == 0)   /* first interval after start: jittered */
         ae->next_ms = now_ms + node_random(n) % (uint64_t)iv;
     if (now_ms < ae->next_ms)
