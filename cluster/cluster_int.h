@@ -70,6 +70,8 @@ struct cluster {
     int killed;                         /* DYNAMO.KILL in effect */
     uint64_t killed_until;              /* 0: until DYNAMO.REVIVE */
     uint64_t gossip_rounds;
+    uint64_t qversion;                  /* of n/r/w: DYNAMO.CONFIG SET's
+                                         * time; gossip keeps the newest */
     /* handoff.c: hinted handoff */
     struct hints *hints;
     uint64_t last_hint_sync_ms;
@@ -119,6 +121,10 @@ void members_tick(struct cluster *cl, uint64_t t);
 /* DYNAMO.JOIN host:port: a seed added at run time. */
 int members_add_seed(struct cluster *cl, const char *hostport, size_t len,
                      struct dbuf *err);
+/* n, r, w with their version, from a peer (R.CONFIG or gossip): taken if
+ * the version is newer than ours.  Returns 1 if taken. */
+int members_adopt_quorum(struct cluster *cl, uint64_t version, long long n,
+                         long long r, long long w, const char *from);
 /* A member was added to the table (gossip or join): give it a peer link. */
 void members_added(struct cluster *cl, uint32_t m);
 extern const struct peer_command members_peer_cmds[];

@@ -1981,29 +1981,35 @@ static void h_flush(void *ctx, struct peer_call *call, int argc,
     peer_call_reply_ok(call);
 }
 
+/* R.CONFIG n|r|w value [version]: DYNAMO.CONFIG SET on another node. */
 static void h_config(void *ctx, struct peer_call *call, int argc,
                      const struct dyn_arg *argv)
 {
     struct cluster *cl = call_cluster(ctx);
     long long v;
-    if (argc != 3 || dyn_str2ll(argv[2].p, argv[2].len, &v) != 0 || v < 1 ||
-        v > 64) {
-        peer_call_reply_error(call, "ERR R.CONFIG n|r|w value");
+    unsigned long long ver = 0;
+    if ((argc != 3 && argc != 4) ||
+        dyn_str2ll(argv[2].p, argv[2].len, &v) != 0 || v < 1 || v > 64 ||
+        (argc == 4 && dyn_str2ull(argv[3].p, argv[3].len, &ver) != 0)) {
+        peer_call_reply_error(call, "ERR R.CONFIG n|r|w value [version]");
         return;
     }
-    struct config *c = &cl->node->cfg;
+    const struct config *c = &cl->node->cfg;
+    long long q[3] = {c->n, c->r, c->w};
     if (dyn_arg_is(argv[1].p, argv[1].len, "n"))
-        c->n = (int)v;
+        q[0] = v;
     else if (dyn_arg_is(argv[1].p, argv[1].len, "r"))
-        c->r = (int)v;
+        q[1] = v;
     else if (dyn_arg_is(argv[1].p, argv[1].len, "w"))
-        c->w = (int)v;
+        q[2] = v;
     else {
-        peer_call_reply_error(call, "ERR R.CONFIG n|r|w value");
+        peer_call_reply_error(call, "ERR R.CONFIG n|r|w value [version]");
         return;
     }
-    dlog(DLOG_NOTICE, "%.*s set to %lld by %s", (int)argv[1].len, argv[1].p,
-         v, peer_call_peer_name(call));
+    /* an old sender without a version: newer than what we have */
+    if (!ver)
+        ver = cl->qversion + 1;
+    members_adopt_quorum(cl, ver, q[0], q[1], q[2], peer_call_peer_name(call));
     peer_call_reply_ok(call);
 }
 
@@ -2437,10 +2443,17 @@ int cluster_dispatch(struct client *c, const struct command *cmd, int argc,
         size_t before = c->obuf.len;
         cmd->proc(c, argc, argv);
         if (c->obuf.len > before && c->obuf.p[before] == '+') {
-            struct dyn_arg av[3] = {{"R.CONFIG", 8}, argv[2], argv[3]};
+            /* the version is the time of the change: gossip keeps the
+             * newest, so nodes that miss this notice catch up */
+            cl->qversion = DYN_MAX(cl->qversion + 1, dyn_wall_ms());
+            char vb[24];
+            snprintf(vb, sizeof(vb), "%llu",
+                     (unsigned long long)cl->qversion);
+            struct dyn_arg av[4] = {
+                {"R.CONFIG", 8}, argv[2], argv[3], {vb, strlen(vb)}};
             for (uint32_t m = 0; m < cl->mb.n; m++)
                 if (m != cl->mb.self)
-                    send_to(cl, NULL, (uint16_t)m, P_NOTIFY, 3, av);
+                    send_to(cl, NULL, (uint16_t)m, P_NOTIFY, 4, av);
         }
         return 1;
     }

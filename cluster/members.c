@@ -18,6 +18,10 @@
  *     with the union.  A member learned this way gets a peer link at once;
  *     a new ring (higher epoch) goes to rebalance.c.
  *
+ * Gossip also carries the quorum settings (n, r, w) with a version, the
+ * time of the DYNAMO.CONFIG SET that made them: the newer version wins, so
+ * a node that was down when they changed catches up at its first exchange.
+ *
  * Seeds are HOST:PORT lines.  The peer bus dials them under a "?seed-i"
  * name, which accepts whoever answers there if it proves the cluster
  * secret; the seed's real name arrives in its gossip reply.
@@ -257,11 +261,65 @@ static int merge_bytes(struct cluster *cl, const char *p, size_t len)
     return rc;
 }
 
+int members_adopt_quorum(struct cluster *cl, uint64_t version, long long n,
+                         long long r, long long w, const char *from)
+{
+    if (version <= cl->qversion || n < 1 || n > 64 || r < 1 || r > 64 ||
+        w < 1 || w > 64)
+        return 0;
+    struct config *c = &cl->node->cfg;
+    cl->qversion = version;
+    if (c->n == n && c->r == r && c->w == w)
+        return 1;
+    c->n = (int)n;
+    c->r = (int)r;
+    c->w = (int)w;
+    dlog(DLOG_NOTICE, "quorum settings n=%lld r=%lld w=%lld from %s", n, r, w,
+         from);
+    return 1;
+}
+
+/* The quorum part of a GOSSIP request or reply: version n r w. */
+static void quorum_args(struct cluster *cl, char buf[4][24],
+                        struct dyn_arg *av)
+{
+    const struct config *c = &cl->node->cfg;
+    snprintf(buf[0], 24, "%llu", (unsigned long long)cl->qversion);
+    snprintf(buf[1], 24, "%d", c->n);
+    snprintf(buf[2], 24, "%d", c->r);
+    snprintf(buf[3], 24, "%d", c->w);
+    for (int i = 0; i < 4; i++) {
+        av[i].p = buf[i];
+        av[i].len = strlen(buf[i]);
+    }
+}
+
+static void adopt_quorum_values(struct cluster *cl,
+                                const struct peer_value *v, const char *from)
+{
+    unsigned long long ver;
+    long long q[3];
+    for (int i = 0; i < 4; i++)
+        if (v[i].type != PEER_V_STRING)
+            return;
+    if (dyn_str2ull(v[0].str, v[0].len, &ver) != 0)
+        return;
+    for (int i = 0; i < 3; i++)
+        if (dyn_str2ll(v[1 + i].str, v[1 + i].len, &q[i]) != 0)
+            return;
+    members_adopt_quorum(cl, ver, q[0], q[1], q[2], from);
+}
+
 static void gossip_reply(void *ctx, int err, const struct peer_value *v)
 {
     struct cluster *cl = ctx;
-    if (err == 0 && v && v->type == PEER_V_STRING) {
-        int rc = merge_bytes(cl, v->str, v->len);
+    const struct peer_value *bytes = v;
+    if (err == 0 && v && v->type == PEER_V_ARRAY && v->n == 5) {
+        bytes = &v->elem[0];
+        adopt_quorum_values(cl, &v->elem[1], "gossip");
+    }
+    if (err == 0 && bytes && bytes->type == PEER_V_STRING) {
+        int rc = merge_bytes(cl, bytes->str, bytes->len);
         if (rc == DYN_EPROTO)
             dlog(DLOG_WARNING, "gossip: a peer belongs to another cluster "
                                "(its ring has another partition count)");
@@ -272,9 +330,19 @@ static void h_gossip(void *ctx, struct peer_call *call, int argc,
                      const struct dyn_arg *argv)
 {
     struct cluster *cl = ctx;
-    if (argc != 2) {
-        peer_call_reply_error(call, "ERR GOSSIP bytes");
+    if (argc != 2 && argc != 6) {
+        peer_call_reply_error(call, "ERR GOSSIP bytes [version n r w]");
         return;
+    }
+    if (argc == 6) {
+        struct peer_value q[4];
+        memset(q, 0, sizeof(q));
+        for (int i = 0; i < 4; i++) {
+            q[i].type = PEER_V_STRING;
+            q[i].str = (char *)argv[2 + i].p;
+            q[i].len = argv[2 + i].len;
+        }
+        adopt_quorum_values(cl, q, peer_call_peer_name(call));
     }
     int rc = merge_bytes(cl, argv[1].p, argv[1].len);
     if (rc == DYN_EINVAL || rc == DYN_EPROTO) {
@@ -286,7 +354,15 @@ static void h_gossip(void *ctx, struct peer_call *call, int argc,
     struct dbuf out;
     dbuf_init(&out);
     gossip_encode(&cl->mb, &cl->ring, &out);
-    peer_call_reply_bulk(call, out.p, out.len);
+    char qb[4][24];
+    struct dyn_arg qa[4];
+    quorum_args(cl, qb, qa);
+    struct dbuf *b = peer_call_buf(call);
+    reply_array(b, 5);
+    reply_bulk(b, out.p, out.len);
+    for (int i = 0; i < 4; i++)
+        reply_bulk(b, qa[i].p, qa[i].len);
+    peer_call_done(call);
     dbuf_free(&out);
 }
 
@@ -314,8 +390,10 @@ static void gossip_round(struct cluster *cl)
     struct dbuf out;
     dbuf_init(&out);
     if (gossip_encode(&cl->mb, &cl->ring, &out) == 0) {
-        struct dyn_arg av[2] = {{"GOSSIP", 6}, {out.p, out.len}};
-        peer_request(cl->bus, peer, 2, av, gossip_reply, cl, NULL);
+        char qb[4][24];
+        struct dyn_arg av[6] = {{"GOSSIP", 6}, {out.p, out.len}};
+        quorum_args(cl, qb, av + 2);
+        peer_request(cl->bus, peer, 6, av, gossip_reply, cl, NULL);
     }
     dbuf_free(&out);
 }
