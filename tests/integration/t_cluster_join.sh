@@ -338,4 +338,31 @@ if out=$(jt verify "$CL_BASE" 1,2,3,4 "$NKEYS" "$TAG" "$WORK/written.join" "$WOR
 else
     echo "$out"; fail "after the forget: keys misplaced or wrong"
 fi
+
+# ---- DYNAMO.JOIN host:port ----------------------------------------------
+# a node with only the secret (no seed, no member list) joins when told to
+jp=$(free_port)
+jpp=$(free_port)
+mkdir -p "$WORK/n7"
+"$DYNAMOD" --port "$jp" --bind 127.0.0.1 --node-name n7 --storage memory \
+    --dir "$WORK/n7" --logfile "$WORK/n7/dynamod.log" --cluster-port "$jpp" \
+    --cluster-secret "$(cat "$DYNAMO_CLUSTER_DIR/secret")" \
+    >>"$WORK/n7/stdout.log" 2>&1 &
+JPID=$!
+track_pid "$JPID"
+_wait_up "$JPID" "$jp" || { fail "n7 did not start"; finish; }
+j7() { timeout 20 redis-cli -h 127.0.0.1 -p "$jp" "$@"; }
+assert_match '^CLUSTERDOWN' "$(j7 GET k:1)" "a node that has not joined refuses data commands with CLUSTERDOWN"
+assert_eq OK "$(j7 DYNAMO.JOIN "127.0.0.1:$(nport 1)")" "DYNAMO.JOIN 127.0.0.1:<n1> on n7"
+n7_in() { ncli 1 DYNAMO.RING | awk '$0 == "table" { exit } $0 == "n7" { f = 1 } END { exit !f }'; }
+if wait_for 30 n7_in; then ok "n7 is in n1's ring"
+else fail "n7 did not join within 30 s: $(tail -5 "$WORK/n7/dynamod.log" | tr '\n' ' ')"; fi
+n7_keys() { [ "$(j7 INFO keyspace | tr -d '\r' | sed -n 's/^db0:keys=\([0-9]*\).*/\1/p')" -gt 0 ] 2>/dev/null; }
+if wait_for 10 n7_keys; then ok "n7 received its partitions ($(j7 INFO keyspace | tr -d '\r' | sed -n 's/^db0://p'))"
+else fail "n7 holds no keys after joining"; fi
+bad=0
+for k in 1 2 3 4 5 6 7 8 9 10; do
+    [ "$(j7 GET "k:$k")" = "$(ncli 1 GET "k:$k")" ] || bad=$((bad + 1))
+done
+assert_eq 0 "$bad" "reads through n7 agree with reads through n1"
 finish

@@ -86,4 +86,15 @@ assert_eq OK "$(ncli 5 DYNAMO.REVIVE)" "DYNAMO.REVIVE n5"
 w_is_1() { [ "$(ncli 5 DYNAMO.CONFIG GET w)" = 1 ]; }
 if wait_for 10 w_is_1; then ok "gossip brings w=1 to n5 after it comes back"
 else fail "n5 still has w=$(ncli 5 DYNAMO.CONFIG GET w) 10 s after its revival"; fi
+
+# a delay both ways between n1 and n2: set on both ends, writes still work
+assert_eq OK "$(ncli 3 DYNAMO.FAULT n1 n2 DELAY 200 BOTH)" "DYNAMO.FAULT n1 n2 DELAY 200 BOTH through n3"
+delays_set() {
+    ncli 1 DYNAMO.FAULT LIST | tr '\n' ' ' | grep -q 'n2 - - 200' &&
+        ncli 2 DYNAMO.FAULT LIST | tr '\n' ' ' | grep -q 'n1 - - 200'
+}
+if wait_for 5 delays_set; then ok "n1 delays its requests to n2 and n2 its requests to n1"
+else fail "delays: n1 [$(ncli 1 DYNAMO.FAULT LIST | tr '\n' ' ')] n2 [$(ncli 2 DYNAMO.FAULT LIST | tr '\n' ' ')]"; fi
+assert_eq OK "$(ncli 1 SET delayed:k v)" "a write through n1 succeeds with the delay"
+assert_eq OK "$(ncli 2 DYNAMO.FAULT CLEAR ALL)" "DYNAMO.FAULT CLEAR ALL"
 finish
