@@ -163,12 +163,13 @@ wait_exit "$NPID" 10
 assert_eq 1 "$EXIT_RC" "a node with cluster-node lines but no cluster-secret exits 1"
 assert_contains "cluster-secret is not set" "$(cat "$WORK/nosecret.out")" "and says why (cluster-secret is not set)"
 np=$(free_port)
+npp=$(free_port)   # a checked peer port: port + 10000 may be an ephemeral one in use
 "$DYNAMOD" --port "$np" --bind 127.0.0.1 --storage memory --dir "$WORK" \
-    --node-name a --cluster-node "a 127.0.0.1:$np" --cluster-node "b 127.0.0.1:$((np + 1))" \
+    --node-name a --cluster-node "a 127.0.0.1:$np@$npp" --cluster-node "b 127.0.0.1:$((np + 1))" \
     --cluster-insecure yes --logfile "$WORK/insecure.log" >>"$WORK/insecure.stdout.log" 2>&1 &
 NPID=$!
 track_pid "$NPID"
 if _wait_up "$NPID" "$np"; then ok "with cluster-insecure yes the same node starts"
-else fail "cluster-insecure yes: the node did not start"; fi
+else fail "cluster-insecure yes: the node did not start: $(tail -3 "$WORK/insecure.log" "$WORK/insecure.stdout.log" 2>/dev/null | tr '\n' ' ')"; fi
 stop_server "$NPID" 10
 finish
