@@ -119,6 +119,17 @@ struct jobq {
     struct job *head, *tail;
 };
 
+/* Appends j (the caller holds e->mu when the queue is shared). */
+static void jobq_push(struct jobq *q, struct job *j)
+{
+    j->next = NULL;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+}
+
 /* ---- engine state ---------------------------------------------------------- */
 
 struct segstat {
@@ -574,12 +585,7 @@ static void *engine_thread(void *arg)
         job_run(j);
 
         pthread_mutex_lock(&e->mu);
-        j->next = NULL;
-        if (e->done.tail)
-            e->done.tail->next = j;
-        else
-            e->done.head = j;
-        e->done.tail = j;
+        jobq_push(&e->done, j);
         pthread_mutex_unlock(&e->mu);
         char b = 1;
         ssize_t w = write(e->wake[1], &b, 1); /* full pipe: already awake */
@@ -594,25 +600,16 @@ static void *engine_thread(void *arg)
  * runs inline, so nothing is ever skipped. */
 static void job_submit(struct engine *e, struct job *j)
 {
-    j->next = NULL;
     e->st.jobs_pending++;
     if (!e->thr_started) {
         job_run(j);
         pthread_mutex_lock(&e->mu);
-        if (e->done.tail)
-            e->done.tail->next = j;
-        else
-            e->done.head = j;
-        e->done.tail = j;
+        jobq_push(&e->done, j);
         pthread_mutex_unlock(&e->mu);
         return;
     }
     pthread_mutex_lock(&e->mu);
-    if (e->todo.tail)
-        e->todo.tail->next = j;
-    else
-        e->todo.head = j;
-    e->todo.tail = j;
+    jobq_push(&e->todo, j);
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
 }
