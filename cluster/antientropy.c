@@ -1125,13 +1125,8 @@ void antientropy_tick(struct antientropy *ae, uint64_t now_ms)
      * exchanges */
     if (ae->warm < ae->nparts) {
         uint32_t p = ae->warm++;
-        uint16_t rep[64];
-        uint32_t k = cluster_replicas(n, p, rep, 64);
-        for (uint32_t i = 0; i < k; i++)
-            if (rep[i] == (uint16_t)cluster_self(n)) {
-                store_merkle(n->store, p);
-                break;
-            }
+        if (cluster_replicates(n, p))
+            store_merkle(n->store, p);
     }
     if (ae->next_ms == 0)   /* first interval after start: jittered */
         ae->next_ms = now_ms + node_random(n) % (uint64_t)iv;
@@ -1178,11 +1173,17 @@ void antientropy_info(struct antientropy *ae, struct dbuf *out)
 /* ---- the peer side ------------------------------------------------------- */
 
 /* Parses the partition argument; replies with an error and returns -1. */
-static int peer_part(struct node *n, struct peer_call *call,
-                     const struct dyn_arg *a, uint32_t *part)
+/* The handlers' common start: at least min_argc arguments, argv[1] a
+ * partition of this store, trees enabled.  0, or -1 with the error sent. */
+static int peer_part(struct node *n, struct peer_call *call, int argc,
+                     const struct dyn_arg *argv, int min_argc, uint32_t *part)
 {
     uint64_t p;
-    if (ae_arg_u64(a, &p) != 0 || p >= store_partitions(n->store)) {
+    if (argc < min_argc) {
+        peer_call_reply_error(call, "ERR arity");
+        return -1;
+    }
+    if (ae_arg_u64(&argv[1], &p) != 0 || p >= store_partitions(n->store)) {
         peer_call_reply_error(call, "ERR bad partition");
         return -1;
     }
@@ -1200,11 +1201,7 @@ static void pc_root(void *ctx, struct peer_call *call, int argc,
 {
     struct node *n = cluster_node_of(ctx);
     uint32_t part;
-    if (argc < 2) {
-        peer_call_reply_error(call, "ERR arity");
-        return;
-    }
-    if (peer_part(n, call, &argv[1], &part))
+    if (peer_part(n, call, argc, argv, 2, &part))
         return;
     struct merkle *t = store_merkle(n->store, part);
     int with_leaves = argc > 2 && dyn_arg_is(argv[2].p, argv[2].len,
@@ -1231,11 +1228,7 @@ static void pc_tree(void *ctx, struct peer_call *call, int argc,
     struct node *n = cluster_node_of(ctx);
     uint32_t part;
     uint64_t level;
-    if (argc < 3) {
-        peer_call_reply_error(call, "ERR arity");
-        return;
-    }
-    if (peer_part(n, call, &argv[1], &part))
+    if (peer_part(n, call, argc, argv, 3, &part))
         return;
     struct merkle *t = store_merkle(n->store, part);
     if (ae_arg_u64(&argv[2], &level) != 0 || level > merkle_depth(t)) {
@@ -1266,11 +1259,7 @@ static void pc_keys(void *ctx, struct peer_call *call, int argc,
 {
     struct node *n = cluster_node_of(ctx);
     uint32_t part;
-    if (argc < 2) {
-        peer_call_reply_error(call, "ERR arity");
-        return;
-    }
-    if (peer_part(n, call, &argv[1], &part))
+    if (peer_part(n, call, argc, argv, 2, &part))
         return;
     struct merkle *t = store_merkle(n->store, part);
     uint32_t L = merkle_leaves(t);
@@ -1313,11 +1302,7 @@ static void pc_get(void *ctx, struct peer_call *call, int argc,
 {
     struct node *n = cluster_node_of(ctx);
     uint32_t part;
-    if (argc < 2) {
-        peer_call_reply_error(call, "ERR arity");
-        return;
-    }
-    if (peer_part(n, call, &argv[1], &part))
+    if (peer_part(n, call, argc, argv, 2, &part))
         return;
     struct dbuf *b = peer_call_buf(call);
     reply_array(b, argc - 2);
@@ -1337,11 +1322,11 @@ static void pc_put(void *ctx, struct peer_call *call, int argc,
 {
     struct node *n = cluster_node_of(ctx);
     uint32_t part;
-    if (argc < 2 || argc % 2 != 0) {
+    if (argc % 2 != 0) {
         peer_call_reply_error(call, "ERR arity");
         return;
     }
-    if (peer_part(n, call, &argv[1], &part))
+    if (peer_part(n, call, argc, argv, 2, &part))
         return;
     long long changed = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -1362,11 +1347,11 @@ static void pc_confirm(void *ctx, struct peer_call *call, int argc,
     struct node *n = cluster_node_of(ctx);
     uint32_t part;
     uint64_t gen;
-    if (argc != 3) {
+    if (argc > 3) {
         peer_call_reply_error(call, "ERR arity");
         return;
     }
-    if (peer_part(n, call, &argv[1], &part))
+    if (peer_part(n, call, argc, argv, 3, &part))
         return;
     if (ae_arg_u64(&argv[2], &gen) != 0) {
         peer_call_reply_error(call, "ERR bad generation");
