@@ -119,6 +119,45 @@ finish() {
     exit 1
 }
 
+# ---- crash_load.py's load generator (the crash tests) ----------------------
+# wait_file FILE PID [DEADLINE_S]: polls until FILE exists (a load
+# generator's --ready file); returns 1 if PID exits first or at the deadline
+# (default 10 s).
+wait_file() {
+    local i limit=${3:-10}
+    for ((i = 0; i < limit * 100; i++)); do
+        [ -e "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || { [ -e "$1" ]; return; }
+        sleep 0.01
+    done
+    return 1
+}
+
+# load_collect PID OUT ROUND: after the kill, waits (15 s at most) for the
+# load generator PID to stop, prints its output file OUT as comments and
+# sets LOAD_ACKED to the writes it saw acknowledged.  A generator that hangs
+# or fails is a harness error.
+load_collect() {
+    local pid=$1 out=$2 round=$3 i rc
+    for ((i = 0; i < 300; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        harness_error "round $round: the load generator did not stop after the kill"
+    fi
+    wait "$pid"
+    rc=$?
+    sed 's/^/#   /' "$out"
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
+        harness_error "round $round: load generator failed (exit $rc)"
+    fi
+    LOAD_ACKED=$(sed -n 's/^load: round [0-9]* acked \([0-9]*\).*/\1/p' "$out")
+    LOAD_ACKED=${LOAD_ACKED:-0}
+}
+
 # ---- ports and servers -----------------------------------------------------
 # Prints a port on 127.0.0.1 that nobody listens on (bind test).
 free_port() {

@@ -20,9 +20,7 @@
 #       SIGKILL, reap, forget.
 #   info_field PORT SECTION FIELD
 #       Prints one INFO field's value (empty if absent).
-#   wait_file FILE PID [DEADLINE_S]
-#       Polls until FILE exists (a load generator's --ready file); returns 1
-#       if PID exits first or on the deadline (default 10 s).
+#   (wait_file and load_collect, for crash_load.py, are in lib.sh)
 #   dir_bytes DIR / dir_kbytes DIR
 #       Apparent bytes of all files under DIR / allocated KiB (du -sk).
 #
@@ -87,16 +85,6 @@ wait_loaded() {
         v=$(info_field "$port" persistence loading)
         [ "$v" = 0 ] && return 0
         sleep 0.02
-    done
-    return 1
-}
-
-wait_file() {
-    local i limit=${3:-10}
-    for ((i = 0; i < limit * 100; i++)); do
-        [ -e "$1" ] && return 0
-        kill -0 "$2" 2>/dev/null || { [ -e "$1" ]; return; }
-        sleep 0.01
     done
     return 1
 }

@@ -51,31 +51,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
         --round "$round" --threads 4 --seconds 10 --ready "$WORK/ready" \
         >"$WORK/load.out" 2>&1 &
     lpid=$!
-    for ((i = 0; i < 200; i++)); do
-        [ -e "$WORK/ready" ] && break
-        sleep 0.05
-    done
+    wait_file "$WORK/ready" "$lpid" 10 || echo "# round $round: the load generator did not connect"
     sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
     pe=$(npid "$E") po=$(npid "$O")
     kill -KILL "$pe" "$po" 2>/dev/null
-    for ((i = 0; i < 300; i++)); do
-        kill -0 "$lpid" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$lpid" 2>/dev/null; then
-        kill -KILL "$lpid" 2>/dev/null
-        wait "$lpid" 2>/dev/null
-        harness_error "round $round: the load generator did not stop after the kill"
-    fi
-    wait "$lpid"
-    lrc=$?
-    sed 's/^/#   /' "$WORK/load.out"
-    if [ "$lrc" -ne 0 ] && [ "$lrc" -ne 2 ]; then
-        harness_error "round $round: load generator failed (exit $lrc)"
-    fi
+    load_collect "$lpid" "$WORK/load.out" "$round"
+    total_acked=$((total_acked + LOAD_ACKED))
     "$PYTHON" -c 'import json,sys; print("#   in doubt: " + " ".join(sorted(json.load(open(sys.argv[1])).get("uncertain", {}))))' "$STATE"
-    n=$(sed -n 's/^load: round [0-9]* acked \([0-9]*\).*/\1/p' "$WORK/load.out")
-    total_acked=$((total_acked + ${n:-0}))
     # together: each restart waits until its node sees the others up
     ctool restart "$E" >/dev/null 2>&1 &
     ctool restart "$O" >/dev/null 2>&1 &

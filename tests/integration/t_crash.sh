@@ -48,23 +48,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
     sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
     kill9 "$SRV_PID"
     # The writers see the connection die at once; 15 s is a generous bound.
-    for ((i = 0; i < 300; i++)); do
-        kill -0 "$lpid" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$lpid" 2>/dev/null; then
-        kill -KILL "$lpid" 2>/dev/null
-        wait "$lpid" 2>/dev/null
-        harness_error "round $round: load generator did not stop after the kill"
-    fi
-    wait "$lpid"
-    lrc=$?
-    sed 's/^/#   /' "$WORK/load.out"
-    if [ "$lrc" -ne 0 ] && [ "$lrc" -ne 2 ]; then
-        harness_error "round $round: load generator failed (exit $lrc)"
-    fi
-    n=$(sed -n 's/^load: round [0-9]* acked \([0-9]*\).*/\1/p' "$WORK/load.out")
-    total_acked=$((total_acked + ${n:-0}))
+    load_collect "$lpid" "$WORK/load.out" "$round"
+    total_acked=$((total_acked + LOAD_ACKED))
 
     start_dynamod_dir "$DATA" "${OPTS[@]}"
     if ! wait_loaded "$SRV_PORT" 60; then
