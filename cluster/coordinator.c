@@ -291,26 +291,24 @@ static uint32_t replicas_of(struct cluster *cl, uint32_t part, uint16_t *out)
  * coordinator. */
 static void targets_of(struct cluster *cl, struct op *op, uint32_t part)
 {
-    uint16_t ri[RING_MAX_NODES];
-    uint32_t nval = DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX);
-    uint32_t k = ring_preflist(&cl->ring, part, ri, RING_MAX_NODES);
-    uint32_t top = DYN_MIN(nval, k);
-    uint16_t down[QUORUM_MAX];
-    uint32_t ndown = 0;
+    uint16_t top[QUORUM_MAX], down[QUORUM_MAX];
+    uint32_t ntop = replicas_of(cl, part, top), ndown = 0;
     op->nrep = 0;
     op->ndown = 0;
-    for (uint32_t i = 0; i < top; i++) {
-        int m = member_of_ring(cl, ri[i]);
-        if (m < 0)
-            continue;
-        if (member_reachable(cl, m)) {
-            op->rep[op->nrep] = (uint16_t)m;
+    for (uint32_t i = 0; i < ntop; i++) {
+        if (member_reachable(cl, top[i])) {
+            op->rep[op->nrep] = top[i];
             op->standin[op->nrep++] = NO_MEMBER;
         } else {
-            down[ndown++] = (uint16_t)m;
+            down[ndown++] = top[i];
         }
     }
-    uint32_t f = top;
+    if (!ndown)
+        return; /* the common case: no walk past the top N */
+    /* the extended preference list: its first N are the top N above */
+    uint16_t ri[RING_MAX_NODES];
+    uint32_t k = ring_preflist(&cl->ring, part, ri, RING_MAX_NODES);
+    uint32_t f = DYN_MIN(DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX), k);
     for (uint32_t d = 0; d < ndown; d++) {
         int m = -1;
         while (f < k && m < 0) {

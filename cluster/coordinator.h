@@ -61,6 +61,9 @@ int cluster_self(const struct node *n);
  * order (at most max); the count. */
 uint32_t cluster_replicas(struct node *n, uint32_t part, uint16_t *out,
                           uint32_t max);
+/* 1 if this node is one of partition part's top-N replicas under the
+ * current ring, or under a pending ring (a partition it is gaining). */
+int cluster_replicates(struct node *n, uint32_t part);
 /* Sends argv to member m over the peer bus.  0: fn runs exactly once,
  * later, from the event loop; <0: nothing was sent (self, unreachable or
  * unknown member) and fn never runs. */

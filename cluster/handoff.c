@@ -174,17 +174,25 @@ struct delivery {
 /* Is this node one of the key's replicas (or about to become one)? */
 static int replicates(struct cluster *cl, const void *key, size_t klen)
 {
-    uint32_t part = ring_partition_of(&cl->ring, key, klen);
-    uint16_t rep[64];
-    uint32_t k = cluster_replicas(cl->node, part, rep, 64);
-    for (uint32_t i = 0; i < k; i++)
-        if (rep[i] == cl->mb.self)
-            return 1;
-    k = rebalance_extra_targets(cl, part, rep, 64);
-    for (uint32_t i = 0; i < k; i++)
-        if (rep[i] == cl->mb.self)
-            return 1;
-    return 0;
+    return cluster_replicates(cl->node,
+                              ring_partition_of(&cl->ring, key, klen));
+}
+
+/* After the owners took the object (bytes, len) of a key: drops this
+ * node's copy if the node does not replicate the key, the copy is still
+ * exactly those bytes (a newer write makes its own hint) and no hint for
+ * the key is pending.  1 if dropped. */
+static int drop_handed_copy(struct cluster *cl, const void *key, size_t klen,
+                            const void *bytes, size_t len)
+{
+    if (replicates(cl, key, klen))
+        return 0;
+    const struct object *o = store_get(cl->node->store, key, klen);
+    if (!o || object_size(o) != len || memcmp(object_bytes(o), bytes, len))
+        return 0;
+    if (hints_has_key(cl->hints, key, (uint32_t)klen))
+        return 0; /* still owed to another owner */
+    return db_drop(cl->node, key, klen) == 0;
 }
 
 static void delivered_one(struct cluster *cl, const char *owner,
@@ -193,15 +201,7 @@ static void delivered_one(struct cluster *cl, const char *owner,
     if (hints_delivered(cl->hints, owner, h->key, h->klen, h->id) != 0)
         return;
     cl->hints_delivered++;
-    if (replicates(cl, h->key, h->klen))
-        return;
-    const struct object *o = store_get(cl->node->store, h->key, h->klen);
-    if (!o || object_size(o) != h->olen ||
-        memcmp(object_bytes(o), h->obj, h->olen) != 0)
-        return; /* changed since: a newer hint covers it */
-    if (hints_has_key(cl->hints, h->key, h->klen))
-        return; /* still owed to another owner */
-    if (db_drop(cl->node, h->key, h->klen) == 0)
+    if (drop_handed_copy(cl, h->key, h->klen, h->obj, h->olen))
         cl->hints_redundant_dropped++;
 }
 
@@ -350,21 +350,10 @@ static void sweep_one_done(struct sweep *sw)
     if (--sw->waiting)
         return;
     if (!sw->failed) {
-        for (uint32_t i = 0; i < sw->n; i++) {
-            if (replicates(cl, sw->keys[i], sw->klens[i]))
-                continue;
-            const struct object *o =
-                store_get(cl->node->store, sw->keys[i], sw->klens[i]);
-            if (!o || object_size(o) != sw->olen[i] ||
-                memcmp(object_bytes(o), sw->objs.p + sw->ooff[i],
-                       sw->olen[i]) != 0)
-                continue; /* changed meanwhile: the next sweep */
-            if (hints_has_key(cl->hints, sw->keys[i],
-                              (uint32_t)sw->klens[i]))
-                continue;
-            if (db_drop(cl->node, sw->keys[i], sw->klens[i]) == 0)
+        for (uint32_t i = 0; i < sw->n; i++)
+            if (drop_handed_copy(cl, sw->keys[i], sw->klens[i],
+                                 sw->objs.p + sw->ooff[i], sw->olen[i]))
                 cl->orphans_handed_off++;
-        }
     }
     cl->sweeping = 0;
     cl->last_sweep_ms = 0; /* the next partition right away */
@@ -392,20 +381,15 @@ static void sweep_tick(struct cluster *cl, uint64_t t)
         uint32_t p = (cl->sweep_next + k) % q;
         if (!store_partition_count(st, p))
             continue;
+        if (cluster_replicates(cl->node, p))
+            continue;
         uint32_t nr = cluster_replicas(cl->node, p, rep, 64);
-        int mine = 0, reachable = 1;
-        for (uint32_t i = 0; i < nr; i++) {
-            mine |= rep[i] == cl->mb.self;
-            if (rep[i] != cl->mb.self &&
-                (cl->mb.m[rep[i]].status != MEMBER_UP ||
-                 !cl_reachable(cl, rep[i])))
+        int reachable = 1;
+        for (uint32_t i = 0; i < nr; i++)
+            if (cl->mb.m[rep[i]].status != MEMBER_UP ||
+                !cl_reachable(cl, rep[i]))
                 reachable = 0;
-        }
-        uint16_t ex[64];
-        for (uint32_t i = 0, ne = rebalance_extra_targets(cl, p, ex, 64);
-             i < ne; i++)
-            mine |= ex[i] == cl->mb.self;
-        if (mine || !nr || !reachable)
+        if (!nr || !reachable)
             continue;
         struct sweep *sw = dyn_calloc(1, sizeof(*sw));
         sw->cl = cl;

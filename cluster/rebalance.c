@@ -110,12 +110,11 @@ static void rebalance_install(struct cluster *cl, const struct ring *r);
 static void pull_finished(struct cluster *cl, uint32_t idx);
 
 static int in_top(struct cluster *cl, const struct ring *r, uint32_t part,
-                  uint32_t self_ring_idx_unused, const char *name)
+                  const char *name)
 {
     uint16_t ri[QUORUM_MAX];
     uint32_t nval = DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX);
     uint32_t k = ring_preflist(r, part, ri, nval);
-    (void)self_ring_idx_unused;
     for (uint32_t i = 0; i < k; i++)
         if (strcmp(r->names[ri[i]], name) == 0)
             return 1;
@@ -162,13 +161,23 @@ uint32_t rebalance_extra_targets(struct cluster *cl, uint32_t part,
     uint32_t k = ring_preflist(&rb->pending, part, ri, nval), n = 0;
     for (uint32_t i = 0; i < k && n < max; i++) {
         const char *name = rb->pending.names[ri[i]];
-        if (in_top(cl, &cl->ring, part, 0, name))
+        if (in_top(cl, &cl->ring, part, name))
             continue;
         int m = membership_find(&cl->mb, name);
         if (m >= 0)
             out[n++] = (uint16_t)m;
     }
     return n;
+}
+
+int cluster_replicates(struct node *n, uint32_t part)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl || !cl->rb || part >= cl->ring.q)
+        return 0;
+    const char *me = self_name(cl);
+    return in_top(cl, &cl->ring, part, me) ||
+           (cl->rb->has_pending && in_top(cl, &cl->rb->pending, part, me));
 }
 
 /* ---- the pending ring and the pulls (every member) --------------------- */
@@ -194,7 +203,7 @@ static void pending_set(struct cluster *cl, const struct ring *target,
     const char *me = self_name(cl);
     rb->pulls = dyn_calloc(target->q, sizeof(*rb->pulls));
     for (uint32_t p = 0; p < target->q; p++)
-        if (in_top(cl, target, p, 0, me) && !in_top(cl, &cl->ring, p, 0, me))
+        if (in_top(cl, target, p, me) && !in_top(cl, &cl->ring, p, me))
             rb->pulls[rb->npulls++].part = p;
     dlog(DLOG_NOTICE, "rebalance: pending ring epoch %llu from %s; this node "
                       "gains %u partitions",
@@ -427,7 +436,7 @@ void rebalance_ring_changed(struct cluster *cl, const struct ring *old)
     uint32_t lost = 0;
     if (old->q == cl->ring.q && old->nnodes) {
         for (uint32_t p = 0; p < cl->ring.q; p++)
-            if (in_top(cl, old, p, 0, me) && !in_top(cl, &cl->ring, p, 0, me)) {
+            if (in_top(cl, old, p, me) && !in_top(cl, &cl->ring, p, me)) {
                 rb->drop[p] = 1;
                 lost++;
             }
@@ -486,7 +495,6 @@ static void drops_tick(struct cluster *cl, uint64_t t)
     struct rebalance *rb = cl->rb;
     if (!rb->drop_at || t < rb->drop_at)
         return;
-    const char *me = self_name(cl);
     while (rb->drop_next < cl->ring.q && !rb->drop[rb->drop_next])
         rb->drop_next++;
     if (rb->drop_next >= cl->ring.q) {
@@ -496,8 +504,7 @@ static void drops_tick(struct cluster *cl, uint64_t t)
     uint32_t p = rb->drop_next++;
     rb->drop[p] = 0;
     /* replicating it again (another change since), or gaining it: keep */
-    if (in_top(cl, &cl->ring, p, 0, me) ||
-        (rb->has_pending && in_top(cl, &rb->pending, p, 0, me)))
+    if (cluster_replicates(cl->node, p))
         return;
     struct drop_ctx d = {NULL, NULL, 0, 0};
     store_iter_partition(cl->node->store, p, drop_cb, &d);
@@ -955,10 +962,10 @@ int cluster_ring_plan(struct node *n, int join, const char *name, size_t len,
         const char *gain[QUORUM_MAX], *loss[QUORUM_MAX];
         uint32_t ng = 0, nl = 0;
         for (uint32_t i = 0; i < kb; i++)
-            if (!in_top(cl, &cl->ring, p, 0, target.names[b[i]]))
+            if (!in_top(cl, &cl->ring, p, target.names[b[i]]))
                 gain[ng++] = target.names[b[i]];
         for (uint32_t i = 0; i < ka; i++)
-            if (!in_top(cl, &target, p, 0, cl->ring.names[a[i]]))
+            if (!in_top(cl, &target, p, cl->ring.names[a[i]]))
                 loss[nl++] = cl->ring.names[a[i]];
         if (!ng && !nl)
             continue;
