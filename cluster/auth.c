@@ -1,15 +1,20 @@
 /*
- * auth.c -- HMAC-SHA256 challenge-response for the peer bus (auth.h).
- * libcrypto supplies the randomness, the MAC and the constant-time compare.
+ * auth.c -- the peer bus's proofs (auth.h): HMAC-SHA256 over a labelled,
+ * length-prefixed transcript, and the TLS PSK derivation.  libcrypto
+ * supplies the randomness, the MAC, HKDF and the constant-time compare.
  */
 #include "cluster/auth.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <string.h>
 #include "server/util.h"
+
+#define AUTH_LABEL "mini-dynamo peer auth v2"
+#define AUTH_PSK_LABEL "mini-dynamo peer tls psk v1"
 
 static void to_hex(const unsigned char *in, size_t n, char *out)
 {
@@ -30,37 +35,70 @@ int auth_nonce(char *out)
     return 0;
 }
 
-int auth_mac(const char *secret, size_t secret_len, const char *nonce,
-             size_t nonce_len, const char *name, size_t name_len, char *out)
+static unsigned char *put_field(unsigned char *w, const char *p, size_t n)
 {
-    unsigned char msg[512];
+    w[0] = (unsigned char)(n >> 24);
+    w[1] = (unsigned char)(n >> 16);
+    w[2] = (unsigned char)(n >> 8);
+    w[3] = (unsigned char)n;
+    memcpy(w + 4, p, n);
+    return w + 4 + n;
+}
+
+int auth_proof(const char *secret, size_t secret_len, enum auth_role role,
+               const struct auth_transcript *t, char *out)
+{
+    unsigned char msg[sizeof(AUTH_LABEL) + 1 + 4 * (4 + AUTH_FIELD_MAX)];
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
-    if (nonce_len + name_len + 1 > sizeof(msg) || secret_len == 0 ||
-        secret_len > 1024)
+    if (secret_len == 0 || secret_len > 1024 ||
+        (role != AUTH_DIALER && role != AUTH_ACCEPTOR) ||
+        t->dialer_nonce_len > AUTH_FIELD_MAX ||
+        t->acceptor_nonce_len > AUTH_FIELD_MAX ||
+        t->dialer_len > AUTH_FIELD_MAX || t->acceptor_len > AUTH_FIELD_MAX)
         return DYN_EINVAL;
-    /* nonce and name are separated by a byte neither may contain */
-    memcpy(msg, nonce, nonce_len);
-    msg[nonce_len] = 0;
-    memcpy(msg + nonce_len + 1, name, name_len);
-    if (!HMAC(EVP_sha256(), secret, (int)secret_len, msg,
-              nonce_len + 1 + name_len, mac, &maclen) ||
+    unsigned char *w = msg;
+    memcpy(w, AUTH_LABEL, sizeof(AUTH_LABEL)); /* with its NUL */
+    w += sizeof(AUTH_LABEL);
+    *w++ = (unsigned char)role;
+    w = put_field(w, t->dialer_nonce, t->dialer_nonce_len);
+    w = put_field(w, t->acceptor_nonce, t->acceptor_nonce_len);
+    w = put_field(w, t->dialer, t->dialer_len);
+    w = put_field(w, t->acceptor, t->acceptor_len);
+    if (!HMAC(EVP_sha256(), secret, (int)secret_len, msg, (size_t)(w - msg),
+              mac, &maclen) ||
         maclen != AUTH_MAC_HEX / 2)
         return DYN_EIO;
     to_hex(mac, maclen, out);
     return 0;
 }
 
-int auth_verify(const char *secret, size_t secret_len, const char *nonce,
-                size_t nonce_len, const char *name, size_t name_len,
-                const char *mac, size_t mac_len)
+int auth_check(const char *secret, size_t secret_len, enum auth_role role,
+               const struct auth_transcript *t, const char *mac,
+               size_t mac_len)
 {
     char want[AUTH_MAC_HEX + 1];
-    if (mac_len != AUTH_MAC_HEX)
+    if (!mac || mac_len != AUTH_MAC_HEX)
         return 0;
-    if (memchr(nonce, 0, nonce_len) || memchr(name, 0, name_len))
-        return 0;
-    if (auth_mac(secret, secret_len, nonce, nonce_len, name, name_len, want))
+    if (auth_proof(secret, secret_len, role, t, want) != 0)
         return 0;
     return CRYPTO_memcmp(want, mac, AUTH_MAC_HEX) == 0;
+}
+
+int auth_tls_psk(const char *secret, size_t secret_len, unsigned char *out)
+{
+    if (secret_len == 0 || secret_len > 1024)
+        return DYN_EINVAL;
+    EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+    size_t outlen = 32;
+    int ok = kctx && EVP_PKEY_derive_init(kctx) > 0 &&
+             EVP_PKEY_CTX_set_hkdf_md(kctx, EVP_sha256()) > 0 &&
+             EVP_PKEY_CTX_set1_hkdf_key(kctx, (const unsigned char *)secret,
+                                        (int)secret_len) > 0 &&
+             EVP_PKEY_CTX_add1_hkdf_info(
+                 kctx, (const unsigned char *)AUTH_PSK_LABEL,
+                 (int)strlen(AUTH_PSK_LABEL)) > 0 &&
+             EVP_PKEY_derive(kctx, out, &outlen) > 0 && outlen == 32;
+    EVP_PKEY_CTX_free(kctx);
+    return ok ? 0 : DYN_EIO;
 }

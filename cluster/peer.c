@@ -51,18 +51,37 @@
  *   every pending callback with NULL -> cb(DYN_EIO); on_link(down); redial
  *   after 100 ms, doubling to 5 s, reset once a link authenticates.
  *
- * The handshake (mutual challenge-response, auth.c does the HMACs):
+ * The handshake (mutual challenge-response; auth.h says what a proof
+ * covers and why):
  *
  *   dialer                                     acceptor
  *   PEER.HELLO <dialer-name> <dialer-nonce> ──>
- *                   <── [acceptor-name, acceptor-nonce,
- *                        mac(secret, dialer-nonce ‖ acceptor-name)]
- *   checks the name is the peer it meant to dial and the MAC
- *   PEER.AUTH <mac(secret, acceptor-nonce ‖ dialer-name)> ──>
- *                   <── +OK   (or an error, and the acceptor closes)
+ *                                              refuses its own name
+ *                   <── [acceptor-name, acceptor-nonce]   (no proof yet)
+ *   checks the name is the peer it meant to dial
+ *   PEER.AUTH <proof(D, both nonces, both names)> ──>
+ *                                              checks the dialer's proof
+ *                   <── proof(A, both nonces, both names)
+ *                       (or an error, and the acceptor closes)
+ *   checks the acceptor's proof: the link is up
  *
- * With cluster-insecure both sides still exchange HELLO (names), but send
- * empty MACs, check none, and skip PEER.AUTH.
+ * The dialer proves itself first, and the acceptor computes a proof only
+ * for a dialer that has, so nobody without the secret ever gets a node to
+ * compute a proof over values of its choosing.  A dialer's proof is over
+ * the acceptor's fresh nonce and both names, and is labelled as a dialer's,
+ * so it is good for that one connection to that one node and nothing else.
+ * What the handshake cannot do is bind the proofs to the TCP stream: an
+ * attacker on the path can relay a handshake and then inject into the
+ * stream.  tls-cluster closes that (the whole link is TLS 1.3 under a PSK
+ * derived from the secret; see peer_tls below).
+ *
+ * An incoming connection that has not authenticated within
+ * auth_timeout_ms (5 s) is closed, and at most PEER_MAX_UNAUTH of them are
+ * open at once (more are closed as they arrive): a flood of half-open
+ * handshakes costs bounded memory and no proof computation.
+ *
+ * With cluster-insecure both sides still exchange HELLO (names), but skip
+ * PEER.AUTH: the acceptor's HELLO answer makes the connection ready.
  *
  * Invariants:
  *  - Until an incoming connection has passed PEER.AUTH, nothing on it
@@ -135,6 +154,8 @@
 #define PEER_BACKOFF_MAX_MS 1000
 #define PEER_READ_CHUNK 16384
 #define PEER_DROP_MARKER "PEERDROP"
+#define PEER_DEFAULT_AUTH_MS 5000
+#define PEER_MAX_UNAUTH 64
 
 /* ---- types ------------------------------------------------------------ */
 
@@ -174,7 +195,9 @@ struct peer {
     int port;
     redisAsyncContext *ac;
     enum link_state state;
-    char nonce[AUTH_NONCE_HEX + 1];
+    char nonce[AUTH_NONCE_HEX + 1];         /* ours, sent in PEER.HELLO */
+    char peer_nonce[AUTH_NONCE_HEX + 1];    /* the acceptor's */
+    char peer_name[PEER_NAME_MAX];          /* the acceptor's (seeds) */
     struct preq_list pending;   /* sent, awaiting replies, in order */
     struct preq_list delayed;   /* fault delay_ms */
     struct event *ev_retry;
@@ -211,7 +234,9 @@ struct peer_conn {
     int in_read;        /* inside the read callback: flush at its end */
     int peer_id;
     char name[PEER_NAME_MAX];
-    char nonce[AUTH_NONCE_HEX + 1];
+    char nonce[AUTH_NONCE_HEX + 1];         /* ours, in the HELLO answer */
+    char peer_nonce[AUTH_NONCE_HEX + 1];    /* the dialer's */
+    struct event *ev_auth_to;   /* closes it if not ready in time */
     struct peer_conn *prev, *next;
 };
 
@@ -233,6 +258,7 @@ struct peer_bus {
     int insecure;
     size_t max_message;
     uint64_t connect_timeout_ms;
+    uint64_t auth_timeout_ms;
     uint64_t dead_link_ms;
     struct peer_handlers h;
     void *ctx;
@@ -241,6 +267,7 @@ struct peer_bus {
     int npeers;         /* slots in use or freed (ids < npeers) */
     int peers_cap;
     struct peer_conn *conns;
+    int unauth_conns;           /* of conns, not CONN_READY */
     struct preq_list deferred;
     struct event *ev_defer;
     struct preq_list silent;
@@ -639,13 +666,35 @@ static void link_auth_failed(struct peer *p)
     link_close(p);
 }
 
+/* The transcript of an outgoing link's handshake, as both sides saw it. */
+static struct auth_transcript link_transcript(const struct peer *p)
+{
+    const char *self = p->bus->self;
+    struct auth_transcript t = {
+        .dialer_nonce = p->nonce,
+        .dialer_nonce_len = strlen(p->nonce),
+        .acceptor_nonce = p->peer_nonce,
+        .acceptor_nonce_len = strlen(p->peer_nonce),
+        .dialer = self,
+        .dialer_len = strlen(self),
+        .acceptor = p->peer_name,
+        .acceptor_len = strlen(p->peer_name),
+    };
+    return t;
+}
+
+/* The acceptor's answer to our proof: its own proof, or an error. */
 static void on_auth_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct peer *p = privdata;
+    struct peer_bus *bus = p->bus;
     const redisReply *r = reply;
     if (!r || p->state != LINK_AUTH)
         return;
-    if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0)
+    struct auth_transcript t = link_transcript(p);
+    if (r->type == REDIS_REPLY_STRING &&
+        auth_check(bus->secret, bus->secret_len, AUTH_ACCEPTOR, &t, r->str,
+                   r->len))
         link_up(p);
     else
         link_auth_failed(p);
@@ -656,6 +705,8 @@ static int is_str(const redisReply *r)
     return r->type == REDIS_REPLY_STRING;
 }
 
+/* The acceptor's HELLO answer [name, nonce]: check who answered, then
+ * prove ourselves first. */
 static void on_hello_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct peer *p = privdata;
@@ -663,23 +714,23 @@ static void on_hello_reply(redisAsyncContext *ac, void *reply, void *privdata)
     const redisReply *r = reply;
     if (!r || p->state != LINK_HELLO)
         return;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        !is_str(r->element[0]) || !is_str(r->element[1]) ||
-        !is_str(r->element[2])) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        !is_str(r->element[0]) || !is_str(r->element[1])) {
         link_auth_failed(p);
         return;
     }
-    const redisReply *name = r->element[0], *nonce = r->element[1],
-                     *mac = r->element[2];
+    const redisReply *name = r->element[0], *nonce = r->element[1];
     /* the node we meant to dial, not whoever listens at that address; a
-     * seed ("?..." name) is whoever answers there, proven by the MAC */
+     * seed ("?..." name) is whoever answers there, proven by its proof */
     int seed = p->name[0] == '?';
     if (!seed && (name->len != strlen(p->name) ||
                   memcmp(name->str, p->name, name->len) != 0)) {
         link_auth_failed(p);
         return;
     }
-    if (seed && !valid_name(name->str, name->len)) {
+    if (!valid_name(name->str, name->len) ||
+        (name->len == strlen(bus->self) &&
+         memcmp(name->str, bus->self, name->len) == 0)) {
         link_auth_failed(p);
         return;
     }
@@ -687,16 +738,21 @@ static void on_hello_reply(redisAsyncContext *ac, void *reply, void *privdata)
         link_up(p);
         return;
     }
-    char answer[AUTH_MAC_HEX + 1];
-    if (!auth_verify(bus->secret, bus->secret_len, p->nonce, AUTH_NONCE_HEX,
-                     name->str, name->len, mac->str, mac->len) ||
-        nonce->len != AUTH_NONCE_HEX ||
-        auth_mac(bus->secret, bus->secret_len, nonce->str, nonce->len,
-                 bus->self, strlen(bus->self), answer) != 0) {
+    if (nonce->len != AUTH_NONCE_HEX) {
         link_auth_failed(p);
         return;
     }
-    const char *argv[2] = {"PEER.AUTH", answer};
+    memcpy(p->peer_name, name->str, name->len);
+    p->peer_name[name->len] = 0;
+    memcpy(p->peer_nonce, nonce->str, AUTH_NONCE_HEX);
+    p->peer_nonce[AUTH_NONCE_HEX] = 0;
+    char proof[AUTH_MAC_HEX + 1];
+    struct auth_transcript t = link_transcript(p);
+    if (auth_proof(bus->secret, bus->secret_len, AUTH_DIALER, &t, proof)) {
+        link_auth_failed(p);
+        return;
+    }
+    const char *argv[2] = {"PEER.AUTH", proof};
     size_t lens[2] = {9, AUTH_MAC_HEX};
     if (redisAsyncCommandArgv(ac, on_auth_reply, p, 2, argv, lens) !=
         REDIS_OK) {
@@ -1149,8 +1205,11 @@ static void conn_free(struct peer_conn *c)
         bus->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->state != CONN_READY)
+        bus->unauth_conns--;
     event_free(c->ev_read);
     event_free(c->ev_write);
+    event_free(c->ev_auth_to);
     close(c->fd);
     dbuf_free(&c->qbuf);
     dbuf_free(&c->obuf);
@@ -1203,6 +1262,35 @@ static void redial_now(struct peer_bus *bus, int peer_id)
     }
 }
 
+/* The connection is authenticated (or insecure): it may carry requests. */
+static void conn_ready(struct peer_conn *c)
+{
+    struct peer_bus *bus = c->bus;
+    c->state = CONN_READY;
+    bus->unauth_conns--;
+    event_del(c->ev_auth_to);
+    c->peer_id = conn_peer_id(bus, c->name);
+    redial_now(bus, c->peer_id);
+}
+
+static struct auth_transcript conn_transcript(const struct peer_conn *c)
+{
+    const char *self = c->bus->self;
+    struct auth_transcript t = {
+        .dialer_nonce = c->peer_nonce,
+        .dialer_nonce_len = strlen(c->peer_nonce),
+        .acceptor_nonce = c->nonce,
+        .acceptor_nonce_len = strlen(c->nonce),
+        .dialer = c->name,
+        .dialer_len = strlen(c->name),
+        .acceptor = self,
+        .acceptor_len = strlen(self),
+    };
+    return t;
+}
+
+/* PEER.HELLO <name> <nonce>: answer [our name, our nonce], and no proof:
+ * the dialer has not proven anything yet. */
 static void conn_hello(struct peer_conn *c, int argc,
                        const struct dyn_arg *argv)
 {
@@ -1213,47 +1301,52 @@ static void conn_hello(struct peer_conn *c, int argc,
         conn_fail(c, "ERR malformed PEER.HELLO");
         return;
     }
+    if (argv[1].len == strlen(bus->self) &&
+        memcmp(argv[1].p, bus->self, argv[1].len) == 0) {
+        bus->st.auth_failures++;
+        conn_fail(c, "ERR peer claims this node's own name");
+        return;
+    }
     memcpy(c->name, argv[1].p, argv[1].len);
     c->name[argv[1].len] = 0;
-    char mac[AUTH_MAC_HEX + 1] = "";
-    if (!bus->insecure &&
-        (auth_nonce(c->nonce) != 0 ||
-         auth_mac(bus->secret, bus->secret_len, argv[2].p, argv[2].len,
-                  bus->self, strlen(bus->self), mac) != 0)) {
+    memcpy(c->peer_nonce, argv[2].p, AUTH_NONCE_HEX);
+    c->peer_nonce[AUTH_NONCE_HEX] = 0;
+    if (!bus->insecure && auth_nonce(c->nonce) != 0) {
         conn_fail(c, "ERR peer authentication unavailable");
         return;
     }
     struct peer_call *call = call_new(c, 0);
-    reply_array(&call->out, 3);
+    reply_array(&call->out, 2);
     reply_bulk_cstr(&call->out, bus->self);
     reply_bulk_cstr(&call->out, bus->insecure ? "" : c->nonce);
-    reply_bulk_cstr(&call->out, mac);
     call->done = 1;
-    if (bus->insecure) {
-        c->state = CONN_READY;
-        c->peer_id = conn_peer_id(bus, c->name);
-        redial_now(bus, c->peer_id);
-    } else {
+    if (bus->insecure)
+        conn_ready(c);
+    else
         c->state = CONN_AUTH;
-    }
 }
 
+/* PEER.AUTH <dialer's proof>: check it, then answer with ours. */
 static void conn_auth(struct peer_conn *c, int argc,
                       const struct dyn_arg *argv)
 {
     struct peer_bus *bus = c->bus;
+    struct auth_transcript t = conn_transcript(c);
+    char proof[AUTH_MAC_HEX + 1];
     if (argc != 2 ||
-        !auth_verify(bus->secret, bus->secret_len, c->nonce, AUTH_NONCE_HEX,
-                     c->name, strlen(c->name), argv[1].p, argv[1].len)) {
+        !auth_check(bus->secret, bus->secret_len, AUTH_DIALER, &t, argv[1].p,
+                    argv[1].len)) {
         bus->st.auth_failures++;
         conn_fail(c, "ERR peer authentication failed");
         return;
     }
-    c->state = CONN_READY;
-    c->peer_id = conn_peer_id(bus, c->name);
-    redial_now(bus, c->peer_id);
+    if (auth_proof(bus->secret, bus->secret_len, AUTH_ACCEPTOR, &t, proof)) {
+        conn_fail(c, "ERR peer authentication unavailable");
+        return;
+    }
+    conn_ready(c);
     struct peer_call *call = call_new(c, 0);
-    reply_ok(&call->out);
+    reply_bulk(&call->out, proof, AUTH_MAC_HEX);
     call->done = 1;
 }
 
@@ -1447,10 +1540,24 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     conn_write(c);
 }
 
+/* A connection that has not authenticated in time: closed, counted. */
+static void conn_on_auth_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer_conn *c = arg;
+    c->bus->st.auth_timeouts++;
+    conn_free(c);
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
     struct peer_bus *bus = arg;
+    if (bus->unauth_conns >= PEER_MAX_UNAUTH) {
+        /* a flood of handshakes: the newest waits its turn elsewhere */
+        bus->st.unauth_refused++;
+        close(fd);
+        return;
+    }
     struct peer_conn *c = dyn_calloc(1, sizeof(*c));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1464,6 +1571,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
     c->ev_read = event_new(bus->base, fd, EV_READ | EV_PERSIST, conn_on_read,
                            c);
     c->ev_write = event_new(bus->base, fd, EV_WRITE, conn_on_write, c);
+    c->ev_auth_to = evtimer_new(bus->base, conn_on_auth_timeout, c);
+    bus->unauth_conns++;
+    timer_arm(c->ev_auth_to, bus->auth_timeout_ms);
     c->next = bus->conns;
     if (bus->conns)
         bus->conns->prev = c;
@@ -1564,6 +1674,8 @@ int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
                                   : PEER_DEFAULT_CONNECT_MS;
     bus->dead_link_ms =
         opts->dead_link_ms ? opts->dead_link_ms : PEER_DEFAULT_DEAD_MS;
+    bus->auth_timeout_ms =
+        opts->auth_timeout_ms ? opts->auth_timeout_ms : PEER_DEFAULT_AUTH_MS;
     if (h)
         bus->h = *h;
     bus->ctx = ctx;

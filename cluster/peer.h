@@ -39,6 +39,8 @@ struct peer_bus_opts {
     int insecure;               /* cluster-insecure: skip the MACs */
     size_t max_message;         /* bytes; 0: 64 MiB.  Bounds every read */
     uint64_t connect_timeout_ms;/* connect + handshake; 0: 2000 */
+    uint64_t auth_timeout_ms;   /* an incoming connection not ready by
+                                 * then is closed; 0: 5000 */
     uint64_t dead_link_ms;      /* oldest reply this late kills the link,
                                  * and dropped requests fail after it;
                                  * 0: 5000 */
@@ -117,6 +119,8 @@ struct peer_bus_stats {
     uint64_t connects;          /* outgoing connection attempts */
     uint64_t reconnects;        /* attempts after a link was lost/refused */
     uint64_t auth_failures;     /* either side of the handshake */
+    uint64_t auth_timeouts;     /* incoming, not authenticated in time */
+    uint64_t unauth_refused;    /* incoming, over PEER_MAX_UNAUTH */
     uint64_t dead_links;        /* links killed by dead_link_ms */
     uint64_t oversized;         /* links/connections closed for max_message */
     uint64_t dropped;           /* requests/replies dropped by a fault */

@@ -99,9 +99,71 @@ for port in ports:
         if not ok:
             bad += 1
             print("#   ^ expected an error and a closed connection")
+
+# The reflection that passed the first handshake (two proofs that were the
+# same function of a nonce and a name): ask n1 for a challenge as "n2",
+# reflect n1's nonce at n2 (and at n1 itself) as our own, and offer what
+# comes back as the proof.  Now a HELLO answer is [name, nonce] only.
+def read_reply(s, want_elems):
+    buf = b""
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and buf.count(b"\r\n") < 1 + 2 * want_elems:
+        try:
+            chunk = s.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+def hello(port, name, n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    s.sendall(resp("PEER.HELLO", name, n))
+    return s, read_reply(s, 2)
+
+def strings(reply):
+    parts = reply.split(b"\r\n")
+    return [parts[i + 1] for i in range(len(parts) - 1) if parts[i].startswith(b"$")]
+
+mine = nonce()
+s1, r1 = hello(ports[0], "n2", mine)
+print("# HELLO as n2 to n1:", r1.replace(b"\r\n", b" ").decode("latin-1"))
+if not r1.startswith(b"*2\r\n"):
+    bad += 1
+    print("#   ^ the answer to an unproven dialer must be [name, nonce] only")
+n1_nonce = strings(r1)[-1].decode()
+held = [n1_nonce]
+for port in ports:
+    s2, r2 = hello(port, "x", n1_nonce)
+    print("# HELLO x <n1's nonce> to %d:" % port, r2.replace(b"\r\n", b" ").decode("latin-1"))
+    if not r2.startswith(b"*2\r\n"):
+        bad += 1
+        print("#   ^ a reflected nonce must get no proof back")
+    held += [x.decode("latin-1") for x in strings(r2) if len(x) == 64]
+    s2.close()
+for cand in held:
+    s1.sendall(resp("PEER.AUTH", cand) + resp("R.GET", 1, key) +
+               resp("FWD", 2, "2", "SET", key, "evil") + resp("R.FLUSH", 3))
+    got = read_reply(s1, 1)
+    print("# PEER.AUTH <%s...> then R.GET, FWD SET, R.FLUSH: %s" %
+          (cand[:8], got[:60].replace(b"\r\n", b" ").decode("latin-1")))
+    if b"authentication failed" not in got or b"precious" in got:
+        bad += 1
+        print("#   ^ expected the proof refused and no data")
+    s1.close()
+    s1, r1 = hello(ports[0], "n2", mine)
+s1.close()
+# a dialer that claims the acceptor's own name
+s3, r3 = hello(ports[0], "n1", nonce())
+print("# HELLO as n1 to n1:", r3.replace(b"\r\n", b" ").decode("latin-1"))
+if b"own name" not in r3:
+    bad += 1
+    print("#   ^ expected the node's own name refused")
+s3.close()
 sys.exit(1 if bad else 0)
 PY
-assert_eq 0 "$?" "every unauthenticated internal command got an error and a closed connection"
+assert_eq 0 "$?" "every unauthenticated internal command got an error and a closed connection; a reflected challenge gets no proof"
 
 # -- a node with the wrong secret, claiming to be n3, dials n1 and n2
 ip=$(free_port)
@@ -145,10 +207,10 @@ fails_after=0
 for j in 1 2 3; do fails_after=$((fails_after + $(info_field "$j" peer_auth_failures))); done
 # counted: each malformed HELLO and each wrong PEER.AUTH (3 per port above);
 # a command refused with NOAUTH before any handshake is not counted
-if [ "$fails_after" -ge $((fails_before + 6)) ]; then
+if [ "$fails_after" -ge $((fails_before + 9)) ]; then
     ok "INFO peer_auth_failures on the cluster grew ($fails_before -> $fails_after)"
 else
-    fail "INFO peer_auth_failures: $fails_before -> $fails_after, want at least +6 (the wrong PEER.AUTHs)"
+    fail "INFO peer_auth_failures: $fails_before -> $fails_after, want at least +9 (the wrong PEER.AUTHs, the reflected proofs)"
 fi
 assert_eq OK "$(ncli 3 SET "$key" still-works)" "the cluster still takes writes"
 

@@ -157,6 +157,7 @@ struct bus_cfg {
     int insecure;
     size_t max_message;
     uint64_t dead_link_ms;
+    uint64_t auth_timeout_ms;
 };
 
 static struct peer_bus *mkbus(struct event_base *base, struct node_ctx *n,
@@ -173,6 +174,7 @@ static struct peer_bus *mkbus(struct event_base *base, struct node_ctx *n,
         .max_message = cfg ? cfg->max_message : 0,
         .connect_timeout_ms = 1000,
         .dead_link_ms = cfg && cfg->dead_link_ms ? cfg->dead_link_ms : 3000,
+        .auth_timeout_ms = cfg ? cfg->auth_timeout_ms : 0,
     };
     struct peer_bus *bus = NULL;
     memset(n, 0, sizeof(*n));
@@ -605,7 +607,8 @@ START_TEST(unauthenticated_socket_gets_noauth)
     int open = 1;
     ck_assert(RUN_UNTIL(&w, !(open = raw_pump(fd, &in)), 2000));
     ck_assert(has(&in, "-NOAUTH peer not authenticated\r\n"));
-    ck_assert(has(&in, "*3\r\n$1\r\nb\r\n$64\r\n")); /* the challenge */
+    /* the challenge: a name and a nonce, and no proof of anything yet */
+    ck_assert(has(&in, "*2\r\n$1\r\nb\r\n$64\r\n"));
     ck_assert(!has(&in, "hello"));
     close(fd);
 
@@ -626,7 +629,7 @@ START_TEST(unauthenticated_socket_gets_noauth)
     fd = raw_connect(7862);
     raw_hello(&out, "a", nonce);
     raw_send(fd, out.p, out.len);
-    ck_assert(RUN_UNTIL(&w, (raw_pump(fd, &in), count_crlf(&in) >= 7),
+    ck_assert(RUN_UNTIL(&w, (raw_pump(fd, &in), count_crlf(&in) >= 5),
                         2000));
     dbuf_reset(&out);
     dbuf_printf(&out, "*2\r\n$9\r\nPEER.AUTH\r\n$64\r\n%064d\r\n", 0);
@@ -638,22 +641,27 @@ START_TEST(unauthenticated_socket_gets_noauth)
     ck_assert_uint_eq(stats(b.bus).auth_failures, 1);
     close(fd);
 
-    /* 4: the same with the right MAC works (the test knows the secret) */
+    /* 4: the same with the right proof works (the test knows the secret),
+     * and only then does the acceptor prove itself */
     dbuf_reset(&out);
     dbuf_reset(&in);
     fd = raw_connect(7862);
     raw_hello(&out, "a", nonce);
     raw_send(fd, out.p, out.len);
-    ck_assert(RUN_UNTIL(&w, (raw_pump(fd, &in), count_crlf(&in) >= 7),
+    ck_assert(RUN_UNTIL(&w, (raw_pump(fd, &in), count_crlf(&in) >= 5),
                         2000));
     const char *np = memmem(in.p, in.len, "$64\r\n", 5);
     ck_assert_ptr_nonnull(np);
+    char anonce[AUTH_NONCE_HEX + 1];
+    memcpy(anonce, np + 5, AUTH_NONCE_HEX);
+    anonce[AUTH_NONCE_HEX] = 0;
+    struct auth_transcript t = {nonce, 64, anonce, 64, "a", 1, "b", 1};
     char mac[AUTH_MAC_HEX + 1], want[AUTH_MAC_HEX + 1];
-    ck_assert_int_eq(auth_mac(SECRET, strlen(SECRET), nonce, 64, "b", 1,
-                              want), 0);
-    ck_assert(has(&in, want)); /* the acceptor proved itself */
-    ck_assert_int_eq(auth_mac(SECRET, strlen(SECRET), np + 5, 64, "a", 1,
-                              mac), 0);
+    ck_assert_int_eq(auth_proof(SECRET, strlen(SECRET), AUTH_DIALER, &t,
+                                mac), 0);
+    ck_assert_int_eq(auth_proof(SECRET, strlen(SECRET), AUTH_ACCEPTOR, &t,
+                                want), 0);
+    ck_assert(!has(&in, want));
     dbuf_reset(&out);
     dbuf_reset(&in);
     dbuf_printf(&out, "*2\r\n$9\r\nPEER.AUTH\r\n$64\r\n%s\r\n", mac);
@@ -661,12 +669,151 @@ START_TEST(unauthenticated_socket_gets_noauth)
     raw_send(fd, out.p, out.len);
     ck_assert(RUN_UNTIL(&w, (raw_pump(fd, &in), has(&in, "hello\r\n")),
                         2000));
-    ck_assert(has(&in, "+OK\r\n$5\r\nhello\r\n"));
+    ck_assert(has(&in, want)); /* the acceptor proved itself */
+    ck_assert(has(&in, "$64\r\n"));
+    ck_assert(has(&in, "\r\n$5\r\nhello\r\n"));
     ck_assert_int_eq(b.handled, 1);
     close(fd);
 
     dbuf_free(&out);
     dbuf_free(&in);
+    peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+/* The attack that passed the first handshake: ask n1 for a challenge
+ * while claiming to be n2, then hand n1's nonce to n2 as if it were ours
+ * and replay n2's answer to n1.  Now no node computes a proof for a
+ * dialer that has not proven itself, so there is nothing to replay. */
+static void read_hello_answer(struct world *w, int fd, const char *name,
+                              char *nonce_out)
+{
+    struct dbuf in;
+    dbuf_init(&in);
+    ck_assert(RUN_UNTIL(w, (raw_pump(fd, &in), count_crlf(&in) >= 5), 2000));
+    char want[128];
+    snprintf(want, sizeof(want), "*2\r\n$%zu\r\n%s\r\n$64\r\n", strlen(name),
+             name);
+    /* exactly [name, nonce]: no third element, no proof */
+    ck_assert_uint_eq(in.len, strlen(want) + 64 + 2);
+    ck_assert_mem_eq(in.p, want, strlen(want));
+    memcpy(nonce_out, in.p + strlen(want), 64);
+    nonce_out[64] = 0;
+    dbuf_free(&in);
+}
+
+START_TEST(reflected_challenge_gets_nothing)
+{
+    struct world w;
+    struct node_ctx n1, n2;
+    int ab, ba;
+    world_init(&w);
+    mkbus(w.base, &n1, "n1", 7870, NULL);
+    mkbus(w.base, &n2, "n2", 7871, NULL);
+    connect_pair(&w, &n1, 7870, &n2, 7871, &ab, &ba);
+    struct dbuf out, in;
+    dbuf_init(&out);
+    dbuf_init(&in);
+    char mine[AUTH_NONCE_HEX + 1], n1_nonce[65], n2_nonce[65], x_nonce[65];
+    ck_assert_int_eq(auth_nonce(mine), 0);
+
+    int to_n1 = raw_connect(7870);  /* 1: "I am n2" */
+    raw_hello(&out, "n2", mine);
+    raw_send(to_n1, out.p, out.len);
+    read_hello_answer(&w, to_n1, "n1", n1_nonce);
+
+    int to_n2 = raw_connect(7871);  /* 2: n1's nonce, reflected at n2 */
+    dbuf_reset(&out);
+    raw_hello(&out, "x", n1_nonce);
+    raw_send(to_n2, out.p, out.len);
+    read_hello_answer(&w, to_n2, "n2", n2_nonce);
+
+    int to_self = raw_connect(7870);  /* and at n1 itself */
+    dbuf_reset(&out);
+    raw_hello(&out, "x", n1_nonce);
+    raw_send(to_self, out.p, out.len);
+    read_hello_answer(&w, to_self, "n1", x_nonce);
+
+    /* 3: the only 64-hex strings the attacker holds, offered as proofs */
+    const char *tries[] = {n2_nonce, x_nonce, n1_nonce, mine};
+    uint64_t fails = stats(n1.bus).auth_failures;
+    for (int i = 0; i < 4; i++) {
+        int fd = raw_connect(7870);
+        dbuf_reset(&out);
+        dbuf_reset(&in);
+        raw_hello(&out, "n2", mine);
+        raw_send(fd, out.p, out.len);
+        read_hello_answer(&w, fd, "n1", n1_nonce);
+        dbuf_reset(&out);
+        dbuf_printf(&out, "*2\r\n$9\r\nPEER.AUTH\r\n$64\r\n%s\r\n", tries[i]);
+        dbuf_appends(&out, "*3\r\n$4\r\nECHO\r\n$1\r\n1\r\n$5\r\nwiped\r\n");
+        raw_send(fd, out.p, out.len);
+        ck_assert(RUN_UNTIL(&w, !raw_pump(fd, &in), 2000));
+        ck_assert(has(&in, "-ERR peer authentication failed\r\n"));
+        ck_assert(!has(&in, "wiped"));
+        close(fd);
+    }
+    ck_assert_uint_eq(stats(n1.bus).auth_failures, fails + 4);
+    ck_assert_int_eq(n1.handled + n2.handled, 0);
+    close(to_n1);
+    close(to_n2);
+    close(to_self);
+    dbuf_free(&out);
+    dbuf_free(&in);
+    peer_bus_free(n1.bus);
+    peer_bus_free(n2.bus);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(own_name_refused_idle_handshakes_timed_out_and_capped)
+{
+    struct world w;
+    struct node_ctx a, b;
+    int ab, ba;
+    world_init(&w);
+    struct bus_cfg quick = {.auth_timeout_ms = 300};
+    mkbus(w.base, &b, "b", 7873, &quick);
+    struct dbuf out, in;
+    dbuf_init(&out);
+    dbuf_init(&in);
+    char nonce[AUTH_NONCE_HEX + 1];
+    ck_assert_int_eq(auth_nonce(nonce), 0);
+
+    /* a dialer that claims to be the node it dials */
+    int fd = raw_connect(7873);
+    raw_hello(&out, "b", nonce);
+    raw_send(fd, out.p, out.len);
+    ck_assert(RUN_UNTIL(&w, !raw_pump(fd, &in), 2000));
+    ck_assert(has(&in, "-ERR peer claims this node's own name\r\n"));
+    ck_assert(!has(&in, "$64"));
+    close(fd);
+
+    /* a connection that never finishes its handshake is closed */
+    fd = raw_connect(7873);
+    dbuf_reset(&out);
+    raw_hello(&out, "a", nonce);
+    raw_send(fd, out.p, out.len);
+    ck_assert(RUN_UNTIL(&w, !raw_pump(fd, &in), 5000));
+    ck_assert_uint_eq(stats(b.bus).auth_timeouts, 1);
+    close(fd);
+
+    /* at most 64 unauthenticated connections are kept */
+    int fds[70];
+    for (int i = 0; i < 70; i++)
+        fds[i] = raw_connect(7873);
+    ck_assert(RUN_UNTIL(&w, stats(b.bus).unauth_refused >= 6, 2000));
+    ck_assert_uint_eq(stats(b.bus).unauth_refused, 6);
+    for (int i = 0; i < 70; i++)
+        close(fds[i]);
+    /* once they are gone (closed or timed out), a real peer links */
+    mkbus(w.base, &a, "a", 7872, NULL);
+    connect_pair(&w, &a, 7872, &b, 7873, &ab, &ba);
+    ck_assert(peer_is_connected(a.bus, ab));
+    dbuf_free(&out);
+    dbuf_free(&in);
+    peer_bus_free(a.bus);
     peer_bus_free(b.bus);
     world_free(&w);
 }
@@ -1003,6 +1150,8 @@ static Suite *peer_suite(void)
     tcase_add_test(tc, late_answers_keep_request_order);
     tcase_add_test(tc, wrong_secret_reaches_no_handler);
     tcase_add_test(tc, unauthenticated_socket_gets_noauth);
+    tcase_add_test(tc, reflected_challenge_gets_nothing);
+    tcase_add_test(tc, own_name_refused_idle_handshakes_timed_out_and_capped);
     tcase_add_test(tc, handshake_limits_and_hello_needs_a_nonce);
     tcase_add_test(tc, oversized_messages_rejected);
     tcase_add_test(tc, lost_peer_fails_pending_once_then_reconnects);
