@@ -43,6 +43,14 @@
  * The peer bus brackets its batches with engine_batch_begin/end (wired by
  * the coordinator through struct peer_handlers).
  *
+ * Output limits.  A client whose pending output passes
+ * client-output-buffer-limit is closed (CLOSE_ASAP, counted in INFO's
+ * client_output_buffer_limit_disconnections).  While requirepass is set, a
+ * client that has never authenticated is held to NET_UNAUTH_OBUF_LIMIT
+ * (16 KiB), checked after each of its commands: without it, a connection
+ * that pipelines PINGs and never reads makes the node buffer its NOAUTH
+ * errors without bound (Redis's CVE-2025-21605).
+ *
  * Invariants:
  *  - qbuf[0 .. resp_consumed) is never kept across callbacks: it is dropped
  *    (and the parser shifted) at the end of every batch.
@@ -89,10 +97,17 @@
 #define NET_QBUF_BIG (1024 * 1024)
 /* Below this much output the per-request limit check is skipped. */
 #define NET_OBUF_CHECK (1024 * 1024)
+/* The output limit of a client that has never authenticated while
+ * requirepass is set (CVE-2025-21605).  Redis closes such a client once its
+ * replies overflow the 16 KiB static reply buffer (its list may then hold
+ * 1 KiB); this is the same bound.  Such a client can only run AUTH, HELLO
+ * and the like, so anything more is an attack on memory. */
+#define NET_UNAUTH_OBUF_LIMIT (16 * 1024)
 
 /* Private flag bits, above enum client_flags. */
 #define CLIENT_WRITE_EV (1u << 24)  /* ev_write is added */
 #define CLIENT_RESUME (1u << 25)    /* unblocked: parse the rest of qbuf */
+#define CLIENT_EVER_AUTH (1u << 26) /* authenticated at some point */
 
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -265,6 +280,8 @@ static struct client *client_new(struct node *n, int fd,
     resp_init(&c->parser);
     c->resp = 2;
     c->authenticated = !net_has_password(n);
+    if (c->authenticated)
+        c->flags |= CLIENT_EVER_AUTH;
     c->ctime_ms = c->last_ms = net_now_ms(n);
     c->ev_read = event_new(n->base, fd, EV_READ | EV_PERSIST, client_read_cb,
                            c);
@@ -281,12 +298,25 @@ static struct client *client_new(struct node *n, int fd,
 
 /* ---- output ------------------------------------------------------------- */
 
+/* 1 when c has never authenticated and requirepass is set: its output is
+ * held to NET_UNAUTH_OBUF_LIMIT.  A client that authenticated once keeps
+ * the ordinary limit after RESET or a later CONFIG SET requirepass, as in
+ * Redis. */
+static int client_unauth_limited(const struct client *c)
+{
+    return !(c->flags & CLIENT_EVER_AUTH) && net_has_password(c->node);
+}
+
 /* 1 (and the client marked CLOSE_ASAP, counted and logged) when its pending
- * output passed client-output-buffer-limit. */
+ * output passed client-output-buffer-limit, or NET_UNAUTH_OBUF_LIMIT for a
+ * client that has never authenticated. */
 static int client_obuf_over_limit(struct client *c)
 {
     struct node *n = c->node;
     long long limit = n->cfg.client_output_buffer_limit;
+    int unauth = client_unauth_limited(c);
+    if (unauth)
+        limit = NET_UNAUTH_OBUF_LIMIT;
     size_t pending = client_obuf_pending(c);
     if (limit <= 0 || (long long)pending <= limit)
         return 0;
@@ -295,8 +325,9 @@ static int client_obuf_over_limit(struct client *c)
         n->stats.client_output_limit_disconnections++;
         dlog(DLOG_WARNING,
              "Client id=%llu addr=%s closed for overcoming of output buffer "
-             "limits (%zu bytes pending).",
-             (unsigned long long)c->id, c->addr, pending);
+             "limits (%zu bytes pending%s).",
+             (unsigned long long)c->id, c->addr, pending,
+             unauth ? ", not authenticated" : "");
     }
     return 1;
 }
@@ -458,6 +489,8 @@ static void client_process_input(struct client *c)
     lim.unauthenticated = !c->authenticated && net_has_password(n);
     lim.unauth_max_args = 10;
     lim.unauth_max_bulk = 16384;
+    /* a client that never authenticated is checked after every command */
+    int unauth = client_unauth_limited(c);
     struct dyn_arg stack_argv[NET_STACK_ARGS];
     n->clock_us = dyn_mono_us();
     struct engine *eng = n->engine;
@@ -492,9 +525,14 @@ static void client_process_input(struct client *c)
         if (argv != stack_argv)
             dyn_free(argv);
         resp_next(&c->parser);
-        if (c->authenticated != was_auth)
+        if (c->authenticated != was_auth) {
             lim.unauthenticated = !c->authenticated && net_has_password(n);
-        if (c->obuf.len > NET_OBUF_CHECK && client_obuf_over_limit(c))
+            if (c->authenticated)
+                c->flags |= CLIENT_EVER_AUTH;
+            unauth = client_unauth_limited(c);
+        }
+        if ((unauth || c->obuf.len > NET_OBUF_CHECK) &&
+            client_obuf_over_limit(c))
             break;
     }
     n->clock_us = 0;
