@@ -114,9 +114,13 @@ static void cmd_quit(struct client *c, int argc, const struct dyn_arg *argv)
 static void cmd_select(struct client *c, int argc, const struct dyn_arg *argv)
 {
     long long db;
-    if (dyn_str2ll(argv[1].p, argv[1].len, &db) < 0 || db < -0x80000000LL ||
-        db > 0x7fffffffLL) {
+    if (dyn_str2ll(argv[1].p, argv[1].len, &db) < 0) {
         reply_error(&c->obuf, ERR_NOT_INTEGER);
+        return;
+    }
+    if (db < -0x80000000LL || db > 0x7fffffffLL) {
+        reply_error(&c->obuf, "ERR value is out of range, value must between "
+                              "-2147483648 and 2147483647");
         return;
     }
     if (db < 0 ||

@@ -238,7 +238,10 @@ static void keys_scan(struct client *c, int argc, const struct dyn_arg *argv)
     w.out = &found;
     {
         struct store *s = c->node->store;
-        uint64_t rounds = 1 + store_partitions(s) / ((uint64_t)count * 10);
+        /* count is up to LLONG_MAX: saturate count * 10, do not wrap. */
+        uint64_t steps = (uint64_t)count > UINT64_MAX / 10
+                             ? UINT64_MAX : (uint64_t)count * 10;
+        uint64_t rounds = 1 + store_partitions(s) / steps;
         do {
             cursor = store_scan(s, cursor, (size_t)(count - w.visited),
                                 keys_walk_fn, &w);

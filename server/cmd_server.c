@@ -1186,6 +1186,8 @@ static void server_getkeys(struct client *c, int argc,
                 continue;
             first = at + sp->b;
             step = sp->c > 0 ? sp->c : 1;
+            if (nk > n)     /* the client's count: clamp before multiplying */
+                nk = n;
             last = first + (int)nk * step - 1;
         }
         if (last >= n)
@@ -1990,8 +1992,12 @@ static void server_memory_usage_proc(struct client *c, int argc,
             reply_error(&c->obuf, ERR_SYNTAX);
             return;
         }
-        if (dyn_str2ll(argv[4].p, argv[4].len, &samples) < 0 || samples < 0) {
+        if (dyn_str2ll(argv[4].p, argv[4].len, &samples) < 0) {
             reply_error(&c->obuf, ERR_NOT_INTEGER);
+            return;
+        }
+        if (samples < 0) {
+            reply_error(&c->obuf, ERR_SYNTAX);
             return;
         }
     }

@@ -1,6 +1,7 @@
 /*
  * cmd_string.c -- the string commands: GET, SET and its family, MGET/MSET,
- * APPEND, SETRANGE/GETRANGE, STRLEN and the counters (INCR ... INCRBYFLOAT).
+ * APPEND, SETRANGE/GETRANGE (and SUBSTR), STRLEN and the counters (INCR ...
+ * INCRBYFLOAT).
  *
  * Every key holds a string (Mini-Dynamo has no other type), so no command
  * here ever answers WRONGTYPE.  Handlers see the keyspace only through db.h:
@@ -26,6 +27,12 @@
  *
  * Replies and error texts are byte-for-byte Redis 7.0's, including the order
  * in which errors are detected (syntax before integer parsing before range).
+ *
+ * Every offset, length, increment and expiry is a client's number, up to
+ * LLONG_MAX either way: sums and products of them are checked
+ * (__builtin_*_overflow, or a bound tested before the operation) and answer
+ * Redis's error, never a wrapped value (signed overflow is undefined, and
+ * the sanitizer build aborts on it).
  *
  * A handler that must answer with the old value *and* write (SET ... GET,
  * GETSET, GETDEL, GETEX) appends the reply first, while the borrowed value
@@ -490,13 +497,15 @@ static void string_strlen(struct client *c, int argc,
         reply_int(&c->obuf, 0);
 }
 
-/* Redis's checkStringLength: the result may not exceed proto-max-bulk-len. */
+/* Redis's checkStringLength: the result may not exceed proto-max-bulk-len.
+ * size and append are both >= 0 but come from the client (SETRANGE's offset
+ * can be LLONG_MAX), so the sum is checked, never computed blindly. */
 static int string_check_len(struct client *c, long long size,
                             long long append)
 {
-    long long total = size + append;
-    if (total > c->node->cfg.proto_max_bulk_len || total < size ||
-        total < append) {
+    long long total;
+    if (__builtin_add_overflow(size, append, &total) ||
+        total > c->node->cfg.proto_max_bulk_len) {
         reply_error(&c->obuf, "ERR string exceeds maximum allowed size "
                               "(proto-max-bulk-len)");
         return -1;
@@ -772,6 +781,10 @@ const struct command cmd_string_table[] = {
       "@read @string @slow", "string", "2.4.0",
       "Returns a byte range of a value; negative offsets count from the "
       "end.", "O(N) where N is the length of the returned string.", NULL },
+    { "substr", string_getrange, 4, CMD_READONLY | CMD_DATA, 1, 1, 1,
+      "@read @string @slow", "string", "1.0.0",
+      "Returns a byte range of a value (GETRANGE's old name).",
+      "O(N) where N is the length of the returned string.", NULL },
     { "setrange", string_setrange, 4, WR, 1, 1, 1,
       "@write @string @slow", "string", "2.2.0",
       "Overwrites part of a value at an offset, zero-padding as needed.",

@@ -499,7 +499,9 @@ static enum perr opt_parse(const struct opt *o, int argc, char **argv,
         char *end;
         errno = 0;
         double d = strtod(v, &end);
-        if (end == v || *end != '\0' || errno == ERANGE || !(d == d))
+        /* bounded before llround: a huge d has no long long value */
+        if (end == v || *end != '\0' || errno == ERANGE || !(d == d) ||
+            d > 1e15 || d < -1e15)
             return PE_RANGE;
         n = llround(d * 1000);
         if (n < o->min || n > o->max)

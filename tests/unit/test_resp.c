@@ -268,6 +268,16 @@ START_TEST(multibulk_errors)
     EXPECT("*1\r\n$x\r\n", "!Protocol error: invalid bulk length");
     EXPECT("*1\r\n$99999999999999999999\r\n",
            "!Protocol error: invalid bulk length");
+    /* the edges of long long: refused, never wrapped */
+    EXPECT("*9223372036854775807\r\n",
+           "!Protocol error: invalid multibulk length");
+    EXPECT("*9223372036854775808\r\n",
+           "!Protocol error: invalid multibulk length");
+    EXPECT("*-9223372036854775808\r\n", "");
+    EXPECT("*1\r\n$9223372036854775807\r\n",
+           "!Protocol error: invalid bulk length");
+    EXPECT("*1\r\n$-9223372036854775808\r\n",
+           "!Protocol error: invalid bulk length");
     /* an error comes only once the line is complete */
     EXPECT("*1\r\nX", "");
     EXPECT("*1\r\nX\r", "");
@@ -290,6 +300,12 @@ START_TEST(max_bulk_limit)
     ck_assert_str_eq(got, "!Protocol error: invalid bulk length");
     dyn_free(got);
     got = feed("*1\r\n$536870912\r\n", 16, NULL);
+    ck_assert_str_eq(got, "");
+    dyn_free(got);
+    /* proto-max-bulk-len may be LLONG_MAX: the largest length is accepted
+     * (the parser waits for its bytes) and nothing overflows */
+    l.max_bulk = LLONG_MAX;
+    got = feed("*1\r\n$9223372036854775807\r\nab", 28, &l);
     ck_assert_str_eq(got, "");
     dyn_free(got);
 }
