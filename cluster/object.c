@@ -30,17 +30,26 @@
  * untrusted input, the builders keep them):
  *   - at least one sibling, sorted by dot, no dot twice;
  *   - a sibling's context never covers its own dot (ctx[actor] < counter);
- *   - no sibling covers another (t.ctx[s.actor] >= s.counter), i.e. the
- *     object is already reconciled, so merging it with itself is a no-op.
+ *   - no sibling covers another (t.ctx[s.actor] >= s.counter) unless the
+ *     two cover each other, i.e. the object is already reconciled, so
+ *     merging it with itself is a no-op.
  *
  * Reconciliation keeps every sibling of the union that no other sibling of
  * the union covers; one dot kept once (if two replicas disagree about the
  * content of a dot, which a correct cluster never does, the smaller
  * encoding wins so the choice does not depend on argument order).  In a
  * correct history "covers" is part of happened-before and cannot cycle.
- * Corrupt peers could send siblings that cover each other in a cycle; if
- * that would leave nothing, the lww winner of the union is kept instead so
- * an object never becomes empty.
+ * A client context can still claim counters an actor has not issued yet
+ * (a coordinator knows only its own: see db.c), so the version written
+ * with it claims to have seen that actor's *future* writes to the key.
+ * When such a write arrives the two cover each other; both are kept, as
+ * siblings, so the honest write is not lost (dropping both, or picking one
+ * by timestamp, would lose it).  Longer cycles (only corrupt peers) that
+ * would leave nothing keep the lww winner of the union instead, so an
+ * object never becomes empty.
+ *
+ * Counters never wrap: object_write refuses (NULL) a dot above
+ * UINT64_MAX or above the caller's max_counter.
  *
  * Speed: every GET and SET reads an object, so the readers trust it (it
  * was built here or validated by object_from_bytes) and parse without
@@ -458,19 +467,6 @@ struct object *object_write(const struct object *cur,
         }
     }
 
-    uint64_t max = w->ctx ? vclock_get(w->ctx, w->actor) : 0;
-    for (uint32_t i = 0; i < n; i++) {
-        max = DYN_MAX(max, tctx_get(r[i].v.ctx, w->actor));
-        if (r[i].v.actor == w->actor)
-            max = DYN_MAX(max, r[i].v.counter);
-    }
-    if (w->min_counter > max + 1)
-        max = w->min_counter - 1;
-    struct sibling nv;
-    memset(&nv, 0, sizeof(nv));
-    nv.actor = w->actor;
-    nv.counter = max + 1;
-
     /* The new context: w->ctx as is, or a pruned copy. */
     struct vclock empty, copy;
     vclock_init(&empty);
@@ -484,14 +480,42 @@ struct object *object_write(const struct object *cur,
         ctx = &copy;
     }
 
-    /* Keep what the new context has not seen; its dot is above every
-     * local dot of this actor, so nothing local covers it. */
+    /* The dot: above the writer's own counters in its context, in every
+     * local dot of the actor and in the context of every sibling that stays
+     * (one the new context covers is gone, whatever it claims), and at
+     * least the node's floor.  Never wraps: a counter that would pass
+     * UINT64_MAX or w->max_counter refuses the write. */
+    uint64_t max = w->ctx ? vclock_get(w->ctx, w->actor) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (r[i].v.actor == w->actor)
+            max = DYN_MAX(max, r[i].v.counter);
+        if (vclock_get(ctx, r[i].v.actor) < r[i].v.counter)
+            max = DYN_MAX(max, tctx_get(r[i].v.ctx, w->actor));
+    }
+    uint64_t limit = w->max_counter ? w->max_counter : UINT64_MAX;
+    if (max >= limit || (w->min_counter && w->min_counter > limit)) {
+        vclock_free(&copy);
+        if (r != stack)
+            dyn_free(r);
+        return NULL;
+    }
+    struct sibling nv;
+    memset(&nv, 0, sizeof(nv));
+    nv.actor = w->actor;
+    nv.counter = DYN_MAX(max + 1, w->min_counter);
+
+    /* Keep what the new context has not seen.  Its dot is above every
+     * local dot of this actor and every remaining sibling's claim, so only
+     * a covered sibling whose (forged) context claims the new dot too can
+     * cover it: such a pair covers each other, and both stay, as
+     * object_merge keeps them (see the essay). */
     uint32_t k = 1;
     size_t vlen = w->tombstone ? 0 : w->vlen;
     size_t nlen = sib_size(nv.counter, w->now_ms, w->expire_ms, ctx, vlen);
     size_t total = nlen;
     for (uint32_t i = 0; i < n; i++) {
-        if (vclock_get(ctx, r[i].v.actor) >= r[i].v.counter) {
+        if (vclock_get(ctx, r[i].v.actor) >= r[i].v.counter &&
+            tctx_get(r[i].v.ctx, w->actor) < nv.counter) {
             r[i].p = NULL; /* covered: dropped */
             continue;
         }
@@ -526,6 +550,12 @@ struct object *object_write(const struct object *cur,
     if (r != stack)
         dyn_free(r);
     return o;
+}
+
+/* 1 when t's context has seen s's dot. */
+static int rec_covers(const struct sib_rec *t, const struct sib_rec *s)
+{
+    return vclock_get(&t->ctx, s->v.actor) >= s->v.counter;
 }
 
 /* Total order on two records with the same dot, for a deterministic pick. */
@@ -568,8 +598,8 @@ struct object *object_merge(const struct object *a, const struct object *b,
     for (i = 0; i < n; i++) {
         int covered = 0;
         for (j = 0; j < n && !covered; j++)
-            covered = j != i &&
-                      vclock_get(&u[j]->ctx, u[i]->v.actor) >= u[i]->v.counter;
+            covered = j != i && rec_covers(u[j], u[i]) &&
+                      !rec_covers(u[i], u[j]);
         if (!covered)
             keep[k++] = u[i];
     }
@@ -816,8 +846,8 @@ int object_from_bytes(const uint8_t *p, size_t len,
         goto out;
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < n; j++)
-            if (i != j && vclock_get(&r[j].ctx, r[i].v.actor) >=
-                              r[i].v.counter)
+            if (i != j && rec_covers(&r[j], &r[i]) &&
+                !rec_covers(&r[i], &r[j]))
                 goto out; /* not reconciled */
     struct object *o = dyn_malloc(sizeof(*o) + len);
     o->size = (uint32_t)len;

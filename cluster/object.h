@@ -61,6 +61,10 @@ struct object_write {
     uint64_t min_counter;       /* the dot's counter is at least this: the
                                  * node's own high-water mark, so a key whose
                                  * history was reaped never reuses a dot */
+    uint64_t max_counter;       /* ... and at most this (0 = UINT64_MAX): the
+                                 * node passes high-water mark + 1, so no
+                                 * counter claimed by a context can push its
+                                 * counters up */
 };
 
 /* A limit of 0 means none. */
@@ -72,17 +76,24 @@ struct object_limits {
 
 /* Builds the object that results from a coordinator write on top of the
  * locally stored object `cur` (may be NULL): the new sibling's dot is
- * (actor, max(w->min_counter, 1 + max counter of actor in w->ctx and in
- * every sibling of cur)),
+ * (actor, max(w->min_counter, 1 + max counter of actor in w->ctx, in the
+ * dots of cur and in the contexts of the siblings of cur that stay)),
  * its context is w->ctx, pruned to max_ctx_entries (*pruned += dropped).
  * The new sibling is reconciled with cur: siblings it covers are dropped,
- * the rest are kept.  Returns the new object; cur is not modified. */
+ * the rest are kept (and so is a covered one whose context claims the new
+ * dot: only a forged context does that, see object_merge).  Returns the
+ * new object; cur is not modified.  Returns NULL, and builds nothing, when
+ * the counter would pass w->max_counter or UINT64_MAX: counters never
+ * wrap, so a dot is never reused. */
 struct object *object_write(const struct object *cur,
                             const struct object_write *w, uint32_t *pruned);
 
 /* Reconciles two versions of the same key (replica merge, read repair,
  * anti-entropy): keeps every sibling of a and b that no other sibling
- * covers, each event once.  Deterministic: the same inputs in either order
+ * covers, each event once.  Two siblings that cover each other are both
+ * kept: an honest history never has such a pair (happened-before is
+ * acyclic), only a context forged to claim future writes, and dropping both
+ * would lose the honest one.  Deterministic: the same inputs in either order
  * give the same bytes.  *changed_a is set when the result differs from a. */
 struct object *object_merge(const struct object *a, const struct object *b,
                             int *changed_a);

@@ -26,7 +26,8 @@
  * Pure: no clock reads and no randomness; the time comes in as now_ms.
  * Thread-safety: none; a clock has one owner.
  * Errors: decoders return DYN_EINVAL (malformed) or DYN_ELIMIT (too many
- * entries); everything else cannot fail (allocation aborts on OOM).
+ * entries); vclock_increment returns DYN_ERANGE rather than wrap a counter;
+ * everything else cannot fail (allocation aborts on OOM).
  */
 #include "cluster/vclock.h"
 
@@ -196,9 +197,13 @@ void vclock_merge(struct vclock *dst, const struct vclock *src)
     dst->n += extra;
 }
 
-void vclock_increment(struct vclock *c, uint64_t actor, uint64_t now_ms)
+int vclock_increment(struct vclock *c, uint64_t actor, uint64_t now_ms)
 {
-    vclock_set(c, actor, vclock_get(c, actor) + 1, now_ms);
+    uint64_t v = vclock_get(c, actor);
+    if (v == UINT64_MAX)
+        return DYN_ERANGE;
+    vclock_set(c, actor, v + 1, now_ms);
+    return 0;
 }
 
 uint32_t vclock_prune(struct vclock *c, uint32_t max_entries)

@@ -64,8 +64,9 @@ int vclock_descends(const struct vclock *a, const struct vclock *b);
  * entry with the larger counter, max ts on a tie). */
 void vclock_merge(struct vclock *dst, const struct vclock *src);
 
-/* actor's counter += 1, its ts = now_ms. */
-void vclock_increment(struct vclock *c, uint64_t actor, uint64_t now_ms);
+/* actor's counter += 1, its ts = now_ms.  Returns 0, or DYN_ERANGE with c
+ * unchanged when the counter is already UINT64_MAX (counters never wrap). */
+int vclock_increment(struct vclock *c, uint64_t actor, uint64_t now_ms);
 
 /* Drops the oldest-ts entries (ties: smaller actor first) until at most
  * max_entries remain.  Returns how many were dropped. */

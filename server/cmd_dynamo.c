@@ -16,7 +16,9 @@
  * vclock_context_encode), and a write that hands that context back
  * supersedes everything the reader saw -- that is how a client resolves
  * siblings.  An empty context is a blind write: it supersedes nothing and
- * becomes a sibling of every stored version.
+ * becomes a sibling of every stored version.  A context that claims writes
+ * of this node beyond the ones it made is refused with the figures (db.c
+ * explains how the node knows them).
  *
  * Values are listed in a deterministic order: the winner (object_winner,
  * the version plain GET returns) first if it is a live value, then the
@@ -78,9 +80,15 @@ static int dynamo_parse_quorum(struct client *c, int argc,
     return 0;
 }
 
-static void dynamo_reply_write_error(struct client *c, int rc)
+static void dynamo_reply_write_error(struct client *c, int rc,
+                                     const struct vclock *ctx)
 {
-    if (rc == DYN_ELIMIT)
+    if (rc == DYN_EINVAL && ctx)
+        reply_errorf(&c->obuf,
+                     "ERR invalid context: it claims write %" PRIu64
+                     " of this node, which has made %" PRIu64 " so far",
+                     vclock_get(ctx, c->node->actor), c->node->dot_counter);
+    else if (rc == DYN_ELIMIT)
         reply_errorf(&c->obuf,
                      "ERR too many siblings for key (max-siblings %d): "
                      "resolve them with DYNAMO.GET and DYNAMO.PUT",
@@ -211,7 +219,7 @@ static int dynamo_write_ctx(struct client *c, const struct dyn_arg *key,
     };
     int rc = db_write(c->node, key->p, key->len, &w);
     if (rc != 0)
-        dynamo_reply_write_error(c, rc);
+        dynamo_reply_write_error(c, rc, ctx);
     return rc;
 }
 

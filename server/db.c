@@ -21,6 +21,17 @@
  * conflict-policy lww reduces the result to its winner.  A result above
  * max-siblings is refused with DYN_ELIMIT and nothing changes.
  *
+ * Counters.  Every dot of this node's actor is dot_counter + 1 (the
+ * node-wide high-water mark, reserved in node.meta before a record holds
+ * it), so the node knows exactly what it issued: nothing above
+ * dot_counter.  A client context that claims more of this actor is refused
+ * (DYN_EINVAL) unless the key's stored clock holds the same claim (forged
+ * at another coordinator and handed out by DYNAMO.GET); a stored claim
+ * like that is read as "every write made so far" (clamped to dot_counter).
+ * object_write gets dot_counter + 1 as floor and ceiling, so no context can
+ * move the mark; a write it cannot place under the ceiling (a sibling that
+ * stays claims the next dot) is refused with DYN_EPROTO.
+ *
  * Background work (from the cron): db_active_expire() is Redis's adaptive
  * cycle -- sample 20 keys that carry an expiry, delete the expired ones,
  * repeat while more than a quarter of a sample was expired and the time
@@ -41,8 +52,9 @@
  * store.h); handlers copy what they keep across writes.
  *
  * Thread-safety: none; the event loop owns the node.
- * Errors: db_write returns 0, DYN_ELIMIT, or the engine's DYN_EAGAIN (disk
- * full) / DYN_EIO (the engine has failed); db_error_text() words them.
+ * Errors: db_write returns 0, DYN_ELIMIT, DYN_EINVAL / DYN_EPROTO (see
+ * Counters), or the engine's DYN_EAGAIN (disk full) / DYN_EIO (the engine
+ * has failed); db_error_text() words them.
  */
 #include <string.h>
 #include "server/db.h"
@@ -162,10 +174,30 @@ int db_write(struct node *n, const void *key, size_t klen,
     struct vclock local;
     vclock_init(&local);
 
+    if (n->dot_counter == UINT64_MAX)
+        return DYN_EPROTO; /* cannot happen: node.meta restarts far below */
     /* With no client context the write supersedes everything local,
      * expired versions included (see the essay). */
-    if (cur && !w->ctx)
+    const struct vclock *ctx = w->ctx ? w->ctx : &local;
+    uint64_t claim = w->ctx ? vclock_get(w->ctx, n->actor) : 0;
+    if (cur && (!w->ctx || claim > n->dot_counter))
         object_clock(cur, &local);
+    if (claim > n->dot_counter) {
+        /* A client context claims a write of this node beyond its
+         * high-water mark: refused, unless the key itself holds that claim
+         * (forged at another coordinator, handed out by DYNAMO.GET); then,
+         * like a stored claim below, it means every write made so far. */
+        if (vclock_get(&local, n->actor) < claim) {
+            vclock_free(&local);
+            return DYN_EINVAL;
+        }
+        vclock_copy(&local, w->ctx);
+        ctx = &local;
+    }
+    /* A context that claims more of this node than it issued covers no
+     * more than every write the node has made (see the essay). */
+    if (ctx == &local && vclock_get(&local, n->actor) > n->dot_counter)
+        vclock_set(&local, n->actor, n->dot_counter, now);
     if (cur && db_all_expired(cur, now)) {
         db_expire_key(n, key, klen);
         cur = NULL;
@@ -176,14 +208,20 @@ int db_write(struct node *n, const void *key, size_t klen,
         .vlen = w->vlen,
         .tombstone = w->tombstone,
         .expire_ms = w->expire_ms,
-        .ctx = w->ctx ? w->ctx : &local,
+        .ctx = ctx,
         .actor = n->actor,
         .now_ms = now,
         .max_ctx_entries = (uint32_t)n->cfg.vclock_max_entries,
         .min_counter = n->dot_counter + 1,
+        .max_counter = n->dot_counter + 1,
     };
     uint32_t pruned = 0;
     struct object *o = object_write(cur, &ow, &pruned);
+    if (!o) {
+        /* a sibling that stays claims the next dot of this node */
+        vclock_free(&local);
+        return DYN_EPROTO;
+    }
     /* remember the dot just used: counters keep rising across keys */
     uint64_t used = object_actor_counter(o, n->actor);
     if (used > n->dot_counter)
@@ -246,6 +284,13 @@ int db_flush(struct node *n)
 
 const char *db_error_text(struct node *n, int rc)
 {
+    if (rc == DYN_EINVAL)
+        return "ERR invalid context: it claims writes this node never made";
+    if (rc == DYN_EPROTO)
+        return "ERR the key holds a version whose context claims this "
+               "node's next write: overwrite it with SET, or with "
+               "DYNAMO.PUT and a context that covers it";
+
     if (n->engine && (rc == DYN_EIO || rc == DYN_EAGAIN))
         return engine_error_text(n->engine, rc);
     if (n->engine && rc == DYN_ERANGE)

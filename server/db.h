@@ -51,8 +51,10 @@ struct db_write {
     int64_t expire_ms;          /* 0 = none */
     const struct vclock *ctx;   /* NULL: supersede every local version */
 };
-/* Writes a new version.  Returns 0, or DYN_ELIMIT when the result would
- * exceed max-siblings (nothing is changed then). */
+/* Writes a new version.  Returns 0, or (nothing is changed then)
+ * DYN_ELIMIT when the result would exceed max-siblings, DYN_EINVAL when
+ * w->ctx claims writes of this node above its high-water mark, DYN_EPROTO
+ * when a sibling that stays claims the node's next dot (db.c's essay). */
 int db_write(struct node *n, const void *key, size_t klen,
              const struct db_write *w);
 

@@ -1555,8 +1555,15 @@ static int cron_impl(struct engine *e, uint64_t now_ms, uint64_t budget_us)
  * data is gone gets I + 1 (a random one the first time), as DESIGN.md asks.
  * R is the end of the block of dot counters reserved so far: the node hands
  * out counters below R only, and moves R up (writing this file, fsynced)
- * before it crosses it, so a crash can never reuse a counter. */
+ * before it crosses it, so a crash can never reuse a counter.
+ *
+ * R only ever grows by the node's own writes (db.c never lets a client's
+ * context push it), so it stays far below 2^62 (a million writes a second
+ * for 146,000 years).  A file with R at or above that (written before that
+ * rule, from a forged context) starts a fresh actor instead: I + 1 and
+ * counters from 0, so the counter space can never run out or wrap. */
 #define META_COUNTER_BLOCK 1000000ull
+#define META_COUNTER_FRESH (1ull << 62)
 
 static int meta_write(const char *dir, uint32_t inc, uint64_t reserved,
                       struct dbuf *err)
@@ -1631,7 +1638,14 @@ static int meta_open(struct engine *e, struct dbuf *err)
         fclose(f);
     }
     uint32_t next;
-    if (have && meta_has_data(e->dir)) {
+    int fresh = have && reserved >= META_COUNTER_FRESH;
+    if (fresh) {
+        dlog(DLOG_WARNING, "node.meta reserves dot counters up to %llu, near "
+             "the end of the counter space: starting a fresh actor",
+             reserved);
+        reserved = 0;
+    }
+    if (have && !fresh && meta_has_data(e->dir)) {
         next = (uint32_t)(inc & 0xffffffu); /* same data, same actor */
     } else if (have) {
         next = (uint32_t)((inc + 1) & 0xffffffu);
@@ -1668,7 +1682,8 @@ int engine_reserve_counters(struct engine *e, uint64_t used)
         return 0;
     struct dbuf err;
     dbuf_init(&err);
-    uint64_t want = used + META_COUNTER_BLOCK;
+    uint64_t want = used > UINT64_MAX - META_COUNTER_BLOCK
+                        ? UINT64_MAX : used + META_COUNTER_BLOCK;
     int rc = meta_write(e->dir, e->st.incarnation, want, &err);
     if (rc == 0)
         e->counter_reserved = want;

@@ -260,6 +260,83 @@ START_TEST(an_expired_sibling_does_not_take_a_live_one_with_it)
 }
 END_TEST
 
+/* A client context may not claim writes of this node that it never made:
+ * a claim above its high-water mark is refused and changes nothing, the
+ * value stored before stays, and the next writes take the next counters
+ * (2^64-1, 2^64-2 and 2^63 are the values that once lost writes). */
+START_TEST(a_context_claiming_unmade_writes_is_refused)
+{
+    struct node n;
+    node_setup(&n);
+    ck_assert_int_eq(set_val(&n, "k", "kept", 0), 0);
+    ck_assert_uint_eq(n.dot_counter, 1);
+    const uint64_t claims[] = {UINT64_MAX, UINT64_MAX - 1, 1ULL << 63, 2};
+    struct vclock c;
+    vclock_init(&c);
+    for (size_t i = 0; i < DYN_ARRAY_LEN(claims); i++) {
+        vclock_set(&c, ACTOR_A, claims[i], 1);
+        ck_assert_int_eq(put_ctx(&n, "k", "forged", &c), DYN_EINVAL);
+        ck_assert_int_eq(put_ctx(&n, "new", "forged", &c), DYN_EINVAL);
+        ck_assert(visible(&n, "k", "kept"));
+        ck_assert(!visible(&n, "new", "forged"));
+        ck_assert_uint_eq(n.dot_counter, 1);
+    }
+    /* the node's own figure is fine, and so is any foreign actor's */
+    vclock_set(&c, ACTOR_A, 1, 1);
+    vclock_set(&c, ACTOR_B, UINT64_MAX, 1);
+    ck_assert_int_eq(put_ctx(&n, "k", "resolved", &c), 0);
+    ck_assert(visible(&n, "k", "resolved"));
+    ck_assert_int_eq(set_val(&n, "k", "next", 0), 0);
+    ck_assert(visible(&n, "k", "next"));
+    ck_assert_int_eq(set_val(&n, "fresh", "x", 0), 0);
+    ck_assert_uint_eq(object_actor_counter(db_object(&n, "fresh", 5),
+                                           ACTOR_A), 4);
+    ck_assert_uint_eq(n.dot_counter, 4);
+    vclock_free(&c);
+    node_teardown(&n);
+}
+END_TEST
+
+/* A version forged at another coordinator, whose context claims this
+ * node's future writes, reaches this node by replication: SET still
+ * works (and the forged version stays beside it, nothing is lost), the
+ * context DYNAMO.GET hands out is accepted back, a blind write that the
+ * forged version would cover is refused, and the high-water mark never
+ * absorbs the claim. */
+START_TEST(a_replicated_forged_claim_never_moves_the_counters)
+{
+    struct node n;
+    node_setup(&n);
+    ck_assert_int_eq(set_val(&n, "other", "x", 0), 0); /* counter 1 */
+    struct vclock forged;
+    vclock_init(&forged);
+    vclock_set(&forged, ACTOR_A, UINT64_MAX, 1);
+    struct object_write fw = {.value = "forged", .vlen = 6, .ctx = &forged,
+                              .actor = ACTOR_B, .now_ms = 1};
+    store_put_take(n.store, "k", 1, object_write(NULL, &fw, NULL));
+
+    ck_assert_int_eq(set_val(&n, "k", "set", 0), 0);
+    ck_assert(visible(&n, "k", "set"));
+    ck_assert_uint_eq(object_nsiblings(db_object(&n, "k", 1)), 2);
+    ck_assert_uint_eq(n.dot_counter, 2);
+
+    struct vclock clk, empty;
+    vclock_init(&clk);
+    vclock_init(&empty);
+    object_clock(db_object(&n, "k", 1), &clk);
+    ck_assert_int_eq(put_ctx(&n, "k", "put", &clk), 0);
+    ck_assert(visible(&n, "k", "put"));
+    ck_assert_uint_eq(n.dot_counter, 3);
+    ck_assert_int_eq(put_ctx(&n, "k", "blind", &empty), DYN_EPROTO);
+    ck_assert(visible(&n, "k", "put"));
+    ck_assert_uint_eq(n.dot_counter, 3);
+    vclock_free(&clk);
+    vclock_free(&empty);
+    vclock_free(&forged);
+    node_teardown(&n);
+}
+END_TEST
+
 START_TEST(plain_set_supersedes_siblings)
 {
     struct node n;
@@ -399,6 +476,8 @@ static Suite *db_suite(void)
     tcase_add_test(tc, context_pruning_is_counted);
     tcase_add_test(tc, tombstones_reaped_after_grace);
     tcase_add_test(tc, flush_empties_the_keyspace);
+    tcase_add_test(tc, a_context_claiming_unmade_writes_is_refused);
+    tcase_add_test(tc, a_replicated_forged_claim_never_moves_the_counters);
     suite_add_tcase(su, tc);
     return su;
 }

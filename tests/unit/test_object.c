@@ -505,6 +505,112 @@ START_TEST(write_counter_respects_the_node_floor)
 }
 END_TEST
 
+/* Counters never wrap: a context that gives the writer's own actor the
+ * counter 2^64-1 gets no dot at all (the write is refused), so the dot
+ * "0" or "1" is never issued again. */
+START_TEST(write_never_wraps_the_counter)
+{
+    uint64_t a = actor_make("n1", 1);
+    struct vclock c;
+    vclock_init(&c);
+    vclock_set(&c, a, UINT64_MAX, NOW);
+    struct object_write w = {.value = "v", .vlen = 1, .ctx = &c, .actor = a,
+                             .now_ms = NOW};
+    ck_assert_ptr_null(object_write(NULL, &w, NULL));
+
+    /* 2^64-2 leaves room for exactly one more dot, then none */
+    vclock_set(&c, a, UINT64_MAX - 1, NOW);
+    struct object *o = object_write(NULL, &w, NULL);
+    ck_assert_ptr_nonnull(o);
+    struct sibling s;
+    object_sibling(o, 0, &s);
+    ck_assert_uint_eq(s.counter, UINT64_MAX);
+    w.ctx = NULL;
+    ck_assert_ptr_null(object_write(o, &w, NULL));
+    /* a floor above the ceiling is refused too */
+    w.min_counter = 10;
+    w.max_counter = 9;
+    ck_assert_ptr_null(object_write(NULL, &w, NULL));
+    object_free(o);
+    vclock_free(&c);
+}
+END_TEST
+
+/* With a ceiling (the node passes its high-water mark + 1 as both floor
+ * and ceiling) the dot is exactly the next counter, and a context that
+ * claims more of the writer cannot raise it. */
+START_TEST(write_counter_stays_under_the_ceiling)
+{
+    uint64_t a = actor_make("n1", 1);
+    struct vclock c;
+    vclock_init(&c);
+    vclock_set(&c, a, 5, NOW);
+    struct object_write w = {.value = "v", .vlen = 1, .ctx = &c, .actor = a,
+                             .now_ms = NOW, .min_counter = 6,
+                             .max_counter = 6};
+    struct object *o = object_write(NULL, &w, NULL);
+    struct sibling s;
+    object_sibling(o, 0, &s);
+    ck_assert_uint_eq(s.counter, 6);
+    vclock_set(&c, a, 1ULL << 63, NOW);
+    w.min_counter = w.max_counter = 7;
+    ck_assert_ptr_null(object_write(o, &w, NULL));
+    object_free(o);
+    vclock_free(&c);
+}
+END_TEST
+
+/* A version written elsewhere with a forged context that claims the
+ * writer's future counters: a later write that has seen it and the forged
+ * version cover each other, and both stay, here and in every merge order. */
+START_TEST(versions_that_cover_each_other_both_stay)
+{
+    uint64_t a = actor_make("n1", 1), b = actor_make("n2", 1);
+    struct vclock forged;
+    vclock_init(&forged);
+    vclock_set(&forged, a, UINT64_MAX, NOW);
+    struct object *f = put(NULL, b, &forged, "forged", NOW + 50);
+
+    /* a's node writes on top of it with the key's own clock, clamped to
+     * its high-water mark (as db.c does): it supersedes f, f claims it */
+    struct vclock clk;
+    vclock_init(&clk);
+    object_clock(f, &clk);
+    vclock_set(&clk, a, 4, NOW);
+    struct object_write w = {.value = "honest", .vlen = 6, .ctx = &clk,
+                             .actor = a, .now_ms = NOW, .min_counter = 5,
+                             .max_counter = 5, .max_ctx_entries = 10};
+    struct object *h = object_write(f, &w, NULL);
+    ck_assert_uint_eq(object_nsiblings(h), 2);
+    ck_assert(has_value(h, "honest") && has_value(h, "forged"));
+
+    /* a replica that holds only f, and one that holds only the new write */
+    struct object *only = object_write(NULL, &w, NULL);
+    struct object *m1 = object_merge(f, only, NULL);
+    struct object *m2 = object_merge(only, f, NULL);
+    ck_assert(object_equal(m1, m2));
+    ck_assert(object_equal(m1, h));
+    ck_assert(has_value(m1, "honest"));
+    struct object *rt = NULL;
+    ck_assert_int_eq(object_from_bytes(object_bytes(h), object_size(h),
+                                       &nolim, &rt), 0);
+    ck_assert(object_equal(rt, h));
+
+    /* a write that has not seen f would be covered by f alone: refused */
+    w.ctx = NULL;
+    w.min_counter = w.max_counter = 6;
+    ck_assert_ptr_null(object_write(f, &w, NULL));
+    object_free(rt);
+    object_free(m1);
+    object_free(m2);
+    object_free(only);
+    object_free(h);
+    object_free(f);
+    vclock_free(&clk);
+    vclock_free(&forged);
+}
+END_TEST
+
 START_TEST(write_prunes_a_long_context)
 {
     uint64_t a = actor_make("n1", 1);
@@ -1054,6 +1160,9 @@ static Suite *object_suite(void)
     tcase_add_test(tc, from_bytes_rejects_truncation_and_survives_corruption);
     tcase_add_test(tc, from_bytes_rejects_invalid_objects);
     tcase_add_test(tc, clocks_and_views);
+    tcase_add_test(tc, write_never_wraps_the_counter);
+    tcase_add_test(tc, write_counter_stays_under_the_ceiling);
+    tcase_add_test(tc, versions_that_cover_each_other_both_stay);
     suite_add_tcase(s, tc);
     return s;
 }

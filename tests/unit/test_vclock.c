@@ -127,6 +127,43 @@ START_TEST(set_get_increment)
 }
 END_TEST
 
+/* The top of the counter space: 2^64-1 round-trips through the binary and
+ * the client encodings, merges by max without wrapping, and an increment
+ * there is refused rather than wrapping to 0. */
+START_TEST(counters_at_the_top_never_wrap)
+{
+    struct vclock a, b, d;
+    vclock_init(&a);
+    vclock_init(&b);
+    vclock_init(&d);
+    vclock_set(&a, 7, UINT64_MAX, 1);
+    vclock_set(&a, 9, (1ULL << 63), 2);
+    vclock_set(&b, 7, UINT64_MAX - 1, 3);
+    vclock_set(&b, 9, 1, 4);
+    struct dbuf txt;
+    dbuf_init(&txt);
+    vclock_context_encode(&a, &txt);
+    ck_assert_int_eq(vclock_context_decode(&d, txt.p, txt.len, 10), 0);
+    ck_assert_uint_eq(vclock_get(&d, 7), UINT64_MAX);
+    ck_assert_uint_eq(vclock_get(&d, 9), 1ULL << 63);
+
+    vclock_merge(&b, &a);
+    ck_assert_uint_eq(vclock_get(&b, 7), UINT64_MAX);
+    ck_assert_uint_eq(vclock_get(&b, 9), 1ULL << 63);
+    ck_assert_int_eq(vclock_compare(&a, &b), VCLOCK_EQUAL);
+
+    ck_assert_int_eq(vclock_increment(&a, 7, 99), DYN_ERANGE);
+    ck_assert_uint_eq(vclock_get(&a, 7), UINT64_MAX);
+    ck_assert_uint_eq(a.e[0].ts_ms, 1);
+    ck_assert_int_eq(vclock_increment(&a, 9, 99), 0);
+    ck_assert_uint_eq(vclock_get(&a, 9), (1ULL << 63) + 1);
+    dbuf_free(&txt);
+    vclock_free(&a);
+    vclock_free(&b);
+    vclock_free(&d);
+}
+END_TEST
+
 START_TEST(increment_makes_a_clock_after)
 {
     struct rng r = {SEED};
@@ -564,6 +601,7 @@ static Suite *vclock_suite(void)
     tcase_add_test(tc, context_decode_rejects_bad_text);
     tcase_add_test(tc, prune_drops_the_oldest_and_counts);
     tcase_add_test(tc, format_is_readable);
+    tcase_add_test(tc, counters_at_the_top_never_wrap);
     suite_add_tcase(s, tc);
     return s;
 }
