@@ -1853,6 +1853,8 @@ static void server_info_dynamo(struct node *n, struct dbuf *b)
     cluster_info(n, b);
     dbuf_printf(b, "vclock_prunes:%" PRIu64 "\r\n", s->vclock_prunes);
     dbuf_printf(b, "siblings_created:%" PRIu64 "\r\n", s->siblings_created);
+    dbuf_printf(b, "sibling_cap_refusals:%" PRIu64 "\r\n",
+                s->sibling_cap_refusals);
     dbuf_printf(b,
                 "sibling_hist:1=%" PRIu64 ",2=%" PRIu64 ",3=%" PRIu64
                 ",4=%" PRIu64 ",5-8=%" PRIu64 ",9+=%" PRIu64 "\r\n",

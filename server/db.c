@@ -19,7 +19,11 @@
  * its clock still seeds the context, so the writer's counter keeps growing
  * and the new dot can never collide with an older event held elsewhere.
  * conflict-policy lww reduces the result to its winner.  A result above
- * max-siblings is refused with DYN_ELIMIT and nothing changes.
+ * max-siblings is refused with DYN_ELIMIT and nothing changes; the refusal
+ * is counted (INFO sibling_cap_refusals) and logged with the key, escaped
+ * and cut to 64 bytes, at most one line per 10 s (with the count of the
+ * refusals not logged in between), so any client's flood of blind writes
+ * shows up without filling the disk.
  *
  * Counters.  Every dot of this node's actor is dot_counter + 1 (the
  * node-wide high-water mark, reserved in node.meta before a record holds
@@ -56,9 +60,11 @@
  * Counters), or the engine's DYN_EAGAIN (disk full) / DYN_EIO (the engine
  * has failed); db_error_text() words them.
  */
+#include <inttypes.h>
 #include <string.h>
 #include "server/db.h"
 #include "server/engine.h"
+#include "server/log.h"
 #include "server/node.h"
 #include "server/store.h"
 #include "server/util.h"
@@ -166,6 +172,62 @@ int db_lookup(struct node *n, const void *key, size_t klen,
     return 1;
 }
 
+/* A key for a log line: at most DB_LOG_KEY_MAX bytes of it, printable
+ * ASCII as is (backslash and quote escaped), the rest as \xHH, so a hostile
+ * key can neither forge log lines nor make one long. */
+#define DB_LOG_KEY_MAX 64
+
+static void db_key_repr(struct dbuf *out, const void *key, size_t klen)
+{
+    const unsigned char *k = key;
+    size_t shown = DYN_MIN(klen, (size_t)DB_LOG_KEY_MAX);
+    dbuf_appendc(out, '"');
+    for (size_t i = 0; i < shown; i++) {
+        if (k[i] == '\\' || k[i] == '"')
+            dbuf_printf(out, "\\%c", k[i]);
+        else if (k[i] >= 0x20 && k[i] < 0x7f)
+            dbuf_appendc(out, (char)k[i]);
+        else
+            dbuf_printf(out, "\\x%02x", k[i]);
+    }
+    dbuf_appendc(out, '"');
+    if (shown < klen)
+        dbuf_printf(out, "... (%zu bytes)", klen);
+}
+
+/* A write refused by max-siblings: counted (INFO sibling_cap_refusals), and
+ * logged with its key, at most one line per DB_SIBLING_CAP_LOG_US so a
+ * flood of refused writes cannot fill the disk; the line says how many
+ * refusals went unlogged before it. */
+#define DB_SIBLING_CAP_LOG_US 10000000ULL
+
+static void db_sibling_cap_refused(struct node *n, const void *key,
+                                   size_t klen)
+{
+    n->stats.sibling_cap_refusals++;
+    uint64_t now = dyn_mono_us();
+    if (n->sibling_cap_log_us &&
+        now - n->sibling_cap_log_us < DB_SIBLING_CAP_LOG_US) {
+        n->sibling_cap_unlogged++;
+        return;
+    }
+    if (DLOG_WARNING >= dlog_current_level) {
+        struct dbuf m;
+        dbuf_init(&m);
+        dbuf_appends(&m, "Write refused: key ");
+        db_key_repr(&m, key, klen);
+        dbuf_printf(&m, " would have more than %d siblings (max-siblings)",
+                    n->cfg.max_siblings);
+        if (n->sibling_cap_unlogged)
+            dbuf_printf(&m, "; %" PRIu64 " more such refusals since the "
+                        "previous line", n->sibling_cap_unlogged);
+        dlog_write(DLOG_WARNING, "%.*s", (int)m.len, m.p);
+        dbuf_free(&m);
+    }
+    n->sibling_cap_log_us = now;
+    n->sibling_cap_unlogged = 0;
+}
+
 int db_write(struct node *n, const void *key, size_t klen,
              const struct db_write *w)
 {
@@ -243,6 +305,7 @@ int db_write(struct node *n, const void *key, size_t klen,
     uint32_t nsib = object_nsiblings(o);
     if (n->cfg.max_siblings > 0 && nsib > (uint32_t)n->cfg.max_siblings) {
         object_free(o);
+        db_sibling_cap_refused(n, key, klen);
         return DYN_ELIMIT;
     }
     if (nsib > 1)

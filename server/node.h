@@ -63,6 +63,7 @@ struct node_stats {
     uint64_t client_query_buffer_limit_disconnections;
     uint64_t vclock_prunes;
     uint64_t siblings_created;     /* writes that left >1 sibling */
+    uint64_t sibling_cap_refusals; /* writes refused by max-siblings */
     uint64_t sibling_hist[SIBLING_HIST_BUCKETS]; /* per read: sibling count */
     uint64_t quorum_failures;
     uint64_t used_memory_peak;     /* INFO memory: highest used_memory seen */
@@ -83,6 +84,9 @@ struct node {
     uint64_t actor;             /* actor_make(node_name, incarnation) */
     uint64_t dot_counter;       /* highest dot counter this actor has used,
                                  * across all keys (object_write floor) */
+    uint64_t sibling_cap_log_us;   /* monotonic time of the last max-siblings
+                                    * log line (db.c rate-limits them) */
+    uint64_t sibling_cap_unlogged; /* refusals since that line, not logged */
     char run_id[41];
 
     /* clients */

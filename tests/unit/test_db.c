@@ -367,10 +367,14 @@ START_TEST(max_siblings_refuses_and_changes_nothing)
     const struct object *before = db_object(&n, "k", 1);
     ck_assert_uint_eq(object_nsiblings(before), 2);
     uint64_t digest = object_digest(before);
+    ck_assert_uint_eq(n.stats.sibling_cap_refusals, 0);
     ck_assert_int_eq(put_ctx(&n, "k", "3", &empty), DYN_ELIMIT);
     const struct object *after = db_object(&n, "k", 1);
     ck_assert_uint_eq(object_nsiblings(after), 2);
     ck_assert_uint_eq(object_digest(after), digest);
+    /* every refusal is counted (INFO sibling_cap_refusals) */
+    ck_assert_int_eq(put_ctx(&n, "k", "4", &empty), DYN_ELIMIT);
+    ck_assert_uint_eq(n.stats.sibling_cap_refusals, 2);
     vclock_free(&empty);
     node_teardown(&n);
 }
