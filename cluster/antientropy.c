@@ -54,6 +54,18 @@
  * Batches are bounded (leaves, keys and bytes per request) so that a
  * freshly wiped replica is refilled in many small steps.
  *
+ * Deadlines (clients wait on DYNAMO.AE and DYNAMO.MERKLE): the bus may
+ * hold a request for as long as a fault delays it (DYNAMO.FAULT ... DELAY),
+ * so nothing here waits on it for longer than request-timeout-ms.  The
+ * round's one outstanding request and each view have a deadline that the
+ * tick checks; past it the request is marked stale, the round takes its
+ * peer as failed (and does not ask it again in the same run, so DYNAMO.AE
+ * ALL costs one timeout per silent peer, not one per partition), and a
+ * view shows the replica as not answering.  A stale request's answer, when
+ * it comes, is only counted (ae_late_answers).  The tick runs under
+ * DYNAMO.KILL too: it ends the run and the queued DYNAMO.AE requests
+ * (result.killed) and starts nothing.
+ *
  * Lifetime: every request carries a struct ae_req that the instance lists;
  * antientropy_free detaches them (req->ae = NULL) because the bus fails
  * outstanding requests only after the coordinator freed us.  Completion
@@ -61,8 +73,9 @@
  * call that asked.
  *
  * Thread-safety: none; the event loop owns it.
- * Errors: peers that fail or time out are skipped (counted); bad peer
- * input is an error reply, never an assert.
+ * Errors: peers that fail or miss the deadline are skipped (counted, and
+ * named to DYNAMO.AE); bad peer input is an error reply, never an
+ * assert.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +99,7 @@
 #define AE_KEY_BATCH    512             /* keys per AE.GET / AE.PUT */
 #define AE_BATCH_BYTES  (512 * 1024)    /* object bytes per AE.PUT */
 #define AE_MAX_QUEUED   64
+#define AE_MAX_UNANSWERED ANTIENTROPY_MAX_NAMED
 
 enum ae_phase { PH_ROOT, PH_TREE, PH_KEYS, PH_GET, PH_PUT, PH_NEXT_PEER };
 
@@ -106,6 +120,7 @@ struct ae_waiter {
 
 struct ae_round {
     int active;
+    int killed;                 /* ended by DYNAMO.KILL */
     uint32_t part;
     int sweep;                  /* ALL: go on to the next partition */
     uint32_t sweep_left;
@@ -113,7 +128,14 @@ struct ae_round {
     uint64_t peer_gen[AE_MAX_REPLICAS];
     uint32_t npeers, pi;
     enum ae_phase phase;
-    int waiting;                /* a request is out */
+    int waiting;                /* a request is out: out */
+    struct ae_req *out;
+    uint64_t out_deadline;      /* request-timeout-ms after it left */
+    uint16_t unanswered[AE_MAX_UNANSWERED];  /* members whose exchange
+                                              * failed in this run */
+    unsigned char unanswered_timeout[AE_MAX_UNANSWERED]; /* ... because
+                                              * they missed a deadline */
+    uint32_t nunanswered;
     uint64_t root_start, gen_start;
     uint64_t root_sent;         /* our root when AE.ROOT went out */
     uint64_t *sent_hash;        /* our hashes of the AE.TREE nodes asked */
@@ -135,6 +157,7 @@ struct ae_view_state {
     antientropy_view_fn *fn;
     void *ctx;
     int pending;
+    uint64_t deadline;          /* request-timeout-ms after it asked */
     uint64_t *leaves[AE_MAX_REPLICAS];  /* per replica, NULL if none */
     struct ae_view_state *next;
 };
@@ -143,6 +166,8 @@ struct ae_req {
     struct antientropy *ae;     /* NULL: detached (instance freed) */
     struct ae_req *prev, *next;
     struct ae_view_state *view; /* a DYNAMO.MERKLE query, or NULL */
+    int stale;                  /* the round or view gave up on it: its
+                                 * late answer is only counted */
     int vi;                     /* replica index in the view */
     size_t sent;                /* request bytes */
 };
@@ -169,6 +194,8 @@ struct antientropy {
     uint64_t exchanges, peer_exchanges, keys_repaired, bytes_sent,
         bytes_received, peers_failed, confirmed, rounds_equal,
         last_round_ms, reapable_skipped;
+    uint64_t timeouts;          /* requests given up after the deadline */
+    uint64_t late_answers;      /* answers that came after it */
     uint64_t descents, leaves_listed, keys_compared;
 };
 
@@ -360,8 +387,33 @@ static void round_next_peer(struct antientropy *ae)
     r->pull_pos = r->push_pos = 0;
 }
 
+/* Whether member m missed a request deadline earlier in this run (it is
+ * not asked again until the run ends). */
+static int round_timed_out(const struct ae_round *r, int m)
+{
+    for (uint32_t i = 0; i < r->nunanswered; i++)
+        if (r->unanswered[i] == m && r->unanswered_timeout[i])
+            return 1;
+    return 0;
+}
+
+/* Names member m among the peers that did not answer in this run. */
+static void round_note_unanswered(struct ae_round *r, int m, int timeout)
+{
+    for (uint32_t i = 0; i < r->nunanswered; i++)
+        if (r->unanswered[i] == m) {
+            r->unanswered_timeout[i] |= (unsigned char)timeout;
+            return;
+        }
+    if (r->nunanswered < AE_MAX_UNANSWERED) {
+        r->unanswered[r->nunanswered] = (uint16_t)m;
+        r->unanswered_timeout[r->nunanswered++] = (unsigned char)timeout;
+    }
+}
+
 static void round_peer_failed(struct antientropy *ae)
 {
+    round_note_unanswered(&ae->r, ae->r.peers[ae->r.pi], 0);
     ae->peers_failed++;
     ae->r.res.peers_failed++;
     ae->r.all_equal = 0;
@@ -422,6 +474,8 @@ static void round_start(struct antientropy *ae, int64_t part,
     struct ae_round *r = &ae->r;
     memset(&r->res, 0, sizeof(r->res));
     r->w = w;
+    r->nunanswered = 0;
+    r->killed = 0;
     (void)now_ms;
     r->started_ms = cluster_now_ms(ae->node);   /* the clock res.ms uses */
     r->sweep = part == ANTIENTROPY_ALL;
@@ -449,6 +503,31 @@ static void ae_on_confirm(void *ctx, int err, const struct peer_value *reply)
     if (q->ae)
         q->ae->bytes_received += value_bytes(reply);
     req_free(q);
+}
+
+/* The run is over (or DYNAMO.KILL ended it): the waiter gets the result. */
+static void round_end(struct antientropy *ae)
+{
+    struct ae_round *r = &ae->r;
+    struct node *n = ae->node;
+    r->active = 0;
+    uint64_t end = cluster_now_ms(n);
+    r->res.ms = end > r->started_ms ? end - r->started_ms : 0;
+    ae->last_round_ms = r->res.ms;
+    keys_reset(&r->pull);
+    keys_reset(&r->push);
+    if (r->w.fn) {
+        const struct membership *mb = cluster_membership(n);
+        struct ae_waiter w = r->w;
+        r->w.fn = NULL;
+        r->res.killed = r->killed;
+        r->res.nunanswered = 0;
+        for (uint32_t i = 0; i < r->nunanswered && mb; i++)
+            if (r->unanswered[i] < mb->n)
+                r->res.unanswered[r->res.nunanswered++] =
+                    mb->m[r->unanswered[i]].name;
+        w.fn(w.ctx, &r->res);
+    }
 }
 
 /* The current partition is done: confirm, then the next one (sweep) or
@@ -484,17 +563,7 @@ static void round_partition_done(struct antientropy *ae)
             }
         }
     }
-    r->active = 0;
-    uint64_t end = cluster_now_ms(n);
-    r->res.ms = end > r->started_ms ? end - r->started_ms : 0;
-    ae->last_round_ms = r->res.ms;
-    keys_reset(&r->pull);
-    keys_reset(&r->push);
-    if (r->w.fn) {
-        struct ae_waiter w = r->w;
-        r->w.fn = NULL;
-        w.fn(w.ctx, &r->res);
-    }
+    round_end(ae);
 }
 
 /* A reply for the round.  Returns the live instance, or NULL when the
@@ -503,14 +572,20 @@ static struct antientropy *round_reply(struct ae_req *q,
                                        const struct peer_value *reply)
 {
     struct antientropy *ae = q->ae;
+    int stale = q->stale;
     req_free(q);
     if (!ae)
         return NULL;
     size_t b = value_bytes(reply);
     ae->bytes_received += b;
-    ae->r.res.bytes += b;
     ae->tokens -= (double)b;
+    if (stale) {                /* the round gave up on it: counted only */
+        ae->late_answers++;
+        return NULL;
+    }
+    ae->r.res.bytes += b;
     ae->r.waiting = 0;
+    ae->r.out = NULL;
     return ae;
 }
 
@@ -796,9 +871,13 @@ static void round_step(struct antientropy *ae)
             round_partition_done(ae);
             continue;
         }
+        int m = r->peers[r->pi];
+        if (r->phase == PH_ROOT && round_timed_out(r, m)) {
+            round_peer_failed(ae);      /* missed a deadline in this run */
+            continue;
+        }
         if (n->cfg.anti_entropy_max_bps > 0 && ae->tokens <= 0)
             return;     /* the tick refills and calls again */
-        int m = r->peers[r->pi];
         struct ae_argv a;
         argv_init(&a);
         struct ae_req *q = req_new(ae);
@@ -905,6 +984,10 @@ static void round_step(struct antientropy *ae)
         if (ae_send_argv(ae, m, &a, fn, q) != 0) {
             r->waiting = 0;
             round_peer_failed(ae);
+        } else {
+            r->out = q;
+            r->out_deadline = cluster_now_ms(n) +
+                              (uint64_t)n->cfg.request_timeout_ms;
         }
     }
 }
@@ -916,11 +999,16 @@ static void view_on_reply(void *ctx, int err, const struct peer_value *v)
     struct ae_req *q = ctx;
     struct ae_view_state *vs = q->view;
     int vi = q->vi;
+    int stale = q->stale;
     struct antientropy *ae = q->ae;
     req_free(q);
     if (!ae)
         return;     /* the instance freed the view already */
     ae->bytes_received += value_bytes(v);
+    if (stale) {    /* the view answered without it, and is gone */
+        ae->late_answers++;
+        return;
+    }
     vs->pending--;
     if (!reply_is_array(err, v) || v->n < 4 + (size_t)vs->v.leaves)
         return;
@@ -944,6 +1032,7 @@ int antientropy_view(struct antientropy *ae, uint32_t part,
     vs->fn = fn;
     vs->ctx = ctx;
     vs->v.partition = part;
+    vs->deadline = cluster_now_ms(n) + (uint64_t)n->cfg.request_timeout_ms;
     struct merkle *t = ae_tree(ae, part);
     vs->v.leaves = merkle_leaves(t);
     uint16_t reps[AE_MAX_REPLICAS];
@@ -1007,17 +1096,69 @@ static void view_finish(struct ae_view_state *vs, int aborted)
     dyn_free(vs);
 }
 
-static void views_poll(struct antientropy *ae)
+/* Finishes the views whose replicas all answered or whose deadline
+ * passed; a replica still silent then is shown as not answering, and its
+ * request is marked stale so that its late answer touches nothing. */
+static void views_poll(struct antientropy *ae, uint64_t now)
 {
     struct ae_view_state **pp = &ae->views;
     while (*pp) {
         struct ae_view_state *vs = *pp;
-        if (vs->pending > 0) {
+        if (vs->pending > 0 && now < vs->deadline) {
             pp = &vs->next;
             continue;
         }
         *pp = vs->next;
+        if (vs->pending > 0)
+            for (struct ae_req *q = ae->reqs; q; q = q->next)
+                if (q->view == vs) {
+                    q->view = NULL;
+                    q->stale = 1;
+                    ae->timeouts++;
+                }
         view_finish(vs, 0);
+    }
+}
+
+/* The round's request missed request-timeout-ms: its peer is skipped for
+ * the rest of the run and the round goes on without waiting for it. */
+static void round_expire(struct antientropy *ae, uint64_t now)
+{
+    struct ae_round *r = &ae->r;
+    if (!r->active || !r->waiting || !r->out || now < r->out_deadline)
+        return;
+    r->out->stale = 1;
+    r->out = NULL;
+    r->waiting = 0;
+    ae->timeouts++;
+    round_note_unanswered(r, r->peers[r->pi], 1);
+    round_peer_failed(ae);
+    round_step(ae);
+}
+
+/* DYNAMO.KILL: the node behaves as crashed, so a run in progress and the
+ * queued DYNAMO.AE requests end now (their clients get an answer) instead
+ * of waiting for DYNAMO.REVIVE. */
+static void ae_killed(struct antientropy *ae)
+{
+    struct ae_round *r = &ae->r;
+    if (r->active) {
+        if (r->out)
+            r->out->stale = 1;
+        r->out = NULL;
+        r->waiting = 0;
+        r->killed = 1;
+        round_end(ae);
+    }
+    while (ae->nqueued > 0) {
+        struct ae_queued qd = ae->queue[0];
+        memmove(ae->queue, ae->queue + 1,
+                (ae->nqueued - 1) * sizeof(ae->queue[0]));
+        ae->nqueued--;
+        struct antientropy_result res;
+        memset(&res, 0, sizeof(res));
+        res.killed = 1;
+        qd.w.fn(qd.w.ctx, &res);
     }
 }
 
@@ -1102,7 +1243,13 @@ void antientropy_tick(struct antientropy *ae, uint64_t now_ms)
         ae->tokens = (double)DYN_MAX(bps, 0);
     }
     ae->last_tick_ms = now_ms;
-    views_poll(ae);
+    uint64_t now = cluster_now_ms(n);   /* the clock deadlines were set by */
+    views_poll(ae, now);
+    round_expire(ae, now);
+    if (cluster_is_killed(n)) {
+        ae_killed(ae);
+        return;
+    }
 
     if (ae->r.active) {
         round_step(ae);
@@ -1147,6 +1294,8 @@ void antientropy_info(struct antientropy *ae, struct dbuf *out)
                 "ae_bytes_sent:%llu\r\n"
                 "ae_bytes_received:%llu\r\n"
                 "ae_peers_failed:%llu\r\n"
+                "ae_timeouts:%llu\r\n"
+                "ae_late_answers:%llu\r\n"
                 "ae_partitions_confirmed:%llu\r\n"
                 "ae_reapable_skipped:%llu\r\n"
                 "ae_descents:%llu\r\n"
@@ -1161,6 +1310,8 @@ void antientropy_info(struct antientropy *ae, struct dbuf *out)
                 (unsigned long long)ae->bytes_sent,
                 (unsigned long long)ae->bytes_received,
                 (unsigned long long)ae->peers_failed,
+                (unsigned long long)ae->timeouts,
+                (unsigned long long)ae->late_answers,
                 (unsigned long long)ae->confirmed,
                 (unsigned long long)ae->reapable_skipped,
                 (unsigned long long)ae->descents,

@@ -19,7 +19,8 @@ struct antientropy;
 
 struct antientropy *antientropy_new(struct node *n);
 void antientropy_free(struct antientropy *ae);      /* NULL: no-op */
-/* Called every cluster tick (about 5 ms). */
+/* Called every cluster tick (about 5 ms), also while DYNAMO.KILL is in
+ * effect: it then only expires deadlines and answers waiters. */
 void antientropy_tick(struct antientropy *ae, uint64_t now_ms);
 /* INFO lines ("name:value\r\n"). */
 void antientropy_info(struct antientropy *ae, struct dbuf *out);
@@ -35,20 +36,34 @@ struct antientropy *antientropy_of(struct node *n);
 #define ANTIENTROPY_NEXT (-1)   /* the next partition in turn */
 #define ANTIENTROPY_ALL  (-2)   /* every partition this node replicates */
 
+#define ANTIENTROPY_MAX_NAMED 64 /* peers a result names */
+
 struct antientropy_result {
     int aborted;                /* the node is shutting down */
+    int killed;                 /* DYNAMO.KILL ended or refused the run */
     uint32_t partitions;        /* partitions exchanged */
     uint32_t peer_exchanges;    /* (partition, peer) pairs compared */
     uint32_t peers_failed;      /* peers that did not answer */
     uint64_t keys_repaired;
     uint64_t bytes;             /* sent + received */
     uint64_t ms;                /* wall time */
+    /* the peers whose exchange failed: no answer within request-timeout-ms
+     * (those are not asked again in the same run), unreachable, or a bad
+     * answer.  Names valid during the callback only. */
+    uint32_t nunanswered;
+    const char *unanswered[ANTIENTROPY_MAX_NAMED];
 };
 typedef void antientropy_done_fn(void *ctx,
                                  const struct antientropy_result *r);
 /* Queues an exchange of `part` (or NEXT / ALL) ahead of the periodic ones;
  * fn runs exactly once from the event loop when it is done.  0, or
- * DYN_EINVAL (bad partition) / DYN_ELIMIT (too many queued). */
+ * DYN_EINVAL (bad partition) / DYN_ELIMIT (too many queued).
+ * Bound: every request of the run waits at most request-timeout-ms for
+ * its answer; a peer that misses it is skipped for the rest of the run, so
+ * the run takes at most (its peers) x request-timeout-ms of waiting plus
+ * the exchanges with the peers that do answer (throttled by
+ * anti-entropy-max-bps), after the run in progress and the ones queued
+ * before it.  DYNAMO.KILL ends the run and the queue (result.killed). */
 int antientropy_start(struct antientropy *ae, int64_t part,
                       antientropy_done_fn *fn, void *ctx);
 
@@ -68,7 +83,9 @@ struct antientropy_view {
     uint32_t ndiff;
 };
 typedef void antientropy_view_fn(void *ctx, const struct antientropy_view *v);
-/* 0 and fn runs exactly once later; DYN_EINVAL: bad partition. */
+/* 0 and fn runs exactly once later, within request-timeout-ms (a
+ * replica that has not answered by then is shown with ok 0, and its late
+ * answer is dropped); DYN_EINVAL: bad partition. */
 int antientropy_view(struct antientropy *ae, uint32_t part,
                      antientropy_view_fn *fn, void *ctx);
 

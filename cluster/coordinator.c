@@ -46,7 +46,12 @@
  * An op lives until its reply is out and every peer callback it started has
  * run (the bus runs each exactly once), so late answers are still counted
  * and repaired.  Undecided ops sit on a FIFO ordered by deadline (every op
- * gets the same request-timeout-ms), which cluster_tick expires.
+ * gets the same request-timeout-ms), which cluster_tick expires.  So every
+ * client command that waits on peers answers within request-timeout-ms
+ * (EXEC: per queued command): a gather still missing answers then replies
+ * "-TIMEOUT k of m nodes answered <cmd> within T ms (no answer from
+ * ...)", and the answers that come later are counted (late_answers) and
+ * dropped, the op staying alive until the last of them is in.
  *
  * Batching: the quorum reads and writes of one loop turn that go to the
  * same replica leave as one R.MGET / R.MPUT, sent by an event activated
@@ -156,6 +161,8 @@ struct op {
     uint32_t nchild;
     uint32_t ndone;
     struct dbuf *child;         /* each child's reply */
+    unsigned char *silent;      /* OP_GATHER: 1 while member i's answer
+                                 * is awaited (the timeout names them) */
     enum combine combine;
     uint64_t scan_next;         /* COMBINE_SCAN */
     char *pattern;
@@ -387,6 +394,7 @@ static void op_free(struct op *op)
     for (uint32_t i = 0; i < op->nchild; i++)
         dbuf_free(&op->child[i]);
     dyn_free(op->child);
+    dyn_free(op->silent);
     dyn_free(op->argv);
     dyn_free(op->pattern);
     for (int i = 0; i < op->queue_len; i++) {
@@ -1241,6 +1249,7 @@ static void gather_start(struct op *op, const char *verb, const char *pattern,
     }
     op->nchild = nm;
     op->child = dyn_calloc(nm, sizeof(struct dbuf));
+    op->silent = dyn_calloc(nm, 1);
     op->phase = PH_GATHER;
     op->refs++;
     for (uint32_t m = 0; m < nm; m++) {
@@ -1270,6 +1279,8 @@ static void gather_start(struct op *op, const char *verb, const char *pattern,
         } else if (send_to(cl, op, (uint16_t)m, P_GATHER, ac, av) != 0) {
             reply_error(&op->child[m], "NOQUORUM a replica became unreachable");
             op->ndone++;
+        } else {
+            op->silent[m] = 1;
         }
         dyn_free(av);
         dyn_free(nums);
@@ -1284,6 +1295,35 @@ out:
         dyn_free(parts[m]);
     dyn_free(parts);
     dyn_free(nparts);
+}
+
+/* A gather's deadline passed: -TIMEOUT with the figures and the names of
+ * the nodes still silent.  Their answers may come later; peer_answer then
+ * finds the op finished and drops them (the op lives until they are in). */
+static void gather_timeout(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    uint32_t asked = 0, silent = 0;
+    struct dbuf names;
+    dbuf_init(&names);
+    for (uint32_t m = 0; m < op->nchild; m++) {
+        if (!op->silent || m == (uint32_t)self_member(cl))
+            continue;
+        if (op->silent[m]) {
+            dbuf_printf(&names, "%s%s", silent ? ", " : "", cl->mb.m[m].name);
+            silent++;
+            asked++;
+        } else if (op->child[m].len) {
+            asked++;
+        }
+    }
+    dbuf_append(&names, "", 1);
+    reply_err(op, "TIMEOUT %u of %u nodes answered %s within %d ms (no "
+                  "answer from %s)%s",
+              asked - silent, asked, op->cmd->name,
+              cl->node->cfg.request_timeout_ms, names.p,
+              op->combine == COMBINE_FLUSH ? "; nothing is rolled back" : "");
+    dbuf_free(&names);
 }
 
 /* Parses a child reply produced by reply.c (local) or relayed from a peer
@@ -1411,6 +1451,7 @@ static void keyless_start(struct op *op)
         op->combine = COMBINE_FLUSH;
         op->nchild = cl->mb.n;
         op->child = dyn_calloc(op->nchild, sizeof(struct dbuf));
+        op->silent = dyn_calloc(op->nchild, 1);
         op->phase = PH_GATHER;
         op->refs++;
         struct dyn_arg av[1] = {{"R.FLUSH", 7}};
@@ -1425,6 +1466,8 @@ static void keyless_start(struct op *op)
                              "rolled back",
                              cmd->name, cl->mb.m[m].name);
                 op->ndone++;
+            } else {
+                op->silent[m] = 1;
             }
         }
         op->refs--;
@@ -1804,8 +1847,11 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
         }
         break;
     case P_GATHER:
-        if (op->finished)
+        if (op->finished) {     /* after the -TIMEOUT: dropped */
+            cl->late_answers++;
             break;
+        }
+        op->silent[m] = 0;
         dbuf_reset(&op->child[m]);
         if (err == 0 && v)
             value_to_resp(v, &op->child[m]);
@@ -2550,7 +2596,7 @@ void cluster_tick(struct node *n, uint64_t t)
             quorum_timeout(&op->q, &decided);
             quorum_failed(op);
         } else if (op->phase == PH_GATHER) {
-            reply_err(op, "NOQUORUM not every node answered in time");
+            gather_timeout(op);
         } else {
             reply_err(op, "NOQUORUM the coordinator did not answer in time");
         }
@@ -2560,7 +2606,6 @@ void cluster_tick(struct node *n, uint64_t t)
     if (!cl->killed) {
         handoff_tick(cl, t);
         rebalance_tick(cl, t);
-        antientropy_tick(cl->ae, t);
     }
 }
 
@@ -2568,6 +2613,9 @@ const struct ring *cluster_ring(const struct node *n)
 {
     return n->cluster ? &n->cluster->ring : NULL;
 }
+    /* even when killed: it answers its waiting clients (deadlines, and
+     * DYNAMO.KILL ends a run), and starts nothing while killed */
+    antientropy_tick(cl->ae, t);
 
 const struct membership *cluster_membership(const struct node *n)
 {

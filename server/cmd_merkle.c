@@ -6,10 +6,13 @@
  *   DYNAMO.MERKLE partition    -> asks every replica of the partition for
  *                                 its tree: {partition, leaves, replicas:
  *                                 [[name, root|nil, keys]...],
- *                                 differing_leaves: [leaf...]}; a replica
- *                                 that does not answer has a nil root and
- *                                 keys -1.  Leaves are compared with the
- *                                 first replica that answered.
+ *                                 differing_leaves: [leaf...],
+ *                                 unanswered: [name...]}; a replica that
+ *                                 does not answer within
+ *                                 request-timeout-ms has a nil root and
+ *                                 keys -1, and is named in unanswered.
+ *                                 Leaves are compared with the first
+ *                                 replica that answered.
  *   DYNAMO.AE [partition|NEXT|ALL]
  *                              -> runs one exchange now (default NEXT: the
  *                                 next partition in turn; ALL: every
@@ -18,12 +21,21 @@
  *                                 anti-entropy-interval-ms 0, and replies
  *                                 when it is done: {partitions,
  *                                 peer_exchanges, peers_failed,
- *                                 keys_repaired, bytes, ms}.
+ *                                 keys_repaired, bytes, ms, unanswered:
+ *                                 [name...]}.  Each peer request waits at
+ *                                 most request-timeout-ms; a peer that
+ *                                 misses it is named in unanswered and
+ *                                 not asked again in that run.  On a node
+ *                                 under DYNAMO.KILL: -KILLED.
  *
  * Roots are shown as 16 hex digits.  Both network commands block the
- * calling client (CLIENT_BLOCKED) until the answer is ready; the pending
+ * calling client (CLIENT_BLOCKED) until the answer is ready, and never
+ * longer than their bound (antientropy.h): a peer that does not answer in
+ * time makes a partial answer that names it, never a hang.  The pending
  * answer remembers the client by id, not by pointer, so a client that
- * disconnects meanwhile is simply not answered.  Refused inside MULTI.
+ * disconnects meanwhile is simply not answered; a peer's answer that comes
+ * after the command answered is dropped by antientropy.c (a stale request)
+ * and never reaches this file.  Refused inside MULTI.
  *
  * A node alone has no replicas: DYNAMO.MERKLE shows its own trees
  * (enabling them on first use) and DYNAMO.AE is an error.
@@ -42,7 +54,12 @@
 #include "server/store.h"
 #include "server/util.h"
 #include "cluster/antientropy.h"
+#include "cluster/coordinator.h"
 #include "cluster/merkle.h"
+
+#define MERKLE_KILLED                                                      \
+    "KILLED this node simulates a crash (DYNAMO.KILL): anti-entropy is "   \
+    "stopped until DYNAMO.REVIVE"
 
 /* A blocked client's pending answer. */
 struct merkle_wait {
@@ -123,7 +140,10 @@ static void merkle_view_done(void *ctx, const struct antientropy_view *v)
     if (v->aborted) {
         reply_error(&c->obuf, "ERR the node is shutting down");
     } else {
-        reply_map(&c->obuf, c->resp, 4);
+        uint32_t silent = 0;
+        for (uint32_t i = 0; i < v->nreplicas; i++)
+            silent += !v->rep[i].ok;
+        reply_map(&c->obuf, c->resp, 5);
         reply_bulk_cstr(&c->obuf, "partition");
         reply_int(&c->obuf, v->partition);
         reply_bulk_cstr(&c->obuf, "leaves");
@@ -143,6 +163,11 @@ static void merkle_view_done(void *ctx, const struct antientropy_view *v)
         reply_array(&c->obuf, v->ndiff);
         for (uint32_t i = 0; i < v->ndiff; i++)
             reply_int(&c->obuf, v->diff[i]);
+        reply_bulk_cstr(&c->obuf, "unanswered");
+        reply_array(&c->obuf, silent);
+        for (uint32_t i = 0; i < v->nreplicas; i++)
+            if (!v->rep[i].ok)
+                reply_bulk_cstr(&c->obuf, v->rep[i].name);
     }
     client_unblock(c);
 }
@@ -214,8 +239,10 @@ static void merkle_ae_done(void *ctx, const struct antientropy_result *r)
         return;
     if (r->aborted) {
         reply_error(&c->obuf, "ERR the node is shutting down");
+    } else if (r->killed) {
+        reply_error(&c->obuf, MERKLE_KILLED);
     } else {
-        reply_map(&c->obuf, c->resp, 6);
+        reply_map(&c->obuf, c->resp, 7);
         reply_bulk_cstr(&c->obuf, "partitions");
         reply_int(&c->obuf, r->partitions);
         reply_bulk_cstr(&c->obuf, "peer_exchanges");
@@ -228,6 +255,10 @@ static void merkle_ae_done(void *ctx, const struct antientropy_result *r)
         reply_int(&c->obuf, (long long)r->bytes);
         reply_bulk_cstr(&c->obuf, "ms");
         reply_int(&c->obuf, (long long)r->ms);
+        reply_bulk_cstr(&c->obuf, "unanswered");
+        reply_array(&c->obuf, r->nunanswered);
+        for (uint32_t i = 0; i < r->nunanswered; i++)
+            reply_bulk_cstr(&c->obuf, r->unanswered[i]);
     }
     client_unblock(c);
 }
@@ -241,6 +272,10 @@ static void dynamo_ae(struct client *c, int argc, const struct dyn_arg *argv)
     }
     if (!ae) {
         reply_error(&c->obuf, "ERR anti-entropy needs a cluster");
+        return;
+    }
+    if (cluster_is_killed(c->node)) {
+        reply_error(&c->obuf, MERKLE_KILLED);
         return;
     }
     if (merkle_refuse_multi(c))
