@@ -2362,11 +2362,17 @@ int cluster_init(struct node *n, struct dbuf *err)
         .secret = secret,
         .secret_len = strlen(secret),
         .insecure = n->cfg.cluster_insecure,
+        .tls = n->cfg.tls_cluster,
         .max_message = (size_t)n->cfg.proto_max_bulk_len + 4096,
         .connect_timeout_ms = (uint64_t)n->cfg.request_timeout_ms * 2,
         .dead_link_ms = (uint64_t)n->cfg.request_timeout_ms * 5,
     };
     struct peer_handlers handlers = handlers_of(cl);
+    if (n->cfg.tls_cluster && !secret[0]) {
+        dbuf_printf(err, "tls-cluster yes needs cluster-secret: the bus's "
+                         "TLS key is derived from it");
+        goto fail;
+    }
     if (peer_bus_new(n->base, &o, &handlers, cl, &cl->bus) != 0) {
         dbuf_printf(err, "cannot start the peer bus on %s:%d", bind_host,
                     self_pport);

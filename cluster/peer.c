@@ -19,7 +19,7 @@
  *     │ fault drop_out ──> silent list ──> cb(DYN_EAGAIN) after dead_link_ms
  *     │ fault delay_ms ──> delay queue ──> (sent when its time comes)
  *     v
- *   encode "*n $cmd $id args.." ──> hiredis obuf        (pending FIFO += req,
+ *   encode "*n $cmd $id args.." ──> the link's obuf     (pending FIFO += req,
  *     │                                                   dead-link timer)
  *     │  ... more requests this loop turn append ...
  *     v
@@ -42,14 +42,14 @@
  *                       order; one write(2) per read callback (or per loop
  *                       turn for late answers)
  *                                                        │
- *   hiredis reader (size-limited) <──────────────────────┘
+ *   hiredis's reader (size-limited) <────────────────────┘
  *     │ replies match requests by order (pending FIFO head)
  *     v
  *   redisReply ──> struct peer_value ──> cb(ctx, 0 | DYN_EPROTO, value)
  *
- *   link lost (EOF, error, dead-link timer, oversized reply): hiredis calls
- *   every pending callback with NULL -> cb(DYN_EIO); on_link(down); redial
- *   after 100 ms, doubling to 5 s, reset once a link authenticates.
+ *   link lost (EOF, error, dead-link timer, oversized reply): every pending
+ *   callback gets DYN_EIO from the loop; on_link(down); redial after
+ *   100 ms, doubling to 1 s, reset once a link authenticates.
  *
  * The handshake (mutual challenge-response; auth.h says what a proof
  * covers and why):
@@ -90,28 +90,36 @@
  *    parser also applies the small unauthenticated limits (10 arguments,
  *    16 KiB bulks).
  *  - Requests go out only on an authenticated link, so the pending FIFO
- *    holds exactly the requests hiredis has callbacks for, in the same
- *    order.
+ *    holds exactly the requests sent on it, in the order their replies
+ *    come back; a reply with no request pending closes the link.
  *  - Replies leave an incoming connection in request order, whatever order
  *    handlers finish in.
  *  - Every size that comes from the network is bounded by max_message
  *    before it is allocated: the incoming parser (max_bulk and the buffered
- *    bytes), and on outgoing links a wrapper around hiredis's reader object
+ *    bytes), and on outgoing links a wrapper around the reader's object
  *    functions (bytes of the reply being built) plus a check of the bytes
- *    hiredis holds buffered before each read.
+ *    the reader holds buffered after each read.
  *  - A reply callback runs exactly once, from the event loop, never inside
  *    peer_request (peer_bus_free is the documented exception).
  *
- * Deferred destruction: a link is never freed from inside one of its own
- * hiredis callbacks by us; closing it activates ev_kill, and the link is
- * freed from there, at the top of the loop.  A removed peer is freed only
+ * Deferred destruction: a link is never freed while its replies are being
+ * delivered; closing it activates ev_kill, and the link is freed from
+ * there, at the top of the loop.  A removed peer is freed only
  * once its link is gone.
  *
- * Coupling with hiredis 0.14: redisLibeventAttach creates one read and one
- * write event; we re-point both at our own callbacks (the adapter's struct
- * is public in <hiredis/adapters/libevent.h>) so that writes can be counted
- * and buffered reply bytes checked before hiredis reads more.  hiredis
- * still does the reading and writing.
+ * Both directions do their own socket I/O (non-blocking connect, read,
+ * write, TLS through server/tls.c).  From hiredis the outgoing side uses
+ * only the reply reader (redisReaderCreate/Feed/GetReply and its object
+ * functions), an API that hiredis 0.14 and 1.x share; its async context
+ * and libevent adapter are not used, so nothing depends on their layout.
+ *
+ * TLS (tls-cluster yes): both directions run TLS 1.3 under an external
+ * PSK derived from cluster-secret, and the handshake above runs inside it.
+ * TLS authenticates the link itself and protects every message after it;
+ * the inner handshake still names the two nodes.  TLS records can make a
+ * write take one call per 16 KiB record, and OpenSSL may hold decrypted
+ * bytes that no socket event announces: the read handlers re-arm
+ * themselves while tls_conn_pending says so.
  *
  * Fault injection (for DYNAMO.FAULT): drop_out swallows requests to a
  * peer; drop_in makes the acceptor answer requests from a peer with the
@@ -139,12 +147,11 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 
 #include "cluster/auth.h"
 #include "server/reply.h"
 #include "server/resp.h"
+#include "server/tls.h"
 #include "server/util.h"
 
 #define PEER_DEFAULT_MAX_MESSAGE (64u * 1024 * 1024)
@@ -193,7 +200,14 @@ struct peer {
     char name[PEER_NAME_MAX];
     char *host;
     int port;
-    redisAsyncContext *ac;
+    int fd;                     /* -1: no connection */
+    struct event *ev_read;      /* of fd, while it is open */
+    struct event *ev_write;
+    struct tls_conn *tls;       /* tls-cluster */
+    redisReader *reader;        /* replies, bounded by reader_* below */
+    struct dbuf obuf;           /* queued output, sent from obuf_sent */
+    size_t obuf_sent;
+    int read_wants_write;       /* a TLS read waits for writability */
     enum link_state state;
     char nonce[AUTH_NONCE_HEX + 1];         /* ours, sent in PEER.HELLO */
     char peer_nonce[AUTH_NONCE_HEX + 1];    /* the acceptor's */
@@ -207,7 +221,7 @@ struct peer {
     struct event *ev_kill;
     uint64_t backoff_ms;
     uint64_t attempts;
-    size_t reply_bytes;         /* of the reply hiredis is building */
+    size_t reply_bytes;         /* of the reply the reader is building */
     struct peer_fault fault;
     redisReplyObjectFunctions fn;       /* our wrappers */
     redisReplyObjectFunctions *orig_fn; /* hiredis's defaults */
@@ -237,6 +251,8 @@ struct peer_conn {
     char nonce[AUTH_NONCE_HEX + 1];         /* ours, in the HELLO answer */
     char peer_nonce[AUTH_NONCE_HEX + 1];    /* the dialer's */
     struct event *ev_auth_to;   /* closes it if not ready in time */
+    struct tls_conn *tls;       /* tls-cluster */
+    int read_wants_write;       /* a TLS read waits for writability */
     struct peer_conn *prev, *next;
 };
 
@@ -268,6 +284,8 @@ struct peer_bus {
     int peers_cap;
     struct peer_conn *conns;
     int unauth_conns;           /* of conns, not CONN_READY */
+    struct ssl_ctx_st *tls_client;  /* tls-cluster: PSK contexts, or NULL */
+    struct ssl_ctx_st *tls_server;
     struct preq_list deferred;
     struct event *ev_defer;
     struct preq_list silent;
@@ -531,8 +549,11 @@ static void *reader_nil(const redisReadTask *t)
 
 static void link_connect(struct peer *p);
 static void peer_destroy(struct peer *p);
+static void link_write(struct peer *p);
+static void encode_len(struct dbuf *b, char c, uint64_t n);
+static void encode_arg(struct dbuf *b, const void *s, size_t n);
 
-/* Closes the link from the top of the loop (never from inside hiredis). */
+/* Closes the link from the top of the loop (never from inside a reply). */
 static void link_close(struct peer *p)
 {
     if (p->state != LINK_IDLE)
@@ -548,16 +569,30 @@ static void link_schedule_retry(struct peer *p)
     p->backoff_ms = DYN_MIN(p->backoff_ms * 2, PEER_BACKOFF_MAX_MS);
 }
 
-/* The connection is gone (or going: hiredis frees it after we return). */
-static void link_lost(struct peer *p)
+/* Tears the connection down now.  Its pending requests fail with DYN_EIO
+ * from the loop (at once while the bus is being freed), on_link(down) is
+ * reported if up was, and a redial is scheduled. */
+static void link_kill_now(struct peer *p)
 {
     struct peer_bus *bus = p->bus;
     struct preq *q;
-    p->ac = NULL;
+    if (p->fd < 0)
+        return;
+    event_free(p->ev_read);
+    event_free(p->ev_write);
+    p->ev_read = p->ev_write = NULL;
+    tls_conn_free(p->tls);
+    p->tls = NULL;
+    close(p->fd);
+    p->fd = -1;
+    redisReaderFree(p->reader);
+    p->reader = NULL;
+    dbuf_reset(&p->obuf);
+    p->obuf_sent = 0;
+    p->read_wants_write = 0;
     p->state = LINK_IDLE;
     event_del(p->ev_connect_to);
     event_del(p->ev_dead);
-    /* hiredis has failed every pending callback; anything left is ours */
     while ((q = list_pop(&p->pending)) != NULL) {
         if (bus->freeing) {
             q->cb(q->ctx, DYN_EIO, NULL);
@@ -576,17 +611,6 @@ static void link_lost(struct peer *p)
     link_schedule_retry(p);
 }
 
-static void link_kill_now(struct peer *p)
-{
-    redisAsyncContext *ac = p->ac;
-    if (ac) {
-        p->state = LINK_CLOSING;
-        redisAsyncFree(ac);  /* pending callbacks get NULL; may disconnect */
-        if (p->ac == ac)     /* never connected: no disconnect callback */
-            link_lost(p);
-    }
-}
-
 static void on_kill(evutil_socket_t fd, short what, void *arg)
 {
     struct peer *p = arg;
@@ -598,7 +622,7 @@ static void on_kill(evutil_socket_t fd, short what, void *arg)
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
     struct peer *p = arg;
-    if (!p->ac && !p->removed)
+    if (p->fd < 0 && !p->removed)
         link_connect(p);
 }
 
@@ -615,7 +639,7 @@ static void on_dead(evutil_socket_t fd, short what, void *arg)
     struct peer_bus *bus = p->bus;
     uint64_t now = bus_now_ms();
     struct preq *q = p->pending.head;
-    if (!q || !p->ac)
+    if (!q || p->fd < 0)
         return;
     if (now - q->t_ms >= bus->dead_link_ms) {
         bus->st.dead_links++;
@@ -625,28 +649,20 @@ static void on_dead(evutil_socket_t fd, short what, void *arg)
     timer_arm(p->ev_dead, q->t_ms + bus->dead_link_ms - now);
 }
 
-/* Read event of a link: check what hiredis holds before it reads more. */
-static void link_on_read(evutil_socket_t fd, short what, void *arg)
+/* read(2) and write(2) of a link, through TLS when the link has it, in
+ * tls.h's convention: bytes, 0 at EOF, TLS_IO_AGAIN or TLS_IO_ERROR. */
+static ssize_t sock_io(int fd, struct tls_conn *tls, void *buf, size_t n,
+                       int reading)
 {
-    struct peer *p = arg;
-    redisAsyncContext *ac = p->ac;
-    redisReader *r = ac->c.reader;
-    if (r->len - r->pos > p->bus->max_message) {
-        p->bus->st.oversized++;
-        link_kill_now(p);
-        return;
-    }
-    redisAsyncHandleRead(ac);
-}
-
-/* Write event of a link: hiredis writes its whole buffer in one write(2). */
-static void link_on_write(evutil_socket_t fd, short what, void *arg)
-{
-    struct peer *p = arg;
-    redisAsyncContext *ac = p->ac;
-    if ((ac->c.flags & REDIS_CONNECTED) && ac->c.obuf && sdslen(ac->c.obuf))
-        p->bus->st.link_writes++;
-    redisAsyncHandleWrite(ac);
+    if (tls)
+        return reading ? tls_conn_read(tls, buf, n)
+                       : tls_conn_write(tls, buf, n);
+    ssize_t r = reading ? read(fd, buf, n) : write(fd, buf, n);
+    if (r >= 0)
+        return r;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return TLS_IO_AGAIN;
+    return TLS_IO_ERROR;
 }
 
 static void link_up(struct peer *p)
@@ -683,14 +699,19 @@ static struct auth_transcript link_transcript(const struct peer *p)
     return t;
 }
 
-/* The acceptor's answer to our proof: its own proof, or an error. */
-static void on_auth_reply(redisAsyncContext *ac, void *reply, void *privdata)
+/* Queues a handshake command (no request id) on the link and writes it. */
+static void link_handshake_send(struct peer *p, int argc, const char **argv)
 {
-    struct peer *p = privdata;
+    encode_len(&p->obuf, '*', (uint64_t)argc);
+    for (int i = 0; i < argc; i++)
+        encode_arg(&p->obuf, argv[i], strlen(argv[i]));
+    link_write(p);
+}
+
+/* The acceptor's answer to our proof: its own proof, or an error. */
+static void on_auth_reply(struct peer *p, const redisReply *r)
+{
     struct peer_bus *bus = p->bus;
-    const redisReply *r = reply;
-    if (!r || p->state != LINK_AUTH)
-        return;
     struct auth_transcript t = link_transcript(p);
     if (r->type == REDIS_REPLY_STRING &&
         auth_check(bus->secret, bus->secret_len, AUTH_ACCEPTOR, &t, r->str,
@@ -707,13 +728,9 @@ static int is_str(const redisReply *r)
 
 /* The acceptor's HELLO answer [name, nonce]: check who answered, then
  * prove ourselves first. */
-static void on_hello_reply(redisAsyncContext *ac, void *reply, void *privdata)
+static void on_hello_reply(struct peer *p, const redisReply *r)
 {
-    struct peer *p = privdata;
     struct peer_bus *bus = p->bus;
-    const redisReply *r = reply;
-    if (!r || p->state != LINK_HELLO)
-        return;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         !is_str(r->element[0]) || !is_str(r->element[1])) {
         link_auth_failed(p);
@@ -752,110 +769,214 @@ static void on_hello_reply(redisAsyncContext *ac, void *reply, void *privdata)
         link_auth_failed(p);
         return;
     }
-    const char *argv[2] = {"PEER.AUTH", proof};
-    size_t lens[2] = {9, AUTH_MAC_HEX};
-    if (redisAsyncCommandArgv(ac, on_auth_reply, p, 2, argv, lens) !=
-        REDIS_OK) {
-        link_close(p);
-        return;
-    }
     p->state = LINK_AUTH;
+    const char *argv[2] = {"PEER.AUTH", proof};
+    link_handshake_send(p, 2, argv);
 }
 
-static void on_connected(const redisAsyncContext *cac, int status)
+/* TCP is connected: start TLS (inside the first write) and say HELLO. */
+static void link_connected(struct peer *p)
 {
-    struct peer *p = cac->data;
-    redisAsyncContext *ac = (redisAsyncContext *)cac;
-    if (status != REDIS_OK) {
-        /* hiredis frees the context after we return */
-        link_lost(p);
-        return;
+    struct peer_bus *bus = p->bus;
+    if (bus->tls_client) {
+        p->tls = tls_conn_new(bus->tls_client, p->fd, 0);
+        if (!p->tls) {
+            link_kill_now(p);
+            return;
+        }
     }
-    if (p->state != LINK_CONNECTING)
-        return;
     if (auth_nonce(p->nonce) != 0) {
-        link_close(p);
+        link_kill_now(p);
         return;
     }
-    const char *argv[3] = {"PEER.HELLO", p->bus->self, p->nonce};
-    size_t lens[3] = {10, strlen(p->bus->self), AUTH_NONCE_HEX};
-    if (redisAsyncCommandArgv(ac, on_hello_reply, p, 3, argv, lens) !=
-        REDIS_OK) {
-        link_close(p);
-        return;
-    }
+    event_add(p->ev_read, NULL);
     p->state = LINK_HELLO;
+    const char *argv[3] = {"PEER.HELLO", bus->self, p->nonce};
+    link_handshake_send(p, 3, argv);
 }
 
-static void on_disconnected(const redisAsyncContext *ac, int status)
+static void on_request_reply(struct peer *p, const redisReply *r);
+
+/* Routes one reply by the link's state.  A reply nobody asked for breaks
+ * the protocol: the link is closed. */
+static void link_deliver(struct peer *p, const redisReply *r)
 {
-    struct peer *p = ac->data;
-    if (p->ac == ac)
-        link_lost(p);
+    switch (p->state) {
+    case LINK_HELLO:
+        on_hello_reply(p, r);
+        break;
+    case LINK_AUTH:
+        on_auth_reply(p, r);
+        break;
+    case LINK_UP:
+        if (p->pending.head)
+            on_request_reply(p, r);
+        else
+            link_close(p);
+        break;
+    default:
+        break;
+    }
 }
 
-/* Points one of the adapter's events at our callback. */
-static void link_wrap_event(struct peer *p, struct event *ev, short what,
-                            event_callback_fn fn)
+/* Read event of a link: read, parse with hiredis's reader (bounded), and
+ * hand each reply on. */
+static void link_on_read(evutil_socket_t fd, short what, void *arg)
 {
-    event_del(ev);
-    event_assign(ev, p->bus->base, p->ac->c.fd, what, fn, p);
-    event_add(ev, NULL);
+    struct peer *p = arg;
+    struct peer_bus *bus = p->bus;
+    char buf[PEER_READ_CHUNK];
+    if (p->state == LINK_CLOSING)
+        return;
+    ssize_t n = sock_io(p->fd, p->tls, buf, sizeof(buf), 1);
+    if (n == TLS_IO_AGAIN) {
+        if (p->tls && tls_conn_wants_write(p->tls)) {
+            p->read_wants_write = 1;
+            event_add(p->ev_write, NULL);
+        }
+        link_write(p);  /* a TLS handshake may now let output go */
+        return;
+    }
+    if (n <= 0) {
+        link_kill_now(p);
+        return;
+    }
+    if (redisReaderFeed(p->reader, buf, (size_t)n) != REDIS_OK) {
+        link_kill_now(p);
+        return;
+    }
+    for (;;) {
+        void *reply = NULL;
+        if (redisReaderGetReply(p->reader, &reply) != REDIS_OK) {
+            link_kill_now(p);  /* malformed, or over max_message */
+            return;
+        }
+        if (!reply)
+            break;
+        link_deliver(p, reply);
+        freeReplyObject(reply);
+        if (p->fd < 0 || p->state == LINK_CLOSING)
+            return;
+    }
+    if (p->reader->len - p->reader->pos > bus->max_message) {
+        bus->st.oversized++;
+        link_kill_now(p);
+        return;
+    }
+    if (p->tls && tls_conn_pending(p->tls))
+        event_active(p->ev_read, EV_READ, 1);
+    link_write(p);
+}
+
+/* Write event of a link: the connect finished, or output (or a TLS read
+ * that needed the socket writable) can go on. */
+static void link_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct peer *p = arg;
+    if (p->state == LINK_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err)
+            link_kill_now(p);
+        else
+            link_connected(p);
+        return;
+    }
+    if (p->read_wants_write) {
+        p->read_wants_write = 0;
+        link_on_read(fd, EV_READ, p);
+        if (p->fd < 0)
+            return;
+    }
+    link_write(p);
+}
+
+/* Writes what is queued: one write(2) when the socket takes it all (TLS
+ * may need one call per record); the write event covers the rest. */
+static void link_write(struct peer *p)
+{
+    if (p->fd < 0 || p->state == LINK_CONNECTING ||
+        p->state == LINK_CLOSING)
+        return;
+    while (p->obuf.len > p->obuf_sent) {
+        ssize_t n = sock_io(p->fd, p->tls, p->obuf.p + p->obuf_sent,
+                            p->obuf.len - p->obuf_sent, 0);
+        p->bus->st.link_writes++;
+        if (n == TLS_IO_AGAIN) {
+            if (!p->tls || tls_conn_wants_write(p->tls))
+                event_add(p->ev_write, NULL);
+            return;   /* a TLS write waiting to read: the read event */
+        }
+        if (n <= 0) {
+            link_close(p);
+            return;
+        }
+        p->obuf_sent += (size_t)n;
+    }
+    dbuf_reset(&p->obuf);
+    p->obuf_sent = 0;
 }
 
 static void link_connect(struct peer *p)
 {
     struct peer_bus *bus = p->bus;
+    struct addrinfo hints, *res = NULL;
+    char portstr[16];
     bus->st.connects++;
     if (p->attempts++ > 0)
         bus->st.reconnects++;
-    redisAsyncContext *ac = redisAsyncConnect(p->host, p->port);
-    if (!ac)
-        dyn_assert(!"out of memory");
-    if (ac->err) {
-        redisAsyncFree(ac);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", p->port);
+    if (getaddrinfo(p->host, portstr, &hints, &res) != 0 || !res) {
         link_schedule_retry(p);
         return;
     }
-    ac->data = p;
-    p->ac = ac;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        link_schedule_retry(p);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int rc = connect(fd, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (rc != 0 && errno != EINPROGRESS) {
+        close(fd);
+        link_schedule_retry(p);
+        return;
+    }
+    p->fd = fd;
     p->state = LINK_CONNECTING;
-    p->orig_fn = ac->c.reader->fn;
+    p->ev_read = event_new(bus->base, fd, EV_READ | EV_PERSIST, link_on_read,
+                           p);
+    p->ev_write = event_new(bus->base, fd, EV_WRITE, link_on_write, p);
+    p->reader = redisReaderCreate();
+    if (!p->reader)
+        dyn_assert(!"out of memory");
+    /* every object the reader builds is counted against max_message */
+    p->orig_fn = p->reader->fn;
     p->fn = *p->orig_fn;
     p->fn.createString = reader_string;
     p->fn.createArray = reader_array;
     p->fn.createInteger = reader_integer;
     p->fn.createNil = reader_nil;
-    ac->c.reader->fn = &p->fn;
-    ac->c.reader->privdata = p;
-    redisLibeventAttach(ac, bus->base);
-    redisLibeventEvents *e = ac->ev.data;
-    link_wrap_event(p, e->rev, EV_READ, link_on_read);
-    link_wrap_event(p, e->wev, EV_WRITE, link_on_write);
-    redisAsyncSetConnectCallback(ac, on_connected);
-    redisAsyncSetDisconnectCallback(ac, on_disconnected);
+    p->reader->fn = &p->fn;
+    p->reader->privdata = p;
+    event_add(p->ev_write, NULL);   /* the connect's completion */
     timer_arm(p->ev_connect_to, bus->connect_timeout_ms);
 }
 
 /* ---- requests --------------------------------------------------------- */
 
-static void on_request_reply(redisAsyncContext *ac, void *reply,
-                             void *privdata)
+static void on_request_reply(struct peer *p, const redisReply *r)
 {
-    struct preq *q = privdata;
-    struct peer *p = ac->data;
     struct peer_bus *bus = p->bus;
-    const redisReply *r = reply;
-    dyn_assert(p->pending.head == q);
-    list_pop(&p->pending);
-    if (!r) {
-        /* the link is being torn down: requests made from here on fail */
-        if (p->state != LINK_IDLE)
-            p->state = LINK_CLOSING;
-        q->cb(q->ctx, DYN_EIO, NULL);
-        preq_free(q);
-        return;
-    }
+    struct preq *q = list_pop(&p->pending);
     bus->st.replies_received++;
     if (r->type == REDIS_REPLY_ERROR &&
         strncmp(r->str, PEER_DROP_MARKER, strlen(PEER_DROP_MARKER)) == 0) {
@@ -906,12 +1027,8 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     bus->flush_armed = 0;
     for (int i = 0; i < bus->npeers; i++) {
         struct peer *p = bus->peers[i];
-        if (p && p->state == LINK_UP && p->ac &&
-            (p->ac->c.flags & REDIS_CONNECTED) && p->ac->c.obuf &&
-            sdslen(p->ac->c.obuf)) {
-            bus->st.link_writes++;
-            redisAsyncHandleWrite(p->ac);
-        }
+        if (p && p->state == LINK_UP && p->obuf.len > p->obuf_sent)
+            link_write(p);
     }
 }
 
@@ -920,12 +1037,11 @@ static void link_send(struct peer *p, struct preq *q, const char *wire,
                       size_t len)
 {
     struct peer_bus *bus = p->bus;
-    if (p->state != LINK_UP || !p->ac ||
-        redisAsyncFormattedCommand(p->ac, on_request_reply, q, wire, len) !=
-            REDIS_OK) {
+    if (p->state != LINK_UP || p->fd < 0) {
         defer_fail(bus, q, DYN_EIO);
         return;
     }
+    dbuf_append(&p->obuf, wire, len);
     uint64_t now = bus_now_ms();
     q->t_ms = now;
     list_push(&p->pending, q);
@@ -1099,6 +1215,8 @@ int peer_add(struct peer_bus *bus, const char *name, const char *host,
     p->host = dyn_strdup(host);
     p->port = port;
     p->backoff_ms = PEER_BACKOFF_MIN_MS;
+    p->fd = -1;
+    dbuf_init(&p->obuf);
     p->ev_retry = evtimer_new(bus->base, on_retry, p);
     p->ev_connect_to = evtimer_new(bus->base, on_connect_timeout, p);
     p->ev_dead = evtimer_new(bus->base, on_dead, p);
@@ -1118,7 +1236,8 @@ static void peer_destroy(struct peer *p)
 {
     struct peer_bus *bus = p->bus;
     struct preq *q;
-    dyn_assert(!p->ac);
+    dyn_assert(p->fd < 0);
+    dbuf_free(&p->obuf);
     while ((q = list_pop(&p->delayed)) != NULL) {
         if (bus->freeing) {
             q->cb(q->ctx, DYN_EIO, NULL);
@@ -1210,6 +1329,7 @@ static void conn_free(struct peer_conn *c)
     event_free(c->ev_read);
     event_free(c->ev_write);
     event_free(c->ev_auth_to);
+    tls_conn_free(c->tls);
     close(c->fd);
     dbuf_free(&c->qbuf);
     dbuf_free(&c->obuf);
@@ -1445,38 +1565,44 @@ static void conn_collect(struct peer_conn *c)
     }
 }
 
-/* One write(2) of everything that can go; closes when asked to. */
+/* One write(2) of everything that can go (TLS: one call per record);
+ * closes when asked to. */
 static void conn_write(struct peer_conn *c)
 {
     conn_collect(c);
-    if (c->obuf.len > c->obuf_sent) {
-        ssize_t n = write(c->fd, c->obuf.p + c->obuf_sent,
-                          c->obuf.len - c->obuf_sent);
+    while (c->obuf.len > c->obuf_sent) {
+        ssize_t n = sock_io(c->fd, c->tls, c->obuf.p + c->obuf_sent,
+                            c->obuf.len - c->obuf_sent, 0);
         c->bus->st.conn_writes++;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-            errno != EINTR) {
+        if (n == TLS_IO_AGAIN) {
+            if (!c->tls || tls_conn_wants_write(c->tls))
+                event_add(c->ev_write, NULL);
+            return;
+        }
+        if (n <= 0) {
             conn_free(c);
             return;
         }
-        if (n > 0) {
-            c->obuf_sent += (size_t)n;
-            c->bus->st.bytes_sent += (uint64_t)n;
-        }
-        if (c->obuf_sent == c->obuf.len) {
-            dbuf_reset(&c->obuf);
-            c->obuf_sent = 0;
-        } else {
-            event_add(c->ev_write, NULL);
-            return;
-        }
+        c->obuf_sent += (size_t)n;
+        c->bus->st.bytes_sent += (uint64_t)n;
     }
+    dbuf_reset(&c->obuf);
+    c->obuf_sent = 0;
     if (c->closing && !c->head)
         conn_free(c);
 }
 
+static void conn_on_read(evutil_socket_t fd, short what, void *arg);
+
 static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 {
-    conn_write(arg);
+    struct peer_conn *c = arg;
+    if (c->read_wants_write) {
+        c->read_wants_write = 0;
+        conn_on_read(fd, EV_READ, c);
+        return;  /* the read ends with a write */
+    }
+    conn_write(c);
 }
 
 static void conn_on_read(evutil_socket_t fd, short what, void *arg)
@@ -1484,14 +1610,19 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     struct peer_conn *c = arg;
     struct peer_bus *bus = c->bus;
     dbuf_reserve(&c->qbuf, PEER_READ_CHUNK);
-    ssize_t n = read(fd, c->qbuf.p + c->qbuf.len, c->qbuf.cap - c->qbuf.len);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-                   errno != EINTR)) {
+    ssize_t n = sock_io(fd, c->tls, c->qbuf.p + c->qbuf.len,
+                        c->qbuf.cap - c->qbuf.len, 1);
+    if (n == TLS_IO_AGAIN) {
+        if (c->tls && tls_conn_wants_write(c->tls)) {
+            c->read_wants_write = 1;
+            event_add(c->ev_write, NULL);
+        }
+        return;
+    }
+    if (n <= 0) {
         conn_free(c);
         return;
     }
-    if (n < 0)
-        return;
     c->qbuf.len += (size_t)n;
     bus->st.bytes_received += (uint64_t)n;
 
@@ -1537,6 +1668,8 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
         conn_free(c);
         return;
     }
+    if (c->tls && tls_conn_pending(c->tls))
+        event_active(c->ev_read, EV_READ, 1);
     conn_write(c);
 }
 
@@ -1572,6 +1705,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                            c);
     c->ev_write = event_new(bus->base, fd, EV_WRITE, conn_on_write, c);
     c->ev_auth_to = evtimer_new(bus->base, conn_on_auth_timeout, c);
+    if (bus->tls_server && !(c->tls = tls_conn_new(bus->tls_server, fd, 1))) {
+        event_free(c->ev_read);
+        event_free(c->ev_write);
+        event_free(c->ev_auth_to);
+        close(fd);
+        dyn_free(c);
+        return;
+    }
     bus->unauth_conns++;
     timer_arm(c->ev_auth_to, bus->auth_timeout_ms);
     c->next = bus->conns;
@@ -1654,8 +1795,10 @@ int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
     if (!base || !opts || !opts->self_name ||
         !valid_name(opts->self_name, strlen(opts->self_name)))
         return DYN_EINVAL;
-    /* a bus without a secret is refused unless explicitly insecure */
-    if (!opts->insecure && (!opts->secret || opts->secret_len == 0))
+    /* a bus without a secret is refused unless explicitly insecure; TLS
+     * keys come from the secret, so it needs one too */
+    if ((!opts->insecure || opts->tls) &&
+        (!opts->secret || opts->secret_len == 0))
         return DYN_EINVAL;
     if (opts->port < 0 || opts->port > 65535)
         return DYN_EINVAL;
@@ -1680,6 +1823,25 @@ int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
         bus->h = *h;
     bus->ctx = ctx;
     dbuf_init(&bus->scratch);
+    if (opts->tls) {
+        unsigned char psk[32];
+        struct dbuf err;
+        dbuf_init(&err);
+        if (auth_tls_psk(opts->secret, opts->secret_len, psk) == 0) {
+            bus->tls_client = tls_psk_ctx_new(psk, 0, &err);
+            bus->tls_server = tls_psk_ctx_new(psk, 1, &err);
+        }
+        memset(psk, 0, sizeof(psk));
+        dbuf_free(&err);
+        if (!bus->tls_client || !bus->tls_server) {
+            tls_ctx_free(bus->tls_client);
+            tls_ctx_free(bus->tls_server);
+            dbuf_free(&bus->scratch);
+            dyn_free(bus->secret);
+            dyn_free(bus);
+            return DYN_EIO;
+        }
+    }
     bus->ev_defer = event_new(base, -1, 0, on_defer, bus);
     bus->ev_silent = evtimer_new(base, on_silent, bus);
     bus->ev_flush = event_new(base, -1, 0, on_flush, bus);
@@ -1743,6 +1905,8 @@ void peer_bus_free(struct peer_bus *bus)
     dyn_free(bus->argv);
     dyn_free(bus->elems);
     dbuf_free(&bus->scratch);
+    tls_ctx_free(bus->tls_client);
+    tls_ctx_free(bus->tls_server);
     if (bus->secret) {
         memset(bus->secret, 0, bus->secret_len);
         dyn_free(bus->secret);

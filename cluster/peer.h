@@ -37,6 +37,8 @@ struct peer_bus_opts {
     const char *secret;         /* cluster-secret */
     size_t secret_len;
     int insecure;               /* cluster-insecure: skip the MACs */
+    int tls;                    /* tls-cluster: TLS 1.3 under a PSK derived
+                                 * from the secret (needs one) */
     size_t max_message;         /* bytes; 0: 64 MiB.  Bounds every read */
     uint64_t connect_timeout_ms;/* connect + handshake; 0: 2000 */
     uint64_t auth_timeout_ms;   /* an incoming connection not ready by

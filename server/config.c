@@ -92,6 +92,10 @@ static const struct opt_enum fsync_enum[] = {
 static const struct opt_enum storage_enum[] = {
     {"memory", STORAGE_MEMORY}, {"disk", STORAGE_DISK}, {NULL, 0},
 };
+static const struct opt_enum tls_auth_enum[] = {
+    {"no", TLS_AUTH_NO}, {"yes", TLS_AUTH_YES},
+    {"optional", TLS_AUTH_OPTIONAL}, {NULL, 0},
+};
 
 #define OFF(f) offsetof(struct config, f)
 #define MB (1024LL * 1024)
@@ -126,6 +130,14 @@ static const struct opt options[] = {
         LLONG_MAX, F_RUNTIME),
     MEM("client-output-buffer-limit", client_output_buffer_limit, 256 * MB,
         0, LLONG_MAX, F_RUNTIME | F_COBL),
+    /* TLS (Redis's names); certificates are read once, at start */
+    INT("tls-port", tls_port, 0, 0, 65535, 0),
+    STR("tls-cert-file", tls_cert_file, "", 0),
+    STR("tls-key-file", tls_key_file, "", 0),
+    STR("tls-ca-cert-file", tls_ca_cert_file, "", 0),
+    ENUM("tls-auth-clients", tls_auth_clients, TLS_AUTH_YES, tls_auth_enum,
+         0),
+    BOOL("tls-cluster", tls_cluster, 0, 0),
     /* process */
     STR("node-name", node_name, "", F_NODENAME),
     STR("dir", dir, ".", F_NONEMPTY),

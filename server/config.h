@@ -27,6 +27,7 @@
 enum conflict_policy { CONFLICT_SIBLINGS = 0, CONFLICT_LWW = 1 };
 enum appendfsync_mode { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC = 1, FSYNC_NO = 2 };
 enum storage_mode { STORAGE_MEMORY = 0, STORAGE_DISK = 1 };
+enum tls_auth_mode { TLS_AUTH_NO = 0, TLS_AUTH_YES = 1, TLS_AUTH_OPTIONAL = 2 };
 
 struct config {
     /* network */
@@ -41,6 +42,13 @@ struct config {
     long long proto_max_bulk_len;          /* 512mb */
     long long client_query_buffer_limit;   /* 1gb */
     long long client_output_buffer_limit;  /* hard limit, bytes: 256mb */
+    /* TLS */
+    int tls_port;               /* 0 = no TLS client port */
+    char *tls_cert_file;        /* PEM certificate (chain) of the node */
+    char *tls_key_file;         /* its PEM private key */
+    char *tls_ca_cert_file;     /* CAs that client certificates must chain to */
+    int tls_auth_clients;       /* enum tls_auth_mode, yes */
+    int tls_cluster;            /* peer bus over TLS 1.3 (PSK from the secret) */
     /* process */
     char *node_name;            /* default "node-<port>" */
     char *dir;                  /* data directory, "." */

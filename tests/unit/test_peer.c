@@ -158,6 +158,7 @@ struct bus_cfg {
     size_t max_message;
     uint64_t dead_link_ms;
     uint64_t auth_timeout_ms;
+    int tls;
 };
 
 static struct peer_bus *mkbus(struct event_base *base, struct node_ctx *n,
@@ -175,6 +176,7 @@ static struct peer_bus *mkbus(struct event_base *base, struct node_ctx *n,
         .connect_timeout_ms = 1000,
         .dead_link_ms = cfg && cfg->dead_link_ms ? cfg->dead_link_ms : 3000,
         .auth_timeout_ms = cfg ? cfg->auth_timeout_ms : 0,
+        .tls = cfg ? cfg->tls : 0,
     };
     struct peer_bus *bus = NULL;
     memset(n, 0, sizeof(*n));
@@ -819,6 +821,89 @@ START_TEST(own_name_refused_idle_handshakes_timed_out_and_capped)
 }
 END_TEST
 
+/* tls-cluster: the same bus over TLS 1.3 with a PSK from the secret.
+ * Large messages cross several TLS records both ways, a pipeline of many
+ * requests keeps its order, a plain-text peer gets nowhere, and a TLS
+ * peer with another secret fails the TLS handshake itself. */
+START_TEST(tls_links_carry_requests_and_refuse_strangers)
+{
+    struct world w;
+    struct node_ctx a, b, c;
+    int ab, ba;
+    world_init(&w);
+    struct bus_cfg tls = {.tls = 1};
+    mkbus(w.base, &a, "a", 7874, &tls);
+    mkbus(w.base, &b, "b", 7875, &tls);
+    connect_pair(&w, &a, 7874, &b, 7875, &ab, &ba);
+    struct req r1, r2;
+    ck_assert_int_eq(send1(a.bus, ab, &r1, "WHO", NULL), 0);
+    ck_assert(RUN_UNTIL(&w, r1.calls, 2000));
+    ck_assert_str_eq(r1.str, "b<-a");
+
+    /* 3 MB each way: many records, partial writes, OpenSSL's buffering */
+    size_t big = 3u << 20;
+    char *blob = dyn_malloc(big + 1);
+    for (size_t i = 0; i < big; i++)
+        blob[i] = (char)('a' + i % 26);
+    blob[big] = 0;
+    ck_assert_int_eq(send1(a.bus, ab, &r2, "ECHO", blob), 0);
+    ck_assert(RUN_UNTIL(&w, r2.calls, 10000));
+    ck_assert_int_eq(r2.err, 0);
+    ck_assert_uint_eq(r2.len, big);
+    ck_assert(strncmp(r2.str, blob, 200) == 0);
+    dyn_free(blob);
+
+    /* 2000 requests in one turn come back in order */
+    static struct req many[2000];
+    int seq = 0;
+    for (int i = 0; i < 2000; i++) {
+        char arg[16];
+        snprintf(arg, sizeof(arg), "%d", i);
+        ck_assert_int_eq(send1(b.bus, ba, &many[i], "ECHO", arg), 0);
+        many[i].seq = &seq;
+    }
+    ck_assert(RUN_UNTIL(&w, seq == 2000, 10000));
+    for (int i = 0; i < 2000; i++) {
+        char arg[16];
+        snprintf(arg, sizeof(arg), "%d", i);
+        ck_assert_str_eq(many[i].str, arg);
+        ck_assert_int_eq(many[i].order, i);
+    }
+
+    /* plain text to a TLS port: no HELLO answer, the socket is closed */
+    struct dbuf out, in;
+    dbuf_init(&out);
+    dbuf_init(&in);
+    char nonce[AUTH_NONCE_HEX + 1];
+    ck_assert_int_eq(auth_nonce(nonce), 0);
+    int fd = raw_connect(7875);
+    raw_hello(&out, "x", nonce);
+    raw_send(fd, out.p, out.len);
+    ck_assert(RUN_UNTIL(&w, !raw_pump(fd, &in), 3000));
+    ck_assert(!has(&in, nonce));
+    ck_assert(!has(&in, "$64"));
+    close(fd);
+
+    /* TLS with another secret: the PSKs differ, no link, no handler */
+    int handled = a.handled + b.handled;
+    struct bus_cfg other = {.tls = 1, .secret = "not-the-cluster-secret"};
+    mkbus(w.base, &c, "c", 7876, &other);
+    int cb = peer_add(c.bus, "b", "127.0.0.1", 7875);
+    int bc = peer_add(b.bus, "c", "127.0.0.1", 7876);
+    run_for(&w, 500);
+    ck_assert(!peer_is_connected(c.bus, cb));
+    ck_assert(!peer_is_connected(b.bus, bc));
+    ck_assert_int_eq(c.links_up, 0);
+    ck_assert_int_eq(a.handled + b.handled + c.handled, handled);
+    dbuf_free(&out);
+    dbuf_free(&in);
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    peer_bus_free(c.bus);
+    world_free(&w);
+}
+END_TEST
+
 START_TEST(handshake_limits_and_hello_needs_a_nonce)
 {
     struct world w;
@@ -1151,6 +1236,7 @@ static Suite *peer_suite(void)
     tcase_add_test(tc, wrong_secret_reaches_no_handler);
     tcase_add_test(tc, unauthenticated_socket_gets_noauth);
     tcase_add_test(tc, reflected_challenge_gets_nothing);
+    tcase_add_test(tc, tls_links_carry_requests_and_refuse_strangers);
     tcase_add_test(tc, own_name_refused_idle_handshakes_timed_out_and_capped);
     tcase_add_test(tc, handshake_limits_and_hello_needs_a_nonce);
     tcase_add_test(tc, oversized_messages_rejected);
