@@ -29,6 +29,13 @@
  * and tests match on it; they are written WITHOUT the leading "ERR ", which
  * the command handler adds.
  *
+ * Secrets (F_SECRET: cluster-secret) are kept as given but never shown:
+ * CONFIG GET answers CONFIG_REDACTED when one is set ("" when not), no
+ * error quotes one, and a secret is never a runtime option (CONFIG SET's
+ * roll back reads old values through config_get).  A future CONFIG REWRITE
+ * must render from the struct (opt_render), never from CONFIG GET, so the
+ * file keeps the real value.
+ *
  * Thread-safety: the table is constant; a struct config belongs to the
  * event loop.  Nothing here touches global state (not even the log level:
  * applying a changed option is the caller's job).
@@ -58,6 +65,7 @@ enum opt_type { T_BOOL, T_INT, T_LL, T_MEM, T_STR, T_ENUM, T_RATIO };
 #define F_NONEMPTY 0x20 /* a string that must not be empty */
 #define F_NODENAME 0x40 /* restricted character set */
 #define F_APPEND   0x80 /* each occurrence adds a line (cluster-node) */
+#define F_SECRET   0x100 /* never shown: CONFIG GET and errors redact it */
 
 struct opt_enum {
     const char *name;
@@ -170,7 +178,7 @@ static const struct opt options[] = {
     /* cluster */
     STR("cluster-node", cluster_nodes, "", F_MULTI | F_APPEND),
     INT("cluster-port", cluster_port, 0, 0, 65535, 0),
-    STR("cluster-secret", cluster_secret, "", 0),
+    STR("cluster-secret", cluster_secret, "", F_SECRET),
     BOOL("cluster-insecure", cluster_insecure, 0, 0),
     INT("request-timeout-ms", request_timeout_ms, 1000, 10, 600000,
         F_RUNTIME),
@@ -617,6 +625,9 @@ void config_init_defaults(struct config *c)
     memset(c, 0, sizeof(*c));
     for (size_t i = 0; i < DYN_ARRAY_LEN(options); i++) {
         const struct opt *o = &options[i];
+        /* CONFIG SET's roll back reads old values through config_get,
+         * which redacts a secret: a secret can only be immutable. */
+        dyn_assert(!((o->flags & F_SECRET) && (o->flags & F_RUNTIME)));
         if (o->type == T_STR)
             *str_slot(c, o) = dyn_strdup(o->sdef);
         else
@@ -774,10 +785,29 @@ unbalanced:
     return DYN_EINVAL;
 }
 
-/* Shortens a line for quoting in an error. */
-static void quote_line(struct dbuf *out, const char *p, size_t len)
+/* Whether a config line sets a secret option (its first word names one). */
+static int line_is_secret(const char *p, size_t len)
+{
+    size_t n = 0;
+    while (n < len && p[n] != ' ' && p[n] != '\t')
+        n++;
+    const struct opt *o = opt_find(p, n);
+    return o && (o->flags & F_SECRET);
+}
+
+/* Shortens a line for quoting in an error; a secret's value is not shown
+ * (the message may end up in a log or a terminal scroll-back). */
+static void quote_line(struct dbuf *out, const char *p, size_t len,
+                       int secret)
 {
     size_t max = 80;
+    if (secret) {
+        size_t n = 0;
+        while (n < len && p[n] != ' ' && p[n] != '\t')
+            n++;
+        dbuf_printf(out, "'%.*s %s'", (int)n, p, CONFIG_REDACTED);
+        return;
+    }
     dbuf_appendc(out, '\'');
     dbuf_append(out, p, DYN_MIN(len, max));
     if (len > max)
@@ -824,7 +854,7 @@ int config_load_string(struct config *c, const char *text, const char *origin,
             continue;
         if (split_words(line, len, &w) != 0) {
             dbuf_printf(&msg, "%s:%d: unbalanced quotes in ", origin, lineno);
-            quote_line(&msg, line, len);
+            quote_line(&msg, line, len, line_is_secret(line, len));
             rc = DYN_EINVAL;
             break;
         }
@@ -855,7 +885,7 @@ int config_load_string(struct config *c, const char *text, const char *origin,
             } else {
                 char *joined = join_args(w.argc - 1, w.argv + 1);
                 dbuf_printf(&msg, "invalid value for '%s': '%s' (", o->name,
-                            joined);
+                            (o->flags & F_SECRET) ? CONFIG_REDACTED : joined);
                 dyn_free(joined);
                 reason(&msg, o, pe, w.argc - 1, 0);
                 dbuf_appendc(&msg, ')');
@@ -945,7 +975,8 @@ int config_load_argv(struct config *c, int argc, char **argv, int start,
         }
         if (pe != PE_NONE) {
             char *joined = join_args(nv, argv + i + 1);
-            dbuf_printf(&msg, "%s: invalid value '%s' (", a, joined);
+            dbuf_printf(&msg, "%s: invalid value '%s' (", a,
+                        (o->flags & F_SECRET) ? CONFIG_REDACTED : joined);
             dyn_free(joined);
             reason(&msg, o, pe, nv, 0);
             dbuf_appendc(&msg, ')');
@@ -1054,6 +1085,21 @@ static int has_glob(const char *p, size_t len)
     return 0;
 }
 
+/* What CONFIG GET shows: the value, or for a secret only whether it is
+ * set.  Anyone who can reach the client port (and, by default, requirepass
+ * is empty) can run CONFIG GET, and the cluster secret would let them pass
+ * the peer bus's authentication; so it never leaves the node.  requirepass
+ * is shown, as Redis shows it: a client must know it to run CONFIG GET
+ * once it is set. */
+static const char *opt_render_public(const struct config *c,
+                                     const struct opt *o, char *buf)
+{
+    const char *v = opt_render(c, o, buf);
+    if (o->flags & F_SECRET)
+        return v[0] ? CONFIG_REDACTED : "";
+    return v;
+}
+
 void config_get(const struct config *c, const char *pattern, size_t plen,
                 config_get_fn fn, void *ctx)
 {
@@ -1065,7 +1111,7 @@ void config_get(const struct config *c, const char *pattern, size_t plen,
         if (o) {
             char *name = dyn_memdup(pattern, plen + 1);
             name[plen] = '\0';
-            fn(ctx, name, opt_render(c, o, buf));
+            fn(ctx, name, opt_render_public(c, o, buf));
             dyn_free(name);
         }
         return;
@@ -1073,7 +1119,7 @@ void config_get(const struct config *c, const char *pattern, size_t plen,
     for (size_t i = 0; i < DYN_ARRAY_LEN(options); i++) {
         const struct opt *o = &options[i];
         if (dyn_glob_match(pattern, plen, o->name, strlen(o->name), 1))
-            fn(ctx, o->name, opt_render(c, o, buf));
+            fn(ctx, o->name, opt_render_public(c, o, buf));
     }
 }
 

@@ -95,6 +95,10 @@ struct config {
     int trace_max;              /* DYNAMO.TRACE ring size, 128 */
 };
 
+/* What CONFIG GET shows for a secret option that is set (cluster-secret):
+ * the value itself never leaves the node. */
+#define CONFIG_REDACTED "(redacted)"
+
 void config_init_defaults(struct config *c);
 void config_free(struct config *c);
 
@@ -120,7 +124,8 @@ void config_finalize(struct config *c);
  * (case-insensitive), in table order.  A pattern without glob characters
  * that names an option reports it under the pattern's own spelling, as
  * Redis does ("CONFIG GET PORT" -> "PORT").  Values render as Redis renders
- * them: sizes as plain byte counts, booleans yes/no, enums by name. */
+ * them: sizes as plain byte counts, booleans yes/no, enums by name; a
+ * secret (cluster-secret) renders as CONFIG_REDACTED when set, "" when not. */
 typedef void (*config_get_fn)(void *ctx, const char *name, const char *value);
 void config_get(const struct config *c, const char *pattern, size_t plen,
                 config_get_fn fn, void *ctx);

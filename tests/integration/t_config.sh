@@ -4,11 +4,16 @@
 # and a message that names the file and line (or the option); a good file
 # plus a --port override starts a node that answers PING and reports the
 # override through CONFIG GET; CONFIG SET changes runtime options and
-# refuses immutable ones with Redis's wording; SIGTERM exits 0.
+# refuses immutable ones with Redis's wording; SIGTERM exits 0.  A node with
+# a cluster-secret never shows it: CONFIG GET, INFO, the DYNAMO.* read
+# commands and the log all lack it, CONFIG SET of it is refused, and the
+# config file keeps it; requirepass keeps Redis's semantics (shown to a
+# client that authenticated with it).
 #
 # Automake test protocol: 0 pass, 1 fail, 77 skip, 99 hard error.
 # Env: DYNAMOD (the binary, from make check), TOP_SRCDIR (for
-# conf/dynamod.conf), T_CONFIG_PORT (first port to try, default 7101).
+# conf/dynamod.conf), T_CONFIG_PORT (first port to try; default the low
+# end of DYN_TEST_PORTS, else 7101).
 
 set -u
 
@@ -131,46 +136,56 @@ maxclients 500
 dir "$TMP/data"
 EOF
 
-PORT=""
-SERVER_PID=""
-base=${T_CONFIG_PORT:-7101}
-# Try a few ports: another test (or program) may hold one.
-for p in $(seq "$base" $((base + 9))); do
-    if [ "$(redis-cli -p "$p" PING 2>/dev/null)" = "PONG" ]; then
-        continue # something already answers there
-    fi
-    "$DYNAMOD" "$TMP/good.conf" --port "$p" >"$TMP/server.log" 2>&1 &
-    pid=$!
-    PIDS="$PIDS $pid"
-    # Poll until it answers or dies, with a 10 s deadline.
-    n=0
-    up=0
-    while [ "$n" -lt 100 ]; do
-        if [ "$(redis-cli -p "$p" PING 2>/dev/null)" = "PONG" ]; then
-            up=1
-            break
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        n=$((n + 1))
-        sleep 0.1
-    done
-    if [ "$up" -eq 1 ]; then
-        PORT=$p
-        SERVER_PID=$pid
-        break
-    fi
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    if ! grep -q -i "address already in use\|bind" "$TMP/server.log"; then
-        break # not a port clash: a real failure
-    fi
-done
-
-if [ -z "$PORT" ]; then
-    echo "FAIL: dynamod did not start and answer PING; its log:"
-    sed 's/^/    | /' "$TMP/server.log"
-    exit 1
+base=${T_CONFIG_PORT:-}
+if [ -z "$base" ] && [ -n "${DYN_TEST_PORTS:-}" ]; then
+    base=${DYN_TEST_PORTS%%-*}
 fi
+base=${base:-7101}
+
+# start_node LOG ARGS...: starts dynamod ARGS --port P on the first of ten
+# ports from $base that works; sets PORT and SERVER_PID, or exits 1.
+start_node() {
+    log=$1
+    shift
+    PORT=""
+    SERVER_PID=""
+    # Try a few ports: another test (or program) may hold one.
+    for p in $(seq "$base" $((base + 9))); do
+        if [ "$(redis-cli -p "$p" PING 2>/dev/null)" = "PONG" ]; then
+            continue # something already answers there
+        fi
+        "$DYNAMOD" "$@" --port "$p" >"$log" 2>&1 &
+        pid=$!
+        PIDS="$PIDS $pid"
+        # Poll until it answers (PONG, or NOAUTH with requirepass) or dies,
+        # with a 10 s deadline.
+        n=0
+        up=0
+        while [ "$n" -lt 100 ]; do
+            case "$(redis-cli -p "$p" PING 2>&1)" in
+            PONG | NOAUTH*) up=1; break ;;
+            esac
+            kill -0 "$pid" 2>/dev/null || break
+            n=$((n + 1))
+            sleep 0.1
+        done
+        if [ "$up" -eq 1 ]; then
+            PORT=$p
+            SERVER_PID=$pid
+            return 0
+        fi
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        if ! grep -q -i "address already in use\|bind" "$log"; then
+            break # not a port clash: a real failure
+        fi
+    done
+    echo "FAIL: dynamod did not start and answer PING; its log:"
+    sed 's/^/    | /' "$log"
+    exit 1
+}
+
+start_node "$TMP/server.log" "$TMP/good.conf"
 pass "dynamod good.conf --port $PORT answers PING"
 
 check_eq() {
@@ -202,6 +217,98 @@ check_eq "CONFIG SET with a bad integer" \
     "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be parsed into an integer"
 check_eq "CONFIG GET node-name defaults from the port" \
     "$(cli CONFIG GET node-name | sed -n 2p)" "node-$PORT"
+
+# ---- the cluster secret is never shown ------------------------------------
+
+# A node with a secret and no members waits for DYNAMO.JOIN: its peer bus
+# listens on cluster-port, taken from the same range.
+SECRET='s3cr3t-Peer-Key-7f2a'
+PASSWORD='client-pass-91'
+mkdir -p "$TMP/sdata"
+cat >"$TMP/secret.conf" <<EOF
+dir "$TMP/sdata"
+logfile "$TMP/secret.dynamod.log"
+loglevel verbose
+cluster-secret "$SECRET"
+requirepass "$PASSWORD"
+EOF
+cp "$TMP/secret.conf" "$TMP/secret.conf.orig"
+GOOD_PORT=$PORT
+GOOD_PID=$SERVER_PID
+base=$((base + 10))
+start_node "$TMP/secret.out" "$TMP/secret.conf" --cluster-port $((base + 20))
+base=$((base - 10))
+SPORT=$PORT
+SPID=$SERVER_PID
+PORT=$GOOD_PORT
+SERVER_PID=$GOOD_PID
+scli() {
+    redis-cli -p "$SPORT" --no-auth-warning -a "$PASSWORD" "$@" 2>&1
+}
+check_eq "CONFIG GET cluster-secret is redacted" \
+    "$(scli CONFIG GET cluster-secret | tr '\n' ' ')" \
+    "cluster-secret (redacted) "
+check_eq "CONFIG GET *secret* is redacted" \
+    "$(scli CONFIG GET '*secret*' | sed -n 2p)" "(redacted)"
+check_eq "CONFIG SET cluster-secret is refused" \
+    "$(scli CONFIG SET cluster-secret other)" \
+    "ERR CONFIG SET failed (possibly related to argument 'cluster-secret') - can't set immutable config"
+check_eq "CONFIG GET cluster-secret after the refused SET" \
+    "$(scli CONFIG GET cluster-secret | sed -n 2p)" "(redacted)"
+check_eq "CONFIG GET requirepass needs AUTH first" \
+    "$(redis-cli -p "$SPORT" CONFIG GET requirepass 2>&1 | cut -c1-6)" \
+    "NOAUTH"
+check_eq "CONFIG GET requirepass shows it after AUTH (as Redis does)" \
+    "$(scli CONFIG GET requirepass | sed -n 2p)" "$PASSWORD"
+scli CONFIG REWRITE >/dev/null
+if cmp -s "$TMP/secret.conf" "$TMP/secret.conf.orig" &&
+    grep -q -F -- "$SECRET" "$TMP/secret.conf"; then
+    pass "CONFIG REWRITE leaves the real secret in the file"
+else
+    fail "CONFIG REWRITE changed the config file"
+fi
+# Everything a client can read: every option, every INFO section, the
+# DYNAMO.* read commands and the client list.
+{
+    scli CONFIG GET '*'
+    scli INFO everything
+    scli CLIENT LIST
+    for c in "DYNAMO.MEMBERS" "DYNAMO.RING" "DYNAMO.CONFIG GET n" \
+        "DYNAMO.HINTS" "DYNAMO.FAULT LIST" "DYNAMO.PREFLIST k"; do
+        # shellcheck disable=SC2086
+        scli $c
+    done
+} >"$TMP/readable.out"
+if [ "$(wc -l <"$TMP/readable.out")" -gt 100 ] &&
+    grep -q -F "cluster-secret" "$TMP/readable.out"; then
+    if grep -q -F -- "$SECRET" "$TMP/readable.out"; then
+        fail "a client can read the secret:"
+        grep -F -- "$SECRET" "$TMP/readable.out" | sed 's/^/    | /'
+    else
+        pass "no client-readable output holds the secret"
+    fi
+else
+    fail "the client-readable output is missing ($(wc -l <"$TMP/readable.out") lines)"
+fi
+kill -TERM "$SPID"
+wait_exit "$SPID" 100
+check_eq "SIGTERM: the node with a secret exits with status 0" "$STATUS" "0"
+if grep -q -F "Ready to accept" "$TMP/secret.dynamod.log" &&
+    ! grep -q -F -- "$SECRET" "$TMP/secret.dynamod.log" "$TMP/secret.out"; then
+    pass "the log does not hold the secret"
+else
+    fail "the log holds the secret, or is empty"
+    sed 's/^/    | /' "$TMP/secret.dynamod.log"
+fi
+printf 'cluster-secret "%s\n' "$SECRET" >"$TMP/secretquote.conf"
+timeout 10 "$DYNAMOD" "$TMP/secretquote.conf" >"$TMP/err.out" 2>&1
+if grep -q -F "secretquote.conf:1:" "$TMP/err.out" &&
+    ! grep -q -F -- "$SECRET" "$TMP/err.out"; then
+    pass "a bad secret line is named without quoting the secret"
+else
+    fail "a bad secret line: the error quotes the secret or lacks file:line"
+    sed 's/^/    | /' "$TMP/err.out"
+fi
 
 # ---- SIGTERM exits cleanly -------------------------------------------------
 

@@ -752,6 +752,36 @@ START_TEST(validate_rules)
 }
 END_TEST
 
+/* The cluster secret never leaves the node: CONFIG GET shows whether it is
+ * set, not what it is; errors and recorded places redact it. */
+START_TEST(secret_is_never_shown)
+{
+    ck_assert_str_eq(getv("cluster-secret"), "");
+    ck_assert_int_eq(load("cluster-secret \"Sekrit value\"\n"
+                          "requirepass pw\n"), 0);
+    ck_assert_str_eq(cfg.cluster_secret, "Sekrit value");
+    ck_assert_str_eq(getv("cluster-secret"), "(redacted)");
+    ck_assert_str_eq(getv("CLUSTER-SECRET"), "(redacted)");
+    /* requirepass stays Redis's: shown (CONFIG GET needs AUTH once set) */
+    ck_assert_str_eq(getv("requirepass"), "pw");
+    struct got g = get("*");
+    ck_assert_int_gt(g.n, 40);
+    for (int i = 0; i < g.n; i++)
+        ck_assert_msg(strstr(g.values[i], "Sekrit") == NULL, "%s shows it",
+                      g.names[i]);
+    /* immutable: CONFIG SET cannot change (or probe) it */
+    ck_assert_int_lt(set("cluster-secret", "other"), 0);
+    ck_assert_str_eq(errs(), "CONFIG SET failed (possibly related to "
+                             "argument 'cluster-secret') - can't set "
+                             "immutable config");
+    ck_assert_str_eq(cfg.cluster_secret, "Sekrit value");
+    /* an error on its line does not quote it */
+    ck_assert_int_lt(load("port 7001\ncluster-secret \"Sekrit value\n"), 0);
+    ck_assert_str_eq(errs(), "t.conf:2: unbalanced quotes in "
+                             "'cluster-secret (redacted)'");
+}
+END_TEST
+
 /* ---- the shipped config file ------------------------------------------- */
 
 START_TEST(shipped_conf_loads_and_equals_the_defaults)
@@ -835,6 +865,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, set_many_is_all_or_nothing);
     tcase_add_test(tc, known_names);
     tcase_add_test(tc, validate_rules);
+    tcase_add_test(tc, secret_is_never_shown);
     tcase_add_test(tc, shipped_conf_loads_and_equals_the_defaults);
     suite_add_tcase(s, tc);
     return s;
