@@ -4,6 +4,10 @@
  * A client owns its query buffer (requests parsed in place by resp.c) and its
  * output buffer (replies appended by reply.c).  Command handlers write their
  * reply with reply_*(&c->obuf, ...) using c->resp as the protocol version.
+ * Between commands, net.c moves a full obuf (16 KiB or more) to the client's
+ * block queue (outq.h) without copying, so what a client that does not read
+ * has pending is oq's blocks followed by obuf; a handler only ever sees
+ * obuf, and may hold offsets into it during its own command only.
  *
  * Pipelining: requests are executed in order; a handler that cannot answer
  * at once (the cluster coordinator, later) sets CLIENT_BLOCKED and the rest of
@@ -18,6 +22,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "server/buf.h"
+#include "server/outq.h"
 #include "server/resp.h"
 
 struct node;
@@ -59,6 +64,8 @@ struct client {
     struct resp_parser parser;
     struct dbuf obuf;
     size_t obuf_sent;       /* bytes of obuf already written */
+    struct outq oq;         /* output queued before obuf (net.c); when it is
+                             * not empty, obuf_sent is 0 */
     int resp;               /* 2 or 3 (HELLO) */
     int authenticated;
     int db;                 /* always 0 */
@@ -84,7 +91,7 @@ void client_close_after_reply(struct client *c);
 /* Resumes a client that was CLIENT_BLOCKED: flushes, then parses the rest of
  * its pipeline from the event loop (never inside the caller). */
 void client_unblock(struct client *c);
-/* Bytes pending in the output buffer. */
+/* Bytes of output pending: the block queue's and obuf's. */
 size_t client_obuf_pending(const struct client *c);
 /* Closes c from the event loop soon (CLIENT KILL of another client); safe to
  * call from a handler.  The client is freed in its own callback. */

@@ -13,10 +13,12 @@
  *               │ COMMAND                 ERROR ──> "-ERR Protocol error..."
  *               v                                   close after reply
  *            command_dispatch(c, argv)  -- handler appends to obuf
+ *            obuf >= 16 KiB ──> its memory joins the block queue (oq)
  *            resp_next, loop (stops while CLIENT_BLOCKED / closing)
  *        drop the consumed bytes from qbuf (memmove of a partial tail only)
  *        event_active(ev_write)  -- runs after every read queued this round
- *   client_write_cb ──> client_flush: one write() of the whole obuf
+ *   client_write_cb ──> client_flush: one write() of the whole obuf, or
+ *               one writev() of oq's blocks then obuf when oq is not empty
  *               partial ──> enable the write event until drained
  *
  * Redis flushes in beforeSleep(), once per loop iteration, after serving
@@ -26,6 +28,21 @@
  * all writes.  Measured with redis-benchmark -P 16 -c 50, writing at the end
  * of each read callback instead woke the benchmark once per client and cost
  * about a third of the throughput.
+ *
+ * Output: one buffer, then blocks.  Handlers append to obuf, so a
+ * pipeline's small replies leave in one write(2), with no more work than
+ * one contiguous buffer costs.  But a client that does not read would make
+ * obuf grow without end, and each doubling copies all it holds (a 256 MB
+ * buffer stalled every other client for up to 1.3 s).  So between
+ * commands, and after a partial write, an obuf that holds 16 KiB or more
+ * is handed to the client's block queue (outq.h) -- no copy, the queue
+ * takes the memory -- and obuf starts afresh: a slow reader costs O(new
+ * bytes), as with Redis's 16 KiB reply blocks.  The pending output is then
+ * oq's blocks followed by obuf, and client_flush sends both with one
+ * writev(2).  A hand-over waits while a reply in obuf awaits its commit
+ * (see below: the acks hold obuf offsets); client_process_input commits
+ * early when such a reply holds 16 KiB, which only commands with large
+ * replies to writes can cause.
  *
  * Group commit (storage disk).  While a batch is parsed and dispatched the
  * engine does not commit each write (engine_set_group_commit); a command
@@ -54,8 +71,11 @@
  * Invariants:
  *  - qbuf[0 .. resp_consumed) is never kept across callbacks: it is dropped
  *    (and the parser shifted) at the end of every batch.
- *  - obuf[obuf_sent .. len) is the pending output; when it drains both are
- *    reset to 0, so an idle client holds no stale bytes.
+ *  - the pending output is oq's blocks, then obuf[obuf_sent .. len); when
+ *    oq is not empty obuf_sent is 0; when all drains obuf's len and
+ *    obuf_sent are reset to 0, so an idle client holds no stale bytes.
+ *  - acks (group commit) exist only while their replies are in obuf: oq
+ *    takes obuf only when no ack is left.
  *  - a client is freed only here, from its own callbacks, from the cron or
  *    at shutdown -- never inside a handler (handlers set CLOSE_* flags, and
  *    client_close_async() schedules the client's write callback).
@@ -77,6 +97,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <event2/event.h>
 #include "server/command.h"
@@ -97,6 +118,11 @@
 #define NET_QBUF_BIG (1024 * 1024)
 /* Below this much output the per-request limit check is skipped. */
 #define NET_OBUF_CHECK (1024 * 1024)
+/* obuf holding this much joins the block queue (outq.h), as Redis's 16 KiB
+ * reply chunks. */
+#define NET_OBUF_SPILL (16 * 1024)
+/* iovecs per writev: 64 blocks of 16 KiB or more outrun any socket buffer. */
+#define NET_IOV_MAX 64
 /* The output limit of a client that has never authenticated while
  * requirepass is set (CVE-2025-21605).  Redis closes such a client once its
  * replies overflow the 16 KiB static reply buffer (its list may then hold
@@ -211,7 +237,7 @@ static uint64_t net_now_ms(struct node *n)
 
 size_t client_obuf_pending(const struct client *c)
 {
-    return c->obuf.len - c->obuf_sent;
+    return c->oq.pending + c->obuf.len - c->obuf_sent;
 }
 
 void client_close_after_reply(struct client *c)
@@ -251,6 +277,7 @@ void client_free(struct client *c)
     command_multi_reset(c);
     dbuf_free(&c->qbuf);
     dbuf_free(&c->obuf);
+    outq_free(&c->oq);
     resp_free(&c->parser);
     dyn_free(c->acks);
     dyn_free(c->name);
@@ -277,6 +304,7 @@ static struct client *client_new(struct node *n, int fd,
         snprintf(c->laddr, sizeof(c->laddr), "?:0");
     dbuf_init(&c->qbuf);
     dbuf_init(&c->obuf);
+    outq_init(&c->oq);
     resp_init(&c->parser);
     c->resp = 2;
     c->authenticated = !net_has_password(n);
@@ -408,15 +436,41 @@ static void client_commit_acks(struct client *c)
          (unsigned long long)c->id, c->addr);
 }
 
-/* Writes as much of obuf as the socket takes.  Returns 0, or -1 when the
- * client was freed. */
+/* Hands obuf's pending bytes to the block queue, without copying: the
+ * queue takes obuf's memory and obuf starts afresh.  Not while a reply in
+ * obuf waits for its commit (the acks hold obuf offsets): returns 0 then. */
+static int client_spill(struct client *c)
+{
+    if (c->nacks)
+        return 0;
+    outq_take(&c->oq, &c->obuf, c->obuf_sent);
+    c->obuf_sent = 0;
+    return 1;
+}
+
+/* Writes as much of the pending output (the queued blocks, then obuf) as
+ * the socket takes: one write(2) when all of it is in obuf, the common
+ * case, else one writev(2).  Returns 0, or -1 when the client was freed. */
 static int client_flush(struct client *c)
 {
     struct node *n = c->node;
     client_commit_acks(c);
-    size_t pending = c->obuf.len - c->obuf_sent;
-    if (pending > 0) {
-        ssize_t w = write(c->fd, c->obuf.p + c->obuf_sent, pending);
+    size_t queued = c->oq.pending;
+    size_t tail = c->obuf.len - c->obuf_sent;
+    if (queued + tail > 0) {
+        ssize_t w;
+        if (queued == 0) {
+            w = write(c->fd, c->obuf.p + c->obuf_sent, tail);
+        } else {
+            struct iovec iov[NET_IOV_MAX];
+            int k = outq_iov(&c->oq, iov, NET_IOV_MAX - 1);
+            if ((size_t)k == c->oq.blocks && tail > 0) {
+                iov[k].iov_base = c->obuf.p + c->obuf_sent;
+                iov[k].iov_len = tail;
+                k++;
+            }
+            w = writev(c->fd, iov, k);
+        }
         if (w < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 dlog(DLOG_VERBOSE, "Error writing to client: %s",
@@ -426,13 +480,15 @@ static int client_flush(struct client *c)
             }
             w = 0;
         }
-        c->obuf_sent += (size_t)w;
+        size_t from_queue = DYN_MIN((size_t)w, queued);
+        if (from_queue)
+            outq_consume(&c->oq, from_queue);
+        c->obuf_sent += (size_t)w - from_queue;
         n->stats.total_net_output_bytes += (uint64_t)w;
-        pending -= (size_t)w;
         if (w > 0)
             c->last_ms = net_now_ms(n);
     }
-    if (pending == 0) {
+    if (client_obuf_pending(c) == 0) {
         if (c->nacks)
             client_acks_shift(c, c->obuf.len);
         c->obuf.len = 0;
@@ -451,8 +507,12 @@ static int client_flush(struct client *c)
         client_free(c);
         return -1;
     }
-    /* keep the buffer from creeping when the peer reads slowly */
-    if (c->obuf_sent > 65536 && c->obuf_sent > c->obuf.len / 2) {
+    /* The peer reads slowly: a block's worth in obuf joins the queue
+     * rather than obuf growing; less is moved down once mostly sent. */
+    if (c->obuf.len - c->obuf_sent >= NET_OBUF_SPILL) {
+        client_spill(c);
+    } else if (c->oq.pending == 0 && c->obuf_sent > 65536 &&
+               c->obuf_sent > c->obuf.len / 2) {
         if (c->nacks)
             client_acks_shift(c, c->obuf_sent);
         dbuf_consume(&c->obuf, c->obuf_sent);
@@ -531,7 +591,14 @@ static void client_process_input(struct client *c)
                 c->flags |= CLIENT_EVER_AUTH;
             unauth = client_unauth_limited(c);
         }
-        if ((unauth || c->obuf.len > NET_OBUF_CHECK) &&
+        if (c->obuf.len >= NET_OBUF_SPILL) {
+            /* a reply that acknowledges writes leaves obuf only once they
+             * are committed: commit now (the batch's later writes commit
+             * at the flush as usual) */
+            client_commit_acks(c);
+            client_spill(c);
+        }
+        if ((unauth || client_obuf_pending(c) > NET_OBUF_CHECK) &&
             client_obuf_over_limit(c))
             break;
     }
@@ -827,21 +894,22 @@ void client_describe(const struct client *c, struct dbuf *out, uint64_t now_ms)
     size_t argv_mem = 0;
     for (size_t i = 0; i < c->parser.argc && c->parser.args; i++)
         argv_mem += c->parser.args[i].len;
-    size_t tot = sizeof(*c) + c->qbuf.cap + c->obuf.cap + multi_mem;
+    size_t tot = sizeof(*c) + c->qbuf.cap + c->obuf.cap + c->oq.mem + multi_mem;
     uint64_t age = now_ms > c->ctime_ms ? (now_ms - c->ctime_ms) / 1000 : 0;
     uint64_t idle = now_ms > c->last_ms ? (now_ms - c->last_ms) / 1000 : 0;
     dbuf_printf(out,
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu "
                 "flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d qbuf=%zu "
                 "qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu "
-                "obl=%zu oll=0 omem=0 tot-mem=%zu events=r%s cmd=%s "
+                "obl=%zu oll=%zu omem=%zu tot-mem=%zu events=r%s cmd=%s "
                 "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s",
                 (unsigned long long)c->id, c->addr, c->laddr, c->fd,
                 c->name ? c->name : "", (unsigned long long)age,
                 (unsigned long long)idle, flags, c->db,
                 (c->flags & CLIENT_MULTI) ? c->multi_count : -1, c->qbuf.len,
                 c->qbuf.cap - c->qbuf.len, argv_mem, multi_mem, c->qbuf.cap,
-                c->qbuf.cap, client_obuf_pending(c), tot,
+                c->qbuf.cap, c->obuf.len - c->obuf_sent, c->oq.blocks,
+                c->oq.mem, tot,
                 (c->flags & CLIENT_WRITE_EV) ? "w" : "",
                 c->last_cmd ? c->last_cmd : "NULL", c->resp,
                 c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
