@@ -350,17 +350,27 @@ static void args_copy(struct op *op, int argc, const struct dyn_arg *argv)
     op->argc = argc;
 }
 
+/* Puts op on the deadline list, which stays in deadline order: usually at
+ * the tail, but a request-timeout-ms lowered at run time (CONFIG SET) gives
+ * new ops earlier deadlines than older ones, and cluster_tick looks only at
+ * the head, so they go before those (a short walk from the tail). */
 static void dl_add(struct op *op)
 {
     struct cluster *cl = op->cl;
     op->deadline = now_ms(cl) + (uint64_t)cl->node->cfg.request_timeout_ms;
-    op->dl_prev = cl->dl_tail;
-    op->dl_next = NULL;
-    if (cl->dl_tail)
-        cl->dl_tail->dl_next = op;
+    struct op *after = cl->dl_tail;
+    while (after && after->deadline > op->deadline)
+        after = after->dl_prev;
+    op->dl_prev = after;
+    op->dl_next = after ? after->dl_next : cl->dl_head;
+    if (op->dl_next)
+        op->dl_next->dl_prev = op;
+    else
+        cl->dl_tail = op;
+    if (after)
+        after->dl_next = op;
     else
         cl->dl_head = op;
-    cl->dl_tail = op;
     op->on_dl = 1;
 }
 
@@ -2613,15 +2623,15 @@ void cluster_tick(struct node *n, uint64_t t)
         handoff_tick(cl, t);
         rebalance_tick(cl, t);
     }
+    /* even when killed: it answers its waiting clients (deadlines, and
+     * DYNAMO.KILL ends a run), and starts nothing while killed */
+    antientropy_tick(cl->ae, t);
 }
 
 const struct ring *cluster_ring(const struct node *n)
 {
     return n->cluster ? &n->cluster->ring : NULL;
 }
-    /* even when killed: it answers its waiting clients (deadlines, and
-     * DYNAMO.KILL ends a run), and starts nothing while killed */
-    antientropy_tick(cl->ae, t);
 
 const struct membership *cluster_membership(const struct node *n)
 {

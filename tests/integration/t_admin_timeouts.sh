@@ -19,6 +19,8 @@
 #    names n2; DBSIZE, KEYS, RANDOMKEY and SCAN answer -TIMEOUT naming n2;
 #    the commands that do not wait (DYNAMO.MEMBERS, RING, HINTS, CONFIG
 #    SET, JOIN, PING) answer as usual.
+#    A command started after request-timeout-ms was lowered gets the new
+#    bound, even while an older one waits on the old bound.
 # 3. The fault cleared: every one of them answers completely again.
 # 4. DYNAMO.KILL on n1: DYNAMO.MERKLE still answers (no replica answers a
 #    crashed node) and DYNAMO.AE says -KILLED; after DYNAMO.REVIVE both
@@ -139,6 +141,16 @@ timeout_n2 DBSIZE "$(acli 1 DBSIZE)"
 timeout_n2 KEYS "$(acli 1 KEYS '*')"
 timeout_n2 RANDOMKEY "$(acli 1 RANDOMKEY)"
 timeout_n2 "SCAN $P23" "$(acli 1 SCAN "$P23")"
+# request-timeout-ms lowered at run time: a command started after the
+# change gets the new bound even while an older one waits on the old one
+assert_eq OK "$(acli 1 CONFIG SET request-timeout-ms 120000)" "CONFIG SET request-timeout-ms 120000"
+timeout 150 redis-cli -h 127.0.0.1 -p "$(nport 1)" DBSIZE >"$WORK/slow_dbsize.out" 2>&1 &
+SLOW_PID=$!
+track_pid "$SLOW_PID"
+slow_waits() { [ "$(info_field 1 blocked_clients)" -ge 1 ] 2>/dev/null; }
+wait_for 10 slow_waits || echo "# (blocked_clients did not show the waiting DBSIZE)"
+assert_eq OK "$(acli 1 CONFIG SET request-timeout-ms "$TMO_MS")" "CONFIG SET request-timeout-ms $TMO_MS"
+timeout_n2 "DBSIZE behind one with a longer deadline" "$(acli 1 DBSIZE)"
 # (FLUSHALL is in part 1: a delayed R.FLUSH still reaches n2 when its delay
 # runs out, and 100 s could fall in the middle of this test)
 # the commands that answer from the node's own state stay immediate
