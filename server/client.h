@@ -52,6 +52,8 @@ struct queued_cmd {
     struct dyn_arg *argv; /* each p owned (dyn_malloc'd copy) */
 };
 
+struct tls_conn;
+
 struct client {
     struct node *node;
     uint64_t id;
@@ -84,6 +86,10 @@ struct client {
      * engine has not committed yet (see net.c). */
     struct client_ack *acks;
     uint32_t nacks, acks_cap;
+    /* tls-port: the connection's TLS, and a read that waits for the
+     * socket to become writable (a handshake in progress) */
+    struct tls_conn *tls;
+    int tls_read_wants_write;
 };
 
 /* Marks the client to be closed once its output is flushed. */
@@ -101,7 +107,9 @@ void client_close_async(struct client *c);
 void client_free(struct client *c);
 
 /* The listening side (net.c, used by main.c).  net_listen binds every
- * address in cfg.bind at cfg.port; returns 0 or DYN_EIO (logged). */
+ * address in cfg.bind at cfg.port (unless it is 0 while tls-port is set,
+ * as in Redis) and, when n->tls_ctx is set, at cfg.tls_port for TLS
+ * clients; returns 0 or DYN_EIO (logged). */
 int net_listen(struct node *n);
 void net_close_listeners(struct node *n);
 /* Frees every client (shutdown). */

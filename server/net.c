@@ -105,6 +105,7 @@
 #include "server/log.h"
 #include "server/node.h"
 #include "server/reply.h"
+#include "server/tls.h"
 #include "server/util.h"
 
 #define NET_READ_CHUNK (16 * 1024)
@@ -273,6 +274,7 @@ void client_free(struct client *c)
     cluster_client_gone(c);
     event_free(c->ev_read);
     event_free(c->ev_write);
+    tls_conn_free(c->tls);
     close(c->fd);
     command_multi_reset(c);
     dbuf_free(&c->qbuf);
@@ -448,6 +450,42 @@ static int client_spill(struct client *c)
     return 1;
 }
 
+/* client_flush's write for a TLS client: the queued blocks, then obuf's
+ * tail, in order, through OpenSSL (which has no writev: one call per block,
+ * each as many records as the socket takes).  Returns the bytes written,
+ * or -1 with errno (EAGAIN when nothing could go). */
+static ssize_t client_tls_write(struct client *c, size_t tail)
+{
+    struct iovec iov[NET_IOV_MAX];
+    int k = outq_iov(&c->oq, iov, NET_IOV_MAX - 1);
+    if ((size_t)k == c->oq.blocks && tail > 0) {
+        iov[k].iov_base = c->obuf.p + c->obuf_sent;
+        iov[k].iov_len = tail;
+        k++;
+    }
+    size_t total = 0;
+    for (int i = 0; i < k; i++) {
+        size_t off = 0;
+        while (off < iov[i].iov_len) {
+            ssize_t w = tls_conn_write(c->tls, (char *)iov[i].iov_base + off,
+                                       iov[i].iov_len - off);
+            if (w == TLS_IO_AGAIN) {
+                if (total)
+                    return (ssize_t)total;
+                errno = EAGAIN;
+                return -1;
+            }
+            if (w < 0) {
+                errno = EPROTO;
+                return -1;
+            }
+            off += (size_t)w;
+            total += (size_t)w;
+        }
+    }
+    return (ssize_t)total;
+}
+
 /* Writes as much of the pending output (the queued blocks, then obuf) as
  * the socket takes: one write(2) when all of it is in obuf, the common
  * case, else one writev(2).  Returns 0, or -1 when the client was freed. */
@@ -459,7 +497,9 @@ static int client_flush(struct client *c)
     size_t tail = c->obuf.len - c->obuf_sent;
     if (queued + tail > 0) {
         ssize_t w;
-        if (queued == 0) {
+        if (c->tls) {
+            w = client_tls_write(c, tail);
+        } else if (queued == 0) {
             w = write(c->fd, c->obuf.p + c->obuf_sent, tail);
         } else {
             struct iovec iov[NET_IOV_MAX];
@@ -634,7 +674,26 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
     dbuf_reserve(&c->qbuf, readlen);
     /* use whatever room the buffer already has */
     readlen = c->qbuf.cap - c->qbuf.len;
-    ssize_t r = read(fd, c->qbuf.p + c->qbuf.len, readlen);
+    ssize_t r;
+    if (c->tls) {
+        r = tls_conn_read(c->tls, c->qbuf.p + c->qbuf.len, readlen);
+        if (r == TLS_IO_AGAIN) {
+            if (tls_conn_wants_write(c->tls)) {
+                c->tls_read_wants_write = 1;
+                if (!(c->flags & CLIENT_WRITE_EV)) {
+                    event_add(c->ev_write, NULL);
+                    c->flags |= CLIENT_WRITE_EV;
+                }
+            }
+            return;
+        }
+        if (r == TLS_IO_ERROR) {
+            errno = EPROTO;
+            r = -1;
+        }
+    } else {
+        r = read(fd, c->qbuf.p + c->qbuf.len, readlen);
+    }
     if (r <= 0) {
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
@@ -666,6 +725,10 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         client_free(c);
         return;
     }
+    /* OpenSSL may hold more decrypted input than this read took: no socket
+     * event announces it, so come back for it next turn */
+    if (c->tls && tls_conn_pending(c->tls) && !(c->flags & CLIENT_BLOCKED))
+        event_active(c->ev_read, EV_READ, 1);
     /* Defer the write to the end of this loop iteration (our beforeSleep):
      * an activated event runs after the read callbacks already queued, so
      * every client served in this iteration is flushed in one pass and a
@@ -682,6 +745,12 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
     struct client *c = arg;
     if (c->flags & CLIENT_CLOSE_ASAP) {
         client_free(c);
+        return;
+    }
+    if (c->tls_read_wants_write) {
+        /* the TLS handshake wanted to write: the read goes on now */
+        c->tls_read_wants_write = 0;
+        client_read_cb(fd, EV_READ, c);
         return;
     }
     if (c->flags & CLIENT_RESUME) {
@@ -709,9 +778,8 @@ static void net_reject(int fd, const char *msg, size_t len)
     close(fd);
 }
 
-static void net_accept_cb(evutil_socket_t lfd, short what, void *arg)
+static void net_accept(struct node *n, int lfd, int tls)
 {
-    struct node *n = arg;
     for (int i = 0; i < NET_ACCEPT_PER_CALL; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
@@ -743,14 +811,33 @@ static void net_accept_cb(evutil_socket_t lfd, short what, void *arg)
             continue;
         }
         net_tune_socket(n, fd);
+        struct tls_conn *t = NULL;
+        if (tls && !(t = tls_conn_new(n->tls_ctx, fd, 1))) {
+            dlog(DLOG_WARNING, "TLS setup of a client failed: %s",
+                 tls_last_error());
+            close(fd);
+            continue;
+        }
         struct client *c = client_new(n, fd, &ss);
-        dlog(DLOG_VERBOSE, "Accepted %s", c->addr);
+        c->tls = t;
+        dlog(DLOG_VERBOSE, "Accepted %s%s", c->addr, tls ? " (TLS)" : "");
     }
+}
+
+static void net_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    net_accept(arg, lfd, 0);
+}
+
+static void net_accept_tls_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    net_accept(arg, lfd, 1);
 }
 
 /* Splits "host" as Redis's bind does: "*" is any IPv4, "::*" any IPv6, a
  * leading '-' marks an address that may be unavailable. */
-static int net_listen_one(struct node *n, const char *spec)
+static int net_listen_one(struct node *n, const char *spec, int portnum,
+                          int tls)
 {
     int optional = 0;
     if (spec[0] == '-') {
@@ -763,7 +850,7 @@ static int net_listen_one(struct node *n, const char *spec)
     else if (strcmp(spec, "::*") == 0)
         host = "::";
     char port[16];
-    snprintf(port, sizeof(port), "%d", n->cfg.port);
+    snprintf(port, sizeof(port), "%d", portnum);
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -772,7 +859,7 @@ static int net_listen_one(struct node *n, const char *spec)
     int gai = getaddrinfo(host, port, &hints, &res);
     if (gai != 0) {
         dlog(DLOG_WARNING, "Could not create server TCP listening socket %s:%d: %s",
-             host, n->cfg.port, gai_strerror(gai));
+             host, portnum, gai_strerror(gai));
         return optional ? 0 : DYN_EIO;
     }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -793,8 +880,10 @@ static int net_listen_one(struct node *n, const char *spec)
         return DYN_ELIMIT;
     }
     n->listen_fds[n->listen_count] = fd;
+    n->listen_tls[n->listen_count] = tls;
     n->listen_ev[n->listen_count] =
-        event_new(n->base, fd, EV_READ | EV_PERSIST, net_accept_cb, n);
+        event_new(n->base, fd, EV_READ | EV_PERSIST,
+                  tls ? net_accept_tls_cb : net_accept_cb, n);
     event_add(n->listen_ev[n->listen_count], NULL);
     n->listen_count++;
     return 0;
@@ -804,7 +893,7 @@ fail:;
         close(fd);
     freeaddrinfo(res);
     dlog(DLOG_WARNING, "Warning: Could not create server TCP listening socket "
-         "%s:%d: %s", host, n->cfg.port, strerror(e));
+         "%s:%d: %s", host, portnum, strerror(e));
     return optional && (e == EADDRNOTAVAIL || e == EAFNOSUPPORT) ? 0 : DYN_EIO;
 }
 
@@ -814,9 +903,13 @@ int net_listen(struct node *n)
     char *copy = dyn_strdup(bind);
     char *save = NULL;
     int rc = 0;
+    int plain = n->cfg.port != 0 || !n->tls_ctx;
     for (char *tok = strtok_r(copy, " \t", &save); tok;
          tok = strtok_r(NULL, " \t", &save)) {
-        rc = net_listen_one(n, tok);
+        /* port 0 with a tls-port: TLS only, as in Redis */
+        rc = plain ? net_listen_one(n, tok, n->cfg.port, 0) : 0;
+        if (rc == 0 && n->tls_ctx)
+            rc = net_listen_one(n, tok, n->cfg.tls_port, 1);
         if (rc < 0)
             break;
     }

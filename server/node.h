@@ -18,6 +18,7 @@
 struct event_base;
 struct event;
 struct evconnlistener;
+struct ssl_ctx_st;
 struct store;
 struct client;
 struct command_registry;
@@ -96,6 +97,8 @@ struct node {
     size_t listen_count;
     int listen_fds[16];
     struct event *listen_ev[16];
+    int listen_tls[16];         /* 1: the listener is tls-port's */
+    struct ssl_ctx_st *tls_ctx; /* tls-port's context (main.c), or NULL */
 
     /* timers and signals */
     struct event *cron_ev;

@@ -46,13 +46,16 @@ static void ctx_common(SSL_CTX *ctx)
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
 }
 
-SSL_CTX *tls_server_ctx_new(const struct tls_server_opts *o, struct dbuf *err)
+SSL_CTX *tls_server_ctx_new(const struct tls_server_opts *o, struct dbuf *err,
+                            const char **bad)
 {
     dbuf_reset(err);
+    *bad = "tls-port";
     if (!o->cert_file || !*o->cert_file || !o->key_file || !*o->key_file) {
-        dbuf_printf(err, "TLS needs tls-cert-file and tls-key-file");
+        dbuf_printf(err, "tls-port needs tls-cert-file and tls-key-file");
         return NULL;
     }
+    *bad = "tls-auth-clients";
     if (o->auth_clients && (!o->ca_cert_file || !*o->ca_cert_file)) {
         dbuf_printf(err, "tls-auth-clients %s needs tls-ca-cert-file "
                          "(or set tls-auth-clients no)",
@@ -68,11 +71,13 @@ SSL_CTX *tls_server_ctx_new(const struct tls_server_opts *o, struct dbuf *err)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    *bad = "tls-cert-file";
     if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
         dbuf_printf(err, "tls-cert-file '%s': %s", o->cert_file,
                     tls_last_error());
         goto fail;
     }
+    *bad = "tls-key-file";
     if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
         dbuf_printf(err, "tls-key-file '%s': %s", o->key_file,
                     tls_last_error());
@@ -83,6 +88,7 @@ SSL_CTX *tls_server_ctx_new(const struct tls_server_opts *o, struct dbuf *err)
                          "'%s'", o->key_file, o->cert_file);
         goto fail;
     }
+    *bad = "tls-ca-cert-file";
     if (o->ca_cert_file && *o->ca_cert_file &&
         SSL_CTX_load_verify_locations(ctx, o->ca_cert_file, NULL) != 1) {
         dbuf_printf(err, "tls-ca-cert-file '%s': %s", o->ca_cert_file,
@@ -96,6 +102,7 @@ SSL_CTX *tls_server_ctx_new(const struct tls_server_opts *o, struct dbuf *err)
         mode = SSL_VERIFY_PEER;
     SSL_CTX_set_verify(ctx, mode, NULL);
     ERR_clear_error();
+    *bad = NULL;
     return ctx;
 fail:
     ERR_clear_error();

@@ -50,9 +50,10 @@ struct tls_server_opts {
     int auth_clients;           /* enum tls_auth_mode (config.h) */
 };
 
-/* A certificate context for a listening port. */
+/* A certificate context for a listening port.  On failure *bad names
+ * the option to blame ("tls-cert-file", ...). */
 struct ssl_ctx_st *tls_server_ctx_new(const struct tls_server_opts *o,
-                                      struct dbuf *err);
+                                      struct dbuf *err, const char **bad);
 /* A TLS 1.3 PSK context; `server` picks the side.  key[32]. */
 struct ssl_ctx_st *tls_psk_ctx_new(const unsigned char *key, int server,
                                    struct dbuf *err);
