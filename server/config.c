@@ -24,7 +24,11 @@
  *
  * Errors are text made here, at the boundary, in two voices.  File and
  * command-line errors are for a person editing a file: they name the place
- * ("conf/x.conf:3: ...", "--port: ...") and say what would be valid.
+ * ("conf/x.conf:3: ...", "--port: ...") and say what would be valid.  The
+ * checks that run after parsing (config_validate, config_check_dir) name it
+ * too: each option's row keeps where it was last set (config->origin:
+ * "conf/x.conf:3" or "command line: --r 5"), and a message starts with the
+ * place of the option it blames.
  * CONFIG SET errors copy Redis 7.0's wording word for word, because clients
  * and tests match on it; they are written WITHOUT the leading "ERR ", which
  * the command handler adds.
@@ -38,11 +42,14 @@
  *
  * Thread-safety: the table is constant; a struct config belongs to the
  * event loop.  Nothing here touches global state (not even the log level:
- * applying a changed option is the caller's job).
+ * applying a changed option is the caller's job); the file system only
+ * through config_load_file and config_check_dir (which may create dir and
+ * creates and removes one probe file in it).
  */
 #include "server/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -50,6 +57,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "server/log.h"
 #include "server/util.h"
 
@@ -66,6 +75,7 @@ enum opt_type { T_BOOL, T_INT, T_LL, T_MEM, T_STR, T_ENUM, T_RATIO };
 #define F_NODENAME 0x40 /* restricted character set */
 #define F_APPEND   0x80 /* each occurrence adds a line (cluster-node) */
 #define F_SECRET   0x100 /* never shown: CONFIG GET and errors redact it */
+#define F_MEMBER   0x200 /* "NAME HOST:PORT[@PEERPORT]" (cluster-node) */
 
 struct opt_enum {
     const char *name;
@@ -176,7 +186,7 @@ static const struct opt options[] = {
      F_RUNTIME, NULL, 0, 0},
     BOOL("value-cache", value_cache, 0, 0),
     /* cluster */
-    STR("cluster-node", cluster_nodes, "", F_MULTI | F_APPEND),
+    STR("cluster-node", cluster_nodes, "", F_MULTI | F_APPEND | F_MEMBER),
     INT("cluster-port", cluster_port, 0, 0, 65535, 0),
     STR("cluster-secret", cluster_secret, "", F_SECRET),
     BOOL("cluster-insecure", cluster_insecure, 0, 0),
@@ -252,6 +262,7 @@ enum perr {
     PE_EMPTY,
     PE_NODENAME,
     PE_COBL,
+    PE_MEMBER,
 };
 
 static void err_vset(struct dbuf *err, const char *fmt, va_list ap)
@@ -354,6 +365,11 @@ static void reason(struct dbuf *out, const struct opt *o, enum perr pe,
                      "for normal clients) or 'normal <hard> <soft> "
                      "<seconds>' groups");
         break;
+    case PE_MEMBER:
+        dbuf_appends(out, "expected NAME HOST:PORT or NAME HOST:PORT@PEERPORT,"
+                     " ports from 1 to 65535, and PORT + 10000 <= 65535 "
+                     "without @PEERPORT");
+        break;
     }
 }
 
@@ -400,6 +416,56 @@ static int parse_mem(const char *s, long long *out)
         return DYN_ERANGE;
     *out = (long long)v;
     return 0;
+}
+
+/* A port number: 1 to 65535, digits only. */
+static int port_ok(const char *s, size_t len, long *out)
+{
+    unsigned long long v;
+    if (dyn_str2ull(s, len, &v) != 0 || v < 1 || v > 65535)
+        return 0;
+    *out = (long)v;
+    return 1;
+}
+
+/* A cluster-node value, "NAME HOST:PORT[@PEERPORT]", as cluster_init reads
+ * it, with the peer port defaulting to PORT + 10000.  Checked at parse time
+ * so that a bad one is reported with its file and line.  "" is allowed: it
+ * clears the list. */
+static int member_ok(const char *s)
+{
+    const char *p = s;
+    while (*p == ' ')
+        p++;
+    if (!*p)
+        return 1;
+    const char *name = p;
+    while (*p && *p != ' ')
+        p++;
+    size_t nlen = (size_t)(p - name);
+    while (*p == ' ')
+        p++;
+    const char *hp = p;
+    while (*p && *p != ' ')
+        p++;
+    size_t hlen = (size_t)(p - hp);
+    while (*p == ' ')
+        p++;
+    if (nlen == 0 || nlen > 63 || hlen == 0 || hlen > 127 || *p)
+        return 0;
+    const char *at = memchr(hp, '@', hlen);
+    size_t hostport = at ? (size_t)(at - hp) : hlen;
+    long port, pport = 0;
+    if (at && !port_ok(at + 1, hlen - hostport - 1, &pport))
+        return 0;
+    const char *colon = NULL;
+    for (size_t i = 0; i < hostport; i++)
+        if (hp[i] == ':')
+            colon = hp + i;
+    if (!colon || colon == hp ||
+        !port_ok(colon + 1, hostport - (size_t)(colon + 1 - hp), &port))
+        return 0;
+    return at || port + 10000 <= 65535;
 }
 
 static int node_name_ok(const char *s)
@@ -548,6 +614,10 @@ static enum perr opt_parse(const struct opt *o, int argc, char **argv,
             dyn_free(s);
             return PE_NODENAME;
         }
+        if ((o->flags & F_MEMBER) && !member_ok(s)) {
+            dyn_free(s);
+            return PE_MEMBER;
+        }
         out->str = s;
         return PE_NONE;
     }
@@ -580,6 +650,33 @@ static void opt_store(struct config *c, const struct opt *o, struct pval *v)
     } else {
         num_put(c, o, v->num);
     }
+}
+
+/* Stores a parsed value set at `where` ("file:line", "command line: ...",
+ * or NULL for CONFIG SET, which keeps the start-up place), and remembers
+ * the place.  A cluster-node or seed line appended to earlier ones keeps
+ * the first line's place.  Takes ownership of v->str. */
+static void opt_store_at(struct config *c, const struct opt *o,
+                         struct pval *v, const char *where)
+{
+    int appending = o->type == T_STR && (o->flags & F_APPEND) &&
+                    *str_slot(c, o) && **str_slot(c, o) && v->str[0];
+    opt_store(c, o, v);
+    if (!where || appending)
+        return;
+    size_t i = (size_t)(o - options);
+    if (!c->origin)
+        c->origin = dyn_calloc(DYN_ARRAY_LEN(options), sizeof(char *));
+    dyn_free(c->origin[i]);
+    c->origin[i] = dyn_strdup(where);
+}
+
+const char *config_origin(const struct config *c, const char *name)
+{
+    const struct opt *o = opt_find(name, strlen(name));
+    if (!o || !c->origin)
+        return NULL;
+    return c->origin[o - options];
 }
 
 /* Renders o's value: into buf for numbers, or a pointer to the string. */
@@ -639,6 +736,12 @@ void config_free(struct config *c)
 {
     if (!c)
         return;
+    if (c->origin) {
+        for (size_t i = 0; i < DYN_ARRAY_LEN(options); i++)
+            dyn_free(c->origin[i]);
+        dyn_free(c->origin);
+        c->origin = NULL;
+    }
     for (size_t i = 0; i < DYN_ARRAY_LEN(options); i++) {
         const struct opt *o = &options[i];
         if (o->type == T_STR) {
@@ -893,7 +996,9 @@ int config_load_string(struct config *c, const char *text, const char *origin,
             rc = DYN_EINVAL;
             break;
         }
-        opt_store(c, o, &v);
+        char where[PATH_MAX + 32];
+        snprintf(where, sizeof(where), "%s:%d", origin, lineno);
+        opt_store_at(c, o, &v, where);
         words_free(&w);
     }
     words_free(&w);
@@ -982,7 +1087,14 @@ int config_load_argv(struct config *c, int argc, char **argv, int start,
             dbuf_appendc(&msg, ')');
             goto fail;
         }
-        opt_store(c, o, &v);
+        char *joined = join_args(nv, argv + i + 1);
+        struct dbuf where;
+        dbuf_init(&where);
+        dbuf_printf(&where, "command line: %s %s%c", a,
+                    (o->flags & F_SECRET) ? CONFIG_REDACTED : joined, 0);
+        opt_store_at(c, o, &v, where.p);
+        dbuf_free(&where);
+        dyn_free(joined);
         i = j;
     }
     dbuf_free(&msg);
@@ -995,24 +1107,53 @@ fail:
 
 /* ---- cross-field rules ------------------------------------------------- */
 
+/* Starts a start-up message about option `name`: "; " between messages,
+ * then the place where it was set (or, when it holds its default, where
+ * `alt` was set; "config" if neither was set). */
+static void located(struct dbuf *msg, int bad, const struct config *c,
+                    const char *name, const char *alt)
+{
+    const char *at = config_origin(c, name);
+    if (!at && alt)
+        at = config_origin(c, alt);
+    dbuf_printf(msg, "%s%s: ", bad ? "; " : "", at ? at : "config");
+}
+
+/* r or w against n.  `where` != 0 (start-up) puts each message after the
+ * place of the option it blames and names n's place; 0 is CONFIG SET's
+ * Redis wording, without places. */
+static void quorum_rule(struct dbuf *msg, int bad, const struct config *c,
+                        const char *name, int v, int where)
+{
+    if (where)
+        located(msg, bad, c, name, "n");
+    else if (bad)
+        dbuf_appends(msg, "; ");
+    dbuf_printf(msg, "%s (%d) must not be greater than n (%d)", name, v,
+                c->n);
+    const char *at_n = config_origin(c, "n");
+    const char *at_v = config_origin(c, name);
+    if (where && at_n && at_v)
+        dbuf_printf(msg, " (n is set at %s)", at_n);
+}
+
 /* The rules that must hold between options.  Appends one message per
  * broken rule (joined by "; ") to msg and returns how many broke.  Used by
- * config_validate and, for the runtime options, by config_set_many. */
+ * config_validate (where = 1) and, for the runtime options, by
+ * config_set_many (where = 0). */
 static int cross_check(const struct config *c, struct dbuf *msg,
-                       const char **culprit)
+                       const char **culprit, int where)
 {
     int bad = 0;
     *culprit = NULL;
     if (c->w > c->n) {
-        dbuf_printf(msg, "%sw (%d) must not be greater than n (%d)",
-                    bad ? "; " : "", c->w, c->n);
+        quorum_rule(msg, bad, c, "w", c->w, where);
         if (!*culprit)
             *culprit = "w";
         bad++;
     }
     if (c->r > c->n) {
-        dbuf_printf(msg, "%sr (%d) must not be greater than n (%d)",
-                    bad ? "; " : "", c->r, c->n);
+        quorum_rule(msg, bad, c, "r", c->r, where);
         if (!*culprit)
             *culprit = "r";
         bad++;
@@ -1026,29 +1167,41 @@ int config_validate(const struct config *c, struct dbuf *err,
     struct dbuf msg;
     dbuf_init(&msg);
     const char *culprit;
-    int bad = cross_check(c, &msg, &culprit);
+    int bad = cross_check(c, &msg, &culprit, 1);
     int rp = c->ring_partitions;
+    int members = c->cluster_nodes && c->cluster_nodes[0];
+    int seeds = c->seeds && c->seeds[0];
     if (rp < 16 || rp > 65536 || (rp & (rp - 1)) != 0) {
-        dbuf_printf(&msg, "%sring-partitions (%d) must be a power of two "
-                    "between 16 and 65536", bad ? "; " : "", rp);
+        located(&msg, bad, c, "ring-partitions", NULL);
+        dbuf_printf(&msg, "ring-partitions (%d) must be a power of two "
+                    "between 16 and 65536", rp);
         bad++;
     }
-    if (c->cluster_nodes && c->cluster_nodes[0] && c->cluster_port == 0 &&
-        c->port + 10000 > 65535) {
-        dbuf_printf(&msg, "%sthe peer bus port (port + 10000 = %d) is out "
-                    "of range: set cluster-port", bad ? "; " : "",
-                    c->port + 10000);
+    if (members && c->cluster_port == 0 && c->port + 10000 > 65535) {
+        located(&msg, bad, c, "port", "cluster-node");
+        dbuf_printf(&msg, "the peer bus port (port + 10000 = %d) is out "
+                    "of range: set cluster-port", c->port + 10000);
+        bad++;
+    }
+    /* cluster_init refuses this too; here the message can say where the
+     * node was made a cluster member */
+    if ((members || seeds) && !(c->cluster_secret && c->cluster_secret[0]) &&
+        !c->cluster_insecure) {
+        located(&msg, bad, c, members ? "cluster-node" : "seed", NULL);
+        dbuf_printf(&msg, "cluster-secret is not set: the peer bus will "
+                    "not start without one (or set cluster-insecure yes)");
         bad++;
     }
     if (c->daemonize) {
-        dbuf_printf(&msg, "%sdaemonize yes is not supported: dynamod runs "
+        located(&msg, bad, c, "daemonize", NULL);
+        dbuf_printf(&msg, "daemonize yes is not supported: dynamod runs "
                     "in the foreground (use a supervisor, or "
-                    "tools/dynamo-cluster)", bad ? "; " : "");
+                    "tools/dynamo-cluster)");
         bad++;
     }
     if (c->node_name && !node_name_ok(c->node_name)) {
-        dbuf_printf(&msg, "%snode-name '%s' is invalid: ", bad ? "; " : "",
-                    c->node_name);
+        located(&msg, bad, c, "node-name", NULL);
+        dbuf_printf(&msg, "node-name '%s' is invalid: ", c->node_name);
         reason(&msg, &options[0], PE_NODENAME, 1, 0);
         bad++;
     }
@@ -1063,6 +1216,51 @@ int config_validate(const struct config *c, struct dbuf *err,
         err_finish(err, &msg);
     dbuf_free(&msg);
     return bad ? DYN_EINVAL : 0;
+}
+
+int config_check_dir(const struct config *c, struct dbuf *err)
+{
+    const char *dir = c->dir && c->dir[0] ? c->dir : ".";
+    const char *at = config_origin(c, "dir");
+    struct dbuf msg;
+    struct stat st;
+    dbuf_init(&msg);
+    dbuf_printf(&msg, "%s: dir '%s' ", at ? at : "config (default)", dir);
+    if (stat(dir, &st) != 0 && errno == ENOENT && mkdir(dir, 0755) != 0) {
+        dbuf_printf(&msg, "does not exist and cannot be created: %s",
+                    strerror(errno));
+        goto fail;
+    }
+    if (stat(dir, &st) != 0) {
+        dbuf_printf(&msg, "cannot be used: %s", strerror(errno));
+        goto fail;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        dbuf_appends(&msg, "is not a directory");
+        goto fail;
+    }
+    /* access(W_OK) would say yes to root on a read-only mount or sysfs:
+     * create and remove a file, as the node will. */
+    char probe[PATH_MAX];
+    snprintf(probe, sizeof(probe), "%s/.dynamod-write-test.%ld", dir,
+             (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        unlink(probe); /* left by a crashed earlier run with our pid */
+        fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    }
+    if (fd < 0) {
+        dbuf_printf(&msg, "is not writable: %s", strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    unlink(probe);
+    dbuf_free(&msg);
+    return 0;
+fail:
+    err_finish(err, &msg);
+    dbuf_free(&msg);
+    return DYN_EIO;
 }
 
 void config_finalize(struct config *c)
@@ -1238,7 +1436,7 @@ int config_set_many(struct config *c, int npairs, char **nv,
     }
     /* Last the rules between options, on the result. */
     const char *culprit;
-    if (cross_check(c, &why, &culprit)) {
+    if (cross_check(c, &why, &culprit, 0)) {
         /* Blame the option the client set: r or w itself, else n. */
         const char *name = culprit;
         for (int i = 0; i < npairs; i++)

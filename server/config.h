@@ -12,8 +12,11 @@
  *
  * Errors: config_load_* return 0 or a negative dyn_err and write a message
  * that names the file and line (or the command-line option) into err.
- * Cross-field checks (config_validate) run after all sources are parsed:
- * W <= N and R <= N are required; R + W <= N only warns.
+ * Cross-field checks (config_validate, config_check_dir) run after all
+ * sources are parsed: W <= N and R <= N are required; R + W <= N only
+ * warns.  They name the place too: the config remembers where each option
+ * was set ("conf/x.conf:3", "command line: --r 5"), and every message
+ * starts with the place of the option it blames.
  *
  * Thread-safety: the event loop owns the config.
  */
@@ -93,6 +96,9 @@ struct config {
     long long anti_entropy_max_bps; /* exchange bandwidth cap, 10mb; 0 = none */
     /* observability */
     int trace_max;              /* DYNAMO.TRACE ring size, 128 */
+    /* where each option was set, by table row (config.c): "file:line",
+     * "command line: --name value", or NULL for the default; owned */
+    char **origin;
 };
 
 /* What CONFIG GET shows for a secret option that is set (cluster-secret):
@@ -119,6 +125,14 @@ int config_validate(const struct config *c, struct dbuf *err,
 /* Fills what defaults from other options: node-name "" -> "node-<port>".
  * Call once after all sources are loaded, before config_validate. */
 void config_finalize(struct config *c);
+/* Where option `name` was set at start-up: "file:line", "command line:
+ * --name value" (a secret's value redacted), or NULL when it holds its
+ * default.  For cluster-node and seed, the first of their lines. */
+const char *config_origin(const struct config *c, const char *name);
+/* Checks that dir is a writable directory, creating it when only its last
+ * component is missing (as the storage engine did).  Returns 0, or <0
+ * with err = "<where dir was set>: dir '...' ...". */
+int config_check_dir(const struct config *c, struct dbuf *err);
 
 /* CONFIG GET: calls fn(name, value) for every option matching the glob
  * (case-insensitive), in table order.  A pattern without glob characters

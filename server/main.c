@@ -44,6 +44,7 @@
 #include "server/node.h"
 #include "cluster/coordinator.h"
 #include "server/store.h"
+#include "server/tls.h"
 #include "server/util.h"
 
 #define COMPAT_REDIS_VERSION "7.0.15"
@@ -258,7 +259,8 @@ static void main_configure(struct node *n, int argc, char **argv)
         exit(1);
     }
     config_finalize(&n->cfg);
-    if (config_validate(&n->cfg, &err, &warn) < 0) {
+    if (config_validate(&n->cfg, &err, &warn) < 0 ||
+        config_check_dir(&n->cfg, &err) < 0) {
         dbuf_appendc(&err, '\0');
         fprintf(stderr, "\n*** FATAL CONFIG ERROR (dynamod %s) ***\n%s\n",
                 PACKAGE_VERSION, err.p);
@@ -337,6 +339,8 @@ static void main_teardown(struct node *n)
 {
     net_free_all_clients(n);
     net_close_listeners(n);
+    tls_ctx_free(n->tls_ctx);
+    n->tls_ctx = NULL;
     if (n->cluster_ev)
         event_free(n->cluster_ev);
     cluster_free(n);
@@ -434,6 +438,29 @@ int main(int argc, char **argv)
             event_add(n->cluster_ev, &tv);
         }
     }
+    if (n->cfg.tls_port > 0) {
+        struct dbuf err;
+        const char *bad = NULL;
+        struct tls_server_opts to = {
+            .cert_file = n->cfg.tls_cert_file,
+            .key_file = n->cfg.tls_key_file,
+            .ca_cert_file = n->cfg.tls_ca_cert_file,
+            .auth_clients = n->cfg.tls_auth_clients,
+        };
+        dbuf_init(&err);
+        n->tls_ctx = tls_server_ctx_new(&to, &err, &bad);
+        if (!n->tls_ctx) {
+            const char *where = bad ? config_origin(&n->cfg, bad) : NULL;
+            if (!where)
+                where = config_origin(&n->cfg, "tls-port");
+            dbuf_appendc(&err, 0);
+            fprintf(stderr, "*** FATAL CONFIG ERROR: %s: %s\n",
+                    where ? where : "tls-port", err.p);
+            dlog(DLOG_WARNING, "TLS: %s", err.p);
+            return 1;
+        }
+        dbuf_free(&err);
+    }
     if (net_listen(n) < 0) {
         dlog(DLOG_WARNING, "Failed listening on port %d (tcp), aborting.",
              n->cfg.port);
@@ -458,6 +485,9 @@ int main(int argc, char **argv)
          n->cluster ? "cluster" : "standalone", n->cfg.port);
     dlog(DLOG_NOTICE, "Server initialized");
     dlog(DLOG_NOTICE, "Ready to accept connections tcp");
+    if (n->tls_ctx)
+        dlog(DLOG_NOTICE, "Ready to accept connections tls (port %d)",
+             n->cfg.tls_port);
     {
         const char *b = n->cfg.bind && n->cfg.bind[0] ? n->cfg.bind : "127.0.0.1";
         char host[64];

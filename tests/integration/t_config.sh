@@ -117,8 +117,52 @@ expect_config_error "unknown --option" --prot 5 -- "--prot"
 expect_config_error "bad --option value" --port abc -- "--port" "abc"
 expect_config_error "missing config file" "$TMP/nonexistent.conf" -- \
     "nonexistent.conf"
-expect_config_error "w greater than n" --n 1 --r 1 --w 2 -- "w" "n"
-expect_config_error "daemonize yes" --daemonize yes -- "daemonize"
+expect_config_error "w greater than n" --n 1 --r 1 --w 2 -- \
+    "command line: --w 2: w (2) must not be greater than n (1)" \
+    "(n is set at command line: --n 1)"
+expect_config_error "daemonize yes" --daemonize yes -- \
+    "command line: --daemonize yes: daemonize yes is not supported"
+
+# Cross-field and directory errors name the line of the option they blame.
+printf 'port 7001\nn 2\n\nr 3\n' >"$TMP/rn.conf"
+expect_config_error "r greater than n in a file" "$TMP/rn.conf" -- \
+    "rn.conf:4: r (3) must not be greater than n (2) (n is set at" \
+    "rn.conf:2)"
+expect_config_error "r greater than n on the command line" --r 5 -- \
+    "command line: --r 5: r (5) must not be greater than n (3)"
+printf 'port 7001\ncluster-secret s\ncluster-node a 127.0.0.1:99999\n' \
+    >"$TMP/member.conf"
+expect_config_error "a bad cluster-node port" "$TMP/member.conf" \
+    --node-name a -- "member.conf:3: invalid value for 'cluster-node'" \
+    "127.0.0.1:99999"
+printf 'port 7001\n# no secret\ncluster-node a 127.0.0.1:7001\n' \
+    >"$TMP/nosecret.conf"
+expect_config_error "cluster-node lines without a secret" \
+    "$TMP/nosecret.conf" --node-name a -- \
+    "nosecret.conf:3: cluster-secret is not set"
+printf '\ndaemonize yes\n' >"$TMP/daemonize.conf"
+expect_config_error "daemonize yes in a file" "$TMP/daemonize.conf" -- \
+    "daemonize.conf:2: daemonize yes is not supported"
+printf 'port 7001\ndir %s/missing/data\n' "$TMP" >"$TMP/dirmissing.conf"
+expect_config_error "dir missing" "$TMP/dirmissing.conf" -- \
+    "dirmissing.conf:2: dir '$TMP/missing/data' does not exist"
+: >"$TMP/afile"
+printf 'dir %s/afile\n' "$TMP" >"$TMP/dirfile.conf"
+expect_config_error "dir is a file" "$TMP/dirfile.conf" -- \
+    "dirfile.conf:1: dir '$TMP/afile' is not a directory"
+# Root writes through permissions; sysfs refuses even root.
+mkdir "$TMP/ro" && chmod 555 "$TMP/ro"
+if [ "$(id -u)" -eq 0 ]; then ro=/sys; else ro=$TMP/ro; fi
+if (: >"$ro/.probe") 2>/dev/null; then
+    rm -f "$ro/.probe"
+    echo "ok: # SKIP dir not writable: $ro is writable here"
+else
+    printf 'port 7001\n\n\ndir %s\n' "$ro" >"$TMP/dirro.conf"
+    expect_config_error "dir not writable" "$TMP/dirro.conf" -- \
+        "dirro.conf:4: dir '$ro' is not writable"
+fi
+expect_config_error "dir not a directory, on the command line" \
+    --dir "$TMP/afile" -- "command line: --dir $TMP/afile: dir"
 
 # ---- a good config with a --port override ---------------------------------
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/buf.h"
@@ -728,10 +729,12 @@ START_TEST(validate_rules)
     ck_assert_int_eq(load("n 3\nw 4\n"), 0);
     dbuf_reset(&err);
     ck_assert_int_lt(config_validate(&cfg, &err, &warn), 0);
-    ck_assert_str_eq(errs(), "w (4) must not be greater than n (3)");
+    ck_assert_str_eq(errs(), "t.conf:2: w (4) must not be greater than n (3) "
+                             "(n is set at t.conf:1)");
     ck_assert_int_eq(load("w 2\nr 4\n"), 0);
     ck_assert_int_lt(config_validate(&cfg, &err, &warn), 0);
-    ck_assert_str_eq(errs(), "r (4) must not be greater than n (3)");
+    ck_assert_str_eq(errs(), "t.conf:2: r (4) must not be greater than n (3) "
+                             "(n is set at t.conf:1)");
     ck_assert_int_eq(load("r 1\nw 1\n"), 0);
     dbuf_reset(&warn);
     ck_assert_int_eq(config_validate(&cfg, &err, &warn), 0);
@@ -740,7 +743,9 @@ START_TEST(validate_rules)
     ck_assert_int_eq(config_validate(&cfg, &err, NULL), 0);
     ck_assert_int_eq(load("r 2\nw 2\ndaemonize yes\n"), 0);
     ck_assert_int_lt(config_validate(&cfg, &err, &warn), 0);
-    ck_assert_ptr_nonnull(strstr(errs(), "daemonize yes is not supported"));
+    ck_assert_str_eq(errs(), "t.conf:3: daemonize yes is not supported: "
+                             "dynamod runs in the foreground (use a "
+                             "supervisor, or tools/dynamo-cluster)");
     ck_assert_int_eq(load("daemonize no\n"), 0);
     cfg.ring_partitions = 100; /* set directly, bypassing the parser */
     ck_assert_int_lt(config_validate(&cfg, &err, &warn), 0);
@@ -749,6 +754,155 @@ START_TEST(validate_rules)
     cfg.ring_partitions = 256;
     ck_assert_int_eq(config_validate(&cfg, &err, &warn), 0);
     dbuf_free(&warn);
+}
+END_TEST
+
+/* Each start-up error names where the option it blames was set: the file
+ * and line, or the command-line option with its value. */
+START_TEST(cross_field_errors_name_the_place)
+{
+    /* r > n: r's line, and n's */
+    ck_assert_int_eq(load("port 7001\nn 2\n\nr 3\n"), 0);
+    ck_assert_int_lt(config_validate(&cfg, &err, NULL), 0);
+    ck_assert_str_eq(errs(), "t.conf:4: r (3) must not be greater than n (2) "
+                             "(n is set at t.conf:2)");
+    /* r at its default (2) against a smaller n: n's place */
+    config_free(&cfg);
+    config_init_defaults(&cfg);
+    ck_assert_int_eq(load("w 1\nn 1\n"), 0);
+    ck_assert_int_lt(config_validate(&cfg, &err, NULL), 0);
+    ck_assert_str_eq(errs(), "t.conf:2: r (2) must not be greater than n (1)");
+    /* the command line */
+    config_free(&cfg);
+    config_init_defaults(&cfg);
+    char *a1[] = {"dynamod", "--r", "5"};
+    ck_assert_int_eq(argv_load(3, a1, 1), 0);
+    ck_assert_str_eq(config_origin(&cfg, "r"), "command line: --r 5");
+    ck_assert_ptr_null(config_origin(&cfg, "n"));
+    ck_assert_int_lt(config_validate(&cfg, &err, NULL), 0);
+    ck_assert_str_eq(errs(), "command line: --r 5: r (5) must not be greater "
+                             "than n (3)");
+
+    /* a cluster-node line with a bad port is refused at its line */
+    config_free(&cfg);
+    config_init_defaults(&cfg);
+    static const char *const bad_members[] = {
+        "a 127.0.0.1:99999", "a 127.0.0.1:0", "a 127.0.0.1:7001@70000",
+        "a 127.0.0.1:60000", "a 127.0.0.1", "a 127.0.0.1:x", "a",
+        "a 127.0.0.1:7001 extra", "a :7001",
+    };
+    for (size_t i = 0; i < sizeof(bad_members) / sizeof(*bad_members); i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "port 7001\ncluster-node %s\n",
+                 bad_members[i]);
+        ck_assert_int_lt(load(text), 0);
+        ck_assert_msg(strncmp(errs(), "t.conf:2: invalid value for "
+                              "'cluster-node': ", 38) == 0, "%s: %s",
+                      bad_members[i], errs());
+        ck_assert_ptr_nonnull(strstr(errs(), "expected NAME HOST:PORT"));
+    }
+    ck_assert_int_eq(load("cluster-node a 127.0.0.1:60000@60001\n"
+                          "cluster-node b 127.0.0.1:7002\n"
+                          "cluster-node c [::1]:7003\n"), 0);
+    ck_assert_str_eq(cfg.cluster_nodes, "a 127.0.0.1:60000@60001\n"
+                                        "b 127.0.0.1:7002\nc [::1]:7003");
+    char *a2[] = {"dynamod", "--cluster-node", "b 127.0.0.1:65535"};
+    ck_assert_int_lt(argv_load(3, a2, 1), 0);
+    ck_assert_str_eq(errs(), "--cluster-node: invalid value 'b "
+                             "127.0.0.1:65535' (expected NAME HOST:PORT or "
+                             "NAME HOST:PORT@PEERPORT, ports from 1 to "
+                             "65535, and PORT + 10000 <= 65535 without "
+                             "@PEERPORT)");
+
+    /* cluster-node lines without a secret: the first line's place */
+    config_free(&cfg);
+    config_init_defaults(&cfg);
+    ck_assert_int_eq(load("port 7001\n\ncluster-node a 127.0.0.1:7001\n"
+                          "cluster-node b 127.0.0.1:7002\n"), 0);
+    ck_assert_int_lt(config_validate(&cfg, &err, NULL), 0);
+    ck_assert_str_eq(errs(), "t.conf:3: cluster-secret is not set: the peer "
+                             "bus will not start without one (or set "
+                             "cluster-insecure yes)");
+    ck_assert_int_eq(load("cluster-insecure yes\n"), 0);
+    ck_assert_int_eq(config_validate(&cfg, &err, NULL), 0);
+    ck_assert_int_eq(load("cluster-insecure no\ncluster-secret s\n"), 0);
+    ck_assert_int_eq(config_validate(&cfg, &err, NULL), 0);
+    config_free(&cfg);
+    config_init_defaults(&cfg);
+    ck_assert_int_eq(load("seed 127.0.0.1:7001\n"), 0);
+    ck_assert_int_lt(config_validate(&cfg, &err, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(errs(), "t.conf:1: cluster-secret is not "
+                                         "set"));
+
+    /* daemonize, from the command line */
+    config_free(&cfg);
+    config_init_defaults(&cfg);
+    char *a3[] = {"dynamod", "--daemonize", "yes"};
+    ck_assert_int_eq(argv_load(3, a3, 1), 0);
+    ck_assert_int_lt(config_validate(&cfg, &err, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(errs(), "command line: --daemonize yes: "
+                                         "daemonize yes is not supported"));
+}
+END_TEST
+
+/* dir must be a directory the node can write: missing (and not creatable),
+ * a file, or read-only are start-up errors that name dir's line. */
+START_TEST(dir_errors_name_the_place)
+{
+    char tmpl[] = "/tmp/test_config.XXXXXX";
+    char *base = mkdtemp(tmpl);
+    ck_assert_ptr_nonnull(base);
+    char text[512], path[300];
+
+    /* missing, with its parent: created, as the engine did */
+    snprintf(path, sizeof(path), "%s/data", base);
+    snprintf(text, sizeof(text), "port 7001\ndir %s\n", path);
+    ck_assert_int_eq(load(text), 0);
+    ck_assert_int_eq(config_check_dir(&cfg, &err), 0);
+    ck_assert_int_eq(access(path, W_OK), 0);
+
+    /* missing, and so is its parent */
+    snprintf(path, sizeof(path), "%s/nope/data", base);
+    snprintf(text, sizeof(text), "port 7001\n\ndir %s\n", path);
+    ck_assert_int_eq(load(text), 0);
+    ck_assert_int_lt(config_check_dir(&cfg, &err), 0);
+    char want[700];
+    snprintf(want, sizeof(want), "t.conf:3: dir '%s' does not exist and "
+             "cannot be created: No such file or directory", path);
+    ck_assert_str_eq(errs(), want);
+
+    /* a file */
+    snprintf(path, sizeof(path), "%s/afile", base);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    char *a1[] = {"dynamod", "--dir", path};
+    ck_assert_int_eq(argv_load(3, a1, 1), 0);
+    ck_assert_int_lt(config_check_dir(&cfg, &err), 0);
+    snprintf(want, sizeof(want), "command line: --dir %s: dir '%s' is not a "
+             "directory", path, path);
+    ck_assert_str_eq(errs(), want);
+
+    /* not writable: a read-only directory, or for root (who writes
+     * anywhere permissions allow) sysfs */
+    snprintf(path, sizeof(path), "%s/ro", base);
+    ck_assert_int_eq(mkdir(path, 0555), 0);
+    const char *ro = geteuid() == 0 ? "/sys" : path;
+    snprintf(text, sizeof(text), "dir %s\n", ro);
+    ck_assert_int_eq(load(text), 0);
+    if (config_check_dir(&cfg, &err) == 0) {
+        /* a sandbox where even this is writable: nothing to check */
+    } else {
+        snprintf(want, sizeof(want), "t.conf:1: dir '%s' is not writable: ",
+                 ro);
+        ck_assert_msg(strncmp(errs(), want, strlen(want)) == 0, "%s", errs());
+    }
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/afile", base);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/data", base);
+    rmdir(path);
+    rmdir(base);
 }
 END_TEST
 
@@ -779,6 +933,10 @@ START_TEST(secret_is_never_shown)
     ck_assert_int_lt(load("port 7001\ncluster-secret \"Sekrit value\n"), 0);
     ck_assert_str_eq(errs(), "t.conf:2: unbalanced quotes in "
                              "'cluster-secret (redacted)'");
+    char *a1[] = {"dynamod", "--cluster-secret", "Sekrit"};
+    ck_assert_int_eq(argv_load(3, a1, 1), 0);
+    ck_assert_str_eq(config_origin(&cfg, "cluster-secret"),
+                     "command line: --cluster-secret (redacted)");
 }
 END_TEST
 
@@ -865,6 +1023,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, set_many_is_all_or_nothing);
     tcase_add_test(tc, known_names);
     tcase_add_test(tc, validate_rules);
+    tcase_add_test(tc, cross_field_errors_name_the_place);
+    tcase_add_test(tc, dir_errors_name_the_place);
     tcase_add_test(tc, secret_is_never_shown);
     tcase_add_test(tc, shipped_conf_loads_and_equals_the_defaults);
     suite_add_tcase(s, tc);
