@@ -468,6 +468,33 @@ static int member_ok(const char *s)
     return at || port + 10000 <= 65535;
 }
 
+/* Whether the '\n'-joined cluster-node list holds a line whose NAME is the
+ * first word of `line` (or `name` itself when line is NULL). */
+static int member_listed(const char *list, const char *name, size_t nlen)
+{
+    const char *p = list ? list : "";
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t k = strcspn(p, " \n");
+        if (k == nlen && memcmp(p, name, nlen) == 0)
+            return 1;
+        p += strcspn(p, "\n");
+        if (*p)
+            p++;
+    }
+    return 0;
+}
+
+/* The NAME of a cluster-node value (its first word). */
+static size_t member_name(const char *v, const char **name)
+{
+    while (*v == ' ')
+        v++;
+    *name = v;
+    return strcspn(v, " ");
+}
+
 static int node_name_ok(const char *s)
 {
     size_t n = strlen(s);
@@ -996,6 +1023,15 @@ int config_load_string(struct config *c, const char *text, const char *origin,
             rc = DYN_EINVAL;
             break;
         }
+        const char *mn;
+        size_t mlen = (o->flags & F_MEMBER) ? member_name(v.str, &mn) : 0;
+        if (mlen && member_listed(*str_slot(c, o), mn, mlen)) {
+            dbuf_printf(&msg, "%s:%d: cluster-node '%.*s' appears twice",
+                        origin, lineno, (int)mlen, mn);
+            dyn_free(v.str);
+            rc = DYN_EINVAL;
+            break;
+        }
         char where[PATH_MAX + 32];
         snprintf(where, sizeof(where), "%s:%d", origin, lineno);
         opt_store_at(c, o, &v, where);
@@ -1085,6 +1121,14 @@ int config_load_argv(struct config *c, int argc, char **argv, int start,
             dyn_free(joined);
             reason(&msg, o, pe, nv, 0);
             dbuf_appendc(&msg, ')');
+            goto fail;
+        }
+        const char *mn;
+        size_t mlen = (o->flags & F_MEMBER) ? member_name(v.str, &mn) : 0;
+        if (mlen && member_listed(*str_slot(c, o), mn, mlen)) {
+            dbuf_printf(&msg, "%s: cluster-node '%.*s' appears twice", a,
+                        (int)mlen, mn);
+            dyn_free(v.str);
             goto fail;
         }
         char *joined = join_args(nv, argv + i + 1);
@@ -1190,6 +1234,13 @@ int config_validate(const struct config *c, struct dbuf *err,
         located(&msg, bad, c, members ? "cluster-node" : "seed", NULL);
         dbuf_printf(&msg, "cluster-secret is not set: the peer bus will "
                     "not start without one (or set cluster-insecure yes)");
+        bad++;
+    }
+    if (members && c->node_name && c->node_name[0] &&
+        !member_listed(c->cluster_nodes, c->node_name, strlen(c->node_name))) {
+        located(&msg, bad, c, "node-name", "cluster-node");
+        dbuf_printf(&msg, "node-name '%s' is not among the cluster-node "
+                    "lines", c->node_name);
         bad++;
     }
     if (c->daemonize) {

@@ -267,8 +267,10 @@ static void main_configure(struct node *n, int argc, char **argv)
         exit(1);
     }
     if (dlog_set_file(n->cfg.logfile) < 0) {
-        fprintf(stderr, "Can't open the log file: %s (%s)\n", n->cfg.logfile,
-                strerror(errno));
+        const char *at = config_origin(&n->cfg, "logfile");
+        fprintf(stderr, "\n*** FATAL CONFIG ERROR (dynamod %s) ***\n%s: "
+                "Can't open the log file: %s (%s)\n", PACKAGE_VERSION,
+                at ? at : "config", n->cfg.logfile, strerror(errno));
         exit(1);
     }
     dlog_set_level(n->cfg.loglevel);

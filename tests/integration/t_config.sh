@@ -161,6 +161,16 @@ else
     expect_config_error "dir not writable" "$TMP/dirro.conf" -- \
         "dirro.conf:4: dir '$ro' is not writable"
 fi
+printf 'port 7001\nlogfile %s/missing/dynamod.log\n' "$TMP" >"$TMP/log.conf"
+expect_config_error "logfile in a missing directory" "$TMP/log.conf" -- \
+    "log.conf:2: Can't open the log file"
+printf 'cluster-secret s\ncluster-node a 127.0.0.1:7001\n' >"$TMP/twice.conf"
+printf 'cluster-node a 127.0.0.1:7002\n' >>"$TMP/twice.conf"
+expect_config_error "a member named twice" "$TMP/twice.conf" -- \
+    "twice.conf:3: cluster-node 'a' appears twice"
+expect_config_error "node-name not among the members" "$TMP/nosecret.conf" \
+    --cluster-secret s --node-name zz -- \
+    "command line: --node-name zz: node-name 'zz' is not among"
 expect_config_error "dir not a directory, on the command line" \
     --dir "$TMP/afile" -- "command line: --dir $TMP/afile: dir"
 

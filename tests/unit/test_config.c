@@ -818,7 +818,7 @@ START_TEST(cross_field_errors_name_the_place)
     config_free(&cfg);
     config_init_defaults(&cfg);
     ck_assert_int_eq(load("port 7001\n\ncluster-node a 127.0.0.1:7001\n"
-                          "cluster-node b 127.0.0.1:7002\n"), 0);
+                          "cluster-node b 127.0.0.1:7002\nnode-name a\n"), 0);
     ck_assert_int_lt(config_validate(&cfg, &err, NULL), 0);
     ck_assert_str_eq(errs(), "t.conf:3: cluster-secret is not set: the peer "
                              "bus will not start without one (or set "
@@ -833,6 +833,24 @@ START_TEST(cross_field_errors_name_the_place)
     ck_assert_int_lt(config_validate(&cfg, &err, NULL), 0);
     ck_assert_ptr_nonnull(strstr(errs(), "t.conf:1: cluster-secret is not "
                                          "set"));
+
+    /* a member named twice: the second line; node-name not a member */
+    config_free(&cfg);
+    config_init_defaults(&cfg);
+    ck_assert_int_lt(load("cluster-node a 127.0.0.1:7001\n"
+                          "cluster-node b 127.0.0.1:7002\n"
+                          "cluster-node a 127.0.0.1:7003\n"), 0);
+    ck_assert_str_eq(errs(), "t.conf:3: cluster-node 'a' appears twice");
+    char *a4[] = {"dynamod", "--cluster-node", "b 127.0.0.1:7004"};
+    ck_assert_int_lt(argv_load(3, a4, 1), 0);
+    ck_assert_str_eq(errs(), "--cluster-node: cluster-node 'b' appears "
+                             "twice");
+    ck_assert_int_eq(load("cluster-secret s\nnode-name c\n"), 0);
+    ck_assert_int_lt(config_validate(&cfg, &err, NULL), 0);
+    ck_assert_str_eq(errs(), "t.conf:2: node-name 'c' is not among the "
+                             "cluster-node lines");
+    ck_assert_int_eq(load("node-name b\n"), 0);
+    ck_assert_int_eq(config_validate(&cfg, &err, NULL), 0);
 
     /* daemonize, from the command line */
     config_free(&cfg);
