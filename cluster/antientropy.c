@@ -1136,6 +1136,16 @@ static void round_expire(struct antientropy *ae, uint64_t now)
     round_step(ae);
 }
 
+/* The oldest queued DYNAMO.AE request (nqueued > 0). */
+static struct ae_queued queue_pop(struct antientropy *ae)
+{
+    struct ae_queued qd = ae->queue[0];
+    memmove(ae->queue, ae->queue + 1,
+            (ae->nqueued - 1) * sizeof(ae->queue[0]));
+    ae->nqueued--;
+    return qd;
+}
+
 /* DYNAMO.KILL: the node behaves as crashed, so a run in progress and the
  * queued DYNAMO.AE requests end now (their clients get an answer) instead
  * of waiting for DYNAMO.REVIVE. */
@@ -1151,10 +1161,7 @@ static void ae_killed(struct antientropy *ae)
         round_end(ae);
     }
     while (ae->nqueued > 0) {
-        struct ae_queued qd = ae->queue[0];
-        memmove(ae->queue, ae->queue + 1,
-                (ae->nqueued - 1) * sizeof(ae->queue[0]));
-        ae->nqueued--;
+        struct ae_queued qd = queue_pop(ae);
         struct antientropy_result res;
         memset(&res, 0, sizeof(res));
         res.killed = 1;
@@ -1256,10 +1263,7 @@ void antientropy_tick(struct antientropy *ae, uint64_t now_ms)
         return;
     }
     if (ae->nqueued > 0) {
-        struct ae_queued qd = ae->queue[0];
-        memmove(ae->queue, ae->queue + 1,
-                (ae->nqueued - 1) * sizeof(ae->queue[0]));
-        ae->nqueued--;
+        struct ae_queued qd = queue_pop(ae);
         round_start(ae, qd.part, qd.w, now_ms);
         round_step(ae);
         return;
