@@ -548,6 +548,7 @@ static void *reader_nil(const redisReadTask *t)
 /* ---- outgoing links --------------------------------------------------- */
 
 static void link_connect(struct peer *p);
+static void link_start(struct peer *p, int fd);
 static void peer_destroy(struct peer *p);
 static void link_write(struct peer *p);
 static void encode_len(struct dbuf *b, char c, uint64_t n);
@@ -950,6 +951,13 @@ static void link_connect(struct peer *p)
         link_schedule_retry(p);
         return;
     }
+    link_start(p, fd);
+}
+
+/* fd is connecting (or connected): wait for it, then say HELLO. */
+static void link_start(struct peer *p, int fd)
+{
+    struct peer_bus *bus = p->bus;
     p->fd = fd;
     p->state = LINK_CONNECTING;
     p->ev_read = event_new(bus->base, fd, EV_READ | EV_PERSIST, link_on_read,
@@ -1912,4 +1920,34 @@ void peer_bus_free(struct peer_bus *bus)
         dyn_free(bus->secret);
     }
     dyn_free(bus);
+}
+
+/* ---- test hooks: connections without TCP (tests and fuzzing) ---------- */
+
+/* These hand the bus a socket that is already connected (one end of a
+ * socketpair(AF_UNIX) in tests/fuzz/fuzz_peer.c), so that a test can play
+ * the other side of either direction in-process.  They reuse the real
+ * paths: an adopted incoming fd goes through on_accept, an adopted outgoing
+ * fd through link_start (the state after a non-blocking connect), so
+ * nothing here changes how real sockets behave.  The server never calls
+ * them. */
+
+int peer_bus_adopt_fd(struct peer_bus *bus, int fd)
+{
+    struct peer_conn *before = bus->conns;
+    if (fd < 0)
+        return DYN_EINVAL;
+    on_accept(NULL, fd, NULL, 0, bus);
+    return bus->conns != before ? 0 : DYN_ELIMIT;  /* refused: fd closed */
+}
+
+int peer_link_adopt_fd(struct peer_bus *bus, int peer_id, int fd)
+{
+    struct peer *p = bus_peer(bus, peer_id);
+    if (!p || p->fd >= 0 || fd < 0)
+        return DYN_EINVAL;
+    event_del(p->ev_retry);         /* the dial peer_add scheduled */
+    evutil_make_socket_nonblocking(fd);
+    link_start(p, fd);
+    return 0;
 }

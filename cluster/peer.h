@@ -200,4 +200,17 @@ int peer_call_alive(const struct peer_call *call);
 struct peer_value *peer_value_dup(const struct peer_value *v);
 void peer_value_free(struct peer_value *v);
 
+/* ---- for tests and fuzzing only (the server never calls these) ----------
+ * They let a test play the other end of a connection without TCP, e.g. over
+ * socketpair(AF_UNIX), through the same code as real sockets.  The bus
+ * takes fd either way (it is closed with the connection). */
+/* fd becomes an accepted incoming connection.  DYN_ELIMIT: refused as
+ * on_accept refuses (too many unauthenticated connections, or TLS could not
+ * start); fd is closed. */
+int peer_bus_adopt_fd(struct peer_bus *bus, int fd);
+/* fd, connected to the peer, becomes the peer's outgoing link in place of
+ * a dial: the link says PEER.HELLO on it from the loop.  DYN_EINVAL: no
+ * such peer, or its link already has a connection (fd is not taken). */
+int peer_link_adopt_fd(struct peer_bus *bus, int peer_id, int fd);
+
 #endif
