@@ -666,6 +666,29 @@ static ssize_t sock_io(int fd, struct tls_conn *tls, void *buf, size_t n,
     return TLS_IO_ERROR;
 }
 
+/* Writes b from *sent on as far as the socket takes it, counting each
+ * call in *calls.  Returns 1 when all of it went (b is emptied), 0 when the
+ * socket must drain first (*arm: wait for the write event; else a TLS write
+ * waits for the read event), -1 on an error. */
+static int sock_drain(int fd, struct tls_conn *tls, struct dbuf *b,
+                      size_t *sent, uint64_t *calls, int *arm)
+{
+    while (b->len > *sent) {
+        ssize_t n = sock_io(fd, tls, b->p + *sent, b->len - *sent, 0);
+        (*calls)++;
+        if (n == TLS_IO_AGAIN) {
+            *arm = !tls || tls_conn_wants_write(tls);
+            return 0;
+        }
+        if (n <= 0)
+            return -1;
+        *sent += (size_t)n;
+    }
+    dbuf_reset(b);
+    *sent = 0;
+    return 1;
+}
+
 static void link_up(struct peer *p)
 {
     struct peer_bus *bus = p->bus;
@@ -897,25 +920,15 @@ static void link_on_write(evutil_socket_t fd, short what, void *arg)
 static void link_write(struct peer *p)
 {
     if (p->fd < 0 || p->state == LINK_CONNECTING ||
-        p->state == LINK_CLOSING)
+        p->state == LINK_CLOSING || p->obuf.len == p->obuf_sent)
         return;
-    while (p->obuf.len > p->obuf_sent) {
-        ssize_t n = sock_io(p->fd, p->tls, p->obuf.p + p->obuf_sent,
-                            p->obuf.len - p->obuf_sent, 0);
-        p->bus->st.link_writes++;
-        if (n == TLS_IO_AGAIN) {
-            if (!p->tls || tls_conn_wants_write(p->tls))
-                event_add(p->ev_write, NULL);
-            return;   /* a TLS write waiting to read: the read event */
-        }
-        if (n <= 0) {
-            link_close(p);
-            return;
-        }
-        p->obuf_sent += (size_t)n;
-    }
-    dbuf_reset(&p->obuf);
-    p->obuf_sent = 0;
+    int arm = 0;
+    int rc = sock_drain(p->fd, p->tls, &p->obuf, &p->obuf_sent,
+                        &p->bus->st.link_writes, &arm);
+    if (rc < 0)
+        link_close(p);
+    else if (rc == 0 && arm)
+        event_add(p->ev_write, NULL);
 }
 
 static void link_connect(struct peer *p)
@@ -1578,24 +1591,20 @@ static void conn_collect(struct peer_conn *c)
 static void conn_write(struct peer_conn *c)
 {
     conn_collect(c);
-    while (c->obuf.len > c->obuf_sent) {
-        ssize_t n = sock_io(c->fd, c->tls, c->obuf.p + c->obuf_sent,
-                            c->obuf.len - c->obuf_sent, 0);
-        c->bus->st.conn_writes++;
-        if (n == TLS_IO_AGAIN) {
-            if (!c->tls || tls_conn_wants_write(c->tls))
-                event_add(c->ev_write, NULL);
-            return;
-        }
-        if (n <= 0) {
-            conn_free(c);
-            return;
-        }
-        c->obuf_sent += (size_t)n;
-        c->bus->st.bytes_sent += (uint64_t)n;
+    size_t before = c->obuf_sent, pending = c->obuf.len - c->obuf_sent;
+    int arm = 0;
+    int rc = sock_drain(c->fd, c->tls, &c->obuf, &c->obuf_sent,
+                        &c->bus->st.conn_writes, &arm);
+    if (rc < 0) {
+        conn_free(c);
+        return;
     }
-    dbuf_reset(&c->obuf);
-    c->obuf_sent = 0;
+    c->bus->st.bytes_sent += rc ? pending : c->obuf_sent - before;
+    if (rc == 0) {
+        if (arm)
+            event_add(c->ev_write, NULL);
+        return;
+    }
     if (c->closing && !c->head)
         conn_free(c);
 }

@@ -450,6 +450,19 @@ static int client_spill(struct client *c)
     return 1;
 }
 
+/* The pending output as iovecs: the queued blocks, then obuf's tail when
+ * every block fits.  Returns how many. */
+static int client_out_iov(struct client *c, struct iovec *iov, size_t tail)
+{
+    int k = outq_iov(&c->oq, iov, NET_IOV_MAX - 1);
+    if ((size_t)k == c->oq.blocks && tail > 0) {
+        iov[k].iov_base = c->obuf.p + c->obuf_sent;
+        iov[k].iov_len = tail;
+        k++;
+    }
+    return k;
+}
+
 /* client_flush's write for a TLS client: the queued blocks, then obuf's
  * tail, in order, through OpenSSL (which has no writev: one call per block,
  * each as many records as the socket takes).  Returns the bytes written,
@@ -457,12 +470,7 @@ static int client_spill(struct client *c)
 static ssize_t client_tls_write(struct client *c, size_t tail)
 {
     struct iovec iov[NET_IOV_MAX];
-    int k = outq_iov(&c->oq, iov, NET_IOV_MAX - 1);
-    if ((size_t)k == c->oq.blocks && tail > 0) {
-        iov[k].iov_base = c->obuf.p + c->obuf_sent;
-        iov[k].iov_len = tail;
-        k++;
-    }
+    int k = client_out_iov(c, iov, tail);
     size_t total = 0;
     for (int i = 0; i < k; i++) {
         size_t off = 0;
@@ -503,12 +511,7 @@ static int client_flush(struct client *c)
             w = write(c->fd, c->obuf.p + c->obuf_sent, tail);
         } else {
             struct iovec iov[NET_IOV_MAX];
-            int k = outq_iov(&c->oq, iov, NET_IOV_MAX - 1);
-            if ((size_t)k == c->oq.blocks && tail > 0) {
-                iov[k].iov_base = c->obuf.p + c->obuf_sent;
-                iov[k].iov_len = tail;
-                k++;
-            }
+            int k = client_out_iov(c, iov, tail);
             w = writev(c->fd, iov, k);
         }
         if (w < 0) {
