@@ -41,6 +41,28 @@
  * pull, each write is either in the pull or sent directly, or both
  * (merging is idempotent).
  *
+ * Two changes from the same ring (nodes that join at once, a join during
+ * a leave): each member holds one pending ring, and the two compete for
+ * the members (goes_first).  A change whose streaming has begun goes
+ * before one still announcing -- some members are already pulling for it,
+ * and its driver had every member it knew ready -- and between two in the
+ * same phase the driver whose name sorts first goes first.  A member takes
+ * the pending ring of a change that goes before the one it holds, and
+ * refuses the other with -BUSY.  The driver's own node is one of the
+ * members, and the driver asks it first in every poll: once it holds
+ * another change, ours gives way (a join starts again, from the winner's
+ * ring, when that ring is installed; a leave or forget is retried).
+ * Every node ranks two changes the same way (a change only moves up, from
+ * announcing to streaming), so the first-ranked change takes every member
+ * and the others give way: there is no cycle of refusals.  (Ranking by
+ * name alone, with members that had begun streaming for one change
+ * refusing any other, deadlocked: a joiner that started driving before
+ * the streaming driver had heard of it refused that driver by name, while
+ * the members refused the joiner; nobody gave way.)  A driver never
+ * counts a member that has installed another ring of its epoch as done:
+ * that member answers -BUSY, and the driver gives up when it learns the
+ * new ring.
+ *
  * Thread-safety: none; the event loop owns everything.
  */
 #include <errno.h>
@@ -89,6 +111,10 @@ struct rebalance {
     struct ring pending;
     char driver[MEMBER_NAME_MAX];
     int go_received;
+    int driver_go;          /* the driver has said its streaming began */
+    uint64_t pending_gen;   /* bumped whenever the pending ring is set or
+                             * cleared: a pull answer of an older one (same
+                             * epoch, another driver) is stale */
     struct pull *pulls;
     uint32_t npulls;
     uint32_t pulls_done;
@@ -184,8 +210,10 @@ int cluster_replicates(struct node *n, uint32_t part)
 
 static void pending_clear(struct rebalance *rb)
 {
+    rb->pending_gen++;
     rb->has_pending = 0;
     rb->go_received = 0;
+    rb->driver_go = 0;
     dyn_free(rb->pulls);
     rb->pulls = NULL;
     rb->npulls = rb->pulls_done = 0;
@@ -234,7 +262,7 @@ static void pull_finished(struct cluster *cl, uint32_t idx)
 
 struct pull_ctx {
     struct cluster *cl;
-    uint64_t epoch;
+    uint64_t gen;       /* rb->pending_gen when sent */
     uint32_t idx;
 };
 
@@ -243,7 +271,7 @@ static void pull_answer(void *ctx, int err, const struct peer_value *v)
     struct pull_ctx *pc = ctx;
     struct cluster *cl = pc->cl;
     struct rebalance *rb = cl->rb;
-    if (!rb || !rb->has_pending || rb->pending.epoch != pc->epoch ||
+    if (!rb || !rb->has_pending || rb->pending_gen != pc->gen ||
         pc->idx >= rb->npulls) {
         dyn_free(pc);
         return; /* superseded */
@@ -294,7 +322,7 @@ static void pull_start(struct cluster *cl, uint32_t idx)
             continue;
         struct pull_ctx *pc = dyn_malloc(sizeof(*pc));
         pc->cl = cl;
-        pc->epoch = rb->pending.epoch;
+        pc->gen = rb->pending_gen;
         pc->idx = idx;
         if (cl_send(cl, (uint16_t)m, 2, av, pull_answer, pc) == 0)
             pl->waiting++;
@@ -520,28 +548,62 @@ static void drops_tick(struct cluster *cl, uint64_t t)
     dyn_free(d.lens);
 }
 
+/* Two rings are the same change: same epoch, nodes and owners. */
+static int ring_same(const struct ring *a, const struct ring *b)
+{
+    if (a->q != b->q || a->epoch != b->epoch || a->nnodes != b->nnodes)
+        return 0;
+    for (uint32_t i = 0; i < a->nnodes; i++)
+        if (strcmp(a->names[i], b->names[i]) != 0)
+            return 0;
+    return memcmp(a->owner, b->owner, sizeof(*a->owner) * a->q) == 0;
+}
+
+/* Of two changes to the same epoch, does driver a (streaming if a_go) go
+ * before driver b (streaming if b_go)?  A change whose streaming has begun
+ * goes before one still announcing (its driver had every member it knew
+ * ready, and members have begun to pull for it); between two of the same
+ * phase, the driver whose name sorts first.  A change only moves up this
+ * order (announce -> stream), so every member and driver ranks two given
+ * changes the same way once it has heard of both. */
+static int goes_first(const char *a, int a_go, const char *b, int b_go)
+{
+    if (a_go != b_go)
+        return a_go;
+    return strcmp(a, b) < 0;
+}
+
 /* A member's side of R.MOVE: returns "ready", "done", "wait" or
- * "-ERR ..." */
+ * "-ERR ..." / "-BUSY ..." (the driver's own node answers it too, first
+ * thing in each of its polls) */
 static const char *rebalance_move(struct cluster *cl, const char *driver,
                                   int go, const struct ring *target)
 {
     struct rebalance *rb = cl->rb;
     if (target->q != cl->ring.q)
         return "-ERR another cluster (ring size)";
-    if (target->epoch <= cl->ring.epoch)
-        return "done"; /* switched already */
+    if (target->epoch <= cl->ring.epoch) {
+        /* switched already: to this very ring, or to another change's
+         * (a driver that lost must never count this as its "done") */
+        if (ring_same(target, &cl->ring))
+            return "done";
+        return "-BUSY the ring has moved past this change";
+    }
     if (rb->has_pending && rb->pending.epoch == target->epoch &&
         strcmp(rb->driver, driver) != 0) {
         /* two changes from the same ring (two nodes joining at once): the
-         * driver whose name sorts first wins, unless streaming for the
-         * other has begun here; the loser gives up (drive_tick) and starts
-         * over from the ring the winner makes */
-        if (rb->go_received || strcmp(driver, rb->driver) > 0)
+         * one that goes first (goes_first) takes this member over; the
+         * other is refused until its driver's own node holds the winner's
+         * ring too, where it gives up (drive_tick) and starts over from
+         * the ring the winner makes */
+        if (!goes_first(driver, go, rb->driver, rb->driver_go))
             return "-BUSY another membership change is in progress";
         pending_set(cl, target, driver);
     }
     if (!rb->has_pending || rb->pending.epoch != target->epoch)
         pending_set(cl, target, driver);
+    if (go)
+        rb->driver_go = 1;
     /* writes can go to every node of the target only if we know them */
     for (uint32_t i = 0; i < target->nnodes; i++)
         if (membership_find(&cl->mb, target->names[i]) < 0)
@@ -694,6 +756,25 @@ static void finish_change(struct cluster *cl)
          (unsigned long long)(cl_now(cl) - rb->drive_started_ms));
 }
 
+/* The driver's own node answers the driver's R.MOVE.  Returns 0 when it
+ * holds another change that goes first: ours gives way (a leave or forget
+ * is started again when that change is done; auto_join redoes a join). */
+static int drive_local(struct cluster *cl, const char *me)
+{
+    struct rebalance *rb = cl->rb;
+    const char *local = rebalance_move(cl, me, rb->go, &rb->target);
+    if (local[0] == '-') {
+        dlog(DLOG_NOTICE, "rebalance: %s's change goes first; ours waits "
+                          "for its ring", rb->driver);
+        if (rb->drive != DRIVE_JOIN)
+            rb->want = rb->drive;
+        rb->drive = DRIVE_NONE;
+        return 0;
+    }
+    note_reply(rb, cl->mb.self, local, strlen(local));
+    return 1;
+}
+
 static void drive_tick(struct cluster *cl, uint64_t t)
 {
     struct rebalance *rb = cl->rb;
@@ -718,6 +799,12 @@ static void drive_tick(struct cluster *cl, uint64_t t)
         rb->reply = dyn_realloc(rb->reply, rb->reply_cap);
         memset(rb->reply + old, 0, rb->reply_cap - old);
     }
+    /* this node first, and fresh: if it now holds a change that goes
+     * before ours, ours must neither start streaming nor switch on answers
+     * the last poll brought */
+    const char *me = self_name(cl);
+    if (!drive_local(cl, me))
+        return;
     /* decide on what the last poll brought */
     int all_ready = 1, all_done = 1;
     for (uint32_t m = 0; m < cl->mb.n; m++) {
@@ -735,23 +822,12 @@ static void drive_tick(struct cluster *cl, uint64_t t)
         memset(rb->reply, 0, rb->reply_cap);
         dlog(DLOG_NOTICE, "rebalance: every member knows the pending ring; "
                           "streaming starts");
+        if (!drive_local(cl, me)) /* cannot fail: ours is held here */
+            return;
     }
     struct dbuf enc;
     dbuf_init(&enc);
     ring_encode(&rb->target, &enc);
-    const char *me = self_name(cl);
-    const char *local = rebalance_move(cl, me, rb->go, &rb->target);
-    if (local[0] == '-') {
-        /* this node now holds another driver's pending ring: give way */
-        dlog(DLOG_NOTICE, "rebalance: %s's change goes first; ours waits "
-                          "for its ring", rb->driver);
-        dbuf_free(&enc);
-        if (rb->drive != DRIVE_JOIN)
-            rb->want = rb->drive; /* auto_join redoes a join */
-        rb->drive = DRIVE_NONE;
-        return;
-    }
-    note_reply(rb, cl->mb.self, local, strlen(local));
     struct dyn_arg av[4] = {{"R.MOVE", 6},
                             {me, strlen(me)},
                             {rb->go ? "1" : "0", 1},
@@ -1007,6 +1083,8 @@ void rebalance_info(struct cluster *cl, struct dbuf *out)
     dbuf_printf(out,
                 "rebalance_driving:%s\r\n"
                 "rebalance_pending_epoch:%llu\r\n"
+                "rebalance_pending_driver:%s\r\n"
+                "rebalance_pending_streaming:%d\r\n"
                 "rebalance_partitions_gaining:%u\r\n"
                 "rebalance_partitions_streamed:%u\r\n"
                 "rebalance_keys_in:%llu\r\n"
@@ -1020,6 +1098,8 @@ void rebalance_info(struct cluster *cl, struct dbuf *out)
                 : rb->drive == DRIVE_LEAVE ? "leave"
                                            : "forget",
                 (unsigned long long)(rb->has_pending ? rb->pending.epoch : 0),
+                rb->has_pending ? rb->driver : "",
+                rb->has_pending && rb->driver_go,
                 rb->has_pending ? rb->npulls : 0,
                 rb->has_pending ? rb->pulls_done : 0,
                 (unsigned long long)rb->keys_in,
