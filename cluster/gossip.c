@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "server/util.h"
+#include "server/wire.h"
 
 /* Smallest encoded entry: 1-byte name and empty host, all varints 1 byte. */
 #define ENTRY_MIN_BYTES 8
@@ -74,11 +75,8 @@ static void events_push_status(struct gossip_events *ev,
 
 static void put_varint(struct dbuf *b, uint64_t v)
 {
-    while (v >= 0x80) {
-        dbuf_appendc(b, (char)(v | 0x80));
-        v >>= 7;
-    }
-    dbuf_appendc(b, (char)v);
+    uint8_t tmp[WIRE_VARINT_MAX];
+    dbuf_append(b, tmp, wire_varint_put(tmp, v));
 }
 
 static void put_str(struct dbuf *b, const char *s)
@@ -128,22 +126,14 @@ struct reader {
     const uint8_t *end;
 };
 
+/* Non-shortest forms decode, as they always have here (wire.h). */
 static int get_varint(struct reader *r, uint64_t *out)
 {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->p >= r->end)
-            return DYN_EINVAL;
-        uint8_t c = *r->p++;
-        if (shift == 63 && c > 1)
-            return DYN_EINVAL;      /* would overflow 64 bits */
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return DYN_EINVAL;
+    size_t used;
+    if (wire_varint_get(r->p, (size_t)(r->end - r->p), out, &used))
+        return DYN_EINVAL;
+    r->p += used;
+    return 0;
 }
 
 static int get_bounded(struct reader *r, uint64_t max, uint64_t *out)

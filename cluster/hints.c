@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include "server/buf.h"
 #include "server/util.h"
+#include "server/wire.h"
 
 #define HINTS_KEY_FIXED 10 /* id u64 | owner_len u16 */
 
@@ -79,31 +80,6 @@ struct hints {
     struct dbuf rbuf;
     struct hints_stats st;      /* the counters; the rest is computed */
 };
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static uint32_t hints_rec_size(size_t nlen, uint32_t klen, uint32_t olen)
 {
@@ -385,8 +361,8 @@ static int hints_append(struct hints *hs, uint8_t type, uint64_t id,
     struct dbuf *k = &hs->scratch;
     dbuf_reset(k);
     uint8_t fixed[HINTS_KEY_FIXED];
-    put_u64(fixed, id);
-    put_u16(fixed + 8, (uint16_t)nlen);
+    wire_store_le64(fixed, id);
+    wire_store_le16(fixed + 8, (uint16_t)nlen);
     dbuf_append(k, fixed, sizeof(fixed));
     dbuf_append(k, owner, nlen);
     if (klen)
@@ -417,8 +393,8 @@ static int hints_split(const uint8_t *k, uint32_t klen, uint64_t *id,
 {
     if (klen < HINTS_KEY_FIXED)
         return DYN_EINVAL;
-    *id = get_u64(k);
-    size_t n = get_u16(k + 8);
+    *id = wire_load_le64(k);
+    size_t n = wire_load_le16(k + 8);
     if (n == 0 || n > klen - HINTS_KEY_FIXED)
         return DYN_EINVAL;
     *owner = (const char *)k + HINTS_KEY_FIXED;

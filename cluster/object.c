@@ -52,11 +52,13 @@
  * UINT64_MAX or above the caller's max_counter.
  *
  * Speed: every GET and SET reads an object, so the readers trust it (it
- * was built here or validated by object_from_bytes) and parse without
- * bounds checks, with single-sibling shortcuts; object_write reads the
- * current siblings in place (contexts stay encoded; the few counters it
- * needs are looked up in the encoding) and writes the result straight
- * into its one allocation, copying the value once.
+ * was built here or validated by object_from_bytes): they skip the order
+ * and limit checks, decode varints with wire.h's bounded decoder and
+ * assert where object_from_bytes would return an error, and take
+ * single-sibling shortcuts; object_write reads the current siblings in
+ * place (contexts stay encoded; the few counters it needs are looked up in
+ * the encoding) and writes the result straight into its one allocation,
+ * copying the value once.
  *
  * Pure: the time arrives in object_write.now_ms.  Objects are immutable,
  * so any thread may read them.  Errors: object_from_bytes() returns
@@ -68,6 +70,7 @@
 #include <string.h>
 
 #include "server/util.h"
+#include "server/wire.h"
 
 #define OBJECT_FORMAT 1
 #define SIB_TOMBSTONE 0x01
@@ -108,20 +111,18 @@ static int sib_parse(const uint8_t *p, size_t len, size_t off,
     uint8_t flags = p[off++];
     if (flags & ~(SIB_TOMBSTONE | SIB_EXPIRE))
         return DYN_EINVAL;
-    out->actor = 0;
-    for (int i = 7; i >= 0; i--)
-        out->actor = (out->actor << 8) | p[off + (size_t)i];
+    out->actor = wire_load_le64(p + off);
     off += 8;
-    if (!(k = vclock_varint_get(p + off, len - off, &out->counter)) ||
+    if (wire_varint_get_canonical(p + off, len - off, &out->counter, &k) ||
         out->counter == 0)
         return DYN_EINVAL;
     off += k;
-    if (!(k = vclock_varint_get(p + off, len - off, &out->ts_ms)))
+    if (wire_varint_get_canonical(p + off, len - off, &out->ts_ms, &k))
         return DYN_EINVAL;
     off += k;
     out->expire_ms = 0;
     if (flags & SIB_EXPIRE) {
-        if (!(k = vclock_varint_get(p + off, len - off, &v)) || v == 0)
+        if (wire_varint_get_canonical(p + off, len - off, &v, &k) || v == 0)
             return DYN_EINVAL;
         out->expire_ms = (int64_t)v;
         off += k;
@@ -139,7 +140,7 @@ static int sib_parse(const uint8_t *p, size_t len, size_t off,
     }
     out->ctxlen = (uint32_t)k;
     off += k;
-    if (!(k = vclock_varint_get(p + off, len - off, &v)))
+    if (wire_varint_get_canonical(p + off, len - off, &v, &k))
         return DYN_EINVAL;
     off += k;
     if (v > len - off)
@@ -161,17 +162,7 @@ static int sib_parse(const uint8_t *p, size_t len, size_t off,
  * these readers are the hot path of every GET and SET (sib_parse is only for
  * untrusted bytes and for decoding contexts). */
 
-/* 8 bytes, little-endian (a sibling's actor) / big-endian (a context's). */
-static inline uint64_t t_le64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
+/* A context's actors are 8 bytes big-endian (vclock.h's encoding). */
 static inline uint64_t t_be64(const uint8_t *p)
 {
     uint64_t v;
@@ -182,88 +173,79 @@ static inline uint64_t t_be64(const uint8_t *p)
     return v;
 }
 
-/* A varint of a valid object. */
-static inline size_t tv_get(const uint8_t *p, uint64_t *v)
+/* A varint of a valid object, which ends at end: it decodes, so a failure
+ * is a broken invariant (memory corruption), not bad input. */
+static inline size_t tv_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
-    uint64_t r = p[0];
-    if (r < 0x80) {
-        *v = r;
-        return 1;
-    }
-    r &= 0x7f;
-    size_t i = 1;
-    for (;; i++) {
-        uint8_t b = p[i];
-        r |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80))
-            break;
-    }
-    *v = r;
-    return i + 1;
+    size_t used;
+    int rc = wire_varint_get_canonical(p, (size_t)(end - p), v, &used);
+    dyn_assert(rc == 0);
+    return used;
 }
 
 /* A varint's length, without its value. */
-static inline size_t tv_skip(const uint8_t *p)
+static inline size_t tv_skip(const uint8_t *p, const uint8_t *end)
 {
-    size_t i = 0;
-    while (p[i] & 0x80)
-        i++;
-    return i + 1;
+    uint64_t v;
+    return tv_get(p, end, &v);
 }
 
 /* Length of a valid encoded context (vclock.h's encoding). */
-static inline size_t tctx_len(const uint8_t *p)
+static inline size_t tctx_len(const uint8_t *p, const uint8_t *end)
 {
     uint64_t count;
-    size_t off = tv_get(p, &count);
+    size_t off = tv_get(p, end, &count);
     for (uint64_t i = 0; i < count; i++) {
         off += 8;
-        off += tv_skip(p + off);
-        off += tv_skip(p + off);
+        off += tv_skip(p + off, end);
+        off += tv_skip(p + off, end);
     }
     return off;
 }
 
 /* actor's counter in a valid encoded context (big-endian actors in
  * ascending order), 0 if absent. */
-static uint64_t tctx_get(const uint8_t *p, uint64_t actor)
+static uint64_t tctx_get(const uint8_t *p, size_t len, uint64_t actor)
 {
+    const uint8_t *end = p + len;
     uint64_t count, c;
-    size_t off = tv_get(p, &count);
+    size_t off = tv_get(p, end, &count);
     for (uint64_t i = 0; i < count; i++) {
         uint64_t a = t_be64(p + off);
         off += 8;
         if (a > actor)
             return 0;
-        off += tv_get(p + off, &c);
+        off += tv_get(p + off, end, &c);
         if (a == actor)
             return c;
-        off += tv_skip(p + off);
+        off += tv_skip(p + off, end);
     }
     return 0;
 }
 
-/* The sibling record at off of a valid object; returns its end. */
-static inline size_t sib_read(const uint8_t *p, size_t off,
+/* The sibling record at off of a valid object of len bytes; returns its
+ * end. */
+static inline size_t sib_read(const uint8_t *p, size_t len, size_t off,
                               struct sibling *out)
 {
+    const uint8_t *end = p + len;
     uint64_t v;
     uint8_t flags = p[off++];
-    out->actor = t_le64(p + off);
+    out->actor = wire_load_le64(p + off);
     off += 8;
-    off += tv_get(p + off, &out->counter);
-    off += tv_get(p + off, &out->ts_ms);
+    off += tv_get(p + off, end, &out->counter);
+    off += tv_get(p + off, end, &out->ts_ms);
     out->expire_ms = 0;
     if (flags & SIB_EXPIRE) {
-        off += tv_get(p + off, &v);
+        off += tv_get(p + off, end, &v);
         out->expire_ms = (int64_t)v;
     }
     out->tombstone = (flags & SIB_TOMBSTONE) != 0;
     out->ctx = p + off;
-    size_t k = tctx_len(p + off);
+    size_t k = tctx_len(p + off, end);
     out->ctxlen = (uint32_t)k;
     off += k;
-    off += tv_get(p + off, &v);
+    off += tv_get(p + off, end, &v);
     out->value = p + off;
     out->vlen = (uint32_t)v;
     return off + (size_t)v;
@@ -273,7 +255,7 @@ static inline size_t sib_read(const uint8_t *p, size_t off,
 static inline size_t obj_first(const struct object *o, uint32_t *n)
 {
     uint64_t v;
-    size_t k = tv_get(o->b + 1, &v);
+    size_t k = tv_get(o->b + 1, o->b + o->size, &v);
     *n = (uint32_t)v;
     return 1 + k;
 }
@@ -282,7 +264,7 @@ static inline size_t obj_first(const struct object *o, uint32_t *n)
 static inline size_t obj_next(const struct object *o, size_t off,
                               struct sibling *s)
 {
-    return sib_read(o->b, off, s);
+    return sib_read(o->b, o->size, off, s);
 }
 
 /* All siblings of a valid object, contexts decoded; *n gets the count.
@@ -335,7 +317,7 @@ static int sib_beats(const struct sibling *a, const struct sibling *b)
 /* An object from records already in dot order. */
 static struct object *obj_build(struct sib_rec *const *recs, uint32_t n)
 {
-    size_t total = 1 + vclock_varint_size(n);
+    size_t total = 1 + wire_varint_size(n);
     for (uint32_t i = 0; i < n; i++)
         total += recs[i]->len;
     dyn_assert(n >= 1 && total <= UINT32_MAX);
@@ -343,7 +325,7 @@ static struct object *obj_build(struct sib_rec *const *recs, uint32_t n)
     o->size = (uint32_t)total;
     size_t off = 0;
     o->b[off++] = OBJECT_FORMAT;
-    off += vclock_varint_put(o->b + off, n);
+    off += wire_varint_put(o->b + off, n);
     for (uint32_t i = 0; i < n; i++) {
         memcpy(o->b + off, recs[i]->p, recs[i]->len);
         off += recs[i]->len;
@@ -351,42 +333,20 @@ static struct object *obj_build(struct sib_rec *const *recs, uint32_t n)
     return o;
 }
 
-/* Varint writing, inline (the same LEB128 as vclock_varint_put). */
-static inline size_t tv_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static inline size_t tv_put(uint8_t *out, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (uint8_t)v;
-    return n;
-}
-
 /* vclock_encoded_size / vclock_encode, inline: varint count, then per
  * entry the actor (8 bytes big-endian), counter and ts_ms as varints
  * (vclock.h's encoding). */
 static inline size_t tctx_size(const struct vclock *c)
 {
-    size_t n = tv_size(c->n);
+    size_t n = wire_varint_size(c->n);
     for (uint32_t i = 0; i < c->n; i++)
-        n += 8 + tv_size(c->e[i].counter) + tv_size(c->e[i].ts_ms);
+        n += 8 + wire_varint_size(c->e[i].counter) + wire_varint_size(c->e[i].ts_ms);
     return n;
 }
 
 static inline size_t tctx_put(uint8_t *out, const struct vclock *c)
 {
-    size_t n = tv_put(out, c->n);
+    size_t n = wire_varint_put(out, c->n);
     for (uint32_t i = 0; i < c->n; i++) {
         uint64_t a = c->e[i].actor;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -394,8 +354,8 @@ static inline size_t tctx_put(uint8_t *out, const struct vclock *c)
 #endif
         memcpy(out + n, &a, sizeof(a));
         n += 8;
-        n += tv_put(out + n, c->e[i].counter);
-        n += tv_put(out + n, c->e[i].ts_ms);
+        n += wire_varint_put(out + n, c->e[i].counter);
+        n += wire_varint_put(out + n, c->e[i].ts_ms);
     }
     return n;
 }
@@ -404,9 +364,9 @@ static inline size_t tctx_put(uint8_t *out, const struct vclock *c)
 static size_t sib_size(uint64_t counter, uint64_t ts_ms, int64_t expire_ms,
                        const struct vclock *ctx, size_t vlen)
 {
-    return 1 + 8 + tv_size(counter) + tv_size(ts_ms) +
-           (expire_ms ? tv_size((uint64_t)expire_ms) : 0) + tctx_size(ctx) +
-           tv_size(vlen) + vlen;
+    return 1 + 8 + wire_varint_size(counter) + wire_varint_size(ts_ms) +
+           (expire_ms ? wire_varint_size((uint64_t)expire_ms) : 0) + tctx_size(ctx) +
+           wire_varint_size(vlen) + vlen;
 }
 
 /* Encodes one new sibling record at out (vlen 0 for a tombstone); returns
@@ -419,17 +379,14 @@ static size_t sib_write(uint8_t *out, uint64_t actor, uint64_t counter,
     size_t off = 0;
     out[off++] = (uint8_t)((tombstone ? SIB_TOMBSTONE : 0) |
                            (expire_ms ? SIB_EXPIRE : 0));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    actor = __builtin_bswap64(actor);
-#endif
-    memcpy(out + off, &actor, sizeof(actor));
+    wire_store_le64(out + off, actor);
     off += 8;
-    off += tv_put(out + off, counter);
-    off += tv_put(out + off, ts_ms);
+    off += wire_varint_put(out + off, counter);
+    off += wire_varint_put(out + off, ts_ms);
     if (expire_ms)
-        off += tv_put(out + off, (uint64_t)expire_ms);
+        off += wire_varint_put(out + off, (uint64_t)expire_ms);
     off += tctx_put(out + off, ctx);
-    off += tv_put(out + off, vlen);
+    off += wire_varint_put(out + off, vlen);
     if (vlen)
         memcpy(out + off, value, vlen);
     return off + vlen;
@@ -460,7 +417,7 @@ struct object *object_write(const struct object *cur,
         if (n > OBJ_STACK_SIBS)
             r = dyn_malloc((size_t)n * sizeof(*r));
         for (uint32_t i = 0; i < n; i++) {
-            size_t end = sib_read(cur->b, off, &r[i].v);
+            size_t end = sib_read(cur->b, cur->size, off, &r[i].v);
             r[i].p = cur->b + off;
             r[i].len = end - off;
             off = end;
@@ -490,7 +447,7 @@ struct object *object_write(const struct object *cur,
         if (r[i].v.actor == w->actor)
             max = DYN_MAX(max, r[i].v.counter);
         if (vclock_get(ctx, r[i].v.actor) < r[i].v.counter)
-            max = DYN_MAX(max, tctx_get(r[i].v.ctx, w->actor));
+            max = DYN_MAX(max, tctx_get(r[i].v.ctx, r[i].v.ctxlen, w->actor));
     }
     uint64_t limit = w->max_counter ? w->max_counter : UINT64_MAX;
     if (max >= limit || (w->min_counter && w->min_counter > limit)) {
@@ -515,20 +472,20 @@ struct object *object_write(const struct object *cur,
     size_t total = nlen;
     for (uint32_t i = 0; i < n; i++) {
         if (vclock_get(ctx, r[i].v.actor) >= r[i].v.counter &&
-            tctx_get(r[i].v.ctx, w->actor) < nv.counter) {
+            tctx_get(r[i].v.ctx, r[i].v.ctxlen, w->actor) < nv.counter) {
             r[i].p = NULL; /* covered: dropped */
             continue;
         }
         k++;
         total += r[i].len;
     }
-    total += 1 + tv_size(k);
+    total += 1 + wire_varint_size(k);
     dyn_assert(total <= UINT32_MAX);
     struct object *o = dyn_malloc(sizeof(*o) + total);
     o->size = (uint32_t)total;
     size_t off = 0;
     o->b[off++] = OBJECT_FORMAT;
-    off += tv_put(o->b + off, k);
+    off += wire_varint_put(o->b + off, k);
     int placed = 0;
     for (uint32_t i = 0; i <= n; i++) {
         if (!placed && (i == n || (r[i].p && dot_cmp(&nv, &r[i].v) < 0))) {
@@ -695,9 +652,9 @@ uint64_t object_actor_counter(const struct object *o, uint64_t actor)
     struct sibling s;
     size_t off = obj_first(o, &n);
     if (n == 1) { /* the common case: only the dot is needed */
-        if (t_le64(o->b + off + 1) != actor)
+        if (wire_load_le64(o->b + off + 1) != actor)
             return 0;
-        tv_get(o->b + off + 9, &max);
+        tv_get(o->b + off + 9, o->b + o->size, &max);
         return max;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -819,7 +776,7 @@ int object_from_bytes(const uint8_t *p, size_t len,
         return DYN_EINVAL;
     if (len > UINT32_MAX)
         return DYN_ELIMIT;
-    if (!(k = vclock_varint_get(p + 1, len - 1, &n)) || n == 0)
+    if (wire_varint_get_canonical(p + 1, len - 1, &n, &k) || n == 0)
         return DYN_EINVAL;
     if (n > max_sib)
         return DYN_ELIMIT;

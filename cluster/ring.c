@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "server/util.h"
+#include "server/wire.h"
 
 static uint32_t log2u(uint32_t q)
 {
@@ -310,27 +311,19 @@ uint32_t ring_diff(const struct ring *a, const struct ring *b,
 
 static void put_varint(struct dbuf *b, uint64_t v)
 {
-    while (v >= 0x80) {
-        dbuf_appendc(b, (char)(v | 0x80));
-        v >>= 7;
-    }
-    dbuf_appendc(b, (char)v);
+    uint8_t tmp[WIRE_VARINT_MAX];
+    dbuf_append(b, tmp, wire_varint_put(tmp, v));
 }
 
+/* Non-shortest forms decode, as they always have here; a value past
+ * 2^64-1 no longer does (wire.h). */
 static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
 {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*p >= end)
-            return DYN_EINVAL;
-        uint8_t c = *(*p)++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return DYN_EINVAL;
+    size_t used;
+    if (wire_varint_get(*p, (size_t)(end - *p), out, &used))
+        return DYN_EINVAL;
+    *p += used;
+    return 0;
 }
 
 void ring_encode(const struct ring *r, struct dbuf *out)

@@ -11,11 +11,11 @@
  *   varint count | count x ( actor: 8 bytes big-endian
  *                            | varint counter (>= 1) | varint ts_ms )
  *
- * Varints are unsigned LEB128.  The decoder accepts only the shortest form
- * of each varint, strictly ascending actors and non-zero counters, so the
- * bytes of a clock are unique and decode(encode(c)) == c.  It checks the
- * entry count against both max_entries and the remaining input before it
- * allocates, so hostile input cannot make it allocate much.
+ * Varints are unsigned LEB128 (server/wire.h).  The decoder accepts only
+ * the shortest form of each varint, strictly ascending actors and non-zero
+ * counters, so the bytes of a clock are unique and decode(encode(c)) == c.
+ * It checks the entry count against both max_entries and the remaining
+ * input before it allocates, so hostile input cannot make it allocate much.
  *
  * The client context is base64url (RFC 4648 section 5) without padding.
  * The decoder rejects characters outside the alphabet, impossible lengths
@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "server/util.h"
+#include "server/wire.h"
 
 /* An encoded entry is at least 8 (actor) + 1 (counter) + 1 (ts) bytes. */
 #define VCLOCK_MIN_ENTRY 10
@@ -197,74 +198,23 @@ void vclock_merge(struct vclock *dst, const struct vclock *src)
     dst->n += extra;
 }
 
-int vclock_increment(struct vclock *c, uint64_t actor, uint64_t now_ms)
-{
-    uint64_t v = vclock_get(c, actor);
-    if (v == UINT64_MAX)
-        return DYN_ERANGE;
-    vclock_set(c, actor, v + 1, now_ms);
-    return 0;
-}
-
-uint32_t vclock_prune(struct vclock *c, uint32_t max_entries)
-{
-    uint32_t dropped = 0;
-    while (c->n > max_entries) {
-        uint32_t victim = 0;
-        for (uint32_t i = 1; i < c->n; i++) {
-            const struct vclock_entry *e = &c->e[i], *v = &c->e[victim];
-            if (e->ts_ms < v->ts_ms ||
-                (e->ts_ms == v->ts_ms && e->actor < v->actor))
-                victim = i;
-        }
-        memmove(&c->e[victim], &c->e[victim + 1],
-                (size_t)(c->n - victim - 1) * sizeof(*c->e));
-        c->n--;
-        dropped++;
-    }
-    return dropped;
-}
-
-/* ---- binary encoding ---------------------------------------------------- */
-
+/* The varints are wire.h's, in their shortest form only. */
 size_t vclock_varint_size(uint64_t v)
 {
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
+    return wire_varint_size(v);
 }
 
 size_t vclock_varint_put(uint8_t *out, uint64_t v)
 {
-    size_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (uint8_t)v;
-    return n;
+    return wire_varint_put(out, v);
 }
 
-/* Shortest-form LEB128 only; returns bytes used or 0 on error. */
 size_t vclock_varint_get(const uint8_t *in, size_t len, uint64_t *v)
 {
-    uint64_t r = 0;
-    for (size_t i = 0; i < len && i < 10; i++) {
-        uint8_t b = in[i];
-        if (i == 9 && b > 1)
-            return 0; /* overflows 64 bits */
-        r |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            if (b == 0 && i > 0)
-                return 0; /* overlong */
-            *v = r;
-            return i + 1;
-        }
-    }
-    return 0;
+    size_t used;
+    if (wire_varint_get_canonical(in, len, v, &used))
+        return 0;
+    return used;
 }
 
 size_t vclock_encoded_len(const uint8_t *in, size_t len)

@@ -81,9 +81,9 @@ void vclock_encode_buf(const struct vclock *c, struct dbuf *out);
 int vclock_decode(struct vclock *c, const uint8_t *in, size_t len,
                   uint32_t max_entries, size_t *consumed);
 
-/* Unsigned LEB128 varints, shared with the object encoding.  get accepts
- * only the shortest form and returns the bytes used, or 0 when the input
- * is truncated, overlong or overflows 64 bits. */
+/* wire.h's unsigned LEB128 varints in the size_t form this encoding's
+ * walkers use.  get accepts only the shortest form and returns the bytes
+ * used, or 0 when the input is truncated, overlong or overflows 64 bits. */
 size_t vclock_varint_size(uint64_t v);
 size_t vclock_varint_put(uint8_t *out, uint64_t v);
 size_t vclock_varint_get(const uint8_t *in, size_t len, uint64_t *v);

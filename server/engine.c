@@ -69,6 +69,7 @@
 #include "server/seglog.h"
 #include "server/store.h"
 #include "server/util.h"
+#include "server/wire.h"
 
 #define HINT_PUT 0x11
 #define HINT_DEL 0x12
@@ -227,29 +228,6 @@ struct engine {
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
 
 /* Size code: exact below 2048, else 6-bit mantissa << exponent, rounded
  * up.  decode(encode(n)) >= n, and is what accounting adds and subtracts. */
@@ -786,8 +764,8 @@ static void hint_add(struct engine *e, uint8_t type, const void *key,
     uint8_t v[HINT_PUT_VLEN];
     uint32_t vlen = 0;
     if (type == HINT_PUT) {
-        put_u32(v, (uint32_t)off);
-        put_u32(v + 4, size);
+        wire_store_le32(v, (uint32_t)off);
+        wire_store_le32(v + 4, size);
         v[8] = (uint8_t)flags;
         vlen = HINT_PUT_VLEN;
     }
@@ -810,8 +788,8 @@ static void hint_seal(struct engine *e, uint64_t seg_bytes)
         return;
     }
     uint8_t v[HINT_END_VLEN];
-    put_u64(v, h->entries);
-    put_u64(v + 8, seg_bytes);
+    wire_store_le64(v, h->entries);
+    wire_store_le64(v + 8, seg_bytes);
     seglog_encode(&h->buf, HINT_END, NULL, 0, v, HINT_END_VLEN);
     struct job *j = job_new(e, JOB_HINT, -1);
     j->seg = h->seg;
@@ -1025,9 +1003,9 @@ static void undo_note(struct engine *e, const void *key, uint32_t klen,
                       int had_old, uint64_t old)
 {
     uint8_t h[UNDO_HDR];
-    put_u32(h, klen);
+    wire_store_le32(h, klen);
     h[4] = (uint8_t)(had_old != 0);
-    put_u64(h + 5, had_old ? old : 0);
+    wire_store_le64(h + 5, had_old ? old : 0);
     dbuf_append(&e->undo, h, UNDO_HDR);
     dbuf_append(&e->undo, key, klen);
 }
@@ -1056,12 +1034,12 @@ static void undo_apply(struct engine *e)
             offs = dyn_realloc(offs, cap * sizeof(*offs));
         }
         offs[n++] = off;
-        off += UNDO_HDR + get_u32((const uint8_t *)e->undo.p + off);
+        off += UNDO_HDR + wire_load_le32((const uint8_t *)e->undo.p + off);
     }
     for (size_t i = n; i-- > 0;) {
         const uint8_t *h = (const uint8_t *)e->undo.p + offs[i];
-        uint32_t klen = get_u32(h);
-        uint64_t old = get_u64(h + 5), cur;
+        uint32_t klen = wire_load_le32(h);
+        uint64_t old = wire_load_le64(h + 5), cur;
         const uint8_t *key = h + UNDO_HDR;
         struct object *o = h[4] ? engine_load(e, old, key, klen) : NULL;
         if (o) {
@@ -1465,8 +1443,8 @@ static int compaction_slice(struct engine *e, uint64_t budget_us)
             uint64_t want = ENGINE_READ_CHUNK;
             int possible = 1;
             if (avail >= SEGLOG_HEADER) {
-                want = (uint64_t)SEGLOG_HEADER + get_u32(p + 2) +
-                       get_u32(p + 6) + SEGLOG_TRAILER;
+                want = (uint64_t)SEGLOG_HEADER + wire_load_le32(p + 2) +
+                       wire_load_le32(p + 6) + SEGLOG_TRAILER;
                 possible = c->off + want <= c->size;
             }
             if (possible) {
@@ -1759,7 +1737,7 @@ static int hint_validate(struct engine *e, uint32_t seg, uint64_t seg_bytes,
             return -1;
         if (r.type == HINT_END) {
             if (off + r.size != got || r.vlen != HINT_END_VLEN ||
-                get_u64(r.value) != n || get_u64(r.value + 8) != seg_bytes)
+                wire_load_le64(r.value) != n || wire_load_le64(r.value + 8) != seg_bytes)
                 return -1;
             *entries_len = off;
             return 0;
@@ -1769,7 +1747,7 @@ static int hint_validate(struct engine *e, uint32_t seg, uint64_t seg_bytes,
              r.type != HINT_FLUSH))
             return -1;
         if (r.type == HINT_PUT &&
-            (uint64_t)get_u32(r.value) + get_u32(r.value + 4) > seg_bytes)
+            (uint64_t)wire_load_le32(r.value) + wire_load_le32(r.value + 4) > seg_bytes)
             return -1;
         n++;
         off += r.size;
@@ -1787,7 +1765,7 @@ static void hint_apply(struct engine *e, uint32_t seg, const uint8_t *b,
         dyn_assert(ok == 1);
         if (r.type == HINT_PUT)
             apply_put(e, r.key, r.klen,
-                      loc_make(seg, get_u32(r.value), get_u32(r.value + 4)),
+                      loc_make(seg, wire_load_le32(r.value), wire_load_le32(r.value + 4)),
                       r.value[8]);
         else if (r.type == HINT_DEL)
             apply_del(e, r.key, r.klen);

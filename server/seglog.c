@@ -50,6 +50,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 #include "server/util.h"
+#include "server/wire.h"
 
 #define SEGLOG_MAPS 8
 
@@ -94,29 +95,6 @@ struct seglog {
  * it is done rarely; the unused tail is given back at roll and close. */
 #define SEGLOG_RESERVE_CHUNK (4 * 1024 * 1024)
 
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 int seglog_parse(const uint8_t *buf, size_t len, uint32_t max_key,
                  uint64_t max_value, struct seglog_rec *rec)
 {
@@ -126,13 +104,13 @@ int seglog_parse(const uint8_t *buf, size_t len, uint32_t max_key,
         return -1;
     if (len < SEGLOG_HEADER)
         return 0;
-    uint32_t klen = get_u32(buf + 2), vlen = get_u32(buf + 6);
+    uint32_t klen = wire_load_le32(buf + 2), vlen = wire_load_le32(buf + 6);
     if (klen > max_key || vlen > max_value)
         return -1;
     uint64_t total = (uint64_t)SEGLOG_HEADER + klen + vlen + SEGLOG_TRAILER;
     if (len < total)
         return 0;
-    uint64_t want = get_u64(buf + total - SEGLOG_TRAILER);
+    uint64_t want = wire_load_le64(buf + total - SEGLOG_TRAILER);
     if (XXH3_64bits(buf, total - SEGLOG_TRAILER) != want)
         return -1;
     rec->type = buf[1];
@@ -153,13 +131,13 @@ void seglog_encode(struct dbuf *out, uint8_t type, const void *key,
     uint8_t *p = (uint8_t *)out->p + start;
     p[0] = SEGLOG_MAGIC;
     p[1] = type;
-    put_u32(p + 2, klen);
-    put_u32(p + 6, vlen);
+    wire_store_le32(p + 2, klen);
+    wire_store_le32(p + 6, vlen);
     if (klen)
         memcpy(p + SEGLOG_HEADER, key, klen);
     if (vlen)
         memcpy(p + SEGLOG_HEADER + klen, value, vlen);
-    put_u64(p + total - SEGLOG_TRAILER,
+    wire_store_le64(p + total - SEGLOG_TRAILER,
             XXH3_64bits(p, total - SEGLOG_TRAILER));
     out->len += total;
 }
@@ -778,8 +756,8 @@ int seglog_read_sized(struct seglog *l, struct seglog_pos pos,
         buf->len = (size_t)r;
         if (buf->len >= SEGLOG_HEADER) {
             const uint8_t *h = (const uint8_t *)buf->p;
-            uint64_t total = (uint64_t)SEGLOG_HEADER + get_u32(h + 2) +
-                             get_u32(h + 6) + SEGLOG_TRAILER;
+            uint64_t total = (uint64_t)SEGLOG_HEADER + wire_load_le32(h + 2) +
+                             wire_load_le32(h + 6) + SEGLOG_TRAILER;
             if (total > buf->len && total <= (uint64_t)SEGLOG_HEADER +
                                                   l->max_key + l->max_value +
                                                   SEGLOG_TRAILER) {
