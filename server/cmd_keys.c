@@ -476,7 +476,9 @@ static void keys_ttl_generic(struct client *c, const struct dyn_arg *key,
     t = absolute ? v.expire_ms : v.expire_ms - (int64_t)dyn_wall_ms();
     if (t < 0)
         t = 0;
-    reply_int(&c->obuf, ms ? t : (t + 500) / 1000);
+    /* Seconds rounded half up, as Redis's (t + 500) / 1000, without the sum:
+     * EXPIRETIME after PEXPIREAT k 9223372036854775807 would overflow it. */
+    reply_int(&c->obuf, ms ? t : t / 1000 + (t % 1000 >= 500));
 }
 
 static void keys_ttl(struct client *c, int argc, const struct dyn_arg *argv)
