@@ -462,7 +462,8 @@ static int member_ok(const char *s)
     for (size_t i = 0; i < hostport; i++)
         if (hp[i] == ':')
             colon = hp + i;
-    if (!colon || colon == hp ||
+    /* cluster/membership.h keeps names and hosts under 64 bytes */
+    if (!colon || colon == hp || colon - hp > 63 ||
         !port_ok(colon + 1, hostport - (size_t)(colon + 1 - hp), &port))
         return 0;
     return at || port + 10000 <= 65535;

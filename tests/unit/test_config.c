@@ -794,9 +794,13 @@ START_TEST(cross_field_errors_name_the_place)
         "a 127.0.0.1:99999", "a 127.0.0.1:0", "a 127.0.0.1:7001@70000",
         "a 127.0.0.1:60000", "a 127.0.0.1", "a 127.0.0.1:x", "a",
         "a 127.0.0.1:7001 extra", "a :7001",
+        "a h234567890123456789012345678901234567890123456789012345678901234"
+        ":7001",
+        "n2345678901234567890123456789012345678901234567890123456789012345"
+        " 127.0.0.1:7001",
     };
     for (size_t i = 0; i < sizeof(bad_members) / sizeof(*bad_members); i++) {
-        char text[128];
+        char text[256];
         snprintf(text, sizeof(text), "port 7001\ncluster-node %s\n",
                  bad_members[i]);
         ck_assert_int_lt(load(text), 0);
