@@ -198,6 +198,49 @@ void vclock_merge(struct vclock *dst, const struct vclock *src)
     dst->n += extra;
 }
 
+void vclock_cap(struct vclock *c, uint64_t actor, uint64_t max)
+{
+    uint32_t i = vclock_find(c, actor);
+    if (i >= c->n || c->e[i].actor != actor || c->e[i].counter <= max)
+        return;
+    if (max > 0) {
+        c->e[i].counter = max;
+        return;
+    }
+    memmove(&c->e[i], &c->e[i + 1], (size_t)(c->n - i - 1) * sizeof(*c->e));
+    c->n--;
+}
+
+int vclock_increment(struct vclock *c, uint64_t actor, uint64_t now_ms)
+{
+    uint64_t v = vclock_get(c, actor);
+    if (v == UINT64_MAX)
+        return DYN_ERANGE;
+    vclock_set(c, actor, v + 1, now_ms);
+    return 0;
+}
+
+uint32_t vclock_prune(struct vclock *c, uint32_t max_entries)
+{
+    uint32_t dropped = 0;
+    while (c->n > max_entries) {
+        uint32_t victim = 0;
+        for (uint32_t i = 1; i < c->n; i++) {
+            const struct vclock_entry *e = &c->e[i], *v = &c->e[victim];
+            if (e->ts_ms < v->ts_ms ||
+                (e->ts_ms == v->ts_ms && e->actor < v->actor))
+                victim = i;
+        }
+        memmove(&c->e[victim], &c->e[victim + 1],
+                (size_t)(c->n - victim - 1) * sizeof(*c->e));
+        c->n--;
+        dropped++;
+    }
+    return dropped;
+}
+
+/* ---- binary encoding ---------------------------------------------------- */
+
 /* The varints are wire.h's, in their shortest form only. */
 size_t vclock_varint_size(uint64_t v)
 {

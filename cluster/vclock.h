@@ -64,6 +64,11 @@ int vclock_descends(const struct vclock *a, const struct vclock *b);
  * entry with the larger counter, max ts on a tie). */
 void vclock_merge(struct vclock *dst, const struct vclock *src);
 
+/* Lowers actor's counter to at most max (ts kept); an entry lowered to 0
+ * is removed (counters are >= 1).  What a node does with a context that
+ * claims more of its own actor than it has issued. */
+void vclock_cap(struct vclock *c, uint64_t actor, uint64_t max);
+
 /* actor's counter += 1, its ts = now_ms.  Returns 0, or DYN_ERANGE with c
  * unchanged when the counter is already UINT64_MAX (counters never wrap). */
 int vclock_increment(struct vclock *c, uint64_t actor, uint64_t now_ms);

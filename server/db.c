@@ -258,8 +258,8 @@ int db_write(struct node *n, const void *key, size_t klen,
     }
     /* A context that claims more of this node than it issued covers no
      * more than every write the node has made (see the essay). */
-    if (ctx == &local && vclock_get(&local, n->actor) > n->dot_counter)
-        vclock_set(&local, n->actor, n->dot_counter, now);
+    if (ctx == &local)
+        vclock_cap(&local, n->actor, n->dot_counter);
     if (cur && db_all_expired(cur, now)) {
         db_expire_key(n, key, klen);
         cur = NULL;

@@ -337,6 +337,37 @@ START_TEST(a_replicated_forged_claim_never_moves_the_counters)
 }
 END_TEST
 
+/* The same on a node that has not written yet (high-water mark 0): the
+ * claim is dropped from the context, not turned into a counter of 0. */
+START_TEST(a_forged_claim_on_a_node_that_never_wrote)
+{
+    struct node n;
+    node_setup(&n);
+    struct vclock forged;
+    vclock_init(&forged);
+    vclock_set(&forged, ACTOR_A, UINT64_MAX, 1);
+    struct object_write fw = {.value = "forged", .vlen = 6, .ctx = &forged,
+                              .actor = ACTOR_B, .now_ms = 1};
+    store_put_take(n.store, "k", 1, object_write(NULL, &fw, NULL));
+    ck_assert_int_eq(set_val(&n, "k", "set", 0), 0);
+    const struct object *o = db_object(&n, "k", 1);
+    ck_assert_uint_eq(object_nsiblings(o), 2);
+    struct object *copy = NULL;
+    ck_assert_int_eq(object_from_bytes(object_bytes(o), object_size(o), NULL,
+                                       &copy), 0);
+    struct vclock clk;
+    vclock_init(&clk);
+    object_clock(o, &clk); /* every context decodes */
+    ck_assert_uint_eq(vclock_get(&clk, ACTOR_B), 1);
+    ck_assert_uint_eq(n.dot_counter, 1);
+    ck_assert(visible(&n, "k", "set"));
+    object_free(copy);
+    vclock_free(&clk);
+    vclock_free(&forged);
+    node_teardown(&n);
+}
+END_TEST
+
 START_TEST(plain_set_supersedes_siblings)
 {
     struct node n;
@@ -482,6 +513,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, flush_empties_the_keyspace);
     tcase_add_test(tc, a_context_claiming_unmade_writes_is_refused);
     tcase_add_test(tc, a_replicated_forged_claim_never_moves_the_counters);
+    tcase_add_test(tc, a_forged_claim_on_a_node_that_never_wrote);
     suite_add_tcase(su, tc);
     return su;
 }

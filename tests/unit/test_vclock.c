@@ -157,6 +157,17 @@ START_TEST(counters_at_the_top_never_wrap)
     ck_assert_uint_eq(a.e[0].ts_ms, 1);
     ck_assert_int_eq(vclock_increment(&a, 9, 99), 0);
     ck_assert_uint_eq(vclock_get(&a, 9), (1ULL << 63) + 1);
+
+    /* a claim capped to what was issued; capped to nothing, it goes */
+    vclock_cap(&a, 7, 5);
+    ck_assert_uint_eq(vclock_get(&a, 7), 5);
+    vclock_cap(&a, 7, 9);
+    ck_assert_uint_eq(vclock_get(&a, 7), 5);
+    vclock_cap(&a, 9, 0);
+    ck_assert_uint_eq(a.n, 1);
+    ck_assert_uint_eq(vclock_get(&a, 9), 0);
+    vclock_cap(&a, 4, 0); /* absent: nothing */
+    ck_assert_uint_eq(a.n, 1);
     dbuf_free(&txt);
     vclock_free(&a);
     vclock_free(&b);
