@@ -418,6 +418,19 @@ static int parse_mem(const char *s, long long *out)
     return 0;
 }
 
+/* The space-separated word at *p (length *len, 0 at the end); *p moves
+ * past it. */
+static const char *word_at(const char **p, size_t *len)
+{
+    while (**p == ' ')
+        (*p)++;
+    const char *w = *p;
+    while (**p && **p != ' ')
+        (*p)++;
+    *len = (size_t)(*p - w);
+    return w;
+}
+
 /* A port number: 1 to 65535, digits only. */
 static int port_ok(const char *s, size_t len, long *out)
 {
@@ -435,23 +448,13 @@ static int port_ok(const char *s, size_t len, long *out)
 static int member_ok(const char *s)
 {
     const char *p = s;
-    while (*p == ' ')
-        p++;
-    if (!*p)
+    size_t nlen, hlen, more;
+    word_at(&p, &nlen);
+    if (nlen == 0)
         return 1;
-    const char *name = p;
-    while (*p && *p != ' ')
-        p++;
-    size_t nlen = (size_t)(p - name);
-    while (*p == ' ')
-        p++;
-    const char *hp = p;
-    while (*p && *p != ' ')
-        p++;
-    size_t hlen = (size_t)(p - hp);
-    while (*p == ' ')
-        p++;
-    if (nlen == 0 || nlen > 63 || hlen == 0 || hlen > 127 || *p)
+    const char *hp = word_at(&p, &hlen);
+    word_at(&p, &more);
+    if (nlen > 63 || hlen == 0 || hlen > 127 || more)
         return 0;
     const char *at = memchr(hp, '@', hlen);
     size_t hostport = at ? (size_t)(at - hp) : hlen;
@@ -490,10 +493,9 @@ static int member_listed(const char *list, const char *name, size_t nlen)
 /* The NAME of a cluster-node value (its first word). */
 static size_t member_name(const char *v, const char **name)
 {
-    while (*v == ' ')
-        v++;
-    *name = v;
-    return strcspn(v, " ");
+    size_t len;
+    *name = word_at(&v, &len);
+    return len;
 }
 
 static int node_name_ok(const char *s)
@@ -956,6 +958,14 @@ static void err_finish(struct dbuf *err, struct dbuf *msg)
     err->p[err->len] = '\0';
 }
 
+/* Moves msg into err, frees msg, and returns rc (an error path's tail). */
+static int err_fail(struct dbuf *err, struct dbuf *msg, int rc)
+{
+    err_finish(err, msg);
+    dbuf_free(msg);
+    return rc;
+}
+
 int config_load_string(struct config *c, const char *text, const char *origin,
                        struct dbuf *err)
 {
@@ -1145,9 +1155,7 @@ int config_load_argv(struct config *c, int argc, char **argv, int start,
     dbuf_free(&msg);
     return 0;
 fail:
-    err_finish(err, &msg);
-    dbuf_free(&msg);
-    return DYN_EINVAL;
+    return err_fail(err, &msg, DYN_EINVAL);
 }
 
 /* ---- cross-field rules ------------------------------------------------- */
@@ -1310,9 +1318,7 @@ int config_check_dir(const struct config *c, struct dbuf *err)
     dbuf_free(&msg);
     return 0;
 fail:
-    err_finish(err, &msg);
-    dbuf_free(&msg);
-    return DYN_EIO;
+    return err_fail(err, &msg, DYN_EIO);
 }
 
 void config_finalize(struct config *c)
