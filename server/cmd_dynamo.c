@@ -80,23 +80,6 @@ static int dynamo_parse_quorum(struct client *c, int argc,
     return 0;
 }
 
-static void dynamo_reply_write_error(struct client *c, int rc,
-                                     const struct vclock *ctx)
-{
-    if (rc == DYN_EINVAL && ctx)
-        reply_errorf(&c->obuf,
-                     "ERR invalid context: it claims write %" PRIu64
-                     " of this node, which has made %" PRIu64 " so far",
-                     vclock_get(ctx, c->node->actor), c->node->dot_counter);
-    else if (rc == DYN_ELIMIT)
-        reply_errorf(&c->obuf,
-                     "ERR too many siblings for key (max-siblings %d): "
-                     "resolve them with DYNAMO.GET and DYNAMO.PUT",
-                     c->node->cfg.max_siblings);
-    else
-        reply_error(&c->obuf, db_error_text(c->node, rc));
-}
-
 /* Decodes a client context; "" is the empty clock (a blind write). */
 static int dynamo_parse_context(struct client *c, const struct dyn_arg *a,
                                 struct vclock *ctx)
@@ -219,7 +202,7 @@ static int dynamo_write_ctx(struct client *c, const struct dyn_arg *key,
     };
     int rc = db_write(c->node, key->p, key->len, &w);
     if (rc != 0)
-        dynamo_reply_write_error(c, rc, ctx);
+        db_reply_write_error(c->node, &c->obuf, rc, ctx);
     return rc;
 }
 

@@ -44,17 +44,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static void keys_reply_write_error(struct client *c, int rc)
-{
-    if (rc == DYN_ELIMIT)
-        reply_errorf(&c->obuf,
-                     "ERR too many siblings for key (max-siblings %d): "
-                     "resolve them with DYNAMO.GET and DYNAMO.PUT",
-                     c->node->cfg.max_siblings);
-    else
-        reply_error(&c->obuf, db_error_text(c->node, rc));
-}
-
 /* Writes a version of key (a value, or a tombstone when val is NULL).
  * Returns 0, or -1 after replying the error. */
 static int keys_write(struct client *c, const void *key, size_t klen,
@@ -68,7 +57,7 @@ static int keys_write(struct client *c, const void *key, size_t klen,
     int rc = db_write(c->node, key, klen, &w);
     if (rc == 0)
         return 0;
-    keys_reply_write_error(c, rc);
+    db_reply_write_error(c->node, &c->obuf, rc, NULL);
     return -1;
 }
 

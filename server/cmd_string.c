@@ -60,17 +60,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static void string_reply_write_error(struct client *c, int rc)
-{
-    if (rc == DYN_ELIMIT)
-        reply_errorf(&c->obuf,
-                     "ERR too many siblings for key (max-siblings %d): "
-                     "resolve them with DYNAMO.GET and DYNAMO.PUT",
-                     c->node->cfg.max_siblings);
-    else
-        reply_error(&c->obuf, db_error_text(c->node, rc));
-}
-
 /* Writes a plain value version of key.  Returns 0, or -1 after replying the
  * error (the output buffer is first rolled back to `mark`). */
 static int string_write(struct client *c, const struct dyn_arg *key,
@@ -85,7 +74,7 @@ static int string_write(struct client *c, const struct dyn_arg *key,
     if (rc == 0)
         return 0;
     c->obuf.len = mark;
-    string_reply_write_error(c, rc);
+    db_reply_write_error(c->node, &c->obuf, rc, NULL);
     return -1;
 }
 
@@ -97,7 +86,7 @@ static int string_delete(struct client *c, const struct dyn_arg *key,
     if (rc == 0)
         return 0;
     c->obuf.len = mark;
-    string_reply_write_error(c, rc);
+    db_reply_write_error(c->node, &c->obuf, rc, NULL);
     return -1;
 }
 

@@ -58,7 +58,8 @@
  * Thread-safety: none; the event loop owns the node.
  * Errors: db_write returns 0, DYN_ELIMIT, DYN_EINVAL / DYN_EPROTO (see
  * Counters), or the engine's DYN_EAGAIN (disk full) / DYN_EIO (the engine
- * has failed); db_error_text() words them.
+ * has failed); db_error_text() words them, and db_reply_write_error()
+ * is the one reply every write command sends for them.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -66,6 +67,7 @@
 #include "server/engine.h"
 #include "server/log.h"
 #include "server/node.h"
+#include "server/reply.h"
 #include "server/store.h"
 #include "server/util.h"
 
@@ -359,6 +361,23 @@ const char *db_error_text(struct node *n, int rc)
     if (n->engine && rc == DYN_ERANGE)
         return engine_error_text(n->engine, DYN_ELIMIT);
     return "ERR write failed";
+}
+
+void db_reply_write_error(struct node *n, struct dbuf *out, int rc,
+                          const struct vclock *ctx)
+{
+    if (rc == DYN_EINVAL && ctx)
+        reply_errorf(out,
+                     "ERR invalid context: it claims write %" PRIu64
+                     " of this node, which has made %" PRIu64 " so far",
+                     vclock_get(ctx, n->actor), n->dot_counter);
+    else if (rc == DYN_ELIMIT)
+        reply_errorf(out,
+                     "ERR too many siblings for key (max-siblings %d): "
+                     "resolve them with DYNAMO.GET and DYNAMO.PUT",
+                     n->cfg.max_siblings);
+    else
+        reply_error(out, db_error_text(n, rc));
 }
 
 void db_active_expire(struct node *n, uint64_t budget_us)

@@ -80,6 +80,12 @@ int db_flush(struct node *n);
  * other than DYN_ELIMIT's max-siblings case: the engine's "MISCONF ..." /
  * "ERR disk full ..." wording, else "ERR write failed". */
 const char *db_error_text(struct node *n, int rc);
+/* The error reply for db_write's rc, the same for every command that
+ * writes: max-siblings' figure for DYN_ELIMIT; with the client's context
+ * ctx (NULL for a plain write), the claimed and issued counters for
+ * DYN_EINVAL; db_error_text otherwise. */
+void db_reply_write_error(struct node *n, struct dbuf *out, int rc,
+                          const struct vclock *ctx);
 
 /* Active expiry and tombstone reaping, a slice per call (from the cron):
  * samples keys with an expiry, removes the expired ones, repeats while more
