@@ -1318,6 +1318,17 @@ int peer_set_fault(struct peer_bus *bus, int peer_id,
     if (!p || !f)
         return DYN_EINVAL;
     p->fault = *f;
+    /* A shorter delay (or a cleared fault) holds nothing longer than it
+     * now says: requests held under the old delay go out by then, still
+     * in order, instead of arriving long after the fault was cleared. */
+    if (p->delayed.head) {
+        uint64_t now = bus_now_ms(), latest = now + f->delay_ms;
+        for (struct preq *q = p->delayed.head; q; q = q->next)
+            if (q->t_ms > latest)
+                q->t_ms = latest;
+        uint64_t head = p->delayed.head->t_ms;
+        timer_arm(p->ev_delay, head > now ? head - now : 0);
+    }
     return 0;
 }
 

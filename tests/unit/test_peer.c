@@ -1188,6 +1188,24 @@ START_TEST(dropped_requests_look_like_silence)
     ck_assert_int_lt(d1.order, d2.order);
     ck_assert_uint_eq(stats(a.bus).dropped, 1);
     ck_assert_uint_eq(stats(b.bus).dropped, 1);
+
+    /* a long delay, then the fault cleared: what was held goes out now, in
+     * order, not 100 s later */
+    f.delay_ms = 100000;
+    ck_assert_int_eq(peer_set_fault(a.bus, ab, &f), 0);
+    struct req h1, h2;
+    seq = 0;
+    ck_assert_int_eq(send1(a.bus, ab, &h1, "ECHO", "h1"), 0);
+    ck_assert_int_eq(send1(a.bus, ab, &h2, "ECHO", "h2"), 0);
+    h1.seq = h2.seq = &seq;
+    run_for(&w, 100);
+    ck_assert_int_eq(h1.calls + h2.calls, 0);
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(peer_set_fault(a.bus, ab, &f), 0);
+    ck_assert(RUN_UNTIL(&w, h1.calls && h2.calls, 3000));
+    ck_assert_str_eq(h1.str, "h1");
+    ck_assert_str_eq(h2.str, "h2");
+    ck_assert_int_lt(h1.order, h2.order);
     peer_bus_free(a.bus);
     peer_bus_free(b.bus);
     world_free(&w);
