@@ -278,8 +278,8 @@ static uint32_t replicas_of(struct cluster *cl, uint32_t part, uint16_t *out)
 {
     uint16_t ri[QUORUM_MAX];
     uint32_t nval = (uint32_t)cl->node->cfg.n;
-    if (nval > QUORUM_MAX)
-        nval = QUORUM_MAX;
+    /* the config, DYNAMO.CONFIG and gossip all refuse n > QUORUM_MAX */
+    dyn_assert(nval <= QUORUM_MAX);
     uint32_t k = ring_preflist(&cl->ring, part, ri, nval);
     uint32_t m = 0;
     for (uint32_t i = 0; i < k; i++) {

@@ -264,8 +264,9 @@ static int merge_bytes(struct cluster *cl, const char *p, size_t len)
 int members_adopt_quorum(struct cluster *cl, uint64_t version, long long n,
                          long long r, long long w, const char *from)
 {
-    if (version <= cl->qversion || n < 1 || n > 64 || r < 1 || r > 64 ||
-        w < 1 || w > 64)
+    /* n above QUORUM_MAX is refused, as config and DYNAMO.CONFIG do */
+    if (version <= cl->qversion || n < 1 || n > QUORUM_MAX || r < 1 ||
+        r > 64 || w < 1 || w > 64)
         return 0;
     struct config *c = &cl->node->cfg;
     cl->qversion = version;

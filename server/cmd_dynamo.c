@@ -47,6 +47,7 @@
 #include "server/store.h"
 #include "server/util.h"
 #include "cluster/object.h"
+#include "cluster/quorum.h"
 #include "cluster/vclock.h"
 
 /* ------------------------------------------------------------------ helpers */
@@ -367,6 +368,12 @@ static void dynamo_config_set(struct client *c, int argc,
     n = f == &cfg->n ? (int)v : cfg->n;
     r = f == &cfg->r ? (int)v : cfg->r;
     w = f == &cfg->w ? (int)v : cfg->w;
+    if (f == &cfg->n && n > QUORUM_MAX) {
+        reply_errorf(&c->obuf,
+                     "ERR N must be at most %d (the replicas a quorum can "
+                     "track)", QUORUM_MAX);
+        return;
+    }
     if (f == &cfg->n && (n < 1 || n < r || n < w)) {
         reply_errorf(&c->obuf,
                      "ERR N must be at least 1 and not below R (%d) or W (%d)",

@@ -59,6 +59,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "cluster/quorum.h"
 #include "server/log.h"
 #include "server/util.h"
 
@@ -175,7 +176,9 @@ static const struct opt options[] = {
     INT("tombstone-grace-s", tombstone_grace_s, 60, 0, INT_MAX, F_RUNTIME),
     BOOL("active-expire", active_expire, 1, F_RUNTIME),
     /* quorum */
-    INT("n", n, 3, 1, 64, F_RUNTIME),
+    /* n is bounded by what a quorum tracks (QUORUM_MAX replicas): an n
+     * above it would be a setting the coordinator cannot honour */
+    INT("n", n, 3, 1, QUORUM_MAX, F_RUNTIME),
     INT("r", r, 2, 1, 64, F_RUNTIME),
     INT("w", w, 2, 1, 64, F_RUNTIME),
     /* storage */

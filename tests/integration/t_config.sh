@@ -130,6 +130,11 @@ expect_config_error "r greater than n in a file" "$TMP/rn.conf" -- \
     "rn.conf:2)"
 expect_config_error "r greater than n on the command line" --r 5 -- \
     "command line: --r 5: r (5) must not be greater than n (3)"
+# n is bounded by what a quorum tracks (QUORUM_MAX, 16), not silently clamped
+printf 'port 7001\nr 1\nw 1\nn 17\n' >"$TMP/nmax.conf"
+expect_config_error "n above 16 in a file" "$TMP/nmax.conf" -- \
+    "nmax.conf:4: invalid value for 'n': '17' (must be an integer between" \
+    "1 and 16)"
 printf 'port 7001\ncluster-secret s\ncluster-node a 127.0.0.1:99999\n' \
     >"$TMP/member.conf"
 expect_config_error "a bad cluster-node port" "$TMP/member.conf" \
@@ -269,6 +274,17 @@ check_eq "CONFIG SET of an unknown option" \
 check_eq "CONFIG SET with a bad integer" \
     "$(cli CONFIG SET maxclients abc)" \
     "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be parsed into an integer"
+check_eq "CONFIG SET n above 16 is refused" \
+    "$(cli CONFIG SET n 17)" \
+    "ERR CONFIG SET failed (possibly related to argument 'n') - argument must be between 1 and 16 inclusive"
+check_eq "DYNAMO.CONFIG SET n above 16 is refused" \
+    "$(cli DYNAMO.CONFIG SET n 17)" \
+    "ERR N must be at most 16 (the replicas a quorum can track)"
+check_eq "... and n is unchanged" "$(cli CONFIG GET n | sed -n 2p)" "3"
+check_eq "DYNAMO.CONFIG SET n 16 is accepted" \
+    "$(cli DYNAMO.CONFIG SET n 16)" "OK"
+check_eq "CONFIG GET n after DYNAMO.CONFIG SET" \
+    "$(cli CONFIG GET n | sed -n 2p)" "16"
 check_eq "CONFIG GET node-name defaults from the port" \
     "$(cli CONFIG GET node-name | sed -n 2p)" "node-$PORT"
 

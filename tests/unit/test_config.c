@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/quorum.h"
 #include "server/buf.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -663,6 +664,30 @@ START_TEST(set_keeps_quorum_rules)
 }
 END_TEST
 
+/* The coordinator tracks at most QUORUM_MAX (16) replicas per request: an n
+ * above it is refused where it is set, not clamped where it is used. */
+START_TEST(n_above_what_a_quorum_tracks_is_refused)
+{
+    ck_assert_int_eq(QUORUM_MAX, 16);
+    ck_assert_int_lt(load("r 1\nw 1\nn 17\n"), 0);
+    ck_assert_str_eq(errs(), "t.conf:3: invalid value for 'n': '17' "
+                             "(must be an integer between 1 and 16)");
+    ck_assert_int_lt(load("n 64\n"), 0);
+    ck_assert_str_eq(errs(), "t.conf:1: invalid value for 'n': '64' "
+                             "(must be an integer between 1 and 16)");
+    ck_assert_int_eq(load("n 16\n"), 0);
+    ck_assert_int_eq(cfg.n, 16);
+
+    ck_assert_int_lt(set("n", "17"), 0);
+    ck_assert_str_eq(errs(), "CONFIG SET failed (possibly related to "
+                             "argument 'n') - argument must be between 1 "
+                             "and 16 inclusive");
+    ck_assert_int_eq(cfg.n, 16);
+    ck_assert_int_eq(set("n", "5"), 0);
+    ck_assert_int_eq(cfg.n, 5);
+}
+END_TEST
+
 START_TEST(set_many_is_all_or_nothing)
 {
     /* lowering N, R and W together works though each alone would not */
@@ -1046,6 +1071,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, set_runtime_options);
     tcase_add_test(tc, set_errors_use_redis_wording);
     tcase_add_test(tc, set_keeps_quorum_rules);
+    tcase_add_test(tc, n_above_what_a_quorum_tracks_is_refused);
     tcase_add_test(tc, set_many_is_all_or_nothing);
     tcase_add_test(tc, known_names);
     tcase_add_test(tc, validate_rules);
