@@ -37,15 +37,19 @@ assert_eq 1 "$(cli $P EXISTS emptyval)" "an empty value still exists"
 
 echo "# TTLs"
 assert_eq OK "$(cli $P SET tkey v EX 100)" "SET EX"
-assert_match '^(99|100)$' "$(cli $P TTL tkey)" "TTL after SET EX 100"
+ttl=$(cli $P TTL tkey)   # a loaded machine may take seconds between commands
+[ "${ttl:-0}" -ge 1 ] 2>/dev/null && [ "$ttl" -le 100 ] && ok "TTL after SET EX 100 is 1..100 ($ttl)" ||
+    fail "TTL after SET EX 100: $ttl"
 assert_eq -1 "$(cli $P TTL binkey)" "TTL of a key without expiry"
 assert_eq -2 "$(cli $P TTL nosuchkey)" "TTL of a missing key"
-assert_eq 1 "$(cli $P PEXPIRE tkey 300)" "PEXPIRE"
-pttl=$(cli $P PTTL tkey)
+assert_eq 1 "$(cli $P PEXPIRE tkey 60000)" "PEXPIRE"
+pttl=$(cli $P PTTL tkey)     # 60 s: no wait between two commands comes near it
 assert_match '^[0-9]+$' "$pttl" "PTTL is a count of ms"
-[ "${pttl:-0}" -le 300 ] 2>/dev/null && ok "PTTL <= 300" || fail "PTTL <= 300 (got $pttl)"
+[ "${pttl:-0}" -le 60000 ] 2>/dev/null && [ "$pttl" -gt 0 ] && ok "PTTL is 1..60000 ($pttl)" ||
+    fail "PTTL is 1..60000 (got $pttl)"
+assert_eq 1 "$(cli $P PEXPIRE tkey 300)" "PEXPIRE 300"
 gone=no
-for ((i = 0; i < 100; i++)); do              # deadline 5 s
+for ((i = 0; i < 600; i++)); do              # deadline 30 s
     if [ "$(cli $P EXISTS tkey)" = 0 ]; then gone=yes; break; fi
     sleep 0.05
 done
