@@ -589,6 +589,10 @@ static const char *rebalance_move(struct cluster *cl, const char *driver,
             return "done";
         return "-BUSY the ring has moved past this change";
     }
+    /* a pending ring of a later epoch was made from a ring newer than
+     * this change's, which gossip will bring to its driver */
+    if (rb->has_pending && target->epoch < rb->pending.epoch)
+        return "-BUSY a change from a newer ring is in progress";
     if (rb->has_pending && rb->pending.epoch == target->epoch &&
         strcmp(rb->driver, driver) != 0) {
         /* two changes from the same ring (two nodes joining at once): the
