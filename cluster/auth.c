@@ -26,6 +26,9 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = 0;
 }
 
+/* Cryptographic randomness, so OpenSSL's and not the node's random source
+ * (node_random): a nonce must be unpredictable, and it is no simulation
+ * state (the simulation runs with cluster-insecure, without handshakes). */
 int auth_nonce(char *out)
 {
     unsigned char raw[AUTH_NONCE_HEX / 2];

@@ -235,19 +235,13 @@ static struct cluster *CL(const struct node *n)
     return n->cluster;
 }
 
-/* The node's clock: the simulation (tests/sim) drives it through
- * node->clock_ms.  Otherwise libevent's time of this loop turn: it is read
- * several times per request, and a clock_gettime each time showed in
+/* The node's clock of this loop turn (node_turn_ms: libevent's cached
+ * time on a real node, virtual time in the simulation, tests/sim): it is
+ * read several times per request, and a clock_gettime each time showed in
  * profiles; being a loop turn behind only moves deadlines by as much. */
 static uint64_t now_ms(const struct cluster *cl)
 {
-    const struct node *n = cl->node;
-    struct timeval tv;
-    if (n->clock_ms)
-        return n->clock_ms(n);
-    if (n->base && event_base_gettimeofday_cached(n->base, &tv) == 0)
-        return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-    return dyn_wall_ms();
+    return node_turn_ms(cl->node);
 }
 
 static int self_member(const struct cluster *cl)
@@ -2505,7 +2499,7 @@ int cluster_dispatch(struct client *c, const struct command *cmd, int argc,
         if (c->obuf.len > before && c->obuf.p[before] == '+') {
             /* the version is the time of the change: gossip keeps the
              * newest, so nodes that miss this notice catch up */
-            cl->qversion = DYN_MAX(cl->qversion + 1, dyn_wall_ms());
+            cl->qversion = DYN_MAX(cl->qversion + 1, node_wall_ms(c->node));
             char vb[24];
             snprintf(vb, sizeof(vb), "%llu",
                      (unsigned long long)cl->qversion);
@@ -2724,7 +2718,7 @@ int cluster_request(struct node *n, int member, int argc,
 
 uint64_t cluster_now_ms(const struct node *n)
 {
-    return n->cluster ? now_ms(n->cluster) : dyn_wall_ms();
+    return n->cluster ? now_ms(n->cluster) : node_turn_ms(n);
 }
 
 int cluster_merge_bytes(struct node *n, const void *key, size_t klen,

@@ -40,6 +40,10 @@
  * sending side.  A node named in neither end relays the fault to A (and,
  * for a delay both ways, to B).
  *
+ * The random choices (the gossip partner, which seed) come from a stream
+ * seeded by the node's random source (node_random), and time from the
+ * node's clock via the tick, so a simulation replays them from its seed.
+ *
  * Thread-safety: none; the event loop owns everything.
  */
 #include <stdio.h>
@@ -172,7 +176,9 @@ int members_add_seed(struct cluster *cl, const char *hostport, size_t len,
 int members_init(struct cluster *cl, struct dbuf *err)
 {
     struct node *n = cl->node;
-    cl->rnd = dyn_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+    /* gossip's own stream, seeded from the node's random source so that
+     * a simulation replays it from its seed (xorshift: never zero) */
+    cl->rnd = node_random(n) | 1;
     grow(cl, DYN_MAX(cl->mb.n, 8));
     uint64_t hb = (uint64_t)n->cfg.down_timeout_ms +
                   5 * (uint64_t)n->cfg.gossip_interval_ms;

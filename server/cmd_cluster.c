@@ -131,7 +131,7 @@ static void dynamo_members(struct client *c, int argc,
         return;
     }
     const struct ring *r = cluster_ring(c->node);
-    uint64_t now = dyn_wall_ms();
+    uint64_t now = node_wall_ms(c->node);
     reply_array(&c->obuf, (long long)mb->n + 1);
     reply_array(&c->obuf, 2);
     reply_bulk_cstr(&c->obuf, "ring_epoch");

@@ -134,11 +134,10 @@ static void cmd_select(struct client *c, int argc, const struct dyn_arg *argv)
 
 static void cmd_time(struct client *c, int argc, const struct dyn_arg *argv)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
+    uint64_t us = node_wall_us(c->node);
     reply_array(&c->obuf, 2);
-    reply_bulk_ll(&c->obuf, (long long)tv.tv_sec);
-    reply_bulk_ll(&c->obuf, (long long)tv.tv_usec);
+    reply_bulk_ll(&c->obuf, (long long)(us / 1000000));
+    reply_bulk_ll(&c->obuf, (long long)(us % 1000000));
 }
 
 /* ---- AUTH HELLO RESET ------------------------------------------------------- */
@@ -358,7 +357,7 @@ static void cmd_client_info(struct client *c, int argc,
 {
     struct dbuf t;
     dbuf_init(&t);
-    client_describe(c, &t, dyn_wall_ms());
+    client_describe(c, &t, node_wall_ms(c->node));
     dbuf_appendc(&t, '\n');
     conn_reply_text(c, &t);
     dbuf_free(&t);
@@ -418,7 +417,7 @@ static void cmd_client_list(struct client *c, int argc,
     }
     struct dbuf t;
     dbuf_init(&t);
-    uint64_t now = dyn_wall_ms();
+    uint64_t now = node_wall_ms(c->node);
     if (want_type == 1) {
         /* the list is newest first; print oldest first as Redis does */
         struct client *last = n->clients;

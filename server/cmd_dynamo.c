@@ -146,7 +146,7 @@ static void dynamo_get(struct client *c, int argc, const struct dyn_arg *argv)
     struct dbuf ctx;
     uint32_t *idx = NULL, nlive = 0;
     int r = n->cfg.r;
-    int64_t now = (int64_t)dyn_wall_ms();
+    int64_t now = (int64_t)node_wall_ms(c->node);
 
     if (dynamo_parse_quorum(c, argc, argv, 2, "r", "R", &r) != 0)
         return;
@@ -226,7 +226,7 @@ static void dynamo_del(struct client *c, int argc, const struct dyn_arg *argv)
     struct vclock ctx;
     const struct object *o;
     int w = c->node->cfg.w, had = 0;
-    int64_t now = (int64_t)dyn_wall_ms();
+    int64_t now = (int64_t)node_wall_ms(c->node);
 
     if (dynamo_parse_quorum(c, argc, argv, 3, "w", "W", &w) != 0)
         return;

@@ -148,7 +148,7 @@ static void keys_keys(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct store *s = c->node->store;
     struct keys_walk w = {
-        .out = &c->obuf, .now_ms = (int64_t)dyn_wall_ms(),
+        .out = &c->obuf, .now_ms = (int64_t)node_wall_ms(c->node),
         .pat = argv[1].p, .plen = argv[1].len,
     };
     size_t off;
@@ -184,7 +184,7 @@ static int keys_parse_cursor(const struct dyn_arg *a, uint64_t *out)
 static void keys_scan(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct dbuf found;
-    struct keys_walk w = { .now_ms = (int64_t)dyn_wall_ms() };
+    struct keys_walk w = { .now_ms = (int64_t)node_wall_ms(c->node) };
     uint64_t cursor;
     long long count = 10;
     char num[32];
@@ -277,7 +277,7 @@ static void keys_randomkey(struct client *c, int argc,
     struct store *s = n->store;
     uint32_t parts = store_partitions(s);
     size_t total = store_count(s);
-    struct keys_pick pick = { .n = n, .now_ms = (int64_t)dyn_wall_ms() };
+    struct keys_pick pick = { .n = n, .now_ms = (int64_t)node_wall_ms(n) };
     uint32_t start = 0;
 
     if (total == 0) {
@@ -346,7 +346,7 @@ static void keys_expire_generic(struct client *c, int argc,
                                 const struct dyn_arg *argv, int64_t basetime,
                                 int seconds, const char *cmd)
 {
-    int64_t now = (int64_t)dyn_wall_ms();
+    int64_t now = (int64_t)node_wall_ms(c->node);
     struct db_value v;
     unsigned flags = 0;
     long long when;
@@ -426,13 +426,15 @@ static void keys_expire_generic(struct client *c, int argc,
 
 static void keys_expire(struct client *c, int argc, const struct dyn_arg *argv)
 {
-    keys_expire_generic(c, argc, argv, (int64_t)dyn_wall_ms(), 1, "expire");
+    keys_expire_generic(c, argc, argv, (int64_t)node_wall_ms(c->node), 1,
+                        "expire");
 }
 
 static void keys_pexpire(struct client *c, int argc,
                          const struct dyn_arg *argv)
 {
-    keys_expire_generic(c, argc, argv, (int64_t)dyn_wall_ms(), 0, "pexpire");
+    keys_expire_generic(c, argc, argv, (int64_t)node_wall_ms(c->node), 0,
+                        "pexpire");
 }
 
 static void keys_expireat(struct client *c, int argc,
@@ -462,7 +464,8 @@ static void keys_ttl_generic(struct client *c, const struct dyn_arg *key,
         reply_int(&c->obuf, -1);
         return;
     }
-    t = absolute ? v.expire_ms : v.expire_ms - (int64_t)dyn_wall_ms();
+    t = absolute ? v.expire_ms
+                 : v.expire_ms - (int64_t)node_wall_ms(c->node);
     if (t < 0)
         t = 0;
     /* Seconds rounded half up, as Redis's (t + 500) / 1000, without the sum:

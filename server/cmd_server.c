@@ -1429,7 +1429,7 @@ static void server_config_resetstat_proc(struct client *c, int argc,
     if (cmd)
         memset(cmd, 0,
                command_stat_slots(n->commands) * sizeof(struct command_stat));
-    n->stat_reset_ms = dyn_wall_ms();
+    n->stat_reset_ms = node_wall_ms(n);
     reply_ok(&c->obuf);
 }
 
@@ -1574,10 +1574,7 @@ static void server_info_server(struct node *n, struct dbuf *b, uint64_t now_ms)
     dbuf_appends(b, "process_supervised:no\r\n");
     dbuf_printf(b, "run_id:%s\r\n", n->run_id);
     dbuf_printf(b, "tcp_port:%d\r\n", n->cfg.port);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    dbuf_printf(b, "server_time_usec:%" PRIu64 "\r\n",
-                (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
+    dbuf_printf(b, "server_time_usec:%" PRIu64 "\r\n", node_wall_us(n));
     dbuf_printf(b, "uptime_in_seconds:%" PRIu64 "\r\n", up);
     dbuf_printf(b, "uptime_in_days:%" PRIu64 "\r\n", up / 86400);
     dbuf_printf(b, "hz:%d\r\n", n->cfg.hz);
@@ -1956,7 +1953,7 @@ static void server_info_proc(struct client *c, int argc,
     }
     struct dbuf text;
     dbuf_init(&text);
-    uint64_t now_ms = dyn_wall_ms();
+    uint64_t now_ms = node_wall_ms(c->node);
     int first = 1;
     for (int i = 0; i < SEC_COUNT; i++) {
         if (!want[i])

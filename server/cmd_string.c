@@ -287,7 +287,7 @@ static void string_set_generic(struct client *c, const struct dyn_arg *key,
                                int int_reply)
 {
     struct node *n = c->node;
-    int64_t now = (int64_t)dyn_wall_ms();
+    int64_t now = (int64_t)node_wall_ms(c->node);
     int64_t expire = 0;
     struct db_value v;
     size_t mark = c->obuf.len;
@@ -388,7 +388,7 @@ static void string_getex(struct client *c, int argc,
 {
     struct string_opts o;
     struct db_value v;
-    int64_t now = (int64_t)dyn_wall_ms();
+    int64_t now = (int64_t)node_wall_ms(c->node);
     int64_t expire = 0;
     size_t mark = c->obuf.len;
     uint8_t *copy;

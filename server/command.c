@@ -310,12 +310,12 @@ void command_call(struct client *c, const struct command *cmd, int argc,
     size_t before = c->obuf.len;
     c->last_cmd = cmd->name;
     /* Inside a batch the previous command's end is this one's start. */
-    uint64_t t0 = n->clock_us ? n->clock_us : dyn_mono_us();
+    uint64_t t0 = n->clock_us ? n->clock_us : node_mono_us(n);
     /* In a cluster, data commands go through the coordinator, which may
      * block the client until the quorum answers. */
     if (!n->cluster || !cluster_dispatch(c, cmd, argc, argv))
         cmd->proc(c, argc, argv);
-    uint64_t t1 = dyn_mono_us();
+    uint64_t t1 = node_mono_us(n);
     uint64_t us = t1 > t0 ? t1 - t0 : 0;
     if (n->clock_us)
         n->clock_us = t1;

@@ -151,7 +151,7 @@ static void db_expire_key(struct node *n, const void *key, size_t klen)
 const struct object *db_object(struct node *n, const void *key, size_t klen)
 {
     const struct object *o = store_get(n->store, key, klen);
-    if (o && db_all_expired(o, dyn_wall_ms())) {
+    if (o && db_all_expired(o, node_wall_ms(n))) {
         db_expire_key(n, key, klen);
         return NULL;
     }
@@ -165,7 +165,7 @@ int db_lookup(struct node *n, const void *key, size_t klen,
     if (!o)
         return 0;
     struct sibling w;
-    if (!db_visible(o, dyn_wall_ms(), &w))
+    if (!db_visible(o, node_wall_ms(n), &w))
         return 0;
     v->value = w.value;
     v->vlen = w.vlen;
@@ -207,7 +207,7 @@ static void db_sibling_cap_refused(struct node *n, const void *key,
                                    size_t klen)
 {
     n->stats.sibling_cap_refusals++;
-    uint64_t now = dyn_mono_us();
+    uint64_t now = node_mono_us(n);
     if (n->sibling_cap_log_us &&
         now - n->sibling_cap_log_us < DB_SIBLING_CAP_LOG_US) {
         n->sibling_cap_unlogged++;
@@ -233,7 +233,7 @@ static void db_sibling_cap_refused(struct node *n, const void *key,
 int db_write(struct node *n, const void *key, size_t klen,
              const struct db_write *w)
 {
-    uint64_t now = dyn_wall_ms();
+    uint64_t now = node_wall_ms(n);
     const struct object *cur = store_get(n->store, key, klen);
     struct vclock local;
     vclock_init(&local);
@@ -382,14 +382,14 @@ void db_reply_write_error(struct node *n, struct dbuf *out, int rc,
 
 void db_active_expire(struct node *n, uint64_t budget_us)
 {
-    uint64_t start = dyn_mono_us();
+    uint64_t start = node_mono_us(n);
     char *keys[EXPIRE_SAMPLE];
     size_t klens[EXPIRE_SAMPLE];
 
     for (;;) {
         if (store_count_expiring(n->store) == 0)
             return;
-        uint64_t now = dyn_wall_ms();
+        uint64_t now = node_wall_ms(n);
         size_t got = store_sample_expiring(n->store, EXPIRE_SAMPLE,
                                            node_random(n), keys, klens);
         size_t expired = 0;
@@ -410,7 +410,7 @@ void db_active_expire(struct node *n, uint64_t budget_us)
             (n->stats.expired_stale_perc * 95 + perc * 5) / 100;
         if (expired * 4 <= got)
             return;
-        if (dyn_mono_us() - start >= budget_us)
+        if (node_mono_us(n) - start >= budget_us)
             return;
     }
 }
@@ -447,14 +447,14 @@ int db_tombstone_reapable(struct node *n, uint32_t part,
 
 void db_reap_tombstones(struct node *n, uint64_t budget_us)
 {
-    uint64_t start = dyn_mono_us();
+    uint64_t start = node_mono_us(n);
     char *keys[EXPIRE_SAMPLE];
     size_t klens[EXPIRE_SAMPLE];
 
     for (;;) {
         if (store_count(n->store) == store_count_live(n->store))
             return;
-        uint64_t now = dyn_wall_ms();
+        uint64_t now = node_wall_ms(n);
         size_t got = store_sample_deleted(n->store, EXPIRE_SAMPLE,
                                           node_random(n), keys, klens);
         size_t reaped = 0;
@@ -471,7 +471,7 @@ void db_reap_tombstones(struct node *n, uint64_t budget_us)
         }
         if (got == 0 || reaped * 4 <= got)
             return;
-        if (dyn_mono_us() - start >= budget_us)
+        if (node_mono_us(n) - start >= budget_us)
             return;
     }
 }

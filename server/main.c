@@ -19,7 +19,10 @@
  * slices, then idle-client timeouts and buffer shrinking.
  *
  * This is the only place, with net.c, that touches sockets, signals and the
- * process; the node it builds is passed to everything else.
+ * process; the node it builds is passed to everything else.  It is also
+ * where the node gets its real clock (node_clock_system) and its random
+ * seed (from /dev/urandom): everything else reads time and draws random
+ * numbers through the node, which the simulation (tests/sim) sets instead.
  */
 #include <config.h> /* autoconf's: PACKAGE_VERSION (server/config.h is ours) */
 
@@ -129,11 +132,11 @@ static void main_cron(evutil_socket_t fd, short what, void *arg)
         /* everysec fsync, compaction slices (2 ms), CONFIG SET changes */
         engine_set_appendfsync(n->engine, n->cfg.appendfsync);
         engine_set_compact_ratio(n->engine, n->cfg.compact_ratio_pm);
-        if (engine_cron(n->engine, dyn_wall_ms(), 2000) &&
+        if (engine_cron(n->engine, node_wall_ms(n), 2000) &&
             !evtimer_pending(n->engine_slice_ev, NULL))
             main_engine_slice_arm(n);
     }
-    net_cron(n, dyn_wall_ms());
+    net_cron(n, node_wall_ms(n));
     if (!n->shutdown_asap)
         main_cron_arm(n);
 }
@@ -150,7 +153,7 @@ static void main_engine_slice_arm(struct node *n)
 static void main_engine_slice(evutil_socket_t fd, short what, void *arg)
 {
     struct node *n = arg;
-    if (engine_cron(n->engine, dyn_wall_ms(), 2000) && !n->shutdown_asap)
+    if (engine_cron(n->engine, node_wall_ms(n), 2000) && !n->shutdown_asap)
         main_engine_slice_arm(n);
 }
 
@@ -208,7 +211,7 @@ static void main_open_engine(struct node *n)
 static void main_cluster_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct node *n = arg;
-    cluster_tick(n, dyn_wall_ms());
+    cluster_tick(n, node_wall_ms(n));
 }
 
 static void main_signal(evutil_socket_t sig, short what, void *arg)
@@ -383,6 +386,7 @@ int main(int argc, char **argv)
     }
 
     struct node *n = dyn_calloc(1, sizeof(*n));
+    node_clock_system(n); /* the real clock; main_identity seeds node->rng */
     char exe[PATH_MAX];
     ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (el > 0) {
@@ -409,7 +413,7 @@ int main(int argc, char **argv)
              argv[0]);
 
     main_adjust_open_files(n);
-    n->start_ms = n->stat_reset_ms = dyn_wall_ms();
+    n->start_ms = n->stat_reset_ms = node_wall_ms(n);
     n->next_client_id = 1;
     n->base = event_base_new();
     if (!n->base) {

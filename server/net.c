@@ -224,14 +224,12 @@ static void net_tune_socket(struct node *n, int fd)
     }
 }
 
-/* Wall clock in ms as of this loop iteration (libevent caches it), which
- * is all idle accounting needs and costs no clock read. */
+/* Wall clock in ms as of this loop iteration (the node's turn clock:
+ * libevent's cached time), which is all idle accounting needs and costs
+ * no clock read. */
 static uint64_t net_now_ms(struct node *n)
 {
-    struct timeval tv;
-    if (event_base_gettimeofday_cached(n->base, &tv) < 0)
-        return dyn_wall_ms();
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    return node_turn_ms(n);
 }
 
 /* ---- client lifetime ----------------------------------------------------- */
@@ -595,7 +593,7 @@ static void client_process_input(struct client *c)
     /* a client that never authenticated is checked after every command */
     int unauth = client_unauth_limited(c);
     struct dyn_arg stack_argv[NET_STACK_ARGS];
-    n->clock_us = dyn_mono_us();
+    n->clock_us = node_mono_us(n);
     struct engine *eng = n->engine;
     if (eng)
         engine_set_group_commit(eng, 1);

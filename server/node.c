@@ -14,6 +14,13 @@
  * Randomness is xorshift64*: fast, good enough for sampling keys and picking
  * peers, and deterministic from its seed so pure modules can be replayed.
  *
+ * Time is injected the same way: the node's clock is a small table of hooks
+ * (struct node_clock).  main.c installs the system clock; the simulation
+ * (tests/sim) installs a virtual clock and seeds node->rng from its seed,
+ * so a simulated run is a function of its seed alone.  node_turn_ms is the
+ * cheap reading for code on the request path: on the system clock it is
+ * libevent's cached time of the loop turn, which costs no system call.
+ *
  * Thread-safety: the event loop owns the node; none of this is locked.
  */
 #include "server/node.h"
@@ -74,6 +81,62 @@ uint64_t node_random(struct node *n)
     x ^= x >> 27;
     n->rng = x;
     return x * 0x2545f4914f6cdd1dULL;
+}
+
+uint64_t node_wall_us(const struct node *n)
+{
+    if (n->clock.wall_us)
+        return n->clock.wall_us(n->clock.ctx);
+    return dyn_wall_us();
+}
+
+uint64_t node_wall_ms(const struct node *n)
+{
+    return node_wall_us(n) / 1000;
+}
+
+uint64_t node_mono_us(const struct node *n)
+{
+    if (n->clock.mono_us)
+        return n->clock.mono_us(n->clock.ctx);
+    return dyn_mono_us();
+}
+
+uint64_t node_turn_ms(const struct node *n)
+{
+    if (n->clock.turn_ms)
+        return n->clock.turn_ms(n->clock.ctx);
+    return node_wall_ms(n);
+}
+
+static uint64_t system_wall_us(void *ctx)
+{
+    (void)ctx;
+    return dyn_wall_us();
+}
+
+static uint64_t system_mono_us(void *ctx)
+{
+    (void)ctx;
+    return dyn_mono_us();
+}
+
+/* libevent's time of this loop turn, or the wall clock outside a loop. */
+static uint64_t system_turn_ms(void *ctx)
+{
+    const struct node *n = ctx;
+    struct timeval tv;
+    if (n->base && event_base_gettimeofday_cached(n->base, &tv) == 0)
+        return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    return dyn_wall_us() / 1000;
+}
+
+void node_clock_system(struct node *n)
+{
+    n->clock.wall_us = system_wall_us;
+    n->clock.mono_us = system_mono_us;
+    n->clock.turn_ms = system_turn_ms;
+    n->clock.ctx = n;
 }
 
 void node_request_shutdown(struct node *n, int exit_code)

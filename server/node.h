@@ -71,6 +71,18 @@ struct node_stats {
     struct command_stat *cmd;      /* command_stat_slots() entries */
 };
 
+/* Where a node reads time.  Every read of time in server/ and cluster/
+ * goes through the node_*_ms/us functions below, so a simulation that
+ * installs its own hooks replays exactly.  ctx is passed to each hook. */
+struct node_clock {
+    uint64_t (*wall_us)(void *ctx); /* wall clock, us since the epoch */
+    uint64_t (*mono_us)(void *ctx); /* monotonic clock, us */
+    /* wall ms as of this event-loop turn (may lag a turn: cheap for code
+     * that reads it several times per request); NULL: wall_us / 1000 */
+    uint64_t (*turn_ms)(void *ctx);
+    void *ctx;
+};
+
 struct node {
     struct config cfg;
     char *config_file;          /* absolute path, or NULL */
@@ -118,11 +130,14 @@ struct node {
      * command_call reads the clock itself when it is 0. */
     uint64_t clock_us;
 
-    /* The coordinator's wall clock in ms; NULL: dyn_wall_ms().  The
-     * simulation test (tests/sim) sets it to drive time. */
-    uint64_t (*clock_ms)(const struct node *n);
+    /* The node's clock (node_wall_ms and friends below).  main.c installs
+     * the system clock (node_clock_system); the simulation (tests/sim)
+     * installs a virtual one.  A hook left NULL reads the system clock, so
+     * unit tests that assemble a node by hand need not set any. */
+    struct node_clock clock;
 
-    /* random source for pure modules (xorshift state) */
+    /* The node's random source (node_random): xorshift64* state.  main.c
+     * seeds it from /dev/urandom, the simulation from its seed. */
     uint64_t rng;
 
     struct node_stats stats;
@@ -132,7 +147,19 @@ struct node {
     struct event *cluster_ev;   /* cluster_tick timer */
 };
 
+/* The next number of the node's random source: every random choice in
+ * server/ and cluster/ (sampling keys, picking peers, gossip, jitter) is
+ * drawn from it.  Cryptographic randomness (auth nonces, TLS) is not:
+ * it is no simulation state and comes from OpenSSL. */
 uint64_t node_random(struct node *n);
+/* The node's clock (struct node_clock). */
+uint64_t node_wall_us(const struct node *n);
+uint64_t node_wall_ms(const struct node *n);
+uint64_t node_mono_us(const struct node *n);
+uint64_t node_turn_ms(const struct node *n);
+/* Installs the system clock: clock_gettime for wall and monotonic time,
+ * and libevent's cached time of the loop turn for node_turn_ms. */
+void node_clock_system(struct node *n);
 /* Stops the loop after the current iteration; exit code for main(). */
 void node_request_shutdown(struct node *n, int exit_code);
 /* Recomputes node->actor from node_name and incarnation. */

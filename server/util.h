@@ -63,9 +63,14 @@ int dyn_glob_match(const char *pat, size_t plen, const char *s, size_t slen,
 /* 64-bit key hash: XXH3_64bits.  The ring position of a key. */
 uint64_t dyn_hash64(const void *p, size_t n);
 
-/* Wall clock in ms and a monotonic clock in us.  Only the I/O shell calls
- * these; pure modules are handed the time. */
+/* The system's wall clock (ms, us) and monotonic clock (us).  Server and
+ * cluster code reads time through its node (node_wall_ms and friends in
+ * node.h), whose system clock these are, so a simulation can replace it;
+ * pure modules are handed the time.  Direct callers: node.c, the log's
+ * timestamps, the storage engine's timing of its own disk work, and the
+ * peer bus's link timers. */
 uint64_t dyn_wall_ms(void);
+uint64_t dyn_wall_us(void);
 uint64_t dyn_mono_us(void);
 
 #endif

@@ -37,10 +37,12 @@
  */
 #include "tests/sim/sim_bus.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cluster/peer.h"
+#include "server/client.h"
 #include "server/reply.h"
 #include "server/util.h"
 
@@ -114,7 +116,8 @@ struct sim_net {
     struct sim_msg **q;         /* in send order */
     size_t qlen, qcap;
     uint64_t delivered, dropped;
-    int trace;
+    int trace;                  /* SIM_TRACE=1: to stderr */
+    struct dbuf *trace_out;     /* sim_net_trace_to: to this buffer */
 };
 
 /* peer_bus_new has no context to find the network by: the fixture's one
@@ -578,22 +581,86 @@ static void deliver_reply(struct sim_net *net, struct sim_msg *m)
     msg_free(m);
 }
 
-/* SIM_TRACE=1 in the environment: one line per delivery on stderr. */
-static void msg_trace(const struct sim_net *net, const struct sim_msg *m)
+/* ---- the trace ---------------------------------------------------------- */
+
+void sim_net_trace_to(struct sim_net *net, struct dbuf *out)
+{
+    net->trace_out = out;
+}
+
+static void trace_vline(struct sim_net *net, const char *fmt, va_list ap)
+{
+    struct dbuf line;
+    dbuf_init(&line);
+    dbuf_printf(&line, "t=%llu ", (unsigned long long)net->now);
+    dbuf_vprintf(&line, fmt, ap);
+    dbuf_appendc(&line, '\n');
+    if (net->trace_out)
+        dbuf_append(net->trace_out, line.p, line.len);
+    else if (net->trace)
+        fwrite(line.p, 1, line.len, stderr);
+    dbuf_free(&line);
+}
+
+void sim_net_tracef(struct sim_net *net, const char *fmt, ...)
+{
+    if (!net->trace_out && !net->trace)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    trace_vline(net, fmt, ap);
+    va_end(ap);
+}
+
+/* A printable head of bytes: up to 40 of them, up to the first CR. */
+static int trace_head(const char *p, size_t len)
+{
+    size_t n = 0;
+    while (n < len && n < 40 && p[n] != '\r' && p[n] != '\n')
+        n++;
+    return (int)n;
+}
+
+void sim_net_trace_reply(const struct client *c)
+{
+    struct sim_net *net = sim_current;
+    if (!net || (!net->trace_out && !net->trace))
+        return;
+    sim_net_tracef(net, "reply c%llu len=%zu h=%016llx %.*s",
+                   (unsigned long long)c->id, c->obuf.len,
+                   (unsigned long long)dyn_hash64(c->obuf.p, c->obuf.len),
+                   trace_head(c->obuf.p, c->obuf.len), c->obuf.p);
+}
+
+/* One line per delivery: kind, link, id, a hash of every byte of the
+ * message (so a difference anywhere in it shows), and a readable head. */
+static void msg_trace(struct sim_net *net, const struct sim_msg *m)
 {
     static const char *kinds[] = {"?", "REQ", "REP", "FAIL"};
-    fprintf(stderr, "t=%llu %s n%d->n%d id=%llu", (unsigned long long)net->now,
-            kinds[m->kind], m->from + 1, m->to + 1, (unsigned long long)m->id);
-    if (m->kind == MSG_REQ)
-        for (int i = 0; i < m->argc && i < 2; i++)
-            fprintf(stderr, " %.*s", (int)DYN_MIN(m->argv[i].len, 40),
-                    m->argv[i].p);
-    if (m->kind == MSG_REP)
-        fprintf(stderr, " %.*s", (int)strcspn(m->bytes.p, "\r"),
-                m->bytes.p);
-    if (m->kind == MSG_FAIL)
-        fprintf(stderr, " err=%d", m->err);
-    fputc('\n', stderr);
+    uint64_t h = 0;
+    struct dbuf head;
+    dbuf_init(&head);
+    if (m->kind == MSG_REQ) {
+        for (int i = 0; i < m->argc; i++) {
+            h = h * 0x100000001b3ULL ^
+                dyn_hash64(m->argv[i].p, m->argv[i].len);
+            if (i < 2)
+                dbuf_printf(&head, " %.*s",
+                            trace_head(m->argv[i].p, m->argv[i].len),
+                            m->argv[i].p);
+        }
+    } else if (m->kind == MSG_REP) {
+        h = dyn_hash64(m->bytes.p, m->bytes.len);
+        dbuf_printf(&head, " %.*s", trace_head(m->bytes.p, m->bytes.len),
+                    m->bytes.p);
+    } else {
+        dbuf_printf(&head, " err=%d", m->err);
+    }
+    sim_net_tracef(net, "%s n%d->n%d id=%llu h=%016llx%.*s", kinds[m->kind],
+                   m->from + 1, m->to + 1, (unsigned long long)m->id,
+                   (unsigned long long)h, (int)head.len,
+                   head.p ? head.p : "");
+    dbuf_free(&head);
 }
 
 int sim_net_step(struct sim_net *net)
@@ -624,7 +691,7 @@ int sim_net_step(struct sim_net *net)
     struct sim_msg *m = net->q[i];
     q_remove(net, i);
     net->delivered++;
-    if (net->trace)
+    if (net->trace || net->trace_out)
         msg_trace(net, m);
     switch (m->kind) {
     case MSG_REQ:

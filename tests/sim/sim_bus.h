@@ -32,6 +32,15 @@
  *    requester's callback gets DYN_EAGAIN once dead_link_ms of simulated
  *    time has passed -- a partition, or a node too slow to answer.
  *
+ * The trace: every delivery (request, reply, failure), with the virtual
+ * time and a hash of the whole message, and whatever the test adds
+ * (sim_net_tracef: timer ticks, client commands and replies) goes to a
+ * buffer the test hands over (sim_net_trace_to), or to stderr with
+ * SIM_TRACE=1.  The nodes read time and random numbers only through their
+ * node (server/node.h), which the test points at this network's clock and
+ * its seed, so the same seed gives a byte-identical trace; test_sim_cluster
+ * checks that it does.
+ *
  * Thread-safety: none.  The network is the one piece of file-level state in
  * the fixture (peer_bus_new has no other way to find it); one network
  * exists at a time.
@@ -86,5 +95,17 @@ void sim_value_clear(struct peer_value *v);
 
 /* The random source the network uses, for the test's own choices. */
 uint64_t sim_net_random(struct sim_net *net);
+
+/* Trace lines go to out (NULL: back to stderr if SIM_TRACE=1, else
+ * nowhere); the caller owns out. */
+struct dbuf;
+void sim_net_trace_to(struct sim_net *net, struct dbuf *out);
+/* One trace line, "t=<now> " and the formatted text, when tracing. */
+void sim_net_tracef(struct sim_net *net, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Traces a client's complete answer: its id, length, hash, first line.
+ * sim_client.c calls it when the coordinator unblocks a client. */
+struct client;
+void sim_net_trace_reply(const struct client *c);
 
 #endif

@@ -7,7 +7,8 @@
  * events.  Its replies accumulate in c->obuf, and the test reads them
  * from there.  client_unblock is how the coordinator hands a blocked
  * client its late answer: here it only clears CLIENT_BLOCKED, which is the
- * test's sign that the answer is complete.  Closing is a flag the test may
+ * test's sign that the answer is complete, and the answer goes to the
+ * network's trace (sim_net_trace_reply).  Closing is a flag the test may
  * look at; the test frees its clients itself.
  *
  * The listener entry points exist so that net.o is never pulled out of
@@ -20,6 +21,7 @@
 #include "server/client.h"
 #include "server/command.h"
 #include "server/util.h"
+#include "tests/sim/sim_bus.h"
 
 size_t client_obuf_pending(const struct client *c)
 {
@@ -39,6 +41,7 @@ void client_close_async(struct client *c)
 void client_unblock(struct client *c)
 {
     c->flags &= ~(unsigned)CLIENT_BLOCKED;
+    sim_net_trace_reply(c);
 }
 
 /* The test owns the struct; this releases what hangs off it. */

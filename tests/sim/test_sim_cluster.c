@@ -21,7 +21,13 @@
  *   - a node outside a key's preference list forwards to a replica, and a
  *     forwarded INCR is not run twice when its coordinator is lost;
  *   - under random failures and silences every command answers within
- *     two deadlines, and once healed, R=3 reads make the replicas agree.
+ *     two deadlines, and once healed, R=3 reads make the replicas agree;
+ *   - a seed replays exactly: the same seed twice gives a byte-identical
+ *     trace (every delivery with a hash of its bytes, every tick, command
+ *     and reply, with virtual time), another seed another trace.  The
+ *     nodes read time only through their clock hooks (node->clock, set to
+ *     the network's virtual clock here) and draw random numbers only from
+ *     node->rng (seeded from the seed), which is what makes this hold.
  *
  * SIM_TRACE=1 prints every delivery; CK_FORK=no with a failing seed's
  * loop bounds narrowed replays one interleaving under a debugger.
@@ -52,7 +58,7 @@
 struct sim;
 
 struct sim_node {
-    struct node n;      /* first: the clock callback gets &n */
+    struct node n;
     struct sim *s;
 };
 
@@ -67,10 +73,17 @@ struct sim {
     char dir[64];       /* the nodes' dirs (hint stores) live here */
 };
 
-static uint64_t sim_clock(const struct node *n)
+/* The nodes' clock is the network's virtual clock: wall and loop-turn
+ * time in ms, and a monotonic clock in us that is the same instant. */
+static uint64_t sim_clock_ms(void *ctx)
 {
-    const struct sim_node *sn = (const struct sim_node *)n;
+    const struct sim_node *sn = ctx;
     return sim_net_now(sn->s->net);
+}
+
+static uint64_t sim_clock_us(void *ctx)
+{
+    return sim_clock_ms(ctx) * 1000;
 }
 
 #define SIM_ASSERT(s, cond, ...)                                              \
@@ -129,7 +142,10 @@ static struct sim *sim_new(int nn, int nval, int r, int w, uint64_t seed)
         }
         config_finalize(&n->cfg);
         dbuf_free(&text);
-        n->clock_ms = sim_clock;
+        n->clock.wall_us = sim_clock_us;
+        n->clock.mono_us = sim_clock_us;
+        n->clock.turn_ms = sim_clock_ms;
+        n->clock.ctx = sn;
         n->start_ms = n->stat_reset_ms = sim_net_now(s->net);
         n->next_client_id = 1;
         n->rng = seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i + 1;
@@ -187,8 +203,10 @@ static struct node *sim_node(struct sim *s, int i)
 static void sim_advance_to(struct sim *s, uint64_t t)
 {
     sim_net_set_now(s->net, t);
-    for (int i = 0; i < s->nn; i++)
+    for (int i = 0; i < s->nn; i++) {
+        sim_net_tracef(s->net, "tick n%d", i + 1);
         cluster_tick(sim_node(s, i), sim_net_now(s->net));
+    }
 }
 
 static void sim_advance(struct sim *s, uint64_t ms)
@@ -243,7 +261,16 @@ static struct client *sim_sendv(struct sim *s, int node, int argc,
     dbuf_init(&c->qbuf);
     dbuf_init(&c->obuf);
     s->events++;
+    struct dbuf line;
+    dbuf_init(&line);
+    for (int i = 0; i < argc; i++)
+        dbuf_printf(&line, " %.*s", (int)argv[i].len, argv[i].p);
+    sim_net_tracef(s->net, "cmd c%llu n%d%.*s", (unsigned long long)c->id,
+                   node + 1, (int)line.len, line.p ? line.p : "");
+    dbuf_free(&line);
     command_dispatch(c, argc, argv);
+    if (!(c->flags & CLIENT_BLOCKED))
+        sim_net_trace_reply(c); /* answered at once */
     return c;
 }
 
@@ -981,6 +1008,150 @@ START_TEST(under_random_faults_every_command_answers_and_reads_converge)
 }
 END_TEST
 
+/* ---- 8. a seed replays exactly ----------------------------------------- */
+
+/* A run that touches every source of time and chance: gossip, pings and
+ * failure detection over 3 s of ticks, then commands of every kind through
+ * random nodes while nodes fail, fall silent and come back, then healing.
+ * The whole trace (every delivery with a hash of its bytes, every tick,
+ * every command and every reply, each with its virtual time) goes to out.
+ * real_clock: the nodes read the system's wall clock instead of the
+ * network's, as db.c and members.c once did. */
+static void replay_run(uint64_t seed, int real_clock, struct dbuf *out)
+{
+    static const char *const cmds[] = {
+        "SET k%d v%d", "GET k%d", "INCR n%d", "DEL k%d", "DYNAMO.GET k%d",
+        "SET k%d v%d GET", "MSET k%d m%d k3 m", "EXPIRE k%d 1%d",
+    };
+    struct sim *s = sim_new(5, 3, 2, 2, seed);
+    sim_net_trace_to(s->net, out);
+    if (real_clock)
+        for (int i = 0; i < s->nn; i++)
+            sim_node(s, i)->clock.wall_us = NULL;
+    for (int t = 0; t < 30; t++) {
+        sim_advance(s, 100);
+        sim_settle(s);
+    }
+    struct client *ops[24];
+    int nops = 0, inflight = 0;
+    for (int guard = 0; guard < 100000; guard++) {
+        if (nops == (int)DYN_ARRAY_LEN(ops) && inflight == 0)
+            break;
+        uint64_t r = sim_net_random(s->net);
+        if (r % 61 == 0) {
+            sim_net_isolate(s->net, (int)((r >> 8) % 5),
+                            (enum sim_link)((r >> 16) % 3));
+        } else if (nops < (int)DYN_ARRAY_LEN(ops) && inflight < 6 &&
+                   r % 3 == 0) {
+            char line[64];
+            snprintf(line, sizeof(line), cmds[(r >> 8) % DYN_ARRAY_LEN(cmds)],
+                     (int)((r >> 24) % 4), nops);
+            ops[nops++] = sim_send(s, (int)((r >> 16) % 5), line);
+            inflight++;
+        } else if (!sim_step(s)) {
+            sim_advance(s, 10);
+        }
+        for (int i = 0; i < nops; i++)
+            if (ops[i] && sim_done(ops[i])) {
+                sim_client_free(ops[i]);
+                ops[i] = NULL;
+                inflight--;
+            }
+    }
+    SIM_ASSERT(s, inflight == 0, "the run did not finish");
+    for (int i = 0; i < 5; i++)
+        sim_net_isolate(s->net, i, SIM_LINK_UP);
+    for (int t = 0; t < 20; t++) {
+        sim_advance(s, 100);
+        sim_settle(s);
+    }
+    sim_net_trace_to(s->net, NULL);
+    sim_free(s);
+}
+
+/* The first line where two traces part, for the failure message. */
+static void trace_diff(const struct dbuf *a, const struct dbuf *b, char *out,
+                       size_t cap)
+{
+    size_t i = 0, line = 1, start = 0;
+    while (i < a->len && i < b->len && a->p[i] == b->p[i]) {
+        if (a->p[i] == '\n') {
+            line++;
+            start = i + 1;
+        }
+        i++;
+    }
+    size_t ea = start, eb = start;
+    while (ea < a->len && a->p[ea] != '\n')
+        ea++;
+    while (eb < b->len && b->p[eb] != '\n')
+        eb++;
+    snprintf(out, cap, "line %zu: '%.*s' vs '%.*s'", line,
+             (int)DYN_MIN(ea - start, (size_t)120), a->p + start,
+             (int)DYN_MIN(eb - start, (size_t)120), b->p + start);
+}
+
+static int trace_equal(const struct dbuf *a, const struct dbuf *b)
+{
+    return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+}
+
+START_TEST(the_same_seed_gives_a_byte_identical_trace)
+{
+    for (uint64_t seed = 0; seed < 8; seed++) {
+        struct dbuf a, b, c;
+        dbuf_init(&a);
+        dbuf_init(&b);
+        dbuf_init(&c);
+        replay_run(seed, 0, &a);
+        replay_run(seed, 0, &b);
+        dbuf_appendc(&a, 0);
+        a.len--;
+        /* the trace holds every kind of event */
+        ck_assert_msg(strstr(a.p, " REQ n") && strstr(a.p, " REP n") &&
+                          strstr(a.p, " tick n") && strstr(a.p, " cmd c") &&
+                          strstr(a.p, " reply c") && strstr(a.p, " GOSSIP"),
+                      "seed %llu: the trace lacks an event kind",
+                      (unsigned long long)seed);
+        char why[400] = "";
+        if (!trace_equal(&a, &b))
+            trace_diff(&a, &b, why, sizeof(why));
+        ck_assert_msg(trace_equal(&a, &b),
+                      "seed %llu replayed differently (%zu vs %zu bytes), %s",
+                      (unsigned long long)seed, a.len, b.len, why);
+        /* another seed is another run */
+        replay_run(seed + 1000, 0, &c);
+        ck_assert_msg(!trace_equal(&a, &c),
+                      "seeds %llu and %llu gave the same trace",
+                      (unsigned long long)seed,
+                      (unsigned long long)seed + 1000);
+        dbuf_free(&a);
+        dbuf_free(&b);
+        dbuf_free(&c);
+    }
+}
+END_TEST
+
+/* The trace is fine-grained enough to catch a node that reads the real
+ * clock: the timestamps it writes change the bytes of the replica writes. */
+START_TEST(a_node_on_the_real_clock_does_not_replay)
+{
+    struct dbuf a, b;
+    dbuf_init(&a);
+    dbuf_init(&b);
+    replay_run(1, 1, &a);
+    /* at least a millisecond apart, on any machine */
+    uint64_t t0 = dyn_wall_ms();
+    while (dyn_wall_ms() < t0 + 2)
+        ;
+    replay_run(1, 1, &b);
+    ck_assert_msg(!trace_equal(&a, &b),
+                  "the trace did not see the real clock's timestamps");
+    dbuf_free(&a);
+    dbuf_free(&b);
+}
+END_TEST
+
 static Suite *sim_cluster_suite(void)
 {
     Suite *s = suite_create("sim_cluster");
@@ -1000,6 +1171,8 @@ static Suite *sim_cluster_suite(void)
         tc, a_forwarded_incr_is_applied_at_most_once_when_its_coordinator_fails);
     tcase_add_test(
         tc, under_random_faults_every_command_answers_and_reads_converge);
+    tcase_add_test(tc, the_same_seed_gives_a_byte_identical_trace);
+    tcase_add_test(tc, a_node_on_the_real_clock_does_not_replay);
     suite_add_tcase(s, tc);
     return s;
 }
