@@ -286,15 +286,37 @@ START_TEST(first_write_is_one_sibling)
 }
 END_TEST
 
+/* The essay's sizing claim, byte by byte: a first SET of a 100-byte value
+ * is 120 bytes of encoding, 124 with the in-memory length, so it fits
+ * jemalloc's 128-byte class (the classes below are 96 and 112). */
 START_TEST(single_set_of_100_bytes_fits_128_byte_class)
 {
     char val[101];
     memset(val, 'v', 100);
     val[100] = 0;
-    struct object *o = put(NULL, actor_make("node-1", 7), NULL, val, NOW);
-    /* format 1 + count 1 + flags 1 + actor 8 + counter 1 + ts 6 + ctx 1 +
-     * vlen 1 + value 100; plus the 4-byte in-memory length = 124 */
-    ck_assert_uint_eq(object_size(o), 120);
+    uint64_t actor = actor_make("node-1", 7);
+    struct object *o = put(NULL, actor, NULL, val, NOW);
+
+    uint8_t want[120], *w = want;
+    *w++ = 1;                 /* format */
+    *w++ = 1;                 /* one sibling */
+    *w++ = 0;                 /* flags: a value, no expiry */
+    for (int i = 0; i < 8; i++) /* actor, little-endian */
+        *w++ = (uint8_t)(actor >> (8 * i));
+    *w++ = 1;                 /* counter 1 */
+    static const uint8_t ts[] = {0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31};
+    memcpy(w, ts, sizeof(ts)); /* NOW, 1700000000000, as a 6-byte varint */
+    w += sizeof(ts);
+    *w++ = 0;                 /* the context: an empty clock */
+    *w++ = 100;               /* vlen */
+    memcpy(w, val, 100);
+    w += 100;
+    ck_assert_uint_eq((size_t)(w - want), sizeof(want));
+
+    ck_assert_uint_eq(object_size(o), sizeof(want));
+    ck_assert_mem_eq(object_bytes(o), want, sizeof(want));
+    ck_assert_uint_le(sizeof(uint32_t) + object_size(o), 128);
+    ck_assert_uint_gt(sizeof(uint32_t) + object_size(o), 112);
     object_free(o);
 }
 END_TEST
