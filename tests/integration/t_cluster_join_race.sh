@@ -9,9 +9,10 @@
 #
 #   1. n1..n4 (ring epoch 1, N=3).  Every request between them is delayed
 #      by 1 s (DYNAMO.FAULT ... DELAY), so a change streams for seconds.
-#   2. DYNAMO.LEAVE on n4: n4 drives the leave to epoch 2.  Once its log
-#      says streaming has begun (n1..n3 hold the pending ring and pull for
-#      it), n4 is stopped (SIGSTOP), so it cannot tell anyone new of it.
+#   2. DYNAMO.LEAVE on n4: n4 drives the leave to epoch 2.  Once n1, n2
+#      and n3 have each pulled a partition for it (they hold the pending
+#      ring and stream for it), n4 is stopped (SIGSTOP), so it cannot tell
+#      anyone new of it.
 #   3. n10 starts with a seed line.  It learns ring epoch 1 by gossip and,
 #      holding no pending ring, drives its own join to epoch 2: two drivers
 #      of one epoch, and "n10" sorts before "n4".  n1..n3 refuse n10 (they
@@ -67,9 +68,17 @@ n4log="$DYNAMO_CLUSTER_DIR/n4/dynamod.log"
 T0=$(date +%s%3N)
 since() { echo "$(( $(date +%s%3N) - T0 )) ms"; }
 assert_eq OK "$(ncli 4 DYNAMO.LEAVE)" "n4 starts its leave"
-streaming() { grep -q "every member knows the pending ring; streaming starts" "$n4log"; }
+# n1..n3 have each pulled a partition: n4's go reached them all (it left
+# n4 a second before), and each is bound to n4's change from then on
+streaming() {
+    local i s
+    for i in 1 2 3; do
+        s=$(info_field "$i" rebalance_partitions_streamed)
+        [ "${s:-0}" -ge 1 ] || return 1
+    done
+}
 if wait_for 60 streaming; then
-    ok "n4's leave reached its stream phase ($(since))"
+    ok "n4's leave reached its stream phase on n1, n2 and n3 ($(since))"
 else
     fail "n4's leave never began to stream"
     finish
