@@ -1628,6 +1628,10 @@ static int meta_open(struct engine *e, struct dbuf *err)
     } else if (have) {
         next = (uint32_t)((inc + 1) & 0xffffffu);
     } else {
+        /* The system's entropy, not the node's random source: an identity
+         * must differ between nodes and runs, and the engine (disk only)
+         * is not simulated.  Its other clock reads time its own disk work
+         * (fsync, compaction slices, loading), on the system clock too. */
         uint8_t r[3] = {0, 0, 0};
         if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
             uint64_t t = dyn_mono_us() ^ dyn_wall_ms() ^ (uint64_t)getpid();
