@@ -5,6 +5,12 @@
  * is passed in (handlers reach it as c->node).  The event loop owns the node
  * and everything in it; a helper thread, where there is one, talks to the
  * loop only through a queue and a wake-up.
+ *
+ * Time and chance are reached the same way: node_wall_ms / node_mono_us /
+ * node_turn_ms read the node's clock hooks, node_random its seeded state.
+ * main.c installs the system clock and a seed from /dev/urandom; the
+ * simulation (tests/sim) a virtual clock and its own seed, and then replays
+ * a run exactly.
  */
 #ifndef DYN_NODE_H
 #define DYN_NODE_H

@@ -33,6 +33,11 @@
  * by peer_call_done.  Messages are kept in send order (seq), so "the first
  * of its link in the array" is the FIFO head.
  *
+ * The trace (sim_net_trace_to, SIM_TRACE=1) has one line per delivery,
+ * "t=<virtual ms> REQ|REP|FAIL nA->nB id=<id> h=<hash of every byte>" and
+ * a readable head, plus the test's own lines (sim_net_tracef); the hash
+ * makes two traces equal only if every message was.
+ *
  * Thread-safety: none.  Errors: peer.h's.
  */
 #include "tests/sim/sim_bus.h"
