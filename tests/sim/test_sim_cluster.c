@@ -608,8 +608,16 @@ static void read_repair(const char *get)
         /* it comes back; one read through n1 repairs it */
         sim_net_isolate(s->net, 2, SIM_LINK_UP);
         struct client *c = sim_cmd(s, 0, get);
-        SIM_ASSERT(s, reply_starts(c, "*2\r\n") || reply_is_bulk(c, "new"),
-                   "%s: %s", get, reply_text(c));
+        if (strncmp(get, "DYNAMO.GET", 10) == 0) {
+            /* [context, ["new"]]: one sibling, the newest write */
+            struct dget d;
+            sim_dynamo_get(s, c, &d);
+            SIM_ASSERT(s, d.nvalues == 1 && strcmp(d.values[0], "new") == 0,
+                       "%s: %s", get, reply_text(c));
+        } else {
+            SIM_ASSERT(s, reply_is_bulk(c, "new"), "%s: %s", get,
+                       reply_text(c));
+        }
         sim_settle(s);
         const struct object *merged = sim_local(s, 0, "k");
         const struct object *o3 = sim_local(s, 2, "k");
@@ -901,7 +909,42 @@ END_TEST
 struct chaos_op {
     struct client *c;
     uint64_t start_ms;
+    int cmd; /* index in cmds[] */
 };
+
+/* What a command answers when it succeeds (chaos test's cmds[] order). */
+static const enum peer_value_type chaos_answer[] = {
+    PEER_V_STATUS, PEER_V_STRING, PEER_V_INT,
+    PEER_V_INT,    PEER_V_ARRAY,  PEER_V_STATUS,
+    PEER_V_ARRAY,  PEER_V_STRING, PEER_V_INT,
+};
+
+/* A reply of command cmd is an answer: its success type (a read or
+ * SET ... GET may be nil), else an error a fault explains (a quorum not
+ * met, a forward that timed out), which is not an answer.  Returns 1 for
+ * an answer, 0 for such an error, and fails on anything else. */
+static int chaos_is_answer(struct sim *s, int i, int cmd,
+                           const struct peer_value *v, struct client *c)
+{
+    if (v->type == PEER_V_ERROR) {
+        SIM_ASSERT(s, strncmp(v->str, "NOQUORUM ", 9) == 0 ||
+                          strncmp(v->str, "TIMEOUT ", 8) == 0,
+                   "command %d: an error no fault explains: %s", i,
+                   reply_text(c));
+        return 0;
+    }
+    int nil_ok = chaos_answer[cmd] == PEER_V_STRING;
+    SIM_ASSERT(s, v->type == chaos_answer[cmd] ||
+                      (nil_ok && v->type == PEER_V_NIL),
+               "command %d: not its answer type: %s", i, reply_text(c));
+    if (v->type == PEER_V_STATUS)
+        SIM_ASSERT(s, strcmp(v->str, "OK") == 0, "command %d: %s", i,
+                   reply_text(c));
+    if (v->type == PEER_V_ARRAY)
+        SIM_ASSERT(s, v->n == (cmd == 4 ? 3u : 2u), "command %d: %s", i,
+                   reply_text(c));
+    return 1;
+}
 
 START_TEST(under_random_faults_every_command_answers_and_reads_converge)
 {
@@ -913,7 +956,7 @@ START_TEST(under_random_faults_every_command_answers_and_reads_converge)
     for (uint64_t seed = 0; seed < SEEDS / 4; seed++) {
         struct sim *s = sim_new(5, 3, 2, 2, seed);
         struct chaos_op ops[CHAOS_OPS];
-        int nops = 0, inflight = 0;
+        int nops = 0, inflight = 0, answers = 0;
         memset(ops, 0, sizeof(ops));
         for (int guard = 0; guard < 200000; guard++) {
             if (nops == CHAOS_OPS && inflight == 0)
@@ -927,8 +970,8 @@ START_TEST(under_random_faults_every_command_answers_and_reads_converge)
                        r % 3 == 0) {
                 char line[64];
                 int k = (int)((r >> 24) % 4);
-                snprintf(line, sizeof(line),
-                         cmds[(r >> 8) % DYN_ARRAY_LEN(cmds)], k, nops);
+                ops[nops].cmd = (int)((r >> 8) % DYN_ARRAY_LEN(cmds));
+                snprintf(line, sizeof(line), cmds[ops[nops].cmd], k, nops);
                 ops[nops].start_ms = sim_net_now(s->net);
                 ops[nops].c = sim_send(s, (int)((r >> 16) % 5), line);
                 nops++;
@@ -954,6 +997,7 @@ START_TEST(under_random_faults_every_command_answers_and_reads_converge)
                 SIM_ASSERT(s, used > 0 && (size_t)used == op->c->obuf.len,
                            "command %d: malformed reply %s", i,
                            reply_text(op->c));
+                answers += chaos_is_answer(s, i, op->cmd, &v, op->c);
                 sim_value_clear(&v);
                 sim_client_free(op->c);
                 op->c = NULL;
@@ -961,6 +1005,12 @@ START_TEST(under_random_faults_every_command_answers_and_reads_converge)
             }
         }
         SIM_ASSERT(s, inflight == 0 && nops == CHAOS_OPS, "did not finish");
+        /* faults hit one step in 97, so many commands still find their
+         * quorum (19 to 57 of 60 over the seeds, measured): fewer than a
+         * sixth means errors have replaced answers */
+        SIM_ASSERT(s, answers >= CHAOS_OPS / 6,
+                   "only %d of %d commands answered (the rest were errors)",
+                   answers, CHAOS_OPS);
         /* heal; let the failure detectors see every node up again and the
          * stand-ins hand their copies to the owners (handoff.c's sweep,
          * once a second), then an R=3 read of each key through each node
