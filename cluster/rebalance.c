@@ -61,7 +61,8 @@
  * the members refused the joiner; nobody gave way.)  A driver never
  * counts a member that has installed another ring of its epoch as done:
  * that member answers -BUSY, and the driver gives up when it learns the
- * new ring.
+ * new ring.  Likewise a member holding the pending ring of a later epoch
+ * refuses a change made from an older ring.
  *
  * Thread-safety: none; the event loop owns everything.
  */
