@@ -8,7 +8,7 @@
 # the launch.  Then one node is killed with SIGKILL, and every other node
 # must mark it down within the configured detection time,
 #
-#     down-timeout-ms + ping interval (suspect-timeout-ms / 3) + 2 s slack
+#     down-timeout-ms + ping interval (suspect-timeout-ms / 3) + 7 s slack
 #
 # (the slack covers the 5 ms cluster tick and polling on a loaded host,
 # ASan builds included),
