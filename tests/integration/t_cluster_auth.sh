@@ -8,7 +8,9 @@
 # PEER.HELLO, and after a PEER.AUTH with a wrong MAC.  Then a dynamod with
 # the WRONG secret, claiming to be member n3, tries to join.  Afterwards no
 # data changed (the key is intact on all replicas, DBSIZE is the same, W is
-# the same, every member is still up) and INFO counts the auth failures.
+# the same, every member is still up) and INFO counts the auth failures;
+# before looking, the test waits for n1 and n2 to count the intruder's
+# failures and for a later write to reach every replica.
 # Last, a node with cluster-node lines but neither a secret nor
 # cluster-insecure refuses to start: exit 1 and a clear message.
 . "$(dirname "$0")/cluster_lib.sh"
@@ -164,6 +166,8 @@ s3.close()
 sys.exit(1 if bad else 0)
 PY
 assert_eq 0 "$?" "every unauthenticated internal command got an error and a closed connection; a reflected challenge gets no proof"
+fails_mid1=$(info_field 1 peer_auth_failures)
+fails_mid2=$(info_field 2 peer_auth_failures)
 
 # -- a node with the wrong secret, claiming to be n3, dials n1 and n2
 ip=$(free_port)
@@ -189,16 +193,31 @@ got=$(timeout 10 redis-cli -h 127.0.0.1 -p "$ip" SET "$key" evil 2>&1)
 assert_match '^NOQUORUM' "$got" "a SET through the wrong-secret node does not reach the cluster"
 stop_server "$IPID" 10
 
-# -- nothing changed
-sleep 0.3
+# -- nothing changed.  First, positive signs that the attacks have been
+# dealt with (not a sleep): n1 and n2 counted the intruder's failed
+# handshakes, and a write made after everything reaches all three replicas
+# (W 3), so the peer links carry writes and what came before is processed.
+cluster_counted_intruder() {
+    [ "$(info_field 1 peer_auth_failures)" -gt "$fails_mid1" ] &&
+        [ "$(info_field 2 peer_auth_failures)" -gt "$fails_mid2" ]
+}
+if wait_for 10 cluster_counted_intruder; then
+    ok "n1 and n2 counted the intruder's failed handshakes ($fails_mid1 -> $(info_field 1 peer_auth_failures), $fails_mid2 -> $(info_field 2 peer_auth_failures))"
+else
+    fail "n1/n2 peer_auth_failures did not grow for the intruder: $fails_mid1 -> $(info_field 1 peer_auth_failures), $fails_mid2 -> $(info_field 2 peer_auth_failures)"
+fi
+assert_eq OK "$(ncli 1 DYNAMO.PUT auth:after "" marker W 3)" \
+    "a write after the attacks is acknowledged by all 3 replicas (W 3)"
+dbsize=$((dbsize + 1))
 bad=0
 for j in 1 2 3; do
     [ "$(ncli "$j" GET "$key")" = precious ] || { bad=$((bad + 1)); echo "# n$j GET: $(ncli "$j" GET "$key")"; }
+    [ "$(ncli "$j" GET auth:after)" = marker ] || { bad=$((bad + 1)); echo "# n$j GET auth:after: $(ncli "$j" GET auth:after)"; }
     [ "$(ncli "$j" DBSIZE)" = "$dbsize" ] || { bad=$((bad + 1)); echo "# n$j DBSIZE: $(ncli "$j" DBSIZE)"; }
     [ "$(ncli "$j" DYNAMO.CONFIG GET w)" = 2 ] || { bad=$((bad + 1)); echo "# n$j w changed"; }
     [ "$(info_field "$j" cluster_members_up)" = 3 ] || { bad=$((bad + 1)); echo "# n$j members up: $(info_field "$j" cluster_members_up)"; }
 done
-assert_eq 0 "$bad" "every node: GET is 'precious', DBSIZE $dbsize, w 2, 3 members up"
+assert_eq 0 "$bad" "every node: GET is 'precious', the marker is there, DBSIZE $dbsize (the 4 keys and the marker), w 2, 3 members up"
 sigs_after=""
 for j in 1 2 3; do sigs_after+="$(local_sig "$j" "$key")|"; done
 assert_eq "$sigs_before" "$sigs_after" "the key's stored copy on all 3 replicas is unchanged (DYNAMO.LOCAL)"
