@@ -2681,6 +2681,9 @@ void cluster_info(struct node *n, struct dbuf *out)
                 (unsigned long long)ps.requests_sent,
                 (unsigned long long)ps.link_writes,
                 (unsigned long long)ps.auth_failures);
+    dbuf_printf(out, "peer_auth_timeouts:%llu\r\npeer_unauth_refused:%llu\r\n",
+                (unsigned long long)ps.auth_timeouts,
+                (unsigned long long)ps.unauth_refused);
     dbuf_printf(out, "gossip_rounds:%llu\r\nkilled:%d\r\n",
                 (unsigned long long)cl->gossip_rounds, cl->killed);
     handoff_info(cl, out);
