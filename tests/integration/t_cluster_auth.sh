@@ -233,6 +233,22 @@ else
 fi
 assert_eq OK "$(ncli 3 SET "$key" still-works)" "the cluster still takes writes"
 
+# -- a peer connection that never finishes its handshake is closed (5 s)
+to_before=$(info_field 1 peer_auth_timeouts)
+"$PYTHON" - "$((CL_BASE + 10000))" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+t0 = time.monotonic()
+try:
+    closed = s.recv(1) == b""
+except OSError:
+    closed = True
+print("# an idle unauthenticated peer connection was closed after %.1f s" % (time.monotonic() - t0))
+sys.exit(0 if closed else 1)
+PY
+assert_eq 0 "$?" "an idle unauthenticated peer connection is closed by the node"
+assert_eq $((to_before + 1)) "$(info_field 1 peer_auth_timeouts)" "INFO peer_auth_timeouts counted it"
+
 # -- no secret and no cluster-insecure: the node refuses to start
 np=$(free_port)
 "$DYNAMOD" --port "$np" --bind 127.0.0.1 --storage memory --dir "$WORK" \
