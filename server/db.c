@@ -43,6 +43,10 @@
  * objects, removing those whose newest tombstone is older than
  * tombstone-grace-s.
  *
+ * Time: expiry, reaping and their slice budgets read the node's clock
+ * (node_wall_ms, node_mono_us), never the system's, so a simulation drives
+ * them and replays them from its seed.
+ *
  * Stats: db counts expired_keys, expired_stale_perc, tombstones_reaped,
  * vclock_prunes and siblings_created.  keyspace_hits/misses and the sibling
  * histogram are the handlers' to count (they know which command reads).
