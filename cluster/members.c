@@ -520,6 +520,19 @@ static void h_fault(void *ctx, struct peer_call *call, int argc,
         peer_call_reply_error(call, "ERR unknown member");
 }
 
+/* The end of a DYNAMO.KILL of `seconds` (0: until REVIVE).  A count of
+ * seconds beyond the clock's range saturates: it must not wrap into a
+ * deadline that has already passed. */
+static uint64_t kill_until(struct cluster *cl, uint64_t seconds)
+{
+    uint64_t now = cl_now(cl);
+    if (!seconds)
+        return 0;
+    if (seconds >= (UINT64_MAX - now) / 1000)
+        return UINT64_MAX;
+    return now + seconds * 1000;
+}
+
 static void h_kill(void *ctx, struct peer_call *call, int argc,
                    const struct dyn_arg *argv)
 {
@@ -531,7 +544,7 @@ static void h_kill(void *ctx, struct peer_call *call, int argc,
     }
     /* reply first: the bus drops our replies' requests, not replies */
     peer_call_reply_ok(call);
-    set_killed(cl, 1, s ? cl_now(cl) + s * 1000 : 0);
+    set_killed(cl, 1, kill_until(cl, s));
 }
 
 static void h_revive(void *ctx, struct peer_call *call, int argc,
@@ -616,7 +629,7 @@ int cluster_kill(struct node *n, const char *name, size_t len,
     if (m < 0)
         return m;
     if (m == (int)cl->mb.self) {
-        set_killed(cl, 1, seconds ? cl_now(cl) + seconds * 1000 : 0);
+        set_killed(cl, 1, kill_until(cl, seconds));
         return 0;
     }
     char sb[24];

@@ -148,6 +148,14 @@ assert_match '^KILLED' "$(ncli "$V" SET x y)" "refused while killed"
 alive_again() { [ "$(ncli "$V" SET x y)" = OK ]; }
 if wait_for 5 alive_again; then ok "the node takes data commands again once the second is over"
 else fail "still killed 5 s after DYNAMO.KILL 1"; fi
+# a duration past the clock's range saturates (it wrapped to a deadline in
+# the past, and the node revived at once): still killed 2 s later
+assert_eq OK "$(ncli "$V" DYNAMO.KILL 18446744073709551615)" "DYNAMO.KILL 2^64-1 seconds"
+sleep 2
+assert_match '^KILLED' "$(ncli "$V" SET x y)" "still killed 2 s later (the deadline did not wrap)"
+assert_eq OK "$(ncli "$V" DYNAMO.REVIVE)" "DYNAMO.REVIVE ends it"
+if wait_for 5 alive_again; then ok "and the node takes data commands again"
+else fail "still killed after DYNAMO.REVIVE"; fi
 assert_match 'ERR syntax' "$(ncli 1 DYNAMO.KILL n2 x)" "DYNAMO.KILL with a bad duration is a syntax error"
 assert_match 'ERR unknown member' "$(ncli 1 DYNAMO.KILL nobody)" "DYNAMO.KILL of an unknown member is an error"
 assert_match 'ERR syntax' "$(ncli 1 DYNAMO.FAULT n1 n2 SPLIT)" "DYNAMO.FAULT with a bad kind is a syntax error"
