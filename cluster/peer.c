@@ -521,7 +521,15 @@ static void *reader_string(const redisReadTask *t, char *s, size_t len)
     return p->orig_fn->createString(t, s, len);
 }
 
-static void *reader_array(const redisReadTask *t, int n)
+/* The one signature that differs: hiredis 1.x counts elements in a
+ * size_t, 0.14 in an int (checked against both read.h headers). */
+#if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
+typedef size_t reader_nelem;
+#else
+typedef int reader_nelem;
+#endif
+
+static void *reader_array(const redisReadTask *t, reader_nelem n)
 {
     struct peer *p = t->privdata;
     if (!reader_account(t, (size_t)(n > 0 ? n : 0) * 8 + 16))
