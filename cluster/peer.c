@@ -362,6 +362,13 @@ static int valid_name(const char *s, size_t n)
     return 1;
 }
 
+/* 1 when a name the other end gave is this node's own (refused by both
+ * sides of the handshake). */
+static int is_self(const struct peer_bus *bus, const char *s, size_t n)
+{
+    return n == strlen(bus->self) && memcmp(s, bus->self, n) == 0;
+}
+
 static struct peer *bus_peer(const struct peer_bus *bus, int id)
 {
     if (id < 0 || id >= bus->npeers)
@@ -778,8 +785,7 @@ static void on_hello_reply(struct peer *p, const redisReply *r)
         return;
     }
     if (!valid_name(name->str, name->len) ||
-        (name->len == strlen(bus->self) &&
-         memcmp(name->str, bus->self, name->len) == 0)) {
+        is_self(bus, name->str, name->len)) {
         link_auth_failed(p);
         return;
     }
@@ -1461,8 +1467,7 @@ static void conn_hello(struct peer_conn *c, int argc,
         conn_fail(c, "ERR malformed PEER.HELLO");
         return;
     }
-    if (argv[1].len == strlen(bus->self) &&
-        memcmp(argv[1].p, bus->self, argv[1].len) == 0) {
+    if (is_self(bus, argv[1].p, argv[1].len)) {
         bus->st.auth_failures++;
         conn_fail(c, "ERR peer claims this node's own name");
         return;
