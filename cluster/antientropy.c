@@ -82,7 +82,7 @@
 #include <string.h>
 
 #include "cluster/antientropy.h"
-#include "cluster/coordinator.h"
+#include "cluster/cluster.h"
 #include "cluster/membership.h"
 #include "cluster/merkle.h"
 #include "cluster/object.h"
@@ -836,7 +836,7 @@ static void on_get(void *ctx, int err, const struct peer_value *v)
         if (e->type != PEER_V_STRING)
             continue;               /* gone there meanwhile */
         const struct ae_key *k = &r->pull.v[base + i];
-        int rc = cluster_merge_bytes(ae->node, k->k, k->len, e->str, e->len);
+        int rc = db_merge_bytes(ae->node, k->k, k->len, e->str, e->len);
         if (rc == 1) {
             ae->keys_repaired++;
             r->res.keys_repaired++;
@@ -1487,7 +1487,7 @@ static void pc_put(void *ctx, struct peer_call *call, int argc,
     for (int i = 2; i + 1 < argc; i += 2) {
         if (store_partition_of(n->store, argv[i].p, argv[i].len) != part)
             continue;
-        int rc = cluster_merge_bytes(n, argv[i].p, argv[i].len,
+        int rc = db_merge_bytes(n, argv[i].p, argv[i].len,
                                      argv[i + 1].p, argv[i + 1].len);
         if (rc == 1)
             changed++;

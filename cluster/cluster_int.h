@@ -1,18 +1,23 @@
 /*
- * cluster_int.h -- the coordinator's state, shared by the files of the
- * Dynamo layer that make up one node's cluster logic:
+ * cluster_int.h -- struct cluster and the one internal API of the cluster
+ * services, shared by the files of that layer:
  *
- *   coordinator.c  the request path: quorums, forwarding, fan-out, replica
- *                  side commands
+ *   cluster.c      owns struct cluster: init, tick, free, INFO, the peer
+ *                  bus's wiring, and the helpers below
  *   members.c      gossip rounds, seeds, failure-detector pings, new
  *                  members, DYNAMO.KILL / REVIVE / FAULT
  *   handoff.c      sloppy-quorum hints: the hint store, hinted writes,
  *                  delivery to owners that answer again
  *   rebalance.c    DYNAMO.JOIN / LEAVE / FORGET: pending rings, partition
  *                  streaming, dropping what a node no longer replicates
+ *   replica.c      the replica side of the peer protocol
  *
- * Nothing outside cluster/ includes this header; the public face is
- * coordinator.h.  Thread-safety: none; the event loop owns everything.
+ * The coordinator (coordinator.c), one layer up, includes it too: it reads
+ * the member table and the ring, asks handoff for hints and rebalance for
+ * the extra targets of a partition on the move, and counts its requests
+ * in the statistics below.  Nothing here calls the coordinator.  Nothing
+ * outside cluster/ includes this header; the public face is cluster.h.
+ * Thread-safety: none; the event loop owns everything.
  */
 #ifndef DYN_CLUSTER_INT_H
 #define DYN_CLUSTER_INT_H
@@ -27,16 +32,10 @@
 #include "server/buf.h"
 #include "server/resp.h"
 
-struct event;
 struct node;
-struct op;
-struct pipe;
-struct batch;
 struct hints;
 struct rebalance;
 struct antientropy;
-
-#define PIPE_BUCKETS 256
 
 struct cluster {
     struct node *node;
@@ -44,19 +43,7 @@ struct cluster {
     int *peer_of;               /* member index -> peer id, -1 for self */
     struct ring ring;
     struct peer_bus *bus;
-    uint64_t next_op;
-    struct op *dl_head, *dl_tail;
-    struct op *all;                     /* every live op */
     int closing;                        /* cluster_free is running */
-    struct pipe *pipes[PIPE_BUCKETS];   /* by client */
-    struct client *dispatching;         /* inside cluster_dispatch/exec */
-    struct resp_parser peek;            /* the next request, peeked */
-    struct batch *batches;              /* [member * B_KINDS + kind] */
-    uint32_t nbatches;
-    struct event *ev_flush;             /* sends the batches; NULL: none */
-    int flush_armed;
-    struct dyn_arg *bargv;              /* a batch's argv, kept */
-    size_t bargv_cap;
     uint64_t last_ping_ms;
     uint64_t ping_interval_ms;
     struct antientropy *ae;
@@ -89,7 +76,8 @@ struct cluster {
     /* rebalance.c: explicit membership changes */
     struct rebalance *rb;
     struct peer_command *pcmds;         /* ours + anti-entropy's */
-    /* stats */
+    /* stats: the coordinator's (coordinated .. noquorum_writes) and the
+     * replica side's, reported together by cluster_info */
     uint64_t coordinated;
     uint64_t forwarded;
     uint64_t forwards_received;
@@ -101,18 +89,28 @@ struct cluster {
     uint64_t replica_gets;
 };
 
-/* ---- coordinator.c ---- */
+/* ---- cluster.c ---- */
+/* The node's clock of this loop turn (node_turn_ms). */
 uint64_t cl_now(const struct cluster *cl);
+/* Member m may be asked now: self, or up and linked. */
 int cl_reachable(const struct cluster *cl, int m);
-/* Fire-and-forget or with a callback: 0 (fn runs once later, if given) or
- * <0 (nothing sent). */
+/* Top-N replicas of partition part under the current ring, as member
+ * indices in preference order; the count (at most QUORUM_MAX). */
+uint32_t cl_replicas(struct cluster *cl, uint32_t part, uint16_t *out);
+/* Fire-and-forget (fn NULL) or with a callback: 0 (fn runs once later, if
+ * given) or <0 (nothing sent). */
 int cl_send(struct cluster *cl, uint16_t m, int argc,
             const struct dyn_arg *argv, peer_reply_fn *fn, void *ctx);
-int cl_merge_local(struct cluster *cl, const char *key, size_t klen,
-                   const struct object *remote, struct object *own);
-int cl_parse_object(struct cluster *cl, const char *p, size_t len,
-                    struct object **out);
 void cl_log_event(struct cluster *cl, const struct member_event *ev);
+
+/* ---- replica.c ---- */
+/* The answer to R.KEYS (pattern) / R.COUNT / R.RANDOM (verb) over a list
+ * of this node's partitions, as RESP into out. */
+void replica_scan(struct cluster *cl, const char *verb, const char *pat,
+                  size_t plen, const uint32_t *parts, size_t np,
+                  struct dbuf *out);
+extern const struct peer_command replica_peer_cmds[];
+extern const size_t replica_npeer_cmds;
 
 /* ---- members.c ---- */
 int members_init(struct cluster *cl, struct dbuf *err);

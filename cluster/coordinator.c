@@ -1,16 +1,17 @@
 /*
- * coordinator.c -- Dynamo's request path: any node takes any command.
+ * coordinator.c -- Dynamo's request path: any node takes any data command.
  *
  * Life of a single-key command (GET k, SET k v, DEL k, DYNAMO.PUT ...):
  *
- *   client ──> node X: command_call ──> cluster_dispatch
+ *   client ──> node X: dispatch ──> pipeline ──> coord_submit
  *                 │ X not among the key's top N replicas
  *                 ├──────── FWD resp argv ─────────────> coordinator C
  *                 │                                        (first reachable of top N)
  *                 │ X is a replica: X coordinates
  *                 v
- *   1. READ   (skipped only by DYNAMO.PUT / DYNAMO.DEL, whose context
- *              comes from the client; see is_blind for why SET reads)
+ *   1. READ   (skipped by ROUTE_KEY_BLIND commands, DYNAMO.PUT / DEL,
+ *              whose context comes from the client; see key_start for why
+ *              SET reads)
  *             local copy + R.GET to the other replicas; wait for R answers;
  *             merge them into the local store (the coordinator repairs
  *             itself first)
@@ -19,39 +20,38 @@
  *             new version (object_write: it supersedes what is local)
  *   3. WRITE  if the local object changed: R.PUT of the new object to the
  *             other replicas; wait for W acks (the local write is one)
- *   4. reply  to the client (or, for FWD, back to the forwarding node as
- *             the raw RESP bytes); a missed quorum is -NOQUORUM with the
- *             figures, and a write that missed W is not rolled back
+ *   4. reply  to the submitter's callback (or, for FWD, back to the
+ *             forwarding node as the raw RESP bytes); a missed quorum is
+ *             -NOQUORUM with the figures, and a write that missed W is not
+ *             rolled back
  *   5. REPAIR after the reply, replicas whose read answer lacked part of
  *             the merged object get it (R.PUT), late answers too
  *
- * Multi-key commands (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) fan out one
- * single-key operation per key, each through its own coordinator, and are
- * combined.  Keyspace-wide commands (KEYS, SCAN, DBSIZE, RANDOMKEY) ask,
- * for each partition, its first reachable replica, so each key counts once;
- * FLUSHALL goes to every node.  EXEC runs its queue one command at a time.
+ * How a command runs is data: its row's route column (server/command.h).
+ * ROUTE_PER_KEY commands (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) fan out
+ * one single-key op per key (as the row's per_key command), each through
+ * its own coordinator, combined as the row's combine column says.
+ * ROUTE_KEYSPACE commands (KEYS, SCAN, DBSIZE, RANDOMKEY) ask, for each
+ * partition, its first reachable replica, so each key counts once;
+ * ROUTE_ALL (FLUSHALL) goes to every node; ROUTE_NOTIFY (DYNAMO.CONFIG SET)
+ * runs here and tells the others; ROUTE_REFUSED is refused.
  *
- * Pipelining: a client's single-key commands on different keys run
- * concurrently.  Each client with ops in flight has a pipe: its ops in
- * request order; a finished op's reply waits there until every earlier
- * one is out, so replies leave in request order.  After starting an op,
- * cluster_dispatch peeks at the next request already in the query buffer:
- * the client keeps going only if that request is a well-formed single-key
- * data command whose key no unexecuted op of the pipe holds (so a command
- * sees the effects of the earlier ones on its key, and none of the later
- * ones); anything else (another command, a partial or inline request, a
- * full pipe) blocks the client until the pipe is empty.  Nothing but the
- * coordinator can thus append to obuf while ops are in flight.
+ * The coordinator knows no client.  A request comes with its reply
+ * protocol and a struct coord_call whose callback takes the reply; the
+ * pipeline (server/pipeline.c) keeps a client's replies in order and
+ * decides when its next request may start (coord_call.executed tells it
+ * when a single-key command has run here).  EXEC's sequence lives there
+ * too.
  *
  * An op lives until its reply is out and every peer callback it started has
  * run (the bus runs each exactly once), so late answers are still counted
  * and repaired.  Undecided ops sit on a FIFO ordered by deadline (every op
- * gets the same request-timeout-ms), which cluster_tick expires.  So every
- * client command that waits on peers answers within request-timeout-ms
- * (EXEC: per queued command): a gather still missing answers then replies
- * "-TIMEOUT k of m nodes answered <cmd> within T ms (no answer from
- * ...)", and the answers that come later are counted (late_answers) and
- * dropped, the op staying alive until the last of them is in.
+ * gets the same request-timeout-ms), which coord_tick expires.  So every
+ * request that waits on peers answers within request-timeout-ms: a gather
+ * still missing answers then replies "-TIMEOUT k of m nodes answered <cmd>
+ * within T ms (no answer from ...)", and the answers that come later are
+ * counted (late_answers) and dropped, the op staying alive until the last
+ * of them is in.
  *
  * Batching: the quorum reads and writes of one loop turn that go to the
  * same replica leave as one R.MGET / R.MPUT, sent by an event activated
@@ -60,18 +60,8 @@
  * each op gets its item as if it had asked alone.  Repairs, forwards and
  * gathers are not batched.
  *
- * Replica side (peer commands, only on authenticated links):
- *   R.GET key          -> object bytes or nil
- *   R.MGET key...      -> array: object bytes or nil per key
- *   R.PUT key bytes    -> merge into the local store, +OK
- *   R.MPUT (key bytes)... -> :count when all are stored, else an array
- *                         of +OK / -ERR per pair
- *   R.KEYS pat p...    -> visible keys of those partitions matching pat
- *   R.COUNT p...       -> number of visible keys in those partitions
- *   R.RANDOM p...      -> one visible key of those partitions, or nil
- *   R.FLUSH            -> drop everything, +OK
- *   R.CONFIG name val  -> n / r / w, +OK
- *   R.PING             -> +PONG (failure-detector probe)
+ * The replica side of those requests is cluster/replica.c.  The one peer
+ * command here is the forward:
  *   FWD resp argv...   -> coordinate argv, reply its raw RESP as a bulk
  */
 #include "cluster/coordinator.h"
@@ -82,7 +72,7 @@
 #include <string.h>
 #include <strings.h>
 #include <event2/event.h>
-#include "cluster/antientropy.h"
+#include "cluster/cluster.h"
 #include "cluster/cluster_int.h"
 #include "cluster/membership.h"
 #include "cluster/object.h"
@@ -91,7 +81,6 @@
 #include "cluster/ring.h"
 #include "server/command.h"
 #include "server/db.h"
-#include "server/engine.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "server/reply.h"
@@ -101,37 +90,27 @@
 enum op_kind {
     OP_KEY,       /* one key: coordinate here or forward */
     OP_FANOUT,    /* one child op per key, combined */
-    OP_SEQ,       /* EXEC: children one after another */
     OP_GATHER,    /* one request per member, combined */
 };
 
 enum op_phase { PH_START, PH_READ, PH_WRITE, PH_FORWARD, PH_GATHER, PH_DONE };
 
-enum op_origin { FROM_CLIENT, FROM_PEER, FROM_PARENT };
-
-enum combine {
-    COMBINE_ARRAY,   /* MGET, EXEC: *k then each child's reply */
-    COMBINE_OK,      /* MSET: +OK unless a child failed */
-    COMBINE_SUM,     /* DEL, EXISTS, ...: sum of integers */
-    COMBINE_COUNT,   /* DBSIZE */
-    COMBINE_KEYS,    /* KEYS */
-    COMBINE_SCAN,    /* SCAN: [cursor, keys] */
-    COMBINE_RANDOM,  /* RANDOMKEY */
-    COMBINE_FLUSH,   /* FLUSHALL */
-};
+enum op_origin { FROM_SUBMIT, FROM_PEER, FROM_PARENT };
 
 struct op {
     struct cluster *cl;
+    struct coord *co;
     uint64_t id;
     enum op_kind kind;
     enum op_phase phase;
     enum op_origin origin;
-    struct client *client;      /* FROM_CLIENT; NULL once gone */
+    struct coord_call *sub;     /* FROM_SUBMIT; NULL once cancelled */
     struct peer_call *call;     /* FROM_PEER */
     struct op *parent;          /* FROM_PARENT */
     uint32_t slot;              /* index among the parent's children */
     int resp;
     int finished;               /* reply delivered */
+    int failed;                 /* the reply is an error */
     int refs;                   /* peer callbacks outstanding */
 
     const struct command *cmd;
@@ -161,33 +140,19 @@ struct op {
     uint32_t nchild;
     uint32_t ndone;
     struct dbuf *child;         /* each child's reply */
+    unsigned char *child_failed; /* and whether it is an error */
     unsigned char *silent;      /* OP_GATHER: 1 while member i's answer
                                  * is awaited (the timeout names them) */
-    enum combine combine;
+    uint8_t combine;            /* enum command_combine */
     uint64_t scan_next;         /* COMBINE_SCAN */
     char *pattern;
-    struct queued_cmd *queue;   /* OP_SEQ: EXEC's commands, owned */
-    int queue_len;
 
     struct dbuf reply;
     uint64_t deadline;
     struct op *dl_prev, *dl_next;
     int on_dl;
     struct op *all_prev, *all_next;     /* every live op */
-    struct pipe *pipe;          /* FROM_CLIENT: the client's pipe */
-    struct op *pipe_next;
 };
-
-/* A client's ops in flight, in request order. */
-#define PIPE_MAX 128
-struct pipe {
-    struct client *c;
-    struct pipe *hnext;
-    struct op *head, *tail;
-    uint32_t n;
-    int blocked;                /* we set CLIENT_BLOCKED */
-};
-
 
 /* Quorum reads / writes for one replica, gathered during a loop turn. */
 enum { B_GET, B_PUT, B_KINDS };
@@ -201,6 +166,22 @@ struct batch {
     struct bentry *e;
     uint32_t n, cap;
     struct dbuf data;           /* copies of keys and objects */
+};
+
+/* The coordinator of a node (n->coord). */
+struct coord {
+    struct node *node;
+    struct cluster *cl;
+    uint64_t next_op;
+    struct op *dl_head, *dl_tail;       /* undecided ops, by deadline */
+    struct op *all;                     /* every live op */
+    int closing;                        /* coord_free is running */
+    struct batch *batches;              /* [member * B_KINDS + kind] */
+    uint32_t nbatches;
+    struct event *ev_flush;             /* sends the batches; NULL: none */
+    int flush_armed;
+    struct dyn_arg *bargv;              /* a batch's argv, kept */
+    size_t bargv_cap;
 };
 
 /* A batch in flight. */
@@ -222,18 +203,16 @@ struct preq {
 
 enum { P_READ, P_WRITE, P_REPAIR, P_FORWARD, P_GATHER, P_PING, P_NOTIFY };
 
+#define NO_MEMBER 0xffff
+
 static void op_run(struct op *op);
 static void op_finish(struct op *op);
 static void op_child_done(struct op *parent, uint32_t slot,
-                          const struct dbuf *reply);
-static struct op *op_new(struct cluster *cl, enum op_kind kind);
+                          const struct dbuf *reply, int failed);
+static void notify_start(struct op *op);
+static struct op *op_new(struct coord *co, enum op_kind kind);
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static struct cluster *CL(const struct node *n)
-{
-    return n->cluster;
-}
 
 /* The node's clock of this loop turn (node_turn_ms: libevent's cached
  * time on a real node, virtual time in the simulation, tests/sim): it is
@@ -265,25 +244,6 @@ static int member_reachable(const struct cluster *cl, int m)
            peer_is_connected(cl->bus, cl->peer_of[m]);
 }
 
-#define NO_MEMBER 0xffff
-
-/* Top-N replicas of the partition, as member indices. */
-static uint32_t replicas_of(struct cluster *cl, uint32_t part, uint16_t *out)
-{
-    uint16_t ri[QUORUM_MAX];
-    uint32_t nval = (uint32_t)cl->node->cfg.n;
-    /* the config, DYNAMO.CONFIG and gossip all refuse n > QUORUM_MAX */
-    dyn_assert(nval <= QUORUM_MAX);
-    uint32_t k = ring_preflist(&cl->ring, part, ri, nval);
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < k; i++) {
-        int mi = member_of_ring(cl, ri[i]);
-        if (mi >= 0)
-            out[m++] = (uint16_t)mi;
-    }
-    return m;
-}
-
 /* The sloppy quorum's targets for op's key: the reachable top-N replicas,
  * and for each unreachable one the next reachable node of the extended
  * preference list, which stands in for it (its write carries a hint).
@@ -293,7 +253,7 @@ static uint32_t replicas_of(struct cluster *cl, uint32_t part, uint16_t *out)
 static void targets_of(struct cluster *cl, struct op *op, uint32_t part)
 {
     uint16_t top[QUORUM_MAX], down[QUORUM_MAX];
-    uint32_t ntop = replicas_of(cl, part, top), ndown = 0;
+    uint32_t ntop = cl_replicas(cl, part, top), ndown = 0;
     op->nrep = 0;
     op->ndown = 0;
     for (uint32_t i = 0; i < ntop; i++) {
@@ -350,37 +310,38 @@ static void args_copy(struct op *op, int argc, const struct dyn_arg *argv)
  * the head, so they go before those (a short walk from the tail). */
 static void dl_add(struct op *op)
 {
+    struct coord *co = op->co;
     struct cluster *cl = op->cl;
     op->deadline = now_ms(cl) + (uint64_t)cl->node->cfg.request_timeout_ms;
-    struct op *after = cl->dl_tail;
+    struct op *after = co->dl_tail;
     while (after && after->deadline > op->deadline)
         after = after->dl_prev;
     op->dl_prev = after;
-    op->dl_next = after ? after->dl_next : cl->dl_head;
+    op->dl_next = after ? after->dl_next : co->dl_head;
     if (op->dl_next)
         op->dl_next->dl_prev = op;
     else
-        cl->dl_tail = op;
+        co->dl_tail = op;
     if (after)
         after->dl_next = op;
     else
-        cl->dl_head = op;
+        co->dl_head = op;
     op->on_dl = 1;
 }
 
 static void dl_del(struct op *op)
 {
-    struct cluster *cl = op->cl;
+    struct coord *co = op->co;
     if (!op->on_dl)
         return;
     if (op->dl_prev)
         op->dl_prev->dl_next = op->dl_next;
     else
-        cl->dl_head = op->dl_next;
+        co->dl_head = op->dl_next;
     if (op->dl_next)
         op->dl_next->dl_prev = op->dl_prev;
     else
-        cl->dl_tail = op->dl_prev;
+        co->dl_tail = op->dl_prev;
     op->on_dl = 0;
 }
 
@@ -390,7 +351,7 @@ static void op_free(struct op *op)
     if (op->all_prev)
         op->all_prev->all_next = op->all_next;
     else
-        op->cl->all = op->all_next;
+        op->co->all = op->all_next;
     if (op->all_next)
         op->all_next->all_prev = op->all_prev;
     if (op->q_live)
@@ -398,15 +359,10 @@ static void op_free(struct op *op)
     for (uint32_t i = 0; i < op->nchild; i++)
         dbuf_free(&op->child[i]);
     dyn_free(op->child);
+    dyn_free(op->child_failed);
     dyn_free(op->silent);
     dyn_free(op->argv);
     dyn_free(op->pattern);
-    for (int i = 0; i < op->queue_len; i++) {
-        for (int j = 0; j < op->queue[i].argc; j++)
-            dyn_free((void *)op->queue[i].argv[j].p);
-        dyn_free(op->queue[i].argv);
-    }
-    dyn_free(op->queue);
     dbuf_free(&op->reply);
     dyn_free(op);
 }
@@ -414,7 +370,7 @@ static void op_free(struct op *op)
 /* Frees the op once its reply is out and no callback can reach it. */
 static void op_maybe_free(struct op *op)
 {
-    if (op->finished && op->refs == 0 && !op->pipe)
+    if (op->finished && op->refs == 0)
         op_free(op);
 }
 
@@ -429,6 +385,7 @@ static void reply_err(struct op *op, const char *fmt, ...)
     va_end(ap);
     dbuf_reset(&op->reply);
     reply_error(&op->reply, msg);
+    op->failed = 1;
 }
 
 /* Sends argv to member m; the callback gets a preq.  Returns 0 or <0
@@ -460,17 +417,18 @@ static int send_to(struct cluster *cl, struct op *op, uint16_t m,
 
 static struct batch *batch_of(struct cluster *cl, uint16_t m, int kind)
 {
+    struct coord *co = cl->node->coord;
     uint32_t i = (uint32_t)m * B_KINDS + (uint32_t)kind;
-    if (i >= cl->nbatches) {
+    if (i >= co->nbatches) {
         uint32_t n = (uint32_t)(m + 8) * B_KINDS;
-        cl->batches = dyn_realloc(cl->batches, sizeof(struct batch) * n);
-        memset(cl->batches + cl->nbatches, 0,
-               sizeof(struct batch) * (n - cl->nbatches));
-        for (uint32_t j = cl->nbatches; j < n; j++)
-            dbuf_init(&cl->batches[j].data);
-        cl->nbatches = n;
+        co->batches = dyn_realloc(co->batches, sizeof(struct batch) * n);
+        memset(co->batches + co->nbatches, 0,
+               sizeof(struct batch) * (n - co->nbatches));
+        for (uint32_t j = co->nbatches; j < n; j++)
+            dbuf_init(&co->batches[j].data);
+        co->nbatches = n;
     }
-    return &cl->batches[i];
+    return &co->batches[i];
 }
 
 static void batch_answer(void *ctx, int err, const struct peer_value *v)
@@ -501,6 +459,7 @@ static void batch_answer(void *ctx, int err, const struct peer_value *v)
 /* Sends member m's batch of one kind as one request. */
 static void batch_send(struct cluster *cl, uint16_t m, int kind)
 {
+    struct coord *co = cl->node->coord;
     struct batch *b = batch_of(cl, m, kind);
     if (!b->n)
         return;
@@ -511,12 +470,12 @@ static void batch_send(struct cluster *cl, uint16_t m, int kind)
     mr->purpose = kind == B_PUT ? P_WRITE : P_READ;
     mr->n = b->n;
     size_t argc = 1 + (size_t)b->n * (size_t)per;
-    if (cl->bargv_cap < argc) {
-        cl->bargv_cap = DYN_MAX(argc, cl->bargv_cap * 2);
-        dyn_free(cl->bargv);
-        cl->bargv = dyn_malloc(sizeof(*cl->bargv) * cl->bargv_cap);
+    if (co->bargv_cap < argc) {
+        co->bargv_cap = DYN_MAX(argc, co->bargv_cap * 2);
+        dyn_free(co->bargv);
+        co->bargv = dyn_malloc(sizeof(*co->bargv) * co->bargv_cap);
     }
-    struct dyn_arg *av = cl->bargv;
+    struct dyn_arg *av = co->bargv;
     av[0].p = kind == B_PUT ? "R.MPUT" : "R.MGET";
     av[0].len = 6;
     for (uint32_t i = 0; i < b->n; i++) {
@@ -539,12 +498,13 @@ static void batch_send(struct cluster *cl, uint16_t m, int kind)
 
 static void batch_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct cluster *cl = arg;
+    struct coord *co = arg;
+    struct cluster *cl = co->cl;
     (void)fd;
     (void)what;
-    cl->flush_armed = 0;
-    for (uint32_t i = 0; i < cl->nbatches; i++)
-        if (cl->batches[i].n)
+    co->flush_armed = 0;
+    for (uint32_t i = 0; i < co->nbatches; i++)
+        if (co->batches[i].n)
             batch_send(cl, (uint16_t)(i / B_KINDS), (int)(i % B_KINDS));
 }
 
@@ -554,7 +514,8 @@ static void batch_flush_cb(evutil_socket_t fd, short what, void *arg)
 static int send_rep(struct cluster *cl, struct op *op, uint16_t m,
                     uint8_t purpose, int argc, const struct dyn_arg *argv)
 {
-    if (!cl->ev_flush || (argc == 3 && argv[2].len > BATCH_MAX_OBJ))
+    struct coord *co = op->co;
+    if (!co->ev_flush || (argc == 3 && argv[2].len > BATCH_MAX_OBJ))
         return send_to(cl, op, m, purpose, argc, argv);
     int kind = purpose == P_WRITE ? B_PUT : B_GET;
     struct batch *b = batch_of(cl, m, kind);
@@ -574,9 +535,9 @@ static int send_rep(struct cluster *cl, struct op *op, uint16_t m,
     if (argc == 3)
         dbuf_append(&b->data, argv[2].p, argv[2].len);
     op->refs++;
-    if (!cl->flush_armed) {
-        cl->flush_armed = 1;
-        event_active(cl->ev_flush, EV_TIMEOUT, 1);
+    if (!co->flush_armed) {
+        co->flush_armed = 1;
+        event_active(co->ev_flush, EV_TIMEOUT, 1);
     }
     return 0;
 }
@@ -585,9 +546,10 @@ static int send_rep(struct cluster *cl, struct op *op, uint16_t m,
 
 /* Runs a command's ordinary handler on the local store, capturing its
  * reply.  The shadow client stands in for the real one: it is always
- * authenticated and speaks the requester's protocol. */
-static void exec_local(struct cluster *cl, const struct command *cmd, int resp,
-                       int argc, const struct dyn_arg *argv, struct dbuf *out)
+ * authenticated and speaks the requester's protocol.  Returns the
+ * handler's status: 1 when it answered an error (client_error), else 0. */
+static int exec_local(struct cluster *cl, const struct command *cmd, int resp,
+                      int argc, const struct dyn_arg *argv, struct dbuf *out)
 {
     struct client sc;
     memset(&sc, 0, sizeof(sc));
@@ -602,64 +564,7 @@ static void exec_local(struct cluster *cl, const struct command *cmd, int resp,
     dyn_free(sc.name);
     dyn_free(sc.lib_name);
     dyn_free(sc.lib_ver);
-}
-
-/* Merges a remote version into the local store, through db_store_take so
- * that a disk node logs it.  own is NULL or remote itself, which is then
- * consumed.  Returns 1 if the local copy changed, 0 if not, or <0 when the
- * store refused the write. */
-static int merge_local(struct cluster *cl, const char *key, size_t klen,
-                       const struct object *remote, struct object *own)
-{
-    const struct object *cur = store_get(cl->node->store, key, klen);
-    struct object *m;
-    if (!cur) {
-        m = own ? own : object_dup(remote);
-    } else if (object_equal(cur, remote)) {
-        /* the common case, replicas in sync: no merge to build */
-        object_free(own);
-        return 0;
-    } else {
-        int changed = 0;
-        m = object_merge(cur, remote, &changed);
-        object_free(own);
-        if (!changed) {
-            object_free(m);
-            return 0;
-        }
-    }
-    int rc = db_store_take(cl->node, key, klen, m);
-    return rc < 0 ? rc : 1;
-}
-
-static int parse_object(struct cluster *cl, const char *p, size_t len,
-                        struct object **out)
-{
-    struct object_limits lim = {
-        .max_siblings = (uint32_t)cl->node->cfg.max_siblings * 2,
-        .max_ctx_entries = 4096,
-        .max_value_len = (uint64_t)cl->node->cfg.proto_max_bulk_len,
-    };
-    return object_from_bytes((const uint8_t *)p, len, &lim, out);
-}
-
-/* ---- quorum coordination of one key ------------------------------------ */
-
-static int cmd_is(const struct command *cmd, const char *name)
-{
-    return strcmp(cmd->name, name) == 0;
-}
-
-/* A write that supersedes the local state without reading it first: only
- * the DYNAMO.* writes, whose context the client supplies.  Plain SET reads
- * R replicas first, so that with R + W > N its version descends from the
- * latest acknowledged write instead of becoming a sibling of it: GET's
- * winner rule (highest timestamp, then actor) cannot order two writes made
- * in the same millisecond, so a blind SET could lose to the older one. */
-static int is_blind(const struct op *op)
-{
-    const struct command *c = op->cmd;
-    return cmd_is(c, "dynamo.put") || cmd_is(c, "dynamo.del");
+    return sc.errors ? 1 : 0;
 }
 
 /* R or W given on DYNAMO.GET / DYNAMO.PUT: the last two arguments. */
@@ -698,7 +603,6 @@ static void quorum_failed(struct op *op)
                   op->q.ok, op->r);
     }
 }
-
 
 /* The quorum of op's phase over its targets, plus the owners nobody
  * could stand in for, which count as failed answers at once: a quorum the
@@ -753,7 +657,8 @@ static void merge_answers(struct op *op)
     for (uint32_t i = 0; i < op->q.n; i++)
         if (op->q.answer[i] == QA_OK && op->q.obj[i] &&
             op->q.node[i] != (uint16_t)self_member(op->cl))
-            merge_local(op->cl, op->key, op->klen, op->q.obj[i], NULL);
+            db_merge_object(op->cl->node, op->key, op->klen, op->q.obj[i],
+                            NULL);
 }
 
 /* The owner target m stands in for, or NO_MEMBER. */
@@ -823,10 +728,13 @@ static void key_exec_and_write(struct op *op)
     uint64_t d0 = before ? object_digest(before) : 0;
     int had = before != NULL;
     dbuf_reset(&op->reply);
-    exec_local(cl, op->cmd, op->resp, op->argc, op->argv, &op->reply);
+    op->failed =
+        exec_local(cl, op->cmd, op->resp, op->argc, op->argv, &op->reply);
     const struct object *after = store_get(cl->node->store, op->key, op->klen);
     int changed = after && (op->blind || !had || object_digest(after) != d0);
-    if (!changed || (op->reply.len && op->reply.p[0] == '-')) {
+    if (op->origin == FROM_SUBMIT && op->sub)
+        op->sub->executed = 1;
+    if (!changed || op->failed) {
         /* a read, or a write that decided not to write */
         if (op->q_live && op->phase == PH_READ)
             key_repair(op);
@@ -956,7 +864,14 @@ static void key_start(struct op *op)
         op->r = 1;
     if (op->w < 1)
         op->w = 1;
-    op->blind = is_blind(op);
+    /* A blind write supersedes the local state without reading it first:
+     * only the DYNAMO.* writes, whose context the client supplies.  Plain
+     * SET reads R replicas first, so that with R + W > N its version
+     * descends from the latest acknowledged write instead of becoming a
+     * sibling of it: GET's winner rule (highest timestamp, then actor)
+     * cannot order two writes made in the same millisecond, so a blind SET
+     * could lose to the older one. */
+    op->blind = op->cmd->route == ROUTE_KEY_BLIND;
     if (op->blind)
         key_exec_and_write(op);
     else
@@ -969,7 +884,7 @@ static void child_start(struct op *parent, uint32_t slot,
                         const struct command *cmd, int argc,
                         const struct dyn_arg *argv)
 {
-    struct op *c = op_new(parent->cl, OP_KEY);
+    struct op *c = op_new(parent->co, OP_KEY);
     c->origin = FROM_PARENT;
     c->parent = parent;
     c->slot = slot;
@@ -989,17 +904,9 @@ static void fanout_start(struct op *op)
 {
     struct cluster *cl = op->cl;
     const struct command *cmd = op->cmd;
-    const char *sub = cmd->name;
+    const char *sub = cmd->per_key ? cmd->per_key : cmd->name;
     int step = cmd->key_step > 0 ? cmd->key_step : 1;
-    if (cmd_is(cmd, "mget")) {
-        sub = "get";
-        op->combine = COMBINE_ARRAY;
-    } else if (cmd_is(cmd, "mset")) {
-        sub = "set";
-        op->combine = COMBINE_OK;
-    } else {
-        op->combine = COMBINE_SUM;
-    }
+    op->combine = cmd->combine;
     if ((op->argc - 1) % step != 0) {
         /* MSET k v k: Redis's arity error, and nothing is written */
         reply_err(op, "ERR wrong number of arguments for '%s' command",
@@ -1010,6 +917,7 @@ static void fanout_start(struct op *op)
     const struct command *sc = lookup(cl, sub);
     op->nchild = (uint32_t)((op->argc - 1) / step);
     op->child = dyn_calloc(op->nchild ? op->nchild : 1, sizeof(struct dbuf));
+    op->child_failed = dyn_calloc(op->nchild ? op->nchild : 1, 1);
     op->phase = PH_GATHER;
     op->refs++; /* hold the op while children start synchronously */
     for (uint32_t i = 0; i < op->nchild; i++) {
@@ -1028,15 +936,13 @@ static void fanout_start(struct op *op)
     op_maybe_free(op);
 }
 
-static void seq_next(struct op *op);
-
 static void combine_children(struct op *op)
 {
     dbuf_reset(&op->reply);
     for (uint32_t i = 0; i < op->nchild; i++) {
-        if (op->combine != COMBINE_ARRAY && op->child[i].len &&
-            op->child[i].p[0] == '-') {
+        if (op->combine != COMBINE_ARRAY && op->child_failed[i]) {
             dbuf_append(&op->reply, op->child[i].p, op->child[i].len);
+            op->failed = 1;
             return;
         }
     }
@@ -1064,63 +970,20 @@ static void combine_children(struct op *op)
 static void gather_combine(struct op *op);
 
 static void op_child_done(struct op *parent, uint32_t slot,
-                          const struct dbuf *reply)
+                          const struct dbuf *reply, int failed)
 {
     if (slot != UINT32_MAX) {
         dbuf_reset(&parent->child[slot]);
         dbuf_append(&parent->child[slot], reply->p, reply->len);
+        parent->child_failed[slot] = (unsigned char)failed;
         parent->ndone++;
     }
     if (parent->finished)
         return;
-    if (parent->kind == OP_SEQ) {
-        if (parent->ndone < parent->nchild) {
-            if (slot != UINT32_MAX)
-                seq_next(parent);
-            return;
-        }
-        combine_children(parent);
-        op_finish(parent);
-        return;
-    }
     if (parent->ndone < parent->nchild)
         return;
     combine_children(parent);
     op_finish(parent);
-}
-
-/* EXEC: queued commands run one at a time, in order. */
-static void seq_next(struct op *op)
-{
-    struct cluster *cl = op->cl;
-    while (op->ndone < op->nchild && !op->finished) {
-        uint32_t i = op->ndone;
-        struct client *c = op->client;
-        struct queued_cmd *qc = &op->queue[i];
-        if (qc->cmd->flags & CMD_DATA) {
-            child_start(op, i, qc->cmd, qc->argc, qc->argv);
-            return; /* continues from op_child_done */
-        }
-        /* not a data command: run it for the real client, capturing */
-        if (!c) {
-            reply_error(&op->child[i], "ERR client gone");
-            op->ndone++;
-            continue;
-        }
-        struct dbuf saved = c->obuf;
-        dbuf_init(&c->obuf);
-        command_call(c, qc->cmd, qc->argc, qc->argv);
-        dbuf_reset(&op->child[i]);
-        dbuf_append(&op->child[i], c->obuf.p, c->obuf.len);
-        dbuf_free(&c->obuf);
-        c->obuf = saved;
-        op->ndone++;
-    }
-    (void)cl;
-    if (!op->finished && op->ndone == op->nchild) {
-        combine_children(op);
-        op_finish(op);
-    }
 }
 
 /* For each partition, the first reachable replica; groups the partitions
@@ -1132,7 +995,7 @@ static uint32_t plan_partitions(struct cluster *cl, uint32_t from, uint32_t to,
     uint32_t missing = 0;
     for (uint32_t p = from; p < to; p++) {
         uint16_t rep[QUORUM_MAX];
-        uint32_t k = replicas_of(cl, p, rep);
+        uint32_t k = cl_replicas(cl, p, rep);
         int chosen = -1;
         for (uint32_t i = 0; i < k && chosen < 0; i++)
             if (member_reachable(cl, rep[i]))
@@ -1146,95 +1009,6 @@ static uint32_t plan_partitions(struct cluster *cl, uint32_t from, uint32_t to,
         parts[chosen][nparts[chosen]++] = p;
     }
     return missing;
-}
-
-/* Local answer to R.KEYS / R.COUNT / R.RANDOM over a partition list. */
-struct scan_ctx {
-    const char *pat;
-    size_t plen;
-    int all;
-    int64_t now;
-    long long count;
-    struct dbuf *out;
-    size_t nkeys;
-    uint64_t rnd;
-    char *pick;
-    size_t picklen;
-};
-
-static int visible(const struct object *o, int64_t now)
-{
-    return db_visible(o, (uint64_t)now, NULL);
-}
-
-static int scan_keys_cb(void *ctx, const void *key, size_t klen,
-                        const struct object *obj)
-{
-    struct scan_ctx *s = ctx;
-    if (!visible(obj, s->now))
-        return 0;
-    if (!s->all && !dyn_glob_match(s->pat, s->plen, key, klen, 0))
-        return 0;
-    s->count++;
-    if (s->out) {
-        reply_bulk(s->out, key, klen);
-        s->nkeys++;
-    }
-    return 0;
-}
-
-static int scan_random_cb(void *ctx, const void *key, size_t klen,
-                          const struct object *obj)
-{
-    struct scan_ctx *s = ctx;
-    if (!visible(obj, s->now))
-        return 0;
-    s->count++;
-    /* reservoir sampling: each key kept with probability 1/count */
-    s->rnd = s->rnd * 6364136223846793005ULL + 1442695040888963407ULL;
-    if ((s->rnd >> 33) % (uint64_t)s->count == 0) {
-        dyn_free(s->pick);
-        s->pick = dyn_memdup(key, klen);
-        s->picklen = klen;
-    }
-    return 0;
-}
-
-/* The answer to R.KEYS (pattern) / R.COUNT / R.RANDOM over a list of this
- * node's partitions, as RESP into out: the replica handler sends it, and a
- * coordinator that owns some of the partitions itself uses it directly. */
-static void scan_answer(struct cluster *cl, const char *verb, const char *pat,
-                        size_t plen, const uint32_t *parts, size_t np,
-                        struct dbuf *out)
-{
-    int is_keys = strcmp(verb, "R.KEYS") == 0;
-    int is_rand = strcmp(verb, "R.RANDOM") == 0;
-    struct scan_ctx s = {0};
-    s.now = (int64_t)now_ms(cl);
-    s.pat = pat ? pat : "*";
-    s.plen = pat ? plen : 1;
-    s.all = s.plen == 1 && s.pat[0] == '*';
-    s.rnd = node_random(cl->node);
-    struct dbuf body;
-    dbuf_init(&body);
-    if (is_keys)
-        s.out = &body;
-    for (size_t i = 0; i < np; i++)
-        store_iter_partition(cl->node->store, parts[i],
-                             is_rand ? scan_random_cb : scan_keys_cb, &s);
-    if (is_keys) {
-        reply_array(out, (long long)s.nkeys);
-        dbuf_append(out, body.p, body.len);
-    } else if (is_rand) {
-        if (s.pick)
-            reply_bulk(out, s.pick, s.picklen);
-        else
-            reply_null(out, 2);
-    } else {
-        reply_int(out, s.count);
-    }
-    dbuf_free(&body);
-    dyn_free(s.pick);
 }
 
 static void gather_start(struct op *op, const char *verb, const char *pattern,
@@ -1253,6 +1027,7 @@ static void gather_start(struct op *op, const char *verb, const char *pattern,
     }
     op->nchild = nm;
     op->child = dyn_calloc(nm, sizeof(struct dbuf));
+    op->child_failed = dyn_calloc(nm, 1);
     op->silent = dyn_calloc(nm, 1);
     op->phase = PH_GATHER;
     op->refs++;
@@ -1277,11 +1052,12 @@ static void gather_start(struct op *op, const char *verb, const char *pattern,
         }
         if (m == (uint32_t)self_member(cl)) {
             /* answer locally, in the same shape a peer would */
-            scan_answer(cl, verb, pattern, pattern ? strlen(pattern) : 0,
+            replica_scan(cl, verb, pattern, pattern ? strlen(pattern) : 0,
                         parts[m], nparts[m], &op->child[m]);
             op->ndone++;
         } else if (send_to(cl, op, (uint16_t)m, P_GATHER, ac, av) != 0) {
             reply_error(&op->child[m], "NOQUORUM a replica became unreachable");
+            op->child_failed[m] = 1;
             op->ndone++;
         } else {
             op->silent[m] = 1;
@@ -1337,9 +1113,10 @@ static void gather_combine(struct op *op)
     if (op->finished)
         return;
     for (uint32_t i = 0; i < op->nchild; i++)
-        if (op->child[i].len && op->child[i].p[0] == '-') {
+        if (op->child_failed[i]) {
             dbuf_reset(&op->reply);
             dbuf_append(&op->reply, op->child[i].p, op->child[i].len);
+            op->failed = 1;
             op_finish(op);
             return;
         }
@@ -1407,32 +1184,34 @@ static void keyless_start(struct op *op)
      * Redis would give, and on success its local result is discarded. */
     struct dbuf probe;
     dbuf_init(&probe);
-    int flush = cmd_is(cmd, "flushall") || cmd_is(cmd, "flushdb");
-    if (!flush)
-        exec_local(cl, cmd, op->resp, op->argc, op->argv, &probe);
-    else if (op->argc > 2 ||
-             (op->argc == 2 &&
-              !dyn_arg_is(op->argv[1].p, op->argv[1].len, "async") &&
-              !dyn_arg_is(op->argv[1].p, op->argv[1].len, "sync")))
+    int flush = cmd->route == ROUTE_ALL;
+    int bad = 0;
+    if (!flush) {
+        bad = exec_local(cl, cmd, op->resp, op->argc, op->argv, &probe);
+    } else if (op->argc > 2 ||
+               (op->argc == 2 &&
+                !dyn_arg_is(op->argv[1].p, op->argv[1].len, "async") &&
+                !dyn_arg_is(op->argv[1].p, op->argv[1].len, "sync"))) {
         reply_error(&probe, "ERR syntax error"); /* and flush nothing */
-    if (probe.len && probe.p[0] == '-') {
+        bad = 1;
+    }
+    if (bad) {
         dbuf_append(&op->reply, probe.p, probe.len);
+        op->failed = 1;
         dbuf_free(&probe);
         op_finish(op);
         return;
     }
     dbuf_free(&probe);
-    if (cmd_is(cmd, "dbsize")) {
-        op->combine = COMBINE_COUNT;
+    op->combine = cmd->combine;
+    if (cmd->combine == COMBINE_COUNT) {
         gather_start(op, "R.COUNT", NULL, 0, cl->ring.q);
-    } else if (cmd_is(cmd, "keys")) {
-        op->combine = COMBINE_KEYS;
+    } else if (cmd->combine == COMBINE_KEYS) {
         op->pattern = dyn_memdup(op->argv[1].p, op->argv[1].len + 1);
         gather_start(op, "R.KEYS", op->pattern, 0, cl->ring.q);
-    } else if (cmd_is(cmd, "randomkey")) {
-        op->combine = COMBINE_RANDOM;
+    } else if (cmd->combine == COMBINE_RANDOM) {
         gather_start(op, "R.RANDOM", NULL, 0, cl->ring.q);
-    } else if (cmd_is(cmd, "scan")) {
+    } else if (cmd->combine == COMBINE_SCAN) {
         /* cursor = a partition: each call returns one whole partition */
         unsigned long long cur = 0;
         dyn_str2ull(op->argv[1].p, op->argv[1].len, &cur);
@@ -1447,14 +1226,13 @@ static void keyless_start(struct op *op)
         }
         uint32_t p = cur >= cl->ring.q ? 0 : (uint32_t)cur;
         op->scan_next = p + 1 >= cl->ring.q ? 0 : p + 1;
-        op->combine = COMBINE_SCAN;
         op->pattern = dyn_strdup(type_ok ? pat : "\x01no-such-type\x01");
         gather_start(op, "R.KEYS", op->pattern, p, p + 1);
-    } else {
+    } else if (cmd->combine == COMBINE_FLUSH) {
         /* FLUSHALL / FLUSHDB: every node */
-        op->combine = COMBINE_FLUSH;
         op->nchild = cl->mb.n;
         op->child = dyn_calloc(op->nchild, sizeof(struct dbuf));
+        op->child_failed = dyn_calloc(op->nchild, 1);
         op->silent = dyn_calloc(op->nchild, 1);
         op->phase = PH_GATHER;
         op->refs++;
@@ -1469,6 +1247,7 @@ static void keyless_start(struct op *op)
                              "ERR %s did not reach node %s: nothing is "
                              "rolled back",
                              cmd->name, cl->mb.m[m].name);
+                op->child_failed[m] = 1;
                 op->ndone++;
             } else {
                 op->silent[m] = 1;
@@ -1479,212 +1258,63 @@ static void keyless_start(struct op *op)
             gather_combine(op);
         else
             dl_add(op);
+    } else {
+        reply_err(op, "ERR %s has no keyspace-wide answer in a cluster",
+                  cmd->name);
+        op_finish(op);
     }
-}
-
-/* ---- client pipes -------------------------------------------------------- */
-
-static struct pipe **pipe_slot(struct cluster *cl, const struct client *c)
-{
-    uintptr_t h = (uintptr_t)c;
-    h ^= h >> 9;
-    struct pipe **pp = &cl->pipes[h % PIPE_BUCKETS];
-    while (*pp && (*pp)->c != c)
-        pp = &(*pp)->hnext;
-    return pp;
-}
-
-static struct pipe *pipe_get(struct cluster *cl, struct client *c)
-{
-    struct pipe **pp = pipe_slot(cl, c);
-    if (!*pp) {
-        struct pipe *p = dyn_calloc(1, sizeof(*p));
-        p->c = c;
-        *pp = p;
-    }
-    return *pp;
-}
-
-/* Unlinks an empty pipe (or one whose ops were detached) and frees it. */
-static void pipe_del(struct cluster *cl, struct pipe *p)
-{
-    struct pipe **pp = pipe_slot(cl, p->c);
-    if (*pp == p)
-        *pp = p->hnext;
-    dyn_free(p);
-}
-
-static void pipe_push(struct pipe *p, struct op *op)
-{
-    op->pipe = p;
-    op->pipe_next = NULL;
-    if (p->tail)
-        p->tail->pipe_next = op;
-    else
-        p->head = op;
-    p->tail = op;
-    p->n++;
-}
-
-/* Moves the finished replies at the head of the pipe to the client's
- * output, in order, and wakes the client's writer (once per loop turn:
- * event_active merges). */
-static void pipe_drain(struct cluster *cl, struct pipe *p)
-{
-    struct client *c = p->c;
-    int wrote = 0;
-    while (p->head && p->head->finished) {
-        struct op *h = p->head;
-        p->head = h->pipe_next;
-        if (!p->head)
-            p->tail = NULL;
-        p->n--;
-        h->pipe = NULL;
-        dbuf_append(&c->obuf, h->reply.p, h->reply.len);
-        wrote = 1;
-        op_maybe_free(h);
-    }
-    if (cl->dispatching == c)
-        return; /* cluster_dispatch settles the client */
-    if (p->n == 0) {
-        int blocked = p->blocked;
-        pipe_del(cl, p);
-        if (blocked)
-            client_unblock(c);
-        else if (wrote && c->ev_write)
-            event_active(c->ev_write, EV_WRITE, 1);
-    } else if (wrote && c->ev_write) {
-        event_active(c->ev_write, EV_WRITE, 1);
-    }
-}
-
-/* Is the request after the one being dispatched (already in the query
- * buffer) a single-key data command that may start before the pipe is
- * empty?  See the essay. */
-static int pipe_next_ok(struct cluster *cl, struct client *c, struct pipe *p,
-                        int argc, const struct dyn_arg *argv)
-{
-    if (p->n >= PIPE_MAX ||
-        (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_CLOSE_AFTER_REPLY |
-                     CLIENT_CLOSE_ASAP)))
-        return 0;
-    /* only from the net loop: argv points into the query buffer */
-    const struct resp_parser *cp = &c->parser;
-    if (argc < 1 || cp->argc != (size_t)argc ||
-        argv[0].p != c->qbuf.p + cp->args[0].off ||
-        c->qbuf.p[resp_consumed(cp)] != '*')
-        return 0;
-    size_t end = cp->args[argc - 1].off + cp->args[argc - 1].len + 2;
-    if (end >= c->qbuf.len || c->qbuf.p[end] != '*')
-        return 0;
-    struct node *n = cl->node;
-    if (!c->authenticated && n->cfg.requirepass && n->cfg.requirepass[0])
-        return 0; /* the net loop parses it, with the unauthenticated limits */
-    struct resp_limits lim = {
-        .max_bulk = n->cfg.proto_max_bulk_len,
-        .max_inline = 64 * 1024,
-    };
-    int ok = 0;
-    struct resp_parser *pk = &cl->peek;
-    int st = resp_parse(pk, c->qbuf.p + end, c->qbuf.len - end, &lim);
-    if (st != RESP_COMMAND || pk->argc > 64) {
-        /* not kept: a large or partial request may have grown the parser */
-        resp_free(pk);
-        resp_init(pk);
-        return 0;
-    }
-    const char *base = c->qbuf.p + end;
-    const struct command *cmd =
-        command_lookup(n->commands, base + pk->args[0].off, pk->args[0].len);
-    int na = (int)pk->argc;
-    if (!cmd || cmd->subcommands || !(cmd->flags & CMD_DATA) ||
-        cmd->first_key <= 0 || na <= cmd->first_key)
-        goto out;
-    if ((cmd->arity > 0 && na != cmd->arity) ||
-        (cmd->arity < 0 && na < -cmd->arity))
-        goto out;
-    int step = cmd->key_step > 0 ? cmd->key_step : 1;
-    if (na > cmd->first_key + step && cmd->last_key < 0)
-        goto out; /* a fan-out */
-    if (cmd_is(cmd, "rename") || cmd_is(cmd, "renamenx") ||
-        cmd_is(cmd, "copy") || cmd_is(cmd, "msetnx"))
-        goto out;
-    const char *key = base + pk->args[cmd->first_key].off;
-    size_t klen = pk->args[cmd->first_key].len;
-    for (struct op *op = p->head; op; op = op->pipe_next) {
-        if (op->finished)
-            continue;
-        if (op->kind != OP_KEY || !op->key)
-            goto out; /* multi-key, keyless, EXEC: a barrier */
-        if (op->phase == PH_WRITE)
-            continue; /* executed here already */
-        if (op->klen == klen && memcmp(op->key, key, klen) == 0)
-            goto out;
-    }
-    ok = 1;
-out:
-    resp_next(pk);
-    resp_shift(pk, resp_consumed(pk));
-    return ok;
-}
-
-/* After starting op for c: the client goes on with its pipeline, or
- * blocks until the pipe is empty. */
-static void pipe_settle(struct cluster *cl, struct client *c, struct op *op,
-                        int argc, const struct dyn_arg *argv)
-{
-    struct pipe *p = *pipe_slot(cl, c); /* op may have left it already */
-    cl->dispatching = NULL;
-    op->refs--;
-    op_maybe_free(op);
-    if (!p)
-        return;
-    if (p->n == 0) {
-        pipe_del(cl, p);
-        return;
-    }
-    if (pipe_next_ok(cl, c, p, argc, argv))
-        return;
-    p->blocked = 1;
-    c->flags |= CLIENT_BLOCKED;
 }
 
 /* ---- op life ------------------------------------------------------------ */
 
-static struct op *op_new(struct cluster *cl, enum op_kind kind)
+static struct op *op_new(struct coord *co, enum op_kind kind)
 {
     struct op *op = dyn_calloc(1, sizeof(*op));
-    op->cl = cl;
-    op->id = ++cl->next_op;
+    op->co = co;
+    op->cl = co->cl;
+    op->id = ++co->next_op;
     op->kind = kind;
     dbuf_init(&op->reply);
-    op->all_next = cl->all;
-    if (cl->all)
-        cl->all->all_prev = op;
-    cl->all = op;
+    op->all_next = co->all;
+    if (co->all)
+        co->all->all_prev = op;
+    co->all = op;
     return op;
 }
 
+/* Starts an op by its command's route (server/command.h). */
 static void op_run(struct op *op)
 {
-    switch (op->kind) {
-    case OP_KEY:
-        if (op->cmd->first_key <= 0) {
-            keyless_start(op);
-        } else if (op->argc > op->cmd->first_key +
-                                   (op->cmd->key_step > 0 ? op->cmd->key_step
-                                                          : 1) &&
-                   op->cmd->last_key < 0) {
+    const struct command *cmd = op->cmd;
+    switch ((enum command_route)cmd->route) {
+    case ROUTE_KEY:
+    case ROUTE_KEY_BLIND:
+    case ROUTE_PER_KEY:
+        if (command_single_key(cmd, op->argc)) {
+            key_start(op);
+        } else {
             op->kind = OP_FANOUT;
             fanout_start(op);
-        } else {
-            key_start(op);
         }
         break;
-    case OP_SEQ:
-        seq_next(op);
+    case ROUTE_KEYSPACE:
+    case ROUTE_ALL:
+        keyless_start(op);
         break;
+    case ROUTE_NOTIFY:
+        notify_start(op);
+        break;
+    case ROUTE_REFUSED:
+        reply_err(op,
+                  "ERR %s is not supported in a cluster: its keys live on "
+                  "different nodes and no Dynamo can change them atomically",
+                  cmd->name);
+        op_finish(op);
+        break;
+    case ROUTE_LOCAL:
     default:
+        reply_err(op, "ERR %s does not run through the cluster", cmd->name);
+        op_finish(op);
         break;
     }
 }
@@ -1697,21 +1327,30 @@ static void op_finish(struct op *op)
     op->phase = PH_DONE;
     dl_del(op);
     switch (op->origin) {
-    case FROM_CLIENT:
-        if (op->pipe) {
-            pipe_drain(op->cl, op->pipe); /* may free op */
-            return;
+    case FROM_SUBMIT:
+        if (op->sub) {
+            struct coord_call *sub = op->sub;
+            op->sub = NULL;
+            sub->op = NULL;
+            sub->executed = 1;
+            sub->done(sub->ctx, op->reply.p, op->reply.len, op->failed);
         }
         break;
     case FROM_PEER:
-        if (op->call)
-            peer_call_reply_bulk(op->call, op->reply.p, op->reply.len);
+        if (op->call) {
+            /* the reply and its status, for the forwarding node */
+            struct dbuf *out = peer_call_buf(op->call);
+            reply_array(out, 2);
+            reply_bulk(out, op->reply.p, op->reply.len);
+            reply_int(out, op->failed);
+            peer_call_done(op->call);
+        }
         op->call = NULL;
         break;
     case FROM_PARENT: {
         /* the child's ref keeps the parent alive while it takes the reply */
         struct op *parent = op->parent;
-        op_child_done(parent, op->slot, &op->reply);
+        op_child_done(parent, op->slot, &op->reply, op->failed);
         parent->refs--;
         op_maybe_free(parent);
         break;
@@ -1767,9 +1406,10 @@ static void peer_answer(void *ctx, int err, const struct peer_value *v)
 static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
                       uint8_t purpose, int err, const struct peer_value *v)
 {
+    struct coord *co = op->co;
     /* op->refs still counts this answer, so nothing below can free op */
     int decided = 0;
-    if (cl->closing) {
+    if (co->closing) {
         op->refs--;
         return; /* shutting down: cluster_free frees every op */
     }
@@ -1779,7 +1419,7 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
         int ok = err == 0 && v &&
                  (v->type == PEER_V_NIL ||
                   (v->type == PEER_V_STRING &&
-                   parse_object(cl, v->str, v->len, &obj) == 0));
+                   db_parse_object(cl->node, v->str, v->len, &obj) == 0));
         if (op->phase != PH_READ) {
             /* late: the read is over (op->q may be the write quorum by
              * now); repair this replica if it lacks what we hold */
@@ -1806,7 +1446,7 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
     }
     case P_WRITE: {
         int ok = err == 0 && v && v->type == PEER_V_STATUS;
-        if (!ok && !cl->closing) {
+        if (!ok && !co->closing) {
             /* the write missed this target: keep a hint for its owner, so
              * that it still reaches all N (handoff.c) */
             uint16_t owner = standin_of(op, m);
@@ -1831,12 +1471,16 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
     case P_FORWARD:
         if (op->finished)
             break;
-        if (err == 0 && v && v->type == PEER_V_STRING) {
+        if (err == 0 && v && v->type == PEER_V_ARRAY && v->n == 2 &&
+            v->elem[0].type == PEER_V_STRING &&
+            v->elem[1].type == PEER_V_INT) {
+            /* the remote coordinator's reply and its status */
             dbuf_reset(&op->reply);
-            dbuf_append(&op->reply, v->str, v->len);
+            dbuf_append(&op->reply, v->elem[0].str, v->elem[0].len);
+            op->failed = v->elem[1].integer != 0;
             op_finish(op);
         } else if (err == DYN_EIO &&
-                   ((op->cmd->flags & CMD_READONLY) || is_blind(op))) {
+                   ((op->cmd->flags & CMD_READONLY) || op->blind)) {
             /* the next reachable replica: only for a command that means
              * the same run twice, since the lost coordinator may have run
              * it (INCR would count twice: tests/sim) */
@@ -1857,11 +1501,14 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
         }
         op->silent[m] = 0;
         dbuf_reset(&op->child[m]);
-        if (err == 0 && v)
+        if (err == 0 && v) {
             value_to_resp(v, &op->child[m]);
-        else
+            op->child_failed[m] = v->type == PEER_V_ERROR;
+        } else {
             reply_errorf(&op->child[m],
                          "NOQUORUM node %s did not answer", cl->mb.m[m].name);
+            op->child_failed[m] = 1;
+        }
         op->ndone++;
         if (op->ndone == op->nchild)
             gather_combine(op);
@@ -1873,218 +1520,25 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
     op_maybe_free(op);
 }
 
-/* ---- the replica side --------------------------------------------------- */
-
-static struct cluster *call_cluster(void *ctx)
-{
-    return ctx;
-}
-
-static void h_get(void *ctx, struct peer_call *call, int argc,
-                  const struct dyn_arg *argv)
-{
-    struct cluster *cl = call_cluster(ctx);
-    if (argc != 2) {
-        peer_call_reply_error(call, "ERR R.GET key");
-        return;
-    }
-    cl->replica_gets++;
-    const struct object *o = db_object(cl->node, argv[1].p, argv[1].len);
-    if (o)
-        peer_call_reply_bulk(call, object_bytes(o), object_size(o));
-    else
-        peer_call_reply_null(call);
-}
-
-static void h_put(void *ctx, struct peer_call *call, int argc,
-                  const struct dyn_arg *argv)
-{
-    struct cluster *cl = call_cluster(ctx);
-    struct object *o = NULL;
-    if (argc != 3 || parse_object(cl, argv[2].p, argv[2].len, &o) != 0) {
-        peer_call_reply_error(call, "ERR R.PUT key object: invalid object");
-        return;
-    }
-    cl->replica_puts++;
-    /* an ack promises the version is stored: a refused write is an error */
-    if (merge_local(cl, argv[1].p, argv[1].len, o, o) < 0)
-        peer_call_reply_error(call, "ERR R.PUT: the replica could not store "
-                                    "the object");
-    else
-        peer_call_reply_ok(call);
-}
-
-static void h_mget(void *ctx, struct peer_call *call, int argc,
-                   const struct dyn_arg *argv)
-{
-    struct cluster *cl = call_cluster(ctx);
-    if (argc < 2) {
-        peer_call_reply_error(call, "ERR R.MGET key...");
-        return;
-    }
-    struct dbuf *out = peer_call_buf(call);
-    reply_array(out, argc - 1);
-    for (int i = 1; i < argc; i++) {
-        cl->replica_gets++;
-        const struct object *o = db_object(cl->node, argv[i].p, argv[i].len);
-        if (o)
-            reply_bulk(out, object_bytes(o), object_size(o));
-        else
-            reply_null(out, 2);
-    }
-    peer_call_done(call);
-}
-
-static void h_mput(void *ctx, struct peer_call *call, int argc,
-                   const struct dyn_arg *argv)
-{
-    struct cluster *cl = call_cluster(ctx);
-    if (argc < 3 || argc % 2 == 0) {
-        peer_call_reply_error(call, "ERR R.MPUT key object [key object ...]");
-        return;
-    }
-    int n = (argc - 1) / 2, bad = 0;
-    char *res = dyn_malloc((size_t)n);
-    for (int i = 0; i < n; i++) {
-        const struct dyn_arg *k = &argv[1 + 2 * i], *b = &argv[2 + 2 * i];
-        struct object *o = NULL;
-        res[i] = 0;
-        if (parse_object(cl, b->p, b->len, &o) != 0)
-            res[i] = 1;
-        else if (merge_local(cl, k->p, k->len, o, o) < 0)
-            res[i] = 2;
-        else
-            cl->replica_puts++;
-        bad += res[i] != 0;
-    }
-    struct dbuf *out = peer_call_buf(call);
-    if (!bad) {
-        reply_int(out, n);
-    } else {
-        reply_array(out, n);
-        for (int i = 0; i < n; i++) {
-            if (res[i] == 0)
-                reply_ok(out);
-            else if (res[i] == 1)
-                reply_error(out, "ERR R.MPUT: invalid object");
-            else
-                reply_error(out, "ERR R.MPUT: the replica could not store "
-                                 "the object");
-        }
-    }
-    dyn_free(res);
-    peer_call_done(call);
-}
-
-static int parse_parts(struct cluster *cl, int from, int argc,
-                       const struct dyn_arg *argv, uint32_t *out)
-{
-    int k = 0;
-    for (int i = from; i < argc; i++) {
-        unsigned long long p;
-        if (dyn_str2ull(argv[i].p, argv[i].len, &p) != 0 || p >= cl->ring.q)
-            return -1;
-        out[k++] = (uint32_t)p;
-    }
-    return k;
-}
-
-static void h_scan(void *ctx, struct peer_call *call, int argc,
-                   const struct dyn_arg *argv)
-{
-    struct cluster *cl = call_cluster(ctx);
-    int is_keys = dyn_arg_is(argv[0].p, argv[0].len, "R.KEYS");
-    int is_rand = dyn_arg_is(argv[0].p, argv[0].len, "R.RANDOM");
-    int from = is_keys ? 2 : 1;
-    if (argc < from) {
-        peer_call_reply_error(call, "ERR wrong number of arguments");
-        return;
-    }
-    uint32_t *parts = dyn_malloc(sizeof(uint32_t) * (size_t)(argc + 1));
-    int np = parse_parts(cl, from, argc, argv, parts);
-    if (np < 0) {
-        dyn_free(parts);
-        peer_call_reply_error(call, "ERR bad partition");
-        return;
-    }
-    char *pat = NULL;
-    if (is_keys) {
-        pat = dyn_memdup(argv[1].p, argv[1].len + 1);
-        pat[argv[1].len] = 0;
-    }
-    scan_answer(cl, is_keys ? "R.KEYS" : is_rand ? "R.RANDOM" : "R.COUNT",
-                pat, is_keys ? argv[1].len : 0, parts, (size_t)np,
-                peer_call_buf(call));
-    peer_call_done(call);
-    dyn_free(pat);
-    dyn_free(parts);
-}
-
-static void h_flush(void *ctx, struct peer_call *call, int argc,
-                    const struct dyn_arg *argv)
-{
-    struct cluster *cl = call_cluster(ctx);
-    db_flush(cl->node);
-    dlog(DLOG_NOTICE, "FLUSHALL from %s", peer_call_peer_name(call));
-    peer_call_reply_ok(call);
-}
-
-/* R.CONFIG n|r|w value [version]: DYNAMO.CONFIG SET on another node. */
-static void h_config(void *ctx, struct peer_call *call, int argc,
-                     const struct dyn_arg *argv)
-{
-    struct cluster *cl = call_cluster(ctx);
-    long long v;
-    unsigned long long ver = 0;
-    if ((argc != 3 && argc != 4) ||
-        dyn_str2ll(argv[2].p, argv[2].len, &v) != 0 || v < 1 || v > 64 ||
-        (argc == 4 && dyn_str2ull(argv[3].p, argv[3].len, &ver) != 0)) {
-        peer_call_reply_error(call, "ERR R.CONFIG n|r|w value [version]");
-        return;
-    }
-    const struct config *c = &cl->node->cfg;
-    long long q[3] = {c->n, c->r, c->w};
-    if (dyn_arg_is(argv[1].p, argv[1].len, "n"))
-        q[0] = v;
-    else if (dyn_arg_is(argv[1].p, argv[1].len, "r"))
-        q[1] = v;
-    else if (dyn_arg_is(argv[1].p, argv[1].len, "w"))
-        q[2] = v;
-    else {
-        peer_call_reply_error(call, "ERR R.CONFIG n|r|w value [version]");
-        return;
-    }
-    /* an old sender without a version: newer than what we have */
-    if (!ver)
-        ver = cl->qversion + 1;
-    members_adopt_quorum(cl, ver, q[0], q[1], q[2], peer_call_peer_name(call));
-    peer_call_reply_ok(call);
-}
-
-static void h_ping(void *ctx, struct peer_call *call, int argc,
-                   const struct dyn_arg *argv)
-{
-    peer_call_reply_bulk(call, "PONG", 4);
-}
-
 static void h_fwd(void *ctx, struct peer_call *call, int argc,
                   const struct dyn_arg *argv)
 {
-    struct cluster *cl = call_cluster(ctx);
+    struct node *n = cluster_node_of(ctx);
+    struct coord *co = n->coord;
     if (argc < 3 || argv[1].len != 1 || (argv[1].p[0] != '2' &&
                                          argv[1].p[0] != '3')) {
         peer_call_reply_error(call, "ERR FWD resp argv...");
         return;
     }
     const struct command *cmd =
-        command_lookup(cl->node->commands, argv[2].p, argv[2].len);
-    if (!cmd || !(cmd->flags & CMD_DATA) || cmd->first_key <= 0 ||
-        argc - 2 <= cmd->first_key) {
+        command_lookup(n->commands, argv[2].p, argv[2].len);
+    if (!co || !cmd || !(cmd->flags & CMD_DATA) ||
+        !command_single_key(cmd, argc - 2)) {
         peer_call_reply_error(call, "ERR FWD of a command that has no key");
         return;
     }
-    cl->forwards_received++;
-    struct op *op = op_new(cl, OP_KEY);
+    co->cl->forwards_received++;
+    struct op *op = op_new(co, OP_KEY);
     op->origin = FROM_PEER;
     op->call = call;
     op->resp = argv[1].p[0] - '0';
@@ -2093,511 +1547,96 @@ static void h_fwd(void *ctx, struct peer_call *call, int argc,
     key_start(op);
 }
 
-static const struct peer_command peer_cmds[] = {
-    {"R.GET", h_get, 0},       {"R.PUT", h_put, 0},
-    {"R.KEYS", h_scan, 0},     {"R.COUNT", h_scan, 0},
-    {"R.RANDOM", h_scan, 0},   {"R.FLUSH", h_flush, 0},
-    {"R.CONFIG", h_config, 0}, {"R.PING", h_ping, 0},
-    {"FWD", h_fwd, 0},         {"R.MPUT", h_mput, 0},
-    {"R.MGET", h_mget, 0},
+static const struct peer_command coord_peer_cmds[] = {
+    {"FWD", h_fwd, 0},
 };
 
-static int member_of_peer(const struct cluster *cl, int peer_id)
-{
-    for (uint32_t i = 0; i < cl->mb.n; i++)
-        if (cl->peer_of[i] == peer_id)
-            return (int)i;
-    return -1;
-}
+/* ---- ROUTE_NOTIFY ------------------------------------------------------- */
 
-static void on_sent(void *ctx, int peer_id, uint64_t t)
+/* DYNAMO.CONFIG SET: the members bound n; the change is made here, with
+ * the ordinary handler, and then every other node is told. */
+static void notify_start(struct op *op)
 {
-    struct cluster *cl = ctx;
-    int m = member_of_peer(cl, peer_id);
-    (void)t; /* the bus's clock is monotonic; membership runs on ours */
-    if (m >= 0)
-        membership_on_request(&cl->mb, (uint32_t)m, now_ms(cl));
-}
-
-void cl_log_event(struct cluster *cl, const struct member_event *ev)
-{
-    dlog(DLOG_NOTICE, "member %s: %s -> %s", cl->mb.m[ev->member].name,
-         member_status_name(ev->from), member_status_name(ev->to));
-}
-
-static void on_reply(void *ctx, int peer_id, uint64_t t)
-{
-    struct cluster *cl = ctx;
-    int m = member_of_peer(cl, peer_id);
-    struct member_event ev;
-    (void)t;
-    if (m >= 0 && membership_on_reply(&cl->mb, (uint32_t)m, now_ms(cl), &ev))
-        cl_log_event(cl, &ev);
-}
-
-static void on_link(void *ctx, int peer_id, int up)
-{
-    struct cluster *cl = ctx;
-    int m = member_of_peer(cl, peer_id);
-    if (m >= 0)
-        dlog(DLOG_VERBOSE, "link to %s %s", cl->mb.m[m].name,
-             up ? "up" : "down");
-}
-
-/* Group commit on the peer bus: the replica writes of one read from a
- * peer are committed once, before their acknowledgements leave. */
-static void peer_batch_begin(void *ctx)
-{
-    struct cluster *cl = ctx;
-    if (cl->node->engine)
-        engine_batch_begin(cl->node->engine);
-}
-
-static int peer_batch_end(void *ctx)
-{
-    struct cluster *cl = ctx;
-    return cl->node->engine ? engine_batch_end(cl->node->engine) : 0;
-}
-
-/* Our peer commands followed by those of the other files of the layer. */
-static struct peer_handlers handlers_of(struct cluster *cl)
-{
-    size_t nae = 0;
-    const struct peer_command *ae = antientropy_peer_commands(&nae);
-    const struct {
-        const struct peer_command *c;
-        size_t n;
-    } parts[] = {
-        {peer_cmds, sizeof(peer_cmds) / sizeof(peer_cmds[0])},
-        {members_peer_cmds, members_npeer_cmds},
-        {handoff_peer_cmds, handoff_npeer_cmds},
-        {rebalance_peer_cmds, rebalance_npeer_cmds},
-        {ae, nae},
-    };
-    size_t total = 0;
-    for (size_t i = 0; i < DYN_ARRAY_LEN(parts); i++)
-        total += parts[i].n;
-    cl->pcmds = dyn_malloc(sizeof(*cl->pcmds) * (total + 1));
-    total = 0;
-    for (size_t i = 0; i < DYN_ARRAY_LEN(parts); i++) {
-        if (parts[i].n)
-            memcpy(cl->pcmds + total, parts[i].c,
-                   sizeof(*parts[i].c) * parts[i].n);
-        total += parts[i].n;
+    struct node *n = op->cl->node;
+    if (op->argc == 4 &&
+        cluster_quorum_check(n, &op->argv[2], &op->argv[3], &op->reply) != 0) {
+        op->failed = 1;
+        op_finish(op);
+        return;
     }
-    struct peer_handlers h = {
-        .commands = cl->pcmds,
-        .ncommands = total,
-        .on_message = NULL,
-        .on_sent = on_sent,
-        .on_reply = on_reply,
-        .on_link = on_link,
-        .batch_begin = peer_batch_begin,
-        .batch_end = peer_batch_end,
-    };
-    return h;
-}
-
-/* ---- for the other files of the Dynamo layer (cluster_int.h) ---------- */
-
-uint64_t cl_now(const struct cluster *cl)
-{
-    return now_ms(cl);
-}
-
-int cl_reachable(const struct cluster *cl, int m)
-{
-    return member_reachable(cl, m);
-}
-
-int cl_send(struct cluster *cl, uint16_t m, int argc,
-            const struct dyn_arg *argv, peer_reply_fn *fn, void *ctx)
-{
-    if (m >= cl->mb.n || m == cl->mb.self || cl->peer_of[m] < 0)
-        return DYN_EINVAL;
-    if (!fn)
-        return send_to(cl, NULL, m, P_NOTIFY, argc, argv);
-    return peer_request(cl->bus, cl->peer_of[m], argc, argv, fn, ctx, NULL);
-}
-
-int cl_merge_local(struct cluster *cl, const char *key, size_t klen,
-                   const struct object *remote, struct object *own)
-{
-    return merge_local(cl, key, klen, remote, own);
-}
-
-int cl_parse_object(struct cluster *cl, const char *p, size_t len,
-                    struct object **out)
-{
-    return parse_object(cl, p, len, out);
+    op->failed =
+        exec_local(op->cl, op->cmd, op->resp, op->argc, op->argv, &op->reply);
+    if (!op->failed && op->argc == 4)
+        cluster_quorum_changed(n, &op->argv[2], &op->argv[3]);
+    op_finish(op);
 }
 
 /* ---- public ------------------------------------------------------------- */
 
-/* "NAME HOST:PORT[@PEERPORT]" */
-static int parse_member(const char *line, char *name, char *host, int *port,
-                        int *pport)
+int coord_init(struct node *n, struct dbuf *err)
 {
-    char hp[128];
-    if (sscanf(line, "%63s %127s", name, hp) != 2)
-        return -1;
-    char *at = strchr(hp, '@');
-    *pport = 0;
-    if (at) {
-        *at = 0;
-        *pport = atoi(at + 1);
-    }
-    char *colon = strrchr(hp, ':');
-    if (!colon)
-        return -1;
-    *colon = 0;
-    *port = atoi(colon + 1);
-    if (*port <= 0 || *port > 65535)
-        return -1;
-    if (!*pport)
-        *pport = *port + 10000;
-    if (*pport <= 0 || *pport > 65535)
-        return -1;
-    snprintf(host, 64, "%.63s", hp);
-    return 0;
-}
-
-int cluster_init(struct node *n, struct dbuf *err)
-{
-    const char *list = n->cfg.cluster_nodes ? n->cfg.cluster_nodes : "";
-    n->cluster = NULL;
-    /* a cluster node: static members, seeds, or a secret (a node waiting
-     * for DYNAMO.JOIN) */
-    if (!list[0] && !(n->cfg.seeds && n->cfg.seeds[0]) &&
-        !(n->cfg.cluster_secret && n->cfg.cluster_secret[0]))
-        return 0;
-    struct cluster *cl = dyn_calloc(1, sizeof(*cl));
-    cl->node = n;
-    resp_init(&cl->peek);
-    membership_init(&cl->mb, (uint64_t)n->cfg.suspect_timeout_ms,
-                    DYN_MAX((uint64_t)n->cfg.down_timeout_ms,
-                            (uint64_t)n->cfg.suspect_timeout_ms));
-    const char **names = dyn_calloc(256, sizeof(char *));
-    int *pports = dyn_calloc(256, sizeof(int));
-    size_t nn = 0;
-    int self_pport = 0;
-    const char *p = list;
-    uint64_t t = now_ms(cl);
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char line[256], name[64], host[64];
-        int port, pport;
-        snprintf(line, sizeof(line), "%.*s", (int)DYN_MIN(len, 255), p);
-        p += len + (e ? 1 : 0);
-        if (!line[0])
-            continue;
-        if (parse_member(line, name, host, &port, &pport) != 0) {
-            dbuf_printf(err, "cluster-node '%s': expected NAME HOST:PORT", line);
-            goto fail;
-        }
-        int self = strcmp(name, n->cfg.node_name) == 0;
-        if (self && n->cfg.cluster_port)
-            pport = n->cfg.cluster_port;
-        if (self)
-            self_pport = pport;
-        int rc = membership_add(&cl->mb, name, host, (uint16_t)port,
-                                (uint16_t)pport, self, 1, t);
-        if (rc < 0) {
-            dbuf_printf(err, "cluster-node '%s': %s", line,
-                        rc == DYN_EEXIST ? "the name appears twice"
-                                         : "invalid name or host");
-            goto fail;
-        }
-        if (nn < 256) {
-            pports[nn] = pport;
-            names[nn++] = cl->mb.m[rc].name;
-        }
-    }
-    if (cl->mb.self == UINT32_MAX && nn) {
-        dbuf_printf(err, "node-name '%s' is not among the cluster-node lines",
-                    n->cfg.node_name);
-        goto fail;
-    }
-    if (cl->mb.self == UINT32_MAX) {
-        /* seeds only: we know ourselves, and learn the rest by gossip */
-        char host[64];
-        snprintf(host, sizeof(host), "%s", n->cfg.bind);
-        char *sp = strchr(host, ' ');
-        if (sp)
-            *sp = 0;
-        self_pport = n->cfg.cluster_port ? n->cfg.cluster_port
-                                         : n->cfg.port + 10000;
-        if (membership_add(&cl->mb, n->cfg.node_name, host,
-                           (uint16_t)n->cfg.port, (uint16_t)self_pport, 1, 1,
-                           t) < 0) {
-            dbuf_printf(err, "node-name '%s' or bind '%s' is not usable as a "
-                             "member", n->cfg.node_name, host);
-            goto fail;
-        }
-    }
-    const char *secret = n->cfg.cluster_secret ? n->cfg.cluster_secret : "";
-    if (!secret[0] && !n->cfg.cluster_insecure) {
-        dbuf_printf(err, "cluster-secret is not set: the peer bus will not "
-                         "start without one (or set cluster-insecure yes)");
-        goto fail;
-    }
-    if (!nn) {
-        /* no ring until a seed's gossip brings one (epoch 0 loses) */
-        if (ring_init(&cl->ring, (uint32_t)n->cfg.ring_partitions) != 0) {
-            dbuf_printf(err, "cannot build the ring");
-            goto fail;
-        }
-    } else if (ring_build(&cl->ring, (uint32_t)n->cfg.ring_partitions, names,
-                          nn, (uint32_t)n->cfg.n) != 0) {
-        dbuf_printf(err, "cannot build the ring");
-        goto fail;
-    }
-    rebalance_load_ring(cl);
-    char bind_host[64];
-    snprintf(bind_host, sizeof(bind_host), "%s", n->cfg.bind);
-    char *sp = strchr(bind_host, ' ');
-    if (sp)
-        *sp = 0;
-    struct peer_bus_opts o = {
-        .self_name = n->cfg.node_name,
-        .bind_host = bind_host,
-        .port = self_pport,
-        .secret = secret,
-        .secret_len = strlen(secret),
-        .insecure = n->cfg.cluster_insecure,
-        .tls = n->cfg.tls_cluster,
-        .max_message = (size_t)n->cfg.proto_max_bulk_len + 4096,
-        .connect_timeout_ms = (uint64_t)n->cfg.request_timeout_ms * 2,
-        .dead_link_ms = (uint64_t)n->cfg.request_timeout_ms * 5,
-    };
-    struct peer_handlers handlers = handlers_of(cl);
-    if (n->cfg.tls_cluster && !secret[0]) {
-        dbuf_printf(err, "tls-cluster yes needs cluster-secret: the bus's "
-                         "TLS key is derived from it");
-        goto fail;
-    }
-    if (peer_bus_new(n->base, &o, &handlers, cl, &cl->bus) != 0) {
-        dbuf_printf(err, "cannot start the peer bus on %s:%d", bind_host,
-                    self_pport);
-        goto fail;
-    }
+    n->coord = NULL;
+    int rc = cluster_init(n, coord_peer_cmds, DYN_ARRAY_LEN(coord_peer_cmds),
+                          err);
+    if (rc != 0 || !n->cluster)
+        return rc;
+    struct coord *co = dyn_calloc(1, sizeof(*co));
+    co->node = n;
+    co->cl = n->cluster;
     if (n->base)
-        cl->ev_flush = event_new(n->base, -1, 0, batch_flush_cb, cl);
-    if (members_init(cl, err) != 0 || handoff_init(cl, err) != 0 ||
-        rebalance_init(cl) != 0)
-        goto fail_bus;
-    for (uint32_t i = 0; i < cl->mb.n; i++)
-        members_added(cl, i);
-    dyn_free(names);
-    dyn_free(pports);
-    n->cluster = cl;
-    cl->ae = antientropy_new(n);
-    dlog(DLOG_NOTICE,
-         "cluster: %u members, ring of %u partitions, N=%d R=%d W=%d, peer "
-         "bus on %s:%d",
-         cl->mb.n, cl->ring.q, n->cfg.n, n->cfg.r, n->cfg.w, bind_host,
-         self_pport);
+        co->ev_flush = event_new(n->base, -1, 0, batch_flush_cb, co);
+    n->coord = co;
     return 0;
-fail_bus:
-    rebalance_free(cl);
-    handoff_free(cl);
-    members_free(cl);
-    if (cl->ev_flush)
-        event_free(cl->ev_flush);
-    peer_bus_free(cl->bus);
-    dyn_free(cl->peer_of);
-fail:
-    dyn_free(names);
-    dyn_free(pports);
-    ring_free(&cl->ring);
-    membership_free(&cl->mb);
-    dyn_free(cl->pcmds);
-    dyn_free(cl);
-    return DYN_EINVAL;
 }
 
-void cluster_free(struct node *n)
+void coord_free(struct node *n)
 {
-    struct cluster *cl = CL(n);
-    if (!cl)
+    struct coord *co = n->coord;
+    if (!co) {
+        cluster_free(n);
         return;
-    /* clients are gone by now; the bus fails what is outstanding */
-    for (struct op *op = cl->all; op; op = op->all_next) {
-        op->client = NULL;
+    }
+    /* nobody is told any more: the submitters are gone by now */
+    for (struct op *op = co->all; op; op = op->all_next) {
+        if (op->sub)
+            op->sub->op = NULL;
+        op->sub = NULL;
         op->call = NULL;
-        op->pipe = NULL;
     }
-    for (size_t i = 0; i < PIPE_BUCKETS; i++)
-        while (cl->pipes[i]) {
-            struct pipe *p = cl->pipes[i];
-            cl->pipes[i] = p->hnext;
-            dyn_free(p);
-        }
-    resp_free(&cl->peek);
-    if (cl->ev_flush)
-        event_free(cl->ev_flush);
-    cl->ev_flush = NULL;
-    for (uint32_t i = 0; i < cl->nbatches; i++) {
-        dyn_free(cl->batches[i].e);
-        dbuf_free(&cl->batches[i].data);
+    if (co->ev_flush)
+        event_free(co->ev_flush);
+    co->ev_flush = NULL;
+    for (uint32_t i = 0; i < co->nbatches; i++) {
+        dyn_free(co->batches[i].e);
+        dbuf_free(&co->batches[i].data);
     }
-    dyn_free(cl->batches);
-    cl->batches = NULL;
-    dyn_free(cl->bargv);
-    cl->bargv = NULL;
-    cl->nbatches = 0;
-    antientropy_free(cl->ae);
-    cl->ae = NULL;
-    /* fails what is outstanding: callbacks run and drop their refs */
-    cl->closing = 1;
-    peer_bus_free(cl->bus);
-    cl->bus = NULL;
-    while (cl->all) {
-        struct op *op = cl->all;
+    dyn_free(co->batches);
+    co->batches = NULL;
+    co->nbatches = 0;
+    dyn_free(co->bargv);
+    co->bargv = NULL;
+    /* the bus fails what is outstanding: the callbacks run and drop their
+     * refs (op_answer sees closing) */
+    co->closing = 1;
+    cluster_free(n);
+    while (co->all) {
+        struct op *op = co->all;
         op->finished = 1;
         op->refs = 0;
         op_free(op);
     }
-    rebalance_free(cl);
-    handoff_free(cl);
-    members_free(cl);
-    ring_free(&cl->ring);
-    membership_free(&cl->mb);
-    dyn_free(cl->peer_of);
-    dyn_free(cl->pcmds);
-    dyn_free(cl);
-    n->cluster = NULL;
+    dyn_free(co);
+    n->coord = NULL;
 }
 
-static int keyless(const struct command *cmd)
+void coord_tick(struct node *n, uint64_t t)
 {
-    return cmd->first_key <= 0;
-}
-
-int cluster_dispatch(struct client *c, const struct command *cmd, int argc,
-                     const struct dyn_arg *argv)
-{
-    struct cluster *cl = CL(c->node);
-    if (!cl || (c->flags & CLIENT_IN_EXEC))
-        return 0;
-    if (cmd_is(cmd, "dynamo.config|set")) {
-        /* N cannot exceed the members: there would be no N replicas */
-        long long nv;
-        if (argc == 4 && dyn_arg_is(argv[2].p, argv[2].len, "n") &&
-            dyn_str2ll(argv[3].p, argv[3].len, &nv) == 0 &&
-            nv > (long long)cl->mb.n) {
-            reply_errorf(&c->obuf,
-                         "ERR n (%lld) cannot exceed the %u members of the "
-                         "cluster",
-                         nv, cl->mb.n);
-            return 1;
-        }
-        /* apply here, then tell every peer */
-        size_t before = c->obuf.len;
-        cmd->proc(c, argc, argv);
-        if (c->obuf.len > before && c->obuf.p[before] == '+') {
-            /* the version is the time of the change: gossip keeps the
-             * newest, so nodes that miss this notice catch up */
-            cl->qversion = DYN_MAX(cl->qversion + 1, node_wall_ms(c->node));
-            char vb[24];
-            snprintf(vb, sizeof(vb), "%llu",
-                     (unsigned long long)cl->qversion);
-            struct dyn_arg av[4] = {
-                {"R.CONFIG", 8}, argv[2], argv[3], {vb, strlen(vb)}};
-            for (uint32_t m = 0; m < cl->mb.n; m++)
-                if (m != cl->mb.self)
-                    send_to(cl, NULL, (uint16_t)m, P_NOTIFY, 4, av);
-        }
-        return 1;
-    }
-    if (!(cmd->flags & CMD_DATA))
-        return 0;
-    if (cl->killed) {
-        reply_error(&c->obuf, "KILLED this node simulates a crash "
-                              "(DYNAMO.KILL): data commands are refused "
-                              "until DYNAMO.REVIVE");
-        return 1;
-    }
-    if (cmd_is(cmd, "rename") || cmd_is(cmd, "renamenx") ||
-        cmd_is(cmd, "copy") || cmd_is(cmd, "msetnx")) {
-        reply_errorf(&c->obuf,
-                     "ERR %s is not supported in a cluster: its keys live on "
-                     "different nodes and no Dynamo can change them "
-                     "atomically",
-                     cmd->name);
-        return 1;
-    }
-    (void)keyless;
-    struct op *op = op_new(cl, OP_KEY);
-    op->origin = FROM_CLIENT;
-    op->client = c;
-    op->resp = c->resp;
-    op->cmd = cmd;
-    args_copy(op, argc, argv);
-    pipe_push(pipe_get(cl, c), op);
-    /* A reply finished now goes to obuf at once when it is the pipe's
-     * head; pipe_settle decides whether the pipeline goes on. */
-    cl->dispatching = c;
-    op->refs++;
-    op_run(op);
-    pipe_settle(cl, c, op, argc, argv);
-    return 1;
-}
-
-int cluster_exec(struct client *c, struct queued_cmd *queue, int count)
-{
-    struct cluster *cl = CL(c->node);
-    if (!cl)
-        return 0;
-    struct op *op = op_new(cl, OP_SEQ);
-    op->queue = queue;
-    op->queue_len = count;
-    op->origin = FROM_CLIENT;
-    op->client = c;
-    op->resp = c->resp;
-    op->combine = COMBINE_ARRAY;
-    op->nchild = (uint32_t)count;
-    op->child = dyn_calloc(op->nchild ? op->nchild : 1, sizeof(struct dbuf));
-    pipe_push(pipe_get(cl, c), op);
-    cl->dispatching = c;
-    op->refs++;
-    seq_next(op);
-    pipe_settle(cl, c, op, 0, NULL); /* EXEC is a barrier: blocks */
-    return 1;
-}
-
-void cluster_client_gone(struct client *c)
-{
-    struct cluster *cl = CL(c->node);
-    if (!cl)
-        return;
-    struct pipe **pp = pipe_slot(cl, c);
-    struct pipe *p = *pp;
-    if (p) {
-        *pp = p->hnext;
-        struct op *op = p->head, *next;
-        for (; op; op = next) {
-            next = op->pipe_next;
-            op->pipe = NULL;
-            op->client = NULL;
-            op_maybe_free(op);
-        }
-        dyn_free(p);
-    }
-    for (struct op *op = cl->all; op; op = op->all_next)
-        if (op->client == c)
-            op->client = NULL;
-}
-
-void cluster_tick(struct node *n, uint64_t t)
-{
-    struct cluster *cl = CL(n);
-    if (!cl)
+    struct coord *co = n->coord;
+    if (!co)
         return;
     /* deadlines: the list is in deadline order */
-    while (cl->dl_head && cl->dl_head->deadline <= t) {
-        struct op *op = cl->dl_head;
+    while (co->dl_head && co->dl_head->deadline <= t) {
+        struct op *op = co->dl_head;
         dl_del(op);
         if (op->finished)
             continue;
@@ -2612,128 +1651,47 @@ void cluster_tick(struct node *n, uint64_t t)
         }
         op_finish(op);
     }
-    members_tick(cl, t);
-    if (!cl->killed) {
-        handoff_tick(cl, t);
-        rebalance_tick(cl, t);
-    }
-    /* even when killed: it answers its waiting clients (deadlines, and
-     * DYNAMO.KILL ends a run), and starts nothing while killed */
-    antientropy_tick(cl->ae, t);
+    cluster_tick(n, t);
 }
 
-const struct ring *cluster_ring(const struct node *n)
+void coord_submit(struct node *n, const struct command *cmd, int resp,
+                  int argc, const struct dyn_arg *argv,
+                  struct coord_call *call)
 {
-    return n->cluster ? &n->cluster->ring : NULL;
-}
-
-const struct membership *cluster_membership(const struct node *n)
-{
-    return n->cluster ? &n->cluster->mb : NULL;
-}
-
-int cluster_member_reachable(const struct node *n, int member)
-{
-    return n->cluster && member_reachable(n->cluster, member);
-}
-
-void cluster_info(struct node *n, struct dbuf *out)
-{
-    struct cluster *cl = CL(n);
-    if (!cl) {
-        dbuf_printf(out, "cluster_enabled:0\r\n");
+    struct coord *co = n->coord;
+    call->executed = 0;
+    call->op = NULL;
+    if (!co) {
+        call->executed = 1;
+        static const char e[] = "-ERR this node is not in a cluster\r\n";
+        call->done(call->ctx, e, sizeof(e) - 1, 1);
         return;
     }
-    uint32_t up = 0;
-    for (uint32_t m = 0; m < cl->mb.n; m++)
-        up += membership_is_up(&cl->mb, m);
-    struct peer_bus_stats ps;
-    peer_bus_get_stats(cl->bus, &ps);
-    dbuf_printf(out,
-                "cluster_enabled:1\r\n"
-                "cluster_members:%u\r\n"
-                "cluster_members_up:%u\r\n"
-                "ring_epoch:%llu\r\n"
-                "coordinated:%llu\r\n"
-                "forwarded:%llu\r\n"
-                "forwards_received:%llu\r\n"
-                "read_repairs:%llu\r\n"
-                "late_answers:%llu\r\n"
-                "noquorum_reads:%llu\r\n"
-                "noquorum_writes:%llu\r\n"
-                "replica_gets:%llu\r\n"
-                "replica_puts:%llu\r\n"
-                "down_transitions:%llu\r\n"
-                "peer_requests_sent:%llu\r\n"
-                "peer_link_writes:%llu\r\n"
-                "peer_auth_failures:%llu\r\n",
-                cl->mb.n, up, (unsigned long long)cl->ring.epoch,
-                (unsigned long long)cl->coordinated,
-                (unsigned long long)cl->forwarded,
-                (unsigned long long)cl->forwards_received,
-                (unsigned long long)cl->read_repairs,
-                (unsigned long long)cl->late_answers,
-                (unsigned long long)cl->noquorum_reads,
-                (unsigned long long)cl->noquorum_writes,
-                (unsigned long long)cl->replica_gets,
-                (unsigned long long)cl->replica_puts,
-                (unsigned long long)cl->mb.down_transitions,
-                (unsigned long long)ps.requests_sent,
-                (unsigned long long)ps.link_writes,
-                (unsigned long long)ps.auth_failures);
-    dbuf_printf(out, "peer_auth_timeouts:%llu\r\npeer_unauth_refused:%llu\r\n",
-                (unsigned long long)ps.auth_timeouts,
-                (unsigned long long)ps.unauth_refused);
-    dbuf_printf(out, "gossip_rounds:%llu\r\nkilled:%d\r\n",
-                (unsigned long long)cl->gossip_rounds, cl->killed);
-    handoff_info(cl, out);
-    rebalance_info(cl, out);
-    antientropy_info(cl->ae, out);
+    struct op *op = op_new(co, OP_KEY);
+    op->origin = FROM_SUBMIT;
+    op->sub = call;
+    op->resp = resp;
+    op->cmd = cmd;
+    call->op = op;
+    args_copy(op, argc, argv);
+    if ((cmd->flags & CMD_DATA) && co->cl->killed) {
+        reply_err(op, "KILLED this node simulates a crash (DYNAMO.KILL): data "
+                      "commands are refused until DYNAMO.REVIVE");
+        op_finish(op);
+        return;
+    }
+    op->refs++; /* op_run may finish it: it must outlive the call */
+    op_run(op);
+    op->refs--;
+    op_maybe_free(op);
 }
 
-int cluster_self(const struct node *n)
+void coord_cancel(struct coord_call *call)
 {
-    return n->cluster ? self_member(n->cluster) : -1;
-}
-
-uint32_t cluster_replicas(struct node *n, uint32_t part, uint16_t *out,
-                          uint32_t max)
-{
-    uint16_t rep[QUORUM_MAX];
-    if (!n->cluster)
-        return 0;
-    uint32_t k = replicas_of(n->cluster, part, rep);
-    k = DYN_MIN(k, max);
-    memcpy(out, rep, sizeof(uint16_t) * k);
-    return k;
-}
-
-int cluster_request(struct node *n, int member, int argc,
-                    const struct dyn_arg *argv, peer_reply_fn *fn, void *ctx)
-{
-    struct cluster *cl = n->cluster;
-    if (!cl || member < 0 || (uint32_t)member >= cl->mb.n ||
-        member == self_member(cl) || !member_reachable(cl, member))
-        return DYN_EINVAL;
-    return peer_request(cl->bus, cl->peer_of[member], argc, argv, fn, ctx,
-                        NULL);
-}
-
-uint64_t cluster_now_ms(const struct node *n)
-{
-    return n->cluster ? now_ms(n->cluster) : node_turn_ms(n);
-}
-
-int cluster_merge_bytes(struct node *n, const void *key, size_t klen,
-                        const void *bytes, size_t len)
-{
-    struct object *o = NULL;
-    if (!n->cluster || parse_object(n->cluster, bytes, len, &o) != 0)
-        return DYN_EINVAL;
-    return merge_local(n->cluster, key, klen, o, o);
-}
-
-struct node *cluster_node_of(void *peer_ctx)
-{
-    return ((struct cluster *)peer_ctx)->node;
+    struct op *op = call->op;
+    if (!op)
+        return;
+    op->sub = NULL;
+    call->op = NULL;
+    op_maybe_free(op);
 }

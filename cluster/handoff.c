@@ -45,7 +45,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cluster/cluster_int.h"
-#include "cluster/coordinator.h"
+#include "cluster/cluster.h"
 #include "cluster/hints.h"
 #include "server/config.h"
 #include "server/db.h"
@@ -134,11 +134,12 @@ static void h_hput(void *ctx, struct peer_call *call, int argc,
 {
     struct cluster *cl = ctx;
     struct object *o = NULL;
-    if (argc < 4 || cl_parse_object(cl, argv[2].p, argv[2].len, &o) != 0) {
+    if (argc < 4 ||
+        db_parse_object(cl->node, argv[2].p, argv[2].len, &o) != 0) {
         peer_call_reply_error(call, "ERR R.HPUT key object owner...");
         return;
     }
-    if (cl_merge_local(cl, argv[1].p, argv[1].len, o, o) < 0) {
+    if (db_merge_object(cl->node, argv[1].p, argv[1].len, o, o) < 0) {
         peer_call_reply_error(call, "ERR the stand-in could not store the "
                                     "write");
         return;

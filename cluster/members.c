@@ -51,7 +51,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cluster/cluster_int.h"
-#include "cluster/coordinator.h"
+#include "cluster/cluster.h"
 #include "cluster/gossip.h"
 #include "server/log.h"
 #include "server/node.h"

@@ -71,7 +71,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cluster/cluster_int.h"
-#include "cluster/coordinator.h"
+#include "cluster/cluster.h"
 #include "cluster/gossip.h"
 #include "cluster/hints.h"
 #include "server/db.h"
@@ -284,9 +284,9 @@ static void pull_answer(void *ctx, int err, const struct peer_value *v)
             if (k->type != PEER_V_STRING || o->type != PEER_V_STRING)
                 continue;
             struct object *obj = NULL;
-            if (cl_parse_object(cl, o->str, o->len, &obj) != 0)
+            if (db_parse_object(cl->node, o->str, o->len, &obj) != 0)
                 continue;
-            if (cl_merge_local(cl, k->str, k->len, obj, obj) < 0)
+            if (db_merge_object(cl->node, k->str, k->len, obj, obj) < 0)
                 pl->failed = 1;
             rb->keys_in++;
             rb->bytes_in += k->len + o->len;

@@ -9,9 +9,13 @@
  * has pending is oq's blocks followed by obuf; a handler only ever sees
  * obuf, and may hold offsets into it during its own command only.
  *
- * Pipelining: requests are executed in order; a handler that cannot answer
- * at once (the cluster coordinator, later) sets CLIENT_BLOCKED and the rest of
- * the pipeline waits in the query buffer until client_unblock().
+ * Pipelining: requests are executed in order; when a reply cannot be given
+ * at once (a command waiting on the cluster, server/pipeline.c) the client
+ * is CLIENT_BLOCKED and the rest of the pipeline waits in the query buffer
+ * until client_unblock().
+ *
+ * The functions below live in client.c and never touch the socket; net.c
+ * owns the connection (client_free, the listeners).
  *
  * Lifetime: a client is freed only from the event loop, never inside a
  * handler: handlers set CLIENT_CLOSE_AFTER_REPLY or CLIENT_CLOSE_ASAP.
@@ -44,7 +48,14 @@ enum client_flags {
     CLIENT_DIRTY_EXEC = 1 << 3,        /* a queued command was rejected */
     CLIENT_BLOCKED = 1 << 4,           /* waiting for an async reply */
     CLIENT_IN_EXEC = 1 << 5,           /* running EXEC's queued commands */
+    /* net.c's own: */
+    CLIENT_WRITE_EV = 1u << 24,        /* ev_write is added */
+    CLIENT_RESUME = 1u << 25,          /* unblocked: parse the rest of qbuf */
 };
+
+/* The longest inline request or count line a client may send; the
+ * network and the pipeline's look-ahead parse with the same limit. */
+#define CLIENT_MAX_INLINE (64 * 1024)
 
 struct queued_cmd {
     const struct command *cmd;
@@ -90,6 +101,8 @@ struct client {
      * socket to become writable (a handshake in progress) */
     struct tls_conn *tls;
     int tls_read_wants_write;
+    uint64_t errors;        /* error replies so far (client_error): a
+                             * command's status is whether it grew */
 };
 
 /* Marks the client to be closed once its output is flushed. */
@@ -102,6 +115,17 @@ size_t client_obuf_pending(const struct client *c);
 /* Closes c from the event loop soon (CLIENT KILL of another client); safe to
  * call from a handler.  The client is freed in its own callback. */
 void client_close_async(struct client *c);
+/* Wakes c's writer (once per loop turn: activations merge), for output
+ * added outside its own callbacks. */
+void client_wake(struct client *c);
+/* Answers an error (reply_error's text rules) and counts it: how a
+ * handler reports that the command failed. */
+void client_error(struct client *c, const char *msg);
+void client_errorf(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Frees the commands MULTI queued and leaves the MULTI state (clears
+ * CLIENT_MULTI and CLIENT_DIRTY_EXEC).  EXEC, DISCARD, RESET, close. */
+void client_multi_reset(struct client *c);
 /* Closes and frees c now.  Only from the event loop, never inside a handler
  * running for c. */
 void client_free(struct client *c);

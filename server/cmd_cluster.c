@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "cluster/coordinator.h"
+#include "cluster/cluster.h"
 #include "cluster/membership.h"
 #include "cluster/ring.h"
 #include "server/command.h"
@@ -44,7 +44,7 @@ static void dynamo_ring(struct client *c, int argc, const struct dyn_arg *argv)
 {
     const struct ring *r = cluster_ring(c->node);
     if (!r) {
-        reply_error(&c->obuf, NOT_IN_CLUSTER);
+        client_error(c, NOT_IN_CLUSTER);
         return;
     }
     if (argc > 1) {
@@ -52,8 +52,8 @@ static void dynamo_ring(struct client *c, int argc, const struct dyn_arg *argv)
         if (argc != 4 || !dyn_arg_is(argv[1].p, argv[1].len, "plan") ||
             (!dyn_arg_is(argv[2].p, argv[2].len, "join") &&
              !dyn_arg_is(argv[2].p, argv[2].len, "leave"))) {
-            reply_error(&c->obuf, "ERR syntax: DYNAMO.RING [PLAN JOIN|LEAVE "
-                                  "node]");
+            client_error(c, "ERR syntax: DYNAMO.RING [PLAN JOIN|LEAVE "
+                         "node]");
             return;
         }
         cluster_ring_plan(c->node, dyn_arg_is(argv[2].p, argv[2].len, "join"),
@@ -94,7 +94,7 @@ static void dynamo_preflist(struct client *c, int argc,
 {
     const struct ring *r = cluster_ring(c->node);
     if (!r) {
-        reply_error(&c->obuf, NOT_IN_CLUSTER);
+        client_error(c, NOT_IN_CLUSTER);
         return;
     }
     uint64_t h = dyn_hash64(argv[1].p, argv[1].len);
@@ -127,7 +127,7 @@ static void dynamo_members(struct client *c, int argc,
 {
     const struct membership *mb = cluster_membership(c->node);
     if (!mb) {
-        reply_error(&c->obuf, NOT_IN_CLUSTER);
+        client_error(c, NOT_IN_CLUSTER);
         return;
     }
     const struct ring *r = cluster_ring(c->node);
@@ -174,7 +174,7 @@ static void reply_result(struct client *c, int rc, struct dbuf *err)
     if (rc == 0)
         reply_ok(&c->obuf);
     else
-        reply_error(&c->obuf, err->len ? err->p : "ERR failed");
+        client_error(c, err->len ? err->p : "ERR failed");
     dbuf_free(err);
 }
 
@@ -182,7 +182,7 @@ static int in_cluster(struct client *c)
 {
     if (cluster_membership(c->node))
         return 1;
-    reply_error(&c->obuf, NOT_IN_CLUSTER);
+    client_error(c, NOT_IN_CLUSTER);
     return 0;
 }
 
@@ -215,7 +215,7 @@ static void dynamo_kill(struct client *c, int argc, const struct dyn_arg *argv)
     if (argc == 3 && dyn_str2ull(argv[2].p, argv[2].len, &secs) != 0)
         bad = 1;
     if (bad) {
-        reply_error(&c->obuf, "ERR syntax: DYNAMO.KILL [node] [seconds]");
+        client_error(c, "ERR syntax: DYNAMO.KILL [node] [seconds]");
         return;
     }
     struct dbuf err;
@@ -287,45 +287,46 @@ const struct command cmd_cluster_table[] = {
      "@read @slow", "dynamo", "1.0.0",
      "Shows this node's ring: epoch, partitions per node, each partition's "
      "replicas.",
-     "O(Q)", NULL},
+     "O(Q)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"dynamo.preflist", dynamo_preflist, 2, CMD_READONLY | CMD_DYNAMO, 1, 1,
      1, "@read @fast", "dynamo", "1.0.0",
      "Shows a key's hash, partition, replicas and fallbacks with their "
      "status.",
-     "O(S)", NULL},
+     "O(S)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"dynamo.members", dynamo_members, 1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
      "@read @slow", "dynamo", "1.0.0",
-     "Shows this node's view of every member.", "O(S)", NULL},
+     "Shows this node's view of every member.", "O(S)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"dynamo.kill", dynamo_kill, -1, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
      "@admin @dangerous", "dynamo", "1.0.0",
      "Makes this node (or the named one) behave as crashed: peer traffic "
      "is dropped and data commands refused, until DYNAMO.REVIVE or the "
      "seconds run out.",
-     "O(1)", NULL},
+     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"dynamo.revive", dynamo_revive, -1, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
      "@admin", "dynamo", "1.0.0", "Ends DYNAMO.KILL on this or the named node.",
-     "O(1)", NULL},
+     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"dynamo.fault", dynamo_fault, -2, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
      "@admin @dangerous", "dynamo", "1.0.0",
      "Drops or delays peer traffic between two members, one way or both: "
      "from to DROP [BOTH] | from to DELAY ms [BOTH] | CLEAR [ALL] | LIST.",
-     "O(S)", NULL},
+     "O(S)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"dynamo.hints", dynamo_hints, 1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
      "@read @slow", "dynamo", "1.0.0",
      "Lists the hints this node holds: owner, count, bytes.", "O(owners)",
-     NULL},
+     NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"dynamo.join", dynamo_join, 2, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
      "@admin", "dynamo", "1.0.0",
      "Gossips with host:port; a node outside the ring then joins it and "
      "its partitions are streamed to it.",
-     "O(1)", NULL},
+     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"dynamo.leave", dynamo_leave, 1, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
      "@admin @dangerous", "dynamo", "1.0.0",
      "Hands off this node's partitions, then leaves the cluster.", "O(Q)",
-     NULL},
+     NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"dynamo.forget", dynamo_forget, 2, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
      "@admin @dangerous", "dynamo", "1.0.0",
      "Removes a dead node for good; its partitions are re-replicated.",
-     "O(Q)", NULL},
-    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+     "O(Q)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
+    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };

@@ -115,17 +115,17 @@ static void cmd_select(struct client *c, int argc, const struct dyn_arg *argv)
 {
     long long db;
     if (dyn_str2ll(argv[1].p, argv[1].len, &db) < 0) {
-        reply_error(&c->obuf, ERR_NOT_INTEGER);
+        client_error(c, ERR_NOT_INTEGER);
         return;
     }
     if (db < -0x80000000LL || db > 0x7fffffffLL) {
-        reply_error(&c->obuf, "ERR value is out of range, value must between "
-                              "-2147483648 and 2147483647");
+        client_error(c, "ERR value is out of range, value must between "
+                     "-2147483648 and 2147483647");
         return;
     }
     if (db < 0 ||
         db >= (c->node->cfg.databases > 0 ? c->node->cfg.databases : 1)) {
-        reply_error(&c->obuf, "ERR DB index is out of range");
+        client_error(c, "ERR DB index is out of range");
         return;
     }
     c->db = (int)db;
@@ -146,14 +146,14 @@ static void cmd_auth(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct node *n = c->node;
     if (argc > 3) {
-        reply_error(&c->obuf, ERR_SYNTAX);
+        client_error(c, ERR_SYNTAX);
         return;
     }
     if (argc == 2 && !conn_has_password(n)) {
-        reply_error(&c->obuf,
-                    "ERR AUTH <password> called without any password "
-                    "configured for the default user. Are you sure your "
-                    "configuration is correct?");
+        client_error(c, 
+                     "ERR AUTH <password> called without any password "
+                     "configured for the default user. Are you sure your "
+                     "configuration is correct?");
         return;
     }
     const struct dyn_arg *user = argc == 3 ? &argv[1] : NULL;
@@ -162,8 +162,8 @@ static void cmd_auth(struct client *c, int argc, const struct dyn_arg *argv)
         c->authenticated = 1;
         reply_ok(&c->obuf);
     } else {
-        reply_error(&c->obuf, "WRONGPASS invalid username-password pair or "
-                              "user is disabled.");
+        client_error(c, "WRONGPASS invalid username-password pair or "
+                     "user is disabled.");
     }
 }
 
@@ -173,13 +173,13 @@ static void cmd_hello(struct client *c, int argc, const struct dyn_arg *argv)
     long long ver = 0;
     if (argc >= 2) {
         if (dyn_str2ll(argv[1].p, argv[1].len, &ver) < 0) {
-            reply_error(&c->obuf,
-                        "ERR Protocol version is not an integer or out of "
-                        "range");
+            client_error(c, 
+                         "ERR Protocol version is not an integer or out of "
+                         "range");
             return;
         }
         if (ver < 2 || ver > 3) {
-            reply_error(&c->obuf, "NOPROTO unsupported protocol version");
+            client_error(c, "NOPROTO unsupported protocol version");
             return;
         }
     }
@@ -195,31 +195,31 @@ static void cmd_hello(struct client *c, int argc, const struct dyn_arg *argv)
             name = &argv[j + 1];
             j += 1;
         } else {
-            reply_errorf(&c->obuf, "ERR Syntax error in HELLO option '%.*s'",
-                         (int)DYN_MIN(argv[j].len, 128), argv[j].p);
+            client_errorf(c, "ERR Syntax error in HELLO option '%.*s'",
+                          (int)DYN_MIN(argv[j].len, 128), argv[j].p);
             return;
         }
     }
     if (user) {
         if (!conn_check_auth(n, user, pass)) {
-            reply_error(&c->obuf, "WRONGPASS invalid username-password pair "
-                                  "or user is disabled.");
+            client_error(c, "WRONGPASS invalid username-password pair "
+                         "or user is disabled.");
             return;
         }
         c->authenticated = 1;
     }
     if (!c->authenticated && conn_has_password(n)) {
-        reply_error(&c->obuf,
-                    "NOAUTH HELLO must be called with the client already "
-                    "authenticated, otherwise the HELLO AUTH <user> <pass> "
-                    "option can be used to authenticate the client and "
-                    "select the RESP protocol version at the same time");
+        client_error(c, 
+                     "NOAUTH HELLO must be called with the client already "
+                     "authenticated, otherwise the HELLO AUTH <user> <pass> "
+                     "option can be used to authenticate the client and "
+                     "select the RESP protocol version at the same time");
         return;
     }
     if (name) {
         if (!conn_valid_name(name)) {
-            reply_error(&c->obuf, "ERR Client names cannot contain spaces, "
-                                  "newlines or special characters.");
+            client_error(c, "ERR Client names cannot contain spaces, "
+                         "newlines or special characters.");
             return;
         }
         conn_set_name(c, name);
@@ -245,7 +245,7 @@ static void cmd_hello(struct client *c, int argc, const struct dyn_arg *argv)
 
 static void cmd_reset(struct client *c, int argc, const struct dyn_arg *argv)
 {
-    command_multi_reset(c);
+    client_multi_reset(c);
     c->resp = 2;
     c->db = 0;
     dyn_free(c->name);
@@ -270,16 +270,16 @@ static void cmd_shutdown(struct client *c, int argc, const struct dyn_arg *argv)
         else if (dyn_arg_is(argv[j].p, argv[j].len, "abort"))
             abort_ = 1;
         else {
-            reply_error(&c->obuf, ERR_SYNTAX);
+            client_error(c, ERR_SYNTAX);
             return;
         }
     }
     if ((save && nosave) || (abort_ && argc != 2)) {
-        reply_error(&c->obuf, ERR_SYNTAX);
+        client_error(c, ERR_SYNTAX);
         return;
     }
     if (abort_) {
-        reply_error(&c->obuf, "ERR No shutdown in progress.");
+        client_error(c, "ERR No shutdown in progress.");
         return;
     }
     dlog(DLOG_WARNING, "User requested shutdown...");
@@ -316,8 +316,8 @@ static void cmd_client_setname(struct client *c, int argc,
                                const struct dyn_arg *argv)
 {
     if (!conn_valid_name(&argv[2])) {
-        reply_error(&c->obuf, "ERR Client names cannot contain spaces, "
-                              "newlines or special characters.");
+        client_error(c, "ERR Client names cannot contain spaces, "
+                     "newlines or special characters.");
         return;
     }
     conn_set_name(c, &argv[2]);
@@ -336,15 +336,15 @@ static void cmd_client_setinfo(struct client *c, int argc,
         dest = &c->lib_ver;
         attr = "lib-ver";
     } else {
-        reply_errorf(&c->obuf, "ERR Unrecognized option '%.*s'",
-                     (int)DYN_MIN(argv[2].len, 128), argv[2].p);
+        client_errorf(c, "ERR Unrecognized option '%.*s'",
+                      (int)DYN_MIN(argv[2].len, 128), argv[2].p);
         return;
     }
     if (!conn_valid_name(&argv[3])) {
-        reply_errorf(&c->obuf,
-                     "ERR %s cannot contain spaces, newlines or special "
-                     "characters.",
-                     attr);
+        client_errorf(c, 
+                      "ERR %s cannot contain spaces, newlines or special "
+                      "characters.",
+                      attr);
         return;
     }
     dyn_free(*dest);
@@ -397,8 +397,8 @@ static void cmd_client_list(struct client *c, int argc,
     if (argc == 4 && dyn_arg_is(argv[2].p, argv[2].len, "type")) {
         want_type = conn_client_type(&argv[3]);
         if (want_type < 0) {
-            reply_errorf(&c->obuf, "ERR Unknown client type '%.*s'",
-                         (int)DYN_MIN(argv[3].len, 128), argv[3].p);
+            client_errorf(c, "ERR Unknown client type '%.*s'",
+                          (int)DYN_MIN(argv[3].len, 128), argv[3].p);
             return;
         }
     } else if (argc >= 4 && dyn_arg_is(argv[2].p, argv[2].len, "id")) {
@@ -406,13 +406,13 @@ static void cmd_client_list(struct client *c, int argc,
         for (int j = 3; j < argc; j++) {
             if (conn_parse_id(&argv[j], &ids[nids]) < 0) {
                 dyn_free(ids);
-                reply_error(&c->obuf, "ERR Invalid client ID");
+                client_error(c, "ERR Invalid client ID");
                 return;
             }
             nids++;
         }
     } else if (argc != 2) {
-        reply_error(&c->obuf, ERR_SYNTAX);
+        client_error(c, ERR_SYNTAX);
         return;
     }
     struct dbuf t;
@@ -466,21 +466,21 @@ static void cmd_client_kill(struct client *c, int argc,
                 return;
             }
         }
-        reply_error(&c->obuf, "ERR No such client");
+        client_error(c, "ERR No such client");
         return;
     }
     unsigned long long id = 0;
     const struct dyn_arg *addr = NULL, *laddr = NULL;
     int type = 1, skipme = 1;
     if ((argc - 2) % 2 != 0) {
-        reply_error(&c->obuf, ERR_SYNTAX);
+        client_error(c, ERR_SYNTAX);
         return;
     }
     for (int j = 2; j + 1 < argc; j += 2) {
         const struct dyn_arg *o = &argv[j], *v = &argv[j + 1];
         if (dyn_arg_is(o->p, o->len, "id")) {
             if (conn_parse_id(v, &id) < 0) {
-                reply_error(&c->obuf, "ERR client-id should be greater than 0");
+                client_error(c, "ERR client-id should be greater than 0");
                 return;
             }
         } else if (dyn_arg_is(o->p, o->len, "addr")) {
@@ -490,14 +490,14 @@ static void cmd_client_kill(struct client *c, int argc,
         } else if (dyn_arg_is(o->p, o->len, "type")) {
             type = conn_client_type(v);
             if (type < 0) {
-                reply_errorf(&c->obuf, "ERR Unknown client type '%.*s'",
-                             (int)DYN_MIN(v->len, 128), v->p);
+                client_errorf(c, "ERR Unknown client type '%.*s'",
+                              (int)DYN_MIN(v->len, 128), v->p);
                 return;
             }
         } else if (dyn_arg_is(o->p, o->len, "user")) {
             if (!conn_argeq(v, "default")) {
-                reply_errorf(&c->obuf, "ERR No such user '%.*s'",
-                             (int)DYN_MIN(v->len, 128), v->p);
+                client_errorf(c, "ERR No such user '%.*s'",
+                              (int)DYN_MIN(v->len, 128), v->p);
                 return;
             }
         } else if (dyn_arg_is(o->p, o->len, "skipme")) {
@@ -506,11 +506,11 @@ static void cmd_client_kill(struct client *c, int argc,
             else if (dyn_arg_is(v->p, v->len, "no"))
                 skipme = 0;
             else {
-                reply_error(&c->obuf, ERR_SYNTAX);
+                client_error(c, ERR_SYNTAX);
                 return;
             }
         } else {
-            reply_error(&c->obuf, ERR_SYNTAX);
+            client_error(c, ERR_SYNTAX);
             return;
         }
     }
@@ -541,7 +541,7 @@ static void cmd_client_onoff(struct client *c, int argc,
         dyn_arg_is(argv[2].p, argv[2].len, "off"))
         reply_ok(&c->obuf);
     else
-        reply_error(&c->obuf, ERR_SYNTAX);
+        client_error(c, ERR_SYNTAX);
 }
 
 static void cmd_client_unpause(struct client *c, int argc,
@@ -604,85 +604,101 @@ static void cmd_client_help(struct client *c, int argc,
 static const struct command client_subcommands[] = {
     {"client|getname", cmd_client_getname, 2, CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE, 0, 0, 0, CONN_CAT, "connection", "2.6.9",
-     "Returns the name of the current connection.", "O(1)", NULL},
+     "Returns the name of the current connection.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client|help", cmd_client_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0,
      CONN_CAT, "connection", "5.0.0", "Lists the CLIENT subcommands.", "O(1)",
-     NULL},
+     NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client|id", cmd_client_id, 2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0,
      0, 0, CONN_CAT, "connection", "5.0.0",
-     "Returns the unique id of the current connection.", "O(1)", NULL},
+     "Returns the unique id of the current connection.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client|info", cmd_client_info, 2, CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE, 0, 0, 0, CONN_CAT, "connection", "6.2.0",
      "Describes the current connection in CLIENT LIST's format.", "O(1)",
-     NULL},
+     NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client|kill", cmd_client_kill, -3, CMD_ADMIN | CMD_NOSCRIPT |
      CMD_LOADING | CMD_STALE, 0, 0, 0, "@admin @slow @dangerous @connection",
      "connection", "2.4.0",
      "Closes connections chosen by address, id, type or user.",
-     "O(N) where N is the number of client connections", NULL},
+     "O(N) where N is the number of client connections", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client|list", cmd_client_list, -2, CMD_ADMIN | CMD_NOSCRIPT |
      CMD_LOADING | CMD_STALE, 0, 0, 0, "@admin @slow @dangerous @connection",
      "connection", "2.4.0", "Describes every open client connection.",
-     "O(N) where N is the number of client connections", NULL},
+     "O(N) where N is the number of client connections", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client|no-evict", cmd_client_onoff, 3, CMD_ADMIN | CMD_NOSCRIPT |
      CMD_LOADING | CMD_STALE, 0, 0, 0, "@admin @slow @dangerous @connection",
      "connection", "7.0.0",
-     "Accepted for compatibility: clients are never evicted.", "O(1)", NULL},
+     "Accepted for compatibility: clients are never evicted.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client|no-touch", cmd_client_onoff, 3, CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE, 0, 0, 0, CONN_CAT, "connection", "7.2.0",
-     "Accepted for compatibility: keys keep no access time.", "O(1)", NULL},
+     "Accepted for compatibility: keys keep no access time.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client|setinfo", cmd_client_setinfo, 4, CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE, 0, 0, 0, CONN_CAT, "connection", "7.2.0",
      "Records the client library's name or version for CLIENT LIST.", "O(1)",
-     NULL},
+     NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client|setname", cmd_client_setname, 3, CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE, 0, 0, 0, CONN_CAT, "connection", "2.6.9",
-     "Names the current connection.", "O(1)", NULL},
+     "Names the current connection.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client|unpause", cmd_client_unpause, 2, CMD_ADMIN | CMD_NOSCRIPT |
      CMD_LOADING | CMD_STALE, 0, 0, 0, "@admin @slow @dangerous @connection",
      "connection", "6.2.0",
-     "Accepted for compatibility: clients are never paused.", "O(N)", NULL},
-    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+     "Accepted for compatibility: clients are never paused.", "O(N)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
+    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
 const struct command cmd_conn_table[] = {
     {"ping", cmd_ping, -1, CMD_FAST | CMD_SENTINEL, 0, 0, 0,
      "@fast @connection", "connection", "1.0.0",
-     "Answers PONG, or echoes its argument: a liveness check.", "O(1)", NULL},
+     "Answers PONG, or echoes its argument: a liveness check.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"echo", cmd_echo, 2, CMD_FAST, 0, 0, 0, "@fast @connection",
-     "connection", "1.0.0", "Returns its argument unchanged.", "O(1)", NULL},
+     "connection", "1.0.0", "Returns its argument unchanged.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"quit", cmd_quit, -1, CMD_NO_AUTH | CMD_NO_MULTI | CMD_LOADING |
      CMD_STALE | CMD_FAST, 0, 0, 0, "@fast @connection", "connection",
-     "1.0.0", "Replies OK and closes the connection.", "O(1)", NULL},
+     "1.0.0", "Replies OK and closes the connection.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"select", cmd_select, 2, CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
      "@fast @connection", "connection", "1.0.0",
-     "Selects the database; Mini-Dynamo has only database 0.", "O(1)", NULL},
+     "Selects the database; Mini-Dynamo has only database 0.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"auth", cmd_auth, -2, CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE | CMD_FAST | CMD_SENTINEL, 0, 0, 0, "@fast @connection",
      "connection", "1.0.0",
      "Authenticates the connection as the default user.",
-     "O(N) where N is the length of the password", NULL},
+     "O(N) where N is the length of the password", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"hello", cmd_hello, -1, CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE | CMD_FAST | CMD_SENTINEL, 0, 0, 0, "@fast @connection",
      "connection", "6.0.0",
      "Handshake: picks RESP2 or RESP3, optionally authenticates and names "
      "the connection, and describes the server.",
-     "O(1)", NULL},
+     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"reset", cmd_reset, 1, CMD_NO_AUTH | CMD_NO_MULTI | CMD_NOSCRIPT |
      CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, "@fast @connection",
      "connection", "6.2.0",
-     "Returns the connection to its initial state.", "O(1)", NULL},
+     "Returns the connection to its initial state.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"time", cmd_time, 1, CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0,
      "@fast", "server", "2.6.0",
-     "Returns the node's clock as seconds and microseconds.", "O(1)", NULL},
+     "Returns the node's clock as seconds and microseconds.", "O(1)", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"shutdown", cmd_shutdown, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE | CMD_MULTI_DENIED | CMD_SENTINEL, 0, 0, 0,
      "@admin @slow @dangerous", "server", "1.0.0",
      "Stops the node cleanly.", "O(N) when saving, where N is the number of "
      "keys",
-     NULL},
+     NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"client", NULL, -2, CMD_SENTINEL, 0, 0, 0, "@slow", "connection",
      "2.4.0", "A container for connection management commands.",
-     "Depends on subcommand.", client_subcommands},
-    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+     "Depends on subcommand.", client_subcommands,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
+    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };

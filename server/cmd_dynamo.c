@@ -64,16 +64,16 @@ static int dynamo_parse_quorum(struct client *c, int argc,
     for (int j = start; j < argc; j += 2) {
         long long v;
         if (!dyn_arg_is(argv[j].p, argv[j].len, opt) || j + 1 >= argc) {
-            reply_error(&c->obuf, ERR_SYNTAX);
+            client_error(c, ERR_SYNTAX);
             return -1;
         }
         if (dyn_str2ll(argv[j + 1].p, argv[j + 1].len, &v) != 0) {
-            reply_error(&c->obuf, ERR_NOT_INTEGER);
+            client_error(c, ERR_NOT_INTEGER);
             return -1;
         }
         if (v < 1 || v > nrep) {
-            reply_errorf(&c->obuf, "ERR %s must be between 1 and N (%d)",
-                         label, nrep);
+            client_errorf(c, "ERR %s must be between 1 and N (%d)",
+                          label, nrep);
             return -1;
         }
         *out = (int)v;
@@ -90,7 +90,7 @@ static int dynamo_parse_context(struct client *c, const struct dyn_arg *a,
     if (vclock_context_decode(ctx, a->p, a->len,
                               (uint32_t)c->node->cfg.vclock_max_entries) == 0)
         return 0;
-    reply_error(&c->obuf, "ERR invalid context");
+    client_error(c, "ERR invalid context");
     return -1;
 }
 
@@ -202,8 +202,10 @@ static int dynamo_write_ctx(struct client *c, const struct dyn_arg *key,
         .expire_ms = 0, .ctx = ctx,
     };
     int rc = db_write(c->node, key->p, key->len, &w);
-    if (rc != 0)
+    if (rc != 0) {
+        c->errors++;
         db_reply_write_error(c->node, &c->obuf, rc, ctx);
+    }
     return rc;
 }
 
@@ -330,9 +332,9 @@ static int *dynamo_config_field(struct config *cfg, const struct dyn_arg *a)
 
 static void dynamo_config_unknown(struct client *c, const struct dyn_arg *a)
 {
-    reply_errorf(&c->obuf,
-                 "ERR unknown DYNAMO.CONFIG parameter '%.*s' (expected n, r "
-                 "or w)", (int)DYN_MIN(a->len, 128), a->p);
+    client_errorf(c, 
+                  "ERR unknown DYNAMO.CONFIG parameter '%.*s' (expected n, r "
+                  "or w)", (int)DYN_MIN(a->len, 128), a->p);
 }
 
 static void dynamo_config_get(struct client *c, int argc,
@@ -362,30 +364,30 @@ static void dynamo_config_set(struct client *c, int argc,
     }
     if (dyn_str2ll(argv[3].p, argv[3].len, &v) != 0 || v < INT32_MIN ||
         v > INT32_MAX) {
-        reply_error(&c->obuf, ERR_NOT_INTEGER);
+        client_error(c, ERR_NOT_INTEGER);
         return;
     }
     n = f == &cfg->n ? (int)v : cfg->n;
     r = f == &cfg->r ? (int)v : cfg->r;
     w = f == &cfg->w ? (int)v : cfg->w;
     if (f == &cfg->n && n > QUORUM_MAX) {
-        reply_errorf(&c->obuf,
-                     "ERR N must be at most %d (the replicas a quorum can "
-                     "track)", QUORUM_MAX);
+        client_errorf(c, 
+                      "ERR N must be at most %d (the replicas a quorum can "
+                      "track)", QUORUM_MAX);
         return;
     }
     if (f == &cfg->n && (n < 1 || n < r || n < w)) {
-        reply_errorf(&c->obuf,
-                     "ERR N must be at least 1 and not below R (%d) or W (%d)",
-                     r, w);
+        client_errorf(c, 
+                      "ERR N must be at least 1 and not below R (%d) or W (%d)",
+                      r, w);
         return;
     }
     if (f == &cfg->r && (r < 1 || r > n)) {
-        reply_errorf(&c->obuf, "ERR R must be between 1 and N (%d)", n);
+        client_errorf(c, "ERR R must be between 1 and N (%d)", n);
         return;
     }
     if (f == &cfg->w && (w < 1 || w > n)) {
-        reply_errorf(&c->obuf, "ERR W must be between 1 and N (%d)", n);
+        client_errorf(c, "ERR W must be between 1 and N (%d)", n);
         return;
     }
     *f = (int)v;
@@ -420,16 +422,19 @@ static const struct command dynamo_config_subcommands[] = {
     { "dynamo.config|get", dynamo_config_get, 3,
       CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_DYNAMO, 0, 0, 0,
       "@admin @slow @dangerous", "dynamo", "1.0.0",
-      "Returns N, R or W.", "O(1)", NULL },
+      "Returns N, R or W.", "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL },
     { "dynamo.config|set", dynamo_config_set, 4,
       CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_DYNAMO, 0, 0, 0,
       "@admin @slow @dangerous", "dynamo", "1.0.0",
-      "Changes N, R or W at run time.", "O(1)", NULL },
+      "Changes N, R or W at run time.", "O(1)", NULL,
+      ROUTE_NOTIFY, COMBINE_NONE, NULL },
     { "dynamo.config|help", dynamo_config_help, 2,
       CMD_LOADING | CMD_STALE | CMD_DYNAMO, 0, 0, 0,
       "@slow", "dynamo", "1.0.0",
-      "Lists the DYNAMO.CONFIG subcommands.", "O(1)", NULL },
-    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL },
+      "Lists the DYNAMO.CONFIG subcommands.", "O(1)", NULL,
+      ROUTE_LOCAL, COMBINE_NONE, NULL },
+    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
+     0, 0, NULL },
 };
 
 #define DYN_RD (CMD_READONLY | CMD_FAST | CMD_DYNAMO | CMD_DATA)
@@ -439,28 +444,35 @@ const struct command cmd_dynamo_table[] = {
     { "dynamo.get", dynamo_get, -2, DYN_RD, 1, 1, 1,
       "@read @fast", "dynamo", "1.0.0",
       "Returns every concurrent value of a key and the causal context to "
-      "write back with.", "O(S) where S is the number of siblings.", NULL },
+      "write back with.", "O(S) where S is the number of siblings.", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "dynamo.put", dynamo_put, -4, DYN_WR, 1, 1, 1,
       "@write @fast", "dynamo", "1.0.0",
       "Writes a value that supersedes the versions named by a context.",
-      "O(S) where S is the number of siblings.", NULL },
+      "O(S) where S is the number of siblings.", NULL,
+      ROUTE_KEY_BLIND, COMBINE_NONE, NULL },
     { "dynamo.del", dynamo_del, -3,
       CMD_WRITE | CMD_FAST | CMD_DYNAMO | CMD_DATA, 1, 1, 1,
       "@write @fast", "dynamo", "1.0.0",
       "Writes a tombstone that supersedes the versions named by a context.",
-      "O(S) where S is the number of siblings.", NULL },
+      "O(S) where S is the number of siblings.", NULL,
+      ROUTE_KEY_BLIND, COMBINE_NONE, NULL },
     { "dynamo.vclock", dynamo_vclock, 2, DYN_RD, 1, 1, 1,
       "@read @fast", "dynamo", "1.0.0",
       "Shows each sibling's vector clock, dot, timestamp and size.",
-      "O(S) where S is the number of siblings.", NULL },
+      "O(S) where S is the number of siblings.", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "dynamo.local", dynamo_local, 2,
       CMD_READONLY | CMD_FAST | CMD_DYNAMO, 1, 1, 1,
       "@read @fast", "dynamo", "1.0.0",
       "Shows this node's own stored copy of a key, values included, "
-      "without a quorum.", "O(S) where S is the number of siblings.", NULL },
+      "without a quorum.", "O(S) where S is the number of siblings.", NULL,
+      ROUTE_LOCAL, COMBINE_NONE, NULL },
     { "dynamo.config", dynamo_config_help, -2, CMD_DYNAMO, 0, 0, 0,
       "@slow", "dynamo", "1.0.0",
       "Reads or changes the replication settings N, R and W.",
-      "Depends on subcommand.", dynamo_config_subcommands },
-    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL },
+      "Depends on subcommand.", dynamo_config_subcommands,
+      ROUTE_LOCAL, COMBINE_NONE, NULL },
+    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
+     0, 0, NULL },
 };

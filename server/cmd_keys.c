@@ -57,6 +57,7 @@ static int keys_write(struct client *c, const void *key, size_t klen,
     int rc = db_write(c->node, key, klen, &w);
     if (rc == 0)
         return 0;
+    c->errors++;
     db_reply_write_error(c->node, &c->obuf, rc, NULL);
     return -1;
 }
@@ -190,18 +191,18 @@ static void keys_scan(struct client *c, int argc, const struct dyn_arg *argv)
     char num[32];
 
     if (keys_parse_cursor(&argv[1], &cursor) != 0) {
-        reply_error(&c->obuf, "ERR invalid cursor");
+        client_error(c, "ERR invalid cursor");
         return;
     }
     for (int i = 2; i < argc; i += 2) {
         int has_value = argc - i >= 2;
         if (has_value && dyn_arg_is(argv[i].p, argv[i].len, "count")) {
             if (dyn_str2ll(argv[i + 1].p, argv[i + 1].len, &count) != 0) {
-                reply_error(&c->obuf, ERR_NOT_INTEGER);
+                client_error(c, ERR_NOT_INTEGER);
                 return;
             }
             if (count < 1) {
-                reply_error(&c->obuf, ERR_SYNTAX);
+                client_error(c, ERR_SYNTAX);
                 return;
             }
         } else if (has_value && dyn_arg_is(argv[i].p, argv[i].len, "match")) {
@@ -213,7 +214,7 @@ static void keys_scan(struct client *c, int argc, const struct dyn_arg *argv)
             w.type_none = !dyn_arg_is(argv[i + 1].p, argv[i + 1].len,
                                       "string");
         } else {
-            reply_error(&c->obuf, ERR_SYNTAX);
+            client_error(c, ERR_SYNTAX);
             return;
         }
     }
@@ -321,12 +322,12 @@ static void keys_flush(struct client *c, int argc, const struct dyn_arg *argv)
     if (argc > 2 ||
         (argc == 2 && !dyn_arg_is(argv[1].p, argv[1].len, "sync") &&
          !dyn_arg_is(argv[1].p, argv[1].len, "async"))) {
-        reply_error(&c->obuf, ERR_SYNTAX);
+        client_error(c, ERR_SYNTAX);
         return;
     }
     int rc = db_flush(c->node);
     if (rc != 0)
-        reply_error(&c->obuf, db_error_text(c->node, rc));
+        client_error(c, db_error_text(c->node, rc));
     else
         reply_ok(&c->obuf);
 }
@@ -362,37 +363,37 @@ static void keys_expire_generic(struct client *c, int argc,
         else if (dyn_arg_is(argv[j].p, argv[j].len, "lt"))
             flags |= EXPF_LT;
         else {
-            reply_errorf(&c->obuf, "ERR Unsupported option %.*s",
-                         (int)argv[j].len, argv[j].p);
+            client_errorf(c, "ERR Unsupported option %.*s",
+                          (int)argv[j].len, argv[j].p);
             return;
         }
     }
     if ((flags & EXPF_NX) && (flags & (EXPF_XX | EXPF_GT | EXPF_LT))) {
-        reply_error(&c->obuf, "ERR NX and XX, GT or LT options at the same "
-                              "time are not compatible");
+        client_error(c, "ERR NX and XX, GT or LT options at the same "
+                     "time are not compatible");
         return;
     }
     if ((flags & EXPF_GT) && (flags & EXPF_LT)) {
-        reply_error(&c->obuf,
-                    "ERR GT and LT options at the same time are not "
-                    "compatible");
+        client_error(c, 
+                     "ERR GT and LT options at the same time are not "
+                     "compatible");
         return;
     }
     if (dyn_str2ll(argv[2].p, argv[2].len, &when) != 0) {
-        reply_error(&c->obuf, ERR_NOT_INTEGER);
+        client_error(c, ERR_NOT_INTEGER);
         return;
     }
     if (seconds) {
         if (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000) {
-            reply_errorf(&c->obuf, "ERR invalid expire time in '%s' command",
-                         cmd);
+            client_errorf(c, "ERR invalid expire time in '%s' command",
+                          cmd);
             return;
         }
         when *= 1000;
     }
     if (when > LLONG_MAX - basetime) {
-        reply_errorf(&c->obuf, "ERR invalid expire time in '%s' command",
-                     cmd);
+        client_errorf(c, "ERR invalid expire time in '%s' command",
+                      cmd);
         return;
     }
     when += basetime;
@@ -543,7 +544,7 @@ static void keys_rename_generic(struct client *c, const struct dyn_arg *argv,
     struct db_value v, dv;
 
     if (!db_lookup(c->node, argv[1].p, argv[1].len, &v)) {
-        reply_error(&c->obuf, "ERR no such key");
+        client_error(c, "ERR no such key");
         return;
     }
     if (keys_same(&argv[1], &argv[2])) {
@@ -561,7 +562,7 @@ static void keys_rename_generic(struct client *c, const struct dyn_arg *argv,
         /* That lookup may have expired dst (a store change): take src's
          * borrowed view again. */
         if (!db_lookup(c->node, argv[1].p, argv[1].len, &v)) {
-            reply_error(&c->obuf, "ERR no such key");
+            client_error(c, "ERR no such key");
             return;
         }
     }
@@ -597,22 +598,22 @@ static void keys_copy(struct client *c, int argc, const struct dyn_arg *argv)
         } else if (dyn_arg_is(argv[j].p, argv[j].len, "db") &&
                    j + 1 < argc) {
             if (dyn_str2ll(argv[j + 1].p, argv[j + 1].len, &dbid) != 0) {
-                reply_error(&c->obuf, ERR_NOT_INTEGER);
+                client_error(c, ERR_NOT_INTEGER);
                 return;
             }
             if (dbid < 0 || dbid >= c->node->cfg.databases) {
-                reply_error(&c->obuf, "ERR DB index is out of range");
+                client_error(c, "ERR DB index is out of range");
                 return;
             }
             j++;
         } else {
-            reply_error(&c->obuf, ERR_SYNTAX);
+            client_error(c, ERR_SYNTAX);
             return;
         }
     }
     if (keys_same(&argv[1], &argv[2])) {
-        reply_error(&c->obuf,
-                    "ERR source and destination objects are the same");
+        client_error(c, 
+                     "ERR source and destination objects are the same");
         return;
     }
     if (!db_lookup(c->node, argv[1].p, argv[1].len, &v)) {
@@ -642,84 +643,101 @@ const struct command cmd_keys_table[] = {
     { "del", keys_del, -2, CMD_WRITE | CMD_DATA, 1, -1, 1,
       "@keyspace @write @slow", "generic", "1.0.0",
       "Deletes keys by writing tombstones; returns how many existed.",
-      "O(N) where N is the number of keys to delete.", NULL },
+      "O(N) where N is the number of keys to delete.", NULL,
+      ROUTE_PER_KEY, COMBINE_SUM, NULL },
     { "unlink", keys_del, -2, KEY_WR_FAST, 1, -1, 1,
       "@keyspace @write @fast", "generic", "4.0.0",
       "Same as DEL: writes tombstones for the keys that exist.",
-      "O(1) for each key removed.", NULL },
+      "O(1) for each key removed.", NULL, ROUTE_PER_KEY, COMBINE_SUM, NULL },
     { "exists", keys_exists, -2, KEY_RD_FAST, 1, -1, 1,
       "@keyspace @read @fast", "generic", "1.0.0",
       "Counts how many of the keys exist (duplicates count again).",
-      "O(N) where N is the number of keys to check.", NULL },
+      "O(N) where N is the number of keys to check.", NULL,
+      ROUTE_PER_KEY, COMBINE_SUM, NULL },
     { "type", keys_type, 2, KEY_RD_FAST, 1, 1, 1,
       "@keyspace @read @fast", "generic", "1.0.0",
-      "Returns the type of a key: string, or none.", "O(1)", NULL },
+      "Returns the type of a key: string, or none.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "keys", keys_keys, 2, CMD_READONLY | CMD_DATA, 0, 0, 0,
       "@keyspace @read @slow @dangerous", "generic", "1.0.0",
       "Lists every key of this node matching a glob pattern.",
-      "O(N) with N being the number of keys stored on the node.", NULL },
+      "O(N) with N being the number of keys stored on the node.", NULL,
+      ROUTE_KEYSPACE, COMBINE_KEYS, NULL },
     { "scan", keys_scan, -2, CMD_READONLY | CMD_DATA, 0, 0, 0,
       "@keyspace @read @slow", "generic", "2.8.0",
       "Iterates over the keys of this node with a cursor.",
-      "O(1) for every call. O(N) for a complete iteration.", NULL },
+      "O(1) for every call. O(N) for a complete iteration.", NULL,
+      ROUTE_KEYSPACE, COMBINE_SCAN, NULL },
     { "randomkey", keys_randomkey, 1, CMD_READONLY | CMD_DATA, 0, 0, 0,
       "@keyspace @read @slow", "generic", "1.0.0",
-      "Returns a random key stored on this node.", "O(1)", NULL },
+      "Returns a random key stored on this node.", "O(1)", NULL,
+      ROUTE_KEYSPACE, COMBINE_RANDOM, NULL },
     { "dbsize", keys_dbsize, 1, KEY_RD_FAST, 0, 0, 0,
       "@keyspace @read @fast", "server", "1.0.0",
-      "Returns the number of keys stored on this node.", "O(1)", NULL },
+      "Returns the number of keys stored on this node.", "O(1)", NULL,
+      ROUTE_KEYSPACE, COMBINE_COUNT, NULL },
     { "flushall", keys_flush, -1, CMD_WRITE | CMD_DATA, 0, 0, 0,
       "@keyspace @write @slow @dangerous", "server", "1.0.0",
       "Removes every key stored on this node.",
-      "O(N) where N is the number of keys on the node.", NULL },
+      "O(N) where N is the number of keys on the node.", NULL,
+      ROUTE_ALL, COMBINE_FLUSH, NULL },
     { "flushdb", keys_flush, -1, CMD_WRITE | CMD_DATA, 0, 0, 0,
       "@keyspace @write @slow @dangerous", "server", "1.0.0",
       "Removes every key stored on this node (there is one database).",
-      "O(N) where N is the number of keys on the node.", NULL },
+      "O(N) where N is the number of keys on the node.", NULL,
+      ROUTE_ALL, COMBINE_FLUSH, NULL },
     { "expire", keys_expire, -3, KEY_WR_FAST, 1, 1, 1,
       "@keyspace @write @fast", "generic", "1.0.0",
-      "Sets a key's time to live in seconds.", "O(1)", NULL },
+      "Sets a key's time to live in seconds.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "pexpire", keys_pexpire, -3, KEY_WR_FAST, 1, 1, 1,
       "@keyspace @write @fast", "generic", "2.6.0",
-      "Sets a key's time to live in milliseconds.", "O(1)", NULL },
+      "Sets a key's time to live in milliseconds.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "expireat", keys_expireat, -3, KEY_WR_FAST, 1, 1, 1,
       "@keyspace @write @fast", "generic", "1.2.0",
-      "Sets a key's expiry as a Unix time in seconds.", "O(1)", NULL },
+      "Sets a key's expiry as a Unix time in seconds.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "pexpireat", keys_pexpireat, -3, KEY_WR_FAST, 1, 1, 1,
       "@keyspace @write @fast", "generic", "2.6.0",
-      "Sets a key's expiry as a Unix time in milliseconds.", "O(1)", NULL },
+      "Sets a key's expiry as a Unix time in milliseconds.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "ttl", keys_ttl, 2, KEY_RD_FAST, 1, 1, 1,
       "@keyspace @read @fast", "generic", "1.0.0",
-      "Returns a key's remaining time to live in seconds.", "O(1)", NULL },
+      "Returns a key's remaining time to live in seconds.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "pttl", keys_pttl, 2, KEY_RD_FAST, 1, 1, 1,
       "@keyspace @read @fast", "generic", "2.6.0",
       "Returns a key's remaining time to live in milliseconds.", "O(1)",
-      NULL },
+      NULL, ROUTE_KEY, COMBINE_NONE, NULL },
     { "expiretime", keys_expiretime, 2, KEY_RD_FAST, 1, 1, 1,
       "@keyspace @read @fast", "generic", "7.0.0",
-      "Returns a key's expiry as a Unix time in seconds.", "O(1)", NULL },
+      "Returns a key's expiry as a Unix time in seconds.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "pexpiretime", keys_pexpiretime, 2, KEY_RD_FAST, 1, 1, 1,
       "@keyspace @read @fast", "generic", "7.0.0",
       "Returns a key's expiry as a Unix time in milliseconds.", "O(1)",
-      NULL },
+      NULL, ROUTE_KEY, COMBINE_NONE, NULL },
     { "persist", keys_persist, 2, KEY_WR_FAST, 1, 1, 1,
       "@keyspace @write @fast", "generic", "2.2.0",
-      "Removes a key's expiry.", "O(1)", NULL },
+      "Removes a key's expiry.", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
     { "touch", keys_exists, -2, KEY_RD_FAST, 1, -1, 1,
       "@keyspace @read @fast", "generic", "3.2.1",
       "Counts the keys that exist (access times are not tracked).",
-      "O(N) where N is the number of keys that will be touched.", NULL },
+      "O(N) where N is the number of keys that will be touched.", NULL,
+      ROUTE_PER_KEY, COMBINE_SUM, NULL },
     { "rename", keys_rename, 3, CMD_WRITE | CMD_DATA, 1, 2, 1,
       "@keyspace @write @slow", "generic", "1.0.0",
       "Renames a key (two writes; not atomic across replicas).", "O(1)",
-      NULL },
+      NULL, ROUTE_REFUSED, COMBINE_NONE, NULL },
     { "renamenx", keys_renamenx, 3, KEY_WR_FAST, 1, 2, 1,
       "@keyspace @write @fast", "generic", "1.0.0",
       "Renames a key if the new name is free (not atomic across replicas).",
-      "O(1)", NULL },
+      "O(1)", NULL, ROUTE_REFUSED, COMBINE_NONE, NULL },
     { "copy", keys_copy, -3, CMD_WRITE | CMD_DENYOOM | CMD_DATA, 1, 2, 1,
       "@keyspace @write @slow", "generic", "6.2.0",
       "Copies a key's value and expiry to another key.",
-      "O(1) for string values.", NULL },
-    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL },
+      "O(1) for string values.", NULL, ROUTE_REFUSED, COMBINE_NONE, NULL },
+    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
+     0, 0, NULL },
 };

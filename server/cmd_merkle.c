@@ -54,7 +54,7 @@
 #include "server/store.h"
 #include "server/util.h"
 #include "cluster/antientropy.h"
-#include "cluster/coordinator.h"
+#include "cluster/cluster.h"
 #include "cluster/merkle.h"
 
 #define MERKLE_KILLED                                                      \
@@ -116,15 +116,15 @@ static int merkle_parse_part(struct client *c, const struct dyn_arg *a,
     *out = (uint32_t)v;
     return 0;
 bad:
-    reply_errorf(&c->obuf, "ERR partition must be an integer from 0 to %u",
-                 store_partitions(c->node->store) - 1);
+    client_errorf(c, "ERR partition must be an integer from 0 to %u",
+                  store_partitions(c->node->store) - 1);
     return -1;
 }
 
 static int merkle_refuse_multi(struct client *c)
 {
     if (c->flags & CLIENT_IN_EXEC) {
-        reply_error(&c->obuf, "ERR this command cannot run inside MULTI");
+        client_error(c, "ERR this command cannot run inside MULTI");
         return 1;
     }
     return 0;
@@ -138,7 +138,7 @@ static void merkle_view_done(void *ctx, const struct antientropy_view *v)
     if (!c)
         return;
     if (v->aborted) {
-        reply_error(&c->obuf, "ERR the node is shutting down");
+        client_error(c, "ERR the node is shutting down");
     } else {
         uint32_t silent = 0;
         for (uint32_t i = 0; i < v->nreplicas; i++)
@@ -210,7 +210,7 @@ static void dynamo_merkle(struct client *c, int argc,
 {
     struct antientropy *ae = antientropy_of(c->node);
     if (argc > 2) {
-        reply_error(&c->obuf, ERR_SYNTAX);
+        client_error(c, ERR_SYNTAX);
         return;
     }
     if (!ae || argc == 1) {
@@ -226,7 +226,7 @@ static void dynamo_merkle(struct client *c, int argc,
     if (antientropy_view(ae, p, merkle_view_done, w) != 0) {
         c->flags &= ~(unsigned)CLIENT_BLOCKED;
         dyn_free(w);
-        reply_error(&c->obuf, "ERR cannot query the replicas");
+        client_error(c, "ERR cannot query the replicas");
     }
 }
 
@@ -238,9 +238,9 @@ static void merkle_ae_done(void *ctx, const struct antientropy_result *r)
     if (!c)
         return;
     if (r->aborted) {
-        reply_error(&c->obuf, "ERR the node is shutting down");
+        client_error(c, "ERR the node is shutting down");
     } else if (r->killed) {
-        reply_error(&c->obuf, MERKLE_KILLED);
+        client_error(c, MERKLE_KILLED);
     } else {
         reply_map(&c->obuf, c->resp, 7);
         reply_bulk_cstr(&c->obuf, "partitions");
@@ -267,15 +267,15 @@ static void dynamo_ae(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct antientropy *ae = antientropy_of(c->node);
     if (argc > 2) {
-        reply_error(&c->obuf, ERR_SYNTAX);
+        client_error(c, ERR_SYNTAX);
         return;
     }
     if (!ae) {
-        reply_error(&c->obuf, "ERR anti-entropy needs a cluster");
+        client_error(c, "ERR anti-entropy needs a cluster");
         return;
     }
     if (cluster_is_killed(c->node)) {
-        reply_error(&c->obuf, MERKLE_KILLED);
+        client_error(c, MERKLE_KILLED);
         return;
     }
     if (merkle_refuse_multi(c))
@@ -295,7 +295,7 @@ static void dynamo_ae(struct client *c, int argc, const struct dyn_arg *argv)
     if (antientropy_start(ae, part, merkle_ae_done, w) != 0) {
         c->flags &= ~(unsigned)CLIENT_BLOCKED;
         dyn_free(w);
-        reply_error(&c->obuf, "ERR too many exchanges queued");
+        client_error(c, "ERR too many exchanges queued");
     }
 }
 
@@ -304,10 +304,13 @@ const struct command cmd_merkle_table[] = {
       CMD_READONLY | CMD_DYNAMO | CMD_MULTI_DENIED, 0, 0, 0,
       "@read @slow", "dynamo", "1.0.0",
       "Shows the Merkle roots of a partition's replicas and the leaves "
-      "where they differ.", "O(L) where L is merkle-leaves.", NULL },
+      "where they differ.", "O(L) where L is merkle-leaves.", NULL,
+      ROUTE_LOCAL, COMBINE_NONE, NULL },
     { "dynamo.ae", dynamo_ae, -1, CMD_ADMIN | CMD_DYNAMO | CMD_MULTI_DENIED,
       0, 0, 0, "@admin @slow", "dynamo", "1.0.0",
       "Runs an anti-entropy exchange now and replies when it is done.",
-      "O(D) where D is the number of differing keys.", NULL },
-    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL },
+      "O(D) where D is the number of differing keys.", NULL,
+      ROUTE_LOCAL, COMBINE_NONE, NULL },
+    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
+     0, 0, NULL },
 };

@@ -3,7 +3,7 @@
  *
  * A transaction here is what Redis gives minus WATCH: the queued commands
  * run back to back when EXEC arrives, with nothing else interleaved on this
- * node.  The dispatcher (command.c) does the queuing and marks the
+ * node.  The dispatcher (dispatch.c) does the queuing and marks the
  * transaction dirty when a queued request is refused; this file only opens,
  * runs and discards it.
  *
@@ -16,15 +16,16 @@
  */
 #include "server/client.h"
 #include "server/command.h"
-#include "cluster/coordinator.h"
+#include "server/dispatch.h"
 #include "server/node.h"
+#include "server/pipeline.h"
 #include "server/reply.h"
 #include "server/util.h"
 
 static void cmd_multi(struct client *c, int argc, const struct dyn_arg *argv)
 {
     if (c->flags & CLIENT_MULTI) {
-        reply_error(&c->obuf, "ERR MULTI calls can not be nested");
+        client_error(c, "ERR MULTI calls can not be nested");
         return;
     }
     c->flags |= CLIENT_MULTI;
@@ -34,13 +35,13 @@ static void cmd_multi(struct client *c, int argc, const struct dyn_arg *argv)
 static void cmd_exec(struct client *c, int argc, const struct dyn_arg *argv)
 {
     if (!(c->flags & CLIENT_MULTI)) {
-        reply_error(&c->obuf, "ERR EXEC without MULTI");
+        client_error(c, "ERR EXEC without MULTI");
         return;
     }
     if (c->flags & CLIENT_DIRTY_EXEC) {
-        command_multi_reset(c);
-        reply_error(&c->obuf, "EXECABORT Transaction discarded because of "
-                              "previous errors.");
+        client_multi_reset(c);
+        client_error(c, "EXECABORT Transaction discarded because of "
+                     "previous errors.");
         return;
     }
     /* Take the queue out of the client first: the commands run as if outside
@@ -51,14 +52,16 @@ static void cmd_exec(struct client *c, int argc, const struct dyn_arg *argv)
     c->multi_count = 0;
     c->multi_cap = 0;
     c->flags &= ~(unsigned)(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
-    /* In a cluster each command needs its own quorum: the coordinator runs
+    /* In a cluster each command needs its own quorum: the pipeline runs
      * the queue one command at a time and answers when the last is done. */
-    if (c->node->cluster && cluster_exec(c, q, count))
+    if (c->node->pipeline) {
+        pipeline_exec(c, q, count, dispatch_call);
         return;
+    }
     c->flags |= CLIENT_IN_EXEC;
     reply_array(&c->obuf, count);
     for (int i = 0; i < count; i++)
-        command_call(c, q[i].cmd, q[i].argc, q[i].argv);
+        dispatch_call(c, q[i].cmd, q[i].argc, q[i].argv);
     c->flags &= ~(unsigned)CLIENT_IN_EXEC;
     for (int i = 0; i < count; i++) {
         for (int j = 0; j < q[i].argc; j++)
@@ -71,21 +74,21 @@ static void cmd_exec(struct client *c, int argc, const struct dyn_arg *argv)
 static void cmd_discard(struct client *c, int argc, const struct dyn_arg *argv)
 {
     if (!(c->flags & CLIENT_MULTI)) {
-        reply_error(&c->obuf, "ERR DISCARD without MULTI");
+        client_error(c, "ERR DISCARD without MULTI");
         return;
     }
-    command_multi_reset(c);
+    client_multi_reset(c);
     reply_ok(&c->obuf);
 }
 
 static void cmd_watch(struct client *c, int argc, const struct dyn_arg *argv)
 {
     if (c->flags & CLIENT_MULTI) {
-        reply_error(&c->obuf, "ERR WATCH inside MULTI is not allowed");
+        client_error(c, "ERR WATCH inside MULTI is not allowed");
         return;
     }
-    reply_error(&c->obuf, "ERR WATCH is not supported: Mini-Dynamo has no "
-                          "isolation across keys (see README, Transactions)");
+    client_error(c, "ERR WATCH is not supported: Mini-Dynamo has no "
+                 "isolation across keys (see README, Transactions)");
 }
 
 static void cmd_unwatch(struct client *c, int argc, const struct dyn_arg *argv)
@@ -97,24 +100,26 @@ const struct command cmd_multi_table[] = {
     {"multi", cmd_multi, 1, CMD_NO_MULTI | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE | CMD_FAST, 0, 0, 0, "@fast @transaction", "transactions",
      "1.2.0", "Starts a transaction: later commands are queued until EXEC.",
-     "O(1)", NULL},
+     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"exec", cmd_exec, 1, CMD_NO_MULTI | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE, 0, 0, 0, "@slow @transaction", "transactions", "1.2.0",
      "Runs the queued commands in order and returns their replies.",
-     "Depends on commands in the transaction", NULL},
+     "Depends on commands in the transaction", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"discard", cmd_discard, 1, CMD_NO_MULTI | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE | CMD_FAST, 0, 0, 0, "@fast @transaction", "transactions",
      "2.0.0", "Drops the queued commands and leaves the transaction.",
-     "O(N), when N is the number of queued commands", NULL},
+     "O(N), when N is the number of queued commands", NULL,
+     ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"watch", cmd_watch, -2, CMD_NO_MULTI | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE | CMD_FAST, 1, -1, 1, "@fast @transaction", "transactions",
      "2.2.0",
      "Refused: optimistic locking needs one version per key, which a "
      "Dynamo store does not have.",
-     "O(1)", NULL},
+     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"unwatch", cmd_unwatch, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE |
      CMD_FAST, 0, 0, 0, "@fast @transaction", "transactions", "2.2.0",
      "Accepted for compatibility: there is never anything watched.", "O(1)",
-     NULL},
-    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+     NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
+    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };

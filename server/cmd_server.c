@@ -66,7 +66,7 @@ size_t __sanitizer_get_heap_size(void);
 #include "server/buf.h"
 #include "server/client.h"
 #include "server/command.h"
-#include "cluster/coordinator.h"
+#include "cluster/cluster.h"
 #include "server/config.h"
 #include "server/db.h"
 #include "server/engine.h"
@@ -414,8 +414,8 @@ static void server_container_run(struct client *c, const struct command *subs,
     const struct command *sub = server_sub_find(subs, argv[1].p, argv[1].len);
     if (!sub) {
         int l = (int)DYN_MIN(argv[1].len, 128);
-        reply_errorf(&c->obuf, "ERR unknown subcommand '%.*s'. Try %s HELP.",
-                     l, argv[1].p, upname);
+        client_errorf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                      l, argv[1].p, upname);
         return;
     }
     if (!server_arity_ok(sub, argc)) {
@@ -1071,7 +1071,7 @@ static void server_command_list_proc(struct client *c, int argc,
     struct list_filter f = {0, NULL, 0};
     if (argc != 2) {
         if (argc != 5 || !dyn_arg_is(argv[2].p, argv[2].len, "filterby")) {
-            reply_error(&c->obuf, ERR_SYNTAX);
+            client_error(c, ERR_SYNTAX);
             return;
         }
         if (dyn_arg_is(argv[3].p, argv[3].len, "pattern"))
@@ -1081,7 +1081,7 @@ static void server_command_list_proc(struct client *c, int argc,
         else if (dyn_arg_is(argv[3].p, argv[3].len, "module"))
             f.kind = 3;
         else {
-            reply_error(&c->obuf, ERR_SYNTAX);
+            client_error(c, ERR_SYNTAX);
             return;
         }
         f.p = argv[4].p;
@@ -1157,12 +1157,12 @@ static void server_getkeys(struct client *c, int argc,
             cmd = s;
     }
     if (!cmd) {
-        reply_error(&c->obuf, "ERR Invalid command specified");
+        client_error(c, "ERR Invalid command specified");
         return;
     }
     if (!server_arity_ok(cmd, n)) {
-        reply_error(&c->obuf,
-                    "ERR Invalid number of arguments specified for command");
+        client_error(c, 
+                     "ERR Invalid number of arguments specified for command");
         return;
     }
     struct meta_spec derived;
@@ -1207,6 +1207,7 @@ static void server_getkeys(struct client *c, int argc,
     }
     if (!found) {
         b->len = off; /* drop the placeholder */
+        c->errors++;
         reply_error(b, "ERR The command has no key arguments");
         return;
     }
@@ -1341,7 +1342,7 @@ static void server_config_set_proc(struct client *c, int argc,
 {
     struct node *n = c->node;
     if ((argc - 2) % 2 != 0) {
-        reply_error(&c->obuf, ERR_SYNTAX);
+        client_error(c, ERR_SYNTAX);
         return;
     }
     int npairs = (argc - 2) / 2;
@@ -1359,17 +1360,17 @@ static void server_config_set_proc(struct client *c, int argc,
     /* Pass 1: every name known, none twice; nothing changes yet. */
     for (int i = 0; i < npairs && !failed; i++) {
         if (!config_known(names[i])) {
-            reply_errorf(&c->obuf,
-                         "ERR Unknown option or number of arguments for "
-                         "CONFIG SET - '%s'", names[i]);
+            client_errorf(c, 
+                          "ERR Unknown option or number of arguments for "
+                          "CONFIG SET - '%s'", names[i]);
             failed = 1;
             break;
         }
         for (int j = 0; j < i; j++)
             if (strcasecmp(names[i], names[j]) == 0) {
-                reply_errorf(&c->obuf,
-                             "ERR CONFIG SET failed (possibly related to "
-                             "argument '%s') - duplicate parameter", names[i]);
+                client_errorf(c, 
+                              "ERR CONFIG SET failed (possibly related to "
+                              "argument '%s') - duplicate parameter", names[i]);
                 failed = 1;
                 break;
             }
@@ -1380,16 +1381,16 @@ static void server_config_set_proc(struct client *c, int argc,
         dbuf_reset(&err);
         if (config_set(&n->cfg, names[i], values[i], &err) < 0) {
             dbuf_appendc(&err, '\0');
-            reply_errorf(&c->obuf, "ERR %s",
-                         err.p ? err.p : "CONFIG SET failed");
+            client_errorf(c, "ERR %s",
+                          err.p ? err.p : "CONFIG SET failed");
             failed = 1;
             break;
         }
         applied = i + 1;
         if (server_config_apply_side(n, names[i]) < 0) {
-            reply_errorf(&c->obuf,
-                         "ERR CONFIG SET failed (possibly related to argument "
-                         "'%s') - can't open the log file", names[i]);
+            client_errorf(c, 
+                          "ERR CONFIG SET failed (possibly related to argument "
+                          "'%s') - can't open the log file", names[i]);
             failed = 1;
             break;
         }
@@ -1437,10 +1438,10 @@ static void server_config_rewrite_proc(struct client *c, int argc,
                                        const struct dyn_arg *argv)
 {
     if (!c->node->config_file)
-        reply_error(&c->obuf,
-                    "ERR The server is running without a config file");
+        client_error(c, 
+                     "ERR The server is running without a config file");
     else
-        reply_error(&c->obuf, "ERR CONFIG REWRITE is not supported");
+        client_error(c, "ERR CONFIG REWRITE is not supported");
 }
 
 static void server_config_help_proc(struct client *c, int argc,
@@ -1982,21 +1983,21 @@ static void server_memory_usage_proc(struct client *c, int argc,
                                      const struct dyn_arg *argv)
 {
     if (argc != 3 && argc != 5) {
-        reply_error(&c->obuf, ERR_SYNTAX);
+        client_error(c, ERR_SYNTAX);
         return;
     }
     if (argc == 5) {
         long long samples;
         if (!dyn_arg_is(argv[3].p, argv[3].len, "samples")) {
-            reply_error(&c->obuf, ERR_SYNTAX);
+            client_error(c, ERR_SYNTAX);
             return;
         }
         if (dyn_str2ll(argv[4].p, argv[4].len, &samples) < 0) {
-            reply_error(&c->obuf, ERR_NOT_INTEGER);
+            client_error(c, ERR_NOT_INTEGER);
             return;
         }
         if (samples < 0) {
-            reply_error(&c->obuf, ERR_SYNTAX);
+            client_error(c, ERR_SYNTAX);
             return;
         }
     }

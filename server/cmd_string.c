@@ -74,6 +74,7 @@ static int string_write(struct client *c, const struct dyn_arg *key,
     if (rc == 0)
         return 0;
     c->obuf.len = mark;
+    c->errors++;
     db_reply_write_error(c->node, &c->obuf, rc, NULL);
     return -1;
 }
@@ -86,6 +87,7 @@ static int string_delete(struct client *c, const struct dyn_arg *key,
     if (rc == 0)
         return 0;
     c->obuf.len = mark;
+    c->errors++;
     db_reply_write_error(c->node, &c->obuf, rc, NULL);
     return -1;
 }
@@ -123,7 +125,7 @@ static int string_parse_ll(struct client *c, const struct dyn_arg *a,
 {
     if (dyn_str2ll(a->p, a->len, out) == 0)
         return 0;
-    reply_error(&c->obuf, ERR_NOT_INTEGER);
+    client_error(c, ERR_NOT_INTEGER);
     return -1;
 }
 
@@ -174,7 +176,7 @@ static size_t string_format_ld(char *buf, size_t cap, long double v)
 
 static void string_reply_expire_error(struct client *c, const char *cmd)
 {
-    reply_errorf(&c->obuf, "ERR invalid expire time in '%s' command", cmd);
+    client_errorf(c, "ERR invalid expire time in '%s' command", cmd);
 }
 
 enum string_expire_unit {
@@ -271,7 +273,7 @@ static int string_parse_opts(struct client *c, int argc,
             o->unit = u;
             o->expire = &argv[++j];
         } else {
-            reply_error(&c->obuf, ERR_SYNTAX);
+            client_error(c, ERR_SYNTAX);
             return -1;
         }
     }
@@ -495,8 +497,8 @@ static int string_check_len(struct client *c, long long size,
     long long total;
     if (__builtin_add_overflow(size, append, &total) ||
         total > c->node->cfg.proto_max_bulk_len) {
-        reply_error(&c->obuf, "ERR string exceeds maximum allowed size "
-                              "(proto-max-bulk-len)");
+        client_error(c, "ERR string exceeds maximum allowed size "
+                     "(proto-max-bulk-len)");
         return -1;
     }
     return 0;
@@ -541,7 +543,7 @@ static void string_setrange(struct client *c, int argc,
     if (string_parse_ll(c, &argv[2], &offset) != 0)
         return;
     if (offset < 0) {
-        reply_error(&c->obuf, "ERR offset is out of range");
+        client_error(c, "ERR offset is out of range");
         return;
     }
     found = db_lookup(c->node, argv[1].p, argv[1].len, &v);
@@ -614,14 +616,14 @@ static void string_incr_generic(struct client *c, const struct dyn_arg *key,
 
     if (db_lookup(c->node, key->p, key->len, &v)) {
         if (dyn_str2ll((const char *)v.value, v.vlen, &cur) != 0) {
-            reply_error(&c->obuf, ERR_NOT_INTEGER);
+            client_error(c, ERR_NOT_INTEGER);
             return;
         }
         expire = v.expire_ms;
     }
     if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur) ||
         (incr > 0 && cur > 0 && incr > LLONG_MAX - cur)) {
-        reply_error(&c->obuf, "ERR increment or decrement would overflow");
+        client_error(c, "ERR increment or decrement would overflow");
         return;
     }
     cur += incr;
@@ -655,7 +657,7 @@ static void string_decrby(struct client *c, int argc,
     if (string_parse_ll(c, &argv[2], &decr) != 0)
         return;
     if (decr == LLONG_MIN) {
-        reply_error(&c->obuf, "ERR decrement would overflow");
+        client_error(c, "ERR decrement would overflow");
         return;
     }
     string_incr_generic(c, &argv[1], -decr);
@@ -672,24 +674,24 @@ static void string_incrbyfloat(struct client *c, int argc,
 
     if (db_lookup(c->node, argv[1].p, argv[1].len, &v)) {
         if (string_parse_ld((const char *)v.value, v.vlen, &cur) != 0) {
-            reply_error(&c->obuf, "ERR value is not a valid float");
+            client_error(c, "ERR value is not a valid float");
             return;
         }
         expire = v.expire_ms;
     }
     if (string_parse_ld(argv[2].p, argv[2].len, &incr) != 0) {
-        reply_error(&c->obuf, "ERR value is not a valid float");
+        client_error(c, "ERR value is not a valid float");
         return;
     }
     cur += incr;
     if (isnan(cur) || isinf(cur)) {
-        reply_error(&c->obuf, "ERR increment would produce NaN or Infinity");
+        client_error(c, "ERR increment would produce NaN or Infinity");
         return;
     }
     buf = dyn_malloc(STRING_LD_CHARS);
     len = string_format_ld(buf, STRING_LD_CHARS, cur);
     if (len == 0)
-        reply_error(&c->obuf, "ERR value is not a valid float");
+        client_error(c, "ERR value is not a valid float");
     else if (string_write(c, &argv[1], buf, len, expire, c->obuf.len) == 0)
         reply_bulk(&c->obuf, buf, len);
     dyn_free(buf);
@@ -704,79 +706,94 @@ static void string_incrbyfloat(struct client *c, int argc,
 const struct command cmd_string_table[] = {
     { "get", string_get, 2, RD_FAST, 1, 1, 1,
       "@read @string @fast", "string", "1.0.0",
-      "Returns the winning value of a key.", "O(1)", NULL },
+      "Returns the winning value of a key.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "set", string_set, -3, WR, 1, 1, 1,
       "@write @string @slow", "string", "1.0.0",
       "Writes a value, optionally only if the key is absent or present, "
-      "with an expiry.", "O(1)", NULL },
+      "with an expiry.", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
     { "setnx", string_setnx, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
-      "Writes a value only when the key does not exist.", "O(1)", NULL },
+      "Writes a value only when the key does not exist.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "setex", string_setex, 4, WR, 1, 1, 1,
       "@write @string @slow", "string", "2.0.0",
-      "Writes a value with a time to live in seconds.", "O(1)", NULL },
+      "Writes a value with a time to live in seconds.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "psetex", string_psetex, 4, WR, 1, 1, 1,
       "@write @string @slow", "string", "2.6.0",
-      "Writes a value with a time to live in milliseconds.", "O(1)", NULL },
+      "Writes a value with a time to live in milliseconds.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "getset", string_getset, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
-      "Writes a value and returns the previous one.", "O(1)", NULL },
+      "Writes a value and returns the previous one.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "getdel", string_getdel, 2, CMD_WRITE | CMD_FAST | CMD_DATA, 1, 1, 1,
       "@write @string @fast", "string", "6.2.0",
-      "Returns a value and deletes the key.", "O(1)", NULL },
+      "Returns a value and deletes the key.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "getex", string_getex, -2, CMD_WRITE | CMD_FAST | CMD_DATA, 1, 1, 1,
       "@write @string @fast", "string", "6.2.0",
-      "Returns a value and changes or removes its expiry.", "O(1)", NULL },
+      "Returns a value and changes or removes its expiry.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "mget", string_mget, -2, RD_FAST, 1, -1, 1,
       "@read @string @fast", "string", "1.0.0",
       "Returns the values of several keys.",
-      "O(N) where N is the number of keys to retrieve.", NULL },
+      "O(N) where N is the number of keys to retrieve.", NULL,
+      ROUTE_PER_KEY, COMBINE_ARRAY, "get" },
     { "mset", string_mset, -3, WR, 1, -1, 2,
       "@write @string @slow", "string", "1.0.1",
       "Writes several keys, one after the other.",
-      "O(N) where N is the number of keys to set.", NULL },
+      "O(N) where N is the number of keys to set.", NULL,
+      ROUTE_PER_KEY, COMBINE_OK, "set" },
     { "msetnx", string_msetnx, -3, WR, 1, -1, 2,
       "@write @string @slow", "string", "1.0.1",
       "Writes several keys only when none of them exists.",
-      "O(N) where N is the number of keys to set.", NULL },
+      "O(N) where N is the number of keys to set.", NULL,
+      ROUTE_REFUSED, COMBINE_NONE, NULL },
     { "strlen", string_strlen, 2, RD_FAST, 1, 1, 1,
       "@read @string @fast", "string", "2.2.0",
-      "Returns the length of a value in bytes.", "O(1)", NULL },
+      "Returns the length of a value in bytes.", "O(1)", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "append", string_append, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "2.0.0",
       "Appends bytes to a value, creating the key if needed.",
-      "O(1) amortized.", NULL },
+      "O(1) amortized.", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
     { "incr", string_incr, 2, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
       "Adds one to an integer value (not atomic across replicas).",
-      "O(1)", NULL },
+      "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
     { "decr", string_decr, 2, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
       "Subtracts one from an integer value (not atomic across replicas).",
-      "O(1)", NULL },
+      "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
     { "incrby", string_incrby, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
       "Adds an integer to an integer value (not atomic across replicas).",
-      "O(1)", NULL },
+      "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
     { "decrby", string_decrby, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
       "Subtracts an integer from an integer value (not atomic across "
-      "replicas).", "O(1)", NULL },
+      "replicas).", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
     { "incrbyfloat", string_incrbyfloat, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "2.6.0",
       "Adds a floating point number to a value (not atomic across "
-      "replicas).", "O(1)", NULL },
+      "replicas).", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
     { "getrange", string_getrange, 4, CMD_READONLY | CMD_DATA, 1, 1, 1,
       "@read @string @slow", "string", "2.4.0",
       "Returns a byte range of a value; negative offsets count from the "
-      "end.", "O(N) where N is the length of the returned string.", NULL },
+      "end.", "O(N) where N is the length of the returned string.", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "substr", string_getrange, 4, CMD_READONLY | CMD_DATA, 1, 1, 1,
       "@read @string @slow", "string", "1.0.0",
       "Returns a byte range of a value (GETRANGE's old name).",
-      "O(N) where N is the length of the returned string.", NULL },
+      "O(N) where N is the length of the returned string.", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
     { "setrange", string_setrange, 4, WR, 1, 1, 1,
       "@write @string @slow", "string", "2.2.0",
       "Overwrites part of a value at an offset, zero-padding as needed.",
-      "O(1), not counting the time to copy the new bytes.", NULL },
-    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL },
+      "O(1), not counting the time to copy the new bytes.", NULL,
+      ROUTE_KEY, COMBINE_NONE, NULL },
+    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
+     0, 0, NULL },
 };

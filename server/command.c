@@ -1,5 +1,7 @@
 /*
- * command.c -- the command registry and the dispatcher.
+ * command.c -- the command registry: the rows of the command tables, found
+ * by name.  Running a request is the dispatcher's (dispatch.c), one layer
+ * up; this file only answers "which row is this".
  *
  * The registry joins the cmd_*_table arrays into one open-addressing hash
  * table keyed by the lower-case command name, built once at startup.  A
@@ -11,19 +13,17 @@
  * by a linear scan of the (short) subcommand list.
  *
  * Every command and subcommand row gets a stat index (0..slots-1), found by a
- * second hash keyed by the row's address, so command_call() can charge the
- * node's per-command counters without a search.
+ * second hash keyed by the row's address, so dispatch_call() can charge
+ * the node's per-command counters without a search.
  *
- * The order of checks follows Redis 7.0's processCommand: unknown command or
- * subcommand, arity, authentication, then MULTI queuing.  A request rejected
- * inside MULTI marks the transaction dirty (EXEC then aborts), and a rejected
- * EXEC aborts the transaction at once.
+ * The registry is given its tables (dispatch_registry_new lists them all):
+ * the tables of the cluster's commands live above the cluster services,
+ * and the registry, which the coordinator reads, lives below them.
  *
  * Thread-safety: the registry is immutable after command_registry_new and is
  * read only from the event loop.
  */
 #include "server/command.h"
-#include "cluster/coordinator.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -117,14 +117,11 @@ static void registry_add(struct command_registry *r, const struct command *cmd)
             registry_add_stat(r, s);
 }
 
-struct command_registry *command_registry_new(void)
+struct command_registry *
+command_registry_new(const struct command *const *tables, size_t ntables)
 {
-    const struct command *tables[] = {cmd_conn_table,   cmd_server_table,
-                                      cmd_string_table, cmd_keys_table,
-                                      cmd_multi_table,  cmd_dynamo_table,
-                                      cmd_cluster_table, cmd_merkle_table};
     size_t total = 0, subs = 0;
-    for (size_t t = 0; t < DYN_ARRAY_LEN(tables); t++)
+    for (size_t t = 0; t < ntables; t++)
         for (const struct command *c = tables[t]; c->name; c++) {
             total++;
             if (c->subcommands)
@@ -139,7 +136,7 @@ struct command_registry *command_registry_new(void)
     size_t scap = pow2_at_least((total + subs) * 2 + 1);
     r->stats = dyn_calloc(scap, sizeof(*r->stats));
     r->stats_mask = scap - 1;
-    for (size_t t = 0; t < DYN_ARRAY_LEN(tables); t++)
+    for (size_t t = 0; t < ntables; t++)
         for (const struct command *c = tables[t]; c->name; c++)
             registry_add(r, c);
     return r;
@@ -204,7 +201,7 @@ size_t command_stat_slots(const struct command_registry *r)
 }
 
 /* The subcommand row of container for sub, or NULL. */
-static const struct command *command_lookup_sub(const struct command *container,
+const struct command *command_lookup_sub(const struct command *container,
                                                 const char *sub, size_t len)
 {
     for (const struct command *s = container->subcommands; s->name; s++) {
@@ -218,171 +215,18 @@ static const struct command *command_lookup_sub(const struct command *container,
 
 void command_reply_arity(struct client *c, const char *name)
 {
-    reply_errorf(&c->obuf, "ERR wrong number of arguments for '%s' command",
-                 name);
+    client_errorf(c, "ERR wrong number of arguments for '%s' command", name);
 }
 
-void command_multi_reset(struct client *c)
+int command_single_key(const struct command *cmd, int argc)
 {
-    for (int i = 0; i < c->multi_count; i++) {
-        struct queued_cmd *q = &c->multi[i];
-        for (int j = 0; j < q->argc; j++)
-            dyn_free((void *)q->argv[j].p);
-        dyn_free(q->argv);
-    }
-    dyn_free(c->multi);
-    c->multi = NULL;
-    c->multi_count = 0;
-    c->multi_cap = 0;
-    c->flags &= ~(unsigned)(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
+    if (cmd->route != ROUTE_KEY && cmd->route != ROUTE_KEY_BLIND &&
+        cmd->route != ROUTE_PER_KEY)
+        return 0;
+    int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    if (cmd->first_key <= 0 || argc <= cmd->first_key ||
+        (argc > cmd->first_key + step && cmd->last_key < 0))
+        return 0;
+    return cmd->first_key;
 }
 
-/* A request refused before running: in MULTI it poisons the transaction;
- * a refused EXEC aborts it with the reason.  msg has its "ERR " prefix. */
-static void command_reject(struct client *c, const struct command *cmd,
-                           const char *msg)
-{
-    struct node *n = c->node;
-    n->stats.total_error_replies++;
-    if (cmd) {
-        n->stats.cmd[command_stat_index(n->commands, cmd)].rejected_calls++;
-    }
-    /* Redis turns any rejected EXEC into EXECABORT, inside MULTI or not. */
-    if (cmd && strcmp(cmd->name, "exec") == 0) {
-        const char *why = strncmp(msg, "ERR ", 4) == 0 ? msg + 4 : msg;
-        if (c->flags & CLIENT_MULTI)
-            command_multi_reset(c);
-        reply_errorf(&c->obuf, "EXECABORT Transaction discarded because of: %s",
-                     why);
-        return;
-    }
-    if (c->flags & CLIENT_MULTI)
-        c->flags |= CLIENT_DIRTY_EXEC;
-    reply_error(&c->obuf, msg);
-}
-
-static void command_reject_unknown(struct client *c, int argc,
-                                   const struct dyn_arg *argv)
-{
-    struct dbuf m;
-    dbuf_init(&m);
-    struct dbuf args;
-    dbuf_init(&args);
-    for (int j = 1; j < argc && args.len < 128; j++)
-        dbuf_printf(&args, "'%.*s' ",
-                    (int)DYN_MIN(argv[j].len, 128 - args.len), argv[j].p);
-    dbuf_printf(&m, "ERR unknown command '%.*s', with args beginning with: ",
-                (int)DYN_MIN(argv[0].len, 128), argv[0].p);
-    dbuf_append(&m, args.p, args.len);
-    dbuf_appendc(&m, '\0');
-    command_reject(c, NULL, m.p);
-    dbuf_free(&args);
-    dbuf_free(&m);
-}
-
-static void command_queue(struct client *c, const struct command *cmd,
-                          int argc, const struct dyn_arg *argv)
-{
-    if (c->multi_count == c->multi_cap) {
-        c->multi_cap = c->multi_cap ? c->multi_cap * 2 : 8;
-        c->multi = dyn_realloc(c->multi,
-                               (size_t)c->multi_cap * sizeof(*c->multi));
-    }
-    struct queued_cmd *q = &c->multi[c->multi_count++];
-    q->cmd = cmd;
-    q->argc = argc;
-    q->argv = dyn_malloc((size_t)argc * sizeof(*q->argv));
-    for (int i = 0; i < argc; i++) {
-        /* one spare byte so handlers may treat a copy as a C string */
-        char *p = dyn_malloc(argv[i].len + 1);
-        memcpy(p, argv[i].p, argv[i].len);
-        p[argv[i].len] = '\0';
-        q->argv[i].p = p;
-        q->argv[i].len = argv[i].len;
-    }
-    reply_status_len(&c->obuf, "QUEUED", 6);
-}
-
-void command_call(struct client *c, const struct command *cmd, int argc,
-                  const struct dyn_arg *argv)
-{
-    struct node *n = c->node;
-    size_t before = c->obuf.len;
-    c->last_cmd = cmd->name;
-    /* Inside a batch the previous command's end is this one's start. */
-    uint64_t t0 = n->clock_us ? n->clock_us : node_mono_us(n);
-    /* In a cluster, data commands go through the coordinator, which may
-     * block the client until the quorum answers. */
-    if (!n->cluster || !cluster_dispatch(c, cmd, argc, argv))
-        cmd->proc(c, argc, argv);
-    uint64_t t1 = node_mono_us(n);
-    uint64_t us = t1 > t0 ? t1 - t0 : 0;
-    if (n->clock_us)
-        n->clock_us = t1;
-    struct command_stat *st = &n->stats.cmd[command_stat_index(n->commands,
-                                                               cmd)];
-    st->calls++;
-    st->usec += us;
-    latency_add(&st->lat, us);
-    n->stats.total_commands_processed++;
-    if (c->obuf.len > before && c->obuf.p[before] == '-') {
-        st->failed_calls++;
-        n->stats.total_error_replies++;
-    }
-}
-
-void command_dispatch(struct client *c, int argc, const struct dyn_arg *argv)
-{
-    struct node *n = c->node;
-    const struct command *cmd =
-        command_lookup(n->commands, argv[0].p, argv[0].len);
-    if (!cmd) {
-        command_reject_unknown(c, argc, argv);
-        return;
-    }
-    if (cmd->subcommands && argc >= 2) {
-        const struct command *sub =
-            command_lookup_sub(cmd, argv[1].p, argv[1].len);
-        if (!sub) {
-            char up[NAME_MAX_LEN];
-            size_t l = strlen(cmd->name);
-            if (l >= sizeof(up))
-                l = sizeof(up) - 1;
-            for (size_t i = 0; i < l; i++)
-                up[i] = (char)toupper((unsigned char)cmd->name[i]);
-            up[l] = '\0';
-            struct dbuf m;
-            dbuf_init(&m);
-            dbuf_printf(&m, "ERR unknown subcommand '%.*s'. Try %s HELP.",
-                        (int)DYN_MIN(argv[1].len, 128), argv[1].p, up);
-            dbuf_appendc(&m, '\0');
-            command_reject(c, NULL, m.p);
-            dbuf_free(&m);
-            return;
-        }
-        cmd = sub;
-    }
-    if ((cmd->arity > 0 && argc != cmd->arity) ||
-        (cmd->arity < 0 && argc < -cmd->arity)) {
-        char msg[128];
-        snprintf(msg, sizeof(msg),
-                 "ERR wrong number of arguments for '%s' command", cmd->name);
-        command_reject(c, cmd, msg);
-        return;
-    }
-    if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH) &&
-        n->cfg.requirepass && n->cfg.requirepass[0]) {
-        command_reject(c, cmd, "NOAUTH Authentication required.");
-        return;
-    }
-    if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NO_MULTI)) {
-        if (cmd->flags & CMD_MULTI_DENIED) {
-            command_reject(c, cmd,
-                           "ERR Command not allowed inside a transaction");
-            return;
-        }
-        command_queue(c, cmd, argc, argv);
-        return;
-    }
-    command_call(c, cmd, argc, argv);
-}

@@ -1,16 +1,13 @@
 /*
- * command.h -- the command table and the dispatcher.
+ * command.h -- the command table.
  *
  * Commands are data: each cmd_*.c module exports a table of struct command
- * rows (name, handler, arity, flags, key positions, docs).  command.c joins
- * the tables into one case-insensitive lookup at startup (owned by the node)
- * and dispatches each parsed request:
- *
- *   request ─> lookup ─> unknown? "ERR unknown command ..."
- *                 ─> auth required and not authenticated? NOAUTH
- *                 ─> arity wrong? "ERR wrong number of arguments for '%s' command"
- *                 ─> in MULTI and not CMD_NO_MULTI? queue, "+QUEUED"
- *                 ─> handler(c, argc, argv) appends its reply to c->obuf
+ * rows (name, handler, arity, flags, key positions, docs, and how the
+ * command routes in a cluster).  command.c joins the tables into one
+ * case-insensitive lookup at startup (owned by the node); dispatch.h runs
+ * each parsed request through it.  Adding a command is one row and one
+ * handler; a handler writes its reply to c->obuf and reports an error with
+ * client_error (client.h), which is its status.
  *
  * Arity follows Redis: N > 0 means exactly N arguments (the name included),
  * -N means at least N.
@@ -42,6 +39,39 @@ enum command_flags {
     CMD_DATA = 1 << 13,       /* touches the keyspace (refused while killed) */
 };
 
+/* How a command runs when the node is in a cluster: the coordinator
+ * (cluster/coordinator.c) reads these columns, never the command's name.
+ * A node alone runs every command locally. */
+enum command_route {
+    ROUTE_LOCAL = 0,  /* this node only: connection, server, admin */
+    ROUTE_KEY,        /* one key: quorum read, run here, quorum write */
+    ROUTE_KEY_BLIND,  /* one key whose context the client supplies: no read
+                       * first (DYNAMO.PUT / DYNAMO.DEL) */
+    ROUTE_PER_KEY,    /* several keys: one ROUTE_KEY op per key (as the
+                       * per_key command), replies combined; with one key,
+                       * one ROUTE_KEY op of the command itself */
+    ROUTE_KEYSPACE,   /* the whole keyspace: each partition asked of its
+                       * first reachable replica, answers combined */
+    ROUTE_ALL,        /* every node runs it (FLUSHALL) */
+    ROUTE_NOTIFY,     /* runs here, then every other node is told
+                       * (DYNAMO.CONFIG SET) */
+    ROUTE_REFUSED,    /* refused: its keys live on different nodes and no
+                       * Dynamo changes them atomically */
+};
+
+/* How the answers of a ROUTE_PER_KEY / KEYSPACE / ALL command combine. */
+enum command_combine {
+    COMBINE_NONE = 0,
+    COMBINE_ARRAY,    /* MGET: an array of the per-key replies */
+    COMBINE_OK,       /* MSET: +OK unless one failed */
+    COMBINE_SUM,      /* DEL, EXISTS ...: the sum of the integers */
+    COMBINE_COUNT,    /* DBSIZE: R.COUNT summed */
+    COMBINE_KEYS,     /* KEYS: R.KEYS concatenated */
+    COMBINE_SCAN,     /* SCAN: R.KEYS of one partition, with a cursor */
+    COMBINE_RANDOM,   /* RANDOMKEY: one of the R.RANDOM answers */
+    COMBINE_FLUSH,    /* FLUSHALL: +OK when every node flushed */
+};
+
 struct command {
     const char *name;         /* lower case; "config|get" for subcommands */
     command_proc proc;
@@ -54,6 +84,11 @@ struct command {
     const char *summary;      /* one line, our own words */
     const char *complexity;
     const struct command *subcommands; /* NULL-name terminated, or NULL */
+    /* in a cluster (enum command_route, enum command_combine) */
+    uint8_t route;
+    uint8_t combine;
+    const char *per_key;      /* ROUTE_PER_KEY: the single-key command each
+                               * key runs as (NULL: the command itself) */
 };
 
 /* Each cmd_*.c module exports its rows, terminated by a row with name NULL. */
@@ -67,7 +102,10 @@ extern const struct command cmd_cluster_table[]; /* cmd_cluster.c */
 extern const struct command cmd_merkle_table[];  /* cmd_merkle.c */
 
 struct command_registry;
-struct command_registry *command_registry_new(void);
+/* Joins ntables tables (each ended by a row whose name is NULL); a name
+ * in two tables: the first row wins. */
+struct command_registry *
+command_registry_new(const struct command *const *tables, size_t ntables);
 void command_registry_free(struct command_registry *r);
 /* Case-insensitive; NULL if unknown. */
 const struct command *command_lookup(const struct command_registry *r,
@@ -81,16 +119,14 @@ size_t command_stat_index(const struct command_registry *r,
                           const struct command *cmd);
 size_t command_stat_slots(const struct command_registry *r);
 
-/* Runs one parsed request for c: the checks above, then the handler.  Also
- * used by EXEC for queued commands (with CLIENT_IN_EXEC set). */
-void command_dispatch(struct client *c, int argc, const struct dyn_arg *argv);
-/* Runs a command that already passed the checks (EXEC), with stats. */
-void command_call(struct client *c, const struct command *cmd, int argc,
-                  const struct dyn_arg *argv);
+/* A container's subcommand row named by arg (case-insensitive), or NULL. */
+const struct command *command_lookup_sub(const struct command *container,
+                                         const char *arg, size_t len);
 
-/* Frees the commands MULTI queued and leaves the MULTI state (clears
- * CLIENT_MULTI and CLIENT_DIRTY_EXEC).  Used by EXEC, DISCARD, client close. */
-void command_multi_reset(struct client *c);
+/* The index of the one key cmd acts on when called with argc arguments,
+ * for a command that routes by key (ROUTE_KEY, ROUTE_KEY_BLIND, or
+ * ROUTE_PER_KEY given one key), or 0: several keys or none. */
+int command_single_key(const struct command *cmd, int argc);
 
 /* Replies with Redis's arity error for cmd. */
 void command_reply_arity(struct client *c, const char *name);

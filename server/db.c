@@ -338,6 +338,53 @@ int db_store_take(struct node *n, const void *key, size_t klen,
     return 0;
 }
 
+/* The common case, replicas in sync, costs one comparison: no merge is
+ * built unless the versions differ. */
+int db_merge_object(struct node *n, const void *key, size_t klen,
+                    const struct object *remote, struct object *own)
+{
+    const struct object *cur = store_get(n->store, key, klen);
+    struct object *m;
+    if (!cur) {
+        m = own ? own : object_dup(remote);
+    } else if (object_equal(cur, remote)) {
+        object_free(own);
+        return 0;
+    } else {
+        int changed = 0;
+        m = object_merge(cur, remote, &changed);
+        object_free(own);
+        if (!changed) {
+            object_free(m);
+            return 0;
+        }
+    }
+    int rc = db_store_take(n, key, klen, m);
+    return rc < 0 ? rc : 1;
+}
+
+/* Twice max-siblings: a peer's object may hold the siblings of two nodes
+ * that each kept max-siblings before they met; db_write caps what stays. */
+int db_parse_object(struct node *n, const void *bytes, size_t len,
+                    struct object **out)
+{
+    struct object_limits lim = {
+        .max_siblings = (uint32_t)n->cfg.max_siblings * 2,
+        .max_ctx_entries = 4096,
+        .max_value_len = (uint64_t)n->cfg.proto_max_bulk_len,
+    };
+    return object_from_bytes((const uint8_t *)bytes, len, &lim, out);
+}
+
+int db_merge_bytes(struct node *n, const void *key, size_t klen,
+                   const void *bytes, size_t len)
+{
+    struct object *o = NULL;
+    if (db_parse_object(n, bytes, len, &o) != 0)
+        return DYN_EINVAL;
+    return db_merge_object(n, key, klen, o, o);
+}
+
 size_t db_size(struct node *n)
 {
     return store_count_live(n->store);

@@ -68,6 +68,23 @@ int db_write(struct node *n, const void *key, size_t klen,
 int db_store_take(struct node *n, const void *key, size_t klen,
                   struct object *obj);
 
+/* Merges an object received from another node (a replica write, read
+ * repair, a hint, a streamed partition) into the local copy by the
+ * clocks, through db_store_take so that a disk node logs it.  own is NULL
+ * or remote itself, which is then consumed.  1: the local copy changed,
+ * 0: it already held everything, <0: the store refused the write. */
+int db_merge_object(struct node *n, const void *key, size_t klen,
+                    const struct object *remote, struct object *own);
+/* Parses object bytes from another node with this node's limits.  0, or
+ * object_from_bytes's error (bad or oversized bytes). */
+int db_parse_object(struct node *n, const void *bytes, size_t len,
+                    struct object **out);
+
+/* db_parse_object then db_merge_object: 1, 0, DYN_EINVAL for bad bytes,
+ * or the store's error. */
+int db_merge_bytes(struct node *n, const void *key, size_t klen,
+                   const void *bytes, size_t len);
+
 /* Number of visible keys (DBSIZE). */
 size_t db_size(struct node *n);
 /* Physical removal of the local copy, no tombstone (a copy this node no

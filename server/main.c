@@ -46,6 +46,8 @@
 #include "server/log.h"
 #include "server/node.h"
 #include "cluster/coordinator.h"
+#include "server/dispatch.h"
+#include "server/pipeline.h"
 #include "server/store.h"
 #include "server/tls.h"
 #include "server/util.h"
@@ -211,7 +213,7 @@ static void main_open_engine(struct node *n)
 static void main_cluster_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct node *n = arg;
-    cluster_tick(n, node_wall_ms(n));
+    coord_tick(n, node_wall_ms(n));
 }
 
 static void main_signal(evutil_socket_t sig, short what, void *arg)
@@ -348,7 +350,8 @@ static void main_teardown(struct node *n)
     n->tls_ctx = NULL;
     if (n->cluster_ev)
         event_free(n->cluster_ev);
-    cluster_free(n);
+    pipeline_free(n);
+    coord_free(n);
     if (n->cron_ev)
         event_free(n->cron_ev);
     if (n->sigterm_ev)
@@ -423,21 +426,22 @@ int main(int argc, char **argv)
     main_identity(n);
     n->store = store_new((uint32_t)n->cfg.ring_partitions);
     main_open_engine(n);
-    n->commands = command_registry_new();
+    n->commands = dispatch_registry_new();
     n->stats.cmd = dyn_calloc(command_stat_slots(n->commands) + 1,
                               sizeof(*n->stats.cmd));
 
     {
         struct dbuf err;
         dbuf_init(&err);
-        if (cluster_init(n, &err) != 0) {
+        if (coord_init(n, &err) != 0) {
             dbuf_appendc(&err, 0);
             fprintf(stderr, "*** FATAL CONFIG ERROR: %s\n", err.p);
             dlog(DLOG_WARNING, "cluster: %s", err.p);
             return 1;
         }
         dbuf_free(&err);
-        if (n->cluster) {
+        if (n->coord) {
+            pipeline_init(n);
             struct timeval tv = {0, 5000};
             n->cluster_ev = event_new(n->base, -1, EV_PERSIST,
                                       main_cluster_tick, n);

@@ -12,7 +12,7 @@
  *            resp_parse ── NEED_MORE ──> stop
  *               │ COMMAND                 ERROR ──> "-ERR Protocol error..."
  *               v                                   close after reply
- *            command_dispatch(c, argv)  -- handler appends to obuf
+ *            dispatch_request(c, argv)  -- handler appends to obuf
  *            obuf >= 16 KiB ──> its memory joins the block queue (oq)
  *            resp_next, loop (stops while CLIENT_BLOCKED / closing)
  *        drop the consumed bytes from qbuf (memmove of a partial tail only)
@@ -85,7 +85,8 @@
  * Errors: socket errors close the client (logged at verbose level).
  */
 #include "server/client.h"
-#include "cluster/coordinator.h"
+#include "server/dispatch.h"
+#include "server/pipeline.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -100,7 +101,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <event2/event.h>
-#include "server/command.h"
 #include "server/engine.h"
 #include "server/log.h"
 #include "server/node.h"
@@ -109,7 +109,6 @@
 #include "server/util.h"
 
 #define NET_READ_CHUNK (16 * 1024)
-#define NET_MAX_INLINE (64 * 1024)
 #define NET_ACCEPT_PER_CALL 1000
 #define NET_STACK_ARGS 32
 /* Idle buffers above these capacities are shrunk by the cron. */
@@ -132,8 +131,6 @@
 #define NET_UNAUTH_OBUF_LIMIT (16 * 1024)
 
 /* Private flag bits, above enum client_flags. */
-#define CLIENT_WRITE_EV (1u << 24)  /* ev_write is added */
-#define CLIENT_RESUME (1u << 25)    /* unblocked: parse the rest of qbuf */
 #define CLIENT_EVER_AUTH (1u << 26) /* authenticated at some point */
 
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
@@ -234,29 +231,6 @@ static uint64_t net_now_ms(struct node *n)
 
 /* ---- client lifetime ----------------------------------------------------- */
 
-size_t client_obuf_pending(const struct client *c)
-{
-    return c->oq.pending + c->obuf.len - c->obuf_sent;
-}
-
-void client_close_after_reply(struct client *c)
-{
-    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-}
-
-void client_close_async(struct client *c)
-{
-    c->flags |= CLIENT_CLOSE_ASAP;
-    event_active(c->ev_write, EV_WRITE, 1);
-}
-
-void client_unblock(struct client *c)
-{
-    c->flags &= ~(unsigned)CLIENT_BLOCKED;
-    c->flags |= CLIENT_RESUME;
-    event_active(c->ev_write, EV_WRITE, 1);
-}
-
 void client_free(struct client *c)
 {
     if (!c)
@@ -269,12 +243,12 @@ void client_free(struct client *c)
     if (c->next)
         c->next->prev = c->prev;
     n->nclients--;
-    cluster_client_gone(c);
+    pipeline_client_gone(c);
     event_free(c->ev_read);
     event_free(c->ev_write);
     tls_conn_free(c->tls);
     close(c->fd);
-    command_multi_reset(c);
+    client_multi_reset(c);
     dbuf_free(&c->qbuf);
     dbuf_free(&c->obuf);
     outq_free(&c->oq);
@@ -586,7 +560,7 @@ static void client_process_input(struct client *c)
     struct node *n = c->node;
     struct resp_limits lim;
     lim.max_bulk = n->cfg.proto_max_bulk_len;
-    lim.max_inline = NET_MAX_INLINE;
+    lim.max_inline = CLIENT_MAX_INLINE;
     lim.unauthenticated = !c->authenticated && net_has_password(n);
     lim.unauth_max_args = 10;
     lim.unauth_max_bulk = 16384;
@@ -618,7 +592,7 @@ static void client_process_input(struct client *c)
         int was_auth = c->authenticated;
         uint64_t seq0 = engine_seq(eng);
         size_t out0 = c->obuf.len;
-        command_dispatch(c, (int)argc, argv);
+        dispatch_request(c, (int)argc, argv);
         uint64_t seq1 = engine_seq(eng);
         if (seq1 != seq0)
             client_ack_add(c, out0, (c->flags & CLIENT_BLOCKED)
@@ -964,47 +938,3 @@ void net_cron(struct node *n, uint64_t now_ms)
     }
 }
 
-/* ---- CLIENT LIST ---------------------------------------------------------- */
-
-void client_describe(const struct client *c, struct dbuf *out, uint64_t now_ms)
-{
-    char flags[8];
-    int nf = 0;
-    if (c->flags & CLIENT_MULTI)
-        flags[nf++] = 'x';
-    if (c->flags & CLIENT_BLOCKED)
-        flags[nf++] = 'b';
-    if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
-        flags[nf++] = 'c';
-    if (c->flags & CLIENT_CLOSE_ASAP)
-        flags[nf++] = 'A';
-    if (nf == 0)
-        flags[nf++] = 'N';
-    flags[nf] = '\0';
-    size_t multi_mem = 0;
-    for (int i = 0; i < c->multi_count; i++)
-        for (int j = 0; j < c->multi[i].argc; j++)
-            multi_mem += c->multi[i].argv[j].len;
-    size_t argv_mem = 0;
-    for (size_t i = 0; i < c->parser.argc && c->parser.args; i++)
-        argv_mem += c->parser.args[i].len;
-    size_t tot = sizeof(*c) + c->qbuf.cap + c->obuf.cap + c->oq.mem + multi_mem;
-    uint64_t age = now_ms > c->ctime_ms ? (now_ms - c->ctime_ms) / 1000 : 0;
-    uint64_t idle = now_ms > c->last_ms ? (now_ms - c->last_ms) / 1000 : 0;
-    dbuf_printf(out,
-                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu "
-                "flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d qbuf=%zu "
-                "qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu "
-                "obl=%zu oll=%zu omem=%zu tot-mem=%zu events=r%s cmd=%s "
-                "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s",
-                (unsigned long long)c->id, c->addr, c->laddr, c->fd,
-                c->name ? c->name : "", (unsigned long long)age,
-                (unsigned long long)idle, flags, c->db,
-                (c->flags & CLIENT_MULTI) ? c->multi_count : -1, c->qbuf.len,
-                c->qbuf.cap - c->qbuf.len, argv_mem, multi_mem, c->qbuf.cap,
-                c->qbuf.cap, c->obuf.len - c->obuf_sent, c->oq.blocks,
-                c->oq.mem, tot,
-                (c->flags & CLIENT_WRITE_EV) ? "w" : "",
-                c->last_cmd ? c->last_cmd : "NULL", c->resp,
-                c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
-}

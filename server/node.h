@@ -29,6 +29,8 @@ struct store;
 struct client;
 struct command_registry;
 struct cluster;
+struct coord;
+struct pipeline;
 
 /* Latency histogram: log2 buckets of microseconds (bucket i holds values in
  * [2^(i-1), 2^i) us), enough for p50/p99 estimates. */
@@ -131,9 +133,9 @@ struct node {
     int exit_code;
 
     /* Monotonic clock (us) at the end of the last command, or 0 when not
-     * inside a batch of requests: lets command_call time each command with
+     * inside a batch of requests: lets dispatch_call time each command with
      * one clock read.  net.c sets it before a batch and zeroes it after;
-     * command_call reads the clock itself when it is 0. */
+     * dispatch_call reads the clock itself when it is 0. */
     uint64_t clock_us;
 
     /* The node's clock (node_wall_ms and friends below).  main.c installs
@@ -148,9 +150,15 @@ struct node {
 
     struct node_stats stats;
 
-    /* the Dynamo layer (cluster/coordinator.c); NULL for a node alone */
+    /* the Dynamo layer, NULL for a node alone: the cluster services
+     * (cluster/cluster.c) and the request path above them
+     * (cluster/coordinator.c) */
     struct cluster *cluster;
-    struct event *cluster_ev;   /* cluster_tick timer */
+    struct coord *coord;
+    struct event *cluster_ev;   /* coord_tick timer */
+    /* clients' requests in flight through the coordinator, in order
+     * (server/pipeline.c); NULL for a node alone */
+    struct pipeline *pipeline;
 };
 
 /* The next number of the node's random source: every random choice in

@@ -1,15 +1,14 @@
 /*
- * sim_client.c -- what server/net.c gives the command handlers, for the
+ * sim_client.c -- what server/net.c gives the rest of the server, for the
  * simulation, which links every server module except net.c, peer.c and
  * main.c.
  *
  * A simulated client is a struct client the test owns: no socket, no
  * events.  Its replies accumulate in c->obuf, and the test reads them
- * from there.  client_unblock is how the coordinator hands a blocked
- * client its late answer: here it only clears CLIENT_BLOCKED, which is the
- * test's sign that the answer is complete, and the answer goes to the
- * network's trace (sim_net_trace_reply).  Closing is a flag the test may
- * look at; the test frees its clients itself.
+ * from there; the pipeline clears CLIENT_BLOCKED (client.c's
+ * client_unblock, which has no event to activate here) when a late reply
+ * is complete, which the test watches for.  The test frees its clients
+ * itself, through client_free below.
  *
  * The listener entry points exist so that net.o is never pulled out of
  * libdynserver.a; nothing in the simulation calls them.
@@ -17,54 +16,25 @@
  * Thread-safety: none.
  */
 #include <stdio.h>
-#include "cluster/coordinator.h"
+#include "server/pipeline.h"
 #include "server/client.h"
 #include "server/command.h"
 #include "server/util.h"
 #include "tests/sim/sim_bus.h"
-
-size_t client_obuf_pending(const struct client *c)
-{
-    return c->obuf.len - c->obuf_sent;
-}
-
-void client_close_after_reply(struct client *c)
-{
-    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-}
-
-void client_close_async(struct client *c)
-{
-    c->flags |= CLIENT_CLOSE_ASAP;
-}
-
-void client_unblock(struct client *c)
-{
-    c->flags &= ~(unsigned)CLIENT_BLOCKED;
-    sim_net_trace_reply(c);
-}
 
 /* The test owns the struct; this releases what hangs off it. */
 void client_free(struct client *c)
 {
     if (!c)
         return;
-    cluster_client_gone(c);
-    command_multi_reset(c);
+    pipeline_client_gone(c);
+    client_multi_reset(c);
     dbuf_free(&c->obuf);
     dbuf_free(&c->qbuf);
     dyn_free(c->name);
     dyn_free(c->lib_name);
     dyn_free(c->lib_ver);
     c->name = c->lib_name = c->lib_ver = NULL;
-}
-
-void client_describe(const struct client *c, struct dbuf *out,
-                     uint64_t now_ms)
-{
-    dbuf_printf(out, "id=%llu addr=%s fd=-1 name=%s age=%llu",
-                (unsigned long long)c->id, c->addr, c->name ? c->name : "",
-                (unsigned long long)((now_ms - c->ctime_ms) / 1000));
 }
 
 int net_listen(struct node *n)

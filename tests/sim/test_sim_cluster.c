@@ -2,11 +2,11 @@
  * test_sim_cluster.c -- the quorum coordinator in a deterministic cluster.
  *
  * Every node is a real node (config, store, command table, coordinator)
- * and every client a real struct client going through command_dispatch;
+ * and every client a real struct client going through dispatch_request;
  * only the network is simulated (sim_bus.c), and with it time.  Nothing
  * moves unless the test steps it: each step delivers one message chosen by
  * the seeded network, and now and then moves the clock a few ms and runs
- * cluster_tick on every node.  A seed is an interleaving: each scenario
+ * coord_tick on every node.  A seed is an interleaving: each scenario
  * runs over many seeds, and a failure names its seed, which replays it.
  *
  * The scenarios read as the properties they check:
@@ -38,7 +38,10 @@
 #include <string.h>
 #include <ftw.h>
 #include <sys/stat.h>
+#include "cluster/cluster.h"
 #include "cluster/coordinator.h"
+#include "server/dispatch.h"
+#include "server/pipeline.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
 #include "cluster/ring.h"
@@ -71,6 +74,9 @@ struct sim {
     uint64_t next_client;
     int frozen;         /* steps move no time */
     char dir[64];       /* the nodes' dirs (hint stores) live here */
+    struct client *waiting[256]; /* blocked clients whose reply is not
+                                  * traced yet */
+    int nwaiting;
 };
 
 /* The nodes' clock is the network's virtual clock: wall and loop-turn
@@ -152,15 +158,16 @@ static struct sim *sim_new(int nn, int nval, int r, int w, uint64_t seed)
         n->incarnation = (uint32_t)i + 1;
         node_update_actor(n);
         n->store = store_new((uint32_t)n->cfg.ring_partitions);
-        n->commands = command_registry_new();
+        n->commands = dispatch_registry_new();
         n->stats.cmd = dyn_calloc(command_stat_slots(n->commands) + 1,
                                   sizeof(*n->stats.cmd));
         sim_net_add(s->net, n->cfg.node_name, n);
-        if (cluster_init(n, &err) != 0) {
+        if (coord_init(n, &err) != 0) {
             dbuf_appendc(&err, 0);
-            ck_abort_msg("cluster_init: %s", err.p);
+            ck_abort_msg("coord_init: %s", err.p);
         }
         ck_assert_ptr_nonnull(n->cluster);
+        pipeline_init(n);
         dbuf_free(&err);
     }
     dbuf_free(&members);
@@ -178,8 +185,10 @@ static int rm_entry(const char *path, const struct stat *st, int type,
 
 static void sim_free(struct sim *s)
 {
-    for (int i = 0; i < s->nn; i++)
-        cluster_free(&s->node[i]->n);
+    for (int i = 0; i < s->nn; i++) {
+        pipeline_free(&s->node[i]->n);
+        coord_free(&s->node[i]->n);
+    }
     for (int i = 0; i < s->nn; i++) {
         struct node *n = &s->node[i]->n;
         store_free(n->store);
@@ -199,15 +208,33 @@ static struct node *sim_node(struct sim *s, int i)
     return &s->node[i]->n;
 }
 
+/* The replies that came since the last look, in the order the clients
+ * were sent: a blocked client's reply is complete when the pipeline
+ * unblocks it (CLIENT_BLOCKED cleared). */
+static void sim_trace_replies(struct sim *s)
+{
+    int k = 0;
+    for (int i = 0; i < s->nwaiting; i++) {
+        struct client *c = s->waiting[i];
+        if (c->flags & CLIENT_BLOCKED)
+            s->waiting[k++] = c;
+        else
+            sim_net_trace_reply(c);
+    }
+    s->nwaiting = k;
+}
+
 /* Moves the clock to t and lets every node's timers run. */
 static void sim_advance_to(struct sim *s, uint64_t t)
 {
     sim_net_set_now(s->net, t);
     for (int i = 0; i < s->nn; i++) {
         sim_net_tracef(s->net, "tick n%d", i + 1);
-        cluster_tick(sim_node(s, i), sim_net_now(s->net));
+        coord_tick(sim_node(s, i), sim_net_now(s->net));
     }
+    sim_trace_replies(s);
 }
+
 
 static void sim_advance(struct sim *s, uint64_t ms)
 {
@@ -221,7 +248,9 @@ static int sim_step(struct sim *s)
     s->events++;
     if (!s->frozen && sim_net_random(s->net) % 8 == 0)
         sim_advance(s, 1 + sim_net_random(s->net) % 3);
-    return sim_net_step(s->net);
+    int moved = sim_net_step(s->net);
+    sim_trace_replies(s);
+    return moved;
 }
 
 /* Delivers everything that may go without waiting for a timeout. */
@@ -268,9 +297,11 @@ static struct client *sim_sendv(struct sim *s, int node, int argc,
     sim_net_tracef(s->net, "cmd c%llu n%d%.*s", (unsigned long long)c->id,
                    node + 1, (int)line.len, line.p ? line.p : "");
     dbuf_free(&line);
-    command_dispatch(c, argc, argv);
+    dispatch_request(c, argc, argv);
     if (!(c->flags & CLIENT_BLOCKED))
         sim_net_trace_reply(c); /* answered at once */
+    else if (s->nwaiting < (int)DYN_ARRAY_LEN(s->waiting))
+        s->waiting[s->nwaiting++] = c;
     return c;
 }
 
@@ -304,6 +335,12 @@ static void sim_client_free(struct client *c)
 {
     if (!c)
         return;
+    struct sim *s = ((struct sim_node *)c->node)->s;
+    int k = 0;
+    for (int i = 0; i < s->nwaiting; i++)
+        if (s->waiting[i] != c)
+            s->waiting[k++] = s->waiting[i];
+    s->nwaiting = k;
     client_free(c);
     dyn_free(c);
 }
