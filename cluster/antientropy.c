@@ -12,7 +12,8 @@
  *     AE.TREE p d+1 i..  ──> child hashes, level by level; keep only the
  *                            children whose hash differs from ours
  *     AE.KEYS p leaf..   ──> [key, digest, reapable]* of the differing
- *                            leaves; compared with our own list:
+ *                            leaves; compared with our own list
+ *                            (aediff_keys, cluster/aediff.c, pure):
  *                              differs on both sides  -> pull, then push
  *                              only P has it          -> pull
  *                              only we have it        -> push
@@ -81,6 +82,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/aediff.h"
 #include "cluster/antientropy.h"
 #include "cluster/cluster.h"
 #include "cluster/membership.h"
@@ -710,27 +712,6 @@ static int local_add(void *ctx, const void *key, size_t klen,
     return 0;
 }
 
-static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-    int c = memcmp(a, b, DYN_MIN(alen, blen));
-    if (c)
-        return c;
-    return alen < blen ? -1 : alen > blen;
-}
-
-struct ae_sortent {
-    const char *k;
-    size_t len;
-    uint64_t digest;
-    int reapable;
-};
-
-static int sortent_cmp(const void *x, const void *y)
-{
-    const struct ae_sortent *a = x, *b = y;
-    return key_cmp(a->k, a->len, b->k, b->len);
-}
-
 static void on_keys(void *ctx, int err, const struct peer_value *v)
 {
     struct ae_req *q = ctx;
@@ -757,56 +738,39 @@ static void on_keys(void *ctx, int err, const struct peer_value *v)
 
     uint64_t now = cluster_now_ms(n);
     size_t nl = loc.keys.n, nr = v->n / 3;
-    struct ae_sortent *ls = dyn_malloc(sizeof(*ls) * (nl ? nl : 1));
-    struct ae_sortent *rs = dyn_malloc(sizeof(*rs) * (nr ? nr : 1));
+    struct aediff_entry *ls = dyn_malloc(sizeof(*ls) * (nl ? nl : 1));
+    struct aediff_entry *rs = dyn_malloc(sizeof(*rs) * (nr ? nr : 1));
     for (size_t i = 0; i < nl; i++) {
-        ls[i].k = loc.keys.v[i].k;
+        ls[i].key = loc.keys.v[i].k;
         ls[i].len = loc.keys.v[i].len;
         ls[i].digest = loc.digest[i];
         ls[i].reapable = 0;
         if (loc.flags[i] & STORE_F_DELETED)
             ls[i].reapable = ae_reapable(
-                n, r->part, store_get(n->store, ls[i].k, ls[i].len), now);
+                n, r->part, store_get(n->store, ls[i].key, ls[i].len), now);
     }
     size_t nrv = 0;
     for (size_t i = 0; i < nr; i++) {
         const struct peer_value *e = &v->elem[3 * i];
         if (e[0].type != PEER_V_STRING)
             continue;
-        rs[nrv].k = e[0].str;
+        rs[nrv].key = e[0].str;
         rs[nrv].len = e[0].len;
         rs[nrv].digest = value_u64(&e[1]);
         rs[nrv].reapable = value_u64(&e[2]) != 0;
         nrv++;
     }
     ae->keys_compared += nl + nrv;
-    qsort(ls, nl, sizeof(*ls), sortent_cmp);
-    qsort(rs, nrv, sizeof(*rs), sortent_cmp);
-    size_t i = 0, j = 0;
-    while (i < nl || j < nrv) {
-        int c = i == nl ? 1 : j == nrv ? -1
-                : key_cmp(ls[i].k, ls[i].len, rs[j].k, rs[j].len);
-        if (c == 0) {
-            if (ls[i].digest != rs[j].digest) {
-                keys_add(&r->pull, rs[j].k, rs[j].len);
-                keys_add(&r->push, ls[i].k, ls[i].len);
-            }
-            i++;
-            j++;
-        } else if (c < 0) {         /* only here */
-            if (ls[i].reapable)
-                ae->reapable_skipped++;
-            else
-                keys_add(&r->push, ls[i].k, ls[i].len);
-            i++;
-        } else {                    /* only there */
-            if (rs[j].reapable)
-                ae->reapable_skipped++;
-            else
-                keys_add(&r->pull, rs[j].k, rs[j].len);
-            j++;
-        }
-    }
+    struct aediff_result d;
+    aediff_keys(ls, nl, rs, nrv, &d);
+    /* the keys are copied (keys_add): ls and rs point into loc and v,
+     * which do not outlive this reply */
+    for (size_t i = 0; i < d.npull; i++)
+        keys_add(&r->pull, d.pull[i]->key, d.pull[i]->len);
+    for (size_t i = 0; i < d.npush; i++)
+        keys_add(&r->push, d.push[i]->key, d.push[i]->len);
+    ae->reapable_skipped += d.reapable_skipped;
+    aediff_result_free(&d);
     dyn_free(ls);
     dyn_free(rs);
     keys_free(&loc.keys);

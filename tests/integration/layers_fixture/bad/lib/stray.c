@@ -1,0 +1,6 @@
+/* stray.c -- a file the table forgot. */
+int stray(void);
+int stray(void)
+{
+    return 0;
+}
