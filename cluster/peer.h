@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "server/buf.h"
-#include "server/client.h"  /* struct dyn_arg */
+#include "server/util.h"    /* struct dyn_arg */
 
 struct event_base;
 struct peer_bus;

@@ -28,18 +28,13 @@
 #include "server/buf.h"
 #include "server/outq.h"
 #include "server/resp.h"
+#include "server/util.h"
 
 struct node;
 struct event;
 struct command;
 struct client_ack;
 
-/* One argument of a request: points into the query buffer (or, for commands
- * queued by MULTI, into the client's own copy). Not NUL-terminated. */
-struct dyn_arg {
-    const char *p;
-    size_t len;
-};
 
 enum client_flags {
     CLIENT_CLOSE_AFTER_REPLY = 1 << 0, /* flush obuf, then close */

@@ -54,6 +54,14 @@ int dyn_str2ull(const char *s, size_t len, unsigned long long *out);
 int dyn_ll2str(char *dst, long long v);
 
 /* Case-insensitive compare of a (ptr,len) argument with a C string. */
+/* One argument of a request: points into the query buffer (or, for commands
+ * queued by MULTI, into the client's own copy; or into a peer message).
+ * Not NUL-terminated. */
+struct dyn_arg {
+    const char *p;
+    size_t len;
+};
+
 int dyn_arg_is(const char *p, size_t len, const char *lit);
 
 /* Redis-style glob match (stringmatchlen): '*', '?', '[...]', '\\'. */
