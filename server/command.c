@@ -119,7 +119,9 @@ static void registry_add(struct command_registry *r, const struct command *cmd)
 
 struct command_registry *command_registry_new(void)
 {
-    const struct command *tables[] = {cmd_conn_table,   cmd_server_table,
+    const struct command *tables[] = {cmd_conn_table,   cmd_info_table,
+                                      cmd_config_table, cmd_command_table,
+                                      cmd_server_table,
                                       cmd_string_table, cmd_keys_table,
                                       cmd_multi_table,  cmd_dynamo_table,
                                       cmd_cluster_table, cmd_merkle_table};
