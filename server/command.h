@@ -93,6 +93,9 @@ struct command {
 
 /* Each cmd_*.c module exports its rows, terminated by a row with name NULL. */
 extern const struct command cmd_conn_table[];    /* cmd_conn.c */
+extern const struct command cmd_info_table[];    /* cmd_info.c */
+extern const struct command cmd_config_table[];  /* cmd_config.c */
+extern const struct command cmd_command_table[]; /* cmd_command.c */
 extern const struct command cmd_server_table[];  /* cmd_server.c */
 extern const struct command cmd_string_table[];  /* cmd_string.c */
 extern const struct command cmd_keys_table[];    /* cmd_keys.c */
