@@ -448,7 +448,7 @@ void cluster_tick(struct node *n, uint64_t t)
     if (!cl)
         return;
     members_tick(cl, t);
-    if (!cl->killed) {
+    if (!members_killed(cl)) {
         handoff_tick(cl, t);
         rebalance_tick(cl, t);
     }
@@ -473,23 +473,6 @@ int cluster_quorum_check(struct node *n, const struct dyn_arg *name,
         return DYN_EINVAL;
     }
     return 0;
-}
-
-void cluster_quorum_changed(struct node *n, const struct dyn_arg *name,
-                            const struct dyn_arg *value)
-{
-    struct cluster *cl = n->cluster;
-    if (!cl)
-        return;
-    /* the version is the time of the change: gossip keeps the newest, so
-     * nodes that miss this notice catch up */
-    cl->qversion = DYN_MAX(cl->qversion + 1, node_wall_ms(n));
-    char vb[24];
-    snprintf(vb, sizeof(vb), "%llu", (unsigned long long)cl->qversion);
-    struct dyn_arg av[4] = {{"R.CONFIG", 8}, *name, *value, {vb, strlen(vb)}};
-    for (uint32_t m = 0; m < cl->mb.n; m++)
-        if (m != cl->mb.self)
-            cl_send(cl, (uint16_t)m, 4, av, NULL, NULL);
 }
 
 const struct ring *cluster_ring(const struct node *n)
@@ -554,8 +537,7 @@ void cluster_info(struct node *n, struct dbuf *out)
     dbuf_printf(out, "peer_auth_timeouts:%llu\r\npeer_unauth_refused:%llu\r\n",
                 (unsigned long long)ps.auth_timeouts,
                 (unsigned long long)ps.unauth_refused);
-    dbuf_printf(out, "gossip_rounds:%llu\r\nkilled:%d\r\n",
-                (unsigned long long)cl->gossip_rounds, cl->killed);
+    members_info(cl, out);
     handoff_info(cl, out);
     rebalance_info(cl, out);
     antientropy_info(cl->ae, out);

@@ -34,6 +34,8 @@
 
 struct node;
 struct hints;
+struct members;
+struct handoff;
 struct rebalance;
 struct antientropy;
 
@@ -47,38 +49,17 @@ struct cluster {
     uint64_t last_ping_ms;
     uint64_t ping_interval_ms;
     struct antientropy *ae;
-    /* members.c: gossip, failure detection, simulated failures */
-    uint64_t last_gossip_ms;
-    uint64_t rnd;                       /* xorshift state */
-    int *seed_peer;                     /* peer ids of the seed links */
-    uint32_t nseeds;
-    uint32_t peer_cap;                  /* capacity of peer_of, fault */
-    struct peer_fault *fault;           /* per member: DYNAMO.FAULT */
-    int killed;                         /* DYNAMO.KILL in effect */
-    uint64_t killed_until;              /* 0: until DYNAMO.REVIVE */
-    uint64_t gossip_rounds;
-    uint64_t qversion;                  /* of n/r/w: DYNAMO.CONFIG SET's
-                                         * time; gossip keeps the newest */
-    /* handoff.c: hinted handoff */
-    struct hints *hints;
-    uint64_t last_hint_sync_ms;
-    uint64_t last_deliver_ms;
-    uint8_t *delivering;                /* per member: a batch in flight */
-    uint32_t delivering_cap;
-    uint64_t sloppy_writes;
-    uint64_t sloppy_reads;
-    uint64_t hints_delivered;
-    uint64_t hints_redundant_dropped;   /* stand-in copies removed */
-    uint64_t last_sweep_ms;
-    uint32_t sweep_next;                /* next partition to look at */
-    int sweeping;                       /* a sweep batch in flight */
-    uint64_t orphans_handed_off;        /* copies sent to owners, dropped */
+    /* each module's own state, opaque to the others */
+    struct members *mem;                /* members.c */
+    struct handoff *ho;                 /* handoff.c */
     /* rebalance.c: explicit membership changes */
     struct rebalance *rb;
     struct peer_command *pcmds;         /* ours + anti-entropy's */
     /* stats: the coordinator's (coordinated .. noquorum_writes) and the
      * replica side's, reported together by cluster_info */
     uint64_t coordinated;
+    uint64_t sloppy_writes;             /* writes with a stand-in */
+    uint64_t sloppy_reads;
     uint64_t forwarded;
     uint64_t forwards_received;
     uint64_t read_repairs;
@@ -125,6 +106,12 @@ int members_adopt_quorum(struct cluster *cl, uint64_t version, long long n,
                          long long r, long long w, const char *from);
 /* A member was added to the table (gossip or join): give it a peer link. */
 void members_added(struct cluster *cl, uint32_t m);
+/* DYNAMO.KILL is in effect. */
+int members_killed(const struct cluster *cl);
+/* The version of the n, r, w this node holds (0: never changed). */
+uint64_t members_quorum_version(const struct cluster *cl);
+/* INFO lines: gossip_rounds, killed. */
+void members_info(struct cluster *cl, struct dbuf *out);
 extern const struct peer_command members_peer_cmds[];
 extern const size_t members_npeer_cmds;
 
@@ -139,6 +126,8 @@ void handoff_hint(struct cluster *cl, uint16_t owner, const char *key,
 void handoff_info(struct cluster *cl, struct dbuf *out);
 /* DYNAMO.FORGET: the owner's hints are dropped. */
 void handoff_forget(struct cluster *cl, const char *owner);
+/* A hint for key is kept here (a stand-in copy still owed to an owner). */
+int handoff_holds(struct cluster *cl, const void *key, size_t klen);
 extern const struct peer_command handoff_peer_cmds[];
 extern const size_t handoff_npeer_cmds;
 

@@ -1674,7 +1674,7 @@ void coord_submit(struct node *n, const struct command *cmd, int resp,
     op->cmd = cmd;
     call->op = op;
     args_copy(op, argc, argv);
-    if ((cmd->flags & CMD_DATA) && co->cl->killed) {
+    if ((cmd->flags & CMD_DATA) && cluster_is_killed(n)) {
         reply_err(op, "KILLED this node simulates a crash (DYNAMO.KILL): data "
                       "commands are refused until DYNAMO.REVIVE");
         op_finish(op);

@@ -55,12 +55,28 @@
 #include "server/store.h"
 #include "server/util.h"
 
+/* This file's state (cl->ho). */
+struct handoff {
+    struct hints *hints;
+    uint64_t last_hint_sync_ms;
+    uint64_t last_deliver_ms;
+    uint8_t *delivering;                /* per member: a batch in flight */
+    uint32_t delivering_cap;
+    uint64_t hints_delivered;
+    uint64_t hints_redundant_dropped;   /* stand-in copies removed */
+    uint64_t last_sweep_ms;
+    uint32_t sweep_next;                /* next partition to look at */
+    int sweeping;                       /* a sweep batch in flight */
+    uint64_t orphans_handed_off;        /* copies sent to owners, dropped */
+};
+
 #define DELIVER_BATCH 256
 #define DELIVER_EVERY_MS 50
 
 int handoff_init(struct cluster *cl, struct dbuf *err)
 {
     struct node *n = cl->node;
+    cl->ho = dyn_calloc(1, sizeof(*cl->ho));
     struct hints_opts o = {
         .dir = n->cfg.dir,
         .max_bytes = (uint64_t)n->cfg.hint_max_bytes,
@@ -68,7 +84,7 @@ int handoff_init(struct cluster *cl, struct dbuf *err)
     };
     struct hints_recovery rec;
     memset(&rec, 0, sizeof(rec));
-    int rc = hints_open(&o, &cl->hints, &rec);
+    int rc = hints_open(&o, &cl->ho->hints, &rec);
     if (rc != 0) {
         dbuf_printf(err, "cannot open the hint store in %s/hints (error "
                          "%d: is the directory writable?)", n->cfg.dir, rc);
@@ -84,23 +100,31 @@ int handoff_init(struct cluster *cl, struct dbuf *err)
 
 void handoff_free(struct cluster *cl)
 {
-    if (!cl->hints)
+    if (!cl->ho)
         return;
-    if (cl->node->cfg.appendfsync != FSYNC_NO)
-        hints_sync(cl->hints);
-    hints_close(cl->hints);
-    cl->hints = NULL;
-    dyn_free(cl->delivering);
-    cl->delivering = NULL;
+    if (cl->ho->hints) {
+        if (cl->node->cfg.appendfsync != FSYNC_NO)
+            hints_sync(cl->ho->hints);
+        hints_close(cl->ho->hints);
+    }
+    dyn_free(cl->ho->delivering);
+    dyn_free(cl->ho);
+    cl->ho = NULL;
+}
+
+int handoff_holds(struct cluster *cl, const void *key, size_t klen)
+{
+    return cl->ho && cl->ho->hints &&
+           hints_has_key(cl->ho->hints, key, (uint32_t)klen);
 }
 
 /* The write a hint belongs to is acknowledged only after this. */
 static void make_durable(struct cluster *cl)
 {
     if (cl->node->cfg.appendfsync == FSYNC_ALWAYS)
-        hints_sync(cl->hints);
+        hints_sync(cl->ho->hints);
     else
-        hints_flush(cl->hints);
+        hints_flush(cl->ho->hints);
 }
 
 static int add_hint(struct cluster *cl, const char *owner, const char *key,
@@ -109,7 +133,7 @@ static int add_hint(struct cluster *cl, const char *owner, const char *key,
     const struct object *o = store_get(cl->node->store, key, klen);
     if (!o)
         return DYN_ENOTFOUND;
-    int rc = hints_add(cl->hints, owner, key, (uint32_t)klen, object_bytes(o),
+    int rc = hints_add(cl->ho->hints, owner, key, (uint32_t)klen, object_bytes(o),
                        (uint32_t)object_size(o));
     if (rc == DYN_ELIMIT)
         dlog(DLOG_VERBOSE, "hint for %s dropped: hint-max-bytes reached",
@@ -120,7 +144,7 @@ static int add_hint(struct cluster *cl, const char *owner, const char *key,
 void handoff_hint(struct cluster *cl, uint16_t owner, const char *key,
                   size_t klen)
 {
-    if (!cl->hints || owner >= cl->mb.n || owner == cl->mb.self)
+    if (!cl->ho->hints || owner >= cl->mb.n || owner == cl->mb.self)
         return;
     if (add_hint(cl, cl->mb.m[owner].name, key, klen) == 0)
         make_durable(cl);
@@ -191,7 +215,7 @@ static int drop_handed_copy(struct cluster *cl, const void *key, size_t klen,
     const struct object *o = store_get(cl->node->store, key, klen);
     if (!o || object_size(o) != len || memcmp(object_bytes(o), bytes, len))
         return 0;
-    if (hints_has_key(cl->hints, key, (uint32_t)klen))
+    if (hints_has_key(cl->ho->hints, key, (uint32_t)klen))
         return 0; /* still owed to another owner */
     return db_drop(cl->node, key, klen) == 0;
 }
@@ -199,11 +223,11 @@ static int drop_handed_copy(struct cluster *cl, const void *key, size_t klen,
 static void delivered_one(struct cluster *cl, const char *owner,
                           const struct hint *h)
 {
-    if (hints_delivered(cl->hints, owner, h->key, h->klen, h->id) != 0)
+    if (hints_delivered(cl->ho->hints, owner, h->key, h->klen, h->id) != 0)
         return;
-    cl->hints_delivered++;
+    cl->ho->hints_delivered++;
     if (drop_handed_copy(cl, h->key, h->klen, h->obj, h->olen))
-        cl->hints_redundant_dropped++;
+        cl->ho->hints_redundant_dropped++;
 }
 
 static void deliver_answer(void *ctx, int err, const struct peer_value *v)
@@ -214,14 +238,14 @@ static void deliver_answer(void *ctx, int err, const struct peer_value *v)
     int all_ok = err == 0 && v && v->type == PEER_V_INT &&
                  v->integer == (long long)d->b.n;
     int per = err == 0 && v && v->type == PEER_V_ARRAY && v->n == d->b.n;
-    if (owner && cl->hints && (all_ok || per)) {
+    if (owner && cl->ho->hints && (all_ok || per)) {
         for (size_t i = 0; i < d->b.n; i++)
             if (all_ok || v->elem[i].type == PEER_V_STATUS)
                 delivered_one(cl, owner, &d->b.v[i]);
         make_durable(cl);
     }
-    if (d->member < cl->delivering_cap)
-        cl->delivering[d->member] = 0;
+    if (d->member < cl->ho->delivering_cap)
+        cl->ho->delivering[d->member] = 0;
     hints_batch_free(&d->b);
     dyn_free(d);
 }
@@ -256,20 +280,20 @@ static void deliver_owner(struct cluster *cl, const char *owner)
     }
     if (cl->mb.m[m].status != MEMBER_UP || !cl_reachable(cl, m))
         return;
-    if ((uint32_t)m >= cl->delivering_cap) {
+    if ((uint32_t)m >= cl->ho->delivering_cap) {
         uint32_t cap = (uint32_t)m + 16;
-        cl->delivering = dyn_realloc(cl->delivering, cap);
-        memset(cl->delivering + cl->delivering_cap, 0,
-               cap - cl->delivering_cap);
-        cl->delivering_cap = cap;
+        cl->ho->delivering = dyn_realloc(cl->ho->delivering, cap);
+        memset(cl->ho->delivering + cl->ho->delivering_cap, 0,
+               cap - cl->ho->delivering_cap);
+        cl->ho->delivering_cap = cap;
     }
-    if (cl->delivering[m])
+    if (cl->ho->delivering[m])
         return;
     struct delivery *d = dyn_calloc(1, sizeof(*d));
     d->cl = cl;
     d->member = (uint16_t)m;
     hints_batch_init(&d->b);
-    if (hints_next(cl->hints, owner, 0, DELIVER_BATCH, &d->b) != 0 ||
+    if (hints_next(cl->ho->hints, owner, 0, DELIVER_BATCH, &d->b) != 0 ||
         d->b.n == 0) {
         hints_batch_free(&d->b);
         dyn_free(d);
@@ -286,7 +310,7 @@ static void deliver_owner(struct cluster *cl, const char *owner)
         av[2 + 2 * i].len = d->b.v[i].olen;
     }
     if (cl_send(cl, (uint16_t)m, (int)argc, av, deliver_answer, d) == 0) {
-        cl->delivering[m] = 1;
+        cl->ho->delivering[m] = 1;
     } else {
         hints_batch_free(&d->b);
         dyn_free(d);
@@ -322,7 +346,7 @@ static int sweep_cb(void *ctx, const void *key, size_t klen,
     struct sweep *sw = sc->sw;
     if (sw->n >= SWEEP_BATCH)
         return 1;
-    if (hints_has_key(sc->cl->hints, key, (uint32_t)klen))
+    if (hints_has_key(sc->cl->ho->hints, key, (uint32_t)klen))
         return 0; /* its hint will carry it */
     sw->keys[sw->n] = dyn_memdup(key, klen);
     sw->klens[sw->n] = klen;
@@ -354,10 +378,10 @@ static void sweep_one_done(struct sweep *sw)
         for (uint32_t i = 0; i < sw->n; i++)
             if (drop_handed_copy(cl, sw->keys[i], sw->klens[i],
                                  sw->objs.p + sw->ooff[i], sw->olen[i]))
-                cl->orphans_handed_off++;
+                cl->ho->orphans_handed_off++;
     }
-    cl->sweeping = 0;
-    cl->last_sweep_ms = 0; /* the next partition right away */
+    cl->ho->sweeping = 0;
+    cl->ho->last_sweep_ms = 0; /* the next partition right away */
     sweep_free(sw);
 }
 
@@ -372,14 +396,14 @@ static void sweep_answer(void *ctx, int err, const struct peer_value *v)
 
 static void sweep_tick(struct cluster *cl, uint64_t t)
 {
-    if (cl->sweeping || t - cl->last_sweep_ms < SWEEP_EVERY_MS ||
+    if (cl->ho->sweeping || t - cl->ho->last_sweep_ms < SWEEP_EVERY_MS ||
         !cl->ring.nnodes)
         return;
     struct store *st = cl->node->store;
     uint32_t q = store_partitions(st);
     uint16_t rep[64];
     for (uint32_t k = 0; k < q; k++) {
-        uint32_t p = (cl->sweep_next + k) % q;
+        uint32_t p = (cl->ho->sweep_next + k) % q;
         if (!store_partition_count(st, p))
             continue;
         if (cluster_replicates(cl->node, p))
@@ -422,32 +446,32 @@ static void sweep_tick(struct cluster *cl, uint64_t t)
             else
                 sw->failed = 1;
         dyn_free(av);
-        cl->sweeping = 1;
-        cl->sweep_next = p + 1;
+        cl->ho->sweeping = 1;
+        cl->ho->sweep_next = p + 1;
         sweep_one_done(sw); /* drops the hold */
         return;
     }
-    cl->sweep_next = 0;
-    cl->last_sweep_ms = t; /* nothing to hand off: look again in a while */
+    cl->ho->sweep_next = 0;
+    cl->ho->last_sweep_ms = t; /* nothing to hand off: look again in a while */
 }
 
 void handoff_tick(struct cluster *cl, uint64_t t)
 {
-    if (!cl->hints)
+    if (!cl->ho->hints)
         return;
-    hints_set_budget(cl->hints, (uint64_t)cl->node->cfg.hint_max_bytes);
+    hints_set_budget(cl->ho->hints, (uint64_t)cl->node->cfg.hint_max_bytes);
     if (cl->node->cfg.appendfsync == FSYNC_EVERYSEC &&
-        t - cl->last_hint_sync_ms >= 1000) {
-        cl->last_hint_sync_ms = t;
-        hints_sync(cl->hints);
+        t - cl->ho->last_hint_sync_ms >= 1000) {
+        cl->ho->last_hint_sync_ms = t;
+        hints_sync(cl->ho->hints);
     }
     sweep_tick(cl, t);
-    if (t - cl->last_deliver_ms < DELIVER_EVERY_MS)
+    if (t - cl->ho->last_deliver_ms < DELIVER_EVERY_MS)
         return;
-    cl->last_deliver_ms = t;
+    cl->ho->last_deliver_ms = t;
     /* names first: delivery may change the owner list */
     struct owner_walk w = {cl, t, NULL, 0};
-    hints_owners(cl->hints, collect_owner, &w);
+    hints_owners(cl->ho->hints, collect_owner, &w);
     for (uint32_t i = 0; i < w.n; i++) {
         deliver_owner(cl, w.names[i]);
         dyn_free(w.names[i]);
@@ -458,7 +482,7 @@ void handoff_tick(struct cluster *cl, uint64_t t)
 void handoff_forget(struct cluster *cl, const char *owner)
 {
     uint64_t k = 0;
-    if (cl->hints && hints_drop_owner(cl->hints, owner, &k) == 0 && k)
+    if (cl->ho->hints && hints_drop_owner(cl->ho->hints, owner, &k) == 0 && k)
         dlog(DLOG_NOTICE, "dropped %llu hints for forgotten member %s",
              (unsigned long long)k, owner);
 }
@@ -467,8 +491,8 @@ void handoff_info(struct cluster *cl, struct dbuf *out)
 {
     struct hints_stats st;
     memset(&st, 0, sizeof(st));
-    if (cl->hints)
-        hints_stats(cl->hints, &st);
+    if (cl->ho->hints)
+        hints_stats(cl->ho->hints, &st);
     dbuf_printf(out,
                 "sloppy_writes:%llu\r\n"
                 "sloppy_reads:%llu\r\n"
@@ -484,13 +508,13 @@ void handoff_info(struct cluster *cl, struct dbuf *out)
                 (unsigned long long)cl->sloppy_writes,
                 (unsigned long long)cl->sloppy_reads,
                 (unsigned long long)st.stored,
-                (unsigned long long)cl->hints_delivered,
+                (unsigned long long)cl->ho->hints_delivered,
                 (unsigned long long)st.dropped,
                 (unsigned long long)st.pending,
                 (unsigned long long)st.pending_bytes, st.owners,
                 (unsigned long long)st.max_bytes,
-                (unsigned long long)cl->hints_redundant_dropped,
-                (unsigned long long)cl->orphans_handed_off);
+                (unsigned long long)cl->ho->hints_redundant_dropped,
+                (unsigned long long)cl->ho->orphans_handed_off);
 }
 
 /* DYNAMO.HINTS: [owner, count, bytes] per owner with pending hints. */
@@ -517,12 +541,12 @@ void cluster_hints_reply(struct node *n, struct dbuf *out)
 {
     struct cluster *cl = n->cluster;
     struct list_ctx l = {out, 0, 1};
-    if (!cl || !cl->hints) {
+    if (!cl || !cl->ho->hints) {
         reply_array(out, 0);
         return;
     }
-    hints_owners(cl->hints, list_owner, &l);
+    hints_owners(cl->ho->hints, list_owner, &l);
     reply_array(out, l.n);
     l.count_only = 0;
-    hints_owners(cl->hints, list_owner, &l);
+    hints_owners(cl->ho->hints, list_owner, &l);
 }

@@ -58,28 +58,43 @@
 #include "server/reply.h"
 #include "server/util.h"
 
+/* This file's state (cl->mem). */
+struct members {
+    uint64_t last_gossip_ms;
+    uint64_t rnd;                       /* xorshift state */
+    int *seed_peer;                     /* peer ids of the seed links */
+    uint32_t nseeds;
+    uint32_t peer_cap;                  /* capacity of cl->peer_of, fault */
+    struct peer_fault *fault;           /* per member: DYNAMO.FAULT */
+    int killed;                         /* DYNAMO.KILL in effect */
+    uint64_t killed_until;              /* 0: until DYNAMO.REVIVE */
+    uint64_t gossip_rounds;
+    uint64_t qversion;                  /* of n/r/w: DYNAMO.CONFIG SET's
+                                         * time; gossip keeps the newest */
+};
+
 static uint64_t rnd_next(struct cluster *cl)
 {
-    uint64_t x = cl->rnd;
+    uint64_t x = cl->mem->rnd;
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
-    cl->rnd = x;
+    cl->mem->rnd = x;
     return x;
 }
 
 static void grow(struct cluster *cl, uint32_t need)
 {
-    if (need <= cl->peer_cap)
+    if (need <= cl->mem->peer_cap)
         return;
-    uint32_t cap = DYN_MAX(need, cl->peer_cap * 2);
+    uint32_t cap = DYN_MAX(need, cl->mem->peer_cap * 2);
     cl->peer_of = dyn_realloc(cl->peer_of, sizeof(int) * cap);
-    cl->fault = dyn_realloc(cl->fault, sizeof(*cl->fault) * cap);
-    for (uint32_t i = cl->peer_cap; i < cap; i++) {
+    cl->mem->fault = dyn_realloc(cl->mem->fault, sizeof(*cl->mem->fault) * cap);
+    for (uint32_t i = cl->mem->peer_cap; i < cap; i++) {
         cl->peer_of[i] = -1;
-        memset(&cl->fault[i], 0, sizeof(cl->fault[i]));
+        memset(&cl->mem->fault[i], 0, sizeof(cl->mem->fault[i]));
     }
-    cl->peer_cap = cap;
+    cl->mem->peer_cap = cap;
 }
 
 void members_added(struct cluster *cl, uint32_t m)
@@ -97,7 +112,7 @@ void members_added(struct cluster *cl, uint32_t m)
     }
     cl->peer_of[m] = id >= 0 ? id : -1;
     if (id >= 0)
-        peer_set_fault(cl->bus, id, &cl->fault[m]);
+        peer_set_fault(cl->bus, id, &cl->mem->fault[m]);
     dlog(DLOG_NOTICE, "member %s (%s:%u) added", me->name, me->host,
          (unsigned)me->port);
 }
@@ -141,14 +156,14 @@ static int seed_add(struct cluster *cl, const char *line, struct dbuf *err)
         dbuf_printf(err, "seed '%s': expected HOST:PORT[@PEERPORT]", line);
         return DYN_EINVAL;
     }
-    snprintf(name, sizeof(name), "?seed-%u", cl->nseeds);
+    snprintf(name, sizeof(name), "?seed-%u", cl->mem->nseeds);
     int id = peer_add(cl->bus, name, host, pport);
     if (id < 0) {
         dbuf_printf(err, "seed '%s': cannot add it", line);
         return DYN_EINVAL;
     }
-    cl->seed_peer = dyn_realloc(cl->seed_peer, sizeof(int) * (cl->nseeds + 1));
-    cl->seed_peer[cl->nseeds++] = id;
+    cl->mem->seed_peer = dyn_realloc(cl->mem->seed_peer, sizeof(int) * (cl->mem->nseeds + 1));
+    cl->mem->seed_peer[cl->mem->nseeds++] = id;
     return 0;
 }
 
@@ -169,16 +184,17 @@ int members_add_seed(struct cluster *cl, const char *hostport, size_t len,
         dbuf_printf(err, "ERR %.*s", (int)e.len, e.p);
     dbuf_free(&e);
     /* gossip with it at once rather than at the next round */
-    cl->last_gossip_ms = 0;
+    cl->mem->last_gossip_ms = 0;
     return rc;
 }
 
 int members_init(struct cluster *cl, struct dbuf *err)
 {
     struct node *n = cl->node;
+    cl->mem = dyn_calloc(1, sizeof(*cl->mem));
     /* gossip's own stream, seeded from the node's random source so that
      * a simulation replays it from its seed (xorshift: never zero) */
-    cl->rnd = node_random(n) | 1;
+    cl->mem->rnd = node_random(n) | 1;
     grow(cl, DYN_MAX(cl->mb.n, 8));
     uint64_t hb = (uint64_t)n->cfg.down_timeout_ms +
                   5 * (uint64_t)n->cfg.gossip_interval_ms;
@@ -198,10 +214,45 @@ int members_init(struct cluster *cl, struct dbuf *err)
 
 void members_free(struct cluster *cl)
 {
-    dyn_free(cl->seed_peer);
-    cl->seed_peer = NULL;
-    dyn_free(cl->fault);
-    cl->fault = NULL;
+    if (!cl->mem)
+        return;
+    dyn_free(cl->mem->seed_peer);
+    dyn_free(cl->mem->fault);
+    dyn_free(cl->mem);
+    cl->mem = NULL;
+}
+
+int members_killed(const struct cluster *cl)
+{
+    return cl->mem->killed;
+}
+
+uint64_t members_quorum_version(const struct cluster *cl)
+{
+    return cl->mem->qversion;
+}
+
+void members_info(struct cluster *cl, struct dbuf *out)
+{
+    dbuf_printf(out, "gossip_rounds:%llu\r\nkilled:%d\r\n",
+                (unsigned long long)cl->mem->gossip_rounds, cl->mem->killed);
+}
+
+void cluster_quorum_changed(struct node *n, const struct dyn_arg *name,
+                            const struct dyn_arg *value)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl)
+        return;
+    /* the version is the time of the change: gossip keeps the newest, so
+     * nodes that miss this notice catch up */
+    cl->mem->qversion = DYN_MAX(cl->mem->qversion + 1, node_wall_ms(n));
+    char vb[24];
+    snprintf(vb, sizeof(vb), "%llu", (unsigned long long)cl->mem->qversion);
+    struct dyn_arg av[4] = {{"R.CONFIG", 8}, *name, *value, {vb, strlen(vb)}};
+    for (uint32_t m = 0; m < cl->mb.n; m++)
+        if (m != cl->mb.self)
+            cl_send(cl, (uint16_t)m, 4, av, NULL, NULL);
 }
 
 /* ---- gossip ------------------------------------------------------------- */
@@ -271,11 +322,11 @@ int members_adopt_quorum(struct cluster *cl, uint64_t version, long long n,
                          long long r, long long w, const char *from)
 {
     /* n above QUORUM_MAX is refused, as config and DYNAMO.CONFIG do */
-    if (version <= cl->qversion || n < 1 || n > QUORUM_MAX || r < 1 ||
+    if (version <= cl->mem->qversion || n < 1 || n > QUORUM_MAX || r < 1 ||
         r > 64 || w < 1 || w > 64)
         return 0;
     struct config *c = &cl->node->cfg;
-    cl->qversion = version;
+    cl->mem->qversion = version;
     if (c->n == n && c->r == r && c->w == w)
         return 1;
     c->n = (int)n;
@@ -291,7 +342,7 @@ static void quorum_args(struct cluster *cl, char buf[4][24],
                         struct dyn_arg *av)
 {
     const struct config *c = &cl->node->cfg;
-    snprintf(buf[0], 24, "%llu", (unsigned long long)cl->qversion);
+    snprintf(buf[0], 24, "%llu", (unsigned long long)cl->mem->qversion);
     snprintf(buf[1], 24, "%d", c->n);
     snprintf(buf[2], 24, "%d", c->r);
     snprintf(buf[3], 24, "%d", c->w);
@@ -376,18 +427,18 @@ static void h_gossip(void *ctx, struct peer_call *call, int argc,
 static void gossip_round(struct cluster *cl)
 {
     gossip_beat(&cl->mb);
-    cl->gossip_rounds++;
+    cl->mem->gossip_rounds++;
     uint32_t m;
     int peer = -1;
     if (gossip_pick_peer(&cl->mb, rnd_next(cl), &m) == 0 &&
-        m < cl->peer_cap && cl->peer_of[m] >= 0 &&
+        m < cl->mem->peer_cap && cl->peer_of[m] >= 0 &&
         peer_is_connected(cl->bus, cl->peer_of[m]))
         peer = cl->peer_of[m];
-    if (peer < 0 && cl->nseeds) {
+    if (peer < 0 && cl->mem->nseeds) {
         /* nobody live, or the pick is not connected yet: a seed */
-        uint32_t start = (uint32_t)(rnd_next(cl) % cl->nseeds);
-        for (uint32_t i = 0; i < cl->nseeds && peer < 0; i++) {
-            int id = cl->seed_peer[(start + i) % cl->nseeds];
+        uint32_t start = (uint32_t)(rnd_next(cl) % cl->mem->nseeds);
+        for (uint32_t i = 0; i < cl->mem->nseeds && peer < 0; i++) {
+            int id = cl->mem->seed_peer[(start + i) % cl->mem->nseeds];
             if (peer_is_connected(cl->bus, id))
                 peer = id;
         }
@@ -409,13 +460,13 @@ static void gossip_round(struct cluster *cl)
 
 static void set_killed(struct cluster *cl, int on, uint64_t until)
 {
-    if (cl->killed != on)
+    if (cl->mem->killed != on)
         dlog(DLOG_WARNING, on ? "DYNAMO.KILL: this node now behaves as "
                                 "crashed (peer traffic dropped, data "
                                 "commands refused)"
                               : "DYNAMO.REVIVE: this node is back");
-    cl->killed = on;
-    cl->killed_until = on ? until : 0;
+    cl->mem->killed = on;
+    cl->mem->killed_until = on ? until : 0;
     peer_bus_set_killed(cl->bus, on);
 }
 
@@ -433,7 +484,7 @@ static void apply_fault(struct cluster *cl, int m, int drop_out, int drop_in,
                         uint64_t delay)
 {
     grow(cl, (uint32_t)m + 1);
-    struct peer_fault *f = &cl->fault[m];
+    struct peer_fault *f = &cl->mem->fault[m];
     f->drop_out |= drop_out;
     f->drop_in |= drop_in;
     if (delay)
@@ -444,10 +495,10 @@ static void apply_fault(struct cluster *cl, int m, int drop_out, int drop_in,
 
 static void clear_faults(struct cluster *cl)
 {
-    for (uint32_t m = 0; m < cl->peer_cap; m++) {
-        memset(&cl->fault[m], 0, sizeof(cl->fault[m]));
+    for (uint32_t m = 0; m < cl->mem->peer_cap; m++) {
+        memset(&cl->mem->fault[m], 0, sizeof(cl->mem->fault[m]));
         if (cl->peer_of[m] >= 0)
-            peer_set_fault(cl->bus, cl->peer_of[m], &cl->fault[m]);
+            peer_set_fault(cl->bus, cl->peer_of[m], &cl->mem->fault[m]);
     }
 }
 
@@ -571,14 +622,14 @@ const size_t members_npeer_cmds =
 void members_tick(struct cluster *cl, uint64_t t)
 {
     struct node *n = cl->node;
-    if (cl->killed && cl->killed_until && t >= cl->killed_until)
+    if (cl->mem->killed && cl->mem->killed_until && t >= cl->mem->killed_until)
         set_killed(cl, 0, 0);
     /* thresholds can change at run time (CONFIG SET) */
     cl->mb.suspect_ms = (uint64_t)n->cfg.suspect_timeout_ms;
     cl->mb.down_ms = DYN_MAX((uint64_t)n->cfg.down_timeout_ms,
                              cl->mb.suspect_ms);
     cl->ping_interval_ms = DYN_MAX(cl->mb.suspect_ms / 3, 20);
-    if (cl->killed)
+    if (cl->mem->killed)
         return; /* a crashed node does nothing */
     /* failure detector: keep a request outstanding to every peer */
     if (t - cl->last_ping_ms >= cl->ping_interval_ms) {
@@ -599,8 +650,8 @@ void members_tick(struct cluster *cl, uint64_t t)
         if (m != cl->mb.self && cl->peer_of[m] >= 0 &&
             !peer_is_connected(cl->bus, cl->peer_of[m]))
             membership_on_request(&cl->mb, m, t);
-    if (t - cl->last_gossip_ms >= (uint64_t)n->cfg.gossip_interval_ms) {
-        cl->last_gossip_ms = t;
+    if (t - cl->mem->last_gossip_ms >= (uint64_t)n->cfg.gossip_interval_ms) {
+        cl->mem->last_gossip_ms = t;
         gossip_round(cl);
     }
 }
@@ -664,7 +715,7 @@ int cluster_revive(struct node *n, const char *name, size_t len,
 
 int cluster_is_killed(const struct node *n)
 {
-    return n->cluster && n->cluster->killed;
+    return n->cluster && n->cluster->mem->killed;
 }
 
 int cluster_fault(struct node *n, int argc, const struct dyn_arg *argv,
@@ -691,12 +742,12 @@ int cluster_fault(struct node *n, int argc, const struct dyn_arg *argv,
     }
     if (argc == 2 && dyn_arg_is(argv[1].p, argv[1].len, "LIST")) {
         uint32_t k = 0;
-        for (uint32_t m = 0; m < cl->mb.n && m < cl->peer_cap; m++)
-            k += cl->fault[m].drop_out || cl->fault[m].drop_in ||
-                 cl->fault[m].delay_ms;
+        for (uint32_t m = 0; m < cl->mb.n && m < cl->mem->peer_cap; m++)
+            k += cl->mem->fault[m].drop_out || cl->mem->fault[m].drop_in ||
+                 cl->mem->fault[m].delay_ms;
         reply_array(out, k);
-        for (uint32_t m = 0; m < cl->mb.n && m < cl->peer_cap; m++) {
-            const struct peer_fault *f = &cl->fault[m];
+        for (uint32_t m = 0; m < cl->mb.n && m < cl->mem->peer_cap; m++) {
+            const struct peer_fault *f = &cl->mem->fault[m];
             if (!f->drop_out && !f->drop_in && !f->delay_ms)
                 continue;
             reply_array(out, 4);

@@ -539,8 +539,7 @@ static void drops_tick(struct cluster *cl, uint64_t t)
     store_iter_partition(cl->node->store, p, drop_cb, &d);
     for (size_t i = 0; i < d.n; i++) {
         /* a stand-in copy still owed to a down owner stays until then */
-        if (!cl->hints || !hints_has_key(cl->hints, d.keys[i],
-                                         (uint32_t)d.lens[i]))
+        if (!handoff_holds(cl, d.keys[i], d.lens[i]))
             if (db_drop(cl->node, d.keys[i], d.lens[i]) == 0)
                 rb->keys_dropped++;
         dyn_free(d.keys[i]);

@@ -311,7 +311,7 @@ static void h_config(void *ctx, struct peer_call *call, int argc,
     }
     /* an old sender without a version: newer than what we have */
     if (!ver)
-        ver = cl->qversion + 1;
+        ver = members_quorum_version(cl) + 1;
     members_adopt_quorum(cl, ver, q[0], q[1], q[2], peer_call_peer_name(call));
     peer_call_reply_ok(call);
 }
