@@ -1103,15 +1103,7 @@ static int hint_validate(struct engine *e, uint32_t seg, uint64_t seg_bytes,
     }
     dbuf_reset(buf);
     dbuf_reserve(buf, (size_t)st.st_size + 1);
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf->p + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    size_t got = dyn_read_full(fd, buf->p, (size_t)st.st_size);
     close(fd);
     buf->len = got;
     const uint8_t *b = (const uint8_t *)buf->p;

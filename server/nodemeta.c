@@ -102,15 +102,7 @@ void nodemeta_read(const char *dir, struct nodemeta_file *out)
     if (fd < 0)
         return;
     char text[NODEMETA_MAX_BYTES + 1];
-    size_t got = 0;
-    while (got < NODEMETA_MAX_BYTES) {
-        ssize_t r = read(fd, text + got, NODEMETA_MAX_BYTES - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    size_t got = dyn_read_full(fd, text, NODEMETA_MAX_BYTES);
     close(fd);
     text[got] = 0;
     (void)nodemeta_parse(text, out);

@@ -1,7 +1,7 @@
 /*
  * util.h -- allocation, assertions, error codes and small string helpers
- * shared by every module, pure or not; and two file helpers (write all,
- * fsync a directory) that the storage files share.
+ * shared by every module, pure or not; and three file helpers (write all,
+ * read all, fsync a directory) that the storage files share.
  *
  * Allocation never returns NULL: on out-of-memory the process logs to stderr
  * and aborts, as Redis does, so callers never test for it.  dyn_free(NULL) is
@@ -78,6 +78,9 @@ uint64_t dyn_mono_us(void);
  * errno set (EIO for a write that made no progress).  For the files of
  * the storage engine and node.meta. */
 int dyn_write_all(int fd, const void *p, size_t n);
+/* Reads up to n bytes (retrying short reads and EINTR) until n, end of
+ * file or an error; returns how many it read. */
+size_t dyn_read_full(int fd, void *p, size_t n);
 /* fsyncs a directory, so a rename or unlink in it is durable; best effort
  * (a directory that cannot be opened is skipped). */
 void dyn_fsync_dir(const char *dir);
