@@ -73,7 +73,6 @@ void compact_stop(struct engine *e)
     e->st.compacting = 0;
 }
 
-
 static int compact_pick(struct engine *e)
 {
     uint32_t act = seglog_active(e->log);
@@ -340,6 +339,6 @@ void compact_job_done(struct engine *e, struct job *j)
         }
         break;
     default:
-        break;
+        break; /* not a compaction's job */
     }
 }
