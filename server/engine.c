@@ -1,7 +1,14 @@
 /*
- * engine.c -- the Bitcask-style durable engine.  engine.h describes the
- * files, the records, the guarantees and the failure rules; this file adds
- * how they are kept.
+ * engine.c -- the Bitcask-style durable engine proper: its state, the
+ * append path, hint files, loading, commit and undo, and the helper thread
+ * with its job queue.  engine.h describes the files, the records, the
+ * guarantees and the failure rules; this file adds how they are kept.
+ *
+ * Its neighbours: compaction is server/compact.c (it appends through
+ * engine_append and queues READ and COMPACT jobs here; engine_cron steps
+ * it), node.meta is server/nodemeta.c (identity and dot-counter
+ * reservations; it knows nothing of the engine).  What the engine's files
+ * share is server/engine_int.h, included by nobody else.
  *
  * The life of a write (storage disk):
  *
@@ -14,7 +21,7 @@
  *     engine_commit    (unless the caller batches) write(2), fdatasync
  *                      when appendfsync is always
  *
- * Location word kept in the store (64 bits):
+ * Location word kept in the store (64 bits; loc_* in engine_int.h):
  *     segment (22 bits) | offset (30 bits) | size code (12 bits)
  * The size code is exact below 2 KiB and rounds up by under 1/32 above; it
  * is only used for live-byte accounting, where it is added and subtracted
@@ -28,16 +35,16 @@
  * active segment; everysec), HINT (fdatasync a finished .hint.tmp, rename
  * it, fsync the directory), COMPACT (fdatasync a dup of the active
  * segment, then unlink the compacted segment and its hint), READ (pread
- * the next bytes of the segment being compacted into the job's buffer;
- * a result for a compaction that stopped or moved on -- another `gen` --
- * is dropped), HINT_WRITE (append a spilled megabyte of hint entries to
+ * the next bytes of the segment being compacted into the job's buffer),
+ * HINT_WRITE (append a spilled megabyte of hint entries to
  * the .hint.tmp file, created by the first), PREPARE (create segment
  * active + 1, preallocate it, fsync the directory: the descriptor goes to
  * seglog_adopt_next, so a roll is a swap), RESERVE (fallocate the active
  * segment ahead of the appends).  A sealed segment's SYNC also gives back
  * its unused preallocation.  So a roll on the loop does no file creation,
  * fallocate or ftruncate, unless the thread was late.  Results come back
- * on the done queue, with a byte on the wake-up pipe.
+ * on the done queue, with a byte on the wake-up pipe; engine_poll hands
+ * READ and COMPACT results to compact_job_done, the rest it handles here.
  *
  * Loop stalls: the public entry points are timed (call_begin/call_end,
  * outermost only, appendfsync always's fdatasync left out) and the worst
@@ -53,20 +60,18 @@
  * Thread-safety: everything but the two queues belongs to the loop.
  */
 #include "server/engine.h"
+#include "server/engine_int.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "server/config.h"
 #include "server/log.h"
-#include "server/seglog.h"
 #include "server/store.h"
 #include "server/util.h"
 #include "server/wire.h"
@@ -79,198 +84,7 @@
 #define HINT_END_VLEN 16
 #define HINT_SPILL (1024 * 1024)
 
-#define LOC_SEG_BITS 22
-#define LOC_OFF_BITS 30
-#define LOC_SZ_BITS 12
-#define LOC_SEG_MAX ((1u << LOC_SEG_BITS) - 1)
-
-#define ENGINE_MAX_KEY (512u * 1024 * 1024)
-#define ENGINE_READ_CHUNK (64 * 1024)
-#define ENGINE_MAX_VALUE (0xffffffffu - 64)
-
-/* ---- helper thread jobs -------------------------------------------------- */
-
-enum job_kind {
-    JOB_SYNC, JOB_HINT, JOB_COMPACT, JOB_READ,
-    JOB_HINT_WRITE, JOB_PREPARE, JOB_RESERVE
-};
-
-struct job {
-    struct job *next;
-    enum job_kind kind;
-    int fd;             /* owned by the job; closed by the thread */
-    uint64_t seq;       /* JOB_SYNC: records appended when it was queued */
-    int periodic;       /* JOB_SYNC: everysec's (else a sealed segment's) */
-    int trim;           /* JOB_SYNC: ftruncate to `bytes` first */
-    uint32_t seg;
-    uint64_t bytes;     /* JOB_COMPACT: the segment's size; SYNC: trim */
-    char *path_a;       /* HINT(_WRITE): tmp; COMPACT, PREPARE: segment */
-    char *path_b;       /* HINT: final; COMPACT: hint */
-    char *dir;
-    int rc;             /* 0 or -1 */
-    int err;
-    /* JOB_READ: bytes [off, off + len) of the segment being compacted;
-     * HINT(_WRITE): data goes at off of the tmp file; PREPARE, RESERVE:
-     * preallocate len bytes from off */
-    uint64_t off, len, gen;
-    struct dbuf data;
-};
-
-struct jobq {
-    struct job *head, *tail;
-};
-
-/* Appends j (the caller holds e->mu when the queue is shared). */
-static void jobq_push(struct jobq *q, struct job *j)
-{
-    j->next = NULL;
-    if (q->tail)
-        q->tail->next = j;
-    else
-        q->head = j;
-    q->tail = j;
-}
-
-/* ---- engine state ---------------------------------------------------------- */
-
-struct segstat {
-    uint32_t seg;
-    uint64_t total;
-    uint64_t live;
-    int hint_pending;   /* a HINT job is in flight */
-};
-
-/* The hint being collected for the segment being written. */
-struct hintw {
-    uint32_t seg;       /* 0 = none */
-    struct dbuf buf;    /* entries not yet handed to the helper thread */
-    uint64_t written;   /* bytes handed over (JOB_HINT_WRITE) so far */
-    uint64_t entries;
-    int broken;         /* a write failed: no hint for this segment */
-};
-
-struct compaction {
-    int on;
-    uint32_t seg;
-    int fd;
-    uint64_t off;
-    uint64_t size;
-    int oldest;
-    struct dbuf buf;
-    uint64_t buf_off;
-    /* reads run on the helper thread (JOB_READ): a slice never waits for
-     * the disk, it ends and the next one finds the bytes */
-    uint64_t gen;           /* bumped at every pick and stop */
-    int rd_inflight;
-    int rd_failed;
-    int rd_err;
-    uint64_t req_off, req_len;  /* the last read asked for */
-};
-
-struct engine {
-    int storage;
-    int value_cache;
-    uint64_t counter_base;      /* node.meta: dot counters start above */
-    uint64_t counter_reserved;  /* ...and stay below until reserved */
-    char *dir;
-    int fsync_mode;
-    int group_commit;
-    int ratio_pm;
-    uint64_t segmax;
-    struct store *store;
-    struct seglog *log;
-    struct object_limits lim;
-
-    uint64_t appended;      /* records appended, ever */
-    uint64_t committed;     /* ... covered by a successful engine_commit */
-    uint64_t batch_seq0;    /* engine_batch_begin: appended then */
-    /* Writes put into the store since the last successful commit, to be
-     * undone if the commit fails: entries of klen u32 | had_old u8 |
-     * old loc u64 | key, in order. */
-    struct dbuf undo;
-    int batch_open;
-    uint64_t synced;        /* ... known to be fsynced (everysec) */
-    int sync_inflight;
-    uint64_t last_sync_ms;
-
-    int failed;
-    int fail_errno;
-    const char *fail_what;
-    int nospace_errno;
-    char errtext[256];
-
-    struct segstat *segs;
-    size_t nsegs, capsegs;
-    struct hintw hw;
-    struct compaction cmp;
-    struct dbuf rbuf;
-    uint32_t flush_seg;     /* loading: the segment of the newest FLUSH */
-    uint32_t load_active;   /* loading: the segment that will be active */
-
-    /* helper thread */
-    pthread_t thr;
-    int thr_started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct jobq todo, done;
-    int stop;
-    int wake[2];
-    /* work done ahead on the helper thread (engine_ahead) */
-    int prep_inflight;      /* JOB_PREPARE queued */
-    uint32_t prep_seg;      /* the last segment asked to be created */
-    int resv_inflight;      /* JOB_RESERVE queued */
-    /* loop-stall measurement of the engine's entry points */
-    int depth;
-    uint64_t call_t0;
-    uint64_t call_fsync_us; /* appendfsync always fdatasyncs in the call */
-
-    struct engine_stats st;
-};
-
 /* ---- small helpers ------------------------------------------------------------ */
-
-/* Size code: exact below 2048, else 6-bit mantissa << exponent, rounded
- * up.  decode(encode(n)) >= n, and is what accounting adds and subtracts. */
-static uint32_t size_encode(uint64_t n)
-{
-    if (n < 2048)
-        return (uint32_t)n;
-    unsigned ex = 5;
-    while (((n + (1ull << ex) - 1) >> ex) >= 64)
-        ex++;
-    uint64_t m = (n + (1ull << ex) - 1) >> ex;
-    return 2048u + (uint32_t)(ex - 5) * 64u + (uint32_t)m;
-}
-
-static uint64_t size_decode(uint32_t c)
-{
-    if (c < 2048)
-        return c;
-    c -= 2048;
-    return (uint64_t)(c % 64) << (c / 64 + 5);
-}
-
-static uint64_t loc_make(uint32_t seg, uint64_t off, uint64_t size)
-{
-    dyn_assert(seg <= LOC_SEG_MAX && off < (1ull << LOC_OFF_BITS));
-    return (uint64_t)seg << (LOC_OFF_BITS + LOC_SZ_BITS) |
-           off << LOC_SZ_BITS | size_encode(size);
-}
-
-static uint32_t loc_seg(uint64_t l)
-{
-    return (uint32_t)(l >> (LOC_OFF_BITS + LOC_SZ_BITS));
-}
-
-static uint64_t loc_off(uint64_t l)
-{
-    return (l >> LOC_SZ_BITS) & ((1ull << LOC_OFF_BITS) - 1);
-}
-
-static uint64_t loc_acct(uint64_t l)
-{
-    return size_decode((uint32_t)(l & ((1u << LOC_SZ_BITS) - 1)));
-}
 
 static void engine_path(const struct engine *e, uint32_t seg,
                         const char *suffix, struct dbuf *out)
@@ -281,8 +95,8 @@ static void engine_path(const struct engine *e, uint32_t seg,
     out->len--;
 }
 
-static char *engine_path_dup(const struct engine *e, uint32_t seg,
-                             const char *suffix)
+char *engine_path_dup(const struct engine *e, uint32_t seg,
+                      const char *suffix)
 {
     struct dbuf b;
     dbuf_init(&b);
@@ -290,34 +104,7 @@ static char *engine_path_dup(const struct engine *e, uint32_t seg,
     return b.p; /* NUL-terminated, owned by the caller */
 }
 
-static void fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void engine_fail(struct engine *e, int err, const char *what)
+void engine_fail(struct engine *e, int err, const char *what)
 {
     if (e->failed)
         return;
@@ -333,7 +120,7 @@ static void engine_fail(struct engine *e, int err, const char *what)
 
 /* ---- segment table ---------------------------------------------------------- */
 
-static struct segstat *seg_find(struct engine *e, uint32_t seg)
+struct segstat *engine_seg_find(struct engine *e, uint32_t seg)
 {
     size_t lo = 0, hi = e->nsegs;
     while (lo < hi) {
@@ -348,7 +135,7 @@ static struct segstat *seg_find(struct engine *e, uint32_t seg)
 
 static struct segstat *seg_get(struct engine *e, uint32_t seg)
 {
-    struct segstat *s = seg_find(e, seg);
+    struct segstat *s = engine_seg_find(e, seg);
     if (s)
         return s;
     if (e->nsegs == e->capsegs) {
@@ -366,9 +153,9 @@ static struct segstat *seg_get(struct engine *e, uint32_t seg)
     return &e->segs[i];
 }
 
-static void seg_drop(struct engine *e, uint32_t seg)
+void engine_seg_drop(struct engine *e, uint32_t seg)
 {
-    struct segstat *s = seg_find(e, seg);
+    struct segstat *s = engine_seg_find(e, seg);
     if (!s)
         return;
     size_t i = (size_t)(s - e->segs);
@@ -382,9 +169,9 @@ static void seg_live_add(struct engine *e, uint64_t loc)
     seg_get(e, loc_seg(loc))->live += loc_acct(loc);
 }
 
-static void seg_live_sub(struct engine *e, uint64_t loc)
+void engine_seg_live_sub(struct engine *e, uint64_t loc)
 {
-    struct segstat *s = seg_find(e, loc_seg(loc));
+    struct segstat *s = engine_seg_find(e, loc_seg(loc));
     if (s)
         s->live -= DYN_MIN(s->live, loc_acct(loc));
 }
@@ -454,7 +241,7 @@ static void job_hint_write(struct job *j)
         job_error(j);
         return;
     }
-    if (j->data.len && write_all(j->fd, j->data.p, j->data.len) != 0)
+    if (j->data.len && dyn_write_all(j->fd, j->data.p, j->data.len) != 0)
         job_error(j);
 }
 
@@ -475,7 +262,7 @@ static void job_prepare(struct job *j)
     }
     if (j->len && fallocate(j->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)j->len))
         j->len = 0; /* no room (or no support): the loop will see */
-    fsync_dir(j->dir);
+    dyn_fsync_dir(j->dir);
 }
 
 static void job_run(struct job *j)
@@ -513,7 +300,7 @@ static void job_run(struct job *j)
             job_error(j);
         if (j->rc != 0)
             unlink(j->path_a);
-        fsync_dir(j->dir);
+        dyn_fsync_dir(j->dir);
         break;
     case JOB_SYNC:
         /* a sealed segment gives back its unused preallocation first */
@@ -530,7 +317,7 @@ static void job_run(struct job *j)
         if (j->rc == 0) {
             unlink(j->path_a);
             unlink(j->path_b);
-            fsync_dir(j->dir);
+            dyn_fsync_dir(j->dir);
         }
         break;
     }
@@ -576,7 +363,7 @@ static void *engine_thread(void *arg)
 
 /* Queues a job (takes it).  Without a thread (it failed to start) the job
  * runs inline, so nothing is ever skipped. */
-static void job_submit(struct engine *e, struct job *j)
+void engine_job_submit(struct engine *e, struct job *j)
 {
     e->st.jobs_pending++;
     if (!e->thr_started) {
@@ -592,7 +379,7 @@ static void job_submit(struct engine *e, struct job *j)
     pthread_mutex_unlock(&e->mu);
 }
 
-static struct job *job_new(struct engine *e, enum job_kind kind, int fd)
+struct job *engine_job_new(struct engine *e, enum job_kind kind, int fd)
 {
     struct job *j = dyn_calloc(1, sizeof(*j));
     j->kind = kind;
@@ -637,7 +424,7 @@ static void job_done(struct engine *e, struct job *j)
                 /* a stale request re-created a segment that is gone
                  * (FLUSHALL removed it meanwhile): remove the empty file */
                 if (e->log && j->seg < seglog_active(e->log) &&
-                    !seg_find(e, j->seg) && fstat(j->fd, &st) == 0 &&
+                    !engine_seg_find(e, j->seg) && fstat(j->fd, &st) == 0 &&
                     st.st_size == 0)
                     (void)unlink(j->path_a);
                 close(j->fd);
@@ -651,7 +438,7 @@ static void job_done(struct engine *e, struct job *j)
             seglog_reserved_ahead(e->log, j->seg, j->off + j->len);
         break;
     case JOB_HINT: {
-        struct segstat *s = seg_find(e, j->seg);
+        struct segstat *s = engine_seg_find(e, j->seg);
         if (s)
             s->hint_pending = 0;
         if (j->rc != 0)
@@ -660,31 +447,9 @@ static void job_done(struct engine *e, struct job *j)
                  strerror(j->err));
         break;
     }
-    case JOB_READ: {
-        struct compaction *c = &e->cmp;
-        if (!c->on || !c->rd_inflight || j->gen != c->gen)
-            break; /* stale: the compaction stopped or moved on */
-        c->rd_inflight = 0;
-        if (j->rc != 0) {
-            c->rd_failed = 1;
-            c->rd_err = j->err;
-            break;
-        }
-        struct dbuf t = c->buf;
-        c->buf = j->data;
-        j->data = t;
-        c->buf_off = j->off;
-        break;
-    }
+    case JOB_READ:
     case JOB_COMPACT:
-        if (j->rc != 0) {
-            engine_fail(e, j->err, "fsync");
-        } else {
-            e->st.compactions++;
-            e->st.compact_bytes_reclaimed += j->bytes;
-            dlog(DLOG_VERBOSE, "Compacted segment %u (%llu bytes)", j->seg,
-                 (unsigned long long)j->bytes);
-        }
+        compact_job_done(e, j);
         break;
     }
     job_free(j);
@@ -743,7 +508,7 @@ static void hint_spill(struct engine *e)
     struct hintw *h = &e->hw;
     if (h->broken || h->buf.len == 0)
         return;
-    struct job *j = job_new(e, JOB_HINT_WRITE, -1);
+    struct job *j = engine_job_new(e, JOB_HINT_WRITE, -1);
     j->seg = h->seg;
     j->off = h->written;
     j->path_a = engine_path_dup(e, h->seg, ".hint.tmp");
@@ -751,7 +516,7 @@ static void hint_spill(struct engine *e)
     j->data = h->buf;
     h->buf = t;
     h->written += j->data.len;
-    job_submit(e, j);
+    engine_job_submit(e, j);
 }
 
 static void hint_add(struct engine *e, uint8_t type, const void *key,
@@ -791,7 +556,7 @@ static void hint_seal(struct engine *e, uint64_t seg_bytes)
     wire_store_le64(v, h->entries);
     wire_store_le64(v + 8, seg_bytes);
     seglog_encode(&h->buf, HINT_END, NULL, 0, v, HINT_END_VLEN);
-    struct job *j = job_new(e, JOB_HINT, -1);
+    struct job *j = engine_job_new(e, JOB_HINT, -1);
     j->seg = h->seg;
     j->off = h->written;
     j->path_a = engine_path_dup(e, h->seg, ".hint.tmp");
@@ -799,10 +564,10 @@ static void hint_seal(struct engine *e, uint64_t seg_bytes)
     struct dbuf t = j->data;
     j->data = h->buf;
     h->buf = t;
-    struct segstat *s = seg_find(e, h->seg);
+    struct segstat *s = engine_seg_find(e, h->seg);
     if (s)
         s->hint_pending = 1;
-    job_submit(e, j);
+    engine_job_submit(e, j);
     hint_reset(h);
 }
 
@@ -814,7 +579,7 @@ static void engine_note_active(struct engine *e)
     if (e->hw.seg == act)
         return;
     if (e->hw.seg) {
-        struct segstat *old = seg_find(e, e->hw.seg);
+        struct segstat *old = engine_seg_find(e, e->hw.seg);
         uint64_t sz = seglog_segment_size(e->log, e->hw.seg);
         if (old)
             old->total = sz;
@@ -871,11 +636,11 @@ static int engine_roll(struct engine *e)
         old.trim = 0;
 #endif
     if (old.fd >= 0) {
-        struct job *j = job_new(e, JOB_SYNC, old.fd);
+        struct job *j = engine_job_new(e, JOB_SYNC, old.fd);
         j->seg = old.seg;
         j->trim = old.trim;
         j->bytes = old.size;
-        job_submit(e, j);
+        engine_job_submit(e, j);
     }
     return 0;
 }
@@ -895,33 +660,32 @@ static void engine_ahead(struct engine *e)
     uint32_t next = seglog_active(e->log) + 1;
     if (!e->prep_inflight && e->prep_seg != next && next <= LOC_SEG_MAX &&
         !seglog_has_next(e->log)) {
-        struct job *j = job_new(e, JOB_PREPARE, -1);
+        struct job *j = engine_job_new(e, JOB_PREPARE, -1);
         j->seg = next;
         j->len = seglog_reserve_chunk(e->log) / 4;
         j->path_a = engine_path_dup(e, next, ".seg");
         e->prep_inflight = 1;
         e->prep_seg = next;
-        job_submit(e, j);
+        engine_job_submit(e, j);
     }
     uint64_t from, len;
     if (!e->resv_inflight && seglog_reserve_wanted(e->log, &from, &len)) {
         int fd = dup(seglog_active_fd(e->log));
         if (fd < 0)
             return;
-        struct job *j = job_new(e, JOB_RESERVE, fd);
+        struct job *j = engine_job_new(e, JOB_RESERVE, fd);
         j->seg = seglog_active(e->log);
         j->off = from;
         j->len = len;
         e->resv_inflight = 1;
-        job_submit(e, j);
+        engine_job_submit(e, j);
     }
 }
 
-/* Appends one record and its hint entry; for a PUT, counts it live.  On
- * error nothing was appended. */
-static int engine_append(struct engine *e, uint8_t type, const void *key,
-                         uint32_t klen, const void *val, uint32_t vlen,
-                         unsigned flags, uint64_t *loc)
+/* Appends one record and its hint entry (engine_int.h). */
+int engine_append(struct engine *e, uint8_t type, const void *key,
+                  uint32_t klen, const void *val, uint32_t vlen,
+                  unsigned flags, uint64_t *loc)
 {
     if (e->failed)
         return DYN_EIO;
@@ -1121,7 +885,7 @@ static int put_take_impl(struct engine *e, const void *key, size_t klen,
                             object_digest(obj), e->value_cache ? obj : NULL,
                             &old);
     if (had)
-        seg_live_sub(e, old);
+        engine_seg_live_sub(e, old);
     undo_note(e, key, (uint32_t)klen, had, old);
     if (!e->value_cache)
         object_free(obj);
@@ -1142,23 +906,8 @@ static int remove_impl(struct engine *e, const void *key, size_t klen)
         return rc;
     uint64_t old;
     if (store_remove_loc(e->store, key, klen, &old) == 0)
-        seg_live_sub(e, old);
+        engine_seg_live_sub(e, old);
     return 0;
-}
-
-static void compaction_stop(struct engine *e)
-{
-    struct compaction *c = &e->cmp;
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    c->on = 0;
-    c->gen++;
-    c->rd_inflight = 0;
-    c->rd_failed = 0;
-    dbuf_reset(&c->buf);
-    dbuf_shrink(&c->buf, ENGINE_SLICE_BYTES * 2);
-    e->st.compacting = 0;
 }
 
 /* Unlinks every segment older than the active one, oldest first. */
@@ -1172,10 +921,10 @@ static void engine_drop_sealed(struct engine *e)
         seglog_remove_segment(e->log, seg);
         engine_path(e, seg, ".hint", &p);
         unlink(p.p);
-        seg_drop(e, seg);
+        engine_seg_drop(e, seg);
     }
     dbuf_free(&p);
-    fsync_dir(e->dir);
+    dyn_fsync_dir(e->dir);
 }
 
 static int engine_flush_once(struct engine *e);
@@ -1188,7 +937,7 @@ int engine_flush_all(struct engine *e)
     }
     if (e->failed)
         return DYN_EIO;
-    compaction_stop(e);
+    compact_stop(e);
     int rc = engine_commit(e);
     if (rc)
         return rc;
@@ -1260,237 +1009,6 @@ static struct object *engine_load(void *ctx, uint64_t loc, const void *key,
     return o;
 }
 
-/* ---- compaction ------------------------------------------------------------------ */
-
-static int compaction_pick(struct engine *e)
-{
-    uint32_t act = seglog_active(e->log);
-    struct segstat *best = NULL;
-    double best_ratio = -1;
-    /* Besides each segment's own ratio, a global one: while the data files
-     * hold more than (1 + ratio/2) x the live bytes, segments down to a
-     * quarter of the ratio are compacted too, so space stays bounded near
-     * 1.25x live (ratio 0.5) rather than the per-segment worst case of
-     * 1 / (1 - ratio). */
-    uint64_t all = 0, all_live = 0;
-    for (size_t i = 0; i < e->nsegs; i++) {
-        all += e->segs[i].total;
-        all_live += DYN_MIN(e->segs[i].live, e->segs[i].total);
-    }
-    uint64_t pm = (uint64_t)e->ratio_pm;
-    if (all * 1000 > all_live * (1000 + pm / 2))
-        pm /= 4;
-    for (size_t i = 0; i < e->nsegs; i++) {
-        struct segstat *s = &e->segs[i];
-        if (s->seg == act || s->hint_pending)
-            continue;
-        uint64_t live = DYN_MIN(s->live, s->total);
-        uint64_t dead = s->total - live;
-        if (s->total > 0 && dead * 1000 <= pm * s->total)
-            continue;
-        double ratio = s->total ? (double)dead / (double)s->total : 1.0;
-        if (ratio > best_ratio) {
-            best = s;
-            best_ratio = ratio;
-        }
-    }
-    if (!best)
-        return 0;
-    struct compaction *c = &e->cmp;
-    struct dbuf p;
-    dbuf_init(&p);
-    seglog_segment_path(e->log, best->seg, &p);
-    c->fd = open(p.p, O_RDONLY | O_CLOEXEC);
-    dbuf_free(&p);
-    if (c->fd < 0) {
-        dlog(DLOG_WARNING, "Compaction: cannot open segment %u: %s",
-             best->seg, strerror(errno));
-        seg_drop(e, best->seg); /* it is gone: nothing to keep */
-        return 0;
-    }
-    c->on = 1;
-    c->gen++;
-    c->rd_inflight = 0;
-    c->rd_failed = 0;
-    c->req_off = c->req_len = 0;
-    c->seg = best->seg;
-    c->off = 0;
-    c->size = best->total;
-    c->oldest = best == &e->segs[0];
-    c->buf_off = 0;
-    dbuf_reset(&c->buf);
-    (void)posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    (void)posix_fadvise(c->fd, 0, 4 * ENGINE_READ_CHUNK, POSIX_FADV_WILLNEED);
-    e->st.compacting = 1;
-    return 1;
-}
-
-/* Asks the helper thread for file bytes [off, off + want) (at least a
- * slice's worth, clamped to the file): they arrive in buf, by engine_poll,
- * for a later slice.  Returns 0 (asked, or already asked), or -1 when a
- * read failed. */
-static int compaction_request(struct engine *e, uint64_t want)
-{
-    struct compaction *c = &e->cmp;
-    if (c->rd_failed) {
-        errno = c->rd_err;
-        return -1;
-    }
-    if (c->rd_inflight)
-        return 0;
-    want = DYN_MIN(DYN_MAX(want, (uint64_t)ENGINE_SLICE_BYTES),
-                   c->size - c->off);
-    int fd = dup(c->fd);
-    if (fd < 0)
-        return -1;
-    struct job *j = job_new(e, JOB_READ, fd);
-    dbuf_init(&j->data);
-    j->seg = c->seg;
-    j->off = c->off;
-    j->len = want;
-    j->gen = c->gen;
-    c->req_off = c->off;
-    c->req_len = want;
-    c->rd_inflight = 1;
-    (void)posix_fadvise(c->fd, (off_t)(c->off + want),
-                        (off_t)(4 * ENGINE_READ_CHUNK), POSIX_FADV_WILLNEED);
-    job_submit(e, j);
-    return 0;
-}
-
-/* Handles one valid record of the segment being compacted.  0 or an
- * append error (the compaction then stops). */
-static int compaction_record(struct engine *e, const struct seglog_rec *r)
-{
-    struct compaction *c = &e->cmp;
-    uint64_t cur, nloc;
-    unsigned flags;
-    int rc;
-    switch (r->type) {
-    case ENGINE_REC_PUT:
-        if (!store_get_loc(e->store, r->key, r->klen, &cur, &flags) ||
-            loc_seg(cur) != c->seg || loc_off(cur) != c->off)
-            return 0;
-        rc = engine_append(e, ENGINE_REC_PUT, r->key, r->klen, r->value,
-                           r->vlen, flags, &nloc);
-        if (rc)
-            return rc;
-        store_move_loc(e->store, r->key, r->klen, cur, nloc);
-        seg_live_sub(e, cur);
-        e->st.compact_records_moved++;
-        return 0;
-    case ENGINE_REC_DEL:
-        /* Still needed only while an older segment may hold a PUT. */
-        if (c->oldest || store_get_loc(e->store, r->key, r->klen, NULL, NULL))
-            return 0;
-        return engine_append(e, ENGINE_REC_DEL, r->key, r->klen, NULL, 0, 0,
-                             NULL);
-    default:
-        return 0; /* FLUSH: everything older is already gone */
-    }
-}
-
-static void compaction_finish(struct engine *e)
-{
-    struct compaction *c = &e->cmp;
-    uint32_t seg = c->seg;
-    uint64_t bytes = c->size;
-    compaction_stop(e);
-    if (seglog_pending(e->log) > 0 && seglog_flush(e->log) != 0) {
-        engine_fail(e, seglog_errno(e->log), "write");
-        return;
-    }
-    int fd = dup(seglog_active_fd(e->log));
-    if (fd < 0) {
-        dlog(DLOG_WARNING, "Compaction: dup: %s", strerror(errno));
-        return;
-    }
-    seg_drop(e, seg);
-    seglog_unmap(e->log, seg);
-    struct job *j = job_new(e, JOB_COMPACT, fd);
-    j->seg = seg;
-    j->bytes = bytes;
-    j->path_a = engine_path_dup(e, seg, ".seg");
-    j->path_b = engine_path_dup(e, seg, ".hint");
-    job_submit(e, j);
-}
-
-/* One slice; returns 1 while the segment is not done. */
-static int compaction_slice(struct engine *e, uint64_t budget_us)
-{
-    struct compaction *c = &e->cmp;
-    uint64_t start = dyn_mono_us();
-    uint64_t consumed = 0;
-    unsigned n = 0;
-    int ioerr = 0;
-    while (c->off < c->size && consumed < ENGINE_SLICE_BYTES) {
-        if (e->failed) {
-            compaction_stop(e);
-            return 0;
-        }
-        if (c->off < c->buf_off || c->off >= c->buf_off + c->buf.len) {
-            if (compaction_request(e, 0) != 0)
-                ioerr = 1;
-            break; /* the bytes come from the helper thread */
-        }
-        const uint8_t *p = (const uint8_t *)c->buf.p + (c->off - c->buf_off);
-        size_t avail = (size_t)(c->buf_off + c->buf.len - c->off);
-        struct seglog_rec r;
-        int pr = seglog_parse(p, avail, ENGINE_MAX_KEY, ENGINE_MAX_VALUE, &r);
-        if (pr == 0 && c->off + avail < c->size) {
-            /* the record runs past the buffer: read it whole (fill()
-             * clamps to the file), unless its length is impossible */
-            uint64_t want = ENGINE_READ_CHUNK;
-            int possible = 1;
-            if (avail >= SEGLOG_HEADER) {
-                want = (uint64_t)SEGLOG_HEADER + wire_load_le32(p + 2) +
-                       wire_load_le32(p + 6) + SEGLOG_TRAILER;
-                possible = c->off + want <= c->size;
-            }
-            if (possible) {
-                if (c->buf_off == c->off && c->req_off == c->off &&
-                    c->buf.len < c->req_len) {
-                    ioerr = 1; /* the file is shorter than it was */
-                    break;
-                }
-                if (compaction_request(e, want) != 0)
-                    ioerr = 1;
-                break; /* the whole record comes from the helper thread */
-            }
-        }
-        if (pr != 1) {
-            c->off++; /* corrupt: look for the next record */
-            consumed++;
-            continue;
-        }
-        if (compaction_record(e, &r) != 0) {
-            dlog(DLOG_NOTICE, "Compaction of segment %u paused: %s", c->seg,
-                 engine_error_text(e, e->failed ? DYN_EIO : DYN_EAGAIN));
-            compaction_stop(e);
-            return 0;
-        }
-        c->off += r.size;
-        consumed += r.size;
-        if ((++n & 31) == 0 && dyn_mono_us() - start >= budget_us)
-            break;
-    }
-    if (ioerr) {
-        /* Keep the segment (and stop picking it): its records may still be
-         * needed, and reading them failed. */
-        dlog(DLOG_WARNING, "Compaction: reading segment %u failed: %s",
-             c->seg, strerror(errno ? errno : EIO));
-        struct segstat *s = seg_find(e, c->seg);
-        if (s)
-            s->live = s->total;
-        compaction_stop(e);
-    } else if (c->off >= c->size) {
-        compaction_finish(e);
-    }
-    uint64_t dt = dyn_mono_us() - start;
-    e->st.compact_worst_slice_us = DYN_MAX(e->st.compact_worst_slice_us, dt);
-    return c->on;
-}
-
 static int cron_impl(struct engine *e, uint64_t now_ms, uint64_t budget_us)
 {
     if (!e || e->storage != STORAGE_DISK)
@@ -1507,172 +1025,36 @@ static int cron_impl(struct engine *e, uint64_t now_ms, uint64_t budget_us)
         e->appended > e->synced && now_ms >= e->last_sync_ms + 1000) {
         int fd = dup(seglog_active_fd(e->log));
         if (fd >= 0) {
-            struct job *j = job_new(e, JOB_SYNC, fd);
+            struct job *j = engine_job_new(e, JOB_SYNC, fd);
             j->seq = e->appended;
             j->periodic = 1;
             e->sync_inflight = 1;
             e->last_sync_ms = now_ms;
-            job_submit(e, j);
+            engine_job_submit(e, j);
         }
     }
     engine_ahead(e);
-    if (!e->cmp.on && !compaction_pick(e))
-        return 0;
-    return compaction_slice(e, budget_us ? budget_us : 1000);
+    return compact_step(e, budget_us ? budget_us : 1000);
 }
 
-/* ---- node.meta ---------------------------------------------------------------- */
-
-/* node.meta holds the node's identity across restarts:
- *
- *     incarnation I
- *     counters R
- *
- * I stays the same while the data survives (a restart with its segments is
- * the same actor, so clocks do not grow an entry per restart); a node whose
- * data is gone gets I + 1 (a random one the first time), as DESIGN.md asks.
- * R is the end of the block of dot counters reserved so far: the node hands
- * out counters below R only, and moves R up (writing this file, fsynced)
- * before it crosses it, so a crash can never reuse a counter.
- *
- * R only ever grows by the node's own writes (db.c never lets a client's
- * context push it), so it stays far below 2^62 (a million writes a second
- * for 146,000 years).  A file with R at or above that (written before that
- * rule, from a forged context) starts a fresh actor instead: I + 1 and
- * counters from 0, so the counter space can never run out or wrap. */
-#define META_COUNTER_BLOCK 1000000ull
-#define META_COUNTER_FRESH (1ull << 62)
-
-static int meta_write(const char *dir, uint32_t inc, uint64_t reserved,
-                      struct dbuf *err)
-{
-    struct dbuf path, tmp;
-    dbuf_init(&path);
-    dbuf_init(&tmp);
-    dbuf_printf(&path, "%s/node.meta", dir);
-    dbuf_appendc(&path, 0);
-    dbuf_printf(&tmp, "%s/node.meta.tmp", dir);
-    dbuf_appendc(&tmp, 0);
-    char line[96];
-    int len = snprintf(line, sizeof(line), "incarnation %u\ncounters %llu\n",
-                       inc, (unsigned long long)reserved);
-    int rc = 0;
-    int fd = open(tmp.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int ok = fd >= 0 && write_all(fd, line, (size_t)len) == 0 &&
-             fsync(fd) == 0;
-    int saved = errno;
-    if (fd >= 0 && close(fd) != 0 && ok) {
-        ok = 0;
-        saved = errno;
-    }
-    if (ok && rename(tmp.p, path.p) != 0) {
-        ok = 0;
-        saved = errno;
-    }
-    if (!ok) {
-        dbuf_reset(err);
-        dbuf_printf(err, "cannot write %s: %s", path.p, strerror(saved));
-        rc = DYN_EIO;
-    } else {
-        fsync_dir(dir);
-    }
-    dbuf_free(&path);
-    dbuf_free(&tmp);
-    return rc;
-}
-
-/* 1 when dir holds at least one data segment. */
-static int meta_has_data(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    struct dirent *de;
-    int found = 0;
-    while (!found && (de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        found = l > 9 && strncmp(de->d_name, "data.", 5) == 0 &&
-                strcmp(de->d_name + l - 4, ".seg") == 0;
-    }
-    closedir(d);
-    return found;
-}
-
-static int meta_open(struct engine *e, struct dbuf *err)
-{
-    struct dbuf path;
-    dbuf_init(&path);
-    dbuf_printf(&path, "%s/node.meta", e->dir);
-    dbuf_appendc(&path, 0);
-    FILE *f = fopen(path.p, "r");
-    dbuf_free(&path);
-    unsigned long inc = 0;
-    unsigned long long reserved = 0;
-    int have = 0;
-    if (f) {
-        have = fscanf(f, "incarnation %lu", &inc) == 1;
-        if (have && fscanf(f, " counters %llu", &reserved) != 1)
-            reserved = 0;
-        fclose(f);
-    }
-    uint32_t next;
-    int fresh = have && reserved >= META_COUNTER_FRESH;
-    if (fresh) {
-        dlog(DLOG_WARNING, "node.meta reserves dot counters up to %llu, near "
-             "the end of the counter space: starting a fresh actor",
-             reserved);
-        reserved = 0;
-    }
-    if (have && !fresh && meta_has_data(e->dir)) {
-        next = (uint32_t)(inc & 0xffffffu); /* same data, same actor */
-    } else if (have) {
-        next = (uint32_t)((inc + 1) & 0xffffffu);
-    } else {
-        /* The system's entropy, not the node's random source: an identity
-         * must differ between nodes and runs, and the engine (disk only)
-         * is not simulated.  Its other clock reads time its own disk work
-         * (fsync, compaction slices, loading), on the system clock too. */
-        uint8_t r[3] = {0, 0, 0};
-        if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-            uint64_t t = dyn_mono_us() ^ dyn_wall_ms() ^ (uint64_t)getpid();
-            memcpy(r, &t, sizeof(r));
-        }
-        next = (uint32_t)r[0] << 16 | (uint32_t)r[1] << 8 | r[2];
-    }
-    if (next == 0)
-        next = 1;
-    /* counters in use may reach the old reservation: start above it */
-    e->counter_base = reserved;
-    e->counter_reserved = reserved + META_COUNTER_BLOCK;
-    e->st.incarnation = next;
-    return meta_write(e->dir, next, e->counter_reserved, err);
-}
+/* ---- node.meta (server/nodemeta.c) ----------------------------------------- */
 
 uint64_t engine_counter_base(const struct engine *e)
 {
-    return e && e->storage == STORAGE_DISK ? e->counter_base : 0;
+    return e && e->storage == STORAGE_DISK ? e->meta.counter_base : 0;
 }
 
 uint64_t engine_counter_reserved(const struct engine *e)
 {
-    return e && e->storage == STORAGE_DISK ? e->counter_reserved : UINT64_MAX;
+    return e && e->storage == STORAGE_DISK ? e->meta.counter_reserved
+                                           : UINT64_MAX;
 }
 
 int engine_reserve_counters(struct engine *e, uint64_t used)
 {
-    if (!e || e->storage != STORAGE_DISK || used < e->counter_reserved)
+    if (!e || e->storage != STORAGE_DISK)
         return 0;
-    struct dbuf err;
-    dbuf_init(&err);
-    uint64_t want = used > UINT64_MAX - META_COUNTER_BLOCK
-                        ? UINT64_MAX : used + META_COUNTER_BLOCK;
-    int rc = meta_write(e->dir, e->st.incarnation, want, &err);
-    if (rc == 0)
-        e->counter_reserved = want;
-    else
-        dlog(DLOG_WARNING, "%.*s", (int)err.len, err.p);
-    dbuf_free(&err);
-    return rc;
+    return nodemeta_reserve(e->dir, &e->meta, used);
 }
 
 /* ---- loading ---------------------------------------------------------------------- */
@@ -1682,7 +1064,7 @@ static void apply_put(struct engine *e, const void *key, uint32_t klen,
 {
     uint64_t old;
     if (store_put_loc(e->store, key, klen, loc, flags, 0, NULL, &old))
-        seg_live_sub(e, old);
+        engine_seg_live_sub(e, old);
     seg_live_add(e, loc);
 }
 
@@ -1690,7 +1072,7 @@ static void apply_del(struct engine *e, const void *key, uint32_t klen)
 {
     uint64_t old;
     if (store_remove_loc(e->store, key, klen, &old) == 0)
-        seg_live_sub(e, old);
+        engine_seg_live_sub(e, old);
 }
 
 static void apply_flush(struct engine *e, uint32_t seg)
@@ -1721,15 +1103,7 @@ static int hint_validate(struct engine *e, uint32_t seg, uint64_t seg_bytes,
     }
     dbuf_reset(buf);
     dbuf_reserve(buf, (size_t)st.st_size + 1);
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf->p + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    size_t got = dyn_read_full(fd, buf->p, (size_t)st.st_size);
     close(fd);
     buf->len = got;
     const uint8_t *b = (const uint8_t *)buf->p;
@@ -2023,7 +1397,7 @@ static int engine_load_all(struct engine *e, uint64_t segment_max,
             seglog_remove_segment(e->log, seg);
             engine_path(e, seg, ".hint", &p);
             unlink(p.p);
-            seg_drop(e, seg);
+            engine_seg_drop(e, seg);
         }
         dbuf_free(&p);
     }
@@ -2040,9 +1414,8 @@ int engine_open(const struct engine_opts *o, struct store *s,
     e->store = s;
     e->st.storage = o->storage;
     e->wake[0] = e->wake[1] = -1;
-    e->cmp.fd = -1;
     dbuf_init(&e->hw.buf);
-    dbuf_init(&e->cmp.buf);
+    compact_init(&e->cmp);
     dbuf_init(&e->rbuf);
     dbuf_init(&e->undo);
     pthread_mutex_init(&e->mu, NULL);
@@ -2064,7 +1437,8 @@ int engine_open(const struct engine_opts *o, struct store *s,
         engine_close(e);
         return DYN_EIO;
     }
-    int rc = meta_open(e, err);
+    int rc = nodemeta_open(e->dir, &e->meta, err);
+    e->st.incarnation = e->meta.incarnation;
     if (rc) {
         engine_close(e);
         return rc;
@@ -2107,7 +1481,7 @@ void engine_close(struct engine *e)
     if (!e)
         return;
     if (e->storage == STORAGE_DISK) {
-        compaction_stop(e);
+        compact_stop(e);
         if (e->log) {
             if (!e->failed && seglog_sync(e->log) == 0) {
                 uint32_t act = seglog_active(e->log);
@@ -2146,7 +1520,7 @@ void engine_close(struct engine *e)
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     dbuf_free(&e->hw.buf);
-    dbuf_free(&e->cmp.buf);
+    compact_free(&e->cmp);
     dbuf_free(&e->rbuf);
     dbuf_free(&e->undo);
     dyn_free(e->segs);

@@ -17,7 +17,9 @@
  *                            number is the active one, the rest are sealed
  *   data.NNNNNNNN.hint       a sealed segment's key directory (see below)
  *   data.NNNNNNNN.hint.tmp   a hint being written (removed at startup)
- *   node.meta                the node's incarnation, replaced atomically
+ *   node.meta                the node's incarnation and dot-counter
+ *                            reservation, replaced atomically
+ *                            (server/nodemeta.h)
  *
  * Data records (seglog record, its `type` byte):
  *   ENGINE_REC_PUT   1   key, value = the object's bytes (cluster/object.h)
@@ -85,11 +87,11 @@
  *     cleanly with DYN_EAGAIN ("ERR disk full ...") and changes nothing;
  *     reads keep working and writes work again once space is free.
  *
- * Compaction runs in slices from engine_cron() (main.c calls it from the
- * cron, and every 2 ms while it returns 1): a sealed segment whose
- * dead bytes / size passes compact-ratio -- or a quarter of it while all
- * the data files together exceed (1 + compact-ratio / 2) x the live bytes
- * -- is read front to back; each PUT
+ * Compaction (server/compact.c) runs in slices from engine_cron() (main.c
+ * calls it from the cron, and every 2 ms while it returns 1): a sealed
+ * segment whose dead bytes / size passes compact-ratio -- or a quarter of
+ * it while all the data files together exceed (1 + compact-ratio / 2) x
+ * the live bytes -- is read front to back; each PUT
  * record the key directory still points at is appended again to the active
  * segment and the directory moved to the copy.  DEL records are carried
  * forward only while older segments exist and the key is still absent (so
@@ -121,13 +123,12 @@
  * and a pipe whose read end (engine_wakeup_fd) the loop watches and then
  * calls engine_poll(); engine_cron() polls as well.
  *
- * Incarnation: every open of a disk engine reads node.meta, adds one and
- * writes it back (write, fsync, rename, fsync dir) before any write is
- * accepted.  So each life of the node is a new actor, and the numbers of
- * one data directory only grow: no actor ever reuses a dot counter.  A new
- * (or emptied) dir starts from a random 24-bit number, as a memory-only
- * node does every time, so a node that lost its data does not come back
- * as an actor whose dots other replicas still hold.
+ * Incarnation: every open of a disk engine reads node.meta and writes it
+ * back (write, fsync, rename, fsync dir) before any write is accepted: the
+ * same incarnation while the data survives, the next one when it is gone,
+ * a random 24-bit one for a new dir (as a memory-only node has every
+ * time), and dot counters that start above the old reservation, so no
+ * actor ever reuses a dot counter.  server/nodemeta.h has the rules.
  *
  * Thread-safety: the event loop owns the engine; only the job queues are
  * shared with the helper thread.

@@ -1,6 +1,7 @@
 /*
  * util.h -- allocation, assertions, error codes and small string helpers
- * shared by every module, pure or not.
+ * shared by every module, pure or not; and three file helpers (write all,
+ * read all, fsync a directory) that the storage files share.
  *
  * Allocation never returns NULL: on out-of-memory the process logs to stderr
  * and aborts, as Redis does, so callers never test for it.  dyn_free(NULL) is
@@ -80,5 +81,16 @@ uint64_t dyn_hash64(const void *p, size_t n);
 uint64_t dyn_wall_ms(void);
 uint64_t dyn_wall_us(void);
 uint64_t dyn_mono_us(void);
+
+/* Writes all n bytes (retrying short writes and EINTR): 0, or -1 with
+ * errno set (EIO for a write that made no progress).  For the files of
+ * the storage engine and node.meta. */
+int dyn_write_all(int fd, const void *p, size_t n);
+/* Reads up to n bytes (retrying short reads and EINTR) until n, end of
+ * file or an error; returns how many it read. */
+size_t dyn_read_full(int fd, void *p, size_t n);
+/* fsyncs a directory, so a rename or unlink in it is durable; best effort
+ * (a directory that cannot be opened is skipped). */
+void dyn_fsync_dir(const char *dir);
 
 #endif
