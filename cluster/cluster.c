@@ -86,9 +86,7 @@ static int member_reachable(const struct cluster *cl, int m)
 static uint32_t replicas_of(struct cluster *cl, uint32_t part, uint16_t *out)
 {
     uint16_t ri[QUORUM_MAX];
-    uint32_t nval = (uint32_t)cl->node->cfg.n;
-    /* the config, DYNAMO.CONFIG and gossip all refuse n > QUORUM_MAX */
-    dyn_assert(nval <= QUORUM_MAX);
+    uint32_t nval = cl_nval(cl);
     uint32_t k = ring_preflist(&cl->ring, part, ri, nval);
     uint32_t m = 0;
     for (uint32_t i = 0; i < k; i++) {
@@ -230,6 +228,14 @@ int cl_send(struct cluster *cl, uint16_t m, int argc,
         return DYN_EINVAL;
     return peer_request(cl->bus, cl->peer_of[m], argc, argv,
                         fn ? fn : notify_answer, ctx, NULL);
+}
+
+uint32_t cl_nval(const struct cluster *cl)
+{
+    uint32_t nval = (uint32_t)cl->node->cfg.n;
+    /* the config, DYNAMO.CONFIG and gossip all refuse n > QUORUM_MAX */
+    dyn_assert(nval <= QUORUM_MAX);
+    return nval;
 }
 
 uint32_t cl_replicas(struct cluster *cl, uint32_t part, uint16_t *out)

@@ -75,6 +75,8 @@ struct cluster {
 uint64_t cl_now(const struct cluster *cl);
 /* Member m may be asked now: self, or up and linked. */
 int cl_reachable(const struct cluster *cl, int m);
+/* N: at most QUORUM_MAX (the config, DYNAMO.CONFIG and gossip refuse more). */
+uint32_t cl_nval(const struct cluster *cl);
 /* Top-N replicas of partition part under the current ring, as member
  * indices in preference order; the count (at most QUORUM_MAX). */
 uint32_t cl_replicas(struct cluster *cl, uint32_t part, uint16_t *out);

@@ -269,7 +269,7 @@ static void targets_of(struct cluster *cl, struct op *op, uint32_t part)
     /* the extended preference list: its first N are the top N above */
     uint16_t ri[RING_MAX_NODES];
     uint32_t k = ring_preflist(&cl->ring, part, ri, RING_MAX_NODES);
-    uint32_t f = DYN_MIN(DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX), k);
+    uint32_t f = DYN_MIN(cl_nval(cl), k);
     for (uint32_t d = 0; d < ndown; d++) {
         int m = -1;
         while (f < k && m < 0) {

@@ -140,7 +140,7 @@ static int in_top(struct cluster *cl, const struct ring *r, uint32_t part,
                   const char *name)
 {
     uint16_t ri[QUORUM_MAX];
-    uint32_t nval = DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX);
+    uint32_t nval = cl_nval(cl);
     uint32_t k = ring_preflist(r, part, ri, nval);
     for (uint32_t i = 0; i < k; i++)
         if (strcmp(r->names[ri[i]], name) == 0)
@@ -184,7 +184,7 @@ uint32_t rebalance_extra_targets(struct cluster *cl, uint32_t part,
     if (!rb || !rb->has_pending || part >= rb->pending.q)
         return 0;
     uint16_t ri[QUORUM_MAX];
-    uint32_t nval = DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX);
+    uint32_t nval = cl_nval(cl);
     uint32_t k = ring_preflist(&rb->pending, part, ri, nval), n = 0;
     for (uint32_t i = 0; i < k && n < max; i++) {
         const char *name = rb->pending.names[ri[i]];
@@ -305,7 +305,7 @@ static void pull_start(struct cluster *cl, uint32_t idx)
     struct rebalance *rb = cl->rb;
     struct pull *pl = &rb->pulls[idx];
     uint16_t ri[QUORUM_MAX];
-    uint32_t nval = DYN_MIN((uint32_t)cl->node->cfg.n, QUORUM_MAX);
+    uint32_t nval = cl_nval(cl);
     uint32_t k = ring_preflist(&cl->ring, pl->part, ri, nval);
     char pb[16];
     snprintf(pb, sizeof(pb), "%u", pl->part);
@@ -1031,7 +1031,7 @@ int cluster_ring_plan(struct node *n, int join, const char *name, size_t len,
         return rc;
     }
     /* per partition: the replicas that change */
-    uint32_t nval = DYN_MIN((uint32_t)n->cfg.n, QUORUM_MAX);
+    uint32_t nval = cl_nval(n->cluster);
     struct dbuf moves;
     dbuf_init(&moves);
     uint32_t changed = 0, transfers = 0;
