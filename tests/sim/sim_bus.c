@@ -48,6 +48,7 @@
 #include <string.h>
 #include "cluster/peer.h"
 #include "server/client.h"
+#include "server/node.h"
 #include "server/reply.h"
 #include "server/util.h"
 
@@ -86,6 +87,7 @@ struct peer_call {
 struct sim_peer {
     int used;
     char name[PEER_NAME_MAX];
+    int port;                   /* a seed ("?seed-i") is found by it */
     int node;                   /* -1: no such node in the network */
     struct peer_fault fault;
 };
@@ -108,6 +110,7 @@ struct peer_bus {
 
 struct sim_node {
     char name[PEER_NAME_MAX];
+    int port;                   /* its cluster port, for seed lines */
     struct node *n;
     struct peer_bus *bus;
 };
@@ -170,6 +173,7 @@ int sim_net_add(struct sim_net *net, const char *name, struct node *n)
     dyn_assert(net->nnodes < SIM_MAX_NODES);
     struct sim_node *sn = &net->nodes[net->nnodes];
     snprintf(sn->name, sizeof(sn->name), "%s", name);
+    sn->port = n->cfg.cluster_port ? n->cfg.cluster_port : n->cfg.port + 10000;
     sn->n = n;
     return net->nnodes++;
 }
@@ -204,6 +208,20 @@ static int node_by_name(const struct sim_net *net, const char *name)
 {
     for (int i = 0; i < net->nnodes; i++)
         if (strcmp(net->nodes[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* The node a peer entry reaches: by its name, or for a seed (members.c
+ * names those "?seed-i" until its gossip tells the real name) by the
+ * cluster port its seed line gave, as a dial would. */
+static int node_of_peer(const struct sim_net *net, const struct sim_peer *p)
+{
+    int i = node_by_name(net, p->name);
+    if (i >= 0 || p->name[0] != '?')
+        return i;
+    for (i = 0; i < net->nnodes; i++)
+        if (net->nodes[i].port == p->port)
             return i;
     return -1;
 }
@@ -809,7 +827,7 @@ static struct sim_peer *bus_peer(struct peer_bus *bus, int id)
         return NULL;
     struct sim_peer *p = &bus->peers[id];
     if (p->node < 0)
-        p->node = node_by_name(bus->net, p->name);
+        p->node = node_of_peer(bus->net, p);
     return p;
 }
 
@@ -827,7 +845,8 @@ int peer_add(struct peer_bus *bus, const char *name, const char *host,
         memset(&bus->peers[i], 0, sizeof(bus->peers[i]));
         bus->peers[i].used = 1;
         snprintf(bus->peers[i].name, PEER_NAME_MAX, "%s", name);
-        bus->peers[i].node = node_by_name(bus->net, name);
+        bus->peers[i].port = port;
+        bus->peers[i].node = node_of_peer(bus->net, &bus->peers[i]);
         bus->st.connects++;
         return i;
     }
