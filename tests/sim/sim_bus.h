@@ -5,8 +5,11 @@
  *
  * The test creates one struct sim_net, names its nodes with sim_net_add,
  * and only then runs cluster_init on each node: the coordinator's
- * peer_bus_new finds its place in the network by its node name.  After
- * that nothing moves by itself: sim_net_step delivers ONE message, chosen
+ * peer_bus_new finds its place in the network by its node name.  A node
+ * may be added later (a joiner); a peer it adds under a seed's
+ * placeholder name ("?seed-i", members.c) reaches the node whose cluster
+ * port (cluster-port, or port + 10000) the seed line gave, as a dial
+ * would.  After that nothing moves by itself: sim_net_step delivers ONE message, chosen
  * by the network's seeded PRNG among the messages that may go next, so a
  * seed is an interleaving and a failing seed replays exactly.
  *

@@ -126,8 +126,8 @@ int sim_add_joiner(struct sim *s, int seed_node)
 {
     dyn_assert(s->nn < SIM_MAX_NODES);
     char line[64];
-    /* the seed's cluster port: its client port + 10000 */
-    snprintf(line, sizeof(line), "seed 127.0.0.1:%d\n", 7001 + seed_node + 10000);
+    /* the seed's client port (members.c dials port + 10000) */
+    snprintf(line, sizeof(line), "seed 127.0.0.1:%d\n", 7001 + seed_node);
     int i = s->nn;
     sim_node_start(s, i, line);
     s->nn = i + 1;
@@ -215,7 +215,7 @@ void sim_settle(struct sim *s)
 /* ---- clients ------------------------------------------------------------ */
 
 struct client *sim_sendv(struct sim *s, int node, int argc,
-                                const struct dyn_arg *argv)
+                         const struct dyn_arg *argv)
 {
     struct client *c = dyn_calloc(1, sizeof(*c));
     c->node = sim_node(s, node);
@@ -227,6 +227,12 @@ struct client *sim_sendv(struct sim *s, int node, int argc,
     snprintf(c->addr, sizeof(c->addr), "sim:%llu", (unsigned long long)c->id);
     dbuf_init(&c->qbuf);
     dbuf_init(&c->obuf);
+    /* on the node's client list, as net.c keeps it: commands that answer
+     * later find their client there by id (DYNAMO.AE, CLIENT KILL) */
+    c->next = c->node->clients;
+    if (c->next)
+        c->next->prev = c;
+    c->node->clients = c;
     s->events++;
     struct dbuf line;
     dbuf_init(&line);
@@ -271,6 +277,12 @@ void sim_client_free(struct client *c)
 {
     if (!c)
         return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->node->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     client_free(c);
     dyn_free(c);
 }
@@ -322,8 +334,7 @@ const char *reply_text(struct client *c)
     return c->obuf.p ? c->obuf.p : "(nothing)";
 }
 
-void sim_expect(struct sim *s, int node, const char *line,
-                       const char *want)
+void sim_expect(struct sim *s, int node, const char *line, const char *want)
 {
     struct client *c = sim_cmd(s, node, line);
     SIM_ASSERT(s, reply_is(c, want), "%s via n%d: got %s", line, node + 1,
@@ -360,7 +371,7 @@ uint32_t sim_siblings(struct sim *s, int node, const char *key)
 
 /* The value of key's winning sibling on node, or "" */
 void sim_winner(struct sim *s, int node, const char *key, char *out,
-                       size_t cap)
+                size_t cap)
 {
     const struct object *o = sim_local(s, node, key);
     out[0] = 0;
@@ -420,7 +431,7 @@ void sim_dynamo_get(struct sim *s, struct client *c, struct dget *d)
 
 /* DYNAMO.PUT key <ctx> value [extra...] */
 struct client *sim_dynamo_put(struct sim *s, int node, const char *key,
-                                     const struct dget *ctx, const char *value)
+                              const struct dget *ctx, const char *value)
 {
     struct dyn_arg av[4] = {
         {"DYNAMO.PUT", 10},
@@ -433,7 +444,7 @@ struct client *sim_dynamo_put(struct sim *s, int node, const char *key,
 
 /* The first line where two traces part, for the failure message. */
 void trace_diff(const struct dbuf *a, const struct dbuf *b, char *out,
-                       size_t cap)
+                size_t cap)
 {
     size_t i = 0, line = 1, start = 0;
     while (i < a->len && i < b->len && a->p[i] == b->p[i]) {
