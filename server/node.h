@@ -29,6 +29,7 @@ struct store;
 struct client;
 struct command_registry;
 struct cluster;
+struct peer_bus_impl;
 
 /* Latency histogram: log2 buckets of microseconds (bucket i holds values in
  * [2^(i-1), 2^i) us), enough for p50/p99 estimates. */
@@ -151,6 +152,9 @@ struct node {
     /* the Dynamo layer (cluster/coordinator.c); NULL for a node alone */
     struct cluster *cluster;
     struct event *cluster_ev;   /* cluster_tick timer */
+    /* The peer bus cluster_init builds (cluster/peer.h): NULL is the TCP
+     * bus; the simulation points it at its in-memory network. */
+    const struct peer_bus_impl *peers;
 };
 
 /* The next number of the node's random source: every random choice in
