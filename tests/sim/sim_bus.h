@@ -7,13 +7,13 @@
  * The test creates one struct sim_net, names its nodes with sim_net_add
  * (which points node->peers at the network), and only then runs
  * cluster_init on each node: its peer_bus_open builds a bus of this
- * network, which finds its place in it by the node name.  A node
- * may be added later (a joiner); a peer it adds under a seed's
- * placeholder name ("?seed-i", members.c) reaches the node whose cluster
- * port (cluster-port, or port + 10000) the seed line gave, as a dial
- * would.  After that nothing moves by itself: sim_net_step delivers ONE message, chosen
- * by the network's seeded PRNG among the messages that may go next, so a
- * seed is an interleaving and a failing seed replays exactly.
+ * network, which finds its place in it by the node name.  A node may be
+ * added later (a joiner); a peer it adds under a seed's placeholder name
+ * ("?seed-i", members.c) reaches the node whose cluster port
+ * (cluster-port, or port + 10000) the seed line gave, as a dial would.
+ * After that nothing moves by itself: sim_net_step delivers ONE message,
+ * chosen by the network's seeded PRNG among the messages that may go
+ * next, so a seed is an interleaving and a failing seed replays exactly.
  *
  * What the sim keeps of peer.c's contract:
  *  - a reply callback runs exactly once for every peer_request that

@@ -178,7 +178,8 @@ static void join_and_leave(uint64_t seed, struct dbuf *trace)
                "the leave did not complete");
     const struct ring *r = cluster_ring(sim_node(s, 0));
     for (uint32_t i = 0; i < r->nnodes; i++)
-        SIM_ASSERT(s, strcmp(r->names[i], "n2") != 0, "n2 is still in the ring");
+        SIM_ASSERT(s, strcmp(r->names[i], "n2") != 0,
+                   "n2 is still in the ring");
     int rest[] = {0, 2, 3};
     check_keys(s, 0, rest, 3);
     sim_net_trace_to(s->net, NULL);

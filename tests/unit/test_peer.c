@@ -1281,7 +1281,11 @@ static int fake_new(void *impl, struct event_base *base,
 }
 
 static void fake_free(struct peer_bus *b) { dyn_free(b); }
-static int fake_port(const struct peer_bus *b) { fake_log(b, 'P'); return 4242; }
+static int fake_port(const struct peer_bus *b)
+{
+    fake_log(b, 'P');
+    return 4242;
+}
 static void fake_stats(const struct peer_bus *b, struct peer_bus_stats *o)
 {
     fake_log(b, 'S');
@@ -1396,7 +1400,7 @@ static void ops_other(void *ctx, struct peer_call *call, int argc,
     peer_call_reply_ok(call);
 }
 
-START_TEST(peer_dispatch_finds_the_handler_then_on_message_then_answers_unknown)
+START_TEST(peer_dispatch_tries_the_table_then_on_message_then_unknown)
 {
     static const struct peer_command cmds[] = {{"R.GET", ops_get, 0}};
     struct peer_handlers h = {.commands = cmds, .ncommands = 1};
@@ -1492,8 +1496,8 @@ static Suite *peer_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("ops");
     tcase_add_test(tc, peer_functions_reach_the_implementation_the_node_names);
-    tcase_add_test(
-        tc, peer_dispatch_finds_the_handler_then_on_message_then_answers_unknown);
+    tcase_add_test(tc,
+                   peer_dispatch_tries_the_table_then_on_message_then_unknown);
     tcase_add_test(tc, a_duplicated_value_owns_every_byte);
     suite_add_tcase(s, tc);
     return s;
