@@ -227,10 +227,13 @@ static void handoff_with_budget(uint64_t seed, struct dbuf *trace)
     long long stored = sum_info(s, "hints_stored");
     long long dropped = sum_info(s, "hints_dropped");
     long long pending = sum_info(s, "hints_pending");
-    /* every write n4 owns made a hint for it, kept or dropped */
-    SIM_ASSERT(s, stored + dropped >= owned,
+    /* every write n4 owns made one hint for it, kept or dropped, and
+     * (one write per key) every hint kept is still pending */
+    SIM_ASSERT(s, stored + dropped == owned,
                "%d writes owned by n4, %lld hints stored, %lld dropped",
                owned, stored, dropped);
+    SIM_ASSERT(s, pending == stored, "%lld hints stored, %lld pending",
+               stored, pending);
     SIM_ASSERT(s, dropped > 0, "the budget was never reached (%lld stored)",
                stored);
     SIM_ASSERT(s, pending > 0, "no hint kept");
