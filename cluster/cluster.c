@@ -390,7 +390,7 @@ int cluster_init(struct node *n, const struct peer_command *extra,
                          "TLS key is derived from it");
         goto fail;
     }
-    if (peer_bus_new(n->base, &o, &handlers, cl, &cl->bus) != 0) {
+    if (peer_bus_open(n->peers, n->base, &o, &handlers, cl, &cl->bus) != 0) {
         dbuf_printf(err, "cannot start the peer bus on %s:%d", bind_host,
                     self_pport);
         goto fail;

@@ -128,6 +128,11 @@
  * DYN_EAGAIN after dead_link_ms, while the link stays up.  delay_ms holds
  * requests to a peer that long before sending them (in order).
  *
+ * This file is the TCP implementation of peer.h's table of operations
+ * (peer_tcp_ops; peer_ops.c dispatches to it): struct tcp_bus and struct
+ * tcp_call begin with peer.h's struct peer_bus / peer_call, and the
+ * tcp_* functions at the table are the peer_* functions of peer.h.
+ *
  * Thread-safety: none; one event loop owns the bus.
  * Errors: functions return 0 or a negative enum dyn_err; problems on the
  * wire become error replies, closed connections or callbacks with an error.
@@ -193,7 +198,7 @@ enum link_state {
 };
 
 struct peer {
-    struct peer_bus *bus;
+    struct tcp_bus *bus;
     int id;
     int removed;
     int linked;         /* on_link(up) reported, down not yet */
@@ -234,7 +239,7 @@ enum conn_state {
 };
 
 struct peer_conn {
-    struct peer_bus *bus;
+    struct tcp_bus *bus;
     int fd;
     struct event *ev_read;
     struct event *ev_write;
@@ -242,7 +247,7 @@ struct peer_conn {
     struct resp_parser parser;
     struct dbuf obuf;
     size_t obuf_sent;
-    struct peer_call *head, *tail;  /* calls in request order */
+    struct tcp_call *head, *tail;  /* calls in request order */
     enum conn_state state;
     int closing;        /* stop reading; close once the queue is flushed */
     int in_read;        /* inside the read callback: flush at its end */
@@ -256,9 +261,10 @@ struct peer_conn {
     struct peer_conn *prev, *next;
 };
 
-struct peer_call {
+struct tcp_call {
+    struct peer_call pub;   /* first: peer_call_* dispatch through it */
     struct peer_conn *conn; /* NULL once orphaned */
-    struct peer_call *next;
+    struct tcp_call *next;
     struct dbuf out;
     int done;
     int peer_id;
@@ -266,7 +272,8 @@ struct peer_call {
     char peer_name[PEER_NAME_MAX];
 };
 
-struct peer_bus {
+struct tcp_bus {
+    struct peer_bus pub;        /* first: peer_* dispatch through it */
     struct event_base *base;
     char self[PEER_NAME_MAX];
     char *secret;
@@ -305,6 +312,33 @@ struct peer_bus {
 };
 
 /* ---- small helpers ---------------------------------------------------- */
+
+/* The TCP structs behind peer.h's heads (their first members). */
+static struct tcp_bus *tcp_bus_of(struct peer_bus *pub)
+{
+    dyn_assert(pub->ops == &peer_tcp_ops);
+    return (struct tcp_bus *)pub;
+}
+
+static const struct tcp_bus *tcp_bus_of_c(const struct peer_bus *pub)
+{
+    dyn_assert(pub->ops == &peer_tcp_ops);
+    return (const struct tcp_bus *)pub;
+}
+
+static struct tcp_call *tcp_call_of(struct peer_call *pub)
+{
+    return (struct tcp_call *)pub;
+}
+
+static const struct tcp_call *tcp_call_of_c(const struct peer_call *pub)
+{
+    return (const struct tcp_call *)pub;
+}
+
+static int tcp_find(const struct peer_bus *pub, const char *name);
+static void tcp_call_done(struct peer_call *pub);
+static void tcp_bus_free(struct peer_bus *pub);
 
 static uint64_t bus_now_ms(void)
 {
@@ -364,12 +398,12 @@ static int valid_name(const char *s, size_t n)
 
 /* 1 when a name the other end gave is this node's own (refused by both
  * sides of the handshake). */
-static int is_self(const struct peer_bus *bus, const char *s, size_t n)
+static int is_self(const struct tcp_bus *bus, const char *s, size_t n)
 {
     return n == strlen(bus->self) && memcmp(s, bus->self, n) == 0;
 }
 
-static struct peer *bus_peer(const struct peer_bus *bus, int id)
+static struct peer *bus_peer(const struct tcp_bus *bus, int id)
 {
     if (id < 0 || id >= bus->npeers)
         return NULL;
@@ -380,7 +414,7 @@ static struct peer *bus_peer(const struct peer_bus *bus, int id)
 /* ---- deferred and silent completions ---------------------------------- */
 
 /* Queues q to have its callback run with err at the next loop turn. */
-static void defer_fail(struct peer_bus *bus, struct preq *q, int err)
+static void defer_fail(struct tcp_bus *bus, struct preq *q, int err)
 {
     q->err = err;
     list_push(&bus->deferred, q);
@@ -389,7 +423,7 @@ static void defer_fail(struct peer_bus *bus, struct preq *q, int err)
 
 static void on_defer(evutil_socket_t fd, short what, void *arg)
 {
-    struct peer_bus *bus = arg;
+    struct tcp_bus *bus = arg;
     struct preq_list l = bus->deferred;
     struct preq *q;
     bus->deferred.head = bus->deferred.tail = NULL;
@@ -400,7 +434,7 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A dropped request: silence, then DYN_EAGAIN after dead_link_ms. */
-static void silent_add(struct peer_bus *bus, struct preq *q)
+static void silent_add(struct tcp_bus *bus, struct preq *q)
 {
     dyn_free(q->wire);
     q->wire = NULL;
@@ -412,7 +446,7 @@ static void silent_add(struct peer_bus *bus, struct preq *q)
 
 static void on_silent(evutil_socket_t fd, short what, void *arg)
 {
-    struct peer_bus *bus = arg;
+    struct tcp_bus *bus = arg;
     uint64_t now = bus_now_ms();
     while (bus->silent.head && bus->silent.head->t_ms <= now) {
         struct preq *q = list_pop(&bus->silent);
@@ -463,44 +497,6 @@ static void value_unborrow(struct peer_value *v)
     for (size_t i = 0; i < v->n; i++)
         value_unborrow(&v->elem[i]);
     dyn_free(v->elem);
-}
-
-static void value_copy(struct peer_value *dst, const struct peer_value *src)
-{
-    *dst = *src;
-    if (src->str) {
-        dst->str = dyn_malloc(src->len + 1);
-        memcpy(dst->str, src->str, src->len);
-        dst->str[src->len] = 0;
-    }
-    if (src->n) {
-        dst->elem = dyn_calloc(src->n, sizeof(*dst->elem));
-        for (size_t i = 0; i < src->n; i++)
-            value_copy(&dst->elem[i], &src->elem[i]);
-    }
-}
-
-static void value_release(struct peer_value *v)
-{
-    for (size_t i = 0; i < v->n; i++)
-        value_release(&v->elem[i]);
-    dyn_free(v->elem);
-    dyn_free(v->str);
-}
-
-struct peer_value *peer_value_dup(const struct peer_value *v)
-{
-    struct peer_value *d = dyn_malloc(sizeof(*d));
-    value_copy(d, v);
-    return d;
-}
-
-void peer_value_free(struct peer_value *v)
-{
-    if (!v)
-        return;
-    value_release(v);
-    dyn_free(v);
 }
 
 /* ---- the hiredis reader, bounded -------------------------------------- */
@@ -590,7 +586,7 @@ static void link_schedule_retry(struct peer *p)
  * reported if up was, and a redial is scheduled. */
 static void link_kill_now(struct peer *p)
 {
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     struct preq *q;
     if (p->fd < 0)
         return;
@@ -652,7 +648,7 @@ static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
 static void on_dead(evutil_socket_t fd, short what, void *arg)
 {
     struct peer *p = arg;
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     uint64_t now = bus_now_ms();
     struct preq *q = p->pending.head;
     if (!q || p->fd < 0)
@@ -706,7 +702,7 @@ static int sock_drain(int fd, struct tls_conn *tls, struct dbuf *b,
 
 static void link_up(struct peer *p)
 {
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     p->state = LINK_UP;
     p->backoff_ms = PEER_BACKOFF_MIN_MS;
     event_del(p->ev_connect_to);
@@ -750,7 +746,7 @@ static void link_handshake_send(struct peer *p, int argc, const char **argv)
 /* The acceptor's answer to our proof: its own proof, or an error. */
 static void on_auth_reply(struct peer *p, const redisReply *r)
 {
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     struct auth_transcript t = link_transcript(p);
     if (r->type == REDIS_REPLY_STRING &&
         auth_check(bus->secret, bus->secret_len, AUTH_ACCEPTOR, &t, r->str,
@@ -769,7 +765,7 @@ static int is_str(const redisReply *r)
  * prove ourselves first. */
 static void on_hello_reply(struct peer *p, const redisReply *r)
 {
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         !is_str(r->element[0]) || !is_str(r->element[1])) {
         link_auth_failed(p);
@@ -815,7 +811,7 @@ static void on_hello_reply(struct peer *p, const redisReply *r)
 /* TCP is connected: start TLS (inside the first write) and say HELLO. */
 static void link_connected(struct peer *p)
 {
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     if (bus->tls_client) {
         p->tls = tls_conn_new(bus->tls_client, p->fd, 0);
         if (!p->tls) {
@@ -862,7 +858,7 @@ static void link_deliver(struct peer *p, const redisReply *r)
 static void link_on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct peer *p = arg;
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     char buf[PEER_READ_CHUNK];
     if (p->state == LINK_CLOSING)
         return;
@@ -947,7 +943,7 @@ static void link_write(struct peer *p)
 
 static void link_connect(struct peer *p)
 {
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     struct addrinfo hints, *res = NULL;
     char portstr[16];
     bus->st.connects++;
@@ -984,7 +980,7 @@ static void link_connect(struct peer *p)
 /* fd is connecting (or connected): wait for it, then say HELLO. */
 static void link_start(struct peer *p, int fd)
 {
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     p->fd = fd;
     p->state = LINK_CONNECTING;
     p->ev_read = event_new(bus->base, fd, EV_READ | EV_PERSIST, link_on_read,
@@ -1010,7 +1006,7 @@ static void link_start(struct peer *p, int fd)
 
 static void on_request_reply(struct peer *p, const redisReply *r)
 {
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     struct preq *q = list_pop(&p->pending);
     bus->st.replies_received++;
     if (r->type == REDIS_REPLY_ERROR &&
@@ -1056,7 +1052,7 @@ static void on_request_reply(struct peer *p, const redisReply *r)
  * and remove its write event each turn). */
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
-    struct peer_bus *bus = arg;
+    struct tcp_bus *bus = arg;
     (void)fd;
     (void)what;
     bus->flush_armed = 0;
@@ -1071,7 +1067,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 static void link_send(struct peer *p, struct preq *q, const char *wire,
                       size_t len)
 {
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     if (p->state != LINK_UP || p->fd < 0) {
         defer_fail(bus, q, DYN_EIO);
         return;
@@ -1094,7 +1090,7 @@ static void link_send(struct peer *p, struct preq *q, const char *wire,
 
 /* Commands that pass faults and a killed bus (DYNAMO.REVIVE, FAULT CLEAR):
  * flagged PEER_CMD_UNFILTERED in the command table. */
-static int unfiltered(const struct peer_bus *bus, const char *name,
+static int unfiltered(const struct tcp_bus *bus, const char *name,
                       size_t len)
 {
     for (size_t i = 0; i < bus->h.ncommands; i++)
@@ -1104,8 +1100,9 @@ static int unfiltered(const struct peer_bus *bus, const char *name,
     return 0;
 }
 
-void peer_bus_set_killed(struct peer_bus *bus, int killed)
+static void tcp_set_killed(struct peer_bus *pub, int killed)
 {
+    struct tcp_bus *bus = tcp_bus_of(pub);
     bus->killed = killed;
 }
 
@@ -1158,10 +1155,11 @@ static void encode_arg(struct dbuf *b, const void *s, size_t n)
     dbuf_append(b, "\r\n", 2);
 }
 
-int peer_request(struct peer_bus *bus, int peer_id, int argc,
-                 const struct dyn_arg *argv, peer_reply_fn *cb, void *ctx,
-                 uint64_t *id_out)
+static int tcp_request(struct peer_bus *pub, int peer_id, int argc,
+                       const struct dyn_arg *argv, peer_reply_fn *cb,
+                       void *ctx, uint64_t *id_out)
 {
+    struct tcp_bus *bus = tcp_bus_of(pub);
     struct peer *p = bus_peer(bus, peer_id);
     if (!p || argc < 1 || !cb)
         return DYN_EINVAL;
@@ -1221,13 +1219,14 @@ int peer_request(struct peer_bus *bus, int peer_id, int argc,
 
 /* ---- peers ------------------------------------------------------------ */
 
-int peer_add(struct peer_bus *bus, const char *name, const char *host,
-             int port)
+static int tcp_add(struct peer_bus *pub, const char *name, const char *host,
+                   int port)
 {
+    struct tcp_bus *bus = tcp_bus_of(pub);
     if (!name || !host || !valid_name(name, strlen(name)) || port <= 0 ||
         port > 65535 || !*host)
         return DYN_EINVAL;
-    if (peer_find(bus, name) >= 0)
+    if (tcp_find(pub, name) >= 0)
         return DYN_EEXIST;
     int id = -1;
     for (int i = 0; i < bus->npeers; i++)
@@ -1269,7 +1268,7 @@ int peer_add(struct peer_bus *bus, const char *name, const char *host,
 /* Frees a peer whose link is gone. */
 static void peer_destroy(struct peer *p)
 {
-    struct peer_bus *bus = p->bus;
+    struct tcp_bus *bus = p->bus;
     struct preq *q;
     dyn_assert(p->fd < 0);
     dbuf_free(&p->obuf);
@@ -1294,8 +1293,9 @@ static void peer_destroy(struct peer *p)
     dyn_free(p);
 }
 
-int peer_remove(struct peer_bus *bus, int peer_id)
+static int tcp_remove(struct peer_bus *pub, int peer_id)
 {
+    struct tcp_bus *bus = tcp_bus_of(pub);
     struct peer *p = bus_peer(bus, peer_id);
     if (!p)
         return DYN_EINVAL;
@@ -1309,14 +1309,15 @@ int peer_remove(struct peer_bus *bus, int peer_id)
     return 0;
 }
 
-int peer_is_connected(const struct peer_bus *bus, int peer_id)
+static int tcp_is_connected(const struct peer_bus *pub, int peer_id)
 {
-    const struct peer *p = bus_peer(bus, peer_id);
+    const struct peer *p = bus_peer(tcp_bus_of_c(pub), peer_id);
     return p && p->state == LINK_UP;
 }
 
-int peer_find(const struct peer_bus *bus, const char *name)
+static int tcp_find(const struct peer_bus *pub, const char *name)
 {
+    const struct tcp_bus *bus = tcp_bus_of_c(pub);
     for (int i = 0; i < bus->npeers; i++) {
         const struct peer *p = bus->peers[i];
         if (p && !p->removed && strcmp(p->name, name) == 0)
@@ -1325,10 +1326,10 @@ int peer_find(const struct peer_bus *bus, const char *name)
     return DYN_ENOTFOUND;
 }
 
-int peer_set_fault(struct peer_bus *bus, int peer_id,
-                   const struct peer_fault *f)
+static int tcp_set_fault(struct peer_bus *pub, int peer_id,
+                         const struct peer_fault *f)
 {
-    struct peer *p = bus_peer(bus, peer_id);
+    struct peer *p = bus_peer(tcp_bus_of(pub), peer_id);
     if (!p || !f)
         return DYN_EINVAL;
     p->fault = *f;
@@ -1352,8 +1353,8 @@ static void conn_write(struct peer_conn *c);
 
 static void conn_free(struct peer_conn *c)
 {
-    struct peer_bus *bus = c->bus;
-    struct peer_call *call = c->head, *next;
+    struct tcp_bus *bus = c->bus;
+    struct tcp_call *call = c->head, *next;
     for (; call; call = next) {
         next = call->next;
         if (call->done) {
@@ -1383,9 +1384,10 @@ static void conn_free(struct peer_conn *c)
     dyn_free(c);
 }
 
-static struct peer_call *call_new(struct peer_conn *c, uint64_t id)
+static struct tcp_call *call_new(struct peer_conn *c, uint64_t id)
 {
-    struct peer_call *call = dyn_calloc(1, sizeof(*call));
+    struct tcp_call *call = dyn_calloc(1, sizeof(*call));
+    call->pub.ops = &peer_tcp_ops;
     call->conn = c;
     call->id = id;
     call->peer_id = c->peer_id;
@@ -1401,7 +1403,7 @@ static struct peer_call *call_new(struct peer_conn *c, uint64_t id)
 /* Queues an immediate error reply and marks the connection to close. */
 static void conn_fail(struct peer_conn *c, const char *msg)
 {
-    struct peer_call *call = call_new(c, 0);
+    struct tcp_call *call = call_new(c, 0);
     reply_error(&call->out, msg);
     call->done = 1;
     c->closing = 1;
@@ -1410,15 +1412,15 @@ static void conn_fail(struct peer_conn *c, const char *msg)
 
 /* Our id for an authenticated caller, -1 when it is not in our table (the
  * table is kept current by peer_add / peer_destroy). */
-static int conn_peer_id(const struct peer_bus *bus, const char *name)
+static int conn_peer_id(const struct tcp_bus *bus, const char *name)
 {
-    int id = peer_find(bus, name);
+    int id = tcp_find(&bus->pub, name);
     return id >= 0 ? id : -1;
 }
 
 /* The peer just dialed us: if our link to it is waiting to redial, it is
  * back, so dial now instead of at the end of the backoff. */
-static void redial_now(struct peer_bus *bus, int peer_id)
+static void redial_now(struct tcp_bus *bus, int peer_id)
 {
     struct peer *p = bus_peer(bus, peer_id);
     if (p && !p->removed && p->state == LINK_IDLE &&
@@ -1431,7 +1433,7 @@ static void redial_now(struct peer_bus *bus, int peer_id)
 /* The connection is authenticated (or insecure): it may carry requests. */
 static void conn_ready(struct peer_conn *c)
 {
-    struct peer_bus *bus = c->bus;
+    struct tcp_bus *bus = c->bus;
     c->state = CONN_READY;
     bus->unauth_conns--;
     event_del(c->ev_auth_to);
@@ -1460,7 +1462,7 @@ static struct auth_transcript conn_transcript(const struct peer_conn *c)
 static void conn_hello(struct peer_conn *c, int argc,
                        const struct dyn_arg *argv)
 {
-    struct peer_bus *bus = c->bus;
+    struct tcp_bus *bus = c->bus;
     if (argc != 3 || !valid_name(argv[1].p, argv[1].len) ||
         argv[2].len != AUTH_NONCE_HEX) {
         bus->st.auth_failures++;
@@ -1480,7 +1482,7 @@ static void conn_hello(struct peer_conn *c, int argc,
         conn_fail(c, "ERR peer authentication unavailable");
         return;
     }
-    struct peer_call *call = call_new(c, 0);
+    struct tcp_call *call = call_new(c, 0);
     reply_array(&call->out, 2);
     reply_bulk_cstr(&call->out, bus->self);
     reply_bulk_cstr(&call->out, bus->insecure ? "" : c->nonce);
@@ -1495,7 +1497,7 @@ static void conn_hello(struct peer_conn *c, int argc,
 static void conn_auth(struct peer_conn *c, int argc,
                       const struct dyn_arg *argv)
 {
-    struct peer_bus *bus = c->bus;
+    struct tcp_bus *bus = c->bus;
     struct auth_transcript t = conn_transcript(c);
     char proof[AUTH_MAC_HEX + 1];
     if (argc != 2 ||
@@ -1510,14 +1512,14 @@ static void conn_auth(struct peer_conn *c, int argc,
         return;
     }
     conn_ready(c);
-    struct peer_call *call = call_new(c, 0);
+    struct tcp_call *call = call_new(c, 0);
     reply_bulk(&call->out, proof, AUTH_MAC_HEX);
     call->done = 1;
 }
 
 static void conn_dispatch(struct peer_conn *c)
 {
-    struct peer_bus *bus = c->bus;
+    struct tcp_bus *bus = c->bus;
     size_t argc = c->parser.argc;
     if (bus->argv_cap < argc) {
         bus->argv_cap = DYN_MAX(argc, bus->argv_cap * 2);
@@ -1544,19 +1546,19 @@ static void conn_dispatch(struct peer_conn *c)
         return;
     }
     if (is_hello || is_auth) {
-        struct peer_call *call = call_new(c, 0);
+        struct tcp_call *call = call_new(c, 0);
         reply_error(&call->out, "ERR peer already authenticated");
         call->done = 1;
         return;
     }
     unsigned long long id;
     if (argc < 2 || dyn_str2ull(argv[1].p, argv[1].len, &id) != 0) {
-        struct peer_call *call = call_new(c, 0);
+        struct tcp_call *call = call_new(c, 0);
         reply_error(&call->out, "ERR peer request without an id");
         call->done = 1;
         return;
     }
-    struct peer_call *call = call_new(c, id);
+    struct tcp_call *call = call_new(c, id);
     if (c->peer_id < 0)
         c->peer_id = conn_peer_id(bus, c->name); /* added since it came */
     struct peer *from = bus_peer(bus, c->peer_id);
@@ -1572,27 +1574,14 @@ static void conn_dispatch(struct peer_conn *c)
     argv++;
     argc--;
     bus->st.requests_received++;
-    for (size_t i = 0; i < bus->h.ncommands; i++) {
-        const struct peer_command *cmd = &bus->h.commands[i];
-        if (dyn_arg_is(argv[0].p, argv[0].len, cmd->name)) {
-            cmd->fn(bus->ctx, call, (int)argc, argv);
-            return;
-        }
-    }
-    if (bus->h.on_message) {
-        bus->h.on_message(bus->ctx, call, (int)argc, argv);
-        return;
-    }
-    reply_errorf(&call->out, "ERR unknown peer command '%.*s'",
-                 (int)DYN_MIN(argv[0].len, 64), argv[0].p);
-    peer_call_done(call);
+    peer_dispatch(&bus->h, bus->ctx, &call->pub, (int)argc, argv);
 }
 
 /* Moves the finished calls at the head of the queue to obuf, in order. */
 static void conn_collect(struct peer_conn *c)
 {
     while (c->head && c->head->done) {
-        struct peer_call *call = c->head;
+        struct tcp_call *call = c->head;
         c->head = call->next;
         if (!c->head)
             c->tail = NULL;
@@ -1649,7 +1638,7 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct peer_conn *c = arg;
-    struct peer_bus *bus = c->bus;
+    struct tcp_bus *bus = c->bus;
     dbuf_reserve(&c->qbuf, PEER_READ_CHUNK);
     ssize_t n = sock_io(fd, c->tls, c->qbuf.p + c->qbuf.len,
                         c->qbuf.cap - c->qbuf.len, 1);
@@ -1725,7 +1714,7 @@ static void conn_on_auth_timeout(evutil_socket_t fd, short what, void *arg)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
-    struct peer_bus *bus = arg;
+    struct tcp_bus *bus = arg;
     if (bus->unauth_conns >= PEER_MAX_UNAUTH) {
         /* a flood of handshakes: the newest waits its turn elsewhere */
         bus->st.unauth_refused++;
@@ -1765,13 +1754,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 
 /* ---- calls ------------------------------------------------------------ */
 
-struct dbuf *peer_call_buf(struct peer_call *call)
+static struct dbuf *tcp_call_buf(struct peer_call *pub)
 {
-    return &call->out;
+    return &tcp_call_of(pub)->out;
 }
 
-void peer_call_done(struct peer_call *call)
+static void tcp_call_done(struct peer_call *pub)
 {
+    struct tcp_call *call = tcp_call_of(pub);
     struct peer_conn *c = call->conn;
     dyn_assert(!call->done);
     call->done = 1;
@@ -1786,31 +1776,31 @@ void peer_call_done(struct peer_call *call)
         event_add(c->ev_write, NULL);
 }
 
-/* peer_call_reply_* are in cluster/peer_reply.c */
+/* peer_call_reply_* are in cluster/peer_ops.c */
 
-const char *peer_call_peer_name(const struct peer_call *call)
+static const char *tcp_call_peer_name(const struct peer_call *pub)
 {
-    return call->peer_name;
+    return tcp_call_of_c(pub)->peer_name;
 }
 
-int peer_call_peer_id(const struct peer_call *call)
+static int tcp_call_peer_id(const struct peer_call *pub)
 {
-    return call->peer_id;
+    return tcp_call_of_c(pub)->peer_id;
 }
 
-uint64_t peer_call_id(const struct peer_call *call)
+static uint64_t tcp_call_id(const struct peer_call *pub)
 {
-    return call->id;
+    return tcp_call_of_c(pub)->id;
 }
 
-int peer_call_alive(const struct peer_call *call)
+static int tcp_call_alive(const struct peer_call *pub)
 {
-    return call->conn != NULL;
+    return tcp_call_of_c(pub)->conn != NULL;
 }
 
 /* ---- the bus ---------------------------------------------------------- */
 
-static int bus_listen(struct peer_bus *bus, const char *host, int port)
+static int bus_listen(struct tcp_bus *bus, const char *host, int port)
 {
     struct addrinfo hints, *res = NULL;
     char portstr[16];
@@ -1829,10 +1819,12 @@ static int bus_listen(struct peer_bus *bus, const char *host, int port)
     return bus->listener ? 0 : DYN_EIO;
 }
 
-int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
-                 const struct peer_handlers *h, void *ctx,
-                 struct peer_bus **out)
+static int tcp_bus_new(void *impl, struct event_base *base,
+                       const struct peer_bus_opts *opts,
+                       const struct peer_handlers *h, void *ctx,
+                       struct peer_bus **out)
 {
+    (void)impl;
     if (!base || !opts || !opts->self_name ||
         !valid_name(opts->self_name, strlen(opts->self_name)))
         return DYN_EINVAL;
@@ -1843,7 +1835,8 @@ int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
         return DYN_EINVAL;
     if (opts->port < 0 || opts->port > 65535)
         return DYN_EINVAL;
-    struct peer_bus *bus = dyn_calloc(1, sizeof(*bus));
+    struct tcp_bus *bus = dyn_calloc(1, sizeof(*bus));
+    bus->pub.ops = &peer_tcp_ops;
     bus->base = base;
     snprintf(bus->self, sizeof(bus->self), "%s", opts->self_name);
     if (opts->secret && opts->secret_len) {
@@ -1887,15 +1880,16 @@ int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
     bus->ev_silent = evtimer_new(base, on_silent, bus);
     bus->ev_flush = event_new(base, -1, 0, on_flush, bus);
     if (opts->bind_host && bus_listen(bus, opts->bind_host, opts->port)) {
-        peer_bus_free(bus);
+        tcp_bus_free(&bus->pub);
         return DYN_EIO;
     }
-    *out = bus;
+    *out = &bus->pub;
     return 0;
 }
 
-int peer_bus_port(const struct peer_bus *bus)
+static int tcp_port(const struct peer_bus *pub)
 {
+    const struct tcp_bus *bus = tcp_bus_of_c(pub);
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     if (!bus->listener ||
@@ -1909,15 +1903,15 @@ int peer_bus_port(const struct peer_bus *bus)
     return 0;
 }
 
-void peer_bus_get_stats(const struct peer_bus *bus, struct peer_bus_stats *out)
+static void tcp_get_stats(const struct peer_bus *pub,
+                          struct peer_bus_stats *out)
 {
-    *out = bus->st;
+    *out = tcp_bus_of_c(pub)->st;
 }
 
-void peer_bus_free(struct peer_bus *bus)
+static void tcp_bus_free(struct peer_bus *pub)
 {
-    if (!bus)
-        return;
+    struct tcp_bus *bus = tcp_bus_of(pub);
     bus->freeing = 1;
     if (bus->listener)
         evconnlistener_free(bus->listener);
@@ -1965,8 +1959,9 @@ void peer_bus_free(struct peer_bus *bus)
  * nothing here changes how real sockets behave.  The server never calls
  * them. */
 
-int peer_bus_adopt_fd(struct peer_bus *bus, int fd)
+int peer_bus_adopt_fd(struct peer_bus *pub, int fd)
 {
+    struct tcp_bus *bus = tcp_bus_of(pub);
     struct peer_conn *before = bus->conns;
     if (fd < 0)
         return DYN_EINVAL;
@@ -1974,9 +1969,9 @@ int peer_bus_adopt_fd(struct peer_bus *bus, int fd)
     return bus->conns != before ? 0 : DYN_ELIMIT;  /* refused: fd closed */
 }
 
-int peer_link_adopt_fd(struct peer_bus *bus, int peer_id, int fd)
+int peer_link_adopt_fd(struct peer_bus *pub, int peer_id, int fd)
 {
-    struct peer *p = bus_peer(bus, peer_id);
+    struct peer *p = bus_peer(tcp_bus_of(pub), peer_id);
     if (!p || p->fd >= 0 || fd < 0)
         return DYN_EINVAL;
     event_del(p->ev_retry);         /* the dial peer_add scheduled */
@@ -1984,3 +1979,25 @@ int peer_link_adopt_fd(struct peer_bus *bus, int peer_id, int fd)
     link_start(p, fd);
     return 0;
 }
+
+/* ---- the table -------------------------------------------------------- */
+
+const struct peer_bus_ops peer_tcp_ops = {
+    .bus_new = tcp_bus_new,
+    .bus_free = tcp_bus_free,
+    .port = tcp_port,
+    .get_stats = tcp_get_stats,
+    .add = tcp_add,
+    .remove = tcp_remove,
+    .is_connected = tcp_is_connected,
+    .find = tcp_find,
+    .set_fault = tcp_set_fault,
+    .set_killed = tcp_set_killed,
+    .request = tcp_request,
+    .call_buf = tcp_call_buf,
+    .call_done = tcp_call_done,
+    .call_peer_name = tcp_call_peer_name,
+    .call_peer_id = tcp_call_peer_id,
+    .call_id = tcp_call_id,
+    .call_alive = tcp_call_alive,
+};

@@ -14,6 +14,15 @@
  * The one exception to "from the event loop" is peer_bus_free, which fails
  * every outstanding request with DYN_EIO before it returns.
  *
+ * Implementations.  The bus is a table of operations (struct
+ * peer_bus_ops): struct peer_bus and struct peer_call are the first member
+ * of an implementation's own structs and point at its table, and the
+ * functions below are thin dispatchers through it (cluster/peer_ops.c), so
+ * callers never know which bus they talk to.  cluster/peer.c is the real
+ * one (TCP, peer_tcp_ops; peer_bus_new); tests/sim/sim_bus.c is an
+ * in-memory network.  cluster_init builds the bus its node names
+ * (node->peers, a struct peer_bus_impl; NULL: TCP) with peer_bus_open.
+ *
  * Thread-safety: none; everything runs on the event loop's thread.
  */
 #ifndef DYN_PEER_H
@@ -25,8 +34,15 @@
 #include "server/util.h"    /* struct dyn_arg */
 
 struct event_base;
-struct peer_bus;
-struct peer_call;
+struct peer_bus_ops;
+
+/* The head of every implementation's bus and call structs. */
+struct peer_bus {
+    const struct peer_bus_ops *ops;
+};
+struct peer_call {
+    const struct peer_bus_ops *ops;
+};
 
 #define PEER_NAME_MAX 64    /* node names, including the NUL */
 
@@ -134,7 +150,47 @@ struct peer_fault {
     uint64_t delay_ms;      /* requests to this peer wait this long */
 };
 
-/* Creates the bus and starts its listener.  DYN_EINVAL: no self_name, or no
+/* A bus implementation: every peer_* function below (but the two test
+ * hooks at the end, which are TCP's) goes through these.  Each entry
+ * keeps the contract of the function of the same name; bus_new receives
+ * the impl pointer of struct peer_bus_impl. */
+struct peer_bus_ops {
+    int (*bus_new)(void *impl, struct event_base *base,
+                   const struct peer_bus_opts *opts,
+                   const struct peer_handlers *h, void *ctx,
+                   struct peer_bus **out);
+    void (*bus_free)(struct peer_bus *bus);
+    int (*port)(const struct peer_bus *bus);
+    void (*get_stats)(const struct peer_bus *bus, struct peer_bus_stats *out);
+    int (*add)(struct peer_bus *bus, const char *name, const char *host,
+               int port);
+    int (*remove)(struct peer_bus *bus, int peer_id);
+    int (*is_connected)(const struct peer_bus *bus, int peer_id);
+    int (*find)(const struct peer_bus *bus, const char *name);
+    int (*set_fault)(struct peer_bus *bus, int peer_id,
+                     const struct peer_fault *f);
+    void (*set_killed)(struct peer_bus *bus, int killed);
+    int (*request)(struct peer_bus *bus, int peer_id, int argc,
+                   const struct dyn_arg *argv, peer_reply_fn *cb, void *ctx,
+                   uint64_t *id_out);
+    struct dbuf *(*call_buf)(struct peer_call *call);
+    void (*call_done)(struct peer_call *call);
+    const char *(*call_peer_name)(const struct peer_call *call);
+    int (*call_peer_id)(const struct peer_call *call);
+    uint64_t (*call_id)(const struct peer_call *call);
+    int (*call_alive)(const struct peer_call *call);
+};
+
+/* The TCP bus (cluster/peer.c). */
+extern const struct peer_bus_ops peer_tcp_ops;
+
+/* Which bus a node builds: ops and the pointer its bus_new receives. */
+struct peer_bus_impl {
+    const struct peer_bus_ops *ops;
+    void *impl;
+};
+
+/* Creates the TCP bus and starts its listener.  DYN_EINVAL: no self_name, or no
  * secret without insecure; DYN_EIO: cannot listen.  *out is set on 0. */
 int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
                  const struct peer_handlers *h, void *ctx,
@@ -143,6 +199,11 @@ int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
  * returns and calls still pending become orphans (see peer_call_done).
  * Never from inside a bus callback.  NULL is a no-op. */
 void peer_bus_free(struct peer_bus *bus);
+/* peer_bus_new for the implementation impl names; NULL: the TCP bus. */
+int peer_bus_open(const struct peer_bus_impl *impl, struct event_base *base,
+                  const struct peer_bus_opts *opts,
+                  const struct peer_handlers *h, void *ctx,
+                  struct peer_bus **out);
 /* The port the listener is bound to (useful with port 0), or 0. */
 int peer_bus_port(const struct peer_bus *bus);
 void peer_bus_get_stats(const struct peer_bus *bus, struct peer_bus_stats *out);
@@ -199,11 +260,23 @@ int peer_call_alive(const struct peer_call *call);
  * peer_value_free.  peer_value_free(NULL) is a no-op. */
 struct peer_value *peer_value_dup(const struct peer_value *v);
 void peer_value_free(struct peer_value *v);
+/* For implementations: a deep copy into *dst, and the release of what an
+ * owned value (one that peer_value_copy filled) holds, not v itself. */
+void peer_value_copy(struct peer_value *dst, const struct peer_value *src);
+void peer_value_clear(struct peer_value *v);
+
+/* For implementations: hands an incoming request (argv[0] the command, no
+ * id) to the handler h's table names, else h->on_message, else answers
+ * "-ERR unknown peer command '<name>'". */
+void peer_dispatch(const struct peer_handlers *h, void *ctx,
+                   struct peer_call *call, int argc,
+                   const struct dyn_arg *argv);
 
 /* ---- for tests and fuzzing only (the server never calls these) ----------
  * They let a test play the other end of a connection without TCP, e.g. over
  * socketpair(AF_UNIX), through the same code as real sockets.  The bus
- * takes fd either way (it is closed with the connection). */
+ * takes fd either way (it is closed with the connection).  TCP buses
+ * only (peer_bus_new). */
 /* fd becomes an accepted incoming connection.  DYN_ELIMIT: refused as
  * on_accept refuses (too many unauthenticated connections, or TLS could not
  * start); fd is closed. */

@@ -31,6 +31,7 @@ struct command_registry;
 struct cluster;
 struct coord;
 struct pipeline;
+struct peer_bus_impl;
 
 /* Latency histogram: log2 buckets of microseconds (bucket i holds values in
  * [2^(i-1), 2^i) us), enough for p50/p99 estimates. */
@@ -159,6 +160,9 @@ struct node {
     /* clients' requests in flight through the coordinator, in order
      * (server/pipeline.c); NULL for a node alone */
     struct pipeline *pipeline;
+    /* The peer bus cluster_init builds (cluster/peer.h): NULL is the TCP
+     * bus; the simulation points it at its in-memory network. */
+    const struct peer_bus_impl *peers;
 };
 
 /* The next number of the node's random source: every random choice in

@@ -38,6 +38,12 @@
  * a readable head, plus the test's own lines (sim_net_tracef); the hash
  * makes two traces equal only if every message was.
  *
+ * The bus is peer.h's table of operations (sim_bus_ops): struct sim_bus
+ * and struct sim_call begin with struct peer_bus / peer_call, and what is
+ * not about the network -- reply value copies, the handler lookup for an
+ * incoming request, the one-call answers -- is cluster/peer_ops.c's,
+ * shared with the TCP bus.
+ *
  * Thread-safety: none.  Errors: peer.h's.
  */
 #include "tests/sim/sim_bus.h"
@@ -48,6 +54,7 @@
 #include <string.h>
 #include "cluster/peer.h"
 #include "server/client.h"
+#include "server/node.h"
 #include "server/reply.h"
 #include "server/util.h"
 
@@ -59,7 +66,7 @@ struct sim_msg {
     uint64_t due;               /* may not go before (delay, FAIL timeout) */
     uint64_t sent_ms;
     /* the callback this message owns (requester side) */
-    struct peer_bus *req_bus;
+    struct sim_bus *req_bus;
     int req_peer;               /* peer id of the answerer on req_bus */
     peer_reply_fn *cb;
     void *ctx;
@@ -72,25 +79,28 @@ struct sim_msg {
     int err;
 };
 
-struct peer_call {
-    struct peer_bus *bus;       /* the answering bus */
+struct sim_call {
+    struct peer_call pub;       /* first: peer_call_* dispatch through it */
+    struct sim_bus *bus;        /* the answering bus */
     int from;                   /* requester node */
     uint64_t id;
     struct dbuf out;
     int done;
     int orphan;                 /* connection broke: freed by done */
     struct sim_msg *req;        /* owns the requester's callback */
-    struct peer_call *next;
+    struct sim_call *next;
 };
 
 struct sim_peer {
     int used;
     char name[PEER_NAME_MAX];
+    int port;                   /* a seed ("?seed-i") is found by it */
     int node;                   /* -1: no such node in the network */
     struct peer_fault fault;
 };
 
-struct peer_bus {
+struct sim_bus {
+    struct peer_bus pub;        /* first: peer_* dispatch through it */
     struct sim_net *net;
     int self;
     struct peer_handlers h;
@@ -102,14 +112,15 @@ struct peer_bus {
     uint64_t next_id;
     struct sim_peer peers[SIM_MAX_NODES * 2];
     /* incoming connection queues, by requester node */
-    struct peer_call *conn_head[SIM_MAX_NODES], *conn_tail[SIM_MAX_NODES];
+    struct sim_call *conn_head[SIM_MAX_NODES], *conn_tail[SIM_MAX_NODES];
     struct peer_bus_stats st;
 };
 
 struct sim_node {
     char name[PEER_NAME_MAX];
+    int port;                   /* its cluster port, for seed lines */
     struct node *n;
-    struct peer_bus *bus;
+    struct sim_bus *bus;
 };
 
 struct sim_net {
@@ -123,11 +134,32 @@ struct sim_net {
     uint64_t delivered, dropped;
     int trace;                  /* SIM_TRACE=1: to stderr */
     struct dbuf *trace_out;     /* sim_net_trace_to: to this buffer */
+    struct peer_bus_impl impl;  /* what sim_net_add gives its nodes */
 };
 
-/* peer_bus_new has no context to find the network by: the fixture's one
- * piece of file-level state. */
-static struct sim_net *sim_current;
+static const struct peer_bus_ops sim_bus_ops;
+
+static struct sim_bus *sim_bus_of(struct peer_bus *pub)
+{
+    dyn_assert(pub->ops == &sim_bus_ops);
+    return (struct sim_bus *)pub;
+}
+
+static const struct sim_bus *sim_bus_of_c(const struct peer_bus *pub)
+{
+    dyn_assert(pub->ops == &sim_bus_ops);
+    return (const struct sim_bus *)pub;
+}
+
+static struct sim_call *sim_call_of(struct peer_call *pub)
+{
+    return (struct sim_call *)pub;
+}
+
+static const struct sim_call *sim_call_of_c(const struct peer_call *pub)
+{
+    return (const struct sim_call *)pub;
+}
 
 /* ---- the network -------------------------------------------------------- */
 
@@ -142,13 +174,13 @@ uint64_t sim_net_random(struct sim_net *net)
 
 struct sim_net *sim_net_new(uint64_t seed, uint64_t start_ms)
 {
-    dyn_assert(sim_current == NULL);
     struct sim_net *net = dyn_calloc(1, sizeof(*net));
     net->rng = seed;
     net->now = start_ms;
     const char *tr = getenv("SIM_TRACE");
     net->trace = tr && tr[0] == '1';
-    sim_current = net;
+    net->impl.ops = &sim_bus_ops;
+    net->impl.impl = net;
     return net;
 }
 
@@ -160,8 +192,6 @@ void sim_net_free(struct sim_net *net)
         dyn_assert(net->nodes[i].bus == NULL);
     dyn_assert(net->qlen == 0);
     dyn_free(net->q);
-    if (sim_current == net)
-        sim_current = NULL;
     dyn_free(net);
 }
 
@@ -170,7 +200,9 @@ int sim_net_add(struct sim_net *net, const char *name, struct node *n)
     dyn_assert(net->nnodes < SIM_MAX_NODES);
     struct sim_node *sn = &net->nodes[net->nnodes];
     snprintf(sn->name, sizeof(sn->name), "%s", name);
+    sn->port = n->cfg.cluster_port ? n->cfg.cluster_port : n->cfg.port + 10000;
     sn->n = n;
+    n->peers = &net->impl;      /* cluster_init builds its bus on us */
     return net->nnodes++;
 }
 
@@ -208,7 +240,21 @@ static int node_by_name(const struct sim_net *net, const char *name)
     return -1;
 }
 
-static struct sim_peer *bus_peer(struct peer_bus *bus, int id);
+/* The node a peer entry reaches: by its name, or for a seed (members.c
+ * names those "?seed-i" until its gossip tells the real name) by the
+ * cluster port its seed line gave, as a dial would. */
+static int node_of_peer(const struct sim_net *net, const struct sim_peer *p)
+{
+    int i = node_by_name(net, p->name);
+    if (i >= 0 || p->name[0] != '?')
+        return i;
+    for (i = 0; i < net->nnodes; i++)
+        if (net->nodes[i].port == p->port)
+            return i;
+    return -1;
+}
+
+static struct sim_peer *bus_peer(struct sim_bus *bus, int id);
 
 static void q_push(struct sim_net *net, struct sim_msg *m)
 {
@@ -263,13 +309,13 @@ static void conn_break(struct sim_net *net, int a, int b)
         }
         i++;
     }
-    struct peer_bus *bb = net->nodes[b].bus;
+    struct sim_bus *bb = net->nodes[b].bus;
     if (!bb)
         return;
-    struct peer_call *c = bb->conn_head[a];
+    struct sim_call *c = bb->conn_head[a];
     bb->conn_head[a] = bb->conn_tail[a] = NULL;
     while (c) {
-        struct peer_call *next = c->next;
+        struct sim_call *next = c->next;
         struct sim_msg *m = c->req;
         c->req = NULL;
         c->next = NULL;
@@ -287,13 +333,13 @@ static void conn_break(struct sim_net *net, int a, int b)
     }
 }
 
-static int peer_of_node(struct peer_bus *bus, int node);
+static int peer_of_node(struct sim_bus *bus, int node);
 static int connected(const struct sim_net *net, int a, int b);
 
 /* on_link on a's bus about b, as the connection comes or goes. */
 static void link_notify(struct sim_net *net, int a, int b, int up)
 {
-    struct peer_bus *bus = net->nodes[a].bus;
+    struct sim_bus *bus = net->nodes[a].bus;
     int pid = bus ? peer_of_node(bus, b) : -1;
     if (pid >= 0 && bus->h.on_link)
         bus->h.on_link(bus->ctx, pid, up);
@@ -341,15 +387,6 @@ static int connected(const struct sim_net *net, int a, int b)
 }
 
 /* ---- RESP answers back into peer values --------------------------------- */
-
-static void value_release(struct peer_value *v)
-{
-    for (size_t i = 0; i < v->n; i++)
-        value_release(&v->elem[i]);
-    dyn_free(v->elem);
-    dyn_free(v->str);
-    memset(v, 0, sizeof(*v));
-}
 
 /* One line (up to CRLF) at p; returns its length or -1. */
 static long line_len(const char *p, size_t len)
@@ -434,52 +471,23 @@ long sim_resp_parse(const char *p, size_t len, struct peer_value *v)
 
 void sim_value_clear(struct peer_value *v)
 {
-    value_release(v);
-}
-
-static void value_copy(struct peer_value *d, const struct peer_value *v)
-{
-    *d = *v;
-    d->str = NULL;
-    d->elem = NULL;
-    if (v->str)
-        value_set_str(d, v->str, v->len);
-    if (v->type == PEER_V_ARRAY) {
-        d->elem = dyn_calloc(v->n ? v->n : 1, sizeof(*d->elem));
-        for (size_t i = 0; i < v->n; i++)
-            value_copy(&d->elem[i], &v->elem[i]);
-    }
-}
-
-struct peer_value *peer_value_dup(const struct peer_value *v)
-{
-    struct peer_value *d = dyn_malloc(sizeof(*d));
-    value_copy(d, v);
-    return d;
-}
-
-void peer_value_free(struct peer_value *v)
-{
-    if (!v)
-        return;
-    value_release(v);
-    dyn_free(v);
+    peer_value_clear(v);
 }
 
 /* ---- delivery ----------------------------------------------------------- */
 
-static void call_free(struct peer_call *c)
+static void call_free(struct sim_call *c)
 {
     dbuf_free(&c->out);
     dyn_free(c);
 }
 
 /* Finished calls at the head of b's queue for requester a leave, in order. */
-static void conn_flush(struct peer_bus *b, int a)
+static void conn_flush(struct sim_bus *b, int a)
 {
     struct sim_net *net = b->net;
     while (b->conn_head[a] && b->conn_head[a]->done) {
-        struct peer_call *c = b->conn_head[a];
+        struct sim_call *c = b->conn_head[a];
         b->conn_head[a] = c->next;
         if (!c->next)
             b->conn_tail[a] = NULL;
@@ -502,7 +510,7 @@ static void conn_flush(struct peer_bus *b, int a)
     }
 }
 
-static int peer_of_node(struct peer_bus *bus, int node)
+static int peer_of_node(struct sim_bus *bus, int node)
 {
     for (int i = 0; i < (int)DYN_ARRAY_LEN(bus->peers); i++) {
         struct sim_peer *p = bus_peer(bus, i);
@@ -514,7 +522,7 @@ static int peer_of_node(struct peer_bus *bus, int node)
 
 static void deliver_request(struct sim_net *net, struct sim_msg *m)
 {
-    struct peer_bus *b = net->nodes[m->to].bus;
+    struct sim_bus *b = net->nodes[m->to].bus;
     if (!b || !connected(net, m->from, m->to)) {
         net->dropped++;
         msg_fail(net, m, DYN_EIO, net->now);
@@ -528,7 +536,8 @@ static void deliver_request(struct sim_net *net, struct sim_msg *m)
         msg_fail(net, m, DYN_EAGAIN, m->sent_ms + m->req_bus->dead_link_ms);
         return;
     }
-    struct peer_call *c = dyn_calloc(1, sizeof(*c));
+    struct sim_call *c = dyn_calloc(1, sizeof(*c));
+    c->pub.ops = &sim_bus_ops;
     c->bus = b;
     c->from = m->from;
     c->id = m->id;
@@ -545,26 +554,13 @@ static void deliver_request(struct sim_net *net, struct sim_msg *m)
     int argc = m->argc;
     struct dyn_arg *argv = m->argv;
     m->argv = NULL;
-    peer_handler_fn *fn = b->h.on_message;
-    for (size_t i = 0; i < b->h.ncommands; i++)
-        if (dyn_arg_is(argv[0].p, argv[0].len, b->h.commands[i].name)) {
-            fn = b->h.commands[i].fn;
-            break;
-        }
-    if (fn) {
-        fn(b->ctx, c, argc, argv);
-    } else {
-        struct dbuf *o = peer_call_buf(c);
-        reply_errorf(o, "ERR unknown peer command '%.*s'", (int)argv[0].len,
-                     argv[0].p);
-        peer_call_done(c);
-    }
+    peer_dispatch(&b->h, b->ctx, &c->pub, argc, argv);
     dyn_free(argv);
 }
 
 static void deliver_reply(struct sim_net *net, struct sim_msg *m)
 {
-    struct peer_bus *a = m->req_bus;
+    struct sim_bus *a = m->req_bus;
     if (!connected(net, m->from, m->to)) {
         net->dropped++;
         msg_fail(net, m, DYN_EIO, net->now);
@@ -582,7 +578,7 @@ static void deliver_reply(struct sim_net *net, struct sim_msg *m)
     if (a->h.on_reply)
         a->h.on_reply(a->ctx, m->req_peer, net->now);
     m->cb(m->ctx, v.type == PEER_V_ERROR ? DYN_EPROTO : 0, &v);
-    value_release(&v);
+    peer_value_clear(&v);
     msg_free(m);
 }
 
@@ -628,7 +624,8 @@ static int trace_head(const char *p, size_t len)
 
 void sim_net_trace_reply(const struct client *c)
 {
-    struct sim_net *net = sim_current;
+    const struct peer_bus_impl *pi = c->node ? c->node->peers : NULL;
+    struct sim_net *net = pi && pi->ops == &sim_bus_ops ? pi->impl : NULL;
     if (!net || (!net->trace_out && !net->trace))
         return;
     sim_net_tracef(net, "reply c%llu len=%zu h=%016llx %.*s",
@@ -715,11 +712,12 @@ int sim_net_step(struct sim_net *net)
 
 /* ---- the bus ------------------------------------------------------------ */
 
-int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
-                 const struct peer_handlers *h, void *ctx,
-                 struct peer_bus **out)
+static int sim_bus_new(void *impl, struct event_base *base,
+                       const struct peer_bus_opts *opts,
+                       const struct peer_handlers *h, void *ctx,
+                       struct peer_bus **out)
 {
-    struct sim_net *net = sim_current;
+    struct sim_net *net = impl;
     (void)base;
     if (!net || !opts->self_name || !opts->self_name[0])
         return DYN_EINVAL;
@@ -728,7 +726,8 @@ int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
     int self = node_by_name(net, opts->self_name);
     if (self < 0 || net->nodes[self].bus)
         return DYN_EIO;
-    struct peer_bus *bus = dyn_calloc(1, sizeof(*bus));
+    struct sim_bus *bus = dyn_calloc(1, sizeof(*bus));
+    bus->pub.ops = &sim_bus_ops;
     bus->net = net;
     bus->self = self;
     bus->h = *h;
@@ -736,13 +735,13 @@ int peer_bus_new(struct event_base *base, const struct peer_bus_opts *opts,
     bus->dead_link_ms = opts->dead_link_ms ? opts->dead_link_ms : 5000;
     bus->max_message = opts->max_message ? opts->max_message : 64u << 20;
     net->nodes[self].bus = bus;
-    *out = bus;
+    *out = &bus->pub;
     return 0;
 }
 
 /* Fails with DYN_EIO, now, every message that owns one of bus's
  * callbacks; callbacks may queue more (they fail: the bus is freeing). */
-static void bus_fail_all(struct peer_bus *bus)
+static void bus_fail_all(struct sim_bus *bus)
 {
     struct sim_net *net = bus->net;
     for (;;) {
@@ -759,10 +758,9 @@ static void bus_fail_all(struct peer_bus *bus)
     }
 }
 
-void peer_bus_free(struct peer_bus *bus)
+static void sim_bus_free(struct peer_bus *pub)
 {
-    if (!bus)
-        return;
+    struct sim_bus *bus = sim_bus_of(pub);
     struct sim_net *net = bus->net;
     bus->freeing = 1;
     /* connections both ways close; their requesters fail (queued), then
@@ -788,38 +786,39 @@ void peer_bus_free(struct peer_bus *bus)
     dyn_free(bus);
 }
 
-int peer_bus_port(const struct peer_bus *bus)
+static int sim_port(const struct peer_bus *pub)
 {
-    return bus ? 30000 + bus->self : 0;
+    return 30000 + sim_bus_of_c(pub)->self;
 }
 
-void peer_bus_get_stats(const struct peer_bus *bus, struct peer_bus_stats *out)
+static void sim_get_stats(const struct peer_bus *pub,
+                          struct peer_bus_stats *out)
 {
-    if (bus)
-        *out = bus->st;
-    else
-        memset(out, 0, sizeof(*out));
+    *out = sim_bus_of_c(pub)->st;
 }
 
 /* The peer, its node resolved by name (it may join the network after
  * peer_add). */
-static struct sim_peer *bus_peer(struct peer_bus *bus, int id)
+static struct sim_peer *bus_peer(struct sim_bus *bus, int id)
 {
     if (id < 0 || id >= (int)DYN_ARRAY_LEN(bus->peers) || !bus->peers[id].used)
         return NULL;
     struct sim_peer *p = &bus->peers[id];
     if (p->node < 0)
-        p->node = node_by_name(bus->net, p->name);
+        p->node = node_of_peer(bus->net, p);
     return p;
 }
 
-int peer_add(struct peer_bus *bus, const char *name, const char *host,
-             int port)
+static int sim_find(const struct peer_bus *pub, const char *name);
+
+static int sim_add(struct peer_bus *pub, const char *name, const char *host,
+                   int port)
 {
+    struct sim_bus *bus = sim_bus_of(pub);
     if (!name || !name[0] || strlen(name) >= PEER_NAME_MAX || !host ||
         port <= 0 || port > 65535)
         return DYN_EINVAL;
-    if (peer_find(bus, name) >= 0)
+    if (sim_find(pub, name) >= 0)
         return DYN_EEXIST;
     for (int i = 0; i < (int)DYN_ARRAY_LEN(bus->peers); i++) {
         if (bus->peers[i].used)
@@ -827,15 +826,17 @@ int peer_add(struct peer_bus *bus, const char *name, const char *host,
         memset(&bus->peers[i], 0, sizeof(bus->peers[i]));
         bus->peers[i].used = 1;
         snprintf(bus->peers[i].name, PEER_NAME_MAX, "%s", name);
-        bus->peers[i].node = node_by_name(bus->net, name);
+        bus->peers[i].port = port;
+        bus->peers[i].node = node_of_peer(bus->net, &bus->peers[i]);
         bus->st.connects++;
         return i;
     }
     return DYN_ELIMIT;
 }
 
-int peer_remove(struct peer_bus *bus, int peer_id)
+static int sim_remove(struct peer_bus *pub, int peer_id)
 {
+    struct sim_bus *bus = sim_bus_of(pub);
     struct sim_peer *p = bus_peer(bus, peer_id);
     if (!p)
         return DYN_EINVAL;
@@ -845,14 +846,16 @@ int peer_remove(struct peer_bus *bus, int peer_id)
     return 0;
 }
 
-int peer_is_connected(const struct peer_bus *bus, int peer_id)
+static int sim_is_connected(const struct peer_bus *pub, int peer_id)
 {
-    struct sim_peer *p = bus_peer((struct peer_bus *)bus, peer_id);
+    struct sim_bus *bus = sim_bus_of((struct peer_bus *)pub);
+    struct sim_peer *p = bus_peer(bus, peer_id);
     return p && connected(bus->net, bus->self, p->node);
 }
 
-int peer_find(const struct peer_bus *bus, const char *name)
+static int sim_find(const struct peer_bus *pub, const char *name)
 {
+    const struct sim_bus *bus = sim_bus_of_c(pub);
     for (int i = 0; i < (int)DYN_ARRAY_LEN(bus->peers); i++)
         if (bus->peers[i].used && strcmp(bus->peers[i].name, name) == 0)
             return i;
@@ -861,27 +864,28 @@ int peer_find(const struct peer_bus *bus, const char *name)
 
 /* The simulation has its own crash faults; a killed bus only stops what
  * it sends (PEER_CMD_UNFILTERED is not modelled). */
-void peer_bus_set_killed(struct peer_bus *bus, int killed)
+static void sim_set_killed(struct peer_bus *pub, int killed)
 {
-    bus->killed = killed;
+    sim_bus_of(pub)->killed = killed;
 }
 
-int peer_set_fault(struct peer_bus *bus, int peer_id,
-                   const struct peer_fault *f)
+static int sim_set_fault(struct peer_bus *pub, int peer_id,
+                         const struct peer_fault *f)
 {
-    struct sim_peer *p = bus_peer(bus, peer_id);
+    struct sim_peer *p = bus_peer(sim_bus_of(pub), peer_id);
     if (!p)
         return DYN_EINVAL;
     p->fault = *f;
     return 0;
 }
 
-int peer_request(struct peer_bus *bus, int peer_id, int argc,
-                 const struct dyn_arg *argv, peer_reply_fn *cb, void *ctx,
-                 uint64_t *id_out)
+static int sim_request(struct peer_bus *pub, int peer_id, int argc,
+                       const struct dyn_arg *argv, peer_reply_fn *cb,
+                       void *ctx, uint64_t *id_out)
 {
+    struct sim_bus *bus = sim_bus_of(pub);
     struct sim_peer *p = bus_peer(bus, peer_id);
-    struct sim_net *net = bus ? bus->net : NULL;
+    struct sim_net *net = bus->net;
     if (!p || argc < 1 || !cb)
         return DYN_EINVAL;
     if (bus->freeing)
@@ -937,13 +941,14 @@ int peer_request(struct peer_bus *bus, int peer_id, int argc,
 
 /* ---- calls -------------------------------------------------------------- */
 
-struct dbuf *peer_call_buf(struct peer_call *call)
+static struct dbuf *sim_call_buf(struct peer_call *pub)
 {
-    return &call->out;
+    return &sim_call_of(pub)->out;
 }
 
-void peer_call_done(struct peer_call *call)
+static void sim_call_done(struct peer_call *pub)
 {
+    struct sim_call *call = sim_call_of(pub);
     dyn_assert(!call->done);
     call->done = 1;
     if (call->orphan) {
@@ -953,25 +958,46 @@ void peer_call_done(struct peer_call *call)
     conn_flush(call->bus, call->from);
 }
 
-/* peer_call_reply_* are in cluster/peer_reply.c */
+/* peer_call_reply_* are in cluster/peer_ops.c */
 
-const char *peer_call_peer_name(const struct peer_call *call)
+static const char *sim_call_peer_name(const struct peer_call *pub)
 {
+    const struct sim_call *call = sim_call_of_c(pub);
     return call->bus->net->nodes[call->from].name;
 }
 
-int peer_call_peer_id(const struct peer_call *call)
+static int sim_call_peer_id(const struct peer_call *pub)
 {
-    return call->orphan ? -1 : peer_of_node((struct peer_bus *)call->bus,
-                                            call->from);
+    const struct sim_call *call = sim_call_of_c(pub);
+    return call->orphan ? -1 : peer_of_node(call->bus, call->from);
 }
 
-uint64_t peer_call_id(const struct peer_call *call)
+static uint64_t sim_call_id(const struct peer_call *pub)
 {
-    return call->id;
+    return sim_call_of_c(pub)->id;
 }
 
-int peer_call_alive(const struct peer_call *call)
+static int sim_call_alive(const struct peer_call *pub)
 {
-    return !call->orphan;
+    return !sim_call_of_c(pub)->orphan;
 }
+
+static const struct peer_bus_ops sim_bus_ops = {
+    .bus_new = sim_bus_new,
+    .bus_free = sim_bus_free,
+    .port = sim_port,
+    .get_stats = sim_get_stats,
+    .add = sim_add,
+    .remove = sim_remove,
+    .is_connected = sim_is_connected,
+    .find = sim_find,
+    .set_fault = sim_set_fault,
+    .set_killed = sim_set_killed,
+    .request = sim_request,
+    .call_buf = sim_call_buf,
+    .call_done = sim_call_done,
+    .call_peer_name = sim_call_peer_name,
+    .call_peer_id = sim_call_peer_id,
+    .call_id = sim_call_id,
+    .call_alive = sim_call_alive,
+};

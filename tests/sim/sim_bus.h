@@ -1,14 +1,19 @@
 /*
  * sim_bus.h -- an in-memory network for the deterministic cluster
- * simulation (tests/sim): it implements cluster/peer.h for N nodes living
- * in one process, and lets the test decide which message moves next.
+ * simulation (tests/sim): a second implementation of cluster/peer.h's
+ * table of operations (struct peer_bus_ops) for N nodes living in one
+ * process, and the test decides which message moves next.
  *
- * The test creates one struct sim_net, names its nodes with sim_net_add,
- * and only then runs cluster_init on each node: the coordinator's
- * peer_bus_new finds its place in the network by its node name.  After
- * that nothing moves by itself: sim_net_step delivers ONE message, chosen
- * by the network's seeded PRNG among the messages that may go next, so a
- * seed is an interleaving and a failing seed replays exactly.
+ * The test creates one struct sim_net, names its nodes with sim_net_add
+ * (which points node->peers at the network), and only then runs
+ * cluster_init on each node: its peer_bus_open builds a bus of this
+ * network, which finds its place in it by the node name.  A node may be
+ * added later (a joiner); a peer it adds under a seed's placeholder name
+ * ("?seed-i", members.c) reaches the node whose cluster port
+ * (cluster-port, or port + 10000) the seed line gave, as a dial would.
+ * After that nothing moves by itself: sim_net_step delivers ONE message,
+ * chosen by the network's seeded PRNG among the messages that may go
+ * next, so a seed is an interleaving and a failing seed replays exactly.
  *
  * What the sim keeps of peer.c's contract:
  *  - a reply callback runs exactly once for every peer_request that
@@ -41,9 +46,8 @@
  * its seed, so the same seed gives a byte-identical trace; test_sim_cluster
  * checks that it does.
  *
- * Thread-safety: none.  The network is the one piece of file-level state in
- * the fixture (peer_bus_new has no other way to find it); one network
- * exists at a time.
+ * Thread-safety: none.  No file-level state: a node reaches its network
+ * through node->peers, so several networks may exist at once.
  */
 #ifndef DYN_SIM_BUS_H
 #define DYN_SIM_BUS_H
@@ -60,7 +64,7 @@ enum sim_link { SIM_LINK_UP = 0, SIM_LINK_DOWN, SIM_LINK_SILENT };
 
 /* The simulated wall clock starts at start_ms. */
 struct sim_net *sim_net_new(uint64_t seed, uint64_t start_ms);
-/* Every bus must be freed (cluster_free) first. */
+/* Every bus must be freed (coord_free) first. */
 void sim_net_free(struct sim_net *net);
 
 /* Registers node n under name (the node's node-name); returns its index. */

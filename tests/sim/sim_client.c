@@ -1,7 +1,7 @@
 /*
  * sim_client.c -- what server/net.c gives the rest of the server, for the
- * simulation, which links every server module except net.c, peer.c and
- * main.c.
+ * simulation, which links every server module except net.c and main.c
+ * (the peer bus is chosen at run time instead: node->peers, sim_bus.c).
  *
  * A simulated client is a struct client the test owns: no socket, no
  * events.  Its replies accumulate in c->obuf, and the test reads them

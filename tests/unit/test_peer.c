@@ -1241,6 +1241,236 @@ START_TEST(overdue_reply_kills_the_link)
 }
 END_TEST
 
+/* ---- the table of operations (peer_ops.c) ------------------------------ */
+
+/* A bus that only records what reached it: peer.h's functions must reach
+ * an implementation through its ops and nothing else. */
+struct fake_bus {
+    struct peer_bus pub;
+    void *impl;             /* what bus_new received */
+    char log[256];          /* one letter per operation, in order */
+    int killed;
+};
+
+struct fake_call {
+    struct peer_call pub;
+    struct dbuf out;
+    int done;
+};
+
+static void fake_log(const struct peer_bus *b, char op)
+{
+    struct fake_bus *f = (struct fake_bus *)b;
+    size_t n = strlen(f->log);
+    if (n + 1 < sizeof(f->log))
+        f->log[n] = op;
+}
+
+static const struct peer_bus_ops fake_ops;
+
+static int fake_new(void *impl, struct event_base *base,
+                    const struct peer_bus_opts *opts,
+                    const struct peer_handlers *h, void *ctx,
+                    struct peer_bus **out)
+{
+    struct fake_bus *f = dyn_calloc(1, sizeof(*f));
+    f->pub.ops = &fake_ops;
+    f->impl = impl;
+    *out = &f->pub;
+    return 0;
+}
+
+static void fake_free(struct peer_bus *b) { dyn_free(b); }
+static int fake_port(const struct peer_bus *b)
+{
+    fake_log(b, 'P');
+    return 4242;
+}
+static void fake_stats(const struct peer_bus *b, struct peer_bus_stats *o)
+{
+    fake_log(b, 'S');
+    memset(o, 0, sizeof(*o));
+    o->requests_sent = 7;
+}
+static int fake_add(struct peer_bus *b, const char *n, const char *h, int p)
+{
+    fake_log(b, 'a');
+    return 3;
+}
+static int fake_remove(struct peer_bus *b, int id)
+{
+    fake_log(b, 'r');
+    return id == 3 ? 0 : DYN_EINVAL;
+}
+static int fake_connected(const struct peer_bus *b, int id)
+{
+    fake_log(b, 'c');
+    return id == 3;
+}
+static int fake_find(const struct peer_bus *b, const char *name)
+{
+    fake_log(b, 'f');
+    return strcmp(name, "x") == 0 ? 3 : DYN_ENOTFOUND;
+}
+static int fake_fault(struct peer_bus *b, int id, const struct peer_fault *f)
+{
+    fake_log(b, 'F');
+    return 0;
+}
+static void fake_killed(struct peer_bus *b, int k)
+{
+    fake_log(b, 'K');
+    ((struct fake_bus *)b)->killed = k;
+}
+static int fake_request(struct peer_bus *b, int id, int argc,
+                        const struct dyn_arg *argv, peer_reply_fn *cb,
+                        void *ctx, uint64_t *id_out)
+{
+    fake_log(b, 'q');
+    if (id_out)
+        *id_out = 99;
+    return DYN_ELIMIT;
+}
+static struct dbuf *fake_buf(struct peer_call *c)
+{
+    return &((struct fake_call *)c)->out;
+}
+static void fake_done(struct peer_call *c) { ((struct fake_call *)c)->done++; }
+static const char *fake_name(const struct peer_call *c) { return "caller"; }
+static int fake_pid(const struct peer_call *c) { return 5; }
+static uint64_t fake_cid(const struct peer_call *c) { return 77; }
+static int fake_alive(const struct peer_call *c) { return 1; }
+
+static const struct peer_bus_ops fake_ops = {
+    .bus_new = fake_new, .bus_free = fake_free, .port = fake_port,
+    .get_stats = fake_stats, .add = fake_add, .remove = fake_remove,
+    .is_connected = fake_connected, .find = fake_find,
+    .set_fault = fake_fault, .set_killed = fake_killed,
+    .request = fake_request, .call_buf = fake_buf, .call_done = fake_done,
+    .call_peer_name = fake_name, .call_peer_id = fake_pid,
+    .call_id = fake_cid, .call_alive = fake_alive,
+};
+
+START_TEST(peer_functions_reach_the_implementation_the_node_names)
+{
+    int token;
+    struct peer_bus_impl impl = {&fake_ops, &token};
+    struct peer_bus_opts o = {.self_name = "me", .insecure = 1};
+    struct peer_bus *bus = NULL;
+    ck_assert_int_eq(peer_bus_open(&impl, NULL, &o, NULL, NULL, &bus), 0);
+    ck_assert_ptr_eq(bus->ops, &fake_ops);
+    struct fake_bus *f = (struct fake_bus *)bus;
+    ck_assert_ptr_eq(f->impl, &token);
+    /* each function answers what the implementation said, in order */
+    ck_assert_int_eq(peer_add(bus, "x", "h", 1), 3);
+    ck_assert_int_eq(peer_find(bus, "x"), 3);
+    ck_assert_int_eq(peer_find(bus, "y"), DYN_ENOTFOUND);
+    ck_assert_int_eq(peer_is_connected(bus, 3), 1);
+    ck_assert_int_eq(peer_is_connected(bus, 4), 0);
+    struct peer_fault flt = {0};
+    ck_assert_int_eq(peer_set_fault(bus, 3, &flt), 0);
+    peer_bus_set_killed(bus, 1);
+    ck_assert_int_eq(f->killed, 1);
+    struct dyn_arg av[1] = {{"PING", 4}};
+    uint64_t id = 0;
+    ck_assert_int_eq(peer_request(bus, 3, 1, av, NULL, NULL, &id),
+                     DYN_ELIMIT);
+    ck_assert_uint_eq(id, 99);
+    ck_assert_int_eq(peer_bus_port(bus), 4242);
+    struct peer_bus_stats st;
+    peer_bus_get_stats(bus, &st);
+    ck_assert_uint_eq(st.requests_sent, 7);
+    ck_assert_int_eq(peer_remove(bus, 3), 0);
+    ck_assert_str_eq(f->log, "affccFKqPSr");
+    peer_bus_free(bus);
+    peer_bus_free(NULL);
+}
+END_TEST
+
+static void ops_get(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    *(int *)ctx = 1;
+    peer_call_reply_int(call, argc);
+}
+static void ops_other(void *ctx, struct peer_call *call, int argc,
+                      const struct dyn_arg *argv)
+{
+    *(int *)ctx = 2;
+    peer_call_reply_ok(call);
+}
+
+START_TEST(peer_dispatch_tries_the_table_then_on_message_then_unknown)
+{
+    static const struct peer_command cmds[] = {{"R.GET", ops_get, 0}};
+    struct peer_handlers h = {.commands = cmds, .ncommands = 1};
+    struct fake_call c = {.pub.ops = &fake_ops};
+    dbuf_init(&c.out);
+    int seen = 0;
+    struct dyn_arg av[2] = {{"r.get", 5}, {"k", 1}};
+        peer_dispatch(&h, &seen, &c.pub, 2, av);
+    ck_assert_int_eq(seen, 1);
+    ck_assert_int_eq(c.done, 1);
+    ck_assert_uint_eq(c.out.len, 4);
+    ck_assert(memcmp(c.out.p, ":2\r\n", 4) == 0);
+    /* not in the table: on_message */
+    dbuf_reset(&c.out);
+    h.on_message = ops_other;
+    av[0].p = "R.PUT";
+    peer_dispatch(&h, &seen, &c.pub, 2, av);
+    ck_assert_int_eq(seen, 2);
+    ck_assert_int_eq(c.done, 2);
+    /* neither: the unknown-command error, and the call is finished */
+    dbuf_reset(&c.out);
+    h.on_message = NULL;
+    peer_dispatch(&h, &seen, &c.pub, 2, av);
+    ck_assert_int_eq(c.done, 3);
+    const char *want = "-ERR unknown peer command 'R.PUT'\r\n";
+    ck_assert_uint_eq(c.out.len, strlen(want));
+    ck_assert(memcmp(c.out.p, want, c.out.len) == 0);
+    /* the call's accessors go through the ops as well */
+    ck_assert_str_eq(peer_call_peer_name(&c.pub), "caller");
+    ck_assert_int_eq(peer_call_peer_id(&c.pub), 5);
+    ck_assert_uint_eq(peer_call_id(&c.pub), 77);
+    ck_assert_int_eq(peer_call_alive(&c.pub), 1);
+    dbuf_free(&c.out);
+}
+END_TEST
+
+START_TEST(a_duplicated_value_owns_every_byte)
+{
+    char s1[] = "abc", s2[] = "de";
+    struct peer_value inner[2] = {
+        {.type = PEER_V_STRING, .str = s1, .len = 3},
+        {.type = PEER_V_INT, .integer = -5},
+    };
+    struct peer_value outer[2] = {
+        {.type = PEER_V_ARRAY, .n = 2, .elem = inner},
+        {.type = PEER_V_STATUS, .str = s2, .len = 2},
+    };
+    struct peer_value top = {.type = PEER_V_ARRAY, .n = 2, .elem = outer};
+    struct peer_value *d = peer_value_dup(&top);
+    s1[0] = 'X';    /* the copy does not share the original's bytes */
+    ck_assert_int_eq(d->type, PEER_V_ARRAY);
+    ck_assert_uint_eq(d->n, 2);
+    ck_assert_ptr_ne(d->elem, outer);
+    ck_assert_uint_eq(d->elem[0].n, 2);
+    ck_assert_str_eq(d->elem[0].elem[0].str, "abc");
+    ck_assert_uint_eq(d->elem[0].elem[0].len, 3);
+    ck_assert_int_eq(d->elem[0].elem[1].integer, -5);
+    ck_assert_ptr_null(d->elem[0].elem[1].str);
+    ck_assert_int_eq(d->elem[1].type, PEER_V_STATUS);
+    ck_assert_str_eq(d->elem[1].str, "de");
+    peer_value_free(d);
+    peer_value_free(NULL);
+    struct peer_value v;
+    peer_value_copy(&v, &outer[1]);
+    peer_value_clear(&v);
+    ck_assert_ptr_null(v.str);
+    ck_assert_int_eq(v.type, 0);
+}
+END_TEST
+
 static Suite *peer_suite(void)
 {
     Suite *s = suite_create("peer");
@@ -1263,6 +1493,12 @@ static Suite *peer_suite(void)
     tcase_add_test(tc, three_buses_full_mesh);
     tcase_add_test(tc, dropped_requests_look_like_silence);
     tcase_add_test(tc, overdue_reply_kills_the_link);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ops");
+    tcase_add_test(tc, peer_functions_reach_the_implementation_the_node_names);
+    tcase_add_test(tc,
+                   peer_dispatch_tries_the_table_then_on_message_then_unknown);
+    tcase_add_test(tc, a_duplicated_value_owns_every_byte);
     suite_add_tcase(s, tc);
     return s;
 }
