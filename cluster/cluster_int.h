@@ -73,6 +73,8 @@ struct cluster {
 /* ---- cluster.c ---- */
 /* The node's clock of this loop turn (node_turn_ms). */
 uint64_t cl_now(const struct cluster *cl);
+/* The member index of ring node ring_idx (the names are the same), or <0. */
+int cl_member_of_ring(const struct cluster *cl, uint16_t ring_idx);
 /* Member m may be asked now: self, or up and linked. */
 int cl_reachable(const struct cluster *cl, int m);
 /* N: at most QUORUM_MAX (the config, DYNAMO.CONFIG and gossip refuse more). */
