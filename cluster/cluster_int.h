@@ -123,10 +123,14 @@ extern const size_t members_npeer_cmds;
 int handoff_init(struct cluster *cl, struct dbuf *err);
 void handoff_free(struct cluster *cl);
 void handoff_tick(struct cluster *cl, uint64_t t);
-/* Keeps a hint for owner m: the local object of key (after a write that m
- * missed or that this node took for it). */
+/* Keeps a hint for owner m of a write it missed or that this node took for
+ * it: written (borrowed, the object the write carried) merged with the
+ * local copy of key, so that a copy handed off and dropped meanwhile loses
+ * nothing.  A hint that cannot be kept is counted (hints_lost) and
+ * logged. */
+struct object;
 void handoff_hint(struct cluster *cl, uint16_t owner, const char *key,
-                  size_t klen);
+                  size_t klen, const struct object *written);
 void handoff_info(struct cluster *cl, struct dbuf *out);
 /* DYNAMO.FORGET: the owner's hints are dropped. */
 void handoff_forget(struct cluster *cl, const char *owner);

@@ -135,6 +135,9 @@ struct op {
     uint32_t fwd_next;          /* next forward candidate */
     uint32_t part;
     int is_write;
+    struct object *written;     /* the version a write replicated (owned):
+                                 * a target that misses it gets a hint of
+                                 * it, even if the local copy is gone */
 
     /* children / gather */
     uint32_t nchild;
@@ -333,6 +336,7 @@ static void op_free(struct op *op)
     dyn_free(op->silent);
     dyn_free(op->argv);
     dyn_free(op->pattern);
+    object_free(op->written);
     dbuf_free(&op->reply);
     dyn_free(op);
 }
@@ -715,8 +719,13 @@ static void key_exec_and_write(struct op *op)
     /* replicate the new version: it goes to every replica below, which
      * also repairs the stale ones (no separate read repair) */
     /* after is borrowed: sending copies it, and nothing changes the store
-     * until the last send_to */
+     * until the last send_to.  The op keeps its own copy for the hints of
+     * targets that miss it, since by the time an answer fails the local
+     * copy may have changed or gone (a stand-in hands it off and drops
+     * it). */
     const struct object *obj = after;
+    object_free(op->written);
+    op->written = object_dup(after);
     if (op->q_live)
         quorum_free(&op->q);
     op->phase = PH_WRITE;
@@ -730,7 +739,8 @@ static void key_exec_and_write(struct op *op)
         if (op->rep[i] == self) {
             /* we stand in for an owner ourselves */
             if (op->standin[i] != NO_MEMBER)
-                handoff_hint(cl, op->standin[i], op->key, op->klen);
+                handoff_hint(cl, op->standin[i], op->key, op->klen,
+                             op->written);
             continue;
         }
         if (send_object(cl, op, op->rep[i], op->standin[i], P_WRITE, op->key,
@@ -739,7 +749,7 @@ static void key_exec_and_write(struct op *op)
     }
     /* owners nobody could stand in for: the hints stay here */
     for (uint32_t i = 0; i < op->ndown; i++)
-        handoff_hint(cl, op->down[i], op->key, op->klen);
+        handoff_hint(cl, op->down[i], op->key, op->klen, op->written);
     cl->sloppy_writes += sloppy;
     /* a partition on the move: the node that gains it gets the write too */
     uint16_t extra[QUORUM_MAX];
@@ -1421,7 +1431,7 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
              * that it still reaches all N (handoff.c) */
             uint16_t owner = standin_of(op, m);
             handoff_hint(cl, owner == NO_MEMBER ? m : owner, op->key,
-                         op->klen);
+                         op->klen, op->written);
         }
         if (op->phase != PH_WRITE || op->q.state != QUORUM_PENDING) {
             if (op->phase == PH_WRITE)
