@@ -39,6 +39,15 @@ int announce_bind_word(const char *word, char *host, size_t cap,
 enum announce_kind announce_kind_of(const char *host)
 {
     unsigned char a[16];
+    size_t hl = strlen(host);
+    if (hl > 2 && hl < ANNOUNCE_HOST_MAX && host[0] == '[' &&
+        host[hl - 1] == ']') {
+        /* "[::1]", as a cluster-node line may write an IPv6 address */
+        char inner[ANNOUNCE_HOST_MAX];
+        memcpy(inner, host + 1, hl - 2);
+        inner[hl - 2] = '\0';
+        return announce_kind_of(inner);
+    }
     if (strcmp(host, "*") == 0 || strcmp(host, "::*") == 0)
         return ANNOUNCE_WILDCARD;
     if (strcasecmp(host, "localhost") == 0)

@@ -43,7 +43,8 @@ enum announce_kind {
 int announce_bind_word(const char *word, char *host, size_t cap,
                        int *optional);
 
-/* What kind of address host is (a numeric address or a host name). */
+/* What kind of address host is: a numeric address (IPv6 possibly in
+ * brackets, as cluster-node lines write it) or a host name. */
 enum announce_kind announce_kind_of(const char *host);
 
 /* The host part of a "HOST:PORT[@PEERPORT]" line (a seed, or the address

@@ -1858,8 +1858,11 @@ static int bus_listen(struct tcp_bus *bus, const char *binds, int port)
         memcpy(word, p, len);
         word[len] = '\0';
         p += len;
-        if (announce_bind_word(word, host, sizeof(host), &optional) != 0)
+        if (announce_bind_word(word, host, sizeof(host), &optional) != 0) {
+            if (optional)
+                continue;
             return DYN_EINVAL;
+        }
         int rc = bus_listen_one(bus, host, port);
         if (rc == DYN_ENOTFOUND && optional)
             continue;

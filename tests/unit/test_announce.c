@@ -43,6 +43,9 @@ START_TEST(kinds_of_address)
     ck_assert_int_eq(announce_kind_of("127.0.0.31"), ANNOUNCE_LOOPBACK);
     ck_assert_int_eq(announce_kind_of("127.255.1.9"), ANNOUNCE_LOOPBACK);
     ck_assert_int_eq(announce_kind_of("::1"), ANNOUNCE_LOOPBACK);
+    ck_assert_int_eq(announce_kind_of("[::1]"), ANNOUNCE_LOOPBACK);
+    ck_assert_int_eq(announce_kind_of("[::]"), ANNOUNCE_WILDCARD);
+    ck_assert_int_eq(announce_kind_of("[fe80::1]"), ANNOUNCE_ROUTABLE);
     ck_assert_int_eq(announce_kind_of("::ffff:127.0.0.2"), ANNOUNCE_LOOPBACK);
     ck_assert_int_eq(announce_kind_of("localhost"), ANNOUNCE_LOOPBACK);
     ck_assert_int_eq(announce_kind_of("198.18.0.11"), ANNOUNCE_ROUTABLE);
