@@ -29,6 +29,14 @@
  * writes of one read from a peer are committed as one group before their
  * acknowledgements leave (peer_batch_begin / end).
  *
+ * Where the node is reached (announce.h): the bus listens on every bind
+ * address, so that whichever one the other nodes dial is served; and the
+ * node's own member entry, which gossip carries to them, holds its
+ * cluster-node line's address, or else cluster-announce-ip, or else the
+ * first bind address they can dial.  A node that has nothing dialable to
+ * advertise (a wildcard; loopback beside members that are not on loopback)
+ * does not start: cluster_init says which option to set, at its line.
+ *
  * Thread-safety: none; the event loop owns everything.
  */
 #include "cluster/cluster.h"
@@ -296,8 +304,9 @@ static int advertised_host(const struct cluster *cl, const struct config *c,
     const char *ann = c->cluster_announce_ip ? c->cluster_announce_ip : "";
     int lo_ok = others_on_loopback(cl, c->seeds);
     const char *why = lo_ok ? "a wildcard address cannot be dialed"
-                            : "a wildcard address cannot be dialed, and "
-                              "the other members are not on loopback";
+                            : "the other members are not on loopback, and "
+                              "neither a wildcard nor a loopback address "
+                              "can be dialed from their hosts";
     if (cl->mb.self != UINT32_MAX) {
         const char *mine = cl->mb.m[cl->mb.self].host;
         enum announce_kind k = announce_kind_of(mine);

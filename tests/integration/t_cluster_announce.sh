@@ -18,7 +18,9 @@
 #      loopback refuses to start (another host would dial itself).  It is
 #      run only once the node is seen to refuse a wildcard: a node that
 #      does not check would dial the seed, and these tests send nothing
-#      outside 127.0.0.0/8.
+#      outside 127.0.0.0/8.  The same for DYNAMO.JOIN HOST:PORT off loopback
+#      sent to a node on loopback that waits for it: refused, naming
+#      cluster-announce-ip.
 . "$(dirname "$0")/cluster_lib.sh"
 
 SECRET=announce-$RANDOM$RANDOM
@@ -163,6 +165,19 @@ if [ "$refused" = 1 ]; then
         fail "bound to loopback with a seed off loopback: $(tail -n 3 "$WORK/n5.stdout.log")"
         stop 5
     fi
+    # the same, at run time: a node waiting for DYNAMO.JOIN, on loopback
+    conf 6 $((BASE + 4)) 127.0.0.1
+    launch 6
+    if wait_for 20 pcli $((BASE + 4)) PING >/dev/null 2>&1; then
+        out=$(pcli $((BASE + 4)) DYNAMO.JOIN "198.18.0.1:$P1" 2>&1)
+        assert_match "cluster-announce-ip" "$out" \
+            "DYNAMO.JOIN of a seed off loopback, from a loopback node, is refused"
+        assert_eq "127.0.0.1:$((BASE + 4)) self" "$(member_line $((BASE + 4)) n6)" \
+            "the refused node still knows only itself"
+    else
+        fail "n6 (waiting for DYNAMO.JOIN) did not start"
+    fi
+    stop 6
 else
     fail "not run: a joiner bound to loopback with a seed off loopback (the node does not refuse a wildcard)"
 fi
