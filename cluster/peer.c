@@ -1825,10 +1825,15 @@ static int bus_listen_one(struct tcp_bus *bus, const char *host, int port)
         freeaddrinfo(res);
         return DYN_ELIMIT;
     }
+    /* IPv6 sockets are IPv6-only, as net.c's: "* ::*" binds both
+     * wildcards on one port, which a dual-stack "::" would refuse */
+    unsigned flags =
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    if (res->ai_family == AF_INET6)
+        flags |= LEV_OPT_BIND_IPV6ONLY;
     struct evconnlistener *l = evconnlistener_new_bind(
-        bus->base, on_accept, bus,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
-        res->ai_addr, (int)res->ai_addrlen);
+        bus->base, on_accept, bus, flags, 511, res->ai_addr,
+        (int)res->ai_addrlen);
     int e = errno;
     freeaddrinfo(res);
     if (!l)

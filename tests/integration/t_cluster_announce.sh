@@ -9,7 +9,9 @@
 #   2. Redis's optional-address syntax, `bind -ADDR ...`: one node with an
 #      optional address that exists here (-127.0.0.99) and one with an
 #      address that does not (-198.18.255.254, skipped): both start, and
-#      the cluster answers DYNAMO.MEMBERS and a SET/GET quorum.
+#      the cluster answers DYNAMO.MEMBERS and a SET/GET quorum.  The third
+#      node has Redis's default, `bind * -::*`: an IPv4 and an IPv6
+#      wildcard on one port, which only works with IPv6-only sockets.
 #   3. A seeds-only joiner bound to 0.0.0.0, without cluster-announce-ip,
 #      refuses to start, naming the option; with cluster-announce-ip
 #      127.0.0.34 it joins the ring of (1), and every other node shows it
@@ -190,9 +192,9 @@ for i in 1 2 3; do
 done
 conf 1 "$P1" "-127.0.0.99 127.0.0.1" "${members[@]}"
 conf 2 "$P2" "-198.18.255.254 127.0.0.1" "${members[@]}"
-conf 3 "$P3" "127.0.0.1" "${members[@]}"
+conf 3 "$P3" "* -::*" "${members[@]}"
 for i in 1 2 3; do launch "$i"; done
-for i in 1 2; do
+for i in 1 2 3; do
     if wait_for 20 pcli $((BASE + i - 1)) PING >/dev/null 2>&1; then
         ok "n$i with bind '$(sed -n 's/^bind //p' "$WORK/n$i.conf")' starts"
     else
@@ -208,6 +210,11 @@ if wait_for 20 set_get_ok "$P1" "$P2" k2; then
     ok "optional bind addresses: SET and GET reach a quorum"
 else
     fail "optional bind addresses: $(pcli "$P1" SET k2 v 2>&1)"
+fi
+if wait_for 20 set_get_ok "$P3" "$P2" k3; then
+    ok "bind * -::*: SET through n3, GET through n2"
+else
+    fail "bind * -::*: $(pcli "$P3" SET k3 v 2>&1)"
 fi
 if timeout 10 redis-cli -h 127.0.0.99 -p "$P1" PING 2>/dev/null | grep -q PONG; then
     ok "n1 also answers clients on its optional address 127.0.0.99"
