@@ -253,10 +253,6 @@ uint32_t cl_replicas(struct cluster *cl, uint32_t part, uint16_t *out)
     return replicas_of(cl, part, out);
 }
 
-/* ---- public ------------------------------------------------------------- */
-
-/* ---- public ------------------------------------------------------------- */
-
 /* ---- where the node is reached ------------------------------------------ */
 
 /* Whether every other member we know of (cluster-node lines, seeds) is on
@@ -343,6 +339,10 @@ static int advertised_host(const struct cluster *cl, const struct config *c,
     }
     return DYN_EINVAL;
 }
+
+/* ---- public ------------------------------------------------------------- */
+
+/* ---- public ------------------------------------------------------------- */
 
 /* "NAME HOST:PORT[@PEERPORT]" */
 static int parse_member(const char *line, char *name, char *host, int *port,
