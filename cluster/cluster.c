@@ -29,6 +29,14 @@
  * writes of one read from a peer are committed as one group before their
  * acknowledgements leave (peer_batch_begin / end).
  *
+ * Where the node is reached (announce.h): the bus listens on every bind
+ * address, so that whichever one the other nodes dial is served; and the
+ * node's own member entry, which gossip carries to them, holds its
+ * cluster-node line's address, or else cluster-announce-ip, or else the
+ * first bind address they can dial.  A node that has nothing dialable to
+ * advertise (a wildcard; loopback beside members that are not on loopback)
+ * does not start: cluster_init says which option to set, at its line.
+ *
  * Thread-safety: none; the event loop owns everything.
  */
 #include "cluster/cluster.h"
@@ -36,12 +44,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cluster/announce.h"
 #include "cluster/antientropy.h"
 #include "cluster/cluster_int.h"
 #include "cluster/membership.h"
 #include "cluster/peer.h"
 #include "cluster/quorum.h"
 #include "cluster/ring.h"
+#include "server/config.h"
 #include "server/engine.h"
 #include "server/log.h"
 #include "server/node.h"
@@ -242,6 +252,93 @@ uint32_t cl_replicas(struct cluster *cl, uint32_t part, uint16_t *out)
     return replicas_of(cl, part, out);
 }
 
+/* ---- where the node is reached ------------------------------------------ */
+
+/* Whether every other member we know of (cluster-node lines, seeds) is on
+ * loopback: only then may this node advertise a loopback address.  With
+ * no other member known (a node waiting for DYNAMO.JOIN) nobody says
+ * otherwise, so loopback is acceptable. */
+static int others_on_loopback(const struct cluster *cl, const char *seeds)
+{
+    for (uint32_t i = 0; i < cl->mb.n; i++)
+        if (i != cl->mb.self &&
+            announce_kind_of(cl->mb.m[i].host) != ANNOUNCE_LOOPBACK)
+            return 0;
+    const char *p = seeds ? seeds : "";
+    while (*p) {
+        size_t len = strcspn(p, "\n");
+        char line[256], host[ANNOUNCE_HOST_MAX];
+        snprintf(line, sizeof(line), "%.*s", (int)DYN_MIN(len, 255), p);
+        p += len + (p[len] ? 1 : 0);
+        /* a malformed seed is members_init's to report */
+        if (line[0] && announce_host_of(line, host, sizeof(host)) == 0 &&
+            announce_kind_of(host) != ANNOUNCE_LOOPBACK)
+            return 0;
+    }
+    return 1;
+}
+
+/* Prefixes a message with where `name` was set ("conf:3: "), if anywhere. */
+static void located(struct dbuf *err, const struct config *c,
+                    const char *name)
+{
+    const char *at = config_origin(c, name);
+    if (at)
+        dbuf_printf(err, "%s: ", at);
+}
+
+/* The address this node advertises (announce.h), into host[cap]: for a
+ * node in its own cluster-node lines, that line's host, which every other
+ * node's lines hold too, so cluster-announce-ip may only repeat it; for
+ * any other node, announce_choose over cluster-announce-ip and bind.  A
+ * wildcard, or loopback where other members are not on loopback, is
+ * refused with a message naming the option to set. */
+static int advertised_host(const struct cluster *cl, const struct config *c,
+                           char *host, size_t cap, struct dbuf *err)
+{
+    const char *ann = c->cluster_announce_ip ? c->cluster_announce_ip : "";
+    int lo_ok = others_on_loopback(cl, c->seeds);
+    const char *why = lo_ok ? "a wildcard address cannot be dialed"
+                            : "the other members are not on loopback, and "
+                              "neither a wildcard nor a loopback address "
+                              "can be dialed from their hosts";
+    if (cl->mb.self != UINT32_MAX) {
+        const char *mine = cl->mb.m[cl->mb.self].host;
+        enum announce_kind k = announce_kind_of(mine);
+        if (k == ANNOUNCE_WILDCARD || (k == ANNOUNCE_LOOPBACK && !lo_ok)) {
+            located(err, c, "cluster-node");
+            dbuf_printf(err, "cluster-node line of '%s' gives address '%s', "
+                        "which the other nodes cannot reach (%s)",
+                        c->node_name, mine, why);
+            return DYN_EINVAL;
+        }
+        if (ann[0] && strcmp(ann, mine) != 0) {
+            located(err, c, "cluster-announce-ip");
+            dbuf_printf(err, "cluster-announce-ip '%s' differs from the "
+                        "cluster-node line of '%s' (%s): the other nodes "
+                        "dial the address of that line", ann, c->node_name,
+                        mine);
+            return DYN_EINVAL;
+        }
+        snprintf(host, cap, "%s", mine);
+        return 0;
+    }
+    if (announce_choose(c->bind, ann, lo_ok, host, cap) == 0)
+        return 0;
+    if (ann[0]) {
+        located(err, c, "cluster-announce-ip");
+        dbuf_printf(err, "cluster-announce-ip '%s' cannot be advertised "
+                    "(%s)", ann, lo_ok ? "a wildcard address cannot be "
+                    "dialed" : "the other members are not on loopback");
+    } else {
+        located(err, c, "bind");
+        dbuf_printf(err, "bind '%s' has no address to advertise to the "
+                    "other nodes (%s): set cluster-announce-ip to the "
+                    "address they reach this node at", c->bind, why);
+    }
+    return DYN_EINVAL;
+}
+
 /* ---- public ------------------------------------------------------------- */
 
 /* ---- public ------------------------------------------------------------- */
@@ -331,13 +428,11 @@ int cluster_init(struct node *n, const struct peer_command *extra,
                     n->cfg.node_name);
         goto fail;
     }
+    char host[ANNOUNCE_HOST_MAX];
+    if (advertised_host(cl, &n->cfg, host, sizeof(host), err) != 0)
+        goto fail;
     if (cl->mb.self == UINT32_MAX) {
         /* seeds only: we know ourselves, and learn the rest by gossip */
-        char host[64];
-        snprintf(host, sizeof(host), "%s", n->cfg.bind);
-        char *sp = strchr(host, ' ');
-        if (sp)
-            *sp = 0;
         self_pport = n->cfg.cluster_port ? n->cfg.cluster_port
                                          : n->cfg.port + 10000;
         if (membership_add(&cl->mb, n->cfg.node_name, host,
@@ -366,11 +461,10 @@ int cluster_init(struct node *n, const struct peer_command *extra,
         goto fail;
     }
     rebalance_load_ring(cl);
-    char bind_host[64];
-    snprintf(bind_host, sizeof(bind_host), "%s", n->cfg.bind);
-    char *sp = strchr(bind_host, ' ');
-    if (sp)
-        *sp = 0;
+    /* the bus listens wherever clients may reach us: on every bind
+     * address, so that the one the others dial is among them */
+    const char *bind_host = n->cfg.bind && n->cfg.bind[0] ? n->cfg.bind
+                                                          : "127.0.0.1";
     struct peer_bus_opts o = {
         .self_name = n->cfg.node_name,
         .bind_host = bind_host,
@@ -390,8 +484,8 @@ int cluster_init(struct node *n, const struct peer_command *extra,
         goto fail;
     }
     if (peer_bus_open(n->peers, n->base, &o, &handlers, cl, &cl->bus) != 0) {
-        dbuf_printf(err, "cannot start the peer bus on %s:%d", bind_host,
-                    self_pport);
+        dbuf_printf(err, "cannot start the peer bus on %s (port %d)",
+                    bind_host, self_pport);
         goto fail;
     }
     if (members_init(cl, err) != 0 || handoff_init(cl, err) != 0 ||
@@ -405,9 +499,9 @@ int cluster_init(struct node *n, const struct peer_command *extra,
     cl->ae = antientropy_new(n);
     dlog(DLOG_NOTICE,
          "cluster: %u members, ring of %u partitions, N=%d R=%d W=%d, peer "
-         "bus on %s:%d",
+         "bus on %s (port %d), advertised as %s",
          cl->mb.n, cl->ring.q, n->cfg.n, n->cfg.r, n->cfg.w, bind_host,
-         self_pport);
+         self_pport, host);
     return 0;
 fail_bus:
     rebalance_free(cl);

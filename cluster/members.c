@@ -24,7 +24,9 @@
  *
  * Seeds are HOST:PORT lines.  The peer bus dials them under a "?seed-i"
  * name, which accepts whoever answers there if it proves the cluster
- * secret; the seed's real name arrives in its gossip reply.
+ * secret; the seed's real name arrives in its gossip reply.  DYNAMO.JOIN
+ * adds one at run time, and refuses a seed off loopback while this node
+ * advertises a loopback address (announce.h): the seed could not reach it.
  *
  * DYNAMO.KILL puts the peer bus in its killed state (every request in or
  * out is silently lost, links stay up) and the coordinator refuses data
@@ -50,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "cluster/announce.h"
 #include "cluster/cluster_int.h"
 #include "cluster/cluster.h"
 #include "cluster/gossip.h"
@@ -177,6 +180,19 @@ int members_add_seed(struct cluster *cl, const char *hostport, size_t len,
     }
     memcpy(line, hostport, len);
     line[len] = 0;
+    /* we were started knowing no other member, so a loopback address was
+     * acceptable then (cluster_init); a seed elsewhere could never dial it
+     * back, and would let a member into the ring that everyone sees down */
+    const char *self_host = cl->mb.m[cl->mb.self].host;
+    char host[ANNOUNCE_HOST_MAX];
+    if (announce_host_of(line, host, sizeof(host)) == 0 &&
+        announce_kind_of(host) != ANNOUNCE_LOOPBACK &&
+        announce_kind_of(self_host) != ANNOUNCE_ROUTABLE) {
+        dbuf_printf(err, "ERR this node advertises %s, which the nodes at "
+                    "%s cannot reach: restart it with cluster-announce-ip "
+                    "(or a bind address) they can reach", self_host, host);
+        return DYN_EINVAL;
+    }
     struct dbuf e;
     dbuf_init(&e);
     int rc = seed_add(cl, line, &e);

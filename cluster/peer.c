@@ -165,6 +165,7 @@
 #include <event2/util.h>
 #include <hiredis/hiredis.h>
 
+#include "cluster/announce.h"
 #include "cluster/auth.h"
 #include "server/reply.h"
 #include "server/log.h"
@@ -180,6 +181,7 @@
 #define PEER_READ_CHUNK 16384
 #define PEER_DROP_MARKER "PEERDROP"
 #define PEER_DEFAULT_AUTH_MS 5000
+#define PEER_MAX_LISTENERS 16     /* bind addresses, as net.c allows */
 #define PEER_MAX_UNAUTH 64
 #define PEER_AUTH_LOG_MS 10000
 #define PEER_AUTH_LOG_SLOTS 32
@@ -302,7 +304,9 @@ struct tcp_bus {
     uint64_t dead_link_ms;
     struct peer_handlers h;
     void *ctx;
-    struct evconnlistener *listener;
+    struct evconnlistener *listeners[PEER_MAX_LISTENERS]; /* one a bind
+                                         * address */
+    int nlisteners;
     struct peer **peers;
     int npeers;         /* slots in use or freed (ids < npeers) */
     int peers_cap;
@@ -1923,7 +1927,13 @@ static int tcp_call_alive(const struct peer_call *pub)
 
 /* ---- the bus ---------------------------------------------------------- */
 
-static int bus_listen(struct tcp_bus *bus, const char *host, int port)
+static int tcp_port(const struct peer_bus *pub);
+
+/* One listener on host:port.  DYN_ENOTFOUND: the address is not on this
+ * host (unknown, not configured, or of a family not supported), which an
+ * optional bind address may be; DYN_ELIMIT: too many; DYN_EIO: anything
+ * else (in use, no permission). */
+static int bus_listen_one(struct tcp_bus *bus, const char *host, int port)
 {
     struct addrinfo hints, *res = NULL;
     char portstr[16];
@@ -1933,13 +1943,63 @@ static int bus_listen(struct tcp_bus *bus, const char *host, int port)
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     snprintf(portstr, sizeof(portstr), "%d", port);
     if (getaddrinfo(host, portstr, &hints, &res) != 0 || !res)
-        return DYN_EIO;
-    bus->listener = evconnlistener_new_bind(
-        bus->base, on_accept, bus,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
-        res->ai_addr, (int)res->ai_addrlen);
+        return DYN_ENOTFOUND;
+    if (bus->nlisteners >= PEER_MAX_LISTENERS) {
+        freeaddrinfo(res);
+        return DYN_ELIMIT;
+    }
+    /* IPv6 sockets are IPv6-only, as net.c's: "* ::*" binds both
+     * wildcards on one port, which a dual-stack "::" would refuse */
+    unsigned flags =
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    if (res->ai_family == AF_INET6)
+        flags |= LEV_OPT_BIND_IPV6ONLY;
+    struct evconnlistener *l = evconnlistener_new_bind(
+        bus->base, on_accept, bus, flags, 511, res->ai_addr,
+        (int)res->ai_addrlen);
+    int e = errno;
     freeaddrinfo(res);
-    return bus->listener ? 0 : DYN_EIO;
+    if (!l)
+        return e == EADDRNOTAVAIL || e == EAFNOSUPPORT ? DYN_ENOTFOUND
+                                                       : DYN_EIO;
+    bus->listeners[bus->nlisteners++] = l;
+    return 0;
+}
+
+/* A listener on every word of `binds` (bind's syntax, announce.h), all on
+ * one port: with port 0 the first listener's port, chosen by the kernel.
+ * An optional ('-') address that is not on this host is skipped, as net.c
+ * skips it for clients; any other failure, or no listener at all, fails. */
+static int bus_listen(struct tcp_bus *bus, const char *binds, int port)
+{
+    const char *p = binds;
+    while (*p) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, " \t");
+        if (!len)
+            break;
+        char word[ANNOUNCE_HOST_MAX + 1], host[ANNOUNCE_HOST_MAX];
+        int optional;
+        if (len >= sizeof(word))
+            return DYN_EINVAL;
+        memcpy(word, p, len);
+        word[len] = '\0';
+        p += len;
+        if (announce_bind_word(word, host, sizeof(host), &optional) != 0) {
+            if (optional)
+                continue;
+            return DYN_EINVAL;
+        }
+        int rc = bus_listen_one(bus, host, port);
+        if (rc == DYN_ENOTFOUND && optional)
+            continue;
+        if (rc != 0)
+            return rc;
+        if (port == 0)
+            port = tcp_port(&bus->pub);
+    }
+    return bus->nlisteners ? 0 : DYN_EIO;
 }
 
 static int tcp_bus_new(void *impl, struct event_base *base,
@@ -2015,8 +2075,8 @@ static int tcp_port(const struct peer_bus *pub)
     const struct tcp_bus *bus = tcp_bus_of_c(pub);
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    if (!bus->listener ||
-        getsockname(evconnlistener_get_fd(bus->listener),
+    if (!bus->nlisteners ||
+        getsockname(evconnlistener_get_fd(bus->listeners[0]),
                     (struct sockaddr *)&ss, &len) != 0)
         return 0;
     if (ss.ss_family == AF_INET)
@@ -2036,8 +2096,9 @@ static void tcp_bus_free(struct peer_bus *pub)
 {
     struct tcp_bus *bus = tcp_bus_of(pub);
     bus->freeing = 1;
-    if (bus->listener)
-        evconnlistener_free(bus->listener);
+    for (int i = 0; i < bus->nlisteners; i++)
+        evconnlistener_free(bus->listeners[i]);
+    bus->nlisteners = 0;
     while (bus->conns)
         conn_free(bus->conns);
     for (int i = 0; i < bus->npeers; i++) {

@@ -48,7 +48,10 @@ struct peer_call {
 
 struct peer_bus_opts {
     const char *self_name;      /* our node-name, sent in PEER.HELLO */
-    const char *bind_host;      /* listener address; NULL: no listener */
+    const char *bind_host;      /* listener addresses, bind's words (Redis
+                                 * syntax, announce.h): one listener on
+                                 * each, an unavailable '-' one skipped;
+                                 * NULL: no listener */
     int port;                   /* cluster-port; 0: any free port */
     const char *secret;         /* cluster-secret */
     size_t secret_len;
@@ -204,7 +207,7 @@ int peer_bus_open(const struct peer_bus_impl *impl, struct event_base *base,
                   const struct peer_bus_opts *opts,
                   const struct peer_handlers *h, void *ctx,
                   struct peer_bus **out);
-/* The port the listener is bound to (useful with port 0), or 0. */
+/* The port the listeners are bound to (useful with port 0), or 0. */
 int peer_bus_port(const struct peer_bus *bus);
 void peer_bus_get_stats(const struct peer_bus *bus, struct peer_bus_stats *out);
 

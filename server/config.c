@@ -48,6 +48,7 @@
  */
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -59,6 +60,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "cluster/announce.h"
 #include "cluster/quorum.h"
 #include "server/log.h"
 #include "server/util.h"
@@ -77,6 +79,8 @@ enum opt_type { T_BOOL, T_INT, T_LL, T_MEM, T_STR, T_ENUM, T_RATIO };
 #define F_APPEND   0x80 /* each occurrence adds a line (cluster-node) */
 #define F_SECRET   0x100 /* never shown: CONFIG GET and errors redact it */
 #define F_MEMBER   0x200 /* "NAME HOST:PORT[@PEERPORT]" (cluster-node) */
+#define F_ADDR     0x400 /* "" or a numeric address another host can dial:
+                          * not a wildcard (cluster-announce-ip) */
 
 struct opt_enum {
     const char *name;
@@ -192,6 +196,7 @@ static const struct opt options[] = {
     STR("cluster-node", cluster_nodes, "", F_MULTI | F_APPEND | F_MEMBER),
     INT("cluster-port", cluster_port, 0, 0, 65535, 0),
     STR("cluster-secret", cluster_secret, "", F_SECRET),
+    STR("cluster-announce-ip", cluster_announce_ip, "", F_ADDR),
     BOOL("cluster-insecure", cluster_insecure, 0, 0),
     INT("request-timeout-ms", request_timeout_ms, 1000, 10, 600000,
         F_RUNTIME),
@@ -266,6 +271,7 @@ enum perr {
     PE_NODENAME,
     PE_COBL,
     PE_MEMBER,
+    PE_ADDR,
 };
 
 static void err_vset(struct dbuf *err, const char *fmt, va_list ap)
@@ -368,6 +374,10 @@ static void reason(struct dbuf *out, const struct opt *o, enum perr pe,
                      "for normal clients) or 'normal <hard> <soft> "
                      "<seconds>' groups");
         break;
+    case PE_ADDR:
+        dbuf_appends(out, "argument must be a numeric IPv4 or IPv6 address "
+                     "that is not a wildcard (0.0.0.0, ::)");
+        break;
     case PE_MEMBER:
         dbuf_appends(out, "expected NAME HOST:PORT or NAME HOST:PORT@PEERPORT,"
                      " ports from 1 to 65535, and PORT + 10000 <= 65535 "
@@ -442,6 +452,17 @@ static int port_ok(const char *s, size_t len, long *out)
         return 0;
     *out = (long)v;
     return 1;
+}
+
+/* "" (unset), or a numeric address that is not a wildcard. */
+static int addr_ok(const char *s)
+{
+    unsigned char a[16];
+    if (!s[0])
+        return 1;
+    if (inet_pton(AF_INET, s, a) != 1 && inet_pton(AF_INET6, s, a) != 1)
+        return 0;
+    return announce_kind_of(s) != ANNOUNCE_WILDCARD;
 }
 
 /* A cluster-node value, "NAME HOST:PORT[@PEERPORT]", as cluster_init reads
@@ -650,6 +671,10 @@ static enum perr opt_parse(const struct opt *o, int argc, char **argv,
         if ((o->flags & F_MEMBER) && !member_ok(s)) {
             dyn_free(s);
             return PE_MEMBER;
+        }
+        if ((o->flags & F_ADDR) && !addr_ok(s)) {
+            dyn_free(s);
+            return PE_ADDR;
         }
         out->str = s;
         return PE_NONE;

@@ -83,6 +83,7 @@ struct config {
                                  * by '\n'; empty = a node alone */
     int cluster_port;           /* peer bus; 0 = port + 10000 */
     char *cluster_secret;       /* HMAC key of the peer bus */
+    char *cluster_announce_ip;  /* advertised address; "" = from bind */
     int cluster_insecure;       /* run the bus without a secret */
     int request_timeout_ms;     /* quorum deadline, 1000 */
     char *seeds;                /* "HOST:PORT" lines joined by '\n' */

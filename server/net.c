@@ -84,6 +84,7 @@
  * Thread-safety: everything runs on the event loop thread.
  * Errors: socket errors close the client (logged at verbose level).
  */
+#include "cluster/announce.h"
 #include "server/client.h"
 #include "server/dispatch.h"
 #include "server/pipeline.h"
@@ -809,21 +810,18 @@ static void net_accept_tls_cb(evutil_socket_t lfd, short what, void *arg)
     net_accept(arg, lfd, 1);
 }
 
-/* Splits "host" as Redis's bind does: "*" is any IPv4, "::*" any IPv6, a
- * leading '-' marks an address that may be unavailable. */
+/* Reads "spec" as Redis's bind does (announce_bind_word, shared with the
+ * peer bus): "*" is any IPv4, "::*" any IPv6, a leading '-' marks an
+ * address that may be unavailable. */
 static int net_listen_one(struct node *n, const char *spec, int portnum,
                           int tls)
 {
     int optional = 0;
-    if (spec[0] == '-') {
-        optional = 1;
-        spec++;
+    char host[ANNOUNCE_HOST_MAX];
+    if (announce_bind_word(spec, host, sizeof(host), &optional) != 0) {
+        dlog(DLOG_WARNING, "Invalid bind address '%s'", spec);
+        return optional ? 0 : DYN_EINVAL;
     }
-    const char *host = spec;
-    if (strcmp(spec, "*") == 0)
-        host = "0.0.0.0";
-    else if (strcmp(spec, "::*") == 0)
-        host = "::";
     char port[16];
     snprintf(port, sizeof(port), "%d", portnum);
     struct addrinfo hints, *res = NULL;

@@ -173,6 +173,42 @@ printf 'cluster-secret s\ncluster-node a 127.0.0.1:7001\n' >"$TMP/twice.conf"
 printf 'cluster-node a 127.0.0.1:7002\n' >>"$TMP/twice.conf"
 expect_config_error "a member named twice" "$TMP/twice.conf" -- \
     "twice.conf:3: cluster-node 'a' appears twice"
+# cluster-announce-ip: a numeric address another host can dial, refused at
+# its line; what a node would advertise is checked at start, blaming the
+# line of the option to change.  (Every node below is refused before its
+# peer bus starts: nothing is dialed.)
+printf 'port 7001\n\ncluster-announce-ip 0.0.0.0\n' >"$TMP/ann0.conf"
+expect_config_error "cluster-announce-ip a wildcard" "$TMP/ann0.conf" -- \
+    "ann0.conf:3: invalid value for 'cluster-announce-ip': '0.0.0.0'" \
+    "numeric IPv4 or IPv6 address that is not a wildcard"
+expect_config_error "cluster-announce-ip ::" --cluster-announce-ip :: -- \
+    "--cluster-announce-ip: invalid value '::'" "not a wildcard"
+expect_config_error "cluster-announce-ip a host name" \
+    --cluster-announce-ip db1.example -- \
+    "--cluster-announce-ip: invalid value 'db1.example'" "numeric"
+printf 'cluster-announce-ip 10.0.0.1 10.0.0.2\n' >"$TMP/ann2.conf"
+expect_config_error "cluster-announce-ip two addresses" "$TMP/ann2.conf" -- \
+    "ann2.conf:1: wrong number of values for 'cluster-announce-ip'"
+printf 'port 7001\ncluster-secret s\nbind 0.0.0.0\nseed 127.0.0.1:7002\n' \
+    >"$TMP/annwild.conf"
+expect_config_error "a joiner bound to 0.0.0.0 without cluster-announce-ip" \
+    "$TMP/annwild.conf" -- "annwild.conf:3: bind '0.0.0.0' has no address" \
+    "set cluster-announce-ip"
+printf 'port 7001\ncluster-secret s\nbind 127.0.0.1\nseed 198.18.0.1:7002\n' \
+    >"$TMP/annlo.conf"
+expect_config_error "loopback only, with a seed off loopback" \
+    "$TMP/annlo.conf" -- "annlo.conf:3: bind '127.0.0.1' has no address" \
+    "not on loopback" "set cluster-announce-ip"
+printf 'cluster-announce-ip 127.0.0.1\n' >>"$TMP/annlo.conf"
+expect_config_error "cluster-announce-ip loopback, with a seed off loopback" \
+    "$TMP/annlo.conf" -- "annlo.conf:5: cluster-announce-ip '127.0.0.1'" \
+    "not on loopback"
+printf 'cluster-secret s\ncluster-node a 127.0.0.1:7001\n' >"$TMP/annline.conf"
+printf 'cluster-announce-ip 127.0.0.9\n' >>"$TMP/annline.conf"
+expect_config_error "cluster-announce-ip beside a different cluster-node line" \
+    "$TMP/annline.conf" --node-name a -- \
+    "annline.conf:3: cluster-announce-ip '127.0.0.9' differs from the" \
+    "cluster-node line of 'a' (127.0.0.1)"
 expect_config_error "node-name not among the members" "$TMP/nosecret.conf" \
     --cluster-secret s --node-name zz -- \
     "command line: --node-name zz: node-name 'zz' is not among"
@@ -285,6 +321,12 @@ check_eq "DYNAMO.CONFIG SET n 16 is accepted" \
     "$(cli DYNAMO.CONFIG SET n 16)" "OK"
 check_eq "CONFIG GET n after DYNAMO.CONFIG SET" \
     "$(cli CONFIG GET n | sed -n 2p)" "16"
+check_eq "CONFIG GET cluster-announce-ip is empty by default" \
+    "$(cli CONFIG GET cluster-announce-ip | tr '\n' ' ')" \
+    "cluster-announce-ip  "
+check_eq "CONFIG SET cluster-announce-ip is refused" \
+    "$(cli CONFIG SET cluster-announce-ip 10.0.0.1)" \
+    "ERR CONFIG SET failed (possibly related to argument 'cluster-announce-ip') - can't set immutable config"
 check_eq "CONFIG GET node-name defaults from the port" \
     "$(cli CONFIG GET node-name | sed -n 2p)" "node-$PORT"
 

@@ -518,7 +518,7 @@ END_TEST
 START_TEST(get_with_globs)
 {
     struct got g = get("*");
-    ck_assert_int_eq(g.n, 53); /* every option in struct config */
+    ck_assert_int_eq(g.n, 54); /* every option in struct config */
     g = get("p*");
     ck_assert_int_eq(g.n, 4);
     ck_assert_str_eq(g.names[0], "port");
@@ -846,6 +846,36 @@ START_TEST(cross_field_errors_name_the_place)
                              "NAME HOST:PORT@PEERPORT, ports from 1 to "
                              "65535, and PORT + 10000 <= 65535 without "
                              "@PEERPORT)");
+
+    /* cluster-announce-ip: a numeric address, never a wildcard, refused at
+     * its line with the option unchanged */
+    config_free(&cfg);
+    config_init_defaults(&cfg);
+    ck_assert_str_eq(cfg.cluster_announce_ip, "");
+    static const char *const bad_announce[] = {
+        "0.0.0.0", "::", "::ffff:0.0.0.0", "db1.example", "10.0.0.256",
+        "[::1]", "*",
+    };
+    for (size_t i = 0; i < sizeof(bad_announce) / sizeof(*bad_announce);
+         i++) {
+        char text[128], want[160];
+        snprintf(text, sizeof(text), "port 7001\ncluster-announce-ip %s\n",
+                 bad_announce[i]);
+        ck_assert_int_lt(load(text), 0);
+        snprintf(want, sizeof(want), "t.conf:2: invalid value for "
+                 "'cluster-announce-ip': '%s' (argument must be a numeric "
+                 "IPv4 or IPv6 address that is not a wildcard (0.0.0.0, ::))",
+                 bad_announce[i]);
+        ck_assert_str_eq(errs(), want);
+        ck_assert_str_eq(cfg.cluster_announce_ip, "");
+    }
+    ck_assert_int_eq(load("cluster-announce-ip 198.18.0.11\n"), 0);
+    ck_assert_str_eq(cfg.cluster_announce_ip, "198.18.0.11");
+    ck_assert_str_eq(config_origin(&cfg, "cluster-announce-ip"), "t.conf:1");
+    ck_assert_int_eq(load("cluster-announce-ip fd00::7\n"), 0);
+    ck_assert_str_eq(cfg.cluster_announce_ip, "fd00::7");
+    ck_assert_int_eq(load("cluster-announce-ip \"\"\n"), 0);
+    ck_assert_str_eq(cfg.cluster_announce_ip, "");
 
     /* cluster-node lines without a secret: the first line's place */
     config_free(&cfg);

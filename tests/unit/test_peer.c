@@ -159,6 +159,7 @@ struct bus_cfg {
     uint64_t dead_link_ms;
     uint64_t auth_timeout_ms;
     int tls;
+    const char *bind_host;      /* NULL: 127.0.0.1 */
 };
 
 static struct peer_bus *mkbus(struct event_base *base, struct node_ctx *n,
@@ -167,7 +168,7 @@ static struct peer_bus *mkbus(struct event_base *base, struct node_ctx *n,
 {
     struct peer_bus_opts o = {
         .self_name = name,
-        .bind_host = "127.0.0.1",
+        .bind_host = cfg && cfg->bind_host ? cfg->bind_host : "127.0.0.1",
         .port = port,
         .secret = cfg && cfg->secret ? cfg->secret : SECRET,
         .secret_len = strlen(cfg && cfg->secret ? cfg->secret : SECRET),
@@ -471,6 +472,54 @@ START_TEST(no_secret_refused_unless_insecure)
     ck_assert_str_eq(r.str, "b<-a");
     peer_bus_free(a.bus);
     peer_bus_free(b.bus);
+    world_free(&w);
+}
+END_TEST
+
+/* bind's words, as the node passes them: a listener on each, one port for
+ * all (the kernel's pick with port 0), an optional address that is not on
+ * this host skipped, a required one fatal. */
+START_TEST(listens_on_every_bind_address)
+{
+    struct world w;
+    struct node_ctx a, b, c;
+    int ab, ba, ac, ca;
+    world_init(&w);
+    struct bus_cfg three = {.bind_host =
+                                "127.0.0.1 127.0.0.41 -198.18.255.254"};
+    mkbus(w.base, &a, "a", 0, &three);
+    int pa = peer_bus_port(a.bus);
+    ck_assert_int_gt(pa, 0);
+    mkbus(w.base, &b, "b", 0, NULL);
+    mkbus(w.base, &c, "c", 0, NULL);
+    /* b reaches a at its second address, c at its first */
+    ab = peer_add(a.bus, "b", "127.0.0.1", peer_bus_port(b.bus));
+    ba = peer_add(b.bus, "a", "127.0.0.41", pa);
+    ac = peer_add(a.bus, "c", "127.0.0.1", peer_bus_port(c.bus));
+    ca = peer_add(c.bus, "a", "127.0.0.1", pa);
+    ck_assert(RUN_UNTIL(&w, peer_is_connected(b.bus, ba) &&
+                                peer_is_connected(c.bus, ca) &&
+                                peer_is_connected(a.bus, ab) &&
+                                peer_is_connected(a.bus, ac), 3000));
+    struct req r1, r2;
+    ck_assert_int_eq(send1(b.bus, ba, &r1, "WHO", NULL), 0);
+    ck_assert_int_eq(send1(c.bus, ca, &r2, "WHO", NULL), 0);
+    ck_assert(RUN_UNTIL(&w, r1.calls && r2.calls, 2000));
+    ck_assert_str_eq(r1.str, "a<-b");
+    ck_assert_str_eq(r2.str, "a<-c");
+    peer_bus_free(a.bus);
+    peer_bus_free(b.bus);
+    peer_bus_free(c.bus);
+
+    struct peer_bus *bus = NULL;
+    struct peer_bus_opts o = {.self_name = "d", .port = 0,
+                              .secret = SECRET, .secret_len = strlen(SECRET)};
+    o.bind_host = "127.0.0.1 198.18.255.254";   /* required, not here */
+    ck_assert_int_eq(peer_bus_new(w.base, &o, &handlers, &a, &bus), DYN_EIO);
+    ck_assert_ptr_null(bus);
+    o.bind_host = "-198.18.255.254";            /* nowhere to listen */
+    ck_assert_int_eq(peer_bus_new(w.base, &o, &handlers, &a, &bus), DYN_EIO);
+    ck_assert_ptr_null(bus);
     world_free(&w);
 }
 END_TEST
@@ -1479,6 +1528,7 @@ static Suite *peer_suite(void)
     tcase_add_test(tc, request_reply_between_two_buses);
     tcase_add_test(tc, nested_reply_is_converted);
     tcase_add_test(tc, no_secret_refused_unless_insecure);
+    tcase_add_test(tc, listens_on_every_bind_address);
     tcase_add_test(tc, pipelined_10k_answered_in_order);
     tcase_add_test(tc, late_answers_keep_request_order);
     tcase_add_test(tc, wrong_secret_reaches_no_handler);
