@@ -369,7 +369,8 @@ START_TEST(segments_with_megabytes_of_hint_entries_get_their_hints)
 }
 END_TEST
 
-/* Damages segment 1's hint with `how`, reopens, expects the scan. */
+/* Damages segment 1's hint with `how` (0: cut short, 1: a flipped bit,
+ * 2: the first half again after the END), reopens, expects the scan. */
 static void damaged_hint_falls_back(int how)
 {
     struct db d;
@@ -383,6 +384,17 @@ static void damaged_hint_falls_back(int how)
     ck_assert_int_eq(stat(p, &st), 0);
     if (how == 0) {
         ck_assert_int_eq(truncate(p, st.st_size - 5), 0);
+    } else if (how == 2) {
+        /* entries after the END: what a spill written over the start of
+         * the file used to leave (issue #13 item 6) */
+        int fd = open(p, O_RDWR);
+        ck_assert_int_ge(fd, 0);
+        char buf[4096];
+        size_t n = (size_t)st.st_size / 2;
+        ck_assert_uint_le(n, sizeof(buf));
+        ck_assert_int_eq(pread(fd, buf, n, 0), (ssize_t)n);
+        ck_assert_int_eq(pwrite(fd, buf, n, st.st_size), (ssize_t)n);
+        close(fd);
     } else {
         int fd = open(p, O_RDWR);
         ck_assert_int_ge(fd, 0);
@@ -406,6 +418,12 @@ static void damaged_hint_falls_back(int how)
 START_TEST(truncated_hint_falls_back_to_scanning)
 {
     damaged_hint_falls_back(0);
+}
+END_TEST
+
+START_TEST(hint_with_entries_after_its_end_falls_back_to_scanning)
+{
+    damaged_hint_falls_back(2);
 }
 END_TEST
 
@@ -784,6 +802,7 @@ int main(void)
     tcase_add_test(tc, segments_with_megabytes_of_hint_entries_get_their_hints);
     tcase_add_test(tc, truncated_hint_falls_back_to_scanning);
     tcase_add_test(tc, hint_with_bad_checksum_falls_back_to_scanning);
+    tcase_add_test(tc, hint_with_entries_after_its_end_falls_back_to_scanning);
     tcase_add_test(tc, trailing_junk_in_the_data_is_cut);
     tcase_add_test(tc, compaction_keeps_live_keys_and_gives_space_back);
     tcase_add_test(tc, compaction_reads_records_across_chunk_boundaries);
