@@ -226,10 +226,15 @@ static void job_error(struct job *j)
 
 /* Appends j->data to the hint's tmp file at j->off (created when off is
  * 0); the file must be exactly off bytes long, so a lost earlier write
- * fails every later one.  Leaves the file open in j->fd on success. */
+ * fails every later one.  O_APPEND is what puts the bytes at off: a plain
+ * open starts at 0, and each spill after the first overwrote the start
+ * of the file (the size check then failed from the third spill on, and a
+ * segment with over 2 MiB of entries never got its hint).  Leaves the
+ * file open in j->fd on success. */
 static void job_hint_write(struct job *j)
 {
-    int flags = O_WRONLY | O_CLOEXEC | (j->off == 0 ? O_CREAT | O_TRUNC : 0);
+    int flags = O_WRONLY | O_APPEND | O_CLOEXEC |
+                (j->off == 0 ? O_CREAT | O_TRUNC : 0);
     j->fd = open(j->path_a, flags, 0644);
     struct stat st;
     if (j->fd < 0 || fstat(j->fd, &st) != 0) {

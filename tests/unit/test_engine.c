@@ -322,7 +322,55 @@ START_TEST(hints_are_used_on_reopen_and_give_the_same_keydir)
 }
 END_TEST
 
-/* Damages segment 1's hint with `how`, reopens, expects the scan. */
+/* Small records fill a segment with many entries: a segment of 6 MiB holds
+ * over 3 MiB of hint entries, which reach the .tmp file in several spills
+ * of a megabyte.  Every spill must land after the one before, so every
+ * sealed segment has its hint once the helper thread is done, and the
+ * restart reads hints only. */
+START_TEST(segments_with_megabytes_of_hint_entries_get_their_hints)
+{
+    struct db d;
+    db_init(&d, 6 << 20, 0);
+    const int n = 400000;
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "k:%07d", i);
+        put(&d, k, i % 2 ? "v" : "w");
+    }
+    ck_assert_int_eq(engine_commit(d.e), 0);
+    settle(&d);
+    /* (the next segment may already exist, created ahead and empty) */
+    int sealed = (int)stats(&d).segment_rolls, nseg = sealed + 1;
+    ck_assert_int_ge(sealed, 2);
+    /* sealed segments have their hint before any close */
+    ck_assert_int_eq(count_files(d.dir, ".hint", NULL), sealed);
+    char p[512];
+    struct stat st;
+    seg_path(d.dir, 1, ".hint", p, sizeof(p));
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_gt(st.st_size, 3 << 20); /* three spills and the rest */
+    db_close(&d);
+    ck_assert_int_eq(count_files(d.dir, ".hint", NULL), nseg);
+
+    db_open(&d);
+    struct engine_stats s = stats(&d);
+    ck_assert_uint_eq(s.hint_files_used, (uint32_t)nseg);
+    ck_assert_uint_eq(s.hint_files_rejected, 0);
+    ck_assert_uint_eq(s.records_scanned, 0);
+    ck_assert_uint_eq(s.hint_entries, (uint64_t)n);
+    ck_assert_uint_eq(store_count(d.s), (size_t)n);
+    for (int i = 0; i < n; i += 997) {
+        char k[32];
+        snprintf(k, sizeof(k), "k:%07d", i);
+        expect(&d, k, i % 2 ? "v" : "w");
+    }
+    expect(&d, "k:0399999", "v");
+    db_fini(&d);
+}
+END_TEST
+
+/* Damages segment 1's hint with `how` (0: cut short, 1: a flipped bit,
+ * 2: the first half again after the END), reopens, expects the scan. */
 static void damaged_hint_falls_back(int how)
 {
     struct db d;
@@ -336,6 +384,17 @@ static void damaged_hint_falls_back(int how)
     ck_assert_int_eq(stat(p, &st), 0);
     if (how == 0) {
         ck_assert_int_eq(truncate(p, st.st_size - 5), 0);
+    } else if (how == 2) {
+        /* entries after the END: what a spill written over the start of
+         * the file used to leave (issue #13 item 6) */
+        int fd = open(p, O_RDWR);
+        ck_assert_int_ge(fd, 0);
+        char buf[4096];
+        size_t n = (size_t)st.st_size / 2;
+        ck_assert_uint_le(n, sizeof(buf));
+        ck_assert_int_eq(pread(fd, buf, n, 0), (ssize_t)n);
+        ck_assert_int_eq(pwrite(fd, buf, n, st.st_size), (ssize_t)n);
+        close(fd);
     } else {
         int fd = open(p, O_RDWR);
         ck_assert_int_ge(fd, 0);
@@ -359,6 +418,12 @@ static void damaged_hint_falls_back(int how)
 START_TEST(truncated_hint_falls_back_to_scanning)
 {
     damaged_hint_falls_back(0);
+}
+END_TEST
+
+START_TEST(hint_with_entries_after_its_end_falls_back_to_scanning)
+{
+    damaged_hint_falls_back(2);
 }
 END_TEST
 
@@ -734,8 +799,10 @@ int main(void)
     tcase_add_test(tc, put_get_delete_survive_reopen);
     tcase_add_test(tc, identity_survives_with_the_data_and_counters_never_repeat);
     tcase_add_test(tc, hints_are_used_on_reopen_and_give_the_same_keydir);
+    tcase_add_test(tc, segments_with_megabytes_of_hint_entries_get_their_hints);
     tcase_add_test(tc, truncated_hint_falls_back_to_scanning);
     tcase_add_test(tc, hint_with_bad_checksum_falls_back_to_scanning);
+    tcase_add_test(tc, hint_with_entries_after_its_end_falls_back_to_scanning);
     tcase_add_test(tc, trailing_junk_in_the_data_is_cut);
     tcase_add_test(tc, compaction_keeps_live_keys_and_gives_space_back);
     tcase_add_test(tc, compaction_reads_records_across_chunk_boundaries);
