@@ -24,6 +24,32 @@
  *   when every P's root equalled ours and ours did not change during the
  *   round: confirm p's tombstones here and at every P (AE.CONFIRM p gen).
  *
+ * Which partitions get a round.  Comparing an in-sync partition costs one
+ * root hash, so rounds are not paced per partition:
+ *
+ *   root sweep, every anti-entropy-sweep-interval-ms (1 s):
+ *     for each peer P sharing partitions with us, all at once:
+ *       AE.ROOTS p1 p2 ... ──> [leaves, root1, root2, ...]  (one request
+ *                              per peer, answered from the trees in memory)
+ *     a root that differs from ours (now, and as of the ask: see "Writes in
+ *     flight") queues its partition (dirty[], INFO ae_sweep_*)
+ *   queued partitions: one round each, back to back (a periodic round goes
+ *     straight on to the next queued partition; DYNAMO.AE requests go
+ *     first), paced by the token bucket only
+ *   no new sweep while one is out or partitions are queued.
+ *
+ * So a wiped replica of a 3-node cluster (256 partitions) is found by the
+ * next sweep and refilled at the bandwidth cap, where one partition per
+ * anti-entropy-interval-ms took 256 x 10 s.  A node whose store is empty
+ * at its first tick (a memory node restarted, a new incarnation or an
+ * empty data dir on disk: it lost its data, or never had any) sweeps at
+ * once, without the first sweep's jitter or waiting for its trees to warm,
+ * and again every AE_LOST_RETRY_MS until some peer answered (its peers are
+ * not linked yet at the first tick).  The old round robin, one partition per
+ * anti-entropy-interval-ms whether it differs or not, stays: its rounds
+ * confirm tombstones (below), which a sweep, comparing one peer at a time,
+ * does not.  anti-entropy-interval-ms 0 turns both off.
+ *
  * Safe deletes.  A tombstone may be reaped only when every replica holds
  * it (db.c asks store_tombstones_confirmed).  A round in which all roots
  * equal this node's root, unchanged from the round's start, proves that
@@ -51,15 +77,17 @@
  *
  * Throttling: one round at a time per node (the peers may serve several);
  * a token bucket of anti-entropy-max-bps bytes per second (requests and
- * replies both count) holds the next request back when it runs dry.
+ * replies both count, the sweep's too) holds the next request back, and the
+ * next sweep, when it runs dry.
  * Batches are bounded (leaves, keys and bytes per request) so that a
  * freshly wiped replica is refilled in many small steps.
  *
  * Deadlines (clients wait on DYNAMO.AE and DYNAMO.MERKLE): the bus may
  * hold a request for as long as a fault delays it (DYNAMO.FAULT ... DELAY),
  * so nothing here waits on it for longer than request-timeout-ms.  The
- * round's one outstanding request and each view have a deadline that the
- * tick checks; past it the request is marked stale, the round takes its
+ * round's one outstanding request, the sweep's requests and each view
+ * have a deadline that the tick checks (a sweep past it ends with the
+ * answers it has); past it the request is marked stale, the round takes its
  * peer as failed (and does not ask it again in the same run, so DYNAMO.AE
  * ALL costs one timeout per silent peer, not one per partition), and a
  * view shows the replica as not answering.  A stale request's answer, when

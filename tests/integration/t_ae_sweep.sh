@@ -36,6 +36,12 @@ local_have() {
     for ((j = 0; j < NKEYS; j++)); do echo "DYNAMO.LOCAL $P$j"; done |
         ncli "$1" | grep -cx value
 }
+# ifield I NAME: INFO field NAME of node I, 0 when absent.
+ifield() {
+    local v
+    v=$(info_field "$1" "$2")
+    echo "${v:-0}"
+}
 sum_field() {
     local j s=0 v
     for ((j = 1; j <= CL_N; j++)); do
@@ -69,14 +75,14 @@ assert_eq 0 "$(sum_field read_repairs)" "no read repair (no client reads)"
 assert_eq 0 "$(sum_field keyspace_hits)" "no client read hit a key"
 
 # ---- 3. the counters, and an in-sync cluster's sweeps find nothing
-[ "$(info_field 2 ae_sweeps)" -ge 1 ] && ok "n2 swept ($(info_field 2 ae_sweeps))" ||
-    fail "INFO ae_sweeps on n2: $(info_field 2 ae_sweeps)"
-[ "$(info_field 2 ae_sweep_partitions_differed)" -ge 1 ] &&
-    ok "n2's sweep found $(info_field 2 ae_sweep_partitions_differed) partitions different" ||
-    fail "INFO ae_sweep_partitions_differed on n2: $(info_field 2 ae_sweep_partitions_differed)"
-[ "$(info_field 2 ae_sweep_roots_compared)" -ge 256 ] &&
-    ok "n2 compared $(info_field 2 ae_sweep_roots_compared) roots" ||
-    fail "INFO ae_sweep_roots_compared on n2: $(info_field 2 ae_sweep_roots_compared)"
+[ "$(ifield 2 ae_sweeps)" -ge 1 ] && ok "n2 swept ($(ifield 2 ae_sweeps))" ||
+    fail "INFO ae_sweeps on n2: $(ifield 2 ae_sweeps)"
+[ "$(ifield 2 ae_sweep_partitions_differed)" -ge 1 ] &&
+    ok "n2's sweep found $(ifield 2 ae_sweep_partitions_differed) partitions different" ||
+    fail "INFO ae_sweep_partitions_differed on n2: $(ifield 2 ae_sweep_partitions_differed)"
+[ "$(ifield 2 ae_sweep_roots_compared)" -ge 256 ] &&
+    ok "n2 compared $(ifield 2 ae_sweep_roots_compared) roots" ||
+    fail "INFO ae_sweep_roots_compared on n2: $(ifield 2 ae_sweep_roots_compared)"
 queues_empty() {
     local j
     for ((j = 1; j <= CL_N; j++)); do
@@ -90,15 +96,15 @@ wait_for 60 queues_empty || fail "exchanges still queued 60 s after the repair"
 sweeps_past() {
     local j
     for ((j = 1; j <= CL_N; j++)); do
-        [ "$(info_field "$j" ae_sweeps)" -ge "${base[$j]}" ] || return 1
+        [ "$(ifield "$j" ae_sweeps)" -ge "${base[$j]}" ] || return 1
     done
 }
 declare -a base
-for ((j = 1; j <= CL_N; j++)); do base[$j]=$(( $(info_field "$j" ae_sweeps) + 2 )); done
+for ((j = 1; j <= CL_N; j++)); do base[$j]=$(( $(ifield "$j" ae_sweeps) + 2 )); done
 wait_for 60 sweeps_past || fail "sweeps did not go on"
 diff0=$(sum_field ae_sweep_partitions_differed)
 cmp0=$(sum_field ae_sweep_roots_compared)
-for ((j = 1; j <= CL_N; j++)); do base[$j]=$(( $(info_field "$j" ae_sweeps) + 3 )); done
+for ((j = 1; j <= CL_N; j++)); do base[$j]=$(( $(ifield "$j" ae_sweeps) + 3 )); done
 wait_for 60 sweeps_past || fail "sweeps did not go on"
 [ "$(sum_field ae_sweep_roots_compared)" -gt "$cmp0" ] &&
     ok "idle sweeps compared roots ($cmp0 -> $(sum_field ae_sweep_roots_compared))" ||
