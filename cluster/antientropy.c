@@ -1398,6 +1398,11 @@ struct antientropy *antientropy_new(struct node *n)
     ae->cursor = (uint32_t)(node_random(n) % ae->nparts);
     ae->sent_root = dyn_calloc(ae->nparts, sizeof(uint64_t));
     ae->dirty = dyn_calloc(ae->nparts, 1);
+    /* each node works through its queue from its own random point, so
+     * the replicas that all found a wiped peer's partitions different
+     * mostly refill different partitions (the first to get there makes
+     * the roots equal, and the others' rounds stop at AE.ROOT) */
+    ae->dirty_cursor = (uint32_t)(node_random(n) % ae->nparts);
     return ae;
 }
 
