@@ -97,7 +97,7 @@
  *
  * Lifetime: every request carries a struct ae_req that the instance lists;
  * antientropy_free detaches them (req->ae = NULL) because the bus fails
- * outstanding requests only after the coordinator freed us.  Completion
+ * outstanding requests only after cluster_free freed us.  Completion
  * callbacks (DYNAMO.AE / DYNAMO.MERKLE) run from the tick, never inside the
  * call that asked.
  *

@@ -64,8 +64,7 @@ static int self_member(const struct cluster *cl)
     return (int)cl->mb.self;
 }
 
-/* Member index for a ring node index (names are the same strings). */
-static int member_of_ring(const struct cluster *cl, uint16_t ring_idx)
+int cl_member_of_ring(const struct cluster *cl, uint16_t ring_idx)
 {
     return membership_find(&cl->mb, cl->ring.names[ring_idx]);
 }
@@ -90,7 +89,7 @@ static uint32_t replicas_of(struct cluster *cl, uint32_t part, uint16_t *out)
     uint32_t k = ring_preflist(&cl->ring, part, ri, nval);
     uint32_t m = 0;
     for (uint32_t i = 0; i < k; i++) {
-        int mi = member_of_ring(cl, ri[i]);
+        int mi = cl_member_of_ring(cl, ri[i]);
         if (mi >= 0)
             out[m++] = (uint16_t)mi;
     }

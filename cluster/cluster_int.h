@@ -73,6 +73,8 @@ struct cluster {
 /* ---- cluster.c ---- */
 /* The node's clock of this loop turn (node_turn_ms). */
 uint64_t cl_now(const struct cluster *cl);
+/* The member index of ring node ring_idx (the names are the same), or <0. */
+int cl_member_of_ring(const struct cluster *cl, uint16_t ring_idx);
 /* Member m may be asked now: self, or up and linked. */
 int cl_reachable(const struct cluster *cl, int m);
 /* N: at most QUORUM_MAX (the config, DYNAMO.CONFIG and gossip refuse more). */
@@ -121,10 +123,14 @@ extern const size_t members_npeer_cmds;
 int handoff_init(struct cluster *cl, struct dbuf *err);
 void handoff_free(struct cluster *cl);
 void handoff_tick(struct cluster *cl, uint64_t t);
-/* Keeps a hint for owner m: the local object of key (after a write that m
- * missed or that this node took for it). */
+/* Keeps a hint for owner m of a write it missed or that this node took for
+ * it: written (borrowed, the object the write carried) merged with the
+ * local copy of key, so that a copy handed off and dropped meanwhile loses
+ * nothing.  A hint that cannot be kept is counted (hints_lost) and
+ * logged. */
+struct object;
 void handoff_hint(struct cluster *cl, uint16_t owner, const char *key,
-                  size_t klen);
+                  size_t klen, const struct object *written);
 void handoff_info(struct cluster *cl, struct dbuf *out);
 /* DYNAMO.FORGET: the owner's hints are dropped. */
 void handoff_forget(struct cluster *cl, const char *owner);

@@ -135,6 +135,9 @@ struct op {
     uint32_t fwd_next;          /* next forward candidate */
     uint32_t part;
     int is_write;
+    struct object *written;     /* the version a write replicated (owned):
+                                 * a target that misses it gets a hint of
+                                 * it, even if the local copy is gone */
 
     /* children / gather */
     uint32_t nchild;
@@ -214,36 +217,6 @@ static struct op *op_new(struct coord *co, enum op_kind kind);
 
 /* ---- small helpers ------------------------------------------------------ */
 
-/* The node's clock of this loop turn (node_turn_ms: libevent's cached
- * time on a real node, virtual time in the simulation, tests/sim): it is
- * read several times per request, and a clock_gettime each time showed in
- * profiles; being a loop turn behind only moves deadlines by as much. */
-static uint64_t now_ms(const struct cluster *cl)
-{
-    return node_turn_ms(cl->node);
-}
-
-static int self_member(const struct cluster *cl)
-{
-    return (int)cl->mb.self;
-}
-
-/* Member index for a ring node index (names are the same strings). */
-static int member_of_ring(const struct cluster *cl, uint16_t ring_idx)
-{
-    return membership_find(&cl->mb, cl->ring.names[ring_idx]);
-}
-
-static int member_reachable(const struct cluster *cl, int m)
-{
-    if (m < 0)
-        return 0;
-    if (m == self_member(cl))
-        return 1;
-    return membership_is_up(&cl->mb, (uint32_t)m) &&
-           peer_is_connected(cl->bus, cl->peer_of[m]);
-}
-
 /* The sloppy quorum's targets for op's key: the reachable top-N replicas,
  * and for each unreachable one the next reachable node of the extended
  * preference list, which stands in for it (its write carries a hint).
@@ -257,7 +230,7 @@ static void targets_of(struct cluster *cl, struct op *op, uint32_t part)
     op->nrep = 0;
     op->ndown = 0;
     for (uint32_t i = 0; i < ntop; i++) {
-        if (member_reachable(cl, top[i])) {
+        if (cl_reachable(cl, top[i])) {
             op->rep[op->nrep] = top[i];
             op->standin[op->nrep++] = NO_MEMBER;
         } else {
@@ -273,8 +246,8 @@ static void targets_of(struct cluster *cl, struct op *op, uint32_t part)
     for (uint32_t d = 0; d < ndown; d++) {
         int m = -1;
         while (f < k && m < 0) {
-            int c = member_of_ring(cl, ri[f++]);
-            if (c >= 0 && member_reachable(cl, c))
+            int c = cl_member_of_ring(cl, ri[f++]);
+            if (c >= 0 && cl_reachable(cl, c))
                 m = c;
         }
         if (m < 0) {
@@ -312,7 +285,7 @@ static void dl_add(struct op *op)
 {
     struct coord *co = op->co;
     struct cluster *cl = op->cl;
-    op->deadline = now_ms(cl) + (uint64_t)cl->node->cfg.request_timeout_ms;
+    op->deadline = cl_now(cl) + (uint64_t)cl->node->cfg.request_timeout_ms;
     struct op *after = co->dl_tail;
     while (after && after->deadline > op->deadline)
         after = after->dl_prev;
@@ -363,6 +336,7 @@ static void op_free(struct op *op)
     dyn_free(op->silent);
     dyn_free(op->argv);
     dyn_free(op->pattern);
+    object_free(op->written);
     dbuf_free(&op->reply);
     dyn_free(op);
 }
@@ -625,7 +599,7 @@ static void op_quorum_init(struct op *op, uint32_t need)
 static void key_start_read(struct op *op)
 {
     struct cluster *cl = op->cl;
-    uint16_t self = (uint16_t)self_member(cl);
+    uint16_t self = (uint16_t)cl->mb.self;
     op->phase = PH_READ;
     op_quorum_init(op, op->r);
     int decided = 0;
@@ -656,7 +630,7 @@ static void merge_answers(struct op *op)
 {
     for (uint32_t i = 0; i < op->q.n; i++)
         if (op->q.answer[i] == QA_OK && op->q.obj[i] &&
-            op->q.node[i] != (uint16_t)self_member(op->cl))
+            op->q.node[i] != (uint16_t)op->cl->mb.self)
             db_merge_object(op->cl->node, op->key, op->klen, op->q.obj[i],
                             NULL);
 }
@@ -710,7 +684,7 @@ static void key_repair(struct op *op)
     uint16_t stale[QUORUM_MAX];
     uint32_t k = quorum_stale(&op->q, mine, stale, QUORUM_MAX);
     for (uint32_t i = 0; i < k; i++)
-        if (stale[i] != (uint16_t)self_member(cl))
+        if (stale[i] != (uint16_t)cl->mb.self)
             send_repair(cl, stale[i], standin_of(op, stale[i]), op->key,
                         op->klen, mine);
 }
@@ -718,7 +692,7 @@ static void key_repair(struct op *op)
 static void key_exec_and_write(struct op *op)
 {
     struct cluster *cl = op->cl;
-    uint16_t self = (uint16_t)self_member(cl);
+    uint16_t self = (uint16_t)cl->mb.self;
     if (op->q_live)
         merge_answers(op);
     /* A blind write always makes a new version (an error reply aside), so
@@ -745,8 +719,13 @@ static void key_exec_and_write(struct op *op)
     /* replicate the new version: it goes to every replica below, which
      * also repairs the stale ones (no separate read repair) */
     /* after is borrowed: sending copies it, and nothing changes the store
-     * until the last send_to */
+     * until the last send_to.  The op keeps its own copy for the hints of
+     * targets that miss it, since by the time an answer fails the local
+     * copy may have changed or gone (a stand-in hands it off and drops
+     * it). */
     const struct object *obj = after;
+    object_free(op->written);
+    op->written = object_dup(after);
     if (op->q_live)
         quorum_free(&op->q);
     op->phase = PH_WRITE;
@@ -760,7 +739,8 @@ static void key_exec_and_write(struct op *op)
         if (op->rep[i] == self) {
             /* we stand in for an owner ourselves */
             if (op->standin[i] != NO_MEMBER)
-                handoff_hint(cl, op->standin[i], op->key, op->klen);
+                handoff_hint(cl, op->standin[i], op->key, op->klen,
+                             op->written);
             continue;
         }
         if (send_object(cl, op, op->rep[i], op->standin[i], P_WRITE, op->key,
@@ -769,13 +749,13 @@ static void key_exec_and_write(struct op *op)
     }
     /* owners nobody could stand in for: the hints stay here */
     for (uint32_t i = 0; i < op->ndown; i++)
-        handoff_hint(cl, op->down[i], op->key, op->klen);
+        handoff_hint(cl, op->down[i], op->key, op->klen, op->written);
     cl->sloppy_writes += sloppy;
     /* a partition on the move: the node that gains it gets the write too */
     uint16_t extra[QUORUM_MAX];
     uint32_t ne = rebalance_extra_targets(cl, op->part, extra, QUORUM_MAX);
     for (uint32_t i = 0; i < ne; i++)
-        if (extra[i] != self && member_reachable(cl, extra[i]))
+        if (extra[i] != self && cl_reachable(cl, extra[i]))
             send_object(cl, NULL, extra[i], NO_MEMBER, P_REPAIR, op->key,
                         op->klen, obj);
     if (op->q.state == QUORUM_MET) {
@@ -795,7 +775,7 @@ static void key_forward(struct op *op)
     op->phase = PH_FORWARD;
     while (op->fwd_next < op->nrep) {
         uint16_t m = op->rep[op->fwd_next++];
-        if (!member_reachable(cl, (int)m))
+        if (!cl_reachable(cl, (int)m))
             continue;
         struct dyn_arg *av = dyn_malloc(sizeof(*av) * (size_t)(op->argc + 2));
         char rv[2] = {(char)('0' + op->resp), 0};
@@ -829,7 +809,7 @@ static void key_start(struct op *op)
     uint32_t part = ring_partition_of(&cl->ring, op->key, op->klen);
     op->part = part;
     targets_of(cl, op, part);
-    int self = self_member(cl), mine = 0;
+    int self = (int)cl->mb.self, mine = 0;
     for (uint32_t i = 0; i < op->nrep; i++)
         if (op->rep[i] == (uint16_t)self)
             mine = 1;
@@ -998,7 +978,7 @@ static uint32_t plan_partitions(struct cluster *cl, uint32_t from, uint32_t to,
         uint32_t k = cl_replicas(cl, p, rep);
         int chosen = -1;
         for (uint32_t i = 0; i < k && chosen < 0; i++)
-            if (member_reachable(cl, rep[i]))
+            if (cl_reachable(cl, rep[i]))
                 chosen = rep[i];
         if (chosen < 0) {
             missing++;
@@ -1050,7 +1030,7 @@ static void gather_start(struct op *op, const char *verb, const char *pattern,
             av[ac].p = nums + i * 12;
             av[ac++].len = (size_t)l;
         }
-        if (m == (uint32_t)self_member(cl)) {
+        if (m == cl->mb.self) {
             /* answer locally, in the same shape a peer would */
             replica_scan(cl, verb, pattern, pattern ? strlen(pattern) : 0,
                         parts[m], nparts[m], &op->child[m]);
@@ -1087,7 +1067,7 @@ static void gather_timeout(struct op *op)
     struct dbuf names;
     dbuf_init(&names);
     for (uint32_t m = 0; m < op->nchild; m++) {
-        if (!op->silent || m == (uint32_t)self_member(cl))
+        if (!op->silent || m == cl->mb.self)
             continue;
         if (op->silent[m]) {
             dbuf_printf(&names, "%s%s", silent ? ", " : "", cl->mb.m[m].name);
@@ -1238,7 +1218,7 @@ static void keyless_start(struct op *op)
         op->refs++;
         struct dyn_arg av[1] = {{"R.FLUSH", 7}};
         for (uint32_t m = 0; m < cl->mb.n; m++) {
-            if (m == (uint32_t)self_member(cl)) {
+            if (m == cl->mb.self) {
                 db_flush(cl->node);
                 reply_ok(&op->child[m]);
                 op->ndone++;
@@ -1451,7 +1431,7 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
              * that it still reaches all N (handoff.c) */
             uint16_t owner = standin_of(op, m);
             handoff_hint(cl, owner == NO_MEMBER ? m : owner, op->key,
-                         op->klen);
+                         op->klen, op->written);
         }
         if (op->phase != PH_WRITE || op->q.state != QUORUM_PENDING) {
             if (op->phase == PH_WRITE)

@@ -13,9 +13,20 @@
  *   3. an owner's write ack failed or timed out: the coordinator keeps the
  *      hint, so a write that reached W nodes still reaches all N.
  *
- * The hint's payload is this node's whole local object for the key after
- * the write, which carries every sibling an older hint for the same key
- * had (the store keeps one hint per owner and key, the newest).
+ * The hint's payload is the object the write carried, merged with this
+ * node's local copy of the key when it has one: the local copy carries
+ * every sibling an older hint for the same key had (the store keeps one
+ * hint per owner and key, the newest).  A hint never depends on the local
+ * copy alone: when an owner's ack fails late, a stand-in that coordinated
+ * the write may have handed its copy off and dropped it meanwhile, and the
+ * coordinator passes the object it replicated.
+ *
+ * Every hint this node should keep and cannot (over hint-max-bytes, an I/O
+ * error of the hint store, no object to keep) is counted in INFO's
+ * hints_lost and logged as a warning, at most one line per
+ * HINT_LOST_LOG_US with a count of the failures the line stands for;
+ * anti-entropy then repairs what the hint would have carried.  A budget
+ * of 0 ("keep no hints") counts them but logs nothing: the operator asked.
  *
  * Delivery (handoff_tick, every 50 ms): for each owner with pending hints
  * that is UP and connected, and has no batch in flight, up to 256 hints go
@@ -47,6 +58,7 @@
 #include "cluster/cluster_int.h"
 #include "cluster/cluster.h"
 #include "cluster/hints.h"
+#include "cluster/object.h"
 #include "server/config.h"
 #include "server/db.h"
 #include "server/log.h"
@@ -68,10 +80,15 @@ struct handoff {
     uint32_t sweep_next;                /* next partition to look at */
     int sweeping;                       /* a sweep batch in flight */
     uint64_t orphans_handed_off;        /* copies sent to owners, dropped */
+    uint64_t hints_lost;                /* hints that could not be kept */
+    uint64_t lost_log_us;               /* monotonic time of the last
+                                         * hints_lost log line */
+    uint64_t lost_unlogged;             /* losses since that line */
 };
 
 #define DELIVER_BATCH 256
 #define DELIVER_EVERY_MS 50
+#define HINT_LOST_LOG_US (10 * 1000 * 1000)
 
 int handoff_init(struct cluster *cl, struct dbuf *err)
 {
@@ -127,26 +144,74 @@ static void make_durable(struct cluster *cl)
         hints_flush(cl->ho->hints);
 }
 
-static int add_hint(struct cluster *cl, const char *owner, const char *key,
-                    size_t klen)
+/* A hint for owner that could not be kept (why): counted, and logged at
+ * most once per HINT_LOST_LOG_US. */
+static void hint_lost(struct cluster *cl, const char *owner, const char *why)
 {
-    const struct object *o = store_get(cl->node->store, key, klen);
-    if (!o)
-        return DYN_ENOTFOUND;
-    int rc = hints_add(cl->ho->hints, owner, key, (uint32_t)klen, object_bytes(o),
-                       (uint32_t)object_size(o));
-    if (rc == DYN_ELIMIT)
-        dlog(DLOG_VERBOSE, "hint for %s dropped: hint-max-bytes reached",
-             owner);
+    struct handoff *ho = cl->ho;
+    ho->hints_lost++;
+    if (cl->node->cfg.hint_max_bytes == 0)
+        return; /* hint-max-bytes 0: keeping none is what was asked */
+    uint64_t now = node_mono_us(cl->node);
+    if (ho->lost_log_us && now - ho->lost_log_us < HINT_LOST_LOG_US) {
+        ho->lost_unlogged++;
+        return;
+    }
+    if (ho->lost_unlogged)
+        dlog(DLOG_WARNING, "Hint for %s not kept (%s): anti-entropy must "
+                           "repair it; %llu more hints lost since the "
+                           "previous line, %llu in all (INFO hints_lost)",
+             owner, why, (unsigned long long)ho->lost_unlogged,
+             (unsigned long long)ho->hints_lost);
+    else
+        dlog(DLOG_WARNING, "Hint for %s not kept (%s): anti-entropy must "
+                           "repair it; %llu in all (INFO hints_lost)",
+             owner, why, (unsigned long long)ho->hints_lost);
+    ho->lost_log_us = now;
+    ho->lost_unlogged = 0;
+}
+
+/* Keeps a hint of key for owner: written (borrowed; the object a write
+ * carried, or NULL) merged with the local copy, or whichever exists.
+ * Counts and logs a failure; 0 if kept. */
+static int add_hint(struct cluster *cl, const char *owner, const char *key,
+                    size_t klen, const struct object *written)
+{
+    const struct object *local = store_get(cl->node->store, key, klen);
+    struct object *merged = NULL;
+    const struct object *o = local ? local : written;
+    if (local && written) {
+        int changed = 0;
+        merged = object_merge(local, written, &changed);
+        if (changed)
+            o = merged;
+    }
+    int rc;
+    if (!o) {
+        rc = DYN_ENOTFOUND;
+        hint_lost(cl, owner, "no object to keep");
+    } else if (!cl->ho->hints) {
+        rc = DYN_EIO;
+        hint_lost(cl, owner, "no hint store");
+    } else {
+        rc = hints_add(cl->ho->hints, owner, key, (uint32_t)klen,
+                       object_bytes(o), (uint32_t)object_size(o));
+        if (rc != 0)
+            hint_lost(cl, owner, rc == DYN_ELIMIT ? "hint-max-bytes reached"
+                                 : rc == DYN_EIO ? "the hint store cannot "
+                                                   "write"
+                                                 : "bad owner name");
+    }
+    object_free(merged);
     return rc;
 }
 
 void handoff_hint(struct cluster *cl, uint16_t owner, const char *key,
-                  size_t klen)
+                  size_t klen, const struct object *written)
 {
-    if (!cl->ho->hints || owner >= cl->mb.n || owner == cl->mb.self)
+    if (owner >= cl->mb.n || owner == cl->mb.self)
         return;
-    if (add_hint(cl, cl->mb.m[owner].name, key, klen) == 0)
+    if (add_hint(cl, cl->mb.m[owner].name, key, klen, written) == 0)
         make_durable(cl);
 }
 
@@ -163,7 +228,9 @@ static void h_hput(void *ctx, struct peer_call *call, int argc,
         peer_call_reply_error(call, "ERR R.HPUT key object owner...");
         return;
     }
-    if (db_merge_object(cl->node, argv[1].p, argv[1].len, o, o) < 0) {
+    /* o stays ours: the hints below keep it whatever the store does */
+    if (db_merge_object(cl->node, argv[1].p, argv[1].len, o, NULL) < 0) {
+        object_free(o);
         peer_call_reply_error(call, "ERR the stand-in could not store the "
                                     "write");
         return;
@@ -176,8 +243,9 @@ static void h_hput(void *ctx, struct peer_call *call, int argc,
         owner[argv[i].len] = 0;
         if (strcmp(owner, cl->mb.m[cl->mb.self].name) == 0)
             continue; /* we own it after all: the merge was the write */
-        add_hint(cl, owner, argv[1].p, argv[1].len);
+        add_hint(cl, owner, argv[1].p, argv[1].len, o);
     }
+    object_free(o);
     make_durable(cl);
     peer_call_reply_ok(call);
 }
@@ -504,7 +572,8 @@ void handoff_info(struct cluster *cl, struct dbuf *out)
                 "hints_owners:%u\r\n"
                 "hint_max_bytes:%llu\r\n"
                 "standin_copies_dropped:%llu\r\n"
-                "orphans_handed_off:%llu\r\n",
+                "orphans_handed_off:%llu\r\n"
+                "hints_lost:%llu\r\n",
                 (unsigned long long)cl->sloppy_writes,
                 (unsigned long long)cl->sloppy_reads,
                 (unsigned long long)st.stored,
@@ -514,7 +583,8 @@ void handoff_info(struct cluster *cl, struct dbuf *out)
                 (unsigned long long)st.pending_bytes, st.owners,
                 (unsigned long long)st.max_bytes,
                 (unsigned long long)cl->ho->hints_redundant_dropped,
-                (unsigned long long)cl->ho->orphans_handed_off);
+                (unsigned long long)cl->ho->orphans_handed_off,
+                (unsigned long long)cl->ho->hints_lost);
 }
 
 /* DYNAMO.HINTS: [owner, count, bytes] per owner with pending hints. */

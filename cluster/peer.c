@@ -83,6 +83,18 @@
  * With cluster-insecure both sides still exchange HELLO (names), but skip
  * PEER.AUTH: the acceptor's HELLO answer makes the connection ready.
  *
+ * A failed handshake is counted (auth_failures) and logged as a warning
+ * that names the peer's address and the side that failed: "this node
+ * dialing n2 at host:port", or "ip:port dialing this node as n1" (the name
+ * as claimed).  A wrong cluster-secret fails on every redial, so the lines
+ * are rate-limited: at most one per PEER_AUTH_LOG_MS per address (the
+ * dialed host:port, or the caller's IP and claimed name), the next one
+ * saying how many it stands for.  The table of addresses is bounded
+ * (PEER_AUTH_LOG_SLOTS): a failure from yet another address while every
+ * slot is recent is not logged, only counted in the next line that is.
+ * With tls-cluster a wrong secret fails the TLS handshake instead, before
+ * any of this.
+ *
  * Invariants:
  *  - Until an incoming connection has passed PEER.AUTH, nothing on it
  *    reaches a handler: any other command is answered "-NOAUTH peer not
@@ -155,6 +167,7 @@
 
 #include "cluster/auth.h"
 #include "server/reply.h"
+#include "server/log.h"
 #include "server/resp.h"
 #include "server/tls.h"
 #include "server/util.h"
@@ -168,6 +181,8 @@
 #define PEER_DROP_MARKER "PEERDROP"
 #define PEER_DEFAULT_AUTH_MS 5000
 #define PEER_MAX_UNAUTH 64
+#define PEER_AUTH_LOG_MS 10000
+#define PEER_AUTH_LOG_SLOTS 32
 
 /* ---- types ------------------------------------------------------------ */
 
@@ -255,6 +270,8 @@ struct peer_conn {
     char name[PEER_NAME_MAX];
     char nonce[AUTH_NONCE_HEX + 1];         /* ours, in the HELLO answer */
     char peer_nonce[AUTH_NONCE_HEX + 1];    /* the dialer's */
+    char addr[64];              /* the caller's "ip:port", for the log */
+    char ip[48];
     struct event *ev_auth_to;   /* closes it if not ready in time */
     struct tls_conn *tls;       /* tls-cluster */
     int read_wants_write;       /* a TLS read waits for writability */
@@ -309,6 +326,13 @@ struct tcp_bus {
     int freeing;
     int killed;                 /* DYNAMO.KILL: behave as crashed */
     struct peer_bus_stats st;
+    /* auth failure log lines, per address (see the essay) */
+    struct auth_log {
+        char key[PEER_NAME_MAX + 64];   /* "" when free */
+        uint64_t last_ms;
+        uint64_t unlogged;              /* failures since its last line */
+    } auth_log[PEER_AUTH_LOG_SLOTS];
+    uint64_t auth_unlogged;     /* not logged: no slot free (any address) */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -343,6 +367,54 @@ static void tcp_bus_free(struct peer_bus *pub);
 static uint64_t bus_now_ms(void)
 {
     return dyn_mono_us() / 1000;
+}
+
+/* A failed handshake with the peer at key (its address, for the rate
+ * limit), described by who (the side and the address) and why: logged as
+ * a warning unless key had a line less than PEER_AUTH_LOG_MS ago. */
+static void auth_log_failure(struct tcp_bus *bus, const char *key,
+                             const char *who, const char *why)
+{
+    uint64_t now = bus_now_ms();
+    struct auth_log *slot = NULL, *oldest = NULL;
+    for (int i = 0; i < PEER_AUTH_LOG_SLOTS; i++) {
+        struct auth_log *a = &bus->auth_log[i];
+        if (a->key[0] && strcmp(a->key, key) == 0) {
+            slot = a;
+            break;
+        }
+        if (!oldest || !a->key[0] ||
+            (oldest->key[0] && a->last_ms < oldest->last_ms))
+            oldest = a;
+    }
+    if (slot && now - slot->last_ms < PEER_AUTH_LOG_MS) {
+        slot->unlogged++;
+        return;
+    }
+    if (!slot) {
+        if (oldest->key[0] && now - oldest->last_ms < PEER_AUTH_LOG_MS) {
+            bus->auth_unlogged++; /* every slot busy: many addresses */
+            return;
+        }
+        slot = oldest;
+        bus->auth_unlogged += slot->key[0] ? slot->unlogged : 0;
+        snprintf(slot->key, sizeof(slot->key), "%s", key);
+        slot->unlogged = 0;
+    }
+    uint64_t more = slot->unlogged, others = bus->auth_unlogged;
+    if (DLOG_WARNING >= dlog_current_level) {
+        char tail[160] = "";
+        if (more || others)
+            snprintf(tail, sizeof(tail),
+                     " (%llu more from this address and %llu from others "
+                     "since the previous such line)",
+                     (unsigned long long)more, (unsigned long long)others);
+        dlog_write(DLOG_WARNING, "Peer authentication failed, %s: %s%s",
+                   who, why, tail);
+    }
+    slot->last_ms = now;
+    slot->unlogged = 0;
+    bus->auth_unlogged = 0;
 }
 
 static void ms_to_tv(uint64_t ms, struct timeval *tv)
@@ -711,9 +783,20 @@ static void link_up(struct peer *p)
         bus->h.on_link(bus->ctx, p->id, 1);
 }
 
-static void link_auth_failed(struct peer *p)
+#define SECRET_HINT " (is cluster-secret the same on both nodes?)"
+
+/* The handshake on our link to p failed (why): counted, logged, closed. */
+static void link_auth_failed(struct peer *p, const char *why)
 {
+    char key[PEER_NAME_MAX + 64], who[2 * PEER_NAME_MAX + 96];
     p->bus->st.auth_failures++;
+    snprintf(key, sizeof(key), "%s:%d", p->host ? p->host : "?", p->port);
+    if (p->name[0] == '?')
+        snprintf(who, sizeof(who), "this node dialing seed %s", key);
+    else
+        snprintf(who, sizeof(who), "this node dialing %s at %s", p->name,
+                 key);
+    auth_log_failure(p->bus, key, who, why);
     link_close(p);
 }
 
@@ -752,8 +835,10 @@ static void on_auth_reply(struct peer *p, const redisReply *r)
         auth_check(bus->secret, bus->secret_len, AUTH_ACCEPTOR, &t, r->str,
                    r->len))
         link_up(p);
+    else if (r->type == REDIS_REPLY_ERROR)
+        link_auth_failed(p, "it refused this node's proof" SECRET_HINT);
     else
-        link_auth_failed(p);
+        link_auth_failed(p, "its proof is wrong" SECRET_HINT);
 }
 
 static int is_str(const redisReply *r)
@@ -768,7 +853,9 @@ static void on_hello_reply(struct peer *p, const redisReply *r)
     struct tcp_bus *bus = p->bus;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         !is_str(r->element[0]) || !is_str(r->element[1])) {
-        link_auth_failed(p);
+        link_auth_failed(p, r->type == REDIS_REPLY_ERROR
+                                ? "it refused this node's PEER.HELLO"
+                                : "malformed answer to PEER.HELLO");
         return;
     }
     const redisReply *name = r->element[0], *nonce = r->element[1];
@@ -777,12 +864,13 @@ static void on_hello_reply(struct peer *p, const redisReply *r)
     int seed = p->name[0] == '?';
     if (!seed && (name->len != strlen(p->name) ||
                   memcmp(name->str, p->name, name->len) != 0)) {
-        link_auth_failed(p);
+        link_auth_failed(p, "another node answers at that address");
         return;
     }
     if (!valid_name(name->str, name->len) ||
         is_self(bus, name->str, name->len)) {
-        link_auth_failed(p);
+        link_auth_failed(p, "it answers with an invalid name or this "
+                            "node's own");
         return;
     }
     if (bus->insecure) {
@@ -790,7 +878,8 @@ static void on_hello_reply(struct peer *p, const redisReply *r)
         return;
     }
     if (nonce->len != AUTH_NONCE_HEX) {
-        link_auth_failed(p);
+        link_auth_failed(p, "its nonce is malformed (is cluster-insecure "
+                            "the same on both nodes?)");
         return;
     }
     memcpy(p->peer_name, name->str, name->len);
@@ -800,7 +889,7 @@ static void on_hello_reply(struct peer *p, const redisReply *r)
     char proof[AUTH_MAC_HEX + 1];
     struct auth_transcript t = link_transcript(p);
     if (auth_proof(bus->secret, bus->secret_len, AUTH_DIALER, &t, proof)) {
-        link_auth_failed(p);
+        link_auth_failed(p, "this node could not compute its proof");
         return;
     }
     p->state = LINK_AUTH;
@@ -1441,6 +1530,28 @@ static void conn_ready(struct peer_conn *c)
     redial_now(bus, c->peer_id);
 }
 
+/* The handshake of an incoming connection failed (why): counted, logged
+ * with the caller's address and the name it claims (name, len; len 0:
+ * none yet), then msg is the caller's answer and the connection closes. */
+static void conn_auth_failed(struct peer_conn *c, const char *name,
+                             size_t len, const char *why, const char *msg)
+{
+    char claimed[PEER_NAME_MAX], key[PEER_NAME_MAX + 64];
+    char who[PEER_NAME_MAX + 128];
+    c->bus->st.auth_failures++;
+    if (name && len && len < sizeof(claimed) && valid_name(name, len)) {
+        memcpy(claimed, name, len);
+        claimed[len] = 0;
+    } else {
+        snprintf(claimed, sizeof(claimed), "?");
+    }
+    snprintf(key, sizeof(key), "%s %s", c->ip, claimed);
+    snprintf(who, sizeof(who), "%s dialing this node as %s", c->addr,
+             claimed);
+    auth_log_failure(c->bus, key, who, why);
+    conn_fail(c, msg);
+}
+
 static struct auth_transcript conn_transcript(const struct peer_conn *c)
 {
     const char *self = c->bus->self;
@@ -1465,13 +1576,15 @@ static void conn_hello(struct peer_conn *c, int argc,
     struct tcp_bus *bus = c->bus;
     if (argc != 3 || !valid_name(argv[1].p, argv[1].len) ||
         argv[2].len != AUTH_NONCE_HEX) {
-        bus->st.auth_failures++;
-        conn_fail(c, "ERR malformed PEER.HELLO");
+        conn_auth_failed(c, argc > 1 ? argv[1].p : NULL,
+                         argc > 1 ? argv[1].len : 0, "malformed PEER.HELLO",
+                         "ERR malformed PEER.HELLO");
         return;
     }
     if (is_self(bus, argv[1].p, argv[1].len)) {
-        bus->st.auth_failures++;
-        conn_fail(c, "ERR peer claims this node's own name");
+        conn_auth_failed(c, argv[1].p, argv[1].len,
+                         "it claims this node's own name",
+                         "ERR peer claims this node's own name");
         return;
     }
     memcpy(c->name, argv[1].p, argv[1].len);
@@ -1503,8 +1616,9 @@ static void conn_auth(struct peer_conn *c, int argc,
     if (argc != 2 ||
         !auth_check(bus->secret, bus->secret_len, AUTH_DIALER, &t, argv[1].p,
                     argv[1].len)) {
-        bus->st.auth_failures++;
-        conn_fail(c, "ERR peer authentication failed");
+        conn_auth_failed(c, c->name, strlen(c->name),
+                         "its proof is wrong" SECRET_HINT,
+                         "ERR peer authentication failed");
         return;
     }
     if (auth_proof(bus->secret, bus->secret_len, AUTH_ACCEPTOR, &t, proof)) {
@@ -1728,6 +1842,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
     c->bus = bus;
     c->fd = fd;
     c->peer_id = -1;
+    char host[48] = "?", serv[16] = "?";
+    if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), serv,
+                    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(host, sizeof(host), "?");
+        snprintf(serv, sizeof(serv), "?");
+    }
+    snprintf(c->ip, sizeof(c->ip), "%s", host);
+    snprintf(c->addr, sizeof(c->addr),
+             strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, serv);
     dbuf_init(&c->qbuf);
     dbuf_init(&c->obuf);
     resp_init(&c->parser);

@@ -59,15 +59,11 @@ void client_error(struct client *c, const char *msg)
 
 void client_errorf(struct client *c, const char *fmt, ...)
 {
-    struct dbuf tmp;
     va_list ap;
-    dbuf_init(&tmp);
+    c->errors++;
     va_start(ap, fmt);
-    dbuf_vprintf(&tmp, fmt, ap);
+    reply_verrorf(&c->obuf, fmt, ap);
     va_end(ap);
-    dbuf_appendc(&tmp, '\0');
-    client_error(c, tmp.p);
-    dbuf_free(&tmp);
 }
 
 void client_multi_reset(struct client *c)

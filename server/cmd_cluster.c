@@ -56,8 +56,11 @@ static void dynamo_ring(struct client *c, int argc, const struct dyn_arg *argv)
                          "node]");
             return;
         }
-        cluster_ring_plan(c->node, dyn_arg_is(argv[2].p, argv[2].len, "join"),
-                          argv[3].p, argv[3].len, &c->obuf, c->resp);
+        /* <0: it answered an error */
+        if (cluster_ring_plan(c->node,
+                              dyn_arg_is(argv[2].p, argv[2].len, "join"),
+                              argv[3].p, argv[3].len, &c->obuf, c->resp) < 0)
+            c->errors++;
         return;
     }
     uint32_t nval = (uint32_t)c->node->cfg.n;
@@ -241,7 +244,8 @@ static void dynamo_fault(struct client *c, int argc,
 {
     if (!in_cluster(c))
         return;
-    cluster_fault(c->node, argc, argv, &c->obuf);
+    if (cluster_fault(c->node, argc, argv, &c->obuf) < 0)
+        c->errors++; /* it answered an error */
 }
 
 static void dynamo_hints(struct client *c, int argc,

@@ -58,7 +58,7 @@
  * client stays in step.  A blocked command (the cluster answers later)
  * keeps an open entry whose end is fixed when the client is resumed.
  * The peer bus brackets its batches with engine_batch_begin/end (wired by
- * the coordinator through struct peer_handlers).
+ * cluster/cluster.c through struct peer_handlers).
  *
  * Output limits.  A client whose pending output passes
  * client-output-buffer-limit is closed (CLOSE_ASAP, counted in INFO's

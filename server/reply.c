@@ -75,17 +75,22 @@ void reply_error(struct dbuf *b, const char *msg)
     dbuf_append(b, "\r\n", 2);
 }
 
-void reply_errorf(struct dbuf *b, const char *fmt, ...)
+void reply_verrorf(struct dbuf *b, const char *fmt, va_list ap)
 {
     struct dbuf tmp;
-    va_list ap;
     dbuf_init(&tmp);
-    va_start(ap, fmt);
     dbuf_vprintf(&tmp, fmt, ap);
-    va_end(ap);
     dbuf_appendc(&tmp, '\0');
     reply_error(b, tmp.p);
     dbuf_free(&tmp);
+}
+
+void reply_errorf(struct dbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_verrorf(b, fmt, ap);
+    va_end(ap);
 }
 
 void reply_int(struct dbuf *b, long long v)

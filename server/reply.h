@@ -14,6 +14,7 @@
 #ifndef DYN_REPLY_H
 #define DYN_REPLY_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include "server/buf.h"
 
@@ -25,6 +26,8 @@ void reply_ok(struct dbuf *b);                               /* +OK */
 void reply_error(struct dbuf *b, const char *msg);
 void reply_errorf(struct dbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* reply_errorf with a va_list. */
+void reply_verrorf(struct dbuf *b, const char *fmt, va_list ap);
 void reply_int(struct dbuf *b, long long v);                 /* :v */
 void reply_bulk(struct dbuf *b, const void *p, size_t n);    /* $n */
 void reply_bulk_cstr(struct dbuf *b, const char *s);

@@ -22,7 +22,11 @@
  *     anti-entropy-sweep-interval-ms, one AE.ROOTS per peer) find the
  *     emptied partitions and exchange them back to back, so the replica
  *     is whole again within a few sweep intervals of virtual time, where
- *     one partition per anti-entropy-interval-ms would take 64 x 10 s.
+ *     one partition per anti-entropy-interval-ms would take 64 x 10 s;
+ *   - a late write failure (coordinator.c, handoff.c): a replica's R.PUT
+ *     fails after the stand-in that coordinated it has handed off and
+ *     dropped its copy; the hint is kept from the replicated object, and
+ *     the replica gets the write with no read and no anti-entropy.
  *
  * Every scenario runs over several seeds (each an interleaving), and each
  * replays: the same seed twice gives a byte-identical trace (every
@@ -243,6 +247,10 @@ static void handoff_with_budget(uint64_t seed, struct dbuf *trace)
                stored, pending);
     SIM_ASSERT(s, dropped > 0, "the budget was never reached (%lld stored)",
                stored);
+    /* and each hint not kept is a lost one, counted as such */
+    SIM_ASSERT(s, sum_info(s, "hints_lost") == dropped,
+               "%lld hints dropped, %lld counted as lost", dropped,
+               sum_info(s, "hints_lost"));
     SIM_ASSERT(s, pending > 0, "no hint kept");
     for (int i = 0; i < s->nn; i++)
         SIM_ASSERT(s, sim_info(s, i, "hints_pending_bytes") <= HH_BUDGET,
@@ -491,6 +499,97 @@ static void sweep_after_a_wipe(uint64_t seed, struct dbuf *trace)
     sim_free(s);
 }
 
+/* ---- 6. a late write failure on a stand-in that gave its copy away ------ */
+
+/* The issue's sequence (#13, item 1), for a key with replicas A, B, C and
+ * first fallback D in a 4-node cluster:
+ *   - D cannot reach A, and its link to B swallows everything (a partition
+ *     D has not noticed yet);
+ *   - a SET through D: D coordinates it, standing in for A, and C's ack
+ *     makes W=2, so the client gets OK while B's R.PUT hangs;
+ *   - the links heal at once: D delivers its hint to A and, not being a
+ *     replica, drops its stand-in copy;
+ *   - only then does the R.PUT to B fail (the dead-link timeout).
+ * The write B missed must still reach it by a hint, with no read and no
+ * anti-entropy: D keeps the hint from the object it replicated, not from
+ * its (gone) local copy. */
+
+struct late_ctx {
+    int node;
+    const char *key, *value;
+};
+
+static int late_holds(struct sim *s, const void *ctx)
+{
+    const struct late_ctx *l = ctx;
+    return sim_holds(s, l->node, l->key, l->value);
+}
+
+static void late_write_failure(uint64_t seed, struct dbuf *trace)
+{
+    /* no anti-entropy: only a hint may carry the write to B */
+    struct sim_opts o = {.nn = 4, .nval = 3, .r = 2, .w = 2,
+                         .hint_max_bytes = "1048576",
+                         .extra = "anti-entropy-interval-ms 0\n"};
+    struct sim *s = sim_new_opts(&o, seed);
+    sim_net_trace_to(s->net, trace);
+    char key[32];
+    snprintf(key, sizeof(key), "late%llu", (unsigned long long)seed);
+    const char *value = "the-acknowledged-write";
+    int pl[8];
+    SIM_ASSERT(s, sim_preflist(s, key, pl) == 3, "%s: no 3 replicas", key);
+    const int A = pl[0], B = pl[1], C = pl[2];
+    const int D = 0 + 1 + 2 + 3 - A - B - C; /* the one other node */
+
+    sim_net_link(s->net, D, A, SIM_LINK_DOWN);
+    sim_net_link(s->net, A, D, SIM_LINK_DOWN);
+    sim_net_link(s->net, D, B, SIM_LINK_SILENT);
+    sim_net_link(s->net, B, D, SIM_LINK_SILENT);
+    char line[96];
+    snprintf(line, sizeof(line), "SET %s %s", key, value);
+    sim_expect(s, D, line, "+OK\r\n");
+    sim_drain(s); /* the R.PUT to B is swallowed, its failure due later */
+    SIM_ASSERT(s, sim_holds(s, C, key, value), "C did not take the write");
+    SIM_ASSERT(s, !sim_local(s, A, key) && !sim_local(s, B, key),
+               "A or B got the write through a cut link");
+    SIM_ASSERT(s, sim_holds(s, D, key, value) &&
+                      sim_info(s, D, "hints_pending") == 1,
+               "D did not stand in for A (%lld hints pending)",
+               sim_info(s, D, "hints_pending"));
+
+    /* heal: D hands A its write and drops its stand-in copy, while the
+     * R.PUT to B is still waiting for its dead-link timeout */
+    sim_net_link(s->net, D, A, SIM_LINK_UP);
+    sim_net_link(s->net, A, D, SIM_LINK_UP);
+    sim_net_link(s->net, D, B, SIM_LINK_UP);
+    sim_net_link(s->net, B, D, SIM_LINK_UP);
+    uint64_t end = sim_net_now(s->net) + 60000;
+    while (sim_local(s, D, key)) {
+        SIM_ASSERT(s, sim_net_now(s->net) < end, "D never dropped its copy");
+        sim_advance(s, 50);
+        sim_drain(s);
+    }
+    SIM_ASSERT(s, sim_holds(s, A, key, value), "A did not get its hint");
+    SIM_ASSERT(s, !sim_local(s, B, key),
+               "B got the write before its R.PUT failed: not the late case");
+
+    /* the R.PUT to B fails now; the hint it leaves carries the write */
+    struct late_ctx at_b = {B, key, value};
+    SIM_ASSERT(s, sim_run_until(s, late_holds, &at_b, 50, 60000),
+               "B never got the acknowledged write (%lld hints lost on D)",
+               sim_info(s, D, "hints_lost"));
+    SIM_ASSERT(s, sim_run_until(s, hints_drained, NULL, 50, 60000),
+               "%lld hints still pending", sum_info(s, "hints_pending"));
+    SIM_ASSERT(s, sum_info(s, "hints_lost") == 0, "%lld hints lost",
+               sum_info(s, "hints_lost"));
+    for (int i = 0; i < 4; i++)
+        SIM_ASSERT(s, i == D ? !sim_local(s, i, key)
+                             : sim_holds(s, i, key, value),
+                   "n%d: wrong copy of %s at the end", i + 1, key);
+    sim_net_trace_to(s->net, NULL);
+    sim_free(s);
+}
+
 /* ---- each scenario over seeds, and replayed ------------------------------ */
 
 typedef void scenario_fn(uint64_t seed, struct dbuf *trace);
@@ -566,14 +665,22 @@ START_TEST(root_sweeps_refill_a_wiped_replica_with_no_command)
 }
 END_TEST
 
+START_TEST(a_write_that_fails_late_on_a_stand_in_still_leaves_a_hint)
+{
+    over_seeds(late_write_failure);
+    replays(late_write_failure, 7);
+}
+END_TEST
+
 /* One case each, so that CK_RUN_CASE=join (handoff, tombstone, wipe,
- * sweep) runs one scenario alone. */
+ * latewrite, sweep) runs one scenario alone. */
 static Suite *sim_scenarios_suite(void)
 {
     const struct {
         const char *name;
         const TTest *test;
     } cases[] = {
+        {"latewrite", a_write_that_fails_late_on_a_stand_in_still_leaves_a_hint},
         {"wipe", anti_entropy_refills_a_wiped_replica},
         {"sweep", root_sweeps_refill_a_wiped_replica_with_no_command},
         {"tombstone", a_tombstone_outlives_a_partition_and_is_reaped_after_it},
