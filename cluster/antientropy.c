@@ -1097,7 +1097,8 @@ static void on_roots(void *ctx, int err, const struct peer_value *v)
             /* equal to ours now or as of the ask: in sync (see "Writes in
              * flight" above) */
             if (theirs != merkle_root(ae_tree(ae, p)) &&
-                theirs != ae->sent_root[p])
+                theirs != ae->sent_root[p] &&
+                !(ae->r.active && ae->r.part == p)) /* being exchanged */
                 dirty_mark(ae, p);
         }
     }
