@@ -24,6 +24,32 @@
  *   when every P's root equalled ours and ours did not change during the
  *   round: confirm p's tombstones here and at every P (AE.CONFIRM p gen).
  *
+ * Which partitions get a round.  Comparing an in-sync partition costs one
+ * root hash, so rounds are not paced per partition:
+ *
+ *   root sweep, every anti-entropy-sweep-interval-ms (1 s):
+ *     for each peer P sharing partitions with us, all at once:
+ *       AE.ROOTS p1 p2 ... ──> [leaves, root1, root2, ...]  (one request
+ *                              per peer, answered from the trees in memory)
+ *     a root that differs from ours (now, and as of the ask: see "Writes in
+ *     flight") queues its partition (dirty[], INFO ae_sweep_*)
+ *   queued partitions: one round each, back to back (a periodic round goes
+ *     straight on to the next queued partition; DYNAMO.AE requests go
+ *     first), paced by the token bucket only
+ *   no new sweep while one is out or partitions are queued.
+ *
+ * So a wiped replica of a 3-node cluster (256 partitions) is found by the
+ * next sweep and refilled at the bandwidth cap, where one partition per
+ * anti-entropy-interval-ms took 256 x 10 s.  A node whose store is empty
+ * at its first tick (a memory node restarted, a new incarnation or an
+ * empty data dir on disk: it lost its data, or never had any) sweeps at
+ * once, without the first sweep's jitter or waiting for its trees to warm,
+ * and again every AE_LOST_RETRY_MS until some peer answered (its peers are
+ * not linked yet at the first tick).  The old round robin, one partition per
+ * anti-entropy-interval-ms whether it differs or not, stays: its rounds
+ * confirm tombstones (below), which a sweep, comparing one peer at a time,
+ * does not.  anti-entropy-interval-ms 0 turns both off.
+ *
  * Safe deletes.  A tombstone may be reaped only when every replica holds
  * it (db.c asks store_tombstones_confirmed).  A round in which all roots
  * equal this node's root, unchanged from the round's start, proves that
@@ -51,15 +77,17 @@
  *
  * Throttling: one round at a time per node (the peers may serve several);
  * a token bucket of anti-entropy-max-bps bytes per second (requests and
- * replies both count) holds the next request back when it runs dry.
+ * replies both count, the sweep's too) holds the next request back, and the
+ * next sweep, when it runs dry.
  * Batches are bounded (leaves, keys and bytes per request) so that a
  * freshly wiped replica is refilled in many small steps.
  *
  * Deadlines (clients wait on DYNAMO.AE and DYNAMO.MERKLE): the bus may
  * hold a request for as long as a fault delays it (DYNAMO.FAULT ... DELAY),
  * so nothing here waits on it for longer than request-timeout-ms.  The
- * round's one outstanding request and each view have a deadline that the
- * tick checks; past it the request is marked stale, the round takes its
+ * round's one outstanding request, the sweep's requests and each view
+ * have a deadline that the tick checks (a sweep past it ends with the
+ * answers it has); past it the request is marked stale, the round takes its
  * peer as failed (and does not ask it again in the same run, so DYNAMO.AE
  * ALL costs one timeout per silent peer, not one per partition), and a
  * view shows the replica as not answering.  A stale request's answer, when
@@ -102,6 +130,8 @@
 #define AE_BATCH_BYTES  (512 * 1024)    /* object bytes per AE.PUT */
 #define AE_MAX_QUEUED   64
 #define AE_MAX_UNANSWERED ANTIENTROPY_MAX_NAMED
+#define AE_LOST_RETRY_MS 100            /* sweep retry of a node that
+                                         * started empty */
 
 enum ae_phase { PH_ROOT, PH_TREE, PH_KEYS, PH_GET, PH_PUT, PH_NEXT_PEER };
 
@@ -168,6 +198,9 @@ struct ae_req {
     struct antientropy *ae;     /* NULL: detached (instance freed) */
     struct ae_req *prev, *next;
     struct ae_view_state *view; /* a DYNAMO.MERKLE query, or NULL */
+    int sweep;                  /* an AE.ROOTS of the root sweep */
+    uint32_t *parts;            /* ...the partitions it asked (owned) */
+    size_t nparts;
     int stale;                  /* the round or view gave up on it: its
                                  * late answer is only counted */
     int vi;                     /* replica index in the view */
@@ -177,6 +210,14 @@ struct ae_req {
 struct ae_queued {
     int64_t part;
     struct ae_waiter w;
+};
+
+/* The root sweep in flight: one AE.ROOTS per peer, all out at once. */
+struct ae_sweep {
+    int active;
+    uint32_t pending;           /* requests not answered yet */
+    uint32_t answered;          /* peers that answered this sweep */
+    uint64_t deadline;          /* request-timeout-ms after it asked */
 };
 
 struct antientropy {
@@ -192,6 +233,16 @@ struct antientropy {
     size_t nqueued;
     struct ae_req *reqs;        /* outstanding */
     struct ae_view_state *views;
+    /* the root sweep */
+    struct ae_sweep sw;
+    uint64_t next_sweep_ms;     /* 0: not scheduled yet */
+    int started;                /* the first tick ran */
+    int lost;                   /* started with an empty store: sweep as
+                                 * soon as a peer can answer */
+    uint64_t *sent_root;        /* per partition: our root when the sweep
+                                 * asked */
+    unsigned char *dirty;       /* per partition: roots differed, queued */
+    uint32_t ndirty, dirty_cursor;
     /* INFO */
     uint64_t exchanges, peer_exchanges, keys_repaired, bytes_sent,
         bytes_received, peers_failed, confirmed, rounds_equal,
@@ -199,6 +250,8 @@ struct antientropy {
     uint64_t timeouts;          /* requests given up after the deadline */
     uint64_t late_answers;      /* answers that came after it */
     uint64_t descents, leaves_listed, keys_compared;
+    uint64_t sweeps, sweep_roots_compared, sweep_partitions_differed,
+        sweep_peers_failed;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -268,6 +321,7 @@ static struct ae_req *req_new(struct antientropy *ae)
 
 static void req_free(struct ae_req *q)
 {
+    dyn_free(q->parts);
     if (q->ae) {
         if (q->prev)
             q->prev->next = q->next;
@@ -294,7 +348,7 @@ static int ae_send(struct antientropy *ae, int m, int argc,
         return rc;
     }
     ae->bytes_sent += bytes;
-    ae->r.res.bytes += q->view ? 0 : bytes;
+    ae->r.res.bytes += q->view || q->sweep ? 0 : bytes;
     ae->tokens -= (double)bytes;
     return 0;
 }
@@ -367,6 +421,37 @@ static int ae_reapable(struct node *n, uint32_t part, const struct object *o,
                        uint64_t now_ms)
 {
     return db_tombstone_reapable(n, part, o, now_ms);
+}
+
+/* ---- the partitions a root sweep found different ------------------------ */
+
+static int ae_replicates(struct antientropy *ae, uint32_t part);
+
+static void dirty_mark(struct antientropy *ae, uint32_t part)
+{
+    if (ae->dirty[part])
+        return;
+    ae->dirty[part] = 1;
+    ae->ndirty++;
+    ae->sweep_partitions_differed++;
+}
+
+/* The next queued partition that this node still replicates (round robin
+ * from the last one taken), unqueued; -1 when none is left. */
+static int64_t dirty_pop(struct antientropy *ae)
+{
+    for (uint32_t i = 0; i < ae->nparts && ae->ndirty > 0; i++) {
+        uint32_t p = (ae->dirty_cursor + i) % ae->nparts;
+        if (!ae->dirty[p])
+            continue;
+        ae->dirty[p] = 0;
+        ae->ndirty--;
+        if (ae_replicates(ae, p)) {
+            ae->dirty_cursor = (p + 1) % ae->nparts;
+            return p;
+        }
+    }
+    return -1;
 }
 
 /* ---- the initiator's round ---------------------------------------------- */
@@ -563,6 +648,16 @@ static void round_partition_done(struct antientropy *ae)
                 round_begin(ae, p);
                 return;
             }
+        }
+    }
+    /* a periodic round goes on with the partitions a root sweep found
+     * different, back to back (the token bucket paces the requests),
+     * unless a DYNAMO.AE waits */
+    if (!r->w.fn && !r->sweep && ae->nqueued == 0) {
+        int64_t p = dirty_pop(ae);
+        if (p >= 0) {
+            round_begin(ae, (uint32_t)p);
+            return;
         }
     }
     round_end(ae);
@@ -956,6 +1051,162 @@ static void round_step(struct antientropy *ae)
     }
 }
 
+/* ---- the root sweep ------------------------------------------------------ */
+
+/* The sweep is over: every peer answered, or the deadline passed. */
+static void sweep_end(struct antientropy *ae)
+{
+    ae->sw.active = 0;
+    ae->sweeps++;
+    if (ae->sw.answered > 0)
+        ae->lost = 0;
+}
+
+static void on_roots(void *ctx, int err, const struct peer_value *v)
+{
+    struct ae_req *q = ctx;
+    struct antientropy *ae = q->ae;
+    int stale = q->stale;
+    uint32_t *parts = q->parts;
+    size_t np = q->nparts;
+    q->parts = NULL;
+    req_free(q);
+    if (!ae) {
+        dyn_free(parts);
+        return;
+    }
+    size_t b = value_bytes(v);
+    ae->bytes_received += b;
+    ae->tokens -= (double)b;
+    if (stale) {                /* the sweep gave up on it */
+        ae->late_answers++;
+        dyn_free(parts);
+        return;
+    }
+    struct ae_sweep *sw = &ae->sw;
+    sw->pending--;
+    if (!reply_is_array(err, v) || v->n != np + 1 ||
+        value_u64(&v->elem[0]) != store_merkle_leaves(ae->node->store)) {
+        ae->sweep_peers_failed++;
+    } else {
+        sw->answered++;
+        for (size_t i = 0; i < np; i++) {
+            uint32_t p = parts[i];
+            uint64_t theirs = value_u64(&v->elem[1 + i]);
+            ae->sweep_roots_compared++;
+            /* equal to ours now or as of the ask: in sync (see "Writes in
+             * flight" above) */
+            if (theirs != merkle_root(ae_tree(ae, p)) &&
+                theirs != ae->sent_root[p] &&
+                !(ae->r.active && ae->r.part == p)) /* being exchanged */
+                dirty_mark(ae, p);
+        }
+    }
+    dyn_free(parts);
+    if (sw->pending == 0)
+        sweep_end(ae);
+}
+
+/* Asks every peer for the roots of all the partitions it shares with this
+ * node, one AE.ROOTS per peer, all at once; the answers queue the
+ * partitions whose roots differ (dirty_mark).  A peer that cannot be asked
+ * (not linked) is counted and left to the next sweep. */
+static void sweep_begin(struct antientropy *ae)
+{
+    struct node *n = ae->node;
+    const struct membership *mb = cluster_membership(n);
+    if (!mb || mb->n == 0)
+        return;
+    size_t nm = mb->n;
+    int self = cluster_self(n);
+    struct ae_argv *a = dyn_calloc(nm, sizeof(*a));
+    uint32_t **parts = dyn_calloc(nm, sizeof(*parts));
+    size_t *np = dyn_calloc(nm, sizeof(*np));
+    for (uint32_t p = 0; p < ae->nparts; p++) {
+        uint16_t reps[AE_MAX_REPLICAS];
+        uint32_t k = cluster_replicas(n, p, reps, AE_MAX_REPLICAS);
+        int mine = 0;
+        for (uint32_t i = 0; i < k; i++)
+            mine |= reps[i] == self;
+        if (!mine)
+            continue;
+        ae->sent_root[p] = merkle_root(ae_tree(ae, p));
+        for (uint32_t i = 0; i < k; i++) {
+            size_t m = reps[i];
+            if ((int)m == self || m >= nm)
+                continue;
+            if (!parts[m]) {
+                parts[m] = dyn_malloc(sizeof(uint32_t) * ae->nparts);
+                argv_init(&a[m]);
+                argv_add(&a[m], "AE.ROOTS", 8);
+            }
+            argv_addf(&a[m], p);
+            parts[m][np[m]++] = p;
+        }
+    }
+    memset(&ae->sw, 0, sizeof(ae->sw));
+    ae->sw.deadline = cluster_now_ms(n) + (uint64_t)n->cfg.request_timeout_ms;
+    for (size_t m = 0; m < nm; m++) {
+        if (!parts[m])
+            continue;
+        struct ae_req *q = req_new(ae);
+        q->sweep = 1;
+        q->parts = parts[m];        /* the request owns it now */
+        q->nparts = np[m];
+        if (ae_send_argv(ae, (int)m, &a[m], on_roots, q) == 0)
+            ae->sw.pending++;
+        else
+            ae->sweep_peers_failed++;
+    }
+    ae->sw.active = ae->sw.pending > 0;
+    dyn_free(a);
+    dyn_free(parts);
+    dyn_free(np);
+}
+
+/* The sweep's deadline passed: the silent peers' answers are dropped when
+ * they come, and the sweep ends with what it has. */
+static void sweep_expire(struct antientropy *ae, uint64_t now)
+{
+    if (!ae->sw.active || now < ae->sw.deadline)
+        return;
+    for (struct ae_req *q = ae->reqs; q; q = q->next)
+        if (q->sweep && !q->stale) {
+            q->stale = 1;
+            ae->timeouts++;
+            ae->sweep_peers_failed++;
+        }
+    sweep_end(ae);
+}
+
+/* Starts a sweep when one is due: every anti-entropy-sweep-interval-ms
+ * (the first one jittered), none while one is out or while partitions of
+ * the last one wait for their exchange; a node that started empty sweeps
+ * at once, and again every AE_LOST_RETRY_MS until a peer answered. */
+static void sweep_tick(struct antientropy *ae, uint64_t now_ms)
+{
+    struct node *n = ae->node;
+    int sv = n->cfg.anti_entropy_sweep_ms;
+    if (sv <= 0 || n->cfg.anti_entropy_interval_ms <= 0 || ae->sw.active ||
+        ae->ndirty > 0)
+        return;
+    /* the trees are warmed first (one partition a tick), unless the
+     * store is empty and they cost nothing */
+    if (ae->warm < ae->nparts && !ae->lost)
+        return;
+    if (ae->next_sweep_ms == 0)
+        ae->next_sweep_ms = ae->lost ? now_ms
+                                     : now_ms + node_random(n) % (uint64_t)sv;
+    if (now_ms < ae->next_sweep_ms)
+        return;
+    if (n->cfg.anti_entropy_max_bps > 0 && ae->tokens <= 0)
+        return;
+    sweep_begin(ae);
+    ae->next_sweep_ms = now_ms + (uint64_t)(ae->lost
+                                            ? DYN_MIN(sv, AE_LOST_RETRY_MS)
+                                            : sv);
+}
+
 /* ---- DYNAMO.MERKLE views ------------------------------------------------- */
 
 static void view_on_reply(void *ctx, int err, const struct peer_value *v)
@@ -1146,6 +1397,13 @@ struct antientropy *antientropy_new(struct node *n)
     store_merkle_enable(n->store, leaves);
     store_set_agent(n->store, ae);
     ae->cursor = (uint32_t)(node_random(n) % ae->nparts);
+    ae->sent_root = dyn_calloc(ae->nparts, sizeof(uint64_t));
+    ae->dirty = dyn_calloc(ae->nparts, 1);
+    /* each node works through its queue from its own random point, so
+     * the replicas that all found a wiped peer's partitions different
+     * mostly refill different partitions (the first to get there makes
+     * the roots equal, and the others' rounds stop at AE.ROOT) */
+    ae->dirty_cursor = (uint32_t)(node_random(n) % ae->nparts);
     return ae;
 }
 
@@ -1177,6 +1435,8 @@ void antientropy_free(struct antientropy *ae)
     dyn_free(r->nodes);
     dyn_free(r->next);
     dyn_free(r->sent_hash);
+    dyn_free(ae->sent_root);
+    dyn_free(ae->dirty);
     if (store_agent(ae->node->store) == ae)
         store_set_agent(ae->node->store, NULL);
     dyn_free(ae);
@@ -1217,10 +1477,16 @@ void antientropy_tick(struct antientropy *ae, uint64_t now_ms)
     uint64_t now = cluster_now_ms(n);   /* the clock deadlines were set by */
     views_poll(ae, now);
     round_expire(ae, now);
+    sweep_expire(ae, now);
     if (cluster_is_killed(n)) {
         ae_killed(ae);
         return;
     }
+    if (!ae->started) {     /* the store is loaded by the first tick */
+        ae->started = 1;
+        ae->lost = store_count(n->store) == 0;
+    }
+    sweep_tick(ae, now_ms);
 
     if (ae->r.active) {
         round_step(ae);
@@ -1231,6 +1497,15 @@ void antientropy_tick(struct antientropy *ae, uint64_t now_ms)
         round_start(ae, qd.part, qd.w, now_ms);
         round_step(ae);
         return;
+    }
+    if (ae->ndirty > 0) {   /* what the last sweep found, back to back */
+        int64_t p = dirty_pop(ae);
+        if (p >= 0) {
+            struct ae_waiter w = { NULL, NULL };
+            round_start(ae, p, w, now_ms);
+            round_step(ae);
+            return;
+        }
     }
     int iv = n->cfg.anti_entropy_interval_ms;
     if (iv <= 0)
@@ -1271,7 +1546,13 @@ void antientropy_info(struct antientropy *ae, struct dbuf *out)
                 "ae_keys_compared:%llu\r\n"
                 "ae_last_round_ms:%llu\r\n"
                 "ae_running:%d\r\n"
-                "ae_merkle_bytes:%zu\r\n",
+                "ae_merkle_bytes:%zu\r\n"
+                "ae_sweeps:%llu\r\n"
+                "ae_sweep_roots_compared:%llu\r\n"
+                "ae_sweep_partitions_differed:%llu\r\n"
+                "ae_sweep_peers_failed:%llu\r\n"
+                "ae_sweep_queued:%u\r\n"
+                "ae_sweep_running:%d\r\n",
                 (unsigned long long)ae->exchanges,
                 (unsigned long long)ae->peer_exchanges,
                 (unsigned long long)ae->keys_repaired,
@@ -1286,7 +1567,12 @@ void antientropy_info(struct antientropy *ae, struct dbuf *out)
                 (unsigned long long)ae->leaves_listed,
                 (unsigned long long)ae->keys_compared,
                 (unsigned long long)ae->last_round_ms, ae->r.active,
-                store_merkle_bytes(ae->node->store));
+                store_merkle_bytes(ae->node->store),
+                (unsigned long long)ae->sweeps,
+                (unsigned long long)ae->sweep_roots_compared,
+                (unsigned long long)ae->sweep_partitions_differed,
+                (unsigned long long)ae->sweep_peers_failed, ae->ndirty,
+                ae->sw.active);
 }
 
 /* ---- the peer side ------------------------------------------------------- */
@@ -1336,6 +1622,41 @@ static void pc_root(void *ctx, struct peer_call *call, int argc,
         unsigned d = merkle_depth(t);
         for (uint32_t l = 0; l < L; l++)
             reply_int(b, (long long)merkle_node(t, d, l));
+    }
+    peer_call_done(call);
+}
+
+/* AE.ROOTS part... -> [leaves, root...]: the root sweep's one request per
+ * peer, answered from the trees in memory (a tree not built yet is built
+ * from the store, as for AE.ROOT). */
+static void pc_roots(void *ctx, struct peer_call *call, int argc,
+                     const struct dyn_arg *argv)
+{
+    struct node *n = cluster_node_of(ctx);
+    if (argc < 2) {
+        peer_call_reply_error(call, "ERR arity");
+        return;
+    }
+    if (!store_merkle_leaves(n->store)) {
+        peer_call_reply_error(call, "ERR anti-entropy is not running");
+        return;
+    }
+    for (int i = 1; i < argc; i++) {
+        uint64_t p;
+        if (ae_arg_u64(&argv[i], &p) != 0 ||
+            p >= store_partitions(n->store)) {
+            peer_call_reply_error(call, "ERR bad partition");
+            return;
+        }
+    }
+    struct dbuf *b = peer_call_buf(call);
+    reply_array(b, argc);
+    reply_int(b, store_merkle_leaves(n->store));
+    for (int i = 1; i < argc; i++) {
+        uint64_t p;
+        ae_arg_u64(&argv[i], &p);
+        reply_int(b, (long long)merkle_root(store_merkle(n->store,
+                                                         (uint32_t)p)));
     }
     peer_call_done(call);
 }
@@ -1482,6 +1803,7 @@ static void pc_confirm(void *ctx, struct peer_call *call, int argc,
 
 static const struct peer_command ae_peer_cmds[] = {
     { "AE.ROOT", pc_root, 0 },
+    { "AE.ROOTS", pc_roots, 0 },
     { "AE.TREE", pc_tree, 0 },
     { "AE.KEYS", pc_keys, 0 },
     { "AE.GET", pc_get, 0 },

@@ -211,6 +211,8 @@ static const struct opt options[] = {
     INT("merkle-leaves", merkle_leaves, 1024, 16, 1048576, F_POW2),
     INT("anti-entropy-interval-ms", anti_entropy_interval_ms, 10000, 0,
         86400000, F_RUNTIME),
+    INT("anti-entropy-sweep-interval-ms", anti_entropy_sweep_ms, 1000, 0,
+        86400000, F_RUNTIME),
     MEM("anti-entropy-max-bytes-per-sec", anti_entropy_max_bps, 10 * MB, 0,
         LLONG_MAX, F_RUNTIME),
     /* observability */

@@ -94,6 +94,8 @@ struct config {
     /* anti-entropy */
     int merkle_leaves;          /* leaves per partition tree, 1024 */
     int anti_entropy_interval_ms; /* one partition exchange per, 10000; 0 off */
+    int anti_entropy_sweep_ms;  /* root sweep of all partitions per, 1000;
+                                 * 0 no sweep */
     long long anti_entropy_max_bps; /* exchange bandwidth cap, 10mb; 0 = none */
     /* observability */
     int trace_max;              /* DYNAMO.TRACE ring size, 128 */

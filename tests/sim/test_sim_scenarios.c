@@ -17,6 +17,12 @@
  *     value never comes back; after the heal every replica reaps it;
  *   - anti-entropy after a wipe (antientropy.c): one replica's store is
  *     emptied, and DYNAMO.AE ALL on it brings every key back;
+ *   - the root sweep after a wipe (antientropy.c): the same wipe at the
+ *     default settings and with no command at all: the sweeps (every
+ *     anti-entropy-sweep-interval-ms, one AE.ROOTS per peer) find the
+ *     emptied partitions and exchange them back to back, so the replica
+ *     is whole again within a few sweep intervals of virtual time, where
+ *     one partition per anti-entropy-interval-ms would take 64 x 10 s;
  *   - a late write failure (coordinator.c, handoff.c): a replica's R.PUT
  *     fails after the stand-in that coordinated it has handed off and
  *     dropped its copy; the hint is kept from the replicated object, and
@@ -414,7 +420,86 @@ static void antientropy_after_a_wipe(uint64_t seed, struct dbuf *trace)
     sim_free(s);
 }
 
-/* ---- 5. a late write failure on a stand-in that gave its copy away ------ */
+/* ---- 5. the root sweep after a wipe --------------------------------------- */
+
+/* Lets ms of virtual time pass in 100 ms ticks, delivering everything. */
+static void run_for(struct sim *s, uint64_t ms)
+{
+    for (uint64_t t = 0; t < ms; t += 100) {
+        sim_advance(s, 100);
+        sim_settle(s);
+    }
+}
+
+static int all_swept(struct sim *s, const void *ctx)
+{
+    (void)ctx;
+    for (int i = 0; i < s->nn; i++)
+        if (sim_info(s, i, "ae_sweeps") < 1)
+            return 0;
+    return 1;
+}
+
+static int node3_whole(struct sim *s, const void *ctx)
+{
+    (void)ctx;
+    return store_count(sim_node(s, 2)->store) == NKEYS;
+}
+
+static void sweep_after_a_wipe(uint64_t seed, struct dbuf *trace)
+{
+    /* the defaults: anti-entropy-interval-ms 10000, sweeps every 1000 */
+    struct sim_opts o = {.nn = 3, .nval = 3, .r = 2, .w = 2};
+    struct sim *s = sim_new_opts(&o, seed);
+    sim_net_trace_to(s->net, trace);
+    write_keys(s, (int)(seed % 3), NKEYS);
+    sim_settle(s);
+    /* past every node's first sweep (after its trees are warm, one
+     * partition a tick), so the wipe is found by a periodic sweep and not
+     * by the one a node that starts empty makes */
+    SIM_ASSERT(s, sim_run_until(s, all_swept, NULL, 100, 20000),
+               "a node did not sweep (n1 %lld, n2 %lld, n3 %lld)",
+               sim_info(s, 0, "ae_sweeps"), sim_info(s, 1, "ae_sweeps"),
+               sim_info(s, 2, "ae_sweeps"));
+    ck_assert_int_eq(db_flush(sim_node(s, 2)), 0);
+    SIM_ASSERT(s, store_count(sim_node(s, 2)->store) == 0, "wipe failed");
+    long long ex0 = sum_info(s, "ae_exchanges");
+
+    /* 64 partitions at one per anti-entropy-interval-ms would take 640 s
+     * of virtual time; the sweeps need a few intervals (virtual time:
+     * deterministic, not a wall-clock bound) */
+    int whole = sim_run_until(s, node3_whole, NULL, 100, 5000);
+    SIM_ASSERT(s, whole, "n3 holds %zu keys of %d after 5 s",
+               store_count(sim_node(s, 2)->store), NKEYS);
+    SIM_ASSERT(s, sum_info(s, "ae_sweep_partitions_differed") >= 1,
+               "no sweep found a partition different");
+    SIM_ASSERT(s, sum_info(s, "ae_exchanges") - ex0 <= 3 * 64,
+               "%lld exchanges: more than the partitions that differed",
+               sum_info(s, "ae_exchanges") - ex0);
+    SIM_ASSERT(s, sum_info(s, "read_repairs") == 0, "a read repaired");
+    for (int i = 0; i < NKEYS; i++) {
+        char k[32];
+        key_name(i, k, sizeof(k));
+        const struct object *a = sim_local(s, 0, k);
+        const struct object *b = sim_local(s, 2, k);
+        SIM_ASSERT(s, a && b && object_equal(a, b),
+                   "n3's %s differs from n1's after the sweeps", k);
+    }
+    /* in sync now: further sweeps compare roots and find nothing */
+    run_for(s, 1500);       /* sweeps out at the repair's end finish */
+    long long diff0 = sum_info(s, "ae_sweep_partitions_differed");
+    long long cmp0 = sum_info(s, "ae_sweep_roots_compared");
+    run_for(s, 3000);
+    SIM_ASSERT(s, sum_info(s, "ae_sweep_roots_compared") > cmp0,
+               "no root compared in 3 s");
+    SIM_ASSERT(s, sum_info(s, "ae_sweep_partitions_differed") == diff0,
+               "an in-sync cluster's sweep found %lld partitions different",
+               sum_info(s, "ae_sweep_partitions_differed") - diff0);
+    sim_net_trace_to(s->net, NULL);
+    sim_free(s);
+}
+
+/* ---- 6. a late write failure on a stand-in that gave its copy away ------ */
 
 /* The issue's sequence (#13, item 1), for a key with replicas A, B, C and
  * first fallback D in a 4-node cluster:
@@ -573,6 +658,13 @@ START_TEST(anti_entropy_refills_a_wiped_replica)
 }
 END_TEST
 
+START_TEST(root_sweeps_refill_a_wiped_replica_with_no_command)
+{
+    over_seeds(sweep_after_a_wipe);
+    replays(sweep_after_a_wipe, 7);
+}
+END_TEST
+
 START_TEST(a_write_that_fails_late_on_a_stand_in_still_leaves_a_hint)
 {
     over_seeds(late_write_failure);
@@ -581,7 +673,7 @@ START_TEST(a_write_that_fails_late_on_a_stand_in_still_leaves_a_hint)
 END_TEST
 
 /* One case each, so that CK_RUN_CASE=join (handoff, tombstone, wipe,
- * latewrite) runs one scenario alone. */
+ * latewrite, sweep) runs one scenario alone. */
 static Suite *sim_scenarios_suite(void)
 {
     const struct {
@@ -590,6 +682,7 @@ static Suite *sim_scenarios_suite(void)
     } cases[] = {
         {"latewrite", a_write_that_fails_late_on_a_stand_in_still_leaves_a_hint},
         {"wipe", anti_entropy_refills_a_wiped_replica},
+        {"sweep", root_sweeps_refill_a_wiped_replica_with_no_command},
         {"tombstone", a_tombstone_outlives_a_partition_and_is_reaped_after_it},
         {"handoff",
          hints_over_the_budget_are_dropped_and_the_kept_ones_delivered},
