@@ -608,6 +608,7 @@ void cluster_info(struct node *n, struct dbuf *out)
                 "ring_epoch:%llu\r\n"
                 "coordinated:%llu\r\n"
                 "forwarded:%llu\r\n"
+                "forward_retries:%llu\r\n"
                 "forwards_received:%llu\r\n"
                 "read_repairs:%llu\r\n"
                 "late_answers:%llu\r\n"
@@ -622,6 +623,7 @@ void cluster_info(struct node *n, struct dbuf *out)
                 cl->mb.n, up, (unsigned long long)cl->ring.epoch,
                 (unsigned long long)cl->coordinated,
                 (unsigned long long)cl->forwarded,
+                (unsigned long long)cl->forward_retries,
                 (unsigned long long)cl->forwards_received,
                 (unsigned long long)cl->read_repairs,
                 (unsigned long long)cl->late_answers,

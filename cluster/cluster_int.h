@@ -61,6 +61,8 @@ struct cluster {
     uint64_t sloppy_writes;             /* writes with a stand-in */
     uint64_t sloppy_reads;
     uint64_t forwarded;
+    uint64_t forward_retries;           /* a forward that ran nowhere,
+                                         * sent to the next replica */
     uint64_t forwards_received;
     uint64_t read_repairs;
     uint64_t late_answers;

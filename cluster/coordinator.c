@@ -110,7 +110,8 @@ struct op {
     uint32_t slot;              /* index among the parent's children */
     int resp;
     int finished;               /* reply delivered */
-    int failed;                 /* the reply is an error */
+    int failed;                 /* the reply is an error: OP_FAILED, or
+                                 * OP_UNAVAILABLE when nothing was applied */
     int refs;                   /* peer callbacks outstanding */
 
     const struct command *cmd;
@@ -207,6 +208,13 @@ struct preq {
 enum { P_READ, P_WRITE, P_REPAIR, P_FORWARD, P_GATHER, P_PING, P_NOTIFY };
 
 #define NO_MEMBER 0xffff
+
+/* An op's status (op->failed), also the one a FWD answer carries: 0 ok;
+ * OP_FAILED an error; OP_UNAVAILABLE an error that says the command was
+ * not applied anywhere (the read quorum was missed before it ran, or no
+ * replica could be reached), so the forwarding node may try the next
+ * replica. */
+enum { OP_FAILED = 1, OP_UNAVAILABLE = 2 };
 
 static void op_run(struct op *op);
 static void op_finish(struct op *op);
@@ -575,6 +583,7 @@ static void quorum_failed(struct op *op)
         cl->noquorum_reads++;
         reply_err(op, "NOQUORUM %u of %u required replicas answered",
                   op->q.ok, op->r);
+        op->failed = OP_UNAVAILABLE; /* it never ran */
     }
 }
 
@@ -797,7 +806,17 @@ static void key_forward(struct op *op)
     cl->noquorum_reads++;
     reply_err(op, "NOQUORUM 0 of %u replicas of the key are reachable",
               op->nrep);
+    op->failed = OP_UNAVAILABLE;
     op_finish(op);
+}
+
+/* A forward candidate after the one that answered: there is one. */
+static int forward_left(const struct op *op)
+{
+    for (uint32_t i = op->fwd_next; i < op->nrep; i++)
+        if (cl_reachable(op->cl, (int)op->rep[i]))
+            return 1;
+    return 0;
 }
 
 static void key_start(struct op *op)
@@ -827,6 +846,7 @@ static void key_start(struct op *op)
         if (!cl->ring.nnodes) {
             reply_err(op, "CLUSTERDOWN this node has not joined a ring "
                           "yet (its seeds have not answered)");
+            op->failed = OP_UNAVAILABLE;
             op_finish(op);
             return;
         }
@@ -1455,9 +1475,19 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
             v->elem[0].type == PEER_V_STRING &&
             v->elem[1].type == PEER_V_INT) {
             /* the remote coordinator's reply and its status */
+            long long st = v->elem[1].integer;
+            if (st == OP_UNAVAILABLE && forward_left(op)) {
+                /* it ran nowhere (a coordinator that has not yet seen
+                 * its peers come back, just after a heal): the next
+                 * replica may do better than an error */
+                cl->forward_retries++;
+                key_forward(op);
+                break;
+            }
             dbuf_reset(&op->reply);
             dbuf_append(&op->reply, v->elem[0].str, v->elem[0].len);
-            op->failed = v->elem[1].integer != 0;
+            op->failed = st == 0 ? 0 : st == OP_UNAVAILABLE ? OP_UNAVAILABLE
+                                                            : OP_FAILED;
             op_finish(op);
         } else if (err == DYN_EIO &&
                    ((op->cmd->flags & CMD_READONLY) || op->blind)) {

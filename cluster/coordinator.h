@@ -34,8 +34,9 @@ void coord_free(struct node *n);
 void coord_tick(struct node *n, uint64_t now_ms);
 
 /* The reply of a submitted request: RESP bytes in the requester's
- * protocol, valid only during the call, and its status: failed is 1 when
- * the reply is an error (the handler's, a missed quorum, a timeout). */
+ * protocol, valid only during the call, and its status: failed is nonzero
+ * when the reply is an error (the handler's, a missed quorum, a
+ * timeout). */
 typedef void coord_done_fn(void *ctx, const char *reply, size_t len,
                            int failed);
 

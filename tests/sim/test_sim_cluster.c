@@ -438,6 +438,76 @@ START_TEST(a_node_outside_the_preference_list_forwards_to_a_replica)
 }
 END_TEST
 
+/* A forwarding node may see the first replica up while that replica
+ * cannot gather its quorum (just after a heal, it has not yet seen its
+ * peers answer; here, R = 3 and it has lost the other two replicas): the
+ * replica runs nothing and says so (status "unavailable"), and the
+ * forwarding node sends the command to the next replica instead of
+ * handing the client the error (issue 13, item 7).  A command that did
+ * run and failed is not sent again. */
+START_TEST(a_forward_that_ran_nowhere_goes_to_the_next_replica)
+{
+    for (uint64_t seed = 0; seed < SEEDS; seed++) {
+        struct sim *s = sim_new(4, 3, 3, 2, seed);
+        char key[32];
+        int pl[8], outside = -1;
+        for (int k = 0; outside < 0; k++) {
+            snprintf(key, sizeof(key), "key%d", k + (int)seed);
+            int np = sim_preflist(s, key, pl);
+            ck_assert_int_eq(np, 3);
+            for (int i = 0; i < 4 && outside < 0; i++)
+                if (i != pl[0] && i != pl[1] && i != pl[2])
+                    outside = i;
+        }
+        char line[96];
+        snprintf(line, sizeof(line), "SET %s v1", key);
+        sim_expect(s, outside, line, "+OK\r\n");
+        sim_settle(s);
+        /* the first replica loses the other two replicas, and they it,
+         * until their failure detectors hold each other down; the
+         * outside node keeps seeing it */
+        for (int j = 1; j < 3; j++)
+            sim_net_link(s->net, pl[0], pl[j], SIM_LINK_DOWN);
+        for (int t = 0; t < 600 &&
+                        (sim_info(s, pl[0], "cluster_members_up") != 2 ||
+                         sim_info(s, pl[1], "cluster_members_up") != 3);
+             t++) {
+            sim_advance(s, 50);
+            sim_drain(s);
+        }
+        SIM_ASSERT(s, sim_info(s, pl[0], "cluster_members_up") == 2,
+                   "n%d still sees %lld members up", pl[0] + 1,
+                   sim_info(s, pl[0], "cluster_members_up"));
+        snprintf(line, sizeof(line), "SET %s v2", key);
+        sim_expect(s, outside, line, "+OK\r\n");
+        snprintf(line, sizeof(line), "GET %s", key);
+        sim_expect(s, outside, line, "$2\r\nv2\r\n");
+        SIM_ASSERT(s, sim_info(s, outside, "forward_retries") == 2,
+                   "forward_retries %lld",
+                   sim_info(s, outside, "forward_retries"));
+        /* R = 3 through the first replica itself: the error is true */
+        snprintf(line, sizeof(line), "GET %s", key);
+        struct client *d = sim_cmd(s, pl[0], line);
+        SIM_ASSERT(s, reply_starts(d, "-NOQUORUM"), "GET on n%d: %s",
+                   pl[0] + 1, reply_text(d));
+        sim_client_free(d);
+        /* a command that did run and failed is not sent again */
+        snprintf(line, sizeof(line), "INCR %s", key);
+        struct client *c = sim_cmd(s, outside, line);
+        SIM_ASSERT(s, reply_starts(c, "-ERR value is not an integer"),
+                   "INCR answered %s", reply_text(c));
+        sim_client_free(c);
+        SIM_ASSERT(s, sim_info(s, outside, "forward_retries") == 3,
+                   "forward_retries %lld after INCR",
+                   sim_info(s, outside, "forward_retries"));
+        for (int j = 1; j < 3; j++)
+            sim_net_link(s->net, pl[0], pl[j], SIM_LINK_UP);
+        sim_settle(s);
+        sim_free(s);
+    }
+}
+END_TEST
+
 /* A forwarded INCR whose coordinator drops off mid-way is retried on the
  * next replica: it must not count twice. */
 START_TEST(a_forwarded_incr_is_applied_at_most_once_when_its_coordinator_fails)
@@ -771,6 +841,7 @@ static Suite *sim_cluster_suite(void)
                    concurrent_puts_make_siblings_and_their_context_resolves_them);
     tcase_add_test(tc, reads_see_every_write_acknowledged_before_they_began);
     tcase_add_test(tc, a_node_outside_the_preference_list_forwards_to_a_replica);
+    tcase_add_test(tc, a_forward_that_ran_nowhere_goes_to_the_next_replica);
     tcase_add_test(
         tc, a_forwarded_incr_is_applied_at_most_once_when_its_coordinator_fails);
     tcase_add_test(
