@@ -62,7 +62,11 @@
  *
  * The replica side of those requests is cluster/replica.c.  The one peer
  * command here is the forward:
- *   FWD resp argv...   -> coordinate argv, reply its raw RESP as a bulk
+ *   FWD resp argv...   -> coordinate argv; reply [its raw RESP as a bulk,
+ *                         status]: 0 ok, 1 an error, 2 an error before it
+ *                         ran anywhere (a read quorum missed, no replica
+ *                         reachable), after which the forwarding node tries
+ *                         the next replica (forward_retries)
  */
 #include "cluster/coordinator.h"
 
