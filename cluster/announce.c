@@ -36,6 +36,22 @@ int announce_bind_word(const char *word, char *host, size_t cap,
     return 0;
 }
 
+int announce_next_word(const char **p, char *word, size_t cap)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strcspn(s, " \t");
+    *p = s + len;
+    if (!len)
+        return 0;
+    if (len >= cap)
+        return DYN_ELIMIT;
+    memcpy(word, s, len);
+    word[len] = '\0';
+    return (int)len;
+}
+
 enum announce_kind announce_kind_of(const char *host)
 {
     unsigned char a[16];
@@ -102,25 +118,16 @@ static int first_of(const char *bind, int optional, int loopback_ok,
                     char *out, size_t cap)
 {
     const char *p = bind;
-    while (*p) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        size_t len = strcspn(p, " \t");
-        if (!len)
-            break;
-        char word[ANNOUNCE_HOST_MAX + 1], host[ANNOUNCE_HOST_MAX];
-        int opt;
-        if (len < sizeof(word)) {
-            memcpy(word, p, len);
-            word[len] = '\0';
-            if (announce_bind_word(word, host, sizeof(host), &opt) == 0 &&
-                opt == optional && acceptable(host, loopback_ok) &&
-                strlen(host) < cap) {
-                memcpy(out, host, strlen(host) + 1);
-                return 0;
-            }
+    char word[ANNOUNCE_HOST_MAX + 1], host[ANNOUNCE_HOST_MAX];
+    int rc, opt;
+    while ((rc = announce_next_word(&p, word, sizeof(word))) != 0) {
+        if (rc > 0 &&
+            announce_bind_word(word, host, sizeof(host), &opt) == 0 &&
+            opt == optional && acceptable(host, loopback_ok) &&
+            strlen(host) < cap) {
+            memcpy(out, host, strlen(host) + 1);
+            return 0;
         }
-        p += len;
     }
     return DYN_EINVAL;
 }

@@ -42,6 +42,11 @@ enum announce_kind {
  * DYN_EINVAL: empty, or longer than cap - 1. */
 int announce_bind_word(const char *word, char *host, size_t cap,
                        int *optional);
+/* The next word of a bind line at *p (words are separated by spaces and
+ * tabs), copied NUL-terminated into word[cap]; *p moves past it.  Returns
+ * its length, 0 when no word is left, or DYN_ELIMIT for a word of cap
+ * bytes or more (skipped, word untouched). */
+int announce_next_word(const char **p, char *word, size_t cap);
 
 /* What kind of address host is: a numeric address (IPv6 possibly in
  * brackets, as cluster-node lines write it) or a host name. */

@@ -1973,19 +1973,12 @@ static int bus_listen_one(struct tcp_bus *bus, const char *host, int port)
 static int bus_listen(struct tcp_bus *bus, const char *binds, int port)
 {
     const char *p = binds;
-    while (*p) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        size_t len = strcspn(p, " \t");
-        if (!len)
-            break;
-        char word[ANNOUNCE_HOST_MAX + 1], host[ANNOUNCE_HOST_MAX];
+    char word[ANNOUNCE_HOST_MAX + 1], host[ANNOUNCE_HOST_MAX];
+    int wl;
+    while ((wl = announce_next_word(&p, word, sizeof(word))) != 0) {
         int optional;
-        if (len >= sizeof(word))
+        if (wl < 0)
             return DYN_EINVAL;
-        memcpy(word, p, len);
-        word[len] = '\0';
-        p += len;
         if (announce_bind_word(word, host, sizeof(host), &optional) != 0) {
             if (optional)
                 continue;

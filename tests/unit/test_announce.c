@@ -32,6 +32,29 @@ START_TEST(bind_words_read_as_redis_reads_them)
 }
 END_TEST
 
+/* The words of a bind line, one at a time, as the bus and
+ * announce_choose walk them: blanks of any kind and number between, an
+ * overlong word skipped with an error, then the end. */
+START_TEST(bind_line_words_one_at_a_time)
+{
+    char w[8];
+    const char *p = "  a\t\t-bb   toolongword c ";
+    ck_assert_int_eq(announce_next_word(&p, w, sizeof(w)), 1);
+    ck_assert_str_eq(w, "a");
+    ck_assert_int_eq(announce_next_word(&p, w, sizeof(w)), 3);
+    ck_assert_str_eq(w, "-bb");
+    ck_assert_int_eq(announce_next_word(&p, w, sizeof(w)), DYN_ELIMIT);
+    ck_assert_str_eq(w, "-bb"); /* untouched */
+    ck_assert_int_eq(announce_next_word(&p, w, sizeof(w)), 1);
+    ck_assert_str_eq(w, "c");
+    ck_assert_int_eq(announce_next_word(&p, w, sizeof(w)), 0);
+    ck_assert_int_eq(announce_next_word(&p, w, sizeof(w)), 0);
+    const char *q = "1234567"; /* exactly cap - 1 bytes fits */
+    ck_assert_int_eq(announce_next_word(&q, w, sizeof(w)), 7);
+    ck_assert_str_eq(w, "1234567");
+}
+END_TEST
+
 START_TEST(kinds_of_address)
 {
     ck_assert_int_eq(announce_kind_of("0.0.0.0"), ANNOUNCE_WILDCARD);
@@ -137,6 +160,7 @@ int main(void)
     Suite *s = suite_create("announce");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, bind_words_read_as_redis_reads_them);
+    tcase_add_test(tc, bind_line_words_one_at_a_time);
     tcase_add_test(tc, kinds_of_address);
     tcase_add_test(tc, host_of_a_seed_line);
     tcase_add_test(tc, announce_ip_wins_when_acceptable);
