@@ -61,8 +61,8 @@ struct pentry {
     struct pipe *p;
     struct pentry *next;
     const struct command *cmd;
-    struct coord_call call;     /* the request in the coordinator */
-    int in_flight;              /* call is pending */
+    struct coord_call call;     /* the request in the coordinator:
+                                 * pending while call.op is set */
     int finished;               /* the reply is complete */
     int sent;                   /* and already in obuf */
     struct dbuf reply;
@@ -139,8 +139,7 @@ static struct pentry *entry_push(struct pipe *p, const struct command *cmd)
 
 static void entry_free(struct pentry *e)
 {
-    if (e->in_flight)
-        coord_cancel(&e->call);
+    coord_cancel(&e->call); /* nothing when no call is pending */
     for (int i = 0; i < e->qlen; i++) {
         for (int j = 0; j < e->queue[i].argc; j++)
             dyn_free((void *)e->queue[i].argv[j].p);
@@ -218,7 +217,6 @@ static void entry_finish(struct pentry *e, const char *reply, size_t len,
 static void entry_done(void *ctx, const char *reply, size_t len, int failed)
 {
     struct pentry *e = ctx;
-    e->in_flight = 0;
     entry_finish(e, reply, len, failed);
 }
 
@@ -319,7 +317,6 @@ void pipeline_submit(struct client *c, const struct command *cmd, int argc,
     }
     e->call.done = entry_done;
     e->call.ctx = e;
-    e->in_flight = 1;
     pl->dispatching = c;
     coord_submit(c->node, cmd, c->resp, argc, argv, &e->call);
     pipe_settle(pl, c, argc, argv);
@@ -334,7 +331,6 @@ static void exec_child_done(void *ctx, const char *reply, size_t len,
 {
     struct pentry *e = ctx;
     (void)failed; /* an error inside EXEC is an element of its array */
-    e->in_flight = 0;
     dbuf_append(&e->child[e->qnext], reply, len);
     e->qnext++;
     if (!e->looping)
@@ -347,12 +343,11 @@ static void exec_next(struct pentry *e)
 {
     struct client *c = e->p->c;
     e->looping = 1;
-    while (e->qnext < e->qlen && !e->in_flight) {
+    while (e->qnext < e->qlen && !e->call.op) {
         struct queued_cmd *qc = &e->queue[e->qnext];
         if (qc->cmd->route != ROUTE_LOCAL) {
             e->call.done = exec_child_done;
             e->call.ctx = e;
-            e->in_flight = 1;
             coord_submit(c->node, qc->cmd, c->resp, qc->argc, qc->argv,
                          &e->call);
             continue; /* done may have run already */
