@@ -93,7 +93,8 @@
  * (PEER_AUTH_LOG_SLOTS): a failure from yet another address while every
  * slot is recent is not logged, only counted in the next line that is.
  * With tls-cluster a wrong secret fails the TLS handshake instead, before
- * any of this.
+ * any of this; a handshake that fails (either side, or a peer without
+ * tls-cluster) is counted and logged the same way, with OpenSSL's reason.
  *
  * Invariants:
  *  - Until an incoming connection has passed PEER.AUTH, nothing on it
@@ -788,6 +789,8 @@ static void link_up(struct peer *p)
 }
 
 #define SECRET_HINT " (is cluster-secret the same on both nodes?)"
+#define TLS_HINT \
+    " (are cluster-secret and tls-cluster the same on both nodes?)"
 
 /* The handshake on our link to p failed (why): counted, logged, closed. */
 static void link_auth_failed(struct peer *p, const char *why)
@@ -802,6 +805,19 @@ static void link_auth_failed(struct peer *p, const char *why)
                  key);
     auth_log_failure(p->bus, key, who, why);
     link_close(p);
+}
+
+/* Our link's TLS handshake failed: counted and logged as a failed
+ * authentication, and closed (1); 0 when it is not that. */
+static int link_tls_failed(struct peer *p)
+{
+    const char *e = tls_conn_handshake_error(p->tls);
+    if (!e)
+        return 0;
+    char why[256];
+    snprintf(why, sizeof(why), "the TLS handshake failed: %s" TLS_HINT, e);
+    link_auth_failed(p, why);
+    return 1;
 }
 
 /* The transcript of an outgoing link's handshake, as both sides saw it. */
@@ -965,7 +981,8 @@ static void link_on_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (n <= 0) {
-        link_kill_now(p);
+        if (!link_tls_failed(p))
+            link_kill_now(p);
         return;
     }
     if (redisReaderFeed(p->reader, buf, (size_t)n) != REDIS_OK) {
@@ -1028,7 +1045,7 @@ static void link_write(struct peer *p)
     int arm = 0;
     int rc = sock_drain(p->fd, p->tls, &p->obuf, &p->obuf_sent,
                         &p->bus->st.link_writes, &arm);
-    if (rc < 0)
+    if (rc < 0 && !link_tls_failed(p))
         link_close(p);
     else if (rc == 0 && arm)
         event_add(p->ev_write, NULL);
@@ -1534,11 +1551,11 @@ static void conn_ready(struct peer_conn *c)
     redial_now(bus, c->peer_id);
 }
 
-/* The handshake of an incoming connection failed (why): counted, logged
- * with the caller's address and the name it claims (name, len; len 0:
- * none yet), then msg is the caller's answer and the connection closes. */
-static void conn_auth_failed(struct peer_conn *c, const char *name,
-                             size_t len, const char *why, const char *msg)
+/* The handshake of an incoming connection failed (why): counted and
+ * logged with the caller's address and the name it claims (name, len; len
+ * 0: none yet). */
+static void conn_auth_log(struct peer_conn *c, const char *name, size_t len,
+                          const char *why)
 {
     char claimed[PEER_NAME_MAX], key[PEER_NAME_MAX + 64];
     char who[PEER_NAME_MAX + 128];
@@ -1553,6 +1570,13 @@ static void conn_auth_failed(struct peer_conn *c, const char *name,
     snprintf(who, sizeof(who), "%s dialing this node as %s", c->addr,
              claimed);
     auth_log_failure(c->bus, key, who, why);
+}
+
+/* The same, then msg is the caller's answer and the connection closes. */
+static void conn_auth_failed(struct peer_conn *c, const char *name,
+                             size_t len, const char *why, const char *msg)
+{
+    conn_auth_log(c, name, len, why);
     conn_fail(c, msg);
 }
 
@@ -1768,6 +1792,13 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (n <= 0) {
+        const char *e = tls_conn_handshake_error(c->tls);
+        if (e) {  /* a TLS handshake failed: nothing can be answered */
+            char why[256];
+            snprintf(why, sizeof(why), "the TLS handshake failed: %s" TLS_HINT,
+                     e);
+            conn_auth_log(c, NULL, 0, why);
+        }
         conn_free(c);
         return;
     }

@@ -25,6 +25,7 @@ struct tls_conn {
     SSL *ssl;
     int want_write;
     int failed;         /* no close_notify after a fatal error */
+    const char *handshake_error;  /* static text: the handshake failed */
 };
 
 const char *tls_last_error(void)
@@ -233,6 +234,18 @@ void tls_conn_free(struct tls_conn *t)
     dyn_free(t);
 }
 
+/* The connection failed: if it was still in its handshake, remember why
+ * (OpenSSL's reason, or the peer closing), for tls_conn_handshake_error. */
+static void note_failure(struct tls_conn *t)
+{
+    t->failed = 1;
+    if (t->handshake_error || SSL_is_init_finished(t->ssl))
+        return;
+    unsigned long e = ERR_peek_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    t->handshake_error = r ? r : "the peer closed the connection";
+}
+
 /* Maps an OpenSSL result to the read(2)-like convention. */
 static ssize_t io_result(struct tls_conn *t, int n, int reading)
 {
@@ -252,14 +265,19 @@ static ssize_t io_result(struct tls_conn *t, int n, int reading)
     case SSL_ERROR_SYSCALL:
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return TLS_IO_AGAIN;
-        t->failed = 1;
+        note_failure(t);
         if (reading && errno == 0)
             return 0;
         return TLS_IO_ERROR;
     default:
-        t->failed = 1;
+        note_failure(t);
         return TLS_IO_ERROR;
     }
+}
+
+const char *tls_conn_handshake_error(const struct tls_conn *t)
+{
+    return t ? t->handshake_error : NULL;
 }
 
 ssize_t tls_conn_read(struct tls_conn *t, void *buf, size_t n)

@@ -66,6 +66,9 @@ ssize_t tls_conn_read(struct tls_conn *t, void *buf, size_t n);
 ssize_t tls_conn_write(struct tls_conn *t, const void *buf, size_t n);
 /* After TLS_IO_AGAIN: 1 when the socket must become writable. */
 int tls_conn_wants_write(const struct tls_conn *t);
+/* NULL, or (after a read or write failed during the handshake) why, as
+ * static text: the handshake never completed. */
+const char *tls_conn_handshake_error(const struct tls_conn *t);
 /* Decrypted bytes waiting inside OpenSSL. */
 size_t tls_conn_pending(const struct tls_conn *t);
 /* The first error OpenSSL queued for this thread, as text (static). */

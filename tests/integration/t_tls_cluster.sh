@@ -8,7 +8,8 @@
 # socket is closed; a TLS client without the PSK (Python's ssl with no
 # certificate to check against) fails its handshake.  A fourth node with the
 # same secret but a plain-text bus never links to the cluster, and one with
-# tls-cluster and another secret neither.  Last, a node with tls-cluster
+# tls-cluster and another secret neither; both sides of that failed TLS
+# handshake log it, with the address.  Last, a node with tls-cluster
 # but no secret refuses to start and says why.
 . "$(dirname "$0")/cluster_lib.sh"
 
@@ -94,6 +95,22 @@ intruder() {  # name, extra options...
 intruder plain --cluster-secret "$secret"
 plain_port=$IPORT plain_pid=$IPID
 intruder wrongkey --cluster-secret "other-secret-$RANDOM$RANDOM" --tls-cluster yes
+# the failed TLS handshakes are logged on both sides, with the address
+logged() { grep -q "$2" "$1" 2>/dev/null; }
+if wait_for 20 logged "$WORK/wrongkey.log" "Peer authentication failed, this node dialing n1 at 127.0.0.1:$(( $(nport 1) + 10000 )): the TLS handshake failed"; then
+    ok "the node with another secret logs its failed TLS handshake with n1, naming n1's peer address"
+else
+    fail "no failed TLS handshake logged by the node with another secret: $(grep -i 'peer auth' "$WORK/wrongkey.log" | tail -2)"
+fi
+if wait_for 20 logged "$DYNAMO_CLUSTER_DIR/n1/dynamod.log" "Peer authentication failed, 127.0.0.1:[0-9]* dialing this node as ?: the TLS handshake failed: .*cluster-secret and tls-cluster"; then
+    ok "n1 logs the failed TLS handshake of the caller, with its address and the hint"
+else
+    fail "n1 logged no failed TLS handshake: $(grep -i 'peer auth' "$DYNAMO_CLUSTER_DIR/n1/dynamod.log" | tail -2)"
+fi
+n=$(grep -c "Peer authentication failed" "$WORK/wrongkey.log")
+echo "# the node with another secret logged $n failed handshake lines (rate-limited)"
+if [ "$n" -le 8 ]; then ok "those lines are rate-limited ($n lines)"
+else fail "$n failed-handshake lines: not rate-limited"; fi
 sleep 3
 for p in "$plain_port" "$IPORT"; do
     up=$(cli "$p" INFO dynamo | tr -d '\r' | sed -n 's/^cluster_members_up://p')
