@@ -153,6 +153,13 @@ static const char *self_name(const struct cluster *cl)
     return cl->mb.m[cl->mb.self].name;
 }
 
+/* Our own entry is a tombstone: we left, or the cluster holds us as left
+ * or forgotten and we were not told to come back (gossip.h). */
+static int self_out(const struct cluster *cl)
+{
+    return MEMBER_IS_TOMBSTONE(cl->mb.m[cl->mb.self].status);
+}
+
 int rebalance_init(struct cluster *cl)
 {
     struct rebalance *rb = dyn_calloc(1, sizeof(*rb));
@@ -197,14 +204,18 @@ uint32_t rebalance_extra_targets(struct cluster *cl, uint32_t part,
     return n;
 }
 
+int rebalance_is_replica(struct cluster *cl, const char *name, uint32_t part)
+{
+    if (!cl->rb || part >= cl->ring.q)
+        return 0;
+    return in_top(cl, &cl->ring, part, name) ||
+           (cl->rb->has_pending && in_top(cl, &cl->rb->pending, part, name));
+}
+
 int cluster_replicates(struct node *n, uint32_t part)
 {
     struct cluster *cl = n->cluster;
-    if (!cl || !cl->rb || part >= cl->ring.q)
-        return 0;
-    const char *me = self_name(cl);
-    return in_top(cl, &cl->ring, part, me) ||
-           (cl->rb->has_pending && in_top(cl, &cl->rb->pending, part, me));
+    return cl && rebalance_is_replica(cl, self_name(cl), part);
 }
 
 /* ---- the pending ring and the pulls (every member) --------------------- */
@@ -480,6 +491,7 @@ void rebalance_ring_changed(struct cluster *cl, const struct ring *old)
              (unsigned long long)cl->ring.epoch, lost);
     }
     /* a member of the new ring we have not heard of: learn it by gossip */
+    handoff_ring_changed(cl);
 }
 
 /* Takes r as the ring if it is newer. */
@@ -532,6 +544,10 @@ static void drops_tick(struct cluster *cl, uint64_t t)
     }
     uint32_t p = rb->drop_next++;
     rb->drop[p] = 0;
+    /* forgotten: nobody pulled from this node, so its copies go to the
+     * partition's replicas first (handoff.c's orphan sweep) */
+    if (cl->mb.m[cl->mb.self].status == MEMBER_REMOVED)
+        return;
     /* replicating it again (another change since), or gaining it: keep */
     if (cluster_replicates(cl->node, p))
         return;
@@ -588,6 +604,16 @@ static const char *rebalance_move(struct cluster *cl, const char *driver,
         if (ring_same(target, &cl->ring))
             return "done";
         return "-BUSY the ring has moved past this change";
+    }
+    /* a node this member holds as left or forgotten is let into the ring
+     * only once it has come back as a new life (gossip.h): else the ring
+     * would hold a node every member treats as down */
+    for (uint32_t i = 0; i < target->nnodes; i++) {
+        int m = membership_find(&cl->mb, target->names[i]);
+        if (m >= 0 && MEMBER_IS_TOMBSTONE(cl->mb.m[m].status) &&
+            ring_node_index(&cl->ring, target->names[i]) < 0)
+            return "-BUSY the change adds a node held here as left or "
+                   "forgotten";
     }
     /* a pending ring of a later epoch was made from a ring newer than
      * this change's, which gossip will bring to its driver */
@@ -794,6 +820,16 @@ static void drive_tick(struct cluster *cl, uint64_t t)
             rb->want = kind;
         return;
     }
+    if (rb->drive == DRIVE_JOIN && self_out(cl)) {
+        /* the cluster holds us as left or forgotten, and we were not told
+         * to come back (gossip.h): no join */
+        rb->drive = DRIVE_NONE;
+        if (rb->has_pending && strcmp(rb->driver, self_name(cl)) == 0)
+            pending_clear(rb);
+        dlog(DLOG_NOTICE, "rebalance: join abandoned: this node is held as "
+                          "left or forgotten");
+        return;
+    }
     if (t - rb->last_poll_ms < POLL_MS)
         return;
     rb->last_poll_ms = t;
@@ -855,8 +891,11 @@ static void auto_join(struct cluster *cl, uint64_t t)
 {
     struct rebalance *rb = cl->rb;
     if (rb->drive != DRIVE_NONE || !cl->ring.nnodes || rb->has_pending ||
-        ring_node_index(&cl->ring, self_name(cl)) >= 0 ||
-        MEMBER_IS_TOMBSTONE(cl->mb.m[cl->mb.self].status))
+        ring_node_index(&cl->ring, self_name(cl)) >= 0 || self_out(cl))
+        return;
+    /* what the cluster holds for us (a tombstone: we stay out, unless
+     * told to join) comes with the first gossip that carries our entry */
+    if (!cl->mb.self_heard)
         return;
     /* wait until gossip has told us of every node of the ring */
     int reachable = 0;
@@ -900,6 +939,11 @@ static void retry_wanted(struct cluster *cl)
 
 void rebalance_tick(struct cluster *cl, uint64_t t)
 {
+    /* rejoining ends once this node is in the ring the cluster gossips:
+     * from then on a tombstone for it (a later forget) is adopted */
+    if (cl->mb.rejoining && cl->mb.self_heard && !self_out(cl) &&
+        ring_node_index(&cl->ring, self_name(cl)) >= 0)
+        cl->mb.rejoining = 0;
     retry_wanted(cl);
     auto_join(cl, t);
     drive_tick(cl, t);
@@ -917,7 +961,20 @@ int cluster_join(struct node *n, const char *hostport, size_t len,
         dbuf_printf(err, "ERR this node is not in a cluster");
         return DYN_EINVAL;
     }
-    return members_add_seed(cl, hostport, len, err);
+    int rc = members_add_seed(cl, hostport, len, err);
+    /* a member in the ring the cluster gossips has nothing to come back
+     * from (a ring not yet confirmed by gossip may be a stale one) */
+    if (rc != 0 || (cl->mb.self_heard && !self_out(cl) &&
+                    ring_node_index(&cl->ring, self_name(cl)) >= 0))
+        return rc;
+    /* the operator's word: a tombstone the cluster holds for this node
+     * (it left, or was forgotten) is outbid by a new life (gossip.h) */
+    rc = gossip_rejoin(&cl->mb, cl_now(cl));
+    if (rc == 1)
+        dlog(DLOG_NOTICE, "DYNAMO.JOIN: this node had left or was "
+                          "forgotten; rejoining as incarnation %u",
+             cl->mb.m[cl->mb.self].incarnation);
+    return 0;
 }
 
 int cluster_leave(struct node *n, struct dbuf *err)
@@ -991,8 +1048,9 @@ int cluster_forget(struct node *n, const char *name, size_t len,
                          "again when it is done");
         return DYN_EAGAIN;
     }
+    /* its hints are re-targeted to the keys' replicas once the ring no
+     * longer holds it (handoff.c) */
     gossip_forget(&cl->mb, nm, cl_now(cl));
-    handoff_forget(cl, nm);
     if (ring_node_index(&cl->ring, nm) < 0)
         return 0;
     struct ring target;
