@@ -38,6 +38,21 @@
  * its N replicas.  A newer write to the stand-in meanwhile has made a
  * newer hint, which keeps the copy until it is delivered in turn.
  *
+ * Delivery sends an owner only the hints of keys it still replicates.
+ * Re-targeting (retarget_tick): a hint whose owner no longer replicates
+ * its key -- the owner left or was forgotten, or the ring gave the
+ * partition to others -- would wait forever, and its stand-in copy with
+ * it.  Once a second (at once after a ring change), a pass walks every
+ * pending hint from memory, 256 per tick, and re-targets those: the object
+ * is merged here if this node replicates the key, and becomes a hint for
+ * each other replica of the key under the ring (and each gainer under a
+ * pending ring); then the old hint is dropped.  Delivery carries the new
+ * hints like any other, and a replica that had the object already merges
+ * it as a no-op.  Ownership is judged only once gossip has confirmed this
+ * node's ring (a ring loaded from disk may be stale), and a tombstoned
+ * owner still in the ring (a forget under way) keeps its hints until the
+ * ring moves on.  Counted in INFO hints_retargeted, one log line a pass.
+ *
  * Orphans: a copy this node holds for a partition it does not replicate,
  * with no hint pending (the hint was dropped over the budget, or the ring
  * moved on), would stay forever.  Once a second, one such partition is

@@ -32,7 +32,18 @@
  * its copies after a grace period (so a coordinator still on the old ring
  * for a moment reads complete data), and a leaver marks itself LEFT.  A
  * member that is down during the change misses it: it learns the ring by
- * gossip when it returns, and anti-entropy repairs its data.
+ * gossip when it returns, and anti-entropy repairs its data.  A node that
+ * learns it was forgotten does not drop: nobody pulled from it, so the
+ * orphan sweep (handoff.c) hands its copies to the replicas first.
+ *
+ * Who may join (gossip.h has the rule): a node whose own entry is a
+ * tombstone (it left, or the cluster holds it as left or forgotten and it
+ * was not told DYNAMO.JOIN) never drives a join, and a joiner first waits
+ * for gossip to carry its own entry, so that it knows what the cluster
+ * holds for it; DYNAMO.JOIN on a node outside the ring makes it outbid its
+ * tombstone (gossip_rejoin).  A member refuses (-BUSY, without taking the
+ * pending ring) a change that adds a node it holds as a tombstone, until
+ * gossip brings that node's new life.
  *
  * Why every write also goes to the gainer, and why streaming waits for
  * every member's "ready": a write that reached only the old replicas after
