@@ -18,6 +18,12 @@
  *     with the union.  A member learned this way gets a peer link at once;
  *     a new ring (higher epoch) goes to rebalance.c.
  *
+ * What the cluster holds for this node comes back in gossip too (the rule
+ * is gossip.h's): a tombstone for it is adopted, logged once, and shown in
+ * INFO (member_status, member_incarnation, member_rejoining), unless
+ * DYNAMO.JOIN made it rejoin, when the tombstone is outbid and that is
+ * logged instead.
+ *
  * Gossip also carries the quorum settings (n, r, w) with a version, the
  * time of the DYNAMO.CONFIG SET that made them: the newer version wins, so
  * a node that was down when they changed catches up at its first exchange.
