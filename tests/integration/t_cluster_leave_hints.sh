@@ -79,8 +79,11 @@ assert_eq OK "$(ncli 5 DYNAMO.LEAVE)" "DYNAMO.LEAVE on n5"
 if wait_for 60 n5_out_everywhere; then ok "n5 is out of every node's ring"
 else fail "n5 is still in some ring 60 s after DYNAMO.LEAVE"; fi
 assert_eq OK "$(ncli 1 DYNAMO.FAULT CLEAR ALL)" "the fault is cleared"
+t0=$(date +%s%3N)
 
-if wait_for 90 no_hints_anywhere; then ok "no hint is pending on any node"
+if wait_for 90 no_hints_anywhere; then
+    ok "no hint is pending on any node"
+    echo "# hints drained $(( $(date +%s%3N) - t0 )) ms after the heal"
 else
     fail "hints still pending: $(for i in 1 2 3 4 5; do printf 'n%d=%s ' "$i" "$(info_field "$i" hints_pending)"; done)"
 fi
@@ -95,6 +98,7 @@ else
 fi
 
 if wait_for 90 placement_exact; then
+    echo "# placement exact $(( $(date +%s%3N) - t0 )) ms after the heal"
     ok "each of the $NKEYS keys sits on exactly its 3 replicas of the final ring (n5 holds none)"
 else
     cat "$WORK/placement.out"
