@@ -75,6 +75,10 @@
  * new ring.  Likewise a member holding the pending ring of a later epoch
  * refuses a change made from an older ring.
  *
+ * A driver killed for good mid-change would leave every member holding
+ * its pending ring: a member abandons a pending ring whose driver it has
+ * held down (or left, forgotten) for ten down timeouts (pending_watch).
+ *
  * Thread-safety: none; the event loop owns everything.
  */
 #include <errno.h>
@@ -140,6 +144,9 @@ struct rebalance {
     uint64_t keys_in, bytes_in, keys_dropped;
     uint64_t last_stream_ms, last_stream_bytes;
     uint64_t changes_driven;
+    uint64_t driver_lost_ms;    /* since when the pending ring's driver
+                                 * is down or gone (0: it is not) */
+    uint64_t pending_abandoned;
 };
 
 static const char *rebalance_move(struct cluster *cl, const char *driver,
@@ -926,6 +933,42 @@ static void auto_join(struct cluster *cl, uint64_t t)
     ring_free(&target);
 }
 
+/* A pending ring whose driver has been down, left or forgotten for ten
+ * down timeouts is abandoned here: a driver killed for good in the middle
+ * of its change would otherwise hold every member's pending ring forever,
+ * and with it the extra write targets, the copies kept for the gainers, and
+ * every later change (-BUSY).  A driver that comes back polls again, and
+ * its R.MOVE sets the pending ring anew (pulls start over; merging is
+ * idempotent). */
+static void pending_watch(struct cluster *cl, uint64_t t)
+{
+    struct rebalance *rb = cl->rb;
+    int m = rb->has_pending ? membership_find(&cl->mb, rb->driver) : -1;
+    int gone = rb->has_pending && m != (int)cl->mb.self &&
+               (m < 0 || MEMBER_IS_TOMBSTONE(cl->mb.m[m].status) ||
+                cl->mb.m[m].status == MEMBER_DOWN);
+    if (!gone) {
+        rb->driver_lost_ms = 0;
+        return;
+    }
+    if (!rb->driver_lost_ms) {
+        rb->driver_lost_ms = t ? t : 1;
+        return;
+    }
+    uint64_t bound = 10 * (uint64_t)cl->node->cfg.down_timeout_ms;
+    if (t - rb->driver_lost_ms < bound)
+        return;
+    dlog(DLOG_WARNING, "rebalance: %s, the driver of pending ring epoch %llu, "
+                       "has been %s for %llu ms: the change is abandoned "
+                       "here (it starts again if %s polls again)",
+         rb->driver, (unsigned long long)rb->pending.epoch,
+         m < 0 ? "unknown" : member_status_name(cl->mb.m[m].status),
+         (unsigned long long)(t - rb->driver_lost_ms), rb->driver);
+    pending_clear(rb);
+    rb->driver_lost_ms = 0;
+    rb->pending_abandoned++;
+}
+
 /* A leave or forget that had to give way starts again from the new ring. */
 static void retry_wanted(struct cluster *cl)
 {
@@ -955,6 +998,7 @@ void rebalance_tick(struct cluster *cl, uint64_t t)
     if (cl->mb.rejoining && cl->mb.self_heard && !self_out(cl) &&
         ring_node_index(&cl->ring, self_name(cl)) >= 0)
         cl->mb.rejoining = 0;
+    pending_watch(cl, t);
     retry_wanted(cl);
     auto_join(cl, t);
     drive_tick(cl, t);
@@ -1165,7 +1209,8 @@ void rebalance_info(struct cluster *cl, struct dbuf *out)
                 "rebalance_last_stream_ms:%llu\r\n"
                 "rebalance_last_stream_bytes:%llu\r\n"
                 "rebalance_keys_dropped:%llu\r\n"
-                "rebalance_changes_driven:%llu\r\n",
+                "rebalance_changes_driven:%llu\r\n"
+                "rebalance_pending_abandoned:%llu\r\n",
                 rb->drive == DRIVE_NONE    ? "none"
                 : rb->drive == DRIVE_JOIN  ? "join"
                 : rb->drive == DRIVE_LEAVE ? "leave"
@@ -1180,5 +1225,6 @@ void rebalance_info(struct cluster *cl, struct dbuf *out)
                 (unsigned long long)rb->last_stream_ms,
                 (unsigned long long)rb->last_stream_bytes,
                 (unsigned long long)rb->keys_dropped,
-                (unsigned long long)rb->changes_driven);
+                (unsigned long long)rb->changes_driven,
+                (unsigned long long)rb->pending_abandoned);
 }

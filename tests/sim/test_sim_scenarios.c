@@ -30,7 +30,10 @@
  *   - hints owed to a node that left (handoff.c, rebalance.c): a node cut
  *     off from a leaver stands in for it, the leave completes, the links
  *     heal; the hints go to the keys' replicas of the final ring, and every
- *     key ends on exactly those replicas.
+ *     key ends on exactly those replicas;
+ *   - a driver lost mid-change (rebalance.c): a joiner is cut off for good
+ *     once the members hold its pending ring; they give it up, and
+ *     DYNAMO.FORGET of the joiner then works.
  *
  * Every scenario runs over several seeds (each an interleaving), and each
  * replays: the same seed twice gives a byte-identical trace (every
@@ -683,6 +686,54 @@ static void hints_for_a_leaver(uint64_t seed, struct dbuf *trace)
     sim_free(s);
 }
 
+/* ---- 8. a driver lost in the middle of its change ------------------------ */
+
+static int no_pending(struct sim *s, const void *ctx)
+{
+    const int *among = ctx;
+    for (int i = 0; i < *among; i++)
+        if (sim_info(s, i, "rebalance_pending_epoch") != 0)
+            return 0;
+    return 1;
+}
+
+/* n4 joins, and is cut off for good once the members hold its pending
+ * ring: they must give the ring up (else every later change is refused
+ * with -BUSY, and writes keep going to a gainer that never comes), and
+ * then DYNAMO.FORGET n4 works and every key is where it was. */
+static void lost_driver(uint64_t seed, struct dbuf *trace)
+{
+    struct sim_opts o = {.nn = 3, .nval = 3, .r = 2, .w = 2};
+    struct sim *s = sim_new_opts(&o, seed);
+    sim_net_trace_to(s->net, trace);
+    write_keys(s, 0, NKEYS);
+    sim_settle(s);
+    int j = sim_add_joiner(s, 0);
+    uint64_t end = sim_net_now(s->net) + 60000;
+    while (sim_info(s, 0, "rebalance_pending_epoch") == 0) {
+        SIM_ASSERT(s, sim_net_now(s->net) < end, "n4 never started its join");
+        sim_advance(s, 20);
+        sim_drain(s);
+    }
+    SIM_ASSERT(s, cluster_ring(sim_node(s, 0))->nnodes == 3,
+               "the join completed before the cut");
+    sim_net_isolate(s->net, j, SIM_LINK_DOWN);
+    int members = 3;
+    SIM_ASSERT(s, sim_run_until(s, no_pending, &members, 100, 120000),
+               "a member still holds the lost driver's pending ring");
+    SIM_ASSERT(s, sim_info(s, 0, "rebalance_pending_abandoned") >= 1,
+               "n1 counted no abandoned change");
+    sim_expect(s, 0, "DYNAMO.FORGET n4", "+OK\r\n");
+    sim_settle(s);
+    struct ring_goal three = {.nodes = 3, .skip = j};
+    SIM_ASSERT(s, sim_run_until(s, ring_settled, &three, 100, 60000),
+               "the ring did not settle");
+    int all3[] = {0, 1, 2};
+    check_keys(s, 0, all3, 3);
+    sim_net_trace_to(s->net, NULL);
+    sim_free(s);
+}
+
 /* ---- each scenario over seeds, and replayed ------------------------------ */
 
 typedef void scenario_fn(uint64_t seed, struct dbuf *trace);
@@ -772,8 +823,15 @@ START_TEST(hints_owed_to_a_node_that_left_reach_the_keys_replicas)
 }
 END_TEST
 
+START_TEST(members_give_up_the_pending_ring_of_a_lost_driver)
+{
+    over_seeds(lost_driver);
+    replays(lost_driver, 7);
+}
+END_TEST
+
 /* One case each, so that CK_RUN_CASE=join (handoff, tombstone, wipe,
- * latewrite, sweep, leaver) runs one scenario alone. */
+ * latewrite, sweep, leaver, lostdriver) runs one scenario alone. */
 static Suite *sim_scenarios_suite(void)
 {
     const struct {
@@ -782,6 +840,7 @@ static Suite *sim_scenarios_suite(void)
     } cases[] = {
         {"latewrite", a_write_that_fails_late_on_a_stand_in_still_leaves_a_hint},
         {"leaver", hints_owed_to_a_node_that_left_reach_the_keys_replicas},
+        {"lostdriver", members_give_up_the_pending_ring_of_a_lost_driver},
         {"wipe", anti_entropy_refills_a_wiped_replica},
         {"sweep", root_sweeps_refill_a_wiped_replica_with_no_command},
         {"tombstone", a_tombstone_outlives_a_partition_and_is_reaped_after_it},
