@@ -116,7 +116,8 @@ void members_added(struct cluster *cl, uint32_t m);
 int members_killed(const struct cluster *cl);
 /* The version of the n, r, w this node holds (0: never changed). */
 uint64_t members_quorum_version(const struct cluster *cl);
-/* INFO lines: gossip_rounds, killed. */
+/* INFO lines: gossip_rounds, killed, and this node's own entry:
+ * member_status, member_incarnation, member_rejoining. */
 void members_info(struct cluster *cl, struct dbuf *out);
 extern const struct peer_command members_peer_cmds[];
 extern const size_t members_npeer_cmds;
@@ -134,8 +135,9 @@ struct object;
 void handoff_hint(struct cluster *cl, uint16_t owner, const char *key,
                   size_t klen, const struct object *written);
 void handoff_info(struct cluster *cl, struct dbuf *out);
-/* DYNAMO.FORGET: the owner's hints are dropped. */
-void handoff_forget(struct cluster *cl, const char *owner);
+/* The ring changed: look again, at once, for hints whose owner no longer
+ * replicates their key (they are re-targeted). */
+void handoff_ring_changed(struct cluster *cl);
 /* A hint for key is kept here (a stand-in copy still owed to an owner). */
 int handoff_holds(struct cluster *cl, const void *key, size_t klen);
 extern const struct peer_command handoff_peer_cmds[];
@@ -155,6 +157,10 @@ void rebalance_ring_changed(struct cluster *cl, const struct ring *old);
  * current top N): writes go to them too.  Returns the count. */
 uint32_t rebalance_extra_targets(struct cluster *cl, uint32_t part,
                                  uint16_t *out, uint32_t max);
+/* Member `name` is among partition part's top N under the ring, or under
+ * the pending ring of a change in progress. */
+int rebalance_is_replica(struct cluster *cl, const char *name,
+                         uint32_t part);
 void rebalance_info(struct cluster *cl, struct dbuf *out);
 extern const struct peer_command rebalance_peer_cmds[];
 extern const size_t rebalance_npeer_cmds;

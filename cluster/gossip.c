@@ -279,18 +279,44 @@ static void merge_ring(struct ring *ring, const struct ring *remote,
 }
 
 static void merge_self(struct membership *mb, uint32_t i,
-                       const struct gossip_entry *e,
+                       const struct gossip_entry *e, uint64_t now_ms,
                        struct gossip_events *ev)
 {
     struct member *m = &mb->m[i];
     int tomb = MEMBER_IS_TOMBSTONE(e->status);
-    if (tomb && e->incarnation >= m->incarnation &&
-        !MEMBER_IS_TOMBSTONE(m->status)) {
-        events_push(ev, GOSSIP_EV_SELF_REMOVED, i, m->status, e->status);
+    mb->self_heard = 1;
+    if (tomb && e->incarnation >= m->incarnation) {
+        if (mb->rejoining) {
+            /* told to join: a new life outbids the operator's old
+             * decision, and every table overwrites the tombstone */
+            if (e->incarnation == UINT32_MAX)
+                return;
+            m->incarnation = e->incarnation + 1;
+            m->heartbeat = 0;
+            if (MEMBER_IS_TOMBSTONE(m->status)) {
+                m->status = MEMBER_UP;
+                m->status_since_ms = now_ms;
+            }
+            events_push(ev, GOSSIP_EV_SELF_REJOINED, i, e->status,
+                        MEMBER_UP);
+            return;
+        }
+        if (!MEMBER_IS_TOMBSTONE(m->status)) {
+            /* not asked to come back: we are out, and say so */
+            enum member_status from = m->status;
+            m->incarnation = e->incarnation;
+            membership_set_tombstone(mb, i, e->status, now_ms, NULL);
+            events_push(ev, GOSSIP_EV_SELF_REMOVED, i, from, e->status);
+            return;
+        }
+        /* out already: agree with the newest, strongest tombstone */
+        m->incarnation = e->incarnation;
+        if (e->status > m->status)
+            membership_set_tombstone(mb, i, e->status, now_ms, NULL);
         return;
     }
     if (tomb)
-        return;
+        return;     /* an older life's tombstone */
     if (e->incarnation > m->incarnation) {
         if (MEMBER_IS_TOMBSTONE(m->status))
             return;     /* we left; an old life of ours is of no interest */
@@ -400,7 +426,7 @@ int gossip_merge(struct membership *mb, struct ring *ring,
             if (learn(mb, e, now_ms, ev) == DYN_ELIMIT)
                 rc = DYN_ELIMIT;
         } else if (mb->m[i].self) {
-            merge_self(mb, (uint32_t)i, e, ev);
+            merge_self(mb, (uint32_t)i, e, now_ms, ev);
         } else {
             merge_other(mb, (uint32_t)i, e, now_ms, ev);
         }
@@ -449,4 +475,21 @@ int gossip_forget(struct membership *mb, const char *name, uint64_t now_ms)
     int rc = membership_set_tombstone(mb, (uint32_t)i, MEMBER_REMOVED, now_ms,
                                       NULL);
     return rc < 0 ? rc : 0;
+}
+
+int gossip_rejoin(struct membership *mb, uint64_t now_ms)
+{
+    if (mb->self >= mb->n)
+        return DYN_ENOTFOUND;
+    struct member *m = &mb->m[mb->self];
+    mb->rejoining = 1;
+    if (!MEMBER_IS_TOMBSTONE(m->status))
+        return 0;
+    if (m->incarnation == UINT32_MAX)
+        return DYN_ELIMIT;
+    m->incarnation++;
+    m->heartbeat = 0;
+    m->status = MEMBER_UP;
+    m->status_since_ms = now_ms;
+    return 1;
 }

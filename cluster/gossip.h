@@ -28,9 +28,22 @@
  *     local, as in the paper.
  *   - our own entry: a remote alive entry with a higher incarnation (we
  *     restarted and forgot ours) is refuted by taking incarnation + 1; a
- *     remote tombstone at or above our incarnation is reported
- *     (GOSSIP_EV_SELF_REMOVED) and left to the caller; a higher heartbeat
- *     for us at our incarnation is caught up with, so our next beat shows.
+ *     higher heartbeat for us at our incarnation is caught up with, so our
+ *     next beat shows.  A remote tombstone (LEFT or REMOVED) at or above
+ *     our incarnation is the record of an operator's decision (our
+ *     DYNAMO.LEAVE, or a DYNAMO.FORGET of us), and only a new decision
+ *     overrules it:
+ *       - rejoining (DYNAMO.JOIN was given to this node in this life, and
+ *         it is not in the ring yet: mb->rejoining): we outbid it, taking
+ *         the tombstone's incarnation + 1, alive (GOSSIP_EV_SELF_REJOINED);
+ *         the others then see a new life and take us back as UP, and the
+ *         old tombstone is overwritten in every table;
+ *       - otherwise we adopt it on our own entry, at its incarnation
+ *         (GOSSIP_EV_SELF_REMOVED, once: a tombstone is adopted only over
+ *         an alive entry): this node is out, gossips itself as such, and
+ *         rebalance.c never drives it into the ring.  A stronger or newer
+ *         tombstone is taken quietly after that.
+ *     A remote tombstone below our incarnation is an older life's: ignored.
  * The ring: the higher epoch replaces ours; at equal epochs a different
  * table is settled by a total order on (nodes, owners) -- the greater
  * wins -- so every node converges on the same table.  A ring with another
@@ -88,7 +101,10 @@ enum gossip_event_type {
     GOSSIP_EV_RESTARTED,    /* new incarnation; address may have changed */
     GOSSIP_EV_RING,         /* ring replaced; the old one is in old_ring */
     GOSSIP_EV_SELF_REFUTED, /* our incarnation was raised over a stale one */
-    GOSSIP_EV_SELF_REMOVED, /* someone holds a tombstone for us */
+    GOSSIP_EV_SELF_REMOVED, /* we adopted the cluster's tombstone for us;
+                             * from = our status before, to = the tomb */
+    GOSSIP_EV_SELF_REJOINED,/* rejoining: we outbid a tombstone for us;
+                             * from = the tombstone's status */
 };
 
 struct gossip_event {
@@ -141,5 +157,12 @@ int gossip_pick_peer(const struct membership *mb, uint64_t rnd,
  * self). */
 int gossip_leave(struct membership *mb, uint64_t now_ms);
 int gossip_forget(struct membership *mb, const char *name, uint64_t now_ms);
+/* DYNAMO.JOIN on a node that is not in the ring: from now on a tombstone
+ * for it is outbid (mb->rejoining), and if our own entry is a tombstone
+ * (we left, or adopted the cluster's), we take a new life at once:
+ * incarnation + 1, alive, heartbeat 0.  Returns 1 if the incarnation was
+ * raised, 0 if not, DYN_ENOTFOUND (no self entry) or DYN_ELIMIT (the
+ * incarnation cannot grow). */
+int gossip_rejoin(struct membership *mb, uint64_t now_ms);
 
 #endif

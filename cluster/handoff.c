@@ -38,6 +38,21 @@
  * its N replicas.  A newer write to the stand-in meanwhile has made a
  * newer hint, which keeps the copy until it is delivered in turn.
  *
+ * Delivery sends an owner only the hints of keys it still replicates.
+ * Re-targeting (retarget_tick): a hint whose owner no longer replicates
+ * its key -- the owner left or was forgotten, or the ring gave the
+ * partition to others -- would wait forever, and its stand-in copy with
+ * it.  Once a second (at once after a ring change), a pass walks every
+ * pending hint from memory, 256 per tick, and re-targets those: the object
+ * is merged here if this node replicates the key, and becomes a hint for
+ * each other replica of the key under the ring (and each gainer under a
+ * pending ring); then the old hint is dropped.  Delivery carries the new
+ * hints like any other, and a replica that had the object already merges
+ * it as a no-op.  Ownership is judged only once gossip has confirmed this
+ * node's ring (a ring loaded from disk may be stale), and a tombstoned
+ * owner still in the ring (a forget under way) keeps its hints until the
+ * ring moves on.  Counted in INFO hints_retargeted, one log line a pass.
+ *
  * Orphans: a copy this node holds for a partition it does not replicate,
  * with no hint pending (the hint was dropped over the budget, or the ring
  * moved on), would stay forever.  Once a second, one such partition is
@@ -84,6 +99,15 @@ struct handoff {
     uint64_t lost_log_us;               /* monotonic time of the last
                                          * hints_lost log line */
     uint64_t lost_unlogged;             /* losses since that line */
+    /* the re-targeting pass: where it is, and what it did */
+    int rt_active;                      /* a pass is under way */
+    int rt_now;                         /* start the next one at once */
+    uint64_t rt_last_ms;                /* the end of the last pass */
+    char rt_owner[HINTS_OWNER_MAX + 1]; /* the owner being walked */
+    uint64_t rt_after;                  /* ...after this hint id */
+    uint64_t rt_pass_count;             /* re-targeted in this pass */
+    char rt_pass_owner[MEMBER_NAME_MAX];/* one owner of them, for the log */
+    uint64_t hints_retargeted;
 };
 
 #define DELIVER_BATCH 256
@@ -335,17 +359,41 @@ static void collect_owner(void *ctx, const char *owner, uint64_t count,
     w->names[w->n++] = dyn_strdup(owner);
 }
 
+/* The owner of a hint still replicates its key (under the ring, or the
+ * pending ring of a change in progress).  With no ring yet, it does. */
+static int owner_owns(struct cluster *cl, const char *owner, const void *key,
+                      size_t klen)
+{
+    if (!cl->ring.nnodes)
+        return 1;
+    return rebalance_is_replica(cl, owner,
+                                ring_partition_of(&cl->ring, key, klen));
+}
+
+/* Keeps only the hints of b that owner still replicates: the others are
+ * the re-targeting pass's (below). */
+static void keep_owned(struct cluster *cl, const char *owner,
+                       struct hints_batch *b)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (owner_owns(cl, owner, b->v[i].key, b->v[i].klen)) {
+            b->v[k++] = b->v[i];
+        } else {
+            dyn_free(b->v[i].key);
+            dyn_free(b->v[i].obj);
+        }
+    }
+    b->n = k;
+}
+
 static void deliver_owner(struct cluster *cl, const char *owner)
 {
     int m = membership_find(&cl->mb, owner);
     if (m < 0 || m == (int)cl->mb.self)
         return;
-    if (cl->mb.m[m].status == MEMBER_REMOVED) {
-        /* forgotten (here, or elsewhere and learned by gossip): its
-         * hints will never be delivered */
-        handoff_forget(cl, owner);
-        return;
-    }
+    /* a member that left or was forgotten is not UP: its hints wait for
+     * the ring to move on, then the re-targeting pass sends them on */
     if (cl->mb.m[m].status != MEMBER_UP || !cl_reachable(cl, m))
         return;
     if ((uint32_t)m >= cl->ho->delivering_cap) {
@@ -361,8 +409,9 @@ static void deliver_owner(struct cluster *cl, const char *owner)
     d->cl = cl;
     d->member = (uint16_t)m;
     hints_batch_init(&d->b);
-    if (hints_next(cl->ho->hints, owner, 0, DELIVER_BATCH, &d->b) != 0 ||
-        d->b.n == 0) {
+    if (hints_next(cl->ho->hints, owner, 0, DELIVER_BATCH, &d->b) == 0)
+        keep_owned(cl, owner, &d->b);
+    if (d->b.n == 0) {
         hints_batch_free(&d->b);
         dyn_free(d);
         return;
@@ -523,6 +572,165 @@ static void sweep_tick(struct cluster *cl, uint64_t t)
     cl->ho->last_sweep_ms = t; /* nothing to hand off: look again in a while */
 }
 
+/* ---- re-targeting --------------------------------------------------------- */
+
+#define RETARGET_BATCH 256
+#define RETARGET_EVERY_MS 1000
+
+struct rt_pick {
+    struct cluster *cl;
+    const char *owner;
+    uint32_t seen;
+    uint32_t n;
+    uint64_t ids[RETARGET_BATCH];
+    uint8_t *keys[RETARGET_BATCH];
+    uint32_t klens[RETARGET_BATCH];
+};
+
+static void rt_collect(void *ctx, uint64_t id, const void *key, uint32_t klen)
+{
+    struct rt_pick *p = ctx;
+    p->seen++;
+    if (p->n >= RETARGET_BATCH || owner_owns(p->cl, p->owner, key, klen))
+        return;
+    p->ids[p->n] = id;
+    p->keys[p->n] = dyn_memdup(key, klen ? klen : 1);
+    p->klens[p->n] = klen;
+    p->n++;
+}
+
+/* Hint id of (owner, key): its owner no longer replicates the key.  The
+ * object goes to the key's replicas now (and to the gainers of a change
+ * in progress): merged here if this node is one, else as a new hint for
+ * each of them, which delivery then carries (and after which this node's
+ * stand-in copy is dropped, as for any delivered hint).  A replica that
+ * holds the object already merges it as a no-op.  Then the old hint is
+ * dropped.  1 if re-targeted, 0 if kept (no replica to take it, or the
+ * merge here failed). */
+static int retarget_one(struct cluster *cl, const char *owner, uint64_t id,
+                        const uint8_t *key, uint32_t klen)
+{
+    struct handoff *ho = cl->ho;
+    struct hints_batch b;
+    hints_batch_init(&b);
+    if (hints_next(ho->hints, owner, id - 1, 1, &b) != 0 || b.n != 1 ||
+        b.v[0].id != id) {
+        hints_batch_free(&b);
+        return 0;   /* replaced or gone meanwhile */
+    }
+    struct object *obj = NULL;
+    if (db_parse_object(cl->node, b.v[0].obj, b.v[0].olen, &obj) != 0) {
+        hints_batch_free(&b);
+        if (hints_drop(ho->hints, owner, key, klen, id) == 0)
+            hint_lost(cl, owner, "its object does not parse");
+        return 0;
+    }
+    hints_batch_free(&b);
+    uint32_t part = ring_partition_of(&cl->ring, key, klen);
+    uint16_t to[2 * QUORUM_MAX];
+    uint32_t nt = cl_replicas(cl, part, to);
+    nt += rebalance_extra_targets(cl, part, to + nt, QUORUM_MAX);
+    int om = membership_find(&cl->mb, owner);
+    uint32_t sent = 0;
+    int failed = 0;
+    for (uint32_t i = 0; i < nt; i++) {
+        int dup = to[i] == om;
+        for (uint32_t j = 0; j < i && !dup; j++)
+            dup = to[j] == to[i];
+        if (dup)
+            continue;
+        sent++;
+        if (to[i] == cl->mb.self)
+            failed |= db_merge_object(cl->node, key, klen, obj, NULL) < 0;
+        else
+            add_hint(cl, cl->mb.m[to[i]].name, (const char *)key, klen, obj);
+    }
+    object_free(obj);
+    if (!sent || failed)
+        return 0;
+    if (hints_drop(ho->hints, owner, key, klen, id) != 0)
+        return 0;
+    ho->hints_retargeted++;
+    if (!ho->rt_pass_count++)
+        snprintf(ho->rt_pass_owner, sizeof(ho->rt_pass_owner), "%s", owner);
+    return 1;
+}
+
+/* Walks every pending hint, RETARGET_BATCH per call, and re-targets those
+ * whose owner no longer replicates their key: the owner left, was
+ * forgotten, or the ring gave the partition to others.  A pass starts once
+ * a second, or at once after a ring change, and only once gossip has
+ * confirmed the ring (a ring loaded from disk may be stale). */
+static void retarget_tick(struct cluster *cl, uint64_t t)
+{
+    struct handoff *ho = cl->ho;
+    if (!cl->ring.nnodes || !cl->mb.self_heard)
+        return;
+    if (!ho->rt_active) {
+        if (!ho->rt_now && t - ho->rt_last_ms < RETARGET_EVERY_MS)
+            return;
+        ho->rt_active = 1;
+        ho->rt_now = 0;
+        ho->rt_owner[0] = 0;
+        ho->rt_after = 0;
+        ho->rt_pass_count = 0;
+    }
+    struct owner_walk w = {cl, t, NULL, 0};
+    hints_owners(ho->hints, collect_owner, &w);
+    uint32_t budget = RETARGET_BATCH, acted = 0;
+    int paused = 0;
+    for (uint32_t i = 0; i < w.n && !paused; i++) {
+        int c = strcmp(w.names[i], ho->rt_owner);
+        if (c < 0 || (c == 0 && ho->rt_after == UINT64_MAX))
+            continue;
+        if (c > 0) {
+            snprintf(ho->rt_owner, sizeof(ho->rt_owner), "%s", w.names[i]);
+            ho->rt_after = 0;
+        }
+        struct rt_pick *p = dyn_calloc(1, sizeof(*p));
+        p->cl = cl;
+        p->owner = w.names[i];
+        uint64_t last = hints_scan(ho->hints, w.names[i], ho->rt_after,
+                                   budget, rt_collect, p);
+        for (uint32_t k = 0; k < p->n; k++) {
+            acted += retarget_one(cl, w.names[i], p->ids[k], p->keys[k],
+                                  p->klens[k]);
+            dyn_free(p->keys[k]);
+        }
+        if (p->seen < budget) {
+            ho->rt_after = UINT64_MAX; /* this owner is done */
+            budget -= p->seen;
+        } else {
+            ho->rt_after = last;
+            paused = 1;
+        }
+        dyn_free(p);
+    }
+    for (uint32_t i = 0; i < w.n; i++)
+        dyn_free(w.names[i]);
+    dyn_free(w.names);
+    if (acted)
+        make_durable(cl);
+    if (paused)
+        return;
+    ho->rt_active = 0;
+    ho->rt_last_ms = t;
+    if (ho->rt_pass_count)
+        dlog(DLOG_NOTICE, "Re-targeted %llu hints whose owner (%s%s) no "
+             "longer replicates their key (it left, was forgotten, or the "
+             "ring moved) to the keys' replicas (INFO hints_retargeted)",
+             (unsigned long long)ho->rt_pass_count, ho->rt_pass_owner,
+             ho->rt_pass_count > 1 ? ", ..." : "");
+}
+
+void handoff_ring_changed(struct cluster *cl)
+{
+    if (!cl->ho)
+        return;
+    cl->ho->rt_active = 0;
+    cl->ho->rt_now = 1;
+}
+
 void handoff_tick(struct cluster *cl, uint64_t t)
 {
     if (!cl->ho->hints)
@@ -536,6 +744,7 @@ void handoff_tick(struct cluster *cl, uint64_t t)
     sweep_tick(cl, t);
     if (t - cl->ho->last_deliver_ms < DELIVER_EVERY_MS)
         return;
+    retarget_tick(cl, t);
     cl->ho->last_deliver_ms = t;
     /* names first: delivery may change the owner list */
     struct owner_walk w = {cl, t, NULL, 0};
@@ -545,14 +754,6 @@ void handoff_tick(struct cluster *cl, uint64_t t)
         dyn_free(w.names[i]);
     }
     dyn_free(w.names);
-}
-
-void handoff_forget(struct cluster *cl, const char *owner)
-{
-    uint64_t k = 0;
-    if (cl->ho->hints && hints_drop_owner(cl->ho->hints, owner, &k) == 0 && k)
-        dlog(DLOG_NOTICE, "dropped %llu hints for forgotten member %s",
-             (unsigned long long)k, owner);
 }
 
 void handoff_info(struct cluster *cl, struct dbuf *out)
@@ -573,7 +774,8 @@ void handoff_info(struct cluster *cl, struct dbuf *out)
                 "hint_max_bytes:%llu\r\n"
                 "standin_copies_dropped:%llu\r\n"
                 "orphans_handed_off:%llu\r\n"
-                "hints_lost:%llu\r\n",
+                "hints_lost:%llu\r\n"
+                "hints_retargeted:%llu\r\n",
                 (unsigned long long)cl->sloppy_writes,
                 (unsigned long long)cl->sloppy_reads,
                 (unsigned long long)st.stored,
@@ -584,7 +786,8 @@ void handoff_info(struct cluster *cl, struct dbuf *out)
                 (unsigned long long)st.max_bytes,
                 (unsigned long long)cl->ho->hints_redundant_dropped,
                 (unsigned long long)cl->ho->orphans_handed_off,
-                (unsigned long long)cl->ho->hints_lost);
+                (unsigned long long)cl->ho->hints_lost,
+                (unsigned long long)cl->ho->hints_retargeted);
 }
 
 /* DYNAMO.HINTS: [owner, count, bytes] per owner with pending hints. */

@@ -760,8 +760,9 @@ int hints_next(struct hints *hs, const char *owner, uint64_t after_id,
     return 0;
 }
 
-int hints_delivered(struct hints *hs, const char *owner, const void *key,
-                    uint32_t klen, uint64_t id)
+/* Removes hint id of (owner, key) with a DEL record. */
+static int hints_remove_one(struct hints *hs, const char *owner,
+                            const void *key, uint32_t klen, uint64_t id)
 {
     size_t nlen = owner ? strlen(owner) : 0;
     struct howner *o =
@@ -773,10 +774,43 @@ int hints_delivered(struct hints *hs, const char *owner, const void *key,
                           0, NULL, NULL);
     if (rc)
         return rc == DYN_ELIMIT ? DYN_ELIMIT : DYN_EIO;
-    hs->st.delivered++;
     hints_entry_remove(hs, e);
     (void)hints_reclaim(hs);
     return 0;
+}
+
+int hints_delivered(struct hints *hs, const char *owner, const void *key,
+                    uint32_t klen, uint64_t id)
+{
+    int rc = hints_remove_one(hs, owner, key, klen, id);
+    if (rc == 0)
+        hs->st.delivered++;
+    return rc;
+}
+
+int hints_drop(struct hints *hs, const char *owner, const void *key,
+               uint32_t klen, uint64_t id)
+{
+    return hints_remove_one(hs, owner, key, klen, id);
+}
+
+uint64_t hints_scan(const struct hints *hs, const char *owner,
+                    uint64_t after_id, size_t max, hints_key_fn fn,
+                    void *ctx)
+{
+    const struct howner *o =
+        owner ? hints_owner_find(hs, owner, strlen(owner), NULL) : NULL;
+    uint64_t last = 0;
+    if (!o)
+        return 0;
+    const struct hentry *e = o->head;
+    while (e && e->id <= after_id)
+        e = e->next;
+    for (size_t k = 0; e && k < max; k++, e = e->next) {
+        last = e->id;
+        fn(ctx, e->id, e->key, e->klen);
+    }
+    return last;
 }
 
 int hints_drop_owner(struct hints *hs, const char *owner, uint64_t *n)

@@ -160,8 +160,24 @@ int hints_next(struct hints *hs, const char *owner, uint64_t after_id,
 int hints_delivered(struct hints *hs, const char *owner, const void *key,
                     uint32_t klen, uint64_t id);
 
-/* Drops every pending hint of owner (DYNAMO.FORGET): DEL records, not
- * counted as delivered.  *n (may be NULL) gets how many. */
+/* Removes hint id of (owner, key) as hints_delivered does, without
+ * counting it as delivered (the caller re-targeted it to other owners).
+ * The same returns. */
+int hints_drop(struct hints *hs, const char *owner, const void *key,
+               uint32_t klen, uint64_t id);
+
+/* Walks up to max pending hints of owner whose id is > after_id, oldest
+ * first, from memory (no disk read): fn gets each one's id and key (valid
+ * during the call only; fn must not change the store).  Returns the id of
+ * the last hint walked, 0 if none. */
+typedef void (*hints_key_fn)(void *ctx, uint64_t id, const void *key,
+                             uint32_t klen);
+uint64_t hints_scan(const struct hints *hs, const char *owner,
+                    uint64_t after_id, size_t max, hints_key_fn fn,
+                    void *ctx);
+
+/* Drops every pending hint of owner: DEL records, not counted as
+ * delivered.  *n (may be NULL) gets how many. */
 int hints_drop_owner(struct hints *hs, const char *owner, uint64_t *n);
 
 int hints_flush(struct hints *hs);  /* write buffered records */

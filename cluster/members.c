@@ -18,6 +18,12 @@
  *     with the union.  A member learned this way gets a peer link at once;
  *     a new ring (higher epoch) goes to rebalance.c.
  *
+ * What the cluster holds for this node comes back in gossip too (the rule
+ * is gossip.h's): a tombstone for it is adopted, logged once, and shown in
+ * INFO (member_status, member_incarnation, member_rejoining), unless
+ * DYNAMO.JOIN made it rejoin, when the tombstone is outbid and that is
+ * logged instead.
+ *
  * Gossip also carries the quorum settings (n, r, w) with a version, the
  * time of the DYNAMO.CONFIG SET that made them: the newer version wins, so
  * a node that was down when they changed catches up at its first exchange.
@@ -250,8 +256,13 @@ uint64_t members_quorum_version(const struct cluster *cl)
 
 void members_info(struct cluster *cl, struct dbuf *out)
 {
-    dbuf_printf(out, "gossip_rounds:%llu\r\nkilled:%d\r\n",
-                (unsigned long long)cl->mem->gossip_rounds, cl->mem->killed);
+    const struct member *me = &cl->mb.m[cl->mb.self];
+    dbuf_printf(out, "gossip_rounds:%llu\r\nkilled:%d\r\n"
+                "member_status:%s\r\nmember_incarnation:%u\r\n"
+                "member_rejoining:%d\r\n",
+                (unsigned long long)cl->mem->gossip_rounds, cl->mem->killed,
+                member_status_name(me->status), me->incarnation,
+                cl->mb.rejoining);
 }
 
 void cluster_quorum_changed(struct node *n, const struct dyn_arg *name,
@@ -303,8 +314,18 @@ static void apply_events(struct cluster *cl, struct gossip_events *ev)
                  cl->mb.m[cl->mb.self].incarnation);
             break;
         case GOSSIP_EV_SELF_REMOVED:
-            dlog(DLOG_WARNING, "gossip: the cluster holds this node as "
-                               "left or forgotten");
+            /* once per adoption: the entry is a tombstone from now on */
+            dlog(DLOG_WARNING, "gossip: the cluster holds this node as %s "
+                 "(incarnation %u): it stays out of the ring; DYNAMO.JOIN "
+                 "host:port brings it back as a new life",
+                 e->to == MEMBER_LEFT ? "left" : "forgotten",
+                 cl->mb.m[cl->mb.self].incarnation);
+            break;
+        case GOSSIP_EV_SELF_REJOINED:
+            dlog(DLOG_NOTICE, "gossip: the cluster held this node as %s; "
+                 "rejoining as incarnation %u",
+                 e->from == MEMBER_LEFT ? "left" : "forgotten",
+                 cl->mb.m[cl->mb.self].incarnation);
             break;
         case GOSSIP_EV_RING:
             break;

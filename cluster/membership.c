@@ -1,8 +1,9 @@
 /*
  * membership.c -- member table and local failure detector; the state
  * machine is drawn in membership.h.  Invariants: names are unique; exactly
- * one entry has self set once the node has added itself; self is UP, or
- * LEFT once it has left; the detectors never move a member out of a
+ * one entry has self set once the node has added itself; self is UP, or a
+ * tombstone once it has left or learned that the cluster holds it as left
+ * or forgotten (gossip.c); the detectors never move a member out of a
  * tombstone (LEFT, REMOVED) nor judge self.
  */
 #include "cluster/membership.h"
@@ -180,8 +181,7 @@ int membership_set_tombstone(struct membership *mb, uint32_t i,
                              enum member_status s, uint64_t now_ms,
                              struct member_event *ev)
 {
-    if (i >= mb->n || !MEMBER_IS_TOMBSTONE(s) ||
-        (mb->m[i].self && s != MEMBER_LEFT))
+    if (i >= mb->n || !MEMBER_IS_TOMBSTONE(s))
         return DYN_EINVAL;
     mb->m[i].oldest_wait_ms = 0;
     return set_status(mb, i, s, now_ms, ev);

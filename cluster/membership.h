@@ -29,6 +29,16 @@
  * stay in the table so that gossip does not resurrect the member from
  * stale entries; membership_remove is for tables that do not gossip.
  *
+ * Our own entry may hold a tombstone too: LEFT once this node has left, or
+ * the tombstone the cluster holds for it (LEFT or REMOVED, adopted by
+ * gossip.c when this node is not rejoining).  A node whose own entry is a
+ * tombstone stays out of the ring.  `rejoining` is set by DYNAMO.JOIN
+ * (gossip_rejoin) and cleared once the node is in the ring: while it is
+ * set, a tombstone for this node is outbid with a new incarnation instead
+ * of adopted (the rule is in gossip.h).  `self_heard` records that some
+ * gossip message has carried our own entry, so that the node knows what
+ * the cluster holds for it before it asks to join.
+ *
  * The functions take now_ms and return what changed; they never do I/O.
  * Thread-safety: none; the event loop owns the table.
  */
@@ -77,6 +87,8 @@ struct membership {
     uint64_t down_transitions;
     uint64_t hb_suspect_ms; /* not heard of this long: SUSPECT (0: off) */
     uint64_t hb_down_ms;    /* not heard of this long: DOWN (0: off) */
+    int rejoining;          /* DYNAMO.JOIN given, not in the ring yet */
+    int self_heard;         /* a gossip message carried our own entry */
 };
 
 /* A status change, for the event log. */
@@ -121,8 +133,9 @@ void membership_set_heartbeat_timeouts(struct membership *mb,
  * detector alone says.  Returns 1 and fills ev on a change. */
 int membership_heard(struct membership *mb, uint32_t i, uint64_t now_ms,
                      struct member_event *ev);
-/* Sets a tombstone (MEMBER_LEFT or MEMBER_REMOVED) on member i; self may
- * be marked LEFT.  Returns 1 and fills ev on a change, DYN_EINVAL for a
+/* Sets a tombstone (MEMBER_LEFT or MEMBER_REMOVED) on member i, self
+ * included (it left, or the cluster holds it as left or forgotten).
+ * Returns 1 and fills ev on a change, DYN_EINVAL for a
  * status that is not a tombstone or an index out of range. */
 int membership_set_tombstone(struct membership *mb, uint32_t i,
                              enum member_status s, uint64_t now_ms,

@@ -32,7 +32,18 @@
  * its copies after a grace period (so a coordinator still on the old ring
  * for a moment reads complete data), and a leaver marks itself LEFT.  A
  * member that is down during the change misses it: it learns the ring by
- * gossip when it returns, and anti-entropy repairs its data.
+ * gossip when it returns, and anti-entropy repairs its data.  A node that
+ * learns it was forgotten does not drop: nobody pulled from it, so the
+ * orphan sweep (handoff.c) hands its copies to the replicas first.
+ *
+ * Who may join (gossip.h has the rule): a node whose own entry is a
+ * tombstone (it left, or the cluster holds it as left or forgotten and it
+ * was not told DYNAMO.JOIN) never drives a join, and a joiner first waits
+ * for gossip to carry its own entry, so that it knows what the cluster
+ * holds for it; DYNAMO.JOIN on a node outside the ring makes it outbid its
+ * tombstone (gossip_rejoin).  A member refuses (-BUSY, without taking the
+ * pending ring) a change that adds a node it holds as a tombstone, until
+ * gossip brings that node's new life.
  *
  * Why every write also goes to the gainer, and why streaming waits for
  * every member's "ready": a write that reached only the old replicas after
@@ -63,6 +74,10 @@
  * that member answers -BUSY, and the driver gives up when it learns the
  * new ring.  Likewise a member holding the pending ring of a later epoch
  * refuses a change made from an older ring.
+ *
+ * A driver killed for good mid-change would leave every member holding
+ * its pending ring: a member abandons a pending ring whose driver it has
+ * held down (or left, forgotten) for ten down timeouts (pending_watch).
  *
  * Thread-safety: none; the event loop owns everything.
  */
@@ -129,6 +144,9 @@ struct rebalance {
     uint64_t keys_in, bytes_in, keys_dropped;
     uint64_t last_stream_ms, last_stream_bytes;
     uint64_t changes_driven;
+    uint64_t driver_lost_ms;    /* since when the pending ring's driver
+                                 * is down or gone (0: it is not) */
+    uint64_t pending_abandoned;
 };
 
 static const char *rebalance_move(struct cluster *cl, const char *driver,
@@ -151,6 +169,13 @@ static int in_top(struct cluster *cl, const struct ring *r, uint32_t part,
 static const char *self_name(const struct cluster *cl)
 {
     return cl->mb.m[cl->mb.self].name;
+}
+
+/* Our own entry is a tombstone: we left, or the cluster holds us as left
+ * or forgotten and we were not told to come back (gossip.h). */
+static int self_out(const struct cluster *cl)
+{
+    return MEMBER_IS_TOMBSTONE(cl->mb.m[cl->mb.self].status);
 }
 
 int rebalance_init(struct cluster *cl)
@@ -197,14 +222,18 @@ uint32_t rebalance_extra_targets(struct cluster *cl, uint32_t part,
     return n;
 }
 
+int rebalance_is_replica(struct cluster *cl, const char *name, uint32_t part)
+{
+    if (!cl->rb || part >= cl->ring.q)
+        return 0;
+    return in_top(cl, &cl->ring, part, name) ||
+           (cl->rb->has_pending && in_top(cl, &cl->rb->pending, part, name));
+}
+
 int cluster_replicates(struct node *n, uint32_t part)
 {
     struct cluster *cl = n->cluster;
-    if (!cl || !cl->rb || part >= cl->ring.q)
-        return 0;
-    const char *me = self_name(cl);
-    return in_top(cl, &cl->ring, part, me) ||
-           (cl->rb->has_pending && in_top(cl, &cl->rb->pending, part, me));
+    return cl && rebalance_is_replica(cl, self_name(cl), part);
 }
 
 /* ---- the pending ring and the pulls (every member) --------------------- */
@@ -480,6 +509,7 @@ void rebalance_ring_changed(struct cluster *cl, const struct ring *old)
              (unsigned long long)cl->ring.epoch, lost);
     }
     /* a member of the new ring we have not heard of: learn it by gossip */
+    handoff_ring_changed(cl);
 }
 
 /* Takes r as the ring if it is newer. */
@@ -532,6 +562,10 @@ static void drops_tick(struct cluster *cl, uint64_t t)
     }
     uint32_t p = rb->drop_next++;
     rb->drop[p] = 0;
+    /* forgotten: nobody pulled from this node, so its copies go to the
+     * partition's replicas first (handoff.c's orphan sweep) */
+    if (cl->mb.m[cl->mb.self].status == MEMBER_REMOVED)
+        return;
     /* replicating it again (another change since), or gaining it: keep */
     if (cluster_replicates(cl->node, p))
         return;
@@ -588,6 +622,16 @@ static const char *rebalance_move(struct cluster *cl, const char *driver,
         if (ring_same(target, &cl->ring))
             return "done";
         return "-BUSY the ring has moved past this change";
+    }
+    /* a node this member holds as left or forgotten is let into the ring
+     * only once it has come back as a new life (gossip.h): else the ring
+     * would hold a node every member treats as down */
+    for (uint32_t i = 0; i < target->nnodes; i++) {
+        int m = membership_find(&cl->mb, target->names[i]);
+        if (m >= 0 && MEMBER_IS_TOMBSTONE(cl->mb.m[m].status) &&
+            ring_node_index(&cl->ring, target->names[i]) < 0)
+            return "-BUSY the change adds a node held here as left or "
+                   "forgotten";
     }
     /* a pending ring of a later epoch was made from a ring newer than
      * this change's, which gossip will bring to its driver */
@@ -794,6 +838,16 @@ static void drive_tick(struct cluster *cl, uint64_t t)
             rb->want = kind;
         return;
     }
+    if (rb->drive == DRIVE_JOIN && self_out(cl)) {
+        /* the cluster holds us as left or forgotten, and we were not told
+         * to come back (gossip.h): no join */
+        rb->drive = DRIVE_NONE;
+        if (rb->has_pending && strcmp(rb->driver, self_name(cl)) == 0)
+            pending_clear(rb);
+        dlog(DLOG_NOTICE, "rebalance: join abandoned: this node is held as "
+                          "left or forgotten");
+        return;
+    }
     if (t - rb->last_poll_ms < POLL_MS)
         return;
     rb->last_poll_ms = t;
@@ -855,8 +909,11 @@ static void auto_join(struct cluster *cl, uint64_t t)
 {
     struct rebalance *rb = cl->rb;
     if (rb->drive != DRIVE_NONE || !cl->ring.nnodes || rb->has_pending ||
-        ring_node_index(&cl->ring, self_name(cl)) >= 0 ||
-        MEMBER_IS_TOMBSTONE(cl->mb.m[cl->mb.self].status))
+        ring_node_index(&cl->ring, self_name(cl)) >= 0 || self_out(cl))
+        return;
+    /* what the cluster holds for us (a tombstone: we stay out, unless
+     * told to join) comes with the first gossip that carries our entry */
+    if (!cl->mb.self_heard)
         return;
     /* wait until gossip has told us of every node of the ring */
     int reachable = 0;
@@ -874,6 +931,42 @@ static void auto_join(struct cluster *cl, uint64_t t)
     if (ring_add(&target, self_name(cl), (uint32_t)cl->node->cfg.n) == 0)
         start_change(cl, DRIVE_JOIN, &target);
     ring_free(&target);
+}
+
+/* A pending ring whose driver has been down, left or forgotten for ten
+ * down timeouts is abandoned here: a driver killed for good in the middle
+ * of its change would otherwise hold every member's pending ring forever,
+ * and with it the extra write targets, the copies kept for the gainers, and
+ * every later change (-BUSY).  A driver that comes back polls again, and
+ * its R.MOVE sets the pending ring anew (pulls start over; merging is
+ * idempotent). */
+static void pending_watch(struct cluster *cl, uint64_t t)
+{
+    struct rebalance *rb = cl->rb;
+    int m = rb->has_pending ? membership_find(&cl->mb, rb->driver) : -1;
+    int gone = rb->has_pending && m != (int)cl->mb.self &&
+               (m < 0 || MEMBER_IS_TOMBSTONE(cl->mb.m[m].status) ||
+                cl->mb.m[m].status == MEMBER_DOWN);
+    if (!gone) {
+        rb->driver_lost_ms = 0;
+        return;
+    }
+    if (!rb->driver_lost_ms) {
+        rb->driver_lost_ms = t ? t : 1;
+        return;
+    }
+    uint64_t bound = 10 * (uint64_t)cl->node->cfg.down_timeout_ms;
+    if (t - rb->driver_lost_ms < bound)
+        return;
+    dlog(DLOG_WARNING, "rebalance: %s, the driver of pending ring epoch %llu, "
+                       "has been %s for %llu ms: the change is abandoned "
+                       "here (it starts again if %s polls again)",
+         rb->driver, (unsigned long long)rb->pending.epoch,
+         m < 0 ? "unknown" : member_status_name(cl->mb.m[m].status),
+         (unsigned long long)(t - rb->driver_lost_ms), rb->driver);
+    pending_clear(rb);
+    rb->driver_lost_ms = 0;
+    rb->pending_abandoned++;
 }
 
 /* A leave or forget that had to give way starts again from the new ring. */
@@ -900,6 +993,12 @@ static void retry_wanted(struct cluster *cl)
 
 void rebalance_tick(struct cluster *cl, uint64_t t)
 {
+    /* rejoining ends once this node is in the ring the cluster gossips:
+     * from then on a tombstone for it (a later forget) is adopted */
+    if (cl->mb.rejoining && cl->mb.self_heard && !self_out(cl) &&
+        ring_node_index(&cl->ring, self_name(cl)) >= 0)
+        cl->mb.rejoining = 0;
+    pending_watch(cl, t);
     retry_wanted(cl);
     auto_join(cl, t);
     drive_tick(cl, t);
@@ -917,7 +1016,20 @@ int cluster_join(struct node *n, const char *hostport, size_t len,
         dbuf_printf(err, "ERR this node is not in a cluster");
         return DYN_EINVAL;
     }
-    return members_add_seed(cl, hostport, len, err);
+    int rc = members_add_seed(cl, hostport, len, err);
+    /* a member in the ring the cluster gossips has nothing to come back
+     * from (a ring not yet confirmed by gossip may be a stale one) */
+    if (rc != 0 || (cl->mb.self_heard && !self_out(cl) &&
+                    ring_node_index(&cl->ring, self_name(cl)) >= 0))
+        return rc;
+    /* the operator's word: a tombstone the cluster holds for this node
+     * (it left, or was forgotten) is outbid by a new life (gossip.h) */
+    rc = gossip_rejoin(&cl->mb, cl_now(cl));
+    if (rc == 1)
+        dlog(DLOG_NOTICE, "DYNAMO.JOIN: this node had left or was "
+                          "forgotten; rejoining as incarnation %u",
+             cl->mb.m[cl->mb.self].incarnation);
+    return 0;
 }
 
 int cluster_leave(struct node *n, struct dbuf *err)
@@ -991,8 +1103,9 @@ int cluster_forget(struct node *n, const char *name, size_t len,
                          "again when it is done");
         return DYN_EAGAIN;
     }
+    /* its hints are re-targeted to the keys' replicas once the ring no
+     * longer holds it (handoff.c) */
     gossip_forget(&cl->mb, nm, cl_now(cl));
-    handoff_forget(cl, nm);
     if (ring_node_index(&cl->ring, nm) < 0)
         return 0;
     struct ring target;
@@ -1096,7 +1209,8 @@ void rebalance_info(struct cluster *cl, struct dbuf *out)
                 "rebalance_last_stream_ms:%llu\r\n"
                 "rebalance_last_stream_bytes:%llu\r\n"
                 "rebalance_keys_dropped:%llu\r\n"
-                "rebalance_changes_driven:%llu\r\n",
+                "rebalance_changes_driven:%llu\r\n"
+                "rebalance_pending_abandoned:%llu\r\n",
                 rb->drive == DRIVE_NONE    ? "none"
                 : rb->drive == DRIVE_JOIN  ? "join"
                 : rb->drive == DRIVE_LEAVE ? "leave"
@@ -1111,5 +1225,6 @@ void rebalance_info(struct cluster *cl, struct dbuf *out)
                 (unsigned long long)rb->last_stream_ms,
                 (unsigned long long)rb->last_stream_bytes,
                 (unsigned long long)rb->keys_dropped,
-                (unsigned long long)rb->changes_driven);
+                (unsigned long long)rb->changes_driven,
+                (unsigned long long)rb->pending_abandoned);
 }

@@ -149,8 +149,10 @@ static void dynamo_members(struct client *c, int argc,
         reply_bulk_cstr(&c->obuf, "addr");
         reply_bulk_cstr(&c->obuf, addr);
         reply_bulk_cstr(&c->obuf, "status");
-        reply_bulk_cstr(&c->obuf,
-                        m->self ? "self" : member_status_name(m->status));
+        /* our own entry: "self", or the tombstone that keeps us out */
+        reply_bulk_cstr(&c->obuf, m->self && !MEMBER_IS_TOMBSTONE(m->status)
+                                      ? "self"
+                                      : member_status_name(m->status));
         reply_bulk_cstr(&c->obuf, "last_reply_ms_ago");
         reply_int(&c->obuf, m->self ? 0
                                     : (long long)(now > m->last_reply_ms

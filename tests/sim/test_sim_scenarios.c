@@ -26,7 +26,14 @@
  *   - a late write failure (coordinator.c, handoff.c): a replica's R.PUT
  *     fails after the stand-in that coordinated it has handed off and
  *     dropped its copy; the hint is kept from the replicated object, and
- *     the replica gets the write with no read and no anti-entropy.
+ *     the replica gets the write with no read and no anti-entropy;
+ *   - hints owed to a node that left (handoff.c, rebalance.c): a node cut
+ *     off from a leaver stands in for it, the leave completes, the links
+ *     heal; the hints go to the keys' replicas of the final ring, and every
+ *     key ends on exactly those replicas;
+ *   - a driver lost mid-change (rebalance.c): a joiner is cut off for good
+ *     once the members hold its pending ring; they give it up, and
+ *     DYNAMO.FORGET of the joiner then works.
  *
  * Every scenario runs over several seeds (each an interleaving), and each
  * replays: the same seed twice gives a byte-identical trace (every
@@ -45,6 +52,7 @@
 #include <string.h>
 #include "cluster/cluster.h"
 #include "cluster/coordinator.h"
+#include "cluster/membership.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
 #include "cluster/ring.h"
@@ -590,6 +598,142 @@ static void late_write_failure(uint64_t seed, struct dbuf *trace)
     sim_free(s);
 }
 
+/* ---- 7. hints owed to a node that left ---------------------------------- */
+
+/* The issue's sequence (#13, item 8) in 5 nodes: n1 and n5 cannot reach
+ * each other; writes through n1 make n1 stand in for n5 on the keys whose
+ * first fallback it is; n5 leaves, the links heal.  n5 is no replica of
+ * anything now, so n1's hints for it must go to the keys' replicas of the
+ * final ring, and then every key sits on exactly those replicas. */
+
+#define LV_KEYS 48
+
+struct sees_down {
+    int node, peer;
+};
+
+static int sees_down(struct sim *s, const void *ctx)
+{
+    const struct sees_down *d = ctx;
+    const struct membership *mb = cluster_membership(sim_node(s, d->node));
+    char name[16];
+    snprintf(name, sizeof(name), "n%d", d->peer + 1);
+    int m = membership_find(mb, name);
+    return m >= 0 && mb->m[m].status == MEMBER_DOWN;
+}
+
+/* Every key of write_keys is held by exactly its replicas under node 0's
+ * ring, with its value. */
+static int placed_exactly(struct sim *s, const void *ctx)
+{
+    (void)ctx;
+    const struct ring *r = cluster_ring(sim_node(s, 0));
+    uint32_t nval = (uint32_t)sim_node(s, 0)->cfg.n;
+    for (int i = 0; i < LV_KEYS; i++) {
+        char k[32], v[64];
+        key_name(i, k, sizeof(k));
+        key_value(i, v, sizeof(v));
+        uint16_t ri[16];
+        uint32_t np = ring_preflist(r, ring_partition_of(r, k, strlen(k)), ri,
+                                    nval);
+        for (int node = 0; node < s->nn; node++) {
+            int replica = 0;
+            for (uint32_t j = 0; j < np; j++)
+                replica |= atoi(r->names[ri[j]] + 1) - 1 == node;
+            if (replica ? !sim_holds(s, node, k, v) : !!sim_local(s, node, k))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+static void hints_for_a_leaver(uint64_t seed, struct dbuf *trace)
+{
+    struct sim_opts o = {.nn = 5, .nval = 3, .r = 2, .w = 2,
+                         .hint_max_bytes = "1048576"};
+    struct sim *s = sim_new_opts(&o, seed);
+    sim_net_trace_to(s->net, trace);
+    const int n1 = 0, n5 = 4;
+    sim_net_link(s->net, n1, n5, SIM_LINK_DOWN);
+    sim_net_link(s->net, n5, n1, SIM_LINK_DOWN);
+    struct sees_down d1 = {n1, n5}, d5 = {n5, n1};
+    SIM_ASSERT(s, sim_run_until(s, sees_down, &d1, 50, 60000) &&
+                      sim_run_until(s, sees_down, &d5, 50, 60000),
+               "n1 and n5 do not see each other down");
+    write_keys(s, n1, LV_KEYS);
+    sim_settle(s);
+    long long owed = sim_info(s, n1, "hints_pending");
+    SIM_ASSERT(s, owed > 0, "n1 stood in for n5 on no key");
+
+    sim_expect(s, n5, "DYNAMO.LEAVE", "+OK\r\n");
+    struct ring_goal left = {.nodes = 4, .skip = n5};
+    SIM_ASSERT(s, sim_run_until(s, ring_settled, &left, 50, 120000),
+               "the leave did not complete");
+    sim_net_link(s->net, n1, n5, SIM_LINK_UP);
+    sim_net_link(s->net, n5, n1, SIM_LINK_UP);
+
+    SIM_ASSERT(s, sim_run_until(s, hints_drained, NULL, 50, 60000),
+               "%lld hints still pending (n1 %lld)",
+               sum_info(s, "hints_pending"), sim_info(s, n1, "hints_pending"));
+    SIM_ASSERT(s, sim_info(s, n1, "hints_retargeted") == owed,
+               "n1 owed %lld hints to n5 and re-targeted %lld", owed,
+               sim_info(s, n1, "hints_retargeted"));
+    SIM_ASSERT(s, sum_info(s, "hints_lost") == 0, "%lld hints lost",
+               sum_info(s, "hints_lost"));
+    SIM_ASSERT(s, sim_run_until(s, placed_exactly, NULL, 100, 60000),
+               "keys are not on exactly their replicas of the final ring");
+    sim_net_trace_to(s->net, NULL);
+    sim_free(s);
+}
+
+/* ---- 8. a driver lost in the middle of its change ------------------------ */
+
+static int no_pending(struct sim *s, const void *ctx)
+{
+    const int *among = ctx;
+    for (int i = 0; i < *among; i++)
+        if (sim_info(s, i, "rebalance_pending_epoch") != 0)
+            return 0;
+    return 1;
+}
+
+/* n4 joins, and is cut off for good once the members hold its pending
+ * ring: they must give the ring up (else every later change is refused
+ * with -BUSY, and writes keep going to a gainer that never comes), and
+ * then DYNAMO.FORGET n4 works and every key is where it was. */
+static void lost_driver(uint64_t seed, struct dbuf *trace)
+{
+    struct sim_opts o = {.nn = 3, .nval = 3, .r = 2, .w = 2};
+    struct sim *s = sim_new_opts(&o, seed);
+    sim_net_trace_to(s->net, trace);
+    write_keys(s, 0, NKEYS);
+    sim_settle(s);
+    int j = sim_add_joiner(s, 0);
+    uint64_t end = sim_net_now(s->net) + 60000;
+    while (sim_info(s, 0, "rebalance_pending_epoch") == 0) {
+        SIM_ASSERT(s, sim_net_now(s->net) < end, "n4 never started its join");
+        sim_advance(s, 20);
+        sim_drain(s);
+    }
+    SIM_ASSERT(s, cluster_ring(sim_node(s, 0))->nnodes == 3,
+               "the join completed before the cut");
+    sim_net_isolate(s->net, j, SIM_LINK_DOWN);
+    int members = 3;
+    SIM_ASSERT(s, sim_run_until(s, no_pending, &members, 100, 120000),
+               "a member still holds the lost driver's pending ring");
+    SIM_ASSERT(s, sim_info(s, 0, "rebalance_pending_abandoned") >= 1,
+               "n1 counted no abandoned change");
+    sim_expect(s, 0, "DYNAMO.FORGET n4", "+OK\r\n");
+    sim_settle(s);
+    struct ring_goal three = {.nodes = 3, .skip = j};
+    SIM_ASSERT(s, sim_run_until(s, ring_settled, &three, 100, 60000),
+               "the ring did not settle");
+    int all3[] = {0, 1, 2};
+    check_keys(s, 0, all3, 3);
+    sim_net_trace_to(s->net, NULL);
+    sim_free(s);
+}
+
 /* ---- each scenario over seeds, and replayed ------------------------------ */
 
 typedef void scenario_fn(uint64_t seed, struct dbuf *trace);
@@ -672,8 +816,22 @@ START_TEST(a_write_that_fails_late_on_a_stand_in_still_leaves_a_hint)
 }
 END_TEST
 
+START_TEST(hints_owed_to_a_node_that_left_reach_the_keys_replicas)
+{
+    over_seeds(hints_for_a_leaver);
+    replays(hints_for_a_leaver, 7);
+}
+END_TEST
+
+START_TEST(members_give_up_the_pending_ring_of_a_lost_driver)
+{
+    over_seeds(lost_driver);
+    replays(lost_driver, 7);
+}
+END_TEST
+
 /* One case each, so that CK_RUN_CASE=join (handoff, tombstone, wipe,
- * latewrite, sweep) runs one scenario alone. */
+ * latewrite, sweep, leaver, lostdriver) runs one scenario alone. */
 static Suite *sim_scenarios_suite(void)
 {
     const struct {
@@ -681,6 +839,8 @@ static Suite *sim_scenarios_suite(void)
         const TTest *test;
     } cases[] = {
         {"latewrite", a_write_that_fails_late_on_a_stand_in_still_leaves_a_hint},
+        {"leaver", hints_owed_to_a_node_that_left_reach_the_keys_replicas},
+        {"lostdriver", members_give_up_the_pending_ring_of_a_lost_driver},
         {"wipe", anti_entropy_refills_a_wiped_replica},
         {"sweep", root_sweeps_refill_a_wiped_replica_with_no_command},
         {"tombstone", a_tombstone_outlives_a_partition_and_is_reaped_after_it},

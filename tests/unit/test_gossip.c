@@ -345,14 +345,14 @@ START_TEST(forget_spreads_and_beats_left)
     ck_assert_int_eq(member(&b, "c")->status, MEMBER_REMOVED);
     deliver(&c, &a, 40, NULL);
     ck_assert_int_eq(member(&a, "c")->status, MEMBER_REMOVED);
-    /* the forgotten node hears of it and is told */
+    /* the forgotten node hears of it: it is out, and holds itself so */
     struct tnode c2;
     of_three(&c2, "c");
     struct gossip_events ev;
     gossip_events_init(&ev);
     deliver(&a, &c2, 50, &ev);
     ck_assert_uint_eq(count_events(&ev, GOSSIP_EV_SELF_REMOVED), 1);
-    ck_assert_int_eq(c2.mb.m[0].status, MEMBER_UP);
+    ck_assert_int_eq(c2.mb.m[0].status, MEMBER_REMOVED);
     gossip_events_free(&ev);
     tnode_free(&a);
     tnode_free(&b);
@@ -386,6 +386,108 @@ START_TEST(our_own_entry)
     gossip_events_free(&ev);
     tnode_free(&a);
     tnode_free(&b);
+}
+END_TEST
+
+/* A node restarted under its name after it left (or was forgotten) meets
+ * the cluster's tombstone for it: without DYNAMO.JOIN it stays out, says
+ * so once, and gossips itself as out; with DYNAMO.JOIN it outbids the
+ * tombstone and every peer takes it back as a new life. */
+START_TEST(a_tombstone_for_us_is_adopted_unless_we_rejoin)
+{
+    struct tnode a, b, c;
+    of_three(&a, "a");
+    of_three(&b, "b");
+    of_three(&c, "c");
+    /* c had incarnation 5 when it left; a and b hold that */
+    c.mb.m[0].incarnation = 5;
+    ck_assert_int_eq(gossip_leave(&c.mb, 10), 0);
+    deliver(&c, &a, 20, NULL);
+    deliver(&c, &b, 20, NULL);
+    ck_assert_int_eq(member(&a, "c")->status, MEMBER_LEFT);
+    ck_assert_uint_eq(member(&a, "c")->incarnation, 5);
+
+    /* c restarts empty: incarnation 1, alive; a's tombstone is adopted */
+    struct tnode c2;
+    of_three(&c2, "c");
+    struct gossip_events ev;
+    gossip_events_init(&ev);
+    ck_assert(!c2.mb.self_heard);
+    deliver(&a, &c2, 30, &ev);
+    ck_assert(c2.mb.self_heard);
+    ck_assert_uint_eq(count_events(&ev, GOSSIP_EV_SELF_REMOVED), 1);
+    ck_assert_int_eq(c2.mb.m[0].status, MEMBER_LEFT);
+    ck_assert_uint_eq(c2.mb.m[0].incarnation, 5);
+    /* once: the next exchange tells it nothing new */
+    deliver(&b, &c2, 40, &ev);
+    ck_assert_uint_eq(count_events(&ev, GOSSIP_EV_SELF_REMOVED), 0);
+    ck_assert_uint_eq(ev.n, 0);
+    /* and what it gossips keeps it out everywhere (its old alive entry
+     * at incarnation 1 would not have either, but now it agrees) */
+    deliver(&c2, &a, 50, NULL);
+    ck_assert_int_eq(member(&a, "c")->status, MEMBER_LEFT);
+    /* a stronger tombstone (forgotten meanwhile) is taken quietly */
+    ck_assert_int_eq(gossip_forget(&b.mb, "c", 55), 0);
+    deliver(&b, &c2, 60, &ev);
+    ck_assert_int_eq(c2.mb.m[0].status, MEMBER_REMOVED);
+    ck_assert_uint_eq(count_events(&ev, GOSSIP_EV_SELF_REMOVED), 0);
+
+    /* DYNAMO.JOIN: a new life at once, above the tombstone */
+    ck_assert_int_eq(gossip_rejoin(&c2.mb, 70), 1);
+    ck_assert(c2.mb.rejoining);
+    ck_assert_int_eq(c2.mb.m[0].status, MEMBER_UP);
+    ck_assert_uint_eq(c2.mb.m[0].incarnation, 6);
+    deliver(&c2, &a, 80, &ev);
+    ck_assert_int_eq(member(&a, "c")->status, MEMBER_UP);
+    ck_assert_uint_eq(member(&a, "c")->incarnation, 6);
+    ck_assert_uint_eq(count_events(&ev, GOSSIP_EV_RESTARTED), 1);
+    /* a stale message with the old tombstone undoes nothing, either way */
+    deliver(&b, &a, 90, NULL);
+    ck_assert_int_eq(member(&a, "c")->status, MEMBER_UP);
+    deliver(&b, &c2, 90, &ev);
+    ck_assert_int_eq(c2.mb.m[0].status, MEMBER_UP);
+    ck_assert_uint_eq(c2.mb.m[0].incarnation, 6);
+    gossip_events_free(&ev);
+    tnode_free(&a);
+    tnode_free(&b);
+    tnode_free(&c);
+    tnode_free(&c2);
+}
+END_TEST
+
+START_TEST(a_rejoining_node_outbids_a_tombstone_it_had_not_heard_of)
+{
+    struct tnode a, c;
+    of_three(&a, "a");
+    of_three(&c, "c");
+    member(&a, "c")->incarnation = 9;
+    ck_assert_int_eq(gossip_forget(&a.mb, "c", 10), 0);
+    /* told to join before hearing anything: its entry is alive already */
+    ck_assert_int_eq(gossip_rejoin(&c.mb, 20), 0);
+    ck_assert_uint_eq(c.mb.m[0].incarnation, 1);
+    struct gossip_events ev;
+    gossip_events_init(&ev);
+    deliver(&a, &c, 30, &ev);
+    ck_assert_uint_eq(count_events(&ev, GOSSIP_EV_SELF_REJOINED), 1);
+    ck_assert_uint_eq(count_events(&ev, GOSSIP_EV_SELF_REMOVED), 0);
+    ck_assert_int_eq(c.mb.m[0].status, MEMBER_UP);
+    ck_assert_uint_eq(c.mb.m[0].incarnation, 10);
+    deliver(&c, &a, 40, &ev);
+    ck_assert_int_eq(member(&a, "c")->status, MEMBER_UP);
+    ck_assert_uint_eq(member(&a, "c")->incarnation, 10);
+    /* a tombstone of an older life is no news once outbid */
+    deliver(&a, &c, 50, &ev);
+    ck_assert_uint_eq(ev.n, 0);
+    /* once in the ring (rejoining cleared by the caller), a later forget
+     * is adopted again */
+    c.mb.rejoining = 0;
+    ck_assert_int_eq(gossip_forget(&a.mb, "c", 60), 0);
+    deliver(&a, &c, 70, &ev);
+    ck_assert_uint_eq(count_events(&ev, GOSSIP_EV_SELF_REMOVED), 1);
+    ck_assert_int_eq(c.mb.m[0].status, MEMBER_REMOVED);
+    gossip_events_free(&ev);
+    tnode_free(&a);
+    tnode_free(&c);
 }
 END_TEST
 
@@ -742,6 +844,9 @@ static Suite *gossip_suite(void)
     tcase_add_test(tc, left_members_stay_left);
     tcase_add_test(tc, forget_spreads_and_beats_left);
     tcase_add_test(tc, our_own_entry);
+    tcase_add_test(tc, a_tombstone_for_us_is_adopted_unless_we_rejoin);
+    tcase_add_test(tc,
+                   a_rejoining_node_outbids_a_tombstone_it_had_not_heard_of);
     tcase_add_test(tc, higher_ring_epoch_wins_and_ties_converge);
     tcase_add_test(tc, another_clusters_ring_is_refused);
     tcase_add_test(tc, peers_are_picked_among_the_live);

@@ -765,6 +765,90 @@ START_TEST(drop_owner_forgets_its_hints)
 }
 END_TEST
 
+/* hints_scan: ids and keys from memory, oldest first, paged by id. */
+struct scan_seen {
+    uint32_t n;
+    uint64_t ids[16];
+    char keys[16][32];
+};
+
+static void scan_cb(void *ctx, uint64_t id, const void *key, uint32_t klen)
+{
+    struct scan_seen *s = ctx;
+    ck_assert_uint_lt(s->n, 16);
+    s->ids[s->n] = id;
+    snprintf(s->keys[s->n], sizeof(s->keys[0]), "%.*s", (int)klen,
+             (const char *)key);
+    s->n++;
+}
+
+START_TEST(scan_walks_an_owner_from_memory_in_pages)
+{
+    char *dir = make_dir();
+    struct hints *hs = open_store(dir, 1 << 20, 0, NULL);
+    for (int i = 0; i < 5; i++) {
+        add_hint(hs, "left", i, 0);
+        add_hint(hs, "other", i, 0);
+    }
+    add_hint(hs, "left", 1, 1);   /* replaced: moves to the back */
+    struct scan_seen a = {0};
+    uint64_t last = hints_scan(hs, "left", 0, 3, scan_cb, &a);
+    ck_assert_uint_eq(a.n, 3);
+    ck_assert_str_eq(a.keys[0], "key:0");
+    ck_assert_str_eq(a.keys[1], "key:2");
+    ck_assert_str_eq(a.keys[2], "key:3");
+    ck_assert_uint_eq(last, a.ids[2]);
+    ck_assert_uint_lt(a.ids[0], a.ids[1]);
+    struct scan_seen b = {0};
+    uint64_t last2 = hints_scan(hs, "left", last, 10, scan_cb, &b);
+    ck_assert_uint_eq(b.n, 2);
+    ck_assert_str_eq(b.keys[0], "key:4");
+    ck_assert_str_eq(b.keys[1], "key:1");
+    ck_assert_uint_eq(last2, b.ids[1]);
+    struct scan_seen c = {0};
+    ck_assert_uint_eq(hints_scan(hs, "left", last2, 10, scan_cb, &c), 0);
+    ck_assert_uint_eq(c.n, 0);
+    ck_assert_uint_eq(hints_scan(hs, "nobody", 0, 10, scan_cb, &c), 0);
+    ck_assert_uint_eq(c.n, 0);
+    hints_close(hs);
+    rm_dir(dir);
+}
+END_TEST
+
+START_TEST(drop_removes_one_version_without_counting_a_delivery)
+{
+    char *dir = make_dir();
+    struct hints *hs = open_store(dir, 1 << 20, 0, NULL);
+    add_hint(hs, "left", 1, 0);
+    add_hint(hs, "left", 2, 0);
+    struct hints_batch b;
+    hints_batch_init(&b);
+    ck_assert_int_eq(hints_next(hs, "left", 0, 10, &b), 0);
+    ck_assert_uint_eq(b.n, 2);
+    uint64_t id1 = b.v[0].id, id2 = b.v[1].id;
+    add_hint(hs, "left", 2, 1);   /* a newer version of key:2 */
+    ck_assert_int_eq(hints_drop(hs, "left", "key:1", 5, id1), 0);
+    ck_assert_int_eq(hints_drop(hs, "left", "key:1", 5, id1), DYN_ENOTFOUND);
+    /* the replaced version's id no longer names a pending hint */
+    ck_assert_int_eq(hints_drop(hs, "left", "key:2", 5, id2), DYN_ENOTFOUND);
+    ck_assert(!hints_has_key(hs, "key:1", 5));
+    ck_assert(hints_has_key(hs, "key:2", 5));
+    struct hints_stats st;
+    hints_stats(hs, &st);
+    ck_assert_uint_eq(st.delivered, 0);
+    ck_assert_uint_eq(st.pending, 1);
+    hints_close(hs);
+    /* and it stays dropped after a replay */
+    hs = open_store(dir, 1 << 20, 0, NULL);
+    ck_assert_int_eq(hints_next(hs, "left", 0, 10, &b), 0);
+    ck_assert_uint_eq(b.n, 1);
+    assert_hint(&b.v[0], 2, 1);
+    hints_batch_free(&b);
+    hints_close(hs);
+    rm_dir(dir);
+}
+END_TEST
+
 static Suite *hints_suite(void)
 {
     Suite *s = suite_create("hints");
@@ -784,6 +868,8 @@ static Suite *hints_suite(void)
     tcase_add_test(tc, one_dead_owner_does_not_pin_the_disk);
     tcase_add_test(tc, many_owners);
     tcase_add_test(tc, drop_owner_forgets_its_hints);
+    tcase_add_test(tc, scan_walks_an_owner_from_memory_in_pages);
+    tcase_add_test(tc, drop_removes_one_version_without_counting_a_delivery);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -83,6 +83,36 @@ START_TEST(table_rules)
 }
 END_TEST
 
+/* Tombstones: any member may take one, our own entry included (we left,
+ * or the cluster holds us as forgotten); no detector and no reply moves a
+ * member out of one. */
+START_TEST(tombstones_hold_against_the_detectors)
+{
+    struct membership mb;
+    three(&mb);
+    struct member_event ev;
+    ck_assert_int_eq(membership_set_tombstone(&mb, 0, MEMBER_UP, 5, &ev),
+                     DYN_EINVAL);
+    ck_assert_int_eq(membership_set_tombstone(&mb, 9, MEMBER_LEFT, 5, &ev),
+                     DYN_EINVAL);
+    ck_assert_int_eq(membership_set_tombstone(&mb, 0, MEMBER_REMOVED, 5, &ev),
+                     1);
+    ck_assert(mb.m[0].self);
+    ck_assert_int_eq(ev.from, MEMBER_UP);
+    ck_assert_int_eq(ev.to, MEMBER_REMOVED);
+    ck_assert_int_eq(membership_set_tombstone(&mb, 1, MEMBER_LEFT, 5, &ev), 1);
+    ck_assert_int_eq(membership_set_tombstone(&mb, 1, MEMBER_LEFT, 6, &ev), 0);
+    ck_assert_int_eq(membership_on_reply(&mb, 1, 10, &ev), 0);
+    ck_assert_int_eq(membership_heard(&mb, 1, 10, &ev), 0);
+    membership_on_request(&mb, 1, 20);
+    ck_assert_uint_eq(membership_tick(&mb, 100000, &ev, 1), 0);
+    ck_assert_int_eq(mb.m[1].status, MEMBER_LEFT);
+    ck_assert(!membership_is_up(&mb, 1));
+    ck_assert(!membership_is_up(&mb, 0));
+    membership_free(&mb);
+}
+END_TEST
+
 static Suite *membership_suite(void)
 {
     Suite *s = suite_create("membership");
@@ -90,6 +120,7 @@ static Suite *membership_suite(void)
     tcase_add_test(tc, silent_peer_goes_suspect_then_down);
     tcase_add_test(tc, idle_and_answering_peers_stay_up);
     tcase_add_test(tc, table_rules);
+    tcase_add_test(tc, tombstones_hold_against_the_detectors);
     suite_add_tcase(s, tc);
     return s;
 }
