@@ -63,7 +63,7 @@ PROFILES = {
     # about a minute on a busy 2-CPU machine: every fault kind once, and
     # the membership steps that item 8 of issue #13 names
     "short": {"duration": 40, "member_s": 4, "durations": (1.5, 3), "gaps": (0.5, 1),
-              "keys": 12, "rate": 10, "membership": ["join", "leave",
+              "keys": 24, "rate": 10, "membership": ["join", "leave",
                                                      "rejoin_empty"],
               "converge_s": 90, "placement_s": 30, "wait_s": 45},
     "long": {"duration": 600, "member_s": 20, "durations": (2, 8), "gaps": (1, 4),

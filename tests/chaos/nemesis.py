@@ -26,7 +26,9 @@ Step kinds (the `mix`):
 Membership (in this order, spread over the run when enabled):
   join             node 6 joins (seed lines)
   kill_forget      kill -9 a member, DYNAMO.FORGET it elsewhere
-  leave            DYNAMO.LEAVE on a member; stopped once out of every ring
+  leave            DYNAMO.LEAVE on a member while nft cuts it off from one
+                   other member for the step's duration; the leaver is
+                   stopped once out of every ring
   join_partitioned node 7 joins while one member is cut off
   rejoin_empty     the node that left starts again, empty, as a joiner
 
@@ -139,7 +141,9 @@ def make_schedule(seed, initial, duration, mix, membership, durations=(2, 6),
             x = rng.choice(others)
             members.remove(x)
             left = x
-            step["node"] = x
+            # one member is cut off from the leaver while it leaves (the
+            # case of issue #13 item 8: hints owed to a node that left)
+            step.update({"node": x, "cut_from": rng.choice(sorted(members))})
         elif kind == "rejoin_empty":
             if left is None:
                 raise ValueError("rejoin_empty needs a leave before it")
@@ -289,7 +293,12 @@ class Nemesis:
             outcome += " (FORGET: %s)" % reply
         elif kind == "leave":
             x = step["node"]
+            y = step.get("cut_from")
+            if y is not None and y in self.targets():
+                self.net.cut_both(x, y)
             c.admin(x, "DYNAMO.LEAVE")
+            sleep(step["dur"])
+            self.net.heal()
             ok = self.poll(lambda: self.in_rings("n%d" % x, False),
                            self.wait_s)
             self.members.discard(x)
