@@ -66,8 +66,8 @@ PROFILES = {
               "keys": 24, "rate": 10, "membership": ["join", "leave",
                                                      "rejoin_empty"],
               "converge_s": 90, "placement_s": 30, "wait_s": 45},
-    "long": {"duration": 600, "member_s": 20, "durations": (2, 8), "gaps": (1, 4),
-             "keys": 32, "rate": 20, "membership": nemesis.MEMBERSHIP,
+    "long": {"duration": 600, "member_s": 20, "durations": (2, 8),
+             "gaps": (2, 16), "keys": 32, "rate": 20, "membership": nemesis.MEMBERSHIP,
              "converge_s": 300, "placement_s": 120, "wait_s": 120},
 }
 
@@ -470,7 +470,12 @@ class Run:
                 except Exception as e:
                     hp = "error: %s" % e
                 if hp:
-                    hints["n%d" % i] = hp
+                    try:    # whom the hints are for: [owner, count, bytes]
+                        owners = {o[0].decode(): o[1] for o in
+                                  c.admin(i, "DYNAMO.HINTS")}
+                    except Exception:
+                        owners = hp
+                    hints["n%d" % i] = owners
             off = checker.placement_offenders(holders, replicas)
             if (not off and not hints) or time.monotonic() >= until:
                 break
@@ -478,9 +483,13 @@ class Run:
         detail = ("every key on exactly its N replicas, no hint pending, "
                   "%.1f s after convergence" % (time.monotonic() - t0)
                   if not off and not hints else
-                  "after %d s: %d of %d keys misplaced %s; hints pending %s"
-                  % (self.prof["placement_s"], len(off), len(replicas),
-                     ["%s extra=%s missing=%s" % o for o in off[:8]], hints))
+                  "after %d s: %d of %d keys misplaced (extra copies per "
+                  "node %s, missing %s) %s; hints pending (holder: {owner: "
+                  "count}) %s" % (
+                      self.prof["placement_s"], len(off), len(replicas),
+                      count_by_node(o[1] for o in off),
+                      count_by_node(o[2] for o in off),
+                      ["%s extra=%s missing=%s" % o for o in off[:8]], hints))
         self.result("placement", not off and not hints, detail)
 
     def failed(self):
@@ -500,6 +509,14 @@ class Run:
                                    for k, (ok, d) in self.results.items()},
                        "pending": sorted(self.a.pending),
                        "figures": self.figures}, f, indent=1)
+
+
+def count_by_node(lists):
+    out = {}
+    for names in lists:
+        for n in names:
+            out[n] = out.get(n, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def main(argv):
@@ -543,6 +560,9 @@ def main(argv):
         run.log("harness error:\n" + traceback.format_exc())
         rc = 99
     finally:
+        # a second signal must not cut the cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if run.cluster:
             run.cluster.stop_all()
             try:

@@ -130,7 +130,11 @@ def make_schedule(seed, initial, duration, mix, membership, durations=(2, 6),
             step["node"] = next_node
             step["seeds"] = others
             if kind == "join_partitioned":
-                step["cuts"] = partition_cuts(rng, "isolate", members)
+                # one member cut off from the others and from the joiner
+                z = rng.choice(others)
+                step["cuts"] = sorted(
+                    c for o in others + [next_node] if o != z
+                    for c in ((z, o), (o, z)))
             members.append(next_node)
             next_node += 1
         elif kind == "kill_forget":
