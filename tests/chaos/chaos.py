@@ -40,6 +40,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -57,7 +58,7 @@ import nodes         # noqa: E402
 import workload      # noqa: E402
 
 CHECKS = ["lww_selftest", "convergence", "lost", "phantom", "resurrected",
-          "future", "stale", "placement"]
+          "future", "stale", "placement", "sanitizer"]
 
 PROFILES = {
     # about a minute on a busy 2-CPU machine: every fault kind once, and
@@ -492,6 +493,21 @@ class Run:
                       ["%s extra=%s missing=%s" % o for o in off[:8]], hints))
         self.result("placement", not off and not hints, detail)
 
+    def sanitizer_check(self):
+        """An --enable-asan build reports on the nodes' stderr."""
+        found = []
+        for n in self.cluster.nodes.values():
+            p = os.path.join(n.dir, "stdout.log")
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    text = f.read()
+                if re.search(r"ERROR: (Address|Leak)Sanitizer|runtime error:",
+                             text):
+                    found.append(n.name)
+        self.result("sanitizer", not found,
+                    "reports in the stdout.log of %s" % found if found else
+                    "no sanitizer report from any node")
+
     def failed(self):
         return [k for k, (ok, _) in self.results.items()
                 if not ok and k not in self.a.pending]
@@ -565,6 +581,9 @@ def main(argv):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if run.cluster:
             run.cluster.stop_all()
+            if rc in (0, 1):
+                run.sanitizer_check()
+                rc = 1 if run.failed() else rc
             try:
                 run.save()
             except Exception:

@@ -226,7 +226,7 @@ class Nemesis:
             try:
                 st = nodes_mod.member_status(self.cluster, j).get(
                     "n%d" % i, "unknown")
-            except (redis.RedisError, OSError) as e:
+            except (redis.RedisError, OSError):
                 st = "error"
             out.setdefault(st, []).append("n%d" % j)
         return out
