@@ -201,6 +201,11 @@ class Run:
         b_side = [j for j in members if j not in a_side]
         # a's side: its first replica and one more; b's side: the rest
         a_side.append(b_side.pop(0))
+        # logged as a nemesis step of the run's history: the clients that
+        # start after it must not count on a calm window across it
+        step = {"n": 0, "kind": "lww_selftest", "cuts": [a_side, b_side]}
+        self.history.add(type="nemesis", process="nemesis", f=step["kind"],
+                         phase="start", step=step)
         net.partition([a_side, b_side])
         self.log("lww selftest: key %s replicas %s, partition %s | %s" % (
             key, reps, a_side, b_side))
@@ -227,6 +232,8 @@ class Run:
         ok_a = rmw(a_side[0], "a", "lww-a")
         ok_b = rmw(b_side[0], "b", "lww-b")
         net.heal()
+        self.history.add(type="nemesis", process="nemesis", f=step["kind"],
+                         phase="end", step=step)
         if not (ok_a and ok_b):
             hist.close()
             self.result("lww_selftest", False,
@@ -270,8 +277,6 @@ class Run:
             json.dump(steps, f, indent=1)
         self.log("schedule: %d steps (%s), final members %s" % (
             len(steps), ", ".join(s["kind"] for s in steps), final_members))
-        self.history = workload.History(os.path.join(self.dir, "ops.jsonl"),
-                                        self.t0)
         self.nem = nemesis.Nemesis(self.cluster, self.net, self.history,
                                    range(1, a.nodes + 1), prof["wait_s"],
                                    self.log)
@@ -554,6 +559,7 @@ def main(argv):
     run.dir = hdir
     run.net = None
     run.cluster = None
+    run.history = None
     rc = 99
     try:
         run.log("seed %d, profile %s, history in %s" % (a.seed, a.profile,
@@ -562,6 +568,8 @@ def main(argv):
         run.net = netns.Net()
         run.net.enter_client()
         run.start_cluster()
+        run.history = workload.History(os.path.join(hdir, "ops.jsonl"),
+                                       run.t0)
         run.log("cluster of %d nodes on %s.1-%d, every member up" % (
             a.nodes, run.net.base, a.nodes))
         if not a.no_selftest:
@@ -579,6 +587,8 @@ def main(argv):
         # a second signal must not cut the cleanup short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if run.history:
+            run.history.close()
         if run.cluster:
             run.cluster.stop_all()
             if rc in (0, 1):
