@@ -436,7 +436,10 @@ class Run:
                     "window (%s); %d misses outside calm windows allowed "
                     "(sloppy quorum); calm windows %.1f s of %.1f" % (
                         len(rd["stale"]),
-                        [(s["read"]["key"], s["element"], s["read"]["t"])
+                        ["%s misses %s (acked %.2f via n%s), read %.2f via "
+                         "n%s" % (s["read"]["key"], s["element"],
+                                  s["add"]["acked"], self.add_node(s["element"]),
+                                  s["read"]["t"], s["read"]["node"])
                          for s in rd["stale"][:5]],
                         rd["stale_allowed"], self.figures["calm_windows_s"],
                         self.t_end))
@@ -458,6 +461,13 @@ class Run:
             "differs for %s" % mism))
 
         self.check_placement(replicas)
+
+    def add_node(self, elem):
+        """The coordinator an add was sent to."""
+        for e in self.history.events:
+            if e.get("f") == "add" and e.get("value") == elem:
+                return e.get("node")
+        return None
 
     def check_placement(self, replicas):
         c = self.cluster

@@ -268,6 +268,7 @@ class Nemesis:
             self.restart(step["node"])
         elif kind in ("join", "join_partitioned", "rejoin_empty"):
             i = step["node"]
+            c.node(i)           # its host exists before any cut names it
             if kind == "rejoin_empty":
                 c.wipe(i)
             if kind == "join_partitioned":
