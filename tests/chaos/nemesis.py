@@ -29,7 +29,8 @@ Membership (in this order, spread over the run when enabled):
   leave            DYNAMO.LEAVE on a member while nft cuts it off from one
                    other member for the step's duration; the leaver is
                    stopped once out of every ring
-  join_partitioned node 7 joins while one member is cut off
+  join_partitioned node 7 joins while one member is cut off (from the
+                   others and the joiner) for the step's duration
   rejoin_empty     the node that left starts again, empty, as a joiner
 
 Waits are polls with deadlines; a wait that runs out is logged
@@ -278,12 +279,15 @@ class Nemesis:
             c.write_conf(i, seeds=live_seeds)
             self.members.add(i)
             self.restart(i)
+            if kind == "join_partitioned":
+                # the join runs under the partition for the step's
+                # duration; the cut-off member can only learn of it after
+                sleep(step["dur"])
+                self.net.heal()
             if not self.poll(lambda: self.in_rings("n%d" % i, True),
                              self.wait_s):
                 outcome = "timeout"
             outcome += "; seen as %s" % self.seen_as(i)
-            if kind == "join_partitioned":
-                self.net.heal()
         elif kind == "kill_forget":
             x, via = step["node"], step["via"]
             c.kill9(x)
