@@ -147,7 +147,7 @@ class Schedule(unittest.TestCase):
         self.assertEqual(sorted(members), final)
 
     def test_a_short_schedule_deals_every_fault_kind(self):
-        steps, _ = nemesis.make_schedule(1, 5, 40, nemesis.FAULTS,
+        steps, _ = nemesis.make_schedule(1, 5, 34, nemesis.FAULTS,
                                          ["join", "leave", "rejoin_empty"],
                                          (1.5, 3), (0.5, 1), 4)
         kinds = {s["kind"] for s in steps}
