@@ -32,6 +32,7 @@ Membership (in this order, spread over the run when enabled):
   join_partitioned node 7 joins while one member is cut off (from the
                    others and the joiner) for the step's duration
   rejoin_empty     the node that left starts again, empty, as a joiner
+                   (seed lines), and is sent DYNAMO.JOIN
 
 Waits are polls with deadlines; a wait that runs out is logged
 (outcome "timeout") and the run goes on: the checker judges the end state.
@@ -279,6 +280,17 @@ class Nemesis:
             c.write_conf(i, seeds=live_seeds)
             self.members.add(i)
             self.restart(i)
+            if kind == "rejoin_empty" and live_seeds:
+                # a node the cluster holds as left stays out until it is
+                # told to join (the membership fix of issue #13 item 8);
+                # before that fix, its seed lines alone drove it in, and
+                # this JOIN may be refused as redundant: logged either way
+                try:
+                    reply = c.admin(i, "DYNAMO.JOIN", "%s:%d" % (
+                        c.node(live_seeds[0]).addr, nodes_mod.PORT))
+                except redis.ResponseError as e:
+                    reply = "error: %s" % e
+                outcome += " (DYNAMO.JOIN: %s)" % reply
             if kind == "join_partitioned":
                 # the join runs under the partition for the step's
                 # duration; the cut-off member can only learn of it after
