@@ -626,7 +626,8 @@ def main(argv):
     if xfail:
         print("# expected failures (pending a fix): %s" % ", ".join(xfail))
     if xpass:
-        print("# XPASS: %s now pass: take them off the pending list" %
+        print("# XPASS: %s passed in this run though pending a fix; take "
+              "them off the pending list once the fix has landed" %
               ", ".join(xpass))
     if rc != 0 or a.keep or (xfail and made_dir):
         print("# history kept in %s" % hdir)
