@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# t_chaos.sh -- the chaos suite's short run (issue #13): a 5-node cluster
+# (N=3 R=2 W=2, storage disk, appendfsync always) on network-namespace
+# hosts, the set and register workloads through every node, and a seeded
+# nemesis that uses every fault kind once or more -- nft partitions,
+# DYNAMO.FAULT delays, kill -9, SIGSTOP, DYNAMO.KILL, a wiped disk -- and
+# the membership steps of issue #13 item 8: a 6th node joins, a member
+# leaves while cut off from another, and the node that left rejoins empty.
+# tests/chaos/chaos.py says what each check means; in short:
+#
+#   1. the checker's own specification (tests/chaos/test_checker.py), on
+#      histories made by hand: it sees lost, phantom and stale data;
+#   2. last-writer-wins loses one of two concurrent read-modify-writes made
+#      on the two sides of a partition, and the checker reports it;
+#   3. after the heal, with no client read: every replica of every key
+#      holds the same value (the bound is printed, never asserted);
+#   4. no acknowledged add lost, nothing present that was never added, no
+#      certainly-failed add present, no read of an add before it was made,
+#      no read that misses an add acknowledged in the same calm window;
+#   5. every key on exactly its N replicas of the final ring, no hint
+#      pending.
+#
+# PENDING lists the checks expected to fail on main until a fix lands:
+# they print XFAIL and do not fail the test (XPASS when they pass: then
+# take them off).  TODO(issue #13 item 8, the membership branch):
+# `placement` -- on main, a node that left and rejoins empty (seed lines,
+# then DYNAMO.JOIN) often stays "left" on every other member while it is
+# in the ring: hints owed to it stay pending, with stand-in copies on
+# extra nodes.  The branch `members8` (at 1d0c698) passed every check of
+# seed 1 here and of the long run `tools/chaos --seed 42 --duration 150`,
+# which fails placement on main.  Remove `placement` from PENDING when
+# that branch lands.
+#
+# The schedule is fixed by CHAOS_SEED (default 1): the same seed, the same
+# steps.  On a failure the history (seed, schedule, ops with invoke/ok/
+# fail/info times, nemesis steps, node logs) is kept and the replay
+# command printed.  Needs root, iproute2 and nftables: skips otherwise.
+. "$(dirname "$0")/lib.sh"
+
+PENDING=${CHAOS_PENDING-placement}
+SEED=${CHAOS_SEED:-1}
+CHAOS="$TOP_SRCDIR/tests/chaos/chaos.py"
+CHAOS_PID=
+
+# 1. the checker, on hand-made histories (no root needed)
+if "$PYTHON" "$TOP_SRCDIR/tests/chaos/test_checker.py" 2>"$WORK/checker.log"; then
+    ok "the checker's specification (tests/chaos/test_checker.py)"
+else
+    cat "$WORK/checker.log"
+    fail "the checker's specification (tests/chaos/test_checker.py)"
+    finish
+fi
+
+why=$("$PYTHON" -c "import sys; sys.path.insert(0, '$TOP_SRCDIR/tests/chaos')
+import netns; print(netns.can_create() or '')") || harness_error "netns probe"
+[ -z "$why" ] || skip "chaos run needs network namespaces: $why"
+
+# The run's namespaces carry its PID: if it dies without its own cleanup
+# (kill -9), remove what it left.
+_chaos_cleanup() {
+    local rc=$?
+    if [ -n "$CHAOS_PID" ]; then
+        kill -TERM "$CHAOS_PID" 2>/dev/null && wait "$CHAOS_PID" 2>/dev/null
+        "$PYTHON" -c "import sys; sys.path.insert(0, '$TOP_SRCDIR/tests/chaos')
+import netns; netns.remove_leftovers($CHAOS_PID)"
+    fi
+    (exit "$rc")
+    _cleanup
+}
+trap _chaos_cleanup EXIT
+
+"$PYTHON" "$CHAOS" --profile short --seed "$SEED" --dynamod "$DYNAMOD" \
+    --history "$WORK/history" --pending "$PENDING" &
+CHAOS_PID=$!
+wait "$CHAOS_PID"
+rc=$?
+CHAOS_PID=
+case $rc in
+    0) ok "chaos run, seed $SEED: every check passed (pending: ${PENDING:-none})" ;;
+    77) skip "chaos run skipped" ;;
+    *)
+        keep=$(mktemp -d "${TMPDIR:-/tmp}/dynchaos-history-$SEED.XXXXXX")
+        cp -a "$WORK/history/." "$keep/"
+        fail "chaos run, seed $SEED (exit $rc): history kept in $keep"
+        ;;
+esac
+finish
