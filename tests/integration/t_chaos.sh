@@ -20,24 +20,18 @@
 #   5. every key on exactly its N replicas of the final ring, no hint
 #      pending.
 #
-# PENDING lists the checks expected to fail on main until a fix lands:
-# they print XFAIL and do not fail the test (XPASS when they pass: then
-# take them off).  TODO(issue #13 item 8, the membership branch):
-# `placement` -- on main, a node that left and rejoins empty (seed lines,
-# then DYNAMO.JOIN) often stays "left" on every other member while it is
-# in the ring: hints owed to it stay pending, with stand-in copies on
-# extra nodes.  The branch `members8` (at 1d0c698) passed every check of
-# seed 1 here and of the long run `tools/chaos --seed 42 --duration 150`,
-# which fails placement on main.  Remove `placement` from PENDING when
-# that branch lands.
-#
+# CHAOS_PENDING may list checks expected to fail (they print XFAIL and do
+# not fail the test; XPASS when they pass).  None is pending: `placement`
+# was, until the membership fix of #13 item 8 (a node that left and
+# rejoined stayed "left" elsewhere, with hints pending and extra copies).
+
 # The schedule is fixed by CHAOS_SEED (default 1): the same seed, the same
 # steps.  On a failure the history (seed, schedule, ops with invoke/ok/
 # fail/info times, nemesis steps, node logs) is kept and the replay
 # command printed.  Needs root, iproute2 and nftables: skips otherwise.
 . "$(dirname "$0")/lib.sh"
 
-PENDING=${CHAOS_PENDING-placement}
+PENDING=${CHAOS_PENDING-}
 SEED=${CHAOS_SEED:-1}
 CHAOS="$TOP_SRCDIR/tests/chaos/chaos.py"
 CHAOS_PID=
