@@ -1212,7 +1212,8 @@ struct ksop {
     int phase;
     uint32_t from, to;          /* partitions [from, to) */
     uint32_t want;              /* replicas asked per partition */
-    uint16_t *ask;              /* [(p - from) * want + i]; NO_MEMBER */
+    uint32_t slots;             /* ask's row: want, or N if more */
+    uint16_t *ask;              /* [(p - from) * slots + i]; NO_MEMBER */
     uint64_t *cnt, *fp;         /* their counts, same index */
     uint8_t *split;             /* per partition: the replicas differ */
     uint64_t *pcount;           /* per partition: agreed count, or max */
@@ -1434,9 +1435,10 @@ static void ks_start(struct op *op)
     uint32_t r = (uint32_t)DYN_MAX(cl->node->cfg.r, 1);
     r = DYN_MIN(r, cl_nval(cl));
     ks->want = DYN_MAX(r, DYN_MIN(2u, cl_nval(cl)));
-    ks->ask = dyn_malloc(sizeof(uint16_t) * np * ks->want);
-    ks->cnt = dyn_calloc((size_t)np * ks->want, sizeof(uint64_t));
-    ks->fp = dyn_calloc((size_t)np * ks->want, sizeof(uint64_t));
+    ks->slots = DYN_MAX(ks->want, cl_nval(cl));
+    ks->ask = dyn_malloc(sizeof(uint16_t) * np * ks->slots);
+    ks->cnt = dyn_calloc((size_t)np * ks->slots, sizeof(uint64_t));
+    ks->fp = dyn_calloc((size_t)np * ks->slots, sizeof(uint64_t));
     ks->split = dyn_calloc(np, 1);
     ks->listed = dyn_calloc(np, 1);
     ks->pcount = dyn_calloc(np, sizeof(uint64_t));
@@ -1450,7 +1452,7 @@ static void ks_start(struct op *op)
     for (uint32_t p = ks->from; p < ks->to; p++) {
         uint16_t rep[QUORUM_MAX];
         uint32_t k = cl_replicas(cl, p, rep), got = 0;
-        uint16_t *a = &ks->ask[(p - ks->from) * ks->want];
+        uint16_t *a = &ks->ask[(p - ks->from) * ks->slots];
         for (uint32_t i = 0; i < k && got < ks->want; i++)
             if (cl_reachable(cl, rep[i])) {
                 a[got++] = rep[i];
@@ -1458,7 +1460,7 @@ static void ks_start(struct op *op)
             }
         if (got < r)
             missing++;
-        for (; got < ks->want; got++)
+        for (; got < ks->slots; got++)
             a[got] = NO_MEMBER;
     }
     if (missing) {
@@ -1479,7 +1481,8 @@ static void ks_after_count(struct op *op)
     struct cluster *cl = op->cl;
     struct ksop *ks = op->ks;
     uint32_t np = ks->to - ks->from;
-    /* read each member's [count, fp] pairs, in its partitions' order */
+    /* read each member's [count, fp, recovering], in its partitions'
+     * order */
     uint32_t *at = dyn_calloc(op->nchild, sizeof(uint32_t));
     struct rcur *cur = dyn_calloc(op->nchild, sizeof(struct rcur));
     for (uint32_t m = 0; m < op->nchild; m++) {
@@ -1492,25 +1495,46 @@ static void ks_after_count(struct op *op)
     int bad = 0;
     for (uint32_t i = 0; i < np && !bad; i++) {
         uint64_t mx = 0;
+        int recovering = 0;
+        uint16_t *a = &ks->ask[(size_t)i * ks->slots];
         for (uint32_t k = 0; k < ks->want; k++) {
-            size_t x = (size_t)i * ks->want + k;
-            uint16_t m = ks->ask[x];
+            size_t x = (size_t)i * ks->slots + k;
+            uint16_t m = a[k];
             if (m == NO_MEMBER)
                 continue;
-            long long c, f;
+            long long c, f, rec;
             if (rc_head(&cur[m], ':', &c) != 0 ||
-                rc_head(&cur[m], ':', &f) != 0) {
+                rc_head(&cur[m], ':', &f) != 0 ||
+                rc_head(&cur[m], ':', &rec) != 0) {
                 bad = 1;
                 break;
             }
             ks->cnt[x] = (uint64_t)c;
             ks->fp[x] = (uint64_t)f;
-            if (k && (ks->cnt[x] != ks->cnt[(size_t)i * ks->want] ||
-                      ks->fp[x] != ks->fp[(size_t)i * ks->want]))
+            recovering |= rec != 0;
+            if (k && (ks->cnt[x] != ks->cnt[(size_t)i * ks->slots] ||
+                      ks->fp[x] != ks->fp[(size_t)i * ks->slots]))
                 ks->split[i] = 1;
             mx = DYN_MAX(mx, (uint64_t)c);
         }
         ks->pcount[i] = mx;
+        if (recovering) {
+            /* a replica that lost its data has not compared this
+             * partition yet: it may not outvote what it never saw, so
+             * every reachable replica's list takes part */
+            uint16_t rep[QUORUM_MAX];
+            uint32_t kk = cl_replicas(cl, ks->from + i, rep), got = 0;
+            while (got < ks->slots && a[got] != NO_MEMBER)
+                got++;
+            for (uint32_t j = 0; j < kk && got < ks->slots; j++) {
+                int asked = 0;
+                for (uint32_t t = 0; t < got; t++)
+                    asked |= a[t] == rep[j];
+                if (!asked && cl_reachable(cl, rep[j]))
+                    a[got++] = rep[j];
+            }
+            ks->split[i] = 1;
+        }
     }
     dyn_free(at);
     dyn_free(cur);
@@ -1553,7 +1577,7 @@ static void ks_after_count(struct op *op)
     uint32_t *nparts, **parts = ks_parts_new(op, &nparts), nlisted = 0;
     for (uint32_t p = lfrom; p < lto; p++) {
         uint32_t i = p - ks->from;
-        const uint16_t *a = &ks->ask[(size_t)i * ks->want];
+        const uint16_t *a = &ks->ask[(size_t)i * ks->slots];
         if (combine == COMBINE_COUNT && !ks->split[i]) {
             ks->total += (long long)ks->pcount[i];
             continue;
@@ -1569,7 +1593,7 @@ static void ks_after_count(struct op *op)
             ks_parts_add(op, parts, nparts, lm, p);
             continue;
         }
-        for (uint32_t k = 0; k < ks->want; k++)
+        for (uint32_t k = 0; k < ks->slots; k++)
             if (a[k] != NO_MEMBER)
                 ks_parts_add(op, parts, nparts, a[k], p);
     }

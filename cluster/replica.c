@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
+#include "cluster/antientropy.h"
 #include "cluster/cluster_int.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
@@ -158,16 +159,19 @@ static void jobs_run(evutil_socket_t fd, short what, void *arg)
         jobs_arm(rj);
 }
 
-/* counts and fingerprints of the partitions: [count, fp] per partition */
+/* [count, fingerprint, recovering] per partition: recovering is 1 while
+ * this node, having started empty, has not compared the partition with a
+ * peer (antientropy_recovering), so the coordinator asks more replicas */
 static void answer_counts(struct cluster *cl, const uint32_t *parts,
                           size_t np, struct dbuf *out)
 {
     uint64_t *c = dyn_malloc(sizeof(uint64_t) * 2 * (np ? np : 1));
     store_count_visible(cl->node->store, cl_now(cl), parts, np, c, c + np);
-    reply_array(out, (long long)(2 * np));
+    reply_array(out, (long long)(3 * np));
     for (size_t i = 0; i < np; i++) {
         reply_int(out, (long long)c[i]);
         reply_int(out, (long long)c[np + i]);
+        reply_int(out, antientropy_recovering(cl->ae, parts[i]));
     }
     dyn_free(c);
 }
