@@ -45,7 +45,10 @@
  * empty data dir on disk: it lost its data, or never had any) sweeps at
  * once, without the first sweep's jitter or waiting for its trees to warm,
  * and again every AE_LOST_RETRY_MS until some peer answered (its peers are
- * not linked yet at the first tick).  The old round robin, one partition per
+ * not linked yet at the first tick).  Such a node also reports each
+ * partition as recovering (antientropy_recovering) until it has compared
+ * it with a peer (a sweep found the roots equal, or an exchange of it
+ * finished), so that the keyspace commands do not let it answer alone.  The old round robin, one partition per
  * anti-entropy-interval-ms whether it differs or not, stays: its rounds
  * confirm tombstones (below), which a sweep, comparing one peer at a time,
  * does not.  anti-entropy-interval-ms 0 turns both off.

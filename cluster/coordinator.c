@@ -31,8 +31,9 @@
  * ROUTE_PER_KEY commands (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) fan out
  * one single-key op per key (as the row's per_key command), each through
  * its own coordinator, combined as the row's combine column says.
- * ROUTE_KEYSPACE commands (KEYS, SCAN, DBSIZE, RANDOMKEY) ask, for each
- * partition, its first reachable replica, so each key counts once;
+ * ROUTE_KEYSPACE commands (KEYS, SCAN, DBSIZE, RANDOMKEY) ask R replicas
+ * of each partition for counts from memory and merge key lists only where
+ * they differ ("keyspace commands" below, and docs/DESIGN-CHANGES.md);
  * ROUTE_ALL (FLUSHALL) goes to every node; ROUTE_NOTIFY (DYNAMO.CONFIG SET)
  * runs here and tells the others; ROUTE_REFUSED is refused.
  *
@@ -1458,7 +1459,8 @@ static void ks_start(struct op *op)
                 a[got++] = rep[i];
                 ks_parts_add(op, parts, nparts, rep[i], p);
             }
-        if (got < r)
+        /* R counts against the partition's owners, as a GET's does */
+        if (got < DYN_MIN(r, k))
             missing++;
         for (; got < ks->slots; got++)
             a[got] = NO_MEMBER;

@@ -9,7 +9,10 @@
  *   R.MPUT (key bytes)... -> :count when all are stored, else an array of
  *                            +OK / -ERR per pair
  *   R.KEYS pat p...       -> visible keys of those partitions matching pat
- *   R.COUNT p...          -> number of visible keys in those partitions
+ *   R.LIST pat p...       -> [visible keys, hidden keys (entries that are
+ *                            not visible: tombstones, expired)]
+ *   R.COUNT p...          -> [count, fingerprint, recovering] of the
+ *                            visible keys, per partition
  *   R.RANDOM p...         -> one visible key of those partitions, or nil
  *   R.FLUSH               -> drop everything, +OK
  *   R.CONFIG name val [v] -> n / r / w with its version, +OK
@@ -23,9 +26,18 @@
  * always, fsynced: the bus commits one read's writes as a group before the
  * answers leave, cluster.c's batch hooks).
  *
- * replica_scan is the local answer to R.KEYS / R.COUNT / R.RANDOM; the
- * coordinator uses it too for the partitions it holds itself, so a gather
- * answers in one shape wherever the answer comes from.
+ * replica_scan is the local answer to R.KEYS / R.LIST / R.COUNT /
+ * R.RANDOM; the coordinator uses it too for the partitions it holds
+ * itself, so a gather answers in one shape wherever the answer comes from.
+ * None of them reads a record: counts and visibility come from the store's
+ * memory (store.h, "the visible keyspace").  Counts answer at once.  A
+ * listing answers at once when its first slice finishes it; otherwise it
+ * becomes a job, and a zero-delay timer runs one slice per loop turn
+ * (whole partitions until keyspace-slice-keys entries were visited), the
+ * jobs taking turns, so the loop polls its sockets between slices and no
+ * client or peer waits behind a big KEYS.  The job owns the peer call
+ * until it answers; cluster_free drops unfinished jobs unanswered (the bus
+ * fails their calls), and a coordinator's local job holds its op's ref.
  *
  * Thread-safety: none; the event loop owns everything.
  */

@@ -51,7 +51,8 @@
  * moving to partition p > 0 yields cursor p (bucket_cursor 0), never 0.
  *
  * Invariants: no two entries have the same key; each partition's count is
- * the number of non-empty slots and count < size * 3/4; no empty slot lies
+ * the number of non-empty slots and count < size * 3/4; its vis and fp
+ * cover exactly its entries with none of XF_DELETED, XF_EXPIRY, XF_HIDDEN; no empty slot lies
  * between an entry's home and its slot; ndeleted == length of the deleted
  * array; store count == sum of partition counts.
  *
@@ -90,6 +91,16 @@
  * nothing.  s->gen counts changes; tomb_gen is the generation at which a
  * partition last stored an all-tombstone object, confirmed_gen the latest
  * generation anti-entropy confirmed (see store.h).
+ *
+ * The visible keyspace (store.h): each partition's header also keeps the
+ * count and fingerprint of its entries visible whatever the time (flags
+ * neither deleted, expiring nor hidden: bit 29 of xidx is XF_HIDDEN, so
+ * the index positions have 29 bits), moved in and out by store_index and
+ * store_unindex, the one pair every insert, replace and remove goes
+ * through.  The expiring index keeps each entry's visibility summary (the
+ * STORE_F_* bits above PERSIST and the first expiry) in a parallel array:
+ * 16 bytes per key with a TTL instead of 8.  A count walks that array, not
+ * the tables, hashing each expiring key for its partition.
  *
  * Stalls: a resize of a partition touches only that partition (Q = 256 and
  * 1M keys: ~4k entries, well under a millisecond).  With very few
