@@ -1325,6 +1325,22 @@ static void ks_local_done(void *ctx, const char *resp, size_t len)
     op_maybe_free(op);
 }
 
+/* One round's request to member m; a member that cannot be reached
+ * answers the round with an error at once. */
+static void ks_request(struct op *op, uint16_t m, int ac,
+                       const struct dyn_arg *av)
+{
+    struct cluster *cl = op->cl;
+    if (send_to(cl, op, m, P_GATHER, ac, av) != 0) {
+        reply_errorf(&op->child[m], "NOQUORUM node %s became unreachable",
+                     cl->mb.m[m].name);
+        op->child_failed[m] = 1;
+        op->ndone++;
+    } else {
+        op->silent[m] = 1;
+    }
+}
+
 /* Sends verb [pat] parts[m]... to every member with partitions, the local
  * member through replica_scan.  Completes the round when all answered. */
 static void ks_send(struct op *op, const char *verb, const char *pat,
@@ -1363,14 +1379,7 @@ static void ks_send(struct op *op, const char *verb, const char *pat,
             av[ac].p = nums + i * 12;
             av[ac++].len = (size_t)len;
         }
-        if (send_to(cl, op, (uint16_t)m, P_GATHER, ac, av) != 0) {
-            reply_errorf(&op->child[m], "NOQUORUM node %s became "
-                         "unreachable", cl->mb.m[m].name);
-            op->child_failed[m] = 1;
-            op->ndone++;
-        } else {
-            op->silent[m] = 1;
-        }
+        ks_request(op, (uint16_t)m, ac, av);
         dyn_free(av);
         dyn_free(nums);
     }
@@ -1728,14 +1737,8 @@ static void ks_after_list(struct op *op)
                     reply_null(&op->child[m], 2);
             }
             op->ndone++;
-        } else if (send_to(cl, op, (uint16_t)m, P_GATHER,
-                           (int)nparts[m] + 1, av) != 0) {
-            reply_errorf(&op->child[m], "NOQUORUM node %s became "
-                         "unreachable", cl->mb.m[m].name);
-            op->child_failed[m] = 1;
-            op->ndone++;
         } else {
-            op->silent[m] = 1;
+            ks_request(op, (uint16_t)m, (int)nparts[m] + 1, av);
         }
         dyn_free(av);
     }

@@ -31,13 +31,6 @@ holds_all() {
         ncli "$1" | grep -cx value)
     [ "$have" -eq "$NKEYS" ]
 }
-sum_field() {
-    local j s=0 v
-    for ((j = 1; j <= CL_N; j++)); do
-        v=$(info_field "$j" "$1"); s=$((s + ${v:-0}))
-    done
-    echo "$s"
-}
 all_up() {
     local j
     for ((j = 1; j <= CL_N; j++)); do
@@ -130,7 +123,7 @@ ctool restart 2 --empty >/dev/null || { fail "restart n2 --empty"; finish; }
 wait_for 60 all_up || harness_error "n2 is not seen up again"
 assert_eq 0 "$(ncli 2 DYNAMO.LOCAL "$P""0" | grep -cx value)" "n2 came back empty"
 check_all "n2 wiped"
-assert_eq 0 "$(sum_field read_repairs)" "no read repair (no client reads)"
+assert_eq 0 "$(info_sum read_repairs)" "no read repair (no client reads)"
 assert_eq 0 "$(ncli 2 DYNAMO.LOCAL "$P""1" | grep -cx value)" \
     "n2 is still empty: the answers came from the merge, not a repair"
 finish

@@ -27,13 +27,6 @@ NTTL=200
 BIG=40000
 P="ks:$RANDOM:"
 
-sum_field() {
-    local j s=0 v
-    for ((j = 1; j <= CL_N; j++)); do
-        v=$(info_field "$j" "$1"); s=$((s + ${v:-0}))
-    done
-    echo "$s"
-}
 # reads_zero: every node reports keyspace_disk_reads, and it is 0.
 reads_zero() {
     local j v
@@ -59,7 +52,7 @@ bad=$( { for ((j = 0; j < NKEYS - NTTL; j++)); do echo "SET $P$j v$j"; done
          for ((j = NKEYS - NTTL; j < NKEYS; j++)); do echo "SET $P$j v$j EX 3600"; done
        } | ncli 1 | grep -vc '^OK$')
 assert_eq 0 "$bad" "$NKEYS keys written through n1 ($NTTL with a TTL)"
-slices0=$(sum_field keyspace_slices)
+slices0=$(info_sum keyspace_slices)
 for ((i = 1; i <= 3; i++)); do
     assert_eq "$NKEYS" "$(ncli "$i" DBSIZE)" "DBSIZE through n$i"
     assert_eq "$NKEYS" "$(ncli "$i" KEYS '*' | grep -c "^$P")" "KEYS * through n$i"
@@ -69,7 +62,7 @@ if out=$(reads_zero); then
 else
     fail "records read for the keyspace: $out"
 fi
-slices=$(( $(sum_field keyspace_slices) - slices0 ))
+slices=$(( $(info_sum keyspace_slices) - slices0 ))
 # a slice lists whole partitions until 50 entries were visited: with ~23
 # keys a partition, each slice lists 3 or 4 partitions
 [ "$slices" -ge $((3 * NKEYS / 100)) ] &&
