@@ -1678,7 +1678,8 @@ static void ks_after_list(struct op *op)
             }
         }
     }
-    qsort(ks->ents, ks->nents, sizeof(*ks->ents), kent_cmp);
+    if (ks->nents)
+        qsort(ks->ents, ks->nents, sizeof(*ks->ents), kent_cmp);
     ks->disputed = dyn_malloc(sizeof(uint32_t) * (ks->nents + 1));
     ks->ndisp_ent = dyn_malloc(sizeof(uint32_t) * (ks->nents + 1));
     uint32_t *nparts, **parts = ks_parts_new(op, &nparts);

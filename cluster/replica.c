@@ -261,7 +261,8 @@ struct replica_job *replica_scan(struct cluster *cl, const char *verb,
     j->pat[j->plen] = 0;
     j->all = j->plen == 1 && j->pat[0] == '*';
     j->parts = dyn_malloc(sizeof(uint32_t) * (np ? np : 1));
-    memcpy(j->parts, parts, sizeof(uint32_t) * np);
+    if (np)
+        memcpy(j->parts, parts, sizeof(uint32_t) * np);
     j->np = np;
     dbuf_init(&j->vis);
     dbuf_init(&j->hid);
