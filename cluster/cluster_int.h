@@ -97,17 +97,12 @@ void cl_log_event(struct cluster *cl, const struct member_event *ev);
  * over a list of this node's partitions, as RESP bytes to done (which runs
  * exactly once: at once for counts and small listings, from a later loop
  * turn for a listing of more than keyspace-slice-keys entries, which runs
- * in slices).  Returns a handle for replica_scan_cancel, NULL when done
- * already ran. */
+ * in slices). */
 typedef void replica_scan_fn(void *ctx, const char *resp, size_t len);
-struct replica_job;
-struct replica_job *replica_scan(struct cluster *cl, const char *verb,
-                                 const char *pat, size_t plen,
-                                 const uint32_t *parts, size_t np,
-                                 replica_scan_fn *done, void *ctx);
-/* done will not run. */
-void replica_scan_cancel(struct cluster *cl, struct replica_job *j);
-/* Drops every job, their callbacks unrun (cluster_free). */
+void replica_scan(struct cluster *cl, const char *verb, const char *pat,
+                  size_t plen, const uint32_t *parts, size_t np,
+                  replica_scan_fn *done, void *ctx);
+/* Drops every unfinished listing, its callback unrun (cluster_free). */
 void replica_free(struct cluster *cl);
 extern const struct peer_command replica_peer_cmds[];
 extern const size_t replica_npeer_cmds;

@@ -237,10 +237,9 @@ static void answer_random(struct cluster *cl, const uint32_t *parts,
     dyn_free(c);
 }
 
-struct replica_job *replica_scan(struct cluster *cl, const char *verb,
-                                 const char *pat, size_t plen,
-                                 const uint32_t *parts, size_t np,
-                                 replica_scan_fn *done, void *ctx)
+void replica_scan(struct cluster *cl, const char *verb, const char *pat,
+                  size_t plen, const uint32_t *parts, size_t np,
+                  replica_scan_fn *done, void *ctx)
 {
     if (strcmp(verb, "R.COUNT") == 0 || strcmp(verb, "R.RANDOM") == 0) {
         struct dbuf out;
@@ -251,7 +250,7 @@ struct replica_job *replica_scan(struct cluster *cl, const char *verb,
             answer_random(cl, parts, np, &out);
         done(ctx, out.p, out.len);
         dbuf_free(&out);
-        return NULL;
+        return;
     }
     struct replica_job *j = dyn_calloc(1, sizeof(*j));
     j->list = strcmp(verb, "R.LIST") == 0;
@@ -273,7 +272,7 @@ struct replica_job *replica_scan(struct cluster *cl, const char *verb,
         while (j->at < j->np)
             job_slice(cl, j); /* no loop to yield to (the simulation) */
         job_finish(j);
-        return NULL;
+        return;
     }
     struct replica_jobs *rj = cl->rj;
     if (!rj) {
@@ -286,22 +285,6 @@ struct replica_job *replica_scan(struct cluster *cl, const char *verb,
         rj->head = j;
     rj->tail = j;
     jobs_arm(rj);
-    return j;
-}
-
-void replica_scan_cancel(struct cluster *cl, struct replica_job *j)
-{
-    struct replica_jobs *rj = cl->rj;
-    struct replica_job **pp = rj ? &rj->head : NULL, *prev = NULL;
-    for (; pp && *pp; prev = *pp, pp = &(*pp)->next) {
-        if (*pp != j)
-            continue;
-        *pp = j->next;
-        if (rj->tail == j)
-            rj->tail = prev;
-        job_free(j);
-        return;
-    }
 }
 
 void replica_free(struct cluster *cl)
