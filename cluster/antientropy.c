@@ -45,7 +45,10 @@
  * empty data dir on disk: it lost its data, or never had any) sweeps at
  * once, without the first sweep's jitter or waiting for its trees to warm,
  * and again every AE_LOST_RETRY_MS until some peer answered (its peers are
- * not linked yet at the first tick).  The old round robin, one partition per
+ * not linked yet at the first tick).  Such a node also reports each
+ * partition as recovering (antientropy_recovering) until it has compared
+ * it with a peer (a sweep found the roots equal, or an exchange of it
+ * finished), so that the keyspace commands do not let it answer alone.  The old round robin, one partition per
  * anti-entropy-interval-ms whether it differs or not, stays: its rounds
  * confirm tombstones (below), which a sweep, comparing one peer at a time,
  * does not.  anti-entropy-interval-ms 0 turns both off.
@@ -237,6 +240,9 @@ struct antientropy {
     struct ae_sweep sw;
     uint64_t next_sweep_ms;     /* 0: not scheduled yet */
     int started;                /* the first tick ran */
+    uint8_t *recovering;        /* per partition, when the node started
+                                 * empty: not yet compared with a peer
+                                 * (antientropy_recovering) */
     int lost;                   /* started with an empty store: sweep as
                                  * soon as a peer can answer */
     uint64_t *sent_root;        /* per partition: our root when the sweep
@@ -624,6 +630,8 @@ static void round_partition_done(struct antientropy *ae)
     struct ae_round *r = &ae->r;
     struct node *n = ae->node;
     ae->exchanges++;
+    if (ae->recovering && r->npeers > 0)
+        ae->recovering[r->part] = 0;   /* compared and pulled */
     if (r->npeers > 0 && r->all_equal &&
         merkle_root(ae_tree(ae, r->part)) == r->root_start) {
         ae->rounds_equal++;
@@ -1100,6 +1108,8 @@ static void on_roots(void *ctx, int err, const struct peer_value *v)
                 theirs != ae->sent_root[p] &&
                 !(ae->r.active && ae->r.part == p)) /* being exchanged */
                 dirty_mark(ae, p);
+            else if (ae->recovering && theirs == merkle_root(ae_tree(ae, p)))
+                ae->recovering[p] = 0;      /* equal to a peer's now */
         }
     }
     dyn_free(parts);
@@ -1407,10 +1417,17 @@ struct antientropy *antientropy_new(struct node *n)
     return ae;
 }
 
+int antientropy_recovering(const struct antientropy *ae, uint32_t part)
+{
+    return ae && ae->recovering && part < ae->nparts &&
+           ae->recovering[part];
+}
+
 void antientropy_free(struct antientropy *ae)
 {
     if (!ae)
         return;
+    dyn_free(ae->recovering);
     for (struct ae_req *q = ae->reqs; q; q = q->next)
         q->ae = NULL;
     ae->reqs = NULL;
@@ -1485,6 +1502,8 @@ void antientropy_tick(struct antientropy *ae, uint64_t now_ms)
     if (!ae->started) {     /* the store is loaded by the first tick */
         ae->started = 1;
         ae->lost = store_count(n->store) == 0;
+        if (ae->lost)
+            ae->recovering = memset(dyn_malloc(ae->nparts), 1, ae->nparts);
     }
     sweep_tick(ae, now_ms);
 

@@ -32,6 +32,11 @@ const struct peer_command *antientropy_peer_commands(size_t *n);
 
 /* The node's instance, NULL for a node alone. */
 struct antientropy *antientropy_of(struct node *n);
+/* 1 while this node, having started with an empty store (it lost its data,
+ * or never had any), has not yet compared partition part with a peer (a
+ * root found equal, or an exchange done): it must not answer alone for the
+ * partition's keyspace (the coordinator's DBSIZE / KEYS / SCAN). */
+int antientropy_recovering(const struct antientropy *ae, uint32_t part);
 
 #define ANTIENTROPY_NEXT (-1)   /* the next partition in turn */
 #define ANTIENTROPY_ALL  (-2)   /* every partition this node replicates */

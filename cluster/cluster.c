@@ -56,6 +56,7 @@
 #include "server/log.h"
 #include "server/node.h"
 #include "server/reply.h"
+#include "server/store.h"
 #include "server/util.h"
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -526,6 +527,7 @@ void cluster_free(struct node *n)
         return;
     antientropy_free(cl->ae);
     cl->ae = NULL;
+    replica_free(cl);
     /* fails what is outstanding: the callbacks run before this returns */
     cl->closing = 1;
     peer_bus_free(cl->bus);
@@ -638,6 +640,9 @@ void cluster_info(struct node *n, struct dbuf *out)
     dbuf_printf(out, "peer_auth_timeouts:%llu\r\npeer_unauth_refused:%llu\r\n",
                 (unsigned long long)ps.auth_timeouts,
                 (unsigned long long)ps.unauth_refused);
+    dbuf_printf(out, "keyspace_slices:%llu\r\nkeyspace_disk_reads:%llu\r\n",
+                (unsigned long long)cl->keyspace_slices,
+                (unsigned long long)store_keyspace_loads(cl->node->store));
     members_info(cl, out);
     handoff_info(cl, out);
     rebalance_info(cl, out);

@@ -54,6 +54,7 @@ struct cluster {
     struct handoff *ho;                 /* handoff.c */
     /* rebalance.c: explicit membership changes */
     struct rebalance *rb;
+    struct replica_jobs *rj;            /* replica.c: listings in slices */
     struct peer_command *pcmds;         /* ours + anti-entropy's */
     /* stats: the coordinator's (coordinated .. noquorum_writes) and the
      * replica side's, reported together by cluster_info */
@@ -69,6 +70,7 @@ struct cluster {
     uint64_t noquorum_reads;
     uint64_t noquorum_writes;
     uint64_t replica_puts;
+    uint64_t keyspace_slices;           /* listing slices run here */
     uint64_t replica_gets;
 };
 
@@ -91,11 +93,17 @@ int cl_send(struct cluster *cl, uint16_t m, int argc,
 void cl_log_event(struct cluster *cl, const struct member_event *ev);
 
 /* ---- replica.c ---- */
-/* The answer to R.KEYS (pattern) / R.COUNT / R.RANDOM (verb) over a list
- * of this node's partitions, as RESP into out. */
+/* The answer to R.KEYS / R.LIST (pattern) / R.COUNT / R.RANDOM (verb)
+ * over a list of this node's partitions, as RESP bytes to done (which runs
+ * exactly once: at once for counts and small listings, from a later loop
+ * turn for a listing of more than keyspace-slice-keys entries, which runs
+ * in slices). */
+typedef void replica_scan_fn(void *ctx, const char *resp, size_t len);
 void replica_scan(struct cluster *cl, const char *verb, const char *pat,
                   size_t plen, const uint32_t *parts, size_t np,
-                  struct dbuf *out);
+                  replica_scan_fn *done, void *ctx);
+/* Drops every unfinished listing, its callback unrun (cluster_free). */
+void replica_free(struct cluster *cl);
 extern const struct peer_command replica_peer_cmds[];
 extern const size_t replica_npeer_cmds;
 

@@ -31,8 +31,9 @@
  * ROUTE_PER_KEY commands (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) fan out
  * one single-key op per key (as the row's per_key command), each through
  * its own coordinator, combined as the row's combine column says.
- * ROUTE_KEYSPACE commands (KEYS, SCAN, DBSIZE, RANDOMKEY) ask, for each
- * partition, its first reachable replica, so each key counts once;
+ * ROUTE_KEYSPACE commands (KEYS, SCAN, DBSIZE, RANDOMKEY) ask R replicas
+ * of each partition for counts from memory and merge key lists only where
+ * they differ ("keyspace commands" below, and docs/DESIGN-CHANGES.md);
  * ROUTE_ALL (FLUSHALL) goes to every node; ROUTE_NOTIFY (DYNAMO.CONFIG SET)
  * runs here and tells the others; ROUTE_REFUSED is refused.
  *
@@ -154,6 +155,7 @@ struct op {
     uint8_t combine;            /* enum command_combine */
     uint64_t scan_next;         /* COMBINE_SCAN */
     char *pattern;
+    struct ksop *ks;            /* ROUTE_KEYSPACE: the merge's state */
 
     struct dbuf reply;
     uint64_t deadline;
@@ -222,6 +224,9 @@ enum { OP_FAILED = 1, OP_UNAVAILABLE = 2 };
 
 static void op_run(struct op *op);
 static void op_finish(struct op *op);
+struct ksop;
+static void ks_free(struct ksop *ks);
+static void ks_next(struct op *op);
 static void op_child_done(struct op *parent, uint32_t slot,
                           const struct dbuf *reply, int failed);
 static void notify_start(struct op *op);
@@ -348,6 +353,7 @@ static void op_free(struct op *op)
     dyn_free(op->silent);
     dyn_free(op->argv);
     dyn_free(op->pattern);
+    ks_free(op->ks);
     object_free(op->written);
     dbuf_free(&op->reply);
     dyn_free(op);
@@ -990,97 +996,6 @@ static void op_child_done(struct op *parent, uint32_t slot,
     op_finish(parent);
 }
 
-/* For each partition, the first reachable replica; groups the partitions
- * by member.  parts[m] lists member m's partitions.  Returns the number of
- * partitions with no reachable replica. */
-static uint32_t plan_partitions(struct cluster *cl, uint32_t from, uint32_t to,
-                                uint32_t **parts, uint32_t *nparts)
-{
-    uint32_t missing = 0;
-    for (uint32_t p = from; p < to; p++) {
-        uint16_t rep[QUORUM_MAX];
-        uint32_t k = cl_replicas(cl, p, rep);
-        int chosen = -1;
-        for (uint32_t i = 0; i < k && chosen < 0; i++)
-            if (cl_reachable(cl, rep[i]))
-                chosen = rep[i];
-        if (chosen < 0) {
-            missing++;
-            continue;
-        }
-        if (!parts[chosen])
-            parts[chosen] = dyn_malloc(sizeof(uint32_t) * cl->ring.q);
-        parts[chosen][nparts[chosen]++] = p;
-    }
-    return missing;
-}
-
-static void gather_start(struct op *op, const char *verb, const char *pattern,
-                         uint32_t from, uint32_t to)
-{
-    struct cluster *cl = op->cl;
-    uint32_t nm = cl->mb.n;
-    uint32_t **parts = dyn_calloc(nm, sizeof(uint32_t *));
-    uint32_t *nparts = dyn_calloc(nm, sizeof(uint32_t));
-    uint32_t missing = plan_partitions(cl, from, to, parts, nparts);
-    if (missing) {
-        reply_err(op, "NOQUORUM %u partitions have no reachable replica",
-                  missing);
-        op_finish(op);
-        goto out;
-    }
-    op->nchild = nm;
-    op->child = dyn_calloc(nm, sizeof(struct dbuf));
-    op->child_failed = dyn_calloc(nm, 1);
-    op->silent = dyn_calloc(nm, 1);
-    op->phase = PH_GATHER;
-    op->refs++;
-    for (uint32_t m = 0; m < nm; m++) {
-        if (!nparts[m]) {
-            op->ndone++;
-            continue;
-        }
-        int ac = 0;
-        struct dyn_arg *av = dyn_malloc(sizeof(*av) * (nparts[m] + 2));
-        char *nums = dyn_malloc((size_t)nparts[m] * 12);
-        av[ac].p = verb;
-        av[ac++].len = strlen(verb);
-        if (pattern) {
-            av[ac].p = pattern;
-            av[ac++].len = strlen(pattern);
-        }
-        for (uint32_t i = 0; i < nparts[m]; i++) {
-            int l = snprintf(nums + i * 12, 12, "%u", parts[m][i]);
-            av[ac].p = nums + i * 12;
-            av[ac++].len = (size_t)l;
-        }
-        if (m == cl->mb.self) {
-            /* answer locally, in the same shape a peer would */
-            replica_scan(cl, verb, pattern, pattern ? strlen(pattern) : 0,
-                        parts[m], nparts[m], &op->child[m]);
-            op->ndone++;
-        } else if (send_to(cl, op, (uint16_t)m, P_GATHER, ac, av) != 0) {
-            reply_error(&op->child[m], "NOQUORUM a replica became unreachable");
-            op->child_failed[m] = 1;
-            op->ndone++;
-        } else {
-            op->silent[m] = 1;
-        }
-        dyn_free(av);
-        dyn_free(nums);
-    }
-    op->refs--;
-    if (op->ndone == op->nchild)
-        gather_combine(op);
-    else
-        dl_add(op);
-out:
-    for (uint32_t m = 0; m < nm; m++)
-        dyn_free(parts[m]);
-    dyn_free(parts);
-    dyn_free(nparts);
-}
-
 /* A gather's deadline passed: -TIMEOUT with the figures and the names of
  * the nodes still silent.  Their answers may come later; peer_answer then
  * finds the op finished and drops them (the op lives until they are in). */
@@ -1116,6 +1031,10 @@ static void gather_combine(struct op *op)
 {
     if (op->finished)
         return;
+    if (op->ks) {
+        ks_next(op);
+        return;
+    }
     for (uint32_t i = 0; i < op->nchild; i++)
         if (op->child_failed[i]) {
             dbuf_reset(&op->reply);
@@ -1180,6 +1099,8 @@ static void gather_combine(struct op *op)
     op_finish(op);
 }
 
+static void ks_start(struct op *op);
+
 static void keyless_start(struct op *op)
 {
     struct cluster *cl = op->cl;
@@ -1191,7 +1112,10 @@ static void keyless_start(struct op *op)
     int flush = cmd->route == ROUTE_ALL;
     int bad = 0;
     if (!flush) {
-        bad = exec_local(cl, cmd, op->resp, op->argc, op->argv, &probe);
+        /* SCAN's options; KEYS, DBSIZE and RANDOMKEY have none beyond
+         * their arity, and running them here would walk the store */
+        if (cmd->combine == COMBINE_SCAN)
+            bad = exec_local(cl, cmd, op->resp, op->argc, op->argv, &probe);
     } else if (op->argc > 2 ||
                (op->argc == 2 &&
                 !dyn_arg_is(op->argv[1].p, op->argv[1].len, "async") &&
@@ -1208,30 +1132,9 @@ static void keyless_start(struct op *op)
     }
     dbuf_free(&probe);
     op->combine = cmd->combine;
-    if (cmd->combine == COMBINE_COUNT) {
-        gather_start(op, "R.COUNT", NULL, 0, cl->ring.q);
-    } else if (cmd->combine == COMBINE_KEYS) {
-        op->pattern = dyn_memdup(op->argv[1].p, op->argv[1].len + 1);
-        gather_start(op, "R.KEYS", op->pattern, 0, cl->ring.q);
-    } else if (cmd->combine == COMBINE_RANDOM) {
-        gather_start(op, "R.RANDOM", NULL, 0, cl->ring.q);
-    } else if (cmd->combine == COMBINE_SCAN) {
-        /* cursor = a partition: each call returns one whole partition */
-        unsigned long long cur = 0;
-        dyn_str2ull(op->argv[1].p, op->argv[1].len, &cur);
-        const char *pat = "*";
-        int type_ok = 1;
-        for (int i = 2; i + 1 < op->argc; i += 2) {
-            if (dyn_arg_is(op->argv[i].p, op->argv[i].len, "match"))
-                pat = op->argv[i + 1].p;
-            else if (dyn_arg_is(op->argv[i].p, op->argv[i].len, "type"))
-                type_ok = dyn_arg_is(op->argv[i + 1].p, op->argv[i + 1].len,
-                                     "string");
-        }
-        uint32_t p = cur >= cl->ring.q ? 0 : (uint32_t)cur;
-        op->scan_next = p + 1 >= cl->ring.q ? 0 : p + 1;
-        op->pattern = dyn_strdup(type_ok ? pat : "\x01no-such-type\x01");
-        gather_start(op, "R.KEYS", op->pattern, p, p + 1);
+    if (cmd->combine == COMBINE_COUNT || cmd->combine == COMBINE_KEYS ||
+        cmd->combine == COMBINE_RANDOM || cmd->combine == COMBINE_SCAN) {
+        ks_start(op);
     } else if (cmd->combine == COMBINE_FLUSH) {
         /* FLUSHALL / FLUSHDB: every node */
         op->nchild = cl->mb.n;
@@ -1267,6 +1170,691 @@ static void keyless_start(struct op *op)
                   cmd->name);
         op_finish(op);
     }
+}
+
+/* ---- keyspace commands: R replicas per partition, merged ----------------
+ *
+ * DBSIZE, KEYS, SCAN and RANDOMKEY ask, for each partition, R of its
+ * reachable top-N replicas (at least two where two are reachable, so no
+ * replica answers alone), in up to three rounds, each one request per
+ * member for all its partitions:
+ *
+ *   COUNT    R.COUNT p... -> [count, fingerprint] of the visible keys of
+ *            each partition, from the replica's memory (store.h)
+ *   LIST     R.LIST pat p... -> [visible keys, hidden keys] (entries that
+ *            exist but are not visible: tombstones, expired), in slices on
+ *            the replica.  A partition whose replicas agree (equal count
+ *            and fingerprint) is listed by one of them; one where they
+ *            differ by each, and its keys are merged: a key visible on
+ *            every replica that holds it is visible, hidden on every one
+ *            hidden, and where they differ
+ *   RESOLVE  R.MGET key... -> the objects of the keys in dispute, merged
+ *            by their clocks (object_merge) and judged at now, as a read
+ *            of those replicas would.
+ *
+ * A replica that lacks a key altogether (a node restarted empty, a write
+ * it missed) holds no opinion on it, so a wiped replica costs the merge
+ * nothing but the listing; only a version conflict costs objects.  DBSIZE
+ * lists only the partitions in disagreement.  SCAN's cursor is a
+ * partition: a call lists whole partitions from it until about COUNT keys
+ * (by the counts), so a full iteration lists each partition once and
+ * returns every key present throughout. */
+
+enum { KS_COUNT, KS_LIST, KS_RESOLVE };
+
+struct kent {
+    const char *key;            /* into ks->lists */
+    size_t klen;
+    uint16_t member;
+    uint8_t visible;
+};
+
+struct ksop {
+    int phase;
+    uint32_t from, to;          /* partitions [from, to) */
+    uint32_t want;              /* replicas asked per partition */
+    uint32_t slots;             /* ask's row: want, or N if more */
+    uint16_t *ask;              /* [(p - from) * slots + i]; NO_MEMBER */
+    uint64_t *cnt, *fp;         /* their counts, same index */
+    uint8_t *split;             /* per partition: the replicas differ */
+    uint64_t *pcount;           /* per partition: agreed count, or max */
+    uint8_t *listed;            /* per partition: in the LIST round */
+    long long total;            /* DBSIZE: agreed partitions' counts */
+    long long count_hint;       /* SCAN's COUNT */
+    struct dbuf out;            /* decided visible keys, as bulks */
+    long long nout;
+    struct dbuf *lists;         /* per member: its LIST answer (kept) */
+    struct kent *ents;          /* keys of split partitions */
+    size_t nents, cap;
+    uint32_t *disputed;         /* first kent index of each disputed key */
+    uint32_t *ndisp_ent;        /* and how many */
+    size_t ndisp;
+    uint32_t nmembers;
+    int sending;                /* ks_send is running: it completes */
+};
+
+static void ks_free(struct ksop *ks)
+{
+    if (!ks)
+        return;
+    dyn_free(ks->ask);
+    dyn_free(ks->cnt);
+    dyn_free(ks->fp);
+    dyn_free(ks->split);
+    dyn_free(ks->pcount);
+    dyn_free(ks->listed);
+    dbuf_free(&ks->out);
+    if (ks->lists)
+        for (uint32_t m = 0; m < ks->nmembers; m++)
+            dbuf_free(&ks->lists[m]);
+    dyn_free(ks->lists);
+    dyn_free(ks->ents);
+    dyn_free(ks->disputed);
+    dyn_free(ks->ndisp_ent);
+    dyn_free(ks);
+}
+
+/* A reader of the RESP2 bytes that replica.c and value_to_resp make. */
+struct rcur {
+    const char *p, *end;
+};
+
+static int rc_head(struct rcur *c, char type, long long *v)
+{
+    if (c->p >= c->end || *c->p != type)
+        return -1;
+    const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
+    if (!nl)
+        return -1;
+    *v = strtoll(c->p + 1, NULL, 10);
+    c->p = nl + 1;
+    return 0;
+}
+
+static int rc_bulk(struct rcur *c, const char **s, size_t *len)
+{
+    long long l;
+    if (rc_head(c, '$', &l) != 0)
+        return -1;
+    if (l < 0) {
+        *s = NULL;
+        *len = 0;
+        return 0;
+    }
+    if ((size_t)(c->end - c->p) < (size_t)l + 2)
+        return -1;
+    *s = c->p;
+    *len = (size_t)l;
+    c->p += l + 2;
+    return 0;
+}
+
+/* Resets the gather slots for a new round. */
+static void ks_round(struct op *op)
+{
+    for (uint32_t m = 0; m < op->nchild; m++) {
+        dbuf_reset(&op->child[m]);
+        op->child_failed[m] = 0;
+        op->silent[m] = 0;
+    }
+    op->ndone = 0;
+}
+
+struct ks_local {
+    struct op *op;
+    uint16_t m;
+};
+
+/* The local part of a round, now or from a later loop turn (a listing in
+ * slices); the op's ref keeps it alive meanwhile. */
+static void ks_local_done(void *ctx, const char *resp, size_t len)
+{
+    struct ks_local *l = ctx;
+    struct op *op = l->op;
+    uint16_t m = l->m;
+    dyn_free(l);
+    if (!op->finished && !op->co->closing) {
+        dbuf_reset(&op->child[m]);
+        dbuf_append(&op->child[m], resp, len);
+        op->silent[m] = 0;
+        op->ndone++;
+        if (op->ndone == op->nchild && !op->ks->sending)
+            gather_combine(op); /* a later turn: nobody else will */
+    }
+    op->refs--;
+    op_maybe_free(op);
+}
+
+/* One round's request to member m; a member that cannot be reached
+ * answers the round with an error at once. */
+static void ks_request(struct op *op, uint16_t m, int ac,
+                       const struct dyn_arg *av)
+{
+    struct cluster *cl = op->cl;
+    if (send_to(cl, op, m, P_GATHER, ac, av) != 0) {
+        reply_errorf(&op->child[m], "NOQUORUM node %s became unreachable",
+                     cl->mb.m[m].name);
+        op->child_failed[m] = 1;
+        op->ndone++;
+    } else {
+        op->silent[m] = 1;
+    }
+}
+
+/* Sends verb [pat] parts[m]... to every member with partitions, the local
+ * member through replica_scan.  Completes the round when all answered. */
+static void ks_send(struct op *op, const char *verb, const char *pat,
+                    uint32_t **parts, uint32_t *nparts)
+{
+    struct cluster *cl = op->cl;
+    ks_round(op);
+    op->ks->sending = 1;
+    op->refs++; /* hold the op while the round starts */
+    for (uint32_t m = 0; m < op->nchild; m++) {
+        if (!nparts[m]) {
+            op->ndone++;
+            continue;
+        }
+        if (m == cl->mb.self) {
+            struct ks_local *l = dyn_malloc(sizeof(*l));
+            l->op = op;
+            l->m = (uint16_t)m;
+            op->refs++;
+            op->silent[m] = 1;
+            replica_scan(cl, verb, pat, pat ? strlen(pat) : 0, parts[m],
+                         nparts[m], ks_local_done, l);
+            continue;
+        }
+        int ac = 0;
+        struct dyn_arg *av = dyn_malloc(sizeof(*av) * (nparts[m] + 2));
+        char *nums = dyn_malloc((size_t)nparts[m] * 12);
+        av[ac].p = verb;
+        av[ac++].len = strlen(verb);
+        if (pat) {
+            av[ac].p = pat;
+            av[ac++].len = strlen(pat);
+        }
+        for (uint32_t i = 0; i < nparts[m]; i++) {
+            int len = snprintf(nums + i * 12, 12, "%u", parts[m][i]);
+            av[ac].p = nums + i * 12;
+            av[ac++].len = (size_t)len;
+        }
+        ks_request(op, (uint16_t)m, ac, av);
+        dyn_free(av);
+        dyn_free(nums);
+    }
+    op->ks->sending = 0;
+    op->refs--;
+    if (op->ndone == op->nchild && !op->finished)
+        gather_combine(op);
+}
+
+static uint32_t **ks_parts_new(struct op *op, uint32_t **nparts)
+{
+    *nparts = dyn_calloc(op->nchild, sizeof(uint32_t));
+    return dyn_calloc(op->nchild, sizeof(uint32_t *));
+}
+
+static void ks_parts_add(struct op *op, uint32_t **parts, uint32_t *nparts,
+                         uint16_t m, uint32_t p)
+{
+    if (!parts[m])
+        parts[m] = dyn_malloc(sizeof(uint32_t) * op->cl->ring.q);
+    parts[m][nparts[m]++] = p;
+}
+
+static void ks_parts_free(struct op *op, uint32_t **parts, uint32_t *nparts)
+{
+    for (uint32_t m = 0; m < op->nchild; m++)
+        dyn_free(parts[m]);
+    dyn_free(parts);
+    dyn_free(nparts);
+}
+
+static void ks_start(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    const struct command *cmd = op->cmd;
+    uint32_t q = cl->ring.q;
+    struct ksop *ks = op->ks = dyn_calloc(1, sizeof(*ks));
+    dbuf_init(&ks->out);
+    ks->from = 0;
+    ks->to = q;
+    ks->count_hint = 10;
+    if (cmd->combine == COMBINE_KEYS) {
+        op->pattern = dyn_memdup(op->argv[1].p, op->argv[1].len + 1);
+    } else if (cmd->combine == COMBINE_SCAN) {
+        unsigned long long cur = 0;
+        dyn_str2ull(op->argv[1].p, op->argv[1].len, &cur);
+        const char *pat = "*";
+        int type_ok = 1;
+        for (int i = 2; i + 1 < op->argc; i += 2) {
+            if (dyn_arg_is(op->argv[i].p, op->argv[i].len, "match"))
+                pat = op->argv[i + 1].p;
+            else if (dyn_arg_is(op->argv[i].p, op->argv[i].len, "type"))
+                type_ok = dyn_arg_is(op->argv[i + 1].p, op->argv[i + 1].len,
+                                     "string");
+            else if (dyn_arg_is(op->argv[i].p, op->argv[i].len, "count"))
+                dyn_str2ll(op->argv[i + 1].p, op->argv[i + 1].len,
+                           &ks->count_hint);
+        }
+        ks->from = cur >= q ? 0 : (uint32_t)cur;
+        op->pattern = dyn_strdup(type_ok ? pat : "\x01no-such-type\x01");
+    }
+    uint32_t np = ks->to - ks->from;
+    uint32_t r = (uint32_t)DYN_MAX(cl->node->cfg.r, 1);
+    r = DYN_MIN(r, cl_nval(cl));
+    ks->want = DYN_MAX(r, DYN_MIN(2u, cl_nval(cl)));
+    ks->slots = DYN_MAX(ks->want, cl_nval(cl));
+    ks->ask = dyn_malloc(sizeof(uint16_t) * np * ks->slots);
+    ks->cnt = dyn_calloc((size_t)np * ks->slots, sizeof(uint64_t));
+    ks->fp = dyn_calloc((size_t)np * ks->slots, sizeof(uint64_t));
+    ks->split = dyn_calloc(np, 1);
+    ks->listed = dyn_calloc(np, 1);
+    ks->pcount = dyn_calloc(np, sizeof(uint64_t));
+    ks->nmembers = cl->mb.n;
+    op->nchild = cl->mb.n;
+    op->child = dyn_calloc(op->nchild, sizeof(struct dbuf));
+    op->child_failed = dyn_calloc(op->nchild, 1);
+    op->silent = dyn_calloc(op->nchild, 1);
+    op->phase = PH_GATHER;
+    uint32_t *nparts, **parts = ks_parts_new(op, &nparts), missing = 0;
+    for (uint32_t p = ks->from; p < ks->to; p++) {
+        uint16_t rep[QUORUM_MAX];
+        uint32_t k = cl_replicas(cl, p, rep), got = 0;
+        uint16_t *a = &ks->ask[(p - ks->from) * ks->slots];
+        for (uint32_t i = 0; i < k && got < ks->want; i++)
+            if (cl_reachable(cl, rep[i])) {
+                a[got++] = rep[i];
+                ks_parts_add(op, parts, nparts, rep[i], p);
+            }
+        /* R counts against the partition's owners, as a GET's does */
+        if (got < DYN_MIN(r, k))
+            missing++;
+        for (; got < ks->slots; got++)
+            a[got] = NO_MEMBER;
+    }
+    if (missing) {
+        reply_err(op, "NOQUORUM %u partitions have fewer than %u reachable "
+                  "replicas", missing, r);
+        op_finish(op);
+    } else {
+        ks->phase = KS_COUNT;
+        dl_add(op);
+        ks_send(op, "R.COUNT", NULL, parts, nparts);
+    }
+    ks_parts_free(op, parts, nparts);
+}
+
+/* COUNT answered: which partitions agree, and what to list. */
+static void ks_after_count(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    struct ksop *ks = op->ks;
+    uint32_t np = ks->to - ks->from;
+    /* read each member's [count, fp, recovering], in its partitions'
+     * order */
+    uint32_t *at = dyn_calloc(op->nchild, sizeof(uint32_t));
+    struct rcur *cur = dyn_calloc(op->nchild, sizeof(struct rcur));
+    for (uint32_t m = 0; m < op->nchild; m++) {
+        long long n;
+        cur[m].p = op->child[m].p;
+        cur[m].end = op->child[m].p + op->child[m].len;
+        if (op->child[m].len)
+            rc_head(&cur[m], '*', &n);
+    }
+    int bad = 0;
+    for (uint32_t i = 0; i < np && !bad; i++) {
+        uint64_t mx = 0;
+        int recovering = 0;
+        uint16_t *a = &ks->ask[(size_t)i * ks->slots];
+        for (uint32_t k = 0; k < ks->want; k++) {
+            size_t x = (size_t)i * ks->slots + k;
+            uint16_t m = a[k];
+            if (m == NO_MEMBER)
+                continue;
+            long long c, f, rec;
+            if (rc_head(&cur[m], ':', &c) != 0 ||
+                rc_head(&cur[m], ':', &f) != 0 ||
+                rc_head(&cur[m], ':', &rec) != 0) {
+                bad = 1;
+                break;
+            }
+            ks->cnt[x] = (uint64_t)c;
+            ks->fp[x] = (uint64_t)f;
+            recovering |= rec != 0;
+            if (k && (ks->cnt[x] != ks->cnt[(size_t)i * ks->slots] ||
+                      ks->fp[x] != ks->fp[(size_t)i * ks->slots]))
+                ks->split[i] = 1;
+            mx = DYN_MAX(mx, (uint64_t)c);
+        }
+        ks->pcount[i] = mx;
+        if (recovering) {
+            /* a replica that lost its data has not compared this
+             * partition yet: it may not outvote what it never saw, so
+             * every reachable replica's list takes part */
+            uint16_t rep[QUORUM_MAX];
+            uint32_t kk = cl_replicas(cl, ks->from + i, rep), got = 0;
+            while (got < ks->slots && a[got] != NO_MEMBER)
+                got++;
+            for (uint32_t j = 0; j < kk && got < ks->slots; j++) {
+                int asked = 0;
+                for (uint32_t t = 0; t < got; t++)
+                    asked |= a[t] == rep[j];
+                if (!asked && cl_reachable(cl, rep[j]))
+                    a[got++] = rep[j];
+            }
+            ks->split[i] = 1;
+        }
+    }
+    dyn_free(at);
+    dyn_free(cur);
+    if (bad) {
+        reply_err(op, "ERR a replica's R.COUNT answer did not parse");
+        op_finish(op);
+        return;
+    }
+    uint8_t combine = op->combine;
+    uint32_t lfrom = ks->from, lto = ks->to;
+    if (combine == COMBINE_SCAN) {
+        /* whole partitions until about COUNT keys */
+        uint64_t sum = 0;
+        lto = lfrom;
+        while (lto < ks->to && (lto == lfrom || sum < (uint64_t)
+                                DYN_MAX(ks->count_hint, 1))) {
+            sum += ks->pcount[lto - ks->from];
+            lto++;
+        }
+        op->scan_next = lto >= cl->ring.q ? 0 : lto;
+    } else if (combine == COMBINE_RANDOM) {
+        uint64_t total = 0;
+        for (uint32_t i = 0; i < np; i++)
+            total += ks->pcount[i];
+        if (!total) {
+            reply_null(&op->reply, op->resp);
+            op_finish(op);
+            return;
+        }
+        uint64_t rnd = node_random(cl->node) % total;
+        for (uint32_t i = 0; i < np; i++) {
+            if (rnd < ks->pcount[i]) {
+                lfrom = ks->from + i;
+                break;
+            }
+            rnd -= ks->pcount[i];
+        }
+        lto = lfrom + 1;
+    }
+    uint32_t *nparts, **parts = ks_parts_new(op, &nparts), nlisted = 0;
+    for (uint32_t p = lfrom; p < lto; p++) {
+        uint32_t i = p - ks->from;
+        const uint16_t *a = &ks->ask[(size_t)i * ks->slots];
+        if (combine == COMBINE_COUNT && !ks->split[i]) {
+            ks->total += (long long)ks->pcount[i];
+            continue;
+        }
+        ks->listed[i] = 1;
+        nlisted++;
+        if (!ks->split[i]) {
+            /* one lister: this node if it is one of them */
+            uint16_t lm = a[0];
+            for (uint32_t k = 0; k < ks->want; k++)
+                if (a[k] == cl->mb.self)
+                    lm = a[k];
+            ks_parts_add(op, parts, nparts, lm, p);
+            continue;
+        }
+        for (uint32_t k = 0; k < ks->slots; k++)
+            if (a[k] != NO_MEMBER)
+                ks_parts_add(op, parts, nparts, a[k], p);
+    }
+    if (!nlisted) {
+        ks_parts_free(op, parts, nparts);
+        reply_int(&op->reply, ks->total);
+        op_finish(op);
+        return;
+    }
+    ks->phase = KS_LIST;
+    ks_send(op, "R.LIST", combine == COMBINE_COUNT ||
+                combine == COMBINE_RANDOM ? "*" : op->pattern,
+            parts, nparts);
+    ks_parts_free(op, parts, nparts);
+}
+
+static int kent_cmp(const void *a, const void *b)
+{
+    const struct kent *x = a, *y = b;
+    size_t n = DYN_MIN(x->klen, y->klen);
+    int c = memcmp(x->key, y->key, n);
+    if (c)
+        return c;
+    return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+static void ks_reply(struct op *op);
+
+/* LIST answered: agreed partitions' keys are decided; split ones' keys
+ * are merged, and disputed keys go to RESOLVE. */
+static void ks_after_list(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    struct ksop *ks = op->ks;
+    ks->lists = dyn_calloc(op->nchild, sizeof(struct dbuf));
+    for (uint32_t m = 0; m < op->nchild; m++) {
+        /* keep the bytes: the entries point into them */
+        ks->lists[m] = op->child[m];
+        dbuf_init(&op->child[m]);
+        struct rcur c = {ks->lists[m].p, ks->lists[m].p + ks->lists[m].len};
+        long long two, n;
+        if (!ks->lists[m].len)
+            continue;
+        if (rc_head(&c, '*', &two) != 0 || two != 2)
+            goto bad;
+        for (int part = 0; part < 2; part++) {
+            if (rc_head(&c, '*', &n) != 0)
+                goto bad;
+            for (long long i = 0; i < n; i++) {
+                const char *k;
+                size_t kl;
+                if (rc_bulk(&c, &k, &kl) != 0 || !k)
+                    goto bad;
+                uint32_t p = ring_partition_of(&cl->ring, k, kl);
+                if (p < ks->from || p >= ks->to || !ks->listed[p - ks->from])
+                    continue;
+                if (!ks->split[p - ks->from]) {
+                    if (part == 0) {
+                        reply_bulk(&ks->out, k, kl);
+                        ks->nout++;
+                    }
+                    continue;
+                }
+                if (ks->nents == ks->cap) {
+                    ks->cap = ks->cap ? ks->cap * 2 : 64;
+                    ks->ents = dyn_realloc(ks->ents,
+                                           ks->cap * sizeof(*ks->ents));
+                }
+                ks->ents[ks->nents++] = (struct kent){k, kl, (uint16_t)m,
+                                                      (uint8_t)(part == 0)};
+            }
+        }
+    }
+    if (ks->nents)
+        qsort(ks->ents, ks->nents, sizeof(*ks->ents), kent_cmp);
+    ks->disputed = dyn_malloc(sizeof(uint32_t) * (ks->nents + 1));
+    ks->ndisp_ent = dyn_malloc(sizeof(uint32_t) * (ks->nents + 1));
+    uint32_t *nparts, **parts = ks_parts_new(op, &nparts);
+    for (size_t i = 0; i < ks->nents;) {
+        size_t j = i + 1, nvis = ks->ents[i].visible;
+        while (j < ks->nents && kent_cmp(&ks->ents[i], &ks->ents[j]) == 0)
+            nvis += ks->ents[j++].visible;
+        if (nvis == j - i) {
+            reply_bulk(&ks->out, ks->ents[i].key, ks->ents[i].klen);
+            ks->nout++;
+        } else if (nvis) {
+            /* the holders differ: their objects decide.  "Partitions"
+             * here are kent indices, which the R.MGET answers follow. */
+            ks->disputed[ks->ndisp] = (uint32_t)i;
+            ks->ndisp_ent[ks->ndisp++] = (uint32_t)(j - i);
+            for (size_t x = i; x < j; x++) {
+                uint16_t m = ks->ents[x].member;
+                if (!parts[m])
+                    parts[m] = dyn_malloc(sizeof(uint32_t) *
+                                          (ks->nents + 1));
+                parts[m][nparts[m]++] = (uint32_t)x;
+            }
+        }
+        i = j;
+    }
+    if (!ks->ndisp) {
+        ks_parts_free(op, parts, nparts);
+        ks_reply(op);
+        return;
+    }
+    /* RESOLVE: one R.MGET per holder, the local one from the store */
+    ks->phase = KS_RESOLVE;
+    ks_round(op);
+    op->refs++;
+    for (uint32_t m = 0; m < op->nchild; m++) {
+        if (!nparts[m]) {
+            op->ndone++;
+            continue;
+        }
+        struct dyn_arg *av = dyn_malloc(sizeof(*av) * (nparts[m] + 1));
+        av[0].p = "R.MGET";
+        av[0].len = 6;
+        for (uint32_t i = 0; i < nparts[m]; i++) {
+            av[i + 1].p = ks->ents[parts[m][i]].key;
+            av[i + 1].len = ks->ents[parts[m][i]].klen;
+        }
+        if (m == cl->mb.self) {
+            reply_array(&op->child[m], nparts[m]);
+            for (uint32_t i = 0; i < nparts[m]; i++) {
+                const struct object *o =
+                    db_object(cl->node, av[i + 1].p, av[i + 1].len);
+                if (o)
+                    reply_bulk(&op->child[m], object_bytes(o),
+                               object_size(o));
+                else
+                    reply_null(&op->child[m], 2);
+            }
+            op->ndone++;
+        } else {
+            ks_request(op, (uint16_t)m, (int)nparts[m] + 1, av);
+        }
+        dyn_free(av);
+    }
+    ks_parts_free(op, parts, nparts);
+    op->refs--;
+    if (op->ndone == op->nchild && !op->finished)
+        gather_combine(op);
+    return;
+bad:
+    reply_err(op, "ERR a replica's R.LIST answer did not parse");
+    op_finish(op);
+}
+
+/* RESOLVE answered: each disputed key's objects merged and judged. */
+static void ks_after_resolve(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    struct ksop *ks = op->ks;
+    /* each member's answer lists its disputed entries in kent order */
+    struct rcur *cur = dyn_calloc(op->nchild, sizeof(struct rcur));
+    for (uint32_t m = 0; m < op->nchild; m++) {
+        long long n;
+        cur[m].p = op->child[m].p;
+        cur[m].end = op->child[m].p + op->child[m].len;
+        if (op->child[m].len)
+            rc_head(&cur[m], '*', &n);
+    }
+    uint64_t now = cl_now(cl);
+    for (size_t d = 0; d < ks->ndisp; d++) {
+        struct object *merged = NULL;
+        uint32_t first = ks->disputed[d];
+        for (uint32_t x = first; x < first + ks->ndisp_ent[d]; x++) {
+            const char *b;
+            size_t bl;
+            struct object *o = NULL;
+            if (rc_bulk(&cur[ks->ents[x].member], &b, &bl) != 0 || !b ||
+                db_parse_object(cl->node, b, bl, &o) != 0)
+                continue;
+            if (!merged) {
+                merged = o;
+            } else {
+                int changed;
+                struct object *mo = object_merge(merged, o, &changed);
+                object_free(o);
+                if (mo) {
+                    object_free(merged);
+                    merged = mo;
+                }
+            }
+        }
+        if (merged && object_visible(merged, now, NULL)) {
+            reply_bulk(&ks->out, ks->ents[first].key, ks->ents[first].klen);
+            ks->nout++;
+        }
+        object_free(merged);
+    }
+    dyn_free(cur);
+    ks_reply(op);
+}
+
+static void ks_reply(struct op *op)
+{
+    struct ksop *ks = op->ks;
+    dbuf_reset(&op->reply);
+    switch (op->combine) {
+    case COMBINE_COUNT:
+        reply_int(&op->reply, ks->total + ks->nout);
+        break;
+    case COMBINE_RANDOM: {
+        struct rcur c = {ks->out.p, ks->out.p + ks->out.len};
+        const char *k = NULL;
+        size_t kl = 0;
+        long long pick = ks->nout ? (long long)(node_random(op->cl->node) %
+                                                (uint64_t)ks->nout) : -1;
+        for (long long i = 0; i <= pick; i++)
+            rc_bulk(&c, &k, &kl);
+        if (k)
+            reply_bulk(&op->reply, k, kl);
+        else
+            reply_null(&op->reply, op->resp);
+        break;
+    }
+    case COMBINE_SCAN: {
+        char cur[24];
+        int l = snprintf(cur, sizeof(cur), "%llu",
+                         (unsigned long long)op->scan_next);
+        reply_array(&op->reply, 2);
+        reply_bulk(&op->reply, cur, (size_t)l);
+    }
+    /* fall through */
+    default:
+        reply_array(&op->reply, ks->nout);
+        dbuf_append(&op->reply, ks->out.p, ks->out.len);
+        break;
+    }
+    op_finish(op);
+}
+
+static void ks_next(struct op *op)
+{
+    struct ksop *ks = op->ks;
+    for (uint32_t i = 0; i < op->nchild; i++)
+        if (op->child_failed[i]) {
+            dbuf_reset(&op->reply);
+            dbuf_append(&op->reply, op->child[i].p, op->child[i].len);
+            op->failed = 1;
+            op_finish(op);
+            return;
+        }
+    if (ks->phase == KS_COUNT)
+        ks_after_count(op);
+    else if (ks->phase == KS_LIST)
+        ks_after_list(op);
+    else
+        ks_after_resolve(op);
 }
 
 /* ---- op life ------------------------------------------------------------ */

@@ -728,6 +728,69 @@ int object_any_expiry(const struct object *o)
     return 0;
 }
 
+static int sib_expired(const struct sibling *s, uint64_t now_ms)
+{
+    return !s->tombstone && s->expire_ms != 0 &&
+           (uint64_t)s->expire_ms <= now_ms;
+}
+
+int object_visible(const struct object *o, uint64_t now_ms,
+                   struct sibling *out)
+{
+    struct sibling best, s;
+    int have = 0;
+    uint32_t n = object_nsiblings(o);
+    if (n == 1) {
+        object_winner_get(o, &best);
+        have = !sib_expired(&best, now_ms);
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            object_sibling(o, i, &s);
+            if (sib_expired(&s, now_ms))
+                continue; /* an expired version is gone, its peers stay */
+            if (!have || s.ts_ms > best.ts_ms ||
+                (s.ts_ms == best.ts_ms &&
+                 (s.actor > best.actor ||
+                  (s.actor == best.actor && s.counter > best.counter)))) {
+                best = s;
+                have = 1;
+            }
+        }
+    }
+    if (!have || best.tombstone)
+        return 0;
+    if (out)
+        *out = best;
+    return 1;
+}
+
+/* Visibility changes only when a value sibling expires, so two instants
+ * tell it all up to the second expiry. */
+void object_visibility(const struct object *o, uint64_t *t1, int *before,
+                       int *after, int *more)
+{
+    uint64_t first = 0, second = 0;
+    uint32_t n = object_nsiblings(o);
+    for (uint32_t i = 0; i < n; i++) {
+        struct sibling s;
+        object_sibling(o, i, &s);
+        if (s.tombstone || s.expire_ms == 0)
+            continue;
+        uint64_t x = (uint64_t)s.expire_ms;
+        if (!first || x < first) {
+            if (first)
+                second = first;
+            first = x;
+        } else if (x != first && (!second || x < second)) {
+            second = x;
+        }
+    }
+    *t1 = first;
+    *before = object_visible(o, first ? first - 1 : 0, NULL);
+    *after = first ? object_visible(o, first, NULL) : *before;
+    *more = second != 0;
+}
+
 int object_is_deleted(const struct object *o)
 {
     uint32_t n;

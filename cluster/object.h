@@ -110,6 +110,19 @@ void object_sibling(const struct object *o, uint32_t i, struct sibling *out);
 uint32_t object_winner(const struct object *o);
 /* The same index, and the winning sibling in *out, in one pass. */
 uint32_t object_winner_get(const struct object *o, struct sibling *out);
+/* Visibility at now_ms (server/db.h's db_visible is this rule): the
+ * versions that are values whose expiry has passed are gone; among the
+ * rest, the highest (ts, actor, counter) wins, and the key is visible when
+ * that winner is a value (filled into *out, may be NULL). */
+int object_visible(const struct object *o, uint64_t now_ms,
+                   struct sibling *out);
+/* The visibility of o over time, for the store's in-memory counts: *t1 the
+ * earliest expiry of a value sibling (0: none), *before whether o is
+ * visible before t1 (at any time when there is none), *after whether it
+ * is visible from t1 on, *more whether another value expires after t1
+ * (after which *after no longer holds). */
+void object_visibility(const struct object *o, uint64_t *t1, int *before,
+                       int *after, int *more);
 /* The highest dot counter of actor's siblings, 0 if it has none. */
 uint64_t object_actor_counter(const struct object *o, uint64_t actor);
 /* Merge of every sibling's ctx ∪ dot: the context for clients. */

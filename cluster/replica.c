@@ -9,7 +9,10 @@
  *   R.MPUT (key bytes)... -> :count when all are stored, else an array of
  *                            +OK / -ERR per pair
  *   R.KEYS pat p...       -> visible keys of those partitions matching pat
- *   R.COUNT p...          -> number of visible keys in those partitions
+ *   R.LIST pat p...       -> [visible keys, hidden keys (entries that are
+ *                            not visible: tombstones, expired)]
+ *   R.COUNT p...          -> [count, fingerprint, recovering] of the
+ *                            visible keys, per partition
  *   R.RANDOM p...         -> one visible key of those partitions, or nil
  *   R.FLUSH               -> drop everything, +OK
  *   R.CONFIG name val [v] -> n / r / w with its version, +OK
@@ -23,14 +26,25 @@
  * always, fsynced: the bus commits one read's writes as a group before the
  * answers leave, cluster.c's batch hooks).
  *
- * replica_scan is the local answer to R.KEYS / R.COUNT / R.RANDOM; the
- * coordinator uses it too for the partitions it holds itself, so a gather
- * answers in one shape wherever the answer comes from.
+ * replica_scan is the local answer to R.KEYS / R.LIST / R.COUNT /
+ * R.RANDOM; the coordinator uses it too for the partitions it holds
+ * itself, so a gather answers in one shape wherever the answer comes from.
+ * None of them reads a record: counts and visibility come from the store's
+ * memory (store.h, "the visible keyspace").  Counts answer at once.  A
+ * listing answers at once when its first slice finishes it; otherwise it
+ * becomes a job, and a zero-delay timer runs one slice per loop turn
+ * (whole partitions until keyspace-slice-keys entries were visited), the
+ * jobs taking turns, so the loop polls its sockets between slices and no
+ * client or peer waits behind a big KEYS.  The job owns the peer call
+ * until it answers; cluster_free drops unfinished jobs unanswered (the bus
+ * fails their calls), and a coordinator's local job holds its op's ref.
  *
  * Thread-safety: none; the event loop owns everything.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <event2/event.h>
+#include "cluster/antientropy.h"
 #include "cluster/cluster_int.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
@@ -41,90 +55,252 @@
 #include "server/store.h"
 #include "server/util.h"
 
-/* Local answer to R.KEYS / R.COUNT / R.RANDOM over a partition list. */
-struct scan_ctx {
-    const char *pat;
+/* ---- keyspace answers: counts from memory, listings in slices ---------- */
+
+/* A listing (R.KEYS, R.LIST) that has not finished: the partitions left,
+ * the keys so far, and whom to tell. */
+struct replica_job {
+    struct replica_job *next;
+    int list;                   /* R.LIST: hidden keys too */
+    char *pat;
     size_t plen;
     int all;
-    int64_t now;
-    long long count;
-    struct dbuf *out;
-    size_t nkeys;
-    uint64_t rnd;
-    char *pick;
-    size_t picklen;
+    uint32_t *parts;
+    size_t np, at;
+    struct dbuf vis, hid;       /* bulks */
+    size_t nvis, nhid;
+    replica_scan_fn *done;
+    void *ctx;
 };
 
-static int visible(const struct object *o, int64_t now)
-{
-    return db_visible(o, (uint64_t)now, NULL);
-}
+struct replica_jobs {
+    struct replica_job *head, *tail;
+    struct event *ev;           /* runs the next slice; NULL: none (sim) */
+};
 
-static int scan_keys_cb(void *ctx, const void *key, size_t klen,
-                        const struct object *obj)
+static int list_cb(void *ctx, const void *key, size_t klen, int visible)
 {
-    struct scan_ctx *s = ctx;
-    if (!visible(obj, s->now))
+    struct replica_job *j = ctx;
+    if (!visible && !j->list)
         return 0;
-    if (!s->all && !dyn_glob_match(s->pat, s->plen, key, klen, 0))
+    if (!j->all && !dyn_glob_match(j->pat, j->plen, key, klen, 0))
         return 0;
-    s->count++;
-    if (s->out) {
-        reply_bulk(s->out, key, klen);
-        s->nkeys++;
+    if (visible) {
+        reply_bulk(&j->vis, key, klen);
+        j->nvis++;
+    } else {
+        reply_bulk(&j->hid, key, klen);
+        j->nhid++;
     }
     return 0;
 }
 
-static int scan_random_cb(void *ctx, const void *key, size_t klen,
-                          const struct object *obj)
+/* One slice: whole partitions until keyspace-slice-keys entries were
+ * visited (a partition is never split, so a key moved by a resize between
+ * slices is neither missed nor listed twice).  1 when the job is done. */
+static int job_slice(struct cluster *cl, struct replica_job *j)
 {
-    struct scan_ctx *s = ctx;
-    if (!visible(obj, s->now))
+    struct store *st = cl->node->store;
+    uint64_t now = cl_now(cl);
+    size_t budget = (size_t)DYN_MAX(cl->node->cfg.keyspace_slice_keys, 1);
+    size_t visited = 0;
+    cl->keyspace_slices++;
+    while (j->at < j->np && visited < budget) {
+        uint32_t p = j->parts[j->at++];
+        visited += store_partition_count(st, p);
+        store_iter_visible(st, p, now, list_cb, j);
+    }
+    return j->at == j->np;
+}
+
+static void job_free(struct replica_job *j)
+{
+    dbuf_free(&j->vis);
+    dbuf_free(&j->hid);
+    dyn_free(j->pat);
+    dyn_free(j->parts);
+    dyn_free(j);
+}
+
+static void job_finish(struct replica_job *j)
+{
+    struct dbuf out;
+    dbuf_init(&out);
+    if (j->list)
+        reply_array(&out, 2);
+    reply_array(&out, (long long)j->nvis);
+    dbuf_append(&out, j->vis.p, j->vis.len);
+    if (j->list) {
+        reply_array(&out, (long long)j->nhid);
+        dbuf_append(&out, j->hid.p, j->hid.len);
+    }
+    j->done(j->ctx, out.p, out.len);
+    dbuf_free(&out);
+    job_free(j);
+}
+
+static void jobs_arm(struct replica_jobs *rj)
+{
+    /* a zero timer, not event_active: the loop polls its sockets first */
+    struct timeval tv = {0, 0};
+    evtimer_add(rj->ev, &tv);
+}
+
+/* The next slice of the oldest job; jobs take turns. */
+static void jobs_run(evutil_socket_t fd, short what, void *arg)
+{
+    struct cluster *cl = arg;
+    struct replica_jobs *rj = cl->rj;
+    struct replica_job *j = rj->head;
+    if (!j)
+        return;
+    rj->head = j->next;
+    if (!rj->head)
+        rj->tail = NULL;
+    j->next = NULL;
+    if (job_slice(cl, j)) {
+        job_finish(j);
+    } else {
+        if (rj->tail)
+            rj->tail->next = j;
+        else
+            rj->head = j;
+        rj->tail = j;
+    }
+    if (rj->head)
+        jobs_arm(rj);
+}
+
+/* [count, fingerprint, recovering] per partition: recovering is 1 while
+ * this node, having started empty, has not compared the partition with a
+ * peer (antientropy_recovering), so the coordinator asks more replicas */
+static void answer_counts(struct cluster *cl, const uint32_t *parts,
+                          size_t np, struct dbuf *out)
+{
+    uint64_t *c = dyn_malloc(sizeof(uint64_t) * 2 * (np ? np : 1));
+    store_count_visible(cl->node->store, cl_now(cl), parts, np, c, c + np);
+    reply_array(out, (long long)(3 * np));
+    for (size_t i = 0; i < np; i++) {
+        reply_int(out, (long long)c[i]);
+        reply_int(out, (long long)c[np + i]);
+        reply_int(out, antientropy_recovering(cl->ae, parts[i]));
+    }
+    dyn_free(c);
+}
+
+struct pick {
+    uint64_t k;
+    const void *key;
+    size_t klen;
+};
+
+static int pick_cb(void *ctx, const void *key, size_t klen, int visible)
+{
+    struct pick *pk = ctx;
+    if (!visible)
         return 0;
-    s->count++;
-    /* reservoir sampling: each key kept with probability 1/count */
-    s->rnd = s->rnd * 6364136223846793005ULL + 1442695040888963407ULL;
-    if ((s->rnd >> 33) % (uint64_t)s->count == 0) {
-        dyn_free(s->pick);
-        s->pick = dyn_memdup(key, klen);
-        s->picklen = klen;
+    if (pk->k-- == 0) {
+        pk->key = key;
+        pk->klen = klen;
+        return 1;
     }
     return 0;
+}
+
+/* one visible key: a partition weighted by its count, then a uniform key
+ * of it, all decided from memory */
+static void answer_random(struct cluster *cl, const uint32_t *parts,
+                          size_t np, struct dbuf *out)
+{
+    uint64_t *c = dyn_malloc(sizeof(uint64_t) * 2 * (np ? np : 1));
+    uint64_t now = cl_now(cl), total = 0;
+    store_count_visible(cl->node->store, now, parts, np, c, c + np);
+    for (size_t i = 0; i < np; i++)
+        total += c[i];
+    struct pick pk = {0};
+    if (total) {
+        uint64_t r = node_random(cl->node) % total;
+        for (size_t i = 0; i < np; i++) {
+            if (r < c[i]) {
+                pk.k = r;
+                store_iter_visible(cl->node->store, parts[i], now, pick_cb,
+                                   &pk);
+                break;
+            }
+            r -= c[i];
+        }
+    }
+    if (pk.key)
+        reply_bulk(out, pk.key, pk.klen);
+    else
+        reply_null(out, 2);
+    dyn_free(c);
 }
 
 void replica_scan(struct cluster *cl, const char *verb, const char *pat,
                   size_t plen, const uint32_t *parts, size_t np,
-                  struct dbuf *out)
+                  replica_scan_fn *done, void *ctx)
 {
-    int is_keys = strcmp(verb, "R.KEYS") == 0;
-    int is_rand = strcmp(verb, "R.RANDOM") == 0;
-    struct scan_ctx s = {0};
-    s.now = (int64_t)cl_now(cl);
-    s.pat = pat ? pat : "*";
-    s.plen = pat ? plen : 1;
-    s.all = s.plen == 1 && s.pat[0] == '*';
-    s.rnd = node_random(cl->node);
-    struct dbuf body;
-    dbuf_init(&body);
-    if (is_keys)
-        s.out = &body;
-    for (size_t i = 0; i < np; i++)
-        store_iter_partition(cl->node->store, parts[i],
-                             is_rand ? scan_random_cb : scan_keys_cb, &s);
-    if (is_keys) {
-        reply_array(out, (long long)s.nkeys);
-        dbuf_append(out, body.p, body.len);
-    } else if (is_rand) {
-        if (s.pick)
-            reply_bulk(out, s.pick, s.picklen);
+    if (strcmp(verb, "R.COUNT") == 0 || strcmp(verb, "R.RANDOM") == 0) {
+        struct dbuf out;
+        dbuf_init(&out);
+        if (verb[2] == 'C')
+            answer_counts(cl, parts, np, &out);
         else
-            reply_null(out, 2);
-    } else {
-        reply_int(out, s.count);
+            answer_random(cl, parts, np, &out);
+        done(ctx, out.p, out.len);
+        dbuf_free(&out);
+        return;
     }
-    dbuf_free(&body);
-    dyn_free(s.pick);
+    struct replica_job *j = dyn_calloc(1, sizeof(*j));
+    j->list = strcmp(verb, "R.LIST") == 0;
+    j->plen = pat ? plen : 1;
+    j->pat = dyn_malloc(j->plen + 1);
+    memcpy(j->pat, pat ? pat : "*", j->plen);
+    j->pat[j->plen] = 0;
+    j->all = j->plen == 1 && j->pat[0] == '*';
+    j->parts = dyn_malloc(sizeof(uint32_t) * (np ? np : 1));
+    if (np)
+        memcpy(j->parts, parts, sizeof(uint32_t) * np);
+    j->np = np;
+    dbuf_init(&j->vis);
+    dbuf_init(&j->hid);
+    j->done = done;
+    j->ctx = ctx;
+    /* the first slice now: a small keyspace answers in this turn */
+    if (job_slice(cl, j) || !cl->node->base) {
+        while (j->at < j->np)
+            job_slice(cl, j); /* no loop to yield to (the simulation) */
+        job_finish(j);
+        return;
+    }
+    struct replica_jobs *rj = cl->rj;
+    if (!rj) {
+        rj = cl->rj = dyn_calloc(1, sizeof(*rj));
+        rj->ev = evtimer_new(cl->node->base, jobs_run, cl);
+    }
+    if (rj->tail)
+        rj->tail->next = j;
+    else
+        rj->head = j;
+    rj->tail = j;
+    jobs_arm(rj);
+}
+
+void replica_free(struct cluster *cl)
+{
+    struct replica_jobs *rj = cl->rj;
+    if (!rj)
+        return;
+    while (rj->head) {
+        struct replica_job *j = rj->head;
+        rj->head = j->next;
+        job_free(j);
+    }
+    if (rj->ev)
+        event_free(rj->ev);
+    dyn_free(rj);
+    cl->rj = NULL;
 }
 
 /* ---- the replica side --------------------------------------------------- */
@@ -244,11 +420,19 @@ static int parse_parts(struct cluster *cl, int from, int argc,
     return k;
 }
 
+static void scan_answer(void *ctx, const char *resp, size_t len)
+{
+    struct peer_call *call = ctx;
+    dbuf_append(peer_call_buf(call), resp, len);
+    peer_call_done(call);
+}
+
 static void h_scan(void *ctx, struct peer_call *call, int argc,
                    const struct dyn_arg *argv)
 {
     struct cluster *cl = call_cluster(ctx);
-    int is_keys = dyn_arg_is(argv[0].p, argv[0].len, "R.KEYS");
+    int is_list = dyn_arg_is(argv[0].p, argv[0].len, "R.LIST");
+    int is_keys = is_list || dyn_arg_is(argv[0].p, argv[0].len, "R.KEYS");
     int is_rand = dyn_arg_is(argv[0].p, argv[0].len, "R.RANDOM");
     int from = is_keys ? 2 : 1;
     if (argc < from) {
@@ -262,16 +446,11 @@ static void h_scan(void *ctx, struct peer_call *call, int argc,
         peer_call_reply_error(call, "ERR bad partition");
         return;
     }
-    char *pat = NULL;
-    if (is_keys) {
-        pat = dyn_memdup(argv[1].p, argv[1].len + 1);
-        pat[argv[1].len] = 0;
-    }
-    replica_scan(cl, is_keys ? "R.KEYS" : is_rand ? "R.RANDOM" : "R.COUNT",
-                pat, is_keys ? argv[1].len : 0, parts, (size_t)np,
-                peer_call_buf(call));
-    peer_call_done(call);
-    dyn_free(pat);
+    /* a listing may answer from a later loop turn: the call stays ours */
+    replica_scan(cl, is_list ? "R.LIST" : is_keys ? "R.KEYS"
+                     : is_rand ? "R.RANDOM" : "R.COUNT",
+                 is_keys ? argv[1].p : NULL, is_keys ? argv[1].len : 0,
+                 parts, (size_t)np, scan_answer, call);
     dyn_free(parts);
 }
 
@@ -325,6 +504,7 @@ static void h_ping(void *ctx, struct peer_call *call, int argc,
 const struct peer_command replica_peer_cmds[] = {
     {"R.GET", h_get, 0},       {"R.PUT", h_put, 0},
     {"R.KEYS", h_scan, 0},     {"R.COUNT", h_scan, 0},
+    {"R.LIST", h_scan, 0},
     {"R.RANDOM", h_scan, 0},   {"R.FLUSH", h_flush, 0},
     {"R.CONFIG", h_config, 0}, {"R.PING", h_ping, 0},
     {"R.MPUT", h_mput, 0},     {"R.MGET", h_mget, 0},

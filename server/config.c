@@ -178,6 +178,8 @@ static const struct opt options[] = {
     ENUM("conflict-policy", conflict_policy, CONFLICT_SIBLINGS, policy_enum,
          F_RUNTIME),
     INT("tombstone-grace-s", tombstone_grace_s, 60, 0, INT_MAX, F_RUNTIME),
+    INT("keyspace-slice-keys", keyspace_slice_keys, 20000, 1, INT_MAX,
+        F_RUNTIME),
     BOOL("active-expire", active_expire, 1, F_RUNTIME),
     /* quorum */
     /* n is bounded by what a quorum tracks (QUORUM_MAX replicas): an n

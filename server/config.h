@@ -86,6 +86,7 @@ struct config {
     char *cluster_announce_ip;  /* advertised address; "" = from bind */
     int cluster_insecure;       /* run the bus without a secret */
     int request_timeout_ms;     /* quorum deadline, 1000 */
+    int keyspace_slice_keys;    /* keys a listing visits per loop turn */
     char *seeds;                /* "HOST:PORT" lines joined by '\n' */
     int gossip_interval_ms;     /* 1000 */
     int suspect_timeout_ms;     /* unanswered this long: suspect, 1000 */

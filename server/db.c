@@ -104,31 +104,7 @@ static int db_all_expired(const struct object *o, uint64_t now_ms)
 
 int db_visible(const struct object *o, uint64_t now_ms, struct sibling *out)
 {
-    struct sibling best, s;
-    int have = 0;
-    uint32_t n = object_nsiblings(o);
-    if (n == 1) {
-        object_winner_get(o, &best);
-        have = !sib_expired(&best, now_ms);
-    } else {
-        for (uint32_t i = 0; i < n; i++) {
-            object_sibling(o, i, &s);
-            if (sib_expired(&s, now_ms))
-                continue; /* an expired version is gone, its peers stay */
-            if (!have || s.ts_ms > best.ts_ms ||
-                (s.ts_ms == best.ts_ms &&
-                 (s.actor > best.actor ||
-                  (s.actor == best.actor && s.counter > best.counter)))) {
-                best = s;
-                have = 1;
-            }
-        }
-    }
-    if (!have || best.tombstone)
-        return 0;
-    if (out)
-        *out = best;
-    return 1;
+    return object_visible(o, now_ms, out);
 }
 
 /* Physical removal, through the engine when there is one.  A removal the

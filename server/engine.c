@@ -536,7 +536,7 @@ static void hint_add(struct engine *e, uint8_t type, const void *key,
     if (type == HINT_PUT) {
         wire_store_le32(v, (uint32_t)off);
         wire_store_le32(v + 4, size);
-        v[8] = (uint8_t)flags;
+        v[8] = (uint8_t)(flags & STORE_F_PERSIST); /* no summary */
         vlen = HINT_PUT_VLEN;
     }
     seglog_encode(&h->buf, type, key, klen, v, vlen);
@@ -812,7 +812,7 @@ static void undo_apply(struct engine *e)
         const uint8_t *key = h + UNDO_HDR;
         struct object *o = h[4] ? engine_load(e, old, key, klen) : NULL;
         if (o) {
-            unsigned flags = store_object_flags(o);
+            uint64_t flags = store_object_flags(o);
             store_put_loc(e->store, key, klen, old, flags, object_digest(o),
                           e->value_cache ? o : NULL, &cur);
             if (!e->value_cache)
@@ -873,7 +873,7 @@ static int put_take_impl(struct engine *e, const void *key, size_t klen,
         object_free(obj);
         return DYN_ELIMIT;
     }
-    unsigned flags = store_object_flags(obj);
+    uint64_t flags = store_object_flags(obj);
     uint64_t loc, old;
     size_t osz = object_size(obj);
     if (osz > ENGINE_MAX_VALUE) {
@@ -1065,7 +1065,7 @@ int engine_reserve_counters(struct engine *e, uint64_t used)
 /* ---- loading ---------------------------------------------------------------------- */
 
 static void apply_put(struct engine *e, const void *key, uint32_t klen,
-                      uint64_t loc, unsigned flags)
+                      uint64_t loc, uint64_t flags)
 {
     uint64_t old;
     if (store_put_loc(e->store, key, klen, loc, flags, 0, NULL, &old))
@@ -1149,7 +1149,7 @@ static void hint_apply(struct engine *e, uint32_t seg, const uint8_t *b,
         if (r.type == HINT_PUT)
             apply_put(e, r.key, r.klen,
                       loc_make(seg, wire_load_le32(r.value), wire_load_le32(r.value + 4)),
-                      r.value[8]);
+                      r.value[8] & STORE_F_PERSIST);
         else if (r.type == HINT_DEL)
             apply_del(e, r.key, r.klen);
         else
@@ -1184,7 +1184,7 @@ static int engine_replay(void *ctx, const struct seglog_rec *r)
             e->st.corrupt_records++;
             return 0;
         }
-        unsigned flags = store_object_flags(o);
+        uint64_t flags = store_object_flags(o);
         object_free(o);
         apply_put(e, r->key, r->klen, loc_make(r->pos.seg, r->pos.off,
                                                r->size), flags);

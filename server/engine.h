@@ -32,6 +32,7 @@
  * Hint files use the same record framing (so each entry is checksummed),
  * one entry per data record of the segment, in order:
  *   HINT_PUT   0x11  key, value = off u32 | size u32 | flags u8
+ *                    (STORE_F_PERSIST: deleted, expiry, hidden)
  *   HINT_DEL   0x12  key
  *   HINT_FLUSH 0x13
  *   HINT_END   0x1f  value = entries u64 | segment bytes u64

@@ -51,7 +51,8 @@
  * moving to partition p > 0 yields cursor p (bucket_cursor 0), never 0.
  *
  * Invariants: no two entries have the same key; each partition's count is
- * the number of non-empty slots and count < size * 3/4; no empty slot lies
+ * the number of non-empty slots and count < size * 3/4; its vis and fp
+ * cover exactly its entries with none of XF_DELETED, XF_EXPIRY, XF_HIDDEN; no empty slot lies
  * between an entry's home and its slot; ndeleted == length of the deleted
  * array; store count == sum of partition counts.
  *
@@ -91,6 +92,16 @@
  * partition last stored an all-tombstone object, confirmed_gen the latest
  * generation anti-entropy confirmed (see store.h).
  *
+ * The visible keyspace (store.h): each partition's header also keeps the
+ * count and fingerprint of its entries visible whatever the time (flags
+ * neither deleted, expiring nor hidden: bit 29 of xidx is XF_HIDDEN, so
+ * the index positions have 29 bits), moved in and out by store_index and
+ * store_unindex, the one pair every insert, replace and remove goes
+ * through.  The expiring index keeps each entry's visibility summary (the
+ * STORE_F_* bits above PERSIST and the first expiry) in a parallel array:
+ * 16 bytes per key with a TTL instead of 8.  A count walks that array, not
+ * the tables, hashing each expiring key for its partition.
+ *
  * Stalls: a resize of a partition touches only that partition (Q = 256 and
  * 1M keys: ~4k entries, well under a millisecond).  With very few
  * partitions and millions of keys a resize would be proportionally longer;
@@ -116,7 +127,8 @@ struct entry {
 
 #define XF_DELETED  0x80000000u
 #define XF_EXPIRY   0x40000000u
-#define XF_POS_MASK 0x3fffffffu
+#define XF_HIDDEN   0x20000000u
+#define XF_POS_MASK 0x1fffffffu
 
 #define MIN_SLOTS 8u
 #define TAG_BITS  16
@@ -135,11 +147,15 @@ struct part {
     uintptr_t *slots;   /* NULL when size == 0 */
     uint32_t size;      /* 0 or a power of two */
     uint32_t count;
+    uint32_t vis;       /* entries visible whatever the time */
+    uint64_t fp;        /* XOR of store_key_fp over those */
 };
 
-/* A growable array of entry pointers (deleted / expiring index). */
+/* A growable array of entry pointers (deleted / expiring index); the
+ * expiring one keeps each entry's visibility summary beside it. */
 struct eindex {
     struct entry **e;
+    uint64_t *sum;      /* NULL: no summaries (the deleted index) */
     size_t n;
     size_t cap;
 };
@@ -172,6 +188,7 @@ struct store {
     struct object *scratch[2];
     unsigned scratch_i;
     size_t cached_bytes;
+    uint64_t vis_loads;     /* records read to judge visibility */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -251,14 +268,19 @@ static int object_has_expiry(const struct object *o)
     return 0;
 }
 
-static void eindex_add(struct eindex *x, struct entry *e, uint32_t flags)
+static void eindex_add(struct eindex *x, struct entry *e, uint32_t flags,
+                       int with_sum, uint64_t sum)
 {
     if (x->n == x->cap) {
         x->cap = x->cap ? x->cap * 2 : 16;
         x->e = dyn_realloc(x->e, x->cap * sizeof(*x->e));
+        if (with_sum)
+            x->sum = dyn_realloc(x->sum, x->cap * sizeof(*x->sum));
     }
     dyn_assert(x->n <= XF_POS_MASK);
     e->xidx = flags | (uint32_t)x->n;
+    if (with_sum)
+        x->sum[x->n] = sum;
     x->e[x->n++] = e;
 }
 
@@ -269,17 +291,37 @@ static void eindex_del(struct eindex *x, struct entry *e)
     struct entry *last = x->e[--x->n];
     if (last != e) {
         x->e[pos] = last;
+        if (x->sum)
+            x->sum[pos] = x->sum[x->n];
         last->xidx = (last->xidx & ~XF_POS_MASK) | (uint32_t)pos;
     }
     /* Give memory back when the index has shrunk a lot. */
     if (x->cap > 64 && x->n < x->cap / 4) {
         x->cap /= 2;
         x->e = dyn_realloc(x->e, x->cap * sizeof(*x->e));
+        if (x->sum)
+            x->sum = dyn_realloc(x->sum, x->cap * sizeof(*x->sum));
     }
 }
 
-/* Removes e from whichever index holds it and from the counters. */
-static void store_unindex(struct store *s, struct entry *e)
+uint64_t store_key_fp(uint64_t hash)
+{
+    uint64_t x = hash ^ 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Visible whatever the time: counted in its partition's vis and fp. */
+static inline int xidx_static_visible(uint32_t xidx)
+{
+    return !(xidx & (XF_DELETED | XF_EXPIRY | XF_HIDDEN));
+}
+
+/* Removes e (of partition pi, key hash h) from whichever index holds it
+ * and from the counters. */
+static void store_unindex(struct store *s, struct entry *e, uint32_t pi,
+                          uint64_t h)
 {
     if (e->xidx & XF_DELETED)
         eindex_del(&s->deleted, e);
@@ -287,29 +329,57 @@ static void store_unindex(struct store *s, struct entry *e)
         eindex_del(&s->expiring, e);
     if (e->xidx & XF_EXPIRY)
         s->nexpiry--;
+    if (xidx_static_visible(e->xidx)) {
+        s->parts[pi].vis--;
+        s->parts[pi].fp ^= store_key_fp(h);
+    }
     e->xidx = 0;
 }
 
-unsigned store_object_flags(const struct object *o)
+uint64_t store_object_flags(const struct object *o)
 {
-    return (object_is_deleted(o) ? STORE_F_DELETED : 0) |
-           (object_has_expiry(o) ? STORE_F_EXPIRY : 0);
+    uint64_t f = (object_is_deleted(o) ? STORE_F_DELETED : 0) |
+                 (object_has_expiry(o) ? STORE_F_EXPIRY : 0);
+    uint64_t t1;
+    int before, after, more;
+    object_visibility(o, &t1, &before, &after, &more);
+    if (!before)
+        f |= STORE_F_HIDDEN;
+    if (t1) {
+        f |= STORE_F_SUMMARY | (after ? STORE_F_VIS_AFTER : 0) |
+             (more ? STORE_F_MORE : 0);
+        /* 48 bits of ms reach the year 10889; beyond, the object decides */
+        if (t1 >> (64 - STORE_F_T1_SHIFT)) {
+            t1 = UINT64_MAX >> STORE_F_T1_SHIFT;
+            f |= STORE_F_MORE;
+        }
+        f |= t1 << STORE_F_T1_SHIFT;
+    }
+    return f;
 }
 
-/* Files e in the right index, given its STORE_F_* flags. */
-static void store_index(struct store *s, struct entry *e, unsigned flags)
+/* Files e (of partition pi, key hash h) in the right index, given its
+ * STORE_F_* flags. */
+static void store_index(struct store *s, struct entry *e, uint64_t flags,
+                        uint32_t pi, uint64_t h)
 {
     int del = (flags & STORE_F_DELETED) != 0;
     uint32_t exp = (flags & STORE_F_EXPIRY) ? XF_EXPIRY : 0;
+    uint32_t hid = (flags & STORE_F_HIDDEN) ? XF_HIDDEN : 0;
     e->xidx = 0;
     if (exp)
         s->nexpiry++;
     if (del)
-        eindex_add(&s->deleted, e, XF_DELETED | exp);
+        eindex_add(&s->deleted, e, XF_DELETED | exp | hid, 0, 0);
     else if (exp)
-        eindex_add(&s->expiring, e, exp);
+        eindex_add(&s->expiring, e, exp | hid, 1,
+                   flags & ~(uint64_t)STORE_F_PERSIST);
     else
-        e->xidx = 0;
+        e->xidx = hid;
+    if (xidx_static_visible(e->xidx)) {
+        s->parts[pi].vis++;
+        s->parts[pi].fp ^= store_key_fp(h);
+    }
 }
 
 static void part_resize(struct store *s, struct part *p, uint32_t nsize)
@@ -494,7 +564,7 @@ static inline struct merkle *part_tree(const struct store *s, uint32_t pi)
 }
 
 /* Bookkeeping after an entry of partition pi was stored with flags. */
-static void store_changed(struct store *s, uint32_t pi, unsigned flags)
+static void store_changed(struct store *s, uint32_t pi, uint64_t flags)
 {
     s->gen++;
     if (flags & STORE_F_DELETED)
@@ -531,6 +601,7 @@ void store_free(struct store *s)
     dyn_free(s->parts);
     dyn_free(s->deleted.e);
     dyn_free(s->expiring.e);
+    dyn_free(s->expiring.sum);
     dyn_free(s);
 }
 
@@ -567,7 +638,7 @@ void store_put_take(struct store *s, const void *key, size_t klen,
     uint64_t h = dyn_hash64(key, klen);
     struct part *p = store_part(s, h);
     int64_t i = part_find(p, h, key, klen);
-    unsigned flags = store_object_flags(obj);
+    uint64_t flags = store_object_flags(obj);
     uint32_t pi = store_partition_of_hash(s, h);
     struct merkle *t = part_tree(s, pi);
     struct entry *e;
@@ -577,13 +648,13 @@ void store_put_take(struct store *s, const void *key, size_t klen,
         dyn_assert(e->u.obj != obj);
         if (t)
             merkle_toggle(t, h, entry_digest(s, e));
-        store_unindex(s, e);
+        store_unindex(s, e, pi, h);
         object_free(e->u.obj);
     } else {
         e = store_insert(s, p, h, key, klen);
     }
     e->u.obj = obj;
-    store_index(s, e, flags);
+    store_index(s, e, flags, pi, h);
     if (t)
         merkle_toggle(t, h, entry_digest(s, e));
     store_changed(s, pi, flags);
@@ -646,11 +717,12 @@ static void entry_set_loc(struct store *s, struct entry *e, uint64_t loc)
 static unsigned entry_flags(const struct entry *e)
 {
     return ((e->xidx & XF_DELETED) ? STORE_F_DELETED : 0) |
-           ((e->xidx & XF_EXPIRY) ? STORE_F_EXPIRY : 0);
+           ((e->xidx & XF_EXPIRY) ? STORE_F_EXPIRY : 0) |
+           ((e->xidx & XF_HIDDEN) ? STORE_F_HIDDEN : 0);
 }
 
 int store_put_loc(struct store *s, const void *key, size_t klen,
-                  uint64_t loc, unsigned flags, uint64_t digest,
+                  uint64_t loc, uint64_t flags, uint64_t digest,
                   struct object *obj, uint64_t *old_loc)
 {
     dyn_assert(s->kind != STORE_MEMORY);
@@ -669,7 +741,7 @@ int store_put_loc(struct store *s, const void *key, size_t klen,
         e = slot_entry(p->slots[i]);
         if (t)
             merkle_toggle(t, h, entry_digest(s, e));
-        store_unindex(s, e);
+        store_unindex(s, e, pi, h);
         entry_drop_cached(s, e);
         if (old_loc)
             *old_loc = entry_loc(s, e);
@@ -683,7 +755,7 @@ int store_put_loc(struct store *s, const void *key, size_t klen,
         e->u.obj = obj;
         s->cached_bytes += object_size(obj);
     }
-    store_index(s, e, flags);
+    store_index(s, e, flags, pi, h);
     if (t)
         merkle_toggle(t, h, entry_digest(s, e));
     store_changed(s, pi, flags);
@@ -752,7 +824,7 @@ int store_remove_loc(struct store *s, const void *key, size_t klen,
     if (t)
         merkle_toggle(t, h, entry_digest(s, e));
     store_changed(s, pi, 0);
-    store_unindex(s, e);
+    store_unindex(s, e, pi, h);
     part_delete_slot(p, (uint32_t)i);
     s->count--;
     entry_free(s, e);
@@ -780,6 +852,8 @@ void store_clear(struct store *s)
         p->slots = NULL;
         p->size = 0;
         p->count = 0;
+        p->vis = 0;
+        p->fp = 0;
         if (part_tree(s, pi))
             merkle_clear(part_tree(s, pi));
     }
@@ -790,6 +864,7 @@ void store_clear(struct store *s)
     dyn_assert(s->entry_bytes == 0);
     dyn_free(s->deleted.e);
     dyn_free(s->expiring.e);
+    dyn_free(s->expiring.sum);
     memset(&s->deleted, 0, sizeof(s->deleted));
     memset(&s->expiring, 0, sizeof(s->expiring));
 }
@@ -829,6 +904,91 @@ void store_iter_partition(struct store *s, uint32_t partition,
         if (o && fn(ctx, e->key, e->klen, o))
             return;
     }
+}
+
+/* ---- the visible keyspace ------------------------------------------------ */
+
+/* Visibility at now_ms of the expiring entry at position j of the
+ * expiring index, from its summary; the record is read (and counted) only
+ * when the summary is unknown (then learnt) or past its second expiry. */
+static int expiring_visible(struct store *s, size_t j, uint64_t now_ms)
+{
+    struct entry *e = s->expiring.e[j];
+    uint64_t sum = s->expiring.sum[j];
+    if (sum & STORE_F_SUMMARY) {
+        if (now_ms < sum >> STORE_F_T1_SHIFT)
+            return !(e->xidx & XF_HIDDEN);
+        if (!(sum & STORE_F_MORE))
+            return (sum & STORE_F_VIS_AFTER) != 0;
+    }
+    if (s->kind == STORE_DISK ||
+        (s->kind == STORE_DISK_CACHE && !e->u.obj))
+        s->vis_loads++;
+    const struct object *o = entry_object(s, e);
+    if (!o)
+        return 0; /* an unreadable record reads as absent */
+    if (!(sum & STORE_F_SUMMARY))
+        s->expiring.sum[j] = store_object_flags(o) &
+                             ~(uint64_t)STORE_F_PERSIST;
+    return object_visible(o, now_ms, NULL);
+}
+
+static int entry_visible(struct store *s, struct entry *e, uint64_t now_ms)
+{
+    if (e->xidx & XF_DELETED)
+        return 0;
+    if (e->xidx & XF_EXPIRY)
+        return expiring_visible(s, e->xidx & XF_POS_MASK, now_ms);
+    return !(e->xidx & XF_HIDDEN);
+}
+
+void store_count_visible(struct store *s, uint64_t now_ms,
+                         const uint32_t *parts, size_t np, uint64_t *counts,
+                         uint64_t *fps)
+{
+    for (size_t i = 0; i < np; i++) {
+        dyn_assert(parts[i] < s->nparts);
+        counts[i] = s->parts[parts[i]].vis;
+        fps[i] = s->parts[parts[i]].fp;
+    }
+    if (!s->expiring.n || !np)
+        return;
+    /* one pass over the expiring entries, whatever their partitions */
+    int32_t *slot = dyn_malloc(sizeof(int32_t) * s->nparts);
+    for (uint32_t p = 0; p < s->nparts; p++)
+        slot[p] = -1;
+    for (size_t i = 0; i < np; i++)
+        slot[parts[i]] = (int32_t)i;
+    for (size_t j = 0; j < s->expiring.n; j++) {
+        struct entry *e = s->expiring.e[j];
+        uint64_t h = dyn_hash64(e->key, e->klen);
+        int32_t k = slot[store_partition_of_hash(s, h)];
+        if (k >= 0 && expiring_visible(s, j, now_ms)) {
+            counts[k]++;
+            fps[k] ^= store_key_fp(h);
+        }
+    }
+    dyn_free(slot);
+}
+
+void store_iter_visible(struct store *s, uint32_t partition, uint64_t now_ms,
+                        store_vis_fn fn, void *ctx)
+{
+    dyn_assert(partition < s->nparts);
+    struct part *p = &s->parts[partition];
+    for (uint32_t i = 0; i < p->size; i++) {
+        uintptr_t v = p->slots[i];
+        if (!v)
+            continue;
+        struct entry *e = slot_entry(v);
+        if (fn(ctx, e->key, e->klen, entry_visible(s, e, now_ms)))
+            return;
+    }
+}
+
+uint64_t store_keyspace_loads(const struct store *s)
+{
+    return s->vis_loads;
 }
 
 static uint64_t rev64(uint64_t v)
@@ -964,7 +1124,8 @@ size_t store_overhead_bytes(const struct store *s)
 {
     return sizeof(*s) + (size_t)s->nparts * sizeof(struct part) +
            s->slot_bytes + s->entry_bytes +
-           (s->deleted.cap + s->expiring.cap) * sizeof(struct entry *);
+           (s->deleted.cap + s->expiring.cap) * sizeof(struct entry *) +
+           s->expiring.cap * sizeof(uint64_t); /* the summaries */
 }
 
 /* ---- Merkle trees, digests, tombstone confirmation ------------------------ */

@@ -103,10 +103,25 @@ size_t store_overhead_bytes(const struct store *s);
  * (a corrupt record is never served). */
 enum store_kind { STORE_MEMORY = 0, STORE_DISK = 1, STORE_DISK_CACHE = 2 };
 
-/* What the sampling indexes need to know of an object without loading it. */
-#define STORE_F_DELETED 1u  /* every sibling is a tombstone */
-#define STORE_F_EXPIRY  2u  /* some sibling has an expiry */
-unsigned store_object_flags(const struct object *o);
+/* What the sampling indexes and the keyspace counts need to know of an
+ * object without loading it.  store_object_flags packs them in a 64-bit
+ * word: the STORE_F_* bits below, and for an object with an expiry the
+ * time of its first sibling's expiry (t1, ms) in bits 16..63.  Visibility
+ * is db_visible's rule (object_visible): before t1 it is !HIDDEN, from t1
+ * on VIS_AFTER, and past the next expiry (MORE) only the object knows.
+ * Hint files keep the STORE_F_PERSIST bits; an expiring entry loaded
+ * without its summary (no SUMMARY bit) gets it from its record the first
+ * time a count needs it. */
+#define STORE_F_DELETED   1u  /* every sibling is a tombstone */
+#define STORE_F_EXPIRY    2u  /* some sibling has an expiry */
+#define STORE_F_HIDDEN    4u  /* not visible before any expiry (a
+                               * tombstone wins, or all are tombstones) */
+#define STORE_F_SUMMARY   8u  /* expiring: t1, VIS_AFTER, MORE are known */
+#define STORE_F_VIS_AFTER 16u /* expiring: visible from t1 on */
+#define STORE_F_MORE      32u /* expiring: another expiry after t1 */
+#define STORE_F_PERSIST   (STORE_F_DELETED | STORE_F_EXPIRY | STORE_F_HIDDEN)
+#define STORE_F_T1_SHIFT  16
+uint64_t store_object_flags(const struct object *o);
 
 typedef struct object *(*store_load_fn)(void *ctx, uint64_t loc,
                                         const void *key, size_t klen);
@@ -122,7 +137,7 @@ enum store_kind store_get_kind(const struct store *s);
  * a Merkle tree first needs it).  Returns 1 and sets *old_loc when an
  * entry was replaced, else 0. */
 int store_put_loc(struct store *s, const void *key, size_t klen,
-                  uint64_t loc, unsigned flags, uint64_t digest,
+                  uint64_t loc, uint64_t flags, uint64_t digest,
                   struct object *obj, uint64_t *old_loc);
 /* 1 and the location and flags of key, or 0 if absent. */
 int store_get_loc(struct store *s, const void *key, size_t klen,
@@ -137,6 +152,35 @@ int store_remove_loc(struct store *s, const void *key, size_t klen,
                      uint64_t *old_loc);
 /* Bytes of cached objects (STORE_DISK_CACHE) / scratch objects. */
 size_t store_cached_bytes(const struct store *s);
+
+/* ---- the visible keyspace, from memory ------------------------------------
+ *
+ * What a keyspace command (DBSIZE, KEYS, SCAN, RANDOMKEY) sees of a
+ * partition: its visible keys at now_ms (db_visible's rule: the winning
+ * sibling is a value that has not expired), decided from the entries'
+ * flags without reading records.  Each partition keeps the count and a
+ * fingerprint (XOR of a mix of each key's hash) of its entries visible
+ * whatever the time (no expiry, not hidden), updated on every insert,
+ * replace and remove; entries with an expiry are judged at the call from
+ * their summary (store_object_flags).  Only an entry whose summary is
+ * unknown (loaded from an old hint) or past its second expiry is read,
+ * and counted (store_keyspace_loads).  Equal (count, fingerprint) on two
+ * replicas means, but for a 2^-64 chance, the same visible key set. */
+
+/* counts[i] / fps[i]: the visible keys of parts[i] at now_ms. */
+void store_count_visible(struct store *s, uint64_t now_ms,
+                         const uint32_t *parts, size_t np, uint64_t *counts,
+                         uint64_t *fps);
+/* Every entry of one partition, with whether it is visible at now_ms.
+ * The callback must not change the store; non-zero stops. */
+typedef int (*store_vis_fn)(void *ctx, const void *key, size_t klen,
+                            int visible);
+void store_iter_visible(struct store *s, uint32_t partition, uint64_t now_ms,
+                        store_vis_fn fn, void *ctx);
+/* Records read to decide visibility (see above), since the store began. */
+uint64_t store_keyspace_loads(const struct store *s);
+/* The fingerprint contribution of one key (its dyn_hash64). */
+uint64_t store_key_fp(uint64_t hash);
 
 /* ---- Merkle trees (cluster/merkle.h), for anti-entropy ------------------
  *

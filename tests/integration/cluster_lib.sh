@@ -20,6 +20,8 @@
 #                                        nodes (no clock renderings)
 #   wait_for SECONDS cmd...              polls cmd (every 50 ms) until it
 #                                        succeeds; returns 1 at the deadline
+#   info_field I NAME / info_sum NAME    an INFO field of node I / summed
+#                                        over the nodes (absent counts 0)
 #
 # Ports: client ports BASE..BASE+N-1 and peer ports +10000, BASE picked at
 # random in DYN_CLUSTER_PORTS (default 21000-22700, so that peer ports stay
@@ -172,4 +174,13 @@ wait_for() {
 # info_field I NAME: one field of node I's INFO.
 info_field() {
     ncli "$1" INFO | tr -d '\r' | sed -n "s/^$2://p" | head -1
+}
+
+# info_sum NAME: the sum of INFO field NAME over the nodes (absent: 0).
+info_sum() {
+    local j s=0 v
+    for ((j = 1; j <= CL_N; j++)); do
+        v=$(info_field "$j" "$1"); s=$((s + ${v:-0}))
+    done
+    echo "$s"
 }

@@ -372,6 +372,75 @@ START_TEST(two_clients_with_the_same_context_both_survive)
 }
 END_TEST
 
+static struct object *put_ttl(uint64_t actor, const char *val, uint64_t now,
+                              int64_t expire_ms)
+{
+    struct object_write w = {
+        .value = val, .vlen = val ? strlen(val) : 0, .tombstone = !val,
+        .expire_ms = expire_ms, .ctx = NULL, .actor = actor, .now_ms = now,
+        .max_ctx_entries = 10,
+    };
+    uint32_t pruned = 0;
+    return object_write(NULL, &w, &pruned);
+}
+
+static struct object *merged(struct object *x, struct object *y)
+{
+    int ch;
+    struct object *m = object_merge(x, y, &ch);
+    object_free(x);
+    object_free(y);
+    return m;
+}
+
+/* What the store keeps of an object's visibility over time (t1, before,
+ * after, more) agrees with object_visible at each side of every expiry. */
+START_TEST(visibility_summary_follows_the_expiries)
+{
+    uint64_t a = actor_make("n1", 1), b = actor_make("n2", 1),
+             c = actor_make("n3", 1);
+    uint64_t t1;
+    int before, after, more;
+    /* a plain value: visible for good */
+    struct object *o = put_ttl(a, "v", NOW, 0);
+    object_visibility(o, &t1, &before, &after, &more);
+    ck_assert_uint_eq(t1, 0);
+    ck_assert(before && after && !more);
+    object_free(o);
+    /* a value with a TTL: gone at its expiry, not before */
+    o = put_ttl(a, "v", NOW, (int64_t)NOW + 500);
+    object_visibility(o, &t1, &before, &after, &more);
+    ck_assert_uint_eq(t1, NOW + 500);
+    ck_assert(before && !after && !more);
+    ck_assert(object_visible(o, NOW + 499, NULL));
+    ck_assert(!object_visible(o, NOW + 500, NULL));
+    object_free(o);
+    /* a newer concurrent tombstone hides the value whatever the time */
+    o = merged(put_ttl(a, "v", NOW, 0), put_ttl(b, NULL, NOW + 1, 0));
+    ck_assert_uint_eq(object_nsiblings(o), 2);
+    object_visibility(o, &t1, &before, &after, &more);
+    ck_assert(!before && !after && t1 == 0);
+    object_free(o);
+    /* the newer sibling expires, the older concurrent value shows again;
+     * then a second, later expiry makes the summary incomplete */
+    o = merged(put_ttl(a, "old", NOW, (int64_t)NOW + 900),
+               put_ttl(b, NULL, NOW + 1, 0));
+    o = merged(o, put_ttl(c, "new", NOW + 2, (int64_t)NOW + 300));
+    object_visibility(o, &t1, &before, &after, &more);
+    ck_assert_uint_eq(t1, NOW + 300);
+    ck_assert(before);          /* "new" wins */
+    ck_assert(!after);          /* then the tombstone wins */
+    ck_assert(more);            /* "old" expires later */
+    ck_assert(!object_visible(o, NOW + 300, NULL));
+    object_free(o);
+    o = merged(put_ttl(a, "old", NOW, 0),
+               put_ttl(c, "new", NOW + 2, (int64_t)NOW + 300));
+    object_visibility(o, &t1, &before, &after, &more);
+    ck_assert(before && after && !more);
+    object_free(o);
+}
+END_TEST
+
 START_TEST(concurrent_coordinators_merge_to_siblings)
 {
     uint64_t a = actor_make("n1", 1), b = actor_make("n2", 1);
@@ -1170,6 +1239,7 @@ static Suite *object_suite(void)
     tcase_add_test(tc, stale_context_through_the_same_actor_makes_siblings);
     tcase_add_test(tc, two_clients_with_the_same_context_both_survive);
     tcase_add_test(tc, concurrent_coordinators_merge_to_siblings);
+    tcase_add_test(tc, visibility_summary_follows_the_expiries);
     tcase_add_test(tc, tombstones_delete_and_can_conflict);
     tcase_add_test(tc, expire_is_kept);
     tcase_add_test(tc, write_counter_is_above_everything_local);

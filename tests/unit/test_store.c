@@ -555,7 +555,9 @@ START_TEST(stress_200k_keys)
         }
         ck_assert_uint_eq(store_count(s), 0);
         /* Empty tables are given back. */
-        ck_assert_uint_lt(store_overhead_bytes(s), 4096 + 256 * 16);
+        /* 32 bytes per empty partition: its table header, and the visible
+         * count and fingerprint of the keyspace commands */
+        ck_assert_uint_lt(store_overhead_bytes(s), 4096 + 256 * 32);
         store_free(s);
     }
 }
@@ -774,6 +776,181 @@ START_TEST(tombstones_need_confirmation_after_they_are_stored)
 }
 END_TEST
 
+/* ---- the visible keyspace from memory ------------------------------------ */
+
+static struct object *mk(const char *val, int tombstone, int64_t expire_ms,
+                         uint64_t actor, uint64_t ts)
+{
+    struct object_write w = {
+        .value = val, .vlen = val ? strlen(val) : 0,
+        .tombstone = tombstone, .expire_ms = expire_ms, .ctx = NULL,
+        .actor = actor, .now_ms = ts, .max_ctx_entries = 10,
+    };
+    uint32_t pruned = 0;
+    return object_write(NULL, &w, &pruned);
+}
+
+/* A random object: one to three concurrent versions (different actors,
+ * so none covers another), values or tombstones, some with an expiry in
+ * [100, 400). */
+static struct object *random_obj(uint64_t *rnd)
+{
+    int n = 1 + (int)((*rnd = *rnd * 6364136223846793005ULL + 1) >> 33) % 3;
+    struct object *o = NULL;
+    for (int i = 0; i < n; i++) {
+        uint64_t r = (*rnd = *rnd * 6364136223846793005ULL + 1) >> 20;
+        int tomb = r % 4 == 0;
+        int64_t exp = (r >> 4) % 2 ? 100 + (int64_t)((r >> 8) % 300) : 0;
+        struct object *v = mk(tomb ? NULL : "v", tomb, exp, ACTOR + (uint64_t)i,
+                              1000 + (r >> 16) % 50);
+        if (!o) {
+            o = v;
+        } else {
+            int ch;
+            struct object *m = object_merge(o, v, &ch);
+            object_free(o);
+            object_free(v);
+            o = m;
+        }
+    }
+    return o;
+}
+
+struct brute {
+    uint64_t now;
+    uint64_t count, fp;
+};
+
+static int brute_cb(void *ctx, const void *key, size_t klen,
+                    const struct object *o)
+{
+    struct brute *b = ctx;
+    if (object_visible(o, b->now, NULL)) {
+        b->count++;
+        b->fp ^= store_key_fp(dyn_hash64(key, klen));
+    }
+    return 0;
+}
+
+struct visit {
+    struct store *s;
+    uint64_t now;
+    int n, wrong;
+};
+
+static int visit_cb(void *ctx, const void *key, size_t klen, int visible)
+{
+    struct visit *v = ctx;
+    v->n++;
+    /* compare with the object itself (a load the store does not count) */
+    const struct object *o = store_get(v->s, key, klen);
+    if (!o || object_visible(o, v->now, NULL) != visible)
+        v->wrong++;
+    return 0;
+}
+
+/* The counts, fingerprints and per-key verdicts that keyspace commands
+ * read from memory equal a walk over the objects, at every instant around
+ * the expiries, after inserts, replaces and removes, on every kind. */
+START_TEST(visible_counts_equal_a_walk_over_the_objects)
+{
+    enum store_kind kinds[] = { STORE_MEMORY, STORE_DISK, STORE_DISK_CACHE };
+    for (int ki = 0; ki < 3; ki++) {
+        struct fake_disk *d = calloc(1, sizeof(*d));
+        struct store *s = store_new(8);
+        if (kinds[ki] != STORE_MEMORY)
+            store_set_kind(s, kinds[ki], fake_load, d);
+        uint64_t rnd = 42 + (uint64_t)ki;
+        char k[32];
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < 1000; i++) {
+                snprintf(k, sizeof(k), "k%d", (int)((rnd >> 7) % 600));
+                rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+                if ((rnd >> 40) % 7 == 0) {
+                    store_remove(s, k, strlen(k));
+                    continue;
+                }
+                struct object *o = random_obj(&rnd);
+                if (kinds[ki] == STORE_MEMORY) {
+                    store_put_take(s, k, strlen(k), o);
+                } else {
+                    uint64_t loc = d->n++, old;
+                    d->rec[loc] = o;
+                    store_put_loc(s, k, strlen(k), loc, store_object_flags(o),
+                                  object_digest(o),
+                                  kinds[ki] == STORE_DISK_CACHE
+                                      ? object_dup(o) : NULL, &old);
+                }
+            }
+            uint64_t times[] = {0, 99, 100, 101, 250, 399, 400, 1000};
+            uint32_t parts[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+            for (size_t t = 0; t < 8; t++) {
+                uint64_t cnt[8], fp[8];
+                store_count_visible(s, times[t], parts, 8, cnt, fp);
+                for (uint32_t p = 0; p < 8; p++) {
+                    struct brute b = {times[t], 0, 0};
+                    store_iter_partition(s, p, brute_cb, &b);
+                    ck_assert_uint_eq(cnt[p], b.count);
+                    ck_assert_uint_eq(fp[p], b.fp);
+                    struct visit v = {s, times[t], 0, 0};
+                    store_iter_visible(s, p, times[t], visit_cb, &v);
+                    ck_assert_int_eq(v.n, (int)store_partition_count(s, p));
+                    ck_assert_int_eq(v.wrong, 0);
+                }
+            }
+        }
+        store_free(s);
+        for (uint64_t i = 0; i < d->n; i++)
+            object_free(d->rec[i]);
+        free(d);
+    }
+}
+END_TEST
+
+/* Counting reads no record while every expiring object has at most one
+ * expiry; an entry loaded without its summary (a hint file keeps only the
+ * STORE_F_PERSIST bits) is read once, then known. */
+START_TEST(counts_read_no_record_once_summaries_are_known)
+{
+    struct fake_disk *d = calloc(1, sizeof(*d));
+    struct store *s = store_new(4);
+    store_set_kind(s, STORE_DISK, fake_load, d);
+    const char *keys[] = {"plain", "ttl", "gone", "hint-ttl"};
+    struct object *objs[] = {mk("v", 0, 0, ACTOR, 1000),
+                             mk("v", 0, 500, ACTOR, 1000),
+                             mk(NULL, 1, 0, ACTOR, 1000),
+                             mk("v", 0, 700, ACTOR, 1000)};
+    for (int i = 0; i < 4; i++) {
+        uint64_t loc = d->n++, old;
+        d->rec[loc] = objs[i];
+        uint64_t fl = store_object_flags(objs[i]);
+        if (i == 3)
+            fl &= STORE_F_PERSIST; /* as a hint file gives it */
+        store_put_loc(s, keys[i], strlen(keys[i]), loc, fl, 0, NULL, &old);
+    }
+    uint32_t parts[4] = {0, 1, 2, 3};
+    uint64_t cnt[4], fp[4], total;
+    d->loads = 0;
+    store_count_visible(s, 100, parts, 4, cnt, fp);
+    total = cnt[0] + cnt[1] + cnt[2] + cnt[3];
+    ck_assert_uint_eq(total, 3);
+    ck_assert_int_eq(d->loads, 1);
+    ck_assert_uint_eq(store_keyspace_loads(s), 1);
+    store_count_visible(s, 600, parts, 4, cnt, fp);  /* ttl expired */
+    total = cnt[0] + cnt[1] + cnt[2] + cnt[3];
+    ck_assert_uint_eq(total, 2);
+    store_count_visible(s, 700, parts, 4, cnt, fp);  /* hint-ttl too */
+    total = cnt[0] + cnt[1] + cnt[2] + cnt[3];
+    ck_assert_uint_eq(total, 1);
+    ck_assert_int_eq(d->loads, 1);
+    ck_assert_uint_eq(store_keyspace_loads(s), 1);
+    store_free(s);
+    for (uint64_t i = 0; i < d->n; i++)
+        object_free(d->rec[i]);
+    free(d);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *su = suite_create("store");
@@ -797,6 +974,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, merkle_trees_follow_disk_entries);
     tcase_add_test(tc, iter_leaves_lists_exactly_the_keys_of_the_leaves_asked);
     tcase_add_test(tc, tombstones_need_confirmation_after_they_are_stored);
+    tcase_add_test(tc, visible_counts_equal_a_walk_over_the_objects);
+    tcase_add_test(tc, counts_read_no_record_once_summaries_are_known);
     suite_add_tcase(su, tc);
     return su;
 }
