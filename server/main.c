@@ -43,6 +43,7 @@
 #include "server/config.h"
 #include "server/db.h"
 #include "server/engine.h"
+#include "server/http/http.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "cluster/coordinator.h"
@@ -344,6 +345,7 @@ static void main_adjust_open_files(struct node *n)
 
 static void main_teardown(struct node *n)
 {
+    http_free(n); /* before the clients: its own are among them */
     net_free_all_clients(n);
     net_close_listeners(n);
     tls_ctx_free(n->tls_ctx);
@@ -474,6 +476,11 @@ int main(int argc, char **argv)
     if (net_listen(n) < 0) {
         dlog(DLOG_WARNING, "Failed listening on port %d (tcp), aborting.",
              n->cfg.port);
+        return 1;
+    }
+    if (http_start(n) < 0) {
+        dlog(DLOG_WARNING, "Failed listening on http-port %d, aborting.",
+             n->cfg.http_port);
         return 1;
     }
     if (n->cfg.pidfile && n->cfg.pidfile[0] &&

@@ -245,10 +245,14 @@ void client_free(struct client *c)
         c->next->prev = c->prev;
     n->nclients--;
     pipeline_client_gone(c);
-    event_free(c->ev_read);
-    event_free(c->ev_write);
+    /* the http API's clients have no socket and no read event */
+    if (c->ev_read)
+        event_free(c->ev_read);
+    if (c->ev_write)
+        event_free(c->ev_write);
     tls_conn_free(c->tls);
-    close(c->fd);
+    if (c->fd >= 0)
+        close(c->fd);
     client_multi_reset(c);
     dbuf_free(&c->qbuf);
     dbuf_free(&c->obuf);
