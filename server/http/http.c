@@ -466,6 +466,15 @@ static json_t *path_get(json_t *o, const char *a, const char *b)
     return b ? json_object_get(x, b) : x;
 }
 
+/* out[name] = from[field], or 0 when it is absent (an empty keyspace has
+ * no db0 line). */
+static void set_or_zero(json_t *out, const char *name, json_t *from,
+                        const char *field)
+{
+    json_t *v = json_object_get(from, field);
+    json_object_set_new(out, name, v ? json_incref(v) : json_integer(0));
+}
+
 static void cluster_finish(struct hcall *hc, json_t *nodes)
 {
     struct node *n = hc->h->node;
@@ -480,18 +489,15 @@ static void cluster_finish(struct hcall *hc, json_t *nodes)
             json_object_set_new(e, "answered", json_false());
             json_object_set(e, "error", json_object_get(info, "error"));
         } else {
-            json_t *keys = path_get(info, "keyspace", "db0");
             json_object_set_new(e, "answered", json_true());
-            json_object_set(e, "keys", keys ? json_object_get(keys, "keys")
-                                            : json_integer(0));
-            if (!json_object_get(e, "keys"))
-                json_object_set_new(e, "keys", json_integer(0));
-            json_t *mem = path_get(info, "memory", "used_memory");
-            json_object_set(e, "used_memory", mem ? mem : json_null());
-            json_t *hp = path_get(info, "dynamo", "hints_pending");
-            json_object_set(e, "hints_held", hp ? hp : json_integer(0));
-            json_t *hb = path_get(info, "dynamo", "hints_pending_bytes");
-            json_object_set(e, "hints_held_bytes", hb ? hb : json_integer(0));
+            set_or_zero(e, "keys", path_get(info, "keyspace", "db0"), "keys");
+            set_or_zero(e, "used_memory", json_object_get(info, "memory"),
+                        "used_memory");
+            set_or_zero(e, "hints_held", json_object_get(info, "dynamo"),
+                        "hints_pending");
+            set_or_zero(e, "hints_held_bytes",
+                        json_object_get(info, "dynamo"),
+                        "hints_pending_bytes");
             json_object_set(e, "dynamo", json_object_get(info, "dynamo"));
         }
         json_object_set_new(per, name, e);
@@ -525,11 +531,15 @@ static void ep_cluster(struct hcall *hc, json_t *reply, int failed)
         json_array_append_new(arr, me);
         json_object_set_new(out, "members", arr);
     } else {
+        /* [["ring_epoch", e], {member}, ...] */
         json_object_set_new(out, "cluster", json_true());
-        json_t *epoch = json_object_get(reply, "ring_epoch");
-        json_object_set(out, "ring_epoch", epoch ? epoch : json_integer(0));
-        json_t *members = json_object_get(reply, "members");
-        json_object_set(out, "members", members ? members : json_array());
+        json_t *epoch = json_array_get(json_array_get(reply, 0), 1);
+        json_object_set_new(out, "ring_epoch",
+                            epoch ? json_incref(epoch) : json_integer(0));
+        json_t *members = json_array();
+        for (size_t i = 1; i < json_array_size(reply); i++)
+            json_array_append(members, json_array_get(reply, i));
+        json_object_set_new(out, "members", members);
     }
     hc->acc = out;
     gather_start(hc, cluster_sections, DYN_ARRAY_LEN(cluster_sections),
