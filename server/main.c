@@ -7,11 +7,12 @@
  * Startup: defaults, then the file, then the command line (later wins), then
  * the cross-field checks.  An error is printed to stderr and exits 1; a
  * warning is logged.  The node is then built (event base, store, command
- * registry, identity), the listeners are bound (a bind failure exits 1), and
- * the loop runs until SIGTERM, SIGINT or SHUTDOWN asks it to stop.
+ * registry, identity), the listeners are bound (a bind failure exits 1; the
+ * JSON API's http-port too, server/http/http.c), and the loop runs until
+ * SIGTERM, SIGINT or SHUTDOWN asks it to stop.
  *
  * Shutdown is orderly: the loop stops after its current iteration, then the
- * clients, listeners, timers, store and registry are freed in that order, so
+ * http API (its requests in flight are dropped), the clients, listeners, timers, store and registry are freed in that order, so
  * a leak checker sees a clean exit.
  *
  * The cron timer runs cfg.hz times a second (re-armed each tick, so CONFIG

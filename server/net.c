@@ -82,6 +82,10 @@
  *  - CLIENT_WRITE_EV (a private flag bit) is set iff ev_write is added.
  *
  * Thread-safety: everything runs on the event loop thread.
+ * The http API (server/http/http.c) makes clients too, with no socket
+ * (fd -1, no read event; its write event tells it the reply is complete),
+ * on the same list: client_free releases them as it does any client.
+ *
  * Errors: socket errors close the client (logged at verbose level).
  */
 #include "cluster/announce.h"

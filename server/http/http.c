@@ -364,8 +364,9 @@ static void gather_end(struct gather *g)
     if (g->timer)
         evtimer_del(g->timer);
     json_t *nodes = json_incref(g->nodes);
-    gather_release(g);
-    g->finish(hc, nodes);
+    void (*finish)(struct hcall *, json_t *) = g->finish;
+    gather_release(g); /* may free g */
+    finish(hc, nodes);
     json_decref(nodes);
 }
 
@@ -379,8 +380,10 @@ static void gather_reply(void *ctx, int err, const struct peer_value *v)
         if (err == 0 && v && v->type == PEER_V_STRING)
             entry = rjson_info(v->str, v->len);
         else
-            entry = error_json(err ? "no answer over the peer bus"
-                                   : "an unexpected answer");
+            entry = error_json(v && v->type == PEER_V_ERROR
+                                   ? v->str /* a node without R.INFO */
+                                   : err ? "no answer over the peer bus"
+                                         : "an unexpected answer");
         json_object_set_new(g->nodes, part->name, entry);
     }
     dyn_free(part);
