@@ -242,6 +242,15 @@ int hreq_auth_ok(const char *authorization, const char *pass)
     return 0;
 }
 
+int hreq_addr_is_loopback(const char *addr)
+{
+    if (strncasecmp(addr, "::ffff:", 7) == 0)
+        addr += 7;
+    if (strncmp(addr, "127.", 4) == 0)
+        return strspn(addr + 4, "0123456789.") == strlen(addr + 4);
+    return strcmp(addr, "::1") == 0 || strcmp(addr, "0:0:0:0:0:0:0:1") == 0;
+}
+
 void hreq_allow_text(unsigned methods, char *out, size_t outlen)
 {
     static const struct {

@@ -67,6 +67,11 @@ int hreq_origin_allowed(const char *origin, const char *const *names,
  * The comparison takes the same time wherever the strings differ. */
 int hreq_auth_ok(const char *authorization, const char *pass);
 
+/* 1 when addr (a peer's numeric address as evhttp gives it) is loopback:
+ * 127.0.0.0/8, ::1, or 127.x mapped into IPv6 -- protected mode serves
+ * only these, as net.c does on the client port. */
+int hreq_addr_is_loopback(const char *addr);
+
 /* The Allow header for a method mask ("GET, PUT, DELETE"). */
 void hreq_allow_text(unsigned methods, char *out, size_t outlen);
 

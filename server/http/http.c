@@ -1222,12 +1222,6 @@ static unsigned method_bit(enum evhttp_cmd_type t)
     }
 }
 
-static int peer_is_loopback(const char *addr)
-{
-    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
-           strncmp(addr, "::ffff:127.", 11) == 0;
-}
-
 /* The address the client reached (it names this node too). */
 static void local_addr(struct evhttp_connection *evcon, char *out, size_t cap)
 {
@@ -1256,7 +1250,7 @@ static int check_access(struct http *h, struct evhttp_request *req)
     evhttp_connection_get_peer(evcon, &peer, &pport);
     const char *pass = n->cfg.requirepass;
     int has_pass = pass && pass[0];
-    if (n->cfg.protected_mode && !has_pass && peer && !peer_is_loopback(peer)) {
+    if (n->cfg.protected_mode && !has_pass && peer && !hreq_addr_is_loopback(peer)) {
         send_error(req, 403,
                    "DENIED protected mode is on and no password is set: "
                    "only loopback clients are served (set requirepass, or "

@@ -124,6 +124,21 @@ START_TEST(origin_must_be_this_nodes_own)
 }
 END_TEST
 
+START_TEST(protected_mode_knows_loopback_peers)
+{
+    ck_assert(hreq_addr_is_loopback("127.0.0.1"));
+    ck_assert(hreq_addr_is_loopback("127.9.8.7"));
+    ck_assert(hreq_addr_is_loopback("::1"));
+    ck_assert(hreq_addr_is_loopback("::ffff:127.0.0.1"));
+    ck_assert(!hreq_addr_is_loopback("10.0.0.1"));
+    ck_assert(!hreq_addr_is_loopback("128.0.0.1"));
+    ck_assert(!hreq_addr_is_loopback("::ffff:10.0.0.1"));
+    ck_assert(!hreq_addr_is_loopback("fe80::1"));
+    ck_assert(!hreq_addr_is_loopback("127.evil"));
+    ck_assert(!hreq_addr_is_loopback(""));
+}
+END_TEST
+
 START_TEST(password_by_bearer_or_basic)
 {
     ck_assert(hreq_auth_ok(NULL, NULL));
@@ -306,6 +321,7 @@ int main(void)
     tcase_add_test(tc, allow_lists_the_methods);
     tcase_add_test(tc, host_must_name_this_node);
     tcase_add_test(tc, origin_must_be_this_nodes_own);
+    tcase_add_test(tc, protected_mode_knows_loopback_peers);
     tcase_add_test(tc, password_by_bearer_or_basic);
     tcase_add_test(tc, resp_scalars);
     tcase_add_test(tc, resp_aggregates);
