@@ -32,7 +32,9 @@
  *                                    N/R/W, and per node INFO's figures
  *   GET    /api/cluster/config       N, R, W
  *   POST   /api/cluster/config       {n,r,w} (any subset): DYNAMO.CONFIG SET
- *   GET    /api/data?cursor=&match=  SCAN of the whole cluster
+ *   GET    /api/data?cursor=&match=&count=
+ *                                    SCAN of the whole cluster, as many
+ *                                    steps as count keys take (<= 256)
  *   GET    /api/data/:key            DYNAMO.GET + DYNAMO.VCLOCK: values,
  *                                    context, each version's clock (404 when
  *                                    no value is live; the body still holds
@@ -811,33 +813,56 @@ static void ep_data_delete(struct hcall *hc, json_t *reply, int failed)
     hcall_answer(hc, 200, out);
 }
 
-/* GET /api/data?cursor=&match= : one SCAN step (in a cluster, a cursor is
- * a partition: each step returns one whole partition's keys). */
+/* GET /api/data?cursor=&match=&count= : SCAN steps until count keys
+ * (default 100, at most 1000) or the end, and at most HTTP_SCAN_STEPS
+ * steps per request (in a cluster a cursor is a partition: each step
+ * returns one whole partition's keys, and most are small). */
+#define HTTP_SCAN_STEPS 256
 static void ep_data_scan(struct hcall *hc, json_t *reply, int failed)
 {
+    const char *match = evhttp_find_header(&hc->query, "match");
+    const char *cur;
+    char curbuf[32];
     if (hc->step == 0) {
-        const char *cur = evhttp_find_header(&hc->query, "cursor");
-        const char *match = evhttp_find_header(&hc->query, "match");
-        unsigned long long v;
+        const char *count = evhttp_find_header(&hc->query, "count");
+        unsigned long long v, want = 100;
+        cur = evhttp_find_header(&hc->query, "cursor");
         if (!cur || !*cur)
             cur = "0";
         if (dyn_str2ull(cur, strlen(cur), &v) != 0) {
             hcall_error(hc, 400, "ERR cursor must be a decimal integer");
             return;
         }
-        const char *av[] = {"SCAN", cur, "MATCH", match};
-        hcall_runv(hc, match && *match ? 4 : 2, av);
-        return;
+        if (count && (dyn_str2ull(count, strlen(count), &want) != 0 ||
+                      want < 1 || want > 1000)) {
+            hcall_error(hc, 400, "ERR count must be an integer from 1 to "
+                                 "1000");
+            return;
+        }
+        hc->phase = (int)want;
+        hc->acc = json_array();
+    } else {
+        if (failed) {
+            hcall_command_error(hc, reply);
+            return;
+        }
+        json_array_extend(hc->acc, json_array_get(reply, 1));
+        cur = json_string_value(json_array_get(reply, 0));
+        if (!cur || strcmp(cur, "0") == 0 ||
+            json_array_size(hc->acc) >= (size_t)hc->phase ||
+            hc->step >= HTTP_SCAN_STEPS) {
+            json_t *out = json_object();
+            json_object_set_new(out, "cursor", json_string(cur ? cur : "0"));
+            json_object_set_new(out, "keys", hc->acc);
+            hc->acc = NULL;
+            hcall_answer(hc, 200, out);
+            return;
+        }
+        snprintf(curbuf, sizeof(curbuf), "%s", cur);
+        cur = curbuf;
     }
-    if (failed) {
-        hcall_command_error(hc, reply);
-        return;
-    }
-    json_t *out = json_object();
-    json_object_set(out, "cursor", json_array_get(reply, 0));
-    json_t *keys = json_array_get(reply, 1);
-    json_object_set(out, "keys", keys ? keys : json_array());
-    hcall_answer(hc, 200, out);
+    const char *av[] = {"SCAN", cur, "MATCH", match};
+    hcall_runv(hc, match && *match ? 4 : 2, av);
 }
 
 /* ---- endpoints: the ring ---------------------------------------------------- */

@@ -157,7 +157,8 @@ for i in range(5):
     call(1 + i % 3, "PUT", "/api/data/scan:%d" % i, {"value": str(i)})
 seen, cursor, pages = [], "0", 0
 while True:
-    st, page, _ = call(2, "GET", "/api/data?cursor=%s&match=scan:*" % cursor)
+    st, page, _ = call(2, "GET", "/api/data?cursor=%s&match=scan:*&count=1000"
+                       % cursor)
     if st != 200:
         break
     seen += page["keys"]
@@ -168,6 +169,21 @@ while True:
 check(st == 200 and sorted(seen) == ["scan:%d" % i for i in range(5)],
       "GET /api/data pages through every key of the cluster (%d pages)"
       % pages)
+seen, cursor, pages = [], "0", 0
+while True:
+    st, page, _ = call(1, "GET", "/api/data?cursor=%s&match=scan:*&count=1"
+                       % cursor)
+    if st != 200:
+        break
+    seen += page["keys"]
+    cursor = page["cursor"]
+    pages += 1
+    if cursor == "0" or pages > 100000:
+        break
+check(st == 200 and sorted(seen) == ["scan:%d" % i for i in range(5)] and
+      pages >= 3, "count=1: pages of a few keys each, still every key once "
+      "(%d pages)" % pages)
+is_error(call(1, "GET", "/api/data?count=0"), 400, "count 0")
 is_error(call(1, "GET", "/api/data?cursor=abc"), 400, "a cursor that is not "
          "a number")
 check("invalid cursor" in rcli(1, "SCAN", "abc").lower(),
