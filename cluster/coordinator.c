@@ -84,6 +84,7 @@
 #include "cluster/peer.h"
 #include "cluster/quorum.h"
 #include "cluster/ring.h"
+#include "server/cmd_info.h"
 #include "server/command.h"
 #include "server/db.h"
 #include "server/log.h"
@@ -2149,8 +2150,11 @@ static void h_fwd(void *ctx, struct peer_call *call, int argc,
     key_start(op);
 }
 
+/* and the admin layer's R.INFO (server/cmd_info.h): the coordinator is
+ * the layer that hands its peer commands to cluster_init */
 static const struct peer_command coord_peer_cmds[] = {
     {"FWD", h_fwd, 0},
+    {"R.INFO", cmd_info_peer, 0},
 };
 
 /* ---- ROUTE_NOTIFY ------------------------------------------------------- */

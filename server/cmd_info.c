@@ -22,6 +22,11 @@
  * /proc/self/statm.  Cluster counters come from the cluster layer
  * (cluster_info), the durable engine's from engine_info.
  *
+ * The same text goes to peers: R.INFO [section ...] (cmd_info_peer, which
+ * the coordinator puts in the bus's handler table) answers it as a bulk,
+ * so that any node can show every node's figures (the http API's GET
+ * /api/cluster and /metrics, server/http/http.c).
+ *
  * Invariants: INFO reads the node and changes nothing but the memory peak,
  * which it raises when it sees a new one.
  *
@@ -54,6 +59,7 @@ size_t __sanitizer_get_heap_size(void);
 
 #include "server/buf.h"
 #include "server/client.h"
+#include "server/cmd_info.h"
 #include "server/cmd_server.h"
 #include "server/command.h"
 #include "cluster/cluster.h"
@@ -531,8 +537,8 @@ static void server_info_section(struct node *n, struct dbuf *b, int sec,
     }
 }
 
-static void server_info_proc(struct client *c, int argc,
-                             const struct dyn_arg *argv)
+void cmd_info_text(struct node *n, int argc, const struct dyn_arg *argv,
+                   struct dbuf *text)
 {
     int want[SEC_COUNT] = {0};
     if (argc == 1) {
@@ -554,19 +560,38 @@ static void server_info_proc(struct client *c, int argc,
                     want[i] = 1;
         }
     }
-    struct dbuf text;
-    dbuf_init(&text);
-    uint64_t now_ms = node_wall_ms(c->node);
+    uint64_t now_ms = node_wall_ms(n);
     int first = 1;
     for (int i = 0; i < SEC_COUNT; i++) {
         if (!want[i])
             continue;
         if (!first)
-            dbuf_appends(&text, "\r\n");
+            dbuf_appends(text, "\r\n");
         first = 0;
-        server_info_section(c->node, &text, i, now_ms);
+        server_info_section(n, text, i, now_ms);
     }
+}
+
+static void server_info_proc(struct client *c, int argc,
+                             const struct dyn_arg *argv)
+{
+    struct dbuf text;
+    dbuf_init(&text);
+    cmd_info_text(c->node, argc, argv, &text);
     reply_verbatim(&c->obuf, c->resp, "txt", text.p ? text.p : "", text.len);
+    dbuf_free(&text);
+}
+
+/* R.INFO [section ...] from a peer: this node's INFO text as a bulk.  A
+ * node under DYNAMO.KILL never sees it (the bus drops it, as it drops
+ * every filtered command), so a killed node is a silent one here too. */
+void cmd_info_peer(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct dbuf text;
+    dbuf_init(&text);
+    cmd_info_text(cluster_node_of(ctx), argc, argv, &text);
+    peer_call_reply_bulk(call, text.p ? text.p : "", text.len);
     dbuf_free(&text);
 }
 

@@ -155,6 +155,8 @@ static const struct opt options[] = {
         0, LLONG_MAX, F_RUNTIME | F_COBL),
     /* TLS (Redis's names); certificates are read once, at start */
     INT("tls-port", tls_port, 0, 0, 65535, 0),
+    /* the JSON API (server/http/http.c); 0: no http listener */
+    INT("http-port", http_port, 0, 0, 65535, 0),
     STR("tls-cert-file", tls_cert_file, "", 0),
     STR("tls-key-file", tls_key_file, "", 0),
     STR("tls-ca-cert-file", tls_ca_cert_file, "", 0),

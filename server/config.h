@@ -47,6 +47,7 @@ struct config {
     long long client_output_buffer_limit;  /* hard limit, bytes: 256mb */
     /* TLS */
     int tls_port;               /* 0 = no TLS client port */
+    int http_port;              /* JSON API (evhttp); 0 = off */
     char *tls_cert_file;        /* PEM certificate (chain) of the node */
     char *tls_key_file;         /* its PEM private key */
     char *tls_ca_cert_file;     /* CAs that client certificates must chain to */

@@ -7,11 +7,12 @@
  * Startup: defaults, then the file, then the command line (later wins), then
  * the cross-field checks.  An error is printed to stderr and exits 1; a
  * warning is logged.  The node is then built (event base, store, command
- * registry, identity), the listeners are bound (a bind failure exits 1), and
- * the loop runs until SIGTERM, SIGINT or SHUTDOWN asks it to stop.
+ * registry, identity), the listeners are bound (a bind failure exits 1; the
+ * JSON API's http-port too, server/http/http.c), and the loop runs until
+ * SIGTERM, SIGINT or SHUTDOWN asks it to stop.
  *
  * Shutdown is orderly: the loop stops after its current iteration, then the
- * clients, listeners, timers, store and registry are freed in that order, so
+ * http API (its requests in flight are dropped), the clients, listeners, timers, store and registry are freed in that order, so
  * a leak checker sees a clean exit.
  *
  * The cron timer runs cfg.hz times a second (re-armed each tick, so CONFIG
@@ -43,6 +44,7 @@
 #include "server/config.h"
 #include "server/db.h"
 #include "server/engine.h"
+#include "server/http/http.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "cluster/coordinator.h"
@@ -344,6 +346,7 @@ static void main_adjust_open_files(struct node *n)
 
 static void main_teardown(struct node *n)
 {
+    http_free(n); /* before the clients: its own are among them */
     net_free_all_clients(n);
     net_close_listeners(n);
     tls_ctx_free(n->tls_ctx);
@@ -474,6 +477,11 @@ int main(int argc, char **argv)
     if (net_listen(n) < 0) {
         dlog(DLOG_WARNING, "Failed listening on port %d (tcp), aborting.",
              n->cfg.port);
+        return 1;
+    }
+    if (http_start(n) < 0) {
+        dlog(DLOG_WARNING, "Failed listening on http-port %d, aborting.",
+             n->cfg.http_port);
         return 1;
     }
     if (n->cfg.pidfile && n->cfg.pidfile[0] &&

@@ -82,6 +82,10 @@
  *  - CLIENT_WRITE_EV (a private flag bit) is set iff ev_write is added.
  *
  * Thread-safety: everything runs on the event loop thread.
+ * The http API (server/http/http.c) makes clients too, with no socket
+ * (fd -1, no read event; its write event tells it the reply is complete),
+ * on the same list: client_free releases them as it does any client.
+ *
  * Errors: socket errors close the client (logged at verbose level).
  */
 #include "cluster/announce.h"
@@ -245,10 +249,14 @@ void client_free(struct client *c)
         c->next->prev = c->prev;
     n->nclients--;
     pipeline_client_gone(c);
-    event_free(c->ev_read);
-    event_free(c->ev_write);
+    /* the http API's clients have no socket and no read event */
+    if (c->ev_read)
+        event_free(c->ev_read);
+    if (c->ev_write)
+        event_free(c->ev_write);
     tls_conn_free(c->tls);
-    close(c->fd);
+    if (c->fd >= 0)
+        close(c->fd);
     client_multi_reset(c);
     dbuf_free(&c->qbuf);
     dbuf_free(&c->obuf);

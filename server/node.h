@@ -30,6 +30,7 @@ struct client;
 struct command_registry;
 struct cluster;
 struct coord;
+struct http;
 struct pipeline;
 struct peer_bus_impl;
 
@@ -156,6 +157,7 @@ struct node {
      * (cluster/coordinator.c) */
     struct cluster *cluster;
     struct coord *coord;
+    struct http *http;          /* the JSON API (server/http), or NULL */
     struct event *cluster_ev;   /* coord_tick timer */
     /* clients' requests in flight through the coordinator, in order
      * (server/pipeline.c); NULL for a node alone */

@@ -23,7 +23,8 @@
 #   info_field I NAME / info_sum NAME    an INFO field of node I / summed
 #                                        over the nodes (absent counts 0)
 #
-# Ports: client ports BASE..BASE+N-1 and peer ports +10000, BASE picked at
+# Ports: client ports BASE..BASE+N-1, peer ports +10000 and http ports
+# (tools/dynamo-cluster's JSON API) +1000, BASE picked at
 # random in DYN_CLUSTER_PORTS (default 21000-22700, so that peer ports stay
 # below Linux's ephemeral range), checked free by binding.
 # shellcheck source=lib.sh
@@ -85,7 +86,8 @@ def free(p):
         s.close()
 for _ in range(200):
     b = random.randint(lo, hi - n + 1)
-    if all(free(b + i) and free(b + i + 10000) for i in range(n)):
+    if all(free(b + i) and free(b + i + 10000) and free(b + i + 1000)
+           for i in range(n)):
         print(b)
         sys.exit(0)
 sys.exit(1)
