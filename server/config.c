@@ -849,17 +849,6 @@ static void words_push(struct words *w, struct dbuf *b)
     dbuf_reset(b);
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Splits a line into words as Redis does (sdssplitargs): whitespace
  * separates words; "double quotes" take \n \r \t \b \a \\ \" and \xHH
  * escapes; 'single quotes' take only \'.  A closing quote must be followed
@@ -883,9 +872,9 @@ static int split_words(const char *p, size_t len, struct words *w)
                 if (p >= end)
                     goto unbalanced;
                 if (*p == '\\' && p + 3 < end && p[1] == 'x' &&
-                    hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
-                    dbuf_appendc(&cur, (char)(hexval(p[2]) * 16 +
-                                              hexval(p[3])));
+                    dyn_hex_val(p[2]) >= 0 && dyn_hex_val(p[3]) >= 0) {
+                    dbuf_appendc(&cur, (char)(dyn_hex_val(p[2]) * 16 +
+                                              dyn_hex_val(p[3])));
                     p += 4;
                     continue;
                 }

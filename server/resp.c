@@ -182,17 +182,6 @@ static inline int is_blank(int c)
            c == '\r';
 }
 
-static inline int hex_val(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Splits buf[s..e) (holding no NUL) into arguments as sdssplitargs does,
  * unquoting in place: the write cursor never passes the read cursor because
  * every output byte consumes at least one input byte.  The end of the line
@@ -214,8 +203,8 @@ static int split_inline(struct resp_parser *p, char *buf, size_t s, size_t e)
             if (inq) {
                 int h1, h2;
                 if (c == '\\' && AT(r + 1) == 'x' &&
-                    (h1 = hex_val(AT(r + 2))) >= 0 &&
-                    (h2 = hex_val(AT(r + 3))) >= 0) {
+                    (h1 = dyn_hex_val(AT(r + 2))) >= 0 &&
+                    (h2 = dyn_hex_val(AT(r + 3))) >= 0) {
                     buf[w++] = (char)(h1 * 16 + h2);
                     r += 3;
                 } else if (c == '\\' && AT(r + 1)) {

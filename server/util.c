@@ -129,6 +129,17 @@ int dyn_ll2str(char *dst, long long v)
     return snprintf(dst, 21, "%lld", v);
 }
 
+int dyn_hex_val(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int dyn_arg_is(const char *p, size_t len, const char *lit)
 {
     size_t n = strlen(lit);

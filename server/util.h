@@ -65,6 +65,9 @@ struct dyn_arg {
 
 int dyn_arg_is(const char *p, size_t len, const char *lit);
 
+/* The value of one hex digit (either case), -1 for any other character. */
+int dyn_hex_val(int c);
+
 /* Redis-style glob match (stringmatchlen): '*', '?', '[...]', '\\'. */
 int dyn_glob_match(const char *pat, size_t plen, const char *s, size_t slen,
                    int nocase);

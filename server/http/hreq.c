@@ -16,17 +16,6 @@
 #include <strings.h>
 #include "server/util.h"
 
-static int hex_val(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int hreq_pct_decode(const char *s, size_t len, char **out, size_t *outlen)
 {
     char *d = dyn_malloc(len + 1);
@@ -36,11 +25,13 @@ int hreq_pct_decode(const char *s, size_t len, char **out, size_t *outlen)
             d[k++] = s[i];
             continue;
         }
-        if (len - i < 3 || hex_val(s[i + 1]) < 0 || hex_val(s[i + 2]) < 0) {
+        int hi = len - i < 3 ? -1 : dyn_hex_val(s[i + 1]);
+        int lo = len - i < 3 ? -1 : dyn_hex_val(s[i + 2]);
+        if (hi < 0 || lo < 0) {
             dyn_free(d);
             return DYN_EINVAL;
         }
-        d[k++] = (char)(hex_val(s[i + 1]) * 16 + hex_val(s[i + 2]));
+        d[k++] = (char)(hi * 16 + lo);
         i += 2;
     }
     d[k] = '\0';

@@ -105,6 +105,21 @@ START_TEST(ll2str_round_trips)
 }
 END_TEST
 
+START_TEST(hex_val_reads_one_digit)
+{
+    ck_assert_int_eq(dyn_hex_val('0'), 0);
+    ck_assert_int_eq(dyn_hex_val('9'), 9);
+    ck_assert_int_eq(dyn_hex_val('a'), 10);
+    ck_assert_int_eq(dyn_hex_val('F'), 15);
+    ck_assert_int_eq(dyn_hex_val('g'), -1);
+    ck_assert_int_eq(dyn_hex_val('/'), -1);
+    ck_assert_int_eq(dyn_hex_val(':'), -1);
+    ck_assert_int_eq(dyn_hex_val('@'), -1);
+    ck_assert_int_eq(dyn_hex_val(-61), -1);  /* a signed char above 127 */
+    ck_assert_int_eq(dyn_hex_val(0), -1);
+}
+END_TEST
+
 START_TEST(arg_is_case_insensitive)
 {
     ck_assert(dyn_arg_is("get", 3, "GET"));
@@ -342,6 +357,7 @@ int main(void)
     tcase_add_test(tc, str2ll_rejects_everything_else);
     tcase_add_test(tc, str2ull_range);
     tcase_add_test(tc, ll2str_round_trips);
+    tcase_add_test(tc, hex_val_reads_one_digit);
     tcase_add_test(tc, arg_is_case_insensitive);
     tcase_add_test(tc, glob_matches_like_redis_keys);
     tcase_add_test(tc, glob_binary_safe);
