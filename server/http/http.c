@@ -813,10 +813,11 @@ static void ep_data_delete(struct hcall *hc, json_t *reply, int failed)
     hcall_answer(hc, 200, out);
 }
 
-/* GET /api/data?cursor=&match=&count= : SCAN steps until count keys
- * (default 100, at most 1000) or the end, and at most HTTP_SCAN_STEPS
- * steps per request (in a cluster a cursor is a partition: each step
- * returns one whole partition's keys, and most are small). */
+/* GET /api/data?cursor=&match=&count= : SCAN steps, each with COUNT the
+ * keys still wanted, until count keys (default 100, at most 1000) or the
+ * end, and at most HTTP_SCAN_STEPS steps per request (in a cluster a
+ * cursor is a partition and a step returns whole partitions until about
+ * COUNT keys, before MATCH filters them). */
 #define HTTP_SCAN_STEPS 256
 static void ep_data_scan(struct hcall *hc, json_t *reply, int failed)
 {
@@ -861,8 +862,16 @@ static void ep_data_scan(struct hcall *hc, json_t *reply, int failed)
         snprintf(curbuf, sizeof(curbuf), "%s", cur);
         cur = curbuf;
     }
-    const char *av[] = {"SCAN", cur, "MATCH", match};
-    hcall_runv(hc, match && *match ? 4 : 2, av);
+    char cnt[24];
+    size_t have = hc->acc ? json_array_size(hc->acc) : 0;
+    snprintf(cnt, sizeof(cnt), "%zu", (size_t)hc->phase - have);
+    if (match && *match) {
+        const char *av[] = {"SCAN", cur, "MATCH", match, "COUNT", cnt};
+        hcall_runv(hc, 6, av);
+    } else {
+        const char *av[] = {"SCAN", cur, "COUNT", cnt};
+        hcall_runv(hc, 4, av);
+    }
 }
 
 /* ---- endpoints: the ring ---------------------------------------------------- */

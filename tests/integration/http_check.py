@@ -155,31 +155,30 @@ check("W must be between" in w1.get("error", "") and "W must be between" in
 # ---- scan ---------------------------------------------------------------------
 for i in range(5):
     call(1 + i % 3, "PUT", "/api/data/scan:%d" % i, {"value": str(i)})
-seen, cursor, pages = [], "0", 0
-while True:
-    st, page, _ = call(2, "GET", "/api/data?cursor=%s&match=scan:*&count=1000"
-                       % cursor)
-    if st != 200:
-        break
-    seen += page["keys"]
-    cursor = page["cursor"]
-    pages += 1
-    if cursor == "0" or pages > 100000:
-        break
+
+
+def scan_all(node, count):
+    """Pages through GET /api/data until the cursor is 0: the last status,
+    the keys seen and the number of pages."""
+    seen, cursor, pages = [], "0", 0
+    while True:
+        st, page, _ = call(node, "GET", "/api/data?cursor=%s&match=scan:*"
+                           "&count=%d" % (cursor, count))
+        if st != 200:
+            break
+        seen += page["keys"]
+        cursor = page["cursor"]
+        pages += 1
+        if cursor == "0" or pages > 100000:
+            break
+    return st, seen, pages
+
+
+st, seen, pages = scan_all(2, 1000)
 check(st == 200 and sorted(seen) == ["scan:%d" % i for i in range(5)],
       "GET /api/data pages through every key of the cluster (%d pages)"
       % pages)
-seen, cursor, pages = [], "0", 0
-while True:
-    st, page, _ = call(1, "GET", "/api/data?cursor=%s&match=scan:*&count=1"
-                       % cursor)
-    if st != 200:
-        break
-    seen += page["keys"]
-    cursor = page["cursor"]
-    pages += 1
-    if cursor == "0" or pages > 100000:
-        break
+st, seen, pages = scan_all(1, 1)
 check(st == 200 and sorted(seen) == ["scan:%d" % i for i in range(5)] and
       pages >= 3, "count=1: pages of a few keys each, still every key once "
       "(%d pages)" % pages)
