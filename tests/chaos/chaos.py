@@ -80,26 +80,37 @@ PROFILES = {
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--profile", choices=sorted(PROFILES), default="long")
+    p.add_argument("--seed", type=int, default=None,
+                   help="fixes the schedule (default: random, printed)")
+    p.add_argument("--profile", choices=sorted(PROFILES), default="long",
+                   help="durations, gaps, keys and deadlines (default long)")
     p.add_argument("--duration", type=float, default=None,
                    help="seconds of nemesis (estimated from the schedule)")
-    p.add_argument("--nodes", type=int, default=5)
-    p.add_argument("--mix", default=",".join(nemesis.FAULTS))
-    p.add_argument("--no-membership", action="store_true")
+    p.add_argument("--nodes", type=int, default=5,
+                   help="nodes at the start (default 5)")
+    p.add_argument("--mix", default=",".join(nemesis.FAULTS),
+                   help="fault kinds, comma-separated (default: all of %s)"
+                   % ",".join(nemesis.FAULTS))
+    p.add_argument("--no-membership", action="store_true",
+                   help="no join, leave, forget or rejoin steps")
     p.add_argument("--workload", default="set=4,register=2",
                    help="name=clients,...: set, register (counter: #14)")
-    p.add_argument("--keys", type=int, default=None)
+    p.add_argument("--keys", type=int, default=None,
+                   help="keys per workload (default: the profile's)")
     p.add_argument("--rate", type=float, default=None,
                    help="ops per second per client")
     p.add_argument("--settle", type=float, default=8.0,
                    help="seconds after a step before a calm window")
-    p.add_argument("--history", default=None)
-    p.add_argument("--keep", action="store_true")
+    p.add_argument("--history", default=None,
+                   help="directory of the run's history (default: a new one)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the history even when every check passed")
     p.add_argument("--pending", default="",
                    help="checks expected to fail (XFAIL), comma-separated")
-    p.add_argument("--dynamod", default=os.environ.get("DYNAMOD"))
-    p.add_argument("--no-selftest", action="store_true")
+    p.add_argument("--dynamod", default=os.environ.get("DYNAMOD"),
+                   help="the dynamod binary (default: $DYNAMOD)")
+    p.add_argument("--no-selftest", action="store_true",
+                   help="skip the last-writer-wins self-test")
     a = p.parse_args(argv)
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1, 2**31)
