@@ -384,6 +384,8 @@ int cluster_init(struct node *n, const struct peer_command *extra,
         return 0;
     struct cluster *cl = dyn_calloc(1, sizeof(*cl));
     cl->node = n;
+    trace_ring_init(&n->traces, (uint32_t)n->cfg.trace_max);
+    evlog_init(&n->events, (uint32_t)n->cfg.event_max);
     membership_init(&cl->mb, (uint64_t)n->cfg.suspect_timeout_ms,
                     DYN_MAX((uint64_t)n->cfg.down_timeout_ms,
                             (uint64_t)n->cfg.suspect_timeout_ms));
@@ -517,6 +519,8 @@ fail:
     membership_free(&cl->mb);
     dyn_free(cl->pcmds);
     dyn_free(cl);
+    trace_ring_free(&n->traces);
+    evlog_free(&n->events);
     return DYN_EINVAL;
 }
 
@@ -541,6 +545,8 @@ void cluster_free(struct node *n)
     dyn_free(cl->pcmds);
     dyn_free(cl);
     n->cluster = NULL;
+    trace_ring_free(&n->traces);
+    evlog_free(&n->events);
 }
 
 void cluster_tick(struct node *n, uint64_t t)
