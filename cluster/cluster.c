@@ -130,6 +130,15 @@ void cl_log_event(struct cluster *cl, const struct member_event *ev)
 {
     dlog(DLOG_NOTICE, "member %s: %s -> %s", cl->mb.m[ev->member].name,
          member_status_name(ev->from), member_status_name(ev->to));
+    struct evlog_entry *e = cl_event(cl, EV_MEMBER);
+    evlog_field(e, "member", "%s", cl->mb.m[ev->member].name);
+    evlog_field(e, "from", "%s", member_status_name(ev->from));
+    evlog_field(e, "to", "%s", member_status_name(ev->to));
+}
+
+struct evlog_entry *cl_event(struct cluster *cl, enum evlog_type type)
+{
+    return evlog_add(&cl->node->events, node_wall_ms(cl->node), type);
 }
 
 static void on_reply(void *ctx, int peer_id, uint64_t t)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define TRACE_KEY_MAX 64      /* key bytes kept (the full length is kept) */
-#define TRACE_NAME_MAX 48     /* a member's name, NUL-terminated */
+#define TRACE_NAME_MAX 64     /* a member's name, NUL-terminated */
 #define TRACE_REPS 16         /* replicas per trace (QUORUM_MAX) */
 #define TRACE_OUTCOME_MAX 96
 
@@ -32,6 +32,8 @@ struct trace_rep {
     char name[TRACE_NAME_MAX];
     char standin_for[TRACE_NAME_MAX]; /* owner it stood in for, or "" */
     uint32_t flags;                   /* enum trace_rep_flag */
+    uint32_t status;                  /* the member's status when the op
+                                       * began (enum member_status) */
     uint32_t read_us, write_us;       /* answer latency from the start */
     uint32_t siblings;                /* read answer: versions (0: none) */
     uint64_t digest;                  /* read answer: object digest */

@@ -290,8 +290,13 @@ int db_write(struct node *n, const void *key, size_t klen,
         db_sibling_cap_refused(n, key, klen);
         return DYN_ELIMIT;
     }
-    if (nsib > 1)
+    if (nsib > 1) {
         n->stats.siblings_created++;
+        struct evlog_entry *e =
+            evlog_add(&n->events, node_wall_ms(n), EV_SIBLING_CREATED);
+        evlog_field_bytes(e, "key", key, klen);
+        evlog_field(e, "siblings", "%u", nsib);
+    }
     if (n->engine) {
         engine_set_appendfsync(n->engine, n->cfg.appendfsync);
         int rc = engine_put_take(n->engine, key, klen, o);
