@@ -304,7 +304,7 @@ static struct trace_rep *trace_mark(const struct op *op, uint16_t m,
     struct trace *t = op_trace(op);
     if (!t)
         return NULL;
-    struct trace_rep *r = trace_rep(t, member_name(op->cl, m));
+    struct trace_rep *r = trace_rep(t, m, member_name(op->cl, m));
     if (!r)
         return NULL;
     r->flags |= flags;
@@ -315,6 +315,19 @@ static struct trace_rep *trace_mark(const struct op *op, uint16_t m,
 
 static uint32_t *at_read(struct trace_rep *r) { return &r->read_us; }
 static uint32_t *at_write(struct trace_rep *r) { return &r->write_us; }
+
+/* Member m's entry in t, as an owner of the key (the caller clears
+ * TR_OWNER for a stand-in), with its status now. */
+static struct trace_rep *trace_owner(struct trace *t, struct cluster *cl,
+                                     uint16_t m, uint32_t up)
+{
+    struct trace_rep *r = trace_rep(t, m, member_name(cl, m));
+    if (!r)
+        return NULL;
+    r->flags |= TR_OWNER | up | (m == cl->mb.self ? TR_SELF : 0);
+    r->status = m < cl->mb.n ? (uint32_t)cl->mb.m[m].status : 0;
+    return r;
+}
 
 /* The trace of a key op coordinated here: the preference list (top N,
  * with each owner's status) and the stand-ins targets_of chose. */
@@ -328,33 +341,38 @@ static void trace_start(struct op *op)
                                   node_mono_us(n), op->cmd->name, op->key,
                                   op->klen);
     op->trace_id = t->id;
-    snprintf(t->coordinator, sizeof(t->coordinator), "%s",
-             member_name(cl, (uint16_t)cl->mb.self));
-    if (op->origin == FROM_PEER && op->call)
-        snprintf(t->forwarded_from, sizeof(t->forwarded_from), "%s",
-                 peer_call_peer_name(op->call));
-    t->n = cl_nval(cl);
-    uint16_t top[QUORUM_MAX];
-    uint32_t ntop = cl_replicas(cl, op->part, top);
-    for (uint32_t i = 0; i < ntop; i++) {
-        struct trace_rep *r = trace_rep(t, member_name(cl, top[i]));
-        if (!r)
-            break;
-        r->flags = TR_OWNER | (cl_reachable(cl, top[i]) ? TR_UP : 0) |
-                   (top[i] == cl->mb.self ? TR_SELF : 0);
-        r->status = top[i] < cl->mb.n ? (uint32_t)cl->mb.m[top[i]].status : 0;
+    const char *me = member_name(cl, (uint16_t)cl->mb.self);
+    size_t len = DYN_MIN(strlen(me), sizeof(t->coordinator) - 1);
+    memcpy(t->coordinator, me, len);
+    t->coordinator[len] = 0;
+    if (op->origin == FROM_PEER && op->call) {
+        const char *from = peer_call_peer_name(op->call);
+        len = from ? DYN_MIN(strlen(from), sizeof(t->forwarded_from) - 1) : 0;
+        memcpy(t->forwarded_from, from ? from : "", len);
+        t->forwarded_from[len] = 0;
     }
+    t->n = cl_nval(cl);
+    /* the top N, from targets_of's work: the reachable owners, then the
+     * owners a stand-in took, then those nobody could */
+    for (uint32_t i = 0; i < op->nrep; i++)
+        if (op->standin[i] == NO_MEMBER)
+            trace_owner(t, cl, op->rep[i], TR_UP);
+    for (uint32_t i = 0; i < op->nrep; i++)
+        if (op->standin[i] != NO_MEMBER)
+            trace_owner(t, cl, op->standin[i], 0);
+    for (uint32_t i = 0; i < op->ndown; i++)
+        trace_owner(t, cl, op->down[i], 0);
     for (uint32_t i = 0; i < op->nrep; i++) {
-        struct trace_rep *r = trace_rep(t, member_name(cl, op->rep[i]));
+        if (op->standin[i] == NO_MEMBER)
+            continue;
+        struct trace_rep *r = trace_owner(t, cl, op->rep[i], TR_UP);
         if (!r)
             break;
-        r->flags |= TR_UP | (op->rep[i] == cl->mb.self ? TR_SELF : 0);
-        r->status = (uint32_t)cl->mb.m[op->rep[i]].status;
-        if (op->standin[i] != NO_MEMBER) {
-            r->flags |= TR_STANDIN;
-            snprintf(r->standin_for, sizeof(r->standin_for), "%s",
-                     member_name(cl, op->standin[i]));
-        }
+        r->flags = (r->flags & ~(uint32_t)TR_OWNER) | TR_STANDIN;
+        const char *o = member_name(cl, op->standin[i]);
+        size_t ol = DYN_MIN(strlen(o), sizeof(r->standin_for) - 1);
+        memcpy(r->standin_for, o, ol);
+        r->standin_for[ol] = 0;
     }
 }
 

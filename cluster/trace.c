@@ -77,15 +77,19 @@ struct trace *trace_get(struct trace_ring *r, uint64_t id)
     return t->id == id ? t : NULL;
 }
 
-struct trace_rep *trace_rep(struct trace *t, const char *name)
+struct trace_rep *trace_rep(struct trace *t, uint32_t member,
+                            const char *name)
 {
     for (uint32_t i = 0; i < t->nrep; i++)
-        if (!strcmp(t->rep[i].name, name))
+        if (t->rep[i].member == member)
             return &t->rep[i];
     if (t->nrep == TRACE_REPS)
         return NULL;
     struct trace_rep *p = &t->rep[t->nrep++];
-    memset(p, 0, sizeof(*p));
+    p->member = member;
+    p->flags = p->status = p->read_us = p->write_us = p->siblings = 0;
+    p->digest = 0;
+    p->standin_for[0] = 0;
     copy_name(p->name, sizeof(p->name), name, strlen(name));
     return p;
 }

@@ -29,6 +29,7 @@ enum trace_rep_flag {
 };
 
 struct trace_rep {
+    uint32_t member;                  /* the caller's id (member index) */
     char name[TRACE_NAME_MAX];
     char standin_for[TRACE_NAME_MAX]; /* owner it stood in for, or "" */
     uint32_t flags;                   /* enum trace_rep_flag */
@@ -74,8 +75,10 @@ struct trace *trace_begin(struct trace_ring *r, uint64_t wall_ms,
 /* The trace numbered id if its slot still holds it, else NULL (a ring
  * that wrapped while the op ran). */
 struct trace *trace_get(struct trace_ring *r, uint64_t id);
-/* The replica entry named name, added (flags 0) if new; NULL when full. */
-struct trace_rep *trace_rep(struct trace *t, const char *name);
+/* The entry of replica `member` (the caller's id), added with its name
+ * and flags 0 if new; NULL when full. */
+struct trace_rep *trace_rep(struct trace *t, uint32_t member,
+                            const char *name);
 /* Microseconds from the trace's start to now_us (saturated, at least 1). */
 uint32_t trace_elapsed(const struct trace *t, uint64_t now_us);
 /* Records the outcome text (truncated). */

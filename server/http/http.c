@@ -51,6 +51,9 @@
  *                                    member: 409 (a node leaves by itself)
  *   POST   /api/nodes/:id/kill       {"seconds"?}: DYNAMO.KILL
  *   POST   /api/nodes/:id/revive     DYNAMO.REVIVE
+ *   GET    /api/events?since=        DYNAMO.EVENTS since: this node's
+ *                                    event log (not yet merged across the
+ *                                    cluster)
  *   GET    /api/faults               DYNAMO.FAULT LIST
  *   POST   /api/faults               {"from":[..], "to":[..], "delay_ms"?,
  *                                    "both"?}: DYNAMO.FAULT per pair
@@ -1068,6 +1071,25 @@ static void ep_node_revive(struct hcall *hc, json_t *reply, int failed)
     node_kill_or_revive(hc, reply, failed, 0);
 }
 
+/* GET /api/events?since=: this node's event log after event id `since`
+ * (DYNAMO.EVENTS since), oldest first; a bad since is a 400 */
+static void ep_events(struct hcall *hc, json_t *reply, int failed)
+{
+    if (hc->step == 0) {
+        const char *since = evhttp_find_header(&hc->query, "since");
+        const char *av[] = {"DYNAMO.EVENTS", since ? since : "0"};
+        hcall_runv(hc, 2, av);
+        return;
+    }
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    json_t *out = json_object();
+    json_object_set(out, "events", reply);
+    hcall_answer(hc, 200, out);
+}
+
 /* GET /api/faults */
 static void ep_faults_list(struct hcall *hc, json_t *reply, int failed)
 {
@@ -1199,6 +1221,7 @@ static const struct route routes[] = {
     {"/api/nodes/:id", HREQ_DELETE, ep_nodes_remove},
     {"/api/nodes/:id/kill", HREQ_POST, ep_node_kill},
     {"/api/nodes/:id/revive", HREQ_POST, ep_node_revive},
+    {"/api/events", HREQ_GET, ep_events},
     {"/api/faults", HREQ_GET, ep_faults_list},
     {"/api/faults", HREQ_POST, ep_faults_add},
     {"/api/faults", HREQ_DELETE, ep_faults_clear},

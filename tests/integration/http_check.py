@@ -338,6 +338,23 @@ def n3_back():
 
 check(poll(n3_back), "and it answers again")
 
+
+def n3_events(types):
+    st, ev, _ = call(3, "GET", "/api/events?since=0")
+    got = [e.get("type") for e in ev.get("events", [])] if st == 200 else []
+    return all(t in got for t in types)
+
+
+check(poll(lambda: n3_events(["kill", "revive"])),
+      "GET /api/events on n3: its kill and revive are events")
+st, ev, _ = call(3, "GET", "/api/events?since=0")
+last = ev["events"][-1]["id"] if st == 200 and ev.get("events") else 0
+st, ev, _ = call(3, "GET", "/api/events?since=%d" % (last + 1000000))
+check(st == 200 and ev.get("events") == [], "GET /api/events?since= past "
+      "the last id: none")
+is_error(call(3, "GET", "/api/events?since=soon"), 400, "a since that is not "
+         "an event id")
+
 # ---- the password ----------------------------------------------------------------------
 PW = "s3cret-pw"
 for i in (1, 2, 3):

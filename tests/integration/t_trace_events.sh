@@ -6,7 +6,9 @@
 #
 #   1. bad arguments get errors naming the usage;
 #   2. a SET sent to a node that is not a replica is forwarded: the
-#      coordinator's trace says so and from which node;
+#      coordinator's trace says so and from which node; two blind
+#      DYNAMO.PUTs make siblings and a PUT with their context resolves
+#      them, each an event;
 #   3. with one replica B killed (DYNAMO.KILL), a SET through the other
 #      replica A is a sloppy write: A's trace names the stand-in C and the
 #      owner B it stood in for, A's events say "sloppy-write", C's say
@@ -65,6 +67,19 @@ assert_eq "n$A" "$(field coordinator <<<"$tr" | head -1)" "the trace names n$A a
 assert_eq "n$C" "$(field forwarded_from <<<"$tr" | head -1)" "and n$C as the node that forwarded it"
 assert_eq ok "$(field outcome <<<"$tr" | head -1)" "outcome ok"
 assert_eq "" "$(ncli "$C" DYNAMO.TRACE KEY "$K")" "the forwarding node keeps no trace of it"
+
+# -- 2b. siblings made by two blind writes, resolved by a write with the
+# context that covers both
+S="sib:$RANDOM"
+read -r SA _ <<<"$(replicas "$S")"
+ncli "$SA" DYNAMO.PUT "$S" "" one >/dev/null
+ncli "$SA" DYNAMO.PUT "$S" "" two >/dev/null
+if events_have "$SA" sibling-created "$S"; then ok "n$SA's events: sibling-created $S"
+else fail "n$SA's events lack sibling-created $S"; fi
+ctx=$(ncli "$SA" DYNAMO.GET "$S" | head -1)
+assert_eq OK "$(ncli "$SA" DYNAMO.PUT "$S" "$ctx" three)" "a DYNAMO.PUT with the read's context"
+if events_have "$SA" sibling-resolved "$S"; then ok "n$SA's events: sibling-resolved $S"
+else fail "n$SA's events lack sibling-resolved $S: $(ncli "$SA" DYNAMO.EVENTS | tr '\n' ' ')"; fi
 
 # -- 3. a sloppy write, its hint, the delivery
 assert_eq OK "$(ncli "$B" DYNAMO.KILL)" "DYNAMO.KILL n$B"

@@ -80,17 +80,21 @@ START_TEST(trace_replicas_are_added_once_and_bounded)
     struct trace_ring r;
     trace_ring_init(&r, 2);
     struct trace *t = trace_begin(&r, 1, 1000, "GET", "k", 1);
-    struct trace_rep *a = trace_rep(t, "n1");
+    struct trace_rep *a = trace_rep(t, 1, "n1");
     a->flags |= TR_OWNER;
-    ck_assert_ptr_eq(trace_rep(t, "n1"), a);
+    ck_assert_ptr_eq(trace_rep(t, 1, "n1"), a);
+    ck_assert_str_eq(a->name, "n1");
+    ck_assert_uint_eq(a->flags, TR_OWNER);
+    /* found by id: the name is only copied when the entry is added */
+    ck_assert_ptr_eq(trace_rep(t, 1, "other"), a);
     ck_assert_uint_eq(t->nrep, 1);
     for (int i = 0; i < TRACE_REPS + 3; i++) {
         char name[8] = "m";
         name[1] = (char)('A' + i);
-        trace_rep(t, name);
+        trace_rep(t, 100 + (uint32_t)i, name);
     }
     ck_assert_uint_eq(t->nrep, TRACE_REPS);
-    ck_assert_ptr_null(trace_rep(t, "zz"));
+    ck_assert_ptr_null(trace_rep(t, 999, "zz"));
     ck_assert_uint_eq(trace_elapsed(t, 1250), 250);
     ck_assert_uint_eq(trace_elapsed(t, 1000), 1); /* answered "at once" */
     ck_assert_uint_eq(trace_elapsed(t, 10), 1);   /* a clock step back */
