@@ -1294,10 +1294,71 @@ static void gather_combine(struct op *op)
 
 static void ks_start(struct op *op);
 
+/* COMBINE_NODES: what each node recorded (DYNAMO.TRACE, DYNAMO.EVENTS).
+ * Without CLUSTER the command runs here.  With it, the command without
+ * its CLUSTER runs here and, as R.NODES cmd args..., on every reachable
+ * member; the answers, arrays in RESP2 (a peer answers in RESP2, so the
+ * local part is rendered so too), are concatenated, this node's first.
+ * A member that is down or not linked is left out; one that does not
+ * answer within request-timeout-ms makes it -TIMEOUT naming it (the
+ * gather's rule); a syntax error here is the answer, nobody is asked. */
+static void nodes_start(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    const struct command *cmd = op->cmd;
+    if (op->argc < 2 || !dyn_arg_is(op->argv[1].p, op->argv[1].len,
+                                    "cluster")) {
+        op->failed = exec_local(cl, cmd, op->resp, op->argc, op->argv,
+                                &op->reply)
+                         ? OP_FAILED
+                         : 0;
+        op_finish(op);
+        return;
+    }
+    struct dyn_arg *av = dyn_malloc(sizeof(*av) * (size_t)op->argc);
+    av[0].p = "R.NODES";
+    av[0].len = 7;
+    av[1] = op->argv[0];
+    for (int i = 2; i < op->argc; i++)
+        av[i] = op->argv[i];
+    op->combine = COMBINE_NODES;
+    op->nchild = cl->mb.n;
+    op->child = dyn_calloc(op->nchild, sizeof(struct dbuf));
+    op->child_failed = dyn_calloc(op->nchild, 1);
+    op->silent = dyn_calloc(op->nchild, 1);
+    op->phase = PH_GATHER;
+    op->refs++;
+    uint32_t self = cl->mb.self;
+    op->child_failed[self] = exec_local(cl, cmd, 2, op->argc - 1, av + 1,
+                                        &op->child[self]) != 0;
+    op->ndone++;
+    for (uint32_t m = 0; m < cl->mb.n; m++) {
+        if (m == self)
+            continue;
+        if (op->child_failed[self] || !cl_reachable(cl, (int)m) ||
+            send_to(cl, op, (uint16_t)m, P_GATHER, op->argc, av) != 0) {
+            reply_array(&op->child[m], 0);
+            op->ndone++;
+        } else {
+            op->silent[m] = 1;
+        }
+    }
+    dyn_free(av);
+    op->refs--;
+    if (op->ndone == op->nchild)
+        gather_combine(op);
+    else
+        dl_add(op);
+}
+
 static void keyless_start(struct op *op)
 {
     struct cluster *cl = op->cl;
     const struct command *cmd = op->cmd;
+    if (cmd->combine == COMBINE_NODES) {
+        nodes_start(op);
+        return;
+    }
     /* Let the local handler judge the syntax first: its error is the one
      * Redis would give, and on success its local result is discarded. */
     struct dbuf probe;
@@ -2353,10 +2414,33 @@ static void h_fwd(void *ctx, struct peer_call *call, int argc,
     key_start(op);
 }
 
+/* R.NODES cmd args...: this node's answer to a COMBINE_NODES command
+ * (nodes_start), in RESP2, as the reply itself. */
+static void h_nodes(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    struct node *n = cluster_node_of(ctx);
+    const struct command *cmd =
+        argc >= 2 ? command_lookup(n->commands, argv[1].p, argv[1].len)
+                  : NULL;
+    if (!n->coord || !cmd || cmd->combine != COMBINE_NODES) {
+        peer_call_reply_error(call, "ERR R.NODES cmd args...: a command "
+                                    "that each node answers alone");
+        return;
+    }
+    struct dbuf out;
+    dbuf_init(&out);
+    exec_local(n->coord->cl, cmd, 2, argc - 1, argv + 1, &out);
+    dbuf_append(peer_call_buf(call), out.p, out.len);
+    dbuf_free(&out);
+    peer_call_done(call);
+}
+
 /* and the admin layer's R.INFO (server/cmd_info.h): the coordinator is
  * the layer that hands its peer commands to cluster_init */
 static const struct peer_command coord_peer_cmds[] = {
     {"FWD", h_fwd, 0},
+    {"R.NODES", h_nodes, 0},
     {"R.INFO", cmd_info_peer, 0},
 };
 

@@ -8,6 +8,14 @@
  *                                  number
  *   DYNAMO.EVENTS [since]       -> every event held with id > since
  *                                  (default 0), oldest first
+ *   DYNAMO.TRACE CLUSTER ... / DYNAMO.EVENTS CLUSTER ...
+ *                               -> the same of every reachable member,
+ *                                  concatenated, this node's first (the
+ *                                  coordinator's COMBINE_NODES: R.NODES);
+ *                                  each record names its node, event ids
+ *                                  are per node.  Flat arrays (RESP2
+ *                                  maps) whatever the protocol.  A key
+ *                                  named CLUSTER: DYNAMO.TRACE KEY CLUSTER
  *
  * The rings are cluster/trace.c and cluster/evlog.c, in struct node; the
  * request path and the cluster services write them (coordinator.c,
@@ -116,10 +124,22 @@ static void reply_trace(struct client *c, const struct trace *t)
         reply_replica(c, &t->rep[i]);
 }
 
+/* A leading CLUSTER is the coordinator's (nodes_start gathers, and runs
+ * this handler without it); a node alone answers for itself.  Drops it
+ * (argv[0], the name, is not read). */
+static void skip_cluster(int *argc, const struct dyn_arg **argv)
+{
+    if (*argc >= 2 && dyn_arg_is((*argv)[1].p, (*argv)[1].len, "cluster")) {
+        (*argv)++;
+        (*argc)--;
+    }
+}
+
 /* DYNAMO.TRACE [count | key | KEY key] */
 static void dynamo_trace(struct client *c, int argc,
                          const struct dyn_arg *argv)
 {
+    skip_cluster(&argc, &argv);
     const struct trace_ring *ring = &c->node->traces;
     long long count = TRACE_DEFAULT_COUNT;
     const char *key = NULL;
@@ -170,6 +190,7 @@ static void dynamo_trace(struct client *c, int argc,
 static void dynamo_events(struct client *c, int argc,
                           const struct dyn_arg *argv)
 {
+    skip_cluster(&argc, &argv);
     const struct evlog *ring = &c->node->events;
     unsigned long long since = 0;
     if (argc > 2) {
@@ -205,11 +226,11 @@ const struct command cmd_trace_table[] = {
      "@read @slow", "dynamo", "1.0.0",
      "Shows this node's latest traces of the quorum operations it "
      "coordinated, or those of one key.",
-     "O(T) where T is trace-max.", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
+     "O(T) where T is trace-max.", NULL, ROUTE_ALL, COMBINE_NODES, NULL},
     {"dynamo.events", dynamo_events, -1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
      "@read @slow", "dynamo", "1.0.0",
      "Shows this node's cluster events newer than an event id.",
-     "O(E) where E is event-max.", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
+     "O(E) where E is event-max.", NULL, ROUTE_ALL, COMBINE_NODES, NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0,
      NULL},
 };

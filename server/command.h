@@ -70,6 +70,9 @@ enum command_combine {
     COMBINE_SCAN,     /* SCAN: R.KEYS of one partition, with a cursor */
     COMBINE_RANDOM,   /* RANDOMKEY: one of the R.RANDOM answers */
     COMBINE_FLUSH,    /* FLUSHALL: +OK when every node flushed */
+    COMBINE_NODES,    /* DYNAMO.TRACE / DYNAMO.EVENTS: runs here alone;
+                       * with CLUSTER first, every reachable member runs
+                       * it (R.NODES) and the arrays are concatenated */
 };
 
 struct command {

@@ -16,7 +16,8 @@
 #   4. B restarted empty: a GET through A finds B's copy missing and
 #      repairs it: A's events say "read-repair", its trace marks B
 #      repaired;
-#   5. trace-max 0 and event-max 0 record nothing.
+#   5. DYNAMO.EVENTS CLUSTER / DYNAMO.TRACE CLUSTER gather every node's;
+#   6. trace-max 0 and event-max 0 record nothing.
 # No timing assertion: every wait polls with a generous deadline.
 . "$(dirname "$0")/cluster_lib.sh"
 
@@ -108,6 +109,16 @@ evb=$(ncli "$B" DYNAMO.EVENTS | field type)
 if grep -qx kill <<<"$evb" && grep -qx revive <<<"$evb"; then
     ok "n$B's events record its kill and revive"
 else fail "n$B's events: $(ncli "$B" DYNAMO.EVENTS | tr '\n' ' ')"; fi
+# the cluster-wide view: every reachable member's records, from any node
+nodes=$(ncli "$B" DYNAMO.EVENTS CLUSTER | field node | sort -u | tr '\n' ' ')
+assert_eq "n1 n2 n3 " "$nodes" "DYNAMO.EVENTS CLUSTER on n$B merges the events of every node"
+if ncli "$B" DYNAMO.EVENTS CLUSTER | awk -v k="$K" 'p == "type" { t = $0 } p == "key" && t == "hint-stored" && $0 == k { h = 1 } { p = $0 } END { exit !h }'; then
+    ok "DYNAMO.EVENTS CLUSTER on n$B shows n$C's hint-stored"
+else fail "DYNAMO.EVENTS CLUSTER on n$B lacks the hint-stored of $K"; fi
+assert_eq "n$A" "$(ncli "$C" DYNAMO.TRACE CLUSTER KEY "$K" | field coordinator | sort -u)" \
+    "DYNAMO.TRACE CLUSTER KEY on n$C finds n$A's traces of $K"
+assert_match '^ERR DYNAMO.EVENTS since must be an event id' \
+    "$(ncli "$A" DYNAMO.EVENTS CLUSTER soon)" "DYNAMO.EVENTS CLUSTER soon is refused"
 last=$(ncli "$C" DYNAMO.EVENTS | field id | tail -1)
 assert_eq "" "$(ncli "$C" DYNAMO.EVENTS "$last" | field id)" "DYNAMO.EVENTS <last id> is empty"
 
