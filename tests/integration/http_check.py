@@ -152,6 +152,21 @@ check("W must be between" in w1.get("error", "") and "W must be between" in
       rcli(1, "DYNAMO.PUT", "wkey", "", "v", "W", "9"),
       "the same error as over RESP")
 
+# ---- a data request carries its trace --------------------------------------
+st, d, _ = call(2, "PUT", "/api/data/traced", {"value": "t1"})
+tr = d.get("trace") if isinstance(d, dict) else None
+check(st == 200 and isinstance(tr, dict) and tr.get("op") == "dynamo.put"
+      and tr.get("key") == "traced" and tr.get("outcome") == "ok"
+      and len(tr.get("replicas", [])) == 3
+      and all(isinstance(r, dict) and "write" in r for r in tr["replicas"]),
+      "PUT /api/data/:key answers with the DYNAMO.PUT's trace, its 3 "
+      "replicas each with what they did (got %s)" % str(tr)[:200])
+st, d, _ = call(1, "GET", "/api/data/traced")
+tr = d.get("trace") if isinstance(d, dict) else None
+check(st == 200 and isinstance(tr, dict) and tr.get("op") == "dynamo.get"
+      and tr.get("read_quorum_us", 0) > 0,
+      "GET /api/data/:key answers with the DYNAMO.GET's trace, R reached")
+
 # ---- scan ---------------------------------------------------------------------
 for i in range(5):
     call(1 + i % 3, "PUT", "/api/data/scan:%d" % i, {"value": str(i)})
