@@ -545,10 +545,19 @@ static void apply_fault(struct cluster *cl, int m, int drop_out, int drop_in,
         f->delay_ms = delay;
     if (cl->peer_of[m] >= 0)
         peer_set_fault(cl->bus, cl->peer_of[m], f);
+    struct evlog_entry *e = cl_event(cl, EV_FAULT);
+    evlog_field(e, "peer", "%s", cl->mb.m[m].name);
+    evlog_field(e, "drop", "%s", drop_out && drop_in ? "both"
+                                 : drop_out          ? "out"
+                                 : drop_in           ? "in"
+                                                     : "no");
+    if (delay)
+        evlog_field(e, "delay_ms", "%llu", (unsigned long long)delay);
 }
 
 static void clear_faults(struct cluster *cl)
 {
+    evlog_field(cl_event(cl, EV_FAULT), "cleared", "all");
     for (uint32_t m = 0; m < cl->mem->peer_cap; m++) {
         memset(&cl->mem->fault[m], 0, sizeof(cl->mem->fault[m]));
         if (cl->peer_of[m] >= 0)

@@ -56,6 +56,10 @@ assert_match '^ERR DYNAMO.EVENTS since must be an event id' \
 assert_match '^ERR syntax: DYNAMO.EVENTS' "$(ncli 1 DYNAMO.EVENTS 1 2)" \
     "DYNAMO.EVENTS with two arguments is refused"
 
+assert_eq OK "$(ncli 1 DYNAMO.FAULT CLEAR)" "DYNAMO.FAULT CLEAR on n1"
+assert_eq fault "$(ncli 1 DYNAMO.EVENTS | field type | grep -x fault | head -1)" \
+    "n1's events: the fault change"
+
 # -- 2. a forwarded SET
 K="tr:$RANDOM"
 read -r A B <<<"$(replicas "$K")"
