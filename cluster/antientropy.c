@@ -630,6 +630,14 @@ static void round_partition_done(struct antientropy *ae)
     struct ae_round *r = &ae->r;
     struct node *n = ae->node;
     ae->exchanges++;
+    if (r->npeers > 0 && !r->all_equal) {
+        /* only the exchanges that found a difference: an idle cluster
+         * would otherwise fill the event log with sweeps */
+        struct evlog_entry *e = evlog_add(&n->events, node_wall_ms(n),
+                                          EV_AE_EXCHANGE);
+        evlog_field(e, "partition", "%u", r->part);
+        evlog_field(e, "peers", "%u", r->npeers);
+    }
     if (ae->recovering && r->npeers > 0)
         ae->recovering[r->part] = 0;   /* compared and pulled */
     if (r->npeers > 0 && r->all_equal &&
@@ -907,6 +915,12 @@ static void on_get(void *ctx, int err, const struct peer_value *v)
         if (rc == 1) {
             ae->keys_repaired++;
             r->res.keys_repaired++;
+            struct evlog_entry *ev = evlog_add(&ae->node->events,
+                                               node_wall_ms(ae->node),
+                                               EV_AE_REPAIR);
+            evlog_field_bytes(ev, "key", k->k, k->len);
+            evlog_field(ev, "partition", "%u", r->part);
+            evlog_field(ev, "direction", "pulled");
         }
     }
     round_step(ae);
@@ -925,6 +939,14 @@ static void on_put(void *ctx, int err, const struct peer_value *v)
     }
     ae->keys_repaired += (uint64_t)DYN_MAX(v->integer, 0);
     r->res.keys_repaired += (uint64_t)DYN_MAX(v->integer, 0);
+    if (v->integer > 0) {
+        struct evlog_entry *e = evlog_add(&ae->node->events,
+                                          node_wall_ms(ae->node),
+                                          EV_AE_REPAIR);
+        evlog_field(e, "keys", "%lld", v->integer);
+        evlog_field(e, "partition", "%u", r->part);
+        evlog_field(e, "direction", "pushed");
+    }
     round_step(ae);
 }
 

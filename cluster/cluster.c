@@ -130,6 +130,15 @@ void cl_log_event(struct cluster *cl, const struct member_event *ev)
 {
     dlog(DLOG_NOTICE, "member %s: %s -> %s", cl->mb.m[ev->member].name,
          member_status_name(ev->from), member_status_name(ev->to));
+    struct evlog_entry *e = cl_event(cl, EV_MEMBER);
+    evlog_field(e, "member", "%s", cl->mb.m[ev->member].name);
+    evlog_field(e, "from", "%s", member_status_name(ev->from));
+    evlog_field(e, "to", "%s", member_status_name(ev->to));
+}
+
+struct evlog_entry *cl_event(struct cluster *cl, enum evlog_type type)
+{
+    return evlog_add(&cl->node->events, node_wall_ms(cl->node), type);
 }
 
 static void on_reply(void *ctx, int peer_id, uint64_t t)
@@ -384,6 +393,8 @@ int cluster_init(struct node *n, const struct peer_command *extra,
         return 0;
     struct cluster *cl = dyn_calloc(1, sizeof(*cl));
     cl->node = n;
+    trace_ring_init(&n->traces, (uint32_t)n->cfg.trace_max);
+    evlog_init(&n->events, (uint32_t)n->cfg.event_max);
     membership_init(&cl->mb, (uint64_t)n->cfg.suspect_timeout_ms,
                     DYN_MAX((uint64_t)n->cfg.down_timeout_ms,
                             (uint64_t)n->cfg.suspect_timeout_ms));
@@ -517,6 +528,8 @@ fail:
     membership_free(&cl->mb);
     dyn_free(cl->pcmds);
     dyn_free(cl);
+    trace_ring_free(&n->traces);
+    evlog_free(&n->events);
     return DYN_EINVAL;
 }
 
@@ -541,6 +554,8 @@ void cluster_free(struct node *n)
     dyn_free(cl->pcmds);
     dyn_free(cl);
     n->cluster = NULL;
+    trace_ring_free(&n->traces);
+    evlog_free(&n->events);
 }
 
 void cluster_tick(struct node *n, uint64_t t)

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cluster/evlog.h"
 #include "cluster/membership.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
@@ -91,6 +92,9 @@ uint32_t cl_replicas(struct cluster *cl, uint32_t part, uint16_t *out);
 int cl_send(struct cluster *cl, uint16_t m, int argc,
             const struct dyn_arg *argv, peer_reply_fn *fn, void *ctx);
 void cl_log_event(struct cluster *cl, const struct member_event *ev);
+/* A new entry of the node's event log (cluster/evlog.h), stamped with the
+ * node's wall clock; NULL when event-max is 0 (evlog_field takes NULL). */
+struct evlog_entry *cl_event(struct cluster *cl, enum evlog_type type);
 
 /* ---- replica.c ---- */
 /* The answer to R.KEYS / R.LIST (pattern) / R.COUNT / R.RANDOM (verb)

@@ -79,11 +79,13 @@
 #include <event2/event.h>
 #include "cluster/cluster.h"
 #include "cluster/cluster_int.h"
+#include "cluster/evlog.h"
 #include "cluster/membership.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
 #include "cluster/quorum.h"
 #include "cluster/ring.h"
+#include "cluster/trace.h"
 #include "server/cmd_info.h"
 #include "server/command.h"
 #include "server/db.h"
@@ -142,6 +144,7 @@ struct op {
     uint32_t fwd_next;          /* next forward candidate */
     uint32_t part;
     int is_write;
+    uint64_t trace_id;          /* its trace (cluster/trace.h), 0: none */
     struct object *written;     /* the version a write replicated (owned):
                                  * a target that misses it gets a hint of
                                  * it, even if the local copy is gone */
@@ -275,6 +278,125 @@ static void targets_of(struct cluster *cl, struct op *op, uint32_t part)
         op->rep[op->nrep] = (uint16_t)m;
         op->standin[op->nrep++] = down[d];
     }
+}
+
+/* ---- the op's trace (cluster/trace.c) ----------------------------------
+ * A few stores into the op's slot of the node's trace ring, only when
+ * the ring is on (trace-max > 0) and the slot is still the op's. */
+
+static const char *member_name(const struct cluster *cl, uint16_t m)
+{
+    return m < cl->mb.n ? cl->mb.m[m].name : "?";
+}
+
+static struct trace *op_trace(const struct op *op)
+{
+    return op->trace_id ? trace_get(&op->cl->node->traces, op->trace_id)
+                        : NULL;
+}
+
+/* Replica m's entry in op's trace, with flags added and, when us is
+ * non-NULL, the time since the start stored there; NULL when untraced. */
+static struct trace_rep *trace_mark(const struct op *op, uint16_t m,
+                                    uint32_t flags, uint32_t *(*at)(
+                                        struct trace_rep *))
+{
+    struct trace *t = op_trace(op);
+    if (!t)
+        return NULL;
+    struct trace_rep *r = trace_rep(t, m, member_name(op->cl, m));
+    if (!r)
+        return NULL;
+    r->flags |= flags;
+    if (at)
+        *at(r) = trace_elapsed(t, node_mono_us(op->cl->node));
+    return r;
+}
+
+static uint32_t *at_read(struct trace_rep *r) { return &r->read_us; }
+static uint32_t *at_write(struct trace_rep *r) { return &r->write_us; }
+
+/* Member m's entry in t, as an owner of the key (the caller clears
+ * TR_OWNER for a stand-in), with its status now. */
+static struct trace_rep *trace_owner(struct trace *t, struct cluster *cl,
+                                     uint16_t m, uint32_t up)
+{
+    struct trace_rep *r = trace_rep(t, m, member_name(cl, m));
+    if (!r)
+        return NULL;
+    r->flags |= TR_OWNER | up | (m == cl->mb.self ? TR_SELF : 0);
+    r->status = m < cl->mb.n ? (uint32_t)cl->mb.m[m].status : 0;
+    return r;
+}
+
+/* The trace of a key op coordinated here: the preference list (top N,
+ * with each owner's status) and the stand-ins targets_of chose. */
+static void trace_start(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    struct node *n = cl->node;
+    if (!n->traces.cap)
+        return;
+    struct trace *t = trace_begin(&n->traces, node_wall_ms(n),
+                                  node_mono_us(n), op->cmd->name, op->key,
+                                  op->klen);
+    op->trace_id = t->id;
+    const char *me = member_name(cl, (uint16_t)cl->mb.self);
+    size_t len = DYN_MIN(strlen(me), sizeof(t->coordinator) - 1);
+    memcpy(t->coordinator, me, len);
+    t->coordinator[len] = 0;
+    if (op->origin == FROM_PEER && op->call) {
+        const char *from = peer_call_peer_name(op->call);
+        len = from ? DYN_MIN(strlen(from), sizeof(t->forwarded_from) - 1) : 0;
+        memcpy(t->forwarded_from, from ? from : "", len);
+        t->forwarded_from[len] = 0;
+    }
+    t->n = cl_nval(cl);
+    /* the top N, from targets_of's work: the reachable owners, then the
+     * owners a stand-in took, then those nobody could */
+    for (uint32_t i = 0; i < op->nrep; i++)
+        if (op->standin[i] == NO_MEMBER)
+            trace_owner(t, cl, op->rep[i], TR_UP);
+    for (uint32_t i = 0; i < op->nrep; i++)
+        if (op->standin[i] != NO_MEMBER)
+            trace_owner(t, cl, op->standin[i], 0);
+    for (uint32_t i = 0; i < op->ndown; i++)
+        trace_owner(t, cl, op->down[i], 0);
+    for (uint32_t i = 0; i < op->nrep; i++) {
+        if (op->standin[i] == NO_MEMBER)
+            continue;
+        struct trace_rep *r = trace_owner(t, cl, op->rep[i], TR_UP);
+        if (!r)
+            break;
+        r->flags = (r->flags & ~(uint32_t)TR_OWNER) | TR_STANDIN;
+        const char *o = member_name(cl, op->standin[i]);
+        size_t ol = DYN_MIN(strlen(o), sizeof(r->standin_for) - 1);
+        memcpy(r->standin_for, o, ol);
+        r->standin_for[ol] = 0;
+    }
+}
+
+/* The reply is decided: its first line is the outcome. */
+static void trace_done(struct op *op)
+{
+    struct trace *t = op_trace(op);
+    if (!t)
+        return;
+    t->done_us = trace_elapsed(t, node_mono_us(op->cl->node));
+    if (op->phase == PH_WRITE && op->q_live && op->q.state == QUORUM_MET)
+        t->write_quorum_us = t->done_us;
+    const char *p = op->reply.p;
+    size_t len = op->reply.len;
+    if (!op->failed || !len) {
+        trace_outcome(t, "ok", 2);
+        return;
+    }
+    const char *end = memchr(p, '\r', len);
+    if (*p == '-') {
+        p++;
+        len--;
+    }
+    trace_outcome(t, p, end ? (size_t)(end - p) : len);
 }
 
 static void args_copy(struct op *op, int argc, const struct dyn_arg *argv)
@@ -583,6 +705,16 @@ static void quorum_failed(struct op *op)
 {
     struct cluster *cl = op->cl;
     cl->node->stats.quorum_failures++;
+    struct evlog_entry *e = evlog_add(&cl->node->events,
+                                      node_wall_ms(cl->node),
+                                      EV_QUORUM_FAILURE);
+    if (e) {
+        evlog_field_bytes(e, "key", op->key, op->klen);
+        evlog_field(e, "phase", "%s", op->phase == PH_WRITE ? "write"
+                                                             : "read");
+        evlog_field(e, "acks", "%u of %u", op->q.ok,
+                    op->phase == PH_WRITE ? op->w : op->r);
+    }
     if (op->phase == PH_WRITE) {
         cl->noquorum_writes++;
         reply_err(op,
@@ -626,12 +758,18 @@ static void key_start_read(struct op *op)
     /* Our own answer carries no object: the exec step reads the local
      * store itself, and repair never targets us. */
     quorum_reply(&op->q, self, 1, NULL, &decided);
+    trace_mark(op, self, TR_READ_ASKED | TR_READ_OK, at_read);
     struct dyn_arg av[2] = {{"R.GET", 5}, {op->key, op->klen}};
     for (uint32_t i = 0; i < op->nrep && op->q.state == QUORUM_PENDING; i++) {
         if (op->rep[i] == self)
             continue;
-        if (send_rep(cl, op, op->rep[i], P_READ, 2, av) != 0)
+        if (send_rep(cl, op, op->rep[i], P_READ, 2, av) != 0) {
             quorum_reply(&op->q, op->rep[i], 0, NULL, &decided);
+            trace_mark(op, op->rep[i], TR_READ_ASKED | TR_READ_FAILED,
+                       at_read);
+        } else {
+            trace_mark(op, op->rep[i], TR_READ_ASKED, NULL);
+        }
     }
     /* R answers may already be in (R = 1, or peers failed fast). */
     if (op->q.state == QUORUM_MET) {
@@ -684,12 +822,22 @@ static int send_object(struct cluster *cl, struct op *op, uint16_t m,
     return send_to(cl, op, m, purpose, 4, av);
 }
 
-static void send_repair(struct cluster *cl, uint16_t m, uint16_t owner,
-                        const char *key, size_t klen,
-                        const struct object *mine)
+static void send_repair(struct cluster *cl, const struct op *op,
+                        uint16_t m, uint16_t owner, const char *key,
+                        size_t klen, const struct object *mine)
 {
-    if (send_object(cl, NULL, m, owner, P_REPAIR, key, klen, mine) == 0)
-        cl->read_repairs++;
+    if (send_object(cl, NULL, m, owner, P_REPAIR, key, klen, mine) != 0)
+        return;
+    cl->read_repairs++;
+    trace_mark(op, m, TR_REPAIRED, NULL);
+    struct evlog_entry *e = evlog_add(&cl->node->events,
+                                      node_wall_ms(cl->node), EV_READ_REPAIR);
+    if (e) {
+        evlog_field_bytes(e, "key", key, klen);
+        evlog_field(e, "replica", "%s", member_name(cl, m));
+        if (owner != NO_MEMBER)
+            evlog_field(e, "for", "%s", member_name(cl, owner));
+    }
 }
 
 /* Read repair: every replica whose answer lacks part of what the
@@ -705,14 +853,42 @@ static void key_repair(struct op *op)
     uint32_t k = quorum_stale(&op->q, mine, stale, QUORUM_MAX);
     for (uint32_t i = 0; i < k; i++)
         if (stale[i] != (uint16_t)cl->mb.self)
-            send_repair(cl, stale[i], standin_of(op, stale[i]), op->key,
+            send_repair(cl, op, stale[i], standin_of(op, stale[i]), op->key,
                         op->klen, mine);
+}
+
+/* EV_SLOPPY_WRITE: the key, and who stood in for whom. */
+static void sloppy_event(const struct op *op)
+{
+    struct cluster *cl = op->cl;
+    struct evlog_entry *e = evlog_add(&cl->node->events,
+                                      node_wall_ms(cl->node),
+                                      EV_SLOPPY_WRITE);
+    if (!e)
+        return;
+    evlog_field_bytes(e, "key", op->key, op->klen);
+    char buf[EVENT_VALUE_MAX];
+    size_t len = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < op->nrep && len < sizeof(buf); i++)
+        if (op->standin[i] != NO_MEMBER)
+            len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s>%s",
+                                    len ? " " : "",
+                                    member_name(cl, op->standin[i]),
+                                    member_name(cl, op->rep[i]));
+    if (buf[0])
+        evlog_field(e, "standins", "%s", buf);
+    if (op->ndown)
+        evlog_field(e, "no_standin", "%u", op->ndown);
 }
 
 static void key_exec_and_write(struct op *op)
 {
     struct cluster *cl = op->cl;
     uint16_t self = (uint16_t)cl->mb.self;
+    struct trace *t = op_trace(op);
+    if (t && op->q_live && op->phase == PH_READ)
+        t->read_quorum_us = trace_elapsed(t, node_mono_us(cl->node));
     if (op->q_live)
         merge_answers(op);
     /* A blind write always makes a new version (an error reply aside), so
@@ -753,6 +929,7 @@ static void key_exec_and_write(struct op *op)
     op_quorum_init(op, op->w);
     int decided = 0;
     quorum_reply(&op->q, self, 1, NULL, &decided);
+    trace_mark(op, self, TR_WRITE_ASKED | TR_WRITE_OK, at_write);
     int sloppy = op->ndown > 0;
     for (uint32_t i = 0; i < op->nrep; i++) {
         sloppy |= op->standin[i] != NO_MEMBER;
@@ -764,13 +941,22 @@ static void key_exec_and_write(struct op *op)
             continue;
         }
         if (send_object(cl, op, op->rep[i], op->standin[i], P_WRITE, op->key,
-                        op->klen, obj) != 0)
+                        op->klen, obj) != 0) {
             quorum_reply(&op->q, op->rep[i], 0, NULL, &decided);
+            trace_mark(op, op->rep[i], TR_WRITE_ASKED | TR_WRITE_FAILED,
+                       at_write);
+        } else {
+            trace_mark(op, op->rep[i], TR_WRITE_ASKED, NULL);
+        }
     }
     /* owners nobody could stand in for: the hints stay here */
-    for (uint32_t i = 0; i < op->ndown; i++)
+    for (uint32_t i = 0; i < op->ndown; i++) {
         handoff_hint(cl, op->down[i], op->key, op->klen, op->written);
+        trace_mark(op, op->down[i], TR_HINT_KEPT, NULL);
+    }
     cl->sloppy_writes += sloppy;
+    if (sloppy)
+        sloppy_event(op);
     /* a partition on the move: the node that gains it gets the write too */
     uint16_t extra[QUORUM_MAX];
     uint32_t ne = rebalance_extra_targets(cl, op->part, extra, QUORUM_MAX);
@@ -865,6 +1051,7 @@ static void key_start(struct op *op)
         return;
     }
     cl->coordinated++;
+    trace_start(op);
     uint32_t r = override_of(op, "r", (uint32_t)cl->node->cfg.r);
     uint32_t w = override_of(op, "w", (uint32_t)cl->node->cfg.w);
     /* R and W count against N, not against the targets reachable now: a
@@ -875,6 +1062,11 @@ static void key_start(struct op *op)
         op->r = 1;
     if (op->w < 1)
         op->w = 1;
+    struct trace *t = op_trace(op);
+    if (t) {
+        t->r = op->r;
+        t->w = op->w;
+    }
     /* A blind write supersedes the local state without reading it first:
      * only the DYNAMO.* writes, whose context the client supplies.  Plain
      * SET reads R replicas first, so that with R + W > N its version
@@ -1102,10 +1294,71 @@ static void gather_combine(struct op *op)
 
 static void ks_start(struct op *op);
 
+/* COMBINE_NODES: what each node recorded (DYNAMO.TRACE, DYNAMO.EVENTS).
+ * Without CLUSTER the command runs here.  With it, the command without
+ * its CLUSTER runs here and, as R.NODES cmd args..., on every reachable
+ * member; the answers, arrays in RESP2 (a peer answers in RESP2, so the
+ * local part is rendered so too), are concatenated, this node's first.
+ * A member that is down or not linked is left out; one that does not
+ * answer within request-timeout-ms makes it -TIMEOUT naming it (the
+ * gather's rule); a syntax error here is the answer, nobody is asked. */
+static void nodes_start(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    const struct command *cmd = op->cmd;
+    if (op->argc < 2 || !dyn_arg_is(op->argv[1].p, op->argv[1].len,
+                                    "cluster")) {
+        op->failed = exec_local(cl, cmd, op->resp, op->argc, op->argv,
+                                &op->reply)
+                         ? OP_FAILED
+                         : 0;
+        op_finish(op);
+        return;
+    }
+    struct dyn_arg *av = dyn_malloc(sizeof(*av) * (size_t)op->argc);
+    av[0].p = "R.NODES";
+    av[0].len = 7;
+    av[1] = op->argv[0];
+    for (int i = 2; i < op->argc; i++)
+        av[i] = op->argv[i];
+    op->combine = COMBINE_NODES;
+    op->nchild = cl->mb.n;
+    op->child = dyn_calloc(op->nchild, sizeof(struct dbuf));
+    op->child_failed = dyn_calloc(op->nchild, 1);
+    op->silent = dyn_calloc(op->nchild, 1);
+    op->phase = PH_GATHER;
+    op->refs++;
+    uint32_t self = cl->mb.self;
+    op->child_failed[self] = exec_local(cl, cmd, 2, op->argc - 1, av + 1,
+                                        &op->child[self]) != 0;
+    op->ndone++;
+    for (uint32_t m = 0; m < cl->mb.n; m++) {
+        if (m == self)
+            continue;
+        if (op->child_failed[self] || !cl_reachable(cl, (int)m) ||
+            send_to(cl, op, (uint16_t)m, P_GATHER, op->argc, av) != 0) {
+            reply_array(&op->child[m], 0);
+            op->ndone++;
+        } else {
+            op->silent[m] = 1;
+        }
+    }
+    dyn_free(av);
+    op->refs--;
+    if (op->ndone == op->nchild)
+        gather_combine(op);
+    else
+        dl_add(op);
+}
+
 static void keyless_start(struct op *op)
 {
     struct cluster *cl = op->cl;
     const struct command *cmd = op->cmd;
+    if (cmd->combine == COMBINE_NODES) {
+        nodes_start(op);
+        return;
+    }
     /* Let the local handler judge the syntax first: its error is the one
      * Redis would give, and on success its local result is discarded. */
     struct dbuf probe;
@@ -1917,6 +2170,8 @@ static void op_finish(struct op *op)
     if (op->finished)
         return;
     op->finished = 1;
+    if (op->trace_id)
+        trace_done(op);
     op->phase = PH_DONE;
     dl_del(op);
     switch (op->origin) {
@@ -2013,6 +2268,12 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
                  (v->type == PEER_V_NIL ||
                   (v->type == PEER_V_STRING &&
                    db_parse_object(cl->node, v->str, v->len, &obj) == 0));
+        struct trace_rep *tr = trace_mark(
+            op, m, ok ? TR_READ_OK : TR_READ_FAILED, at_read);
+        if (tr && obj) {
+            tr->siblings = object_nsiblings(obj);
+            tr->digest = object_digest(obj);
+        }
         if (op->phase != PH_READ) {
             /* late: the read is over (op->q may be the write quorum by
              * now); repair this replica if it lacks what we hold */
@@ -2022,7 +2283,7 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
                 op->is_write ? NULL
                              : store_get(cl->node->store, op->key, op->klen);
             if (ok && mine && quorum_behind(obj, mine))
-                send_repair(cl, m, standin_of(op, m), op->key, op->klen,
+                send_repair(cl, op, m, standin_of(op, m), op->key, op->klen,
                             mine);
             object_free(obj);
             break;
@@ -2039,12 +2300,15 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
     }
     case P_WRITE: {
         int ok = err == 0 && v && v->type == PEER_V_STATUS;
+        trace_mark(op, m, ok ? TR_WRITE_OK : TR_WRITE_FAILED, at_write);
         if (!ok && !co->closing) {
             /* the write missed this target: keep a hint for its owner, so
              * that it still reaches all N (handoff.c) */
             uint16_t owner = standin_of(op, m);
             handoff_hint(cl, owner == NO_MEMBER ? m : owner, op->key,
                          op->klen, op->written);
+            trace_mark(op, owner == NO_MEMBER ? m : owner, TR_HINT_KEPT,
+                       NULL);
         }
         if (op->phase != PH_WRITE || op->q.state != QUORUM_PENDING) {
             if (op->phase == PH_WRITE)
@@ -2150,10 +2414,33 @@ static void h_fwd(void *ctx, struct peer_call *call, int argc,
     key_start(op);
 }
 
+/* R.NODES cmd args...: this node's answer to a COMBINE_NODES command
+ * (nodes_start), in RESP2, as the reply itself. */
+static void h_nodes(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    struct node *n = cluster_node_of(ctx);
+    const struct command *cmd =
+        argc >= 2 ? command_lookup(n->commands, argv[1].p, argv[1].len)
+                  : NULL;
+    if (!n->coord || !cmd || cmd->combine != COMBINE_NODES) {
+        peer_call_reply_error(call, "ERR R.NODES cmd args...: a command "
+                                    "that each node answers alone");
+        return;
+    }
+    struct dbuf out;
+    dbuf_init(&out);
+    exec_local(n->coord->cl, cmd, 2, argc - 1, argv + 1, &out);
+    dbuf_append(peer_call_buf(call), out.p, out.len);
+    dbuf_free(&out);
+    peer_call_done(call);
+}
+
 /* and the admin layer's R.INFO (server/cmd_info.h): the coordinator is
  * the layer that hands its peer commands to cluster_init */
 static const struct peer_command coord_peer_cmds[] = {
     {"FWD", h_fwd, 0},
+    {"R.NODES", h_nodes, 0},
     {"R.INFO", cmd_info_peer, 0},
 };
 

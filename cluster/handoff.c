@@ -220,6 +220,11 @@ static int add_hint(struct cluster *cl, const char *owner, const char *key,
     } else {
         rc = hints_add(cl->ho->hints, owner, key, (uint32_t)klen,
                        object_bytes(o), (uint32_t)object_size(o));
+        if (rc == 0) {
+            struct evlog_entry *e = cl_event(cl, EV_HINT_STORED);
+            evlog_field_bytes(e, "key", key, klen);
+            evlog_field(e, "owner", "%s", owner);
+        }
         if (rc != 0)
             hint_lost(cl, owner, rc == DYN_ELIMIT ? "hint-max-bytes reached"
                                  : rc == DYN_EIO ? "the hint store cannot "
@@ -318,6 +323,9 @@ static void delivered_one(struct cluster *cl, const char *owner,
     if (hints_delivered(cl->ho->hints, owner, h->key, h->klen, h->id) != 0)
         return;
     cl->ho->hints_delivered++;
+    struct evlog_entry *e = cl_event(cl, EV_HINT_DELIVERED);
+    evlog_field_bytes(e, "key", h->key, h->klen);
+    evlog_field(e, "owner", "%s", owner);
     if (drop_handed_copy(cl, h->key, h->klen, h->obj, h->olen))
         cl->ho->hints_redundant_dropped++;
 }

@@ -284,6 +284,15 @@ void cluster_quorum_changed(struct node *n, const struct dyn_arg *name,
 
 /* ---- gossip ------------------------------------------------------------- */
 
+/* EV_GOSSIP: what a gossip message told us about a member. */
+static void gossip_news(struct cluster *cl, const char *news, uint32_t m)
+{
+    struct evlog_entry *e = cl_event(cl, EV_GOSSIP);
+    evlog_field(e, "news", "%s", news);
+    evlog_field(e, "member", "%s", cl->mb.m[m].name);
+    evlog_field(e, "incarnation", "%u", cl->mb.m[m].incarnation);
+}
+
 static void apply_events(struct cluster *cl, struct gossip_events *ev)
 {
     for (uint32_t i = 0; i < ev->n; i++) {
@@ -291,6 +300,7 @@ static void apply_events(struct cluster *cl, struct gossip_events *ev)
         switch (e->type) {
         case GOSSIP_EV_JOINED:
             members_added(cl, e->member);
+            gossip_news(cl, "joined", e->member);
             break;
         case GOSSIP_EV_RESTARTED: {
             /* a new life: the address may have changed */
@@ -302,6 +312,7 @@ static void apply_events(struct cluster *cl, struct gossip_events *ev)
             members_added(cl, e->member);
             dlog(DLOG_NOTICE, "member %s restarted (incarnation %u)",
                  cl->mb.m[e->member].name, cl->mb.m[e->member].incarnation);
+            gossip_news(cl, "restarted", e->member);
             break;
         }
         case GOSSIP_EV_STATUS: {
@@ -312,6 +323,7 @@ static void apply_events(struct cluster *cl, struct gossip_events *ev)
         case GOSSIP_EV_SELF_REFUTED:
             dlog(DLOG_NOTICE, "gossip: raised our incarnation to %u",
                  cl->mb.m[cl->mb.self].incarnation);
+            gossip_news(cl, "refuted", cl->mb.self);
             break;
         case GOSSIP_EV_SELF_REMOVED:
             /* once per adoption: the entry is a tombstone from now on */
@@ -497,11 +509,16 @@ static void gossip_round(struct cluster *cl)
 
 static void set_killed(struct cluster *cl, int on, uint64_t until)
 {
-    if (cl->mem->killed != on)
+    if (cl->mem->killed != on) {
         dlog(DLOG_WARNING, on ? "DYNAMO.KILL: this node now behaves as "
                                 "crashed (peer traffic dropped, data "
                                 "commands refused)"
                               : "DYNAMO.REVIVE: this node is back");
+        struct evlog_entry *e = cl_event(cl, on ? EV_KILL : EV_REVIVE);
+        evlog_field(e, "member", "%s", cl->mb.m[cl->mb.self].name);
+        if (on && until)
+            evlog_field(e, "until_ms", "%llu", (unsigned long long)until);
+    }
     cl->mem->killed = on;
     cl->mem->killed_until = on ? until : 0;
     peer_bus_set_killed(cl->bus, on);
@@ -528,10 +545,19 @@ static void apply_fault(struct cluster *cl, int m, int drop_out, int drop_in,
         f->delay_ms = delay;
     if (cl->peer_of[m] >= 0)
         peer_set_fault(cl->bus, cl->peer_of[m], f);
+    struct evlog_entry *e = cl_event(cl, EV_FAULT);
+    evlog_field(e, "peer", "%s", cl->mb.m[m].name);
+    evlog_field(e, "drop", "%s", drop_out && drop_in ? "both"
+                                 : drop_out          ? "out"
+                                 : drop_in           ? "in"
+                                                     : "no");
+    if (delay)
+        evlog_field(e, "delay_ms", "%llu", (unsigned long long)delay);
 }
 
 static void clear_faults(struct cluster *cl)
 {
+    evlog_field(cl_event(cl, EV_FAULT), "cleared", "all");
     for (uint32_t m = 0; m < cl->mem->peer_cap; m++) {
         memset(&cl->mem->fault[m], 0, sizeof(cl->mem->fault[m]));
         if (cl->peer_of[m] >= 0)

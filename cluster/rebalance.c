@@ -266,6 +266,10 @@ static void pending_set(struct cluster *cl, const struct ring *target,
     dlog(DLOG_NOTICE, "rebalance: pending ring epoch %llu from %s; this node "
                       "gains %u partitions",
          (unsigned long long)target->epoch, driver, rb->npulls);
+    struct evlog_entry *e = cl_event(cl, EV_STREAM);
+    evlog_field(e, "epoch", "%llu", (unsigned long long)target->epoch);
+    evlog_field(e, "driver", "%s", driver);
+    evlog_field(e, "partitions", "%u to pull", rb->npulls);
 }
 
 /* Every answer for pull idx is in. */
@@ -280,6 +284,10 @@ static void pull_finished(struct cluster *cl, uint32_t idx)
         return;
     }
     pl->state = 2;
+    struct evlog_entry *e = cl_event(cl, EV_STREAM);
+    evlog_field(e, "partition", "%u", pl->part);
+    evlog_field(e, "done", "%u of %u", rb->pulls_done + 1, rb->npulls);
+    evlog_field(e, "bytes", "%llu", (unsigned long long)rb->pull_bytes);
     if (++rb->pulls_done == rb->npulls) {
         rb->last_stream_ms = cl_now(cl) - rb->pull_started_ms;
         rb->last_stream_bytes = rb->pull_bytes;
@@ -482,6 +490,10 @@ void rebalance_load_ring(struct cluster *cl)
 void rebalance_ring_changed(struct cluster *cl, const struct ring *old)
 {
     struct rebalance *rb = cl->rb;
+    struct evlog_entry *e = cl_event(cl, EV_RING);
+    evlog_field(e, "from_epoch", "%llu", (unsigned long long)old->epoch);
+    evlog_field(e, "epoch", "%llu", (unsigned long long)cl->ring.epoch);
+    evlog_field(e, "nodes", "%u", cl->ring.nnodes);
     save_ring(cl);
     if (rb->has_pending && rb->pending.epoch <= cl->ring.epoch)
         pending_clear(rb);
@@ -775,6 +787,12 @@ static int start_change(struct cluster *cl, enum drive kind,
          kind == DRIVE_JOIN ? "a join" : kind == DRIVE_LEAVE ? "a leave"
                                                            : "a forget",
          (unsigned long long)target->epoch);
+    struct evlog_entry *e =
+        cl_event(cl, kind == DRIVE_JOIN ? EV_JOIN : EV_LEAVE);
+    evlog_field(e, "state", "driving");
+    evlog_field(e, "kind", "%s", kind == DRIVE_JOIN ? "join"
+                                 : kind == DRIVE_LEAVE ? "leave" : "forget");
+    evlog_field(e, "epoch", "%llu", (unsigned long long)target->epoch);
     return 0;
 }
 
@@ -786,6 +804,14 @@ static void finish_change(struct cluster *cl)
     ring_copy(&target, &rb->target);
     rb->drive = DRIVE_NONE;
     rb->changes_driven++;
+    struct evlog_entry *e =
+        cl_event(cl, kind == DRIVE_JOIN ? EV_JOIN : EV_LEAVE);
+    evlog_field(e, "state", "done");
+    evlog_field(e, "kind", "%s", kind == DRIVE_JOIN ? "join"
+                                 : kind == DRIVE_LEAVE ? "leave" : "forget");
+    evlog_field(e, "epoch", "%llu", (unsigned long long)target.epoch);
+    evlog_field(e, "ms", "%llu",
+                (unsigned long long)(cl_now(cl) - rb->drive_started_ms));
     rebalance_install(cl, &target);
     struct dbuf enc;
     dbuf_init(&enc);

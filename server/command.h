@@ -70,6 +70,9 @@ enum command_combine {
     COMBINE_SCAN,     /* SCAN: R.KEYS of one partition, with a cursor */
     COMBINE_RANDOM,   /* RANDOMKEY: one of the R.RANDOM answers */
     COMBINE_FLUSH,    /* FLUSHALL: +OK when every node flushed */
+    COMBINE_NODES,    /* DYNAMO.TRACE / DYNAMO.EVENTS: runs here alone;
+                       * with CLUSTER first, every reachable member runs
+                       * it (R.NODES) and the arrays are concatenated */
 };
 
 struct command {
@@ -103,6 +106,7 @@ extern const struct command cmd_multi_table[];   /* cmd_multi.c */
 extern const struct command cmd_dynamo_table[];  /* cmd_dynamo.c */
 extern const struct command cmd_cluster_table[]; /* cmd_cluster.c */
 extern const struct command cmd_merkle_table[];  /* cmd_merkle.c */
+extern const struct command cmd_trace_table[];   /* cmd_trace.c */
 
 struct command_registry;
 /* Joins ntables tables (each ended by a row whose name is NULL); a name

@@ -221,6 +221,7 @@ static const struct opt options[] = {
         LLONG_MAX, F_RUNTIME),
     /* observability */
     INT("trace-max", trace_max, 128, 0, 1000000, 0),
+    INT("event-max", event_max, 1024, 0, 1000000, 0),
 };
 
 #define NODE_NAME_MAX 64

@@ -100,7 +100,8 @@ struct config {
                                  * 0 no sweep */
     long long anti_entropy_max_bps; /* exchange bandwidth cap, 10mb; 0 = none */
     /* observability */
-    int trace_max;              /* DYNAMO.TRACE ring size, 128 */
+    int trace_max;              /* DYNAMO.TRACE ring size, 128; 0 off */
+    int event_max;              /* DYNAMO.EVENTS ring size, 1024; 0 off */
     /* where each option was set, by table row (config.c): "file:line",
      * "command line: --name value", or NULL for the default; owned */
     char **origin;

@@ -260,6 +260,7 @@ int db_write(struct node *n, const void *key, size_t klen,
         .max_counter = n->dot_counter + 1,
     };
     uint32_t pruned = 0;
+    uint32_t nsib_before = cur ? object_nsiblings(cur) : 0;
     struct object *o = object_write(cur, &ow, &pruned);
     if (!o) {
         /* a sibling that stays claims the next dot of this node */
@@ -290,8 +291,19 @@ int db_write(struct node *n, const void *key, size_t klen,
         db_sibling_cap_refused(n, key, klen);
         return DYN_ELIMIT;
     }
-    if (nsib > 1)
+    if (nsib > 1) {
         n->stats.siblings_created++;
+        struct evlog_entry *e =
+            evlog_add(&n->events, node_wall_ms(n), EV_SIBLING_CREATED);
+        evlog_field_bytes(e, "key", key, klen);
+        evlog_field(e, "siblings", "%u", nsib);
+    } else if (nsib_before > 1) {
+        /* a write whose context covered every sibling */
+        struct evlog_entry *e =
+            evlog_add(&n->events, node_wall_ms(n), EV_SIBLING_RESOLVED);
+        evlog_field_bytes(e, "key", key, klen);
+        evlog_field(e, "siblings_before", "%u", nsib_before);
+    }
     if (n->engine) {
         engine_set_appendfsync(n->engine, n->cfg.appendfsync);
         int rc = engine_put_take(n->engine, key, klen, o);

@@ -20,6 +20,8 @@
 #include <signal.h>
 #include "server/config.h"
 #include "server/buf.h"
+#include "cluster/evlog.h"
+#include "cluster/trace.h"
 
 struct event_base;
 struct event;
@@ -151,6 +153,13 @@ struct node {
     uint64_t rng;
 
     struct node_stats stats;
+
+    /* What happened, for DYNAMO.TRACE and DYNAMO.EVENTS: bounded rings
+     * (cluster/trace.c, cluster/evlog.c) of trace-max and event-max slots,
+     * allocated by cluster_init and freed by cluster_free; a node alone
+     * keeps both off (cap 0: every record is skipped). */
+    struct trace_ring traces;
+    struct evlog events;
 
     /* the Dynamo layer, NULL for a node alone: the cluster services
      * (cluster/cluster.c) and the request path above them

@@ -38,7 +38,10 @@
  *   GET    /api/data/:key            DYNAMO.GET + DYNAMO.VCLOCK: values,
  *                                    context, each version's clock (404 when
  *                                    no value is live; the body still holds
- *                                    the context)
+ *                                    the context), and "trace": the newest
+ *                                    trace of the key's DYNAMO.GET (PUT:
+ *                                    DYNAMO.PUT) from any node (DYNAMO.TRACE
+ *                                    CLUSTER KEY), or null
  *   PUT    /api/data/:key            {"value", "context"?, "w"?}: DYNAMO.PUT,
  *                                    then the key as GET shows it
  *   DELETE /api/data/:key            {"context"?}: DYNAMO.DEL with it, DEL
@@ -51,6 +54,9 @@
  *                                    member: 409 (a node leaves by itself)
  *   POST   /api/nodes/:id/kill       {"seconds"?}: DYNAMO.KILL
  *   POST   /api/nodes/:id/revive     DYNAMO.REVIVE
+ *   GET    /api/events?since=        DYNAMO.EVENTS since: this node's
+ *                                    event log (not yet merged across the
+ *                                    cluster)
  *   GET    /api/faults               DYNAMO.FAULT LIST
  *   POST   /api/faults               {"from":[..], "to":[..], "delay_ms"?,
  *                                    "both"?}: DYNAMO.FAULT per pair
@@ -659,6 +665,59 @@ static void ep_config_set(struct hcall *hc, json_t *reply, int failed)
 /* The key as DYNAMO.GET and DYNAMO.VCLOCK show it; phase says which reply
  * comes (0: start, 1: GET's, 2: VCLOCK's).  put: answer 200 even with no
  * live value (the PUT succeeded). */
+/* A flat [name, value, ...] array (a RESP2 map) as an object; a value
+ * that is itself such an array of arrays (a trace's replicas) too. */
+static json_t *pairs_object(json_t *a)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i + 1 < json_array_size(a); i += 2) {
+        const char *k = json_string_value(json_array_get(a, i));
+        json_t *v = json_array_get(a, i + 1);
+        if (!k)
+            continue;
+        if (json_is_array(v)) {
+            json_t *list = json_array();
+            size_t j;
+            json_t *x;
+            json_array_foreach(v, j, x) json_array_append_new(
+                list, json_is_array(x) ? pairs_object(x) : json_incref(x));
+            json_object_set_new(o, k, list);
+        } else {
+            json_object_set(o, k, v);
+        }
+    }
+    return o;
+}
+
+/* The newest trace in a DYNAMO.TRACE CLUSTER KEY answer of the command a
+ * data request ran (DYNAMO.GET, DYNAMO.PUT; DYNAMO.DEL or DEL), as an
+ * object; NULL if there is none (trace-max 0, or it was overwritten). */
+static json_t *op_trace_of(json_t *traces, int method)
+{
+    const char *want = method == HREQ_PUT      ? "dynamo.put"
+                       : method == HREQ_DELETE ? "del"
+                                               : "dynamo.get";
+    json_t *best = NULL;
+    long long best_ms = -1;
+    size_t i;
+    json_t *t;
+    json_array_foreach(traces, i, t) {
+        json_t *o = json_is_array(t) ? pairs_object(t) : NULL;
+        const char *op = o ? json_string_value(json_object_get(o, "op"))
+                           : NULL;
+        long long ms = o ? json_integer_value(json_object_get(o, "time_ms"))
+                         : 0;
+        if (op && strstr(op, want) && ms > best_ms) {
+            json_decref(best);
+            best = o;
+            best_ms = ms;
+        } else {
+            json_decref(o);
+        }
+    }
+    return best;
+}
+
 static void data_view(struct hcall *hc, json_t *reply, int failed)
 {
     struct dyn_arg av[2] = {{NULL, 0}, {hc->param, hc->plen}};
@@ -669,7 +728,7 @@ static void data_view(struct hcall *hc, json_t *reply, int failed)
         hcall_run(hc, 2, av);
         return;
     }
-    if (failed) {
+    if (failed && hc->phase != 3) { /* no trace is no error: "trace": null */
         hcall_command_error(hc, reply);
         return;
     }
@@ -687,10 +746,27 @@ static void data_view(struct hcall *hc, json_t *reply, int failed)
         hcall_run(hc, 2, av);
         return;
     }
+    if (hc->phase == 2) {
+        json_object_set(hc->acc, "versions", json_is_array(reply)
+                                                 ? reply
+                                                 : json_array());
+        /* the operation's trace, from whichever node coordinated it */
+        hc->phase = 3;
+        static const char *const tav[] = {"DYNAMO.TRACE", "CLUSTER", "KEY"};
+        struct dyn_arg t[4];
+        for (int i = 0; i < 3; i++) {
+            t[i].p = tav[i];
+            t[i].len = strlen(tav[i]);
+        }
+        t[3].p = hc->param;
+        t[3].len = hc->plen;
+        hcall_run(hc, 4, t);
+        return;
+    }
     json_t *out = hc->acc;
     hc->acc = NULL;
-    json_object_set(out, "versions", json_is_array(reply) ? reply
-                                                          : json_array());
+    json_t *trace = op_trace_of(reply, hc->rt->method);
+    json_object_set_new(out, "trace", trace ? trace : json_null());
     int live = json_array_size(json_object_get(out, "values")) > 0;
     if (!live && hc->rt->method == HREQ_GET)
         json_object_set_new(out, "error", json_string("no live value"));
@@ -1068,6 +1144,25 @@ static void ep_node_revive(struct hcall *hc, json_t *reply, int failed)
     node_kill_or_revive(hc, reply, failed, 0);
 }
 
+/* GET /api/events?since=: this node's event log after event id `since`
+ * (DYNAMO.EVENTS since), oldest first; a bad since is a 400 */
+static void ep_events(struct hcall *hc, json_t *reply, int failed)
+{
+    if (hc->step == 0) {
+        const char *since = evhttp_find_header(&hc->query, "since");
+        const char *av[] = {"DYNAMO.EVENTS", since ? since : "0"};
+        hcall_runv(hc, 2, av);
+        return;
+    }
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    json_t *out = json_object();
+    json_object_set(out, "events", reply);
+    hcall_answer(hc, 200, out);
+}
+
 /* GET /api/faults */
 static void ep_faults_list(struct hcall *hc, json_t *reply, int failed)
 {
@@ -1199,6 +1294,7 @@ static const struct route routes[] = {
     {"/api/nodes/:id", HREQ_DELETE, ep_nodes_remove},
     {"/api/nodes/:id/kill", HREQ_POST, ep_node_kill},
     {"/api/nodes/:id/revive", HREQ_POST, ep_node_revive},
+    {"/api/events", HREQ_GET, ep_events},
     {"/api/faults", HREQ_GET, ep_faults_list},
     {"/api/faults", HREQ_POST, ep_faults_add},
     {"/api/faults", HREQ_DELETE, ep_faults_clear},

@@ -152,6 +152,21 @@ check("W must be between" in w1.get("error", "") and "W must be between" in
       rcli(1, "DYNAMO.PUT", "wkey", "", "v", "W", "9"),
       "the same error as over RESP")
 
+# ---- a data request carries its trace --------------------------------------
+st, d, _ = call(2, "PUT", "/api/data/traced", {"value": "t1"})
+tr = d.get("trace") if isinstance(d, dict) else None
+check(st == 200 and isinstance(tr, dict) and tr.get("op") == "dynamo.put"
+      and tr.get("key") == "traced" and tr.get("outcome") == "ok"
+      and len(tr.get("replicas", [])) == 3
+      and all(isinstance(r, dict) and "write" in r for r in tr["replicas"]),
+      "PUT /api/data/:key answers with the DYNAMO.PUT's trace, its 3 "
+      "replicas each with what they did (got %s)" % str(tr)[:200])
+st, d, _ = call(1, "GET", "/api/data/traced")
+tr = d.get("trace") if isinstance(d, dict) else None
+check(st == 200 and isinstance(tr, dict) and tr.get("op") == "dynamo.get"
+      and tr.get("read_quorum_us", 0) > 0,
+      "GET /api/data/:key answers with the DYNAMO.GET's trace, R reached")
+
 # ---- scan ---------------------------------------------------------------------
 for i in range(5):
     call(1 + i % 3, "PUT", "/api/data/scan:%d" % i, {"value": str(i)})
@@ -337,6 +352,23 @@ def n3_back():
 
 
 check(poll(n3_back), "and it answers again")
+
+
+def n3_events(types):
+    st, ev, _ = call(3, "GET", "/api/events?since=0")
+    got = [e.get("type") for e in ev.get("events", [])] if st == 200 else []
+    return all(t in got for t in types)
+
+
+check(poll(lambda: n3_events(["kill", "revive"])),
+      "GET /api/events on n3: its kill and revive are events")
+st, ev, _ = call(3, "GET", "/api/events?since=0")
+last = ev["events"][-1]["id"] if st == 200 and ev.get("events") else 0
+st, ev, _ = call(3, "GET", "/api/events?since=%d" % (last + 1000000))
+check(st == 200 and ev.get("events") == [], "GET /api/events?since= past "
+      "the last id: none")
+is_error(call(3, "GET", "/api/events?since=soon"), 400, "a since that is not "
+         "an event id")
 
 # ---- the password ----------------------------------------------------------------------
 PW = "s3cret-pw"

@@ -1,0 +1,236 @@
+/*
+ * cmd_trace.c -- what the cluster did, read back from this node's rings:
+ *
+ *   DYNAMO.TRACE [count]        -> the latest `count` traces (default 10),
+ *                                  newest first
+ *   DYNAMO.TRACE key            -> the traces of that key still held
+ *   DYNAMO.TRACE KEY key        -> the same, for a key that looks like a
+ *                                  number
+ *   DYNAMO.EVENTS [since]       -> every event held with id > since
+ *                                  (default 0), oldest first
+ *   DYNAMO.TRACE CLUSTER ... / DYNAMO.EVENTS CLUSTER ...
+ *                               -> the same of every reachable member,
+ *                                  concatenated, this node's first (the
+ *                                  coordinator's COMBINE_NODES: R.NODES);
+ *                                  each record names its node, event ids
+ *                                  are per node.  Flat arrays (RESP2
+ *                                  maps) whatever the protocol.  A key
+ *                                  named CLUSTER: DYNAMO.TRACE KEY CLUSTER
+ *
+ * The rings are cluster/trace.c and cluster/evlog.c, in struct node; the
+ * request path and the cluster services write them (coordinator.c,
+ * handoff.c, members.c, ...).  This file only renders them, one map per
+ * record, so a client (or the dashboard) reads fields by name:
+ *
+ *   trace:   id time_ms op key [key_len] coordinator forwarded_from n r w
+ *            read_quorum_us write_quorum_us done_us outcome replicas
+ *   replica: node role (owner | stand-in) status up standin_for
+ *            read (- | asked | ok | failed) read_us version
+ *            write (- | asked | ok | failed) write_us hint repaired
+ *   event:   id time_ms node type, then the event's own fields
+ *
+ * Latencies are microseconds from the start of the operation; 0 means
+ * "never" (no answer, quorum not reached).  A trace is recorded only by
+ * the node that coordinated the operation: a node that forwarded it has
+ * none, the coordinator's says forwarded_from.  trace-max 0 (or
+ * event-max 0), or a node outside a cluster: nothing is recorded and the
+ * replies are empty arrays.
+ *
+ * Errors: a count that is not a positive integer, a since that is not a
+ * non-negative integer, too many arguments: -ERR with the usage.
+ *
+ * Thread-safety: the event loop owns the node and its rings.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster/evlog.h"
+#include "cluster/membership.h"
+#include "cluster/trace.h"
+#include "server/client.h"
+#include "server/command.h"
+#include "server/node.h"
+#include "server/reply.h"
+#include "server/util.h"
+
+#define TRACE_DEFAULT_COUNT 10
+
+static void kv_str(struct client *c, const char *k, const char *v)
+{
+    reply_bulk_cstr(&c->obuf, k);
+    reply_bulk_cstr(&c->obuf, v);
+}
+
+static void kv_int(struct client *c, const char *k, long long v)
+{
+    reply_bulk_cstr(&c->obuf, k);
+    reply_int(&c->obuf, v);
+}
+
+static const char *step(uint32_t f, uint32_t asked, uint32_t ok,
+                        uint32_t failed)
+{
+    return f & ok ? "ok" : f & failed ? "failed" : f & asked ? "asked" : "-";
+}
+
+static void reply_replica(struct client *c, const struct trace_rep *r)
+{
+    char version[64] = "";
+    if (r->flags & TR_READ_OK && r->siblings)
+        snprintf(version, sizeof(version), "%u sibling%s, digest %016" PRIx64,
+                 r->siblings, r->siblings == 1 ? "" : "s", r->digest);
+    else if (r->flags & TR_READ_OK && !(r->flags & TR_SELF))
+        snprintf(version, sizeof(version), "not found");
+    reply_map(&c->obuf, c->resp, 13);
+    kv_str(c, "node", r->name);
+    kv_str(c, "role", r->flags & TR_OWNER ? "owner" : "stand-in");
+    kv_str(c, "status", member_status_name((enum member_status)r->status));
+    kv_int(c, "up", !!(r->flags & TR_UP));
+    kv_str(c, "standin_for", r->standin_for);
+    kv_str(c, "read",
+           step(r->flags, TR_READ_ASKED, TR_READ_OK, TR_READ_FAILED));
+    kv_int(c, "read_us", r->read_us);
+    kv_str(c, "version", version);
+    kv_str(c, "write",
+           step(r->flags, TR_WRITE_ASKED, TR_WRITE_OK, TR_WRITE_FAILED));
+    kv_int(c, "write_us", r->write_us);
+    kv_int(c, "hint", !!(r->flags & TR_HINT_KEPT));
+    kv_int(c, "repaired", !!(r->flags & TR_REPAIRED));
+    kv_int(c, "self", !!(r->flags & TR_SELF));
+}
+
+static void reply_trace(struct client *c, const struct trace *t)
+{
+    reply_map(&c->obuf, c->resp, 15);
+    kv_int(c, "id", (long long)t->id);
+    kv_int(c, "time_ms", (long long)t->wall_ms);
+    kv_str(c, "op", t->op);
+    reply_bulk_cstr(&c->obuf, "key");
+    reply_bulk(&c->obuf, t->key, DYN_MIN(t->klen, (uint32_t)TRACE_KEY_MAX));
+    kv_int(c, "key_len", t->klen);
+    kv_str(c, "coordinator", t->coordinator);
+    kv_str(c, "forwarded_from", t->forwarded_from);
+    kv_int(c, "n", t->n);
+    kv_int(c, "r", t->r);
+    kv_int(c, "w", t->w);
+    kv_int(c, "read_quorum_us", t->read_quorum_us);
+    kv_int(c, "write_quorum_us", t->write_quorum_us);
+    kv_int(c, "done_us", t->done_us);
+    kv_str(c, "outcome", t->outcome[0] ? t->outcome : "pending");
+    reply_bulk_cstr(&c->obuf, "replicas");
+    reply_array(&c->obuf, t->nrep);
+    for (uint32_t i = 0; i < t->nrep; i++)
+        reply_replica(c, &t->rep[i]);
+}
+
+/* A leading CLUSTER is the coordinator's (nodes_start gathers, and runs
+ * this handler without it); a node alone answers for itself.  Drops it
+ * (argv[0], the name, is not read). */
+static void skip_cluster(int *argc, const struct dyn_arg **argv)
+{
+    if (*argc >= 2 && dyn_arg_is((*argv)[1].p, (*argv)[1].len, "cluster")) {
+        (*argv)++;
+        (*argc)--;
+    }
+}
+
+/* DYNAMO.TRACE [count | key | KEY key] */
+static void dynamo_trace(struct client *c, int argc,
+                         const struct dyn_arg *argv)
+{
+    skip_cluster(&argc, &argv);
+    const struct trace_ring *ring = &c->node->traces;
+    long long count = TRACE_DEFAULT_COUNT;
+    const char *key = NULL;
+    size_t klen = 0;
+    if (argc == 3) {
+        if (!dyn_arg_is(argv[1].p, argv[1].len, "key")) {
+            client_error(c, "ERR syntax: DYNAMO.TRACE [count | key | KEY "
+                            "key]");
+            return;
+        }
+        key = argv[2].p;
+        klen = argv[2].len;
+    } else if (argc == 2) {
+        long long v;
+        if (dyn_str2ll(argv[1].p, argv[1].len, &v) == 0) {
+            if (v < 1) {
+                client_error(c, "ERR DYNAMO.TRACE count must be a positive "
+                                "integer");
+                return;
+            }
+            count = v;
+        } else if (argv[1].len && (argv[1].p[0] == '-' ||
+                                   (argv[1].p[0] >= '0' &&
+                                    argv[1].p[0] <= '9'))) {
+            /* "-1", "1.5", "99999999999999999999": meant as a count */
+            client_error(c, "ERR DYNAMO.TRACE count must be a positive "
+                            "integer (use DYNAMO.TRACE KEY k for a key that "
+                            "looks like a number)");
+            return;
+        } else {
+            key = argv[1].p;
+            klen = argv[1].len;
+        }
+    } else if (argc > 3) {
+        client_error(c, "ERR syntax: DYNAMO.TRACE [count | key | KEY key]");
+        return;
+    }
+    uint32_t max = (uint32_t)DYN_MIN((long long)ring->cap, count);
+    const struct trace **out = dyn_malloc(sizeof(*out) * (max ? max : 1));
+    uint32_t k = trace_list(ring, key, klen, out, max);
+    reply_array(&c->obuf, k);
+    for (uint32_t i = 0; i < k; i++)
+        reply_trace(c, out[i]);
+    dyn_free(out);
+}
+
+/* DYNAMO.EVENTS [since] */
+static void dynamo_events(struct client *c, int argc,
+                          const struct dyn_arg *argv)
+{
+    skip_cluster(&argc, &argv);
+    const struct evlog *ring = &c->node->events;
+    unsigned long long since = 0;
+    if (argc > 2) {
+        client_error(c, "ERR syntax: DYNAMO.EVENTS [since]");
+        return;
+    }
+    if (argc == 2 && dyn_str2ull(argv[1].p, argv[1].len, &since) != 0) {
+        client_error(c, "ERR DYNAMO.EVENTS since must be an event id (a "
+                        "non-negative integer)");
+        return;
+    }
+    uint32_t max = ring->cap;
+    const struct evlog_entry **out = dyn_malloc(sizeof(*out) *
+                                                (max ? max : 1));
+    uint32_t k = evlog_since(ring, since, out, max);
+    const char *node = c->node->cfg.node_name ? c->node->cfg.node_name : "";
+    reply_array(&c->obuf, k);
+    for (uint32_t i = 0; i < k; i++) {
+        const struct evlog_entry *e = out[i];
+        reply_map(&c->obuf, c->resp, 4 + e->nf);
+        kv_int(c, "id", (long long)e->id);
+        kv_int(c, "time_ms", (long long)e->wall_ms);
+        kv_str(c, "node", node);
+        kv_str(c, "type", evlog_type_name(e->type));
+        for (uint32_t f = 0; f < e->nf; f++)
+            kv_str(c, e->f[f].name, e->f[f].value);
+    }
+    dyn_free(out);
+}
+
+const struct command cmd_trace_table[] = {
+    {"dynamo.trace", dynamo_trace, -1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
+     "@read @slow", "dynamo", "1.0.0",
+     "Shows this node's latest traces of the quorum operations it "
+     "coordinated, or those of one key.",
+     "O(T) where T is trace-max.", NULL, ROUTE_ALL, COMBINE_NODES, NULL},
+    {"dynamo.events", dynamo_events, -1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
+     "@read @slow", "dynamo", "1.0.0",
+     "Shows this node's cluster events newer than an event id.",
+     "O(E) where E is event-max.", NULL, ROUTE_ALL, COMBINE_NODES, NULL},
+    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0,
+     NULL},
+};
