@@ -1294,6 +1294,17 @@ static void gather_combine(struct op *op)
 
 static void ks_start(struct op *op);
 
+/* An op that gathers one answer per member: a child buffer, a failed
+ * flag and a silent flag for each, in the gather phase. */
+static void gather_members(struct op *op)
+{
+    op->nchild = op->cl->mb.n;
+    op->child = dyn_calloc(op->nchild, sizeof(struct dbuf));
+    op->child_failed = dyn_calloc(op->nchild, 1);
+    op->silent = dyn_calloc(op->nchild, 1);
+    op->phase = PH_GATHER;
+}
+
 /* COMBINE_NODES: what each node recorded (DYNAMO.TRACE, DYNAMO.EVENTS).
  * Without CLUSTER the command runs here.  With it, the command without
  * its CLUSTER runs here and, as R.NODES cmd args..., on every reachable
@@ -1322,11 +1333,7 @@ static void nodes_start(struct op *op)
     for (int i = 2; i < op->argc; i++)
         av[i] = op->argv[i];
     op->combine = COMBINE_NODES;
-    op->nchild = cl->mb.n;
-    op->child = dyn_calloc(op->nchild, sizeof(struct dbuf));
-    op->child_failed = dyn_calloc(op->nchild, 1);
-    op->silent = dyn_calloc(op->nchild, 1);
-    op->phase = PH_GATHER;
+    gather_members(op);
     op->refs++;
     uint32_t self = cl->mb.self;
     op->child_failed[self] = exec_local(cl, cmd, 2, op->argc - 1, av + 1,
@@ -1391,11 +1398,7 @@ static void keyless_start(struct op *op)
         ks_start(op);
     } else if (cmd->combine == COMBINE_FLUSH) {
         /* FLUSHALL / FLUSHDB: every node */
-        op->nchild = cl->mb.n;
-        op->child = dyn_calloc(op->nchild, sizeof(struct dbuf));
-        op->child_failed = dyn_calloc(op->nchild, 1);
-        op->silent = dyn_calloc(op->nchild, 1);
-        op->phase = PH_GATHER;
+        gather_members(op);
         op->refs++;
         struct dyn_arg av[1] = {{"R.FLUSH", 7}};
         for (uint32_t m = 0; m < cl->mb.n; m++) {
@@ -1707,11 +1710,7 @@ static void ks_start(struct op *op)
     ks->listed = dyn_calloc(np, 1);
     ks->pcount = dyn_calloc(np, sizeof(uint64_t));
     ks->nmembers = cl->mb.n;
-    op->nchild = cl->mb.n;
-    op->child = dyn_calloc(op->nchild, sizeof(struct dbuf));
-    op->child_failed = dyn_calloc(op->nchild, 1);
-    op->silent = dyn_calloc(op->nchild, 1);
-    op->phase = PH_GATHER;
+    gather_members(op);
     uint32_t *nparts, **parts = ks_parts_new(op, &nparts), missing = 0;
     for (uint32_t p = ks->from; p < ks->to; p++) {
         uint16_t rep[QUORUM_MAX];
