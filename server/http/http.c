@@ -1144,6 +1144,20 @@ static void ep_node_revive(struct hcall *hc, json_t *reply, int failed)
     node_kill_or_revive(hc, reply, failed, 0);
 }
 
+/* The last step of a one-command endpoint: the command's error, or
+ * {field: reply} with 200. */
+static void answer_field(struct hcall *hc, json_t *reply, int failed,
+                         const char *field)
+{
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    json_t *out = json_object();
+    json_object_set(out, field, reply);
+    hcall_answer(hc, 200, out);
+}
+
 /* GET /api/events?since=: this node's event log after event id `since`
  * (DYNAMO.EVENTS since), oldest first; a bad since is a 400 */
 static void ep_events(struct hcall *hc, json_t *reply, int failed)
@@ -1154,13 +1168,7 @@ static void ep_events(struct hcall *hc, json_t *reply, int failed)
         hcall_runv(hc, 2, av);
         return;
     }
-    if (failed) {
-        hcall_command_error(hc, reply);
-        return;
-    }
-    json_t *out = json_object();
-    json_object_set(out, "events", reply);
-    hcall_answer(hc, 200, out);
+    answer_field(hc, reply, failed, "events");
 }
 
 /* GET /api/faults */
@@ -1171,13 +1179,7 @@ static void ep_faults_list(struct hcall *hc, json_t *reply, int failed)
         hcall_runv(hc, 2, av);
         return;
     }
-    if (failed) {
-        hcall_command_error(hc, reply);
-        return;
-    }
-    json_t *out = json_object();
-    json_object_set(out, "faults", reply);
-    hcall_answer(hc, 200, out);
+    answer_field(hc, reply, failed, "faults");
 }
 
 /* A member name list from a body field: a string or an array of them. */

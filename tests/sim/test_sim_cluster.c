@@ -395,6 +395,20 @@ START_TEST(reads_see_every_write_acknowledged_before_they_began)
 }
 END_TEST
 
+/* Names in key the first "key<k+seed>" whose 3 replicas (into pl) leave
+ * out one of the nodes nodes; returns that node. */
+static int key_with_outsider(struct sim *s, int nodes, uint64_t seed,
+                             char *key, size_t cap, int *pl)
+{
+    for (int k = 0;; k++) {
+        snprintf(key, cap, "key%d", k + (int)seed);
+        ck_assert_int_eq(sim_preflist(s, key, pl), 3);
+        for (int i = 0; i < nodes; i++)
+            if (i != pl[0] && i != pl[1] && i != pl[2])
+                return i;
+    }
+}
+
 /* ---- 6. forwarding ------------------------------------------------------ */
 
 START_TEST(a_node_outside_the_preference_list_forwards_to_a_replica)
@@ -402,16 +416,9 @@ START_TEST(a_node_outside_the_preference_list_forwards_to_a_replica)
     for (uint64_t seed = 0; seed < SEEDS; seed++) {
         struct sim *s = sim_new(5, 3, 2, 2, seed);
         char key[32];
-        int pl[8], outside = -1;
+        int pl[8];
         /* a key, and a node that is not among its N replicas */
-        for (int k = 0; outside < 0; k++) {
-            snprintf(key, sizeof(key), "key%d", k + (int)seed);
-            int np = sim_preflist(s, key, pl);
-            ck_assert_int_eq(np, 3);
-            for (int i = 0; i < 5 && outside < 0; i++)
-                if (i != pl[0] && i != pl[1] && i != pl[2])
-                    outside = i;
-        }
+        int outside = key_with_outsider(s, 5, seed, key, sizeof(key), pl);
         char line[96];
         snprintf(line, sizeof(line), "SET %s fwd", key);
         sim_expect(s, outside, line, "+OK\r\n");
@@ -450,15 +457,8 @@ START_TEST(a_forward_that_ran_nowhere_goes_to_the_next_replica)
     for (uint64_t seed = 0; seed < SEEDS; seed++) {
         struct sim *s = sim_new(4, 3, 3, 2, seed);
         char key[32];
-        int pl[8], outside = -1;
-        for (int k = 0; outside < 0; k++) {
-            snprintf(key, sizeof(key), "key%d", k + (int)seed);
-            int np = sim_preflist(s, key, pl);
-            ck_assert_int_eq(np, 3);
-            for (int i = 0; i < 4 && outside < 0; i++)
-                if (i != pl[0] && i != pl[1] && i != pl[2])
-                    outside = i;
-        }
+        int pl[8];
+        int outside = key_with_outsider(s, 4, seed, key, sizeof(key), pl);
         char line[96];
         snprintf(line, sizeof(line), "SET %s v1", key);
         sim_expect(s, outside, line, "+OK\r\n");
