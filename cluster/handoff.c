@@ -764,6 +764,20 @@ void handoff_tick(struct cluster *cl, uint64_t t)
     dyn_free(w.names);
 }
 
+struct info_owner_ctx {
+    struct dbuf *out;
+    uint32_t n;
+};
+
+static void info_owner(void *ctx, const char *owner, uint64_t count,
+                       uint64_t bytes)
+{
+    struct info_owner_ctx *o = ctx;
+    (void)bytes;
+    dbuf_printf(o->out, "%s%s=%llu", o->n++ ? "," : "", owner,
+                (unsigned long long)count);
+}
+
 void handoff_info(struct cluster *cl, struct dbuf *out)
 {
     struct hints_stats st;
@@ -796,6 +810,14 @@ void handoff_info(struct cluster *cl, struct dbuf *out)
                 (unsigned long long)cl->ho->orphans_handed_off,
                 (unsigned long long)cl->ho->hints_lost,
                 (unsigned long long)cl->ho->hints_retargeted);
+    /* the pending hints per owner, for the dashboard's hint queues:
+     * "n2=3,n4=1" (bounded by the members: one entry per owner) */
+    dbuf_printf(out, "hints_by_owner:");
+    if (cl->ho->hints) {
+        struct info_owner_ctx o = {out, 0};
+        hints_owners(cl->ho->hints, info_owner, &o);
+    }
+    dbuf_printf(out, "\r\n");
 }
 
 /* DYNAMO.HINTS: [owner, count, bytes] per owner with pending hints. */

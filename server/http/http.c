@@ -486,6 +486,14 @@ static void set_or_zero(json_t *out, const char *name, json_t *from,
     json_object_set_new(out, name, v ? json_incref(v) : json_integer(0));
 }
 
+/* INFO's hints_by_owner "n2=3,n4=1", which rjson reads as {"n2": 3,
+ * "n4": 1} (an empty value: no owner, {}). */
+static json_t *hints_by_owner(json_t *dynamo)
+{
+    json_t *v = json_object_get(dynamo, "hints_by_owner");
+    return json_is_object(v) ? json_copy(v) : json_object();
+}
+
 static void cluster_finish(struct hcall *hc, json_t *nodes)
 {
     struct node *n = hc->h->node;
@@ -509,6 +517,9 @@ static void cluster_finish(struct hcall *hc, json_t *nodes)
             set_or_zero(e, "hints_held_bytes",
                         json_object_get(info, "dynamo"),
                         "hints_pending_bytes");
+            json_object_set_new(e, "hints_by_owner",
+                                hints_by_owner(json_object_get(info,
+                                                               "dynamo")));
             json_object_set(e, "dynamo", json_object_get(info, "dynamo"));
         }
         json_object_set_new(per, name, e);

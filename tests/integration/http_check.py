@@ -342,6 +342,21 @@ def n3_silent():
 check(poll(n3_silent), "the killed node no longer answers in /api/cluster")
 is_error(call(3, "GET", "/api/data/scan:1"), 503, "the killed node refuses "
          "data")
+for i in range(5):
+    call(1, "PUT", "/api/data/hinted:%d" % i, {"value": "v"})
+
+
+def hints_for_n3(want):
+    st, c, _ = call(1, "GET", "/api/cluster")
+    if st != 200:
+        return False
+    held = sum(v.get("hints_by_owner", {}).get("n3", 0)
+               for v in c["nodes"].values() if v.get("answered"))
+    return held > 0 if want else held == 0
+
+
+check(poll(lambda: hints_for_n3(True)), "GET /api/cluster: hints_by_owner "
+      "counts the hints held for the killed n3")
 st, _, _ = call(2, "POST", "/api/nodes/n3/revive")
 check(st == 200, "POST /api/nodes/n3/revive")
 
@@ -352,6 +367,8 @@ def n3_back():
 
 
 check(poll(n3_back), "and it answers again")
+check(poll(lambda: hints_for_n3(False), 60), "and its hint queues drain "
+      "after the revive")
 
 
 def n3_events(types):
