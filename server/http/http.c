@@ -111,6 +111,7 @@
 #include "server/dispatch.h"
 #include "server/http/hreq.h"
 #include "server/http/rjson.h"
+#include "server/http/www.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "server/pipeline.h"
@@ -1372,8 +1373,10 @@ static void local_addr(struct evhttp_connection *evcon, char *out, size_t cap)
                   (socklen_t)cap);
 }
 
-/* Protected mode, Host, Origin, password: 0, or it answered. */
-static int check_access(struct http *h, struct evhttp_request *req)
+/* Protected mode, Host, Origin, and (when need_pass) the password: 0, or
+ * it answered. */
+static int check_access(struct http *h, struct evhttp_request *req,
+                        int need_pass)
 {
     struct node *n = h->node;
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -1407,7 +1410,8 @@ static int check_access(struct http *h, struct evhttp_request *req)
         send_error(req, 403, "ERR cross-origin requests are refused");
         return -1;
     }
-    if (!hreq_auth_ok(evhttp_find_header(in, "Authorization"), pass)) {
+    if (need_pass &&
+        !hreq_auth_ok(evhttp_find_header(in, "Authorization"), pass)) {
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "WWW-Authenticate", "Bearer realm=\"dynamod\"");
         send_error(req, 401, "NOAUTH Authentication required.");
@@ -1416,13 +1420,65 @@ static int check_access(struct http *h, struct evhttp_request *req)
     return 0;
 }
 
+/* ---- the page ------------------------------------------------------------ */
+
+/* The policy the page is written for (no inline script or style, STYLE.md):
+ * its own scripts and styles only; the API of any member (connect-src:
+ * members' http origins are not known here, and each member checks the
+ * Origin itself); no framing, no forms posted elsewhere. */
+#define PAGE_CSP                                                            \
+    "default-src 'none'; script-src 'self'; style-src 'self'; "             \
+    "img-src 'self' data:; connect-src 'self' http: https:; "               \
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/* GET / and GET /ui/<name>: a file of the table tools/embed-www built
+ * (www.h), never the filesystem.  No password: the page holds nothing
+ * secret, and it must load to ask for the password (#login) when the API
+ * answers 401.  Protected mode, Host and Origin are checked as for the
+ * API. */
+static void serve_page(struct http *h, struct evhttp_request *req,
+                       const char *path)
+{
+    if (check_access(h, req, 0) != 0)
+        return;
+    if (method_bit(evhttp_request_get_command(req)) != HREQ_GET) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          "GET, HEAD");
+        send_error(req, 405, "ERR method not allowed here");
+        return;
+    }
+    const char *name = strcmp(path, "/") == 0 ? "index.html" : path + 4;
+    const struct www_file *f = NULL;
+    for (size_t i = 0; i < www_nfiles && !f; i++)
+        if (strcmp(www_files[i].name, name) == 0)
+            f = &www_files[i];
+    if (!f) {
+        send_error(req, 404, "ERR no such file");
+        return;
+    }
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Content-Type", f->type);
+    evhttp_add_header(out, "Cache-Control", "no-cache");
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(out, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(out, "Content-Security-Policy", PAGE_CSP);
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_reference(b, f->bytes, f->len, NULL, NULL);
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
 static void http_request_cb(struct evhttp_request *req, void *arg)
 {
     struct http *h = arg;
-    if (check_access(h, req) != 0)
-        return;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (path && (strcmp(path, "/") == 0 || strncmp(path, "/ui/", 4) == 0)) {
+        serve_page(h, req, path);
+        return;
+    }
+    if (check_access(h, req, 1) != 0)
+        return;
     if (!path || !*path) {
         send_error(req, 404, "ERR no such path");
         return;
