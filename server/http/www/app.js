@@ -254,7 +254,7 @@ async function start(base, gen) {
   }
   if (!r.ok || killedIn(r.data)) return false;
   if (!homeNode && base === '') homeNode = r.data.node;
-  store.setAvail('cluster', true);
+  store.set({ avail: { cluster: true } });   // a new node: ask it afresh
   store.set({ cluster: r.data });
   adoptCluster(r.data);
   const prev = store.get().conn;
@@ -325,6 +325,9 @@ const actions = {
     }
     return api.request(method, path, body, { base: b }).then((r) => {
       if (r.status === 0 && !via) checkServing();
+      if (r.status === 503 && !via && /^KILLED/.test((r.data && r.data.error) || '')) {
+        lost(`${store.get().conn.node} was killed`);
+      }
       return r;
     });
   },
@@ -347,7 +350,7 @@ const actions = {
   },
   async loadVersions() {
     const k = store.get().key;
-    if (!k) return;
+    if (!k || store.get().avail.versions === false) return;
     const r = await actions.get(`/api/versions/${encodeURIComponent(k.key)}`);
     if (absent(r)) {
       store.setAvail('versions', false);

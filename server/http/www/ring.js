@@ -187,12 +187,9 @@ function render(st) {
     }
   }
   fill(gCenter,
-    svg('text', { x: C, y: C - 22, class: 'ring-title' }, `epoch ${ring.epoch}`),
-    svg('text', { x: C, y: C, class: 'ring-sub' }, `${P} partitions, ${(ring.nodes || []).length} nodes`),
-    key ? svg('text', { x: C, y: C + 22, class: 'ring-sub' }, `key → partition ${key.partition}`) : null,
-    key ? svg('text', { x: C, y: C + 40, class: 'ring-sub' },
-      `prefs ${(key.replicas || []).map((r) => r.name).join(' ')}`
-      + ((key.fallbacks || []).length ? ` · fallbacks ${key.fallbacks.map((r) => r.name).join(' ')}` : '')) : null);
+    svg('text', { x: C, y: C - 30, class: 'ring-title' }, `epoch ${ring.epoch}`),
+    svg('text', { x: C, y: C - 12, class: 'ring-sub' }, `${P} partitions, ${(ring.nodes || []).length} nodes`),
+    key ? svg('text', { x: C, y: C + 20, class: 'ring-sub' }, `${st.key.key.length > 16 ? `${st.key.key.slice(0, 15)}…` : st.key.key} → partition ${key.partition}`) : null);
   const info = $('#ring-info');
   if (info) {
     fill(info, key
