@@ -91,6 +91,7 @@ async function fetchSource(name) {
 
 // Asks for a refresh soon (an event said the source changed).
 function want(name) {
+  if (store.get().avail[name] === false) return;   // not on this node
   if (!dueAt[name]) dueAt[name] = Math.max(Date.now(), (lastAt[name] || 0) + MIN_GAP_MS);
 }
 
@@ -114,7 +115,7 @@ function tick() {
   if (store.get().conn.state !== 'ok') return;
   for (const name of Object.keys(SOURCES)) {
     if (name === 'config') continue;
-    if (store.get().avail[name] === false && !dueAt[name]) continue;
+    if (store.get().avail[name] === false) continue;
     const every = !streaming && name === 'cluster' ? POLL_MS : EVERY[name];
     if ((dueAt[name] && dueAt[name] <= now) || now - (lastAt[name] || 0) >= every) {
       fetchSource(name);

@@ -108,7 +108,7 @@ function renderResult(st) {
   renderTrace(shownTrace, op.method === 'GET' ? 'GET' : op.method);
 }
 
-function replicaItem(r, isRead, isWrite) {
+function replicaItem(r, reps, isRead, isWrite) {
   const cls = `trace-replica ${r.role === 'stand-in' ? 'standin' : 'owner'} ${r.status}`;
   const bits = [el('b', null, r.node), ` ${r.status}`];
   bits.push(el('span', { class: 'role' }, r.role === 'stand-in' ? ` stand-in for ${r.standin_for}` : ' owner'));
@@ -123,8 +123,14 @@ function replicaItem(r, isRead, isWrite) {
       ` · write ${r.write === 'ok' ? 'acked' : r.write}${Number(r.write_us) ? ` in ${fmtUs(r.write_us)}` : ''}`));
   }
   if (r.read === '-' && r.write === '-') bits.push(el('span', { class: 'muted' }, ' · not asked'));
+  // A stand-in keeps the write with a hint naming the owner it stood in
+  // for; the trace marks the owner that missed the write (hint: 1).
+  if (r.role === 'stand-in' && r.write === 'ok') {
+    bits.push(el('span', { class: 'hint' }, `sloppy: holds a hint for ${r.standin_for || '?'}`));
+  }
   if (Number(r.hint)) {
-    bits.push(el('span', { class: 'hint' }, ` sloppy: hint for ${r.standin_for || '?'}`));
+    const holder = reps.find((x) => x.role === 'stand-in' && x.standin_for === r.node);
+    bits.push(el('span', { class: 'hint-kept' }, ` missed the write: a hint for it is kept${holder ? ` on ${holder.node}` : ''}`));
   }
   if (Number(r.repaired)) bits.push(el('span', { class: 'repaired' }, ' read-repaired'));
   return el('li', { class: cls, 'data-node': r.node }, bits);
@@ -149,7 +155,7 @@ function renderTrace(t) {
     : el('div', null, 'not forwarded: the node that took the request coordinated it'));
   const standins = reps.filter((r) => r.role === 'stand-in');
   step(`preference list (N=${t.n}, R=${t.r}, W=${t.w})${standins.length ? `: ${standins.length} stand-in(s) for owners that are down` : ''}`,
-    el('ul', { class: 'replicas' }, reps.map((r) => replicaItem(r, isRead, isWrite))));
+    el('ul', { class: 'replicas' }, reps.map((r) => replicaItem(r, reps, isRead, isWrite))));
   const answered = reps
     .flatMap((r) => [
       isRead && r.read !== '-' ? { n: r.node, what: 'read', st: r.read, us: Number(r.read_us) } : null,
@@ -176,9 +182,10 @@ function renderTrace(t) {
   } else if (isRead) {
     step('no read repair needed: the replicas that answered agreed');
   }
-  const hinted = reps.filter((r) => Number(r.hint));
+  const hinted = reps.filter((r) => r.role === 'stand-in' && r.write === 'ok');
   if (hinted.length) {
-    step(`hinted handoff: ${hinted.map((r) => `${r.node} keeps a hint for ${r.standin_for}`).join('; ')}`);
+    step(`hinted handoff: ${hinted.map((r) => `${r.node} keeps a hint for ${r.standin_for}`).join('; ')}; `
+      + 'it hands the write over when the owner is back');
   }
   step(el('span', { class: t.outcome === 'ok' ? 'good' : 'bad' }, `outcome ${t.outcome}`), ` after ${fmtUs(t.done_us)}`);
   fill(box, steps);

@@ -15,17 +15,30 @@ export function init(a) {
   $('#add-node').addEventListener('click', addNode);
 }
 
+// Nodes this page killed (DYNAMO.KILL answered ok): a killed node drops
+// all peer traffic, so no other node can report it killed; the others
+// only see it go suspect, then down.  Forgotten when it is revived, when
+// its kill runs out, or when gossip sees it up again after it went down.
+const killedHere = new Map();   // name -> {until (ms), wasDown}
+
 // The status a person should read: "killed" beats what gossip says.
 export function statusOf(st, name) {
   const s = st.stats && st.stats.nodes && st.stats.nodes[name];
   const info = st.cluster && st.cluster.nodes && st.cluster.nodes[name];
-  if ((s && s.killed) || (info && info.dynamo && Number(info.dynamo.killed))) return 'killed';
   let status = s && s.status;
   if (!status) {
     const m = ((st.cluster && st.cluster.members) || []).find((x) => x.name === name);
     status = m ? m.status : 'unknown';
   }
-  return status === 'self' ? 'up' : status;
+  if (status === 'self') status = 'up';
+  if ((s && s.killed) || (info && info.answered && info.dynamo && Number(info.dynamo.killed))) return 'killed';
+  const k = killedHere.get(name);
+  if (k) {
+    if (status !== 'up') k.wasDown = true;
+    if (Date.now() > k.until || (k.wasDown && status === 'up')) killedHere.delete(name);
+    else return 'killed';
+  }
+  return status;
 }
 
 export function hintsOf(st, name) {
@@ -111,6 +124,8 @@ async function act(action, name) {
   if (action === 'kill') r = await actions.request('POST', `/api/nodes/${id}/kill`, {});
   else if (action === 'revive') r = await actions.request('POST', `/api/nodes/${id}/revive`, {});
   else r = await actions.request('DELETE', `/api/nodes/${id}`);
+  if (r.ok && action === 'kill') killedHere.set(name, { until: Infinity, wasDown: false });
+  if (r.ok && action === 'revive') killedHere.delete(name);
   say(r.ok ? `${action} ${name}: done` : `${action} ${name}: ${(r.data && r.data.error) || r.status}`, !r.ok);
   actions.refresh('cluster', 'ring', 'gossip');
 }

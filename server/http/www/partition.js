@@ -13,6 +13,7 @@ export function init(a) {
   actions = a;
   store.on('cluster', render);
   store.on('faults', renderFaults);
+  store.on('conn', renderFaults);
   $('#partition-cut').addEventListener('click', cut);
   $('#partition-heal').addEventListener('click', heal);
 }
@@ -62,7 +63,16 @@ async function heal() {
 
 function renderFaults(st) {
   const list = (st.faults && st.faults.faults) || [];
+  const me = st.conn.node || 'this node';
+  // DYNAMO.FAULT LIST rows: [peer, "drop-to" | "", "drop-from" | "", delay_ms]
+  const text = (f) => {
+    if (!Array.isArray(f)) return JSON.stringify(f);
+    const [peer, to, from, delay] = f;
+    const what = [to ? `drops what it sends to ${peer}` : '', from ? `drops what ${peer} sends` : '',
+      Number(delay) ? `delays ${peer} by ${delay} ms` : ''].filter(Boolean);
+    return `${me} ${what.join(', ') || `has a fault entry for ${peer}`}`;
+  };
   fill($('#faults-list'), list.length
-    ? list.map((f) => el('li', null, Array.isArray(f) ? f.join(' ') : JSON.stringify(f)))
+    ? list.map((f) => el('li', null, text(f)))
     : el('li', { class: 'muted' }, 'no faults: every link delivers'));
 }
