@@ -62,6 +62,22 @@
  *                                    "both"?}: DYNAMO.FAULT per pair
  *   DELETE /api/faults               DYNAMO.FAULT CLEAR ALL
  *   GET    /metrics                  Prometheus text of every node's INFO
+ *   GET    /                         the dashboard page (index.html)
+ *   GET    /ui/<name>                its stylesheet and ES modules
+ *
+ * The page: serve_page answers / and /ui/<name> from the table that
+ * tools/embed-www builds from server/http/www/ at build time (www.h: name,
+ * content type, bytes), so a node needs no file beside its binary and
+ * reads nothing at request time; a name not in the table is a JSON 404.
+ * The page and its files need no password (they hold nothing secret, and
+ * the page must load to show its password form when the API answers
+ * 401); protected mode, Host and Origin are checked as for the API.  They
+ * carry Cache-Control: no-cache (a new build is seen at once) and a
+ * Content-Security-Policy that allows only this node's scripts and
+ * styles (the page has no inline script or style) and API calls to any
+ * http origin (each member checks the Origin it is called from).  The
+ * page reads the stream with fetch() and the Authorization header, never
+ * a token in the URL.
  *
  * Access (hreq.h tells why): with protected-mode on and no requirepass,
  * only loopback peers are served, as on the client port.  Every request
