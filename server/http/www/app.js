@@ -366,8 +366,11 @@ const actions = {
 
 function initLogin() {
   const form = $('#login');
+  let tried = false;
   api.setAuthHook(() => {
     if (!form.hidden) return;
+    $('#login-msg').textContent = tried ? 'That password was refused.' : '';
+    tried = false;
     if (streamCtl) streamCtl.abort();
     generation++;
     store.set({ conn: { ...store.get().conn, state: 'login' } });
@@ -377,6 +380,7 @@ function initLogin() {
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     api.setPassword($('#password').value);
+    tried = true;
     $('#password').value = '';
     form.hidden = true;
     connect();

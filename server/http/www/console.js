@@ -11,7 +11,6 @@ import { $, el, fill, fmtUs, fmtTime, byName } from './dom.js';
 
 let actions;
 let viaChosen = false;       // the user picked a coordinator: keep it
-let shownTrace = null;       // the trace in #trace (own op, or a recent one)
 
 export function init(a) {
   actions = a;
@@ -65,7 +64,6 @@ async function run(method) {
   if (method === 'GET' && r.data && typeof r.data.context === 'string') {
     $('#op-context').value = r.data.context;
   }
-  shownTrace = r.data && r.data.trace ? r.data.trace : null;
   store.set({ op: { method, key, via: via || st.conn.node, status: r.status, data: r.data, ms } });
   actions.selectKey(key);
 }
@@ -105,7 +103,7 @@ function renderResult(st) {
   }
   if (d.context) parts.push(el('p', { class: 'ctx' }, 'context ', el('code', null, d.context)));
   fill(box, parts);
-  renderTrace(shownTrace, op.method === 'GET' ? 'GET' : op.method);
+  renderTrace(d.trace || null);
 }
 
 function replicaItem(r, reps, isRead, isWrite) {
@@ -193,11 +191,13 @@ function renderTrace(t) {
 
 function renderRecent(st) {
   const box = $('#trace-recent');
-  const list = st.traces.slice(0, 8);
+  // the operations a client asked for (the API's GET also reads the
+  // clocks with DYNAMO.VCLOCK: not an operation of its own)
+  const list = st.traces.filter((t) => !/vclock/i.test(t.op || '')).slice(0, 8);
   fill(box, list.length
     ? list.map((t) => el('button', {
       type: 'button', class: 'recent-trace', title: 'show this trace',
-      on: { click: () => { shownTrace = t; renderTrace(t); } },
+      on: { click: () => renderTrace(t) },
     }, `${t.op.replace('dynamo.', '')} ${t.key.length > 12 ? `${t.key.slice(0, 11)}…` : t.key} @${t.coordinator}${t.outcome === 'ok' ? '' : ` ${t.outcome}`}`))
     : el('span', { class: 'muted' }, st.avail.stream === false ? 'live traces need /api/stream (not available)' : 'none yet'));
 }

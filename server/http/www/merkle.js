@@ -113,7 +113,8 @@ function renderDetail(st) {
         x: (i % per) * (cw + 1), y: Math.floor(i / per) * (cw + 1), width: cw, height: cw },
       svg('title', null, `leaf ${i}${diff.has(i) ? ': differs' : ''}`)));
     }
-    parts.push(svg('svg', { class: 'leaves', width: per * (cw + 1), height: rows * (cw + 1) }, cells));
+    const W = per * (cw + 1), H = rows * (cw + 1);
+    parts.push(svg('svg', { class: 'leaves', viewBox: `0 0 ${W} ${H}`, width: W, height: H }, cells));
   }
   if (diff.size) parts.push(el('p', null, `differing leaves: ${[...diff].sort((a, b) => a - b).join(', ')}`));
   if ((d.unanswered || []).length) parts.push(el('p', { class: 'muted' }, `no answer from ${d.unanswered.join(', ')}`));

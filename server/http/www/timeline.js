@@ -144,7 +144,10 @@ async function makeConflict() {
   const a = up[0] || st.conn.node, b = up.find((n) => n !== a) || a;
   const stamp = new Date().toISOString().slice(11, 19);
   const one = await actions.request('PUT', path, ctx ? { value: `left ${stamp}`, context: ctx } : { value: `left ${stamp}` }, a === st.conn.node ? null : a);
+  const t1 = performance.now();
   const two = await actions.request('PUT', path, ctx ? { value: `right ${stamp}`, context: ctx } : { value: `right ${stamp}` }, b === st.conn.node ? null : b);
+  // the console shows the second write's answer (its siblings, its trace)
+  store.set({ op: { method: 'PUT', key, via: b, status: two.status, data: two.data, ms: performance.now() - t1 } });
   if (!one.ok || !two.ok) {
     say(`PUT failed: ${((one.ok ? two : one).data || {}).error || 'no answer'}`, true);
   } else {
@@ -167,7 +170,9 @@ async function resolve() {
     return;
   }
   const value = $('#resolve-value').value || (g.data.values || []).join(' + ');
+  const t0 = performance.now();
   const p = await actions.request('PUT', path, { value, context: g.data.context });
+  store.set({ op: { method: 'PUT', key, via: store.get().conn.node, status: p.status, data: p.data, ms: performance.now() - t0 } });
   say(p.ok ? `wrote "${value}" with the context of all ${(g.data.values || []).length} siblings: they are superseded`
     : `PUT failed: ${(p.data && p.data.error) || p.status}`, !p.ok);
   actions.selectKey(key);
