@@ -3,7 +3,7 @@
 // /api/cluster/config), and what they mean (#cfg-overlap): whether every
 // read quorum meets every write quorum (R+W>N).
 import * as store from './store.js';
-import { $, el, fill } from './dom.js';
+import { $, el, fill, say } from './dom.js';
 
 let actions;
 
@@ -58,8 +58,6 @@ function explain({ n, r, w }) {
 async function apply() {
   const v = values();
   const r = await actions.request('POST', '/api/cluster/config', v);
-  const msg = $('#cfg-msg');
-  msg.textContent = r.ok ? `applied: N=${r.data.n} R=${r.data.r} W=${r.data.w}` : `refused: ${(r.data && r.data.error) || r.status}`;
-  msg.classList.toggle('bad', !r.ok);
+  say('#cfg-msg', r.ok ? `applied: N=${r.data.n} R=${r.data.r} W=${r.data.w}` : `refused: ${(r.data && r.data.error) || r.status}`, !r.ok);
   if (r.ok) store.set({ config: { n: r.data.n, r: r.data.r, w: r.data.w } });
 }

@@ -50,6 +50,14 @@ export function fill(node, ...children) {
   return build(node, null, children);
 }
 
+// A panel's one-line message (#nodes-msg, #partition-msg...): bad marks a
+// refusal or a failure.
+export function say(sel, text, bad) {
+  const m = document.querySelector(sel);
+  m.textContent = text;
+  m.classList.toggle('bad', !!bad);
+}
+
 export function fmtUs(us) {
   const n = Number(us) || 0;
   if (n < 1000) return `${n} µs`;

@@ -3,7 +3,7 @@
 // "stats"), and Kill / Revive / Remove; under it, Add node from the
 // spares (#spare-select, #add-node).
 import * as store from './store.js';
-import { $, el, svg, fill, fmtUs, nodeColor, byName } from './dom.js';
+import { $, el, say, svg, fill, fmtUs, nodeColor, byName } from './dom.js';
 
 let actions;
 
@@ -112,12 +112,6 @@ function render(st) {
   $('#add-node').disabled = !spares.length;
 }
 
-function say(text, bad) {
-  const m = $('#nodes-msg');
-  m.textContent = text;
-  m.classList.toggle('bad', !!bad);
-}
-
 async function act(action, name) {
   const id = encodeURIComponent(name);
   let r;
@@ -126,7 +120,7 @@ async function act(action, name) {
   else r = await actions.request('DELETE', `/api/nodes/${id}`);
   if (r.ok && action === 'kill') killedHere.set(name, { until: Infinity, wasDown: false });
   if (r.ok && action === 'revive') killedHere.delete(name);
-  say(r.ok ? `${action} ${name}: done` : `${action} ${name}: ${(r.data && r.data.error) || r.status}`, !r.ok);
+  say('#nodes-msg', r.ok ? `${action} ${name}: done` : `${action} ${name}: ${(r.data && r.data.error) || r.status}`, !r.ok);
   actions.refresh('cluster', 'ring', 'gossip');
 }
 
@@ -134,6 +128,6 @@ async function addNode() {
   const addr = $('#spare-select').value;
   if (!addr) return;
   const r = await actions.request('POST', '/api/nodes', { addr });
-  say(r.ok ? `adding ${addr}: it joins and partitions stream to it` : `add ${addr}: ${(r.data && r.data.error) || r.status}`, !r.ok);
+  say('#nodes-msg', r.ok ? `adding ${addr}: it joins and partitions stream to it` : `add ${addr}: ${(r.data && r.data.error) || r.status}`, !r.ok);
   actions.refresh('cluster', 'ring', 'gossip');
 }

@@ -4,7 +4,7 @@
 // fault (DELETE /api/faults).  The faults in force (/api/faults) are
 // listed under the buttons.
 import * as store from './store.js';
-import { $, el, fill, byName } from './dom.js';
+import { $, el, say, fill, byName } from './dom.js';
 
 let actions;
 const groups = {};          // name -> 'a' | 'b' (kept across renders)
@@ -37,27 +37,21 @@ function render(st) {
     el('div', { class: 'pg-col' }, el('div', { class: 'pg-title' }, 'group B'), names.map((n) => box2('b', n))));
 }
 
-function say(text, bad) {
-  const m = $('#partition-msg');
-  m.textContent = text;
-  m.classList.toggle('bad', !!bad);
-}
-
 async function cut() {
   const a = Object.keys(groups).filter((n) => groups[n] === 'a').sort(byName);
   const b = Object.keys(groups).filter((n) => groups[n] === 'b').sort(byName);
   if (!a.length || !b.length) {
-    say('Put at least one node in each group.', true);
+    say('#partition-msg', 'Put at least one node in each group.', true);
     return;
   }
   const r = await actions.request('POST', '/api/faults', { from: a, to: b, both: true });
-  say(r.ok ? `cut: ${a.join(',')} ✕ ${b.join(',')} (both ways)` : `cut refused: ${(r.data && r.data.error) || r.status}`, !r.ok);
+  say('#partition-msg', r.ok ? `cut: ${a.join(',')} ✕ ${b.join(',')} (both ways)` : `cut refused: ${(r.data && r.data.error) || r.status}`, !r.ok);
   actions.refresh('faults', 'gossip', 'cluster');
 }
 
 async function heal() {
   const r = await actions.request('DELETE', '/api/faults');
-  say(r.ok ? 'healed: every fault cleared' : `heal failed: ${(r.data && r.data.error) || r.status}`, !r.ok);
+  say('#partition-msg', r.ok ? 'healed: every fault cleared' : `heal failed: ${(r.data && r.data.error) || r.status}`, !r.ok);
   actions.refresh('faults', 'gossip', 'cluster');
 }
 

@@ -12,7 +12,7 @@
 // the other.  #resolve-btn writes #resolve-value with the context of a
 // fresh GET, which covers every sibling.
 import * as store from './store.js';
-import { $, el, svg, fill, nodeColor, fmtTime, byName } from './dom.js';
+import { $, el, say, svg, fill, nodeColor, fmtTime, byName } from './dom.js';
 
 const DX = 96, LANE = 58, PAD_X = 70, PAD_Y = 34;
 
@@ -25,12 +25,6 @@ export function init(a) {
   store.on('op', render);
   $('#conflict-btn').addEventListener('click', makeConflict);
   $('#resolve-btn').addEventListener('click', resolve);
-}
-
-function say(text, bad) {
-  const m = $('#timeline-msg');
-  m.textContent = text;
-  m.classList.toggle('bad', !!bad);
 }
 
 function consoleKey() {
@@ -124,18 +118,27 @@ function render(st) {
   if (conflict) note.textContent += ` — ${live.size} concurrent live versions: a conflict (resolve it below)`;
 }
 
-async function makeConflict() {
+// The console's key, its path and a fresh GET's answer (whose context
+// covers every version the replicas asked hold), or null (said why).
+async function readKey() {
   const key = consoleKey();
   if (!key) {
-    say('Enter a key in the console first.', true);
-    return;
+    say('#timeline-msg', 'Enter a key in the console first.', true);
+    return null;
   }
   const path = `/api/data/${encodeURIComponent(key)}`;
   const g = await actions.request('GET', path);
   if (!(g.ok || g.status === 404) || !g.data || typeof g.data.context !== 'string') {
-    say(`GET ${key}: ${(g.data && g.data.error) || g.status}`, true);
-    return;
+    say('#timeline-msg', `GET ${key}: ${(g.data && g.data.error) || g.status}`, true);
+    return null;
   }
+  return { key, path, g };
+}
+
+async function makeConflict() {
+  const read = await readKey();
+  if (!read) return;
+  const { key, path, g } = read;
   const ctx = g.data.context;
   const pl = await actions.request('GET', `/api/ring/key/${encodeURIComponent(key)}`);
   const st = store.get();
@@ -149,31 +152,23 @@ async function makeConflict() {
   // the console shows the second write's answer (its siblings, its trace)
   store.set({ op: { method: 'PUT', key, via: b, status: two.status, data: two.data, ms: performance.now() - t1 } });
   if (!one.ok || !two.ok) {
-    say(`PUT failed: ${((one.ok ? two : one).data || {}).error || 'no answer'}`, true);
+    say('#timeline-msg', `PUT failed: ${((one.ok ? two : one).data || {}).error || 'no answer'}`, true);
   } else {
     const n = (two.data.values || []).length;
-    say(`two PUTs with the same context, via ${a} and ${b}: ${n} sibling${n === 1 ? '' : 's'} now`);
+    say('#timeline-msg', `two PUTs with the same context, via ${a} and ${b}: ${n} sibling${n === 1 ? '' : 's'} now`);
   }
   actions.selectKey(key);
 }
 
 async function resolve() {
-  const key = consoleKey();
-  if (!key) {
-    say('Enter a key in the console first.', true);
-    return;
-  }
-  const path = `/api/data/${encodeURIComponent(key)}`;
-  const g = await actions.request('GET', path);
-  if (!g.data || typeof g.data.context !== 'string') {
-    say(`GET ${key}: ${(g.data && g.data.error) || g.status}`, true);
-    return;
-  }
+  const read = await readKey();
+  if (!read) return;
+  const { key, path, g } = read;
   const value = $('#resolve-value').value || (g.data.values || []).join(' + ');
   const t0 = performance.now();
   const p = await actions.request('PUT', path, { value, context: g.data.context });
   store.set({ op: { method: 'PUT', key, via: store.get().conn.node, status: p.status, data: p.data, ms: performance.now() - t0 } });
-  say(p.ok ? `wrote "${value}" with the context of all ${(g.data.values || []).length} siblings: they are superseded`
+  say('#timeline-msg', p.ok ? `wrote "${value}" with the context of all ${(g.data.values || []).length} siblings: they are superseded`
     : `PUT failed: ${(p.data && p.data.error) || p.status}`, !p.ok);
   actions.selectKey(key);
 }
