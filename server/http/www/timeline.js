@@ -104,6 +104,7 @@ function render(st) {
     if (conflict && live.has(v.dot)) cls.push('conflict');
     if ((v.supersedes || []).length > 1) cls.push('resolution');
     if (v.op === 'delete') cls.push('tombstone');
+    if (v.recorded === false) cls.push('unrecorded');   // live, but in no node's history
     const label = v.op === 'delete' ? '(deleted)' : (v.value || '');
     return svg('g', { class: cls.join(' '), 'data-dot': v.dot },
       svg('circle', { cx: p.x, cy: p.y, r: 11, fill: nodeColor(v.actor || String(v.dot).split(':')[0]) }),
@@ -116,6 +117,7 @@ function render(st) {
   });
   fill(root, defs, ...lanes, ...edges, ...nodes);
   if (conflict) note.textContent += ` — ${live.size} concurrent live versions: a conflict (resolve it below)`;
+  if (st.versions && st.versions.live_error) note.textContent += ` — live versions unknown: ${st.versions.live_error}`;
 }
 
 // The console's key, its path and a fresh GET's answer (whose context
