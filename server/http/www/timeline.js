@@ -56,7 +56,9 @@ function render(st) {
     root.setAttribute('width', 600);
     root.setAttribute('height', 60);
     fill(root, svg('text', { x: 12, y: 34, class: 'muted-text' },
-      m ? `no versions of ${m.key} recorded` : 'Run an operation on a key to see its versions.'));
+      !m ? 'Run an operation on a key to see its versions.'
+        : st.versions && st.versions.error ? `the version history of ${m.key} could not be read: ${st.versions.error}`
+          : `no versions of ${m.key} recorded`));
     note.textContent = st.avail.versions === false ? 'version history not available on this node (/api/versions): showing the live siblings of the last answer' : '';
     return;
   }
