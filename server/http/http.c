@@ -62,6 +62,22 @@
  *                                    "both"?}: DYNAMO.FAULT per pair
  *   DELETE /api/faults               DYNAMO.FAULT CLEAR ALL
  *   GET    /metrics                  Prometheus text of every node's INFO
+ *   GET    /                         the dashboard page (index.html)
+ *   GET    /ui/<name>                its stylesheet and ES modules
+ *
+ * The page: serve_page answers / and /ui/<name> from the table that
+ * tools/embed-www builds from server/http/www/ at build time (www.h: name,
+ * content type, bytes), so a node needs no file beside its binary and
+ * reads nothing at request time; a name not in the table is a JSON 404.
+ * The page and its files need no password (they hold nothing secret, and
+ * the page must load to show its password form when the API answers
+ * 401); protected mode, Host and Origin are checked as for the API.  They
+ * carry Cache-Control: no-cache (a new build is seen at once) and a
+ * Content-Security-Policy that allows only this node's scripts and
+ * styles (the page has no inline script or style) and API calls to any
+ * http origin (each member checks the Origin it is called from).  The
+ * page reads the stream with fetch() and the Authorization header, never
+ * a token in the URL.
  *
  * Access (hreq.h tells why): with protected-mode on and no requirepass,
  * only loopback peers are served, as on the client port.  Every request
@@ -111,6 +127,7 @@
 #include "server/dispatch.h"
 #include "server/http/hreq.h"
 #include "server/http/rjson.h"
+#include "server/http/www.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "server/pipeline.h"
@@ -1383,8 +1400,10 @@ static void local_addr(struct evhttp_connection *evcon, char *out, size_t cap)
                   (socklen_t)cap);
 }
 
-/* Protected mode, Host, Origin, password: 0, or it answered. */
-static int check_access(struct http *h, struct evhttp_request *req)
+/* Protected mode, Host, Origin, and (when need_pass) the password: 0, or
+ * it answered. */
+static int check_access(struct http *h, struct evhttp_request *req,
+                        int need_pass)
 {
     struct node *n = h->node;
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -1418,7 +1437,8 @@ static int check_access(struct http *h, struct evhttp_request *req)
         send_error(req, 403, "ERR cross-origin requests are refused");
         return -1;
     }
-    if (!hreq_auth_ok(evhttp_find_header(in, "Authorization"), pass)) {
+    if (need_pass &&
+        !hreq_auth_ok(evhttp_find_header(in, "Authorization"), pass)) {
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "WWW-Authenticate", "Bearer realm=\"dynamod\"");
         send_error(req, 401, "NOAUTH Authentication required.");
@@ -1427,13 +1447,65 @@ static int check_access(struct http *h, struct evhttp_request *req)
     return 0;
 }
 
+/* ---- the page ------------------------------------------------------------ */
+
+/* The policy the page is written for (no inline script or style, STYLE.md):
+ * its own scripts and styles only; the API of any member (connect-src:
+ * members' http origins are not known here, and each member checks the
+ * Origin itself); no framing, no forms posted elsewhere. */
+#define PAGE_CSP                                                            \
+    "default-src 'none'; script-src 'self'; style-src 'self'; "             \
+    "img-src 'self' data:; connect-src 'self' http: https:; "               \
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/* GET / and GET /ui/<name>: a file of the table tools/embed-www built
+ * (www.h), never the filesystem.  No password: the page holds nothing
+ * secret, and it must load to ask for the password (#login) when the API
+ * answers 401.  Protected mode, Host and Origin are checked as for the
+ * API. */
+static void serve_page(struct http *h, struct evhttp_request *req,
+                       const char *path)
+{
+    if (check_access(h, req, 0) != 0)
+        return;
+    if (method_bit(evhttp_request_get_command(req)) != HREQ_GET) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          "GET, HEAD");
+        send_error(req, 405, "ERR method not allowed here");
+        return;
+    }
+    const char *name = strcmp(path, "/") == 0 ? "index.html" : path + 4;
+    const struct www_file *f = NULL;
+    for (size_t i = 0; i < www_nfiles && !f; i++)
+        if (strcmp(www_files[i].name, name) == 0)
+            f = &www_files[i];
+    if (!f) {
+        send_error(req, 404, "ERR no such file");
+        return;
+    }
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Content-Type", f->type);
+    evhttp_add_header(out, "Cache-Control", "no-cache");
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(out, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(out, "Content-Security-Policy", PAGE_CSP);
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_reference(b, f->bytes, f->len, NULL, NULL);
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
 static void http_request_cb(struct evhttp_request *req, void *arg)
 {
     struct http *h = arg;
-    if (check_access(h, req) != 0)
-        return;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (path && (strcmp(path, "/") == 0 || strncmp(path, "/ui/", 4) == 0)) {
+        serve_page(h, req, path);
+        return;
+    }
+    if (check_access(h, req, 1) != 0)
+        return;
     if (!path || !*path) {
         send_error(req, 404, "ERR no such path");
         return;

@@ -249,7 +249,7 @@ check(st == 200 and hdrs.get("Content-Type", "").startswith("text/plain") and
 
 # ---- bad input ------------------------------------------------------------------
 is_error(call(1, "GET", "/api/nosuch"), 404, "an unknown path")
-is_error(call(1, "GET", "/"), 404, "the root (no page yet)")
+is_error(call(1, "GET", "/nosuch"), 404, "an unknown path outside /api")
 st, body, hdrs = call(1, "POST", "/api/ring", {})
 is_error((st, body, hdrs), 405, "POST to a GET-only path")
 check(hdrs.get("Allow") == "GET", "405 names the allowed methods (Allow: "
