@@ -146,8 +146,13 @@ int crdt_counter_decode(const uint8_t *p, size_t len,
                         const struct crdt_limits *lim,
                         struct crdt_counter **out);
 
-/* Redis's long double text and parsing (string2ld / ld2string human). */
-#define CRDT_LD_CHARS 5120
+/* Redis's long double text and parsing, shared with INCRBYFLOAT on plain
+ * strings (cmd_string.c).  parse is string2ld: strtold over the whole
+ * argument, no leading space, no NaN, no overflow to a useless value;
+ * 0 or DYN_EINVAL.  format is ld2string's human form, %.17Lf without
+ * trailing zeros ("-0" is "0"); the length, 0 when cap is too small.
+ * CRDT_LD_CHARS is Redis's MAX_LONG_DOUBLE_CHARS. */
+#define CRDT_LD_CHARS (5 * 1024)
 int crdt_ld_parse(const void *p, size_t len, long double *out);
 size_t crdt_ld_format(char *buf, size_t cap, long double v);
 

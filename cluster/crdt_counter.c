@@ -581,7 +581,9 @@ void crdt_counter_clock(const struct crdt_counter *c, struct vclock *out)
  * corrupt peers do). */
 static int ld_cmp(long double a, long double b)
 {
-    return memcmp(&a, &b, 10); /* the 80 bits that hold the value */
+    /* x87: the 80 bits that hold the value, not the padding after them */
+    size_t n = sizeof(long double) < 10 ? sizeof(long double) : 10;
+    return memcmp(&a, &b, n);
 }
 
 static int part_cmp(uint64_t s1, int64_t i1, uint64_t o1, long double f1,
@@ -612,6 +614,15 @@ static struct centry entry_join(const struct centry *a, const struct centry *b)
         r.ri = b->ri;
         r.rfops = b->rfops;
         r.rf = b->rf;
+    }
+    /* Two valid states that disagree about one seq (only a corrupt peer
+     * sends such a thing) can pair an entry and a snapshot that do not
+     * fit; the snapshot yields, so a join always gives a valid state. */
+    if (r.rseq == r.seq || r.rfops > r.fops) {
+        if (r.rseq == r.seq)
+            r.ri = r.i;
+        r.rfops = r.fops;
+        r.rf = r.f;
     }
     return r;
 }
