@@ -41,22 +41,19 @@
  *
  * Thread-safety: handlers run on the event loop that owns the node.
  */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/crdt.h"
 #include "server/command.h"
 #include "server/client.h"
 #include "server/db.h"
 #include "server/node.h"
 #include "server/reply.h"
 #include "server/util.h"
-
-/* Long double text buffer: Redis's MAX_LONG_DOUBLE_CHARS. */
-#define STRING_LD_CHARS (5 * 1024)
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -127,51 +124,6 @@ static int string_parse_ll(struct client *c, const struct dyn_arg *a,
         return 0;
     client_error(c, ERR_NOT_INTEGER);
     return -1;
-}
-
-/* Redis's string2ld: strtold over the whole argument, no leading space, no
- * NaN, no overflow/underflow to a useless value. */
-static int string_parse_ld(const char *p, size_t len, long double *out)
-{
-    char buf[STRING_LD_CHARS];
-    char *end;
-    long double v;
-
-    if (len == 0 || len >= sizeof(buf))
-        return -1;
-    memcpy(buf, p, len);
-    buf[len] = '\0';
-    errno = 0;
-    v = strtold(buf, &end);
-    if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r') ||
-        *end != '\0' || (size_t)(end - buf) != len || errno == EINVAL ||
-        isnan(v))
-        return -1;
-    if (errno == ERANGE &&
-        (v == HUGE_VALL || v == -HUGE_VALL || v == 0.0L))
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Redis's "human" long double text: %.17Lf without trailing zeros. */
-static size_t string_format_ld(char *buf, size_t cap, long double v)
-{
-    int l = snprintf(buf, cap, "%.17Lf", v);
-    if (l < 0 || (size_t)l + 1 > cap)
-        return 0;
-    if (strchr(buf, '.') != NULL) {
-        while (buf[l - 1] == '0')
-            l--;
-        if (buf[l - 1] == '.')
-            l--;
-    }
-    if (l == 2 && buf[0] == '-' && buf[1] == '0') {
-        buf[0] = '0';
-        l = 1;
-    }
-    buf[l] = '\0';
-    return (size_t)l;
 }
 
 static void string_reply_expire_error(struct client *c, const char *cmd)
@@ -673,13 +625,13 @@ static void string_incrbyfloat(struct client *c, int argc,
     size_t len;
 
     if (db_lookup(c->node, argv[1].p, argv[1].len, &v)) {
-        if (string_parse_ld((const char *)v.value, v.vlen, &cur) != 0) {
+        if (crdt_ld_parse((const char *)v.value, v.vlen, &cur) != 0) {
             client_error(c, "ERR value is not a valid float");
             return;
         }
         expire = v.expire_ms;
     }
-    if (string_parse_ld(argv[2].p, argv[2].len, &incr) != 0) {
+    if (crdt_ld_parse(argv[2].p, argv[2].len, &incr) != 0) {
         client_error(c, "ERR value is not a valid float");
         return;
     }
@@ -688,8 +640,8 @@ static void string_incrbyfloat(struct client *c, int argc,
         client_error(c, "ERR increment would produce NaN or Infinity");
         return;
     }
-    buf = dyn_malloc(STRING_LD_CHARS);
-    len = string_format_ld(buf, STRING_LD_CHARS, cur);
+    buf = dyn_malloc(CRDT_LD_CHARS);
+    len = crdt_ld_format(buf, CRDT_LD_CHARS, cur);
     if (len == 0)
         client_error(c, "ERR value is not a valid float");
     else if (string_write(c, &argv[1], buf, len, expire, c->obuf.len) == 0)

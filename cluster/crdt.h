@@ -1,0 +1,214 @@
+/*
+ * crdt.h -- conflict-free replicated data types for typed values (pure).
+ *
+ * Issue #14 makes Redis's counters and sets merge by themselves.  This
+ * header is the library those commands will be built on: the states, the
+ * operations a coordinator applies, the join every replica uses to merge
+ * two states, and the canonical encodings.  docs/TYPES.md gives the
+ * semantics, the object format that will carry these values, and the
+ * proofs' sketches.  Status: library and design; no command uses it yet.
+ *
+ * Dots.  Every update is named by a dot (actor, counter), the same actor
+ * ids and counters as object.c's dotted version vectors: the coordinator
+ * that applies an op hands in its actor and its next counter.  A state
+ * refuses a dot it has already seen (CRDT_ESTALE), so a dot names one
+ * event.
+ *
+ *   crdt_counter_*  a PN-counter with a base and observed reset
+ *                   (crdt_counter.c): INCRBY/DECRBY/INCRBYFLOAT, SET and
+ *                   DEL on a counter.
+ *   crdt_set_*      an add-wins observed-remove set without tombstones
+ *                   (ORSWOT, crdt_set.c), members are byte strings.
+ *
+ * Every state has one canonical encoding: equal states have equal bytes,
+ * and decode(encode(s)) == s.  Decoders take untrusted bytes and check
+ * every invariant and limit before they keep anything.
+ *
+ * Pure: no I/O, no clock, no randomness; time arrives as ts_ms.
+ * Thread-safety: none; a state has one owner.
+ * Errors: 0, a negative enum dyn_err (DYN_EINVAL malformed input,
+ * DYN_ELIMIT a limit), or a negative enum crdt_err below; crdt_err_text()
+ * gives the Redis 7.0 error text of the latter for the command layer.
+ */
+#ifndef DYN_CRDT_H
+#define DYN_CRDT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/vclock.h"
+#include "server/buf.h"
+
+/* The first byte of each type's encoding: its tag and version.  The object
+ * format (docs/TYPES.md) carries the same number per sibling. */
+enum crdt_type {
+    CRDT_TYPE_COUNTER = 1,
+    CRDT_TYPE_SET = 2,
+};
+
+/* Errors of the operations, after enum dyn_err's range. */
+enum crdt_err {
+    CRDT_ESTALE = -100,    /* the op's dot was already seen by the state */
+    CRDT_ENOTINT = -101,   /* "value is not an integer or out of range" */
+    CRDT_ENOTFLOAT = -102, /* "value is not a valid float" */
+    CRDT_EOVERFLOW = -103, /* "increment or decrement would overflow" */
+    CRDT_ENANINF = -104,   /* "increment would produce NaN or Infinity" */
+};
+
+/* The Redis error text (with its "ERR " prefix) of a crdt_err, or of
+ * DYN_ELIMIT / DYN_EINVAL; NULL for anything else. */
+const char *crdt_err_text(int err);
+
+struct crdt_dot {
+    uint64_t actor;
+    uint64_t counter; /* >= 1 */
+};
+
+/* Bounds on a state; 0 means none.  Operations that would pass a bound
+ * return DYN_ELIMIT and change nothing; decoders return DYN_ELIMIT. */
+struct crdt_limits {
+    uint32_t max_actors;      /* distinct actors a state names */
+    uint32_t max_members;     /* set members */
+    uint32_t max_member_len;  /* bytes of one member or of a counter's base */
+    uint32_t max_dots;        /* dots of one member, and of the dot cloud */
+};
+
+/* ---- the PN-counter ------------------------------------------------------ */
+
+struct crdt_counter; /* opaque */
+
+/* What a counter reads as. */
+enum crdt_counter_kind {
+    CRDT_COUNTER_ABSENT = 0, /* the key does not exist (a DEL won) */
+    CRDT_COUNTER_BYTES,      /* a string that is not a number (its base) */
+    CRDT_COUNTER_INT,        /* an integer: i */
+    CRDT_COUNTER_FLOAT,      /* a long double: f */
+    CRDT_COUNTER_BIG,        /* an integer beyond int64 (concurrent adds
+                              * that no single replica could reach): text */
+};
+
+struct crdt_counter *crdt_counter_new(void);
+void crdt_counter_free(struct crdt_counter *c);
+struct crdt_counter *crdt_counter_dup(const struct crdt_counter *c);
+
+/* A counter based on an observed string version: the value and the dot
+ * and ts_ms of the version it came from (INCR on a string holding "5").
+ * value NULL: the base is an absent key.  DYN_ELIMIT above
+ * max_member_len. */
+int crdt_counter_from_string(const void *value, size_t len,
+                             const struct crdt_dot *dot, uint64_t ts_ms,
+                             const struct crdt_limits *lim,
+                             struct crdt_counter **out);
+
+/* INCRBY by (DECRBY: the caller negates, and refuses INT64_MIN with
+ * "decrement would overflow" as Redis does).  *result: the new value.
+ * CRDT_ENOTINT when the value is not an integer, CRDT_EOVERFLOW when the
+ * result or the actor's own running sum would leave int64. */
+int crdt_counter_incrby(struct crdt_counter *c, int64_t by,
+                        const struct crdt_dot *dot,
+                        const struct crdt_limits *lim, int64_t *result);
+
+/* INCRBYFLOAT by.  *result: the new value.  CRDT_ENOTFLOAT,
+ * CRDT_ENANINF. */
+int crdt_counter_incrbyfloat(struct crdt_counter *c, long double by,
+                             const struct crdt_dot *dot,
+                             const struct crdt_limits *lim,
+                             long double *result);
+
+/* Observed reset: SET value (value NULL: DEL).  Every increment this state
+ * has seen is cancelled; one it has not seen (a concurrent INCR) survives
+ * the join and is added to the new base. */
+int crdt_counter_reset(struct crdt_counter *c, const void *value, size_t len,
+                       const struct crdt_dot *dot, uint64_t ts_ms,
+                       const struct crdt_limits *lim);
+
+/* The value.  For BYTES, bytes and len point into the state. */
+struct crdt_counter_value {
+    enum crdt_counter_kind kind;
+    int64_t i;
+    long double f;
+    const uint8_t *bytes;
+    size_t len;
+};
+void crdt_counter_value(const struct crdt_counter *c,
+                        struct crdt_counter_value *out);
+/* The value as GET would reply it; returns 0, or DYN_ENOTFOUND (absent). */
+int crdt_counter_format(const struct crdt_counter *c, struct dbuf *out);
+
+/* The least upper bound of a and b (a new state). */
+struct crdt_counter *crdt_counter_join(const struct crdt_counter *a,
+                                       const struct crdt_counter *b);
+/* The counter's clock: per actor the last dot it has seen. */
+void crdt_counter_clock(const struct crdt_counter *c, struct vclock *out);
+
+void crdt_counter_encode(const struct crdt_counter *c, struct dbuf *out);
+int crdt_counter_decode(const uint8_t *p, size_t len,
+                        const struct crdt_limits *lim,
+                        struct crdt_counter **out);
+
+/* Redis's long double text and parsing, shared with INCRBYFLOAT on plain
+ * strings (cmd_string.c).  parse is string2ld: strtold over the whole
+ * argument, no leading space, no NaN, no overflow to a useless value;
+ * 0 or DYN_EINVAL.  format is ld2string's human form, %.17Lf without
+ * trailing zeros ("-0" is "0"); the length, 0 when cap is too small.
+ * CRDT_LD_CHARS is Redis's MAX_LONG_DOUBLE_CHARS. */
+#define CRDT_LD_CHARS (5 * 1024)
+int crdt_ld_parse(const void *p, size_t len, long double *out);
+size_t crdt_ld_format(char *buf, size_t cap, long double v);
+
+/* ---- the ORSWOT ---------------------------------------------------------- */
+
+struct crdt_set; /* opaque */
+
+struct crdt_set *crdt_set_new(void);
+void crdt_set_free(struct crdt_set *s);
+struct crdt_set *crdt_set_dup(const struct crdt_set *s);
+
+/* SADD of one member: its observed dots are replaced by dot.  *added: 1
+ * when it was not a member.  CRDT_ESTALE, DYN_ELIMIT. */
+int crdt_set_add(struct crdt_set *s, const void *m, size_t len,
+                 const struct crdt_dot *dot, const struct crdt_limits *lim,
+                 int *added);
+/* SREM of one member: forgets the member; its dots stay in the context,
+ * so a join drops them wherever they are (no tombstone).  Returns 1 when
+ * it was a member, else 0. */
+int crdt_set_remove(struct crdt_set *s, const void *m, size_t len);
+
+int crdt_set_contains(const struct crdt_set *s, const void *m, size_t len);
+uint32_t crdt_set_card(const struct crdt_set *s);
+/* The i-th member in canonical order (bytes, then length). */
+void crdt_set_member(const struct crdt_set *s, uint32_t i,
+                     const uint8_t **m, size_t *len);
+
+/* The least upper bound of a and b (a new state).  With compacted
+ * states, only under crdt_set_compact's precondition. */
+struct crdt_set *crdt_set_join(const struct crdt_set *a,
+                               const struct crdt_set *b);
+
+/* The causal context's clock part: per actor, every dot up to the counter
+ * has been seen (the dot cloud holds the rest). */
+void crdt_set_clock(const struct crdt_set *s, struct vclock *out);
+/* Number of dots kept: per member, and in the cloud (the metadata cost). */
+uint64_t crdt_set_ndots(const struct crdt_set *s);
+uint32_t crdt_set_ncloud(const struct crdt_set *s);
+
+/*
+ * Folds what every replica has seen into the clock.  stable is a clock
+ * such that (the caller's precondition) every dot of this key up to it has
+ * been delivered to every state that will ever be joined with this one,
+ * and all those states descend from one common state that holds them: in
+ * the cluster, the N replicas answered equal digests for the key and no
+ * hint for it is pending.  Then
+ *   - the cloud's dots up to stable join the clock;
+ *   - each member's dots up to stable are dropped, and the member keeps a
+ *     one-bit mark "present since a stable add" instead.
+ * Returns DYN_EINVAL (nothing changed) when stable is not within the
+ * state's context: a state cannot be stable beyond what it has seen.
+ */
+int crdt_set_compact(struct crdt_set *s, const struct vclock *stable);
+
+void crdt_set_encode(const struct crdt_set *s, struct dbuf *out);
+int crdt_set_decode(const uint8_t *p, size_t len,
+                    const struct crdt_limits *lim, struct crdt_set **out);
+
+#endif

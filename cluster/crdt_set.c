@@ -1,0 +1,740 @@
+/*
+ * crdt_set.c -- an add-wins observed-remove set without tombstones
+ * (ORSWOT, as Riak 2.0's sets), members are byte strings: what SADD and
+ * SREM do when any replica may take them at any time (issue #14,
+ * docs/TYPES.md).
+ *
+ * State.
+ *   context  every dot this state has seen: a clock (per actor, all dots
+ *            up to the counter) and a cloud (the seen dots above a gap).
+ *            Counters are the node's dot counters, which other keys share,
+ *            so one key sees an actor's dots with gaps; the cloud keeps
+ *            them exactly rather than claim the gaps were seen.
+ *   members  sorted; each holds the dots of the adds that put it there
+ *            and that no op has observed since (normally one), and a mark
+ *            (below).
+ *   stable   the clock of the last compaction (crdt_set_compact).
+ *
+ * Ops (the coordinator's; the dot is its actor and next counter):
+ *   add m:    m's dots := { dot }, and the dot joins the context (add
+ *             observes and replaces every dot of m it sees);
+ *   remove m: m goes away; its dots stay in the context, nothing else is
+ *             kept (no tombstone).
+ * Join (the ORSWOT rule): a dot of m survives when both sides hold it, or
+ * when the side that lacks it has not seen it (it is not in that side's
+ * context).  A member is present while it holds a dot or a mark.  So a
+ * remove beats only the adds it saw, and a concurrent add wins.
+ *
+ * Compaction.  Once every replica has seen the dots up to a clock S and
+ * all later states descend from one state that holds them (the caller's
+ * precondition, see crdt.h), the cloud's dots up to S fold into the clock,
+ * and the members' dots up to S are replaced by a one-bit mark: "present
+ * since an add that every replica has seen".  A join then keeps a mark
+ * when the other side has the member with a mark, or with a dot up to the
+ * marking side's S (the other side still holds that old add); a member
+ * the other side dropped, or re-added with a new dot only, was removed
+ * there after it saw the add, so the mark goes.  A dot up to the joined S
+ * that survives a join (only a state that breaks the precondition gives
+ * one) becomes a mark, so a joined state always satisfies the invariants.
+ *
+ * Encoding (canonical; decode checks every invariant and re-encodes):
+ *
+ *   u8 CRDT_TYPE_SET
+ *   varint nactors, nactors x u64 actor (LE), strictly ascending: exactly
+ *          the actors of the clock and the cloud
+ *   varint nclock,  x (varint actor index, varint counter >= 1), by index
+ *   varint ncloud,  x (varint index, varint counter), by (index, counter),
+ *                   each counter > clock + 1 (a contiguous dot is folded)
+ *   varint nstable, x (varint index, varint counter >= 1), by index,
+ *                   each <= the clock
+ *   varint nmembers, then per member, by (bytes, length):
+ *          varint len | bytes | varint (ndots << 1 | mark) |
+ *          ndots x (varint index, varint counter) by (index, counter),
+ *          each in the context and above stable; ndots > 0 or mark;
+ *          mark only with a stable clock
+ *
+ * A member's metadata is one dot, 2 to 15 bytes (the actor is an index).
+ *
+ * Errors: see crdt.h.  Nothing here aborts on bad input.
+ */
+#include "cluster/crdt.h"
+
+#include "cluster/crdt_int.h"
+
+struct smember {
+    uint8_t *p;
+    uint32_t len;
+    uint8_t mark;
+    uint32_t ndots;
+    struct crdt_dot *dots; /* sorted by (actor, counter) */
+};
+
+struct crdt_set {
+    struct vclock clock;  /* ts_ms unused (0) */
+    struct vclock stable; /* ts_ms unused (0) */
+    uint32_t ncloud, capcloud;
+    struct crdt_dot *cloud; /* sorted by (actor, counter) */
+    uint32_t n, cap;
+    struct smember *m; /* sorted by crdt_bytes_cmp */
+};
+
+static int dot_cmp(const struct crdt_dot *a, const struct crdt_dot *b)
+{
+    return crdt_dot_cmp_raw(a->actor, a->counter, b->actor, b->counter);
+}
+
+struct crdt_set *crdt_set_new(void)
+{
+    struct crdt_set *s = dyn_calloc(1, sizeof(*s));
+    vclock_init(&s->clock);
+    vclock_init(&s->stable);
+    return s;
+}
+
+static void member_clear(struct smember *m)
+{
+    dyn_free(m->p);
+    dyn_free(m->dots);
+    m->p = NULL;
+    m->dots = NULL;
+}
+
+void crdt_set_free(struct crdt_set *s)
+{
+    if (!s)
+        return;
+    for (uint32_t k = 0; k < s->n; k++)
+        member_clear(&s->m[k]);
+    dyn_free(s->m);
+    dyn_free(s->cloud);
+    vclock_free(&s->clock);
+    vclock_free(&s->stable);
+    dyn_free(s);
+}
+
+/* Appends a member taking p and dots (owned by the set afterwards). */
+static void push_member_take(struct crdt_set *s, uint8_t *p, uint32_t len,
+                             uint8_t mark, struct crdt_dot *dots,
+                             uint32_t ndots)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 4;
+        s->m = dyn_realloc(s->m, (size_t)s->cap * sizeof(*s->m));
+    }
+    struct smember *m = &s->m[s->n++];
+    m->p = p;
+    m->len = len;
+    m->mark = mark;
+    m->dots = dots;
+    m->ndots = ndots;
+}
+
+static void push_cloud(struct crdt_set *s, const struct crdt_dot *d)
+{
+    if (s->ncloud == s->capcloud) {
+        s->capcloud = s->capcloud ? s->capcloud * 2 : 4;
+        s->cloud = dyn_realloc(s->cloud,
+                               (size_t)s->capcloud * sizeof(*s->cloud));
+    }
+    s->cloud[s->ncloud++] = *d;
+}
+
+struct crdt_set *crdt_set_dup(const struct crdt_set *s)
+{
+    struct crdt_set *d = crdt_set_new();
+    vclock_copy(&d->clock, &s->clock);
+    vclock_copy(&d->stable, &s->stable);
+    for (uint32_t k = 0; k < s->ncloud; k++)
+        push_cloud(d, &s->cloud[k]);
+    for (uint32_t k = 0; k < s->n; k++) {
+        const struct smember *m = &s->m[k];
+        push_member_take(d, m->len ? dyn_memdup(m->p, m->len) : NULL, m->len,
+                         m->mark,
+                         m->ndots ? dyn_memdup(m->dots, m->ndots *
+                                                            sizeof(*m->dots))
+                                  : NULL,
+                         m->ndots);
+    }
+    return d;
+}
+
+/* ---- the causal context ------------------------------------------------ */
+
+static int cloud_find(const struct crdt_set *s, const struct crdt_dot *d,
+                      uint32_t *at)
+{
+    uint32_t lo = 0, hi = s->ncloud;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (dot_cmp(&s->cloud[mid], d) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return lo < s->ncloud && dot_cmp(&s->cloud[lo], d) == 0;
+}
+
+static int ctx_has(const struct crdt_set *s, const struct crdt_dot *d)
+{
+    uint32_t at;
+    return d->counter <= vclock_get(&s->clock, d->actor) ||
+           cloud_find(s, d, &at);
+}
+
+/* The cloud without the dots the clock covers, and every dot that
+ * continues the clock folded into it.  The cloud is sorted, so one pass
+ * per actor run does it. */
+static void ctx_normalize(struct crdt_set *s)
+{
+    uint32_t w = 0;
+    for (uint32_t k = 0; k < s->ncloud; k++) {
+        struct crdt_dot d = s->cloud[k];
+        uint64_t c = vclock_get(&s->clock, d.actor);
+        if (d.counter <= c)
+            continue;
+        if (d.counter == c + 1) {
+            vclock_set(&s->clock, d.actor, d.counter, 0);
+            continue;
+        }
+        s->cloud[w++] = d;
+    }
+    s->ncloud = w;
+}
+
+static void ctx_add(struct crdt_set *s, const struct crdt_dot *d)
+{
+    uint64_t c = vclock_get(&s->clock, d->actor);
+    uint32_t at;
+    if (d->counter <= c || cloud_find(s, d, &at))
+        return;
+    push_cloud(s, d);
+    memmove(&s->cloud[at + 1], &s->cloud[at],
+            (size_t)(s->ncloud - 1 - at) * sizeof(*s->cloud));
+    s->cloud[at] = *d;
+    ctx_normalize(s);
+}
+
+/* Distinct actors of the clock and the cloud. */
+static uint32_t ctx_nactors(const struct crdt_set *s)
+{
+    uint32_t n = s->clock.n, i = 0;
+    for (uint32_t k = 0; k < s->ncloud; k++) {
+        if (k && s->cloud[k].actor == s->cloud[k - 1].actor)
+            continue;
+        while (i < s->clock.n && s->clock.e[i].actor < s->cloud[k].actor)
+            i++;
+        if (i >= s->clock.n || s->clock.e[i].actor != s->cloud[k].actor)
+            n++;
+    }
+    return n;
+}
+
+/* ---- members -------------------------------------------------------------- */
+
+static int member_find(const struct crdt_set *s, const void *p, size_t len,
+                       uint32_t *at)
+{
+    uint32_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (crdt_bytes_cmp(s->m[mid].p, s->m[mid].len, p, len) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return lo < s->n &&
+           crdt_bytes_cmp(s->m[lo].p, s->m[lo].len, p, len) == 0;
+}
+
+int crdt_set_add(struct crdt_set *s, const void *p, size_t len,
+                 const struct crdt_dot *dot, const struct crdt_limits *lim,
+                 int *added)
+{
+    uint32_t at;
+    if (dot->counter == 0)
+        return DYN_EINVAL;
+    if (ctx_has(s, dot))
+        return CRDT_ESTALE;
+    if (len > UINT32_MAX ||
+        (lim && lim->max_member_len && len > lim->max_member_len))
+        return DYN_ELIMIT;
+    int found = member_find(s, p, len, &at);
+    if (!found && lim && lim->max_members && s->n >= lim->max_members)
+        return DYN_ELIMIT;
+    if (lim && lim->max_actors && vclock_get(&s->clock, dot->actor) == 0) {
+        uint32_t na = ctx_nactors(s);
+        int known = 0;
+        for (uint32_t k = 0; k < s->ncloud && !known; k++)
+            known = s->cloud[k].actor == dot->actor;
+        if (!known && na >= lim->max_actors)
+            return DYN_ELIMIT;
+    }
+    if (lim && lim->max_dots && s->ncloud >= lim->max_dots &&
+        dot->counter > vclock_get(&s->clock, dot->actor) + 1)
+        return DYN_ELIMIT; /* the cloud would grow past its bound */
+
+    struct crdt_dot *one = dyn_malloc(sizeof(*one));
+    *one = *dot;
+    if (found) {
+        struct smember *m = &s->m[at];
+        dyn_free(m->dots);
+        m->dots = one;
+        m->ndots = 1;
+        m->mark = 0;
+    } else {
+        push_member_take(s, len ? dyn_memdup(p, len) : NULL, (uint32_t)len, 0,
+                         one, 1);
+        struct smember nm = s->m[s->n - 1];
+        memmove(&s->m[at + 1], &s->m[at],
+                (size_t)(s->n - 1 - at) * sizeof(*s->m));
+        s->m[at] = nm;
+    }
+    ctx_add(s, dot);
+    *added = !found;
+    return 0;
+}
+
+int crdt_set_remove(struct crdt_set *s, const void *p, size_t len)
+{
+    uint32_t at;
+    if (!member_find(s, p, len, &at))
+        return 0;
+    member_clear(&s->m[at]);
+    memmove(&s->m[at], &s->m[at + 1], (size_t)(s->n - at - 1) * sizeof(*s->m));
+    s->n--;
+    return 1;
+}
+
+int crdt_set_contains(const struct crdt_set *s, const void *p, size_t len)
+{
+    uint32_t at;
+    return member_find(s, p, len, &at);
+}
+
+uint32_t crdt_set_card(const struct crdt_set *s)
+{
+    return s->n;
+}
+
+void crdt_set_member(const struct crdt_set *s, uint32_t i, const uint8_t **p,
+                     size_t *len)
+{
+    dyn_assert(i < s->n);
+    *p = s->m[i].p;
+    *len = s->m[i].len;
+}
+
+void crdt_set_clock(const struct crdt_set *s, struct vclock *out)
+{
+    vclock_copy(out, &s->clock);
+}
+
+uint64_t crdt_set_ndots(const struct crdt_set *s)
+{
+    uint64_t n = 0;
+    for (uint32_t k = 0; k < s->n; k++)
+        n += s->m[k].ndots;
+    return n;
+}
+
+uint32_t crdt_set_ncloud(const struct crdt_set *s)
+{
+    return s->ncloud;
+}
+
+/* ---- join ------------------------------------------------------------------ */
+
+static int below(const struct vclock *c, const struct crdt_dot *d)
+{
+    return d->counter <= vclock_get(c, d->actor);
+}
+
+/* 1 when m holds a dot up to stable. */
+static int holds_old_add(const struct smember *m, const struct vclock *stable)
+{
+    for (uint32_t k = 0; k < m->ndots; k++)
+        if (below(stable, &m->dots[k]))
+            return 1;
+    return 0;
+}
+
+/*
+ * One member of the join.  a (of state sa) and b (of sb) may be NULL, not
+ * both.  Appends the result to r when it is present.
+ */
+static void join_member(struct crdt_set *r, const struct crdt_set *sa,
+                        const struct smember *a, const struct crdt_set *sb,
+                        const struct smember *b)
+{
+    const struct smember *x = a ? a : b;
+    uint32_t na = a ? a->ndots : 0, nb = b ? b->ndots : 0;
+    struct crdt_dot *dots = dyn_malloc((size_t)(na + nb + 1) * sizeof(*dots));
+    uint32_t n = 0, i = 0, j = 0;
+    uint8_t mark = 0;
+
+    /* Dots: merge the two sorted lists, keeping a dot both hold or the
+     * other side has not seen. */
+    while (i < na || j < nb) {
+        int c = i >= na ? 1 : j >= nb ? -1 : dot_cmp(&a->dots[i], &b->dots[j]);
+        if (c == 0) {
+            dots[n++] = a->dots[i];
+            i++;
+            j++;
+        } else if (c < 0) {
+            if (!ctx_has(sb, &a->dots[i]))
+                dots[n++] = a->dots[i];
+            i++;
+        } else {
+            if (!ctx_has(sa, &b->dots[j]))
+                dots[n++] = b->dots[j];
+            j++;
+        }
+    }
+    if (a && b) {
+        if (a->mark && (b->mark || holds_old_add(b, &sa->stable)))
+            mark = 1;
+        if (b->mark && (a->mark || holds_old_add(a, &sb->stable)))
+            mark = 1;
+    }
+    /* A dot up to the joined stable clock becomes the mark. */
+    uint32_t w = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        if (below(&r->stable, &dots[k]))
+            mark = 1;
+        else
+            dots[w++] = dots[k];
+    }
+    n = w;
+    if (n == 0 && !mark) {
+        dyn_free(dots);
+        return;
+    }
+    if (n == 0) {
+        dyn_free(dots);
+        dots = NULL;
+    }
+    push_member_take(r, x->len ? dyn_memdup(x->p, x->len) : NULL, x->len, mark,
+                     dots, n);
+}
+
+struct crdt_set *crdt_set_join(const struct crdt_set *a,
+                               const struct crdt_set *b)
+{
+    /* The empty state is the identity (a new replica's): it has seen
+     * nothing, so it removed nothing, marks included. */
+    if (a->clock.n == 0 && a->ncloud == 0)
+        return crdt_set_dup(b);
+    if (b->clock.n == 0 && b->ncloud == 0)
+        return crdt_set_dup(a);
+    struct crdt_set *r = crdt_set_new();
+    vclock_copy(&r->clock, &a->clock);
+    vclock_merge(&r->clock, &b->clock);
+    vclock_copy(&r->stable, &a->stable);
+    vclock_merge(&r->stable, &b->stable);
+    uint32_t i = 0, j = 0;
+    while (i < a->ncloud || j < b->ncloud) {
+        int c = i >= a->ncloud   ? 1
+                : j >= b->ncloud ? -1
+                                 : dot_cmp(&a->cloud[i], &b->cloud[j]);
+        if (c <= 0)
+            push_cloud(r, &a->cloud[i]);
+        else
+            push_cloud(r, &b->cloud[j]);
+        if (c <= 0)
+            i++;
+        if (c >= 0)
+            j++;
+    }
+    ctx_normalize(r);
+
+    i = j = 0;
+    while (i < a->n || j < b->n) {
+        int c = i >= a->n   ? 1
+                : j >= b->n ? -1
+                            : crdt_bytes_cmp(a->m[i].p, a->m[i].len, b->m[j].p,
+                                             b->m[j].len);
+        if (c == 0)
+            join_member(r, a, &a->m[i++], b, &b->m[j++]);
+        else if (c < 0)
+            join_member(r, a, &a->m[i++], b, NULL);
+        else
+            join_member(r, a, NULL, b, &b->m[j++]);
+    }
+    return r;
+}
+
+/* ---- compaction ----------------------------------------------------------- */
+
+int crdt_set_compact(struct crdt_set *s, const struct vclock *stable)
+{
+    /* Within the context: no actor's stable counter above the highest dot
+     * this state has seen of it. */
+    for (uint32_t k = 0; k < stable->n; k++) {
+        uint64_t a = stable->e[k].actor, top = vclock_get(&s->clock, a);
+        for (uint32_t c = 0; c < s->ncloud; c++)
+            if (s->cloud[c].actor == a && s->cloud[c].counter > top)
+                top = s->cloud[c].counter;
+        if (stable->e[k].counter > top)
+            return DYN_EINVAL;
+    }
+    for (uint32_t k = 0; k < stable->n; k++) {
+        uint64_t a = stable->e[k].actor;
+        if (stable->e[k].counter > vclock_get(&s->clock, a))
+            vclock_set(&s->clock, a, stable->e[k].counter, 0);
+    }
+    ctx_normalize(s);
+    for (uint32_t k = 0; k < stable->n; k++)
+        vclock_set(&s->stable, stable->e[k].actor,
+                   DYN_MAX(stable->e[k].counter,
+                           vclock_get(&s->stable, stable->e[k].actor)),
+                   0);
+    for (uint32_t k = 0; k < s->n; k++) {
+        struct smember *m = &s->m[k];
+        uint32_t w = 0;
+        for (uint32_t d = 0; d < m->ndots; d++) {
+            if (below(&s->stable, &m->dots[d]))
+                m->mark = 1;
+            else
+                m->dots[w++] = m->dots[d];
+        }
+        m->ndots = w;
+    }
+    return 0;
+}
+
+/* ---- encoding --------------------------------------------------------------- */
+
+/* The actor table: the clock's and the cloud's actors, ascending. */
+static uint64_t *actor_table(const struct crdt_set *s, uint32_t *n)
+{
+    uint64_t *t = dyn_malloc(((size_t)s->clock.n + s->ncloud + 1) *
+                             sizeof(*t));
+    uint32_t k = 0, i = 0, j = 0;
+    while (i < s->clock.n || j < s->ncloud) {
+        uint64_t x;
+        if (j >= s->ncloud ||
+            (i < s->clock.n && s->clock.e[i].actor <= s->cloud[j].actor))
+            x = s->clock.e[i++].actor;
+        else
+            x = s->cloud[j++].actor;
+        if (k == 0 || t[k - 1] != x)
+            t[k++] = x;
+    }
+    *n = k;
+    return t;
+}
+
+static uint64_t actor_index(const uint64_t *t, uint32_t n, uint64_t actor)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t[mid] < actor)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    dyn_assert(lo < n && t[lo] == actor);
+    return lo;
+}
+
+static void put_clock(struct dbuf *out, const struct vclock *c,
+                      const uint64_t *t, uint32_t nt)
+{
+    crdt_put_varint(out, c->n);
+    for (uint32_t k = 0; k < c->n; k++) {
+        crdt_put_varint(out, actor_index(t, nt, c->e[k].actor));
+        crdt_put_varint(out, c->e[k].counter);
+    }
+}
+
+static void put_dot(struct dbuf *out, const struct crdt_dot *d,
+                    const uint64_t *t, uint32_t nt)
+{
+    crdt_put_varint(out, actor_index(t, nt, d->actor));
+    crdt_put_varint(out, d->counter);
+}
+
+void crdt_set_encode(const struct crdt_set *s, struct dbuf *out)
+{
+    uint32_t nt;
+    uint64_t *t = actor_table(s, &nt);
+    crdt_put_u8(out, CRDT_TYPE_SET);
+    crdt_put_varint(out, nt);
+    for (uint32_t k = 0; k < nt; k++)
+        crdt_put_u64(out, t[k]);
+    put_clock(out, &s->clock, t, nt);
+    crdt_put_varint(out, s->ncloud);
+    for (uint32_t k = 0; k < s->ncloud; k++)
+        put_dot(out, &s->cloud[k], t, nt);
+    put_clock(out, &s->stable, t, nt);
+    crdt_put_varint(out, s->n);
+    for (uint32_t k = 0; k < s->n; k++) {
+        const struct smember *m = &s->m[k];
+        crdt_put_varint(out, m->len);
+        dbuf_append(out, m->p, m->len);
+        crdt_put_varint(out, (uint64_t)m->ndots << 1 | m->mark);
+        for (uint32_t d = 0; d < m->ndots; d++)
+            put_dot(out, &m->dots[d], t, nt);
+    }
+    dyn_free(t);
+}
+
+/* A dot through the actor table; the reader's error is set when the index
+ * is out of range. */
+static void rd_dot(struct crdt_rd *r, const uint64_t *t, uint64_t nt,
+                   struct crdt_dot *d)
+{
+    uint64_t ix = crdt_rd_varint(r);
+    d->counter = crdt_rd_varint(r);
+    if (r->err || ix >= nt || d->counter == 0) {
+        r->err = DYN_EINVAL;
+        return;
+    }
+    d->actor = t[ix];
+}
+
+/* A clock in index form into c: indices strictly ascending. */
+static void rd_clock(struct crdt_rd *r, const uint64_t *t, uint64_t nt,
+                     struct vclock *c)
+{
+    uint64_t n = crdt_rd_varint(r);
+    if (r->err || n > nt) {
+        r->err = DYN_EINVAL;
+        return;
+    }
+    struct crdt_dot d, prev = { 0, 0 };
+    for (uint64_t k = 0; k < n && !r->err; k++) {
+        rd_dot(r, t, nt, &d);
+        if (r->err || (k && d.actor <= prev.actor)) {
+            r->err = DYN_EINVAL;
+            return;
+        }
+        vclock_set(c, d.actor, d.counter, 0);
+        prev = d;
+    }
+}
+
+int crdt_set_decode(const uint8_t *p, size_t len,
+                    const struct crdt_limits *lim, struct crdt_set **out)
+{
+    struct crdt_rd r;
+    int rc = DYN_EINVAL;
+    uint64_t *t = NULL;
+    uint32_t max_actors = lim && lim->max_actors ? lim->max_actors
+                                                 : UINT32_MAX;
+    uint32_t max_members = lim && lim->max_members ? lim->max_members
+                                                   : UINT32_MAX;
+    uint64_t max_len = lim && lim->max_member_len ? lim->max_member_len
+                                                  : UINT32_MAX;
+    uint32_t max_dots = lim && lim->max_dots ? lim->max_dots : UINT32_MAX;
+
+    *out = NULL;
+    crdt_rd_init(&r, p, len);
+    if (crdt_rd_u8(&r) != CRDT_TYPE_SET)
+        return DYN_EINVAL;
+    struct crdt_set *s = crdt_set_new();
+    uint64_t nt = crdt_rd_varint(&r);
+    if (r.err)
+        goto out;
+    if (nt > max_actors) {
+        rc = DYN_ELIMIT;
+        goto out;
+    }
+    if (nt > crdt_rd_left(&r) / 8)
+        goto out;
+    t = dyn_malloc((size_t)(nt + 1) * sizeof(*t));
+    for (uint64_t k = 0; k < nt; k++) {
+        t[k] = crdt_rd_u64(&r);
+        if (k && t[k] <= t[k - 1])
+            goto out;
+    }
+    rd_clock(&r, t, nt, &s->clock);
+    uint64_t nc = crdt_rd_varint(&r);
+    if (r.err)
+        goto out;
+    if (nc > max_dots) {
+        rc = DYN_ELIMIT;
+        goto out;
+    }
+    if (nc > crdt_rd_left(&r) / 2)
+        goto out;
+    for (uint64_t k = 0; k < nc; k++) {
+        struct crdt_dot d;
+        rd_dot(&r, t, nt, &d);
+        if (r.err || d.counter <= vclock_get(&s->clock, d.actor) + 1 ||
+            (s->ncloud && dot_cmp(&s->cloud[s->ncloud - 1], &d) >= 0))
+            goto out;
+        push_cloud(s, &d);
+    }
+    rd_clock(&r, t, nt, &s->stable);
+    if (r.err)
+        goto out;
+    for (uint32_t k = 0; k < s->stable.n; k++)
+        if (s->stable.e[k].counter >
+            vclock_get(&s->clock, s->stable.e[k].actor))
+            goto out;
+    uint64_t nm = crdt_rd_varint(&r);
+    if (r.err)
+        goto out;
+    if (nm > max_members) {
+        rc = DYN_ELIMIT;
+        goto out;
+    }
+    if (nm > crdt_rd_left(&r) / 2) /* len, dots-and-mark */
+        goto out;
+    for (uint64_t k = 0; k < nm; k++) {
+        uint64_t ml = crdt_rd_varint(&r);
+        if (!r.err && ml > max_len) {
+            rc = DYN_ELIMIT;
+            goto out;
+        }
+        const uint8_t *mp = crdt_rd_bytes(&r, ml);
+        uint64_t dm = crdt_rd_varint(&r);
+        uint64_t nd = dm >> 1;
+        uint8_t mark = dm & 1;
+        if (r.err)
+            goto out;
+        if (nd > max_dots) {
+            rc = DYN_ELIMIT;
+            goto out;
+        }
+        if (nd > crdt_rd_left(&r) / 2 || (nd == 0 && !mark) ||
+            (mark && s->stable.n == 0) ||
+            (s->n && crdt_bytes_cmp(s->m[s->n - 1].p, s->m[s->n - 1].len, mp,
+                                    ml) >= 0))
+            goto out;
+        struct crdt_dot *dots = nd ? dyn_malloc(nd * sizeof(*dots)) : NULL;
+        push_member_take(s, ml ? dyn_memdup(mp, ml) : NULL, (uint32_t)ml,
+                         mark, dots, 0);
+        struct smember *m = &s->m[s->n - 1];
+        for (uint64_t d = 0; d < nd; d++) {
+            rd_dot(&r, t, nt, &dots[d]);
+            if (r.err || !ctx_has(s, &dots[d]) ||
+                below(&s->stable, &dots[d]) ||
+                (d && dot_cmp(&dots[d - 1], &dots[d]) >= 0))
+                goto out;
+            m->ndots = (uint32_t)d + 1;
+        }
+    }
+    if (r.err || r.off != len)
+        goto out;
+    /* The table names exactly the context's actors, and the rest is in its
+     * one form: re-encode and compare. */
+    struct dbuf again;
+    dbuf_init(&again);
+    crdt_set_encode(s, &again);
+    int same = again.len == len && memcmp(again.p, p, len) == 0;
+    dbuf_free(&again);
+    if (!same)
+        goto out;
+    *out = s;
+    dyn_free(t);
+    return 0;
+out:
+    dyn_free(t);
+    crdt_set_free(s);
+    return rc;
+}
