@@ -13,7 +13,12 @@
  *                                  concatenated, this node's first (the
  *                                  coordinator's COMBINE_NODES: R.NODES);
  *                                  each record names its node, event ids
- *                                  are per node.  Flat arrays (RESP2
+ *                                  are per node.  A member that could
+ *                                  not be asked, failed or stayed silent
+ *                                  for request-timeout-ms (killed) adds
+ *                                  one record {node, unanswered: why}
+ *                                  at the end: the others' records are
+ *                                  still the answer.  Flat arrays (RESP2
  *                                  maps) whatever the protocol.  A key
  *                                  named CLUSTER: DYNAMO.TRACE KEY CLUSTER
  *
