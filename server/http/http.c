@@ -106,6 +106,7 @@
 #include "cluster/announce.h"
 #include "cluster/cluster.h"
 #include "cluster/membership.h"
+#include "cluster/ring.h"
 #include "server/client.h"
 #include "server/cmd_info.h"
 #include "server/dispatch.h"
@@ -1028,6 +1029,190 @@ static void ep_ring_key(struct hcall *hc, json_t *reply, int failed)
     hcall_answer(hc, 200, out);
 }
 
+/* ---- endpoints: Merkle trees ------------------------------------------------- */
+
+/* The value after `name` in a flat [name, value, ...] record (a RESP2 map
+ * in a COMBINE_NODES answer), or NULL. */
+static json_t *pairs_get(json_t *rec, const char *name)
+{
+    for (size_t i = 0; i + 1 < json_array_size(rec); i += 2) {
+        const char *k = json_string_value(json_array_get(rec, i));
+        if (k && strcmp(k, name) == 0)
+            return json_array_get(rec, i + 1);
+    }
+    return NULL;
+}
+
+/* A COMBINE_NODES answer split: the records of the nodes that answered
+ * (rec(node) is their record, as json objects when to_obj) into *answered
+ * as {"node": record}, the names of those that did not into a new
+ * array. */
+static json_t *split_unanswered(json_t *records, json_t *answered, int to_obj)
+{
+    json_t *missing = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(records, i, r) {
+        json_t *node = pairs_get(r, "node");
+        if (!json_is_string(node))
+            continue;
+        if (pairs_get(r, "unanswered"))
+            json_array_append(missing, node);
+        else if (answered)
+            json_object_set_new(answered, json_string_value(node),
+                                to_obj ? pairs_object(r) : json_incref(r));
+    }
+    return missing;
+}
+
+/* GET /api/merkle: DYNAMO.RING, then DYNAMO.ROOTS CLUSTER; per partition
+ * the roots of its N replicas (an answered replica that lists no tree for
+ * it holds the empty one), in_sync when the roots of those that answered
+ * are equal.  A replica that did not answer has root null and keys -1. */
+static void ep_merkle(struct hcall *hc, json_t *reply, int failed)
+{
+    if (hc->step == 0) {
+        static const char *const av[] = {"DYNAMO.RING"};
+        hcall_runv(hc, 1, av);
+        return;
+    }
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    if (hc->step == 1) {
+        json_decref(hc->acc);
+        hc->acc = json_incref(json_object_get(reply, "table"));
+        static const char *const av[] = {"DYNAMO.ROOTS", "CLUSTER"};
+        hcall_runv(hc, 2, av);
+        return;
+    }
+    /* node -> {"empty": root, "p": {"<partition>": [root, keys]}} */
+    json_t *nodes = json_object();
+    json_t *unanswered = split_unanswered(reply, nodes, 0);
+    const char *name;
+    json_t *rec;
+    json_object_foreach(nodes, name, rec) {
+        json_t *v = json_object();
+        json_object_set(v, "empty", pairs_get(rec, "empty_root"));
+        json_t *parts = json_object();
+        size_t i;
+        json_t *row;
+        json_array_foreach(pairs_get(rec, "partitions"), i, row) {
+            char pk[24];
+            snprintf(pk, sizeof(pk), "%lld",
+                     (long long)json_integer_value(json_array_get(row, 0)));
+            json_t *rk = json_array();
+            json_array_append(rk, json_array_get(row, 1));
+            json_array_append(rk, json_array_get(row, 2));
+            json_object_set_new(parts, pk, rk);
+        }
+        json_object_set_new(v, "p", parts);
+        json_object_set_new(nodes, name, v);
+    }
+    json_t *list = json_array();
+    long long divergent = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(hc->acc, i, row) {
+        json_t *part = json_array_get(row, 0);
+        char pk[24];
+        snprintf(pk, sizeof(pk), "%lld", (long long)json_integer_value(part));
+        json_t *reps = json_array();
+        const char *first = NULL;
+        int in_sync = 1;
+        for (size_t k = 1; k < json_array_size(row); k++) {
+            json_t *who = json_array_get(row, k);
+            json_t *v = json_object_get(nodes, json_string_value(who));
+            json_t *o = json_object();
+            json_object_set(o, "node", who);
+            if (!v) {
+                json_object_set_new(o, "root", json_null());
+                json_object_set_new(o, "keys", json_integer(-1));
+            } else {
+                json_t *rk = json_object_get(json_object_get(v, "p"), pk);
+                json_t *root = rk ? json_array_get(rk, 0)
+                                  : json_object_get(v, "empty");
+                json_object_set(o, "root", root);
+                json_object_set_new(o, "keys", rk ? json_incref(
+                                                        json_array_get(rk, 1))
+                                                  : json_integer(0));
+                const char *r = json_string_value(root);
+                if (!first)
+                    first = r;
+                else if (r && strcmp(first, r) != 0)
+                    in_sync = 0;
+            }
+            json_array_append_new(reps, o);
+        }
+        divergent += !in_sync;
+        json_t *o = json_object();
+        json_object_set(o, "partition", part);
+        json_object_set_new(o, "in_sync", json_boolean(in_sync));
+        json_object_set_new(o, "replicas", reps);
+        json_array_append_new(list, o);
+    }
+    json_decref(nodes);
+    json_t *out = json_object();
+    json_object_set_new(out, "partitions", list);
+    json_object_set_new(out, "divergent", json_integer(divergent));
+    json_object_set_new(out, "unanswered", unanswered);
+    hcall_answer(hc, 200, out);
+}
+
+/* GET /api/merkle/:partition: DYNAMO.MERKLE partition.  Not a partition
+ * number: 400; a number the ring does not have: 404. */
+static void ep_merkle_partition(struct hcall *hc, json_t *reply, int failed)
+{
+    if (hc->step == 0) {
+        const struct ring *ring = cluster_ring(hc->h->node);
+        int digits = hc->plen > 0 && hc->plen <= 9;
+        for (size_t i = 0; i < hc->plen && digits; i++)
+            digits = hc->param[i] >= '0' && hc->param[i] <= '9';
+        if (!digits) {
+            hcall_error(hc, 400, "ERR the partition must be a number");
+            return;
+        }
+        if (ring && strtoul(hc->param, NULL, 10) >= ring->q) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "ERR no partition %s: the ring has "
+                     "%u (0 to %u)", hc->param, ring->q, ring->q - 1);
+            hcall_error(hc, 404, msg);
+            return;
+        }
+        struct dyn_arg av[2] = {{"DYNAMO.MERKLE", 13},
+                                {hc->param, hc->plen}};
+        hcall_run(hc, 2, av);
+        return;
+    }
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    if (!json_is_object(reply)) { /* a node alone lists its own tree */
+        hcall_error(hc, 404, "ERR this node is not in a cluster");
+        return;
+    }
+    json_t *out = json_object();
+    json_object_set(out, "partition", json_object_get(reply, "partition"));
+    json_object_set(out, "leaves", json_object_get(reply, "leaves"));
+    json_t *reps = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(reply, "replicas"), i, r) {
+        json_t *o = json_object();
+        json_object_set(o, "node", json_array_get(r, 0));
+        json_object_set(o, "root", json_array_get(r, 1));
+        json_object_set(o, "keys", json_array_get(r, 2));
+        json_array_append_new(reps, o);
+    }
+    json_object_set_new(out, "replicas", reps);
+    json_object_set(out, "differing_leaves",
+                    json_object_get(reply, "differing_leaves"));
+    json_object_set(out, "unanswered", json_object_get(reply, "unanswered"));
+    hcall_answer(hc, 200, out);
+}
+
 /* ---- endpoints: members and faults ------------------------------------------ */
 
 /* The member the path names, or -1 after answering 404. */
@@ -1297,6 +1482,8 @@ static const struct route routes[] = {
     {"/api/nodes/:id/kill", HREQ_POST, ep_node_kill},
     {"/api/nodes/:id/revive", HREQ_POST, ep_node_revive},
     {"/api/events", HREQ_GET, ep_events},
+    {"/api/merkle", HREQ_GET, ep_merkle},
+    {"/api/merkle/:partition", HREQ_GET, ep_merkle_partition},
     {"/api/faults", HREQ_GET, ep_faults_list},
     {"/api/faults", HREQ_POST, ep_faults_add},
     {"/api/faults", HREQ_DELETE, ep_faults_clear},
