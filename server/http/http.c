@@ -1343,17 +1343,147 @@ static void answer_field(struct hcall *hc, json_t *reply, int failed,
     hcall_answer(hc, 200, out);
 }
 
-/* GET /api/events?since=: this node's event log after event id `since`
- * (DYNAMO.EVENTS since), oldest first; a bad since is a 400 */
+/* Orders merged events by time, then node, then id. */
+static int event_cmp(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t tx = json_integer_value(json_object_get(x, "time_ms"));
+    json_int_t ty = json_integer_value(json_object_get(y, "time_ms"));
+    if (tx != ty)
+        return tx < ty ? -1 : 1;
+    const char *nx = json_string_value(json_object_get(x, "node"));
+    const char *ny = json_string_value(json_object_get(y, "node"));
+    int c = strcmp(nx ? nx : "", ny ? ny : "");
+    if (c)
+        return c;
+    json_int_t ix = json_integer_value(json_object_get(x, "id"));
+    json_int_t iy = json_integer_value(json_object_get(y, "id"));
+    return ix < iy ? -1 : ix > iy;
+}
+
+/* since= as {"node": last id}: a cursor's pairs (its "*" pair, the id of
+ * every node it does not name, into *all), or NULL for a plain id (given
+ * for every node: *all). */
+static json_t *cursor_parse(const char *since, json_int_t *all)
+{
+    *all = 0;
+    if (!since || !strchr(since, ':')) {
+        *all = since ? strtoll(since, NULL, 10) : 0;
+        return NULL;
+    }
+    json_t *o = json_object();
+    const char *p = since;
+    while (*p) {
+        size_t e = strcspn(p, ",");
+        const char *colon = memchr(p, ':', e);
+        if (colon && colon == p + 1 && *p == '*') {
+            *all = strtoll(colon + 1, NULL, 10);
+        } else if (colon && colon > p &&
+                   (size_t)(colon - p) < MEMBER_NAME_MAX) {
+            char name[MEMBER_NAME_MAX];
+            snprintf(name, sizeof(name), "%.*s", (int)(colon - p), p);
+            json_object_set_new(o, name,
+                                json_integer(strtoll(colon + 1, NULL, 10)));
+        }
+        p += e + (p[e] == ',');
+    }
+    return o;
+}
+
+/* GET /api/events?since=: the event logs of every member (DYNAMO.EVENTS
+ * CLUSTER since), merged oldest first by time.  since is an event id
+ * (for every node) or the "cursor" a previous answer gave: per node the
+ * last id seen ("n1:5,n2:9", and "*:id" for the nodes it does not name,
+ * after a plain since); so polling with it never repeats an event.  Members that did
+ * not answer are "unanswered".  A bad since is a 400 (the command's
+ * check). */
 static void ep_events(struct hcall *hc, json_t *reply, int failed)
 {
+    const char *since = evhttp_find_header(&hc->query, "since");
     if (hc->step == 0) {
-        const char *since = evhttp_find_header(&hc->query, "since");
-        const char *av[] = {"DYNAMO.EVENTS", since ? since : "0"};
+        const char *av[] = {"DYNAMO.EVENTS", "CLUSTER", since ? since : "0"};
+        hcall_runv(hc, 3, av);
+        return;
+    }
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    json_int_t all;
+    json_t *last = cursor_parse(since, &all);
+    if (!last)
+        last = json_object();
+    size_t n = json_array_size(reply), k = 0, i;
+    json_t **ev = dyn_malloc(sizeof(*ev) * (n ? n : 1));
+    json_t *unanswered = json_array();
+    json_t *r;
+    json_array_foreach(reply, i, r) {
+        json_t *o = json_is_object(r) ? json_incref(r) : pairs_object(r);
+        const char *node = json_string_value(json_object_get(o, "node"));
+        if (!node) {
+            json_decref(o);
+            continue;
+        }
+        json_int_t seen = json_object_get(last, node)
+                              ? json_integer_value(json_object_get(last, node))
+                              : all;
+        if (json_object_get(o, "unanswered")) {
+            json_array_append_new(unanswered, json_string(node));
+            json_object_set_new(last, node, json_integer(seen));
+            json_decref(o);
+            continue;
+        }
+        json_int_t id = json_integer_value(json_object_get(o, "id"));
+        json_object_set_new(last, node, json_integer(id > seen ? id : seen));
+        ev[k++] = o;
+    }
+    qsort(ev, k, sizeof(*ev), event_cmp);
+    json_t *events = json_array();
+    for (i = 0; i < k; i++)
+        json_array_append_new(events, ev[i]);
+    dyn_free(ev);
+    /* the nodes that answered with no new event keep their place */
+    const char *name;
+    json_t *v;
+    struct dbuf cur;
+    dbuf_init(&cur);
+    if (all > 0) /* for the nodes that had nothing new, or are new */
+        dbuf_printf(&cur, "*:%lld", (long long)all);
+    json_object_foreach(last, name, v)
+        dbuf_printf(&cur, "%s%s:%lld", cur.len ? "," : "", name,
+                    (long long)json_integer_value(v));
+    json_t *out = json_object();
+    json_object_set_new(out, "events", events);
+    json_object_set_new(out, "cursor", rjson_string(cur.p ? cur.p : "",
+                                                    cur.len));
+    json_object_set_new(out, "unanswered", unanswered);
+    dbuf_free(&cur);
+    json_decref(last);
+    hcall_answer(hc, 200, out);
+}
+
+/* GET /api/gossip: every member's view of the others and its last gossip
+ * rounds (DYNAMO.GOSSIP CLUSTER). */
+static void ep_gossip(struct hcall *hc, json_t *reply, int failed)
+{
+    if (hc->step == 0) {
+        static const char *const av[] = {"DYNAMO.GOSSIP", "CLUSTER"};
         hcall_runv(hc, 2, av);
         return;
     }
-    answer_field(hc, reply, failed, "events");
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    json_t *nodes = json_object();
+    json_t *unanswered = split_unanswered(reply, nodes, 1);
+    const char *name;
+    json_t *rec;
+    json_object_foreach(nodes, name, rec) json_object_del(rec, "node");
+    json_t *out = json_object();
+    json_object_set_new(out, "nodes", nodes);
+    json_object_set_new(out, "unanswered", unanswered);
+    hcall_answer(hc, 200, out);
 }
 
 /* GET /api/faults */
@@ -1484,6 +1614,7 @@ static const struct route routes[] = {
     {"/api/events", HREQ_GET, ep_events},
     {"/api/merkle", HREQ_GET, ep_merkle},
     {"/api/merkle/:partition", HREQ_GET, ep_merkle_partition},
+    {"/api/gossip", HREQ_GET, ep_gossip},
     {"/api/faults", HREQ_GET, ep_faults_list},
     {"/api/faults", HREQ_POST, ep_faults_add},
     {"/api/faults", HREQ_DELETE, ep_faults_clear},
