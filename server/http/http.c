@@ -54,9 +54,18 @@
  *                                    member: 409 (a node leaves by itself)
  *   POST   /api/nodes/:id/kill       {"seconds"?}: DYNAMO.KILL
  *   POST   /api/nodes/:id/revive     DYNAMO.REVIVE
- *   GET    /api/events?since=        DYNAMO.EVENTS since: this node's
- *                                    event log (not yet merged across the
- *                                    cluster)
+ *   GET    /api/events?since=        DYNAMO.EVENTS CLUSTER since: every
+ *                                    member's events merged by time_ms,
+ *                                    with "cursor" (per node last ids: the
+ *                                    next since) and "unanswered"
+ *   GET    /api/merkle               DYNAMO.RING + DYNAMO.ROOTS CLUSTER:
+ *                                    each partition's replicas' roots,
+ *                                    in_sync, the count divergent
+ *   GET    /api/merkle/:partition    DYNAMO.MERKLE partition: roots and
+ *                                    the differing leaves (400 not a
+ *                                    number, 404 no such partition)
+ *   GET    /api/gossip               DYNAMO.GOSSIP CLUSTER: each node's
+ *                                    member view and last gossip rounds
  *   GET    /api/faults               DYNAMO.FAULT LIST
  *   POST   /api/faults               {"from":[..], "to":[..], "delay_ms"?,
  *                                    "both"?}: DYNAMO.FAULT per pair
