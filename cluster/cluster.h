@@ -51,6 +51,10 @@ void cluster_quorum_changed(struct node *n, const struct dyn_arg *name,
 /* For DYNAMO.RING / PREFLIST / MEMBERS: the ring and member table, NULL
  * for a node alone.  member_reachable: up and linked (self: always). */
 const struct ring *cluster_ring(const struct node *n);
+/* This node's recent gossip rounds (members.c), or NULL outside a
+ * cluster. */
+struct gossiplog;
+const struct gossiplog *cluster_gossip_log(const struct node *n);
 const struct membership *cluster_membership(const struct node *n);
 int cluster_member_reachable(const struct node *n, int member);
 

@@ -1218,6 +1218,69 @@ static void gather_timeout(struct op *op)
     dbuf_free(&names);
 }
 
+/* COMBINE_NODES' answer (nodes_start), when every member answered or at
+ * the deadline: the records of the members that answered, concatenated
+ * (this node's first), then one {node, unanswered} record per member that
+ * failed or is still silent.  The local handler's error is the answer. */
+static void nodes_combine(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    uint32_t self = cl->mb.self;
+    if (op->finished)
+        return;
+    if (op->child_failed[self]) {
+        dbuf_reset(&op->reply);
+        dbuf_append(&op->reply, op->child[self].p, op->child[self].len);
+        op->failed = 1;
+        op_finish(op);
+        return;
+    }
+    long long total = 0;
+    struct dbuf body, miss;
+    dbuf_init(&body);
+    dbuf_init(&miss);
+    for (uint32_t k = 0; k < op->nchild; k++) {
+        uint32_t m = k == 0 ? self : k <= self ? k - 1 : k;
+        const char *p = op->child[m].p;
+        size_t len = op->child[m].len;
+        if (op->silent[m] || op->child_failed[m]) {
+            char why[160];
+            if (op->silent[m]) {
+                snprintf(why, sizeof(why), "no answer within %d ms",
+                         cl->node->cfg.request_timeout_ms);
+            } else {
+                /* "-ERR text\r\n" -> "text" */
+                size_t s = len && p[0] == '-' ? 1 : 0, e = len;
+                while (e > s && (p[e - 1] == '\r' || p[e - 1] == '\n'))
+                    e--;
+                if (e - s > 4 && memcmp(p + s, "ERR ", 4) == 0)
+                    s += 4;
+                snprintf(why, sizeof(why), "%.*s", (int)(e - s), p + s);
+            }
+            reply_map(&miss, 2, 2);
+            reply_bulk_cstr(&miss, "node");
+            reply_bulk_cstr(&miss, cl->mb.m[m].name);
+            reply_bulk_cstr(&miss, "unanswered");
+            reply_bulk_cstr(&miss, why);
+            total++;
+            continue;
+        }
+        const char *nl = len >= 4 && p[0] == '*' ? memchr(p, '\n', len)
+                                                 : NULL;
+        if (!nl)
+            continue;
+        total += strtoll(p + 1, NULL, 10);
+        dbuf_append(&body, nl + 1, len - (size_t)(nl + 1 - p));
+    }
+    dbuf_reset(&op->reply);
+    reply_array(&op->reply, total);
+    dbuf_append(&op->reply, body.p, body.len);
+    dbuf_append(&op->reply, miss.p, miss.len);
+    dbuf_free(&body);
+    dbuf_free(&miss);
+    op_finish(op);
+}
+
 /* Parses a child reply produced by reply.c (local) or relayed from a peer
  * (stored re-encoded in RESP2). */
 static void gather_combine(struct op *op)
@@ -1226,6 +1289,10 @@ static void gather_combine(struct op *op)
         return;
     if (op->ks) {
         ks_next(op);
+        return;
+    }
+    if (op->combine == COMBINE_NODES) {
+        nodes_combine(op);
         return;
     }
     for (uint32_t i = 0; i < op->nchild; i++)
@@ -1305,14 +1372,19 @@ static void gather_members(struct op *op)
     op->phase = PH_GATHER;
 }
 
-/* COMBINE_NODES: what each node recorded (DYNAMO.TRACE, DYNAMO.EVENTS).
- * Without CLUSTER the command runs here.  With it, the command without
- * its CLUSTER runs here and, as R.NODES cmd args..., on every reachable
- * member; the answers, arrays in RESP2 (a peer answers in RESP2, so the
- * local part is rendered so too), are concatenated, this node's first.
- * A member that is down or not linked is left out; one that does not
- * answer within request-timeout-ms makes it -TIMEOUT naming it (the
- * gather's rule); a syntax error here is the answer, nobody is asked. */
+/* COMBINE_NODES: what each node recorded or holds (DYNAMO.TRACE,
+ * DYNAMO.EVENTS, DYNAMO.ROOTS, DYNAMO.GOSSIP).  Without CLUSTER the
+ * command runs here.  With it, the command without its CLUSTER runs here
+ * and, as R.NODES cmd args..., on every reachable member; the answers,
+ * arrays in RESP2 (a peer answers in RESP2, so the local part is rendered
+ * so too), are concatenated, this node's first.  The answer is always
+ * what the nodes that answered said: a member that could not be asked
+ * (down, not linked), answered an error, or stayed silent until
+ * request-timeout-ms (killed, cut off by a fault) adds one record
+ * {node, unanswered: why} at the end instead -- never a -TIMEOUT, so a
+ * dead node does not hide what the live ones know.  Tombstones (left,
+ * removed) are not members to ask.  A syntax error here is the answer,
+ * nobody is asked. */
 static void nodes_start(struct op *op)
 {
     struct cluster *cl = op->cl;
@@ -1342,9 +1414,17 @@ static void nodes_start(struct op *op)
     for (uint32_t m = 0; m < cl->mb.n; m++) {
         if (m == self)
             continue;
-        if (op->child_failed[self] || !cl_reachable(cl, (int)m) ||
-            send_to(cl, op, (uint16_t)m, P_GATHER, op->argc, av) != 0) {
+        if (op->child_failed[self] ||
+            MEMBER_IS_TOMBSTONE(cl->mb.m[m].status)) {
             reply_array(&op->child[m], 0);
+            op->ndone++;
+        } else if (!cl_reachable(cl, (int)m) ||
+                   send_to(cl, op, (uint16_t)m, P_GATHER, op->argc,
+                           av) != 0) {
+            reply_errorf(&op->child[m], "ERR %s is %s", cl->mb.m[m].name,
+                         cl->mb.m[m].status == MEMBER_UP ? "not linked"
+                         : member_status_name(cl->mb.m[m].status));
+            op->child_failed[m] = 1;
             op->ndone++;
         } else {
             op->silent[m] = 1;
@@ -2536,6 +2616,8 @@ void coord_tick(struct node *n, uint64_t t)
         if ((op->phase == PH_READ || op->phase == PH_WRITE) && op->q_live) {
             quorum_timeout(&op->q, &decided);
             quorum_failed(op);
+        } else if (op->phase == PH_GATHER && op->combine == COMBINE_NODES) {
+            nodes_combine(op); /* the silent ones are unanswered */
         } else if (op->phase == PH_GATHER) {
             gather_timeout(op);
         } else {

@@ -62,6 +62,7 @@
 #include "cluster/cluster_int.h"
 #include "cluster/cluster.h"
 #include "cluster/gossip.h"
+#include "cluster/gossiplog.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "server/reply.h"
@@ -80,6 +81,14 @@ struct members {
     uint64_t gossip_rounds;
     uint64_t qversion;                  /* of n/r/w: DYNAMO.CONFIG SET's
                                          * time; gossip keeps the newest */
+    struct gossiplog rounds;            /* the last GOSSIPLOG_ROUNDS rounds,
+                                         * for DYNAMO.GOSSIP */
+};
+
+/* A sent round waiting for its reply: the slot is found again by seq. */
+struct gossip_ask {
+    struct cluster *cl;
+    uint64_t seq;
 };
 
 static uint64_t rnd_next(struct cluster *cl)
@@ -217,6 +226,7 @@ int members_init(struct cluster *cl, struct dbuf *err)
     /* gossip's own stream, seeded from the node's random source so that
      * a simulation replays it from its seed (xorshift: never zero) */
     cl->mem->rnd = node_random(n) | 1;
+    gossiplog_init(&cl->mem->rounds, GOSSIPLOG_ROUNDS);
     grow(cl, DYN_MAX(cl->mb.n, 8));
     uint64_t hb = (uint64_t)n->cfg.down_timeout_ms +
                   5 * (uint64_t)n->cfg.gossip_interval_ms;
@@ -240,8 +250,14 @@ void members_free(struct cluster *cl)
         return;
     dyn_free(cl->mem->seed_peer);
     dyn_free(cl->mem->fault);
+    gossiplog_free(&cl->mem->rounds);
     dyn_free(cl->mem);
     cl->mem = NULL;
+}
+
+const struct gossiplog *cluster_gossip_log(const struct node *n)
+{
+    return n->cluster && n->cluster->mem ? &n->cluster->mem->rounds : NULL;
 }
 
 int members_killed(const struct cluster *cl)
@@ -293,10 +309,36 @@ static void gossip_news(struct cluster *cl, const char *news, uint32_t m)
     evlog_field(e, "incarnation", "%u", cl->mb.m[m].incarnation);
 }
 
-static void apply_events(struct cluster *cl, struct gossip_events *ev)
+/* What a merge changed, applied; each change is also a news line of the
+ * round that brought it (r, may be NULL). */
+static void apply_events(struct cluster *cl, struct gossip_events *ev,
+                         struct gossiplog_round *r)
 {
     for (uint32_t i = 0; i < ev->n; i++) {
         const struct gossip_event *e = &ev->ev[i];
+        const struct member *who = &cl->mb.m[e->member];
+        switch (e->type) {
+        case GOSSIP_EV_JOINED:
+        case GOSSIP_EV_RESTARTED:
+        case GOSSIP_EV_SELF_REFUTED:
+        case GOSSIP_EV_SELF_REJOINED:
+            gossiplog_news(r, "%s: %s, incarnation %u", who->name,
+                           e->type == GOSSIP_EV_JOINED ? "joined"
+                           : e->type == GOSSIP_EV_RESTARTED ? "restarted"
+                           : e->type == GOSSIP_EV_SELF_REFUTED
+                               ? "refuted"
+                               : "rejoined",
+                           who->incarnation);
+            break;
+        case GOSSIP_EV_STATUS:
+        case GOSSIP_EV_SELF_REMOVED:
+            gossiplog_news(r, "%s: %s->%s", who->name,
+                           member_status_name(e->from),
+                           member_status_name(e->to));
+            break;
+        case GOSSIP_EV_RING:
+            break;
+        }
         switch (e->type) {
         case GOSSIP_EV_JOINED:
             members_added(cl, e->member);
@@ -344,6 +386,9 @@ static void apply_events(struct cluster *cl, struct gossip_events *ev)
         }
     }
     if (ev->has_old_ring) {
+        gossiplog_news(r, "ring: epoch %llu->%llu",
+                       (unsigned long long)ev->old_ring.epoch,
+                       (unsigned long long)cl->ring.epoch);
         dlog(DLOG_NOTICE, "gossip: ring epoch %llu -> %llu",
              (unsigned long long)ev->old_ring.epoch,
              (unsigned long long)cl->ring.epoch);
@@ -351,16 +396,20 @@ static void apply_events(struct cluster *cl, struct gossip_events *ev)
     }
 }
 
-/* Decodes and merges a GOSSIP payload. */
-static int merge_bytes(struct cluster *cl, const char *p, size_t len)
+/* Decodes and merges a GOSSIP payload; the round it belongs to (r, may be
+ * NULL) gets its entry count and news. */
+static int merge_bytes(struct cluster *cl, const char *p, size_t len,
+                       struct gossiplog_round *r)
 {
     struct gossip_msg msg;
     struct gossip_events ev;
     gossip_events_init(&ev);
     int rc = gossip_decode((const uint8_t *)p, len, &msg);
     if (rc == 0) {
+        if (r)
+            r->entries = msg.n;
         rc = gossip_merge(&cl->mb, &cl->ring, &msg, cl_now(cl), &ev);
-        apply_events(cl, &ev);
+        apply_events(cl, &ev, r);
     }
     gossip_msg_free(&msg);
     gossip_events_free(&ev);
@@ -419,14 +468,19 @@ static void adopt_quorum_values(struct cluster *cl,
 
 static void gossip_reply(void *ctx, int err, const struct peer_value *v)
 {
-    struct cluster *cl = ctx;
+    struct gossip_ask *ask = ctx;
+    struct cluster *cl = ask->cl;
+    struct gossiplog_round *r = gossiplog_find(&cl->mem->rounds, ask->seq);
+    dyn_free(ask);
     const struct peer_value *bytes = v;
     if (err == 0 && v && v->type == PEER_V_ARRAY && v->n == 5) {
         bytes = &v->elem[0];
         adopt_quorum_values(cl, &v->elem[1], "gossip");
     }
     if (err == 0 && bytes && bytes->type == PEER_V_STRING) {
-        int rc = merge_bytes(cl, bytes->str, bytes->len);
+        if (r)
+            r->answered = 1;
+        int rc = merge_bytes(cl, bytes->str, bytes->len, r);
         if (rc == DYN_EPROTO)
             dlog(DLOG_WARNING, "gossip: a peer belongs to another cluster "
                                "(its ring has another partition count)");
@@ -451,7 +505,10 @@ static void h_gossip(void *ctx, struct peer_call *call, int argc,
         }
         adopt_quorum_values(cl, q, peer_call_peer_name(call));
     }
-    int rc = merge_bytes(cl, argv[1].p, argv[1].len);
+    struct gossiplog_round *r =
+        gossiplog_add(&cl->mem->rounds, node_wall_ms(cl->node),
+                      GOSSIPLOG_RECEIVED, peer_call_peer_name(call));
+    int rc = merge_bytes(cl, argv[1].p, argv[1].len, r);
     if (rc == DYN_EINVAL || rc == DYN_EPROTO) {
         peer_call_reply_error(call, rc == DYN_EPROTO
                                         ? "ERR another cluster (ring size)"
@@ -479,17 +536,23 @@ static void gossip_round(struct cluster *cl)
     cl->mem->gossip_rounds++;
     uint32_t m;
     int peer = -1;
+    char name[PEER_NAME_MAX] = "";
     if (gossip_pick_peer(&cl->mb, rnd_next(cl), &m) == 0 &&
         m < cl->mem->peer_cap && cl->peer_of[m] >= 0 &&
-        peer_is_connected(cl->bus, cl->peer_of[m]))
+        peer_is_connected(cl->bus, cl->peer_of[m])) {
         peer = cl->peer_of[m];
+        snprintf(name, sizeof(name), "%s", cl->mb.m[m].name);
+    }
     if (peer < 0 && cl->mem->nseeds) {
         /* nobody live, or the pick is not connected yet: a seed */
         uint32_t start = (uint32_t)(rnd_next(cl) % cl->mem->nseeds);
         for (uint32_t i = 0; i < cl->mem->nseeds && peer < 0; i++) {
-            int id = cl->mem->seed_peer[(start + i) % cl->mem->nseeds];
-            if (peer_is_connected(cl->bus, id))
+            uint32_t k = (start + i) % cl->mem->nseeds;
+            int id = cl->mem->seed_peer[k];
+            if (peer_is_connected(cl->bus, id)) {
                 peer = id;
+                snprintf(name, sizeof(name), "?seed-%u", k); /* seed_add's */
+            }
         }
     }
     if (peer < 0)
@@ -500,7 +563,14 @@ static void gossip_round(struct cluster *cl)
         char qb[4][24];
         struct dyn_arg av[6] = {{"GOSSIP", 6}, {out.p, out.len}};
         quorum_args(cl, qb, av + 2);
-        peer_request(cl->bus, peer, 6, av, gossip_reply, cl, NULL);
+        struct gossip_ask *ask = dyn_malloc(sizeof(*ask));
+        struct gossiplog_round *r =
+            gossiplog_add(&cl->mem->rounds, node_wall_ms(cl->node),
+                          GOSSIPLOG_SENT, name);
+        ask->cl = cl;
+        ask->seq = r ? r->seq : 0;
+        if (peer_request(cl->bus, peer, 6, av, gossip_reply, ask, NULL) != 0)
+            dyn_free(ask); /* refused at once: no callback */
     }
     dbuf_free(&out);
 }

@@ -1,6 +1,24 @@
 /*
- * cmd_cluster.c -- DYNAMO.RING, DYNAMO.PREFLIST and DYNAMO.MEMBERS: what
- * this node believes about the ring and its members.
+ * cmd_cluster.c -- DYNAMO.RING, DYNAMO.PREFLIST, DYNAMO.MEMBERS and
+ * DYNAMO.GOSSIP: what this node believes about the ring and its members,
+ * and how gossip told it.
+ *
+ *   DYNAMO.GOSSIP [CLUSTER]  -> one record {node, view, rounds}: view is
+ *                               this node's member table (name, status,
+ *                               incarnation, heartbeat, heartbeat_ms_ago:
+ *                               -1 never heard), rounds its last gossip
+ *                               rounds, newest first (GOSSIPLOG_ROUNDS,
+ *                               cluster/gossiplog.h): time_ms, peer, dir
+ *                               (sent: we asked, and what the reply
+ *                               brought; received: the peer asked),
+ *                               answered, entries (members in the message
+ *                               that came in), news (what it changed
+ *                               here: "n3: suspect->up", "n4: restarted,
+ *                               incarnation 2", "ring: epoch 3->4"; past
+ *                               GOSSIPLOG_NEWS lines, "... and k more").
+ *                               With CLUSTER, every member's record (the
+ *                               coordinator's COMBINE_NODES: a member that
+ *                               does not answer is {node, unanswered}).
  *
  * These are views, not quorum operations: each node answers from its own
  * state, which is the point (two nodes may disagree while gossip is in
@@ -9,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cluster/cluster.h"
+#include "cluster/gossiplog.h"
 #include "cluster/membership.h"
 #include "cluster/ring.h"
 #include "server/command.h"
@@ -173,6 +192,80 @@ static void dynamo_members(struct client *c, int argc,
     }
 }
 
+/* DYNAMO.GOSSIP [CLUSTER]: a leading CLUSTER reaches this handler only on
+ * a node alone (the coordinator gathers and strips it otherwise). */
+static void dynamo_gossip(struct client *c, int argc,
+                          const struct dyn_arg *argv)
+{
+    if (argc == 2 && dyn_arg_is(argv[1].p, argv[1].len, "cluster"))
+        argc--;
+    if (argc != 1) {
+        client_error(c, "ERR syntax: DYNAMO.GOSSIP [CLUSTER]");
+        return;
+    }
+    const struct membership *mb = cluster_membership(c->node);
+    const struct gossiplog *log = cluster_gossip_log(c->node);
+    if (!mb || !log) {
+        client_error(c, NOT_IN_CLUSTER);
+        return;
+    }
+    uint64_t now = node_wall_ms(c->node);
+    reply_array(&c->obuf, 1);
+    reply_map(&c->obuf, c->resp, 3);
+    reply_bulk_cstr(&c->obuf, "node");
+    reply_bulk_cstr(&c->obuf, mb->m[mb->self].name);
+    reply_bulk_cstr(&c->obuf, "view");
+    reply_array(&c->obuf, mb->n);
+    for (uint32_t i = 0; i < mb->n; i++) {
+        const struct member *m = &mb->m[i];
+        reply_map(&c->obuf, c->resp, 5);
+        reply_bulk_cstr(&c->obuf, "name");
+        reply_bulk_cstr(&c->obuf, m->name);
+        reply_bulk_cstr(&c->obuf, "status");
+        reply_bulk_cstr(&c->obuf, m->self && !MEMBER_IS_TOMBSTONE(m->status)
+                                      ? "self"
+                                      : member_status_name(m->status));
+        reply_bulk_cstr(&c->obuf, "incarnation");
+        reply_int(&c->obuf, m->incarnation);
+        reply_bulk_cstr(&c->obuf, "heartbeat");
+        reply_int(&c->obuf, (long long)m->heartbeat);
+        reply_bulk_cstr(&c->obuf, "heartbeat_ms_ago");
+        reply_int(&c->obuf, m->self ? 0
+                            : !m->last_heard_ms ? -1
+                            : (long long)(now > m->last_heard_ms
+                                              ? now - m->last_heard_ms
+                                              : 0));
+    }
+    const struct gossiplog_round *out[GOSSIPLOG_ROUNDS];
+    uint32_t k = gossiplog_list(log, out, GOSSIPLOG_ROUNDS);
+    reply_bulk_cstr(&c->obuf, "rounds");
+    reply_array(&c->obuf, k);
+    for (uint32_t i = 0; i < k; i++) {
+        const struct gossiplog_round *r = out[i];
+        uint32_t kept = DYN_MIN(r->nnews, (uint32_t)GOSSIPLOG_NEWS);
+        reply_map(&c->obuf, c->resp, 6);
+        reply_bulk_cstr(&c->obuf, "time_ms");
+        reply_int(&c->obuf, (long long)r->wall_ms);
+        reply_bulk_cstr(&c->obuf, "peer");
+        reply_bulk_cstr(&c->obuf, r->peer);
+        reply_bulk_cstr(&c->obuf, "dir");
+        reply_bulk_cstr(&c->obuf, gossiplog_dir_name(r->dir));
+        reply_bulk_cstr(&c->obuf, "answered");
+        reply_int(&c->obuf, r->answered);
+        reply_bulk_cstr(&c->obuf, "entries");
+        reply_int(&c->obuf, r->entries);
+        reply_bulk_cstr(&c->obuf, "news");
+        reply_array(&c->obuf, kept + (r->nnews > kept));
+        for (uint32_t j = 0; j < kept; j++)
+            reply_bulk_cstr(&c->obuf, r->news[j]);
+        if (r->nnews > kept) {
+            char more[48];
+            snprintf(more, sizeof(more), "... and %u more", r->nnews - kept);
+            reply_bulk_cstr(&c->obuf, more);
+        }
+    }
+}
+
 /* Replies +OK, or the error text the cluster function wrote. */
 static void reply_result(struct client *c, int rc, struct dbuf *err)
 {
@@ -303,6 +396,13 @@ const struct command cmd_cluster_table[] = {
      "@read @slow", "dynamo", "1.0.0",
      "Shows this node's view of every member.", "O(S)", NULL,
      ROUTE_LOCAL, COMBINE_NONE, NULL},
+    {"dynamo.gossip", dynamo_gossip, -1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
+     "@read @slow", "dynamo", "1.0.0",
+     "Shows this node's member view and its last gossip rounds (with "
+     "whom, which way, the news each brought), or every member's with "
+     "CLUSTER.",
+     "O(S + G) where G is the rounds kept", NULL, ROUTE_ALL, COMBINE_NODES,
+     NULL},
     {"dynamo.kill", dynamo_kill, -1, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
      "@admin @dangerous", "dynamo", "1.0.0",
      "Makes this node (or the named one) behave as crashed: peer traffic "

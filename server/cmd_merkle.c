@@ -28,6 +28,23 @@
  *                                 not asked again in that run.  On a node
  *                                 under DYNAMO.KILL: -KILLED.
  *
+ *   DYNAMO.ROOTS [CLUSTER]     -> this node's roots as one record
+ *                                 {node, leaves, empty_root, partitions:
+ *                                 [[partition, root, keys]...]}: every
+ *                                 partition whose tree is not the empty
+ *                                 tree's (empty_root: a partition not
+ *                                 listed has that root and no keys; the
+ *                                 XOR leaves make a tree emptied by
+ *                                 deletes or handoffs equal to it).  No
+ *                                 network.  With CLUSTER, every
+ *                                 reachable member's record (the
+ *                                 coordinator's COMBINE_NODES, as
+ *                                 DYNAMO.TRACE CLUSTER: a member that does
+ *                                 not answer is a {node, unanswered}
+ *                                 record), so a caller compares the roots
+ *                                 of each partition's replicas in one
+ *                                 round trip (GET /api/merkle).
+ *
  * Roots are shown as 16 hex digits.  Both network commands block the
  * calling client (CLIENT_BLOCKED) until the answer is ready, and never
  * longer than their bound (antientropy.h): a peer that does not answer in
@@ -172,15 +189,22 @@ static void merkle_view_done(void *ctx, const struct antientropy_view *v)
     client_unblock(c);
 }
 
-static void merkle_local(struct client *c, int argc,
-                         const struct dyn_arg *argv)
+/* The store's trees, enabled on first use (a node alone). */
+static struct store *merkle_trees(struct node *n)
 {
-    struct store *s = c->node->store;
+    struct store *s = n->store;
     if (!store_merkle_leaves(s)) {
-        int leaves = c->node->cfg.merkle_leaves;
+        int leaves = n->cfg.merkle_leaves;
         store_merkle_enable(s, leaves > 0 && !(leaves & (leaves - 1))
                                    ? (uint32_t)leaves : 1024);
     }
+    return s;
+}
+
+static void merkle_local(struct client *c, int argc,
+                         const struct dyn_arg *argv)
+{
+    struct store *s = merkle_trees(c->node);
     if (argc == 2) {
         uint32_t p;
         if (merkle_parse_part(c, &argv[1], &p))
@@ -227,6 +251,51 @@ static void dynamo_merkle(struct client *c, int argc,
         c->flags &= ~(unsigned)CLIENT_BLOCKED;
         dyn_free(w);
         client_error(c, "ERR cannot query the replicas");
+    }
+}
+
+/* ------------------------------------------------------------- DYNAMO.ROOTS */
+
+/* DYNAMO.ROOTS [CLUSTER]: a leading CLUSTER reaches this handler only on
+ * a node alone (the coordinator gathers and strips it otherwise). */
+static void dynamo_roots(struct client *c, int argc,
+                         const struct dyn_arg *argv)
+{
+    if (argc == 2 && dyn_arg_is(argv[1].p, argv[1].len, "cluster"))
+        argc--;
+    if (argc != 1) {
+        client_error(c, "ERR syntax: DYNAMO.ROOTS [CLUSTER]");
+        return;
+    }
+    struct store *s = merkle_trees(c->node);
+    uint32_t leaves = store_merkle_leaves(s), np = store_partitions(s);
+    struct merkle *empty = merkle_new(leaves);
+    uint64_t empty_root = merkle_root(empty);
+    merkle_free(empty);
+    uint32_t listed = 0;
+    for (uint32_t p = 0; p < np; p++)
+        listed += store_partition_count(s, p) > 0 ||
+                  merkle_root(store_merkle(s, p)) != empty_root;
+    reply_array(&c->obuf, 1);
+    reply_map(&c->obuf, c->resp, 4);
+    reply_bulk_cstr(&c->obuf, "node");
+    reply_bulk_cstr(&c->obuf, c->node->cfg.node_name ? c->node->cfg.node_name
+                                                     : "");
+    reply_bulk_cstr(&c->obuf, "leaves");
+    reply_int(&c->obuf, leaves);
+    reply_bulk_cstr(&c->obuf, "empty_root");
+    merkle_root_hex(c, empty_root);
+    reply_bulk_cstr(&c->obuf, "partitions");
+    reply_array(&c->obuf, listed);
+    for (uint32_t p = 0; p < np; p++) {
+        uint64_t root = merkle_root(store_merkle(s, p));
+        size_t keys = store_partition_count(s, p);
+        if (!keys && root == empty_root)
+            continue;
+        reply_array(&c->obuf, 3);
+        reply_int(&c->obuf, p);
+        merkle_root_hex(c, root);
+        reply_int(&c->obuf, (long long)keys);
     }
 }
 
@@ -306,6 +375,11 @@ const struct command cmd_merkle_table[] = {
       "Shows the Merkle roots of a partition's replicas and the leaves "
       "where they differ.", "O(L) where L is merkle-leaves.", NULL,
       ROUTE_LOCAL, COMBINE_NONE, NULL },
+    { "dynamo.roots", dynamo_roots, -1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
+      "@read @slow", "dynamo", "1.0.0",
+      "Shows this node's Merkle root of every partition it holds, or every "
+      "member's with CLUSTER.", "O(P) where P is the partition count.",
+      NULL, ROUTE_ALL, COMBINE_NODES, NULL },
     { "dynamo.ae", dynamo_ae, -1, CMD_ADMIN | CMD_DYNAMO | CMD_MULTI_DENIED,
       0, 0, 0, "@admin @slow", "dynamo", "1.0.0",
       "Runs an anti-entropy exchange now and replies when it is done.",

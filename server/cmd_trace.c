@@ -7,13 +7,22 @@
  *   DYNAMO.TRACE KEY key        -> the same, for a key that looks like a
  *                                  number
  *   DYNAMO.EVENTS [since]       -> every event held with id > since
- *                                  (default 0), oldest first
+ *                                  (default 0), oldest first; since may
+ *                                  be a cursor "n1:5,n2:9" (per node
+ *                                  ids, as GET /api/events gives): this
+ *                                  node takes its own, else that of
+ *                                  "*" ("*:7,n1:9"), else 0
  *   DYNAMO.TRACE CLUSTER ... / DYNAMO.EVENTS CLUSTER ...
  *                               -> the same of every reachable member,
  *                                  concatenated, this node's first (the
  *                                  coordinator's COMBINE_NODES: R.NODES);
  *                                  each record names its node, event ids
- *                                  are per node.  Flat arrays (RESP2
+ *                                  are per node.  A member that could
+ *                                  not be asked, failed or stayed silent
+ *                                  for request-timeout-ms (killed) adds
+ *                                  one record {node, unanswered: why}
+ *                                  at the end: the others' records are
+ *                                  still the answer.  Flat arrays (RESP2
  *                                  maps) whatever the protocol.  A key
  *                                  named CLUSTER: DYNAMO.TRACE KEY CLUSTER
  *
@@ -37,7 +46,8 @@
  * replies are empty arrays.
  *
  * Errors: a count that is not a positive integer, a since that is not a
- * non-negative integer, too many arguments: -ERR with the usage.
+ * non-negative integer or a cursor of name:id pairs, too many arguments:
+ * -ERR with the usage.
  *
  * Thread-safety: the event loop owns the node and its rings.
  */
@@ -186,7 +196,39 @@ static void dynamo_trace(struct client *c, int argc,
     dyn_free(out);
 }
 
-/* DYNAMO.EVENTS [since] */
+/* A cursor "name:id,name:id,...": this node's id into *since; if it is
+ * not named, the id of the name "*", else 0.  -1 if it is not one. */
+static int cursor_since(const char *p, size_t len, const char *self,
+                        unsigned long long *since)
+{
+    unsigned long long mine = 0, star = 0;
+    int named = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t e = i;
+        while (e < len && p[e] != ',')
+            e++;
+        const char *colon = memchr(p + i, ':', e - i);
+        unsigned long long id;
+        if (!colon || colon == p + i ||
+            dyn_str2ull(colon + 1, (size_t)(p + e - colon - 1), &id) != 0)
+            return -1;
+        size_t nl = (size_t)(colon - (p + i));
+        if (strlen(self) == nl && memcmp(self, p + i, nl) == 0) {
+            mine = id;
+            named = 1;
+        } else if (nl == 1 && p[i] == '*') {
+            star = id;
+        }
+        i = e + 1;
+        if (e < len && i == len)
+            return -1; /* a trailing comma */
+    }
+    *since = named ? mine : star;
+    return len ? 0 : -1;
+}
+
+/* DYNAMO.EVENTS [since | cursor] */
 static void dynamo_events(struct client *c, int argc,
                           const struct dyn_arg *argv)
 {
@@ -194,19 +236,20 @@ static void dynamo_events(struct client *c, int argc,
     const struct evlog *ring = &c->node->events;
     unsigned long long since = 0;
     if (argc > 2) {
-        client_error(c, "ERR syntax: DYNAMO.EVENTS [since]");
+        client_error(c, "ERR syntax: DYNAMO.EVENTS [since | cursor]");
         return;
     }
-    if (argc == 2 && dyn_str2ull(argv[1].p, argv[1].len, &since) != 0) {
+    const char *node = c->node->cfg.node_name ? c->node->cfg.node_name : "";
+    if (argc == 2 && dyn_str2ull(argv[1].p, argv[1].len, &since) != 0 &&
+        cursor_since(argv[1].p, argv[1].len, node, &since) != 0) {
         client_error(c, "ERR DYNAMO.EVENTS since must be an event id (a "
-                        "non-negative integer)");
+                        "non-negative integer) or a cursor name:id,...");
         return;
     }
     uint32_t max = ring->cap;
     const struct evlog_entry **out = dyn_malloc(sizeof(*out) *
                                                 (max ? max : 1));
     uint32_t k = evlog_since(ring, since, out, max);
-    const char *node = c->node->cfg.node_name ? c->node->cfg.node_name : "";
     reply_array(&c->obuf, k);
     for (uint32_t i = 0; i < k; i++) {
         const struct evlog_entry *e = out[i];

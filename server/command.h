@@ -70,9 +70,11 @@ enum command_combine {
     COMBINE_SCAN,     /* SCAN: R.KEYS of one partition, with a cursor */
     COMBINE_RANDOM,   /* RANDOMKEY: one of the R.RANDOM answers */
     COMBINE_FLUSH,    /* FLUSHALL: +OK when every node flushed */
-    COMBINE_NODES,    /* DYNAMO.TRACE / DYNAMO.EVENTS: runs here alone;
-                       * with CLUSTER first, every reachable member runs
-                       * it (R.NODES) and the arrays are concatenated */
+    COMBINE_NODES,    /* DYNAMO.TRACE / EVENTS / ROOTS / GOSSIP: runs
+                       * here alone; with CLUSTER first, every reachable
+                       * member runs it (R.NODES), the arrays are
+                       * concatenated, and each member that did not
+                       * answer adds a {node, unanswered} record */
 };
 
 struct command {

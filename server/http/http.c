@@ -54,9 +54,18 @@
  *                                    member: 409 (a node leaves by itself)
  *   POST   /api/nodes/:id/kill       {"seconds"?}: DYNAMO.KILL
  *   POST   /api/nodes/:id/revive     DYNAMO.REVIVE
- *   GET    /api/events?since=        DYNAMO.EVENTS since: this node's
- *                                    event log (not yet merged across the
- *                                    cluster)
+ *   GET    /api/events?since=        DYNAMO.EVENTS CLUSTER since: every
+ *                                    member's events merged by time_ms,
+ *                                    with "cursor" (per node last ids: the
+ *                                    next since) and "unanswered"
+ *   GET    /api/merkle               DYNAMO.RING + DYNAMO.ROOTS CLUSTER:
+ *                                    each partition's replicas' roots,
+ *                                    in_sync, the count divergent
+ *   GET    /api/merkle/:partition    DYNAMO.MERKLE partition: roots and
+ *                                    the differing leaves (400 not a
+ *                                    number, 404 no such partition)
+ *   GET    /api/gossip               DYNAMO.GOSSIP CLUSTER: each node's
+ *                                    member view and last gossip rounds
  *   GET    /api/faults               DYNAMO.FAULT LIST
  *   POST   /api/faults               {"from":[..], "to":[..], "delay_ms"?,
  *                                    "both"?}: DYNAMO.FAULT per pair
@@ -122,6 +131,7 @@
 #include "cluster/announce.h"
 #include "cluster/cluster.h"
 #include "cluster/membership.h"
+#include "cluster/ring.h"
 #include "server/client.h"
 #include "server/cmd_info.h"
 #include "server/dispatch.h"
@@ -1056,6 +1066,190 @@ static void ep_ring_key(struct hcall *hc, json_t *reply, int failed)
     hcall_answer(hc, 200, out);
 }
 
+/* ---- endpoints: Merkle trees ------------------------------------------------- */
+
+/* The value after `name` in a flat [name, value, ...] record (a RESP2 map
+ * in a COMBINE_NODES answer), or NULL. */
+static json_t *pairs_get(json_t *rec, const char *name)
+{
+    for (size_t i = 0; i + 1 < json_array_size(rec); i += 2) {
+        const char *k = json_string_value(json_array_get(rec, i));
+        if (k && strcmp(k, name) == 0)
+            return json_array_get(rec, i + 1);
+    }
+    return NULL;
+}
+
+/* A COMBINE_NODES answer split: the records of the nodes that answered
+ * (rec(node) is their record, as json objects when to_obj) into *answered
+ * as {"node": record}, the names of those that did not into a new
+ * array. */
+static json_t *split_unanswered(json_t *records, json_t *answered, int to_obj)
+{
+    json_t *missing = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(records, i, r) {
+        json_t *node = pairs_get(r, "node");
+        if (!json_is_string(node))
+            continue;
+        if (pairs_get(r, "unanswered"))
+            json_array_append(missing, node);
+        else if (answered)
+            json_object_set_new(answered, json_string_value(node),
+                                to_obj ? pairs_object(r) : json_incref(r));
+    }
+    return missing;
+}
+
+/* GET /api/merkle: DYNAMO.RING, then DYNAMO.ROOTS CLUSTER; per partition
+ * the roots of its N replicas (an answered replica that lists no tree for
+ * it holds the empty one), in_sync when the roots of those that answered
+ * are equal.  A replica that did not answer has root null and keys -1. */
+static void ep_merkle(struct hcall *hc, json_t *reply, int failed)
+{
+    if (hc->step == 0) {
+        static const char *const av[] = {"DYNAMO.RING"};
+        hcall_runv(hc, 1, av);
+        return;
+    }
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    if (hc->step == 1) {
+        json_decref(hc->acc);
+        hc->acc = json_incref(json_object_get(reply, "table"));
+        static const char *const av[] = {"DYNAMO.ROOTS", "CLUSTER"};
+        hcall_runv(hc, 2, av);
+        return;
+    }
+    /* node -> {"empty": root, "p": {"<partition>": [root, keys]}} */
+    json_t *nodes = json_object();
+    json_t *unanswered = split_unanswered(reply, nodes, 0);
+    const char *name;
+    json_t *rec;
+    json_object_foreach(nodes, name, rec) {
+        json_t *v = json_object();
+        json_object_set(v, "empty", pairs_get(rec, "empty_root"));
+        json_t *parts = json_object();
+        size_t i;
+        json_t *row;
+        json_array_foreach(pairs_get(rec, "partitions"), i, row) {
+            char pk[24];
+            snprintf(pk, sizeof(pk), "%lld",
+                     (long long)json_integer_value(json_array_get(row, 0)));
+            json_t *rk = json_array();
+            json_array_append(rk, json_array_get(row, 1));
+            json_array_append(rk, json_array_get(row, 2));
+            json_object_set_new(parts, pk, rk);
+        }
+        json_object_set_new(v, "p", parts);
+        json_object_set_new(nodes, name, v);
+    }
+    json_t *list = json_array();
+    long long divergent = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(hc->acc, i, row) {
+        json_t *part = json_array_get(row, 0);
+        char pk[24];
+        snprintf(pk, sizeof(pk), "%lld", (long long)json_integer_value(part));
+        json_t *reps = json_array();
+        const char *first = NULL;
+        int in_sync = 1;
+        for (size_t k = 1; k < json_array_size(row); k++) {
+            json_t *who = json_array_get(row, k);
+            json_t *v = json_object_get(nodes, json_string_value(who));
+            json_t *o = json_object();
+            json_object_set(o, "node", who);
+            if (!v) {
+                json_object_set_new(o, "root", json_null());
+                json_object_set_new(o, "keys", json_integer(-1));
+            } else {
+                json_t *rk = json_object_get(json_object_get(v, "p"), pk);
+                json_t *root = rk ? json_array_get(rk, 0)
+                                  : json_object_get(v, "empty");
+                json_object_set(o, "root", root);
+                json_object_set_new(o, "keys", rk ? json_incref(
+                                                        json_array_get(rk, 1))
+                                                  : json_integer(0));
+                const char *r = json_string_value(root);
+                if (!first)
+                    first = r;
+                else if (r && strcmp(first, r) != 0)
+                    in_sync = 0;
+            }
+            json_array_append_new(reps, o);
+        }
+        divergent += !in_sync;
+        json_t *o = json_object();
+        json_object_set(o, "partition", part);
+        json_object_set_new(o, "in_sync", json_boolean(in_sync));
+        json_object_set_new(o, "replicas", reps);
+        json_array_append_new(list, o);
+    }
+    json_decref(nodes);
+    json_t *out = json_object();
+    json_object_set_new(out, "partitions", list);
+    json_object_set_new(out, "divergent", json_integer(divergent));
+    json_object_set_new(out, "unanswered", unanswered);
+    hcall_answer(hc, 200, out);
+}
+
+/* GET /api/merkle/:partition: DYNAMO.MERKLE partition.  Not a partition
+ * number: 400; a number the ring does not have: 404. */
+static void ep_merkle_partition(struct hcall *hc, json_t *reply, int failed)
+{
+    if (hc->step == 0) {
+        const struct ring *ring = cluster_ring(hc->h->node);
+        int digits = hc->plen > 0 && hc->plen <= 9;
+        for (size_t i = 0; i < hc->plen && digits; i++)
+            digits = hc->param[i] >= '0' && hc->param[i] <= '9';
+        if (!digits) {
+            hcall_error(hc, 400, "ERR the partition must be a number");
+            return;
+        }
+        if (ring && strtoul(hc->param, NULL, 10) >= ring->q) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "ERR no partition %s: the ring has "
+                     "%u (0 to %u)", hc->param, ring->q, ring->q - 1);
+            hcall_error(hc, 404, msg);
+            return;
+        }
+        struct dyn_arg av[2] = {{"DYNAMO.MERKLE", 13},
+                                {hc->param, hc->plen}};
+        hcall_run(hc, 2, av);
+        return;
+    }
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    if (!json_is_object(reply)) { /* a node alone lists its own tree */
+        hcall_error(hc, 404, "ERR this node is not in a cluster");
+        return;
+    }
+    json_t *out = json_object();
+    json_object_set(out, "partition", json_object_get(reply, "partition"));
+    json_object_set(out, "leaves", json_object_get(reply, "leaves"));
+    json_t *reps = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(reply, "replicas"), i, r) {
+        json_t *o = json_object();
+        json_object_set(o, "node", json_array_get(r, 0));
+        json_object_set(o, "root", json_array_get(r, 1));
+        json_object_set(o, "keys", json_array_get(r, 2));
+        json_array_append_new(reps, o);
+    }
+    json_object_set_new(out, "replicas", reps);
+    json_object_set(out, "differing_leaves",
+                    json_object_get(reply, "differing_leaves"));
+    json_object_set(out, "unanswered", json_object_get(reply, "unanswered"));
+    hcall_answer(hc, 200, out);
+}
+
 /* ---- endpoints: members and faults ------------------------------------------ */
 
 /* The member the path names, or -1 after answering 404. */
@@ -1186,17 +1380,147 @@ static void answer_field(struct hcall *hc, json_t *reply, int failed,
     hcall_answer(hc, 200, out);
 }
 
-/* GET /api/events?since=: this node's event log after event id `since`
- * (DYNAMO.EVENTS since), oldest first; a bad since is a 400 */
+/* Orders merged events by time, then node, then id. */
+static int event_cmp(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t tx = json_integer_value(json_object_get(x, "time_ms"));
+    json_int_t ty = json_integer_value(json_object_get(y, "time_ms"));
+    if (tx != ty)
+        return tx < ty ? -1 : 1;
+    const char *nx = json_string_value(json_object_get(x, "node"));
+    const char *ny = json_string_value(json_object_get(y, "node"));
+    int c = strcmp(nx ? nx : "", ny ? ny : "");
+    if (c)
+        return c;
+    json_int_t ix = json_integer_value(json_object_get(x, "id"));
+    json_int_t iy = json_integer_value(json_object_get(y, "id"));
+    return ix < iy ? -1 : ix > iy;
+}
+
+/* since= as {"node": last id}: a cursor's pairs (its "*" pair, the id of
+ * every node it does not name, into *all), or NULL for a plain id (given
+ * for every node: *all). */
+static json_t *cursor_parse(const char *since, json_int_t *all)
+{
+    *all = 0;
+    if (!since || !strchr(since, ':')) {
+        *all = since ? strtoll(since, NULL, 10) : 0;
+        return NULL;
+    }
+    json_t *o = json_object();
+    const char *p = since;
+    while (*p) {
+        size_t e = strcspn(p, ",");
+        const char *colon = memchr(p, ':', e);
+        if (colon && colon == p + 1 && *p == '*') {
+            *all = strtoll(colon + 1, NULL, 10);
+        } else if (colon && colon > p &&
+                   (size_t)(colon - p) < MEMBER_NAME_MAX) {
+            char name[MEMBER_NAME_MAX];
+            snprintf(name, sizeof(name), "%.*s", (int)(colon - p), p);
+            json_object_set_new(o, name,
+                                json_integer(strtoll(colon + 1, NULL, 10)));
+        }
+        p += e + (p[e] == ',');
+    }
+    return o;
+}
+
+/* GET /api/events?since=: the event logs of every member (DYNAMO.EVENTS
+ * CLUSTER since), merged oldest first by time.  since is an event id
+ * (for every node) or the "cursor" a previous answer gave: per node the
+ * last id seen ("n1:5,n2:9", and "*:id" for the nodes it does not name,
+ * after a plain since); so polling with it never repeats an event.  Members that did
+ * not answer are "unanswered".  A bad since is a 400 (the command's
+ * check). */
 static void ep_events(struct hcall *hc, json_t *reply, int failed)
 {
+    const char *since = evhttp_find_header(&hc->query, "since");
     if (hc->step == 0) {
-        const char *since = evhttp_find_header(&hc->query, "since");
-        const char *av[] = {"DYNAMO.EVENTS", since ? since : "0"};
+        const char *av[] = {"DYNAMO.EVENTS", "CLUSTER", since ? since : "0"};
+        hcall_runv(hc, 3, av);
+        return;
+    }
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    json_int_t all;
+    json_t *last = cursor_parse(since, &all);
+    if (!last)
+        last = json_object();
+    size_t n = json_array_size(reply), k = 0, i;
+    json_t **ev = dyn_malloc(sizeof(*ev) * (n ? n : 1));
+    json_t *unanswered = json_array();
+    json_t *r;
+    json_array_foreach(reply, i, r) {
+        json_t *o = json_is_object(r) ? json_incref(r) : pairs_object(r);
+        const char *node = json_string_value(json_object_get(o, "node"));
+        if (!node) {
+            json_decref(o);
+            continue;
+        }
+        json_int_t seen = json_object_get(last, node)
+                              ? json_integer_value(json_object_get(last, node))
+                              : all;
+        if (json_object_get(o, "unanswered")) {
+            json_array_append_new(unanswered, json_string(node));
+            json_object_set_new(last, node, json_integer(seen));
+            json_decref(o);
+            continue;
+        }
+        json_int_t id = json_integer_value(json_object_get(o, "id"));
+        json_object_set_new(last, node, json_integer(id > seen ? id : seen));
+        ev[k++] = o;
+    }
+    qsort(ev, k, sizeof(*ev), event_cmp);
+    json_t *events = json_array();
+    for (i = 0; i < k; i++)
+        json_array_append_new(events, ev[i]);
+    dyn_free(ev);
+    /* the nodes that answered with no new event keep their place */
+    const char *name;
+    json_t *v;
+    struct dbuf cur;
+    dbuf_init(&cur);
+    if (all > 0) /* for the nodes that had nothing new, or are new */
+        dbuf_printf(&cur, "*:%lld", (long long)all);
+    json_object_foreach(last, name, v)
+        dbuf_printf(&cur, "%s%s:%lld", cur.len ? "," : "", name,
+                    (long long)json_integer_value(v));
+    json_t *out = json_object();
+    json_object_set_new(out, "events", events);
+    json_object_set_new(out, "cursor", rjson_string(cur.p ? cur.p : "",
+                                                    cur.len));
+    json_object_set_new(out, "unanswered", unanswered);
+    dbuf_free(&cur);
+    json_decref(last);
+    hcall_answer(hc, 200, out);
+}
+
+/* GET /api/gossip: every member's view of the others and its last gossip
+ * rounds (DYNAMO.GOSSIP CLUSTER). */
+static void ep_gossip(struct hcall *hc, json_t *reply, int failed)
+{
+    if (hc->step == 0) {
+        static const char *const av[] = {"DYNAMO.GOSSIP", "CLUSTER"};
         hcall_runv(hc, 2, av);
         return;
     }
-    answer_field(hc, reply, failed, "events");
+    if (failed) {
+        hcall_command_error(hc, reply);
+        return;
+    }
+    json_t *nodes = json_object();
+    json_t *unanswered = split_unanswered(reply, nodes, 1);
+    const char *name;
+    json_t *rec;
+    json_object_foreach(nodes, name, rec) json_object_del(rec, "node");
+    json_t *out = json_object();
+    json_object_set_new(out, "nodes", nodes);
+    json_object_set_new(out, "unanswered", unanswered);
+    hcall_answer(hc, 200, out);
 }
 
 /* GET /api/faults */
@@ -1325,6 +1649,9 @@ static const struct route routes[] = {
     {"/api/nodes/:id/kill", HREQ_POST, ep_node_kill},
     {"/api/nodes/:id/revive", HREQ_POST, ep_node_revive},
     {"/api/events", HREQ_GET, ep_events},
+    {"/api/merkle", HREQ_GET, ep_merkle},
+    {"/api/merkle/:partition", HREQ_GET, ep_merkle_partition},
+    {"/api/gossip", HREQ_GET, ep_gossip},
     {"/api/faults", HREQ_GET, ep_faults_list},
     {"/api/faults", HREQ_POST, ep_faults_add},
     {"/api/faults", HREQ_DELETE, ep_faults_clear},

@@ -16,7 +16,8 @@
 #   4. B restarted empty: a GET through A finds B's copy missing and
 #      repairs it: A's events say "read-repair", its trace marks B
 #      repaired;
-#   5. DYNAMO.EVENTS CLUSTER / DYNAMO.TRACE CLUSTER gather every node's;
+#   5. DYNAMO.EVENTS CLUSTER / DYNAMO.TRACE CLUSTER gather every node's,
+#      and with a member killed, the others' and its name "unanswered";
 #   6. trace-max 0 and event-max 0 record nothing.
 # No timing assertion: every wait polls with a generous deadline.
 . "$(dirname "$0")/cluster_lib.sh"
@@ -106,6 +107,14 @@ if events_have "$A" sloppy-write "$K"; then ok "n$A's events: sloppy-write $K"
 else fail "n$A's events lack sloppy-write $K: $(ncli "$A" DYNAMO.EVENTS | tr '\n' ' ')"; fi
 if events_have "$C" hint-stored "$K"; then ok "n$C's events: hint-stored $K"
 else fail "n$C's events lack hint-stored $K: $(ncli "$C" DYNAMO.EVENTS | tr '\n' ' ')"; fi
+# a killed member does not hide the others' records: it is "unanswered"
+tc=$(ncli "$A" DYNAMO.TRACE CLUSTER KEY "$K")
+assert_eq "n$A" "$(field coordinator <<<"$tc" | sort -u)" \
+    "DYNAMO.TRACE CLUSTER KEY with n$B killed still has n$A's traces"
+assert_eq "n$B" "$(awk 'p == "node" { n = $0 } p == "unanswered" { print n } { p = $0 }' <<<"$tc")" \
+    "and names the killed n$B unanswered"
+assert_match 'hint-stored' "$(ncli "$A" DYNAMO.EVENTS CLUSTER | field type | sort -u | tr '\n' ' ')" \
+    "DYNAMO.EVENTS CLUSTER with n$B killed: n$C's events are there"
 assert_eq OK "$(ncli "$B" DYNAMO.REVIVE)" "DYNAMO.REVIVE n$B"
 if wait_for 30 events_have "$C" hint-delivered "$K"; then ok "n$C's events: hint-delivered $K"
 else fail "n$C's events lack hint-delivered $K: $(ncli "$C" DYNAMO.EVENTS | tr '\n' ' ')"; fi
