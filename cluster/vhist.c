@@ -203,6 +203,8 @@ void vhist_clock(const struct vhist_version *v, struct vclock *c)
 
 /* ---- what a new version supersedes --------------------------------------- */
 
+#define VHIST_STACK 16
+
 /* A version this node knows: its dot and its clock (ctx ∪ dot). */
 struct known {
     struct vhist_dot dot;
@@ -294,19 +296,28 @@ void vhist_describe(const struct vhist *h, const char *key, size_t klen,
         vclock_clear(&ctx);
 
     /* the versions known here: cur's siblings, then the key's history */
-    const struct vhist_version *hist[1];
+    /* on the stack for the usual few siblings and versions (this runs on
+     * every write a coordinator makes) */
+    const struct vhist_version *hist[VHIST_STACK];
+    struct known kst[2 * VHIST_STACK];
+    struct vclock cst[VHIST_STACK];
     uint32_t nhist = 0;
     const struct vhist_version **hv = hist;
     uint32_t hi = h->cap ? find(h, key, klen, dyn_hash64(key, klen))
                          : VHIST_NONE;
     if (hi != VHIST_NONE && h->slot[hi].count) {
         nhist = h->slot[hi].count;
-        hv = dyn_malloc(sizeof(*hv) * nhist);
+        if (nhist > VHIST_STACK)
+            hv = dyn_malloc(sizeof(*hv) * nhist);
         vhist_list(h, key, klen, hv, nhist);
     }
     uint32_t ncur = cur ? object_nsiblings(cur) : 0;
-    struct known *k = dyn_malloc(sizeof(*k) * (ncur + nhist + 1));
-    struct vclock *cc = dyn_malloc(sizeof(*cc) * (ncur + 1));
+    struct known *k = ncur + nhist <= 2 * VHIST_STACK
+                          ? kst
+                          : dyn_malloc(sizeof(*k) * (ncur + nhist));
+    struct vclock *cc = ncur <= VHIST_STACK
+                            ? cst
+                            : dyn_malloc(sizeof(*cc) * ncur);
     uint32_t nk = 0;
     for (uint32_t i = 0; i < ncur; i++) {
         struct sibling t;
@@ -361,8 +372,10 @@ void vhist_describe(const struct vhist *h, const char *key, size_t klen,
 
     for (uint32_t i = 0; i < ncur; i++)
         vclock_free(&cc[i]);
-    dyn_free(cc);
-    dyn_free(k);
+    if (cc != cst)
+        dyn_free(cc);
+    if (k != kst)
+        dyn_free(k);
     if (hv != hist)
         dyn_free(hv);
     vclock_free(&ctx);

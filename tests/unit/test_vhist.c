@@ -149,6 +149,23 @@ START_TEST(a_key_keeps_its_last_bound_versions_oldest_first)
 }
 END_TEST
 
+START_TEST(a_long_history_names_only_the_previous_version)
+{
+    struct coord a;
+    coord_init(&a, "n1", 40, 2);
+    for (int i = 0; i < 30; i++) {
+        const struct vhist_version *v =
+            write_key(&a, "k", "v", NULL, NOW + (uint64_t)i);
+        ck_assert_uint_eq(v->nsup, i ? 1 : 0);
+        if (i)
+            ck_assert_uint_eq(v->sup[0].counter, (uint64_t)i);
+    }
+    const struct vhist_version *out[40];
+    ck_assert_uint_eq(vhist_list(&a.h, "k", 1, out, 40), 30);
+    coord_free(&a);
+}
+END_TEST
+
 START_TEST(the_least_recently_written_key_is_evicted)
 {
     struct coord a;
@@ -315,6 +332,7 @@ static Suite *vhist_suite(void)
     TCase *tc = tcase_create("history");
     tcase_add_test(tc, bound_zero_records_nothing);
     tcase_add_test(tc, a_key_keeps_its_last_bound_versions_oldest_first);
+    tcase_add_test(tc, a_long_history_names_only_the_previous_version);
     tcase_add_test(tc, the_least_recently_written_key_is_evicted);
     tcase_add_test(tc,
                    a_resolving_write_supersedes_both_siblings_not_their_ancestor);
