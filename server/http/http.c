@@ -56,7 +56,9 @@
  *                                    superseded; "bound" (version-history)
  *                                    and "live": the current siblings' dots
  *                                    (DYNAMO.VCLOCK, a quorum read; null
- *                                    with "live_error" when it fails).  A
+ *                                    with "live_error" when it fails; a
+ *                                    history not gathered in time:
+ *                                    "history_error").  A
  *                                    live version no history holds is
  *                                    listed from its clock, "recorded":
  *                                    false
@@ -1082,9 +1084,12 @@ static json_t *unrecorded_version(json_t *sib)
 
 /* GET /api/versions/:key: every node's history of the key (DYNAMO.VERSIONS
  * CLUSTER KEY key), one entry per dot, oldest first, and "live": the dots
- * of the key's current siblings by a quorum read (DYNAMO.VCLOCK).  A
- * history the cluster cannot gather is the command's error; a quorum read
- * that fails leaves "live" null, with "live_error". */
+ * of the key's current siblings by a quorum read (DYNAMO.VCLOCK).  Each
+ * half answers without the other, so a dashboard keeps its timeline while
+ * a node dies: a gather that fails (a member that does not answer within
+ * request-timeout-ms) lists only the live versions, with
+ * "history_error"; a quorum read that fails leaves "live" null, with
+ * "live_error". */
 static void ep_versions(struct hcall *hc, json_t *reply, int failed)
 {
     struct node *n = hc->h->node;
@@ -1097,11 +1102,14 @@ static void ep_versions(struct hcall *hc, json_t *reply, int failed)
         return;
     }
     if (hc->step == 1) {
-        if (failed) {
-            hcall_command_error(hc, reply);
-            return;
-        }
-        hc->acc = json_incref(reply);
+        /* a member that did not answer in time: the versions the live
+         * read shows, and the gather's error */
+        hc->acc = json_object();
+        json_object_set_new(hc->acc, "history",
+                            failed ? json_array() : json_incref(reply));
+        if (failed)
+            json_object_set(hc->acc, "error",
+                            json_object_get(reply, "error"));
         struct dyn_arg av[2] = {{"DYNAMO.VCLOCK", 13}, {hc->param, hc->plen}};
         hcall_run(hc, 2, av);
         return;
@@ -1109,7 +1117,7 @@ static void ep_versions(struct hcall *hc, json_t *reply, int failed)
     json_t *seen = json_object(); /* dot -> its version */
     size_t i;
     json_t *x;
-    json_array_foreach(hc->acc, i, x) {
+    json_array_foreach(json_object_get(hc->acc, "history"), i, x) {
         json_t *v = json_is_array(x) ? pairs_object(x) : json_incref(x);
         const char *dot = json_string_value(json_object_get(v, "dot"));
         if (dot && !json_object_get(seen, dot)) {
@@ -1156,6 +1164,9 @@ static void ep_versions(struct hcall *hc, json_t *reply, int failed)
         json_object_set_new(out, "live_error",
                             json_string(e ? e : "ERR the read failed"));
     }
+    json_t *herr = json_object_get(hc->acc, "error");
+    if (herr)
+        json_object_set(out, "history_error", herr);
     hcall_answer(hc, 200, out);
 }
 

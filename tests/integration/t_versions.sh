@@ -15,8 +15,10 @@
 #      only the coordinator of a write recorded it;
 #   5. the bound: 12 SETs keep the last 8 versions of a key; writing 8
 #      other keys evicts the least recently written key's history;
-#   6. n3 restarted empty forgets what it recorded: its live version is
-#      still listed, from the quorum read, as not recorded.
+#   6. with n2 killed the history still answers (n2's part missing, and
+#      said so when n2 was still thought up); n3 restarted empty forgets
+#      what it recorded: its live version is still listed, from the quorum
+#      read, as not recorded.
 # No timing assertion: every wait polls with a generous deadline.
 . "$(dirname "$0")/cluster_lib.sh"
 need_cmd curl jq
@@ -164,6 +166,19 @@ assert_eq "" "$(ncli 1 DYNAMO.VERSIONS "$K")" \
     "8 other keys written through n1 evict $K's history there (version-history-keys 8)"
 assert_eq "$Y $Z $D" "$(dots 3 "$K")" \
     "the versions n2 and n3 recorded of $K are still listed, n1's are gone"
+
+# -- 5b. a killed node: the history answers without it
+assert_eq OK "$(ncli 2 DYNAMO.KILL)" "DYNAMO.KILL n2"
+body=$(versions 1 "$K")
+assert_eq 200 "$(status)" "GET /api/versions/$K while n2 is killed is 200"
+assert_eq 1 "$(jq '.live | length' <<<"$body")" "the live version is read from n1 and n3"
+if jq -e 'has("history_error")' <<<"$body" >/dev/null; then
+    ok "n2 did not answer in time: history_error says so ($(jq -c .history_error <<<"$body"))"
+else
+    assert_eq "$Z $D" "$(jq -r '[.versions[].dot] | join(" ")' <<<"$body")" \
+        "n2 already down: n3's versions only"
+fi
+assert_eq OK "$(ncli 2 DYNAMO.REVIVE)" "DYNAMO.REVIVE n2"
 
 # -- 6. a live version whose recorder forgot it
 R="lost:$RANDOM"
