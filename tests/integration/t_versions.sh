@@ -167,6 +167,12 @@ assert_eq "" "$(ncli 1 DYNAMO.VERSIONS "$K")" \
 assert_eq "$Y $Z $D" "$(dots 3 "$K")" \
     "the versions n2 and n3 recorded of $K are still listed, n1's are gone"
 
+assert_eq 8 "$(info_field 1 version_history_keys)" "INFO dynamo: n1's table holds 8 keys"
+assert_match '^[1-9][0-9]*$' "$(info_field 1 version_history_evicted)" \
+    "INFO dynamo counts the keys evicted"
+assert_eq 22 "$(info_field 1 versions_recorded)" \
+    "INFO dynamo counts n1's versions: v1, x, 12 of $B, 8 evicting keys"
+
 # -- 5b. a killed node: the history answers without it
 assert_eq OK "$(ncli 2 DYNAMO.KILL)" "DYNAMO.KILL n2"
 body=$(versions 1 "$K")
