@@ -51,6 +51,8 @@
 #include "cluster/peer.h"
 #include "cluster/quorum.h"
 #include "cluster/ring.h"
+#include "cluster/vclock.h"
+#include "cluster/vhist.h"
 #include "server/config.h"
 #include "server/engine.h"
 #include "server/log.h"
@@ -134,6 +136,20 @@ void cl_log_event(struct cluster *cl, const struct member_event *ev)
     evlog_field(e, "member", "%s", cl->mb.m[ev->member].name);
     evlog_field(e, "from", "%s", member_status_name(ev->from));
     evlog_field(e, "to", "%s", member_status_name(ev->to));
+}
+
+/* node_actor_name's hook: a member whose name hashes to the actor's top
+ * 40 bits (actor_make).  The low 24 bits, the incarnation, are not
+ * compared: every life of a node is named by its name. */
+static const char *cl_actor_name(void *ctx, uint64_t actor)
+{
+    struct cluster *cl = ctx;
+    for (uint32_t i = 0; i < cl->mb.n; i++) {
+        const char *name = cl->mb.m[i].name;
+        if ((actor_make(name, 0) ^ actor) >> 24 == 0)
+            return name;
+    }
+    return NULL;
 }
 
 struct evlog_entry *cl_event(struct cluster *cl, enum evlog_type type)
@@ -395,6 +411,10 @@ int cluster_init(struct node *n, const struct peer_command *extra,
     cl->node = n;
     trace_ring_init(&n->traces, (uint32_t)n->cfg.trace_max);
     evlog_init(&n->events, (uint32_t)n->cfg.event_max);
+    vhist_init(&n->versions, (uint32_t)n->cfg.version_history,
+               (uint32_t)n->cfg.version_history_keys);
+    n->actor_name = cl_actor_name;
+    n->actor_name_ctx = cl;
     membership_init(&cl->mb, (uint64_t)n->cfg.suspect_timeout_ms,
                     DYN_MAX((uint64_t)n->cfg.down_timeout_ms,
                             (uint64_t)n->cfg.suspect_timeout_ms));
@@ -530,6 +550,9 @@ fail:
     dyn_free(cl);
     trace_ring_free(&n->traces);
     evlog_free(&n->events);
+    vhist_free(&n->versions);
+    n->actor_name = NULL;
+    n->actor_name_ctx = NULL;
     return DYN_EINVAL;
 }
 
@@ -556,6 +579,9 @@ void cluster_free(struct node *n)
     n->cluster = NULL;
     trace_ring_free(&n->traces);
     evlog_free(&n->events);
+    vhist_free(&n->versions);
+    n->actor_name = NULL;
+    n->actor_name_ctx = NULL;
 }
 
 void cluster_tick(struct node *n, uint64_t t)

@@ -106,18 +106,19 @@ static uint32_t dynamo_hist_bucket(uint32_t nsiblings)
     return nsiblings <= 8 ? 4 : 5;
 }
 
-/* vclock_format's naming callback: this node by name, others in hex. */
+/* vclock_format's naming callback: members by name (node_actor_name),
+ * an actor no member's name hashes to in hex. */
 static const char *dynamo_actor_name(void *ctx, uint64_t actor)
 {
-    const struct node *n = ctx;
-    return actor == n->actor ? n->cfg.node_name : NULL;
+    return node_actor_name(ctx, actor);
 }
 
 static void dynamo_format_dot(const struct node *n, const struct sibling *s,
                               struct dbuf *out)
 {
-    if (s->actor == n->actor)
-        dbuf_printf(out, "%s:%" PRIu64, n->cfg.node_name, s->counter);
+    const char *name = node_actor_name(n, s->actor);
+    if (name)
+        dbuf_printf(out, "%s:%" PRIu64, name, s->counter);
     else
         dbuf_printf(out, "%016" PRIx64 ":%" PRIu64, s->actor, s->counter);
 }

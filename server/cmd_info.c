@@ -466,6 +466,11 @@ static void server_info_dynamo(struct node *n, struct dbuf *b)
                 ",4=%" PRIu64 ",5-8=%" PRIu64 ",9+=%" PRIu64 "\r\n",
                 s->sibling_hist[0], s->sibling_hist[1], s->sibling_hist[2],
                 s->sibling_hist[3], s->sibling_hist[4], s->sibling_hist[5]);
+    /* the version history behind DYNAMO.VERSIONS (cluster/vhist.c) */
+    dbuf_printf(b, "versions_recorded:%" PRIu64 "\r\n", n->versions.recorded);
+    dbuf_printf(b, "version_history_keys:%" PRIu32 "\r\n", n->versions.used);
+    dbuf_printf(b, "version_history_evicted:%" PRIu64 "\r\n",
+                n->versions.keys_evicted);
     if (n->store) {
         size_t all = store_count(n->store), live = store_count_live(n->store);
         dbuf_printf(b, "partitions:%" PRIu32 "\r\n",

@@ -12,7 +12,10 @@
  *                                  ids, as GET /api/events gives): this
  *                                  node takes its own, else that of
  *                                  "*" ("*:7,n1:9"), else 0
+ *   DYNAMO.VERSIONS [KEY] key   -> the versions of key this node created
+ *                                  and still holds, oldest first
  *   DYNAMO.TRACE CLUSTER ... / DYNAMO.EVENTS CLUSTER ...
+ *   / DYNAMO.VERSIONS CLUSTER [KEY] key
  *                               -> the same of every reachable member,
  *                                  concatenated, this node's first (the
  *                                  coordinator's COMBINE_NODES: R.NODES);
@@ -25,10 +28,14 @@
  *                                  still the answer.  Flat arrays (RESP2
  *                                  maps) whatever the protocol.  A key
  *                                  named CLUSTER: DYNAMO.TRACE KEY CLUSTER
+ *                                  (DYNAMO.VERSIONS KEY CLUSTER)
  *
  * The rings are cluster/trace.c and cluster/evlog.c, in struct node; the
  * request path and the cluster services write them (coordinator.c,
- * handoff.c, members.c, ...).  This file only renders them, one map per
+ * handoff.c, members.c, ...).  The version history is cluster/vhist.c,
+ * written by db_write where a version is made (server/db.c), so a version
+ * is held by the node that coordinated its write (CLUSTER gathers them);
+ * dots and clocks name actors as DYNAMO.VCLOCK does (node_actor_name).  This file only renders them, one map per
  * record, so a client (or the dashboard) reads fields by name:
  *
  *   trace:   id time_ms op key [key_len] coordinator forwarded_from n r w
@@ -37,17 +44,20 @@
  *            read (- | asked | ok | failed) read_us version
  *            write (- | asked | ok | failed) write_us hint repaired
  *   event:   id time_ms node type, then the event's own fields
+ *   version: dot clock actor actor_id node time_ms op (put | delete)
+ *            value (the first 64 bytes) size supersedes (dots)
+ *            supersedes_more (dots left out) clock_cut (entries left out)
  *
  * Latencies are microseconds from the start of the operation; 0 means
  * "never" (no answer, quorum not reached).  A trace is recorded only by
  * the node that coordinated the operation: a node that forwarded it has
  * none, the coordinator's says forwarded_from.  trace-max 0 (or
- * event-max 0), or a node outside a cluster: nothing is recorded and the
- * replies are empty arrays.
+ * event-max 0, version-history 0), or a node outside a cluster: nothing
+ * is recorded and the replies are empty arrays.
  *
  * Errors: a count that is not a positive integer, a since that is not a
- * non-negative integer or a cursor of name:id pairs, too many arguments:
- * -ERR with the usage.
+ * non-negative integer or a cursor of name:id pairs, a missing key, too
+ * many arguments: -ERR with the usage.
  *
  * Thread-safety: the event loop owns the node and its rings.
  */
@@ -58,6 +68,8 @@
 #include "cluster/evlog.h"
 #include "cluster/membership.h"
 #include "cluster/trace.h"
+#include "cluster/vclock.h"
+#include "cluster/vhist.h"
 #include "server/client.h"
 #include "server/command.h"
 #include "server/node.h"
@@ -264,6 +276,87 @@ static void dynamo_events(struct client *c, int argc,
     dyn_free(out);
 }
 
+/* vclock_format's naming callback (as DYNAMO.VCLOCK's). */
+static const char *actor_name(void *ctx, uint64_t actor)
+{
+    return node_actor_name(ctx, actor);
+}
+
+static void format_dot(const struct node *n, struct vhist_dot d,
+                       struct dbuf *out)
+{
+    const char *name = node_actor_name(n, d.actor);
+    if (name)
+        dbuf_printf(out, "%s:%" PRIu64, name, d.counter);
+    else
+        dbuf_printf(out, "%016" PRIx64 ":%" PRIu64, d.actor, d.counter);
+}
+
+static void reply_version(struct client *c, const struct vhist_version *v,
+                          struct vclock *clk, struct dbuf *tmp)
+{
+    struct node *n = c->node;
+    reply_map(&c->obuf, c->resp, 12);
+    dbuf_reset(tmp);
+    format_dot(n, v->dot, tmp);
+    reply_bulk_cstr(&c->obuf, "dot");
+    reply_bulk(&c->obuf, tmp->p, tmp->len);
+    vhist_clock(v, clk);
+    dbuf_reset(tmp);
+    vclock_format(clk, tmp, actor_name, n);
+    reply_bulk_cstr(&c->obuf, "clock");
+    reply_bulk(&c->obuf, tmp->p, tmp->len);
+    const char *name = node_actor_name(n, v->dot.actor);
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016" PRIx64, v->dot.actor);
+    kv_str(c, "actor", name ? name : hex);
+    kv_str(c, "actor_id", hex);
+    kv_str(c, "node", n->cfg.node_name ? n->cfg.node_name : "");
+    kv_int(c, "time_ms", (long long)v->time_ms);
+    kv_str(c, "op", v->tombstone ? "delete" : "put");
+    reply_bulk_cstr(&c->obuf, "value");
+    reply_bulk(&c->obuf, v->value, v->vlen);
+    kv_int(c, "size", v->size);
+    reply_bulk_cstr(&c->obuf, "supersedes");
+    reply_array(&c->obuf, v->nsup);
+    for (uint32_t i = 0; i < v->nsup; i++) {
+        dbuf_reset(tmp);
+        format_dot(n, v->sup[i], tmp);
+        reply_bulk(&c->obuf, tmp->p, tmp->len);
+    }
+    kv_int(c, "supersedes_more", v->sup_more);
+    kv_int(c, "clock_cut", v->clock_cut);
+}
+
+/* DYNAMO.VERSIONS [KEY] key */
+static void dynamo_versions(struct client *c, int argc,
+                            const struct dyn_arg *argv)
+{
+    skip_cluster(&argc, &argv);
+    if (argc == 3 && dyn_arg_is(argv[1].p, argv[1].len, "key")) {
+        argv++;
+        argc--;
+    }
+    if (argc != 2) {
+        client_error(c, "ERR syntax: DYNAMO.VERSIONS [CLUSTER] [KEY] key");
+        return;
+    }
+    const struct vhist *h = &c->node->versions;
+    const struct vhist_version **out =
+        dyn_malloc(sizeof(*out) * (h->bound ? h->bound : 1));
+    uint32_t k = vhist_list(h, argv[1].p, argv[1].len, out, h->bound);
+    struct vclock clk;
+    struct dbuf tmp;
+    vclock_init(&clk);
+    dbuf_init(&tmp);
+    reply_array(&c->obuf, k);
+    for (uint32_t i = 0; i < k; i++)
+        reply_version(c, out[i], &clk, &tmp);
+    dbuf_free(&tmp);
+    vclock_free(&clk);
+    dyn_free(out);
+}
+
 const struct command cmd_trace_table[] = {
     {"dynamo.trace", dynamo_trace, -1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
      "@read @slow", "dynamo", "1.0.0",
@@ -274,6 +367,12 @@ const struct command cmd_trace_table[] = {
      "@read @slow", "dynamo", "1.0.0",
      "Shows this node's cluster events newer than an event id.",
      "O(E) where E is event-max.", NULL, ROUTE_ALL, COMBINE_NODES, NULL},
+    {"dynamo.versions", dynamo_versions, -2, CMD_READONLY | CMD_DYNAMO, 0, 0,
+     0, "@read @slow", "dynamo", "1.0.0",
+     "Shows the versions of a key this node created (its version history), "
+     "each with its clock and the versions it superseded.",
+     "O(V) where V is version-history.", NULL, ROUTE_ALL, COMBINE_NODES,
+     NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0,
      NULL},
 };

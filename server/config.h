@@ -102,6 +102,10 @@ struct config {
     /* observability */
     int trace_max;              /* DYNAMO.TRACE ring size, 128; 0 off */
     int event_max;              /* DYNAMO.EVENTS ring size, 1024; 0 off */
+    int version_history;        /* DYNAMO.VERSIONS: versions kept per key,
+                                 * 16; 0 off */
+    int version_history_keys;   /* ... for this many keys (the least
+                                 * recently written evicted), 1024 */
     /* where each option was set, by table row (config.c): "file:line",
      * "command line: --name value", or NULL for the default; owned */
     char **origin;

@@ -47,6 +47,11 @@
  * (node_wall_ms, node_mono_us), never the system's, so a simulation drives
  * them and replays them from its seed.
  *
+ * History: a write that is stored is recorded in the node's version
+ * history (cluster/vhist.c), with what it superseded among the versions
+ * of cur and those the history holds; db_write is where a version is
+ * made, on the key's coordinator, so each version is recorded once.
+ *
  * Stats: db counts expired_keys, expired_stale_perc, tombstones_reaped,
  * vclock_prunes and siblings_created.  keyspace_hits/misses and the sibling
  * histogram are the handlers' to count (they know which command reads).
@@ -271,6 +276,19 @@ int db_write(struct node *n, const void *key, size_t klen,
     uint64_t used = object_actor_counter(o, n->actor);
     if (used > n->dot_counter)
         n->dot_counter = used;
+    /* The version history (DYNAMO.VERSIONS): described now, while cur is
+     * still the copy the write replaced, recorded once it is stored. */
+    struct vhist_version rec;
+    int described = 0;
+    for (uint32_t i = 0; vhist_on(&n->versions) && !described &&
+                         i < object_nsiblings(o); i++) {
+        struct sibling s;
+        object_sibling(o, i, &s);
+        if (s.actor == n->actor && s.counter == used) {
+            vhist_describe(&n->versions, key, klen, cur, o, i, &rec);
+            described = 1;
+        }
+    }
     /* the counter must be reserved in node.meta before a record holds it */
     if (n->engine && engine_reserve_counters(n->engine, n->dot_counter)) {
         vclock_free(&local);
@@ -304,14 +322,19 @@ int db_write(struct node *n, const void *key, size_t klen,
         evlog_field_bytes(e, "key", key, klen);
         evlog_field(e, "siblings_before", "%u", nsib_before);
     }
+    int rc = 0;
     if (n->engine) {
         engine_set_appendfsync(n->engine, n->cfg.appendfsync);
-        int rc = engine_put_take(n->engine, key, klen, o);
+        rc = engine_put_take(n->engine, key, klen, o);
         /* DYN_ELIMIT means max-siblings to handlers */
-        return rc == DYN_ELIMIT ? DYN_ERANGE : rc;
+        if (rc == DYN_ELIMIT)
+            rc = DYN_ERANGE;
+    } else {
+        store_put_take(n->store, key, klen, o);
     }
-    store_put_take(n->store, key, klen, o);
-    return 0;
+    if (described && rc == 0)
+        vhist_add(&n->versions, key, klen, &rec);
+    return rc;
 }
 
 int db_store_take(struct node *n, const void *key, size_t klen,

@@ -152,3 +152,10 @@ void node_update_actor(struct node *n)
     n->actor = actor_make(n->cfg.node_name ? n->cfg.node_name : "",
                           n->incarnation);
 }
+
+const char *node_actor_name(const struct node *n, uint64_t actor)
+{
+    if (actor == n->actor)
+        return n->cfg.node_name;
+    return n->actor_name ? n->actor_name(n->actor_name_ctx, actor) : NULL;
+}

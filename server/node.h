@@ -22,6 +22,7 @@
 #include "server/buf.h"
 #include "cluster/evlog.h"
 #include "cluster/trace.h"
+#include "cluster/vhist.h"
 
 struct event_base;
 struct event;
@@ -160,6 +161,15 @@ struct node {
      * keeps both off (cap 0: every record is skipped). */
     struct trace_ring traces;
     struct evlog events;
+    /* DYNAMO.VERSIONS: the versions this node created, per key, bounded
+     * by version-history and version-history-keys (cluster/vhist.c);
+     * recorded by db_write, allocated by cluster_init like the rings */
+    struct vhist versions;
+    /* Names other nodes' actors (vclock actor ids) in clocks and dots:
+     * cluster_init installs the member table's answer; NULL (a node
+     * alone) names only this node's own (node_actor_name). */
+    const char *(*actor_name)(void *ctx, uint64_t actor);
+    void *actor_name_ctx;
 
     /* the Dynamo layer, NULL for a node alone: the cluster services
      * (cluster/cluster.c) and the request path above them
@@ -193,5 +203,8 @@ void node_clock_system(struct node *n);
 void node_request_shutdown(struct node *n, int exit_code);
 /* Recomputes node->actor from node_name and incarnation. */
 void node_update_actor(struct node *n);
+/* The node name of a vclock actor: this node's own, else the actor_name
+ * hook's answer, else NULL (print it in hex). */
+const char *node_actor_name(const struct node *n, uint64_t actor);
 
 #endif

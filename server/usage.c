@@ -64,6 +64,7 @@ static const struct usage_row usage_table[] = {
     {"dynamo.local", "key"},
     {"dynamo.put", "key context value [W w]"},
     {"dynamo.vclock", "key"},
+    {"dynamo.versions", "[CLUSTER] [KEY] key"},
     {"echo", "message"},
     {"exists", "key [key ...]"},
     {"expire", "key seconds [NX|XX|GT|LT]"},

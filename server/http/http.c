@@ -48,6 +48,20 @@
  *                                    without
  *   GET    /api/ring                 DYNAMO.RING
  *   GET    /api/ring/key/:key        DYNAMO.PREFLIST
+ *   GET    /api/versions/:key        the key's version history: every
+ *                                    node's (DYNAMO.VERSIONS CLUSTER KEY),
+ *                                    one entry per dot, oldest first, each
+ *                                    with its clock, actor, node, time, op,
+ *                                    value preview, size and the dots it
+ *                                    superseded; "bound" (version-history)
+ *                                    and "live": the current siblings' dots
+ *                                    (DYNAMO.VCLOCK, a quorum read; null
+ *                                    with "live_error" when it fails; a
+ *                                    history not gathered in time:
+ *                                    "history_error").  A
+ *                                    live version no history holds is
+ *                                    listed from its clock, "recorded":
+ *                                    false
  *   POST   /api/nodes                {"addr"}: DYNAMO.JOIN
  *   DELETE /api/nodes/:id            this node: DYNAMO.LEAVE; a member that
  *                                    is down: DYNAMO.FORGET; a live other
@@ -1250,6 +1264,134 @@ static void ep_merkle_partition(struct hcall *hc, json_t *reply, int failed)
     hcall_answer(hc, 200, out);
 }
 
+/* ---- endpoints: a key's version history ------------------------------------ */
+
+static int version_order(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t tx = json_integer_value(json_object_get(x, "time_ms"));
+    json_int_t ty = json_integer_value(json_object_get(y, "time_ms"));
+    if (tx != ty)
+        return tx < ty ? -1 : 1;
+    const char *dx = json_string_value(json_object_get(x, "dot"));
+    const char *dy = json_string_value(json_object_get(y, "dot"));
+    return strcmp(dx ? dx : "", dy ? dy : "");
+}
+
+/* A live sibling (a DYNAMO.VCLOCK map) that no node's history holds (its
+ * coordinator restarted, or evicted the key): listed from its clock, with
+ * no value, node or supersedes. */
+static json_t *unrecorded_version(json_t *sib)
+{
+    json_t *v = json_object();
+    json_t *dot = json_object_get(sib, "dot");
+    const char *d = json_string_value(dot);
+    const char *colon = d ? strrchr(d, ':') : NULL;
+    json_object_set(v, "dot", dot);
+    json_object_set(v, "clock", json_object_get(sib, "clock"));
+    json_object_set_new(v, "actor", colon ? rjson_string(d, (size_t)(colon - d))
+                                          : json_null());
+    json_object_set_new(v, "node", json_null());
+    json_object_set(v, "time_ms", json_object_get(sib, "ts"));
+    json_object_set_new(v, "op", json_string(json_integer_value(json_object_get(
+                                                 sib, "tombstone"))
+                                                 ? "delete"
+                                                 : "put"));
+    json_object_set_new(v, "value", json_null());
+    json_object_set(v, "size", json_object_get(sib, "size"));
+    json_object_set_new(v, "supersedes", json_array());
+    json_object_set_new(v, "recorded", json_false());
+    return v;
+}
+
+/* GET /api/versions/:key: every node's history of the key (DYNAMO.VERSIONS
+ * CLUSTER KEY key), one entry per dot, oldest first, and "live": the dots
+ * of the key's current siblings by a quorum read (DYNAMO.VCLOCK).  Each
+ * half answers without the other, so a dashboard keeps its timeline while
+ * a node dies: a gather that fails (a member that does not answer within
+ * request-timeout-ms) lists only the live versions, with
+ * "history_error"; a quorum read that fails leaves "live" null, with
+ * "live_error". */
+static void ep_versions(struct hcall *hc, json_t *reply, int failed)
+{
+    struct node *n = hc->h->node;
+    if (hc->step == 0) {
+        struct dyn_arg av[4] = {{"DYNAMO.VERSIONS", 15},
+                                {"CLUSTER", 7},
+                                {"KEY", 3},
+                                {hc->param, hc->plen}};
+        hcall_run(hc, 4, av);
+        return;
+    }
+    if (hc->step == 1) {
+        /* a member that did not answer in time: the versions the live
+         * read shows, and the gather's error */
+        hc->acc = json_object();
+        json_object_set_new(hc->acc, "history",
+                            failed ? json_array() : json_incref(reply));
+        if (failed)
+            json_object_set(hc->acc, "error",
+                            json_object_get(reply, "error"));
+        struct dyn_arg av[2] = {{"DYNAMO.VCLOCK", 13}, {hc->param, hc->plen}};
+        hcall_run(hc, 2, av);
+        return;
+    }
+    json_t *seen = json_object(); /* dot -> its version */
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(hc->acc, "history"), i, x) {
+        json_t *v = json_is_array(x) ? pairs_object(x) : json_incref(x);
+        const char *dot = json_string_value(json_object_get(v, "dot"));
+        if (dot && !json_object_get(seen, dot)) {
+            json_object_set_new(v, "recorded", json_true());
+            json_object_set(seen, dot, v);
+        }
+        json_decref(v);
+    }
+    json_t *live = json_array();
+    if (failed) {
+        json_decref(live);
+        live = json_null();
+    } else {
+        json_array_foreach(reply, i, x) {
+            json_t *sib = json_is_array(x) ? pairs_object(x) : json_incref(x);
+            json_t *dot = json_object_get(sib, "dot");
+            if (json_is_string(dot)) {
+                json_array_append(live, dot);
+                if (!json_object_get(seen, json_string_value(dot)))
+                    json_object_set_new(seen, json_string_value(dot),
+                                        unrecorded_version(sib));
+            }
+            json_decref(sib);
+        }
+    }
+    size_t nv = json_object_size(seen), k = 0;
+    json_t **sorted = dyn_malloc(sizeof(*sorted) * (nv ? nv : 1));
+    const char *dot;
+    json_object_foreach(seen, dot, x) sorted[k++] = x;
+    qsort(sorted, nv, sizeof(*sorted), version_order);
+    json_t *versions = json_array();
+    for (k = 0; k < nv; k++)
+        json_array_append(versions, sorted[k]);
+    dyn_free(sorted);
+    json_decref(seen);
+
+    json_t *out = json_object();
+    json_object_set_new(out, "key", rjson_string(hc->param, hc->plen));
+    json_object_set_new(out, "bound", json_integer(n->cfg.version_history));
+    json_object_set_new(out, "versions", versions);
+    json_object_set_new(out, "live", live);
+    if (failed) {
+        const char *e = json_string_value(json_object_get(reply, "error"));
+        json_object_set_new(out, "live_error",
+                            json_string(e ? e : "ERR the read failed"));
+    }
+    json_t *herr = json_object_get(hc->acc, "error");
+    if (herr)
+        json_object_set(out, "history_error", herr);
+    hcall_answer(hc, 200, out);
+}
+
 /* ---- endpoints: members and faults ------------------------------------------ */
 
 /* The member the path names, or -1 after answering 404. */
@@ -1644,6 +1786,7 @@ static const struct route routes[] = {
     {"/api/data/:key", HREQ_DELETE, ep_data_delete},
     {"/api/ring", HREQ_GET, ep_ring},
     {"/api/ring/key/:key", HREQ_GET, ep_ring_key},
+    {"/api/versions/:key", HREQ_GET, ep_versions},
     {"/api/nodes", HREQ_POST, ep_nodes_add},
     {"/api/nodes/:id", HREQ_DELETE, ep_nodes_remove},
     {"/api/nodes/:id/kill", HREQ_POST, ep_node_kill},

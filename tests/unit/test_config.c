@@ -120,6 +120,8 @@ START_TEST(defaults_match_the_header)
     ck_assert_int_eq(cfg.appendfsync, FSYNC_EVERYSEC);
     ck_assert_int_eq(cfg.trace_max, 128);
     ck_assert_int_eq(cfg.event_max, 1024);
+    ck_assert_int_eq(cfg.version_history, 16);
+    ck_assert_int_eq(cfg.version_history_keys, 1024);
 }
 END_TEST
 
@@ -373,6 +375,10 @@ START_TEST(integer_limits_are_inclusive)
     ck_assert_int_lt(load("trace-max -1\n"), 0);
     ck_assert_int_eq(load("event-max 0\n"), 0);
     ck_assert_int_lt(load("event-max 1000001\n"), 0);
+    ck_assert_int_eq(load("version-history 0\n"), 0);
+    ck_assert_int_lt(load("version-history 1025\n"), 0);
+    ck_assert_int_lt(load("version-history-keys 0\n"), 0);
+    ck_assert_int_lt(load("version-history-keys 1000001\n"), 0);
     ck_assert_int_eq(load("n 1\nr 1\nw 1\n"), 0);
     ck_assert_int_lt(load("n 0\n"), 0);
     ck_assert_int_eq(load("proto-max-bulk-len 1mb\n"), 0);
@@ -522,7 +528,7 @@ END_TEST
 START_TEST(get_with_globs)
 {
     struct got g = get("*");
-    ck_assert_int_eq(g.n, 58); /* every option in struct config */
+    ck_assert_int_eq(g.n, 60); /* every option in struct config */
     g = get("p*");
     ck_assert_int_eq(g.n, 4);
     ck_assert_str_eq(g.names[0], "port");
