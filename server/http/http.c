@@ -111,6 +111,7 @@
 #include "server/dispatch.h"
 #include "server/http/hreq.h"
 #include "server/http/rjson.h"
+#include "server/http/sse.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "server/pipeline.h"
@@ -122,8 +123,16 @@
 #define HTTP_TIMEOUT_S 60
 #define HTTP_MAX_ARGS 8
 /* INFO sections per node in /api/cluster and /metrics */
-static const char *const cluster_sections[] = {"memory", "keyspace",
-                                               "dynamo"};
+static const char *const cluster_sections[] = {"server", "memory",
+                                               "keyspace", "dynamo"};
+/* INFO sections that say where a member's http API is */
+static const char *const origin_sections[] = {"server"};
+/* the first look at the members' http origins: LEARN_FIRST_MS after
+ * start, then every LEARN_AGAIN_MS while a member's is unknown, at most
+ * LEARN_TRIES times (every /api/cluster and stream round learns too) */
+#define LEARN_FIRST_MS 1000
+#define LEARN_AGAIN_MS 5000
+#define LEARN_TRIES 12
 static const char *const metric_sections[] = {"clients", "memory", "stats",
                                               "keyspace", "dynamo"};
 
@@ -144,6 +153,19 @@ struct http {
     struct hcall *calls;    /* in flight */
     char *names[24];        /* names that mean this node (Host, Origin) */
     size_t nnames;
+    struct sse *sse;        /* GET /api/stream (sse.c) */
+    /* the members' http origins, learned from their INFO: {name:
+     * "http://host:port"}, and the same as a list for hreq */
+    json_t *origins;
+    const char **origin_list;
+    size_t norigins;
+    struct event *learn_ev;
+    int learn_tries;
+    /* connections open (the filter bufferevents' count) and the
+     * listeners, paused at http-max-connections */
+    struct evconnlistener *listeners[16];
+    size_t nlisteners;
+    int paused;
 };
 
 struct hcall {
@@ -469,6 +491,74 @@ static void gather_start(struct hcall *hc, const char *const *sections,
     evtimer_add(g->timer, &tv); /* with nobody to ask: at once, from the loop */
 }
 
+/* ---- the members' origins ---------------------------------------------------- */
+
+/* Rebuilds the member-origin list from what nodes ({name: INFO}) say:
+ * a current member keeps its last known origin when it did not answer;
+ * one that left or was removed, and this node itself, are dropped. */
+static void origins_learn(void *arg, json_t *nodes)
+{
+    struct http *h = arg;
+    const struct membership *mb = cluster_membership(h->node);
+    json_t *fresh = json_object();
+    for (uint32_t m = 0; mb && m < mb->n; m++) {
+        if (mb->m[m].self || MEMBER_IS_TOMBSTONE(mb->m[m].status))
+            continue;
+        const char *name = mb->m[m].name;
+        json_t *info = json_object_get(nodes, name);
+        json_t *server = json_object_get(info, "server");
+        const char *addr = json_string_value(json_object_get(server,
+                                                             "http_addr"));
+        if (addr && addr[0]) {
+            char o[128];
+            snprintf(o, sizeof(o), "http://%s", addr);
+            json_object_set_new(fresh, name, json_string(o));
+        } else if (json_object_get(h->origins, name)) {
+            json_object_set(fresh, name, json_object_get(h->origins, name));
+        }
+    }
+    json_decref(h->origins);
+    h->origins = fresh;
+    dyn_free(h->origin_list);
+    h->norigins = json_object_size(fresh);
+    h->origin_list = dyn_calloc(h->norigins ? h->norigins : 1,
+                                sizeof(*h->origin_list));
+    size_t k = 0;
+    const char *name;
+    json_t *o;
+    json_object_foreach(fresh, name, o) h->origin_list[k++] =
+        json_string_value(o);
+}
+
+/* Every non-tombstone member other than this node has a known origin. */
+static int origins_complete(const struct http *h)
+{
+    const struct membership *mb = cluster_membership(h->node);
+    for (uint32_t m = 0; mb && m < mb->n; m++)
+        if (!mb->m[m].self && !MEMBER_IS_TOMBSTONE(mb->m[m].status) &&
+            !json_object_get(h->origins, mb->m[m].name))
+            return 0;
+    return 1;
+}
+
+static void learn_done(void *arg, json_t *nodes)
+{
+    struct http *h = arg;
+    origins_learn(h, nodes);
+    if (!origins_complete(h) && ++h->learn_tries < LEARN_TRIES) {
+        struct timeval tv = {LEARN_AGAIN_MS / 1000,
+                             (LEARN_AGAIN_MS % 1000) * 1000};
+        evtimer_add(h->learn_ev, &tv);
+    }
+}
+
+static void learn_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http *h = arg;
+    sse_gather_info(h->sse, origin_sections, DYN_ARRAY_LEN(origin_sections),
+                    learn_done, h);
+}
+
 /* ---- endpoints: the cluster ----------------------------------------------- */
 
 static json_t *path_get(json_t *o, const char *a, const char *b)
@@ -510,9 +600,15 @@ static void cluster_finish(struct hcall *hc, json_t *nodes)
                         json_object_get(info, "dynamo"),
                         "hints_pending_bytes");
             json_object_set(e, "dynamo", json_object_get(info, "dynamo"));
+            json_t *addr = path_get(info, "server", "http_addr");
+            json_object_set_new(e, "http", json_is_string(addr) &&
+                                                   json_string_length(addr)
+                                               ? json_incref(addr)
+                                               : json_null());
         }
         json_object_set_new(per, name, e);
     }
+    origins_learn(hc->h, nodes);
     json_object_set_new(out, "nodes", per);
     json_object_set_new(out, "n", json_integer(n->cfg.n));
     json_object_set_new(out, "r", json_integer(n->cfg.r));
@@ -665,30 +761,6 @@ static void ep_config_set(struct hcall *hc, json_t *reply, int failed)
 /* The key as DYNAMO.GET and DYNAMO.VCLOCK show it; phase says which reply
  * comes (0: start, 1: GET's, 2: VCLOCK's).  put: answer 200 even with no
  * live value (the PUT succeeded). */
-/* A flat [name, value, ...] array (a RESP2 map) as an object; a value
- * that is itself such an array of arrays (a trace's replicas) too. */
-static json_t *pairs_object(json_t *a)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i + 1 < json_array_size(a); i += 2) {
-        const char *k = json_string_value(json_array_get(a, i));
-        json_t *v = json_array_get(a, i + 1);
-        if (!k)
-            continue;
-        if (json_is_array(v)) {
-            json_t *list = json_array();
-            size_t j;
-            json_t *x;
-            json_array_foreach(v, j, x) json_array_append_new(
-                list, json_is_array(x) ? pairs_object(x) : json_incref(x));
-            json_object_set_new(o, k, list);
-        } else {
-            json_object_set(o, k, v);
-        }
-    }
-    return o;
-}
-
 /* The newest trace in a DYNAMO.TRACE CLUSTER KEY answer of the command a
  * data request ran (DYNAMO.GET, DYNAMO.PUT; DYNAMO.DEL or DEL), as an
  * object; NULL if there is none (trace-max 0, or it was overwritten). */
@@ -702,7 +774,7 @@ static json_t *op_trace_of(json_t *traces, int method)
     size_t i;
     json_t *t;
     json_array_foreach(traces, i, t) {
-        json_t *o = json_is_array(t) ? pairs_object(t) : NULL;
+        json_t *o = json_is_array(t) ? rjson_pairs(t) : NULL;
         const char *op = o ? json_string_value(json_object_get(o, "op"))
                            : NULL;
         long long ms = o ? json_integer_value(json_object_get(o, "time_ms"))
@@ -1282,6 +1354,26 @@ static void ep_faults_clear(struct hcall *hc, json_t *reply, int failed)
     ok_or_error(hc, reply, failed);
 }
 
+/* GET /api/stream: Server-Sent Events (sse.c); 503 past http-stream-max */
+static void ep_stream(struct hcall *hc, json_t *reply, int failed)
+{
+    struct http *h = hc->h;
+    if (evhttp_request_get_command(hc->req) == EVHTTP_REQ_HEAD) {
+        hcall_answer(hc, 200, json_object()); /* evhttp sends no body */
+        return;
+    }
+    if (!sse_has_room(h->sse)) {
+        hcall_error(hc, 503, "ERR too many stream subscribers (see "
+                             "http-stream-max)");
+        return;
+    }
+    struct evhttp_request *req = hc->req;
+    evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
+    hc->req = NULL;
+    hcall_free(hc);
+    sse_subscribe(h->sse, req);
+}
+
 static const struct route routes[] = {
     {"/api/cluster", HREQ_GET, ep_cluster},
     {"/api/cluster/config", HREQ_GET, ep_config_get},
@@ -1300,6 +1392,7 @@ static const struct route routes[] = {
     {"/api/faults", HREQ_GET, ep_faults_list},
     {"/api/faults", HREQ_POST, ep_faults_add},
     {"/api/faults", HREQ_DELETE, ep_faults_clear},
+    {"/api/stream", HREQ_GET, ep_stream},
     {"/metrics", HREQ_GET, ep_metrics},
 };
 
@@ -1403,8 +1496,28 @@ static int check_access(struct http *h, struct evhttp_request *req)
         return -1;
     }
     const char *origin = evhttp_find_header(in, "Origin");
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Vary", "Origin");
     if (origin && !hreq_origin_allowed(origin, names, nn, n->cfg.http_port)) {
-        send_error(req, 403, "ERR cross-origin requests are refused");
+        if (!hreq_origin_listed(origin, h->origin_list, h->norigins)) {
+            send_error(req, 403, "ERR cross-origin requests are refused "
+                                 "(only this node's and its cluster "
+                                 "members' http origins are served)");
+            return -1;
+        }
+        /* a page of another member: it may read this answer */
+        evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+    }
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
+        /* a preflight carries no credentials: answered before them */
+        evhttp_add_header(out, "Access-Control-Allow-Methods",
+                          "GET, POST, PUT, DELETE");
+        evhttp_add_header(out, "Access-Control-Allow-Headers",
+                          "Content-Type, Authorization");
+        evhttp_add_header(out, "Access-Control-Max-Age", "600");
+        evhttp_add_header(out, "Allow", "GET, HEAD, POST, PUT, DELETE, "
+                                        "OPTIONS");
+        evhttp_send_reply(req, 204, "No Content", NULL);
         return -1;
     }
     if (!hreq_auth_ok(evhttp_find_header(in, "Authorization"), pass)) {
@@ -1578,6 +1691,10 @@ int http_start(struct node *n)
         http_free(n);
         return rc;
     }
+    h->sse = sse_new(n, origins_learn, h);
+    h->learn_ev = evtimer_new(n->base, learn_cb, h);
+    struct timeval tv = {LEARN_FIRST_MS / 1000, (LEARN_FIRST_MS % 1000) * 1000};
+    evtimer_add(h->learn_ev, &tv);
     dlog(DLOG_NOTICE, "http API on port %d", n->cfg.http_port);
     return 0;
 }
@@ -1597,6 +1714,11 @@ void http_free(struct node *n)
         }
         hcall_free(hc);
     }
+    sse_free(h->sse);
+    if (h->learn_ev)
+        event_free(h->learn_ev);
+    json_decref(h->origins);
+    dyn_free(h->origin_list);
     evhttp_free(h->eh);
     for (size_t i = 0; i < h->nnames; i++)
         dyn_free(h->names[i]);
