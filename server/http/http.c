@@ -102,6 +102,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
 #include "cluster/announce.h"
 #include "cluster/cluster.h"
@@ -146,6 +147,7 @@ struct route {
 };
 
 struct gather;
+struct hconn;
 
 struct http {
     struct node *node;
@@ -166,6 +168,7 @@ struct http {
     struct evconnlistener *listeners[16];
     size_t nlisteners;
     int paused;
+    struct hconn *conns;    /* connections that sent a request */
 };
 
 struct hcall {
@@ -185,6 +188,112 @@ struct hcall {
     struct gather *g;       /* the R.INFO gather in flight, or NULL */
     struct hcall *prev, *next;
 };
+
+/* ---- the connection cap ---------------------------------------------------- */
+
+/* evhttp (2.1) has no connection limit and no hook where a connection
+ * ends except its one close callback, so that callback is ours on every
+ * connection (hconn_closed_cb), and whoever else wants to hear of the
+ * close (a request's hcall, a stream subscriber) registers through
+ * http_conn_watch.  A connection is counted from its first request (evhttp
+ * gives us nothing before): at http-max-connections the listeners stop
+ * accepting, so further clients wait in the kernel's backlog, and they
+ * resume when a connection closes; a request on a connection accepted
+ * meanwhile over the cap gets 503 and the connection is closed.  One that
+ * never sends a request is closed by evhttp's timeout (HTTP_TIMEOUT_S). */
+struct hconn {
+    struct evhttp_connection *evcon;
+    http_close_fn *fn;      /* who else hears of the close, or NULL */
+    void *arg;
+    struct http *h_owner;
+    struct hconn *prev, *next;
+};
+
+static void listeners_set(struct http *h, int paused)
+{
+    if (h->paused == paused)
+        return;
+    h->paused = paused;
+    for (size_t i = 0; i < h->nlisteners; i++) {
+        if (paused)
+            evconnlistener_disable(h->listeners[i]);
+        else
+            evconnlistener_enable(h->listeners[i]);
+    }
+}
+
+static void hconn_forget(struct http *h, struct hconn *c)
+{
+    struct node *n = h->node;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    dyn_free(c);
+    n->stats.http_connections--;
+    if (n->stats.http_connections < (uint64_t)n->cfg.http_max_connections)
+        listeners_set(h, 0);
+}
+
+static void hconn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+    struct hconn *c = arg;
+    http_close_fn *fn = c->fn;
+    void *fn_arg = c->arg;
+    hconn_forget(c->h_owner, c);
+    if (fn)
+        fn(evcon, fn_arg);
+}
+
+static struct hconn *hconn_find(struct http *h, struct evhttp_connection *evcon)
+{
+    for (struct hconn *c = h->conns; c; c = c->next)
+        if (c->evcon == evcon)
+            return c;
+    return NULL;
+}
+
+/* Counts evcon on its first request; 0, or -1 when it is over the cap. */
+static int hconn_track(struct http *h, struct evhttp_connection *evcon)
+{
+    struct node *n = h->node;
+    if (hconn_find(h, evcon))
+        return 0;
+    if (n->stats.http_connections >= (uint64_t)n->cfg.http_max_connections)
+        return -1;
+    struct hconn *c = dyn_calloc(1, sizeof(*c));
+    c->evcon = evcon;
+    c->h_owner = h;
+    c->next = h->conns;
+    if (h->conns)
+        h->conns->prev = c;
+    h->conns = c;
+    evhttp_connection_set_closecb(evcon, hconn_closed_cb, c);
+    if (++n->stats.http_connections >= (uint64_t)n->cfg.http_max_connections)
+        listeners_set(h, 1);
+    return 0;
+}
+
+void http_conn_watch(struct http *h, struct evhttp_connection *evcon,
+                     http_close_fn *fn, void *arg)
+{
+    struct hconn *c = evcon ? hconn_find(h, evcon) : NULL;
+    if (c) {
+        c->fn = fn;
+        c->arg = arg;
+    }
+}
+
+void http_conn_close(struct http *h, struct evhttp_connection *evcon)
+{
+    struct hconn *c = hconn_find(h, evcon);
+    if (c)
+        hconn_forget(h, c);
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    evhttp_connection_free(evcon);
+}
 
 /* ---- answers ------------------------------------------------------------- */
 
@@ -242,7 +351,7 @@ static void send_error(struct evhttp_request *req, int status, const char *msg)
 static void hcall_answer(struct hcall *hc, int status, json_t *j)
 {
     if (hc->req) {
-        evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
+        http_conn_watch(hc->h, hc->evcon, NULL, NULL);
         send_json(hc->req, status, j);
         hc->req = NULL;
     }
@@ -667,7 +776,7 @@ static void metrics_finish(struct hcall *hc, json_t *nodes)
     rjson_metrics(ok, &text);
     json_decref(ok);
     if (hc->req) {
-        evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
+        http_conn_watch(hc->h, hc->evcon, NULL, NULL);
         struct evkeyvalq *out = evhttp_request_get_output_headers(hc->req);
         evhttp_add_header(out, "Content-Type",
                           "text/plain; version=0.0.4; charset=utf-8");
@@ -1368,7 +1477,7 @@ static void ep_stream(struct hcall *hc, json_t *reply, int failed)
         return;
     }
     struct evhttp_request *req = hc->req;
-    evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
+    http_conn_watch(hc->h, hc->evcon, NULL, NULL);
     hc->req = NULL;
     hcall_free(hc);
     sse_subscribe(h->sse, req);
@@ -1409,7 +1518,7 @@ static void hcall_free(struct hcall *hc)
         gather_release(g);
     }
     if (hc->evcon)
-        evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
+        http_conn_watch(hc->h, hc->evcon, NULL, NULL);
     struct http *h = hc->h;
     if (hc->prev)
         hc->prev->next = hc->next;
@@ -1532,6 +1641,13 @@ static int check_access(struct http *h, struct evhttp_request *req)
 static void http_request_cb(struct evhttp_request *req, void *arg)
 {
     struct http *h = arg;
+    if (hconn_track(h, evhttp_request_get_connection(req)) != 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Connection", "close");
+        send_error(req, 503, "ERR too many http connections (see "
+                             "http-max-connections)");
+        return;
+    }
     if (check_access(h, req) != 0)
         return;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -1622,7 +1738,7 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
     if (h->calls)
         h->calls->prev = hc;
     h->calls = hc;
-    evhttp_connection_set_closecb(hc->evcon, conn_closed_cb, hc);
+    http_conn_watch(h, hc->evcon, conn_closed_cb, hc);
     rt->fn(hc, NULL, 0);
 }
 
@@ -1674,8 +1790,12 @@ int http_start(struct node *n)
         }
         if (strcmp(host, "0.0.0.0") && strcmp(host, "::"))
             add_name(h, host);
-        if (evhttp_bind_socket(h->eh, host, (ev_uint16_t)n->cfg.http_port) !=
-            0) {
+        struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(
+            h->eh, host, (ev_uint16_t)n->cfg.http_port);
+        if (bs && h->nlisteners < DYN_ARRAY_LEN(h->listeners))
+            h->listeners[h->nlisteners++] =
+                evhttp_bound_socket_get_listener(bs);
+        if (!bs) {
             dlog(DLOG_WARNING, "http: could not listen on %s:%d", host,
                  n->cfg.http_port);
             rc = optional ? 0 : DYN_EIO;
@@ -1719,7 +1839,10 @@ void http_free(struct node *n)
         event_free(h->learn_ev);
     json_decref(h->origins);
     dyn_free(h->origin_list);
-    evhttp_free(h->eh);
+    h->nlisteners = 0; /* evhttp_free frees them before the connections */
+    evhttp_free(h->eh); /* its connections' close callbacks forget them */
+    while (h->conns)
+        hconn_forget(h, h->conns);
     for (size_t i = 0; i < h->nnames; i++)
         dyn_free(h->names[i]);
     dyn_free(h);

@@ -62,6 +62,7 @@
 #include "cluster/ring.h"
 #include "server/cmd_info.h"
 #include "server/cmd_trace.h"
+#include "server/http/http.h"
 #include "server/http/rjson.h"
 #include "server/log.h"
 #include "server/node.h"
@@ -166,13 +167,13 @@ static void sub_closed_cb(struct evhttp_connection *evcon, void *arg)
 static void sub_drop(struct sse_sub *sub)
 {
     struct evhttp_connection *evcon = sub->evcon;
+    struct http *h = sub->s->n->http;
     sub->s->n->stats.http_stream_dropped++;
     dlog(DLOG_NOTICE, "http: dropping a stream subscriber with more than "
                       "%d bytes unread", SSE_PENDING_MAX);
     sub_unlink(sub);
     dyn_free(sub);
-    evhttp_connection_set_closecb(evcon, NULL, NULL);
-    evhttp_connection_free(evcon);
+    http_conn_close(h, evcon);
 }
 
 static size_t sub_pending(const struct sse_sub *sub)
@@ -722,7 +723,7 @@ void sse_subscribe(struct sse *s, struct evhttp_request *req)
         struct timeval wt = {SSE_PING_MS / 1000 * 4, 0};
         bufferevent_set_timeouts(bev, NULL, &wt);
     }
-    evhttp_connection_set_closecb(sub->evcon, sub_closed_cb, sub);
+    http_conn_watch(s->n->http, sub->evcon, sub_closed_cb, sub);
     struct evbuffer *b = evbuffer_new();
     evbuffer_add_printf(b, "retry: %d\n: subscribed to %s\n\n", SSE_RETRY_MS,
                         self_name(n));
@@ -760,7 +761,7 @@ void sse_free(struct sse *s)
         return;
     while (s->subs) {
         struct sse_sub *sub = s->subs;
-        evhttp_connection_set_closecb(sub->evcon, NULL, NULL);
+        http_conn_watch(s->n->http, sub->evcon, NULL, NULL);
         sub_unlink(sub);
         dyn_free(sub);
     }
