@@ -62,15 +62,29 @@
  *                                    "both"?}: DYNAMO.FAULT per pair
  *   DELETE /api/faults               DYNAMO.FAULT CLEAR ALL
  *   GET    /metrics                  Prometheus text of every node's INFO
+ *   GET    /api/stream               Server-Sent Events of the whole
+ *                                    cluster: "stats" each second, every
+ *                                    member's new "event"s and finished
+ *                                    "trace"s (sse.c: polled over the peer
+ *                                    bus only while subscribed); 503 past
+ *                                    http-stream-max
  *
  * Access (hreq.h tells why): with protected-mode on and no requirepass,
  * only loopback peers are served, as on the client port.  Every request
  * must name this node in Host (its node-name, bind addresses,
  * cluster-announce-ip, host name, the address it reached, or localhost)
- * and, when it has an Origin, come from this node's own http origin: no
- * CORS header is ever sent, so no other site may call the API.  With
- * requirepass, the password is required (Bearer, or Basic with any
- * user).  State changes are POST, PUT and DELETE only (the table has no
+ * and, when it has an Origin, come from this node's own http origin or
+ * the exact http origin of a cluster member (learned from the members'
+ * INFO http_addr: at start, LEARN_FIRST_MS later and again while one is
+ * missing, and at every /api/cluster and stream round; hreq is given the
+ * list).  A member's origin is answered with Access-Control-Allow-Origin:
+ * <that origin> and Vary: Origin (never "*"), and its OPTIONS preflight
+ * with 204 before the password check (a preflight has no credentials): the
+ * page served by one node calls the others directly.  Any other origin
+ * gets 403, preflight included.  With requirepass, the password is
+ * required (Bearer, or Basic with any user).  Connections are bounded by
+ * http-max-connections (counted from their first request: see "the
+ * connection cap").  State changes are POST, PUT and DELETE only (the table has no
  * GET that changes anything).  Errors are JSON {"error": "..."}: 400 bad
  * JSON or fields, 401, 403, 404 unknown path or member, 405 with Allow,
  * 413 body over HTTP_BODY_MAX (evhttp itself refuses, with its own page,
@@ -78,11 +92,14 @@
  * not answer (NOQUORUM, TIMEOUT, a killed node).  Nothing is read from
  * the filesystem at request time.
  *
- * Invariants: a struct hcall lives until it answered or its connection
- * closed, and then until the command it has in flight completes (its
- * client is freed then, never inside dispatch); a gather (R.INFO) keeps a
- * count of outstanding peer callbacks and frees itself after the last,
- * whether or not its hcall is still there.
+ * Invariants: evhttp's close callback of every connection that sent a
+ * request is hconn_closed_cb, which tells the connection's watcher (an
+ * hcall or a stream subscriber, http_conn_watch); a struct hcall lives
+ * until it answered or its connection closed, and then until the command
+ * it has in flight completes (its client is freed then, never inside
+ * dispatch); a gather (R.INFO) keeps a count of outstanding peer callbacks
+ * and frees itself after the last, whether or not its hcall is still
+ * there.
  *
  * Thread-safety: event loop only.  Errors: a request never crashes the
  * node; a command's error becomes the JSON error.
