@@ -6,11 +6,13 @@
  *   DYNAMO.TRACE key            -> the traces of that key still held
  *   DYNAMO.TRACE KEY key        -> the same, for a key that looks like a
  *                                  number
- *   DYNAMO.TRACE SINCE id       -> the finished traces with id > id,
+ *   DYNAMO.TRACE SINCE id [max] -> the finished traces with id > id,
  *                                  oldest first, up to the first one still
  *                                  running (trace_since): what a reader
  *                                  that follows the ring asks (the http
- *                                  API's /api/stream)
+ *                                  API's /api/stream); with max, only the
+ *                                  newest max of them (a reader that
+ *                                  samples a busy node)
  *   DYNAMO.EVENTS [since]       -> every event held with id > since
  *                                  (default 0), oldest first
  *   DYNAMO.TRACE CLUSTER ... / DYNAMO.EVENTS CLUSTER ...
@@ -131,8 +133,8 @@ static void reply_trace(struct dbuf *b, int resp, const struct trace *t)
         reply_replica(b, resp, &t->rep[i]);
 }
 
-void cmd_trace_since(struct node *n, uint64_t since, int resp,
-                     struct dbuf *out)
+void cmd_trace_since(struct node *n, uint64_t since, uint32_t newest,
+                     int resp, struct dbuf *out)
 {
     const struct trace_ring *ring = &n->traces;
     uint32_t max = ring->cap ? ring->cap : 1;
@@ -141,8 +143,9 @@ void cmd_trace_since(struct node *n, uint64_t since, int resp,
      * its trace has lost its end (see trace_since) */
     uint64_t stale = 4 * (uint64_t)n->cfg.request_timeout_ms;
     uint32_t k = trace_since(ring, since, node_wall_ms(n), stale, list, max);
-    reply_array(out, k);
-    for (uint32_t i = 0; i < k; i++)
+    uint32_t skip = k > newest ? k - newest : 0; /* the newest of them */
+    reply_array(out, k - skip);
+    for (uint32_t i = skip; i < k; i++)
         reply_trace(out, resp, list[i]);
     dyn_free(list);
 }
@@ -189,14 +192,18 @@ static void dynamo_trace(struct client *c, int argc,
     long long count = TRACE_DEFAULT_COUNT;
     const char *key = NULL;
     size_t klen = 0;
-    if (argc == 3 && dyn_arg_is(argv[1].p, argv[1].len, "since")) {
-        unsigned long long since;
-        if (dyn_str2ull(argv[2].p, argv[2].len, &since) != 0) {
-            client_error(c, "ERR DYNAMO.TRACE SINCE takes a trace id (a "
-                            "non-negative integer)");
+    if ((argc == 3 || argc == 4) &&
+        dyn_arg_is(argv[1].p, argv[1].len, "since")) {
+        unsigned long long since, max = UINT32_MAX;
+        if (dyn_str2ull(argv[2].p, argv[2].len, &since) != 0 ||
+            (argc == 4 && (dyn_str2ull(argv[3].p, argv[3].len, &max) != 0 ||
+                           max < 1))) {
+            client_error(c, "ERR syntax: DYNAMO.TRACE SINCE id [max] (a "
+                            "trace id, and a positive count)");
             return;
         }
-        cmd_trace_since(c->node, since, c->resp, &c->obuf);
+        cmd_trace_since(c->node, since, (uint32_t)DYN_MIN(max, UINT32_MAX),
+                        c->resp, &c->obuf);
         return;
     }
     if (argc == 3) {

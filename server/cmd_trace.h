@@ -15,9 +15,10 @@
 
 struct node;
 
-/* DYNAMO.TRACE SINCE since's reply (in protocol resp) appended to out. */
-void cmd_trace_since(struct node *n, uint64_t since, int resp,
-                     struct dbuf *out);
+/* DYNAMO.TRACE SINCE since newest's reply (in protocol resp) appended to
+ * out: of the finished traces after since, the newest `newest`. */
+void cmd_trace_since(struct node *n, uint64_t since, uint32_t newest,
+                     int resp, struct dbuf *out);
 /* DYNAMO.EVENTS since's reply appended to out. */
 void cmd_trace_events(struct node *n, uint64_t since, int resp,
                       struct dbuf *out);

@@ -17,6 +17,7 @@
  *   first subscriber ──> tick every SSE_POLL_MS (one timer)
  *      records round: each member  R.NODES DYNAMO.EVENTS <its last id>
  *                                  R.NODES DYNAMO.TRACE SINCE <its last id>
+ *                                          SSE_TRACES_PER_ROUND
  *         answers (or request-timeout-ms) ──> merged by time_ms ──>
  *         "event" (id: the cursor "n1:5,n2:9") and "trace" to everyone
  *      stats round, every SSE_STATS_MS: each member  R.INFO ...
@@ -31,7 +32,10 @@
  * (it restarted, its ids began again) is read from 0.  A member that does
  * not answer keeps its cursor and is asked again next round.  Traces come
  * finished (trace_since: never one still pending), so a trace is pushed
- * once, complete.
+ * once, complete; a busy member sends only its newest
+ * SSE_TRACES_PER_ROUND per round (a sample: what it skipped is still in
+ * DYNAMO.TRACE while its ring holds it), so the stream's cost does not
+ * grow with the load it shows.
  *
  * Bounds: http-stream-max subscribers (one more: 503, by http.c), one
  * round of each kind in flight, and SSE_PENDING_MAX bytes a subscriber
@@ -72,6 +76,9 @@
 #define SSE_STATS_MS 1000
 #define SSE_PING_MS 15000
 #define SSE_RETRY_MS 2000   /* EventSource's reconnect delay */
+/* traces a member sends per round at most (the newest): a busy node
+ * finishes thousands of ops a second, and a page shows a handful */
+#define SSE_TRACES_PER_ROUND 32
 /* what the stats round asks of each member */
 static const char *const stats_sections[] = {"server", "stats", "memory",
                                              "keyspace", "dynamo"};
@@ -436,7 +443,8 @@ static void records_start(struct sse *s)
     struct round *r = round_new(s, ROUND_RECORDS);
     s->records_busy = 1;
     s->n->stats.http_stream_rounds++;
-    char ev[24], tr[24];
+    char ev[24], tr[24], most[16];
+    snprintf(most, sizeof(most), "%d", SSE_TRACES_PER_ROUND);
     struct cursor *self = cursor_of(s, self_name(n));
     struct dbuf out;
     dbuf_init(&out);
@@ -445,7 +453,7 @@ static void records_start(struct sse *s)
     json_object_set_new(node_entry(r, self->name), "events", records_of(raw));
     json_decref(raw);
     dbuf_reset(&out);
-    cmd_trace_since(n, self->tr, 2, &out);
+    cmd_trace_since(n, self->tr, SSE_TRACES_PER_ROUND, 2, &out);
     raw = rjson_reply(out.p, out.len, NULL);
     json_object_set_new(node_entry(r, self->name), "traces", records_of(raw));
     json_decref(raw);
@@ -461,10 +469,11 @@ static void records_start(struct sse *s)
         snprintf(tr, sizeof(tr), "%" PRIu64, c->tr);
         struct dyn_arg eav[3] = {{"R.NODES", 7}, {"DYNAMO.EVENTS", 13},
                                  {ev, strlen(ev)}};
-        struct dyn_arg tav[4] = {{"R.NODES", 7}, {"DYNAMO.TRACE", 12},
-                                 {"SINCE", 5}, {tr, strlen(tr)}};
+        struct dyn_arg tav[5] = {{"R.NODES", 7}, {"DYNAMO.TRACE", 12},
+                                 {"SINCE", 5}, {tr, strlen(tr)},
+                                 {most, strlen(most)}};
         round_ask(r, (int)m, c->name, "events", 3, eav);
-        round_ask(r, (int)m, c->name, "traces", 4, tav);
+        round_ask(r, (int)m, c->name, "traces", 5, tav);
     }
     s->priming = 0; /* members first seen from now on are read whole */
     round_arm(r);

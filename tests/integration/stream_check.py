@@ -133,6 +133,22 @@ check(tr is not None and tr["data"].get("coordinator") == "n2" and
       tr["data"].get("outcome") == "ok" and tr["data"].get("node") == "n2",
       "n1's stream carries the trace n2 recorded for that PUT, finished")
 
+# DYNAMO.TRACE SINCE over RESP: what the stream asks each member
+def rcli(node, *args):
+    return subprocess.run(["redis-cli", "-p", str(CLIENT0 + node - 1)] +
+                          list(args), capture_output=True, text=True,
+                          timeout=20).stdout
+
+
+all_ = rcli(2, "DYNAMO.TRACE", "SINCE", "0")
+one = rcli(2, "DYNAMO.TRACE", "SINCE", "0", "1")
+check("dynamo.put" in all_ and all_.count("outcome") >= 2 and
+      one.count("outcome") == 1,
+      "DYNAMO.TRACE SINCE 0 lists n2's finished traces; max 1 the newest")
+check("ERR" in rcli(2, "DYNAMO.TRACE", "SINCE", "x") and
+      "ERR" in rcli(2, "DYNAMO.TRACE", "SINCE", "0", "0"),
+      "DYNAMO.TRACE SINCE with a bad id or max: an error")
+
 # ops/s: load through n2, seen in n1's stats for n2
 subprocess.run(["redis-benchmark", "-p", str(CLIENT0 + 1), "-t", "set",
                 "-n", "3000", "-q"], capture_output=True, timeout=120)
