@@ -594,6 +594,39 @@ static void stats_info_cb(void *arg, json_t *nodes)
     stats_finish(arg, nodes);
 }
 
+/* One node's figures in a stats event, from its INFO (NULL or {"error"}:
+ * it did not answer); status is this node's view of it. */
+static json_t *node_figures(json_t *info, const char *status)
+{
+    json_t *e = json_object();
+    int answered = info && !json_object_get(info, "error");
+    int killed = answered &&
+                 json_integer_value(path2(info, "dynamo", "killed")) != 0;
+    json_object_set_new(e, "status", json_string(killed ? "killed"
+                                                        : status));
+    json_object_set_new(e, "answered", json_boolean(answered));
+    json_object_set_new(e, "killed", json_boolean(killed));
+    json_object_set_new(e, "ops_per_sec",
+                        num_or_zero(path2(info, "stats",
+                                          "instantaneous_ops_per_sec")));
+    json_object_set_new(e, "p99_us",
+                        num_or_zero(path2(info, "stats",
+                                          "last_second_p99_usec")));
+    json_object_set_new(e, "keys",
+                        num_or_zero(json_object_get(
+                            path2(info, "keyspace", "db0"), "keys")));
+    json_object_set_new(e, "hints_held",
+                        num_or_zero(path2(info, "dynamo", "hints_pending")));
+    json_object_set_new(e, "used_memory",
+                        num_or_zero(path2(info, "memory", "used_memory")));
+    json_t *http = path2(info, "server", "http_addr");
+    json_object_set_new(e, "http", json_is_string(http) &&
+                                           json_string_length(http)
+                                       ? json_incref(http)
+                                       : json_null());
+    return e;
+}
+
 static void stats_finish(struct sse *s, json_t *nodes)
 {
     struct node *n = s->n;
@@ -616,37 +649,11 @@ static void stats_finish(struct sse *s, json_t *nodes)
         if (MEMBER_IS_TOMBSTONE(mb->m[m].status))
             continue;
         json_t *info = json_object_get(nodes, mb->m[m].name);
-        json_t *e = json_object();
-        int answered = info && !json_object_get(info, "error");
-        int killed = answered &&
-                     json_integer_value(path2(info, "dynamo", "killed")) != 0;
-        const char *status = killed ? "killed"
-                             : mb->m[m].self
-                                 ? "up"
-                                 : member_status_name(mb->m[m].status);
-        json_object_set_new(e, "status", json_string(status));
-        json_object_set_new(e, "answered", json_boolean(answered));
-        json_object_set_new(e, "killed", json_boolean(killed));
-        json_object_set_new(e, "ops_per_sec",
-                            num_or_zero(path2(info, "stats",
-                                              "instantaneous_ops_per_sec")));
-        json_object_set_new(e, "p99_us",
-                            num_or_zero(path2(info, "stats",
-                                              "last_second_p99_usec")));
-        json_object_set_new(e, "keys",
-                            num_or_zero(json_object_get(
-                                path2(info, "keyspace", "db0"), "keys")));
-        json_object_set_new(e, "hints_held",
-                            num_or_zero(path2(info, "dynamo",
-                                              "hints_pending")));
-        json_object_set_new(e, "used_memory",
-                            num_or_zero(path2(info, "memory",
-                                              "used_memory")));
-        json_t *http = path2(info, "server", "http_addr");
-        json_object_set_new(e, "http", json_is_string(http)
-                                           ? json_incref(http)
-                                           : json_null());
-        json_object_set_new(per, mb->m[m].name, e);
+        json_object_set_new(per, mb->m[m].name,
+                            node_figures(info, mb->m[m].self
+                                                   ? "up"
+                                                   : member_status_name(
+                                                         mb->m[m].status)));
         /* a member that restarted counts its ids from 1 again */
         const char *run = json_string_value(path2(info, "server", "run_id"));
         if (run) {
@@ -658,30 +665,11 @@ static void stats_finish(struct sse *s, json_t *nodes)
             snprintf(c->run_id, sizeof(c->run_id), "%s", run);
         }
     }
-    if (!mb) { /* a node alone */
-        json_t *info = json_object_get(nodes, self_name(n));
-        json_t *e = json_object();
-        json_object_set_new(e, "status", json_string("up"));
-        json_object_set_new(e, "answered", json_true());
-        json_object_set_new(e, "killed", json_false());
-        json_object_set_new(e, "ops_per_sec",
-                            num_or_zero(path2(info, "stats",
-                                              "instantaneous_ops_per_sec")));
-        json_object_set_new(e, "p99_us",
-                            num_or_zero(path2(info, "stats",
-                                              "last_second_p99_usec")));
-        json_object_set_new(e, "keys",
-                            num_or_zero(json_object_get(
-                                path2(info, "keyspace", "db0"), "keys")));
-        json_object_set_new(e, "hints_held", json_integer(0));
-        json_object_set_new(e, "used_memory",
-                            num_or_zero(path2(info, "memory",
-                                              "used_memory")));
-        json_t *http = path2(info, "server", "http_addr");
-        json_object_set_new(e, "http", json_incref(http ? http
-                                                        : json_null()));
-        json_object_set_new(per, self_name(n), e);
-    }
+    if (!mb) /* a node alone */
+        json_object_set_new(per, self_name(n),
+                            node_figures(json_object_get(nodes,
+                                                         self_name(n)),
+                                         "up"));
     json_object_set_new(out, "nodes", per);
     push_event(s, "stats", NULL, out);
     json_decref(out);
