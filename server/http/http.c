@@ -84,9 +84,10 @@
  * gets 403, preflight included.  With requirepass, the password is
  * required (Bearer, or Basic with any user).  Connections are bounded by
  * http-max-connections (counted from their first request: see "the
- * connection cap").  State changes are POST, PUT and DELETE only (the table has no
- * GET that changes anything).  Errors are JSON {"error": "..."}: 400 bad
- * JSON or fields, 401, 403, 404 unknown path or member, 405 with Allow,
+ * connection cap").  State changes are POST, PUT and DELETE only (the
+ * table has no GET that changes anything).  Errors are JSON {"error":
+ * "..."}: 400 bad JSON or fields, 401, 403, 404 unknown path or member,
+ * 405 with Allow,
  * 413 body over HTTP_BODY_MAX (evhttp itself refuses, with its own page,
  * a body over twice that before reading it), 503 when the cluster could
  * not answer (NOQUORUM, TIMEOUT, a killed node).  Nothing is read from
@@ -180,8 +181,8 @@ struct http {
     size_t norigins;
     struct event *learn_ev;
     int learn_tries;
-    /* connections open (the filter bufferevents' count) and the
-     * listeners, paused at http-max-connections */
+    /* the listeners, paused at http-max-connections (the count is
+     * INFO's http_connections) */
     struct evconnlistener *listeners[16];
     size_t nlisteners;
     int paused;
