@@ -128,3 +128,24 @@ uint32_t trace_list(const struct trace_ring *r, const char *key, size_t klen,
     }
     return k;
 }
+
+uint32_t trace_since(const struct trace_ring *r, uint64_t since,
+                     uint64_t now_ms, uint64_t stale_ms,
+                     const struct trace **out, uint32_t max)
+{
+    if (!r->cap || since >= r->next_id)
+        return 0;
+    uint64_t first = since + 1;
+    if (r->next_id - first >= r->cap)
+        first = r->next_id - r->cap + 1; /* older ones were overwritten */
+    uint32_t k = 0;
+    for (uint64_t id = first; id <= r->next_id && k < max; id++) {
+        const struct trace *t = &r->slot[(id - 1) % r->cap];
+        if (t->id != id)
+            break;
+        if (!t->outcome[0] && now_ms < t->wall_ms + stale_ms)
+            break; /* still running: it and the rest come next time */
+        out[k++] = t;
+    }
+    return k;
+}

@@ -87,5 +87,14 @@ void trace_outcome(struct trace *t, const char *s, size_t len);
  * (all its bytes must match).  Returns how many were stored in out. */
 uint32_t trace_list(const struct trace_ring *r, const char *key, size_t klen,
                     const struct trace **out, uint32_t max);
+/* Up to max finished traces with id > since, oldest first, for a reader
+ * that follows the ring (the http API's event stream): it stops before
+ * the first trace still pending (no outcome yet), so a reader that asks
+ * again from the last id it got misses none; a trace pending for more
+ * than stale_ms (an op whose end the ring never saw) no longer holds the
+ * rest back and is listed as it is.  now_ms is the wall clock. */
+uint32_t trace_since(const struct trace_ring *r, uint64_t since,
+                     uint64_t now_ms, uint64_t stale_ms,
+                     const struct trace **out, uint32_t max);
 
 #endif

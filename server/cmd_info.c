@@ -62,7 +62,9 @@ size_t __sanitizer_get_heap_size(void);
 #include "server/cmd_info.h"
 #include "server/cmd_server.h"
 #include "server/command.h"
+#include "cluster/announce.h"
 #include "cluster/cluster.h"
+#include "cluster/membership.h"
 #include "server/config.h"
 #include "server/db.h"
 #include "server/engine.h"
@@ -159,6 +161,30 @@ static double server_tv_sec(struct timeval tv)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1000000.0;
 }
 
+/* Where this node's http API is reached from the other members: the host
+ * it advertises to them (its member entry), or for a node alone the one
+ * announce_choose picks, and http-port; "" when http-port is 0.  The other
+ * nodes learn it from INFO (http.c: /api/cluster's "http", and the origins
+ * they accept from the dashboard). */
+void cmd_info_http_addr(const struct node *n, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (n->cfg.http_port <= 0)
+        return;
+    char host[ANNOUNCE_HOST_MAX] = "";
+    const struct membership *mb = cluster_membership(n);
+    int self = mb ? cluster_self(n) : -1;
+    if (self >= 0 && (uint32_t)self < mb->n)
+        snprintf(host, sizeof(host), "%s", mb->m[self].host);
+    else if (announce_choose(n->cfg.bind, n->cfg.cluster_announce_ip, 1,
+                             host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
+    if (strchr(host, ':') && host[0] != '[')
+        snprintf(out, cap, "[%s]:%d", host, n->cfg.http_port);
+    else
+        snprintf(out, cap, "%s:%d", host, n->cfg.http_port);
+}
+
 static void server_info_server(struct node *n, struct dbuf *b, uint64_t now_ms)
 {
     struct utsname u;
@@ -183,6 +209,10 @@ static void server_info_server(struct node *n, struct dbuf *b, uint64_t now_ms)
     dbuf_appends(b, "process_supervised:no\r\n");
     dbuf_printf(b, "run_id:%s\r\n", n->run_id);
     dbuf_printf(b, "tcp_port:%d\r\n", n->cfg.port);
+    char http[ANNOUNCE_HOST_MAX + 8];
+    cmd_info_http_addr(n, http, sizeof(http));
+    dbuf_printf(b, "http_port:%d\r\n", n->cfg.http_port);
+    dbuf_printf(b, "http_addr:%s\r\n", http);
     dbuf_printf(b, "server_time_usec:%" PRIu64 "\r\n", node_wall_us(n));
     dbuf_printf(b, "uptime_in_seconds:%" PRIu64 "\r\n", up);
     dbuf_printf(b, "uptime_in_days:%" PRIu64 "\r\n", up / 86400);
@@ -213,6 +243,9 @@ static void server_info_clients(struct node *n, struct dbuf *b)
                 "tracking_clients:0\r\n"
                 "clients_in_timeout_table:0\r\n",
                 n->nclients, n->cfg.maxclients, max_in, max_out, blocked);
+    dbuf_printf(b, "http_connections:%" PRIu64 "\r\n"
+                   "http_stream_subscribers:%" PRIu64 "\r\n",
+                n->stats.http_connections, n->stats.http_stream_subscribers);
 }
 
 static void server_info_memory(struct node *n, struct dbuf *b)
@@ -292,7 +325,16 @@ static void server_info_stats(struct node *n, struct dbuf *b)
                 s->total_connections_received);
     dbuf_printf(b, "total_commands_processed:%" PRIu64 "\r\n",
                 s->total_commands_processed);
-    dbuf_appends(b, "instantaneous_ops_per_sec:0\r\n");
+    /* the last whole second's client commands (a routed one counted
+     * when its reply came) */
+    const struct latency_hist *sec =
+        second_window_last(&s->last_second, node_mono_us(n));
+    dbuf_printf(b, "instantaneous_ops_per_sec:%" PRIu64 "\r\n", sec->count);
+    dbuf_printf(b, "last_second_p99_usec:%.0f\r\n",
+                latency_quantile(sec, 0.99));
+    dbuf_printf(b, "http_stream_rounds:%" PRIu64 "\r\n"
+                   "http_stream_dropped:%" PRIu64 "\r\n",
+                s->http_stream_rounds, s->http_stream_dropped);
     dbuf_printf(b, "total_net_input_bytes:%" PRIu64 "\r\n",
                 s->total_net_input_bytes);
     dbuf_printf(b, "total_net_output_bytes:%" PRIu64 "\r\n",

@@ -9,6 +9,7 @@
 #ifndef DYN_CMD_INFO_H
 #define DYN_CMD_INFO_H
 
+#include <stddef.h>
 #include "server/buf.h"
 #include "server/util.h"
 
@@ -22,5 +23,9 @@ void cmd_info_text(struct node *n, int argc, const struct dyn_arg *argv,
 /* The peer command R.INFO [section ...]: answers the text as a bulk. */
 void cmd_info_peer(void *ctx, struct peer_call *call, int argc,
                    const struct dyn_arg *argv);
+
+/* host:port of this node's http API as the other members reach it ("" with
+ * http-port 0; INFO server's http_addr). */
+void cmd_info_http_addr(const struct node *n, char *out, size_t cap);
 
 #endif

@@ -6,6 +6,13 @@
  *   DYNAMO.TRACE key            -> the traces of that key still held
  *   DYNAMO.TRACE KEY key        -> the same, for a key that looks like a
  *                                  number
+ *   DYNAMO.TRACE SINCE id [max] -> the finished traces with id > id,
+ *                                  oldest first, up to the first one still
+ *                                  running (trace_since): what a reader
+ *                                  that follows the ring asks (the http
+ *                                  API's /api/stream); with max, only the
+ *                                  newest max of them (a reader that
+ *                                  samples a busy node)
  *   DYNAMO.EVENTS [since]       -> every event held with id > since
  *                                  (default 0), oldest first; since may
  *                                  be a cursor "n1:5,n2:9" (per node
@@ -71,6 +78,7 @@
 #include "cluster/vclock.h"
 #include "cluster/vhist.h"
 #include "server/client.h"
+#include "server/cmd_trace.h"
 #include "server/command.h"
 #include "server/node.h"
 #include "server/reply.h"
@@ -78,16 +86,16 @@
 
 #define TRACE_DEFAULT_COUNT 10
 
-static void kv_str(struct client *c, const char *k, const char *v)
+static void kv_str(struct dbuf *b, const char *k, const char *v)
 {
-    reply_bulk_cstr(&c->obuf, k);
-    reply_bulk_cstr(&c->obuf, v);
+    reply_bulk_cstr(b, k);
+    reply_bulk_cstr(b, v);
 }
 
-static void kv_int(struct client *c, const char *k, long long v)
+static void kv_int(struct dbuf *b, const char *k, long long v)
 {
-    reply_bulk_cstr(&c->obuf, k);
-    reply_int(&c->obuf, v);
+    reply_bulk_cstr(b, k);
+    reply_int(b, v);
 }
 
 static const char *step(uint32_t f, uint32_t asked, uint32_t ok,
@@ -96,7 +104,8 @@ static const char *step(uint32_t f, uint32_t asked, uint32_t ok,
     return f & ok ? "ok" : f & failed ? "failed" : f & asked ? "asked" : "-";
 }
 
-static void reply_replica(struct client *c, const struct trace_rep *r)
+static void reply_replica(struct dbuf *b, int resp,
+                          const struct trace_rep *r)
 {
     char version[64] = "";
     if (r->flags & TR_READ_OK && r->siblings)
@@ -104,46 +113,85 @@ static void reply_replica(struct client *c, const struct trace_rep *r)
                  r->siblings, r->siblings == 1 ? "" : "s", r->digest);
     else if (r->flags & TR_READ_OK && !(r->flags & TR_SELF))
         snprintf(version, sizeof(version), "not found");
-    reply_map(&c->obuf, c->resp, 13);
-    kv_str(c, "node", r->name);
-    kv_str(c, "role", r->flags & TR_OWNER ? "owner" : "stand-in");
-    kv_str(c, "status", member_status_name((enum member_status)r->status));
-    kv_int(c, "up", !!(r->flags & TR_UP));
-    kv_str(c, "standin_for", r->standin_for);
-    kv_str(c, "read",
+    reply_map(b, resp, 13);
+    kv_str(b, "node", r->name);
+    kv_str(b, "role", r->flags & TR_OWNER ? "owner" : "stand-in");
+    kv_str(b, "status", member_status_name((enum member_status)r->status));
+    kv_int(b, "up", !!(r->flags & TR_UP));
+    kv_str(b, "standin_for", r->standin_for);
+    kv_str(b, "read",
            step(r->flags, TR_READ_ASKED, TR_READ_OK, TR_READ_FAILED));
-    kv_int(c, "read_us", r->read_us);
-    kv_str(c, "version", version);
-    kv_str(c, "write",
+    kv_int(b, "read_us", r->read_us);
+    kv_str(b, "version", version);
+    kv_str(b, "write",
            step(r->flags, TR_WRITE_ASKED, TR_WRITE_OK, TR_WRITE_FAILED));
-    kv_int(c, "write_us", r->write_us);
-    kv_int(c, "hint", !!(r->flags & TR_HINT_KEPT));
-    kv_int(c, "repaired", !!(r->flags & TR_REPAIRED));
-    kv_int(c, "self", !!(r->flags & TR_SELF));
+    kv_int(b, "write_us", r->write_us);
+    kv_int(b, "hint", !!(r->flags & TR_HINT_KEPT));
+    kv_int(b, "repaired", !!(r->flags & TR_REPAIRED));
+    kv_int(b, "self", !!(r->flags & TR_SELF));
 }
 
-static void reply_trace(struct client *c, const struct trace *t)
+static void reply_trace(struct dbuf *b, int resp, const struct trace *t)
 {
-    reply_map(&c->obuf, c->resp, 15);
-    kv_int(c, "id", (long long)t->id);
-    kv_int(c, "time_ms", (long long)t->wall_ms);
-    kv_str(c, "op", t->op);
-    reply_bulk_cstr(&c->obuf, "key");
-    reply_bulk(&c->obuf, t->key, DYN_MIN(t->klen, (uint32_t)TRACE_KEY_MAX));
-    kv_int(c, "key_len", t->klen);
-    kv_str(c, "coordinator", t->coordinator);
-    kv_str(c, "forwarded_from", t->forwarded_from);
-    kv_int(c, "n", t->n);
-    kv_int(c, "r", t->r);
-    kv_int(c, "w", t->w);
-    kv_int(c, "read_quorum_us", t->read_quorum_us);
-    kv_int(c, "write_quorum_us", t->write_quorum_us);
-    kv_int(c, "done_us", t->done_us);
-    kv_str(c, "outcome", t->outcome[0] ? t->outcome : "pending");
-    reply_bulk_cstr(&c->obuf, "replicas");
-    reply_array(&c->obuf, t->nrep);
+    reply_map(b, resp, 15);
+    kv_int(b, "id", (long long)t->id);
+    kv_int(b, "time_ms", (long long)t->wall_ms);
+    kv_str(b, "op", t->op);
+    reply_bulk_cstr(b, "key");
+    reply_bulk(b, t->key, DYN_MIN(t->klen, (uint32_t)TRACE_KEY_MAX));
+    kv_int(b, "key_len", t->klen);
+    kv_str(b, "coordinator", t->coordinator);
+    kv_str(b, "forwarded_from", t->forwarded_from);
+    kv_int(b, "n", t->n);
+    kv_int(b, "r", t->r);
+    kv_int(b, "w", t->w);
+    kv_int(b, "read_quorum_us", t->read_quorum_us);
+    kv_int(b, "write_quorum_us", t->write_quorum_us);
+    kv_int(b, "done_us", t->done_us);
+    kv_str(b, "outcome", t->outcome[0] ? t->outcome : "pending");
+    reply_bulk_cstr(b, "replicas");
+    reply_array(b, t->nrep);
     for (uint32_t i = 0; i < t->nrep; i++)
-        reply_replica(c, &t->rep[i]);
+        reply_replica(b, resp, &t->rep[i]);
+}
+
+void cmd_trace_since(struct node *n, uint64_t since, uint32_t newest,
+                     int resp, struct dbuf *out)
+{
+    const struct trace_ring *ring = &n->traces;
+    uint32_t max = ring->cap ? ring->cap : 1;
+    const struct trace **list = dyn_malloc(sizeof(*list) * max);
+    /* an op ends within its phases' request timeouts; twice that over,
+     * its trace has lost its end (see trace_since) */
+    uint64_t stale = 4 * (uint64_t)n->cfg.request_timeout_ms;
+    uint32_t k = trace_since(ring, since, node_wall_ms(n), stale, list, max);
+    uint32_t skip = k > newest ? k - newest : 0; /* the newest of them */
+    reply_array(out, k - skip);
+    for (uint32_t i = skip; i < k; i++)
+        reply_trace(out, resp, list[i]);
+    dyn_free(list);
+}
+
+void cmd_trace_events(struct node *n, uint64_t since, int resp,
+                      struct dbuf *out)
+{
+    const struct evlog *ring = &n->events;
+    uint32_t max = ring->cap ? ring->cap : 1;
+    const struct evlog_entry **list = dyn_malloc(sizeof(*list) * max);
+    uint32_t k = evlog_since(ring, since, list, ring->cap);
+    const char *node = n->cfg.node_name ? n->cfg.node_name : "";
+    reply_array(out, k);
+    for (uint32_t i = 0; i < k; i++) {
+        const struct evlog_entry *e = list[i];
+        reply_map(out, resp, 4 + e->nf);
+        kv_int(out, "id", (long long)e->id);
+        kv_int(out, "time_ms", (long long)e->wall_ms);
+        kv_str(out, "node", node);
+        kv_str(out, "type", evlog_type_name(e->type));
+        for (uint32_t f = 0; f < e->nf; f++)
+            kv_str(out, e->f[f].name, e->f[f].value);
+    }
+    dyn_free(list);
 }
 
 /* A leading CLUSTER is the coordinator's (nodes_start gathers, and runs
@@ -166,10 +214,24 @@ static void dynamo_trace(struct client *c, int argc,
     long long count = TRACE_DEFAULT_COUNT;
     const char *key = NULL;
     size_t klen = 0;
+    if ((argc == 3 || argc == 4) &&
+        dyn_arg_is(argv[1].p, argv[1].len, "since")) {
+        unsigned long long since, max = UINT32_MAX;
+        if (dyn_str2ull(argv[2].p, argv[2].len, &since) != 0 ||
+            (argc == 4 && (dyn_str2ull(argv[3].p, argv[3].len, &max) != 0 ||
+                           max < 1))) {
+            client_error(c, "ERR syntax: DYNAMO.TRACE SINCE id [max] (a "
+                            "trace id, and a positive count)");
+            return;
+        }
+        cmd_trace_since(c->node, since, (uint32_t)DYN_MIN(max, UINT32_MAX),
+                        c->resp, &c->obuf);
+        return;
+    }
     if (argc == 3) {
         if (!dyn_arg_is(argv[1].p, argv[1].len, "key")) {
             client_error(c, "ERR syntax: DYNAMO.TRACE [count | key | KEY "
-                            "key]");
+                            "key | SINCE id]");
             return;
         }
         key = argv[2].p;
@@ -196,7 +258,8 @@ static void dynamo_trace(struct client *c, int argc,
             klen = argv[1].len;
         }
     } else if (argc > 3) {
-        client_error(c, "ERR syntax: DYNAMO.TRACE [count | key | KEY key]");
+        client_error(c, "ERR syntax: DYNAMO.TRACE [count | key | KEY key | "
+                        "SINCE id]");
         return;
     }
     uint32_t max = (uint32_t)DYN_MIN((long long)ring->cap, count);
@@ -204,7 +267,7 @@ static void dynamo_trace(struct client *c, int argc,
     uint32_t k = trace_list(ring, key, klen, out, max);
     reply_array(&c->obuf, k);
     for (uint32_t i = 0; i < k; i++)
-        reply_trace(c, out[i]);
+        reply_trace(&c->obuf, c->resp, out[i]);
     dyn_free(out);
 }
 
@@ -245,7 +308,6 @@ static void dynamo_events(struct client *c, int argc,
                           const struct dyn_arg *argv)
 {
     skip_cluster(&argc, &argv);
-    const struct evlog *ring = &c->node->events;
     unsigned long long since = 0;
     if (argc > 2) {
         client_error(c, "ERR syntax: DYNAMO.EVENTS [since | cursor]");
@@ -258,22 +320,7 @@ static void dynamo_events(struct client *c, int argc,
                         "non-negative integer) or a cursor name:id,...");
         return;
     }
-    uint32_t max = ring->cap;
-    const struct evlog_entry **out = dyn_malloc(sizeof(*out) *
-                                                (max ? max : 1));
-    uint32_t k = evlog_since(ring, since, out, max);
-    reply_array(&c->obuf, k);
-    for (uint32_t i = 0; i < k; i++) {
-        const struct evlog_entry *e = out[i];
-        reply_map(&c->obuf, c->resp, 4 + e->nf);
-        kv_int(c, "id", (long long)e->id);
-        kv_int(c, "time_ms", (long long)e->wall_ms);
-        kv_str(c, "node", node);
-        kv_str(c, "type", evlog_type_name(e->type));
-        for (uint32_t f = 0; f < e->nf; f++)
-            kv_str(c, e->f[f].name, e->f[f].value);
-    }
-    dyn_free(out);
+    cmd_trace_events(c->node, since, c->resp, &c->obuf);
 }
 
 /* vclock_format's naming callback (as DYNAMO.VCLOCK's). */
@@ -309,14 +356,14 @@ static void reply_version(struct client *c, const struct vhist_version *v,
     const char *name = node_actor_name(n, v->dot.actor);
     char hex[17];
     snprintf(hex, sizeof(hex), "%016" PRIx64, v->dot.actor);
-    kv_str(c, "actor", name ? name : hex);
-    kv_str(c, "actor_id", hex);
-    kv_str(c, "node", n->cfg.node_name ? n->cfg.node_name : "");
-    kv_int(c, "time_ms", (long long)v->time_ms);
-    kv_str(c, "op", v->tombstone ? "delete" : "put");
+    kv_str(&c->obuf, "actor", name ? name : hex);
+    kv_str(&c->obuf, "actor_id", hex);
+    kv_str(&c->obuf, "node", n->cfg.node_name ? n->cfg.node_name : "");
+    kv_int(&c->obuf, "time_ms", (long long)v->time_ms);
+    kv_str(&c->obuf, "op", v->tombstone ? "delete" : "put");
     reply_bulk_cstr(&c->obuf, "value");
     reply_bulk(&c->obuf, v->value, v->vlen);
-    kv_int(c, "size", v->size);
+    kv_int(&c->obuf, "size", v->size);
     reply_bulk_cstr(&c->obuf, "supersedes");
     reply_array(&c->obuf, v->nsup);
     for (uint32_t i = 0; i < v->nsup; i++) {
@@ -324,8 +371,8 @@ static void reply_version(struct client *c, const struct vhist_version *v,
         format_dot(n, v->sup[i], tmp);
         reply_bulk(&c->obuf, tmp->p, tmp->len);
     }
-    kv_int(c, "supersedes_more", v->sup_more);
-    kv_int(c, "clock_cut", v->clock_cut);
+    kv_int(&c->obuf, "supersedes_more", v->sup_more);
+    kv_int(&c->obuf, "clock_cut", v->clock_cut);
 }
 
 /* DYNAMO.VERSIONS [KEY] key */

@@ -157,6 +157,8 @@ static const struct opt options[] = {
     INT("tls-port", tls_port, 0, 0, 65535, 0),
     /* the JSON API (server/http/http.c); 0: no http listener */
     INT("http-port", http_port, 0, 0, 65535, 0),
+    INT("http-max-connections", http_max_connections, 128, 1, 65535, 0),
+    INT("http-stream-max", http_stream_max, 8, 0, 1024, F_RUNTIME),
     STR("tls-cert-file", tls_cert_file, "", 0),
     STR("tls-key-file", tls_key_file, "", 0),
     STR("tls-ca-cert-file", tls_ca_cert_file, "", 0),

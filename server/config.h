@@ -48,6 +48,8 @@ struct config {
     /* TLS */
     int tls_port;               /* 0 = no TLS client port */
     int http_port;              /* JSON API (evhttp); 0 = off */
+    int http_max_connections;   /* http connections open at once, 128 */
+    int http_stream_max;        /* /api/stream subscribers at once, 8 */
     char *tls_cert_file;        /* PEM certificate (chain) of the node */
     char *tls_key_file;         /* its PEM private key */
     char *tls_ca_cert_file;     /* CAs that client certificates must chain to */

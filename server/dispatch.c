@@ -128,13 +128,16 @@ void dispatch_call(struct client *c, const struct command *cmd, int argc,
     /* In a cluster, a command that routes goes through the coordinator,
      * which may block the client until the quorum answers (pipeline.c);
      * inside EXEC the pipeline runs the queue itself. */
-    if (n->pipeline && cmd->route != ROUTE_LOCAL &&
-        !(c->flags & CLIENT_IN_EXEC))
-        pipeline_submit(c, cmd, argc, argv);
+    int routed = n->pipeline && cmd->route != ROUTE_LOCAL &&
+                 !(c->flags & CLIENT_IN_EXEC);
+    if (routed)
+        pipeline_submit(c, cmd, argc, argv); /* it counts the second */
     else
         cmd->proc(c, argc, argv);
     uint64_t t1 = node_mono_us(n);
     uint64_t us = t1 > t0 ? t1 - t0 : 0;
+    if (!routed && !(c->flags & CLIENT_IN_EXEC))
+        second_window_add(&n->stats.last_second, t1, us);
     if (n->clock_us)
         n->clock_us = t1;
     struct command_stat *st = &n->stats.cmd[command_stat_index(n->commands,

@@ -25,6 +25,7 @@
  */
 #include "server/node.h"
 
+#include <string.h>
 #include <event2/event.h>
 #include "cluster/vclock.h"
 #include "server/util.h"
@@ -42,6 +43,33 @@ void latency_add(struct latency_hist *h, uint64_t us)
     h->count++;
     h->sum_us += us;
     h->buckets[latency_bucket(us)]++;
+}
+
+static const struct latency_hist no_latency;
+
+void second_window_add(struct second_window *w, uint64_t now_us, uint64_t us)
+{
+    uint64_t sec = now_us / 1000000;
+    if (sec != w->sec) {
+        if (sec == w->sec + 1)
+            w->lat[1] = w->lat[0];
+        else
+            memset(&w->lat[1], 0, sizeof(w->lat[1]));
+        memset(&w->lat[0], 0, sizeof(w->lat[0]));
+        w->sec = sec;
+    }
+    latency_add(&w->lat[0], us);
+}
+
+const struct latency_hist *second_window_last(const struct second_window *w,
+                                              uint64_t now_us)
+{
+    uint64_t sec = now_us / 1000000;
+    if (sec == w->sec + 1)
+        return &w->lat[0];
+    if (sec == w->sec)
+        return &w->lat[1];
+    return &no_latency;
 }
 
 double latency_quantile(const struct latency_hist *h, double q)

@@ -50,6 +50,23 @@ void latency_add(struct latency_hist *h, uint64_t us);
  * interpolated within it). */
 double latency_quantile(const struct latency_hist *h, double q);
 
+/* Client commands per wall second of the monotonic clock, for INFO's
+ * instantaneous_ops_per_sec and last_second_p99_usec (what the http
+ * API's event stream shows per node): [0] the second now counting, [1]
+ * the one before it.  Counting costs a division and a bucket add per
+ * command; a new second clears one histogram. */
+struct second_window {
+    uint64_t sec;               /* node_mono_us / 1e6 of w[0] */
+    struct latency_hist lat[2]; /* [0] now, [1] the second before */
+};
+/* A command that took us microseconds ended at now_us. */
+void second_window_add(struct second_window *w, uint64_t now_us,
+                       uint64_t us);
+/* The last whole second's figures as of now_us (empty when no command
+ * ended in it). */
+const struct latency_hist *second_window_last(const struct second_window *w,
+                                              uint64_t now_us);
+
 struct command_stat {
     uint64_t calls;
     uint64_t usec;
@@ -82,6 +99,15 @@ struct node_stats {
     uint64_t quorum_failures;
     uint64_t used_memory_peak;     /* INFO memory: highest used_memory seen */
     struct command_stat *cmd;      /* command_stat_slots() entries */
+    /* client commands (a routed one from its request to its reply) */
+    struct second_window last_second;
+    /* the http API (server/http): connections open, event-stream
+     * subscribers, poll rounds the stream ran, subscribers dropped as
+     * too slow */
+    uint64_t http_connections;
+    uint64_t http_stream_subscribers;
+    uint64_t http_stream_rounds;
+    uint64_t http_stream_dropped;
 };
 
 /* Where a node reads time.  Every read of time in server/ and cluster/

@@ -63,6 +63,7 @@ struct pentry {
     const struct command *cmd;
     struct coord_call call;     /* the request in the coordinator:
                                  * pending while call.op is set */
+    uint64_t start_us;          /* when it was submitted (monotonic) */
     int finished;               /* the reply is complete */
     int sent;                   /* and already in obuf */
     struct dbuf reply;
@@ -195,6 +196,11 @@ static void entry_finish(struct pentry *e, const char *reply, size_t len,
     struct client *c = p->c;
     struct pipeline *pl = c->node->pipeline;
     e->finished = 1;
+    if (e->cmd) { /* EXEC (no cmd) was counted as it ran, by dispatch */
+        uint64_t now = node_mono_us(c->node);
+        second_window_add(&c->node->stats.last_second, now,
+                          now > e->start_us ? now - e->start_us : 0);
+    }
     if (p->head == e) {
         dbuf_append(&c->obuf, reply, len);
         e->sent = 1;
@@ -317,6 +323,7 @@ void pipeline_submit(struct client *c, const struct command *cmd, int argc,
     }
     e->call.done = entry_done;
     e->call.ctx = e;
+    e->start_us = node_mono_us(c->node);
     pl->dispatching = c;
     coord_submit(c->node, cmd, c->resp, argc, argv, &e->call);
     pipe_settle(pl, c, argc, argv);

@@ -159,6 +159,56 @@ int hreq_origin_allowed(const char *origin, const char *const *names,
     return p == port;
 }
 
+/* An origin's parts: scheme length (4 http, 5 https), host, port. */
+static int origin_parts(const char *origin, int *https, char *host,
+                        size_t cap, long long *port)
+{
+    const char *rest;
+    if (strncasecmp(origin, "http://", 7) == 0) {
+        rest = origin + 7;
+        *https = 0;
+    } else if (strncasecmp(origin, "https://", 8) == 0) {
+        rest = origin + 8;
+        *https = 1;
+    } else {
+        return DYN_EINVAL;
+    }
+    if (strpbrk(rest, "/?#@ ") || hreq_host_part(rest, host, cap) != 0)
+        return DYN_EINVAL;
+    const char *colon = rest[0] == '[' ? strchr(rest, ']') : rest;
+    colon = colon ? strchr(colon, ':') : NULL;
+    *port = *https ? 443 : 80;
+    if (colon && dyn_str2ll(colon + 1, strlen(colon + 1), port) != 0)
+        return DYN_EINVAL;
+    return 0;
+}
+
+static int is_loopback_name(const char *h)
+{
+    return strcasecmp(h, "localhost") == 0 || hreq_addr_is_loopback(h);
+}
+
+int hreq_origin_listed(const char *origin, const char *const *origins,
+                       size_t norigins)
+{
+    char h[256], lh[256];
+    int https, lhttps;
+    long long port, lport;
+    if (origin_parts(origin, &https, h, sizeof(h), &port) != 0)
+        return 0;
+    for (size_t i = 0; i < norigins; i++) {
+        if (!origins[i] ||
+            origin_parts(origins[i], &lhttps, lh, sizeof(lh), &lport) != 0)
+            continue;
+        if (https != lhttps || port != lport)
+            continue;
+        if (strcasecmp(h, lh) == 0 ||
+            (is_loopback_name(h) && is_loopback_name(lh)))
+            return 1;
+    }
+    return 0;
+}
+
 /* Same time wherever a and b differ (their lengths still show). */
 static int same_secret(const char *a, size_t alen, const char *b, size_t blen)
 {

@@ -12,7 +12,9 @@
  * that is not one of the node's own names is DNS rebinding (a foreign name
  * that resolves to this node, which makes the page same-origin with it).
  * So a request is served only when its Host names this node and its
- * Origin, if any, is this node's own http origin.
+ * Origin, if any, is this node's own http origin or the exact http origin
+ * of a member of its cluster (hreq_origin_listed: the dashboard served by
+ * one node calls the others directly).
  *
  * Errors: functions return 1/0 for yes/no, or a negative enum dyn_err for
  * malformed input (then nothing is allocated).  Thread-safety: none needed
@@ -61,6 +63,17 @@ int hreq_host_allowed(const char *host, const char *const *names,
  * this node's own http origin.  "null" and anything else: 0. */
 int hreq_origin_allowed(const char *origin, const char *const *names,
                         size_t nnames, int port);
+
+/* 1 when origin (an Origin header) is one of origins[], each
+ * "http://host:port" (the http origins of the cluster's members, which
+ * the caller learned from their INFO): scheme, host (without case) and
+ * port equal, where a loopback host (localhost, 127.0.0.1, ::1) matches
+ * any loopback host, since each names this same machine.  Such an origin
+ * is allowed across origins (http.c answers it with its exact
+ * Access-Control-Allow-Origin); a page of the cluster's own nodes may
+ * call any node.  0 for anything else, "null" included. */
+int hreq_origin_listed(const char *origin, const char *const *origins,
+                       size_t norigins);
 
 /* 1 when the Authorization header grants access: pass is NULL or empty,
  * or the header is "Bearer <pass>" or "Basic base64(<any user>:<pass>)".

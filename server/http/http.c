@@ -85,6 +85,12 @@
  *                                    "both"?}: DYNAMO.FAULT per pair
  *   DELETE /api/faults               DYNAMO.FAULT CLEAR ALL
  *   GET    /metrics                  Prometheus text of every node's INFO
+ *   GET    /api/stream               Server-Sent Events of the whole
+ *                                    cluster: "stats" each second, every
+ *                                    member's new "event"s and finished
+ *                                    "trace"s (sse.c: polled over the peer
+ *                                    bus only while subscribed); 503 past
+ *                                    http-stream-max
  *   GET    /                         the dashboard page (index.html)
  *   GET    /ui/<name>                its stylesheet and ES modules
  *
@@ -106,22 +112,34 @@
  * only loopback peers are served, as on the client port.  Every request
  * must name this node in Host (its node-name, bind addresses,
  * cluster-announce-ip, host name, the address it reached, or localhost)
- * and, when it has an Origin, come from this node's own http origin: no
- * CORS header is ever sent, so no other site may call the API.  With
- * requirepass, the password is required (Bearer, or Basic with any
- * user).  State changes are POST, PUT and DELETE only (the table has no
- * GET that changes anything).  Errors are JSON {"error": "..."}: 400 bad
- * JSON or fields, 401, 403, 404 unknown path or member, 405 with Allow,
+ * and, when it has an Origin, come from this node's own http origin or
+ * the exact http origin of a cluster member (learned from the members'
+ * INFO http_addr: at start, LEARN_FIRST_MS later and again while one is
+ * missing, and at every /api/cluster and stream round; hreq is given the
+ * list).  A member's origin is answered with Access-Control-Allow-Origin:
+ * <that origin> and Vary: Origin (never "*"), and its OPTIONS preflight
+ * with 204 before the password check (a preflight has no credentials): the
+ * page served by one node calls the others directly.  Any other origin
+ * gets 403, preflight included.  With requirepass, the password is
+ * required (Bearer, or Basic with any user).  Connections are bounded by
+ * http-max-connections (counted from their first request: see "the
+ * connection cap").  State changes are POST, PUT and DELETE only (the
+ * table has no GET that changes anything).  Errors are JSON {"error":
+ * "..."}: 400 bad JSON or fields, 401, 403, 404 unknown path or member,
+ * 405 with Allow,
  * 413 body over HTTP_BODY_MAX (evhttp itself refuses, with its own page,
  * a body over twice that before reading it), 503 when the cluster could
  * not answer (NOQUORUM, TIMEOUT, a killed node).  Nothing is read from
  * the filesystem at request time.
  *
- * Invariants: a struct hcall lives until it answered or its connection
- * closed, and then until the command it has in flight completes (its
- * client is freed then, never inside dispatch); a gather (R.INFO) keeps a
- * count of outstanding peer callbacks and frees itself after the last,
- * whether or not its hcall is still there.
+ * Invariants: evhttp's close callback of every connection that sent a
+ * request is hconn_closed_cb, which tells the connection's watcher (an
+ * hcall or a stream subscriber, http_conn_watch); a struct hcall lives
+ * until it answered or its connection closed, and then until the command
+ * it has in flight completes (its client is freed then, never inside
+ * dispatch); a gather (R.INFO) keeps a count of outstanding peer callbacks
+ * and frees itself after the last, whether or not its hcall is still
+ * there.
  *
  * Thread-safety: event loop only.  Errors: a request never crashes the
  * node; a command's error becomes the JSON error.
@@ -141,6 +159,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
 #include "cluster/announce.h"
 #include "cluster/cluster.h"
@@ -152,6 +171,7 @@
 #include "server/http/hreq.h"
 #include "server/http/rjson.h"
 #include "server/http/www.h"
+#include "server/http/sse.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "server/pipeline.h"
@@ -163,8 +183,16 @@
 #define HTTP_TIMEOUT_S 60
 #define HTTP_MAX_ARGS 8
 /* INFO sections per node in /api/cluster and /metrics */
-static const char *const cluster_sections[] = {"memory", "keyspace",
-                                               "dynamo"};
+static const char *const cluster_sections[] = {"server", "memory",
+                                               "keyspace", "dynamo"};
+/* INFO sections that say where a member's http API is */
+static const char *const origin_sections[] = {"server"};
+/* the first look at the members' http origins: LEARN_FIRST_MS after
+ * start, then every LEARN_AGAIN_MS while a member's is unknown, at most
+ * LEARN_TRIES times (every /api/cluster and stream round learns too) */
+#define LEARN_FIRST_MS 1000
+#define LEARN_AGAIN_MS 5000
+#define LEARN_TRIES 12
 static const char *const metric_sections[] = {"clients", "memory", "stats",
                                               "keyspace", "dynamo"};
 
@@ -178,6 +206,7 @@ struct route {
 };
 
 struct gather;
+struct hconn;
 
 struct http {
     struct node *node;
@@ -185,6 +214,20 @@ struct http {
     struct hcall *calls;    /* in flight */
     char *names[24];        /* names that mean this node (Host, Origin) */
     size_t nnames;
+    struct sse *sse;        /* GET /api/stream (sse.c) */
+    /* the members' http origins, learned from their INFO: {name:
+     * "http://host:port"}, and the same as a list for hreq */
+    json_t *origins;
+    const char **origin_list;
+    size_t norigins;
+    struct event *learn_ev;
+    int learn_tries;
+    /* the listeners, paused at http-max-connections (the count is
+     * INFO's http_connections) */
+    struct evconnlistener *listeners[16];
+    size_t nlisteners;
+    int paused;
+    struct hconn *conns;    /* connections that sent a request */
 };
 
 struct hcall {
@@ -204,6 +247,112 @@ struct hcall {
     struct gather *g;       /* the R.INFO gather in flight, or NULL */
     struct hcall *prev, *next;
 };
+
+/* ---- the connection cap ---------------------------------------------------- */
+
+/* evhttp (2.1) has no connection limit and no hook where a connection
+ * ends except its one close callback, so that callback is ours on every
+ * connection (hconn_closed_cb), and whoever else wants to hear of the
+ * close (a request's hcall, a stream subscriber) registers through
+ * http_conn_watch.  A connection is counted from its first request (evhttp
+ * gives us nothing before): at http-max-connections the listeners stop
+ * accepting, so further clients wait in the kernel's backlog, and they
+ * resume when a connection closes; a request on a connection accepted
+ * meanwhile over the cap gets 503 and the connection is closed.  One that
+ * never sends a request is closed by evhttp's timeout (HTTP_TIMEOUT_S). */
+struct hconn {
+    struct evhttp_connection *evcon;
+    http_close_fn *fn;      /* who else hears of the close, or NULL */
+    void *arg;
+    struct http *h_owner;
+    struct hconn *prev, *next;
+};
+
+static void listeners_set(struct http *h, int paused)
+{
+    if (h->paused == paused)
+        return;
+    h->paused = paused;
+    for (size_t i = 0; i < h->nlisteners; i++) {
+        if (paused)
+            evconnlistener_disable(h->listeners[i]);
+        else
+            evconnlistener_enable(h->listeners[i]);
+    }
+}
+
+static void hconn_forget(struct http *h, struct hconn *c)
+{
+    struct node *n = h->node;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    dyn_free(c);
+    n->stats.http_connections--;
+    if (n->stats.http_connections < (uint64_t)n->cfg.http_max_connections)
+        listeners_set(h, 0);
+}
+
+static void hconn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+    struct hconn *c = arg;
+    http_close_fn *fn = c->fn;
+    void *fn_arg = c->arg;
+    hconn_forget(c->h_owner, c);
+    if (fn)
+        fn(evcon, fn_arg);
+}
+
+static struct hconn *hconn_find(struct http *h, struct evhttp_connection *evcon)
+{
+    for (struct hconn *c = h->conns; c; c = c->next)
+        if (c->evcon == evcon)
+            return c;
+    return NULL;
+}
+
+/* Counts evcon on its first request; 0, or -1 when it is over the cap. */
+static int hconn_track(struct http *h, struct evhttp_connection *evcon)
+{
+    struct node *n = h->node;
+    if (hconn_find(h, evcon))
+        return 0;
+    if (n->stats.http_connections >= (uint64_t)n->cfg.http_max_connections)
+        return -1;
+    struct hconn *c = dyn_calloc(1, sizeof(*c));
+    c->evcon = evcon;
+    c->h_owner = h;
+    c->next = h->conns;
+    if (h->conns)
+        h->conns->prev = c;
+    h->conns = c;
+    evhttp_connection_set_closecb(evcon, hconn_closed_cb, c);
+    if (++n->stats.http_connections >= (uint64_t)n->cfg.http_max_connections)
+        listeners_set(h, 1);
+    return 0;
+}
+
+void http_conn_watch(struct http *h, struct evhttp_connection *evcon,
+                     http_close_fn *fn, void *arg)
+{
+    struct hconn *c = evcon ? hconn_find(h, evcon) : NULL;
+    if (c) {
+        c->fn = fn;
+        c->arg = arg;
+    }
+}
+
+void http_conn_close(struct http *h, struct evhttp_connection *evcon)
+{
+    struct hconn *c = hconn_find(h, evcon);
+    if (c)
+        hconn_forget(h, c);
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    evhttp_connection_free(evcon);
+}
 
 /* ---- answers ------------------------------------------------------------- */
 
@@ -261,7 +410,7 @@ static void send_error(struct evhttp_request *req, int status, const char *msg)
 static void hcall_answer(struct hcall *hc, int status, json_t *j)
 {
     if (hc->req) {
-        evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
+        http_conn_watch(hc->h, hc->evcon, NULL, NULL);
         send_json(hc->req, status, j);
         hc->req = NULL;
     }
@@ -510,6 +659,74 @@ static void gather_start(struct hcall *hc, const char *const *sections,
     evtimer_add(g->timer, &tv); /* with nobody to ask: at once, from the loop */
 }
 
+/* ---- the members' origins ---------------------------------------------------- */
+
+/* Rebuilds the member-origin list from what nodes ({name: INFO}) say:
+ * a current member keeps its last known origin when it did not answer;
+ * one that left or was removed, and this node itself, are dropped. */
+static void origins_learn(void *arg, json_t *nodes)
+{
+    struct http *h = arg;
+    const struct membership *mb = cluster_membership(h->node);
+    json_t *fresh = json_object();
+    for (uint32_t m = 0; mb && m < mb->n; m++) {
+        if (mb->m[m].self || MEMBER_IS_TOMBSTONE(mb->m[m].status))
+            continue;
+        const char *name = mb->m[m].name;
+        json_t *info = json_object_get(nodes, name);
+        json_t *server = json_object_get(info, "server");
+        const char *addr = json_string_value(json_object_get(server,
+                                                             "http_addr"));
+        if (addr && addr[0]) {
+            char o[128];
+            snprintf(o, sizeof(o), "http://%s", addr);
+            json_object_set_new(fresh, name, json_string(o));
+        } else if (json_object_get(h->origins, name)) {
+            json_object_set(fresh, name, json_object_get(h->origins, name));
+        }
+    }
+    json_decref(h->origins);
+    h->origins = fresh;
+    dyn_free(h->origin_list);
+    h->norigins = json_object_size(fresh);
+    h->origin_list = dyn_calloc(h->norigins ? h->norigins : 1,
+                                sizeof(*h->origin_list));
+    size_t k = 0;
+    const char *name;
+    json_t *o;
+    json_object_foreach(fresh, name, o) h->origin_list[k++] =
+        json_string_value(o);
+}
+
+/* Every non-tombstone member other than this node has a known origin. */
+static int origins_complete(const struct http *h)
+{
+    const struct membership *mb = cluster_membership(h->node);
+    for (uint32_t m = 0; mb && m < mb->n; m++)
+        if (!mb->m[m].self && !MEMBER_IS_TOMBSTONE(mb->m[m].status) &&
+            !json_object_get(h->origins, mb->m[m].name))
+            return 0;
+    return 1;
+}
+
+static void learn_done(void *arg, json_t *nodes)
+{
+    struct http *h = arg;
+    origins_learn(h, nodes);
+    if (!origins_complete(h) && ++h->learn_tries < LEARN_TRIES) {
+        struct timeval tv = {LEARN_AGAIN_MS / 1000,
+                             (LEARN_AGAIN_MS % 1000) * 1000};
+        evtimer_add(h->learn_ev, &tv);
+    }
+}
+
+static void learn_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http *h = arg;
+    sse_gather_info(h->sse, origin_sections, DYN_ARRAY_LEN(origin_sections),
+                    learn_done, h);
+}
+
 /* ---- endpoints: the cluster ----------------------------------------------- */
 
 static json_t *path_get(json_t *o, const char *a, const char *b)
@@ -562,9 +779,15 @@ static void cluster_finish(struct hcall *hc, json_t *nodes)
                                 hints_by_owner(json_object_get(info,
                                                                "dynamo")));
             json_object_set(e, "dynamo", json_object_get(info, "dynamo"));
+            json_t *addr = path_get(info, "server", "http_addr");
+            json_object_set_new(e, "http", json_is_string(addr) &&
+                                                   json_string_length(addr)
+                                               ? json_incref(addr)
+                                               : json_null());
         }
         json_object_set_new(per, name, e);
     }
+    origins_learn(hc->h, nodes);
     json_object_set_new(out, "nodes", per);
     json_object_set_new(out, "n", json_integer(n->cfg.n));
     json_object_set_new(out, "r", json_integer(n->cfg.r));
@@ -623,7 +846,7 @@ static void metrics_finish(struct hcall *hc, json_t *nodes)
     rjson_metrics(ok, &text);
     json_decref(ok);
     if (hc->req) {
-        evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
+        http_conn_watch(hc->h, hc->evcon, NULL, NULL);
         struct evkeyvalq *out = evhttp_request_get_output_headers(hc->req);
         evhttp_add_header(out, "Content-Type",
                           "text/plain; version=0.0.4; charset=utf-8");
@@ -717,30 +940,6 @@ static void ep_config_set(struct hcall *hc, json_t *reply, int failed)
 /* The key as DYNAMO.GET and DYNAMO.VCLOCK show it; phase says which reply
  * comes (0: start, 1: GET's, 2: VCLOCK's).  put: answer 200 even with no
  * live value (the PUT succeeded). */
-/* A flat [name, value, ...] array (a RESP2 map) as an object; a value
- * that is itself such an array of arrays (a trace's replicas) too. */
-static json_t *pairs_object(json_t *a)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i + 1 < json_array_size(a); i += 2) {
-        const char *k = json_string_value(json_array_get(a, i));
-        json_t *v = json_array_get(a, i + 1);
-        if (!k)
-            continue;
-        if (json_is_array(v)) {
-            json_t *list = json_array();
-            size_t j;
-            json_t *x;
-            json_array_foreach(v, j, x) json_array_append_new(
-                list, json_is_array(x) ? pairs_object(x) : json_incref(x));
-            json_object_set_new(o, k, list);
-        } else {
-            json_object_set(o, k, v);
-        }
-    }
-    return o;
-}
-
 /* The newest trace in a DYNAMO.TRACE CLUSTER KEY answer of the command a
  * data request ran (DYNAMO.GET, DYNAMO.PUT; DYNAMO.DEL or DEL), as an
  * object; NULL if there is none (trace-max 0, or it was overwritten). */
@@ -754,7 +953,7 @@ static json_t *op_trace_of(json_t *traces, int method)
     size_t i;
     json_t *t;
     json_array_foreach(traces, i, t) {
-        json_t *o = json_is_array(t) ? pairs_object(t) : NULL;
+        json_t *o = json_is_array(t) ? rjson_pairs(t) : NULL;
         const char *op = o ? json_string_value(json_object_get(o, "op"))
                            : NULL;
         long long ms = o ? json_integer_value(json_object_get(o, "time_ms"))
@@ -1111,7 +1310,7 @@ static json_t *split_unanswered(json_t *records, json_t *answered, int to_obj)
             json_array_append(missing, node);
         else if (answered)
             json_object_set_new(answered, json_string_value(node),
-                                to_obj ? pairs_object(r) : json_incref(r));
+                                to_obj ? rjson_pairs(r) : json_incref(r));
     }
     return missing;
 }
@@ -1340,7 +1539,7 @@ static void ep_versions(struct hcall *hc, json_t *reply, int failed)
     size_t i;
     json_t *x;
     json_array_foreach(json_object_get(hc->acc, "history"), i, x) {
-        json_t *v = json_is_array(x) ? pairs_object(x) : json_incref(x);
+        json_t *v = json_is_array(x) ? rjson_pairs(x) : json_incref(x);
         const char *dot = json_string_value(json_object_get(v, "dot"));
         if (dot && !json_object_get(seen, dot)) {
             json_object_set_new(v, "recorded", json_true());
@@ -1354,7 +1553,7 @@ static void ep_versions(struct hcall *hc, json_t *reply, int failed)
         live = json_null();
     } else {
         json_array_foreach(reply, i, x) {
-            json_t *sib = json_is_array(x) ? pairs_object(x) : json_incref(x);
+            json_t *sib = json_is_array(x) ? rjson_pairs(x) : json_incref(x);
             json_t *dot = json_object_get(sib, "dot");
             if (json_is_string(dot)) {
                 json_array_append(live, dot);
@@ -1597,7 +1796,7 @@ static void ep_events(struct hcall *hc, json_t *reply, int failed)
     json_t *unanswered = json_array();
     json_t *r;
     json_array_foreach(reply, i, r) {
-        json_t *o = json_is_object(r) ? json_incref(r) : pairs_object(r);
+        json_t *o = json_is_object(r) ? json_incref(r) : rjson_pairs(r);
         const char *node = json_string_value(json_object_get(o, "node"));
         if (!node) {
             json_decref(o);
@@ -1776,6 +1975,26 @@ static void ep_faults_clear(struct hcall *hc, json_t *reply, int failed)
     ok_or_error(hc, reply, failed);
 }
 
+/* GET /api/stream: Server-Sent Events (sse.c); 503 past http-stream-max */
+static void ep_stream(struct hcall *hc, json_t *reply, int failed)
+{
+    struct http *h = hc->h;
+    if (evhttp_request_get_command(hc->req) == EVHTTP_REQ_HEAD) {
+        hcall_answer(hc, 200, json_object()); /* evhttp sends no body */
+        return;
+    }
+    if (!sse_has_room(h->sse)) {
+        hcall_error(hc, 503, "ERR too many stream subscribers (see "
+                             "http-stream-max)");
+        return;
+    }
+    struct evhttp_request *req = hc->req;
+    http_conn_watch(hc->h, hc->evcon, NULL, NULL);
+    hc->req = NULL;
+    hcall_free(hc);
+    sse_subscribe(h->sse, req);
+}
+
 static const struct route routes[] = {
     {"/api/cluster", HREQ_GET, ep_cluster},
     {"/api/cluster/config", HREQ_GET, ep_config_get},
@@ -1798,6 +2017,7 @@ static const struct route routes[] = {
     {"/api/faults", HREQ_GET, ep_faults_list},
     {"/api/faults", HREQ_POST, ep_faults_add},
     {"/api/faults", HREQ_DELETE, ep_faults_clear},
+    {"/api/stream", HREQ_GET, ep_stream},
     {"/metrics", HREQ_GET, ep_metrics},
 };
 
@@ -1814,7 +2034,7 @@ static void hcall_free(struct hcall *hc)
         gather_release(g);
     }
     if (hc->evcon)
-        evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
+        http_conn_watch(hc->h, hc->evcon, NULL, NULL);
     struct http *h = hc->h;
     if (hc->prev)
         hc->prev->next = hc->next;
@@ -1903,8 +2123,28 @@ static int check_access(struct http *h, struct evhttp_request *req,
         return -1;
     }
     const char *origin = evhttp_find_header(in, "Origin");
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Vary", "Origin");
     if (origin && !hreq_origin_allowed(origin, names, nn, n->cfg.http_port)) {
-        send_error(req, 403, "ERR cross-origin requests are refused");
+        if (!hreq_origin_listed(origin, h->origin_list, h->norigins)) {
+            send_error(req, 403, "ERR cross-origin requests are refused "
+                                 "(only this node's and its cluster "
+                                 "members' http origins are served)");
+            return -1;
+        }
+        /* a page of another member: it may read this answer */
+        evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+    }
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
+        /* a preflight carries no credentials: answered before them */
+        evhttp_add_header(out, "Access-Control-Allow-Methods",
+                          "GET, POST, PUT, DELETE");
+        evhttp_add_header(out, "Access-Control-Allow-Headers",
+                          "Content-Type, Authorization");
+        evhttp_add_header(out, "Access-Control-Max-Age", "600");
+        evhttp_add_header(out, "Allow", "GET, HEAD, POST, PUT, DELETE, "
+                                        "OPTIONS");
+        evhttp_send_reply(req, 204, "No Content", NULL);
         return -1;
     }
     if (need_pass &&
@@ -1968,6 +2208,13 @@ static void serve_page(struct http *h, struct evhttp_request *req,
 static void http_request_cb(struct evhttp_request *req, void *arg)
 {
     struct http *h = arg;
+    if (hconn_track(h, evhttp_request_get_connection(req)) != 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Connection", "close");
+        send_error(req, 503, "ERR too many http connections (see "
+                             "http-max-connections)");
+        return;
+    }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (path && (strcmp(path, "/") == 0 || strncmp(path, "/ui/", 4) == 0)) {
@@ -2062,7 +2309,7 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
     if (h->calls)
         h->calls->prev = hc;
     h->calls = hc;
-    evhttp_connection_set_closecb(hc->evcon, conn_closed_cb, hc);
+    http_conn_watch(h, hc->evcon, conn_closed_cb, hc);
     rt->fn(hc, NULL, 0);
 }
 
@@ -2114,8 +2361,12 @@ int http_start(struct node *n)
         }
         if (strcmp(host, "0.0.0.0") && strcmp(host, "::"))
             add_name(h, host);
-        if (evhttp_bind_socket(h->eh, host, (ev_uint16_t)n->cfg.http_port) !=
-            0) {
+        struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(
+            h->eh, host, (ev_uint16_t)n->cfg.http_port);
+        if (bs && h->nlisteners < DYN_ARRAY_LEN(h->listeners))
+            h->listeners[h->nlisteners++] =
+                evhttp_bound_socket_get_listener(bs);
+        if (!bs) {
             dlog(DLOG_WARNING, "http: could not listen on %s:%d", host,
                  n->cfg.http_port);
             rc = optional ? 0 : DYN_EIO;
@@ -2131,6 +2382,10 @@ int http_start(struct node *n)
         http_free(n);
         return rc;
     }
+    h->sse = sse_new(n, origins_learn, h);
+    h->learn_ev = evtimer_new(n->base, learn_cb, h);
+    struct timeval tv = {LEARN_FIRST_MS / 1000, (LEARN_FIRST_MS % 1000) * 1000};
+    evtimer_add(h->learn_ev, &tv);
     dlog(DLOG_NOTICE, "http API on port %d", n->cfg.http_port);
     return 0;
 }
@@ -2150,7 +2405,15 @@ void http_free(struct node *n)
         }
         hcall_free(hc);
     }
-    evhttp_free(h->eh);
+    sse_free(h->sse);
+    if (h->learn_ev)
+        event_free(h->learn_ev);
+    json_decref(h->origins);
+    dyn_free(h->origin_list);
+    h->nlisteners = 0; /* evhttp_free frees them before the connections */
+    evhttp_free(h->eh); /* its connections' close callbacks forget them */
+    while (h->conns)
+        hconn_forget(h, h->conns);
     for (size_t i = 0; i < h->nnames; i++)
         dyn_free(h->names[i]);
     dyn_free(h);

@@ -469,3 +469,27 @@ void rjson_metrics(json_t *nodes, struct dbuf *out)
     dyn_free(names);
     json_decref(metrics);
 }
+
+/* A flat [name, value, ...] array (a RESP2 map) as an object; a value
+ * that is itself such an array of arrays (a trace's replicas) too. */
+json_t *rjson_pairs(json_t *a)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i + 1 < json_array_size(a); i += 2) {
+        const char *k = json_string_value(json_array_get(a, i));
+        json_t *v = json_array_get(a, i + 1);
+        if (!k)
+            continue;
+        if (json_is_array(v)) {
+            json_t *list = json_array();
+            size_t j;
+            json_t *x;
+            json_array_foreach(v, j, x) json_array_append_new(
+                list, json_is_array(x) ? rjson_pairs(x) : json_incref(x));
+            json_object_set_new(o, k, list);
+        } else {
+            json_object_set(o, k, v);
+        }
+    }
+    return o;
+}

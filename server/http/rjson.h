@@ -39,6 +39,11 @@ json_t *rjson_string(const char *p, size_t len);
  * it took.  NULL when the bytes do not hold one whole value. */
 json_t *rjson_reply(const char *p, size_t len, size_t *used);
 
+/* A flat [name, value, ...] array (a RESP2 map: DYNAMO.TRACE's records
+ * as a peer or a CLUSTER form sends them) as an object; a value that is
+ * an array of such arrays (a trace's replicas) too.  New reference. */
+json_t *rjson_pairs(json_t *a);
+
 /* INFO text as {"section": {"field": value}}: section names in lower
  * case; a value that is a whole integer or decimal becomes a number; a
  * value of k=v pairs separated by commas ("keys=3,expires=0",

@@ -519,6 +519,8 @@ START_TEST(get_renders_like_redis)
     ck_assert_str_eq(getv("daemonize"), "no");
     ck_assert_str_eq(getv("tls-port"), "0");
     ck_assert_str_eq(getv("http-port"), "0");
+    ck_assert_str_eq(getv("http-max-connections"), "128");
+    ck_assert_str_eq(getv("http-stream-max"), "8");
     ck_assert_str_eq(getv("tls-cert-file"), "");
     ck_assert_str_eq(getv("tls-auth-clients"), "yes");
     ck_assert_str_eq(getv("tls-cluster"), "no");
@@ -528,7 +530,7 @@ END_TEST
 START_TEST(get_with_globs)
 {
     struct got g = get("*");
-    ck_assert_int_eq(g.n, 60); /* every option in struct config */
+    ck_assert_int_eq(g.n, 62); /* every option in struct config */
     g = get("p*");
     ck_assert_int_eq(g.n, 4);
     ck_assert_str_eq(g.names[0], "port");

@@ -124,6 +124,28 @@ START_TEST(origin_must_be_this_nodes_own)
 }
 END_TEST
 
+/* The page served by one member calls the others: their exact origins,
+ * learned from INFO, are allowed; loopback names are one machine. */
+START_TEST(member_origins_are_exact)
+{
+    const char *members[] = {"http://127.0.0.1:8002", "http://n3:8003",
+                             "https://[::1]:8004"};
+    ck_assert(hreq_origin_listed("http://127.0.0.1:8002", members, 3));
+    ck_assert(hreq_origin_listed("http://localhost:8002", members, 3));
+    ck_assert(hreq_origin_listed("http://N3:8003", members, 3));
+    ck_assert(hreq_origin_listed("https://127.0.0.1:8004", members, 3));
+    /* another port, scheme or host; malformed; nothing learned */
+    ck_assert(!hreq_origin_listed("http://127.0.0.1:8003", members, 3));
+    ck_assert(!hreq_origin_listed("https://127.0.0.1:8002", members, 3));
+    ck_assert(!hreq_origin_listed("http://n3", members, 3));
+    ck_assert(!hreq_origin_listed("http://n4:8003", members, 3));
+    ck_assert(!hreq_origin_listed("http://evil.example:8002", members, 3));
+    ck_assert(!hreq_origin_listed("http://127.0.0.1:8002/x", members, 3));
+    ck_assert(!hreq_origin_listed("null", members, 3));
+    ck_assert(!hreq_origin_listed("http://127.0.0.1:8002", members, 0));
+}
+END_TEST
+
 START_TEST(protected_mode_knows_loopback_peers)
 {
     ck_assert(hreq_addr_is_loopback("127.0.0.1"));
@@ -321,6 +343,7 @@ int main(void)
     tcase_add_test(tc, allow_lists_the_methods);
     tcase_add_test(tc, host_must_name_this_node);
     tcase_add_test(tc, origin_must_be_this_nodes_own);
+    tcase_add_test(tc, member_origins_are_exact);
     tcase_add_test(tc, protected_mode_knows_loopback_peers);
     tcase_add_test(tc, password_by_bearer_or_basic);
     tcase_add_test(tc, resp_scalars);

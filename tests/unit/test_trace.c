@@ -52,6 +52,44 @@ START_TEST(trace_ring_overwrites_the_oldest_and_ids_find_live_slots)
 }
 END_TEST
 
+/* A reader that follows the ring (the event stream) gets each trace once,
+ * finished: a running one holds back the newer ones until it ends, or
+ * until it is stale; ids the ring overwrote are skipped. */
+START_TEST(trace_since_gives_finished_traces_in_order_once)
+{
+    struct trace_ring r;
+    trace_ring_init(&r, 4);
+    struct trace *t[6];
+    for (int i = 0; i < 3; i++)
+        t[i] = trace_begin(&r, 1000, 0, "SET", "k", 1);
+    const struct trace *out[8];
+    ck_assert_uint_eq(trace_since(&r, 0, 1000, 500, out, 8), 0);
+    trace_outcome(t[0], "ok", 2);
+    trace_outcome(t[2], "ok", 2);
+    ck_assert_uint_eq(trace_since(&r, 0, 1000, 500, out, 8), 1);
+    ck_assert_uint_eq(out[0]->id, 1); /* 2 runs: 3 waits behind it */
+    trace_outcome(t[1], "ok", 2);
+    ck_assert_uint_eq(trace_since(&r, 1, 1000, 500, out, 8), 2);
+    ck_assert_uint_eq(out[0]->id, 2);
+    ck_assert_uint_eq(out[1]->id, 3);
+    ck_assert_uint_eq(trace_since(&r, 3, 1000, 500, out, 8), 0);
+    /* a trace that never ends stops holding the rest back once stale */
+    t[3] = trace_begin(&r, 1000, 0, "GET", "k", 1);
+    t[4] = trace_begin(&r, 1000, 0, "GET", "k", 1);
+    trace_outcome(t[4], "ok", 2);
+    ck_assert_uint_eq(trace_since(&r, 3, 1400, 500, out, 8), 0);
+    ck_assert_uint_eq(trace_since(&r, 3, 1600, 500, out, 8), 2);
+    ck_assert_uint_eq(out[0]->id, 4);
+    /* the ring (4 slots) overwrote 1: a reader at 0 starts at 2 */
+    ck_assert_uint_eq(trace_since(&r, 0, 1600, 500, out, 8), 4);
+    ck_assert_uint_eq(out[0]->id, 2);
+    ck_assert_uint_eq(trace_since(&r, 0, 1600, 500, out, 2), 2);
+    trace_ring_free(&r);
+    trace_ring_init(&r, 0);
+    ck_assert_uint_eq(trace_since(&r, 0, 1600, 500, out, 8), 0);
+}
+END_TEST
+
 START_TEST(trace_list_by_key_matches_whole_keys_only)
 {
     struct trace_ring r;
@@ -170,6 +208,7 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, trace_ring_of_zero_records_nothing);
     tcase_add_test(tc, trace_ring_overwrites_the_oldest_and_ids_find_live_slots);
     tcase_add_test(tc, trace_list_by_key_matches_whole_keys_only);
+    tcase_add_test(tc, trace_since_gives_finished_traces_in_order_once);
     tcase_add_test(tc, trace_replicas_are_added_once_and_bounded);
     tcase_add_test(tc, event_ring_since_returns_newer_ids_oldest_first);
     tcase_add_test(tc, event_fields_are_bounded_and_off_ring_records_nothing);
