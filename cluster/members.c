@@ -385,11 +385,7 @@ struct spare_add {
 static void spare_join_answered(void *ctx, int err, const struct peer_value *v)
 {
     struct spare_add *a = ctx;
-    if (err == DYN_EPROTO && v && v->type == PEER_V_ERROR) {
-        a->done(a->ctx, v->str);
-    } else if (err) {
-        a->done(a->ctx, "ERR the spare did not answer over the peer bus");
-    } else {
+    if (!cl_refused(err, v, a->done, a->ctx)) {
         /* the join itself is logged by its driver, the spare; this says
          * here who asked for it */
         struct evlog_entry *e = cl_event(a->sp->cl, EV_JOIN);

@@ -1328,11 +1328,7 @@ struct told {
 static void tell_answered(void *ctx, int err, const struct peer_value *v)
 {
     struct told *t = ctx;
-    if (err == DYN_EPROTO && v && v->type == PEER_V_ERROR) {
-        t->done(t->ctx, v->str);
-    } else if (err) {
-        t->done(t->ctx, "ERR the member did not answer over the peer bus");
-    } else {
+    if (!cl_refused(err, v, t->done, t->ctx)) {
         /* the leaver logs its own leave; this says here who asked */
         struct evlog_entry *e = cl_event(t->cl, EV_LEAVE);
         evlog_field(e, "state", "asked");

@@ -52,6 +52,7 @@ mkdirSync(ART, { recursive: true });
 
 let failures = 0;
 const consoleErrors = [];
+let stepLabel = 'loading the page';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function ok(what) { console.log(`ok   - ${what}`); }
@@ -106,10 +107,21 @@ async function restore() {
   await api(1, 'POST', '/api/cluster/config', { n: 3, r: 2, w: 2 }).catch(() => {});
 }
 
+// A console operation.  A PUT is preceded by a GET, as a person would do
+// it: the GET fills #op-context, and the PUT carries it, so the new value
+// supersedes what was read instead of adding a sibling.
 async function op(page, method, key, value, via) {
   await page.fill('#op-key', key);
-  if (value !== undefined) await page.fill('#op-value', value);
   if (via) await page.selectOption('#op-via', via);
+  if (method === 'PUT') {
+    const before = await text(page, '#op-result');
+    await page.click('#op-get');
+    await until(`GET ${key} answered`, async () => {
+      const t = await text(page, '#op-result');
+      return t !== before && t.startsWith(`GET ${key}`);
+    }, 30);
+  }
+  if (value !== undefined) await page.fill('#op-value', value);
   await page.click(method === 'PUT' ? '#op-put' : method === 'GET' ? '#op-get' : '#op-del');
 }
 
@@ -305,9 +317,9 @@ try {
   const ctx = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
   page = await ctx.newPage();
   page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(`console: ${m.text()} (${m.location().url || ''})`);
+    if (m.type() === 'error') consoleErrors.push(`${stepLabel}: console: ${m.text()} (${m.location().url || ''})`);
   });
-  page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+  page.on('pageerror', (e) => consoleErrors.push(`${stepLabel}: page error: ${e.message}`));
   await page.goto(`${DASH}/`);
   try {
     await until('the page connected to n1 with 5 members', async () =>
@@ -320,7 +332,7 @@ try {
   let n = 0;
   for (const [what, fn] of steps) {
     n++;
-    const before = consoleErrors.length;
+    stepLabel = `step ${n}`;
     try {
       const said = await fn(page);
       ok(`step ${n}: ${what}: ${said}`);
@@ -329,11 +341,12 @@ try {
       await shot(page, `${String(n).padStart(2, '0')}-failed`).catch(() => {});
       await restore();
     }
-    for (const c of consoleErrors.slice(before)) console.log(`#   during step ${n}: ${c}`);
   }
+  stepLabel = 'after the steps';
 } finally {
   await browser.close();
 }
+for (const c of consoleErrors) console.log(`#   ${c}`);
 if (consoleErrors.length) fail(`${consoleErrors.length} console or page error(s) (listed above)`);
 else ok('no console error and no page error');
 process.exit(failures ? 1 : 0);
