@@ -107,13 +107,15 @@ async function restore() {
   await api(1, 'POST', '/api/cluster/config', { n: 3, r: 2, w: 2 }).catch(() => {});
 }
 
-// A console operation.  A PUT is preceded by a GET, as a person would do
-// it: the GET fills #op-context, and the PUT carries it, so the new value
-// supersedes what was read instead of adding a sibling.
-async function op(page, method, key, value, via) {
+// A console operation.  A PUT of a key that exists is preceded by a GET,
+// as a person would do it: the GET fills #op-context, and the PUT carries
+// it, so the new value supersedes what was read instead of adding a
+// sibling.  (A new key is not read first: its 404 would be a console
+// error, "Failed to load resource".)
+async function op(page, method, key, value, { via, fresh } = {}) {
   await page.fill('#op-key', key);
   if (via) await page.selectOption('#op-via', via);
-  if (method === 'PUT') {
+  if (method === 'PUT' && !fresh) {
     const before = await text(page, '#op-result');
     await page.click('#op-get');
     await until(`GET ${key} answered`, async () => {
@@ -139,7 +141,7 @@ const steps = [
     state.pref = pref;
     // an old trace of the key must not be taken for this one: wait for
     // the coordinator of an op that wrote this value
-    await op(page, 'PUT', KEY, 'apples');
+    await op(page, 'PUT', KEY, 'apples', { fresh: true });
     await until('trace coordinator', async () => (await text(page, '#trace-coordinator')) &&
       (await text(page, '#op-result')).includes('apples'));
     const coord = (await text(page, '#trace-coordinator')).trim();
@@ -287,10 +289,10 @@ const steps = [
       if (m && Number(m[1]) > 0) sawDivergent = Math.max(sawDivergent, Number(m[1]));
     }, 100);
     try {
-      await op(page, 'PUT', keyA, 'side a', 'n1');
+      await op(page, 'PUT', keyA, 'side a', { via: 'n1', fresh: true });
       await until(`${keyA} written via n1`, async () => (await text(page, '#op-result')).includes('side a') &&
         /→ 200/.test(await text(page, '#op-result')));
-      await op(page, 'PUT', keyB, 'side b', 'n3');
+      await op(page, 'PUT', keyB, 'side b', { via: 'n3', fresh: true });
       await until(`${keyB} written via n3`, async () => (await text(page, '#op-result')).includes('side b') &&
         /→ 200/.test(await text(page, '#op-result')));
       await shot(page, '06-partitioned');

@@ -24,6 +24,7 @@ BROWSER_DIR="$TOP_SRCDIR/tests/browser"
 ART="$TOP_BUILDDIR/tests/browser-artifacts"
 rm -rf "$ART" && mkdir -p "$ART" || harness_error "cannot create $ART"
 
+export DYNAMO_SPARES=2   # the Add node list is not empty
 cluster_start 5 --trace-max 256 --gossip-interval-ms 250 \
     --suspect-timeout-ms 500 --down-timeout-ms 1500 \
     --anti-entropy-interval-ms 500 --anti-entropy-sweep-interval-ms 0
