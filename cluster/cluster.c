@@ -136,17 +136,6 @@ void cl_log_event(struct cluster *cl, const struct member_event *ev)
     evlog_field(e, "to", "%s", member_status_name(ev->to));
 }
 
-int cl_refused(int err, const struct peer_value *v, cluster_done_fn *done,
-               void *ctx)
-{
-    if (!err)
-        return 0;
-    done(ctx, err == DYN_EPROTO && v && v->type == PEER_V_ERROR
-                  ? v->str
-                  : "ERR no answer over the peer bus");
-    return 1;
-}
-
 struct evlog_entry *cl_event(struct cluster *cl, enum evlog_type type)
 {
     return evlog_add(&cl->node->events, node_wall_ms(cl->node), type);
@@ -711,4 +700,17 @@ uint64_t cluster_now_ms(const struct node *n)
 struct node *cluster_node_of(void *peer_ctx)
 {
     return ((struct cluster *)peer_ctx)->node;
+}
+
+/* ---- changes asked of another node ------------------------------------ */
+
+int cl_refused(int err, const struct peer_value *v, cluster_done_fn *done,
+               void *ctx)
+{
+    if (!err)
+        return 0;
+    done(ctx, err == DYN_EPROTO && v && v->type == PEER_V_ERROR
+                  ? v->str
+                  : "ERR no answer over the peer bus");
+    return 1;
 }
