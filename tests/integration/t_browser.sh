@@ -2,8 +2,9 @@
 # t_browser.sh -- the dashboard in a real browser (issue #12): a 5-node
 # cluster (tools/dynamo-cluster, n1..n5 with the JSON API and the page on
 # client port + 1000; trace on; failures detected in about a second; anti-
-# entropy in round robin every 500 ms and no root sweeps, so a partition's
-# divergence stays in view until a round reaches it), and
+# entropy in round robin, one partition a second, and no root sweeps, so a
+# divergence made during a partition stays in view until the heal lets its
+# hints through, or a round reaches it), and
 # tests/browser/walkthrough.mjs driving Debian's chromium, headless,
 # through playwright-core (tests/browser/package.json pins it; `npm ci`
 # there, which tools/quickstart's test run does).  The walkthrough's
@@ -27,7 +28,7 @@ rm -rf "$ART" && mkdir -p "$ART" || harness_error "cannot create $ART"
 export DYNAMO_SPARES=2   # the Add node list is not empty
 cluster_start 5 --trace-max 256 --gossip-interval-ms 250 \
     --suspect-timeout-ms 500 --down-timeout-ms 1500 \
-    --anti-entropy-interval-ms 500 --anti-entropy-sweep-interval-ms 0
+    --anti-entropy-interval-ms 1000 --anti-entropy-sweep-interval-ms 0
 bases=""
 for i in 1 2 3 4 5; do bases+="${bases:+,}http://127.0.0.1:$(( $(nport "$i") + 1000 ))"; done
 
