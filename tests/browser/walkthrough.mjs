@@ -22,8 +22,8 @@
 //      svg#timeline; resolve: no conflict left, and one version with edges
 //      from both siblings.
 //   6. Partition {n2,n3} | {n4,n5} (n1, serving the page, sees both), a
-//      write on each side (via n2, via n4) that a replica on the other
-//      side misses: #merkle-summary goes divergent; heal: the hints go
+//      write on each side (via a node of each side) that a replica on
+//      the other side misses: #merkle-summary goes divergent; heal: the hints go
 //      through, "0 divergent".
 //
 // Waits poll the page with generous deadlines; nothing sleeps to wait.
@@ -264,34 +264,33 @@ const steps = [
 
   ['partition, write on both sides, heal: Merkle divergent, then 0 divergent', async (page) => {
     // n1 serves the page and stays out of both groups, so it sees both
-    // sides.  keyA's replicas are n1, n2 and a node of side B: written via
-    // n2, it reaches n2 and n1, and n3 (side A) keeps the hint for the
-    // B node, which it cannot hand over before the heal.  keyB likewise
-    // from side B (via n4, n5 keeping the hint).  n1 then sees both
-    // partitions' replicas disagree, until the heal lets the hints through
-    // (or an anti-entropy round reaches them first).
+    // sides.  keyA's replicas are n1, a node a of side A and a node b of
+    // side B: written via a, it reaches a and n1, and the other node of
+    // side A keeps the hint for b, which it cannot hand over before the
+    // heal.  keyB likewise (same kind of replicas), written via its b.  n1
+    // then sees both partitions' replicas disagree, until the heal lets
+    // the hints through (or an anti-entropy round reaches them first).
     const A = ['n2', 'n3'], B = ['n4', 'n5'];
-    let keyA = null, keyB = null;
-    for (let i = 0; i < 2000 && !(keyA && keyB); i++) {
+    const found = [];
+    for (let i = 0; i < 2000 && found.length < 2; i++) {
       const k = `split_${i}`;
       const reps = (await api(1, 'GET', `/api/ring/key/${k}`)).data.replicas.map((r) => r.name);
-      const has = (n) => reps.includes(n);
-      if (!keyA && has('n1') && has('n2') && B.some(has)) keyA = k;
-      else if (!keyB && has('n1') && has('n4') && A.some(has)) keyB = k;
+      const a = A.find((n) => reps.includes(n)), b = B.find((n) => reps.includes(n));
+      if (reps.includes('n1') && a && b) found.push({ k, via: found.length ? b : a });
     }
-    if (!keyA || !keyB) throw new Error('no keys with the replicas wanted');
+    if (found.length < 2) throw new Error('no keys with the replicas wanted');
+    const [{ k: keyA, via: viaA }, { k: keyB, via: viaB }] = found;
     for (const n of A) await page.check(`#partition input[data-group="a"][data-node="${n}"]`);
     for (const n of B) await page.check(`#partition input[data-group="b"][data-node="${n}"]`);
     await page.click('#partition-cut');
     await until('the cut applied', async () => /cut/.test(await text(page, '#partition-msg')));
-    await until('n2 holding n4 not up', async () => {
-      const c = await api(2, 'GET', '/api/cluster');
-      return c.data.members.find((x) => x.name === 'n4').status !== 'up';
-    });
-    await until('n4 holding n2 not up', async () => {
-      const c = await api(4, 'GET', '/api/cluster');
-      return c.data.members.find((x) => x.name === 'n2').status !== 'up';
-    });
+    // each writer must hold the other side down before its write
+    for (const [who, others] of [[viaA, B], [viaB, A]]) {
+      await until(`${who} holding ${others.join(',')} not up`, async () => {
+        const c = await api(Number(who.slice(1)), 'GET', '/api/cluster');
+        return others.every((o) => c.data.members.find((x) => x.name === o).status !== 'up');
+      });
+    }
     // the summary is watched from here on: a divergence may last only
     // until an anti-entropy round reaches its partition
     let sawDivergent = 0;
@@ -301,11 +300,11 @@ const steps = [
       if (m && Number(m[1]) > 0) sawDivergent = Math.max(sawDivergent, Number(m[1]));
     }, 100);
     try {
-      await op(page, 'PUT', keyA, 'side a', { via: 'n2', fresh: true });
-      await until(`${keyA} written via n2`, async () => (await text(page, '#op-result')).includes('side a') &&
+      await op(page, 'PUT', keyA, 'side a', { via: viaA, fresh: true });
+      await until(`${keyA} written via ${viaA}`, async () => (await text(page, '#op-result')).includes('side a') &&
         /→ 200/.test(await text(page, '#op-result')));
-      await op(page, 'PUT', keyB, 'side b', { via: 'n4', fresh: true });
-      await until(`${keyB} written via n4`, async () => (await text(page, '#op-result')).includes('side b') &&
+      await op(page, 'PUT', keyB, 'side b', { via: viaB, fresh: true });
+      await until(`${keyB} written via ${viaB}`, async () => (await text(page, '#op-result')).includes('side b') &&
         /→ 200/.test(await text(page, '#op-result')));
       await until('#merkle-summary divergent', async () => sawDivergent > 0, 60);
       await shot(page, '06-partitioned-divergent');
@@ -321,7 +320,7 @@ const steps = [
       if (!(r.data.values || []).includes(v)) throw new Error(`${k} is not readable through n${n} after the heal`);
     }
     await shot(page, '06-healed-in-sync');
-    return `${keyA} via n2 and ${keyB} via n4; ${sawDivergent} partition(s) divergent, then 0`;
+    return `${keyA} via ${viaA} and ${keyB} via ${viaB}; ${sawDivergent} partition(s) divergent, then 0`;
   }],
 ];
 
