@@ -727,3 +727,16 @@ struct node *cluster_node_of(void *peer_ctx)
 {
     return ((struct cluster *)peer_ctx)->node;
 }
+
+/* ---- changes asked of another node ------------------------------------ */
+
+int cl_refused(int err, const struct peer_value *v, cluster_done_fn *done,
+               void *ctx)
+{
+    if (!err)
+        return 0;
+    done(ctx, err == DYN_EPROTO && v && v->type == PEER_V_ERROR
+                  ? v->str
+                  : "ERR no answer over the peer bus");
+    return 1;
+}

@@ -97,6 +97,26 @@ int cluster_join(struct node *n, const char *hostport, size_t len,
 int cluster_leave(struct node *n, struct dbuf *err);   /* err may be NULL */
 int cluster_forget(struct node *n, const char *name, size_t len,
                    struct dbuf *err);
+/* The end of a change asked of another node (DYNAMO.ADD, DYNAMO.LEAVE
+ * name): err NULL when that node took it, else its Redis error text
+ * (borrowed for the call).  Runs exactly once, from the event loop; also
+ * while the node shuts down (with an error). */
+typedef void cluster_done_fn(void *ctx, const char *err);
+/* DYNAMO.ADD host:port: tells the spare-node at that (client) address,
+ * over the peer bus, to join through this node (members.c).  <0 with err
+ * (done never runs), or 0 and done runs once the spare answered. */
+int cluster_add_spare(struct node *n, const char *addr, size_t len,
+                      cluster_done_fn *done, void *ctx, struct dbuf *err);
+/* 1 if host:port is the address of one of this node's spare-node lines. */
+int cluster_is_spare(const struct node *n, const char *addr, size_t len);
+/* DYNAMO.SPARES: the spare-node lines that are not live members:
+ * [{addr, name|nil, http|nil, linked}] (name and http as the spare last
+ * said; nil until it answered). */
+void cluster_spares_reply(struct node *n, struct dbuf *out, int resp);
+/* DYNAMO.LEAVE name: tells the live member name to leave (R.LEAVE, which
+ * runs its DYNAMO.LEAVE); like cluster_add_spare. */
+int cluster_tell_leave(struct node *n, const char *name, size_t len,
+                       cluster_done_fn *done, void *ctx, struct dbuf *err);
 /* Writes the whole DYNAMO.RING PLAN reply to out. */
 int cluster_ring_plan(struct node *n, int join, const char *name, size_t len,
                       struct dbuf *out, int resp);

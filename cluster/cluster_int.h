@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cluster/cluster.h"
 #include "cluster/evlog.h"
 #include "cluster/membership.h"
 #include "cluster/object.h"
@@ -92,6 +93,10 @@ uint32_t cl_replicas(struct cluster *cl, uint32_t part, uint16_t *out);
 int cl_send(struct cluster *cl, uint16_t m, int argc,
             const struct dyn_arg *argv, peer_reply_fn *fn, void *ctx);
 void cl_log_event(struct cluster *cl, const struct member_event *ev);
+/* The answer of a node told to change (R.JOIN, R.LEAVE): 0 when it took
+ * it; else 1, and done has run with its error (or "no answer"). */
+int cl_refused(int err, const struct peer_value *v, cluster_done_fn *done,
+               void *ctx);
 /* A new entry of the node's event log (cluster/evlog.h), stamped with the
  * node's wall clock; NULL when event-max is 0 (evlog_field takes NULL). */
 struct evlog_entry *cl_event(struct cluster *cl, enum evlog_type type);

@@ -34,6 +34,17 @@
  * adds one at run time, and refuses a seed off loopback while this node
  * advertises a loopback address (announce.h): the seed could not reach it.
  *
+ * Spares (spare-node lines, at most SPARES_MAX) are nodes that hold the
+ * cluster secret but are not members: an operator may add them from the
+ * http API.  The bus dials each under a "?spare-i" name, as it does a
+ * seed, and keeps the link; every second a linked spare is asked R.SPARE
+ * (its name, its http port, whether it is in a ring), so DYNAMO.SPARES
+ * answers from what this node holds, without waiting on the network.
+ * DYNAMO.ADD sends the spare R.JOIN with this node's own address: the
+ * spare runs DYNAMO.JOIN through us (rebalance.c), its real join with the
+ * streaming of its partitions.  A spare that became a member (its address
+ * or reported name is a live member) is no longer listed.
+ *
  * DYNAMO.KILL puts the peer bus in its killed state (every request in or
  * out is silently lost, links stay up) and the coordinator refuses data
  * commands; the node keeps its data and its admin commands.  REVIVE (or the
@@ -68,8 +79,27 @@
 #include "server/reply.h"
 #include "server/util.h"
 
+#define SPARES_MAX 16
+#define SPARE_ASK_MS 1000
+
+/* A spare-node line, and what the spare last said of itself. */
+struct spare {
+    struct cluster *cl;
+    char addr[MEMBER_HOST_MAX + 16];    /* "host:port", its client address */
+    char host[MEMBER_HOST_MAX];
+    int port;
+    int peer;                           /* the link's peer id */
+    char name[MEMBER_NAME_MAX];         /* "" until it answered */
+    int http_port;                      /* 0: none, or not yet known */
+    int in_ring;
+    int asking;                         /* an R.SPARE in flight */
+    uint64_t asked_ms;
+};
+
 /* This file's state (cl->mem). */
 struct members {
+    struct spare *spares;               /* the spare-node lines, in order */
+    uint32_t nspares;
     uint64_t last_gossip_ms;
     uint64_t rnd;                       /* xorshift state */
     int *seed_peer;                     /* peer ids of the seed links */
@@ -136,7 +166,8 @@ void members_added(struct cluster *cl, uint32_t m)
 }
 
 /* "HOST:PORT[@PEERPORT]" */
-static int parse_seed(const char *s, char *host, size_t hostsz, int *pport)
+static int parse_seed(const char *s, char *host, size_t hostsz, int *port_out,
+                      int *pport)
 {
     char hp[160];
     snprintf(hp, sizeof(hp), "%s", s);
@@ -163,14 +194,15 @@ static int parse_seed(const char *s, char *host, size_t hostsz, int *pport)
     if (*pport > 65535 || strlen(hp) >= hostsz)
         return -1;
     snprintf(host, hostsz, "%s", hp);
+    *port_out = (int)port;
     return 0;
 }
 
 static int seed_add(struct cluster *cl, const char *line, struct dbuf *err)
 {
     char host[MEMBER_HOST_MAX], name[PEER_NAME_MAX];
-    int pport;
-    if (parse_seed(line, host, sizeof(host), &pport) != 0) {
+    int port, pport;
+    if (parse_seed(line, host, sizeof(host), &port, &pport) != 0) {
         dbuf_printf(err, "seed '%s': expected HOST:PORT[@PEERPORT]", line);
         return DYN_EINVAL;
     }
@@ -219,6 +251,225 @@ int members_add_seed(struct cluster *cl, const char *hostport, size_t len,
     return rc;
 }
 
+/* ---- spares ------------------------------------------------------------- */
+
+static int spares_init(struct cluster *cl, struct dbuf *err)
+{
+    const char *p = cl->node->cfg.spare_nodes ? cl->node->cfg.spare_nodes
+                                              : "";
+    struct members *mem = cl->mem;
+    mem->spares = dyn_calloc(SPARES_MAX, sizeof(*mem->spares));
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char line[160], name[PEER_NAME_MAX];
+        snprintf(line, sizeof(line), "%.*s", (int)DYN_MIN(len, 159), p);
+        p += len + (e ? 1 : 0);
+        if (!line[0])
+            continue;
+        if (mem->nspares == SPARES_MAX) {
+            dbuf_printf(err, "spare-node: at most %d lines", SPARES_MAX);
+            return DYN_EINVAL;
+        }
+        struct spare *sp = &mem->spares[mem->nspares];
+        int pport;
+        if (parse_seed(line, sp->host, sizeof(sp->host), &sp->port,
+                       &pport) != 0) {
+            dbuf_printf(err, "spare-node '%s': expected HOST:PORT[@PEERPORT]",
+                        line);
+            return DYN_EINVAL;
+        }
+        snprintf(sp->addr, sizeof(sp->addr), "%s:%d", sp->host, sp->port);
+        snprintf(name, sizeof(name), "?spare-%u", mem->nspares);
+        sp->peer = peer_add(cl->bus, name, sp->host, pport);
+        if (sp->peer < 0) {
+            dbuf_printf(err, "spare-node '%s': cannot add it", line);
+            return DYN_EINVAL;
+        }
+        sp->cl = cl;
+        mem->nspares++;
+    }
+    return 0;
+}
+
+/* The live (not tombstoned) member a spare has become, or -1. */
+static int spare_member(const struct cluster *cl, const struct spare *sp)
+{
+    for (uint32_t m = 0; m < cl->mb.n; m++) {
+        const struct member *me = &cl->mb.m[m];
+        if (MEMBER_IS_TOMBSTONE(me->status))
+            continue;
+        if ((me->port == sp->port && strcmp(me->host, sp->host) == 0) ||
+            (sp->name[0] && strcmp(me->name, sp->name) == 0))
+            return (int)m;
+    }
+    return -1;
+}
+
+/* R.SPARE's answer: [name, http-port, in-ring]. */
+static void spare_answered(void *ctx, int err, const struct peer_value *v)
+{
+    struct spare *sp = ctx;
+    sp->asking = 0;
+    if (err || !v || v->type != PEER_V_ARRAY || v->n != 3 ||
+        v->elem[0].type != PEER_V_STRING || v->elem[1].type != PEER_V_INT ||
+        v->elem[2].type != PEER_V_INT)
+        return;
+    snprintf(sp->name, sizeof(sp->name), "%s", v->elem[0].str);
+    sp->http_port = (int)v->elem[1].integer;
+    sp->in_ring = v->elem[2].integer != 0;
+}
+
+static void spares_tick(struct cluster *cl, uint64_t t)
+{
+    struct dyn_arg av[1] = {{"R.SPARE", 7}};
+    for (uint32_t i = 0; i < cl->mem->nspares; i++) {
+        struct spare *sp = &cl->mem->spares[i];
+        if (sp->asking || t - sp->asked_ms < SPARE_ASK_MS ||
+            !peer_is_connected(cl->bus, sp->peer))
+            continue;
+        sp->asked_ms = t;
+        if (peer_request(cl->bus, sp->peer, 1, av, spare_answered, sp,
+                         NULL) == 0)
+            sp->asking = 1;
+    }
+}
+
+/* R.SPARE: what a member shows of us while we are its spare. */
+static void h_spare(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    (void)argc;
+    (void)argv;
+    const char *me = cl->mb.m[cl->mb.self].name;
+    struct dbuf *b = peer_call_buf(call);
+    reply_array(b, 3);
+    reply_bulk_cstr(b, me);
+    reply_int(b, cl->node->cfg.http_port);
+    reply_int(b, ring_node_index(&cl->ring, me) >= 0 &&
+                     !MEMBER_IS_TOMBSTONE(cl->mb.m[cl->mb.self].status));
+    peer_call_done(call);
+}
+
+void cluster_spares_reply(struct node *n, struct dbuf *out, int resp)
+{
+    struct cluster *cl = n->cluster;
+    uint32_t k = 0;
+    for (uint32_t i = 0; cl && i < cl->mem->nspares; i++)
+        k += spare_member(cl, &cl->mem->spares[i]) < 0;
+    reply_array(out, k);
+    for (uint32_t i = 0; cl && i < cl->mem->nspares; i++) {
+        const struct spare *sp = &cl->mem->spares[i];
+        if (spare_member(cl, sp) >= 0)
+            continue;
+        int linked = peer_is_connected(cl->bus, sp->peer);
+        reply_map(out, resp, 4);
+        reply_bulk_cstr(out, "addr");
+        reply_bulk_cstr(out, sp->addr);
+        reply_bulk_cstr(out, "name");
+        if (sp->name[0])
+            reply_bulk_cstr(out, sp->name);
+        else
+            reply_null(out, resp);
+        reply_bulk_cstr(out, "http");
+        if (sp->http_port > 0) {
+            char hp[MEMBER_HOST_MAX + 16];
+            snprintf(hp, sizeof(hp), "%s:%d", sp->host, sp->http_port);
+            reply_bulk_cstr(out, hp);
+        } else {
+            reply_null(out, resp);
+        }
+        reply_bulk_cstr(out, "linked");
+        reply_bool(out, resp, linked);
+    }
+}
+
+struct spare_add {
+    struct spare *sp;
+    cluster_done_fn *done;
+    void *ctx;
+};
+
+static void spare_join_answered(void *ctx, int err, const struct peer_value *v)
+{
+    struct spare_add *a = ctx;
+    if (!cl_refused(err, v, a->done, a->ctx)) {
+        /* the join itself is logged by its driver, the spare; this says
+         * here who asked for it */
+        struct evlog_entry *e = cl_event(a->sp->cl, EV_JOIN);
+        evlog_field(e, "state", "asked");
+        evlog_field(e, "kind", "join");
+        evlog_field(e, "member", "%s",
+                    a->sp->name[0] ? a->sp->name : a->sp->addr);
+        evlog_field(e, "addr", "%s", a->sp->addr);
+        a->done(a->ctx, NULL);
+    }
+    dyn_free(a);
+}
+
+static struct spare *spare_at(const struct cluster *cl, const char *addr,
+                              size_t len)
+{
+    for (uint32_t i = 0; cl && i < cl->mem->nspares; i++) {
+        struct spare *s = &cl->mem->spares[i];
+        if (strlen(s->addr) == len && memcmp(s->addr, addr, len) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+int cluster_is_spare(const struct node *n, const char *addr, size_t len)
+{
+    return spare_at(n->cluster, addr, len) != NULL;
+}
+
+int cluster_add_spare(struct node *n, const char *addr, size_t len,
+                      cluster_done_fn *done, void *ctx, struct dbuf *err)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl) {
+        dbuf_printf(err, "ERR this node is not in a cluster");
+        return DYN_EINVAL;
+    }
+    struct spare *sp = spare_at(cl, addr, len);
+    if (!sp) {
+        dbuf_printf(err, "ERR '%.*s' is not a spare-node of this node",
+                    (int)DYN_MIN(len, 80), addr);
+        return DYN_ENOTFOUND;
+    }
+    int m = spare_member(cl, sp);
+    if (m >= 0) {
+        dbuf_printf(err, "ERR %s is already a member (%s)", sp->addr,
+                    cl->mb.m[m].name);
+        return DYN_EEXIST;
+    }
+    if (members_killed(cl) || !peer_is_connected(cl->bus, sp->peer)) {
+        dbuf_printf(err, "ERR the spare %s is not linked over the peer bus",
+                    sp->addr);
+        return DYN_EIO;
+    }
+    /* where the spare dials us: our advertised address, as a seed line */
+    const struct member *me = &cl->mb.m[cl->mb.self];
+    char seed[MEMBER_HOST_MAX + 16];
+    snprintf(seed, sizeof(seed), "%s:%u@%u", me->host, (unsigned)me->port,
+             (unsigned)me->peer_port);
+    struct dyn_arg av[2] = {{"R.JOIN", 6}, {seed, strlen(seed)}};
+    struct spare_add *a = dyn_malloc(sizeof(*a));
+    a->sp = sp;
+    a->done = done;
+    a->ctx = ctx;
+    if (peer_request(cl->bus, sp->peer, 2, av, spare_join_answered, a,
+                     NULL) != 0) {
+        dyn_free(a);
+        dbuf_printf(err, "ERR cannot send to the spare %s", sp->addr);
+        return DYN_EIO;
+    }
+    dlog(DLOG_NOTICE, "DYNAMO.ADD: told the spare %s to join through %s",
+         sp->addr, seed);
+    return 0;
+}
+
 int members_init(struct cluster *cl, struct dbuf *err)
 {
     struct node *n = cl->node;
@@ -241,7 +492,7 @@ int members_init(struct cluster *cl, struct dbuf *err)
         if (line[0] && seed_add(cl, line, err) != 0)
             return DYN_EINVAL;
     }
-    return 0;
+    return spares_init(cl, err);
 }
 
 void members_free(struct cluster *cl)
@@ -249,6 +500,7 @@ void members_free(struct cluster *cl)
     if (!cl->mem)
         return;
     dyn_free(cl->mem->seed_peer);
+    dyn_free(cl->mem->spares);
     dyn_free(cl->mem->fault);
     gossiplog_free(&cl->mem->rounds);
     dyn_free(cl->mem);
@@ -746,6 +998,7 @@ const struct peer_command members_peer_cmds[] = {
     {"R.KILL", h_kill, 0},
     {"R.REVIVE", h_revive, PEER_CMD_UNFILTERED},
     {"R.FAULT", h_fault, PEER_CMD_UNFILTERED},
+    {"R.SPARE", h_spare, 0},
 };
 const size_t members_npeer_cmds =
     sizeof(members_peer_cmds) / sizeof(members_peer_cmds[0]);
@@ -764,6 +1017,7 @@ void members_tick(struct cluster *cl, uint64_t t)
     cl->ping_interval_ms = DYN_MAX(cl->mb.suspect_ms / 3, 20);
     if (cl->mem->killed)
         return; /* a crashed node does nothing */
+    spares_tick(cl, t);
     /* failure detector: keep a request outstanding to every peer */
     if (t - cl->last_ping_ms >= cl->ping_interval_ms) {
         cl->last_ping_ms = t;

@@ -75,6 +75,13 @@
  * new ring.  Likewise a member holding the pending ring of a later epoch
  * refuses a change made from an older ring.
  *
+ * A member may also be told to change by another one over the peer bus
+ * (the http API's add and remove buttons): R.JOIN seed makes a spare run
+ * DYNAMO.JOIN seed (members.c keeps the spares), and R.LEAVE makes a
+ * member run DYNAMO.LEAVE (cluster_tell_leave).  Each answers what the
+ * command would have answered there: the change itself is the same one,
+ * driven by the node that joins or leaves.
+ *
  * A driver killed for good mid-change would leave every member holding
  * its pending ring: a member abandons a pending ring whose driver it has
  * held down (or left, forgotten) for ten down timeouts (pending_watch).
@@ -718,10 +725,17 @@ static void h_ring(void *ctx, struct peer_call *call, int argc,
     peer_call_reply_ok(call);
 }
 
+static void h_join(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv);
+static void h_leave(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv);
+
 const struct peer_command rebalance_peer_cmds[] = {
     {"R.MOVE", h_move, 0},
     {"R.PULL", h_pull, 0},
     {"R.RING", h_ring, 0},
+    {"R.JOIN", h_join, 0},
+    {"R.LEAVE", h_leave, 0},
 };
 const size_t rebalance_npeer_cmds =
     sizeof(rebalance_peer_cmds) / sizeof(rebalance_peer_cmds[0]);
@@ -1253,4 +1267,115 @@ void rebalance_info(struct cluster *cl, struct dbuf *out)
                 (unsigned long long)rb->keys_dropped,
                 (unsigned long long)rb->changes_driven,
                 (unsigned long long)rb->pending_abandoned);
+}
+
+/* ---- changes asked by another member ------------------------------------ */
+
+/* Answers a call with rc's outcome: +OK, or err's Redis error text. */
+static void reply_outcome(struct peer_call *call, int rc, struct dbuf *err)
+{
+    if (rc == 0) {
+        peer_call_reply_ok(call);
+    } else {
+        dbuf_printf(err, "%s", ""); /* NUL-terminates, also when empty */
+        peer_call_reply_error(call, err->len ? err->p : "ERR failed");
+    }
+    dbuf_free(err);
+}
+
+/* R.JOIN seed: DYNAMO.JOIN seed, from a member that holds us as a spare. */
+static void h_join(void *ctx, struct peer_call *call, int argc,
+                   const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    if (argc != 2) {
+        peer_call_reply_error(call, "ERR R.JOIN host:port");
+        return;
+    }
+    dlog(DLOG_NOTICE, "R.JOIN from %s: joining through %.*s",
+         peer_call_peer_name(call), (int)DYN_MIN(argv[1].len, 80),
+         argv[1].p);
+    struct dbuf err;
+    dbuf_init(&err);
+    reply_outcome(call, cluster_join(cl->node, argv[1].p, argv[1].len, &err),
+                  &err);
+}
+
+/* R.LEAVE: DYNAMO.LEAVE, asked by another member. */
+static void h_leave(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    struct cluster *cl = ctx;
+    (void)argv;
+    if (argc != 1) {
+        peer_call_reply_error(call, "ERR R.LEAVE");
+        return;
+    }
+    dlog(DLOG_NOTICE, "R.LEAVE from %s: leaving the cluster",
+         peer_call_peer_name(call));
+    struct dbuf err;
+    dbuf_init(&err);
+    reply_outcome(call, cluster_leave(cl->node, &err), &err);
+}
+
+struct told {
+    struct cluster *cl;
+    char name[MEMBER_NAME_MAX];
+    cluster_done_fn *done;
+    void *ctx;
+};
+
+static void tell_answered(void *ctx, int err, const struct peer_value *v)
+{
+    struct told *t = ctx;
+    if (!cl_refused(err, v, t->done, t->ctx)) {
+        /* the leaver logs its own leave; this says here who asked */
+        struct evlog_entry *e = cl_event(t->cl, EV_LEAVE);
+        evlog_field(e, "state", "asked");
+        evlog_field(e, "kind", "leave");
+        evlog_field(e, "member", "%s", t->name);
+        t->done(t->ctx, NULL);
+    }
+    dyn_free(t);
+}
+
+int cluster_tell_leave(struct node *n, const char *name, size_t len,
+                       cluster_done_fn *done, void *ctx, struct dbuf *err)
+{
+    struct cluster *cl = n->cluster;
+    if (!cl) {
+        dbuf_printf(err, "ERR this node is not in a cluster");
+        return DYN_EINVAL;
+    }
+    char nm[MEMBER_NAME_MAX];
+    int m = len < sizeof(nm) ? (memcpy(nm, name, len), nm[len] = 0,
+                                membership_find(&cl->mb, nm))
+                             : -1;
+    if (m < 0) {
+        dbuf_printf(err, "ERR unknown member '%.*s'", (int)DYN_MIN(len, 64),
+                    name);
+        return DYN_ENOTFOUND;
+    }
+    if (m == (int)cl->mb.self) {
+        dbuf_printf(err, "ERR that is this node (DYNAMO.LEAVE without a "
+                         "name)");
+        return DYN_EINVAL;
+    }
+    if (!cl_reachable(cl, m)) {
+        dbuf_printf(err, "ERR member '%s' is not reachable (a dead member "
+                         "is forgotten: DYNAMO.FORGET)", nm);
+        return DYN_EIO;
+    }
+    struct dyn_arg av[1] = {{"R.LEAVE", 7}};
+    struct told *t = dyn_malloc(sizeof(*t));
+    t->cl = cl;
+    snprintf(t->name, sizeof(t->name), "%s", nm);
+    t->done = done;
+    t->ctx = ctx;
+    if (cl_send(cl, (uint16_t)m, 1, av, tell_answered, t) != 0) {
+        dyn_free(t);
+        dbuf_printf(err, "ERR member '%s' is not reachable", nm);
+        return DYN_EIO;
+    }
+    return 0;
 }

@@ -23,6 +23,15 @@
  * These are views, not quorum operations: each node answers from its own
  * state, which is the point (two nodes may disagree while gossip is in
  * flight).  A node alone has no ring and says so.
+ *
+ * The file also holds the commands that steer membership and failures:
+ * DYNAMO.KILL / REVIVE / FAULT / HINTS, DYNAMO.JOIN / LEAVE / FORGET, and
+ * DYNAMO.ADD host:port / SPARES / LEAVE name, which act on another node
+ * over the peer bus (members.c, rebalance.c).  ADD and LEAVE name block
+ * the calling client until that node answered (the peer bus bounds the
+ * wait: a lost link fails the request), so the reply is the other node's
+ * own: +OK when its change started, or its error.  The pending answer
+ * remembers the client by id, not by pointer.  Refused inside MULTI.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +39,7 @@
 #include "cluster/gossiplog.h"
 #include "cluster/membership.h"
 #include "cluster/ring.h"
+#include "server/client.h"
 #include "server/command.h"
 #include "server/node.h"
 #include "server/reply.h"
@@ -360,14 +370,90 @@ static void dynamo_join(struct client *c, int argc, const struct dyn_arg *argv)
     reply_result(c, cluster_join(c->node, argv[1].p, argv[1].len, &err), &err);
 }
 
+/* ---- changes asked of another node: the client waits for its answer ---- */
+
+/* A blocked client's pending answer, by id: a client that disconnected
+ * meanwhile is simply not answered. */
+struct told_wait {
+    struct node *node;
+    uint64_t client_id;
+};
+
+static void told_done(void *ctx, const char *err)
+{
+    struct told_wait *w = ctx;
+    struct client *c = w->node->clients;
+    while (c && c->id != w->client_id)
+        c = c->next;
+    dyn_free(w);
+    if (!c || !(c->flags & CLIENT_BLOCKED))
+        return;
+    if (err)
+        client_error(c, err);
+    else
+        reply_ok(&c->obuf);
+    client_unblock(c);
+}
+
+typedef int tell_fn(struct node *n, const char *arg, size_t len,
+                    cluster_done_fn *done, void *ctx, struct dbuf *err);
+
+/* Blocks c until the other node answered fn's request. */
+static void tell_and_wait(struct client *c, tell_fn *fn,
+                          const struct dyn_arg *arg)
+{
+    if (c->flags & CLIENT_IN_EXEC) {
+        client_error(c, "ERR this command cannot run inside MULTI");
+        return;
+    }
+    struct told_wait *w = dyn_malloc(sizeof(*w));
+    w->node = c->node;
+    w->client_id = c->id;
+    struct dbuf err;
+    dbuf_init(&err);
+    if (fn(c->node, arg->p, arg->len, told_done, w, &err) != 0) {
+        dyn_free(w);
+        client_error(c, err.len ? err.p : "ERR failed");
+    } else {
+        c->flags |= CLIENT_BLOCKED;
+    }
+    dbuf_free(&err);
+}
+
+/* DYNAMO.LEAVE: this node leaves; DYNAMO.LEAVE name: the live member name
+ * is told to (it drives its own leave). */
 static void dynamo_leave(struct client *c, int argc,
                          const struct dyn_arg *argv)
 {
     if (!in_cluster(c))
         return;
+    if (argc > 2) {
+        client_error(c, "ERR syntax: DYNAMO.LEAVE [name]");
+        return;
+    }
+    if (argc == 2) {
+        tell_and_wait(c, cluster_tell_leave, &argv[1]);
+        return;
+    }
     struct dbuf err;
     dbuf_init(&err);
     reply_result(c, cluster_leave(c->node, &err), &err);
+}
+
+/* DYNAMO.ADD host:port: the spare-node there joins through this node. */
+static void dynamo_add(struct client *c, int argc, const struct dyn_arg *argv)
+{
+    if (!in_cluster(c))
+        return;
+    tell_and_wait(c, cluster_add_spare, &argv[1]);
+}
+
+static void dynamo_spares(struct client *c, int argc,
+                          const struct dyn_arg *argv)
+{
+    if (!in_cluster(c))
+        return;
+    cluster_spares_reply(c->node, &c->obuf, c->resp);
 }
 
 static void dynamo_forget(struct client *c, int argc,
@@ -426,10 +512,22 @@ const struct command cmd_cluster_table[] = {
      "Gossips with host:port; a node outside the ring then joins it and "
      "its partitions are streamed to it.",
      "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
-    {"dynamo.leave", dynamo_leave, 1, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
+    {"dynamo.leave", dynamo_leave, -1, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
      "@admin @dangerous", "dynamo", "1.0.0",
-     "Hands off this node's partitions, then leaves the cluster.", "O(Q)",
-     NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
+     "Hands off this node's partitions, then leaves the cluster; with a "
+     "name, tells that live member to leave and replies with its answer.",
+     "O(Q)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
+    {"dynamo.add", dynamo_add, 2, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
+     "@admin", "dynamo", "1.0.0",
+     "Tells the spare-node at host:port, over the peer bus, to join the "
+     "cluster through this node (its DYNAMO.JOIN); replies with its "
+     "answer.",
+     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
+    {"dynamo.spares", dynamo_spares, 1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
+     "@read @slow", "dynamo", "1.0.0",
+     "Lists the spare-node lines that are not members: address, name and "
+     "http address as the spare reported them, whether it is linked.",
+     "O(spares)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
     {"dynamo.forget", dynamo_forget, 2, CMD_ADMIN | CMD_DYNAMO, 0, 0, 0,
      "@admin @dangerous", "dynamo", "1.0.0",
      "Removes a dead node for good; its partitions are re-replicated.",

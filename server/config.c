@@ -207,6 +207,7 @@ static const struct opt options[] = {
     INT("request-timeout-ms", request_timeout_ms, 1000, 10, 600000,
         F_RUNTIME),
     STR("seed", seeds, "", F_MULTI | F_APPEND),
+    STR("spare-node", spare_nodes, "", F_MULTI | F_APPEND),
     INT("gossip-interval-ms", gossip_interval_ms, 1000, 10, 600000,
         F_RUNTIME),
     INT("suspect-timeout-ms", suspect_timeout_ms, 1000, 10, 3600000,

@@ -91,6 +91,8 @@ struct config {
     int request_timeout_ms;     /* quorum deadline, 1000 */
     int keyspace_slice_keys;    /* keys a listing visits per loop turn */
     char *seeds;                /* "HOST:PORT" lines joined by '\n' */
+    char *spare_nodes;          /* "HOST:PORT" lines of nodes an operator
+                                 * may add (POST /api/nodes), '\n' */
     int gossip_interval_ms;     /* 1000 */
     int suspect_timeout_ms;     /* unanswered this long: suspect, 1000 */
     int down_timeout_ms;        /* unanswered this long: down, 3000 */

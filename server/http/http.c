@@ -29,7 +29,9 @@
  *
  * Endpoints (the table at the end):
  *   GET    /api/cluster              members (DYNAMO.MEMBERS), ring epoch,
- *                                    N/R/W, and per node INFO's figures
+ *                                    N/R/W, per node INFO's figures, and
+ *                                    "spares" (DYNAMO.SPARES: spare-node
+ *                                    lines that are not members)
  *   GET    /api/cluster/config       N, R, W
  *   POST   /api/cluster/config       {n,r,w} (any subset): DYNAMO.CONFIG SET
  *   GET    /api/data?cursor=&match=&count=
@@ -62,10 +64,14 @@
  *                                    live version no history holds is
  *                                    listed from its clock, "recorded":
  *                                    false
- *   POST   /api/nodes                {"addr"}: DYNAMO.JOIN
+ *   POST   /api/nodes                {"addr"}: a spare-node of this node:
+ *                                    DYNAMO.ADD (it is told over the peer
+ *                                    bus to join through this node); any
+ *                                    other address: DYNAMO.JOIN
  *   DELETE /api/nodes/:id            this node: DYNAMO.LEAVE; a member that
  *                                    is down: DYNAMO.FORGET; a live other
- *                                    member: 409 (a node leaves by itself)
+ *                                    member: DYNAMO.LEAVE name (it is told
+ *                                    over the peer bus to leave)
  *   POST   /api/nodes/:id/kill       {"seconds"?}: DYNAMO.KILL
  *   POST   /api/nodes/:id/revive     DYNAMO.REVIVE
  *   GET    /api/events?since=        DYNAMO.EVENTS CLUSTER since: every
@@ -795,13 +801,24 @@ static void cluster_finish(struct hcall *hc, json_t *nodes)
     hcall_answer(hc, 200, out);
 }
 
-/* GET /api/cluster: DYNAMO.MEMBERS, then every node's INFO. */
+/* GET /api/cluster: DYNAMO.MEMBERS, DYNAMO.SPARES, then every node's
+ * INFO. */
 static void ep_cluster(struct hcall *hc, json_t *reply, int failed)
 {
     struct node *n = hc->h->node;
     if (hc->step == 0) {
         static const char *const av[] = {"DYNAMO.MEMBERS"};
         hcall_runv(hc, 1, av);
+        return;
+    }
+    if (hc->step == 2) {
+        /* [{addr, name, http, linked}] */
+        json_object_set_new(hc->acc, "spares",
+                            failed || !json_is_array(reply)
+                                ? json_array()
+                                : json_incref(reply));
+        gather_start(hc, cluster_sections, DYN_ARRAY_LEN(cluster_sections),
+                     cluster_finish);
         return;
     }
     json_t *out = json_object();
@@ -816,20 +833,24 @@ static void ep_cluster(struct hcall *hc, json_t *reply, int failed)
         json_t *arr = json_array();
         json_array_append_new(arr, me);
         json_object_set_new(out, "members", arr);
-    } else {
-        /* [["ring_epoch", e], {member}, ...] */
-        json_object_set_new(out, "cluster", json_true());
-        json_t *epoch = json_array_get(json_array_get(reply, 0), 1);
-        json_object_set_new(out, "ring_epoch",
-                            epoch ? json_incref(epoch) : json_integer(0));
-        json_t *members = json_array();
-        for (size_t i = 1; i < json_array_size(reply); i++)
-            json_array_append(members, json_array_get(reply, i));
-        json_object_set_new(out, "members", members);
+        json_object_set_new(out, "spares", json_array());
+        hc->acc = out;
+        gather_start(hc, cluster_sections, DYN_ARRAY_LEN(cluster_sections),
+                     cluster_finish);
+        return;
     }
+    /* [["ring_epoch", e], {member}, ...] */
+    json_object_set_new(out, "cluster", json_true());
+    json_t *epoch = json_array_get(json_array_get(reply, 0), 1);
+    json_object_set_new(out, "ring_epoch",
+                        epoch ? json_incref(epoch) : json_integer(0));
+    json_t *members = json_array();
+    for (size_t i = 1; i < json_array_size(reply); i++)
+        json_array_append(members, json_array_get(reply, i));
+    json_object_set_new(out, "members", members);
     hc->acc = out;
-    gather_start(hc, cluster_sections, DYN_ARRAY_LEN(cluster_sections),
-                 cluster_finish);
+    static const char *const av[] = {"DYNAMO.SPARES"};
+    hcall_runv(hc, 1, av);
 }
 
 static void metrics_finish(struct hcall *hc, json_t *nodes)
@@ -1637,7 +1658,12 @@ static void ep_nodes_add(struct hcall *hc, json_t *reply, int failed)
                                  "\"host:port\"}");
             return;
         }
-        struct dyn_arg av[2] = {{"DYNAMO.JOIN", 11}, {addr, al}};
+        /* a spare-node of ours is told to join through us; any other
+         * address keeps DYNAMO.JOIN's meaning (we gossip with it) */
+        int spare = cluster_is_spare(hc->h->node, addr, al);
+        struct dyn_arg av[2] = {
+            {spare ? "DYNAMO.ADD" : "DYNAMO.JOIN", spare ? 10u : 11u},
+            {addr, al}};
         hcall_run(hc, 2, av);
         return;
     }
@@ -1660,9 +1686,10 @@ static void ep_nodes_remove(struct hcall *hc, json_t *reply, int failed)
             const char *av[] = {"DYNAMO.FORGET", mb->m[m].name};
             hcall_runv(hc, 2, av);
         } else {
-            hcall_error(hc, 409, "ERR that member is alive: a live node "
-                                 "leaves by itself (DELETE it on its own "
-                                 "http port), a dead one is forgotten here");
+            /* a live other member is told to leave (it drives its own
+             * leave, as DYNAMO.LEAVE on it would) */
+            const char *av[] = {"DYNAMO.LEAVE", mb->m[m].name};
+            hcall_runv(hc, 2, av);
         }
         return;
     }

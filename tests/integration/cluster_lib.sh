@@ -23,6 +23,8 @@
 #   info_field I NAME / info_sum NAME    an INFO field of node I / summed
 #                                        over the nodes (absent counts 0)
 #
+# Spares: none unless the test sets DYNAMO_SPARES (they take the ports
+# after the N members: _cluster_base N+spares).
 # Ports: client ports BASE..BASE+N-1, peer ports +10000 and http ports
 # (tools/dynamo-cluster's JSON API) +1000, BASE picked at
 # random in DYN_CLUSTER_PORTS (default 21000-22700, so that peer ports stay
@@ -34,6 +36,9 @@ need_cmd redis-cli timeout
 CLUSTER_TOOL="$TOP_SRCDIR/tools/dynamo-cluster"
 [ -x "$CLUSTER_TOOL" ] || harness_error "$CLUSTER_TOOL is not executable"
 export DYNAMO_CLUSTER_DIR="$WORK/cluster"
+# tools/dynamo-cluster starts 2 spare nodes by default; a test that wants
+# them says so (and reserves their ports)
+export DYNAMO_SPARES=${DYNAMO_SPARES:-0}
 : "${DYN_CLUSTER_PORTS:=21000-22700}"
 CL_N=0
 CL_BASE=0
@@ -99,7 +104,7 @@ cluster_start() {
     local n=$1 attempt out
     shift
     for attempt in 1 2 3; do
-        CL_BASE=$(_cluster_base "$n") || harness_error "no $n free ports in $DYN_CLUSTER_PORTS"
+        CL_BASE=$(_cluster_base $((n + DYNAMO_SPARES))) || harness_error "no $n free ports in $DYN_CLUSTER_PORTS"
         CL_N=$n
         if out=$(DYNAMO_BASE_PORT=$CL_BASE ctool start "$n" "$@" 2>&1); then
             echo "# cluster of $n nodes on 127.0.0.1:$CL_BASE..$((CL_BASE + n - 1))"

@@ -295,8 +295,11 @@ check("ERR" in rcli(1, "DYNAMO.KILL", "nosuch", "5"),
       "DYNAMO.KILL of an unknown member over RESP is an error too")
 is_error(call(1, "DELETE", "/api/nodes/nosuch"), 404, "DELETE of an unknown "
          "member")
-is_error(call(1, "DELETE", "/api/nodes/n2"), 409, "DELETE of a live other "
-         "member")
+e = is_error(call(1, "DELETE", "/api/nodes/n2"), 400, "DELETE of a live "
+             "other member: it is told to leave, and refuses (3 nodes, N=3)")
+check("fewer than N" in e.get("error", ""), "the refusal is n2's own "
+      "(%s)" % e.get("error"))
+
 is_error(call(1, "POST", "/api/nodes", {"address": "x"}), 400, "POST "
          "/api/nodes without addr")
 is_error(call(1, "GET", "/api/data/a%zz"), 400, "a broken escape in the path")

@@ -2,9 +2,13 @@
 # t_cluster_tool.sh -- tools/dynamo-cluster tells the truth about membership
 # (issue #13, item 5).  4 nodes, N=3, storage memory.
 #
-#   1. 3,000 keys; `add` starts n5 as a joiner: its output carries a
-#      progress line and what n5 received by streaming (keys > 0), and n5
-#      is then in every member's ring and seen up.
+#   0. `start 4` with DYNAMO_SPARES=2 also starts n5 and n6 as spares:
+#      running, not members of anyone (status says spare), and listed by
+#      the members (DYNAMO.SPARES).
+#   1. 3,000 keys; `add` tells the spare n5 to join (DYNAMO.ADD on a
+#      member, over the peer bus): its output carries a progress line and
+#      what n5 received by streaming (keys > 0), and n5 is then in every
+#      member's ring and seen up; n6 is still a spare.
 #   2. `remove 4`: n4 leaves; `status` shows it removed and counts the
 #      others' members out of the 4 that remain, not of 5.
 #   3. `restart 4` of the removed node is refused with a message that
@@ -16,9 +20,10 @@
 . "$(dirname "$0")/cluster_lib.sh"
 
 NKEYS=3000
-# a base port with room for the 5th node
+export DYNAMO_SPARES=2
+# a base port with room for the 2 spares
 for attempt in 1 2 3; do
-    CL_BASE=$(_cluster_base 5) || harness_error "no 5 free ports"
+    CL_BASE=$(_cluster_base 6) || harness_error "no 6 free ports"
     CL_N=4
     if out=$(DYNAMO_BASE_PORT=$CL_BASE ctool start 4 --gossip-interval-ms 250 2>&1); then
         break
@@ -51,6 +56,16 @@ everyone_has() {
     done
 }
 
+# ---- 0. the spares ------------------------------------------------------
+st=$(ctool status 2>&1)
+echo "$st" | sed 's/^/# status: /'
+assert_match '^n5 .*PONG +spare' "$(echo "$st" | grep '^n5 ')" "status shows n5 running as a spare"
+assert_match '^n6 .*PONG +spare' "$(echo "$st" | grep '^n6 ')" "status shows n6 running as a spare"
+assert_match '/4$' "$(echo "$st" | awk '$1 == "n1" { print $5 }')" "status counts members out of 4, not the spares"
+spares_listed() { [ "$(ncli 1 DYNAMO.SPARES | awk 'prev == "addr" { n++ } { prev = $0 } END { print n + 0 }')" = 2 ]; }
+if wait_for 20 spares_listed; then ok "n1 lists both spares (DYNAMO.SPARES)"
+else fail "DYNAMO.SPARES on n1: $(ncli 1 DYNAMO.SPARES | tr '\n' ' ')"; fi
+
 # ---- 1. add -------------------------------------------------------------
 if out=$(ctool add 2>&1); then ok "dynamo-cluster add succeeded"
 else fail "dynamo-cluster add: $out"; fi
@@ -62,6 +77,7 @@ if [ "${keys_in:-0}" -gt 0 ]; then ok "add reports what n5 received by streaming
 else fail "add does not report streamed keys: $out"; fi
 if wait_for 30 everyone_has n5 1 2 3 4 5; then ok "n5 is in every ring and seen up"
 else fail "n5 is not in every ring / up"; fi
+assert_match '^n6 .*spare' "$(ctool status 2>&1 | grep '^n6 ')" "n6 is still a spare"
 
 # ---- 2. remove ----------------------------------------------------------
 if out=$(ctool remove 4 2>&1); then ok "dynamo-cluster remove 4: $(echo "$out" | tail -1)"

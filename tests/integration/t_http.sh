@@ -3,7 +3,7 @@
 # cluster, driven over HTTP by http_check.py with python's urllib: every
 # endpoint's shape (cluster, config, data with siblings and contexts, scan,
 # ring, a key's preference list, faults, kill and revive, join and leave,
-# metrics), the error codes on bad input (400, 404, 405 with Allow, 409,
+# metrics), the error codes on bad input (400, 404, 405 with Allow,
 # 413, 503), the password (401, Bearer, Basic), the Host and Origin checks
 # (403, nothing written), and the same bad input over RESP giving an
 # error too.  tools/dynamo-cluster gives node i the http port
