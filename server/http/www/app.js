@@ -352,7 +352,17 @@ const actions = {
   async loadVersions() {
     const k = store.get().key;
     if (!k || store.get().avail.versions === false) return;
-    const r = await actions.get(`/api/versions/${encodeURIComponent(k.key)}`);
+    // read through the member that coordinated the key's last operation:
+    // during a partition the serving node may reach replicas that side
+    // cannot, and its quorum read would repair them (read repair) before
+    // the Merkle view could show the divergence the operation left
+    const st = store.get();
+    const op = st.op;
+    const via = op && op.key === k.key && op.via !== st.conn.node ? op.via : null;
+    const path = `/api/versions/${encodeURIComponent(k.key)}`;
+    let r = await actions.request('GET', path, undefined, via);
+    if (via && r.status === 0) r = await actions.get(path);
+    if (r.ok && r.data) r.data.via = via || st.conn.node;
     if (absent(r)) {
       store.setAvail('versions', false);
       store.set({ versions: null });

@@ -63,7 +63,7 @@ function render(st) {
     return;
   }
   note.textContent = m.history
-    ? `${m.versions.length} versions of "${m.key}" (oldest left)${st.versions && st.versions.bound ? `, at most ${st.versions.bound} kept per node` : ''}`
+    ? `${m.versions.length} versions of "${m.key}" (oldest left)${st.versions && st.versions.via ? `, read via ${st.versions.via}` : ''}${st.versions && st.versions.bound ? `, at most ${st.versions.bound} kept per node` : ''}`
     : 'version history not available on this node (/api/versions): showing the live siblings of the last answer';
   const actors = [...new Set(m.versions.map((v) => v.actor || String(v.dot).split(':')[0]))].sort(byName);
   const live = new Set(m.live);
