@@ -617,6 +617,10 @@ static json_t *node_figures(json_t *info, const char *status)
                             path2(info, "keyspace", "db0"), "keys")));
     json_object_set_new(e, "hints_held",
                         num_or_zero(path2(info, "dynamo", "hints_pending")));
+    json_t *owners = path2(info, "dynamo", "hints_by_owner");
+    json_object_set_new(e, "hints_by_owner", json_is_object(owners)
+                                                 ? json_copy(owners)
+                                                 : json_object());
     json_object_set_new(e, "used_memory",
                         num_or_zero(path2(info, "memory", "used_memory")));
     json_t *http = path2(info, "server", "http_addr");

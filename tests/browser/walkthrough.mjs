@@ -191,6 +191,8 @@ const steps = [
     state.holder = holder;
     await until(`${holder}'s hint count above 0`, async () =>
       Number(await text(page, `#hints [data-node="${holder}"] .hint-count`)) > 0);
+    await until(`${holder}'s queue names its owner ${victim}`, async () =>
+      new RegExp(`for .*\\b${victim}: [1-9]`).test(await text(page, `#hints [data-node="${holder}"] .hint-owners`)));
     await until('a sloppy-write event', async () => (await count(page, '#events .event[data-type="sloppy-write"]')) > 0);
     await shot(page, '02-sloppy-write');
     await page.screenshot({ path: join(ART, 'dashboard.png') });

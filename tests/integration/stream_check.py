@@ -116,8 +116,8 @@ if st:
     check(d.get("node") == "n1" and d.get("n") == 3 and d.get("ring_epoch", 0)
           >= 1, "stats: the serving node, N and the ring epoch")
     check(all(k in n2 for k in ("status", "ops_per_sec", "p99_us", "keys",
-                                 "hints_held", "used_memory", "http",
-                                 "killed")),
+                                 "hints_held", "hints_by_owner",
+                                 "used_memory", "http", "killed")),
           "stats: each node's status, ops/s, p99, keys, hints, memory, http, "
           "killed")
     check(n2.get("http") == "127.0.0.1:%d" % (HTTP0 + 1),

@@ -41,6 +41,14 @@ export function statusOf(st, name) {
   return status;
 }
 
+// The hints a node holds per owner ({n5: 3}), from the same sources.
+export function hintOwnersOf(st, name) {
+  const s = st.stats && st.stats.nodes && st.stats.nodes[name];
+  if (s && s.hints_by_owner) return s.hints_by_owner;
+  const info = st.cluster && st.cluster.nodes && st.cluster.nodes[name];
+  return (info && info.hints_by_owner) || {};
+}
+
 export function hintsOf(st, name) {
   const s = st.stats && st.stats.nodes && st.stats.nodes[name];
   if (s && s.hints_held !== undefined) return Number(s.hints_held) || 0;
