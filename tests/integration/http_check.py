@@ -12,78 +12,14 @@ sleeps to wait: what gossip must spread is polled with a deadline.
 import base64
 import json
 import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
+
+import api_client
+from api_client import call, check, is_error, poll, rcli, url
 
 HTTP0 = int(sys.argv[1])
 CLIENT0 = int(sys.argv[2])
-FAILURES = 0
-
-
-def check(cond, what):
-    global FAILURES
-    if cond:
-        print("ok   - " + what)
-    else:
-        FAILURES += 1
-        print("FAIL - " + what)
-    sys.stdout.flush()
-    return cond
-
-
-def url(node, path):
-    return "http://127.0.0.1:%d%s" % (HTTP0 + node - 1, path)
-
-
-def call(node, method, path, body=None, raw=None, headers=None):
-    """(status, parsed JSON or text, response headers)"""
-    data = raw if raw is not None else (
-        json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url(node, path), data=data, method=method)
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=20) as r:
-            status, text, hdrs = r.status, r.read().decode(), r.headers
-    except urllib.error.HTTPError as e:
-        status, text, hdrs = e.code, e.read().decode(), e.headers
-    try:
-        return status, json.loads(text), hdrs
-    except ValueError:
-        return status, text, hdrs
-
-
-def is_error(resp, status, what):
-    st, body, hdrs = resp
-    ok = st == status and isinstance(body, dict) and \
-        isinstance(body.get("error"), str) and \
-        hdrs.get("Content-Type", "").startswith("application/json")
-    check(ok, "%s: %d with a JSON error (got %s %s)" % (what, status, st,
-                                                        str(body)[:120]))
-    return body if isinstance(body, dict) else {}
-
-
-def poll(fn, secs=20):
-    end = time.time() + secs
-    while True:
-        v = fn()
-        if v or time.time() > end:
-            return v
-        time.sleep(0.05)
-
-
-def rcli(node, *args, password=None):
-    cmd = ["redis-cli", "-p", str(CLIENT0 + node - 1)]
-    if password:
-        cmd += ["--no-auth-warning", "-a", password]
-    out = subprocess.run(cmd + list(args), capture_output=True, text=True,
-                         timeout=20)
-    return out.stdout.strip()
+api_client.configure(HTTP0, CLIENT0)
 
 
 # ---- the cluster -----------------------------------------------------------
@@ -433,4 +369,4 @@ def n3_gone():
 
 check(poll(n3_gone, 60), "the ring no longer holds n3")
 
-sys.exit(1 if FAILURES else 0)
+api_client.finish()

@@ -9,76 +9,21 @@ per check, exit 1 when one failed.
 Node i (1..3) serves http on BASE_HTTP_PORT + i - 1.  Nothing here
 sleeps to wait: what must spread or heal is polled with a deadline.
 """
-import json
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
+import urllib.parse
+
+import api_client
+from api_client import call, check, is_error, poll, rcli
 
 HTTP0 = int(sys.argv[1])
 CLIENT0 = int(sys.argv[2])
-FAILURES = 0
 NAMES = ["n1", "n2", "n3"]
-
-
-def check(cond, what):
-    global FAILURES
-    if cond:
-        print("ok   - " + what)
-    else:
-        FAILURES += 1
-        print("FAIL - " + what)
-    sys.stdout.flush()
-    return cond
-
-
-def call(node, method, path, body=None):
-    """(status, parsed JSON or text, headers)"""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request("http://127.0.0.1:%d%s" %
-                                 (HTTP0 + node - 1, path), data=data,
-                                 method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            status, text, hdrs = r.status, r.read().decode(), r.headers
-    except urllib.error.HTTPError as e:
-        status, text, hdrs = e.code, e.read().decode(), e.headers
-    try:
-        return status, json.loads(text), hdrs
-    except ValueError:
-        return status, text, hdrs
+api_client.configure(HTTP0, CLIENT0)
 
 
 def get(node, path):
     st, body, _ = call(node, "GET", path)
     return body if st == 200 and isinstance(body, dict) else None
-
-
-def is_error(resp, status, what):
-    st, body, _ = resp
-    check(st == status and isinstance(body, dict) and
-          isinstance(body.get("error"), str),
-          "%s: %d with a JSON error (got %s %s)" % (what, status, st,
-                                                   str(body)[:120]))
-
-
-def poll(fn, secs=30):
-    end = time.time() + secs
-    while True:
-        v = fn()
-        if v or time.time() > end:
-            return v
-        time.sleep(0.05)
-
-
-def rcli(node, *args):
-    out = subprocess.run(["redis-cli", "-p", str(CLIENT0 + node - 1)] +
-                         list(args), capture_output=True, text=True,
-                         timeout=30)
-    return out.stdout.strip()
 
 
 # ---- GET /api/merkle: shapes ---------------------------------------------------------
@@ -245,7 +190,7 @@ if e:
     check({x["node"] for x in e["events"]} == set(NAMES),
           "the events of all three nodes")
     seen = {(x["node"], x["id"]) for x in e["events"]}
-    e2 = get(3, "/api/events?since=" + urllib.request.quote(e["cursor"]))
+    e2 = get(3, "/api/events?since=" + urllib.parse.quote(e["cursor"]))
     check(e2 is not None and not seen & {(x["node"], x["id"])
                                          for x in e2["events"]},
           "polling with the cursor repeats no event")
@@ -294,4 +239,4 @@ news = poll(gossip_news, 60)
 check(bool(news), "a gossip round of n1 or n2 brought the news "
       "\"n3: up->left\" (%s)" % (news and news[0][1]))
 
-sys.exit(1 if FAILURES else 0)
+api_client.finish()

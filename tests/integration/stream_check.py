@@ -17,18 +17,12 @@ import subprocess
 import sys
 import time
 
+import api_client
+from api_client import check, rcli
+
 HTTP0 = int(sys.argv[1])
 CLIENT0 = int(sys.argv[2])
-FAILURES = 0
-
-
-def check(cond, what):
-    global FAILURES
-    print(("ok   - " if cond else "FAIL - ") + what)
-    sys.stdout.flush()
-    if not cond:
-        FAILURES += 1
-    return cond
+api_client.configure(HTTP0, CLIENT0)
 
 
 def info(node, field):
@@ -134,12 +128,6 @@ check(tr is not None and tr["data"].get("coordinator") == "n2" and
       "n1's stream carries the trace n2 recorded for that PUT, finished")
 
 # DYNAMO.TRACE SINCE over RESP: what the stream asks each member
-def rcli(node, *args):
-    return subprocess.run(["redis-cli", "-p", str(CLIENT0 + node - 1)] +
-                          list(args), capture_output=True, text=True,
-                          timeout=20).stdout
-
-
 all_ = rcli(2, "DYNAMO.TRACE", "SINCE", "0")
 one = rcli(2, "DYNAMO.TRACE", "SINCE", "0", "1")
 check("dynamo.put" in all_ and all_.count("outcome") >= 2 and
@@ -247,4 +235,4 @@ st_, c, _ = request(1, "GET", "/api/cluster")
 check(st_ == 200 and all(c["nodes"][n].get("http") == "127.0.0.1:%d" %
                          (HTTP0 + i) for i, n in enumerate(["n1", "n2", "n3"])),
       "/api/cluster: each node's http address")
-sys.exit(1 if FAILURES else 0)
+api_client.finish()
