@@ -29,6 +29,9 @@
 //      says n1 was lost and the page carries on through another member
 //      (cross-origin); n1's Revive button, now sent through that member,
 //      brings it back up.
+//   8. Add node: the first spare in #spare-select joins through the node
+//      now serving the page (a real DYNAMO.JOIN with streaming): its row
+//      and its ring marker appear and it is seen up.
 //
 // Waits poll the page with generous deadlines; nothing sleeps to wait.
 // Any console error or page error fails the run, but for one kind in step
@@ -355,7 +358,28 @@ const steps = [
     await until('n1 answers data again', async () => (await api(1, 'GET', `/api/data/${KEY}`)).status === 200);
     return `${now.trim()}${sawLost ? ' (the "lost" state was shown first)' : ''}`;
   }],
+
+  ['Add node: a spare joins from the page, its partitions stream to it', async (page) => {
+    await until('a spare offered', async () =>
+      !(await page.$eval('#add-node', (b) => b.disabled)) &&
+      /^\S+:\d+$/.test(await page.$eval('#spare-select', (s) => s.value)));
+    const label = (await page.$eval('#spare-select', (s) => s.selectedOptions[0].textContent)).trim();
+    const name = label.split(' ')[0];
+    const epoch0 = (await api(2, 'GET', '/api/ring')).data.epoch;
+    await page.click('#add-node');
+    await until(`${name}'s row, up`, async () =>
+      /\bup\b/.test((await text(page, `#nodes [data-node="${name}"] .status`)) || ''), 180);
+    await until(`${name} on the ring, the ring's epoch past ${epoch0}`, async () =>
+      (await count(page, `svg#ring .ring-node[data-node="${name}"]`)) === 1 &&
+      (await api(2, 'GET', '/api/ring')).data.nodes.some((x) => x.name === name && x.partitions > 0) &&
+      (await api(2, 'GET', '/api/ring')).data.epoch > epoch0, 180);
+    await shot(page, '08-node-added');
+    return `${label} joined; the ring moved past epoch ${epoch0}`;
+  }],
 ];
+
+// the step that kills the serving node (its 503s are expected; see the top)
+const killServingStep = `step ${steps.findIndex(([what]) => what.startsWith('kill the node serving')) + 1}`;
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 let page;
@@ -364,7 +388,7 @@ try {
   page = await ctx.newPage();
   page.on('console', (m) => {
     const url = m.location().url || '';
-    if (m.type() === 'error' && stepLabel === `step ${steps.length}` &&
+    if (m.type() === 'error' && stepLabel === killServingStep &&
         /^Failed to load resource/.test(m.text()) && url.startsWith(DASH)) return;
     if (m.type() === 'error') consoleErrors.push(`${stepLabel}: console: ${m.text()} (${m.location().url || ''})`);
   });
