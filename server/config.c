@@ -225,7 +225,7 @@ static const struct opt options[] = {
     /* observability */
     INT("trace-max", trace_max, 128, 0, 1000000, 0),
     INT("event-max", event_max, 1024, 0, 1000000, 0),
-    INT("version-history", version_history, 16, 0, 1024, 0),
+    INT("version-history", version_history, 0, 0, 1024, 0),
     INT("version-history-keys", version_history_keys, 1024, 1, 1000000, 0),
 };
 

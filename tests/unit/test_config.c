@@ -120,7 +120,7 @@ START_TEST(defaults_match_the_header)
     ck_assert_int_eq(cfg.appendfsync, FSYNC_EVERYSEC);
     ck_assert_int_eq(cfg.trace_max, 128);
     ck_assert_int_eq(cfg.event_max, 1024);
-    ck_assert_int_eq(cfg.version_history, 16);
+    ck_assert_int_eq(cfg.version_history, 0);
     ck_assert_int_eq(cfg.version_history_keys, 1024);
 }
 END_TEST

@@ -47,6 +47,16 @@ function model(st) {
   return { key: op.key, versions: vs, live: vs.map((v) => v.dot), history: false };
 }
 
+function historyNote(m, v) {
+  const via = v && v.via ? `, read via ${v.via}` : '';
+  if (v && v.bound === 0) {
+    return `${m.versions.length} live versions of "${m.key}"${via}: the nodes keep no history ` +
+      '(version-history 0, the default; tools/dynamo-cluster sets 16)';
+  }
+  const bound = v && v.bound ? `, at most ${v.bound} kept per node` : '';
+  return `${m.versions.length} versions of "${m.key}" (oldest left)${via}${bound}`;
+}
+
 function render(st) {
   const root = $('#timeline');
   const m = model(st);
@@ -62,8 +72,7 @@ function render(st) {
     note.textContent = st.avail.versions === false ? 'version history not available on this node (/api/versions): showing the live siblings of the last answer' : '';
     return;
   }
-  note.textContent = m.history
-    ? `${m.versions.length} versions of "${m.key}" (oldest left)${st.versions && st.versions.via ? `, read via ${st.versions.via}` : ''}${st.versions && st.versions.bound ? `, at most ${st.versions.bound} kept per node` : ''}`
+  note.textContent = m.history ? historyNote(m, st.versions)
     : 'version history not available on this node (/api/versions): showing the live siblings of the last answer';
   const actors = [...new Set(m.versions.map((v) => v.actor || String(v.dot).split(':')[0]))].sort(byName);
   const live = new Set(m.live);
