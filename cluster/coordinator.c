@@ -337,9 +337,11 @@ static void trace_start(struct op *op)
     struct node *n = cl->node;
     if (!n->traces.cap)
         return;
-    struct trace *t = trace_begin(&n->traces, node_wall_ms(n),
-                                  node_mono_us(n), op->cmd->name, op->key,
-                                  op->klen);
+    uint64_t now_us = node_mono_us(n);
+    if (!trace_admit(&n->traces, now_us))
+        return;
+    struct trace *t = trace_begin(&n->traces, node_wall_ms(n), now_us,
+                                  op->cmd->name, op->key, op->klen);
     op->trace_id = t->id;
     const char *me = member_name(cl, (uint16_t)cl->mb.self);
     size_t len = DYN_MIN(strlen(me), sizeof(t->coordinator) - 1);

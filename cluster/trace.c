@@ -49,6 +49,23 @@ static void copy_name(char *dst, size_t cap, const char *s, size_t len)
     dst[len] = 0;
 }
 
+int trace_admit(struct trace_ring *r, uint64_t mono_us)
+{
+    if (!r->cap)
+        return 0;
+    uint64_t sec = mono_us / 1000000;
+    if (sec != r->sec) {
+        r->sec = sec;
+        r->in_sec = 0;
+    }
+    if (r->in_sec >= TRACE_PER_SEC) {
+        r->skipped++;
+        return 0;
+    }
+    r->in_sec++;
+    return 1;
+}
+
 struct trace *trace_begin(struct trace_ring *r, uint64_t wall_ms,
                           uint64_t mono_us, const char *op, const char *key,
                           size_t klen)

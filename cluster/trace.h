@@ -58,11 +58,26 @@ struct trace {
     char outcome[TRACE_OUTCOME_MAX]; /* "ok" or the error's first words */
 };
 
+/* At most this many operations a second are traced (trace_admit): a
+ * trace is a view for a person, and under load recording every operation
+ * cost a 3-node cluster about 8% more CPU per GET at -P 16
+ * (docs/BENCHMARKS.md), while the dashboard's stream forwards at most 64
+ * traces a second per member anyway. */
+#define TRACE_PER_SEC 1000
+
 struct trace_ring {
     struct trace *slot;         /* cap slots, allocated once */
     uint32_t cap;               /* 0: tracing off */
     uint64_t next_id;           /* the last id given */
+    uint64_t sec;               /* trace_admit's current second */
+    uint32_t in_sec;            /* operations traced in it */
+    uint64_t skipped;           /* operations left untraced by the cap */
 };
+
+/* Whether an operation starting at mono_us is traced: tracing is on and
+ * fewer than TRACE_PER_SEC were traced in that second (else it counts
+ * one skipped). */
+int trace_admit(struct trace_ring *r, uint64_t mono_us);
 
 /* Allocates cap slots (0: off, nothing allocated). */
 void trace_ring_init(struct trace_ring *r, uint32_t cap);

@@ -508,6 +508,10 @@ static void server_info_dynamo(struct node *n, struct dbuf *b)
                 ",4=%" PRIu64 ",5-8=%" PRIu64 ",9+=%" PRIu64 "\r\n",
                 s->sibling_hist[0], s->sibling_hist[1], s->sibling_hist[2],
                 s->sibling_hist[3], s->sibling_hist[4], s->sibling_hist[5]);
+    /* the trace ring behind DYNAMO.TRACE (cluster/trace.c): operations
+     * traced, and left untraced by the TRACE_PER_SEC cap */
+    dbuf_printf(b, "traces_recorded:%" PRIu64 "\r\n", n->traces.next_id);
+    dbuf_printf(b, "traces_skipped:%" PRIu64 "\r\n", n->traces.skipped);
     /* the version history behind DYNAMO.VERSIONS (cluster/vhist.c) */
     dbuf_printf(b, "versions_recorded:%" PRIu64 "\r\n", n->versions.recorded);
     dbuf_printf(b, "version_history_keys:%" PRIu32 "\r\n", n->versions.used);

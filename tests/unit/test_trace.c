@@ -90,6 +90,25 @@ START_TEST(trace_since_gives_finished_traces_in_order_once)
 }
 END_TEST
 
+START_TEST(trace_admit_caps_traces_per_second)
+{
+    struct trace_ring r;
+    trace_ring_init(&r, 0);
+    ck_assert_int_eq(trace_admit(&r, 5000000), 0); /* off: never */
+    ck_assert_uint_eq(r.skipped, 0);
+    trace_ring_free(&r);
+    trace_ring_init(&r, 4);
+    for (uint32_t i = 0; i < TRACE_PER_SEC; i++)
+        ck_assert_int_eq(trace_admit(&r, 7000000 + i), 1);
+    ck_assert_int_eq(trace_admit(&r, 7999999), 0);
+    ck_assert_int_eq(trace_admit(&r, 7999999), 0);
+    ck_assert_uint_eq(r.skipped, 2);
+    ck_assert_int_eq(trace_admit(&r, 8000000), 1); /* the next second */
+    ck_assert_uint_eq(r.skipped, 2);
+    trace_ring_free(&r);
+}
+END_TEST
+
 START_TEST(trace_list_by_key_matches_whole_keys_only)
 {
     struct trace_ring r;
@@ -208,6 +227,7 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, trace_ring_of_zero_records_nothing);
     tcase_add_test(tc, trace_ring_overwrites_the_oldest_and_ids_find_live_slots);
     tcase_add_test(tc, trace_list_by_key_matches_whole_keys_only);
+    tcase_add_test(tc, trace_admit_caps_traces_per_second);
     tcase_add_test(tc, trace_since_gives_finished_traces_in_order_once);
     tcase_add_test(tc, trace_replicas_are_added_once_and_bounded);
     tcase_add_test(tc, event_ring_since_returns_newer_ids_oldest_first);
