@@ -117,8 +117,9 @@ class Entry:
     def __init__(self, lineno, text):
         self.lineno = lineno
         self.text = text
-        self.mode = "exact"      # exact | shape | deep | contains
+        self.mode = "exact"      # exact | shape | deep | contains | unordered
         self.needles = []
+        self.group = 1           # unordered: elements per item (%2: pairs)
         self.transport = "shared"  # shared | fresh | reconnect
         self.nreplies = 1
         self.payload = b""
@@ -128,6 +129,10 @@ class Entry:
             text = rest
         elif first == "~~":
             self.mode = "deep"
+            text = rest
+        elif first.startswith("%"):
+            self.mode = "unordered"
+            self.group = int(first[1:] or 1)
             text = rest
         elif first.startswith("?"):
             self.mode = "contains"
@@ -325,6 +330,30 @@ class Server:
         return self.run_shared(e)
 
 
+def unordered(trees, group):
+    """The replies with each top-level array's items (group elements each:
+    2 for HGETALL's field-value pairs) sorted, so two servers that list the
+    same members in different orders compare equal; elements of a nested
+    array (a SCAN page's keys) are sorted the same way."""
+    out = []
+    for t, kids, scalar in trees:
+        if kids is None:
+            out.append((t, scalar))
+            continue
+        if len(kids) == 2 and kids[1][1] is not None and kids[0][1] is None:
+            head, inner = kids[0], kids[1]      # [cursor, [items]]
+            out.append((t, head, unordered_items(inner[1], group)))
+            continue
+        out.append((t, unordered_items(kids, group)))
+    return out
+
+
+def unordered_items(kids, group):
+    flat = [repr(k) for k in kids]
+    items = [tuple(flat[i:i + group]) for i in range(0, len(flat), group)]
+    return sorted(items)
+
+
 def compare(e, a, b):
     """Returns None if the two results agree under e's mode, else a reason."""
     raw_a, trees_a, st_a = a
@@ -333,6 +362,9 @@ def compare(e, a, b):
         return "status %s vs %s" % (st_a or "ok", st_b or "ok")
     if e.mode == "exact":
         return None if raw_a == raw_b else "bytes differ"
+    if e.mode == "unordered":
+        return None if unordered(trees_a, e.group) == unordered(trees_b, e.group) \
+            else "elements differ"
     if len(trees_a) != len(trees_b):
         return "reply count %d vs %d" % (len(trees_a), len(trees_b))
     for ta, tb in zip(trees_a, trees_b):
