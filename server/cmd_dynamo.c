@@ -517,8 +517,7 @@ static void dynamo_merge(struct client *c, int argc,
     if (rc >= 0)
         reply_ok(&c->obuf);
     else if (rc == DYN_EFORMAT)
-        client_error(c, "ERR object format 2 or a value type this node "
-                        "does not know: upgrade it");
+        client_error(c, DB_EFORMAT_TEXT);
     else if (rc == DYN_EINVAL)
         client_error(c, "ERR malformed object");
     else {
