@@ -2078,11 +2078,19 @@ END_TEST
  * any delivery order.  Counterexamples the histories find:
  *   - a typed write drops every sibling it observed, a counter K1 say,
  *     while a concurrent counter K2 has not seen it: (K1 + K2) + W keeps
- *     K1's increments inside the join, K1 + (K2 + W)... drops them first;
+ *     K1's increments inside the join, (K1 + W) + K2 drops them first
+ *     (typed_an_observed_counter_stays_dropped_in_any_order);
  *   - rec_join puts the loser's dot in the joined context as a vclock
  *     entry, which claims every earlier dot of that actor too, so the
  *     joined sibling covers (and drops) a concurrent sibling of that actor
- *     it never saw.
+ *     it never saw (typed_a_join_does_not_claim_what_it_never_saw);
+ *   - the same over-claim inside a counter: a string joined as a base
+ *     makes its actor's entry seq its dot's counter, and the counter join
+ *     then takes an earlier concurrent string of that actor (a base with
+ *     a lower counter) as seen and drops it.
+ * All three need writes of one key that are concurrent through one
+ * actor (a client context, DYNAMO.PUT) or a typed write that drops a
+ * sibling another replica joins elsewhere.
  */
 START_TEST(typed_merge_is_associative)
 {
@@ -2125,6 +2133,76 @@ START_TEST(typed_merge_is_associative)
         for (uint32_t i = 0; i < n; i++)
             object_free(objs[i]);
     }
+}
+END_TEST
+
+/* KNOWN TO FAIL (tcase "typed-laws"): the smallest case of the first
+ * counterexample above.  A SADD at a (ctx = the object's clock) observed
+ * a's counter and dropped it; b's counter is concurrent with both.  Merged
+ * in the order (a + SADD) + b the counter of a is gone (b's 7); in the
+ * order (a + b) + SADD it lives on inside the join (12). */
+START_TEST(typed_an_observed_counter_stays_dropped_in_any_order)
+{
+    uint64_t a = 0x0a, b = 0x0b;
+    struct vclock clk;
+    vclock_init(&clk);
+    struct dbuf st;
+    dbuf_init(&st);
+    counter_of(&st, 5, a, 1);
+    struct object *k1 = twrite(NULL, CRDT_TYPE_COUNTER, &st, a, 1, NULL, NOW);
+    counter_of(&st, 7, b, 1);
+    struct object *k2 = twrite(NULL, CRDT_TYPE_COUNTER, &st, b, 1, NULL,
+                               NOW + 1);
+    object_clock(k1, &clk);
+    set_of(&st, "m", a, 2);
+    struct object *sadd = twrite(k1, CRDT_TYPE_SET, &st, a, 2, &clk, NOW + 2);
+    ck_assert_uint_eq(object_nsiblings(sadd), 1);
+    struct object *x1 = object_merge(k1, sadd, NULL);
+    struct object *x = object_merge(x1, k2, NULL);
+    struct object *y1 = object_merge(k1, k2, NULL);
+    struct object *y = object_merge(y1, sadd, NULL);
+    ck_assert_int_eq(counter_value(x), 7);
+    ck_assert_msg(object_equal(x, y), "(a + SADD) + b reads %lld, "
+                  "(a + b) + SADD reads %lld", (long long)counter_value(x),
+                  (long long)counter_value(y));
+    vclock_free(&clk);
+    object_free(k1);
+    object_free(k2);
+    object_free(sadd);
+    object_free(x1);
+    object_free(x);
+    object_free(y1);
+    object_free(y);
+    dbuf_free(&st);
+}
+END_TEST
+
+/* KNOWN TO FAIL (tcase "typed-laws"): the second counterexample.  a
+ * SADDs (a, 3), then a client with an empty context SETs through a (a, 4)
+ * (DYNAMO.PUT): two concurrent siblings.  b's concurrent INCR joins the
+ * string as its base, and the joined context records the string's dot as
+ * the vclock entry a:4, which claims (a, 3) as well: the set nobody
+ * observed is dropped. */
+START_TEST(typed_a_join_does_not_claim_what_it_never_saw)
+{
+    uint64_t a = 0x0a, b = 0x0b;
+    struct dbuf st;
+    dbuf_init(&st);
+    set_of(&st, "m", a, 3);
+    struct object *s3 = twrite(NULL, CRDT_TYPE_SET, &st, a, 3, NULL, NOW);
+    struct object *t4 = swrite(s3, "5", a, 4, NULL, NOW + 1);
+    ck_assert_uint_eq(object_nsiblings(t4), 2);
+    counter_of(&st, 2, b, 1);
+    struct object *k = twrite(NULL, CRDT_TYPE_COUNTER, &st, b, 1, NULL,
+                              NOW + 2);
+    struct object *m = object_merge(t4, k, NULL);
+    ck_assert_int_eq(counter_value(m), 7);
+    ck_assert_msg(set_has(m, "m"), "the concurrent SADD was dropped");
+    object_free(s3);
+    object_free(t4);
+    object_free(k);
+    object_free(m);
+    dbuf_free(&st);
 }
 END_TEST
 
@@ -2303,6 +2381,8 @@ static Suite *object_suite(void)
         TCase *tl = tcase_create("typed-laws");
         tcase_set_timeout(tl, 600);
         tcase_add_test(tl, typed_merge_is_associative);
+        tcase_add_test(tl, typed_an_observed_counter_stays_dropped_in_any_order);
+        tcase_add_test(tl, typed_a_join_does_not_claim_what_it_never_saw);
         tcase_add_test(tl, typed_delivery_order_does_not_matter);
         suite_add_tcase(s, tl);
     }
