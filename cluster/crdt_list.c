@@ -44,7 +44,7 @@
  */
 #include "cluster/crdt.h"
 
-#include <stdio.h>
+#include <inttypes.h>
 
 #include "cluster/crdt_int.h"
 
@@ -409,6 +409,11 @@ void crdt_list_clock(const struct crdt_list *l, struct vclock *out)
     crdt_set_clock(l->s, out);
 }
 
+void crdt_list_seen(const struct crdt_list *l, struct vclock *out)
+{
+    crdt_set_seen(l->s, out);
+}
+
 int crdt_list_compact(struct crdt_list *l, const struct vclock *stable)
 {
     return crdt_set_compact(l->s, stable);
@@ -454,8 +459,6 @@ int crdt_list_decode(const uint8_t *p, size_t len,
 
 /* ---- describe ------------------------------------------------------------- */
 
-#define DESCRIBE_VALUE 64 /* bytes of a value shown */
-
 static void describe_id(const uint8_t *id, struct dbuf *out)
 {
     size_t off = 0;
@@ -471,9 +474,8 @@ static void describe_id(const uint8_t *id, struct dbuf *out)
         if (t.kind == TOK_DIGIT)
             dbuf_printf(out, "%u", t.d);
         else
-            dbuf_printf(out, "(%llx:%llu)",
-                        (unsigned long long)be64(t.raw + 1),
-                        (unsigned long long)be64(t.raw + 9));
+            dbuf_printf(out, "(%016" PRIx64 ":%" PRIu64 ")", be64(t.raw + 1),
+                        be64(t.raw + 9));
     }
 }
 
@@ -482,34 +484,22 @@ void crdt_list_describe(const struct crdt_list *l, struct dbuf *out)
     struct vclock c;
     vclock_init(&c);
     crdt_set_clock(l->s, &c);
-    dbuf_printf(out, "list len=%u dots=%llu cloud=%u clock=[",
-                crdt_list_len(l), (unsigned long long)crdt_set_ndots(l->s),
-                crdt_set_ncloud(l->s));
+    dbuf_appends(out, "clock");
     for (uint32_t k = 0; k < c.n; k++)
-        dbuf_printf(out, "%s%llx:%llu", k ? " " : "",
-                    (unsigned long long)c.e[k].actor,
-                    (unsigned long long)c.e[k].counter);
-    dbuf_appends(out, "]\n");
+        dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, c.e[k].actor,
+                    c.e[k].counter);
     vclock_free(&c);
+    dbuf_printf(out, "\ncloud %u dots, element dots %" PRIu64 "\n"
+                     "elements %u\n",
+                crdt_set_ncloud(l->s), crdt_set_ndots(l->s),
+                crdt_list_len(l));
     for (uint32_t i = 0; i < crdt_list_len(l); i++) {
         const uint8_t *p;
         size_t n, idlen;
         element(l, i, &p, &n, &idlen);
-        dbuf_printf(out, "%u pos=", i);
         describe_id(p, out);
-        dbuf_appends(out, " \"");
-        for (size_t k = idlen; k < n && k - idlen < DESCRIBE_VALUE; k++) {
-            uint8_t ch = p[k];
-            if (ch == '"' || ch == '\\')
-                dbuf_printf(out, "\\%c", ch);
-            else if (ch >= 0x20 && ch < 0x7f)
-                dbuf_appendc(out, (char)ch);
-            else
-                dbuf_printf(out, "\\x%02x", ch);
-        }
-        dbuf_appendc(out, '"');
-        if (n - idlen > DESCRIBE_VALUE)
-            dbuf_printf(out, "... (%zu bytes)", n - idlen);
+        dbuf_appendc(out, ' ');
+        crdt_describe_member(out, p + idlen, n - idlen);
         dbuf_appendc(out, '\n');
     }
 }
