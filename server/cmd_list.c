@@ -23,8 +23,8 @@
  * one first (ROUTE_KEY), so a handler that is right on one node is right
  * there.  LMOVE, RPOPLPUSH and LMPOP name several keys: ROUTE_GATHER
  * (each key's merged copy fetched through its replicas, each written key
- * shipped back through them) once the coordinator has it; ROUTE_REFUSED
- * until then.  Read-only commands never write.
+ * shipped back through them; not atomic across keys).  Read-only
+ * commands never write.
  *
  * Replies and errors are Redis 7.0.15's byte for byte, in its order of
  * checks (tests/integration/differential.cmds, "lists"): e.g. LRANGE and
@@ -849,81 +849,81 @@ static void list_blocking(struct client *c, int argc,
 const struct command cmd_list_table[] = {
     { "lpush", list_lpush, -3, WR_FAST, 1, 1, 1, "@write @list @fast",
       "list", "1.0.0", "Pushes elements at the head of a list, the last "
-      "argument first.", O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "argument first.", O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "rpush", list_rpush, -3, WR_FAST, 1, 1, 1, "@write @list @fast",
       "list", "1.0.0", "Pushes elements at the tail of a list, in order.",
-      O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "lpushx", list_lpushx, -3, WR_FAST, 1, 1, 1, "@write @list @fast",
       "list", "2.2.0", "Pushes elements at the head of a list that exists.",
-      O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "rpushx", list_rpushx, -3, WR_FAST, 1, 1, 1, "@write @list @fast",
       "list", "2.2.0", "Pushes elements at the tail of a list that exists.",
-      O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "lpop", list_lpop, -2, WR_NOOM_FAST, 1, 1, 1, "@write @list @fast",
       "list", "1.0.0", "Removes and returns the first element, or the first "
-      "count.", O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "count.", O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "rpop", list_rpop, -2, WR_NOOM_FAST, 1, 1, 1, "@write @list @fast",
       "list", "1.0.0", "Removes and returns the last element, or the last "
-      "count.", O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "count.", O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "llen", list_llen, 2, RD_FAST, 1, 1, 1, "@read @list @fast", "list",
       "1.0.0", "Returns the number of elements of a list.", O_N_STATE, NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "lrange", list_lrange, 4, RD, 1, 1, 1, "@read @list @slow", "list",
       "1.0.0", "Returns the elements between two indexes.", O_N_STATE, NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "lindex", list_lindex, 3, RD, 1, 1, 1, "@read @list @slow", "list",
       "1.0.0", "Returns the element at an index.", O_N_STATE, NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "lset", list_lset, 4, WR, 1, 1, 1, "@write @list @slow", "list",
       "1.0.0", "Replaces the element at an index.", O_N_STATE, NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "lrem", list_lrem, 4, WR_NOOM, 1, 1, 1, "@write @list @slow", "list",
       "1.0.0", "Removes the first count elements equal to one, from the "
       "head or (negative count) the tail; 0: all of them.", O_N_STATE, NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "ltrim", list_ltrim, 4, WR_NOOM, 1, 1, 1, "@write @list @slow", "list",
       "1.0.0", "Keeps only the elements between two indexes.", O_N_STATE,
-      NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "linsert", list_linsert, 5, WR, 1, 1, 1, "@write @list @slow", "list",
       "2.2.0", "Inserts an element before or after the first one equal to "
-      "a pivot.", O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "a pivot.", O_N_STATE, NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "lpos", list_lpos, -3, RD, 1, 1, 1, "@read @list @slow", "list",
       "6.0.6", "Returns the index of matching elements.", O_N_STATE, NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "lmove", list_lmove, 5, WR, 1, 2, 1, "@write @list @slow", "list",
       "6.2.0", "Pops an element from one end of a list and pushes it at an "
       "end of another (or the same).", "O(N+M) where N and M are the two "
-      "lists' lengths", NULL, ROUTE_REFUSED, COMBINE_NONE, NULL },
+      "lists' lengths", NULL, ROUTE_GATHER, COMBINE_NONE, NULL, 0 },
     { "rpoplpush", list_rpoplpush, 3, WR, 1, 2, 1, "@write @list @slow",
       "list", "1.2.0", "Pops the last element of a list and pushes it at the "
       "head of another (LMOVE src dst RIGHT LEFT).", "O(N+M) where N and M "
-      "are the two lists' lengths", NULL, ROUTE_REFUSED, COMBINE_NONE,
-      NULL },
+      "are the two lists' lengths", NULL, ROUTE_GATHER, COMBINE_NONE,
+      NULL, 0 },
     { "lmpop", list_lmpop, -4, WR_NOOM, 0, 0, 0, "@write @list @slow",
       "list", "7.0.0", "Pops elements from the first of several keys that "
       "holds a list.", "O(N+M) where N is the number of keys and M the "
-      "lengths of the lists read", NULL, ROUTE_REFUSED, COMBINE_NONE,
-      NULL },
+      "lengths of the lists read", NULL, ROUTE_GATHER, COMBINE_NONE,
+      NULL, 1 },
     { "blpop", list_blocking, -3, BLOCK, 1, -2, 1,
       "@write @list @slow @blocking", "list", "2.0.0",
       "Not supported: a Dynamo key has N replicas; poll LPOP.", "O(1)", NULL,
-      ROUTE_LOCAL, COMBINE_NONE, NULL },
+      ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { "brpop", list_blocking, -3, BLOCK, 1, -2, 1,
       "@write @list @slow @blocking", "list", "2.0.0",
       "Not supported: a Dynamo key has N replicas; poll RPOP.", "O(1)", NULL,
-      ROUTE_LOCAL, COMBINE_NONE, NULL },
+      ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { "blmove", list_blocking, 6, BLOCK | CMD_DENYOOM, 1, 2, 1,
       "@write @list @slow @blocking", "list", "6.2.0",
       "Not supported: a Dynamo key has N replicas; poll LMOVE.", "O(1)",
-      NULL, ROUTE_LOCAL, COMBINE_NONE, NULL },
+      NULL, ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { "brpoplpush", list_blocking, 4, BLOCK | CMD_DENYOOM, 1, 2, 1,
       "@write @list @slow @blocking", "list", "2.2.0",
       "Not supported: a Dynamo key has N replicas; poll RPOPLPUSH.", "O(1)",
-      NULL, ROUTE_LOCAL, COMBINE_NONE, NULL },
+      NULL, ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { "blmpop", list_blocking, -5, BLOCK, 0, 0, 0,
       "@write @list @slow @blocking", "list", "7.0.0",
       "Not supported: a Dynamo key has N replicas; poll LMPOP.", "O(1)", NULL,
-      ROUTE_LOCAL, COMBINE_NONE, NULL },
+      ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0,
-      NULL },
+      NULL, 0 },
 };
