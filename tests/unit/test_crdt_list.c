@@ -191,6 +191,59 @@ START_TEST(list_refuses_bad_indexes_seen_dots_and_limits)
 }
 END_TEST
 
+/* crdt_set_remove_at, which LTRIM, LREM and pops use: the members at the
+ * given indexes go in one pass, as single removes would take them. */
+START_TEST(set_remove_at_is_single_removes_in_one_pass)
+{
+    struct rng r = { SEED + 6 };
+    for (int it = 0; it < 200; it++) {
+        struct crdt_set *a = crdt_set_new(), *b;
+        uint32_t n = 1 + rng_below(&r, 40);
+        for (uint32_t k = 0; k < n; k++) {
+            char m[8];
+            int added;
+            struct crdt_dot d = { 5, 1 + k };
+            snprintf(m, sizeof(m), "m%02u", k);
+            ck_assert_int_eq(crdt_set_add(a, m, strlen(m), &d, NULL, &added),
+                             0);
+        }
+        b = crdt_set_dup(a);
+        /* ascending indexes, some repeated, some past the end */
+        uint32_t ix[64], k = 0, want = 0;
+        for (uint32_t i = 0; i < n + 3 && k < 60; i++) {
+            if (rng_below(&r, 3) == 0) {
+                ix[k++] = i;
+                if (rng_below(&r, 4) == 0)
+                    ix[k++] = i;
+                want += i < n;
+            }
+        }
+        for (uint32_t j = k; j > 0; j--) {
+            uint32_t i = ix[j - 1];
+            if (i < crdt_set_card(b) && (j == k || ix[j] != i)) {
+                const uint8_t *m;
+                size_t len;
+                crdt_set_member(b, i, &m, &len);
+                uint8_t *copy = dyn_memdup(m, len);
+                ck_assert_int_eq(crdt_set_remove(b, copy, len), 1);
+                dyn_free(copy);
+            }
+        }
+        ck_assert_uint_eq(crdt_set_remove_at(a, ix, k), want);
+        struct dbuf x, y;
+        dbuf_init(&x);
+        dbuf_init(&y);
+        crdt_set_encode(a, &x);
+        crdt_set_encode(b, &y);
+        ck_assert(x.len == y.len && memcmp(x.p, y.p, x.len) == 0);
+        dbuf_free(&x);
+        dbuf_free(&y);
+        crdt_set_free(a);
+        crdt_set_free(b);
+    }
+}
+END_TEST
+
 /* ---- two replicas pushing at once ----------------------------------------- */
 
 START_TEST(list_concurrent_pushes_from_two_sides_all_survive)
@@ -736,6 +789,7 @@ static Suite *list_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, list_on_one_replica_is_an_array);
     tcase_add_test(tc, list_refuses_bad_indexes_seen_dots_and_limits);
+    tcase_add_test(tc, set_remove_at_is_single_removes_in_one_pass);
     tcase_add_test(tc, list_concurrent_pushes_from_two_sides_all_survive);
     tcase_add_test(tc, list_join_is_a_semilattice);
     tcase_add_test(tc, list_replicas_converge_whatever_the_delivery_order);
