@@ -583,7 +583,8 @@ static void made_free(struct made *m)
  * type's join (for a counter and a string: the string joins the counter
  * as a base, docs/TYPES.md section 4); the dot, ts and expiry are those of
  * the lww winner of the two, and the context has seen both (the loser's
- * dot included, kept below the winner's own dot).  NULL when a value does
+ * dot included, kept below the winner's own dot; two versions of one dot,
+ * a join and an original it joined, add nothing).  NULL when a value does
  * not decode (only a corrupt peer; the caller keeps both then).
  */
 static struct sib_rec *rec_join(const struct sib_rec *a,
@@ -624,10 +625,18 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
     vclock_init(&r->ctx);
     vclock_copy(&r->ctx, &a->ctx);
     vclock_merge(&r->ctx, &b->ctx);
-    if (o->v.counter > vclock_get(&r->ctx, o->v.actor))
+    /* Two versions of one dot (a joined record keeps its winner's dot, so
+     * a replica can hold the join and another the original): the loser's
+     * dot is the winner's own, which the context must not hold. */
+    int same_dot = o->v.actor == w->v.actor && o->v.counter == w->v.counter;
+    if (!same_dot && o->v.counter > vclock_get(&r->ctx, o->v.actor))
         vclock_set(&r->ctx, o->v.actor, o->v.counter, o->v.ts_ms);
-    if (vclock_get(&r->ctx, w->v.actor) >= w->v.counter)
-        vclock_set(&r->ctx, w->v.actor, w->v.counter - 1, w->v.ts_ms);
+    if (vclock_get(&r->ctx, w->v.actor) >= w->v.counter) {
+        if (w->v.counter > 1)
+            vclock_set(&r->ctx, w->v.actor, w->v.counter - 1, w->v.ts_ms);
+        else /* counters are >= 1: an entry of 0 is no entry */
+            vclock_cap(&r->ctx, w->v.actor, 0);
+    }
     int empty = crdt_empty_bytes(type, (const uint8_t *)val.p, val.len);
     size_t len = sib_size(type, w->v.counter, w->v.ts_ms, w->v.expire_ms,
                           &r->ctx, val.len);
