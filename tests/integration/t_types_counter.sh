@@ -114,7 +114,7 @@ advanced() {
 load_alive() { kill -0 "$LPID" 2>/dev/null; }
 # load_stop WHAT: stops the load, prints its output, checks the sums.
 load_stop() {
-    local what=$1 tag=$2 k i sigs
+    local what=$1 tag=$2 k i
     touch "$WORK/stop"
     wait_for 30 eval '! load_alive' || fail "$what: the load did not stop 30 s after its stop file"
     wait "$LPID"
