@@ -725,9 +725,16 @@ static uint32_t recs_join_all(struct sib_rec **u, uint32_t n, struct made *m)
         while (at < n && dot_cmp(&u[at]->v, &r->v) < 0)
             at++;
         if (at < n && dot_cmp(&u[at]->v, &r->v) == 0) {
-            /* its dot is one of the others': keep one, deterministically
-             * (the join already holds a typed one's state) */
-            if (rec_bytes_cmp(r, u[at]) < 0)
+            /* its dot is one of the others': two states of one typed dot
+             * join (so neither side's adds go); anything else (only a
+             * corrupt peer sends one dot with two types) keeps one,
+             * deterministically */
+            struct sib_rec *j = NULL;
+            if (r->v.type != CRDT_TYPE_STRING && r->v.type == u[at]->v.type)
+                j = rec_join(r, u[at], m);
+            if (j)
+                u[at] = j;
+            else if (rec_bytes_cmp(r, u[at]) < 0)
                 u[at] = r;
             continue;
         }
