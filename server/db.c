@@ -618,8 +618,9 @@ int db_merge_bytes(struct node *n, const void *key, size_t klen,
                    const void *bytes, size_t len)
 {
     struct object *o = NULL;
-    if (db_parse_object(n, bytes, len, &o) != 0)
-        return DYN_EINVAL;
+    int rc = db_parse_object(n, bytes, len, &o);
+    if (rc != 0)
+        return rc == DYN_EFORMAT ? rc : DYN_EINVAL;
     return db_merge_object(n, key, klen, o, o);
 }
 

@@ -136,7 +136,14 @@ int db_merge_object(struct node *n, const void *key, size_t klen,
 int db_parse_object(struct node *n, const void *bytes, size_t len,
                     struct object **out);
 
-/* db_parse_object then db_merge_object: 1, 0, DYN_EINVAL for bad bytes,
+/* What a node answers for an object db_parse_object refused with
+ * DYN_EFORMAT (a format or value type a newer node wrote). */
+#define DB_EFORMAT_TEXT \
+    "ERR object format 2 (typed values) or a value type this node does " \
+    "not know: upgrade this node; nothing was stored"
+
+/* db_parse_object then db_merge_object: 1, 0, DYN_EINVAL for bad bytes
+ * (DYN_EFORMAT: a newer node's format or type),
  * or the store's error. */
 int db_merge_bytes(struct node *n, const void *key, size_t klen,
                    const void *bytes, size_t len);
