@@ -28,11 +28,11 @@
  *     rather than in neither.
  *
  * Multi-key commands (SMOVE, SINTER, SINTERCARD, SUNION, SDIFF and the
- * STORE forms) read and write several keys on the local store; the
- * coordinator gathers every key's merged state first and ships each
- * written key through its replicas (route ROUTE_GATHER).  SINTERCARD's
- * keys are argv[2 .. 2 + numkeys - 1] (numkeys is argv[1]): a movable-keys
- * command, first_key 0 as in Redis's COMMAND INFO.
+ * STORE forms) read and write several keys on the local store; in a
+ * cluster the coordinator gathers every key's merged state first and
+ * merges each written key through its replicas (ROUTE_GATHER), so they are
+ * per key, not atomic across keys.  SINTERCARD's keys follow its numkeys
+ * argument (numkeys_at 1; first_key 0 as in Redis's COMMAND INFO).
  *
  * Replies.  Members come out in the state's canonical order (bytes, then
  * length), where Redis's order is its hash table's: both are "no defined
@@ -1025,9 +1025,9 @@ static void set_smove(struct client *c, int argc, const struct dyn_arg *argv)
 #define WR_FAST (CMD_WRITE | CMD_DENYOOM | CMD_FAST | CMD_DATA)
 #define WR_FAST_NOOOM (CMD_WRITE | CMD_FAST | CMD_DATA)
 
-/* Until the coordinator gathers several keys' states (ROUTE_GATHER), a
- * command that reads or writes several keys is refused in a cluster. */
-#define SET_ROUTE_MULTI ROUTE_REFUSED
+/* Several keys: each key's merged state is gathered through its own
+ * replicas, and each key written is merged through them. */
+#define SET_ROUTE_MULTI ROUTE_GATHER
 
 const struct command cmd_set_table[] = {
     { "sadd", set_sadd, -3, WR_FAST, 1, 1, 1,
@@ -1035,89 +1035,89 @@ const struct command cmd_set_table[] = {
       "Adds members to a set, creating it if needed; a concurrent remove "
       "elsewhere does not take them away.",
       "O(N + K log K): N members, K arguments.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "srem", set_srem, -3, WR_FAST_NOOOM, 1, 1, 1,
       "@write @set @fast", "set", "1.0.0",
       "Removes members from a set: the adds it has seen, not concurrent "
       "ones.", "O(N + K log N): N members, K arguments.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "smembers", set_smembers, 2, RD, 1, 1, 1,
       "@read @set @slow", "set", "1.0.0",
       "Returns every member of a set.",
       "O(N) where N is the set cardinality.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "sismember", set_sismember, 3, RD_FAST, 1, 1, 1,
       "@read @set @fast", "set", "1.0.0",
       "Tells whether a member belongs to a set.",
       "O(N) to read the set, then O(log N).", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "smismember", set_smismember, -3, RD_FAST, 1, 1, 1,
       "@read @set @fast", "set", "6.2.0",
       "Tells, for each of several members, whether it belongs to a set.",
       "O(N + K log N): N members, K members asked about.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "scard", set_scard, 2, RD_FAST, 1, 1, 1,
       "@read @set @fast", "set", "1.0.0",
       "Returns the number of members of a set.",
-      "O(N) to read the set.", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "O(N) to read the set.", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "spop", set_spop, -2, WR_FAST_NOOOM, 1, 1, 1,
       "@write @set @fast", "set", "1.0.0",
       "Removes and returns random members of a set.",
       "O(N) where N is the set cardinality.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "srandmember", set_srandmember, -2, RD, 1, 1, 1,
       "@read @set @slow", "set", "1.0.0",
       "Returns random members of a set, distinct for a positive count, "
       "with repeats for a negative one.",
       "O(N + C): N members, C the absolute value of the count.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "smove", set_smove, 4, WR_FAST_NOOOM, 1, 2, 1,
       "@write @set @fast", "set", "1.0.0",
       "Moves a member from one set to another: an add to the destination, "
       "then a remove from the source.", "O(N + M): the two sets' sizes.",
-      NULL, SET_ROUTE_MULTI, COMBINE_NONE, NULL },
+      NULL, SET_ROUTE_MULTI, COMBINE_NONE, NULL, 0 },
     { "sscan", set_sscan, -3, RD, 1, 1, 1,
       "@read @set @slow", "set", "2.8.0",
       "Iterates over the members of a set with a cursor (an order of "
       "member hashes: no member present throughout is missed).",
       "O(N log N) per call where N is the set cardinality.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "sinter", set_sinter, -2, RD, 1, -1, 1,
       "@read @set @slow", "set", "1.0.0",
       "Returns the members every given set holds.",
       "O(T + N*M log T): T members in all, N the smallest set's, M sets.",
-      NULL, SET_ROUTE_MULTI, COMBINE_NONE, NULL },
+      NULL, SET_ROUTE_MULTI, COMBINE_NONE, NULL, 0 },
     { "sintercard", set_sintercard, -3, RD, 0, 0, 0,
       "@read @set @slow", "set", "7.0.0",
       "Counts the members every given set holds, stopping at an optional "
       "limit.",
       "O(T + N*M log T): T members in all, N the smallest set's, M sets.",
-      NULL, SET_ROUTE_MULTI, COMBINE_NONE, NULL },
+      NULL, SET_ROUTE_MULTI, COMBINE_NONE, NULL, 1 },
     { "sunion", set_sunion, -2, RD, 1, -1, 1,
       "@read @set @slow", "set", "1.0.0",
       "Returns the members any given set holds.",
       "O(T*M): T members in all, M sets.", NULL,
-      SET_ROUTE_MULTI, COMBINE_NONE, NULL },
+      SET_ROUTE_MULTI, COMBINE_NONE, NULL, 0 },
     { "sdiff", set_sdiff, -2, RD, 1, -1, 1,
       "@read @set @slow", "set", "1.0.0",
       "Returns the members of the first set that no other given set holds.",
       "O(T + N*M log T): T members in all, N the first set's, M sets.",
-      NULL, SET_ROUTE_MULTI, COMBINE_NONE, NULL },
+      NULL, SET_ROUTE_MULTI, COMBINE_NONE, NULL, 0 },
     { "sinterstore", set_sinterstore, -3, WR, 1, -1, 1,
       "@write @set @slow", "set", "1.0.0",
       "Stores the members every given set holds as a new set.",
       "O(T + N*M log T + K log K): K members stored.", NULL,
-      SET_ROUTE_MULTI, COMBINE_NONE, NULL },
+      SET_ROUTE_MULTI, COMBINE_NONE, NULL, 0 },
     { "sunionstore", set_sunionstore, -3, WR, 1, -1, 1,
       "@write @set @slow", "set", "1.0.0",
       "Stores the members any given set holds as a new set.",
       "O(T*M + K log K): K members stored.", NULL,
-      SET_ROUTE_MULTI, COMBINE_NONE, NULL },
+      SET_ROUTE_MULTI, COMBINE_NONE, NULL, 0 },
     { "sdiffstore", set_sdiffstore, -3, WR, 1, -1, 1,
       "@write @set @slow", "set", "1.0.0",
       "Stores the members of the first set that no other given set holds "
       "as a new set.", "O(T + N*M log T + K log K): K members stored.",
-      NULL, SET_ROUTE_MULTI, COMBINE_NONE, NULL },
+      NULL, SET_ROUTE_MULTI, COMBINE_NONE, NULL, 0 },
     { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-      0, 0, NULL },
+      0, 0, NULL, 0 },
 };
