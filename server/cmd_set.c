@@ -170,13 +170,13 @@ static int set_read(struct client *c, const struct dyn_arg *key,
 }
 
 /* The sets of n keys into sets[] (NULL for an absent key), in argument
- * order, each checked as Redis checks them.  0, or -1 after replying with
- * every set freed. */
+ * order, each checked as Redis checks them (read: as set_read).  0, or -1
+ * after replying with every set freed. */
 static int set_read_keys(struct client *c, const struct dyn_arg *keys, int n,
-                         struct crdt_set **sets)
+                         struct crdt_set **sets, int read)
 {
     for (int i = 0; i < n; i++) {
-        if (set_read(c, &keys[i], &sets[i], NULL, 1) < 0) {
+        if (set_read(c, &keys[i], &sets[i], NULL, read) < 0) {
             for (int j = 0; j < i; j++)
                 crdt_set_free(sets[j]);
             return -1;
@@ -831,7 +831,7 @@ static void set_algebra(struct client *c, int argc, const struct dyn_arg *argv,
 {
     int n = argc - 1;
     struct crdt_set **sets = dyn_calloc((size_t)n, sizeof(*sets));
-    if (set_read_keys(c, argv + 1, n, sets) == 0) {
+    if (set_read_keys(c, argv + 1, n, sets, 1) == 0) {
         struct set_list out = { 0 };
         set_compute(op, sets, n, &out);
         set_reply_members(c, &out);
@@ -907,7 +907,7 @@ static void set_algebra_store(struct client *c, int argc,
 {
     int n = argc - 2;
     struct crdt_set **sets = dyn_calloc((size_t)n, sizeof(*sets));
-    if (set_read_keys(c, argv + 2, n, sets) == 0) {
+    if (set_read_keys(c, argv + 2, n, sets, 0) == 0) {
         struct set_list out = { 0 };
         set_compute(op, sets, n, &out);
         set_store_result(c, &argv[1], &out);
@@ -964,7 +964,7 @@ static void set_sintercard(struct client *c, int argc,
     }
     int n = (int)numkeys;
     struct crdt_set **sets = dyn_calloc((size_t)n, sizeof(*sets));
-    if (set_read_keys(c, argv + 2, n, sets) == 0) {
+    if (set_read_keys(c, argv + 2, n, sets, 1) == 0) {
         struct set_list out = { 0 };
         set_inter(sets, n, (uint64_t)limit, &out);
         reply_int(&c->obuf, out.n);
