@@ -914,6 +914,10 @@ int crdt_set_decode(const uint8_t *p, size_t len,
     }
     if (nm > crdt_rd_left(&r) / 2) /* len, dots-and-mark */
         goto out;
+    if (nm) { /* the bytes left bound nm: one allocation, no regrowth */
+        s->cap = (uint32_t)nm;
+        s->m = dyn_malloc((size_t)nm * sizeof(*s->m));
+    }
     for (uint64_t k = 0; k < nm; k++) {
         uint64_t ml = crdt_rd_varint(&r);
         if (!r.err && ml > max_len) {
