@@ -105,7 +105,14 @@ def client(t):
             mine |= set(new)
     models[t] = mine
 
-threads = [threading.Thread(target=client, args=(t,)) for t in range(3)]
+def guarded(t):
+    try:
+        client(t)
+    except Exception as e:  # a refused or lost request fails the check
+        errors.append("c%d: %r" % (t, e))
+        models[t] = set()
+
+threads = [threading.Thread(target=guarded, args=(t,)) for t in range(3)]
 for th in threads:
     th.start()
 for th in threads:
