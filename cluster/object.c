@@ -626,8 +626,17 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
     vclock_merge(&r->ctx, &b->ctx);
     if (o->v.counter > vclock_get(&r->ctx, o->v.actor))
         vclock_set(&r->ctx, o->v.actor, o->v.counter, o->v.ts_ms);
-    if (vclock_get(&r->ctx, w->v.actor) >= w->v.counter)
-        vclock_set(&r->ctx, w->v.actor, w->v.counter - 1, w->v.ts_ms);
+    if (vclock_get(&r->ctx, w->v.actor) >= w->v.counter) {
+        if (w->v.counter > 1) {
+            vclock_set(&r->ctx, w->v.actor, w->v.counter - 1, w->v.ts_ms);
+        } else { /* below a first dot is nothing: no entry (0 is none) */
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < r->ctx.n; i++)
+                if (r->ctx.e[i].actor != w->v.actor)
+                    r->ctx.e[k++] = r->ctx.e[i];
+            r->ctx.n = k;
+        }
+    }
     int empty = crdt_empty_bytes(type, (const uint8_t *)val.p, val.len);
     size_t len = sib_size(type, w->v.counter, w->v.ts_ms, w->v.expire_ms,
                           &r->ctx, val.len);
