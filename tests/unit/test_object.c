@@ -1292,6 +1292,9 @@ START_TEST(typed_join_with_a_first_dot_winner)
     crdt_set_free(s2);
     dbuf_free(&b1);
     dbuf_free(&b2);
+}
+END_TEST
+
 /* ---- typed siblings (OBJECT_FORMAT 2) ----------------------------------- *
  *
  * Typed values are built with the CRDT library itself (crdt_counter_*,
