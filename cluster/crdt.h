@@ -236,7 +236,34 @@ int crdt_set_remove(struct crdt_set *s, const void *m, size_t len);
  * O(n) pass: a list's LTRIM or LREM.  Returns how many went. */
 uint32_t crdt_set_remove_at(struct crdt_set *s, const uint32_t *ix,
                             uint32_t k);
+/*
+ * SADD of k members at once (SADD, SMOVE, the STORE forms): the i-th takes
+ * the dot (first->actor, first->counter + i).  The result is what k
+ * crdt_set_add calls in that order give, byte for byte (a member named
+ * twice keeps the dot of its last naming), in O(n + k log k) instead of
+ * O(k n).  All or nothing: CRDT_ESTALE when any of the k dots was seen,
+ * DYN_ELIMIT when the members, a member's bytes, the actors or the cloud
+ * would pass lim (then nothing changed, where single adds would have
+ * stopped half way); DYN_EINVAL for a zero or overflowing counter.
+ * *added: the members that were not members.
+ */
+int crdt_set_add_many(struct crdt_set *s, const void *const *m,
+                      const size_t *lens, uint32_t k,
+                      const struct crdt_dot *first,
+                      const struct crdt_limits *lim, uint32_t *added);
+/* SREM of k members at once, as k crdt_set_remove calls in O(k log n +
+ * k log k + n).  Returns how many distinct members went. */
+uint32_t crdt_set_remove_many(struct crdt_set *s, const void *const *m,
+                              const size_t *lens, uint32_t k);
+/* Removes every member, as crdt_set_remove of each (the context stays):
+ * a STORE form's destination, observed before it is rewritten. */
+void crdt_set_clear(struct crdt_set *s);
+
 int crdt_set_contains(const struct crdt_set *s, const void *m, size_t len);
+/* The index of the first member >= (p, len) in canonical order, or the
+ * card when there is none. */
+uint32_t crdt_set_lower_bound(const struct crdt_set *s, const void *p,
+                              size_t len);
 uint32_t crdt_set_card(const struct crdt_set *s);
 /* The i-th member in canonical order (bytes, then length). */
 void crdt_set_member(const struct crdt_set *s, uint32_t i,

@@ -60,6 +60,7 @@
 #include "cluster/crdt.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 
 #include "cluster/crdt_int.h"
 
@@ -250,6 +251,19 @@ static int member_find(const struct crdt_set *s, const void *p, size_t len,
            crdt_bytes_cmp(s->m[lo].p, s->m[lo].len, p, len) == 0;
 }
 
+/* 0 when a dot of actor would make the context name more actors than
+ * lim allows. */
+static int actor_fits(const struct crdt_set *s, uint64_t actor,
+                      const struct crdt_limits *lim)
+{
+    if (!lim || !lim->max_actors || vclock_get(&s->clock, actor) != 0)
+        return 1;
+    for (uint32_t k = 0; k < s->ncloud; k++)
+        if (s->cloud[k].actor == actor)
+            return 1;
+    return ctx_nactors(s) < lim->max_actors;
+}
+
 int crdt_set_add(struct crdt_set *s, const void *p, size_t len,
                  const struct crdt_dot *dot, const struct crdt_limits *lim,
                  int *added)
@@ -265,14 +279,8 @@ int crdt_set_add(struct crdt_set *s, const void *p, size_t len,
     int found = member_find(s, p, len, &at);
     if (!found && lim && lim->max_members && s->n >= lim->max_members)
         return DYN_ELIMIT;
-    if (lim && lim->max_actors && vclock_get(&s->clock, dot->actor) == 0) {
-        uint32_t na = ctx_nactors(s);
-        int known = 0;
-        for (uint32_t k = 0; k < s->ncloud && !known; k++)
-            known = s->cloud[k].actor == dot->actor;
-        if (!known && na >= lim->max_actors)
-            return DYN_ELIMIT;
-    }
+    if (!actor_fits(s, dot->actor, lim))
+        return DYN_ELIMIT;
     if (lim && lim->max_dots && s->ncloud >= lim->max_dots &&
         dot->counter > vclock_get(&s->clock, dot->actor) + 1)
         return DYN_ELIMIT; /* the cloud would grow past its bound */
@@ -325,6 +333,225 @@ uint32_t crdt_set_remove_at(struct crdt_set *s, const uint32_t *ix,
     }
     s->n = w;
     return gone;
+}
+
+/* ---- batches ----------------------------------------------------------------- */
+
+/* ix := 0..k-1 ordered by the members' bytes (crdt_bytes_cmp), equal
+ * members by index: a bottom-up merge sort, stable, O(k log k)
+ * comparisons. */
+static void sort_by_member(const void *const *m, const size_t *lens,
+                           uint32_t *ix, uint32_t k)
+{
+    uint32_t *tmp = dyn_malloc(((size_t)k + 1) * sizeof(*tmp));
+    uint32_t *src = ix, *dst = tmp;
+    for (uint32_t i = 0; i < k; i++)
+        ix[i] = i;
+    for (size_t w = 1; w < k; w *= 2) {
+        for (size_t lo = 0; lo < k; lo += 2 * w) {
+            size_t mid = DYN_MIN(lo + w, k), hi = DYN_MIN(lo + 2 * w, k);
+            size_t a = lo, b = mid, o = lo;
+            while (a < mid && b < hi) {
+                if (crdt_bytes_cmp(m[src[b]], lens[src[b]], m[src[a]],
+                                   lens[src[a]]) < 0)
+                    dst[o++] = src[b++];
+                else
+                    dst[o++] = src[a++];
+            }
+            while (a < mid)
+                dst[o++] = src[a++];
+            while (b < hi)
+                dst[o++] = src[b++];
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != ix)
+        memcpy(ix, src, (size_t)k * sizeof(*ix));
+    dyn_free(tmp);
+}
+
+/* Sorted and without repeats: of a member named several times, the last
+ * naming stays (its dot is the one k single adds would leave).  Returns
+ * the count kept at the front of ix. */
+static uint32_t keep_last_naming(const void *const *m, const size_t *lens,
+                                 uint32_t *ix, uint32_t k)
+{
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        if (i + 1 < k && crdt_bytes_cmp(m[ix[i]], lens[ix[i]], m[ix[i + 1]],
+                                        lens[ix[i + 1]]) == 0)
+            continue;
+        ix[w++] = ix[i];
+    }
+    return w;
+}
+
+int crdt_set_add_many(struct crdt_set *s, const void *const *m,
+                      const size_t *lens, uint32_t k,
+                      const struct crdt_dot *first,
+                      const struct crdt_limits *lim, uint32_t *added)
+{
+    *added = 0;
+    if (first->counter == 0)
+        return DYN_EINVAL;
+    if (k == 0)
+        return 0;
+    if (first->counter - 1 > UINT64_MAX - k)
+        return DYN_EINVAL; /* the last dot's counter would wrap */
+    uint64_t actor = first->actor, last = first->counter + k - 1;
+    uint64_t top = vclock_get(&s->clock, actor);
+    uint32_t at;
+    /* None of the k dots seen: not below the clock, none in the cloud
+     * (the cloud's first dot at or after first is beyond last). */
+    cloud_find(s, first, &at);
+    if (first->counter <= top ||
+        (at < s->ncloud && s->cloud[at].actor == actor &&
+         s->cloud[at].counter <= last))
+        return CRDT_ESTALE;
+    for (uint32_t i = 0; i < k; i++)
+        if (lens[i] > UINT32_MAX ||
+            (lim && lim->max_member_len && lens[i] > lim->max_member_len))
+            return DYN_ELIMIT;
+    if (!actor_fits(s, actor, lim))
+        return DYN_ELIMIT;
+    int contiguous = first->counter == top + 1;
+    if (lim && lim->max_dots && !contiguous &&
+        (uint64_t)s->ncloud + k > lim->max_dots)
+        return DYN_ELIMIT; /* k dots above a gap: the cloud grows by k */
+
+    uint32_t *ix = dyn_malloc((size_t)k * sizeof(*ix));
+    sort_by_member(m, lens, ix, k);
+    uint32_t u = keep_last_naming(m, lens, ix, k);
+    uint32_t nnew = 0, i = 0, j = 0;
+    while (j < u) { /* count the new members: one merge walk */
+        int c = i >= s->n ? 1
+                          : crdt_bytes_cmp(s->m[i].p, s->m[i].len, m[ix[j]],
+                                           lens[ix[j]]);
+        if (c < 0) {
+            i++;
+        } else {
+            nnew += c > 0;
+            i += c == 0;
+            j++;
+        }
+    }
+    if (lim && lim->max_members && (uint64_t)s->n + nnew > lim->max_members) {
+        dyn_free(ix);
+        return DYN_ELIMIT;
+    }
+
+    /* Members: one merge into a new array. */
+    uint32_t n = s->n + nnew;
+    struct smember *out = dyn_malloc(((size_t)n + 1) * sizeof(*out));
+    uint32_t o = 0;
+    i = j = 0;
+    while (i < s->n || j < u) {
+        int c = i >= s->n ? 1
+                : j >= u  ? -1
+                          : crdt_bytes_cmp(s->m[i].p, s->m[i].len, m[ix[j]],
+                                           lens[ix[j]]);
+        if (c < 0) {
+            out[o++] = s->m[i++];
+            continue;
+        }
+        struct crdt_dot *one = dyn_malloc(sizeof(*one));
+        one->actor = actor;
+        one->counter = first->counter + ix[j];
+        if (c == 0) {
+            out[o] = s->m[i++];
+            dyn_free(out[o].dots);
+        } else {
+            size_t len = lens[ix[j]];
+            out[o].p = len ? dyn_memdup(m[ix[j]], len) : NULL;
+            out[o].len = (uint32_t)len;
+        }
+        out[o].dots = one;
+        out[o].ndots = 1;
+        out[o].mark = 0;
+        o++;
+        j++;
+    }
+    dyn_free(s->m);
+    s->m = out;
+    s->n = n;
+    s->cap = n + 1;
+    dyn_free(ix);
+
+    /* Context: the k dots in one step.  Continuing the clock, they join
+     * it (and the cloud's dots they reach fold in); above a gap, they go
+     * into the cloud as one block where first would go. */
+    if (contiguous) {
+        vclock_set(&s->clock, actor, last, 0);
+        ctx_normalize(s);
+    } else {
+        while ((uint64_t)s->ncloud + k > s->capcloud) {
+            s->capcloud = s->capcloud ? s->capcloud * 2 : 4;
+            s->cloud = dyn_realloc(s->cloud,
+                                   (size_t)s->capcloud * sizeof(*s->cloud));
+        }
+        memmove(&s->cloud[at + k], &s->cloud[at],
+                (size_t)(s->ncloud - at) * sizeof(*s->cloud));
+        for (uint32_t d = 0; d < k; d++) {
+            s->cloud[at + d].actor = actor;
+            s->cloud[at + d].counter = first->counter + d;
+        }
+        s->ncloud += k;
+    }
+    *added = nnew;
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+uint32_t crdt_set_remove_many(struct crdt_set *s, const void *const *m,
+                              const size_t *lens, uint32_t k)
+{
+    if (k == 0 || s->n == 0)
+        return 0;
+    uint32_t *gone = dyn_malloc((size_t)k * sizeof(*gone));
+    uint32_t ngone = 0, at;
+    for (uint32_t i = 0; i < k; i++)
+        if (member_find(s, m[i], lens[i], &at))
+            gone[ngone++] = at;
+    qsort(gone, ngone, sizeof(*gone), cmp_u32);
+    uint32_t u = 0;
+    for (uint32_t i = 0; i < ngone; i++)
+        if (u == 0 || gone[u - 1] != gone[i])
+            gone[u++] = gone[i];
+    /* One compaction pass from the first removed member. */
+    uint32_t w = u ? gone[0] : s->n, g = 0;
+    for (uint32_t r = w; r < s->n; r++) {
+        if (g < u && gone[g] == r) {
+            member_clear(&s->m[r]);
+            g++;
+        } else {
+            s->m[w++] = s->m[r];
+        }
+    }
+    s->n = w;
+    dyn_free(gone);
+    return u;
+}
+
+void crdt_set_clear(struct crdt_set *s)
+{
+    for (uint32_t k = 0; k < s->n; k++)
+        member_clear(&s->m[k]);
+    s->n = 0;
+}
+
+uint32_t crdt_set_lower_bound(const struct crdt_set *s, const void *p,
+                              size_t len)
+{
+    uint32_t at;
+    member_find(s, p, len, &at);
+    return at;
 }
 
 int crdt_set_contains(const struct crdt_set *s, const void *p, size_t len)
@@ -722,6 +949,10 @@ int crdt_set_decode(const uint8_t *p, size_t len,
     }
     if (nm > crdt_rd_left(&r) / 2) /* len, dots-and-mark */
         goto out;
+    if (nm) { /* the bytes left bound nm: one allocation, no regrowth */
+        s->cap = (uint32_t)nm;
+        s->m = dyn_malloc((size_t)nm * sizeof(*s->m));
+    }
     for (uint64_t k = 0; k < nm; k++) {
         uint64_t ml = crdt_rd_varint(&r);
         if (!r.err && ml > max_len) {

@@ -1328,6 +1328,223 @@ START_TEST(set_compaction_changes_no_member)
 }
 END_TEST
 
+/* ---- sets: batches are single ops, byte for byte ----------------------------- */
+
+/* A batch of k namings: names[] (so some are members) and fresh bytes,
+ * with repeats. */
+static uint32_t batch_pick(struct rng *r, const void **m, size_t *lens,
+                           char (*fresh)[16], uint32_t cap)
+{
+    uint32_t k = 1 + rng_below(r, cap);
+    for (uint32_t i = 0; i < k; i++) {
+        if (i && rng_below(r, 5) == 0) { /* a repeat of an earlier one */
+            uint32_t j = rng_below(r, i);
+            m[i] = m[j];
+            lens[i] = lens[j];
+        } else if (rng_below(r, 2) == 0) {
+            int n = (int)rng_below(r, NNAMES);
+            m[i] = names[n];
+            lens[i] = name_len[n];
+        } else {
+            lens[i] = (size_t)snprintf(fresh[i], 16, "f%u",
+                                       rng_below(r, 40));
+            m[i] = fresh[i];
+        }
+    }
+    return k;
+}
+
+START_TEST(set_batches_are_single_ops_byte_for_byte)
+{
+    struct rng r = { SEED + 9 };
+    enum { CAP = 24 };
+    const void *m[CAP];
+    size_t lens[CAP];
+    char fresh[CAP][16];
+    uint32_t tried_gap = 0, tried_contiguous = 0;
+    for (int it = 0; it < HISTORIES; it++) {
+        struct set_hist h;
+        struct dots d;
+        memset(&d, 0, sizeof(d));
+        memset(&h, 0, sizeof(h));
+        for (int k = 0; k < NREP; k++)
+            h.rep[k] = crdt_set_new();
+        for (int step = 0; step < STEPS / 2; step++)
+            set_step(&r, &h, &d, it, step);
+        int k = (int)rng_below(&r, NREP);
+        struct crdt_set *base = crdt_set_dup(h.rep[k]);
+        if (it % 4 == 3) { /* a compacted state: marks, a stable clock */
+            struct vclock st;
+            vclock_init(&st);
+            crdt_set_clock(base, &st);
+            ck_assert_int_eq(crdt_set_compact(base, &st), 0);
+            vclock_free(&st);
+        }
+        for (int t = 0; t < 8; t++) {
+            uint32_t n = batch_pick(&r, m, lens, fresh, CAP);
+            /* dots after everything issued, with or without a gap; or a
+             * new actor's first dots */
+            int rep = (int)rng_below(&r, NREP);
+            struct crdt_dot first = { actors[rep], d.next[rep] + 1 };
+            if (rng_below(&r, 3) == 0)
+                first.counter += 1 + rng_below(&r, 5);
+            if (rng_below(&r, 5) == 0)
+                first = (struct crdt_dot){ 0x5eedULL + (uint64_t)t, 1 };
+            struct vclock clk;
+            vclock_init(&clk);
+            crdt_set_clock(base, &clk);
+            if (first.counter == vclock_get(&clk, first.actor) + 1)
+                tried_contiguous++;
+            else
+                tried_gap++;
+            vclock_free(&clk);
+
+            struct crdt_set *one = crdt_set_dup(base),
+                            *many = crdt_set_dup(base);
+            uint32_t added_one = 0, added_many;
+            for (uint32_t i = 0; i < n; i++) {
+                struct crdt_dot dot = { first.actor, first.counter + i };
+                int a;
+                ck_assert_int_eq(crdt_set_add(one, m[i], lens[i], &dot, NULL,
+                                              &a),
+                                 0);
+                added_one += (uint32_t)a;
+            }
+            ck_assert_int_eq(crdt_set_add_many(many, m, lens, n, &first,
+                                               NULL, &added_many),
+                             0);
+            ck_assert_uint_eq(added_many, added_one);
+            if (!set_same(one, many))
+                ck_abort_msg("add batch differs: history %d try %d", it, t);
+
+            /* removes of another batch, from the result */
+            uint32_t nr = batch_pick(&r, m, lens, fresh, CAP);
+            uint32_t gone_one = 0;
+            for (uint32_t i = 0; i < nr; i++)
+                gone_one += (uint32_t)crdt_set_remove(one, m[i], lens[i]);
+            ck_assert_uint_eq(crdt_set_remove_many(many, m, lens, nr),
+                              gone_one);
+            if (!set_same(one, many))
+                ck_abort_msg("remove batch differs: history %d try %d", it,
+                             t);
+            crdt_set_free(base);
+            base = many;
+            crdt_set_free(one);
+            d.next[rep] = DYN_MAX(d.next[rep], first.actor == actors[rep]
+                                                   ? first.counter + n - 1
+                                                   : 0);
+        }
+        crdt_set_free(base);
+        set_hist_free(&h);
+    }
+    ck_assert_uint_gt(tried_gap, 0);
+    ck_assert_uint_gt(tried_contiguous, 0);
+}
+END_TEST
+
+START_TEST(set_batch_is_all_or_nothing)
+{
+    struct crdt_limits lim = { .max_members = 4, .max_member_len = 3,
+                               .max_dots = 6 };
+    struct crdt_set *s = crdt_set_new();
+    struct crdt_dot d = { 7, 10 }; /* above a gap: into the cloud */
+    const void *m[] = { "a", "b", "a", "c", "long", "d", "e" };
+    size_t lens[] = { 1, 1, 1, 1, 4, 1, 1 };
+    uint32_t added;
+    ck_assert_int_eq(crdt_set_add_many(s, m, lens, 4, &d, &lim, &added), 0);
+    ck_assert_uint_eq(added, 3);
+    ck_assert_uint_eq(crdt_set_card(s), 3);
+    ck_assert_uint_eq(crdt_set_ncloud(s), 4);
+    struct dbuf before, after;
+    dbuf_init(&before);
+    dbuf_init(&after);
+    crdt_set_encode(s, &before);
+
+    /* a dot seen in the middle of the range (13 is in the cloud) */
+    d.counter = 12;
+    ck_assert_int_eq(crdt_set_add_many(s, m + 5, lens + 5, 2, &d, &lim,
+                                       &added),
+                     CRDT_ESTALE);
+    d.counter = 14;
+    /* a member too long, then too many members, then too many dots */
+    ck_assert_int_eq(crdt_set_add_many(s, m + 3, lens + 3, 2, &d, &lim,
+                                       &added),
+                     DYN_ELIMIT);
+    ck_assert_int_eq(crdt_set_add_many(s, m + 5, lens + 5, 2, &d, &lim,
+                                       &added),
+                     DYN_ELIMIT);
+    lim.max_members = 0;
+    lim.max_dots = 5; /* 4 in the cloud, 2 more above the gap */
+    ck_assert_int_eq(crdt_set_add_many(s, m + 5, lens + 5, 2, &d, &lim,
+                                       &added),
+                     DYN_ELIMIT);
+    d.counter = 0;
+    ck_assert_int_eq(crdt_set_add_many(s, m, lens, 1, &d, NULL, &added),
+                     DYN_EINVAL);
+    d.counter = UINT64_MAX;
+    ck_assert_int_eq(crdt_set_add_many(s, m, lens, 2, &d, NULL, &added),
+                     DYN_EINVAL);
+    crdt_set_encode(s, &after);
+    ck_assert_uint_eq(before.len, after.len);
+    ck_assert(memcmp(before.p, after.p, before.len) == 0);
+
+    /* continuing the clock, the cloud's bound does not apply; dots 1..9
+     * fold the cloud's 10..13 in */
+    d.counter = 1;
+    lim.max_dots = 1;
+    ck_assert_int_eq(crdt_set_add_many(s, m + 5, lens + 5, 2, &d, &lim,
+                                       &added), 0);
+    ck_assert_uint_eq(crdt_set_ncloud(s), 4); /* clock 2, then a gap */
+    d.counter = 3;
+    const void *seven[] = { "p", "q", "r", "s", "t", "u", "v" };
+    size_t ones[] = { 1, 1, 1, 1, 1, 1, 1 };
+    lim.max_members = 0;
+    ck_assert_int_eq(crdt_set_add_many(s, seven, ones, 7, &d, &lim, &added),
+                     0);
+    ck_assert_uint_eq(added, 7);
+    ck_assert_uint_eq(crdt_set_ncloud(s), 0);
+    struct vclock c;
+    vclock_init(&c);
+    crdt_set_clock(s, &c);
+    ck_assert_uint_eq(vclock_get(&c, 7), 13);
+    vclock_free(&c);
+    dbuf_free(&before);
+    dbuf_free(&after);
+    crdt_set_free(s);
+}
+END_TEST
+
+START_TEST(set_lower_bound_and_clear)
+{
+    struct crdt_set *s = crdt_set_new();
+    const void *m[] = { "b", "ab", "abc", "" };
+    size_t lens[] = { 1, 2, 3, 0 };
+    struct crdt_dot d = { 3, 1 };
+    uint32_t added;
+    ck_assert_int_eq(crdt_set_add_many(s, m, lens, 4, &d, NULL, &added), 0);
+    /* order: "", "ab", "abc", "b" */
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "", 0), 0);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "a", 1), 1);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "ab", 2), 1);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "abb", 3), 2);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "abd", 3), 3);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "c", 1), 4);
+    /* clear is removing each: the context stays, so an older copy that
+     * still holds the members loses them in a join */
+    struct crdt_set *old = crdt_set_dup(s), *one = crdt_set_dup(s);
+    crdt_set_clear(s);
+    for (int i = 0; i < 4; i++)
+        crdt_set_remove(one, m[i], lens[i]);
+    ck_assert(set_same(s, one));
+    ck_assert_uint_eq(crdt_set_card(s), 0);
+    sjoin_into(&s, old);
+    ck_assert_uint_eq(crdt_set_card(s), 0);
+    crdt_set_free(old);
+    crdt_set_free(one);
+    crdt_set_free(s);
+}
+END_TEST
+
 START_TEST(set_decode_rejects_truncated_and_corrupt_input)
 {
     struct rng r = { SEED + 8 };
@@ -1406,6 +1623,9 @@ static Suite *crdt_suite(void)
     tcase_add_test(tc, set_replicas_converge_whatever_the_delivery_order);
     tcase_add_test(tc, set_compaction_changes_no_member);
     tcase_add_test(tc, set_decode_rejects_truncated_and_corrupt_input);
+    tcase_add_test(tc, set_batches_are_single_ops_byte_for_byte);
+    tcase_add_test(tc, set_batch_is_all_or_nothing);
+    tcase_add_test(tc, set_lower_bound_and_clear);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1292,6 +1292,64 @@ START_TEST(clocks_and_views)
 }
 END_TEST
 
+/* A typed sibling whose dot is its actor's first (counter 1) wins an lww
+ * tie against a later version whose context has seen it (same ts, larger
+ * actor): the joined sibling's context keeps that actor below the dot,
+ * which for counter 1 means not at all (a zero counter is no entry). */
+START_TEST(typed_join_with_a_first_dot_winner)
+{
+    struct crdt_set *s1 = crdt_set_new();
+    struct crdt_dot x1 = { 0xe900000000000000ULL, 1 };
+    struct crdt_dot y11 = { 0xaf00000000000000ULL, 11 };
+    int added;
+    ck_assert_int_eq(crdt_set_add(s1, "a", 1, &x1, NULL, &added), 0);
+    struct dbuf b1, b2;
+    dbuf_init(&b1);
+    dbuf_init(&b2);
+    crdt_set_encode(s1, &b1);
+    struct crdt_set *s2 = crdt_set_dup(s1);
+    ck_assert_int_eq(crdt_set_add(s2, "b", 1, &y11, NULL, &added), 0);
+    crdt_set_encode(s2, &b2);
+    struct object_write w = { .type = CRDT_TYPE_SET, .value = b1.p,
+                              .vlen = b1.len, .actor = x1.actor,
+                              .now_ms = 1000, .min_counter = 1,
+                              .max_counter = 1 };
+    struct object *a = object_write(NULL, &w, NULL);
+    ck_assert_ptr_nonnull(a);
+    struct vclock seen;
+    vclock_init(&seen);
+    vclock_set(&seen, x1.actor, 1, 1000);
+    w.value = b2.p;
+    w.vlen = b2.len;
+    w.actor = y11.actor;
+    w.ctx = &seen;
+    w.min_counter = w.max_counter = 11;
+    struct object *b = object_write(NULL, &w, NULL);
+    ck_assert_ptr_nonnull(b);
+    int changed;
+    struct object *ab = object_merge(a, b, &changed);
+    struct object *ba = object_merge(b, a, &changed);
+    ck_assert_ptr_nonnull(ab);
+    ck_assert_uint_eq(object_nsiblings(ab), 1);
+    struct sibling s;
+    object_sibling(ab, 0, &s);
+    ck_assert_int_eq(s.type, CRDT_TYPE_SET);
+    struct crdt_set *j;
+    ck_assert_int_eq(crdt_set_decode(s.value, s.vlen, NULL, &j), 0);
+    ck_assert_uint_eq(crdt_set_card(j), 2);
+    crdt_set_free(j);
+    object_free(ab);
+    object_free(ba);
+    object_free(a);
+    object_free(b);
+    vclock_free(&seen);
+    crdt_set_free(s1);
+    crdt_set_free(s2);
+    dbuf_free(&b1);
+    dbuf_free(&b2);
+}
+END_TEST
+
 /* ---- typed siblings (OBJECT_FORMAT 2) ----------------------------------- *
  *
  * Typed values are built with the CRDT library itself (crdt_counter_*,
@@ -2430,6 +2488,7 @@ static Suite *object_suite(void)
     tcase_add_test(ty, typed_write_drops_what_it_observed);
     tcase_add_test(ty, typed_merge_is_commutative_and_idempotent);
     tcase_add_test(ty, typed_from_bytes_survives_truncation_and_corruption);
+    tcase_add_test(ty, typed_join_with_a_first_dot_winner);
     suite_add_tcase(s, ty);
     /* Laws object_merge does not satisfy yet on mixed typed histories
      * (see typed_merge_is_associative): run on demand so make check stays
