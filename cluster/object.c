@@ -604,7 +604,8 @@ static void made_free(struct made *m)
  * type's join (for a counter and a string: the string joins the counter
  * as a base, docs/TYPES.md section 4); the dot, ts and expiry are those of
  * the lww winner of the two, and the context has seen both (the loser's
- * dot included, kept below the winner's own dot).  NULL when a value does
+ * dot included, kept below the winner's own dot; two versions of one dot,
+ * a join and an original it joined, add nothing).  NULL when a value does
  * not decode (only a corrupt peer; the caller keeps both then).
  */
 static struct sib_rec *rec_join(const struct sib_rec *a,
