@@ -790,6 +790,24 @@ uint32_t crdt_zset_nentries(const struct crdt_zset *z)
     return crdt_set_card(z->s);
 }
 
+void crdt_zset_seen(const struct crdt_zset *z, struct vclock *out)
+{
+    crdt_set_seen(z->s, out);
+}
+
+void crdt_zset_clear(struct crdt_zset *z)
+{
+    const uint8_t *p;
+    size_t len;
+    while (crdt_set_card(z->s)) {
+        crdt_set_member(z->s, crdt_set_card(z->s) - 1, &p, &len);
+        uint8_t *copy = dyn_memdup(p, len);
+        crdt_set_remove(z->s, copy, len);
+        dyn_free(copy);
+    }
+    z->dirty = 1;
+}
+
 /* ---- join, compaction, encoding ---------------------------------------- */
 
 struct crdt_zset *crdt_zset_join(const struct crdt_zset *a,
@@ -874,20 +892,6 @@ int crdt_zset_decode(const uint8_t *p, size_t len,
 
 /* ---- describe ------------------------------------------------------------- */
 
-static void put_text(struct dbuf *out, const uint8_t *p, size_t len)
-{
-    dbuf_appendc(out, '"');
-    for (size_t k = 0; k < len; k++) {
-        if (p[k] == '"' || p[k] == '\\')
-            dbuf_printf(out, "\\%c", p[k]);
-        else if (p[k] >= 0x20 && p[k] < 0x7f)
-            dbuf_appendc(out, (char)p[k]);
-        else
-            dbuf_printf(out, "\\x%02x", p[k]);
-    }
-    dbuf_appendc(out, '"');
-}
-
 static void put_snaps(struct dbuf *out, const struct zent *e)
 {
     for (uint32_t j = 0; j < e->nsnap; j++) {
@@ -941,7 +945,7 @@ void crdt_zset_describe(const struct crdt_zset *z, struct dbuf *out)
     for (uint32_t r = 0; r < z->nvis; r++) {
         const struct zgroup *g = &z->g[z->order[r].g];
         dbuf_printf(out, "%u ", r);
-        put_text(out, g->m, g->len);
+        crdt_describe_member(out, g->m, g->len);
         dbuf_printf(out, " %.17g\n", g->score);
         describe_run(z, g, out);
     }
@@ -950,7 +954,7 @@ void crdt_zset_describe(const struct crdt_zset *z, struct dbuf *out)
         if (g->visible)
             continue;
         dbuf_appends(out, "hidden ");
-        put_text(out, g->m, g->len);
+        crdt_describe_member(out, g->m, g->len);
         dbuf_appendc(out, '\n');
         describe_run(z, g, out);
     }

@@ -123,6 +123,44 @@ static void dynamo_format_dot(const struct node *n, const struct sibling *s,
         dbuf_printf(out, "%016" PRIx64 ":%" PRIu64, s->actor, s->counter);
 }
 
+/* A sibling's value as clients read it: a string's bytes; a counter's
+ * text; a set's, hash's, sorted set's or list's items as an array (what
+ * SMEMBERS, HGETALL, ZRANGE .. WITHSCORES, LRANGE would reply). */
+struct dynamo_items {
+    struct dbuf out;
+    long long n;
+};
+
+static void dynamo_item(void *ctx, const uint8_t *p, size_t len)
+{
+    struct dynamo_items *it = ctx;
+    reply_bulk(&it->out, p, len);
+    it->n++;
+}
+
+static void dynamo_reply_value(struct client *c, const struct sibling *s)
+{
+    if (s->type == CRDT_TYPE_STRING) {
+        reply_bulk(&c->obuf, s->value, s->vlen);
+        return;
+    }
+    struct dynamo_items it;
+    dbuf_init(&it.out);
+    it.n = 0;
+    int rc = crdt_items_bytes(s->type, s->value, s->vlen, dynamo_item, &it);
+    if (rc != 0)
+        reply_null(&c->obuf, c->resp);
+    else if (s->type == CRDT_TYPE_COUNTER && it.n == 1)
+        dbuf_append(&c->obuf, it.out.p, it.out.len);
+    else if (s->type == CRDT_TYPE_COUNTER)
+        reply_null(&c->obuf, c->resp);
+    else {
+        reply_array(&c->obuf, it.n);
+        dbuf_append(&c->obuf, it.out.p, it.out.len);
+    }
+    dbuf_free(&it.out);
+}
+
 /* --------------------------------------------------------------- GET / PUT */
 
 /* Orders live sibling indexes: the winner first, then by dot. */
@@ -186,7 +224,7 @@ static void dynamo_get(struct client *c, int argc, const struct dyn_arg *argv)
     for (uint32_t k = 0; k < nlive; k++) {
         struct sibling s;
         object_sibling(o, idx[k], &s);
-        reply_bulk(&c->obuf, s.value, s.vlen);
+        dynamo_reply_value(c, &s);
     }
     dyn_free(idx);
     dbuf_free(&ctx);
@@ -274,7 +312,8 @@ static void dynamo_reply_siblings(struct client *c, const struct object *o,
     for (uint32_t i = 0; i < ns; i++) {
         struct sibling s;
         object_sibling(o, i, &s);
-        reply_map(&c->obuf, c->resp, with_values ? 8 : 7);
+        int typed = s.type != CRDT_TYPE_STRING;
+        reply_map(&c->obuf, c->resp, (with_values ? 8 : 7) + (typed ? 2 : 0));
 
         object_sibling_clock(o, i, &clk);
         dbuf_reset(&tmp);
@@ -292,12 +331,23 @@ static void dynamo_reply_siblings(struct client *c, const struct object *o,
         dynamo_field_int(c, "tombstone", s.tombstone ? 1 : 0);
         dynamo_field_int(c, "expire", s.expire_ms);
         dynamo_field_int(c, "winner", i == winner);
+        if (typed) {
+            /* the type's state, readably: its dots, entries, clock */
+            reply_bulk_cstr(&c->obuf, "type");
+            reply_bulk_cstr(&c->obuf, s.type == CRDT_TYPE_COUNTER
+                                          ? "counter"
+                                          : crdt_type_name(s.type));
+            dbuf_reset(&tmp);
+            crdt_describe_bytes(s.type, s.value, s.vlen, &tmp);
+            reply_bulk_cstr(&c->obuf, "state");
+            reply_bulk(&c->obuf, tmp.p, tmp.len);
+        }
         if (with_values) {
             reply_bulk_cstr(&c->obuf, "value");
             if (s.tombstone)
                 reply_null(&c->obuf, c->resp);
             else
-                reply_bulk(&c->obuf, s.value, s.vlen);
+                dynamo_reply_value(c, &s);
         }
     }
     dbuf_free(&tmp);
