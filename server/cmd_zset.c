@@ -620,8 +620,9 @@ static int zs_store_items(struct client *c, const struct dyn_arg *dst,
     for (size_t k = 0; k < items->n && rc >= 0; k++) {
         struct crdt_dot d = zs_op_dot(&op);
         int added;
-        rc = crdt_zset_add(z, items->v[k].m, items->v[k].len,
-                           items->v[k].score, &d, op.ts_ms, op.lim, &added);
+        double s = items->v[k].score == 0 ? 0.0 : items->v[k].score;
+        rc = crdt_zset_add(z, items->v[k].m, items->v[k].len, s, &d,
+                           op.ts_ms, op.lim, &added);
         if (rc < 0)
             zs_op_error(&op, z, rc, items->v[k].len);
     }
@@ -687,6 +688,9 @@ static void zs_add_generic(struct client *c, int argc,
             dyn_free(scores);
             return;
         }
+        /* A small Redis set keeps scores as text where -0 reads 0. */
+        if (scores[j] == 0)
+            scores[j] = 0.0;
     }
     struct crdt_zset *z;
     int64_t expire_ms;
@@ -988,13 +992,10 @@ static void zs_popminmax(struct client *c, int argc,
         client_error(c, ERR_SYNTAX);
         return;
     }
-    if (argc == 3) {
-        if (zs_parse_ll(c, &argv[2], &count))
-            return;
-        if (count < 0) {
-            client_error(c, "ERR value is out of range, must be positive");
-            return;
-        }
+    if (argc == 3 && (dyn_str2ll(argv[2].p, argv[2].len, &count) != 0 ||
+                      count < 0)) {
+        client_error(c, "ERR value is out of range, must be positive");
+        return;
     }
     zs_pop(c, &argv[1], 1, max, count, 0);
 }
@@ -1328,7 +1329,7 @@ static void zs_zrandmember(struct client *c, int argc,
         if (zs_parse_ll(c, &argv[2], &l))
             return;
         if (l == LLONG_MIN) {
-            client_error(c, "ERR value is out of range, must be between "
+            client_error(c, "ERR value is out of range, value must between "
                             "-9223372036854775807 and 9223372036854775807");
             return;
         }
@@ -1383,10 +1384,10 @@ static void zs_zrandmember(struct client *c, int argc,
             zs_reply_member(c, &it, withscores);
         }
     } else if (count >= size) {
-        /* The whole set, in its order. */
+        /* The whole set, highest rank first, as Redis 7.0 answers. */
         reply_array(&c->obuf, withscores && c->resp == 2 ? (long long)size * 2
                                                          : (long long)size);
-        for (uint32_t k = 0; k < size; k++) {
+        for (uint32_t k = size; k-- > 0;) {
             zs_at(z, k, &it);
             zs_reply_member(c, &it, withscores);
         }
@@ -1612,7 +1613,8 @@ static void zs_setop_generic(struct client *c, int argc,
     if (zs_parse_ll(c, &argv[numkeys_at], &setnum))
         return;
     if (setnum < 1) {
-        client_errorf(c, "ERR at least 1 input key is needed for %s", name);
+        client_errorf(c, "ERR at least 1 input key is needed for '%s' "
+                      "command", name);
         return;
     }
     if (setnum > argc - (numkeys_at + 1)) {
