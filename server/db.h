@@ -136,7 +136,14 @@ int db_merge_object(struct node *n, const void *key, size_t klen,
 int db_parse_object(struct node *n, const void *bytes, size_t len,
                     struct object **out);
 
-/* db_parse_object then db_merge_object: 1, 0, DYN_EINVAL for bad bytes,
+/* What a node answers for an object db_parse_object refused with
+ * DYN_EFORMAT (a format or value type a newer node wrote). */
+#define DB_EFORMAT_TEXT \
+    "ERR object format 2 (typed values) or a value type this node does " \
+    "not know: upgrade this node; nothing was stored"
+
+/* db_parse_object then db_merge_object: 1, 0, DYN_EINVAL for bad bytes
+ * (DYN_EFORMAT: a newer node's format or type),
  * or the store's error. */
 int db_merge_bytes(struct node *n, const void *key, size_t klen,
                    const void *bytes, size_t len);
@@ -159,6 +166,14 @@ const char *db_error_text(struct node *n, int rc);
  * DYN_EINVAL; db_error_text otherwise. */
 void db_reply_write_error(struct node *n, struct dbuf *out, int rc,
                           const struct vclock *ctx);
+
+/* Compacts every typed value of partition part (docs/TYPES.md 6.3): the
+ * dots each state has seen become stable, so a set's members keep a one
+ * byte mark instead of their dots.  Only when every replica holds exactly
+ * this content (anti-entropy found every root equal to ours, unchanged
+ * through its round), which is the compaction's precondition.  Counts
+ * INFO typed_compactions. */
+void db_compact_typed(struct node *n, uint32_t part);
 
 /* Active expiry and tombstone reaping, a slice per call (from the cron):
  * samples keys with an expiry, removes the expired ones, repeats while more
