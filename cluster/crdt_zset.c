@@ -262,7 +262,7 @@ static void ent_at(const struct crdt_set *s, uint32_t i, struct zent *e)
     dyn_assert(rc == 0); /* checked when it was made or decoded */
 }
 
-/* ---- a member's entries --------------------------------------------------- */
+/* ---- a member's entries ------------------------------------------------- */
 
 /* The run of entries of member m: *first and the count. */
 static uint32_t member_run(const struct crdt_set *s, const void *m, size_t len,
@@ -400,7 +400,7 @@ static int run_score(const struct crdt_set *s, uint32_t first, uint32_t n,
     return visible;
 }
 
-/* ---- the view ------------------------------------------------------------- */
+/* ---- the view ----------------------------------------------------------- */
 
 static int ord_cmp(const void *a, const void *b)
 {
@@ -473,7 +473,7 @@ static const struct zgroup *view_find(const struct crdt_zset *z, const void *m,
     return NULL;
 }
 
-/* ---- life ----------------------------------------------------------------- */
+/* ---- life --------------------------------------------------------------- */
 
 static struct crdt_zset *wrap(struct crdt_set *s)
 {
@@ -503,7 +503,7 @@ struct crdt_zset *crdt_zset_dup(const struct crdt_zset *z)
     return wrap(crdt_set_dup(z->s));
 }
 
-/* ---- ops ------------------------------------------------------------------ */
+/* ---- ops ---------------------------------------------------------------- */
 
 /* The set's limits for entries: members unbounded here (the zset counts
  * its own), an entry's bytes bounded by the member's plus the body. */
@@ -747,7 +747,7 @@ int crdt_zset_remove(struct crdt_zset *z, const void *m, size_t len,
     return rc ? rc : 1;
 }
 
-/* ---- reads ---------------------------------------------------------------- */
+/* ---- reads -------------------------------------------------------------- */
 
 uint32_t crdt_zset_card(const struct crdt_zset *z)
 {
@@ -890,7 +890,7 @@ int crdt_zset_decode(const uint8_t *p, size_t len,
     return 0;
 }
 
-/* ---- describe ------------------------------------------------------------- */
+/* ---- describe ----------------------------------------------------------- */
 
 static void put_snaps(struct dbuf *out, const struct zent *e)
 {

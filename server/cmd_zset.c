@@ -36,8 +36,10 @@
  * member present throughout when no member before the cursor goes.
  *
  * Multi-key commands (the STORE forms, ZUNION/ZINTER/ZDIFF/ZINTERCARD,
- * ZMPOP) read and write several keys of the local store; in a cluster the
- * coordinator is to gather them (route noted in the table).  The blocking
+ * ZMPOP, ZRANGESTORE) read and write several keys of the local store; in
+ * a cluster they route ROUTE_GATHER: the coordinator fetches each key's
+ * merged copy first and merges each written key through its replicas
+ * (numkeys_at names ZUNIONSTORE's and ZMPOP's numkeys argument).  The blocking
  * commands answer one clear error: a Dynamo key has N replicas and no one
  * server to wait on.
  *
@@ -72,7 +74,7 @@
 #define ERR_RANGE_FLOAT "ERR min or max is not a float"
 #define ERR_RANGE_LEX "ERR min or max not valid string range item"
 
-/* ---- keys ------------------------------------------------------------------ */
+/* ---- keys --------------------------------------------------------------- */
 
 static int zs_arg_is(const struct dyn_arg *a, const char *lit)
 {
@@ -188,7 +190,7 @@ static int zs_op_store(struct zs_op *op, const struct crdt_zset *z,
     return -1;
 }
 
-/* ---- numbers and ranges ---------------------------------------------------- */
+/* ---- numbers and ranges ------------------------------------------------- */
 
 /* NUL-terminated copy of an argument, for strtod. */
 static char *zs_cstr(const struct dyn_arg *a)
@@ -337,7 +339,7 @@ static int zs_lex_lte_max(const uint8_t *m, size_t len, const struct zs_lex *r)
     return r->max.ex ? c < 0 : c <= 0;
 }
 
-/* ---- the view's ranges ----------------------------------------------------- */
+/* ---- the view's ranges -------------------------------------------------- */
 
 struct zs_item {
     const uint8_t *m;
@@ -366,7 +368,8 @@ static void zs_items_push(struct zs_items *l, const uint8_t *m, size_t len,
 /* Copies every item's member, so the list outlives changes to its set. */
 static void zs_items_own(struct zs_items *l)
 {
-    l->owned = dyn_realloc(l->owned, (l->nowned + l->n + 1) * sizeof(*l->owned));
+    l->owned = dyn_realloc(l->owned,
+                           (l->nowned + l->n + 1) * sizeof(*l->owned));
     for (size_t k = 0; k < l->n; k++) {
         uint8_t *p = dyn_memdup(l->v[k].m, l->v[k].len ? l->v[k].len : 1);
         l->owned[l->nowned++] = p;
@@ -557,7 +560,7 @@ static void zs_reply_items(struct client *c, const struct zs_items *l,
     }
 }
 
-/* ---- the destination of a STORE ------------------------------------------- */
+/* ---- the destination of a STORE ----------------------------------------- */
 
 static int zs_item_cmp(const void *a, const void *b)
 {
@@ -635,7 +638,7 @@ static int zs_store_items(struct client *c, const struct dyn_arg *dst,
     return rc;
 }
 
-/* ---- ZADD, ZINCRBY --------------------------------------------------------- */
+/* ---- ZADD, ZINCRBY ------------------------------------------------------ */
 
 static void zs_add_generic(struct client *c, int argc,
                            const struct dyn_arg *argv, int incr)
@@ -667,8 +670,8 @@ static void zs_add_generic(struct client *c, int argc,
     }
     elements /= 2;
     if (nx && xx) {
-        client_error(c,
-                     "ERR XX and NX options at the same time are not compatible");
+        client_error(c, "ERR XX and NX options at the same time are not "
+                        "compatible");
         return;
     }
     if ((gt && nx) || (lt && nx) || (gt && lt)) {
@@ -677,8 +680,8 @@ static void zs_add_generic(struct client *c, int argc,
         return;
     }
     if (incr && elements > 1) {
-        client_error(c,
-                     "ERR INCR option supports a single increment-element pair");
+        client_error(c, "ERR INCR option supports a single "
+                        "increment-element pair");
         return;
     }
     double *scores = dyn_malloc((size_t)elements * sizeof(*scores));
@@ -789,7 +792,7 @@ static void zs_zincrby(struct client *c, int argc, const struct dyn_arg *argv)
     zs_add_generic(c, argc, argv, 1);
 }
 
-/* ---- removes --------------------------------------------------------------- */
+/* ---- removes ------------------------------------------------------------ */
 
 /* Removes the listed members of z (key) and stores it; replies the count.
  * The list must own its bytes (zs_items_own). */
@@ -904,7 +907,7 @@ static void zs_zremrangebylex(struct client *c, int argc,
     zs_remrange(c, argv, ZS_BY_LEX);
 }
 
-/* ---- pops ------------------------------------------------------------------ */
+/* ---- pops --------------------------------------------------------------- */
 
 /*
  * Pops up to count (-1: one, the plain form) from the first key of keys
@@ -1059,7 +1062,7 @@ static void zs_zmpop(struct client *c, int argc, const struct dyn_arg *argv)
     zs_pop(c, &argv[2], (int)numkeys, max, count, 1);
 }
 
-/* ---- reads ----------------------------------------------------------------- */
+/* ---- reads -------------------------------------------------------------- */
 
 static void zs_zcard(struct client *c, int argc, const struct dyn_arg *argv)
 {
@@ -1307,7 +1310,7 @@ static void zs_zrevrangebylex(struct client *c, int argc,
     zs_range_generic(c, argc, argv, 1, 0, ZS_BY_LEX, 1);
 }
 
-/* ---- ZRANDMEMBER, ZSCAN ---------------------------------------------------- */
+/* ---- ZRANDMEMBER, ZSCAN ------------------------------------------------- */
 
 static void zs_reply_member(struct client *c, const struct zs_item *it,
                             int withscores)
@@ -1795,7 +1798,7 @@ static void zs_zintercard(struct client *c, int argc,
     zs_setop_generic(c, argc, argv, NULL, 1, ZS_INTER, 1, "zintercard");
 }
 
-/* ---- blocking forms --------------------------------------------------------- */
+/* ---- blocking forms ----------------------------------------------------- */
 
 static void zs_blocking(struct client *c, const char *name, const char *poll)
 {
@@ -1825,7 +1828,7 @@ static void zs_bzmpop(struct client *c, int argc, const struct dyn_arg *argv)
     zs_blocking(c, "BZMPOP", "ZMPOP");
 }
 
-/* ---- the table -------------------------------------------------------------- */
+/* ---- the table ---------------------------------------------------------- */
 
 #define RD (CMD_READONLY | CMD_DATA)
 #define RD_FAST (CMD_READONLY | CMD_FAST | CMD_DATA)
@@ -1834,211 +1837,209 @@ static void zs_bzmpop(struct client *c, int argc, const struct dyn_arg *argv)
 #define WR_OOM (CMD_WRITE | CMD_DENYOOM | CMD_DATA)
 #define WR_OOM_FAST (CMD_WRITE | CMD_DENYOOM | CMD_FAST | CMD_DATA)
 
-/* Several keys: the coordinator's gathered route is the lead's (issue
- * #14); until it lands these are refused in a cluster. */
-#define ROUTE_MULTI ROUTE_REFUSED
-
 const struct command cmd_zset_table[] = {
     { "zadd", zs_zadd, -4, WR_OOM_FAST, 1, 1, 1,
       "@write @sortedset @fast", "sorted-set", "1.2.0",
       "Adds members with scores, or updates their scores.",
       "O(log(N)) for each item added, where N is the number of elements in "
-      "the sorted set.", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "the sorted set.", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zcard", zs_zcard, 2, RD_FAST, 1, 1, 1,
       "@read @sortedset @fast", "sorted-set", "1.2.0",
       "Returns the number of members.", "O(1)", NULL, ROUTE_KEY,
-      COMBINE_NONE, NULL },
+      COMBINE_NONE, NULL, 0 },
     { "zcount", zs_zcount, 4, RD_FAST, 1, 1, 1,
       "@read @sortedset @fast", "sorted-set", "2.0.0",
       "Counts the members whose score is within a range.",
       "O(log(N)) with N being the number of elements in the sorted set.",
-      NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zdiff", zs_zdiff, -3, RD, 0, 0, 0,
       "@read @sortedset @slow", "sorted-set", "6.2.0",
       "Returns the members of the first sorted set absent from the others.",
       "O(L + (N-K)log(N)) worst case where L is the total number of "
       "elements in all the sets, N is the size of the first set, and K is "
-      "the size of the result set.", NULL, ROUTE_MULTI, COMBINE_NONE, NULL },
+      "the size of the result set.", NULL, ROUTE_GATHER, COMBINE_NONE,
+      NULL, 1 },
     { "zdiffstore", zs_zdiffstore, -4, WR_OOM, 1, 1, 1,
       "@write @sortedset @slow", "sorted-set", "6.2.0",
       "Stores the difference of sorted sets in a key.",
       "O(L + (N-K)log(N)) worst case where L is the total number of "
       "elements in all the sets, N is the size of the first set, and K is "
-      "the size of the result set.", NULL, ROUTE_MULTI, COMBINE_NONE, NULL },
+      "the size of the result set.", NULL, ROUTE_GATHER, COMBINE_NONE,
+      NULL, 2 },
     { "zincrby", zs_zincrby, 4, WR_OOM_FAST, 1, 1, 1,
       "@write @sortedset @fast", "sorted-set", "1.2.0",
       "Adds to a member's score; concurrent increments add up.",
       "O(log(N)) where N is the number of elements in the sorted set.",
-      NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zinter", zs_zinter, -3, RD, 0, 0, 0,
       "@read @sortedset @slow", "sorted-set", "6.2.0",
       "Returns the intersection of sorted sets.",
       "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted "
       "set, K being the number of input sorted sets and M being the number "
-      "of elements in the resulting sorted set.", NULL, ROUTE_MULTI,
-      COMBINE_NONE, NULL },
+      "of elements in the resulting sorted set.", NULL, ROUTE_GATHER,
+      COMBINE_NONE, NULL, 1 },
     { "zintercard", zs_zintercard, -3, RD, 0, 0, 0,
       "@read @sortedset @slow", "sorted-set", "7.0.0",
       "Counts the members of the intersection of sorted sets.",
       "O(N*K) worst case with N being the smallest input sorted set, K "
-      "being the number of input sorted sets.", NULL, ROUTE_MULTI,
-      COMBINE_NONE, NULL },
+      "being the number of input sorted sets.", NULL, ROUTE_GATHER,
+      COMBINE_NONE, NULL, 1 },
     { "zinterstore", zs_zinterstore, -4, WR_OOM, 1, 1, 1,
       "@write @sortedset @slow", "sorted-set", "2.0.0",
       "Stores the intersection of sorted sets in a key.",
       "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted "
       "set, K being the number of input sorted sets and M being the number "
-      "of elements in the resulting sorted set.", NULL, ROUTE_MULTI,
-      COMBINE_NONE, NULL },
+      "of elements in the resulting sorted set.", NULL, ROUTE_GATHER,
+      COMBINE_NONE, NULL, 2 },
     { "zlexcount", zs_zlexcount, 4, RD_FAST, 1, 1, 1,
       "@read @sortedset @fast", "sorted-set", "2.8.9",
       "Counts the members within a lexicographical range.",
       "O(log(N)) with N being the number of elements in the sorted set.",
-      NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zmpop", zs_zmpop, -4, WR, 0, 0, 0,
       "@write @sortedset @slow", "sorted-set", "7.0.0",
       "Removes and returns the lowest or highest scoring members of the "
       "first non-empty sorted set.",
       "O(K) + O(M*log(N)) where K is the number of provided keys, N being "
       "the number of elements in the sorted set, and M being the number of "
-      "elements popped.", NULL, ROUTE_MULTI, COMBINE_NONE, NULL },
+      "elements popped.", NULL, ROUTE_GATHER, COMBINE_NONE, NULL, 1 },
     { "zmscore", zs_zmscore, -3, RD_FAST, 1, 1, 1,
       "@read @sortedset @fast", "sorted-set", "6.2.0",
       "Returns the scores of several members.",
       "O(N) where N is the number of members being requested.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zpopmax", zs_zpopmax, -2, WR_FAST, 1, 1, 1,
       "@write @sortedset @fast", "sorted-set", "5.0.0",
       "Removes and returns the highest scoring members.",
       "O(log(N)*M) with N being the number of elements in the sorted set, "
       "and M being the number of elements popped.", NULL, ROUTE_KEY,
-      COMBINE_NONE, NULL },
+      COMBINE_NONE, NULL, 0 },
     { "zpopmin", zs_zpopmin, -2, WR_FAST, 1, 1, 1,
       "@write @sortedset @fast", "sorted-set", "5.0.0",
       "Removes and returns the lowest scoring members.",
       "O(log(N)*M) with N being the number of elements in the sorted set, "
       "and M being the number of elements popped.", NULL, ROUTE_KEY,
-      COMBINE_NONE, NULL },
+      COMBINE_NONE, NULL, 0 },
     { "zrandmember", zs_zrandmember, -2, RD, 1, 1, 1,
       "@read @sortedset @slow", "sorted-set", "6.2.0",
       "Returns random members.",
       "O(N) where N is the number of members returned", NULL, ROUTE_KEY,
-      COMBINE_NONE, NULL },
+      COMBINE_NONE, NULL, 0 },
     { "zrange", zs_zrange, -4, RD, 1, 1, 1,
       "@read @sortedset @slow", "sorted-set", "1.2.0",
       "Returns members in a range of ranks, scores or names.",
       "O(log(N)+M) with N being the number of elements in the sorted set "
       "and M the number of elements returned.", NULL, ROUTE_KEY,
-      COMBINE_NONE, NULL },
+      COMBINE_NONE, NULL, 0 },
     { "zrangebylex", zs_zrangebylex, -4, RD, 1, 1, 1,
       "@read @sortedset @slow", "sorted-set", "2.8.9",
       "Returns members within a lexicographical range.",
       "O(log(N)+M) with N being the number of elements in the sorted set "
       "and M the number of elements being returned. If M is constant (e.g. "
       "always asking for the first 10 elements with LIMIT), you can "
-      "consider it O(log(N)).", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "consider it O(log(N)).", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zrangebyscore", zs_zrangebyscore, -4, RD, 1, 1, 1,
       "@read @sortedset @slow", "sorted-set", "1.0.5",
       "Returns members within a range of scores.",
       "O(log(N)+M) with N being the number of elements in the sorted set "
       "and M the number of elements being returned. If M is constant (e.g. "
       "always asking for the first 10 elements with LIMIT), you can "
-      "consider it O(log(N)).", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "consider it O(log(N)).", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zrangestore", zs_zrangestore, -5, WR_OOM, 1, 2, 1,
       "@write @sortedset @slow", "sorted-set", "6.2.0",
       "Stores a range of members of a sorted set in a key.",
       "O(log(N)+M) with N being the number of elements in the sorted set "
       "and M the number of elements stored into the destination key.", NULL,
-      ROUTE_MULTI, COMBINE_NONE, NULL },
+      ROUTE_GATHER, COMBINE_NONE, NULL, 0 },
     { "zrank", zs_zrank, 3, RD_FAST, 1, 1, 1,
       "@read @sortedset @fast", "sorted-set", "2.0.0",
       "Returns a member's rank, lowest score first.", "O(log(N))", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zrem", zs_zrem, -3, WR_FAST, 1, 1, 1,
       "@write @sortedset @fast", "sorted-set", "1.2.0",
       "Removes members.",
       "O(M*log(N)) with N being the number of elements in the sorted set "
       "and M the number of elements to be removed.", NULL, ROUTE_KEY,
-      COMBINE_NONE, NULL },
+      COMBINE_NONE, NULL, 0 },
     { "zremrangebylex", zs_zremrangebylex, 4, WR, 1, 1, 1,
       "@write @sortedset @slow", "sorted-set", "2.8.9",
       "Removes the members within a lexicographical range.",
       "O(log(N)+M) with N being the number of elements in the sorted set "
       "and M the number of elements removed by the operation.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zremrangebyrank", zs_zremrangebyrank, 4, WR, 1, 1, 1,
       "@write @sortedset @slow", "sorted-set", "2.0.0",
       "Removes the members within a range of ranks.",
       "O(log(N)+M) with N being the number of elements in the sorted set "
       "and M the number of elements removed by the operation.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zremrangebyscore", zs_zremrangebyscore, 4, WR, 1, 1, 1,
       "@write @sortedset @slow", "sorted-set", "1.2.0",
       "Removes the members within a range of scores.",
       "O(log(N)+M) with N being the number of elements in the sorted set "
       "and M the number of elements removed by the operation.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zrevrange", zs_zrevrange, -4, RD, 1, 1, 1,
       "@read @sortedset @slow", "sorted-set", "1.2.0",
       "Returns members in a range of ranks, highest score first.",
       "O(log(N)+M) with N being the number of elements in the sorted set "
       "and M the number of elements returned.", NULL, ROUTE_KEY,
-      COMBINE_NONE, NULL },
+      COMBINE_NONE, NULL, 0 },
     { "zrevrangebylex", zs_zrevrangebylex, -4, RD, 1, 1, 1,
       "@read @sortedset @slow", "sorted-set", "2.8.9",
       "Returns members within a lexicographical range, in reverse order.",
       "O(log(N)+M) with N being the number of elements in the sorted set "
       "and M the number of elements being returned. If M is constant (e.g. "
       "always asking for the first 10 elements with LIMIT), you can "
-      "consider it O(log(N)).", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "consider it O(log(N)).", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zrevrangebyscore", zs_zrevrangebyscore, -4, RD, 1, 1, 1,
       "@read @sortedset @slow", "sorted-set", "2.2.0",
       "Returns members within a range of scores, highest first.",
       "O(log(N)+M) with N being the number of elements in the sorted set "
       "and M the number of elements being returned. If M is constant (e.g. "
       "always asking for the first 10 elements with LIMIT), you can "
-      "consider it O(log(N)).", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "consider it O(log(N)).", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zrevrank", zs_zrevrank, 3, RD_FAST, 1, 1, 1,
       "@read @sortedset @fast", "sorted-set", "2.0.0",
       "Returns a member's rank, highest score first.", "O(log(N))", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "zscan", zs_zscan, -3, RD, 1, 1, 1,
       "@read @sortedset @slow", "sorted-set", "2.8.0",
       "Iterates over members and scores with a cursor.",
       "O(1) for every call. O(N) for a complete iteration, including enough "
       "command calls for the cursor to return back to 0. N is the number of "
       "elements inside the collection.", NULL, ROUTE_KEY, COMBINE_NONE,
-      NULL },
+      NULL, 0 },
     { "zscore", zs_zscore, 3, RD_FAST, 1, 1, 1,
       "@read @sortedset @fast", "sorted-set", "1.2.0",
       "Returns a member's score.", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE,
-      NULL },
+      NULL, 0 },
     { "zunion", zs_zunion, -3, RD, 0, 0, 0,
       "@read @sortedset @slow", "sorted-set", "6.2.0",
       "Returns the union of sorted sets.",
       "O(N)+O(M*log(M)) with N being the sum of the sizes of the input "
       "sorted sets, and M being the number of elements in the resulting "
-      "sorted set.", NULL, ROUTE_MULTI, COMBINE_NONE, NULL },
+      "sorted set.", NULL, ROUTE_GATHER, COMBINE_NONE, NULL, 1 },
     { "zunionstore", zs_zunionstore, -4, WR_OOM, 1, 1, 1,
       "@write @sortedset @slow", "sorted-set", "2.0.0",
       "Stores the union of sorted sets in a key.",
       "O(N)+O(M log(M)) with N being the sum of the sizes of the input "
       "sorted sets, and M being the number of elements in the resulting "
-      "sorted set.", NULL, ROUTE_MULTI, COMBINE_NONE, NULL },
+      "sorted set.", NULL, ROUTE_GATHER, COMBINE_NONE, NULL, 2 },
     { "bzmpop", zs_bzmpop, -5, CMD_WRITE | CMD_DATA, 0, 0, 0,
       "@write @sortedset @slow @blocking", "sorted-set", "7.0.0",
       "Not supported: blocking needs one server to wait on; use ZMPOP.",
-      "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL },
+      "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { "bzpopmax", zs_bzpopmax, -3,
       CMD_WRITE | CMD_NOSCRIPT | CMD_FAST | CMD_DATA, 1, -2, 1,
       "@write @sortedset @fast @blocking", "sorted-set", "5.0.0",
       "Not supported: blocking needs one server to wait on; use ZPOPMAX.",
-      "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL },
+      "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { "bzpopmin", zs_bzpopmin, -3,
       CMD_WRITE | CMD_NOSCRIPT | CMD_FAST | CMD_DATA, 1, -2, 1,
       "@write @sortedset @fast @blocking", "sorted-set", "5.0.0",
       "Not supported: blocking needs one server to wait on; use ZPOPMIN.",
-      "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL },
+      "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0,
-      NULL },
+      NULL, 0 },
 };

@@ -108,7 +108,7 @@ static void text(const struct crdt_zset *z, char *out, size_t cap)
         ck_assert_str_eq(got_, (want));        \
     } while (0)
 
-/* ---- one replica: Redis's semantics ---------------------------------------- */
+/* ---- one replica: Redis's semantics ------------------------------------- */
 
 START_TEST(zset_orders_by_score_then_bytes_shorter_first)
 {
@@ -201,7 +201,7 @@ START_TEST(zset_limits_refuse_and_change_nothing)
 }
 END_TEST
 
-/* ---- concurrency ----------------------------------------------------------- */
+/* ---- concurrency -------------------------------------------------------- */
 
 START_TEST(zset_concurrent_add_wins_over_remove)
 {
@@ -317,7 +317,7 @@ START_TEST(zset_two_actors_increments_add_up)
 }
 END_TEST
 
-/* ---- random histories ------------------------------------------------------ */
+/* ---- random histories --------------------------------------------------- */
 
 enum { OP_ADD, OP_INC, OP_REM };
 
@@ -563,7 +563,7 @@ START_TEST(zset_any_delivery_order_with_duplicates_converges)
 }
 END_TEST
 
-/* ---- untrusted bytes ------------------------------------------------------- */
+/* ---- untrusted bytes ---------------------------------------------------- */
 
 static struct crdt_zset *sample(void)
 {
@@ -584,7 +584,8 @@ START_TEST(zset_decode_round_trips_and_refuses_truncations)
     struct dbuf b;
     dbuf_init(&b);
     enc(z, &b);
-    ck_assert_int_eq(crdt_zset_decode((const uint8_t *)b.p, b.len, NULL, &y), 0);
+    const uint8_t *bp = (const uint8_t *)b.p;
+    ck_assert_int_eq(crdt_zset_decode(bp, b.len, NULL, &y), 0);
     ck_assert(same_bytes(z, y));
     char t1[512], t2[512];
     text(z, t1, sizeof(t1));
@@ -592,12 +593,13 @@ START_TEST(zset_decode_round_trips_and_refuses_truncations)
     ck_assert_str_eq(t1, t2);
     crdt_zset_free(y);
     for (size_t n = 0; n < b.len; n++) {
-        ck_assert_int_ne(crdt_zset_decode((const uint8_t *)b.p, n, NULL, &y), 0);
+        ck_assert_int_ne(crdt_zset_decode(bp, n, NULL, &y), 0);
         ck_assert_ptr_null(y);
     }
     /* A set's encoding is not a sorted set's. */
     b.p[0] = CRDT_TYPE_SET;
-    ck_assert_int_eq(crdt_zset_decode((const uint8_t *)b.p, b.len, NULL, &y), DYN_EINVAL);
+    ck_assert_int_eq(crdt_zset_decode(bp, b.len, NULL, &y),
+                     DYN_EINVAL);
     dbuf_free(&b);
     crdt_zset_free(z);
 }
@@ -618,7 +620,8 @@ START_TEST(zset_decode_survives_mutations)
         size_t len = b.len;
         int flips = 1 + (int)rng_below(&g, 4);
         for (int f = 0; f < flips; f++)
-            m[rng_below(&g, (uint32_t)len)] ^= (uint8_t)(1u << rng_below(&g, 8));
+            m[rng_below(&g, (uint32_t)len)] ^=
+                (uint8_t)(1u << rng_below(&g, 8));
         if (rng_below(&g, 8) == 0)
             len -= rng_below(&g, (uint32_t)len);
         int rc = crdt_zset_decode(m, len, NULL, &y);
@@ -652,9 +655,11 @@ START_TEST(zset_decode_applies_limits)
     struct dbuf b;
     dbuf_init(&b);
     enc(z, &b);
+    const uint8_t *bp = (const uint8_t *)b.p;
     struct crdt_limits one = { 0, 1, 0, 0 }, short_ = { 0, 0, 3, 0 };
-    ck_assert_int_eq(crdt_zset_decode((const uint8_t *)b.p, b.len, &one, &y), DYN_ELIMIT);
-    ck_assert_int_eq(crdt_zset_decode((const uint8_t *)b.p, b.len, &short_, &y), DYN_ELIMIT);
+    ck_assert_int_eq(crdt_zset_decode(bp, b.len, &one, &y), DYN_ELIMIT);
+    ck_assert_int_eq(crdt_zset_decode(bp, b.len, &short_, &y),
+                     DYN_ELIMIT);
     dbuf_free(&b);
     crdt_zset_free(z);
 }
