@@ -113,6 +113,8 @@ struct zord {
 struct crdt_zset {
     struct crdt_set *s;
     int dirty; /* the view below is stale */
+    int card_known; /* ncard counts the visible members (ops keep it) */
+    uint32_t ncard;
     uint32_t ng, capg;
     struct zgroup *g; /* every member with entries, in entry order */
     uint32_t nvis;
@@ -123,16 +125,22 @@ struct crdt_zset {
 
 static uint64_t get_be64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int k = 0; k < 8; k++)
-        v = v << 8 | p[k];
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 
 static uint32_t get_be32(const uint8_t *p)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
 }
 
 static void put_be64(struct dbuf *b, uint64_t v)
@@ -356,6 +364,12 @@ static int run_score(const struct crdt_set *s, uint32_t first, uint32_t n,
                      double *score)
 {
     uint32_t ns;
+    if (n == 1) { /* the common case: one register, or one counter */
+        struct zent e;
+        ent_at(s, first, &e);
+        *score = e.kind == ZK_REG ? e.score : e.delta;
+        return e.kind != ZK_HID;
+    }
     struct zsnap *snaps = run_snaps(s, first, n, 0, &ns);
     struct zent e, best = { 0 };
     int have_reg = 0, visible = 0;
@@ -450,6 +464,8 @@ static void view_build(const struct crdt_zset *cz)
     for (uint32_t r = 0; r < z->nvis; r++)
         z->g[z->order[r].g].rank = r;
     z->dirty = 0;
+    z->ncard = z->nvis;
+    z->card_known = 1;
 }
 
 /* The group of m in the view, or NULL. */
@@ -481,6 +497,13 @@ static struct crdt_zset *wrap(struct crdt_set *s)
     z->s = s;
     z->dirty = 1;
     return z;
+}
+
+/* An op made a member appear (+1) or go (-1). */
+static void card_add(struct crdt_zset *z, int d)
+{
+    if (z->card_known)
+        z->ncard = (uint32_t)((int64_t)z->ncard + d);
 }
 
 struct crdt_zset *crdt_zset_new(void)
@@ -632,8 +655,10 @@ int crdt_zset_add(struct crdt_zset *z, const void *m, size_t len, double score,
         return DYN_EINVAL;
     int was = crdt_zset_score(z, m, len, &old);
     int rc = write_reg(z, m, len, score, dot, ts_ms, lim, was);
-    if (rc == 0)
+    if (rc == 0) {
         *added = !was;
+        card_add(z, !was);
+    }
     return rc;
 }
 
@@ -650,8 +675,10 @@ int crdt_zset_incrby(struct crdt_zset *z, const void *m, size_t len, double by,
         return CRDT_ENANSCORE;
     if (fold) {
         int rc = write_reg(z, m, len, want, dot, ts_ms, lim, was);
-        if (rc == 0)
+        if (rc == 0) {
             *result = want;
+            card_add(z, !was);
+        }
         return rc;
     }
     if (lim && lim->max_member_len && len > lim->max_member_len)
@@ -707,6 +734,7 @@ int crdt_zset_incrby(struct crdt_zset *z, const void *m, size_t len, double by,
             dyn_free(cp);
         }
         z->dirty = 1;
+        card_add(z, !was);
         crdt_zset_score(z, m, len, result);
     }
     dbuf_free(&b);
@@ -728,6 +756,7 @@ int crdt_zset_remove(struct crdt_zset *z, const void *m, size_t len,
         copies_remove(z->s, &c, NULL);
         dyn_free(snaps);
         z->dirty = 1;
+        card_add(z, -1);
         return 1;
     }
     if (lim && lim->max_actors && ns > lim->max_actors) {
@@ -744,20 +773,58 @@ int crdt_zset_remove(struct crdt_zset *z, const void *m, size_t len,
     dyn_free(snaps);
     int rc = replace_run(z, first, n, &b, dot, lim);
     dbuf_free(&b);
-    return rc ? rc : 1;
+    if (rc)
+        return rc;
+    card_add(z, -1);
+    return 1;
 }
 
 /* ---- reads -------------------------------------------------------------- */
 
+/* The visible members by a scan of the entries' kinds, without the view's
+ * sort (what the db's emptiness test asks of every stored state). */
+static uint32_t card_scan(const struct crdt_set *s)
+{
+    uint32_t n = crdt_set_card(s), card = 0;
+    const uint8_t *prev = NULL;
+    size_t prevlen = 0;
+    int counted = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *p;
+        size_t len;
+        crdt_set_member(s, i, &p, &len);
+        size_t plen = 4 + (size_t)get_be32(p); /* checked at decode */
+        if (!prev || prevlen != plen || memcmp(prev, p, plen) != 0)
+            counted = 0;
+        prev = p;
+        prevlen = plen;
+        if (!counted && p[plen] != ZK_HID) {
+            card++;
+            counted = 1;
+        }
+    }
+    return card;
+}
+
 uint32_t crdt_zset_card(const struct crdt_zset *z)
 {
-    view_build(z);
-    return z->nvis;
+    if (!z->card_known) {
+        struct crdt_zset *w = (struct crdt_zset *)z; /* logically const */
+        w->ncard = card_scan(z->s);
+        w->card_known = 1;
+    }
+    return z->ncard;
 }
 
 int crdt_zset_score(const struct crdt_zset *z, const void *m, size_t len,
                     double *score)
 {
+    if (z->dirty) {
+        /* Between writes: read the member's own entries, so a run of ops
+         * does not rebuild the whole view after each one. */
+        uint32_t first, n = member_run(z->s, m, len, &first);
+        return n ? run_score(z->s, first, n, score) : 0;
+    }
     const struct zgroup *g = view_find(z, m, len);
     if (!g || !g->visible)
         return 0;
@@ -806,6 +873,8 @@ void crdt_zset_clear(struct crdt_zset *z)
         dyn_free(copy);
     }
     z->dirty = 1;
+    z->ncard = 0;
+    z->card_known = 1;
 }
 
 /* ---- join, compaction, encoding ---------------------------------------- */
