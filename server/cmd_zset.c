@@ -1742,7 +1742,8 @@ static void zs_setop_generic(struct client *c, int argc,
         reply_int(&c->obuf, cardinality);
         goto out;
     }
-    qsort(res.v, res.n, sizeof(*res.v), zs_item_cmp);
+    if (res.n > 1)
+        qsort(res.v, res.n, sizeof(*res.v), zs_item_cmp);
     if (dst) {
         if (zs_store_items(c, dst, &res) == 0)
             reply_int(&c->obuf, (long long)res.n);
