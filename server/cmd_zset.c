@@ -391,33 +391,18 @@ static void zs_at(const struct crdt_zset *z, uint32_t i, struct zs_item *it)
     crdt_zset_at(z, i, &it->m, &it->len, &it->score);
 }
 
-/* First rank whose score is >= min (by the range's exclusivity). */
-static uint32_t zs_first_gte(const struct crdt_zset *z,
-                             const struct zs_range *r)
+/* The first rank at which pred turns false (pred holds on a prefix of the
+ * view: a bound of a score or lex range). */
+static uint32_t zs_partition(const struct crdt_zset *z,
+                             int (*pred)(const struct zs_item *, const void *),
+                             const void *arg)
 {
     uint32_t lo = 0, hi = crdt_zset_card(z);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         struct zs_item it;
         zs_at(z, mid, &it);
-        if (zs_gte_min(it.score, r))
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
-/* Number of ranks whose score is <= max: the last in range is one less. */
-static uint32_t zs_count_lte(const struct crdt_zset *z,
-                             const struct zs_range *r)
-{
-    uint32_t lo = 0, hi = crdt_zset_card(z);
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        struct zs_item it;
-        zs_at(z, mid, &it);
-        if (zs_lte_max(it.score, r))
+        if (pred(&it, arg))
             lo = mid + 1;
         else
             hi = mid;
@@ -425,36 +410,40 @@ static uint32_t zs_count_lte(const struct crdt_zset *z,
     return lo;
 }
 
-static uint32_t zs_lex_first_gte(const struct crdt_zset *z,
-                                 const struct zs_lex *r)
+static int zs_below_min(const struct zs_item *it, const void *r)
 {
-    uint32_t lo = 0, hi = crdt_zset_card(z);
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        struct zs_item it;
-        zs_at(z, mid, &it);
-        if (zs_lex_gte_min(it.m, it.len, r))
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
+    return !zs_gte_min(it->score, r);
 }
 
-static uint32_t zs_lex_count_lte(const struct crdt_zset *z,
-                                 const struct zs_lex *r)
+static int zs_within_max(const struct zs_item *it, const void *r)
 {
-    uint32_t lo = 0, hi = crdt_zset_card(z);
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        struct zs_item it;
-        zs_at(z, mid, &it);
-        if (zs_lex_lte_max(it.m, it.len, r))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return zs_lte_max(it->score, r);
+}
+
+static int zs_lex_below_min(const struct zs_item *it, const void *r)
+{
+    return !zs_lex_gte_min(it->m, it->len, r);
+}
+
+static int zs_lex_within_max(const struct zs_item *it, const void *r)
+{
+    return zs_lex_lte_max(it->m, it->len, r);
+}
+
+/* The ranks [*lo, *hi) a score range spans. */
+static void zs_span_score(const struct crdt_zset *z, const struct zs_range *r,
+                          long long *lo, long long *hi)
+{
+    *lo = zs_partition(z, zs_below_min, r);
+    *hi = zs_partition(z, zs_within_max, r);
+}
+
+/* The ranks [*lo, *hi) a lex range spans (members of one score). */
+static void zs_span_lex(const struct crdt_zset *z, const struct zs_lex *r,
+                        long long *lo, long long *hi)
+{
+    *lo = zs_partition(z, zs_lex_below_min, r);
+    *hi = zs_partition(z, zs_lex_within_max, r);
 }
 
 /* Ranks [start, end] after Redis's sanitizing; 0 when empty. */
@@ -489,57 +478,22 @@ static void zs_collect_rank(const struct crdt_zset *z, long long start,
     }
 }
 
-/* The score range with Redis's LIMIT: from the first in range (the last,
+/* A span of ranks with Redis's LIMIT: from its first rank (its last,
  * reversed), skip offset (any negative offset skips everything), then up
- * to limit (negative: no limit) while in range. */
-static void zs_collect_score(const struct crdt_zset *z,
-                             const struct zs_range *r, long long offset,
-                             long long limit, int rev, struct zs_items *out)
+ * to limit (negative: no limit) while in the span. */
+static void zs_collect_span(const struct crdt_zset *z, long long lo,
+                            long long hi, long long offset, long long limit,
+                            int rev, struct zs_items *out)
 {
-    long long n = crdt_zset_card(z);
-    long long lo = zs_first_gte(z, r), hi = (long long)zs_count_lte(z, r) - 1;
-    if (lo > hi || offset < 0)
+    if (lo >= hi || offset < 0 || offset >= hi - lo)
         return;
-    if (!rev) {
-        for (long long k = lo + offset; k <= hi && k < n && limit != 0;
-             k++, limit--) {
-            struct zs_item it;
-            zs_at(z, (uint32_t)k, &it);
-            zs_items_push(out, it.m, it.len, it.score);
-        }
-    } else {
-        for (long long k = hi - offset; k >= lo && k >= 0 && limit != 0;
-             k--, limit--) {
-            struct zs_item it;
-            zs_at(z, (uint32_t)k, &it);
-            zs_items_push(out, it.m, it.len, it.score);
-        }
-    }
-}
-
-static void zs_collect_lex(const struct crdt_zset *z, const struct zs_lex *r,
-                           long long offset, long long limit, int rev,
-                           struct zs_items *out)
-{
-    long long n = crdt_zset_card(z);
-    long long lo = zs_lex_first_gte(z, r),
-              hi = (long long)zs_lex_count_lte(z, r) - 1;
-    if (lo > hi || offset < 0)
-        return;
-    if (!rev) {
-        for (long long k = lo + offset; k <= hi && k < n && limit != 0;
-             k++, limit--) {
-            struct zs_item it;
-            zs_at(z, (uint32_t)k, &it);
-            zs_items_push(out, it.m, it.len, it.score);
-        }
-    } else {
-        for (long long k = hi - offset; k >= lo && k >= 0 && limit != 0;
-             k--, limit--) {
-            struct zs_item it;
-            zs_at(z, (uint32_t)k, &it);
-            zs_items_push(out, it.m, it.len, it.score);
-        }
+    long long n = hi - lo - offset;
+    if (limit >= 0 && limit < n)
+        n = limit;
+    for (long long k = 0; k < n; k++) {
+        struct zs_item it;
+        zs_at(z, (uint32_t)(rev ? hi - 1 - offset - k : lo + offset + k), &it);
+        zs_items_push(out, it.m, it.len, it.score);
     }
 }
 
@@ -874,12 +828,15 @@ static void zs_remrange(struct client *c, const struct dyn_arg *argv,
         return;
     }
     struct zs_items l = { 0 };
+    long long lo = 0, hi = 0;
     if (by == ZS_BY_RANK)
         zs_collect_rank(z, start, end, 0, &l);
     else if (by == ZS_BY_SCORE)
-        zs_collect_score(z, &r, 0, -1, 0, &l);
+        zs_span_score(z, &r, &lo, &hi);
     else
-        zs_collect_lex(z, &lex, 0, -1, 0, &l);
+        zs_span_lex(z, &lex, &lo, &hi);
+    if (by != ZS_BY_RANK)
+        zs_collect_span(z, lo, hi, 0, -1, 0, &l);
     zs_items_own(&l);
     zs_remove_items(c, &argv[1], z, expire_ms, &l);
     zs_items_free(&l);
@@ -1148,7 +1105,8 @@ static void zs_zcount(struct client *c, int argc, const struct dyn_arg *argv)
         return;
     long long n = 0;
     if (found) {
-        long long lo = zs_first_gte(z, &r), hi = zs_count_lte(z, &r);
+        long long lo, hi;
+        zs_span_score(z, &r, &lo, &hi);
         n = hi > lo ? hi - lo : 0;
     }
     reply_int(&c->obuf, n);
@@ -1170,7 +1128,8 @@ static void zs_zlexcount(struct client *c, int argc,
         return;
     long long n = 0;
     if (found) {
-        long long lo = zs_lex_first_gte(z, &r), hi = zs_lex_count_lte(z, &r);
+        long long lo, hi;
+        zs_span_lex(z, &r, &lo, &hi);
         n = hi > lo ? hi - lo : 0;
     }
     reply_int(&c->obuf, n);
@@ -1251,10 +1210,14 @@ static void zs_range_generic(struct client *c, int argc,
     if (found) {
         if (by == ZS_BY_RANK)
             zs_collect_rank(z, rstart, rend, rev, &l);
-        else if (by == ZS_BY_SCORE)
-            zs_collect_score(z, &r, offset, limit, rev, &l);
-        else
-            zs_collect_lex(z, &lex, offset, limit, rev, &l);
+        else {
+            long long lo, hi;
+            if (by == ZS_BY_SCORE)
+                zs_span_score(z, &r, &lo, &hi);
+            else
+                zs_span_lex(z, &lex, &lo, &hi);
+            zs_collect_span(z, lo, hi, offset, limit, rev, &l);
+        }
     }
     if (store) {
         zs_items_own(&l);
