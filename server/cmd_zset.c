@@ -339,6 +339,32 @@ static int zs_lex_lte_max(const uint8_t *m, size_t len, const struct zs_lex *r)
     return r->max.ex ? c < 0 : c <= 0;
 }
 
+/* A range by score or by name, as the commands take it. */
+enum zs_by { ZS_BY_RANK, ZS_BY_SCORE, ZS_BY_LEX };
+
+struct zs_bounds {
+    enum zs_by by; /* ZS_BY_SCORE or ZS_BY_LEX */
+    struct zs_range r;
+    struct zs_lex lex;
+};
+
+/* min and max by score or by name; -1 after replying Redis's error. */
+static int zs_parse_bounds(struct client *c, enum zs_by by,
+                           const struct dyn_arg *min,
+                           const struct dyn_arg *max, struct zs_bounds *b)
+{
+    b->by = by;
+    if (by == ZS_BY_SCORE && zs_parse_range(min, max, &b->r)) {
+        client_error(c, ERR_RANGE_FLOAT);
+        return -1;
+    }
+    if (by == ZS_BY_LEX && zs_parse_lex(min, max, &b->lex)) {
+        client_error(c, ERR_RANGE_LEX);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- the view's ranges -------------------------------------------------- */
 
 struct zs_item {
@@ -430,20 +456,18 @@ static int zs_lex_within_max(const struct zs_item *it, const void *r)
     return zs_lex_lte_max(it->m, it->len, r);
 }
 
-/* The ranks [*lo, *hi) a score range spans. */
-static void zs_span_score(const struct crdt_zset *z, const struct zs_range *r,
-                          long long *lo, long long *hi)
+/* The ranks [*lo, *hi) a score or lex range spans (a lex range: members
+ * of one score, as Redis assumes). */
+static void zs_span(const struct crdt_zset *z, const struct zs_bounds *b,
+                    long long *lo, long long *hi)
 {
-    *lo = zs_partition(z, zs_below_min, r);
-    *hi = zs_partition(z, zs_within_max, r);
-}
-
-/* The ranks [*lo, *hi) a lex range spans (members of one score). */
-static void zs_span_lex(const struct crdt_zset *z, const struct zs_lex *r,
-                        long long *lo, long long *hi)
-{
-    *lo = zs_partition(z, zs_lex_below_min, r);
-    *hi = zs_partition(z, zs_lex_within_max, r);
+    if (b->by == ZS_BY_SCORE) {
+        *lo = zs_partition(z, zs_below_min, &b->r);
+        *hi = zs_partition(z, zs_within_max, &b->r);
+    } else {
+        *lo = zs_partition(z, zs_lex_below_min, &b->lex);
+        *hi = zs_partition(z, zs_lex_within_max, &b->lex);
+    }
 }
 
 /* Ranks [start, end] after Redis's sanitizing; 0 when empty. */
@@ -799,24 +823,15 @@ static void zs_zrem(struct client *c, int argc, const struct dyn_arg *argv)
     crdt_zset_free(z);
 }
 
-enum zs_by { ZS_BY_RANK, ZS_BY_SCORE, ZS_BY_LEX };
-
 static void zs_remrange(struct client *c, const struct dyn_arg *argv,
                         enum zs_by by)
 {
-    long long start = 0, end = 0;
-    struct zs_range r;
-    struct zs_lex lex;
+    long long start = 0, end = 0, lo, hi;
+    struct zs_bounds bd;
     if (by == ZS_BY_RANK) {
         if (zs_parse_ll(c, &argv[2], &start) || zs_parse_ll(c, &argv[3], &end))
             return;
-    } else if (by == ZS_BY_SCORE) {
-        if (zs_parse_range(&argv[2], &argv[3], &r)) {
-            client_error(c, ERR_RANGE_FLOAT);
-            return;
-        }
-    } else if (zs_parse_lex(&argv[2], &argv[3], &lex)) {
-        client_error(c, ERR_RANGE_LEX);
+    } else if (zs_parse_bounds(c, by, &argv[2], &argv[3], &bd)) {
         return;
     }
     struct crdt_zset *z;
@@ -828,15 +843,12 @@ static void zs_remrange(struct client *c, const struct dyn_arg *argv,
         return;
     }
     struct zs_items l = { 0 };
-    long long lo = 0, hi = 0;
-    if (by == ZS_BY_RANK)
+    if (by == ZS_BY_RANK) {
         zs_collect_rank(z, start, end, 0, &l);
-    else if (by == ZS_BY_SCORE)
-        zs_span_score(z, &r, &lo, &hi);
-    else
-        zs_span_lex(z, &lex, &lo, &hi);
-    if (by != ZS_BY_RANK)
+    } else {
+        zs_span(z, &bd, &lo, &hi);
         zs_collect_span(z, lo, hi, 0, -1, 0, &l);
+    }
     zs_items_own(&l);
     zs_remove_items(c, &argv[1], z, expire_ms, &l);
     zs_items_free(&l);
@@ -1091,49 +1103,34 @@ static void zs_zrevrank(struct client *c, int argc,
     zs_rank(c, argv, 1);
 }
 
-static void zs_zcount(struct client *c, int argc, const struct dyn_arg *argv)
+static void zs_count(struct client *c, const struct dyn_arg *argv,
+                     enum zs_by by)
 {
-    (void)argc;
-    struct zs_range r;
-    if (zs_parse_range(&argv[2], &argv[3], &r)) {
-        client_error(c, ERR_RANGE_FLOAT);
+    struct zs_bounds bd;
+    if (zs_parse_bounds(c, by, &argv[2], &argv[3], &bd))
         return;
-    }
     struct crdt_zset *z;
     int found = zs_load(c, &argv[1], &z, NULL);
     if (found < 0)
         return;
-    long long n = 0;
-    if (found) {
-        long long lo, hi;
-        zs_span_score(z, &r, &lo, &hi);
-        n = hi > lo ? hi - lo : 0;
-    }
-    reply_int(&c->obuf, n);
+    long long lo = 0, hi = 0;
+    if (found)
+        zs_span(z, &bd, &lo, &hi);
+    reply_int(&c->obuf, hi > lo ? hi - lo : 0);
     crdt_zset_free(z);
+}
+
+static void zs_zcount(struct client *c, int argc, const struct dyn_arg *argv)
+{
+    (void)argc;
+    zs_count(c, argv, ZS_BY_SCORE);
 }
 
 static void zs_zlexcount(struct client *c, int argc,
                          const struct dyn_arg *argv)
 {
     (void)argc;
-    struct zs_lex r;
-    if (zs_parse_lex(&argv[2], &argv[3], &r)) {
-        client_error(c, ERR_RANGE_LEX);
-        return;
-    }
-    struct crdt_zset *z;
-    int found = zs_load(c, &argv[1], &z, NULL);
-    if (found < 0)
-        return;
-    long long n = 0;
-    if (found) {
-        long long lo, hi;
-        zs_span_lex(z, &r, &lo, &hi);
-        n = hi > lo ? hi - lo : 0;
-    }
-    reply_int(&c->obuf, n);
-    crdt_zset_free(z);
+    zs_count(c, argv, ZS_BY_LEX);
 }
 
 /*
@@ -1187,19 +1184,12 @@ static void zs_range_generic(struct client *c, int argc,
         minidx = maxidx;
         maxidx = t;
     }
-    struct zs_range r;
-    struct zs_lex lex;
+    struct zs_bounds bd;
     if (by == ZS_BY_RANK) {
         if (zs_parse_ll(c, &argv[minidx], &rstart) ||
             zs_parse_ll(c, &argv[maxidx], &rend))
             return;
-    } else if (by == ZS_BY_SCORE) {
-        if (zs_parse_range(&argv[minidx], &argv[maxidx], &r)) {
-            client_error(c, ERR_RANGE_FLOAT);
-            return;
-        }
-    } else if (zs_parse_lex(&argv[minidx], &argv[maxidx], &lex)) {
-        client_error(c, ERR_RANGE_LEX);
+    } else if (zs_parse_bounds(c, by, &argv[minidx], &argv[maxidx], &bd)) {
         return;
     }
     struct crdt_zset *z;
@@ -1212,10 +1202,7 @@ static void zs_range_generic(struct client *c, int argc,
             zs_collect_rank(z, rstart, rend, rev, &l);
         else {
             long long lo, hi;
-            if (by == ZS_BY_SCORE)
-                zs_span_score(z, &r, &lo, &hi);
-            else
-                zs_span_lex(z, &lex, &lo, &hi);
+            zs_span(z, &bd, &lo, &hi);
             zs_collect_span(z, lo, hi, offset, limit, rev, &l);
         }
     }
