@@ -418,7 +418,27 @@ struct sib_span {
     struct sibling v;
     const uint8_t *p;
     size_t len;
+    int seen;         /* object_write: the new context covers it */
 };
+
+/* 1 when ctx has seen every dot a typed sibling's state has seen (a SET
+ * that read a set covers it only if it read every add the set holds; its
+ * dot is the latest write's, and a join keeps other writers' adds inside).
+ * A string: 1 (only its dot matters). */
+static int ctx_covers_state(const struct vclock *ctx, const struct sibling *s)
+{
+    if (s->type == CRDT_TYPE_STRING)
+        return 1;
+    struct vclock seen;
+    vclock_init(&seen);
+    int ok = crdt_seen_bytes(s->type, s->value, s->vlen, &seen) == 0;
+    for (uint32_t k = 0; ok && k < seen.n; k++)
+        ok = vclock_get(ctx, seen.e[k].actor) >= seen.e[k].counter;
+    vclock_free(&seen);
+    return ok;
+}
+
+static struct object *obj_reconcile(const struct object *o);
 
 #define OBJ_STACK_SIBS 8
 
@@ -467,7 +487,9 @@ struct object *object_write(const struct object *cur,
     for (uint32_t i = 0; i < n; i++) {
         if (r[i].v.actor == w->actor)
             max = DYN_MAX(max, r[i].v.counter);
-        if (vclock_get(ctx, r[i].v.actor) < r[i].v.counter)
+        r[i].seen = vclock_get(ctx, r[i].v.actor) >= r[i].v.counter &&
+                    ctx_covers_state(ctx, &r[i].v);
+        if (!r[i].seen)
             max = DYN_MAX(max, tctx_get(r[i].v.ctx, r[i].v.ctxlen, w->actor));
     }
     uint64_t limit = w->max_counter ? w->max_counter : UINT64_MAX;
@@ -494,7 +516,7 @@ struct object *object_write(const struct object *cur,
                            vlen);
     size_t total = nlen;
     for (uint32_t i = 0; i < n; i++) {
-        if (vclock_get(ctx, r[i].v.actor) >= r[i].v.counter &&
+        if (r[i].seen &&
             tctx_get(r[i].v.ctx, r[i].v.ctxlen, w->actor) < nv.counter) {
             r[i].p = NULL; /* covered: dropped */
             continue;
@@ -530,6 +552,14 @@ struct object *object_write(const struct object *cur,
     vclock_free(&copy);
     if (r != stack)
         dyn_free(r);
+    if (typed && k > 1) {
+        /* a typed sibling stays beside others: the result is reconciled
+         * as a merge would (a string concurrent with a counter joins it),
+         * so every replica's object_from_bytes accepts it */
+        struct object *rec = obj_reconcile(o);
+        object_free(o);
+        o = rec;
+    }
     return o;
 }
 
@@ -538,17 +568,8 @@ struct object *object_write(const struct object *cur,
  * the set holds; a concurrent SADD elsewhere keeps the set alive). */
 static int rec_covers(const struct sib_rec *t, const struct sib_rec *s)
 {
-    if (vclock_get(&t->ctx, s->v.actor) < s->v.counter)
-        return 0;
-    if (s->v.type == CRDT_TYPE_STRING)
-        return 1;
-    struct vclock seen;
-    vclock_init(&seen);
-    int ok = crdt_seen_bytes(s->v.type, s->v.value, s->v.vlen, &seen) == 0;
-    for (uint32_t k = 0; ok && k < seen.n; k++)
-        ok = vclock_get(&t->ctx, seen.e[k].actor) >= seen.e[k].counter;
-    vclock_free(&seen);
-    return ok;
+    return vclock_get(&t->ctx, s->v.actor) >= s->v.counter &&
+           ctx_covers_state(&t->ctx, &s->v);
 }
 
 /* Total order on two records with the same dot, for a deterministic pick. */
@@ -624,10 +645,20 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
     vclock_init(&r->ctx);
     vclock_copy(&r->ctx, &a->ctx);
     vclock_merge(&r->ctx, &b->ctx);
-    if (o->v.counter > vclock_get(&r->ctx, o->v.actor))
+    /* the loser's dot, unless it is the winner's own (one dot, two
+     * states): the context never holds its own dot, and clipping it
+     * would rewrite the entry's ts, so a repeated merge would differ */
+    if (o->v.counter > vclock_get(&r->ctx, o->v.actor) &&
+        !(o->v.actor == w->v.actor && o->v.counter >= w->v.counter))
         vclock_set(&r->ctx, o->v.actor, o->v.counter, o->v.ts_ms);
-    if (vclock_get(&r->ctx, w->v.actor) >= w->v.counter)
-        vclock_set(&r->ctx, w->v.actor, w->v.counter - 1, w->v.ts_ms);
+    if (vclock_get(&r->ctx, w->v.actor) >= w->v.counter) {
+        /* below the winner's own dot; a context has no 0 entries (the
+         * decoder refuses them), so below dot 1 is no entry at all */
+        if (w->v.counter > 1)
+            vclock_set(&r->ctx, w->v.actor, w->v.counter - 1, w->v.ts_ms);
+        else
+            vclock_cap(&r->ctx, w->v.actor, 0);
+    }
     int empty = crdt_empty_bytes(type, (const uint8_t *)val.p, val.len);
     size_t len = sib_size(type, w->v.counter, w->v.ts_ms, w->v.expire_ms,
                           &r->ctx, val.len);
@@ -702,6 +733,58 @@ static uint32_t recs_join_all(struct sib_rec **u, uint32_t n, struct made *m)
     }
 }
 
+/* Keeps, in order, the records of u[0..n) that no other covers (unless
+ * they cover it back); returns their count, never 0. */
+static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n)
+{
+    uint32_t i, j, k = 0;
+    struct sib_rec **keep = dyn_malloc((size_t)n * sizeof(*keep));
+    for (i = 0; i < n; i++) {
+        int covered = 0;
+        for (j = 0; j < n && !covered; j++)
+            covered = j != i && rec_covers(u[j], u[i]) &&
+                      !rec_covers(u[i], u[j]);
+        if (!covered)
+            keep[k++] = u[i];
+    }
+    if (k == 0) { /* only a cycle of corrupt siblings can get here */
+        uint32_t w = 0;
+        for (i = 1; i < n; i++)
+            if (sib_beats(&u[i]->v, &u[w]->v))
+                w = i;
+        keep[k++] = u[w];
+    }
+    memcpy(u, keep, (size_t)k * sizeof(*u));
+    dyn_free(keep);
+    return k;
+}
+
+/* The reconciled object of the records u[0..n) in dot order (the union
+ * of two objects, or one object's own): joinable records are joined,
+ * then every record another covers (and that does not cover back) goes. */
+static struct object *recs_reconcile(struct sib_rec **u, uint32_t n,
+                                     struct made *made)
+{
+    n = recs_join_all(u, n, made);
+    n = recs_drop_covered(u, n);
+    return obj_build(u, n);
+}
+
+static struct object *obj_reconcile(const struct object *o)
+{
+    uint32_t n;
+    struct sib_rec *r = obj_recs(o, &n);
+    struct sib_rec **u = dyn_malloc((size_t)n * sizeof(*u));
+    struct made made = { NULL, 0, 0 };
+    for (uint32_t i = 0; i < n; i++)
+        u[i] = &r[i];
+    struct object *out = recs_reconcile(u, n, &made);
+    dyn_free(u);
+    made_free(&made);
+    recs_free(r, n);
+    return out;
+}
+
 struct object *object_merge(const struct object *a, const struct object *b,
                             int *changed_a)
 {
@@ -737,30 +820,10 @@ struct object *object_merge(const struct object *a, const struct object *b,
             j++;
         }
     }
-    n = recs_join_all(u, n, &made);
-
-    struct sib_rec **keep = dyn_malloc((size_t)n * sizeof(*keep));
-    uint32_t k = 0;
-    for (i = 0; i < n; i++) {
-        int covered = 0;
-        for (j = 0; j < n && !covered; j++)
-            covered = j != i && rec_covers(u[j], u[i]) &&
-                      !rec_covers(u[i], u[j]);
-        if (!covered)
-            keep[k++] = u[i];
-    }
-    if (k == 0) { /* only a cycle of corrupt siblings can get here */
-        uint32_t w = 0;
-        for (i = 1; i < n; i++)
-            if (sib_beats(&u[i]->v, &u[w]->v))
-                w = i;
-        keep[k++] = u[w];
-    }
-    struct object *o = obj_build(keep, k);
+    struct object *o = recs_reconcile(u, n, &made);
     if (changed_a)
         *changed_a = o->size != a->size || memcmp(o->b, a->b, a->size) != 0;
 
-    dyn_free(keep);
     dyn_free(u);
     made_free(&made);
     recs_free(ra, na);

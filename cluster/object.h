@@ -96,9 +96,13 @@ struct object_limits {
  * (actor, max(w->min_counter, 1 + max counter of actor in w->ctx, in the
  * dots of cur and in the contexts of the siblings of cur that stay)),
  * its context is w->ctx, pruned to max_ctx_entries (*pruned += dropped).
- * The new sibling is reconciled with cur: siblings it covers are dropped,
- * the rest are kept (and so is a covered one whose context claims the new
- * dot: only a forged context does that, see object_merge).  Returns the
+ * The new sibling is reconciled with cur: siblings it covers are dropped
+ * (a typed one only when w->ctx has seen every dot its state has, as in
+ * object_merge), the rest are kept (and so is a covered one whose context
+ * claims the new dot: only a forged context does that, see object_merge);
+ * a result that keeps a typed sibling beside others is reconciled as
+ * object_merge would (a string concurrent with a counter joins it), so
+ * object_from_bytes accepts every object written here.  Returns the
  * new object; cur is not modified.  Returns NULL, and builds nothing, when
  * the counter would pass w->max_counter or UINT64_MAX: counters never
  * wrap, so a dot is never reused. */

@@ -1,7 +1,8 @@
 /*
  * test_db.c -- the keyspace as handlers see it: visibility, lazy and active
- * expiry, versioned writes (siblings, max-siblings, lww, pruning) and
- * tombstone reaping.  Runs db.c on a bare struct node (no event loop).
+ * expiry, versioned writes (siblings, max-siblings, lww, pruning),
+ * tombstone reaping, and refusal of a newer node's format or type.  Runs
+ * db.c on a bare struct node (no event loop).
  */
 #include <check.h>
 #include <stdio.h>
@@ -507,6 +508,46 @@ START_TEST(flush_empties_the_keyspace)
 }
 END_TEST
 
+/* An object a newer node wrote (a format or a value type this node does
+ * not know) is refused with DYN_EFORMAT, and nothing is stored: not over
+ * an existing key, not as a new one. */
+START_TEST(a_newer_format_or_type_is_refused_and_nothing_stored)
+{
+    struct node n;
+    node_setup(&n);
+    ck_assert_int_eq(set_val(&n, "k", "v", 0), 0);
+    const struct object *cur = db_object(&n, "k", 1);
+    ck_assert_ptr_nonnull(cur);
+    size_t len = object_size(cur);
+    uint8_t *before = dyn_memdup(object_bytes(cur), len);
+    uint8_t *newer = dyn_memdup(before, len);
+    newer[0] = 3; /* OBJECT_FORMAT 3: not known here */
+    ck_assert_int_eq(db_merge_bytes(&n, "k", 1, newer, len), DYN_EFORMAT);
+    ck_assert_int_eq(db_merge_bytes(&n, "new", 3, newer, len), DYN_EFORMAT);
+    /* format 2 with one sibling of type 0x7f */
+    uint8_t typed[] = {2, 1, 0x04, 0x7f, 1, 0, 0, 0, 0, 0, 0, 0xB0,
+                       1, 1, 0, 1, 0x7f};
+    ck_assert_int_eq(db_merge_bytes(&n, "k", 1, typed, sizeof(typed)),
+                     DYN_EFORMAT);
+    ck_assert_int_eq(db_merge_bytes(&n, "new", 3, typed, sizeof(typed)),
+                     DYN_EFORMAT);
+    cur = db_object(&n, "k", 1);
+    ck_assert_uint_eq(object_size(cur), len);
+    ck_assert_mem_eq(object_bytes(cur), before, len);
+    ck_assert_ptr_null(db_object(&n, "new", 3));
+    ck_assert(visible(&n, "k", "v"));
+    /* bad bytes are DYN_EINVAL, not DYN_EFORMAT */
+    ck_assert_int_eq(db_merge_bytes(&n, "k", 1, before, len - 1),
+                     DYN_EINVAL);
+    /* the same merge path takes a known format */
+    ck_assert_int_eq(db_merge_bytes(&n, "new", 3, before, len), 1);
+    ck_assert_ptr_nonnull(db_object(&n, "new", 3));
+    dyn_free(before);
+    dyn_free(newer);
+    node_teardown(&n);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
     Suite *su = suite_create("db");
@@ -527,6 +568,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, a_context_claiming_unmade_writes_is_refused);
     tcase_add_test(tc, a_replicated_forged_claim_never_moves_the_counters);
     tcase_add_test(tc, a_forged_claim_on_a_node_that_never_wrote);
+    tcase_add_test(tc, a_newer_format_or_type_is_refused_and_nothing_stored);
     suite_add_tcase(su, tc);
     return su;
 }
