@@ -563,6 +563,71 @@ START_TEST(zset_any_delivery_order_with_duplicates_converges)
 }
 END_TEST
 
+/* Both worlds receive the same ops; at a converged point one of them
+ * compacts every replica with the common seen clock (the precondition:
+ * every later state descends from it).  Members and scores stay equal in
+ * both worlds at every later step, and compaction drops every hidden
+ * entry of a removed member. */
+START_TEST(zset_compaction_changes_no_member)
+{
+    struct rng g = { SEED ^ 0x5 };
+    uint32_t hidden_dropped = 0;
+    for (int h = 0; h < HISTORIES / 3; h++) {
+        struct world a, b;
+        world_init(&a);
+        world_init(&b);
+        struct rng ga = g, gb;
+        for (int t = 0; t < STEPS / 2 && a.nops < STEPS / 2; t++)
+            step(&a, &ga, (int)rng_below(&ga, NREP), t);
+        for (int r = 1; r < NREP; r++)
+            join_into(&a.z[0], a.z[r]);
+        for (int r = 1; r < NREP; r++)
+            join_into(&a.z[r], a.z[0]);
+        for (int i = 0; i < a.nops; i++)
+            for (int r = 0; r < NREP; r++)
+                a.log[r][i] = 1;
+        b = a; /* the logs and ops; the states are copied below */
+        struct vclock st;
+        vclock_init(&st);
+        crdt_zset_seen(a.z[0], &st);
+        for (int r = 0; r < NREP; r++) {
+            b.z[r] = crdt_zset_dup(a.z[r]);
+            ck_assert_int_eq(crdt_zset_compact(b.z[r], &st), 0);
+            hidden_dropped += crdt_zset_nentries(a.z[r]) -
+                              crdt_zset_nentries(b.z[r]);
+        }
+        for (int i = 0; i < b.nops; i++)
+            b.upd[i] = crdt_zset_dup(a.upd[i]);
+        vclock_free(&st);
+        char ta[512], tb[512];
+        text(a.z[0], ta, sizeof(ta));
+        text(b.z[0], tb, sizeof(tb));
+        ck_assert_str_eq(ta, tb);
+        gb = ga;
+        for (int t = STEPS / 2; t < STEPS && a.nops < STEPS; t++) {
+            int ra = (int)rng_below(&ga, NREP), rb = (int)rng_below(&gb, NREP);
+            ck_assert_int_eq(ra, rb);
+            step(&a, &ga, ra, t);
+            step(&b, &gb, rb, t);
+            for (int r = 0; r < NREP; r++) {
+                text(a.z[r], ta, sizeof(ta));
+                text(b.z[r], tb, sizeof(tb));
+                if (strcmp(ta, tb) != 0)
+                    ck_abort_msg("seed %llx history %d step %d replica %d: "
+                                 "'%s' uncompacted, '%s' compacted",
+                                 (unsigned long long)SEED, h, t, r, ta, tb);
+            }
+            check_oracle(&b, ra, h, t);
+        }
+        world_free(&a);
+        world_free(&b);
+        g = ga;
+    }
+    /* The histories did leave hidden entries, and compaction took them. */
+    ck_assert_uint_gt(hidden_dropped, 0);
+}
+END_TEST
+
 /* ---- untrusted bytes ---------------------------------------------------- */
 
 static struct crdt_zset *sample(void)
@@ -703,6 +768,7 @@ static Suite *zset_suite(void)
     tcase_add_test(tc, zset_random_histories_match_the_oracle);
     tcase_add_test(tc, zset_join_laws_byte_for_byte);
     tcase_add_test(tc, zset_any_delivery_order_with_duplicates_converges);
+    tcase_add_test(tc, zset_compaction_changes_no_member);
     tcase_add_test(tc, zset_decode_round_trips_and_refuses_truncations);
     tcase_add_test(tc, zset_decode_survives_mutations);
     tcase_add_test(tc, zset_decode_applies_limits);
