@@ -575,7 +575,6 @@ START_TEST(zset_compaction_changes_no_member)
     for (int h = 0; h < HISTORIES / 3; h++) {
         struct world a, b;
         world_init(&a);
-        world_init(&b);
         struct rng ga = g, gb;
         for (int t = 0; t < STEPS / 2 && a.nops < STEPS / 2; t++)
             step(&a, &ga, (int)rng_below(&ga, NREP), t);
