@@ -604,7 +604,8 @@ static void made_free(struct made *m)
  * type's join (for a counter and a string: the string joins the counter
  * as a base, docs/TYPES.md section 4); the dot, ts and expiry are those of
  * the lww winner of the two, and the context has seen both (the loser's
- * dot included, kept below the winner's own dot).  NULL when a value does
+ * dot included, kept below the winner's own dot; two versions of one dot,
+ * a join and an original it joined, add nothing).  NULL when a value does
  * not decode (only a corrupt peer; the caller keeps both then).
  */
 static struct sib_rec *rec_join(const struct sib_rec *a,
@@ -645,10 +646,13 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
     vclock_init(&r->ctx);
     vclock_copy(&r->ctx, &a->ctx);
     vclock_merge(&r->ctx, &b->ctx);
-    /* the loser's dot, unless it is the winner's own (one dot, two
-     * states): the context never holds its own dot, and clipping it
-     * would rewrite the entry's ts, so a repeated merge would differ */
-    if (o->v.counter > vclock_get(&r->ctx, o->v.actor) &&
+    /* the loser's dot only when it continues its actor's entry: a vclock
+     * entry claims every dot below it, and a loser above a gap (a blind
+     * write beside an older sibling of its actor) would claim, and drop,
+     * siblings nobody saw.  Leaving it out loses nothing: a copy of the
+     * loser met later joins in again, and joins are idempotent.  Never
+     * the winner's own dot (one dot, two states). */
+    if (o->v.counter == vclock_get(&r->ctx, o->v.actor) + 1 &&
         !(o->v.actor == w->v.actor && o->v.counter >= w->v.counter))
         vclock_set(&r->ctx, o->v.actor, o->v.counter, o->v.ts_ms);
     if (vclock_get(&r->ctx, w->v.actor) >= w->v.counter) {
