@@ -19,6 +19,9 @@
  *                   DEL on a counter.
  *   crdt_set_*      an add-wins observed-remove set without tombstones
  *                   (ORSWOT, crdt_set.c), members are byte strings.
+ *   crdt_zset_*     a sorted set (crdt_zset.c): add-wins members on a
+ *                   crdt_set of entries, scores last-writer-wins registers
+ *                   plus ZINCRBY counters with observed reset.
  *   crdt_list_*     a sequence on the ORSWOT (crdt_list.c): each element
  *                   is a member whose bytes start with a dense position
  *                   id, so member order is list order.
@@ -60,6 +63,7 @@ enum crdt_err {
     CRDT_ENOTFLOAT = -102, /* "value is not a valid float" */
     CRDT_EOVERFLOW = -103, /* "increment or decrement would overflow" */
     CRDT_ENANINF = -104,   /* "increment would produce NaN or Infinity" */
+    CRDT_ENANSCORE = -110, /* "resulting score is not a number (NaN)" */
 };
 
 /* The Redis error text (with its "ERR " prefix) of a crdt_err, or of
@@ -303,6 +307,85 @@ void crdt_set_encode(const struct crdt_set *s, struct dbuf *out);
 int crdt_set_decode(const uint8_t *p, size_t len,
                     const struct crdt_limits *lim, struct crdt_set **out);
 
+/* ---- the sorted set ------------------------------------------------------ */
+
+struct crdt_zset; /* opaque */
+
+struct crdt_zset *crdt_zset_new(void);
+void crdt_zset_free(struct crdt_zset *z);
+struct crdt_zset *crdt_zset_dup(const struct crdt_zset *z);
+
+/*
+ * ZADD member score: a register write with dot and ts_ms.  It observes
+ * every entry of the member (its older registers and the ZINCRBY counters
+ * it sees, whose sums it records as cancelled) and replaces them.
+ * *added: 1 when it was not a member.  CRDT_ESTALE, DYN_ELIMIT (member
+ * bytes, members, actors, dots); nothing changes on an error.  score must
+ * not be NaN (DYN_EINVAL).
+ */
+int crdt_zset_add(struct crdt_zset *z, const void *m, size_t len, double score,
+                  const struct crdt_dot *dot, uint64_t ts_ms,
+                  const struct crdt_limits *lim, int *added);
+/*
+ * ZINCRBY member by.  fold = 1 on a node that holds the only copy (no
+ * concurrent writer): the new score is written as a register, old + by
+ * exactly as Redis computes it.  fold = 0: dot's actor's counter for the
+ * member grows by `by`, so increments concurrent with anything survive.
+ * *result: the score it reads as afterwards.  CRDT_ENANSCORE when the
+ * result would be NaN (nothing changes), CRDT_ESTALE, DYN_ELIMIT.
+ */
+int crdt_zset_incrby(struct crdt_zset *z, const void *m, size_t len, double by,
+                     const struct crdt_dot *dot, uint64_t ts_ms, int fold,
+                     const struct crdt_limits *lim, double *result);
+/*
+ * ZREM member: every entry of the member goes.  With fold = 0, when the
+ * member had ZINCRBY counters, one hidden entry (with dot) keeps what they
+ * had summed, so a concurrent ZINCRBY that survives the remove adds only
+ * its own increment.  Returns 1 when it was a member, 0 when not, or an
+ * error (CRDT_ESTALE, DYN_ELIMIT; nothing changed).
+ */
+int crdt_zset_remove(struct crdt_zset *z, const void *m, size_t len,
+                     const struct crdt_dot *dot, int fold,
+                     const struct crdt_limits *lim);
+
+/* Reads, on the view sorted by (score, member bytes; shorter first on a
+ * common prefix), Redis's order.  Member pointers point into the state
+ * until its next change. */
+uint32_t crdt_zset_card(const struct crdt_zset *z);
+/* 1 and *score when m is a member, else 0. */
+int crdt_zset_score(const struct crdt_zset *z, const void *m, size_t len,
+                    double *score);
+/* The member at rank i < card. */
+void crdt_zset_at(const struct crdt_zset *z, uint32_t i, const uint8_t **m,
+                  size_t *len, double *score);
+/* 1 and *rank when m is a member, else 0. */
+int crdt_zset_rank(const struct crdt_zset *z, const void *m, size_t len,
+                   uint32_t *rank);
+
+/* The least upper bound of a and b (a new state): crdt_set_join of the
+ * entries. */
+struct crdt_zset *crdt_zset_join(const struct crdt_zset *a,
+                                 const struct crdt_zset *b);
+/* crdt_set_compact of the entries, under its precondition; also drops the
+ * hidden entries of removed members (no concurrent ZINCRBY can remain). */
+int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable);
+/* Entries kept (registers, counters, hidden): the metadata cost. */
+uint32_t crdt_zset_nentries(const struct crdt_zset *z);
+/* Per actor the highest dot seen (crdt_set_seen of the entries). */
+void crdt_zset_seen(const struct crdt_zset *z, struct vclock *out);
+/* DEL as an observed remove of every entry, without a dot: no hidden
+ * entry stays, so a ZINCRBY concurrent with the DEL survives it with its
+ * counter's whole sum (nothing acknowledged is lost; TYPES.md). */
+void crdt_zset_clear(struct crdt_zset *z);
+
+/* u8 CRDT_TYPE_ZSET, then crdt_set_encode of the entries. */
+void crdt_zset_encode(const struct crdt_zset *z, struct dbuf *out);
+/* Untrusted bytes; only the canonical encoding is accepted. */
+int crdt_zset_decode(const uint8_t *p, size_t len,
+                     const struct crdt_limits *lim, struct crdt_zset **out);
+/* Readable text, one line per member by rank with its entries, then the
+ * hidden entries (DYNAMO.LOCAL). */
+void crdt_zset_describe(const struct crdt_zset *z, struct dbuf *out);
 /* ---- the list (a sequence on the ORSWOT) --------------------------------- */
 
 struct crdt_list; /* opaque */
