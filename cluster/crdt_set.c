@@ -326,6 +326,24 @@ void crdt_set_member(const struct crdt_set *s, uint32_t i, const uint8_t **p,
     *len = s->m[i].len;
 }
 
+uint32_t crdt_set_lower_bound(const struct crdt_set *s, const void *p,
+                              size_t len)
+{
+    uint32_t at;
+    member_find(s, p, len, &at);
+    return at;
+}
+
+void crdt_set_member_dots(const struct crdt_set *s, uint32_t i,
+                          const struct crdt_dot **dots, uint32_t *ndots,
+                          int *mark)
+{
+    dyn_assert(i < s->n);
+    *dots = s->m[i].dots;
+    *ndots = s->m[i].ndots;
+    *mark = s->m[i].mark;
+}
+
 void crdt_set_clock(const struct crdt_set *s, struct vclock *out)
 {
     vclock_copy(out, &s->clock);
