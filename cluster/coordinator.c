@@ -37,6 +37,18 @@
  * ROUTE_ALL (FLUSHALL) goes to every node; ROUTE_NOTIFY (DYNAMO.CONFIG SET)
  * runs here and tells the others; ROUTE_REFUSED is refused.
  *
+ * ROUTE_GATHER commands (SINTER, SMOVE, ZUNIONSTORE, LMOVE ...: several
+ * keys of typed values, issue #14) run in three steps ("multi-key
+ * commands" below): each key's merged object is read through that key's
+ * own coordinator (a child op of DYNAMO.OBJECT: a quorum read, a read
+ * repair); the command's ordinary handler runs here on a scratch store
+ * that holds those copies; and each key whose copy the handler changed is
+ * merged through its own coordinator (a child op of DYNAMO.MERGE: the
+ * replicas join the new state with theirs, W acks).  Typed values join,
+ * so a write that raced the command on another node is kept, not
+ * overwritten: the command is per key, never atomic across keys, as
+ * everything in a Dynamo.
+ *
  * The coordinator knows no client.  A request comes with its reply
  * protocol and a struct coord_call whose callback takes the reply; the
  * pipeline (server/pipeline.c) keeps a client's replies in order and
@@ -89,6 +101,7 @@
 #include "server/cmd_info.h"
 #include "server/command.h"
 #include "server/db.h"
+#include "server/engine.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "server/reply.h"
@@ -99,6 +112,7 @@ enum op_kind {
     OP_KEY,       /* one key: coordinate here or forward */
     OP_FANOUT,    /* one child op per key, combined */
     OP_GATHER,    /* one request per member, combined */
+    OP_MULTI,     /* ROUTE_GATHER: read each key, run here, merge each */
 };
 
 enum op_phase { PH_START, PH_READ, PH_WRITE, PH_FORWARD, PH_GATHER, PH_DONE };
@@ -160,6 +174,11 @@ struct op {
     uint64_t scan_next;         /* COMBINE_SCAN */
     char *pattern;
     struct ksop *ks;            /* ROUTE_KEYSPACE: the merge's state */
+    int *mkeys;                 /* OP_MULTI: the keys' argv indexes, */
+    uint32_t nmkeys;            /* distinct ones */
+    int mwriting;               /* 0: reading the keys, 1: merging them */
+    struct dbuf mreply;         /* the handler's reply, sent once merged */
+    int mfailed;
 
     struct dbuf reply;
     uint64_t deadline;
@@ -479,6 +498,8 @@ static void op_free(struct op *op)
     dyn_free(op->argv);
     dyn_free(op->pattern);
     ks_free(op->ks);
+    dyn_free(op->mkeys);
+    dbuf_free(&op->mreply);
     object_free(op->written);
     dbuf_free(&op->reply);
     dyn_free(op);
@@ -1174,6 +1195,8 @@ static void combine_children(struct op *op)
 /* Decodes an array of bulk strings from a peer into keys. */
 static void gather_combine(struct op *op);
 
+static void multi_next(struct op *op);
+
 static void op_child_done(struct op *parent, uint32_t slot,
                           const struct dbuf *reply, int failed)
 {
@@ -1187,8 +1210,195 @@ static void op_child_done(struct op *parent, uint32_t slot,
         return;
     if (parent->ndone < parent->nchild)
         return;
+    if (parent->kind == OP_MULTI) {
+        multi_next(parent);
+        return;
+    }
     combine_children(parent);
     op_finish(parent);
+}
+
+/* ---- multi-key commands (ROUTE_GATHER) ---------------------------------- */
+
+#define MULTI_MAX_KEYS 1024
+
+/* Starts one child per key: argv = { verb, key [, bytes] }. */
+static void multi_children(struct op *op, const char *verb,
+                           const struct dbuf *bytes)
+{
+    const struct command *sc = lookup(op->cl, verb);
+    dyn_assert(sc != NULL);
+    for (uint32_t i = 0; i < op->nchild; i++)
+        op->child_failed[i] = 0;
+    op->ndone = 0;
+    op->refs++; /* hold the op while children start synchronously */
+    for (uint32_t i = 0; i < op->nchild; i++) {
+        struct dyn_arg av[3];
+        av[0].p = verb;
+        av[0].len = strlen(verb);
+        av[1] = op->argv[op->mkeys[i]];
+        av[2].p = bytes ? bytes[i].p : NULL;
+        av[2].len = bytes ? bytes[i].len : 0;
+        int saved = op->resp;
+        op->resp = 2; /* the children's replies are parsed here */
+        child_start(op, i, sc, bytes ? 3 : 2, av);
+        op->resp = saved;
+    }
+    op->refs--;
+}
+
+static void multi_start(struct op *op)
+{
+    int pos[MULTI_MAX_KEYS];
+    int n = command_keys(op->cmd, op->argc, op->argv, pos, MULTI_MAX_KEYS);
+    if (n < 0 || n == 0) {
+        /* numkeys is not a count of the keys given: the handler words
+         * Redis's error, on no data */
+        dbuf_reset(&op->reply);
+        struct store *real = op->cl->node->store;
+        struct store *scratch = store_new(1);
+        struct engine *e = op->cl->node->engine;
+        op->cl->node->store = scratch;
+        op->cl->node->engine = NULL;
+        op->failed = exec_local(op->cl, op->cmd, op->resp, op->argc, op->argv,
+                                &op->reply);
+        op->cl->node->store = real;
+        op->cl->node->engine = e;
+        store_free(scratch);
+        op_finish(op);
+        return;
+    }
+    op->mkeys = dyn_malloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        const struct dyn_arg *k = &op->argv[pos[i]];
+        int dup = 0;
+        for (uint32_t j = 0; j < op->nmkeys && !dup; j++) {
+            const struct dyn_arg *o = &op->argv[op->mkeys[j]];
+            dup = o->len == k->len && memcmp(o->p, k->p, k->len) == 0;
+        }
+        if (!dup)
+            op->mkeys[op->nmkeys++] = pos[i];
+    }
+    op->nchild = op->nmkeys;
+    op->child = dyn_calloc(op->nchild, sizeof(struct dbuf));
+    op->child_failed = dyn_calloc(op->nchild, 1);
+    dbuf_init(&op->mreply);
+    op->phase = PH_GATHER;
+    multi_children(op, "dynamo.object", NULL);
+    op_maybe_free(op);
+}
+
+/* A child's RESP2 bulk reply: 1 and the bytes, 0 for nil, -1 otherwise. */
+static int multi_bulk(const struct dbuf *b, const char **p, size_t *len)
+{
+    if (b->len >= 5 && memcmp(b->p, "$-1\r\n", 5) == 0)
+        return 0;
+    if (b->len < 4 || b->p[0] != '$')
+        return -1;
+    char *end;
+    long long n = strtoll(b->p + 1, &end, 10);
+    if (n < 0 || end[0] != '\r' || (size_t)(end + 2 - b->p) + (size_t)n + 2 >
+                                         b->len)
+        return -1;
+    *p = end + 2;
+    *len = (size_t)n;
+    return 1;
+}
+
+/* Every key read: run the handler on their copies; every key merged:
+ * reply. */
+static void multi_next(struct op *op)
+{
+    struct cluster *cl = op->cl;
+    struct node *n = cl->node;
+    for (uint32_t i = 0; i < op->nchild; i++) {
+        if (op->child_failed[i]) {
+            dbuf_reset(&op->reply);
+            dbuf_append(&op->reply, op->child[i].p, op->child[i].len);
+            op->failed = OP_FAILED;
+            op_finish(op);
+            return;
+        }
+    }
+    if (op->mwriting) {
+        dbuf_reset(&op->reply);
+        dbuf_append(&op->reply, op->mreply.p, op->mreply.len);
+        op->failed = op->mfailed;
+        op_finish(op);
+        return;
+    }
+    /* the copies, in a scratch store the handler sees as the keyspace */
+    struct store *scratch = store_new(1);
+    uint64_t *before = dyn_calloc(op->nchild, sizeof(*before));
+    for (uint32_t i = 0; i < op->nchild; i++) {
+        const char *p;
+        size_t len;
+        struct object *o = NULL;
+        int rc = multi_bulk(&op->child[i], &p, &len);
+        if (rc > 0 && db_parse_object(n, p, len, &o) == 0) {
+            before[i] = object_digest(o);
+            store_put_take(scratch, op->argv[op->mkeys[i]].p,
+                           op->argv[op->mkeys[i]].len, o);
+        } else if (rc != 0) {
+            reply_err(op, "ERR a replica answered %s with %s",
+                      "DYNAMO.OBJECT", "an object this node cannot read");
+            op->failed = OP_FAILED;
+            dyn_free(before);
+            store_free(scratch);
+            op_finish(op);
+            return;
+        }
+    }
+    struct store *real = n->store;
+    struct engine *e = n->engine;
+    n->store = scratch;
+    n->engine = NULL;
+    op->mfailed = exec_local(cl, op->cmd, op->resp, op->argc, op->argv,
+                             &op->mreply);
+    n->store = real;
+    n->engine = e;
+    /* the dots the handler used are this node's: reserve them before any
+     * replica holds one (db.c's essay on counters) */
+    if (e && engine_reserve_counters(e, n->dot_counter) != 0) {
+        reply_err(op, "ERR write failed: the node could not reserve its "
+                      "dot counters on disk");
+        op->failed = OP_FAILED;
+        dyn_free(before);
+        store_free(scratch);
+        op_finish(op);
+        return;
+    }
+    struct dbuf *bytes = dyn_calloc(op->nchild, sizeof(*bytes));
+    uint32_t nw = 0;
+    for (uint32_t i = 0; i < op->nchild; i++) {
+        const struct dyn_arg *k = &op->argv[op->mkeys[i]];
+        const struct object *o = store_get(scratch, k->p, k->len);
+        if (!o || object_digest(o) == before[i])
+            continue;
+        dbuf_init(&bytes[nw]);
+        dbuf_append(&bytes[nw], object_bytes(o), object_size(o));
+        op->mkeys[nw++] = op->mkeys[i];
+    }
+    dyn_free(before);
+    store_free(scratch);
+    if (nw == 0 || op->mfailed) {
+        for (uint32_t i = 0; i < nw; i++)
+            dbuf_free(&bytes[i]);
+        dyn_free(bytes);
+        dbuf_reset(&op->reply);
+        dbuf_append(&op->reply, op->mreply.p, op->mreply.len);
+        op->failed = op->mfailed;
+        op_finish(op);
+        return;
+    }
+    op->mwriting = 1;
+    for (uint32_t i = 0; i < op->nchild; i++)
+        dbuf_free(&op->child[i]);
+    op->nchild = nw;
+    multi_children(op, "dynamo.merge", bytes);
+    for (uint32_t i = 0; i < nw; i++)
+        dbuf_free(&bytes[i]);
+    dyn_free(bytes);
 }
 
 /* A gather's deadline passed: -TIMEOUT with the figures and the names of
@@ -2230,6 +2440,10 @@ static void op_run(struct op *op)
         break;
     case ROUTE_NOTIFY:
         notify_start(op);
+        break;
+    case ROUTE_GATHER:
+        op->kind = OP_MULTI;
+        multi_start(op);
         break;
     case ROUTE_REFUSED:
         reply_err(op,

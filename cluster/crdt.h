@@ -44,9 +44,12 @@
 /* The first byte of each type's encoding: its tag and version.  The object
  * format (docs/TYPES.md) carries the same number per sibling. */
 enum crdt_type {
+    CRDT_TYPE_STRING = 0,  /* not a CRDT: a plain string sibling */
     CRDT_TYPE_COUNTER = 1,
     CRDT_TYPE_SET = 2,
     CRDT_TYPE_HASH = 3,
+    CRDT_TYPE_ZSET = 4,
+    CRDT_TYPE_LIST = 5,
 };
 
 /* Errors of the operations, after enum dyn_err's range. */
@@ -75,6 +78,55 @@ struct crdt_limits {
     uint32_t max_member_len;  /* bytes of one member or of a counter's base */
     uint32_t max_dots;        /* dots of one member, and of the dot cloud */
 };
+
+/* ---- typed values as bytes (crdt.c) --------------------------------------
+ *
+ * What the object layer and db need of a value whose type is only known
+ * at run time: the registry dispatches on the type number to the type's
+ * own decode, join and encode.  Every function takes the type's canonical
+ * encoding (untrusted bytes are checked: DYN_EINVAL, DYN_ELIMIT), and
+ * writes a canonical encoding into out. */
+
+/* 1 when this node knows the type number (and may store it). */
+int crdt_type_known(int type);
+/* Redis's TYPE name: "string" (a counter too), "set", "hash", "zset",
+ * "list"; "none" for an unknown number. */
+const char *crdt_type_name(int type);
+/* Decodes and re-checks p (the canonical encoding of type); 0 or the
+ * decoder's error. */
+int crdt_validate_bytes(int type, const uint8_t *p, size_t len,
+                        const struct crdt_limits *lim);
+/* The join of two states of one type, into out. */
+int crdt_join_bytes(int type, const uint8_t *a, size_t alen, const uint8_t *b,
+                    size_t blen, const struct crdt_limits *lim,
+                    struct dbuf *out);
+/* 1 when the state reads as absent (no member; a counter whose DEL won). */
+int crdt_empty_bytes(int type, const uint8_t *p, size_t len);
+/* Per actor, the highest dot the state has seen (its context, gaps
+ * claimed).  0 or the decoder's error. */
+int crdt_seen_bytes(int type, const uint8_t *p, size_t len, struct vclock *out);
+/* DEL as an observed remove: every member the state holds goes (a
+ * counter: a reset to absent with dot); the context stays, so an add
+ * this state has not seen still wins a later join. */
+int crdt_clear_bytes(int type, const uint8_t *p, size_t len,
+                     const struct crdt_dot *dot, uint64_t ts_ms,
+                     const struct crdt_limits *lim, struct dbuf *out);
+/* Compaction with every dot the state has seen stable (a node that holds
+ * the only copy); a counter is returned as is. */
+int crdt_compact_all_bytes(int type, const uint8_t *p, size_t len,
+                           struct dbuf *out);
+/* A readable account of the state: one item per line (DYNAMO.LOCAL). */
+int crdt_describe_bytes(int type, const uint8_t *p, size_t len,
+                        struct dbuf *out);
+/* The value as a client reads it, item by item, in the order a full read
+ * replies (SMEMBERS, HGETALL's field then value, ZRANGE WITHSCORES's
+ * member then score, LRANGE): emit is called per item; a counter emits
+ * its text once (nothing when absent).  0 or the decoder's error. */
+typedef void (*crdt_emit_fn)(void *ctx, const uint8_t *p, size_t len);
+int crdt_items_bytes(int type, const uint8_t *p, size_t len,
+                     crdt_emit_fn emit, void *ctx);
+/* A member or a value for a readable line: quoted, escaped, cut to 64. */
+void crdt_describe_member(struct dbuf *out, const uint8_t *p, size_t len);
 
 /* ---- the PN-counter ------------------------------------------------------ */
 
@@ -144,6 +196,7 @@ struct crdt_counter *crdt_counter_join(const struct crdt_counter *a,
 /* The counter's clock: per actor the last dot it has seen. */
 void crdt_counter_clock(const struct crdt_counter *c, struct vclock *out);
 
+void crdt_counter_describe(const struct crdt_counter *c, struct dbuf *out);
 void crdt_counter_encode(const struct crdt_counter *c, struct dbuf *out);
 int crdt_counter_decode(const uint8_t *p, size_t len,
                         const struct crdt_limits *lim,
@@ -220,6 +273,9 @@ uint32_t crdt_set_ncloud(const struct crdt_set *s);
  */
 int crdt_set_compact(struct crdt_set *s, const struct vclock *stable);
 
+/* Per actor the highest dot seen (clock and cloud). */
+void crdt_set_seen(const struct crdt_set *s, struct vclock *out);
+void crdt_set_describe(const struct crdt_set *s, struct dbuf *out);
 void crdt_set_encode(const struct crdt_set *s, struct dbuf *out);
 int crdt_set_decode(const uint8_t *p, size_t len,
                     const struct crdt_limits *lim, struct crdt_set **out);
@@ -255,6 +311,11 @@ int crdt_hash_set(struct crdt_hash *h, const void *f, size_t flen,
 int crdt_hash_del(struct crdt_hash *h, const void *f, size_t flen,
                   struct crdt_dot *dot, const struct crdt_limits *lim,
                   int *removed);
+/* DEL of the whole hash, an observed remove with one dot: every entry
+ * goes, and one key-wide reset keeps, per field that was incremented,
+ * what the DEL saw (so a concurrent HINCRBY counts alone). */
+int crdt_hash_clear(struct crdt_hash *h, const struct crdt_dot *dot,
+                    const struct crdt_limits *lim);
 /* HINCRBY f by.  *result: the new value.  CRDT_ENOTINT (the value is not
  * an integer), CRDT_EOVERFLOW (Redis's test, or the actor's own running
  * sum would leave int64). */
@@ -284,6 +345,8 @@ int crdt_hash_find(struct crdt_hash *h, const void *f, size_t flen,
 
 struct crdt_hash *crdt_hash_join(const struct crdt_hash *a,
                                  const struct crdt_hash *b);
+/* Per actor, the highest dot the state has seen (crdt_set_seen). */
+void crdt_hash_seen(const struct crdt_hash *h, struct vclock *out);
 /* crdt_set_compact's rule and precondition, on the entries. */
 int crdt_hash_compact(struct crdt_hash *h, const struct vclock *stable);
 /* u8 CRDT_TYPE_HASH, then the entries' crdt_set encoding. */

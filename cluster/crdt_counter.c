@@ -56,6 +56,7 @@
 #include "cluster/crdt.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -836,4 +837,40 @@ int crdt_counter_decode(const uint8_t *p, size_t len,
 out:
     crdt_counter_free(c);
     return rc;
+}
+
+/* ---- a readable state (DYNAMO.LOCAL) ------------------------------------------ */
+
+void crdt_counter_describe(const struct crdt_counter *c, struct dbuf *out)
+{
+    char f[64];
+    for (uint32_t k = 0; k < c->nb; k++) {
+        const struct cbase *b = &c->b[k];
+        dbuf_printf(out, "base %016" PRIx64 ":%" PRIu64 " ts=%" PRIu64 " ",
+                    b->actor, b->counter, b->ts_ms);
+        if (b->absent)
+            dbuf_appends(out, "(absent)");
+        else
+            dbuf_printf(out, "\"%.*s\"", (int)DYN_MIN(b->len, 64u),
+                        (const char *)b->p);
+        dbuf_appendc(out, '\n');
+    }
+    for (uint32_t k = 0; k < c->ne; k++) {
+        const struct centry *e = &c->e[k];
+        dbuf_printf(out, "actor %016" PRIx64 " seq=%" PRIu64 " sum=%" PRId64,
+                    e->actor, e->seq, e->i);
+        if (e->fops) {
+            crdt_ld_format(f, sizeof(f), e->f);
+            dbuf_printf(out, " float_ops=%" PRIu64 " float_sum=%s", e->fops, f);
+        }
+        if (e->rseq) {
+            dbuf_printf(out, " reset_at=%" PRIu64 " reset_sum=%" PRId64,
+                        e->rseq, e->ri);
+            if (e->rfops) {
+                crdt_ld_format(f, sizeof(f), e->rf);
+                dbuf_printf(out, " reset_float_sum=%s", f);
+            }
+        }
+        dbuf_appendc(out, '\n');
+    }
 }

@@ -56,10 +56,14 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cluster/crdt_int.h"
 
-enum { HK_INC = 1, HK_REG = 2, HK_SNAP = 3 };
+enum { HK_INC = 1, HK_REG = 2, HK_SNAP = 3, HK_ALL = 4 };
+
+/* The key-wide reset's prefix: no field is that long (too_long). */
+#define ALL_FLEN 0xffffffffu
 
 #define PREFIX_LEN 4
 
@@ -151,10 +155,60 @@ struct hentry {
     const uint8_t *v;     /* REG */
     size_t vlen;
     struct hpart inc;     /* INC */
-    const uint8_t *snap;  /* SNAP: the parts */
+    const uint8_t *snap;  /* SNAP: the parts; ALL: the SNAP entries */
     size_t snaplen;
     uint32_t nsnap;
 };
+
+static int entry_parse(const uint8_t *p, size_t len, struct hentry *e);
+
+/* ALL: varint n >= 1 | n x (varint len | a SNAP entry), fields strictly
+ * ascending (the entries' member order). */
+static int all_parse(const uint8_t *p, size_t len, struct hentry *e)
+{
+    struct crdt_rd r;
+    memset(e, 0, sizeof(*e));
+    e->kind = HK_ALL;
+    e->flen = ALL_FLEN;
+    crdt_rd_init(&r, p + PREFIX_LEN + 1, len - PREFIX_LEN - 1);
+    uint64_t n = crdt_rd_varint(&r);
+    if (r.err || n == 0 || n > crdt_rd_left(&r) / 6)
+        return DYN_EINVAL;
+    e->snap = r.p + r.off;
+    e->nsnap = (uint32_t)n;
+    struct hentry prev = { 0 };
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t l = crdt_rd_varint(&r);
+        const uint8_t *q = crdt_rd_bytes(&r, l);
+        struct hentry x;
+        if (r.err || entry_parse(q, (size_t)l, &x) != 0 || x.kind != HK_SNAP)
+            return DYN_EINVAL;
+        /* fields strictly ascending in member order: (length, bytes) */
+        if (k && (x.flen < prev.flen ||
+                  (x.flen == prev.flen &&
+                   (x.flen == 0 || memcmp(prev.f, x.f, x.flen) >= 0))))
+            return DYN_EINVAL;
+        prev = x;
+    }
+    e->snaplen = (size_t)(r.p + r.off - e->snap);
+    return r.off == r.len ? 0 : DYN_EINVAL;
+}
+
+/* The k-th SNAP entry of a parsed ALL, in place. */
+static void all_item(const struct hentry *e, uint32_t k, const uint8_t **p,
+                     size_t *len)
+{
+    struct crdt_rd r;
+    crdt_rd_init(&r, e->snap, e->snaplen);
+    uint64_t l = 0;
+    const uint8_t *q = NULL;
+    for (uint32_t j = 0; j <= k; j++) {
+        l = crdt_rd_varint(&r);
+        q = crdt_rd_bytes(&r, l);
+    }
+    *p = q;
+    *len = (size_t)l;
+}
 
 /* Parses an entry; 0 or DYN_EINVAL (anything but a well-formed entry in
  * its one encoding). */
@@ -165,6 +219,8 @@ static int entry_parse(const uint8_t *p, size_t len, struct hentry *e)
         return DYN_EINVAL;
     uint32_t flen = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
                     (uint32_t)p[2] << 8 | p[3];
+    if (flen == ALL_FLEN)
+        return p[PREFIX_LEN] == HK_ALL ? all_parse(p, len, e) : DYN_EINVAL;
     if (flen > len - PREFIX_LEN - 1)
         return DYN_EINVAL;
     memset(e, 0, sizeof(*e));
@@ -299,12 +355,55 @@ static void entry_at(const struct crdt_set *s, uint32_t i, struct hentry *e)
     dyn_assert(rc == 0);
 }
 
-static void feval_run(const struct crdt_set *s, uint32_t lo, uint32_t hi,
-                      struct feval *e)
+static void merge_snap(struct feval *e, const struct hentry *x)
 {
+    for (uint32_t j = 0; j < x->nsnap; j++) {
+        struct hpart q;
+        snap_part(x, j, &q);
+        struct hactor *a = actor_slot(e, q.actor);
+        if (!a->has_snap || q.seq > a->snap.seq)
+            a->snap = q;
+        a->has_snap = 1;
+    }
+}
+
+/* The index of the first key-wide reset: they are the last members
+ * (their prefix is the greatest), one per concurrent DEL. */
+static uint32_t all_first(const struct crdt_set *s)
+{
+    uint32_t n = crdt_set_card(s);
+    while (n > 0) {
+        const uint8_t *p;
+        size_t len;
+        member(s, n - 1, &p, &len);
+        if (len < PREFIX_LEN || memcmp(p, "\xff\xff\xff\xff", PREFIX_LEN) != 0)
+            break;
+        n--;
+    }
+    return n;
+}
+
+/* Field f's state: its entries [lo, hi) and its part of the key-wide
+ * reset. */
+static void feval_run(const struct crdt_set *s, const void *f, size_t flen,
+                      uint32_t lo, uint32_t hi, struct feval *e)
+{
+    struct hentry all;
     memset(e, 0, sizeof(*e));
     e->lo = lo;
     e->hi = hi;
+    for (uint32_t m = all_first(s); m < crdt_set_card(s); m++) {
+        entry_at(s, m, &all);
+        for (uint32_t k = 0; k < all.nsnap; k++) {
+            const uint8_t *p;
+            size_t len;
+            struct hentry x;
+            all_item(&all, k, &p, &len);
+            if (entry_parse(p, len, &x) == 0 && x.flen == flen &&
+                (flen == 0 || memcmp(x.f, f, flen) == 0))
+                merge_snap(e, &x);
+        }
+    }
     for (uint32_t k = lo; k < hi; k++) {
         struct hentry x;
         entry_at(s, k, &x);
@@ -320,14 +419,7 @@ static void feval_run(const struct crdt_set *s, uint32_t lo, uint32_t hi,
         } else {
             e->nsnap_entries++;
             e->snap_ix = k;
-            for (uint32_t j = 0; j < x.nsnap; j++) {
-                struct hpart q;
-                snap_part(&x, j, &q);
-                struct hactor *a = actor_slot(e, q.actor);
-                if (!a->has_snap || q.seq > a->snap.seq)
-                    a->snap = q;
-                a->has_snap = 1;
-            }
+            merge_snap(e, &x);
         }
     }
     /* Actor order, so every replica sums the floats alike. */
@@ -421,11 +513,13 @@ static void view_build(struct crdt_hash *h)
     while (k < n) {
         struct hentry x;
         entry_at(h->s, k, &x);
+        if (x.kind == HK_ALL)
+            break;
         uint32_t lo = k, hi;
         field_range(h->s, x.f, x.flen, &lo, &hi);
         dyn_assert(lo == k && hi > k);
         struct feval e;
-        feval_run(h->s, lo, hi, &e);
+        feval_run(h->s, x.f, x.flen, lo, hi, &e);
         if (feval_present(&e)) {
             if (h->nf == h->capf) {
                 h->capf = h->capf ? h->capf * 2 : 8;
@@ -537,6 +631,11 @@ struct crdt_hash *crdt_hash_join(const struct crdt_hash *a,
     return wrap(crdt_set_join(a->s, b->s));
 }
 
+void crdt_hash_seen(const struct crdt_hash *h, struct vclock *out)
+{
+    crdt_set_seen(h->s, out);
+}
+
 int crdt_hash_compact(struct crdt_hash *h, const struct vclock *stable)
 {
     view_drop(h);
@@ -545,22 +644,17 @@ int crdt_hash_compact(struct crdt_hash *h, const struct vclock *stable)
 
 /* ---- ops ---------------------------------------------------------------------- */
 
-/* The set's bound on an entry's bytes: a field, a value and the fixed
- * parts, or a SNAP naming every actor. */
+/* The set's bounds: actors and dots as given; fields, their bytes and
+ * values' bytes are bounded by this file (an entry is more than a field,
+ * and the key-wide reset names many). */
 static struct crdt_limits inner_limits(const struct crdt_limits *lim)
 {
     struct crdt_limits l = { 0, 0, 0, 0 };
     if (!lim)
         return l;
     l = *lim;
-    l.max_members = 0; /* fields are bounded here, not entries */
-    if (lim->max_member_len && lim->max_actors) {
-        uint64_t m = 2 * (uint64_t)lim->max_member_len + 64 +
-                     64 * (uint64_t)lim->max_actors;
-        l.max_member_len = m > UINT32_MAX ? UINT32_MAX : (uint32_t)m;
-    } else {
-        l.max_member_len = 0;
-    }
+    l.max_members = 0;    /* fields are bounded here, not entries */
+    l.max_member_len = 0; /* fields and values are, by this file */
     return l;
 }
 
@@ -726,7 +820,7 @@ static int set_field(struct crdt_hash *h, const void *f, size_t flen,
     uint32_t lo, hi;
     struct feval e;
     field_range(h->s, f, flen, &lo, &hi);
-    feval_run(h->s, lo, hi, &e);
+    feval_run(h->s, f, flen, lo, hi, &e);
     int present = feval_present(&e);
     int rc = check_new_field(h, present, lim);
     if (rc == 0) {
@@ -759,7 +853,7 @@ int crdt_hash_del(struct crdt_hash *h, const void *f, size_t flen,
     int rc = 0;
     *removed = 0;
     field_range(h->s, f, flen, &lo, &hi);
-    feval_run(h->s, lo, hi, &e);
+    feval_run(h->s, f, flen, lo, hi, &e);
     if (feval_present(&e)) {
         if (dot->counter == 0)
             rc = DYN_EINVAL;
@@ -799,7 +893,7 @@ static int incr_common(struct crdt_hash *h, const void *f, size_t flen,
     if (too_long(flen, lim))
         return DYN_ELIMIT;
     field_range(h->s, f, flen, &lo, &hi);
-    feval_run(h->s, lo, hi, e);
+    feval_run(h->s, f, flen, lo, hi, e);
     *present = feval_present(e);
     if (*present)
         feval_text(e, cur);
@@ -930,6 +1024,107 @@ out:
     return rc;
 }
 
+/* A field name, for the key-wide reset's list. */
+struct fname {
+    const uint8_t *f;
+    uint32_t flen;
+};
+
+static int fname_cmp(const void *x, const void *y)
+{
+    const struct fname *a = x, *b = y;
+    if (a->flen != b->flen)
+        return a->flen < b->flen ? -1 : 1;
+    return a->flen ? memcmp(a->f, b->f, a->flen) : 0;
+}
+
+int crdt_hash_clear(struct crdt_hash *h, const struct crdt_dot *dot,
+                    const struct crdt_limits *lim)
+{
+    uint32_t n = crdt_set_card(h->s), first = all_first(h->s), nn = 0;
+    if (dot->counter == 0)
+        return DYN_EINVAL;
+    /* every field the state names: by its entries, or by a reset */
+    uint32_t cap = n + 1;
+    struct fname *names = dyn_malloc((size_t)cap * sizeof(*names));
+    for (uint32_t k = 0; k < first; k++) {
+        struct hentry x;
+        entry_at(h->s, k, &x);
+        if (nn == 0 || fname_cmp(&names[nn - 1],
+                                 &(struct fname){ x.f, x.flen }) != 0)
+            names[nn++] = (struct fname){ x.f, x.flen };
+    }
+    for (uint32_t m = first; m < n; m++) {
+        struct hentry all;
+        entry_at(h->s, m, &all);
+        for (uint32_t k = 0; k < all.nsnap; k++) {
+            const uint8_t *p;
+            size_t len;
+            struct hentry x;
+            all_item(&all, k, &p, &len);
+            entry_parse(p, len, &x);
+            if (nn == cap) {
+                cap *= 2;
+                names = dyn_realloc(names, (size_t)cap * sizeof(*names));
+            }
+            names[nn++] = (struct fname){ x.f, x.flen };
+        }
+    }
+    qsort(names, nn, sizeof(*names), fname_cmp);
+    /* per field, what the DEL saw: its SNAP entry, in member order */
+    struct dbuf b, one;
+    dbuf_init(&b);
+    dbuf_init(&one);
+    uint32_t ni = 0;
+    for (uint32_t k = 0; k < nn; k++) {
+        if (k && fname_cmp(&names[k - 1], &names[k]) == 0)
+            continue;
+        uint32_t lo, hi;
+        struct feval e;
+        field_range(h->s, names[k].f, names[k].flen, &lo, &hi);
+        feval_run(h->s, names[k].f, names[k].flen, lo, hi, &e);
+        dbuf_reset(&one);
+        snap_build(&e, names[k].f, names[k].flen, &one);
+        feval_free(&e);
+        if (!one.len)
+            continue;
+        crdt_put_varint(&b, one.len);
+        dbuf_append(&b, one.p, one.len);
+        ni++;
+    }
+    dyn_free(names);
+    struct dbuf entry;
+    dbuf_init(&entry);
+    int rc = 0;
+    if (ni) {
+        put_be32(&entry, ALL_FLEN);
+        crdt_put_u8(&entry, HK_ALL);
+        crdt_put_varint(&entry, ni);
+        dbuf_append(&entry, b.p, b.len);
+        struct crdt_dot d = *dot;
+        rc = add_entry(h->s, &entry, &d, lim);
+    }
+    if (rc == 0) {
+        view_drop(h);
+        /* every other member goes (its dots stay seen) */
+        uint32_t m = crdt_set_card(h->s);
+        while (m-- > 0) {
+            const uint8_t *p;
+            size_t len;
+            member(h->s, m, &p, &len);
+            if (ni && len == entry.len && memcmp(p, entry.p, len) == 0)
+                continue;
+            uint8_t *copy = len ? dyn_memdup(p, len) : NULL;
+            crdt_set_remove(h->s, copy, len);
+            dyn_free(copy);
+        }
+    }
+    dbuf_free(&b);
+    dbuf_free(&one);
+    dbuf_free(&entry);
+    return rc;
+}
+
 /* ---- encoding --------------------------------------------------------------- */
 
 void crdt_hash_encode(const struct crdt_hash *h, struct dbuf *out)
@@ -939,9 +1134,13 @@ void crdt_hash_encode(const struct crdt_hash *h, struct dbuf *out)
 }
 
 /* An entry's one encoding, for decode's check. */
+static void entry_encode(const struct hentry *e, struct dbuf *out);
 static void entry_encode(const struct hentry *e, struct dbuf *out)
 {
-    put_prefix(out, e->f, e->flen);
+    if (e->kind == HK_ALL)
+        put_be32(out, ALL_FLEN);
+    else
+        put_prefix(out, e->f, e->flen);
     crdt_put_u8(out, e->kind);
     if (e->kind == HK_INC) {
         put_part(out, &e->inc);
@@ -950,12 +1149,27 @@ static void entry_encode(const struct hentry *e, struct dbuf *out)
         put_be64(out, e->dot.actor);
         put_be64(out, e->dot.counter);
         dbuf_append(out, e->v, e->vlen);
-    } else {
+    } else if (e->kind == HK_SNAP) {
         crdt_put_varint(out, e->nsnap);
         for (uint32_t k = 0; k < e->nsnap; k++) {
             struct hpart q;
             snap_part(e, k, &q);
             put_part(out, &q);
+        }
+    } else {
+        crdt_put_varint(out, e->nsnap);
+        for (uint32_t k = 0; k < e->nsnap; k++) {
+            const uint8_t *p;
+            size_t len;
+            struct hentry x;
+            all_item(e, k, &p, &len);
+            entry_parse(p, len, &x);
+            struct dbuf one;
+            dbuf_init(&one);
+            entry_encode(&x, &one);
+            crdt_put_varint(out, one.len);
+            dbuf_append(out, one.p, one.len);
+            dbuf_free(&one);
         }
     }
 }
@@ -983,7 +1197,8 @@ int crdt_hash_decode(const uint8_t *p, size_t len,
             rc = DYN_EINVAL;
             break;
         }
-        if (too_long(e.flen, lim) || (e.kind == HK_REG && too_long(e.vlen, lim)))
+        if ((e.kind != HK_ALL && too_long(e.flen, lim)) ||
+            (e.kind == HK_REG && too_long(e.vlen, lim)))
             rc = DYN_ELIMIT;
         dbuf_reset(&again);
         entry_encode(&e, &again);
@@ -1034,6 +1249,36 @@ static void describe_part(struct dbuf *out, const struct hpart *q)
     }
 }
 
+static void describe_dots(struct dbuf *out, const struct crdt_dot *dots,
+                          uint32_t nd, int mark)
+{
+    dbuf_appends(out, " dots");
+    if (mark)
+        dbuf_appends(out, " stable");
+    for (uint32_t d = 0; d < nd; d++)
+        dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, dots[d].actor,
+                    dots[d].counter);
+    dbuf_appendc(out, '\n');
+}
+
+/* A SNAP's parts, then a newline (the caller chops it when the line goes
+ * on). */
+static void describe_snap(struct dbuf *out, const struct hentry *y)
+{
+    for (uint32_t q = 0; q < y->nsnap; q++) {
+        struct hpart p;
+        snap_part(y, q, &p);
+        dbuf_appends(out, q ? " |" : "");
+        describe_part(out, &p);
+    }
+    dbuf_appendc(out, '\n');
+}
+
+static void chop_newline(struct dbuf *out)
+{
+    out->len--;
+}
+
 void crdt_hash_describe(const struct crdt_hash *h, struct dbuf *out)
 {
     struct vclock c;
@@ -1046,13 +1291,33 @@ void crdt_hash_describe(const struct crdt_hash *h, struct dbuf *out)
     vclock_free(&c);
     dbuf_printf(out, "\ncloud %u dots\n", crdt_set_ncloud(h->s));
     uint32_t n = crdt_set_card(h->s), k = 0;
+    const struct crdt_dot *dots;
+    uint32_t nd;
+    int mark;
     while (k < n) {
         struct hentry x;
         uint32_t lo, hi;
         entry_at(h->s, k, &x);
+        if (x.kind == HK_ALL) {
+            crdt_set_member_dots(h->s, k, &dots, &nd, &mark);
+            dbuf_printf(out, "key-wide reset (DEL) of %u fields", x.nsnap);
+            describe_dots(out, dots, nd, mark);
+            for (uint32_t q = 0; q < x.nsnap; q++) {
+                const uint8_t *p;
+                size_t len;
+                struct hentry y;
+                all_item(&x, q, &p, &len);
+                entry_parse(p, len, &y);
+                dbuf_appends(out, "  field ");
+                describe_bytes(out, y.f, y.flen);
+                describe_snap(out, &y);
+            }
+            k++;
+            continue;
+        }
         field_range(h->s, x.f, x.flen, &lo, &hi);
         struct feval e;
-        feval_run(h->s, lo, hi, &e);
+        feval_run(h->s, x.f, x.flen, lo, hi, &e);
         dbuf_appends(out, "field ");
         describe_bytes(out, x.f, x.flen);
         if (feval_present(&e)) {
@@ -1068,9 +1333,6 @@ void crdt_hash_describe(const struct crdt_hash *h, struct dbuf *out)
         dbuf_appendc(out, '\n');
         for (uint32_t j = lo; j < hi; j++) {
             struct hentry y;
-            const struct crdt_dot *dots;
-            uint32_t nd;
-            int mark;
             entry_at(h->s, j, &y);
             if (y.kind == HK_REG) {
                 dbuf_printf(out, "  reg ts=%" PRIu64 " ", y.ts);
@@ -1080,21 +1342,11 @@ void crdt_hash_describe(const struct crdt_hash *h, struct dbuf *out)
                 describe_part(out, &y.inc);
             } else {
                 dbuf_appends(out, "  reset-snapshot");
-                for (uint32_t q = 0; q < y.nsnap; q++) {
-                    struct hpart p;
-                    snap_part(&y, q, &p);
-                    dbuf_appends(out, q ? " |" : "");
-                    describe_part(out, &p);
-                }
+                describe_snap(out, &y);
+                chop_newline(out);
             }
             crdt_set_member_dots(h->s, j, &dots, &nd, &mark);
-            dbuf_appends(out, " dots");
-            if (mark)
-                dbuf_appends(out, " stable");
-            for (uint32_t d = 0; d < nd; d++)
-                dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, dots[d].actor,
-                            dots[d].counter);
-            dbuf_appendc(out, '\n');
+            describe_dots(out, dots, nd, mark);
         }
         feval_free(&e);
         k = hi;

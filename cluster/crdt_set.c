@@ -59,6 +59,8 @@
  */
 #include "cluster/crdt.h"
 
+#include <inttypes.h>
+
 #include "cluster/crdt_int.h"
 
 struct smember {
@@ -755,4 +757,65 @@ out:
     dyn_free(t);
     crdt_set_free(s);
     return rc;
+}
+
+/* ---- what a state has seen, and a readable state (DYNAMO.LOCAL) ------------ */
+
+void crdt_set_seen(const struct crdt_set *s, struct vclock *out)
+{
+    vclock_copy(out, &s->clock);
+    for (uint32_t k = 0; k < s->ncloud; k++)
+        if (s->cloud[k].counter > vclock_get(out, s->cloud[k].actor))
+            vclock_set(out, s->cloud[k].actor, s->cloud[k].counter, 0);
+}
+
+static void describe_bytes(struct dbuf *out, const uint8_t *p, size_t len)
+{
+    size_t shown = DYN_MIN(len, (size_t)64);
+    dbuf_appendc(out, '"');
+    for (size_t i = 0; i < shown; i++) {
+        if (p[i] == '\\' || p[i] == '"')
+            dbuf_printf(out, "\\%c", p[i]);
+        else if (p[i] >= 0x20 && p[i] < 0x7f)
+            dbuf_appendc(out, (char)p[i]);
+        else
+            dbuf_printf(out, "\\x%02x", p[i]);
+    }
+    dbuf_appendc(out, '"');
+    if (shown < len)
+        dbuf_printf(out, "...(%zu bytes)", len);
+}
+
+void crdt_describe_member(struct dbuf *out, const uint8_t *p, size_t len)
+{
+    describe_bytes(out, p, len);
+}
+
+void crdt_set_describe(const struct crdt_set *s, struct dbuf *out)
+{
+    dbuf_appends(out, "clock");
+    for (uint32_t k = 0; k < s->clock.n; k++)
+        dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, s->clock.e[k].actor,
+                    s->clock.e[k].counter);
+    dbuf_printf(out, "\ncloud %u dots", s->ncloud);
+    for (uint32_t k = 0; k < s->ncloud && k < 16; k++)
+        dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, s->cloud[k].actor,
+                    s->cloud[k].counter);
+    if (s->ncloud > 16)
+        dbuf_appends(out, " ...");
+    dbuf_appends(out, "\nstable");
+    for (uint32_t k = 0; k < s->stable.n; k++)
+        dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, s->stable.e[k].actor,
+                    s->stable.e[k].counter);
+    dbuf_printf(out, "\nmembers %u\n", s->n);
+    for (uint32_t k = 0; k < s->n; k++) {
+        const struct smember *m = &s->m[k];
+        describe_bytes(out, m->p, m->len);
+        if (m->mark)
+            dbuf_appends(out, " stable");
+        for (uint32_t d = 0; d < m->ndots; d++)
+            dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, m->dots[d].actor,
+                        m->dots[d].counter);
+        dbuf_appendc(out, '\n');
+    }
 }

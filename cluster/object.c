@@ -72,9 +72,11 @@
 #include "server/util.h"
 #include "server/wire.h"
 
-#define OBJECT_FORMAT 1
+#define OBJECT_FORMAT 1       /* every sibling a plain string */
+#define OBJECT_FORMAT_TYPED 2 /* at least one typed sibling */
 #define SIB_TOMBSTONE 0x01
 #define SIB_EXPIRE 0x02
+#define SIB_TYPED 0x04        /* a u8 type follows the flags */
 /* flags + actor + counter + ts + ctx count + vlen */
 #define SIB_MIN_LEN (1 + 8 + 1 + 1 + 1 + 1)
 
@@ -109,8 +111,16 @@ static int sib_parse(const uint8_t *p, size_t len, size_t off,
     if (len - off < SIB_MIN_LEN)
         return DYN_EINVAL;
     uint8_t flags = p[off++];
-    if (flags & ~(SIB_TOMBSTONE | SIB_EXPIRE))
+    if (flags & ~(SIB_TOMBSTONE | SIB_EXPIRE | SIB_TYPED))
         return DYN_EINVAL;
+    out->type = CRDT_TYPE_STRING;
+    if (flags & SIB_TYPED) {
+        if (len - off < SIB_MIN_LEN)
+            return DYN_EINVAL;
+        out->type = p[off++];
+        if (out->type == CRDT_TYPE_STRING)
+            return DYN_EINVAL; /* not canonical: the flag says typed */
+    }
     out->actor = wire_load_le64(p + off);
     off += 8;
     if (wire_varint_get_canonical(p + off, len - off, &out->counter, &k) ||
@@ -147,8 +157,10 @@ static int sib_parse(const uint8_t *p, size_t len, size_t off,
         return DYN_EINVAL;
     if (v > max_vlen || v > UINT32_MAX)
         return DYN_ELIMIT;
-    if (out->tombstone && v != 0)
+    if (out->tombstone && v != 0 && out->type == CRDT_TYPE_STRING)
         return DYN_EINVAL;
+    if (out->type != CRDT_TYPE_STRING && v == 0)
+        return DYN_EINVAL; /* a typed value is never empty bytes */
     out->value = p + off;
     out->vlen = (uint32_t)v;
     *end = off + (size_t)v;
@@ -231,6 +243,7 @@ static inline size_t sib_read(const uint8_t *p, size_t len, size_t off,
     const uint8_t *end = p + len;
     uint64_t v;
     uint8_t flags = p[off++];
+    out->type = (flags & SIB_TYPED) ? p[off++] : CRDT_TYPE_STRING;
     out->actor = wire_load_le64(p + off);
     off += 8;
     off += tv_get(p + off, end, &out->counter);
@@ -318,13 +331,16 @@ static int sib_beats(const struct sibling *a, const struct sibling *b)
 static struct object *obj_build(struct sib_rec *const *recs, uint32_t n)
 {
     size_t total = 1 + wire_varint_size(n);
-    for (uint32_t i = 0; i < n; i++)
+    int typed = 0;
+    for (uint32_t i = 0; i < n; i++) {
         total += recs[i]->len;
+        typed |= recs[i]->v.type != CRDT_TYPE_STRING;
+    }
     dyn_assert(n >= 1 && total <= UINT32_MAX);
     struct object *o = dyn_malloc(sizeof(*o) + total);
     o->size = (uint32_t)total;
     size_t off = 0;
-    o->b[off++] = OBJECT_FORMAT;
+    o->b[off++] = typed ? OBJECT_FORMAT_TYPED : OBJECT_FORMAT;
     off += wire_varint_put(o->b + off, n);
     for (uint32_t i = 0; i < n; i++) {
         memcpy(o->b + off, recs[i]->p, recs[i]->len);
@@ -361,24 +377,29 @@ static inline size_t tctx_put(uint8_t *out, const struct vclock *c)
 }
 
 /* Size of the record sib_write() makes. */
-static size_t sib_size(uint64_t counter, uint64_t ts_ms, int64_t expire_ms,
-                       const struct vclock *ctx, size_t vlen)
+static size_t sib_size(int type, uint64_t counter, uint64_t ts_ms,
+                       int64_t expire_ms, const struct vclock *ctx,
+                       size_t vlen)
 {
-    return 1 + 8 + wire_varint_size(counter) + wire_varint_size(ts_ms) +
+    return 1 + (type != CRDT_TYPE_STRING) + 8 + wire_varint_size(counter) +
+           wire_varint_size(ts_ms) +
            (expire_ms ? wire_varint_size((uint64_t)expire_ms) : 0) + tctx_size(ctx) +
            wire_varint_size(vlen) + vlen;
 }
 
 /* Encodes one new sibling record at out (vlen 0 for a tombstone); returns
  * its size, which is sib_size()'s. */
-static size_t sib_write(uint8_t *out, uint64_t actor, uint64_t counter,
-                        uint64_t ts_ms, int64_t expire_ms, int tombstone,
-                        const struct vclock *ctx, const void *value,
-                        size_t vlen)
+static size_t sib_write(uint8_t *out, int type, uint64_t actor,
+                        uint64_t counter, uint64_t ts_ms, int64_t expire_ms,
+                        int tombstone, const struct vclock *ctx,
+                        const void *value, size_t vlen)
 {
     size_t off = 0;
     out[off++] = (uint8_t)((tombstone ? SIB_TOMBSTONE : 0) |
-                           (expire_ms ? SIB_EXPIRE : 0));
+                           (expire_ms ? SIB_EXPIRE : 0) |
+                           (type != CRDT_TYPE_STRING ? SIB_TYPED : 0));
+    if (type != CRDT_TYPE_STRING)
+        out[off++] = (uint8_t)type;
     wire_store_le64(out + off, actor);
     off += 8;
     off += wire_varint_put(out + off, counter);
@@ -467,8 +488,10 @@ struct object *object_write(const struct object *cur,
      * cover it: such a pair covers each other, and both stay, as
      * object_merge keeps them (see the essay). */
     uint32_t k = 1;
-    size_t vlen = w->tombstone ? 0 : w->vlen;
-    size_t nlen = sib_size(nv.counter, w->now_ms, w->expire_ms, ctx, vlen);
+    int typed = w->type != CRDT_TYPE_STRING;
+    size_t vlen = w->tombstone && !typed ? 0 : w->vlen;
+    size_t nlen = sib_size(w->type, nv.counter, w->now_ms, w->expire_ms, ctx,
+                           vlen);
     size_t total = nlen;
     for (uint32_t i = 0; i < n; i++) {
         if (vclock_get(ctx, r[i].v.actor) >= r[i].v.counter &&
@@ -478,20 +501,21 @@ struct object *object_write(const struct object *cur,
         }
         k++;
         total += r[i].len;
+        typed |= r[i].v.type != CRDT_TYPE_STRING;
     }
     total += 1 + wire_varint_size(k);
     dyn_assert(total <= UINT32_MAX);
     struct object *o = dyn_malloc(sizeof(*o) + total);
     o->size = (uint32_t)total;
     size_t off = 0;
-    o->b[off++] = OBJECT_FORMAT;
+    o->b[off++] = typed ? OBJECT_FORMAT_TYPED : OBJECT_FORMAT;
     off += wire_varint_put(o->b + off, k);
     int placed = 0;
     for (uint32_t i = 0; i <= n; i++) {
         if (!placed && (i == n || (r[i].p && dot_cmp(&nv, &r[i].v) < 0))) {
-            size_t wr = sib_write(o->b + off, w->actor, nv.counter, w->now_ms,
-                                  w->expire_ms, w->tombstone, ctx, w->value,
-                                  vlen);
+            size_t wr = sib_write(o->b + off, w->type, w->actor, nv.counter,
+                                  w->now_ms, w->expire_ms, w->tombstone, ctx,
+                                  w->value, vlen);
             dyn_assert(wr == nlen);
             off += wr;
             placed = 1;
@@ -509,10 +533,22 @@ struct object *object_write(const struct object *cur,
     return o;
 }
 
-/* 1 when t's context has seen s's dot. */
+/* 1 when t's context has seen s: s's dot, and for a typed s every dot its
+ * state has seen (a SET that read a set covers it only if it read every add
+ * the set holds; a concurrent SADD elsewhere keeps the set alive). */
 static int rec_covers(const struct sib_rec *t, const struct sib_rec *s)
 {
-    return vclock_get(&t->ctx, s->v.actor) >= s->v.counter;
+    if (vclock_get(&t->ctx, s->v.actor) < s->v.counter)
+        return 0;
+    if (s->v.type == CRDT_TYPE_STRING)
+        return 1;
+    struct vclock seen;
+    vclock_init(&seen);
+    int ok = crdt_seen_bytes(s->v.type, s->v.value, s->v.vlen, &seen) == 0;
+    for (uint32_t k = 0; ok && k < seen.n; k++)
+        ok = vclock_get(&t->ctx, seen.e[k].actor) >= seen.e[k].counter;
+    vclock_free(&seen);
+    return ok;
 }
 
 /* Total order on two records with the same dot, for a deterministic pick. */
@@ -523,6 +559,147 @@ static int rec_bytes_cmp(const struct sib_rec *a, const struct sib_rec *b)
     if (c)
         return c;
     return a->len < b->len ? -1 : (a->len > b->len);
+}
+
+/* Records a merge builds itself (joined typed siblings): their bytes and
+ * contexts are owned here until the merged object is laid out. */
+struct made {
+    struct sib_rec **recs;
+    uint32_t n, cap;
+};
+
+static void made_free(struct made *m)
+{
+    for (uint32_t i = 0; i < m->n; i++) {
+        dyn_free((void *)m->recs[i]->p);
+        vclock_free(&m->recs[i]->ctx);
+        dyn_free(m->recs[i]);
+    }
+    dyn_free(m->recs);
+}
+
+/*
+ * One sibling out of two versions of one typed value: the value is the
+ * type's join (for a counter and a string: the string joins the counter
+ * as a base, docs/TYPES.md section 4); the dot, ts and expiry are those of
+ * the lww winner of the two, and the context has seen both (the loser's
+ * dot included, kept below the winner's own dot).  NULL when a value does
+ * not decode (only a corrupt peer; the caller keeps both then).
+ */
+static struct sib_rec *rec_join(const struct sib_rec *a,
+                                const struct sib_rec *b, struct made *m)
+{
+    const struct sib_rec *w = sib_beats(&a->v, &b->v) ? a : b;
+    const struct sib_rec *o = w == a ? b : a;
+    int type = a->v.type != CRDT_TYPE_STRING ? a->v.type : b->v.type;
+    struct dbuf val;
+    dbuf_init(&val);
+    int rc;
+    if (a->v.type == b->v.type) {
+        rc = crdt_join_bytes(type, a->v.value, a->v.vlen, b->v.value,
+                             b->v.vlen, NULL, &val);
+    } else { /* a counter and a string: the string is a base */
+        const struct sib_rec *c = a->v.type == CRDT_TYPE_COUNTER ? a : b;
+        const struct sib_rec *str = c == a ? b : a;
+        struct crdt_dot d = { str->v.actor, str->v.counter };
+        struct crdt_counter *base = NULL, *cc = NULL;
+        rc = crdt_counter_from_string(str->v.tombstone ? NULL : str->v.value,
+                                      str->v.vlen, &d, str->v.ts_ms, NULL,
+                                      &base);
+        if (rc == 0)
+            rc = crdt_counter_decode(c->v.value, c->v.vlen, NULL, &cc);
+        if (rc == 0) {
+            struct crdt_counter *j = crdt_counter_join(cc, base);
+            crdt_counter_encode(j, &val);
+            crdt_counter_free(j);
+        }
+        crdt_counter_free(base);
+        crdt_counter_free(cc);
+    }
+    if (rc != 0) {
+        dbuf_free(&val);
+        return NULL;
+    }
+    struct sib_rec *r = dyn_calloc(1, sizeof(*r));
+    vclock_init(&r->ctx);
+    vclock_copy(&r->ctx, &a->ctx);
+    vclock_merge(&r->ctx, &b->ctx);
+    if (o->v.counter > vclock_get(&r->ctx, o->v.actor))
+        vclock_set(&r->ctx, o->v.actor, o->v.counter, o->v.ts_ms);
+    if (vclock_get(&r->ctx, w->v.actor) >= w->v.counter)
+        vclock_set(&r->ctx, w->v.actor, w->v.counter - 1, w->v.ts_ms);
+    int empty = crdt_empty_bytes(type, (const uint8_t *)val.p, val.len);
+    size_t len = sib_size(type, w->v.counter, w->v.ts_ms, w->v.expire_ms,
+                          &r->ctx, val.len);
+    uint8_t *p = dyn_malloc(len);
+    size_t wr = sib_write(p, type, w->v.actor, w->v.counter, w->v.ts_ms,
+                          w->v.expire_ms, empty, &r->ctx, val.p, val.len);
+    dyn_assert(wr == len);
+    size_t end;
+    struct vclock tmp;
+    vclock_init(&tmp);
+    rc = sib_parse(p, len, 0, UINT32_MAX, UINT64_MAX, &r->v, &tmp, &end);
+    dyn_assert(rc == 0 && end == len);
+    vclock_free(&tmp);
+    r->p = p;
+    r->len = len;
+    dbuf_free(&val);
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 4;
+        m->recs = dyn_realloc(m->recs, (size_t)m->cap * sizeof(*m->recs));
+    }
+    m->recs[m->n++] = r;
+    return r;
+}
+
+/* Two records one join reconciles: the same CRDT type, or a counter and a
+ * string that neither covers (a SET concurrent with an INCR). */
+static int rec_joinable(const struct sib_rec *a, const struct sib_rec *b)
+{
+    if (a->v.type != CRDT_TYPE_STRING && a->v.type == b->v.type)
+        return 1;
+    if (!((a->v.type == CRDT_TYPE_COUNTER && b->v.type == CRDT_TYPE_STRING) ||
+          (b->v.type == CRDT_TYPE_COUNTER && a->v.type == CRDT_TYPE_STRING)))
+        return 0;
+    return !rec_covers(a, b) && !rec_covers(b, a);
+}
+
+/* u[0..n) in dot order: joinable records are joined, until none is left;
+ * the result is again in dot order.  Returns the new count. */
+static uint32_t recs_join_all(struct sib_rec **u, uint32_t n, struct made *m)
+{
+    for (;;) {
+        uint32_t x = n, y = n;
+        for (uint32_t i = 0; i < n && x == n; i++)
+            for (uint32_t j = i + 1; j < n; j++)
+                if (rec_joinable(u[i], u[j])) {
+                    x = i;
+                    y = j;
+                    break;
+                }
+        if (x == n)
+            return n;
+        struct sib_rec *r = rec_join(u[x], u[y], m);
+        if (!r)
+            return n; /* undecodable: both stay, untouched */
+        memmove(&u[y], &u[y + 1], (size_t)(n - y - 1) * sizeof(*u));
+        n--;
+        memmove(&u[x], &u[x + 1], (size_t)(n - x - 1) * sizeof(*u));
+        n--;
+        uint32_t at = 0;
+        while (at < n && dot_cmp(&u[at]->v, &r->v) < 0)
+            at++;
+        if (at < n && dot_cmp(&u[at]->v, &r->v) == 0) {
+            /* its dot is one of the others': keep one, deterministically
+             * (the join already holds a typed one's state) */
+            if (rec_bytes_cmp(r, u[at]) < 0)
+                u[at] = r;
+            continue;
+        }
+        memmove(&u[at + 1], &u[at], (size_t)(n - at) * sizeof(*u));
+        u[at] = r;
+        n++;
+    }
 }
 
 struct object *object_merge(const struct object *a, const struct object *b,
@@ -536,6 +713,7 @@ struct object *object_merge(const struct object *a, const struct object *b,
     uint32_t na, nb;
     struct sib_rec *ra = obj_recs(a, &na), *rb = obj_recs(b, &nb);
     struct sib_rec **u = dyn_malloc((size_t)(na + nb) * sizeof(*u));
+    struct made made = { NULL, 0, 0 };
     uint32_t n = 0, i = 0, j = 0;
     while (i < na || j < nb) {
         int c = i >= na ? 1 : j >= nb ? -1 : dot_cmp(&ra[i].v, &rb[j].v);
@@ -543,12 +721,23 @@ struct object *object_merge(const struct object *a, const struct object *b,
             u[n++] = &ra[i++];
         } else if (c > 0) {
             u[n++] = &rb[j++];
+        } else if (ra[i].v.type != CRDT_TYPE_STRING &&
+                   ra[i].v.type == rb[j].v.type &&
+                   rec_bytes_cmp(&ra[i], &rb[j]) != 0) {
+            /* one typed dot, two states (one replica joined more into
+             * it): their join, not a pick, so neither side's adds go */
+            struct sib_rec *r = rec_join(&ra[i], &rb[j], &made);
+            u[n++] = r ? r : rec_bytes_cmp(&ra[i], &rb[j]) <= 0 ? &ra[i]
+                                                                  : &rb[j];
+            i++;
+            j++;
         } else {
             u[n++] = rec_bytes_cmp(&ra[i], &rb[j]) <= 0 ? &ra[i] : &rb[j];
             i++;
             j++;
         }
     }
+    n = recs_join_all(u, n, &made);
 
     struct sib_rec **keep = dyn_malloc((size_t)n * sizeof(*keep));
     uint32_t k = 0;
@@ -573,6 +762,7 @@ struct object *object_merge(const struct object *a, const struct object *b,
 
     dyn_free(keep);
     dyn_free(u);
+    made_free(&made);
     recs_free(ra, na);
     recs_free(rb, nb);
     return o;
@@ -652,9 +842,10 @@ uint64_t object_actor_counter(const struct object *o, uint64_t actor)
     struct sibling s;
     size_t off = obj_first(o, &n);
     if (n == 1) { /* the common case: only the dot is needed */
-        if (wire_load_le64(o->b + off + 1) != actor)
+        size_t at = off + 1 + ((o->b[off] & SIB_TYPED) ? 1 : 0);
+        if (wire_load_le64(o->b + at) != actor)
             return 0;
-        tv_get(o->b + off + 9, o->b + o->size, &max);
+        tv_get(o->b + at + 8, o->b + o->size, &max);
         return max;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -835,7 +1026,9 @@ int object_from_bytes(const uint8_t *p, size_t len,
     int rc = DYN_EINVAL;
 
     *out = NULL;
-    if (len < 2 || p[0] != OBJECT_FORMAT)
+    if (len >= 1 && p[0] > OBJECT_FORMAT_TYPED)
+        return DYN_EFORMAT; /* a newer node's format: not ours to read */
+    if (len < 2 || (p[0] != OBJECT_FORMAT && p[0] != OBJECT_FORMAT_TYPED))
         return DYN_EINVAL;
     if (len > UINT32_MAX)
         return DYN_ELIMIT;
@@ -849,6 +1042,7 @@ int object_from_bytes(const uint8_t *p, size_t len,
 
     struct sib_rec *r = dyn_calloc((size_t)n, sizeof(*r));
     uint32_t parsed = 0;
+    int typed = 0;
     for (uint32_t i = 0; i < n; i++) {
         size_t end;
         vclock_init(&r[i].ctx);
@@ -857,13 +1051,33 @@ int object_from_bytes(const uint8_t *p, size_t len,
                        &end);
         if (rc)
             goto out;
+        r[i].p = p + off;
+        r[i].len = end - off;
+        if (r[i].v.type != CRDT_TYPE_STRING) {
+            rc = DYN_EFORMAT; /* a type a newer node knows: refused whole */
+            if (!crdt_type_known(r[i].v.type))
+                goto out;
+            rc = crdt_validate_bytes(r[i].v.type, r[i].v.value, r[i].v.vlen,
+                                     lim ? lim->types : NULL);
+            if (rc)
+                goto out;
+            typed = 1;
+        }
         rc = DYN_EINVAL;
+        if (r[i].v.type != CRDT_TYPE_STRING &&
+            r[i].v.tombstone != crdt_empty_bytes(r[i].v.type, r[i].v.value,
+                                                 r[i].v.vlen))
+            goto out; /* the empty flag must say what the state reads */
         if (i > 0 && dot_cmp(&r[i - 1].v, &r[i].v) >= 0)
             goto out; /* not canonical order, or a dot twice */
         off = end;
     }
-    if (off != len)
+    if (off != len || typed != (p[0] == OBJECT_FORMAT_TYPED))
         goto out;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = i + 1; j < n; j++)
+            if (rec_joinable(&r[i], &r[j]))
+                goto out; /* not reconciled: a merge would join them */
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < n; j++)
             if (i != j && rec_covers(&r[j], &r[i]) &&

@@ -21,6 +21,17 @@
  * independent, so object_bytes() is also the wire and disk encoding, and
  * object_from_bytes() validates untrusted input before anything is kept.
  *
+ * Typed values (issue #14, docs/TYPES.md).  A sibling may hold a CRDT
+ * state (cluster/crdt.h) instead of a string: its type byte says which,
+ * and its tombstone flag says the state reads as empty.  An object with a
+ * typed sibling is written in format 2; one of plain strings stays in
+ * format 1, byte for byte as before, so a node that knows only format 1
+ * reads every object until a typed command runs, and refuses (without
+ * storing) one it cannot read.  object_merge joins the siblings of one
+ * CRDT type into one (and a string concurrent with a counter into the
+ * counter, as a base), so every path that merges (replica writes, read
+ * repair, hints, anti-entropy) uses the types' joins.
+ *
  * Objects are immutable once built: every change makes a new object.
  *
  * Thread-safety: immutable objects may be read from any thread.
@@ -30,6 +41,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cluster/crdt.h"
 #include "cluster/vclock.h"
 
 struct object; /* opaque */
@@ -45,13 +57,17 @@ struct sibling {
     uint32_t vlen;
     const uint8_t *ctx; /* encoded vclock: the causal context */
     uint32_t ctxlen;
+    int type;           /* enum crdt_type: CRDT_TYPE_STRING (0) for a plain
+                         * string; else value is that type's encoding, and
+                         * tombstone says the state reads as empty */
 };
 
 /* What a coordinator wants to write. */
 struct object_write {
-    const void *value;
+    int type;                   /* enum crdt_type (0: a plain string) */
+    const void *value;          /* a typed value: the type's encoding */
     size_t vlen;
-    int tombstone;
+    int tombstone;              /* typed: the state reads as empty */
     int64_t expire_ms;          /* 0 = none */
     const struct vclock *ctx;   /* what the writer has seen; may be NULL (empty) */
     uint64_t actor;             /* the coordinator's actor id */
@@ -72,6 +88,7 @@ struct object_limits {
     uint32_t max_siblings;      /* reject objects with more */
     uint32_t max_ctx_entries;   /* reject contexts with more */
     uint64_t max_value_len;     /* proto-max-bulk-len */
+    const struct crdt_limits *types; /* bounds on typed values, or NULL */
 };
 
 /* Builds the object that results from a coordinator write on top of the
@@ -138,8 +155,10 @@ int object_any_expiry(const struct object *o);
 /* Encoding: the bytes of the object itself. */
 const uint8_t *object_bytes(const struct object *o);
 size_t object_size(const struct object *o);
-/* Validates (layout, lengths, limits, each context decodes) and copies.
- * Returns 0 or DYN_EINVAL / DYN_ELIMIT. */
+/* Validates (layout, lengths, limits, each context decodes, each typed
+ * value decodes within lim->types) and copies.  Returns 0, DYN_EINVAL /
+ * DYN_ELIMIT, or DYN_EFORMAT: a format or a value type this node does not
+ * know (a newer node wrote it; nothing is kept). */
 int object_from_bytes(const uint8_t *p, size_t len,
                       const struct object_limits *lim, struct object **out);
 

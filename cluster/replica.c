@@ -331,8 +331,13 @@ static void h_put(void *ctx, struct peer_call *call, int argc,
 {
     struct cluster *cl = call_cluster(ctx);
     struct object *o = NULL;
-    if (argc != 3 ||
-        db_parse_object(cl->node, argv[2].p, argv[2].len, &o) != 0) {
+    int rc = argc == 3 ? db_parse_object(cl->node, argv[2].p, argv[2].len, &o)
+                       : DYN_EINVAL;
+    if (rc == DYN_EFORMAT) {
+        peer_call_reply_error(call, DB_EFORMAT_TEXT);
+        return;
+    }
+    if (rc != 0) {
         peer_call_reply_error(call, "ERR R.PUT key object: invalid object");
         return;
     }
@@ -380,7 +385,10 @@ static void h_mput(void *ctx, struct peer_call *call, int argc,
         const struct dyn_arg *k = &argv[1 + 2 * i], *b = &argv[2 + 2 * i];
         struct object *o = NULL;
         res[i] = 0;
-        if (db_parse_object(cl->node, b->p, b->len, &o) != 0)
+        int rc = db_parse_object(cl->node, b->p, b->len, &o);
+        if (rc == DYN_EFORMAT)
+            res[i] = 3;
+        else if (rc != 0)
             res[i] = 1;
         else if (db_merge_object(cl->node, k->p, k->len, o, o) < 0)
             res[i] = 2;
@@ -398,6 +406,8 @@ static void h_mput(void *ctx, struct peer_call *call, int argc,
                 reply_ok(out);
             else if (res[i] == 1)
                 reply_error(out, "ERR R.MPUT: invalid object");
+            else if (res[i] == 3)
+                reply_error(out, DB_EFORMAT_TEXT);
             else
                 reply_error(out, "ERR R.MPUT: the replica could not store "
                                  "the object");

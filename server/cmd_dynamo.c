@@ -123,6 +123,44 @@ static void dynamo_format_dot(const struct node *n, const struct sibling *s,
         dbuf_printf(out, "%016" PRIx64 ":%" PRIu64, s->actor, s->counter);
 }
 
+/* A sibling's value as clients read it: a string's bytes; a counter's
+ * text; a set's, hash's, sorted set's or list's items as an array (what
+ * SMEMBERS, HGETALL, ZRANGE .. WITHSCORES, LRANGE would reply). */
+struct dynamo_items {
+    struct dbuf out;
+    long long n;
+};
+
+static void dynamo_item(void *ctx, const uint8_t *p, size_t len)
+{
+    struct dynamo_items *it = ctx;
+    reply_bulk(&it->out, p, len);
+    it->n++;
+}
+
+static void dynamo_reply_value(struct client *c, const struct sibling *s)
+{
+    if (s->type == CRDT_TYPE_STRING) {
+        reply_bulk(&c->obuf, s->value, s->vlen);
+        return;
+    }
+    struct dynamo_items it;
+    dbuf_init(&it.out);
+    it.n = 0;
+    int rc = crdt_items_bytes(s->type, s->value, s->vlen, dynamo_item, &it);
+    if (rc != 0)
+        reply_null(&c->obuf, c->resp);
+    else if (s->type == CRDT_TYPE_COUNTER && it.n == 1)
+        dbuf_append(&c->obuf, it.out.p, it.out.len);
+    else if (s->type == CRDT_TYPE_COUNTER)
+        reply_null(&c->obuf, c->resp);
+    else {
+        reply_array(&c->obuf, it.n);
+        dbuf_append(&c->obuf, it.out.p, it.out.len);
+    }
+    dbuf_free(&it.out);
+}
+
 /* --------------------------------------------------------------- GET / PUT */
 
 /* Orders live sibling indexes: the winner first, then by dot. */
@@ -186,7 +224,7 @@ static void dynamo_get(struct client *c, int argc, const struct dyn_arg *argv)
     for (uint32_t k = 0; k < nlive; k++) {
         struct sibling s;
         object_sibling(o, idx[k], &s);
-        reply_bulk(&c->obuf, s.value, s.vlen);
+        dynamo_reply_value(c, &s);
     }
     dyn_free(idx);
     dbuf_free(&ctx);
@@ -274,7 +312,8 @@ static void dynamo_reply_siblings(struct client *c, const struct object *o,
     for (uint32_t i = 0; i < ns; i++) {
         struct sibling s;
         object_sibling(o, i, &s);
-        reply_map(&c->obuf, c->resp, with_values ? 8 : 7);
+        int typed = s.type != CRDT_TYPE_STRING;
+        reply_map(&c->obuf, c->resp, (with_values ? 8 : 7) + (typed ? 2 : 0));
 
         object_sibling_clock(o, i, &clk);
         dbuf_reset(&tmp);
@@ -292,12 +331,23 @@ static void dynamo_reply_siblings(struct client *c, const struct object *o,
         dynamo_field_int(c, "tombstone", s.tombstone ? 1 : 0);
         dynamo_field_int(c, "expire", s.expire_ms);
         dynamo_field_int(c, "winner", i == winner);
+        if (typed) {
+            /* the type's state, readably: its dots, entries, clock */
+            reply_bulk_cstr(&c->obuf, "type");
+            reply_bulk_cstr(&c->obuf, s.type == CRDT_TYPE_COUNTER
+                                          ? "counter"
+                                          : crdt_type_name(s.type));
+            dbuf_reset(&tmp);
+            crdt_describe_bytes(s.type, s.value, s.vlen, &tmp);
+            reply_bulk_cstr(&c->obuf, "state");
+            reply_bulk(&c->obuf, tmp.p, tmp.len);
+        }
         if (with_values) {
             reply_bulk_cstr(&c->obuf, "value");
             if (s.tombstone)
                 reply_null(&c->obuf, c->resp);
             else
-                reply_bulk(&c->obuf, s.value, s.vlen);
+                dynamo_reply_value(c, &s);
         }
     }
     dbuf_free(&tmp);
@@ -423,57 +473,102 @@ static const struct command dynamo_config_subcommands[] = {
     { "dynamo.config|get", dynamo_config_get, 3,
       CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_DYNAMO, 0, 0, 0,
       "@admin @slow @dangerous", "dynamo", "1.0.0",
-      "Returns N, R or W.", "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL },
+      "Returns N, R or W.", "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { "dynamo.config|set", dynamo_config_set, 4,
       CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_DYNAMO, 0, 0, 0,
       "@admin @slow @dangerous", "dynamo", "1.0.0",
       "Changes N, R or W at run time.", "O(1)", NULL,
-      ROUTE_NOTIFY, COMBINE_NONE, NULL },
+      ROUTE_NOTIFY, COMBINE_NONE, NULL, 0 },
     { "dynamo.config|help", dynamo_config_help, 2,
       CMD_LOADING | CMD_STALE | CMD_DYNAMO, 0, 0, 0,
       "@slow", "dynamo", "1.0.0",
       "Lists the DYNAMO.CONFIG subcommands.", "O(1)", NULL,
-      ROUTE_LOCAL, COMBINE_NONE, NULL },
+      ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-     0, 0, NULL },
+     0, 0, NULL, 0 },
 };
 
 #define DYN_RD (CMD_READONLY | CMD_FAST | CMD_DYNAMO | CMD_DATA)
 #define DYN_WR (CMD_WRITE | CMD_DENYOOM | CMD_FAST | CMD_DYNAMO | CMD_DATA)
 
+/* ------------------------------------------- OBJECT / MERGE (internal) */
+
+/* DYNAMO.OBJECT key: the merged object's encoding, or nil.  The read half
+ * of a multi-key command (cluster/coordinator.c, ROUTE_GATHER): run on a
+ * replica after its quorum read. */
+static void dynamo_object(struct client *c, int argc,
+                          const struct dyn_arg *argv)
+{
+    const struct object *o = db_object(c->node, argv[1].p, argv[1].len);
+    if (o)
+        reply_bulk(&c->obuf, object_bytes(o), object_size(o));
+    else
+        reply_null(&c->obuf, c->resp);
+}
+
+/* DYNAMO.MERGE key bytes: joins an object built elsewhere into the key
+ * (the write half of a multi-key command); the coordinator replicates the
+ * result.  Bad bytes change nothing. */
+static void dynamo_merge(struct client *c, int argc,
+                         const struct dyn_arg *argv)
+{
+    int rc = db_merge_bytes(c->node, argv[1].p, argv[1].len, argv[2].p,
+                            argv[2].len);
+    if (rc >= 0)
+        reply_ok(&c->obuf);
+    else if (rc == DYN_EFORMAT)
+        client_error(c, DB_EFORMAT_TEXT);
+    else if (rc == DYN_EINVAL)
+        client_error(c, "ERR malformed object");
+    else {
+        c->errors++;
+        db_reply_write_error(c->node, &c->obuf, rc, NULL);
+    }
+}
+
 const struct command cmd_dynamo_table[] = {
+    { "dynamo.object", dynamo_object, 2,
+      CMD_READONLY | CMD_DYNAMO | CMD_DATA | CMD_INTERNAL, 1, 1, 1,
+      "@read", "dynamo", "1.0.0",
+      "Internal: a key's merged object, for a multi-key command.", "O(1)",
+      NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
+    { "dynamo.merge", dynamo_merge, 3,
+      CMD_WRITE | CMD_DYNAMO | CMD_DATA | CMD_INTERNAL, 1, 1, 1,
+      "@write", "dynamo", "1.0.0",
+      "Internal: joins an object into a key, for a multi-key command.",
+      "O(1)", NULL, ROUTE_KEY_BLIND, COMBINE_NONE, NULL, 0 },
     { "dynamo.get", dynamo_get, -2, DYN_RD, 1, 1, 1,
       "@read @fast", "dynamo", "1.0.0",
       "Returns every concurrent value of a key and the causal context to "
       "write back with.", "O(S) where S is the number of siblings.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "dynamo.put", dynamo_put, -4, DYN_WR, 1, 1, 1,
       "@write @fast", "dynamo", "1.0.0",
       "Writes a value that supersedes the versions named by a context.",
       "O(S) where S is the number of siblings.", NULL,
-      ROUTE_KEY_BLIND, COMBINE_NONE, NULL },
+      ROUTE_KEY_BLIND, COMBINE_NONE, NULL, 0 },
     { "dynamo.del", dynamo_del, -3,
       CMD_WRITE | CMD_FAST | CMD_DYNAMO | CMD_DATA, 1, 1, 1,
       "@write @fast", "dynamo", "1.0.0",
       "Writes a tombstone that supersedes the versions named by a context.",
       "O(S) where S is the number of siblings.", NULL,
-      ROUTE_KEY_BLIND, COMBINE_NONE, NULL },
+      ROUTE_KEY_BLIND, COMBINE_NONE, NULL, 0 },
     { "dynamo.vclock", dynamo_vclock, 2, DYN_RD, 1, 1, 1,
       "@read @fast", "dynamo", "1.0.0",
       "Shows each sibling's vector clock, dot, timestamp and size.",
       "O(S) where S is the number of siblings.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "dynamo.local", dynamo_local, 2,
       CMD_READONLY | CMD_FAST | CMD_DYNAMO, 1, 1, 1,
       "@read @fast", "dynamo", "1.0.0",
       "Shows this node's own stored copy of a key, values included, "
       "without a quorum.", "O(S) where S is the number of siblings.", NULL,
-      ROUTE_LOCAL, COMBINE_NONE, NULL },
+      ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { "dynamo.config", dynamo_config_help, -2, CMD_DYNAMO, 0, 0, 0,
       "@slow", "dynamo", "1.0.0",
       "Reads or changes the replication settings N, R and W.",
       "Depends on subcommand.", dynamo_config_subcommands,
-      ROUTE_LOCAL, COMBINE_NONE, NULL },
+      ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-     0, 0, NULL },
+     0, 0, NULL, 0 },
 };

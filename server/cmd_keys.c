@@ -62,6 +62,36 @@ static int keys_write(struct client *c, const void *key, size_t klen,
     return -1;
 }
 
+/* Writes v (a key's visible value, borrowed) again as key's value, with
+ * expire_ms: EXPIRE and PERSIST on the same key, RENAME and COPY to
+ * another.  A typed value is written as its state, with a new dot, so a
+ * counter stays a counter and a set a set.  0, or -1 after replying. */
+static int keys_write_value(struct client *c, const void *key, size_t klen,
+                            const struct db_value *v, int64_t expire_ms)
+{
+    if (v->type == CRDT_TYPE_STRING) {
+        uint8_t *copy = v->vlen ? dyn_memdup(v->value, v->vlen) : NULL;
+        int rc = keys_write(c, key, klen, copy ? (void *)copy : "", v->vlen,
+                            expire_ms);
+        dyn_free(copy);
+        return rc;
+    }
+    struct crdt_dot dot;
+    uint64_t ts;
+    uint8_t *copy = dyn_memdup(v->state, v->slen);
+    uint32_t slen = v->slen;
+    int type = v->type;
+    db_typed_dots(c->node, key, klen, 1, &dot, &ts);
+    int rc = db_typed_write(c->node, key, klen, type, copy, slen, &dot, 1,
+                            ts, expire_ms);
+    dyn_free(copy);
+    if (rc == 0)
+        return 0;
+    c->errors++;
+    db_reply_write_error(c->node, &c->obuf, rc, NULL);
+    return -1;
+}
+
 static int keys_lookup_read(struct client *c, const struct dyn_arg *key,
                             struct db_value *v)
 {
@@ -112,8 +142,65 @@ static void keys_exists(struct client *c, int argc,
 static void keys_type(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct db_value v;
-    reply_status(&c->obuf,
-                 keys_lookup_read(c, &argv[1], &v) ? "string" : "none");
+    reply_status(&c->obuf, keys_lookup_read(c, &argv[1], &v)
+                               ? crdt_type_name(v.type)
+                               : "none");
+}
+
+/* What OBJECT ENCODING answers: the honest name of how each type is kept
+ * (Redis's names would claim a listpack or a skiplist we do not have). */
+static const char *keys_encoding(int type)
+{
+    switch (type) {
+    case CRDT_TYPE_STRING:
+        return "raw";
+    case CRDT_TYPE_COUNTER:
+        return "pn-counter";
+    case CRDT_TYPE_SET:
+        return "orswot";
+    case CRDT_TYPE_HASH:
+        return "or-map";
+    case CRDT_TYPE_ZSET:
+        return "or-zset";
+    case CRDT_TYPE_LIST:
+        return "or-sequence";
+    default:
+        return "unknown";
+    }
+}
+
+/* OBJECT ENCODING key | OBJECT HELP. */
+static void keys_object_encoding(struct client *c, int argc,
+                                 const struct dyn_arg *argv)
+{
+    struct db_value v;
+    if (!db_lookup(c->node, argv[2].p, argv[2].len, &v)) {
+        reply_null(&c->obuf, c->resp);
+        return;
+    }
+    reply_bulk(&c->obuf, keys_encoding(v.type),
+               strlen(keys_encoding(v.type)));
+}
+
+static void keys_object_help(struct client *c, int argc,
+                             const struct dyn_arg *argv)
+{
+    static const char *const lines[] = {
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return how the value of <key> is kept: raw (a string),",
+        "    pn-counter, orswot (a set), or-map (a hash), or-zset (a sorted",
+        "    set) or or-sequence (a list): the replicated types of issue #14.",
+        "HELP",
+        "    Print this help.",
+        NULL,
+    };
+    size_t n = 0;
+    while (lines[n])
+        n++;
+    reply_array(&c->obuf, (long long)n);
+    for (size_t i = 0; i < n; i++)
+        reply_status(&c->obuf, lines[i]);
 }
 
 /* ------------------------------------------------------------ enumeration */
@@ -125,7 +212,8 @@ struct keys_walk {
     const char *pat;        /* NULL = every key */
     size_t plen;
     int64_t now_ms;
-    int type_none;          /* SCAN TYPE other than string: list nothing */
+    const char *type;       /* SCAN TYPE: only keys of this type, or NULL */
+    size_t tlen;
 };
 
 static int keys_walk_fn(void *ctx, const void *key, size_t klen,
@@ -134,11 +222,12 @@ static int keys_walk_fn(void *ctx, const void *key, size_t klen,
     struct keys_walk *w = ctx;
 
     w->visited++;
-    if (w->type_none)
-        return 0;
     if (w->pat && !dyn_glob_match(w->pat, w->plen, key, klen, 0))
         return 0;
-    if (!keys_visible(obj, w->now_ms))
+    struct sibling s;
+    if (!db_visible(obj, (uint64_t)w->now_ms, &s))
+        return 0;
+    if (w->type && !dyn_arg_is(w->type, w->tlen, crdt_type_name(s.type)))
         return 0;
     reply_bulk(w->out, key, klen);
     w->count++;
@@ -211,8 +300,8 @@ static void keys_scan(struct client *c, int argc, const struct dyn_arg *argv)
             if (w.plen == 1 && w.pat[0] == '*')
                 w.pat = NULL;
         } else if (has_value && dyn_arg_is(argv[i].p, argv[i].len, "type")) {
-            w.type_none = !dyn_arg_is(argv[i + 1].p, argv[i + 1].len,
-                                      "string");
+            w.type = argv[i + 1].p;
+            w.tlen = argv[i + 1].len;
         } else {
             client_error(c, ERR_SYNTAX);
             return;
@@ -351,7 +440,6 @@ static void keys_expire_generic(struct client *c, int argc,
     struct db_value v;
     unsigned flags = 0;
     long long when;
-    uint8_t *copy;
 
     for (int j = 3; j < argc; j++) {
         if (dyn_arg_is(argv[j].p, argv[j].len, "nx"))
@@ -417,12 +505,9 @@ static void keys_expire_generic(struct client *c, int argc,
             reply_int(&c->obuf, 1);
         return;
     }
-    /* Same value, new expiry: copy the borrowed value across the write. */
-    copy = v.vlen ? dyn_memdup(v.value, v.vlen) : NULL;
-    if (keys_write(c, argv[1].p, argv[1].len, copy ? (void *)copy : "",
-                   v.vlen, when) == 0)
+    /* Same value, new expiry. */
+    if (keys_write_value(c, argv[1].p, argv[1].len, &v, when) == 0)
         reply_int(&c->obuf, 1);
-    dyn_free(copy);
 }
 
 static void keys_expire(struct client *c, int argc, const struct dyn_arg *argv)
@@ -500,18 +585,14 @@ static void keys_persist(struct client *c, int argc,
                          const struct dyn_arg *argv)
 {
     struct db_value v;
-    uint8_t *copy;
 
     if (!db_lookup(c->node, argv[1].p, argv[1].len, &v) ||
         v.expire_ms == 0) {
         reply_int(&c->obuf, 0);
         return;
     }
-    copy = v.vlen ? dyn_memdup(v.value, v.vlen) : NULL;
-    if (keys_write(c, argv[1].p, argv[1].len, copy ? (void *)copy : "",
-                   v.vlen, 0) == 0)
+    if (keys_write_value(c, argv[1].p, argv[1].len, &v, 0) == 0)
         reply_int(&c->obuf, 1);
-    dyn_free(copy);
 }
 
 /* ----------------------------------------------------- rename / copy */
@@ -527,11 +608,7 @@ static int keys_move(struct client *c, const struct dyn_arg *src,
                      const struct dyn_arg *dst, const struct db_value *v,
                      int remove_src)
 {
-    uint8_t *copy = v->vlen ? dyn_memdup(v->value, v->vlen) : NULL;
-    int rc = keys_write(c, dst->p, dst->len, copy ? (void *)copy : "",
-                        v->vlen, v->expire_ms);
-    dyn_free(copy);
-    if (rc != 0)
+    if (keys_write_value(c, dst->p, dst->len, v, v->expire_ms) != 0)
         return -1;
     if (remove_src)
         return keys_write(c, src->p, src->len, NULL, 0, 0);
@@ -634,6 +711,26 @@ static void keys_copy(struct client *c, int argc, const struct dyn_arg *argv)
         reply_int(&c->obuf, 1);
 }
 
+/* The container: dispatch resolves OBJECT's subcommand rows itself; this
+ * runs only for OBJECT alone. */
+static void keys_object(struct client *c, int argc, const struct dyn_arg *argv)
+{
+    (void)argc;
+    (void)argv;
+    command_reply_arity(c, "object");
+}
+
+static const struct command object_subcommands[] = {
+    { "object|encoding", keys_object_encoding, 3, CMD_READONLY | CMD_DATA, 2, 2, 1,
+      "@keyspace @read @slow", "generic", "2.2.3",
+      "How a key's value is kept: raw, pn-counter, orswot, or-map, or-zset "
+      "or or-sequence.", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
+    { "object|help", keys_object_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0,
+      "@keyspace @slow", "generic", "6.2.0", "Lists the OBJECT subcommands.",
+      "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
+    { NULL },
+};
+
 /* ------------------------------------------------------------------ table */
 
 #define KEY_RD_FAST (CMD_READONLY | CMD_FAST | CMD_DATA)
@@ -644,100 +741,104 @@ const struct command cmd_keys_table[] = {
       "@keyspace @write @slow", "generic", "1.0.0",
       "Deletes keys by writing tombstones; returns how many existed.",
       "O(N) where N is the number of keys to delete.", NULL,
-      ROUTE_PER_KEY, COMBINE_SUM, NULL },
+      ROUTE_PER_KEY, COMBINE_SUM, NULL, 0 },
     { "unlink", keys_del, -2, KEY_WR_FAST, 1, -1, 1,
       "@keyspace @write @fast", "generic", "4.0.0",
       "Same as DEL: writes tombstones for the keys that exist.",
-      "O(1) for each key removed.", NULL, ROUTE_PER_KEY, COMBINE_SUM, NULL },
+      "O(1) for each key removed.", NULL, ROUTE_PER_KEY, COMBINE_SUM, NULL, 0 },
     { "exists", keys_exists, -2, KEY_RD_FAST, 1, -1, 1,
       "@keyspace @read @fast", "generic", "1.0.0",
       "Counts how many of the keys exist (duplicates count again).",
       "O(N) where N is the number of keys to check.", NULL,
-      ROUTE_PER_KEY, COMBINE_SUM, NULL },
+      ROUTE_PER_KEY, COMBINE_SUM, NULL, 0 },
     { "type", keys_type, 2, KEY_RD_FAST, 1, 1, 1,
       "@keyspace @read @fast", "generic", "1.0.0",
-      "Returns the type of a key: string, or none.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      "Returns the type of a key: string, set, hash, zset, list, or none.",
+      "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
+    { "object", keys_object, -2, CMD_DATA, 0, 0, 0, "@slow", "generic",
+      "2.2.3", "Inspects how a key's value is kept.",
+      "Depends on subcommand.", object_subcommands, ROUTE_LOCAL,
+      COMBINE_NONE, NULL, 0 },
     { "keys", keys_keys, 2, CMD_READONLY | CMD_DATA, 0, 0, 0,
       "@keyspace @read @slow @dangerous", "generic", "1.0.0",
       "Lists every key of this node matching a glob pattern.",
       "O(N) with N being the number of keys stored on the node.", NULL,
-      ROUTE_KEYSPACE, COMBINE_KEYS, NULL },
+      ROUTE_KEYSPACE, COMBINE_KEYS, NULL, 0 },
     { "scan", keys_scan, -2, CMD_READONLY | CMD_DATA, 0, 0, 0,
       "@keyspace @read @slow", "generic", "2.8.0",
       "Iterates over the keys of this node with a cursor.",
       "O(1) for every call. O(N) for a complete iteration.", NULL,
-      ROUTE_KEYSPACE, COMBINE_SCAN, NULL },
+      ROUTE_KEYSPACE, COMBINE_SCAN, NULL, 0 },
     { "randomkey", keys_randomkey, 1, CMD_READONLY | CMD_DATA, 0, 0, 0,
       "@keyspace @read @slow", "generic", "1.0.0",
       "Returns a random key stored on this node.", "O(1)", NULL,
-      ROUTE_KEYSPACE, COMBINE_RANDOM, NULL },
+      ROUTE_KEYSPACE, COMBINE_RANDOM, NULL, 0 },
     { "dbsize", keys_dbsize, 1, KEY_RD_FAST, 0, 0, 0,
       "@keyspace @read @fast", "server", "1.0.0",
       "Returns the number of keys stored on this node.", "O(1)", NULL,
-      ROUTE_KEYSPACE, COMBINE_COUNT, NULL },
+      ROUTE_KEYSPACE, COMBINE_COUNT, NULL, 0 },
     { "flushall", keys_flush, -1, CMD_WRITE | CMD_DATA, 0, 0, 0,
       "@keyspace @write @slow @dangerous", "server", "1.0.0",
       "Removes every key stored on this node.",
       "O(N) where N is the number of keys on the node.", NULL,
-      ROUTE_ALL, COMBINE_FLUSH, NULL },
+      ROUTE_ALL, COMBINE_FLUSH, NULL, 0 },
     { "flushdb", keys_flush, -1, CMD_WRITE | CMD_DATA, 0, 0, 0,
       "@keyspace @write @slow @dangerous", "server", "1.0.0",
       "Removes every key stored on this node (there is one database).",
       "O(N) where N is the number of keys on the node.", NULL,
-      ROUTE_ALL, COMBINE_FLUSH, NULL },
+      ROUTE_ALL, COMBINE_FLUSH, NULL, 0 },
     { "expire", keys_expire, -3, KEY_WR_FAST, 1, 1, 1,
       "@keyspace @write @fast", "generic", "1.0.0",
       "Sets a key's time to live in seconds.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "pexpire", keys_pexpire, -3, KEY_WR_FAST, 1, 1, 1,
       "@keyspace @write @fast", "generic", "2.6.0",
       "Sets a key's time to live in milliseconds.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "expireat", keys_expireat, -3, KEY_WR_FAST, 1, 1, 1,
       "@keyspace @write @fast", "generic", "1.2.0",
       "Sets a key's expiry as a Unix time in seconds.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "pexpireat", keys_pexpireat, -3, KEY_WR_FAST, 1, 1, 1,
       "@keyspace @write @fast", "generic", "2.6.0",
       "Sets a key's expiry as a Unix time in milliseconds.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "ttl", keys_ttl, 2, KEY_RD_FAST, 1, 1, 1,
       "@keyspace @read @fast", "generic", "1.0.0",
       "Returns a key's remaining time to live in seconds.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "pttl", keys_pttl, 2, KEY_RD_FAST, 1, 1, 1,
       "@keyspace @read @fast", "generic", "2.6.0",
       "Returns a key's remaining time to live in milliseconds.", "O(1)",
-      NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "expiretime", keys_expiretime, 2, KEY_RD_FAST, 1, 1, 1,
       "@keyspace @read @fast", "generic", "7.0.0",
       "Returns a key's expiry as a Unix time in seconds.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "pexpiretime", keys_pexpiretime, 2, KEY_RD_FAST, 1, 1, 1,
       "@keyspace @read @fast", "generic", "7.0.0",
       "Returns a key's expiry as a Unix time in milliseconds.", "O(1)",
-      NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "persist", keys_persist, 2, KEY_WR_FAST, 1, 1, 1,
       "@keyspace @write @fast", "generic", "2.2.0",
-      "Removes a key's expiry.", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "Removes a key's expiry.", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "touch", keys_exists, -2, KEY_RD_FAST, 1, -1, 1,
       "@keyspace @read @fast", "generic", "3.2.1",
       "Counts the keys that exist (access times are not tracked).",
       "O(N) where N is the number of keys that will be touched.", NULL,
-      ROUTE_PER_KEY, COMBINE_SUM, NULL },
+      ROUTE_PER_KEY, COMBINE_SUM, NULL, 0 },
     { "rename", keys_rename, 3, CMD_WRITE | CMD_DATA, 1, 2, 1,
       "@keyspace @write @slow", "generic", "1.0.0",
       "Renames a key (two writes; not atomic across replicas).", "O(1)",
-      NULL, ROUTE_REFUSED, COMBINE_NONE, NULL },
+      NULL, ROUTE_GATHER, COMBINE_NONE, NULL, 0 },
     { "renamenx", keys_renamenx, 3, KEY_WR_FAST, 1, 2, 1,
       "@keyspace @write @fast", "generic", "1.0.0",
       "Renames a key if the new name is free (not atomic across replicas).",
-      "O(1)", NULL, ROUTE_REFUSED, COMBINE_NONE, NULL },
+      "O(1)", NULL, ROUTE_GATHER, COMBINE_NONE, NULL, 0 },
     { "copy", keys_copy, -3, CMD_WRITE | CMD_DENYOOM | CMD_DATA, 1, 2, 1,
       "@keyspace @write @slow", "generic", "6.2.0",
       "Copies a key's value and expiry to another key.",
-      "O(1) for string values.", NULL, ROUTE_REFUSED, COMBINE_NONE, NULL },
+      "O(1) for string values.", NULL, ROUTE_GATHER, COMBINE_NONE, NULL, 0 },
     { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-     0, 0, NULL },
+     0, 0, NULL, 0 },
 };

@@ -374,17 +374,17 @@ const struct command cmd_merkle_table[] = {
       "@read @slow", "dynamo", "1.0.0",
       "Shows the Merkle roots of a partition's replicas and the leaves "
       "where they differ.", "O(L) where L is merkle-leaves.", NULL,
-      ROUTE_LOCAL, COMBINE_NONE, NULL },
+      ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { "dynamo.roots", dynamo_roots, -1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
       "@read @slow", "dynamo", "1.0.0",
       "Shows this node's Merkle root of every partition it holds, or every "
       "member's with CLUSTER.", "O(P) where P is the partition count.",
-      NULL, ROUTE_ALL, COMBINE_NODES, NULL },
+      NULL, ROUTE_ALL, COMBINE_NODES, NULL, 0 },
     { "dynamo.ae", dynamo_ae, -1, CMD_ADMIN | CMD_DYNAMO | CMD_MULTI_DENIED,
       0, 0, 0, "@admin @slow", "dynamo", "1.0.0",
       "Runs an anti-entropy exchange now and replies when it is done.",
       "O(D) where D is the number of differing keys.", NULL,
-      ROUTE_LOCAL, COMBINE_NONE, NULL },
+      ROUTE_LOCAL, COMBINE_NONE, NULL, 0 },
     { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-     0, 0, NULL },
+     0, 0, NULL, 0 },
 };

@@ -100,26 +100,26 @@ const struct command cmd_multi_table[] = {
     {"multi", cmd_multi, 1, CMD_NO_MULTI | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE | CMD_FAST, 0, 0, 0, "@fast @transaction", "transactions",
      "1.2.0", "Starts a transaction: later commands are queued until EXEC.",
-     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
+     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL, 0},
     {"exec", cmd_exec, 1, CMD_NO_MULTI | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE, 0, 0, 0, "@slow @transaction", "transactions", "1.2.0",
      "Runs the queued commands in order and returns their replies.",
      "Depends on commands in the transaction", NULL,
-     ROUTE_LOCAL, COMBINE_NONE, NULL},
+     ROUTE_LOCAL, COMBINE_NONE, NULL, 0},
     {"discard", cmd_discard, 1, CMD_NO_MULTI | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE | CMD_FAST, 0, 0, 0, "@fast @transaction", "transactions",
      "2.0.0", "Drops the queued commands and leaves the transaction.",
      "O(N), when N is the number of queued commands", NULL,
-     ROUTE_LOCAL, COMBINE_NONE, NULL},
+     ROUTE_LOCAL, COMBINE_NONE, NULL, 0},
     {"watch", cmd_watch, -2, CMD_NO_MULTI | CMD_NOSCRIPT | CMD_LOADING |
      CMD_STALE | CMD_FAST, 1, -1, 1, "@fast @transaction", "transactions",
      "2.2.0",
      "Refused: optimistic locking needs one version per key, which a "
      "Dynamo store does not have.",
-     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
+     "O(1)", NULL, ROUTE_LOCAL, COMBINE_NONE, NULL, 0},
     {"unwatch", cmd_unwatch, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE |
      CMD_FAST, 0, 0, 0, "@fast @transaction", "transactions", "2.2.0",
      "Accepted for compatibility: there is never anything watched.", "O(1)",
-     NULL, ROUTE_LOCAL, COMBINE_NONE, NULL},
-    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
+     NULL, ROUTE_LOCAL, COMBINE_NONE, NULL, 0},
+    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, 0},
 };

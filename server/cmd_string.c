@@ -96,15 +96,32 @@ static uint32_t string_hist_bucket(uint32_t nsiblings)
     return nsiblings <= 8 ? 4 : 5;
 }
 
-/* A read lookup: like db_lookup, but counts keyspace hits/misses and the
- * sibling histogram, as a GET-like read does. */
+/* A string's value: 1 (v filled), 0 (absent), or -1 after replying
+ * WRONGTYPE: the key holds a set, hash, sorted set or list (a counter
+ * reads as its text). */
+static int string_lookup(struct client *c, const struct dyn_arg *key,
+                         struct db_value *v)
+{
+    if (!db_lookup(c->node, key->p, key->len, v))
+        return 0;
+    if (db_is_collection(v->type)) {
+        client_error(c, ERR_WRONGTYPE);
+        return -1;
+    }
+    return 1;
+}
+
+/* A read lookup: like string_lookup, but counts keyspace hits/misses and
+ * the sibling histogram, as a GET-like read does. */
 static int string_lookup_read(struct client *c, const struct dyn_arg *key,
                               struct db_value *v)
 {
     struct node *n = c->node;
-    if (!db_lookup(n, key->p, key->len, v)) {
-        n->stats.keyspace_misses++;
-        return 0;
+    int found = string_lookup(c, key, v);
+    if (found <= 0) {
+        if (found == 0)
+            n->stats.keyspace_misses++;
+        return found;
     }
     n->stats.keyspace_hits++;
     if (v->nsiblings >= 1)
@@ -168,9 +185,10 @@ static int string_expire_ms(struct client *c, const struct dyn_arg *a,
 static void string_get(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct db_value v;
-    if (string_lookup_read(c, &argv[1], &v))
+    int found = string_lookup_read(c, &argv[1], &v);
+    if (found > 0)
         reply_bulk(&c->obuf, v.value, v.vlen);
-    else
+    else if (found == 0)
         reply_null(&c->obuf, c->resp);
 }
 
@@ -253,6 +271,8 @@ static void string_set_generic(struct client *c, const struct dyn_arg *key,
 
     if (o->flags & SETF_GET) {
         found = string_lookup_read(c, key, &v);
+        if (found < 0)
+            return;
         if (found)
             reply_bulk(&c->obuf, v.value, v.vlen);
         else
@@ -328,9 +348,11 @@ static void string_getdel(struct client *c, int argc,
 {
     struct db_value v;
     size_t mark = c->obuf.len;
+    int found = string_lookup_read(c, &argv[1], &v);
 
-    if (!string_lookup_read(c, &argv[1], &v)) {
-        reply_null(&c->obuf, c->resp);
+    if (found <= 0) {
+        if (found == 0)
+            reply_null(&c->obuf, c->resp);
         return;
     }
     reply_bulk(&c->obuf, v.value, v.vlen);
@@ -350,8 +372,10 @@ static void string_getex(struct client *c, int argc,
     if (string_parse_opts(c, argc, argv, 2, 0, &o) != 0)
         return;
     /* Redis looks the key up before it validates the time. */
-    if (!string_lookup_read(c, &argv[1], &v)) {
-        reply_null(&c->obuf, c->resp);
+    int found = string_lookup_read(c, &argv[1], &v);
+    if (found <= 0) {
+        if (found == 0)
+            reply_null(&c->obuf, c->resp);
         return;
     }
     if (o.expire && string_expire_ms(c, o.expire, o.unit, "getex", now,
@@ -379,10 +403,15 @@ static void string_mget(struct client *c, int argc,
     struct db_value v;
     reply_array(&c->obuf, argc - 1);
     for (int j = 1; j < argc; j++) {
-        if (string_lookup_read(c, &argv[j], &v))
+        /* MGET answers nil for a key of another type, as Redis does */
+        if (db_lookup(c->node, argv[j].p, argv[j].len, &v) &&
+            !db_is_collection(v.type)) {
+            c->node->stats.keyspace_hits++;
             reply_bulk(&c->obuf, v.value, v.vlen);
-        else
+        } else {
+            c->node->stats.keyspace_misses++;
             reply_null(&c->obuf, c->resp);
+        }
     }
 }
 
@@ -434,9 +463,10 @@ static void string_strlen(struct client *c, int argc,
                           const struct dyn_arg *argv)
 {
     struct db_value v;
-    if (string_lookup_read(c, &argv[1], &v))
+    int found = string_lookup_read(c, &argv[1], &v);
+    if (found > 0)
         reply_int(&c->obuf, v.vlen);
-    else
+    else if (found == 0)
         reply_int(&c->obuf, 0);
 }
 
@@ -463,7 +493,10 @@ static void string_append(struct client *c, int argc,
     uint8_t *buf;
     size_t total;
 
-    if (!db_lookup(c->node, argv[1].p, argv[1].len, &v)) {
+    int found = string_lookup(c, &argv[1], &v);
+    if (found < 0)
+        return;
+    if (!found) {
         if (string_write(c, &argv[1], argv[2].p, argv[2].len, 0,
                          c->obuf.len) == 0)
             reply_int(&c->obuf, (long long)argv[2].len);
@@ -498,7 +531,9 @@ static void string_setrange(struct client *c, int argc,
         client_error(c, "ERR offset is out of range");
         return;
     }
-    found = db_lookup(c->node, argv[1].p, argv[1].len, &v);
+    found = string_lookup(c, &argv[1], &v);
+    if (found < 0)
+        return;
     if (found) {
         olen = v.vlen;
         expire = v.expire_ms;
@@ -528,8 +563,10 @@ static void string_getrange(struct client *c, int argc,
     if (string_parse_ll(c, &argv[2], &start) != 0 ||
         string_parse_ll(c, &argv[3], &end) != 0)
         return;
-    if (!string_lookup_read(c, &argv[1], &v)) {
-        reply_bulk(&c->obuf, "", 0);
+    int found = string_lookup_read(c, &argv[1], &v);
+    if (found <= 0) {
+        if (found == 0)
+            reply_bulk(&c->obuf, "", 0);
         return;
     }
     len = v.vlen;
@@ -555,6 +592,75 @@ static void string_getrange(struct client *c, int argc,
 
 /* --------------------------------------------------------------- counters */
 
+/*
+ * The counter path (issue #14, docs/TYPES.md section 5): in a cluster, or
+ * on a key that already holds a counter, INCR and its family act on a
+ * PN-counter, so concurrent increments through any replicas add up.  The
+ * counter starts from what the key holds: nothing, or the visible string
+ * (its base, with that version's dot and time), or the counter itself.
+ * *is_float selects INCRBYFLOAT (fby); the reply is the new value.
+ * Returns after replying.
+ */
+static void string_counter_op(struct client *c, const struct dyn_arg *key,
+                              const struct db_value *v, int found,
+                              long long by, int is_float, long double fby)
+{
+    struct node *n = c->node;
+    const struct crdt_limits *lim = db_crdt_limits(n);
+    struct crdt_counter *ctr = NULL;
+    int rc = 0;
+    if (found && v->type == CRDT_TYPE_COUNTER) {
+        rc = crdt_counter_decode(v->state, v->slen, lim, &ctr);
+    } else if (found) {
+        rc = crdt_counter_from_string(v->value, v->vlen, &v->dot, v->ts_ms,
+                                      lim, &ctr);
+    } else {
+        ctr = crdt_counter_new();
+    }
+    if (rc != 0) {
+        client_error(c, rc == DYN_ELIMIT ? crdt_err_text(rc)
+                                         : "ERR corrupt value");
+        return;
+    }
+    struct crdt_dot dot;
+    uint64_t ts;
+    int64_t iresult = 0;
+    long double fresult = 0;
+    db_typed_dots(n, key->p, key->len, 1, &dot, &ts);
+    if (is_float)
+        rc = crdt_counter_incrbyfloat(ctr, fby, &dot, lim, &fresult);
+    else
+        rc = crdt_counter_incrby(ctr, by, &dot, lim, &iresult);
+    if (rc != 0) {
+        const char *t = crdt_err_text(rc);
+        client_error(c, t ? t : "ERR corrupt value");
+        crdt_counter_free(ctr);
+        return;
+    }
+    struct dbuf enc;
+    dbuf_init(&enc);
+    crdt_counter_encode(ctr, &enc);
+    crdt_counter_free(ctr);
+    size_t mark = c->obuf.len;
+    rc = db_typed_write(n, key->p, key->len, CRDT_TYPE_COUNTER, enc.p,
+                        enc.len, &dot, 1, ts, found ? v->expire_ms : 0);
+    dbuf_free(&enc);
+    if (rc != 0) {
+        c->obuf.len = mark;
+        c->errors++;
+        db_reply_write_error(n, &c->obuf, rc, NULL);
+        return;
+    }
+    if (!is_float) {
+        reply_int(&c->obuf, iresult);
+        return;
+    }
+    char *buf = dyn_malloc(CRDT_LD_CHARS);
+    size_t len = crdt_ld_format(buf, CRDT_LD_CHARS, fresult);
+    reply_bulk(&c->obuf, buf, len);
+    dyn_free(buf);
+}
+
 /* INCR/DECR/INCRBY/DECRBY: the stored text must be a strict integer.
  * The result keeps the key's TTL. */
 static void string_incr_generic(struct client *c, const struct dyn_arg *key,
@@ -566,7 +672,15 @@ static void string_incr_generic(struct client *c, const struct dyn_arg *key,
     char num[32];
     int len;
 
-    if (db_lookup(c->node, key->p, key->len, &v)) {
+    int found = string_lookup(c, key, &v);
+    if (found < 0)
+        return;
+    if (!db_typed_alone(c->node) ||
+        (found && v.type == CRDT_TYPE_COUNTER)) {
+        string_counter_op(c, key, &v, found, incr, 0, 0);
+        return;
+    }
+    if (found) {
         if (dyn_str2ll((const char *)v.value, v.vlen, &cur) != 0) {
             client_error(c, ERR_NOT_INTEGER);
             return;
@@ -624,7 +738,24 @@ static void string_incrbyfloat(struct client *c, int argc,
     char *buf;
     size_t len;
 
-    if (db_lookup(c->node, argv[1].p, argv[1].len, &v)) {
+    int found = string_lookup(c, &argv[1], &v);
+    if (found < 0)
+        return;
+    if (!db_typed_alone(c->node) ||
+        (found && v.type == CRDT_TYPE_COUNTER)) {
+        if (found && v.type != CRDT_TYPE_COUNTER &&
+            crdt_ld_parse((const char *)v.value, v.vlen, &cur) != 0) {
+            client_error(c, "ERR value is not a valid float");
+            return;
+        }
+        if (crdt_ld_parse(argv[2].p, argv[2].len, &incr) != 0) {
+            client_error(c, "ERR value is not a valid float");
+            return;
+        }
+        string_counter_op(c, &argv[1], &v, found, 0, 1, incr);
+        return;
+    }
+    if (found) {
         if (crdt_ld_parse((const char *)v.value, v.vlen, &cur) != 0) {
             client_error(c, "ERR value is not a valid float");
             return;
@@ -659,93 +790,93 @@ const struct command cmd_string_table[] = {
     { "get", string_get, 2, RD_FAST, 1, 1, 1,
       "@read @string @fast", "string", "1.0.0",
       "Returns the winning value of a key.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "set", string_set, -3, WR, 1, 1, 1,
       "@write @string @slow", "string", "1.0.0",
       "Writes a value, optionally only if the key is absent or present, "
-      "with an expiry.", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "with an expiry.", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "setnx", string_setnx, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
       "Writes a value only when the key does not exist.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "setex", string_setex, 4, WR, 1, 1, 1,
       "@write @string @slow", "string", "2.0.0",
       "Writes a value with a time to live in seconds.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "psetex", string_psetex, 4, WR, 1, 1, 1,
       "@write @string @slow", "string", "2.6.0",
       "Writes a value with a time to live in milliseconds.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "getset", string_getset, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
       "Writes a value and returns the previous one.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "getdel", string_getdel, 2, CMD_WRITE | CMD_FAST | CMD_DATA, 1, 1, 1,
       "@write @string @fast", "string", "6.2.0",
       "Returns a value and deletes the key.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "getex", string_getex, -2, CMD_WRITE | CMD_FAST | CMD_DATA, 1, 1, 1,
       "@write @string @fast", "string", "6.2.0",
       "Returns a value and changes or removes its expiry.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "mget", string_mget, -2, RD_FAST, 1, -1, 1,
       "@read @string @fast", "string", "1.0.0",
       "Returns the values of several keys.",
       "O(N) where N is the number of keys to retrieve.", NULL,
-      ROUTE_PER_KEY, COMBINE_ARRAY, "get" },
+      ROUTE_PER_KEY, COMBINE_ARRAY, "get", 0 },
     { "mset", string_mset, -3, WR, 1, -1, 2,
       "@write @string @slow", "string", "1.0.1",
       "Writes several keys, one after the other.",
       "O(N) where N is the number of keys to set.", NULL,
-      ROUTE_PER_KEY, COMBINE_OK, "set" },
+      ROUTE_PER_KEY, COMBINE_OK, "set", 0 },
     { "msetnx", string_msetnx, -3, WR, 1, -1, 2,
       "@write @string @slow", "string", "1.0.1",
       "Writes several keys only when none of them exists.",
       "O(N) where N is the number of keys to set.", NULL,
-      ROUTE_REFUSED, COMBINE_NONE, NULL },
+      ROUTE_REFUSED, COMBINE_NONE, NULL, 0 },
     { "strlen", string_strlen, 2, RD_FAST, 1, 1, 1,
       "@read @string @fast", "string", "2.2.0",
       "Returns the length of a value in bytes.", "O(1)", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "append", string_append, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "2.0.0",
       "Appends bytes to a value, creating the key if needed.",
-      "O(1) amortized.", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "O(1) amortized.", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "incr", string_incr, 2, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
       "Adds one to an integer value (not atomic across replicas).",
-      "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "decr", string_decr, 2, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
       "Subtracts one from an integer value (not atomic across replicas).",
-      "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "incrby", string_incrby, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
       "Adds an integer to an integer value (not atomic across replicas).",
-      "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "decrby", string_decrby, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "1.0.0",
       "Subtracts an integer from an integer value (not atomic across "
-      "replicas).", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "replicas).", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "incrbyfloat", string_incrbyfloat, 3, WR_FAST, 1, 1, 1,
       "@write @string @fast", "string", "2.6.0",
       "Adds a floating point number to a value (not atomic across "
-      "replicas).", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL },
+      "replicas).", "O(1)", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "getrange", string_getrange, 4, CMD_READONLY | CMD_DATA, 1, 1, 1,
       "@read @string @slow", "string", "2.4.0",
       "Returns a byte range of a value; negative offsets count from the "
       "end.", "O(N) where N is the length of the returned string.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "substr", string_getrange, 4, CMD_READONLY | CMD_DATA, 1, 1, 1,
       "@read @string @slow", "string", "1.0.0",
       "Returns a byte range of a value (GETRANGE's old name).",
       "O(N) where N is the length of the returned string.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { "setrange", string_setrange, 4, WR, 1, 1, 1,
       "@write @string @slow", "string", "2.2.0",
       "Overwrites part of a value at an offset, zero-padding as needed.",
       "O(1), not counting the time to copy the new bytes.", NULL,
-      ROUTE_KEY, COMBINE_NONE, NULL },
+      ROUTE_KEY, COMBINE_NONE, NULL, 0 },
     { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-     0, 0, NULL },
+     0, 0, NULL, 0 },
 };

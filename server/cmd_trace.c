@@ -409,17 +409,17 @@ const struct command cmd_trace_table[] = {
      "@read @slow", "dynamo", "1.0.0",
      "Shows this node's latest traces of the quorum operations it "
      "coordinated, or those of one key.",
-     "O(T) where T is trace-max.", NULL, ROUTE_ALL, COMBINE_NODES, NULL},
+     "O(T) where T is trace-max.", NULL, ROUTE_ALL, COMBINE_NODES, NULL, 0},
     {"dynamo.events", dynamo_events, -1, CMD_READONLY | CMD_DYNAMO, 0, 0, 0,
      "@read @slow", "dynamo", "1.0.0",
      "Shows this node's cluster events newer than an event id.",
-     "O(E) where E is event-max.", NULL, ROUTE_ALL, COMBINE_NODES, NULL},
+     "O(E) where E is event-max.", NULL, ROUTE_ALL, COMBINE_NODES, NULL, 0},
     {"dynamo.versions", dynamo_versions, -2, CMD_READONLY | CMD_DYNAMO, 0, 0,
      0, "@read @slow", "dynamo", "1.0.0",
      "Shows the versions of a key this node created (its version history), "
      "each with its clock and the versions it superseded.",
      "O(V) where V is version-history.", NULL, ROUTE_ALL, COMBINE_NODES,
-     NULL},
+     NULL, 0},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0,
-     NULL},
+     NULL, 0},
 };

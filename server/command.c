@@ -218,6 +218,33 @@ void command_reply_arity(struct client *c, const char *name)
     client_errorf(c, "ERR wrong number of arguments for '%s' command", name);
 }
 
+int command_keys(const struct command *cmd, int argc,
+                 const struct dyn_arg *argv, int *pos, int max)
+{
+    int n = 0;
+    if (cmd->numkeys_at) {
+        long long nk;
+        if (cmd->numkeys_at >= argc ||
+            dyn_str2ll(argv[cmd->numkeys_at].p, argv[cmd->numkeys_at].len,
+                       &nk) != 0 ||
+            nk < 1 || nk > argc - 1 - cmd->numkeys_at)
+            return -1;
+        if (cmd->first_key > 0 && cmd->first_key < cmd->numkeys_at &&
+            n < max)
+            pos[n++] = cmd->first_key;
+        for (int i = 0; i < nk && n < max; i++)
+            pos[n++] = cmd->numkeys_at + 1 + i;
+        return n;
+    }
+    if (cmd->first_key <= 0)
+        return 0;
+    int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    for (int i = cmd->first_key; i <= last && i < argc && n < max; i += step)
+        pos[n++] = i;
+    return n;
+}
+
 int command_single_key(const struct command *cmd, int argc)
 {
     if (cmd->route != ROUTE_KEY && cmd->route != ROUTE_KEY_BLIND &&

@@ -37,6 +37,9 @@ enum command_flags {
     CMD_MULTI_DENIED = 1 << 11, /* error if used inside MULTI (WATCH) */
     CMD_DYNAMO = 1 << 12,     /* a DYNAMO.* command */
     CMD_DATA = 1 << 13,       /* touches the keyspace (refused while killed) */
+    CMD_INTERNAL = 1 << 14,   /* only the coordinator runs it (its child ops
+                               * and peers' FWD): a client is told it is
+                               * unknown (DYNAMO.OBJECT, DYNAMO.MERGE) */
 };
 
 /* How a command runs when the node is in a cluster: the coordinator
@@ -57,6 +60,11 @@ enum command_route {
                        * (DYNAMO.CONFIG SET) */
     ROUTE_REFUSED,    /* refused: its keys live on different nodes and no
                        * Dynamo changes them atomically */
+    ROUTE_GATHER,     /* several keys of typed values (SINTER, SMOVE,
+                       * ZUNIONSTORE ...): each key's merged object is read
+                       * through its own replicas, the handler runs here
+                       * on those copies, and every key it wrote is merged
+                       * through that key's replicas (W acks each) */
 };
 
 /* How the answers of a ROUTE_PER_KEY / KEYSPACE / ALL command combine. */
@@ -94,6 +102,10 @@ struct command {
     uint8_t combine;
     const char *per_key;      /* ROUTE_PER_KEY: the single-key command each
                                * key runs as (NULL: the command itself) */
+    uint8_t numkeys_at;       /* ROUTE_GATHER: the index of a numkeys
+                               * argument whose keys follow it (SINTERCARD,
+                               * ZUNIONSTORE dst numkeys ..., LMPOP); 0:
+                               * keys are first_key..last_key by key_step */
 };
 
 /* Each cmd_*.c module exports its rows, terminated by a row with name NULL. */
@@ -131,6 +143,13 @@ size_t command_stat_slots(const struct command_registry *r);
 /* A container's subcommand row named by arg (case-insensitive), or NULL. */
 const struct command *command_lookup_sub(const struct command *container,
                                          const char *arg, size_t len);
+
+/* The keys of a call of cmd (first_key..last_key by key_step, or after
+ * its numkeys argument, plus a key before it): their indexes into argv,
+ * at most max; returns the count, or -1 when numkeys is not a count the
+ * arguments hold (the handler then answers Redis's error). */
+int command_keys(const struct command *cmd, int argc,
+                 const struct dyn_arg *argv, int *pos, int max);
 
 /* The index of the one key cmd acts on when called with argc arguments,
  * for a command that routes by key (ROUTE_KEY, ROUTE_KEY_BLIND, or

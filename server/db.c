@@ -143,6 +143,11 @@ const struct object *db_object(struct node *n, const void *key, size_t klen)
     return o;
 }
 
+int db_is_collection(int type)
+{
+    return type != CRDT_TYPE_STRING && type != CRDT_TYPE_COUNTER;
+}
+
 int db_lookup(struct node *n, const void *key, size_t klen,
               struct db_value *v)
 {
@@ -156,6 +161,25 @@ int db_lookup(struct node *n, const void *key, size_t klen,
     v->vlen = w.vlen;
     v->expire_ms = w.expire_ms;
     v->nsiblings = object_nsiblings(o);
+    v->type = w.type;
+    v->state = w.type != CRDT_TYPE_STRING ? w.value : NULL;
+    v->slen = w.type != CRDT_TYPE_STRING ? w.vlen : 0;
+    v->dot.actor = w.actor;
+    v->dot.counter = w.counter;
+    v->ts_ms = w.ts_ms;
+    if (w.type == CRDT_TYPE_COUNTER) {
+        /* a counter reads as its text (a visible one is never absent) */
+        struct crdt_counter *c = NULL;
+        dbuf_reset(&n->typed_view);
+        if (crdt_counter_decode(w.value, w.vlen, NULL, &c) != 0 ||
+            crdt_counter_format(c, &n->typed_view) != 0) {
+            crdt_counter_free(c);
+            return 0;
+        }
+        crdt_counter_free(c);
+        v->value = (const uint8_t *)n->typed_view.p;
+        v->vlen = (uint32_t)n->typed_view.len;
+    }
     return 1;
 }
 
@@ -215,6 +239,13 @@ static void db_sibling_cap_refused(struct node *n, const void *key,
     n->sibling_cap_unlogged = 0;
 }
 
+static int db_commit(struct node *n, const void *key, size_t klen,
+                     const struct object *cur, struct object_write *ow,
+                     struct vclock *local);
+static int db_write_typed_string(struct node *n, const void *key,
+                                 size_t klen, const struct object *cur,
+                                 const struct db_write *w);
+
 int db_write(struct node *n, const void *key, size_t klen,
              const struct db_write *w)
 {
@@ -222,6 +253,12 @@ int db_write(struct node *n, const void *key, size_t klen,
     const struct object *cur = store_get(n->store, key, klen);
     struct vclock local;
     vclock_init(&local);
+
+    if (cur && !w->ctx && !db_typed_alone(n)) {
+        int rc = db_write_typed_string(n, key, klen, cur, w);
+        if (rc != DYN_ENOTFOUND)
+            return rc;
+    }
 
     if (n->dot_counter == UINT64_MAX)
         return DYN_EPROTO; /* cannot happen: node.meta restarts far below */
@@ -264,12 +301,22 @@ int db_write(struct node *n, const void *key, size_t klen,
         .min_counter = n->dot_counter + 1,
         .max_counter = n->dot_counter + 1,
     };
+    return db_commit(n, key, klen, cur, &ow, &local);
+}
+
+/* object_write on top of cur, then the counters, the history, the
+ * sibling cap and the store: every versioned write ends here.  Frees
+ * local (ow->ctx may point at it). */
+static int db_commit(struct node *n, const void *key, size_t klen,
+                     const struct object *cur, struct object_write *ow,
+                     struct vclock *local)
+{
     uint32_t pruned = 0;
     uint32_t nsib_before = cur ? object_nsiblings(cur) : 0;
-    struct object *o = object_write(cur, &ow, &pruned);
+    struct object *o = object_write(cur, ow, &pruned);
     if (!o) {
         /* a sibling that stays claims the next dot of this node */
-        vclock_free(&local);
+        vclock_free(local);
         return DYN_EPROTO;
     }
     /* remember the dot just used: counters keep rising across keys */
@@ -291,11 +338,11 @@ int db_write(struct node *n, const void *key, size_t klen,
     }
     /* the counter must be reserved in node.meta before a record holds it */
     if (n->engine && engine_reserve_counters(n->engine, n->dot_counter)) {
-        vclock_free(&local);
+        vclock_free(local);
         object_free(o);
         return DYN_EIO;
     }
-    vclock_free(&local);
+    vclock_free(local);
     n->stats.vclock_prunes += pruned;
 
     if (n->cfg.conflict_policy == CONFLICT_LWW) {
@@ -334,6 +381,185 @@ int db_write(struct node *n, const void *key, size_t klen,
     }
     if (described && rc == 0)
         vhist_add(&n->versions, key, klen, &rec);
+    return rc;
+}
+
+/* ---- typed values ------------------------------------------------------- */
+
+int db_typed_alone(struct node *n)
+{
+    return n->cluster == NULL;
+}
+
+/* Bounds: the actors a state names and the cloud of dots above a gap are
+ * named constants (a cluster has few actors; anti-entropy's compaction
+ * keeps the cloud small); members and member bytes are bounded by the
+ * state's encoding, which proto-max-bulk-len bounds as a whole. */
+#define DB_CRDT_MAX_ACTORS 4096
+#define DB_CRDT_MAX_CLOUD (1u << 22)
+
+const struct crdt_limits *db_crdt_limits(struct node *n)
+{
+    uint64_t bulk = (uint64_t)n->cfg.proto_max_bulk_len;
+    n->crdt_limits.max_actors = DB_CRDT_MAX_ACTORS;
+    n->crdt_limits.max_members = 0;
+    n->crdt_limits.max_member_len = bulk > UINT32_MAX ? UINT32_MAX
+                                                       : (uint32_t)bulk;
+    n->crdt_limits.max_dots = DB_CRDT_MAX_CLOUD;
+    return &n->crdt_limits;
+}
+
+int db_typed_lookup(struct node *n, const void *key, size_t klen, int type,
+                    struct db_typed *out)
+{
+    const struct object *o = db_object(n, key, klen);
+    struct sibling w;
+    if (!o || !db_visible(o, node_wall_ms(n), &w))
+        return 0;
+    if (w.type != type)
+        return DB_WRONGTYPE;
+    out->state = w.value;
+    out->len = w.vlen;
+    out->expire_ms = w.expire_ms;
+    return 1;
+}
+
+void db_typed_dots(struct node *n, const void *key, size_t klen,
+                   uint32_t ndots, struct crdt_dot *first, uint64_t *ts_ms)
+{
+    (void)key;
+    (void)klen;
+    dyn_assert(ndots >= 1 && n->dot_counter < UINT64_MAX - ndots);
+    first->actor = n->actor;
+    first->counter = n->dot_counter + 1;
+    n->dot_counter += ndots;
+    *ts_ms = node_wall_ms(n);
+}
+
+/* The sibling of type in o that an op could not have read (not the
+ * visible non-empty winner), or 0. */
+static int db_unread_sibling(struct node *n, const struct object *o, int type,
+                             struct sibling *out)
+{
+    struct sibling w;
+    int vis = db_visible(o, node_wall_ms(n), &w);
+    for (uint32_t i = 0; i < object_nsiblings(o); i++) {
+        object_sibling(o, i, out);
+        if (out->type != type)
+            continue;
+        return !(vis && w.actor == out->actor && w.counter == out->counter);
+    }
+    return 0;
+}
+
+int db_typed_write(struct node *n, const void *key, size_t klen, int type,
+                   const void *state, size_t len, const struct crdt_dot *first,
+                   uint32_t ndots, uint64_t ts_ms, int64_t expire_ms)
+{
+    const struct object *cur = store_get(n->store, key, klen);
+    struct dbuf joined, compact;
+    struct sibling un;
+    dbuf_init(&joined);
+    dbuf_init(&compact);
+    dyn_assert(first->actor == n->actor && ndots >= 1);
+    if (cur && db_unread_sibling(n, cur, type, &un)) {
+        int rc = crdt_join_bytes(type, state, len, un.value, un.vlen,
+                                 NULL, &joined);
+        if (rc) {
+            dbuf_free(&joined);
+            return rc;
+        }
+        state = joined.p;
+        len = joined.len;
+    }
+    if (db_typed_alone(n) &&
+        crdt_compact_all_bytes(type, state, len, &compact) == 0) {
+        state = compact.p;
+        len = compact.len;
+    }
+    int rc = 0;
+    if (len > (uint64_t)n->cfg.proto_max_bulk_len)
+        rc = DYN_ELIMIT;
+    struct vclock local;
+    vclock_init(&local);
+    if (rc == 0) {
+        if (cur)
+            object_clock(cur, &local);
+        if (cur && db_all_expired(cur, ts_ms)) {
+            db_expire_key(n, key, klen);
+            cur = NULL;
+        }
+        uint64_t last = first->counter + ndots - 1;
+        struct object_write ow = {
+            .type = type,
+            .value = state,
+            .vlen = len,
+            .tombstone = crdt_empty_bytes(type, state, len),
+            .expire_ms = expire_ms,
+            .ctx = &local,
+            .actor = n->actor,
+            .now_ms = ts_ms,
+            .max_ctx_entries = (uint32_t)n->cfg.vclock_max_entries,
+            .min_counter = last,
+            .max_counter = last,
+        };
+        rc = db_commit(n, key, klen, cur, &ow, &local);
+    } else {
+        vclock_free(&local);
+    }
+    dbuf_free(&joined);
+    dbuf_free(&compact);
+    return rc;
+}
+
+/*
+ * A string write (SET, DEL, APPEND ...) on a key whose local object holds
+ * a typed version, in a cluster (docs/TYPES.md section 4):
+ *   - a counter: an observed reset, so an increment this node has not seen
+ *     survives (SET k v: the counter's base is v; DEL: absent);
+ *   - DEL of a set, hash, sorted set or list: every member it holds goes,
+ *     the context stays, so a concurrent add elsewhere wins.
+ * DYN_ENOTFOUND: nothing typed to keep; an ordinary write follows.
+ */
+static int db_write_typed_string(struct node *n, const void *key,
+                                 size_t klen, const struct object *cur,
+                                 const struct db_write *w)
+{
+    struct sibling s, vis;
+    int have = 0;
+    for (uint32_t i = 0; i < object_nsiblings(cur) && !have; i++) {
+        object_sibling(cur, i, &s);
+        have = s.type == CRDT_TYPE_COUNTER;
+    }
+    if (!have) {
+        if (!w->tombstone || !db_visible(cur, node_wall_ms(n), &vis) ||
+            !db_is_collection(vis.type))
+            return DYN_ENOTFOUND;
+        s = vis;
+    }
+    struct crdt_dot dot;
+    uint64_t ts;
+    struct dbuf out;
+    dbuf_init(&out);
+    db_typed_dots(n, key, klen, 1, &dot, &ts);
+    int rc;
+    if (s.type == CRDT_TYPE_COUNTER) {
+        struct crdt_counter *c = NULL;
+        rc = crdt_counter_decode(s.value, s.vlen, NULL, &c);
+        if (rc == 0)
+            rc = crdt_counter_reset(c, w->tombstone ? NULL : w->value,
+                                    w->vlen, &dot, ts, db_crdt_limits(n));
+        if (rc == 0)
+            crdt_counter_encode(c, &out);
+        crdt_counter_free(c);
+    } else {
+        rc = crdt_clear_bytes(s.type, s.value, s.vlen, &dot, ts,
+                              db_crdt_limits(n), &out);
+    }
+    if (rc == 0)
+        rc = db_typed_write(n, key, klen, s.type, out.p, out.len, &dot, 1, ts,
+                            w->tombstone ? 0 : w->expire_ms);
+    dbuf_free(&out);
     return rc;
 }
 
@@ -383,6 +609,7 @@ int db_parse_object(struct node *n, const void *bytes, size_t len,
         .max_siblings = (uint32_t)n->cfg.max_siblings * 2,
         .max_ctx_entries = 4096,
         .max_value_len = (uint64_t)n->cfg.proto_max_bulk_len,
+        .types = db_crdt_limits(n),
     };
     return object_from_bytes((const uint8_t *)bytes, len, &lim, out);
 }
@@ -391,8 +618,9 @@ int db_merge_bytes(struct node *n, const void *key, size_t klen,
                    const void *bytes, size_t len)
 {
     struct object *o = NULL;
-    if (db_parse_object(n, bytes, len, &o) != 0)
-        return DYN_EINVAL;
+    int rc = db_parse_object(n, bytes, len, &o);
+    if (rc != 0)
+        return rc == DYN_EFORMAT ? rc : DYN_EINVAL;
     return db_merge_object(n, key, klen, o, o);
 }
 

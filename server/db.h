@@ -17,22 +17,78 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cluster/crdt.h"
 #include "cluster/object.h"
+#include "server/buf.h"
 
 struct node;
 
 /* The visible value of a key. */
 struct db_value {
-    const uint8_t *value;   /* borrowed: valid until the next write to key */
+    const uint8_t *value;   /* borrowed: valid until the next write to key;
+                             * a counter's text, a collection's encoding */
     uint32_t vlen;
     int64_t expire_ms;      /* 0 = none */
     uint32_t nsiblings;
+    int type;               /* enum crdt_type of the visible version */
+    const uint8_t *state;   /* a typed version's encoding (a counter's
+                             * state), borrowed like value; NULL: a string */
+    uint32_t slen;
+    struct crdt_dot dot;    /* the visible version's dot and time */
+    uint64_t ts_ms;
 };
 
 /* Returns 1 and fills v if the key is visible, 0 if it is absent, deleted or
- * expired (an expired key is removed here: lazy expiry). */
+ * expired (an expired key is removed here: lazy expiry).  Any type is
+ * visible: string commands answer WRONGTYPE when v->type is a collection
+ * (db_is_collection); a counter reads as its text (issue #14). */
 int db_lookup(struct node *n, const void *key, size_t klen,
               struct db_value *v);
+
+/* 1 for a set, hash, sorted set or list: a type string commands refuse. */
+int db_is_collection(int type);
+
+/* ---- typed values (issue #14, docs/TYPES.md) ------------------------------
+ *
+ * A handler of a typed command reads the key's state with
+ * db_typed_lookup, reserves its op's dots with db_typed_dots, applies the
+ * op with the crdt library, and stores the new state with db_typed_write.
+ * In a cluster the coordinator has merged the replicas' copies into the
+ * local one before the handler runs, and replicates what it wrote. */
+#define DB_WRONGTYPE (-200)
+struct db_typed {
+    const uint8_t *state;  /* the type's encoding; borrowed until the next
+                            * write to the key */
+    size_t len;
+    int64_t expire_ms;     /* 0 = none; pass it back to keep the TTL */
+};
+/* 1: key holds a non-empty value of type (out filled); 0: absent, expired,
+ * or an empty state; DB_WRONGTYPE: it holds another type (a string or a
+ * counter is another type for a collection). */
+int db_typed_lookup(struct node *n, const void *key, size_t klen, int type,
+                    struct db_typed *out);
+/* Reserves ndots >= 1 consecutive dots for one op on key: first->actor,
+ * counters first->counter .. first->counter + ndots - 1, never issued
+ * before by this node; *ts_ms the op's wall time. */
+void db_typed_dots(struct node *n, const void *key, size_t klen,
+                   uint32_t ndots, struct crdt_dot *first, uint64_t *ts_ms);
+/* Stores state (type's canonical encoding) as key's version of type,
+ * written by the op that used the dots of db_typed_dots: it supersedes
+ * every version the local object holds.  A state of type the local object
+ * holds but the op could not read (an empty one, or one a newer string
+ * hides) is joined in first, so its context is not forgotten.  A state
+ * that reads as empty makes the key absent and keeps its context.  On a
+ * node alone the state is compacted (every dot is stable there).  0, or
+ * db_write's errors (db_reply_write_error words them); DYN_ELIMIT also
+ * when the encoding passes proto-max-bulk-len. */
+int db_typed_write(struct node *n, const void *key, size_t klen, int type,
+                   const void *state, size_t len, const struct crdt_dot *first,
+                   uint32_t ndots, uint64_t ts_ms, int64_t expire_ms);
+/* 1 when this node holds the only copy of every key (no cluster): an op
+ * may fold its effect into plain values, as Redis computes them. */
+int db_typed_alone(struct node *n);
+/* The node's bounds on typed values. */
+const struct crdt_limits *db_crdt_limits(struct node *n);
 
 /* Visibility: the versions that are values whose expiry has passed are
  * gone; among the rest, the highest (ts, actor, counter) wins, and the key
@@ -80,7 +136,14 @@ int db_merge_object(struct node *n, const void *key, size_t klen,
 int db_parse_object(struct node *n, const void *bytes, size_t len,
                     struct object **out);
 
-/* db_parse_object then db_merge_object: 1, 0, DYN_EINVAL for bad bytes,
+/* What a node answers for an object db_parse_object refused with
+ * DYN_EFORMAT (a format or value type a newer node wrote). */
+#define DB_EFORMAT_TEXT \
+    "ERR object format 2 (typed values) or a value type this node does " \
+    "not know: upgrade this node; nothing was stored"
+
+/* db_parse_object then db_merge_object: 1, 0, DYN_EINVAL for bad bytes
+ * (DYN_EFORMAT: a newer node's format or type),
  * or the store's error. */
 int db_merge_bytes(struct node *n, const void *key, size_t klen,
                    const void *bytes, size_t len);

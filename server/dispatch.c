@@ -157,7 +157,7 @@ void dispatch_request(struct client *c, int argc, const struct dyn_arg *argv)
     struct node *n = c->node;
     const struct command *cmd =
         command_lookup(n->commands, argv[0].p, argv[0].len);
-    if (!cmd) {
+    if (!cmd || (cmd->flags & CMD_INTERNAL)) {
         reject_unknown(c, argc, argv);
         return;
     }

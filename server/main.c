@@ -368,6 +368,7 @@ static void main_teardown(struct node *n)
     engine_close(n->engine); /* flush, fsync, hint of the active segment */
     n->engine = NULL;
     store_free(n->store);
+    dbuf_free(&n->typed_view);
     command_registry_free(n->commands);
     dyn_free(n->stats.cmd);
     if (n->cfg.pidfile && n->cfg.pidfile[0])

@@ -20,6 +20,7 @@
 #include <signal.h>
 #include "server/config.h"
 #include "server/buf.h"
+#include "cluster/crdt.h"
 #include "cluster/evlog.h"
 #include "cluster/trace.h"
 #include "cluster/vhist.h"
@@ -136,6 +137,8 @@ struct node {
     uint64_t actor;             /* actor_make(node_name, incarnation) */
     uint64_t dot_counter;       /* highest dot counter this actor has used,
                                  * across all keys (object_write floor) */
+    struct dbuf typed_view;     /* db_lookup's text of a counter (db.c) */
+    struct crdt_limits crdt_limits; /* db_crdt_limits: from the config */
     uint64_t sibling_cap_log_us;   /* monotonic time of the last max-siblings
                                     * log line (db.c rate-limits them) */
     uint64_t sibling_cap_unlogged; /* refusals since that line, not logged */

@@ -27,6 +27,8 @@ enum dyn_err {
     DYN_EAGAIN = -6,    /* not now: try again later */
     DYN_EEXIST = -7,    /* already exists */
     DYN_ERANGE = -8,    /* value out of range */
+    DYN_EFORMAT = -9,   /* a stored format or value type this node does
+                         * not know (a newer node wrote it) */
 };
 
 void *dyn_malloc(size_t n);

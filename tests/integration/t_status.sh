@@ -74,13 +74,13 @@ for r in $reps; do
 done
 
 # a refused command (its keys live on different nodes) is a failure too
-before=$(failed_calls "$first" rename)
-got=$(ncli "$first" RENAME "$key" other)
+before=$(failed_calls "$first" msetnx)
+got=$(ncli "$first" MSETNX "$key" 1 other 2)
 case "$got" in
-ERR*not\ supported\ in\ a\ cluster*) ok "RENAME is refused in a cluster" ;;
-*) fail "RENAME answered '$got'" ;;
+ERR*not\ supported\ in\ a\ cluster*) ok "MSETNX is refused in a cluster" ;;
+*) fail "MSETNX answered '$got'" ;;
 esac
 is "the refusal counts in failed_calls" \
-    "$(failed_calls "$first" rename)" $((before + 1))
+    "$(failed_calls "$first" msetnx)" $((before + 1))
 
 finish

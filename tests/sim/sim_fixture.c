@@ -156,6 +156,7 @@ void sim_free(struct sim *s)
     for (int i = 0; i < s->nn; i++) {
         struct node *n = &s->node[i]->n;
         store_free(n->store);
+        dbuf_free(&n->typed_view);
         command_registry_free(n->commands);
         dyn_free(n->stats.cmd);
         config_free(&n->cfg);

@@ -11,9 +11,9 @@
  *   - every delivery order of the replicas' states, with duplicates, gives
  *     the same bytes;
  *   - after full delivery each field is what the oracle says: present iff
- *     an HSET no later HSET/HDEL saw survives, or an HINCRBY no HSET/HDEL
- *     saw; its value the winning HSET's (highest ts, dot) plus every
- *     increment no reset saw;
+ *     an HSET no later HSET/HDEL/DEL saw survives, or an HINCRBY no
+ *     HSET/HDEL/DEL saw; its value the winning HSET's (highest ts, dot)
+ *     plus every increment no reset saw;
  *   - compaction at a converged state changes no value;
  *   - the decoder rejects every truncation, survives random mutations, and
  *     what it accepts re-encodes to the same bytes.
@@ -326,7 +326,7 @@ END_TEST
 
 /* ---- random histories beside an oracle --------------------------------------- */
 
-enum { OP_SET, OP_DEL, OP_INCR };
+enum { OP_SET, OP_DEL, OP_INCR, OP_CLEAR };
 
 struct op {
     int kind, field, rep;
@@ -362,7 +362,7 @@ static void hist_step(struct rng *r, struct hist *h)
         return;
     }
     struct op *o = &h->ops[h->nops];
-    o->kind = (int)rng_below(r, 3);
+    o->kind = rng_below(r, 12) == 0 ? OP_CLEAR : (int)rng_below(r, 3);
     o->field = (int)rng_below(r, NFIELDS);
     o->rep = rep;
     o->n = (int64_t)rng_below(r, 21) - 10;
@@ -383,6 +383,11 @@ static void hist_step(struct rng *r, struct hist *h)
         break;
     case OP_DEL:
         rc = crdt_hash_del(h->rep[rep], f, strlen(f), &d, NULL, &x);
+        break;
+    case OP_CLEAR:
+        rc = crdt_hash_clear(h->rep[rep], &d, NULL);
+        if (rc == 0)
+            d.counter++; /* DEL spends its one dot */
         break;
     default:
         rc = crdt_hash_incrby(h->rep[rep], f, strlen(f), o->n, 0, o->ts, &d,
@@ -413,12 +418,13 @@ static const char *oracle(const struct hist *h, int fi, char *out, size_t cap)
     int counted = 0;
     for (int k = 0; k < h->nops; k++) {
         const struct op *o = &h->ops[k];
-        if (o->field != fi || o->kind == OP_DEL)
+        if (o->field != fi || o->kind == OP_DEL || o->kind == OP_CLEAR)
             continue;
         int observed = 0;
         for (int j = 0; j < h->nops && !observed; j++) {
             const struct op *q = &h->ops[j];
-            observed = q->field == fi && q->kind != OP_INCR && q->seen[k];
+            observed = (q->field == fi || q->kind == OP_CLEAR) &&
+                       q->kind != OP_INCR && q->seen[k];
         }
         if (observed)
             continue;

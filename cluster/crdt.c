@@ -1,0 +1,391 @@
+/*
+ * crdt.c -- the registry of typed values: what the object layer and db do
+ * with a value whose type is a number in a sibling (docs/TYPES.md).
+ *
+ * Each type is one row of function pointers over its own state (decode,
+ * encode, join, ...), adapted here from the type's own file, so that
+ * object.c can join two siblings of a type and db.c can clear, compact
+ * or describe one without knowing any type.  A type this node does not
+ * know has no row: crdt_type_known() says no, and object.c refuses the
+ * object before it keeps anything (docs/TYPES.md section 2).
+ *
+ * Pure; errors are those of the type's decoder (DYN_EINVAL, DYN_ELIMIT).
+ */
+#include "cluster/crdt.h"
+
+#include <string.h>
+
+#include "server/util.h"
+
+struct crdt_vt {
+    int type;
+    const char *name; /* Redis's TYPE reply */
+    int (*decode)(const uint8_t *p, size_t len, const struct crdt_limits *lim,
+                  void **out);
+    void (*encode)(const void *s, struct dbuf *out);
+    void (*free)(void *s);
+    void *(*join)(const void *a, const void *b);
+    int (*empty)(const void *s);
+    void (*seen)(const void *s, struct vclock *out);
+    int (*clear)(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
+                 const struct crdt_limits *lim);
+    int (*compact)(void *s, const struct vclock *stable); /* NULL: none */
+    void (*describe)(const void *s, struct dbuf *out);
+    void (*items)(const void *s, crdt_emit_fn emit, void *ctx);
+};
+
+/* ---- the counter ------------------------------------------------------------ */
+
+static int vt_counter_decode(const uint8_t *p, size_t len,
+                             const struct crdt_limits *lim, void **out)
+{
+    return crdt_counter_decode(p, len, lim, (struct crdt_counter **)out);
+}
+
+static void vt_counter_encode(const void *s, struct dbuf *out)
+{
+    crdt_counter_encode(s, out);
+}
+
+static void vt_counter_free(void *s)
+{
+    crdt_counter_free(s);
+}
+
+static void *vt_counter_join(const void *a, const void *b)
+{
+    return crdt_counter_join(a, b);
+}
+
+static int vt_counter_empty(const void *s)
+{
+    struct crdt_counter_value v;
+    crdt_counter_value(s, &v);
+    return v.kind == CRDT_COUNTER_ABSENT;
+}
+
+static void vt_counter_seen(const void *s, struct vclock *out)
+{
+    crdt_counter_clock(s, out);
+}
+
+static int vt_counter_clear(void *s, const struct crdt_dot *dot,
+                            uint64_t ts_ms, const struct crdt_limits *lim)
+{
+    return crdt_counter_reset(s, NULL, 0, dot, ts_ms, lim);
+}
+
+static void vt_counter_describe(const void *s, struct dbuf *out)
+{
+    crdt_counter_describe(s, out);
+}
+
+static void vt_counter_items(const void *s, crdt_emit_fn emit, void *ctx)
+{
+    struct dbuf b;
+    dbuf_init(&b);
+    if (crdt_counter_format(s, &b) == 0)
+        emit(ctx, (const uint8_t *)b.p, b.len);
+    dbuf_free(&b);
+}
+
+/* ---- the set ------------------------------------------------------------------ */
+
+static int vt_set_decode(const uint8_t *p, size_t len,
+                         const struct crdt_limits *lim, void **out)
+{
+    return crdt_set_decode(p, len, lim, (struct crdt_set **)out);
+}
+
+static void vt_set_encode(const void *s, struct dbuf *out)
+{
+    crdt_set_encode(s, out);
+}
+
+static void vt_set_free(void *s)
+{
+    crdt_set_free(s);
+}
+
+static void *vt_set_join(const void *a, const void *b)
+{
+    return crdt_set_join(a, b);
+}
+
+static int vt_set_empty(const void *s)
+{
+    return crdt_set_card(s) == 0;
+}
+
+static void vt_set_seen(const void *s, struct vclock *out)
+{
+    crdt_set_seen(s, out);
+}
+
+static int vt_set_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
+                        const struct crdt_limits *lim)
+{
+    (void)dot;
+    (void)ts_ms;
+    (void)lim;
+    const uint8_t *m;
+    size_t len;
+    while (crdt_set_card(s)) {
+        crdt_set_member(s, crdt_set_card(s) - 1, &m, &len);
+        uint8_t *copy = len ? dyn_memdup(m, len) : NULL;
+        crdt_set_remove(s, copy, len);
+        dyn_free(copy);
+    }
+    return 0;
+}
+
+static int vt_set_compact(void *s, const struct vclock *stable)
+{
+    return crdt_set_compact(s, stable);
+}
+
+static void vt_set_describe(const void *s, struct dbuf *out)
+{
+    crdt_set_describe(s, out);
+}
+
+static void vt_set_items(const void *s, crdt_emit_fn emit, void *ctx)
+{
+    const uint8_t *m;
+    size_t len;
+    for (uint32_t i = 0; i < crdt_set_card(s); i++) {
+        crdt_set_member(s, i, &m, &len);
+        emit(ctx, m, len);
+    }
+}
+
+/* ---- the hash ----------------------------------------------------------------- */
+
+static int vt_hash_decode(const uint8_t *p, size_t len,
+                          const struct crdt_limits *lim, void **out)
+{
+    return crdt_hash_decode(p, len, lim, (struct crdt_hash **)out);
+}
+
+static void vt_hash_encode(const void *s, struct dbuf *out)
+{
+    crdt_hash_encode(s, out);
+}
+
+static void vt_hash_free(void *s)
+{
+    crdt_hash_free(s);
+}
+
+static void *vt_hash_join(const void *a, const void *b)
+{
+    return crdt_hash_join(a, b);
+}
+
+/* The reads build a view, so they take the state as theirs. */
+static int vt_hash_empty(const void *s)
+{
+    return crdt_hash_len((struct crdt_hash *)s) == 0;
+}
+
+static void vt_hash_seen(const void *s, struct vclock *out)
+{
+    crdt_hash_seen(s, out);
+}
+
+static int vt_hash_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
+                         const struct crdt_limits *lim)
+{
+    (void)ts_ms;
+    return crdt_hash_clear(s, dot, lim);
+}
+
+static int vt_hash_compact(void *s, const struct vclock *stable)
+{
+    return crdt_hash_compact(s, stable);
+}
+
+static void vt_hash_describe(const void *s, struct dbuf *out)
+{
+    crdt_hash_describe(s, out);
+}
+
+static void vt_hash_items(const void *s, crdt_emit_fn emit, void *ctx)
+{
+    struct crdt_hash *h = (struct crdt_hash *)s;
+    const uint8_t *p;
+    size_t len;
+    for (uint32_t i = 0; i < crdt_hash_len(h); i++) {
+        crdt_hash_field(h, i, &p, &len);
+        emit(ctx, p, len);
+        crdt_hash_value(h, i, &p, &len);
+        emit(ctx, p, len);
+    }
+}
+
+/* ---- the registry --------------------------------------------------------- */
+
+static const struct crdt_vt crdt_types[] = {
+    { CRDT_TYPE_COUNTER, "string", vt_counter_decode, vt_counter_encode,
+      vt_counter_free, vt_counter_join, vt_counter_empty, vt_counter_seen,
+      vt_counter_clear, NULL, vt_counter_describe, vt_counter_items },
+    { CRDT_TYPE_SET, "set", vt_set_decode, vt_set_encode, vt_set_free,
+      vt_set_join, vt_set_empty, vt_set_seen, vt_set_clear, vt_set_compact,
+      vt_set_describe, vt_set_items },
+    { CRDT_TYPE_HASH, "hash", vt_hash_decode, vt_hash_encode, vt_hash_free,
+      vt_hash_join, vt_hash_empty, vt_hash_seen, vt_hash_clear,
+      vt_hash_compact, vt_hash_describe, vt_hash_items },
+};
+
+static const struct crdt_vt *vt_of(int type)
+{
+    for (size_t k = 0; k < sizeof(crdt_types) / sizeof(crdt_types[0]); k++)
+        if (crdt_types[k].type == type)
+            return &crdt_types[k];
+    return NULL;
+}
+
+int crdt_type_known(int type)
+{
+    return vt_of(type) != NULL;
+}
+
+const char *crdt_type_name(int type)
+{
+    if (type == CRDT_TYPE_STRING)
+        return "string";
+    const struct crdt_vt *vt = vt_of(type);
+    return vt ? vt->name : "none";
+}
+
+int crdt_validate_bytes(int type, const uint8_t *p, size_t len,
+                        const struct crdt_limits *lim)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    void *s = NULL;
+    if (!vt)
+        return DYN_EINVAL;
+    int rc = vt->decode(p, len, lim, &s);
+    if (rc == 0)
+        vt->free(s);
+    return rc;
+}
+
+int crdt_join_bytes(int type, const uint8_t *a, size_t alen, const uint8_t *b,
+                    size_t blen, const struct crdt_limits *lim,
+                    struct dbuf *out)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    void *sa = NULL, *sb = NULL;
+    if (!vt)
+        return DYN_EINVAL;
+    int rc = vt->decode(a, alen, lim, &sa);
+    if (rc == 0)
+        rc = vt->decode(b, blen, lim, &sb);
+    if (rc == 0) {
+        void *j = vt->join(sa, sb);
+        vt->encode(j, out);
+        vt->free(j);
+    }
+    if (sa)
+        vt->free(sa);
+    if (sb)
+        vt->free(sb);
+    return rc;
+}
+
+int crdt_empty_bytes(int type, const uint8_t *p, size_t len)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    void *s = NULL;
+    if (!vt || vt->decode(p, len, NULL, &s) != 0)
+        return 0;
+    int e = vt->empty(s);
+    vt->free(s);
+    return e;
+}
+
+int crdt_seen_bytes(int type, const uint8_t *p, size_t len, struct vclock *out)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    void *s = NULL;
+    if (!vt)
+        return DYN_EINVAL;
+    int rc = vt->decode(p, len, NULL, &s);
+    if (rc)
+        return rc;
+    vt->seen(s, out);
+    vt->free(s);
+    return 0;
+}
+
+int crdt_clear_bytes(int type, const uint8_t *p, size_t len,
+                     const struct crdt_dot *dot, uint64_t ts_ms,
+                     const struct crdt_limits *lim, struct dbuf *out)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    void *s = NULL;
+    if (!vt)
+        return DYN_EINVAL;
+    int rc = vt->decode(p, len, NULL, &s);
+    if (rc)
+        return rc;
+    rc = vt->clear(s, dot, ts_ms, lim);
+    if (rc == 0)
+        vt->encode(s, out);
+    vt->free(s);
+    return rc;
+}
+
+int crdt_compact_all_bytes(int type, const uint8_t *p, size_t len,
+                           struct dbuf *out)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    void *s = NULL;
+    struct vclock seen;
+    if (!vt)
+        return DYN_EINVAL;
+    int rc = vt->decode(p, len, NULL, &s);
+    if (rc)
+        return rc;
+    vclock_init(&seen);
+    if (vt->compact) {
+        vt->seen(s, &seen);
+        rc = vt->compact(s, &seen);
+    }
+    if (rc == 0)
+        vt->encode(s, out);
+    vclock_free(&seen);
+    vt->free(s);
+    return rc;
+}
+
+int crdt_items_bytes(int type, const uint8_t *p, size_t len,
+                     crdt_emit_fn emit, void *ctx)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    void *s = NULL;
+    if (!vt)
+        return DYN_EINVAL;
+    int rc = vt->decode(p, len, NULL, &s);
+    if (rc)
+        return rc;
+    vt->items(s, emit, ctx);
+    vt->free(s);
+    return 0;
+}
+
+int crdt_describe_bytes(int type, const uint8_t *p, size_t len,
+                        struct dbuf *out)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    void *s = NULL;
+    if (!vt)
+        return DYN_EINVAL;
+    int rc = vt->decode(p, len, NULL, &s);
+    if (rc)
+        return rc;
+    vt->describe(s, out);
+    vt->free(s);
+    return 0;
+}
