@@ -752,8 +752,14 @@ static void hash_hscan(struct client *c, int argc, const struct dyn_arg *argv)
     reply_array(&c->obuf, 2);
     reply_bulk_cstr(&c->obuf, num);
     reply_array(&c->obuf, 2LL * found);
-    for (uint32_t k = 0; k < found; k++)
-        hash_reply_item(c, h, it[k].i, 1);
+    for (uint32_t k = 0; k < found; k++) { /* flat pairs, RESP3 too */
+        const uint8_t *p;
+        size_t len;
+        crdt_hash_field(h, it[k].i, &p, &len);
+        reply_bulk(&c->obuf, p, len);
+        crdt_hash_value(h, it[k].i, &p, &len);
+        reply_bulk(&c->obuf, p, len);
+    }
     dyn_free(it);
     crdt_hash_free(h);
 }
