@@ -802,7 +802,7 @@ const struct command cmd_hash_table[] = {
       "Returns every field and value of a hash.",
       "O(N) where N is the size of the hash.", NULL,
       ROUTE_KEY, COMBINE_NONE, NULL, 0 },
-    { "hdel", hash_hdel, -3, WR_FAST, 1, 1, 1,
+    { "hdel", hash_hdel, -3, CMD_WRITE | CMD_FAST | CMD_DATA, 1, 1, 1,
       "@write @hash @fast", "hash", "2.0.0",
       "Removes fields of a hash (the writes it saw; a concurrent HSET or "
       "HINCRBY elsewhere survives).",
