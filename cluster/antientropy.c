@@ -644,6 +644,10 @@ static void round_partition_done(struct antientropy *ae)
         merkle_root(ae_tree(ae, r->part)) == r->root_start) {
         ae->rounds_equal++;
         store_confirm_tombstones(n->store, r->part, r->gen_start);
+        /* every replica holds exactly this content: its typed values'
+         * dots are stable (the peers take the compacted states from
+         * their own rounds, or from the next exchange with us) */
+        db_compact_typed(n, r->part);
         for (uint32_t i = 0; i < r->npeers; i++) {
             struct ae_argv a;
             argv_init(&a);

@@ -371,6 +371,15 @@ static int below(const struct vclock *c, const struct crdt_dot *d)
     return d->counter <= vclock_get(c, d->actor);
 }
 
+/* 1 when s has seen every dot up to c (its clock, gaps excluded). */
+static int clock_covers(const struct crdt_set *s, const struct vclock *c)
+{
+    for (uint32_t k = 0; k < c->n; k++)
+        if (vclock_get(&s->clock, c->e[k].actor) < c->e[k].counter)
+            return 0;
+    return 1;
+}
+
 /* 1 when m holds a dot up to stable. */
 static int holds_old_add(const struct smember *m, const struct vclock *stable)
 {
@@ -418,6 +427,14 @@ static void join_member(struct crdt_set *r, const struct crdt_set *sa,
         if (b->mark && (a->mark || holds_old_add(a, &sb->stable)))
             mark = 1;
     }
+    /* A marked member the other side lacks: removed there only if that
+     * side has seen everything the mark stands for.  A state that has not
+     * (one written before the replicas became equal and delivered late,
+     * a hint) never saw the add, so it cannot have removed it. */
+    if (a && !b && a->mark && !clock_covers(sb, &sa->stable))
+        mark = 1;
+    if (b && !a && b->mark && !clock_covers(sa, &sb->stable))
+        mark = 1;
     /* A dot up to the joined stable clock becomes the mark. */
     uint32_t w = 0;
     for (uint32_t k = 0; k < n; k++) {

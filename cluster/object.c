@@ -768,6 +768,31 @@ struct object *object_merge(const struct object *a, const struct object *b,
     return o;
 }
 
+struct object *object_replace_value(const struct object *o, uint32_t i,
+                                    const void *value, size_t vlen)
+{
+    uint32_t n;
+    struct sib_rec *r = obj_recs(o, &n);
+    dyn_assert(i < n);
+    struct sib_rec **ptrs = dyn_malloc((size_t)n * sizeof(*ptrs));
+    for (uint32_t k = 0; k < n; k++)
+        ptrs[k] = &r[k];
+    const struct sibling *s = &r[i].v;
+    size_t len = sib_size(s->type, s->counter, s->ts_ms, s->expire_ms,
+                          &r[i].ctx, vlen);
+    uint8_t *p = dyn_malloc(len);
+    size_t wr = sib_write(p, s->type, s->actor, s->counter, s->ts_ms,
+                          s->expire_ms, s->tombstone, &r[i].ctx, value, vlen);
+    dyn_assert(wr == len);
+    r[i].p = p;
+    r[i].len = len;
+    struct object *out = obj_build(ptrs, n);
+    dyn_free(p);
+    dyn_free(ptrs);
+    recs_free(r, n);
+    return out;
+}
+
 struct object *object_lww(const struct object *o)
 {
     uint32_t w = object_winner(o), n;

@@ -115,6 +115,12 @@ struct object *object_write(const struct object *cur,
 struct object *object_merge(const struct object *a, const struct object *b,
                             int *changed_a);
 
+/* o with sibling i's value replaced by value (a typed sibling's state
+ * rewritten to the same meaning: compaction); every other field, its dot
+ * and context included, stays. */
+struct object *object_replace_value(const struct object *o, uint32_t i,
+                                    const void *value, size_t vlen);
+
 /* conflict-policy lww: the object reduced to its winner. */
 struct object *object_lww(const struct object *o);
 

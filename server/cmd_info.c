@@ -527,6 +527,7 @@ static void server_info_dynamo(struct node *n, struct dbuf *b)
                     cfg->ring_partitions);
     }
     dbuf_printf(b, "tombstones_reaped:%" PRIu64 "\r\n", s->tombstones_reaped);
+    dbuf_printf(b, "typed_compactions:%" PRIu64 "\r\n", s->typed_compactions);
     server_stats_each(n, b, server_dynamo_latency_line);
 }
 

@@ -563,6 +563,62 @@ static int db_write_typed_string(struct node *n, const void *key,
     return rc;
 }
 
+struct db_keys {
+    char **k;
+    size_t *len;
+    uint32_t n, cap;
+};
+
+static int db_collect_typed(void *ctx, const void *key, size_t klen,
+                            const struct object *obj)
+{
+    struct db_keys *ks = ctx;
+    if (!obj || object_bytes(obj)[0] != 2) /* format 2: a typed sibling */
+        return 0;
+    if (ks->n == ks->cap) {
+        ks->cap = ks->cap ? ks->cap * 2 : 16;
+        ks->k = dyn_realloc(ks->k, ks->cap * sizeof(*ks->k));
+        ks->len = dyn_realloc(ks->len, ks->cap * sizeof(*ks->len));
+    }
+    ks->k[ks->n] = dyn_memdup(key, klen);
+    ks->len[ks->n++] = klen;
+    return 0;
+}
+
+void db_compact_typed(struct node *n, uint32_t part)
+{
+    struct db_keys ks = { NULL, NULL, 0, 0 };
+    store_iter_partition(n->store, part, db_collect_typed, &ks);
+    struct dbuf out;
+    dbuf_init(&out);
+    for (uint32_t k = 0; k < ks.n; k++) {
+        const struct object *o = store_get(n->store, ks.k[k], ks.len[k]);
+        struct object *cur = o ? object_dup(o) : NULL;
+        for (uint32_t i = 0; cur && i < object_nsiblings(cur); i++) {
+            struct sibling s;
+            object_sibling(cur, i, &s);
+            if (s.type == CRDT_TYPE_STRING)
+                continue;
+            dbuf_reset(&out);
+            if (crdt_compact_all_bytes(s.type, s.value, s.vlen, &out) != 0 ||
+                (out.len == s.vlen && memcmp(out.p, s.value, s.vlen) == 0))
+                continue;
+            struct object *next = object_replace_value(cur, i, out.p, out.len);
+            object_free(cur);
+            cur = next;
+            n->stats.typed_compactions++;
+        }
+        if (cur && !object_equal(cur, o))
+            (void)db_store_take(n, ks.k[k], ks.len[k], cur);
+        else
+            object_free(cur);
+        dyn_free(ks.k[k]);
+    }
+    dbuf_free(&out);
+    dyn_free(ks.k);
+    dyn_free(ks.len);
+}
+
 int db_store_take(struct node *n, const void *key, size_t klen,
                   struct object *obj)
 {

@@ -167,6 +167,14 @@ const char *db_error_text(struct node *n, int rc);
 void db_reply_write_error(struct node *n, struct dbuf *out, int rc,
                           const struct vclock *ctx);
 
+/* Compacts every typed value of partition part (docs/TYPES.md 6.3): the
+ * dots each state has seen become stable, so a set's members keep a one
+ * byte mark instead of their dots.  Only when every replica holds exactly
+ * this content (anti-entropy found every root equal to ours, unchanged
+ * through its round), which is the compaction's precondition.  Counts
+ * INFO typed_compactions. */
+void db_compact_typed(struct node *n, uint32_t part);
+
 /* Active expiry and tombstone reaping, a slice per call (from the cron):
  * samples keys with an expiry, removes the expired ones, repeats while more
  * than 25% of a sample was expired and the time budget allows. */
