@@ -37,8 +37,9 @@
  * whatever is added or removed meanwhile.  MATCH filters after COUNT.
  *
  * HRANDFIELD with a negative count draws with repeats, |count| times:
- * the reply stops at client-output-buffer-limit with an error instead of
- * building one the client would be dropped for (Redis builds it).
+ * the reply stops at client-output-buffer-limit (HASH_RAND_REPLY_MAX when
+ * that is 0) with an error instead of building one the client would be
+ * dropped for (Redis builds it).
  * Randomness comes from node_random (node.h).
  *
  * A stored state that does not decode is a corrupt store: "-ERR corrupt
@@ -67,6 +68,10 @@
  * hash is one listpack, and HSCAN returns it whole. */
 #define HASH_SMALL_FIELDS 128
 #define HASH_SMALL_BYTES 64
+/* HRANDFIELD's reply bound when client-output-buffer-limit is 0 (none):
+ * a negative count draws |count| times, up to 2^63, which no client can
+ * take. */
+#define HASH_RAND_REPLY_MAX (1LL << 30)
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -565,16 +570,19 @@ static void hash_hrandfield_count(struct client *c, int argc,
          * hash, so stop where the client would be dropped anyway. */
         unsigned long long draws = count < 0 ? (unsigned long long)-count : 1;
         long long limit = c->node->cfg.client_output_buffer_limit;
+        if (limit <= 0)
+            limit = HASH_RAND_REPLY_MAX;
         size_t mark = c->obuf.len;
         reply_array(&c->obuf, (long long)(flat ? draws * 2 : draws));
         for (unsigned long long k = 0; k < draws; k++) {
             hash_reply_item(c, h, (uint32_t)hash_rand_below(c->node, size),
                             withvalues);
-            if (limit > 0 && c->obuf.len - mark > (unsigned long long)limit) {
+            if (c->obuf.len - mark > (unsigned long long)limit) {
                 c->obuf.len = mark;
                 client_errorf(c, "ERR HRANDFIELD's reply would pass "
-                                 "client-output-buffer-limit (%lld bytes); "
-                                 "ask for fewer fields", limit);
+                                 "%lld bytes (client-output-buffer-limit, "
+                                 "or 1 GiB without one); ask for fewer "
+                                 "fields", limit);
                 break;
             }
         }

@@ -67,6 +67,11 @@ for ((j = 1; j <= CL_N; j++)); do
 done
 assert_eq 0 "$bad" "every node reads n = $((3 * ROUNDS)), x = $((3 * ROUNDS / 2)) and all $((3 * ROUNDS + 2)) fields"
 assert_eq "v7" "$(ncli 2 HGET h:race f3:7)" "a field HSET through n3 reads back through n2"
+assert_eq OK "$(ncli 1 CONFIG SET client-output-buffer-limit 1mb)" "n1: client-output-buffer-limit 1mb"
+assert_match "^ERR HRANDFIELD's reply would pass 1048576 bytes" \
+    "$(ncli 1 HRANDFIELD h:race -9223372036854775807 2>&1)" \
+    "HRANDFIELD with a huge negative count stops at the output limit (Redis would build it)"
+assert_eq 2 "$(ncli 1 HRANDFIELD h:race -2 | grep -c .)" "and a small one answers"
 if wait_for 30 locals_converged h:race; then
     ok "the three replicas' local copies converge to one state"
 else
