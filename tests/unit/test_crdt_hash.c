@@ -324,6 +324,53 @@ START_TEST(hash_concurrent_float_increments_add_up)
 }
 END_TEST
 
+START_TEST(hash_del_of_the_key_keeps_only_unseen_increments)
+{
+    struct crdt_hash *a = crdt_hash_new(), *b;
+    struct crdt_dot da = dot_of(0, 1), db = dot_of(1, 1);
+    int64_t r;
+    ck_assert_int_eq(crdt_hash_set(a, "s", 1, "x", 1, 1, &da, NULL, NULL), 0);
+    ck_assert_int_eq(crdt_hash_incrby(a, "n", 1, 6, 0, 1, &da, NULL, &r), 0);
+    ck_assert_int_eq(crdt_hash_incrby(a, "m", 1, 2, 0, 1, &da, NULL, &r), 0);
+    b = crdt_hash_dup(a);
+    /* A deletes the key (one dot) while B adds 4 to n */
+    struct crdt_dot one = da;
+    ck_assert_int_eq(crdt_hash_clear(a, &one, NULL), 0);
+    ck_assert_uint_eq(crdt_hash_len(a), 0);
+    ck_assert_int_eq(crdt_hash_incrby(b, "n", 1, 4, 0, 2, &db, NULL, &r), 0);
+    ck_assert_int_eq(r, 10);
+    struct crdt_hash *ab = crdt_hash_join(a, b), *ba = crdt_hash_join(b, a);
+    ck_assert(hash_same(ab, ba));
+    ck_assert_uint_eq(crdt_hash_len(ab), 1);
+    ASSERT_FIELD(ab, "n", "4");
+    ASSERT_FIELD(ab, "m", "(nil)");
+    ASSERT_FIELD(ab, "s", "(nil)");
+    /* the next increment continues from what the DEL saw */
+    struct crdt_dot d2 = { actors[0], 50 };
+    ck_assert_int_eq(crdt_hash_incrby(ab, "m", 1, 1, 0, 3, &d2, NULL, &r), 0);
+    ASSERT_FIELD(ab, "m", "1");
+    /* the key-wide reset decodes, re-encodes and reads */
+    struct dbuf b2, txt;
+    dbuf_init(&b2);
+    dbuf_init(&txt);
+    henc(ab, &b2);
+    struct crdt_hash *back;
+    ck_assert_int_eq(crdt_hash_decode((const uint8_t *)b2.p, b2.len, NULL,
+                                      &back), 0);
+    ck_assert(hash_same(ab, back));
+    crdt_hash_describe(back, &txt);
+    dbuf_appendc(&txt, '\0');
+    ck_assert_ptr_nonnull(strstr(txt.p, "key-wide reset (DEL) of 2 fields"));
+    dbuf_free(&b2);
+    dbuf_free(&txt);
+    crdt_hash_free(back);
+    crdt_hash_free(a);
+    crdt_hash_free(b);
+    crdt_hash_free(ab);
+    crdt_hash_free(ba);
+}
+END_TEST
+
 /* ---- random histories beside an oracle --------------------------------------- */
 
 enum { OP_SET, OP_DEL, OP_INCR, OP_CLEAR };
@@ -667,6 +714,7 @@ static Suite *hash_suite(void)
     tcase_add_test(tc,
                    hash_concurrent_hset_wins_over_hdel_and_latest_hset_wins);
     tcase_add_test(tc, hash_concurrent_float_increments_add_up);
+    tcase_add_test(tc, hash_del_of_the_key_keeps_only_unseen_increments);
     tcase_add_test(tc, hash_join_is_a_semilattice);
     tcase_add_test(tc, hash_replicas_converge_to_the_oracle_whatever_the_order);
     tcase_add_test(tc, hash_decode_rejects_truncated_and_corrupt_input);
