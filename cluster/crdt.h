@@ -231,15 +231,15 @@ int crdt_set_add(struct crdt_set *s, const void *m, size_t len,
 int crdt_set_remove(struct crdt_set *s, const void *m, size_t len);
 
 int crdt_set_contains(const struct crdt_set *s, const void *m, size_t len);
+/* The index of the first member >= (p, len) in canonical order, or the
+ * card when there is none. */
+uint32_t crdt_set_lower_bound(const struct crdt_set *s, const void *p,
+                              size_t len);
 uint32_t crdt_set_card(const struct crdt_set *s);
 /* The i-th member in canonical order (bytes, then length). */
 void crdt_set_member(const struct crdt_set *s, uint32_t i,
                      const uint8_t **m, size_t *len);
 
-/* The index of the first member >= (p, len) in canonical order (card
- * when none): the entry-based types find a key's entries by its prefix. */
-uint32_t crdt_set_lower_bound(const struct crdt_set *s, const void *p,
-                              size_t len);
 /* The i-th member's dots (borrowed until the next change) and its
  * stable mark, for readable dumps. */
 void crdt_set_member_dots(const struct crdt_set *s, uint32_t i,

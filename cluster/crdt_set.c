@@ -309,6 +309,14 @@ int crdt_set_remove(struct crdt_set *s, const void *p, size_t len)
     return 1;
 }
 
+uint32_t crdt_set_lower_bound(const struct crdt_set *s, const void *p,
+                              size_t len)
+{
+    uint32_t at;
+    member_find(s, p, len, &at);
+    return at;
+}
+
 int crdt_set_contains(const struct crdt_set *s, const void *p, size_t len)
 {
     uint32_t at;
@@ -326,14 +334,6 @@ void crdt_set_member(const struct crdt_set *s, uint32_t i, const uint8_t **p,
     dyn_assert(i < s->n);
     *p = s->m[i].p;
     *len = s->m[i].len;
-}
-
-uint32_t crdt_set_lower_bound(const struct crdt_set *s, const void *p,
-                              size_t len)
-{
-    uint32_t at;
-    member_find(s, p, len, &at);
-    return at;
 }
 
 void crdt_set_member_dots(const struct crdt_set *s, uint32_t i,

@@ -17,7 +17,8 @@
  *   - compaction at a converged state changes no value;
  *   - the decoder rejects every truncation, survives random mutations, and
  *     what it accepts re-encodes to the same bytes.
- * The PRNG has a fixed SEED.
+ * Also crdt_set's lookups that the hash added (lower bound, a member's
+ * dots).  The PRNG has a fixed SEED.
  */
 #include <check.h>
 #include <math.h>
@@ -112,6 +113,43 @@ static struct crdt_dot dot_of(int rep, uint64_t counter)
     struct crdt_dot d = { actors[rep], counter };
     return d;
 }
+
+/* ---- the crdt_set lookups the hash needs ------------------------------------ */
+
+START_TEST(set_lower_bound_and_member_dots)
+{
+    struct crdt_set *s = crdt_set_new();
+    struct crdt_dot d = dot_of(0, 7);
+    int added;
+    static const char *const m[] = { "b", "ba", "c" };
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(crdt_set_add(s, m[k], strlen(m[k]), &d, NULL,
+                                      &added), 0);
+        d.counter += 2;
+    }
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "a", 1), 0);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "b", 1), 0);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "b\x01", 2), 1);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "bb", 2), 2);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "d", 1), 3);
+    const struct crdt_dot *dots;
+    uint32_t nd;
+    int mark;
+    crdt_set_member_dots(s, 1, &dots, &nd, &mark);
+    ck_assert_uint_eq(nd, 1);
+    ck_assert_uint_eq(dots[0].counter, 9);
+    ck_assert_int_eq(mark, 0);
+    struct vclock st;
+    vclock_init(&st);
+    vclock_set(&st, actors[0], 11, 0);
+    ck_assert_int_eq(crdt_set_compact(s, &st), 0);
+    crdt_set_member_dots(s, 1, &dots, &nd, &mark);
+    ck_assert_uint_eq(nd, 0);
+    ck_assert_int_eq(mark, 1);
+    vclock_free(&st);
+    crdt_set_free(s);
+}
+END_TEST
 
 /* ---- one node: Redis's results ---------------------------------------------- */
 
@@ -707,6 +745,7 @@ static Suite *hash_suite(void)
     Suite *s = suite_create("crdt_hash");
     TCase *tc = tcase_create("hash");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, set_lower_bound_and_member_dots);
     tcase_add_test(tc, hash_fields_are_registers_as_in_redis);
     tcase_add_test(tc, hash_increments_fold_exactly_as_redis);
     tcase_add_test(tc, hash_limits_refuse_and_change_nothing);
