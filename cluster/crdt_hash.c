@@ -18,8 +18,9 @@
  *            complement) | u64 BE float op count | crdt_put_ld float sum.
  *            seq is the counter of the dot of the actor's latest HINCRBY*
  *            of the field: an actor's later part extends its earlier one.
- *   REG  (2) an HSET: u64 BE ts_ms | u64 BE actor | u64 BE counter (the
- *            op's dot, so two HSETs never share bytes) | value bytes.
+ *   REG  (2) an HSET: u64 BE ts_ms | value bytes.  Two HSETs of the
+ *            same value in the same millisecond are one member (with
+ *            both dots), which reads the same.
  *   SNAP (3) an observed reset: varint n >= 1 | n parts, actors strictly
  *            ascending: the INC parts an HSET or HDEL saw and removed.
  *
@@ -33,8 +34,8 @@
  *              from the actor's highest-seq part (its INC, or the SNAP
  *              that removed it).
  * Reading a field: present while it has a REG or a live INC (seq above
- * the actor's SNAP seq).  Value = the winning REG (highest ts, actor,
- * counter; "0" when none) plus, per actor with a live INC, INC - SNAP.
+ * the actor's SNAP seq).  Value = the winning REG (highest ts, then the
+ * greater value bytes; "0" when none) plus, per actor with a live INC, INC - SNAP.
  * An increment therefore counts unless a reset observed it; a SNAP is
  * the per-field price of that (bounded by the actors, and only for
  * fields that were ever incremented away from a single node).
@@ -151,7 +152,6 @@ struct hentry {
     uint32_t flen;
     uint8_t kind;
     uint64_t ts;
-    struct crdt_dot dot;  /* REG */
     const uint8_t *v;     /* REG */
     size_t vlen;
     struct hpart inc;     /* INC */
@@ -234,10 +234,6 @@ static int entry_parse(const uint8_t *p, size_t len, struct hentry *e)
         break;
     case HK_REG:
         e->ts = rd_be64(&r);
-        e->dot.actor = rd_be64(&r);
-        e->dot.counter = rd_be64(&r);
-        if (!r.err && e->dot.counter == 0)
-            return DYN_EINVAL;
         e->vlen = crdt_rd_left(&r);
         e->v = crdt_rd_bytes(&r, e->vlen);
         break;
@@ -315,8 +311,7 @@ static int reg_wins(const struct hentry *a, const struct hentry *b)
 {
     if (a->ts != b->ts)
         return a->ts > b->ts;
-    return crdt_dot_cmp_raw(a->dot.actor, a->dot.counter, b->dot.actor,
-                            b->dot.counter) > 0;
+    return crdt_bytes_cmp(a->v, a->vlen, b->v, b->vlen) > 0;
 }
 
 static void member(const struct crdt_set *s, uint32_t i, const uint8_t **p,
@@ -503,6 +498,26 @@ static void view_drop(struct crdt_hash *h)
     dbuf_reset(&h->vbuf);
 }
 
+/* The end of the run of entries of x's field that starts at k (x is
+ * entry k): the next members with the same prefix, by a linear step. */
+static uint32_t group_end(const struct crdt_set *s, uint32_t k,
+                          const struct hentry *x)
+{
+    uint32_t n = crdt_set_card(s), hi = k + 1;
+    const uint8_t *p0;
+    size_t l0;
+    member(s, k, &p0, &l0);
+    size_t plen = PREFIX_LEN + (size_t)x->flen;
+    for (; hi < n; hi++) {
+        const uint8_t *p;
+        size_t len;
+        member(s, hi, &p, &len);
+        if (len <= plen || memcmp(p, p0, plen) != 0)
+            break;
+    }
+    return hi;
+}
+
 static void view_build(struct crdt_hash *h)
 {
     if (h->viewed)
@@ -515,9 +530,7 @@ static void view_build(struct crdt_hash *h)
         entry_at(h->s, k, &x);
         if (x.kind == HK_ALL)
             break;
-        uint32_t lo = k, hi;
-        field_range(h->s, x.f, x.flen, &lo, &hi);
-        dyn_assert(lo == k && hi > k);
+        uint32_t lo = k, hi = group_end(h->s, k, &x);
         struct feval e;
         feval_run(h->s, x.f, x.flen, lo, hi, &e);
         if (feval_present(&e)) {
@@ -796,14 +809,11 @@ static int too_long(size_t len, const struct crdt_limits *lim)
 }
 
 static void reg_bytes(struct dbuf *b, const void *f, size_t flen,
-                      const void *v, size_t vlen, uint64_t ts,
-                      const struct crdt_dot *dot)
+                      const void *v, size_t vlen, uint64_t ts)
 {
     put_prefix(b, f, flen);
     crdt_put_u8(b, HK_REG);
     put_be64(b, ts);
-    put_be64(b, dot->actor);
-    put_be64(b, dot->counter);
     dbuf_append(b, v, vlen);
 }
 
@@ -826,7 +836,7 @@ static int set_field(struct crdt_hash *h, const void *f, size_t flen,
     if (rc == 0) {
         struct dbuf reg;
         dbuf_init(&reg);
-        reg_bytes(&reg, f, flen, v, vlen, ts_ms, dot);
+        reg_bytes(&reg, f, flen, v, vlen, ts_ms);
         rc = replace(h, &e, f, flen, &reg, with_snap, NULL, dot, lim);
         dbuf_free(&reg);
     }
@@ -1146,8 +1156,6 @@ static void entry_encode(const struct hentry *e, struct dbuf *out)
         put_part(out, &e->inc);
     } else if (e->kind == HK_REG) {
         put_be64(out, e->ts);
-        put_be64(out, e->dot.actor);
-        put_be64(out, e->dot.counter);
         dbuf_append(out, e->v, e->vlen);
     } else if (e->kind == HK_SNAP) {
         crdt_put_varint(out, e->nsnap);

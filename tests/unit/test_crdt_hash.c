@@ -12,7 +12,7 @@
  *     the same bytes;
  *   - after full delivery each field is what the oracle says: present iff
  *     an HSET no later HSET/HDEL/DEL saw survives, or an HINCRBY no
- *     HSET/HDEL/DEL saw; its value the winning HSET's (highest ts, dot)
+ *     HSET/HDEL/DEL saw; its value the winning HSET's (highest ts, then value bytes)
  *     plus every increment no reset saw;
  *   - compaction at a converged state changes no value;
  *   - the decoder rejects every truncation, survives random mutations, and
@@ -325,7 +325,8 @@ START_TEST(hash_concurrent_hset_wins_over_hdel_and_latest_hset_wins)
     ck_assert_int_eq(crdt_hash_set(b, "f", 1, "v1", 2, 6, &db, NULL, NULL), 0);
     join_into(&a, b);
     ASSERT_FIELD(a, "f", "v1");
-    /* two concurrent HSETs: the later wall time wins, everywhere */
+    /* two concurrent HSETs: the later wall time wins, everywhere (a tie:
+     * the greater value bytes) */
     struct crdt_hash *c = crdt_hash_dup(a);
     ck_assert_int_eq(crdt_hash_set(a, "f", 1, "late", 4, 9, &da, NULL, NULL),
                      0);
@@ -334,6 +335,18 @@ START_TEST(hash_concurrent_hset_wins_over_hdel_and_latest_hset_wins)
     struct crdt_hash *ac = crdt_hash_join(a, c), *ca = crdt_hash_join(c, a);
     ASSERT_FIELD(ac, "f", "late");
     ck_assert(hash_same(ac, ca));
+    /* in one millisecond, the greater bytes win on every replica */
+    struct crdt_hash *x = crdt_hash_dup(ac), *y = crdt_hash_dup(ac);
+    ck_assert_int_eq(crdt_hash_set(x, "f", 1, "abc", 3, 20, &da, NULL, NULL),
+                     0);
+    ck_assert_int_eq(crdt_hash_set(y, "f", 1, "abd", 3, 20, &db, NULL, NULL),
+                     0);
+    join_into(&x, y);
+    join_into(&y, x);
+    ASSERT_FIELD(x, "f", "abd");
+    ck_assert(hash_same(x, y));
+    crdt_hash_free(x);
+    crdt_hash_free(y);
     ck_assert_uint_eq(crdt_hash_len(ac), 1);
     crdt_hash_free(a);
     crdt_hash_free(b);
@@ -495,6 +508,17 @@ static void history(struct rng *r, struct hist *h)
         hist_step(r, h);
 }
 
+/* HSET values compare by their bytes (memcmp, then the shorter first):
+ * the tie-break of two HSETs in the same millisecond. */
+static int value_cmp(int64_t a, int64_t b)
+{
+    char x[24], y[24];
+    int lx = snprintf(x, sizeof(x), "%lld", (long long)a);
+    int ly = snprintf(y, sizeof(y), "%lld", (long long)b);
+    int c = memcmp(x, y, (size_t)(lx < ly ? lx : ly));
+    return c ? c : lx - ly;
+}
+
 /* The oracle's value of field fi after every op is delivered. */
 static const char *oracle(const struct hist *h, int fi, char *out, size_t cap)
 {
@@ -517,10 +541,7 @@ static const char *oracle(const struct hist *h, int fi, char *out, size_t cap)
             sum += o->n;
             counted = 1;
         } else if (!win || o->ts > win->ts ||
-                   (o->ts == win->ts &&
-                    (o->dot.actor > win->dot.actor ||
-                     (o->dot.actor == win->dot.actor &&
-                      o->dot.counter > win->dot.counter)))) {
+                   (o->ts == win->ts && value_cmp(o->n, win->n) > 0)) {
             win = o;
         }
     }
