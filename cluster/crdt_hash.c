@@ -23,6 +23,11 @@
  *            both dots), which reads the same.
  *   SNAP (3) an observed reset: varint n >= 1 | n parts, actors strictly
  *            ascending: the INC parts an HSET or HDEL saw and removed.
+ *   ALL  (4) DEL of the key (crdt_hash_clear, one dot): prefix length
+ *            0xffffffff (no field's, so these sort last), varint n >= 1,
+ *            n x (varint len | a SNAP entry), fields ascending: the SNAP
+ *            of every field the DEL saw incremented.  A field's snapshot
+ *            is its SNAPs' and the ALLs' parts, per actor the highest seq.
  *
  * Ops (each entry added uses one dot; *dot is advanced past those used):
  *   HSET f v   adds REG, adds a SNAP of every part it saw (INC entries and
@@ -32,10 +37,13 @@
  *              entry is left at all (no tombstone);
  *   HINCRBY    replaces the actor's INC entry by one whose sums continue
  *              from the actor's highest-seq part (its INC, or the SNAP
- *              that removed it).
+ *              that removed it);
+ *   DEL        removes every entry and adds one ALL when any field was
+ *              incremented.
  * Reading a field: present while it has a REG or a live INC (seq above
- * the actor's SNAP seq).  Value = the winning REG (highest ts, then the
- * greater value bytes; "0" when none) plus, per actor with a live INC, INC - SNAP.
+ * the actor's snapshot seq).  Value = the winning REG (highest ts, then
+ * the greater value bytes; "0" when none) plus, per actor with a live
+ * INC, INC - snapshot.
  * An increment therefore counts unless a reset observed it; a SNAP is
  * the per-field price of that (bounded by the actors, and only for
  * fields that were ever incremented away from a single node).
