@@ -25,6 +25,8 @@
  *   crdt_list_*     a sequence on the ORSWOT (crdt_list.c): each element
  *                   is a member whose bytes start with a dense position
  *                   id, so member order is list order.
+ *   crdt_hash_*     an observed-remove map of registers and counters,
+ *                   on crdt_set (crdt_hash.c): the hash commands.
  *
  * Every state has one canonical encoding: equal states have equal bytes,
  * and decode(encode(s)) == s.  Decoders take untrusted bytes and check
@@ -273,6 +275,12 @@ uint32_t crdt_set_card(const struct crdt_set *s);
 void crdt_set_member(const struct crdt_set *s, uint32_t i,
                      const uint8_t **m, size_t *len);
 
+/* The i-th member's dots (borrowed until the next change) and its
+ * stable mark, for readable dumps. */
+void crdt_set_member_dots(const struct crdt_set *s, uint32_t i,
+                          const struct crdt_dot **dots, uint32_t *ndots,
+                          int *mark);
+
 /* The least upper bound of a and b (a new state).  With compacted
  * states, only under crdt_set_compact's precondition. */
 struct crdt_set *crdt_set_join(const struct crdt_set *a,
@@ -452,5 +460,81 @@ int crdt_list_decode(const uint8_t *p, size_t len,
  * counts, then one line per element in list order: its position id
  * (digits and dots, '.'-separated) and its value (crdt_describe_member). */
 void crdt_list_describe(const struct crdt_list *l, struct dbuf *out);
+/* ---- the hash ------------------------------------------------------------ */
+
+/*
+ * An observed-remove map of fields (crdt_hash.c, docs/TYPES.md "Hashes"):
+ * a field is a last-writer-wins register (HSET), or a counter once
+ * HINCRBY/HINCRBYFLOAT touched it; a reset (HSET, HDEL) cancels the
+ * increments it saw and no other.  The state is a crdt_set of entries.
+ *
+ * Ops take dot, the first dot they may use: each entry an op adds uses
+ * one, and *dot is advanced past those it used (HSET: at most 2, HDEL at
+ * most 1, HINCRBY* 1).  An op that fails changes no field (a refused add
+ * may leave its dot in the context).  fold = 1 (the caller is the key's
+ * only replica): an increment stores Redis's exact result as a register.
+ */
+struct crdt_hash; /* opaque */
+
+struct crdt_hash *crdt_hash_new(void);
+void crdt_hash_free(struct crdt_hash *h);
+struct crdt_hash *crdt_hash_dup(const struct crdt_hash *h);
+
+/* HSET f v at wall time ts_ms.  *added (may be NULL): 1 when f was
+ * absent.  DYN_ELIMIT: f or v longer than max_member_len, or a new field
+ * beyond max_members. */
+int crdt_hash_set(struct crdt_hash *h, const void *f, size_t flen,
+                  const void *v, size_t vlen, uint64_t ts_ms,
+                  struct crdt_dot *dot, const struct crdt_limits *lim,
+                  int *added);
+/* HDEL f.  *removed: 1 when f was present. */
+int crdt_hash_del(struct crdt_hash *h, const void *f, size_t flen,
+                  struct crdt_dot *dot, const struct crdt_limits *lim,
+                  int *removed);
+/* DEL of the whole hash, an observed remove with one dot: every entry
+ * goes, and one key-wide reset keeps, per field that was incremented,
+ * what the DEL saw (so a concurrent HINCRBY counts alone). */
+int crdt_hash_clear(struct crdt_hash *h, const struct crdt_dot *dot,
+                    const struct crdt_limits *lim);
+/* HINCRBY f by.  *result: the new value.  CRDT_ENOTINT (the value is not
+ * an integer), CRDT_EOVERFLOW (Redis's test, or the actor's own running
+ * sum would leave int64). */
+int crdt_hash_incrby(struct crdt_hash *h, const void *f, size_t flen,
+                     int64_t by, int fold, uint64_t ts_ms,
+                     struct crdt_dot *dot, const struct crdt_limits *lim,
+                     int64_t *result);
+/* HINCRBYFLOAT f by (by finite).  *result: the new value, which
+ * crdt_ld_format prints as Redis replies it.  CRDT_ENOTFLOAT,
+ * CRDT_ENANINF. */
+int crdt_hash_incrbyfloat(struct crdt_hash *h, const void *f, size_t flen,
+                          long double by, int fold, uint64_t ts_ms,
+                          struct crdt_dot *dot, const struct crdt_limits *lim,
+                          long double *result);
+
+/* Reads go through a view built on first use after a change, hence the
+ * non-const state; pointers stay valid until the next change. */
+uint32_t crdt_hash_len(struct crdt_hash *h);
+/* The i-th present field (i < len), in (length, bytes) order. */
+void crdt_hash_field(struct crdt_hash *h, uint32_t i, const uint8_t **f,
+                     size_t *flen);
+void crdt_hash_value(struct crdt_hash *h, uint32_t i, const uint8_t **v,
+                     size_t *vlen);
+/* 1 and *i when f is present, else 0. */
+int crdt_hash_find(struct crdt_hash *h, const void *f, size_t flen,
+                   uint32_t *i);
+
+struct crdt_hash *crdt_hash_join(const struct crdt_hash *a,
+                                 const struct crdt_hash *b);
+/* Per actor, the highest dot the state has seen (crdt_set_seen). */
+void crdt_hash_seen(const struct crdt_hash *h, struct vclock *out);
+/* crdt_set_compact's rule and precondition, on the entries. */
+int crdt_hash_compact(struct crdt_hash *h, const struct vclock *stable);
+/* u8 CRDT_TYPE_HASH, then the entries' crdt_set encoding. */
+void crdt_hash_encode(const struct crdt_hash *h, struct dbuf *out);
+int crdt_hash_decode(const uint8_t *p, size_t len,
+                     const struct crdt_limits *lim, struct crdt_hash **out);
+/* Text: the context, then each field, its value and its entries with
+ * their dots (DYNAMO.LOCAL). */
+void crdt_hash_describe(const struct crdt_hash *h, struct dbuf *out);
 
 #endif

@@ -573,6 +573,16 @@ void crdt_set_member(const struct crdt_set *s, uint32_t i, const uint8_t **p,
     *len = s->m[i].len;
 }
 
+void crdt_set_member_dots(const struct crdt_set *s, uint32_t i,
+                          const struct crdt_dot **dots, uint32_t *ndots,
+                          int *mark)
+{
+    dyn_assert(i < s->n);
+    *dots = s->m[i].dots;
+    *ndots = s->m[i].ndots;
+    *mark = s->m[i].mark;
+}
+
 void crdt_set_clock(const struct crdt_set *s, struct vclock *out)
 {
     vclock_copy(out, &s->clock);

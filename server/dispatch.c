@@ -50,6 +50,7 @@ struct command_registry *dispatch_registry_new(void)
         cmd_zset_table,
         cmd_list_table,
         cmd_set_table,
+        cmd_hash_table,
     };
     return command_registry_new(tables, DYN_ARRAY_LEN(tables));
 }
