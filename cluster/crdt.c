@@ -130,14 +130,7 @@ static int vt_set_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
     (void)dot;
     (void)ts_ms;
     (void)lim;
-    const uint8_t *m;
-    size_t len;
-    while (crdt_set_card(s)) {
-        crdt_set_member(s, crdt_set_card(s) - 1, &m, &len);
-        uint8_t *copy = len ? dyn_memdup(m, len) : NULL;
-        crdt_set_remove(s, copy, len);
-        dyn_free(copy);
-    }
+    crdt_set_clear(s);
     return 0;
 }
 
