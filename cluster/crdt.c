@@ -159,6 +159,74 @@ static void vt_set_items(const void *s, crdt_emit_fn emit, void *ctx)
     }
 }
 
+/* ---- the list ----------------------------------------------------------------- */
+
+static int vt_list_decode(const uint8_t *p, size_t len,
+                          const struct crdt_limits *lim, void **out)
+{
+    return crdt_list_decode(p, len, lim, (struct crdt_list **)out);
+}
+
+static void vt_list_encode(const void *s, struct dbuf *out)
+{
+    crdt_list_encode(s, out);
+}
+
+static void vt_list_free(void *s)
+{
+    crdt_list_free(s);
+}
+
+static void *vt_list_join(const void *a, const void *b)
+{
+    return crdt_list_join(a, b);
+}
+
+static int vt_list_empty(const void *s)
+{
+    return crdt_list_len(s) == 0;
+}
+
+static void vt_list_seen(const void *s, struct vclock *out)
+{
+    crdt_list_seen(s, out);
+}
+
+static int vt_list_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
+                         const struct crdt_limits *lim)
+{
+    (void)dot;
+    (void)ts_ms;
+    (void)lim;
+    uint32_t n = crdt_list_len(s);
+    uint32_t *ix = dyn_malloc(((size_t)n + 1) * sizeof(*ix));
+    for (uint32_t i = 0; i < n; i++)
+        ix[i] = i;
+    crdt_list_remove_at(s, ix, n);
+    dyn_free(ix);
+    return 0;
+}
+
+static int vt_list_compact(void *s, const struct vclock *stable)
+{
+    return crdt_list_compact(s, stable);
+}
+
+static void vt_list_describe(const void *s, struct dbuf *out)
+{
+    crdt_list_describe(s, out);
+}
+
+static void vt_list_items(const void *s, crdt_emit_fn emit, void *ctx)
+{
+    const uint8_t *v;
+    size_t len;
+    for (uint32_t i = 0; i < crdt_list_len(s); i++) {
+        crdt_list_at(s, i, &v, &len);
+        emit(ctx, v, len);
+    }
+}
+
 /* ---- the registry --------------------------------------------------------- */
 
 static const struct crdt_vt crdt_types[] = {
@@ -168,6 +236,9 @@ static const struct crdt_vt crdt_types[] = {
     { CRDT_TYPE_SET, "set", vt_set_decode, vt_set_encode, vt_set_free,
       vt_set_join, vt_set_empty, vt_set_seen, vt_set_clear, vt_set_compact,
       vt_set_describe, vt_set_items },
+    { CRDT_TYPE_LIST, "list", vt_list_decode, vt_list_encode, vt_list_free,
+      vt_list_join, vt_list_empty, vt_list_seen, vt_list_clear,
+      vt_list_compact, vt_list_describe, vt_list_items },
 };
 
 static const struct crdt_vt *vt_of(int type)

@@ -19,6 +19,9 @@
  *                   DEL on a counter.
  *   crdt_set_*      an add-wins observed-remove set without tombstones
  *                   (ORSWOT, crdt_set.c), members are byte strings.
+ *   crdt_list_*     a sequence on the ORSWOT (crdt_list.c): each element
+ *                   is a member whose bytes start with a dense position
+ *                   id, so member order is list order.
  *
  * Every state has one canonical encoding: equal states have equal bytes,
  * and decode(encode(s)) == s.  Decoders take untrusted bytes and check
@@ -251,6 +254,11 @@ uint32_t crdt_set_remove_many(struct crdt_set *s, const void *const *m,
  * a STORE form's destination, observed before it is rewritten. */
 void crdt_set_clear(struct crdt_set *s);
 
+/* Removes the members at the indexes ix[0..k) (ascending; duplicates and
+ * indexes past the end are ignored), as crdt_set_remove of each, in one
+ * O(n) pass: a list's LTRIM or LREM.  Returns how many went. */
+uint32_t crdt_set_remove_at(struct crdt_set *s, const uint32_t *ix,
+                            uint32_t k);
 int crdt_set_contains(const struct crdt_set *s, const void *m, size_t len);
 /* The index of the first member >= (p, len) in canonical order, or the
  * card when there is none. */
@@ -294,5 +302,72 @@ void crdt_set_describe(const struct crdt_set *s, struct dbuf *out);
 void crdt_set_encode(const struct crdt_set *s, struct dbuf *out);
 int crdt_set_decode(const uint8_t *p, size_t len,
                     const struct crdt_limits *lim, struct crdt_set **out);
+
+/* ---- the list (a sequence on the ORSWOT) --------------------------------- */
+
+struct crdt_list; /* opaque */
+
+/* Bytes a position id may take (an element's bytes are its id, then its
+ * value).  Only thousands of LINSERTs at one place come near it: the op
+ * is then refused with DYN_ELIMIT. */
+#define CRDT_LIST_MAX_ID 4096
+
+struct crdt_list *crdt_list_new(void);
+void crdt_list_free(struct crdt_list *l);
+struct crdt_list *crdt_list_dup(const struct crdt_list *l);
+
+uint32_t crdt_list_len(const struct crdt_list *l);
+/* The value of element i (< len); v points into the state. */
+void crdt_list_at(const struct crdt_list *l, uint32_t i, const uint8_t **v,
+                  size_t *len);
+
+/* Inserts v so that it becomes element i (0 <= i <= len): LPUSH is i = 0,
+ * RPUSH i = len, LINSERT between two neighbours.  The element is named by
+ * dot.  CRDT_ESTALE (a seen dot), DYN_ELIMIT (members, actors, cloud, the
+ * value above max_member_len, or the id above CRDT_LIST_MAX_ID),
+ * DYN_EINVAL (i > len, or two neighbours with one id: a corrupt state);
+ * nothing changes on error. */
+int crdt_list_insert(struct crdt_list *l, uint32_t i, const void *v,
+                     size_t len, const struct crdt_dot *dot,
+                     const struct crdt_limits *lim);
+/* Inserts k values so that v[j] becomes element i + j: RPUSH k v... is
+ * i = len; LPUSH k a b c is i = 0 with v = { c, b, a }.  The j-th takes
+ * the dot (first->actor, first->counter + j).  The same state as k single
+ * inserts in push order.  The members and value limits are checked first;
+ * on any other error (actors, cloud, a seen dot) l may hold some of the
+ * values: the caller discards it, as a handler does with a failed op. */
+int crdt_list_insert_many(struct crdt_list *l, uint32_t i,
+                          const void *const *v, const size_t *lens,
+                          uint32_t k, const struct crdt_dot *first,
+                          const struct crdt_limits *lim);
+/* Removes element i (< len), leaving no tombstone. */
+void crdt_list_remove(struct crdt_list *l, uint32_t i);
+/* Removes the elements at ix[0..k) (ascending), in one pass. */
+void crdt_list_remove_at(struct crdt_list *l, const uint32_t *ix, uint32_t k);
+/* LSET: element i (< len) is removed and v takes its place (a new element
+ * named by dot, between the old one's neighbours).  Errors as insert. */
+int crdt_list_set(struct crdt_list *l, uint32_t i, const void *v, size_t len,
+                  const struct crdt_dot *dot, const struct crdt_limits *lim);
+
+/* The least upper bound of a and b (a new state); crdt_set_join's rules
+ * for compacted states. */
+struct crdt_list *crdt_list_join(const struct crdt_list *a,
+                                 const struct crdt_list *b);
+void crdt_list_clock(const struct crdt_list *l, struct vclock *out);
+/* crdt_set_seen of the elements. */
+void crdt_list_seen(const struct crdt_list *l, struct vclock *out);
+/* crdt_set_compact of the elements (its precondition and errors). */
+int crdt_list_compact(struct crdt_list *l, const struct vclock *stable);
+
+/* u8 CRDT_TYPE_LIST, then the elements' crdt_set encoding. */
+void crdt_list_encode(const struct crdt_list *l, struct dbuf *out);
+/* Untrusted bytes: the set's checks, then every element's id (its
+ * grammar, see crdt_list.c) and its value against max_member_len. */
+int crdt_list_decode(const uint8_t *p, size_t len,
+                     const struct crdt_limits *lim, struct crdt_list **out);
+/* Readable text for DYNAMO.LOCAL: the clock, the cloud and element dot
+ * counts, then one line per element in list order: its position id
+ * (digits and dots, '.'-separated) and its value (crdt_describe_member). */
+void crdt_list_describe(const struct crdt_list *l, struct dbuf *out);
 
 #endif

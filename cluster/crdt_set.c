@@ -536,6 +536,24 @@ uint32_t crdt_set_lower_bound(const struct crdt_set *s, const void *p,
     return at;
 }
 
+uint32_t crdt_set_remove_at(struct crdt_set *s, const uint32_t *ix,
+                            uint32_t k)
+{
+    uint32_t w = 0, j = 0, gone = 0;
+    for (uint32_t r = 0; r < s->n; r++) {
+        while (j < k && ix[j] < r)
+            j++;
+        if (j < k && ix[j] == r) {
+            member_clear(&s->m[r]);
+            gone++;
+            continue;
+        }
+        s->m[w++] = s->m[r];
+    }
+    s->n = w;
+    return gone;
+}
+
 int crdt_set_contains(const struct crdt_set *s, const void *p, size_t len)
 {
     uint32_t at;

@@ -604,7 +604,8 @@ static void made_free(struct made *m)
  * type's join (for a counter and a string: the string joins the counter
  * as a base, docs/TYPES.md section 4); the dot, ts and expiry are those of
  * the lww winner of the two, and the context has seen both (the loser's
- * dot included, kept below the winner's own dot).  NULL when a value does
+ * dot included, kept below the winner's own dot; two versions of one dot,
+ * a join and an original it joined, add nothing).  NULL when a value does
  * not decode (only a corrupt peer; the caller keeps both then).
  */
 static struct sib_rec *rec_join(const struct sib_rec *a,
@@ -724,9 +725,16 @@ static uint32_t recs_join_all(struct sib_rec **u, uint32_t n, struct made *m)
         while (at < n && dot_cmp(&u[at]->v, &r->v) < 0)
             at++;
         if (at < n && dot_cmp(&u[at]->v, &r->v) == 0) {
-            /* its dot is one of the others': keep one, deterministically
-             * (the join already holds a typed one's state) */
-            if (rec_bytes_cmp(r, u[at]) < 0)
+            /* its dot is one of the others': two states of one typed dot
+             * join (so neither side's adds go); anything else (only a
+             * corrupt peer sends one dot with two types) keeps one,
+             * deterministically */
+            struct sib_rec *j = NULL;
+            if (r->v.type != CRDT_TYPE_STRING && r->v.type == u[at]->v.type)
+                j = rec_join(r, u[at], m);
+            if (j)
+                u[at] = j;
+            else if (rec_bytes_cmp(r, u[at]) < 0)
                 u[at] = r;
             continue;
         }

@@ -122,6 +122,7 @@ extern const struct command cmd_dynamo_table[];  /* cmd_dynamo.c */
 extern const struct command cmd_cluster_table[]; /* cmd_cluster.c */
 extern const struct command cmd_merkle_table[];  /* cmd_merkle.c */
 extern const struct command cmd_trace_table[];   /* cmd_trace.c */
+extern const struct command cmd_list_table[];    /* cmd_list.c */
 
 struct command_registry;
 /* Joins ntables tables (each ended by a row whose name is NULL); a name

@@ -662,6 +662,61 @@ END_TEST
 /* A version written elsewhere with a forged context that claims the
  * writer's future counters: a later write that has seen it and the forged
  * version cover each other, and both stay, here and in every merge order. */
+/* A joined record keeps its winner's dot, so a replica can hold the join
+ * of a counter and a concurrent SET under the counter's dot while another
+ * still holds the counter alone; merging the two joins two versions of one
+ * dot, which must not put that dot (here the actor's first, counter 1) in
+ * its own context (t_types_counter.sh found nodes dying on this). */
+START_TEST(join_of_two_versions_of_one_dot)
+{
+    uint64_t a = actor_make("n1", 1), b = actor_make("n5", 1);
+    struct object *base = put(NULL, a, NULL, "5", NOW); /* dot a:1 */
+    struct vclock seen;
+    vclock_init(&seen);
+    vclock_set(&seen, a, 1, NOW);
+    struct crdt_dot ad = {a, 1}, bd = {b, 1};
+    struct crdt_counter *ctr = NULL;
+    int64_t res = 0;
+    ck_assert_int_eq(crdt_counter_from_string("5", 1, &ad, NOW, NULL, &ctr), 0);
+    ck_assert_int_eq(crdt_counter_incrby(ctr, 3, &bd, NULL, &res), 0);
+    ck_assert_int_eq(res, 8);
+    struct dbuf enc;
+    dbuf_init(&enc);
+    crdt_counter_encode(ctr, &enc);
+    struct object_write w = {.type = CRDT_TYPE_COUNTER, .value = enc.p,
+                             .vlen = enc.len, .ctx = &seen, .actor = b,
+                             .now_ms = NOW + 20};
+    struct object *inc = object_write(base, &w, NULL); /* dot b:1 */
+    struct object *set = put(base, a, &seen, "10", NOW + 10); /* dot a:2 */
+    struct sibling s;
+    object_sibling(inc, 0, &s);
+    ck_assert_uint_eq(s.counter, 1);
+    struct object *j = object_merge(inc, set, NULL); /* joined, dot b:1 */
+    ck_assert_uint_eq(object_nsiblings(j), 1);
+    object_sibling(j, 0, &s);
+    ck_assert_uint_eq(s.actor, b);
+    ck_assert_uint_eq(s.counter, 1);
+    assert_valid(j);
+    struct object *m1 = object_merge(inc, j, NULL);
+    struct object *m2 = object_merge(j, inc, NULL);
+    assert_valid(m1);
+    ck_assert(object_equal(m1, m2));
+    ck_assert_uint_eq(object_nsiblings(m1), 1);
+    object_sibling(m1, 0, &s);
+    ck_assert_uint_eq(s.counter, 1);
+    ck_assert(object_equal(m1, j)); /* the join had seen all of inc */
+    object_free(m1);
+    object_free(m2);
+    object_free(j);
+    object_free(set);
+    object_free(inc);
+    object_free(base);
+    dbuf_free(&enc);
+    crdt_counter_free(ctr);
+    vclock_free(&seen);
+}
+END_TEST
+
 START_TEST(versions_that_cover_each_other_both_stay)
 {
     uint64_t a = actor_make("n1", 1), b = actor_make("n2", 1);
@@ -2421,6 +2476,7 @@ static Suite *object_suite(void)
     tcase_add_test(tc, write_never_wraps_the_counter);
     tcase_add_test(tc, write_counter_stays_under_the_ceiling);
     tcase_add_test(tc, versions_that_cover_each_other_both_stay);
+    tcase_add_test(tc, join_of_two_versions_of_one_dot);
     suite_add_tcase(s, tc);
     TCase *ty = tcase_create("typed");
     tcase_set_timeout(ty, 600);
