@@ -13,6 +13,8 @@
  */
 #include "cluster/crdt.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "server/util.h"
@@ -227,6 +229,140 @@ static void vt_list_items(const void *s, crdt_emit_fn emit, void *ctx)
     }
 }
 
+/* ---- the sorted set ---------------------------------------------------------- */
+
+static int vt_zset_decode(const uint8_t *p, size_t len,
+                          const struct crdt_limits *lim, void **out)
+{
+    return crdt_zset_decode(p, len, lim, (struct crdt_zset **)out);
+}
+
+static void vt_zset_encode(const void *s, struct dbuf *out)
+{
+    crdt_zset_encode(s, out);
+}
+
+static void vt_zset_free(void *s)
+{
+    crdt_zset_free(s);
+}
+
+static void *vt_zset_join(const void *a, const void *b)
+{
+    return crdt_zset_join(a, b);
+}
+
+static int vt_zset_empty(const void *s)
+{
+    return crdt_zset_card(s) == 0;
+}
+
+static void vt_zset_seen(const void *s, struct vclock *out)
+{
+    crdt_zset_seen(s, out);
+}
+
+static int vt_zset_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
+                         const struct crdt_limits *lim)
+{
+    (void)dot;
+    (void)ts_ms;
+    (void)lim;
+    crdt_zset_clear(s);
+    return 0;
+}
+
+static int vt_zset_compact(void *s, const struct vclock *stable)
+{
+    return crdt_zset_compact(s, stable);
+}
+
+static void vt_zset_describe(const void *s, struct dbuf *out)
+{
+    crdt_zset_describe(s, out);
+}
+
+/* ZRANGE k 0 -1 WITHSCORES: member, then its score as Redis writes it. */
+static void vt_zset_items(const void *s, crdt_emit_fn emit, void *ctx)
+{
+    const uint8_t *m;
+    size_t len;
+    double score;
+    char num[64];
+    for (uint32_t i = 0; i < crdt_zset_card(s); i++) {
+        crdt_zset_at(s, i, &m, &len, &score);
+        emit(ctx, m, len);
+        int n = isinf(score) ? snprintf(num, sizeof(num), "%s",
+                                        score > 0 ? "inf" : "-inf")
+                             : snprintf(num, sizeof(num), "%.17g", score);
+        emit(ctx, (const uint8_t *)num, (size_t)n);
+    }
+}
+
+/* ---- the hash ----------------------------------------------------------------- */
+
+static int vt_hash_decode(const uint8_t *p, size_t len,
+                          const struct crdt_limits *lim, void **out)
+{
+    return crdt_hash_decode(p, len, lim, (struct crdt_hash **)out);
+}
+
+static void vt_hash_encode(const void *s, struct dbuf *out)
+{
+    crdt_hash_encode(s, out);
+}
+
+static void vt_hash_free(void *s)
+{
+    crdt_hash_free(s);
+}
+
+static void *vt_hash_join(const void *a, const void *b)
+{
+    return crdt_hash_join(a, b);
+}
+
+/* The reads build a view, so they take the state as theirs. */
+static int vt_hash_empty(const void *s)
+{
+    return crdt_hash_len((struct crdt_hash *)s) == 0;
+}
+
+static void vt_hash_seen(const void *s, struct vclock *out)
+{
+    crdt_hash_seen(s, out);
+}
+
+static int vt_hash_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
+                         const struct crdt_limits *lim)
+{
+    (void)ts_ms;
+    return crdt_hash_clear(s, dot, lim);
+}
+
+static int vt_hash_compact(void *s, const struct vclock *stable)
+{
+    return crdt_hash_compact(s, stable);
+}
+
+static void vt_hash_describe(const void *s, struct dbuf *out)
+{
+    crdt_hash_describe(s, out);
+}
+
+static void vt_hash_items(const void *s, crdt_emit_fn emit, void *ctx)
+{
+    struct crdt_hash *h = (struct crdt_hash *)s;
+    const uint8_t *p;
+    size_t len;
+    for (uint32_t i = 0; i < crdt_hash_len(h); i++) {
+        crdt_hash_field(h, i, &p, &len);
+        emit(ctx, p, len);
+        crdt_hash_value(h, i, &p, &len);
+        emit(ctx, p, len);
+    }
+}
+
 /* ---- the registry --------------------------------------------------------- */
 
 static const struct crdt_vt crdt_types[] = {
@@ -239,6 +375,12 @@ static const struct crdt_vt crdt_types[] = {
     { CRDT_TYPE_LIST, "list", vt_list_decode, vt_list_encode, vt_list_free,
       vt_list_join, vt_list_empty, vt_list_seen, vt_list_clear,
       vt_list_compact, vt_list_describe, vt_list_items },
+    { CRDT_TYPE_ZSET, "zset", vt_zset_decode, vt_zset_encode, vt_zset_free,
+      vt_zset_join, vt_zset_empty, vt_zset_seen, vt_zset_clear,
+      vt_zset_compact, vt_zset_describe, vt_zset_items },
+    { CRDT_TYPE_HASH, "hash", vt_hash_decode, vt_hash_encode, vt_hash_free,
+      vt_hash_join, vt_hash_empty, vt_hash_seen, vt_hash_clear,
+      vt_hash_compact, vt_hash_describe, vt_hash_items },
 };
 
 static const struct crdt_vt *vt_of(int type)

@@ -19,9 +19,14 @@
  *                   DEL on a counter.
  *   crdt_set_*      an add-wins observed-remove set without tombstones
  *                   (ORSWOT, crdt_set.c), members are byte strings.
+ *   crdt_zset_*     a sorted set (crdt_zset.c): add-wins members on a
+ *                   crdt_set of entries, scores last-writer-wins registers
+ *                   plus ZINCRBY counters with observed reset.
  *   crdt_list_*     a sequence on the ORSWOT (crdt_list.c): each element
  *                   is a member whose bytes start with a dense position
  *                   id, so member order is list order.
+ *   crdt_hash_*     an observed-remove map of registers and counters,
+ *                   on crdt_set (crdt_hash.c): the hash commands.
  *
  * Every state has one canonical encoding: equal states have equal bytes,
  * and decode(encode(s)) == s.  Decoders take untrusted bytes and check
@@ -60,6 +65,7 @@ enum crdt_err {
     CRDT_ENOTFLOAT = -102, /* "value is not a valid float" */
     CRDT_EOVERFLOW = -103, /* "increment or decrement would overflow" */
     CRDT_ENANINF = -104,   /* "increment would produce NaN or Infinity" */
+    CRDT_ENANSCORE = -110, /* "resulting score is not a number (NaN)" */
 };
 
 /* The Redis error text (with its "ERR " prefix) of a crdt_err, or of
@@ -231,6 +237,11 @@ int crdt_set_add(struct crdt_set *s, const void *m, size_t len,
  * it was a member, else 0. */
 int crdt_set_remove(struct crdt_set *s, const void *m, size_t len);
 
+/* Removes the members at the indexes ix[0..k) (ascending; duplicates and
+ * indexes past the end are ignored), as crdt_set_remove of each, in one
+ * O(n) pass: a list's LTRIM or LREM.  Returns how many went. */
+uint32_t crdt_set_remove_at(struct crdt_set *s, const uint32_t *ix,
+                            uint32_t k);
 /*
  * SADD of k members at once (SADD, SMOVE, the STORE forms): the i-th takes
  * the dot (first->actor, first->counter + i).  The result is what k
@@ -254,11 +265,6 @@ uint32_t crdt_set_remove_many(struct crdt_set *s, const void *const *m,
  * a STORE form's destination, observed before it is rewritten. */
 void crdt_set_clear(struct crdt_set *s);
 
-/* Removes the members at the indexes ix[0..k) (ascending; duplicates and
- * indexes past the end are ignored), as crdt_set_remove of each, in one
- * O(n) pass: a list's LTRIM or LREM.  Returns how many went. */
-uint32_t crdt_set_remove_at(struct crdt_set *s, const uint32_t *ix,
-                            uint32_t k);
 int crdt_set_contains(const struct crdt_set *s, const void *m, size_t len);
 /* The index of the first member >= (p, len) in canonical order, or the
  * card when there is none. */
@@ -268,6 +274,12 @@ uint32_t crdt_set_card(const struct crdt_set *s);
 /* The i-th member in canonical order (bytes, then length). */
 void crdt_set_member(const struct crdt_set *s, uint32_t i,
                      const uint8_t **m, size_t *len);
+
+/* The i-th member's dots (borrowed until the next change) and its
+ * stable mark, for readable dumps. */
+void crdt_set_member_dots(const struct crdt_set *s, uint32_t i,
+                          const struct crdt_dot **dots, uint32_t *ndots,
+                          int *mark);
 
 /* The least upper bound of a and b (a new state).  With compacted
  * states, only under crdt_set_compact's precondition. */
@@ -303,6 +315,85 @@ void crdt_set_encode(const struct crdt_set *s, struct dbuf *out);
 int crdt_set_decode(const uint8_t *p, size_t len,
                     const struct crdt_limits *lim, struct crdt_set **out);
 
+/* ---- the sorted set ------------------------------------------------------ */
+
+struct crdt_zset; /* opaque */
+
+struct crdt_zset *crdt_zset_new(void);
+void crdt_zset_free(struct crdt_zset *z);
+struct crdt_zset *crdt_zset_dup(const struct crdt_zset *z);
+
+/*
+ * ZADD member score: a register write with dot and ts_ms.  It observes
+ * every entry of the member (its older registers and the ZINCRBY counters
+ * it sees, whose sums it records as cancelled) and replaces them.
+ * *added: 1 when it was not a member.  CRDT_ESTALE, DYN_ELIMIT (member
+ * bytes, members, actors, dots); nothing changes on an error.  score must
+ * not be NaN (DYN_EINVAL).
+ */
+int crdt_zset_add(struct crdt_zset *z, const void *m, size_t len, double score,
+                  const struct crdt_dot *dot, uint64_t ts_ms,
+                  const struct crdt_limits *lim, int *added);
+/*
+ * ZINCRBY member by.  fold = 1 on a node that holds the only copy (no
+ * concurrent writer): the new score is written as a register, old + by
+ * exactly as Redis computes it.  fold = 0: dot's actor's counter for the
+ * member grows by `by`, so increments concurrent with anything survive.
+ * *result: the score it reads as afterwards.  CRDT_ENANSCORE when the
+ * result would be NaN (nothing changes), CRDT_ESTALE, DYN_ELIMIT.
+ */
+int crdt_zset_incrby(struct crdt_zset *z, const void *m, size_t len, double by,
+                     const struct crdt_dot *dot, uint64_t ts_ms, int fold,
+                     const struct crdt_limits *lim, double *result);
+/*
+ * ZREM member: every entry of the member goes.  With fold = 0, when the
+ * member had ZINCRBY counters, one hidden entry (with dot) keeps what they
+ * had summed, so a concurrent ZINCRBY that survives the remove adds only
+ * its own increment.  Returns 1 when it was a member, 0 when not, or an
+ * error (CRDT_ESTALE, DYN_ELIMIT; nothing changed).
+ */
+int crdt_zset_remove(struct crdt_zset *z, const void *m, size_t len,
+                     const struct crdt_dot *dot, int fold,
+                     const struct crdt_limits *lim);
+
+/* Reads, on the view sorted by (score, member bytes; shorter first on a
+ * common prefix), Redis's order.  Member pointers point into the state
+ * until its next change. */
+uint32_t crdt_zset_card(const struct crdt_zset *z);
+/* 1 and *score when m is a member, else 0. */
+int crdt_zset_score(const struct crdt_zset *z, const void *m, size_t len,
+                    double *score);
+/* The member at rank i < card. */
+void crdt_zset_at(const struct crdt_zset *z, uint32_t i, const uint8_t **m,
+                  size_t *len, double *score);
+/* 1 and *rank when m is a member, else 0. */
+int crdt_zset_rank(const struct crdt_zset *z, const void *m, size_t len,
+                   uint32_t *rank);
+
+/* The least upper bound of a and b (a new state): crdt_set_join of the
+ * entries. */
+struct crdt_zset *crdt_zset_join(const struct crdt_zset *a,
+                                 const struct crdt_zset *b);
+/* crdt_set_compact of the entries, under its precondition; also drops the
+ * hidden entries of removed members (no concurrent ZINCRBY can remain). */
+int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable);
+/* Entries kept (registers, counters, hidden): the metadata cost. */
+uint32_t crdt_zset_nentries(const struct crdt_zset *z);
+/* Per actor the highest dot seen (crdt_set_seen of the entries). */
+void crdt_zset_seen(const struct crdt_zset *z, struct vclock *out);
+/* DEL as an observed remove of every entry, without a dot: no hidden
+ * entry stays, so a ZINCRBY concurrent with the DEL survives it with its
+ * counter's whole sum (nothing acknowledged is lost; TYPES.md). */
+void crdt_zset_clear(struct crdt_zset *z);
+
+/* u8 CRDT_TYPE_ZSET, then crdt_set_encode of the entries. */
+void crdt_zset_encode(const struct crdt_zset *z, struct dbuf *out);
+/* Untrusted bytes; only the canonical encoding is accepted. */
+int crdt_zset_decode(const uint8_t *p, size_t len,
+                     const struct crdt_limits *lim, struct crdt_zset **out);
+/* Readable text, one line per member by rank with its entries, then the
+ * hidden entries (DYNAMO.LOCAL). */
+void crdt_zset_describe(const struct crdt_zset *z, struct dbuf *out);
 /* ---- the list (a sequence on the ORSWOT) --------------------------------- */
 
 struct crdt_list; /* opaque */
@@ -369,5 +460,81 @@ int crdt_list_decode(const uint8_t *p, size_t len,
  * counts, then one line per element in list order: its position id
  * (digits and dots, '.'-separated) and its value (crdt_describe_member). */
 void crdt_list_describe(const struct crdt_list *l, struct dbuf *out);
+/* ---- the hash ------------------------------------------------------------ */
+
+/*
+ * An observed-remove map of fields (crdt_hash.c, docs/TYPES.md "Hashes"):
+ * a field is a last-writer-wins register (HSET), or a counter once
+ * HINCRBY/HINCRBYFLOAT touched it; a reset (HSET, HDEL) cancels the
+ * increments it saw and no other.  The state is a crdt_set of entries.
+ *
+ * Ops take dot, the first dot they may use: each entry an op adds uses
+ * one, and *dot is advanced past those it used (HSET: at most 2, HDEL at
+ * most 1, HINCRBY* 1).  An op that fails changes no field (a refused add
+ * may leave its dot in the context).  fold = 1 (the caller is the key's
+ * only replica): an increment stores Redis's exact result as a register.
+ */
+struct crdt_hash; /* opaque */
+
+struct crdt_hash *crdt_hash_new(void);
+void crdt_hash_free(struct crdt_hash *h);
+struct crdt_hash *crdt_hash_dup(const struct crdt_hash *h);
+
+/* HSET f v at wall time ts_ms.  *added (may be NULL): 1 when f was
+ * absent.  DYN_ELIMIT: f or v longer than max_member_len, or a new field
+ * beyond max_members. */
+int crdt_hash_set(struct crdt_hash *h, const void *f, size_t flen,
+                  const void *v, size_t vlen, uint64_t ts_ms,
+                  struct crdt_dot *dot, const struct crdt_limits *lim,
+                  int *added);
+/* HDEL f.  *removed: 1 when f was present. */
+int crdt_hash_del(struct crdt_hash *h, const void *f, size_t flen,
+                  struct crdt_dot *dot, const struct crdt_limits *lim,
+                  int *removed);
+/* DEL of the whole hash, an observed remove with one dot: every entry
+ * goes, and one key-wide reset keeps, per field that was incremented,
+ * what the DEL saw (so a concurrent HINCRBY counts alone). */
+int crdt_hash_clear(struct crdt_hash *h, const struct crdt_dot *dot,
+                    const struct crdt_limits *lim);
+/* HINCRBY f by.  *result: the new value.  CRDT_ENOTINT (the value is not
+ * an integer), CRDT_EOVERFLOW (Redis's test, or the actor's own running
+ * sum would leave int64). */
+int crdt_hash_incrby(struct crdt_hash *h, const void *f, size_t flen,
+                     int64_t by, int fold, uint64_t ts_ms,
+                     struct crdt_dot *dot, const struct crdt_limits *lim,
+                     int64_t *result);
+/* HINCRBYFLOAT f by (by finite).  *result: the new value, which
+ * crdt_ld_format prints as Redis replies it.  CRDT_ENOTFLOAT,
+ * CRDT_ENANINF. */
+int crdt_hash_incrbyfloat(struct crdt_hash *h, const void *f, size_t flen,
+                          long double by, int fold, uint64_t ts_ms,
+                          struct crdt_dot *dot, const struct crdt_limits *lim,
+                          long double *result);
+
+/* Reads go through a view built on first use after a change, hence the
+ * non-const state; pointers stay valid until the next change. */
+uint32_t crdt_hash_len(struct crdt_hash *h);
+/* The i-th present field (i < len), in (length, bytes) order. */
+void crdt_hash_field(struct crdt_hash *h, uint32_t i, const uint8_t **f,
+                     size_t *flen);
+void crdt_hash_value(struct crdt_hash *h, uint32_t i, const uint8_t **v,
+                     size_t *vlen);
+/* 1 and *i when f is present, else 0. */
+int crdt_hash_find(struct crdt_hash *h, const void *f, size_t flen,
+                   uint32_t *i);
+
+struct crdt_hash *crdt_hash_join(const struct crdt_hash *a,
+                                 const struct crdt_hash *b);
+/* Per actor, the highest dot the state has seen (crdt_set_seen). */
+void crdt_hash_seen(const struct crdt_hash *h, struct vclock *out);
+/* crdt_set_compact's rule and precondition, on the entries. */
+int crdt_hash_compact(struct crdt_hash *h, const struct vclock *stable);
+/* u8 CRDT_TYPE_HASH, then the entries' crdt_set encoding. */
+void crdt_hash_encode(const struct crdt_hash *h, struct dbuf *out);
+int crdt_hash_decode(const uint8_t *p, size_t len,
+                     const struct crdt_limits *lim, struct crdt_hash **out);
+/* Text: the context, then each field, its value and its entries with
+ * their dots (DYNAMO.LOCAL). */
+void crdt_hash_describe(const struct crdt_hash *h, struct dbuf *out);
 
 #endif

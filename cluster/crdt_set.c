@@ -317,6 +317,24 @@ int crdt_set_remove(struct crdt_set *s, const void *p, size_t len)
     return 1;
 }
 
+uint32_t crdt_set_remove_at(struct crdt_set *s, const uint32_t *ix,
+                            uint32_t k)
+{
+    uint32_t w = 0, j = 0, gone = 0;
+    for (uint32_t r = 0; r < s->n; r++) {
+        while (j < k && ix[j] < r)
+            j++;
+        if (j < k && ix[j] == r) {
+            member_clear(&s->m[r]);
+            gone++;
+            continue;
+        }
+        s->m[w++] = s->m[r];
+    }
+    s->n = w;
+    return gone;
+}
+
 /* ---- batches ----------------------------------------------------------------- */
 
 /* ix := 0..k-1 ordered by the members' bytes (crdt_bytes_cmp), equal
@@ -536,24 +554,6 @@ uint32_t crdt_set_lower_bound(const struct crdt_set *s, const void *p,
     return at;
 }
 
-uint32_t crdt_set_remove_at(struct crdt_set *s, const uint32_t *ix,
-                            uint32_t k)
-{
-    uint32_t w = 0, j = 0, gone = 0;
-    for (uint32_t r = 0; r < s->n; r++) {
-        while (j < k && ix[j] < r)
-            j++;
-        if (j < k && ix[j] == r) {
-            member_clear(&s->m[r]);
-            gone++;
-            continue;
-        }
-        s->m[w++] = s->m[r];
-    }
-    s->n = w;
-    return gone;
-}
-
 int crdt_set_contains(const struct crdt_set *s, const void *p, size_t len)
 {
     uint32_t at;
@@ -571,6 +571,16 @@ void crdt_set_member(const struct crdt_set *s, uint32_t i, const uint8_t **p,
     dyn_assert(i < s->n);
     *p = s->m[i].p;
     *len = s->m[i].len;
+}
+
+void crdt_set_member_dots(const struct crdt_set *s, uint32_t i,
+                          const struct crdt_dot **dots, uint32_t *ndots,
+                          int *mark)
+{
+    dyn_assert(i < s->n);
+    *dots = s->m[i].dots;
+    *ndots = s->m[i].ndots;
+    *mark = s->m[i].mark;
 }
 
 void crdt_set_clock(const struct crdt_set *s, struct vclock *out)

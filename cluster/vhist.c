@@ -50,6 +50,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "cluster/crdt.h"
+#include "server/buf.h"
 #include "server/util.h"
 
 void vhist_init(struct vhist *h, uint32_t bound, uint32_t keys)
@@ -259,6 +261,17 @@ static void sup_add(struct vhist_version *v, struct vhist_dot d)
         v->sup_more++;
 }
 
+/* crdt_items_bytes' callback: items after a space, the preview's length
+ * at most (the rest is cut anyway). */
+static void vhist_item(void *ctx, const uint8_t *p, size_t len)
+{
+    struct dbuf *b = ctx;
+    if (b->len >= VHIST_VALUE_MAX)
+        return;
+    dbuf_appendc(b, ' ');
+    dbuf_append(b, p, DYN_MIN(len, (size_t)VHIST_VALUE_MAX));
+}
+
 void vhist_describe(const struct vhist *h, const char *key, size_t klen,
                     const struct object *cur, const struct object *o,
                     uint32_t idx, struct vhist_version *out)
@@ -272,8 +285,22 @@ void vhist_describe(const struct vhist *h, const char *key, size_t klen,
     out->size = s.vlen;
     out->tombstone = s.tombstone ? 1 : 0;
     out->vlen = (uint8_t)DYN_MIN(s.vlen, (uint32_t)VHIST_VALUE_MAX);
-    if (out->vlen)
+    if (s.type != CRDT_TYPE_STRING) {
+        /* a typed value's preview is what a client reads, not its state's
+         * bytes: "set: a b c", "counter: 12" */
+        struct dbuf b;
+        dbuf_init(&b);
+        dbuf_appends(&b, s.type == CRDT_TYPE_COUNTER
+                             ? "counter"
+                             : crdt_type_name(s.type));
+        dbuf_appendc(&b, ':');
+        crdt_items_bytes(s.type, s.value, s.vlen, vhist_item, &b);
+        out->vlen = (uint8_t)DYN_MIN(b.len, (size_t)VHIST_VALUE_MAX);
+        memcpy(out->value, b.p, out->vlen);
+        dbuf_free(&b);
+    } else if (out->vlen) {
         memcpy(out->value, s.value, out->vlen);
+    }
 
     struct vclock clk, ctx;
     vclock_init(&clk);

@@ -116,12 +116,14 @@ extern const struct command cmd_command_table[]; /* cmd_command.c */
 extern const struct command cmd_server_table[];  /* cmd_server.c */
 extern const struct command cmd_string_table[];  /* cmd_string.c */
 extern const struct command cmd_set_table[];     /* cmd_set.c */
+extern const struct command cmd_hash_table[];    /* cmd_hash.c */
 extern const struct command cmd_keys_table[];    /* cmd_keys.c */
 extern const struct command cmd_multi_table[];   /* cmd_multi.c */
 extern const struct command cmd_dynamo_table[];  /* cmd_dynamo.c */
 extern const struct command cmd_cluster_table[]; /* cmd_cluster.c */
 extern const struct command cmd_merkle_table[];  /* cmd_merkle.c */
 extern const struct command cmd_trace_table[];   /* cmd_trace.c */
+extern const struct command cmd_zset_table[];    /* cmd_zset.c */
 extern const struct command cmd_list_table[];    /* cmd_list.c */
 
 struct command_registry;

@@ -47,7 +47,10 @@ struct command_registry *dispatch_registry_new(void)
         cmd_command_table, cmd_server_table, cmd_string_table,
         cmd_keys_table,    cmd_multi_table,  cmd_dynamo_table,
         cmd_cluster_table, cmd_merkle_table, cmd_trace_table,
-        cmd_set_table,     cmd_list_table,
+        cmd_zset_table,
+        cmd_list_table,
+        cmd_set_table,
+        cmd_hash_table,
     };
     return command_registry_new(tables, DYN_ARRAY_LEN(tables));
 }

@@ -12,7 +12,8 @@
 #    from both sides is there once, the removed element is gone everywhere
 #    (no tombstone brings it back), the LSET's value replaced the old one,
 #    and the order is the same on every node.
-# 3. The blocking commands answer the contract's error.
+# 3. LMOVE, RPOPLPUSH and LMPOP through different nodes (ROUTE_GATHER).
+# 4. The blocking commands answer the contract's error.
 . "$(dirname "$0")/cluster_lib.sh"
 
 cluster_start 3 --suspect-timeout-ms 500 --down-timeout-ms 1500
@@ -137,7 +138,22 @@ assert_eq 0 "$(grep -cx m1 "$WORK/P.n1")" "m1, removed on one side, is gone ever
 assert_eq "m0 m2 M3 m4" "$(grep -x 'm[0-9]\|M3' "$WORK/P.n1" | tr '\n' ' ' | sed 's/ $//')" \
     "the shared elements keep their order, with the LSET's value in place of m3"
 
-# ---- 3. blocking commands -----------------------------------------------------
+# ---- 3. two-key commands through the coordinator's gather route ---------------
+assert_eq OK "$(ncli 1 DYNAMO.CONFIG SET w 2)" "back to W=2"
+assert_eq OK "$(ncli 1 DYNAMO.CONFIG SET r 2)" "and R=2 (R + W > N)"
+assert_eq 3 "$(ncli 1 RPUSH src a b c)" "RPUSH src a b c"
+assert_eq a "$(ncli 2 LMOVE src dst LEFT RIGHT)" "LMOVE src dst LEFT RIGHT through n2"
+assert_eq c "$(ncli 3 RPOPLPUSH src dst)" "RPOPLPUSH src dst through n3"
+assert_eq "dst a c" "$(ncli 1 LMPOP 2 nokey dst RIGHT COUNT 2 | tr '\n' ' ' | sed 's/ $//')" \
+    "LMPOP 2 nokey dst RIGHT COUNT 2 through n1"
+bad=0
+for j in 1 2 3; do
+    [ "$(ncli "$j" LRANGE src 0 -1)" = b ] || bad=$((bad + 1))
+    [ "$(ncli "$j" EXISTS dst)" = 0 ] || bad=$((bad + 1))
+done
+assert_eq 0 "$bad" "every node then reads src = [b] and no dst"
+
+# ---- 4. blocking commands -----------------------------------------------------
 for cmd in "BLPOP L 0:LPOP" "BRPOP L 0:RPOP" "BLMOVE L P LEFT LEFT 0:LMOVE" \
            "BRPOPLPUSH L P 0:RPOPLPUSH" "BLMPOP 0 1 L LEFT:LMPOP"; do
     args=${cmd%%:*}

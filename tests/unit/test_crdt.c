@@ -1027,6 +1027,27 @@ static struct crdt_set *set_deliver(struct rng *r, const struct set_hist *h)
 
 /* ---- sets: semantics ---------------------------------------------------------- */
 
+START_TEST(set_lower_bound_finds_where_a_prefix_starts)
+{
+    struct crdt_set *s = crdt_set_new();
+    struct crdt_dot d = { 0xa1, 0 };
+    const char *m[] = { "b", "ab", "abc", "a" };
+    int added;
+    for (int k = 0; k < 4; k++) {
+        d.counter++;
+        ck_assert_int_eq(crdt_set_add(s, m[k], strlen(m[k]), &d, NULL, &added),
+                         0);
+    }
+    /* Order: a ab abc b. */
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "", 0), 0);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "ab", 2), 1);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "abb", 3), 2);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "b", 1), 3);
+    ck_assert_uint_eq(crdt_set_lower_bound(s, "c", 1), 4);
+    crdt_set_free(s);
+}
+END_TEST
+
 START_TEST(set_concurrent_add_wins_over_remove)
 {
     struct crdt_set *a = crdt_set_new(), *b;
@@ -1626,6 +1647,7 @@ static Suite *crdt_suite(void)
     tcase_add_test(tc, set_batches_are_single_ops_byte_for_byte);
     tcase_add_test(tc, set_batch_is_all_or_nothing);
     tcase_add_test(tc, set_lower_bound_and_clear);
+    tcase_add_test(tc, set_lower_bound_finds_where_a_prefix_starts);
     suite_add_tcase(s, tc);
     return s;
 }

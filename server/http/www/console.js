@@ -90,7 +90,8 @@ function renderResult(st) {
       + 'A GET returns them all with a context covering them; a PUT with that context resolves them.'));
   }
   if (values.length) {
-    parts.push(el('div', { class: 'values' }, values.map((v, i) => el('span', { class: 'value', title: `value ${i + 1}` }, String(v)))));
+    const types = liveTypes(d.versions || []);
+    parts.push(el('div', { class: 'values' }, values.map((v, i) => el('span', { class: 'value', title: `value ${i + 1}` }, valueText(v, types[i])))));
   }
   if (d.versions && d.versions.length) {
     parts.push(el('table', { class: 'versions' },
@@ -99,11 +100,33 @@ function renderResult(st) {
         el('td', null, el('code', null, v.dot || '')),
         el('td', null, el('code', null, v.clock || '')),
         el('td', null, String(v.size)),
-        el('td', null, v.tombstone ? 'tombstone' : v.winner ? 'winner (LWW)' : '')))));
+        el('td', null, [v.type || '', Number(v.tombstone) ? 'tombstone' : Number(v.winner) ? 'winner (LWW)' : ''].filter(Boolean).join(', '))))));
   }
   if (d.context) parts.push(el('p', { class: 'ctx' }, 'context ', el('code', null, d.context)));
   fill(box, parts);
   renderTrace(d.trace || null);
+}
+
+// The types of the live versions in the order DYNAMO.GET lists their
+// values: the winner first, then by dot (the versions come by dot).
+function liveTypes(versions) {
+  const live = versions.filter((v) => !Number(v.tombstone));
+  const win = live.filter((v) => Number(v.winner));
+  return win.concat(live.filter((v) => !Number(v.winner))).map((v) => v.type || 'string');
+}
+
+// A value as a client reads it: a string as is; a typed value's items
+// (DYNAMO.GET gives a set's members, a hash's fields and values, a sorted
+// set's members and scores, a list's elements) under its type's name.
+function valueText(v, type) {
+  if (!Array.isArray(v)) return type === 'counter' ? `counter ${v}` : String(v);
+  const pairs = [];
+  if (type === 'hash' || type === 'zset') {
+    for (let i = 0; i + 1 < v.length; i += 2) pairs.push(type === 'hash' ? `${v[i]}: ${v[i + 1]}` : `${v[i]} (${v[i + 1]})`);
+    return `${type} {${pairs.join(', ')}}`;
+  }
+  if (type === 'list') return `list [${v.join(', ')}]`;
+  return `${type} {${v.join(', ')}}`;
 }
 
 function replicaItem(r, reps, isRead, isWrite) {
