@@ -37,7 +37,7 @@
 # enough to make compactions happen while the writer runs.  (With always and
 # no group commit each write costs an fsync, ~5 ms here.)
 #
-# Env: COMPACT_KEYS (20000), COMPACT_KILLS (5), COMPACT_DEADLINE (60),
+# Env: COMPACT_KEYS (20000), COMPACT_KILLS (5), COMPACT_DEADLINE (240),
 # COMPACT_KILL_FSYNC (everysec).
 . "${TOP_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$TOP_SRCDIR/tests/integration/storage_lib.sh"
@@ -47,7 +47,7 @@ is_dynamod || skip "dynamod-only test"
 
 K=${COMPACT_KEYS:-20000}
 KILLS=${COMPACT_KILLS:-5}
-DEADLINE=${COMPACT_DEADLINE:-60}
+DEADLINE=${COMPACT_DEADLINE:-240}
 KILL_FSYNC=${COMPACT_KILL_FSYNC:-everysec}
 VS=200
 LOAD="$TOP_SRCDIR/tests/integration/crash_load.py"
