@@ -634,21 +634,6 @@ static void hash_hrandfield(struct client *c, int argc,
 
 /* Redis's cursor rule: strtoul over the argument, no leading space,
  * nothing left over, no overflow. */
-static int hash_parse_cursor(const struct dyn_arg *a, uint64_t *out)
-{
-    char *buf = dyn_malloc(a->len + 1);
-    char *end;
-    memcpy(buf, a->p, a->len);
-    buf[a->len] = '\0';
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    int ok = !isspace((unsigned char)buf[0]) && *end == '\0' &&
-             errno != ERANGE;
-    dyn_free(buf);
-    *out = v;
-    return ok ? 0 : -1;
-}
-
 struct hash_scan_item {
     uint64_t h;
     uint32_t i;
@@ -682,7 +667,7 @@ static int hash_small(struct crdt_hash *h)
 static void hash_hscan(struct client *c, int argc, const struct dyn_arg *argv)
 {
     uint64_t cursor;
-    if (hash_parse_cursor(&argv[2], &cursor) != 0) {
+    if (command_parse_cursor(&argv[2], &cursor) != 0) {
         client_error(c, "ERR invalid cursor");
         return;
     }

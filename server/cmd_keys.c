@@ -254,23 +254,6 @@ static void keys_keys(struct client *c, int argc, const struct dyn_arg *argv)
 
 /* Redis's cursor rule: strtoul over the argument (so "-1" is a valid, huge
  * cursor), no leading space, nothing left over, no overflow. */
-static int keys_parse_cursor(const struct dyn_arg *a, uint64_t *out)
-{
-    char *buf = dyn_malloc(a->len + 1);
-    char *end;
-    unsigned long long v;
-    int ok;
-
-    memcpy(buf, a->p, a->len);
-    buf[a->len] = '\0';
-    errno = 0;
-    v = strtoull(buf, &end, 10);
-    ok = !isspace((unsigned char)buf[0]) && *end == '\0' && errno != ERANGE;
-    dyn_free(buf);
-    *out = v;
-    return ok ? 0 : -1;
-}
-
 static void keys_scan(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct dbuf found;
@@ -279,7 +262,7 @@ static void keys_scan(struct client *c, int argc, const struct dyn_arg *argv)
     long long count = 10;
     char num[32];
 
-    if (keys_parse_cursor(&argv[1], &cursor) != 0) {
+    if (command_parse_cursor(&argv[1], &cursor) != 0) {
         client_error(c, "ERR invalid cursor");
         return;
     }

@@ -615,20 +615,6 @@ static void set_srandmember(struct client *c, int argc,
 
 /* Redis's cursor rule: strtoul over the argument (so "-1" is a valid, huge
  * cursor), no leading space, nothing left over, no overflow. */
-static int set_parse_cursor(const struct dyn_arg *a, uint64_t *out)
-{
-    char *buf = dyn_malloc(a->len + 1);
-    char *end;
-    int ok;
-    memcpy(buf, a->p, a->len);
-    buf[a->len] = '\0';
-    errno = 0;
-    *out = strtoull(buf, &end, 10);
-    ok = !isspace((unsigned char)buf[0]) && *end == '\0' && errno != ERANGE;
-    dyn_free(buf);
-    return ok ? 0 : -1;
-}
-
 struct set_scan_item {
     uint64_t h;
     uint32_t i; /* the member's index: canonical order among equal h */
@@ -645,7 +631,7 @@ static int set_scan_cmp(const void *a, const void *b)
 static void set_sscan(struct client *c, int argc, const struct dyn_arg *argv)
 {
     uint64_t cursor;
-    if (set_parse_cursor(&argv[2], &cursor) != 0) {
+    if (command_parse_cursor(&argv[2], &cursor) != 0) {
         client_error(c, "ERR invalid cursor");
         return;
     }

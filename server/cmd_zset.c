@@ -1364,23 +1364,12 @@ static void zs_zrandmember(struct client *c, int argc,
     crdt_zset_free(z);
 }
 
-/* Redis's cursor: strtoull over the whole argument, no leading space. */
-static int zs_parse_cursor(const struct dyn_arg *a, unsigned long long *out)
-{
-    char *s = zs_cstr(a), *end;
-    errno = 0;
-    *out = strtoull(s, &end, 10);
-    int ok = !isspace((unsigned char)s[0]) && *end == '\0' && errno != ERANGE;
-    dyn_free(s);
-    return ok ? 0 : -1;
-}
-
 static void zs_zscan(struct client *c, int argc, const struct dyn_arg *argv)
 {
-    unsigned long long cursor;
+    uint64_t cursor;
     long long count = 10;
     const struct dyn_arg *pat = NULL;
-    if (zs_parse_cursor(&argv[2], &cursor)) {
+    if (command_parse_cursor(&argv[2], &cursor)) {
         client_error(c, "ERR invalid cursor");
         return;
     }

@@ -26,7 +26,9 @@
 #include "server/command.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "server/node.h"
@@ -243,6 +245,21 @@ int command_keys(const struct command *cmd, int argc,
     for (int i = cmd->first_key; i <= last && i < argc && n < max; i += step)
         pos[n++] = i;
     return n;
+}
+
+int command_parse_cursor(const struct dyn_arg *a, uint64_t *out)
+{
+    char *buf = dyn_malloc(a->len + 1);
+    char *end;
+    memcpy(buf, a->p, a->len);
+    buf[a->len] = '\0';
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    int ok = !isspace((unsigned char)buf[0]) && *end == '\0' &&
+             errno != ERANGE;
+    dyn_free(buf);
+    *out = v;
+    return ok ? 0 : -1;
 }
 
 int command_single_key(const struct command *cmd, int argc)

@@ -160,6 +160,11 @@ int command_keys(const struct command *cmd, int argc,
  * ROUTE_PER_KEY given one key), or 0: several keys or none. */
 int command_single_key(const struct command *cmd, int argc);
 
+/* A SCAN-family cursor as Redis reads it: strtoull over the whole
+ * argument, no leading space, no overflow.  0, or -1 (the caller answers
+ * "ERR invalid cursor"). */
+int command_parse_cursor(const struct dyn_arg *a, uint64_t *out);
+
 /* Replies with Redis's arity error for cmd. */
 void command_reply_arity(struct client *c, const char *name);
 /* "ERR syntax error" and friends, used by several handlers. */
