@@ -450,6 +450,17 @@ int crdt_seen_bytes(int type, const uint8_t *p, size_t len, struct vclock *out)
     void *s = NULL;
     if (!vt)
         return DYN_EINVAL;
+    /* The set-based types' context heads their encoding, and every dot
+     * of a member is in it: read the head only (the hot path of every
+     * write that replaces a typed version, object.c's coverage test). */
+    if (type == CRDT_TYPE_SET)
+        return crdt_set_seen_encoded(p, len, out);
+    if (type == CRDT_TYPE_HASH || type == CRDT_TYPE_ZSET ||
+        type == CRDT_TYPE_LIST) {
+        if (len < 1 || p[0] != type)
+            return DYN_EINVAL;
+        return crdt_set_seen_encoded(p + 1, len - 1, out);
+    }
     int rc = vt->decode(p, len, NULL, &s);
     if (rc)
         return rc;
@@ -481,21 +492,63 @@ int crdt_compact_all_bytes(int type, const uint8_t *p, size_t len,
 {
     const struct crdt_vt *vt = vt_of(type);
     void *s = NULL;
-    struct vclock seen;
     if (!vt)
         return DYN_EINVAL;
     int rc = vt->decode(p, len, NULL, &s);
-    if (rc)
-        return rc;
-    vclock_init(&seen);
-    if (vt->compact) {
-        vt->seen(s, &seen);
-        rc = vt->compact(s, &seen);
-    }
+    if (rc == 0)
+        rc = crdt_state_compact_all(type, s);
     if (rc == 0)
         vt->encode(s, out);
-    vclock_free(&seen);
     vt->free(s);
+    return rc;
+}
+
+/* ---- decoded states ---------------------------------------------------------- */
+
+int crdt_state_decode(int type, const uint8_t *p, size_t len,
+                      const struct crdt_limits *lim, void **out)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    *out = NULL;
+    return vt ? vt->decode(p, len, lim, out) : DYN_EINVAL;
+}
+
+void crdt_state_encode(int type, const void *s, struct dbuf *out)
+{
+    vt_of(type)->encode(s, out);
+}
+
+void crdt_state_free(int type, void *s)
+{
+    if (s)
+        vt_of(type)->free(s);
+}
+
+int crdt_state_empty(int type, const void *s)
+{
+    return vt_of(type)->empty(s);
+}
+
+void crdt_state_seen(int type, const void *s, struct vclock *out)
+{
+    vt_of(type)->seen(s, out);
+}
+
+void *crdt_state_join(int type, const void *a, const void *b)
+{
+    return vt_of(type)->join(a, b);
+}
+
+int crdt_state_compact_all(int type, void *s)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    if (!vt->compact)
+        return 0;
+    struct vclock seen;
+    vclock_init(&seen);
+    vt->seen(s, &seen);
+    int rc = vt->compact(s, &seen);
+    vclock_free(&seen);
     return rc;
 }
 

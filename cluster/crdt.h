@@ -6,7 +6,7 @@
  * operations a coordinator applies, the join every replica uses to merge
  * two states, and the canonical encodings.  docs/TYPES.md gives the
  * semantics, the object format that will carry these values, and the
- * proofs' sketches.  Status: library and design; no command uses it yet.
+ * proofs' sketches.  The command handlers (server/cmd_*.c) use it.
  *
  * Dots.  Every update is named by a dot (actor, counter), the same actor
  * ids and counters as object.c's dotted version vectors: the coordinator
@@ -122,6 +122,21 @@ int crdt_clear_bytes(int type, const uint8_t *p, size_t len,
  * the only copy); a counter is returned as is. */
 int crdt_compact_all_bytes(int type, const uint8_t *p, size_t len,
                            struct dbuf *out);
+/* ---- decoded states (crdt.c) ---------------------------------------------
+ *
+ * The same operations on a decoded state (void *, the type's own struct)
+ * for a caller that keeps states decoded between ops (server/tcache.h):
+ * type must be known (crdt_type_known), s a state of that type. */
+int crdt_state_decode(int type, const uint8_t *p, size_t len,
+                      const struct crdt_limits *lim, void **out);
+void crdt_state_encode(int type, const void *s, struct dbuf *out);
+void crdt_state_free(int type, void *s); /* NULL: nothing */
+int crdt_state_empty(int type, const void *s);
+void crdt_state_seen(int type, const void *s, struct vclock *out);
+void *crdt_state_join(int type, const void *a, const void *b); /* new */
+/* crdt_compact_all_bytes in place: 0 or DYN_EINVAL. */
+int crdt_state_compact_all(int type, void *s);
+
 /* A readable account of the state: one item per line (DYNAMO.LOCAL). */
 int crdt_describe_bytes(int type, const uint8_t *p, size_t len,
                         struct dbuf *out);
@@ -134,6 +149,10 @@ int crdt_items_bytes(int type, const uint8_t *p, size_t len,
                      crdt_emit_fn emit, void *ctx);
 /* A member or a value for a readable line: quoted, escaped, cut to 64. */
 void crdt_describe_member(struct dbuf *out, const uint8_t *p, size_t len);
+
+/* crdt_set_seen of an encoded set (CRDT_TYPE_SET first), reading only
+ * the context at its head; 0 or DYN_EINVAL for a malformed head. */
+int crdt_set_seen_encoded(const uint8_t *p, size_t len, struct vclock *out);
 
 /* ---- the PN-counter ------------------------------------------------------ */
 

@@ -104,22 +104,45 @@ static inline int64_t crdt_unzigzag(uint64_t u)
     return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
 }
 
+/* The writers append in place: one capacity check, no call, since an
+ * encoder calls them a few times per member. */
+static inline uint8_t *crdt_put_room(struct dbuf *b, size_t n)
+{
+    if (b->cap - b->len < n)
+        dbuf_reserve(b, n);
+    return (uint8_t *)b->p + b->len;
+}
+
 static inline void crdt_put_varint(struct dbuf *b, uint64_t v)
 {
-    uint8_t tmp[WIRE_VARINT_MAX];
-    dbuf_append(b, tmp, wire_varint_put(tmp, v));
+    uint8_t *o = crdt_put_room(b, WIRE_VARINT_MAX);
+    size_t n = 0;
+    while (v >= 0x80) {
+        o[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    o[n++] = (uint8_t)v;
+    b->len += n;
 }
 
 static inline void crdt_put_u64(struct dbuf *b, uint64_t v)
 {
-    uint8_t tmp[8];
-    wire_store_le64(tmp, v);
-    dbuf_append(b, tmp, 8);
+    wire_store_le64(crdt_put_room(b, 8), v);
+    b->len += 8;
 }
 
 static inline void crdt_put_u8(struct dbuf *b, uint8_t v)
 {
-    dbuf_append(b, &v, 1);
+    *crdt_put_room(b, 1) = v;
+    b->len++;
+}
+
+static inline void crdt_put_bytes(struct dbuf *b, const void *p, size_t n)
+{
+    if (n) {
+        memcpy(crdt_put_room(b, n), p, n);
+        b->len += n;
+    }
 }
 
 /* sign byte | varint mantissa | zigzag exponent; zero is mantissa 0,

@@ -848,7 +848,7 @@ void crdt_set_encode(const struct crdt_set *s, struct dbuf *out)
     for (uint32_t k = 0; k < s->n; k++) {
         const struct smember *m = &s->m[k];
         crdt_put_varint(out, m->len);
-        dbuf_append(out, m->p, m->len);
+        crdt_put_bytes(out, m->p, m->len);
         crdt_put_varint(out, (uint64_t)m->ndots << 1 | m->mark);
         for (uint32_t d = 0; d < m->ndots; d++)
             put_dot(out, &m->dots[d], t, nt);
@@ -1025,6 +1025,36 @@ void crdt_set_seen(const struct crdt_set *s, struct vclock *out)
     for (uint32_t k = 0; k < s->ncloud; k++)
         if (s->cloud[k].counter > vclock_get(out, s->cloud[k].actor))
             vclock_set(out, s->cloud[k].actor, s->cloud[k].counter, 0);
+}
+
+int crdt_set_seen_encoded(const uint8_t *p, size_t len, struct vclock *out)
+{
+    struct crdt_rd r;
+    crdt_rd_init(&r, p, len);
+    if (crdt_rd_u8(&r) != CRDT_TYPE_SET)
+        return DYN_EINVAL;
+    uint64_t nt = crdt_rd_varint(&r);
+    if (r.err || nt > crdt_rd_left(&r) / 8)
+        return DYN_EINVAL;
+    uint64_t *t = dyn_malloc((size_t)(nt + 1) * sizeof(*t));
+    for (uint64_t k = 0; k < nt && !r.err; k++) {
+        t[k] = crdt_rd_u64(&r);
+        if (k && t[k] <= t[k - 1])
+            r.err = DYN_EINVAL;
+    }
+    vclock_clear(out);
+    rd_clock(&r, t, nt, out);
+    uint64_t nc = crdt_rd_varint(&r);
+    if (!r.err && nc > crdt_rd_left(&r) / 2)
+        r.err = DYN_EINVAL;
+    for (uint64_t k = 0; k < nc && !r.err; k++) {
+        struct crdt_dot d;
+        rd_dot(&r, t, nt, &d);
+        if (!r.err && d.counter > vclock_get(out, d.actor))
+            vclock_set(out, d.actor, d.counter, 0);
+    }
+    dyn_free(t);
+    return r.err;
 }
 
 static void describe_bytes(struct dbuf *out, const uint8_t *p, size_t len)

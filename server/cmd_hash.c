@@ -100,7 +100,8 @@ static int hash_read(struct client *c, const struct dyn_arg *key,
     }
     if (read)
         n->stats.keyspace_hits++;
-    rc = crdt_hash_decode(t.state, t.len, db_crdt_limits(n), out);
+    *out = db_typed_take(n, key->p, key->len, CRDT_TYPE_HASH, &t);
+    rc = *out ? 0 : crdt_hash_decode(t.state, t.len, db_crdt_limits(n), out);
     if (rc == DYN_ELIMIT) {
         client_error(c, "ERR stored hash exceeds this node's crdt limits "
                         "(were they lowered?)");
@@ -167,31 +168,27 @@ static void hash_reply_op_error(struct client *c, int rc, size_t mark)
     }
 }
 
-/* Stores h as key's hash, named by the dots op used (at least one).
- * 0, or -1 after replying (the reply rolled back first). */
+/* Stores *h as key's hash, named by the dots op used (at least one): the
+ * state goes to db (*h is NULL afterwards).  0, or -1 after replying (the
+ * reply rolled back first). */
 static int hash_store(struct client *c, const struct dyn_arg *key,
-                      const struct crdt_hash *h, const struct hash_op *op)
+                      struct crdt_hash **h, const struct hash_op *op)
 {
     struct node *n = c->node;
-    struct dbuf b;
-    dbuf_init(&b);
-    crdt_hash_encode(h, &b);
-    if ((long long)b.len > n->cfg.proto_max_bulk_len) {
-        dbuf_free(&b);
-        c->obuf.len = op->mark;
+    uint64_t used = op->next.counter - op->first.counter;
+    int rc = db_typed_write_state(n, key->p, key->len, CRDT_TYPE_HASH, *h,
+                                  &op->first, used ? (uint32_t)used : 1,
+                                  op->ts, op->expire_ms);
+    *h = NULL;
+    if (rc == 0)
+        return 0;
+    c->obuf.len = op->mark;
+    if (rc == DB_ETOOBIG) {
         client_errorf(c, "ERR hash would encode to more than "
                          "proto-max-bulk-len (%lld bytes)",
                       n->cfg.proto_max_bulk_len);
         return -1;
     }
-    uint64_t used = op->next.counter - op->first.counter;
-    int rc = db_typed_write(n, key->p, key->len, CRDT_TYPE_HASH, b.p, b.len,
-                            &op->first, used ? (uint32_t)used : 1, op->ts,
-                            op->expire_ms);
-    dbuf_free(&b);
-    if (rc == 0)
-        return 0;
-    c->obuf.len = op->mark;
     c->errors++;
     db_reply_write_error(n, &c->obuf, rc, NULL);
     return -1;
@@ -232,7 +229,7 @@ static int hash_set_pairs(struct client *c, int argc,
         }
         *added += one;
     }
-    rc = hash_store(c, &argv[1], h, &op);
+    rc = hash_store(c, &argv[1], &h, &op);
     crdt_hash_free(h);
     return rc;
 }
@@ -282,7 +279,7 @@ static void hash_hsetnx(struct client *c, int argc,
                        op.ts, &op.next, db_crdt_limits(c->node), NULL);
     if (rc)
         hash_reply_op_error(c, rc, op.mark);
-    else if (hash_store(c, &argv[1], h, &op) == 0)
+    else if (hash_store(c, &argv[1], &h, &op) == 0)
         reply_int(&c->obuf, 1);
     crdt_hash_free(h);
 }
@@ -311,7 +308,7 @@ static void hash_hdel(struct client *c, int argc, const struct dyn_arg *argv)
         }
         deleted += one;
     }
-    if (deleted == 0 || hash_store(c, &argv[1], h, &op) == 0)
+    if (deleted == 0 || hash_store(c, &argv[1], &h, &op) == 0)
         reply_int(&c->obuf, deleted);
     crdt_hash_free(h);
 }
@@ -339,7 +336,7 @@ static void hash_hincrby(struct client *c, int argc,
                           db_crdt_limits(c->node), &result);
     if (rc)
         hash_reply_op_error(c, rc, op.mark);
-    else if (hash_store(c, &argv[1], h, &op) == 0)
+    else if (hash_store(c, &argv[1], &h, &op) == 0)
         reply_int(&c->obuf, result);
     crdt_hash_free(h);
 }
@@ -371,7 +368,7 @@ static void hash_hincrbyfloat(struct client *c, int argc,
                                db_crdt_limits(c->node), &result);
     if (rc) {
         hash_reply_op_error(c, rc, op.mark);
-    } else if (hash_store(c, &argv[1], h, &op) == 0) {
+    } else if (hash_store(c, &argv[1], &h, &op) == 0) {
         char *buf = dyn_malloc(CRDT_LD_CHARS);
         size_t len = crdt_ld_format(buf, CRDT_LD_CHARS, result);
         reply_bulk(&c->obuf, buf, len);

@@ -69,6 +69,7 @@ size_t __sanitizer_get_heap_size(void);
 #include "server/db.h"
 #include "server/engine.h"
 #include "server/node.h"
+#include "server/tcache.h"
 #include "server/reply.h"
 #include "server/store.h"
 #include "server/util.h"
@@ -528,6 +529,15 @@ static void server_info_dynamo(struct node *n, struct dbuf *b)
     }
     dbuf_printf(b, "tombstones_reaped:%" PRIu64 "\r\n", s->tombstones_reaped);
     dbuf_printf(b, "typed_compactions:%" PRIu64 "\r\n", s->typed_compactions);
+    struct tcache_stats tc = { 0 };
+    if (n->tcache)
+        tcache_stats(n->tcache, &tc);
+    dbuf_printf(b,
+                "typed_cache_hits:%" PRIu64 "\r\ntyped_cache_misses:%" PRIu64
+                "\r\ntyped_cache_evictions:%" PRIu64
+                "\r\ntyped_cache_keys:%" PRIu64
+                "\r\ntyped_cache_bytes:%" PRIu64 "\r\n",
+                tc.hits, tc.misses, tc.evictions, tc.entries, tc.bytes);
     server_stats_each(n, b, server_dynamo_latency_line);
 }
 

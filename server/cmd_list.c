@@ -88,7 +88,8 @@ static int list_open(struct client *c, const struct dyn_arg *key, int read,
         return -1;
     }
     if (rc == 1) {
-        int d = crdt_list_decode(t.state, t.len, NULL, &k->l);
+        k->l = db_typed_take(n, key->p, key->len, CRDT_TYPE_LIST, &t);
+        int d = k->l ? 0 : crdt_list_decode(t.state, t.len, NULL, &k->l);
         if (d != 0) {
             dlog(DLOG_WARNING, "list key of %zu bytes: corrupt state (%d)",
                  key->len, d);
@@ -110,19 +111,17 @@ static int list_open(struct client *c, const struct dyn_arg *key, int read,
 
 /*
  * Stores k's list, written by an op that used ndots dots from first (see
- * list_dots).  0, or -1 after rolling the reply back to mark and replying
- * the write's error.
+ * list_dots): the state goes to db (k->l is NULL afterwards).  0, or -1
+ * after rolling the reply back to mark and replying the write's error.
  */
 static int list_store(struct client *c, struct lkey *k,
                       const struct crdt_dot *first, uint32_t ndots,
                       uint64_t ts, size_t mark)
 {
-    struct dbuf enc;
-    dbuf_init(&enc);
-    crdt_list_encode(k->l, &enc);
-    int rc = db_typed_write(c->node, k->key->p, k->key->len, CRDT_TYPE_LIST,
-                            enc.p, enc.len, first, ndots, ts, k->expire_ms);
-    dbuf_free(&enc);
+    int rc = db_typed_write_state(c->node, k->key->p, k->key->len,
+                                  CRDT_TYPE_LIST, k->l, first, ndots, ts,
+                                  k->expire_ms);
+    k->l = NULL;
     if (rc == 0)
         return 0;
     c->obuf.len = mark;
@@ -266,8 +265,9 @@ static void list_push_into(struct client *c, struct lkey *k, int argc,
         return;
     }
     size_t mark = c->obuf.len;
+    uint32_t len = crdt_list_len(k->l);
     if (list_store(c, k, &first, nv, ts, mark) == 0)
-        reply_int(&c->obuf, crdt_list_len(k->l));
+        reply_int(&c->obuf, len);
 }
 
 static void list_push(struct client *c, int argc, const struct dyn_arg *argv,
@@ -676,10 +676,11 @@ static void list_linsert(struct client *c, int argc,
     list_dots(c, &k, 1, &dot, &ts);
     int rc = crdt_list_insert(k.l, i + (uint32_t)after, argv[4].p, argv[4].len,
                               &dot, db_crdt_limits(c->node));
+    uint32_t len = crdt_list_len(k.l);
     if (rc != 0)
         list_op_error(c, rc);
     else if (list_store(c, &k, &dot, 1, ts, c->obuf.len) == 0)
-        reply_int(&c->obuf, crdt_list_len(k.l));
+        reply_int(&c->obuf, len);
     lkey_free(&k);
 }
 

@@ -152,7 +152,8 @@ static int set_read(struct client *c, const struct dyn_arg *key,
     }
     if (read)
         n->stats.keyspace_hits++;
-    rc = crdt_set_decode(t.state, t.len, db_crdt_limits(n), out);
+    *out = db_typed_take(n, key->p, key->len, CRDT_TYPE_SET, &t);
+    rc = *out ? 0 : crdt_set_decode(t.state, t.len, db_crdt_limits(n), out);
     if (rc == DYN_ELIMIT) {
         client_error(c, "ERR stored set exceeds this node's crdt limits "
                         "(were they lowered?)");
@@ -200,32 +201,29 @@ static void set_write_failed(struct client *c, int rc, size_t mark)
 }
 
 /*
- * Stores s as key's set, written by the op that reserved the dots
- * [first, first + ndots).  0, or -1 after replying (the reply rolled back
- * to mark first).
+ * Stores *s as key's set, written by the op that reserved the dots
+ * [first, first + ndots): the state goes to db (*s is NULL afterwards, so
+ * the caller's free is a no-op).  0, or -1 after replying (the reply
+ * rolled back to mark first).
  */
 static int set_store(struct client *c, const struct dyn_arg *key,
-                     const struct crdt_set *s, const struct crdt_dot *first,
+                     struct crdt_set **s, const struct crdt_dot *first,
                      uint32_t ndots, uint64_t ts_ms, int64_t expire_ms,
                      size_t mark)
 {
     struct node *n = c->node;
-    struct dbuf b;
-    dbuf_init(&b);
-    crdt_set_encode(s, &b);
-    if ((long long)b.len > n->cfg.proto_max_bulk_len) {
-        dbuf_free(&b);
+    int rc = db_typed_write_state(n, key->p, key->len, CRDT_TYPE_SET, *s,
+                                  first, ndots, ts_ms, expire_ms);
+    *s = NULL;
+    if (rc == 0)
+        return 0;
+    if (rc == DB_ETOOBIG) {
         c->obuf.len = mark;
         client_errorf(c, "ERR set would encode to more than "
                          "proto-max-bulk-len (%lld bytes)",
                       n->cfg.proto_max_bulk_len);
         return -1;
     }
-    int rc = db_typed_write(n, key->p, key->len, CRDT_TYPE_SET, b.p, b.len,
-                            first, ndots, ts_ms, expire_ms);
-    dbuf_free(&b);
-    if (rc == 0)
-        return 0;
     set_write_failed(c, rc, mark);
     return -1;
 }
@@ -233,7 +231,7 @@ static int set_store(struct client *c, const struct dyn_arg *key,
 /* A remove-only op (SREM, SPOP, SMOVE's source): one dot names the new
  * version. */
 static int set_store_removal(struct client *c, const struct dyn_arg *key,
-                             const struct crdt_set *s, int64_t expire_ms,
+                             struct crdt_set **s, int64_t expire_ms,
                              size_t mark)
 {
     struct crdt_dot dot;
@@ -303,20 +301,20 @@ static void set_reply_add_error(struct client *c, int rc,
 /* Adds the members of l to s with fresh dots of key and stores s.
  * *added: the new members.  0, or -1 after replying. */
 static int set_add_and_store(struct client *c, const struct dyn_arg *key,
-                             struct crdt_set *s, const struct set_list *l,
+                             struct crdt_set **sp, const struct set_list *l,
                              int64_t expire_ms, size_t mark, uint32_t *added)
 {
     struct crdt_dot first;
     uint64_t ts;
     db_typed_dots(c->node, key->p, key->len, l->n, &first, &ts);
-    int rc = crdt_set_add_many(s, l->p, l->len, l->n, &first,
+    int rc = crdt_set_add_many(*sp, l->p, l->len, l->n, &first,
                                db_crdt_limits(c->node), added);
     if (rc != 0) {
         c->obuf.len = mark;
-        set_reply_add_error(c, rc, s, l, &first);
+        set_reply_add_error(c, rc, *sp, l, &first);
         return -1;
     }
-    return set_store(c, key, s, &first, l->n, ts, expire_ms, mark);
+    return set_store(c, key, sp, &first, l->n, ts, expire_ms, mark);
 }
 
 static void set_reply_members(struct client *c, const struct set_list *l)
@@ -376,7 +374,7 @@ static void set_sadd(struct client *c, int argc, const struct dyn_arg *argv)
     struct set_list l = { 0 };
     set_list_args(&l, argv + 2, argc - 2);
     uint32_t added;
-    if (set_add_and_store(c, &argv[1], s, &l, expire, c->obuf.len,
+    if (set_add_and_store(c, &argv[1], &s, &l, expire, c->obuf.len,
                           &added) == 0)
         reply_int(&c->obuf, added);
     set_list_free(&l);
@@ -398,7 +396,7 @@ static void set_srem(struct client *c, int argc, const struct dyn_arg *argv)
     uint32_t gone = crdt_set_remove_many(s, l.p, l.len, l.n);
     /* Nothing removed: nothing observed to change, no new version. */
     if (gone == 0 ||
-        set_store_removal(c, &argv[1], s, expire, c->obuf.len) == 0)
+        set_store_removal(c, &argv[1], &s, expire, c->obuf.len) == 0)
         reply_int(&c->obuf, gone);
     set_list_free(&l);
     crdt_set_free(s);
@@ -492,7 +490,7 @@ static void set_spop_count(struct client *c, const struct dyn_arg *argv)
         set_list_free(&l);
         dyn_free(ix);
     }
-    set_store_removal(c, &argv[1], s, expire, mark);
+    set_store_removal(c, &argv[1], &s, expire, mark);
     crdt_set_free(s);
 }
 
@@ -520,7 +518,7 @@ static void set_spop(struct client *c, int argc, const struct dyn_arg *argv)
     set_member_at(s, set_rand_below(c->node, crdt_set_card(s)), &p, &len);
     reply_bulk(&c->obuf, p, len);
     crdt_set_remove_many(s, &p, &len, 1);
-    set_store_removal(c, &argv[1], s, expire, mark);
+    set_store_removal(c, &argv[1], &s, expire, mark);
     crdt_set_free(s);
 }
 
@@ -864,7 +862,7 @@ static void set_store_result(struct client *c, const struct dyn_arg *dst,
     if (res->n == 0) {
         int wrc = 0;
         if (s) {
-            if (set_store_removal(c, dst, s, 0, mark) != 0) {
+            if (set_store_removal(c, dst, &s, 0, mark) != 0) {
                 crdt_set_free(s);
                 return;
             }
@@ -882,7 +880,7 @@ static void set_store_result(struct client *c, const struct dyn_arg *dst,
     if (!s)
         s = crdt_set_new();
     uint32_t added;
-    if (set_add_and_store(c, dst, s, res, 0, mark, &added) == 0)
+    if (set_add_and_store(c, dst, &s, res, 0, mark, &added) == 0)
         reply_int(&c->obuf, res->n);
     crdt_set_free(s);
 }
@@ -993,9 +991,9 @@ static void set_smove(struct client *c, int argc, const struct dyn_arg *argv)
     struct set_list l = { 0 };
     set_list_push(&l, m->p, m->len);
     uint32_t added;
-    if (set_add_and_store(c, dst, to, &l, to_exp, mark, &added) == 0) {
+    if (set_add_and_store(c, dst, &to, &l, to_exp, mark, &added) == 0) {
         crdt_set_remove_many(from, l.p, l.len, 1);
-        if (set_store_removal(c, src, from, from_exp, mark) == 0)
+        if (set_store_removal(c, src, &from, from_exp, mark) == 0)
             reply_int(&c->obuf, 1);
     }
     set_list_free(&l);

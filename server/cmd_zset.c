@@ -104,7 +104,8 @@ static int zs_load(struct client *c, const struct dyn_arg *key,
     }
     if (rc != 1)
         return 0;
-    if (crdt_zset_decode(t.state, t.len, NULL, out) != 0) {
+    *out = db_typed_take(c->node, key->p, key->len, CRDT_TYPE_ZSET, &t);
+    if (!*out && crdt_zset_decode(t.state, t.len, NULL, out) != 0) {
         zs_corrupt(c, key);
         return -1;
     }
@@ -169,19 +170,18 @@ static void zs_op_error(struct zs_op *op, const struct crdt_zset *z, int rc,
     }
 }
 
-/* Stores z as the key's value.  0, or -1 after rolling the reply back to
- * mark and replying the write's error. */
-static int zs_op_store(struct zs_op *op, const struct crdt_zset *z,
+/* Stores *z as the key's value: the state goes to db (*z is NULL
+ * afterwards).  0, or -1 after rolling the reply back to mark and replying
+ * the write's error. */
+static int zs_op_store(struct zs_op *op, struct crdt_zset **z,
                        int64_t expire_ms, size_t mark)
 {
     struct client *c = op->c;
-    struct dbuf b;
-    dbuf_init(&b);
-    crdt_zset_encode(z, &b);
-    int rc = db_typed_write(c->node, op->key->p, op->key->len,
-                            CRDT_TYPE_ZSET, b.p, b.len, &op->first,
-                            op->used ? op->used : 1, op->ts_ms, expire_ms);
-    dbuf_free(&b);
+    int rc = db_typed_write_state(c->node, op->key->p, op->key->len,
+                                  CRDT_TYPE_ZSET, *z, &op->first,
+                                  op->used ? op->used : 1, op->ts_ms,
+                                  expire_ms);
+    *z = NULL;
     if (rc == 0)
         return 0;
     c->obuf.len = mark;
@@ -611,7 +611,7 @@ static int zs_store_items(struct client *c, const struct dyn_arg *dst,
         crdt_zset_free(z);
         return -1;
     }
-    rc = zs_op_store(&op, z, 0, mark);
+    rc = zs_op_store(&op, &z, 0, mark);
     crdt_zset_free(z);
     return rc;
 }
@@ -744,7 +744,7 @@ static void zs_add_generic(struct client *c, int argc,
         }
         score = newscore;
     }
-    if ((added || updated) && zs_op_store(&op, z, expire_ms, mark) != 0)
+    if ((added || updated) && zs_op_store(&op, &z, expire_ms, mark) != 0)
         goto out;
 reply:
     if (incr) {
@@ -775,7 +775,7 @@ static void zs_zincrby(struct client *c, int argc, const struct dyn_arg *argv)
 /* Removes the listed members of z (key) and stores it; replies the count.
  * The list must own its bytes (zs_items_own). */
 static void zs_remove_items(struct client *c, const struct dyn_arg *key,
-                            struct crdt_zset *z, int64_t expire_ms,
+                            struct crdt_zset **z, int64_t expire_ms,
                             const struct zs_items *l)
 {
     if (l->n == 0) {
@@ -788,10 +788,10 @@ static void zs_remove_items(struct client *c, const struct dyn_arg *key,
     zs_op_begin(&op, c, key, (uint32_t)l->n);
     for (size_t k = 0; k < l->n; k++) {
         struct crdt_dot d = zs_op_dot(&op);
-        int rc = crdt_zset_remove(z, l->v[k].m, l->v[k].len, &d, op.fold,
+        int rc = crdt_zset_remove(*z, l->v[k].m, l->v[k].len, &d, op.fold,
                                   op.lim);
         if (rc < 0) {
-            zs_op_error(&op, z, rc, 0);
+            zs_op_error(&op, *z, rc, 0);
             return;
         }
         deleted += rc;
@@ -818,7 +818,7 @@ static void zs_zrem(struct client *c, int argc, const struct dyn_arg *argv)
             zs_items_push(&l, (const uint8_t *)argv[j].p, argv[j].len, s);
     }
     /* A member named twice is removed once. */
-    zs_remove_items(c, &argv[1], z, expire_ms, &l);
+    zs_remove_items(c, &argv[1], &z, expire_ms, &l);
     zs_items_free(&l);
     crdt_zset_free(z);
 }
@@ -850,7 +850,7 @@ static void zs_remrange(struct client *c, const struct dyn_arg *argv,
         zs_collect_span(z, lo, hi, 0, -1, 0, &l);
     }
     zs_items_own(&l);
-    zs_remove_items(c, &argv[1], z, expire_ms, &l);
+    zs_remove_items(c, &argv[1], &z, expire_ms, &l);
     zs_items_free(&l);
     crdt_zset_free(z);
 }
@@ -935,7 +935,7 @@ static void zs_pop(struct client *c, const struct dyn_arg *keys, int nkeys,
             goto out;
         }
     }
-    if (zs_op_store(&op, z, expire_ms, mark) != 0)
+    if (zs_op_store(&op, &z, expire_ms, mark) != 0)
         goto out;
     struct dbuf *b = &c->obuf;
     if (emitkey) {

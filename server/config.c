@@ -149,6 +149,8 @@ static const struct opt options[] = {
     STR("requirepass", requirepass, "", F_RUNTIME),
     MEM("proto-max-bulk-len", proto_max_bulk_len, 512 * MB, MB, LLONG_MAX,
         F_RUNTIME),
+    MEM("typed-cache-size", typed_cache_size, 64 * MB, 0, LLONG_MAX,
+        F_RUNTIME),
     MEM("client-query-buffer-limit", client_query_buffer_limit, GB, MB,
         LLONG_MAX, F_RUNTIME),
     MEM("client-output-buffer-limit", client_output_buffer_limit, 256 * MB,

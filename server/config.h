@@ -43,6 +43,8 @@ struct config {
     int tcp_keepalive;          /* s, 300 */
     char *requirepass;          /* NULL / "" = none */
     long long proto_max_bulk_len;          /* 512mb */
+    long long typed_cache_size;            /* 64mb: decoded typed states
+                                            * kept (server/tcache.h) */
     long long client_query_buffer_limit;   /* 1gb */
     long long client_output_buffer_limit;  /* hard limit, bytes: 256mb */
     /* TLS */

@@ -78,6 +78,7 @@
 #include "server/node.h"
 #include "server/reply.h"
 #include "server/store.h"
+#include "server/tcache.h"
 #include "server/util.h"
 
 #define EXPIRE_SAMPLE 20
@@ -452,34 +453,59 @@ static int db_unread_sibling(struct node *n, const struct object *o, int type,
     return 0;
 }
 
-int db_typed_write(struct node *n, const void *key, size_t klen, int type,
-                   const void *state, size_t len, const struct crdt_dot *first,
-                   uint32_t ndots, uint64_t ts_ms, int64_t expire_ms)
+/* The node's cache of decoded states (server/tcache.h); made here when
+ * main.c did not (unit tests, the simulation). */
+static struct tcache *db_tcache(struct node *n)
+{
+    if (!n->tcache)
+        n->tcache = tcache_new(node_random(n), crdt_state_free);
+    return n->tcache;
+}
+
+void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
+                    const struct db_typed *t)
+{
+    if (n->cfg.typed_cache_size <= 0)
+        return NULL;
+    return tcache_take(db_tcache(n), key, klen, type, t->state, t->len);
+}
+
+/* What a decoded state of len encoded bytes is charged in the cache: its
+ * members' own allocations (bytes, dots, the member record) come to about
+ * four times the encoding, plus the state's fixed part. */
+static uint64_t db_state_cost(size_t len)
+{
+    return 4 * (uint64_t)len + 256;
+}
+
+int db_typed_write_state(struct node *n, const void *key, size_t klen,
+                         int type, void *state, const struct crdt_dot *first,
+                         uint32_t ndots, uint64_t ts_ms, int64_t expire_ms)
 {
     const struct object *cur = store_get(n->store, key, klen);
-    struct dbuf joined, compact;
     struct sibling un;
-    dbuf_init(&joined);
-    dbuf_init(&compact);
     dyn_assert(first->actor == n->actor && ndots >= 1);
     if (cur && db_unread_sibling(n, cur, type, &un)) {
-        int rc = crdt_join_bytes(type, state, len, un.value, un.vlen,
-                                 NULL, &joined);
+        void *other = NULL;
+        int rc = crdt_state_decode(type, un.value, un.vlen, NULL, &other);
         if (rc) {
-            dbuf_free(&joined);
+            crdt_state_free(type, state);
             return rc;
         }
-        state = joined.p;
-        len = joined.len;
+        void *j = crdt_state_join(type, state, other);
+        crdt_state_free(type, other);
+        crdt_state_free(type, state);
+        state = j;
     }
-    if (db_typed_alone(n) &&
-        crdt_compact_all_bytes(type, state, len, &compact) == 0) {
-        state = compact.p;
-        len = compact.len;
-    }
+    /* alone, every dot is stable; a refusal leaves the state as it was */
+    if (db_typed_alone(n))
+        (void)crdt_state_compact_all(type, state);
+    struct dbuf enc;
+    dbuf_init(&enc);
+    crdt_state_encode(type, state, &enc);
     int rc = 0;
-    if (len > (uint64_t)n->cfg.proto_max_bulk_len)
-        rc = DYN_ELIMIT;
+    if (enc.len > (uint64_t)n->cfg.proto_max_bulk_len)
+        rc = DB_ETOOBIG;
     struct vclock local;
     vclock_init(&local);
     if (rc == 0) {
@@ -492,9 +518,9 @@ int db_typed_write(struct node *n, const void *key, size_t klen, int type,
         uint64_t last = first->counter + ndots - 1;
         struct object_write ow = {
             .type = type,
-            .value = state,
-            .vlen = len,
-            .tombstone = crdt_empty_bytes(type, state, len),
+            .value = enc.p,
+            .vlen = enc.len,
+            .tombstone = crdt_state_empty(type, state),
             .expire_ms = expire_ms,
             .ctx = &local,
             .actor = n->actor,
@@ -507,9 +533,26 @@ int db_typed_write(struct node *n, const void *key, size_t klen, int type,
     } else {
         vclock_free(&local);
     }
-    dbuf_free(&joined);
-    dbuf_free(&compact);
+    if (rc == 0 && n->cfg.typed_cache_size > 0)
+        tcache_put(db_tcache(n), key, klen, type, state,
+                   (const uint8_t *)enc.p, enc.len, db_state_cost(enc.len),
+                   (uint64_t)n->cfg.typed_cache_size);
+    else
+        crdt_state_free(type, state);
+    dbuf_free(&enc);
     return rc;
+}
+
+int db_typed_write(struct node *n, const void *key, size_t klen, int type,
+                   const void *state, size_t len, const struct crdt_dot *first,
+                   uint32_t ndots, uint64_t ts_ms, int64_t expire_ms)
+{
+    void *s = NULL;
+    int rc = crdt_state_decode(type, state, len, NULL, &s);
+    if (rc)
+        return rc;
+    return db_typed_write_state(n, key, klen, type, s, first, ndots, ts_ms,
+                                expire_ms);
 }
 
 /*
@@ -687,10 +730,14 @@ size_t db_size(struct node *n)
 
 int db_flush(struct node *n)
 {
+    int rc = 0;
     if (n->engine)
-        return engine_flush_all(n->engine);
-    store_clear(n->store);
-    return 0;
+        rc = engine_flush_all(n->engine);
+    else
+        store_clear(n->store);
+    if (rc == 0 && n->tcache)
+        tcache_clear(n->tcache); /* stale anyway: frees the memory now */
+    return rc;
 }
 
 const char *db_error_text(struct node *n, int rc)
@@ -717,6 +764,11 @@ void db_reply_write_error(struct node *n, struct dbuf *out, int rc,
                      "ERR invalid context: it claims write %" PRIu64
                      " of this node, which has made %" PRIu64 " so far",
                      vclock_get(ctx, n->actor), n->dot_counter);
+    else if (rc == DB_ETOOBIG)
+        reply_errorf(out,
+                     "ERR value would encode to more than "
+                     "proto-max-bulk-len (%lld bytes)",
+                     n->cfg.proto_max_bulk_len);
     else if (rc == DYN_ELIMIT)
         reply_errorf(out,
                      "ERR too many siblings for key (max-siblings %d): "

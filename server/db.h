@@ -56,6 +56,8 @@ int db_is_collection(int type);
  * In a cluster the coordinator has merged the replicas' copies into the
  * local one before the handler runs, and replicates what it wrote. */
 #define DB_WRONGTYPE (-200)
+#define DB_ETOOBIG (-201) /* the state would encode to more than
+                           * proto-max-bulk-len */
 struct db_typed {
     const uint8_t *state;  /* the type's encoding; borrowed until the next
                             * write to the key */
@@ -79,11 +81,29 @@ void db_typed_dots(struct node *n, const void *key, size_t klen,
  * hides) is joined in first, so its context is not forgotten.  A state
  * that reads as empty makes the key absent and keeps its context.  On a
  * node alone the state is compacted (every dot is stable there).  0, or
- * db_write's errors (db_reply_write_error words them); DYN_ELIMIT also
- * when the encoding passes proto-max-bulk-len. */
+ * db_write's errors (db_reply_write_error words them); DB_ETOOBIG when
+ * the encoding passes proto-max-bulk-len; a decoder's error for bytes
+ * that are not a state of type. */
 int db_typed_write(struct node *n, const void *key, size_t klen, int type,
                    const void *state, size_t len, const struct crdt_dot *first,
                    uint32_t ndots, uint64_t ts_ms, int64_t expire_ms);
+/*
+ * The same write with the state decoded: state (of type) is taken, so the
+ * caller neither frees nor uses it afterwards.  It is encoded here, once,
+ * and kept decoded beside the store (server/tcache.h), so that the key's
+ * next write finds it with db_typed_take instead of decoding it again.
+ * DB_ETOOBIG when the encoding passes proto-max-bulk-len; else as
+ * db_typed_write.
+ */
+int db_typed_write_state(struct node *n, const void *key, size_t klen,
+                         int type, void *state, const struct crdt_dot *first,
+                         uint32_t ndots, uint64_t ts_ms, int64_t expire_ms);
+/* The decoded state of t, which db_typed_lookup just gave for key and
+ * type, when the node kept it from its last write (typed-cache-size); NULL
+ * when not (decode t->state then).  The caller owns it: it frees it, or
+ * hands it to db_typed_write_state. */
+void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
+                    const struct db_typed *t);
 /* 1 when this node holds the only copy of every key (no cluster): an op
  * may fold its effect into plain values, as Redis computes them. */
 int db_typed_alone(struct node *n);

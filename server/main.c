@@ -51,6 +51,7 @@
 #include "server/dispatch.h"
 #include "server/pipeline.h"
 #include "server/store.h"
+#include "server/tcache.h"
 #include "server/tls.h"
 #include "server/util.h"
 
@@ -368,6 +369,7 @@ static void main_teardown(struct node *n)
     engine_close(n->engine); /* flush, fsync, hint of the active segment */
     n->engine = NULL;
     store_free(n->store);
+    tcache_free(n->tcache);
     dbuf_free(&n->typed_view);
     command_registry_free(n->commands);
     dyn_free(n->stats.cmd);
@@ -429,6 +431,11 @@ int main(int argc, char **argv)
     }
     main_identity(n);
     n->store = store_new((uint32_t)n->cfg.ring_partitions);
+    {
+        uint64_t seed;
+        main_random_bytes(&seed, sizeof(seed));
+        n->tcache = tcache_new(seed, crdt_state_free);
+    }
     main_open_engine(n);
     n->commands = dispatch_registry_new();
     n->stats.cmd = dyn_calloc(command_stat_slots(n->commands) + 1,

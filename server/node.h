@@ -140,6 +140,7 @@ struct node {
                                  * across all keys (object_write floor) */
     struct dbuf typed_view;     /* db_lookup's text of a counter (db.c) */
     struct crdt_limits crdt_limits; /* db_crdt_limits: from the config */
+    struct tcache *tcache;      /* decoded typed states (db.c) */
     uint64_t sibling_cap_log_us;   /* monotonic time of the last max-siblings
                                     * log line (db.c rate-limits them) */
     uint64_t sibling_cap_unlogged; /* refusals since that line, not logged */

@@ -22,6 +22,7 @@
 #include "server/command.h"
 #include "server/config.h"
 #include "server/store.h"
+#include "server/tcache.h"
 #include "server/util.h"
 
 /* The nodes' clock is the network's virtual clock: wall and loop-turn
@@ -157,6 +158,7 @@ void sim_free(struct sim *s)
         struct node *n = &s->node[i]->n;
         store_free(n->store);
         dbuf_free(&n->typed_view);
+        tcache_free(n->tcache);
         command_registry_free(n->commands);
         dyn_free(n->stats.cmd);
         config_free(&n->cfg);
