@@ -318,7 +318,7 @@ static void *vt_hash_join(const void *a, const void *b)
 /* The reads build a view, so they take the state as theirs. */
 static int vt_hash_empty(const void *s)
 {
-    return crdt_hash_len((struct crdt_hash *)s) == 0;
+    return crdt_hash_empty((struct crdt_hash *)s);
 }
 
 static void vt_hash_seen(const void *s, struct vclock *out)

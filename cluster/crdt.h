@@ -533,6 +533,9 @@ int crdt_hash_incrbyfloat(struct crdt_hash *h, const void *f, size_t flen,
 /* Reads go through a view built on first use after a change, hence the
  * non-const state; pointers stay valid until the next change. */
 uint32_t crdt_hash_len(struct crdt_hash *h);
+/* crdt_hash_len(h) == 0, without building the view: stops at the first
+ * field that reads as present. */
+int crdt_hash_empty(struct crdt_hash *h);
 /* The i-th present field (i < len), in (length, bytes) order. */
 void crdt_hash_field(struct crdt_hash *h, uint32_t i, const uint8_t **f,
                      size_t *flen);

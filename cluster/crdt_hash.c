@@ -567,6 +567,29 @@ static void view_build(struct crdt_hash *h)
     h->viewed = 1;
 }
 
+int crdt_hash_empty(struct crdt_hash *h)
+{
+    if (h->viewed)
+        return h->nf == 0;
+    /* the first present field answers: no view to build */
+    uint32_t n = crdt_set_card(h->s), k = 0;
+    while (k < n) {
+        struct hentry x;
+        entry_at(h->s, k, &x);
+        if (x.kind == HK_ALL)
+            break;
+        uint32_t hi = group_end(h->s, k, &x);
+        struct feval e;
+        feval_run(h->s, x.f, x.flen, k, hi, &e);
+        int present = feval_present(&e);
+        feval_free(&e);
+        if (present)
+            return 0;
+        k = hi;
+    }
+    return 1;
+}
+
 uint32_t crdt_hash_len(struct crdt_hash *h)
 {
     view_build(h);

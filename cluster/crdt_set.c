@@ -398,6 +398,12 @@ int crdt_set_add_many(struct crdt_set *s, const void *const *m,
         return DYN_EINVAL;
     if (k == 0)
         return 0;
+    if (k == 1) { /* one member: a binary search, not a merge walk */
+        int one = 0;
+        int rc = crdt_set_add(s, m[0], lens[0], first, lim, &one);
+        *added = (uint32_t)one;
+        return rc;
+    }
     if (first->counter - 1 > UINT64_MAX - k)
         return DYN_EINVAL; /* the last dot's counter would wrap */
     uint64_t actor = first->actor, last = first->counter + k - 1;
@@ -835,6 +841,12 @@ void crdt_set_encode(const struct crdt_set *s, struct dbuf *out)
 {
     uint32_t nt;
     uint64_t *t = actor_table(s, &nt);
+    /* room for all of it at once: a bound, not the exact size */
+    size_t need = 1 + WIRE_VARINT_MAX * 4 + (size_t)nt * 8 +
+                  (size_t)(s->clock.n + s->stable.n + s->ncloud) * 20;
+    for (uint32_t k = 0; k < s->n; k++)
+        need += s->m[k].len + WIRE_VARINT_MAX * 2 + s->m[k].ndots * 20;
+    dbuf_reserve(out, need);
     crdt_put_u8(out, CRDT_TYPE_SET);
     crdt_put_varint(out, nt);
     for (uint32_t k = 0; k < nt; k++)

@@ -113,6 +113,9 @@ struct zord {
 struct crdt_zset {
     struct crdt_set *s;
     int dirty; /* the view below is stale */
+    int maybe_hidden; /* entries of a member no longer visible may be
+                       * held (set by removes and by a state from
+                       * elsewhere; cleared by crdt_zset_compact) */
     int card_known; /* ncard counts the visible members (ops keep it) */
     uint32_t ncard;
     uint32_t ng, capg;
@@ -496,6 +499,7 @@ static struct crdt_zset *wrap(struct crdt_set *s)
     struct crdt_zset *z = dyn_calloc(1, sizeof(*z));
     z->s = s;
     z->dirty = 1;
+    z->maybe_hidden = 1;
     return z;
 }
 
@@ -745,6 +749,7 @@ int crdt_zset_remove(struct crdt_zset *z, const void *m, size_t len,
                      const struct crdt_dot *dot, int fold,
                      const struct crdt_limits *lim)
 {
+    z->maybe_hidden = 1;
     double old;
     if (!crdt_zset_score(z, m, len, &old))
         return 0;
@@ -873,6 +878,7 @@ void crdt_zset_clear(struct crdt_zset *z)
         dyn_free(copy);
     }
     z->dirty = 1;
+    z->maybe_hidden = 1;
     z->ncard = 0;
     z->card_known = 1;
 }
@@ -891,7 +897,11 @@ int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable)
     if (rc)
         return rc;
     /* A removed member's hidden entries guard against a ZINCRBY concurrent
-     * with the ZREM; under the precondition none can arrive any more. */
+     * with the ZREM; under the precondition none can arrive any more.
+     * Adds and increments leave none: a run of them skips the sweep. */
+    if (!z->maybe_hidden)
+        return 0;
+    z->maybe_hidden = 0;
     view_build(z);
     struct zcopies c = { 0, NULL, NULL };
     uint32_t cap = 0;
@@ -911,8 +921,13 @@ int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable)
             c.n++;
         }
     }
-    copies_remove(z->s, &c, NULL);
-    z->dirty = 1;
+    if (c.n) {
+        copies_remove(z->s, &c, NULL);
+        z->dirty = 1;
+    } else {
+        dyn_free(c.p);
+        dyn_free(c.len);
+    }
     return 0;
 }
 
