@@ -100,7 +100,10 @@ static int hash_read(struct client *c, const struct dyn_arg *key,
     }
     if (read)
         n->stats.keyspace_hits++;
-    *out = db_typed_take(n, key->p, key->len, CRDT_TYPE_HASH, &t);
+    /* a write takes the state kept from the last write; a read decodes
+     * its own copy and leaves that one for the next write */
+    *out = read ? NULL
+                : db_typed_take(n, key->p, key->len, CRDT_TYPE_HASH, &t);
     rc = *out ? 0 : crdt_hash_decode(t.state, t.len, db_crdt_limits(n), out);
     if (rc == DYN_ELIMIT) {
         client_error(c, "ERR stored hash exceeds this node's crdt limits "

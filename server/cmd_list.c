@@ -88,7 +88,10 @@ static int list_open(struct client *c, const struct dyn_arg *key, int read,
         return -1;
     }
     if (rc == 1) {
-        k->l = db_typed_take(n, key->p, key->len, CRDT_TYPE_LIST, &t);
+        /* a write takes the state kept from the last write; a read
+         * decodes its own copy and leaves that one for the next write */
+        k->l = read ? NULL
+                    : db_typed_take(n, key->p, key->len, CRDT_TYPE_LIST, &t);
         int d = k->l ? 0 : crdt_list_decode(t.state, t.len, NULL, &k->l);
         if (d != 0) {
             dlog(DLOG_WARNING, "list key of %zu bytes: corrupt state (%d)",

@@ -152,7 +152,9 @@ static int set_read(struct client *c, const struct dyn_arg *key,
     }
     if (read)
         n->stats.keyspace_hits++;
-    *out = db_typed_take(n, key->p, key->len, CRDT_TYPE_SET, &t);
+    /* a write takes the state kept from the last write; a read decodes
+     * its own copy and leaves that one for the next write */
+    *out = read ? NULL : db_typed_take(n, key->p, key->len, CRDT_TYPE_SET, &t);
     rc = *out ? 0 : crdt_set_decode(t.state, t.len, db_crdt_limits(n), out);
     if (rc == DYN_ELIMIT) {
         client_error(c, "ERR stored set exceeds this node's crdt limits "

@@ -465,8 +465,11 @@ static struct tcache *db_tcache(struct node *n)
 void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
                     const struct db_typed *t)
 {
-    if (n->cfg.typed_cache_size <= 0)
+    if (n->cfg.typed_cache_size <= 0) { /* off (CONFIG SET): let go */
+        if (n->tcache)
+            tcache_clear(n->tcache);
         return NULL;
+    }
     return tcache_take(db_tcache(n), key, klen, type, t->state, t->len);
 }
 

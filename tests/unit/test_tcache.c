@@ -1,0 +1,181 @@
+/*
+ * test_tcache.c -- the cache of decoded typed states (server/tcache.h):
+ * a take answers only for the exact encoding a state was cached with,
+ * a stale entry goes, the bound evicts least recently used first, and
+ * every state the cache drops is freed exactly once.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "server/tcache.h"
+#include "server/util.h"
+
+/* States are counted allocations: freed tells how many the cache freed. */
+static int freed;
+static int live;
+
+static void *state_new(int tag)
+{
+    int *p = dyn_malloc(sizeof(*p));
+    *p = tag;
+    live++;
+    return p;
+}
+
+static void state_free(int type, void *s)
+{
+    (void)type;
+    freed++;
+    live--;
+    dyn_free(s);
+}
+
+static void reset_counts(void)
+{
+    freed = 0;
+    live = 0;
+}
+
+static const uint8_t ENC_A[] = "encoding of a";
+static const uint8_t ENC_B[] = "encoding of b";
+
+START_TEST(take_answers_only_the_exact_encoding)
+{
+    reset_counts();
+    struct tcache *c = tcache_new(42, state_free);
+    tcache_put(c, "k", 1, 2, state_new(7), ENC_A, sizeof(ENC_A), 100, 1000);
+    /* another key, another type, another encoding: no */
+    ck_assert_ptr_null(tcache_take(c, "x", 1, 2, ENC_A, sizeof(ENC_A)));
+    ck_assert_ptr_null(tcache_take(c, "k", 1, 3, ENC_A, sizeof(ENC_A)));
+    ck_assert_int_eq(freed, 1); /* the type mismatch dropped the entry */
+    tcache_put(c, "k", 1, 2, state_new(8), ENC_A, sizeof(ENC_A), 100, 1000);
+    ck_assert_ptr_null(tcache_take(c, "k", 1, 2, ENC_B, sizeof(ENC_B)));
+    ck_assert_ptr_null(tcache_take(c, "k", 1, 2, ENC_A, sizeof(ENC_A) - 1));
+    ck_assert_int_eq(freed, 2);
+    /* the exact bytes, even at another address: the state, once */
+    tcache_put(c, "k", 1, 2, state_new(9), ENC_A, sizeof(ENC_A), 100, 1000);
+    uint8_t copy[sizeof(ENC_A)];
+    memcpy(copy, ENC_A, sizeof(copy));
+    int *s = tcache_take(c, "k", 1, 2, copy, sizeof(copy));
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(*s, 9);
+    ck_assert_ptr_null(tcache_take(c, "k", 1, 2, copy, sizeof(copy)));
+    struct tcache_stats st;
+    tcache_stats(c, &st);
+    ck_assert_uint_eq(st.hits, 1);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.bytes, 0);
+    state_free(2, s);
+    tcache_free(c);
+    ck_assert_int_eq(live, 0);
+}
+END_TEST
+
+START_TEST(a_put_replaces_and_frees_the_old_state)
+{
+    reset_counts();
+    struct tcache *c = tcache_new(3, state_free);
+    tcache_put(c, "k", 1, 2, state_new(1), ENC_A, sizeof(ENC_A), 10, 1000);
+    tcache_put(c, "k", 1, 2, state_new(2), ENC_B, sizeof(ENC_B), 20, 1000);
+    ck_assert_int_eq(freed, 1);
+    struct tcache_stats st;
+    tcache_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 1);
+    ck_assert_uint_eq(st.bytes, 20);
+    int *s = tcache_take(c, "k", 1, 2, ENC_B, sizeof(ENC_B));
+    ck_assert_int_eq(*s, 2);
+    state_free(2, s);
+    tcache_free(c);
+    ck_assert_int_eq(live, 0);
+}
+END_TEST
+
+START_TEST(the_bound_evicts_least_recently_used_first)
+{
+    reset_counts();
+    struct tcache *c = tcache_new(4, state_free);
+    char key[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        tcache_put(c, key, strlen(key), 2, state_new(i), ENC_A,
+                   sizeof(ENC_A), 100, 1000);
+    }
+    struct tcache_stats st;
+    tcache_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 10);
+    /* k0 is used again (taken and put back): k1 is now the oldest */
+    int *s = tcache_take(c, "k0", 2, 2, ENC_A, sizeof(ENC_A));
+    ck_assert_ptr_nonnull(s);
+    tcache_put(c, "k0", 2, 2, s, ENC_A, sizeof(ENC_A), 100, 1000);
+    tcache_put(c, "k10", 3, 2, state_new(10), ENC_A, sizeof(ENC_A), 100,
+               1000);
+    tcache_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 10);
+    ck_assert_uint_eq(st.bytes, 1000);
+    ck_assert_uint_eq(st.evictions, 1);
+    ck_assert_ptr_null(tcache_take(c, "k1", 2, 2, ENC_A, sizeof(ENC_A)));
+    s = tcache_take(c, "k0", 2, 2, ENC_A, sizeof(ENC_A));
+    ck_assert_ptr_nonnull(s);
+    state_free(2, s);
+    /* a lower bound evicts down to it; a state larger than the bound is
+     * not kept at all */
+    tcache_shrink(c, 250);
+    tcache_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 2);
+    tcache_put(c, "big", 3, 2, state_new(99), ENC_A, sizeof(ENC_A), 5000,
+               1000);
+    ck_assert_ptr_null(tcache_take(c, "big", 3, 2, ENC_A, sizeof(ENC_A)));
+    tcache_clear(c);
+    tcache_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.bytes, 0);
+    tcache_free(c);
+    ck_assert_int_eq(live, 0);
+}
+END_TEST
+
+START_TEST(many_keys_grow_the_table_and_all_are_found)
+{
+    reset_counts();
+    struct tcache *c = tcache_new(5, state_free);
+    char key[32];
+    enum { K = 5000 };
+    for (int i = 0; i < K; i++) {
+        snprintf(key, sizeof(key), "key:%d", i);
+        tcache_put(c, key, strlen(key), 2, state_new(i), (uint8_t *)key,
+                   strlen(key), 1, UINT64_MAX);
+    }
+    for (int i = K - 1; i >= 0; i--) {
+        snprintf(key, sizeof(key), "key:%d", i);
+        int *s = tcache_take(c, key, strlen(key), 2, (uint8_t *)key,
+                             strlen(key));
+        ck_assert_ptr_nonnull(s);
+        ck_assert_int_eq(*s, i);
+        state_free(2, s);
+    }
+    tcache_free(c);
+    ck_assert_int_eq(live, 0);
+}
+END_TEST
+
+static Suite *tcache_suite(void)
+{
+    Suite *su = suite_create("tcache");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, take_answers_only_the_exact_encoding);
+    tcase_add_test(tc, a_put_replaces_and_frees_the_old_state);
+    tcase_add_test(tc, the_bound_evicts_least_recently_used_first);
+    tcase_add_test(tc, many_keys_grow_the_table_and_all_are_found);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tcache_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
