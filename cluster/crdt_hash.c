@@ -526,21 +526,35 @@ static uint32_t group_end(const struct crdt_set *s, uint32_t k,
     return hi;
 }
 
+/* The field whose entries start at *k (its entry in *x, its run
+ * [*lo, *hi) and its value in *e, which the caller frees), *k moved past
+ * it.  0 when no field is left (the end, or the ALL entry). */
+static int field_next(const struct crdt_set *s, uint32_t *k,
+                      struct hentry *x, uint32_t *lo, uint32_t *hi,
+                      struct feval *e)
+{
+    if (*k >= crdt_set_card(s))
+        return 0;
+    entry_at(s, *k, x);
+    if (x->kind == HK_ALL)
+        return 0;
+    *lo = *k;
+    *hi = group_end(s, *k, x);
+    feval_run(s, x->f, x->flen, *lo, *hi, e);
+    *k = *hi;
+    return 1;
+}
+
 static void view_build(struct crdt_hash *h)
 {
     if (h->viewed)
         return;
     h->nf = 0;
     dbuf_reset(&h->vbuf);
-    uint32_t n = crdt_set_card(h->s), k = 0;
-    while (k < n) {
-        struct hentry x;
-        entry_at(h->s, k, &x);
-        if (x.kind == HK_ALL)
-            break;
-        uint32_t lo = k, hi = group_end(h->s, k, &x);
-        struct feval e;
-        feval_run(h->s, x.f, x.flen, lo, hi, &e);
+    uint32_t k = 0, lo, hi;
+    struct hentry x;
+    struct feval e;
+    while (field_next(h->s, &k, &x, &lo, &hi, &e)) {
         if (feval_present(&e)) {
             if (h->nf == h->capf) {
                 h->capf = h->capf ? h->capf * 2 : 8;
@@ -562,7 +576,6 @@ static void view_build(struct crdt_hash *h)
             }
         }
         feval_free(&e);
-        k = hi;
     }
     h->viewed = 1;
 }
@@ -572,20 +585,14 @@ int crdt_hash_empty(struct crdt_hash *h)
     if (h->viewed)
         return h->nf == 0;
     /* the first present field answers: no view to build */
-    uint32_t n = crdt_set_card(h->s), k = 0;
-    while (k < n) {
-        struct hentry x;
-        entry_at(h->s, k, &x);
-        if (x.kind == HK_ALL)
-            break;
-        uint32_t hi = group_end(h->s, k, &x);
-        struct feval e;
-        feval_run(h->s, x.f, x.flen, k, hi, &e);
+    uint32_t k = 0, lo, hi;
+    struct hentry x;
+    struct feval e;
+    while (field_next(h->s, &k, &x, &lo, &hi, &e)) {
         int present = feval_present(&e);
         feval_free(&e);
         if (present)
             return 0;
-        k = hi;
     }
     return 1;
 }

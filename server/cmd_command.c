@@ -491,6 +491,35 @@ static void server_derive_spec(const struct command *cmd, struct meta_spec *sp)
     sp->c = 0;
 }
 
+/* A command without Redis's key specs: its row's keys as specs, into
+ * sp[0..1]; the count (0: no key).  A numkeys command (numkeys_at) gets a
+ * keynum spec after a range spec for a key before the count (ZUNIONSTORE's
+ * destination). */
+static int server_derive_specs(const struct command *cmd,
+                               struct meta_spec sp[2])
+{
+    int n = 0;
+    if (cmd->first_key > 0 &&
+        (!cmd->numkeys_at || cmd->first_key < cmd->numkeys_at)) {
+        server_derive_spec(cmd, &sp[n]);
+        if (cmd->numkeys_at) { /* only the key before the count */
+            sp[n].a = 0;
+            sp[n].b = 1;
+        }
+        n++;
+    }
+    if (cmd->numkeys_at) {
+        server_derive_spec(cmd, &sp[n]);
+        sp[n].index = cmd->numkeys_at;
+        sp[n].find = MS_KEYNUM;
+        sp[n].a = 0; /* the count is at index */
+        sp[n].b = 1; /* the first key right after it */
+        sp[n].c = 1;
+        n++;
+    }
+    return n;
+}
+
 static void server_reply_command_info(struct dbuf *b, int proto,
                                       const struct command *cmd)
 {
@@ -530,11 +559,12 @@ static void server_reply_command_info(struct dbuf *b, int proto,
         reply_set(b, proto, m->nspecs);
         for (int i = 0; i < m->nspecs; i++)
             server_reply_key_spec(b, proto, &m->specs[i]);
-    } else if (cmd->first_key > 0) {
-        struct meta_spec sp;
-        server_derive_spec(cmd, &sp);
-        reply_set(b, proto, 1);
-        server_reply_key_spec(b, proto, &sp);
+    } else if (cmd->first_key > 0 || cmd->numkeys_at) {
+        struct meta_spec sp[2];
+        int nsp = server_derive_specs(cmd, sp);
+        reply_set(b, proto, nsp);
+        for (int i = 0; i < nsp; i++)
+            server_reply_key_spec(b, proto, &sp[i]);
     } else {
         reply_set(b, proto, 0);
     }
@@ -774,18 +804,15 @@ static void server_command_list_proc(struct client *c, int argc,
  * first/last/step keys.  Returns how many (0 when it takes no keys). */
 static int server_specs_of(const struct command *cmd,
                            const struct meta_spec **out,
-                           struct meta_spec *derived)
+                           struct meta_spec derived[2])
 {
     const struct cmd_meta *m = server_meta_find(cmd->name);
     if (m) {
         *out = m->specs;
         return m->nspecs;
     }
-    if (cmd->first_key <= 0)
-        return 0;
-    server_derive_spec(cmd, derived);
     *out = derived;
-    return 1;
+    return server_derive_specs(cmd, derived);
 }
 
 /* The access flags of one key as GETKEYSANDFLAGS shows them: SET's depend
@@ -828,9 +855,9 @@ static void server_getkeys(struct client *c, int argc,
                      "ERR Invalid number of arguments specified for command");
         return;
     }
-    struct meta_spec derived;
+    struct meta_spec derived[2];
     const struct meta_spec *specs = NULL;
-    int nspecs = server_specs_of(cmd, &specs, &derived);
+    int nspecs = server_specs_of(cmd, &specs, derived);
     struct dbuf *b = &c->obuf;
     size_t off = reply_defer(b);
     long long found = 0;
@@ -845,13 +872,22 @@ static void server_getkeys(struct client *c, int argc,
         } else {
             long long nk;
             int at = first + sp->a;
-            if (at >= n || server_str2ll_arg(&rq[at], &nk) < 0 || nk < 0)
+            if (at >= n)
                 continue;
+            /* a count that is no number, below 1, or names more keys than
+             * are given: Redis's numkeys commands (genericGetKeys) refuse */
+            int bad = server_str2ll_arg(&rq[at], &nk) < 0 || nk < 1;
             first = at + sp->b;
             step = sp->c > 0 ? sp->c : 1;
-            if (nk > n)     /* the client's count: clamp before multiplying */
+            if (!bad && nk > n) /* clamp before multiplying */
                 nk = n;
-            last = first + (int)nk * step - 1;
+            last = bad ? n : first + (int)nk * step - 1;
+            if (last >= n) {
+                b->len = off;
+                c->errors++;
+                reply_error(b, "ERR Invalid arguments specified for command");
+                return;
+            }
         }
         if (last >= n)
             last = n - 1;
