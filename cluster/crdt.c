@@ -539,6 +539,18 @@ void *crdt_state_join(int type, const void *a, const void *b)
     return vt_of(type)->join(a, b);
 }
 
+int crdt_state_claim(int type, void *s, uint64_t actor, uint64_t lo,
+                     uint64_t hi)
+{
+    switch (type) {
+    case CRDT_TYPE_SET: return crdt_set_claim(s, actor, lo, hi);
+    case CRDT_TYPE_HASH: return crdt_hash_claim(s, actor, lo, hi);
+    case CRDT_TYPE_ZSET: return crdt_zset_claim(s, actor, lo, hi);
+    case CRDT_TYPE_LIST: return crdt_list_claim(s, actor, lo, hi);
+    default: return 0; /* a counter's entries are per actor: no gaps */
+    }
+}
+
 int crdt_state_compact_all(int type, void *s)
 {
     const struct crdt_vt *vt = vt_of(type);

@@ -83,7 +83,7 @@ struct crdt_limits {
     uint32_t max_actors;      /* distinct actors a state names */
     uint32_t max_members;     /* set members */
     uint32_t max_member_len;  /* bytes of one member or of a counter's base */
-    uint32_t max_dots;        /* dots of one member, and of the dot cloud */
+    uint32_t max_dots;        /* dots of one member; ranges of the cloud */
 };
 
 /* ---- typed values as bytes (crdt.c) --------------------------------------
@@ -134,6 +134,9 @@ void crdt_state_free(int type, void *s); /* NULL: nothing */
 int crdt_state_empty(int type, const void *s);
 void crdt_state_seen(int type, const void *s, struct vclock *out);
 void *crdt_state_join(int type, const void *a, const void *b); /* new */
+/* crdt_set_claim on the state's context (a counter: nothing to do). */
+int crdt_state_claim(int type, void *s, uint64_t actor, uint64_t lo,
+                     uint64_t hi);
 /* crdt_compact_all_bytes in place: 0 or DYN_EINVAL. */
 int crdt_state_compact_all(int type, void *s);
 
@@ -310,7 +313,19 @@ struct crdt_set *crdt_set_join(const struct crdt_set *a,
 void crdt_set_clock(const struct crdt_set *s, struct vclock *out);
 /* Number of dots kept: per member, and in the cloud (the metadata cost). */
 uint64_t crdt_set_ndots(const struct crdt_set *s);
-uint32_t crdt_set_ncloud(const struct crdt_set *s);
+/* The cloud: the dots it holds, and the ranges it holds them in (its
+ * size: the context keeps a run of one actor's dots as one range). */
+uint64_t crdt_set_ncloud(const struct crdt_set *s);
+uint32_t crdt_set_ncloud_ranges(const struct crdt_set *s);
+/*
+ * Adds actor's dots lo..hi to the context, as seen, without any member:
+ * for dots the caller knows no op on this value carries (its node issued
+ * them to other keys), so that the context keeps one range where it would
+ * otherwise keep a gap per write (docs/TYPES.md, "Claims").  0, or
+ * DYN_EINVAL for an empty range or a counter 0.
+ */
+int crdt_set_claim(struct crdt_set *s, uint64_t actor, uint64_t lo,
+                   uint64_t hi);
 
 /*
  * Folds what every replica has seen into the clock.  stable is a clock
@@ -396,6 +411,9 @@ struct crdt_zset *crdt_zset_join(const struct crdt_zset *a,
 /* crdt_set_compact of the entries, under its precondition; also drops the
  * hidden entries of removed members (no concurrent ZINCRBY can remain). */
 int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable);
+/* crdt_set_claim on its entries' context. */
+int crdt_zset_claim(struct crdt_zset *z, uint64_t actor, uint64_t lo,
+                    uint64_t hi);
 /* Entries kept (registers, counters, hidden): the metadata cost. */
 uint32_t crdt_zset_nentries(const struct crdt_zset *z);
 /* Per actor the highest dot seen (crdt_set_seen of the entries). */
@@ -468,6 +486,9 @@ void crdt_list_clock(const struct crdt_list *l, struct vclock *out);
 void crdt_list_seen(const struct crdt_list *l, struct vclock *out);
 /* crdt_set_compact of the elements (its precondition and errors). */
 int crdt_list_compact(struct crdt_list *l, const struct vclock *stable);
+/* crdt_set_claim on its entries' context. */
+int crdt_list_claim(struct crdt_list *l, uint64_t actor, uint64_t lo,
+                    uint64_t hi);
 
 /* u8 CRDT_TYPE_LIST, then the elements' crdt_set encoding. */
 void crdt_list_encode(const struct crdt_list *l, struct dbuf *out);
@@ -551,6 +572,9 @@ struct crdt_hash *crdt_hash_join(const struct crdt_hash *a,
 void crdt_hash_seen(const struct crdt_hash *h, struct vclock *out);
 /* crdt_set_compact's rule and precondition, on the entries. */
 int crdt_hash_compact(struct crdt_hash *h, const struct vclock *stable);
+/* crdt_set_claim on its entries' context. */
+int crdt_hash_claim(struct crdt_hash *h, uint64_t actor, uint64_t lo,
+                    uint64_t hi);
 /* u8 CRDT_TYPE_HASH, then the entries' crdt_set encoding. */
 void crdt_hash_encode(const struct crdt_hash *h, struct dbuf *out);
 int crdt_hash_decode(const uint8_t *p, size_t len,

@@ -597,6 +597,13 @@ int crdt_hash_empty(struct crdt_hash *h)
     return 1;
 }
 
+int crdt_hash_claim(struct crdt_hash *h, uint64_t actor, uint64_t lo,
+                    uint64_t hi)
+{
+    h->viewed = 0;
+    return crdt_set_claim(h->s, actor, lo, hi);
+}
+
 uint32_t crdt_hash_len(struct crdt_hash *h)
 {
     view_build(h);
@@ -1335,7 +1342,7 @@ void crdt_hash_describe(const struct crdt_hash *h, struct dbuf *out)
         dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, c.e[k].actor,
                     c.e[k].counter);
     vclock_free(&c);
-    dbuf_printf(out, "\ncloud %u dots\n", crdt_set_ncloud(h->s));
+    dbuf_printf(out, "\ncloud %" PRIu64 " dots\n", crdt_set_ncloud(h->s));
     uint32_t n = crdt_set_card(h->s), k = 0;
     const struct crdt_dot *dots;
     uint32_t nd;

@@ -419,6 +419,12 @@ int crdt_list_compact(struct crdt_list *l, const struct vclock *stable)
     return crdt_set_compact(l->s, stable);
 }
 
+int crdt_list_claim(struct crdt_list *l, uint64_t actor, uint64_t lo,
+                    uint64_t hi)
+{
+    return crdt_set_claim(l->s, actor, lo, hi);
+}
+
 void crdt_list_encode(const struct crdt_list *l, struct dbuf *out)
 {
     crdt_put_u8(out, CRDT_TYPE_LIST);
@@ -489,7 +495,7 @@ void crdt_list_describe(const struct crdt_list *l, struct dbuf *out)
         dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, c.e[k].actor,
                     c.e[k].counter);
     vclock_free(&c);
-    dbuf_printf(out, "\ncloud %u dots, element dots %" PRIu64 "\n"
+    dbuf_printf(out, "\ncloud %" PRIu64 " dots, element dots %" PRIu64 "\n"
                      "elements %u\n",
                 crdt_set_ncloud(l->s), crdt_set_ndots(l->s),
                 crdt_list_len(l));

@@ -72,11 +72,18 @@ struct smember {
     struct crdt_dot *dots; /* sorted by (actor, counter) */
 };
 
+/* A run of an actor's dots in the cloud: counters lo..hi, all seen. */
+struct crange {
+    uint64_t actor, lo, hi;
+};
+
 struct crdt_set {
     struct vclock clock;  /* ts_ms unused (0) */
     struct vclock stable; /* ts_ms unused (0) */
-    uint32_t ncloud, capcloud;
-    struct crdt_dot *cloud; /* sorted by (actor, counter) */
+    uint32_t ncloud, capcloud; /* ranges */
+    struct crange *cloud; /* sorted by (actor, lo); one actor's ranges
+                           * neither touch nor overlap, and each starts
+                           * above the clock's counter + 1 */
     uint32_t n, cap;
     struct smember *m; /* sorted by crdt_bytes_cmp */
 };
@@ -132,14 +139,18 @@ static void push_member_take(struct crdt_set *s, uint8_t *p, uint32_t len,
     m->ndots = ndots;
 }
 
-static void push_cloud(struct crdt_set *s, const struct crdt_dot *d)
+static void push_range(struct crdt_set *s, uint64_t actor, uint64_t lo,
+                       uint64_t hi)
 {
     if (s->ncloud == s->capcloud) {
         s->capcloud = s->capcloud ? s->capcloud * 2 : 4;
         s->cloud = dyn_realloc(s->cloud,
                                (size_t)s->capcloud * sizeof(*s->cloud));
     }
-    s->cloud[s->ncloud++] = *d;
+    struct crange *r = &s->cloud[s->ncloud++];
+    r->actor = actor;
+    r->lo = lo;
+    r->hi = hi;
 }
 
 struct crdt_set *crdt_set_dup(const struct crdt_set *s)
@@ -148,7 +159,7 @@ struct crdt_set *crdt_set_dup(const struct crdt_set *s)
     vclock_copy(&d->clock, &s->clock);
     vclock_copy(&d->stable, &s->stable);
     for (uint32_t k = 0; k < s->ncloud; k++)
-        push_cloud(d, &s->cloud[k]);
+        push_range(d, s->cloud[k].actor, s->cloud[k].lo, s->cloud[k].hi);
     for (uint32_t k = 0; k < s->n; k++) {
         const struct smember *m = &s->m[k];
         push_member_take(d, m->len ? dyn_memdup(m->p, m->len) : NULL, m->len,
@@ -163,19 +174,27 @@ struct crdt_set *crdt_set_dup(const struct crdt_set *s)
 
 /* ---- the causal context ------------------------------------------------ */
 
+static int range_cmp(uint64_t actor, uint64_t lo, const struct crange *r)
+{
+    return crdt_dot_cmp_raw(actor, lo, r->actor, r->lo);
+}
+
+/* *at: the index of the first range after (actor, counter) in the order;
+ * 1 when the range before it holds the dot. */
 static int cloud_find(const struct crdt_set *s, const struct crdt_dot *d,
                       uint32_t *at)
 {
     uint32_t lo = 0, hi = s->ncloud;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (dot_cmp(&s->cloud[mid], d) < 0)
+        if (range_cmp(d->actor, d->counter, &s->cloud[mid]) >= 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     *at = lo;
-    return lo < s->ncloud && dot_cmp(&s->cloud[lo], d) == 0;
+    return lo > 0 && s->cloud[lo - 1].actor == d->actor &&
+           d->counter <= s->cloud[lo - 1].hi;
 }
 
 static int ctx_has(const struct crdt_set *s, const struct crdt_dot *d)
@@ -185,37 +204,86 @@ static int ctx_has(const struct crdt_set *s, const struct crdt_dot *d)
            cloud_find(s, d, &at);
 }
 
-/* The cloud without the dots the clock covers, and every dot that
- * continues the clock folded into it.  The cloud is sorted, so one pass
- * per actor run does it. */
+/* The cloud in its one form: ranges the clock covers dropped, a range
+ * that continues the clock folded into it, ranges of one actor that
+ * touch or overlap merged.  Takes ranges sorted by (actor, lo), which
+ * may touch or overlap; one pass. */
 static void ctx_normalize(struct crdt_set *s)
 {
     uint32_t w = 0;
     for (uint32_t k = 0; k < s->ncloud; k++) {
-        struct crdt_dot d = s->cloud[k];
-        uint64_t c = vclock_get(&s->clock, d.actor);
-        if (d.counter <= c)
+        struct crange r = s->cloud[k];
+        uint64_t c = vclock_get(&s->clock, r.actor);
+        if (r.hi <= c)
             continue;
-        if (d.counter == c + 1) {
-            vclock_set(&s->clock, d.actor, d.counter, 0);
+        if (r.lo <= c + 1) {
+            vclock_set(&s->clock, r.actor, r.hi, 0);
             continue;
         }
-        s->cloud[w++] = d;
+        struct crange *prev = w ? &s->cloud[w - 1] : NULL;
+        if (prev && prev->actor == r.actor && r.lo <= prev->hi + 1) {
+            prev->hi = DYN_MAX(prev->hi, r.hi);
+            continue;
+        }
+        s->cloud[w++] = r;
     }
     s->ncloud = w;
 }
 
-static void ctx_add(struct crdt_set *s, const struct crdt_dot *d)
+/* Adds the dots lo..hi of actor to the context. */
+static void ctx_add_range(struct crdt_set *s, uint64_t actor, uint64_t lo,
+                          uint64_t hi)
 {
-    uint64_t c = vclock_get(&s->clock, d->actor);
+    struct crdt_dot d = { actor, lo };
     uint32_t at;
-    if (d->counter <= c || cloud_find(s, d, &at))
-        return;
-    push_cloud(s, d);
+    cloud_find(s, &d, &at);
+    push_range(s, actor, lo, hi);
     memmove(&s->cloud[at + 1], &s->cloud[at],
             (size_t)(s->ncloud - 1 - at) * sizeof(*s->cloud));
-    s->cloud[at] = *d;
+    s->cloud[at].actor = actor;
+    s->cloud[at].lo = lo;
+    s->cloud[at].hi = hi;
     ctx_normalize(s);
+}
+
+static void ctx_add(struct crdt_set *s, const struct crdt_dot *d)
+{
+    if (!ctx_has(s, d))
+        ctx_add_range(s, d->actor, d->counter, d->counter);
+}
+
+/* 1 when adding actor's dots lo..hi (none of them seen, lo above the
+ * clock's counter + 1) would make a new range: none it touches. */
+static int range_grows(const struct crdt_set *s, uint64_t actor, uint64_t lo,
+                       uint64_t hi)
+{
+    struct crdt_dot d = { actor, lo };
+    uint32_t at;
+    cloud_find(s, &d, &at);
+    if (at > 0 && s->cloud[at - 1].actor == actor &&
+        s->cloud[at - 1].hi + 1 >= lo)
+        return 0;
+    return !(at < s->ncloud && s->cloud[at].actor == actor &&
+             s->cloud[at].lo <= hi + 1);
+}
+
+/* The highest counter of actor the context holds (0: none). */
+static uint64_t ctx_top(const struct crdt_set *s, uint64_t actor)
+{
+    uint64_t top = vclock_get(&s->clock, actor);
+    for (uint32_t k = 0; k < s->ncloud; k++)
+        if (s->cloud[k].actor == actor && s->cloud[k].hi > top)
+            top = s->cloud[k].hi;
+    return top;
+}
+
+int crdt_set_claim(struct crdt_set *s, uint64_t actor, uint64_t lo,
+                   uint64_t hi)
+{
+    if (lo == 0 || lo > hi)
+        return DYN_EINVAL;
+    ctx_add_range(s, actor, lo, hi);
+    return 0;
 }
 
 /* Distinct actors of the clock and the cloud. */
@@ -282,7 +350,8 @@ int crdt_set_add(struct crdt_set *s, const void *p, size_t len,
     if (!actor_fits(s, dot->actor, lim))
         return DYN_ELIMIT;
     if (lim && lim->max_dots && s->ncloud >= lim->max_dots &&
-        dot->counter > vclock_get(&s->clock, dot->actor) + 1)
+        dot->counter > vclock_get(&s->clock, dot->actor) + 1 &&
+        range_grows(s, dot->actor, dot->counter, dot->counter))
         return DYN_ELIMIT; /* the cloud would grow past its bound */
 
     struct crdt_dot *one = dyn_malloc(sizeof(*one));
@@ -410,11 +479,10 @@ int crdt_set_add_many(struct crdt_set *s, const void *const *m,
     uint64_t top = vclock_get(&s->clock, actor);
     uint32_t at;
     /* None of the k dots seen: not below the clock, none in the cloud
-     * (the cloud's first dot at or after first is beyond last). */
-    cloud_find(s, first, &at);
-    if (first->counter <= top ||
+     * (no range holds first, and the next one starts beyond last). */
+    if (first->counter <= top || cloud_find(s, first, &at) ||
         (at < s->ncloud && s->cloud[at].actor == actor &&
-         s->cloud[at].counter <= last))
+         s->cloud[at].lo <= last))
         return CRDT_ESTALE;
     for (uint32_t i = 0; i < k; i++)
         if (lens[i] > UINT32_MAX ||
@@ -423,9 +491,9 @@ int crdt_set_add_many(struct crdt_set *s, const void *const *m,
     if (!actor_fits(s, actor, lim))
         return DYN_ELIMIT;
     int contiguous = first->counter == top + 1;
-    if (lim && lim->max_dots && !contiguous &&
-        (uint64_t)s->ncloud + k > lim->max_dots)
-        return DYN_ELIMIT; /* k dots above a gap: the cloud grows by k */
+    if (lim && lim->max_dots && !contiguous && s->ncloud >= lim->max_dots &&
+        range_grows(s, actor, first->counter, last))
+        return DYN_ELIMIT; /* dots above a gap: the cloud grows a range */
 
     uint32_t *ix = dyn_malloc((size_t)k * sizeof(*ix));
     sort_by_member(m, lens, ix, k);
@@ -487,23 +555,12 @@ int crdt_set_add_many(struct crdt_set *s, const void *const *m,
 
     /* Context: the k dots in one step.  Continuing the clock, they join
      * it (and the cloud's dots they reach fold in); above a gap, they go
-     * into the cloud as one block where first would go. */
+     * into the cloud as one range. */
     if (contiguous) {
         vclock_set(&s->clock, actor, last, 0);
         ctx_normalize(s);
     } else {
-        while ((uint64_t)s->ncloud + k > s->capcloud) {
-            s->capcloud = s->capcloud ? s->capcloud * 2 : 4;
-            s->cloud = dyn_realloc(s->cloud,
-                                   (size_t)s->capcloud * sizeof(*s->cloud));
-        }
-        memmove(&s->cloud[at + k], &s->cloud[at],
-                (size_t)(s->ncloud - at) * sizeof(*s->cloud));
-        for (uint32_t d = 0; d < k; d++) {
-            s->cloud[at + d].actor = actor;
-            s->cloud[at + d].counter = first->counter + d;
-        }
-        s->ncloud += k;
+        ctx_add_range(s, actor, first->counter, last);
     }
     *added = nnew;
     return 0;
@@ -602,7 +659,15 @@ uint64_t crdt_set_ndots(const struct crdt_set *s)
     return n;
 }
 
-uint32_t crdt_set_ncloud(const struct crdt_set *s)
+uint64_t crdt_set_ncloud(const struct crdt_set *s)
+{
+    uint64_t n = 0;
+    for (uint32_t k = 0; k < s->ncloud; k++)
+        n += s->cloud[k].hi - s->cloud[k].lo + 1;
+    return n;
+}
+
+uint32_t crdt_set_ncloud_ranges(const struct crdt_set *s)
 {
     return s->ncloud;
 }
@@ -714,18 +779,15 @@ struct crdt_set *crdt_set_join(const struct crdt_set *a,
     vclock_copy(&r->stable, &a->stable);
     vclock_merge(&r->stable, &b->stable);
     uint32_t i = 0, j = 0;
-    while (i < a->ncloud || j < b->ncloud) {
-        int c = i >= a->ncloud   ? 1
-                : j >= b->ncloud ? -1
-                                 : dot_cmp(&a->cloud[i], &b->cloud[j]);
-        if (c <= 0)
-            push_cloud(r, &a->cloud[i]);
+    while (i < a->ncloud || j < b->ncloud) { /* merged by (actor, lo) */
+        const struct crange *x;
+        if (j >= b->ncloud ||
+            (i < a->ncloud &&
+             range_cmp(a->cloud[i].actor, a->cloud[i].lo, &b->cloud[j]) <= 0))
+            x = &a->cloud[i++];
         else
-            push_cloud(r, &b->cloud[j]);
-        if (c <= 0)
-            i++;
-        if (c >= 0)
-            j++;
+            x = &b->cloud[j++];
+        push_range(r, x->actor, x->lo, x->hi);
     }
     ctx_normalize(r);
 
@@ -752,11 +814,7 @@ int crdt_set_compact(struct crdt_set *s, const struct vclock *stable)
     /* Within the context: no actor's stable counter above the highest dot
      * this state has seen of it. */
     for (uint32_t k = 0; k < stable->n; k++) {
-        uint64_t a = stable->e[k].actor, top = vclock_get(&s->clock, a);
-        for (uint32_t c = 0; c < s->ncloud; c++)
-            if (s->cloud[c].actor == a && s->cloud[c].counter > top)
-                top = s->cloud[c].counter;
-        if (stable->e[k].counter > top)
+        if (stable->e[k].counter > ctx_top(s, stable->e[k].actor))
             return DYN_EINVAL;
     }
     for (uint32_t k = 0; k < stable->n; k++) {
@@ -843,7 +901,7 @@ void crdt_set_encode(const struct crdt_set *s, struct dbuf *out)
     uint64_t *t = actor_table(s, &nt);
     /* room for all of it at once: a bound, not the exact size */
     size_t need = 1 + WIRE_VARINT_MAX * 4 + (size_t)nt * 8 +
-                  (size_t)(s->clock.n + s->stable.n + s->ncloud) * 20;
+                  (size_t)(s->clock.n + s->stable.n) * 20 + (size_t)s->ncloud * 30;
     for (uint32_t k = 0; k < s->n; k++)
         need += s->m[k].len + WIRE_VARINT_MAX * 2 + s->m[k].ndots * 20;
     dbuf_reserve(out, need);
@@ -853,8 +911,12 @@ void crdt_set_encode(const struct crdt_set *s, struct dbuf *out)
         crdt_put_u64(out, t[k]);
     put_clock(out, &s->clock, t, nt);
     crdt_put_varint(out, s->ncloud);
-    for (uint32_t k = 0; k < s->ncloud; k++)
-        put_dot(out, &s->cloud[k], t, nt);
+    for (uint32_t k = 0; k < s->ncloud; k++) {
+        const struct crange *r = &s->cloud[k];
+        crdt_put_varint(out, actor_index(t, nt, r->actor));
+        crdt_put_varint(out, r->lo);
+        crdt_put_varint(out, r->hi - r->lo);
+    }
     put_clock(out, &s->stable, t, nt);
     crdt_put_varint(out, s->n);
     for (uint32_t k = 0; k < s->n; k++) {
@@ -880,6 +942,23 @@ static void rd_dot(struct crdt_rd *r, const uint64_t *t, uint64_t nt,
         return;
     }
     d->actor = t[ix];
+}
+
+/* A cloud range through the actor table: index, first counter (>= 1),
+ * length - 1.  0, or DYN_EINVAL (the reader's error set too). */
+static int rd_range(struct crdt_rd *r, const uint64_t *t, uint64_t nt,
+                    struct crange *x)
+{
+    uint64_t ix = crdt_rd_varint(r);
+    x->lo = crdt_rd_varint(r);
+    uint64_t len = crdt_rd_varint(r);
+    if (r->err || ix >= nt || x->lo == 0 || len > UINT64_MAX - x->lo) {
+        r->err = DYN_EINVAL;
+        return DYN_EINVAL;
+    }
+    x->actor = t[ix];
+    x->hi = x->lo + len;
+    return 0;
 }
 
 /* A clock in index form into c: indices strictly ascending. */
@@ -945,15 +1024,20 @@ int crdt_set_decode(const uint8_t *p, size_t len,
         rc = DYN_ELIMIT;
         goto out;
     }
-    if (nc > crdt_rd_left(&r) / 2)
+    if (nc > crdt_rd_left(&r) / 3)
         goto out;
     for (uint64_t k = 0; k < nc; k++) {
-        struct crdt_dot d;
-        rd_dot(&r, t, nt, &d);
-        if (r.err || d.counter <= vclock_get(&s->clock, d.actor) + 1 ||
-            (s->ncloud && dot_cmp(&s->cloud[s->ncloud - 1], &d) >= 0))
+        struct crange x;
+        if (rd_range(&r, t, nt, &x) != 0 ||
+            x.lo <= vclock_get(&s->clock, x.actor) + 1)
             goto out;
-        push_cloud(s, &d);
+        const struct crange *prev = s->ncloud ? &s->cloud[s->ncloud - 1]
+                                              : NULL;
+        /* ascending; one actor's ranges neither touch nor overlap */
+        if (prev && (range_cmp(x.actor, x.lo, prev) <= 0 ||
+                     (prev->actor == x.actor && x.lo <= prev->hi + 1)))
+            goto out;
+        push_range(s, x.actor, x.lo, x.hi);
     }
     rd_clock(&r, t, nt, &s->stable);
     if (r.err)
@@ -1035,8 +1119,8 @@ void crdt_set_seen(const struct crdt_set *s, struct vclock *out)
 {
     vclock_copy(out, &s->clock);
     for (uint32_t k = 0; k < s->ncloud; k++)
-        if (s->cloud[k].counter > vclock_get(out, s->cloud[k].actor))
-            vclock_set(out, s->cloud[k].actor, s->cloud[k].counter, 0);
+        if (s->cloud[k].hi > vclock_get(out, s->cloud[k].actor))
+            vclock_set(out, s->cloud[k].actor, s->cloud[k].hi, 0);
 }
 
 int crdt_set_seen_encoded(const uint8_t *p, size_t len, struct vclock *out)
@@ -1057,13 +1141,12 @@ int crdt_set_seen_encoded(const uint8_t *p, size_t len, struct vclock *out)
     vclock_clear(out);
     rd_clock(&r, t, nt, out);
     uint64_t nc = crdt_rd_varint(&r);
-    if (!r.err && nc > crdt_rd_left(&r) / 2)
+    if (!r.err && nc > crdt_rd_left(&r) / 3)
         r.err = DYN_EINVAL;
     for (uint64_t k = 0; k < nc && !r.err; k++) {
-        struct crdt_dot d;
-        rd_dot(&r, t, nt, &d);
-        if (!r.err && d.counter > vclock_get(out, d.actor))
-            vclock_set(out, d.actor, d.counter, 0);
+        struct crange x;
+        if (rd_range(&r, t, nt, &x) == 0 && x.hi > vclock_get(out, x.actor))
+            vclock_set(out, x.actor, x.hi, 0);
     }
     dyn_free(t);
     return r.err;
@@ -1097,10 +1180,16 @@ void crdt_set_describe(const struct crdt_set *s, struct dbuf *out)
     for (uint32_t k = 0; k < s->clock.n; k++)
         dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, s->clock.e[k].actor,
                     s->clock.e[k].counter);
-    dbuf_printf(out, "\ncloud %u dots", s->ncloud);
-    for (uint32_t k = 0; k < s->ncloud && k < 16; k++)
-        dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, s->cloud[k].actor,
-                    s->cloud[k].counter);
+    dbuf_printf(out, "\ncloud %" PRIu64 " dots in %u ranges",
+                crdt_set_ncloud(s), s->ncloud);
+    for (uint32_t k = 0; k < s->ncloud && k < 16; k++) {
+        const struct crange *r = &s->cloud[k];
+        if (r->lo == r->hi)
+            dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, r->actor, r->lo);
+        else
+            dbuf_printf(out, " %016" PRIx64 ":%" PRIu64 "-%" PRIu64,
+                        r->actor, r->lo, r->hi);
+    }
     if (s->ncloud > 16)
         dbuf_appends(out, " ...");
     dbuf_appends(out, "\nstable");

@@ -61,6 +61,7 @@
  *
  * Errors: see crdt.h.  Nothing here aborts on bad input.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -891,6 +892,12 @@ struct crdt_zset *crdt_zset_join(const struct crdt_zset *a,
     return wrap(crdt_set_join(a->s, b->s));
 }
 
+int crdt_zset_claim(struct crdt_zset *z, uint64_t actor, uint64_t lo,
+                    uint64_t hi)
+{
+    return crdt_set_claim(z->s, actor, lo, hi); /* no entry changes */
+}
+
 int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable)
 {
     int rc = crdt_set_compact(z->s, stable);
@@ -1018,7 +1025,7 @@ void crdt_zset_describe(const struct crdt_zset *z, struct dbuf *out)
     view_build(z);
     vclock_init(&c);
     crdt_set_clock(z->s, &c);
-    dbuf_printf(out, "zset members=%u entries=%u cloud=%u clock=",
+    dbuf_printf(out, "zset members=%u entries=%u cloud=%" PRIu64 " clock=",
                 z->nvis, crdt_set_card(z->s), crdt_set_ncloud(z->s));
     for (uint32_t k = 0; k < c.n; k++)
         dbuf_printf(out, "%s%016llx:%llu", k ? "," : "",

@@ -240,6 +240,8 @@ static void db_sibling_cap_refused(struct node *n, const void *key,
     n->sibling_cap_unlogged = 0;
 }
 
+static void db_issued(struct node *n, const void *key, size_t klen,
+                      uint64_t last);
 static int db_commit(struct node *n, const void *key, size_t klen,
                      const struct object *cur, struct object_write *ow,
                      struct vclock *local);
@@ -324,6 +326,7 @@ static int db_commit(struct node *n, const void *key, size_t klen,
     uint64_t used = object_actor_counter(o, n->actor);
     if (used > n->dot_counter)
         n->dot_counter = used;
+    db_issued(n, key, klen, used);
     /* The version history (DYNAMO.VERSIONS): described now, while cur is
      * still the copy the write replaced, recorded once it is stored. */
     struct vhist_version rec;
@@ -387,6 +390,21 @@ static int db_commit(struct node *n, const void *key, size_t klen,
 
 /* ---- typed values ------------------------------------------------------- */
 
+static struct tcache *db_tcache(struct node *n);
+
+/* Remembers that this node's dots up to last were issued, the last of
+ * them for key (the typed state cache keeps it: docs/TYPES.md "Claims");
+ * nothing when the cache is off. */
+static void db_issued(struct node *n, const void *key, size_t klen,
+                      uint64_t last)
+{
+    if (n->cfg.typed_cache_size > 0)
+        tcache_issue(db_tcache(n), key, klen, last,
+                     (uint64_t)n->cfg.typed_cache_size);
+    else if (n->tcache) /* off: what it knew goes stale, so it goes */
+        tcache_clear(n->tcache);
+}
+
 int db_typed_alone(struct node *n)
 {
     return n->cluster == NULL;
@@ -428,13 +446,12 @@ int db_typed_lookup(struct node *n, const void *key, size_t klen, int type,
 void db_typed_dots(struct node *n, const void *key, size_t klen,
                    uint32_t ndots, struct crdt_dot *first, uint64_t *ts_ms)
 {
-    (void)key;
-    (void)klen;
     dyn_assert(ndots >= 1 && n->dot_counter < UINT64_MAX - ndots);
     first->actor = n->actor;
     first->counter = n->dot_counter + 1;
     n->dot_counter += ndots;
     *ts_ms = node_wall_ms(n);
+    db_issued(n, key, klen, n->dot_counter);
 }
 
 /* The sibling of type in o that an op could not have read (not the
@@ -500,6 +517,16 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
         crdt_state_free(type, state);
         state = j;
     }
+    /* The dots this node issued between the key's previous op and this
+     * one went to other keys: claimed, they keep the context one range
+     * (docs/TYPES.md, "Claims").  Only when this op is the last issued. */
+    uint64_t prev, newest;
+    if (n->cfg.typed_cache_size > 0 &&
+        tcache_issued(db_tcache(n), key, klen, &prev, &newest) &&
+        newest == first->counter + ndots - 1 && prev &&
+        prev + 1 < first->counter)
+        (void)crdt_state_claim(type, state, n->actor, prev + 1,
+                               first->counter - 1);
     /* alone, every dot is stable; a refusal leaves the state as it was */
     if (db_typed_alone(n))
         (void)crdt_state_compact_all(type, state);

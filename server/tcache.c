@@ -6,6 +6,10 @@
  * the front, eviction takes from the back.  The table doubles when the
  * entries pass its buckets; it never shrinks (its size follows the most
  * entries the bound ever allowed).
+ *
+ * An entry outlives its state: a take leaves it (state NULL) with the
+ * key's issued dots, which the next write needs; it is charged its own
+ * size, so the bound covers it too.
  */
 #include "server/tcache.h"
 
@@ -21,8 +25,9 @@ struct tentry {
     XXH128_hash_t tag;         /* of the encoding, under the seed */
     uint64_t len;              /* the encoding's length */
     uint64_t cost;
-    void *state;
+    void *state;               /* NULL: none kept */
     int type;
+    uint64_t issued_prev, issued_last; /* tcache_issue; 0: unknown */
     size_t klen;
     unsigned char key[];
 };
@@ -82,27 +87,48 @@ static void lru_push(struct tcache *c, struct tentry *e)
 
 /* Unlinks *pp's entry everywhere and frees it; its state too when
  * free_it. */
-static void remove_at(struct tcache *c, struct tentry **pp, int free_it)
+uint64_t tcache_entry_cost(size_t klen)
+{
+    return sizeof(struct tentry) + klen;
+}
+
+static uint64_t entry_base(size_t klen)
+{
+    return tcache_entry_cost(klen);
+}
+
+/* Lets go of e's state (freed), keeping the entry. */
+static void drop_state(struct tcache *c, struct tentry *e)
+{
+    if (!e->state)
+        return;
+    c->free_state(e->type, e->state);
+    e->state = NULL;
+    c->st.entries--;
+    c->st.bytes -= e->cost - entry_base(e->klen);
+    e->cost = entry_base(e->klen);
+}
+
+static void remove_at(struct tcache *c, struct tentry **pp)
 {
     struct tentry *e = *pp;
+    drop_state(c, e);
     *pp = e->chain;
     lru_unlink(c, e);
-    c->st.entries--;
+    c->st.tracked--;
     c->st.bytes -= e->cost;
-    if (free_it)
-        c->free_state(e->type, e->state);
     dyn_free(e);
 }
 
-static void remove_entry(struct tcache *c, struct tentry *e, int free_it)
+static void remove_entry(struct tcache *c, struct tentry *e)
 {
-    remove_at(c, slot_of(c, e->khash, e->key, e->klen), free_it);
+    remove_at(c, slot_of(c, e->khash, e->key, e->klen));
 }
 
 void tcache_clear(struct tcache *c)
 {
     while (c->oldest)
-        remove_entry(c, c->oldest, 1);
+        remove_entry(c, c->oldest);
 }
 
 void tcache_free(struct tcache *c)
@@ -117,29 +143,31 @@ void tcache_free(struct tcache *c)
 void tcache_shrink(struct tcache *c, uint64_t max_bytes)
 {
     while (c->oldest && c->st.bytes > max_bytes) {
-        remove_entry(c, c->oldest, 1);
-        c->st.evictions++;
+        if (c->oldest->state)
+            c->st.evictions++;
+        remove_entry(c, c->oldest);
     }
 }
 
 void *tcache_take(struct tcache *c, const void *key, size_t klen, int type,
                   const uint8_t *enc, size_t len)
 {
-    uint64_t kh = dyn_hash64(key, klen);
-    struct tentry **pp = slot_of(c, kh, key, klen);
-    struct tentry *e = *pp;
-    if (!e) {
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (!e || !e->state) {
         c->st.misses++;
         return NULL;
     }
     if (e->type != type || e->len != len ||
         !XXH128_isEqual(e->tag, XXH3_128bits_withSeed(enc, len, c->seed))) {
-        remove_at(c, pp, 1); /* the key changed since: stale */
+        drop_state(c, e); /* the key changed since: stale */
         c->st.misses++;
         return NULL;
     }
     void *s = e->state;
-    remove_at(c, pp, 0);
+    e->state = NULL; /* the caller's now; the entry stays */
+    c->st.entries--;
+    c->st.bytes -= e->cost - entry_base(klen);
+    e->cost = entry_base(klen);
     c->st.hits++;
     return s;
 }
@@ -162,37 +190,76 @@ static void grow(struct tcache *c)
     c->nb = nb;
 }
 
-void tcache_put(struct tcache *c, const void *key, size_t klen, int type,
-                void *state, const uint8_t *enc, size_t len, uint64_t cost,
-                uint64_t max_bytes)
+/* key's entry, made (state NULL, nothing issued) when it has none; it
+ * becomes the most recently used. */
+static struct tentry *entry_of(struct tcache *c, const void *key,
+                               size_t klen)
 {
     uint64_t kh = dyn_hash64(key, klen);
     struct tentry **pp = slot_of(c, kh, key, klen);
-    if (*pp)
-        remove_at(c, pp, 1);
-    if (cost > max_bytes) { /* would evict everything, itself too */
-        c->free_state(type, state);
-        c->st.evictions++;
-        return;
+    struct tentry *e = *pp;
+    if (e) {
+        lru_unlink(c, e);
+        lru_push(c, e);
+        return e;
     }
-    struct tentry *e = dyn_malloc(sizeof(*e) + klen);
+    e = dyn_calloc(1, sizeof(*e) + klen);
     e->khash = kh;
-    e->tag = XXH3_128bits_withSeed(enc, len, c->seed);
-    e->len = len;
-    e->cost = cost;
-    e->state = state;
-    e->type = type;
+    e->cost = entry_base(klen);
     e->klen = klen;
     memcpy(e->key, key, klen);
-    if (c->st.entries + 1 > c->nb)
+    if (c->st.tracked + 1 > c->nb)
         grow(c);
     pp = &c->b[kh & (c->nb - 1)];
     e->chain = *pp;
     *pp = e;
     lru_push(c, e);
+    c->st.tracked++;
+    c->st.bytes += e->cost;
+    return e;
+}
+
+void tcache_put(struct tcache *c, const void *key, size_t klen, int type,
+                void *state, const uint8_t *enc, size_t len, uint64_t cost,
+                uint64_t max_bytes)
+{
+    struct tentry *e = entry_of(c, key, klen);
+    drop_state(c, e);
+    if (cost > max_bytes) { /* would evict everything, itself too */
+        c->free_state(type, state);
+        c->st.evictions++;
+        tcache_shrink(c, max_bytes);
+        return;
+    }
+    e->tag = XXH3_128bits_withSeed(enc, len, c->seed);
+    e->len = len;
+    e->state = state;
+    e->type = type;
+    e->cost += cost;
     c->st.entries++;
     c->st.bytes += cost;
+    /* the entry is the newest: everything older goes first */
     tcache_shrink(c, max_bytes);
+}
+
+void tcache_issue(struct tcache *c, const void *key, size_t klen,
+                  uint64_t last, uint64_t max_bytes)
+{
+    struct tentry *e = entry_of(c, key, klen);
+    e->issued_prev = e->issued_last;
+    e->issued_last = last;
+    tcache_shrink(c, max_bytes);
+}
+
+int tcache_issued(struct tcache *c, const void *key, size_t klen,
+                  uint64_t *prev, uint64_t *last)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (!e || !e->issued_last)
+        return 0;
+    *prev = e->issued_prev;
+    *last = e->issued_last;
+    return 1;
 }
 
 void tcache_stats(const struct tcache *c, struct tcache_stats *out)

@@ -22,6 +22,12 @@
  * total is within the bound the owner passes (typed-cache-mb), so a
  * CONFIG SET takes effect at the next write.
  *
+ * The cache also remembers, per key, the last dots this node issued for
+ * it (tcache_issue): every dot of the node's counter between two of a
+ * key's ops went to other keys, so a write may claim them into the
+ * key's context (docs/TYPES.md, "Claims").  A key forgotten (evicted,
+ * or after a restart) only means no claim for its next op.
+ *
  * A taken state belongs to the caller (it leaves the cache).  Thread
  * safety: none; the event loop owns the cache.
  */
@@ -34,8 +40,10 @@
 struct tcache;
 
 struct tcache_stats {
-    uint64_t hits, misses, evictions;
-    uint64_t entries, bytes; /* now; bytes as charged */
+    uint64_t hits, misses, evictions; /* evictions: of kept states */
+    uint64_t entries;  /* keys with a state kept */
+    uint64_t tracked;  /* keys known at all (a state, or issued dots) */
+    uint64_t bytes;    /* as charged: states and entries */
 };
 
 /* free_state(type, state) frees a state the cache drops. */
@@ -58,10 +66,21 @@ void tcache_put(struct tcache *c, const void *key, size_t klen, int type,
                 void *state, const uint8_t *enc, size_t len, uint64_t cost,
                 uint64_t max_bytes);
 
+/* Records that this node issued dots up to last for key (its newest op):
+ * the previous last becomes the key's prev. */
+void tcache_issue(struct tcache *c, const void *key, size_t klen,
+                  uint64_t last, uint64_t max_bytes);
+/* 1 and *prev, *last (prev 0: none known before last) when the cache
+ * knows what this node last issued for key; 0 when it does not. */
+int tcache_issued(struct tcache *c, const void *key, size_t klen,
+                  uint64_t *prev, uint64_t *last);
+
 /* Drops everything (FLUSHALL); tcache_shrink evicts down to max_bytes. */
 void tcache_clear(struct tcache *c);
 void tcache_shrink(struct tcache *c, uint64_t max_bytes);
 
 void tcache_stats(const struct tcache *c, struct tcache_stats *out);
+/* What an entry for a key of klen bytes is charged besides its state. */
+uint64_t tcache_entry_cost(size_t klen);
 
 #endif

@@ -1495,7 +1495,9 @@ START_TEST(set_batch_is_all_or_nothing)
                                        &added),
                      DYN_ELIMIT);
     lim.max_members = 0;
-    lim.max_dots = 5; /* 4 in the cloud, 2 more above the gap */
+    lim.max_dots = 1; /* the cloud's bound counts ranges: 10..13 is one,
+                       * and dots above another gap would make a second */
+    d.counter = 20;
     ck_assert_int_eq(crdt_set_add_many(s, m + 5, lens + 5, 2, &d, &lim,
                                        &added),
                      DYN_ELIMIT);
@@ -1615,6 +1617,77 @@ START_TEST(set_decode_rejects_truncated_and_corrupt_input)
 }
 END_TEST
 
+/* A node claims into a key's context the dots it issued to other keys
+ * between two ops of that key (db.c, docs/TYPES.md "Claims").  Claiming
+ * dots no op carries must change no member, whatever the joins, and keeps
+ * the context one range per actor where it would hold a dot per op. */
+START_TEST(set_claims_of_dots_no_op_carries_change_no_member)
+{
+    struct rng r = { SEED ^ 0xc1a1ULL };
+    for (int it = 0; it < HISTORIES; it++) {
+        struct crdt_set *a[NREP], *b[NREP];
+        uint64_t issued[NREP]; /* the last dot of replica k's actor */
+        for (int k = 0; k < NREP; k++) {
+            a[k] = crdt_set_new();
+            b[k] = crdt_set_new();
+            issued[k] = 0;
+        }
+        for (int step = 0; step < STEPS; step++) {
+            int k = (int)rng_below(&r, NREP);
+            uint32_t op = rng_below(&r, 100);
+            int m = (int)rng_below(&r, NNAMES);
+            if (op < 45) {
+                /* dots between two ops went to other keys: a gap */
+                uint64_t gap = rng_below(&r, 3) ? 1 + rng_below(&r, 6) : 0;
+                struct crdt_dot dot = { actors[k], issued[k] + 1 + gap };
+                int added;
+                if (issued[k] && gap)
+                    ck_assert_int_eq(crdt_set_claim(b[k], actors[k],
+                                                    issued[k] + 1,
+                                                    dot.counter - 1), 0);
+                ck_assert_int_eq(crdt_set_add(a[k], names[m], name_len[m],
+                                              &dot, NULL, &added), 0);
+                ck_assert_int_eq(crdt_set_add(b[k], names[m], name_len[m],
+                                              &dot, NULL, &added), 0);
+                issued[k] = dot.counter;
+            } else if (op < 70) {
+                crdt_set_remove(a[k], names[m], name_len[m]);
+                crdt_set_remove(b[k], names[m], name_len[m]);
+            } else {
+                int from = (int)rng_below(&r, NREP);
+                sjoin_into(&a[k], a[from]);
+                sjoin_into(&b[k], b[from]);
+            }
+            for (int j = 0; j < NREP; j++) {
+                ck_assert_uint_eq(crdt_set_card(a[j]), crdt_set_card(b[j]));
+                for (uint32_t i = 0; i < crdt_set_card(a[j]); i++) {
+                    const uint8_t *pa, *pb;
+                    size_t la, lb;
+                    crdt_set_member(a[j], i, &pa, &la);
+                    crdt_set_member(b[j], i, &pb, &lb);
+                    if (la != lb || memcmp(pa, pb, la) != 0)
+                        ck_abort_msg("history %d step %d replica %d: a "
+                                     "claim changed the members", it, step,
+                                     j);
+                }
+            }
+        }
+        /* everything joined: the same members, and b's context holds at
+         * most one range per actor beyond its clock */
+        for (int k = 1; k < NREP; k++) {
+            sjoin_into(&a[0], a[k]);
+            sjoin_into(&b[0], b[k]);
+        }
+        ck_assert_uint_eq(crdt_set_card(a[0]), crdt_set_card(b[0]));
+        ck_assert_uint_le(crdt_set_ncloud_ranges(b[0]), NREP);
+        for (int k = 0; k < NREP; k++) {
+            crdt_set_free(a[k]);
+            crdt_set_free(b[k]);
+        }
+    }
+}
+END_TEST
+
 /* What a set has seen, read from its encoding's head alone (the hot
  * path of a write replacing a typed version), equals what its decoded
  * state says, with gaps (a cloud), several actors and compaction. */
@@ -1700,6 +1773,7 @@ static Suite *crdt_suite(void)
     tcase_add_test(tc, set_lower_bound_and_clear);
     tcase_add_test(tc, set_lower_bound_finds_where_a_prefix_starts);
     tcase_add_test(tc, set_seen_read_from_the_head_equals_the_state);
+    tcase_add_test(tc, set_claims_of_dots_no_op_carries_change_no_member);
     suite_add_tcase(s, tc);
     return s;
 }

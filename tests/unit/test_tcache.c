@@ -64,8 +64,9 @@ START_TEST(take_answers_only_the_exact_encoding)
     struct tcache_stats st;
     tcache_stats(c, &st);
     ck_assert_uint_eq(st.hits, 1);
-    ck_assert_uint_eq(st.entries, 0);
-    ck_assert_uint_eq(st.bytes, 0);
+    ck_assert_uint_eq(st.entries, 0); /* no state kept; the key known */
+    ck_assert_uint_eq(st.tracked, 1);
+    ck_assert_uint_eq(st.bytes, tcache_entry_cost(1));
     state_free(2, s);
     tcache_free(c);
     ck_assert_int_eq(live, 0);
@@ -82,7 +83,7 @@ START_TEST(a_put_replaces_and_frees_the_old_state)
     struct tcache_stats st;
     tcache_stats(c, &st);
     ck_assert_uint_eq(st.entries, 1);
-    ck_assert_uint_eq(st.bytes, 20);
+    ck_assert_uint_eq(st.bytes, 20 + tcache_entry_cost(1));
     int *s = tcache_take(c, "k", 1, 2, ENC_B, sizeof(ENC_B));
     ck_assert_int_eq(*s, 2);
     state_free(2, s);
@@ -96,23 +97,24 @@ START_TEST(the_bound_evicts_least_recently_used_first)
     reset_counts();
     struct tcache *c = tcache_new(4, state_free);
     char key[16];
+    const uint64_t one = 100 + tcache_entry_cost(2), max = 10 * one;
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "k%d", i);
         tcache_put(c, key, strlen(key), 2, state_new(i), ENC_A,
-                   sizeof(ENC_A), 100, 1000);
+                   sizeof(ENC_A), 100, max);
     }
     struct tcache_stats st;
     tcache_stats(c, &st);
     ck_assert_uint_eq(st.entries, 10);
+    ck_assert_uint_eq(st.bytes, max);
     /* k0 is used again (taken and put back): k1 is now the oldest */
     int *s = tcache_take(c, "k0", 2, 2, ENC_A, sizeof(ENC_A));
     ck_assert_ptr_nonnull(s);
-    tcache_put(c, "k0", 2, 2, s, ENC_A, sizeof(ENC_A), 100, 1000);
-    tcache_put(c, "k10", 3, 2, state_new(10), ENC_A, sizeof(ENC_A), 100,
-               1000);
+    tcache_put(c, "k0", 2, 2, s, ENC_A, sizeof(ENC_A), 100, max);
+    tcache_put(c, "kA", 2, 2, state_new(10), ENC_A, sizeof(ENC_A), 100, max);
     tcache_stats(c, &st);
     ck_assert_uint_eq(st.entries, 10);
-    ck_assert_uint_eq(st.bytes, 1000);
+    ck_assert_uint_eq(st.bytes, max);
     ck_assert_uint_eq(st.evictions, 1);
     ck_assert_ptr_null(tcache_take(c, "k1", 2, 2, ENC_A, sizeof(ENC_A)));
     s = tcache_take(c, "k0", 2, 2, ENC_A, sizeof(ENC_A));
@@ -120,16 +122,45 @@ START_TEST(the_bound_evicts_least_recently_used_first)
     state_free(2, s);
     /* a lower bound evicts down to it; a state larger than the bound is
      * not kept at all */
-    tcache_shrink(c, 250);
+    tcache_shrink(c, 2 * one);
     tcache_stats(c, &st);
-    ck_assert_uint_eq(st.entries, 2);
+    ck_assert_uint_le(st.bytes, 2 * one);
+    ck_assert_uint_le(st.entries, 2);
     tcache_put(c, "big", 3, 2, state_new(99), ENC_A, sizeof(ENC_A), 5000,
-               1000);
+               max);
     ck_assert_ptr_null(tcache_take(c, "big", 3, 2, ENC_A, sizeof(ENC_A)));
     tcache_clear(c);
     tcache_stats(c, &st);
     ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.tracked, 0);
     ck_assert_uint_eq(st.bytes, 0);
+    tcache_free(c);
+    ck_assert_int_eq(live, 0);
+}
+END_TEST
+
+START_TEST(issued_dots_outlive_takes_and_go_with_the_entry)
+{
+    reset_counts();
+    struct tcache *c = tcache_new(6, state_free);
+    uint64_t prev, last;
+    ck_assert_int_eq(tcache_issued(c, "k", 1, &prev, &last), 0);
+    tcache_issue(c, "k", 1, 10, 1u << 20);
+    ck_assert_int_eq(tcache_issued(c, "k", 1, &prev, &last), 1);
+    ck_assert_uint_eq(prev, 0);
+    ck_assert_uint_eq(last, 10);
+    tcache_put(c, "k", 1, 2, state_new(1), ENC_A, sizeof(ENC_A), 10,
+               1u << 20);
+    int *s = tcache_take(c, "k", 1, 2, ENC_A, sizeof(ENC_A));
+    ck_assert_ptr_nonnull(s);
+    state_free(2, s);
+    tcache_issue(c, "k", 1, 15, 1u << 20);
+    ck_assert_int_eq(tcache_issued(c, "k", 1, &prev, &last), 1);
+    ck_assert_uint_eq(prev, 10);
+    ck_assert_uint_eq(last, 15);
+    /* evicted: nothing known, the next op claims nothing */
+    tcache_shrink(c, 0);
+    ck_assert_int_eq(tcache_issued(c, "k", 1, &prev, &last), 0);
     tcache_free(c);
     ck_assert_int_eq(live, 0);
 }
@@ -167,6 +198,7 @@ static Suite *tcache_suite(void)
     tcase_add_test(tc, a_put_replaces_and_frees_the_old_state);
     tcase_add_test(tc, the_bound_evicts_least_recently_used_first);
     tcase_add_test(tc, many_keys_grow_the_table_and_all_are_found);
+    tcase_add_test(tc, issued_dots_outlive_takes_and_go_with_the_entry);
     suite_add_tcase(su, tc);
     return su;
 }
