@@ -1342,7 +1342,8 @@ void crdt_hash_describe(const struct crdt_hash *h, struct dbuf *out)
         dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, c.e[k].actor,
                     c.e[k].counter);
     vclock_free(&c);
-    dbuf_printf(out, "\ncloud %" PRIu64 " dots\n", crdt_set_ncloud(h->s));
+    dbuf_printf(out, "\ncloud %" PRIu64 " dots in %u ranges\n",
+                crdt_set_ncloud(h->s), crdt_set_ncloud_ranges(h->s));
     uint32_t n = crdt_set_card(h->s), k = 0;
     const struct crdt_dot *dots;
     uint32_t nd;

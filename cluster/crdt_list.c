@@ -495,9 +495,10 @@ void crdt_list_describe(const struct crdt_list *l, struct dbuf *out)
         dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, c.e[k].actor,
                     c.e[k].counter);
     vclock_free(&c);
-    dbuf_printf(out, "\ncloud %" PRIu64 " dots, element dots %" PRIu64 "\n"
-                     "elements %u\n",
-                crdt_set_ncloud(l->s), crdt_set_ndots(l->s),
+    dbuf_printf(out, "\ncloud %" PRIu64 " dots in %u ranges, element dots %"
+                     PRIu64 "\nelements %u\n",
+                crdt_set_ncloud(l->s), crdt_set_ncloud_ranges(l->s),
+                crdt_set_ndots(l->s),
                 crdt_list_len(l));
     for (uint32_t i = 0; i < crdt_list_len(l); i++) {
         const uint8_t *p;

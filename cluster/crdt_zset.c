@@ -1025,8 +1025,10 @@ void crdt_zset_describe(const struct crdt_zset *z, struct dbuf *out)
     view_build(z);
     vclock_init(&c);
     crdt_set_clock(z->s, &c);
-    dbuf_printf(out, "zset members=%u entries=%u cloud=%" PRIu64 " clock=",
-                z->nvis, crdt_set_card(z->s), crdt_set_ncloud(z->s));
+    dbuf_printf(out, "zset members=%u entries=%u cloud=%" PRIu64
+                     " dots in %u ranges clock=",
+                z->nvis, crdt_set_card(z->s), crdt_set_ncloud(z->s),
+                crdt_set_ncloud_ranges(z->s));
     for (uint32_t k = 0; k < c.n; k++)
         dbuf_printf(out, "%s%016llx:%llu", k ? "," : "",
                     (unsigned long long)c.e[k].actor,

@@ -518,15 +518,21 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
         state = j;
     }
     /* The dots this node issued between the key's previous op and this
-     * one went to other keys: claimed, they keep the context one range
-     * (docs/TYPES.md, "Claims").  Only when this op is the last issued. */
-    uint64_t prev, newest;
+     * one went to other keys, and those it reserved for this op beyond
+     * the ndots it used went nowhere: claimed, they keep the context one
+     * range (docs/TYPES.md, "Claims").  Only when this op's reservation
+     * is the last issued for the key. */
+    uint64_t prev, newest, used_last = first->counter + ndots - 1;
     if (n->cfg.typed_cache_size > 0 &&
         tcache_issued(db_tcache(n), key, klen, &prev, &newest) &&
-        newest == first->counter + ndots - 1 && prev &&
-        prev + 1 < first->counter)
-        (void)crdt_state_claim(type, state, n->actor, prev + 1,
-                               first->counter - 1);
+        newest >= used_last && prev && prev < first->counter) {
+        if (prev + 1 < first->counter)
+            (void)crdt_state_claim(type, state, n->actor, prev + 1,
+                                   first->counter - 1);
+        if (newest > used_last)
+            (void)crdt_state_claim(type, state, n->actor, used_last + 1,
+                                   newest);
+    }
     /* alone, every dot is stable; a refusal leaves the state as it was */
     if (db_typed_alone(n))
         (void)crdt_state_compact_all(type, state);

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# t_types_claims.sh -- a set, a hash, a sorted set and a list in a 3-node
+# cluster (N=3: every node coordinates every key) written through one node
+# while it writes other keys in between, so its dot counter moves on
+# between two writes of each value (docs/TYPES.md, "Claims"):
+#   - with the typed state cache on (the default), the node claims the
+#     dots it gave other keys into each value's context: every replica's
+#     copy keeps its context in at most one cloud range per writer;
+#   - with typed-cache-size 0 (no memory of what was issued) the same
+#     writes leave a cloud range per write, which is what the claims save;
+#   - either way every replica reads the same, complete values.
+. "$(dirname "$0")/cluster_lib.sh"
+
+cluster_start 3 --n 3 --r 2 --w 2 --anti-entropy-interval-ms 3600000
+
+# ranges I KEY: the cloud ranges of node I's copy (DYNAMO.LOCAL's state).
+ranges() {
+    ncli "$1" DYNAMO.LOCAL "$2" | sed -n 's/.*cloud[ =][0-9]* dots in \([0-9]*\) ranges.*/\1/p' | head -1
+}
+# load PREFIX: 200 rounds through n1 of one write to each typed value
+# and two writes of other keys.
+load() {
+    local p=$1 i
+    for ((i = 1; i <= 200; i++)); do
+        echo "SADD ${p}s m$((i % 50))"
+        echo "SET ${p}other:$i v"
+        echo "HSET ${p}h f$((i % 20)) $i"
+        echo "SET ${p}other2:$i v"
+        echo "ZADD ${p}z $i m$((i % 30))"
+        echo "RPUSH ${p}l $i"
+    done | ncli 1 >/dev/null
+}
+check_values() {
+    local p=$1 what=$2 i bad=0
+    for i in 1 2 3; do
+        [ "$(ncli $i SCARD ${p}s)" = 50 ] || bad=$((bad + 1))
+        [ "$(ncli $i HLEN ${p}h)" = 20 ] || bad=$((bad + 1))
+        [ "$(ncli $i ZCARD ${p}z)" = 30 ] || bad=$((bad + 1))
+        [ "$(ncli $i LLEN ${p}l)" = 200 ] || bad=$((bad + 1))
+    done
+    assert_eq 0 "$bad" "$what: every node reads 50 members, 20 fields, 30 scored members, 200 elements"
+}
+
+# ---- claims on -------------------------------------------------------------------
+load a:
+check_values a: "claims on"
+worst=0
+for i in 1 2 3; do
+    for k in a:s a:h a:z a:l; do
+        r=$(ranges $i $k)
+        [ -n "$r" ] || { fail "n$i DYNAMO.LOCAL $k shows no cloud line"; continue; }
+        [ "$r" -gt "$worst" ] && worst=$r
+    done
+done
+[ "$worst" -le 1 ] && ok "claims on: every copy's cloud is at most one range (most: $worst)" \
+    || fail "claims on: a copy's cloud holds $worst ranges"
+
+# ---- claims off -------------------------------------------------------------------
+ncli 1 CONFIG SET typed-cache-size 0 >/dev/null
+load b:
+check_values b: "claims off"
+r=$(ranges 1 b:s)
+[ "${r:-0}" -ge 100 ] && ok "claims off: n1's set keeps a cloud range per write ($r ranges)" \
+    || fail "claims off: expected a range per write, n1's set has ${r:-no} ranges"
+finish
