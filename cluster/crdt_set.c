@@ -6,10 +6,13 @@
  *
  * State.
  *   context  every dot this state has seen: a clock (per actor, all dots
- *            up to the counter) and a cloud (the seen dots above a gap).
- *            Counters are the node's dot counters, which other keys share,
- *            so one key sees an actor's dots with gaps; the cloud keeps
- *            them exactly rather than claim the gaps were seen.
+ *            up to the counter) and a cloud (the seen dots above a gap,
+ *            as ranges of one actor's consecutive counters).  Counters
+ *            are the node's dot counters, which other keys share, so one
+ *            key sees an actor's dots with gaps; the cloud keeps them
+ *            exactly rather than assume the gaps were seen.  A caller
+ *            that knows a gap's dots went to other keys may say so
+ *            (crdt_set_claim), which keeps the cloud one range.
  *   members  sorted; each holds the dots of the adds that put it there
  *            and that no op has observed since (normally one), and a mark
  *            (below).
@@ -43,8 +46,10 @@
  *   varint nactors, nactors x u64 actor (LE), strictly ascending: exactly
  *          the actors of the clock and the cloud
  *   varint nclock,  x (varint actor index, varint counter >= 1), by index
- *   varint ncloud,  x (varint index, varint counter), by (index, counter),
- *                   each counter > clock + 1 (a contiguous dot is folded)
+ *   varint ncloud,  x (varint index, varint lo >= 1, varint hi - lo): the
+ *                   ranges, by (index, lo); each lo > clock + 1 (a range
+ *                   that continues the clock is folded), and one actor's
+ *                   ranges neither touch nor overlap
  *   varint nstable, x (varint index, varint counter >= 1), by index,
  *                   each <= the clock
  *   varint nmembers, then per member, by (bytes, length):
