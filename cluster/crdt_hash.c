@@ -600,8 +600,7 @@ int crdt_hash_empty(struct crdt_hash *h)
 int crdt_hash_claim(struct crdt_hash *h, uint64_t actor, uint64_t lo,
                     uint64_t hi)
 {
-    h->viewed = 0;
-    return crdt_set_claim(h->s, actor, lo, hi);
+    return crdt_set_claim(h->s, actor, lo, hi); /* no entry changes */
 }
 
 uint32_t crdt_hash_len(struct crdt_hash *h)

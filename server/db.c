@@ -521,9 +521,10 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
      * one went to other keys, and those it reserved for this op beyond
      * the ndots it used went nowhere: claimed, they keep the context one
      * range (docs/TYPES.md, "Claims").  Only when this op's reservation
-     * is the last issued for the key. */
+     * is the last issued for the key; alone, compaction below folds the
+     * whole context into the clock anyway. */
     uint64_t prev, newest, used_last = first->counter + ndots - 1;
-    if (n->cfg.typed_cache_size > 0 &&
+    if (!db_typed_alone(n) && n->cfg.typed_cache_size > 0 &&
         tcache_issued(db_tcache(n), key, klen, &prev, &newest) &&
         newest >= used_last && prev && prev < first->counter) {
         if (prev + 1 < first->counter)
