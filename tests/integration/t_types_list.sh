@@ -117,6 +117,15 @@ pushes 3 P y & p2=$!
 wait "$p1" "$p2"
 assert_eq 0 "$(cat "$WORK/x.replies" "$WORK/y.replies" | grep -vcx '[0-9]*')" \
     "both sides of the cut take their $((2 * PUSHES)) pushes"
+# With W=1 a push is answered before its replica has it: LSET names an
+# index, so the index LPOS reads on n2 must still be m3's when LSET runs
+# there, which holds once n2 has every push n3 took.
+side_converged() {
+    local a b
+    a=$(local_items 2 P); b=$(local_items 3 P)
+    [ "$(printf '%s\n' "$a" | grep -c .)" = $((2 * PUSHES + 5)) ] && [ "$a" = "$b" ]
+}
+wait_for 30 side_converged || fail "n2 and n3 do not hold the same $((2 * PUSHES + 5)) items 30 s after the pushes"
 assert_eq 1 "$(ncli 1 LREM P 0 m1)" "n1's side removes m1"
 assert_eq OK "$(ncli 2 LSET P "$(ncli 2 LPOS P m3)" M3)" "the other side LSETs m3 to M3"
 assert_eq "$((2 * PUSHES + 4))" "$(ncli 1 LLEN P)" "n1 alone sees its pushes and the old list less m1"
