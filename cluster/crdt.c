@@ -469,24 +469,6 @@ int crdt_seen_bytes(int type, const uint8_t *p, size_t len, struct vclock *out)
     return 0;
 }
 
-int crdt_clear_bytes(int type, const uint8_t *p, size_t len,
-                     const struct crdt_dot *dot, uint64_t ts_ms,
-                     const struct crdt_limits *lim, struct dbuf *out)
-{
-    const struct crdt_vt *vt = vt_of(type);
-    void *s = NULL;
-    if (!vt)
-        return DYN_EINVAL;
-    int rc = vt->decode(p, len, NULL, &s);
-    if (rc)
-        return rc;
-    rc = vt->clear(s, dot, ts_ms, lim);
-    if (rc == 0)
-        vt->encode(s, out);
-    vt->free(s);
-    return rc;
-}
-
 int crdt_compact_all_bytes(int type, const uint8_t *p, size_t len,
                            struct dbuf *out)
 {
@@ -529,9 +511,10 @@ int crdt_state_empty(int type, const void *s)
     return vt_of(type)->empty(s);
 }
 
-void crdt_state_seen(int type, const void *s, struct vclock *out)
+int crdt_state_clear(int type, void *s, const struct crdt_dot *dot,
+                     uint64_t ts_ms, const struct crdt_limits *lim)
 {
-    vt_of(type)->seen(s, out);
+    return vt_of(type)->clear(s, dot, ts_ms, lim);
 }
 
 void *crdt_state_join(int type, const void *a, const void *b)

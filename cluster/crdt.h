@@ -112,12 +112,6 @@ int crdt_empty_bytes(int type, const uint8_t *p, size_t len);
 /* Per actor, the highest dot the state has seen (its context, gaps
  * claimed).  0 or the decoder's error. */
 int crdt_seen_bytes(int type, const uint8_t *p, size_t len, struct vclock *out);
-/* DEL as an observed remove: every member the state holds goes (a
- * counter: a reset to absent with dot); the context stays, so an add
- * this state has not seen still wins a later join. */
-int crdt_clear_bytes(int type, const uint8_t *p, size_t len,
-                     const struct crdt_dot *dot, uint64_t ts_ms,
-                     const struct crdt_limits *lim, struct dbuf *out);
 /* Compaction with every dot the state has seen stable (a node that holds
  * the only copy); a counter is returned as is. */
 int crdt_compact_all_bytes(int type, const uint8_t *p, size_t len,
@@ -132,8 +126,12 @@ int crdt_state_decode(int type, const uint8_t *p, size_t len,
 void crdt_state_encode(int type, const void *s, struct dbuf *out);
 void crdt_state_free(int type, void *s); /* NULL: nothing */
 int crdt_state_empty(int type, const void *s);
-void crdt_state_seen(int type, const void *s, struct vclock *out);
 void *crdt_state_join(int type, const void *a, const void *b); /* new */
+/* DEL as an observed remove: every member the state holds goes (a
+ * counter: a reset to absent with dot); the context stays, so an add
+ * this state has not seen still wins a later join. */
+int crdt_state_clear(int type, void *s, const struct crdt_dot *dot,
+                     uint64_t ts_ms, const struct crdt_limits *lim);
 /* crdt_set_claim on the state's context (a counter: nothing to do). */
 int crdt_state_claim(int type, void *s, uint64_t actor, uint64_t lo,
                      uint64_t hi);

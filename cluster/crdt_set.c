@@ -987,6 +987,56 @@ static void rd_clock(struct crdt_rd *r, const uint64_t *t, uint64_t nt,
     }
 }
 
+/*
+ * The head of an encoded set, up to its cloud: the type byte, the actor
+ * table (into *t, the caller frees it; *nt entries), the clock and the
+ * cloud into s, each checked as crdt_set_decode checks them.  0,
+ * DYN_EINVAL, or DYN_ELIMIT past max_actors / max_dots (cloud ranges).
+ */
+static int rd_context(struct crdt_rd *r, uint32_t max_actors,
+                      uint32_t max_dots, struct crdt_set *s, uint64_t **t,
+                      uint64_t *nt)
+{
+    *t = NULL;
+    if (crdt_rd_u8(r) != CRDT_TYPE_SET)
+        return DYN_EINVAL;
+    *nt = crdt_rd_varint(r);
+    if (r->err)
+        return DYN_EINVAL;
+    if (*nt > max_actors)
+        return DYN_ELIMIT;
+    if (*nt > crdt_rd_left(r) / 8)
+        return DYN_EINVAL;
+    uint64_t *tab = *t = dyn_malloc((size_t)(*nt + 1) * sizeof(*tab));
+    for (uint64_t k = 0; k < *nt; k++) {
+        tab[k] = crdt_rd_u64(r);
+        if (k && tab[k] <= tab[k - 1])
+            return DYN_EINVAL;
+    }
+    rd_clock(r, tab, *nt, &s->clock);
+    uint64_t nc = crdt_rd_varint(r);
+    if (r->err)
+        return DYN_EINVAL;
+    if (nc > max_dots)
+        return DYN_ELIMIT;
+    if (nc > crdt_rd_left(r) / 3)
+        return DYN_EINVAL;
+    for (uint64_t k = 0; k < nc; k++) {
+        struct crange x;
+        if (rd_range(r, tab, *nt, &x) != 0 ||
+            x.lo <= vclock_get(&s->clock, x.actor) + 1)
+            return DYN_EINVAL;
+        const struct crange *prev = s->ncloud ? &s->cloud[s->ncloud - 1]
+                                              : NULL;
+        /* ascending; one actor's ranges neither touch nor overlap */
+        if (prev && (range_cmp(x.actor, x.lo, prev) <= 0 ||
+                     (prev->actor == x.actor && x.lo <= prev->hi + 1)))
+            return DYN_EINVAL;
+        push_range(s, x.actor, x.lo, x.hi);
+    }
+    return 0;
+}
+
 int crdt_set_decode(const uint8_t *p, size_t len,
                     const struct crdt_limits *lim, struct crdt_set **out)
 {
@@ -1003,47 +1053,12 @@ int crdt_set_decode(const uint8_t *p, size_t len,
 
     *out = NULL;
     crdt_rd_init(&r, p, len);
-    if (crdt_rd_u8(&r) != CRDT_TYPE_SET)
-        return DYN_EINVAL;
     struct crdt_set *s = crdt_set_new();
-    uint64_t nt = crdt_rd_varint(&r);
-    if (r.err)
+    uint64_t nt;
+    rc = rd_context(&r, max_actors, max_dots, s, &t, &nt);
+    if (rc)
         goto out;
-    if (nt > max_actors) {
-        rc = DYN_ELIMIT;
-        goto out;
-    }
-    if (nt > crdt_rd_left(&r) / 8)
-        goto out;
-    t = dyn_malloc((size_t)(nt + 1) * sizeof(*t));
-    for (uint64_t k = 0; k < nt; k++) {
-        t[k] = crdt_rd_u64(&r);
-        if (k && t[k] <= t[k - 1])
-            goto out;
-    }
-    rd_clock(&r, t, nt, &s->clock);
-    uint64_t nc = crdt_rd_varint(&r);
-    if (r.err)
-        goto out;
-    if (nc > max_dots) {
-        rc = DYN_ELIMIT;
-        goto out;
-    }
-    if (nc > crdt_rd_left(&r) / 3)
-        goto out;
-    for (uint64_t k = 0; k < nc; k++) {
-        struct crange x;
-        if (rd_range(&r, t, nt, &x) != 0 ||
-            x.lo <= vclock_get(&s->clock, x.actor) + 1)
-            goto out;
-        const struct crange *prev = s->ncloud ? &s->cloud[s->ncloud - 1]
-                                              : NULL;
-        /* ascending; one actor's ranges neither touch nor overlap */
-        if (prev && (range_cmp(x.actor, x.lo, prev) <= 0 ||
-                     (prev->actor == x.actor && x.lo <= prev->hi + 1)))
-            goto out;
-        push_range(s, x.actor, x.lo, x.hi);
-    }
+    rc = DYN_EINVAL;
     rd_clock(&r, t, nt, &s->stable);
     if (r.err)
         goto out;
@@ -1131,30 +1146,15 @@ void crdt_set_seen(const struct crdt_set *s, struct vclock *out)
 int crdt_set_seen_encoded(const uint8_t *p, size_t len, struct vclock *out)
 {
     struct crdt_rd r;
+    struct crdt_set *s = crdt_set_new();
+    uint64_t *t, nt;
     crdt_rd_init(&r, p, len);
-    if (crdt_rd_u8(&r) != CRDT_TYPE_SET)
-        return DYN_EINVAL;
-    uint64_t nt = crdt_rd_varint(&r);
-    if (r.err || nt > crdt_rd_left(&r) / 8)
-        return DYN_EINVAL;
-    uint64_t *t = dyn_malloc((size_t)(nt + 1) * sizeof(*t));
-    for (uint64_t k = 0; k < nt && !r.err; k++) {
-        t[k] = crdt_rd_u64(&r);
-        if (k && t[k] <= t[k - 1])
-            r.err = DYN_EINVAL;
-    }
-    vclock_clear(out);
-    rd_clock(&r, t, nt, out);
-    uint64_t nc = crdt_rd_varint(&r);
-    if (!r.err && nc > crdt_rd_left(&r) / 3)
-        r.err = DYN_EINVAL;
-    for (uint64_t k = 0; k < nc && !r.err; k++) {
-        struct crange x;
-        if (rd_range(&r, t, nt, &x) == 0 && x.hi > vclock_get(out, x.actor))
-            vclock_set(out, x.actor, x.hi, 0);
-    }
+    int rc = rd_context(&r, UINT32_MAX, UINT32_MAX, s, &t, &nt);
+    if (rc == 0)
+        crdt_set_seen(s, out);
     dyn_free(t);
-    return r.err;
+    crdt_set_free(s);
+    return rc ? DYN_EINVAL : 0;
 }
 
 static void describe_bytes(struct dbuf *out, const uint8_t *p, size_t len)

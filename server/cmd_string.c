@@ -610,7 +610,11 @@ static void string_counter_op(struct client *c, const struct dyn_arg *key,
     struct crdt_counter *ctr = NULL;
     int rc = 0;
     if (found && v->type == CRDT_TYPE_COUNTER) {
-        rc = crdt_counter_decode(v->state, v->slen, lim, &ctr);
+        /* the state the key's last write kept, else its encoding decoded */
+        struct db_typed t = { v->state, v->slen, v->expire_ms };
+        ctr = db_typed_take(n, key->p, key->len, CRDT_TYPE_COUNTER, &t);
+        if (!ctr)
+            rc = crdt_counter_decode(v->state, v->slen, lim, &ctr);
     } else if (found) {
         rc = crdt_counter_from_string(v->value, v->vlen, &v->dot, v->ts_ms,
                                       lim, &ctr);
@@ -637,14 +641,9 @@ static void string_counter_op(struct client *c, const struct dyn_arg *key,
         crdt_counter_free(ctr);
         return;
     }
-    struct dbuf enc;
-    dbuf_init(&enc);
-    crdt_counter_encode(ctr, &enc);
-    crdt_counter_free(ctr);
     size_t mark = c->obuf.len;
-    rc = db_typed_write(n, key->p, key->len, CRDT_TYPE_COUNTER, enc.p,
-                        enc.len, &dot, 1, ts, found ? v->expire_ms : 0);
-    dbuf_free(&enc);
+    rc = db_typed_write_state(n, key->p, key->len, CRDT_TYPE_COUNTER, ctr,
+                              &dot, 1, ts, found ? v->expire_ms : 0);
     if (rc != 0) {
         c->obuf.len = mark;
         c->errors++;

@@ -390,7 +390,21 @@ static int db_commit(struct node *n, const void *key, size_t klen,
 
 /* ---- typed values ------------------------------------------------------- */
 
-static struct tcache *db_tcache(struct node *n);
+/* The node's cache of decoded states (server/tcache.h) when
+ * typed-cache-size allows one, made here when main.c did not (unit tests,
+ * the simulation); NULL when it is off (CONFIG SET), after letting go of
+ * what it held: states and issued dots go stale while it is off. */
+static struct tcache *db_tcache(struct node *n)
+{
+    if (n->cfg.typed_cache_size <= 0) {
+        if (n->tcache)
+            tcache_clear(n->tcache);
+        return NULL;
+    }
+    if (!n->tcache)
+        n->tcache = tcache_new(node_random(n), crdt_state_free);
+    return n->tcache;
+}
 
 /* Remembers that this node's dots up to last were issued, the last of
  * them for key (the typed state cache keeps it: docs/TYPES.md "Claims");
@@ -398,11 +412,9 @@ static struct tcache *db_tcache(struct node *n);
 static void db_issued(struct node *n, const void *key, size_t klen,
                       uint64_t last)
 {
-    if (n->cfg.typed_cache_size > 0)
-        tcache_issue(db_tcache(n), key, klen, last,
-                     (uint64_t)n->cfg.typed_cache_size);
-    else if (n->tcache) /* off: what it knew goes stale, so it goes */
-        tcache_clear(n->tcache);
+    struct tcache *tc = db_tcache(n);
+    if (tc)
+        tcache_issue(tc, key, klen, last, (uint64_t)n->cfg.typed_cache_size);
 }
 
 int db_typed_alone(struct node *n)
@@ -470,24 +482,11 @@ static int db_unread_sibling(struct node *n, const struct object *o, int type,
     return 0;
 }
 
-/* The node's cache of decoded states (server/tcache.h); made here when
- * main.c did not (unit tests, the simulation). */
-static struct tcache *db_tcache(struct node *n)
-{
-    if (!n->tcache)
-        n->tcache = tcache_new(node_random(n), crdt_state_free);
-    return n->tcache;
-}
-
 void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
                     const struct db_typed *t)
 {
-    if (n->cfg.typed_cache_size <= 0) { /* off (CONFIG SET): let go */
-        if (n->tcache)
-            tcache_clear(n->tcache);
-        return NULL;
-    }
-    return tcache_take(db_tcache(n), key, klen, type, t->state, t->len);
+    struct tcache *tc = db_tcache(n);
+    return tc ? tcache_take(tc, key, klen, type, t->state, t->len) : NULL;
 }
 
 /* What a decoded state of len encoded bytes is charged in the cache: its
@@ -503,6 +502,7 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
                          uint32_t ndots, uint64_t ts_ms, int64_t expire_ms)
 {
     const struct object *cur = store_get(n->store, key, klen);
+    struct tcache *tc = db_tcache(n);
     struct sibling un;
     dyn_assert(first->actor == n->actor && ndots >= 1);
     if (cur && db_unread_sibling(n, cur, type, &un)) {
@@ -524,8 +524,8 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
      * is the last issued for the key; alone, compaction below folds the
      * whole context into the clock anyway. */
     uint64_t prev, newest, used_last = first->counter + ndots - 1;
-    if (!db_typed_alone(n) && n->cfg.typed_cache_size > 0 &&
-        tcache_issued(db_tcache(n), key, klen, &prev, &newest) &&
+    if (!db_typed_alone(n) && tc &&
+        tcache_issued(tc, key, klen, &prev, &newest) &&
         newest >= used_last && prev && prev < first->counter) {
         if (prev + 1 < first->counter)
             (void)crdt_state_claim(type, state, n->actor, prev + 1,
@@ -552,7 +552,6 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
             db_expire_key(n, key, klen);
             cur = NULL;
         }
-        uint64_t last = first->counter + ndots - 1;
         struct object_write ow = {
             .type = type,
             .value = enc.p,
@@ -563,15 +562,15 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
             .actor = n->actor,
             .now_ms = ts_ms,
             .max_ctx_entries = (uint32_t)n->cfg.vclock_max_entries,
-            .min_counter = last,
-            .max_counter = last,
+            .min_counter = used_last,
+            .max_counter = used_last,
         };
         rc = db_commit(n, key, klen, cur, &ow, &local);
     } else {
         vclock_free(&local);
     }
-    if (rc == 0 && n->cfg.typed_cache_size > 0)
-        tcache_put(db_tcache(n), key, klen, type, state,
+    if (rc == 0 && tc)
+        tcache_put(tc, key, klen, type, state,
                    (const uint8_t *)enc.p, enc.len, db_state_cost(enc.len),
                    (uint64_t)n->cfg.typed_cache_size);
     else
@@ -619,28 +618,20 @@ static int db_write_typed_string(struct node *n, const void *key,
     }
     struct crdt_dot dot;
     uint64_t ts;
-    struct dbuf out;
-    dbuf_init(&out);
+    void *st = NULL;
     db_typed_dots(n, key, klen, 1, &dot, &ts);
-    int rc;
-    if (s.type == CRDT_TYPE_COUNTER) {
-        struct crdt_counter *c = NULL;
-        rc = crdt_counter_decode(s.value, s.vlen, NULL, &c);
-        if (rc == 0)
-            rc = crdt_counter_reset(c, w->tombstone ? NULL : w->value,
-                                    w->vlen, &dot, ts, db_crdt_limits(n));
-        if (rc == 0)
-            crdt_counter_encode(c, &out);
-        crdt_counter_free(c);
-    } else {
-        rc = crdt_clear_bytes(s.type, s.value, s.vlen, &dot, ts,
-                              db_crdt_limits(n), &out);
+    int rc = crdt_state_decode(s.type, s.value, s.vlen, NULL, &st);
+    if (rc == 0 && s.type == CRDT_TYPE_COUNTER)
+        rc = crdt_counter_reset(st, w->tombstone ? NULL : w->value, w->vlen,
+                                &dot, ts, db_crdt_limits(n));
+    else if (rc == 0)
+        rc = crdt_state_clear(s.type, st, &dot, ts, db_crdt_limits(n));
+    if (rc != 0) {
+        crdt_state_free(s.type, st);
+        return rc;
     }
-    if (rc == 0)
-        rc = db_typed_write(n, key, klen, s.type, out.p, out.len, &dot, 1, ts,
-                            w->tombstone ? 0 : w->expire_ms);
-    dbuf_free(&out);
-    return rc;
+    return db_typed_write_state(n, key, klen, s.type, st, &dot, 1, ts,
+                                w->tombstone ? 0 : w->expire_ms);
 }
 
 struct db_keys {

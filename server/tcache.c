@@ -85,30 +85,34 @@ static void lru_push(struct tcache *c, struct tentry *e)
     c->newest = e;
 }
 
-/* Unlinks *pp's entry everywhere and frees it; its state too when
- * free_it. */
 uint64_t tcache_entry_cost(size_t klen)
 {
     return sizeof(struct tentry) + klen;
 }
 
-static uint64_t entry_base(size_t klen)
+/* e's state, which leaves it (NULL if it had none); the entry stays,
+ * charged its own size. */
+static void *detach_state(struct tcache *c, struct tentry *e)
 {
-    return tcache_entry_cost(klen);
+    void *s = e->state;
+    if (!s)
+        return NULL;
+    e->state = NULL;
+    c->st.entries--;
+    c->st.bytes -= e->cost - tcache_entry_cost(e->klen);
+    e->cost = tcache_entry_cost(e->klen);
+    return s;
 }
 
 /* Lets go of e's state (freed), keeping the entry. */
 static void drop_state(struct tcache *c, struct tentry *e)
 {
-    if (!e->state)
-        return;
-    c->free_state(e->type, e->state);
-    e->state = NULL;
-    c->st.entries--;
-    c->st.bytes -= e->cost - entry_base(e->klen);
-    e->cost = entry_base(e->klen);
+    void *s = detach_state(c, e);
+    if (s)
+        c->free_state(e->type, s);
 }
 
+/* Unlinks *pp's entry everywhere and frees it, its state too. */
 static void remove_at(struct tcache *c, struct tentry **pp)
 {
     struct tentry *e = *pp;
@@ -163,13 +167,8 @@ void *tcache_take(struct tcache *c, const void *key, size_t klen, int type,
         c->st.misses++;
         return NULL;
     }
-    void *s = e->state;
-    e->state = NULL; /* the caller's now; the entry stays */
-    c->st.entries--;
-    c->st.bytes -= e->cost - entry_base(klen);
-    e->cost = entry_base(klen);
     c->st.hits++;
-    return s;
+    return detach_state(c, e); /* the caller's now; the entry stays */
 }
 
 static void grow(struct tcache *c)
@@ -205,7 +204,7 @@ static struct tentry *entry_of(struct tcache *c, const void *key,
     }
     e = dyn_calloc(1, sizeof(*e) + klen);
     e->khash = kh;
-    e->cost = entry_base(klen);
+    e->cost = tcache_entry_cost(klen);
     e->klen = klen;
     memcpy(e->key, key, klen);
     if (c->st.tracked + 1 > c->nb)
