@@ -17,15 +17,28 @@ cluster_start 3 --n 3 --r 2 --w 2 --anti-entropy-interval-ms 3600000
 ranges() {
     ncli "$1" DYNAMO.LOCAL "$2" | sed -n 's/.*cloud[ =][0-9]* dots in \([0-9]*\) ranges.*/\1/p' | head -1
 }
-# load PREFIX: 200 rounds through n1 of one write to each typed value
-# and two writes of other keys.
+# other_key PREFIX: a key whose coordinator (its first replica) is the
+# set's, so that every write of it takes that node's next dot and leaves
+# the set a gap (keys are placed by hash: which node coordinates a given
+# key is not up to the test).
+other_key() {
+    local co i
+    co=$(replicas "${1}s" | cut -d' ' -f1)
+    for ((i = 0; i < 500; i++)); do
+        [ "$(replicas "${1}other$i" | cut -d' ' -f1)" = "$co" ] && { echo "${1}other$i"; return 0; }
+    done
+    return 1
+}
+# load PREFIX: 200 rounds through n1 of one write to each typed value and
+# two writes of another key that the set's coordinator coordinates too.
 load() {
-    local p=$1 i
+    local p=$1 i o
+    o=$(other_key "$p") || harness_error "no key coordinated with ${p}s"
     for ((i = 1; i <= 200; i++)); do
         echo "SADD ${p}s m$((i % 50))"
-        echo "SET ${p}other:$i v"
+        echo "SET $o v$i"
         echo "HSET ${p}h f$((i % 20)) $i"
-        echo "SET ${p}other2:$i v"
+        echo "SET $o w$i"
         echo "ZADD ${p}z $i m$((i % 30))"
         echo "RPUSH ${p}l $i"
     done | ncli 1 >/dev/null
