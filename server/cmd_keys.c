@@ -76,15 +76,13 @@ static int keys_write_value(struct client *c, const void *key, size_t klen,
         dyn_free(copy);
         return rc;
     }
+    /* v->state stays valid: db_typed_write decodes it before it changes
+     * the store, and issuing dots touches only the cache */
     struct crdt_dot dot;
     uint64_t ts;
-    uint8_t *copy = dyn_memdup(v->state, v->slen);
-    uint32_t slen = v->slen;
-    int type = v->type;
     db_typed_dots(c->node, key, klen, 1, &dot, &ts);
-    int rc = db_typed_write(c->node, key, klen, type, copy, slen, &dot, 1,
-                            ts, expire_ms);
-    dyn_free(copy);
+    int rc = db_typed_write(c->node, key, klen, v->type, v->state, v->slen,
+                            &dot, 1, ts, expire_ms);
     if (rc == 0)
         return 0;
     c->errors++;
