@@ -522,6 +522,15 @@ void *crdt_state_join(int type, const void *a, const void *b)
     return vt_of(type)->join(a, b);
 }
 
+int crdt_state_pin(int type, void *s, int on)
+{
+    if (type != CRDT_TYPE_SET)
+        return 0;
+    if (s)
+        crdt_set_pin(s, on);
+    return 1;
+}
+
 int crdt_state_claim(int type, void *s, uint64_t actor, uint64_t lo,
                      uint64_t hi)
 {

@@ -132,6 +132,9 @@ void *crdt_state_join(int type, const void *a, const void *b); /* new */
  * this state has not seen still wins a later join. */
 int crdt_state_clear(int type, void *s, const struct crdt_dot *dot,
                      uint64_t ts_ms, const struct crdt_limits *lim);
+/* Pins (on = 1) or unpins a state, as crdt_set_pin: 1, or 0 for a type
+ * whose states cannot be pinned (nothing done).  s NULL: only the answer. */
+int crdt_state_pin(int type, void *s, int on);
 /* crdt_set_claim on the state's context (a counter: nothing to do). */
 int crdt_state_claim(int type, void *s, uint64_t actor, uint64_t lo,
                      uint64_t hi);
@@ -245,6 +248,9 @@ struct crdt_set; /* opaque */
 
 struct crdt_set *crdt_set_new(void);
 void crdt_set_free(struct crdt_set *s);
+/* A pinned set is its owner's (server/tcache.h lends the states it keeps):
+ * crdt_set_free does nothing to it until the owner unpins it. */
+void crdt_set_pin(struct crdt_set *s, int on);
 struct crdt_set *crdt_set_dup(const struct crdt_set *s);
 
 /* SADD of one member: its observed dots are replaced by dot.  *added: 1

@@ -91,6 +91,7 @@ struct crdt_set {
                            * above the clock's counter + 1 */
     uint32_t n, cap;
     struct smember *m; /* sorted by crdt_bytes_cmp */
+    int pinned; /* crdt_set_pin: crdt_set_free leaves it alone */
 };
 
 static int dot_cmp(const struct crdt_dot *a, const struct crdt_dot *b)
@@ -116,7 +117,7 @@ static void member_clear(struct smember *m)
 
 void crdt_set_free(struct crdt_set *s)
 {
-    if (!s)
+    if (!s || s->pinned)
         return;
     for (uint32_t k = 0; k < s->n; k++)
         member_clear(&s->m[k]);
@@ -125,6 +126,11 @@ void crdt_set_free(struct crdt_set *s)
     vclock_free(&s->clock);
     vclock_free(&s->stable);
     dyn_free(s);
+}
+
+void crdt_set_pin(struct crdt_set *s, int on)
+{
+    s->pinned = on;
 }
 
 /* Appends a member taking p and dots (owned by the set afterwards). */

@@ -529,6 +529,9 @@ static void server_info_dynamo(struct node *n, struct dbuf *b)
     }
     dbuf_printf(b, "tombstones_reaped:%" PRIu64 "\r\n", s->tombstones_reaped);
     dbuf_printf(b, "typed_compactions:%" PRIu64 "\r\n", s->typed_compactions);
+    dbuf_printf(b, "typed_writes_deferred:%" PRIu64
+                "\r\ntyped_encodes_deferred:%" PRIu64 "\r\n",
+                s->typed_writes_deferred, s->typed_encodes_deferred);
     struct tcache_stats tc = { 0 };
     if (n->tcache)
         tcache_stats(n->tcache, &tc);

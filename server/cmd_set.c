@@ -127,59 +127,90 @@ static void set_member_at(const struct crdt_set *s, uint32_t i,
     *p = m;
 }
 
+/* How set_read reads a key. */
+enum set_mode {
+    SET_COPY,  /* a copy of the set, not counted as a keyspace read */
+    SET_READ,  /* a copy, counted as a keyspace hit or miss (Redis's
+                * reads count) */
+    SET_TAKE,  /* the set the op will write (db_typed_take_write): it may
+                * be the node's own deferred state, which the caller
+                * changes, writes or frees like a copy */
+};
+
+/* What an op that adds the members args[0..n) may add to a set's
+ * encoding (db_typed_take_write's reserve). */
+static uint64_t set_reserve(const struct dyn_arg *args, int n)
+{
+    uint64_t r = 64;
+    for (int i = 0; i < n; i++)
+        r += args[i].len + 64;
+    return r;
+}
+
 /*
- * key's set, decoded into *out (owned by the caller).  1: a set; 0: no
- * key (or an empty set), *out NULL; -1: replied WRONGTYPE or a corrupt
- * state.  read: count a keyspace hit or miss, as Redis's reads do.
+ * key's set into *out (the caller's to free; see enum set_mode).  1: a
+ * set; 0: no key (or an empty set), *out NULL; -1: replied WRONGTYPE or
+ * a corrupt state.  reserve: SET_TAKE's (set_reserve), else 0.
  */
 static int set_read(struct client *c, const struct dyn_arg *key,
-                    struct crdt_set **out, int64_t *expire_ms, int read)
+                    struct crdt_set **out, int64_t *expire_ms,
+                    enum set_mode mode, uint64_t reserve)
 {
     struct node *n = c->node;
-    struct db_typed t;
-    int rc = db_typed_lookup(n, key->p, key->len, CRDT_TYPE_SET, &t);
+    int64_t exp = 0;
+    int rc;
     *out = NULL;
     if (expire_ms)
         *expire_ms = 0;
+    if (mode == SET_TAKE) {
+        void *st = NULL;
+        rc = db_typed_take_write(n, key->p, key->len, CRDT_TYPE_SET, &st,
+                                 &exp, reserve);
+        *out = st;
+    } else {
+        struct db_typed t;
+        rc = db_typed_lookup(n, key->p, key->len, CRDT_TYPE_SET, &t);
+        if (rc == 1) {
+            exp = t.expire_ms;
+            int d = crdt_set_decode(t.state, t.len, db_crdt_limits(n), out);
+            if (d != 0)
+                rc = d;
+        }
+        if (mode == SET_READ && rc == 1)
+            n->stats.keyspace_hits++;
+        else if (mode == SET_READ && rc == 0)
+            n->stats.keyspace_misses++;
+    }
     if (rc == DB_WRONGTYPE) {
         client_error(c, ERR_WRONGTYPE);
         return -1;
     }
-    if (rc != 1) {
-        if (read)
-            n->stats.keyspace_misses++;
-        return 0;
-    }
-    if (read)
-        n->stats.keyspace_hits++;
-    /* a write takes the state kept from the last write; a read decodes
-     * its own copy and leaves that one for the next write */
-    *out = read ? NULL : db_typed_take(n, key->p, key->len, CRDT_TYPE_SET, &t);
-    rc = *out ? 0 : crdt_set_decode(t.state, t.len, db_crdt_limits(n), out);
     if (rc == DYN_ELIMIT) {
         client_error(c, "ERR stored set exceeds this node's crdt limits "
                         "(were they lowered?)");
         return -1;
     }
-    if (rc != 0) {
+    if (rc < 0) {
         dlog(DLOG_WARNING, "set key '%.*s': stored state does not decode",
              (int)DYN_MIN(key->len, (size_t)128), key->p);
         client_error(c, "ERR corrupt value");
         return -1;
     }
-    if (expire_ms)
-        *expire_ms = t.expire_ms;
-    return 1;
+    if (rc == 1 && expire_ms)
+        *expire_ms = exp;
+    return rc;
 }
 
 /* The sets of n keys into sets[] (NULL for an absent key), in argument
- * order, each checked as Redis checks them (read: as set_read).  0, or -1
- * after replying with every set freed. */
+ * order, each checked as Redis checks them (read: counted as set_read's
+ * SET_READ, else copies as SET_COPY).  0, or -1 after replying with every
+ * set freed. */
 static int set_read_keys(struct client *c, const struct dyn_arg *keys, int n,
                          struct crdt_set **sets, int read)
 {
     for (int i = 0; i < n; i++) {
-        if (set_read(c, &keys[i], &sets[i], NULL, read) < 0) {
+        if (set_read(c, &keys[i], &sets[i], NULL,
+                     read ? SET_READ : SET_COPY, 0) < 0) {
             for (int j = 0; j < i; j++)
                 crdt_set_free(sets[j]);
             return -1;
@@ -368,7 +399,8 @@ static void set_sadd(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct crdt_set *s;
     int64_t expire;
-    int rc = set_read(c, &argv[1], &s, &expire, 0);
+    int rc = set_read(c, &argv[1], &s, &expire, SET_TAKE,
+                      set_reserve(argv + 2, argc - 2));
     if (rc < 0)
         return;
     if (rc == 0)
@@ -387,7 +419,8 @@ static void set_srem(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct crdt_set *s;
     int64_t expire;
-    int rc = set_read(c, &argv[1], &s, &expire, 0);
+    int rc = set_read(c, &argv[1], &s, &expire, SET_TAKE,
+                      set_reserve(NULL, 0));
     if (rc <= 0) {
         if (rc == 0)
             reply_int(&c->obuf, 0);
@@ -409,7 +442,7 @@ static void set_smembers(struct client *c, int argc,
 {
     (void)argc;
     struct crdt_set *s;
-    if (set_read(c, &argv[1], &s, NULL, 1) < 0)
+    if (set_read(c, &argv[1], &s, NULL, SET_READ, 0) < 0)
         return;
     set_reply_all(c, s, 1);
     crdt_set_free(s);
@@ -420,7 +453,7 @@ static void set_sismember(struct client *c, int argc,
 {
     (void)argc;
     struct crdt_set *s;
-    int rc = set_read(c, &argv[1], &s, NULL, 1);
+    int rc = set_read(c, &argv[1], &s, NULL, SET_READ, 0);
     if (rc < 0)
         return;
     reply_int(&c->obuf, rc && crdt_set_contains(s, argv[2].p, argv[2].len));
@@ -431,7 +464,7 @@ static void set_smismember(struct client *c, int argc,
                            const struct dyn_arg *argv)
 {
     struct crdt_set *s;
-    int rc = set_read(c, &argv[1], &s, NULL, 1);
+    int rc = set_read(c, &argv[1], &s, NULL, SET_READ, 0);
     if (rc < 0)
         return;
     reply_array(&c->obuf, argc - 2);
@@ -445,7 +478,7 @@ static void set_scard(struct client *c, int argc, const struct dyn_arg *argv)
 {
     (void)argc;
     struct crdt_set *s;
-    int rc = set_read(c, &argv[1], &s, NULL, 1);
+    int rc = set_read(c, &argv[1], &s, NULL, SET_READ, 0);
     if (rc < 0)
         return;
     reply_int(&c->obuf, rc ? crdt_set_card(s) : 0);
@@ -463,7 +496,8 @@ static void set_spop_count(struct client *c, const struct dyn_arg *argv)
     }
     struct crdt_set *s;
     int64_t expire;
-    int rc = set_read(c, &argv[1], &s, &expire, 0);
+    int rc = set_read(c, &argv[1], &s, &expire, SET_TAKE,
+                      set_reserve(NULL, 0));
     if (rc < 0)
         return;
     if (rc == 0 || count == 0) {
@@ -508,7 +542,8 @@ static void set_spop(struct client *c, int argc, const struct dyn_arg *argv)
     }
     struct crdt_set *s;
     int64_t expire;
-    int rc = set_read(c, &argv[1], &s, &expire, 0);
+    int rc = set_read(c, &argv[1], &s, &expire, SET_TAKE,
+                      set_reserve(NULL, 0));
     if (rc <= 0) {
         if (rc == 0)
             reply_null(&c->obuf, c->resp);
@@ -540,7 +575,7 @@ static void set_srandmember_count(struct client *c,
         return;
     }
     struct crdt_set *s;
-    int rc = set_read(c, &argv[1], &s, NULL, 1);
+    int rc = set_read(c, &argv[1], &s, NULL, SET_READ, 0);
     if (rc < 0)
         return;
     if (rc == 0 || count == 0) {
@@ -598,7 +633,7 @@ static void set_srandmember(struct client *c, int argc,
         return;
     }
     struct crdt_set *s;
-    int rc = set_read(c, &argv[1], &s, NULL, 1);
+    int rc = set_read(c, &argv[1], &s, NULL, SET_READ, 0);
     if (rc <= 0) {
         if (rc == 0)
             reply_null(&c->obuf, c->resp);
@@ -636,7 +671,7 @@ static void set_sscan(struct client *c, int argc, const struct dyn_arg *argv)
         return;
     }
     struct crdt_set *s;
-    int rc = set_read(c, &argv[1], &s, NULL, 1);
+    int rc = set_read(c, &argv[1], &s, NULL, SET_READ, 0);
     if (rc < 0)
         return;
     if (rc == 0) { /* Redis answers before it reads the options */
@@ -857,7 +892,7 @@ static void set_store_result(struct client *c, const struct dyn_arg *dst,
     size_t mark = c->obuf.len;
     int rc = db_typed_lookup(n, dst->p, dst->len, CRDT_TYPE_SET, &t);
     if (rc == 1) {
-        if (set_read(c, dst, &s, NULL, 0) < 0)
+        if (set_read(c, dst, &s, NULL, SET_COPY, 0) < 0)
             return;
         crdt_set_clear(s);
     }
@@ -969,13 +1004,13 @@ static void set_smove(struct client *c, int argc, const struct dyn_arg *argv)
     int64_t from_exp, to_exp;
     /* Redis's order: an absent source answers 0 before the destination's
      * type is looked at. */
-    int rc = set_read(c, src, &from, &from_exp, 0);
+    int rc = set_read(c, src, &from, &from_exp, SET_TAKE, set_reserve(NULL, 0));
     if (rc <= 0) {
         if (rc == 0)
             reply_int(&c->obuf, 0);
         return;
     }
-    rc = set_read(c, dst, &to, &to_exp, 0);
+    rc = set_read(c, dst, &to, &to_exp, SET_TAKE, set_reserve(m, 1));
     if (rc < 0) {
         crdt_set_free(from);
         return;

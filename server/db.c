@@ -390,10 +390,122 @@ static int db_commit(struct node *n, const void *key, size_t klen,
 
 /* ---- typed values ------------------------------------------------------- */
 
+/*
+ * Deferred encoding.  On a node alone with storage memory (no engine to
+ * log to, no replica to send to), a typed write need not encode its state
+ * at all: the decoded state, kept in the cache, is the key's value, and
+ * the store's object stays as the last encoding left it, marked stale
+ * (store_defer).  The first read of the key's object -- any command that
+ * reads bytes (a read, TYPE, DYNAMO.LOCAL, EXPIRE ...), a Merkle tree, the
+ * cache evicting or clearing it -- calls db_materialize, which encodes the
+ * state and builds the object exactly as the chain of writes would have:
+ * the last write's dot and time, and for context the stale object's clock
+ * with the write before it (each write's context is the previous
+ * object's clock).  tests/unit/test_db.c checks that the bytes are those
+ * of writes encoded one by one.
+ *
+ * So a run of writes to a key costs its ops, not its size.  The state is
+ * lent to the op (db_typed_take_write) and stays the cache's, pinned:
+ * an op that fails and frees it frees nothing.  A key qualifies while its
+ * object is one visible typed sibling without expiry, the state stays
+ * non-empty, and a bound on its encoding (the last encoding's size plus
+ * each op's reserve) stays within proto-max-bulk-len; anything else
+ * encodes (the write path below, exactly as before).  Only types whose
+ * states can be pinned defer (sets, for now).  Compaction, which alone
+ * runs on every encoded write, runs on a deferred state every
+ * DB_DEFER_COMPACT writes, which keeps its context one range, and when it
+ * is encoded; compacting later gives the same state (marks replace dots
+ * whenever it runs).
+ */
+#define DB_DEFER_COMPACT 16
+
+/* What a decoded state of len encoded bytes is charged in the cache: its
+ * members' own allocations (bytes, dots, the member record) come to about
+ * four times the encoding, plus the state's fixed part. */
+static uint64_t db_state_cost(size_t len)
+{
+    return 4 * (uint64_t)len + 256;
+}
+
+static void db_state_free(int type, void *s)
+{
+    (void)crdt_state_pin(type, s, 0);
+    crdt_state_free(type, s);
+}
+
+static void db_state_pin(int type, void *s, int on)
+{
+    (void)crdt_state_pin(type, s, on);
+}
+
+/* The cache lets go of key's deferred state: encode it into the store. */
+static void db_flush_key(void *ctx, const void *key, size_t klen)
+{
+    struct node *n = ctx;
+    (void)store_get(n->store, key, klen);
+}
+
+/* The store's materializer: key's deferred state as the object the
+ * writes that changed it would have stored (see the essay). */
+static struct object *db_materialize(void *ctx, const void *key, size_t klen,
+                                     const struct object *stale)
+{
+    struct node *n = ctx;
+    int type = 0, pending = 0;
+    struct tcache_write *w = NULL;
+    void *st = n->tcache ? tcache_peek(n->tcache, key, klen, &type, &pending,
+                                       &w)
+                         : NULL;
+    dyn_assert(st && pending); /* a stale object's value is in the cache */
+    (void)crdt_state_compact_all(type, st);
+    struct dbuf enc;
+    dbuf_init(&enc);
+    crdt_state_encode(type, st, &enc);
+    if (enc.len > (uint64_t)n->cfg.proto_max_bulk_len)
+        dlog(DLOG_WARNING, "typed key '%.*s' encodes to %zu bytes, above "
+             "proto-max-bulk-len", (int)DYN_MIN(klen, (size_t)64),
+             (const char *)key, enc.len);
+    struct vclock local;
+    vclock_init(&local);
+    object_clock(stale, &local);
+    if (w->prev_dot > vclock_get(&local, n->actor))
+        vclock_set(&local, n->actor, w->prev_dot, w->prev_ts);
+    struct object_write ow = {
+        .type = type,
+        .value = enc.p,
+        .vlen = enc.len,
+        .actor = n->actor,
+        .ctx = &local,
+        .now_ms = w->ts,
+        .max_ctx_entries = (uint32_t)n->cfg.vclock_max_entries,
+        .min_counter = w->dot,
+        .max_counter = w->dot,
+    };
+    uint32_t pruned = 0;
+    struct object *o = object_write(stale, &ow, &pruned);
+    dyn_assert(o != NULL); /* its dot is above every dot the stale one has */
+    n->stats.vclock_prunes += pruned;
+    n->stats.typed_encodes_deferred++;
+    tcache_settle(n->tcache, key, klen, (const uint8_t *)enc.p, enc.len,
+                  db_state_cost(enc.len));
+    vclock_free(&local);
+    dbuf_free(&enc);
+    return o;
+}
+
+struct tcache *db_tcache_new(struct node *n, uint64_t seed)
+{
+    struct tcache *c = tcache_new(seed, db_state_free);
+    tcache_set_owner(c, db_flush_key, db_state_pin, n);
+    store_set_materializer(n->store, db_materialize, n);
+    return c;
+}
+
 /* The node's cache of decoded states (server/tcache.h) when
  * typed-cache-size allows one, made here when main.c did not (unit tests,
  * the simulation); NULL when it is off (CONFIG SET), after letting go of
- * what it held: states and issued dots go stale while it is off. */
+ * what it held (deferred states are encoded into the store first):
+ * states and issued dots go stale while it is off. */
 static struct tcache *db_tcache(struct node *n)
 {
     if (n->cfg.typed_cache_size <= 0) {
@@ -402,8 +514,126 @@ static struct tcache *db_tcache(struct node *n)
         return NULL;
     }
     if (!n->tcache)
-        n->tcache = tcache_new(node_random(n), crdt_state_free);
+        n->tcache = db_tcache_new(n, node_random(n));
     return n->tcache;
+}
+
+/* 1 when the node may defer typed encodings at all (see the essay). */
+static int db_defer_ok(struct node *n)
+{
+    return n->tcache && n->cfg.typed_cache_size > 0 &&
+           n->cfg.storage != STORAGE_DISK && db_typed_alone(n) && store_get_kind(n->store) == STORE_MEMORY &&
+           !vhist_on(&n->versions);
+}
+
+/* 1 when cur (not stale) is one visible version of type without expiry:
+ * a write over it may be deferred. */
+static int db_defer_base(const struct object *cur, int type)
+{
+    if (!cur || object_nsiblings(cur) != 1)
+        return 0;
+    struct sibling s;
+    object_sibling(cur, 0, &s);
+    return s.type == type && !s.tombstone && s.expire_ms == 0;
+}
+
+int db_typed_take_write(struct node *n, const void *key, size_t klen,
+                        int type, void **state, int64_t *expire_ms,
+                        uint64_t reserve)
+{
+    *state = NULL;
+    *expire_ms = 0;
+    struct tcache *tc = db_tcache(n);
+    uint64_t limit = (uint64_t)n->cfg.proto_max_bulk_len;
+    int ptype = 0, pending = 0, stale = 0;
+    struct tcache_write *w = NULL;
+    if (tc)
+        (void)store_peek(n->store, key, klen, &stale);
+    if (stale) {
+        void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
+        dyn_assert(p && pending);
+        if (ptype != type)
+            return DB_WRONGTYPE; /* the visible value is of ptype */
+        if (db_defer_ok(n) && w->bound <= limit && reserve <= limit - w->bound) {
+            w->reserve = reserve;
+            tcache_lend(tc, key, klen, 1);
+            *state = p;
+            return 1;
+        }
+        (void)store_get(n->store, key, klen); /* encoded: as below */
+    }
+    struct db_typed t;
+    int rc = db_typed_lookup(n, key, klen, type, &t);
+    if (rc != 1)
+        return rc;
+    *expire_ms = t.expire_ms;
+    if (tc && db_defer_ok(n) && crdt_state_pin(type, NULL, 0) &&
+        t.len <= limit && reserve <= limit - t.len &&
+        tcache_current(tc, key, klen, type, t.state, t.len) &&
+        db_defer_base(store_peek(n->store, key, klen, &stale), type)) {
+        void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
+        memset(w, 0, sizeof(*w));
+        w->bound = t.len;
+        w->reserve = reserve;
+        tcache_lend(tc, key, klen, 0);
+        *state = p;
+        return 1;
+    }
+    void *s = db_typed_take(n, key, klen, type, &t);
+    if (!s) {
+        rc = crdt_state_decode(type, t.state, t.len, db_crdt_limits(n), &s);
+        if (rc)
+            return rc;
+    }
+    *state = s;
+    return 1;
+}
+
+void db_typed_end(struct node *n)
+{
+    if (n->tcache)
+        tcache_end_lends(n->tcache);
+}
+
+/* The write of a state db_typed_take_write lent, deferred when it may be
+ * (the essay): 1 when it was, 0 when the caller encodes it. */
+static int db_typed_defer(struct node *n, const void *key, size_t klen,
+                          int type, void *state, uint64_t used,
+                          uint64_t ts_ms, int64_t expire_ms)
+{
+    struct tcache *tc = n->tcache;
+    int ptype = 0, pending = 0, stale = 0;
+    struct tcache_write *w = NULL;
+    if (!tc || tcache_peek(tc, key, klen, &ptype, &pending, &w) != state ||
+        ptype != type || expire_ms != 0 || !db_defer_ok(n) ||
+        crdt_state_empty(type, state))
+        return 0;
+    if (!pending) {
+        const struct object *cur = store_peek(n->store, key, klen, &stale);
+        if (stale || !db_defer_base(cur, type) ||
+            store_defer(n->store, key, klen) != 0)
+            return 0;
+        w->prev_dot = w->prev_ts = 0;
+        w->ops = 0;
+    } else {
+        w->prev_dot = w->dot;
+        w->prev_ts = w->ts;
+    }
+    w->dot = used;
+    w->ts = ts_ms;
+    w->bound += w->reserve;
+    w->reserve = 0;
+    w->ops++;
+    tcache_lend(tc, key, klen, 1);
+    if (w->ops % DB_DEFER_COMPACT == 0)
+        (void)crdt_state_compact_all(type, state);
+    if (used > n->dot_counter)
+        n->dot_counter = used;
+    db_issued(n, key, klen, used);
+    n->stats.typed_writes_deferred++;
+    tcache_charge(tc, key, klen, db_state_cost(w->bound),
+                  (uint64_t)n->cfg.typed_cache_size);
+    return 1;
 }
 
 /* Remembers that this node's dots up to last were issued, the last of
@@ -489,18 +719,14 @@ void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
     return tc ? tcache_take(tc, key, klen, type, t->state, t->len) : NULL;
 }
 
-/* What a decoded state of len encoded bytes is charged in the cache: its
- * members' own allocations (bytes, dots, the member record) come to about
- * four times the encoding, plus the state's fixed part. */
-static uint64_t db_state_cost(size_t len)
-{
-    return 4 * (uint64_t)len + 256;
-}
-
 int db_typed_write_state(struct node *n, const void *key, size_t klen,
                          int type, void *state, const struct crdt_dot *first,
                          uint32_t ndots, uint64_t ts_ms, int64_t expire_ms)
 {
+    dyn_assert(ndots >= 1);
+    if (db_typed_defer(n, key, klen, type, state,
+                       first->counter + ndots - 1, ts_ms, expire_ms))
+        return 0;
     const struct object *cur = store_get(n->store, key, klen);
     struct tcache *tc = db_tcache(n);
     struct sibling un;

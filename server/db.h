@@ -104,6 +104,26 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
  * hands it to db_typed_write_state. */
 void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
                     const struct db_typed *t);
+/*
+ * The state an op that writes key starts from, in *state: 1 (a value of
+ * type), 0 (absent, expired or empty; *state NULL), DB_WRONGTYPE, or a
+ * decoder's error.  *expire_ms: the key's expiry.  reserve: at least the
+ * bytes the op may add to the state's encoding (its arguments, plus 64
+ * per argument).  The caller changes the state and hands it to
+ * db_typed_write_state, or frees it: a state the node keeps for a
+ * deferred write (db.c, "Deferred encoding") stays the node's, and is
+ * pinned so that freeing it does nothing; db_typed_end calls after the
+ * command end what it lent.
+ */
+int db_typed_take_write(struct node *n, const void *key, size_t klen,
+                        int type, void **state, int64_t *expire_ms,
+                        uint64_t reserve);
+/* The end of a command: what db_typed_take_write lent goes back. */
+void db_typed_end(struct node *n);
+/* The node's cache of decoded states, made with seed, its deferred
+ * writes wired to n's store (main.c at start; db.c when it needs one). */
+struct tcache *db_tcache_new(struct node *n, uint64_t seed);
+
 /* 1 when this node holds the only copy of every key (no cluster): an op
  * may fold its effect into plain values, as Redis computes them. */
 int db_typed_alone(struct node *n);

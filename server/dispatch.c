@@ -33,6 +33,7 @@
 #include <string.h>
 #include "server/client.h"
 #include "server/command.h"
+#include "server/db.h"
 #include "server/node.h"
 #include "server/pipeline.h"
 #include "server/reply.h"
@@ -138,6 +139,7 @@ void dispatch_call(struct client *c, const struct command *cmd, int argc,
         pipeline_submit(c, cmd, argc, argv); /* it counts the second */
     else
         cmd->proc(c, argc, argv);
+    db_typed_end(n); /* the typed states the command borrowed go back */
     uint64_t t1 = node_mono_us(n);
     uint64_t us = t1 > t0 ? t1 - t0 : 0;
     if (!routed && !(c->flags & CLIENT_IN_EXEC))

@@ -434,7 +434,7 @@ int main(int argc, char **argv)
     {
         uint64_t seed;
         main_random_bytes(&seed, sizeof(seed));
-        n->tcache = tcache_new(seed, crdt_state_free);
+        n->tcache = db_tcache_new(n, seed);
     }
     main_open_engine(n);
     n->commands = dispatch_registry_new();

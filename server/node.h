@@ -90,6 +90,8 @@ struct node_stats {
     uint64_t expired_stale_perc;
     uint64_t tombstones_reaped;
     uint64_t typed_compactions; /* typed values compacted (db.c) */
+    uint64_t typed_writes_deferred;  /* typed writes not encoded (db.c) */
+    uint64_t typed_encodes_deferred; /* deferred states encoded since */
     uint64_t total_error_replies;
     uint64_t unexpected_error_replies;
     uint64_t client_output_limit_disconnections;

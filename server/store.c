@@ -185,6 +185,8 @@ struct store {
     size_t pre;             /* bytes allocated before struct entry */
     store_load_fn load;
     void *load_ctx;
+    store_materialize_fn mat; /* STORE_MEMORY: deferred typed writes */
+    void *mat_ctx;
     struct object *scratch[2];
     unsigned scratch_i;
     size_t cached_bytes;
@@ -466,22 +468,65 @@ static void entry_drop_cached(struct store *s, struct entry *e)
     }
 }
 
+/* A STORE_MEMORY entry's object with the low bit of its pointer set is
+ * stale: the key's value is a deferred typed write (store_defer), which
+ * the materializer encodes on the first read of the entry. */
+#define OBJ_STALE ((uintptr_t)1)
+
+static inline struct object *mem_obj(const struct entry *e)
+{
+    return (struct object *)((uintptr_t)e->u.obj & ~OBJ_STALE);
+}
+
+static inline int mem_stale(const struct entry *e)
+{
+    return ((uintptr_t)e->u.obj & OBJ_STALE) != 0;
+}
+
 static void entry_free(struct store *s, struct entry *e)
 {
     s->entry_bytes -= store_size_class(s->pre + sizeof(*e) + e->klen);
     if (s->kind == STORE_MEMORY)
-        object_free(e->u.obj);
+        object_free(mem_obj(e));
     else
         entry_drop_cached(s, e);
     dyn_free((char *)e - s->pre);
+}
+
+static void store_unindex(struct store *s, struct entry *e, uint32_t pi,
+                          uint64_t h);
+static void store_index(struct store *s, struct entry *e, uint64_t flags,
+                        uint32_t pi, uint64_t h);
+
+/* A stale entry's value encoded (the materializer) in place of the stale
+ * object; its index flags follow the new object. */
+static void entry_materialize(struct store *s, struct entry *e)
+{
+    struct object *stale = mem_obj(e);
+    struct object *fresh = s->mat(s->mat_ctx, e->key, e->klen, stale);
+    dyn_assert(fresh != NULL);
+    uint64_t was = store_object_flags(stale), now = store_object_flags(fresh);
+    if (was != now) {
+        uint64_t h = dyn_hash64(e->key, e->klen);
+        uint32_t pi = store_partition_of_hash(s, h);
+        store_unindex(s, e, pi, h);
+        e->u.obj = fresh;
+        store_index(s, e, now, pi, h);
+    } else {
+        e->u.obj = fresh;
+    }
+    object_free(stale);
 }
 
 /* The entry's object: in memory, cached, or loaded into a scratch object.
  * NULL when a disk-resident record cannot be read. */
 static const struct object *entry_object(struct store *s, struct entry *e)
 {
-    if (s->kind == STORE_MEMORY)
+    if (s->kind == STORE_MEMORY) {
+        if (mem_stale(e))
+            entry_materialize(s, e);
         return e->u.obj;
+    }
     if (s->kind == STORE_DISK_CACHE) {
         if (!e->u.obj) {
             e->u.obj = s->load(s->load_ctx, *entry_locp(e), e->key, e->klen);
@@ -536,7 +581,7 @@ static inline uint64_t *entry_digestp(const struct store *s, struct entry *e)
 static uint64_t entry_digest(struct store *s, struct entry *e)
 {
     if (s->kind == STORE_MEMORY)
-        return digest_norm(object_digest(e->u.obj));
+        return digest_norm(object_digest(entry_object(s, e)));
     uint64_t *d = entry_digestp(s, e);
     if (*d)
         return *d;
@@ -629,6 +674,46 @@ const struct object *store_get(struct store *s, const void *key, size_t klen)
     return i < 0 ? NULL : entry_object(s, slot_entry(p->slots[i]));
 }
 
+const struct object *store_peek(struct store *s, const void *key,
+                                size_t klen, int *stale)
+{
+    *stale = 0;
+    if (s->kind != STORE_MEMORY)
+        return store_get(s, key, klen);
+    uint64_t h = dyn_hash64(key, klen);
+    struct part *p = store_part(s, h);
+    int64_t i = part_find(p, h, key, klen);
+    if (i < 0)
+        return NULL;
+    struct entry *e = slot_entry(p->slots[i]);
+    *stale = mem_stale(e);
+    return mem_obj(e);
+}
+
+int store_defer(struct store *s, const void *key, size_t klen)
+{
+    if (s->kind != STORE_MEMORY || !s->mat)
+        return DYN_EINVAL;
+    uint64_t h = dyn_hash64(key, klen);
+    struct part *p = store_part(s, h);
+    int64_t i = part_find(p, h, key, klen);
+    if (i < 0)
+        return DYN_ENOTFOUND;
+    if (part_tree(s, store_partition_of_hash(s, h)))
+        return DYN_EINVAL; /* its tree would miss the change */
+    struct entry *e = slot_entry(p->slots[i]);
+    e->u.obj = (struct object *)((uintptr_t)mem_obj(e) | OBJ_STALE);
+    s->gen++;
+    return 0;
+}
+
+void store_set_materializer(struct store *s, store_materialize_fn fn,
+                            void *ctx)
+{
+    s->mat = fn;
+    s->mat_ctx = ctx;
+}
+
 void store_put_take(struct store *s, const void *key, size_t klen,
                     struct object *obj)
 {
@@ -645,11 +730,11 @@ void store_put_take(struct store *s, const void *key, size_t klen,
 
     if (i >= 0) {
         e = slot_entry(p->slots[i]);
-        dyn_assert(e->u.obj != obj);
+        dyn_assert(mem_obj(e) != obj);
         if (t)
             merkle_toggle(t, h, entry_digest(s, e));
         store_unindex(s, e, pi, h);
-        object_free(e->u.obj);
+        object_free(mem_obj(e));
     } else {
         e = store_insert(s, p, h, key, klen);
     }

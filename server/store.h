@@ -39,6 +39,27 @@ uint32_t store_partition_of(const struct store *s, const void *key,
 
 /* NULL if absent. */
 const struct object *store_get(struct store *s, const void *key, size_t klen);
+
+/*
+ * Deferred typed writes (STORE_MEMORY only; server/db.c "deferred
+ * encoding").  store_defer marks key's entry stale: its value is now a
+ * typed state its owner keeps decoded, and the first read of the entry
+ * (store_get, iteration, a digest) calls the materializer, whose object
+ * (owned by the store from then on) replaces the stale one.  A put or a
+ * remove of the key ends it (the stale object goes).  store_peek returns
+ * the object as it is, stale or not (*stale says), without that.
+ * store_defer: 0, DYN_ENOTFOUND (no such key) or DYN_EINVAL (not memory,
+ * no materializer, or the key's partition has a Merkle tree, which would
+ * miss the change).
+ */
+typedef struct object *(*store_materialize_fn)(void *ctx, const void *key,
+                                               size_t klen,
+                                               const struct object *stale);
+void store_set_materializer(struct store *s, store_materialize_fn fn,
+                            void *ctx);
+int store_defer(struct store *s, const void *key, size_t klen);
+const struct object *store_peek(struct store *s, const void *key,
+                                size_t klen, int *stale);
 /* Inserts or replaces; takes ownership of obj (the old one is freed). */
 void store_put_take(struct store *s, const void *key, size_t klen,
                     struct object *obj);

@@ -10,6 +10,9 @@
  * An entry outlives its state: a take leaves it (state NULL) with the
  * key's issued dots, which the next write needs; it is charged its own
  * size, so the bound covers it too.
+ *
+ * Lent entries are also on a short list (the states the current command
+ * borrowed, one or two), which tcache_end_lends walks.
  */
 #include "server/tcache.h"
 
@@ -27,9 +30,19 @@ struct tentry {
     uint64_t cost;
     void *state;               /* NULL: none kept */
     int type;
+    int pending, lent;         /* see tcache.h */
+    int written;               /* lent, then put (encoded) as it is */
+    struct tentry *lent_next;  /* the lent list */
+    struct tcache_write w;     /* the owner's, while pending */
     uint64_t issued_prev, issued_last; /* tcache_issue; 0: unknown */
     size_t klen;
     unsigned char key[];
+};
+
+struct grave {
+    struct grave *next;
+    int type;
+    void *state;
 };
 
 struct tcache {
@@ -38,6 +51,11 @@ struct tcache {
     struct tentry *newest, *oldest;
     uint64_t seed;
     tcache_free_fn free_state;
+    tcache_flush_fn flush;
+    tcache_pin_fn pin;
+    void *flush_ctx;
+    struct tentry *lent;       /* lent entries, linked by lent_next */
+    struct grave *graves;      /* lent states let go of, freed at the end */
     struct tcache_stats st;
 };
 
@@ -90,11 +108,26 @@ uint64_t tcache_entry_cost(size_t klen)
     return sizeof(struct tentry) + klen;
 }
 
+static void unlend(struct tcache *c, struct tentry *e)
+{
+    if (!e->lent)
+        return;
+    struct tentry **pp = &c->lent;
+    while (*pp != e)
+        pp = &(*pp)->lent_next;
+    *pp = e->lent_next;
+    e->lent_next = NULL;
+    e->lent = 0;
+}
+
 /* e's state, which leaves it (NULL if it had none); the entry stays,
  * charged its own size. */
 static void *detach_state(struct tcache *c, struct tentry *e)
 {
     void *s = e->state;
+    unlend(c, e);
+    e->pending = 0;
+    e->written = 0;
     if (!s)
         return NULL;
     e->state = NULL;
@@ -104,12 +137,23 @@ static void *detach_state(struct tcache *c, struct tentry *e)
     return s;
 }
 
-/* Lets go of e's state (freed), keeping the entry. */
+/* Lets go of e's state (freed; a lent one at tcache_end_lends), keeping
+ * the entry. */
 static void drop_state(struct tcache *c, struct tentry *e)
 {
+    int lent = e->lent;
     void *s = detach_state(c, e);
-    if (s)
-        c->free_state(e->type, s);
+    if (!s)
+        return;
+    if (lent) {
+        struct grave *g = dyn_malloc(sizeof(*g));
+        g->type = e->type;
+        g->state = s;
+        g->next = c->graves;
+        c->graves = g;
+        return;
+    }
+    c->free_state(e->type, s);
 }
 
 /* Unlinks *pp's entry everywhere and frees it, its state too. */
@@ -129,8 +173,18 @@ static void remove_entry(struct tcache *c, struct tentry *e)
     remove_at(c, slot_of(c, e->khash, e->key, e->klen));
 }
 
+/* Encodes e's pending state into the store (the owner's flush), so that
+ * it may go.  An entry still pending after it is an orphan. */
+static void flush_entry(struct tcache *c, struct tentry *e)
+{
+    if (e->pending && c->flush)
+        c->flush(c->flush_ctx, e->key, e->klen);
+}
+
 void tcache_clear(struct tcache *c)
 {
+    for (struct tentry *e = c->oldest; e; e = e->newer)
+        flush_entry(c, e);
     while (c->oldest)
         remove_entry(c, c->oldest);
 }
@@ -139,25 +193,143 @@ void tcache_free(struct tcache *c)
 {
     if (!c)
         return;
-    tcache_clear(c);
+    while (c->oldest) /* no flush: the store may be gone */
+        remove_entry(c, c->oldest);
+    tcache_end_lends(c);
     dyn_free(c->b);
     dyn_free(c);
 }
 
 void tcache_shrink(struct tcache *c, uint64_t max_bytes)
 {
-    while (c->oldest && c->st.bytes > max_bytes) {
-        if (c->oldest->state)
-            c->st.evictions++;
-        remove_entry(c, c->oldest);
+    struct tentry *e = c->oldest;
+    while (e && c->st.bytes > max_bytes) {
+        struct tentry *next = e->newer;
+        if (!e->lent) { /* a borrowed state stays until its command ends */
+            flush_entry(c, e);
+            if (e->state)
+                c->st.evictions++;
+            remove_entry(c, e);
+        }
+        e = next;
     }
+}
+
+void tcache_set_owner(struct tcache *c, tcache_flush_fn flush,
+                      tcache_pin_fn pin, void *ctx)
+{
+    c->flush = flush;
+    c->pin = pin;
+    c->flush_ctx = ctx;
+}
+
+void *tcache_peek(struct tcache *c, const void *key, size_t klen, int *type,
+                  int *pending, struct tcache_write **w)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (!e || !e->state)
+        return NULL;
+    *type = e->type;
+    *pending = e->pending;
+    *w = &e->w;
+    return e->state;
+}
+
+int tcache_current(struct tcache *c, const void *key, size_t klen, int type,
+                   const uint8_t *enc, size_t len)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    return e && e->state && !e->pending && e->type == type &&
+           e->len == len &&
+           XXH128_isEqual(e->tag, XXH3_128bits_withSeed(enc, len, c->seed));
+}
+
+void tcache_lend(struct tcache *c, const void *key, size_t klen,
+                 int pending)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    dyn_assert(e && e->state && c->pin);
+    if (!e->lent) {
+        c->pin(e->type, e->state, 1);
+        c->st.hits++;
+        e->lent = 1;
+        e->lent_next = c->lent;
+        c->lent = e;
+    }
+    if (pending)
+        e->pending = 1;
+}
+
+void tcache_end_lends(struct tcache *c)
+{
+    while (c->lent) {
+        struct tentry *e = c->lent;
+        c->lent = e->lent_next;
+        e->lent_next = NULL;
+        e->lent = 0;
+        if (e->pending)
+            continue;
+        if (e->written) { /* written as it is: the store's copy */
+            e->written = 0;
+            c->pin(e->type, e->state, 0);
+            continue;
+        }
+        drop_state(c, e);
+    }
+    while (c->graves) {
+        struct grave *g = c->graves;
+        c->graves = g->next;
+        c->free_state(g->type, g->state);
+        dyn_free(g);
+    }
+}
+
+void tcache_settle(struct tcache *c, const void *key, size_t klen,
+                   const uint8_t *enc, size_t len, uint64_t cost)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (!e || !e->state)
+        return;
+    if (e->pending && !e->lent)
+        c->pin(e->type, e->state, 0);
+    e->pending = 0;
+    e->tag = XXH3_128bits_withSeed(enc, len, c->seed);
+    e->len = len;
+    uint64_t base = tcache_entry_cost(e->klen);
+    c->st.bytes = c->st.bytes - e->cost + base + cost;
+    e->cost = base + cost;
+}
+
+void *tcache_detach(struct tcache *c, const void *key, size_t klen)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (!e || !e->state)
+        return NULL;
+    int pinned = e->lent || e->pending;
+    int type = e->type;
+    void *s = detach_state(c, e);
+    if (pinned)
+        c->pin(type, s, 0);
+    return s;
+}
+
+void tcache_charge(struct tcache *c, const void *key, size_t klen,
+                   uint64_t cost, uint64_t max_bytes)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (!e || !e->state)
+        return;
+    uint64_t base = tcache_entry_cost(e->klen);
+    c->st.bytes = c->st.bytes - e->cost + base + cost;
+    e->cost = base + cost;
+    tcache_shrink(c, max_bytes);
 }
 
 void *tcache_take(struct tcache *c, const void *key, size_t klen, int type,
                   const uint8_t *enc, size_t len)
 {
     struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
-    if (!e || !e->state) {
+    if (!e || !e->state || e->pending || e->lent) {
         c->st.misses++;
         return NULL;
     }
@@ -223,6 +395,21 @@ void tcache_put(struct tcache *c, const void *key, size_t klen, int type,
                 uint64_t max_bytes)
 {
     struct tentry *e = entry_of(c, key, klen);
+    if (e->state == state) {
+        /* the lent state, written by the owner's encoding: it stays lent
+         * (pinned) until its command ends, then stays as the store's */
+        dyn_assert(e->lent);
+        e->pending = 0;
+        e->written = 1;
+        e->tag = XXH3_128bits_withSeed(enc, len, c->seed);
+        e->len = len;
+        uint64_t base = tcache_entry_cost(e->klen);
+        c->st.bytes = c->st.bytes - e->cost + base + cost;
+        e->cost = base + cost;
+        tcache_shrink(c, max_bytes);
+        return;
+    }
+    dyn_assert(!e->pending);
     drop_state(c, e);
     if (cost > max_bytes) { /* would evict everything, itself too */
         c->free_state(type, state);

@@ -28,8 +28,29 @@
  * key's context (docs/TYPES.md, "Claims").  A key forgotten (evicted,
  * or after a restart) only means no claim for its next op.
  *
- * A taken state belongs to the caller (it leaves the cache).  Thread
- * safety: none; the event loop owns the cache.
+ * A taken state belongs to the caller (it leaves the cache).
+ *
+ * Deferred writes (the owner's, server/db.c "deferred encoding").  An
+ * entry may instead lend its state: the caller changes it in place and
+ * the entry keeps it (the owner pins it, so the caller's free does
+ * nothing).  A lent state whose write the owner did not encode is
+ * pending: it, not the store's copy, is the key's value, and the entry
+ * keeps the owner's record of that write (struct tcache_write).  So that
+ * nothing is lost:
+ *   - a pending entry is never dropped as it is: eviction, a clear and a
+ *     shrink first call the owner's flush for its key, which encodes it
+ *     into the store and settles the entry (tcache_settle); only then
+ *     does it go (an entry still pending after its flush is an orphan,
+ *     whose key the store no longer holds pending, and simply goes);
+ *   - a lent entry is not evicted until tcache_end_lends (the owner calls
+ *     it when the command that borrowed it is done), which drops a lent
+ *     state that was not deferred: an op that did not write may have
+ *     changed it;
+ *   - a lent state the cache lets go of during its command (replaced by
+ *     a put) is freed only at tcache_end_lends: the borrower may still
+ *     read it;
+ *   - tcache_free neither flushes nor looks at the store (it may be gone).
+ * Thread safety: none; the event loop owns the cache.
  */
 #ifndef DYN_TCACHE_H
 #define DYN_TCACHE_H
@@ -48,6 +69,20 @@ struct tcache_stats {
 
 /* free_state(type, state) frees a state the cache drops. */
 typedef void (*tcache_free_fn)(int type, void *state);
+/* flush(ctx, key, klen): encode key's pending state into the store (the
+ * owner's; it calls tcache_settle).  pin(type, state, on): the owner's
+ * crdt_state_pin; the cache pins a state while it is lent or pending. */
+typedef void (*tcache_flush_fn)(void *ctx, const void *key, size_t klen);
+typedef void (*tcache_pin_fn)(int type, void *state, int on);
+
+/* The owner's record of a key's deferred writes, kept in its entry. */
+struct tcache_write {
+    uint64_t dot, ts;  /* the last deferred write's dot counter and time */
+    uint64_t prev_dot, prev_ts; /* the one before it (0: none) */
+    uint64_t bound;    /* at least the state's encoded size */
+    uint64_t reserve;  /* what the op that borrowed it may add to that */
+    uint32_t ops;      /* deferred writes since the last encoding */
+};
 
 struct tcache *tcache_new(uint64_t seed, tcache_free_fn free_state);
 void tcache_free(struct tcache *c);
@@ -57,6 +92,36 @@ void tcache_free(struct tcache *c);
  * otherwise (a stale entry is dropped). */
 void *tcache_take(struct tcache *c, const void *key, size_t klen, int type,
                   const uint8_t *enc, size_t len);
+
+void tcache_set_owner(struct tcache *c, tcache_flush_fn flush,
+                      tcache_pin_fn pin, void *ctx);
+
+/* key's entry when it keeps a state: *type, *pending, and the owner's
+ * record (*w, in the entry: the owner may change it); NULL otherwise.
+ * Nothing changes. */
+void *tcache_peek(struct tcache *c, const void *key, size_t klen, int *type,
+                  int *pending, struct tcache_write **w);
+/* 1 when key's entry keeps a state of type that is not pending and was
+ * cached with exactly enc: the store's copy is that state. */
+int tcache_current(struct tcache *c, const void *key, size_t klen, int type,
+                   const uint8_t *enc, size_t len);
+/* Marks key's state lent (until tcache_end_lends); with pending, also
+ * pending (the store's copy is stale from now on).  It must keep one. */
+void tcache_lend(struct tcache *c, const void *key, size_t klen,
+                 int pending);
+/* The end of the command that borrowed: every lent state that is not
+ * pending is dropped (freed); pending ones stay, no longer lent. */
+void tcache_end_lends(struct tcache *c);
+/* key's state encoded into the store as enc: no longer pending; cost is
+ * its new charge.  Nothing when key keeps no state. */
+void tcache_settle(struct tcache *c, const void *key, size_t klen,
+                   const uint8_t *enc, size_t len, uint64_t cost);
+/* key's state, whatever its flags, leaves the cache (the caller's now);
+ * NULL when it kept none. */
+void *tcache_detach(struct tcache *c, const void *key, size_t klen);
+/* Charges key's state cost (its estimate grew); evicts as tcache_put. */
+void tcache_charge(struct tcache *c, const void *key, size_t klen,
+                   uint64_t cost, uint64_t max_bytes);
 
 /* Caches state (taken) as key's, decoded from or encoded to enc; cost is
  * its charge in bytes.  Replaces what key had, then evicts the least

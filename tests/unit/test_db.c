@@ -7,18 +7,24 @@
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
+#include "cluster/crdt.h"
 #include "server/db.h"
 #include "server/node.h"
 #include "server/store.h"
+#include "server/tcache.h"
 #include "server/util.h"
 
 /* node.c (the I/O shell) is not linked here: the test supplies the random
  * source and the clock db.c reads (the system's, as node.c's when a node's
  * clock hooks are unset). */
+/* Nonzero: the wall clock every node of a test reads (two nodes that
+ * must write the same bytes write at the same times). */
+static uint64_t test_now_ms;
+
 uint64_t node_wall_ms(const struct node *n)
 {
     (void)n;
-    return dyn_wall_ms();
+    return test_now_ms ? test_now_ms : dyn_wall_ms();
 }
 
 uint64_t node_mono_us(const struct node *n)
@@ -548,6 +554,160 @@ START_TEST(a_newer_format_or_type_is_refused_and_nothing_stored)
 }
 END_TEST
 
+
+/* ---- deferred typed encoding (db.c's essay) ------------------------------ */
+
+/* SADD of members m[0..k) as cmd_set.c does it: the op's state from
+ * db_typed_take_write, the members added with fresh dots, written; the
+ * command's end gives back what was lent. */
+static int t_sadd(struct node *n, const char *key, const char **m, int k)
+{
+    void *st = NULL;
+    int64_t exp = 0;
+    size_t lens[8];
+    for (int i = 0; i < k; i++)
+        lens[i] = strlen(m[i]);
+    int rc = db_typed_take_write(n, key, strlen(key), CRDT_TYPE_SET, &st, &exp,
+                                 1024);
+    if (rc == DB_WRONGTYPE) { /* a string was written over the set */
+        db_typed_end(n);
+        return rc;
+    }
+    ck_assert_int_ge(rc, 0);
+    if (rc == 0)
+        st = crdt_set_new();
+    struct crdt_dot first;
+    uint64_t ts;
+    uint32_t added;
+    db_typed_dots(n, key, strlen(key), (uint32_t)k, &first, &ts);
+    ck_assert_int_eq(crdt_set_add_many(st, (const void *const *)m, lens,
+                                       (uint32_t)k, &first,
+                                       db_crdt_limits(n), &added), 0);
+    ck_assert_int_eq(db_typed_write_state(n, key, strlen(key), CRDT_TYPE_SET,
+                                          st, &first, (uint32_t)k, ts, exp),
+                     0);
+    db_typed_end(n);
+    return 0;
+}
+
+/* SREM of one member: written when it was there; freed (nothing written)
+ * when not, which with a deferred state frees nothing. */
+static int t_srem(struct node *n, const char *key, const char *m)
+{
+    void *st = NULL;
+    int64_t exp = 0;
+    int rc = db_typed_take_write(n, key, strlen(key), CRDT_TYPE_SET, &st, &exp,
+                                 1024);
+    if (rc == DB_WRONGTYPE) {
+        db_typed_end(n);
+        return rc;
+    }
+    ck_assert_int_ge(rc, 0);
+    if (rc == 1 && crdt_set_remove(st, m, strlen(m)) == 1) {
+        struct crdt_dot d;
+        uint64_t ts;
+        db_typed_dots(n, key, strlen(key), 1, &d, &ts);
+        ck_assert_int_eq(db_typed_write_state(n, key, strlen(key),
+                                              CRDT_TYPE_SET, st, &d, 1, ts,
+                                              exp), 0);
+    } else {
+        crdt_set_free(st);
+    }
+    db_typed_end(n);
+    return 0;
+}
+
+/* The object of key on a and on b, byte for byte. */
+static void same_object(struct node *a, struct node *b, const char *key)
+{
+    const struct object *oa = db_object(a, key, strlen(key));
+    const struct object *ob = db_object(b, key, strlen(key));
+    ck_assert_int_eq(oa != NULL, ob != NULL);
+    if (oa)
+        ck_assert_msg(object_equal(oa, ob), "key %s differs", key);
+}
+
+/* Node a defers its set writes, node b (typed-cache-size 0) encodes each
+ * one: the same ops at the same times leave the same bytes, whenever a
+ * read makes a encode, through evictions (cache_bytes small), a DEL, a
+ * string written over a set, and the cache switched off and on. */
+static void deferred_run(uint64_t seed, long long cache_bytes,
+                         uint64_t min_deferred, uint64_t min_evicted)
+{
+    struct node a, b;
+    node_setup(&a);
+    node_setup(&b);
+    a.cfg.typed_cache_size = cache_bytes;
+    b.cfg.typed_cache_size = 0;
+    a.cfg.proto_max_bulk_len = b.cfg.proto_max_bulk_len = 512LL << 20;
+    static const char *mem[] = {"m0", "m1", "m2", "m3", "m4", "m5", "m6",
+                                "m7", "m8", "m9", "member-10", "m11"};
+    static const char *keys[] = {"s0", "s1", "s2"};
+    uint64_t x = seed;
+    for (int i = 0; i < 4000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        test_now_ms = 1000000 + (uint64_t)i / 3;
+        const char *key = keys[x % 3];
+        uint64_t op = (x >> 8) % 100;
+        if (op < 60) {
+            const char *m[3];
+            int k = 1 + (int)((x >> 16) % 3);
+            for (int j = 0; j < k; j++)
+                m[j] = mem[(x >> (24 + 4 * j)) % 12];
+            ck_assert_int_eq(t_sadd(&a, key, m, k), t_sadd(&b, key, m, k));
+        } else if (op < 85) {
+            const char *m = mem[(x >> 16) % 12];
+            ck_assert_int_eq(t_srem(&a, key, m), t_srem(&b, key, m));
+        } else if (op < 93) {
+            same_object(&a, &b, key); /* a encodes the key here */
+        } else if (op < 96) {
+            ck_assert_int_eq(set_val(&a, "other", "v", 0), 0);
+            ck_assert_int_eq(set_val(&b, "other", "v", 0), 0);
+        } else if (op < 98) {
+            ck_assert_int_eq(del_key(&a, key), 0);
+            ck_assert_int_eq(del_key(&b, key), 0);
+        } else if (op < 99) {
+            ck_assert_int_eq(set_val(&a, key, "str", 0), 0);
+            ck_assert_int_eq(set_val(&b, key, "str", 0), 0);
+        } else {
+            /* CONFIG SET typed-cache-size 0, one command, then back */
+            a.cfg.typed_cache_size = 0;
+            (void)t_srem(&a, key, "nothing");
+            a.cfg.typed_cache_size = cache_bytes;
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        same_object(&a, &b, keys[k]);
+    /* the run did defer, and encoded deferred states */
+    ck_assert_uint_gt(a.stats.typed_writes_deferred, min_deferred);
+    ck_assert_uint_gt(a.stats.typed_encodes_deferred, 100);
+    ck_assert_uint_eq(b.stats.typed_writes_deferred, 0);
+    struct tcache_stats st;
+    tcache_stats(a.tcache, &st);
+    ck_assert_uint_ge(st.evictions, min_evicted);
+    test_now_ms = 0;
+    tcache_free(a.tcache);
+    node_teardown(&a);
+    node_teardown(&b);
+}
+
+START_TEST(deferred_set_writes_store_the_bytes_of_encoded_ones)
+{
+    deferred_run(0x5eedULL, 64LL << 20, 1000, 0);
+    deferred_run(0xdefe77edULL, 64LL << 20, 1000, 0);
+}
+END_TEST
+
+START_TEST(deferred_states_evicted_are_encoded_first)
+{
+    /* a bound that holds about one small set: every other key's state is
+     * evicted, and so encoded, between its writes */
+    deferred_run(0xe71c7ULL, 900, 500, 200);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
     Suite *su = suite_create("db");
@@ -569,6 +729,10 @@ static Suite *db_suite(void)
     tcase_add_test(tc, a_replicated_forged_claim_never_moves_the_counters);
     tcase_add_test(tc, a_forged_claim_on_a_node_that_never_wrote);
     tcase_add_test(tc, a_newer_format_or_type_is_refused_and_nothing_stored);
+    tcase_add_test(tc, deferred_set_writes_store_the_bytes_of_encoded_ones);
+    tcase_add_test(tc, deferred_states_evicted_are_encoded_first);
+    tcase_add_test(tc, deferred_set_writes_store_the_bytes_of_encoded_ones);
+    tcase_add_test(tc, deferred_states_evicted_are_encoded_first);
     suite_add_tcase(su, tc);
     return su;
 }
