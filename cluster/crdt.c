@@ -524,11 +524,16 @@ void *crdt_state_join(int type, const void *a, const void *b)
 
 int crdt_state_pin(int type, void *s, int on)
 {
-    if (type != CRDT_TYPE_SET)
-        return 0;
-    if (s)
-        crdt_set_pin(s, on);
-    return 1;
+    if (!s)
+        return type == CRDT_TYPE_SET || type == CRDT_TYPE_HASH ||
+               type == CRDT_TYPE_ZSET || type == CRDT_TYPE_LIST;
+    switch (type) {
+    case CRDT_TYPE_SET: crdt_set_pin(s, on); return 1;
+    case CRDT_TYPE_HASH: crdt_hash_pin(s, on); return 1;
+    case CRDT_TYPE_ZSET: crdt_zset_pin(s, on); return 1;
+    case CRDT_TYPE_LIST: crdt_list_pin(s, on); return 1;
+    default: return 0; /* a counter */
+    }
 }
 
 int crdt_state_claim(int type, void *s, uint64_t actor, uint64_t lo,

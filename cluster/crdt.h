@@ -359,6 +359,7 @@ struct crdt_zset; /* opaque */
 
 struct crdt_zset *crdt_zset_new(void);
 void crdt_zset_free(struct crdt_zset *z);
+void crdt_zset_pin(struct crdt_zset *z, int on); /* as crdt_set_pin */
 struct crdt_zset *crdt_zset_dup(const struct crdt_zset *z);
 
 /*
@@ -446,6 +447,7 @@ struct crdt_list; /* opaque */
 
 struct crdt_list *crdt_list_new(void);
 void crdt_list_free(struct crdt_list *l);
+void crdt_list_pin(struct crdt_list *l, int on); /* as crdt_set_pin */
 struct crdt_list *crdt_list_dup(const struct crdt_list *l);
 
 uint32_t crdt_list_len(const struct crdt_list *l);
@@ -522,6 +524,7 @@ struct crdt_hash; /* opaque */
 
 struct crdt_hash *crdt_hash_new(void);
 void crdt_hash_free(struct crdt_hash *h);
+void crdt_hash_pin(struct crdt_hash *h, int on); /* as crdt_set_pin */
 struct crdt_hash *crdt_hash_dup(const struct crdt_hash *h);
 
 /* HSET f v at wall time ts_ms.  *added (may be NULL): 1 when f was

@@ -98,6 +98,7 @@ struct crdt_hash {
     uint32_t nf, capf;
     struct hfield *fv;
     struct dbuf vbuf;
+    int pinned; /* crdt_hash_pin */
 };
 
 /* ---- entries ---------------------------------------------------------------- */
@@ -667,9 +668,14 @@ struct crdt_hash *crdt_hash_new(void)
     return wrap(crdt_set_new());
 }
 
+void crdt_hash_pin(struct crdt_hash *h, int on)
+{
+    h->pinned = on;
+}
+
 void crdt_hash_free(struct crdt_hash *h)
 {
-    if (!h)
+    if (!h || h->pinned)
         return;
     crdt_set_free(h->s);
     dyn_free(h->fv);

@@ -59,6 +59,7 @@
 
 struct crdt_list {
     struct crdt_set *s;
+    int pinned; /* crdt_list_pin */
 };
 
 struct tok {
@@ -244,9 +245,14 @@ struct crdt_list *crdt_list_new(void)
     return l;
 }
 
+void crdt_list_pin(struct crdt_list *l, int on)
+{
+    l->pinned = on;
+}
+
 void crdt_list_free(struct crdt_list *l)
 {
-    if (!l)
+    if (!l || l->pinned)
         return;
     crdt_set_free(l->s);
     dyn_free(l);

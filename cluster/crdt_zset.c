@@ -123,6 +123,7 @@ struct crdt_zset {
     struct zgroup *g; /* every member with entries, in entry order */
     uint32_t nvis;
     struct zord *order; /* the visible ones by (score, member) */
+    int pinned; /* crdt_zset_pin */
 };
 
 /* ---- bytes -------------------------------------------------------------- */
@@ -516,9 +517,14 @@ struct crdt_zset *crdt_zset_new(void)
     return wrap(crdt_set_new());
 }
 
+void crdt_zset_pin(struct crdt_zset *z, int on)
+{
+    z->pinned = on;
+}
+
 void crdt_zset_free(struct crdt_zset *z)
 {
-    if (!z)
+    if (!z || z->pinned)
         return;
     crdt_set_free(z->s);
     dyn_free(z->g);

@@ -78,17 +78,51 @@
 /*
  * key's hash, decoded into *out (owned by the caller).  1: a hash; 0: no
  * key, *out NULL; -1: replied (WRONGTYPE, corrupt).  read: count a
- * keyspace hit or miss, as Redis's reads do.
+ * keyspace hit or miss, as Redis's reads do.  reserve: for a write that
+ * changes the hash only if it succeeds (one field), hash_reserve's figure
+ * (see db_typed_take_write); else 0.
  */
+static uint64_t hash_reserve(const struct dyn_arg *args, int n)
+{
+    uint64_t r = 64;
+    for (int i = 0; i < n; i++)
+        r += args[i].len + 64;
+    return r;
+}
+
 static int hash_read(struct client *c, const struct dyn_arg *key,
-                     struct crdt_hash **out, int64_t *expire_ms, int read)
+                     struct crdt_hash **out, int64_t *expire_ms, int read,
+                     uint64_t reserve)
 {
     struct node *n = c->node;
     struct db_typed t;
-    int rc = db_typed_lookup(n, key->p, key->len, CRDT_TYPE_HASH, &t);
+    int rc;
     *out = NULL;
     if (expire_ms)
         *expire_ms = 0;
+    if (!read && reserve) {
+        /* an all-or-nothing op: its state may be the node's deferred
+         * one (db_typed_take_write) */
+        void *st = NULL;
+        int64_t exp = 0;
+        rc = db_typed_take_write(n, key->p, key->len, CRDT_TYPE_HASH, &st,
+                                 &exp, reserve);
+        *out = st;
+        if (rc == 1 && expire_ms)
+            *expire_ms = exp;
+        if (rc >= 0)
+            return rc;
+        if (rc == DB_WRONGTYPE) {
+            client_error(c, ERR_WRONGTYPE);
+            return -1;
+        }
+        client_error(c, rc == DYN_ELIMIT ? "ERR stored hash exceeds this "
+                                           "node's crdt limits (were they "
+                                           "lowered?)"
+                                         : "ERR corrupt value");
+        return -1;
+    }
+    rc = db_typed_lookup(n, key->p, key->len, CRDT_TYPE_HASH, &t);
     if (rc == DB_WRONGTYPE) {
         client_error(c, ERR_WRONGTYPE);
         return -1;
@@ -211,7 +245,9 @@ static int hash_set_pairs(struct client *c, int argc,
 {
     struct crdt_hash *h;
     int64_t expire;
-    int rc = hash_read(c, &argv[1], &h, &expire, 0);
+    /* one pair is all or nothing; more could stop midway */
+    int rc = hash_read(c, &argv[1], &h, &expire, 0,
+                       argc == 4 ? hash_reserve(argv + 2, 2) : 0);
     if (rc < 0)
         return -1;
     if (rc == 0)
@@ -266,7 +302,8 @@ static void hash_hsetnx(struct client *c, int argc,
     struct crdt_hash *h;
     int64_t expire;
     uint32_t i;
-    int rc = hash_read(c, &argv[1], &h, &expire, 0);
+    int rc = hash_read(c, &argv[1], &h, &expire, 0,
+                       hash_reserve(argv + 2, 2));
     if (rc < 0)
         return;
     if (rc == 1 && crdt_hash_find(h, argv[2].p, argv[2].len, &i)) {
@@ -291,7 +328,8 @@ static void hash_hdel(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct crdt_hash *h;
     int64_t expire;
-    int rc = hash_read(c, &argv[1], &h, &expire, 0);
+    int rc = hash_read(c, &argv[1], &h, &expire, 0,
+                       argc == 3 ? hash_reserve(argv + 2, 1) : 0);
     if (rc <= 0) {
         if (rc == 0)
             reply_int(&c->obuf, 0);
@@ -327,7 +365,8 @@ static void hash_hincrby(struct client *c, int argc,
     }
     struct crdt_hash *h;
     int64_t expire, result;
-    int rc = hash_read(c, &argv[1], &h, &expire, 0);
+    int rc = hash_read(c, &argv[1], &h, &expire, 0,
+                       hash_reserve(argv + 2, 2));
     if (rc < 0)
         return;
     if (rc == 0)
@@ -359,7 +398,8 @@ static void hash_hincrbyfloat(struct client *c, int argc,
     }
     struct crdt_hash *h;
     int64_t expire;
-    int rc = hash_read(c, &argv[1], &h, &expire, 0);
+    int rc = hash_read(c, &argv[1], &h, &expire, 0,
+                       hash_reserve(argv + 2, 2));
     if (rc < 0)
         return;
     if (rc == 0)
@@ -387,7 +427,7 @@ static void hash_hget(struct client *c, int argc, const struct dyn_arg *argv)
     (void)argc;
     struct crdt_hash *h;
     uint32_t i;
-    int rc = hash_read(c, &argv[1], &h, NULL, 1);
+    int rc = hash_read(c, &argv[1], &h, NULL, 1, 0);
     if (rc < 0)
         return;
     if (rc == 1 && crdt_hash_find(h, argv[2].p, argv[2].len, &i)) {
@@ -404,7 +444,7 @@ static void hash_hget(struct client *c, int argc, const struct dyn_arg *argv)
 static void hash_hmget(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct crdt_hash *h;
-    int rc = hash_read(c, &argv[1], &h, NULL, 1);
+    int rc = hash_read(c, &argv[1], &h, NULL, 1, 0);
     if (rc < 0)
         return;
     reply_array(&c->obuf, argc - 2);
@@ -428,7 +468,7 @@ static void hash_reply_all(struct client *c, const struct dyn_arg *key,
                            int what)
 {
     struct crdt_hash *h;
-    int rc = hash_read(c, key, &h, NULL, 1);
+    int rc = hash_read(c, key, &h, NULL, 1, 0);
     if (rc < 0)
         return;
     uint32_t n = h ? crdt_hash_len(h) : 0;
@@ -474,7 +514,7 @@ static void hash_hlen(struct client *c, int argc, const struct dyn_arg *argv)
 {
     (void)argc;
     struct crdt_hash *h;
-    int rc = hash_read(c, &argv[1], &h, NULL, 1);
+    int rc = hash_read(c, &argv[1], &h, NULL, 1, 0);
     if (rc < 0)
         return;
     reply_int(&c->obuf, h ? crdt_hash_len(h) : 0);
@@ -487,7 +527,7 @@ static void hash_hexists(struct client *c, int argc,
     (void)argc;
     struct crdt_hash *h;
     uint32_t i;
-    int rc = hash_read(c, &argv[1], &h, NULL, 1);
+    int rc = hash_read(c, &argv[1], &h, NULL, 1, 0);
     if (rc < 0)
         return;
     reply_int(&c->obuf, h && crdt_hash_find(h, argv[2].p, argv[2].len, &i));
@@ -501,7 +541,7 @@ static void hash_hstrlen(struct client *c, int argc,
     struct crdt_hash *h;
     uint32_t i;
     size_t len = 0;
-    int rc = hash_read(c, &argv[1], &h, NULL, 1);
+    int rc = hash_read(c, &argv[1], &h, NULL, 1, 0);
     if (rc < 0)
         return;
     if (h && crdt_hash_find(h, argv[2].p, argv[2].len, &i)) {
@@ -555,7 +595,7 @@ static void hash_hrandfield_count(struct client *c, int argc,
         }
     }
     struct crdt_hash *h;
-    int rc = hash_read(c, &argv[1], &h, NULL, 1);
+    int rc = hash_read(c, &argv[1], &h, NULL, 1, 0);
     if (rc < 0)
         return;
     if (rc == 0 || count == 0) {
@@ -617,7 +657,7 @@ static void hash_hrandfield(struct client *c, int argc,
         return;
     }
     struct crdt_hash *h;
-    int rc = hash_read(c, &argv[1], &h, NULL, 1);
+    int rc = hash_read(c, &argv[1], &h, NULL, 1, 0);
     if (rc < 0)
         return;
     if (rc == 0) {
@@ -672,7 +712,7 @@ static void hash_hscan(struct client *c, int argc, const struct dyn_arg *argv)
         return;
     }
     struct crdt_hash *h;
-    int rc = hash_read(c, &argv[1], &h, NULL, 1);
+    int rc = hash_read(c, &argv[1], &h, NULL, 1, 0);
     if (rc < 0)
         return;
     if (rc == 0) { /* Redis answers before it reads the options */

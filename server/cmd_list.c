@@ -72,16 +72,34 @@ static void lkey_free(struct lkey *k)
  * Reads key's list into k.  Returns 1 (k->l holds at least one element),
  * 0 (no list: absent, expired or empty), or -1 after replying WRONGTYPE
  * or the corrupt-value error.  read: counts a keyspace hit or miss, as
- * Redis's lookupKeyRead does.
+ * Redis's lookupKeyRead does.  reserve (list_open_for): for a write that
+ * changes the list only if it succeeds (one element pushed, pops), what
+ * it may add to the encoding (see db_typed_take_write); else 0.
  */
-static int list_open(struct client *c, const struct dyn_arg *key, int read,
-                     struct lkey *k)
+static int list_open_for(struct client *c, const struct dyn_arg *key,
+                         int read, uint64_t reserve, struct lkey *k)
 {
     struct node *n = c->node;
     struct db_typed t;
     k->key = key;
     k->l = NULL;
     k->expire_ms = 0;
+    if (!read && reserve) {
+        void *st = NULL;
+        int rc = db_typed_take_write(n, key->p, key->len, CRDT_TYPE_LIST,
+                                     &st, &k->expire_ms, reserve);
+        k->l = st;
+        if (rc >= 0)
+            return rc; /* a list the node keeps is never empty */
+        if (rc == DB_WRONGTYPE) {
+            client_error(c, ERR_WRONGTYPE);
+        } else {
+            dlog(DLOG_WARNING, "list key of %zu bytes: corrupt state (%d)",
+                 key->len, rc);
+            client_error(c, "ERR corrupt value");
+        }
+        return -1;
+    }
     int rc = db_typed_lookup(n, key->p, key->len, CRDT_TYPE_LIST, &t);
     if (rc == DB_WRONGTYPE) {
         client_error(c, ERR_WRONGTYPE);
@@ -110,6 +128,12 @@ static int list_open(struct client *c, const struct dyn_arg *key, int read,
             n->stats.keyspace_misses++;
     }
     return k->l ? 1 : 0;
+}
+
+static int list_open(struct client *c, const struct dyn_arg *key, int read,
+                     struct lkey *k)
+{
+    return list_open_for(c, key, read, 0, k);
 }
 
 /*
@@ -277,7 +301,9 @@ static void list_push(struct client *c, int argc, const struct dyn_arg *argv,
                       enum list_end end, int only_existing)
 {
     struct lkey k;
-    int found = list_open(c, &argv[1], 0, &k);
+    /* one element is all or nothing; more could stop midway */
+    int found = list_open_for(c, &argv[1], 0,
+                              argc == 3 ? 128 + argv[2].len : 0, &k);
     if (found < 0)
         return;
     if (!found && only_existing) {
@@ -351,7 +377,8 @@ static void list_pop(struct client *c, int argc, const struct dyn_arg *argv,
                       &count) != 0)
         return;
     struct lkey k;
-    int found = list_open(c, &argv[1], 0, &k);
+    /* removes only: nothing to refuse midway */
+    int found = list_open_for(c, &argv[1], 0, 64, &k);
     if (found < 0)
         return;
     if (!found) {

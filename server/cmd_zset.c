@@ -89,14 +89,33 @@ static void zs_corrupt(struct client *c, const struct dyn_arg *key)
 }
 
 /* The key's sorted set: 1 (*out set), 0 absent, -1 after replying
- * (WRONGTYPE, corrupt). */
-static int zs_load(struct client *c, const struct dyn_arg *key,
-                   struct crdt_zset **out, int64_t *expire_ms)
+ * (WRONGTYPE, corrupt).  reserve: for a write that changes the set only
+ * if it succeeds (one member), what it may add to the encoding (see
+ * db_typed_take_write); else 0. */
+static int zs_load_for(struct client *c, const struct dyn_arg *key,
+                       struct crdt_zset **out, int64_t *expire_ms,
+                       uint64_t reserve)
 {
     struct db_typed t;
     *out = NULL;
     if (expire_ms)
         *expire_ms = 0;
+    if (reserve) {
+        void *st = NULL;
+        int64_t exp = 0;
+        int rc = db_typed_take_write(c->node, key->p, key->len,
+                                     CRDT_TYPE_ZSET, &st, &exp, reserve);
+        *out = st;
+        if (rc == 1 && expire_ms)
+            *expire_ms = exp;
+        if (rc >= 0)
+            return rc;
+        if (rc == DB_WRONGTYPE)
+            client_error(c, ERR_WRONGTYPE);
+        else
+            zs_corrupt(c, key);
+        return -1;
+    }
     int rc = db_typed_lookup(c->node, key->p, key->len, CRDT_TYPE_ZSET, &t);
     if (rc == DB_WRONGTYPE) {
         client_error(c, ERR_WRONGTYPE);
@@ -112,6 +131,12 @@ static int zs_load(struct client *c, const struct dyn_arg *key,
     if (expire_ms)
         *expire_ms = t.expire_ms;
     return 1;
+}
+
+static int zs_load(struct client *c, const struct dyn_arg *key,
+                   struct crdt_zset **out, int64_t *expire_ms)
+{
+    return zs_load_for(c, key, out, expire_ms, 0);
 }
 
 /* One write's dots and what it applies with. */
@@ -675,7 +700,10 @@ static void zs_add_generic(struct client *c, int argc,
     }
     struct crdt_zset *z;
     int64_t expire_ms;
-    int found = zs_load(c, &argv[1], &z, &expire_ms);
+    /* one member is all or nothing; more could stop midway */
+    const struct dyn_arg *m0 = &argv[scoreidx + 1];
+    int found = zs_load_for(c, &argv[1], &z, &expire_ms,
+                            elements == 1 ? 192 + m0->len : 0);
     if (found < 0) {
         dyn_free(scores);
         return;

@@ -554,7 +554,8 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
         dyn_assert(p && pending);
         if (ptype != type)
             return DB_WRONGTYPE; /* the visible value is of ptype */
-        if (db_defer_ok(n) && w->bound <= limit && reserve <= limit - w->bound) {
+        if (reserve && db_defer_ok(n) && w->bound <= limit &&
+            reserve <= limit - w->bound) {
             w->reserve = reserve;
             tcache_lend(tc, key, klen, 1);
             *state = p;
@@ -567,7 +568,7 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
     if (rc != 1)
         return rc;
     *expire_ms = t.expire_ms;
-    if (tc && db_defer_ok(n) && crdt_state_pin(type, NULL, 0) &&
+    if (reserve && tc && db_defer_ok(n) && crdt_state_pin(type, NULL, 0) &&
         t.len <= limit && reserve <= limit - t.len &&
         tcache_current(tc, key, klen, type, t.state, t.len) &&
         db_defer_base(store_peek(n->store, key, klen, &stale), type)) {

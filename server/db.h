@@ -109,7 +109,9 @@ void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
  * type), 0 (absent, expired or empty; *state NULL), DB_WRONGTYPE, or a
  * decoder's error.  *expire_ms: the key's expiry.  reserve: at least the
  * bytes the op may add to the state's encoding (its arguments, plus 64
- * per argument).  The caller changes the state and hands it to
+ * per argument), for an op that changes the state only when it succeeds
+ * (all or nothing); 0 for any other (its state is never the node's
+ * deferred one).  The caller changes the state and hands it to
  * db_typed_write_state, or frees it: a state the node keeps for a
  * deferred write (db.c, "Deferred encoding") stays the node's, and is
  * pinned so that freeing it does nothing; db_typed_end calls after the
