@@ -141,10 +141,12 @@ static void *detach_state(struct tcache *c, struct tentry *e)
  * the entry. */
 static void drop_state(struct tcache *c, struct tentry *e)
 {
-    int lent = e->lent;
+    int lent = e->lent, pinned = e->lent || e->pending;
     void *s = detach_state(c, e);
     if (!s)
         return;
+    if (pinned && !lent)
+        c->pin(e->type, s, 0);
     if (lent) {
         struct grave *g = dyn_malloc(sizeof(*g));
         g->type = e->type;
@@ -279,6 +281,7 @@ void tcache_end_lends(struct tcache *c)
     while (c->graves) {
         struct grave *g = c->graves;
         c->graves = g->next;
+        c->pin(g->type, g->state, 0);
         c->free_state(g->type, g->state);
         dyn_free(g);
     }

@@ -71,7 +71,8 @@ struct tcache_stats {
 typedef void (*tcache_free_fn)(int type, void *state);
 /* flush(ctx, key, klen): encode key's pending state into the store (the
  * owner's; it calls tcache_settle).  pin(type, state, on): the owner's
- * crdt_state_pin; the cache pins a state while it is lent or pending. */
+ * crdt_state_pin; the cache pins a state while it is lent or pending,
+ * and unpins it before it hands it over (tcache_detach) or frees it. */
 typedef void (*tcache_flush_fn)(void *ctx, const void *key, size_t klen);
 typedef void (*tcache_pin_fn)(int type, void *state, int on);
 

@@ -617,6 +617,67 @@ static int t_srem(struct node *n, const char *key, const char *m)
     return 0;
 }
 
+/* One op of another type, as its handler does it (the dots it uses, a
+ * state borrowed for an all-or-nothing op): HSET f v, ZADD score m,
+ * LPUSH v, LPOP.  DB_WRONGTYPE when the key holds another type. */
+enum t_op { T_HSET, T_ZADD, T_LPUSH, T_LPOP };
+
+static int t_other(struct node *n, const char *key, enum t_op op,
+                   const char *m, double score)
+{
+    static const int types[] = {CRDT_TYPE_HASH, CRDT_TYPE_ZSET,
+                                CRDT_TYPE_LIST, CRDT_TYPE_LIST};
+    int type = types[op];
+    size_t klen = strlen(key), mlen = strlen(m);
+    void *st = NULL;
+    int64_t exp = 0;
+    int rc = db_typed_take_write(n, key, klen, type, &st, &exp, 256);
+    if (rc == DB_WRONGTYPE) {
+        db_typed_end(n);
+        return rc;
+    }
+    ck_assert_int_ge(rc, 0);
+    if (op == T_LPOP && rc == 0) {
+        db_typed_end(n);
+        return 0;
+    }
+    if (rc == 0)
+        st = type == CRDT_TYPE_HASH   ? (void *)crdt_hash_new()
+             : type == CRDT_TYPE_ZSET ? (void *)crdt_zset_new()
+                                      : (void *)crdt_list_new();
+    struct crdt_dot first, next;
+    uint64_t ts;
+    uint32_t used = 1;
+    int added;
+    db_typed_dots(n, key, klen, 2, &first, &ts);
+    next = first;
+    const struct crdt_limits *lim = db_crdt_limits(n);
+    switch (op) {
+    case T_HSET:
+        ck_assert_int_eq(crdt_hash_set(st, m, mlen, "v", 1, ts, &next, lim,
+                                       &added), 0);
+        used = (uint32_t)(next.counter - first.counter);
+        break;
+    case T_ZADD:
+        ck_assert_int_eq(crdt_zset_add(st, m, mlen, score, &first, ts, lim,
+                                       &added), 0);
+        break;
+    case T_LPUSH: {
+        const void *v[1] = {m};
+        ck_assert_int_eq(crdt_list_insert_many(st, 0, v, &mlen, 1, &first,
+                                               lim), 0);
+        break;
+    }
+    case T_LPOP:
+        crdt_list_remove(st, 0);
+        break;
+    }
+    ck_assert_int_eq(db_typed_write_state(n, key, klen, type, st, &first,
+                                          used ? used : 1, ts, exp), 0);
+    db_typed_end(n);
+    return 0;
+}
+
 /* The object of key on a and on b, byte for byte. */
 static void same_object(struct node *a, struct node *b, const char *key)
 {
@@ -627,8 +688,8 @@ static void same_object(struct node *a, struct node *b, const char *key)
         ck_assert_msg(object_equal(oa, ob), "key %s differs", key);
 }
 
-/* Node a defers its set writes, node b (typed-cache-size 0) encodes each
- * one: the same ops at the same times leave the same bytes, whenever a
+/* Node a defers its typed writes (sets, and a hash, a sorted set and a
+ * list), node b (typed-cache-size 0) encodes each one: the same ops at the same times leave the same bytes, whenever a
  * read makes a encode, through evictions (cache_bytes small), a DEL, a
  * string written over a set, and the cache switched off and on. */
 static void deferred_run(uint64_t seed, long long cache_bytes,
@@ -642,16 +703,25 @@ static void deferred_run(uint64_t seed, long long cache_bytes,
     a.cfg.proto_max_bulk_len = b.cfg.proto_max_bulk_len = 512LL << 20;
     static const char *mem[] = {"m0", "m1", "m2", "m3", "m4", "m5", "m6",
                                 "m7", "m8", "m9", "member-10", "m11"};
-    static const char *keys[] = {"s0", "s1", "s2"};
+    static const char *keys[] = {"s0", "s1", "s2", "h0", "z0", "l0"};
     uint64_t x = seed;
     for (int i = 0; i < 4000; i++) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         test_now_ms = 1000000 + (uint64_t)i / 3;
-        const char *key = keys[x % 3];
+        int ki = (int)(x % 6);
+        const char *key = keys[ki];
         uint64_t op = (x >> 8) % 100;
-        if (op < 60) {
+        if (ki >= 3 && op < 85) {
+            /* the key's own type: h0 hashes, z0 sorted sets, l0 lists */
+            enum t_op o = ki == 3 ? T_HSET : ki == 4 ? T_ZADD
+                          : op < 50 ? T_LPUSH : T_LPOP;
+            const char *m = mem[(x >> 16) % 12];
+            double sc = (double)((x >> 20) % 7);
+            ck_assert_int_eq(t_other(&a, key, o, m, sc),
+                             t_other(&b, key, o, m, sc));
+        } else if (op < 60) {
             const char *m[3];
             int k = 1 + (int)((x >> 16) % 3);
             for (int j = 0; j < k; j++)
@@ -678,7 +748,7 @@ static void deferred_run(uint64_t seed, long long cache_bytes,
             a.cfg.typed_cache_size = cache_bytes;
         }
     }
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 6; k++)
         same_object(&a, &b, keys[k]);
     /* the run did defer, and encoded deferred states */
     ck_assert_uint_gt(a.stats.typed_writes_deferred, min_deferred);
@@ -704,7 +774,7 @@ START_TEST(deferred_states_evicted_are_encoded_first)
 {
     /* a bound that holds about one small set: every other key's state is
      * evicted, and so encoded, between its writes */
-    deferred_run(0xe71c7ULL, 900, 500, 200);
+    deferred_run(0xe71c7ULL, 900, 200, 200);
 }
 END_TEST
 

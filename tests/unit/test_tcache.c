@@ -190,6 +190,142 @@ START_TEST(many_keys_grow_the_table_and_all_are_found)
 }
 END_TEST
 
+/* ---- lending and deferred (pending) states --------------------------------- */
+
+/* The owner's side: pins counted per state, a flush that "encodes" the
+ * key's pending state (settles it) unless told the store holds no such
+ * key (an orphan). */
+static int pins, flushes, flush_settles = 1;
+
+static void owner_pin(int type, void *s, int on)
+{
+    (void)type;
+    (void)s;
+    pins += on ? 1 : -1;
+}
+
+static void owner_flush(void *ctx, const void *key, size_t klen)
+{
+    struct tcache *c = ctx;
+    flushes++;
+    if (flush_settles)
+        tcache_settle(c, key, klen, ENC_B, sizeof(ENC_B), 100);
+}
+
+static struct tcache *owned_cache(void)
+{
+    reset_counts();
+    pins = flushes = 0;
+    flush_settles = 1;
+    struct tcache *c = tcache_new(5, state_free);
+    tcache_set_owner(c, owner_flush, owner_pin, c);
+    return c;
+}
+
+START_TEST(a_lent_state_stays_until_its_command_ends)
+{
+    struct tcache *c = owned_cache();
+    const uint64_t max = 1000;
+    tcache_put(c, "k", 1, 2, state_new(1), ENC_A, sizeof(ENC_A), 100, max);
+    ck_assert(tcache_current(c, "k", 1, 2, ENC_A, sizeof(ENC_A)));
+    ck_assert(!tcache_current(c, "k", 1, 2, ENC_B, sizeof(ENC_B)));
+    int type, pending;
+    struct tcache_write *w;
+    int *s = tcache_peek(c, "k", 1, &type, &pending, &w);
+    ck_assert_int_eq(*s, 1);
+    ck_assert_int_eq(pending, 0);
+    tcache_lend(c, "k", 1, 0);
+    ck_assert_int_eq(pins, 1);
+    /* lent: a take misses, a shrink to nothing keeps it */
+    ck_assert_ptr_null(tcache_take(c, "k", 1, 2, ENC_A, sizeof(ENC_A)));
+    tcache_shrink(c, 0);
+    ck_assert_ptr_eq(tcache_peek(c, "k", 1, &type, &pending, &w), s);
+    /* a put of another state while lent: the lent one is freed only at
+     * the end (the borrower may still read it), the new one is kept */
+    tcache_put(c, "k", 1, 2, state_new(2), ENC_B, sizeof(ENC_B), 100, max);
+    ck_assert_int_eq(freed, 0);
+    ck_assert_int_eq(*s, 1);
+    tcache_end_lends(c);
+    ck_assert_int_eq(freed, 1);
+    ck_assert_int_eq(pins, 0);
+    /* lent and not written: dropped at the end (the op may have changed
+     * it) */
+    tcache_lend(c, "k", 1, 0);
+    tcache_end_lends(c);
+    ck_assert_int_eq(freed, 2);
+    ck_assert_ptr_null(tcache_peek(c, "k", 1, &type, &pending, &w));
+    tcache_free(c);
+    ck_assert_int_eq(live, 0);
+}
+END_TEST
+
+START_TEST(a_pending_state_is_flushed_before_it_goes)
+{
+    struct tcache *c = owned_cache();
+    const uint64_t max = 1000;
+    tcache_put(c, "p", 1, 2, state_new(1), ENC_A, sizeof(ENC_A), 100, max);
+    tcache_lend(c, "p", 1, 1); /* written, not encoded: pending */
+    int type, pending;
+    struct tcache_write *w;
+    ck_assert_ptr_nonnull(tcache_peek(c, "p", 1, &type, &pending, &w));
+    ck_assert_int_eq(pending, 1);
+    w->dot = 77; /* the owner's record stays with the entry */
+    tcache_end_lends(c);
+    ck_assert_int_eq(freed, 0); /* pending: kept, still pinned */
+    ck_assert_int_eq(pins, 1);
+    ck_assert(!tcache_current(c, "p", 1, 2, ENC_A, sizeof(ENC_A)));
+    ck_assert_ptr_null(tcache_take(c, "p", 1, 2, ENC_A, sizeof(ENC_A)));
+    ck_assert_ptr_nonnull(tcache_peek(c, "p", 1, &type, &pending, &w));
+    ck_assert_uint_eq(w->dot, 77);
+    /* evicted: flushed (settled, unpinned) first, then freed */
+    tcache_shrink(c, 0);
+    ck_assert_int_eq(flushes, 1);
+    ck_assert_int_eq(pins, 0);
+    ck_assert_int_eq(freed, 1);
+    /* a clear flushes too; an orphan (the flush settles nothing) goes */
+    tcache_put(c, "q", 1, 2, state_new(2), ENC_A, sizeof(ENC_A), 100, max);
+    tcache_lend(c, "q", 1, 1);
+    tcache_end_lends(c);
+    flush_settles = 0;
+    tcache_clear(c);
+    ck_assert_int_eq(flushes, 2);
+    ck_assert_int_eq(freed, 2);
+    /* settled by its own flush: a normal entry the store's bytes match */
+    flush_settles = 1;
+    tcache_put(c, "r", 1, 2, state_new(3), ENC_A, sizeof(ENC_A), 100, max);
+    tcache_lend(c, "r", 1, 1);
+    tcache_end_lends(c);
+    owner_flush(c, "r", 1);
+    ck_assert(tcache_current(c, "r", 1, 2, ENC_B, sizeof(ENC_B)));
+    int *s = tcache_detach(c, "r", 1);
+    ck_assert_int_eq(*s, 3);
+    state_free(2, s);
+    ck_assert_int_eq(pins, 0);
+    tcache_free(c);
+    ck_assert_int_eq(live, 0);
+}
+END_TEST
+
+START_TEST(a_lent_state_written_as_it_is_stays_as_the_stores)
+{
+    struct tcache *c = owned_cache();
+    int *s = state_new(4);
+    tcache_put(c, "w", 1, 2, s, ENC_A, sizeof(ENC_A), 100, 1000);
+    tcache_lend(c, "w", 1, 0);
+    /* the owner encoded the lent state itself and puts it back */
+    tcache_put(c, "w", 1, 2, s, ENC_B, sizeof(ENC_B), 120, 1000);
+    tcache_end_lends(c);
+    ck_assert_int_eq(freed, 0);
+    ck_assert_int_eq(pins, 0);
+    ck_assert(tcache_current(c, "w", 1, 2, ENC_B, sizeof(ENC_B)));
+    struct tcache_stats st;
+    tcache_stats(c, &st);
+    ck_assert_uint_eq(st.bytes, 120 + tcache_entry_cost(1));
+    tcache_free(c);
+    ck_assert_int_eq(live, 0);
+}
+END_TEST
+
 static Suite *tcache_suite(void)
 {
     Suite *su = suite_create("tcache");
@@ -199,6 +335,9 @@ static Suite *tcache_suite(void)
     tcase_add_test(tc, the_bound_evicts_least_recently_used_first);
     tcase_add_test(tc, many_keys_grow_the_table_and_all_are_found);
     tcase_add_test(tc, issued_dots_outlive_takes_and_go_with_the_entry);
+    tcase_add_test(tc, a_lent_state_stays_until_its_command_ends);
+    tcase_add_test(tc, a_pending_state_is_flushed_before_it_goes);
+    tcase_add_test(tc, a_lent_state_written_as_it_is_stays_as_the_stores);
     suite_add_tcase(su, tc);
     return su;
 }
