@@ -522,6 +522,16 @@ void *crdt_state_join(int type, const void *a, const void *b)
     return vt_of(type)->join(a, b);
 }
 
+uint64_t crdt_state_seen_top(int type, const void *s, uint64_t actor)
+{
+    struct vclock seen;
+    vclock_init(&seen);
+    vt_of(type)->seen(s, &seen);
+    uint64_t top = vclock_get(&seen, actor);
+    vclock_free(&seen);
+    return top;
+}
+
 int crdt_state_pin(int type, void *s, int on)
 {
     if (!s)

@@ -132,6 +132,8 @@ void *crdt_state_join(int type, const void *a, const void *b); /* new */
  * this state has not seen still wins a later join. */
 int crdt_state_clear(int type, void *s, const struct crdt_dot *dot,
                      uint64_t ts_ms, const struct crdt_limits *lim);
+/* The highest dot of actor the state has seen (its context's). */
+uint64_t crdt_state_seen_top(int type, const void *s, uint64_t actor);
 /* Pins (on = 1) or unpins a state, as crdt_set_pin: 1, or 0 for a type
  * whose states cannot be pinned (nothing done).  s NULL: only the answer. */
 int crdt_state_pin(int type, void *s, int on);

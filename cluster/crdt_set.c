@@ -90,7 +90,10 @@ struct crdt_set {
                            * neither touch nor overlap, and each starts
                            * above the clock's counter + 1 */
     uint32_t n, cap;
-    struct smember *m; /* sorted by crdt_bytes_cmp */
+    struct smember *m; /* sorted by crdt_bytes_cmp; m[0..cap) allocated */
+    uint32_t front; /* free slots before m (the allocation starts at
+                     * m - front): an insert or remove near the start
+                     * shifts the members before it, not those after */
     int pinned; /* crdt_set_pin: crdt_set_free leaves it alone */
 };
 
@@ -121,7 +124,8 @@ void crdt_set_free(struct crdt_set *s)
         return;
     for (uint32_t k = 0; k < s->n; k++)
         member_clear(&s->m[k]);
-    dyn_free(s->m);
+    if (s->m)
+        dyn_free(s->m - s->front);
     dyn_free(s->cloud);
     vclock_free(&s->clock);
     vclock_free(&s->stable);
@@ -140,7 +144,9 @@ static void push_member_take(struct crdt_set *s, uint8_t *p, uint32_t len,
 {
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 4;
-        s->m = dyn_realloc(s->m, (size_t)s->cap * sizeof(*s->m));
+        struct smember *base = s->m ? s->m - s->front : NULL;
+        base = dyn_realloc(base, ((size_t)s->front + s->cap) * sizeof(*s->m));
+        s->m = base + s->front;
     }
     struct smember *m = &s->m[s->n++];
     m->p = p;
@@ -148,6 +154,58 @@ static void push_member_take(struct crdt_set *s, uint8_t *p, uint32_t len,
     m->mark = mark;
     m->dots = dots;
     m->ndots = ndots;
+}
+
+/* Puts *nm at position at (<= n), shifting whichever side of it is
+ * shorter: the members after it, or those before it into the front room
+ * (made, half as large again as the set, when there is none), so pushes
+ * at either end cost no more than a few members' moves. */
+static void member_insert(struct crdt_set *s, uint32_t at,
+                          const struct smember *nm)
+{
+    if (at < s->n / 2 && s->front == 0 && s->n >= 16) {
+        uint32_t room = s->n / 2;
+        struct smember *base = dyn_malloc(((size_t)room + s->cap) *
+                                          sizeof(*s->m));
+        memcpy(base + room, s->m, (size_t)s->n * sizeof(*s->m));
+        dyn_free(s->m);
+        s->m = base + room;
+        s->front = room;
+    }
+    if (at < s->n / 2 && s->front > 0) {
+        s->m--;
+        s->front--;
+        s->cap++;
+        memmove(&s->m[0], &s->m[1], (size_t)at * sizeof(*s->m));
+        s->m[at] = *nm;
+        s->n++;
+        return;
+    }
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 4;
+        struct smember *base = s->m ? s->m - s->front : NULL;
+        base = dyn_realloc(base, ((size_t)s->front + s->cap) * sizeof(*s->m));
+        s->m = base + s->front;
+    }
+    memmove(&s->m[at + 1], &s->m[at], (size_t)(s->n - at) * sizeof(*s->m));
+    s->m[at] = *nm;
+    s->n++;
+}
+
+/* Takes member at out of the array (its bytes are the caller's), shifting
+ * the shorter side. */
+static void member_delete(struct crdt_set *s, uint32_t at)
+{
+    if (at < s->n / 2) {
+        memmove(&s->m[1], &s->m[0], (size_t)at * sizeof(*s->m));
+        s->m++;
+        s->front++;
+        s->cap--;
+    } else {
+        memmove(&s->m[at], &s->m[at + 1],
+                (size_t)(s->n - at - 1) * sizeof(*s->m));
+    }
+    s->n--;
 }
 
 static void push_range(struct crdt_set *s, uint64_t actor, uint64_t lo,
@@ -318,6 +376,15 @@ static int member_find(const struct crdt_set *s, const void *p, size_t len,
                        uint32_t *at)
 {
     uint32_t lo = 0, hi = s->n;
+    /* the ends first: pushes at either end of a list are common */
+    if (hi && crdt_bytes_cmp(s->m[0].p, s->m[0].len, p, len) > 0) {
+        *at = 0;
+        return 0;
+    }
+    if (hi && crdt_bytes_cmp(s->m[hi - 1].p, s->m[hi - 1].len, p, len) < 0) {
+        *at = hi;
+        return 0;
+    }
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (crdt_bytes_cmp(s->m[mid].p, s->m[mid].len, p, len) < 0)
@@ -374,12 +441,9 @@ int crdt_set_add(struct crdt_set *s, const void *p, size_t len,
         m->ndots = 1;
         m->mark = 0;
     } else {
-        push_member_take(s, len ? dyn_memdup(p, len) : NULL, (uint32_t)len, 0,
-                         one, 1);
-        struct smember nm = s->m[s->n - 1];
-        memmove(&s->m[at + 1], &s->m[at],
-                (size_t)(s->n - 1 - at) * sizeof(*s->m));
-        s->m[at] = nm;
+        struct smember nm = { len ? dyn_memdup(p, len) : NULL,
+                              (uint32_t)len, 0, 1, one };
+        member_insert(s, at, &nm);
     }
     ctx_add(s, dot);
     *added = !found;
@@ -392,8 +456,7 @@ int crdt_set_remove(struct crdt_set *s, const void *p, size_t len)
     if (!member_find(s, p, len, &at))
         return 0;
     member_clear(&s->m[at]);
-    memmove(&s->m[at], &s->m[at + 1], (size_t)(s->n - at - 1) * sizeof(*s->m));
-    s->n--;
+    member_delete(s, at);
     return 1;
 }
 
@@ -558,8 +621,10 @@ int crdt_set_add_many(struct crdt_set *s, const void *const *m,
         o++;
         j++;
     }
-    dyn_free(s->m);
+    if (s->m)
+        dyn_free(s->m - s->front);
     s->m = out;
+    s->front = 0;
     s->n = n;
     s->cap = n + 1;
     dyn_free(ix);

@@ -411,13 +411,21 @@ static int db_commit(struct node *n, const void *key, size_t klen,
  * non-empty, and a bound on its encoding (the last encoding's size plus
  * each op's reserve) stays within proto-max-bulk-len; anything else
  * encodes (the write path below, exactly as before).  Only types whose
- * states can be pinned defer (sets, for now).  Compaction, which alone
- * runs on every encoded write, runs on a deferred state every
- * DB_DEFER_COMPACT writes, which keeps its context one range, and when it
- * is encoded; compacting later gives the same state (marks replace dots
- * whenever it runs).
+ * states can be pinned defer (sets, hashes, sorted sets and lists; not
+ * counters).  Compaction, which alone runs on every encoded write, runs on
+ * a deferred state every DB_DEFER_COMPACT writes and when it is encoded;
+ * in between, a write claims the node's dots issued to other keys since
+ * the key's last op (as in a cluster), so the context stays one range.
+ * Compacting later gives the same state: marks replace dots whenever it
+ * runs, and it folds into the clock every dot up to the highest the
+ * state has seen, claimed or not (so nothing is claimed above it).
+ * Because the reserves overstate what ops add, a state is also encoded
+ * once its bound passes four times its last encoded size (plus
+ * DB_DEFER_SLACK): the bound and the cache's charge then follow its real
+ * size, at the cost of one encoding each time the value grows that much.
  */
-#define DB_DEFER_COMPACT 16
+#define DB_DEFER_COMPACT 256
+#define DB_DEFER_SLACK 4096
 
 /* What a decoded state of len encoded bytes is charged in the cache: its
  * members' own allocations (bytes, dots, the member record) come to about
@@ -486,6 +494,7 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
     dyn_assert(o != NULL); /* its dot is above every dot the stale one has */
     n->stats.vclock_prunes += pruned;
     n->stats.typed_encodes_deferred++;
+    w->bound = w->encoded = enc.len;
     tcache_settle(n->tcache, key, klen, (const uint8_t *)enc.p, enc.len,
                   db_state_cost(enc.len));
     vclock_free(&local);
@@ -574,7 +583,7 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
         db_defer_base(store_peek(n->store, key, klen, &stale), type)) {
         void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
         memset(w, 0, sizeof(*w));
-        w->bound = t.len;
+        w->bound = w->encoded = t.len;
         w->reserve = reserve;
         tcache_lend(tc, key, klen, 0);
         *state = p;
@@ -599,9 +608,10 @@ void db_typed_end(struct node *n)
 /* The write of a state db_typed_take_write lent, deferred when it may be
  * (the essay): 1 when it was, 0 when the caller encodes it. */
 static int db_typed_defer(struct node *n, const void *key, size_t klen,
-                          int type, void *state, uint64_t used,
-                          uint64_t ts_ms, int64_t expire_ms)
+                          int type, void *state, const struct crdt_dot *first,
+                          uint32_t ndots, uint64_t ts_ms, int64_t expire_ms)
 {
+    uint64_t used = first->counter + ndots - 1, prev, newest;
     struct tcache *tc = n->tcache;
     int ptype = 0, pending = 0, stale = 0;
     struct tcache_write *w = NULL;
@@ -620,6 +630,18 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
         w->prev_dot = w->dot;
         w->prev_ts = w->ts;
     }
+    /* the dots issued between this key's ops went to other keys (or were
+     * reserved and not used): claimed, they keep the context one range
+     * between compactions (docs/TYPES.md, "Claims"; compaction folds
+     * them into the clock, as it does unclaimed ones).  Not the ones
+     * reserved beyond this op's, and none for an op whose state has not
+     * seen its own dots (a remove): compaction folds up to the highest
+     * dot seen, and claims must not move that */
+    if (tcache_issued(tc, key, klen, &prev, &newest) && prev &&
+        prev + 1 < first->counter &&
+        crdt_state_seen_top(type, state, n->actor) >= first->counter)
+        (void)crdt_state_claim(type, state, n->actor, prev + 1,
+                               first->counter - 1);
     w->dot = used;
     w->ts = ts_ms;
     w->bound += w->reserve;
@@ -632,6 +654,14 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
         n->dot_counter = used;
     db_issued(n, key, klen, used);
     n->stats.typed_writes_deferred++;
+    if (w->bound > 4 * w->encoded + DB_DEFER_SLACK) {
+        /* the reserves overstate growth: encode now, so that the size
+         * bound and the cache's charge follow the real size (an encoding
+         * each time the bound passes four times the size: amortized
+         * O(1)) */
+        (void)store_get(n->store, key, klen);
+        return 1;
+    }
     tcache_charge(tc, key, klen, db_state_cost(w->bound),
                   (uint64_t)n->cfg.typed_cache_size);
     return 1;
@@ -725,8 +755,8 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
                          uint32_t ndots, uint64_t ts_ms, int64_t expire_ms)
 {
     dyn_assert(ndots >= 1);
-    if (db_typed_defer(n, key, klen, type, state,
-                       first->counter + ndots - 1, ts_ms, expire_ms))
+    if (db_typed_defer(n, key, klen, type, state, first, ndots, ts_ms,
+                       expire_ms))
         return 0;
     const struct object *cur = store_get(n->store, key, klen);
     struct tcache *tc = db_tcache(n);

@@ -295,6 +295,8 @@ void tcache_settle(struct tcache *c, const void *key, size_t klen,
         return;
     if (e->pending && !e->lent)
         c->pin(e->type, e->state, 0);
+    if (e->lent)
+        e->written = 1;
     e->pending = 0;
     e->tag = XXH3_128bits_withSeed(enc, len, c->seed);
     e->len = len;

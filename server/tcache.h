@@ -81,6 +81,7 @@ struct tcache_write {
     uint64_t dot, ts;  /* the last deferred write's dot counter and time */
     uint64_t prev_dot, prev_ts; /* the one before it (0: none) */
     uint64_t bound;    /* at least the state's encoded size */
+    uint64_t encoded;  /* its size when it was last encoded */
     uint64_t reserve;  /* what the op that borrowed it may add to that */
     uint32_t ops;      /* deferred writes since the last encoding */
 };
@@ -113,8 +114,9 @@ void tcache_lend(struct tcache *c, const void *key, size_t klen,
 /* The end of the command that borrowed: every lent state that is not
  * pending is dropped (freed); pending ones stay, no longer lent. */
 void tcache_end_lends(struct tcache *c);
-/* key's state encoded into the store as enc: no longer pending; cost is
- * its new charge.  Nothing when key keeps no state. */
+/* key's state encoded into the store as enc: no longer pending (and, if
+ * lent, the store's as it is, as after a put); cost is its new charge.
+ * Nothing when key keeps no state. */
 void tcache_settle(struct tcache *c, const void *key, size_t klen,
                    const uint8_t *enc, size_t len, uint64_t cost);
 /* key's state, whatever its flags, leaves the cache (the caller's now);

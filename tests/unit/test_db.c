@@ -767,6 +767,8 @@ START_TEST(deferred_set_writes_store_the_bytes_of_encoded_ones)
 {
     deferred_run(0x5eedULL, 64LL << 20, 1000, 0);
     deferred_run(0xdefe77edULL, 64LL << 20, 1000, 0);
+    deferred_run(0xc1a1e5ULL, 64LL << 20, 1000, 0);
+    deferred_run(0x10ca1ULL, 64LL << 20, 1000, 0);
 }
 END_TEST
 
@@ -775,6 +777,7 @@ START_TEST(deferred_states_evicted_are_encoded_first)
     /* a bound that holds about one small set: every other key's state is
      * evicted, and so encoded, between its writes */
     deferred_run(0xe71c7ULL, 900, 200, 200);
+    deferred_run(0xbadcafeULL, 2000, 200, 100);
 }
 END_TEST
 
