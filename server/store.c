@@ -666,12 +666,21 @@ uint32_t store_partition_of(const struct store *s, const void *key,
     return store_partition_of_hash(s, dyn_hash64(key, klen));
 }
 
+/* key's entry, or NULL; *h its hash. */
+static struct entry *entry_find(struct store *s, const void *key,
+                                size_t klen, uint64_t *h)
+{
+    *h = dyn_hash64(key, klen);
+    struct part *p = store_part(s, *h);
+    int64_t i = part_find(p, *h, key, klen);
+    return i < 0 ? NULL : slot_entry(p->slots[i]);
+}
+
 const struct object *store_get(struct store *s, const void *key, size_t klen)
 {
-    uint64_t h = dyn_hash64(key, klen);
-    struct part *p = store_part(s, h);
-    int64_t i = part_find(p, h, key, klen);
-    return i < 0 ? NULL : entry_object(s, slot_entry(p->slots[i]));
+    uint64_t h;
+    struct entry *e = entry_find(s, key, klen, &h);
+    return e ? entry_object(s, e) : NULL;
 }
 
 const struct object *store_peek(struct store *s, const void *key,
@@ -680,12 +689,10 @@ const struct object *store_peek(struct store *s, const void *key,
     *stale = 0;
     if (s->kind != STORE_MEMORY)
         return store_get(s, key, klen);
-    uint64_t h = dyn_hash64(key, klen);
-    struct part *p = store_part(s, h);
-    int64_t i = part_find(p, h, key, klen);
-    if (i < 0)
+    uint64_t h;
+    struct entry *e = entry_find(s, key, klen, &h);
+    if (!e)
         return NULL;
-    struct entry *e = slot_entry(p->slots[i]);
     *stale = mem_stale(e);
     return mem_obj(e);
 }
@@ -694,14 +701,12 @@ int store_defer(struct store *s, const void *key, size_t klen)
 {
     if (s->kind != STORE_MEMORY || !s->mat)
         return DYN_EINVAL;
-    uint64_t h = dyn_hash64(key, klen);
-    struct part *p = store_part(s, h);
-    int64_t i = part_find(p, h, key, klen);
-    if (i < 0)
+    uint64_t h;
+    struct entry *e = entry_find(s, key, klen, &h);
+    if (!e)
         return DYN_ENOTFOUND;
     if (part_tree(s, store_partition_of_hash(s, h)))
         return DYN_EINVAL; /* its tree would miss the change */
-    struct entry *e = slot_entry(p->slots[i]);
     e->u.obj = (struct object *)((uintptr_t)mem_obj(e) | OBJ_STALE);
     s->gen++;
     return 0;

@@ -287,12 +287,11 @@ void tcache_end_lends(struct tcache *c)
     }
 }
 
-void tcache_settle(struct tcache *c, const void *key, size_t klen,
-                   const uint8_t *enc, size_t len, uint64_t cost)
+/* e's state is now the store's, encoded as enc and charged cost: a lent
+ * one stays lent (pinned) until its command ends, then stays as it is. */
+static void encoded_as(struct tcache *c, struct tentry *e, const uint8_t *enc,
+                       size_t len, uint64_t cost)
 {
-    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
-    if (!e || !e->state)
-        return;
     if (e->pending && !e->lent)
         c->pin(e->type, e->state, 0);
     if (e->lent)
@@ -303,6 +302,14 @@ void tcache_settle(struct tcache *c, const void *key, size_t klen,
     uint64_t base = tcache_entry_cost(e->klen);
     c->st.bytes = c->st.bytes - e->cost + base + cost;
     e->cost = base + cost;
+}
+
+void tcache_settle(struct tcache *c, const void *key, size_t klen,
+                   const uint8_t *enc, size_t len, uint64_t cost)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (e && e->state)
+        encoded_as(c, e, enc, len, cost);
 }
 
 void *tcache_detach(struct tcache *c, const void *key, size_t klen)
@@ -400,17 +407,9 @@ void tcache_put(struct tcache *c, const void *key, size_t klen, int type,
                 uint64_t max_bytes)
 {
     struct tentry *e = entry_of(c, key, klen);
-    if (e->state == state) {
-        /* the lent state, written by the owner's encoding: it stays lent
-         * (pinned) until its command ends, then stays as the store's */
+    if (e->state == state) { /* the lent state, written by its owner */
         dyn_assert(e->lent);
-        e->pending = 0;
-        e->written = 1;
-        e->tag = XXH3_128bits_withSeed(enc, len, c->seed);
-        e->len = len;
-        uint64_t base = tcache_entry_cost(e->klen);
-        c->st.bytes = c->st.bytes - e->cost + base + cost;
-        e->cost = base + cost;
+        encoded_as(c, e, enc, len, cost);
         tcache_shrink(c, max_bytes);
         return;
     }
