@@ -463,6 +463,11 @@ int crdt_set_remove(struct crdt_set *s, const void *p, size_t len)
 uint32_t crdt_set_remove_at(struct crdt_set *s, const uint32_t *ix,
                             uint32_t k)
 {
+    if (k == 1 && ix[0] < s->n) { /* one (a pop): shift the shorter side */
+        member_clear(&s->m[ix[0]]);
+        member_delete(s, ix[0]);
+        return 1;
+    }
     uint32_t w = 0, j = 0, gone = 0;
     for (uint32_t r = 0; r < s->n; r++) {
         while (j < k && ix[j] < r)

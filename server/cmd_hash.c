@@ -122,6 +122,23 @@ static int hash_read(struct client *c, const struct dyn_arg *key,
                                          : "ERR corrupt value");
         return -1;
     }
+    if (read) {
+        /* a read uses the state the node keeps, when it does */
+        void *st = NULL;
+        int64_t exp = 0;
+        rc = db_typed_borrow(n, key->p, key->len, CRDT_TYPE_HASH, &st, &exp);
+        if (rc == 1) {
+            *out = st;
+            if (expire_ms)
+                *expire_ms = exp;
+            n->stats.keyspace_hits++;
+            return 1;
+        }
+        if (rc == DB_WRONGTYPE) {
+            client_error(c, ERR_WRONGTYPE);
+            return -1;
+        }
+    }
     rc = db_typed_lookup(n, key->p, key->len, CRDT_TYPE_HASH, &t);
     if (rc == DB_WRONGTYPE) {
         client_error(c, ERR_WRONGTYPE);

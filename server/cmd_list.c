@@ -100,6 +100,21 @@ static int list_open_for(struct client *c, const struct dyn_arg *key,
         }
         return -1;
     }
+    if (read) {
+        /* a read uses the state the node keeps, when it does */
+        void *st = NULL;
+        int b = db_typed_borrow(n, key->p, key->len, CRDT_TYPE_LIST, &st,
+                                &k->expire_ms);
+        if (b == 1) {
+            k->l = st;
+            n->stats.keyspace_hits++;
+            return 1;
+        }
+        if (b == DB_WRONGTYPE) {
+            client_error(c, ERR_WRONGTYPE);
+            return -1;
+        }
+    }
     int rc = db_typed_lookup(n, key->p, key->len, CRDT_TYPE_LIST, &t);
     if (rc == DB_WRONGTYPE) {
         client_error(c, ERR_WRONGTYPE);

@@ -130,8 +130,9 @@ static void set_member_at(const struct crdt_set *s, uint32_t i,
 /* How set_read reads a key. */
 enum set_mode {
     SET_COPY,  /* a copy of the set, not counted as a keyspace read */
-    SET_READ,  /* a copy, counted as a keyspace hit or miss (Redis's
-                * reads count) */
+    SET_READ,  /* for a read, counted as a keyspace hit or miss (Redis's
+                * reads count): the state the node keeps when it does
+                * (db_typed_borrow; freeing it does nothing), else a copy */
     SET_TAKE,  /* the set the op will write (db_typed_take_write): it may
                 * be the node's own deferred state, which the caller
                 * changes, writes or frees like a copy */
@@ -169,8 +170,15 @@ static int set_read(struct client *c, const struct dyn_arg *key,
         *out = st;
     } else {
         struct db_typed t;
-        rc = db_typed_lookup(n, key->p, key->len, CRDT_TYPE_SET, &t);
-        if (rc == 1) {
+        void *st = NULL;
+        /* a read uses the state the node keeps, when it does */
+        rc = mode == SET_READ ? db_typed_borrow(n, key->p, key->len,
+                                                CRDT_TYPE_SET, &st, &exp)
+                              : 0;
+        *out = st;
+        if (rc == 0)
+            rc = db_typed_lookup(n, key->p, key->len, CRDT_TYPE_SET, &t);
+        if (rc == 1 && !*out) {
             exp = t.expire_ms;
             int d = crdt_set_decode(t.state, t.len, db_crdt_limits(n), out);
             if (d != 0)

@@ -599,6 +599,39 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
     return 1;
 }
 
+int db_typed_borrow(struct node *n, const void *key, size_t klen, int type,
+                    void **state, int64_t *expire_ms)
+{
+    *state = NULL;
+    *expire_ms = 0;
+    struct tcache *tc = n->cfg.typed_cache_size > 0 ? n->tcache : NULL;
+    int ptype = 0, pending = 0, stale = 0;
+    struct tcache_write *w = NULL;
+    if (!tc || !crdt_state_pin(type, NULL, 0))
+        return 0;
+    (void)store_peek(n->store, key, klen, &stale);
+    if (stale) {
+        void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
+        dyn_assert(p && pending);
+        if (ptype != type)
+            return DB_WRONGTYPE;
+        tcache_lend_read(tc, key, klen);
+        *state = p;
+        return 1;
+    }
+    void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
+    if (!p || ptype != type)
+        return 0;
+    struct db_typed t;
+    if (db_typed_lookup(n, key, klen, type, &t) != 1 ||
+        !tcache_current(tc, key, klen, type, t.state, t.len))
+        return 0;
+    tcache_lend_read(tc, key, klen);
+    *state = p;
+    *expire_ms = t.expire_ms;
+    return 1;
+}
+
 void db_typed_end(struct node *n)
 {
     if (n->tcache)

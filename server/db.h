@@ -120,6 +120,14 @@ void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
 int db_typed_take_write(struct node *n, const void *key, size_t klen,
                         int type, void **state, int64_t *expire_ms,
                         uint64_t reserve);
+/* For a command that only reads key: 1 and *state when the node keeps
+ * the key's value decoded (its deferred state, or one it checked is the
+ * store's), lent until the command ends: the caller reads it and frees
+ * it (which does nothing), and changes nothing.  0: not kept (decode the
+ * bytes, db_typed_lookup); DB_WRONGTYPE: the key holds a deferred value
+ * of another type.  *expire_ms: the value's expiry. */
+int db_typed_borrow(struct node *n, const void *key, size_t klen, int type,
+                    void **state, int64_t *expire_ms);
 /* The end of a command: what db_typed_take_write lent goes back. */
 void db_typed_end(struct node *n);
 /* The node's cache of decoded states, made with seed, its deferred

@@ -32,6 +32,7 @@ struct tentry {
     int type;
     int pending, lent;         /* see tcache.h */
     int written;               /* lent, then put (encoded) as it is */
+    int lent_read;             /* lent to readers only */
     struct tentry *lent_next;  /* the lent list */
     struct tcache_write w;     /* the owner's, while pending */
     uint64_t issued_prev, issued_last; /* tcache_issue; 0: unknown */
@@ -128,6 +129,7 @@ static void *detach_state(struct tcache *c, struct tentry *e)
     unlend(c, e);
     e->pending = 0;
     e->written = 0;
+    e->lent_read = 0;
     if (!s)
         return NULL;
     e->state = NULL;
@@ -258,8 +260,19 @@ void tcache_lend(struct tcache *c, const void *key, size_t klen,
         e->lent_next = c->lent;
         c->lent = e;
     }
+    e->lent_read = 0;
     if (pending)
         e->pending = 1;
+}
+
+void tcache_lend_read(struct tcache *c, const void *key, size_t klen)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    dyn_assert(e && e->state && c->pin);
+    if (e->lent)
+        return; /* lent already (to a writer: it stays so) */
+    tcache_lend(c, key, klen, 0);
+    e->lent_read = 1;
 }
 
 void tcache_end_lends(struct tcache *c)
@@ -271,8 +284,9 @@ void tcache_end_lends(struct tcache *c)
         e->lent = 0;
         if (e->pending)
             continue;
-        if (e->written) { /* written as it is: the store's copy */
+        if (e->written || e->lent_read) { /* the store's copy as it is */
             e->written = 0;
+            e->lent_read = 0;
             c->pin(e->type, e->state, 0);
             continue;
         }

@@ -111,8 +111,12 @@ int tcache_current(struct tcache *c, const void *key, size_t klen, int type,
  * pending (the store's copy is stale from now on).  It must keep one. */
 void tcache_lend(struct tcache *c, const void *key, size_t klen,
                  int pending);
-/* The end of the command that borrowed: every lent state that is not
- * pending is dropped (freed); pending ones stay, no longer lent. */
+/* Lends key's state to readers (it must keep one): as tcache_lend, but
+ * a reader changes nothing, so the state stays at the end. */
+void tcache_lend_read(struct tcache *c, const void *key, size_t klen);
+/* The end of the command that borrowed: every lent state that is neither
+ * pending, nor written as it is, nor lent to readers only is dropped
+ * (freed); the others stay, no longer lent. */
 void tcache_end_lends(struct tcache *c);
 /* key's state encoded into the store as enc: no longer pending (and, if
  * lent, the store's as it is, as after a put); cost is its new charge.
