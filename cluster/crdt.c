@@ -522,6 +522,17 @@ void *crdt_state_join(int type, const void *a, const void *b)
     return vt_of(type)->join(a, b);
 }
 
+uint64_t crdt_state_entries(int type, const void *s)
+{
+    switch (type) {
+    case CRDT_TYPE_SET: return crdt_set_card(s);
+    case CRDT_TYPE_HASH: return crdt_hash_entries(s);
+    case CRDT_TYPE_ZSET: return crdt_zset_entries(s);
+    case CRDT_TYPE_LIST: return crdt_list_len(s);
+    default: return 1;
+    }
+}
+
 uint64_t crdt_state_seen_top(int type, const void *s, uint64_t actor)
 {
     struct vclock seen;

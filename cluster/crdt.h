@@ -132,6 +132,9 @@ void *crdt_state_join(int type, const void *a, const void *b); /* new */
  * this state has not seen still wins a later join. */
 int crdt_state_clear(int type, void *s, const struct crdt_dot *dot,
                      uint64_t ts_ms, const struct crdt_limits *lim);
+/* How many entries (members, fields' entries, elements) the state holds,
+ * in O(1): a measure of its size between encodings.  A counter: 1. */
+uint64_t crdt_state_entries(int type, const void *s);
 /* The highest dot of actor the state has seen (its context's). */
 uint64_t crdt_state_seen_top(int type, const void *s, uint64_t actor);
 /* Pins (on = 1) or unpins a state, as crdt_set_pin: 1, or 0 for a type
@@ -362,6 +365,8 @@ struct crdt_zset; /* opaque */
 struct crdt_zset *crdt_zset_new(void);
 void crdt_zset_free(struct crdt_zset *z);
 void crdt_zset_pin(struct crdt_zset *z, int on); /* as crdt_set_pin */
+/* The entries of the ORSWOT underneath (O(1)). */
+uint32_t crdt_zset_entries(const struct crdt_zset *z);
 struct crdt_zset *crdt_zset_dup(const struct crdt_zset *z);
 
 /*
@@ -527,6 +532,8 @@ struct crdt_hash; /* opaque */
 struct crdt_hash *crdt_hash_new(void);
 void crdt_hash_free(struct crdt_hash *h);
 void crdt_hash_pin(struct crdt_hash *h, int on); /* as crdt_set_pin */
+/* The entries of the ORSWOT underneath (O(1)). */
+uint32_t crdt_hash_entries(const struct crdt_hash *h);
 struct crdt_hash *crdt_hash_dup(const struct crdt_hash *h);
 
 /* HSET f v at wall time ts_ms.  *added (may be NULL): 1 when f was

@@ -668,6 +668,11 @@ struct crdt_hash *crdt_hash_new(void)
     return wrap(crdt_set_new());
 }
 
+uint32_t crdt_hash_entries(const struct crdt_hash *h)
+{
+    return crdt_set_card(h->s);
+}
+
 void crdt_hash_pin(struct crdt_hash *h, int on)
 {
     h->pinned = on;

@@ -517,6 +517,11 @@ struct crdt_zset *crdt_zset_new(void)
     return wrap(crdt_set_new());
 }
 
+uint32_t crdt_zset_entries(const struct crdt_zset *z)
+{
+    return crdt_set_card(z->s);
+}
+
 void crdt_zset_pin(struct crdt_zset *z, int on)
 {
     z->pinned = on;

@@ -420,12 +420,11 @@ static int db_commit(struct node *n, const void *key, size_t klen,
  * runs, and it folds into the clock every dot up to the highest the
  * state has seen, claimed or not (so nothing is claimed above it).
  * Because the reserves overstate what ops add, a state is also encoded
- * once its bound passes four times its last encoded size (plus
- * DB_DEFER_SLACK): the bound and the cache's charge then follow its real
- * size, at the cost of one encoding each time the value grows that much.
+ * once its bound passes half of proto-max-bulk-len, so that the bound
+ * follows its real size well before the limit; the cache charges it its
+ * last encoded size scaled by its entries since (crdt_state_entries).
  */
 #define DB_DEFER_COMPACT 256
-#define DB_DEFER_SLACK 4096
 
 /* What a decoded state of len encoded bytes is charged in the cache: its
  * members' own allocations (bytes, dots, the member record) come to about
@@ -495,6 +494,7 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
     n->stats.vclock_prunes += pruned;
     n->stats.typed_encodes_deferred++;
     w->bound = w->encoded = enc.len;
+    w->entries = crdt_state_entries(type, st);
     tcache_settle(n->tcache, key, klen, (const uint8_t *)enc.p, enc.len,
                   db_state_cost(enc.len));
     vclock_free(&local);
@@ -584,6 +584,7 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
         void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
         memset(w, 0, sizeof(*w));
         w->bound = w->encoded = t.len;
+        w->entries = crdt_state_entries(type, p);
         w->reserve = reserve;
         tcache_lend(tc, key, klen, 0);
         *state = p;
@@ -687,15 +688,21 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
         n->dot_counter = used;
     db_issued(n, key, klen, used);
     n->stats.typed_writes_deferred++;
-    if (w->bound > 4 * w->encoded + DB_DEFER_SLACK) {
-        /* the reserves overstate growth: encode now, so that the size
-         * bound and the cache's charge follow the real size (an encoding
-         * each time the bound passes four times the size: amortized
-         * O(1)) */
+    if (w->bound > (uint64_t)n->cfg.proto_max_bulk_len / 2) {
+        /* the reserves overstate what ops add: encode now, so that the
+         * bound follows the real size well before the limit (an
+         * encoding each time the bound passes half of it) */
         (void)store_get(n->store, key, klen);
         return 1;
     }
-    tcache_charge(tc, key, klen, db_state_cost(w->bound),
+    /* the charge: the last encoding's, scaled by the entries since */
+    uint64_t est = w->encoded;
+    uint64_t now = crdt_state_entries(type, state);
+    if (w->entries && now > w->entries)
+        est = w->encoded * now / w->entries;
+    else if (!w->entries)
+        est = w->bound;
+    tcache_charge(tc, key, klen, db_state_cost(est),
                   (uint64_t)n->cfg.typed_cache_size);
     return 1;
 }

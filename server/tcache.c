@@ -57,6 +57,7 @@ struct tcache {
     void *flush_ctx;
     struct tentry *lent;       /* lent entries, linked by lent_next */
     struct grave *graves;      /* lent states let go of, freed at the end */
+    uint64_t bound;            /* the last max_bytes an owner passed */
     struct tcache_stats st;
 };
 
@@ -206,6 +207,7 @@ void tcache_free(struct tcache *c)
 
 void tcache_shrink(struct tcache *c, uint64_t max_bytes)
 {
+    c->bound = max_bytes;
     struct tentry *e = c->oldest;
     while (e && c->st.bytes > max_bytes) {
         struct tentry *next = e->newer;
@@ -299,6 +301,9 @@ void tcache_end_lends(struct tcache *c)
         c->free_state(g->type, g->state);
         dyn_free(g);
     }
+    /* what lent entries kept above the bound goes now */
+    if (c->bound && c->st.bytes > c->bound)
+        tcache_shrink(c, c->bound);
 }
 
 /* e's state is now the store's, encoded as enc and charged cost: a lent

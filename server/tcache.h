@@ -82,6 +82,7 @@ struct tcache_write {
     uint64_t prev_dot, prev_ts; /* the one before it (0: none) */
     uint64_t bound;    /* at least the state's encoded size */
     uint64_t encoded;  /* its size when it was last encoded */
+    uint64_t entries;  /* its crdt_state_entries then */
     uint64_t reserve;  /* what the op that borrowed it may add to that */
     uint32_t ops;      /* deferred writes since the last encoding */
 };
@@ -116,7 +117,8 @@ void tcache_lend(struct tcache *c, const void *key, size_t klen,
 void tcache_lend_read(struct tcache *c, const void *key, size_t klen);
 /* The end of the command that borrowed: every lent state that is neither
  * pending, nor written as it is, nor lent to readers only is dropped
- * (freed); the others stay, no longer lent. */
+ * (freed); the others stay, no longer lent; then the cache is shrunk to
+ * the last bound an owner passed (lent entries may have kept it above). */
 void tcache_end_lends(struct tcache *c);
 /* key's state encoded into the store as enc: no longer pending (and, if
  * lent, the store's as it is, as after a put); cost is its new charge.
