@@ -426,12 +426,14 @@ static int db_commit(struct node *n, const void *key, size_t klen,
  */
 #define DB_DEFER_COMPACT 256
 
-/* What a decoded state of len encoded bytes is charged in the cache: its
- * members' own allocations (bytes, dots, the member record) come to about
- * four times the encoding, plus the state's fixed part. */
-static uint64_t db_state_cost(size_t len)
+/* What a decoded state of len encoded bytes and entries entries
+ * (crdt_state_entries) is charged in the cache: its bytes, and per entry
+ * the member record and the allocations for its bytes and dots (about
+ * 40 bytes; measured: 100 lists of 5,000 8-byte elements keep 31 MB
+ * decoded beside 16.7 MB encoded), plus the state's fixed part. */
+static uint64_t db_state_cost(size_t len, uint64_t entries)
 {
-    return 4 * (uint64_t)len + 256;
+    return (uint64_t)len + 40 * entries + 256;
 }
 
 static void db_state_free(int type, void *s)
@@ -496,7 +498,7 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
     w->bound = w->encoded = enc.len;
     w->entries = crdt_state_entries(type, st);
     tcache_settle(n->tcache, key, klen, (const uint8_t *)enc.p, enc.len,
-                  db_state_cost(enc.len));
+                  db_state_cost(enc.len, w->entries));
     vclock_free(&local);
     dbuf_free(&enc);
     return o;
@@ -702,7 +704,7 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
         est = w->encoded * now / w->entries;
     else if (!w->entries)
         est = w->bound;
-    tcache_charge(tc, key, klen, db_state_cost(est),
+    tcache_charge(tc, key, klen, db_state_cost(est, now),
                   (uint64_t)n->cfg.typed_cache_size);
     return 1;
 }
@@ -868,7 +870,8 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
     }
     if (rc == 0 && tc)
         tcache_put(tc, key, klen, type, state,
-                   (const uint8_t *)enc.p, enc.len, db_state_cost(enc.len),
+                   (const uint8_t *)enc.p, enc.len,
+                   db_state_cost(enc.len, crdt_state_entries(type, state)),
                    (uint64_t)n->cfg.typed_cache_size);
     else
         crdt_state_free(type, state);
