@@ -139,6 +139,27 @@ static int zs_load(struct client *c, const struct dyn_arg *key,
     return zs_load_for(c, key, out, expire_ms, 0);
 }
 
+/* The same for a command that only reads: the state the node keeps when
+ * it does (db_typed_borrow: lent until the command ends, freeing it does
+ * nothing), else as zs_load. */
+static int zs_read(struct client *c, const struct dyn_arg *key,
+                   struct crdt_zset **out)
+{
+    void *st = NULL;
+    int64_t exp;
+    int rc = db_typed_borrow(c->node, key->p, key->len, CRDT_TYPE_ZSET, &st,
+                             &exp);
+    if (rc == DB_WRONGTYPE) {
+        client_error(c, ERR_WRONGTYPE);
+        return -1;
+    }
+    if (rc == 1) {
+        *out = st;
+        return 1;
+    }
+    return zs_load(c, key, out, NULL);
+}
+
 /* One write's dots and what it applies with. */
 struct zs_op {
     struct client *c;
@@ -1065,7 +1086,7 @@ static void zs_zcard(struct client *c, int argc, const struct dyn_arg *argv)
 {
     (void)argc;
     struct crdt_zset *z;
-    int found = zs_load(c, &argv[1], &z, NULL);
+    int found = zs_read(c, &argv[1], &z);
     if (found < 0)
         return;
     reply_int(&c->obuf, found ? crdt_zset_card(z) : 0);
@@ -1077,7 +1098,7 @@ static void zs_zscore(struct client *c, int argc, const struct dyn_arg *argv)
     (void)argc;
     struct crdt_zset *z;
     double s;
-    int found = zs_load(c, &argv[1], &z, NULL);
+    int found = zs_read(c, &argv[1], &z);
     if (found < 0)
         return;
     if (found && crdt_zset_score(z, argv[2].p, argv[2].len, &s))
@@ -1091,7 +1112,7 @@ static void zs_zmscore(struct client *c, int argc, const struct dyn_arg *argv)
 {
     struct crdt_zset *z;
     double s;
-    int found = zs_load(c, &argv[1], &z, NULL);
+    int found = zs_read(c, &argv[1], &z);
     if (found < 0)
         return;
     reply_array(&c->obuf, argc - 2);
@@ -1108,7 +1129,7 @@ static void zs_rank(struct client *c, const struct dyn_arg *argv, int rev)
 {
     struct crdt_zset *z;
     uint32_t r;
-    int found = zs_load(c, &argv[1], &z, NULL);
+    int found = zs_read(c, &argv[1], &z);
     if (found < 0)
         return;
     if (found && crdt_zset_rank(z, argv[2].p, argv[2].len, &r))
@@ -1138,7 +1159,7 @@ static void zs_count(struct client *c, const struct dyn_arg *argv,
     if (zs_parse_bounds(c, by, &argv[2], &argv[3], &bd))
         return;
     struct crdt_zset *z;
-    int found = zs_load(c, &argv[1], &z, NULL);
+    int found = zs_read(c, &argv[1], &z);
     if (found < 0)
         return;
     long long lo = 0, hi = 0;
@@ -1221,7 +1242,7 @@ static void zs_range_generic(struct client *c, int argc,
         return;
     }
     struct crdt_zset *z;
-    int found = zs_load(c, key, &z, NULL);
+    int found = zs_read(c, key, &z);
     if (found < 0)
         return;
     struct zs_items l = { 0 };
@@ -1326,7 +1347,7 @@ static void zs_zrandmember(struct client *c, int argc,
             }
         }
     }
-    int found = zs_load(c, &argv[1], &z, NULL);
+    int found = zs_read(c, &argv[1], &z);
     if (found < 0)
         return;
     struct node *n = c->node;
@@ -1402,7 +1423,7 @@ static void zs_zscan(struct client *c, int argc, const struct dyn_arg *argv)
         return;
     }
     struct crdt_zset *z;
-    int found = zs_load(c, &argv[1], &z, NULL);
+    int found = zs_read(c, &argv[1], &z);
     if (found < 0)
         return;
     if (!found) {

@@ -78,7 +78,15 @@ def op():
         return ('RPUSH', rnd.choice(lists), 'x', 'y')
     if k < 97:
         return ('ZADD', rnd.choice(zsets), '1', member(), '2', member())
-    return ('DEL', rnd.choice(sets + hashes + zsets + lists))
+    if k < 98:
+        return ('DEL', rnd.choice(sets + hashes + zsets + lists))
+    # whole-value reads, in orders both servers define
+    return rnd.choice([('ZRANGE', rnd.choice(zsets), '0', '-1', 'WITHSCORES'),
+                       ('ZRANK', rnd.choice(zsets), member()),
+                       ('ZCARD', rnd.choice(zsets)),
+                       ('LRANGE', rnd.choice(lists), '0', '-1'),
+                       ('HLEN', rnd.choice(hashes)),
+                       ('HEXISTS', rnd.choice(hashes), member())])
 
 def run(client, cmds):
     p = client.pipeline(transaction=False)
