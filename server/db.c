@@ -533,7 +533,8 @@ static struct tcache *db_tcache(struct node *n)
 static int db_defer_ok(struct node *n)
 {
     return n->tcache && n->cfg.typed_cache_size > 0 &&
-           n->cfg.storage != STORAGE_DISK && db_typed_alone(n) && store_get_kind(n->store) == STORE_MEMORY &&
+           n->cfg.storage != STORAGE_DISK && db_typed_alone(n) &&
+           store_get_kind(n->store) == STORE_MEMORY &&
            !vhist_on(&n->versions);
 }
 

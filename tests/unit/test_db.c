@@ -689,9 +689,10 @@ static void same_object(struct node *a, struct node *b, const char *key)
 }
 
 /* Node a defers its typed writes (sets, and a hash, a sorted set and a
- * list), node b (typed-cache-size 0) encodes each one: the same ops at the same times leave the same bytes, whenever a
- * read makes a encode, through evictions (cache_bytes small), a DEL, a
- * string written over a set, and the cache switched off and on. */
+ * list), node b (typed-cache-size 0) encodes each one: the same ops at
+ * the same times leave the same bytes, whenever a read makes a encode,
+ * through evictions (cache_bytes small), a DEL, a string written over a
+ * set, and the cache switched off and on. */
 static void deferred_run(uint64_t seed, long long cache_bytes,
                          uint64_t min_deferred, uint64_t min_evicted)
 {

@@ -190,7 +190,7 @@ START_TEST(many_keys_grow_the_table_and_all_are_found)
 }
 END_TEST
 
-/* ---- lending and deferred (pending) states --------------------------------- */
+/* ---- lending and deferred (pending) states ------------------------- */
 
 /* The owner's side: pins counted per state, a flush that "encodes" the
  * key's pending state (settles it) unless told the store holds no such
