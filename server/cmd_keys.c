@@ -125,23 +125,41 @@ static void keys_del(struct client *c, int argc, const struct dyn_arg *argv)
     reply_int(&c->obuf, deleted);
 }
 
+/* A read that needs only whether key is visible, and its type: a
+ * deferred typed value answers without its bytes being encoded. */
+static int keys_type_read(struct client *c, const struct dyn_arg *key,
+                          int *type)
+{
+    struct db_value v;
+    int t = db_deferred_type(c->node, key->p, key->len);
+    if (t >= 0) {
+        c->node->stats.keyspace_hits++;
+        *type = t;
+        return 1;
+    }
+    if (!keys_lookup_read(c, key, &v))
+        return 0;
+    *type = v.type;
+    return 1;
+}
+
 /* EXISTS and TOUCH: a key named twice counts twice, as in Redis. */
 static void keys_exists(struct client *c, int argc,
                         const struct dyn_arg *argv)
 {
-    struct db_value v;
     long long count = 0;
+    int type;
 
     for (int j = 1; j < argc; j++)
-        count += keys_lookup_read(c, &argv[j], &v);
+        count += keys_type_read(c, &argv[j], &type);
     reply_int(&c->obuf, count);
 }
 
 static void keys_type(struct client *c, int argc, const struct dyn_arg *argv)
 {
-    struct db_value v;
-    reply_status(&c->obuf, keys_lookup_read(c, &argv[1], &v)
-                               ? crdt_type_name(v.type)
+    int type;
+    reply_status(&c->obuf, keys_type_read(c, &argv[1], &type)
+                               ? crdt_type_name(type)
                                : "none");
 }
 

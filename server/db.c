@@ -636,6 +636,20 @@ int db_typed_borrow(struct node *n, const void *key, size_t klen, int type,
     return 1;
 }
 
+int db_deferred_type(struct node *n, const void *key, size_t klen)
+{
+    int stale = 0, type = 0, pending = 0;
+    struct tcache_write *w;
+    if (!n->tcache)
+        return -1;
+    (void)store_peek(n->store, key, klen, &stale);
+    if (!stale)
+        return -1;
+    void *p = tcache_peek(n->tcache, key, klen, &type, &pending, &w);
+    dyn_assert(p && pending);
+    return type;
+}
+
 void db_typed_end(struct node *n)
 {
     if (n->tcache)

@@ -128,6 +128,10 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
  * of another type.  *expire_ms: the value's expiry. */
 int db_typed_borrow(struct node *n, const void *key, size_t klen, int type,
                     void **state, int64_t *expire_ms);
+/* The type of key's value when it is a deferred typed write (db.c,
+ * "Deferred encoding": visible, not expiring), or -1 (look the key up):
+ * for EXISTS and TYPE, which need no bytes. */
+int db_deferred_type(struct node *n, const void *key, size_t klen);
 /* The end of a command: what db_typed_take_write lent goes back. */
 void db_typed_end(struct node *n);
 /* The node's cache of decoded states, made with seed, its deferred

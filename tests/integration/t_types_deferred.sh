@@ -10,7 +10,9 @@
 #   - the same again with typed-cache-size lowered so far that states are
 #     evicted (and so encoded) between their writes, and with the cache
 #     switched off and on in the middle;
-#   - INFO says the writes were deferred and the deferred states encoded.
+#   - INFO says the writes were deferred and the deferred states encoded;
+#   - TYPE, EXISTS and reads answer without encoding a deferred value, and
+#     a command that reads the object encodes it once.
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
@@ -159,4 +161,17 @@ assert_eq 0 "$(info_num typed_cache_keys)" "switched off, the cache keeps nothin
 cli $DP CONFIG SET typed-cache-size 64mb >/dev/null
 out=$(stream 15 1500)
 assert_match '^ok ' "$out" "and on again ($out)"
+
+# what needs no bytes does not encode a deferred value; what reads the
+# object does, once
+cli $DP SADD dk a >/dev/null
+cli $DP SADD dk b >/dev/null
+cli $DP SADD dk c >/dev/null
+e0=$(info_num typed_encodes_deferred)
+assert_eq "set 1 3 1" "$(cli $DP TYPE dk) $(cli $DP EXISTS dk) $(cli $DP SCARD dk) $(cli $DP SISMEMBER dk b)" \
+    "TYPE, EXISTS and reads of a deferred set answer"
+assert_eq "$e0" "$(info_num typed_encodes_deferred)" "without encoding it"
+cli $DP OBJECT ENCODING dk >/dev/null
+cli $DP OBJECT ENCODING dk >/dev/null
+assert_eq "$((e0 + 1))" "$(info_num typed_encodes_deferred)" "OBJECT ENCODING reads the object: encoded once"
 finish
