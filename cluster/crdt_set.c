@@ -137,17 +137,23 @@ void crdt_set_pin(struct crdt_set *s, int on)
     s->pinned = on;
 }
 
+/* Room for one more member after the last (the front room stays). */
+static void members_room(struct crdt_set *s)
+{
+    if (s->n < s->cap)
+        return;
+    s->cap = s->cap ? s->cap * 2 : 4;
+    struct smember *base = s->m ? s->m - s->front : NULL;
+    base = dyn_realloc(base, ((size_t)s->front + s->cap) * sizeof(*s->m));
+    s->m = base + s->front;
+}
+
 /* Appends a member taking p and dots (owned by the set afterwards). */
 static void push_member_take(struct crdt_set *s, uint8_t *p, uint32_t len,
                              uint8_t mark, struct crdt_dot *dots,
                              uint32_t ndots)
 {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 4;
-        struct smember *base = s->m ? s->m - s->front : NULL;
-        base = dyn_realloc(base, ((size_t)s->front + s->cap) * sizeof(*s->m));
-        s->m = base + s->front;
-    }
+    members_room(s);
     struct smember *m = &s->m[s->n++];
     m->p = p;
     m->len = len;
@@ -181,12 +187,7 @@ static void member_insert(struct crdt_set *s, uint32_t at,
         s->n++;
         return;
     }
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 4;
-        struct smember *base = s->m ? s->m - s->front : NULL;
-        base = dyn_realloc(base, ((size_t)s->front + s->cap) * sizeof(*s->m));
-        s->m = base + s->front;
-    }
+    members_room(s);
     memmove(&s->m[at + 1], &s->m[at], (size_t)(s->n - at) * sizeof(*s->m));
     s->m[at] = *nm;
     s->n++;

@@ -549,6 +549,20 @@ static int db_defer_base(const struct object *cur, int type)
     return s.type == type && !s.tombstone && s.expire_ms == 0;
 }
 
+/* key's deferred state (its store object stale; n->tcache set), its type
+ * and the record of its writes; NULL when the key is not deferred. */
+static void *db_deferred(struct node *n, const void *key, size_t klen,
+                         int *type, struct tcache_write **w)
+{
+    int stale = 0, pending = 0;
+    (void)store_peek(n->store, key, klen, &stale);
+    if (!stale)
+        return NULL;
+    void *p = tcache_peek(n->tcache, key, klen, type, &pending, w);
+    dyn_assert(p && pending); /* a stale object's value is in the cache */
+    return p;
+}
+
 int db_typed_take_write(struct node *n, const void *key, size_t klen,
                         int type, void **state, int64_t *expire_ms,
                         uint64_t reserve)
@@ -559,11 +573,8 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
     uint64_t limit = (uint64_t)n->cfg.proto_max_bulk_len;
     int ptype = 0, pending = 0, stale = 0;
     struct tcache_write *w = NULL;
-    if (tc)
-        (void)store_peek(n->store, key, klen, &stale);
-    if (stale) {
-        void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
-        dyn_assert(p && pending);
+    void *p = tc ? db_deferred(n, key, klen, &ptype, &w) : NULL;
+    if (p) {
         if (ptype != type)
             return DB_WRONGTYPE; /* the visible value is of ptype */
         if (reserve && db_defer_ok(n) && w->bound <= limit &&
@@ -584,7 +595,7 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
         t.len <= limit && reserve <= limit - t.len &&
         tcache_current(tc, key, klen, type, t.state, t.len) &&
         db_defer_base(store_peek(n->store, key, klen, &stale), type)) {
-        void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
+        p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
         memset(w, 0, sizeof(*w));
         w->bound = w->encoded = t.len;
         w->entries = crdt_state_entries(type, p);
@@ -609,21 +620,19 @@ int db_typed_borrow(struct node *n, const void *key, size_t klen, int type,
     *state = NULL;
     *expire_ms = 0;
     struct tcache *tc = n->cfg.typed_cache_size > 0 ? n->tcache : NULL;
-    int ptype = 0, pending = 0, stale = 0;
+    int ptype = 0, pending = 0;
     struct tcache_write *w = NULL;
     if (!tc || !crdt_state_pin(type, NULL, 0))
         return 0;
-    (void)store_peek(n->store, key, klen, &stale);
-    if (stale) {
-        void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
-        dyn_assert(p && pending);
+    void *p = db_deferred(n, key, klen, &ptype, &w);
+    if (p) {
         if (ptype != type)
             return DB_WRONGTYPE;
         tcache_lend_read(tc, key, klen);
         *state = p;
         return 1;
     }
-    void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
+    p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
     if (!p || ptype != type)
         return 0;
     struct db_typed t;
@@ -638,16 +647,9 @@ int db_typed_borrow(struct node *n, const void *key, size_t klen, int type,
 
 int db_deferred_type(struct node *n, const void *key, size_t klen)
 {
-    int stale = 0, type = 0, pending = 0;
+    int type = 0;
     struct tcache_write *w;
-    if (!n->tcache)
-        return -1;
-    (void)store_peek(n->store, key, klen, &stale);
-    if (!stale)
-        return -1;
-    void *p = tcache_peek(n->tcache, key, klen, &type, &pending, &w);
-    dyn_assert(p && pending);
-    return type;
+    return n->tcache && db_deferred(n, key, klen, &type, &w) ? type : -1;
 }
 
 void db_typed_end(struct node *n)

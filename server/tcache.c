@@ -306,6 +306,14 @@ void tcache_end_lends(struct tcache *c)
         tcache_shrink(c, c->bound);
 }
 
+/* e's state is charged cost (besides the entry's own size). */
+static void recharge(struct tcache *c, struct tentry *e, uint64_t cost)
+{
+    uint64_t base = tcache_entry_cost(e->klen);
+    c->st.bytes = c->st.bytes - e->cost + base + cost;
+    e->cost = base + cost;
+}
+
 /* e's state is now the store's, encoded as enc and charged cost: a lent
  * one stays lent (pinned) until its command ends, then stays as it is. */
 static void encoded_as(struct tcache *c, struct tentry *e, const uint8_t *enc,
@@ -318,9 +326,7 @@ static void encoded_as(struct tcache *c, struct tentry *e, const uint8_t *enc,
     e->pending = 0;
     e->tag = XXH3_128bits_withSeed(enc, len, c->seed);
     e->len = len;
-    uint64_t base = tcache_entry_cost(e->klen);
-    c->st.bytes = c->st.bytes - e->cost + base + cost;
-    e->cost = base + cost;
+    recharge(c, e, cost);
 }
 
 void tcache_settle(struct tcache *c, const void *key, size_t klen,
@@ -331,28 +337,13 @@ void tcache_settle(struct tcache *c, const void *key, size_t klen,
         encoded_as(c, e, enc, len, cost);
 }
 
-void *tcache_detach(struct tcache *c, const void *key, size_t klen)
-{
-    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
-    if (!e || !e->state)
-        return NULL;
-    int pinned = e->lent || e->pending;
-    int type = e->type;
-    void *s = detach_state(c, e);
-    if (pinned)
-        c->pin(type, s, 0);
-    return s;
-}
-
 void tcache_charge(struct tcache *c, const void *key, size_t klen,
                    uint64_t cost, uint64_t max_bytes)
 {
     struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
     if (!e || !e->state)
         return;
-    uint64_t base = tcache_entry_cost(e->klen);
-    c->st.bytes = c->st.bytes - e->cost + base + cost;
-    e->cost = base + cost;
+    recharge(c, e, cost);
     tcache_shrink(c, max_bytes);
 }
 

@@ -72,7 +72,7 @@ typedef void (*tcache_free_fn)(int type, void *state);
 /* flush(ctx, key, klen): encode key's pending state into the store (the
  * owner's; it calls tcache_settle).  pin(type, state, on): the owner's
  * crdt_state_pin; the cache pins a state while it is lent or pending,
- * and unpins it before it hands it over (tcache_detach) or frees it. */
+ * and unpins it before it frees it. */
 typedef void (*tcache_flush_fn)(void *ctx, const void *key, size_t klen);
 typedef void (*tcache_pin_fn)(int type, void *state, int on);
 
@@ -125,9 +125,6 @@ void tcache_end_lends(struct tcache *c);
  * Nothing when key keeps no state. */
 void tcache_settle(struct tcache *c, const void *key, size_t klen,
                    const uint8_t *enc, size_t len, uint64_t cost);
-/* key's state, whatever its flags, leaves the cache (the caller's now);
- * NULL when it kept none. */
-void *tcache_detach(struct tcache *c, const void *key, size_t klen);
 /* Charges key's state cost (its estimate grew); evicts as tcache_put. */
 void tcache_charge(struct tcache *c, const void *key, size_t klen,
                    uint64_t cost, uint64_t max_bytes);
