@@ -681,6 +681,18 @@ void cluster_info(struct node *n, struct dbuf *out)
     dbuf_printf(out, "peer_auth_timeouts:%llu\r\npeer_unauth_refused:%llu\r\n",
                 (unsigned long long)ps.auth_timeouts,
                 (unsigned long long)ps.unauth_refused);
+    dbuf_printf(out,
+                "replica_gets_same:%llu\r\nreplica_deltas:%llu\r\n"
+                "replica_deltas_refused:%llu\r\ndeltas_sent:%llu\r\n"
+                "delta_bytes:%llu\r\ndelta_object_bytes:%llu\r\n"
+                "deltas_resent:%llu\r\n",
+                (unsigned long long)cl->replica_gets_same,
+                (unsigned long long)cl->replica_deltas,
+                (unsigned long long)cl->replica_deltas_refused,
+                (unsigned long long)cl->deltas_sent,
+                (unsigned long long)cl->delta_bytes,
+                (unsigned long long)cl->delta_object_bytes,
+                (unsigned long long)cl->deltas_resent);
     dbuf_printf(out, "keyspace_slices:%llu\r\nkeyspace_disk_reads:%llu\r\n",
                 (unsigned long long)cl->keyspace_slices,
                 (unsigned long long)store_keyspace_loads(cl->node->store));

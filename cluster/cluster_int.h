@@ -74,6 +74,13 @@ struct cluster {
     uint64_t replica_puts;
     uint64_t keyspace_slices;           /* listing slices run here */
     uint64_t replica_gets;
+    uint64_t replica_gets_same;         /* R.MGETD answered +SAME */
+    uint64_t replica_deltas;            /* R.MDPUT pairs stored */
+    uint64_t replica_deltas_refused;    /* not our copy's delta */
+    uint64_t deltas_sent;               /* the coordinator's */
+    uint64_t delta_bytes;               /* what they took */
+    uint64_t delta_object_bytes;        /* what the objects would have */
+    uint64_t deltas_resent;             /* refused: the object went */
 };
 
 /* ---- cluster.c ---- */

@@ -91,6 +91,7 @@
 #include <event2/event.h>
 #include "cluster/cluster.h"
 #include "cluster/cluster_int.h"
+#include "cluster/delta.h"
 #include "cluster/evlog.h"
 #include "cluster/membership.h"
 #include "cluster/object.h"
@@ -162,6 +163,8 @@ struct op {
     struct object *written;     /* the version a write replicated (owned):
                                  * a target that misses it gets a hint of
                                  * it, even if the local copy is gone */
+    uint64_t rdigest;           /* the digest of our copy the read sent
+                                 * (R.MGETD); 0: none sent */
 
     /* children / gather */
     uint32_t nchild;
@@ -187,8 +190,15 @@ struct op {
     struct op *all_prev, *all_next;     /* every live op */
 };
 
-/* Quorum reads / writes for one replica, gathered during a loop turn. */
-enum { B_GET, B_PUT, B_KINDS };
+/* Quorum reads / writes for one replica, gathered during a loop turn:
+ * plain (R.MGET, R.MPUT) and with deltas (R.MGETD: key and the digest of
+ * our copy; R.MDPUT: key and a delta of the replica's copy). */
+enum { B_GET, B_PUT, B_GETD, B_DPUT, B_KINDS };
+/* Objects smaller than this are always sent whole. */
+#define DELTA_MIN_OBJ 512
+/* A member that refused deltas (an older node, or replica-deltas no) is
+ * sent whole objects for this long before it is asked again. */
+#define DELTA_RETRY_MS 60000
 #define BATCH_MAX_BYTES (256 * 1024)   /* send early past this */
 #define BATCH_MAX_OBJ (64 * 1024)      /* bigger objects go alone */
 struct bentry {
@@ -215,6 +225,8 @@ struct coord {
     int flush_armed;
     struct dyn_arg *bargv;              /* a batch's argv, kept */
     size_t bargv_cap;
+    uint64_t *plain_until;              /* [member]: no deltas before */
+    uint32_t nplain;
 };
 
 /* A batch in flight. */
@@ -222,6 +234,7 @@ struct mreq {
     struct cluster *cl;
     uint16_t member;
     uint8_t purpose;
+    uint8_t kind;
     uint32_t n;
     struct op *op[];
 };
@@ -234,7 +247,21 @@ struct preq {
     uint8_t purpose;
 };
 
-enum { P_READ, P_WRITE, P_REPAIR, P_FORWARD, P_GATHER, P_PING, P_NOTIFY };
+enum {
+    P_READ, P_WRITE, P_REPAIR, P_FORWARD, P_GATHER, P_PING, P_NOTIFY,
+    P_DWRITE /* a write sent as a delta */
+};
+
+static const struct {
+    const char *verb;
+    int per; /* arguments per entry */
+    uint8_t purpose;
+} bkind[B_KINDS] = {
+    {"R.MGET", 1, P_READ},
+    {"R.MPUT", 2, P_WRITE},
+    {"R.MGETD", 2, P_READ},
+    {"R.MDPUT", 2, P_DWRITE},
+};
 
 #define NO_MEMBER 0xffff
 
@@ -569,6 +596,33 @@ static struct batch *batch_of(struct cluster *cl, uint16_t m, int kind)
     return &co->batches[i];
 }
 
+/* Deltas may go to member m: on here, and m has not refused them lately. */
+static int deltas_to(struct cluster *cl, uint16_t m)
+{
+    struct coord *co = cl->node->coord;
+    if (!cl->node->cfg.replica_deltas)
+        return 0;
+    return m >= co->nplain || co->plain_until[m] <= cl_now(cl);
+}
+
+/* m answered a whole batch of deltas with an error: an older node, or
+ * replica-deltas no there.  It gets plain requests for a while. */
+static void deltas_refused_by(struct cluster *cl, uint16_t m)
+{
+    struct coord *co = cl->node->coord;
+    if (m >= co->nplain) {
+        uint32_t n = (uint32_t)m + 8;
+        co->plain_until = dyn_realloc(co->plain_until, sizeof(uint64_t) * n);
+        memset(co->plain_until + co->nplain, 0,
+               sizeof(uint64_t) * (n - co->nplain));
+        co->nplain = n;
+    }
+    co->plain_until[m] = cl_now(cl) + DELTA_RETRY_MS;
+}
+
+static int send_rep(struct cluster *cl, struct op *op, uint16_t m, int kind,
+                    const void *blob, size_t blen);
+
 static void batch_answer(void *ctx, int err, const struct peer_value *v)
 {
     struct mreq *mr = ctx;
@@ -577,6 +631,24 @@ static void batch_answer(void *ctx, int err, const struct peer_value *v)
                  v->integer == (long long)mr->n;
     char okstr[] = "OK";
     struct peer_value ok = {.type = PEER_V_STATUS, .str = okstr, .len = 2};
+    if (mr->kind == B_GETD && err == DYN_EPROTO && v &&
+        v->type == PEER_V_ERROR) {
+        /* the member takes no digests: the same reads, plain */
+        deltas_refused_by(mr->cl, mr->member);
+        for (uint32_t i = 0; i < mr->n; i++) {
+            struct op *op = mr->op[i];
+            if (op->co->closing ||
+                send_rep(mr->cl, op, mr->member, B_GET, NULL, 0) != 0)
+                op_answer(mr->cl, op, mr->member, P_READ, DYN_EIO, NULL);
+            else
+                op->refs--; /* the new request holds its own */
+        }
+        dyn_free(mr);
+        return;
+    }
+    if (mr->kind == B_DPUT && err == DYN_EPROTO && v &&
+        v->type == PEER_V_ERROR)
+        deltas_refused_by(mr->cl, mr->member); /* each op resends whole */
     for (uint32_t i = 0; i < mr->n; i++) {
         const struct peer_value *iv = NULL;
         int ierr = err ? err : DYN_EPROTO;
@@ -586,7 +658,7 @@ static void batch_answer(void *ctx, int err, const struct peer_value *v)
         } else if (all_ok) {
             iv = &ok;
             ierr = 0;
-        } else if (err == 0 && v && v->type == PEER_V_ERROR) {
+        } else if (v && v->type == PEER_V_ERROR) {
             iv = v;
         }
         op_answer(mr->cl, mr->op[i], mr->member, mr->purpose, ierr, iv);
@@ -594,18 +666,21 @@ static void batch_answer(void *ctx, int err, const struct peer_value *v)
     dyn_free(mr);
 }
 
-/* Sends member m's batch of one kind as one request. */
-static void batch_send(struct cluster *cl, uint16_t m, int kind)
+/* Sends member m's batch of one kind as one request.  When the bus
+ * refuses it: with answer, each op gets a failed answer now; without,
+ * the ops' refs are dropped and <0 returned (nothing will answer). */
+static int batch_send(struct cluster *cl, uint16_t m, int kind, int answer)
 {
     struct coord *co = cl->node->coord;
     struct batch *b = batch_of(cl, m, kind);
     if (!b->n)
-        return;
-    int per = kind == B_PUT ? 2 : 1;
+        return 0;
+    int per = bkind[kind].per;
     struct mreq *mr = dyn_malloc(sizeof(*mr) + sizeof(struct op *) * b->n);
     mr->cl = cl;
     mr->member = m;
-    mr->purpose = kind == B_PUT ? P_WRITE : P_READ;
+    mr->purpose = bkind[kind].purpose;
+    mr->kind = (uint8_t)kind;
     mr->n = b->n;
     size_t argc = 1 + (size_t)b->n * (size_t)per;
     if (co->bargv_cap < argc) {
@@ -614,8 +689,8 @@ static void batch_send(struct cluster *cl, uint16_t m, int kind)
         co->bargv = dyn_malloc(sizeof(*co->bargv) * co->bargv_cap);
     }
     struct dyn_arg *av = co->bargv;
-    av[0].p = kind == B_PUT ? "R.MPUT" : "R.MGET";
-    av[0].len = 6;
+    av[0].p = bkind[kind].verb;
+    av[0].len = strlen(av[0].p);
     for (uint32_t i = 0; i < b->n; i++) {
         const struct bentry *e = &b->e[i];
         mr->op[i] = e->op;
@@ -630,8 +705,15 @@ static void batch_send(struct cluster *cl, uint16_t m, int kind)
                           batch_answer, mr, NULL);
     b->n = 0;
     dbuf_reset(&b->data);
-    if (rc != 0)
+    if (rc != 0 && answer) {
         batch_answer(mr, DYN_EIO, NULL);
+    } else if (rc != 0) {
+        for (uint32_t i = 0; i < mr->n; i++)
+            mr->op[i]->refs--;
+        dyn_free(mr);
+        return rc;
+    }
+    return 0;
 }
 
 static void batch_flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -641,24 +723,32 @@ static void batch_flush_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     co->flush_armed = 0;
-    for (uint32_t i = 0; i < co->nbatches; i++)
-        if (co->batches[i].n)
-            batch_send(cl, (uint16_t)(i / B_KINDS), (int)(i % B_KINDS));
+    /* writes first: a read that asks whether a replica holds our copy
+     * finds it there when the write that made it left in the same turn */
+    static const int order[B_KINDS] = {B_PUT, B_DPUT, B_GET, B_GETD};
+    for (uint32_t m = 0; m < co->nbatches / B_KINDS; m++)
+        for (int k = 0; k < B_KINDS; k++)
+            if (co->batches[m * B_KINDS + (uint32_t)order[k]].n)
+                batch_send(cl, (uint16_t)m, order[k], 1);
 }
 
-/* A quorum read (R.GET key) or write (R.PUT key bytes) to a replica:
+/* A quorum read or write of op's key to replica m, of one batch kind
+ * (blob: the object, digest or delta of the kinds that carry one):
  * batched for the end of the loop turn when the node runs an event loop,
- * else sent at once.  Returns 0 (the answer comes later) or <0. */
-static int send_rep(struct cluster *cl, struct op *op, uint16_t m,
-                    uint8_t purpose, int argc, const struct dyn_arg *argv)
+ * else sent at once as a batch of one.  A whole object too big for a
+ * batch goes alone (R.PUT).  Returns 0 (the answer comes later) or <0. */
+static int send_rep(struct cluster *cl, struct op *op, uint16_t m, int kind,
+                    const void *blob, size_t blen)
 {
     struct coord *co = op->co;
-    if (!co->ev_flush || (argc == 3 && argv[2].len > BATCH_MAX_OBJ))
-        return send_to(cl, op, m, purpose, argc, argv);
-    int kind = purpose == P_WRITE ? B_PUT : B_GET;
+    if (kind == B_PUT && blen > BATCH_MAX_OBJ) {
+        struct dyn_arg av[3] = {{"R.PUT", 5}, {op->key, op->klen},
+                                {blob, blen}};
+        return send_to(cl, op, m, P_WRITE, 3, av);
+    }
     struct batch *b = batch_of(cl, m, kind);
     if (b->data.len > BATCH_MAX_BYTES)
-        batch_send(cl, m, kind);
+        batch_send(cl, m, kind, 1);
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 64;
         b->e = dyn_realloc(b->e, sizeof(*b->e) * b->cap);
@@ -666,13 +756,15 @@ static int send_rep(struct cluster *cl, struct op *op, uint16_t m,
     struct bentry *e = &b->e[b->n++];
     e->op = op;
     e->koff = b->data.len;
-    e->klen = argv[1].len;
-    dbuf_append(&b->data, argv[1].p, argv[1].len);
+    e->klen = op->klen;
+    dbuf_append(&b->data, op->key, op->klen);
     e->ooff = b->data.len;
-    e->olen = argc == 3 ? argv[2].len : 0;
-    if (argc == 3)
-        dbuf_append(&b->data, argv[2].p, argv[2].len);
+    e->olen = blen;
+    if (blen)
+        dbuf_append(&b->data, blob, blen);
     op->refs++;
+    if (!co->ev_flush)
+        return batch_send(cl, m, kind, 0);
     if (!co->flush_armed) {
         co->flush_armed = 1;
         event_active(co->ev_flush, EV_TIMEOUT, 1);
@@ -782,11 +874,19 @@ static void key_start_read(struct op *op)
      * store itself, and repair never targets us. */
     quorum_reply(&op->q, self, 1, NULL, &decided);
     trace_mark(op, self, TR_READ_ASKED | TR_READ_OK, at_read);
-    struct dyn_arg av[2] = {{"R.GET", 5}, {op->key, op->klen}};
+    /* With our copy's digest, a replica that holds the same bytes answers
+     * +SAME instead of them: nothing to send, parse or merge. */
+    const struct object *mine = store_get(cl->node->store, op->key,
+                                          op->klen);
+    char hex[17];
+    op->rdigest = mine ? object_digest(mine) : 0;
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)op->rdigest);
     for (uint32_t i = 0; i < op->nrep && op->q.state == QUORUM_PENDING; i++) {
         if (op->rep[i] == self)
             continue;
-        if (send_rep(cl, op, op->rep[i], P_READ, 2, av) != 0) {
+        int by_digest = mine && deltas_to(cl, op->rep[i]);
+        if (send_rep(cl, op, op->rep[i], by_digest ? B_GETD : B_GET,
+                     by_digest ? hex : NULL, by_digest ? 16 : 0) != 0) {
             quorum_reply(&op->q, op->rep[i], 0, NULL, &decided);
             trace_mark(op, op->rep[i], TR_READ_ASKED | TR_READ_FAILED,
                        at_read);
@@ -836,8 +936,10 @@ static int send_object(struct cluster *cl, struct op *op, uint16_t m,
                             {(const char *)object_bytes(o), object_size(o)},
                             {NULL, 0}};
     if (owner == NO_MEMBER)
-        return op && purpose == P_WRITE ? send_rep(cl, op, m, P_WRITE, 3, av)
-                                        : send_to(cl, op, m, purpose, 3, av);
+        return op && purpose == P_WRITE
+                   ? send_rep(cl, op, m, B_PUT, object_bytes(o),
+                              object_size(o))
+                   : send_to(cl, op, m, purpose, 3, av);
     av[0].p = "R.HPUT";
     av[0].len = 6;
     av[3].p = cl->mb.m[owner].name;
@@ -920,6 +1022,13 @@ static void key_exec_and_write(struct op *op)
         op->blind ? NULL : store_get(cl->node->store, op->key, op->klen);
     uint64_t d0 = before ? object_digest(before) : 0;
     int had = before != NULL;
+    /* a large object a write may change: kept, to send deltas of it */
+    struct object *base =
+        before && object_size(before) >= DELTA_MIN_OBJ &&
+                !(op->cmd->flags & CMD_READONLY) &&
+                cl->node->cfg.replica_deltas
+            ? object_dup(before)
+            : NULL;
     dbuf_reset(&op->reply);
     op->failed =
         exec_local(cl, op->cmd, op->resp, op->argc, op->argv, &op->reply);
@@ -929,12 +1038,22 @@ static void key_exec_and_write(struct op *op)
         op->sub->executed = 1;
     if (!changed || op->failed) {
         /* a read, or a write that decided not to write */
+        object_free(base);
         if (op->q_live && op->phase == PH_READ)
             key_repair(op);
         op->phase = PH_DONE;
         op_finish(op);
         return;
     }
+    /* the delta that turns base into the new version, when it is less
+     * than half of it */
+    struct dbuf delta;
+    dbuf_init(&delta);
+    int has_delta =
+        base && delta_make(object_bytes(base), object_size(base),
+                           object_bytes(after), object_size(after),
+                           object_size(after) / 2, &delta) == 0;
+    object_free(base);
     /* replicate the new version: it goes to every replica below, which
      * also repairs the stale ones (no separate read repair) */
     /* after is borrowed: sending copies it, and nothing changes the store
@@ -963,8 +1082,18 @@ static void key_exec_and_write(struct op *op)
                              op->written);
             continue;
         }
-        if (send_object(cl, op, op->rep[i], op->standin[i], P_WRITE, op->key,
-                        op->klen, obj) != 0) {
+        int sent;
+        if (has_delta && op->standin[i] == NO_MEMBER &&
+            deltas_to(cl, op->rep[i])) {
+            sent = send_rep(cl, op, op->rep[i], B_DPUT, delta.p, delta.len);
+            cl->deltas_sent += sent == 0;
+            cl->delta_bytes += sent == 0 ? delta.len : 0;
+            cl->delta_object_bytes += sent == 0 ? object_size(obj) : 0;
+        } else {
+            sent = send_object(cl, op, op->rep[i], op->standin[i], P_WRITE,
+                               op->key, op->klen, obj);
+        }
+        if (sent != 0) {
             quorum_reply(&op->q, op->rep[i], 0, NULL, &decided);
             trace_mark(op, op->rep[i], TR_WRITE_ASKED | TR_WRITE_FAILED,
                        at_write);
@@ -972,6 +1101,7 @@ static void key_exec_and_write(struct op *op)
             trace_mark(op, op->rep[i], TR_WRITE_ASKED, NULL);
         }
     }
+    dbuf_free(&delta);
     /* owners nobody could stand in for: the hints stay here */
     for (uint32_t i = 0; i < op->ndown; i++) {
         handoff_hint(cl, op->down[i], op->key, op->klen, op->written);
@@ -2559,10 +2689,22 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
     switch (purpose) {
     case P_READ: {
         struct object *obj = NULL;
-        int ok = err == 0 && v &&
-                 (v->type == PEER_V_NIL ||
-                  (v->type == PEER_V_STRING &&
-                   db_parse_object(cl->node, v->str, v->len, &obj) == 0));
+        int same = err == 0 && v && v->type == PEER_V_STATUS &&
+                   v->len == 4 && memcmp(v->str, "SAME", 4) == 0;
+        if (same) {
+            /* the replica holds the bytes our copy had when we asked;
+             * if ours has moved on since, nothing is known to merge, and
+             * repair treats the answer as empty */
+            const struct object *mine =
+                store_get(cl->node->store, op->key, op->klen);
+            if (mine && object_digest(mine) == op->rdigest)
+                obj = object_dup(mine);
+        }
+        int ok = same ||
+                 (err == 0 && v &&
+                  (v->type == PEER_V_NIL ||
+                   (v->type == PEER_V_STRING &&
+                    db_parse_object(cl->node, v->str, v->len, &obj) == 0)));
         struct trace_rep *tr = trace_mark(
             op, m, ok ? TR_READ_OK : TR_READ_FAILED, at_read);
         if (tr && obj) {
@@ -2593,6 +2735,18 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
         }
         break;
     }
+    case P_DWRITE:
+        if (!(err == 0 && v && v->type == PEER_V_STATUS) && !co->closing &&
+            op->written && v && v->type == PEER_V_ERROR) {
+            /* refused (not the replica's copy's delta, or it takes none):
+             * the whole object, whose answer counts instead */
+            cl->deltas_resent++;
+            if (send_rep(cl, op, m, B_PUT, object_bytes(op->written),
+                         object_size(op->written)) == 0)
+                break;
+        }
+        /* an ack, or a failure that keeps a hint: */
+        /* fall through */
     case P_WRITE: {
         int ok = err == 0 && v && v->type == PEER_V_STATUS;
         trace_mark(op, m, ok ? TR_WRITE_OK : TR_WRITE_FAILED, at_write);
@@ -2803,6 +2957,9 @@ void coord_free(struct node *n)
     co->nbatches = 0;
     dyn_free(co->bargv);
     co->bargv = NULL;
+    dyn_free(co->plain_until);
+    co->plain_until = NULL;
+    co->nplain = 0;
     /* the bus fails what is outstanding: the callbacks run and drop their
      * refs (op_answer sees closing) */
     co->closing = 1;

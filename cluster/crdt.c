@@ -398,21 +398,24 @@ const char *crdt_type_name(int type)
 }
 
 int crdt_validate_bytes(int type, const uint8_t *p, size_t len,
-                        const struct crdt_limits *lim)
+                        const struct crdt_limits *lim, int *empty)
 {
     const struct crdt_vt *vt = vt_of(type);
     void *s = NULL;
     if (!vt)
         return DYN_EINVAL;
     int rc = vt->decode(p, len, lim, &s);
-    if (rc == 0)
+    if (rc == 0) {
+        if (empty)
+            *empty = vt->empty(s);
         vt->free(s);
+    }
     return rc;
 }
 
 int crdt_join_bytes(int type, const uint8_t *a, size_t alen, const uint8_t *b,
                     size_t blen, const struct crdt_limits *lim,
-                    struct dbuf *out)
+                    struct dbuf *out, int *empty)
 {
     const struct crdt_vt *vt = vt_of(type);
     void *sa = NULL, *sb = NULL;
@@ -424,6 +427,8 @@ int crdt_join_bytes(int type, const uint8_t *a, size_t alen, const uint8_t *b,
     if (rc == 0) {
         void *j = vt->join(sa, sb);
         vt->encode(j, out);
+        if (empty)
+            *empty = vt->empty(j);
         vt->free(j);
     }
     if (sa)

@@ -100,13 +100,15 @@ int crdt_type_known(int type);
  * "list"; "none" for an unknown number. */
 const char *crdt_type_name(int type);
 /* Decodes and re-checks p (the canonical encoding of type); 0 or the
- * decoder's error. */
+ * decoder's error.  empty (may be NULL): 1 when the state reads as absent
+ * (crdt_empty_bytes, from the same decoding). */
 int crdt_validate_bytes(int type, const uint8_t *p, size_t len,
-                        const struct crdt_limits *lim);
-/* The join of two states of one type, into out. */
+                        const struct crdt_limits *lim, int *empty);
+/* The join of two states of one type, into out; empty (may be NULL) as
+ * crdt_validate_bytes's, of the join. */
 int crdt_join_bytes(int type, const uint8_t *a, size_t alen, const uint8_t *b,
                     size_t blen, const struct crdt_limits *lim,
-                    struct dbuf *out);
+                    struct dbuf *out, int *empty);
 /* 1 when the state reads as absent (no member; a counter whose DEL won). */
 int crdt_empty_bytes(int type, const uint8_t *p, size_t len);
 /* Per actor, the highest dot the state has seen (its context, gaps

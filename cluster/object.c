@@ -616,10 +616,10 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
     int type = a->v.type != CRDT_TYPE_STRING ? a->v.type : b->v.type;
     struct dbuf val;
     dbuf_init(&val);
-    int rc;
+    int rc, empty = -1;
     if (a->v.type == b->v.type) {
         rc = crdt_join_bytes(type, a->v.value, a->v.vlen, b->v.value,
-                             b->v.vlen, NULL, &val);
+                             b->v.vlen, NULL, &val, &empty);
     } else { /* a counter and a string: the string is a base */
         const struct sib_rec *c = a->v.type == CRDT_TYPE_COUNTER ? a : b;
         const struct sib_rec *str = c == a ? b : a;
@@ -663,7 +663,8 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
         else
             vclock_cap(&r->ctx, w->v.actor, 0);
     }
-    int empty = crdt_empty_bytes(type, (const uint8_t *)val.p, val.len);
+    if (empty < 0)
+        empty = crdt_empty_bytes(type, (const uint8_t *)val.p, val.len);
     size_t len = sib_size(type, w->v.counter, w->v.ts_ms, w->v.expire_ms,
                           &r->ctx, val.len);
     uint8_t *p = dyn_malloc(len);
@@ -1156,17 +1157,17 @@ int object_from_bytes(const uint8_t *p, size_t len,
             rc = DYN_EFORMAT; /* a type a newer node knows: refused whole */
             if (!crdt_type_known(r[i].v.type))
                 goto out;
+            int empty;
             rc = crdt_validate_bytes(r[i].v.type, r[i].v.value, r[i].v.vlen,
-                                     lim ? lim->types : NULL);
+                                     lim ? lim->types : NULL, &empty);
             if (rc)
                 goto out;
             typed = 1;
+            rc = DYN_EINVAL;
+            if (r[i].v.tombstone != empty)
+                goto out; /* the empty flag must say what the state reads */
         }
         rc = DYN_EINVAL;
-        if (r[i].v.type != CRDT_TYPE_STRING &&
-            r[i].v.tombstone != crdt_empty_bytes(r[i].v.type, r[i].v.value,
-                                                 r[i].v.vlen))
-            goto out; /* the empty flag must say what the state reads */
         if (i > 0 && dot_cmp(&r[i - 1].v, &r[i].v) >= 0)
             goto out; /* not canonical order, or a dot twice */
         off = end;

@@ -8,6 +8,14 @@
  *   R.PUT key bytes       -> merge into the local store, +OK
  *   R.MPUT (key bytes)... -> :count when all are stored, else an array of
  *                            +OK / -ERR per pair
+ *   R.MGETD (key digest)...
+ *                         -> array: per key, +SAME when the local object's
+ *                            digest (16 hex digits) is that one, else its
+ *                            bytes or nil
+ *   R.MDPUT (key delta)...-> as R.MPUT, with a delta (cluster/delta.h) of
+ *                            the local object for each key: stored when it
+ *                            applies, else -DELTA (the coordinator then
+ *                            sends the whole object)
  *   R.KEYS pat p...       -> visible keys of those partitions matching pat
  *   R.LIST pat p...       -> [visible keys, hidden keys (entries that are
  *                            not visible: tombstones, expired)]
@@ -46,6 +54,7 @@
 #include <event2/event.h>
 #include "cluster/antientropy.h"
 #include "cluster/cluster_int.h"
+#include "cluster/delta.h"
 #include "cluster/object.h"
 #include "cluster/peer.h"
 #include "server/db.h"
@@ -417,6 +426,141 @@ static void h_mput(void *ctx, struct peer_call *call, int argc,
     peer_call_done(call);
 }
 
+/* ---- deltas: reads that skip an equal copy, writes as edits ----------- */
+
+static int deltas_refused(struct cluster *cl, struct peer_call *call)
+{
+    if (cl->node->cfg.replica_deltas)
+        return 0;
+    peer_call_reply_error(call, "ERR replica-deltas is off on this node");
+    return 1;
+}
+
+static int digest_parse(const struct dyn_arg *a, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (a->len != 16)
+        return DYN_EINVAL;
+    for (size_t i = 0; i < 16; i++) {
+        char c = a->p[i];
+        int x = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : -1;
+        if (x < 0)
+            return DYN_EINVAL;
+        v = v << 4 | (uint64_t)x;
+    }
+    *out = v;
+    return 0;
+}
+
+static void h_mgetd(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    struct cluster *cl = call_cluster(ctx);
+    if (deltas_refused(cl, call))
+        return;
+    if (argc < 3 || argc % 2 == 0) {
+        peer_call_reply_error(call, "ERR R.MGETD key digest [key digest ...]");
+        return;
+    }
+    for (int i = 2; i < argc; i += 2) {
+        uint64_t d;
+        if (digest_parse(&argv[i], &d) != 0) {
+            peer_call_reply_error(call, "ERR R.MGETD: a digest is 16 "
+                                        "lowercase hex digits");
+            return;
+        }
+    }
+    struct dbuf *out = peer_call_buf(call);
+    reply_array(out, (argc - 1) / 2);
+    for (int i = 1; i < argc; i += 2) {
+        uint64_t d = 0;
+        digest_parse(&argv[i + 1], &d);
+        cl->replica_gets++;
+        const struct object *o = db_object(cl->node, argv[i].p, argv[i].len);
+        if (o && object_digest(o) == d) {
+            cl->replica_gets_same++;
+            reply_status(out, "SAME");
+        } else if (o) {
+            reply_bulk(out, object_bytes(o), object_size(o));
+        } else {
+            reply_null(out, 2);
+        }
+    }
+    peer_call_done(call);
+}
+
+/* One R.MDPUT pair: 0 (stored), or the error it answers. */
+static const char *dput_one(struct cluster *cl, const struct dyn_arg *k,
+                            const struct dyn_arg *d)
+{
+    struct node *n = cl->node;
+    const struct object *cur = store_get(n->store, k->p, k->len);
+    if (!cur) {
+        cl->replica_deltas_refused++;
+        return "DELTA no copy here";
+    }
+    uint8_t *bytes;
+    size_t len;
+    int rc = delta_apply(object_bytes(cur), object_size(cur),
+                         (const uint8_t *)d->p, d->len,
+                         (size_t)n->cfg.proto_max_bulk_len + 4096, &bytes,
+                         &len);
+    if (rc == DYN_ENOTFOUND) {
+        cl->replica_deltas_refused++;
+        return "DELTA base differs";
+    }
+    if (rc != 0)
+        return "ERR R.MDPUT: invalid delta";
+    struct object *o = NULL;
+    rc = db_parse_object(n, bytes, len, &o);
+    dyn_free(bytes);
+    if (rc == DYN_EFORMAT)
+        return DB_EFORMAT_TEXT;
+    if (rc != 0)
+        return "ERR R.MDPUT: invalid object";
+    /* The coordinator made this object from exactly our copy: it is its
+     * successor, so it is stored as it is, with no merge to build. */
+    if (db_store_take(n, k->p, k->len, o) < 0)
+        return "ERR R.MDPUT: the replica could not store the object";
+    cl->replica_puts++;
+    cl->replica_deltas++;
+    return NULL;
+}
+
+static void h_mdput(void *ctx, struct peer_call *call, int argc,
+                    const struct dyn_arg *argv)
+{
+    struct cluster *cl = call_cluster(ctx);
+    if (deltas_refused(cl, call))
+        return;
+    if (argc < 3 || argc % 2 == 0) {
+        peer_call_reply_error(call, "ERR R.MDPUT key delta [key delta ...]");
+        return;
+    }
+    int n = (argc - 1) / 2, bad = 0;
+    const char **res = dyn_malloc(sizeof(*res) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        res[i] = dput_one(cl, &argv[1 + 2 * i], &argv[2 + 2 * i]);
+        bad += res[i] != NULL;
+    }
+    struct dbuf *out = peer_call_buf(call);
+    if (!bad) {
+        reply_int(out, n);
+    } else {
+        reply_array(out, n);
+        for (int i = 0; i < n; i++) {
+            if (res[i])
+                reply_error(out, res[i]);
+            else
+                reply_ok(out);
+        }
+    }
+    dyn_free(res);
+    peer_call_done(call);
+}
+
 static int parse_parts(struct cluster *cl, int from, int argc,
                        const struct dyn_arg *argv, uint32_t *out)
 {
@@ -518,5 +662,6 @@ const struct peer_command replica_peer_cmds[] = {
     {"R.RANDOM", h_scan, 0},   {"R.FLUSH", h_flush, 0},
     {"R.CONFIG", h_config, 0}, {"R.PING", h_ping, 0},
     {"R.MPUT", h_mput, 0},     {"R.MGET", h_mget, 0},
+    {"R.MDPUT", h_mdput, 0},   {"R.MGETD", h_mgetd, 0},
 };
 const size_t replica_npeer_cmds = DYN_ARRAY_LEN(replica_peer_cmds);

@@ -216,6 +216,7 @@ static const struct opt options[] = {
         F_RUNTIME),
     INT("down-timeout-ms", down_timeout_ms, 3000, 10, 3600000, F_RUNTIME),
     MEM("hint-max-bytes", hint_max_bytes, 256 * MB, 0, LLONG_MAX, F_RUNTIME),
+    BOOL("replica-deltas", replica_deltas, 1, F_RUNTIME),
     /* anti-entropy */
     INT("merkle-leaves", merkle_leaves, 1024, 16, 1048576, F_POW2),
     INT("anti-entropy-interval-ms", anti_entropy_interval_ms, 10000, 0,

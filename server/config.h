@@ -99,6 +99,8 @@ struct config {
     int suspect_timeout_ms;     /* unanswered this long: suspect, 1000 */
     int down_timeout_ms;        /* unanswered this long: down, 3000 */
     long long hint_max_bytes;   /* hint store budget, 256mb */
+    int replica_deltas;         /* yes: quorum reads skip equal copies,
+                                 * writes of large objects go as deltas */
     /* anti-entropy */
     int merkle_leaves;          /* leaves per partition tree, 1024 */
     int anti_entropy_interval_ms; /* one partition exchange per, 10000; 0 off */
