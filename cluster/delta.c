@@ -7,12 +7,19 @@
  * entry or two, a count, the member or element it added or removed) and
  * leaves long runs between them equal, shifted by what was inserted
  * before them.  So after each difference the two texts are back in step
- * within a few bytes, on a diagonal (the offset between the positions in
- * target and base) near the one they were on, or near the one the common
- * tail is on.  Only those diagonals are searched, DELTA_WINDOW bytes
- * ahead, so making an edit is linear in the object; an edit that this
- * misses is only bigger, never wrong, and past the caller's max the whole
- * object goes instead.
+ * within a few hundred bytes.  The search after a difference indexes the
+ * base's next DELTA_WINDOW bytes by their DELTA_SYNC-byte grams and looks
+ * the target's next DELTA_WINDOW bytes up in it, plus a few diagonals
+ * (target position minus base position) near the common tail's, for an
+ * insert or drop bigger than the window.  Encodings repeat short runs (an
+ * actor id in every member of a set, a flag byte and a length), so a
+ * candidate is scored by the equal run it starts, counted up to
+ * DELTA_RUNCAP, less the bytes it drops and inserts to get there: the
+ * place where the texts go on together beats a repeat that breaks off a
+ * few bytes later, and a near sync with a long enough run beats a far one
+ * with a longer run.  Each search is bounded, so making an edit is linear
+ * in the object; an edit this misses is only bigger, never wrong, and
+ * past the caller's max the whole object goes instead.
  */
 #include "cluster/delta.h"
 
@@ -24,7 +31,7 @@
 #define DELTA_WINDOW 1024 /* how far ahead a sync is looked for */
 #define DELTA_SPREAD 3    /* diagonals either side of the tail's */
 #define DELTA_HBITS 11    /* the window's index: 2^11 slots */
-#define DELTA_RUNCAP 4096 /* how far a candidate's run is measured */
+#define DELTA_RUNCAP 256  /* a run this long is as good as longer */
 
 static void put_le64(struct dbuf *b, uint64_t v)
 {

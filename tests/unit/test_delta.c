@@ -139,7 +139,7 @@ START_TEST(small_edits_make_small_deltas)
     uint8_t *base = dyn_malloc(B), *t = dyn_malloc(B + 1000);
     struct dbuf d;
     dbuf_init(&d);
-    for (int round = 0; round < 200; round++) {
+    for (int round = 0; round < 600; round++) {
         fill(base, B, 256);
         int nedits = 1 + (int)(next() % 4);
         size_t ins;
