@@ -193,7 +193,7 @@ struct op {
 /* Quorum reads / writes for one replica, gathered during a loop turn:
  * plain (R.MGET, R.MPUT) and with deltas (R.MGETD: key and the digest of
  * our copy; R.MDPUT: key and a delta of the replica's copy). */
-enum { B_GET, B_PUT, B_GETD, B_DPUT, B_KINDS };
+enum { B_GET, B_PUT, B_GETD, B_DPUT, B_RPUT, B_KINDS };
 /* Objects smaller than this are always sent whole. */
 #define DELTA_MIN_OBJ 512
 /* A member that refused deltas (an older node, or replica-deltas no) is
@@ -211,6 +211,20 @@ struct batch {
     struct dbuf data;           /* copies of keys and objects */
 };
 
+/* A replica that refused a delta of a key (its copy was not the one the
+ * delta was made from: a write of another coordinator, or a repair, got
+ * there first) gets that key whole until every whole write of it to the
+ * replica has been answered.  Deltas made meanwhile would be of versions
+ * it has not received yet, and would be refused in turn, each costing a
+ * whole merge there: without this, a replica that fell behind under a
+ * stream of writes to one key would never catch up. */
+struct resync {
+    uint64_t khash;
+    uint16_t member;
+    uint32_t pending; /* whole writes of the key to member unanswered */
+};
+#define RESYNC_MAX 256
+
 /* The coordinator of a node (n->coord). */
 struct coord {
     struct node *node;
@@ -227,6 +241,8 @@ struct coord {
     size_t bargv_cap;
     uint64_t *plain_until;              /* [member]: no deltas before */
     uint32_t nplain;
+    struct resync resync[RESYNC_MAX];   /* keys replicas get whole */
+    uint32_t nresync;
 };
 
 /* A batch in flight. */
@@ -249,7 +265,8 @@ struct preq {
 
 enum {
     P_READ, P_WRITE, P_REPAIR, P_FORWARD, P_GATHER, P_PING, P_NOTIFY,
-    P_DWRITE /* a write sent as a delta */
+    P_DWRITE, /* a write sent as a delta */
+    P_RWRITE  /* a whole write to a replica that refused a delta */
 };
 
 static const struct {
@@ -261,7 +278,9 @@ static const struct {
     {"R.MPUT", 2, P_WRITE},
     {"R.MGETD", 2, P_READ},
     {"R.MDPUT", 2, P_DWRITE},
+    {"R.MPUT", 2, P_RWRITE},
 };
+
 
 #define NO_MEMBER 0xffff
 
@@ -620,8 +639,47 @@ static void deltas_refused_by(struct cluster *cl, uint16_t m)
     co->plain_until[m] = cl_now(cl) + DELTA_RETRY_MS;
 }
 
+/* The resync entry of (m, op's key); with add, made when there is none
+ * (NULL when the table is full: deltas go on, and may be refused). */
+static struct resync *resync_of(struct op *op, uint16_t m, int add)
+{
+    struct coord *co = op->co;
+    uint64_t h = dyn_hash64(op->key, op->klen);
+    for (uint32_t i = 0; i < co->nresync; i++)
+        if (co->resync[i].khash == h && co->resync[i].member == m)
+            return &co->resync[i];
+    if (!add || co->nresync == RESYNC_MAX)
+        return NULL;
+    struct resync *r = &co->resync[co->nresync++];
+    r->khash = h;
+    r->member = m;
+    r->pending = 0;
+    return r;
+}
+
 static int send_rep(struct cluster *cl, struct op *op, uint16_t m, int kind,
                     const void *blob, size_t blen);
+
+/* The whole object to m, which refused a delta of it (or must get the key
+ * whole until it has caught up): counted in the key's resync entry. */
+static int send_resync(struct cluster *cl, struct op *op, uint16_t m,
+                       const struct object *o)
+{
+    struct resync *r = resync_of(op, m, 1);
+    int rc = send_rep(cl, op, m, B_RPUT, object_bytes(o), object_size(o));
+    if (rc == 0 && r)
+        r->pending++;
+    return rc;
+}
+
+/* A whole write to m of a resync answered (or failed). */
+static void resync_answered(struct op *op, uint16_t m)
+{
+    struct coord *co = op->co;
+    struct resync *r = resync_of(op, m, 0);
+    if (r && r->pending && --r->pending == 0)
+        *r = co->resync[--co->nresync];
+}
 
 static void batch_answer(void *ctx, int err, const struct peer_value *v)
 {
@@ -725,7 +783,8 @@ static void batch_flush_cb(evutil_socket_t fd, short what, void *arg)
     co->flush_armed = 0;
     /* writes first: a read that asks whether a replica holds our copy
      * finds it there when the write that made it left in the same turn */
-    static const int order[B_KINDS] = {B_PUT, B_DPUT, B_GET, B_GETD};
+    static const int order[B_KINDS] = {B_PUT, B_RPUT, B_DPUT, B_GET,
+                                       B_GETD};
     for (uint32_t m = 0; m < co->nbatches / B_KINDS; m++)
         for (int k = 0; k < B_KINDS; k++)
             if (co->batches[m * B_KINDS + (uint32_t)order[k]].n)
@@ -741,10 +800,10 @@ static int send_rep(struct cluster *cl, struct op *op, uint16_t m, int kind,
                     const void *blob, size_t blen)
 {
     struct coord *co = op->co;
-    if (kind == B_PUT && blen > BATCH_MAX_OBJ) {
+    if ((kind == B_PUT || kind == B_RPUT) && blen > BATCH_MAX_OBJ) {
         struct dyn_arg av[3] = {{"R.PUT", 5}, {op->key, op->klen},
                                 {blob, blen}};
-        return send_to(cl, op, m, P_WRITE, 3, av);
+        return send_to(cl, op, m, bkind[kind].purpose, 3, av);
     }
     struct batch *b = batch_of(cl, m, kind);
     if (b->data.len > BATCH_MAX_BYTES)
@@ -1033,7 +1092,8 @@ static void key_exec_and_write(struct op *op)
     op->failed =
         exec_local(cl, op->cmd, op->resp, op->argc, op->argv, &op->reply);
     const struct object *after = store_get(cl->node->store, op->key, op->klen);
-    int changed = after && (op->blind || !had || object_digest(after) != d0);
+    uint64_t d1 = after && !op->blind && had ? object_digest(after) : 0;
+    int changed = after && (op->blind || !had || d1 != d0);
     if (op->origin == FROM_SUBMIT && op->sub)
         op->sub->executed = 1;
     if (!changed || op->failed) {
@@ -1050,8 +1110,8 @@ static void key_exec_and_write(struct op *op)
     struct dbuf delta;
     dbuf_init(&delta);
     int has_delta =
-        base && delta_make(object_bytes(base), object_size(base),
-                           object_bytes(after), object_size(after),
+        base && delta_make(object_bytes(base), object_size(base), d0,
+                           object_bytes(after), object_size(after), d1,
                            object_size(after) / 2, &delta) == 0;
     object_free(base);
     /* replicate the new version: it goes to every replica below, which
@@ -1083,12 +1143,15 @@ static void key_exec_and_write(struct op *op)
             continue;
         }
         int sent;
-        if (has_delta && op->standin[i] == NO_MEMBER &&
-            deltas_to(cl, op->rep[i])) {
+        int owner = op->standin[i] == NO_MEMBER;
+        int resync = owner && has_delta && resync_of(op, op->rep[i], 0);
+        if (has_delta && owner && !resync && deltas_to(cl, op->rep[i])) {
             sent = send_rep(cl, op, op->rep[i], B_DPUT, delta.p, delta.len);
             cl->deltas_sent += sent == 0;
             cl->delta_bytes += sent == 0 ? delta.len : 0;
             cl->delta_object_bytes += sent == 0 ? object_size(obj) : 0;
+        } else if (resync) {
+            sent = send_resync(cl, op, op->rep[i], obj);
         } else {
             sent = send_object(cl, op, op->rep[i], op->standin[i], P_WRITE,
                                op->key, op->klen, obj);
@@ -2689,6 +2752,13 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
     switch (purpose) {
     case P_READ: {
         struct object *obj = NULL;
+        if (op->phase != PH_READ && op->is_write) {
+            /* late, and the write already sent its new version to every
+             * replica: nothing to merge or repair, so nothing to parse */
+            trace_mark(op, m, err ? TR_READ_FAILED : TR_READ_OK, at_read);
+            cl->late_answers++;
+            break;
+        }
         int same = err == 0 && v && v->type == PEER_V_STATUS &&
                    v->len == 4 && memcmp(v->str, "SAME", 4) == 0;
         if (same) {
@@ -2741,11 +2811,14 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
             /* refused (not the replica's copy's delta, or it takes none):
              * the whole object, whose answer counts instead */
             cl->deltas_resent++;
-            if (send_rep(cl, op, m, B_PUT, object_bytes(op->written),
-                         object_size(op->written)) == 0)
+            if (send_resync(cl, op, m, op->written) == 0)
                 break;
         }
         /* an ack, or a failure that keeps a hint: */
+        /* fall through */
+    case P_RWRITE:
+        if (purpose == P_RWRITE)
+            resync_answered(op, m);
         /* fall through */
     case P_WRITE: {
         int ok = err == 0 && v && v->type == PEER_V_STATUS;

@@ -204,13 +204,14 @@ static void next_sync(const struct texts *s, struct index *ix, size_t i,
     }
 }
 
-int delta_make(const uint8_t *base, size_t blen, const uint8_t *target,
-               size_t tlen, size_t max, struct dbuf *out)
+int delta_make(const uint8_t *base, size_t blen, uint64_t bdigest,
+               const uint8_t *target, size_t tlen, uint64_t tdigest,
+               size_t max, struct dbuf *out)
 {
     size_t start = out->len;
     dbuf_appendc(out, DELTA_FORMAT);
-    put_le64(out, dyn_hash64(base, blen));
-    put_le64(out, dyn_hash64(target, tlen));
+    put_le64(out, bdigest);
+    put_le64(out, tdigest);
     put_varint(out, tlen);
     struct texts s = {base, target, blen, tlen, 0};
     struct index *ix = dyn_calloc(1, sizeof(*ix));
@@ -242,12 +243,14 @@ int delta_make(const uint8_t *base, size_t blen, const uint8_t *target,
     return 0;
 }
 
-int delta_base_digest(const void *delta, size_t dlen, uint64_t *digest)
+int delta_digests(const void *delta, size_t dlen, uint64_t *base,
+                  uint64_t *target)
 {
     const uint8_t *p = delta;
     if (dlen < DELTA_HEADER || p[0] != DELTA_FORMAT)
         return DYN_EINVAL;
-    *digest = get_le64(p + 1);
+    *base = get_le64(p + 1);
+    *target = get_le64(p + 9);
     return 0;
 }
 
@@ -264,9 +267,9 @@ int delta_apply(const uint8_t *base, size_t blen, const void *delta,
                 size_t dlen, size_t limit, uint8_t **out, size_t *olen)
 {
     const uint8_t *p = delta;
-    uint64_t bd, tlen;
+    uint64_t bd, td, tlen;
     size_t at = DELTA_HEADER;
-    if (delta_base_digest(delta, dlen, &bd) != 0 ||
+    if (delta_digests(delta, dlen, &bd, &td) != 0 ||
         get_varint(p, dlen, &at, &tlen) != 0)
         return DYN_EINVAL;
     if (dyn_hash64(base, blen) != bd)
@@ -295,7 +298,7 @@ int delta_apply(const uint8_t *base, size_t blen, const void *delta,
     if (blen - ci != tlen - tj)
         goto bad;
     memcpy(t + tj, base + ci, blen - ci);
-    if (dyn_hash64(t, (size_t)tlen) != get_le64(p + 9))
+    if (dyn_hash64(t, (size_t)tlen) != td)
         goto bad;
     *out = t;
     *olen = (size_t)tlen;

@@ -39,14 +39,17 @@
 #define DELTA_FORMAT 1
 #define DELTA_HEADER 17 /* format byte and the two digests */
 
-/* Appends to out an edit that turns base into target, when it takes at
- * most max bytes: 0, or DYN_ELIMIT (out is then left as it was). */
-int delta_make(const uint8_t *base, size_t blen, const uint8_t *target,
-               size_t tlen, size_t max, struct dbuf *out);
+/* Appends to out an edit that turns base (whose dyn_hash64 is bdigest)
+ * into target (tdigest), when it takes at most max bytes: 0, or
+ * DYN_ELIMIT (out is then left as it was). */
+int delta_make(const uint8_t *base, size_t blen, uint64_t bdigest,
+               const uint8_t *target, size_t tlen, uint64_t tdigest,
+               size_t max, struct dbuf *out);
 
-/* The digest of the base a delta was made from: 0, or DYN_EINVAL for
- * bytes too short or of another format. */
-int delta_base_digest(const void *delta, size_t dlen, uint64_t *digest);
+/* The digests of the base a delta was made from and of its target: 0, or
+ * DYN_EINVAL for bytes too short or of another format. */
+int delta_digests(const void *delta, size_t dlen, uint64_t *base,
+                  uint64_t *target);
 
 /* Applies delta to base: 0 and *out (allocated, *olen bytes), or
  * DYN_ENOTFOUND when base is not the delta's base (its digest differs),

@@ -89,6 +89,10 @@ struct object_limits {
     uint32_t max_ctx_entries;   /* reject contexts with more */
     uint64_t max_value_len;     /* proto-max-bulk-len */
     const struct crdt_limits *types; /* bounds on typed values, or NULL */
+    int typed_trusted;          /* 1: typed values are not decoded (their
+                                 * type must be known): bytes a digest
+                                 * showed are a peer's own encoding, as a
+                                 * delta's result (cluster/delta.h) */
 };
 
 /* Builds the object that results from a coordinator write on top of the

@@ -501,6 +501,12 @@ static const char *dput_one(struct cluster *cl, const struct dyn_arg *k,
         cl->replica_deltas_refused++;
         return "DELTA no copy here";
     }
+    uint64_t bd, td;
+    if (delta_digests(d->p, d->len, &bd, &td) != 0)
+        return "ERR R.MDPUT: invalid delta";
+    if (object_digest(cur) == td)
+        return NULL; /* we hold its target already (a read repair that
+                      * overtook it) */
     uint8_t *bytes;
     size_t len;
     int rc = delta_apply(object_bytes(cur), object_size(cur),
@@ -514,7 +520,7 @@ static const char *dput_one(struct cluster *cl, const struct dyn_arg *k,
     if (rc != 0)
         return "ERR R.MDPUT: invalid delta";
     struct object *o = NULL;
-    rc = db_parse_object(n, bytes, len, &o);
+    rc = db_parse_object_checked(n, bytes, len, &o);
     dyn_free(bytes);
     if (rc == DYN_EFORMAT)
         return DB_EFORMAT_TEXT;

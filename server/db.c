@@ -1046,16 +1046,29 @@ int db_merge_object(struct node *n, const void *key, size_t klen,
 
 /* Twice max-siblings: a peer's object may hold the siblings of two nodes
  * that each kept max-siblings before they met; db_write caps what stays. */
-int db_parse_object(struct node *n, const void *bytes, size_t len,
-                    struct object **out)
+static int parse_object(struct node *n, const void *bytes, size_t len,
+                        int typed_trusted, struct object **out)
 {
     struct object_limits lim = {
         .max_siblings = (uint32_t)n->cfg.max_siblings * 2,
         .max_ctx_entries = 4096,
         .max_value_len = (uint64_t)n->cfg.proto_max_bulk_len,
         .types = db_crdt_limits(n),
+        .typed_trusted = typed_trusted,
     };
     return object_from_bytes((const uint8_t *)bytes, len, &lim, out);
+}
+
+int db_parse_object(struct node *n, const void *bytes, size_t len,
+                    struct object **out)
+{
+    return parse_object(n, bytes, len, 0, out);
+}
+
+int db_parse_object_checked(struct node *n, const void *bytes, size_t len,
+                            struct object **out)
+{
+    return parse_object(n, bytes, len, 1, out);
 }
 
 int db_merge_bytes(struct node *n, const void *key, size_t klen,

@@ -189,6 +189,12 @@ int db_merge_object(struct node *n, const void *key, size_t klen,
  * object_from_bytes's error (bad or oversized bytes). */
 int db_parse_object(struct node *n, const void *bytes, size_t len,
                     struct object **out);
+/* The same for the result of a delta (cluster/delta.h): the bytes are,
+ * digest for digest, an object the sending coordinator holds, which it
+ * encoded itself or checked whole when it received it; so every check
+ * but the decoding of typed values again (their type must be known). */
+int db_parse_object_checked(struct node *n, const void *bytes, size_t len,
+                            struct object **out);
 
 /* What a node answers for an object db_parse_object refused with
  * DYN_EFORMAT (a format or value type a newer node wrote). */

@@ -28,6 +28,14 @@ static void fill(uint8_t *p, size_t len, unsigned k)
         p[i] = (uint8_t)(next() % k);
 }
 
+/* delta_make with the digests computed here. */
+static int make(const uint8_t *base, size_t blen, const uint8_t *t,
+                size_t tlen, size_t max, struct dbuf *out)
+{
+    return delta_make(base, blen, dyn_hash64(base, blen), t, tlen,
+                      dyn_hash64(t, tlen), max, out);
+}
+
 /* Applies d to base and checks the result is target. */
 static void roundtrip(const uint8_t *base, size_t blen, const uint8_t *t,
                       size_t tlen, const struct dbuf *d)
@@ -47,12 +55,13 @@ START_TEST(equal_texts_make_a_header_only)
     fill(a, sizeof(a), 256);
     struct dbuf d;
     dbuf_init(&d);
-    ck_assert_int_eq(delta_make(a, sizeof(a), a, sizeof(a), 1000, &d), 0);
+    ck_assert_int_eq(make(a, sizeof(a), a, sizeof(a), 1000, &d), 0);
     ck_assert_uint_le(d.len, DELTA_HEADER + 2);
     roundtrip(a, sizeof(a), a, sizeof(a), &d);
-    uint64_t bd;
-    ck_assert_int_eq(delta_base_digest(d.p, d.len, &bd), 0);
+    uint64_t bd, td;
+    ck_assert_int_eq(delta_digests(d.p, d.len, &bd, &td), 0);
     ck_assert_uint_eq(bd, dyn_hash64(a, sizeof(a)));
+    ck_assert_uint_eq(td, bd);
     dbuf_free(&d);
 }
 END_TEST
@@ -63,10 +72,10 @@ START_TEST(empty_base_or_target)
     fill(a, sizeof(a), 256);
     struct dbuf d;
     dbuf_init(&d);
-    ck_assert_int_eq(delta_make(a, 0, a, sizeof(a), SIZE_MAX, &d), 0);
+    ck_assert_int_eq(make(a, 0, a, sizeof(a), SIZE_MAX, &d), 0);
     roundtrip(a, 0, a, sizeof(a), &d);
     dbuf_reset(&d);
-    ck_assert_int_eq(delta_make(a, sizeof(a), a, 0, SIZE_MAX, &d), 0);
+    ck_assert_int_eq(make(a, sizeof(a), a, 0, SIZE_MAX, &d), 0);
     ck_assert_uint_le(d.len, DELTA_HEADER + 8);
     roundtrip(a, sizeof(a), a, 0, &d);
     dbuf_free(&d);
@@ -121,7 +130,7 @@ START_TEST(random_edits_rebuild_the_target_exactly)
         size_t tlen = edit(base, blen, t, 1 + (int)(next() % MAXE),
                            1 + (size_t)(next() % MAXL), k, &ins);
         dbuf_reset(&d);
-        ck_assert_int_eq(delta_make(base, blen, t, tlen, SIZE_MAX, &d), 0);
+        ck_assert_int_eq(make(base, blen, t, tlen, SIZE_MAX, &d), 0);
         roundtrip(base, blen, t, tlen, &d);
     }
     dbuf_free(&d);
@@ -145,7 +154,7 @@ START_TEST(small_edits_make_small_deltas)
         size_t ins;
         size_t tlen = edit(base, B, t, nedits, 24, 256, &ins);
         dbuf_reset(&d);
-        ck_assert_int_eq(delta_make(base, B, t, tlen, SIZE_MAX, &d), 0);
+        ck_assert_int_eq(make(base, B, t, tlen, SIZE_MAX, &d), 0);
         roundtrip(base, B, t, tlen, &d);
         /* each edit: three varints, and at most DELTA_SYNC-1 equal bytes
          * folded into its insert when two edits fall close together */
@@ -166,10 +175,10 @@ START_TEST(max_refuses_a_big_edit_and_leaves_out_alone)
     struct dbuf d;
     dbuf_init(&d);
     dbuf_append(&d, "xy", 2);
-    ck_assert_int_eq(delta_make(a, sizeof(a), b, sizeof(b), 2000, &d),
+    ck_assert_int_eq(make(a, sizeof(a), b, sizeof(b), 2000, &d),
                      DYN_ELIMIT);
     ck_assert_uint_eq(d.len, 2);
-    ck_assert_int_eq(delta_make(a, sizeof(a), b, sizeof(b), 5000, &d), 0);
+    ck_assert_int_eq(make(a, sizeof(a), b, sizeof(b), 5000, &d), 0);
     ck_assert_uint_gt(d.len, 4000);
     dbuf_free(&d);
 }
@@ -185,7 +194,7 @@ START_TEST(another_base_is_refused)
     c[10] ^= 0x40; /* a replica whose copy differs by one bit */
     struct dbuf d;
     dbuf_init(&d);
-    ck_assert_int_eq(delta_make(a, sizeof(a), b, sizeof(b), SIZE_MAX, &d),
+    ck_assert_int_eq(make(a, sizeof(a), b, sizeof(b), SIZE_MAX, &d),
                      0);
     uint8_t *out = (uint8_t *)"untouched";
     size_t olen = 7;
@@ -213,7 +222,7 @@ START_TEST(cut_or_changed_deltas_fail_cleanly)
     size_t blen = edit(a, sizeof(a), b, 5, 40, 256, &ins);
     struct dbuf d;
     dbuf_init(&d);
-    ck_assert_int_eq(delta_make(a, sizeof(a), b, blen, SIZE_MAX, &d), 0);
+    ck_assert_int_eq(make(a, sizeof(a), b, blen, SIZE_MAX, &d), 0);
     uint8_t *out;
     size_t olen;
     for (size_t cut = 0; cut < d.len; cut++) {
