@@ -809,6 +809,29 @@ void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
     return tc ? tcache_take(tc, key, klen, type, t->state, t->len) : NULL;
 }
 
+/* Adds to ctx what cur's sibling of type has seen.  In a cluster a state
+ * has seen more than its object's clock shows: the dots it claimed, some
+ * above its own write's dot (those its op reserved and did not use).  The
+ * op that read the state has seen them too; without them in its context
+ * the sibling it replaces would not be covered, and each write would join
+ * the two states (decode both, join, encode) instead of replacing one. */
+static void seen_of_type(const struct object *cur, int type,
+                         struct vclock *ctx)
+{
+    uint32_t k = object_nsiblings(cur);
+    for (uint32_t i = 0; i < k; i++) {
+        struct sibling s;
+        object_sibling(cur, i, &s);
+        if (s.type != type)
+            continue;
+        struct vclock seen;
+        vclock_init(&seen);
+        if (crdt_seen_bytes(type, s.value, s.vlen, &seen) == 0)
+            vclock_merge(ctx, &seen);
+        vclock_free(&seen);
+    }
+}
+
 int db_typed_write_state(struct node *n, const void *key, size_t klen,
                          int type, void *state, const struct crdt_dot *first,
                          uint32_t ndots, uint64_t ts_ms, int64_t expire_ms)
@@ -864,6 +887,8 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
     if (rc == 0) {
         if (cur)
             object_clock(cur, &local);
+        if (cur && !db_typed_alone(n))
+            seen_of_type(cur, type, &local);
         if (cur && db_all_expired(cur, ts_ms)) {
             db_expire_key(n, key, klen);
             cur = NULL;
