@@ -78,6 +78,16 @@
  * one can see how far exchanges under load go (measured with SET -P 16 at
  * a 10 ms interval: ~25-45 % descend, none reaches AE.KEYS).
  *
+ * Keys being written.  A key whose newest version is younger than twice
+ * request-timeout-ms (db_key_hot) is neither pulled nor pushed: the
+ * write path is still delivering it to every replica, and an exchange
+ * that copies it whole (a large typed value: its merge decodes both
+ * copies) would only overtake that stream, whose writes then go as whole
+ * objects instead of deltas (coordinator.c, "deltas").  The next round
+ * after the writes stop repairs what the write path missed; a replica
+ * that lacks the key, or holds an older copy, still pulls it.  INFO
+ * ae_hot_skipped counts the keys left.  Compaction leaves them too.
+ *
  * Throttling: one round at a time per node (the peers may serve several);
  * a token bucket of anti-entropy-max-bps bytes per second (requests and
  * replies both count, the sweep's too) holds the next request back, and the
@@ -252,7 +262,7 @@ struct antientropy {
     /* INFO */
     uint64_t exchanges, peer_exchanges, keys_repaired, bytes_sent,
         bytes_received, peers_failed, confirmed, rounds_equal,
-        last_round_ms, reapable_skipped;
+        last_round_ms, reapable_skipped, hot_skipped;
     uint64_t timeouts;          /* requests given up after the deadline */
     uint64_t late_answers;      /* answers that came after it */
     uint64_t descents, leaves_listed, keys_compared;
@@ -880,10 +890,24 @@ static void on_keys(void *ctx, int err, const struct peer_value *v)
     aediff_keys(ls, nl, rs, nrv, &d);
     /* the keys are copied (keys_add): ls and rs point into loc and v,
      * which do not outlive this reply */
-    for (size_t i = 0; i < d.npull; i++)
+    /* a key written lately is left to the write path, which is still
+     * delivering it (see "Keys being written") */
+    for (size_t i = 0; i < d.npull; i++) {
+        if (db_key_hot(n, store_get(n->store, d.pull[i]->key,
+                                    d.pull[i]->len))) {
+            ae->hot_skipped++;
+            continue;
+        }
         keys_add(&r->pull, d.pull[i]->key, d.pull[i]->len);
-    for (size_t i = 0; i < d.npush; i++)
+    }
+    for (size_t i = 0; i < d.npush; i++) {
+        if (db_key_hot(n, store_get(n->store, d.push[i]->key,
+                                    d.push[i]->len))) {
+            ae->hot_skipped++;
+            continue;
+        }
         keys_add(&r->push, d.push[i]->key, d.push[i]->len);
+    }
     ae->reapable_skipped += d.reapable_skipped;
     aediff_result_free(&d);
     dyn_free(ls);
@@ -1233,6 +1257,8 @@ static void sweep_tick(struct antientropy *ae, uint64_t now_ms)
     if (ae->next_sweep_ms == 0)
         ae->next_sweep_ms = ae->lost ? now_ms
                                      : now_ms + node_random(n) % (uint64_t)sv;
+    if (ae->next_sweep_ms > now_ms + (uint64_t)sv)
+        ae->next_sweep_ms = now_ms + (uint64_t)sv; /* CONFIG SET shortened */
     if (now_ms < ae->next_sweep_ms)
         return;
     if (n->cfg.anti_entropy_max_bps > 0 && ae->tokens <= 0)
@@ -1565,6 +1591,8 @@ void antientropy_tick(struct antientropy *ae, uint64_t now_ms)
     }
     if (ae->next_ms == 0)   /* first interval after start: jittered */
         ae->next_ms = now_ms + node_random(n) % (uint64_t)iv;
+    if (ae->next_ms > now_ms + (uint64_t)iv)
+        ae->next_ms = now_ms + (uint64_t)iv; /* CONFIG SET shortened it */
     if (now_ms < ae->next_ms)
         return;
     ae->next_ms = now_ms + (uint64_t)iv;
@@ -1586,6 +1614,7 @@ void antientropy_info(struct antientropy *ae, struct dbuf *out)
                 "ae_late_answers:%llu\r\n"
                 "ae_partitions_confirmed:%llu\r\n"
                 "ae_reapable_skipped:%llu\r\n"
+                "ae_hot_skipped:%llu\r\n"
                 "ae_descents:%llu\r\n"
                 "ae_leaves_listed:%llu\r\n"
                 "ae_keys_compared:%llu\r\n"
@@ -1608,6 +1637,7 @@ void antientropy_info(struct antientropy *ae, struct dbuf *out)
                 (unsigned long long)ae->late_answers,
                 (unsigned long long)ae->confirmed,
                 (unsigned long long)ae->reapable_skipped,
+                (unsigned long long)ae->hot_skipped,
                 (unsigned long long)ae->descents,
                 (unsigned long long)ae->leaves_listed,
                 (unsigned long long)ae->keys_compared,

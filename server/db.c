@@ -998,6 +998,20 @@ static int db_collect_typed(void *ctx, const void *key, size_t klen,
     return 0;
 }
 
+int db_key_hot(struct node *n, const struct object *o)
+{
+    if (!o)
+        return 0;
+    uint64_t newest = 0, now = node_wall_ms(n);
+    uint32_t k = object_nsiblings(o);
+    for (uint32_t i = 0; i < k; i++) {
+        struct sibling s;
+        object_sibling(o, i, &s);
+        newest = DYN_MAX(newest, s.ts_ms);
+    }
+    return newest + 2 * (uint64_t)n->cfg.request_timeout_ms > now;
+}
+
 void db_compact_typed(struct node *n, uint32_t part)
 {
     struct db_keys ks = { NULL, NULL, 0, 0 };
@@ -1006,7 +1020,9 @@ void db_compact_typed(struct node *n, uint32_t part)
     dbuf_init(&out);
     for (uint32_t k = 0; k < ks.n; k++) {
         const struct object *o = store_get(n->store, ks.k[k], ks.len[k]);
-        struct object *cur = o ? object_dup(o) : NULL;
+        /* a key being written: its replicas may hold newer writes whose
+         * deltas would find this copy compacted and be refused */
+        struct object *cur = o && !db_key_hot(n, o) ? object_dup(o) : NULL;
         for (uint32_t i = 0; cur && i < object_nsiblings(cur); i++) {
             struct sibling s;
             object_sibling(cur, i, &s);

@@ -234,6 +234,10 @@ void db_reply_write_error(struct node *n, struct dbuf *out, int rc,
  * through its round), which is the compaction's precondition.  Counts
  * INFO typed_compactions. */
 void db_compact_typed(struct node *n, uint32_t part);
+/* 1 when o's newest version is younger than twice request-timeout-ms:
+ * the write path may still be delivering it, so anti-entropy and
+ * compaction leave it for now.  o NULL: 0. */
+int db_key_hot(struct node *n, const struct object *o);
 
 /* Active expiry and tombstone reaping, a slice per call (from the cron):
  * samples keys with an expiry, removes the expired ones, repeats while more

@@ -14,7 +14,10 @@
 #     bytes and every member that was added;
 #   - a node with replica-deltas no (as a node of an older version, which
 #     knows neither R.MGETD nor R.MDPUT) is sent plain reads and whole
-#     objects after its first refusal, and holds the same bytes.
+#     objects after its first refusal, and holds the same bytes;
+#   - once the writes stop and anti-entropy runs, every node compacts the
+#     values (no element dots left) to the same bytes, and the writes after
+#     that go as deltas of the compacted copies, none refused.
 . "$(dirname "$0")/cluster_lib.sh"
 
 PY=/usr/bin/python3
@@ -170,5 +173,37 @@ after=$(info_field 3 replica_puts)
 [ $((after - before)) -gt 2500 ] && ok "n3 got the writes whole ($((after - before)))" \
     || fail "n3 got $((after - before)) writes"
 same_roots && ok "n3 holds the same bytes as the others" || fail "n3's Merkle roots differ"
+
+# ---- compaction, then more deltas ------------------------------------------------
+for i in 1 2 3; do
+    ncli $i CONFIG SET replica-deltas yes >/dev/null
+    ncli $i CONFIG SET anti-entropy-sweep-interval-ms 200 >/dev/null
+    ncli $i CONFIG SET anti-entropy-interval-ms 20 >/dev/null
+done
+# element dots I KEY: the dots node I's copy of the list still keeps
+edots() { ncli "$1" DYNAMO.LOCAL "$2" | sed -n 's/.*element dots \([0-9]*\).*/\1/p' | head -1; }
+compacted() {
+    local i
+    for i in 1 2 3; do [ "$(edots $i a:list)" = 0 ] || return 1; done
+    same_roots
+}
+if wait_for 90 compacted; then
+    ok "after the writes, anti-entropy compacted every copy of the list (no element dots) to the same bytes"
+else
+    fail "the copies were not compacted to the same bytes: element dots $(edots 1 a:list) $(edots 2 a:list) $(edots 3 a:list)"
+fi
+for i in 1 2 3; do ncli $i CONFIG SET anti-entropy-interval-ms 3600000 >/dev/null; ncli $i CONFIG SET anti-entropy-sweep-interval-ms 3600000 >/dev/null; done
+s0=$(info_field 1 deltas_sent)
+r0=$(info_sum replica_deltas_refused)
+for ((i = 0; i < 200; i++)); do echo "RPUSH a:list after$i"; done | ncli 1 >/dev/null
+s1=$(info_field 1 deltas_sent)
+r1=$(info_sum replica_deltas_refused)
+# (to n2 at least: n3 refused deltas while replica-deltas was no, and
+# gets whole objects for a minute after that)
+[ $((s1 - s0)) -ge 200 ] && [ "$r1" = "$r0" ] \
+    && ok "after compaction: 200 pushes went as $((s1 - s0)) deltas, none refused" \
+    || fail "after compaction: $((s1 - s0)) deltas, $((r1 - r0)) refused"
+same_roots && ok "after compaction and more writes every node holds the same bytes" \
+    || fail "the Merkle roots differ after the writes that followed compaction"
 
 finish
