@@ -681,6 +681,20 @@ static void resync_answered(struct op *op, uint16_t m)
         *r = co->resync[--co->nresync];
 }
 
+/* The digest a quorum read asks about is our copy's as the batch leaves,
+ * not as the op started: the writes of this loop turn leave first (the
+ * flush sends them before the reads), so a replica in step holds exactly
+ * this copy when the read gets there, and answers +SAME. */
+static void read_digest_now(struct cluster *cl, struct op *op, char *hex)
+{
+    const struct object *mine = store_get(cl->node->store, op->key,
+                                          op->klen);
+    char buf[17];
+    op->rdigest = mine ? object_digest(mine) : 0;
+    snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)op->rdigest);
+    memcpy(hex, buf, 16);
+}
+
 static void batch_answer(void *ctx, int err, const struct peer_value *v)
 {
     struct mreq *mr = ctx;
@@ -752,6 +766,8 @@ static int batch_send(struct cluster *cl, uint16_t m, int kind, int answer)
     for (uint32_t i = 0; i < b->n; i++) {
         const struct bentry *e = &b->e[i];
         mr->op[i] = e->op;
+        if (kind == B_GETD && co->ev_flush)
+            read_digest_now(cl, e->op, b->data.p + e->ooff);
         av[1 + i * per].p = b->data.p + e->koff;
         av[1 + i * per].len = e->klen;
         if (per == 2) {
@@ -934,12 +950,13 @@ static void key_start_read(struct op *op)
     quorum_reply(&op->q, self, 1, NULL, &decided);
     trace_mark(op, self, TR_READ_ASKED | TR_READ_OK, at_read);
     /* With our copy's digest, a replica that holds the same bytes answers
-     * +SAME instead of them: nothing to send, parse or merge. */
+     * +SAME instead of them: nothing to send, parse or merge.  A batched
+     * read gets the digest when its batch leaves (read_digest_now). */
     const struct object *mine = store_get(cl->node->store, op->key,
                                           op->klen);
-    char hex[17];
-    op->rdigest = mine ? object_digest(mine) : 0;
-    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)op->rdigest);
+    char hex[17] = "0000000000000000";
+    if (mine && !op->co->ev_flush)
+        read_digest_now(cl, op, hex);
     for (uint32_t i = 0; i < op->nrep && op->q.state == QUORUM_PENDING; i++) {
         if (op->rep[i] == self)
             continue;
