@@ -165,6 +165,9 @@ struct op {
                                  * it, even if the local copy is gone */
     uint64_t rdigest;           /* the digest of our copy the read sent
                                  * (R.MGETD); 0: none sent */
+    uint32_t same_mask;         /* bit i: q.node[i] answered +SAME while
+                                 * our copy still had that digest (its
+                                 * answer then carries no object) */
 
     /* children / gather */
     uint32_t nchild;
@@ -933,6 +936,7 @@ static void op_quorum_init(struct op *op, uint32_t need)
         nodes[n++] = op->down[i];
     quorum_init(&op->q, nodes, n, DYN_MIN(need, n));
     op->q_live = 1;
+    op->same_mask = 0;
     int decided = 0;
     for (uint32_t i = 0; i < op->ndown; i++)
         quorum_reply(&op->q, op->down[i], 0, NULL, &decided);
@@ -1041,6 +1045,16 @@ static void send_repair(struct cluster *cl, const struct op *op,
     }
 }
 
+/* 1 when member m answered op's read +SAME while our copy had the digest
+ * it asked about. */
+static int same_answered(const struct op *op, uint16_t m)
+{
+    for (uint32_t i = 0; i < op->q.n; i++)
+        if (op->q.node[i] == m)
+            return (op->same_mask >> i) & 1;
+    return 0;
+}
+
 /* Read repair: every replica whose answer lacks part of what the
  * coordinator now holds gets it.  mine is borrowed: nothing below changes
  * the store. */
@@ -1052,10 +1066,19 @@ static void key_repair(struct op *op)
         return;
     uint16_t stale[QUORUM_MAX];
     uint32_t k = quorum_stale(&op->q, mine, stale, QUORUM_MAX);
-    for (uint32_t i = 0; i < k; i++)
-        if (stale[i] != (uint16_t)cl->mb.self)
-            send_repair(cl, op, stale[i], standin_of(op, stale[i]), op->key,
-                        op->klen, mine);
+    int moved = -1; /* our copy is no longer the one +SAME answered */
+    for (uint32_t i = 0; i < k; i++) {
+        if (stale[i] == (uint16_t)cl->mb.self)
+            continue;
+        if (same_answered(op, stale[i])) {
+            if (moved < 0)
+                moved = object_digest(mine) != op->rdigest;
+            if (!moved)
+                continue; /* it holds exactly our copy */
+        }
+        send_repair(cl, op, stale[i], standin_of(op, stale[i]), op->key,
+                    op->klen, mine);
+    }
 }
 
 /* EV_SLOPPY_WRITE: the key, and who stood in for whom. */
@@ -2778,15 +2801,14 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
         }
         int same = err == 0 && v && v->type == PEER_V_STATUS &&
                    v->len == 4 && memcmp(v->str, "SAME", 4) == 0;
-        if (same) {
-            /* the replica holds the bytes our copy had when we asked;
-             * if ours has moved on since, nothing is known to merge, and
-             * repair treats the answer as empty */
-            const struct object *mine =
-                store_get(cl->node->store, op->key, op->klen);
-            if (mine && object_digest(mine) == op->rdigest)
-                obj = object_dup(mine);
-        }
+        /* +SAME: the replica holds the bytes our copy had when we asked.
+         * While ours still has them, the answer is "in step": nothing to
+         * merge, nothing to repair, and no object to hold for it; if ours
+         * has moved on since, nothing is known to merge, and repair
+         * treats the answer as empty. */
+        const struct object *mine =
+            same ? store_get(cl->node->store, op->key, op->klen) : NULL;
+        int in_step = mine && object_digest(mine) == op->rdigest;
         int ok = same ||
                  (err == 0 && v &&
                   (v->type == PEER_V_NIL ||
@@ -2794,24 +2816,28 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
                     db_parse_object(cl->node, v->str, v->len, &obj) == 0)));
         struct trace_rep *tr = trace_mark(
             op, m, ok ? TR_READ_OK : TR_READ_FAILED, at_read);
-        if (tr && obj) {
-            tr->siblings = object_nsiblings(obj);
-            tr->digest = object_digest(obj);
+        if (tr && (obj || in_step)) {
+            tr->siblings = object_nsiblings(in_step ? mine : obj);
+            tr->digest = in_step ? op->rdigest : object_digest(obj);
         }
         if (op->phase != PH_READ) {
             /* late: the read is over (op->q may be the write quorum by
-             * now); repair this replica if it lacks what we hold */
+             * now); repair this replica if it lacks what we hold (a write
+             * already sent its new version to every replica, and a late
+             * answer of a write is not even parsed, above) */
             cl->late_answers++;
-            /* a write already sent its new version to every replica */
-            const struct object *mine =
-                op->is_write ? NULL
-                             : store_get(cl->node->store, op->key, op->klen);
-            if (ok && mine && quorum_behind(obj, mine))
+            mine = store_get(cl->node->store, op->key, op->klen);
+            int behind = in_step ? object_digest(mine) != op->rdigest
+                                 : mine && quorum_behind(obj, mine);
+            if (ok && behind)
                 send_repair(cl, op, m, standin_of(op, m), op->key, op->klen,
                             mine);
             object_free(obj);
             break;
         }
+        for (uint32_t i = 0; in_step && i < op->q.n; i++)
+            if (op->q.node[i] == m)
+                op->same_mask |= 1u << i;
         quorum_reply(&op->q, m, ok, obj, &decided);
         if (decided && op->q.state == QUORUM_MET) {
             dl_del(op);

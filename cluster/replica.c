@@ -380,6 +380,28 @@ static void h_mget(void *ctx, struct peer_call *call, int argc,
     peer_call_done(call);
 }
 
+/* The answer of a batch of pairs (R.MPUT, R.MDPUT): :n when every pair
+ * was stored (res[i] NULL), else +OK or res[i]'s error per pair. */
+static void reply_pairs(struct peer_call *call, const char **res, int n)
+{
+    int bad = 0;
+    for (int i = 0; i < n; i++)
+        bad += res[i] != NULL;
+    struct dbuf *out = peer_call_buf(call);
+    if (!bad) {
+        reply_int(out, n);
+    } else {
+        reply_array(out, n);
+        for (int i = 0; i < n; i++) {
+            if (res[i])
+                reply_error(out, res[i]);
+            else
+                reply_ok(out);
+        }
+    }
+    peer_call_done(call);
+}
+
 static void h_mput(void *ctx, struct peer_call *call, int argc,
                    const struct dyn_arg *argv)
 {
@@ -388,52 +410,42 @@ static void h_mput(void *ctx, struct peer_call *call, int argc,
         peer_call_reply_error(call, "ERR R.MPUT key object [key object ...]");
         return;
     }
-    int n = (argc - 1) / 2, bad = 0;
-    char *res = dyn_malloc((size_t)n);
+    int n = (argc - 1) / 2;
+    const char **res = dyn_malloc(sizeof(*res) * (size_t)n);
     for (int i = 0; i < n; i++) {
         const struct dyn_arg *k = &argv[1 + 2 * i], *b = &argv[2 + 2 * i];
         struct object *o = NULL;
-        res[i] = 0;
+        res[i] = NULL;
         int rc = db_parse_object(cl->node, b->p, b->len, &o);
         if (rc == DYN_EFORMAT)
-            res[i] = 3;
+            res[i] = DB_EFORMAT_TEXT;
         else if (rc != 0)
-            res[i] = 1;
+            res[i] = "ERR R.MPUT: invalid object";
         else if (db_merge_object(cl->node, k->p, k->len, o, o) < 0)
-            res[i] = 2;
+            res[i] = "ERR R.MPUT: the replica could not store the object";
         else
             cl->replica_puts++;
-        bad += res[i] != 0;
     }
-    struct dbuf *out = peer_call_buf(call);
-    if (!bad) {
-        reply_int(out, n);
-    } else {
-        reply_array(out, n);
-        for (int i = 0; i < n; i++) {
-            if (res[i] == 0)
-                reply_ok(out);
-            else if (res[i] == 1)
-                reply_error(out, "ERR R.MPUT: invalid object");
-            else if (res[i] == 3)
-                reply_error(out, DB_EFORMAT_TEXT);
-            else
-                reply_error(out, "ERR R.MPUT: the replica could not store "
-                                 "the object");
-        }
-    }
+    reply_pairs(call, res, n);
     dyn_free(res);
-    peer_call_done(call);
 }
 
 /* ---- deltas: reads that skip an equal copy, writes as edits ----------- */
 
-static int deltas_refused(struct cluster *cl, struct peer_call *call)
+/* The checks R.MGETD and R.MDPUT share: deltas on here, and pairs of
+ * arguments.  1 when the call was answered with an error. */
+static int deltas_refused(struct cluster *cl, struct peer_call *call,
+                          int argc, const char *usage)
 {
-    if (cl->node->cfg.replica_deltas)
-        return 0;
-    peer_call_reply_error(call, "ERR replica-deltas is off on this node");
-    return 1;
+    if (!cl->node->cfg.replica_deltas) {
+        peer_call_reply_error(call, "ERR replica-deltas is off on this node");
+        return 1;
+    }
+    if (argc < 3 || argc % 2 == 0) {
+        peer_call_reply_error(call, usage);
+        return 1;
+    }
+    return 0;
 }
 
 static int digest_parse(const struct dyn_arg *a, uint64_t *out)
@@ -458,12 +470,9 @@ static void h_mgetd(void *ctx, struct peer_call *call, int argc,
                     const struct dyn_arg *argv)
 {
     struct cluster *cl = call_cluster(ctx);
-    if (deltas_refused(cl, call))
+    if (deltas_refused(cl, call, argc,
+                       "ERR R.MGETD key digest [key digest ...]"))
         return;
-    if (argc < 3 || argc % 2 == 0) {
-        peer_call_reply_error(call, "ERR R.MGETD key digest [key digest ...]");
-        return;
-    }
     for (int i = 2; i < argc; i += 2) {
         uint64_t d;
         if (digest_parse(&argv[i], &d) != 0) {
@@ -539,32 +548,15 @@ static void h_mdput(void *ctx, struct peer_call *call, int argc,
                     const struct dyn_arg *argv)
 {
     struct cluster *cl = call_cluster(ctx);
-    if (deltas_refused(cl, call))
+    if (deltas_refused(cl, call, argc,
+                       "ERR R.MDPUT key delta [key delta ...]"))
         return;
-    if (argc < 3 || argc % 2 == 0) {
-        peer_call_reply_error(call, "ERR R.MDPUT key delta [key delta ...]");
-        return;
-    }
-    int n = (argc - 1) / 2, bad = 0;
+    int n = (argc - 1) / 2;
     const char **res = dyn_malloc(sizeof(*res) * (size_t)n);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         res[i] = dput_one(cl, &argv[1 + 2 * i], &argv[2 + 2 * i]);
-        bad += res[i] != NULL;
-    }
-    struct dbuf *out = peer_call_buf(call);
-    if (!bad) {
-        reply_int(out, n);
-    } else {
-        reply_array(out, n);
-        for (int i = 0; i < n; i++) {
-            if (res[i])
-                reply_error(out, res[i]);
-            else
-                reply_ok(out);
-        }
-    }
+    reply_pairs(call, res, n);
     dyn_free(res);
-    peer_call_done(call);
 }
 
 static int parse_parts(struct cluster *cl, int from, int argc,
