@@ -263,7 +263,7 @@ static int get_varint(const uint8_t *p, size_t len, size_t *at, uint64_t *v)
     return 0;
 }
 
-int delta_apply(const uint8_t *base, size_t blen, const void *delta,
+int delta_patch(const uint8_t *base, size_t blen, const void *delta,
                 size_t dlen, size_t limit, uint8_t **out, size_t *olen)
 {
     const uint8_t *p = delta;
@@ -272,8 +272,6 @@ int delta_apply(const uint8_t *base, size_t blen, const void *delta,
     if (delta_digests(delta, dlen, &bd, &td) != 0 ||
         get_varint(p, dlen, &at, &tlen) != 0)
         return DYN_EINVAL;
-    if (dyn_hash64(base, blen) != bd)
-        return DYN_ENOTFOUND;
     if (tlen > limit)
         return DYN_ELIMIT;
     if (tlen > blen + (dlen - at))
@@ -286,8 +284,10 @@ int delta_apply(const uint8_t *base, size_t blen, const void *delta,
             get_varint(p, dlen, &at, &drop) != 0 ||
             get_varint(p, dlen, &at, &ilen) != 0 || keep > blen - ci ||
             drop > blen - ci - keep || ilen > dlen - at ||
-            keep > tlen - tj || ilen > tlen - tj - keep)
-            goto bad;
+            keep > tlen - tj || ilen > tlen - tj - keep) {
+            dyn_free(t);
+            return DYN_EINVAL;
+        }
         memcpy(t + tj, base + ci, (size_t)keep);
         tj += (size_t)keep;
         ci += (size_t)(keep + drop);
@@ -295,15 +295,34 @@ int delta_apply(const uint8_t *base, size_t blen, const void *delta,
         tj += (size_t)ilen;
         at += (size_t)ilen;
     }
-    if (blen - ci != tlen - tj)
-        goto bad;
+    if (blen - ci != tlen - tj) {
+        dyn_free(t);
+        return DYN_EINVAL;
+    }
     memcpy(t + tj, base + ci, blen - ci);
-    if (dyn_hash64(t, (size_t)tlen) != td)
-        goto bad;
     *out = t;
     *olen = (size_t)tlen;
     return 0;
-bad:
-    dyn_free(t);
-    return DYN_EINVAL;
+}
+
+int delta_apply(const uint8_t *base, size_t blen, const void *delta,
+                size_t dlen, size_t limit, uint8_t **out, size_t *olen)
+{
+    uint64_t bd, td;
+    if (delta_digests(delta, dlen, &bd, &td) != 0)
+        return DYN_EINVAL;
+    if (dyn_hash64(base, blen) != bd)
+        return DYN_ENOTFOUND;
+    uint8_t *t;
+    size_t tlen;
+    int rc = delta_patch(base, blen, delta, dlen, limit, &t, &tlen);
+    if (rc != 0)
+        return rc;
+    if (dyn_hash64(t, tlen) != td) {
+        dyn_free(t);
+        return DYN_EINVAL;
+    }
+    *out = t;
+    *olen = tlen;
+    return 0;
 }

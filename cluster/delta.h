@@ -58,5 +58,11 @@ int delta_digests(const void *delta, size_t dlen, uint64_t *base,
  * is allocated on error. */
 int delta_apply(const uint8_t *base, size_t blen, const void *delta,
                 size_t dlen, size_t limit, uint8_t **out, size_t *olen);
+/* delta_apply's edit without its digest checks, for a caller that has
+ * the base's digest at hand and checks the target's itself (a replica:
+ * object_digest caches both).  The same errors but DYN_ENOTFOUND; a
+ * malformed edit is still refused. */
+int delta_patch(const uint8_t *base, size_t blen, const void *delta,
+                size_t dlen, size_t limit, uint8_t **out, size_t *olen);
 
 #endif

@@ -513,19 +513,20 @@ static const char *dput_one(struct cluster *cl, const struct dyn_arg *k,
     uint64_t bd, td;
     if (delta_digests(d->p, d->len, &bd, &td) != 0)
         return "ERR R.MDPUT: invalid delta";
-    if (object_digest(cur) == td)
+    uint64_t have = object_digest(cur); /* cached for a large object */
+    if (have == td)
         return NULL; /* we hold its target already (a read repair that
                       * overtook it) */
-    uint8_t *bytes;
-    size_t len;
-    int rc = delta_apply(object_bytes(cur), object_size(cur),
-                         (const uint8_t *)d->p, d->len,
-                         (size_t)n->cfg.proto_max_bulk_len + 4096, &bytes,
-                         &len);
-    if (rc == DYN_ENOTFOUND) {
+    if (have != bd) {
         cl->replica_deltas_refused++;
         return "DELTA base differs";
     }
+    uint8_t *bytes;
+    size_t len;
+    int rc = delta_patch(object_bytes(cur), object_size(cur),
+                         (const uint8_t *)d->p, d->len,
+                         (size_t)n->cfg.proto_max_bulk_len + 4096, &bytes,
+                         &len);
     if (rc != 0)
         return "ERR R.MDPUT: invalid delta";
     struct object *o = NULL;
@@ -535,6 +536,10 @@ static const char *dput_one(struct cluster *cl, const struct dyn_arg *k,
         return DB_EFORMAT_TEXT;
     if (rc != 0)
         return "ERR R.MDPUT: invalid object";
+    if (object_digest(o) != td) { /* hashed once, kept for the store */
+        object_free(o);
+        return "ERR R.MDPUT: invalid delta";
+    }
     /* The coordinator made this object from exactly our copy: it is its
      * successor, so it is stored as it is, with no merge to build. */
     if (db_store_take(n, k->p, k->len, o) < 0)
