@@ -32,6 +32,7 @@
 #define DELTA_SPREAD 3    /* diagonals either side of the tail's */
 #define DELTA_HBITS 11    /* the window's index: 2^11 slots */
 #define DELTA_RUNCAP 256  /* a run this long is as good as longer */
+#define DELTA_BLOCK 1024  /* equal runs are first skipped by blocks */
 
 static void put_le64(struct dbuf *b, uint64_t v)
 {
@@ -59,6 +60,8 @@ static void put_varint(struct dbuf *b, uint64_t v)
 static size_t run_fwd(const uint8_t *a, const uint8_t *b, size_t max)
 {
     size_t k = 0;
+    while (k + DELTA_BLOCK <= max && memcmp(a + k, b + k, DELTA_BLOCK) == 0)
+        k += DELTA_BLOCK; /* libc's memcmp is the fast way over long runs */
     while (k + 8 <= max) {
         uint64_t x, y;
         memcpy(&x, a + k, 8);
@@ -77,6 +80,10 @@ static size_t run_back(const uint8_t *a_end, const uint8_t *b_end,
                        size_t max)
 {
     size_t k = 0;
+    while (k + DELTA_BLOCK <= max &&
+           memcmp(a_end - k - DELTA_BLOCK, b_end - k - DELTA_BLOCK,
+                  DELTA_BLOCK) == 0)
+        k += DELTA_BLOCK;
     while (k + 8 <= max) {
         uint64_t x, y;
         memcpy(&x, a_end - k - 8, 8);

@@ -106,6 +106,8 @@
 #define POLL_MS 200
 #define PULLS_IN_FLIGHT 4
 #define RETRY_MS 300
+#define NO_SOURCE_WAIT_MS 10000 /* a pull with no reachable source retries
+                                 * this long after streaming began */
 
 enum drive { DRIVE_NONE, DRIVE_JOIN, DRIVE_LEAVE, DRIVE_FORGET };
 
@@ -374,8 +376,16 @@ static void pull_start(struct cluster *cl, uint32_t idx)
         else
             dyn_free(pc);
     }
-    if (pl->waiting == 0)
-        pull_finished(cl, idx); /* no source reachable: anti-entropy's */
+    if (pl->waiting == 0) {
+        /* No source reachable.  Just after a node starts (a joiner) its
+         * links may still be coming up, or a loaded machine's failure
+         * detector flaps: try again for a while before leaving the
+         * partition to anti-entropy (measured: a joiner on a loaded CI
+         * machine "streamed" all 126 partitions with 0 bytes) */
+        if (cl_now(cl) - rb->pull_started_ms < NO_SOURCE_WAIT_MS)
+            pl->failed = 1;
+        pull_finished(cl, idx);
+    }
 }
 
 static void pulls_tick(struct cluster *cl, uint64_t t)
