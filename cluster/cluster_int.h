@@ -153,8 +153,9 @@ void handoff_tick(struct cluster *cl, uint64_t t);
 /* Keeps a hint for owner m of a write it missed or that this node took for
  * it: written (borrowed, the object the write carried) merged with the
  * local copy of key, so that a copy handed off and dropped meanwhile loses
- * nothing.  A hint that cannot be kept is counted (hints_lost) and
- * logged. */
+ * nothing; when the local copy has seen written's dot of this node it
+ * holds written already, and is kept as it is, unmerged.  A hint that
+ * cannot be kept is counted (hints_lost) and logged. */
 struct object;
 void handoff_hint(struct cluster *cl, uint16_t owner, const char *key,
                   size_t klen, const struct object *written);

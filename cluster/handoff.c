@@ -199,12 +199,22 @@ static void hint_lost(struct cluster *cl, const char *owner, const char *why)
  * carried, or NULL) merged with the local copy, or whichever exists.
  * Counts and logs a failure; 0 if kept. */
 static int add_hint(struct cluster *cl, const char *owner, const char *key,
-                    size_t klen, const struct object *written)
+                    size_t klen, const struct object *written, int own)
 {
     const struct object *local = store_get(cl->node->store, key, klen);
     struct object *merged = NULL;
     const struct object *o = local ? local : written;
-    if (local && written) {
+    /* own: written is a version this node's coordinator stored; the local
+     * copy grew from it by writes and merges, so it holds it already (a
+     * merge of a large typed value costs two decodes, a join and an
+     * encode: under a stream of failing writes to one key that merge
+     * kept the node's loop busy past the failure detector's timeout) */
+    if (own && local && written &&
+        object_actor_counter(local, cl->node->actor) <
+            object_actor_counter(written, cl->node->actor))
+        own = 0; /* not the copy that write grew into (dropped meanwhile
+                  * and written again): merge */
+    if (local && written && !own) {
         int changed = 0;
         merged = object_merge(local, written, &changed);
         if (changed)
@@ -240,7 +250,7 @@ void handoff_hint(struct cluster *cl, uint16_t owner, const char *key,
 {
     if (owner >= cl->mb.n || owner == cl->mb.self)
         return;
-    if (add_hint(cl, cl->mb.m[owner].name, key, klen, written) == 0)
+    if (add_hint(cl, cl->mb.m[owner].name, key, klen, written, 1) == 0)
         make_durable(cl);
 }
 
@@ -272,7 +282,7 @@ static void h_hput(void *ctx, struct peer_call *call, int argc,
         owner[argv[i].len] = 0;
         if (strcmp(owner, cl->mb.m[cl->mb.self].name) == 0)
             continue; /* we own it after all: the merge was the write */
-        add_hint(cl, owner, argv[1].p, argv[1].len, o);
+        add_hint(cl, owner, argv[1].p, argv[1].len, o, 0);
     }
     object_free(o);
     make_durable(cl);
@@ -651,7 +661,8 @@ static int retarget_one(struct cluster *cl, const char *owner, uint64_t id,
         if (to[i] == cl->mb.self)
             failed |= db_merge_object(cl->node, key, klen, obj, NULL) < 0;
         else
-            add_hint(cl, cl->mb.m[to[i]].name, (const char *)key, klen, obj);
+            add_hint(cl, cl->mb.m[to[i]].name, (const char *)key, klen, obj,
+                     0);
     }
     object_free(obj);
     if (!sent || failed)
