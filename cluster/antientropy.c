@@ -287,6 +287,22 @@ static int ae_arg_u64(const struct dyn_arg *a, uint64_t *out)
     return *end ? -1 : 0;
 }
 
+static void keys_add(struct ae_keys *ks, const void *k, size_t len);
+
+/* The keys of e[0..n) that are not being written (see "Keys being
+ * written"): the others are left to the write path, and counted. */
+static void keys_add_cold(struct antientropy *ae, struct ae_keys *ks,
+                          const struct aediff_entry *const *e, size_t n)
+{
+    struct node *nd = ae->node;
+    for (size_t i = 0; i < n; i++) {
+        if (db_key_hot(nd, store_get(nd->store, e[i]->key, e[i]->len)))
+            ae->hot_skipped++;
+        else
+            keys_add(ks, e[i]->key, e[i]->len);
+    }
+}
+
 static void keys_add(struct ae_keys *ks, const void *k, size_t len)
 {
     if (ks->n == ks->cap) {
@@ -890,24 +906,8 @@ static void on_keys(void *ctx, int err, const struct peer_value *v)
     aediff_keys(ls, nl, rs, nrv, &d);
     /* the keys are copied (keys_add): ls and rs point into loc and v,
      * which do not outlive this reply */
-    /* a key written lately is left to the write path, which is still
-     * delivering it (see "Keys being written") */
-    for (size_t i = 0; i < d.npull; i++) {
-        if (db_key_hot(n, store_get(n->store, d.pull[i]->key,
-                                    d.pull[i]->len))) {
-            ae->hot_skipped++;
-            continue;
-        }
-        keys_add(&r->pull, d.pull[i]->key, d.pull[i]->len);
-    }
-    for (size_t i = 0; i < d.npush; i++) {
-        if (db_key_hot(n, store_get(n->store, d.push[i]->key,
-                                    d.push[i]->len))) {
-            ae->hot_skipped++;
-            continue;
-        }
-        keys_add(&r->push, d.push[i]->key, d.push[i]->len);
-    }
+    keys_add_cold(ae, &r->pull, d.pull, d.npull);
+    keys_add_cold(ae, &r->push, d.push, d.npush);
     ae->reapable_skipped += d.reapable_skipped;
     aediff_result_free(&d);
     dyn_free(ls);

@@ -647,6 +647,8 @@ static void deltas_refused_by(struct cluster *cl, uint16_t m)
 static struct resync *resync_of(struct op *op, uint16_t m, int add)
 {
     struct coord *co = op->co;
+    if (!add && !co->nresync)
+        return NULL; /* the usual case, on every write: no hash */
     uint64_t h = dyn_hash64(op->key, op->klen);
     for (uint32_t i = 0; i < co->nresync; i++)
         if (co->resync[i].khash == h && co->resync[i].member == m)
@@ -1049,10 +1051,8 @@ static void send_repair(struct cluster *cl, const struct op *op,
  * it asked about. */
 static int same_answered(const struct op *op, uint16_t m)
 {
-    for (uint32_t i = 0; i < op->q.n; i++)
-        if (op->q.node[i] == m)
-            return (op->same_mask >> i) & 1;
-    return 0;
+    int i = quorum_slot(&op->q, m);
+    return i >= 0 && ((op->same_mask >> i) & 1);
 }
 
 /* Read repair: every replica whose answer lacks part of what the
@@ -2826,18 +2826,19 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
              * already sent its new version to every replica, and a late
              * answer of a write is not even parsed, above) */
             cl->late_answers++;
-            mine = store_get(cl->node->store, op->key, op->klen);
-            int behind = in_step ? object_digest(mine) != op->rdigest
-                                 : mine && quorum_behind(obj, mine);
+            if (!mine)
+                mine = store_get(cl->node->store, op->key, op->klen);
+            /* in step: it holds exactly our copy */
+            int behind = !in_step && mine && quorum_behind(obj, mine);
             if (ok && behind)
                 send_repair(cl, op, m, standin_of(op, m), op->key, op->klen,
                             mine);
             object_free(obj);
             break;
         }
-        for (uint32_t i = 0; in_step && i < op->q.n; i++)
-            if (op->q.node[i] == m)
-                op->same_mask |= 1u << i;
+        int slot = quorum_slot(&op->q, m);
+        if (in_step && slot >= 0)
+            op->same_mask |= 1u << slot;
         quorum_reply(&op->q, m, ok, obj, &decided);
         if (decided && op->q.state == QUORUM_MET) {
             dl_del(op);

@@ -27,7 +27,7 @@ void quorum_free(struct quorum *q)
     }
 }
 
-static int slot_of(const struct quorum *q, uint16_t node)
+int quorum_slot(const struct quorum *q, uint16_t node)
 {
     for (uint32_t i = 0; i < q->n; i++)
         if (q->node[i] == node)
@@ -38,7 +38,7 @@ static int slot_of(const struct quorum *q, uint16_t node)
 enum quorum_state quorum_reply(struct quorum *q, uint16_t node, int ok,
                                struct object *obj, int *decided)
 {
-    int s = slot_of(q, node);
+    int s = quorum_slot(q, node);
     if (decided)
         *decided = 0;
     if (s < 0 || q->answer[s] != QA_WAITING) {

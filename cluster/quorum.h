@@ -64,6 +64,8 @@ void quorum_free(struct quorum *q);
  * when this answer decided the outcome. */
 enum quorum_state quorum_reply(struct quorum *q, uint16_t node, int ok,
                                struct object *obj, int *decided);
+/* The index of node among those asked (node[], answer[], obj[]), or -1. */
+int quorum_slot(const struct quorum *q, uint16_t node);
 /* The deadline passed: FAILED unless already MET. */
 enum quorum_state quorum_timeout(struct quorum *q, int *decided);
 

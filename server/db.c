@@ -1002,14 +1002,10 @@ int db_key_hot(struct node *n, const struct object *o)
 {
     if (!o)
         return 0;
-    uint64_t newest = 0, now = node_wall_ms(n);
-    uint32_t k = object_nsiblings(o);
-    for (uint32_t i = 0; i < k; i++) {
-        struct sibling s;
-        object_sibling(o, i, &s);
-        newest = DYN_MAX(newest, s.ts_ms);
-    }
-    return newest + 2 * (uint64_t)n->cfg.request_timeout_ms > now;
+    struct sibling newest; /* the winner has the highest ts */
+    object_winner_get(o, &newest);
+    return newest.ts_ms + 2 * (uint64_t)n->cfg.request_timeout_ms >
+           node_wall_ms(n);
 }
 
 void db_compact_typed(struct node *n, uint32_t part)
