@@ -999,10 +999,16 @@ static struct object *engine_load(void *ctx, uint64_t loc, const void *key,
     struct seglog_pos pos = { .seg = loc_seg(loc), .off = loc_off(loc) };
     struct seglog_rec r;
     struct object *o = NULL;
+    /* A record this node wrote, its checksum verified: typed values are
+     * not decoded again here (a typed write on a large value loaded it
+     * twice per write, each time decoding it whole); every use decodes
+     * and checks them anyway.  The scan at startup checks them whole. */
+    struct object_limits lim = e->lim;
+    lim.typed_trusted = 1;
     int rc = seglog_read_sized(e->log, pos, loc_acct(loc), &e->rbuf, &r);
     if (rc != 0 || r.type != ENGINE_REC_PUT || r.klen != klen ||
         memcmp(r.key, key, klen) != 0 ||
-        object_from_bytes(r.value, r.vlen, &e->lim, &o) != 0) {
+        object_from_bytes(r.value, r.vlen, &lim, &o) != 0) {
         e->st.read_errors++;
         dlog(DLOG_WARNING, "Record of a key at segment %u offset %llu failed "
              "verification (%s); the key reads as absent", pos.seg,

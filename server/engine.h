@@ -48,9 +48,12 @@
  * Restart: hints of the oldest segments up to the first one without a
  * valid hint, then a seglog scan of the rest: a torn tail is cut off, a
  * corrupt record is skipped, counted and never served (seglog.h).  A
- * record whose object does not decode is counted as corrupt too.  A read
- * re-verifies the checksum, so a record damaged on disk after loading is
- * not served either (the key reads as absent, engine_stats.read_errors).
+ * record whose object does not decode is counted as corrupt too (the scan
+ * decodes typed values whole).  A read re-verifies the checksum, so a
+ * record damaged on disk after loading is not served either (the key
+ * reads as absent, engine_stats.read_errors); it checks the object's
+ * structure but does not decode its typed values again (a record this
+ * node wrote; every use of a typed value decodes and checks it).
  *
  * Durability (appendfsync):
  *   always    engine_commit() writes and fdatasyncs before it returns; the

@@ -188,6 +188,7 @@ struct store {
     store_materialize_fn mat; /* STORE_MEMORY: deferred typed writes */
     void *mat_ctx;
     struct object *scratch[2];
+    uint64_t scratch_loc[2]; /* the record each scratch object was read from */
     unsigned scratch_i;
     size_t cached_bytes;
     uint64_t vis_loads;     /* records read to judge visibility */
@@ -535,12 +536,23 @@ static const struct object *entry_object(struct store *s, struct entry *e)
         }
         return e->u.obj;
     }
+    /* a record is never rewritten in place (segments only grow, and their
+     * numbers are not reused), so a scratch object read from this
+     * location is the record: a write that looks the key up twice (the
+     * typed commands: the kept state's check, then the write) reads it
+     * once */
+    for (unsigned i = 0; i < 2; i++)
+        if (s->scratch[i] && s->scratch_loc[i] == e->u.loc) {
+            s->scratch_i = i; /* the newest: the next load takes the other */
+            return s->scratch[i];
+        }
     struct object *o = s->load(s->load_ctx, e->u.loc, e->key, e->klen);
     if (!o)
         return NULL;
     s->scratch_i ^= 1;
     object_free(s->scratch[s->scratch_i]);
     s->scratch[s->scratch_i] = o;
+    s->scratch_loc[s->scratch_i] = e->u.loc;
     return o;
 }
 

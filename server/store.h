@@ -118,6 +118,9 @@ size_t store_overhead_bytes(const struct store *s);
  * iteration callback) is valid until the second-next store call: the store
  * keeps two scratch objects, so a lookup survives one more lookup (db_write
  * looks the key up once).  Callers that hold a value across writes copy it.
+ * A lookup of a record a scratch object already holds (the same location:
+ * records are never rewritten in place) returns that object without
+ * reading the record again.
  *
  * The load function returns a new object (the store takes it) or NULL when
  * the record cannot be read or is corrupt; the entry then reads as absent

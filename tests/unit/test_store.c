@@ -951,6 +951,50 @@ START_TEST(counts_read_no_record_once_summaries_are_known)
 }
 END_TEST
 
+/* STORE_DISK reads a record once while a scratch object holds it (a typed
+ * write looks its key up twice), and a pointer store_get returned still
+ * survives one more lookup however the lookups hit. */
+START_TEST(disk_lookups_reuse_the_record_they_hold)
+{
+    struct fake_disk *d = calloc(1, sizeof(*d));
+    struct store *s = store_new(4);
+    store_set_kind(s, STORE_DISK, fake_load, d);
+    disk_put(s, d, "x", "vx", 0, 1);
+    disk_put(s, d, "y", "vy", 0, 1);
+    disk_put(s, d, "z", "vz", 0, 1);
+    d->loads = 0;
+    const struct object *x = store_get(s, "x", 1);
+    ck_assert_ptr_eq(store_get(s, "x", 1), x);
+    ck_assert_int_eq(d->loads, 1);
+    const struct object *y = store_get(s, "y", 1);
+    ck_assert_int_eq(d->loads, 2);
+    /* x again, from its scratch object: now the newest, so z's load
+     * replaces y's, and x survives it */
+    ck_assert_ptr_eq(store_get(s, "x", 1), x);
+    ck_assert_int_eq(d->loads, 2);
+    const struct object *z = store_get(s, "z", 1);
+    ck_assert_int_eq(d->loads, 3);
+    struct sibling sb;
+    object_sibling(x, 0, &sb);
+    ck_assert(sb.vlen == 2 && memcmp(sb.value, "vx", 2) == 0);
+    object_sibling(z, 0, &sb);
+    ck_assert(sb.vlen == 2 && memcmp(sb.value, "vz", 2) == 0);
+    (void)y;
+    ck_assert_ptr_eq(store_get(s, "x", 1), x); /* still held: no load */
+    ck_assert_int_eq(d->loads, 3);
+    /* a new record of x is read, not the scratch copy of the old one */
+    disk_put(s, d, "x", "v2", 0, 1);
+    const struct object *x2 = store_get(s, "x", 1);
+    ck_assert_int_eq(d->loads, 4);
+    object_sibling(x2, 0, &sb);
+    ck_assert(sb.vlen == 2 && memcmp(sb.value, "v2", 2) == 0);
+    store_free(s);
+    for (uint64_t i = 0; i < d->n; i++)
+        object_free(d->rec[i]);
+    free(d);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *su = suite_create("store");
@@ -976,6 +1020,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, tombstones_need_confirmation_after_they_are_stored);
     tcase_add_test(tc, visible_counts_equal_a_walk_over_the_objects);
     tcase_add_test(tc, counts_read_no_record_once_summaries_are_known);
+    tcase_add_test(tc, disk_lookups_reuse_the_record_they_hold);
     suite_add_tcase(su, tc);
     return su;
 }
