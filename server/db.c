@@ -391,14 +391,25 @@ static int db_commit(struct node *n, const void *key, size_t klen,
 /* ---- typed values ------------------------------------------------------- */
 
 /*
- * Deferred encoding.  On a node alone with storage memory (no engine to
- * log to, no replica to send to), a typed write need not encode its state
- * at all: the decoded state, kept in the cache, is the key's value, and
- * the store's object stays as the last encoding left it, marked stale
- * (store_defer).  The first read of the key's object -- any command that
- * reads bytes (a read, TYPE, DYNAMO.LOCAL, EXPIRE ...), a Merkle tree, the
- * cache evicting or clearing it -- calls db_materialize, which encodes the
- * state and builds the object exactly as the chain of writes would have:
+ * Deferred encoding.  On a node alone (no replica to send to), a typed
+ * write need not encode its state at all: the decoded state, kept in the
+ * cache, is the key's value, and the store's object stays as the last
+ * encoding left it, marked stale (store_defer).  The first read of the
+ * key's object -- any command that reads bytes (a read, TYPE,
+ * DYNAMO.LOCAL, EXPIRE ...), a Merkle tree, the cache evicting or
+ * clearing it -- calls db_materialize, which encodes the state and
+ * builds the object exactly as the chain of writes would have.  With
+ * storage disk the same holds, and the log is written once per commit
+ * rather than once per write: db_materialize writes the object as the
+ * key's next record (engine_put_take), every commit first settles the
+ * keys still stale (store_settle_deferred, from engine_commit and the
+ * engine's cron), and each deferred write counts as a record in
+ * engine_seq (engine_promise), so its reply leaves only after the
+ * commit that wrote its record -- the durability of a write encoded at
+ * once.  Room for the record is preallocated before a write is deferred
+ * (engine_room; a full disk then refuses it as an encoded write would);
+ * a settled record that still cannot be written fails the engine, since
+ * the writes it holds were accepted (engine.h).  The object is built:
  * the last write's dot and time, and for context the stale object's clock
  * with the write before it (each write's context is the previous
  * object's clock).  tests/unit/test_db.c checks that the bytes are those
@@ -495,11 +506,25 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
     dyn_assert(o != NULL); /* its dot is above every dot the stale one has */
     n->stats.vclock_prunes += pruned;
     n->stats.typed_encodes_deferred++;
+    vclock_free(&local);
+    if (store_get_kind(n->store) != STORE_MEMORY) {
+        /* the key's next record (stale is not used after this: the
+         * engine's put frees the cached copy it may be).  The writes it
+         * holds were accepted: if it cannot be written the engine fails
+         * (their replies become its error) and the state is dropped */
+        int rc = engine_put_take(n->engine, key, klen, o);
+        if (rc != 0) {
+            engine_fail_deferred(n->engine, rc);
+            tcache_drop(n->tcache, key, klen);
+            dbuf_free(&enc);
+            return NULL;
+        }
+        o = NULL;
+    }
     w->bound = w->encoded = enc.len;
     w->entries = crdt_state_entries(type, st);
     tcache_settle(n->tcache, key, klen, (const uint8_t *)enc.p, enc.len,
                   db_state_cost(enc.len, w->entries));
-    vclock_free(&local);
     dbuf_free(&enc);
     return o;
 }
@@ -532,9 +557,9 @@ static struct tcache *db_tcache(struct node *n)
 /* 1 when the node may defer typed encodings at all (see the essay). */
 static int db_defer_ok(struct node *n)
 {
-    return n->tcache && n->cfg.typed_cache_size > 0 &&
-           n->cfg.storage != STORAGE_DISK && db_typed_alone(n) &&
-           store_get_kind(n->store) == STORE_MEMORY &&
+    return n->tcache && n->cfg.typed_cache_size > 0 && db_typed_alone(n) &&
+           (store_get_kind(n->store) == STORE_MEMORY) ==
+               (n->cfg.storage != STORAGE_DISK) &&
            !vhist_on(&n->versions);
 }
 
@@ -672,6 +697,11 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
         ptype != type || expire_ms != 0 || !db_defer_ok(n) ||
         crdt_state_empty(type, state))
         return 0;
+    /* on disk the key's next record must fit: room for it now, or the
+     * write is encoded at once (and a full disk refuses it cleanly) */
+    int disk = store_get_kind(n->store) != STORE_MEMORY;
+    if (disk && engine_room(n->engine, w->bound + w->reserve + klen + 64))
+        return 0;
     if (!pending) {
         const struct object *cur = store_peek(n->store, key, klen, &stale);
         if (stale || !db_defer_base(cur, type) ||
@@ -701,6 +731,8 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
     w->reserve = 0;
     w->ops++;
     tcache_lend(tc, key, klen, 1);
+    if (disk)
+        engine_promise(n->engine); /* its reply waits for the record */
     if (w->ops % DB_DEFER_COMPACT == 0)
         (void)crdt_state_compact_all(type, state);
     if (used > n->dot_counter)

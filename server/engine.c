@@ -828,10 +828,26 @@ static void undo_apply(struct engine *e)
     undo_clear(e);
 }
 
+/* The store's deferred typed values (store_defer) written as records:
+ * before a commit, so that the replies of the writes they hold leave
+ * only once those writes are in the log, and from the cron (a write
+ * whose reply never left is not kept in memory alone for long).  The
+ * writes go through engine_put_take, which may commit by itself: the
+ * flag keeps that from settling again. */
+static void settle_deferred(struct engine *e)
+{
+    if (e->settling || store_deferred_count(e->store) == 0)
+        return;
+    e->settling = 1;
+    store_settle_deferred(e->store);
+    e->settling = 0;
+}
+
 static int commit_impl(struct engine *e)
 {
     if (!e || e->storage != STORAGE_DISK)
         return 0;
+    settle_deferred(e);
     if (e->failed) {
         undo_apply(e);
         return DYN_EIO;
@@ -1025,6 +1041,7 @@ static int cron_impl(struct engine *e, uint64_t now_ms, uint64_t budget_us)
     if (!e || e->storage != STORAGE_DISK)
         return 0;
     engine_poll(e);
+    settle_deferred(e);
     if (e->failed)
         return 0;
     /* Removals (expiry, reaping) are not committed by themselves. */
@@ -1493,6 +1510,8 @@ void engine_close(struct engine *e)
         return;
     if (e->storage == STORAGE_DISK) {
         compact_stop(e);
+        if (e->log)
+            settle_deferred(e); /* written below, with the rest */
         if (e->log) {
             if (!e->failed && seglog_sync(e->log) == 0) {
                 uint32_t act = seglog_active(e->log);
@@ -1626,6 +1645,39 @@ void engine_set_group_commit(struct engine *e, int on)
 uint64_t engine_seq(const struct engine *e)
 {
     return e && e->storage == STORAGE_DISK ? e->appended : 0;
+}
+
+void engine_promise(struct engine *e)
+{
+    if (e && e->storage == STORAGE_DISK)
+        e->appended++;
+}
+
+int engine_room(struct engine *e, uint64_t bytes)
+{
+    if (!e || e->storage != STORAGE_DISK)
+        return 0;
+    if (e->failed)
+        return DYN_EIO;
+    if (!seglog_can_reserve(e->log))
+        return DYN_EINVAL;
+    call_begin(e);
+    int rc = seglog_reserve(e->log, DYN_MIN(bytes, e->segmax));
+    engine_note_active(e);
+    call_end(e, "reserve");
+    if (rc == DYN_EAGAIN) {
+        e->nospace_errno = seglog_errno(e->log);
+        e->st.disk_full = 1;
+    }
+    return rc;
+}
+
+void engine_fail_deferred(struct engine *e, int rc)
+{
+    if (!e || e->storage != STORAGE_DISK || e->failed)
+        return;
+    engine_fail(e, rc == DYN_EAGAIN ? ENOSPC : EIO,
+                "write of a deferred typed value");
 }
 
 uint64_t engine_committed_seq(const struct engine *e)

@@ -240,6 +240,23 @@ void engine_set_group_commit(struct engine *e, int on);
  * with engine_committed_seq >= S; if the commit failed, it must not. */
 uint64_t engine_seq(const struct engine *e);
 uint64_t engine_committed_seq(const struct engine *e);
+/* Deferred typed values (server/db.c, "deferred encoding"; the store
+ * holds them until store_settle_deferred, which every commit and the
+ * cron call first).  engine_promise: a write whose record will be
+ * written when its key is settled was accepted; it counts in engine_seq
+ * like a record, so its reply waits for the commit that writes it.
+ * engine_room: preallocates room for a record of bytes in the active
+ * segment before a write is deferred: 0, DYN_EAGAIN (disk full),
+ * DYN_EIO (failed) or DYN_EINVAL (this file system cannot preallocate);
+ * anything but 0 means: write it now instead.  engine_fail_deferred: a
+ * settled value could not be written (rc from engine_put_take): the
+ * writes it held were accepted, so the engine fails as when records
+ * already accepted cannot be written (their replies become the
+ * fail-stop error; the room reserved makes a full disk here rare: only
+ * when the settle rolls to a new segment). */
+void engine_promise(struct engine *e);
+int engine_room(struct engine *e, uint64_t bytes);
+void engine_fail_deferred(struct engine *e, int rc);
 /* A batch of requests whose replies are written together (the peer bus):
  * begin turns group commit on; end turns it off and commits what the batch
  * appended.  end returns DYN_EIO when the batch appended records that could

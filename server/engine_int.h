@@ -143,6 +143,7 @@ struct engine {
      * old loc u64 | key, in order. */
     struct dbuf undo;
     int batch_open;
+    int settling;           /* writing the store's deferred typed values */
     uint64_t synced;        /* ... known to be fsynced (everysec) */
     int sync_inflight;
     uint64_t last_sync_ms;

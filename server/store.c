@@ -189,6 +189,11 @@ struct store {
     void *mat_ctx;
     struct object *scratch[2];
     uint64_t scratch_loc[2]; /* the record each scratch object was read from */
+    /* disk kinds: the entries whose value is a deferred typed write (an
+     * open-addressing set of entry pointers, linear probing; dcap 0 or a
+     * power of two) */
+    struct entry **dset;
+    uint32_t dcap, dn;
     unsigned scratch_i;
     size_t cached_bytes;
     uint64_t vis_loads;     /* records read to judge visibility */
@@ -484,8 +489,81 @@ static inline int mem_stale(const struct entry *e)
     return ((uintptr_t)e->u.obj & OBJ_STALE) != 0;
 }
 
+/* ---- the deferred entries of the disk kinds ---------------------------- */
+
+static uint32_t dset_slot(const struct store *s, const struct entry *e)
+{
+    uint64_t x = (uint64_t)(uintptr_t)e * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(x >> 32) & (s->dcap - 1);
+}
+
+/* e's slot in the set, or -1. */
+static int64_t dset_find(const struct store *s, const struct entry *e)
+{
+    if (s->dn == 0)
+        return -1;
+    for (uint32_t i = dset_slot(s, e);; i = (i + 1) & (s->dcap - 1)) {
+        if (s->dset[i] == e)
+            return i;
+        if (!s->dset[i])
+            return -1;
+    }
+}
+
+static void dset_add(struct store *s, struct entry *e)
+{
+    if (dset_find(s, e) >= 0)
+        return;
+    if ((uint64_t)(s->dn + 1) * 2 > s->dcap) {
+        uint32_t ocap = s->dcap;
+        struct entry **old = s->dset;
+        s->dcap = ocap ? ocap * 2 : 16;
+        s->dset = dyn_calloc(s->dcap, sizeof(*s->dset));
+        for (uint32_t i = 0; i < ocap; i++)
+            if (old[i]) {
+                uint32_t j = dset_slot(s, old[i]);
+                while (s->dset[j])
+                    j = (j + 1) & (s->dcap - 1);
+                s->dset[j] = old[i];
+            }
+        dyn_free(old);
+    }
+    uint32_t j = dset_slot(s, e);
+    while (s->dset[j])
+        j = (j + 1) & (s->dcap - 1);
+    s->dset[j] = e;
+    s->dn++;
+}
+
+/* Removes e (1) or finds it absent (0); backward-shift deletion keeps
+ * every probe chain whole. */
+static int dset_del(struct store *s, struct entry *e)
+{
+    int64_t f = dset_find(s, e);
+    if (f < 0)
+        return 0;
+    uint32_t mask = s->dcap - 1, i = (uint32_t)f, j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!s->dset[j])
+            break;
+        uint32_t home = dset_slot(s, s->dset[j]);
+        /* the entry at j may move into the hole at i unless its home lies
+         * cyclically in (i, j] */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            s->dset[i] = s->dset[j];
+            i = j;
+        }
+    }
+    s->dset[i] = NULL;
+    s->dn--;
+    return 1;
+}
+
 static void entry_free(struct store *s, struct entry *e)
 {
+    if (s->dn)
+        (void)dset_del(s, e);
     s->entry_bytes -= store_size_class(s->pre + sizeof(*e) + e->klen);
     if (s->kind == STORE_MEMORY)
         object_free(mem_obj(e));
@@ -519,8 +597,25 @@ static void entry_materialize(struct store *s, struct entry *e)
     object_free(stale);
 }
 
+static const struct object *entry_object(struct store *s, struct entry *e);
+
+/* A disk entry whose deferred value is read (it has left the set): the
+ * materializer gets the record's object as it stands and writes the
+ * encoded state as the key's newest record itself (through the engine,
+ * which moves this entry to it), so it returns NULL.  A record that
+ * cannot be read leaves the entry as it is (it reads as absent). */
+static void entry_settle(struct store *s, struct entry *e)
+{
+    const struct object *old = entry_object(s, e);
+    if (!old)
+        return;
+    struct object *o = s->mat(s->mat_ctx, e->key, e->klen, old);
+    dyn_assert(o == NULL);
+}
+
 /* The entry's object: in memory, cached, or loaded into a scratch object.
- * NULL when a disk-resident record cannot be read. */
+ * NULL when a disk-resident record cannot be read.  A deferred disk entry
+ * is settled first. */
 static const struct object *entry_object(struct store *s, struct entry *e)
 {
     if (s->kind == STORE_MEMORY) {
@@ -528,6 +623,8 @@ static const struct object *entry_object(struct store *s, struct entry *e)
             entry_materialize(s, e);
         return e->u.obj;
     }
+    if (s->dn && dset_del(s, e))
+        entry_settle(s, e);
     if (s->kind == STORE_DISK_CACHE) {
         if (!e->u.obj) {
             e->u.obj = s->load(s->load_ctx, *entry_locp(e), e->key, e->klen);
@@ -656,6 +753,7 @@ void store_free(struct store *s)
     object_free(s->scratch[0]);
     object_free(s->scratch[1]);
     dyn_free(s->parts);
+    dyn_free(s->dset);
     dyn_free(s->deleted.e);
     dyn_free(s->expiring.e);
     dyn_free(s->expiring.sum);
@@ -699,19 +797,24 @@ const struct object *store_peek(struct store *s, const void *key,
                                 size_t klen, int *stale)
 {
     *stale = 0;
-    if (s->kind != STORE_MEMORY)
-        return store_get(s, key, klen);
     uint64_t h;
     struct entry *e = entry_find(s, key, klen, &h);
     if (!e)
         return NULL;
+    if (s->kind != STORE_MEMORY) {
+        if (dset_find(s, e) >= 0) {
+            *stale = 1;
+            return NULL; /* its record is not read for a peek */
+        }
+        return entry_object(s, e);
+    }
     *stale = mem_stale(e);
     return mem_obj(e);
 }
 
 int store_defer(struct store *s, const void *key, size_t klen)
 {
-    if (s->kind != STORE_MEMORY || !s->mat)
+    if (!s->mat)
         return DYN_EINVAL;
     uint64_t h;
     struct entry *e = entry_find(s, key, klen, &h);
@@ -719,9 +822,27 @@ int store_defer(struct store *s, const void *key, size_t klen)
         return DYN_ENOTFOUND;
     if (part_tree(s, store_partition_of_hash(s, h)))
         return DYN_EINVAL; /* its tree would miss the change */
-    e->u.obj = (struct object *)((uintptr_t)mem_obj(e) | OBJ_STALE);
+    if (s->kind == STORE_MEMORY)
+        e->u.obj = (struct object *)((uintptr_t)mem_obj(e) | OBJ_STALE);
+    else
+        dset_add(s, e);
     s->gen++;
     return 0;
+}
+
+uint32_t store_deferred_count(const struct store *s)
+{
+    return s->dn;
+}
+
+void store_settle_deferred(struct store *s)
+{
+    uint32_t i = 0;
+    while (s->dn > 0) {
+        while (!s->dset[i])
+            i = (i + 1) & (s->dcap - 1);
+        (void)entry_object(s, s->dset[i]); /* takes it out of the set */
+    }
 }
 
 void store_set_materializer(struct store *s, store_materialize_fn fn,
@@ -841,6 +962,8 @@ int store_put_loc(struct store *s, const void *key, size_t klen,
 
     if (i >= 0) {
         e = slot_entry(p->slots[i]);
+        if (s->dn)
+            (void)dset_del(s, e); /* a new record: nothing deferred left */
         if (t)
             merkle_toggle(t, h, entry_digest(s, e));
         store_unindex(s, e, pi, h);

@@ -41,16 +41,23 @@ uint32_t store_partition_of(const struct store *s, const void *key,
 const struct object *store_get(struct store *s, const void *key, size_t klen);
 
 /*
- * Deferred typed writes (STORE_MEMORY only; server/db.c "deferred
- * encoding").  store_defer marks key's entry stale: its value is now a
- * typed state its owner keeps decoded, and the first read of the entry
- * (store_get, iteration, a digest) calls the materializer, whose object
- * (owned by the store from then on) replaces the stale one.  A put or a
- * remove of the key ends it (the stale object goes).  store_peek returns
- * the object as it is, stale or not (*stale says), without that.
- * store_defer: 0, DYN_ENOTFOUND (no such key) or DYN_EINVAL (not memory,
- * no materializer, or the key's partition has a Merkle tree, which would
- * miss the change).
+ * Deferred typed writes (server/db.c "deferred encoding").  store_defer
+ * marks key's entry stale: its value is now a typed state its owner keeps
+ * decoded, and the first read of the entry (store_get, iteration, a
+ * digest) calls the materializer.  In memory its object (owned by the
+ * store from then on) replaces the stale one, and store_peek returns the
+ * object as it is, stale or not (*stale says), without that.  In the disk
+ * kinds the entry keeps pointing at its last record, and the materializer
+ * gets that record's object and writes the new record itself (through the
+ * engine, whose store_put_loc moves the entry and ends the deferral); it
+ * returns NULL.  There store_peek of a stale entry returns NULL with
+ * *stale set, reading nothing, and store_settle_deferred settles every
+ * stale entry (the engine calls it before it commits: a write's reply
+ * leaves only once its record is written).  A put or a remove of the key
+ * ends a deferral (store_move_loc, compaction moving the last record,
+ * does not).  store_defer: 0, DYN_ENOTFOUND (no such key) or DYN_EINVAL
+ * (no materializer, or the key's partition has a Merkle tree, which
+ * would miss the change).
  */
 typedef struct object *(*store_materialize_fn)(void *ctx, const void *key,
                                                size_t klen,
@@ -58,6 +65,9 @@ typedef struct object *(*store_materialize_fn)(void *ctx, const void *key,
 void store_set_materializer(struct store *s, store_materialize_fn fn,
                             void *ctx);
 int store_defer(struct store *s, const void *key, size_t klen);
+/* Disk kinds: how many entries are stale; settles them all. */
+uint32_t store_deferred_count(const struct store *s);
+void store_settle_deferred(struct store *s);
 const struct object *store_peek(struct store *s, const void *key,
                                 size_t klen, int *stale);
 /* Inserts or replaces; takes ownership of obj (the old one is freed). */

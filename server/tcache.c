@@ -337,6 +337,13 @@ void tcache_settle(struct tcache *c, const void *key, size_t klen,
         encoded_as(c, e, enc, len, cost);
 }
 
+void tcache_drop(struct tcache *c, const void *key, size_t klen)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (e)
+        drop_state(c, e);
+}
+
 void tcache_charge(struct tcache *c, const void *key, size_t klen,
                    uint64_t cost, uint64_t max_bytes)
 {

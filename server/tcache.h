@@ -125,6 +125,9 @@ void tcache_end_lends(struct tcache *c);
  * Nothing when key keeps no state. */
 void tcache_settle(struct tcache *c, const void *key, size_t klen,
                    const uint8_t *enc, size_t len, uint64_t cost);
+/* Lets go of key's state, pending or not (a lent one is freed at
+ * tcache_end_lends); what it issued stays known. */
+void tcache_drop(struct tcache *c, const void *key, size_t klen);
 /* Charges key's state cost (its estimate grew); evicts as tcache_put. */
 void tcache_charge(struct tcache *c, const void *key, size_t klen,
                    uint64_t cost, uint64_t max_bytes);

@@ -56,6 +56,11 @@ start_dynamod_dir "$DATA" "${OPTS[@]}"
 P=$SRV_PORT
 wait_loaded "$P" 30 || { fail "node never reported loading:0"; finish; }
 
+# A list written before the disk fills (typed writes are deferred and
+# written once per commit: server/db.c "Deferred encoding").
+for ((i = 0; i < 50; i++)); do cli "$P" RPUSH tl "e$i" >/dev/null; done
+assert_eq 50 "$(cli "$P" LLEN tl)" "a list of 50 elements before the disk fills"
+
 # Fill one write at a time (--batch 1: exactly one in flight) until an error.
 "$PYTHON" "$LOAD" fill --port "$P" --keys 2000 --vsize $VS --tag full --batch 1 \
     --progress "$WORK/progress" >"$WORK/fill.out" 2>&1
@@ -86,6 +91,9 @@ else
     fail "acknowledged keys unreadable or wrong while the disk is full"
 fi
 assert_eq PONG "$(cli "$P" PING)" "the node still answers PING"
+r=$(resp1 "$P" RPUSH tl "$(head -c $VS /dev/zero | tr '\0' z)")
+assert_match '^-.*(space|disk|full)' "$r" "a push onto the list fails too, saying why (${r:0:80})"
+assert_eq 50 "$(cli "$P" LLEN tl)" "and the list is as it was"
 line=$(grep -iE 'ENOSPC|no space|disk full' "$SRV_LOG" 2>/dev/null | head -n 1)
 [ -n "$line" ] && echo "# log: $line"
 
@@ -103,6 +111,7 @@ for ((i = 1; i <= 20; i++)); do
 done
 assert_eq 20 "$good" "20 more writes succeed"
 assert_eq value-20 "$(cli "$P" GET after-20)" "and read back"
+assert_eq 51 "$(cli "$P" RPUSH tl e50)" "a push onto the list works again"
 
 stop_server "$SRV_PID" 10
 [ "$EXIT_RC" = timeout ] && fail "dynamod did not exit within 10 s of SIGTERM"
@@ -117,4 +126,5 @@ else
     fail "keys lost or corrupt after the restart"
 fi
 assert_eq value-20 "$(cli "$P" GET after-20)" "keys written after freeing space survive the restart"
+assert_eq "51 e50" "$(cli "$P" LLEN tl) $(cli "$P" LINDEX tl -1)" "the list too"
 finish

@@ -995,6 +995,125 @@ START_TEST(disk_lookups_reuse_the_record_they_hold)
 }
 END_TEST
 
+/* Deferred values in the disk kinds: the materializer gets the record's
+ * object and writes the next record itself (as the engine does). */
+struct fake_mat {
+    struct fake_disk *d;
+    struct store *s;
+    int calls;
+    char last_seen[16];
+};
+
+static struct object *fake_mat_fn(void *ctx, const void *key, size_t klen,
+                                  const struct object *stale)
+{
+    struct fake_mat *m = ctx;
+    m->calls++;
+    struct sibling sb;
+    object_sibling(stale, 0, &sb);
+    snprintf(m->last_seen, sizeof(m->last_seen), "%.*s", (int)sb.vlen,
+             (const char *)sb.value);
+    char k[32];
+    snprintf(k, sizeof(k), "%.*s", (int)klen, (const char *)key);
+    char v[48];
+    snprintf(v, sizeof(v), "new-%s", k);
+    disk_put(m->s, m->d, k, v, 0, 1);
+    return NULL;
+}
+
+static void expect_value(struct store *s, const char *k, const char *v)
+{
+    const struct object *o = store_get(s, k, strlen(k));
+    ck_assert_ptr_nonnull(o);
+    struct sibling sb;
+    object_sibling(o, 0, &sb);
+    ck_assert_msg(sb.vlen == strlen(v) && memcmp(sb.value, v, sb.vlen) == 0,
+                  "%s: want %s, got %.*s", k, v, (int)sb.vlen,
+                  (const char *)sb.value);
+}
+
+START_TEST(disk_deferred_values_settle_on_read_and_on_demand)
+{
+    enum store_kind kinds[] = { STORE_DISK, STORE_DISK_CACHE };
+    for (int ki = 0; ki < 2; ki++) {
+        struct fake_disk *d = calloc(1, sizeof(*d));
+        struct store *s = store_new(4);
+        store_set_kind(s, kinds[ki], fake_load, d);
+        struct fake_mat m = { .d = d, .s = s };
+        ck_assert_int_eq(store_defer(s, "a", 1), DYN_EINVAL); /* no mat */
+        store_set_materializer(s, fake_mat_fn, &m);
+        char k[32];
+        for (int i = 0; i < 200; i++) {
+            snprintf(k, sizeof(k), "k%d", i);
+            disk_put(s, d, k, "old", 0, 1);
+        }
+        ck_assert_int_eq(store_defer(s, "nope", 4), DYN_ENOTFOUND);
+        /* a peek reads nothing and says stale; a get settles it once */
+        ck_assert_int_eq(store_defer(s, "k1", 2), 0);
+        ck_assert_int_eq(store_defer(s, "k1", 2), 0); /* once in the set */
+        ck_assert_uint_eq(store_deferred_count(s), 1);
+        int stale = 0, loads = d->loads;
+        ck_assert_ptr_null(store_peek(s, "k1", 2, &stale));
+        ck_assert_int_eq(stale, 1);
+        ck_assert_int_eq(d->loads, loads);
+        ck_assert_int_eq(m.calls, 0);
+        expect_value(s, "k1", "new-k1");
+        ck_assert_int_eq(m.calls, 1);
+        ck_assert_str_eq(m.last_seen, "old");
+        ck_assert_uint_eq(store_deferred_count(s), 0);
+        expect_value(s, "k1", "new-k1");
+        ck_assert_int_eq(m.calls, 1);
+        ck_assert(store_peek(s, "k1", 2, &stale) != NULL && stale == 0);
+        /* a put ends a deferral, a compaction move does not, a remove
+         * ends it */
+        ck_assert_int_eq(store_defer(s, "k2", 2), 0);
+        disk_put(s, d, "k2", "put", 0, 1);
+        ck_assert_uint_eq(store_deferred_count(s), 0);
+        expect_value(s, "k2", "put");
+        ck_assert_int_eq(store_defer(s, "k3", 2), 0);
+        uint64_t loc;
+        ck_assert(store_get_loc(s, "k3", 2, &loc, NULL));
+        d->rec[d->n] = object_dup(d->rec[loc]);
+        ck_assert_int_eq(store_move_loc(s, "k3", 2, loc, d->n), 1);
+        d->n++;
+        ck_assert_uint_eq(store_deferred_count(s), 1);
+        ck_assert_int_eq(store_defer(s, "k4", 2), 0);
+        ck_assert_int_eq(store_remove(s, "k4", 2), 0);
+        ck_assert_uint_eq(store_deferred_count(s), 1);
+        /* many at once (the set grows and loses members in any order),
+         * then all settled on demand */
+        for (int i = 10; i < 200; i += 3) {
+            snprintf(k, sizeof(k), "k%d", i);
+            ck_assert_int_eq(store_defer(s, k, strlen(k)), 0);
+        }
+        for (int i = 10; i < 200; i += 9) {
+            snprintf(k, sizeof(k), "k%d", i);
+            ck_assert_int_eq(store_remove(s, k, strlen(k)), 0);
+        }
+        uint32_t left = store_deferred_count(s);
+        ck_assert_uint_gt(left, 40);
+        int before = m.calls;
+        store_settle_deferred(s);
+        ck_assert_uint_eq(store_deferred_count(s), 0);
+        ck_assert_int_eq(m.calls - before, (int)left);
+        expect_value(s, "k3", "new-k3");
+        for (int i = 10; i < 200; i++) {
+            snprintf(k, sizeof(k), "k%d", i);
+            char want[48];
+            snprintf(want, sizeof(want), "new-%s", k);
+            if (i % 9 == 1)
+                ck_assert_ptr_null(store_get(s, k, strlen(k)));
+            else
+                expect_value(s, k, i % 3 == 1 ? want : "old");
+        }
+        store_free(s);
+        for (uint64_t i = 0; i < d->n; i++)
+            object_free(d->rec[i]);
+        free(d);
+    }
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *su = suite_create("store");
@@ -1021,6 +1140,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, visible_counts_equal_a_walk_over_the_objects);
     tcase_add_test(tc, counts_read_no_record_once_summaries_are_known);
     tcase_add_test(tc, disk_lookups_reuse_the_record_they_hold);
+    tcase_add_test(tc, disk_deferred_values_settle_on_read_and_on_demand);
     suite_add_tcase(su, tc);
     return su;
 }
