@@ -467,9 +467,12 @@ static void db_flush_key(void *ctx, const void *key, size_t klen)
 
 /* The store's materializer: key's deferred state as the object the
  * writes that changed it would have stored (see the essay). */
+static int db_defer_base(const struct object *cur, int type);
+
 static struct object *db_materialize(void *ctx, const void *key, size_t klen,
                                      const struct object *stale)
 {
+    int simple = 0;
     struct node *n = ctx;
     int type = 0, pending = 0;
     struct tcache_write *w = NULL;
@@ -512,6 +515,7 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
          * engine's put frees the cached copy it may be).  The writes it
          * holds were accepted: if it cannot be written the engine fails
          * (their replies become its error) and the state is dropped */
+        simple = db_defer_base(o, type); /* what a stamp promises */
         int rc = engine_put_take(n->engine, key, klen, o);
         if (rc != 0) {
             engine_fail_deferred(n->engine, rc);
@@ -525,6 +529,9 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
     w->entries = crdt_state_entries(type, st);
     tcache_settle(n->tcache, key, klen, (const uint8_t *)enc.p, enc.len,
                   db_state_cost(enc.len, w->entries));
+    uint64_t loc;
+    if (simple && store_get_loc(n->store, key, klen, &loc, NULL))
+        tcache_stamp(n->tcache, key, klen, loc); /* the record just written */
     dbuf_free(&enc);
     return o;
 }
@@ -588,6 +595,19 @@ static void *db_deferred(struct node *n, const void *key, size_t klen,
     return p;
 }
 
+/* 1 (and the encoding's length) when key's record on disk is the one
+ * its kept state of type was settled to (tcache_stamp): the state is the
+ * key's whole value -- one visible sibling of type, no expiry -- without
+ * reading and hashing the record.  0 otherwise (and in memory). */
+static int db_stamped(struct node *n, const void *key, size_t klen,
+                      int type, uint64_t *len)
+{
+    uint64_t loc;
+    return n->tcache && store_get_kind(n->store) != STORE_MEMORY &&
+           store_get_loc(n->store, key, klen, &loc, NULL) &&
+           tcache_current_stamp(n->tcache, key, klen, type, loc, len);
+}
+
 int db_typed_take_write(struct node *n, const void *key, size_t klen,
                         int type, void **state, int64_t *expire_ms,
                         uint64_t reserve)
@@ -610,6 +630,20 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
             return 1;
         }
         (void)store_get(n->store, key, klen); /* encoded: as below */
+    }
+    uint64_t slen;
+    if (!p && reserve && tc && db_defer_ok(n) && crdt_state_pin(type, NULL, 0) &&
+        db_stamped(n, key, klen, type, &slen) && slen <= limit &&
+        reserve <= limit - slen) {
+        /* as below, known from the stamp */
+        p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
+        memset(w, 0, sizeof(*w));
+        w->bound = w->encoded = slen;
+        w->entries = crdt_state_entries(type, p);
+        w->reserve = reserve;
+        tcache_lend(tc, key, klen, 0);
+        *state = p;
+        return 1;
     }
     struct db_typed t;
     int rc = db_typed_lookup(n, key, klen, type, &t);
@@ -660,6 +694,12 @@ int db_typed_borrow(struct node *n, const void *key, size_t klen, int type,
     p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
     if (!p || ptype != type)
         return 0;
+    uint64_t slen;
+    if (db_stamped(n, key, klen, type, &slen)) {
+        tcache_lend_read(tc, key, klen);
+        *state = p;
+        return 1;
+    }
     struct db_typed t;
     if (db_typed_lookup(n, key, klen, type, &t) != 1 ||
         !tcache_current(tc, key, klen, type, t.state, t.len))
@@ -702,10 +742,15 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
     int disk = store_get_kind(n->store) != STORE_MEMORY;
     if (disk && engine_room(n->engine, w->bound + w->reserve + klen + 64))
         return 0;
+    uint64_t slen;
     if (!pending) {
-        const struct object *cur = store_peek(n->store, key, klen, &stale);
-        if (stale || !db_defer_base(cur, type) ||
-            store_defer(n->store, key, klen) != 0)
+        if (!db_stamped(n, key, klen, type, &slen)) {
+            const struct object *cur = store_peek(n->store, key, klen,
+                                                  &stale);
+            if (stale || !db_defer_base(cur, type))
+                return 0;
+        }
+        if (store_defer(n->store, key, klen) != 0)
             return 0;
         w->prev_dot = w->prev_ts = 0;
         w->ops = 0;

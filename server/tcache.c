@@ -27,6 +27,7 @@ struct tentry {
     uint64_t khash;
     XXH128_hash_t tag;         /* of the encoding, under the seed */
     uint64_t len;              /* the encoding's length */
+    uint64_t stamp;            /* tcache_stamp's, 0: none */
     uint64_t cost;
     void *state;               /* NULL: none kept */
     int type;
@@ -131,6 +132,7 @@ static void *detach_state(struct tcache *c, struct tentry *e)
     e->pending = 0;
     e->written = 0;
     e->lent_read = 0;
+    e->stamp = 0;
     if (!s)
         return NULL;
     e->state = NULL;
@@ -250,6 +252,25 @@ int tcache_current(struct tcache *c, const void *key, size_t klen, int type,
            XXH128_isEqual(e->tag, XXH3_128bits_withSeed(enc, len, c->seed));
 }
 
+void tcache_stamp(struct tcache *c, const void *key, size_t klen,
+                  uint64_t stamp)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (e && e->state && !e->pending)
+        e->stamp = stamp;
+}
+
+int tcache_current_stamp(struct tcache *c, const void *key, size_t klen,
+                         int type, uint64_t stamp, uint64_t *len)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (!e || !e->state || e->pending || e->type != type || stamp == 0 ||
+        e->stamp != stamp)
+        return 0;
+    *len = e->len;
+    return 1;
+}
+
 void tcache_lend(struct tcache *c, const void *key, size_t klen,
                  int pending)
 {
@@ -326,6 +347,7 @@ static void encoded_as(struct tcache *c, struct tentry *e, const uint8_t *enc,
     e->pending = 0;
     e->tag = XXH3_128bits_withSeed(enc, len, c->seed);
     e->len = len;
+    e->stamp = 0;
     recharge(c, e, cost);
 }
 
@@ -440,6 +462,7 @@ void tcache_put(struct tcache *c, const void *key, size_t klen, int type,
     }
     e->tag = XXH3_128bits_withSeed(enc, len, c->seed);
     e->len = len;
+    e->stamp = 0;
     e->state = state;
     e->type = type;
     e->cost += cost;

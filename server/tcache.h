@@ -108,6 +108,17 @@ void *tcache_peek(struct tcache *c, const void *key, size_t klen, int *type,
  * cached with exactly enc: the store's copy is that state. */
 int tcache_current(struct tcache *c, const void *key, size_t klen, int type,
                    const uint8_t *enc, size_t len);
+/* The owner's name for the store's copy key's state was last encoded to
+ * (a disk record's location, which no other copy ever has): set after
+ * the state is put or settled, cleared by anything that changes it.
+ * tcache_current_stamp: 1 (and the encoding's length) when key keeps a
+ * state of type, not pending, stamped stamp (not 0) -- the store's copy
+ * is still that state, known without hashing the copy as
+ * tcache_current does. */
+void tcache_stamp(struct tcache *c, const void *key, size_t klen,
+                  uint64_t stamp);
+int tcache_current_stamp(struct tcache *c, const void *key, size_t klen,
+                         int type, uint64_t stamp, uint64_t *len);
 /* Marks key's state lent (until tcache_end_lends); with pending, also
  * pending (the store's copy is stale from now on).  It must keep one. */
 void tcache_lend(struct tcache *c, const void *key, size_t klen,

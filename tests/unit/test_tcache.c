@@ -326,6 +326,50 @@ START_TEST(a_lent_state_written_as_it_is_stays_as_the_stores)
 }
 END_TEST
 
+/* A stamp names the store's copy a state was settled to: it answers only
+ * for that stamp, that type and a state that is not pending, and anything
+ * that changes the state clears it. */
+START_TEST(a_stamp_answers_until_the_state_changes)
+{
+    struct tcache *c = owned_cache();
+    uint64_t len = 0;
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 5, &len)); /* nothing */
+    tcache_put(c, "s", 1, 2, state_new(1), ENC_A, sizeof(ENC_A), 100, 1000);
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 5, &len)); /* none yet */
+    tcache_stamp(c, "s", 1, 5);
+    ck_assert(tcache_current_stamp(c, "s", 1, 2, 5, &len));
+    ck_assert_uint_eq(len, sizeof(ENC_A));
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 6, &len)); /* another copy */
+    ck_assert(!tcache_current_stamp(c, "s", 1, 3, 5, &len)); /* another type */
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 0, &len));
+    /* written and deferred: pending, so not the store's copy */
+    tcache_lend(c, "s", 1, 1);
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 5, &len));
+    tcache_stamp(c, "s", 1, 9); /* a pending state takes no stamp */
+    tcache_end_lends(c);
+    /* settled again: a new encoding, no stamp until the owner gives one */
+    tcache_settle(c, "s", 1, ENC_B, sizeof(ENC_B), 120);
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 5, &len));
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 9, &len));
+    tcache_stamp(c, "s", 1, 7);
+    ck_assert(tcache_current_stamp(c, "s", 1, 2, 7, &len));
+    ck_assert_uint_eq(len, sizeof(ENC_B));
+    /* a put of another state, a take or a drop clear it */
+    tcache_put(c, "s", 1, 2, state_new(2), ENC_A, sizeof(ENC_A), 100, 1000);
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 7, &len));
+    tcache_stamp(c, "s", 1, 8);
+    int *t = tcache_take(c, "s", 1, 2, ENC_A, sizeof(ENC_A));
+    ck_assert_ptr_nonnull(t);
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 8, &len));
+    tcache_put(c, "s", 1, 2, t, ENC_A, sizeof(ENC_A), 100, 1000);
+    tcache_stamp(c, "s", 1, 10);
+    tcache_drop(c, "s", 1);
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 10, &len));
+    tcache_free(c);
+    ck_assert_int_eq(live, 0);
+}
+END_TEST
+
 static Suite *tcache_suite(void)
 {
     Suite *su = suite_create("tcache");
@@ -338,6 +382,7 @@ static Suite *tcache_suite(void)
     tcase_add_test(tc, a_lent_state_stays_until_its_command_ends);
     tcase_add_test(tc, a_pending_state_is_flushed_before_it_goes);
     tcase_add_test(tc, a_lent_state_written_as_it_is_stays_as_the_stores);
+    tcase_add_test(tc, a_stamp_answers_until_the_state_changes);
     suite_add_tcase(su, tc);
     return su;
 }
