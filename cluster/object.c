@@ -543,10 +543,13 @@ struct object *object_write(const struct object *cur,
     size_t total = nlen;
     for (uint32_t i = 0; i < n; i++) {
         if (r[i].seen &&
-            tctx_get(r[i].v.ctx, r[i].v.ctxlen, w->actor) < nv.counter) {
+            tctx_get(r[i].v.ctx, r[i].v.ctxlen, w->actor) < nv.counter &&
+            (r[i].v.type == CRDT_TYPE_STRING || r[i].v.type == w->type)) {
             r[i].p = NULL; /* covered: dropped */
             continue;
         }
+        /* a typed sibling of another type the write covers stays, and the
+         * reconciliation below leaves its observed clear in its place */
         k++;
         total += r[i].len;
         typed |= r[i].v.type != CRDT_TYPE_STRING;
@@ -713,6 +716,75 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
     return r;
 }
 
+/* The record a merge keeps for a typed record another sibling covers
+ * wholly: the same dot and context, ts 0 and no expiry (it never wins
+ * against a version), and the state's observed clear (crdt_clear_bytes: it
+ * reads as empty, its context stays).  A function of x alone, and
+ * clearing it again gives it back.  NULL when the value does not decode
+ * (only a corrupt peer; the caller keeps x then). */
+static struct sib_rec *rec_clear(const struct sib_rec *x, struct made *m)
+{
+    struct dbuf val;
+    dbuf_init(&val);
+    if (crdt_clear_bytes(x->v.type, x->v.value, x->v.vlen, &val) != 0) {
+        dbuf_free(&val);
+        return NULL;
+    }
+    struct sib_rec *r = dyn_calloc(1, sizeof(*r));
+    vclock_init(&r->ctx);
+    vclock_copy(&r->ctx, &x->ctx);
+    size_t len = sib_size(x->v.type, x->v.counter, x->v.ts_ms, 0, &r->ctx,
+                          val.len);
+    uint8_t *p = dyn_malloc(len);
+    size_t wr = sib_write(p, x->v.type, x->v.actor, x->v.counter, x->v.ts_ms,
+                          0, 1, &r->ctx, val.p, val.len);
+    dyn_assert(wr == len);
+    size_t end;
+    struct vclock tmp;
+    vclock_init(&tmp);
+    int rc = sib_parse(p, len, 0, UINT32_MAX, UINT64_MAX, &r->v, &tmp, &end);
+    dyn_assert(rc == 0 && end == len);
+    vclock_free(&tmp);
+    r->p = p;
+    r->len = len;
+    dbuf_free(&val);
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 4;
+        m->recs = dyn_realloc(m->recs, (size_t)m->cap * sizeof(*m->recs));
+    }
+    m->recs[m->n++] = r;
+    return r;
+}
+
+/* 1 when x is its own observed clear (rec_clear's record): what a
+ * reconciled object may keep beside a sibling that covers it. */
+static int rec_is_clear(const struct sib_rec *x)
+{
+    if (x->v.type == CRDT_TYPE_STRING || x->v.expire_ms != 0 ||
+        !x->v.tombstone)
+        return 0;
+    struct dbuf val;
+    dbuf_init(&val);
+    int same = crdt_clear_bytes(x->v.type, x->v.value, x->v.vlen, &val) == 0 &&
+               val.len == x->v.vlen &&
+               memcmp(val.p, x->v.value, val.len) == 0;
+    dbuf_free(&val);
+    return same;
+}
+
+/* 1 when a and b are one event that a merge joins: two states of one
+ * typed dot (one replica joined more into it), or a counter that joined
+ * a string as its base and took the string's dot (rec_join's winner)
+ * meeting that string again.  Anything else with one dot (only a corrupt
+ * peer sends it) keeps one, deterministically. */
+static int rec_same_event(const struct sib_rec *a, const struct sib_rec *b)
+{
+    if (a->v.type == b->v.type)
+        return a->v.type != CRDT_TYPE_STRING;
+    return (a->v.type == CRDT_TYPE_COUNTER && b->v.type == CRDT_TYPE_STRING) ||
+           (b->v.type == CRDT_TYPE_COUNTER && a->v.type == CRDT_TYPE_STRING);
+}
+
 /* Two records one join reconciles: the same CRDT type, or a counter and a
  * string that neither covers (a SET concurrent with an INCR). */
 static int rec_joinable(const struct sib_rec *a, const struct sib_rec *b)
@@ -756,7 +828,7 @@ static uint32_t recs_join_all(struct sib_rec **u, uint32_t n, struct made *m)
              * corrupt peer sends one dot with two types) keeps one,
              * deterministically */
             struct sib_rec *j = NULL;
-            if (r->v.type != CRDT_TYPE_STRING && r->v.type == u[at]->v.type)
+            if (rec_same_event(r, u[at]))
                 j = rec_join(r, u[at], m);
             if (j)
                 u[at] = j;
@@ -771,8 +843,10 @@ static uint32_t recs_join_all(struct sib_rec **u, uint32_t n, struct made *m)
 }
 
 /* Keeps, in order, the records of u[0..n) that no other covers (unless
- * they cover it back); returns their count, never 0. */
-static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n)
+ * they cover it back), and in place of a covered typed record its
+ * observed clear (rec_clear); returns their count, never 0. */
+static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n,
+                                  struct made *m)
 {
     uint32_t i, j, k = 0;
     struct sib_rec **keep = dyn_malloc((size_t)n * sizeof(*keep));
@@ -781,8 +855,12 @@ static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n)
         for (j = 0; j < n && !covered; j++)
             covered = j != i && rec_covers(u[j], u[i]) &&
                       !rec_covers(u[i], u[j]);
-        if (!covered)
+        if (!covered) {
             keep[k++] = u[i];
+        } else if (u[i]->v.type != CRDT_TYPE_STRING) {
+            struct sib_rec *c = rec_is_clear(u[i]) ? u[i] : rec_clear(u[i], m);
+            keep[k++] = c ? c : u[i];
+        }
     }
     if (k == 0) { /* only a cycle of corrupt siblings can get here */
         uint32_t w = 0;
@@ -803,7 +881,7 @@ static struct object *recs_reconcile(struct sib_rec **u, uint32_t n,
                                      struct made *made)
 {
     n = recs_join_all(u, n, made);
-    n = recs_drop_covered(u, n);
+    n = recs_drop_covered(u, n, made);
     return obj_build(u, n);
 }
 
@@ -841,8 +919,7 @@ struct object *object_merge(const struct object *a, const struct object *b,
             u[n++] = &ra[i++];
         } else if (c > 0) {
             u[n++] = &rb[j++];
-        } else if (ra[i].v.type != CRDT_TYPE_STRING &&
-                   ra[i].v.type == rb[j].v.type &&
+        } else if (rec_same_event(&ra[i], &rb[j]) &&
                    rec_bytes_cmp(&ra[i], &rb[j]) != 0) {
             /* one typed dot, two states (one replica joined more into
              * it): their join, not a pick, so neither side's adds go */
@@ -938,17 +1015,57 @@ void object_sibling(const struct object *o, uint32_t i, struct sibling *out)
     obj_next(o, off, out);
 }
 
-uint32_t object_winner_get(const struct object *o, struct sibling *out)
+/* 1 when sibling x of o (at index xi) is an observed clear: a typed
+ * tombstone whose dot another sibling's context holds (a valid object
+ * keeps a covered sibling only as its clear, see rec_is_clear). */
+static int obj_sib_cleared(const struct object *o, uint32_t xi,
+                           const struct sibling *x)
 {
-    uint32_t n, w = 0;
+    if (x->type == CRDT_TYPE_STRING || !x->tombstone)
+        return 0;
+    uint32_t n;
+    struct sibling t;
+    size_t off = obj_first(o, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        off = obj_next(o, off, &t);
+        if (i != xi && tctx_get(t.ctx, t.ctxlen, x->actor) >= x->counter)
+            return 1;
+    }
+    return 0;
+}
+
+/* The highest (ts, actor, counter) of o's siblings, leaving out the
+ * observed clears when skip_cleared (and there is another). */
+static uint32_t obj_winner(const struct object *o, struct sibling *out,
+                           int skip_cleared)
+{
+    uint32_t n, w = UINT32_MAX;
     struct sibling s;
     size_t off = obj_first(o, &n);
-    off = obj_next(o, off, out);
-    for (uint32_t i = 1; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         off = obj_next(o, off, &s);
-        if (sib_beats(&s, out)) {
-            *out = s;
-            w = i;
+        if (w != UINT32_MAX && !sib_beats(&s, out))
+            continue;
+        if (skip_cleared && obj_sib_cleared(o, i, &s))
+            continue;
+        *out = s;
+        w = i;
+    }
+    return w;
+}
+
+uint32_t object_winner_get(const struct object *o, struct sibling *out)
+{
+    uint32_t w = obj_winner(o, out, 0);
+    /* an observed clear never wins against the write that cleared it,
+     * whatever the clocks say (the writer's clock may be behind) */
+    if (out->type != CRDT_TYPE_STRING && out->tombstone &&
+        object_nsiblings(o) > 1) {
+        struct sibling alt;
+        uint32_t a = obj_winner(o, &alt, 1);
+        if (a != UINT32_MAX) {
+            *out = alt;
+            w = a;
         }
     }
     return w;
@@ -1064,6 +1181,8 @@ int object_visible(const struct object *o, uint64_t now_ms,
             object_sibling(o, i, &s);
             if (sib_expired(&s, now_ms))
                 continue; /* an expired version is gone, its peers stay */
+            if (obj_sib_cleared(o, i, &s))
+                continue; /* an observed clear is no version to read */
             if (!have || s.ts_ms > best.ts_ms ||
                 (s.ts_ms == best.ts_ms &&
                  (s.actor > best.actor ||
@@ -1209,7 +1328,7 @@ int object_from_bytes(const uint8_t *p, size_t len,
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < n; j++)
             if (i != j && rec_covers(&r[j], &r[i]) &&
-                !rec_covers(&r[i], &r[j]))
+                !rec_covers(&r[i], &r[j]) && !rec_is_clear(&r[i]))
                 goto out; /* not reconciled */
     struct object *o = obj_alloc(len);
     memcpy(o->b, p, len);

@@ -1505,6 +1505,19 @@ static int set_has(const struct object *o, const char *m)
     return has;
 }
 
+/* 1 when o keeps a sibling of type that is an observed clear: a typed
+ * tombstone (it reads as empty) that another sibling covers, and that
+ * never wins a read. */
+static int cleared(const struct object *o, int type)
+{
+    struct sibling s, w;
+    if (sib_of_type(o, type, &s) < 0 || !s.tombstone ||
+        !crdt_empty_bytes(type, s.value, s.vlen))
+        return 0;
+    object_winner_get(o, &w);
+    return w.type != type;
+}
+
 /* One sibling record of the documented layout; type < 0: no type byte
  * even when flags say typed (to forge bad input). */
 static void raw_sib(struct dbuf *d, uint8_t flags, int type, uint64_t actor,
@@ -1587,11 +1600,16 @@ START_TEST(typed_format_is_2_only_with_a_typed_sibling)
     ck_assert_uint_eq(object_bytes(sx)[0], 2);
     assert_valid(sx);
 
-    /* a string that has seen everything: format 1 again */
+    /* a string that has seen everything replaces both, and the set stays
+     * as its observed clear (what the string saw of it, so a concurrent
+     * add still wins): format 2 still, the string visible */
     object_clock(sx, &clk);
     struct object *back = swrite(sx, "plain", a, 3, &clk, NOW + 4);
-    ck_assert_uint_eq(object_nsiblings(back), 1);
-    ck_assert_uint_eq(object_bytes(back)[0], 1);
+    ck_assert_uint_eq(object_nsiblings(back), 2);
+    ck_assert_uint_eq(object_bytes(back)[0], 2);
+    ck_assert(has_value(back, "plain") && !has_value(back, "12"));
+    ck_assert(cleared(back, CRDT_TYPE_SET));
+    ck_assert(object_visible(back, NOW + 5, &s) && s.vlen == 5);
     assert_valid(back);
     /* an emptied set is a typed tombstone: flags 0x05, still format 2 */
     struct crdt_set *e = NULL;
@@ -1888,13 +1906,15 @@ START_TEST(typed_a_concurrent_set_joins_the_counter_as_its_base)
     struct object *me = object_merge(early, inc, NULL);
     ck_assert_uint_eq(object_nsiblings(me), 1);
     ck_assert_int_eq(counter_value(me), 107);
-    /* a SET that saw every increment covers the counter: "100" alone */
+    /* a SET that saw every increment covers the counter: "100" reads,
+     * the counter stays as its observed clear */
     object_clock(inc, &clk);
     struct object *seen = swrite(inc, "100", a, 3, &clk, NOW + 3);
     struct object *ms = object_merge(inc, seen, NULL);
-    ck_assert_uint_eq(object_nsiblings(ms), 1);
+    ck_assert_uint_eq(object_nsiblings(ms), 2);
     ck_assert(has_value(ms, "100"));
-    ck_assert_int_eq(sib_of_type(ms, CRDT_TYPE_COUNTER, NULL), -1);
+    ck_assert(cleared(ms, CRDT_TYPE_COUNTER));
+    ck_assert(object_equal(ms, seen));
     vclock_free(&clk);
     object_free(o0);
     object_free(inc);
@@ -1953,8 +1973,10 @@ START_TEST(typed_a_string_covers_a_state_only_when_it_saw_every_dot)
     object_clock(set, &all);
     struct object *str2 = swrite(NULL, "t", c, 2, &all, NOW + 3);
     struct object *m3 = object_merge(set, str2, NULL);
-    ck_assert_uint_eq(object_nsiblings(m3), 1);
+    ck_assert_uint_eq(object_nsiblings(m3), 2);
     ck_assert(has_value(m3, "t"));
+    ck_assert(cleared(m3, CRDT_TYPE_SET));
+    ck_assert(!set_has(m3, "x") && !set_has(m3, "y"));
     struct object *wr2 = swrite(set, "t", c, 2, &all, NOW + 3);
     ck_assert(object_equal(wr2, m3));
     vclock_free(&bclk);
@@ -1973,9 +1995,10 @@ START_TEST(typed_a_string_covers_a_state_only_when_it_saw_every_dot)
 }
 END_TEST
 
-/* A typed write with the object's clock drops everything it observed:
- * strings, tombstones, the other types; a sibling it did not observe
- * (merged in later) stays. */
+/* A typed write with the object's clock replaces everything it observed:
+ * strings and tombstones go, a state of another type stays as its
+ * observed clear (it reads as empty and never wins a read); a sibling it
+ * did not observe (merged in later) stays. */
 START_TEST(typed_write_drops_what_it_observed)
 {
     uint64_t a = 0x0a, b = 0x0b, c = 0x0c;
@@ -1994,23 +2017,38 @@ START_TEST(typed_write_drops_what_it_observed)
     counter_of(&st, 2, a, 2);
     struct object *w = twrite(all, CRDT_TYPE_COUNTER, &st, a, 2, &clk,
                               NOW + 3);
-    ck_assert_uint_eq(object_nsiblings(w), 1);
+    ck_assert_uint_eq(object_nsiblings(w), 2);
     ck_assert_int_eq(counter_value(w), 2);
+    ck_assert(cleared(w, CRDT_TYPE_SET) && !set_has(w, "m"));
     /* stale copies arriving later change nothing */
     struct object *w2 = object_merge(w, all, NULL);
     ck_assert(object_equal(w2, w));
     struct object *w3 = object_merge(u, w, NULL);
     ck_assert(object_equal(w3, w));
-    /* a set write with the clock drops the counter too */
+    /* a set write with the clock clears the counter in turn */
     object_clock(w, &clk);
     set_of(&st, "z", b, 2);
     struct object *z = twrite(w, CRDT_TYPE_SET, &st, b, 2, &clk, NOW + 4);
-    ck_assert_uint_eq(object_nsiblings(z), 1);
+    ck_assert_uint_eq(object_nsiblings(z), 2);
     ck_assert(set_has(z, "z") && !set_has(z, "m"));
-    /* a write it did not observe stays beside it */
+    ck_assert(cleared(z, CRDT_TYPE_COUNTER));
+    /* a write it did not observe stays beside it (a string joins the
+     * cleared counter as its base, and reads as itself) */
     struct object *late = swrite(NULL, "late", c, 9, NULL, NOW + 5);
     struct object *zl = object_merge(z, late, NULL);
     ck_assert_uint_eq(object_nsiblings(zl), 2);
+    ck_assert(set_has(zl, "z"));
+    struct sibling ls;
+    ck_assert_int_ge(sib_of_type(zl, CRDT_TYPE_COUNTER, &ls), 0);
+    struct crdt_counter *lc = NULL;
+    ck_assert_int_eq(crdt_counter_decode(ls.value, ls.vlen, NULL, &lc), 0);
+    struct crdt_counter_value lv;
+    crdt_counter_value(lc, &lv);
+    ck_assert(lv.kind == CRDT_COUNTER_BYTES && lv.len == 4 &&
+              memcmp(lv.bytes, "late", 4) == 0);
+    crdt_counter_free(lc);
+    ck_assert(object_visible(zl, NOW + 6, &ls) &&
+              ls.type == CRDT_TYPE_COUNTER);
     vclock_free(&clk);
     object_free(o);
     object_free(t);
