@@ -84,6 +84,10 @@
 
 #define OBJECT_FORMAT 1       /* every sibling a plain string */
 #define OBJECT_FORMAT_TYPED 2 /* at least one typed sibling */
+#define OBJECT_FORMAT_CLEARS 3 /* format 2's layout, and a typed sibling
+                                * kept as its observed clear beside the one
+                                * that covers it (a node that knows only 2
+                                * would take the pair for unreconciled) */
 #define SIB_TOMBSTONE 0x01
 #define SIB_EXPIRE 0x02
 #define SIB_TYPED 0x04        /* a u8 type follows the flags */
@@ -354,19 +358,30 @@ static int sib_beats(const struct sibling *a, const struct sibling *b)
     return a->counter > b->counter;
 }
 
-/* An object from records already in dot order. */
+static int rec_covers(const struct sib_rec *t, const struct sib_rec *s);
+
+/* An object from records already in dot order (their contexts decoded
+ * when there are several). */
 static struct object *obj_build(struct sib_rec *const *recs, uint32_t n)
 {
     size_t total = 1 + wire_varint_size(n);
-    int typed = 0;
+    int typed = 0, clears = 0;
     for (uint32_t i = 0; i < n; i++) {
         total += recs[i]->len;
         typed |= recs[i]->v.type != CRDT_TYPE_STRING;
     }
+    /* a reconciled object keeps a covered sibling only as a clear */
+    for (uint32_t i = 0; typed && n > 1 && i < n && !clears; i++)
+        for (uint32_t j = 0; j < n && !clears; j++)
+            clears = i != j && recs[i]->v.type != CRDT_TYPE_STRING &&
+                     rec_covers(recs[j], recs[i]) &&
+                     !rec_covers(recs[i], recs[j]);
     dyn_assert(n >= 1 && total <= UINT32_MAX);
     struct object *o = obj_alloc(total);
     size_t off = 0;
-    o->b[off++] = typed ? OBJECT_FORMAT_TYPED : OBJECT_FORMAT;
+    o->b[off++] = clears  ? OBJECT_FORMAT_CLEARS
+                  : typed ? OBJECT_FORMAT_TYPED
+                          : OBJECT_FORMAT;
     off += wire_varint_put(o->b + off, n);
     for (uint32_t i = 0; i < n; i++) {
         memcpy(o->b + off, recs[i]->p, recs[i]->len);
@@ -1270,9 +1285,9 @@ int object_from_bytes(const uint8_t *p, size_t len,
     int rc = DYN_EINVAL;
 
     *out = NULL;
-    if (len >= 1 && p[0] > OBJECT_FORMAT_TYPED)
+    if (len >= 1 && p[0] > OBJECT_FORMAT_CLEARS)
         return DYN_EFORMAT; /* a newer node's format: not ours to read */
-    if (len < 2 || (p[0] != OBJECT_FORMAT && p[0] != OBJECT_FORMAT_TYPED))
+    if (len < 2 || p[0] < OBJECT_FORMAT)
         return DYN_EINVAL;
     if (len > UINT32_MAX)
         return DYN_ELIMIT;
@@ -1319,17 +1334,23 @@ int object_from_bytes(const uint8_t *p, size_t len,
             goto out; /* not canonical order, or a dot twice */
         off = end;
     }
-    if (off != len || typed != (p[0] == OBJECT_FORMAT_TYPED))
+    if (off != len || typed != (p[0] >= OBJECT_FORMAT_TYPED))
         goto out;
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = i + 1; j < n; j++)
             if (rec_joinable(&r[i], &r[j]))
                 goto out; /* not reconciled: a merge would join them */
+    int clears = 0;
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < n; j++)
             if (i != j && rec_covers(&r[j], &r[i]) &&
-                !rec_covers(&r[i], &r[j]) && !rec_is_clear(&r[i]))
-                goto out; /* not reconciled */
+                !rec_covers(&r[i], &r[j])) {
+                if (!rec_is_clear(&r[i]))
+                    goto out; /* not reconciled */
+                clears = 1;
+            }
+    if (clears != (p[0] == OBJECT_FORMAT_CLEARS))
+        goto out; /* the format says whether it keeps a clear */
     struct object *o = obj_alloc(len);
     memcpy(o->b, p, len);
     *out = o;
