@@ -7,7 +7,8 @@
  *
  *   u32 size (host order, in memory only)
  *   -- object_bytes() starts here ---------------------------------------
- *   u8  format            OBJECT_FORMAT (1)
+ *   u8  format            OBJECT_FORMAT (1); 2 with a typed sibling,
+ *                         3 when one is kept as its observed clear
  *   varint nsiblings      >= 1
  *   nsiblings x sibling, strictly ascending by dot (actor, counter):
  *     u8  flags           bit0 tombstone, bit1 has expire; others zero
@@ -41,8 +42,23 @@
  *   - at least one sibling, sorted by dot, no dot twice;
  *   - a sibling's context never covers its own dot (ctx[actor] < counter);
  *   - no sibling covers another (t.ctx[s.actor] >= s.counter) unless the
- *     two cover each other, i.e. the object is already reconciled, so
- *     merging it with itself is a no-op.
+ *     two cover each other, or the covered one is a typed sibling's
+ *     observed clear (below; the object is then format 3), i.e. the
+ *     object is already reconciled, so merging it with itself is a no-op.
+ *
+ * Observed clears.  A typed sibling that another sibling of another type
+ * (or a string) covers, its dot and every dot its state has seen, is not
+ * dropped: it is replaced by its observed clear (crdt_clear_bytes: the
+ * members, entries and bases go, the state's context stays; its dot, ts
+ * and context stay, its expiry goes), a tombstone that never wins a read
+ * (object_winner_get, object_visible).  The clear is a function of the
+ * covered state alone and lies above it in its type's join, so joining
+ * it with a concurrent state of that type (that the covering write never
+ * saw) removes exactly what the write saw, whichever comes first: a
+ * dropped sibling would instead live on inside such a join in one merge
+ * order and be gone in the other.  object_write leaves the clear too,
+ * of every state of another type its write covers.  docs/TYPES.md
+ * section 4 has the argument and what it does not fix.
  *
  * Reconciliation keeps every sibling of the union that no other sibling of
  * the union covers; one dot kept once (if two replicas disagree about the
