@@ -748,11 +748,11 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
 }
 
 /* The record a merge keeps for a typed record another sibling covers
- * wholly: the same dot and context, ts 0 and no expiry (it never wins
- * against a version), and the state's observed clear (crdt_clear_bytes: it
- * reads as empty, its context stays).  A function of x alone, and
- * clearing it again gives it back.  NULL when the value does not decode
- * (only a corrupt peer; the caller keeps x then). */
+ * wholly: the same dot, ts and context, no expiry, and the state's
+ * observed clear (crdt_clear_bytes: it reads as empty, its context
+ * stays); the readers never let it win (obj_sib_cleared).  A function of
+ * x alone, and clearing it again gives it back.  NULL when the value does
+ * not decode (only a corrupt peer's). */
 static struct sib_rec *rec_clear(const struct sib_rec *x, struct made *m)
 {
     struct dbuf val;
@@ -889,8 +889,11 @@ static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n,
         if (!covered) {
             keep[k++] = u[i];
         } else if (u[i]->v.type != CRDT_TYPE_STRING) {
+            /* its clear; one that does not decode (only a corrupt peer's)
+             * is dropped, as every covered sibling was before clears */
             struct sib_rec *c = rec_is_clear(u[i]) ? u[i] : rec_clear(u[i], m);
-            keep[k++] = c ? c : u[i];
+            if (c)
+                keep[k++] = c;
         }
     }
     if (k == 0) { /* only a cycle of corrupt siblings can get here */
