@@ -549,19 +549,10 @@ int crdt_counter_reset(struct crdt_counter *c, const void *value, size_t len,
     int rc = op_entry(c, dot, lim, &e);
     if (rc)
         return rc;
-    for (uint32_t k = 0; k < c->ne; k++) {
-        struct centry *x = &c->e[k];
-        x->rseq = x->seq;
-        x->ri = x->i;
-        x->rfops = x->fops;
-        x->rf = x->f;
-    }
+    crdt_counter_clear_observed(c);
     /* The resetter's own entry: its new seq has nothing live. */
     e->seq = dot->counter;
     e->rseq = dot->counter;
-    for (uint32_t k = 0; k < c->nb; k++)
-        base_clear(&c->b[k]);
-    c->nb = 0;
     struct cbase b = { dot->actor, dot->counter, ts_ms, value == NULL,
                        (uint8_t *)value, value ? (uint32_t)len : 0 };
     push_base(c, &b);

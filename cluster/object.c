@@ -658,6 +658,34 @@ static void made_free(struct made *m)
     dyn_free(m->recs);
 }
 
+/* Lays out r, whose context r->ctx is set, as a sibling record of type
+ * with the dot and ts of d, expire_ms, tombstone and the value val, and
+ * hands it to m (which frees it with the merge). */
+static void made_finish(struct made *m, struct sib_rec *r, int type,
+                        const struct sibling *d, int64_t expire_ms,
+                        int tombstone, const struct dbuf *val)
+{
+    size_t len = sib_size(type, d->counter, d->ts_ms, expire_ms, &r->ctx,
+                          val->len);
+    uint8_t *p = dyn_malloc(len);
+    size_t wr = sib_write(p, type, d->actor, d->counter, d->ts_ms, expire_ms,
+                          tombstone, &r->ctx, val->p, val->len);
+    dyn_assert(wr == len);
+    size_t end;
+    struct vclock tmp;
+    vclock_init(&tmp);
+    int rc = sib_parse(p, len, 0, UINT32_MAX, UINT64_MAX, &r->v, &tmp, &end);
+    dyn_assert(rc == 0 && end == len);
+    vclock_free(&tmp);
+    r->p = p;
+    r->len = len;
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 4;
+        m->recs = dyn_realloc(m->recs, (size_t)m->cap * sizeof(*m->recs));
+    }
+    m->recs[m->n++] = r;
+}
+
 /*
  * One sibling out of two versions of one typed value: the value is the
  * type's join (for a counter and a string: the string joins the counter
@@ -724,26 +752,8 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
     }
     if (empty < 0)
         empty = crdt_empty_bytes(type, (const uint8_t *)val.p, val.len);
-    size_t len = sib_size(type, w->v.counter, w->v.ts_ms, w->v.expire_ms,
-                          &r->ctx, val.len);
-    uint8_t *p = dyn_malloc(len);
-    size_t wr = sib_write(p, type, w->v.actor, w->v.counter, w->v.ts_ms,
-                          w->v.expire_ms, empty, &r->ctx, val.p, val.len);
-    dyn_assert(wr == len);
-    size_t end;
-    struct vclock tmp;
-    vclock_init(&tmp);
-    rc = sib_parse(p, len, 0, UINT32_MAX, UINT64_MAX, &r->v, &tmp, &end);
-    dyn_assert(rc == 0 && end == len);
-    vclock_free(&tmp);
-    r->p = p;
-    r->len = len;
+    made_finish(m, r, type, &w->v, w->v.expire_ms, empty, &val);
     dbuf_free(&val);
-    if (m->n == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 4;
-        m->recs = dyn_realloc(m->recs, (size_t)m->cap * sizeof(*m->recs));
-    }
-    m->recs[m->n++] = r;
     return r;
 }
 
@@ -764,26 +774,8 @@ static struct sib_rec *rec_clear(const struct sib_rec *x, struct made *m)
     struct sib_rec *r = dyn_calloc(1, sizeof(*r));
     vclock_init(&r->ctx);
     vclock_copy(&r->ctx, &x->ctx);
-    size_t len = sib_size(x->v.type, x->v.counter, x->v.ts_ms, 0, &r->ctx,
-                          val.len);
-    uint8_t *p = dyn_malloc(len);
-    size_t wr = sib_write(p, x->v.type, x->v.actor, x->v.counter, x->v.ts_ms,
-                          0, 1, &r->ctx, val.p, val.len);
-    dyn_assert(wr == len);
-    size_t end;
-    struct vclock tmp;
-    vclock_init(&tmp);
-    int rc = sib_parse(p, len, 0, UINT32_MAX, UINT64_MAX, &r->v, &tmp, &end);
-    dyn_assert(rc == 0 && end == len);
-    vclock_free(&tmp);
-    r->p = p;
-    r->len = len;
+    made_finish(m, r, x->v.type, &x->v, 0, 1, &val);
     dbuf_free(&val);
-    if (m->n == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 4;
-        m->recs = dyn_realloc(m->recs, (size_t)m->cap * sizeof(*m->recs));
-    }
-    m->recs[m->n++] = r;
     return r;
 }
 
