@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/crdt_int.h"
 #include "server/util.h"
 
 struct crdt_vt {
@@ -471,6 +472,51 @@ int crdt_seen_bytes(int type, const uint8_t *p, size_t len, struct vclock *out)
         return rc;
     vt->seen(s, out);
     vt->free(s);
+    return 0;
+}
+
+int crdt_clear_bytes(int type, const uint8_t *p, size_t len,
+                     struct dbuf *out)
+{
+    if (type == CRDT_TYPE_COUNTER) {
+        struct crdt_counter *c = NULL;
+        int rc = crdt_counter_decode(p, len, NULL, &c);
+        if (rc)
+            return rc;
+        crdt_counter_clear_observed(c);
+        crdt_counter_encode(c, out);
+        crdt_counter_free(c);
+        return 0;
+    }
+    if (type == CRDT_TYPE_SET) {
+        struct crdt_set *s = NULL;
+        int rc = crdt_set_decode(p, len, NULL, &s);
+        if (rc)
+            return rc;
+        crdt_set_clear(s);
+        crdt_set_encode(s, out);
+        crdt_set_free(s);
+        return 0;
+    }
+    if (type != CRDT_TYPE_HASH && type != CRDT_TYPE_ZSET &&
+        type != CRDT_TYPE_LIST)
+        return DYN_EINVAL;
+    /* the set-based types: the type byte, then a set of entries; with no
+     * entry each is its type's empty state over the same context */
+    const struct crdt_vt *vt = vt_of(type);
+    void *whole = NULL;
+    int rc = vt->decode(p, len, NULL, &whole);
+    if (rc)
+        return rc;
+    vt->free(whole);
+    struct crdt_set *s = NULL;
+    rc = crdt_set_decode(p + 1, len - 1, NULL, &s);
+    if (rc)
+        return rc;
+    crdt_set_clear(s);
+    crdt_put_u8(out, (uint8_t)type);
+    crdt_set_encode(s, out);
+    crdt_set_free(s);
     return 0;
 }
 

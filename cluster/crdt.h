@@ -118,6 +118,17 @@ int crdt_seen_bytes(int type, const uint8_t *p, size_t len, struct vclock *out);
  * the only copy); a counter is returned as is. */
 int crdt_compact_all_bytes(int type, const uint8_t *p, size_t len,
                            struct dbuf *out);
+/* The state with everything it holds observed away and nothing new: the
+ * members, entries, elements go (a counter: crdt_counter_clear_observed),
+ * the context stays.  No dot: it is a function of the state alone, above
+ * it in the join's order, and clearing twice changes nothing.  A write of
+ * another type that saw the whole state leaves this in its place
+ * (object.c, docs/TYPES.md section 4), so what the write did not see
+ * still wins a join with it.  (A hash's or sorted set's counters keep no
+ * snapshot here: an increment of an actor it did not see later brings
+ * back that actor's whole sum, as after a sorted set's DEL.) */
+int crdt_clear_bytes(int type, const uint8_t *p, size_t len,
+                     struct dbuf *out);
 /* ---- decoded states (crdt.c) ---------------------------------------------
  *
  * The same operations on a decoded state (void *, the type's own struct)
@@ -213,6 +224,11 @@ int crdt_counter_incrbyfloat(struct crdt_counter *c, long double by,
 int crdt_counter_reset(struct crdt_counter *c, const void *value, size_t len,
                        const struct crdt_dot *dot, uint64_t ts_ms,
                        const struct crdt_limits *lim);
+
+/* The observed clear of a write of another type that saw the whole
+ * state, without a dot of its own: every entry snapshotted, every base
+ * gone; the result reads as absent and is above c in the join's order. */
+void crdt_counter_clear_observed(struct crdt_counter *c);
 
 /* The value.  For BYTES, bytes and len point into the state. */
 struct crdt_counter_value {

@@ -549,6 +549,23 @@ int crdt_counter_reset(struct crdt_counter *c, const void *value, size_t len,
     int rc = op_entry(c, dot, lim, &e);
     if (rc)
         return rc;
+    crdt_counter_clear_observed(c);
+    /* The resetter's own entry: its new seq has nothing live. */
+    e->seq = dot->counter;
+    e->rseq = dot->counter;
+    struct cbase b = { dot->actor, dot->counter, ts_ms, value == NULL,
+                       (uint8_t *)value, value ? (uint32_t)len : 0 };
+    push_base(c, &b);
+    return 0;
+}
+
+/* An observed clear without a dot: what a write of another type that saw
+ * this whole state does to it (object.c).  Every entry is snapshotted and
+ * every base goes (the seqs keep them seen), so the state reads as absent,
+ * joins above the state it was made from, and an increment or a SET it
+ * has not seen still wins a later join. */
+void crdt_counter_clear_observed(struct crdt_counter *c)
+{
     for (uint32_t k = 0; k < c->ne; k++) {
         struct centry *x = &c->e[k];
         x->rseq = x->seq;
@@ -556,16 +573,9 @@ int crdt_counter_reset(struct crdt_counter *c, const void *value, size_t len,
         x->rfops = x->fops;
         x->rf = x->f;
     }
-    /* The resetter's own entry: its new seq has nothing live. */
-    e->seq = dot->counter;
-    e->rseq = dot->counter;
     for (uint32_t k = 0; k < c->nb; k++)
         base_clear(&c->b[k]);
     c->nb = 0;
-    struct cbase b = { dot->actor, dot->counter, ts_ms, value == NULL,
-                       (uint8_t *)value, value ? (uint32_t)len : 0 };
-    push_base(c, &b);
-    return 0;
 }
 
 void crdt_counter_clock(const struct crdt_counter *c, struct vclock *out)

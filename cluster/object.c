@@ -7,7 +7,8 @@
  *
  *   u32 size (host order, in memory only)
  *   -- object_bytes() starts here ---------------------------------------
- *   u8  format            OBJECT_FORMAT (1)
+ *   u8  format            OBJECT_FORMAT (1); 2 with a typed sibling,
+ *                         3 when one is kept as its observed clear
  *   varint nsiblings      >= 1
  *   nsiblings x sibling, strictly ascending by dot (actor, counter):
  *     u8  flags           bit0 tombstone, bit1 has expire; others zero
@@ -41,8 +42,23 @@
  *   - at least one sibling, sorted by dot, no dot twice;
  *   - a sibling's context never covers its own dot (ctx[actor] < counter);
  *   - no sibling covers another (t.ctx[s.actor] >= s.counter) unless the
- *     two cover each other, i.e. the object is already reconciled, so
- *     merging it with itself is a no-op.
+ *     two cover each other, or the covered one is a typed sibling's
+ *     observed clear (below; the object is then format 3), i.e. the
+ *     object is already reconciled, so merging it with itself is a no-op.
+ *
+ * Observed clears.  A typed sibling that another sibling of another type
+ * (or a string) covers, its dot and every dot its state has seen, is not
+ * dropped: it is replaced by its observed clear (crdt_clear_bytes: the
+ * members, entries and bases go, the state's context stays; its dot, ts
+ * and context stay, its expiry goes), a tombstone that never wins a read
+ * (object_winner_get, object_visible).  The clear is a function of the
+ * covered state alone and lies above it in its type's join, so joining
+ * it with a concurrent state of that type (that the covering write never
+ * saw) removes exactly what the write saw, whichever comes first: a
+ * dropped sibling would instead live on inside such a join in one merge
+ * order and be gone in the other.  object_write leaves the clear too,
+ * of every state of another type its write covers.  docs/TYPES.md
+ * section 4 has the argument and what it does not fix.
  *
  * Reconciliation keeps every sibling of the union that no other sibling of
  * the union covers; one dot kept once (if two replicas disagree about the
@@ -84,6 +100,10 @@
 
 #define OBJECT_FORMAT 1       /* every sibling a plain string */
 #define OBJECT_FORMAT_TYPED 2 /* at least one typed sibling */
+#define OBJECT_FORMAT_CLEARS 3 /* format 2's layout, and a typed sibling
+                                * kept as its observed clear beside the one
+                                * that covers it (a node that knows only 2
+                                * would take the pair for unreconciled) */
 #define SIB_TOMBSTONE 0x01
 #define SIB_EXPIRE 0x02
 #define SIB_TYPED 0x04        /* a u8 type follows the flags */
@@ -354,19 +374,30 @@ static int sib_beats(const struct sibling *a, const struct sibling *b)
     return a->counter > b->counter;
 }
 
-/* An object from records already in dot order. */
+static int rec_covers(const struct sib_rec *t, const struct sib_rec *s);
+
+/* An object from records already in dot order (their contexts decoded
+ * when there are several). */
 static struct object *obj_build(struct sib_rec *const *recs, uint32_t n)
 {
     size_t total = 1 + wire_varint_size(n);
-    int typed = 0;
+    int typed = 0, clears = 0;
     for (uint32_t i = 0; i < n; i++) {
         total += recs[i]->len;
         typed |= recs[i]->v.type != CRDT_TYPE_STRING;
     }
+    /* a reconciled object keeps a covered sibling only as a clear */
+    for (uint32_t i = 0; typed && n > 1 && i < n && !clears; i++)
+        for (uint32_t j = 0; j < n && !clears; j++)
+            clears = i != j && recs[i]->v.type != CRDT_TYPE_STRING &&
+                     rec_covers(recs[j], recs[i]) &&
+                     !rec_covers(recs[i], recs[j]);
     dyn_assert(n >= 1 && total <= UINT32_MAX);
     struct object *o = obj_alloc(total);
     size_t off = 0;
-    o->b[off++] = typed ? OBJECT_FORMAT_TYPED : OBJECT_FORMAT;
+    o->b[off++] = clears  ? OBJECT_FORMAT_CLEARS
+                  : typed ? OBJECT_FORMAT_TYPED
+                          : OBJECT_FORMAT;
     off += wire_varint_put(o->b + off, n);
     for (uint32_t i = 0; i < n; i++) {
         memcpy(o->b + off, recs[i]->p, recs[i]->len);
@@ -543,10 +574,13 @@ struct object *object_write(const struct object *cur,
     size_t total = nlen;
     for (uint32_t i = 0; i < n; i++) {
         if (r[i].seen &&
-            tctx_get(r[i].v.ctx, r[i].v.ctxlen, w->actor) < nv.counter) {
+            tctx_get(r[i].v.ctx, r[i].v.ctxlen, w->actor) < nv.counter &&
+            (r[i].v.type == CRDT_TYPE_STRING || r[i].v.type == w->type)) {
             r[i].p = NULL; /* covered: dropped */
             continue;
         }
+        /* a typed sibling of another type the write covers stays, and the
+         * reconciliation below leaves its observed clear in its place */
         k++;
         total += r[i].len;
         typed |= r[i].v.type != CRDT_TYPE_STRING;
@@ -624,6 +658,34 @@ static void made_free(struct made *m)
     dyn_free(m->recs);
 }
 
+/* Lays out r, whose context r->ctx is set, as a sibling record of type
+ * with the dot and ts of d, expire_ms, tombstone and the value val, and
+ * hands it to m (which frees it with the merge). */
+static void made_finish(struct made *m, struct sib_rec *r, int type,
+                        const struct sibling *d, int64_t expire_ms,
+                        int tombstone, const struct dbuf *val)
+{
+    size_t len = sib_size(type, d->counter, d->ts_ms, expire_ms, &r->ctx,
+                          val->len);
+    uint8_t *p = dyn_malloc(len);
+    size_t wr = sib_write(p, type, d->actor, d->counter, d->ts_ms, expire_ms,
+                          tombstone, &r->ctx, val->p, val->len);
+    dyn_assert(wr == len);
+    size_t end;
+    struct vclock tmp;
+    vclock_init(&tmp);
+    int rc = sib_parse(p, len, 0, UINT32_MAX, UINT64_MAX, &r->v, &tmp, &end);
+    dyn_assert(rc == 0 && end == len);
+    vclock_free(&tmp);
+    r->p = p;
+    r->len = len;
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 4;
+        m->recs = dyn_realloc(m->recs, (size_t)m->cap * sizeof(*m->recs));
+    }
+    m->recs[m->n++] = r;
+}
+
 /*
  * One sibling out of two versions of one typed value: the value is the
  * type's join (for a counter and a string: the string joins the counter
@@ -690,27 +752,60 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
     }
     if (empty < 0)
         empty = crdt_empty_bytes(type, (const uint8_t *)val.p, val.len);
-    size_t len = sib_size(type, w->v.counter, w->v.ts_ms, w->v.expire_ms,
-                          &r->ctx, val.len);
-    uint8_t *p = dyn_malloc(len);
-    size_t wr = sib_write(p, type, w->v.actor, w->v.counter, w->v.ts_ms,
-                          w->v.expire_ms, empty, &r->ctx, val.p, val.len);
-    dyn_assert(wr == len);
-    size_t end;
-    struct vclock tmp;
-    vclock_init(&tmp);
-    rc = sib_parse(p, len, 0, UINT32_MAX, UINT64_MAX, &r->v, &tmp, &end);
-    dyn_assert(rc == 0 && end == len);
-    vclock_free(&tmp);
-    r->p = p;
-    r->len = len;
+    made_finish(m, r, type, &w->v, w->v.expire_ms, empty, &val);
     dbuf_free(&val);
-    if (m->n == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 4;
-        m->recs = dyn_realloc(m->recs, (size_t)m->cap * sizeof(*m->recs));
-    }
-    m->recs[m->n++] = r;
     return r;
+}
+
+/* The record a merge keeps for a typed record another sibling covers
+ * wholly: the same dot, ts and context, no expiry, and the state's
+ * observed clear (crdt_clear_bytes: it reads as empty, its context
+ * stays); the readers never let it win (obj_sib_cleared).  A function of
+ * x alone, and clearing it again gives it back.  NULL when the value does
+ * not decode (only a corrupt peer's). */
+static struct sib_rec *rec_clear(const struct sib_rec *x, struct made *m)
+{
+    struct dbuf val;
+    dbuf_init(&val);
+    if (crdt_clear_bytes(x->v.type, x->v.value, x->v.vlen, &val) != 0) {
+        dbuf_free(&val);
+        return NULL;
+    }
+    struct sib_rec *r = dyn_calloc(1, sizeof(*r));
+    vclock_init(&r->ctx);
+    vclock_copy(&r->ctx, &x->ctx);
+    made_finish(m, r, x->v.type, &x->v, 0, 1, &val);
+    dbuf_free(&val);
+    return r;
+}
+
+/* 1 when x is its own observed clear (rec_clear's record): what a
+ * reconciled object may keep beside a sibling that covers it. */
+static int rec_is_clear(const struct sib_rec *x)
+{
+    if (x->v.type == CRDT_TYPE_STRING || x->v.expire_ms != 0 ||
+        !x->v.tombstone)
+        return 0;
+    struct dbuf val;
+    dbuf_init(&val);
+    int same = crdt_clear_bytes(x->v.type, x->v.value, x->v.vlen, &val) == 0 &&
+               val.len == x->v.vlen &&
+               memcmp(val.p, x->v.value, val.len) == 0;
+    dbuf_free(&val);
+    return same;
+}
+
+/* 1 when a and b are one event that a merge joins: two states of one
+ * typed dot (one replica joined more into it), or a counter that joined
+ * a string as its base and took the string's dot (rec_join's winner)
+ * meeting that string again.  Anything else with one dot (only a corrupt
+ * peer sends it) keeps one, deterministically. */
+static int rec_same_event(const struct sib_rec *a, const struct sib_rec *b)
+{
+    if (a->v.type == b->v.type)
+        return a->v.type != CRDT_TYPE_STRING;
+    return (a->v.type == CRDT_TYPE_COUNTER && b->v.type == CRDT_TYPE_STRING) ||
+           (b->v.type == CRDT_TYPE_COUNTER && a->v.type == CRDT_TYPE_STRING);
 }
 
 /* Two records one join reconciles: the same CRDT type, or a counter and a
@@ -756,7 +851,7 @@ static uint32_t recs_join_all(struct sib_rec **u, uint32_t n, struct made *m)
              * corrupt peer sends one dot with two types) keeps one,
              * deterministically */
             struct sib_rec *j = NULL;
-            if (r->v.type != CRDT_TYPE_STRING && r->v.type == u[at]->v.type)
+            if (rec_same_event(r, u[at]))
                 j = rec_join(r, u[at], m);
             if (j)
                 u[at] = j;
@@ -771,8 +866,10 @@ static uint32_t recs_join_all(struct sib_rec **u, uint32_t n, struct made *m)
 }
 
 /* Keeps, in order, the records of u[0..n) that no other covers (unless
- * they cover it back); returns their count, never 0. */
-static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n)
+ * they cover it back), and in place of a covered typed record its
+ * observed clear (rec_clear); returns their count, never 0. */
+static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n,
+                                  struct made *m)
 {
     uint32_t i, j, k = 0;
     struct sib_rec **keep = dyn_malloc((size_t)n * sizeof(*keep));
@@ -781,8 +878,15 @@ static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n)
         for (j = 0; j < n && !covered; j++)
             covered = j != i && rec_covers(u[j], u[i]) &&
                       !rec_covers(u[i], u[j]);
-        if (!covered)
+        if (!covered) {
             keep[k++] = u[i];
+        } else if (u[i]->v.type != CRDT_TYPE_STRING) {
+            /* its clear; one that does not decode (only a corrupt peer's)
+             * is dropped, as every covered sibling was before clears */
+            struct sib_rec *c = rec_is_clear(u[i]) ? u[i] : rec_clear(u[i], m);
+            if (c)
+                keep[k++] = c;
+        }
     }
     if (k == 0) { /* only a cycle of corrupt siblings can get here */
         uint32_t w = 0;
@@ -803,7 +907,7 @@ static struct object *recs_reconcile(struct sib_rec **u, uint32_t n,
                                      struct made *made)
 {
     n = recs_join_all(u, n, made);
-    n = recs_drop_covered(u, n);
+    n = recs_drop_covered(u, n, made);
     return obj_build(u, n);
 }
 
@@ -841,8 +945,7 @@ struct object *object_merge(const struct object *a, const struct object *b,
             u[n++] = &ra[i++];
         } else if (c > 0) {
             u[n++] = &rb[j++];
-        } else if (ra[i].v.type != CRDT_TYPE_STRING &&
-                   ra[i].v.type == rb[j].v.type &&
+        } else if (rec_same_event(&ra[i], &rb[j]) &&
                    rec_bytes_cmp(&ra[i], &rb[j]) != 0) {
             /* one typed dot, two states (one replica joined more into
              * it): their join, not a pick, so neither side's adds go */
@@ -938,17 +1041,57 @@ void object_sibling(const struct object *o, uint32_t i, struct sibling *out)
     obj_next(o, off, out);
 }
 
-uint32_t object_winner_get(const struct object *o, struct sibling *out)
+/* 1 when sibling x of o (at index xi) is an observed clear: a typed
+ * tombstone whose dot another sibling's context holds (a valid object
+ * keeps a covered sibling only as its clear, see rec_is_clear). */
+static int obj_sib_cleared(const struct object *o, uint32_t xi,
+                           const struct sibling *x)
 {
-    uint32_t n, w = 0;
+    if (x->type == CRDT_TYPE_STRING || !x->tombstone)
+        return 0;
+    uint32_t n;
+    struct sibling t;
+    size_t off = obj_first(o, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        off = obj_next(o, off, &t);
+        if (i != xi && tctx_get(t.ctx, t.ctxlen, x->actor) >= x->counter)
+            return 1;
+    }
+    return 0;
+}
+
+/* The highest (ts, actor, counter) of o's siblings, leaving out the
+ * observed clears when skip_cleared (and there is another). */
+static uint32_t obj_winner(const struct object *o, struct sibling *out,
+                           int skip_cleared)
+{
+    uint32_t n, w = UINT32_MAX;
     struct sibling s;
     size_t off = obj_first(o, &n);
-    off = obj_next(o, off, out);
-    for (uint32_t i = 1; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         off = obj_next(o, off, &s);
-        if (sib_beats(&s, out)) {
-            *out = s;
-            w = i;
+        if (w != UINT32_MAX && !sib_beats(&s, out))
+            continue;
+        if (skip_cleared && obj_sib_cleared(o, i, &s))
+            continue;
+        *out = s;
+        w = i;
+    }
+    return w;
+}
+
+uint32_t object_winner_get(const struct object *o, struct sibling *out)
+{
+    uint32_t w = obj_winner(o, out, 0);
+    /* an observed clear never wins against the write that cleared it,
+     * whatever the clocks say (the writer's clock may be behind) */
+    if (out->type != CRDT_TYPE_STRING && out->tombstone &&
+        object_nsiblings(o) > 1) {
+        struct sibling alt;
+        uint32_t a = obj_winner(o, &alt, 1);
+        if (a != UINT32_MAX) {
+            *out = alt;
+            w = a;
         }
     }
     return w;
@@ -1064,6 +1207,8 @@ int object_visible(const struct object *o, uint64_t now_ms,
             object_sibling(o, i, &s);
             if (sib_expired(&s, now_ms))
                 continue; /* an expired version is gone, its peers stay */
+            if (obj_sib_cleared(o, i, &s))
+                continue; /* an observed clear is no version to read */
             if (!have || s.ts_ms > best.ts_ms ||
                 (s.ts_ms == best.ts_ms &&
                  (s.actor > best.actor ||
@@ -1151,9 +1296,9 @@ int object_from_bytes(const uint8_t *p, size_t len,
     int rc = DYN_EINVAL;
 
     *out = NULL;
-    if (len >= 1 && p[0] > OBJECT_FORMAT_TYPED)
+    if (len >= 1 && p[0] > OBJECT_FORMAT_CLEARS)
         return DYN_EFORMAT; /* a newer node's format: not ours to read */
-    if (len < 2 || (p[0] != OBJECT_FORMAT && p[0] != OBJECT_FORMAT_TYPED))
+    if (len < 2 || p[0] < OBJECT_FORMAT)
         return DYN_EINVAL;
     if (len > UINT32_MAX)
         return DYN_ELIMIT;
@@ -1200,17 +1345,23 @@ int object_from_bytes(const uint8_t *p, size_t len,
             goto out; /* not canonical order, or a dot twice */
         off = end;
     }
-    if (off != len || typed != (p[0] == OBJECT_FORMAT_TYPED))
+    if (off != len || typed != (p[0] >= OBJECT_FORMAT_TYPED))
         goto out;
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = i + 1; j < n; j++)
             if (rec_joinable(&r[i], &r[j]))
                 goto out; /* not reconciled: a merge would join them */
+    int clears = 0;
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < n; j++)
             if (i != j && rec_covers(&r[j], &r[i]) &&
-                !rec_covers(&r[i], &r[j]))
-                goto out; /* not reconciled */
+                !rec_covers(&r[i], &r[j])) {
+                if (!rec_is_clear(&r[i]))
+                    goto out; /* not reconciled */
+                clears = 1;
+            }
+    if (clears != (p[0] == OBJECT_FORMAT_CLEARS))
+        goto out; /* the format says whether it keeps a clear */
     struct object *o = obj_alloc(len);
     memcpy(o->b, p, len);
     *out = o;

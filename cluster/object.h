@@ -30,7 +30,12 @@
  * storing) one it cannot read.  object_merge joins the siblings of one
  * CRDT type into one (and a string concurrent with a counter into the
  * counter, as a base), so every path that merges (replica writes, read
- * repair, hints, anti-entropy) uses the types' joins.
+ * repair, hints, anti-entropy) uses the types' joins.  A typed sibling
+ * that a sibling of another type covers stays as its observed clear (an
+ * empty state with its context, which never wins a read), so that what
+ * the covering write saw goes from any later join of that type; an
+ * object that keeps one is written in format 3 (format 2's layout), which
+ * a node that knows only format 2 refuses as a newer format.
  *
  * Objects are immutable once built: every change makes a new object.
  *
@@ -102,7 +107,8 @@ struct object_limits {
  * its context is w->ctx, pruned to max_ctx_entries (*pruned += dropped).
  * The new sibling is reconciled with cur: siblings it covers are dropped
  * (a typed one only when w->ctx has seen every dot its state has, as in
- * object_merge), the rest are kept (and so is a covered one whose context
+ * object_merge; one of another type than the write's stays as its
+ * observed clear), the rest are kept (and so is a covered one whose context
  * claims the new dot: only a forged context does that, see object_merge);
  * a result that keeps a typed sibling beside others is reconciled as
  * object_merge would (a string concurrent with a counter joins it), so
@@ -115,7 +121,8 @@ struct object *object_write(const struct object *cur,
 
 /* Reconciles two versions of the same key (replica merge, read repair,
  * anti-entropy): keeps every sibling of a and b that no other sibling
- * covers, each event once.  Two siblings that cover each other are both
+ * covers (a covered typed sibling as its observed clear), each event
+ * once.  Two siblings that cover each other are both
  * kept: an honest history never has such a pair (happened-before is
  * acyclic), only a context forged to claim future writes, and dropping both
  * would lose the honest one.  Deterministic: the same inputs in either order
@@ -137,7 +144,8 @@ struct object *object_dup(const struct object *o);
 
 uint32_t object_nsiblings(const struct object *o);   /* always >= 1 */
 void object_sibling(const struct object *o, uint32_t i, struct sibling *out);
-/* Index of the winning sibling: highest (ts_ms, actor, counter). */
+/* Index of the winning sibling: highest (ts_ms, actor, counter); an
+ * observed clear only when nothing else is there. */
 uint32_t object_winner(const struct object *o);
 /* The same index, and the winning sibling in *out, in one pass. */
 uint32_t object_winner_get(const struct object *o, struct sibling *out);

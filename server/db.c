@@ -1063,7 +1063,7 @@ static int db_collect_typed(void *ctx, const void *key, size_t klen,
                             const struct object *obj)
 {
     struct db_keys *ks = ctx;
-    if (!obj || object_bytes(obj)[0] != 2) /* format 2: a typed sibling */
+    if (!obj || object_bytes(obj)[0] < 2) /* format 2 or 3: a typed sibling */
         return 0;
     if (ks->n == ks->cap) {
         ks->cap = ks->cap ? ks->cap * 2 : 16;

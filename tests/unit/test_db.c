@@ -527,7 +527,7 @@ START_TEST(a_newer_format_or_type_is_refused_and_nothing_stored)
     size_t len = object_size(cur);
     uint8_t *before = dyn_memdup(object_bytes(cur), len);
     uint8_t *newer = dyn_memdup(before, len);
-    newer[0] = 3; /* OBJECT_FORMAT 3: not known here */
+    newer[0] = 4; /* OBJECT_FORMAT 4: not known here */
     ck_assert_int_eq(db_merge_bytes(&n, "k", 1, newer, len), DYN_EFORMAT);
     ck_assert_int_eq(db_merge_bytes(&n, "new", 3, newer, len), DYN_EFORMAT);
     /* format 2 with one sibling of type 0x7f */

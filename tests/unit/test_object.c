@@ -18,7 +18,8 @@
  *     base, a string covers a state only when it saw every dot of it, a
  *     typed write drops what it observed), and the laws over random
  *     histories mixing strings, counters and sets built with the CRDT
- *     library (tcase "typed-laws", on demand: the laws that fail today).
+ *     library (tcase "typed-laws", on demand: the laws that still fail
+ *     in a few histories of the string/counter family).
  * The PRNG is seeded with SEED; failures print the seed and iteration.
  */
 #include <check.h>
@@ -1505,6 +1506,19 @@ static int set_has(const struct object *o, const char *m)
     return has;
 }
 
+/* 1 when o keeps a sibling of type that is an observed clear: a typed
+ * tombstone (it reads as empty) that another sibling covers, and that
+ * never wins a read. */
+static int cleared(const struct object *o, int type)
+{
+    struct sibling s, w;
+    if (sib_of_type(o, type, &s) < 0 || !s.tombstone ||
+        !crdt_empty_bytes(type, s.value, s.vlen))
+        return 0;
+    object_winner_get(o, &w);
+    return w.type != type;
+}
+
 /* One sibling record of the documented layout; type < 0: no type byte
  * even when flags say typed (to forge bad input). */
 static void raw_sib(struct dbuf *d, uint8_t flags, int type, uint64_t actor,
@@ -1587,12 +1601,29 @@ START_TEST(typed_format_is_2_only_with_a_typed_sibling)
     ck_assert_uint_eq(object_bytes(sx)[0], 2);
     assert_valid(sx);
 
-    /* a string that has seen everything: format 1 again */
+    /* a string that has seen everything replaces both, and the set stays
+     * as its observed clear (what the string saw of it, so a concurrent
+     * add still wins): format 3, format 2's layout with a clear beside
+     * the sibling that covers it, the string visible */
     object_clock(sx, &clk);
     struct object *back = swrite(sx, "plain", a, 3, &clk, NOW + 4);
-    ck_assert_uint_eq(object_nsiblings(back), 1);
-    ck_assert_uint_eq(object_bytes(back)[0], 1);
+    ck_assert_uint_eq(object_nsiblings(back), 2);
+    ck_assert_uint_eq(object_bytes(back)[0], 3);
+    ck_assert(has_value(back, "plain") && !has_value(back, "12"));
+    ck_assert(cleared(back, CRDT_TYPE_SET));
+    ck_assert(object_visible(back, NOW + 5, &s) && s.vlen == 5);
     assert_valid(back);
+    /* the same bytes as format 2 are refused (a node that knows only 2
+     * refuses them too: a covered sibling, not reconciled), and so is
+     * format 3 of an object that keeps no clear */
+    dbuf_reset(&d);
+    dbuf_append(&d, object_bytes(back), object_size(back));
+    d.p[0] = 2;
+    refuse(&d, DYN_EINVAL, "a clear in format 2");
+    dbuf_reset(&d);
+    dbuf_append(&d, object_bytes(sx), object_size(sx));
+    d.p[0] = 3;
+    refuse(&d, DYN_EINVAL, "format 3 without a clear");
     /* an emptied set is a typed tombstone: flags 0x05, still format 2 */
     struct crdt_set *e = NULL;
     ck_assert_int_eq(crdt_set_decode((uint8_t *)st.p, st.len, NULL, &e), 0);
@@ -1674,14 +1705,18 @@ START_TEST(typed_from_bytes_refuses_what_it_cannot_read)
     object_free(o);
 
     /* a newer node's format: DYN_EFORMAT, whatever follows */
-    raw_head(&d, 3, 1);
+    raw_head(&d, 4, 1);
     raw_sib(&d, 0, -1, a, 1, NOW, &empty, "v", 1);
-    refuse(&d, DYN_EFORMAT, "format 3");
+    refuse(&d, DYN_EFORMAT, "format 4");
     raw_head(&d, 0xff, 1);
     refuse(&d, DYN_EFORMAT, "format 255");
     dbuf_reset(&d);
-    dbuf_appendc(&d, 3);
-    refuse(&d, DYN_EFORMAT, "format 3 alone");
+    dbuf_appendc(&d, 4);
+    refuse(&d, DYN_EFORMAT, "format 4 alone");
+    /* format 3 says a typed sibling is kept as its clear: not here */
+    raw_head(&d, 3, 1);
+    raw_sib(&d, 0, -1, a, 1, NOW, &empty, "v", 1);
+    refuse(&d, DYN_EINVAL, "format 3 of a string");
     /* a type number this node does not know: DYN_EFORMAT */
     raw_head(&d, 2, 1);
     raw_sib(&d, 0x04, 0x7f, a, 1, NOW, &empty, "\x7f\x00", 2);
@@ -1888,13 +1923,15 @@ START_TEST(typed_a_concurrent_set_joins_the_counter_as_its_base)
     struct object *me = object_merge(early, inc, NULL);
     ck_assert_uint_eq(object_nsiblings(me), 1);
     ck_assert_int_eq(counter_value(me), 107);
-    /* a SET that saw every increment covers the counter: "100" alone */
+    /* a SET that saw every increment covers the counter: "100" reads,
+     * the counter stays as its observed clear */
     object_clock(inc, &clk);
     struct object *seen = swrite(inc, "100", a, 3, &clk, NOW + 3);
     struct object *ms = object_merge(inc, seen, NULL);
-    ck_assert_uint_eq(object_nsiblings(ms), 1);
+    ck_assert_uint_eq(object_nsiblings(ms), 2);
     ck_assert(has_value(ms, "100"));
-    ck_assert_int_eq(sib_of_type(ms, CRDT_TYPE_COUNTER, NULL), -1);
+    ck_assert(cleared(ms, CRDT_TYPE_COUNTER));
+    ck_assert(object_equal(ms, seen));
     vclock_free(&clk);
     object_free(o0);
     object_free(inc);
@@ -1953,8 +1990,10 @@ START_TEST(typed_a_string_covers_a_state_only_when_it_saw_every_dot)
     object_clock(set, &all);
     struct object *str2 = swrite(NULL, "t", c, 2, &all, NOW + 3);
     struct object *m3 = object_merge(set, str2, NULL);
-    ck_assert_uint_eq(object_nsiblings(m3), 1);
+    ck_assert_uint_eq(object_nsiblings(m3), 2);
     ck_assert(has_value(m3, "t"));
+    ck_assert(cleared(m3, CRDT_TYPE_SET));
+    ck_assert(!set_has(m3, "x") && !set_has(m3, "y"));
     struct object *wr2 = swrite(set, "t", c, 2, &all, NOW + 3);
     ck_assert(object_equal(wr2, m3));
     vclock_free(&bclk);
@@ -1973,9 +2012,10 @@ START_TEST(typed_a_string_covers_a_state_only_when_it_saw_every_dot)
 }
 END_TEST
 
-/* A typed write with the object's clock drops everything it observed:
- * strings, tombstones, the other types; a sibling it did not observe
- * (merged in later) stays. */
+/* A typed write with the object's clock replaces everything it observed:
+ * strings and tombstones go, a state of another type stays as its
+ * observed clear (it reads as empty and never wins a read); a sibling it
+ * did not observe (merged in later) stays. */
 START_TEST(typed_write_drops_what_it_observed)
 {
     uint64_t a = 0x0a, b = 0x0b, c = 0x0c;
@@ -1994,23 +2034,38 @@ START_TEST(typed_write_drops_what_it_observed)
     counter_of(&st, 2, a, 2);
     struct object *w = twrite(all, CRDT_TYPE_COUNTER, &st, a, 2, &clk,
                               NOW + 3);
-    ck_assert_uint_eq(object_nsiblings(w), 1);
+    ck_assert_uint_eq(object_nsiblings(w), 2);
     ck_assert_int_eq(counter_value(w), 2);
+    ck_assert(cleared(w, CRDT_TYPE_SET) && !set_has(w, "m"));
     /* stale copies arriving later change nothing */
     struct object *w2 = object_merge(w, all, NULL);
     ck_assert(object_equal(w2, w));
     struct object *w3 = object_merge(u, w, NULL);
     ck_assert(object_equal(w3, w));
-    /* a set write with the clock drops the counter too */
+    /* a set write with the clock clears the counter in turn */
     object_clock(w, &clk);
     set_of(&st, "z", b, 2);
     struct object *z = twrite(w, CRDT_TYPE_SET, &st, b, 2, &clk, NOW + 4);
-    ck_assert_uint_eq(object_nsiblings(z), 1);
+    ck_assert_uint_eq(object_nsiblings(z), 2);
     ck_assert(set_has(z, "z") && !set_has(z, "m"));
-    /* a write it did not observe stays beside it */
+    ck_assert(cleared(z, CRDT_TYPE_COUNTER));
+    /* a write it did not observe stays beside it (a string joins the
+     * cleared counter as its base, and reads as itself) */
     struct object *late = swrite(NULL, "late", c, 9, NULL, NOW + 5);
     struct object *zl = object_merge(z, late, NULL);
     ck_assert_uint_eq(object_nsiblings(zl), 2);
+    ck_assert(set_has(zl, "z"));
+    struct sibling ls;
+    ck_assert_int_ge(sib_of_type(zl, CRDT_TYPE_COUNTER, &ls), 0);
+    struct crdt_counter *lc = NULL;
+    ck_assert_int_eq(crdt_counter_decode(ls.value, ls.vlen, NULL, &lc), 0);
+    struct crdt_counter_value lv;
+    crdt_counter_value(lc, &lv);
+    ck_assert(lv.kind == CRDT_COUNTER_BYTES && lv.len == 4 &&
+              memcmp(lv.bytes, "late", 4) == 0);
+    crdt_counter_free(lc);
+    ck_assert(object_visible(zl, NOW + 6, &ls) &&
+              ls.type == CRDT_TYPE_COUNTER);
     vclock_free(&clk);
     object_free(o);
     object_free(t);
@@ -2178,7 +2233,8 @@ static uint32_t typed_history(struct rng *r, struct object **objs,
         }
         ts->typed += t;
         ts->strings_with_typed += t && str;
-        ck_assert_uint_eq(object_bytes(o)[0], t ? 2 : 1);
+        /* 3: a typed sibling kept as its observed clear */
+        ck_assert_uint_eq(object_bytes(o)[0] >= 2, t);
         objs[n++] = object_dup(o);
     }
     for (int i = 0; i < REPLICAS; i++)
@@ -2229,25 +2285,40 @@ START_TEST(typed_merge_is_commutative_and_idempotent)
 END_TEST
 
 /*
- * KNOWN TO FAIL (run with DYN_TEST_TYPED_LAWS=1; see the "typed-laws"
- * tcase below): associativity, absorption (ab merged with b again is ab),
- * the merged clock descending from its inputs', and convergence under
- * any delivery order.  Counterexamples the histories find:
- *   - a typed write drops every sibling it observed, a counter K1 say,
- *     while a concurrent counter K2 has not seen it: (K1 + K2) + W keeps
- *     K1's increments inside the join, (K1 + W) + K2 drops them first
- *     (typed_an_observed_counter_stays_dropped_in_any_order);
- *   - rec_join puts the loser's dot in the joined context as a vclock
- *     entry, which claims every earlier dot of that actor too, so the
- *     joined sibling covers (and drops) a concurrent sibling of that actor
- *     it never saw (typed_a_join_does_not_claim_what_it_never_saw);
- *   - the same over-claim inside a counter: a string joined as a base
- *     makes its actor's entry seq its dot's counter, and the counter join
- *     then takes an earlier concurrent string of that actor (a base with
- *     a lower counter) as seen and drops it.
- * All three need writes of one key that are concurrent through one
- * actor (a client context, DYNAMO.PUT) or a typed write that drops a
- * sibling another replica joins elsewhere.
+ * STILL KNOWN TO FAIL in a few histories (run with DYN_TEST_TYPED_LAWS=1;
+ * see the "typed-laws" tcase below): associativity, absorption (ab merged
+ * with b again is ab), the merged clock descending from its inputs', and
+ * convergence under any delivery order (typed_delivery_order_does_not_
+ * matter).
+ *
+ * Fixed: a write that covers a typed sibling of another type no longer
+ * drops it but leaves its observed clear, so what the write saw goes from
+ * a join of that state with a concurrent one in any order
+ * (typed_an_observed_counter_stays_dropped_in_any_order); a joined
+ * sibling does not claim a concurrent sibling of the loser's actor
+ * (typed_a_join_does_not_claim_what_it_never_saw); a counter that took a
+ * string's dot meeting that string again joins it (absorption holds on
+ * every history).  That took the failures from 589 of the 6,000 triples
+ * below (and 81 of the 150 delivery histories) to 42 (and 7).
+ *
+ * What remains is in the string/counter family, and needs a counter
+ * whose bases have a causal context of their own (a new counter
+ * encoding):
+ *   - a string joined into a counter as a base gets an entry at its dot's
+ *     counter (crdt_counter_from_string: a base must lie within its
+ *     actor's seq), and that entry claims every earlier dot of the actor:
+ *     an earlier concurrent base of that actor goes, and the entry's zero
+ *     sums replace the actor's running sums of a lower seq;
+ *   - a string that another sibling covers is dropped, while the same
+ *     string joined into a counter elsewhere stays there as a base (and
+ *     leaves that entry), so the two orders differ in the counter's bytes;
+ *   - a context that claims increments its coordinator never held (a
+ *     client's, DYNAMO.PUT) covers a counter entry only up to its seq; an
+ *     entry that grew meanwhile keeps the observed part (a write whose
+ *     coordinator held the counter leaves its exact clear instead);
+ *   - a joined sibling's context keeps the loser's dot only when it
+ *     continues that actor's entry (the over-claim above), which depends
+ *     on what was joined before: the merged clock can lack such a dot.
  */
 START_TEST(typed_merge_is_associative)
 {
@@ -2293,11 +2364,12 @@ START_TEST(typed_merge_is_associative)
 }
 END_TEST
 
-/* KNOWN TO FAIL (tcase "typed-laws"): the smallest case of the first
- * counterexample above.  A SADD at a (ctx = the object's clock) observed
- * a's counter and dropped it; b's counter is concurrent with both.  Merged
- * in the order (a + SADD) + b the counter of a is gone (b's 7); in the
- * order (a + b) + SADD it lives on inside the join (12). */
+/* The smallest case of the first counterexample above.  A SADD at a
+ * (ctx = the object's clock) observed a's counter; b's counter is
+ * concurrent with both.  The SADD leaves the counter's observed clear,
+ * so in the order (a + SADD) + b and in the order (a + b) + SADD a's
+ * increments are gone and b's 7 stay (before, the second order kept a's
+ * inside the join and read 12). */
 START_TEST(typed_an_observed_counter_stays_dropped_in_any_order)
 {
     uint64_t a = 0x0a, b = 0x0b;
@@ -2313,7 +2385,8 @@ START_TEST(typed_an_observed_counter_stays_dropped_in_any_order)
     object_clock(k1, &clk);
     set_of(&st, "m", a, 2);
     struct object *sadd = twrite(k1, CRDT_TYPE_SET, &st, a, 2, &clk, NOW + 2);
-    ck_assert_uint_eq(object_nsiblings(sadd), 1);
+    ck_assert_uint_eq(object_nsiblings(sadd), 2);
+    ck_assert(cleared(sadd, CRDT_TYPE_COUNTER));
     struct object *x1 = object_merge(k1, sadd, NULL);
     struct object *x = object_merge(x1, k2, NULL);
     struct object *y1 = object_merge(k1, k2, NULL);
@@ -2334,12 +2407,11 @@ START_TEST(typed_an_observed_counter_stays_dropped_in_any_order)
 }
 END_TEST
 
-/* KNOWN TO FAIL (tcase "typed-laws"): the second counterexample.  a
- * SADDs (a, 3), then a client with an empty context SETs through a (a, 4)
- * (DYNAMO.PUT): two concurrent siblings.  b's concurrent INCR joins the
- * string as its base, and the joined context records the string's dot as
- * the vclock entry a:4, which claims (a, 3) as well: the set nobody
- * observed is dropped. */
+/* The second counterexample.  a SADDs (a, 3), then a client with an
+ * empty context SETs through a (a, 4) (DYNAMO.PUT): two concurrent
+ * siblings.  b's concurrent INCR joins the string as its base; the joined
+ * context must not record the string's dot as the vclock entry a:4,
+ * which would claim (a, 3) as well and drop the set nobody observed. */
 START_TEST(typed_a_join_does_not_claim_what_it_never_saw)
 {
     uint64_t a = 0x0a, b = 0x0b;
@@ -2355,6 +2427,9 @@ START_TEST(typed_a_join_does_not_claim_what_it_never_saw)
     struct object *m = object_merge(t4, k, NULL);
     ck_assert_int_eq(counter_value(m), 7);
     ck_assert_msg(set_has(m, "m"), "the concurrent SADD was dropped");
+    struct object *m2 = object_merge(k, t4, NULL);
+    ck_assert(object_equal(m, m2));
+    object_free(m2);
     object_free(s3);
     object_free(t4);
     object_free(k);
@@ -2533,16 +2608,17 @@ static Suite *object_suite(void)
     tcase_add_test(ty, typed_merge_is_commutative_and_idempotent);
     tcase_add_test(ty, typed_from_bytes_survives_truncation_and_corruption);
     tcase_add_test(ty, typed_join_with_a_first_dot_winner);
+    tcase_add_test(ty, typed_an_observed_counter_stays_dropped_in_any_order);
+    tcase_add_test(ty, typed_a_join_does_not_claim_what_it_never_saw);
     suite_add_tcase(s, ty);
-    /* Laws object_merge does not satisfy yet on mixed typed histories
-     * (see typed_merge_is_associative): run on demand so make check stays
-     * green until the merge is redesigned. */
+    /* Laws object_merge does not satisfy yet in a few mixed typed
+     * histories, all in the string/counter family (see
+     * typed_merge_is_associative): run on demand so make check stays
+     * green until the counter's bases get a context of their own. */
     if (getenv("DYN_TEST_TYPED_LAWS")) {
         TCase *tl = tcase_create("typed-laws");
         tcase_set_timeout(tl, 600);
         tcase_add_test(tl, typed_merge_is_associative);
-        tcase_add_test(tl, typed_an_observed_counter_stays_dropped_in_any_order);
-        tcase_add_test(tl, typed_a_join_does_not_claim_what_it_never_saw);
         tcase_add_test(tl, typed_delivery_order_does_not_matter);
         suite_add_tcase(s, tl);
     }
