@@ -13,7 +13,12 @@
 #     the restart every acknowledged element is there, and each value is
 #     a prefix of what was sent (nothing invented, no gap); with
 #     appendfsync everysec and again with always;
+#   - the same with a typed-cache-size so small that states are evicted
+#     (and so settled) between their writes, and with the cache switched
+#     off and on;
 #   - a clean restart keeps the stream's values (the same as redis-server's).
+# Segments of 1 MB keep compaction busy all along (it moves the records
+# deferred keys still point at).
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
@@ -21,13 +26,14 @@ PY=/usr/bin/python3
 
 start_redis
 RP=$SRV_PORT
-start_dynamod --storage disk --appendfsync everysec
+start_dynamod --storage disk --appendfsync everysec --segment-max-bytes 1mb
 DP=$SRV_PORT
 DPID=$SRV_PID
 DDIR="$WORK/dynamod-$DP"
 info_num() { cli $DP INFO | tr -d '\r' | sed -n "s/^$1://p"; }
 restart() { # restart [args...]: the same port and dir
     "$DYNAMOD" --port "$DP" --bind 127.0.0.1 --dir "$DDIR" --storage disk \
+        --segment-max-bytes 1mb \
         --logfile "$WORK/dynamod-$DP.log" "$@" >>"$WORK/dynamod-$DP.stdout.log" 2>&1 &
     DPID=$!
     track_pid "$DPID"
@@ -46,6 +52,23 @@ e1=$(info_num typed_encodes_deferred)
 [ "$((e1 - e0))" -lt "$(((d1 - d0) / 2))" ] \
     && ok "fewer records than deferred writes ($((e1 - e0)) encodings for $((d1 - d0)) writes)" \
     || fail "expected fewer encodings than half the deferred writes: $((e1 - e0)) for $((d1 - d0))"
+
+# ---- evictions settle between writes; the cache off and on -------------
+cli $DP CONFIG SET typed-cache-size 4096 >/dev/null
+v0=$(info_num typed_cache_evictions)
+out=$("$PY" "$TOP_SRCDIR/tests/integration/typed_stream.py" "$RP" "$DP" 32 3000)
+assert_match '^ok ' "$out" "typed-cache-size 4096: the same replies and values ($out)"
+v1=$(info_num typed_cache_evictions)
+[ "$((v1 - v0))" -gt 50 ] && ok "states were evicted between writes ($((v1 - v0)))" \
+    || fail "expected evictions with a 4096-byte cache, INFO says $((v1 - v0))"
+cli $DP CONFIG SET typed-cache-size 0 >/dev/null
+out=$("$PY" "$TOP_SRCDIR/tests/integration/typed_stream.py" "$RP" "$DP" 33 1500)
+assert_match '^ok ' "$out" "the cache off: every write encoded ($out)"
+cli $DP CONFIG SET typed-cache-size 64mb >/dev/null
+out=$("$PY" "$TOP_SRCDIR/tests/integration/typed_stream.py" "$RP" "$DP" 34 1500)
+assert_match '^ok ' "$out" "and on again ($out)"
+c=$(cli $DP INFO persistence | tr -d '\r' | sed -n 's/^compactions://p')
+echo "# compactions so far: ${c:-?}"
 
 # ---- what write(2) is handed for one growing list -----------------------
 wchar() { sed -n 's/^wchar: //p' "/proc/$1/io"; }
