@@ -16,7 +16,11 @@
 #   - the same with a typed-cache-size so small that states are evicted
 #     (and so settled) between their writes, and with the cache switched
 #     off and on;
-#   - a clean restart keeps the stream's values (the same as redis-server's).
+#   - a clean restart keeps the stream's values (the same as redis-server's);
+#   - key commands in the same pipeline as the writes they follow
+#     (FLUSHALL, DEL, EXPIRE, PERSIST, RENAME, COPY, TYPE, a SET over a
+#     list) answer as redis-server's, and a SIGTERM right after writes
+#     nobody read back keeps them and what the key commands left.
 # Segments of 1 MB keep compaction busy all along (it moves the records
 # deferred keys still point at).
 . "$(dirname "$0")/lib.sh"
@@ -211,4 +215,55 @@ print('ok' if whole(r) == whole(d) else 'differ')
 EOF
 )
 assert_eq ok "$out" "after a clean restart the stream's values are redis-server's"
+
+# ---- key commands right behind deferred writes ---------------------------
+out=$("$PY" - "$RP" "$DP" <<'EOF'
+import sys
+import redis
+r = redis.Redis(host='127.0.0.1', port=int(sys.argv[1]))
+d = redis.Redis(host='127.0.0.1', port=int(sys.argv[2]))
+seqs = [
+    [('SADD', 'kf', 'a'), ('SADD', 'kf', 'b'), ('FLUSHALL',), ('SCARD', 'kf'), ('SADD', 'kf', 'c'),
+     ('SMEMBERS', 'kf')],
+    [('RPUSH', 'kl', 'a', 'b'), ('RPUSH', 'kl', 'c'), ('DEL', 'kl'), ('LRANGE', 'kl', '0', '-1'),
+     ('RPUSH', 'kl', 'd'), ('LRANGE', 'kl', '0', '-1')],
+    [('SADD', 'ks', 'x'), ('SADD', 'ks', 'y'), ('EXPIRE', 'ks', '1000'), ('SADD', 'ks', 'z'),
+     ('TTL', 'ks'), ('PERSIST', 'ks'), ('SADD', 'ks', 'w'), ('TTL', 'ks'), ('SCARD', 'ks')],
+    [('HSET', 'kh', 'f', '1'), ('HSET', 'kh', 'g', '2'), ('RENAME', 'kh', 'kh2'),
+     ('HGETALL', 'kh'), ('HSET', 'kh2', 'h', '3'), ('HLEN', 'kh2'), ('COPY', 'kh2', 'kh3'),
+     ('HSET', 'kh3', 'i', '4'), ('HLEN', 'kh2'), ('HLEN', 'kh3')],
+    [('ZADD', 'kz', '1', 'a'), ('ZADD', 'kz', '2', 'b'), ('TYPE', 'kz'),
+     ('ZADD', 'kz', '3', 'c'), ('ZRANGE', 'kz', '0', '-1', 'WITHSCORES')],
+    [('RPUSH', 'kx', '1'), ('RPUSH', 'kx', '2'), ('SET', 'kx', 'str'), ('GET', 'kx'),
+     ('RPUSH', 'kx', '3'), ('TYPE', 'kx')],
+    # written last, never read back before the SIGTERM below
+    [('RPUSH', 'keep:l', 'a'), ('RPUSH', 'keep:l', 'b', 'c'), ('SADD', 'keep:s', 'm'),
+     ('SADD', 'keep:s', 'n'), ('HSET', 'keep:h', 'f', 'v'), ('ZADD', 'keep:z', '5', 'q')],
+]
+def run(c, cmds):
+    p = c.pipeline(transaction=False)
+    for x in cmds:
+        p.execute_command(*x)
+    return [repr(v) if isinstance(v, Exception) else v for v in p.execute(raise_on_error=False)]
+for cmds in seqs:
+    a, b = run(r, cmds), run(d, cmds)
+    if a != b:
+        for x, y, z in zip(cmds, a, b):
+            if y != z:
+                print('differ at %r: redis %r, dynamod %r' % (x, y, z))
+                sys.exit(1)
+print('ok')
+EOF
+)
+assert_eq ok "$out" "key commands in the pipeline right behind deferred writes answer as redis-server's"
+stop_server "$DPID" 30
+restart
+flat() { tr '\n' ' ' | sed 's/ $//'; }
+assert_eq "a b c|m n|f v|q 5" \
+    "$(cli $DP LRANGE keep:l 0 -1 | flat)|$(cli $DP SMEMBERS keep:s | sort | flat)|$(cli $DP HGETALL keep:h | flat)|$(cli $DP ZRANGE keep:z 0 -1 WITHSCORES | flat)" \
+    "writes no one read back survive a SIGTERM right after them"
+assert_eq "c|d|4|3 4|a 1 b 2 c 3|str" \
+    "$(cli $DP SMEMBERS kf)|$(cli $DP LRANGE kl 0 -1)|$(cli $DP SCARD ks)|$(cli $DP HLEN kh2) $(cli $DP HLEN kh3)|$(cli $DP ZRANGE kz 0 -1 WITHSCORES | flat)|$(cli $DP GET kx)" \
+    "and so do the values the key commands left (FLUSHALL, DEL, RENAME, COPY, SET over a list)"
+assert_eq "-1" "$(cli $DP TTL ks)" "PERSIST after EXPIRE on a deferred set holds after the restart"
 finish
