@@ -44,6 +44,10 @@ done
 assert_eq "$N" "$good" "$N writes succeed before the disk fails"
 
 assert_eq "+OK" "$(resp1 "$P" SET ow before)" "one more key, to be overwritten after the failure"
+# a list, whose next push is deferred and written at the commit
+# (server/db.c "Deferred encoding")
+assert_eq ":3" "$(resp1 "$P" RPUSH tl a b c)" "a list of three"
+assert_eq ":4" "$(resp1 "$P" RPUSH tl d)" "a fourth element"
 touch "$TRIG"
 # The first writes after the failure come as one pipeline, so they are one
 # group commit: each write's reply must be the error (none may say +OK),
@@ -52,12 +56,13 @@ touch "$TRIG"
 # restart it may come back: it reached the file, only its fsync failed, and
 # the error reply said the write's fate is unknown -- so `ow` is not
 # checked after the restart.)
-mapfile -t rp < <(resp_pipeline "$P" "SET bad1 x" "PING" "SET bad1b y" "SET ow after")
+mapfile -t rp < <(resp_pipeline "$P" "SET bad1 x" "PING" "SET bad1b y" "SET ow after" "RPUSH tl e")
 r1=${rp[0]:-}
 assert_match '^-' "$r1" "the first write after the fsync failure gets an error reply"
 assert_eq "+PONG" "${rp[1]:-}" "the PING pipelined between the failed writes gets its own reply"
 assert_match '^-' "${rp[2]:-}" "the second write of the same group commit gets an error reply too (${rp[2]:-})"
 assert_match '^-' "${rp[3]:-}" "so does an overwrite of an acknowledged key (${rp[3]:-})"
+assert_match '^-' "${rp[4]:-}" "and a push onto the list (${rp[4]:-})"
 if printf '%s' "$r1" | grep -qiE 'fsync|I/O|EIO|disk|persist|MISCONF'; then
     ok "the error names the cause: $r1"
 else
@@ -93,6 +98,7 @@ assert_eq PONG "$(cli "$P" PING)" "the node still answers PING"
 assert_eq "" "$(cli "$P" GET bad1)" "GET of a write that got the error finds nothing (bad1)"
 assert_eq "" "$(cli "$P" GET bad1b)" "GET of a write that got the error finds nothing (bad1b)"
 assert_eq "before" "$(cli "$P" GET ow)" "an overwrite that got the error is taken back: GET gives the acknowledged value"
+assert_eq "a b c d" "$(cli "$P" LRANGE tl 0 -1 | tr '\n' ' ' | sed 's/ $//')" "the push that got the error is taken back: the list is the acknowledged one"
 echo "# INFO persistence: $(cli "$P" INFO persistence | tr -d '\r' | grep -iE 'status|fail|err|fsync' | tr '\n' ' ')"
 
 line=$(grep -iE 'fsync|fdatasync' "$SRV_LOG" 2>/dev/null | grep -iE 'EIO|I/O|input/output|fail|error' | head -n 1)
@@ -113,6 +119,7 @@ for ((i = 1; i <= N; i++)); do
     [ "$(cli "$P" GET "k$i")" = "value-$i" ] && good=$((good + 1))
 done
 assert_eq "$N" "$good" "after a restart without the shim all $N acknowledged keys are there"
+assert_match '^a b c d' "$(cli "$P" LRANGE tl 0 -1 | tr '\n' ' ')" "and the acknowledged list"
 assert_eq "+OK" "$(resp1 "$P" SET after yes)" "after the restart writes work again"
 assert_eq yes "$(cli "$P" GET after)" "and are readable"
 finish
