@@ -1662,8 +1662,19 @@ int engine_room(struct engine *e, uint64_t bytes)
     if (!seglog_can_reserve(e->log))
         return DYN_EINVAL;
     call_begin(e);
-    int rc = seglog_reserve(e->log, DYN_MIN(bytes, e->segmax));
-    engine_note_active(e);
+    /* as engine_append: a record that does not fit the active segment
+     * starts the next one, rolled here by the engine (seglog_reserve
+     * would roll by itself, without the sealed segment's sync and hint) */
+    int rc = 0;
+    uint64_t at = seglog_segment_size(e->log, seglog_active(e->log));
+    if (at > 0 && at + bytes > e->segmax) {
+        rc = engine_roll(e);
+        engine_note_active(e);
+    }
+    if (rc == 0) {
+        rc = seglog_reserve(e->log, bytes);
+        engine_note_active(e);
+    }
     call_end(e, "reserve");
     if (rc == DYN_EAGAIN) {
         e->nospace_errno = seglog_errno(e->log);

@@ -245,8 +245,9 @@ uint64_t engine_committed_seq(const struct engine *e);
  * cron call first).  engine_promise: a write whose record will be
  * written when its key is settled was accepted; it counts in engine_seq
  * like a record, so its reply waits for the commit that writes it.
- * engine_room: preallocates room for a record of bytes in the active
- * segment before a write is deferred: 0, DYN_EAGAIN (disk full),
+ * engine_room: preallocates room for a record of bytes before a write
+ * is deferred (rolling to the next segment first when the active one
+ * would not hold it, as an append does): 0, DYN_EAGAIN (disk full),
  * DYN_EIO (failed) or DYN_EINVAL (this file system cannot preallocate);
  * anything but 0 means: write it now instead.  engine_fail_deferred: a
  * settled value could not be written (rc from engine_put_take): the

@@ -88,6 +88,13 @@ per_push=$((bytes * 10000))
     && ok "write(2) got $((w1 - w0)) bytes for the pushes (a record per push: ~$per_push)" \
     || fail "write(2) got $((w1 - w0)) bytes for 20,000 pushes onto a ${bytes:-?}-byte list (a record per push: ~$per_push)"
 
+# the deferrals reserved room for their records: a record that did not fit
+# rolled the segment through the engine (its sync and hint), not inside
+# the log's reservation
+rolls=$(cli $DP INFO persistence | tr -d '\r' | sed -n 's/^segment_rolls://p')
+[ "${rolls:-0}" -gt 10 ] && ok "1 MB segments rolled by the engine ($rolls)" \
+    || fail "expected the engine to roll 1 MB segments under the pushes, INFO segment_rolls ${rolls:-none}"
+
 # ---- kill -9 under load --------------------------------------------------
 # load PREFIX STATE: 6 connections, each pipelining batches of 25 elements
 # onto its own list, set, hash and sorted set until the server goes away
