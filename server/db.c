@@ -530,8 +530,10 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
     tcache_settle(n->tcache, key, klen, (const uint8_t *)enc.p, enc.len,
                   db_state_cost(enc.len, w->entries));
     uint64_t loc;
-    if (simple && store_get_loc(n->store, key, klen, &loc, NULL))
+    if (!o && simple && store_get_loc(n->store, key, klen, &loc, NULL))
         tcache_stamp(n->tcache, key, klen, loc); /* the record just written */
+    else if (o && db_defer_base(o, type))
+        tcache_stamp(n->tcache, key, klen, object_digest(o) | 1);
     dbuf_free(&enc);
     return o;
 }
@@ -595,17 +597,43 @@ static void *db_deferred(struct node *n, const void *key, size_t klen,
     return p;
 }
 
-/* 1 (and the encoding's length) when key's record on disk is the one
- * its kept state of type was settled to (tcache_stamp): the state is the
- * key's whole value -- one visible sibling of type, no expiry -- without
- * reading and hashing the record.  0 otherwise (and in memory). */
+/* The name of key's copy in the store for the cache's stamps
+ * (tcache_stamp): on disk its record's location (records are never
+ * rewritten in place), in memory its object's digest (objects never
+ * change; a large one keeps its digest), made odd so that it is never 0.
+ * 0 when the key is absent or its object is stale (deferred). */
+static uint64_t db_stamp_of(struct node *n, const void *key, size_t klen)
+{
+    if (store_get_kind(n->store) != STORE_MEMORY) {
+        uint64_t loc;
+        return store_get_loc(n->store, key, klen, &loc, NULL) ? loc : 0;
+    }
+    int stale = 0;
+    const struct object *o = store_peek(n->store, key, klen, &stale);
+    return o && !stale ? object_digest(o) | 1 : 0;
+}
+
+/* Stamps key's kept state with its copy in the store, o (memory) or the
+ * record just written (disk), when that copy is the state alone: one
+ * visible sibling of type without expiry (db_defer_base), which is what
+ * a stamp promises its readers. */
+static void db_stamp(struct node *n, const void *key, size_t klen, int type,
+                     const struct object *o)
+{
+    if (n->tcache && o && db_defer_base(o, type))
+        tcache_stamp(n->tcache, key, klen, db_stamp_of(n, key, klen));
+}
+
+/* 1 (and the encoding's length) when key's copy in the store is the one
+ * its kept state of type was stamped with: the state is the key's whole
+ * value -- one visible sibling of type, no expiry -- known without
+ * hashing the copy (nor, on disk, reading it). */
 static int db_stamped(struct node *n, const void *key, size_t klen,
                       int type, uint64_t *len)
 {
-    uint64_t loc;
-    return n->tcache && store_get_kind(n->store) != STORE_MEMORY &&
-           store_get_loc(n->store, key, klen, &loc, NULL) &&
-           tcache_current_stamp(n->tcache, key, klen, type, loc, len);
+    uint64_t st;
+    return n->tcache && (st = db_stamp_of(n, key, klen)) != 0 &&
+           tcache_current_stamp(n->tcache, key, klen, type, st, len);
 }
 
 int db_typed_take_write(struct node *n, const void *key, size_t klen,
@@ -883,6 +911,10 @@ void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
                     const struct db_typed *t)
 {
     struct tcache *tc = db_tcache(n);
+    uint64_t len;
+    if (tc && db_stamped(n, key, klen, type, &len) && len == t->len)
+        return tcache_take_stamped(tc, key, klen, type,
+                                   db_stamp_of(n, key, klen));
     return tc ? tcache_take(tc, key, klen, type, t->state, t->len) : NULL;
 }
 
@@ -987,12 +1019,15 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
     } else {
         vclock_free(&local);
     }
-    if (rc == 0 && tc)
+    if (rc == 0 && tc) {
         tcache_put(tc, key, klen, type, state,
                    (const uint8_t *)enc.p, enc.len,
                    db_state_cost(enc.len, crdt_state_entries(type, state)),
                    (uint64_t)n->cfg.typed_cache_size);
-    else
+        /* on disk the record would have to be read back to be checked */
+        if (store_get_kind(n->store) == STORE_MEMORY)
+            db_stamp(n, key, klen, type, store_get(n->store, key, klen));
+    } else
         crdt_state_free(type, state);
     dbuf_free(&enc);
     return rc;

@@ -376,6 +376,17 @@ void tcache_charge(struct tcache *c, const void *key, size_t klen,
     tcache_shrink(c, max_bytes);
 }
 
+void *tcache_take_stamped(struct tcache *c, const void *key, size_t klen,
+                          int type, uint64_t stamp)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (!e || !e->state || e->pending || e->lent || e->type != type ||
+        stamp == 0 || e->stamp != stamp)
+        return NULL;
+    c->st.hits++;
+    return detach_state(c, e);
+}
+
 void *tcache_take(struct tcache *c, const void *key, size_t klen, int type,
                   const uint8_t *enc, size_t len)
 {

@@ -119,6 +119,10 @@ void tcache_stamp(struct tcache *c, const void *key, size_t klen,
                   uint64_t stamp);
 int tcache_current_stamp(struct tcache *c, const void *key, size_t klen,
                          int type, uint64_t stamp, uint64_t *len);
+/* tcache_take of a state tcache_current_stamp would answer for (not lent);
+ * NULL, and nothing changes, otherwise. */
+void *tcache_take_stamped(struct tcache *c, const void *key, size_t klen,
+                          int type, uint64_t stamp);
 /* Marks key's state lent (until tcache_end_lends); with pending, also
  * pending (the store's copy is stale from now on).  It must keep one. */
 void tcache_lend(struct tcache *c, const void *key, size_t klen,

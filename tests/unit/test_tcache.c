@@ -358,7 +358,19 @@ START_TEST(a_stamp_answers_until_the_state_changes)
     tcache_put(c, "s", 1, 2, state_new(2), ENC_A, sizeof(ENC_A), 100, 1000);
     ck_assert(!tcache_current_stamp(c, "s", 1, 2, 7, &len));
     tcache_stamp(c, "s", 1, 8);
-    int *t = tcache_take(c, "s", 1, 2, ENC_A, sizeof(ENC_A));
+    /* a take by stamp: only that stamp and type, and nothing changes
+     * when it misses */
+    ck_assert_ptr_null(tcache_take_stamped(c, "s", 1, 2, 9));
+    ck_assert_ptr_null(tcache_take_stamped(c, "s", 1, 3, 8));
+    ck_assert(tcache_current_stamp(c, "s", 1, 2, 8, &len));
+    int *t = tcache_take_stamped(c, "s", 1, 2, 8);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(*t, 2);
+    ck_assert(!tcache_current_stamp(c, "s", 1, 2, 8, &len));
+    ck_assert_ptr_null(tcache_take_stamped(c, "s", 1, 2, 8));
+    tcache_put(c, "s", 1, 2, t, ENC_A, sizeof(ENC_A), 100, 1000);
+    tcache_stamp(c, "s", 1, 8);
+    t = tcache_take(c, "s", 1, 2, ENC_A, sizeof(ENC_A));
     ck_assert_ptr_nonnull(t);
     ck_assert(!tcache_current_stamp(c, "s", 1, 2, 8, &len));
     tcache_put(c, "s", 1, 2, t, ENC_A, sizeof(ENC_A), 100, 1000);
