@@ -455,9 +455,7 @@ static int digest_parse(const struct dyn_arg *a, uint64_t *out)
         return DYN_EINVAL;
     for (size_t i = 0; i < 16; i++) {
         char c = a->p[i];
-        int x = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                       : -1;
+        int x = c >= 'A' && c <= 'F' ? -1 : dyn_hex_val(c); /* lowercase */
         if (x < 0)
             return DYN_EINVAL;
         v = v << 4 | (uint64_t)x;
