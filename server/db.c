@@ -468,11 +468,11 @@ static void db_flush_key(void *ctx, const void *key, size_t klen)
 /* The store's materializer: key's deferred state as the object the
  * writes that changed it would have stored (see the essay). */
 static int db_defer_base(const struct object *cur, int type);
+static uint64_t db_stamp_of(struct node *n, const void *key, size_t klen);
 
 static struct object *db_materialize(void *ctx, const void *key, size_t klen,
                                      const struct object *stale)
 {
-    int simple = 0;
     struct node *n = ctx;
     int type = 0, pending = 0;
     struct tcache_write *w = NULL;
@@ -510,12 +510,16 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
     n->stats.vclock_prunes += pruned;
     n->stats.typed_encodes_deferred++;
     vclock_free(&local);
+    /* o's stamp, as db_stamp_of will give it once o is the key's copy:
+     * in memory its digest (the store takes o on return), on disk its
+     * record's location (known once written, below) */
+    int simple = db_defer_base(o, type); /* what a stamp promises */
+    uint64_t stamp = 0;
     if (store_get_kind(n->store) != STORE_MEMORY) {
         /* the key's next record (stale is not used after this: the
          * engine's put frees the cached copy it may be).  The writes it
          * holds were accepted: if it cannot be written the engine fails
          * (their replies become its error) and the state is dropped */
-        simple = db_defer_base(o, type); /* what a stamp promises */
         int rc = engine_put_take(n->engine, key, klen, o);
         if (rc != 0) {
             engine_fail_deferred(n->engine, rc);
@@ -524,16 +528,16 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
             return NULL;
         }
         o = NULL;
+        stamp = db_stamp_of(n, key, klen);
+    } else if (simple) {
+        stamp = object_digest(o) | 1;
     }
     w->bound = w->encoded = enc.len;
     w->entries = crdt_state_entries(type, st);
     tcache_settle(n->tcache, key, klen, (const uint8_t *)enc.p, enc.len,
                   db_state_cost(enc.len, w->entries));
-    uint64_t loc;
-    if (!o && simple && store_get_loc(n->store, key, klen, &loc, NULL))
-        tcache_stamp(n->tcache, key, klen, loc); /* the record just written */
-    else if (o && db_defer_base(o, type))
-        tcache_stamp(n->tcache, key, klen, object_digest(o) | 1);
+    if (simple)
+        tcache_stamp(n->tcache, key, klen, stamp);
     dbuf_free(&enc);
     return o;
 }
@@ -636,6 +640,24 @@ static int db_stamped(struct node *n, const void *key, size_t klen,
            tcache_current_stamp(n->tcache, key, klen, type, st, len);
 }
 
+/* Lends key's kept state (the store's copy, len encoded bytes) to a
+ * write that may be deferred and may add reserve to it: its record of
+ * deferred writes starts afresh. */
+static void *db_lend_for_write(struct tcache *tc, const void *key,
+                               size_t klen, int type, uint64_t len,
+                               uint64_t reserve)
+{
+    int ptype = 0, pending = 0;
+    struct tcache_write *w = NULL;
+    void *p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
+    memset(w, 0, sizeof(*w));
+    w->bound = w->encoded = len;
+    w->entries = crdt_state_entries(type, p);
+    w->reserve = reserve;
+    tcache_lend(tc, key, klen, 0);
+    return p;
+}
+
 int db_typed_take_write(struct node *n, const void *key, size_t klen,
                         int type, void **state, int64_t *expire_ms,
                         uint64_t reserve)
@@ -644,7 +666,7 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
     *expire_ms = 0;
     struct tcache *tc = db_tcache(n);
     uint64_t limit = (uint64_t)n->cfg.proto_max_bulk_len;
-    int ptype = 0, pending = 0, stale = 0;
+    int ptype = 0, stale = 0;
     struct tcache_write *w = NULL;
     void *p = tc ? db_deferred(n, key, klen, &ptype, &w) : NULL;
     if (p) {
@@ -664,13 +686,7 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
         db_stamped(n, key, klen, type, &slen) && slen <= limit &&
         reserve <= limit - slen) {
         /* as below, known from the stamp */
-        p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
-        memset(w, 0, sizeof(*w));
-        w->bound = w->encoded = slen;
-        w->entries = crdt_state_entries(type, p);
-        w->reserve = reserve;
-        tcache_lend(tc, key, klen, 0);
-        *state = p;
+        *state = db_lend_for_write(tc, key, klen, type, slen, reserve);
         return 1;
     }
     struct db_typed t;
@@ -682,13 +698,7 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
         t.len <= limit && reserve <= limit - t.len &&
         tcache_current(tc, key, klen, type, t.state, t.len) &&
         db_defer_base(store_peek(n->store, key, klen, &stale), type)) {
-        p = tcache_peek(tc, key, klen, &ptype, &pending, &w);
-        memset(w, 0, sizeof(*w));
-        w->bound = w->encoded = t.len;
-        w->entries = crdt_state_entries(type, p);
-        w->reserve = reserve;
-        tcache_lend(tc, key, klen, 0);
-        *state = p;
+        *state = db_lend_for_write(tc, key, klen, type, t.len, reserve);
         return 1;
     }
     void *s = db_typed_take(n, key, klen, type, &t);
@@ -911,11 +921,13 @@ void *db_typed_take(struct node *n, const void *key, size_t klen, int type,
                     const struct db_typed *t)
 {
     struct tcache *tc = db_tcache(n);
-    uint64_t len;
-    if (tc && db_stamped(n, key, klen, type, &len) && len == t->len)
-        return tcache_take_stamped(tc, key, klen, type,
-                                   db_stamp_of(n, key, klen));
-    return tc ? tcache_take(tc, key, klen, type, t->state, t->len) : NULL;
+    if (!tc)
+        return NULL;
+    uint64_t st = db_stamp_of(n, key, klen), len;
+    if (st && tcache_current_stamp(tc, key, klen, type, st, &len) &&
+        len == t->len)
+        return tcache_take_stamped(tc, key, klen, type, st);
+    return tcache_take(tc, key, klen, type, t->state, t->len);
 }
 
 /* Adds to ctx what cur's sibling of type has seen.  In a cluster a state

@@ -260,12 +260,23 @@ void tcache_stamp(struct tcache *c, const void *key, size_t klen,
         e->stamp = stamp;
 }
 
+/* key's entry when it keeps a settled state of type stamped stamp (not
+ * 0), else NULL. */
+static struct tentry *stamped(struct tcache *c, const void *key, size_t klen,
+                              int type, uint64_t stamp)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    return e && e->state && !e->pending && e->type == type && stamp != 0 &&
+                   e->stamp == stamp
+               ? e
+               : NULL;
+}
+
 int tcache_current_stamp(struct tcache *c, const void *key, size_t klen,
                          int type, uint64_t stamp, uint64_t *len)
 {
-    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
-    if (!e || !e->state || e->pending || e->type != type || stamp == 0 ||
-        e->stamp != stamp)
+    struct tentry *e = stamped(c, key, klen, type, stamp);
+    if (!e)
         return 0;
     *len = e->len;
     return 1;
@@ -379,9 +390,8 @@ void tcache_charge(struct tcache *c, const void *key, size_t klen,
 void *tcache_take_stamped(struct tcache *c, const void *key, size_t klen,
                           int type, uint64_t stamp)
 {
-    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
-    if (!e || !e->state || e->pending || e->lent || e->type != type ||
-        stamp == 0 || e->stamp != stamp)
+    struct tentry *e = stamped(c, key, klen, type, stamp);
+    if (!e || e->lent)
         return NULL;
     c->st.hits++;
     return detach_state(c, e);
