@@ -685,14 +685,17 @@ void cluster_info(struct node *n, struct dbuf *out)
                 "replica_gets_same:%llu\r\nreplica_deltas:%llu\r\n"
                 "replica_deltas_refused:%llu\r\ndeltas_sent:%llu\r\n"
                 "delta_bytes:%llu\r\ndelta_object_bytes:%llu\r\n"
-                "deltas_resent:%llu\r\n",
+                "deltas_resent:%llu\r\nwrite_groups:%llu\r\n"
+                "writes_grouped:%llu\r\n",
                 (unsigned long long)cl->replica_gets_same,
                 (unsigned long long)cl->replica_deltas,
                 (unsigned long long)cl->replica_deltas_refused,
                 (unsigned long long)cl->deltas_sent,
                 (unsigned long long)cl->delta_bytes,
                 (unsigned long long)cl->delta_object_bytes,
-                (unsigned long long)cl->deltas_resent);
+                (unsigned long long)cl->deltas_resent,
+                (unsigned long long)cl->write_groups,
+                (unsigned long long)cl->writes_grouped);
     dbuf_printf(out, "keyspace_slices:%llu\r\nkeyspace_disk_reads:%llu\r\n",
                 (unsigned long long)cl->keyspace_slices,
                 (unsigned long long)store_keyspace_loads(cl->node->store));

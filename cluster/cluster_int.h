@@ -81,6 +81,8 @@ struct cluster {
     uint64_t delta_bytes;               /* what they took */
     uint64_t delta_object_bytes;        /* what the objects would have */
     uint64_t deltas_resent;             /* refused: the object went */
+    uint64_t write_groups;              /* writes that led a group */
+    uint64_t writes_grouped;            /* writes that joined one */
 };
 
 /* ---- cluster.c ---- */

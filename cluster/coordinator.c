@@ -116,7 +116,10 @@ enum op_kind {
     OP_MULTI,     /* ROUTE_GATHER: read each key, run here, merge each */
 };
 
-enum op_phase { PH_START, PH_READ, PH_WRITE, PH_FORWARD, PH_GATHER, PH_DONE };
+enum op_phase {
+    PH_START, PH_READ, PH_WRITE, PH_FORWARD, PH_GATHER, PH_DONE,
+    PH_GROUP /* a write done here whose replication a group leader sends */
+};
 
 enum op_origin { FROM_SUBMIT, FROM_PEER, FROM_PARENT };
 
@@ -168,6 +171,14 @@ struct op {
     uint32_t same_mask;         /* bit i: q.node[i] answered +SAME while
                                  * our copy still had that digest (its
                                  * answer then carries no object) */
+    /* write groups (key_exec_and_write): */
+    struct op *leader;          /* a follower's leader, else NULL */
+    struct op **follow;         /* a leader's followers, in order */
+    uint32_t nfollow, follow_cap;
+    struct object *gbase;       /* a leader: the copy before the group,
+                                 * kept when large (deltas are of it) */
+    uint64_t gd0;               /* its digest */
+    int ghad;                   /* the key existed before the group */
 
     /* children / gather */
     uint32_t nchild;
@@ -228,6 +239,26 @@ struct resync {
 };
 #define RESYNC_MAX 256
 
+/*
+ * Write groups.  A write of a typed value costs the coordinator the
+ * value's size, not the op's: the new version is encoded, compared with
+ * the old one for a delta, and copied for hints.  Writes to one key that
+ * reach their write phase in the same loop turn (50 clients pushing onto
+ * one list answer together) therefore form a group: the first one whose
+ * typed write was deferred (server/db.c, "Deferred encoding"; the node
+ * lets typed writes defer while n->typed_defer_turn is set) leads it, the
+ * later ones run on the decoded state and follow, and at the end of the
+ * turn (batch_flush_cb), or before a write to the key that cannot follow
+ * (other targets), the leader encodes the key once and replicates that
+ * version -- which holds every write of the group -- as any write does.
+ * Each follower's reply, made when it ran, leaves when the leader's write
+ * quorum is decided, with the leader's error if it missed W.  Replicas
+ * see one version per group instead of one per write, exactly as if the
+ * group's writes had been one.  A turn keeps at most GROUP_MAX groups
+ * open; past that writes run alone.
+ */
+#define GROUP_MAX 64
+
 /* The coordinator of a node (n->coord). */
 struct coord {
     struct node *node;
@@ -246,6 +277,8 @@ struct coord {
     uint32_t nplain;
     struct resync resync[RESYNC_MAX];   /* keys replicas get whole */
     uint32_t nresync;
+    struct op *open[GROUP_MAX];         /* leaders of this turn's groups */
+    uint32_t nopen;
 };
 
 /* A batch in flight. */
@@ -296,6 +329,8 @@ enum { OP_FAILED = 1, OP_UNAVAILABLE = 2 };
 
 static void op_run(struct op *op);
 static void op_finish(struct op *op);
+static void group_release(struct op *op);
+static void group_close(struct op *op);
 struct ksop;
 static void ks_free(struct ksop *ks);
 static void ks_next(struct op *op);
@@ -550,6 +585,8 @@ static void op_free(struct op *op)
     dyn_free(op->mkeys);
     dbuf_free(&op->mreply);
     object_free(op->written);
+    object_free(op->gbase);
+    dyn_free(op->follow);
     dbuf_free(&op->reply);
     dyn_free(op);
 }
@@ -801,6 +838,10 @@ static void batch_flush_cb(evutil_socket_t fd, short what, void *arg)
     struct cluster *cl = co->cl;
     (void)fd;
     (void)what;
+    /* the groups' writes join the batches first (flush_armed still set:
+     * their sends go out below, not in another turn) */
+    while (co->nopen)
+        group_close(co->open[co->nopen - 1]);
     co->flush_armed = 0;
     /* writes first: a read that asks whether a replica holds our copy
      * finds it there when the write that made it left in the same turn */
@@ -1106,15 +1147,95 @@ static void sloppy_event(const struct op *op)
         evlog_field(e, "no_standin", "%u", op->ndown);
 }
 
+static void key_write(struct op *op, struct object *base, uint64_t d0,
+                      int had);
+
+/* The open group of key, or NULL. */
+static struct op *group_of(struct coord *co, const char *key, size_t klen)
+{
+    for (uint32_t i = 0; i < co->nopen; i++)
+        if (co->open[i]->klen == klen &&
+            memcmp(co->open[i]->key, key, klen) == 0)
+            return co->open[i];
+    return NULL;
+}
+
+/* 1 when op writes to the same targets, with the same W, as leader. */
+static int group_fits(const struct op *leader, const struct op *op)
+{
+    return leader->nrep == op->nrep && leader->ndown == op->ndown &&
+           leader->w == op->w && leader->part == op->part &&
+           memcmp(leader->rep, op->rep, sizeof(op->rep[0]) * op->nrep) == 0 &&
+           memcmp(leader->standin, op->standin,
+                  sizeof(op->standin[0]) * op->nrep) == 0 &&
+           memcmp(leader->down, op->down, sizeof(op->down[0]) * op->ndown) ==
+               0;
+}
+
+/* The group's writes are all in the local copy: the leader encodes it and
+ * replicates that version (key_write). */
+static void group_close(struct op *op)
+{
+    struct coord *co = op->co;
+    for (uint32_t i = 0; i < co->nopen; i++)
+        if (co->open[i] == op) {
+            co->open[i] = co->open[--co->nopen];
+            break;
+        }
+    struct object *base = op->gbase;
+    op->gbase = NULL;
+    key_write(op, base, op->gd0, op->ghad);
+}
+
+/* Runs op's command here with typed writes allowed to defer when the
+ * op may lead or follow a group. */
+static void exec_op(struct op *op, int defer)
+{
+    struct node *n = op->cl->node;
+    dbuf_reset(&op->reply);
+    n->typed_defer_turn = defer;
+    op->failed =
+        exec_local(op->cl, op->cmd, op->resp, op->argc, op->argv, &op->reply);
+    n->typed_defer_turn = 0;
+    if (op->origin == FROM_SUBMIT && op->sub)
+        op->sub->executed = 1;
+}
+
 static void key_exec_and_write(struct op *op)
 {
     struct cluster *cl = op->cl;
-    uint16_t self = (uint16_t)cl->mb.self;
+    struct coord *co = op->co;
     struct trace *t = op_trace(op);
     if (t && op->q_live && op->phase == PH_READ)
         t->read_quorum_us = trace_elapsed(t, node_mono_us(cl->node));
     if (op->q_live)
         merge_answers(op);
+    int writes = !(op->cmd->flags & CMD_READONLY);
+    struct op *g = writes ? group_of(co, op->key, op->klen) : NULL;
+    if (g && !group_fits(g, op)) {
+        group_close(g);
+        g = NULL;
+    }
+    if (g) {
+        /* the leader's version will hold this write too */
+        exec_op(op, 1);
+        if (op->failed) {
+            op->phase = PH_DONE;
+            op_finish(op);
+            return;
+        }
+        if (g->nfollow == g->follow_cap) {
+            g->follow_cap = g->follow_cap ? g->follow_cap * 2 : 16;
+            g->follow = dyn_realloc(g->follow,
+                                    sizeof(*g->follow) * g->follow_cap);
+        }
+        g->follow[g->nfollow++] = op;
+        op->leader = g;
+        op->phase = PH_GROUP;
+        op->is_write = 1;
+        cl->writes_grouped++;
+        return;
+    }
     /* A blind write always makes a new version (an error reply aside), so
      * only the others compare digests to see whether the store changed. */
     const struct object *before =
@@ -1123,19 +1244,49 @@ static void key_exec_and_write(struct op *op)
     int had = before != NULL;
     /* a large object a write may change: kept, to send deltas of it */
     struct object *base =
-        before && object_size(before) >= DELTA_MIN_OBJ &&
-                !(op->cmd->flags & CMD_READONLY) &&
+        before && object_size(before) >= DELTA_MIN_OBJ && writes &&
                 cl->node->cfg.replica_deltas
             ? object_dup(before)
             : NULL;
-    dbuf_reset(&op->reply);
-    op->failed =
-        exec_local(cl, op->cmd, op->resp, op->argc, op->argv, &op->reply);
+    int may_lead = writes && co->ev_flush && co->nopen < GROUP_MAX;
+    exec_op(op, may_lead);
+    if (may_lead &&
+        db_deferred_type(cl->node, op->key, op->klen) >= 0) {
+        if (op->failed) {
+            /* (a failed command writes nothing; should one have, its
+             * write goes now, encoded) */
+            (void)store_get(cl->node->store, op->key, op->klen);
+        } else {
+            /* the first deferred write of the key this turn: it leads */
+            op->gbase = base;
+            op->gd0 = d0;
+            op->ghad = had;
+            op->phase = PH_GROUP;
+            op->is_write = 1;
+            co->open[co->nopen++] = op;
+            cl->write_groups++;
+            if (!co->flush_armed) {
+                co->flush_armed = 1;
+                event_active(co->ev_flush, EV_TIMEOUT, 1);
+            }
+            return;
+        }
+    }
+    key_write(op, base, d0, had);
+}
+
+/* The write phase of op, whose command ran here: base (owned; NULL when
+ * small or not kept) is the copy before it, of digest d0 (had: there was
+ * one).  A write that changed nothing, or a read, ends here (a read with
+ * its read repair). */
+static void key_write(struct op *op, struct object *base, uint64_t d0,
+                      int had)
+{
+    struct cluster *cl = op->cl;
+    uint16_t self = (uint16_t)cl->mb.self;
     const struct object *after = store_get(cl->node->store, op->key, op->klen);
     uint64_t d1 = after && !op->blind && had ? object_digest(after) : 0;
     int changed = after && (op->blind || !had || d1 != d0);
-    if (op->origin == FROM_SUBMIT && op->sub)
-        op->sub->executed = 1;
     if (!changed || op->failed) {
         /* a read, or a write that decided not to write */
         object_free(base);
@@ -2732,7 +2883,29 @@ static void op_finish(struct op *op)
         break;
     }
     }
+    if (op->nfollow) {
+        op->refs++; /* alive while its followers copy its reply */
+        group_release(op);
+        op->refs--;
+    }
     op_maybe_free(op);
+}
+
+/* A leader's write is decided: its followers' replies leave, each its
+ * own, or the leader's error when the group's write missed W. */
+static void group_release(struct op *op)
+{
+    for (uint32_t i = 0; i < op->nfollow; i++) {
+        struct op *f = op->follow[i];
+        f->leader = NULL;
+        if (op->failed) {
+            dbuf_reset(&f->reply);
+            dbuf_append(&f->reply, op->reply.p, op->reply.len);
+            f->failed = op->failed;
+        }
+        op_finish(f);
+    }
+    op->nfollow = 0;
 }
 
 /* ---- peer answers ------------------------------------------------------- */
@@ -2806,8 +2979,12 @@ static void op_answer(struct cluster *cl, struct op *op, uint16_t m,
          * merge, nothing to repair, and no object to hold for it; if ours
          * has moved on since, nothing is known to merge, and repair
          * treats the answer as empty. */
+        /* a deferred copy has moved on since the read left (a write
+         * of this turn's group): not in step, and not encoded for that */
         const struct object *mine =
-            same ? store_get(cl->node->store, op->key, op->klen) : NULL;
+            same && db_deferred_type(cl->node, op->key, op->klen) < 0
+                ? store_get(cl->node->store, op->key, op->klen)
+                : NULL;
         int in_step = mine && object_digest(mine) == op->rdigest;
         int ok = same ||
                  (err == 0 && v &&

@@ -138,9 +138,28 @@ struct index {
     uint32_t gen;
 };
 
+/* What reaching (x, y) from (i, j) costs: the bytes dropped and
+ * inserted, less the part of the move between diagonals (target position
+ * minus base position) that goes toward the common tail's: the texts'
+ * lengths differ by that much, so the edit pays it somewhere anyway.
+ * Without that credit an insert longer than DELTA_RUNCAP (a turn's pushes
+ * onto a list of equal values) could never win over the short runs a
+ * repetitive text offers on the wrong diagonals, step after step. */
+static long cost_of(const struct texts *s, size_t i, size_t j, size_t x,
+                    size_t y)
+{
+    ptrdiff_t d0 = (ptrdiff_t)j - (ptrdiff_t)i;
+    ptrdiff_t d = (ptrdiff_t)y - (ptrdiff_t)x;
+    ptrdiff_t dt = (ptrdiff_t)s->tlen - (ptrdiff_t)s->blen;
+    long c = (long)((x - i) + (y - j));
+    if ((d0 <= d && d <= dt) || (dt <= d && d <= d0))
+        c -= (long)(d > d0 ? d - d0 : d0 - d);
+    return c;
+}
+
 /* A candidate sync (x, y): better than *best when the equal run it starts
- * (up to DELTA_RUNCAP) less what it costs (bytes dropped and inserted to
- * reach it) is higher.  *run is the run's length. */
+ * (up to DELTA_RUNCAP) less what it costs (cost_of) is higher.  *run is
+ * the run's length. */
 static void consider(const struct texts *s, size_t i, size_t j, size_t x,
                      size_t y, long *best, size_t *i2, size_t *j2,
                      size_t *run)
@@ -148,7 +167,7 @@ static void consider(const struct texts *s, size_t i, size_t j, size_t x,
     size_t r = run_fwd(s->b + x, s->t + y,
                        DYN_MIN(DELTA_RUNCAP,
                                DYN_MIN(s->blen - x, s->tlen - y)));
-    long score = (long)r - (long)((x - i) + (y - j));
+    long score = (long)r - cost_of(s, i, j, x, y);
     *run = r;
     if (score > *best) {
         *best = score;
@@ -172,7 +191,7 @@ static void next_sync(const struct texts *s, struct index *ix, size_t i,
     *i2 = s->blen - tail;
     *j2 = s->tlen - tail;
     long best = (long)DYN_MIN(tail, DELTA_RUNCAP) -
-                (long)((*i2 - i) + (*j2 - j));
+                cost_of(s, i, j, *i2, *j2);
     if (++ix->gen == 0x10000) {
         memset(ix->slot, 0, sizeof(ix->slot));
         ix->gen = 1;

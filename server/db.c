@@ -469,6 +469,8 @@ static void db_flush_key(void *ctx, const void *key, size_t klen)
  * writes that changed it would have stored (see the essay). */
 static int db_defer_base(const struct object *cur, int type);
 static uint64_t db_stamp_of(struct node *n, const void *key, size_t klen);
+static void seen_of_type(const struct object *cur, int type,
+                         struct vclock *ctx);
 
 static struct object *db_materialize(void *ctx, const void *key, size_t klen,
                                      const struct object *stale)
@@ -480,7 +482,9 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
                                        &w)
                          : NULL;
     dyn_assert(st && pending); /* a stale object's value is in the cache */
-    (void)crdt_state_compact_all(type, st);
+    int alone = db_typed_alone(n);
+    if (alone)
+        (void)crdt_state_compact_all(type, st);
     struct dbuf enc;
     dbuf_init(&enc);
     crdt_state_encode(type, st, &enc);
@@ -491,6 +495,8 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
     struct vclock local;
     vclock_init(&local);
     object_clock(stale, &local);
+    if (!alone)
+        seen_of_type(stale, type, &local);
     if (w->prev_dot > vclock_get(&local, n->actor))
         vclock_set(&local, n->actor, w->prev_dot, w->prev_ts);
     struct object_write ow = {
@@ -570,7 +576,8 @@ static struct tcache *db_tcache(struct node *n)
 /* 1 when the node may defer typed encodings at all (see the essay). */
 static int db_defer_ok(struct node *n)
 {
-    return n->tcache && n->cfg.typed_cache_size > 0 && db_typed_alone(n) &&
+    return n->tcache && n->cfg.typed_cache_size > 0 &&
+           (db_typed_alone(n) || n->typed_defer_turn) &&
            (store_get_kind(n->store) == STORE_MEMORY) ==
                (n->cfg.storage != STORAGE_DISK) &&
            !vhist_on(&n->versions);
@@ -761,6 +768,27 @@ void db_typed_end(struct node *n)
         tcache_end_lends(n->tcache);
 }
 
+/* In a cluster: the dots this node issued between the key's previous op
+ * and this one went to other keys, and those it reserved for this op
+ * beyond the ndots it used went nowhere: claimed into state, they keep
+ * the context one range (docs/TYPES.md, "Claims").  Only when this op's
+ * reservation is the last issued for the key. */
+static void db_claim_issued(struct node *n, const void *key, size_t klen,
+                            int type, void *state,
+                            const struct crdt_dot *first, uint32_t ndots)
+{
+    uint64_t prev, newest, used_last = first->counter + ndots - 1;
+    if (!n->tcache ||
+        !tcache_issued(n->tcache, key, klen, &prev, &newest) ||
+        newest < used_last || !prev || prev >= first->counter)
+        return;
+    if (prev + 1 < first->counter)
+        (void)crdt_state_claim(type, state, n->actor, prev + 1,
+                               first->counter - 1);
+    if (newest > used_last)
+        (void)crdt_state_claim(type, state, n->actor, used_last + 1, newest);
+}
+
 /* The write of a state db_typed_take_write lent, deferred when it may be
  * (the essay): 1 when it was, 0 when the caller encodes it. */
 static int db_typed_defer(struct node *n, const void *key, size_t klen,
@@ -802,10 +830,15 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
      * them into the clock, as it does unclaimed ones).  Not the ones
      * reserved beyond this op's, and none for an op whose state has not
      * seen its own dots (a remove): compaction folds up to the highest
-     * dot seen, and claims must not move that */
-    if (tcache_issued(tc, key, klen, &prev, &newest) && prev &&
-        prev + 1 < first->counter &&
-        crdt_state_seen_top(type, state, n->actor) >= first->counter)
+     * dot seen, and claims must not move that.  In a cluster the claims
+     * are the encoded write's (db_claim_issued), so that the state
+     * encoded at the end of the turn is the one writes encoded one by
+     * one would have left */
+    if (!db_typed_alone(n))
+        db_claim_issued(n, key, klen, type, state, first, ndots);
+    else if (tcache_issued(tc, key, klen, &prev, &newest) && prev &&
+             prev + 1 < first->counter &&
+             crdt_state_seen_top(type, state, n->actor) >= first->counter)
         (void)crdt_state_claim(type, state, n->actor, prev + 1,
                                first->counter - 1);
     w->dot = used;
@@ -814,9 +847,14 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
     w->reserve = 0;
     w->ops++;
     tcache_lend(tc, key, klen, 1);
-    if (disk)
-        engine_promise(n->engine); /* its reply waits for the record */
-    if (w->ops % DB_DEFER_COMPACT == 0)
+    /* its reply waits for the record; in a cluster the coordinator
+     * encodes the key before the turn ends (n->typed_defer_turn), which
+     * writes the record as an encoded write would */
+    if (disk && db_typed_alone(n))
+        engine_promise(n->engine);
+    /* alone every dot is stable; in a cluster only anti-entropy knows
+     * which are, as for encoded writes */
+    if (w->ops % DB_DEFER_COMPACT == 0 && db_typed_alone(n))
         (void)crdt_state_compact_all(type, state);
     if (used > n->dot_counter)
         n->dot_counter = used;
@@ -977,23 +1015,10 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
         crdt_state_free(type, state);
         state = j;
     }
-    /* The dots this node issued between the key's previous op and this
-     * one went to other keys, and those it reserved for this op beyond
-     * the ndots it used went nowhere: claimed, they keep the context one
-     * range (docs/TYPES.md, "Claims").  Only when this op's reservation
-     * is the last issued for the key; alone, compaction below folds the
-     * whole context into the clock anyway. */
-    uint64_t prev, newest, used_last = first->counter + ndots - 1;
-    if (!db_typed_alone(n) && tc &&
-        tcache_issued(tc, key, klen, &prev, &newest) &&
-        newest >= used_last && prev && prev < first->counter) {
-        if (prev + 1 < first->counter)
-            (void)crdt_state_claim(type, state, n->actor, prev + 1,
-                                   first->counter - 1);
-        if (newest > used_last)
-            (void)crdt_state_claim(type, state, n->actor, used_last + 1,
-                                   newest);
-    }
+    /* alone, compaction below folds the whole context into the clock */
+    uint64_t used_last = first->counter + ndots - 1;
+    if (!db_typed_alone(n))
+        db_claim_issued(n, key, klen, type, state, first, ndots);
     /* alone, every dot is stable; a refusal leaves the state as it was */
     if (db_typed_alone(n))
         (void)crdt_state_compact_all(type, state);

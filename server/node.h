@@ -143,6 +143,10 @@ struct node {
     struct dbuf typed_view;     /* db_lookup's text of a counter (db.c) */
     struct crdt_limits crdt_limits; /* db_crdt_limits: from the config */
     struct tcache *tcache;      /* decoded typed states (db.c) */
+    int typed_defer_turn;       /* in a cluster, typed writes may defer
+                                 * their encoding: the coordinator sets it
+                                 * around a write it encodes before the
+                                 * loop turn ends (its write groups) */
     uint64_t sibling_cap_log_us;   /* monotonic time of the last max-siblings
                                     * log line (db.c rate-limits them) */
     uint64_t sibling_cap_unlogged; /* refusals since that line, not logged */

@@ -577,20 +577,32 @@ static void store_unindex(struct store *s, struct entry *e, uint32_t pi,
 static void store_index(struct store *s, struct entry *e, uint64_t flags,
                         uint32_t pi, uint64_t h);
 
+static inline uint64_t digest_norm(uint64_t d);
+static inline struct merkle *part_tree(const struct store *s, uint32_t pi);
+static void store_changed(struct store *s, uint32_t pi, uint64_t flags);
+
 /* A stale entry's value encoded (the materializer) in place of the stale
- * object; its index flags follow the new object. */
+ * object; its index flags and its partition's tree follow the new
+ * object. */
 static void entry_materialize(struct store *s, struct entry *e)
 {
     struct object *stale = mem_obj(e);
     struct object *fresh = s->mat(s->mat_ctx, e->key, e->klen, stale);
     dyn_assert(fresh != NULL);
     uint64_t was = store_object_flags(stale), now = store_object_flags(fresh);
+    uint64_t h = dyn_hash64(e->key, e->klen);
+    uint32_t pi = store_partition_of_hash(s, h);
+    struct merkle *t = part_tree(s, pi);
+    if (t) {
+        /* the tree kept the stale object's digest until now */
+        merkle_toggle(t, h, digest_norm(object_digest(stale)));
+        merkle_toggle(t, h, digest_norm(object_digest(fresh)));
+    }
     if (was != now) {
-        uint64_t h = dyn_hash64(e->key, e->klen);
-        uint32_t pi = store_partition_of_hash(s, h);
         store_unindex(s, e, pi, h);
         e->u.obj = fresh;
         store_index(s, e, now, pi, h);
+        store_changed(s, pi, now);
     } else {
         e->u.obj = fresh;
     }
@@ -820,8 +832,6 @@ int store_defer(struct store *s, const void *key, size_t klen)
     struct entry *e = entry_find(s, key, klen, &h);
     if (!e)
         return DYN_ENOTFOUND;
-    if (part_tree(s, store_partition_of_hash(s, h)))
-        return DYN_EINVAL; /* its tree would miss the change */
     if (s->kind == STORE_MEMORY)
         e->u.obj = (struct object *)((uintptr_t)mem_obj(e) | OBJ_STALE);
     else

@@ -56,8 +56,9 @@ const struct object *store_get(struct store *s, const void *key, size_t klen);
  * leaves only once its record is written).  A put or a remove of the key
  * ends a deferral (store_move_loc, compaction moving the last record,
  * does not).  store_defer: 0, DYN_ENOTFOUND (no such key) or DYN_EINVAL
- * (no materializer, or the key's partition has a Merkle tree, which
- * would miss the change).
+ * (no materializer).  A partition's Merkle tree keeps a stale entry's
+ * last digest until the entry is settled (a deferral lasts a loop turn
+ * in a cluster: anti-entropy meanwhile sees the key as it was).
  */
 typedef struct object *(*store_materialize_fn)(void *ctx, const void *key,
                                                size_t klen,

@@ -167,6 +167,57 @@ START_TEST(small_edits_make_small_deltas)
 }
 END_TEST
 
+/* A record like a list element of redis-benchmark's LPUSH: a position,
+ * an actor id and a counter, a length and the same value every time. */
+static size_t record(uint8_t *p, uint32_t n)
+{
+    static const uint8_t actor[8] = {0xd7, 0x33, 0xa2, 0x6d,
+                                     0xd4, 0x83, 0x04, 0xf7};
+    size_t k = 0;
+    uint32_t pos = 0x80000000u - n * 4096u;
+    memcpy(p + k, &pos, 4);
+    k += 4;
+    memcpy(p + k, actor, 8);
+    k += 8;
+    memcpy(p + k, &n, 4);
+    k += 4;
+    p[k++] = 3;
+    memcpy(p + k, "xxx", 3);
+    return k + 3;
+}
+
+START_TEST(many_near_equal_records_inserted_make_a_small_delta)
+{
+    /* 50 records pushed at once in front of 5,000 like them (and a count
+     * in the header changed): one insert, not a chain of short syncs on
+     * the wrong diagonals */
+    enum { OLD = 5000, NEW = 50 };
+    uint8_t *base = dyn_malloc(16 + 24 * OLD),
+            *t = dyn_malloc(16 + 24 * (OLD + NEW));
+    size_t blen = 0, tlen = 0;
+    memset(base, 0x11, 16);
+    memset(t, 0x11, 16);
+    memcpy(base + 4, &(uint32_t){OLD}, 4);
+    memcpy(t + 4, &(uint32_t){OLD + NEW}, 4);
+    blen = tlen = 16;
+    for (uint32_t n = OLD + NEW; n > OLD; n--)
+        tlen += record(t + tlen, n);
+    size_t ins = tlen - 16;
+    for (uint32_t n = OLD; n > 0; n--) {
+        blen += record(base + blen, n);
+        tlen += record(t + tlen, n);
+    }
+    struct dbuf d;
+    dbuf_init(&d);
+    ck_assert_int_eq(make(base, blen, t, tlen, SIZE_MAX, &d), 0);
+    roundtrip(base, blen, t, tlen, &d);
+    ck_assert_uint_le(d.len, DELTA_HEADER + 3 + ins + 64);
+    dbuf_free(&d);
+    dyn_free(base);
+    dyn_free(t);
+}
+END_TEST
+
 START_TEST(max_refuses_a_big_edit_and_leaves_out_alone)
 {
     uint8_t a[4000], b[4000];
@@ -262,6 +313,7 @@ static Suite *delta_suite(void)
     tcase_add_test(tc, empty_base_or_target);
     tcase_add_test(tc, random_edits_rebuild_the_target_exactly);
     tcase_add_test(tc, small_edits_make_small_deltas);
+    tcase_add_test(tc, many_near_equal_records_inserted_make_a_small_delta);
     tcase_add_test(tc, max_refuses_a_big_edit_and_leaves_out_alone);
     tcase_add_test(tc, another_base_is_refused);
     tcase_add_test(tc, cut_or_changed_deltas_fail_cleanly);
