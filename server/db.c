@@ -307,6 +307,25 @@ int db_write(struct node *n, const void *key, size_t klen,
     return db_commit(n, key, klen, cur, &ow, &local);
 }
 
+/* For the version history, when it is on: the sibling of o this node
+ * wrote with counter used, described against cur (the copy o replaces).
+ * 1 when *rec was filled. */
+static int db_describe(struct node *n, const void *key, size_t klen,
+                       const struct object *cur, const struct object *o,
+                       uint64_t used, struct vhist_version *rec)
+{
+    for (uint32_t i = 0; vhist_on(&n->versions) && i < object_nsiblings(o);
+         i++) {
+        struct sibling s;
+        object_sibling(o, i, &s);
+        if (s.actor == n->actor && s.counter == used) {
+            vhist_describe(&n->versions, key, klen, cur, o, i, rec);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* object_write on top of cur, then the counters, the history, the
  * sibling cap and the store: every versioned write ends here.  Frees
  * local (ow->ctx may point at it). */
@@ -330,16 +349,7 @@ static int db_commit(struct node *n, const void *key, size_t klen,
     /* The version history (DYNAMO.VERSIONS): described now, while cur is
      * still the copy the write replaced, recorded once it is stored. */
     struct vhist_version rec;
-    int described = 0;
-    for (uint32_t i = 0; vhist_on(&n->versions) && !described &&
-                         i < object_nsiblings(o); i++) {
-        struct sibling s;
-        object_sibling(o, i, &s);
-        if (s.actor == n->actor && s.counter == used) {
-            vhist_describe(&n->versions, key, klen, cur, o, i, &rec);
-            described = 1;
-        }
-    }
+    int described = db_describe(n, key, klen, cur, o, used, &rec);
     /* the counter must be reserved in node.meta before a record holds it */
     if (n->engine && engine_reserve_counters(n->engine, n->dot_counter)) {
         vclock_free(local);
@@ -521,6 +531,10 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
      * record's location (known once written, below) */
     int simple = db_defer_base(o, type); /* what a stamp promises */
     uint64_t stamp = 0;
+    /* the version history (on in a cluster): the writes encoded together
+     * are one version, described against the copy it replaces */
+    struct vhist_version rec;
+    int described = db_describe(n, key, klen, stale, o, w->dot, &rec);
     if (store_get_kind(n->store) != STORE_MEMORY) {
         /* the key's next record (stale is not used after this: the
          * engine's put frees the cached copy it may be).  The writes it
@@ -544,6 +558,8 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
                   db_state_cost(enc.len, w->entries));
     if (simple)
         tcache_stamp(n->tcache, key, klen, stamp);
+    if (described)
+        vhist_add(&n->versions, key, klen, &rec); /* memory: stored next */
     dbuf_free(&enc);
     return o;
 }
@@ -579,8 +595,7 @@ static int db_defer_ok(struct node *n)
     return n->tcache && n->cfg.typed_cache_size > 0 &&
            (db_typed_alone(n) || n->typed_defer_turn) &&
            (store_get_kind(n->store) == STORE_MEMORY) ==
-               (n->cfg.storage != STORAGE_DISK) &&
-           !vhist_on(&n->versions);
+               (n->cfg.storage != STORAGE_DISK);
 }
 
 /* 1 when cur (not stale) is one visible version of type without expiry:
@@ -807,6 +822,11 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
      * write is encoded at once (and a full disk refuses it cleanly) */
     int disk = store_get_kind(n->store) != STORE_MEMORY;
     if (disk && engine_room(n->engine, w->bound + w->reserve + klen + 64))
+        return 0;
+    /* the dot's counter is reserved in node.meta before any record or
+     * replica holds it, as db_commit does (else the encoded write below
+     * fails cleanly) */
+    if (n->engine && engine_reserve_counters(n->engine, used))
         return 0;
     uint64_t slen;
     if (!pending) {

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# t_types_groups.sh -- write groups (cluster/coordinator.c "Write groups"):
+# the writes to one typed key that a coordinator runs in one loop turn are
+# replicated as one version, encoded once.  In a 3-node cluster (N=3 R=2
+# W=2):
+#   - redis-benchmark's default test set (no -t) runs every test to its
+#     end through one node, with 50 clients: no error line, a rate for
+#     each of its 20 tests; the coordinator formed groups of several
+#     writes each, sent deltas, no write missed W, and every node ends
+#     with the same bytes (equal Merkle roots);
+#   - 16 Python clients push known values onto one list through two
+#     coordinators at once: every value is there exactly once, read
+#     through each node, each client's values in the order its pushes
+#     made, and every node holds the same bytes;
+#   - with W=3 and a replica killed (kill -9), every grouped write's reply
+#     is the leader's NOQUORUM error; the writes are not rolled back, and
+#     once the replica is back the hints kept for it are delivered and
+#     every node holds the same bytes.
+. "$(dirname "$0")/cluster_lib.sh"
+need_cmd redis-benchmark
+
+PY=/usr/bin/python3
+[ -x "$PY" ] && "$PY" -c 'import redis' 2>/dev/null || skip "python3-redis (Debian's) is not installed"
+
+cluster_start 3 --n 3 --r 2 --w 2
+
+roots() { ncli "$1" DYNAMO.MERKLE | md5sum | cut -d' ' -f1; }
+same_roots() {
+    local a
+    a=$(roots 1)
+    [ "$(roots 2)" = "$a" ] && [ "$(roots 3)" = "$a" ]
+}
+
+# ---- 1. redis-benchmark's default test set through n1 ----------------------
+out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "$(nport 1)" -n 10000 \
+    -c 50 --csv 2>&1)
+rc=$?
+echo "$out" | tr '\r' '\n' | grep -v '^$' | sed 's/^/# /'
+assert_eq 0 "$rc" "redis-benchmark's default test set (-n 10000 -c 50) exits 0"
+errs=$(echo "$out" | tr '\r' '\n' | grep -iE 'error|NOQUORUM|ERR ' | head -5)
+assert_eq "" "$errs" "its output has no error line"
+rated=$(echo "$out" | grep -cE '^"[^"]+","[0-9.]+"')
+assert_eq 20 "$rated" "a rate for every one of its 20 tests"
+groups=$(info_field 1 write_groups)
+grouped=$(info_field 1 writes_grouped)
+if [ "${groups:-0}" -gt 0 ] && [ "${grouped:-0}" -gt "$groups" ]; then
+    ok "n1 replicated $groups groups holding $grouped more writes"
+else
+    fail "write_groups=$groups writes_grouped=$grouped: want groups of several writes"
+fi
+assert_eq 0 "$(info_sum noquorum_writes)" "no write missed W"
+sent=$(info_field 1 deltas_sent)
+if [ "${sent:-0}" -gt 0 ]; then ok "n1 sent $sent deltas"
+else fail "n1 sent no delta (deltas_sent=$sent)"; fi
+if wait_for 60 same_roots; then ok "after the benchmark every node holds the same bytes"
+else fail "Merkle roots differ: $(roots 1) $(roots 2) $(roots 3)"; fi
+
+# ---- 2. 16 clients, two coordinators, one list ------------------------------
+# push PORT_A PORT_B KEY CLIENTS EACH [expect-error]: client c pushes
+# "c:i" (LPUSH for even c, RPUSH for odd) through PORT_A (even c) or
+# PORT_B, one command at a time; prints the replies' tally.
+push() {
+    "$PY" - "$@" <<'EOF'
+import sys, threading
+import redis
+pa, pb, key, nc, each = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+tally = {}
+lock = threading.Lock()
+def run(c):
+    r = redis.Redis(host='127.0.0.1', port=pa if c % 2 == 0 else pb,
+                    socket_timeout=60)
+    for i in range(each):
+        try:
+            if c % 2 == 0:
+                r.lpush(key, '%d:%d' % (c, i))
+            else:
+                r.rpush(key, '%d:%d' % (c, i))
+            k = 'ok'
+        except redis.exceptions.ResponseError as e:
+            k = str(e).split(' ')[0]
+        with lock:
+            tally[k] = tally.get(k, 0) + 1
+ts = [threading.Thread(target=run, args=(c,)) for c in range(nc)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(' '.join('%s=%d' % kv for kv in sorted(tally.items())))
+EOF
+}
+
+# check PORT KEY CLIENTS EACH: every value once, each client's in order.
+check() {
+    "$PY" - "$@" <<'EOF'
+import sys
+import redis
+port, key, nc, each = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+vals = [v.decode() for v in redis.Redis(host='127.0.0.1', port=port).lrange(key, 0, -1)]
+want = set('%d:%d' % (c, i) for c in range(nc) for i in range(each))
+if len(vals) != len(want) or set(vals) != want:
+    print('%d values, %d distinct, %d missing' % (len(vals), len(set(vals)), len(want - set(vals))))
+    sys.exit(0)
+pos = {v: k for k, v in enumerate(vals)}
+for c in range(nc):
+    p = [pos['%d:%d' % (c, i)] for i in range(each)]
+    if c % 2 == 0:
+        p.reverse()   # each LPUSH goes before the one before it
+    if p != sorted(p):
+        print('client %d: its values are out of order' % c)
+        sys.exit(0)
+print('ok')
+EOF
+}
+
+before=$(info_field 1 writes_grouped)
+tally=$(push "$(nport 1)" "$(nport 2)" g:list 16 200)
+assert_eq "ok=3200" "$tally" "16 clients through n1 and n2: 3200 pushes acknowledged"
+for i in 1 2 3; do
+    assert_eq ok "$(check "$(nport "$i")" g:list 16 200)" \
+        "read through n$i: every value once, each client's in its pushes' order"
+done
+after=$(info_field 1 writes_grouped)
+if [ "$((after - before))" -gt 0 ]; then ok "n1 grouped $((after - before)) of those writes"
+else fail "n1 grouped none of those writes"; fi
+if wait_for 60 same_roots; then ok "after two coordinators every node holds the same bytes"
+else fail "Merkle roots differ after two coordinators"; fi
+
+# ---- 3. a group that misses W ----------------------------------------------
+assert_eq OK "$(ncli 1 CONFIG SET w 3)" "CONFIG SET w 3 on n1"
+ctool kill 3 >/dev/null 2>&1 || fail "dynamo-cluster kill 3"
+n3_down() { [ "$(info_field 1 cluster_members_up)" = 2 ]; }
+wait_for 60 n3_down || fail "n1 never saw n3 down"
+before=$(info_field 1 writes_grouped)
+tally=$(push "$(nport 1)" "$(nport 1)" g:nq 16 50)
+assert_eq "NOQUORUM=800" "$tally" "with W=3 and n3 down every one of 800 pushes answers NOQUORUM"
+after=$(info_field 1 writes_grouped)
+if [ "$((after - before))" -gt 0 ]; then ok "$((after - before)) of them followed a group's leader"
+else fail "none of them followed a group's leader"; fi
+assert_eq ok "$(check "$(nport 1)" g:nq 16 50)" \
+    "the writes are not rolled back: every value is on n1, once, in order"
+assert_eq OK "$(ncli 1 CONFIG SET w 2)" "CONFIG SET w 2 on n1"
+ctool restart 3 >/dev/null 2>&1 || fail "dynamo-cluster restart 3"
+delivered() {
+    [ "$(info_field 1 hints_pending)" = 0 ] &&
+        [ "$(info_field 1 hints_delivered)" -gt 0 ]
+}
+if wait_for 120 delivered; then ok "n1 delivered its hints to n3, back"
+else fail "n1's hints: pending $(info_field 1 hints_pending), delivered $(info_field 1 hints_delivered)"; fi
+if wait_for 120 same_roots; then ok "then every node holds the same bytes"
+else fail "Merkle roots differ after n3 came back"; fi
+assert_eq ok "$(check "$(nport 3)" g:nq 16 50)" \
+    "read through n3: every value once, in order"
+finish
