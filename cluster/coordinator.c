@@ -999,8 +999,10 @@ static void key_start_read(struct op *op)
     /* With our copy's digest, a replica that holds the same bytes answers
      * +SAME instead of them: nothing to send, parse or merge.  A batched
      * read gets the digest when its batch leaves (read_digest_now). */
-    const struct object *mine = store_get(cl->node->store, op->key,
-                                          op->klen);
+    /* (a key a write group of this turn deferred has a copy: not
+     * encoded here for that, the digest is taken as the batch leaves) */
+    int mine = db_deferred_type(cl->node, op->key, op->klen) >= 0 ||
+               store_get(cl->node->store, op->key, op->klen) != NULL;
     char hex[17] = "0000000000000000";
     if (mine && !op->co->ev_flush)
         read_digest_now(cl, op, hex);
@@ -2891,6 +2893,33 @@ static void op_finish(struct op *op)
     op_maybe_free(op);
 }
 
+/* A follower's trace gets the write its leader made for it: what each
+ * replica did with the group's version, timed from the follower's own
+ * start. */
+static void trace_follow(struct op *f, const struct op *leader)
+{
+    struct trace *t = op_trace(f), *lt = op_trace(leader);
+    if (!t || !lt)
+        return;
+    const uint32_t wflags = TR_WRITE_ASKED | TR_WRITE_OK | TR_WRITE_FAILED |
+                            TR_HINT_KEPT;
+    int64_t shift = (int64_t)lt->start_us - (int64_t)t->start_us;
+    for (uint32_t i = 0; i < lt->nrep; i++) {
+        const struct trace_rep *lr = &lt->rep[i];
+        if (!(lr->flags & wflags))
+            continue;
+        struct trace_rep *r = trace_rep(t, lr->member, lr->name);
+        if (!r)
+            continue;
+        r->flags |= lr->flags & wflags;
+        if (lr->write_us)
+            r->write_us = (uint32_t)DYN_MAX((int64_t)lr->write_us + shift, 0);
+    }
+    if (lt->write_quorum_us)
+        t->write_quorum_us =
+            (uint32_t)DYN_MAX((int64_t)lt->write_quorum_us + shift, 0);
+}
+
 /* A leader's write is decided: its followers' replies leave, each its
  * own, or the leader's error when the group's write missed W. */
 static void group_release(struct op *op)
@@ -2898,6 +2927,7 @@ static void group_release(struct op *op)
     for (uint32_t i = 0; i < op->nfollow; i++) {
         struct op *f = op->follow[i];
         f->leader = NULL;
+        trace_follow(f, op);
         if (op->failed) {
             dbuf_reset(&f->reply);
             dbuf_append(&f->reply, op->reply.p, op->reply.len);

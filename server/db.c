@@ -444,6 +444,21 @@ static int db_commit(struct node *n, const void *key, size_t klen,
  * once its bound passes half of proto-max-bulk-len, so that the bound
  * follows its real size well before the limit; the cache charges it its
  * last encoded size scaled by its entries since (crdt_state_entries).
+ *
+ * In a cluster a write is deferred only while the coordinator runs it
+ * with n->typed_defer_turn set, and the coordinator settles the key
+ * before the loop turn ends and replicates the encoding once for the
+ * turn's writes of the key (cluster/coordinator.c, "Write groups").
+ * There a deferred write does what an encoded one does: the claims of
+ * db_claim_issued, no compaction (only anti-entropy knows which dots are
+ * stable), no engine_promise (its record is written within the turn,
+ * before its reply), and the encoding takes for context the stale
+ * object's clock, what its state had seen (seen_of_type) and what the
+ * state before the last write had seen of this node's dots
+ * (tcache_write.prev_seen), as the last encoded write would have taken;
+ * test_db.c compares the bytes.  Every deferred write reserves its dot's
+ * counter in node.meta first, as db_commit does, and the encoding records
+ * one version in the version history (DYNAMO.VERSIONS).
  */
 #define DB_DEFER_COMPACT 256
 
@@ -509,6 +524,10 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
         seen_of_type(stale, type, &local);
     if (w->prev_dot > vclock_get(&local, n->actor))
         vclock_set(&local, n->actor, w->prev_dot, w->prev_ts);
+    /* and, in a cluster, what the state before the last write had seen
+     * of this node's dots (its claims: seen_of_type of that object) */
+    if (!alone && w->prev_seen > vclock_get(&local, n->actor))
+        vclock_set(&local, n->actor, w->prev_seen, 0);
     struct object_write ow = {
         .type = type,
         .value = enc.p,
@@ -838,12 +857,13 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
         }
         if (store_defer(n->store, key, klen) != 0)
             return 0;
-        w->prev_dot = w->prev_ts = 0;
+        w->prev_dot = w->prev_ts = w->seen = 0;
         w->ops = 0;
     } else {
         w->prev_dot = w->dot;
         w->prev_ts = w->ts;
     }
+    w->prev_seen = w->seen;
     /* the dots issued between this key's ops went to other keys (or were
      * reserved and not used): claimed, they keep the context one range
      * between compactions (docs/TYPES.md, "Claims"; compaction folds
@@ -854,9 +874,10 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
      * are the encoded write's (db_claim_issued), so that the state
      * encoded at the end of the turn is the one writes encoded one by
      * one would have left */
-    if (!db_typed_alone(n))
+    if (!db_typed_alone(n)) {
         db_claim_issued(n, key, klen, type, state, first, ndots);
-    else if (tcache_issued(tc, key, klen, &prev, &newest) && prev &&
+        w->seen = crdt_state_seen_top(type, state, n->actor);
+    } else if (tcache_issued(tc, key, klen, &prev, &newest) && prev &&
              prev + 1 < first->counter &&
              crdt_state_seen_top(type, state, n->actor) >= first->counter)
         (void)crdt_state_claim(type, state, n->actor, prev + 1,

@@ -80,6 +80,8 @@ typedef void (*tcache_pin_fn)(int type, void *state, int on);
 struct tcache_write {
     uint64_t dot, ts;  /* the last deferred write's dot counter and time */
     uint64_t prev_dot, prev_ts; /* the one before it (0: none) */
+    uint64_t seen, prev_seen; /* in a cluster: this node's highest dot
+                               * the state had seen after each of them */
     uint64_t bound;    /* at least the state's encoded size */
     uint64_t encoded;  /* its size when it was last encoded */
     uint64_t entries;  /* its crdt_state_entries then */

@@ -120,6 +120,32 @@ done
 after=$(info_field 1 writes_grouped)
 if [ "$((after - before))" -gt 0 ]; then ok "n1 grouped $((after - before)) of those writes"
 else fail "n1 grouped none of those writes"; fi
+# every push's trace on n1, a group's follower too, shows the write it
+# was acknowledged by: W reached, and at least W replicas that took it
+traces=$("$PY" - "$(nport 1)" <<'EOF'
+import sys
+import redis
+r = redis.Redis(host='127.0.0.1', port=int(sys.argv[1]))
+def kv(a):
+    return {a[i].decode(): a[i + 1] for i in range(0, len(a), 2)}
+n = bad = 0
+for t in r.execute_command('DYNAMO.TRACE', 'g:list'):
+    t = kv(t)
+    if t['outcome'] != b'ok' or t['op'].upper() not in (b'LPUSH', b'RPUSH'):
+        continue
+    n += 1
+    oks = sum(1 for x in t['replicas'] if kv(x)['write'] == b'ok')
+    if int(t['write_quorum_us']) == 0 or oks < 2:
+        bad += 1
+print('%d %d' % (n, bad))
+EOF
+)
+set -- $traces
+if [ "${1:-0}" -gt 0 ] && [ "${2:-1}" = 0 ]; then
+    ok "n1's $1 traces of those pushes each show W reached and 2 replicas that took the write"
+else
+    fail "traces of the pushes on n1: $traces (held, without their write)"
+fi
 if wait_for 60 same_roots; then ok "after two coordinators every node holds the same bytes"
 else fail "Merkle roots differ after two coordinators"; fi
 
