@@ -371,6 +371,7 @@ static void main_teardown(struct node *n)
     store_free(n->store);
     tcache_free(n->tcache);
     dbuf_free(&n->typed_view);
+    dbuf_free(&n->typed_enc);
     command_registry_free(n->commands);
     dyn_free(n->stats.cmd);
     if (n->cfg.pidfile && n->cfg.pidfile[0])

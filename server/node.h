@@ -143,6 +143,8 @@ struct node {
     struct dbuf typed_view;     /* db_lookup's text of a counter (db.c) */
     struct crdt_limits crdt_limits; /* db_crdt_limits: from the config */
     struct tcache *tcache;      /* decoded typed states (db.c) */
+    struct dbuf typed_enc;      /* a typed state's encoding, kept (db.c) */
+    int typed_enc_busy;         /* typed_enc is being written */
     int typed_defer_turn;       /* in a cluster, typed writes may defer
                                  * their encoding: the coordinator sets it
                                  * around a write it encodes before the

@@ -158,6 +158,7 @@ void sim_free(struct sim *s)
         struct node *n = &s->node[i]->n;
         store_free(n->store);
         dbuf_free(&n->typed_view);
+        dbuf_free(&n->typed_enc);
         tcache_free(n->tcache);
         command_registry_free(n->commands);
         dyn_free(n->stats.cmd);

@@ -63,6 +63,7 @@ static void node_setup(struct node *n)
 static void node_teardown(struct node *n)
 {
     store_free(n->store);
+    dbuf_free(&n->typed_enc);
 }
 
 static int set_val(struct node *n, const char *k, const char *v,
