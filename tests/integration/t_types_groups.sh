@@ -15,7 +15,11 @@
 #   - with W=3 and a replica killed (kill -9), every grouped write's reply
 #     is the leader's NOQUORUM error; the writes are not rolled back, and
 #     once the replica is back the hints kept for it are delivered and
-#     every node holds the same bytes.
+#     every node holds the same bytes;
+#   - with storage disk, 16 clients push through n1 and n2 while n1 (a
+#     coordinator leading groups) is killed with kill -9 and restarted:
+#     every acknowledged push is in the list once, read through each node,
+#     and every node ends with the same bytes.
 . "$(dirname "$0")/cluster_lib.sh"
 need_cmd redis-benchmark
 
@@ -174,4 +178,73 @@ if wait_for 120 same_roots; then ok "then every node holds the same bytes"
 else fail "Merkle roots differ after n3 came back"; fi
 assert_eq ok "$(check "$(nport 3)" g:nq 16 50)" \
     "read through n3: every value once, in order"
+
+# ---- 4. storage disk: the coordinator killed under grouped pushes -----------
+cluster_stop
+cluster_start 3 --n 3 --r 2 --w 2 --storage disk
+ACKED=$WORK/acked
+STOP=$WORK/stop
+# 16 clients push "c:i" onto one list through n1 (even c) and n2 (odd c),
+# one command at a time, until STOP exists or 60 s pass; each writes the
+# values it got +OK-equivalent replies for to ACKED.c, and stops at its
+# first error (its coordinator killed).
+"$PY" - "$(nport 1)" "$(nport 2)" g:disk "$ACKED" "$STOP" <<'EOF' &
+import os, sys, threading, time
+import redis
+pa, pb, key, acked, stop = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+end = time.time() + 60
+def run(c):
+    r = redis.Redis(host='127.0.0.1', port=pa if c % 2 == 0 else pb,
+                    socket_timeout=20)
+    with open('%s.%d' % (acked, c), 'w') as f:
+        for i in range(100000):
+            if os.path.exists(stop) or time.time() > end:
+                return
+            v = '%d:%d' % (c, i)
+            try:
+                r.lpush(key, v) if c % 2 == 0 else r.rpush(key, v)
+            except Exception:
+                return
+            f.write(v + '\n')
+            f.flush()
+ts = [threading.Thread(target=run, args=(c,)) for c in range(16)]
+for t in ts: t.start()
+for t in ts: t.join()
+EOF
+LOAD=$!
+track_pid "$LOAD"
+acked_count() { cat "$ACKED".* 2>/dev/null | wc -l; }
+wait_for 60 eval '[ "$(acked_count)" -ge 2000 ]' || fail "the pushers made no progress ($(acked_count) acknowledged)"
+ctool kill 1 >/dev/null 2>&1 || fail "dynamo-cluster kill 1"
+ok "n1 killed (kill -9) after $(acked_count) acknowledged pushes"
+sleep 2
+ctool restart 1 >/dev/null 2>&1 || fail "dynamo-cluster restart 1"
+wait_for 60 eval '[ "$(info_field 1 cluster_members_up)" = 3 ]' || fail "n1 did not see the others up after its restart"
+sleep 1
+touch "$STOP"
+wait "$LOAD" 2>/dev/null
+groups=$(info_field 2 write_groups)
+if [ "${groups:-0}" -gt 0 ]; then ok "n2 led $groups write groups with storage disk"
+else fail "n2 led no write group with storage disk"; fi
+# every acknowledged value is in the list, once, read through each node
+has_acked() {
+    "$PY" - "$(nport "$1")" g:disk "$ACKED" <<'EOF'
+import glob, sys
+import redis
+port, key, acked = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+vals = [v.decode() for v in redis.Redis(host='127.0.0.1', port=port).lrange(key, 0, -1)]
+want = set()
+for f in glob.glob(acked + '.*'):
+    want |= set(l.strip() for l in open(f) if l.strip())
+missing = want - set(vals)
+dups = len(vals) - len(set(vals))
+print('ok' if not missing and not dups else
+      '%d acknowledged missing, %d duplicates, %d values' % (len(missing), dups, len(vals)))
+EOF
+}
+for i in 1 2 3; do
+    assert_eq ok "$(has_acked "$i")" "after n1's kill -9 and restart, read through n$i: every acknowledged push ($(acked_count)) once"
+done
+if wait_for 120 same_roots; then ok "then every node holds the same bytes"
+else fail "Merkle roots differ after n1's restart"; fi
 finish
