@@ -171,8 +171,7 @@ struct op {
     uint32_t same_mask;         /* bit i: q.node[i] answered +SAME while
                                  * our copy still had that digest (its
                                  * answer then carries no object) */
-    /* write groups (key_exec_and_write): */
-    struct op *leader;          /* a follower's leader, else NULL */
+    /* write groups (key_exec_and_write; a follower is in PH_GROUP): */
     struct op **follow;         /* a leader's followers, in order */
     uint32_t nfollow, follow_cap;
     struct object *gbase;       /* a leader: the copy before the group,
@@ -1232,7 +1231,6 @@ static void key_exec_and_write(struct op *op)
                                     sizeof(*g->follow) * g->follow_cap);
         }
         g->follow[g->nfollow++] = op;
-        op->leader = g;
         op->phase = PH_GROUP;
         op->is_write = 1;
         cl->writes_grouped++;
@@ -2926,7 +2924,6 @@ static void group_release(struct op *op)
 {
     for (uint32_t i = 0; i < op->nfollow; i++) {
         struct op *f = op->follow[i];
-        f->leader = NULL;
         trace_follow(f, op);
         if (op->failed) {
             dbuf_reset(&f->reply);

@@ -618,6 +618,63 @@ START_TEST(merkle_trees_follow_every_change_in_memory)
 }
 END_TEST
 
+/* A memory materializer: the stale value with "+" appended. */
+static struct object *plus_mat_fn(void *ctx, const void *key, size_t klen,
+                                  const struct object *stale)
+{
+    (void)key;
+    (void)klen;
+    int *calls = ctx;
+    (*calls)++;
+    struct sibling sb;
+    object_sibling(stale, 0, &sb);
+    char v[64];
+    snprintf(v, sizeof(v), "%.*s+", (int)sb.vlen, (const char *)sb.value);
+    return val_obj(v);
+}
+
+/* In a cluster a coordinator defers a key's encoding within a loop turn
+ * while its partition has a tree: the tree keeps the stale digest until
+ * the entry is settled, then holds the new one, as if it had been put. */
+START_TEST(merkle_trees_follow_deferred_entries_once_settled)
+{
+    struct store *s = store_new(8);
+    int calls = 0;
+    char k[32];
+    for (int i = 0; i < 500; i++) {
+        snprintf(k, sizeof(k), "d%d", i);
+        put_str(s, k, "v");
+    }
+    store_merkle_enable(s, 64);
+    store_set_materializer(s, plus_mat_fn, &calls);
+    uint64_t roots[8];
+    for (uint32_t p = 0; p < 8; p++)
+        roots[p] = merkle_root(store_merkle(s, p));
+    for (int i = 0; i < 500; i += 2) {
+        snprintf(k, sizeof(k), "d%d", i);
+        ck_assert_int_eq(store_defer(s, k, strlen(k)), 0);
+    }
+    /* nothing settled yet: the trees are as they were */
+    for (uint32_t p = 0; p < 8; p++)
+        ck_assert_uint_eq(merkle_root(store_merkle(s, p)), roots[p]);
+    ck_assert_int_eq(calls, 0);
+    /* some settled by a read, the rest by the walk of the check */
+    for (int i = 0; i < 100; i += 2) {
+        snprintf(k, sizeof(k), "d%d", i);
+        ck_assert_ptr_nonnull(get_str(s, k));
+    }
+    ck_assert_int_eq(calls, 50);
+    expect_trees_match_rebuild(s);
+    ck_assert_int_eq(calls, 250);
+    const struct object *o = get_str(s, "d2");
+    struct sibling sb;
+    object_sibling(o, 0, &sb);
+    ck_assert_int_eq((int)sb.vlen, 2);
+    ck_assert_int_eq(memcmp(sb.value, "v+", 2), 0);
+    store_free(s);
+}
+END_TEST
+
 /* store_iter_leaves reports exactly the partition's entries whose leaf is
  * in the mask, each once, with its digest: the tag scan (up to 2^16
  * leaves) and the rehashing path (more leaves) alike. */
@@ -1134,6 +1191,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, sample_deleted_finds_only_tombstones);
     tcase_add_test(tc, stress_200k_keys);
     tcase_add_test(tc, merkle_trees_follow_every_change_in_memory);
+    tcase_add_test(tc, merkle_trees_follow_deferred_entries_once_settled);
     tcase_add_test(tc, merkle_trees_follow_disk_entries);
     tcase_add_test(tc, iter_leaves_lists_exactly_the_keys_of_the_leaves_asked);
     tcase_add_test(tc, tombstones_need_confirmation_after_they_are_stored);
