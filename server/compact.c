@@ -259,9 +259,14 @@ static int compact_slice(struct engine *e, uint64_t budget_us)
                 possible = c->off + want <= c->size;
             }
             if (possible) {
-                if (c->buf_off == c->off && c->req_off == c->off &&
-                    c->buf.len < c->req_len) {
-                    ioerr = 1; /* the file is shorter than it was */
+                /* the answer to a request for the whole record came
+                 * short: the file is shorter than it was.  (A request
+                 * still in flight has not answered: a record bigger than
+                 * a slice's read was taken for a short file, its segment
+                 * kept as all live, and its space never reclaimed.) */
+                if (!c->rd_inflight && c->buf_off == c->off &&
+                    c->req_off == c->off && c->buf.len < c->req_len) {
+                    ioerr = 1;
                     break;
                 }
                 if (compact_request(e, want) != 0)
