@@ -524,6 +524,7 @@ static void db_flush_key(void *ctx, const void *key, size_t klen)
 /* The store's materializer: key's deferred state as the object the
  * writes that changed it would have stored (see the essay). */
 static int db_defer_base(const struct object *cur, int type);
+static uint64_t db_memory_stamp(const struct object *o);
 static uint64_t db_stamp_of(struct node *n, const void *key, size_t klen);
 static void seen_of_type(const struct object *cur, int type,
                          struct vclock *ctx);
@@ -600,7 +601,7 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
         o = NULL;
         stamp = db_stamp_of(n, key, klen);
     } else if (simple) {
-        stamp = object_digest(o) | 1;
+        stamp = db_memory_stamp(o);
     }
     w->bound = w->encoded = enc->len;
     w->entries = crdt_state_entries(type, st);
@@ -673,11 +674,17 @@ static void *db_deferred(struct node *n, const void *key, size_t klen,
     return p;
 }
 
+/* The stamp of an object in a memory store: its digest (objects never
+ * change; a large one keeps its digest), made odd so that it is never 0. */
+static uint64_t db_memory_stamp(const struct object *o)
+{
+    return object_digest(o) | 1;
+}
+
 /* The name of key's copy in the store for the cache's stamps
  * (tcache_stamp): on disk its record's location (records are never
- * rewritten in place), in memory its object's digest (objects never
- * change; a large one keeps its digest), made odd so that it is never 0.
- * 0 when the key is absent or its object is stale (deferred). */
+ * rewritten in place), in memory db_memory_stamp.  0 when the key is
+ * absent or its object is stale (deferred). */
 static uint64_t db_stamp_of(struct node *n, const void *key, size_t klen)
 {
     if (store_get_kind(n->store) != STORE_MEMORY) {
@@ -686,7 +693,7 @@ static uint64_t db_stamp_of(struct node *n, const void *key, size_t klen)
     }
     int stale = 0;
     const struct object *o = store_peek(n->store, key, klen, &stale);
-    return o && !stale ? object_digest(o) | 1 : 0;
+    return o && !stale ? db_memory_stamp(o) : 0;
 }
 
 /* Stamps key's kept state with its copy in the store, o (memory) or the
@@ -871,6 +878,7 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
     /* on disk the key's next record must fit: room for it now, or the
      * write is encoded at once (and a full disk refuses it cleanly) */
     int disk = store_get_kind(n->store) != STORE_MEMORY;
+    int alone = db_typed_alone(n);
     if (disk && engine_room(n->engine, w->bound + w->reserve + klen + 64))
         return 0;
     /* the dot's counter is reserved in node.meta before any record or
@@ -905,7 +913,7 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
      * are the encoded write's (db_claim_issued), so that the state
      * encoded at the end of the turn is the one writes encoded one by
      * one would have left */
-    if (!db_typed_alone(n)) {
+    if (!alone) {
         db_claim_issued(n, key, klen, type, state, first, ndots);
         w->seen = crdt_state_seen_top(type, state, n->actor);
     } else if (tcache_issued(tc, key, klen, &prev, &newest) && prev &&
@@ -922,11 +930,11 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
     /* its reply waits for the record; in a cluster the coordinator
      * encodes the key before the turn ends (n->typed_defer_turn), which
      * writes the record as an encoded write would */
-    if (disk && db_typed_alone(n))
+    if (disk && alone)
         engine_promise(n->engine);
     /* alone every dot is stable; in a cluster only anti-entropy knows
      * which are, as for encoded writes */
-    if (w->ops % DB_DEFER_COMPACT == 0 && db_typed_alone(n))
+    if (w->ops % DB_DEFER_COMPACT == 0 && alone)
         (void)crdt_state_compact_all(type, state);
     if (used > n->dot_counter)
         n->dot_counter = used;
@@ -1087,13 +1095,14 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
         crdt_state_free(type, state);
         state = j;
     }
-    /* alone, compaction below folds the whole context into the clock */
+    /* alone, every dot is stable and compaction folds the whole context
+     * into the clock (a refusal leaves the state as it was); in a cluster
+     * the dots issued around this op are claimed */
     uint64_t used_last = first->counter + ndots - 1;
-    if (!db_typed_alone(n))
-        db_claim_issued(n, key, klen, type, state, first, ndots);
-    /* alone, every dot is stable; a refusal leaves the state as it was */
     if (db_typed_alone(n))
         (void)crdt_state_compact_all(type, state);
+    else
+        db_claim_issued(n, key, klen, type, state, first, ndots);
     struct dbuf own;
     struct dbuf *enc = db_enc_begin(n, &own);
     crdt_state_encode(type, state, enc);

@@ -688,6 +688,20 @@ static void engine_ahead(struct engine *e)
 }
 
 /* Appends one record and its hint entry (engine_int.h). */
+/* A record of bytes that would not fit the active segment starts the
+ * next one: rolled here, with the sealed segment's sync and hint
+ * (seglog_reserve would roll by itself, without them).  0 or
+ * engine_roll's error. */
+static int roll_for(struct engine *e, uint64_t bytes)
+{
+    uint64_t at = seglog_segment_size(e->log, seglog_active(e->log));
+    if (at == 0 || at + bytes <= e->segmax)
+        return 0;
+    int rc = engine_roll(e);
+    engine_note_active(e);
+    return rc;
+}
+
 int engine_append(struct engine *e, uint8_t type, const void *key,
                   uint32_t klen, const void *val, uint32_t vlen,
                   unsigned flags, uint64_t *loc)
@@ -697,14 +711,9 @@ int engine_append(struct engine *e, uint8_t type, const void *key,
     if ((uint64_t)vlen > ENGINE_MAX_VALUE || klen > ENGINE_MAX_KEY)
         return DYN_ELIMIT;
     uint64_t total = (uint64_t)SEGLOG_HEADER + klen + vlen + SEGLOG_TRAILER;
-    uint64_t at = seglog_segment_size(e->log, seglog_active(e->log));
-    int rc = 0;
-    if (at > 0 && at + total > e->segmax) {
-        rc = engine_roll(e);
-        engine_note_active(e);
-        if (rc != 0)
-            return rc;
-    }
+    int rc = roll_for(e, total);
+    if (rc != 0)
+        return rc;
     rc = seglog_reserve(e->log, total);
     engine_note_active(e);
     if (rc == DYN_EAGAIN) {
@@ -1662,15 +1671,7 @@ int engine_room(struct engine *e, uint64_t bytes)
     if (!seglog_can_reserve(e->log))
         return DYN_EINVAL;
     call_begin(e);
-    /* as engine_append: a record that does not fit the active segment
-     * starts the next one, rolled here by the engine (seglog_reserve
-     * would roll by itself, without the sealed segment's sync and hint) */
-    int rc = 0;
-    uint64_t at = seglog_segment_size(e->log, seglog_active(e->log));
-    if (at > 0 && at + bytes > e->segmax) {
-        rc = engine_roll(e);
-        engine_note_active(e);
-    }
+    int rc = roll_for(e, bytes); /* as engine_append */
     if (rc == 0) {
         rc = seglog_reserve(e->log, bytes);
         engine_note_active(e);
