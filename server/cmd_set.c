@@ -1089,7 +1089,7 @@ const struct command cmd_set_table[] = {
       "@read @set @fast", "set", "1.0.0",
       "Returns the number of members of a set.",
       "O(N) to read the set.", NULL, ROUTE_KEY, COMBINE_NONE, NULL, 0 },
-    { "spop", set_spop, -2, WR_FAST_NOOOM, 1, 1, 1,
+    { "spop", set_spop, -2, WR_FAST_NOOOM | CMD_CHANCE, 1, 1, 1,
       "@write @set @fast", "set", "1.0.0",
       "Removes and returns random members of a set.",
       "O(N) where N is the set cardinality.", NULL,

@@ -37,6 +37,9 @@ enum command_flags {
     CMD_MULTI_DENIED = 1 << 11, /* error if used inside MULTI (WATCH) */
     CMD_DYNAMO = 1 << 12,     /* a DYNAMO.* command */
     CMD_DATA = 1 << 13,       /* touches the keyspace (refused while killed) */
+    CMD_CHANCE = 1 << 15,     /* a write whose effect draws on
+                               * node_random (SPOP): the typed-op journal
+                               * cannot run it again (server/replay.c) */
     CMD_INTERNAL = 1 << 14,   /* only the coordinator runs it (its child ops
                                * and peers' FWD): a client is told it is
                                * unknown (DYNAMO.OBJECT, DYNAMO.MERGE) */

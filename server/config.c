@@ -200,6 +200,7 @@ static const struct opt options[] = {
     {"compact-ratio", T_RATIO, OFF(compact_ratio_pm), 500, NULL, 0, 1000,
      F_RUNTIME, NULL, 0, 0},
     BOOL("value-cache", value_cache, 0, 0),
+    MEM("journal-max-bytes", journal_max_bytes, 16 * MB, 0, GB, 0),
     /* cluster */
     STR("cluster-node", cluster_nodes, "", F_MULTI | F_APPEND | F_MEMBER),
     INT("cluster-port", cluster_port, 0, 0, 65535, 0),

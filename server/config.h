@@ -83,6 +83,8 @@ struct config {
     long long segment_max_bytes; /* 64mb: a data segment rolls over past it */
     int compact_ratio_pm;       /* compact-ratio in thousandths (0.5 = 500) */
     int value_cache;            /* no: values stay on disk (Bitcask) */
+    long long journal_max_bytes; /* 16mb: the typed-op journal checkpoints
+                                  * past it; 0: no journal (server/journal.h) */
     /* cluster */
     char *cluster_nodes;        /* "NAME HOST:PORT[@PEERPORT]" lines joined
                                  * by '\n'; empty = a node alone */

@@ -74,6 +74,7 @@
 #include <string.h>
 #include "server/db.h"
 #include "server/engine.h"
+#include "server/journal.h"
 #include "server/log.h"
 #include "server/node.h"
 #include "server/reply.h"
@@ -879,6 +880,15 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
      * write is encoded at once (and a full disk refuses it cleanly) */
     int disk = store_get_kind(n->store) != STORE_MEMORY;
     int alone = db_typed_alone(n);
+    /* alone on disk with the journal on, the write's op is journaled:
+     * only a command the journal can run again (dispatch_call's jctx)
+     * on this very key defers (not while the journal is replayed) */
+    int journal = disk && alone && !n->journal_replaying &&
+                  engine_journal_on(n->engine);
+    const struct node_journal_ctx *jc = n->jctx;
+    if (journal && (!jc || jc->argv[jc->key_at].len != klen ||
+                    memcmp(jc->argv[jc->key_at].p, key, klen) != 0))
+        return 0;
     if (disk && engine_room(n->engine, w->bound + w->reserve + klen + 64))
         return 0;
     /* the dot's counter is reserved in node.meta before any record or
@@ -886,6 +896,23 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
      * fails cleanly) */
     if (n->engine && engine_reserve_counters(n->engine, used))
         return 0;
+    if (journal) {
+        /* before anything changes: a journaled op that then encodes
+         * instead is held by its record, and replay skips it */
+        struct journal_op op = {
+            .key = key,
+            .klen = (uint32_t)klen,
+            .actor = first->actor,
+            .first = first->counter,
+            .ndots = ndots,
+            .ts_ms = ts_ms,
+            .rng = jc->rng,
+            .argc = (uint32_t)jc->argc,
+            .argv = jc->argv,
+        };
+        if (engine_journal_op(n->engine, &op) != 0)
+            return 0;
+    }
     uint64_t slen;
     if (!pending) {
         if (!db_stamped(n, key, klen, type, &slen)) {
@@ -930,7 +957,7 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
     /* its reply waits for the record; in a cluster the coordinator
      * encodes the key before the turn ends (n->typed_defer_turn), which
      * writes the record as an encoded write would */
-    if (disk && alone)
+    if (disk && alone && !n->journal_replaying)
         engine_promise(n->engine);
     /* alone every dot is stable; in a cluster only anti-entropy knows
      * which are, as for encoded writes */
@@ -968,6 +995,23 @@ static void db_issued(struct node *n, const void *key, size_t klen,
     struct tcache *tc = db_tcache(n);
     if (tc)
         tcache_issue(tc, key, klen, last, (uint64_t)n->cfg.typed_cache_size);
+}
+
+int db_journal_held(struct node *n, const void *key, size_t klen,
+                    uint64_t actor, uint64_t counter)
+{
+    int stale = 0;
+    const struct object *o = store_peek(n->store, key, klen, &stale);
+    if (stale)
+        return 0; /* an earlier op of the key ran again: so do the later */
+    if (!o)
+        return 1; /* its base was there: the key went since */
+    struct vclock c;
+    vclock_init(&c);
+    object_clock(o, &c);
+    int held = vclock_get(&c, actor) >= counter;
+    vclock_free(&c);
+    return held;
 }
 
 int db_typed_alone(struct node *n)
@@ -1076,6 +1120,10 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
                          uint32_t ndots, uint64_t ts_ms, int64_t expire_ms)
 {
     dyn_assert(ndots >= 1);
+    if (n->journal_replaying) {
+        n->replay_first = *first;
+        n->replay_ndots = ndots;
+    }
     if (db_typed_defer(n, key, klen, type, state, first, ndots, ts_ms,
                        expire_ms))
         return 0;

@@ -138,6 +138,14 @@ void db_typed_end(struct node *n);
  * writes wired to n's store (main.c at start; db.c when it needs one). */
 struct tcache *db_tcache_new(struct node *n, uint64_t seed);
 
+/* The startup replay of the typed-op journal (server/replay.c): 1 when
+ * key's stored object already holds the op whose first dot is (actor,
+ * counter) -- its clock has the dot -- or the key is absent (it held a
+ * value when the op was journaled, so it was deleted since): the op is
+ * skipped.  0: run it again. */
+int db_journal_held(struct node *n, const void *key, size_t klen,
+                    uint64_t actor, uint64_t counter);
+
 /* 1 when this node holds the only copy of every key (no cluster): an op
  * may fold its effect into plain values, as Redis computes them. */
 int db_typed_alone(struct node *n);

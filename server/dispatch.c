@@ -34,8 +34,10 @@
 #include "server/client.h"
 #include "server/command.h"
 #include "server/db.h"
+#include "server/engine.h"
 #include "server/node.h"
 #include "server/pipeline.h"
+#include "server/replay.h"
 #include "server/reply.h"
 #include "server/util.h"
 
@@ -135,10 +137,19 @@ void dispatch_call(struct client *c, const struct command *cmd, int argc,
      * inside EXEC the pipeline runs the queue itself. */
     int routed = n->pipeline && cmd->route != ROUTE_LOCAL &&
                  !(c->flags & CLIENT_IN_EXEC);
+    /* a write the typed-op journal can run again may defer on disk
+     * (server/replay.c): its arguments and chance are what it records */
+    const struct node_journal_ctx *outer = n->jctx;
+    struct node_journal_ctx jc = {argc, argv, cmd->first_key, n->rng};
+    n->jctx = !routed && engine_journal_on(n->engine) &&
+                      replay_journalable(cmd)
+                  ? &jc
+                  : NULL;
     if (routed)
         pipeline_submit(c, cmd, argc, argv); /* it counts the second */
     else
         cmd->proc(c, argc, argv);
+    n->jctx = outer;
     db_typed_end(n); /* the typed states the command borrowed go back */
     uint64_t t1 = node_mono_us(n);
     uint64_t us = t1 > t0 ? t1 - t0 : 0;

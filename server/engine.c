@@ -71,6 +71,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "server/config.h"
+#include "server/journal.h"
 #include "server/log.h"
 #include "server/store.h"
 #include "server/util.h"
@@ -845,7 +846,9 @@ static void undo_apply(struct engine *e)
  * flag keeps that from settling again. */
 static void settle_deferred(struct engine *e)
 {
-    if (e->settling || store_deferred_count(e->store) == 0)
+    /* with the journal on, a deferred value's writes are in the journal
+     * and it is written when it is read, let go of, or at a checkpoint */
+    if (e->settling || e->journal_on || store_deferred_count(e->store) == 0)
         return;
     e->settling = 1;
     store_settle_deferred(e->store);
@@ -880,6 +883,28 @@ static int commit_impl(struct engine *e)
         e->st.fsyncs++;
         e->st.fsync_worst_us = DYN_MAX(e->st.fsync_worst_us, dt);
         e->synced = e->appended;
+    }
+    /* the journal after the records: an op's record may be in the log
+     * without its op (the op is then held), never the reverse */
+    if (e->jr && journal_pending(e->jr) > 0 && journal_flush(e->jr) != 0) {
+        engine_fail(e, journal_errno(e->jr), "journal write");
+        undo_apply(e);
+        return DYN_EIO;
+    }
+    if (e->jr && e->fsync_mode == FSYNC_ALWAYS && journal_unsynced(e->jr)) {
+        uint64_t t0 = dyn_mono_us();
+        if (journal_sync(e->jr) != 0) {
+            engine_fail(e, journal_errno(e->jr), "journal fsync");
+            undo_apply(e);
+            return DYN_EIO;
+        }
+        e->call_fsync_us += dyn_mono_us() - t0;
+        e->st.fsyncs++;
+    }
+    if (e->journal_on && journal_bytes(e->jr) > e->journal_max &&
+        engine_journal_checkpoint(e) != 0) {
+        undo_apply(e);
+        return DYN_EIO;
     }
     e->committed = e->appended;
     if (e->undo.len)
@@ -1060,6 +1085,13 @@ static int cron_impl(struct engine *e, uint64_t now_ms, uint64_t budget_us)
     }
     if (e->fsync_mode == FSYNC_EVERYSEC && !e->sync_inflight &&
         e->appended > e->synced && now_ms >= e->last_sync_ms + 1000) {
+        /* the journal's file first: the jobs run in order, so the data
+         * file's (periodic) job reports both */
+        int jfd = e->jr && journal_unsynced(e->jr)
+                      ? dup(journal_active_fd(e->jr))
+                      : -1;
+        if (jfd >= 0)
+            engine_job_submit(e, engine_job_new(e, JOB_SYNC, jfd));
         int fd = dup(seglog_active_fd(e->log));
         if (fd >= 0) {
             struct job *j = engine_job_new(e, JOB_SYNC, fd);
@@ -1519,8 +1551,12 @@ void engine_close(struct engine *e)
         return;
     if (e->storage == STORAGE_DISK) {
         compact_stop(e);
+        /* written below, with the rest; with the journal on, a
+         * checkpoint leaves the next start nothing to run again */
+        if (e->log && e->journal_on && !e->failed)
+            (void)engine_journal_checkpoint(e);
         if (e->log)
-            settle_deferred(e); /* written below, with the rest */
+            settle_deferred(e);
         if (e->log) {
             if (!e->failed && seglog_sync(e->log) == 0) {
                 uint32_t act = seglog_active(e->log);
@@ -1550,6 +1586,10 @@ void engine_close(struct engine *e)
             job_free(j);
             j = next;
         }
+        if (e->jr && !e->failed && journal_sync(e->jr) != 0)
+            dlog(DLOG_WARNING, "fsync of the journal in %s failed: %s", e->dir,
+                 strerror(journal_errno(e->jr)));
+        journal_close(e->jr);
         seglog_close(e->log);
         if (e->wake[0] >= 0)
             close(e->wake[0]);
@@ -1771,6 +1811,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
         return;
     /* files: the segments known, and the next one created ahead */
     out->segments = (uint32_t)e->nsegs + (e->log && seglog_has_next(e->log));
+    out->journal_bytes = e->jr ? journal_bytes(e->jr) : 0;
     out->disk_bytes = 0;
     out->live_bytes = 0;
     for (size_t i = 0; i < e->nsegs; i++) {
@@ -1818,7 +1859,117 @@ void engine_info(const struct engine *e, struct dbuf *b)
     ENGINE_LINE("disk_full_errors", s.disk_full_errors);
     ENGINE_LINE("read_errors", s.read_errors);
     ENGINE_LINE("incarnation", s.incarnation);
+    dbuf_printf(b, "journal_enabled:%s\r\n", s.journal_on ? "yes" : "no");
+    ENGINE_LINE("journal_bytes", s.journal_bytes);
+    ENGINE_LINE("journal_ops", s.journal_ops);
+    ENGINE_LINE("journal_checkpoints", s.journal_checkpoints);
+    ENGINE_LINE("journal_replayed_ops", s.journal_replayed);
+    ENGINE_LINE("journal_replay_skipped", s.journal_skipped);
+    ENGINE_LINE("journal_replay_errors", s.journal_replay_errors);
+    ENGINE_LINE("journal_corrupt_records", s.journal_corrupt);
 #undef ENGINE_LINE
+}
+
+/* ---- the typed-op journal (journal.h) ------------------------------------ */
+
+int engine_journal_open(struct engine *e, int on, uint64_t max_bytes,
+                        uint64_t max_value, engine_journal_fn fn, void *ctx,
+                        struct dbuf *err)
+{
+    if (!e || e->storage != STORAGE_DISK)
+        return 0;
+    dyn_assert(e->jr == NULL);
+    uint64_t corrupt = 0;
+    struct journal *jr = NULL;
+    int rc = journal_open(e->dir, max_value, fn, ctx, &jr, &corrupt);
+    e->st.journal_corrupt = corrupt;
+    if (rc != 0) {
+        dbuf_reset(err);
+        dbuf_printf(err, "cannot open the journal in %s: %s", e->dir,
+                    rc == DYN_EIO ? strerror(errno) : "a file is not a journal");
+        return rc;
+    }
+    e->jr = jr;
+    if (corrupt)
+        dlog(DLOG_WARNING, "journal: %llu corrupt record(s) skipped",
+             (unsigned long long)corrupt);
+    /* the replayed ops are now deferred values: written, made durable,
+     * and the journal that held them started afresh */
+    rc = engine_journal_checkpoint(e);
+    if (rc == 0)
+        rc = engine_commit(e);
+    if (rc != 0) {
+        dbuf_reset(err);
+        dbuf_printf(err, "cannot write the journal's ops to %s: %s", e->dir,
+                    strerror(e->fail_errno ? e->fail_errno : EIO));
+        return rc;
+    }
+    e->journal_on = on && max_bytes > 0;
+    e->journal_max = max_bytes;
+    e->st.journal_on = e->journal_on;
+    return 0;
+}
+
+int engine_journal_on(const struct engine *e)
+{
+    return e && e->journal_on;
+}
+
+int engine_journal_op(struct engine *e, const struct journal_op *op)
+{
+    if (!e || !e->journal_on)
+        return DYN_EINVAL;
+    if (e->failed)
+        return DYN_EIO;
+    uint64_t bytes = SEGLOG_HEADER + SEGLOG_TRAILER + op->klen + 40;
+    for (uint32_t i = 0; i < op->argc; i++)
+        bytes += 4 + op->argv[i].len;
+    int rc = journal_room(e->jr, bytes);
+    if (rc == 0)
+        rc = journal_append(e->jr, op);
+    if (rc != 0)
+        return rc;
+    e->st.journal_ops++;
+    return 0;
+}
+
+/* Every deferred value written, the records made durable (fdatasync, on
+ * the loop: once per journal-max-bytes of ops), then the journal started
+ * afresh: nothing in it is needed any more. */
+int engine_journal_checkpoint(struct engine *e)
+{
+    if (!e || e->storage != STORAGE_DISK || !e->jr || e->checkpointing)
+        return 0;
+    if (e->failed)
+        return DYN_EIO;
+    e->checkpointing = 1;
+    int was = e->settling;
+    e->settling = 1;
+    store_settle_deferred(e->store);
+    e->settling = was;
+    int rc = e->failed ? DYN_EIO : 0;
+    if (rc == 0 && seglog_sync(e->log) != 0) {
+        engine_fail(e, seglog_errno(e->log), "fsync");
+        rc = DYN_EIO;
+    }
+    if (rc == 0 && journal_restart(e->jr) != 0) {
+        engine_fail(e, journal_errno(e->jr), "journal restart");
+        rc = DYN_EIO;
+    }
+    if (rc == 0) {
+        e->st.fsyncs++;
+        e->st.journal_checkpoints++;
+    }
+    e->checkpointing = 0;
+    return rc;
+}
+
+void engine_journal_count(struct engine *e, int replayed, int skipped,
+                          int errors)
+{
+    e->st.journal_replayed += (uint64_t)replayed;
+    e->st.journal_skipped += (uint64_t)skipped;
+    e->st.journal_replay_errors += (uint64_t)errors;
 }
 
 uint32_t engine_incarnation(const struct engine *e)

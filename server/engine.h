@@ -206,6 +206,15 @@ struct engine_stats {
     uint64_t read_errors;           /* records that failed verification */
     uint32_t jobs_pending;          /* helper-thread jobs not yet reported */
     uint32_t incarnation;
+    /* the typed-op journal (server/journal.h) */
+    int journal_on;                 /* deferred typed writes journaled */
+    uint64_t journal_bytes;         /* in its files now */
+    uint64_t journal_ops;           /* ops appended */
+    uint64_t journal_checkpoints;   /* restarts after settling every key */
+    uint64_t journal_replayed;      /* ops run again at startup */
+    uint64_t journal_skipped;       /* ... found held by a record */
+    uint64_t journal_replay_errors; /* ... that did not run as recorded */
+    uint64_t journal_corrupt;       /* records skipped at open */
 };
 
 /* Opens the engine over an EMPTY store (whose kind it sets) and loads it
@@ -267,6 +276,29 @@ void engine_batch_begin(struct engine *e);
 int engine_batch_end(struct engine *e);
 void engine_set_appendfsync(struct engine *e, int mode);
 void engine_set_compact_ratio(struct engine *e, int ratio_pm);
+
+/* The typed-op journal (server/journal.h; db.c's essay, "The journal").
+ * engine_journal_open: opens dir's journal after the load and hands
+ * every op in it to fn (the startup replay, server/replay.c), then
+ * checkpoints: settles every deferred value, makes the records durable
+ * and starts the journal afresh.  on: from then on, deferred typed
+ * writes are journaled (engine_journal_op) and commits no longer settle
+ * them; max_bytes: past it a commit checkpoints.  Memory storage: 0,
+ * nothing opened.  engine_journal_op: appends a deferred write's op,
+ * after preallocating room for it (anything but 0: write it encoded
+ * instead); its reply waits for the commit (engine_promise).
+ * engine_journal_checkpoint: as at open (FLUSHALL, tests). */
+struct journal_op;
+typedef int (*engine_journal_fn)(void *ctx, const struct journal_op *op);
+int engine_journal_open(struct engine *e, int on, uint64_t max_bytes,
+                        uint64_t max_value, engine_journal_fn fn, void *ctx,
+                        struct dbuf *err);
+int engine_journal_on(const struct engine *e);
+int engine_journal_op(struct engine *e, const struct journal_op *op);
+int engine_journal_checkpoint(struct engine *e);
+/* Replay outcomes, counted for INFO. */
+void engine_journal_count(struct engine *e, int replayed, int skipped,
+                          int errors);
 
 /* Background work: once-a-second fsync (everysec), compaction slices
  * (at most budget_us, and ENGINE_SLICE_BYTES), results of the helper

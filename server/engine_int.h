@@ -178,6 +178,11 @@ struct engine {
     int depth;
     uint64_t call_t0;
     uint64_t call_fsync_us; /* appendfsync always fdatasyncs in the call */
+    /* the typed-op journal: ops of deferred typed writes (journal.h) */
+    struct journal *jr;     /* NULL until engine_journal_open */
+    int journal_on;         /* commits do not settle deferred values */
+    uint64_t journal_max;   /* a commit past it checkpoints */
+    int checkpointing;
 
     struct engine_stats st;
 };

@@ -51,6 +51,7 @@
 #include "server/dispatch.h"
 #include "server/pipeline.h"
 #include "server/store.h"
+#include "server/replay.h"
 #include "server/tcache.h"
 #include "server/tls.h"
 #include "server/util.h"
@@ -459,6 +460,19 @@ int main(int argc, char **argv)
                                       main_cluster_tick, n);
             event_add(n->cluster_ev, &tv);
         }
+    }
+    {
+        /* the typed-op journal: its ops run again on the loaded keys */
+        struct dbuf err;
+        dbuf_init(&err);
+        if (replay_journal(n, &err) != 0) {
+            dbuf_appendc(&err, 0);
+            fprintf(stderr, "*** FATAL: cannot load the data files: %s\n",
+                    err.p);
+            dlog(DLOG_WARNING, "Fatal error loading the journal: %s", err.p);
+            return 1;
+        }
+        dbuf_free(&err);
     }
     if (n->cfg.tls_port > 0) {
         struct dbuf err;

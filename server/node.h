@@ -126,6 +126,16 @@ struct node_clock {
     void *ctx;
 };
 
+/* The command dispatch_call is running, when the typed-op journal may
+ * record it (server/journal.h): its arguments, the argument that is its
+ * key, and node_random's state when it started. */
+struct node_journal_ctx {
+    int argc;
+    const struct dyn_arg *argv;
+    int key_at;
+    uint64_t rng;
+};
+
 struct node {
     struct config cfg;
     char *config_file;          /* absolute path, or NULL */
@@ -149,6 +159,13 @@ struct node {
                                  * their encoding: the coordinator sets it
                                  * around a write it encodes before the
                                  * loop turn ends (its write groups) */
+    const struct node_journal_ctx *jctx; /* set by dispatch_call; NULL:
+                                 * a deferred write on disk is not
+                                 * journaled, so it is encoded */
+    int journal_replaying;      /* server/replay.c runs journaled ops:
+                                 * deferred writes are not journaled */
+    struct crdt_dot replay_first; /* ... the dots of the typed write the */
+    uint32_t replay_ndots;        /* op made, for replay to check */
     uint64_t sibling_cap_log_us;   /* monotonic time of the last max-siblings
                                     * log line (db.c rate-limits them) */
     uint64_t sibling_cap_unlogged; /* refusals since that line, not logged */

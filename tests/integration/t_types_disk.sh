@@ -7,11 +7,14 @@
 #     pipelined, gets the same replies as redis-server and leaves the same
 #     values; INFO shows the writes deferred and far fewer records written;
 #   - one list pushed 20,000 times by redis-benchmark (-c 50) hands
-#     write(2) a small part of what a record per push would (wchar);
+#     write(2) a small part of what a record per push would (wchar): the
+#     pushes go to the typed-op journal (server/journal.h); without it
+#     (journal-max-bytes 0) a record per commit rolls 1 MB segments;
 #   - kill -9 while 6 connections push to lists, sets, hashes and sorted
 #     sets of their own, each batch counted once its replies are read: after
 #     the restart every acknowledged element is there, and each value is
-#     a prefix of what was sent (nothing invented, no gap); with
+#     a prefix of what was sent (nothing invented, no gap); without the
+#     journal, then with it (its ops run again at the start) with
 #     appendfsync everysec and again with always;
 #   - the same with a typed-cache-size so small that states are evicted
 #     (and so settled) between their writes, and with the cache switched
@@ -88,9 +91,24 @@ per_push=$((bytes * 10000))
     && ok "write(2) got $((w1 - w0)) bytes for the pushes (a record per push: ~$per_push)" \
     || fail "write(2) got $((w1 - w0)) bytes for 20,000 pushes onto a ${bytes:-?}-byte list (a record per push: ~$per_push)"
 
-# the deferrals reserved room for their records: a record that did not fit
+# with the journal (the default) the pushes' ops went to the journal, not
+# records of the list
+jops=$(info_num journal_ops)
+[ "${jops:-0}" -ge 19000 ] && ok "the pushes were journaled ($jops ops)" \
+    || fail "expected the 20,000 pushes in the journal, INFO journal_ops ${jops:-none}"
+
+# without it (journal-max-bytes 0) a commit writes the list's record; the
+# deferrals reserved room for their records: a record that did not fit
 # rolled the segment through the engine (its sync and hint), not inside
 # the log's reservation
+cli $DP SHUTDOWN NOSAVE >/dev/null 2>&1
+wait_exit "$DPID" 20 2>/dev/null
+untrack_pid "$DPID"
+RESTART_ARGS=(--journal-max-bytes 0)
+restart "${RESTART_ARGS[@]}"
+assert_eq 20000 "$(cli $DP LLEN bench:disklist)" "the list after a clean restart"
+assert_eq no "$(info_num journal_enabled)" "journal-max-bytes 0: no journal"
+timeout 300 redis-benchmark -h 127.0.0.1 -p $DP -n 20000 -c 50 lpush bench:disklist2 v >/dev/null 2>&1
 rolls=$(cli $DP INFO persistence | tr -d '\r' | sed -n 's/^segment_rolls://p')
 [ "${rolls:-0}" -gt 10 ] && ok "1 MB segments rolled by the engine ($rolls)" \
     || fail "expected the engine to roll 1 MB segments under the pushes, INFO segment_rolls ${rolls:-none}"
@@ -187,11 +205,23 @@ crash_round() { # crash_round PREFIX LABEL
     wait "$DPID" 2>/dev/null
     untrack_pid "$DPID"
     wait "$lp"
-    restart
+    restart "${RESTART_ARGS[@]}"
     out=$(verify "$1" "$st")
     assert_match '^ok ' "$out" "$2: after kill -9, every acknowledged element is there and nothing else ($out)"
+    if [ "${#RESTART_ARGS[@]}" -eq 0 ]; then
+        local r
+        r=$(info_num journal_replayed_ops)
+        [ "${r:-0}" -gt 0 ] && ok "$2: the start ran $r journaled ops again" \
+            || fail "$2: expected journaled ops run again, INFO journal_replayed_ops ${r:-none}"
+        assert_eq 0 "$(info_num journal_replay_errors)" "$2: with no error"
+    fi
 }
 
+# the journal off (as left above), then on (the default) for the rest
+crash_round c0_ "no journal"
+RESTART_ARGS=()
+kill -KILL "$DPID"; wait "$DPID" 2>/dev/null; untrack_pid "$DPID"
+restart
 crash_round c1_ "appendfsync everysec"
 cli $DP CONFIG SET appendfsync always >/dev/null
 crash_round c2_ "appendfsync always"

@@ -3,18 +3,26 @@
 pipelined as clients do, against redis-server and dynamod side by side
 (Python's redis client).
 
-  typed_stream.py REDIS_PORT DYNAMOD_PORT SEED OPS
+  typed_stream.py REDIS_PORT DYNAMOD_PORT SEED OPS [wide] [nofinal]
 
 Sets, hashes, sorted sets and lists: writes (several at once too), reads
 in between, DEL now and then.  Prints "ok N ops" when every reply was the
 same, byte for byte, and the values read whole at the end are the same;
-else the first difference, and exits 1.  Used by t_types_deferred.sh and
-t_types_disk.sh.
+else the first difference, and exits 1.  OPS 0 only compares the values.
+wide: a fifth of the ops are drawn from more of each type's writes
+(LINSERT, LSET, LREM, LTRIM, LMOVE, HSETNX, HINCRBYFLOAT, ZINCRBY, ZREM,
+ZPOPMIN, ZADD GT/LT/XX/CH, SMOVE, SREM of several).  nofinal: the
+values are not read at the end, and the stream ends with 400 writes of
+one member each (those a node alone journals), so that a crash finds
+them in the journal, not in records.  Used by
+t_types_deferred.sh, t_types_disk.sh and t_types_journal.sh.
 """
 import random, sys
 import redis
 
 rp, dp, seed, nops = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+wide = 'wide' in sys.argv[5:]
+final = 'nofinal' not in sys.argv[5:]
 r = redis.Redis(host='127.0.0.1', port=rp)
 d = redis.Redis(host='127.0.0.1', port=dp)
 rnd = random.Random(seed)
@@ -23,7 +31,44 @@ sets, hashes, zsets, lists = ['s0', 's1'], ['h0', 'h1'], ['z0', 'z1'], ['l0', 'l
 def member():
     return 'm%d' % rnd.randrange(60)
 
+def wide_op():
+    k = rnd.randrange(16)
+    l, h, z, st = rnd.choice(lists), rnd.choice(hashes), rnd.choice(zsets), rnd.choice(sets)
+    if k == 0:
+        return ('LINSERT', l, rnd.choice(['BEFORE', 'AFTER']), 'e%d' % rnd.randrange(1000), 'i%d' % rnd.randrange(100))
+    if k == 1:
+        return ('LSET', l, str(rnd.randrange(-3, 3)), 's%d' % rnd.randrange(100))
+    if k == 2:
+        return ('LREM', l, str(rnd.randrange(-2, 3)), 'e%d' % rnd.randrange(1000))
+    if k == 3:
+        return ('LTRIM', l, str(rnd.randrange(0, 3)), str(rnd.randrange(-1, 40)))
+    if k == 4:
+        return ('LMOVE', l, rnd.choice(lists), rnd.choice(['LEFT', 'RIGHT']), rnd.choice(['LEFT', 'RIGHT']))
+    if k == 5:
+        return ('HSETNX', h, member(), 'n%d' % rnd.randrange(100))
+    if k == 6:
+        return ('HINCRBYFLOAT', h, 'f%d' % rnd.randrange(3), '%.2f' % rnd.uniform(-5, 5))
+    if k == 7:
+        return ('ZINCRBY', z, str(rnd.randrange(-5, 6)), member())
+    if k == 8:
+        return ('ZREM', z, member(), member())
+    if k == 9:
+        return ('ZPOPMIN', z)
+    if k == 10:
+        return ('ZADD', z, rnd.choice(['GT', 'LT']), 'CH', str(rnd.randrange(-50, 50)), member())
+    if k == 11:
+        return ('ZADD', z, 'XX', str(rnd.randrange(-50, 50)), member())
+    if k == 12:
+        return ('SMOVE', st, rnd.choice(sets), member())
+    if k == 13:
+        return ('SREM', st, member(), member(), member())
+    if k == 14:
+        return ('RPUSHX', l, 'x%d' % rnd.randrange(100))
+    return ('HDEL', h, member(), member())
+
 def op():
+    if wide and rnd.randrange(5) == 0:
+        return wide_op()
     k = rnd.randrange(100)
     if k < 18:
         return ('SADD', rnd.choice(sets), member())
@@ -105,7 +150,28 @@ def whole(c):
         out[k] = c.lrange(k, 0, -1)
     return out
 
-if whole(r) != whole(d):
+def tail_op():
+    while True:
+        c = wide_op() if rnd.randrange(3) == 0 else op()
+        multi = c[0] in ('DEL', 'SMOVE', 'LMOVE') or \
+            (c[0] in ('SADD', 'SREM', 'ZREM', 'HDEL', 'RPUSH') and len(c) > 3) or \
+            (c[0] == 'HSET' and len(c) > 4) or (c[0] == 'ZADD' and len(c) > 5 and c[2] not in ('GT', 'LT', 'XX', 'INCR'))
+        if not multi:
+            return c
+
+if not final:
+    tail = 0
+    while tail < 400:
+        batch = [tail_op() for _ in range(rnd.randrange(1, 60))]
+        a, b = run(r, batch), run(d, batch)
+        for c, x, y in zip(batch, a, b):
+            if norm(x) != norm(y):
+                print('differ at op %d: %r: redis %r, dynamod %r' % (done, c, x, y))
+                sys.exit(1)
+            done += 1
+            tail += 1
+
+if final and whole(r) != whole(d):
     print('the values differ at the end')
     sys.exit(1)
 print('ok %d ops' % done)

@@ -1,0 +1,89 @@
+/*
+ * journal.h -- the typed-op journal of a node alone with storage disk.
+ *
+ * A typed write that db defers (its state stays decoded in the cache, the
+ * key's record is written later: db.c's essay) is made durable by one
+ * small record here instead of a record of the whole value: the command
+ * that made it, with what it needs to run again the same way (its key's
+ * first dot and dot count, its time, the node's random state when it
+ * started).  At startup the engine's records are loaded first, then the
+ * journal's ops run again on them (server/replay.c), those a record
+ * already holds skipped, and everything is settled and the journal
+ * started afresh.  So a push onto a long list costs its bytes, not the
+ * list's, and the list is written whole only when its state is encoded
+ * anyway (a read of its bytes, the cache letting go of it, a checkpoint).
+ *
+ * Files: PREFIX.NNNNNNNN.seg in the data directory (seglog: a checksum per
+ * record, a torn tail cut at open), prefix "journal".  Record types:
+ * JOURNAL_OP (key = the key; value below).  Only the newest segment is
+ * appended to; journal_restart starts a new one and removes the others.
+ *
+ * Op value (little endian):
+ *     actor u64 | first u64 | ndots u32 | ts_ms u64 | rng u64 |
+ *     argc u32 | argc x (len u32 | bytes)
+ *
+ * Thread-safety: one owner (the engine, on the loop).  Errors: 0 or a
+ * negative dyn_err; seglog's errno in journal_errno().
+ */
+#ifndef DYN_JOURNAL_H
+#define DYN_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "server/buf.h"
+#include "server/util.h"
+
+#define JOURNAL_OP 0x4a
+
+struct journal;
+
+/* One journaled op.  Parsed: argv points into the record's bytes and
+ * into an array journal_op_parse allocates (journal_op_clear frees it). */
+struct journal_op {
+    const uint8_t *key;
+    uint32_t klen;
+    uint64_t actor;
+    uint64_t first;     /* the first dot's counter */
+    uint32_t ndots;
+    uint64_t ts_ms;
+    uint64_t rng;       /* node_random's state before the command ran */
+    uint32_t argc;
+    const struct dyn_arg *argv;
+};
+
+/* Called for each op found at open, in order; non-zero stops the open
+ * (its value is returned). */
+typedef int (*journal_replay_fn)(void *ctx, const struct journal_op *op);
+
+/* Opens dir's journal, runs fn over every whole op in it (corrupt
+ * records are counted and skipped, a torn tail cut), and keeps appending
+ * to its newest segment.  max_value bounds a record's value. */
+int journal_open(const char *dir, uint64_t max_value, journal_replay_fn fn,
+                 void *ctx, struct journal **out, uint64_t *corrupt);
+void journal_close(struct journal *j);
+
+/* Appends an op to the write buffer (op->key, op->argv read). */
+int journal_append(struct journal *j, const struct journal_op *op);
+/* Preallocates room for bytes more (seglog_reserve): DYN_EAGAIN when the
+ * file system is full. */
+int journal_room(struct journal *j, uint64_t bytes);
+int journal_flush(struct journal *j);
+int journal_sync(struct journal *j);
+size_t journal_pending(const struct journal *j);
+int journal_unsynced(const struct journal *j);
+int journal_active_fd(const struct journal *j);
+int journal_errno(const struct journal *j);
+/* Bytes in the journal's files (what a restart would replay). */
+uint64_t journal_bytes(const struct journal *j);
+/* Starts a new segment and removes every older one: the caller made the
+ * store's records of every op in them durable first. */
+int journal_restart(struct journal *j);
+
+/* The record's value of op (into out, appended). */
+void journal_op_encode(const struct journal_op *op, struct dbuf *out);
+/* Parses a record's value; 0 or DYN_EINVAL.  key/klen are set by the
+ * caller. */
+int journal_op_parse(const uint8_t *v, size_t len, struct journal_op *op);
+void journal_op_clear(struct journal_op *op);
+
+#endif
