@@ -116,6 +116,10 @@ static int hash_read(struct client *c, const struct dyn_arg *key,
             client_error(c, ERR_WRONGTYPE);
             return -1;
         }
+        if (rc == DYN_EAGAIN || rc == DYN_EIO) {
+            client_error(c, db_error_text(n, rc));
+            return -1;
+        }
         client_error(c, rc == DYN_ELIMIT ? "ERR stored hash exceeds this "
                                            "node's crdt limits (were they "
                                            "lowered?)"

@@ -530,8 +530,10 @@ static void server_info_dynamo(struct node *n, struct dbuf *b)
     dbuf_printf(b, "tombstones_reaped:%" PRIu64 "\r\n", s->tombstones_reaped);
     dbuf_printf(b, "typed_compactions:%" PRIu64 "\r\n", s->typed_compactions);
     dbuf_printf(b, "typed_writes_deferred:%" PRIu64
-                "\r\ntyped_encodes_deferred:%" PRIu64 "\r\n",
-                s->typed_writes_deferred, s->typed_encodes_deferred);
+                "\r\ntyped_encodes_deferred:%" PRIu64
+                "\r\ntyped_settles_refused:%" PRIu64 "\r\n",
+                s->typed_writes_deferred, s->typed_encodes_deferred,
+                s->typed_settles_refused);
     struct tcache_stats tc = { 0 };
     if (n->tcache)
         tcache_stats(n->tcache, &tc);

@@ -93,6 +93,8 @@ static int list_open_for(struct client *c, const struct dyn_arg *key,
             return rc; /* a list the node keeps is never empty */
         if (rc == DB_WRONGTYPE) {
             client_error(c, ERR_WRONGTYPE);
+        } else if (rc == DYN_EAGAIN || rc == DYN_EIO) {
+            client_error(c, db_error_text(n, rc));
         } else {
             dlog(DLOG_WARNING, "list key of %zu bytes: corrupt state (%d)",
                  key->len, rc);

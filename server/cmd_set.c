@@ -193,6 +193,10 @@ static int set_read(struct client *c, const struct dyn_arg *key,
         client_error(c, ERR_WRONGTYPE);
         return -1;
     }
+    if (rc == DYN_EAGAIN || rc == DYN_EIO) {
+        client_error(c, db_error_text(n, rc));
+        return -1;
+    }
     if (rc == DYN_ELIMIT) {
         client_error(c, "ERR stored set exceeds this node's crdt limits "
                         "(were they lowered?)");

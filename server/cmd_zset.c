@@ -112,6 +112,8 @@ static int zs_load_for(struct client *c, const struct dyn_arg *key,
             return rc;
         if (rc == DB_WRONGTYPE)
             client_error(c, ERR_WRONGTYPE);
+        else if (rc == DYN_EAGAIN || rc == DYN_EIO)
+            client_error(c, db_error_text(c->node, rc));
         else
             zs_corrupt(c, key);
         return -1;

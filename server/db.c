@@ -593,6 +593,16 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
          * holds were accepted: if it cannot be written the engine fails
          * (their replies become its error) and the state is dropped */
         int rc = engine_put_take(n->engine, key, klen, o);
+        if (rc == DYN_EAGAIN && alone && engine_journal_on(n->engine)) {
+            /* a full disk: the writes are in the journal, so the state
+             * stays deferred (the caller reads the last record) and is
+             * written once there is room (db_typed_take_write refuses
+             * writes that cannot join it meanwhile) */
+            (void)store_defer(n->store, key, klen);
+            n->stats.typed_settles_refused++;
+            db_enc_end(n, enc);
+            return NULL;
+        }
         if (rc != 0) {
             engine_fail_deferred(n->engine, rc);
             tcache_drop(n->tcache, key, klen);
@@ -738,6 +748,34 @@ static void *db_lend_for_write(struct tcache *tc, const void *key,
     return p;
 }
 
+/* The command running, when the journal can run it again and key is
+ * its key (dispatch_call's jctx); else NULL. */
+static const struct node_journal_ctx *db_journal_ctx(struct node *n,
+                                                     const void *key,
+                                                     size_t klen)
+{
+    const struct node_journal_ctx *jc = n->jctx;
+    if (!jc || jc->argv[jc->key_at].len != klen ||
+        memcmp(jc->argv[jc->key_at].p, key, klen) != 0)
+        return NULL;
+    return jc;
+}
+
+/* A deferred state's next write, on a node alone on disk with the
+ * journal on, changes the state before it is known whether the write
+ * defers: 1 when it will be able to (the command is journalable for this
+ * key, and its record has room), so that a state in the journal's care
+ * only ever holds journaled writes.  1 in every other case. */
+static int db_journal_may_defer(struct node *n, const void *key,
+                                size_t klen, uint64_t bound)
+{
+    if (store_get_kind(n->store) == STORE_MEMORY || !db_typed_alone(n) ||
+        n->journal_replaying || !engine_journal_on(n->engine))
+        return 1;
+    return db_journal_ctx(n, key, klen) &&
+           engine_room(n->engine, bound + klen + 64) == 0;
+}
+
 int db_typed_take_write(struct node *n, const void *key, size_t klen,
                         int type, void **state, int64_t *expire_ms,
                         uint64_t reserve)
@@ -753,13 +791,18 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
         if (ptype != type)
             return DB_WRONGTYPE; /* the visible value is of ptype */
         if (reserve && db_defer_ok(n) && w->bound <= limit &&
-            reserve <= limit - w->bound) {
+            reserve <= limit - w->bound &&
+            db_journal_may_defer(n, key, klen, w->bound + reserve)) {
             w->reserve = reserve;
             tcache_lend(tc, key, klen, 1);
             *state = p;
             return 1;
         }
         (void)store_get(n->store, key, klen); /* encoded: as below */
+        if (db_deferred(n, key, klen, &ptype, &w))
+            return DYN_EAGAIN; /* its journaled writes could not be
+                                * written (a full disk): nothing joins
+                                * them that the journal does not hold */
     }
     uint64_t slen;
     if (!p && reserve && tc && db_defer_ok(n) && crdt_state_pin(type, NULL, 0) &&
@@ -885,9 +928,8 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
      * on this very key defers (not while the journal is replayed) */
     int journal = disk && alone && !n->journal_replaying &&
                   engine_journal_on(n->engine);
-    const struct node_journal_ctx *jc = n->jctx;
-    if (journal && (!jc || jc->argv[jc->key_at].len != klen ||
-                    memcmp(jc->argv[jc->key_at].p, key, klen) != 0))
+    const struct node_journal_ctx *jc = db_journal_ctx(n, key, klen);
+    if (journal && !jc)
         return 0;
     if (disk && engine_room(n->engine, w->bound + w->reserve + klen + 64))
         return 0;

@@ -844,11 +844,13 @@ static void undo_apply(struct engine *e)
  * whose reply never left is not kept in memory alone for long).  The
  * writes go through engine_put_take, which may commit by itself: the
  * flag keeps that from settling again. */
+static int journal_active(const struct engine *e);
+
 static void settle_deferred(struct engine *e)
 {
     /* with the journal on, a deferred value's writes are in the journal
      * and it is written when it is read, let go of, or at a checkpoint */
-    if (e->settling || e->journal_on || store_deferred_count(e->store) == 0)
+    if (e->settling || journal_active(e) || store_deferred_count(e->store) == 0)
         return;
     e->settling = 1;
     store_settle_deferred(e->store);
@@ -901,10 +903,17 @@ static int commit_impl(struct engine *e)
         e->call_fsync_us += dyn_mono_us() - t0;
         e->st.fsyncs++;
     }
-    if (e->journal_on && journal_bytes(e->jr) > e->journal_max &&
-        engine_journal_checkpoint(e) != 0) {
-        undo_apply(e);
-        return DYN_EIO;
+    if (journal_active(e) && journal_bytes(e->jr) > e->journal_retry) {
+        /* a value that could not be written (a full disk) stays deferred
+         * with its ops in the journal: the next try waits for another
+         * quarter of journal-max-bytes */
+        int rc = engine_journal_checkpoint(e);
+        if (rc == DYN_EAGAIN)
+            e->journal_retry = journal_bytes(e->jr) + e->journal_max / 4;
+        else if (rc != 0) {
+            undo_apply(e);
+            return DYN_EIO;
+        }
     }
     e->committed = e->appended;
     if (e->undo.len)
@@ -1553,7 +1562,7 @@ void engine_close(struct engine *e)
         compact_stop(e);
         /* written below, with the rest; with the journal on, a
          * checkpoint leaves the next start nothing to run again */
-        if (e->log && e->journal_on && !e->failed)
+        if (e->log && journal_active(e) && !e->failed)
             (void)engine_journal_checkpoint(e);
         if (e->log)
             settle_deferred(e);
@@ -1812,6 +1821,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
     /* files: the segments known, and the next one created ahead */
     out->segments = (uint32_t)e->nsegs + (e->log && seglog_has_next(e->log));
     out->journal_bytes = e->jr ? journal_bytes(e->jr) : 0;
+    out->journal_on = journal_active(e);
     out->disk_bytes = 0;
     out->live_bytes = 0;
     for (size_t i = 0; i < e->nsegs; i++) {
@@ -1896,6 +1906,14 @@ int engine_journal_open(struct engine *e, int on, uint64_t max_bytes,
     /* the replayed ops are now deferred values: written, made durable,
      * and the journal that held them started afresh */
     rc = engine_journal_checkpoint(e);
+    if (rc == DYN_EAGAIN) {
+        /* a full disk: the ops stay in the journal, and their values
+         * deferred, until there is room */
+        dlog(DLOG_WARNING, "journal: the disk is full; %u value(s) stay "
+             "in the journal until there is room",
+             store_deferred_count(e->store));
+        rc = 0;
+    }
     if (rc == 0)
         rc = engine_commit(e);
     if (rc != 0) {
@@ -1905,14 +1923,21 @@ int engine_journal_open(struct engine *e, int on, uint64_t max_bytes,
         return rc;
     }
     e->journal_on = on && max_bytes > 0;
-    e->journal_max = max_bytes;
-    e->st.journal_on = e->journal_on;
+    e->journal_max = e->journal_retry = max_bytes;
     return 0;
+}
+
+/* appendfsync always takes the journal's place: each commit fsyncs the
+ * values it settles, and a failed fsync takes its writes back (undo),
+ * which a journaled op could not be */
+static int journal_active(const struct engine *e)
+{
+    return e->journal_on && e->fsync_mode != FSYNC_ALWAYS;
 }
 
 int engine_journal_on(const struct engine *e)
 {
-    return e && e->journal_on;
+    return e && journal_active(e);
 }
 
 int engine_journal_op(struct engine *e, const struct journal_op *op)
@@ -1948,6 +1973,10 @@ int engine_journal_checkpoint(struct engine *e)
     store_settle_deferred(e->store);
     e->settling = was;
     int rc = e->failed ? DYN_EIO : 0;
+    /* a value the full disk refused stays deferred: its ops stay in the
+     * journal, which cannot start afresh yet */
+    if (rc == 0 && store_deferred_count(e->store) > 0)
+        rc = DYN_EAGAIN;
     if (rc == 0 && seglog_sync(e->log) != 0) {
         engine_fail(e, seglog_errno(e->log), "fsync");
         rc = DYN_EIO;
@@ -1959,6 +1988,7 @@ int engine_journal_checkpoint(struct engine *e)
     if (rc == 0) {
         e->st.fsyncs++;
         e->st.journal_checkpoints++;
+        e->journal_retry = e->journal_max;
     }
     e->checkpointing = 0;
     return rc;

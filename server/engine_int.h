@@ -181,7 +181,8 @@ struct engine {
     /* the typed-op journal: ops of deferred typed writes (journal.h) */
     struct journal *jr;     /* NULL until engine_journal_open */
     int journal_on;         /* commits do not settle deferred values */
-    uint64_t journal_max;   /* a commit past it checkpoints */
+    uint64_t journal_max;   /* journal-max-bytes */
+    uint64_t journal_retry; /* a commit past it checkpoints */
     int checkpointing;
 
     struct engine_stats st;

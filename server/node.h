@@ -92,6 +92,8 @@ struct node_stats {
     uint64_t typed_compactions; /* typed values compacted (db.c) */
     uint64_t typed_writes_deferred;  /* typed writes not encoded (db.c) */
     uint64_t typed_encodes_deferred; /* deferred states encoded since */
+    uint64_t typed_settles_refused; /* ... whose record a full disk
+                                      * refused (the journal keeps them) */
     uint64_t total_error_replies;
     uint64_t unexpected_error_replies;
     uint64_t client_output_limit_disconnections;

@@ -847,12 +847,20 @@ uint32_t store_deferred_count(const struct store *s)
 
 void store_settle_deferred(struct store *s)
 {
-    uint32_t i = 0;
-    while (s->dn > 0) {
-        while (!s->dset[i])
-            i = (i + 1) & (s->dcap - 1);
-        (void)entry_object(s, s->dset[i]); /* takes it out of the set */
-    }
+    /* the entries as they are now: one the materializer could not write
+     * (a full disk, with the journal holding its ops) defers itself
+     * again, and is not tried twice */
+    uint32_t n = s->dn, k = 0;
+    if (n == 0)
+        return;
+    struct entry **v = dyn_malloc(n * sizeof(*v));
+    for (uint32_t i = 0; i < s->dcap && k < n; i++)
+        if (s->dset[i])
+            v[k++] = s->dset[i];
+    for (uint32_t i = 0; i < k; i++)
+        if (dset_find(s, v[i]) >= 0)
+            (void)entry_object(s, v[i]); /* takes it out of the set */
+    dyn_free(v);
 }
 
 void store_set_materializer(struct store *s, store_materialize_fn fn,

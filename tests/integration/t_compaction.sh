@@ -236,7 +236,7 @@ assert_eq 0 "$tmps" "no temporary files left behind"
 t0=$SECONDS
 while :; do
     busy=$(info_field "$P" persistence compaction_in_progress)
-    segs=$(find "$DATA" -name '*.seg' | wc -l)
+    segs=$(find "$DATA" -name 'data.*.seg' | wc -l)
     known=$(info_field "$P" persistence disk_segments)
     if [ "${busy:-0}" = 0 ] && [ "$known" = "$segs" ]; then
         break
@@ -246,5 +246,8 @@ while :; do
 done
 if [ -n "$known" ]; then
     assert_eq "$known" "$segs" "every segment file on disk is one the engine counts (no orphans)"
+    # the typed-op journal's (server/journal.h): one, started afresh at
+    # every start
+    assert_eq 1 "$(find "$DATA" -name 'journal.*.seg' | wc -l)" "and one journal segment"
 fi
 finish

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # t_disk_full.sh -- a full disk makes writes fail with a clear error, while
-# reads keep working; once space is freed, writes work again.
+# reads keep working; once space is freed, writes work again.  With
+# DISK_FULL_FSYNC=everysec (t_disk_full_journal.sh) the list's pushes are
+# in the typed-op journal when the disk fills: its record cannot be
+# written, the list stays whole in memory, and a push answers the disk
+# full error until there is room.
 #
 # As root, a 4 MB tmpfs is mounted on a private mktemp directory (skip 77 if
 # that is not permitted) and a 1 MB filler file is put in it.  dynamod runs
@@ -51,13 +55,17 @@ head -c 1048576 /dev/zero >"$MNT/filler" || harness_error "cannot write the fill
 LOAD="$TOP_SRCDIR/tests/integration/crash_load.py"
 DATA=$MNT/data
 VS=4000
-OPTS=(--storage disk --appendfsync always --segment-max-bytes 1mb)
+# appendfsync always by default; t_disk_full_journal.sh runs the same with
+# everysec, where the list's pushes go to the typed-op journal
+FSYNC=${DISK_FULL_FSYNC:-always}
+OPTS=(--storage disk --appendfsync "$FSYNC" --segment-max-bytes 1mb)
 start_dynamod_dir "$DATA" "${OPTS[@]}"
 P=$SRV_PORT
 wait_loaded "$P" 30 || { fail "node never reported loading:0"; finish; }
 
 # A list written before the disk fills (typed writes are deferred and
-# written once per commit: server/db.c "Deferred encoding").
+# written once per commit: server/db.c "Deferred encoding"; with everysec
+# they are journaled, and the list's record is written when there is room).
 for ((i = 0; i < 50; i++)); do cli "$P" RPUSH tl "e$i" >/dev/null; done
 assert_eq 50 "$(cli "$P" LLEN tl)" "a list of 50 elements before the disk fills"
 
@@ -94,6 +102,16 @@ assert_eq PONG "$(cli "$P" PING)" "the node still answers PING"
 r=$(resp1 "$P" RPUSH tl "$(head -c $VS /dev/zero | tr '\0' z)")
 assert_match '^-.*(space|disk|full)' "$r" "a push onto the list fails too, saying why (${r:0:80})"
 assert_eq 50 "$(cli "$P" LLEN tl)" "and the list is as it was"
+if [ "$FSYNC" != always ]; then
+    assert_eq "e0 e48 e49" "$(cli "$P" LRANGE tl 0 0) $(cli "$P" LRANGE tl -2 -1 | tr '\n' ' ' | sed 's/ $//')" \
+        "its journaled pushes are there"
+    j=$(cli "$P" INFO persistence | tr -d '\r' | sed -n 's/^journal_ops://p')
+    [ "${j:-0}" -ge 40 ] && ok "the pushes were journaled ($j ops)" \
+        || fail "expected the list's pushes in the journal, INFO journal_ops ${j:-none}"
+    r=$(cli "$P" INFO dynamo | tr -d '\r' | sed -n 's/^typed_settles_refused://p')
+    [ "${r:-0}" -ge 1 ] && ok "the full disk refused the list's record and it stayed deferred ($r)" \
+        || fail "expected a refused settle, INFO typed_settles_refused ${r:-none}"
+fi
 line=$(grep -iE 'ENOSPC|no space|disk full' "$SRV_LOG" 2>/dev/null | head -n 1)
 [ -n "$line" ] && echo "# log: $line"
 
