@@ -334,6 +334,13 @@ static int db_commit(struct node *n, const void *key, size_t klen,
                      const struct object *cur, struct object_write *ow,
                      struct vclock *local)
 {
+    /* a key whose journaled writes a full disk kept from their record
+     * (db_materialize) is still deferred: cur is the last record without
+     * them, and nothing is built on it until they are written */
+    if (store_is_deferred(n->store, key, klen)) {
+        vclock_free(local);
+        return DYN_EAGAIN;
+    }
     uint32_t pruned = 0;
     uint32_t nsib_before = cur ? object_nsiblings(cur) : 0;
     struct object *o = object_write(cur, ow, &pruned);
@@ -516,10 +523,13 @@ static void db_enc_end(struct node *n, struct dbuf *enc)
 }
 
 /* The cache lets go of key's deferred state: encode it into the store. */
-static void db_flush_key(void *ctx, const void *key, size_t klen)
+static int db_flush_key(void *ctx, const void *key, size_t klen)
 {
     struct node *n = ctx;
     (void)store_get(n->store, key, klen);
+    /* still deferred: a full disk refused its record, and the state
+     * holds journaled writes the store's copy lacks (db_materialize) */
+    return store_is_deferred(n->store, key, klen);
 }
 
 /* The store's materializer: key's deferred state as the object the

@@ -840,6 +840,15 @@ int store_defer(struct store *s, const void *key, size_t klen)
     return 0;
 }
 
+int store_is_deferred(struct store *s, const void *key, size_t klen)
+{
+    uint64_t h;
+    struct entry *e = entry_find(s, key, klen, &h);
+    if (!e)
+        return 0;
+    return s->kind == STORE_MEMORY ? mem_stale(e) : dset_find(s, e) >= 0;
+}
+
 uint32_t store_deferred_count(const struct store *s)
 {
     return s->dn;

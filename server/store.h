@@ -69,6 +69,8 @@ int store_defer(struct store *s, const void *key, size_t klen);
 /* Disk kinds: how many entries are stale; settles them all. */
 uint32_t store_deferred_count(const struct store *s);
 void store_settle_deferred(struct store *s);
+/* 1 when key's entry is deferred (stale), reading nothing. */
+int store_is_deferred(struct store *s, const void *key, size_t klen);
 const struct object *store_peek(struct store *s, const void *key,
                                 size_t klen, int *stale);
 /* Inserts or replaces; takes ownership of obj (the old one is freed). */

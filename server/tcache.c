@@ -182,18 +182,24 @@ static void remove_entry(struct tcache *c, struct tentry *e)
 
 /* Encodes e's pending state into the store (the owner's flush), so that
  * it may go.  An entry still pending after it is an orphan. */
-static void flush_entry(struct tcache *c, struct tentry *e)
+/* 1 when e may go: not pending, or flushed and not needed any more. */
+static int flush_entry(struct tcache *c, struct tentry *e)
 {
     if (e->pending && c->flush)
-        c->flush(c->flush_ctx, e->key, e->klen);
+        return !c->flush(c->flush_ctx, e->key, e->klen);
+    return 1;
 }
 
 void tcache_clear(struct tcache *c)
 {
-    for (struct tentry *e = c->oldest; e; e = e->newer)
-        flush_entry(c, e);
-    while (c->oldest)
-        remove_entry(c, c->oldest);
+    /* a state the owner could not encode and still needs stays */
+    struct tentry *e = c->oldest;
+    while (e) {
+        struct tentry *next = e->newer;
+        if (flush_entry(c, e))
+            remove_entry(c, e);
+        e = next;
+    }
 }
 
 void tcache_free(struct tcache *c)
@@ -214,10 +220,11 @@ void tcache_shrink(struct tcache *c, uint64_t max_bytes)
     while (e && c->st.bytes > max_bytes) {
         struct tentry *next = e->newer;
         if (!e->lent) { /* a borrowed state stays until its command ends */
-            flush_entry(c, e);
-            if (e->state)
-                c->st.evictions++;
-            remove_entry(c, e);
+            if (flush_entry(c, e)) { /* else its owner still needs it */
+                if (e->state)
+                    c->st.evictions++;
+                remove_entry(c, e);
+            }
         }
         e = next;
     }

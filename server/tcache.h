@@ -70,10 +70,12 @@ struct tcache_stats {
 /* free_state(type, state) frees a state the cache drops. */
 typedef void (*tcache_free_fn)(int type, void *state);
 /* flush(ctx, key, klen): encode key's pending state into the store (the
- * owner's; it calls tcache_settle).  pin(type, state, on): the owner's
+ * owner's; it calls tcache_settle); 1 when the owner could not and still
+ * needs the state (it stays, pending), 0 when the state may go (settled,
+ * or the store no longer holds the key).  pin(type, state, on): the owner's
  * crdt_state_pin; the cache pins a state while it is lent or pending,
  * and unpins it before it frees it. */
-typedef void (*tcache_flush_fn)(void *ctx, const void *key, size_t klen);
+typedef int (*tcache_flush_fn)(void *ctx, const void *key, size_t klen);
 typedef void (*tcache_pin_fn)(int type, void *state, int on);
 
 /* The owner's record of a key's deferred writes, kept in its entry. */
@@ -166,7 +168,9 @@ void tcache_issue(struct tcache *c, const void *key, size_t klen,
 int tcache_issued(struct tcache *c, const void *key, size_t klen,
                   uint64_t *prev, uint64_t *last);
 
-/* Drops everything (FLUSHALL); tcache_shrink evicts down to max_bytes. */
+/* Drops everything (FLUSHALL); tcache_shrink evicts down to max_bytes.
+ * Both flush a pending state first (the owner encodes it and calls
+ * tcache_settle); one its owner still needs (the flush says so) stays. */
 void tcache_clear(struct tcache *c);
 void tcache_shrink(struct tcache *c, uint64_t max_bytes);
 

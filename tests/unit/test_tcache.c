@@ -195,7 +195,7 @@ END_TEST
 /* The owner's side: pins counted per state, a flush that "encodes" the
  * key's pending state (settles it) unless told the store holds no such
  * key (an orphan). */
-static int pins, flushes, flush_settles = 1;
+static int pins, flushes, flush_settles = 1, flush_keeps;
 
 static void owner_pin(int type, void *s, int on)
 {
@@ -204,18 +204,19 @@ static void owner_pin(int type, void *s, int on)
     pins += on ? 1 : -1;
 }
 
-static void owner_flush(void *ctx, const void *key, size_t klen)
+static int owner_flush(void *ctx, const void *key, size_t klen)
 {
     struct tcache *c = ctx;
     flushes++;
     if (flush_settles)
         tcache_settle(c, key, klen, ENC_B, sizeof(ENC_B), 100);
+    return flush_keeps;
 }
 
 static struct tcache *owned_cache(void)
 {
     reset_counts();
-    pins = flushes = 0;
+    pins = flushes = flush_keeps = 0;
     flush_settles = 1;
     struct tcache *c = tcache_new(5, state_free);
     tcache_set_owner(c, owner_flush, owner_pin, c);
@@ -295,12 +296,47 @@ START_TEST(a_pending_state_is_flushed_before_it_goes)
     tcache_put(c, "r", 1, 2, state_new(3), ENC_A, sizeof(ENC_A), 100, max);
     tcache_lend(c, "r", 1, 1);
     tcache_end_lends(c);
-    owner_flush(c, "r", 1);
+    (void)owner_flush(c, "r", 1);
     ck_assert(tcache_current(c, "r", 1, 2, ENC_B, sizeof(ENC_B)));
     int *s = tcache_peek(c, "r", 1, &type, &pending, &w);
     ck_assert_int_eq(*s, 3);
     ck_assert_int_eq(pending, 0);
     ck_assert_int_eq(pins, 0);
+    tcache_free(c);
+    ck_assert_int_eq(live, 0);
+}
+END_TEST
+
+/* The owner could not encode a pending state and still needs it (a full
+ * disk refused its record while the journal holds its writes): neither an
+ * eviction nor a clear frees it; once a flush settles it, it goes. */
+START_TEST(a_state_its_owner_still_needs_stays)
+{
+    struct tcache *c = owned_cache();
+    const uint64_t max = 1000;
+    tcache_put(c, "p", 1, 2, state_new(1), ENC_A, sizeof(ENC_A), 100, max);
+    tcache_lend(c, "p", 1, 1);
+    tcache_end_lends(c);
+    flush_settles = 0;
+    flush_keeps = 1;
+    tcache_shrink(c, 0);
+    tcache_clear(c);
+    ck_assert_int_eq(flushes, 2);
+    ck_assert_int_eq(freed, 0);
+    int type, pending;
+    struct tcache_write *w;
+    int *s = tcache_peek(c, "p", 1, &type, &pending, &w);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(*s, 1);
+    ck_assert_int_eq(pending, 1);
+    ck_assert_int_eq(pins, 1);
+    /* room again: the next eviction settles it, and it goes */
+    flush_settles = 1;
+    flush_keeps = 0;
+    tcache_shrink(c, 0);
+    ck_assert_int_eq(freed, 1);
+    ck_assert_int_eq(pins, 0);
+    ck_assert_ptr_null(tcache_peek(c, "p", 1, &type, &pending, &w));
     tcache_free(c);
     ck_assert_int_eq(live, 0);
 }
@@ -393,6 +429,7 @@ static Suite *tcache_suite(void)
     tcase_add_test(tc, issued_dots_outlive_takes_and_go_with_the_entry);
     tcase_add_test(tc, a_lent_state_stays_until_its_command_ends);
     tcase_add_test(tc, a_pending_state_is_flushed_before_it_goes);
+    tcase_add_test(tc, a_state_its_owner_still_needs_stays);
     tcase_add_test(tc, a_lent_state_written_as_it_is_stays_as_the_stores);
     tcase_add_test(tc, a_stamp_answers_until_the_state_changes);
     suite_add_tcase(su, tc);
