@@ -419,6 +419,22 @@ static void set_sadd(struct client *c, int argc, const struct dyn_arg *argv)
         s = crdt_set_new();
     struct set_list l = { 0 };
     set_list_args(&l, argv + 2, argc - 2);
+    /* On a node alone, members that are all there already: nothing
+     * changes, as in Redis (no write, no new version).  In a cluster a
+     * re-add is a write: its new dot wins over a concurrent SREM
+     * elsewhere (add-wins). */
+    if (rc == 1 && db_typed_alone(c->node)) {
+        uint32_t i = 0;
+        while (i < l.n && crdt_set_contains(s, l.p[i], l.len[i]))
+            i++;
+        if (i == l.n) {
+            db_typed_unchanged(c->node, argv[1].p, argv[1].len);
+            reply_int(&c->obuf, 0);
+            set_list_free(&l);
+            crdt_set_free(s);
+            return;
+        }
+    }
     uint32_t added;
     if (set_add_and_store(c, &argv[1], &s, &l, expire, c->obuf.len,
                           &added) == 0)

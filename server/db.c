@@ -881,6 +881,12 @@ int db_typed_borrow(struct node *n, const void *key, size_t klen, int type,
     return 1;
 }
 
+void db_typed_unchanged(struct node *n, const void *key, size_t klen)
+{
+    if (n->tcache)
+        tcache_unchanged(n->tcache, key, klen);
+}
+
 int db_deferred_type(struct node *n, const void *key, size_t klen)
 {
     int type = 0;

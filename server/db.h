@@ -132,6 +132,10 @@ int db_typed_borrow(struct node *n, const void *key, size_t klen, int type,
  * "Deferred encoding": visible, not expiring), or -1 (look the key up):
  * for EXISTS and TYPE, which need no bytes. */
 int db_deferred_type(struct node *n, const void *key, size_t klen);
+/* A state db_typed_take_write lent that the command did not change and
+ * will not write: it stays the key's (else the end drops it, since an op
+ * may have changed it). */
+void db_typed_unchanged(struct node *n, const void *key, size_t klen);
 /* The end of a command: what db_typed_take_write lent goes back. */
 void db_typed_end(struct node *n);
 /* The node's cache of decoded states, made with seed, its deferred

@@ -1719,6 +1719,12 @@ int engine_room(struct engine *e, uint64_t bytes)
         return DYN_EIO;
     if (!seglog_can_reserve(e->log))
         return DYN_EINVAL;
+    /* already there (most calls: a deferred write asks for its key's
+     * record each time): no roll, no reserve, and no timing of either */
+    uint64_t at = seglog_segment_size(e->log, seglog_active(e->log));
+    if ((at == 0 || at + bytes <= e->segmax) &&
+        seglog_reserved_covers(e->log, bytes))
+        return 0;
     call_begin(e);
     int rc = roll_for(e, bytes); /* as engine_append */
     if (rc == 0) {

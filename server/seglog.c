@@ -868,6 +868,12 @@ int seglog_reserve(struct seglog *l, uint64_t bytes)
     return DYN_EIO;
 }
 
+int seglog_reserved_covers(const struct seglog *l, uint64_t bytes)
+{
+    return !l->failed && !l->no_reserve &&
+           l->size + l->wbuf.len + bytes <= l->reserved;
+}
+
 int seglog_can_reserve(const struct seglog *l)
 {
     return !l->no_reserve;

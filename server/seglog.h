@@ -166,6 +166,9 @@ void seglog_segment_path(const struct seglog *l, uint32_t seg,
  * it returns 0 and guarantees nothing (seglog_can_reserve() says so). */
 int seglog_reserve(struct seglog *l, uint64_t bytes);
 int seglog_can_reserve(const struct seglog *l);
+/* 1 when the next bytes appended are already preallocated (a reserve of
+ * them would do nothing). */
+int seglog_reserved_covers(const struct seglog *l, uint64_t bytes);
 /* The active segment's descriptor, for a helper thread to dup() and
  * fdatasync (the seglog keeps ownership). */
 int seglog_active_fd(const struct seglog *l);

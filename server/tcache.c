@@ -316,6 +316,13 @@ void tcache_lend_read(struct tcache *c, const void *key, size_t klen)
     e->lent_read = 1;
 }
 
+void tcache_unchanged(struct tcache *c, const void *key, size_t klen)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    if (e && e->lent && !e->written)
+        e->lent_read = 1; /* the store's copy (or pending) as it was */
+}
+
 void tcache_end_lends(struct tcache *c)
 {
     while (c->lent) {

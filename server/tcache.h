@@ -172,6 +172,9 @@ int tcache_issued(struct tcache *c, const void *key, size_t klen,
  * Both flush a pending state first (the owner encodes it and calls
  * tcache_settle); one its owner still needs (the flush says so) stays. */
 void tcache_clear(struct tcache *c);
+/* key's state, lent to a writer, was not changed: it stays at the end of
+ * the command, as a reader's does. */
+void tcache_unchanged(struct tcache *c, const void *key, size_t klen);
 void tcache_shrink(struct tcache *c, uint64_t max_bytes);
 
 void tcache_stats(const struct tcache *c, struct tcache_stats *out);

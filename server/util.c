@@ -126,7 +126,22 @@ int dyn_str2ll(const char *s, size_t len, long long *out)
 
 int dyn_ll2str(char *dst, long long v)
 {
-    return snprintf(dst, 21, "%lld", v);
+    /* digits from the end (every reply header and integer goes through
+     * here: snprintf was 1.5 % of a SADD's CPU) */
+    char tmp[24];
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v
+                                 : (unsigned long long)v;
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[n++] = '-';
+    for (int i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    dst[n] = '\0';
+    return n;
 }
 
 int dyn_hex_val(int c)

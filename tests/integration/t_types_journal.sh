@@ -13,6 +13,7 @@
 #     the stream, and the values survive kill -9 again;
 #   - nothing comes back that went after its ops were journaled: a list
 #     deleted and made again, a FLUSHALL;
+#   - a SADD of members already there writes nothing (no journal op);
 #   - SPOP draws on chance, so it is not journaled: the members it popped
 #     stay gone after kill -9;
 #   - a journal whose tail is torn or whose middle is damaged: the start
@@ -98,6 +99,18 @@ assert_eq 1 "$(cli $DP DBSIZE)" "after kill -9 the FLUSHALL holds: one key made 
 assert_eq "b20 b19 b18 b17 b16 b15 b14 b13 b12 b11 b10 b9 b8 b7 b6 b5 b4 b3 b2 b1 z" \
     "$(cli $DP LRANGE kept:list 0 -1 | tr '\n' ' ' | sed 's/ $//')" \
     "a list deleted and made again holds only what came after the DEL"
+
+# ---- a SADD that changes nothing writes nothing --------------------------------
+cli $DP SADD noop:set a b c >/dev/null
+cli $DP SADD noop:set d >/dev/null
+j0=$(info_num journal_ops)
+d0=$(info_num typed_writes_deferred)
+assert_eq 0 "$(cli $DP SADD noop:set a b d)" "SADD of members already there answers 0"
+j1=$(info_num journal_ops)
+assert_eq "$j0" "$j1" "and writes nothing on a node alone (no journal op, as Redis adds nothing to its AOF)"
+assert_eq "$d0" "$(info_num typed_writes_deferred)" "no write at all"
+assert_eq 1 "$(cli $DP SADD noop:set a e)" "one new member among them is a write again"
+assert_eq "$((j1 + 1))" "$(info_num journal_ops)" "journaled"
 
 # ---- SPOP is not journaled ---------------------------------------------------
 for i in $(seq 1 40); do echo "SADD pop:set m$i"; done | cli $DP >/dev/null
