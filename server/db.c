@@ -453,6 +453,25 @@ static int db_commit(struct node *n, const void *key, size_t klen,
  * follows its real size well before the limit; the cache charges it its
  * last encoded size scaled by its entries since (crdt_state_entries).
  *
+ * The journal.  Alone on disk with the journal on (journal-max-bytes,
+ * not under appendfsync always: engine_journal_on), a commit no longer
+ * settles the deferred keys: each deferred write appends its command to
+ * the typed-op journal instead (engine_journal_op, before anything
+ * changes; its reply still waits for the commit, engine_promise), and
+ * the key's record is written when its bytes are read, when the cache
+ * lets go of it, or at a checkpoint (engine.c).  Only a command the
+ * journal can run again exactly (server/replay.c: one key, the
+ * command's own, no chance) defers; any other write encodes, which
+ * settles the key first.  Because a write changes a deferred state
+ * before it is known whether it defers, the next write of such a state
+ * is lent it only when it will be journaled (db_journal_may_defer), so
+ * a state in the journal's care holds journaled writes only.  A full
+ * disk that refuses a settled record leaves the key deferred (its
+ * writes are in the journal): db_commit then refuses any write built on
+ * its stale record, and the cache keeps the state (db_flush_key).  At
+ * start replay.c runs the journal again (db_journal_held skips what a
+ * record holds), and the engine checkpoints.
+ *
  * In a cluster a write is deferred only while the coordinator runs it
  * with n->typed_defer_turn set, and the coordinator settles the key
  * before the loop turn ends and replicates the encoding once for the

@@ -251,7 +251,8 @@ uint64_t engine_seq(const struct engine *e);
 uint64_t engine_committed_seq(const struct engine *e);
 /* Deferred typed values (server/db.c, "deferred encoding"; the store
  * holds them until store_settle_deferred, which every commit and the
- * cron call first).  engine_promise: a write whose record will be
+ * cron call first, unless the journal is on: engine_journal_*).
+ * engine_promise: a write whose record (or journaled op) will be
  * written when its key is settled was accepted; it counts in engine_seq
  * like a record, so its reply waits for the commit that writes it.
  * engine_room: preallocates room for a record of bytes before a write
