@@ -1775,6 +1775,14 @@ int engine_batch_end(struct engine *e)
 
 void engine_set_appendfsync(struct engine *e, int mode)
 {
+    /* leaving always turns the journal on: a value deferred under always
+     * holds writes the journal does not, and the next commit would no
+     * longer settle it, so it is settled now (written by this turn's
+     * commit, before those writes' replies) */
+    if (e->storage == STORAGE_DISK && e->journal_on && !journal_active(e) &&
+        mode != FSYNC_ALWAYS) {
+        settle_deferred(e);
+    }
     e->fsync_mode = mode;
 }
 

@@ -79,7 +79,7 @@ static int replay_op(void *ctx, const struct journal_op *op)
     struct node *n = r->n;
     const struct command *cmd =
         command_lookup(n->commands, op->argv[0].p, op->argv[0].len);
-    if (!cmd || !replay_journalable(cmd) || op->first == 0 ||
+    if (!cmd || !replay_journalable(cmd) || op->first == 0 || op->argc < 2 ||
         (cmd->arity > 0 && op->argc != (uint32_t)cmd->arity) ||
         (cmd->arity < 0 && op->argc < (uint32_t)-cmd->arity) ||
         op->argv[1].len != op->klen ||

@@ -16,6 +16,8 @@
 #   - a SADD of members already there writes nothing (no journal op);
 #   - SPOP draws on chance, so it is not journaled: the members it popped
 #     stay gone after kill -9;
+#   - writes under appendfsync always (not journaled) acknowledged in the
+#     turn that switches back to everysec survive kill -9;
 #   - a journal whose tail is torn or whose middle is damaged: the start
 #     cuts the tail, skips and counts the damaged record, and keeps the
 #     rest;
@@ -126,6 +128,26 @@ bad=0
 for m in $popped $one; do case " $left " in *" $m "*) bad=1 ;; esac; done
 assert_eq 0 "$bad" "the members SPOP took ($popped$one) stay gone after kill -9"
 assert_eq 39 "$(cli $DP SCARD pop:set)" "and the rest are there (40 - 6 + 5)"
+
+# ---- appendfsync always, then everysec in the same turn ---------------------------
+# under always a write is not journaled (each commit writes the value);
+# a CONFIG SET back to everysec right behind it, in the same pipeline,
+# taken by the engine at the next record (the SET), must not leave it
+# neither written nor journaled
+cli $DP CONFIG SET appendfsync always >/dev/null
+for i in $(seq 1 10); do echo "RPUSH sw:list a$i"; done | cli $DP >/dev/null
+"$PY" - "$DP" <<'EOF2'
+import sys, redis
+c = redis.Redis(host='127.0.0.1', port=int(sys.argv[1]))
+p = c.pipeline(transaction=False)
+for i in range(11, 31):
+    p.execute_command('RPUSH', 'sw:list', 'a%d' % i)
+p.execute_command('CONFIG', 'SET', 'appendfsync', 'everysec')
+p.execute_command('SET', 'sw:other', 'x')  # the engine takes the new mode
+p.execute()
+EOF2
+crash
+assert_eq 30 "$(cli $DP LLEN sw:list)" "pushes under always acknowledged as the switch to everysec came are there after kill -9"
 
 # ---- a damaged journal ---------------------------------------------------------
 for i in $(seq 1 30); do echo "RPUSH dmg:list v$i"; done | cli $DP >/dev/null
