@@ -857,11 +857,89 @@ static void settle_deferred(struct engine *e)
     e->settling = 0;
 }
 
+/*
+ * The journal's rotation.  Past journal-max-bytes the journal is not
+ * emptied in one go (settling every deferred value at once stalled the
+ * loop for 0.9 s with 1,000 lists deferred): the journal starts a new
+ * segment, the keys deferred at that moment are noted, and each commit
+ * (and the cron) settles the next of them for at most ROT_SLICE_US
+ * before its records are written.  Every op in the older segments
+ * belongs to one of those keys (a key not deferred then had its ops held
+ * by a record already), so once each was settled -- or was gone, or was
+ * settled by a read meanwhile -- and the records are durable, the older
+ * segments go.  Ops made meanwhile are in the new segment.
+ */
+#define ROT_SLICE_US 1000
+
+static void rotate_step(struct engine *e)
+{
+    if (!e->rotating || e->settling || e->checkpointing ||
+        e->rot_off >= e->rot_keys.len || dyn_wall_ms() < e->rot_wait_ms)
+        return;
+    uint64_t t0 = dyn_mono_us();
+    e->settling = 1;
+    while (e->rot_off < e->rot_keys.len && !e->failed) {
+        const uint8_t *p = (const uint8_t *)e->rot_keys.p + e->rot_off;
+        uint32_t kl = wire_load_le32(p);
+        if (store_is_deferred(e->store, p + 4, kl)) {
+            (void)store_get(e->store, p + 4, kl);
+            if (store_is_deferred(e->store, p + 4, kl)) {
+                /* a full disk: the key stays deferred, its ops in the
+                 * journal; tried again in a second */
+                e->rot_wait_ms = dyn_wall_ms() + 1000;
+                break;
+            }
+        }
+        e->rot_off += 4 + kl;
+        if (dyn_mono_us() - t0 >= ROT_SLICE_US)
+            break;
+    }
+    e->settling = 0;
+}
+
+static int rotate_begin(struct engine *e)
+{
+    if (journal_roll(e->jr, &e->rot_seg) != 0) {
+        engine_fail(e, journal_errno(e->jr), "journal write");
+        return DYN_EIO;
+    }
+    dbuf_reset(&e->rot_keys);
+    e->rot_off = 0;
+    (void)store_deferred_keys(e->store, &e->rot_keys);
+    e->rotating = 1;
+    return 0;
+}
+
+/* After a commit's writes: a rotation whose keys are all settled ends
+ * (the records made durable, the older segments removed); a journal past
+ * its bound starts one. */
+static int rotate_finish(struct engine *e)
+{
+    if (e->checkpointing)
+        return 0;
+    if (e->rotating && e->rot_off >= e->rot_keys.len) {
+        if (seglog_sync(e->log) != 0) {
+            engine_fail(e, seglog_errno(e->log), "fsync");
+            return DYN_EIO;
+        }
+        e->st.fsyncs++;
+        journal_drop_before(e->jr, e->rot_seg);
+        e->rotating = 0;
+        dbuf_free(&e->rot_keys);
+        dbuf_init(&e->rot_keys);
+        e->st.journal_checkpoints++;
+    }
+    if (!e->rotating && journal_bytes(e->jr) > e->journal_max)
+        return rotate_begin(e);
+    return 0;
+}
+
 static int commit_impl(struct engine *e)
 {
     if (!e || e->storage != STORAGE_DISK)
         return 0;
     settle_deferred(e);
+    rotate_step(e);
     if (e->failed) {
         undo_apply(e);
         return DYN_EIO;
@@ -903,17 +981,9 @@ static int commit_impl(struct engine *e)
         e->call_fsync_us += dyn_mono_us() - t0;
         e->st.fsyncs++;
     }
-    if (journal_active(e) && journal_bytes(e->jr) > e->journal_retry) {
-        /* a value that could not be written (a full disk) stays deferred
-         * with its ops in the journal: the next try waits for another
-         * quarter of journal-max-bytes */
-        int rc = engine_journal_checkpoint(e);
-        if (rc == DYN_EAGAIN)
-            e->journal_retry = journal_bytes(e->jr) + e->journal_max / 4;
-        else if (rc != 0) {
-            undo_apply(e);
-            return DYN_EIO;
-        }
+    if (journal_active(e) && rotate_finish(e) != 0) {
+        undo_apply(e);
+        return DYN_EIO;
     }
     e->committed = e->appended;
     if (e->undo.len)
@@ -1085,6 +1155,7 @@ static int cron_impl(struct engine *e, uint64_t now_ms, uint64_t budget_us)
         return 0;
     engine_poll(e);
     settle_deferred(e);
+    rotate_step(e); /* its records go with the flush below */
     if (e->failed)
         return 0;
     /* Removals (expiry, reaping) are not committed by themselves. */
@@ -1092,6 +1163,8 @@ static int cron_impl(struct engine *e, uint64_t now_ms, uint64_t budget_us)
         engine_fail(e, seglog_errno(e->log), "write");
         return 0;
     }
+    if (journal_active(e) && rotate_finish(e) != 0)
+        return 0;
     if (e->fsync_mode == FSYNC_EVERYSEC && !e->sync_inflight &&
         e->appended > e->synced && now_ms >= e->last_sync_ms + 1000) {
         /* the journal's file first: the jobs run in order, so the data
@@ -1496,6 +1569,7 @@ int engine_open(const struct engine_opts *o, struct store *s,
     compact_init(&e->cmp);
     dbuf_init(&e->rbuf);
     dbuf_init(&e->undo);
+    dbuf_init(&e->rot_keys);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     if (o->storage != STORAGE_DISK) {
@@ -1611,6 +1685,7 @@ void engine_close(struct engine *e)
     compact_free(&e->cmp);
     dbuf_free(&e->rbuf);
     dbuf_free(&e->undo);
+    dbuf_free(&e->rot_keys);
     dyn_free(e->segs);
     dyn_free(e->dir);
     dyn_free(e);
@@ -1836,6 +1911,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
     out->segments = (uint32_t)e->nsegs + (e->log && seglog_has_next(e->log));
     out->journal_bytes = e->jr ? journal_bytes(e->jr) : 0;
     out->journal_on = journal_active(e);
+    out->journal_rotating = e->rotating;
     out->disk_bytes = 0;
     out->live_bytes = 0;
     for (size_t i = 0; i < e->nsegs; i++) {
@@ -1887,6 +1963,7 @@ void engine_info(const struct engine *e, struct dbuf *b)
     ENGINE_LINE("journal_bytes", s.journal_bytes);
     ENGINE_LINE("journal_ops", s.journal_ops);
     ENGINE_LINE("journal_checkpoints", s.journal_checkpoints);
+    ENGINE_LINE("journal_rotating", s.journal_rotating);
     ENGINE_LINE("journal_replayed_ops", s.journal_replayed);
     ENGINE_LINE("journal_replay_skipped", s.journal_skipped);
     ENGINE_LINE("journal_replay_errors", s.journal_replay_errors);
@@ -1937,7 +2014,7 @@ int engine_journal_open(struct engine *e, int on, uint64_t max_bytes,
         return rc;
     }
     e->journal_on = on && max_bytes > 0;
-    e->journal_max = e->journal_retry = max_bytes;
+    e->journal_max = max_bytes;
     return 0;
 }
 
@@ -2002,7 +2079,9 @@ int engine_journal_checkpoint(struct engine *e)
     if (rc == 0) {
         e->st.fsyncs++;
         e->st.journal_checkpoints++;
-        e->journal_retry = e->journal_max;
+        e->rotating = 0; /* whatever it waited for is written */
+        dbuf_reset(&e->rot_keys);
+        e->rot_off = 0;
     }
     e->checkpointing = 0;
     return rc;

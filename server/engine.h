@@ -211,6 +211,7 @@ struct engine_stats {
     uint64_t journal_bytes;         /* in its files now */
     uint64_t journal_ops;           /* ops appended */
     uint64_t journal_checkpoints;   /* restarts after settling every key */
+    int journal_rotating;           /* a rotation is settling its keys */
     uint64_t journal_replayed;      /* ops run again at startup */
     uint64_t journal_skipped;       /* ... found held by a record */
     uint64_t journal_replay_errors; /* ... that did not run as recorded */

@@ -182,8 +182,15 @@ struct engine {
     struct journal *jr;     /* NULL until engine_journal_open */
     int journal_on;         /* commits do not settle deferred values */
     uint64_t journal_max;   /* journal-max-bytes */
-    uint64_t journal_retry; /* a commit past it checkpoints */
     int checkpointing;
+    /* a rotation (engine.c, "The journal's rotation"): the keys deferred
+     * when it began, settled a slice per commit; then the segments below
+     * rot_seg go */
+    int rotating;
+    uint32_t rot_seg;
+    struct dbuf rot_keys;
+    size_t rot_off;
+    uint64_t rot_wait_ms;   /* a full disk refused a settle: not before */
 
     struct engine_stats st;
 };

@@ -209,15 +209,34 @@ uint64_t journal_bytes(const struct journal *j)
     return j->sealed + seglog_segment_size(j->log, seglog_active(j->log));
 }
 
-int journal_restart(struct journal *j)
+int journal_roll(struct journal *j, uint32_t *seg)
 {
+    uint64_t was = seglog_segment_size(j->log, seglog_active(j->log));
     int rc = seglog_roll_nosync(j->log);
     if (rc != 0)
         return rc;
-    uint32_t active = seglog_active(j->log);
-    for (uint32_t s = j->lo; s < active; s++)
+    j->sealed += was;
+    *seg = seglog_active(j->log);
+    return 0;
+}
+
+void journal_drop_before(struct journal *j, uint32_t seg)
+{
+    for (uint32_t s = j->lo; s < seg && s < seglog_active(j->log); s++) {
+        j->sealed -= DYN_MIN(j->sealed, seglog_segment_size(j->log, s));
         (void)seglog_remove_segment(j->log, s);
-    j->lo = active;
+    }
+    if (seg > j->lo)
+        j->lo = DYN_MIN(seg, seglog_active(j->log));
+}
+
+int journal_restart(struct journal *j)
+{
+    uint32_t seg;
+    int rc = journal_roll(j, &seg);
+    if (rc != 0)
+        return rc;
+    journal_drop_before(j, seg);
     j->sealed = 0;
     return 0;
 }

@@ -78,6 +78,11 @@ uint64_t journal_bytes(const struct journal *j);
 /* Starts a new segment and removes every older one: the caller made the
  * store's records of every op in them durable first. */
 int journal_restart(struct journal *j);
+/* The same in two steps: journal_roll starts a new segment (*seg) and
+ * keeps the older ones; journal_drop_before removes those below seg once
+ * the caller made the records of their ops durable. */
+int journal_roll(struct journal *j, uint32_t *seg);
+void journal_drop_before(struct journal *j, uint32_t seg);
 
 /* The record's value of op (into out, appended). */
 void journal_op_encode(const struct journal_op *op, struct dbuf *out);

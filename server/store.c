@@ -840,6 +840,25 @@ int store_defer(struct store *s, const void *key, size_t klen)
     return 0;
 }
 
+size_t store_deferred_keys(const struct store *s, struct dbuf *out)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < s->dcap; i++) {
+        const struct entry *e = s->dset[i];
+        if (!e)
+            continue;
+        uint8_t l[4];
+        l[0] = (uint8_t)e->klen;
+        l[1] = (uint8_t)(e->klen >> 8);
+        l[2] = (uint8_t)(e->klen >> 16);
+        l[3] = (uint8_t)(e->klen >> 24);
+        dbuf_append(out, l, 4);
+        dbuf_append(out, e->key, e->klen);
+        n++;
+    }
+    return n;
+}
+
 int store_is_deferred(struct store *s, const void *key, size_t klen)
 {
     uint64_t h;

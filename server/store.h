@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cluster/object.h"
+#include "server/buf.h"
 
 struct store;
 
@@ -69,6 +70,9 @@ int store_defer(struct store *s, const void *key, size_t klen);
 /* Disk kinds: how many entries are stale; settles them all. */
 uint32_t store_deferred_count(const struct store *s);
 void store_settle_deferred(struct store *s);
+/* Appends the key of every deferred entry of a disk kind to out (klen
+ * u32 little endian, the key), and returns how many. */
+size_t store_deferred_keys(const struct store *s, struct dbuf *out);
 /* 1 when key's entry is deferred (stale), reading nothing. */
 int store_is_deferred(struct store *s, const void *key, size_t klen);
 const struct object *store_peek(struct store *s, const void *key,

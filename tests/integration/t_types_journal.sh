@@ -11,6 +11,9 @@
 #   - the same with journal-max-bytes 64kb: the journal checkpoints (every
 #     deferred value written, the journal started afresh) many times under
 #     the stream, and the values survive kill -9 again;
+#   - killed (kill -9) while a rotation of a 64 KB journal is settling
+#     its keys under 8 pushing connections, every acknowledged push is
+#     there, in order, and nothing else;
 #   - nothing comes back that went after its ops were journaled: a list
 #     deleted and made again, a FLUSHALL;
 #   - a SADD of members already there writes nothing (no journal op);
@@ -82,6 +85,76 @@ crash --journal-max-bytes 64kb
 out=$(stream 42 0)
 assert_match '^ok ' "$out" "after kill -9 the values are redis-server's ($out)"
 assert_eq 0 "$(info_num journal_replay_errors)" "no op failed to run again"
+
+# ---- kill -9 in the middle of a rotation -----------------------------------
+# 8 connections push numbered values onto 25 lists each, in pipelined
+# batches, each batch's count saved once acknowledged; with a 64 KB
+# journal the node rotates it all along (a new segment, the keys
+# deferred then settled a slice per commit, then the old segments go):
+# killed while a rotation is under way, every acknowledged push is there
+# and nothing else
+crash --journal-max-bytes 64kb
+ST=$WORK/rot-acked.json
+"$PY" - "$DP" "$ST" <<'EOF2' &
+import json, os, sys, threading, time
+import redis
+port, state = int(sys.argv[1]), sys.argv[2]
+acked = [0] * 8
+lock = threading.Lock()
+def worker(t):
+    c = redis.Redis(host='127.0.0.1', port=port, socket_timeout=10)
+    i, end = 0, time.time() + 60
+    while time.time() < end:
+        p = c.pipeline(transaction=False)
+        for j in range(i, i + 50):
+            p.rpush('rot:%d:%d' % (t, j % 25), j)
+        try:
+            p.execute()
+        except Exception:
+            return
+        i += 50
+        with lock:
+            acked[t] = i
+            with open(state + '.tmp', 'w') as f:
+                json.dump(acked, f)
+            os.replace(state + '.tmp', state)
+ts = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+for t in ts: t.start()
+for t in ts: t.join()
+EOF2
+LP=$!
+rot=0
+for ((i = 0; i < 600; i++)); do     # 30 s at most
+    if [ "$(info_num journal_rotating)" = 1 ] && [ "$(info_num journal_checkpoints)" -ge 3 ]; then
+        rot=1
+        break
+    fi
+    sleep 0.05
+done
+assert_eq 1 "$rot" "a rotation is under way under the load (after $(info_num journal_checkpoints) ended)"
+kill -KILL "$DPID"; wait "$DPID" 2>/dev/null; untrack_pid "$DPID"
+wait "$LP"
+restart
+out=$("$PY" - "$DP" "$ST" <<'EOF2'
+import json, sys
+import redis
+port, state = int(sys.argv[1]), sys.argv[2]
+acked = json.load(open(state))
+c = redis.Redis(host='127.0.0.1', port=port)
+bad, total = [], 0
+for t, a in enumerate(acked):
+    total += a
+    for k in range(25):
+        got = [int(x) for x in c.lrange('rot:%d:%d' % (t, k), 0, -1)]
+        want_min = [j for j in range(a) if j % 25 == k]
+        if got[:len(want_min)] != want_min or any(j % 25 != k for j in got) or \
+                got != sorted(got) or len(got) > len(want_min) + 2:
+            bad.append('rot:%d:%d: %d values, %d acknowledged' % (t, k, len(got), len(want_min)))
+print('lost or invented: ' + '; '.join(bad[:5]) if bad else 'ok %d acknowledged pushes' % total)
+EOF2
+)
+assert_match '^ok ' "$out" "after kill -9 during a rotation every acknowledged push is there, in order, and nothing else ($out)"
+assert_eq 0 "$(info_num journal_replay_errors)" "its ops ran again with no error"
 
 # ---- what went does not come back ----------------------------------------
 crash

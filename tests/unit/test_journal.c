@@ -175,6 +175,51 @@ START_TEST(ops_survive_reopen_and_restart_empties)
 }
 END_TEST
 
+/* A rotation's two steps: a roll keeps the older segment (its ops still
+ * come back on open), dropping below the new one removes it. */
+START_TEST(roll_keeps_until_drop)
+{
+    char tmpl[] = "/tmp/journaltestXXXXXX";
+    char *dir = mkdtemp(tmpl);
+    ck_assert_ptr_nonnull(dir);
+    struct dyn_arg argv[] = {{"RPUSH", 5}, {"mylist", 6}};
+    struct journal *j;
+    struct seen s = {0};
+    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, &j, NULL), 0);
+    struct journal_op op = sample(argv, 2);
+    op.first = 1;
+    ck_assert_int_eq(journal_append(j, &op), 0);
+    uint32_t seg = 0;
+    ck_assert_int_eq(journal_roll(j, &seg), 0);
+    uint64_t old = journal_bytes(j);
+    ck_assert_uint_gt(old, 0);
+    op.first = 2;
+    ck_assert_int_eq(journal_append(j, &op), 0);
+    ck_assert_int_eq(journal_flush(j), 0);
+    ck_assert_uint_gt(journal_bytes(j), old);
+    ck_assert_int_eq(count_files(dir), 2);
+    journal_close(j);
+    /* both ops come back while the older segment is there */
+    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, &j, NULL), 0);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_uint_eq(s.first[0], 1);
+    ck_assert_uint_eq(s.first[1], 2);
+    /* reopened, the segment to keep is the newest: drop below it */
+    journal_drop_before(j, seg);
+    ck_assert_int_eq(count_files(dir), 1);
+    ck_assert_uint_eq(journal_bytes(j), old);
+    journal_close(j);
+    s.n = 0;
+    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, &j, NULL), 0);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_uint_eq(s.first[0], 2);
+    journal_close(j);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *journal_suite(void)
 {
     Suite *s = suite_create("journal");
@@ -182,6 +227,7 @@ static Suite *journal_suite(void)
     tcase_add_test(tc, op_round_trips);
     tcase_add_test(tc, hostile_counts_are_refused);
     tcase_add_test(tc, ops_survive_reopen_and_restart_empties);
+    tcase_add_test(tc, roll_keeps_until_drop);
     suite_add_tcase(s, tc);
     return s;
 }
