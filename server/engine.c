@@ -395,6 +395,8 @@ struct job *engine_job_new(struct engine *e, enum job_kind kind, int fd)
     return j;
 }
 
+static void rotate_done(struct engine *e);
+
 static void job_done(struct engine *e, struct job *j)
 {
     e->st.jobs_pending--;
@@ -402,12 +404,19 @@ static void job_done(struct engine *e, struct job *j)
     case JOB_SYNC:
         if (j->periodic)
             e->sync_inflight = 0;
+        if (j->rotation)
+            e->rot_sync_inflight = 0;
         if (j->rc != 0)
             engine_fail(e, j->err, "fsync");
         else {
             e->st.fsyncs++;
             if (j->seq > e->synced)
                 e->synced = j->seq;
+            /* the rotation it was queued for (a checkpoint may have
+             * ended that one, and another begun) */
+            if (j->rotation && e->rotating && e->jr && j->seg == e->rot_seg &&
+                e->rot_off >= e->rot_keys.len)
+                rotate_done(e);
         }
         break;
     case JOB_HINT_WRITE:
@@ -910,6 +919,16 @@ static int rotate_begin(struct engine *e)
     return 0;
 }
 
+/* The rotation's records are durable: the older segments go. */
+static void rotate_done(struct engine *e)
+{
+    journal_drop_before(e->jr, e->rot_seg);
+    e->rotating = 0;
+    dbuf_free(&e->rot_keys);
+    dbuf_init(&e->rot_keys);
+    e->st.journal_checkpoints++;
+}
+
 /* After a commit's writes: a rotation whose keys are all settled ends
  * (the records made durable, the older segments removed); a journal past
  * its bound starts one. */
@@ -917,17 +936,28 @@ static int rotate_finish(struct engine *e)
 {
     if (e->checkpointing)
         return 0;
-    if (e->rotating && e->rot_off >= e->rot_keys.len) {
-        if (seglog_sync(e->log) != 0) {
-            engine_fail(e, seglog_errno(e->log), "fsync");
-            return DYN_EIO;
+    if (e->rotating && e->rot_off >= e->rot_keys.len &&
+        !e->rot_sync_inflight) {
+        /* the records are written (this commit's flush): the helper
+         * thread fdatasyncs them, after every sealed segment's sync
+         * queued before, and the rotation ends when it reports
+         * (rotate_done); without the thread, here */
+        int fd = e->thr_started ? dup(seglog_active_fd(e->log)) : -1;
+        if (fd >= 0) {
+            struct job *j = engine_job_new(e, JOB_SYNC, fd);
+            j->seq = e->appended;
+            j->rotation = 1;
+            j->seg = e->rot_seg;
+            e->rot_sync_inflight = 1;
+            engine_job_submit(e, j);
+        } else {
+            if (seglog_sync(e->log) != 0) {
+                engine_fail(e, seglog_errno(e->log), "fsync");
+                return DYN_EIO;
+            }
+            e->st.fsyncs++;
+            rotate_done(e);
         }
-        e->st.fsyncs++;
-        journal_drop_before(e->jr, e->rot_seg);
-        e->rotating = 0;
-        dbuf_free(&e->rot_keys);
-        dbuf_init(&e->rot_keys);
-        e->st.journal_checkpoints++;
     }
     if (!e->rotating && journal_bytes(e->jr) > e->journal_max)
         return rotate_begin(e);

@@ -56,6 +56,7 @@ struct job {
     int fd;             /* owned by the job; closed by the thread */
     uint64_t seq;       /* JOB_SYNC: records appended when it was queued */
     int periodic;       /* JOB_SYNC: everysec's (else a sealed segment's) */
+    int rotation;       /* JOB_SYNC: ends the journal's rotation */
     int trim;           /* JOB_SYNC: ftruncate to `bytes` first */
     uint32_t seg;
     uint64_t bytes;     /* JOB_COMPACT: the segment's size; SYNC: trim */
@@ -191,6 +192,7 @@ struct engine {
     struct dbuf rot_keys;
     size_t rot_off;
     uint64_t rot_wait_ms;   /* a full disk refused a settle: not before */
+    int rot_sync_inflight;  /* its records' fdatasync, on the thread */
 
     struct engine_stats st;
 };
