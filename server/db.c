@@ -459,7 +459,7 @@ static int db_commit(struct node *n, const void *key, size_t klen,
  * the typed-op journal instead (engine_journal_op, before anything
  * changes; its reply still waits for the commit, engine_promise), and
  * the key's record is written when its bytes are read, when the cache
- * lets go of it, or at a checkpoint (engine.c).  Only a command the
+ * lets go of it, or by a rotation (engine.c).  Only a command the
  * journal can run again exactly (server/replay.c: one key, the
  * command's own, no chance) defers; any other write encodes, which
  * settles the key first.  Because a write changes a deferred state

@@ -210,7 +210,7 @@ struct engine_stats {
     int journal_on;                 /* deferred typed writes journaled */
     uint64_t journal_bytes;         /* in its files now */
     uint64_t journal_ops;           /* ops appended */
-    uint64_t journal_checkpoints;   /* restarts after settling every key */
+    uint64_t journal_checkpoints;   /* restarts and rotations ended */
     int journal_rotating;           /* a rotation is settling its keys */
     uint64_t journal_replayed;      /* ops run again at startup */
     uint64_t journal_skipped;       /* ... found held by a record */
@@ -285,7 +285,8 @@ void engine_set_compact_ratio(struct engine *e, int ratio_pm);
  * checkpoints: settles every deferred value, makes the records durable
  * and starts the journal afresh.  on: from then on, deferred typed
  * writes are journaled (engine_journal_op) and commits no longer settle
- * them; max_bytes: past it a commit checkpoints.  Memory storage: 0,
+ * them; max_bytes: past it the journal rotates (engine.c, "The
+ * journal's rotation").  Memory storage: 0,
  * nothing opened.  engine_journal_op: appends a deferred write's op,
  * after preallocating room for it (anything but 0: write it encoded
  * instead); its reply waits for the commit (engine_promise).

@@ -5,10 +5,11 @@
  * A thin layer over seglog: the records are checksummed, a torn tail is
  * cut at open, a corrupt record is skipped (counted; its op is lost, as a
  * corrupt data record's value is).  The segments are never compacted:
- * the engine restarts the journal (a new segment, the old ones removed)
- * once every op in it is held by a durable data record, so the journal
- * only ever holds the ops since the last checkpoint.  `lo` is the oldest
- * segment that may still exist, so that a restart removes them all.
+ * the engine starts a new segment and removes the older ones once every
+ * op in them is held by a durable data record (at start and shutdown at
+ * once, journal_restart; under load in two steps, journal_roll and
+ * journal_drop_before).  `lo` is the oldest segment that may still
+ * exist, so that a restart removes them all.
  *
  * Thread-safety: one owner.  Errors: 0 or a negative dyn_err.
  */

@@ -11,12 +11,13 @@
  * already holds skipped, and everything is settled and the journal
  * started afresh.  So a push onto a long list costs its bytes, not the
  * list's, and the list is written whole only when its state is encoded
- * anyway (a read of its bytes, the cache letting go of it, a checkpoint).
+ * anyway (a read of its bytes, the cache letting go of it, a rotation).
  *
  * Files: PREFIX.NNNNNNNN.seg in the data directory (seglog: a checksum per
  * record, a torn tail cut at open), prefix "journal".  Record types:
  * JOURNAL_OP (key = the key; value below).  Only the newest segment is
- * appended to; journal_restart starts a new one and removes the others.
+ * appended to; journal_restart starts a new one and removes the others,
+ * journal_roll and journal_drop_before do it in two steps (a rotation).
  *
  * Op value (little endian):
  *     actor u64 | first u64 | ndots u32 | ts_ms u64 | rng u64 |
