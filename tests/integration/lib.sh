@@ -242,6 +242,20 @@ start_dynamod() {
     exit 1
 }
 
+# restart_dynamod PORT [--opt value ...]: dynamod again on PORT and the
+# dir start_dynamod gave it (its data kept), after the last one exited or
+# was killed; SRV_PID is the new process.
+restart_dynamod() {
+    local port=$1
+    shift
+    SRV_LOG="$WORK/dynamod-$port.log"
+    "$DYNAMOD" --port "$port" --bind 127.0.0.1 --dir "$WORK/dynamod-$port" \
+        --logfile "$SRV_LOG" "$@" >>"$WORK/dynamod-$port.stdout.log" 2>&1 &
+    SRV_PID=$!
+    track_pid "$SRV_PID"
+    _wait_up "$SRV_PID" "$port" || { fail "dynamod did not restart on $port"; finish; }
+}
+
 # start_redis [--opt value ...]
 start_redis() {
     need_cmd redis-server

@@ -37,15 +37,10 @@ RP=$SRV_PORT
 start_dynamod --storage disk --appendfsync everysec --segment-max-bytes 1mb
 DP=$SRV_PORT
 DPID=$SRV_PID
-DDIR="$WORK/dynamod-$DP"
 info_num() { cli $DP INFO | tr -d '\r' | sed -n "s/^$1://p"; }
 restart() { # restart [args...]: the same port and dir
-    "$DYNAMOD" --port "$DP" --bind 127.0.0.1 --dir "$DDIR" --storage disk \
-        --segment-max-bytes 1mb \
-        --logfile "$WORK/dynamod-$DP.log" "$@" >>"$WORK/dynamod-$DP.stdout.log" 2>&1 &
-    DPID=$!
-    track_pid "$DPID"
-    _wait_up "$DPID" "$DP" || { fail "dynamod did not restart"; finish; }
+    restart_dynamod "$DP" --storage disk --segment-max-bytes 1mb "$@"
+    DPID=$SRV_PID
 }
 
 # ---- the stream against redis-server ------------------------------------

@@ -129,14 +129,23 @@ def norm(x):
     return repr(x) if isinstance(x, Exception) else x
 
 done = 0
-while done < nops:
-    batch = [op() for _ in range(rnd.randrange(1, 60))]
-    a, b = run(r, batch), run(d, batch)
-    for c, x, y in zip(batch, a, b):
-        if norm(x) != norm(y):
-            print('differ at op %d: %r: redis %r, dynamod %r' % (done, c, x, y))
-            sys.exit(1)
-        done += 1
+
+def drive(gen, n):
+    """Runs n ops or more from gen in pipelined batches on both servers;
+    exits at the first reply that differs."""
+    global done
+    ran = 0
+    while ran < n:
+        batch = [gen() for _ in range(rnd.randrange(1, 60))]
+        a, b = run(r, batch), run(d, batch)
+        for c, x, y in zip(batch, a, b):
+            if norm(x) != norm(y):
+                print('differ at op %d: %r: redis %r, dynamod %r' % (done, c, x, y))
+                sys.exit(1)
+            done += 1
+            ran += 1
+
+drive(op, nops)
 
 def whole(c):
     out = {}
@@ -160,16 +169,7 @@ def tail_op():
             return c
 
 if not final:
-    tail = 0
-    while tail < 400:
-        batch = [tail_op() for _ in range(rnd.randrange(1, 60))]
-        a, b = run(r, batch), run(d, batch)
-        for c, x, y in zip(batch, a, b):
-            if norm(x) != norm(y):
-                print('differ at op %d: %r: redis %r, dynamod %r' % (done, c, x, y))
-                sys.exit(1)
-            done += 1
-            tail += 1
+    drive(tail_op, 400)
 
 if final and whole(r) != whole(d):
     print('the values differ at the end')

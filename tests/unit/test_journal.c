@@ -124,11 +124,25 @@ static int count_files(const char *dir)
     return n;
 }
 
-START_TEST(ops_survive_reopen_and_restart_empties)
+static char *tmp_dir(void)
 {
     char tmpl[] = "/tmp/journaltestXXXXXX";
-    char *dir = mkdtemp(tmpl);
-    ck_assert_ptr_nonnull(dir);
+    char *d = mkdtemp(tmpl);
+    ck_assert_ptr_nonnull(d);
+    return dyn_strdup(d);
+}
+
+static void rm_dir(char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    dyn_free(dir);
+}
+
+START_TEST(ops_survive_reopen_and_restart_empties)
+{
+    char *dir = tmp_dir();
     struct dyn_arg argv[] = {{"LPUSH", 5}, {"mylist", 6}};
     struct journal *j;
     struct seen s = {0};
@@ -169,9 +183,7 @@ START_TEST(ops_survive_reopen_and_restart_empties)
     ck_assert_int_eq(s.n, 1);
     ck_assert_uint_eq(s.first[0], 7);
     journal_close(j);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    rm_dir(dir);
 }
 END_TEST
 
@@ -179,9 +191,7 @@ END_TEST
  * come back on open), dropping below the new one removes it. */
 START_TEST(roll_keeps_until_drop)
 {
-    char tmpl[] = "/tmp/journaltestXXXXXX";
-    char *dir = mkdtemp(tmpl);
-    ck_assert_ptr_nonnull(dir);
+    char *dir = tmp_dir();
     struct dyn_arg argv[] = {{"RPUSH", 5}, {"mylist", 6}};
     struct journal *j;
     struct seen s = {0};
@@ -214,9 +224,7 @@ START_TEST(roll_keeps_until_drop)
     ck_assert_int_eq(s.n, 1);
     ck_assert_uint_eq(s.first[0], 2);
     journal_close(j);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    rm_dir(dir);
 }
 END_TEST
 
