@@ -2080,8 +2080,10 @@ int engine_journal_op(struct engine *e, const struct journal_op *op)
 }
 
 /* Every deferred value written, the records made durable (fdatasync, on
- * the loop: once per journal-max-bytes of ops), then the journal started
- * afresh: nothing in it is needed any more. */
+ * the loop: at start and shutdown only; under load the journal rotates),
+ * then the journal started afresh: nothing in it is needed any more.
+ * DYN_EAGAIN: a full disk kept a value deferred, and the journal as it
+ * is. */
 int engine_journal_checkpoint(struct engine *e)
 {
     if (!e || e->storage != STORAGE_DISK || !e->jr || e->checkpointing)

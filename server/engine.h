@@ -290,7 +290,7 @@ void engine_set_compact_ratio(struct engine *e, int ratio_pm);
  * nothing opened.  engine_journal_op: appends a deferred write's op,
  * after preallocating room for it (anything but 0: write it encoded
  * instead); its reply waits for the commit (engine_promise).
- * engine_journal_checkpoint: as at open (FLUSHALL, tests). */
+ * engine_journal_checkpoint: as at open (engine_close does it too). */
 struct journal_op;
 typedef int (*engine_journal_fn)(void *ctx, const struct journal_op *op);
 int engine_journal_open(struct engine *e, int on, uint64_t max_bytes,
