@@ -8,9 +8,10 @@
 #     replies; after kill -9 and a restart, dynamod's values are still
 #     redis-server's, and INFO shows the journal's ops run again with no
 #     error;
-#   - the same with journal-max-bytes 64kb: the journal checkpoints (every
-#     deferred value written, the journal started afresh) many times under
-#     the stream, and the values survive kill -9 again;
+#   - the same with journal-max-bytes 64kb: the journal rotates (a new
+#     segment, the values deferred then written, the old segments
+#     removed) several times under the stream, and the values survive
+#     kill -9 again;
 #   - killed (kill -9) while a rotation of a 64 KB journal is settling
 #     its keys under 8 pushing connections, every acknowledged push is
 #     there, in order, and nothing else;
@@ -66,14 +67,14 @@ r=$(info_num journal_replayed_ops)
 assert_eq 0 "$(info_num journal_replay_errors)" "every op ran again as it had run"
 assert_eq 0 "$(info_num journal_bytes)" "the start checkpointed: the journal is empty"
 
-# ---- checkpoints under the stream ------------------------------------------
+# ---- rotations under the stream ------------------------------------------
 crash --journal-max-bytes 64kb
 c0=$(info_num journal_checkpoints)
 out=$(stream 42 8000 wide nofinal)
 assert_match '^ok ' "$out" "journal-max-bytes 64kb: the same replies and values ($out)"
 c1=$(info_num journal_checkpoints)
-[ "$((c1 - c0))" -ge 5 ] && ok "the journal checkpointed $((c1 - c0)) times under the stream" \
-    || fail "expected checkpoints with a 64 KB journal, INFO journal_checkpoints $c0 -> $c1"
+[ "$((c1 - c0))" -ge 3 ] && ok "the journal rotated $((c1 - c0)) times under the stream" \
+    || fail "expected rotations with a 64 KB journal, INFO journal_checkpoints $c0 -> $c1"
 jb=$(info_num journal_bytes)
 [ "${jb:-0}" -le 1048576 ] && ok "the journal stays small ($jb bytes)" \
     || fail "the journal holds $jb bytes with journal-max-bytes 64kb"
