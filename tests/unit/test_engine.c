@@ -633,7 +633,14 @@ START_TEST(flush_all_survives_reopen_and_removes_old_segments)
     ck_assert_int_gt(count_files(d.dir, ".seg", NULL), 2);
     ck_assert_int_eq(engine_flush_all(d.e), 0);
     ck_assert_uint_eq(store_count(d.s), 0);
-    ck_assert_int_eq(count_files(d.dir, ".seg", NULL), 1);
+    /* the helper thread may be creating the next segment ahead meanwhile
+     * (counted at once, this failed now and then under ASan): once every
+     * job has reported, the files are the engine's, at most the active
+     * segment and the one made ahead */
+    settle(&d);
+    int files = count_files(d.dir, ".seg", NULL);
+    ck_assert_int_eq(files, (int)stats(&d).segments);
+    ck_assert_int_le(files, 2);
     put(&d, "new", "life");
     db_close(&d);
     db_open(&d);
