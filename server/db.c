@@ -545,15 +545,15 @@ static void db_enc_end(struct node *n, struct dbuf *enc)
 static int db_flush_key(void *ctx, const void *key, size_t klen)
 {
     struct node *n = ctx;
-    (void)store_get(n->store, key, klen);
     /* still deferred: a full disk refused its record, and the state
      * holds journaled writes the store's copy lacks (db_materialize) */
-    return store_is_deferred(n->store, key, klen);
+    return store_settle(n->store, key, klen);
 }
 
 /* The store's materializer: key's deferred state as the object the
  * writes that changed it would have stored (see the essay). */
 static int db_defer_base(const struct object *cur, int type);
+static int db_journaling(struct node *n);
 static uint64_t db_memory_stamp(const struct object *o);
 static uint64_t db_stamp_of(struct node *n, const void *key, size_t klen);
 static void seen_of_type(const struct object *cur, int type,
@@ -622,7 +622,7 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
          * holds were accepted: if it cannot be written the engine fails
          * (their replies become its error) and the state is dropped */
         int rc = engine_put_take(n->engine, key, klen, o);
-        if (rc == DYN_EAGAIN && alone && engine_journal_on(n->engine)) {
+        if (rc == DYN_EAGAIN && db_journaling(n)) {
             /* a full disk: the writes are in the journal, so the state
              * stays deferred (the caller reads the last record) and is
              * written once there is room (db_typed_take_write refuses
@@ -777,6 +777,14 @@ static void *db_lend_for_write(struct tcache *tc, const void *key,
     return p;
 }
 
+/* 1 when this node's deferred typed writes go to the typed-op journal:
+ * alone, on disk, the engine's journal on, not while it is replayed. */
+static int db_journaling(struct node *n)
+{
+    return store_get_kind(n->store) != STORE_MEMORY && db_typed_alone(n) &&
+           !n->journal_replaying && engine_journal_on(n->engine);
+}
+
 /* The command running, when the journal can run it again and key is
  * its key (dispatch_call's jctx); else NULL. */
 static const struct node_journal_ctx *db_journal_ctx(struct node *n,
@@ -798,8 +806,7 @@ static const struct node_journal_ctx *db_journal_ctx(struct node *n,
 static int db_journal_may_defer(struct node *n, const void *key,
                                 size_t klen, uint64_t bound)
 {
-    if (store_get_kind(n->store) == STORE_MEMORY || !db_typed_alone(n) ||
-        n->journal_replaying || !engine_journal_on(n->engine))
+    if (!db_journaling(n))
         return 1;
     return db_journal_ctx(n, key, klen) &&
            engine_room(n->engine, bound + klen + 64) == 0;
@@ -827,8 +834,7 @@ int db_typed_take_write(struct node *n, const void *key, size_t klen,
             *state = p;
             return 1;
         }
-        (void)store_get(n->store, key, klen); /* encoded: as below */
-        if (db_deferred(n, key, klen, &ptype, &w))
+        if (store_settle(n->store, key, klen)) /* encoded: as below */
             return DYN_EAGAIN; /* its journaled writes could not be
                                 * written (a full disk): nothing joins
                                 * them that the journal does not hold */
@@ -961,8 +967,7 @@ static int db_typed_defer(struct node *n, const void *key, size_t klen,
     /* alone on disk with the journal on, the write's op is journaled:
      * only a command the journal can run again (dispatch_call's jctx)
      * on this very key defers (not while the journal is replayed) */
-    int journal = disk && alone && !n->journal_replaying &&
-                  engine_journal_on(n->engine);
+    int journal = db_journaling(n);
     const struct node_journal_ctx *jc = db_journal_ctx(n, key, klen);
     if (journal && !jc)
         return 0;

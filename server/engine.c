@@ -396,6 +396,7 @@ struct job *engine_job_new(struct engine *e, enum job_kind kind, int fd)
 }
 
 static void rotate_done(struct engine *e);
+static int journal_active(const struct engine *e);
 
 static void job_done(struct engine *e, struct job *j)
 {
@@ -697,21 +698,28 @@ static void engine_ahead(struct engine *e)
     }
 }
 
-/* Appends one record and its hint entry (engine_int.h). */
+/* 1 when a record of bytes fits the active segment (an empty one takes
+ * any record). */
+static int fits_active(const struct engine *e, uint64_t bytes)
+{
+    uint64_t at = seglog_segment_size(e->log, seglog_active(e->log));
+    return at == 0 || at + bytes <= e->segmax;
+}
+
 /* A record of bytes that would not fit the active segment starts the
  * next one: rolled here, with the sealed segment's sync and hint
  * (seglog_reserve would roll by itself, without them).  0 or
  * engine_roll's error. */
 static int roll_for(struct engine *e, uint64_t bytes)
 {
-    uint64_t at = seglog_segment_size(e->log, seglog_active(e->log));
-    if (at == 0 || at + bytes <= e->segmax)
+    if (fits_active(e, bytes))
         return 0;
     int rc = engine_roll(e);
     engine_note_active(e);
     return rc;
 }
 
+/* Appends one record and its hint entry (engine_int.h). */
 int engine_append(struct engine *e, uint8_t type, const void *key,
                   uint32_t klen, const void *val, uint32_t vlen,
                   unsigned flags, uint64_t *loc)
@@ -853,12 +861,10 @@ static void undo_apply(struct engine *e)
  * whose reply never left is not kept in memory alone for long).  The
  * writes go through engine_put_take, which may commit by itself: the
  * flag keeps that from settling again. */
-static int journal_active(const struct engine *e);
-
 static void settle_deferred(struct engine *e)
 {
     /* with the journal on, a deferred value's writes are in the journal
-     * and it is written when it is read, let go of, or at a checkpoint */
+     * and it is written when it is read, let go of, or by a rotation */
     if (e->settling || journal_active(e) || store_deferred_count(e->store) == 0)
         return;
     e->settling = 1;
@@ -890,14 +896,11 @@ static void rotate_step(struct engine *e)
     while (e->rot_off < e->rot_keys.len && !e->failed) {
         const uint8_t *p = (const uint8_t *)e->rot_keys.p + e->rot_off;
         uint32_t kl = wire_load_le32(p);
-        if (store_is_deferred(e->store, p + 4, kl)) {
-            (void)store_get(e->store, p + 4, kl);
-            if (store_is_deferred(e->store, p + 4, kl)) {
-                /* a full disk: the key stays deferred, its ops in the
-                 * journal; tried again in a second */
-                e->rot_wait_ms = dyn_wall_ms() + 1000;
-                break;
-            }
+        if (store_settle(e->store, p + 4, kl)) {
+            /* a full disk: the key stays deferred, its ops in the
+             * journal; tried again in a second */
+            e->rot_wait_ms = dyn_wall_ms() + 1000;
+            break;
         }
         e->rot_off += 4 + kl;
         if (dyn_mono_us() - t0 >= ROT_SLICE_US)
@@ -912,20 +915,25 @@ static int rotate_begin(struct engine *e)
         engine_fail(e, journal_errno(e->jr), "journal write");
         return DYN_EIO;
     }
-    dbuf_reset(&e->rot_keys);
-    e->rot_off = 0;
-    (void)store_deferred_keys(e->store, &e->rot_keys);
+    store_deferred_keys(e->store, &e->rot_keys);
     e->rotating = 1;
     return 0;
+}
+
+/* No rotation under way (the keys' list let go of). */
+static void rotate_clear(struct engine *e)
+{
+    e->rotating = 0;
+    e->rot_off = 0;
+    dbuf_free(&e->rot_keys);
+    dbuf_init(&e->rot_keys);
 }
 
 /* The rotation's records are durable: the older segments go. */
 static void rotate_done(struct engine *e)
 {
     journal_drop_before(e->jr, e->rot_seg);
-    e->rotating = 0;
-    dbuf_free(&e->rot_keys);
-    dbuf_init(&e->rot_keys);
+    rotate_clear(e);
     e->st.journal_checkpoints++;
 }
 
@@ -1826,9 +1834,7 @@ int engine_room(struct engine *e, uint64_t bytes)
         return DYN_EINVAL;
     /* already there (most calls: a deferred write asks for its key's
      * record each time): no roll, no reserve, and no timing of either */
-    uint64_t at = seglog_segment_size(e->log, seglog_active(e->log));
-    if ((at == 0 || at + bytes <= e->segmax) &&
-        seglog_reserved_covers(e->log, bytes))
+    if (fits_active(e, bytes) && seglog_reserved_covers(e->log, bytes))
         return 0;
     call_begin(e);
     int rc = roll_for(e, bytes); /* as engine_append */
@@ -2111,9 +2117,7 @@ int engine_journal_checkpoint(struct engine *e)
     if (rc == 0) {
         e->st.fsyncs++;
         e->st.journal_checkpoints++;
-        e->rotating = 0; /* whatever it waited for is written */
-        dbuf_reset(&e->rot_keys);
-        e->rot_off = 0;
+        rotate_clear(e); /* whatever it waited for is written */
     }
     e->checkpointing = 0;
     return rc;

@@ -113,6 +113,7 @@
 #include <string.h>
 #include "server/store.h"
 #include "server/util.h"
+#include "server/wire.h"
 #include "cluster/merkle.h"
 
 struct entry {
@@ -840,32 +841,39 @@ int store_defer(struct store *s, const void *key, size_t klen)
     return 0;
 }
 
-size_t store_deferred_keys(const struct store *s, struct dbuf *out)
+void store_deferred_keys(const struct store *s, struct dbuf *out)
 {
-    size_t n = 0;
     for (uint32_t i = 0; i < s->dcap; i++) {
         const struct entry *e = s->dset[i];
         if (!e)
             continue;
         uint8_t l[4];
-        l[0] = (uint8_t)e->klen;
-        l[1] = (uint8_t)(e->klen >> 8);
-        l[2] = (uint8_t)(e->klen >> 16);
-        l[3] = (uint8_t)(e->klen >> 24);
+        wire_store_le32(l, e->klen);
         dbuf_append(out, l, 4);
         dbuf_append(out, e->key, e->klen);
-        n++;
     }
-    return n;
+}
+
+static int entry_deferred(const struct store *s, const struct entry *e)
+{
+    return s->kind == STORE_MEMORY ? mem_stale(e) : dset_find(s, e) >= 0;
 }
 
 int store_is_deferred(struct store *s, const void *key, size_t klen)
 {
     uint64_t h;
     struct entry *e = entry_find(s, key, klen, &h);
-    if (!e)
+    return e && entry_deferred(s, e);
+}
+
+int store_settle(struct store *s, const void *key, size_t klen)
+{
+    uint64_t h;
+    struct entry *e = entry_find(s, key, klen, &h);
+    if (!e || !entry_deferred(s, e))
         return 0;
-    return s->kind == STORE_MEMORY ? mem_stale(e) : dset_find(s, e) >= 0;
+    (void)entry_object(s, e);
+    return entry_deferred(s, e);
 }
 
 uint32_t store_deferred_count(const struct store *s)

@@ -71,10 +71,14 @@ int store_defer(struct store *s, const void *key, size_t klen);
 uint32_t store_deferred_count(const struct store *s);
 void store_settle_deferred(struct store *s);
 /* Appends the key of every deferred entry of a disk kind to out (klen
- * u32 little endian, the key), and returns how many. */
-size_t store_deferred_keys(const struct store *s, struct dbuf *out);
+ * u32 little endian, the key). */
+void store_deferred_keys(const struct store *s, struct dbuf *out);
 /* 1 when key's entry is deferred (stale), reading nothing. */
 int store_is_deferred(struct store *s, const void *key, size_t klen);
+/* Settles key's entry when it is deferred (the materializer writes it),
+ * reading nothing otherwise: 1 when it is still deferred afterwards (the
+ * materializer could not write it), else 0. */
+int store_settle(struct store *s, const void *key, size_t klen);
 const struct object *store_peek(struct store *s, const void *key,
                                 size_t klen, int *stale);
 /* Inserts or replaces; takes ownership of obj (the old one is freed). */

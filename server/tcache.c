@@ -181,8 +181,8 @@ static void remove_entry(struct tcache *c, struct tentry *e)
 }
 
 /* Encodes e's pending state into the store (the owner's flush), so that
- * it may go.  An entry still pending after it is an orphan. */
-/* 1 when e may go: not pending, or flushed and not needed any more. */
+ * it may go: 1 when it may (not pending, or flushed and not needed any
+ * more: settled, or an orphan the store no longer holds). */
 static int flush_entry(struct tcache *c, struct tentry *e)
 {
     if (e->pending && c->flush)
