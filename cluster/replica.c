@@ -540,7 +540,7 @@ static const char *dput_one(struct cluster *cl, const struct dyn_arg *k,
     }
     /* The coordinator made this object from exactly our copy: it is its
      * successor, so it is stored as it is, with no merge to build. */
-    if (db_store_take(n, k->p, k->len, o) < 0)
+    if (db_store_edit(n, k->p, k->len, o, d->p, d->len) < 0)
         return "ERR R.MDPUT: the replica could not store the object";
     cl->replica_puts++;
     cl->replica_deltas++;

@@ -201,6 +201,8 @@ static const struct opt options[] = {
      F_RUNTIME, NULL, 0, 0},
     BOOL("value-cache", value_cache, 0, 0),
     MEM("journal-max-bytes", journal_max_bytes, 16 * MB, 0, GB, 0),
+    MEM("journal-held-max-bytes", journal_held_max_bytes, 64 * MB, 0,
+        64 * GB, 0),
     /* cluster */
     STR("cluster-node", cluster_nodes, "", F_MULTI | F_APPEND | F_MEMBER),
     INT("cluster-port", cluster_port, 0, 0, 65535, 0),

@@ -85,6 +85,9 @@ struct config {
     int value_cache;            /* no: values stay on disk (Bitcask) */
     long long journal_max_bytes; /* 16mb: the typed-op journal checkpoints
                                   * past it; 0: no journal (server/journal.h) */
+    long long journal_held_max_bytes; /* 64mb: versions held newer than
+                                       * their records (the journal's
+                                       * edits, server/engine.c) */
     /* cluster */
     char *cluster_nodes;        /* "NAME HOST:PORT[@PEERPORT]" lines joined
                                  * by '\n'; empty = a node alone */

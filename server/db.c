@@ -723,11 +723,16 @@ static uint64_t db_memory_stamp(const struct object *o)
 
 /* The name of key's copy in the store for the cache's stamps
  * (tcache_stamp): on disk its record's location (records are never
- * rewritten in place), in memory db_memory_stamp.  0 when the key is
- * absent or its object is stale (deferred). */
+ * rewritten in place) or, for a version held newer than its record
+ * (store_hold), db_memory_stamp of it; in memory db_memory_stamp.  0
+ * when the key is absent or its object is stale (deferred). */
 static uint64_t db_stamp_of(struct node *n, const void *key, size_t klen)
 {
     if (store_get_kind(n->store) != STORE_MEMORY) {
+        const struct object *h = store_held(n->store, key, klen, NULL, NULL,
+                                            NULL);
+        if (h)
+            return db_memory_stamp(h);
         uint64_t loc;
         return store_get_loc(n->store, key, klen, &loc, NULL) ? loc : 0;
     }
@@ -1402,6 +1407,18 @@ void db_compact_typed(struct node *n, uint32_t part)
     dbuf_free(&out);
     dyn_free(ks.k);
     dyn_free(ks.len);
+}
+
+int db_store_edit(struct node *n, const void *key, size_t klen,
+                  struct object *obj, const void *delta, size_t dlen)
+{
+    if (n->engine) {
+        engine_set_appendfsync(n->engine, n->cfg.appendfsync);
+        int rc = engine_put_edit(n->engine, key, klen, obj, delta, dlen);
+        return rc == DYN_ELIMIT ? DYN_ERANGE : rc;
+    }
+    store_put_take(n->store, key, klen, obj);
+    return 0;
 }
 
 int db_store_take(struct node *n, const void *key, size_t klen,

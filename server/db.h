@@ -189,6 +189,11 @@ int db_write(struct node *n, const void *key, size_t klen,
  * db_error_text words it). */
 int db_store_take(struct node *n, const void *key, size_t klen,
                   struct object *obj);
+/* db_store_take of the object an edit (cluster/delta.h) made from key's
+ * copy: on disk the engine may journal the edit instead of the object
+ * (engine_put_edit). */
+int db_store_edit(struct node *n, const void *key, size_t klen,
+                  struct object *obj, const void *delta, size_t dlen);
 
 /* Merges an object received from another node (a replica write, read
  * repair, a hint, a streamed partition) into the local copy by the

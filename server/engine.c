@@ -70,6 +70,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "cluster/delta.h"
 #include "server/config.h"
 #include "server/journal.h"
 #include "server/log.h"
@@ -397,6 +398,10 @@ struct job *engine_job_new(struct engine *e, enum job_kind kind, int fd)
 
 static void rotate_done(struct engine *e);
 static int journal_active(const struct engine *e);
+static int edits_active(const struct engine *e);
+static int put_take_impl(struct engine *e, const void *key, size_t klen,
+                         struct object *obj, const void *delta, size_t dlen,
+                         int whole);
 
 static void job_done(struct engine *e, struct job *j)
 {
@@ -794,6 +799,7 @@ int engine_append(struct engine *e, uint8_t type, const void *key,
 }
 
 #define UNDO_HDR 13
+#define UNDO_HOLD 2 /* had_old's place: an edit's entry (undo_note_hold) */
 
 static void undo_note(struct engine *e, const void *key, uint32_t klen,
                       int had_old, uint64_t old)
@@ -806,8 +812,34 @@ static void undo_note(struct engine *e, const void *key, uint32_t klen,
     dbuf_append(&e->undo, key, klen);
 }
 
+/* A held version replaced (prev, owned by the entry until the commit; NULL
+ * when the key's version was its record): a failed commit puts it back. */
+static void undo_note_hold(struct engine *e, const void *key, uint32_t klen,
+                           struct object *prev)
+{
+    uint8_t h[UNDO_HDR];
+    wire_store_le32(h, klen);
+    h[4] = UNDO_HOLD;
+    wire_store_le64(h + 5, (uint64_t)(uintptr_t)prev);
+    dbuf_append(&e->undo, h, UNDO_HDR);
+    dbuf_append(&e->undo, key, klen);
+    e->undo_holds++;
+}
+
+static struct object *undo_prev(const uint8_t *h)
+{
+    return (struct object *)(uintptr_t)wire_load_le64(h + 5);
+}
+
 static void undo_clear(struct engine *e)
 {
+    for (size_t off = 0; e->undo_holds && off + UNDO_HDR <= e->undo.len;) {
+        const uint8_t *h = (const uint8_t *)e->undo.p + off;
+        if (h[4] == UNDO_HOLD)
+            object_free(undo_prev(h));
+        off += UNDO_HDR + wire_load_le32(h);
+    }
+    e->undo_holds = 0;
     dbuf_reset(&e->undo);
     dbuf_shrink(&e->undo, 64 * 1024);
 }
@@ -837,6 +869,17 @@ static void undo_apply(struct engine *e)
         uint32_t klen = wire_load_le32(h);
         uint64_t old = wire_load_le64(h + 5), cur;
         const uint8_t *key = h + UNDO_HDR;
+        if (h[4] == UNDO_HOLD) {
+            struct object *prev = undo_prev(h);
+            wire_store_le64((uint8_t *)h + 5, 0); /* (undo_clear) */
+            if (prev) {
+                (void)store_hold(e->store, key, klen, prev, 0, 0, NULL);
+                continue;
+            }
+            /* the version before the edit was the record */
+            if (!store_get_loc(e->store, key, klen, &old, NULL))
+                continue;
+        }
         struct object *o = h[4] ? engine_load(e, old, key, klen) : NULL;
         if (o) {
             uint64_t flags = store_object_flags(o);
@@ -853,6 +896,52 @@ static void undo_apply(struct engine *e)
              "taken back from memory", n);
     dyn_free(offs);
     undo_clear(e);
+}
+
+/* key's held version written as a record (ending its hold): 0 (also
+ * when it is not held), or the write's error (DYN_EAGAIN: the disk is
+ * full, it stays held). */
+static int held_write(struct engine *e, const void *key, size_t klen)
+{
+    const struct object *o = store_held(e->store, key, klen, NULL, NULL,
+                                        NULL);
+    if (!o)
+        return 0;
+    return put_take_impl(e, key, klen, object_dup(o), NULL, 0, 1);
+}
+
+/* Every key of keys (store_held_keys' format) written whole, until the
+ * held bytes are at most until (0: all): 0, or the first error. */
+static int held_write_keys(struct engine *e, const struct dbuf *keys,
+                           size_t until)
+{
+    for (size_t off = 0; off + 4 <= keys->len;) {
+        const uint8_t *p = (const uint8_t *)keys->p + off;
+        uint32_t kl = wire_load_le32(p);
+        if (until && store_held_bytes(e->store) <= until)
+            return 0;
+        int rc = held_write(e, p + 4, kl);
+        if (rc != 0)
+            return rc;
+        off += 4 + kl;
+    }
+    return 0;
+}
+
+/* The held versions past hold_max bytes of memory: written whole down to
+ * three quarters of it (before a commit's records are flushed). */
+static void held_trim(struct engine *e)
+{
+    if (e->settling || e->checkpointing || e->failed ||
+        store_held_bytes(e->store) <= e->hold_max)
+        return;
+    struct dbuf keys;
+    dbuf_init(&keys);
+    store_held_keys(e->store, &keys);
+    e->settling = 1;
+    (void)held_write_keys(e, &keys, e->hold_max / 4 * 3);
+    e->settling = 0;
+    dbuf_free(&keys);
 }
 
 /* The store's deferred typed values (store_defer) written as records:
@@ -896,9 +985,12 @@ static void rotate_step(struct engine *e)
     while (e->rot_off < e->rot_keys.len && !e->failed) {
         const uint8_t *p = (const uint8_t *)e->rot_keys.p + e->rot_off;
         uint32_t kl = wire_load_le32(p);
-        if (store_settle(e->store, p + 4, kl)) {
-            /* a full disk: the key stays deferred, its ops in the
-             * journal; tried again in a second */
+        uint32_t hseg = 0;
+        if (store_settle(e->store, p + 4, kl) ||
+            (store_held(e->store, p + 4, kl, &hseg, NULL, NULL) &&
+             hseg < e->rot_seg && held_write(e, p + 4, kl) != 0)) {
+            /* a full disk: the key stays deferred (or held), its ops
+             * (or edits) in the journal; tried again in a second */
             e->rot_wait_ms = dyn_wall_ms() + 1000;
             break;
         }
@@ -916,6 +1008,7 @@ static int rotate_begin(struct engine *e)
         return DYN_EIO;
     }
     store_deferred_keys(e->store, &e->rot_keys);
+    store_held_keys(e->store, &e->rot_keys);
     e->rotating = 1;
     return 0;
 }
@@ -978,6 +1071,7 @@ static int commit_impl(struct engine *e)
         return 0;
     settle_deferred(e);
     rotate_step(e);
+    held_trim(e);
     if (e->failed) {
         undo_apply(e);
         return DYN_EIO;
@@ -1019,7 +1113,7 @@ static int commit_impl(struct engine *e)
         e->call_fsync_us += dyn_mono_us() - t0;
         e->st.fsyncs++;
     }
-    if (journal_active(e) && rotate_finish(e) != 0) {
+    if ((journal_active(e) || edits_active(e)) && rotate_finish(e) != 0) {
         undo_apply(e);
         return DYN_EIO;
     }
@@ -1029,8 +1123,99 @@ static int commit_impl(struct engine *e)
     return 0;
 }
 
+/*
+ * Edits in the journal.  With the journal open (journal-max-bytes > 0,
+ * appendfsync not always), a write that changes a large object whose
+ * version before it is in memory (held, cached, or the record a scratch
+ * object holds: the write just read it) appends to the journal the edit
+ * that turns that version into the new one (cluster/delta.h's bytes,
+ * naming both by digest) instead of a record of the whole object, and
+ * the store holds the new version (store_hold) while the key's entry
+ * still points at its older record.  The next write edits the held
+ * version.  A push onto a list of a million elements on a replica thus
+ * costs the push's bytes on disk, not the list's.
+ *
+ * A chain of edits ends in a record of the whole version (held_write)
+ * when it reaches EDIT_CHAIN_MAX edits, when the journal rotates past
+ * the segment it began in (a chain never spans segments: the rotation
+ * drops segments whole), when the held versions pass hold_max bytes of
+ * memory, and at a checkpoint (start, shutdown).  So a start applies at
+ * most EDIT_CHAIN_MAX edits to any key, each a copy of the object: the
+ * count, not the edits' bytes, is what a start pays for.
+ *
+ * Replay (engine_journal_open, in the journal's order, with the typed
+ * ops): an edit whose base digest is the key's version's is applied and
+ * checked against its target digest; any other is skipped (a record
+ * written after it holds it, or the key went).  Every stored version of
+ * a key descends from the one before by a write on this node, so the
+ * versions a key's edits name form one line, and the digests find the
+ * place where the records left off.
+ *
+ * Why not for everything: a small object's record costs about what its
+ * edit costs, and an edit needs the version before it in memory.
+ */
+#define EDIT_MIN_OBJ 4096
+#define EDIT_CHAIN_MAX 100
+
+static int edits_active(const struct engine *e)
+{
+    return e->edits_on && e->hold_max > 0 && e->jr &&
+           e->fsync_mode != FSYNC_ALWAYS;
+}
+
+/* Journals obj (not taken) as an edit of key's version in memory and
+ * holds it: 0, or non-zero when it must be written whole instead (no
+ * version in memory, the chain is full, the edit is not small; DYN_EIO
+ * when the journal failed).  delta: the edit when the caller has it
+ * (its base the key's version, its target obj), or NULL. */
+static int put_edit(struct engine *e, const void *key, size_t klen,
+                    struct object *obj, const void *delta, size_t dlen)
+{
+    const struct object *base = store_current(e->store, key, klen);
+    if (!base)
+        return DYN_ENOTFOUND;
+    uint32_t seg = journal_segment(e->jr), hseg = seg, hn = 0;
+    size_t osz = object_size(obj);
+    if (store_held(e->store, key, klen, &hseg, &hn, NULL) &&
+        (hseg != seg || hn >= EDIT_CHAIN_MAX))
+        return DYN_ELIMIT;
+    uint64_t bd, td;
+    if (delta) {
+        if (delta_digests(delta, dlen, &bd, &td) != 0 ||
+            bd != object_digest(base) || td != object_digest(obj))
+            return DYN_EINVAL;
+    } else {
+        dbuf_reset(&e->ebuf);
+        if (delta_make(object_bytes(base), object_size(base),
+                       object_digest(base), object_bytes(obj), osz,
+                       object_digest(obj), osz / 4, &e->ebuf) != 0)
+            return DYN_ELIMIT;
+        delta = e->ebuf.p;
+        dlen = e->ebuf.len;
+    }
+    if (dlen > osz / 4)
+        return DYN_ELIMIT;
+    int rc = journal_room(e->jr, SEGLOG_HEADER + SEGLOG_TRAILER + klen + dlen);
+    if (rc != 0)
+        return rc;
+    if (journal_append_delta(e->jr, key, klen, delta, dlen) != 0) {
+        engine_fail(e, journal_errno(e->jr), "journal write");
+        return DYN_EIO;
+    }
+    struct object *prev = NULL;
+    (void)store_hold(e->store, key, klen, obj, seg, dlen, &prev);
+    undo_note_hold(e, key, (uint32_t)klen, prev);
+    e->appended++; /* its reply waits for the commit that writes it */
+    e->st.journal_edits++;
+    e->st.journal_edit_bytes += SEGLOG_HEADER + SEGLOG_TRAILER + klen + dlen;
+    e->st.journal_edit_object_bytes +=
+        SEGLOG_HEADER + SEGLOG_TRAILER + klen + osz;
+    return 0;
+}
+
 static int put_take_impl(struct engine *e, const void *key, size_t klen,
-                         struct object *obj)
+                         struct object *obj, const void *delta, size_t dlen,
+                         int whole)
 {
     if (e->storage != STORAGE_DISK) {
         store_put_take(e->store, key, klen, obj);
@@ -1047,12 +1232,22 @@ static int put_take_impl(struct engine *e, const void *key, size_t klen,
         object_free(obj);
         return DYN_ELIMIT;
     }
+    if (!whole && osz >= EDIT_MIN_OBJ && edits_active(e) && !e->failed) {
+        int rc = put_edit(e, key, klen, obj, delta, dlen);
+        if (rc == DYN_EIO)
+            object_free(obj);
+        if (rc == 0 && !e->group_commit)
+            return engine_commit(e);
+        if (rc == 0 || rc == DYN_EIO)
+            return rc;
+    }
     int rc = engine_append(e, ENGINE_REC_PUT, key, (uint32_t)klen,
                            object_bytes(obj), (uint32_t)osz, flags, &loc);
     if (rc != 0) {
         object_free(obj);
         return rc;
     }
+    e->st.write_bytes += SEGLOG_HEADER + SEGLOG_TRAILER + klen + osz;
     int had = store_put_loc(e->store, key, klen, loc, flags,
                             object_digest(obj), e->value_cache ? obj : NULL,
                             &old);
@@ -1607,6 +1802,7 @@ int engine_open(const struct engine_opts *o, struct store *s,
     compact_init(&e->cmp);
     dbuf_init(&e->rbuf);
     dbuf_init(&e->undo);
+    dbuf_init(&e->ebuf);
     dbuf_init(&e->rot_keys);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
@@ -1674,7 +1870,8 @@ void engine_close(struct engine *e)
         compact_stop(e);
         /* written below, with the rest; with the journal on, a
          * checkpoint leaves the next start nothing to run again */
-        if (e->log && journal_active(e) && !e->failed)
+        if (e->log && (journal_active(e) || store_held_count(e->store)) &&
+            !e->failed)
             (void)engine_journal_checkpoint(e);
         if (e->log)
             settle_deferred(e);
@@ -1723,6 +1920,7 @@ void engine_close(struct engine *e)
     compact_free(&e->cmp);
     dbuf_free(&e->rbuf);
     dbuf_free(&e->undo);
+    dbuf_free(&e->ebuf);
     dbuf_free(&e->rot_keys);
     dyn_free(e->segs);
     dyn_free(e->dir);
@@ -1760,9 +1958,20 @@ int engine_put_take(struct engine *e, const void *key, size_t klen,
                     struct object *obj)
 {
     if (e->storage != STORAGE_DISK)
-        return put_take_impl(e, key, klen, obj);
+        return put_take_impl(e, key, klen, obj, NULL, 0, 0);
     call_begin(e);
-    int rc = put_take_impl(e, key, klen, obj);
+    int rc = put_take_impl(e, key, klen, obj, NULL, 0, 0);
+    call_end(e, "write");
+    return rc;
+}
+
+int engine_put_edit(struct engine *e, const void *key, size_t klen,
+                    struct object *obj, const void *delta, size_t dlen)
+{
+    if (e->storage != STORAGE_DISK)
+        return put_take_impl(e, key, klen, obj, NULL, 0, 0);
+    call_begin(e);
+    int rc = put_take_impl(e, key, klen, obj, delta, dlen, 0);
     call_end(e, "write");
     return rc;
 }
@@ -1948,6 +2157,9 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
     out->journal_bytes = e->jr ? journal_bytes(e->jr) : 0;
     out->journal_on = journal_active(e);
     out->journal_rotating = e->rotating;
+    out->journal_edits_on = edits_active(e);
+    out->held_keys = store_held_count(e->store);
+    out->held_bytes = store_held_bytes(e->store);
     out->disk_bytes = 0;
     out->live_bytes = 0;
     for (size_t i = 0; i < e->nsegs; i++) {
@@ -1977,6 +2189,7 @@ void engine_info(const struct engine *e, struct dbuf *b)
     ENGINE_LINE("disk_segments", s.segments);
     ENGINE_LINE("disk_bytes", s.disk_bytes);
     ENGINE_LINE("disk_live_bytes", s.live_bytes);
+    ENGINE_LINE("disk_write_bytes", s.write_bytes);
     ENGINE_LINE("compactions", s.compactions);
     ENGINE_LINE("compaction_in_progress", s.compacting);
     ENGINE_LINE("compaction_records_moved", s.compact_records_moved);
@@ -2004,21 +2217,63 @@ void engine_info(const struct engine *e, struct dbuf *b)
     ENGINE_LINE("journal_replay_skipped", s.journal_skipped);
     ENGINE_LINE("journal_replay_errors", s.journal_replay_errors);
     ENGINE_LINE("journal_corrupt_records", s.journal_corrupt);
+    dbuf_printf(b, "journal_edits_enabled:%s\r\n",
+                s.journal_edits_on ? "yes" : "no");
+    ENGINE_LINE("journal_edits", s.journal_edits);
+    ENGINE_LINE("journal_edit_bytes", s.journal_edit_bytes);
+    ENGINE_LINE("journal_edit_object_bytes", s.journal_edit_object_bytes);
+    ENGINE_LINE("journal_edits_replayed", s.journal_edits_replayed);
+    ENGINE_LINE("journal_edits_skipped", s.journal_edits_skipped);
+    ENGINE_LINE("journal_edit_errors", s.journal_edit_errors);
+    ENGINE_LINE("journal_held_keys", s.held_keys);
+    ENGINE_LINE("journal_held_bytes", s.held_bytes);
 #undef ENGINE_LINE
 }
 
 /* ---- the typed-op journal (journal.h) ------------------------------------ */
 
+/* An edit found in the journal at open (see "Edits in the journal"). */
+static int replay_edit(void *ctx, const uint8_t *key, size_t klen,
+                       const uint8_t *delta, size_t dlen)
+{
+    struct engine *e = ctx;
+    uint64_t bd, td;
+    const struct object *cur = store_get(e->store, key, klen);
+    if (!cur || delta_digests(delta, dlen, &bd, &td) != 0 ||
+        object_digest(cur) != bd) {
+        e->st.journal_edits_skipped++;
+        return 0;
+    }
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    struct object_limits lim = e->lim;
+    lim.typed_trusted = 1; /* this node's bytes, checked by digest */
+    struct object *o = NULL;
+    if (delta_patch(object_bytes(cur), object_size(cur), delta, dlen,
+                    ENGINE_MAX_VALUE, &bytes, &len) != 0 ||
+        object_from_bytes(bytes, len, &lim, &o) != 0 ||
+        object_digest(o) != td) {
+        object_free(o);
+        e->st.journal_edit_errors++;
+    } else {
+        (void)store_hold(e->store, key, klen, o, 0, 0, NULL);
+        e->st.journal_edits_replayed++;
+    }
+    dyn_free(bytes);
+    return 0;
+}
+
 int engine_journal_open(struct engine *e, int on, uint64_t max_bytes,
-                        uint64_t max_value, engine_journal_fn fn, void *ctx,
-                        struct dbuf *err)
+                        uint64_t max_value, uint64_t hold_max,
+                        engine_journal_fn fn, void *ctx, struct dbuf *err)
 {
     if (!e || e->storage != STORAGE_DISK)
         return 0;
     dyn_assert(e->jr == NULL);
     uint64_t corrupt = 0;
     struct journal *jr = NULL;
-    int rc = journal_open(e->dir, max_value, fn, ctx, &jr, &corrupt);
+    int rc = journal_open(e->dir, max_value, fn, ctx, replay_edit, e, &jr,
+                          &corrupt);
     e->st.journal_corrupt = corrupt;
     if (rc != 0) {
         dbuf_reset(err);
@@ -2050,7 +2305,9 @@ int engine_journal_open(struct engine *e, int on, uint64_t max_bytes,
         return rc;
     }
     e->journal_on = on && max_bytes > 0;
+    e->edits_on = max_bytes > 0;
     e->journal_max = max_bytes;
+    e->hold_max = hold_max;
     return 0;
 }
 
@@ -2100,11 +2357,19 @@ int engine_journal_checkpoint(struct engine *e)
     int was = e->settling;
     e->settling = 1;
     store_settle_deferred(e->store);
+    if (store_held_count(e->store)) {
+        struct dbuf keys;
+        dbuf_init(&keys);
+        store_held_keys(e->store, &keys);
+        (void)held_write_keys(e, &keys, 0);
+        dbuf_free(&keys);
+    }
     e->settling = was;
     int rc = e->failed ? DYN_EIO : 0;
-    /* a value the full disk refused stays deferred: its ops stay in the
-     * journal, which cannot start afresh yet */
-    if (rc == 0 && store_deferred_count(e->store) > 0)
+    /* a value the full disk refused stays deferred (or held): its ops
+     * (edits) stay in the journal, which cannot start afresh yet */
+    if (rc == 0 && (store_deferred_count(e->store) > 0 ||
+                    store_held_count(e->store) > 0))
         rc = DYN_EAGAIN;
     if (rc == 0 && seglog_sync(e->log) != 0) {
         engine_fail(e, seglog_errno(e->log), "fsync");

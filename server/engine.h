@@ -184,6 +184,8 @@ struct engine_stats {
     uint32_t segments;
     uint64_t disk_bytes;
     uint64_t live_bytes;
+    uint64_t write_bytes;           /* records of writes appended (not
+                                     * compaction's copies) */
     /* compaction */
     uint64_t compactions;           /* segments compacted and removed */
     uint64_t compact_records_moved;
@@ -216,6 +218,16 @@ struct engine_stats {
     uint64_t journal_skipped;       /* ... found held by a record */
     uint64_t journal_replay_errors; /* ... that did not run as recorded */
     uint64_t journal_corrupt;       /* records skipped at open */
+    int journal_edits_on;           /* large writes journaled as edits */
+    uint64_t journal_edits;         /* edits appended */
+    uint64_t journal_edit_bytes;    /* ... their bytes */
+    uint64_t journal_edit_object_bytes; /* ... the records they stood
+                                         * for */
+    uint64_t journal_edits_replayed;
+    uint64_t journal_edits_skipped; /* ... found held by a record */
+    uint64_t journal_edit_errors;   /* ... that did not give their target */
+    uint32_t held_keys;             /* versions newer than their records */
+    uint64_t held_bytes;
 };
 
 /* Opens the engine over an EMPTY store (whose kind it sets) and loads it
@@ -232,6 +244,12 @@ void engine_close(struct engine *e);
  * this very write failed, it was taken back from the store too). */
 int engine_put_take(struct engine *e, const void *key, size_t klen,
                     struct object *obj);
+/* engine_put_take for a caller that holds the edit (cluster/delta.h)
+ * from key's version to obj (a replica given one): with the journal's
+ * edits on (engine.c, "Edits in the journal") it is journaled as it is,
+ * else obj is written whole. */
+int engine_put_edit(struct engine *e, const void *key, size_t klen,
+                    struct object *obj, const void *delta, size_t dlen);
 /* Physical removal (expiry, reaping).  0, DYN_ENOTFOUND, or an error
  * (nothing changed).  Never fsyncs by itself. */
 int engine_remove(struct engine *e, const void *key, size_t klen);
@@ -294,8 +312,8 @@ void engine_set_compact_ratio(struct engine *e, int ratio_pm);
 struct journal_op;
 typedef int (*engine_journal_fn)(void *ctx, const struct journal_op *op);
 int engine_journal_open(struct engine *e, int on, uint64_t max_bytes,
-                        uint64_t max_value, engine_journal_fn fn, void *ctx,
-                        struct dbuf *err);
+                        uint64_t max_value, uint64_t hold_max,
+                        engine_journal_fn fn, void *ctx, struct dbuf *err);
 int engine_journal_on(const struct engine *e);
 int engine_journal_op(struct engine *e, const struct journal_op *op);
 int engine_journal_checkpoint(struct engine *e);

@@ -182,6 +182,10 @@ struct engine {
     /* the typed-op journal: ops of deferred typed writes (journal.h) */
     struct journal *jr;     /* NULL until engine_journal_open */
     int journal_on;         /* commits do not settle deferred values */
+    int edits_on;           /* large writes journaled as edits */
+    uint64_t hold_max;      /* held versions' bytes (store_hold) */
+    struct dbuf ebuf;       /* an edit being made */
+    uint32_t undo_holds;    /* undo entries that own a version */
     uint64_t journal_max;   /* journal-max-bytes */
     int checkpointing;
     /* a rotation (engine.c, "The journal's rotation"): the keys deferred

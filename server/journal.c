@@ -35,6 +35,8 @@ struct journal {
 struct journal_open_ctx {
     journal_replay_fn fn;
     void *ctx;
+    journal_delta_fn dfn;
+    void *dctx;
     uint32_t lo;
     uint64_t corrupt;
 };
@@ -44,6 +46,10 @@ static int journal_scan(void *ctx, const struct seglog_rec *r)
     struct journal_open_ctx *oc = ctx;
     if (r->pos.seg < oc->lo)
         oc->lo = r->pos.seg;
+    if (r->type == JOURNAL_DELTA)
+        return oc->dfn ? oc->dfn(oc->dctx, r->key, r->klen, r->value,
+                                 r->vlen)
+                       : 0;
     struct journal_op op;
     if (r->type != JOURNAL_OP ||
         journal_op_parse(r->value, r->vlen, &op) != 0) {
@@ -58,7 +64,8 @@ static int journal_scan(void *ctx, const struct seglog_rec *r)
 }
 
 int journal_open(const char *dir, uint64_t max_value, journal_replay_fn fn,
-                 void *ctx, struct journal **out, uint64_t *corrupt)
+                 void *ctx, journal_delta_fn dfn, void *dctx,
+                 struct journal **out, uint64_t *corrupt)
 {
     struct seglog_opts so = {
         .dir = dir,
@@ -67,7 +74,8 @@ int journal_open(const char *dir, uint64_t max_value, journal_replay_fn fn,
         .max_key = JOURNAL_MAX_KEY,
         .max_value = max_value,
     };
-    struct journal_open_ctx oc = {.fn = fn, .ctx = ctx, .lo = UINT32_MAX};
+    struct journal_open_ctx oc = {
+        .fn = fn, .ctx = ctx, .dfn = dfn, .dctx = dctx, .lo = UINT32_MAX};
     struct seglog_recovery rec;
     struct journal *j = dyn_calloc(1, sizeof(*j));
     dbuf_init(&j->enc);
@@ -168,6 +176,21 @@ int journal_append(struct journal *j, const struct journal_op *op)
     struct seglog_pos pos;
     return seglog_append(j->log, JOURNAL_OP, op->key, op->klen, j->enc.p,
                          (uint32_t)j->enc.len, &pos);
+}
+
+int journal_append_delta(struct journal *j, const void *key, size_t klen,
+                         const void *delta, size_t dlen)
+{
+    if (dlen > UINT32_MAX)
+        return DYN_ELIMIT;
+    struct seglog_pos pos;
+    return seglog_append(j->log, JOURNAL_DELTA, key, (uint32_t)klen, delta,
+                         (uint32_t)dlen, &pos);
+}
+
+uint32_t journal_segment(const struct journal *j)
+{
+    return seglog_active(j->log);
 }
 
 int journal_room(struct journal *j, uint64_t bytes)

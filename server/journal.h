@@ -35,6 +35,7 @@
 #include "server/util.h"
 
 #define JOURNAL_OP 0x4a
+#define JOURNAL_DELTA 0x4b
 
 struct journal;
 
@@ -56,15 +57,27 @@ struct journal_op {
  * (its value is returned). */
 typedef int (*journal_replay_fn)(void *ctx, const struct journal_op *op);
 
-/* Opens dir's journal, runs fn over every whole op in it (corrupt
- * records are counted and skipped, a torn tail cut), and keeps appending
- * to its newest segment.  max_value bounds a record's value. */
+/* Called for each delta found at open, in order with the ops. */
+typedef int (*journal_delta_fn)(void *ctx, const uint8_t *key, size_t klen,
+                                const uint8_t *delta, size_t dlen);
+
+/* Opens dir's journal, runs fn over every whole op in it and dfn over
+ * every delta (corrupt records are counted and skipped, a torn tail
+ * cut), and keeps appending to its newest segment.  max_value bounds a
+ * record's value. */
 int journal_open(const char *dir, uint64_t max_value, journal_replay_fn fn,
-                 void *ctx, struct journal **out, uint64_t *corrupt);
+                 void *ctx, journal_delta_fn dfn, void *dctx,
+                 struct journal **out, uint64_t *corrupt);
 void journal_close(struct journal *j);
 
 /* Appends an op to the write buffer (op->key, op->argv read). */
 int journal_append(struct journal *j, const struct journal_op *op);
+/* Appends a delta record: key's stored object changed by the edit
+ * delta (cluster/delta.h's bytes). */
+int journal_append_delta(struct journal *j, const void *key, size_t klen,
+                         const void *delta, size_t dlen);
+/* The number of the segment appended to now. */
+uint32_t journal_segment(const struct journal *j);
 /* Preallocates room for bytes more (seglog_reserve): DYN_EAGAIN when the
  * file system is full. */
 int journal_room(struct journal *j, uint64_t bytes);

@@ -136,9 +136,10 @@ int replay_journal(struct node *n, struct dbuf *err)
         return 0;
     struct replay_run r = {.n = n};
     n->journal_replaying = 1;
-    int rc = engine_journal_open(n->engine, db_typed_alone(n),
-                                 (uint64_t)n->cfg.journal_max_bytes,
-                                 (uint64_t)UINT32_MAX, replay_op, &r, err);
+    int rc = engine_journal_open(
+        n->engine, db_typed_alone(n), (uint64_t)n->cfg.journal_max_bytes,
+        (uint64_t)UINT32_MAX, (uint64_t)n->cfg.journal_held_max_bytes,
+        replay_op, &r, err);
     n->journal_replaying = 0;
     engine_journal_count(n->engine, r.replayed, r.skipped, r.errors);
     if (r.replayed || r.skipped || r.errors)

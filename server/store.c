@@ -162,6 +162,24 @@ struct eindex {
 };
 
 /* Per-partition extras, allocated on first use (see the essay). */
+/* An open-addressing map from entry pointers (linear probing; cap 0 or a
+ * power of two). */
+struct emap_slot {
+    struct entry *e;
+    void *v;
+};
+struct emap {
+    struct emap_slot *t;
+    uint32_t cap, n;
+};
+
+/* A held version (store_hold). */
+struct hold {
+    struct object *obj;
+    uint32_t seg, n;
+    uint64_t bytes;
+};
+
 struct part_ae {
     struct merkle *tree;    /* NULL until asked for */
     uint64_t tomb_gen;      /* s->gen when a tombstone was last stored */
@@ -190,11 +208,12 @@ struct store {
     void *mat_ctx;
     struct object *scratch[2];
     uint64_t scratch_loc[2]; /* the record each scratch object was read from */
-    /* disk kinds: the entries whose value is a deferred typed write (an
-     * open-addressing set of entry pointers, linear probing; dcap 0 or a
-     * power of two) */
-    struct entry **dset;
-    uint32_t dcap, dn;
+    /* disk kinds: the entries whose value is a deferred typed write, and
+     * those whose version is held in memory, newer than their record
+     * (store_hold) */
+    struct emap dset;
+    struct emap held;
+    size_t held_bytes;      /* the held versions' object sizes */
     unsigned scratch_i;
     size_t cached_bytes;
     uint64_t vis_loads;     /* records read to judge visibility */
@@ -490,81 +509,128 @@ static inline int mem_stale(const struct entry *e)
     return ((uintptr_t)e->u.obj & OBJ_STALE) != 0;
 }
 
-/* ---- the deferred entries of the disk kinds ---------------------------- */
+/* ---- entry maps: the deferred and the held entries of the disk kinds --- */
 
-static uint32_t dset_slot(const struct store *s, const struct entry *e)
+static uint32_t emap_slot(const struct emap *m, const struct entry *e)
 {
     uint64_t x = (uint64_t)(uintptr_t)e * 0x9e3779b97f4a7c15ull;
-    return (uint32_t)(x >> 32) & (s->dcap - 1);
+    return (uint32_t)(x >> 32) & (m->cap - 1);
 }
 
-/* e's slot in the set, or -1. */
-static int64_t dset_find(const struct store *s, const struct entry *e)
+/* e's slot in the map, or -1. */
+static int64_t emap_find(const struct emap *m, const struct entry *e)
 {
-    if (s->dn == 0)
+    if (m->n == 0)
         return -1;
-    for (uint32_t i = dset_slot(s, e);; i = (i + 1) & (s->dcap - 1)) {
-        if (s->dset[i] == e)
+    for (uint32_t i = emap_slot(m, e);; i = (i + 1) & (m->cap - 1)) {
+        if (m->t[i].e == e)
             return i;
-        if (!s->dset[i])
+        if (!m->t[i].e)
             return -1;
     }
 }
 
-static void dset_add(struct store *s, struct entry *e)
+/* Maps e to v (e must not be in the map). */
+static void emap_add(struct emap *m, struct entry *e, void *v)
 {
-    if (dset_find(s, e) >= 0)
-        return;
-    if ((uint64_t)(s->dn + 1) * 2 > s->dcap) {
-        uint32_t ocap = s->dcap;
-        struct entry **old = s->dset;
-        s->dcap = ocap ? ocap * 2 : 16;
-        s->dset = dyn_calloc(s->dcap, sizeof(*s->dset));
+    if ((uint64_t)(m->n + 1) * 2 > m->cap) {
+        uint32_t ocap = m->cap;
+        struct emap_slot *old = m->t;
+        m->cap = ocap ? ocap * 2 : 16;
+        m->t = dyn_calloc(m->cap, sizeof(*m->t));
         for (uint32_t i = 0; i < ocap; i++)
-            if (old[i]) {
-                uint32_t j = dset_slot(s, old[i]);
-                while (s->dset[j])
-                    j = (j + 1) & (s->dcap - 1);
-                s->dset[j] = old[i];
+            if (old[i].e) {
+                uint32_t j = emap_slot(m, old[i].e);
+                while (m->t[j].e)
+                    j = (j + 1) & (m->cap - 1);
+                m->t[j] = old[i];
             }
         dyn_free(old);
     }
-    uint32_t j = dset_slot(s, e);
-    while (s->dset[j])
-        j = (j + 1) & (s->dcap - 1);
-    s->dset[j] = e;
-    s->dn++;
+    uint32_t j = emap_slot(m, e);
+    while (m->t[j].e)
+        j = (j + 1) & (m->cap - 1);
+    m->t[j].e = e;
+    m->t[j].v = v;
+    m->n++;
 }
 
-/* Removes e (1) or finds it absent (0); backward-shift deletion keeps
- * every probe chain whole. */
-static int dset_del(struct store *s, struct entry *e)
+/* Removes e (1, and its value in *v when v is not NULL) or finds it
+ * absent (0); backward-shift deletion keeps every probe chain whole. */
+static int emap_del(struct emap *m, struct entry *e, void **v)
 {
-    int64_t f = dset_find(s, e);
+    int64_t f = emap_find(m, e);
     if (f < 0)
         return 0;
-    uint32_t mask = s->dcap - 1, i = (uint32_t)f, j = i;
+    if (v)
+        *v = m->t[f].v;
+    uint32_t mask = m->cap - 1, i = (uint32_t)f, j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (!s->dset[j])
+        if (!m->t[j].e)
             break;
-        uint32_t home = dset_slot(s, s->dset[j]);
+        uint32_t home = emap_slot(m, m->t[j].e);
         /* the entry at j may move into the hole at i unless its home lies
          * cyclically in (i, j] */
         if (((j - home) & mask) >= ((j - i) & mask)) {
-            s->dset[i] = s->dset[j];
+            m->t[i] = m->t[j];
             i = j;
         }
     }
-    s->dset[i] = NULL;
-    s->dn--;
+    m->t[i].e = NULL;
+    m->t[i].v = NULL;
+    m->n--;
     return 1;
+}
+
+/* Appends each mapped entry's key (klen u32 little endian, the key). */
+static void emap_keys(const struct emap *m, struct dbuf *out)
+{
+    for (uint32_t i = 0; i < m->cap; i++) {
+        const struct entry *e = m->t[i].e;
+        if (!e)
+            continue;
+        uint8_t l[4];
+        wire_store_le32(l, e->klen);
+        dbuf_append(out, l, 4);
+        dbuf_append(out, e->key, e->klen);
+    }
+}
+
+static int dset_del(struct store *s, struct entry *e)
+{
+    return s->dset.n && emap_del(&s->dset, e, NULL);
+}
+
+static inline int dset_has(const struct store *s, const struct entry *e)
+{
+    return emap_find(&s->dset, e) >= 0;
+}
+
+/* e's held version, or NULL. */
+static inline struct hold *hold_of(const struct store *s,
+                                   const struct entry *e)
+{
+    int64_t f = s->held.n ? emap_find(&s->held, e) : -1;
+    return f < 0 ? NULL : s->held.t[f].v;
+}
+
+/* Ends e's hold (a new record, a removal): its version is let go of. */
+static void hold_end(struct store *s, struct entry *e)
+{
+    void *v;
+    if (!s->held.n || !emap_del(&s->held, e, &v))
+        return;
+    struct hold *hd = v;
+    s->held_bytes -= object_size(hd->obj);
+    object_free(hd->obj);
+    dyn_free(hd);
 }
 
 static void entry_free(struct store *s, struct entry *e)
 {
-    if (s->dn)
-        (void)dset_del(s, e);
+    (void)dset_del(s, e);
+    hold_end(s, e);
     s->entry_bytes -= store_size_class(s->pre + sizeof(*e) + e->klen);
     if (s->kind == STORE_MEMORY)
         object_free(mem_obj(e));
@@ -636,8 +702,11 @@ static const struct object *entry_object(struct store *s, struct entry *e)
             entry_materialize(s, e);
         return e->u.obj;
     }
-    if (s->dn && dset_del(s, e))
+    if (dset_del(s, e))
         entry_settle(s, e);
+    struct hold *hd = hold_of(s, e);
+    if (hd)
+        return hd->obj;
     if (s->kind == STORE_DISK_CACHE) {
         if (!e->u.obj) {
             e->u.obj = s->load(s->load_ctx, *entry_locp(e), e->key, e->klen);
@@ -766,7 +835,8 @@ void store_free(struct store *s)
     object_free(s->scratch[0]);
     object_free(s->scratch[1]);
     dyn_free(s->parts);
-    dyn_free(s->dset);
+    dyn_free(s->dset.t);
+    dyn_free(s->held.t);
     dyn_free(s->deleted.e);
     dyn_free(s->expiring.e);
     dyn_free(s->expiring.sum);
@@ -815,7 +885,7 @@ const struct object *store_peek(struct store *s, const void *key,
     if (!e)
         return NULL;
     if (s->kind != STORE_MEMORY) {
-        if (dset_find(s, e) >= 0) {
+        if (dset_has(s, e)) {
             *stale = 1;
             return NULL; /* its record is not read for a peek */
         }
@@ -835,28 +905,20 @@ int store_defer(struct store *s, const void *key, size_t klen)
         return DYN_ENOTFOUND;
     if (s->kind == STORE_MEMORY)
         e->u.obj = (struct object *)((uintptr_t)mem_obj(e) | OBJ_STALE);
-    else
-        dset_add(s, e);
+    else if (!dset_has(s, e))
+        emap_add(&s->dset, e, NULL);
     s->gen++;
     return 0;
 }
 
 void store_deferred_keys(const struct store *s, struct dbuf *out)
 {
-    for (uint32_t i = 0; i < s->dcap; i++) {
-        const struct entry *e = s->dset[i];
-        if (!e)
-            continue;
-        uint8_t l[4];
-        wire_store_le32(l, e->klen);
-        dbuf_append(out, l, 4);
-        dbuf_append(out, e->key, e->klen);
-    }
+    emap_keys(&s->dset, out);
 }
 
 static int entry_deferred(const struct store *s, const struct entry *e)
 {
-    return s->kind == STORE_MEMORY ? mem_stale(e) : dset_find(s, e) >= 0;
+    return s->kind == STORE_MEMORY ? mem_stale(e) : dset_has(s, e);
 }
 
 int store_is_deferred(struct store *s, const void *key, size_t klen)
@@ -878,7 +940,7 @@ int store_settle(struct store *s, const void *key, size_t klen)
 
 uint32_t store_deferred_count(const struct store *s)
 {
-    return s->dn;
+    return s->dset.n;
 }
 
 void store_settle_deferred(struct store *s)
@@ -886,17 +948,119 @@ void store_settle_deferred(struct store *s)
     /* the entries as they are now: one the materializer could not write
      * (a full disk, with the journal holding its ops) defers itself
      * again, and is not tried twice */
-    uint32_t n = s->dn, k = 0;
+    uint32_t n = s->dset.n, k = 0;
     if (n == 0)
         return;
     struct entry **v = dyn_malloc(n * sizeof(*v));
-    for (uint32_t i = 0; i < s->dcap && k < n; i++)
-        if (s->dset[i])
-            v[k++] = s->dset[i];
+    for (uint32_t i = 0; i < s->dset.cap && k < n; i++)
+        if (s->dset.t[i].e)
+            v[k++] = s->dset.t[i].e;
     for (uint32_t i = 0; i < k; i++)
-        if (dset_find(s, v[i]) >= 0)
+        if (dset_has(s, v[i]))
             (void)entry_object(s, v[i]); /* takes it out of the set */
     dyn_free(v);
+}
+
+/* ---- held versions (store_hold) ---------------------------------------- */
+
+int store_hold(struct store *s, const void *key, size_t klen,
+               struct object *obj, uint32_t seg, uint64_t bytes,
+               struct object **prev)
+{
+    dyn_assert(s->kind != STORE_MEMORY);
+    uint64_t h;
+    struct entry *e = entry_find(s, key, klen, &h);
+    if (prev)
+        *prev = NULL;
+    if (!e) {
+        object_free(obj);
+        return DYN_ENOTFOUND;
+    }
+    (void)dset_del(s, e); /* (a deferred value's write is this one) */
+    uint32_t pi = store_partition_of_hash(s, h);
+    struct merkle *t = part_tree(s, pi);
+    if (t)
+        merkle_toggle(t, h, entry_digest(s, e));
+    store_unindex(s, e, pi, h);
+    entry_drop_cached(s, e);
+    struct hold *hd = hold_of(s, e);
+    if (hd) {
+        s->held_bytes -= object_size(hd->obj);
+        if (prev)
+            *prev = hd->obj;
+        else
+            object_free(hd->obj);
+        hd->n++;
+        hd->bytes += bytes;
+    } else {
+        hd = dyn_malloc(sizeof(*hd));
+        hd->seg = seg;
+        hd->n = 1;
+        hd->bytes = bytes;
+        emap_add(&s->held, e, hd);
+    }
+    hd->obj = obj;
+    s->held_bytes += object_size(obj);
+    uint64_t flags = store_object_flags(obj);
+    *entry_digestp(s, e) = digest_norm(object_digest(obj));
+    store_index(s, e, flags, pi, h);
+    if (t)
+        merkle_toggle(t, h, entry_digest(s, e));
+    store_changed(s, pi, flags);
+    return 0;
+}
+
+const struct object *store_held(const struct store *s, const void *key,
+                                size_t klen, uint32_t *seg, uint32_t *n,
+                                uint64_t *bytes)
+{
+    if (!s->held.n)
+        return NULL;
+    uint64_t h;
+    struct entry *e = entry_find((struct store *)s, key, klen, &h);
+    const struct hold *hd = e ? hold_of(s, e) : NULL;
+    if (!hd)
+        return NULL;
+    if (seg)
+        *seg = hd->seg;
+    if (n)
+        *n = hd->n;
+    if (bytes)
+        *bytes = hd->bytes;
+    return hd->obj;
+}
+
+const struct object *store_current(const struct store *s, const void *key,
+                                   size_t klen)
+{
+    uint64_t h;
+    struct entry *e = entry_find((struct store *)s, key, klen, &h);
+    if (!e || s->kind == STORE_MEMORY || dset_has(s, e))
+        return NULL;
+    const struct hold *hd = hold_of(s, e);
+    if (hd)
+        return hd->obj;
+    if (s->kind == STORE_DISK_CACHE)
+        return e->u.obj;
+    for (unsigned i = 0; i < 2; i++)
+        if (s->scratch[i] && s->scratch_loc[i] == e->u.loc)
+            return s->scratch[i];
+    return NULL;
+}
+
+uint32_t store_held_count(const struct store *s)
+{
+    return s->held.n;
+}
+
+size_t store_held_bytes(const struct store *s)
+{
+    return s->held_bytes;
+}
+
+void store_held_keys(const struct store *s, struct dbuf *out)
+{
+    emap_keys(&s->held, out);
 }
 
 void store_set_materializer(struct store *s, store_materialize_fn fn,
@@ -1016,8 +1180,9 @@ int store_put_loc(struct store *s, const void *key, size_t klen,
 
     if (i >= 0) {
         e = slot_entry(p->slots[i]);
-        if (s->dn)
-            (void)dset_del(s, e); /* a new record: nothing deferred left */
+        /* a new record: nothing deferred or held left */
+        (void)dset_del(s, e);
+        hold_end(s, e);
         if (t)
             merkle_toggle(t, h, entry_digest(s, e));
         store_unindex(s, e, pi, h);

@@ -81,6 +81,36 @@ int store_is_deferred(struct store *s, const void *key, size_t klen);
 int store_settle(struct store *s, const void *key, size_t klen);
 const struct object *store_peek(struct store *s, const void *key,
                                 size_t klen, int *stale);
+
+/*
+ * Held versions (disk kinds; the engine's delta journal, engine.c "Edits
+ * in the journal").  store_hold makes obj (taken) key's version while
+ * the entry keeps pointing at its last record, which is older: the
+ * engine journaled the edit from the key's version before to obj.
+ * Reads, iteration and the Merkle tree see obj from then on; a put of a
+ * record (store_put_loc) or a removal ends the hold (compaction moving
+ * the record does not).  seg and bytes are the engine's: the journal
+ * segment the first edit of the hold went to (kept from the first hold)
+ * and the edits' bytes (summed), with a count of the edits.  prev: when
+ * not NULL, the version replaced (if it was held) is handed over instead
+ * of freed (an undo).  0, or DYN_ENOTFOUND (no such key: obj freed).
+ * store_held: key's held version and its counts, or NULL.
+ * store_current: key's version when it is in memory without reading
+ * (held, cached, or the record a scratch object holds), else NULL (and
+ * NULL for a deferred entry, whose version is its owner's).
+ */
+int store_hold(struct store *s, const void *key, size_t klen,
+               struct object *obj, uint32_t seg, uint64_t bytes,
+               struct object **prev);
+const struct object *store_held(const struct store *s, const void *key,
+                                size_t klen, uint32_t *seg, uint32_t *n,
+                                uint64_t *bytes);
+const struct object *store_current(const struct store *s, const void *key,
+                                   size_t klen);
+uint32_t store_held_count(const struct store *s);
+size_t store_held_bytes(const struct store *s);
+/* Appends every held key as store_deferred_keys does. */
+void store_held_keys(const struct store *s, struct dbuf *out);
 /* Inserts or replaces; takes ownership of obj (the old one is freed). */
 void store_put_take(struct store *s, const void *key, size_t klen,
                     struct object *obj);

@@ -531,7 +531,7 @@ END_TEST
 START_TEST(get_with_globs)
 {
     struct got g = get("*");
-    ck_assert_int_eq(g.n, 66); /* every option in struct config */
+    ck_assert_int_eq(g.n, 67); /* every option in struct config */
     g = get("p*");
     ck_assert_int_eq(g.n, 4);
     ck_assert_str_eq(g.names[0], "port");

@@ -111,6 +111,21 @@ static int collect(void *ctx, const struct journal_op *op)
     return 0;
 }
 
+/* Deltas are seen in order with the ops: a delta's "first" is 1000 plus
+ * its first byte. */
+static int collect_delta(void *ctx, const uint8_t *key, size_t klen,
+                         const uint8_t *delta, size_t dlen)
+{
+    struct seen *s = ctx;
+    ck_assert_uint_eq(klen, 3);
+    ck_assert_int_eq(memcmp(key, "big", 3), 0);
+    ck_assert_uint_ge(dlen, 1);
+    if (s->n < 64)
+        s->first[s->n] = 1000 + delta[0];
+    s->n++;
+    return 0;
+}
+
 static int count_files(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -147,7 +162,8 @@ START_TEST(ops_survive_reopen_and_restart_empties)
     struct journal *j;
     struct seen s = {0};
     uint64_t corrupt = 1;
-    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, &j, &corrupt),
+    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, NULL, NULL, &j,
+                                  &corrupt),
                      0);
     ck_assert_int_eq(s.n, 0);
     ck_assert_uint_eq(corrupt, 0);
@@ -162,7 +178,8 @@ START_TEST(ops_survive_reopen_and_restart_empties)
     ck_assert_uint_gt(bytes, 20 * 40);
     journal_close(j);
 
-    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, &j, &corrupt),
+    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, NULL, NULL, &j,
+                                  &corrupt),
                      0);
     ck_assert_int_eq(s.n, 20);
     for (int i = 0; i < 20; i++)
@@ -178,7 +195,8 @@ START_TEST(ops_survive_reopen_and_restart_empties)
     journal_close(j);
     ck_assert_int_eq(count_files(dir), 1);
     s.n = 0;
-    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, &j, &corrupt),
+    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, NULL, NULL, &j,
+                                  &corrupt),
                      0);
     ck_assert_int_eq(s.n, 1);
     ck_assert_uint_eq(s.first[0], 7);
@@ -189,13 +207,58 @@ END_TEST
 
 /* A rotation's two steps: a roll keeps the older segment (its ops still
  * come back on open), dropping below the new one removes it. */
+START_TEST(deltas_come_back_in_order_with_the_ops)
+{
+    char *dir = tmp_dir();
+    struct dyn_arg argv[] = {{"LPUSH", 5}, {"mylist", 6}};
+    struct journal *j;
+    struct seen s = {0};
+    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, collect_delta,
+                                  &s, &j, NULL),
+                     0);
+    uint32_t seg = journal_segment(j);
+    for (int i = 0; i < 10; i++) {
+        struct journal_op op = sample(argv, 2);
+        op.first = (uint64_t)i;
+        ck_assert_int_eq(journal_append(j, &op), 0);
+        uint8_t d[3] = {(uint8_t)i, 7, 7};
+        ck_assert_int_eq(journal_append_delta(j, "big", 3, d, sizeof(d)), 0);
+    }
+    ck_assert_int_eq(journal_flush(j), 0);
+    journal_close(j);
+    memset(&s, 0, sizeof(s));
+    uint64_t corrupt = 1;
+    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, collect_delta,
+                                  &s, &j, &corrupt),
+                     0);
+    ck_assert_uint_eq(corrupt, 0);
+    ck_assert_int_eq(s.n, 20);
+    for (int i = 0; i < 10; i++) {
+        ck_assert_uint_eq(s.first[2 * i], (uint64_t)i);
+        ck_assert_uint_eq(s.first[2 * i + 1], 1000 + (uint64_t)i);
+    }
+    /* no delta callback: deltas are passed over, not counted corrupt */
+    journal_close(j);
+    memset(&s, 0, sizeof(s));
+    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, NULL, NULL, &j,
+                                  &corrupt),
+                     0);
+    ck_assert_int_eq(s.n, 10);
+    ck_assert_uint_eq(corrupt, 0);
+    ck_assert_uint_ge(journal_segment(j), seg);
+    journal_close(j);
+    rm_dir(dir);
+}
+END_TEST
+
 START_TEST(roll_keeps_until_drop)
 {
     char *dir = tmp_dir();
     struct dyn_arg argv[] = {{"RPUSH", 5}, {"mylist", 6}};
     struct journal *j;
     struct seen s = {0};
-    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, &j, NULL), 0);
+    ck_assert_int_eq(
+        journal_open(dir, 1 << 20, collect, &s, NULL, NULL, &j, NULL), 0);
     struct journal_op op = sample(argv, 2);
     op.first = 1;
     ck_assert_int_eq(journal_append(j, &op), 0);
@@ -210,7 +273,8 @@ START_TEST(roll_keeps_until_drop)
     ck_assert_int_eq(count_files(dir), 2);
     journal_close(j);
     /* both ops come back while the older segment is there */
-    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, &j, NULL), 0);
+    ck_assert_int_eq(
+        journal_open(dir, 1 << 20, collect, &s, NULL, NULL, &j, NULL), 0);
     ck_assert_int_eq(s.n, 2);
     ck_assert_uint_eq(s.first[0], 1);
     ck_assert_uint_eq(s.first[1], 2);
@@ -220,7 +284,8 @@ START_TEST(roll_keeps_until_drop)
     ck_assert_uint_eq(journal_bytes(j), old);
     journal_close(j);
     s.n = 0;
-    ck_assert_int_eq(journal_open(dir, 1 << 20, collect, &s, &j, NULL), 0);
+    ck_assert_int_eq(
+        journal_open(dir, 1 << 20, collect, &s, NULL, NULL, &j, NULL), 0);
     ck_assert_int_eq(s.n, 1);
     ck_assert_uint_eq(s.first[0], 2);
     journal_close(j);
@@ -236,6 +301,7 @@ static Suite *journal_suite(void)
     tcase_add_test(tc, hostile_counts_are_refused);
     tcase_add_test(tc, ops_survive_reopen_and_restart_empties);
     tcase_add_test(tc, roll_keeps_until_drop);
+    tcase_add_test(tc, deltas_come_back_in_order_with_the_ops);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1052,6 +1052,98 @@ START_TEST(disk_lookups_reuse_the_record_they_hold)
 }
 END_TEST
 
+/* A held version (store_hold): newer than the entry's record, what reads,
+ * iteration, store_current and the Merkle tree see until a record or a
+ * removal ends it; its counts add up; an undo gets the one it replaced. */
+static int reads_as(struct store *s, const char *k, const char *v)
+{
+    const struct object *o = store_get(s, k, strlen(k));
+    struct sibling sb;
+    if (!o)
+        return 0;
+    object_sibling(o, object_winner(o), &sb);
+    return sb.vlen == strlen(v) && memcmp(sb.value, v, sb.vlen) == 0;
+}
+
+START_TEST(held_versions_are_the_keys_until_a_record_ends_them)
+{
+    enum store_kind kinds[] = { STORE_DISK, STORE_DISK_CACHE };
+    for (int ki = 0; ki < 2; ki++) {
+        struct fake_disk *d = calloc(1, sizeof(*d));
+        struct store *s = store_new(4);
+        store_set_kind(s, kinds[ki], fake_load, d);
+        store_merkle_enable(s, 16);
+        for (uint32_t p = 0; p < 4; p++)
+            (void)store_merkle(s, p);
+        disk_put(s, d, "k", "v1", 0, 1);
+        disk_put(s, d, "other", "o1", 0, 1);
+        ck_assert_int_eq(store_hold(s, "nope", 4, make_obj("x", 0, 0), 3,
+                                    10, NULL),
+                         DYN_ENOTFOUND);
+        ck_assert_int_eq(store_hold(s, "k", 1, make_obj("v2", 0, 0), 3, 10,
+                                    NULL),
+                         0);
+        int loads = d->loads;
+        ck_assert(reads_as(s, "k", "v2"));
+        ck_assert_int_eq(d->loads, loads); /* from memory */
+        ck_assert_ptr_eq(store_current(s, "k", 1), store_get(s, "k", 1));
+        expect_trees_match_rebuild(s);
+        /* a second hold: the counts add up, the segment stays the
+         * first's, and prev gets the version it replaced */
+        struct object *prev = NULL;
+        ck_assert_int_eq(store_hold(s, "k", 1, make_obj("v3", 0, 0), 9, 5,
+                                    &prev),
+                         0);
+        ck_assert_ptr_nonnull(prev);
+        struct sibling sb;
+        object_sibling(prev, 0, &sb);
+        ck_assert(sb.vlen == 2 && memcmp(sb.value, "v2", 2) == 0);
+        object_free(prev);
+        uint32_t seg = 0, n = 0;
+        uint64_t bytes = 0;
+        ck_assert_ptr_nonnull(store_held(s, "k", 1, &seg, &n, &bytes));
+        ck_assert_uint_eq(seg, 3);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_uint_eq(bytes, 15);
+        ck_assert_uint_eq(store_held_count(s), 1);
+        ck_assert_uint_gt(store_held_bytes(s), 0);
+        struct dbuf keys;
+        dbuf_init(&keys);
+        store_held_keys(s, &keys);
+        ck_assert_uint_eq(keys.len, 5);
+        ck_assert(memcmp(keys.p + 4, "k", 1) == 0);
+        dbuf_free(&keys);
+        ck_assert(reads_as(s, "k", "v3"));
+        expect_trees_match_rebuild(s);
+        /* a record ends the hold */
+        disk_put(s, d, "k", "v4", 0, 1);
+        ck_assert_ptr_null(store_held(s, "k", 1, NULL, NULL, NULL));
+        ck_assert_uint_eq(store_held_count(s), 0);
+        ck_assert_uint_eq(store_held_bytes(s), 0);
+        ck_assert(reads_as(s, "k", "v4"));
+        expect_trees_match_rebuild(s);
+        /* and so does a removal, and a clear */
+        ck_assert_int_eq(store_hold(s, "k", 1, make_obj("v5", 0, 0), 1, 1,
+                                    NULL),
+                         0);
+        ck_assert_int_eq(store_remove(s, "k", 1), 0);
+        ck_assert_uint_eq(store_held_count(s), 0);
+        ck_assert_uint_eq(store_held_bytes(s), 0);
+        ck_assert_int_eq(store_hold(s, "other", 5, make_obj("o2", 0, 0), 1,
+                                    1, NULL),
+                         0);
+        ck_assert(reads_as(s, "other", "o2"));
+        store_clear(s);
+        ck_assert_uint_eq(store_held_count(s), 0);
+        ck_assert_uint_eq(store_held_bytes(s), 0);
+        store_free(s);
+        for (uint64_t i = 0; i < d->n; i++)
+            object_free(d->rec[i]);
+        free(d);
+    }
+}
+END_TEST
+
 /* Deferred values in the disk kinds: the materializer gets the record's
  * object and writes the next record itself (as the engine does). */
 struct fake_mat {
@@ -1198,6 +1290,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, visible_counts_equal_a_walk_over_the_objects);
     tcase_add_test(tc, counts_read_no_record_once_summaries_are_known);
     tcase_add_test(tc, disk_lookups_reuse_the_record_they_hold);
+    tcase_add_test(tc, held_versions_are_the_keys_until_a_record_ends_them);
     tcase_add_test(tc, disk_deferred_values_settle_on_read_and_on_demand);
     suite_add_tcase(su, tc);
     return su;
