@@ -1297,13 +1297,17 @@ static void key_write(struct op *op, struct object *base, uint64_t d0,
         return;
     }
     /* the delta that turns base into the new version, when it is less
-     * than half of it */
+     * than half of it: the edit the engine journaled for this write, if
+     * it made one (a disk node), else made here */
     struct dbuf delta;
     dbuf_init(&delta);
     int has_delta =
-        base && delta_make(object_bytes(base), object_size(base), d0,
-                           object_bytes(after), object_size(after), d1,
-                           object_size(after) / 2, &delta) == 0;
+        base &&
+        (engine_last_edit(cl->node->engine, op->key, op->klen, d0, d1,
+                          &delta) == 0 ||
+         delta_make(object_bytes(base), object_size(base), d0,
+                    object_bytes(after), object_size(after), d1,
+                    object_size(after) / 2, &delta) == 0);
     object_free(base);
     /* replicate the new version: it goes to every replica below, which
      * also repairs the stale ones (no separate read repair) */

@@ -1186,10 +1186,12 @@ static int put_edit(struct engine *e, const void *key, size_t klen,
             return DYN_EINVAL;
     } else {
         dbuf_reset(&e->ebuf);
+        dbuf_reset(&e->ekey);
         if (delta_make(object_bytes(base), object_size(base),
                        object_digest(base), object_bytes(obj), osz,
                        object_digest(obj), osz / 4, &e->ebuf) != 0)
             return DYN_ELIMIT;
+        dbuf_append(&e->ekey, key, klen);
         delta = e->ebuf.p;
         dlen = e->ebuf.len;
     }
@@ -1803,6 +1805,7 @@ int engine_open(const struct engine_opts *o, struct store *s,
     dbuf_init(&e->rbuf);
     dbuf_init(&e->undo);
     dbuf_init(&e->ebuf);
+    dbuf_init(&e->ekey);
     dbuf_init(&e->rot_keys);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
@@ -1921,6 +1924,7 @@ void engine_close(struct engine *e)
     dbuf_free(&e->rbuf);
     dbuf_free(&e->undo);
     dbuf_free(&e->ebuf);
+    dbuf_free(&e->ekey);
     dbuf_free(&e->rot_keys);
     dyn_free(e->segs);
     dyn_free(e->dir);
@@ -1963,6 +1967,19 @@ int engine_put_take(struct engine *e, const void *key, size_t klen,
     int rc = put_take_impl(e, key, klen, obj, NULL, 0, 0);
     call_end(e, "write");
     return rc;
+}
+
+int engine_last_edit(const struct engine *e, const void *key, size_t klen,
+                     uint64_t base, uint64_t target, struct dbuf *out)
+{
+    uint64_t bd, td;
+    if (!e || e->ekey.len != klen || e->ebuf.len == 0 ||
+        memcmp(e->ekey.p, key, klen) != 0 ||
+        delta_digests(e->ebuf.p, e->ebuf.len, &bd, &td) != 0 || bd != base ||
+        td != target)
+        return DYN_ENOTFOUND;
+    dbuf_append(out, e->ebuf.p, e->ebuf.len);
+    return 0;
 }
 
 int engine_put_edit(struct engine *e, const void *key, size_t klen,

@@ -20,6 +20,11 @@
  *   node.meta                the node's incarnation and dot-counter
  *                            reservation, replaced atomically
  *                            (server/nodemeta.h)
+ *   journal.NNNNNNNN.seg     the journal (server/journal.h): a node
+ *                            alone's typed ops, and every disk node's
+ *                            edits of large values (engine.c, "Edits in
+ *                            the journal"), whose new versions the store
+ *                            holds in memory until they are written
  *
  * Data records (seglog record, its `type` byte):
  *   ENGINE_REC_PUT   1   key, value = the object's bytes (cluster/object.h)
@@ -250,6 +255,12 @@ int engine_put_take(struct engine *e, const void *key, size_t klen,
  * else obj is written whole. */
 int engine_put_edit(struct engine *e, const void *key, size_t klen,
                     struct object *obj, const void *delta, size_t dlen);
+/* The last edit the engine made itself, when it was key's from the
+ * version of digest base to that of target: appended to out (0), else
+ * DYN_ENOTFOUND.  A coordinator sends it to the replicas instead of
+ * making the same edit again. */
+int engine_last_edit(const struct engine *e, const void *key, size_t klen,
+                     uint64_t base, uint64_t target, struct dbuf *out);
 /* Physical removal (expiry, reaping).  0, DYN_ENOTFOUND, or an error
  * (nothing changed).  Never fsyncs by itself. */
 int engine_remove(struct engine *e, const void *key, size_t klen);

@@ -184,7 +184,8 @@ struct engine {
     int journal_on;         /* commits do not settle deferred values */
     int edits_on;           /* large writes journaled as edits */
     uint64_t hold_max;      /* held versions' bytes (store_hold) */
-    struct dbuf ebuf;       /* an edit being made */
+    struct dbuf ebuf;       /* the last edit made (engine_last_edit) */
+    struct dbuf ekey;       /* ... its key */
     uint32_t undo_holds;    /* undo entries that own a version */
     uint64_t journal_max;   /* journal-max-bytes */
     int checkpointing;

@@ -15,7 +15,10 @@
  *
  * Files: PREFIX.NNNNNNNN.seg in the data directory (seglog: a checksum per
  * record, a torn tail cut at open), prefix "journal".  Record types:
- * JOURNAL_OP (key = the key; value below).  Only the newest segment is
+ * JOURNAL_OP (key = the key; value below) and JOURNAL_DELTA (key = the
+ * key; value = an edit of its stored object, cluster/delta.h's bytes:
+ * the engine's edits of large values, on any disk node, engine.c "Edits
+ * in the journal").  Only the newest segment is
  * appended to; journal_restart starts a new one and removes the others,
  * journal_roll and journal_drop_before do it in two steps (a rotation).
  *
