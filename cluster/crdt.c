@@ -88,7 +88,7 @@ static void vt_counter_items(const void *s, crdt_emit_fn emit, void *ctx)
     struct dbuf b;
     dbuf_init(&b);
     if (crdt_counter_format(s, &b) == 0)
-        emit(ctx, (const uint8_t *)b.p, b.len);
+        (void)emit(ctx, (const uint8_t *)b.p, b.len);
     dbuf_free(&b);
 }
 
@@ -151,7 +151,8 @@ static void vt_set_items(const void *s, crdt_emit_fn emit, void *ctx)
     size_t len;
     for (uint32_t i = 0; i < crdt_set_card(s); i++) {
         crdt_set_member(s, i, &m, &len);
-        emit(ctx, m, len);
+        if (emit(ctx, m, len))
+            return;
     }
 }
 
@@ -219,7 +220,8 @@ static void vt_list_items(const void *s, crdt_emit_fn emit, void *ctx)
     size_t len;
     for (uint32_t i = 0; i < crdt_list_len(s); i++) {
         crdt_list_at(s, i, &v, &len);
-        emit(ctx, v, len);
+        if (emit(ctx, v, len))
+            return;
     }
 }
 
@@ -285,11 +287,13 @@ static void vt_zset_items(const void *s, crdt_emit_fn emit, void *ctx)
     char num[64];
     for (uint32_t i = 0; i < crdt_zset_card(s); i++) {
         crdt_zset_at(s, i, &m, &len, &score);
-        emit(ctx, m, len);
+        if (emit(ctx, m, len))
+            return;
         int n = isinf(score) ? snprintf(num, sizeof(num), "%s",
                                         score > 0 ? "inf" : "-inf")
                              : snprintf(num, sizeof(num), "%.17g", score);
-        emit(ctx, (const uint8_t *)num, (size_t)n);
+        if (emit(ctx, (const uint8_t *)num, (size_t)n))
+            return;
     }
 }
 
@@ -351,9 +355,11 @@ static void vt_hash_items(const void *s, crdt_emit_fn emit, void *ctx)
     size_t len;
     for (uint32_t i = 0; i < crdt_hash_len(h); i++) {
         crdt_hash_field(h, i, &p, &len);
-        emit(ctx, p, len);
+        if (emit(ctx, p, len))
+            return;
         crdt_hash_value(h, i, &p, &len);
-        emit(ctx, p, len);
+        if (emit(ctx, p, len))
+            return;
     }
 }
 
@@ -645,6 +651,15 @@ int crdt_items_bytes(int type, const uint8_t *p, size_t len,
         return rc;
     vt->items(s, emit, ctx);
     vt->free(s);
+    return 0;
+}
+
+int crdt_state_items(int type, const void *s, crdt_emit_fn emit, void *ctx)
+{
+    const struct crdt_vt *vt = vt_of(type);
+    if (!vt)
+        return DYN_EINVAL;
+    vt->items(s, emit, ctx);
     return 0;
 }
 

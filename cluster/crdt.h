@@ -164,11 +164,14 @@ int crdt_describe_bytes(int type, const uint8_t *p, size_t len,
                         struct dbuf *out);
 /* The value as a client reads it, item by item, in the order a full read
  * replies (SMEMBERS, HGETALL's field then value, ZRANGE WITHSCORES's
- * member then score, LRANGE): emit is called per item; a counter emits
- * its text once (nothing when absent).  0 or the decoder's error. */
-typedef void (*crdt_emit_fn)(void *ctx, const uint8_t *p, size_t len);
+ * member then score, LRANGE): emit is called per item, and returns
+ * non-zero to stop; a counter emits its text once (nothing when absent).
+ * 0 or the decoder's error.  crdt_state_items: the same of a decoded
+ * state (0, or DYN_EINVAL for a type without one). */
+typedef int (*crdt_emit_fn)(void *ctx, const uint8_t *p, size_t len);
 int crdt_items_bytes(int type, const uint8_t *p, size_t len,
                      crdt_emit_fn emit, void *ctx);
+int crdt_state_items(int type, const void *s, crdt_emit_fn emit, void *ctx);
 /* A member or a value for a readable line: quoted, escaped, cut to 64. */
 void crdt_describe_member(struct dbuf *out, const uint8_t *p, size_t len);
 

@@ -262,19 +262,28 @@ static void sup_add(struct vhist_version *v, struct vhist_dot d)
 }
 
 /* crdt_items_bytes' callback: items after a space, the preview's length
- * at most (the rest is cut anyway). */
-static void vhist_item(void *ctx, const uint8_t *p, size_t len)
+ * at most (then it stops: the rest is cut anyway). */
+static int vhist_item(void *ctx, const uint8_t *p, size_t len)
 {
     struct dbuf *b = ctx;
     if (b->len >= VHIST_VALUE_MAX)
-        return;
+        return 1;
     dbuf_appendc(b, ' ');
     dbuf_append(b, p, DYN_MIN(len, (size_t)VHIST_VALUE_MAX));
+    return b->len >= VHIST_VALUE_MAX;
 }
 
 void vhist_describe(const struct vhist *h, const char *key, size_t klen,
                     const struct object *cur, const struct object *o,
                     uint32_t idx, struct vhist_version *out)
+{
+    vhist_describe_state(h, key, klen, cur, o, idx, NULL, out);
+}
+
+void vhist_describe_state(const struct vhist *h, const char *key,
+                          size_t klen, const struct object *cur,
+                          const struct object *o, uint32_t idx,
+                          const void *state, struct vhist_version *out)
 {
     struct sibling s;
     object_sibling(o, idx, &s);
@@ -294,7 +303,10 @@ void vhist_describe(const struct vhist *h, const char *key, size_t klen,
                              ? "counter"
                              : crdt_type_name(s.type));
         dbuf_appendc(&b, ':');
-        crdt_items_bytes(s.type, s.value, s.vlen, vhist_item, &b);
+        if (state)
+            crdt_state_items(s.type, state, vhist_item, &b);
+        else
+            crdt_items_bytes(s.type, s.value, s.vlen, vhist_item, &b);
         out->vlen = (uint8_t)DYN_MIN(b.len, (size_t)VHIST_VALUE_MAX);
         memcpy(out->value, b.p, out->vlen);
         dbuf_free(&b);

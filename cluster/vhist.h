@@ -78,6 +78,13 @@ static inline int vhist_on(const struct vhist *h) { return h->bound > 0; }
 void vhist_describe(const struct vhist *h, const char *key, size_t klen,
                     const struct object *cur, const struct object *o,
                     uint32_t idx, struct vhist_version *out);
+/* The same, with the sibling's typed value decoded already (state, of
+ * its type; NULL: decoded here for the preview): a coordinator's write of
+ * a long list then costs its preview's first items, not a decode. */
+void vhist_describe_state(const struct vhist *h, const char *key,
+                          size_t klen, const struct object *cur,
+                          const struct object *o, uint32_t idx,
+                          const void *state, struct vhist_version *out);
 /* Appends v to key's history (its oldest version makes room at bound),
  * making key the most recently written; a key new to a full table takes
  * the slot of the least recently written one. */

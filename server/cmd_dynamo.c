@@ -131,11 +131,12 @@ struct dynamo_items {
     long long n;
 };
 
-static void dynamo_item(void *ctx, const uint8_t *p, size_t len)
+static int dynamo_item(void *ctx, const uint8_t *p, size_t len)
 {
     struct dynamo_items *it = ctx;
     reply_bulk(&it->out, p, len);
     it->n++;
+    return 0;
 }
 
 static void dynamo_reply_value(struct client *c, const struct sibling *s)

@@ -245,7 +245,7 @@ static void db_issued(struct node *n, const void *key, size_t klen,
                       uint64_t last);
 static int db_commit(struct node *n, const void *key, size_t klen,
                      const struct object *cur, struct object_write *ow,
-                     struct vclock *local);
+                     struct vclock *local, const void *state);
 static int db_write_typed_string(struct node *n, const void *key,
                                  size_t klen, const struct object *cur,
                                  const struct db_write *w);
@@ -305,7 +305,7 @@ int db_write(struct node *n, const void *key, size_t klen,
         .min_counter = n->dot_counter + 1,
         .max_counter = n->dot_counter + 1,
     };
-    return db_commit(n, key, klen, cur, &ow, &local);
+    return db_commit(n, key, klen, cur, &ow, &local, NULL);
 }
 
 /* For the version history, when it is on: the sibling of o this node
@@ -313,14 +313,16 @@ int db_write(struct node *n, const void *key, size_t klen,
  * 1 when *rec was filled. */
 static int db_describe(struct node *n, const void *key, size_t klen,
                        const struct object *cur, const struct object *o,
-                       uint64_t used, struct vhist_version *rec)
+                       uint64_t used, const void *state,
+                       struct vhist_version *rec)
 {
     for (uint32_t i = 0; vhist_on(&n->versions) && i < object_nsiblings(o);
          i++) {
         struct sibling s;
         object_sibling(o, i, &s);
         if (s.actor == n->actor && s.counter == used) {
-            vhist_describe(&n->versions, key, klen, cur, o, i, rec);
+            vhist_describe_state(&n->versions, key, klen, cur, o, i, state,
+                                 rec);
             return 1;
         }
     }
@@ -329,10 +331,11 @@ static int db_describe(struct node *n, const void *key, size_t klen,
 
 /* object_write on top of cur, then the counters, the history, the
  * sibling cap and the store: every versioned write ends here.  Frees
- * local (ow->ctx may point at it). */
+ * local (ow->ctx may point at it).  state: ow's typed value decoded, or
+ * NULL (the history's preview decodes it then). */
 static int db_commit(struct node *n, const void *key, size_t klen,
                      const struct object *cur, struct object_write *ow,
-                     struct vclock *local)
+                     struct vclock *local, const void *state)
 {
     /* a key whose journaled writes a full disk kept from their record
      * (db_materialize) is still deferred: cur is the last record without
@@ -357,7 +360,7 @@ static int db_commit(struct node *n, const void *key, size_t klen,
     /* The version history (DYNAMO.VERSIONS): described now, while cur is
      * still the copy the write replaced, recorded once it is stored. */
     struct vhist_version rec;
-    int described = db_describe(n, key, klen, cur, o, used, &rec);
+    int described = db_describe(n, key, klen, cur, o, used, state, &rec);
     /* the counter must be reserved in node.meta before a record holds it */
     if (n->engine && engine_reserve_counters(n->engine, n->dot_counter)) {
         vclock_free(local);
@@ -615,7 +618,7 @@ static struct object *db_materialize(void *ctx, const void *key, size_t klen,
     /* the version history (on in a cluster): the writes encoded together
      * are one version, described against the copy it replaces */
     struct vhist_version rec;
-    int described = db_describe(n, key, klen, stale, o, w->dot, &rec);
+    int described = db_describe(n, key, klen, stale, o, w->dot, st, &rec);
     if (store_get_kind(n->store) != STORE_MEMORY) {
         /* the key's next record (stale is not used after this: the
          * engine's put frees the cached copy it may be).  The writes it
@@ -1268,7 +1271,7 @@ int db_typed_write_state(struct node *n, const void *key, size_t klen,
             .min_counter = used_last,
             .max_counter = used_last,
         };
-        rc = db_commit(n, key, klen, cur, &ow, &local);
+        rc = db_commit(n, key, klen, cur, &ow, &local, state);
     } else {
         vclock_free(&local);
     }

@@ -6,7 +6,8 @@
 #   1. bad arguments get errors over RESP; over HTTP a wrong method is a
 #      405 with Allow and an unknown path a 404; an unknown key has an
 #      empty history;
-#   2. a SET through n1 is one version superseding nothing; two
+#   2. a SET through n1 is one version superseding nothing (an RPUSH's
+#      version previews the list's first elements); two
 #      DYNAMO.PUTs with the context of one GET, through n1 and n2, are two
 #      versions each superseding it, both live (a conflict);
 #   3. a DYNAMO.PUT with the merged context through n3 supersedes both and
@@ -91,6 +92,16 @@ assert_eq "v1" "$(field_of 3 "$K" "$V1" value)" "its value preview is v1"
 assert_eq "put" "$(field_of 3 "$K" "$V1" op)" "its op is put"
 assert_eq "n1" "$(field_of 3 "$K" "$V1" node)" "and n1 recorded it"
 
+# a typed write's preview is what a client reads, its first items cut to
+# 64 bytes (taken from the state the coordinator holds decoded)
+L="verlist:$RANDOM"
+args=() want="list:"
+for ((i = 0; i < 40; i++)); do args+=("e$i"); want="$want e$i"; done
+assert_eq 40 "$(ncli 1 RPUSH "$L" "${args[@]}")" "RPUSH of 40 elements through n1"
+LV=$(ncli 1 DYNAMO.VERSIONS KEY "$L" | awk 'p == "dot" { print } { p = $0 }' | tail -1)
+assert_eq "${want:0:64}" "$(field_of 1 "$L" "$LV" value)" \
+    "the list's version previews its first elements: ${want:0:64}"
+
 CTX=$(ncli 1 DYNAMO.GET "$K" | head -1)
 assert_eq OK "$(ncli 1 DYNAMO.PUT "$K" "$CTX" x)" "DYNAMO.PUT x with that context through n1"
 assert_eq OK "$(ncli 2 DYNAMO.PUT "$K" "$CTX" y)" "DYNAMO.PUT y with the same context through n2"
@@ -170,8 +181,8 @@ assert_eq "$Y $Z $D" "$(dots 3 "$K")" \
 assert_eq 8 "$(info_field 1 version_history_keys)" "INFO dynamo: n1's table holds 8 keys"
 assert_match '^[1-9][0-9]*$' "$(info_field 1 version_history_evicted)" \
     "INFO dynamo counts the keys evicted"
-assert_eq 22 "$(info_field 1 versions_recorded)" \
-    "INFO dynamo counts n1's versions: v1, x, 12 of $B, 8 evicting keys"
+assert_eq 23 "$(info_field 1 versions_recorded)" \
+    "INFO dynamo counts n1's versions: v1, the list's, x, 12 of $B, 8 evicting keys"
 
 # -- 5b. a killed node: the history answers without it
 assert_eq OK "$(ncli 2 DYNAMO.KILL)" "DYNAMO.KILL n2"
