@@ -970,10 +970,22 @@ static void put_clock(struct dbuf *out, const struct vclock *c,
     }
 }
 
+/* The last actor put_dot looked up and its index: a long list's elements
+ * mostly come from one actor in a row. */
+struct actor_memo {
+    uint64_t actor, idx;
+    int set;
+};
+
 static void put_dot(struct dbuf *out, const struct crdt_dot *d,
-                    const uint64_t *t, uint32_t nt)
+                    const uint64_t *t, uint32_t nt, struct actor_memo *mm)
 {
-    crdt_put_varint(out, actor_index(t, nt, d->actor));
+    if (!mm->set || mm->actor != d->actor) {
+        mm->actor = d->actor;
+        mm->idx = actor_index(t, nt, d->actor);
+        mm->set = 1;
+    }
+    crdt_put_varint(out, mm->idx);
     crdt_put_varint(out, d->counter);
 }
 
@@ -1001,13 +1013,14 @@ void crdt_set_encode(const struct crdt_set *s, struct dbuf *out)
     }
     put_clock(out, &s->stable, t, nt);
     crdt_put_varint(out, s->n);
+    struct actor_memo mm = {0, 0, 0};
     for (uint32_t k = 0; k < s->n; k++) {
         const struct smember *m = &s->m[k];
         crdt_put_varint(out, m->len);
         crdt_put_bytes(out, m->p, m->len);
         crdt_put_varint(out, (uint64_t)m->ndots << 1 | m->mark);
         for (uint32_t d = 0; d < m->ndots; d++)
-            put_dot(out, &m->dots[d], t, nt);
+            put_dot(out, &m->dots[d], t, nt, &mm);
     }
     dyn_free(t);
 }
