@@ -23,6 +23,10 @@
 #   (wait_file and load_collect, for crash_load.py, are in lib.sh)
 #   dir_bytes DIR / dir_kbytes DIR
 #       Apparent bytes of all files under DIR / allocated KiB (du -sk).
+#   build_shim
+#       Builds fsync_shim.c (an LD_PRELOAD library that fails fsync, or
+#       the journal's writes, on demand) into $SHIM; skips the test (77)
+#       without a C compiler.
 #
 # Every loop here is bounded by a count and a deadline.
 
@@ -149,4 +153,12 @@ resp_pipeline() {
         printf '%s\n' "${line%$'\r'}"
     done
     exec 8<&- 8>&-
+}
+
+build_shim() {
+    local cc=${CC:-cc}
+    command -v "$cc" >/dev/null 2>&1 || skip "no C compiler ($cc) to build the LD_PRELOAD shim"
+    SHIM=$WORK/fsync_shim.so
+    "$cc" -shared -fPIC -o "$SHIM" "$TOP_SRCDIR/tests/integration/fsync_shim.c" -ldl \
+        >"$WORK/cc.out" 2>&1 || { cat "$WORK/cc.out"; harness_error "cannot build fsync_shim.so"; }
 }

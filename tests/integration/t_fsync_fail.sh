@@ -19,11 +19,7 @@
 . "$TOP_SRCDIR/tests/integration/storage_lib.sh"
 need_cmd redis-cli
 is_dynamod || skip "dynamod-only test (redis-server exits on a failed fsync)"
-CC=${CC:-cc}
-command -v "$CC" >/dev/null 2>&1 || skip "no C compiler ($CC) to build the LD_PRELOAD shim"
-SHIM=$WORK/fsync_shim.so
-"$CC" -shared -fPIC -o "$SHIM" "$TOP_SRCDIR/tests/integration/fsync_shim.c" -ldl \
-    >"$WORK/cc.out" 2>&1 || { cat "$WORK/cc.out"; harness_error "cannot build fsync_shim.so"; }
+build_shim
 
 TRIG=$WORK/fail-fsync
 DATA=$WORK/data
