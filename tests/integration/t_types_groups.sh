@@ -19,7 +19,10 @@
 #   - with storage disk, 16 clients push through n1 and n2 while n1 (a
 #     coordinator leading groups) is killed with kill -9 and restarted:
 #     every acknowledged push is in the list once, read through each node,
-#     and every node ends with the same bytes.
+#     and every node ends with the same bytes; the list's versions went to
+#     the journal as edits on every node;
+#   - with storage disk, the default test set runs every test to its end
+#     too, and every node ends with the same bytes.
 . "$(dirname "$0")/cluster_lib.sh"
 need_cmd redis-benchmark
 
@@ -250,4 +253,23 @@ for i in 1 2 3; do
 done
 if wait_for 120 same_roots; then ok "then every node holds the same bytes"
 else fail "Merkle roots differ after n1's restart"; fi
+# the list passed 4 KB: its versions went to the journal as edits
+# (server/engine.c, "Edits in the journal") on every node
+for i in 1 2 3; do
+    e=$(info_field "$i" journal_edits)
+    [ "${e:-0}" -gt 0 ] && ok "n$i journaled $e edits of the list" || fail "n$i journaled no edit"
+done
+
+# ---- 5. storage disk: the default test set -----------------------------------
+out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "$(nport 2)" -n 10000 \
+    -c 50 --csv 2>&1)
+rc=$?
+echo "$out" | tr '\r' '\n' | grep -v '^$' | sed 's/^/# /'
+assert_eq 0 "$rc" "storage disk: redis-benchmark's default test set (-n 10000 -c 50) exits 0"
+errs=$(echo "$out" | tr '\r' '\n' | grep -iE 'error|NOQUORUM|ERR ' | head -5)
+assert_eq "" "$errs" "storage disk: its output has no error line"
+assert_eq 20 "$(echo "$out" | grep -cE '^"[^"]+","[0-9.]+"')" \
+    "storage disk: a rate for every one of its 20 tests"
+if wait_for 120 same_roots; then ok "storage disk: after the benchmark every node holds the same bytes"
+else fail "storage disk: Merkle roots differ after the benchmark"; fi
 finish
