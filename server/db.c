@@ -732,8 +732,7 @@ static uint64_t db_memory_stamp(const struct object *o)
 static uint64_t db_stamp_of(struct node *n, const void *key, size_t klen)
 {
     if (store_get_kind(n->store) != STORE_MEMORY) {
-        const struct object *h = store_held(n->store, key, klen, NULL, NULL,
-                                            NULL);
+        const struct object *h = store_held(n->store, key, klen, NULL);
         if (h)
             return db_memory_stamp(h);
         uint64_t loc;

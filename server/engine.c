@@ -873,7 +873,9 @@ static void undo_apply(struct engine *e)
             struct object *prev = undo_prev(h);
             wire_store_le64((uint8_t *)h + 5, 0); /* (undo_clear) */
             if (prev) {
-                (void)store_hold(e->store, key, klen, prev, 0, 0, NULL);
+                struct store_hold_info back = {0, 0, 0, 0};
+                (void)store_hold(e->store, key, klen, prev, &back, NULL,
+                                 NULL);
                 continue;
             }
             /* the version before the edit was the record */
@@ -903,8 +905,7 @@ static void undo_apply(struct engine *e)
  * full, it stays held). */
 static int held_write(struct engine *e, const void *key, size_t klen)
 {
-    const struct object *o = store_held(e->store, key, klen, NULL, NULL,
-                                        NULL);
+    const struct object *o = store_held(e->store, key, klen, NULL);
     if (!o)
         return 0;
     return put_take_impl(e, key, klen, object_dup(o), NULL, 0, 1);
@@ -985,10 +986,10 @@ static void rotate_step(struct engine *e)
     while (e->rot_off < e->rot_keys.len && !e->failed) {
         const uint8_t *p = (const uint8_t *)e->rot_keys.p + e->rot_off;
         uint32_t kl = wire_load_le32(p);
-        uint32_t hseg = 0;
+        struct store_hold_info hi;
         if (store_settle(e->store, p + 4, kl) ||
-            (store_held(e->store, p + 4, kl, &hseg, NULL, NULL) &&
-             hseg < e->rot_seg && held_write(e, p + 4, kl) != 0)) {
+            (store_held(e->store, p + 4, kl, &hi) && hi.seg < e->rot_seg &&
+             held_write(e, p + 4, kl) != 0)) {
             /* a full disk: the key stays deferred (or held), its ops
              * (or edits) in the journal; tried again in a second */
             e->rot_wait_ms = dyn_wall_ms() + 1000;
@@ -1174,10 +1175,11 @@ static int put_edit(struct engine *e, const void *key, size_t klen,
     const struct object *base = store_current(e->store, key, klen);
     if (!base)
         return DYN_ENOTFOUND;
-    uint32_t seg = journal_segment(e->jr), hseg = seg, hn = 0;
+    uint32_t seg = journal_segment(e->jr);
     size_t osz = object_size(obj);
-    if (store_held(e->store, key, klen, &hseg, &hn, NULL) &&
-        (hseg != seg || hn >= EDIT_CHAIN_MAX))
+    struct store_hold_info hi;
+    if (store_held(e->store, key, klen, &hi) &&
+        (hi.seg != seg || hi.n >= EDIT_CHAIN_MAX))
         return DYN_ELIMIT;
     uint64_t bd, td;
     if (delta) {
@@ -1204,10 +1206,18 @@ static int put_edit(struct engine *e, const void *key, size_t klen,
         engine_fail(e, journal_errno(e->jr), "journal write");
         return DYN_EIO;
     }
-    struct object *prev = NULL;
-    (void)store_hold(e->store, key, klen, obj, seg, dlen, &prev);
-    undo_note_hold(e, key, (uint32_t)klen, prev);
     e->appended++; /* its reply waits for the commit that writes it */
+    struct store_hold_info add = {seg, 1, dlen, e->appended};
+    struct object *prev = NULL;
+    uint64_t pstamp = 0;
+    (void)store_hold(e->store, key, klen, obj, &add, &prev, &pstamp);
+    if (prev && pstamp > e->committed)
+        /* held since the last commit: an older undo entry of this
+         * commit puts the committed version back (a replica given many
+         * edits of a long list in one batch keeps one copy, not each) */
+        object_free(prev);
+    else
+        undo_note_hold(e, key, (uint32_t)klen, prev);
     e->st.journal_edits++;
     e->st.journal_edit_bytes += SEGLOG_HEADER + SEGLOG_TRAILER + klen + dlen;
     e->st.journal_edit_object_bytes +=
@@ -2273,7 +2283,8 @@ static int replay_edit(void *ctx, const uint8_t *key, size_t klen,
         object_free(o);
         e->st.journal_edit_errors++;
     } else {
-        (void)store_hold(e->store, key, klen, o, 0, 0, NULL);
+        struct store_hold_info add = {0, 0, 0, 0};
+        (void)store_hold(e->store, key, klen, o, &add, NULL, NULL);
         e->st.journal_edits_replayed++;
     }
     dyn_free(bytes);

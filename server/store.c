@@ -176,8 +176,7 @@ struct emap {
 /* A held version (store_hold). */
 struct hold {
     struct object *obj;
-    uint32_t seg, n;
-    uint64_t bytes;
+    struct store_hold_info info;
 };
 
 struct part_ae {
@@ -964,8 +963,8 @@ void store_settle_deferred(struct store *s)
 /* ---- held versions (store_hold) ---------------------------------------- */
 
 int store_hold(struct store *s, const void *key, size_t klen,
-               struct object *obj, uint32_t seg, uint64_t bytes,
-               struct object **prev)
+               struct object *obj, const struct store_hold_info *add,
+               struct object **prev, uint64_t *prev_stamp)
 {
     dyn_assert(s->kind != STORE_MEMORY);
     uint64_t h;
@@ -986,19 +985,21 @@ int store_hold(struct store *s, const void *key, size_t klen,
     struct hold *hd = hold_of(s, e);
     if (hd) {
         s->held_bytes -= object_size(hd->obj);
-        if (prev)
+        if (prev) {
             *prev = hd->obj;
-        else
+            if (prev_stamp)
+                *prev_stamp = hd->info.stamp;
+        } else {
             object_free(hd->obj);
-        hd->n++;
-        hd->bytes += bytes;
+        }
+        hd->info.n += add->n;
+        hd->info.bytes += add->bytes;
     } else {
         hd = dyn_malloc(sizeof(*hd));
-        hd->seg = seg;
-        hd->n = 1;
-        hd->bytes = bytes;
+        hd->info = *add;
         emap_add(&s->held, e, hd);
     }
+    hd->info.stamp = add->stamp;
     hd->obj = obj;
     s->held_bytes += object_size(obj);
     uint64_t flags = store_object_flags(obj);
@@ -1011,8 +1012,7 @@ int store_hold(struct store *s, const void *key, size_t klen,
 }
 
 const struct object *store_held(const struct store *s, const void *key,
-                                size_t klen, uint32_t *seg, uint32_t *n,
-                                uint64_t *bytes)
+                                size_t klen, struct store_hold_info *info)
 {
     if (!s->held.n)
         return NULL;
@@ -1021,12 +1021,8 @@ const struct object *store_held(const struct store *s, const void *key,
     const struct hold *hd = e ? hold_of(s, e) : NULL;
     if (!hd)
         return NULL;
-    if (seg)
-        *seg = hd->seg;
-    if (n)
-        *n = hd->n;
-    if (bytes)
-        *bytes = hd->bytes;
+    if (info)
+        *info = hd->info;
     return hd->obj;
 }
 

@@ -85,26 +85,31 @@ const struct object *store_peek(struct store *s, const void *key,
 /*
  * Held versions (disk kinds; the engine's delta journal, engine.c "Edits
  * in the journal").  store_hold makes obj (taken) key's version while
- * the entry keeps pointing at its last record, which is older: the
- * engine journaled the edit from the key's version before to obj.
- * Reads, iteration and the Merkle tree see obj from then on; a put of a
- * record (store_put_loc) or a removal ends the hold (compaction moving
- * the record does not).  seg and bytes are the engine's: the journal
- * segment the first edit of the hold went to (kept from the first hold)
- * and the edits' bytes (summed), with a count of the edits.  prev: when
- * not NULL, the version replaced (if it was held) is handed over instead
- * of freed (an undo).  0, or DYN_ENOTFOUND (no such key: obj freed).
- * store_held: key's held version and its counts, or NULL.
- * store_current: key's version when it is in memory without reading
- * (held, cached, or the record a scratch object holds), else NULL (and
- * NULL for a deferred entry, whose version is its owner's).
+ * the entry keeps pointing at its last record, which is older: the engine
+ * journaled the edit from the key's version before to obj.  Reads,
+ * iteration and the Merkle tree see obj from then on; a put of a record
+ * (store_put_loc) or a removal ends the hold (compaction moving the
+ * record does not).  The info is the engine's: seg, the journal segment
+ * the hold's first edit went to (kept from the first hold), n and bytes,
+ * the count and bytes of its edits (added up: pass n 1 and an edit's
+ * bytes), and stamp, when this version was held (replaced each time).
+ * prev: when not NULL, the version replaced (if it was held) is handed
+ * over instead of freed, with its stamp in *prev_stamp (an undo).  0, or
+ * DYN_ENOTFOUND (no such key: obj freed).  store_held: key's held version
+ * and its info (when info is not NULL), or NULL.  store_current: key's
+ * version when it is in memory without reading (held, cached, or the
+ * record a scratch object holds), else NULL (and NULL for a deferred
+ * entry, whose version is its owner's).
  */
+struct store_hold_info {
+    uint32_t seg, n;
+    uint64_t bytes, stamp;
+};
 int store_hold(struct store *s, const void *key, size_t klen,
-               struct object *obj, uint32_t seg, uint64_t bytes,
-               struct object **prev);
+               struct object *obj, const struct store_hold_info *add,
+               struct object **prev, uint64_t *prev_stamp);
 const struct object *store_held(const struct store *s, const void *key,
-                                size_t klen, uint32_t *seg, uint32_t *n,
-                                uint64_t *bytes);
+                                size_t klen, struct store_hold_info *info);
 const struct object *store_current(const struct store *s, const void *key,
                                    size_t klen);
 uint32_t store_held_count(const struct store *s);

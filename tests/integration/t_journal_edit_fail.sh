@@ -7,10 +7,10 @@
 # journal's files fails with EIO while the file $SHIM_FAIL_FILE exists.
 #   - APPENDs onto a 10 KB string are journaled as edits (INFO
 #     journal_edits), the string held newer than its record;
-#   - after `touch` of the trigger, the next APPEND gets an error reply,
-#     and the string reads as the acknowledged one: the held version the
-#     failed edit replaced is put back (not the older record, not the
-#     failed write);
+#   - after `touch` of the trigger, two pipelined APPENDs (one commit, two
+#     edits) get error replies, and the string reads as the acknowledged
+#     one: the held version the commit's first edit replaced is put back
+#     (not the older record, not a failed write);
 #   - later writes keep failing (fail-stop), reads keep working;
 #   - after kill -9 and a start without the shim, the string is the
 #     acknowledged one (its edits applied from the journal).
@@ -50,8 +50,11 @@ assert_eq 1 "$(cli "$P" INFO persistence | tr -d '\r' | sed -n 's/^journal_held_
     "the string is held newer than its record"
 
 touch "$TRIG"
-r=$(resp1 "$P" APPEND big ":FAIL")
-assert_match '^-' "$r" "the APPEND whose edit cannot be written gets an error reply ($r)"
+# two APPENDs in one pipeline: one commit, two edits, the second made on
+# the first's version
+mapfile -t rp < <(resp_pipeline "$P" "APPEND big :F1" "APPEND big :F2")
+assert_match '^-' "${rp[0]:-}" "the APPEND whose edit cannot be written gets an error reply (${rp[0]:-})"
+assert_match '^-' "${rp[1]:-}" "so does the next one of the same commit (${rp[1]:-})"
 if grep -q 'fsync_shim: write' "$STDOUT_LOG" 2>/dev/null; then
     ok "the shim failed a real write of the journal ($(grep -m1 'fsync_shim:' "$STDOUT_LOG"))"
 else

@@ -1077,11 +1077,12 @@ START_TEST(held_versions_are_the_keys_until_a_record_ends_them)
             (void)store_merkle(s, p);
         disk_put(s, d, "k", "v1", 0, 1);
         disk_put(s, d, "other", "o1", 0, 1);
-        ck_assert_int_eq(store_hold(s, "nope", 4, make_obj("x", 0, 0), 3,
-                                    10, NULL),
+        struct store_hold_info first = {3, 1, 10, 100};
+        ck_assert_int_eq(store_hold(s, "nope", 4, make_obj("x", 0, 0),
+                                    &first, NULL, NULL),
                          DYN_ENOTFOUND);
-        ck_assert_int_eq(store_hold(s, "k", 1, make_obj("v2", 0, 0), 3, 10,
-                                    NULL),
+        ck_assert_int_eq(store_hold(s, "k", 1, make_obj("v2", 0, 0), &first,
+                                    NULL, NULL),
                          0);
         int loads = d->loads;
         ck_assert(reads_as(s, "k", "v2"));
@@ -1089,22 +1090,26 @@ START_TEST(held_versions_are_the_keys_until_a_record_ends_them)
         ck_assert_ptr_eq(store_current(s, "k", 1), store_get(s, "k", 1));
         expect_trees_match_rebuild(s);
         /* a second hold: the counts add up, the segment stays the
-         * first's, and prev gets the version it replaced */
+         * first's, the stamp is the new one's, and prev gets the version
+         * it replaced with its stamp */
+        struct store_hold_info next = {9, 1, 5, 101};
         struct object *prev = NULL;
-        ck_assert_int_eq(store_hold(s, "k", 1, make_obj("v3", 0, 0), 9, 5,
-                                    &prev),
+        uint64_t pstamp = 0;
+        ck_assert_int_eq(store_hold(s, "k", 1, make_obj("v3", 0, 0), &next,
+                                    &prev, &pstamp),
                          0);
         ck_assert_ptr_nonnull(prev);
+        ck_assert_uint_eq(pstamp, 100);
         struct sibling sb;
         object_sibling(prev, 0, &sb);
         ck_assert(sb.vlen == 2 && memcmp(sb.value, "v2", 2) == 0);
         object_free(prev);
-        uint32_t seg = 0, n = 0;
-        uint64_t bytes = 0;
-        ck_assert_ptr_nonnull(store_held(s, "k", 1, &seg, &n, &bytes));
-        ck_assert_uint_eq(seg, 3);
-        ck_assert_uint_eq(n, 2);
-        ck_assert_uint_eq(bytes, 15);
+        struct store_hold_info hi;
+        ck_assert_ptr_nonnull(store_held(s, "k", 1, &hi));
+        ck_assert_uint_eq(hi.seg, 3);
+        ck_assert_uint_eq(hi.n, 2);
+        ck_assert_uint_eq(hi.bytes, 15);
+        ck_assert_uint_eq(hi.stamp, 101);
         ck_assert_uint_eq(store_held_count(s), 1);
         ck_assert_uint_gt(store_held_bytes(s), 0);
         struct dbuf keys;
@@ -1117,20 +1122,20 @@ START_TEST(held_versions_are_the_keys_until_a_record_ends_them)
         expect_trees_match_rebuild(s);
         /* a record ends the hold */
         disk_put(s, d, "k", "v4", 0, 1);
-        ck_assert_ptr_null(store_held(s, "k", 1, NULL, NULL, NULL));
+        ck_assert_ptr_null(store_held(s, "k", 1, NULL));
         ck_assert_uint_eq(store_held_count(s), 0);
         ck_assert_uint_eq(store_held_bytes(s), 0);
         ck_assert(reads_as(s, "k", "v4"));
         expect_trees_match_rebuild(s);
         /* and so does a removal, and a clear */
-        ck_assert_int_eq(store_hold(s, "k", 1, make_obj("v5", 0, 0), 1, 1,
-                                    NULL),
+        ck_assert_int_eq(store_hold(s, "k", 1, make_obj("v5", 0, 0), &first,
+                                    NULL, NULL),
                          0);
         ck_assert_int_eq(store_remove(s, "k", 1), 0);
         ck_assert_uint_eq(store_held_count(s), 0);
         ck_assert_uint_eq(store_held_bytes(s), 0);
-        ck_assert_int_eq(store_hold(s, "other", 5, make_obj("o2", 0, 0), 1,
-                                    1, NULL),
+        ck_assert_int_eq(store_hold(s, "other", 5, make_obj("o2", 0, 0),
+                                    &first, NULL, NULL),
                          0);
         ck_assert(reads_as(s, "other", "o2"));
         store_clear(s);
