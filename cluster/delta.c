@@ -289,20 +289,46 @@ static int get_varint(const uint8_t *p, size_t len, size_t *at, uint64_t *v)
     return 0;
 }
 
+int delta_target_len(const void *delta, size_t dlen, uint64_t *tlen)
+{
+    uint64_t bd, td;
+    size_t at = DELTA_HEADER;
+    if (delta_digests(delta, dlen, &bd, &td) != 0 ||
+        get_varint(delta, dlen, &at, tlen) != 0)
+        return DYN_EINVAL;
+    return 0;
+}
+
 int delta_patch(const uint8_t *base, size_t blen, const void *delta,
                 size_t dlen, size_t limit, uint8_t **out, size_t *olen)
 {
-    const uint8_t *p = delta;
-    uint64_t bd, td, tlen;
-    size_t at = DELTA_HEADER;
-    if (delta_digests(delta, dlen, &bd, &td) != 0 ||
-        get_varint(p, dlen, &at, &tlen) != 0)
+    uint64_t tlen;
+    if (delta_target_len(delta, dlen, &tlen) != 0)
         return DYN_EINVAL;
     if (tlen > limit)
         return DYN_ELIMIT;
+    uint8_t *t = dyn_malloc(tlen ? (size_t)tlen : 1);
+    int rc = delta_patch_into(base, blen, delta, dlen, t, (size_t)tlen);
+    if (rc != 0) {
+        dyn_free(t);
+        return rc;
+    }
+    *out = t;
+    *olen = (size_t)tlen;
+    return 0;
+}
+
+int delta_patch_into(const uint8_t *base, size_t blen, const void *delta,
+                     size_t dlen, uint8_t *t, size_t tlen)
+{
+    const uint8_t *p = delta;
+    uint64_t want;
+    size_t at = DELTA_HEADER;
+    if (delta_target_len(delta, dlen, &want) != 0 || want != tlen)
+        return DYN_EINVAL;
+    (void)get_varint(p, dlen, &at, &want); /* past the length */
     if (tlen > blen + (dlen - at))
         return DYN_EINVAL; /* more than the base and the inserts hold */
-    uint8_t *t = dyn_malloc(tlen ? (size_t)tlen : 1);
     size_t ci = 0, tj = 0;
     while (at < dlen) {
         uint64_t keep, drop, ilen;
@@ -310,10 +336,8 @@ int delta_patch(const uint8_t *base, size_t blen, const void *delta,
             get_varint(p, dlen, &at, &drop) != 0 ||
             get_varint(p, dlen, &at, &ilen) != 0 || keep > blen - ci ||
             drop > blen - ci - keep || ilen > dlen - at ||
-            keep > tlen - tj || ilen > tlen - tj - keep) {
-            dyn_free(t);
+            keep > tlen - tj || ilen > tlen - tj - keep)
             return DYN_EINVAL;
-        }
         memcpy(t + tj, base + ci, (size_t)keep);
         tj += (size_t)keep;
         ci += (size_t)(keep + drop);
@@ -321,13 +345,9 @@ int delta_patch(const uint8_t *base, size_t blen, const void *delta,
         tj += (size_t)ilen;
         at += (size_t)ilen;
     }
-    if (blen - ci != tlen - tj) {
-        dyn_free(t);
+    if (blen - ci != tlen - tj)
         return DYN_EINVAL;
-    }
     memcpy(t + tj, base + ci, blen - ci);
-    *out = t;
-    *olen = (size_t)tlen;
     return 0;
 }
 

@@ -64,5 +64,11 @@ int delta_apply(const uint8_t *base, size_t blen, const void *delta,
  * malformed edit is still refused. */
 int delta_patch(const uint8_t *base, size_t blen, const void *delta,
                 size_t dlen, size_t limit, uint8_t **out, size_t *olen);
+/* The length of a delta's target (0, or DYN_EINVAL), and delta_patch's
+ * edit into t, of exactly that length (DYN_EINVAL for any other, or a
+ * malformed edit). */
+int delta_target_len(const void *delta, size_t dlen, uint64_t *tlen);
+int delta_patch_into(const uint8_t *base, size_t blen, const void *delta,
+                     size_t dlen, uint8_t *t, size_t tlen);
 
 #endif

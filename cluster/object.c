@@ -1282,8 +1282,9 @@ int object_equal(const struct object *a, const struct object *b)
     return a->size == b->size && memcmp(a->b, b->b, a->size) == 0;
 }
 
-int object_from_bytes(const uint8_t *p, size_t len,
-                      const struct object_limits *lim, struct object **out)
+/* object_from_bytes' checks of p: 0 or its error. */
+static int bytes_check(const uint8_t *p, size_t len,
+                       const struct object_limits *lim)
 {
     uint32_t max_sib = lim && lim->max_siblings ? lim->max_siblings
                                                 : UINT32_MAX;
@@ -1295,7 +1296,6 @@ int object_from_bytes(const uint8_t *p, size_t len,
     size_t k, off;
     int rc = DYN_EINVAL;
 
-    *out = NULL;
     if (len >= 1 && p[0] > OBJECT_FORMAT_CLEARS)
         return DYN_EFORMAT; /* a newer node's format: not ours to read */
     if (len < 2 || p[0] < OBJECT_FORMAT)
@@ -1362,13 +1362,44 @@ int object_from_bytes(const uint8_t *p, size_t len,
             }
     if (clears != (p[0] == OBJECT_FORMAT_CLEARS))
         goto out; /* the format says whether it keeps a clear */
-    struct object *o = obj_alloc(len);
-    memcpy(o->b, p, len);
-    *out = o;
     rc = 0;
 out:
     recs_free(r, parsed);
     return rc;
+}
+
+int object_from_bytes(const uint8_t *p, size_t len,
+                      const struct object_limits *lim, struct object **out)
+{
+    *out = NULL;
+    int rc = bytes_check(p, len, lim);
+    if (rc)
+        return rc;
+    struct object *o = obj_alloc(len);
+    memcpy(o->b, p, len);
+    *out = o;
+    return 0;
+}
+
+struct object *object_raw(size_t len, uint8_t **bytes)
+{
+    dyn_assert(len <= UINT32_MAX);
+    struct object *o = obj_alloc(len);
+    *bytes = o->b;
+    return o;
+}
+
+int object_from_raw(struct object *raw, const struct object_limits *lim,
+                    struct object **out)
+{
+    *out = NULL;
+    int rc = bytes_check(raw->b, raw->size, lim);
+    if (rc) {
+        object_free(raw);
+        return rc;
+    }
+    *out = raw;
+    return 0;
 }
 
 uint64_t object_digest(const struct object *o)

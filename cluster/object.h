@@ -183,6 +183,14 @@ size_t object_size(const struct object *o);
  * know (a newer node wrote it; nothing is kept). */
 int object_from_bytes(const uint8_t *p, size_t len,
                       const struct object_limits *lim, struct object **out);
+/* The same without the copy, for bytes made in place (a delta applied,
+ * cluster/delta.h): object_raw gives an object of len bytes for the
+ * caller to fill (*bytes); object_from_raw checks them as
+ * object_from_bytes does and keeps raw as the object (0), or frees it
+ * (the error). */
+struct object *object_raw(size_t len, uint8_t **bytes);
+int object_from_raw(struct object *raw, const struct object_limits *lim,
+                    struct object **out);
 
 /* 1 when a and b have the same bytes (the same content: the encoding is
  * canonical). */

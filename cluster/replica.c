@@ -519,17 +519,20 @@ static const char *dput_one(struct cluster *cl, const struct dyn_arg *k,
         cl->replica_deltas_refused++;
         return "DELTA base differs";
     }
-    uint8_t *bytes;
-    size_t len;
-    int rc = delta_patch(object_bytes(cur), object_size(cur),
-                         (const uint8_t *)d->p, d->len,
-                         (size_t)n->cfg.proto_max_bulk_len + 4096, &bytes,
-                         &len);
-    if (rc != 0)
+    /* the edit is made in the new object's own bytes (no copy) */
+    uint64_t tlen;
+    if (delta_target_len(d->p, d->len, &tlen) != 0 ||
+        tlen > (uint64_t)n->cfg.proto_max_bulk_len + 4096)
         return "ERR R.MDPUT: invalid delta";
+    uint8_t *bytes;
+    struct object *raw = object_raw((size_t)tlen, &bytes);
+    if (delta_patch_into(object_bytes(cur), object_size(cur), d->p, d->len,
+                         bytes, (size_t)tlen) != 0) {
+        object_free(raw);
+        return "ERR R.MDPUT: invalid delta";
+    }
     struct object *o = NULL;
-    rc = db_parse_object_checked(n, bytes, len, &o);
-    dyn_free(bytes);
+    int rc = db_parse_raw_checked(n, raw, &o);
     if (rc == DYN_EFORMAT)
         return DB_EFORMAT_TEXT;
     if (rc != 0)

@@ -1462,8 +1462,8 @@ int db_merge_object(struct node *n, const void *key, size_t klen,
 
 /* Twice max-siblings: a peer's object may hold the siblings of two nodes
  * that each kept max-siblings before they met; db_write caps what stays. */
-static int parse_object(struct node *n, const void *bytes, size_t len,
-                        int typed_trusted, struct object **out)
+/* The limits a received object is parsed within. */
+static struct object_limits parse_limits(struct node *n, int typed_trusted)
 {
     struct object_limits lim = {
         .max_siblings = (uint32_t)n->cfg.max_siblings * 2,
@@ -1472,19 +1472,21 @@ static int parse_object(struct node *n, const void *bytes, size_t len,
         .types = db_crdt_limits(n),
         .typed_trusted = typed_trusted,
     };
-    return object_from_bytes((const uint8_t *)bytes, len, &lim, out);
+    return lim;
 }
 
 int db_parse_object(struct node *n, const void *bytes, size_t len,
                     struct object **out)
 {
-    return parse_object(n, bytes, len, 0, out);
+    struct object_limits lim = parse_limits(n, 0);
+    return object_from_bytes((const uint8_t *)bytes, len, &lim, out);
 }
 
-int db_parse_object_checked(struct node *n, const void *bytes, size_t len,
-                            struct object **out)
+int db_parse_raw_checked(struct node *n, struct object *raw,
+                         struct object **out)
 {
-    return parse_object(n, bytes, len, 1, out);
+    struct object_limits lim = parse_limits(n, 1);
+    return object_from_raw(raw, &lim, out);
 }
 
 int db_merge_bytes(struct node *n, const void *key, size_t klen,

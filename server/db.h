@@ -206,12 +206,13 @@ int db_merge_object(struct node *n, const void *key, size_t klen,
  * object_from_bytes's error (bad or oversized bytes). */
 int db_parse_object(struct node *n, const void *bytes, size_t len,
                     struct object **out);
-/* The same for the result of a delta (cluster/delta.h): the bytes are,
+/* The same for the result of a delta (cluster/delta.h), made in place
+ * (object_raw; raw becomes *out, or is freed on error): the bytes are,
  * digest for digest, an object the sending coordinator holds, which it
  * encoded itself or checked whole when it received it; so every check
  * but the decoding of typed values again (their type must be known). */
-int db_parse_object_checked(struct node *n, const void *bytes, size_t len,
-                            struct object **out);
+int db_parse_raw_checked(struct node *n, struct object *raw,
+                         struct object **out);
 
 /* What a node answers for an object db_parse_object refused with
  * DYN_EFORMAT (a format or value type a newer node wrote). */

@@ -2271,15 +2271,25 @@ static int replay_edit(void *ctx, const uint8_t *key, size_t klen,
         e->st.journal_edits_skipped++;
         return 0;
     }
-    uint8_t *bytes = NULL;
-    size_t len = 0;
     struct object_limits lim = e->lim;
     lim.typed_trusted = 1; /* this node's bytes, checked by digest */
     struct object *o = NULL;
-    if (delta_patch(object_bytes(cur), object_size(cur), delta, dlen,
-                    ENGINE_MAX_VALUE, &bytes, &len) != 0 ||
-        object_from_bytes(bytes, len, &lim, &o) != 0 ||
-        object_digest(o) != td) {
+    uint64_t tlen;
+    uint8_t *bytes;
+    int rc = delta_target_len(delta, dlen, &tlen) != 0 ||
+                     tlen > ENGINE_MAX_VALUE
+                 ? DYN_EINVAL
+                 : 0;
+    if (rc == 0) {
+        struct object *raw = object_raw((size_t)tlen, &bytes);
+        rc = delta_patch_into(object_bytes(cur), object_size(cur), delta,
+                              dlen, bytes, (size_t)tlen);
+        if (rc != 0)
+            object_free(raw);
+        else
+            rc = object_from_raw(raw, &lim, &o);
+    }
+    if (rc != 0 || object_digest(o) != td) {
         object_free(o);
         e->st.journal_edit_errors++;
     } else {
@@ -2287,7 +2297,6 @@ static int replay_edit(void *ctx, const uint8_t *key, size_t klen,
         (void)store_hold(e->store, key, klen, o, &add, NULL, NULL);
         e->st.journal_edits_replayed++;
     }
-    dyn_free(bytes);
     return 0;
 }
 
