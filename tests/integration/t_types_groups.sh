@@ -38,16 +38,23 @@ same_roots() {
     [ "$(roots 2)" = "$a" ] && [ "$(roots 3)" = "$a" ]
 }
 
+# default_set I LABEL: redis-benchmark's default test set through node I
+# runs to its end: exit 0, no error line, a rate for each of its 20 tests.
+default_set() {
+    local out rc errs
+    out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "$(nport "$1")" \
+        -n 10000 -c 50 --csv 2>&1)
+    rc=$?
+    echo "$out" | tr '\r' '\n' | grep -v '^$' | sed 's/^/# /'
+    assert_eq 0 "$rc" "$2: redis-benchmark's default test set (-n 10000 -c 50) exits 0"
+    errs=$(echo "$out" | tr '\r' '\n' | grep -iE 'error|NOQUORUM|ERR ' | head -5)
+    assert_eq "" "$errs" "$2: its output has no error line"
+    assert_eq 20 "$(echo "$out" | grep -cE '^"[^"]+","[0-9.]+"')" \
+        "$2: a rate for every one of its 20 tests"
+}
+
 # ---- 1. redis-benchmark's default test set through n1 ----------------------
-out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "$(nport 1)" -n 10000 \
-    -c 50 --csv 2>&1)
-rc=$?
-echo "$out" | tr '\r' '\n' | grep -v '^$' | sed 's/^/# /'
-assert_eq 0 "$rc" "redis-benchmark's default test set (-n 10000 -c 50) exits 0"
-errs=$(echo "$out" | tr '\r' '\n' | grep -iE 'error|NOQUORUM|ERR ' | head -5)
-assert_eq "" "$errs" "its output has no error line"
-rated=$(echo "$out" | grep -cE '^"[^"]+","[0-9.]+"')
-assert_eq 20 "$rated" "a rate for every one of its 20 tests"
+default_set 1 "storage memory"
 groups=$(info_field 1 write_groups)
 grouped=$(info_field 1 writes_grouped)
 if [ "${groups:-0}" -gt 0 ] && [ "${grouped:-0}" -gt "$groups" ]; then
@@ -261,15 +268,7 @@ for i in 1 2 3; do
 done
 
 # ---- 5. storage disk: the default test set -----------------------------------
-out=$(timeout 600 redis-benchmark -h 127.0.0.1 -p "$(nport 2)" -n 10000 \
-    -c 50 --csv 2>&1)
-rc=$?
-echo "$out" | tr '\r' '\n' | grep -v '^$' | sed 's/^/# /'
-assert_eq 0 "$rc" "storage disk: redis-benchmark's default test set (-n 10000 -c 50) exits 0"
-errs=$(echo "$out" | tr '\r' '\n' | grep -iE 'error|NOQUORUM|ERR ' | head -5)
-assert_eq "" "$errs" "storage disk: its output has no error line"
-assert_eq 20 "$(echo "$out" | grep -cE '^"[^"]+","[0-9.]+"')" \
-    "storage disk: a rate for every one of its 20 tests"
+default_set 2 "storage disk"
 if wait_for 120 same_roots; then ok "storage disk: after the benchmark every node holds the same bytes"
 else fail "storage disk: Merkle roots differ after the benchmark"; fi
 finish
