@@ -1199,9 +1199,10 @@ static int put_edit(struct engine *e, const void *key, size_t klen,
     }
     if (dlen > osz / 4)
         return DYN_ELIMIT;
-    int rc = journal_room(e->jr, SEGLOG_HEADER + SEGLOG_TRAILER + klen + dlen);
-    if (rc != 0)
-        return rc;
+    /* no room (or no journal to put it in): the record instead, which
+     * answers for a full disk itself */
+    if (journal_room(e->jr, SEGLOG_HEADER + SEGLOG_TRAILER + klen + dlen) != 0)
+        return DYN_EAGAIN;
     if (journal_append_delta(e->jr, key, klen, delta, dlen) != 0) {
         engine_fail(e, journal_errno(e->jr), "journal write");
         return DYN_EIO;
@@ -1408,7 +1409,7 @@ static int cron_impl(struct engine *e, uint64_t now_ms, uint64_t budget_us)
         engine_fail(e, seglog_errno(e->log), "write");
         return 0;
     }
-    if (journal_active(e) && rotate_finish(e) != 0)
+    if ((journal_active(e) || edits_active(e)) && rotate_finish(e) != 0)
         return 0;
     if (e->fsync_mode == FSYNC_EVERYSEC && !e->sync_inflight &&
         e->appended > e->synced && now_ms >= e->last_sync_ms + 1000) {
