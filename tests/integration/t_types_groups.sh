@@ -21,8 +21,8 @@
 #     every acknowledged push is in the list once, read through each node,
 #     and every node ends with the same bytes; the list's versions went to
 #     the journal as edits on every node;
-#   - with storage disk, the default test set runs every test to its end
-#     too, and every node ends with the same bytes.
+#   - with storage disk (a fresh cluster), the default test set runs every
+#     test to its end too, and every node ends with the same bytes.
 . "$(dirname "$0")/cluster_lib.sh"
 need_cmd redis-benchmark
 
@@ -268,6 +268,10 @@ for i in 1 2 3; do
 done
 
 # ---- 5. storage disk: the default test set -----------------------------------
+# on a fresh cluster, as tools/bench-types runs it (after phase 4's kill,
+# the restarted node's copy of the list is resent whole for a while)
+cluster_stop
+cluster_start 3 --n 3 --r 2 --w 2 --storage disk
 default_set 2 "storage disk"
 if wait_for 120 same_roots; then ok "storage disk: after the benchmark every node holds the same bytes"
 else fail "storage disk: Merkle roots differ after the benchmark"; fi
