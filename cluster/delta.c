@@ -289,14 +289,22 @@ static int get_varint(const uint8_t *p, size_t len, size_t *at, uint64_t *v)
     return 0;
 }
 
-int delta_target_len(const void *delta, size_t dlen, uint64_t *tlen)
+/* The target's length, and in *at where the ops begin. */
+static int target_len_at(const void *delta, size_t dlen, uint64_t *tlen,
+                         size_t *at)
 {
     uint64_t bd, td;
-    size_t at = DELTA_HEADER;
+    *at = DELTA_HEADER;
     if (delta_digests(delta, dlen, &bd, &td) != 0 ||
-        get_varint(delta, dlen, &at, tlen) != 0)
+        get_varint(delta, dlen, at, tlen) != 0)
         return DYN_EINVAL;
     return 0;
+}
+
+int delta_target_len(const void *delta, size_t dlen, uint64_t *tlen)
+{
+    size_t at;
+    return target_len_at(delta, dlen, tlen, &at);
 }
 
 int delta_patch(const uint8_t *base, size_t blen, const void *delta,
@@ -323,10 +331,9 @@ int delta_patch_into(const uint8_t *base, size_t blen, const void *delta,
 {
     const uint8_t *p = delta;
     uint64_t want;
-    size_t at = DELTA_HEADER;
-    if (delta_target_len(delta, dlen, &want) != 0 || want != tlen)
+    size_t at;
+    if (target_len_at(delta, dlen, &want, &at) != 0 || want != tlen)
         return DYN_EINVAL;
-    (void)get_varint(p, dlen, &at, &want); /* past the length */
     if (tlen > blen + (dlen - at))
         return DYN_EINVAL; /* more than the base and the inserts hold */
     size_t ci = 0, tj = 0;

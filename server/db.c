@@ -1426,13 +1426,7 @@ int db_store_edit(struct node *n, const void *key, size_t klen,
 int db_store_take(struct node *n, const void *key, size_t klen,
                   struct object *obj)
 {
-    if (n->engine) {
-        engine_set_appendfsync(n->engine, n->cfg.appendfsync);
-        int rc = engine_put_take(n->engine, key, klen, obj);
-        return rc == DYN_ELIMIT ? DYN_ERANGE : rc;
-    }
-    store_put_take(n->store, key, klen, obj);
-    return 0;
+    return db_store_edit(n, key, klen, obj, NULL, 0);
 }
 
 /* The common case, replicas in sync, costs one comparison: no merge is
@@ -1460,9 +1454,9 @@ int db_merge_object(struct node *n, const void *key, size_t klen,
     return rc < 0 ? rc : 1;
 }
 
-/* Twice max-siblings: a peer's object may hold the siblings of two nodes
- * that each kept max-siblings before they met; db_write caps what stays. */
-/* The limits a received object is parsed within. */
+/* The limits a received object is parsed within.  Twice max-siblings: a
+ * peer's object may hold the siblings of two nodes that each kept
+ * max-siblings before they met; db_write caps what stays. */
 static struct object_limits parse_limits(struct node *n, int typed_trusted)
 {
     struct object_limits lim = {

@@ -1972,12 +1972,7 @@ static void call_end(struct engine *e, const char *what)
 int engine_put_take(struct engine *e, const void *key, size_t klen,
                     struct object *obj)
 {
-    if (e->storage != STORAGE_DISK)
-        return put_take_impl(e, key, klen, obj, NULL, 0, 0);
-    call_begin(e);
-    int rc = put_take_impl(e, key, klen, obj, NULL, 0, 0);
-    call_end(e, "write");
-    return rc;
+    return engine_put_edit(e, key, klen, obj, NULL, 0);
 }
 
 int engine_last_edit(const struct engine *e, const void *key, size_t klen,
@@ -1997,7 +1992,7 @@ int engine_put_edit(struct engine *e, const void *key, size_t klen,
                     struct object *obj, const void *delta, size_t dlen)
 {
     if (e->storage != STORAGE_DISK)
-        return put_take_impl(e, key, klen, obj, NULL, 0, 0);
+        return put_take_impl(e, key, klen, obj, delta, dlen, 0);
     call_begin(e);
     int rc = put_take_impl(e, key, klen, obj, delta, dlen, 0);
     call_end(e, "write");

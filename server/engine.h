@@ -250,9 +250,9 @@ void engine_close(struct engine *e);
 int engine_put_take(struct engine *e, const void *key, size_t klen,
                     struct object *obj);
 /* engine_put_take for a caller that holds the edit (cluster/delta.h)
- * from key's version to obj (a replica given one): with the journal's
- * edits on (engine.c, "Edits in the journal") it is journaled as it is,
- * else obj is written whole. */
+ * from key's version to obj (a replica given one; NULL: none, as
+ * engine_put_take): with the journal's edits on (engine.c, "Edits in the
+ * journal") it is journaled as it is, else obj is written whole. */
 int engine_put_edit(struct engine *e, const void *key, size_t klen,
                     struct object *obj, const void *delta, size_t dlen);
 /* The last edit the engine made itself, when it was key's from the

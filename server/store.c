@@ -677,6 +677,15 @@ static void entry_materialize(struct store *s, struct entry *e)
 
 static const struct object *entry_object(struct store *s, struct entry *e);
 
+/* STORE_DISK: the scratch object that holds the record at loc, or -1. */
+static int scratch_of(const struct store *s, uint64_t loc)
+{
+    for (int i = 0; i < 2; i++)
+        if (s->scratch[i] && s->scratch_loc[i] == loc)
+            return i;
+    return -1;
+}
+
 /* A disk entry whose deferred value is read (it has left the set): the
  * materializer gets the record's object as it stands and writes the
  * encoded state as the key's newest record itself (through the engine,
@@ -719,11 +728,12 @@ static const struct object *entry_object(struct store *s, struct entry *e)
      * location is the record: a write that looks the key up twice (the
      * typed commands: the kept state's check, then the write) reads it
      * once */
-    for (unsigned i = 0; i < 2; i++)
-        if (s->scratch[i] && s->scratch_loc[i] == e->u.loc) {
-            s->scratch_i = i; /* the newest: the next load takes the other */
-            return s->scratch[i];
-        }
+    int i = scratch_of(s, e->u.loc);
+    if (i >= 0) {
+        s->scratch_i = (unsigned)i; /* the newest: the next load takes the
+                                     * other */
+        return s->scratch[i];
+    }
     struct object *o = s->load(s->load_ctx, e->u.loc, e->key, e->klen);
     if (!o)
         return NULL;
@@ -804,6 +814,29 @@ static void store_changed(struct store *s, uint32_t pi, uint64_t flags)
     s->gen++;
     if (flags & STORE_F_DELETED)
         store_pae(s)[pi].tomb_gen = s->gen;
+}
+
+/* A disk entry whose value changes: out of its partition's tree and the
+ * indexes under its old digest and flags, its cached object let go of
+ * (entry_relist puts it back under the new ones). */
+static void entry_unlist(struct store *s, struct entry *e, uint32_t pi,
+                         uint64_t h)
+{
+    struct merkle *t = part_tree(s, pi);
+    if (t)
+        merkle_toggle(t, h, entry_digest(s, e));
+    store_unindex(s, e, pi, h);
+    entry_drop_cached(s, e);
+}
+
+static void entry_relist(struct store *s, struct entry *e, uint64_t flags,
+                         uint32_t pi, uint64_t h)
+{
+    struct merkle *t = part_tree(s, pi);
+    store_index(s, e, flags, pi, h);
+    if (t)
+        merkle_toggle(t, h, entry_digest(s, e));
+    store_changed(s, pi, flags);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -977,11 +1010,7 @@ int store_hold(struct store *s, const void *key, size_t klen,
     }
     (void)dset_del(s, e); /* (a deferred value's write is this one) */
     uint32_t pi = store_partition_of_hash(s, h);
-    struct merkle *t = part_tree(s, pi);
-    if (t)
-        merkle_toggle(t, h, entry_digest(s, e));
-    store_unindex(s, e, pi, h);
-    entry_drop_cached(s, e);
+    entry_unlist(s, e, pi, h);
     struct hold *hd = hold_of(s, e);
     if (hd) {
         s->held_bytes -= object_size(hd->obj);
@@ -1002,12 +1031,8 @@ int store_hold(struct store *s, const void *key, size_t klen,
     hd->info.stamp = add->stamp;
     hd->obj = obj;
     s->held_bytes += object_size(obj);
-    uint64_t flags = store_object_flags(obj);
     *entry_digestp(s, e) = digest_norm(object_digest(obj));
-    store_index(s, e, flags, pi, h);
-    if (t)
-        merkle_toggle(t, h, entry_digest(s, e));
-    store_changed(s, pi, flags);
+    entry_relist(s, e, store_object_flags(obj), pi, h);
     return 0;
 }
 
@@ -1038,10 +1063,8 @@ const struct object *store_current(const struct store *s, const void *key,
         return hd->obj;
     if (s->kind == STORE_DISK_CACHE)
         return e->u.obj;
-    for (unsigned i = 0; i < 2; i++)
-        if (s->scratch[i] && s->scratch_loc[i] == e->u.loc)
-            return s->scratch[i];
-    return NULL;
+    int i = scratch_of(s, e->u.loc);
+    return i >= 0 ? s->scratch[i] : NULL;
 }
 
 uint32_t store_held_count(const struct store *s)
@@ -1172,17 +1195,13 @@ int store_put_loc(struct store *s, const void *key, size_t klen,
     int replaced = 0;
     struct entry *e;
     uint32_t pi = store_partition_of_hash(s, h);
-    struct merkle *t = part_tree(s, pi);
 
     if (i >= 0) {
         e = slot_entry(p->slots[i]);
         /* a new record: nothing deferred or held left */
         (void)dset_del(s, e);
         hold_end(s, e);
-        if (t)
-            merkle_toggle(t, h, entry_digest(s, e));
-        store_unindex(s, e, pi, h);
-        entry_drop_cached(s, e);
+        entry_unlist(s, e, pi, h);
         if (old_loc)
             *old_loc = entry_loc(s, e);
         replaced = 1;
@@ -1195,10 +1214,7 @@ int store_put_loc(struct store *s, const void *key, size_t klen,
         e->u.obj = obj;
         s->cached_bytes += object_size(obj);
     }
-    store_index(s, e, flags, pi, h);
-    if (t)
-        merkle_toggle(t, h, entry_digest(s, e));
-    store_changed(s, pi, flags);
+    entry_relist(s, e, flags, pi, h);
     return replaced;
 }
 

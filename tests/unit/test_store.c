@@ -757,6 +757,15 @@ static struct object *fake_load(void *ctx, uint64_t loc, const void *key,
     return loc < d->n ? object_dup(d->rec[loc]) : NULL;
 }
 
+/* Frees the store and the fake disk's records. */
+static void disk_free(struct store *s, struct fake_disk *d)
+{
+    store_free(s);
+    for (uint64_t i = 0; i < d->n; i++)
+        object_free(d->rec[i]);
+    free(d);
+}
+
 static void disk_put(struct store *s, struct fake_disk *d, const char *k,
                      const char *v, int tombstone, int give_digest)
 {
@@ -802,10 +811,7 @@ START_TEST(merkle_trees_follow_disk_entries)
             ck_assert_int_eq(d->loads, before);
         }
         expect_trees_match_rebuild(s);
-        store_free(s);
-        for (uint64_t i = 0; i < d->n; i++)
-            object_free(d->rec[i]);
-        free(d);
+        disk_free(s, d);
     }
 }
 END_TEST
@@ -956,10 +962,7 @@ START_TEST(visible_counts_equal_a_walk_over_the_objects)
                 }
             }
         }
-        store_free(s);
-        for (uint64_t i = 0; i < d->n; i++)
-            object_free(d->rec[i]);
-        free(d);
+        disk_free(s, d);
     }
 }
 END_TEST
@@ -1001,10 +1004,7 @@ START_TEST(counts_read_no_record_once_summaries_are_known)
     ck_assert_uint_eq(total, 1);
     ck_assert_int_eq(d->loads, 1);
     ck_assert_uint_eq(store_keyspace_loads(s), 1);
-    store_free(s);
-    for (uint64_t i = 0; i < d->n; i++)
-        object_free(d->rec[i]);
-    free(d);
+    disk_free(s, d);
 }
 END_TEST
 
@@ -1045,10 +1045,7 @@ START_TEST(disk_lookups_reuse_the_record_they_hold)
     ck_assert_int_eq(d->loads, 4);
     object_sibling(x2, 0, &sb);
     ck_assert(sb.vlen == 2 && memcmp(sb.value, "v2", 2) == 0);
-    store_free(s);
-    for (uint64_t i = 0; i < d->n; i++)
-        object_free(d->rec[i]);
-    free(d);
+    disk_free(s, d);
 }
 END_TEST
 
@@ -1141,10 +1138,7 @@ START_TEST(held_versions_are_the_keys_until_a_record_ends_them)
         store_clear(s);
         ck_assert_uint_eq(store_held_count(s), 0);
         ck_assert_uint_eq(store_held_bytes(s), 0);
-        store_free(s);
-        for (uint64_t i = 0; i < d->n; i++)
-            object_free(d->rec[i]);
-        free(d);
+        disk_free(s, d);
     }
 }
 END_TEST
@@ -1260,10 +1254,7 @@ START_TEST(disk_deferred_values_settle_on_read_and_on_demand)
             else
                 expect_value(s, k, i % 3 == 1 ? want : "old");
         }
-        store_free(s);
-        for (uint64_t i = 0; i < d->n; i++)
-            object_free(d->rec[i]);
-        free(d);
+        disk_free(s, d);
     }
 }
 END_TEST
