@@ -206,6 +206,17 @@ int crdt_counter_from_string(const void *value, size_t len,
                              const struct crdt_limits *lim,
                              struct crdt_counter **out);
 
+/* A string sibling concurrent with the counter (a SET that did not see
+ * it, beside an INCR that did not see the SET) joins it as a base
+ * candidate with the string's dot and time: value NULL for a deleted one.
+ * The actor's entry rises to the dot, its sums kept (a base is no
+ * increment); a string the state has seen (its actor's seq holds the
+ * dot) changes nothing.  What reads and INCR do with a counter's string
+ * siblings (object_counter_fold).  DYN_ELIMIT above the limits. */
+int crdt_counter_add_string(struct crdt_counter *c, const void *value,
+                            size_t len, const struct crdt_dot *dot,
+                            uint64_t ts_ms, const struct crdt_limits *lim);
+
 /* INCRBY by (DECRBY: the caller negates, and refuses INT64_MIN with
  * "decrement would overflow" as Redis does).  *result: the new value.
  * CRDT_ENOTINT when the value is not an integer, CRDT_EOVERFLOW when the

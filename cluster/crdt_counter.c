@@ -265,6 +265,8 @@ static int op_entry(struct crdt_counter *c, const struct crdt_dot *dot,
     return 0;
 }
 
+static int base_dot_cmp(const struct cbase *a, const struct cbase *b);
+
 static int base_beats(const struct cbase *a, const struct cbase *b)
 {
     if (a->ts_ms != b->ts_ms)
@@ -304,6 +306,45 @@ int crdt_counter_from_string(const void *value, size_t len,
                        (uint8_t *)value, value ? (uint32_t)len : 0 };
     push_base(c, &b);
     *out = c;
+    return 0;
+}
+
+int crdt_counter_add_string(struct crdt_counter *c, const void *value,
+                            size_t len, const struct crdt_dot *dot,
+                            uint64_t ts_ms, const struct crdt_limits *lim)
+{
+    if (dot->counter == 0)
+        return DYN_EINVAL;
+    if (value && ((lim && lim->max_member_len && len > lim->max_member_len) ||
+                  len > UINT32_MAX))
+        return DYN_ELIMIT;
+    uint32_t k = entry_find(c, dot->actor);
+    int have = k < c->ne && c->e[k].actor == dot->actor;
+    if (have && c->e[k].seq >= dot->counter)
+        return 0; /* seen: held as a base already, or a reset took it */
+    if (!have && lim && lim->max_actors && c->ne >= lim->max_actors)
+        return DYN_ELIMIT;
+    if (!have) {
+        struct centry z;
+        memset(&z, 0, sizeof(z));
+        z.actor = dot->actor;
+        push_entry(c, &z);
+        memmove(&c->e[k + 1], &c->e[k],
+                (size_t)(c->ne - 1 - k) * sizeof(*c->e));
+        c->e[k] = z;
+    }
+    /* the actor's sums stay: they are all of its increments this state
+     * holds, and a base is no increment */
+    c->e[k].seq = dot->counter;
+    struct cbase b = { dot->actor, dot->counter, ts_ms, value == NULL,
+                       (uint8_t *)value, value ? (uint32_t)len : 0 };
+    uint32_t at = 0;
+    while (at < c->nb && base_dot_cmp(&c->b[at], &b) < 0)
+        at++;
+    push_base(c, &b);
+    struct cbase nb = c->b[c->nb - 1];
+    memmove(&c->b[at + 1], &c->b[at], (size_t)(c->nb - 1 - at) * sizeof(*c->b));
+    c->b[at] = nb;
     return 0;
 }
 

@@ -376,6 +376,25 @@ static int sib_beats(const struct sibling *a, const struct sibling *b)
 
 static int rec_covers(const struct sib_rec *t, const struct sib_rec *s);
 
+/* 1 when recs[0..n) (a reconciled object's) hold what a node that knows
+ * only format 2 would take for an unreconciled object: a typed sibling
+ * another covers (a write's observed clear, or a state a client context
+ * claimed), or a counter beside a string (docs/TYPES.md section 4).  Such
+ * an object is written as format 3, which that node refuses as newer. */
+static int recs_past_format_2(struct sib_rec *const *recs, uint32_t n)
+{
+    int counter = 0, string = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        counter |= recs[i]->v.type == CRDT_TYPE_COUNTER;
+        string |= recs[i]->v.type == CRDT_TYPE_STRING;
+        for (uint32_t j = 0; j < n; j++)
+            if (i != j && recs[i]->v.type != CRDT_TYPE_STRING &&
+                rec_covers(recs[j], recs[i]) && !rec_covers(recs[i], recs[j]))
+                return 1;
+    }
+    return counter && string;
+}
+
 /* An object from records already in dot order (their contexts decoded
  * when there are several). */
 static struct object *obj_build(struct sib_rec *const *recs, uint32_t n)
@@ -386,12 +405,8 @@ static struct object *obj_build(struct sib_rec *const *recs, uint32_t n)
         total += recs[i]->len;
         typed |= recs[i]->v.type != CRDT_TYPE_STRING;
     }
-    /* a reconciled object keeps a covered sibling only as a clear */
-    for (uint32_t i = 0; typed && n > 1 && i < n && !clears; i++)
-        for (uint32_t j = 0; j < n && !clears; j++)
-            clears = i != j && recs[i]->v.type != CRDT_TYPE_STRING &&
-                     rec_covers(recs[j], recs[i]) &&
-                     !rec_covers(recs[i], recs[j]);
+    if (typed && n > 1)
+        clears = recs_past_format_2(recs, n);
     dyn_assert(n >= 1 && total <= UINT32_MAX);
     struct object *o = obj_alloc(total);
     size_t off = 0;
@@ -700,31 +715,13 @@ static struct sib_rec *rec_join(const struct sib_rec *a,
 {
     const struct sib_rec *w = sib_beats(&a->v, &b->v) ? a : b;
     const struct sib_rec *o = w == a ? b : a;
-    int type = a->v.type != CRDT_TYPE_STRING ? a->v.type : b->v.type;
+    int type = a->v.type;
     struct dbuf val;
     dbuf_init(&val);
-    int rc, empty = -1;
-    if (a->v.type == b->v.type) {
-        rc = crdt_join_bytes(type, a->v.value, a->v.vlen, b->v.value,
+    int empty = -1;
+    dyn_assert(a->v.type == b->v.type && type != CRDT_TYPE_STRING);
+    int rc = crdt_join_bytes(type, a->v.value, a->v.vlen, b->v.value,
                              b->v.vlen, NULL, &val, &empty);
-    } else { /* a counter and a string: the string is a base */
-        const struct sib_rec *c = a->v.type == CRDT_TYPE_COUNTER ? a : b;
-        const struct sib_rec *str = c == a ? b : a;
-        struct crdt_dot d = { str->v.actor, str->v.counter };
-        struct crdt_counter *base = NULL, *cc = NULL;
-        rc = crdt_counter_from_string(str->v.tombstone ? NULL : str->v.value,
-                                      str->v.vlen, &d, str->v.ts_ms, NULL,
-                                      &base);
-        if (rc == 0)
-            rc = crdt_counter_decode(c->v.value, c->v.vlen, NULL, &cc);
-        if (rc == 0) {
-            struct crdt_counter *j = crdt_counter_join(cc, base);
-            crdt_counter_encode(j, &val);
-            crdt_counter_free(j);
-        }
-        crdt_counter_free(base);
-        crdt_counter_free(cc);
-    }
     if (rc != 0) {
         dbuf_free(&val);
         return NULL;
@@ -796,28 +793,21 @@ static int rec_is_clear(const struct sib_rec *x)
 }
 
 /* 1 when a and b are one event that a merge joins: two states of one
- * typed dot (one replica joined more into it), or a counter that joined
- * a string as its base and took the string's dot (rec_join's winner)
- * meeting that string again.  Anything else with one dot (only a corrupt
- * peer sends it) keeps one, deterministically. */
+ * typed dot (one replica joined more into it).  Anything else with one
+ * dot (only a corrupt peer sends it) keeps one, deterministically. */
 static int rec_same_event(const struct sib_rec *a, const struct sib_rec *b)
 {
-    if (a->v.type == b->v.type)
-        return a->v.type != CRDT_TYPE_STRING;
-    return (a->v.type == CRDT_TYPE_COUNTER && b->v.type == CRDT_TYPE_STRING) ||
-           (b->v.type == CRDT_TYPE_COUNTER && a->v.type == CRDT_TYPE_STRING);
+    return a->v.type == b->v.type && a->v.type != CRDT_TYPE_STRING;
 }
 
-/* Two records one join reconciles: the same CRDT type, or a counter and a
- * string that neither covers (a SET concurrent with an INCR). */
+/* Two records one join reconciles: two states of one CRDT type.  A
+ * counter and a string stay two siblings, read as one value
+ * (object_counter_fold): joining them in a merge made the result depend
+ * on the order (a string that a third sibling covers went in one order
+ * and lived on inside the counter in the other). */
 static int rec_joinable(const struct sib_rec *a, const struct sib_rec *b)
 {
-    if (a->v.type != CRDT_TYPE_STRING && a->v.type == b->v.type)
-        return 1;
-    if (!((a->v.type == CRDT_TYPE_COUNTER && b->v.type == CRDT_TYPE_STRING) ||
-          (b->v.type == CRDT_TYPE_COUNTER && a->v.type == CRDT_TYPE_STRING)))
-        return 0;
-    return !rec_covers(a, b) && !rec_covers(b, a);
+    return a->v.type != CRDT_TYPE_STRING && a->v.type == b->v.type;
 }
 
 /* u[0..n) in dot order: joinable records are joined, until none is left;
@@ -866,10 +856,12 @@ static uint32_t recs_join_all(struct sib_rec **u, uint32_t n, struct made *m)
 }
 
 /* Keeps, in order, the records of u[0..n) that no other covers (unless
- * they cover it back), and in place of a covered typed record its
- * observed clear (rec_clear); returns their count, never 0. */
+ * they cover it back), and a covered typed record too: as its observed
+ * clear (rec_clear) when clear (a write, whose coordinator holds the
+ * state it covers), else as it is (a merge: see object_merge); returns
+ * their count, never 0. */
 static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n,
-                                  struct made *m)
+                                  struct made *m, int clear)
 {
     uint32_t i, j, k = 0;
     struct sib_rec **keep = dyn_malloc((size_t)n * sizeof(*keep));
@@ -878,7 +870,7 @@ static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n,
         for (j = 0; j < n && !covered; j++)
             covered = j != i && rec_covers(u[j], u[i]) &&
                       !rec_covers(u[i], u[j]);
-        if (!covered) {
+        if (!covered || (u[i]->v.type != CRDT_TYPE_STRING && !clear)) {
             keep[k++] = u[i];
         } else if (u[i]->v.type != CRDT_TYPE_STRING) {
             /* its clear; one that does not decode (only a corrupt peer's)
@@ -904,10 +896,10 @@ static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n,
  * of two objects, or one object's own): joinable records are joined,
  * then every record another covers (and that does not cover back) goes. */
 static struct object *recs_reconcile(struct sib_rec **u, uint32_t n,
-                                     struct made *made)
+                                     struct made *made, int clear)
 {
     n = recs_join_all(u, n, made);
-    n = recs_drop_covered(u, n, made);
+    n = recs_drop_covered(u, n, made, clear);
     return obj_build(u, n);
 }
 
@@ -919,7 +911,7 @@ static struct object *obj_reconcile(const struct object *o)
     struct made made = { NULL, 0, 0 };
     for (uint32_t i = 0; i < n; i++)
         u[i] = &r[i];
-    struct object *out = recs_reconcile(u, n, &made);
+    struct object *out = recs_reconcile(u, n, &made, 1);
     dyn_free(u);
     made_free(&made);
     recs_free(r, n);
@@ -960,7 +952,7 @@ struct object *object_merge(const struct object *a, const struct object *b,
             j++;
         }
     }
-    struct object *o = recs_reconcile(u, n, &made);
+    struct object *o = recs_reconcile(u, n, &made, 0);
     if (changed_a)
         *changed_a = o->size != a->size || memcmp(o->b, a->b, a->size) != 0;
 
@@ -1041,13 +1033,13 @@ void object_sibling(const struct object *o, uint32_t i, struct sibling *out)
     obj_next(o, off, out);
 }
 
-/* 1 when sibling x of o (at index xi) is an observed clear: a typed
- * tombstone whose dot another sibling's context holds (a valid object
- * keeps a covered sibling only as its clear, see rec_is_clear). */
+/* 1 when sibling x of o (at index xi) is observed away: a typed sibling
+ * whose dot another sibling's context holds (a write's observed clear, or
+ * a state a client's context claimed, which a merge keeps as it is). */
 static int obj_sib_cleared(const struct object *o, uint32_t xi,
                            const struct sibling *x)
 {
-    if (x->type == CRDT_TYPE_STRING || !x->tombstone)
+    if (x->type == CRDT_TYPE_STRING)
         return 0;
     uint32_t n;
     struct sibling t;
@@ -1080,13 +1072,37 @@ static uint32_t obj_winner(const struct object *o, struct sibling *out,
     return w;
 }
 
+static int sib_expired(const struct sibling *s, uint64_t now_ms);
+
+/* The index of o's counter sibling when it stands for the counter family
+ * (docs/TYPES.md section 4): no other sibling covers it and it has not
+ * expired at now_ms (0: never); UINT32_MAX when there is none.  A
+ * reconciled object holds at most one counter (two join). */
+static uint32_t obj_family_counter(const struct object *o, uint64_t now_ms,
+                                   struct sibling *out)
+{
+    uint32_t n;
+    struct sibling s;
+    size_t off = obj_first(o, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        off = obj_next(o, off, &s);
+        if (s.type != CRDT_TYPE_COUNTER || obj_sib_cleared(o, i, &s) ||
+            (now_ms && sib_expired(&s, now_ms)))
+            continue;
+        *out = s;
+        return i;
+    }
+    return UINT32_MAX;
+}
+
 uint32_t object_winner_get(const struct object *o, struct sibling *out)
 {
     uint32_t w = obj_winner(o, out, 0);
-    /* an observed clear never wins against the write that cleared it,
-     * whatever the clocks say (the writer's clock may be behind) */
-    if (out->type != CRDT_TYPE_STRING && out->tombstone &&
-        object_nsiblings(o) > 1) {
+    if (object_nsiblings(o) == 1)
+        return w;
+    /* a sibling observed away never wins against the write that observed
+     * it, whatever the clocks say (the writer's clock may be behind) */
+    if (out->type != CRDT_TYPE_STRING && obj_sib_cleared(o, w, out)) {
         struct sibling alt;
         uint32_t a = obj_winner(o, &alt, 1);
         if (a != UINT32_MAX) {
@@ -1094,7 +1110,37 @@ uint32_t object_winner_get(const struct object *o, struct sibling *out)
             w = a;
         }
     }
+    /* a string and a counter are one value: the counter stands for it */
+    if (out->type == CRDT_TYPE_STRING) {
+        struct sibling c;
+        uint32_t k = obj_family_counter(o, 0, &c);
+        if (k != UINT32_MAX) {
+            *out = c;
+            w = k;
+        }
+    }
     return w;
+}
+
+int object_counter_fold(const struct object *o, uint64_t now_ms,
+                        const struct crdt_limits *lim, struct crdt_counter *c)
+{
+    uint32_t n;
+    int folded = 0;
+    struct sibling s;
+    size_t off = obj_first(o, &n);
+    for (uint32_t i = 0; i < n && n > 1; i++) {
+        off = obj_next(o, off, &s);
+        if (s.type != CRDT_TYPE_STRING || (now_ms && sib_expired(&s, now_ms)))
+            continue;
+        struct crdt_dot d = { s.actor, s.counter };
+        int rc = crdt_counter_add_string(c, s.tombstone ? NULL : s.value,
+                                         s.vlen, &d, s.ts_ms, lim);
+        if (rc)
+            return rc;
+        folded++;
+    }
+    return folded;
 }
 
 uint32_t object_winner(const struct object *o)
@@ -1217,6 +1263,26 @@ int object_visible(const struct object *o, uint64_t now_ms,
                 have = 1;
             }
         }
+    }
+    struct sibling c;
+    if (have && n > 1 &&
+        (best.type == CRDT_TYPE_STRING || best.type == CRDT_TYPE_COUNTER) &&
+        obj_family_counter(o, now_ms, &c) != UINT32_MAX) {
+        /* the counter family: the counter with its strings as bases is
+         * there unless it reads as absent */
+        struct crdt_counter *st = NULL;
+        if (crdt_counter_decode(c.value, c.vlen, NULL, &st) == 0 &&
+            object_counter_fold(o, now_ms, NULL, st) >= 0) {
+            struct crdt_counter_value v;
+            crdt_counter_value(st, &v);
+            crdt_counter_free(st);
+            if (v.kind == CRDT_COUNTER_ABSENT)
+                return 0;
+            if (out)
+                *out = c;
+            return 1;
+        }
+        crdt_counter_free(st);
     }
     if (!have || best.tombstone)
         return 0;
@@ -1351,17 +1417,21 @@ static int bytes_check(const uint8_t *p, size_t len,
         for (uint32_t j = i + 1; j < n; j++)
             if (rec_joinable(&r[i], &r[j]))
                 goto out; /* not reconciled: a merge would join them */
-    int clears = 0;
-    for (uint32_t i = 0; i < n; i++)
+    int past2 = 0, counter = 0, string = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        counter |= r[i].v.type == CRDT_TYPE_COUNTER;
+        string |= r[i].v.type == CRDT_TYPE_STRING;
         for (uint32_t j = 0; j < n; j++)
             if (i != j && rec_covers(&r[j], &r[i]) &&
                 !rec_covers(&r[i], &r[j])) {
-                if (!rec_is_clear(&r[i]))
-                    goto out; /* not reconciled */
-                clears = 1;
+                if (r[i].v.type == CRDT_TYPE_STRING)
+                    goto out; /* not reconciled: a covered string goes */
+                past2 = 1;
             }
-    if (clears != (p[0] == OBJECT_FORMAT_CLEARS))
-        goto out; /* the format says whether it keeps a clear */
+    }
+    past2 |= counter && string;
+    if (past2 != (p[0] == OBJECT_FORMAT_CLEARS))
+        goto out; /* the format says whether it needs format 3 */
     rc = 0;
 out:
     recs_free(r, parsed);

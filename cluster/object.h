@@ -162,6 +162,15 @@ int object_visible(const struct object *o, uint64_t now_ms,
  * (after which *after no longer holds). */
 void object_visibility(const struct object *o, uint64_t *t1, int *before,
                        int *after, int *more);
+/* The counter family (docs/TYPES.md section 4): a counter and the string
+ * siblings beside it (a SET and an INCR that did not see each other) are
+ * one value, the counter with each string as a base candidate.  Joins
+ * every string sibling of o not expired at now_ms (0: any) into c, the
+ * decoded state of o's counter sibling, with crdt_counter_add_string;
+ * returns how many, or its error.  object_visible and object_winner_get
+ * answer the counter sibling for the family. */
+int object_counter_fold(const struct object *o, uint64_t now_ms,
+                        const struct crdt_limits *lim, struct crdt_counter *c);
 /* The highest dot counter of actor's siblings, 0 if it has none. */
 uint64_t object_actor_counter(const struct object *o, uint64_t actor);
 /* Merge of every sibling's ctx ∪ dot: the context for clients. */

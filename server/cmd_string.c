@@ -610,11 +610,20 @@ static void string_counter_op(struct client *c, const struct dyn_arg *key,
     struct crdt_counter *ctr = NULL;
     int rc = 0;
     if (found && v->type == CRDT_TYPE_COUNTER) {
-        /* the state the key's last write kept, else its encoding decoded */
+        /* the state the key's last write kept, else its encoding decoded;
+         * the strings beside it join it as bases (this write observes
+         * them, so they go) */
         struct db_typed t = { v->state, v->slen, v->expire_ms };
         ctr = db_typed_take(n, key->p, key->len, CRDT_TYPE_COUNTER, &t);
         if (!ctr)
             rc = crdt_counter_decode(v->state, v->slen, lim, &ctr);
+        const struct object *o = v->nsiblings > 1
+                                     ? db_object(n, key->p, key->len)
+                                     : NULL;
+        if (rc == 0 && o) {
+            int k = object_counter_fold(o, node_wall_ms(n), lim, ctr);
+            rc = k < 0 ? k : 0;
+        }
     } else if (found) {
         rc = crdt_counter_from_string(v->value, v->vlen, &v->dot, v->ts_ms,
                                       lim, &ctr);

@@ -170,10 +170,12 @@ int db_lookup(struct node *n, const void *key, size_t klen,
     v->dot.counter = w.counter;
     v->ts_ms = w.ts_ms;
     if (w.type == CRDT_TYPE_COUNTER) {
-        /* a counter reads as its text (a visible one is never absent) */
+        /* a counter reads as its text, with the strings beside it as
+         * bases (a visible one is never absent) */
         struct crdt_counter *c = NULL;
         dbuf_reset(&n->typed_view);
         if (crdt_counter_decode(w.value, w.vlen, NULL, &c) != 0 ||
+            object_counter_fold(o, node_wall_ms(n), NULL, c) < 0 ||
             crdt_counter_format(c, &n->typed_view) != 0) {
             crdt_counter_free(c);
             return 0;
