@@ -8,7 +8,8 @@
  *   u32 size (host order, in memory only)
  *   -- object_bytes() starts here ---------------------------------------
  *   u8  format            OBJECT_FORMAT (1); 2 with a typed sibling,
- *                         3 when one is kept as its observed clear
+ *                         3 when a typed one is kept beside a sibling
+ *                         that covers it, or a counter beside a string
  *   varint nsiblings      >= 1
  *   nsiblings x sibling, strictly ascending by dot (actor, counter):
  *     u8  flags           bit0 tombstone, bit1 has expire; others zero
@@ -42,23 +43,35 @@
  *   - at least one sibling, sorted by dot, no dot twice;
  *   - a sibling's context never covers its own dot (ctx[actor] < counter);
  *   - no sibling covers another (t.ctx[s.actor] >= s.counter) unless the
- *     two cover each other, or the covered one is a typed sibling's
- *     observed clear (below; the object is then format 3), i.e. the
- *     object is already reconciled, so merging it with itself is a no-op.
+ *     two cover each other, or the covered one is typed (below; the
+ *     object is then format 3), i.e. the object is already reconciled,
+ *     so merging it with itself is a no-op;
+ *   - no two siblings of one typed type (they join).
  *
- * Observed clears.  A typed sibling that another sibling of another type
- * (or a string) covers, its dot and every dot its state has seen, is not
- * dropped: it is replaced by its observed clear (crdt_clear_bytes: the
- * members, entries and bases go, the state's context stays; its dot, ts
- * and context stay, its expiry goes), a tombstone that never wins a read
- * (object_winner_get, object_visible).  The clear is a function of the
+ * Observed clears.  A write (object_write) that covers a typed sibling
+ * of another type (or a string write covering one), its dot and every
+ * dot its state has seen, does not drop it: the coordinator holds that
+ * state, and leaves its observed clear in its place (crdt_clear_bytes:
+ * the members, entries and bases go, the state's context stays; its dot,
+ * ts and context stay, its expiry goes).  The clear is a function of the
  * covered state alone and lies above it in its type's join, so joining
- * it with a concurrent state of that type (that the covering write never
- * saw) removes exactly what the write saw, whichever comes first: a
- * dropped sibling would instead live on inside such a join in one merge
- * order and be gone in the other.  object_write leaves the clear too,
- * of every state of another type its write covers.  docs/TYPES.md
- * section 4 has the argument and what it does not fix.
+ * it with a concurrent state of that type (that the write never saw)
+ * removes exactly what the write saw, whichever comes first.  A merge
+ * (object_merge) clears nothing: a typed sibling another covers there
+ * was claimed by a context its writer's coordinator never held (a
+ * client's, DYNAMO.PUT), and clearing it in a merge removed it in one
+ * merge order and not in another (where it was first joined with a
+ * concurrent state).  It stays as it is, observed away: it never wins a
+ * read (object_winner_get, object_visible), and the next write through
+ * a node that holds it leaves its clear.
+ *
+ * The counter family.  A counter and a string beside it (a SET and an
+ * INCR that did not see each other) are not joined in a merge either
+ * (a string a third sibling covers would go in one order and live on
+ * inside the counter in the other): they stay two siblings, and are read
+ * as one value, the counter with each string as a base candidate
+ * (object_counter_fold).  INCR folds them into its new state, and its
+ * context then drops them.  docs/TYPES.md section 4 has the argument.
  *
  * Reconciliation keeps every sibling of the union that no other sibling of
  * the union covers; one dot kept once (if two replicas disagree about the
@@ -101,9 +114,10 @@
 #define OBJECT_FORMAT 1       /* every sibling a plain string */
 #define OBJECT_FORMAT_TYPED 2 /* at least one typed sibling */
 #define OBJECT_FORMAT_CLEARS 3 /* format 2's layout, and a typed sibling
-                                * kept as its observed clear beside the one
-                                * that covers it (a node that knows only 2
-                                * would take the pair for unreconciled) */
+                                * kept beside one that covers it, or a
+                                * counter beside a string (a node that
+                                * knows only 2 would take the object for
+                                * unreconciled) */
 #define SIB_TOMBSTONE 0x01
 #define SIB_EXPIRE 0x02
 #define SIB_TYPED 0x04        /* a u8 type follows the flags */

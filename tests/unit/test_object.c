@@ -2313,40 +2313,26 @@ START_TEST(typed_merge_is_commutative_and_idempotent)
 END_TEST
 
 /*
- * STILL KNOWN TO FAIL in a few histories (run with DYN_TEST_TYPED_LAWS=1;
- * see the "typed-laws" tcase below): associativity, absorption (ab merged
- * with b again is ab), the merged clock descending from its inputs', and
- * convergence under any delivery order (typed_delivery_order_does_not_
- * matter).
+ * Associativity, absorption (ab merged with b again is ab) and the merged
+ * clock descending from its inputs', on every triple of states of the
+ * random histories (strings with fresh, stale and no contexts, counters,
+ * sets, three replicas); convergence under any delivery order is
+ * typed_delivery_order_does_not_matter below.
  *
- * Fixed: a write that covers a typed sibling of another type no longer
- * drops it but leaves its observed clear, so what the write saw goes from
- * a join of that state with a concurrent one in any order
+ * What it took (docs/TYPES.md section 4): a write that covers a typed
+ * sibling of another type leaves its observed clear
  * (typed_an_observed_counter_stays_dropped_in_any_order); a joined
  * sibling does not claim a concurrent sibling of the loser's actor
- * (typed_a_join_does_not_claim_what_it_never_saw); a counter that took a
- * string's dot meeting that string again joins it (absorption holds on
- * every history).  That took the failures from 589 of the 6,000 triples
- * below (and 81 of the 150 delivery histories) to 42 (and 7).
- *
- * What remains is in the string/counter family, and needs a counter
- * whose bases have a causal context of their own (a new counter
- * encoding):
- *   - a string joined into a counter as a base gets an entry at its dot's
- *     counter (crdt_counter_from_string: a base must lie within its
- *     actor's seq), and that entry claims every earlier dot of the actor:
- *     an earlier concurrent base of that actor goes, and the entry's zero
- *     sums replace the actor's running sums of a lower seq;
- *   - a string that another sibling covers is dropped, while the same
- *     string joined into a counter elsewhere stays there as a base (and
- *     leaves that entry), so the two orders differ in the counter's bytes;
- *   - a context that claims increments its coordinator never held (a
- *     client's, DYNAMO.PUT) covers a counter entry only up to its seq; an
- *     entry that grew meanwhile keeps the observed part (a write whose
- *     coordinator held the counter leaves its exact clear instead);
- *   - a joined sibling's context keeps the loser's dot only when it
- *     continues that actor's entry (the over-claim above), which depends
- *     on what was joined before: the merged clock can lack such a dot.
+ * (typed_a_join_does_not_claim_what_it_never_saw); a counter and a
+ * string beside it stay two siblings, read as one value
+ * (object_counter_fold: joined in a merge, a string that a third sibling
+ * covers went in one order and lived on inside the counter in the
+ * other); and a merge keeps a typed sibling that another covers as it is
+ * (a stale context, a client's, claims a state its coordinator never
+ * held: cleared in a merge, that state went in one order and lived on
+ * inside a join with a concurrent one in the other).  Before the last
+ * two, 42 of the 6,000 triples failed and 7 of the 150 delivery
+ * histories.
  */
 START_TEST(typed_merge_is_associative)
 {
