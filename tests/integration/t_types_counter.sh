@@ -23,7 +23,10 @@
 #     the clock renderings) the same bytes.
 #   - Observed reset across a cut: both sides hold 5; one side SETs 10
 #     while the other INCRBYs 3; after the heal every node reads 13.  DEL
-#     against a concurrent INCRBY 2 reads 2.
+#     against a concurrent INCRBY 2 reads 2.  On a key neither side held,
+#     SET 100 against a concurrent INCRBY 3 reads 103 (the counter and the
+#     string stay two siblings, read as one value), and an INCR after the
+#     heal makes them one version: 104.
 # On the 3-node cluster also: SET k 5 then INCR through another node is 6;
 # INCR on a non-integer string and an INCRBY that overflows answer Redis's
 # error texts (compared with a real redis-server); TYPE string, OBJECT
@@ -230,10 +233,11 @@ all_reads() {
 }
 
 reset_runs() {  # reset_runs TAG "A nodes" "B nodes"
-    local tag=$1 A=$2 B=$3 rk ra rb dk da db
+    local tag=$1 A=$2 B=$3 rk ra rb dk da db fk fa fb
     read -r rk ra rb <<<"$(pick_key "$tag:reset:" "$A" "$B")"
     read -r dk da db <<<"$(pick_key "$tag:del:" "$A" "$B")"
-    if [ -z "$rk" ] || [ -z "$dk" ]; then
+    read -r fk fa fb <<<"$(pick_key "$tag:family:" "$A" "$B")"
+    if [ -z "$rk" ] || [ -z "$dk" ] || [ -z "$fk" ]; then
         fail "$tag: no key with replicas on both sides of {$A} | {$B}"; return
     fi
     echo "# $rk: replicas $(replicas "$rk"), SET through n$ra, INCRBY through n$rb"
@@ -250,8 +254,20 @@ reset_runs() {  # reset_runs TAG "A nodes" "B nodes"
     assert_eq 8 "$(ncli "$rb" INCRBY "$rk" 3)" "$tag: side {$B}: INCRBY $rk 3 through n$rb (it saw 5)"
     assert_eq 1 "$(ncli "$da" DEL "$dk")" "$tag: side {$A}: DEL $dk through n$da"
     assert_eq 7 "$(ncli "$db" INCRBY "$dk" 2)" "$tag: side {$B}: INCRBY $dk 2 through n$db (it saw 5)"
+    assert_eq OK "$(ncli "$fa" SET "$fk" 100)" "$tag: side {$A}: SET $fk 100 through n$fa (a key nobody held)"
+    assert_eq 3 "$(ncli "$fb" INCRBY "$fk" 3)" "$tag: side {$B}: INCRBY $fk 3 through n$fb"
     assert_eq 10 "$(ncli "$ra" GET "$rk")" "$tag: side {$A} reads its SET"
     heal
+    if wait_for 60 all_read "$fk" 103; then
+        ok "$tag: after the heal every node reads 103 (the SET's 100 is the base, the concurrent +3 counts)"
+    else
+        fail "$tag: $fk after the heal:$(all_reads "$fk") (want 103)"
+    fi
+    if wait_for 60 same_copies "$fk"; then ok "$tag: $fk: the replicas hold the same bytes (the string beside the counter)"
+    else fail "$tag: $fk: the replicas' own copies differ"; fi
+    assert_eq 104 "$(ncli "$fa" INCR "$fk")" "$tag: INCR $fk through n$fa after the heal: 104"
+    if wait_for 60 all_read "$fk" 104; then ok "$tag: every node reads 104"
+    else fail "$tag: $fk after the INCR:$(all_reads "$fk") (want 104)"; fi
     if wait_for 60 all_read "$rk" 13; then
         ok "$tag: after the heal every node reads 13 (the SET reset the 5 it saw; the concurrent +3 survives)"
     else
