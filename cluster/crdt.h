@@ -209,9 +209,9 @@ int crdt_counter_from_string(const void *value, size_t len,
 /* A string sibling concurrent with the counter (a SET that did not see
  * it, beside an INCR that did not see the SET) joins it as a base
  * candidate with the string's dot and time: value NULL for a deleted one.
- * The actor's entry rises to the dot, its sums kept (a base is no
- * increment); a string the state has seen (its actor's seq holds the
- * dot) changes nothing.  What reads and INCR do with a counter's string
+ * The entries stay (a base is no increment); the bases' context takes
+ * the dot, and a string it has seen (held, or taken by a reset) changes
+ * nothing.  What reads and INCR do with a counter's string
  * siblings (object_counter_fold).  DYN_ELIMIT above the limits. */
 int crdt_counter_add_string(struct crdt_counter *c, const void *value,
                             size_t len, const struct crdt_dot *dot,

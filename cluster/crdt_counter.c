@@ -12,6 +12,8 @@
  *                    reset that observed a: what a reset cancelled
  *   base:    (dot, ts_ms, bytes or absent): the string the counter counts
  *            from (an observed SET, or the string INCR found)
+ *   seen:    per actor the highest base dot the state has seen: the
+ *            bases' own causal context, apart from the entries
  *
  * The value is the winning base plus every actor's live part
  * (i - ri) + (f - rf).  An entry is one actor's history: a later seq
@@ -19,7 +21,12 @@
  * and so do the snapshots (by rseq).  The bases are an observed-remove set
  * of one-shot values: a reset replaces the bases it sees with its own, and
  * a join keeps a base that the other side either holds or has not seen
- * (its dot is above the other side's seq for that actor).  Concurrent
+ * (its dot is above the other side's seen for that actor).  A string
+ * becomes a base without touching the entries (crdt_counter_add_string,
+ * crdt_counter_from_string): until 2026-12-03 the bases' context was the
+ * entries' seqs, so a string's dot raised its actor's entry, and that
+ * entry, with the sums of a lower seq, replaced in a join the entry of
+ * a state that held more of the actor's increments.  Concurrent
  * bases stay, and the highest (ts_ms, actor, counter) wins, as
  * object_winner picks among siblings.  So the join is a product of
  * semilattices: commutative, associative, idempotent (docs/TYPES.md).
@@ -38,7 +45,7 @@
  * Encoding (canonical: fields present only when not zero, entries by
  * actor, bases by dot; decode re-encodes and compares):
  *
- *   u8 CRDT_TYPE_COUNTER
+ *   u8 COUNTER_TAG (0x41; CRDT_TYPE_COUNTER, 1, before the seen list)
  *   varint nentries, then per entry:
  *     u64 actor (LE) | varint seq (>= 1) | u8 flags
  *     bit0: zigzag i         bit1: varint fops, ld f
@@ -46,10 +53,17 @@
  *   varint nbases, then per base:
  *     u64 actor | varint counter (>= 1) | varint ts_ms | u8 kind
  *     (0 absent, 1 bytes) | bytes: varint len, the bytes
+ *   varint nseen, then per actor (ascending): u64 actor | varint counter
+ *     (>= 1)
+ *
+ * A state encoded before the seen list (tag 1, no list) decodes with seen
+ * = every entry's seq, what its bases' context was then; it is encoded
+ * with the list from then on.  A node from before takes tag 0x41 for a
+ * malformed value and refuses it (its sender keeps its copy).
  *
  * Invariants (decode checks them): rseq <= seq, rfops <= fops, a snapshot
  * of the current seq equals the entry; every base's dot is within its
- * actor's seq; floats finite.
+ * actor's seen; floats finite.
  *
  * Errors: see crdt.h.  Nothing here aborts on bad input.
  */
@@ -68,6 +82,8 @@
 #define CE_RSEQ 0x04
 #define CE_RI 0x08
 #define CE_RF 0x10
+
+#define COUNTER_TAG 0x41 /* the encoding with the bases' context */
 
 struct centry {
     uint64_t actor;
@@ -90,11 +106,20 @@ struct cbase {
     uint32_t len;
 };
 
+/* Per actor, the highest base dot this state has seen (held, or taken
+ * by a reset): the bases' own causal context. */
+struct cseen {
+    uint64_t actor;
+    uint64_t counter;
+};
+
 struct crdt_counter {
     uint32_t ne, cape;
     struct centry *e;
     uint32_t nb, capb;
     struct cbase *b;
+    uint32_t ns, caps;
+    struct cseen *s;
 };
 
 const char *crdt_err_text(int err)
@@ -181,6 +206,7 @@ void crdt_counter_free(struct crdt_counter *c)
         base_clear(&c->b[k]);
     dyn_free(c->b);
     dyn_free(c->e);
+    dyn_free(c->s);
     dyn_free(c);
 }
 
@@ -205,6 +231,17 @@ static void push_base(struct crdt_counter *c, const struct cbase *b)
     d->p = b->len ? dyn_memdup(b->p, b->len) : NULL;
 }
 
+static void push_seen(struct crdt_counter *c, uint64_t actor,
+                      uint64_t counter)
+{
+    if (c->ns == c->caps) {
+        c->caps = c->caps ? c->caps * 2 : 2;
+        c->s = dyn_realloc(c->s, (size_t)c->caps * sizeof(*c->s));
+    }
+    c->s[c->ns].actor = actor;
+    c->s[c->ns++].counter = counter;
+}
+
 struct crdt_counter *crdt_counter_dup(const struct crdt_counter *c)
 {
     struct crdt_counter *d = crdt_counter_new();
@@ -212,8 +249,50 @@ struct crdt_counter *crdt_counter_dup(const struct crdt_counter *c)
         push_entry(d, &c->e[k]);
     for (uint32_t k = 0; k < c->nb; k++)
         push_base(d, &c->b[k]);
+    for (uint32_t k = 0; k < c->ns; k++)
+        push_seen(d, c->s[k].actor, c->s[k].counter);
     return d;
 }
+
+/* Index of actor in the bases' context, or where it would go. */
+static uint32_t seen_find(const struct crdt_counter *c, uint64_t actor)
+{
+    uint32_t lo = 0, hi = c->ns;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (c->s[mid].actor < actor)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The highest base dot of actor this state has seen, 0 if none. */
+static uint64_t base_seen(const struct crdt_counter *c, uint64_t actor)
+{
+    uint32_t k = seen_find(c, actor);
+    return k < c->ns && c->s[k].actor == actor ? c->s[k].counter : 0;
+}
+
+/* Records base dot (actor, counter) as seen. */
+static void seen_raise(struct crdt_counter *c, uint64_t actor,
+                       uint64_t counter)
+{
+    uint32_t k = seen_find(c, actor);
+    if (k < c->ns && c->s[k].actor == actor) {
+        if (c->s[k].counter < counter)
+            c->s[k].counter = counter;
+        return;
+    }
+    push_seen(c, actor, counter);
+    memmove(&c->s[k + 1], &c->s[k], (size_t)(c->ns - 1 - k) * sizeof(*c->s));
+    c->s[k].actor = actor;
+    c->s[k].counter = counter;
+}
+
+/* Inserts a copy of b in dot order (b's dot is not held). */
+static void insert_base(struct crdt_counter *c, const struct cbase *b);
 
 /* Index of actor's entry, or where it would go. */
 static uint32_t entry_find(const struct crdt_counter *c, uint64_t actor)
@@ -227,12 +306,6 @@ static uint32_t entry_find(const struct crdt_counter *c, uint64_t actor)
             hi = mid;
     }
     return lo;
-}
-
-static uint64_t seq_of(const struct crdt_counter *c, uint64_t actor)
-{
-    uint32_t k = entry_find(c, actor);
-    return k < c->ne && c->e[k].actor == actor ? c->e[k].seq : 0;
 }
 
 /*
@@ -297,14 +370,10 @@ int crdt_counter_from_string(const void *value, size_t len,
                   len > UINT32_MAX))
         return DYN_ELIMIT;
     struct crdt_counter *c = crdt_counter_new();
-    struct centry e;
-    memset(&e, 0, sizeof(e));
-    e.actor = dot->actor;
-    e.seq = dot->counter;
-    push_entry(c, &e);
     struct cbase b = { dot->actor, dot->counter, ts_ms, value == NULL,
                        (uint8_t *)value, value ? (uint32_t)len : 0 };
     push_base(c, &b);
+    push_seen(c, dot->actor, dot->counter);
     *out = c;
     return 0;
 }
@@ -318,34 +387,29 @@ int crdt_counter_add_string(struct crdt_counter *c, const void *value,
     if (value && ((lim && lim->max_member_len && len > lim->max_member_len) ||
                   len > UINT32_MAX))
         return DYN_ELIMIT;
-    uint32_t k = entry_find(c, dot->actor);
-    int have = k < c->ne && c->e[k].actor == dot->actor;
-    if (have && c->e[k].seq >= dot->counter)
-        return 0; /* seen: held as a base already, or a reset took it */
-    if (!have && lim && lim->max_actors && c->ne >= lim->max_actors)
+    uint64_t seen = base_seen(c, dot->actor);
+    if (seen >= dot->counter)
+        return 0; /* held as a base already, or a reset took it */
+    if (!seen && lim && lim->max_actors && c->ns >= lim->max_actors)
         return DYN_ELIMIT;
-    if (!have) {
-        struct centry z;
-        memset(&z, 0, sizeof(z));
-        z.actor = dot->actor;
-        push_entry(c, &z);
-        memmove(&c->e[k + 1], &c->e[k],
-                (size_t)(c->ne - 1 - k) * sizeof(*c->e));
-        c->e[k] = z;
-    }
-    /* the actor's sums stay: they are all of its increments this state
-     * holds, and a base is no increment */
-    c->e[k].seq = dot->counter;
+    /* the entries stay: a base is no increment, and an entry's seq
+     * claims every increment of its actor below it */
     struct cbase b = { dot->actor, dot->counter, ts_ms, value == NULL,
                        (uint8_t *)value, value ? (uint32_t)len : 0 };
+    insert_base(c, &b);
+    seen_raise(c, dot->actor, dot->counter);
+    return 0;
+}
+
+static void insert_base(struct crdt_counter *c, const struct cbase *b)
+{
     uint32_t at = 0;
-    while (at < c->nb && base_dot_cmp(&c->b[at], &b) < 0)
+    while (at < c->nb && base_dot_cmp(&c->b[at], b) < 0)
         at++;
-    push_base(c, &b);
+    push_base(c, b);
     struct cbase nb = c->b[c->nb - 1];
     memmove(&c->b[at + 1], &c->b[at], (size_t)(c->nb - 1 - at) * sizeof(*c->b));
     c->b[at] = nb;
-    return 0;
 }
 
 /* ---- the value -------------------------------------------------------------- */
@@ -586,6 +650,9 @@ int crdt_counter_reset(struct crdt_counter *c, const void *value, size_t len,
     if (value && ((lim && lim->max_member_len && len > lim->max_member_len) ||
                   len > UINT32_MAX))
         return DYN_ELIMIT;
+    if (!base_seen(c, dot->actor) && lim && lim->max_actors &&
+        c->ns >= lim->max_actors)
+        return DYN_ELIMIT;
     struct centry *e;
     int rc = op_entry(c, dot, lim, &e);
     if (rc)
@@ -597,12 +664,13 @@ int crdt_counter_reset(struct crdt_counter *c, const void *value, size_t len,
     struct cbase b = { dot->actor, dot->counter, ts_ms, value == NULL,
                        (uint8_t *)value, value ? (uint32_t)len : 0 };
     push_base(c, &b);
+    seen_raise(c, dot->actor, dot->counter);
     return 0;
 }
 
 /* An observed clear without a dot: what a write of another type that saw
  * this whole state does to it (object.c).  Every entry is snapshotted and
- * every base goes (the seqs keep them seen), so the state reads as absent,
+ * every base goes (the bases' context keeps them seen), so the state reads as absent,
  * joins above the state it was made from, and an increment or a SET it
  * has not seen still wins a later join. */
 void crdt_counter_clear_observed(struct crdt_counter *c)
@@ -624,6 +692,9 @@ void crdt_counter_clock(const struct crdt_counter *c, struct vclock *out)
     vclock_clear(out);
     for (uint32_t k = 0; k < c->ne; k++)
         vclock_set(out, c->e[k].actor, c->e[k].seq, 0);
+    for (uint32_t k = 0; k < c->ns; k++)
+        if (vclock_get(out, c->s[k].actor) < c->s[k].counter)
+            vclock_set(out, c->s[k].actor, c->s[k].counter, 0);
 }
 
 /* ---- join ------------------------------------------------------------------- */
@@ -709,17 +780,18 @@ struct crdt_counter *crdt_counter_join(const struct crdt_counter *a,
             push_entry(r, &x);
         }
     }
-    /* Bases: one the other side holds, or has not seen, stays. */
+    /* Bases: one the other side holds, or has not seen, stays (an
+     * ORSWOT of one-shot values over the bases' own context). */
     i = j = 0;
     while (i < a->nb || j < b->nb) {
         int c = i >= a->nb ? 1 : j >= b->nb ? -1
                                             : base_dot_cmp(&a->b[i], &b->b[j]);
         if (c < 0) {
-            if (a->b[i].counter > seq_of(b, a->b[i].actor))
+            if (a->b[i].counter > base_seen(b, a->b[i].actor))
                 push_base(r, &a->b[i]);
             i++;
         } else if (c > 0) {
-            if (b->b[j].counter > seq_of(a, b->b[j].actor))
+            if (b->b[j].counter > base_seen(a, b->b[j].actor))
                 push_base(r, &b->b[j]);
             j++;
         } else {
@@ -730,14 +802,32 @@ struct crdt_counter *crdt_counter_join(const struct crdt_counter *a,
             j++;
         }
     }
+    i = j = 0;
+    while (i < a->ns || j < b->ns) {
+        if (j >= b->ns || (i < a->ns && a->s[i].actor < b->s[j].actor)) {
+            push_seen(r, a->s[i].actor, a->s[i].counter);
+            i++;
+        } else if (i >= a->ns || b->s[j].actor < a->s[i].actor) {
+            push_seen(r, b->s[j].actor, b->s[j].counter);
+            j++;
+        } else {
+            push_seen(r, a->s[i].actor,
+                      DYN_MAX(a->s[i].counter, b->s[j].counter));
+            i++;
+            j++;
+        }
+    }
     return r;
 }
 
 /* ---- encoding --------------------------------------------------------------- */
 
-void crdt_counter_encode(const struct crdt_counter *c, struct dbuf *out)
+/* The encoding; legacy: without the bases' context (what decode takes
+ * from before it, and checks by encoding again). */
+static void counter_encode(const struct crdt_counter *c, struct dbuf *out,
+                           int legacy)
 {
-    crdt_put_u8(out, CRDT_TYPE_COUNTER);
+    crdt_put_u8(out, legacy ? CRDT_TYPE_COUNTER : COUNTER_TAG);
     crdt_put_varint(out, c->ne);
     for (uint32_t k = 0; k < c->ne; k++) {
         const struct centry *e = &c->e[k];
@@ -774,6 +864,18 @@ void crdt_counter_encode(const struct crdt_counter *c, struct dbuf *out)
             dbuf_append(out, b->p, b->len);
         }
     }
+    if (legacy)
+        return;
+    crdt_put_varint(out, c->ns);
+    for (uint32_t k = 0; k < c->ns; k++) {
+        crdt_put_u64(out, c->s[k].actor);
+        crdt_put_varint(out, c->s[k].counter);
+    }
+}
+
+void crdt_counter_encode(const struct crdt_counter *c, struct dbuf *out)
+{
+    counter_encode(c, out, 0);
 }
 
 /* An entry's own invariants (decode's checks). */
@@ -805,8 +907,10 @@ int crdt_counter_decode(const uint8_t *p, size_t len,
                                                   : UINT32_MAX;
     *out = NULL;
     crdt_rd_init(&r, p, len);
-    if (crdt_rd_u8(&r) != CRDT_TYPE_COUNTER)
+    uint8_t tag = crdt_rd_u8(&r);
+    if (tag != CRDT_TYPE_COUNTER && tag != COUNTER_TAG)
         return DYN_EINVAL;
+    int legacy = tag == CRDT_TYPE_COUNTER;
     struct crdt_counter *c = crdt_counter_new();
     uint64_t ne = crdt_rd_varint(&r);
     if (r.err)
@@ -867,18 +971,42 @@ int crdt_counter_decode(const uint8_t *p, size_t len,
             b.len = (uint32_t)bl;
         }
         if (r.err || b.counter == 0 ||
-            b.counter > seq_of(c, b.actor) ||
             (c->nb && base_dot_cmp(&c->b[c->nb - 1], &b) >= 0))
             goto out;
         push_base(c, &b);
     }
+    /* the bases' context; a state encoded before it had one has none,
+     * and its bases were seen as far as their actor's seq */
+    if (legacy) {
+        for (uint32_t k = 0; k < c->ne; k++)
+            push_seen(c, c->e[k].actor, c->e[k].seq);
+    } else {
+        uint64_t ns = crdt_rd_varint(&r);
+        if (!r.err && ns > max_actors) {
+            rc = DYN_ELIMIT;
+            goto out;
+        }
+        if (r.err || ns > crdt_rd_left(&r) / 9) /* actor + counter */
+            goto out;
+        for (uint64_t k = 0; k < ns; k++) {
+            uint64_t actor = crdt_rd_u64(&r);
+            uint64_t counter = crdt_rd_varint(&r);
+            if (r.err || counter == 0 ||
+                (c->ns && c->s[c->ns - 1].actor >= actor))
+                goto out;
+            push_seen(c, actor, counter);
+        }
+    }
+    for (uint32_t k = 0; k < c->nb; k++)
+        if (c->b[k].counter > base_seen(c, c->b[k].actor))
+            goto out; /* a base its state has not seen */
     if (r.err || r.off != len)
         goto out;
     /* One state, one encoding: what is left to check (shortest varints
      * were checked on the way, the long doubles' forms here). */
     struct dbuf again;
     dbuf_init(&again);
-    crdt_counter_encode(c, &again);
+    counter_encode(c, &again, legacy);
     int same = again.len == len && memcmp(again.p, p, len) == 0;
     dbuf_free(&again);
     if (!same)
@@ -904,6 +1032,13 @@ void crdt_counter_describe(const struct crdt_counter *c, struct dbuf *out)
         else
             dbuf_printf(out, "\"%.*s\"", (int)DYN_MIN(b->len, 64u),
                         (const char *)b->p);
+        dbuf_appendc(out, '\n');
+    }
+    if (c->ns) {
+        dbuf_appends(out, "bases_seen");
+        for (uint32_t k = 0; k < c->ns; k++)
+            dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, c->s[k].actor,
+                        c->s[k].counter);
         dbuf_appendc(out, '\n');
     }
     for (uint32_t k = 0; k < c->ne; k++) {

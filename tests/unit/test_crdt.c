@@ -169,6 +169,102 @@ START_TEST(counter_two_coordinators_increment_one_string)
 }
 END_TEST
 
+/* A string joins a counter as a base without touching the entries: its
+ * actor's entry keeps its seq, so a state that holds more of that
+ * actor's increments still wins the entry's join.  (When a string's dot
+ * raised the entry, the +2 at a:4 was lost: the entry of seq 6 with the
+ * sums of seq 3 replaced the one of seq 4.) */
+START_TEST(counter_a_string_folded_in_keeps_the_actors_later_increments)
+{
+    struct crdt_dot a3 = { 0xa1, 3 }, a4 = { 0xa1, 4 }, a6 = { 0xa1, 6 };
+    struct crdt_counter *x = crdt_counter_new(), *y;
+    int64_t v;
+    ck_assert_int_eq(crdt_counter_incrby(x, 1, &a3, NULL, &v), 0);
+    y = crdt_counter_dup(x);
+    ck_assert_int_eq(crdt_counter_incrby(y, 2, &a4, NULL, &v), 0);
+    /* a's blind SET of "10" (a:6) reaches x, which folds it in */
+    ck_assert_int_eq(crdt_counter_add_string(x, "10", 2, &a6, 2000, NULL), 0);
+    ASSERT_TEXT(x, "11");
+    /* folding it again, or a base the state has seen, changes nothing */
+    struct dbuf before, after;
+    dbuf_init(&before);
+    dbuf_init(&after);
+    crdt_counter_encode(x, &before);
+    ck_assert_int_eq(crdt_counter_add_string(x, "10", 2, &a6, 2000, NULL), 0);
+    crdt_counter_encode(x, &after);
+    ck_assert(before.len == after.len &&
+              memcmp(before.p, after.p, before.len) == 0);
+    /* the increment of a:4 counts: 10 + 1 + 2 */
+    struct crdt_counter *j = crdt_counter_join(x, y);
+    ASSERT_TEXT(j, "13");
+    struct crdt_counter *k = crdt_counter_join(y, x);
+    ck_assert(counter_same(j, k));
+    /* a's INCR after it all is no stale dot (the base did not raise the
+     * entry past a:6's successor) */
+    struct crdt_dot a7 = { 0xa1, 7 };
+    ck_assert_int_eq(crdt_counter_incrby(j, 1, &a7, NULL, &v), 0);
+    ck_assert_int_eq(v, 14);
+    /* a reset that saw the base removes it, and a join keeps it gone */
+    struct crdt_dot b1 = { 0xb2, 1 };
+    struct crdt_counter *r = crdt_counter_dup(x);
+    ck_assert_int_eq(crdt_counter_reset(r, "0", 1, &b1, 3000, NULL), 0);
+    struct crdt_counter *rj = crdt_counter_join(r, x);
+    ASSERT_TEXT(rj, "0");
+    crdt_counter_free(rj);
+    crdt_counter_free(r);
+    dbuf_free(&before);
+    dbuf_free(&after);
+    crdt_counter_free(j);
+    crdt_counter_free(k);
+    crdt_counter_free(x);
+    crdt_counter_free(y);
+}
+END_TEST
+
+/* A counter encoded before the bases had their own context (tag 1, no
+ * seen list) decodes with its bases seen as far as their actor's seq,
+ * reads the same, and is encoded with the list (tag 0x41) from then on;
+ * a base above its actor's seq there is refused. */
+START_TEST(counter_an_encoding_from_before_the_seen_list_decodes)
+{
+    static const uint8_t old[] = {
+        CRDT_TYPE_COUNTER, 1,                       /* one entry */
+        0xa1, 0, 0, 0, 0, 0, 0, 0, 3, 0x01, 4,      /* a seq 3, i = 2 */
+        1,                                          /* one base */
+        0xa1, 0, 0, 0, 0, 0, 0, 0, 3, 0xe8, 0x07,   /* a:3 ts 1000 */
+        1, 1, '5',                                  /* bytes "5" */
+    };
+    struct crdt_counter *c = NULL;
+    ck_assert_int_eq(crdt_counter_decode(old, sizeof(old), NULL, &c), 0);
+    ASSERT_TEXT(c, "7");
+    struct dbuf b;
+    dbuf_init(&b);
+    crdt_counter_encode(c, &b);
+    ck_assert_uint_eq((uint8_t)b.p[0], 0x41);
+    struct crdt_counter *d = NULL;
+    ck_assert_int_eq(crdt_counter_decode((const uint8_t *)b.p, b.len, NULL,
+                                         &d), 0);
+    ck_assert(counter_same(c, d));
+    /* the base was seen, as before: a reset's join drops it */
+    struct crdt_dot b1 = { 0xb2, 1 };
+    struct crdt_counter *r = crdt_counter_dup(c);
+    ck_assert_int_eq(crdt_counter_reset(r, "1", 1, &b1, 2000, NULL), 0);
+    struct crdt_counter *j = crdt_counter_join(d, r);
+    ASSERT_TEXT(j, "1");
+    uint8_t bad[sizeof(old)];
+    memcpy(bad, old, sizeof(old));
+    bad[22] = 4; /* the base a:4, above a's seq 3 */
+    struct crdt_counter *e = NULL;
+    ck_assert_int_eq(crdt_counter_decode(bad, sizeof(bad), NULL, &e),
+                     DYN_EINVAL);
+    crdt_counter_free(j);
+    crdt_counter_free(r);
+    crdt_counter_free(d);
+    crdt_counter_free(c);
+    dbuf_free(&b);
+}
+END_TEST
+
 START_TEST(counter_errors_are_redis_errors)
 {
     struct crdt_dot s = { 0x51, 1 }, a = { 0xa1, 2 };
@@ -1746,6 +1842,9 @@ static Suite *crdt_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, counter_incr_on_a_string_counts_from_it);
     tcase_add_test(tc, counter_two_coordinators_increment_one_string);
+    tcase_add_test(tc,
+                   counter_a_string_folded_in_keeps_the_actors_later_increments);
+    tcase_add_test(tc, counter_an_encoding_from_before_the_seen_list_decodes);
     tcase_add_test(tc, counter_errors_are_redis_errors);
     tcase_add_test(tc, counter_incrbyfloat_reads_as_redis_writes_it);
     tcase_add_test(tc,
