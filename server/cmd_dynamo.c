@@ -162,6 +162,24 @@ static void dynamo_reply_value(struct client *c, const struct sibling *s)
     dbuf_free(&it.out);
 }
 
+/* The counter family's value (docs/TYPES.md section 4): the counter s
+ * with the strings beside it in o as bases, as GET reads it. */
+static void dynamo_reply_family(struct client *c, const struct object *o,
+                                const struct sibling *s, int64_t now)
+{
+    struct crdt_counter *ctr = NULL;
+    struct dbuf out;
+    dbuf_init(&out);
+    if (crdt_counter_decode(s->value, s->vlen, NULL, &ctr) == 0 &&
+        object_counter_fold(o, (uint64_t)now, NULL, ctr) >= 0 &&
+        crdt_counter_format(ctr, &out) == 0)
+        reply_bulk(&c->obuf, out.p, out.len);
+    else
+        reply_null(&c->obuf, c->resp);
+    crdt_counter_free(ctr);
+    dbuf_free(&out);
+}
+
 /* --------------------------------------------------------------- GET / PUT */
 
 /* Orders live sibling indexes: the winner first, then by dot. */
@@ -193,6 +211,11 @@ static void dynamo_get(struct client *c, int argc, const struct dyn_arg *argv)
     vclock_init(&clk);
     dbuf_init(&ctx);
     o = db_object(n, argv[1].p, argv[1].len);
+    /* a counter with strings beside it is one value, the counter's */
+    struct sibling fam;
+    int family = o && object_nsiblings(o) > 1 &&
+                 object_visible(o, (uint64_t)now, &fam) &&
+                 fam.type == CRDT_TYPE_COUNTER;
     if (o) {
         uint32_t ns = object_nsiblings(o), winner = object_winner(o);
         object_clock(o, &clk);
@@ -200,7 +223,11 @@ static void dynamo_get(struct client *c, int argc, const struct dyn_arg *argv)
         for (uint32_t i = 0; i < ns; i++) {
             struct sibling s;
             object_sibling(o, i, &s);
-            if (!dynamo_sibling_live(&s, now))
+            int fam_counter = family && s.actor == fam.actor &&
+                              s.counter == fam.counter;
+            if (family && s.type == CRDT_TYPE_STRING)
+                continue; /* a base of the family's counter */
+            if (!fam_counter && !dynamo_sibling_live(&s, now))
                 continue;
             /* insertion sort: sibling counts are small */
             uint32_t k = nlive++;
@@ -225,7 +252,10 @@ static void dynamo_get(struct client *c, int argc, const struct dyn_arg *argv)
     for (uint32_t k = 0; k < nlive; k++) {
         struct sibling s;
         object_sibling(o, idx[k], &s);
-        dynamo_reply_value(c, &s);
+        if (family && s.actor == fam.actor && s.counter == fam.counter)
+            dynamo_reply_family(c, o, &s, now);
+        else
+            dynamo_reply_value(c, &s);
     }
     dyn_free(idx);
     dbuf_free(&ctx);

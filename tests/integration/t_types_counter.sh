@@ -265,6 +265,8 @@ reset_runs() {  # reset_runs TAG "A nodes" "B nodes"
     fi
     if wait_for 60 same_copies "$fk"; then ok "$tag: $fk: the replicas hold the same bytes (the string beside the counter)"
     else fail "$tag: $fk: the replicas' own copies differ"; fi
+    assert_eq 103 "$(ncli "$fb" DYNAMO.GET "$fk" | tail -n +2 | tr '\n' ' ' | sed 's/ $//')" \
+        "$tag: DYNAMO.GET $fk through n$fb answers one value, the family's 103"
     assert_eq 104 "$(ncli "$fa" INCR "$fk")" "$tag: INCR $fk through n$fa after the heal: 104"
     if wait_for 60 all_read "$fk" 104; then ok "$tag: every node reads 104"
     else fail "$tag: $fk after the INCR:$(all_reads "$fk") (want 104)"; fi

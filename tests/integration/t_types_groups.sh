@@ -30,8 +30,12 @@ PY=/usr/bin/python3
 [ -x "$PY" ] && "$PY" -c 'import redis' 2>/dev/null || skip "python3-redis (Debian's) is not installed"
 
 # a trace ring that holds every push of phase 2 (with the default 128, an
-# ASan run once found none of them in n1's ring when they were read)
-cluster_start 3 --n 3 --r 2 --w 2 --trace-max 8192
+# ASan run once found none of them in n1's ring when they were read), and
+# a request timeout of 5 s on every cluster here: under ASan on a busy
+# 2-CPU machine a loop can stall past the default 1 s, and phase 2 saw
+# dozens of its pushes answer NOQUORUM so (nothing here tests the timeout)
+TMO="--request-timeout-ms 5000"
+cluster_start 3 --n 3 --r 2 --w 2 --trace-max 8192 $TMO
 
 roots() { ncli "$1" DYNAMO.MERKLE | md5sum | cut -d' ' -f1; }
 same_roots() {
@@ -210,7 +214,7 @@ assert_eq ok "$(check "$(nport 3)" g:nq 16 50)" \
 
 # ---- 4. storage disk: the coordinator killed under grouped pushes -----------
 cluster_stop
-cluster_start 3 --n 3 --r 2 --w 2 --storage disk
+cluster_start 3 --n 3 --r 2 --w 2 --storage disk $TMO
 ACKED=$WORK/acked
 STOP=$WORK/stop
 # 16 clients push "c:i" onto one list through n1 (even c) and n2 (odd c),
@@ -287,7 +291,7 @@ done
 # on a fresh cluster, as tools/bench-types runs it (after phase 4's kill,
 # the restarted node's copy of the list is resent whole for a while)
 cluster_stop
-cluster_start 3 --n 3 --r 2 --w 2 --storage disk
+cluster_start 3 --n 3 --r 2 --w 2 --storage disk $TMO
 default_set 2 "storage disk"
 if wait_for 120 same_roots; then ok "storage disk: after the benchmark every node holds the same bytes"
 else fail "storage disk: Merkle roots differ after the benchmark"; fi
