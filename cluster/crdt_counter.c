@@ -106,20 +106,14 @@ struct cbase {
     uint32_t len;
 };
 
-/* Per actor, the highest base dot this state has seen (held, or taken
- * by a reset): the bases' own causal context. */
-struct cseen {
-    uint64_t actor;
-    uint64_t counter;
-};
-
 struct crdt_counter {
     uint32_t ne, cape;
     struct centry *e;
     uint32_t nb, capb;
     struct cbase *b;
-    uint32_t ns, caps;
-    struct cseen *s;
+    /* per actor the highest base dot this state has seen (held, or taken
+     * by a reset): the bases' own causal context (ts_ms unused, 0) */
+    struct vclock seen;
 };
 
 const char *crdt_err_text(int err)
@@ -206,7 +200,7 @@ void crdt_counter_free(struct crdt_counter *c)
         base_clear(&c->b[k]);
     dyn_free(c->b);
     dyn_free(c->e);
-    dyn_free(c->s);
+    vclock_free(&c->seen);
     dyn_free(c);
 }
 
@@ -231,17 +225,6 @@ static void push_base(struct crdt_counter *c, const struct cbase *b)
     d->p = b->len ? dyn_memdup(b->p, b->len) : NULL;
 }
 
-static void push_seen(struct crdt_counter *c, uint64_t actor,
-                      uint64_t counter)
-{
-    if (c->ns == c->caps) {
-        c->caps = c->caps ? c->caps * 2 : 2;
-        c->s = dyn_realloc(c->s, (size_t)c->caps * sizeof(*c->s));
-    }
-    c->s[c->ns].actor = actor;
-    c->s[c->ns++].counter = counter;
-}
-
 struct crdt_counter *crdt_counter_dup(const struct crdt_counter *c)
 {
     struct crdt_counter *d = crdt_counter_new();
@@ -249,46 +232,16 @@ struct crdt_counter *crdt_counter_dup(const struct crdt_counter *c)
         push_entry(d, &c->e[k]);
     for (uint32_t k = 0; k < c->nb; k++)
         push_base(d, &c->b[k]);
-    for (uint32_t k = 0; k < c->ns; k++)
-        push_seen(d, c->s[k].actor, c->s[k].counter);
+    vclock_copy(&d->seen, &c->seen);
     return d;
-}
-
-/* Index of actor in the bases' context, or where it would go. */
-static uint32_t seen_find(const struct crdt_counter *c, uint64_t actor)
-{
-    uint32_t lo = 0, hi = c->ns;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (c->s[mid].actor < actor)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* The highest base dot of actor this state has seen, 0 if none. */
-static uint64_t base_seen(const struct crdt_counter *c, uint64_t actor)
-{
-    uint32_t k = seen_find(c, actor);
-    return k < c->ns && c->s[k].actor == actor ? c->s[k].counter : 0;
 }
 
 /* Records base dot (actor, counter) as seen. */
 static void seen_raise(struct crdt_counter *c, uint64_t actor,
                        uint64_t counter)
 {
-    uint32_t k = seen_find(c, actor);
-    if (k < c->ns && c->s[k].actor == actor) {
-        if (c->s[k].counter < counter)
-            c->s[k].counter = counter;
-        return;
-    }
-    push_seen(c, actor, counter);
-    memmove(&c->s[k + 1], &c->s[k], (size_t)(c->ns - 1 - k) * sizeof(*c->s));
-    c->s[k].actor = actor;
-    c->s[k].counter = counter;
+    if (vclock_get(&c->seen, actor) < counter)
+        vclock_set(&c->seen, actor, counter, 0);
 }
 
 /* Inserts a copy of b in dot order (b's dot is not held). */
@@ -373,7 +326,7 @@ int crdt_counter_from_string(const void *value, size_t len,
     struct cbase b = { dot->actor, dot->counter, ts_ms, value == NULL,
                        (uint8_t *)value, value ? (uint32_t)len : 0 };
     push_base(c, &b);
-    push_seen(c, dot->actor, dot->counter);
+    seen_raise(c, dot->actor, dot->counter);
     *out = c;
     return 0;
 }
@@ -387,10 +340,10 @@ int crdt_counter_add_string(struct crdt_counter *c, const void *value,
     if (value && ((lim && lim->max_member_len && len > lim->max_member_len) ||
                   len > UINT32_MAX))
         return DYN_ELIMIT;
-    uint64_t seen = base_seen(c, dot->actor);
+    uint64_t seen = vclock_get(&c->seen, dot->actor);
     if (seen >= dot->counter)
         return 0; /* held as a base already, or a reset took it */
-    if (!seen && lim && lim->max_actors && c->ns >= lim->max_actors)
+    if (!seen && lim && lim->max_actors && c->seen.n >= lim->max_actors)
         return DYN_ELIMIT;
     /* the entries stay: a base is no increment, and an entry's seq
      * claims every increment of its actor below it */
@@ -650,8 +603,8 @@ int crdt_counter_reset(struct crdt_counter *c, const void *value, size_t len,
     if (value && ((lim && lim->max_member_len && len > lim->max_member_len) ||
                   len > UINT32_MAX))
         return DYN_ELIMIT;
-    if (!base_seen(c, dot->actor) && lim && lim->max_actors &&
-        c->ns >= lim->max_actors)
+    if (!vclock_get(&c->seen, dot->actor) && lim && lim->max_actors &&
+        c->seen.n >= lim->max_actors)
         return DYN_ELIMIT;
     struct centry *e;
     int rc = op_entry(c, dot, lim, &e);
@@ -692,9 +645,7 @@ void crdt_counter_clock(const struct crdt_counter *c, struct vclock *out)
     vclock_clear(out);
     for (uint32_t k = 0; k < c->ne; k++)
         vclock_set(out, c->e[k].actor, c->e[k].seq, 0);
-    for (uint32_t k = 0; k < c->ns; k++)
-        if (vclock_get(out, c->s[k].actor) < c->s[k].counter)
-            vclock_set(out, c->s[k].actor, c->s[k].counter, 0);
+    vclock_merge(out, &c->seen);
 }
 
 /* ---- join ------------------------------------------------------------------- */
@@ -787,11 +738,11 @@ struct crdt_counter *crdt_counter_join(const struct crdt_counter *a,
         int c = i >= a->nb ? 1 : j >= b->nb ? -1
                                             : base_dot_cmp(&a->b[i], &b->b[j]);
         if (c < 0) {
-            if (a->b[i].counter > base_seen(b, a->b[i].actor))
+            if (a->b[i].counter > vclock_get(&b->seen, a->b[i].actor))
                 push_base(r, &a->b[i]);
             i++;
         } else if (c > 0) {
-            if (b->b[j].counter > base_seen(a, b->b[j].actor))
+            if (b->b[j].counter > vclock_get(&a->seen, b->b[j].actor))
                 push_base(r, &b->b[j]);
             j++;
         } else {
@@ -802,21 +753,8 @@ struct crdt_counter *crdt_counter_join(const struct crdt_counter *a,
             j++;
         }
     }
-    i = j = 0;
-    while (i < a->ns || j < b->ns) {
-        if (j >= b->ns || (i < a->ns && a->s[i].actor < b->s[j].actor)) {
-            push_seen(r, a->s[i].actor, a->s[i].counter);
-            i++;
-        } else if (i >= a->ns || b->s[j].actor < a->s[i].actor) {
-            push_seen(r, b->s[j].actor, b->s[j].counter);
-            j++;
-        } else {
-            push_seen(r, a->s[i].actor,
-                      DYN_MAX(a->s[i].counter, b->s[j].counter));
-            i++;
-            j++;
-        }
-    }
+    vclock_copy(&r->seen, &a->seen);
+    vclock_merge(&r->seen, &b->seen);
     return r;
 }
 
@@ -866,10 +804,10 @@ static void counter_encode(const struct crdt_counter *c, struct dbuf *out,
     }
     if (legacy)
         return;
-    crdt_put_varint(out, c->ns);
-    for (uint32_t k = 0; k < c->ns; k++) {
-        crdt_put_u64(out, c->s[k].actor);
-        crdt_put_varint(out, c->s[k].counter);
+    crdt_put_varint(out, c->seen.n);
+    for (uint32_t k = 0; k < c->seen.n; k++) {
+        crdt_put_u64(out, c->seen.e[k].actor);
+        crdt_put_varint(out, c->seen.e[k].counter);
     }
 }
 
@@ -979,7 +917,7 @@ int crdt_counter_decode(const uint8_t *p, size_t len,
      * and its bases were seen as far as their actor's seq */
     if (legacy) {
         for (uint32_t k = 0; k < c->ne; k++)
-            push_seen(c, c->e[k].actor, c->e[k].seq);
+            vclock_set(&c->seen, c->e[k].actor, c->e[k].seq, 0);
     } else {
         uint64_t ns = crdt_rd_varint(&r);
         if (!r.err && ns > max_actors) {
@@ -992,13 +930,13 @@ int crdt_counter_decode(const uint8_t *p, size_t len,
             uint64_t actor = crdt_rd_u64(&r);
             uint64_t counter = crdt_rd_varint(&r);
             if (r.err || counter == 0 ||
-                (c->ns && c->s[c->ns - 1].actor >= actor))
+                (c->seen.n && c->seen.e[c->seen.n - 1].actor >= actor))
                 goto out;
-            push_seen(c, actor, counter);
+            vclock_set(&c->seen, actor, counter, 0);
         }
     }
     for (uint32_t k = 0; k < c->nb; k++)
-        if (c->b[k].counter > base_seen(c, c->b[k].actor))
+        if (c->b[k].counter > vclock_get(&c->seen, c->b[k].actor))
             goto out; /* a base its state has not seen */
     if (r.err || r.off != len)
         goto out;
@@ -1034,11 +972,11 @@ void crdt_counter_describe(const struct crdt_counter *c, struct dbuf *out)
                         (const char *)b->p);
         dbuf_appendc(out, '\n');
     }
-    if (c->ns) {
+    if (c->seen.n) {
         dbuf_appends(out, "bases_seen");
-        for (uint32_t k = 0; k < c->ns; k++)
-            dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, c->s[k].actor,
-                        c->s[k].counter);
+        for (uint32_t k = 0; k < c->seen.n; k++)
+            dbuf_printf(out, " %016" PRIx64 ":%" PRIu64, c->seen.e[k].actor,
+                        c->seen.e[k].counter);
         dbuf_appendc(out, '\n');
     }
     for (uint32_t k = 0; k < c->ne; k++) {
