@@ -58,7 +58,7 @@ import nodes         # noqa: E402
 import workload      # noqa: E402
 
 CHECKS = ["lww_selftest", "convergence", "lost", "phantom", "resurrected",
-          "future", "stale", "placement", "sanitizer"]
+          "counts", "future", "stale", "placement", "sanitizer"]
 
 PROFILES = {
     # about a minute and a half on a busy 2-CPU machine: every fault kind
@@ -93,8 +93,10 @@ def parse_args(argv):
                    % ",".join(nemesis.FAULTS))
     p.add_argument("--no-membership", action="store_true",
                    help="no join, leave, forget or rejoin steps")
-    p.add_argument("--workload", default="set=4,register=2",
-                   help="name=clients,...: set, register (counter: #14)")
+    p.add_argument("--workload",
+                   default="set=4,register=2,counter=2,sadd=2,hincr=2",
+                   help="name=clients,...: set, register, counter, sadd, "
+                   "hincr")
     p.add_argument("--keys", type=int, default=None,
                    help="keys per workload (default: the profile's)")
     p.add_argument("--rate", type=float, default=None,
@@ -128,8 +130,6 @@ def parse_args(argv):
         name, _, count = part.partition("=")
         if name not in workload.WORKLOADS:
             p.error("unknown workload " + name)
-        if name == "counter":
-            p.error("counter: counters merge only after issue #14")
         a.workloads.append((name, int(count or 1)))
     if not a.dynamod:
         p.error("no dynamod: pass --dynamod or set DYNAMOD")
@@ -388,6 +388,8 @@ class Run:
         # what the replicas hold: the union over every replica's siblings
         final = {}
         for k, per in copies.items():
+            if not k.startswith("set:"):
+                continue
             s = set()
             for v in per.values():
                 if isinstance(v, list):
@@ -395,10 +397,21 @@ class Run:
                         s |= workload.decode(x)
             final[k] = s
         evs = self.history.events
-        set_keys = {k for k in self.keys if k.startswith("set:")}
+        # typed sets (sadd) read as SMEMBERS answers; the set workload's
+        # keys as the union of their siblings' elements
+        for k in self.keys:
+            if k.startswith("tset:"):
+                try:
+                    final[k] = set(m.decode() for m in
+                                   c.admin(anchor, "SMEMBERS", k))
+                except Exception as e:
+                    self.log("SMEMBERS %s: %s" % (k, e))
+                    final[k] = set()
+        set_keys = {k for k in self.keys if k.startswith(("set:", "tset:"))}
+        count_keys = {k for k in self.keys if k.startswith(("ctr:", "hash:"))}
         for_set = [e for e in evs if e.get("key") in set_keys]
-        for_reg = [e for e in evs if e.get("key") not in set_keys and
-                   e.get("key") is not None]
+        for_reg = [e for e in evs if e.get("key") is not None and
+                   e["key"].startswith("reg:")]
         res = checker.check_final(for_set, {k: final[k] for k in set_keys})
         ops = [e for e in for_set if e["type"] != "invoke" and
                e.get("f") == "add"]
@@ -414,11 +427,13 @@ class Run:
         for name in ("lost", "phantom", "resurrected"):
             self.result(name, not res[name], "%d %s" % (
                 len(res[name]), res[name][:10]))
+        if count_keys:
+            self.check_counts(anchor, count_keys, evs)
         if for_reg:
             # a register's value is what GET answers: the winning sibling
             winners = {}
             for k in self.keys:
-                if k not in set_keys:
+                if k.startswith("reg:"):
                     try:
                         winners[k] = workload.decode(nodes.local_winner(
                             c, int(replicas[k][0][1:]), k))
@@ -465,7 +480,7 @@ class Run:
 
         # a read back with R=N, now that convergence was measured
         mism = []
-        for k in sorted(set_keys):
+        for k in sorted(k for k in set_keys if k.startswith("set:")):
             try:
                 got = c.admin(anchor, "DYNAMO.GET", k, "R", 3)
                 s = set()
@@ -480,6 +495,34 @@ class Run:
             "differs for %s" % mism))
 
         self.check_placement(replicas)
+
+    def check_counts(self, anchor, count_keys, evs):
+        """Counters and hash fields: each read back (R=2 after convergence)
+        lies between its acknowledged and its possible increments."""
+        c = self.cluster
+        final = {}
+        for k in sorted(count_keys):
+            try:
+                if k.startswith("ctr:"):
+                    v = c.admin(anchor, "GET", k)
+                    final[(k, None)] = int(v) if v is not None else 0
+                else:
+                    # redis-py answers HGETALL as a dict
+                    for f, v in c.admin(anchor, "HGETALL", k).items():
+                        final[(k, f.decode())] = int(v)
+            except Exception as e:
+                self.log("reading %s: %s" % (k, e))
+                final[(k, "unreadable")] = -1
+        res = checker.check_counts(
+            [e for e in evs if e.get("key") in count_keys], final)
+        self.figures.update({"increments_acked": res["acked"],
+                             "increments_info": res["info"]})
+        self.log("counters and hash fields: %d increments acknowledged, %d "
+                 "indeterminate, %d counts read" % (res["acked"], res["info"],
+                                                    len(final)))
+        self.result("counts", not res["bad"], "%d of %d counts outside "
+                    "[acknowledged, acknowledged + indeterminate]: %s" % (
+                        len(res["bad"]), len(final), res["bad"][:5]))
 
     def add_node(self, elem):
         """The coordinator an add was sent to."""

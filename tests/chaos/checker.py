@@ -31,7 +31,15 @@ The rules, for the set workload (an add = read + write of a union):
               windows are counted and reported (a figure), never failed.
 
 For the register workload the same `lost` set is a figure: it is what
-last-writer-wins loses, reported per key.
+last-writer-wins loses, reported per key.  The sadd workload (typed sets,
+SADD) is held to lost, phantom and resurrected as the set workload is.
+
+For the counter and hincr workloads (INCRBY and HINCRBY by 1 on types
+that merge), check_counts:
+
+  counts      every count read back after the heal lies between its
+              acknowledged increments and those plus the indeterminate
+              ones: none lost, none applied twice, none from nowhere.
 
 Placement: every key held (DYNAMO.LOCAL non-empty) by exactly its N
 replicas of the final ring; placement_offenders lists the others.
@@ -80,6 +88,31 @@ def check_final(events, final):
     return {"lost": sorted(lost), "phantom": sorted(phantom),
             "resurrected": sorted(resurrected), "acked": acked,
             "present": present}
+
+
+def check_counts(events, final):
+    """final: (key, field or None) -> the count read back after the heal
+    (0 for an absent key or field).  Returns {bad, acked, info}: bad lists
+    (key, field, acked, info, got) for each count outside [acked, acked +
+    info]; acked and info are the totals."""
+    want = {}
+    for ev in events:
+        if ev.get("f") != "incr" or ev["type"] == "invoke":
+            continue
+        k = (ev["key"], ev.get("field"))
+        w = want.setdefault(k, [0, 0])
+        if ev["type"] == "ok":
+            w[0] += 1
+        elif ev["type"] == "info":
+            w[1] += 1
+    bad = []
+    for k in sorted(set(want) | set(final), key=lambda x: (x[0], x[1] or "")):
+        acked, info = want.get(k, [0, 0])
+        got = final.get(k, 0)
+        if not acked <= got <= acked + info:
+            bad.append((k[0], k[1], acked, info, got))
+    return {"bad": bad, "acked": sum(w[0] for w in want.values()),
+            "info": sum(w[1] for w in want.values())}
 
 
 def calm_windows(steps, settle, end):

@@ -53,6 +53,44 @@ class Final(unittest.TestCase):
         self.assertEqual(r["resurrected"], [("k", "a")])
 
 
+def incr(key, outcome, field=None, process=1):
+    extra = {"field": field} if field is not None else {}
+    return [{"t": 1.0, "type": "invoke", "f": "incr", "key": key,
+             "value": "x", "process": process, **extra},
+            {"t": 1.1, "type": outcome, "f": "incr", "key": key,
+             "value": "x", "process": process, **extra}]
+
+
+class Counts(unittest.TestCase):
+    HIST = (incr("ctr:0", "ok") + incr("ctr:0", "ok") + incr("ctr:0", "info")
+            + incr("ctr:0", "fail") + incr("hash:0", "ok", "f1"))
+
+    def test_a_count_between_acknowledged_and_possible_passes(self):
+        for got in (2, 3):
+            r = checker.check_counts(self.HIST, {("ctr:0", None): got,
+                                                 ("hash:0", "f1"): 1})
+            self.assertEqual(r["bad"], [])
+        self.assertEqual((r["acked"], r["info"]), (3, 1))
+
+    def test_a_lost_increment_fails(self):
+        r = checker.check_counts(self.HIST, {("ctr:0", None): 1,
+                                             ("hash:0", "f1"): 1})
+        self.assertEqual(r["bad"], [("ctr:0", None, 2, 1, 1)])
+
+    def test_an_increment_applied_twice_or_a_failed_one_fails(self):
+        r = checker.check_counts(self.HIST, {("ctr:0", None): 4,
+                                             ("hash:0", "f1"): 1})
+        self.assertEqual(r["bad"], [("ctr:0", None, 2, 1, 4)])
+
+    def test_a_field_is_a_count_of_its_own_and_absent_is_zero(self):
+        r = checker.check_counts(self.HIST, {("ctr:0", None): 2})
+        self.assertEqual(r["bad"], [("hash:0", "f1", 1, 0, 0)])
+        r = checker.check_counts(self.HIST, {("ctr:0", None): 2,
+                                             ("hash:0", "f1"): 1,
+                                             ("hash:0", "f2"): 5})
+        self.assertEqual(r["bad"], [("hash:0", "f2", 0, 0, 5)])
+
+
 class Reads(unittest.TestCase):
     def test_a_read_of_an_element_added_after_it_completed_is_future(self):
         h = read("k", 1, 2, {"a"}) + add("a", "k", 3, 4, "ok")

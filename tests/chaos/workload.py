@@ -18,7 +18,14 @@ Workloads (each a function of one client's loop, chosen by name):
             register, and last-writer-wins keeps one of two concurrent
             read-modify-writes.  What it loses is reported, not failed:
             that is the point of the workload.
-  counter   a hook for issue #14 (counters that merge): not there yet.
+  counter   INCRBY K 1 (f=incr): a counter merges (issue #14), so the
+            final count lies between the acknowledged increments and
+            those plus the indeterminate ones (info).
+  sadd      SADD K E (f=add) on a set that merges (add-wins): no
+            acknowledged add may be lost, as in the set workload, with no
+            read and no context.
+  hincr     HINCRBY K F 1 (f=incr, field F of four): each field counts
+            as a counter does.
 
 A set's value is its elements, sorted, joined by ",".  Elements are
 "c<client>.<seq>", unique per run, so the checker knows who wrote what.
@@ -183,14 +190,42 @@ def register_add(client, node, key, elem):
     client.add_op("add", node, key, elem, ("GET", key), write)
 
 
+HASH_FIELDS = ("f0", "f1", "f2", "f3")
+
+
+def one_write(client, node, key, elem, f, cmd, field=None):
+    """One typed write, no read: invoke, then ok or what its error says."""
+    h = client.history
+    extra = {"field": field} if field is not None else {}
+    h.add(type="invoke", process=client.cid, f=f, key=key, value=elem,
+          node=node, **extra)
+    try:
+        client.conn(node).execute_command(*cmd)
+        h.add(type="ok", process=client.cid, f=f, key=key, value=elem,
+              node=node, **extra)
+    except Exception as e:
+        h.add(type=classify_error(e), process=client.cid, f=f, key=key,
+              value=elem, node=node, error=str(e), **extra)
+        if not isinstance(e, redis.ResponseError):
+            client.drop(node)
+
+
 def counter_add(client, node, key, elem):
-    # TODO(issue #14): once counters merge, an increment of 1 per op, and a
-    # checker that the final count lies between the acknowledged and the
-    # invoked increments.
-    raise NotImplementedError("counters merge only after issue #14")
+    one_write(client, node, key, elem, "incr", ("INCRBY", key, 1))
 
 
-WORKLOADS = {"set": set_add, "register": register_add, "counter": counter_add}
+def sadd_add(client, node, key, elem):
+    one_write(client, node, key, elem, "add", ("SADD", key, elem))
+
+
+def hincr_add(client, node, key, elem):
+    field = client.rng.choice(HASH_FIELDS)
+    one_write(client, node, key, elem, "incr", ("HINCRBY", key, field, 1),
+              field=field)
+
+
+WORKLOADS = {"set": set_add, "register": register_add, "counter": counter_add,
+             "sadd": sadd_add, "hincr": hincr_add}
 
 
 def workload_step(name):
@@ -199,5 +234,6 @@ def workload_step(name):
 
 def workload_keys(name, count):
     pattern = {"set": SET_KEYS, "register": REGISTER_KEYS,
-               "counter": "ctr:%d"}[name]
+               "counter": "ctr:%d", "sadd": "tset:%d",
+               "hincr": "hash:%d"}[name]
     return [pattern % k for k in range(count)]

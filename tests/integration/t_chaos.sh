@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # t_chaos.sh -- the chaos suite's short run (issue #13): a 5-node cluster
 # (N=3 R=2 W=2, storage disk, appendfsync always) on network-namespace
-# hosts, the set and register workloads through every node, and a seeded
+# hosts, the set and register workloads and the typed ones (INCRBY on
+# counters, SADD on sets, HINCRBY on hash fields) through every node, and
+# a seeded
 # nemesis that uses every fault kind once or more -- nft partitions,
 # DYNAMO.FAULT delays, kill -9, SIGSTOP, DYNAMO.KILL, a wiped disk -- and
 # the membership steps of issue #13 item 8: a 6th node joins, a member
@@ -17,6 +19,8 @@
 #   4. no acknowledged add lost, nothing present that was never added, no
 #      certainly-failed add present, no read of an add before it was made,
 #      no read that misses an add acknowledged in the same calm window;
+#      every counter and hash field between its acknowledged increments
+#      and those plus the indeterminate ones;
 #   5. every key on exactly its N replicas of the final ring, no hint
 #      pending.
 #
