@@ -908,7 +908,9 @@ static uint32_t recs_drop_covered(struct sib_rec **u, uint32_t n,
 
 /* The reconciled object of the records u[0..n) in dot order (the union
  * of two objects, or one object's own): joinable records are joined,
- * then every record another covers (and that does not cover back) goes. */
+ * then every string another covers (and that does not cover back) goes,
+ * and a covered typed record stays: as its observed clear when clear (a
+ * write), as it is otherwise (a merge). */
 static struct object *recs_reconcile(struct sib_rec **u, uint32_t n,
                                      struct made *made, int clear)
 {
@@ -1048,8 +1050,10 @@ void object_sibling(const struct object *o, uint32_t i, struct sibling *out)
 }
 
 /* 1 when sibling x of o (at index xi) is observed away: a typed sibling
- * whose dot another sibling's context holds (a write's observed clear, or
- * a state a client's context claimed, which a merge keeps as it is). */
+ * another sibling's context covers, its dot and every dot its state has
+ * seen (a state a client's context claimed, which a merge keeps as it
+ * is), or a typed tombstone whose dot one holds (a write's observed
+ * clear: the write covered the whole state). */
 static int obj_sib_cleared(const struct object *o, uint32_t xi,
                            const struct sibling *x)
 {
@@ -1057,13 +1061,29 @@ static int obj_sib_cleared(const struct object *o, uint32_t xi,
         return 0;
     uint32_t n;
     struct sibling t;
+    struct vclock seen;
+    int have_seen = 0, cleared = 0;
     size_t off = obj_first(o, &n);
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n && !cleared; i++) {
         off = obj_next(o, off, &t);
-        if (i != xi && tctx_get(t.ctx, t.ctxlen, x->actor) >= x->counter)
+        if (i == xi || tctx_get(t.ctx, t.ctxlen, x->actor) < x->counter)
+            continue;
+        if (x->tombstone)
             return 1;
+        if (!have_seen) {
+            vclock_init(&seen);
+            have_seen = 1;
+            if (crdt_seen_bytes(x->type, x->value, x->vlen, &seen) != 0)
+                break; /* undecodable (only a corrupt peer's): live */
+        }
+        cleared = 1;
+        for (uint32_t k = 0; cleared && k < seen.n; k++)
+            cleared = tctx_get(t.ctx, t.ctxlen, seen.e[k].actor) >=
+                      seen.e[k].counter;
     }
-    return 0;
+    if (have_seen)
+        vclock_free(&seen);
+    return cleared;
 }
 
 /* The highest (ts, actor, counter) of o's siblings, leaving out the

@@ -2452,6 +2452,43 @@ START_TEST(typed_a_join_does_not_claim_what_it_never_saw)
 }
 END_TEST
 
+/* A context that holds a typed sibling's dot but not every dot of its
+ * state (a client's, claiming the set's own last add but not the add it
+ * joined from elsewhere) does not cover it: the set stays live, and wins
+ * the read with its later time, in a merge and in a write. */
+START_TEST(typed_a_partly_seen_state_is_not_observed_away)
+{
+    uint64_t a = 0x0a, b = 0x0b, c = 0x0c;
+    struct dbuf st;
+    dbuf_init(&st);
+    set_of(&st, "x", a, 5);
+    struct object *s1 = twrite(NULL, CRDT_TYPE_SET, &st, a, 5, NULL, NOW + 10);
+    set_of(&st, "y", b, 3);
+    struct object *s2 = twrite(NULL, CRDT_TYPE_SET, &st, b, 3, NULL, NOW + 5);
+    struct object *set = object_merge(s1, s2, NULL); /* dot a:5, x and y */
+    ck_assert_uint_eq(object_nsiblings(set), 1);
+    struct vclock claim;
+    vclock_init(&claim);
+    vclock_set(&claim, a, 5, NOW);
+    struct object *t = swrite(NULL, "t", c, 1, &claim, NOW + 1);
+    struct object *m = object_merge(set, t, NULL);
+    ck_assert_uint_eq(object_nsiblings(m), 2);
+    struct sibling v;
+    ck_assert(object_visible(m, NOW + 20, &v) && v.type == CRDT_TYPE_SET);
+    object_winner_get(m, &v);
+    ck_assert_int_eq(v.type, CRDT_TYPE_SET);
+    ck_assert(set_has(m, "x") && set_has(m, "y"));
+    assert_valid(m);
+    object_free(s1);
+    object_free(s2);
+    object_free(set);
+    object_free(t);
+    object_free(m);
+    vclock_free(&claim);
+    dbuf_free(&st);
+}
+END_TEST
+
 /* Every replica's copy and every intermediate state, delivered to two
  * fresh replicas in two random orders with duplicates: the same bytes. */
 START_TEST(typed_delivery_order_does_not_matter)
@@ -2624,6 +2661,7 @@ static Suite *object_suite(void)
     tcase_add_test(ty, typed_join_with_a_first_dot_winner);
     tcase_add_test(ty, typed_an_observed_counter_stays_dropped_in_any_order);
     tcase_add_test(ty, typed_a_join_does_not_claim_what_it_never_saw);
+    tcase_add_test(ty, typed_a_partly_seen_state_is_not_observed_away);
     suite_add_tcase(s, ty);
     /* the laws over random mixed histories, in a tcase of their own for
      * the time they take */
