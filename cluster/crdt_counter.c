@@ -623,9 +623,9 @@ int crdt_counter_reset(struct crdt_counter *c, const void *value, size_t len,
 
 /* An observed clear without a dot: what a write of another type that saw
  * this whole state does to it (object.c).  Every entry is snapshotted and
- * every base goes (the bases' context keeps them seen), so the state reads as absent,
- * joins above the state it was made from, and an increment or a SET it
- * has not seen still wins a later join. */
+ * every base goes (the bases' context keeps them seen), so the state
+ * reads as absent, joins above the state it was made from, and an
+ * increment or a SET it has not seen still wins a later join. */
 void crdt_counter_clear_observed(struct crdt_counter *c)
 {
     for (uint32_t k = 0; k < c->ne; k++) {

@@ -1842,8 +1842,8 @@ static Suite *crdt_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, counter_incr_on_a_string_counts_from_it);
     tcase_add_test(tc, counter_two_coordinators_increment_one_string);
-    tcase_add_test(tc,
-                   counter_a_string_folded_in_keeps_the_actors_later_increments);
+    tcase_add_test(
+        tc, counter_a_string_folded_in_keeps_the_actors_later_increments);
     tcase_add_test(tc, counter_an_encoding_from_before_the_seen_list_decodes);
     tcase_add_test(tc, counter_errors_are_redis_errors);
     tcase_add_test(tc, counter_incrbyfloat_reads_as_redis_writes_it);
