@@ -58,7 +58,7 @@ import nodes         # noqa: E402
 import workload      # noqa: E402
 
 CHECKS = ["lww_selftest", "convergence", "lost", "phantom", "resurrected",
-          "counts", "future", "stale", "placement", "sanitizer"]
+          "counts", "removes", "future", "stale", "placement", "sanitizer"]
 
 PROFILES = {
     # about a minute and a half on a busy 2-CPU machine: every fault kind
@@ -94,9 +94,9 @@ def parse_args(argv):
     p.add_argument("--no-membership", action="store_true",
                    help="no join, leave, forget or rejoin steps")
     p.add_argument("--workload",
-                   default="set=4,register=2,counter=2,sadd=2,hincr=2",
+                   default="set=4,register=2,counter=2,sadd=2,hincr=2,srem=2",
                    help="name=clients,...: set, register, counter, sadd, "
-                   "hincr")
+                   "hincr, srem")
     p.add_argument("--keys", type=int, default=None,
                    help="keys per workload (default: the profile's)")
     p.add_argument("--rate", type=float, default=None,
@@ -400,7 +400,7 @@ class Run:
         # typed sets (sadd) read as SMEMBERS answers; the set workload's
         # keys as the union of their siblings' elements
         for k in self.keys:
-            if k.startswith("tset:"):
+            if k.startswith(("tset:", "oset:")):
                 try:
                     final[k] = set(m.decode() for m in
                                    c.admin(anchor, "SMEMBERS", k))
@@ -429,6 +429,18 @@ class Run:
                 len(res[name]), res[name][:10]))
         if count_keys:
             self.check_counts(anchor, count_keys, evs)
+        rem_keys = {k for k in self.keys if k.startswith("oset:")}
+        if rem_keys:
+            rr = checker.check_removes(
+                [e for e in evs if e.get("key") in rem_keys],
+                {k: final[k] for k in rem_keys})
+            self.figures["removes_acked"] = rr["acked_removes"]
+            self.figures["removes_that_missed_the_add"] = rr["missed_removes"]
+            self.result("removes", not rr["bad"], "%d elements where the "
+                        "history rules out what is there (%d removes "
+                        "acknowledged, %d of them saw no add): %s" % (
+                            len(rr["bad"]), rr["acked_removes"],
+                            rr["missed_removes"], rr["bad"][:5]))
         if for_reg:
             # a register's value is what GET answers: the winning sibling
             winners = {}

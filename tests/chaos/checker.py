@@ -115,6 +115,49 @@ def check_counts(events, final):
             "info": sum(w[1] for w in want.values())}
 
 
+def check_removes(events, final):
+    """The srem workload: final is key -> set of members read back after
+    the heal.  Each element is added once, by one client, and removed at
+    most once, by it.  Returns {bad, acked_removes}: bad lists (key,
+    element, what was wanted, present) for each element whose presence
+    the history rules out:
+      - a remove acknowledged with reply 1 saw the element's only add:
+        it is gone;
+      - a remove acknowledged with reply 0 saw none: an acknowledged add
+        stays (add wins over a remove that missed it);
+      - no remove that may have run (none, or one that certainly failed):
+        an acknowledged add stays, a certainly failed one is absent;
+      - an element no one added is never there.
+    Anything with an indeterminate step (info) may be either.  missed
+    counts the acknowledged removes that saw no add (reply 0)."""
+    ops = {}
+    for ev in events:
+        if ev.get("f") not in ("add", "srem") or ev["type"] == "invoke":
+            continue
+        o = ops.setdefault((ev["key"], ev["value"]), {})
+        o[ev["f"]] = (ev["type"], ev.get("reply"))
+    bad, acked, missed = [], 0, 0
+    for (key, elem), o in sorted(ops.items()):
+        present = elem in final.get(key, set())
+        add, rem = o.get("add", ("fail", None)), o.get("srem")
+        want = None  # None: either
+        if rem is not None and rem[0] == "ok":
+            acked += 1
+            missed += rem[1] == 0
+            want = False if rem[1] == 1 else (True if add[0] == "ok"
+                                              else None)
+        elif rem is None or rem[0] == "fail":
+            want = {"ok": True, "fail": False}.get(add[0])
+        if want is not None and want != present:
+            bad.append((key, elem, "present" if want else "absent",
+                        present))
+    for key, elems in final.items():
+        for elem in elems:
+            if (key, elem) not in ops:
+                bad.append((key, elem, "never added", True))
+    return {"bad": bad, "acked_removes": acked, "missed_removes": missed}
+
+
 def calm_windows(steps, settle, end):
     """Intervals [a, b) with no nemesis step under way, each starting
     `settle` seconds after the previous step ended.  steps: list of

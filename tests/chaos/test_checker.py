@@ -91,6 +91,43 @@ class Counts(unittest.TestCase):
         self.assertEqual(r["bad"], [("hash:0", "f2", 0, 0, 5)])
 
 
+def srem(elem, key, outcome, reply=None):
+    ev = {"t": 2.1, "type": outcome, "f": "srem", "key": key, "value": elem,
+          "process": 1}
+    if reply is not None:
+        ev["reply"] = reply
+    return [{"t": 2.0, "type": "invoke", "f": "srem", "key": key,
+             "value": elem, "process": 1}, ev]
+
+
+class Removes(unittest.TestCase):
+    HIST = (add("e1", "k", 1, 1.1, "ok") + srem("e1", "k", "ok", 1) +
+            add("e2", "k", 1, 1.1, "ok") + srem("e2", "k", "ok", 0) +
+            add("e3", "k", 1, 1.1, "ok") +
+            add("e4", "k", 1, 1.1, "ok") + srem("e4", "k", "info") +
+            add("e5", "k", 1, 1.1, "fail"))
+
+    def test_what_the_history_allows_passes(self):
+        for e4 in (set(), {"e4"}):
+            r = checker.check_removes(self.HIST, {"k": {"e2", "e3"} | e4})
+            self.assertEqual(r["bad"], [])
+        self.assertEqual(r["acked_removes"], 2)
+
+    def test_a_remove_that_saw_the_add_leaves_it_gone(self):
+        r = checker.check_removes(self.HIST, {"k": {"e1", "e2", "e3"}})
+        self.assertEqual(r["bad"], [("k", "e1", "absent", True)])
+
+    def test_a_remove_that_saw_nothing_leaves_the_add(self):
+        r = checker.check_removes(self.HIST, {"k": {"e3"}})
+        self.assertEqual(r["bad"], [("k", "e2", "present", False)])
+
+    def test_lost_resurrected_and_phantom_elements_fail(self):
+        r = checker.check_removes(self.HIST, {"k": {"e2", "e5", "zz"}})
+        self.assertEqual(r["bad"], [("k", "e3", "present", False),
+                                    ("k", "e5", "absent", True),
+                                    ("k", "zz", "never added", True)])
+
+
 class Reads(unittest.TestCase):
     def test_a_read_of_an_element_added_after_it_completed_is_future(self):
         h = read("k", 1, 2, {"a"}) + add("a", "k", 3, 4, "ok")

@@ -26,6 +26,10 @@ Workloads (each a function of one client's loop, chosen by name):
             read and no context.
   hincr     HINCRBY K F 1 (f=incr, field F of four): each field counts
             as a counter does.
+  srem      SADD K E of a new element (f=add), or SREM K E of one this
+            client added (f=srem, its reply kept): an observed remove.
+            SREM answering 1 saw E's only add, so E must be gone; 0 saw
+            none, so E stays (add wins over a remove that missed it).
 
 A set's value is its elements, sorted, joined by ",".  Elements are
 "c<client>.<seq>", unique per run, so the checker knows who wrote what.
@@ -218,6 +222,28 @@ def sadd_add(client, node, key, elem):
     one_write(client, node, key, elem, "add", ("SADD", key, elem))
 
 
+def srem_step(client, node, key, elem):
+    """An add of a new element, or a remove of one of this client's."""
+    owned = client.__dict__.setdefault("owned", {}).setdefault(key, [])
+    if owned and client.rng.random() < 0.3:
+        gone = owned.pop(client.rng.randrange(len(owned)))
+        h = client.history
+        h.add(type="invoke", process=client.cid, f="srem", key=key,
+              value=gone, node=node)
+        try:
+            n = client.conn(node).execute_command("SREM", key, gone)
+            h.add(type="ok", process=client.cid, f="srem", key=key,
+                  value=gone, node=node, reply=int(n))
+        except Exception as e:
+            h.add(type=classify_error(e), process=client.cid, f="srem",
+                  key=key, value=gone, node=node, error=str(e))
+            if not isinstance(e, redis.ResponseError):
+                client.drop(node)
+        return
+    one_write(client, node, key, elem, "add", ("SADD", key, elem))
+    owned.append(elem)
+
+
 def hincr_add(client, node, key, elem):
     field = client.rng.choice(HASH_FIELDS)
     one_write(client, node, key, elem, "incr", ("HINCRBY", key, field, 1),
@@ -225,7 +251,7 @@ def hincr_add(client, node, key, elem):
 
 
 WORKLOADS = {"set": set_add, "register": register_add, "counter": counter_add,
-             "sadd": sadd_add, "hincr": hincr_add}
+             "sadd": sadd_add, "hincr": hincr_add, "srem": srem_step}
 
 
 def workload_step(name):
@@ -235,5 +261,5 @@ def workload_step(name):
 def workload_keys(name, count):
     pattern = {"set": SET_KEYS, "register": REGISTER_KEYS,
                "counter": "ctr:%d", "sadd": "tset:%d",
-               "hincr": "hash:%d"}[name]
+               "hincr": "hash:%d", "srem": "oset:%d"}[name]
     return [pattern % k for k in range(count)]

@@ -2,8 +2,8 @@
 # t_chaos.sh -- the chaos suite's short run (issue #13): a 5-node cluster
 # (N=3 R=2 W=2, storage disk, appendfsync always) on network-namespace
 # hosts, the set and register workloads and the typed ones (INCRBY on
-# counters, SADD on sets, HINCRBY on hash fields) through every node, and
-# a seeded
+# counters, SADD on sets, SADD/SREM of a client's own elements, HINCRBY on
+# hash fields) through every node, and a seeded
 # nemesis that uses every fault kind once or more -- nft partitions,
 # DYNAMO.FAULT delays, kill -9, SIGSTOP, DYNAMO.KILL, a wiped disk -- and
 # the membership steps of issue #13 item 8: a 6th node joins, a member
@@ -20,7 +20,8 @@
 #      certainly-failed add present, no read of an add before it was made,
 #      no read that misses an add acknowledged in the same calm window;
 #      every counter and hash field between its acknowledged increments
-#      and those plus the indeterminate ones;
+#      and those plus the indeterminate ones; every element a SREM saw
+#      (reply 1) gone, every one it missed (reply 0) there;
 #   5. every key on exactly its N replicas of the final ring, no hint
 #      pending.
 #
