@@ -244,6 +244,15 @@ static void seen_raise(struct crdt_counter *c, uint64_t actor,
         vclock_set(&c->seen, actor, counter, 0);
 }
 
+/* 1 when the bases' context has room for actor (it holds it, or holds
+ * fewer actors than max_actors). */
+static int seen_room(const struct crdt_counter *c, uint64_t actor,
+                     const struct crdt_limits *lim)
+{
+    return !lim || !lim->max_actors || c->seen.n < lim->max_actors ||
+           vclock_get(&c->seen, actor) != 0;
+}
+
 /* Inserts a copy of b in dot order (b's dot is not held). */
 static void insert_base(struct crdt_counter *c, const struct cbase *b);
 
@@ -316,19 +325,14 @@ int crdt_counter_from_string(const void *value, size_t len,
                              const struct crdt_limits *lim,
                              struct crdt_counter **out)
 {
-    *out = NULL;
-    if (dot->counter == 0)
-        return DYN_EINVAL;
-    if (value && ((lim && lim->max_member_len && len > lim->max_member_len) ||
-                  len > UINT32_MAX))
-        return DYN_ELIMIT;
     struct crdt_counter *c = crdt_counter_new();
-    struct cbase b = { dot->actor, dot->counter, ts_ms, value == NULL,
-                       (uint8_t *)value, value ? (uint32_t)len : 0 };
-    push_base(c, &b);
-    seen_raise(c, dot->actor, dot->counter);
+    int rc = crdt_counter_add_string(c, value, len, dot, ts_ms, lim);
+    if (rc) {
+        crdt_counter_free(c);
+        c = NULL;
+    }
     *out = c;
-    return 0;
+    return rc;
 }
 
 int crdt_counter_add_string(struct crdt_counter *c, const void *value,
@@ -340,10 +344,9 @@ int crdt_counter_add_string(struct crdt_counter *c, const void *value,
     if (value && ((lim && lim->max_member_len && len > lim->max_member_len) ||
                   len > UINT32_MAX))
         return DYN_ELIMIT;
-    uint64_t seen = vclock_get(&c->seen, dot->actor);
-    if (seen >= dot->counter)
+    if (vclock_get(&c->seen, dot->actor) >= dot->counter)
         return 0; /* held as a base already, or a reset took it */
-    if (!seen && lim && lim->max_actors && c->seen.n >= lim->max_actors)
+    if (!seen_room(c, dot->actor, lim))
         return DYN_ELIMIT;
     /* the entries stay: a base is no increment, and an entry's seq
      * claims every increment of its actor below it */
@@ -603,8 +606,7 @@ int crdt_counter_reset(struct crdt_counter *c, const void *value, size_t len,
     if (value && ((lim && lim->max_member_len && len > lim->max_member_len) ||
                   len > UINT32_MAX))
         return DYN_ELIMIT;
-    if (!vclock_get(&c->seen, dot->actor) && lim && lim->max_actors &&
-        c->seen.n >= lim->max_actors)
+    if (!seen_room(c, dot->actor, lim))
         return DYN_ELIMIT;
     struct centry *e;
     int rc = op_entry(c, dot, lim, &e);
