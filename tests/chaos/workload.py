@@ -115,6 +115,7 @@ class Client(threading.Thread):
         self.stop = stop
         self.seq = 0
         self.conns = {}
+        self.owned = {}         # the srem workload's elements, per key
 
     def conn(self, node):
         c = self.conns.get(node)
@@ -197,14 +198,17 @@ def register_add(client, node, key, elem):
 HASH_FIELDS = ("f0", "f1", "f2", "f3")
 
 
-def one_write(client, node, key, elem, f, cmd, field=None):
-    """One typed write, no read: invoke, then ok or what its error says."""
+def one_write(client, node, key, elem, f, cmd, field=None, keep_reply=False):
+    """One typed write, no read: invoke, then ok (with the integer reply
+    when keep_reply) or what its error says."""
     h = client.history
     extra = {"field": field} if field is not None else {}
     h.add(type="invoke", process=client.cid, f=f, key=key, value=elem,
           node=node, **extra)
     try:
-        client.conn(node).execute_command(*cmd)
+        reply = client.conn(node).execute_command(*cmd)
+        if keep_reply:
+            extra["reply"] = int(reply)
         h.add(type="ok", process=client.cid, f=f, key=key, value=elem,
               node=node, **extra)
     except Exception as e:
@@ -224,21 +228,11 @@ def sadd_add(client, node, key, elem):
 
 def srem_step(client, node, key, elem):
     """An add of a new element, or a remove of one of this client's."""
-    owned = client.__dict__.setdefault("owned", {}).setdefault(key, [])
+    owned = client.owned.setdefault(key, [])
     if owned and client.rng.random() < 0.3:
         gone = owned.pop(client.rng.randrange(len(owned)))
-        h = client.history
-        h.add(type="invoke", process=client.cid, f="srem", key=key,
-              value=gone, node=node)
-        try:
-            n = client.conn(node).execute_command("SREM", key, gone)
-            h.add(type="ok", process=client.cid, f="srem", key=key,
-                  value=gone, node=node, reply=int(n))
-        except Exception as e:
-            h.add(type=classify_error(e), process=client.cid, f="srem",
-                  key=key, value=gone, node=node, error=str(e))
-            if not isinstance(e, redis.ResponseError):
-                client.drop(node)
+        one_write(client, node, key, gone, "srem", ("SREM", key, gone),
+                  keep_reply=True)
         return
     one_write(client, node, key, elem, "add", ("SADD", key, elem))
     owned.append(elem)
