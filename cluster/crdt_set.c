@@ -36,7 +36,9 @@
  * when the other side has the member with a mark, or with a dot up to the
  * marking side's S (the other side still holds that old add); a member
  * the other side dropped, or re-added with a new dot only, was removed
- * there after it saw the add, so the mark goes.  A dot up to the joined S
+ * there after it saw the add, so the mark goes -- unless that side's
+ * context stops below S in some actor (a late state that never saw the
+ * add; join_member says why the test reads the context, not the clock).  A dot up to the joined S
  * that survives a join (only a state that breaks the precondition gives
  * one) becomes a mark, so a joined state always satisfies the invariants.
  *
@@ -345,6 +347,17 @@ static uint64_t ctx_top(const struct crdt_set *s, uint64_t actor)
         if (s->cloud[k].actor == actor && s->cloud[k].hi > top)
             top = s->cloud[k].hi;
     return top;
+}
+
+/* 1 when s has seen, of every actor of c, a dot at or above c's counter
+ * (its context's highest, gaps allowed): what every state that descends
+ * from one whose context tops are c has. */
+static int seen_reaches(const struct crdt_set *s, const struct vclock *c)
+{
+    for (uint32_t k = 0; k < c->n; k++)
+        if (ctx_top(s, c->e[k].actor) < c->e[k].counter)
+            return 0;
+    return 1;
 }
 
 int crdt_set_claim(struct crdt_set *s, uint64_t actor, uint64_t lo,
@@ -761,14 +774,6 @@ static int below(const struct vclock *c, const struct crdt_dot *d)
     return d->counter <= vclock_get(c, d->actor);
 }
 
-/* 1 when s has seen every dot up to c (its clock, gaps excluded). */
-static int clock_covers(const struct crdt_set *s, const struct vclock *c)
-{
-    for (uint32_t k = 0; k < c->n; k++)
-        if (vclock_get(&s->clock, c->e[k].actor) < c->e[k].counter)
-            return 0;
-    return 1;
-}
 
 /* 1 when m holds a dot up to stable. */
 static int holds_old_add(const struct smember *m, const struct vclock *stable)
@@ -781,11 +786,12 @@ static int holds_old_add(const struct smember *m, const struct vclock *stable)
 
 /*
  * One member of the join.  a (of state sa) and b (of sb) may be NULL, not
- * both.  Appends the result to r when it is present.
+ * both.  b_reaches: seen_reaches(sb, &sa->stable), and a_reaches the
+ * other way (once per join).  Appends the result to r when it is present.
  */
 static void join_member(struct crdt_set *r, const struct crdt_set *sa,
                         const struct smember *a, const struct crdt_set *sb,
-                        const struct smember *b)
+                        const struct smember *b, int a_reaches, int b_reaches)
 {
     const struct smember *x = a ? a : b;
     uint32_t na = a ? a->ndots : 0, nb = b ? b->ndots : 0;
@@ -817,13 +823,18 @@ static void join_member(struct crdt_set *r, const struct crdt_set *sa,
         if (b->mark && (a->mark || holds_old_add(a, &sb->stable)))
             mark = 1;
     }
-    /* A marked member the other side lacks: removed there only if that
-     * side has seen everything the mark stands for.  A state that has not
-     * (one written before the replicas became equal and delivered late,
-     * a hint) never saw the add, so it cannot have removed it. */
-    if (a && !b && a->mark && !clock_covers(sb, &sa->stable))
+    /* A marked member the other side lacks: removed there, unless that
+     * side falls short of the stable clock in some actor.  Such a state
+     * does not descend from the compacted one (it was written before the
+     * replicas became equal and delivered late, a hint): it never saw the
+     * add, so it cannot have removed it.  Every later state does descend
+     * from it and reaches each actor's stable counter, but its clock
+     * alone may stop below: the key's context has gaps (other keys' dots)
+     * that only compaction folds in.  A remove taken on an uncompacted
+     * replica beside a compacted one is such a state, and must win. */
+    if (a && !b && a->mark && !b_reaches)
         mark = 1;
-    if (b && !a && b->mark && !clock_covers(sa, &sb->stable))
+    if (b && !a && b->mark && !a_reaches)
         mark = 1;
     /* A dot up to the joined stable clock becomes the mark. */
     uint32_t w = 0;
@@ -873,6 +884,8 @@ struct crdt_set *crdt_set_join(const struct crdt_set *a,
     }
     ctx_normalize(r);
 
+    int a_reaches = seen_reaches(a, &b->stable);
+    int b_reaches = seen_reaches(b, &a->stable);
     i = j = 0;
     while (i < a->n || j < b->n) {
         int c = i >= a->n   ? 1
@@ -880,11 +893,12 @@ struct crdt_set *crdt_set_join(const struct crdt_set *a,
                             : crdt_bytes_cmp(a->m[i].p, a->m[i].len, b->m[j].p,
                                              b->m[j].len);
         if (c == 0)
-            join_member(r, a, &a->m[i++], b, &b->m[j++]);
+            join_member(r, a, &a->m[i++], b, &b->m[j++], a_reaches,
+                        b_reaches);
         else if (c < 0)
-            join_member(r, a, &a->m[i++], b, NULL);
+            join_member(r, a, &a->m[i++], b, NULL, a_reaches, b_reaches);
         else
-            join_member(r, a, NULL, b, &b->m[j++]);
+            join_member(r, a, NULL, b, &b->m[j++], a_reaches, b_reaches);
     }
     return r;
 }

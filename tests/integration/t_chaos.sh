@@ -26,15 +26,14 @@
 #      pending.
 #
 # CHAOS_PENDING may list checks expected to fail (they print XFAIL and do
-# not fail the test; XPASS when they pass).  `placement` was, until the
-# membership fix of #13 item 8 (a node that left and rejoined stayed
-# "left" elsewhere, with hints pending and extra copies).  `removes` is,
-# by default: seed 1 passed it twice, then once found an element present
-# after a SREM that answered 1 through n3 (acknowledged, W=2, appendfsync
-# always), 0.75 s before n3 was killed by DYNAMO.KILL: either the add ran
-# twice with two dots (a forward retried after a replica that had applied
-# it answered late), which the rule does not allow for, or an
-# acknowledged remove was lost.  Not yet told apart (issue #14's note).
+# not fail the test; XPASS when they pass).  None is, by default.
+# `placement` was, until the membership fix of #13 item 8 (a node that
+# left and rejoined stayed "left" elsewhere, with hints pending and extra
+# copies).  `removes` was, until the join's mark rule was mended (#14):
+# an element present after a SREM that answered 1, because one replica
+# had compacted the set (its dots became marks) while the remove ran on an
+# uncompacted copy whose context had gaps (docs/TYPES.md section 6.3;
+# tests/integration/t_types_stable.sh).
 
 # The schedule is fixed by CHAOS_SEED (default 1): the same seed, the same
 # steps.  On a failure the history (seed, schedule, ops with invoke/ok/
@@ -42,7 +41,7 @@
 # command printed.  Needs root, iproute2 and nftables: skips otherwise.
 . "$(dirname "$0")/lib.sh"
 
-PENDING=${CHAOS_PENDING-removes}
+PENDING=${CHAOS_PENDING-}
 SEED=${CHAOS_SEED:-1}
 CHAOS="$TOP_SRCDIR/tests/chaos/chaos.py"
 CHAOS_PID=

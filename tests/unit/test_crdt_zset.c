@@ -564,8 +564,8 @@ START_TEST(zset_any_delivery_order_with_duplicates_converges)
 END_TEST
 
 /* Both worlds receive the same ops; at a converged point one of them
- * compacts every replica with the common seen clock (the precondition:
- * every later state descends from it).  Members and scores stay equal in
+ * compacts replica 0 and a random choice of the others with the common
+ * seen clock (the precondition: every later state descends from it).  Members and scores stay equal in
  * both worlds at every later step, and compaction drops every hidden
  * entry of a removed member. */
 START_TEST(zset_compaction_changes_no_member)
@@ -591,6 +591,10 @@ START_TEST(zset_compaction_changes_no_member)
         crdt_zset_seen(a.z[0], &st);
         for (int r = 0; r < NREP; r++) {
             b.z[r] = crdt_zset_dup(a.z[r]);
+            /* some replicas only, as each node compacts at the end of its
+             * own anti-entropy round */
+            if (r > 0 && rng_below(&g, 2) == 0)
+                continue;
             ck_assert_int_eq(crdt_zset_compact(b.z[r], &st), 0);
             hidden_dropped += crdt_zset_nentries(a.z[r]) -
                               crdt_zset_nentries(b.z[r]);
