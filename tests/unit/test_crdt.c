@@ -1493,6 +1493,68 @@ START_TEST(set_compaction_changes_no_member)
 }
 END_TEST
 
+/*
+ * Compaction as the cluster runs it, again and again: at random points the
+ * replicas converge (an anti-entropy round found them equal) and a random
+ * choice of them compacts at everything seen so far, the others keep
+ * their dots (their own rounds come later, or not before the next
+ * write); ops go on in between.  Every replica holds the reference's
+ * members at every step, and so does the join of all at the end.
+ */
+START_TEST(set_compaction_at_any_converged_point_changes_no_member)
+{
+    struct rng r = { SEED + 17 };
+    uint32_t compactions = 0, dots_folded = 0;
+    for (int it = 0; it < HISTORIES; it++) {
+        struct set_hist h;
+        struct dots d;
+        memset(&d, 0, sizeof(d));
+        memset(&h, 0, sizeof(h));
+        for (int k = 0; k < NREP; k++)
+            h.rep[k] = crdt_set_new();
+        for (int step = 0; step < STEPS; step++) {
+            if (step == 0 || rng_below(&r, 8) != 0) {
+                set_step(&r, &h, &d, it, step);
+                continue;
+            }
+            struct crdt_set *all = crdt_set_new();
+            struct ref rall = h.ref[0];
+            for (int k = 0; k < NREP; k++) {
+                sjoin_into(&all, h.rep[k]);
+                ref_join(&rall, &h.ref[k]);
+            }
+            struct vclock seen;
+            vclock_init(&seen);
+            crdt_set_seen(all, &seen);
+            for (int k = 0; k < NREP; k++) {
+                crdt_set_free(h.rep[k]);
+                h.rep[k] = crdt_set_dup(all);
+                h.ref[k] = rall;
+                if (rng_below(&r, 2) == 0) {
+                    dots_folded += crdt_set_ndots(h.rep[k]) > 0;
+                    ck_assert_int_eq(crdt_set_compact(h.rep[k], &seen), 0);
+                    compactions++;
+                }
+                assert_same_members(h.rep[k], &rall, "converged", it, step);
+            }
+            vclock_free(&seen);
+            crdt_set_free(all);
+        }
+        struct crdt_set *fc = crdt_set_new();
+        struct ref rf = h.ref[0];
+        for (int k = 0; k < NREP; k++) {
+            sjoin_into(&fc, h.rep[k]);
+            ref_join(&rf, &h.ref[k]);
+        }
+        assert_same_members(fc, &rf, "all joined", it, STEPS);
+        crdt_set_free(fc);
+        set_hist_free(&h);
+    }
+    ck_assert_uint_gt(compactions, HISTORIES);
+    ck_assert_uint_gt(dots_folded, HISTORIES / 2);
+}
+END_TEST
+
 /* ---- sets: batches are single ops, byte for byte ----------------------------- */
 
 /* A batch of k namings: names[] (so some are members) and fresh bytes,
@@ -1915,6 +1977,7 @@ static Suite *crdt_suite(void)
     tcase_add_test(tc, set_join_is_a_semilattice);
     tcase_add_test(tc, set_replicas_converge_whatever_the_delivery_order);
     tcase_add_test(tc, set_compaction_changes_no_member);
+    tcase_add_test(tc, set_compaction_at_any_converged_point_changes_no_member);
     tcase_add_test(tc, set_decode_rejects_truncated_and_corrupt_input);
     tcase_add_test(tc, set_batches_are_single_ops_byte_for_byte);
     tcase_add_test(tc, set_batch_is_all_or_nothing);
