@@ -14,7 +14,8 @@
  *     an HSET no later HSET/HDEL/DEL saw survives, or an HINCRBY no
  *     HSET/HDEL/DEL saw; its value the winning HSET's (highest ts, then value bytes)
  *     plus every increment no reset saw;
- *   - compaction at a converged state changes no value;
+ *   - compaction at a converged state changes no value, also when only
+ *     some replicas compact and ops go on;
  *   - the decoder rejects every truncation, survives random mutations, and
  *     what it accepts re-encodes to the same bytes.
  * Also crdt_set's lookups that the hash added (lower bound, a member's
@@ -652,6 +653,59 @@ END_TEST
 
 /* ---- untrusted bytes ------------------------------------------------------------- */
 
+/* Compaction as the cluster runs it: at random points the replicas
+ * converge (an anti-entropy round found them equal) and a random choice of
+ * them compacts at everything its state has seen (db_compact_typed's
+ * crdt_state_compact_all), the others keep their dots; ops and joins go
+ * on in between.  After full delivery each field is what the oracle
+ * says, as without compaction. */
+START_TEST(hash_compaction_of_some_replicas_changes_no_value)
+{
+    struct rng r = { SEED + 7 };
+    int compactions = 0;
+    for (int it = 0; it < HISTORIES; it++) {
+        struct hist h;
+        memset(&h, 0, sizeof(h));
+        for (int k = 0; k < NREP; k++)
+            h.rep[k] = crdt_hash_new();
+        for (int st = 0; st < STEPS && h.nops < MAXOPS; st++) {
+            if (h.nops == 0 || rng_below(&r, 8) != 0) {
+                hist_step(&r, &h);
+                continue;
+            }
+            struct crdt_hash *all = crdt_hash_new();
+            for (int k = 0; k < NREP; k++)
+                join_into(&all, h.rep[k]);
+            for (int k = 0; k < NREP; k++) {
+                crdt_hash_free(h.rep[k]);
+                h.rep[k] = crdt_hash_dup(all);
+                for (int o = 0; o < h.nops; o++)
+                    h.know[k][o] = 1;
+                if (rng_below(&r, 2) == 0) {
+                    /* at everything the state has seen, as the cluster */
+                    ck_assert_int_eq(
+                        crdt_state_compact_all(CRDT_TYPE_HASH, h.rep[k]), 0);
+                    compactions++;
+                }
+            }
+            crdt_hash_free(all);
+        }
+        struct crdt_hash *x = deliver(&r, &h);
+        for (int fi = 0; fi < NFIELDS; fi++) {
+            char want[64], got[64];
+            oracle(&h, fi, want, sizeof(want));
+            hget(x, fields[fi], got, sizeof(got));
+            ck_assert_msg(strcmp(want, got) == 0,
+                          "history %d field %d: oracle %s, hash %s", it, fi,
+                          want, got);
+        }
+        crdt_hash_free(x);
+        hist_free(&h);
+    }
+    ck_assert_int_gt(compactions, HISTORIES);
+}
+END_TEST
+
 static uint32_t fuzz_one(struct rng *r, const struct dbuf *good)
 {
     struct crdt_hash *g, *s;
@@ -777,6 +831,7 @@ static Suite *hash_suite(void)
     tcase_add_test(tc, hash_del_of_the_key_keeps_only_unseen_increments);
     tcase_add_test(tc, hash_join_is_a_semilattice);
     tcase_add_test(tc, hash_replicas_converge_to_the_oracle_whatever_the_order);
+    tcase_add_test(tc, hash_compaction_of_some_replicas_changes_no_value);
     tcase_add_test(tc, hash_decode_rejects_truncated_and_corrupt_input);
     suite_add_tcase(s, tc);
     return s;
