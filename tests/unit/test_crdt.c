@@ -1096,13 +1096,19 @@ static void set_step(struct rng *r, struct set_hist *h, struct dots *d,
     }
 }
 
-static void set_history(struct rng *r, struct set_hist *h, int it)
+/* A history with empty replicas and no dot issued yet. */
+static void set_hist_start(struct set_hist *h, struct dots *d)
 {
-    struct dots d;
-    memset(&d, 0, sizeof(d));
+    memset(d, 0, sizeof(*d));
     memset(h, 0, sizeof(*h));
     for (int k = 0; k < NREP; k++)
         h->rep[k] = crdt_set_new();
+}
+
+static void set_history(struct rng *r, struct set_hist *h, int it)
+{
+    struct dots d;
+    set_hist_start(h, &d);
     for (int step = 0; step < STEPS; step++)
         set_step(r, h, &d, it, step);
 }
@@ -1400,10 +1406,7 @@ START_TEST(set_compaction_changes_no_member)
     for (int it = 0; it < HISTORIES; it++) {
         struct set_hist h;
         struct dots d;
-        memset(&d, 0, sizeof(d));
-        memset(&h, 0, sizeof(h));
-        for (int k = 0; k < NREP; k++)
-            h.rep[k] = crdt_set_new();
+        set_hist_start(&h, &d);
         for (int step = 0; step < STEPS / 2; step++)
             set_step(&r, &h, &d, it, step);
         struct crdt_set *all = crdt_set_new();
@@ -1508,10 +1511,7 @@ START_TEST(set_compaction_at_any_converged_point_changes_no_member)
     for (int it = 0; it < HISTORIES; it++) {
         struct set_hist h;
         struct dots d;
-        memset(&d, 0, sizeof(d));
-        memset(&h, 0, sizeof(h));
-        for (int k = 0; k < NREP; k++)
-            h.rep[k] = crdt_set_new();
+        set_hist_start(&h, &d);
         for (int step = 0; step < STEPS; step++) {
             if (step == 0 || rng_below(&r, 8) != 0) {
                 set_step(&r, &h, &d, it, step);
@@ -1592,10 +1592,7 @@ START_TEST(set_batches_are_single_ops_byte_for_byte)
     for (int it = 0; it < HISTORIES; it++) {
         struct set_hist h;
         struct dots d;
-        memset(&d, 0, sizeof(d));
-        memset(&h, 0, sizeof(h));
-        for (int k = 0; k < NREP; k++)
-            h.rep[k] = crdt_set_new();
+        set_hist_start(&h, &d);
         for (int step = 0; step < STEPS / 2; step++)
             set_step(&r, &h, &d, it, step);
         int k = (int)rng_below(&r, NREP);
