@@ -217,6 +217,16 @@ int crdt_counter_add_string(struct crdt_counter *c, const void *value,
                             size_t len, const struct crdt_dot *dot,
                             uint64_t ts_ms, const struct crdt_limits *lim);
 
+/* What the caller knows of actor's ops on this key: last is the dot of
+ * its latest (0: not known).  When the state's run of actor does not end
+ * there, the state lacks some of actor's increments (a node that dropped
+ * its copy of the key and read another's), so actor's next op (INCRBY,
+ * INCRBYFLOAT, reset) begins a run of its own that counts from zero
+ * instead of continuing the one the state holds; a state without any run
+ * of actor begins one anyway.  docs/TYPES.md section 5.1. */
+void crdt_counter_own_last(struct crdt_counter *c, uint64_t actor,
+                           uint64_t last);
+
 /* INCRBY by (DECRBY: the caller negates, and refuses INT64_MIN with
  * "decrement would overflow" as Redis does).  *result: the new value.
  * CRDT_ENOTINT when the value is not an integer, CRDT_EOVERFLOW when the

@@ -82,11 +82,13 @@
 #define CE_RSEQ 0x04
 #define CE_RI 0x08
 #define CE_RF 0x10
+#define CE_RUN 0x20
 
 #define COUNTER_TAG 0x41 /* the encoding with the bases' context */
 
 struct centry {
     uint64_t actor;
+    uint64_t run; /* the seq its run began at; 0: a run from before runs */
     uint64_t seq;
     int64_t i;
     uint64_t fops;
@@ -114,6 +116,9 @@ struct crdt_counter {
     /* per actor the highest base dot this state has seen (held, or taken
      * by a reset): the bases' own causal context (ts_ms unused, 0) */
     struct vclock seen;
+    /* not part of the state: an actor whose next op begins a run
+     * (crdt_counter_own_last), 0 none */
+    uint64_t fork_actor;
 };
 
 const char *crdt_err_text(int err)
@@ -256,7 +261,7 @@ static int seen_room(const struct crdt_counter *c, uint64_t actor,
 /* Inserts a copy of b in dot order (b's dot is not held). */
 static void insert_base(struct crdt_counter *c, const struct cbase *b);
 
-/* Index of actor's entry, or where it would go. */
+/* Index of actor's first entry (lowest run), or where it would go. */
 static uint32_t entry_find(const struct crdt_counter *c, uint64_t actor)
 {
     uint32_t lo = 0, hi = c->ne;
@@ -270,34 +275,67 @@ static uint32_t entry_find(const struct crdt_counter *c, uint64_t actor)
     return lo;
 }
 
+/* Index of actor's current run (its entry with the highest run), or
+ * c->ne when the state holds none; *top (may be NULL): the highest seq of
+ * any of actor's entries (0: none). */
+static uint32_t actor_run(const struct crdt_counter *c, uint64_t actor,
+                          uint64_t *top)
+{
+    uint32_t k = entry_find(c, actor), at = c->ne;
+    uint64_t t = 0;
+    for (; k < c->ne && c->e[k].actor == actor; k++) {
+        at = k;
+        t = DYN_MAX(t, c->e[k].seq);
+    }
+    if (top)
+        *top = t;
+    return at;
+}
+
 /*
  * The entry an op by dot updates, after the checks every op makes: the
- * dot is new to this state, and a new actor fits max_actors.  Returns 0
- * and *out (inserted, zero, when absent), or CRDT_ESTALE / DYN_ELIMIT with
- * nothing changed.
+ * dot is new to this state, and a new entry fits max_actors.  The op
+ * continues the actor's current run when the state holds one; otherwise
+ * it begins a run at its dot, which counts from zero (the state may lack
+ * the actor's entries without the actor having made none: file header).
+ * Returns 0 and *out (inserted, zero but for actor and run, when new),
+ * or CRDT_ESTALE / DYN_ELIMIT with nothing changed.
  */
 static int op_entry(struct crdt_counter *c, const struct crdt_dot *dot,
                     const struct crdt_limits *lim, struct centry **out)
 {
     if (dot->counter == 0)
         return DYN_EINVAL;
-    uint32_t k = entry_find(c, dot->actor);
-    if (k < c->ne && c->e[k].actor == dot->actor) {
-        if (dot->counter <= c->e[k].seq)
-            return CRDT_ESTALE;
+    uint64_t top;
+    uint32_t k = actor_run(c, dot->actor, &top);
+    if (k < c->ne && dot->counter <= top)
+        return CRDT_ESTALE;
+    if (k < c->ne && c->fork_actor != dot->actor) {
         *out = &c->e[k];
         return 0;
     }
     if (lim && lim->max_actors && c->ne >= lim->max_actors)
         return DYN_ELIMIT;
+    c->fork_actor = 0;
+    /* after actor's runs: the new run is above every seq it has */
+    k = actor_run(c, dot->actor, NULL);
+    k = k < c->ne ? k + 1 : entry_find(c, dot->actor);
     struct centry z;
     memset(&z, 0, sizeof(z));
     z.actor = dot->actor;
+    z.run = dot->counter;
     push_entry(c, &z);
     memmove(&c->e[k + 1], &c->e[k], (size_t)(c->ne - 1 - k) * sizeof(*c->e));
     c->e[k] = z;
     *out = &c->e[k];
     return 0;
+}
+
+void crdt_counter_own_last(struct crdt_counter *c, uint64_t actor,
+                           uint64_t last)
+{
+    uint32_t k = actor_run(c, actor, NULL);
+    c->fork_actor = last && k < c->ne && c->e[k].seq != last ? actor : 0;
 }
 
 static int base_dot_cmp(const struct cbase *a, const struct cbase *b);
@@ -535,8 +573,8 @@ int crdt_counter_incrby(struct crdt_counter *c, int64_t by,
         return CRDT_EOVERFLOW;
     /* The check on the dot comes after the value's: an op that fails is
      * no op, whichever the reason. */
-    uint32_t k = entry_find(c, dot->actor);
-    if (k < c->ne && c->e[k].actor == dot->actor) {
+    uint32_t k = actor_run(c, dot->actor, NULL);
+    if (k < c->ne) {
         int64_t i = c->e[k].i;
         if ((by < 0 && i < 0 && by < INT64_MIN - i) ||
             (by > 0 && i > 0 && by > INT64_MAX - i))
@@ -572,9 +610,8 @@ int crdt_counter_incrbyfloat(struct crdt_counter *c, long double by,
     }
     if (isnan(by) || isinf(by) || isnan(cur + by) || isinf(cur + by))
         return CRDT_ENANINF;
-    uint32_t k = entry_find(c, dot->actor);
-    if (k < c->ne && c->e[k].actor == dot->actor &&
-        (isinf(c->e[k].f + by) || c->e[k].fops == UINT64_MAX))
+    uint32_t k = actor_run(c, dot->actor, NULL);
+    if (k < c->ne && (isinf(c->e[k].f + by) || c->e[k].fops == UINT64_MAX))
         return CRDT_ENANINF; /* the actor's own running sum */
     struct centry *e;
     int rc = op_entry(c, dot, lim, &e);
@@ -646,7 +683,8 @@ void crdt_counter_clock(const struct crdt_counter *c, struct vclock *out)
 {
     vclock_clear(out);
     for (uint32_t k = 0; k < c->ne; k++)
-        vclock_set(out, c->e[k].actor, c->e[k].seq, 0);
+        if (c->e[k].seq > vclock_get(out, c->e[k].actor))
+            vclock_set(out, c->e[k].actor, c->e[k].seq, 0);
     vclock_merge(out, &c->seen);
 }
 
@@ -708,6 +746,12 @@ static int base_dot_cmp(const struct cbase *a, const struct cbase *b)
     return crdt_dot_cmp_raw(a->actor, a->counter, b->actor, b->counter);
 }
 
+/* The order of entries: by actor, then run. */
+static int entry_key_cmp(const struct centry *a, const struct centry *b)
+{
+    return crdt_dot_cmp_raw(a->actor, a->run, b->actor, b->run);
+}
+
 /* Same dot, different content (corrupt peers): the smaller wins. */
 static int base_content_cmp(const struct cbase *a, const struct cbase *b)
 {
@@ -723,10 +767,13 @@ struct crdt_counter *crdt_counter_join(const struct crdt_counter *a,
 {
     struct crdt_counter *r = crdt_counter_new();
     uint32_t i = 0, j = 0;
-    while (i < a->ne || j < b->ne) {
-        if (j >= b->ne || (i < a->ne && a->e[i].actor < b->e[j].actor)) {
+    while (i < a->ne || j < b->ne) { /* entries by (actor, run) */
+        int c = i >= a->ne   ? 1
+                : j >= b->ne ? -1
+                             : entry_key_cmp(&a->e[i], &b->e[j]);
+        if (c < 0) {
             push_entry(r, &a->e[i++]);
-        } else if (i >= a->ne || b->e[j].actor < a->e[i].actor) {
+        } else if (c > 0) {
             push_entry(r, &b->e[j++]);
         } else {
             struct centry x = entry_join(&a->e[i++], &b->e[j++]);
@@ -773,10 +820,12 @@ static void counter_encode(const struct crdt_counter *c, struct dbuf *out,
         const struct centry *e = &c->e[k];
         uint8_t fl = (e->i ? CE_I : 0) | (e->fops ? CE_F : 0) |
                      (e->rseq ? CE_RSEQ : 0) | (e->ri ? CE_RI : 0) |
-                     (e->rfops ? CE_RF : 0);
+                     (e->rfops ? CE_RF : 0) | (e->run ? CE_RUN : 0);
         crdt_put_u64(out, e->actor);
         crdt_put_varint(out, e->seq);
         crdt_put_u8(out, fl);
+        if (fl & CE_RUN)
+            crdt_put_varint(out, e->run);
         if (fl & CE_I)
             crdt_put_varint(out, crdt_zigzag(e->i));
         if (fl & CE_F) {
@@ -821,7 +870,8 @@ void crdt_counter_encode(const struct crdt_counter *c, struct dbuf *out)
 /* An entry's own invariants (decode's checks). */
 static int entry_valid(const struct centry *e)
 {
-    if (e->seq == 0 || e->rseq > e->seq || e->rfops > e->fops)
+    if (e->seq == 0 || e->rseq > e->seq || e->rfops > e->fops ||
+        e->run > e->seq || (e->rseq && e->rseq < e->run))
         return 0;
     if ((e->fops == 0 && e->f != 0) || (e->rfops == 0 && e->rf != 0))
         return 0;
@@ -867,8 +917,11 @@ int crdt_counter_decode(const uint8_t *p, size_t len,
         e.actor = crdt_rd_u64(&r);
         e.seq = crdt_rd_varint(&r);
         uint8_t fl = crdt_rd_u8(&r);
-        if (fl & ~(CE_I | CE_F | CE_RSEQ | CE_RI | CE_RF))
+        if (fl & ~(CE_I | CE_F | CE_RSEQ | CE_RI | CE_RF | CE_RUN) ||
+            (legacy && (fl & CE_RUN)))
             goto out;
+        if (fl & CE_RUN)
+            e.run = crdt_rd_varint(&r);
         if (fl & CE_I)
             e.i = crdt_unzigzag(crdt_rd_varint(&r));
         if (fl & CE_F) {
@@ -884,7 +937,7 @@ int crdt_counter_decode(const uint8_t *p, size_t len,
             e.rf = crdt_rd_ld(&r);
         }
         if (r.err || !entry_valid(&e) ||
-            (c->ne && c->e[c->ne - 1].actor >= e.actor))
+            (c->ne && entry_key_cmp(&c->e[c->ne - 1], &e) >= 0))
             goto out;
         push_entry(c, &e);
     }
@@ -917,7 +970,7 @@ int crdt_counter_decode(const uint8_t *p, size_t len,
     }
     /* the bases' context; a state encoded before it had one has none,
      * and its bases were seen as far as their actor's seq */
-    if (legacy) {
+    if (legacy) { /* one entry per actor then (no runs) */
         for (uint32_t k = 0; k < c->ne; k++)
             vclock_set(&c->seen, c->e[k].actor, c->e[k].seq, 0);
     } else {
@@ -983,8 +1036,10 @@ void crdt_counter_describe(const struct crdt_counter *c, struct dbuf *out)
     }
     for (uint32_t k = 0; k < c->ne; k++) {
         const struct centry *e = &c->e[k];
-        dbuf_printf(out, "actor %016" PRIx64 " seq=%" PRIu64 " sum=%" PRId64,
-                    e->actor, e->seq, e->i);
+        dbuf_printf(out, "actor %016" PRIx64, e->actor);
+        if (e->run)
+            dbuf_printf(out, " run=%" PRIu64, e->run);
+        dbuf_printf(out, " seq=%" PRIu64 " sum=%" PRId64, e->seq, e->i);
         if (e->fops) {
             crdt_ld_format(f, sizeof(f), e->f);
             dbuf_printf(out, " float_ops=%" PRIu64 " float_sum=%s", e->fops, f);

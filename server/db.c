@@ -1088,6 +1088,21 @@ static void db_issued(struct node *n, const void *key, size_t klen,
         tcache_issue(tc, key, klen, last, (uint64_t)n->cfg.typed_cache_size);
 }
 
+uint64_t db_counter_last(struct node *n, const void *key, size_t klen)
+{
+    struct tcache *tc = db_tcache(n);
+    return tc ? tcache_counter_last(tc, key, klen) : 0;
+}
+
+void db_counter_op(struct node *n, const void *key, size_t klen,
+                   uint64_t seq)
+{
+    struct tcache *tc = db_tcache(n);
+    if (tc)
+        tcache_counter_op(tc, key, klen, seq,
+                          (uint64_t)n->cfg.typed_cache_size);
+}
+
 int db_journal_held(struct node *n, const void *key, size_t klen,
                     uint64_t actor, uint64_t counter)
 {
@@ -1328,21 +1343,27 @@ static int db_write_typed_string(struct node *n, const void *key,
         s = vis;
     }
     struct crdt_dot dot;
-    uint64_t ts;
+    uint64_t ts, last = db_counter_last(n, key, klen);
     void *st = NULL;
     db_typed_dots(n, key, klen, 1, &dot, &ts);
     int rc = crdt_state_decode(s.type, s.value, s.vlen, NULL, &st);
-    if (rc == 0 && s.type == CRDT_TYPE_COUNTER)
+    if (rc == 0 && s.type == CRDT_TYPE_COUNTER) {
+        crdt_counter_own_last(st, dot.actor, last);
         rc = crdt_counter_reset(st, w->tombstone ? NULL : w->value, w->vlen,
                                 &dot, ts, db_crdt_limits(n));
+    }
     else if (rc == 0)
         rc = crdt_state_clear(s.type, st, &dot, ts, db_crdt_limits(n));
     if (rc != 0) {
         crdt_state_free(s.type, st);
         return rc;
     }
-    return db_typed_write_state(n, key, klen, s.type, st, &dot, 1, ts,
-                                w->tombstone ? 0 : w->expire_ms);
+    int counter = s.type == CRDT_TYPE_COUNTER;
+    rc = db_typed_write_state(n, key, klen, s.type, st, &dot, 1, ts,
+                              w->tombstone ? 0 : w->expire_ms);
+    if (rc == 0 && counter)
+        db_counter_op(n, key, klen, dot.counter);
+    return rc;
 }
 
 struct db_keys {

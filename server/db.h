@@ -69,6 +69,14 @@ struct db_typed {
  * counter is another type for a collection). */
 int db_typed_lookup(struct node *n, const void *key, size_t klen, int type,
                     struct db_typed *out);
+/* The dot of this node's latest counter op on key (an increment or a
+ * reset of its counter), 0 when the typed state cache does not know it (a
+ * restart, an eviction, the cache off); db_counter_op records it once the
+ * op's state is stored.  What a counter op needs to know whether the
+ * state holds the node's latest increment (crdt_counter_own_last). */
+uint64_t db_counter_last(struct node *n, const void *key, size_t klen);
+void db_counter_op(struct node *n, const void *key, size_t klen,
+                   uint64_t seq);
 /* Reserves ndots >= 1 consecutive dots for one op on key: first->actor,
  * counters first->counter .. first->counter + ndots - 1, never issued
  * before by this node; *ts_ms the op's wall time. */

@@ -37,6 +37,7 @@ struct tentry {
     struct tentry *lent_next;  /* the lent list */
     struct tcache_write w;     /* the owner's, while pending */
     uint64_t issued_prev, issued_last; /* tcache_issue; 0: unknown */
+    uint64_t counter_last; /* tcache_counter_op; 0: unknown */
     size_t klen;
     unsigned char key[];
 };
@@ -514,6 +515,20 @@ void tcache_issue(struct tcache *c, const void *key, size_t klen,
     e->issued_prev = e->issued_last;
     e->issued_last = last;
     tcache_shrink(c, max_bytes);
+}
+
+void tcache_counter_op(struct tcache *c, const void *key, size_t klen,
+                       uint64_t seq, uint64_t max_bytes)
+{
+    struct tentry *e = entry_of(c, key, klen);
+    e->counter_last = seq;
+    tcache_shrink(c, max_bytes);
+}
+
+uint64_t tcache_counter_last(struct tcache *c, const void *key, size_t klen)
+{
+    struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    return e ? e->counter_last : 0;
 }
 
 int tcache_issued(struct tcache *c, const void *key, size_t klen,

@@ -163,6 +163,12 @@ void tcache_put(struct tcache *c, const void *key, size_t klen, int type,
  * the previous last becomes the key's prev. */
 void tcache_issue(struct tcache *c, const void *key, size_t klen,
                   uint64_t last, uint64_t max_bytes);
+/* Records that this node's latest counter op on key (INCRBY and the like,
+ * a counter's reset) used dot seq of its actor; tcache_counter_last
+ * answers it, 0 when not known (docs/TYPES.md 5.1, runs). */
+void tcache_counter_op(struct tcache *c, const void *key, size_t klen,
+                       uint64_t seq, uint64_t max_bytes);
+uint64_t tcache_counter_last(struct tcache *c, const void *key, size_t klen);
 /* 1 and *prev, *last (prev 0: none known before last) when the cache
  * knows what this node last issued for key; 0 when it does not. */
 int tcache_issued(struct tcache *c, const void *key, size_t klen,

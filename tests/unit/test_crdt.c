@@ -265,6 +265,101 @@ START_TEST(counter_an_encoding_from_before_the_seen_list_decodes)
 }
 END_TEST
 
+START_TEST(counter_an_actor_that_lost_its_entry_begins_a_run)
+{
+    /* The chaos suite's finding (docs/TYPES.md 5.1): node A incremented
+     * twice, then dropped its copy of the key; later it increments on an
+     * empty state, and on an older copy.  Each op begins a run of its own,
+     * and the runs add up with the one the replicas hold. */
+    struct crdt_dot a3 = { 0xa1, 3 }, a5 = { 0xa1, 5 }, a9 = { 0xa1, 9 },
+                    a11 = { 0xa1, 11 }, a13 = { 0xa1, 13 };
+    int64_t v;
+    struct crdt_counter *s = crdt_counter_new();
+    ck_assert_int_eq(crdt_counter_incrby(s, 1, &a3, NULL, &v), 0);
+    struct crdt_counter *stale = crdt_counter_dup(s);
+    ck_assert_int_eq(crdt_counter_incrby(s, 1, &a5, NULL, &v), 0);
+    ASSERT_TEXT(s, "2");
+    struct crdt_counter *e = crdt_counter_new();
+    crdt_counter_own_last(e, 0xa1, 5);
+    ck_assert_int_eq(crdt_counter_incrby(e, 1, &a9, NULL, &v), 0);
+    ck_assert_int_eq(v, 1);
+    struct crdt_counter *se = crdt_counter_join(s, e);
+    ASSERT_TEXT(se, "3");
+    /* an older copy: its run of A stops at 3, A's latest op was 5 */
+    crdt_counter_own_last(stale, 0xa1, 5);
+    ck_assert_int_eq(crdt_counter_incrby(stale, 1, &a11, NULL, &v), 0);
+    ck_assert_int_eq(v, 2); /* what the stale copy reads */
+    struct crdt_counter *all = crdt_counter_join(se, stale);
+    ASSERT_TEXT(all, "4");
+    /* the latest op known, on a state that holds its run: it goes on */
+    crdt_counter_own_last(all, 0xa1, 11);
+    ck_assert_int_eq(crdt_counter_incrby(all, 1, &a13, NULL, &v), 0);
+    ck_assert_int_eq(v, 5);
+    struct dbuf b;
+    dbuf_init(&b);
+    crdt_counter_describe(all, &b);
+    dbuf_appendc(&b, 0);
+    ck_assert_ptr_nonnull(strstr(b.p, "run=3 seq=5 sum=2"));
+    ck_assert_ptr_nonnull(strstr(b.p, "run=9 seq=9 sum=1"));
+    ck_assert_ptr_nonnull(strstr(b.p, "run=11 seq=13 sum=2"));
+    /* joined with every earlier state: nothing counted twice */
+    struct crdt_counter *j = crdt_counter_join(all, s);
+    counter_join_into(&j, e);
+    counter_join_into(&j, stale);
+    ASSERT_TEXT(j, "5");
+    /* the encoding round trips */
+    cenc(all, &b);
+    struct crdt_counter *d = NULL;
+    ck_assert_int_eq(crdt_counter_decode((const uint8_t *)b.p, b.len, NULL,
+                                         &d), 0);
+    ck_assert(counter_same(all, d));
+    dbuf_free(&b);
+    crdt_counter_free(s);
+    crdt_counter_free(stale);
+    crdt_counter_free(e);
+    crdt_counter_free(se);
+    crdt_counter_free(all);
+    crdt_counter_free(j);
+    crdt_counter_free(d);
+}
+END_TEST
+
+START_TEST(counter_runs_decode_only_in_order_and_within_their_seq)
+{
+    /* tag 0x41, one entry: actor a1, seq 7, flags CE_I|CE_RUN (0x21),
+     * run 4, i = 1; no bases, no seen */
+    static const uint8_t one[] = { 0x41, 1, 0xa1, 0, 0, 0, 0, 0, 0, 0, 7,
+                                   0x21, 4, 2, 0, 0 };
+    struct crdt_counter *c = NULL;
+    ck_assert_int_eq(crdt_counter_decode(one, sizeof(one), NULL, &c), 0);
+    ASSERT_TEXT(c, "1");
+    crdt_counter_free(c);
+    uint8_t bad[sizeof(one)];
+    memcpy(bad, one, sizeof(one));
+    bad[12] = 8; /* a run that begins after its seq */
+    ck_assert_int_eq(crdt_counter_decode(bad, sizeof(bad), NULL, &c),
+                     DYN_EINVAL);
+    memcpy(bad, one, sizeof(one));
+    bad[0] = CRDT_TYPE_COUNTER; /* the encoding from before runs */
+    ck_assert_int_eq(crdt_counter_decode(bad, sizeof(bad), NULL, &c),
+                     DYN_EINVAL);
+    /* two entries of one actor: by run, never twice the same run */
+    static const uint8_t two[] = { 0x41, 2,
+                                   0xa1, 0, 0, 0, 0, 0, 0, 0, 3, 0x21, 1, 2,
+                                   0xa1, 0, 0, 0, 0, 0, 0, 0, 7, 0x21, 4, 2,
+                                   0, 0 };
+    ck_assert_int_eq(crdt_counter_decode(two, sizeof(two), NULL, &c), 0);
+    ASSERT_TEXT(c, "2");
+    crdt_counter_free(c);
+    uint8_t bad2[sizeof(two)];
+    memcpy(bad2, two, sizeof(two));
+    bad2[24] = 1; /* the second run begins where the first did */
+    bad2[22] = 5;
+    ck_assert_int_eq(crdt_counter_decode(bad2, sizeof(bad2), NULL, &c),
+                     DYN_EINVAL);
+}
+END_TEST
+
 START_TEST(counter_errors_are_redis_errors)
 {
     struct crdt_dot s = { 0x51, 1 }, a = { 0xa1, 2 };
@@ -436,7 +531,7 @@ struct reset_rec {
     uint64_t ts;
     int64_t value;
     int absent;
-    struct vclock seen; /* the resetting state's clock before the reset */
+    uint64_t saw_inc, saw_res; /* what its state held: bit i = op i */
 };
 
 struct counter_hist {
@@ -451,6 +546,13 @@ struct counter_hist {
     uint32_t nres, capres;
     int64_t base0;
     int has_base0;
+    /* per replica, the increments and resets its state holds (bit i: op
+     * i), exactly: a replica that forgot its state knows none */
+    uint64_t know_inc[NREP], know_res[NREP];
+    /* per replica, the dot of its latest counter op: its node's memory
+     * (db_counter_last), which outlives a forgotten state */
+    uint64_t last_op[NREP];
+    int forgot; /* some replica forgot its state */
 };
 
 static void hist_keep(struct counter_hist *h, struct rng *r,
@@ -471,32 +573,54 @@ static void hist_keep(struct counter_hist *h, struct rng *r,
     }
 }
 
+/* The state every replica starts from: nothing, or the first string. */
+static struct crdt_counter *counter_start(const struct counter_hist *h)
+{
+    struct crdt_dot s0 = { 0x5eed, 1 };
+    struct crdt_counter *c = NULL;
+    if (!h->has_base0)
+        return crdt_counter_new();
+    char num[32];
+    int n = dyn_ll2str(num, h->base0);
+    ck_assert_int_eq(
+        crdt_counter_from_string(num, (size_t)n, &s0, 1, NULL, &c), 0);
+    return c;
+}
+
 /*
  * One history.  floats: INCRBYFLOAT ops too (then no oracle: long double
  * sums depend on grouping, only convergence and the laws are checked).
+ * forget: a replica may also lose its state and go on from the first one
+ * with the same actor (a node that dropped its copy of the key, then
+ * coordinates for it again), so its next op meets a state without its
+ * entries, or, after a join, with an older version of them; it tells the
+ * state its latest op (crdt_counter_own_last), as the node does.  Resets
+ * then take increasing times, as a node's clock gives (docs/TYPES.md 5.1:
+ * what the bases' context assumes).
  */
-static void counter_history(struct rng *r, struct counter_hist *h, int floats)
+static void counter_history(struct rng *r, struct counter_hist *h, int floats,
+                            int forget)
 {
     struct dots d;
     memset(&d, 0, sizeof(d));
     memset(h, 0, sizeof(*h));
-    struct crdt_dot s0 = { 0x5eed, 1 };
     h->has_base0 = rng_below(r, 2);
     h->base0 = (int64_t)rng_below(r, 2000) - 1000;
-    for (int k = 0; k < NREP; k++) {
-        if (h->has_base0) {
-            char num[32];
-            int n = dyn_ll2str(num, h->base0);
-            crdt_counter_from_string(num, (size_t)n, &s0, 1, NULL,
-                                     &h->rep[k]);
-        } else {
-            h->rep[k] = crdt_counter_new();
-        }
-    }
+    for (int k = 0; k < NREP; k++)
+        h->rep[k] = counter_start(h);
     for (int step = 0; step < STEPS; step++) {
         int k = (int)rng_below(r, NREP);
         uint32_t op = rng_below(r, 100);
         struct crdt_counter *c = h->rep[k];
+        if (forget && rng_below(r, 12) == 0) {
+            crdt_counter_free(h->rep[k]);
+            h->rep[k] = counter_start(h);
+            h->know_inc[k] = h->know_res[k] = 0;
+            h->forgot = 1;
+            continue;
+        }
+        if (op < 63)
+            crdt_counter_own_last(c, actors[k], h->last_op[k]);
         if (op < 45) {
             struct crdt_dot dot = next_dot(r, &d, k);
             int64_t by = (int64_t)rng_below(r, 101) - 50, v;
@@ -508,6 +632,9 @@ static void counter_history(struct rng *r, struct counter_hist *h, int floats)
                 h->capinc = h->capinc ? h->capinc * 2 : 64;
                 h->inc = dyn_realloc(h->inc, h->capinc * sizeof(*h->inc));
             }
+            ck_assert_uint_lt(h->ninc, 64);
+            h->last_op[k] = dot.counter;
+            h->know_inc[k] |= 1ull << h->ninc;
             h->inc[h->ninc].dot = dot;
             h->inc[h->ninc++].by = by;
         } else if (op < 55 && floats) {
@@ -520,11 +647,12 @@ static void counter_history(struct rng *r, struct counter_hist *h, int floats)
             struct reset_rec rr;
             memset(&rr, 0, sizeof(rr));
             rr.dot = dot;
-            rr.ts = 1000 + rng_below(r, 8); /* ties happen */
+            /* ties happen; with forget, later resets take later times */
+            rr.ts = forget ? 1000 + (uint64_t)step : 1000 + rng_below(r, 8);
             rr.absent = rng_below(r, 4) == 0;
             rr.value = (int64_t)rng_below(r, 2000) - 1000;
-            vclock_init(&rr.seen);
-            crdt_counter_clock(c, &rr.seen);
+            rr.saw_inc = h->know_inc[k];
+            rr.saw_res = h->know_res[k];
             char num[32];
             int n = dyn_ll2str(num, rr.value);
             ck_assert_int_eq(crdt_counter_reset(c, rr.absent ? NULL : num,
@@ -534,10 +662,15 @@ static void counter_history(struct rng *r, struct counter_hist *h, int floats)
                 h->capres = h->capres ? h->capres * 2 : 16;
                 h->res = dyn_realloc(h->res, h->capres * sizeof(*h->res));
             }
+            ck_assert_uint_lt(h->nres, 64);
+            h->last_op[k] = dot.counter;
+            h->know_res[k] |= 1ull << h->nres;
             h->res[h->nres++] = rr;
         } else {
             int from = (int)rng_below(r, NREP);
             counter_join_into(&h->rep[k], h->rep[from]);
+            h->know_inc[k] |= h->know_inc[from];
+            h->know_res[k] |= h->know_res[from];
         }
         hist_keep(h, r, h->rep[k]);
     }
@@ -551,8 +684,6 @@ static void counter_hist_free(struct counter_hist *h)
         crdt_counter_free(h->pool[k]);
     for (uint32_t k = 0; k < h->nupdates; k++)
         crdt_counter_free(h->updates[k]);
-    for (uint32_t k = 0; k < h->nres; k++)
-        vclock_free(&h->res[k].seen);
     dyn_free(h->updates);
     dyn_free(h->inc);
     dyn_free(h->res);
@@ -572,11 +703,6 @@ static struct crdt_counter *counter_deliver(struct rng *r,
     }
     dyn_free(ix);
     return c;
-}
-
-static int seen_by(const struct vclock *seen, const struct crdt_dot *d)
-{
-    return d->counter <= vclock_get(seen, d->actor);
 }
 
 /* a ⊔ b = b ⊔ a, a ⊔ a = a, (a ⊔ b) ⊔ c = a ⊔ (b ⊔ c), byte for byte. */
@@ -606,7 +732,7 @@ START_TEST(counter_join_is_a_semilattice)
     struct rng r = { SEED };
     for (int it = 0; it < HISTORIES; it++) {
         struct counter_hist h;
-        counter_history(&r, &h, it % 2);
+        counter_history(&r, &h, it % 2, it % 3 == 0);
         for (int t = 0; t < 40; t++) {
             check_counter_laws(h.pool[rng_below(&r, h.npool)],
                                h.pool[rng_below(&r, h.npool)],
@@ -622,7 +748,7 @@ START_TEST(counter_replicas_converge_whatever_the_delivery_order)
     struct rng r = { SEED + 1 };
     for (int it = 0; it < HISTORIES; it++) {
         struct counter_hist h;
-        counter_history(&r, &h, it % 2);
+        counter_history(&r, &h, it % 2, it % 3 == 0);
         struct crdt_counter *x = counter_deliver(&r, &h);
         for (int t = 0; t < 3; t++) {
             struct crdt_counter *y = counter_deliver(&r, &h);
@@ -631,11 +757,12 @@ START_TEST(counter_replicas_converge_whatever_the_delivery_order)
                              (unsigned long long)SEED + 1, it);
             crdt_counter_free(y);
         }
-        /* and the replicas' own states, joined, are the same */
+        /* and the replicas' own states, joined, are the same (unless
+         * one forgot what only it held) */
         struct crdt_counter *z = crdt_counter_new();
         for (int k = NREP - 1; k >= 0; k--)
             counter_join_into(&z, h.rep[k]);
-        ck_assert(counter_same(x, z));
+        ck_assert(h.forgot || counter_same(x, z));
         crdt_counter_free(x);
         crdt_counter_free(z);
         counter_hist_free(&h);
@@ -648,19 +775,20 @@ START_TEST(counter_loses_no_acknowledged_increment)
     struct rng r = { SEED + 2 };
     for (int it = 0; it < HISTORIES; it++) {
         struct counter_hist h;
-        counter_history(&r, &h, 0);
+        counter_history(&r, &h, 0, it % 2);
         struct crdt_counter *x = counter_deliver(&r, &h);
 
         /* The oracle: the live bases are the resets no other reset saw,
          * the highest (ts, actor, counter) wins; an increment counts
-         * unless a reset saw it. */
+         * unless a reset saw it (its state held it).  Half the histories
+         * have replicas that forget their state. */
         int have = h.has_base0; /* every reset saw the first string */
         int64_t base = h.has_base0 ? h.base0 : 0;
         const struct reset_rec *win = NULL;
         for (uint32_t i = 0; i < h.nres; i++) {
             int seen = 0;
             for (uint32_t j = 0; j < h.nres && !seen; j++)
-                seen = j != i && seen_by(&h.res[j].seen, &h.res[i].dot);
+                seen = j != i && (h.res[j].saw_res >> i & 1);
             if (seen)
                 continue;
             const struct reset_rec *c = &h.res[i];
@@ -679,7 +807,7 @@ START_TEST(counter_loses_no_acknowledged_increment)
         for (uint32_t i = 0; i < h.ninc; i++) {
             int seen = 0;
             for (uint32_t j = 0; j < h.nres && !seen; j++)
-                seen = seen_by(&h.res[j].seen, &h.inc[i].dot);
+                seen = h.res[j].saw_inc >> i & 1;
             if (!seen)
                 live += h.inc[i].by;
         }
@@ -867,7 +995,7 @@ START_TEST(counter_decode_rejects_truncated_and_corrupt_input)
     dbuf_init(&b);
     for (int it = 0; it < 8; it++) {
         struct counter_hist h;
-        counter_history(&r, &h, 1);
+        counter_history(&r, &h, 1, 0);
         for (int k = 0; k < NREP; k++) {
             cenc(h.rep[k], &b);
             accepted += fuzz_decoder(&r, &b, dec_counter, enc_counter,
@@ -1952,6 +2080,8 @@ static Suite *crdt_suite(void)
     tcase_add_test(
         tc, counter_a_string_folded_in_keeps_the_actors_later_increments);
     tcase_add_test(tc, counter_an_encoding_from_before_the_seen_list_decodes);
+    tcase_add_test(tc, counter_an_actor_that_lost_its_entry_begins_a_run);
+    tcase_add_test(tc, counter_runs_decode_only_in_order_and_within_their_seq);
     tcase_add_test(tc, counter_errors_are_redis_errors);
     tcase_add_test(tc, counter_incrbyfloat_reads_as_redis_writes_it);
     tcase_add_test(tc,
