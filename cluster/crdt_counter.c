@@ -3,9 +3,13 @@
  * INCR, INCRBY, DECRBY, INCRBYFLOAT, SET and DEL do to a counter key when
  * any replica may take them at any time (issue #14, docs/TYPES.md).
  *
- * State.  Per actor one entry, and a set of base candidates:
+ * State.  Per actor one entry per run (below), and a set of base
+ * candidates:
  *
- *   entry a: seq     the counter of a's last dot this state has seen
+ *   entry a: run     the counter of the dot its run began at (0: a run
+ *                    from before runs, encoded without it)
+ *            seq     the counter of a's last dot in the run this state
+ *                    has seen
  *            i       a's running sum of integer increments (INCRBY/DECRBY)
  *            fops, f a's number and running sum of INCRBYFLOAT increments
  *            r*      a snapshot of (seq, i, fops, f) taken by the latest
@@ -15,10 +19,25 @@
  *   seen:    per actor the highest base dot the state has seen: the
  *            bases' own causal context, apart from the entries
  *
- * The value is the winning base plus every actor's live part
- * (i - ri) + (f - rf).  An entry is one actor's history: a later seq
- * holds everything an earlier one did, so entries join by the higher seq,
- * and so do the snapshots (by rseq).  The bases are an observed-remove set
+ * The value is the winning base plus every entry's live part
+ * (i - ri) + (f - rf).  An entry is one run of an actor's history: a later
+ * seq holds everything an earlier one of the same run did, so an entry
+ * joins another of its (actor, run) by the higher seq, and so do the
+ * snapshots (by rseq); entries of other runs are kept side by side.
+ *
+ * Runs.  That rule holds only while the actor increments from a state
+ * that holds its latest entry, and a node can lack it: one that dropped
+ * its copy of the key when the ring moved it away and later coordinates
+ * for it again (a stand-in, under sloppy quorum) reads an empty state or
+ * an older copy.  An entry it wrote from there with a higher seq and a
+ * smaller sum replaced the one the replicas held, and the increments
+ * between were lost (the chaos suite found two).  So an op continues the
+ * actor's current run (its highest) only when the state holds one and the
+ * caller does not know better (crdt_counter_own_last: the node remembers
+ * its latest counter op on the key, and a run that does not end there is
+ * an older copy); otherwise it begins a run at its dot, counting from
+ * zero, and the runs add up.  A run that is not current is never written
+ * again, so no two runs count one increment.  The bases are an observed-remove set
  * of one-shot values: a reset replaces the bases it sees with its own, and
  * a join keeps a base that the other side either holds or has not seen
  * (its dot is above the other side's seen for that actor).  A string
@@ -46,8 +65,9 @@
  * actor, bases by dot; decode re-encodes and compares):
  *
  *   u8 COUNTER_TAG (0x41; CRDT_TYPE_COUNTER, 1, before the seen list)
- *   varint nentries, then per entry:
+ *   varint nentries, then per entry, by (actor, run):
  *     u64 actor (LE) | varint seq (>= 1) | u8 flags
+ *     bit5: varint run (1 .. seq; absent: 0, only one such per actor)
  *     bit0: zigzag i         bit1: varint fops, ld f
  *     bit2: varint rseq      bit3: zigzag ri      bit4: varint rfops, ld rf
  *   varint nbases, then per base:
@@ -61,9 +81,13 @@
  * with the list from then on.  A node from before takes tag 0x41 for a
  * malformed value and refuses it (its sender keeps its copy).
  *
- * Invariants (decode checks them): rseq <= seq, rfops <= fops, a snapshot
- * of the current seq equals the entry; every base's dot is within its
- * actor's seen; floats finite.
+ * Invariants (decode checks them): run <= seq, rseq <= seq and, when
+ * set, >= run, rfops <= fops, a snapshot of the current seq equals the
+ * entry; every base's dot is within its actor's seen; floats finite.
+ * The bases' context stays per actor: a node that lost its state and
+ * resets takes its own older base for seen, which, with clocks going
+ * forward, never is the winner anyway (a later reset has a later time).  A node from before runs
+ * refuses an entry with bit5 as malformed (its sender keeps its copy).
  *
  * Errors: see crdt.h.  Nothing here aborts on bad input.
  */
