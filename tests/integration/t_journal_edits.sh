@@ -71,7 +71,11 @@ crash() {
     wait_for 60 same_sigs || fail "n$i: the copies differ before the kill"
     before=$(sigs "$i")
     ctool kill "$i" >/dev/null
-    ctool restart "$i" >/dev/null || { fail "n$i did not start again"; return; }
+    # a start reads every record and applies the journal before it
+    # answers: under ASan beside another suite that took over 30 s (the
+    # tool's default wait), so the wait here is generous
+    DYNAMO_START_TIMEOUT=180 ctool restart "$i" >/dev/null ||
+        { fail "n$i did not start again"; return; }
     replayed=$(info_field "$i" journal_edits_replayed)
     errors=$(info_field "$i" journal_edit_errors)
     echo "# n$i after kill -9: $replayed edits applied, $(info_field "$i" journal_edits_skipped) found in records"
