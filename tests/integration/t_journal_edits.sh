@@ -72,8 +72,9 @@ crash() {
     before=$(sigs "$i")
     ctool kill "$i" >/dev/null
     # a start reads every record and applies the journal before it
-    # answers: under ASan beside another suite that took over 30 s (the
-    # tool's default wait), so the wait here is generous
+    # answers PING: under ASan beside the plain suite a node, alive, had
+    # not answered within the tool's default 30 s, so the wait here is
+    # generous
     DYNAMO_START_TIMEOUT=180 ctool restart "$i" >/dev/null ||
         { fail "n$i did not start again"; return; }
     replayed=$(info_field "$i" journal_edits_replayed)
