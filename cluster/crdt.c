@@ -32,7 +32,8 @@ struct crdt_vt {
     void (*seen)(const void *s, struct vclock *out);
     int (*clear)(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
                  const struct crdt_limits *lim);
-    int (*compact)(void *s, const struct vclock *stable); /* NULL: none */
+    /* NULL: none; fold: crdt_set_compact, else crdt_set_compact_marks */
+    int (*compact)(void *s, const struct vclock *stable, int fold);
     void (*describe)(const void *s, struct dbuf *out);
     void (*items)(const void *s, crdt_emit_fn emit, void *ctx);
 };
@@ -135,9 +136,9 @@ static int vt_set_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
     return 0;
 }
 
-static int vt_set_compact(void *s, const struct vclock *stable)
+static int vt_set_compact(void *s, const struct vclock *stable, int fold)
 {
-    return crdt_set_compact(s, stable);
+    return fold ? crdt_set_compact(s, stable) : crdt_set_compact_marks(s, stable);
 }
 
 static void vt_set_describe(const void *s, struct dbuf *out)
@@ -204,9 +205,9 @@ static int vt_list_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
     return 0;
 }
 
-static int vt_list_compact(void *s, const struct vclock *stable)
+static int vt_list_compact(void *s, const struct vclock *stable, int fold)
 {
-    return crdt_list_compact(s, stable);
+    return fold ? crdt_list_compact(s, stable) : crdt_list_compact_marks(s, stable);
 }
 
 static void vt_list_describe(const void *s, struct dbuf *out)
@@ -268,9 +269,9 @@ static int vt_zset_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
     return 0;
 }
 
-static int vt_zset_compact(void *s, const struct vclock *stable)
+static int vt_zset_compact(void *s, const struct vclock *stable, int fold)
 {
-    return crdt_zset_compact(s, stable);
+    return fold ? crdt_zset_compact(s, stable) : crdt_zset_compact_marks(s, stable);
 }
 
 static void vt_zset_describe(const void *s, struct dbuf *out)
@@ -338,9 +339,9 @@ static int vt_hash_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
     return crdt_hash_clear(s, dot, lim);
 }
 
-static int vt_hash_compact(void *s, const struct vclock *stable)
+static int vt_hash_compact(void *s, const struct vclock *stable, int fold)
 {
-    return crdt_hash_compact(s, stable);
+    return fold ? crdt_hash_compact(s, stable) : crdt_hash_compact_marks(s, stable);
 }
 
 static void vt_hash_describe(const void *s, struct dbuf *out)
@@ -535,7 +536,7 @@ int crdt_compact_all_bytes(int type, const uint8_t *p, size_t len,
         return DYN_EINVAL;
     int rc = vt->decode(p, len, NULL, &s);
     if (rc == 0)
-        rc = crdt_state_compact_all(type, s);
+        rc = crdt_state_compact_stable(type, s, 0);
     if (rc == 0)
         vt->encode(s, out);
     vt->free(s);
@@ -626,7 +627,7 @@ int crdt_state_claim(int type, void *s, uint64_t actor, uint64_t lo,
     }
 }
 
-int crdt_state_compact_all(int type, void *s)
+int crdt_state_compact_stable(int type, void *s, int fold)
 {
     const struct crdt_vt *vt = vt_of(type);
     if (!vt->compact)
@@ -634,9 +635,14 @@ int crdt_state_compact_all(int type, void *s)
     struct vclock seen;
     vclock_init(&seen);
     vt->seen(s, &seen);
-    int rc = vt->compact(s, &seen);
+    int rc = vt->compact(s, &seen, fold);
     vclock_free(&seen);
     return rc;
+}
+
+int crdt_state_compact_all(int type, void *s)
+{
+    return crdt_state_compact_stable(type, s, 1);
 }
 
 int crdt_items_bytes(int type, const uint8_t *p, size_t len,

@@ -114,8 +114,10 @@ int crdt_empty_bytes(int type, const uint8_t *p, size_t len);
 /* Per actor, the highest dot the state has seen (its context, gaps
  * claimed).  0 or the decoder's error. */
 int crdt_seen_bytes(int type, const uint8_t *p, size_t len, struct vclock *out);
-/* Compaction with every dot the state has seen stable (a node that holds
- * the only copy); a counter is returned as is. */
+/* Compaction with every dot the state has seen stable, the context kept
+ * as it is (crdt_state_compact_stable without the fold: what a cluster's
+ * replica does once every replica holds this state); a counter is
+ * returned as is. */
 int crdt_compact_all_bytes(int type, const uint8_t *p, size_t len,
                            struct dbuf *out);
 /* The state with everything it holds observed away and nothing new: the
@@ -156,7 +158,11 @@ int crdt_state_pin(int type, void *s, int on);
 /* crdt_set_claim on the state's context (a counter: nothing to do). */
 int crdt_state_claim(int type, void *s, uint64_t actor, uint64_t lo,
                      uint64_t hi);
-/* crdt_compact_all_bytes in place: 0 or DYN_EINVAL. */
+/* Compaction in place with every dot the state has seen stable: member
+ * dots become marks, and with fold the context's gaps are taken as seen
+ * (a node alone, which holds the only copy); 0 or DYN_EINVAL.
+ * crdt_state_compact_all: with the fold. */
+int crdt_state_compact_stable(int type, void *s, int fold);
 int crdt_state_compact_all(int type, void *s);
 
 /* A readable account of the state: one item per line (DYNAMO.LOCAL). */
@@ -392,9 +398,17 @@ int crdt_set_claim(struct crdt_set *s, uint64_t actor, uint64_t lo,
  * state's context: a state cannot be stable beyond what it has seen.
  */
 int crdt_set_compact(struct crdt_set *s, const struct vclock *stable);
+/* The same without folding the cloud: member dots up to stable become
+ * marks, the context stays as it is, gaps and all.  What a cluster's
+ * replica does (db_compact_typed): the join's mark rule then knows
+ * exactly which states saw what the marks stand for (docs/TYPES.md 6.3);
+ * the fold is for a node alone. */
+int crdt_set_compact_marks(struct crdt_set *s, const struct vclock *stable);
 
 /* Per actor the highest dot seen (clock and cloud). */
 void crdt_set_seen(const struct crdt_set *s, struct vclock *out);
+/* 1 when d is in the context (clock or cloud): exactly, gaps apart. */
+int crdt_set_has_dot(const struct crdt_set *s, const struct crdt_dot *d);
 void crdt_set_describe(const struct crdt_set *s, struct dbuf *out);
 void crdt_set_encode(const struct crdt_set *s, struct dbuf *out);
 int crdt_set_decode(const uint8_t *p, size_t len,
@@ -422,6 +436,10 @@ struct crdt_zset *crdt_zset_dup(const struct crdt_zset *z);
 int crdt_zset_add(struct crdt_zset *z, const void *m, size_t len, double score,
                   const struct crdt_dot *dot, uint64_t ts_ms,
                   const struct crdt_limits *lim, int *added);
+/* As crdt_hash_inc_actor and crdt_hash_has_dot, for ZINCRBY (and ZADD
+ * INCR) counters. */
+void crdt_zset_inc_actor(struct crdt_zset *z, uint64_t actor);
+int crdt_zset_has_dot(const struct crdt_zset *z, const struct crdt_dot *d);
 /*
  * ZINCRBY member by.  fold = 1 on a node that holds the only copy (no
  * concurrent writer): the new score is written as a register, old + by
@@ -465,6 +483,8 @@ struct crdt_zset *crdt_zset_join(const struct crdt_zset *a,
 /* crdt_set_compact of the entries, under its precondition; also drops the
  * hidden entries of removed members (no concurrent ZINCRBY can remain). */
 int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable);
+int crdt_zset_compact_marks(struct crdt_zset *z,
+                       const struct vclock *stable);
 /* crdt_set_claim on its entries' context. */
 int crdt_zset_claim(struct crdt_zset *z, uint64_t actor, uint64_t lo,
                     uint64_t hi);
@@ -541,6 +561,8 @@ void crdt_list_clock(const struct crdt_list *l, struct vclock *out);
 void crdt_list_seen(const struct crdt_list *l, struct vclock *out);
 /* crdt_set_compact of the elements (its precondition and errors). */
 int crdt_list_compact(struct crdt_list *l, const struct vclock *stable);
+int crdt_list_compact_marks(struct crdt_list *l,
+                       const struct vclock *stable);
 /* crdt_set_claim on its entries' context. */
 int crdt_list_claim(struct crdt_list *l, uint64_t actor, uint64_t lo,
                     uint64_t hi);
@@ -594,6 +616,13 @@ int crdt_hash_del(struct crdt_hash *h, const void *f, size_t flen,
  * what the DEL saw (so a concurrent HINCRBY counts alone). */
 int crdt_hash_clear(struct crdt_hash *h, const struct crdt_dot *dot,
                     const struct crdt_limits *lim);
+/* The actor the next increments (HINCRBY, HINCRBYFLOAT) keep their
+ * sums under: 0 (the default), the op's dot's; another, a run of the
+ * node's increments of its own (docs/TYPES.md 5.1, "Runs": a node whose
+ * state lacks its latest increment begins one).  Not part of the state.
+ * crdt_hash_has_dot: 1 when the state's context holds d. */
+void crdt_hash_inc_actor(struct crdt_hash *h, uint64_t actor);
+int crdt_hash_has_dot(const struct crdt_hash *h, const struct crdt_dot *d);
 /* HINCRBY f by.  *result: the new value.  CRDT_ENOTINT (the value is not
  * an integer), CRDT_EOVERFLOW (Redis's test, or the actor's own running
  * sum would leave int64). */
@@ -630,6 +659,8 @@ struct crdt_hash *crdt_hash_join(const struct crdt_hash *a,
 void crdt_hash_seen(const struct crdt_hash *h, struct vclock *out);
 /* crdt_set_compact's rule and precondition, on the entries. */
 int crdt_hash_compact(struct crdt_hash *h, const struct vclock *stable);
+int crdt_hash_compact_marks(struct crdt_hash *h,
+                       const struct vclock *stable);
 /* crdt_set_claim on its entries' context. */
 int crdt_hash_claim(struct crdt_hash *h, uint64_t actor, uint64_t lo,
                     uint64_t hi);

@@ -99,6 +99,7 @@ struct crdt_hash {
     struct hfield *fv;
     struct dbuf vbuf;
     int pinned; /* crdt_hash_pin */
+    uint64_t inc_actor; /* crdt_hash_inc_actor; not part of the state */
 };
 
 /* ---- entries ---------------------------------------------------------------- */
@@ -710,6 +711,12 @@ int crdt_hash_compact(struct crdt_hash *h, const struct vclock *stable)
     return crdt_set_compact(h->s, stable);
 }
 
+int crdt_hash_compact_marks(struct crdt_hash *h, const struct vclock *stable)
+{
+    view_drop(h);
+    return crdt_set_compact_marks(h->s, stable);
+}
+
 /* ---- ops ---------------------------------------------------------------------- */
 
 /* The set's bounds: actors and dots as given; fields, their bytes and
@@ -993,6 +1000,16 @@ static int incr_finish(struct crdt_hash *h, const struct feval *e,
     return rc;
 }
 
+void crdt_hash_inc_actor(struct crdt_hash *h, uint64_t actor)
+{
+    h->inc_actor = actor;
+}
+
+int crdt_hash_has_dot(const struct crdt_hash *h, const struct crdt_dot *d)
+{
+    return crdt_set_has_dot(h->s, d);
+}
+
 int crdt_hash_incrby(struct crdt_hash *h, const void *f, size_t flen,
                      int64_t by, int fold, uint64_t ts_ms,
                      struct crdt_dot *dot, const struct crdt_limits *lim,
@@ -1025,12 +1042,13 @@ int crdt_hash_incrby(struct crdt_hash *h, const void *f, size_t flen,
         dbuf_free(&cur);
         return set_field(h, f, flen, t, n, ts_ms, 0, dot, lim, NULL);
     }
-    struct hpart np = base_part(&e, dot->actor);
+    uint64_t ia = h->inc_actor ? h->inc_actor : dot->actor;
+    struct hpart np = base_part(&e, ia);
     if (__builtin_add_overflow(np.i, by, &np.i)) {
         rc = CRDT_EOVERFLOW;
         goto out;
     }
-    np.actor = dot->actor;
+    np.actor = ia;
     np.seq = dot->counter;
     rc = incr_finish(h, &e, f, flen, &np, dot, lim);
 out:
@@ -1073,14 +1091,15 @@ int crdt_hash_incrbyfloat(struct crdt_hash *h, const void *f, size_t flen,
         dyn_free(t);
         return rc;
     }
-    struct hpart np = base_part(&e, dot->actor);
+    uint64_t ia = h->inc_actor ? h->inc_actor : dot->actor;
+    struct hpart np = base_part(&e, ia);
     np.f += by;
     if (!isfinite(np.f)) {
         rc = CRDT_ENANINF;
         goto out;
     }
     np.fops++;
-    np.actor = dot->actor;
+    np.actor = ia;
     np.seq = dot->counter;
     rc = incr_finish(h, &e, f, flen, &np, dot, lim);
 out:

@@ -425,6 +425,11 @@ int crdt_list_compact(struct crdt_list *l, const struct vclock *stable)
     return crdt_set_compact(l->s, stable);
 }
 
+int crdt_list_compact_marks(struct crdt_list *l, const struct vclock *stable)
+{
+    return crdt_set_compact_marks(l->s, stable);
+}
+
 int crdt_list_claim(struct crdt_list *l, uint64_t actor, uint64_t lo,
                     uint64_t hi)
 {

@@ -339,6 +339,11 @@ static int range_grows(const struct crdt_set *s, uint64_t actor, uint64_t lo,
              s->cloud[at].lo <= hi + 1);
 }
 
+int crdt_set_has_dot(const struct crdt_set *s, const struct crdt_dot *d)
+{
+    return ctx_has(s, d);
+}
+
 /* The highest counter of actor the context holds (0: none). */
 static uint64_t ctx_top(const struct crdt_set *s, uint64_t actor)
 {
@@ -349,14 +354,38 @@ static uint64_t ctx_top(const struct crdt_set *s, uint64_t actor)
     return top;
 }
 
-/* 1 when s has seen, of every actor of c, a dot at or above c's counter
- * (its context's highest, gaps allowed): what every state that descends
- * from one whose context tops are c has. */
-static int seen_reaches(const struct crdt_set *s, const struct vclock *c)
+/* 1 when o's context holds actor's dots lo..hi (all of them). */
+static int ctx_has_range(const struct crdt_set *o, uint64_t actor,
+                         uint64_t lo, uint64_t hi)
 {
-    for (uint32_t k = 0; k < c->n; k++)
-        if (ctx_top(s, c->e[k].actor) < c->e[k].counter)
+    if (hi <= vclock_get(&o->clock, actor))
+        return 1;
+    struct crdt_dot d = { actor, lo };
+    uint32_t at;
+    /* normalized: a range never continues the clock, so lo..hi is held
+     * only within the clock or within one range */
+    return lo > vclock_get(&o->clock, actor) && cloud_find(o, &d, &at) &&
+           hi <= o->cloud[at - 1].hi;
+}
+
+/* 1 when o's context holds every dot of s's context up to upto (per
+ * actor): o descends from a state that held what s held there. */
+static int ctx_includes(const struct crdt_set *o, const struct crdt_set *s,
+                        const struct vclock *upto)
+{
+    for (uint32_t k = 0; k < upto->n; k++) {
+        uint64_t a = upto->e[k].actor, u = upto->e[k].counter;
+        uint64_t c = DYN_MIN(vclock_get(&s->clock, a), u);
+        if (c && !ctx_has_range(o, a, 1, c))
             return 0;
+    }
+    for (uint32_t k = 0; k < s->ncloud; k++) {
+        const struct crange *r = &s->cloud[k];
+        uint64_t u = vclock_get(upto, r->actor);
+        if (r->lo <= u && !ctx_has_range(o, r->actor, r->lo,
+                                          DYN_MIN(r->hi, u)))
+            return 0;
+    }
     return 1;
 }
 
@@ -786,7 +815,7 @@ static int holds_old_add(const struct smember *m, const struct vclock *stable)
 
 /*
  * One member of the join.  a (of state sa) and b (of sb) may be NULL, not
- * both.  b_reaches: seen_reaches(sb, &sa->stable), and a_reaches the
+ * both.  b_reaches: ctx_includes(sb, sa, &sa->stable), and a_reaches the
  * other way (once per join).  Appends the result to r when it is present.
  */
 static void join_member(struct crdt_set *r, const struct crdt_set *sa,
@@ -823,15 +852,17 @@ static void join_member(struct crdt_set *r, const struct crdt_set *sa,
         if (b->mark && (a->mark || holds_old_add(a, &sb->stable)))
             mark = 1;
     }
-    /* A marked member the other side lacks: removed there, unless that
-     * side falls short of the stable clock in some actor.  Such a state
-     * does not descend from the compacted one (it was written before the
-     * replicas became equal and delivered late, a hint): it never saw the
-     * add, so it cannot have removed it.  Every later state does descend
-     * from it and reaches each actor's stable counter, but its clock
-     * alone may stop below: the key's context has gaps (other keys' dots)
-     * that only compaction folds in.  A remove taken on an uncompacted
-     * replica beside a compacted one is such a state, and must win. */
+    /* A marked member the other side lacks: removed there when that side
+     * has seen every dot the marking side had seen up to its stable clock
+     * (ctx_includes), so it descends from a state that held the add.  One
+     * that has not (written before the replicas became equal and
+     * delivered late, a hint, or a stand-in's write from an empty copy)
+     * never saw the add and cannot have removed it.  Exact because a
+     * cluster's compaction keeps the context's gaps
+     * (crdt_set_compact_marks): tested against the clock alone (gaps
+     * unclaimed after a restart left it short), a remove taken on an
+     * uncompacted replica lost to the mark; against the context's highest
+     * dots, a stand-in's late state dropped it (docs/TYPES.md 6.3). */
     if (a && !b && a->mark && !b_reaches)
         mark = 1;
     if (b && !a && b->mark && !a_reaches)
@@ -884,8 +915,8 @@ struct crdt_set *crdt_set_join(const struct crdt_set *a,
     }
     ctx_normalize(r);
 
-    int a_reaches = seen_reaches(a, &b->stable);
-    int b_reaches = seen_reaches(b, &a->stable);
+    int a_reaches = ctx_includes(a, b, &b->stable);
+    int b_reaches = ctx_includes(b, a, &a->stable);
     i = j = 0;
     while (i < a->n || j < b->n) {
         int c = i >= a->n   ? 1
@@ -905,7 +936,7 @@ struct crdt_set *crdt_set_join(const struct crdt_set *a,
 
 /* ---- compaction ----------------------------------------------------------- */
 
-int crdt_set_compact(struct crdt_set *s, const struct vclock *stable)
+static int compact(struct crdt_set *s, const struct vclock *stable, int fold)
 {
     /* Within the context: no actor's stable counter above the highest dot
      * this state has seen of it. */
@@ -913,7 +944,7 @@ int crdt_set_compact(struct crdt_set *s, const struct vclock *stable)
         if (stable->e[k].counter > ctx_top(s, stable->e[k].actor))
             return DYN_EINVAL;
     }
-    for (uint32_t k = 0; k < stable->n; k++) {
+    for (uint32_t k = 0; k < stable->n && fold; k++) {
         uint64_t a = stable->e[k].actor;
         if (stable->e[k].counter > vclock_get(&s->clock, a))
             vclock_set(&s->clock, a, stable->e[k].counter, 0);
@@ -936,6 +967,16 @@ int crdt_set_compact(struct crdt_set *s, const struct vclock *stable)
         m->ndots = w;
     }
     return 0;
+}
+
+int crdt_set_compact(struct crdt_set *s, const struct vclock *stable)
+{
+    return compact(s, stable, 1);
+}
+
+int crdt_set_compact_marks(struct crdt_set *s, const struct vclock *stable)
+{
+    return compact(s, stable, 0);
 }
 
 /* ---- encoding --------------------------------------------------------------- */
@@ -1167,8 +1208,7 @@ int crdt_set_decode(const uint8_t *p, size_t len,
     if (r.err)
         goto out;
     for (uint32_t k = 0; k < s->stable.n; k++)
-        if (s->stable.e[k].counter >
-            vclock_get(&s->clock, s->stable.e[k].actor))
+        if (s->stable.e[k].counter > ctx_top(s, s->stable.e[k].actor))
             goto out;
     uint64_t nm = crdt_rd_varint(&r);
     if (r.err)

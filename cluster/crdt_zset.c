@@ -124,6 +124,7 @@ struct crdt_zset {
     uint32_t nvis;
     struct zord *order; /* the visible ones by (score, member) */
     int pinned; /* crdt_zset_pin */
+    uint64_t inc_actor; /* crdt_zset_inc_actor; not part of the state */
 };
 
 /* ---- bytes -------------------------------------------------------------- */
@@ -678,6 +679,16 @@ int crdt_zset_add(struct crdt_zset *z, const void *m, size_t len, double score,
     return rc;
 }
 
+void crdt_zset_inc_actor(struct crdt_zset *z, uint64_t actor)
+{
+    z->inc_actor = actor;
+}
+
+int crdt_zset_has_dot(const struct crdt_zset *z, const struct crdt_dot *d)
+{
+    return crdt_set_has_dot(z->s, d);
+}
+
 int crdt_zset_incrby(struct crdt_zset *z, const void *m, size_t len, double by,
                      const struct crdt_dot *dot, uint64_t ts_ms, int fold,
                      const struct crdt_limits *lim, double *result)
@@ -702,15 +713,17 @@ int crdt_zset_incrby(struct crdt_zset *z, const void *m, size_t len, double by,
     if (!was && !room_for(z, lim))
         return DYN_ELIMIT;
 
-    /* A's own counter: its INC entry, else the part a reset cancelled. */
+    /* A's own counter: its INC entry, else the part a reset cancelled
+     * (A: the op's actor, or the run crdt_zset_inc_actor names). */
+    uint64_t ia = z->inc_actor ? z->inc_actor : dot->actor;
     uint32_t first, n = member_run(z->s, m, len, &first), own = UINT32_MAX;
     struct zent e;
     for (uint32_t k = 0; k < n; k++) {
         ent_at(z->s, first + k, &e);
-        if (e.kind == ZK_INC && e.actor == dot->actor)
+        if (e.kind == ZK_INC && e.actor == ia)
             own = k; /* the last, the highest seq */
     }
-    struct zsnap x = { dot->actor, dot->counter, 0, by };
+    struct zsnap x = { ia, dot->counter, 0, by };
     if (own != UINT32_MAX) {
         ent_at(z->s, first + own, &e);
         if (e.seq >= dot->counter)
@@ -720,7 +733,7 @@ int crdt_zset_incrby(struct crdt_zset *z, const void *m, size_t len, double by,
     } else {
         uint32_t ns;
         struct zsnap *snaps = run_snaps(z->s, first, n, 0, &ns);
-        const struct zsnap *sn = snap_find(snaps, ns, dot->actor);
+        const struct zsnap *sn = snap_find(snaps, ns, ia);
         if (sn && sn->seq < dot->counter)
             x.from = sn->seq;
         dyn_free(snaps);
@@ -740,7 +753,7 @@ int crdt_zset_incrby(struct crdt_zset *z, const void *m, size_t len, double by,
     if (rc == 0) {
         for (uint32_t k = n; k-- > 0;) {
             ent_at(z->s, first + k, &e);
-            if (e.kind != ZK_INC || e.actor != dot->actor || e.seq == x.seq)
+            if (e.kind != ZK_INC || e.actor != ia || e.seq == x.seq)
                 continue;
             const uint8_t *p;
             size_t plen;
@@ -909,9 +922,11 @@ int crdt_zset_claim(struct crdt_zset *z, uint64_t actor, uint64_t lo,
     return crdt_set_claim(z->s, actor, lo, hi); /* no entry changes */
 }
 
-int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable)
+static int zset_compact(struct crdt_zset *z, const struct vclock *stable,
+                        int fold)
 {
-    int rc = crdt_set_compact(z->s, stable);
+    int rc = fold ? crdt_set_compact(z->s, stable)
+                  : crdt_set_compact_marks(z->s, stable);
     if (rc)
         return rc;
     /* A removed member's hidden entries guard against a ZINCRBY concurrent
@@ -947,6 +962,16 @@ int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable)
         dyn_free(c.len);
     }
     return 0;
+}
+
+int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable)
+{
+    return zset_compact(z, stable, 1);
+}
+
+int crdt_zset_compact_marks(struct crdt_zset *z, const struct vclock *stable)
+{
+    return zset_compact(z, stable, 0);
 }
 
 void crdt_zset_encode(const struct crdt_zset *z, struct dbuf *out)

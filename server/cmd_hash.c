@@ -194,6 +194,18 @@ static void hash_op_begin(struct client *c, const struct dyn_arg *key,
     op->mark = c->obuf.len;
 }
 
+/* The actor HINCRBY* keeps its sums under (db_inc_run), set on h. */
+static uint64_t hash_inc_run(struct client *c, const struct dyn_arg *key,
+                             struct crdt_hash *h, const struct hash_op *op)
+{
+    uint64_t run, last = db_counter_last(c->node, key->p, key->len, &run);
+    struct crdt_dot ld = { op->first.actor, last };
+    uint64_t ia = db_inc_run(c->node, last, run,
+                             last && crdt_hash_has_dot(h, &ld), &op->first);
+    crdt_hash_inc_actor(h, ia);
+    return ia;
+}
+
 /* Answers an op's refusal by the library (the state is dropped). */
 static void hash_reply_op_error(struct client *c, int rc, size_t mark)
 {
@@ -394,13 +406,16 @@ static void hash_hincrby(struct client *c, int argc,
         h = crdt_hash_new();
     struct hash_op op;
     hash_op_begin(c, &argv[1], 1, expire, &op);
+    uint64_t run = hash_inc_run(c, &argv[1], h, &op);
     rc = crdt_hash_incrby(h, argv[2].p, argv[2].len, by,
                           db_typed_alone(c->node), op.ts, &op.next,
                           db_crdt_limits(c->node), &result);
-    if (rc)
+    if (rc) {
         hash_reply_op_error(c, rc, op.mark);
-    else if (hash_store(c, &argv[1], &h, &op) == 0)
+    } else if (hash_store(c, &argv[1], &h, &op) == 0) {
+        db_counter_op(c->node, argv[1].p, argv[1].len, op.first.counter, run);
         reply_int(&c->obuf, result);
+    }
     crdt_hash_free(h);
 }
 
@@ -427,12 +442,14 @@ static void hash_hincrbyfloat(struct client *c, int argc,
         h = crdt_hash_new();
     struct hash_op op;
     hash_op_begin(c, &argv[1], 1, expire, &op);
+    uint64_t run = hash_inc_run(c, &argv[1], h, &op);
     rc = crdt_hash_incrbyfloat(h, argv[2].p, argv[2].len, by,
                                db_typed_alone(c->node), op.ts, &op.next,
                                db_crdt_limits(c->node), &result);
     if (rc) {
         hash_reply_op_error(c, rc, op.mark);
     } else if (hash_store(c, &argv[1], &h, &op) == 0) {
+        db_counter_op(c->node, argv[1].p, argv[1].len, op.first.counter, run);
         char *buf = dyn_malloc(CRDT_LD_CHARS);
         size_t len = crdt_ld_format(buf, CRDT_LD_CHARS, result);
         reply_bulk(&c->obuf, buf, len);

@@ -636,7 +636,7 @@ static void string_counter_op(struct client *c, const struct dyn_arg *key,
         return;
     }
     struct crdt_dot dot;
-    uint64_t ts, last = db_counter_last(n, key->p, key->len);
+    uint64_t ts, run, last = db_counter_last(n, key->p, key->len, &run);
     int64_t iresult = 0;
     long double fresult = 0;
     db_typed_dots(n, key->p, key->len, 1, &dot, &ts);
@@ -660,7 +660,7 @@ static void string_counter_op(struct client *c, const struct dyn_arg *key,
         db_reply_write_error(n, &c->obuf, rc, NULL);
         return;
     }
-    db_counter_op(n, key->p, key->len, dot.counter);
+    db_counter_op(n, key->p, key->len, dot.counter, 0);
     if (!is_float) {
         reply_int(&c->obuf, iresult);
         return;

@@ -741,6 +741,14 @@ static void zs_add_generic(struct client *c, int argc,
     struct zs_op op;
     size_t mark = c->obuf.len;
     zs_op_begin(&op, c, &argv[1], (uint32_t)elements);
+    uint64_t run = 0;
+    if (incr) { /* the actor its sums go under (db_inc_run) */
+        uint64_t last = db_counter_last(c->node, argv[1].p, argv[1].len, &run);
+        struct crdt_dot ld = { op.first.actor, last };
+        run = db_inc_run(c->node, last, run,
+                         last && crdt_zset_has_dot(z, &ld), &op.first);
+        crdt_zset_inc_actor(z, run);
+    }
     for (int j = 0; j < elements; j++) {
         const struct dyn_arg *m = &argv[scoreidx + 1 + j * 2];
         double cur, newscore = scores[j];
@@ -797,6 +805,8 @@ static void zs_add_generic(struct client *c, int argc,
     }
     if ((added || updated) && zs_op_store(&op, &z, expire_ms, mark) != 0)
         goto out;
+    if (incr && (added || updated))
+        db_counter_op(c->node, argv[1].p, argv[1].len, op.first.counter, run);
 reply:
     if (incr) {
         if (processed)

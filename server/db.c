@@ -1088,19 +1088,33 @@ static void db_issued(struct node *n, const void *key, size_t klen,
         tcache_issue(tc, key, klen, last, (uint64_t)n->cfg.typed_cache_size);
 }
 
-uint64_t db_counter_last(struct node *n, const void *key, size_t klen)
+uint64_t db_counter_last(struct node *n, const void *key, size_t klen,
+                         uint64_t *run)
 {
     struct tcache *tc = db_tcache(n);
-    return tc ? tcache_counter_last(tc, key, klen) : 0;
+    *run = 0;
+    return tc ? tcache_counter_last(tc, key, klen, run) : 0;
 }
 
 void db_counter_op(struct node *n, const void *key, size_t klen,
-                   uint64_t seq)
+                   uint64_t seq, uint64_t run)
 {
     struct tcache *tc = db_tcache(n);
     if (tc)
-        tcache_counter_op(tc, key, klen, seq,
+        tcache_counter_op(tc, key, klen, seq, run,
                           (uint64_t)n->cfg.typed_cache_size);
+}
+
+uint64_t db_inc_run(struct node *n, uint64_t last, uint64_t run, int seen,
+                    const struct crdt_dot *first)
+{
+    if (!last || seen)
+        return run;
+    /* a run of its own: an actor id no node has (a hash of the node's
+     * actor and the dot the run begins at) */
+    uint64_t b[2] = { n->actor, first->counter };
+    uint64_t a = dyn_hash64(b, sizeof(b));
+    return a ? a : 1;
 }
 
 int db_journal_held(struct node *n, const void *key, size_t klen,
@@ -1343,7 +1357,7 @@ static int db_write_typed_string(struct node *n, const void *key,
         s = vis;
     }
     struct crdt_dot dot;
-    uint64_t ts, last = db_counter_last(n, key, klen);
+    uint64_t ts, run, last = db_counter_last(n, key, klen, &run);
     void *st = NULL;
     db_typed_dots(n, key, klen, 1, &dot, &ts);
     int rc = crdt_state_decode(s.type, s.value, s.vlen, NULL, &st);
@@ -1362,7 +1376,7 @@ static int db_write_typed_string(struct node *n, const void *key,
     rc = db_typed_write_state(n, key, klen, s.type, st, &dot, 1, ts,
                               w->tombstone ? 0 : w->expire_ms);
     if (rc == 0 && counter)
-        db_counter_op(n, key, klen, dot.counter);
+        db_counter_op(n, key, klen, dot.counter, 0);
     return rc;
 }
 

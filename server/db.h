@@ -70,13 +70,23 @@ struct db_typed {
 int db_typed_lookup(struct node *n, const void *key, size_t klen, int type,
                     struct db_typed *out);
 /* The dot of this node's latest counter op on key (an increment or a
- * reset of its counter), 0 when the typed state cache does not know it (a
- * restart, an eviction, the cache off); db_counter_op records it once the
- * op's state is stored.  What a counter op needs to know whether the
- * state holds the node's latest increment (crdt_counter_own_last). */
-uint64_t db_counter_last(struct node *n, const void *key, size_t klen);
+ * reset of its counter, HINCRBY*, ZINCRBY), 0 when the typed state cache
+ * does not know it (a restart, an eviction, the cache off), and in *run
+ * the actor that op kept its sums under (0: the node's own);
+ * db_counter_op records both once the op's state is stored.  What a
+ * counter op needs to know whether the state holds the node's latest
+ * increment (docs/TYPES.md 5.1, "Runs"). */
+uint64_t db_counter_last(struct node *n, const void *key, size_t klen,
+                         uint64_t *run);
 void db_counter_op(struct node *n, const void *key, size_t klen,
-                   uint64_t seq);
+                   uint64_t seq, uint64_t run);
+/* The actor a hash's or sorted set's increment keeps its sums under
+ * (crdt_hash_inc_actor): run, the one the node's latest increment used,
+ * when that op is known (last) and the state's context holds its dot
+ * (seen); a new one, of this node alone, when the state lacks it (the
+ * node dropped its copy, or read an older one); first is the op's dot. */
+uint64_t db_inc_run(struct node *n, uint64_t last, uint64_t run, int seen,
+                    const struct crdt_dot *first);
 /* Reserves ndots >= 1 consecutive dots for one op on key: first->actor,
  * counters first->counter .. first->counter + ndots - 1, never issued
  * before by this node; *ts_ms the op's wall time. */

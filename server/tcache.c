@@ -37,7 +37,7 @@ struct tentry {
     struct tentry *lent_next;  /* the lent list */
     struct tcache_write w;     /* the owner's, while pending */
     uint64_t issued_prev, issued_last; /* tcache_issue; 0: unknown */
-    uint64_t counter_last; /* tcache_counter_op; 0: unknown */
+    uint64_t counter_last, counter_run; /* tcache_counter_op; 0: unknown */
     size_t klen;
     unsigned char key[];
 };
@@ -518,16 +518,19 @@ void tcache_issue(struct tcache *c, const void *key, size_t klen,
 }
 
 void tcache_counter_op(struct tcache *c, const void *key, size_t klen,
-                       uint64_t seq, uint64_t max_bytes)
+                       uint64_t seq, uint64_t run, uint64_t max_bytes)
 {
     struct tentry *e = entry_of(c, key, klen);
     e->counter_last = seq;
+    e->counter_run = run;
     tcache_shrink(c, max_bytes);
 }
 
-uint64_t tcache_counter_last(struct tcache *c, const void *key, size_t klen)
+uint64_t tcache_counter_last(struct tcache *c, const void *key, size_t klen,
+                             uint64_t *run)
 {
     struct tentry *e = *slot_of(c, dyn_hash64(key, klen), key, klen);
+    *run = e ? e->counter_run : 0;
     return e ? e->counter_last : 0;
 }
 

@@ -164,11 +164,13 @@ void tcache_put(struct tcache *c, const void *key, size_t klen, int type,
 void tcache_issue(struct tcache *c, const void *key, size_t klen,
                   uint64_t last, uint64_t max_bytes);
 /* Records that this node's latest counter op on key (INCRBY and the like,
- * a counter's reset) used dot seq of its actor; tcache_counter_last
- * answers it, 0 when not known (docs/TYPES.md 5.1, runs). */
+ * a counter's reset, HINCRBY, ZINCRBY) used dot seq of its actor, and
+ * kept its sums under actor run (0: the node's own); tcache_counter_last
+ * answers seq (0 when not known) and *run (docs/TYPES.md 5.1, runs). */
 void tcache_counter_op(struct tcache *c, const void *key, size_t klen,
-                       uint64_t seq, uint64_t max_bytes);
-uint64_t tcache_counter_last(struct tcache *c, const void *key, size_t klen);
+                       uint64_t seq, uint64_t run, uint64_t max_bytes);
+uint64_t tcache_counter_last(struct tcache *c, const void *key, size_t klen,
+                             uint64_t *run);
 /* 1 and *prev, *last (prev 0: none known before last) when the cache
  * knows what this node last issued for key; 0 when it does not. */
 int tcache_issued(struct tcache *c, const void *key, size_t klen,

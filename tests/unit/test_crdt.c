@@ -1344,7 +1344,8 @@ START_TEST(set_a_remove_beside_a_compacted_copy_stays_removed)
      * equal), another takes SREM m on its uncompacted copy.  The key's
      * context has gaps (counters are node-wide), so the remover's clock
      * stops below the compacted copy's stable clock although it has seen
-     * every dot that copy has.  The join must honour the remove. */
+     * every dot that copy has.  The join must honour the remove.  (A
+     * cluster's compaction keeps the context: crdt_set_compact_marks.) */
     struct crdt_dot dm = { 0xa1, 5 }, dx = { 0xb2, 3 }, dy = { 0xa1, 9 };
     struct crdt_set *p = crdt_set_new();
     int added;
@@ -1356,7 +1357,7 @@ START_TEST(set_a_remove_beside_a_compacted_copy_stays_removed)
     struct vclock seen;
     vclock_init(&seen);
     crdt_set_seen(c, &seen);
-    ck_assert_int_eq(crdt_set_compact(c, &seen), 0);
+    ck_assert_int_eq(crdt_set_compact_marks(c, &seen), 0);
     ck_assert_int_eq(crdt_set_remove(rm, "m", 1), 1);
     struct crdt_set *j1 = crdt_set_join(c, rm), *j2 = crdt_set_join(rm, c);
     ck_assert(!crdt_set_contains(j1, "m", 1));
@@ -1366,7 +1367,7 @@ START_TEST(set_a_remove_beside_a_compacted_copy_stays_removed)
     /* the remover compacting later (its own round) changes nothing */
     struct crdt_set *rc = crdt_set_dup(rm);
     crdt_set_seen(rc, &seen);
-    ck_assert_int_eq(crdt_set_compact(rc, &seen), 0);
+    ck_assert_int_eq(crdt_set_compact_marks(rc, &seen), 0);
     struct crdt_set *j3 = crdt_set_join(c, rc);
     ck_assert(!crdt_set_contains(j3, "m", 1));
     vclock_free(&seen);
@@ -1376,6 +1377,45 @@ START_TEST(set_a_remove_beside_a_compacted_copy_stays_removed)
     crdt_set_free(rc);
     crdt_set_free(j1);
     crdt_set_free(j2);
+    crdt_set_free(j3);
+}
+END_TEST
+
+START_TEST(set_a_late_state_that_never_saw_a_marked_add_keeps_it)
+{
+    /* The other side of the mark rule: node a1 added m and y, the
+     * replicas compacted them into marks; a1 dropped its copy (the ring
+     * moved the key away) and, as a stand-in, adds z on an empty copy,
+     * claiming the dots it gave other keys since its last op on this one
+     * (10..11).  Its state reaches every stable counter (a1:12 above
+     * a1:9) yet never saw a1:5 or a1:9: the join keeps m and y. */
+    struct crdt_dot dm = { 0xa1, 5 }, dy = { 0xa1, 9 }, dz = { 0xa1, 12 };
+    struct crdt_set *c = crdt_set_new(), *h = crdt_set_new();
+    int added;
+    crdt_set_add(c, "m", 1, &dm, NULL, &added);
+    crdt_set_add(c, "y", 1, &dy, NULL, &added);
+    struct vclock seen;
+    vclock_init(&seen);
+    crdt_set_seen(c, &seen);
+    ck_assert_int_eq(crdt_set_compact_marks(c, &seen), 0);
+    ck_assert_uint_eq(crdt_set_ndots(c), 0);
+    ck_assert_int_eq(crdt_set_claim(h, 0xa1, 10, 11), 0);
+    crdt_set_add(h, "z", 1, &dz, NULL, &added);
+    struct crdt_set *j1 = crdt_set_join(c, h), *j2 = crdt_set_join(h, c);
+    ck_assert(crdt_set_contains(j1, "m", 1) && crdt_set_contains(j1, "y", 1));
+    ck_assert(crdt_set_contains(j1, "z", 1));
+    ck_assert(set_same(j1, j2));
+    /* and a remove that did see them still wins over the marks */
+    struct crdt_set *r = crdt_set_dup(j1);
+    ck_assert_int_eq(crdt_set_remove(r, "m", 1), 1);
+    struct crdt_set *j3 = crdt_set_join(c, r);
+    ck_assert(!crdt_set_contains(j3, "m", 1) && crdt_set_contains(j3, "y", 1));
+    vclock_free(&seen);
+    crdt_set_free(c);
+    crdt_set_free(h);
+    crdt_set_free(j1);
+    crdt_set_free(j2);
+    crdt_set_free(r);
     crdt_set_free(j3);
 }
 END_TEST
@@ -1522,8 +1562,8 @@ END_TEST
 /*
  * Compaction.  Run a history; converge every replica on the join of all;
  * compact replica 0 and a random choice of the others at the clock of
- * every dot issued so far (all delivered).  The compacted ones' metadata
- * is gone (no dot per member, empty cloud).  Then run more
+ * every dot issued so far (all delivered), as a cluster does
+ * (crdt_set_compact_marks).  The compacted ones' members keep no dot.  Then run more
  * steps on the compacted replicas and, beside them, on uncompacted copies
  * (the reference keeps checking both): every replica holds the same
  * members in both worlds, at every step, and after a final join.
@@ -1558,9 +1598,8 @@ START_TEST(set_compaction_changes_no_member)
              * its own anti-entropy round: some replicas only */
             if (k > 0 && rng_below(&r, 2) == 0)
                 continue;
-            ck_assert_int_eq(crdt_set_compact(h.rep[k], &stable), 0);
+            ck_assert_int_eq(crdt_set_compact_marks(h.rep[k], &stable), 0);
             ck_assert_uint_eq(crdt_set_ndots(h.rep[k]), 0);
-            ck_assert_uint_eq(crdt_set_ncloud(h.rep[k]), 0);
             assert_same_members(h.rep[k], &rall, "compacted", it, 0);
         }
         /* compaction beyond the context is refused */
@@ -1660,7 +1699,8 @@ START_TEST(set_compaction_at_any_converged_point_changes_no_member)
                 h.ref[k] = rall;
                 if (rng_below(&r, 2) == 0) {
                     dots_folded += crdt_set_ndots(h.rep[k]) > 0;
-                    ck_assert_int_eq(crdt_set_compact(h.rep[k], &seen), 0);
+                    ck_assert_int_eq(crdt_set_compact_marks(h.rep[k], &seen),
+                                     0);
                     compactions++;
                 }
                 assert_same_members(h.rep[k], &rall, "converged", it, step);
@@ -2098,6 +2138,7 @@ static Suite *crdt_suite(void)
     tcase_add_test(tc, set_concurrent_add_wins_over_remove);
     tcase_add_test(tc, set_concurrent_removes_of_concurrent_adds_remove_both);
     tcase_add_test(tc, set_a_remove_beside_a_compacted_copy_stays_removed);
+    tcase_add_test(tc, set_a_late_state_that_never_saw_a_marked_add_keeps_it);
     tcase_add_test(tc, set_metadata_per_member_is_one_dot_then_one_byte);
     tcase_add_test(tc, set_refuses_a_seen_dot_and_keeps_limits);
     tcase_add_test(tc, set_matches_a_textbook_orswot_and_loses_no_add);
