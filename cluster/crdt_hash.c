@@ -18,6 +18,9 @@
  *            complement) | u64 BE float op count | crdt_put_ld float sum.
  *            seq is the counter of the dot of the actor's latest HINCRBY*
  *            of the field: an actor's later part extends its earlier one.
+ *            The actor is the op's, or a run of the node's own when its
+ *            state lacked its latest increment (crdt_hash_inc_actor,
+ *            docs/TYPES.md 5.1), so two parts of one node add up.
  *   REG  (2) an HSET: u64 BE ts_ms | value bytes.  Two HSETs of the
  *            same value in the same millisecond are one member (with
  *            both dots), which reads the same.

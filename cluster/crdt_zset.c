@@ -714,7 +714,8 @@ int crdt_zset_incrby(struct crdt_zset *z, const void *m, size_t len, double by,
         return DYN_ELIMIT;
 
     /* A's own counter: its INC entry, else the part a reset cancelled
-     * (A: the op's actor, or the run crdt_zset_inc_actor names). */
+     * (A: the op's actor, or the run crdt_zset_inc_actor names, when the
+     * node's state lacked its latest increment: docs/TYPES.md 5.1). */
     uint64_t ia = z->inc_actor ? z->inc_actor : dot->actor;
     uint32_t first, n = member_run(z->s, m, len, &first), own = UINT32_MAX;
     struct zent e;
