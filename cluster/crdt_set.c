@@ -16,7 +16,7 @@
  *   members  sorted; each holds the dots of the adds that put it there
  *            and that no op has observed since (normally one), and a mark
  *            (below).
- *   stable   the clock of the last compaction (crdt_set_compact).
+ *   stable   the clock of the last compaction (crdt_set_compact*).
  *
  * Ops (the coordinator's; the dot is its actor and next counter):
  *   add m:    m's dots := { dot }, and the dot joins the context (add
@@ -30,17 +30,20 @@
  *
  * Compaction.  Once every replica has seen the dots up to a clock S and
  * all later states descend from one state that holds them (the caller's
- * precondition, see crdt.h), the cloud's dots up to S fold into the clock,
- * and the members' dots up to S are replaced by a one-bit mark: "present
- * since an add that every replica has seen".  A join then keeps a mark
- * when the other side has the member with a mark, or with a dot up to the
+ * precondition, see crdt.h), the members' dots up to S are replaced by a
+ * one-bit mark: "present since an add that every replica has seen".  On
+ * a node alone the cloud's dots up to S also fold into the clock
+ * (crdt_set_compact); in a cluster the context stays exact
+ * (crdt_set_compact_marks), for the mark rule.  A join keeps a mark when
+ * the other side has the member with a mark, or with a dot up to the
  * marking side's S (the other side still holds that old add); a member
  * the other side dropped, or re-added with a new dot only, was removed
- * there after it saw the add, so the mark goes -- unless that side's
- * context stops below S in some actor (a late state that never saw the
- * add; join_member says why the test reads the context, not the clock).  A dot up to the joined S
- * that survives a join (only a state that breaks the precondition gives
- * one) becomes a mark, so a joined state always satisfies the invariants.
+ * there after it saw the add, so the mark goes -- when that side's
+ * context holds every dot the marking side's held up to S (it descends
+ * from a state that held the add; join_member has the cases).  A dot up
+ * to the joined S that survives a join (only a state that breaks the
+ * precondition gives one) becomes a mark, so a joined state always
+ * satisfies the invariants.
  *
  * Encoding (canonical; decode checks every invariant and re-encodes):
  *
@@ -53,7 +56,7 @@
  *                   that continues the clock is folded), and one actor's
  *                   ranges neither touch nor overlap
  *   varint nstable, x (varint index, varint counter >= 1), by index,
- *                   each <= the clock
+ *                   each <= the context's highest dot of its actor
  *   varint nmembers, then per member, by (bytes, length):
  *          varint len | bytes | varint (ndots << 1 | mark) |
  *          ndots x (varint index, varint counter) by (index, counter),
