@@ -138,7 +138,8 @@ static int vt_set_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
 
 static int vt_set_compact(void *s, const struct vclock *stable, int fold)
 {
-    return fold ? crdt_set_compact(s, stable) : crdt_set_compact_marks(s, stable);
+    return fold ? crdt_set_compact(s, stable)
+                : crdt_set_compact_marks(s, stable);
 }
 
 static void vt_set_describe(const void *s, struct dbuf *out)
@@ -207,7 +208,8 @@ static int vt_list_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
 
 static int vt_list_compact(void *s, const struct vclock *stable, int fold)
 {
-    return fold ? crdt_list_compact(s, stable) : crdt_list_compact_marks(s, stable);
+    return fold ? crdt_list_compact(s, stable)
+                : crdt_list_compact_marks(s, stable);
 }
 
 static void vt_list_describe(const void *s, struct dbuf *out)
@@ -271,7 +273,8 @@ static int vt_zset_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
 
 static int vt_zset_compact(void *s, const struct vclock *stable, int fold)
 {
-    return fold ? crdt_zset_compact(s, stable) : crdt_zset_compact_marks(s, stable);
+    return fold ? crdt_zset_compact(s, stable)
+                : crdt_zset_compact_marks(s, stable);
 }
 
 static void vt_zset_describe(const void *s, struct dbuf *out)
@@ -341,7 +344,8 @@ static int vt_hash_clear(void *s, const struct crdt_dot *dot, uint64_t ts_ms,
 
 static int vt_hash_compact(void *s, const struct vclock *stable, int fold)
 {
-    return fold ? crdt_hash_compact(s, stable) : crdt_hash_compact_marks(s, stable);
+    return fold ? crdt_hash_compact(s, stable)
+                : crdt_hash_compact_marks(s, stable);
 }
 
 static void vt_hash_describe(const void *s, struct dbuf *out)

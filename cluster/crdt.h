@@ -483,8 +483,7 @@ struct crdt_zset *crdt_zset_join(const struct crdt_zset *a,
 /* crdt_set_compact of the entries, under its precondition; also drops the
  * hidden entries of removed members (no concurrent ZINCRBY can remain). */
 int crdt_zset_compact(struct crdt_zset *z, const struct vclock *stable);
-int crdt_zset_compact_marks(struct crdt_zset *z,
-                       const struct vclock *stable);
+int crdt_zset_compact_marks(struct crdt_zset *z, const struct vclock *stable);
 /* crdt_set_claim on its entries' context. */
 int crdt_zset_claim(struct crdt_zset *z, uint64_t actor, uint64_t lo,
                     uint64_t hi);
@@ -561,8 +560,7 @@ void crdt_list_clock(const struct crdt_list *l, struct vclock *out);
 void crdt_list_seen(const struct crdt_list *l, struct vclock *out);
 /* crdt_set_compact of the elements (its precondition and errors). */
 int crdt_list_compact(struct crdt_list *l, const struct vclock *stable);
-int crdt_list_compact_marks(struct crdt_list *l,
-                       const struct vclock *stable);
+int crdt_list_compact_marks(struct crdt_list *l, const struct vclock *stable);
 /* crdt_set_claim on its entries' context. */
 int crdt_list_claim(struct crdt_list *l, uint64_t actor, uint64_t lo,
                     uint64_t hi);
@@ -659,8 +657,7 @@ struct crdt_hash *crdt_hash_join(const struct crdt_hash *a,
 void crdt_hash_seen(const struct crdt_hash *h, struct vclock *out);
 /* crdt_set_compact's rule and precondition, on the entries. */
 int crdt_hash_compact(struct crdt_hash *h, const struct vclock *stable);
-int crdt_hash_compact_marks(struct crdt_hash *h,
-                       const struct vclock *stable);
+int crdt_hash_compact_marks(struct crdt_hash *h, const struct vclock *stable);
 /* crdt_set_claim on its entries' context. */
 int crdt_hash_claim(struct crdt_hash *h, uint64_t actor, uint64_t lo,
                     uint64_t hi);

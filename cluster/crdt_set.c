@@ -376,6 +376,8 @@ static int ctx_has_range(const struct crdt_set *o, uint64_t actor,
 static int ctx_includes(const struct crdt_set *o, const struct crdt_set *s,
                         const struct vclock *upto)
 {
+    if (upto->n == 0) /* never compacted: nothing to hold */
+        return 1;
     for (uint32_t k = 0; k < upto->n; k++) {
         uint64_t a = upto->e[k].actor, u = upto->e[k].counter;
         uint64_t c = DYN_MIN(vclock_get(&s->clock, a), u);
@@ -818,12 +820,12 @@ static int holds_old_add(const struct smember *m, const struct vclock *stable)
 
 /*
  * One member of the join.  a (of state sa) and b (of sb) may be NULL, not
- * both.  b_reaches: ctx_includes(sb, sa, &sa->stable), and a_reaches the
+ * both.  b_saw: ctx_includes(sb, sa, &sa->stable), and a_saw the
  * other way (once per join).  Appends the result to r when it is present.
  */
 static void join_member(struct crdt_set *r, const struct crdt_set *sa,
                         const struct smember *a, const struct crdt_set *sb,
-                        const struct smember *b, int a_reaches, int b_reaches)
+                        const struct smember *b, int a_saw, int b_saw)
 {
     const struct smember *x = a ? a : b;
     uint32_t na = a ? a->ndots : 0, nb = b ? b->ndots : 0;
@@ -866,9 +868,9 @@ static void join_member(struct crdt_set *r, const struct crdt_set *sa,
      * unclaimed after a restart left it short), a remove taken on an
      * uncompacted replica lost to the mark; against the context's highest
      * dots, a stand-in's late state dropped it (docs/TYPES.md 6.3). */
-    if (a && !b && a->mark && !b_reaches)
+    if (a && !b && a->mark && !b_saw)
         mark = 1;
-    if (b && !a && b->mark && !a_reaches)
+    if (b && !a && b->mark && !a_saw)
         mark = 1;
     /* A dot up to the joined stable clock becomes the mark. */
     uint32_t w = 0;
@@ -918,8 +920,8 @@ struct crdt_set *crdt_set_join(const struct crdt_set *a,
     }
     ctx_normalize(r);
 
-    int a_reaches = ctx_includes(a, b, &b->stable);
-    int b_reaches = ctx_includes(b, a, &a->stable);
+    int a_saw = ctx_includes(a, b, &b->stable);
+    int b_saw = ctx_includes(b, a, &a->stable);
     i = j = 0;
     while (i < a->n || j < b->n) {
         int c = i >= a->n   ? 1
@@ -927,12 +929,11 @@ struct crdt_set *crdt_set_join(const struct crdt_set *a,
                             : crdt_bytes_cmp(a->m[i].p, a->m[i].len, b->m[j].p,
                                              b->m[j].len);
         if (c == 0)
-            join_member(r, a, &a->m[i++], b, &b->m[j++], a_reaches,
-                        b_reaches);
+            join_member(r, a, &a->m[i++], b, &b->m[j++], a_saw, b_saw);
         else if (c < 0)
-            join_member(r, a, &a->m[i++], b, NULL, a_reaches, b_reaches);
+            join_member(r, a, &a->m[i++], b, NULL, a_saw, b_saw);
         else
-            join_member(r, a, NULL, b, &b->m[j++], a_reaches, b_reaches);
+            join_member(r, a, NULL, b, &b->m[j++], a_saw, b_saw);
     }
     return r;
 }
